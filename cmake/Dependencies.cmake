@@ -1,0 +1,28 @@
+# Third-party libraries, all from Debian 12's packages. Each becomes an
+# imported target so a module links exactly what it owns.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+find_library(MATH_LIB m REQUIRED)
+
+# paho.mqtt.c ships no pkg-config file; the async library with TLS support.
+find_path(PAHO_INCLUDE_DIR MQTTAsync.h REQUIRED)
+find_library(PAHO_ASYNC_LIB paho-mqtt3as REQUIRED)
+add_library(paho_async INTERFACE)
+target_include_directories(paho_async INTERFACE ${PAHO_INCLUDE_DIR})
+target_link_libraries(paho_async INTERFACE ${PAHO_ASYNC_LIB})
+
+pkg_check_modules(GPIOD IMPORTED_TARGET libgpiod)
+
+if(SMARTMETER_BUILD_SERVER)
+  pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+  pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
+  pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+  pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt)
+  pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+endif()
+
+if(SMARTMETER_BUILD_TESTS)
+  pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+endif()

@@ -1,0 +1,149 @@
+#include "fileutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return -errno;
+    int r = fsync(fd) ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    int r = write_all(fd, data, len);
+    if (!r && fsync(fd))
+        r = -errno;
+    if (close(fd) && !r)
+        r = -errno;
+    if (!r && rename(tmp, path))
+        r = -errno;
+    if (r) {
+        unlink(tmp);
+        return r;
+    }
+    return fsync_dir_of(path);
+}
+
+int file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    int r = 0;
+    if (!buf) {
+        close(fd);
+        return -ENOMEM;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap > max + 1) {
+                r = -E2BIG;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                r = -ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max) {
+            r = -E2BIG;
+            break;
+        }
+    }
+    close(fd);
+    if (r) {
+        free(buf);
+        return r;
+    }
+    buf[len] = '\0';
+    *ret_data = buf;
+    if (ret_len)
+        *ret_len = len;
+    return 0;
+}
+
+int file_mkdirs(const char *path, unsigned mode)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, mode) && errno != EEXIST)
+            return -errno;
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st))
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+uint32_t crc32_ieee(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}

@@ -1,0 +1,29 @@
+/*
+ * fileutil: small, careful file operations.
+ */
+#ifndef SMARTMETER_FILEUTIL_H
+#define SMARTMETER_FILEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Replaces path with data atomically and durably: writes path.tmp, fsyncs it,
+ * renames it over path and fsyncs the directory. After a crash at any instant
+ * path holds either the old or the new content. Returns 0 or -errno.
+ */
+int file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
+/*
+ * Reads a whole file of at most max bytes into a NUL-terminated heap buffer
+ * the caller frees. Returns 0, -E2BIG when larger, or -errno.
+ */
+int file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len);
+
+/* Creates a directory and its missing parents (like mkdir -p). Returns 0 or -errno. */
+int file_mkdirs(const char *path, unsigned mode);
+
+/* CRC-32 (IEEE 802.3), for checksumming small state files. */
+uint32_t crc32_ieee(const void *data, size_t len);
+
+#endif

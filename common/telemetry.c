@@ -1,0 +1,232 @@
+#include "telemetry.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "jsonutil.h"
+#include "timeutil.h"
+
+const struct reading_real_desc reading_reals[RR__COUNT] = {
+    [RR_VOLTAGE] = {"voltage", "voltage", 0, 1e6, true},
+    [RR_CURRENT] = {"current", "current", 0, 1e5, true},
+    [RR_POWER_W] = {"power_w", "power_w", -1e10, 1e10, false},
+    [RR_REACTIVE_VAR] = {"reactive_var", "reactive_var", -1e10, 1e10, false},
+    [RR_APPARENT_VA] = {"apparent_va", "apparent_va", 0, 1e10, false},
+    [RR_PF] = {"pf", "pf", -1, 1, false},
+    [RR_FREQ_HZ] = {"freq_hz", "freq_hz", 0, 1000, false},
+    [RR_THD_V] = {"thd_v", "thd_v", 0, 1000, false},
+    [RR_THD_I] = {"thd_i", "thd_i", 0, 1000, false},
+};
+
+const struct reading_counter_desc reading_counters[RC__COUNT] = {
+    [RC_ENERGY_IMPORT] = {"energy_wh", "energy_import_mwh", 1000, INT64_C(1000000000000000)},
+    [RC_ENERGY_EXPORT] = {"energy_export_wh", "energy_export_mwh", 1000,
+                          INT64_C(1000000000000000)},
+    [RC_BOOT] = {"boot", "boot", 1, UINT32_MAX},
+};
+
+bool device_id_valid(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++) {
+        char c = id[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.' || c == ':';
+        if (!ok || n >= DEVICE_ID_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, TELEMETRY_ERR_LEN, __VA_ARGS__);                                             \
+        return -EINVAL;                                                                            \
+    } while (0)
+
+static int parse_ts(const json_t *v, int64_t *ret, char err[TELEMETRY_ERR_LEN])
+{
+    if (json_is_string(v)) {
+        if (time_parse_rfc3339(json_string_value(v), ret))
+            FAIL("ts must be an RFC 3339 date-time like 2026-01-31T12:00:00.000Z");
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        *ret = json_integer_value(v);
+        return 0;
+    }
+    FAIL("ts must be an RFC 3339 string or integer epoch milliseconds");
+}
+
+static int parse_counter(const json_t *v, const struct reading_counter_desc *d, int64_t *ret,
+                         char err[TELEMETRY_ERR_LEN])
+{
+    if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        if (x < 0 || x > d->max)
+            FAIL("%s out of range 0..%lld", d->json, (long long)d->max);
+        *ret = x * d->scale;
+        return 0;
+    }
+    if (json_is_real(v) && d->scale > 1) {
+        double x = json_real_value(v);
+        if (!(x >= 0 && x <= (double)d->max))
+            FAIL("%s out of range 0..%lld", d->json, (long long)d->max);
+        *ret = llround(x * (double)d->scale);
+        return 0;
+    }
+    FAIL("%s must be a non-negative %s", d->json, d->scale > 1 ? "number" : "integer");
+}
+
+static int parse_object(const json_t *obj, const struct telemetry_opts *o, struct reading *r,
+                        char err[TELEMETRY_ERR_LEN])
+{
+    memset(r, 0, sizeof(*r));
+    if (!json_is_object(obj))
+        FAIL("reading must be a JSON object");
+
+    const json_t *id = json_object_get(obj, "device_id");
+    if (id) {
+        if (!json_is_string(id))
+            FAIL("device_id must be a string");
+        if (o->device_id && strcmp(json_string_value(id), o->device_id) != 0)
+            FAIL("device_id does not match the device this payload belongs to");
+    } else if (o->require_device_id) {
+        FAIL("device_id is missing");
+    }
+
+    const json_t *seq = json_object_get(obj, "seq");
+    if (seq) {
+        if (!json_is_integer(seq) || json_integer_value(seq) < 0)
+            FAIL("seq must be a non-negative integer");
+        r->seq = (uint64_t)json_integer_value(seq);
+        r->has_seq = true;
+    } else if (o->require_seq_ts) {
+        FAIL("seq is missing");
+    }
+
+    const json_t *ts = json_object_get(obj, "ts");
+    if (ts) {
+        if (parse_ts(ts, &r->ts_ms, err))
+            return -EINVAL;
+        if (r->ts_ms < TIME_MIN_VALID_MS)
+            FAIL("ts is before 2000-01-01 (is the meter's clock set?)");
+        if (r->ts_ms > o->now_ms + o->max_future_ms)
+            FAIL("ts is in the future (is the meter's clock set?)");
+    } else if (o->require_seq_ts) {
+        FAIL("ts is missing");
+    } else {
+        r->ts_ms = o->now_ms;
+    }
+
+    for (int f = 0; f < RR__COUNT; f++) {
+        const struct reading_real_desc *d = &reading_reals[f];
+        const json_t *v = json_object_get(obj, d->json);
+        double x;
+        if (!v || json_is_null(v)) {
+            if (d->required)
+                FAIL("%s is missing", d->json);
+            continue;
+        }
+        if (!json_number(v, &x))
+            FAIL("%s must be a number", d->json);
+        if (!isfinite(x) || x < d->min || x > d->max)
+            FAIL("%s out of range %g..%g", d->json, d->min, d->max);
+        reading_set_real(r, (enum reading_real)f, x);
+    }
+    for (int c = 0; c < RC__COUNT; c++) {
+        const json_t *v = json_object_get(obj, reading_counters[c].json);
+        int64_t x;
+        if (!v || json_is_null(v))
+            continue;
+        if (parse_counter(v, &reading_counters[c], &x, err))
+            return -EINVAL;
+        reading_set_counter(r, (enum reading_counter)c, x);
+    }
+    return 0;
+}
+
+int telemetry_decode_json(const json_t *root, const struct telemetry_opts *o, struct reading *out,
+                          size_t max, struct telemetry_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (json_is_object(root)) {
+        char err[TELEMETRY_ERR_LEN];
+        if (max > 0 && parse_object(root, o, &out[0], err) == 0) {
+            res->n_valid = 1;
+        } else {
+            res->n_invalid = 1;
+            snprintf(res->first_error, sizeof(res->first_error), "%.150s", max ? err : "no room");
+        }
+        return 0;
+    }
+    if (!json_is_array(root)) {
+        snprintf(res->first_error, sizeof(res->first_error),
+                 "payload must be a JSON object or an array of objects");
+        return -EINVAL;
+    }
+    size_t n = json_array_size(root);
+    size_t cap = o->max_items < max ? o->max_items : max;
+    if (n == 0) {
+        snprintf(res->first_error, sizeof(res->first_error), "empty array");
+        return -EINVAL;
+    }
+    if (n > cap) {
+        snprintf(res->first_error, sizeof(res->first_error),
+                 "array of %zu readings exceeds the limit of %zu", n, cap);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char err[TELEMETRY_ERR_LEN];
+        if (parse_object(json_array_get(root, i), o, &out[res->n_valid], err) == 0) {
+            res->n_valid++;
+            continue;
+        }
+        if (res->n_invalid++ == 0)
+            snprintf(res->first_error, sizeof(res->first_error), "item %zu: %.120s", i, err);
+    }
+    return 0;
+}
+
+int telemetry_decode(const char *payload, size_t len, const struct telemetry_opts *o,
+                     struct reading *out, size_t max, struct telemetry_result *res)
+{
+    json_t *root;
+    char jerr[JSON_ERR_LEN];
+
+    memset(res, 0, sizeof(*res));
+    if (json_load_limited(payload, len, TELEMETRY_MAX_DEPTH, &root, jerr)) {
+        snprintf(res->first_error, sizeof(res->first_error), "%.150s", jerr);
+        return -EINVAL;
+    }
+    int r = telemetry_decode_json(root, o, out, max, res);
+    json_decref(root);
+    return r;
+}
+
+void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id)
+{
+    jsonw_obj_begin(w);
+    if (device_id)
+        jsonw_kstr(w, "device_id", device_id);
+    jsonw_key(w, "seq");
+    jsonw_uint(w, r->seq);
+    jsonw_ktime(w, "ts", r->ts_ms);
+    for (int f = 0; f < RR__COUNT; f++)
+        if (reading_has_real(r, (enum reading_real)f))
+            jsonw_kdouble(w, reading_reals[f].json, r->real[f]);
+    for (int c = 0; c < RC__COUNT; c++) {
+        if (!reading_has_counter(r, (enum reading_counter)c))
+            continue;
+        jsonw_key(w, reading_counters[c].json);
+        if (reading_counters[c].scale == 1000)
+            jsonw_milli(w, r->counter[c]);
+        else
+            jsonw_int(w, r->counter[c]);
+    }
+    jsonw_obj_end(w);
+}

@@ -1,0 +1,131 @@
+/*
+ * telemetry: the reading, and its wire format (SPEC.md "MQTT"), shared by
+ * meterd (which encodes it) and meter-server (which decodes it from MQTT and
+ * HTTP, stores it and serves it).
+ *
+ * A reading's measured quantities are described by two tables: real values
+ * (voltage, current, power, ...) and integer counters (energy in milli-units,
+ * boot). Parsing, validation, storage columns and API output all walk these
+ * tables, so a new quantity is one line here plus a migration.
+ */
+#ifndef SMARTMETER_TELEMETRY_H
+#define SMARTMETER_TELEMETRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jsonw.h"
+
+enum reading_real {
+    RR_VOLTAGE,
+    RR_CURRENT,
+    RR_POWER_W,
+    RR_REACTIVE_VAR,
+    RR_APPARENT_VA,
+    RR_PF,
+    RR_FREQ_HZ,
+    RR_THD_V,
+    RR_THD_I,
+    RR__COUNT
+};
+
+enum reading_counter {
+    RC_ENERGY_IMPORT, /* active energy imported, mWh; "energy_wh" on the wire */
+    RC_ENERGY_EXPORT, /* active energy exported, mWh; "energy_export_wh" */
+    RC_BOOT,          /* boot counter of the meter; "boot" */
+    RC__COUNT
+};
+
+struct reading_real_desc {
+    const char *json;   /* key on the wire and in the API */
+    const char *column; /* column in the readings table */
+    double min, max;    /* accepted range, inclusive */
+    bool required;
+};
+
+struct reading_counter_desc {
+    const char *json;
+    const char *column;
+    int64_t scale; /* stored units per wire unit: 1000 for Wh -> mWh */
+    int64_t max;   /* in wire units */
+};
+
+extern const struct reading_real_desc reading_reals[RR__COUNT];
+extern const struct reading_counter_desc reading_counters[RC__COUNT];
+
+#define READING_SEQ_MAX INT64_MAX
+
+struct reading {
+    uint64_t seq;
+    int64_t ts_ms;
+    bool has_seq; /* false only for HTTP uploads without one: the server assigns it */
+    uint32_t real_present;    /* bit i set: real[i] holds a value */
+    uint32_t counter_present; /* bit i set: counter[i] holds a value */
+    double real[RR__COUNT];
+    int64_t counter[RC__COUNT]; /* in stored units (mWh for energy) */
+};
+
+static inline bool reading_has_real(const struct reading *r, enum reading_real f)
+{
+    return r->real_present & (1u << f);
+}
+static inline bool reading_has_counter(const struct reading *r, enum reading_counter c)
+{
+    return r->counter_present & (1u << c);
+}
+static inline void reading_set_real(struct reading *r, enum reading_real f, double v)
+{
+    r->real[f] = v;
+    r->real_present |= 1u << f;
+}
+static inline void reading_set_counter(struct reading *r, enum reading_counter c, int64_t v)
+{
+    r->counter[c] = v;
+    r->counter_present |= 1u << c;
+}
+
+/* Longest device id; ids are [A-Za-z0-9_.:-]+ so they are safe in topics, URLs and logs. */
+#define DEVICE_ID_MAX 64
+bool device_id_valid(const char *id);
+
+#define TELEMETRY_ERR_LEN 160
+/* Nesting a telemetry payload may have: an array of flat objects. */
+#define TELEMETRY_MAX_DEPTH 4
+
+struct telemetry_opts {
+    const char *device_id; /* the device the payload must belong to */
+    int64_t now_ms;        /* for the "not in the future" check and a missing ts */
+    int64_t max_future_ms; /* how far ahead of now_ms a ts may be */
+    bool require_seq_ts;   /* MQTT: both required; HTTP: optional */
+    bool require_device_id;
+    size_t max_items; /* cap on an array payload */
+};
+
+struct telemetry_result {
+    size_t n_valid;
+    size_t n_invalid;
+    char first_error[TELEMETRY_ERR_LEN]; /* names the item and field */
+};
+
+/*
+ * Decodes a payload (one object or an array of them) into out[0..max).
+ * Valid items are written in order; invalid items are counted and the first
+ * problem is described. Returns 0 when the document itself was usable
+ * (even if some items were invalid), or -EINVAL when it was not JSON, too
+ * deep, not an object/array, or larger than max_items (first_error says why).
+ * Without require_seq_ts a missing seq leaves has_seq false, and a missing
+ * ts becomes now_ms.
+ */
+int telemetry_decode(const char *payload, size_t len, const struct telemetry_opts *opts,
+                     struct reading *out, size_t max, struct telemetry_result *ret);
+
+struct json_t;
+/* The same for an already parsed document (jansson's json_t). */
+int telemetry_decode_json(const struct json_t *root, const struct telemetry_opts *opts,
+                          struct reading *out, size_t max, struct telemetry_result *ret);
+
+/* Writes one reading as a wire object (ts as RFC 3339 with ms). device_id may be NULL. */
+void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * url: parses "scheme://[user[:password]@]host[:port][/path][?query]" as used
+ * by the MQTT and MySQL URLs of the command line. User, password and path are
+ * percent-decoded. IPv6 hosts are written in brackets ("tcp://[::1]:1883").
+ */
+#ifndef SMARTMETER_URL_H
+#define SMARTMETER_URL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct url {
+    char scheme[16];
+    char user[128];
+    char password[256];
+    bool has_password;
+    char host[256];
+    int port; /* 0 when absent */
+    char path[512];
+    char query[512];
+};
+
+/* Returns 0, or -EINVAL with a message in err. Never writes the password into err. */
+int url_parse(const char *s, struct url *ret, char *err, size_t errlen);
+
+/*
+ * Checks an MQTT broker URL (tcp:// or ssl://, a host, an optional port) and
+ * fills in the default port (1883 or 8883). Returns 0 or -EINVAL with err set.
+ */
+int url_parse_mqtt(const char *s, struct url *ret, char *err, size_t errlen);
+
+/* Wipes the password from memory. */
+void url_clear(struct url *u);
+
+#endif

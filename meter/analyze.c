@@ -1,0 +1,321 @@
+#include "analyze.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dsp.h"
+#include "dynbuf.h"
+#include "jsonw.h"
+
+#define LINE_MAX_LEN 256
+
+void analyze_samples_free(struct analyze_samples *s)
+{
+    free(s->v);
+    free(s->i);
+    memset(s, 0, sizeof(*s));
+}
+
+static int grow(struct analyze_samples *s, size_t max)
+{
+    size_t cap = s->cap ? s->cap * 2 : 65536;
+    if (cap > max)
+        cap = max;
+    double *nv = realloc(s->v, cap * sizeof(double));
+    if (!nv)
+        return -ENOMEM;
+    s->v = nv;
+    double *ni = realloc(s->i, cap * sizeof(double));
+    if (!ni)
+        return -ENOMEM;
+    s->i = ni;
+    s->cap = cap;
+    return 0;
+}
+
+/* Parses "v,i" with optional blanks around the numbers. */
+static bool parse_pair(const char *s, double *ret_v, double *ret_i)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s)
+        return false;
+    s = end;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s++ != ',')
+        return false;
+    double i = strtod(s, &end);
+    if (end == s)
+        return false;
+    s = end;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s != '\0' || !isfinite(v) || !isfinite(i))
+        return false;
+    *ret_v = v;
+    *ret_i = i;
+    return true;
+}
+
+static bool has_letter(const char *s)
+{
+    for (; *s; s++)
+        if (isalpha((unsigned char)*s))
+            return true;
+    return false;
+}
+
+int analyze_read_csv(FILE *in, size_t max_samples, struct analyze_samples *ret, char *err,
+                     size_t errlen)
+{
+    struct analyze_samples s = {0};
+    char line[LINE_MAX_LEN];
+    unsigned long lineno = 0;
+    bool seen_content = false;
+    int r = 0;
+
+    while (fgets(line, sizeof(line), in)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] != '\n' && !feof(in)) {
+            snprintf(err, errlen, "line %lu: longer than %d characters", lineno, LINE_MAX_LEN - 2);
+            r = -EINVAL;
+            goto out;
+        }
+        while (len > 0 && isspace((unsigned char)line[len - 1]))
+            line[--len] = '\0';
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            continue;
+        double v, i;
+        if (!parse_pair(p, &v, &i)) {
+            if (!seen_content && has_letter(p)) {
+                seen_content = true; /* a header such as "v,i" */
+                continue;
+            }
+            snprintf(err, errlen, "line %lu: expected 'v,i' (two numbers), got '%.40s'", lineno, p);
+            r = -EINVAL;
+            goto out;
+        }
+        seen_content = true;
+        if (s.n == s.cap) {
+            if (s.n >= max_samples) {
+                snprintf(err, errlen, "line %lu: more than %zu samples; analyse a shorter capture",
+                         lineno, max_samples);
+                r = -E2BIG;
+                goto out;
+            }
+            if ((r = grow(&s, max_samples))) {
+                snprintf(err, errlen, "out of memory after %zu samples", s.n);
+                goto out;
+            }
+        }
+        s.v[s.n] = v;
+        s.i[s.n] = i;
+        s.n++;
+    }
+    if (ferror(in)) {
+        snprintf(err, errlen, "read error after line %lu", lineno);
+        r = -EIO;
+    }
+out:
+    if (r) {
+        analyze_samples_free(&s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+int analyze_compute(const double *v, const double *i, size_t n, double rate_hz, double nominal_hz,
+                    struct analysis *ret, char *err, size_t errlen)
+{
+    struct dsp_accum acc;
+    struct dsp_result res;
+    struct analysis a;
+
+    memset(&a, 0, sizeof(a));
+    dsp_accum_init(&acc, rate_hz, nominal_hz);
+    dsp_accum_add(&acc, v, i, n);
+    if (dsp_accum_result(&acc, &res) || res.freq_hz <= 0) {
+        snprintf(err, errlen,
+                 "no fundamental found: fewer than two full periods of the voltage in %zu "
+                 "samples at %g Hz",
+                 n, rate_hz);
+        return -EINVAL;
+    }
+    a.samples = n;
+    a.frequency_hz = res.freq_hz;
+    a.vrms = res.vrms;
+    a.irms = res.irms;
+    a.p_w = res.p_w;
+    a.q_var = res.q_var;
+    a.s_va = res.s_va;
+    a.pf = res.pf;
+
+    /* The largest whole number of fundamental periods in the capture. */
+    double cycles_per_sample = res.freq_hz / rate_hz;
+    double periods = floor((double)n * cycles_per_sample);
+    size_t nw = (size_t)llround(periods / cycles_per_sample);
+    while (nw > n) {
+        periods -= 1;
+        nw = (size_t)llround(periods / cycles_per_sample);
+    }
+    if (periods < 1) {
+        snprintf(err, errlen, "capture shorter than one period of %g Hz", res.freq_hz);
+        return -EINVAL;
+    }
+    a.periods = (unsigned)periods;
+    a.window_samples = nw;
+
+    double peak_v[ANALYZE_HARMONICS + 1], phase_v[ANALYZE_HARMONICS + 1];
+    double peak_i[ANALYZE_HARMONICS + 1], phase_i[ANALYZE_HARMONICS + 1];
+    dsp_harmonics(v, nw, cycles_per_sample, ANALYZE_HARMONICS, peak_v, phase_v);
+    dsp_harmonics(i, nw, cycles_per_sample, ANALYZE_HARMONICS, peak_i, phase_i);
+
+    double sum_v = 0, sum_i = 0;
+    for (unsigned h = 1; h <= ANALYZE_HARMONICS; h++) {
+        a.harmonics_v[h] = peak_v[1] > 0 ? peak_v[h] / peak_v[1] * 100.0 : 0;
+        a.harmonics_i[h] = peak_i[1] > 0 ? peak_i[h] / peak_i[1] * 100.0 : 0;
+        if (h >= 2) {
+            sum_v += a.harmonics_v[h] * a.harmonics_v[h];
+            sum_i += a.harmonics_i[h] * a.harmonics_i[h];
+        }
+    }
+    a.thd_v = sqrt(sum_v);
+    a.thd_i = sqrt(sum_i);
+    if (peak_v[1] > 0 && peak_i[1] > 0) {
+        double d = (phase_v[1] - phase_i[1]) * 180.0 / M_PI;
+        while (d > 180)
+            d -= 360;
+        while (d <= -180)
+            d += 360;
+        a.phase_deg = d;
+    }
+    *ret = a;
+    return 0;
+}
+
+/* Six decimals are more than the analysis resolves; tiny residues print as 0. */
+static double r6(double x)
+{
+    return round(x * 1e6) / 1e6;
+}
+
+int analyze_write_json(const struct analysis *a, FILE *out)
+{
+    struct dynbuf b;
+    struct jsonw w;
+    int r = 0;
+
+    dynbuf_init(&b, 64 * 1024);
+    jsonw_init(&w, &b);
+    jsonw_obj_begin(&w);
+    jsonw_kdouble(&w, "frequency_hz", r6(a->frequency_hz));
+    jsonw_kdouble(&w, "vrms", r6(a->vrms));
+    jsonw_kdouble(&w, "irms", r6(a->irms));
+    jsonw_kdouble(&w, "p_w", r6(a->p_w));
+    jsonw_kdouble(&w, "q_var", r6(a->q_var));
+    jsonw_kdouble(&w, "s_va", r6(a->s_va));
+    jsonw_kdouble(&w, "pf", r6(a->pf));
+    jsonw_kdouble(&w, "thd_v", r6(a->thd_v));
+    jsonw_kdouble(&w, "thd_i", r6(a->thd_i));
+    jsonw_kdouble(&w, "phase_deg", r6(a->phase_deg));
+    jsonw_key(&w, "harmonics_v");
+    jsonw_arr_begin(&w);
+    for (unsigned h = 0; h <= ANALYZE_HARMONICS; h++)
+        jsonw_double(&w, r6(a->harmonics_v[h]));
+    jsonw_arr_end(&w);
+    jsonw_key(&w, "harmonics_i");
+    jsonw_arr_begin(&w);
+    for (unsigned h = 0; h <= ANALYZE_HARMONICS; h++)
+        jsonw_double(&w, r6(a->harmonics_i[h]));
+    jsonw_arr_end(&w);
+    jsonw_kint(&w, "samples", (int64_t)a->samples);
+    jsonw_kint(&w, "periods", a->periods);
+    jsonw_obj_end(&w);
+
+    if (jsonw_error(&w) || fputs(dynbuf_str(&b), out) == EOF || fputc('\n', out) == EOF ||
+        fflush(out))
+        r = -EIO;
+    dynbuf_free(&b);
+    return r;
+}
+
+struct analyze_options {
+    double rate_hz;
+    double nominal_hz;
+};
+
+static const struct config_option analyze_table[] = {
+    {"rate", CONFIG_DOUBLE, offsetof(struct analyze_options, rate_hz), 100, 1e7, NULL, "HZ",
+     "sample rate of the capture, per channel (required)"},
+    {"nominal", CONFIG_DOUBLE, offsetof(struct analyze_options, nominal_hz), 40, 70, "50", "HZ",
+     "nominal mains frequency"},
+    {NULL, CONFIG_DOUBLE, 0, 0, 0, NULL, NULL, NULL},
+};
+
+void analyze_print_help(FILE *out)
+{
+    fprintf(out,
+            "meterd analyze --rate HZ [--nominal 50] < samples.csv\n"
+            "  Reads CSV lines \"v,i\" (volts, amperes; one header line, blank lines and\n"
+            "  CRLF are accepted; at most %u samples) and prints one JSON object:\n"
+            "  frequency_hz, vrms, irms, p_w, q_var, s_va, pf, thd_v, thd_i (%% of the\n"
+            "  fundamental, harmonics 2..%d), phase_deg (fundamental current lags voltage\n"
+            "  by this), harmonics_v[], harmonics_i[] (%d elements; element h is harmonic\n"
+            "  h in %% of the fundamental: [0] = 0 as DC is not reported, [1] = 100;\n"
+            "  harmonics at or above half the sample rate read 0), samples, periods\n"
+            "  (whole periods used for the harmonics).\n",
+            ANALYZE_MAX_SAMPLES, ANALYZE_HARMONICS, ANALYZE_HARMONICS + 1);
+    config_print_help(analyze_table, out);
+}
+
+int analyze_main(int argc, char **argv, int first)
+{
+    struct analyze_options o = {0};
+    struct analyze_samples s = {0};
+    struct analysis a;
+    char cerr[CONFIG_ERR_LEN];
+    char err[ANALYZE_ERR_LEN];
+
+    for (int k = first; k < argc; k++) {
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+            analyze_print_help(stdout);
+            return 0;
+        }
+    }
+    if (config_defaults(analyze_table, &o, cerr) ||
+        config_parse_args(analyze_table, &o, argc, argv, first, cerr)) {
+        fprintf(stderr, "meterd analyze: %s\n", cerr);
+        return 2;
+    }
+    if (o.rate_hz == 0) {
+        fprintf(stderr, "meterd analyze: --rate HZ is required (the capture's sample rate)\n");
+        return 2;
+    }
+    int r = analyze_read_csv(stdin, ANALYZE_MAX_SAMPLES, &s, err, sizeof(err));
+    if (r) {
+        fprintf(stderr, "meterd analyze: %s\n", err);
+        return r == -ENOMEM || r == -EIO ? 1 : 2;
+    }
+    r = analyze_compute(s.v, s.i, s.n, o.rate_hz, o.nominal_hz, &a, err, sizeof(err));
+    analyze_samples_free(&s);
+    if (r) {
+        fprintf(stderr, "meterd analyze: %s\n", err);
+        return 2;
+    }
+    if (analyze_write_json(&a, stdout)) {
+        fprintf(stderr, "meterd analyze: cannot write the result\n");
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,143 @@
+#include "options.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze.h"
+#include "fileutil.h"
+#include "telemetry.h"
+#include "url.h"
+
+#define OPT(field) offsetof(struct meterd_options, field)
+
+const struct config_option meterd_option_table[] = {
+    {"device_id", CONFIG_STRING, OPT(device_id), 0, 0, NULL, "ID",
+     "this meter's id: 1..64 of A-Z a-z 0-9 _ . : - (required)"},
+    {"mqtt", CONFIG_STRING, OPT(mqtt), 0, 0, "tcp://127.0.0.1:1883", "URL",
+     "MQTT broker, tcp://HOST:PORT or ssl://HOST:PORT"},
+    {"mqtt_username", CONFIG_STRING, OPT(mqtt_username), 0, 0, NULL, "NAME",
+     "user name for the broker"},
+    {"mqtt_password_file", CONFIG_STRING, OPT(mqtt_password_file), 0, 0, NULL, "FILE",
+     "file holding the broker password (first line); never logged"},
+    {"mqtt_cafile", CONFIG_STRING, OPT(mqtt_cafile), 0, 0, NULL, "FILE",
+     "CA certificates (PEM) for ssl://; the system's store when unset"},
+    {"max_buffered", CONFIG_INT, OPT(max_buffered), 1, 1000000, "3600", "N",
+     "readings kept in memory while the broker is unreachable; beyond it the oldest are "
+     "dropped"},
+    {"adc", CONFIG_STRING, OPT(adc), 0, 0, "sim", "SPEC",
+     "sampling front end: sim[:key=value,...], mcp3208:/dev/spidevB.C, "
+     "ads1115:/dev/i2c-N@0xAA (see below)"},
+    {"interval", CONFIG_DOUBLE, OPT(interval_s), 0.1, 3600, "1", "SECONDS",
+     "measurement interval: one reading is published per interval"},
+    {"nominal_hz", CONFIG_DOUBLE, OPT(nominal_hz), 40, 70, "50", "HZ",
+     "nominal mains frequency (50 or 60)"},
+    {"state_dir", CONFIG_STRING, OPT(state_dir), 0, 0, "./var", "DIR",
+     "where meterd-<ID>.state (seq, boot, energy counters) is kept; created if missing"},
+    {"log_level", CONFIG_STRING, OPT(log_level), 0, 0, "info", "LEVEL",
+     "error, warn, info or debug"},
+    {NULL, CONFIG_STRING, 0, 0, 0, NULL, NULL, NULL},
+};
+
+int meterd_options_parse(struct meterd_options *o, int argc, char **argv, int first, char *err,
+                         size_t errlen)
+{
+    char cerr[CONFIG_ERR_LEN];
+    int r;
+
+    memset(o, 0, sizeof(*o));
+    if ((r = config_defaults(meterd_option_table, o, cerr)) ||
+        (r = config_parse_args(meterd_option_table, o, argc, argv, first, cerr))) {
+        snprintf(err, errlen, "%s", cerr);
+        return r;
+    }
+    if (!o->device_id) {
+        snprintf(err, errlen, "--device-id is required (or device_id in the config file)");
+        return -EINVAL;
+    }
+    if (!device_id_valid(o->device_id)) {
+        snprintf(err, errlen, "--device-id '%s': must be 1..%d characters of A-Z a-z 0-9 _ . : -",
+                 o->device_id, DEVICE_ID_MAX);
+        return -EINVAL;
+    }
+    struct url u;
+    char uerr[256];
+    r = url_parse_mqtt(o->mqtt, &u, uerr, sizeof(uerr));
+    url_clear(&u);
+    if (r) {
+        snprintf(err, errlen, "--mqtt: %s", uerr);
+        return r;
+    }
+    if (log_level_parse(o->log_level, &o->level)) {
+        snprintf(err, errlen, "--log-level '%s': must be error, warn, info or debug", o->log_level);
+        return -EINVAL;
+    }
+    if (o->state_dir[0] == '\0') {
+        snprintf(err, errlen, "--state-dir must not be empty");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int meterd_read_secret_file(const char *path, char **ret, char *err, size_t errlen)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int r = file_read_all(path, 1024, &data, &len);
+    if (r) {
+        snprintf(err, errlen, "--mqtt-password-file %s: %s", path,
+                 r == -E2BIG ? "larger than 1024 bytes" : strerror(-r));
+        return r;
+    }
+    size_t n = strcspn(data, "\r\n");
+    if (n == 0) {
+        snprintf(err, errlen, "--mqtt-password-file %s: the first line is empty", path);
+        explicit_bzero(data, len);
+        free(data);
+        return -EINVAL;
+    }
+    explicit_bzero(data + n, len - n);
+    data[n] = '\0';
+    *ret = data;
+    return 0;
+}
+
+void meterd_options_free(struct meterd_options *o)
+{
+    config_free(meterd_option_table, o);
+}
+
+void meterd_print_help(FILE *out)
+{
+    fprintf(out, "Usage: meterd [--config FILE] --device-id ID [--mqtt URL] [--adc SPEC]\n"
+                 "              [--interval SECONDS] [--state-dir DIR] [options]\n"
+                 "       meterd analyze --rate HZ [--nominal 50] < samples.csv\n"
+                 "\n"
+                 "Samples voltage and current, measures power and energy every interval and\n"
+                 "publishes each reading to meters/<ID>/telemetry (QoS 1), with a retained\n"
+                 "status on meters/<ID>/status. Every option can also be written in the config\n"
+                 "file as \"name value\" (e.g. \"device_id m1\"); flags override the file.\n"
+                 "\n"
+                 "Options:\n");
+    config_print_help(meterd_option_table, out);
+    fprintf(out, "  --help                         show this help and exit\n"
+                 "\n"
+                 "ADC spec 'sim' (built-in signal generator), keys separated by commas:\n"
+                 "  rate=HZ       samples/s per channel, 100..204800 (6400)\n"
+                 "  freq=HZ       fundamental frequency (50)\n"
+                 "  v=VOLTS       fundamental RMS voltage (230)\n"
+                 "  i=AMPS        fundamental RMS current (10)\n"
+                 "  phase=DEG     current lags voltage by DEG; negative leads (0)\n"
+                 "  hN=PCT        harmonic N (2..50) at PCT %% of the fundamental, both channels\n"
+                 "  vhN=PCT ihN=PCT  the same on the voltage or current channel only\n"
+                 "  noise=PCT     white noise, RMS in %% of full scale (0)\n"
+                 "  vfs=V ifs=A   full scale (peak) where samples clip (1.25*sqrt(2)*v, *i)\n"
+                 "  seed=N        noise seed (1)\n"
+                 "  realtime=0|1  pace to wall time (1) or run as fast as possible (0)\n"
+                 "  example: --adc sim:v=230,i=12,phase=30,h3=5,h5=3,noise=0.1\n"
+                 "ADC drivers mcp3208 and ads1115 are not available in this build yet.\n"
+                 "\n");
+    analyze_print_help(out);
+    fprintf(out, "\nExit status: 0 on success, 1 on a runtime failure, 2 on bad input.\n");
+}

@@ -1,0 +1,56 @@
+/*
+ * options: meterd's settings. One table drives the config file
+ * (/etc/smartmeter/meterd.conf, mosquitto.conf style), the --flags and
+ * --help, so every option lives in both places with the same bounds.
+ *
+ * Strings are heap copies owned by struct meterd_options; release them with
+ * meterd_options_free().
+ */
+#ifndef SMARTMETER_METER_OPTIONS_H
+#define SMARTMETER_METER_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "log.h"
+
+struct meterd_options {
+    char *device_id;
+    char *mqtt;
+    char *adc;
+    double interval_s;
+    char *state_dir;
+    double nominal_hz;
+    char *log_level;
+    int64_t max_buffered;
+    char *mqtt_username;
+    char *mqtt_password_file;
+    char *mqtt_cafile;
+    enum log_level level; /* parsed from log_level */
+};
+
+extern const struct config_option meterd_option_table[];
+
+/*
+ * Applies defaults, then the config file and flags in argv[first..argc), and
+ * checks what the table alone cannot (device id present and valid, MQTT URL,
+ * log level). Returns 0, or -errno with one line in err naming the problem.
+ * On error *o may hold partial values; free it anyway.
+ */
+int meterd_options_parse(struct meterd_options *o, int argc, char **argv, int first, char *err,
+                         size_t errlen);
+
+void meterd_options_free(struct meterd_options *o);
+
+/*
+ * Reads a secret from the first line of path (at most 1 KiB, trailing CR/LF
+ * removed, must not be empty) into a heap string the caller wipes and frees.
+ * Returns 0 or -errno with err naming the file, never the secret.
+ */
+int meterd_read_secret_file(const char *path, char **ret, char *err, size_t errlen);
+
+void meterd_print_help(FILE *out);
+
+#endif

@@ -1,0 +1,355 @@
+#include "publisher.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <MQTTAsync.h>
+
+#include "dynbuf.h"
+#include "jsonw.h"
+#include "log.h"
+#include "timeutil.h"
+#include "url.h"
+
+#define RETRY_MIN_S       1
+#define RETRY_MAX_S       30
+#define KEEPALIVE_S       30
+#define CONNECT_TIMEOUT_S 10
+#define PAYLOAD_MAX       4096
+
+struct publisher {
+    MQTTAsync client;
+    char uri[300]; /* scheme://host:port, never with credentials */
+    char client_id[DEVICE_ID_MAX + 8];
+    char topic_telemetry[DEVICE_ID_MAX + 24];
+    char topic_status[DEVICE_ID_MAX + 24];
+    char *username, *password, *cafile;
+    bool tls;
+    int max_buffered;
+    uint32_t boot;
+    MQTTAsync_willOptions will;
+    MQTTAsync_SSLOptions ssl;
+    atomic_bool connected;
+    atomic_bool disconnected; /* our own disconnect completed */
+    bool buffer_full_warned;  /* main thread only */
+};
+
+static const char will_payload[] = "{\"status\":\"offline\"}";
+
+static char *dup_or_null(const char *s, bool *ret_failed)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *ret_failed = true;
+    return d;
+}
+
+static void wipe_free(char *s)
+{
+    if (!s)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+/* Builds the status payload; returns its length or 0 when it did not fit. */
+static size_t status_payload(const char *status, uint32_t boot, char *buf, size_t len)
+{
+    char ts[TIME_RFC3339_LEN];
+    time_format_rfc3339_ms(time_now_ms(), ts);
+    int n = snprintf(buf, len, "{\"status\":\"%s\",\"boot\":%u,\"ts\":\"%s\"}", status,
+                     (unsigned)boot, ts);
+    return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+static int send_status(struct publisher *p, const char *status, MQTTAsync_token *ret_token)
+{
+    char payload[128];
+    size_t len = status_payload(status, p->boot, payload, sizeof(payload));
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    msg.payload = payload;
+    msg.payloadlen = (int)len;
+    msg.qos = 1;
+    msg.retained = 1;
+    int rc = MQTTAsync_sendMessage(p->client, p->topic_status, &msg, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_warn("cannot publish %s status: %s", status, MQTTAsync_strerror(rc));
+        return -EIO;
+    }
+    if (ret_token)
+        *ret_token = ro.token;
+    return 0;
+}
+
+static int pending_count(struct publisher *p)
+{
+    MQTTAsync_token *tokens = NULL;
+    int n = 0;
+    if (MQTTAsync_getPendingTokens(p->client, &tokens) == MQTTASYNC_SUCCESS && tokens) {
+        while (tokens[n] != -1)
+            n++;
+        MQTTAsync_free(tokens);
+    }
+    return n;
+}
+
+/* Library thread: after the first connect and after every automatic reconnect. */
+static void on_connected(void *context, char *cause)
+{
+    struct publisher *p = context;
+    (void)cause;
+    atomic_store(&p->connected, true);
+    log_info("connected to %s as %s", p->uri, p->client_id);
+    send_status(p, "online", NULL);
+}
+
+static void on_connection_lost(void *context, char *cause)
+{
+    struct publisher *p = context;
+    atomic_store(&p->connected, false);
+    log_warn("connection to %s lost%s%s; reconnecting, readings are buffered", p->uri,
+             cause ? ": " : "", cause ? cause : "");
+}
+
+static void on_connect_failure(void *context, MQTTAsync_failureData *resp)
+{
+    struct publisher *p = context;
+    log_warn("cannot connect to %s: %s; retrying", p->uri,
+             resp && resp->message ? resp->message
+                                   : MQTTAsync_strerror(resp ? resp->code : MQTTASYNC_FAILURE));
+}
+
+/* meterd subscribes to nothing yet; anything that arrives is dropped. */
+static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+    (void)context;
+    (void)topic_len;
+    MQTTAsync_freeMessage(&msg);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void on_delivered(void *context, MQTTAsync_token token)
+{
+    (void)context;
+    log_debug("message %d delivered", token);
+}
+
+static void on_disconnected(void *context, MQTTAsync_successData *resp)
+{
+    struct publisher *p = context;
+    (void)resp;
+    atomic_store(&p->disconnected, true);
+}
+
+static void on_disconnect_failed(void *context, MQTTAsync_failureData *resp)
+{
+    struct publisher *p = context;
+    (void)resp;
+    atomic_store(&p->disconnected, true);
+}
+
+int publisher_new(const struct publisher_config *cfg, struct publisher **ret, char *err,
+                  size_t errlen)
+{
+    struct url u;
+    bool oom = false;
+    int r = url_parse_mqtt(cfg->url, &u, err, errlen);
+    if (r)
+        return r;
+
+    struct publisher *p = calloc(1, sizeof(*p));
+    if (!p) {
+        url_clear(&u);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    p->tls = strcmp(u.scheme, "ssl") == 0;
+    bool v6 = strchr(u.host, ':') != NULL;
+    snprintf(p->uri, sizeof(p->uri), "%s://%s%s%s:%d", u.scheme, v6 ? "[" : "", u.host,
+             v6 ? "]" : "", u.port);
+    snprintf(p->client_id, sizeof(p->client_id), "meterd-%s", cfg->device_id);
+    snprintf(p->topic_telemetry, sizeof(p->topic_telemetry), "meters/%s/telemetry", cfg->device_id);
+    snprintf(p->topic_status, sizeof(p->topic_status), "meters/%s/status", cfg->device_id);
+    p->username = dup_or_null(cfg->username ? cfg->username : (u.user[0] ? u.user : NULL), &oom);
+    p->password =
+        dup_or_null(cfg->password ? cfg->password : (u.has_password ? u.password : NULL), &oom);
+    p->cafile = dup_or_null(cfg->cafile, &oom);
+    if (!cfg->password && u.has_password)
+        log_warn("the MQTT password is part of the URL, where other users can see it; "
+                 "use mqtt_password_file instead");
+    url_clear(&u);
+    p->max_buffered = cfg->max_buffered;
+    p->boot = cfg->boot;
+    if (oom) {
+        snprintf(err, errlen, "out of memory");
+        r = -ENOMEM;
+        goto fail;
+    }
+
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+    co.sendWhileDisconnected = 1;
+    co.allowDisconnectedSendAtAnyTime = 1; /* buffer readings before the first connect too */
+    co.maxBufferedMessages = cfg->max_buffered;
+    co.deleteOldestMessages = 1;
+    co.MQTTVersion = MQTTVERSION_3_1_1;
+    int rc = MQTTAsync_createWithOptions(&p->client, p->uri, p->client_id,
+                                         MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+    if (rc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "cannot create MQTT client for %s: %s", p->uri,
+                 MQTTAsync_strerror(rc));
+        p->client = NULL;
+        r = -EINVAL;
+        goto fail;
+    }
+    if (MQTTAsync_setCallbacks(p->client, p, on_connection_lost, on_message, on_delivered) !=
+            MQTTASYNC_SUCCESS ||
+        MQTTAsync_setConnected(p->client, p, on_connected) != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "cannot set MQTT callbacks");
+        r = -EIO;
+        goto fail;
+    }
+    *ret = p;
+    return 0;
+fail:
+    publisher_free(p);
+    return r;
+}
+
+int publisher_start(struct publisher *p, char *err, size_t errlen)
+{
+    MQTTAsync_connectOptions opts = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+
+    will.topicName = p->topic_status;
+    will.message = will_payload;
+    will.qos = 1;
+    will.retained = 1;
+    p->will = will;
+
+    opts.keepAliveInterval = KEEPALIVE_S;
+    opts.connectTimeout = CONNECT_TIMEOUT_S;
+    /* A persistent session lets QoS 1 messages in flight at a disconnect complete afterwards. */
+    opts.cleansession = 0;
+    opts.automaticReconnect = 1;
+    opts.minRetryInterval = RETRY_MIN_S;
+    opts.maxRetryInterval = RETRY_MAX_S;
+    opts.will = &p->will;
+    opts.username = p->username;
+    opts.password = p->password;
+    opts.onFailure = on_connect_failure;
+    opts.context = p;
+    if (p->tls) {
+        ssl.trustStore = p->cafile;
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1;
+        p->ssl = ssl;
+        opts.ssl = &p->ssl;
+    }
+    int rc = MQTTAsync_connect(p->client, &opts);
+    if (rc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "cannot start connecting to %s: %s", p->uri, MQTTAsync_strerror(rc));
+        return -EIO;
+    }
+    log_info("connecting to %s as %s", p->uri, p->client_id);
+    return 0;
+}
+
+bool publisher_connected(const struct publisher *p)
+{
+    return atomic_load(&((struct publisher *)p)->connected);
+}
+
+int publisher_send_reading(struct publisher *p, const struct reading *r)
+{
+    struct dynbuf b;
+    struct jsonw w;
+    int ret = 0;
+
+    if (!atomic_load(&p->connected)) {
+        int pending = pending_count(p);
+        if (pending >= p->max_buffered && !p->buffer_full_warned) {
+            log_warn("offline buffer full (%d readings): dropping the oldest until the broker "
+                     "is back",
+                     pending);
+            p->buffer_full_warned = true;
+        }
+    } else {
+        p->buffer_full_warned = false;
+    }
+
+    dynbuf_init(&b, PAYLOAD_MAX);
+    jsonw_init(&w, &b);
+    telemetry_encode(&w, r, NULL);
+    if (jsonw_error(&w)) {
+        dynbuf_free(&b);
+        return -EMSGSIZE;
+    }
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    msg.payload = b.buf;
+    msg.payloadlen = (int)b.len;
+    msg.qos = 1;
+    msg.retained = 0;
+    int rc = MQTTAsync_sendMessage(p->client, p->topic_telemetry, &msg, &ro);
+    if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES)
+        ret = -ENOBUFS;
+    else if (rc != MQTTASYNC_SUCCESS)
+        ret = -EIO;
+    if (ret)
+        log_warn("reading seq %llu not queued: %s", (unsigned long long)r->seq,
+                 MQTTAsync_strerror(rc));
+    else
+        log_debug("reading seq %llu queued as message %d", (unsigned long long)r->seq, ro.token);
+    dynbuf_free(&b);
+    return ret;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
+}
+
+int publisher_stop(struct publisher *p, int timeout_ms)
+{
+    if (atomic_load(&p->connected)) {
+        MQTTAsync_token token = 0;
+        if (send_status(p, "offline", &token) == 0)
+            MQTTAsync_waitForCompletion(p->client, token, (unsigned long)timeout_ms);
+    }
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+    d.timeout = timeout_ms; /* lets in-flight messages complete first */
+    d.onSuccess = on_disconnected;
+    d.onFailure = on_disconnect_failed;
+    d.context = p;
+    if (MQTTAsync_disconnect(p->client, &d) == MQTTASYNC_SUCCESS) {
+        for (int waited = 0; waited < timeout_ms + 1000 && !atomic_load(&p->disconnected);
+             waited += 10)
+            sleep_ms(10);
+    }
+    int undelivered = pending_count(p);
+    atomic_store(&p->connected, false);
+    return undelivered;
+}
+
+void publisher_free(struct publisher *p)
+{
+    if (!p)
+        return;
+    if (p->client)
+        MQTTAsync_destroy(&p->client);
+    wipe_free(p->password);
+    free(p->username);
+    free(p->cafile);
+    free(p);
+}

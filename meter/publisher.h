@@ -1,0 +1,71 @@
+/*
+ * publisher: meterd's link to the MQTT broker. The only meter file that
+ * talks to the MQTT library.
+ *
+ * Topics (see docs/meterd.md):
+ *   meters/<id>/telemetry  one reading per message, QoS 1, not retained
+ *   meters/<id>/status     retained, QoS 1: {"status":"online","boot":N,"ts":"..."}
+ *                          on every (re)connect; {"status":"offline"} as the last
+ *                          will; {"status":"offline","boot":N,"ts":"..."} on a
+ *                          clean stop
+ *
+ * The client connects in the background and reconnects by itself (1 s
+ * doubling to 30 s) after the broker goes away. Readings sent while it is
+ * disconnected wait in a bounded in-memory buffer (max_buffered; when full
+ * the oldest are dropped, with a warning) and go out in order after the
+ * reconnect. The persistent session (clean session off) makes the broker and
+ * the client finish QoS 1 deliveries that were in flight when the link broke.
+ *
+ * Callbacks run on the MQTT library's threads; the state they share with the
+ * caller is atomic. Ownership: publisher_new() copies everything it keeps
+ * (the password too, wiped on free); publisher_free() accepts NULL.
+ */
+#ifndef SMARTMETER_METER_PUBLISHER_H
+#define SMARTMETER_METER_PUBLISHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "telemetry.h"
+
+struct publisher;
+
+struct publisher_config {
+    const char *url;       /* tcp://HOST:PORT or ssl://HOST:PORT */
+    const char *device_id; /* valid per device_id_valid() */
+    const char *username;  /* NULL: the URL's user, if any */
+    const char *password;  /* NULL: the URL's password, if any */
+    const char *cafile;    /* ssl:// trust anchors; NULL: the system's store */
+    int max_buffered;      /* readings held while disconnected, >= 1 */
+    uint32_t boot;         /* reported in the status message */
+};
+
+#define PUBLISHER_ERR_LEN 256
+
+/* Creates the client (no connection yet). Returns 0, or -errno with err set. */
+int publisher_new(const struct publisher_config *cfg, struct publisher **ret, char *err,
+                  size_t errlen);
+
+/* Starts connecting in the background. Returns 0, or -errno with err set. */
+int publisher_start(struct publisher *p, char *err, size_t errlen);
+
+/*
+ * Queues one reading for meters/<id>/telemetry. Returns 0 when the client
+ * took it (sent, or buffered until the next connection), -ENOBUFS when the
+ * buffer refused it, -EMSGSIZE if it did not encode, -EIO otherwise.
+ */
+int publisher_send_reading(struct publisher *p, const struct reading *r);
+
+bool publisher_connected(const struct publisher *p);
+
+/*
+ * Publishes the retained offline status (when connected), lets in-flight
+ * readings finish and disconnects, waiting at most about timeout_ms.
+ * Returns the number of readings that were still undelivered.
+ */
+int publisher_stop(struct publisher *p, int timeout_ms);
+
+void publisher_free(struct publisher *p);
+
+#endif

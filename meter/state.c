@@ -1,0 +1,257 @@
+#include "state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileutil.h"
+
+void meter_state_init(struct meter_state *s, const char *device_id)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->device_id, sizeof(s->device_id), "%s", device_id);
+}
+
+int meter_state_path(const char *dir, const char *device_id, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/meterd-%s.state", dir, device_id);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int meter_state_format(const struct meter_state *s, char *buf, size_t len)
+{
+    int n = snprintf(buf, len,
+                     "%s %d\n"
+                     "device_id %s\n"
+                     "seq %" PRIu64 "\n"
+                     "boot %" PRIu32 "\n"
+                     "energy_import_mwh %" PRId64 "\n"
+                     "energy_export_mwh %" PRId64 "\n",
+                     METER_STATE_MAGIC, METER_STATE_VERSION, s->device_id, s->seq, s->boot,
+                     s->energy_import_mwh, s->energy_export_mwh);
+    if (n < 0 || (size_t)n >= len)
+        return -ENOSPC;
+    uint32_t crc = crc32_ieee(buf, (size_t)n);
+    int m = snprintf(buf + n, len - (size_t)n, "crc32 %08" PRIx32 "\n", crc);
+    if (m < 0 || (size_t)m >= len - (size_t)n)
+        return -ENOSPC;
+    return n + m;
+}
+
+/* A cursor over the file's lines, for messages that name the line. */
+struct lines {
+    const char *p, *end;
+    int lineno;
+    char line[160];
+};
+
+static bool next_line(struct lines *l)
+{
+    if (l->p >= l->end)
+        return false;
+    const char *nl = memchr(l->p, '\n', (size_t)(l->end - l->p));
+    size_t n = nl ? (size_t)(nl - l->p) : (size_t)(l->end - l->p);
+    l->lineno++;
+    if (n >= sizeof(l->line))
+        n = sizeof(l->line) - 1; /* a long line cannot match any expected one anyway */
+    memcpy(l->line, l->p, n);
+    l->line[n] = '\0';
+    l->p = nl ? nl + 1 : l->end;
+    return true;
+}
+
+/* Expects "key <unsigned decimal>" on the next line. */
+static int expect_u64(struct lines *l, const char *key, uint64_t max, uint64_t *ret, char *err,
+                      size_t errlen, const char *path)
+{
+    size_t klen = strlen(key);
+    if (!next_line(l) || strncmp(l->line, key, klen) != 0 || l->line[klen] != ' ' ||
+        l->line[klen + 1] < '0' || l->line[klen + 1] > '9')
+        goto bad;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(l->line + klen + 1, &end, 10);
+    if (errno || *end != '\0' || v > max)
+        goto bad;
+    *ret = v;
+    return 0;
+bad:
+    snprintf(err, errlen, "state file %s line %d: expected '%s <integer>'", path, l->lineno, key);
+    return -EBADMSG;
+}
+
+static int parse_at(const char *text, size_t len, const char *device_id, struct meter_state *ret,
+                    char *err, size_t errlen, const char *path)
+{
+    struct lines l = {.p = text, .end = text + len};
+    struct meter_state s;
+    uint64_t u;
+    int r;
+
+    memset(&s, 0, sizeof(s));
+    char magic[64];
+    snprintf(magic, sizeof(magic), "%s %d", METER_STATE_MAGIC, METER_STATE_VERSION);
+    if (!next_line(&l) || strcmp(l.line, magic) != 0) {
+        snprintf(err, errlen, "state file %s: not a meterd state file (version %d expected)", path,
+                 METER_STATE_VERSION);
+        return -EBADMSG;
+    }
+    if (!next_line(&l) || strncmp(l.line, "device_id ", 10) != 0 || !device_id_valid(l.line + 10)) {
+        snprintf(err, errlen, "state file %s line %d: expected 'device_id <id>'", path, l.lineno);
+        return -EBADMSG;
+    }
+    memcpy(s.device_id, l.line + 10, strlen(l.line + 10) + 1); /* valid ids fit */
+    if ((r = expect_u64(&l, "seq", (uint64_t)READING_SEQ_MAX, &s.seq, err, errlen, path)))
+        return r;
+    if ((r = expect_u64(&l, "boot", UINT32_MAX, &u, err, errlen, path)))
+        return r;
+    s.boot = (uint32_t)u;
+    if ((r = expect_u64(&l, "energy_import_mwh", (uint64_t)METER_STATE_ENERGY_MAX_MWH, &u, err,
+                        errlen, path)))
+        return r;
+    s.energy_import_mwh = (int64_t)u;
+    if ((r = expect_u64(&l, "energy_export_mwh", (uint64_t)METER_STATE_ENERGY_MAX_MWH, &u, err,
+                        errlen, path)))
+        return r;
+    s.energy_export_mwh = (int64_t)u;
+
+    size_t covered = (size_t)(l.p - text);
+    if (!next_line(&l) || strncmp(l.line, "crc32 ", 6) != 0 || strlen(l.line) != 14) {
+        snprintf(err, errlen, "state file %s line %d: expected 'crc32 <8 hex digits>'", path,
+                 l.lineno);
+        return -EBADMSG;
+    }
+    char *end;
+    errno = 0;
+    unsigned long stored = strtoul(l.line + 6, &end, 16);
+    if (errno || *end != '\0') {
+        snprintf(err, errlen, "state file %s line %d: expected 'crc32 <8 hex digits>'", path,
+                 l.lineno);
+        return -EBADMSG;
+    }
+    if (l.p != l.end) {
+        snprintf(err, errlen, "state file %s: unexpected text after line %d", path, l.lineno);
+        return -EBADMSG;
+    }
+    uint32_t computed = crc32_ieee(text, covered);
+    if (stored != computed) {
+        snprintf(err, errlen,
+                 "state file %s: checksum mismatch (stored %08lx, computed %08" PRIx32
+                 "); refusing to start rather than reuse sequence numbers",
+                 path, stored, computed);
+        return -EBADMSG;
+    }
+    if (strcmp(s.device_id, device_id) != 0) {
+        snprintf(err, errlen, "state file %s belongs to device '%s', not '%s'", path, s.device_id,
+                 device_id);
+        return -EXDEV;
+    }
+    *ret = s;
+    return 0;
+}
+
+int meter_state_parse(const char *text, size_t len, const char *device_id, struct meter_state *ret,
+                      char *err, size_t errlen)
+{
+    return parse_at(text, len, device_id, ret, err, errlen, "(text)");
+}
+
+int meter_state_load(const char *path, const char *device_id, struct meter_state *ret, char *err,
+                     size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int r = file_read_all(path, METER_STATE_MAX_SIZE, &text, &len);
+    if (r == -ENOENT) {
+        snprintf(err, errlen, "state file %s does not exist", path);
+        return r;
+    }
+    if (r == -E2BIG) {
+        snprintf(err, errlen, "state file %s: larger than %d bytes, not a meterd state file", path,
+                 METER_STATE_MAX_SIZE);
+        return -EBADMSG;
+    }
+    if (r) {
+        snprintf(err, errlen, "state file %s: %s", path, strerror(-r));
+        return r;
+    }
+    r = parse_at(text, len, device_id, ret, err, errlen, path);
+    free(text);
+    return r;
+}
+
+int meter_state_save(const char *path, const struct meter_state *s)
+{
+    char buf[METER_STATE_MAX_SIZE];
+    int n = meter_state_format(s, buf, sizeof(buf));
+    if (n < 0)
+        return n;
+    return file_write_atomic(path, buf, (size_t)n, 0640);
+}
+
+int meter_state_open(const char *dir, const char *device_id, struct meter_state *ret,
+                     char *ret_path, size_t ret_path_len, bool *ret_fresh, char *err, size_t errlen)
+{
+    struct meter_state s;
+    bool fresh = false;
+
+    int r = file_mkdirs(dir, 0750);
+    if (r) {
+        snprintf(err, errlen, "state directory %s: %s", dir, strerror(-r));
+        return r;
+    }
+    if (meter_state_path(dir, device_id, ret_path, ret_path_len)) {
+        snprintf(err, errlen, "state directory %s: path too long", dir);
+        return -ENAMETOOLONG;
+    }
+    r = meter_state_load(ret_path, device_id, &s, err, errlen);
+    if (r == -ENOENT) {
+        meter_state_init(&s, device_id);
+        fresh = true;
+    } else if (r) {
+        return r;
+    }
+    if (s.boot == UINT32_MAX) {
+        snprintf(err, errlen, "state file %s: boot counter exhausted", ret_path);
+        return -EOVERFLOW;
+    }
+    s.boot++;
+    r = meter_state_save(ret_path, &s);
+    if (r) {
+        snprintf(err, errlen, "state file %s: cannot write: %s", ret_path, strerror(-r));
+        return r;
+    }
+    *ret = s;
+    *ret_fresh = fresh;
+    return 0;
+}
+
+uint64_t meter_state_next_seq(struct meter_state *s)
+{
+    return ++s->seq;
+}
+
+static void add_mwh(int64_t *counter, double *rem, double mwh)
+{
+    *rem += mwh;
+    double whole = floor(*rem);
+    *rem -= whole;
+    if (whole >= (double)(METER_STATE_ENERGY_MAX_MWH - *counter))
+        *counter = METER_STATE_ENERGY_MAX_MWH;
+    else
+        *counter += (int64_t)whole;
+}
+
+int meter_state_add_energy(struct meter_state *s, double energy_wh)
+{
+    if (!isfinite(energy_wh))
+        return -EINVAL;
+    if (energy_wh >= 0)
+        add_mwh(&s->energy_import_mwh, &s->import_rem_mwh, energy_wh * 1000.0);
+    else
+        add_mwh(&s->energy_export_mwh, &s->export_rem_mwh, -energy_wh * 1000.0);
+    return 0;
+}

@@ -1,0 +1,305 @@
+#include "api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jsonutil.h"
+#include "log.h"
+#include "timeutil.h"
+
+enum access { ACCESS_PUBLIC, ACCESS_USER, ACCESS_STAFF, ACCESS_ADMIN };
+
+struct route {
+    const char *method;
+    const char *pattern; /* segments; ":name" matches one segment */
+    void (*fn)(struct api_call *c);
+    enum access access;
+};
+
+static const struct route routes[] = {
+    {"POST", "/api/login", api_login, ACCESS_PUBLIC},
+    {"GET", "/api/me", api_me, ACCESS_USER},
+    {"POST", "/api/device/data", api_data_upload, ACCESS_PUBLIC}, /* device secret, checked there */
+    {"GET", "/api/device/data/:id", api_data_query, ACCESS_USER},
+    {"POST", "/api/device/recharge/:id", api_recharge, ACCESS_USER},
+    {"GET", "/api/devices", api_devices_list, ACCESS_USER},
+    {"POST", "/api/devices", api_device_create, ACCESS_STAFF},
+    {"GET", "/api/devices/:id", api_device_detail, ACCESS_USER},
+    {"GET", "/api/devices/:id/ledger", api_ledger, ACCESS_USER},
+    {"POST", "/api/devices/:id/bindings", api_binding_add, ACCESS_STAFF},
+    {"DELETE", "/api/devices/:id/bindings/:username", api_binding_remove, ACCESS_STAFF},
+    {"GET", "/api/users", api_users_list, ACCESS_STAFF},
+    {"POST", "/api/users", api_user_create, ACCESS_STAFF},
+    {"GET", "/api/health", api_health, ACCESS_PUBLIC},
+    {"GET", "/api/stats", api_stats, ACCESS_STAFF},
+};
+
+/*
+ * Matches path against pattern, copying parameters into c->param_buf.
+ * Returns true on a match.
+ */
+static bool match(const char *pattern, const char *path, struct api_call *c)
+{
+    size_t used = 0;
+    int np = 0;
+    const char *p = pattern, *q = path;
+    while (*p && *q) {
+        if (*p != '/' || *q != '/')
+            return false;
+        p++;
+        q++;
+        size_t plen = strcspn(p, "/"), qlen = strcspn(q, "/");
+        if (*p == ':') {
+            if (qlen == 0 || np >= API_MAX_PARAMS || used + qlen + 1 > sizeof(c->param_buf))
+                return false;
+            memcpy(c->param_buf + used, q, qlen);
+            c->param_buf[used + qlen] = '\0';
+            c->params[np++] = c->param_buf + used;
+            used += qlen + 1;
+        } else if (plen != qlen || strncmp(p, q, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        q += qlen;
+    }
+    /* allow one trailing slash on the request */
+    if (q[0] == '/' && q[1] == '\0')
+        q++;
+    return *p == '\0' && *q == '\0';
+}
+
+int api_error(struct api_call *c, int status, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct jsonw w;
+    dynbuf_reset(&c->res->body);
+    c->res->status = status;
+    jsonw_init(&w, &c->res->body);
+    jsonw_obj_begin(&w);
+    jsonw_kstr(&w, "status", "error");
+    jsonw_kstr(&w, "message", msg);
+    jsonw_obj_end(&w);
+    return -1;
+}
+
+int api_store_error(struct api_call *c, int r)
+{
+    if (r == -ENOTCONN || r == -EBUSY) {
+        log_warn("api: database unavailable: %s", c->store ? store_errmsg(c->store) : "");
+        http_response_header(c->res, "Retry-After", "5");
+        return api_error(c, 503, "database unavailable, try again shortly");
+    }
+    log_error("api: %s %s: database error: %s", c->req->method, c->req->path,
+              c->store ? store_errmsg(c->store) : "");
+    return api_error(c, 500, "internal error");
+}
+
+struct jsonw *api_json(struct api_call *c, int status, struct jsonw *w)
+{
+    c->res->status = status;
+    dynbuf_reset(&c->res->body);
+    jsonw_init(w, &c->res->body);
+    return w;
+}
+
+void api_json_done(struct api_call *c, struct jsonw *w)
+{
+    int r = jsonw_error(w);
+    if (r == -E2BIG)
+        api_error(c, 500, "response too large; narrow the query");
+    else if (r)
+        api_error(c, 500, "internal error");
+}
+
+struct jsonw *api_success(struct api_call *c, int status, struct jsonw *w)
+{
+    api_json(c, status, w);
+    jsonw_obj_begin(w);
+    jsonw_kstr(w, "status", "success");
+    return w;
+}
+
+struct store *api_store(struct api_call *c)
+{
+    if (!c->store) {
+        char err[STORE_ERR_LEN];
+        c->store = store_pool_get(c->app->pool, err);
+        if (!c->store) {
+            log_warn("api: database unavailable: %s", err);
+            http_response_header(c->res, "Retry-After", "5");
+            api_error(c, 503, "database unavailable, try again shortly");
+            return NULL;
+        }
+        c->store_result = 0;
+    }
+    return c->store;
+}
+
+int api_store_result(struct api_call *c, int r)
+{
+    if (r == -ENOTCONN)
+        c->store_result = r;
+    return r;
+}
+
+json_t *api_body_object(struct api_call *c)
+{
+    char err[JSON_ERR_LEN];
+    json_t *root;
+    if (c->req->body_len == 0) {
+        api_error(c, 400, "request body must be a JSON object");
+        return NULL;
+    }
+    if (json_load_limited(c->req->body, c->req->body_len, API_JSON_MAX_DEPTH, &root, err)) {
+        api_error(c, 400, "%s", err);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        api_error(c, 400, "request body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+const char *api_body_string(struct api_call *c, json_t *obj, const char *name, size_t max_len)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v) {
+        api_error(c, 400, "%s is missing", name);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        api_error(c, 400, "%s must be a string", name);
+        return NULL;
+    }
+    const char *s = json_string_value(v);
+    if (strlen(s) > max_len || strlen(s) != json_string_length(v)) {
+        api_error(c, 400, "%s must be at most %zu bytes without NUL characters", name, max_len);
+        return NULL;
+    }
+    return s;
+}
+
+int api_device_for_caller(struct api_call *c, const char *device_id, struct device_rec *ret)
+{
+    if (!device_id_valid(device_id))
+        return api_error(c, 404, "device not found");
+    struct store *st = api_store(c);
+    if (!st)
+        return -1;
+    int r = api_store_result(c, store_device_by_name(st, device_id, ret));
+    if (r == -ENOENT)
+        return api_error(c, 404, "device not found");
+    if (r)
+        return api_store_error(c, r);
+    if (api_is_staff(c))
+        return 0;
+    r = api_store_result(c, store_binding_check(st, c->user.id, ret->id));
+    if (r == -ENOENT)
+        return api_error(c, 404, "device not found");
+    if (r)
+        return api_store_error(c, r);
+    return 0;
+}
+
+void api_write_reading(struct jsonw *w, const struct reading *r)
+{
+    jsonw_obj_begin(w);
+    jsonw_ktime(w, "timestamp", r->ts_ms);
+    jsonw_key(w, "seq");
+    jsonw_uint(w, r->seq);
+    for (int f = 0; f < RR__COUNT; f++)
+        if (reading_has_real(r, (enum reading_real)f))
+            jsonw_kdouble(w, reading_reals[f].json, r->real[f]);
+    for (int k = 0; k < RC__COUNT; k++) {
+        if (!reading_has_counter(r, (enum reading_counter)k))
+            continue;
+        jsonw_key(w, reading_counters[k].json);
+        if (reading_counters[k].scale == 1000)
+            jsonw_milli(w, r->counter[k]);
+        else
+            jsonw_int(w, r->counter[k]);
+    }
+    jsonw_obj_end(w);
+}
+
+static int unauthorized(struct api_call *c, const char *why)
+{
+    http_response_header(c->res, "WWW-Authenticate", "Bearer");
+    return api_error(c, 401, "%s", why);
+}
+
+/* Authenticates the bearer token and loads the caller. Returns 0 or answers 401. */
+static int authenticate(struct api_call *c)
+{
+    const char *h = http_header(c->req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return unauthorized(c, "missing bearer token (Authorization: Bearer <token>)");
+    const char *token = h + 7;
+    while (*token == ' ')
+        token++;
+    struct auth_claims claims;
+    const char *why = "invalid token";
+    int64_t now_s = time_now_ms() / 1000;
+    if (auth_token_verify(&c->app->key, token, now_s, &claims, &why))
+        return unauthorized(c, why);
+    struct store *st = api_store(c);
+    if (!st)
+        return -1;
+    int r = api_store_result(c, store_user_by_id(st, claims.user_id, &c->user));
+    if (r == -ENOENT)
+        return unauthorized(c, "the account of this token no longer exists");
+    if (r)
+        return api_store_error(c, r);
+    if (claims.issued_s * 1000 < c->user.tokens_valid_after_ms)
+        return unauthorized(c, "token revoked; log in again");
+    return 0;
+}
+
+void api_handle(void *app, const struct http_request *req, struct http_response *res)
+{
+    struct api_call c = {.app = app, .req = req, .res = res};
+    const struct route *found = NULL;
+    bool path_known = false;
+
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!match(routes[i].pattern, req->path, &c))
+            continue;
+        path_known = true;
+        if (strcmp(routes[i].method, req->method) == 0) {
+            found = &routes[i];
+            break;
+        }
+    }
+    if (!found) {
+        if (path_known)
+            api_error(&c, 405, "method %s not allowed here", req->method);
+        else
+            api_error(&c, 404, "not found");
+        return;
+    }
+    if (found->access != ACCESS_PUBLIC) {
+        if (authenticate(&c))
+            goto out;
+        if (found->access == ACCESS_STAFF && !api_is_staff(&c)) {
+            api_error(&c, 403, "operator or admin role required");
+            goto out;
+        }
+        if (found->access == ACCESS_ADMIN && c.user.role != ROLE_ADMIN) {
+            api_error(&c, 403, "admin role required");
+            goto out;
+        }
+    }
+    found->fn(&c);
+out:
+    if (c.store)
+        store_pool_put(c.app->pool, c.store, c.store_result);
+}

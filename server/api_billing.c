@@ -1,0 +1,139 @@
+/* POST /api/device/recharge/:id (the seed's recharge) and GET /api/devices/:id/ledger. */
+#include <errno.h>
+#include <string.h>
+
+#include "api.h"
+#include "api_query.h"
+#include "money.h"
+
+/* Largest single recharge: 10,000,000.00 yuan. */
+#define RECHARGE_MAX_FEN INT64_C(1000000000)
+
+static bool idempotency_key_valid(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* The amount as integer fen from a JSON number or decimal string. 0, or answers 400. */
+static int parse_amount(struct api_call *c, const json_t *v, int64_t *ret_fen)
+{
+    int r;
+    if (!v)
+        return api_error(c, 400, "amount is missing");
+    if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        r = x > RECHARGE_MAX_FEN / 100 || x < -RECHARGE_MAX_FEN / 100 ? -ERANGE : 0;
+        *ret_fen = (int64_t)x * 100;
+    } else if (json_is_real(v)) {
+        r = money_from_double(json_real_value(v), ret_fen);
+    } else if (json_is_string(v)) {
+        r = money_parse(json_string_value(v), ret_fen);
+    } else {
+        return api_error(c, 400, "amount must be a number of yuan, like 100 or 100.50");
+    }
+    if (r == -EINVAL)
+        return api_error(c, 400, "amount must be yuan with at most two decimals, like 100.50");
+    if (r || *ret_fen <= 0 || *ret_fen > RECHARGE_MAX_FEN)
+        return api_error(c, 400, "amount must be more than 0 and at most 10000000.00");
+    return 0;
+}
+
+void api_recharge(struct api_call *c)
+{
+    struct device_rec dev;
+    if (api_device_for_caller(c, c->params[0], &dev))
+        return;
+    if (!api_is_staff(c)) {
+        api_error(c, 403, "only operators and admins may recharge until online payment is enabled");
+        return;
+    }
+    const char *key = http_header(c->req, "Idempotency-Key");
+    if (key && !idempotency_key_valid(key)) {
+        api_error(c, 400, "Idempotency-Key must be 1 to %d printable ASCII characters",
+                  IDEMPOTENCY_KEY_MAX);
+        return;
+    }
+    json_t *body = api_body_object(c);
+    if (!body)
+        return;
+    int64_t fen;
+    if (parse_amount(c, json_object_get(body, "amount"), &fen)) {
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+
+    struct recharge_result res;
+    int r = api_store_result(c, store_recharge(c->store, dev.id, fen, c->user.id, key, &res));
+    if (r == -EEXIST) {
+        api_error(c, 409, "this Idempotency-Key was already used for a different recharge");
+        return;
+    }
+    if (r == -ERANGE) {
+        api_error(c, 400, "the balance would exceed its maximum");
+        return;
+    }
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    if (res.replayed)
+        http_response_header(c->res, "Idempotent-Replayed", "true");
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kmoney(&w, "new_balance", res.new_balance_fen);
+    jsonw_kint(&w, "ledger_id", res.ledger_id);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
+static int write_entry(const struct ledger_entry *e, void *ctx)
+{
+    struct jsonw *w = ctx;
+    jsonw_obj_begin(w);
+    jsonw_kint(w, "id", e->id);
+    jsonw_kstr(w, "kind", e->kind);
+    jsonw_kmoney(w, "amount", e->amount_fen);
+    jsonw_kmoney(w, "balance_after", e->balance_after_fen);
+    jsonw_key(w, "actor");
+    if (e->actor[0])
+        jsonw_str(w, e->actor);
+    else
+        jsonw_null(w);
+    jsonw_ktime(w, "created_at", e->created_ms);
+    jsonw_obj_end(w);
+    return 0;
+}
+
+void api_ledger(struct api_call *c)
+{
+    struct device_rec dev;
+    if (api_device_for_caller(c, c->params[0], &dev))
+        return;
+    int64_t limit = 100;
+    const char *ls = http_query(c->req, "limit");
+    if (ls && api_parse_count(ls, 1, 1000, &limit)) {
+        api_error(c, 400, "limit must be an integer from 1 to 1000");
+        return;
+    }
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", dev.device_id);
+    jsonw_kmoney(&w, "balance", dev.balance_fen);
+    jsonw_key(&w, "entries");
+    jsonw_arr_begin(&w);
+    int r = api_store_result(c, store_ledger_list(c->store, dev.id, (size_t)limit, write_entry, &w));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_arr_end(&w);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}

@@ -1,0 +1,221 @@
+/*
+ * The seed's data endpoints: POST /api/device/data (a meter uploads, with its
+ * own secret) and GET /api/device/data/:id (history, raw or downsampled).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "api_query.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define HISTORY_DEFAULT_LIMIT 1000
+#define HISTORY_MAX_LIMIT 10000
+#define DEFAULT_BUCKET_RANGE_MS (24 * 3600 * 1000)
+
+/* The device_id every item of an upload names; all must agree. 0, or answers 400/403. */
+static int upload_device_id(struct api_call *c, const json_t *root, const char **ret)
+{
+    const char *id = NULL;
+    size_t n = json_is_array(root) ? json_array_size(root) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = json_is_array(root) ? json_array_get(root, i) : root;
+        const json_t *v = json_object_get(item, "device_id");
+        if (!v)
+            continue;
+        if (!json_is_string(v))
+            return api_error(c, 400, "device_id must be a string");
+        if (!id)
+            id = json_string_value(v);
+        else if (strcmp(id, json_string_value(v)) != 0)
+            return api_error(c, 403, "one upload may carry only its own device's data");
+    }
+    if (!id)
+        return api_error(c, 400, "device_id is missing");
+    *ret = id;
+    return 0;
+}
+
+void api_data_upload(struct api_call *c)
+{
+    const char *h = http_header(c->req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        http_response_header(c->res, "WWW-Authenticate", "Bearer");
+        api_error(c, 401, "missing device secret (Authorization: Bearer <device secret>)");
+        return;
+    }
+    const char *secret = h + 7;
+
+    char err[JSON_ERR_LEN];
+    json_t *root = NULL;
+    struct reading *batch = NULL;
+    if (c->req->body_len == 0) {
+        api_error(c, 400, "request body must be a reading or an array of readings");
+        return;
+    }
+    if (json_load_limited(c->req->body, c->req->body_len, TELEMETRY_MAX_DEPTH, &root, err)) {
+        api_error(c, 400, "%s", err);
+        return;
+    }
+    if (!json_is_object(root) && !json_is_array(root)) {
+        api_error(c, 400, "request body must be a reading or an array of readings");
+        goto out;
+    }
+    size_t max = (size_t)c->app->opt->max_batch;
+    size_t n = json_is_array(root) ? json_array_size(root) : 1;
+    if (n == 0 || n > max) {
+        api_error(c, 400, "an upload carries 1 to %zu readings", max);
+        goto out;
+    }
+    const char *device_id = NULL;
+    if (upload_device_id(c, root, &device_id))
+        goto out;
+
+    /* Unknown device and wrong secret answer alike, so ids cannot be probed. */
+    struct device_rec dev;
+    struct store *st = api_store(c);
+    if (!st)
+        goto out;
+    int r = device_id_valid(device_id) ? api_store_result(c, store_device_by_name(st, device_id, &dev))
+                                       : -ENOENT;
+    if (r && r != -ENOENT) {
+        api_store_error(c, r);
+        goto out;
+    }
+    if (r == -ENOENT || !auth_device_secret_verify(dev.secret_hash, secret)) {
+        api_error(c, 403, "this secret does not authorize uploads for device %s",
+                  device_id_valid(device_id) ? device_id : "(invalid id)");
+        goto out;
+    }
+
+    batch = calloc(n, sizeof(*batch));
+    if (!batch) {
+        api_error(c, 500, "out of memory");
+        goto out;
+    }
+    struct telemetry_opts opts = {
+        .device_id = dev.device_id,
+        .now_ms = time_now_ms(),
+        .max_future_ms = 24 * 3600 * 1000,
+        .require_seq_ts = false,
+        .max_items = max,
+    };
+    struct telemetry_result res;
+    if (telemetry_decode_json(root, &opts, batch, n, &res) || res.n_invalid) {
+        api_error(c, 400, "%s", res.first_error);
+        goto out;
+    }
+    size_t inserted = 0;
+    r = api_store_result(c, store_readings_insert(st, dev.id, batch, res.n_valid, &inserted));
+    if (r) {
+        api_store_error(c, r);
+        goto out;
+    }
+    atomic_fetch_add(&c->app->stats->readings_stored, inserted);
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kint(&w, "stored", (int64_t)inserted);
+    jsonw_kint(&w, "duplicates", (int64_t)(res.n_valid - inserted));
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+out:
+    free(batch);
+    json_decref(root);
+}
+
+static int write_row(const struct reading *r, void *ctx)
+{
+    api_write_reading(ctx, r);
+    return jsonw_error(ctx) == -E2BIG ? -E2BIG : 0;
+}
+
+static int write_bucket(const struct reading_bucket *b, void *ctx)
+{
+    struct jsonw *w = ctx;
+    char key[64];
+    jsonw_obj_begin(w);
+    jsonw_ktime(w, "timestamp", b->start_ms);
+    jsonw_kint(w, "count", b->count);
+    for (int f = 0; f < RR__COUNT; f++) {
+        if (!(b->real_present & (1u << f)))
+            continue;
+        const char *name = reading_reals[f].json;
+        jsonw_kdouble(w, name, b->avg[f]);
+        snprintf(key, sizeof(key), "%s_min", name);
+        jsonw_kdouble(w, key, b->min[f]);
+        snprintf(key, sizeof(key), "%s_max", name);
+        jsonw_kdouble(w, key, b->max[f]);
+    }
+    for (int k = 0; k < RC__COUNT; k++) {
+        if (!(b->counter_present & (1u << k)))
+            continue;
+        jsonw_key(w, reading_counters[k].json);
+        if (reading_counters[k].scale == 1000)
+            jsonw_milli(w, b->counter_last[k]);
+        else
+            jsonw_int(w, b->counter_last[k]);
+    }
+    jsonw_obj_end(w);
+    return jsonw_error(w) == -E2BIG ? -E2BIG : 0;
+}
+
+void api_data_query(struct api_call *c)
+{
+    struct device_rec dev;
+    if (api_device_for_caller(c, c->params[0], &dev))
+        return;
+
+    const char *from_s = http_query(c->req, "from"), *to_s = http_query(c->req, "to");
+    const char *limit_s = http_query(c->req, "limit"), *interval_s = http_query(c->req, "interval");
+    int64_t from = 0, to = INT64_MAX, limit = HISTORY_DEFAULT_LIMIT, bucket = 0;
+
+    if (from_s && api_parse_instant(from_s, &from)) {
+        api_error(c, 400, "from must be an RFC 3339 date-time (e.g. 2026-01-31T00:00:00Z)");
+        return;
+    }
+    if (to_s && api_parse_instant(to_s, &to)) {
+        api_error(c, 400, "to must be an RFC 3339 date-time (e.g. 2026-01-31T00:00:00Z)");
+        return;
+    }
+    if (limit_s && api_parse_count(limit_s, 1, HISTORY_MAX_LIMIT, &limit)) {
+        api_error(c, 400, "limit must be an integer from 1 to %d", HISTORY_MAX_LIMIT);
+        return;
+    }
+    if (interval_s) {
+        int r = api_parse_duration(interval_s, &bucket);
+        if (r || bucket < 1000) {
+            api_error(c, 400, "interval must be a duration of 1 s to 366 d, like 60, 15m, 1h or 1d");
+            return;
+        }
+        if (!to_s)
+            to = time_now_ms() + 1;
+        if (!from_s)
+            from = to - DEFAULT_BUCKET_RANGE_MS;
+    }
+    if (from >= to) {
+        api_error(c, 400, "from must be earlier than to");
+        return;
+    }
+
+    struct jsonw w;
+    api_json(c, 200, &w);
+    jsonw_arr_begin(&w);
+    int r = bucket ? store_readings_buckets(c->store, dev.id, from, to, bucket, (size_t)limit,
+                                            write_bucket, &w)
+                   : store_readings_query(c->store, dev.id, from, to, (size_t)limit, write_row, &w);
+    api_store_result(c, r);
+    if (r == -E2BIG) {
+        api_error(c, 413, "answer too large; ask for a smaller limit or a coarser interval");
+        return;
+    }
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_arr_end(&w);
+    api_json_done(c, &w);
+}

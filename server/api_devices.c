@@ -1,0 +1,262 @@
+/*
+ * Devices: GET /api/devices, GET /api/devices/:id, POST /api/devices, and
+ * who may see them: POST /api/devices/:id/bindings,
+ * DELETE /api/devices/:id/bindings/:username.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+
+/* Most devices one list answer carries. */
+#define DEVICE_LIST_MAX 10000
+
+static void write_status(struct jsonw *w, const struct device_rec *d)
+{
+    jsonw_kstr(w, "status", device_status_name(d->status));
+    jsonw_key(w, "status_at");
+    if (d->status_ms > 0)
+        jsonw_time(w, d->status_ms);
+    else
+        jsonw_null(w);
+}
+
+/* Writes "latest": the newest reading or null. Returns 0 or a store error. */
+static int write_latest(struct api_call *c, struct jsonw *w, const struct device_rec *d)
+{
+    struct reading r;
+    int rc = api_store_result(c, store_reading_latest(c->store, d->id, &r));
+    jsonw_key(w, "latest");
+    if (rc == -ENOENT) {
+        jsonw_null(w);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    api_write_reading(w, &r);
+    return 0;
+}
+
+struct device_array {
+    struct device_rec *items;
+    size_t n, cap;
+};
+
+static int collect_device(const struct device_rec *d, void *ctx)
+{
+    struct device_array *a = ctx;
+    if (a->n == a->cap) {
+        if (a->cap >= DEVICE_LIST_MAX)
+            return -E2BIG;
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        struct device_rec *p = realloc(a->items, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        a->items = p;
+        a->cap = cap;
+    }
+    a->items[a->n++] = *d;
+    return 0;
+}
+
+void api_devices_list(struct api_call *c)
+{
+    struct store *st = api_store(c);
+    if (!st)
+        return;
+    /* Collect first: a connection runs one statement at a time. */
+    struct device_array a = {0};
+    int r = api_store_result(c, store_device_list(st, api_is_staff(c) ? 0 : c->user.id,
+                                                  collect_device, &a));
+    if (r == -E2BIG) {
+        api_error(c, 413, "more than %d devices", DEVICE_LIST_MAX);
+        goto out;
+    }
+    if (r) {
+        api_store_error(c, r);
+        goto out;
+    }
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_key(&w, "devices");
+    jsonw_arr_begin(&w);
+    for (size_t i = 0; i < a.n && !r; i++) {
+        const struct device_rec *d = &a.items[i];
+        jsonw_obj_begin(&w);
+        jsonw_kstr(&w, "device_id", d->device_id);
+        jsonw_kmoney(&w, "balance", d->balance_fen);
+        write_status(&w, d);
+        r = write_latest(c, &w, d);
+        jsonw_obj_end(&w);
+    }
+    if (r) {
+        api_store_error(c, r);
+        goto out;
+    }
+    jsonw_arr_end(&w);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+out:
+    free(a.items);
+}
+
+static int write_name(const char *name, void *ctx)
+{
+    jsonw_str(ctx, name);
+    return 0;
+}
+
+void api_device_detail(struct api_call *c)
+{
+    struct device_rec d;
+    if (api_device_for_caller(c, c->params[0], &d))
+        return;
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", d.device_id);
+    jsonw_kmoney(&w, "balance", d.balance_fen);
+    write_status(&w, &d);
+    jsonw_ktime(&w, "created_at", d.created_ms);
+    int r = write_latest(c, &w, &d);
+    if (!r && api_is_staff(c)) {
+        jsonw_key(&w, "users");
+        jsonw_arr_begin(&w);
+        r = api_store_result(c, store_binding_users(c->store, d.id, write_name, &w));
+        jsonw_arr_end(&w);
+    }
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
+void api_device_create(struct api_call *c)
+{
+    json_t *body = api_body_object(c);
+    if (!body)
+        return;
+    const char *device_id = api_body_string(c, body, "device_id", DEVICE_ID_MAX);
+    if (!device_id)
+        goto out;
+    if (!device_id_valid(device_id)) {
+        api_error(c, 400, "device_id must be 1 to %d of A-Z a-z 0-9 _ - . :", DEVICE_ID_MAX);
+        goto out;
+    }
+    const json_t *owner_v = json_object_get(body, "owner");
+    const char *owner = NULL;
+    if (owner_v && !json_is_null(owner_v)) {
+        owner = api_body_string(c, body, "owner", USERNAME_MAX);
+        if (!owner)
+            goto out;
+    }
+    struct store *st = api_store(c);
+    if (!st)
+        goto out;
+    struct user_rec u;
+    int r;
+    if (owner) {
+        r = username_valid(owner) ? api_store_result(c, store_user_by_name(st, owner, &u)) : -ENOENT;
+        if (r == -ENOENT) {
+            api_error(c, 400, "owner '%s' is not a user", username_valid(owner) ? owner : "?");
+            goto out;
+        }
+        if (r) {
+            api_store_error(c, r);
+            goto out;
+        }
+    }
+    char secret[AUTH_DEVICE_SECRET_LEN + 1], hash[SECRET_HASH_LEN + 1];
+    auth_device_secret_new(secret, hash);
+    int64_t pk;
+    r = api_store_result(c, store_device_add(st, device_id, hash, &pk));
+    if (r == -EEXIST) {
+        api_error(c, 409, "device %s already exists", device_id);
+        goto wipe;
+    }
+    if (!r && owner)
+        r = api_store_result(c, store_binding_add(st, u.id, pk));
+    if (r) {
+        api_store_error(c, r);
+        goto wipe;
+    }
+    log_info("api: %s added device %s", c->user.username, device_id);
+    struct jsonw w;
+    api_success(c, 201, &w);
+    jsonw_kstr(&w, "device_id", device_id);
+    jsonw_kstr(&w, "secret", secret);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+wipe:
+    auth_wipe(secret, sizeof(secret));
+out:
+    json_decref(body);
+}
+
+void api_binding_add(struct api_call *c)
+{
+    struct device_rec d;
+    if (api_device_for_caller(c, c->params[0], &d))
+        return;
+    json_t *body = api_body_object(c);
+    if (!body)
+        return;
+    const char *username = api_body_string(c, body, "username", USERNAME_MAX);
+    if (!username)
+        goto out;
+    struct user_rec u;
+    int r = username_valid(username) ? api_store_result(c, store_user_by_name(c->store, username, &u))
+                                     : -ENOENT;
+    if (r == -ENOENT) {
+        api_error(c, 404, "user not found");
+        goto out;
+    }
+    if (!r)
+        r = api_store_result(c, store_binding_add(c->store, u.id, d.id));
+    if (r == -EEXIST) {
+        api_error(c, 409, "%s is already bound to %s", u.username, d.device_id);
+        goto out;
+    }
+    if (r) {
+        api_store_error(c, r);
+        goto out;
+    }
+    log_info("api: %s bound %s to %s", c->user.username, d.device_id, u.username);
+    struct jsonw w;
+    api_success(c, 201, &w);
+    jsonw_kstr(&w, "device_id", d.device_id);
+    jsonw_kstr(&w, "username", u.username);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+out:
+    json_decref(body);
+}
+
+void api_binding_remove(struct api_call *c)
+{
+    struct device_rec d;
+    if (api_device_for_caller(c, c->params[0], &d))
+        return;
+    const char *username = c->params[1];
+    struct user_rec u;
+    int r = username_valid(username) ? api_store_result(c, store_user_by_name(c->store, username, &u))
+                                     : -ENOENT;
+    if (!r)
+        r = api_store_result(c, store_binding_remove(c->store, u.id, d.id));
+    if (r == -ENOENT) {
+        api_error(c, 404, "no such binding");
+        return;
+    }
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    log_info("api: %s unbound %s from %s", c->user.username, d.device_id, u.username);
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}

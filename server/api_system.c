@@ -1,0 +1,48 @@
+/* GET /api/health (for load balancers and monitoring) and GET /api/stats. */
+#include "api.h"
+#include "timeutil.h"
+
+#ifndef SMARTMETER_VERSION
+#define SMARTMETER_VERSION "dev"
+#endif
+
+void api_health(struct api_call *c)
+{
+    struct store *st = api_store(c);
+    int version = 0;
+    bool db_ok = st && api_store_result(c, store_schema_version(st, &version)) == 0;
+    bool mqtt_ok = atomic_load(&c->app->stats->mqtt_connected);
+    struct jsonw w;
+    api_json(c, db_ok ? 200 : 503, &w);
+    jsonw_obj_begin(&w);
+    jsonw_kstr(&w, "status", db_ok ? "ok" : "degraded");
+    jsonw_kstr(&w, "version", SMARTMETER_VERSION);
+    jsonw_kstr(&w, "database", db_ok ? "ok" : "unavailable");
+    jsonw_kstr(&w, "mqtt", mqtt_ok ? "connected" : "disconnected");
+    jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
+void api_stats(struct api_call *c)
+{
+    const struct ingest_stats *s = c->app->stats;
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_key(&w, "ingest");
+    jsonw_obj_begin(&w);
+    jsonw_kint(&w, "messages", (int64_t)atomic_load(&s->messages));
+    jsonw_kint(&w, "readings_stored", (int64_t)atomic_load(&s->readings_stored));
+    jsonw_kint(&w, "duplicates", (int64_t)atomic_load(&s->duplicates));
+    jsonw_kint(&w, "invalid", (int64_t)atomic_load(&s->invalid));
+    jsonw_kint(&w, "unknown_device", (int64_t)atomic_load(&s->unknown_device));
+    jsonw_kint(&w, "bad_topic", (int64_t)atomic_load(&s->bad_topic));
+    jsonw_kint(&w, "too_large", (int64_t)atomic_load(&s->too_large));
+    jsonw_kint(&w, "db_errors", (int64_t)atomic_load(&s->db_errors));
+    jsonw_kint(&w, "status_updates", (int64_t)atomic_load(&s->status_updates));
+    jsonw_kbool(&w, "mqtt_connected", atomic_load(&s->mqtt_connected));
+    jsonw_obj_end(&w);
+    jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}

@@ -1,0 +1,26 @@
+/*
+ * app: what the API handlers share for the life of the server.
+ */
+#ifndef SMARTMETER_APP_H
+#define SMARTMETER_APP_H
+
+#include <semaphore.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "ingest.h"
+#include "options.h"
+#include "ratelimit.h"
+#include "store_pool.h"
+
+struct app {
+    const struct server_options *opt;
+    struct store_pool *pool;
+    struct auth_key key;
+    struct ratelimit *login_failures; /* per client address and per user name */
+    sem_t password_slots;             /* Argon2id runs at once, each ~64 MiB */
+    struct ingest_stats *stats;
+    int64_t started_ms;
+};
+
+#endif

@@ -1,0 +1,231 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "options.h"
+#include "store.h"
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("meter-server: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+/*
+ * Removes "--name VALUE" (or --name=VALUE) from argv, returning VALUE or NULL.
+ * Lets a command take its own flags before the shared option table sees the rest.
+ */
+static const char *take_flag(int *argc, char **argv, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i];
+        const char *value = NULL;
+        int used = 0;
+        if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, name, n) == 0) {
+            if (a[2 + n] == '=') {
+                value = a + 3 + n;
+                used = 1;
+            } else if (a[2 + n] == '\0' && i + 1 < *argc) {
+                value = argv[i + 1];
+                used = 2;
+            }
+        }
+        if (used) {
+            memmove(&argv[i], &argv[i + used], (size_t)(*argc - i - used) * sizeof(char *));
+            *argc -= used;
+            return value;
+        }
+    }
+    return NULL;
+}
+
+/* Parses the shared options from argv[first..) and opens the database. */
+static int open_db(int argc, char **argv, int first, struct server_options *opt, struct store **ret)
+{
+    char err[CONFIG_ERR_LEN];
+    memset(opt, 0, sizeof(*opt));
+    if (config_defaults(server_option_table, opt, err) ||
+        config_parse_args(server_option_table, opt, argc, argv, first, err))
+        return cli_fail(2, "%s", err);
+    char serr[STORE_ERR_LEN];
+    int r = store_open(opt->db, ret, serr);
+    if (r)
+        return cli_fail(r == -EINVAL ? 2 : 1, "%s", serr);
+    return 0;
+}
+
+/* Refuses to work on a database whose schema is not this build's. */
+static int check_schema(struct store *st)
+{
+    int version;
+    int r = store_schema_version(st, &version);
+    if (r)
+        return cli_fail(1, "cannot read the schema version: %s", store_errmsg(st));
+    if (version < store_schema_latest(st))
+        return cli_fail(1, "the database schema is at version %d, this build needs %d: run "
+                           "'meter-server migrate' first",
+                        version, store_schema_latest(st));
+    if (version > store_schema_latest(st))
+        return cli_fail(1, "the database schema (version %d) is newer than this build (%d)",
+                        version, store_schema_latest(st));
+    return 0;
+}
+
+int cli_migrate(int argc, char **argv)
+{
+    struct server_options opt;
+    struct store *st = NULL;
+    int code = open_db(argc, argv, 2, &opt, &st);
+    if (code)
+        goto out;
+    int applied = 0;
+    if (store_migrate(st, &applied)) {
+        code = cli_fail(1, "migration failed: %s", store_errmsg(st));
+        goto out;
+    }
+    fprintf(stderr, "meter-server: schema at version %d (%d migration%s applied)\n",
+            store_schema_latest(st), applied, applied == 1 ? "" : "s");
+out:
+    store_close(st);
+    config_free(server_option_table, &opt);
+    return code;
+}
+
+/* Reads one line from stdin without echo when it is a terminal. */
+static int read_password(char *buf, size_t len)
+{
+    struct termios old, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fputs("Password: ", stderr);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char *line = fgets(buf, (int)len, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (!line)
+        return -EIO;
+    size_t n = strlen(buf);
+    if (n == len - 1 && buf[n - 1] != '\n')
+        return -E2BIG;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return n > 0 ? 0 : -EINVAL;
+}
+
+int cli_user_add(int argc, char **argv)
+{
+    /* meter-server user add NAME --role ROLE [options] */
+    const char *role_s = take_flag(&argc, argv, "role");
+    if (argc < 4 || strncmp(argv[3], "--", 2) == 0)
+        return cli_fail(2, "usage: meter-server user add NAME --role admin|operator|user [--db URL]");
+    const char *name = argv[3];
+    enum role role;
+    if (!role_s)
+        return cli_fail(2, "user add needs --role admin|operator|user");
+    if (role_parse(role_s, &role))
+        return cli_fail(2, "--role must be admin, operator or user, not '%s'", role_s);
+    if (!username_valid(name))
+        return cli_fail(2, "user name must be 1 to %d of A-Z a-z 0-9 _ - . @", USERNAME_MAX);
+
+    struct server_options opt;
+    struct store *st = NULL;
+    char password[AUTH_PASSWORD_MAX + 2];
+    char hash[PASSWORD_HASH_MAX + 1];
+    int code = open_db(argc, argv, 4, &opt, &st);
+    if (code)
+        goto out;
+    if ((code = check_schema(st)))
+        goto out;
+    int r = read_password(password, sizeof(password));
+    if (r) {
+        code = cli_fail(2, "%s", r == -E2BIG ? "password longer than 1024 bytes"
+                                             : "no password on standard input (one line)");
+        goto out;
+    }
+    if (strlen(password) < 8)
+        fprintf(stderr, "meter-server: warning: a password of fewer than 8 characters is weak\n");
+    if (auth_init() || auth_password_hash(password, hash)) {
+        code = cli_fail(1, "cannot hash the password");
+        goto out;
+    }
+    int64_t id;
+    r = store_user_add(st, name, hash, role, &id);
+    if (r) {
+        code = cli_fail(1, "%s", store_errmsg(st));
+        goto out;
+    }
+    fprintf(stderr, "meter-server: added %s %s\n", role_name(role), name);
+out:
+    auth_wipe(password, sizeof(password));
+    store_close(st);
+    config_free(server_option_table, &opt);
+    return code;
+}
+
+int cli_device_add(int argc, char **argv)
+{
+    /* meter-server device add DEVICE_ID --owner NAME [options] */
+    const char *owner = take_flag(&argc, argv, "owner");
+    if (argc < 4 || strncmp(argv[3], "--", 2) == 0)
+        return cli_fail(2, "usage: meter-server device add DEVICE_ID --owner NAME [--db URL]");
+    const char *device_id = argv[3];
+    if (!device_id_valid(device_id))
+        return cli_fail(2, "device id must be 1 to %d of A-Z a-z 0-9 _ - . :", DEVICE_ID_MAX);
+    if (!owner)
+        return cli_fail(2, "device add needs --owner NAME");
+
+    struct server_options opt;
+    struct store *st = NULL;
+    char secret[AUTH_DEVICE_SECRET_LEN + 1] = "", hash[SECRET_HASH_LEN + 1];
+    int code = open_db(argc, argv, 4, &opt, &st);
+    if (code)
+        goto out;
+    if ((code = check_schema(st)))
+        goto out;
+    struct user_rec u;
+    int r = store_user_by_name(st, owner, &u);
+    if (r == -ENOENT) {
+        code = cli_fail(1, "owner '%s' is not a user (add it with 'meter-server user add')", owner);
+        goto out;
+    }
+    if (r || auth_init()) {
+        code = cli_fail(1, "%s", r ? store_errmsg(st) : "cannot initialise libsodium");
+        goto out;
+    }
+    auth_device_secret_new(secret, hash);
+    int64_t pk;
+    r = store_device_add(st, device_id, hash, &pk);
+    if (!r)
+        r = store_binding_add(st, u.id, pk);
+    if (r) {
+        code = cli_fail(1, "%s", store_errmsg(st));
+        goto out;
+    }
+    /* The secret, alone on stdout: shown once, stored only as a hash. */
+    printf("%s\n", secret);
+    fflush(stdout);
+    fprintf(stderr, "meter-server: added device %s owned by %s\n", device_id, owner);
+out:
+    auth_wipe(secret, sizeof(secret));
+    store_close(st);
+    config_free(server_option_table, &opt);
+    return code;
+}

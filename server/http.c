@@ -1,0 +1,263 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct http_options opts;
+    int port;
+};
+
+/* Per-request state between libmicrohttpd's calls. */
+struct request_ctx {
+    struct dynbuf body;
+    bool too_large;
+};
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void http_response_header(struct http_response *res, const char *name, const char *value)
+{
+    if (res->nheaders >= HTTP_MAX_HEADERS)
+        return;
+    res->headers[res->nheaders].name = name;
+    snprintf(res->headers[res->nheaders].value, sizeof(res->headers[0].value), "%s", value);
+    res->nheaders++;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct http_response *res)
+{
+    size_t len = 0;
+    char *body = dynbuf_steal(&res->body, &len);
+    if (!body)
+        return MHD_NO;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            res->content_type ? res->content_type : "application/json");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    bool has_cache_control = false;
+    for (unsigned i = 0; i < res->nheaders; i++) {
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
+        if (strcasecmp(res->headers[i].name, "Cache-Control") == 0)
+            has_cache_control = true;
+    }
+    if (!has_cache_control)
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *message)
+{
+    struct http_response res = {.status = status};
+    dynbuf_init(&res.body, 1024);
+    dynbuf_addf(&res.body, "{\"status\":\"error\",\"message\":\"%s\"}", message);
+    return send_response(c, &res);
+}
+
+static void client_addr(struct MHD_Connection *c, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)outlen);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct request_ctx *ctx = *con_cls;
+    (void)version;
+
+    if (!ctx) {
+        ctx = calloc(1, sizeof(*ctx));
+        if (!ctx)
+            return MHD_NO;
+        dynbuf_init(&ctx->body, srv->opts.max_body_bytes);
+        *con_cls = ctx;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > srv->opts.max_body_bytes)
+            ctx->too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!ctx->too_large && dynbuf_add(&ctx->body, upload_data, *upload_data_size))
+            ctx->too_large = true;
+        *upload_data_size = 0; /* consumed (or discarded once too large) */
+        return MHD_YES;
+    }
+    if (ctx->too_large) {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "request body larger than %zu bytes", srv->opts.max_body_bytes);
+        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+    }
+
+    struct http_request req = {
+        .method = method,
+        .path = url,
+        .body = dynbuf_str(&ctx->body),
+        .body_len = ctx->body.len,
+        .conn = c,
+    };
+    client_addr(c, req.client_addr, sizeof(req.client_addr));
+    struct http_response res = {.status = 200};
+    dynbuf_init(&res.body, srv->opts.max_response_bytes);
+    srv->opts.handler(srv->opts.app, &req, &res);
+    return send_response(c, &res);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct request_ctx *ctx = *con_cls;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (ctx) {
+        dynbuf_free(&ctx->body);
+        free(ctx);
+        *con_cls = NULL;
+    }
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    log_debug("http: %s", line);
+}
+
+/* Parses "HOST:PORT" or "[V6]:PORT" into a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    char host[128];
+    const char *colon;
+    memset(ss, 0, sizeof(*ss));
+    if (listen[0] == '[') {
+        const char *rb = strchr(listen, ']');
+        if (!rb || rb[1] != ':' || (size_t)(rb - listen - 1) >= sizeof(host))
+            goto bad;
+        snprintf(host, sizeof(host), "%.*s", (int)(rb - listen - 1), listen + 1);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof(host))
+            goto bad;
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+    }
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
+        goto bad;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (host[0] == '\0' || strcmp(host, "*") == 0) {
+        v4->sin_family = AF_INET;
+        v4->sin_addr.s_addr = htonl(INADDR_ANY);
+        v4->sin_port = htons((uint16_t)port);
+    } else if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+    } else if (strcmp(host, "localhost") == 0) {
+        v4->sin_family = AF_INET;
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        v4->sin_port = htons((uint16_t)port);
+    } else {
+        goto bad;
+    }
+    return 0;
+bad:
+    snprintf(err, errlen, "bad listen address '%s' (expected HOST:PORT with a numeric host)",
+             listen);
+    return -EINVAL;
+}
+
+int http_start(const struct http_options *opts, struct http_server **ret, char *err,
+               size_t errlen)
+{
+    struct sockaddr_storage ss;
+    int r = parse_listen(opts->listen, &ss, err, errlen);
+    if (r)
+        return r;
+    struct http_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return -ENOMEM;
+    srv->opts = *opts;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)opts->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opts->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+    if (!srv->daemon) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or not available)",
+                 opts->listen);
+        free(srv);
+        return -EADDRINUSE;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? di->port : 0;
+    *ret = srv;
+    return 0;
+}
+
+int http_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+void http_stop(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

@@ -1,0 +1,68 @@
+/*
+ * http: the HTTP server (libmicrohttpd; the only file that includes
+ * microhttpd.h). It accepts connections on a pool of threads, reads request
+ * bodies up to a cap, and hands each complete request to one handler
+ * function with our own request/response structs.
+ */
+#ifndef SMARTMETER_HTTP_H
+#define SMARTMETER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dynbuf.h"
+
+struct http_request {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* percent-decoded, without the query */
+    const char *body;   /* NUL-terminated; "" when there is none */
+    size_t body_len;
+    char client_addr[64];
+    void *conn; /* for http_header()/http_query() */
+};
+
+#define HTTP_MAX_HEADERS 6
+
+struct http_response {
+    int status;
+    const char *content_type; /* static string; default application/json */
+    struct dynbuf body;
+    unsigned nheaders;
+    struct {
+        const char *name; /* static string */
+        char value[128];
+    } headers[HTTP_MAX_HEADERS];
+};
+
+/* A request header or query parameter, or NULL. Valid during the handler call. */
+const char *http_header(const struct http_request *req, const char *name);
+const char *http_query(const struct http_request *req, const char *name);
+/* Adds a response header (name must be a static string); silently ignored past the limit. */
+void http_response_header(struct http_response *res, const char *name, const char *value);
+
+/* Fills res (status and body). Runs on one of the server's threads. */
+typedef void (*http_handler_fn)(void *app, const struct http_request *req,
+                                struct http_response *res);
+
+struct http_options {
+    const char *listen;        /* "HOST:PORT", "[::1]:PORT"; port 0 picks a free one */
+    unsigned threads;          /* worker threads */
+    size_t max_body_bytes;     /* larger bodies get 413 */
+    size_t max_response_bytes; /* cap on a response body */
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
+    unsigned timeout_s; /* idle connection timeout */
+    http_handler_fn handler;
+    void *app;
+};
+
+struct http_server;
+
+/* Starts listening. Returns 0, or -errno with err set (bad address, port in use). */
+int http_start(const struct http_options *opts, struct http_server **ret, char *err,
+               size_t errlen);
+/* The port actually bound. */
+int http_port(const struct http_server *srv);
+void http_stop(struct http_server *srv);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * ingest: turns MQTT messages from meters into stored readings and device
+ * status. Transport-neutral (mqtt_ingest.c feeds it), so it is tested with
+ * plain function calls.
+ *
+ * Topics: meters/<device_id>/telemetry (one reading or an array) and
+ * meters/<device_id>/status ({"status":"online"|"offline",...}). Messages for
+ * unknown devices and invalid payloads are counted, logged at most once per
+ * device per minute, and acknowledged so they never block valid data. Valid
+ * readings in a batch are stored even when others in it are invalid.
+ */
+#ifndef SMARTMETER_INGEST_H
+#define SMARTMETER_INGEST_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ingest_stats {
+    atomic_uint_fast64_t messages;
+    atomic_uint_fast64_t readings_stored;
+    atomic_uint_fast64_t duplicates;
+    atomic_uint_fast64_t invalid;        /* readings or messages that failed validation */
+    atomic_uint_fast64_t unknown_device; /* messages for devices we do not know */
+    atomic_uint_fast64_t bad_topic;
+    atomic_uint_fast64_t too_large;
+    atomic_uint_fast64_t db_errors;
+    atomic_uint_fast64_t status_updates;
+    atomic_bool mqtt_connected;
+};
+
+struct ingest_limits {
+    size_t max_payload_bytes;
+    size_t max_batch;
+};
+
+struct ingest;
+
+/* Copies db_url; opens the database on first use. NULL on ENOMEM. */
+struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits,
+                          struct ingest_stats *stats);
+void ingest_free(struct ingest *ing);
+
+enum ingest_result {
+    INGEST_DONE,  /* handled (stored, or rejected for good): acknowledge */
+    INGEST_RETRY, /* the database is unavailable: do not acknowledge, deliver again later */
+};
+
+enum ingest_result ingest_message(struct ingest *ing, const char *topic, const void *payload,
+                                  size_t len);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * meter-server: ingest, REST API, storage, auth and billing in one binary.
+ * See --help and SPEC.md for the command line.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "app.h"
+#include "cli.h"
+#include "fileutil.h"
+#include "http.h"
+#include "log.h"
+#include "mqtt_ingest.h"
+#include "options.h"
+#include "timeutil.h"
+#include "url.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage:\n"
+            "  meter-server [options]                         run the server\n"
+            "  meter-server migrate [--db URL]                create/upgrade the schema\n"
+            "  meter-server user add NAME --role admin|operator|user [--db URL]\n"
+            "                                                 password read from stdin\n"
+            "  meter-server device add DEVICE_ID --owner NAME [--db URL]\n"
+            "                                                 prints the device secret once\n"
+            "\noptions (each also a line \"name value\" in the --config file):\n");
+    config_print_help(server_option_table, out);
+}
+
+static int read_secret_file(const char *path, char **ret)
+{
+    size_t len;
+    int r = file_read_all(path, 4096, ret, &len);
+    if (r)
+        return r;
+    while (len > 0 && ((*ret)[len - 1] == '\n' || (*ret)[len - 1] == '\r'))
+        (*ret)[--len] = '\0';
+    return 0;
+}
+
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned t = n > 0 ? (unsigned)n * 2 : 4;
+    return t < 4 ? 4 : t;
+}
+
+static int serve(struct server_options *opt)
+{
+    struct app app;
+    struct ingest_stats stats;
+    struct ingest *ing = NULL;
+    struct mqtt_ingest *mq = NULL;
+    struct http_server *http = NULL;
+    char *mqtt_password = NULL;
+    char err[512];
+    int code = 1;
+    bool sem_ready = false;
+
+    memset(&app, 0, sizeof(app));
+    memset(&stats, 0, sizeof(stats));
+    enum log_level level;
+    if (log_level_parse(opt->log_level, &level))
+        return cli_fail(2, "--log-level must be error, warn, info or debug");
+    log_set_level(level);
+
+    if (!opt->jwt_secret_file)
+        return cli_fail(2, "no JWT secret: pass --jwt-secret-file FILE or set jwt_secret_file in "
+                           "the config file (a file of at least 32 random bytes)");
+    if (auth_init())
+        return cli_fail(1, "cannot initialise libsodium");
+    if (auth_key_load(opt->jwt_secret_file, &app.key, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
+    struct url u;
+    if (url_parse_mqtt(opt->mqtt, &u, err, sizeof(err)))
+        return cli_fail(2, "--mqtt: %s", err);
+    url_clear(&u);
+    if (opt->mqtt_password_file && read_secret_file(opt->mqtt_password_file, &mqtt_password))
+        return cli_fail(2, "cannot read mqtt_password_file %s", opt->mqtt_password_file);
+
+    /* Check the database before serving: reachable, and the schema this build expects. */
+    struct store *probe;
+    char serr[STORE_ERR_LEN];
+    int r = store_open(opt->db, &probe, serr);
+    if (r) {
+        code = cli_fail(r == -EINVAL ? 2 : 1, "%s", serr);
+        goto out;
+    }
+    int version = 0;
+    r = store_schema_version(probe, &version);
+    int latest = store_schema_latest(probe);
+    if (r || version != latest) {
+        code = r ? cli_fail(1, "cannot read the schema version: %s", store_errmsg(probe))
+                 : cli_fail(1, "the database schema is at version %d, this build needs %d: run "
+                               "'meter-server migrate' (with the same --db)",
+                            version, latest);
+        store_close(probe);
+        goto out;
+    }
+    store_close(probe);
+
+    unsigned threads = opt->http_threads ? (unsigned)opt->http_threads : default_threads();
+    unsigned conns = opt->db_connections ? (unsigned)opt->db_connections : threads;
+    app.opt = opt;
+    app.stats = &stats;
+    app.started_ms = time_mono_ms();
+    app.pool = store_pool_new(opt->db, conns);
+    app.login_failures = ratelimit_new(16384, 5 * 60 * 1000, (uint32_t)opt->login_max_failures);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    sem_init(&app.password_slots, 0, ncpu > 0 ? (unsigned)ncpu : 1);
+    sem_ready = true;
+    struct ingest_limits limits = {.max_payload_bytes = (size_t)opt->max_payload_bytes,
+                                   .max_batch = (size_t)opt->max_batch};
+    ing = ingest_new(opt->db, &limits, &stats);
+    if (!app.pool || !app.login_failures || !ing) {
+        code = cli_fail(1, "out of memory");
+        goto out;
+    }
+
+    /* Signals are taken synchronously by the main thread; every other thread blocks them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct mqtt_ingest_options mo = {.url = opt->mqtt,
+                                     .client_id = opt->mqtt_client_id,
+                                     .username = opt->mqtt_username,
+                                     .password = mqtt_password,
+                                     .ingest = ing,
+                                     .stats = &stats};
+    if (mqtt_ingest_start(&mo, &mq, err, sizeof(err))) {
+        code = cli_fail(2, "%s", err);
+        goto out;
+    }
+    struct http_options ho = {.listen = opt->listen,
+                              .threads = threads,
+                              .max_body_bytes = (size_t)opt->max_body_bytes,
+                              .max_response_bytes = 64u << 20,
+                              .max_connections = (unsigned)opt->max_connections,
+                              .max_connections_per_ip = (unsigned)opt->max_connections_per_ip,
+                              .timeout_s = 60,
+                              .handler = api_handle,
+                              .app = &app};
+    if (http_start(&ho, &http, err, sizeof(err))) {
+        code = cli_fail(1, "%s", err);
+        goto out;
+    }
+    log_info("meter-server: serving the API on http://%s (port %d), database %s, broker %s",
+             opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql", opt->mqtt);
+
+    for (;;) {
+        struct timespec tick = {1, 0};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("meter-server: stopping (signal %d)", sig);
+            break;
+        }
+        mqtt_ingest_tick(mq);
+    }
+    code = 0;
+out:
+    http_stop(http);
+    mqtt_ingest_stop(mq);
+    ingest_free(ing);
+    store_pool_free(app.pool);
+    ratelimit_free(app.login_failures);
+    if (sem_ready)
+        sem_destroy(&app.password_slots);
+    auth_wipe(&app.key, sizeof(app.key));
+    if (mqtt_password) {
+        auth_wipe(mqtt_password, strlen(mqtt_password));
+        free(mqtt_password);
+    }
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    log_set_program("meter-server");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+        return cli_migrate(argc, argv);
+    if (argc > 2 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0)
+        return cli_user_add(argc, argv);
+    if (argc > 2 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0)
+        return cli_device_add(argc, argv);
+    if (argc > 1 && strncmp(argv[1], "--", 2) != 0)
+        return cli_fail(2, "unknown command '%s' (see --help)", argv[1]);
+
+    struct server_options opt;
+    char err[CONFIG_ERR_LEN];
+    memset(&opt, 0, sizeof(opt));
+    int code;
+    if (config_defaults(server_option_table, &opt, err) ||
+        config_parse_args(server_option_table, &opt, argc, argv, 1, err))
+        code = cli_fail(2, "%s", err);
+    else
+        code = serve(&opt);
+    config_free(server_option_table, &opt);
+    return code;
+}

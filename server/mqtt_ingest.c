@@ -1,0 +1,204 @@
+#include "mqtt_ingest.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <MQTTAsync.h>
+
+#include "log.h"
+#include "timeutil.h"
+#include "url.h"
+
+struct mqtt_ingest {
+    MQTTAsync client;
+    struct mqtt_ingest_options opts;
+    char *password;
+    char uri[300];
+    atomic_bool connecting;
+    atomic_bool ever_connected;
+    int64_t next_attempt_ms;
+    int64_t backoff_ms;
+    unsigned retry_sleep_ms; /* while the database is unavailable */
+};
+
+static const char *const topics[] = {"meters/+/telemetry", "meters/+/status"};
+
+static void on_subscribe_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    (void)ctx;
+    log_error("mqtt: subscribe failed (code %d)", resp ? resp->code : 0);
+}
+
+/* Called on every successful connect, including automatic reconnects. */
+static void on_connected(void *ctx, char *cause)
+{
+    struct mqtt_ingest *m = ctx;
+    (void)cause;
+    atomic_store(&m->connecting, false);
+    atomic_store(&m->ever_connected, true);
+    atomic_store(&m->opts.stats->mqtt_connected, true);
+    m->backoff_ms = 1000;
+    log_info("mqtt: connected to %s", m->uri);
+
+    /* The broker keeps our subscriptions in the session; subscribing again is harmless. */
+    int qos[2] = {1, 1};
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onFailure = on_subscribe_failure;
+    ro.context = m;
+    int rc = MQTTAsync_subscribeMany(m->client, 2, (char *const *)topics, qos, &ro);
+    if (rc != MQTTASYNC_SUCCESS)
+        log_error("mqtt: subscribe failed: %s", MQTTAsync_strerror(rc));
+}
+
+static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    struct mqtt_ingest *m = ctx;
+    log_warn("mqtt: cannot connect to %s: %s; retrying", m->uri,
+             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1));
+    atomic_store(&m->connecting, false);
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+    struct mqtt_ingest *m = ctx;
+    atomic_store(&m->opts.stats->mqtt_connected, false);
+    log_warn("mqtt: connection lost (%s); reconnecting", cause ? cause : "no reason given");
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+    struct mqtt_ingest *m = ctx;
+    char name[512];
+    size_t n = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+    if (n >= sizeof(name))
+        n = sizeof(name) - 1;
+    memcpy(name, topic, n);
+    name[n] = '\0';
+
+    enum ingest_result r =
+        ingest_message(m->opts.ingest, name, msg->payload, (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0));
+    if (r == INGEST_RETRY) {
+        /*
+         * The database is away: keep the message (returning 0 makes paho offer
+         * it again) and slow down so we neither spin nor acknowledge it.
+         */
+        struct timespec ts = {0, (long)m->retry_sleep_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        if (m->retry_sleep_ms < 2000)
+            m->retry_sleep_ms *= 2;
+        return 0;
+    }
+    m->retry_sleep_ms = 50;
+    MQTTAsync_freeMessage(&msg);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void try_connect(struct mqtt_ingest *m)
+{
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    co.keepAliveInterval = 20;
+    co.cleansession = 0;
+    co.automaticReconnect = 1;
+    co.minRetryInterval = 1;
+    co.maxRetryInterval = 16;
+    co.connectTimeout = 10;
+    co.onFailure = on_connect_failure;
+    co.context = m;
+    co.username = m->opts.username;
+    co.password = m->password;
+    if (strncmp(m->uri, "ssl://", 6) == 0) {
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1;
+        ssl.CApath = "/etc/ssl/certs";
+        co.ssl = &ssl;
+    }
+    atomic_store(&m->connecting, true);
+    int rc = MQTTAsync_connect(m->client, &co);
+    if (rc != MQTTASYNC_SUCCESS) {
+        atomic_store(&m->connecting, false);
+        log_warn("mqtt: connect to %s failed: %s", m->uri, MQTTAsync_strerror(rc));
+    }
+}
+
+int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest **ret, char *err,
+                      size_t errlen)
+{
+    struct url u;
+    int r = url_parse_mqtt(opts->url, &u, err, errlen);
+    if (r)
+        return r;
+    struct mqtt_ingest *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->opts = *opts;
+    m->retry_sleep_ms = 50;
+    m->backoff_ms = 1000;
+    const char *scheme = strcmp(u.scheme, "ssl") == 0 || strcmp(u.scheme, "mqtts") == 0 ? "ssl" : "tcp";
+    if (strchr(u.host, ':'))
+        snprintf(m->uri, sizeof(m->uri), "%s://[%s]:%d", scheme, u.host, u.port);
+    else
+        snprintf(m->uri, sizeof(m->uri), "%s://%s:%d", scheme, u.host, u.port);
+    if (opts->password && !(m->password = strdup(opts->password))) {
+        free(m);
+        return -ENOMEM;
+    }
+    m->opts.password = NULL;
+
+    MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
+    cro.MQTTVersion = MQTTVERSION_3_1_1;
+    int rc = MQTTAsync_createWithOptions(&m->client, m->uri, opts->client_id,
+                                         MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "cannot create MQTT client for %s: %s", m->uri,
+                 MQTTAsync_strerror(rc));
+        free(m->password);
+        free(m);
+        return -EINVAL;
+    }
+    MQTTAsync_setCallbacks(m->client, m, on_connection_lost, on_message, NULL);
+    MQTTAsync_setConnected(m->client, m, on_connected);
+    try_connect(m);
+    m->next_attempt_ms = time_mono_ms() + m->backoff_ms;
+    *ret = m;
+    return 0;
+}
+
+void mqtt_ingest_tick(struct mqtt_ingest *m)
+{
+    /* After the first success paho reconnects by itself; until then we retry with backoff. */
+    if (atomic_load(&m->ever_connected) || atomic_load(&m->connecting))
+        return;
+    int64_t now = time_mono_ms();
+    if (now < m->next_attempt_ms)
+        return;
+    try_connect(m);
+    if (m->backoff_ms < 16000)
+        m->backoff_ms *= 2;
+    m->next_attempt_ms = now + m->backoff_ms;
+}
+
+void mqtt_ingest_stop(struct mqtt_ingest *m)
+{
+    if (!m)
+        return;
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
+    dopt.timeout = 2000;
+    if (MQTTAsync_isConnected(m->client))
+        MQTTAsync_disconnect(m->client, &dopt);
+    for (int i = 0; i < 30 && MQTTAsync_isConnected(m->client); i++) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    MQTTAsync_destroy(&m->client);
+    if (m->password) {
+        memset(m->password, 0, strlen(m->password));
+        free(m->password);
+    }
+    free(m);
+}

@@ -1,0 +1,35 @@
+/*
+ * mqtt_ingest: the server's MQTT client (paho.mqtt.c; the only server file
+ * that includes MQTTAsync.h). It keeps a persistent session (clean session
+ * off, fixed client id) so the broker queues QoS 1 telemetry while the server
+ * is away, subscribes to meters/+/telemetry and meters/+/status, and passes
+ * each message to ingest. A message is acknowledged only after ingest has
+ * stored it or rejected it for good.
+ */
+#ifndef SMARTMETER_MQTT_INGEST_H
+#define SMARTMETER_MQTT_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ingest.h"
+
+struct mqtt_ingest_options {
+    const char *url; /* tcp://HOST:PORT or ssl://HOST:PORT */
+    const char *client_id;
+    const char *username; /* NULL: none */
+    const char *password; /* NULL: none; copied, never logged */
+    struct ingest *ingest;
+    struct ingest_stats *stats;
+};
+
+struct mqtt_ingest;
+
+/* Creates the client and starts connecting in the background. Returns 0 or -errno with err set. */
+int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest **ret, char *err,
+                      size_t errlen);
+/* Call about once a second: retries the first connection until it succeeds. */
+void mqtt_ingest_tick(struct mqtt_ingest *m);
+void mqtt_ingest_stop(struct mqtt_ingest *m);
+
+#endif

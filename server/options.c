@@ -1,0 +1,43 @@
+#include "options.h"
+
+#include <stddef.h>
+
+#define OPT(field) offsetof(struct server_options, field)
+
+const struct config_option server_option_table[] = {
+    {"db", CONFIG_STRING, OPT(db), 0, 0, "sqlite:./var/meter.db", "URL",
+     "database: sqlite:PATH or mysql://USER[:PASS]@HOST[:PORT]/DB"},
+    {"mqtt", CONFIG_STRING, OPT(mqtt), 0, 0, "tcp://127.0.0.1:1883", "URL",
+     "MQTT broker: tcp://HOST:PORT or ssl://HOST:PORT"},
+    {"listen", CONFIG_STRING, OPT(listen), 0, 0, "127.0.0.1:8080", "HOST:PORT",
+     "HTTP address for the REST API"},
+    {"jwt_secret_file", CONFIG_STRING, OPT(jwt_secret_file), 0, 0, NULL, "FILE",
+     "file holding the token signing secret (32..4096 bytes); required to serve"},
+    {"token_ttl", CONFIG_INT, OPT(token_ttl), 60, 2592000, "43200", "SECONDS",
+     "lifetime of login tokens"},
+    {"log_level", CONFIG_STRING, OPT(log_level), 0, 0, "info", "LEVEL",
+     "error, warn, info or debug"},
+    {"mqtt_client_id", CONFIG_STRING, OPT(mqtt_client_id), 0, 0, "meter-server", "ID",
+     "MQTT client id; the broker keeps this id's session while the server is away"},
+    {"mqtt_username", CONFIG_STRING, OPT(mqtt_username), 0, 0, NULL, "NAME",
+     "MQTT user name, if the broker requires one"},
+    {"mqtt_password_file", CONFIG_STRING, OPT(mqtt_password_file), 0, 0, NULL, "FILE",
+     "file holding the MQTT password"},
+    {"http_threads", CONFIG_INT, OPT(http_threads), 0, 256, "0", "N",
+     "HTTP worker threads (0: twice the CPUs, at least 4)"},
+    {"db_connections", CONFIG_INT, OPT(db_connections), 0, 512, "0", "N",
+     "database connections for the API (0: one per HTTP thread)"},
+    {"max_body_bytes", CONFIG_INT, OPT(max_body_bytes), 1024, 67108864, "1048576", "BYTES",
+     "largest HTTP request body accepted"},
+    {"max_batch", CONFIG_INT, OPT(max_batch), 1, 100000, "1000", "N",
+     "most readings in one upload or MQTT message"},
+    {"max_payload_bytes", CONFIG_INT, OPT(max_payload_bytes), 256, 67108864, "262144", "BYTES",
+     "largest MQTT payload accepted"},
+    {"max_connections", CONFIG_INT, OPT(max_connections), 1, 1000000, "4096", "N",
+     "most simultaneous HTTP connections"},
+    {"max_connections_per_ip", CONFIG_INT, OPT(max_connections_per_ip), 0, 1000000, "0", "N",
+     "most simultaneous HTTP connections from one address (0: no limit)"},
+    {"login_max_failures", CONFIG_INT, OPT(login_max_failures), 1, 1000000, "10", "N",
+     "failed logins allowed per client address and per user name in 5 minutes"},
+    {0},
+};

@@ -1,0 +1,35 @@
+/*
+ * options: meter-server's settings, one table for the config file, the
+ * command line and --help (see common/config.h).
+ */
+#ifndef SMARTMETER_SERVER_OPTIONS_H
+#define SMARTMETER_SERVER_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct server_options {
+    char *db;
+    char *mqtt;
+    char *listen;
+    char *jwt_secret_file;
+    char *log_level;
+    char *mqtt_client_id;
+    char *mqtt_username;
+    char *mqtt_password_file;
+    int64_t token_ttl;
+    int64_t http_threads;
+    int64_t db_connections;
+    int64_t max_body_bytes;
+    int64_t max_batch;
+    int64_t max_payload_bytes;
+    int64_t max_connections;
+    int64_t max_connections_per_ip;
+    int64_t login_max_failures;
+};
+
+extern const struct config_option server_option_table[];
+
+#endif

@@ -1,0 +1,287 @@
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dynbuf.h"
+
+static const char *const role_names[] = {"user", "operator", "admin"};
+
+const char *role_name(enum role role)
+{
+    return (unsigned)role < 3 ? role_names[role] : "?";
+}
+
+int role_parse(const char *name, enum role *ret_role)
+{
+    for (unsigned i = 0; i < 3; i++) {
+        if (strcmp(name, role_names[i]) == 0) {
+            *ret_role = (enum role)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+bool username_valid(const char *name)
+{
+    size_t n = 0;
+    for (; name[n]; n++) {
+        char c = name[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.' || c == '@';
+        if (!ok || n >= USERNAME_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+const char *device_status_name(enum device_status status)
+{
+    switch (status) {
+    case DEVICE_STATUS_ONLINE:
+        return "online";
+    case DEVICE_STATUS_OFFLINE:
+        return "offline";
+    default:
+        return "unknown";
+    }
+}
+
+int store_fail(struct store *s, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+int store_open(const char *url, struct store **ret, char err[STORE_ERR_LEN])
+{
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        char path[4096];
+        const char *rest = url + 7;
+        const char *q = strchr(rest, '?');
+        size_t n = q ? (size_t)(q - rest) : strlen(rest);
+        if (n == 0 || n >= sizeof(path)) {
+            snprintf(err, STORE_ERR_LEN, "bad database URL: sqlite:PATH needs a path");
+            return -EINVAL;
+        }
+        memcpy(path, rest, n);
+        path[n] = '\0';
+        return store_sqlite_open(path, q ? q + 1 : "", ret, err);
+    }
+    if (strncmp(url, "mysql://", 8) == 0 || strncmp(url, "mariadb://", 10) == 0)
+        return store_mysql_open(url, ret, err);
+    snprintf(err, STORE_ERR_LEN,
+             "bad database URL: expected sqlite:PATH or mysql://USER[:PASS]@HOST[:PORT]/DB");
+    return -EINVAL;
+}
+
+void store_close(struct store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+const char *store_backend(const struct store *s)
+{
+    return s->ops->name;
+}
+
+const char *store_errmsg(const struct store *s)
+{
+    return s->errmsg;
+}
+
+int store_migrations_latest(const struct migration *m)
+{
+    int n = 0;
+    while (m[n].sql)
+        n++;
+    return n;
+}
+
+int store_schema_latest(const struct store *s)
+{
+    return store_migrations_latest(s->migrations);
+}
+
+int store_split_sql(const char *sql, int (*fn)(const char *stmt, void *ctx), void *ctx)
+{
+    struct dynbuf stmt;
+    int r = 0;
+    dynbuf_init(&stmt, 1 << 20);
+    const char *p = sql;
+    while (*p && !r) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        /* Skip comment-only lines so a ';' in a comment cannot end a statement. */
+        const char *t = p;
+        while (t < p + len && (*t == ' ' || *t == '\t'))
+            t++;
+        bool comment = (size_t)(p + len - t) >= 2 && t[0] == '-' && t[1] == '-';
+        if (!comment) {
+            r = dynbuf_add(&stmt, p, len);
+            if (!r)
+                r = dynbuf_addc(&stmt, '\n');
+            const char *e = p + len;
+            while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+                e--;
+            if (!r && e > p && e[-1] == ';') {
+                /* drop the ';' and what follows it on this line */
+                size_t tail = (size_t)(p + len - e) + 2;
+                stmt.len -= tail;
+                stmt.buf[stmt.len] = '\0';
+                r = fn(stmt.buf, ctx);
+                dynbuf_reset(&stmt);
+            }
+        }
+        p += len + (eol ? 1 : 0);
+    }
+    if (!r) {
+        const char *q = dynbuf_str(&stmt);
+        while (*q == ' ' || *q == '\n' || *q == '\t' || *q == '\r')
+            q++;
+        if (*q)
+            r = fn(q, ctx);
+    }
+    dynbuf_free(&stmt);
+    return r;
+}
+
+const char *store_reading_columns(void)
+{
+    static char cols[1024];
+    if (!cols[0]) {
+        /* Built once from the field tables; the result never changes. */
+        struct dynbuf b;
+        dynbuf_init(&b, sizeof(cols) - 1);
+        dynbuf_addstr(&b, "seq, ts_ms");
+        for (int f = 0; f < RR__COUNT; f++)
+            dynbuf_addf(&b, ", %s", reading_reals[f].column);
+        for (int c = 0; c < RC__COUNT; c++)
+            dynbuf_addf(&b, ", %s", reading_counters[c].column);
+        memcpy(cols, dynbuf_str(&b), b.len + 1);
+        dynbuf_free(&b);
+    }
+    return cols;
+}
+
+int store_schema_version(struct store *s, int *ret_version)
+{
+    return s->ops->schema_version(s, ret_version);
+}
+
+int store_migrate(struct store *s, int *ret_applied)
+{
+    return s->ops->migrate(s, ret_applied);
+}
+
+int store_user_add(struct store *s, const char *username, const char *password_hash,
+                   enum role role, int64_t *ret_id)
+{
+    return s->ops->user_add(s, username, password_hash, role, ret_id);
+}
+
+int store_user_by_name(struct store *s, const char *username, struct user_rec *ret)
+{
+    return s->ops->user_get(s, username, 0, ret);
+}
+
+int store_user_by_id(struct store *s, int64_t id, struct user_rec *ret)
+{
+    return s->ops->user_get(s, NULL, id, ret);
+}
+
+int store_user_list(struct store *s, store_user_cb cb, void *ctx)
+{
+    return s->ops->user_list(s, cb, ctx);
+}
+
+int store_device_add(struct store *s, const char *device_id, const char *secret_hash,
+                     int64_t *ret_id)
+{
+    return s->ops->device_add(s, device_id, secret_hash, ret_id);
+}
+
+int store_device_by_name(struct store *s, const char *device_id, struct device_rec *ret)
+{
+    return s->ops->device_by_name(s, device_id, ret);
+}
+
+int store_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx)
+{
+    return s->ops->device_list(s, user_id, cb, ctx);
+}
+
+int store_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
+                            int64_t at_ms)
+{
+    return s->ops->device_set_status(s, device_pk, status, at_ms);
+}
+
+int store_binding_add(struct store *s, int64_t user_id, int64_t device_pk)
+{
+    return s->ops->binding_add(s, user_id, device_pk);
+}
+
+int store_binding_remove(struct store *s, int64_t user_id, int64_t device_pk)
+{
+    return s->ops->binding_remove(s, user_id, device_pk);
+}
+
+int store_binding_check(struct store *s, int64_t user_id, int64_t device_pk)
+{
+    return s->ops->binding_check(s, user_id, device_pk);
+}
+
+int store_binding_users(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx)
+{
+    return s->ops->binding_users(s, device_pk, cb, ctx);
+}
+
+int store_readings_insert(struct store *s, int64_t device_pk, const struct reading *r, size_t n,
+                          size_t *ret_inserted)
+{
+    size_t dummy;
+    return s->ops->readings_insert(s, device_pk, r, n, ret_inserted ? ret_inserted : &dummy);
+}
+
+int store_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                         size_t limit, store_reading_cb cb, void *ctx)
+{
+    return s->ops->readings_query(s, device_pk, from_ms, to_ms, limit, cb, ctx);
+}
+
+int store_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                           int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx)
+{
+    if (bucket_ms <= 0)
+        return store_fail(s, -EINVAL, "bucket size must be positive");
+    return s->ops->readings_buckets(s, device_pk, from_ms, to_ms, bucket_ms, limit, cb, ctx);
+}
+
+int store_reading_latest(struct store *s, int64_t device_pk, struct reading *ret)
+{
+    return s->ops->reading_latest(s, device_pk, ret);
+}
+
+int store_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
+                   const char *idempotency_key, struct recharge_result *ret)
+{
+    if (amount_fen <= 0 || amount_fen > STORE_BALANCE_MAX_FEN)
+        return store_fail(s, -ERANGE, "recharge amount out of range");
+    if (idempotency_key && strlen(idempotency_key) > IDEMPOTENCY_KEY_MAX)
+        return store_fail(s, -EINVAL, "idempotency key too long");
+    return s->ops->recharge(s, device_pk, amount_fen, actor_user_id, idempotency_key, ret);
+}
+
+int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
+                      void *ctx)
+{
+    return s->ops->ledger_list(s, device_pk, limit, cb, ctx);
+}

@@ -1,0 +1,170 @@
+/*
+ * store: everything meter-server keeps, behind one backend-neutral interface.
+ *
+ * Two backends implement it: SQLite (the embedded default, "sqlite:PATH") and
+ * MySQL/MariaDB through libmariadb ("mysql://USER[:PASS]@HOST[:PORT]/DB").
+ * One contract test suite runs against both.
+ *
+ * A struct store is one database connection: use it from one thread at a
+ * time (store_pool hands them out to threads). Every function returns 0 or a
+ * negative errno:
+ *   -ENOENT    the user/device/reading does not exist
+ *   -EEXIST    a unique name is taken, a binding exists, or an idempotency
+ *              key was reused for a different request
+ *   -ERANGE    a balance would leave its allowed range
+ *   -ENOTCONN  the connection to the database was lost; close the store and
+ *              open a new one (store_pool does this)
+ *   -EIO       any other database error; store_errmsg() says what
+ * Functions never log; the caller logs once. Messages never contain secrets.
+ *
+ * Money is integer fen (1/100 yuan), energy integer mWh, time integer ms
+ * since the Unix epoch (UTC).
+ */
+#ifndef SMARTMETER_STORE_H
+#define SMARTMETER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "telemetry.h"
+
+struct store;
+
+enum role { ROLE_USER = 0, ROLE_OPERATOR = 1, ROLE_ADMIN = 2 };
+const char *role_name(enum role role);
+/* User names are 1..64 of [A-Za-z0-9_.@-]. */
+bool username_valid(const char *name);
+int role_parse(const char *name, enum role *ret_role);
+
+#define USERNAME_MAX 64
+#define PASSWORD_HASH_MAX 160
+#define SECRET_HASH_LEN 64 /* hex of a 32-byte hash */
+#define IDEMPOTENCY_KEY_MAX 128
+/* Largest balance we hold: 10^11 yuan, so any balance prints exactly as a double too. */
+#define STORE_BALANCE_MAX_FEN INT64_C(10000000000000)
+
+struct user_rec {
+    int64_t id;
+    char username[USERNAME_MAX + 1];
+    char password_hash[PASSWORD_HASH_MAX + 1];
+    enum role role;
+    int64_t tokens_valid_after_ms; /* tokens issued before this are refused */
+    int64_t created_ms;
+};
+
+enum device_status { DEVICE_STATUS_UNKNOWN = 0, DEVICE_STATUS_ONLINE, DEVICE_STATUS_OFFLINE };
+const char *device_status_name(enum device_status status);
+
+struct device_rec {
+    int64_t id; /* internal key */
+    char device_id[DEVICE_ID_MAX + 1];
+    char secret_hash[SECRET_HASH_LEN + 1];
+    int64_t balance_fen;
+    enum device_status status;
+    int64_t status_ms;
+    int64_t created_ms;
+};
+
+/* One bucket of downsampled history. */
+struct reading_bucket {
+    int64_t start_ms;
+    int64_t count;
+    uint32_t real_present; /* bit f: avg/min/max[f] are set */
+    double avg[RR__COUNT], min[RR__COUNT], max[RR__COUNT];
+    uint32_t counter_present; /* bit c: counter_last[c] is the bucket's last value */
+    int64_t counter_last[RC__COUNT];
+};
+
+struct recharge_result {
+    int64_t ledger_id;
+    int64_t new_balance_fen;
+    bool replayed; /* the idempotency key had been used: nothing was credited now */
+};
+
+struct ledger_entry {
+    int64_t id;
+    int64_t amount_fen;
+    int64_t balance_after_fen;
+    char kind[16];
+    char actor[USERNAME_MAX + 1]; /* empty when the actor was deleted */
+    int64_t created_ms;
+};
+
+/* Callbacks return 0 to continue or a negative errno to stop (which is returned). */
+typedef int (*store_user_cb)(const struct user_rec *u, void *ctx);
+typedef int (*store_device_cb)(const struct device_rec *d, void *ctx);
+typedef int (*store_reading_cb)(const struct reading *r, void *ctx);
+typedef int (*store_bucket_cb)(const struct reading_bucket *b, void *ctx);
+typedef int (*store_ledger_cb)(const struct ledger_entry *e, void *ctx);
+typedef int (*store_name_cb)(const char *name, void *ctx);
+
+#define STORE_ERR_LEN 256
+
+/*
+ * Opens a connection. Returns 0, or -EINVAL for a bad URL and -EIO/-ENOTCONN
+ * when the database cannot be reached, with a message in err (no password).
+ */
+int store_open(const char *url, struct store **ret, char err[STORE_ERR_LEN]);
+void store_close(struct store *s); /* NULL is fine */
+const char *store_backend(const struct store *s); /* "sqlite" or "mysql" */
+const char *store_errmsg(const struct store *s);
+
+/* Highest schema version this build knows, and the database's current one. */
+int store_schema_latest(const struct store *s);
+int store_schema_version(struct store *s, int *ret_version);
+/* Applies missing migrations in order; idempotent and safe to run concurrently. */
+int store_migrate(struct store *s, int *ret_applied);
+
+/* Users */
+int store_user_add(struct store *s, const char *username, const char *password_hash,
+                   enum role role, int64_t *ret_id);
+int store_user_by_name(struct store *s, const char *username, struct user_rec *ret);
+int store_user_by_id(struct store *s, int64_t id, struct user_rec *ret);
+int store_user_list(struct store *s, store_user_cb cb, void *ctx);
+
+/* Devices */
+int store_device_add(struct store *s, const char *device_id, const char *secret_hash,
+                     int64_t *ret_id);
+int store_device_by_name(struct store *s, const char *device_id, struct device_rec *ret);
+/* All devices (user_id 0) or those bound to user_id, ordered by device_id. */
+int store_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
+int store_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
+                            int64_t at_ms);
+
+/* Bindings between users and devices: who may see a device. */
+int store_binding_add(struct store *s, int64_t user_id, int64_t device_pk);
+int store_binding_remove(struct store *s, int64_t user_id, int64_t device_pk);
+/* 0 when bound, -ENOENT when not. */
+int store_binding_check(struct store *s, int64_t user_id, int64_t device_pk);
+int store_binding_users(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx);
+
+/*
+ * Stores readings in one transaction. A (device, seq) already stored is
+ * skipped, so replays are harmless; *ret_inserted counts new rows. A reading
+ * without has_seq is given the device's highest seq + 1.
+ */
+int store_readings_insert(struct store *s, int64_t device_pk, const struct reading *r, size_t n,
+                          size_t *ret_inserted);
+/* Readings with from_ms <= ts < to_ms, newest first, at most limit. */
+int store_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                         size_t limit, store_reading_cb cb, void *ctx);
+/* The same range in buckets of bucket_ms (aligned to the epoch), newest first. */
+int store_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                           int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx);
+/* The reading with the highest seq; -ENOENT when there is none. */
+int store_reading_latest(struct store *s, int64_t device_pk, struct reading *ret);
+
+/*
+ * Credits amount_fen (> 0) to a device and records it in the ledger, in one
+ * transaction. With an idempotency key, the first call credits and later
+ * calls with the same actor and key return the first result with replayed
+ * set; the same key for another device or amount gives -EEXIST.
+ */
+int store_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
+                   const char *idempotency_key, struct recharge_result *ret);
+/* Newest first. */
+int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
+                      void *ctx);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * store_internal: what a storage backend implements. Only store.c and the
+ * backends (store_sqlite.c, store_mysql.c) include this.
+ */
+#ifndef SMARTMETER_STORE_INTERNAL_H
+#define SMARTMETER_STORE_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "store.h"
+
+struct migration {
+    int version;
+    const char *name;
+    const char *sql; /* statements separated by ';' at the end of a line */
+};
+
+/* Generated at build time from sql/<dialect>/NNN_name.sql; ends with {0}. */
+extern const struct migration migrations_sqlite[];
+extern const struct migration migrations_mysql[];
+
+struct store_ops {
+    const char *name;
+    void (*close)(struct store *s);
+    int (*schema_version)(struct store *s, int *ret_version);
+    int (*migrate)(struct store *s, int *ret_applied);
+    int (*user_add)(struct store *s, const char *username, const char *password_hash,
+                    enum role role, int64_t *ret_id);
+    int (*user_get)(struct store *s, const char *username, int64_t id, struct user_rec *ret);
+    int (*user_list)(struct store *s, store_user_cb cb, void *ctx);
+    int (*device_add)(struct store *s, const char *device_id, const char *secret_hash,
+                      int64_t *ret_id);
+    int (*device_by_name)(struct store *s, const char *device_id, struct device_rec *ret);
+    int (*device_list)(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
+    int (*device_set_status)(struct store *s, int64_t device_pk, enum device_status status,
+                             int64_t at_ms);
+    int (*binding_add)(struct store *s, int64_t user_id, int64_t device_pk);
+    int (*binding_remove)(struct store *s, int64_t user_id, int64_t device_pk);
+    int (*binding_check)(struct store *s, int64_t user_id, int64_t device_pk);
+    int (*binding_users)(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx);
+    int (*readings_insert)(struct store *s, int64_t device_pk, const struct reading *r, size_t n,
+                           size_t *ret_inserted);
+    int (*readings_query)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                          size_t limit, store_reading_cb cb, void *ctx);
+    int (*readings_buckets)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                            int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx);
+    int (*reading_latest)(struct store *s, int64_t device_pk, struct reading *ret);
+    int (*recharge)(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
+                    const char *idempotency_key, struct recharge_result *ret);
+    int (*ledger_list)(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
+                       void *ctx);
+};
+
+/* Every backend's connection struct starts with this. */
+struct store {
+    const struct store_ops *ops;
+    const struct migration *migrations;
+    char errmsg[STORE_ERR_LEN];
+};
+
+/* Records the last error message; returns err so callers can `return store_fail(...)`. */
+int store_fail(struct store *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Backend constructors: "rest" is the URL after "sqlite:" / the whole mysql:// URL. */
+int store_sqlite_open(const char *path, const char *query, struct store **ret,
+                      char err[STORE_ERR_LEN]);
+int store_mysql_open(const char *url, struct store **ret, char err[STORE_ERR_LEN]);
+
+/* Number of migrations in a list, i.e. the latest version. */
+int store_migrations_latest(const struct migration *m);
+
+/*
+ * Splits a migration script into statements at ';' that ends a line.
+ * Calls fn for each non-empty statement (NUL-terminated copy); stops on error.
+ */
+int store_split_sql(const char *sql, int (*fn)(const char *stmt, void *ctx), void *ctx);
+
+/* SELECT list of the readings columns in table order: seq, ts_ms, reals..., counters... */
+const char *store_reading_columns(void);
+
+#endif

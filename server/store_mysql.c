@@ -1,0 +1,1378 @@
+/*
+ * store_mysql: the MySQL/MariaDB backend through libmariadb. The only file
+ * that includes mysql.h. One connection per struct store; every statement
+ * with parameters is prepared once per connection (binary protocol) and
+ * cached; transactions run at READ COMMITTED and take explicit row locks
+ * wherever a read decides a write.
+ *
+ * Money is DECIMAL(15,2) in the tables and integer fen in the C API: the two
+ * meet as decimal text, converted exactly here, never through a double.
+ *
+ * A lost connection is reported as -ENOTCONN and never repaired here:
+ * prepared statements die with their connection, so the caller closes the
+ * store and opens a new one (automatic reconnect stays off).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "dynbuf.h"
+#include "store_internal.h"
+#include "timeutil.h"
+#include "url.h"
+
+#define CONNECT_TIMEOUT_S 5
+#define IO_TIMEOUT_S      30
+/* Below IO_TIMEOUT_S, so a long lock wait ends as an error and not as a dropped connection. */
+#define LOCK_WAIT_TIMEOUT_S 20
+#define MIGRATE_LOCK_WAIT_S 60
+#define MIGRATE_LOCK_STEP_S 10 /* each GET_LOCK wait stays below IO_TIMEOUT_S */
+#define RECHARGE_ATTEMPTS   3
+#define MAX_PARAMS          24
+#define MAX_COLS            40
+#define FEN_TEXT_LEN        24 /* "-92233720368547758.07" and the NUL */
+#define STR_(x)             #x
+#define STR(x)              STR_(x)
+
+enum stmt_id {
+    ST_USER_ADD,
+    ST_USER_BY_NAME,
+    ST_USER_BY_ID,
+    ST_USER_LIST,
+    ST_DEVICE_ADD,
+    ST_DEVICE_BY_NAME,
+    ST_DEVICE_LIST_ALL,
+    ST_DEVICE_LIST_USER,
+    ST_DEVICE_STATUS,
+    ST_DEVICE_LOCK,
+    ST_DEVICE_BALANCE,
+    ST_DEVICE_SET_BALANCE,
+    ST_BINDING_ADD,
+    ST_BINDING_REMOVE,
+    ST_BINDING_CHECK,
+    ST_BINDING_USERS,
+    ST_READING_MAX_SEQ,
+    ST_READING_INSERT,
+    ST_READING_QUERY,
+    ST_READING_BUCKETS,
+    ST_READING_LATEST,
+    ST_LEDGER_BY_KEY,
+    ST_LEDGER_INSERT,
+    ST_LEDGER_LIST,
+    ST_MIGRATION_RECORD,
+    ST__COUNT
+};
+
+struct mdb_store {
+    struct store base;
+    MYSQL *db;
+    MYSQL_STMT *st[ST__COUNT];
+    bool in_tx;
+    unsigned last_code; /* MySQL error code of the last database failure */
+};
+
+#define DEVICE_COLS                                                                                \
+    "d.id, d.device_id, d.secret_hash, d.balance, d.status, d.status_ms, d.created_ms"
+#define USER_COLS    "id, username, password_hash, role, tokens_valid_after_ms, created_ms"
+#define MIGRATE_LOCK "'smartmeter_migrate'"
+
+static struct mdb_store *M(struct store *s)
+{
+    return (struct mdb_store *)s;
+}
+
+/* --- money ------------------------------------------------------------------------------- */
+
+/* 10030 -> "100.30", -5 -> "-0.05". */
+static void fen_to_decimal(int64_t fen, char out[FEN_TEXT_LEN])
+{
+    uint64_t mag = fen < 0 ? 0 - (uint64_t)fen : (uint64_t)fen;
+    snprintf(out, FEN_TEXT_LEN, "%s%" PRIu64 ".%02" PRIu64, fen < 0 ? "-" : "", mag / 100,
+             mag % 100);
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Parses "[-]D+[.D[D]]" exactly; anything else (a third decimal too) is -EINVAL. */
+static int decimal_to_fen(const char *s, int64_t *ret_fen)
+{
+    const char *p = s + (*s == '-');
+    uint64_t yuan = 0, cents = 0;
+    if (!is_digit(*p))
+        return -EINVAL;
+    for (; is_digit(*p); p++) {
+        yuan = yuan * 10 + (uint64_t)(*p - '0');
+        if (yuan > (uint64_t)INT64_MAX / 100)
+            return -ERANGE;
+    }
+    if (*p == '.') {
+        p++;
+        if (!is_digit(*p))
+            return -EINVAL;
+        cents = (uint64_t)(*p++ - '0') * 10;
+        if (is_digit(*p))
+            cents += (uint64_t)(*p++ - '0');
+    }
+    if (*p)
+        return -EINVAL;
+    uint64_t mag = yuan * 100 + cents;
+    if (mag > (uint64_t)INT64_MAX)
+        return -ERANGE;
+    *ret_fen = *s == '-' ? -(int64_t)mag : (int64_t)mag;
+    return 0;
+}
+
+/* --- errors ------------------------------------------------------------------------------ */
+
+static int code_to_errno(unsigned code)
+{
+    switch (code) {
+    case ER_DUP_ENTRY:
+        return -EEXIST;
+    case ER_NO_REFERENCED_ROW:
+    case ER_NO_REFERENCED_ROW_2:
+        return -ENOENT;
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_UNKNOWN_HOST:
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_LOST:
+    case CR_SERVER_LOST_EXTENDED:
+    case CR_STMT_CLOSED:
+    case CR_ERR_NET_READ:
+    case CR_ERR_NET_WRITE:
+    case ER_CONNECTION_KILLED:
+    case ER_SERVER_SHUTDOWN:
+    case ER_NET_READ_ERROR:
+    case ER_NET_READ_INTERRUPTED:
+    case ER_NET_ERROR_ON_WRITE:
+    case ER_NEW_ABORTING_CONNECTION:
+        return -ENOTCONN;
+    default:
+        return -EIO;
+    }
+}
+
+static int fail_code(struct mdb_store *m, unsigned code, const char *msg, const char *what)
+{
+    m->last_code = code;
+    return store_fail(&m->base, code_to_errno(code), "%s: %s (MySQL error %u)", what, msg, code);
+}
+
+static int db_fail(struct mdb_store *m, const char *what)
+{
+    return fail_code(m, mysql_errno(m->db), mysql_error(m->db), what);
+}
+
+static int stmt_fail(struct mdb_store *m, MYSQL_STMT *st, const char *what)
+{
+    return fail_code(m, mysql_stmt_errno(st), mysql_stmt_error(st), what);
+}
+
+/* --- parameters and results of prepared statements --------------------------------------- */
+
+struct params {
+    MYSQL_BIND bind[MAX_PARAMS];
+    union {
+        long long i;
+        double d;
+        char text[FEN_TEXT_LEN];
+    } val[MAX_PARAMS];
+    unsigned long len[MAX_PARAMS];
+    unsigned n;
+};
+
+static unsigned param(struct params *p, enum enum_field_types type)
+{
+    assert(p->n < MAX_PARAMS);
+    unsigned i = p->n++;
+    memset(&p->bind[i], 0, sizeof(p->bind[i]));
+    p->bind[i].buffer_type = type;
+    p->bind[i].buffer = &p->val[i];
+    return i;
+}
+
+static void p_int(struct params *p, int64_t v)
+{
+    p->val[param(p, MYSQL_TYPE_LONGLONG)].i = v;
+}
+
+static void p_double(struct params *p, double v)
+{
+    p->val[param(p, MYSQL_TYPE_DOUBLE)].d = v;
+}
+
+static void p_null(struct params *p)
+{
+    param(p, MYSQL_TYPE_NULL);
+}
+
+/* The string must outlive the statement's execution; NULL binds SQL NULL. */
+static void p_str(struct params *p, const char *s)
+{
+    if (!s) {
+        p_null(p);
+        return;
+    }
+    unsigned i = param(p, MYSQL_TYPE_STRING);
+    p->len[i] = strlen(s);
+    p->bind[i].buffer = (void *)s;
+    p->bind[i].buffer_length = p->len[i];
+    p->bind[i].length = &p->len[i];
+}
+
+/* Sent as decimal text, which the server converts to DECIMAL exactly. */
+static void p_fen(struct params *p, int64_t fen)
+{
+    unsigned i = param(p, MYSQL_TYPE_STRING);
+    fen_to_decimal(fen, p->val[i].text);
+    p->len[i] = strlen(p->val[i].text);
+    p->bind[i].buffer_length = p->len[i];
+    p->bind[i].length = &p->len[i];
+}
+
+/* LIMIT takes a signed 64-bit placeholder here; no caller wants more rows than that. */
+static void p_limit(struct params *p, size_t limit)
+{
+    p_int(p, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
+}
+
+enum col_kind { COL_INT, COL_DOUBLE, COL_TEXT, COL_FEN };
+
+/* Where each column of a fetched row goes; targets must outlive the fetches. */
+struct results {
+    MYSQL_BIND bind[MAX_COLS];
+    my_bool is_null[MAX_COLS];
+    my_bool error[MAX_COLS];
+    unsigned long len[MAX_COLS];
+    enum col_kind kind[MAX_COLS];
+    int64_t *fen[MAX_COLS];
+    char fen_text[MAX_COLS][FEN_TEXT_LEN];
+    unsigned n;
+};
+
+static unsigned col(struct results *r, enum col_kind kind, enum enum_field_types type, void *buf,
+                    size_t size)
+{
+    assert(r->n < MAX_COLS);
+    unsigned i = r->n++;
+    MYSQL_BIND *b = &r->bind[i];
+    memset(b, 0, sizeof(*b));
+    b->buffer_type = type;
+    b->buffer = buf;
+    b->buffer_length = (unsigned long)size;
+    b->is_null = &r->is_null[i];
+    b->error = &r->error[i];
+    b->length = &r->len[i];
+    r->kind[i] = kind;
+    return i;
+}
+
+static void r_int(struct results *r, int64_t *out)
+{
+    col(r, COL_INT, MYSQL_TYPE_LONGLONG, out, sizeof(*out));
+}
+
+static void r_double(struct results *r, double *out)
+{
+    col(r, COL_DOUBLE, MYSQL_TYPE_DOUBLE, out, sizeof(*out));
+}
+
+/* size counts the NUL; a longer value fails the fetch instead of being cut short. */
+static void r_text(struct results *r, char *out, size_t size)
+{
+    col(r, COL_TEXT, MYSQL_TYPE_STRING, out, size - 1);
+}
+
+/* DECIMAL columns arrive as text and are parsed into fen. */
+static void r_fen(struct results *r, int64_t *out)
+{
+    unsigned i = r->n;
+    col(r, COL_FEN, MYSQL_TYPE_STRING, r->fen_text[i], FEN_TEXT_LEN - 1);
+    r->fen[i] = out;
+}
+
+/* Terminates text, parses money and zeroes NULL targets once a row is fetched. */
+static int finish_row(struct mdb_store *m, struct results *r, const char *what)
+{
+    for (unsigned i = 0; i < r->n; i++) {
+        MYSQL_BIND *b = &r->bind[i];
+        if (r->error[i])
+            return store_fail(&m->base, -EIO, "%s: column %u does not fit its field", what, i + 1);
+        unsigned long len = r->is_null[i] ? 0 : r->len[i];
+        switch (r->kind[i]) {
+        case COL_INT:
+            if (r->is_null[i])
+                *(int64_t *)b->buffer = 0;
+            break;
+        case COL_DOUBLE:
+            if (r->is_null[i])
+                *(double *)b->buffer = 0;
+            break;
+        case COL_TEXT:
+            ((char *)b->buffer)[len] = '\0';
+            break;
+        case COL_FEN:
+            ((char *)b->buffer)[len] = '\0';
+            *r->fen[i] = 0;
+            if (!r->is_null[i] && decimal_to_fen(r->fen_text[i], r->fen[i]))
+                return store_fail(&m->base, -EIO, "%s: '%s' is not an amount in fen", what,
+                                  r->fen_text[i]);
+            break;
+        }
+    }
+    return 0;
+}
+
+/* --- SQL ---------------------------------------------------------------------------------- */
+
+static void sql_addf(struct dynbuf *b, int *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void sql_addf(struct dynbuf *b, int *r, const char *fmt, ...)
+{
+    if (*r)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    *r = dynbuf_vaddf(b, fmt, ap);
+    va_end(ap);
+}
+
+/* Builds the SQL of statements whose text depends on the reading field tables; NULL on error. */
+static char *reading_sql(enum stmt_id id)
+{
+    struct dynbuf b;
+    int r = 0;
+    dynbuf_init(&b, 8192);
+    switch (id) {
+    case ST_READING_INSERT:
+        /* IGNORE skips a (device, seq) already stored; NOT NULL gaps are filtered out before. */
+        sql_addf(&b, &r,
+                 "INSERT IGNORE INTO readings (device_pk, received_ms, %s) VALUES (?, ?, ?, ?",
+                 store_reading_columns());
+        for (int i = 0; i < RR__COUNT + RC__COUNT; i++)
+            sql_addf(&b, &r, ", ?");
+        sql_addf(&b, &r, ")");
+        break;
+    case ST_READING_QUERY:
+        sql_addf(&b, &r,
+                 "SELECT %s FROM readings WHERE device_pk = ? AND ts_ms >= ? AND ts_ms < ? "
+                 "ORDER BY ts_ms DESC, seq DESC LIMIT ?",
+                 store_reading_columns());
+        break;
+    case ST_READING_LATEST:
+        sql_addf(&b, &r, "SELECT %s FROM readings WHERE device_pk = ? ORDER BY seq DESC LIMIT 1",
+                 store_reading_columns());
+        break;
+    case ST_READING_BUCKETS:
+        sql_addf(&b, &r, "SELECT (ts_ms DIV ?) * ? AS bucket, COUNT(*)");
+        for (int f = 0; f < RR__COUNT; f++) {
+            const char *c = reading_reals[f].column;
+            sql_addf(&b, &r, ", AVG(%s), MIN(%s), MAX(%s)", c, c, c);
+        }
+        for (int c = 0; c < RC__COUNT; c++)
+            sql_addf(&b, &r, ", MAX(%s)", reading_counters[c].column);
+        sql_addf(&b, &r,
+                 " FROM readings WHERE device_pk = ? AND ts_ms >= ? AND ts_ms < ? "
+                 "GROUP BY bucket ORDER BY bucket DESC LIMIT ?");
+        break;
+    default:
+        r = -EINVAL;
+        break;
+    }
+    if (r) {
+        dynbuf_free(&b);
+        return NULL;
+    }
+    return dynbuf_steal(&b, NULL);
+}
+
+static const char *const fixed_sql[ST__COUNT] = {
+    [ST_USER_ADD] =
+        "INSERT INTO users (username, password_hash, role, created_ms) VALUES (?, ?, ?, ?)",
+    [ST_USER_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?",
+    [ST_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?",
+    [ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
+    [ST_DEVICE_ADD] = "INSERT INTO devices (device_id, secret_hash, created_ms) VALUES (?, ?, ?)",
+    [ST_DEVICE_BY_NAME] = "SELECT " DEVICE_COLS " FROM devices d WHERE d.device_id = ?",
+    [ST_DEVICE_LIST_ALL] = "SELECT " DEVICE_COLS " FROM devices d ORDER BY d.device_id",
+    [ST_DEVICE_LIST_USER] = "SELECT " DEVICE_COLS " FROM devices d JOIN user_devices b "
+                            "ON b.device_pk = d.id WHERE b.user_id = ? ORDER BY d.device_id",
+    [ST_DEVICE_STATUS] =
+        "UPDATE devices SET status = ?, status_ms = ? WHERE id = ? AND status_ms <= ?",
+    [ST_DEVICE_LOCK] = "SELECT id FROM devices WHERE id = ? FOR UPDATE",
+    [ST_DEVICE_BALANCE] = "SELECT balance FROM devices WHERE id = ? FOR UPDATE",
+    [ST_DEVICE_SET_BALANCE] = "UPDATE devices SET balance = ? WHERE id = ?",
+    [ST_BINDING_ADD] = "INSERT INTO user_devices (user_id, device_pk, created_ms) VALUES (?, ?, ?)",
+    [ST_BINDING_REMOVE] = "DELETE FROM user_devices WHERE user_id = ? AND device_pk = ?",
+    [ST_BINDING_CHECK] = "SELECT 1 FROM user_devices WHERE user_id = ? AND device_pk = ?",
+    [ST_BINDING_USERS] = "SELECT u.username FROM user_devices b JOIN users u ON u.id = b.user_id "
+                         "WHERE b.device_pk = ? ORDER BY u.username",
+    [ST_READING_MAX_SEQ] = "SELECT COALESCE(MAX(seq), 0) FROM readings WHERE device_pk = ?",
+    [ST_LEDGER_BY_KEY] = "SELECT id, device_pk, amount, balance_after FROM ledger "
+                         "WHERE actor_user_id = ? AND idem_key = ? FOR UPDATE",
+    [ST_LEDGER_INSERT] = "INSERT INTO ledger (device_pk, kind, amount, balance_after, "
+                         "actor_user_id, idem_key, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_LEDGER_LIST] = "SELECT l.id, l.amount, l.balance_after, l.kind, COALESCE(u.username, ''), "
+                       "l.created_ms FROM ledger l LEFT JOIN users u ON u.id = l.actor_user_id "
+                       "WHERE l.device_pk = ? ORDER BY l.id DESC LIMIT ?",
+    [ST_MIGRATION_RECORD] = "INSERT INTO schema_migrations (version, name, applied_ms) "
+                            "VALUES (?, ?, ?)",
+};
+
+/* --- running statements ------------------------------------------------------------------- */
+
+static int prepare(struct mdb_store *m, enum stmt_id id, MYSQL_STMT **ret)
+{
+    if (m->st[id]) {
+        *ret = m->st[id];
+        return 0;
+    }
+    MYSQL_STMT *st = mysql_stmt_init(m->db);
+    if (!st)
+        return db_fail(m, "prepare");
+    char *dyn = fixed_sql[id] ? NULL : reading_sql(id);
+    const char *sql = fixed_sql[id] ? fixed_sql[id] : dyn;
+    int r = 0;
+    if (!sql)
+        r = store_fail(&m->base, -ENOMEM, "prepare: out of memory");
+    else if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)))
+        r = stmt_fail(m, st, "prepare");
+    free(dyn);
+    if (r) {
+        mysql_stmt_close(st);
+        return r;
+    }
+    m->st[id] = st;
+    *ret = st;
+    return 0;
+}
+
+/*
+ * Runs a cached statement with the parameters p. With res, the rows are
+ * buffered on the client (so callbacks may use the store again) and fetch()
+ * walks them; done() releases them.
+ */
+static int exec(struct mdb_store *m, enum stmt_id id, struct params *p, struct results *res,
+                const char *what)
+{
+    MYSQL_STMT *st = NULL;
+    int r = prepare(m, id, &st);
+    if (r)
+        return r;
+    if (mysql_stmt_param_count(st) != p->n || mysql_stmt_field_count(st) != (res ? res->n : 0))
+        return store_fail(&m->base, -EIO, "%s: statement and bindings disagree", what);
+    if (p->n && mysql_stmt_bind_param(st, p->bind))
+        return stmt_fail(m, st, what);
+    if (mysql_stmt_execute(st))
+        return stmt_fail(m, st, what);
+    if (res && (mysql_stmt_bind_result(st, res->bind) || mysql_stmt_store_result(st))) {
+        r = stmt_fail(m, st, what);
+        mysql_stmt_free_result(st);
+    }
+    return r;
+}
+
+/* 1 with the next row in res's targets, 0 after the last row, or a negative errno. */
+static int fetch(struct mdb_store *m, enum stmt_id id, struct results *res, const char *what)
+{
+    int rc = mysql_stmt_fetch(m->st[id]);
+    if (rc == MYSQL_NO_DATA)
+        return 0;
+    if (rc != 0 && rc != MYSQL_DATA_TRUNCATED) /* truncation is reported per column */
+        return stmt_fail(m, m->st[id], what);
+    int r = finish_row(m, res, what);
+    return r ? r : 1;
+}
+
+static void done(struct mdb_store *m, enum stmt_id id)
+{
+    /* Only frees the client-side rows: it cannot fail in a way worth reporting. */
+    if (m->st[id])
+        mysql_stmt_free_result(m->st[id]);
+}
+
+/* For lookups of at most one row: 1 found, 0 none, or a negative errno. */
+static int query_row(struct mdb_store *m, enum stmt_id id, struct params *p, struct results *res,
+                     const char *what)
+{
+    int r = exec(m, id, p, res, what);
+    if (!r)
+        r = fetch(m, id, res, what);
+    done(m, id);
+    return r;
+}
+
+/* Runs SQL without parameters through the text protocol, discarding any rows. */
+static int exec_text(struct mdb_store *m, const char *sql, const char *what)
+{
+    if (mysql_real_query(m->db, sql, (unsigned long)strlen(sql)))
+        return db_fail(m, what);
+    MYSQL_RES *rows = mysql_store_result(m->db);
+    if (rows)
+        mysql_free_result(rows);
+    else if (mysql_field_count(m->db))
+        return db_fail(m, what);
+    return 0;
+}
+
+/* A text query whose answer is one integer; *ret_null tells an SQL NULL apart. */
+static int query_text_int(struct mdb_store *m, const char *sql, const char *what, int64_t *ret,
+                          bool *ret_null)
+{
+    if (mysql_real_query(m->db, sql, (unsigned long)strlen(sql)))
+        return db_fail(m, what);
+    MYSQL_RES *rows = mysql_store_result(m->db);
+    if (!rows)
+        return db_fail(m, what);
+    MYSQL_ROW row = mysql_fetch_row(rows);
+    int r = 0;
+    if (!row || mysql_num_fields(rows) != 1) {
+        r = store_fail(&m->base, -EIO, "%s: no answer", what);
+    } else if (!row[0]) {
+        *ret = 0;
+        *ret_null = true;
+    } else {
+        char *end;
+        errno = 0;
+        long long v = strtoll(row[0], &end, 10);
+        if (errno || end == row[0] || *end)
+            r = store_fail(&m->base, -EIO, "%s: '%s' is not an integer", what, row[0]);
+        *ret = v;
+        *ret_null = false;
+    }
+    mysql_free_result(rows);
+    return r;
+}
+
+static int begin(struct mdb_store *m)
+{
+    int r = exec_text(m, "START TRANSACTION", "begin");
+    m->in_tx = !r;
+    return r;
+}
+
+static int commit(struct mdb_store *m)
+{
+    m->in_tx = false;
+    return mysql_commit(m->db) ? db_fail(m, "commit") : 0;
+}
+
+static void rollback(struct mdb_store *m)
+{
+    if (!m->in_tx)
+        return;
+    m->in_tx = false;
+    /* The first error is the one reported; if ROLLBACK fails the connection is gone,
+       and the server rolls back on its own. */
+    (void)mysql_rollback(m->db);
+}
+
+/* --- schema ------------------------------------------------------------------------------- */
+
+static void mdb_close(struct store *s)
+{
+    struct mdb_store *m = M(s);
+    for (int i = 0; i < ST__COUNT; i++)
+        if (m->st[i])
+            mysql_stmt_close(m->st[i]); /* frees the handle even when the server is gone */
+    mysql_close(m->db);
+    free(m);
+}
+
+static int mdb_schema_version(struct store *s, int *ret_version)
+{
+    struct mdb_store *m = M(s);
+    int64_t version = 0;
+    bool null = false;
+    m->last_code = 0;
+    int r = query_text_int(m, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                           "schema version", &version, &null);
+    if (r && m->last_code == ER_NO_SUCH_TABLE)
+        version = 0;
+    else if (r)
+        return r;
+    *ret_version = (int)version;
+    return 0;
+}
+
+struct migration_run {
+    struct mdb_store *m;
+    char what[160];
+};
+
+static int migration_stmt(const char *sql, void *ctx)
+{
+    struct migration_run *run = ctx;
+    return exec_text(run->m, sql, run->what);
+}
+
+/* MySQL commits DDL at once, so a migration that fails half-way stays half-applied;
+   ours are written to be re-run (CREATE ... IF NOT EXISTS). */
+static int apply_migration(struct mdb_store *m, const struct migration *mig)
+{
+    struct migration_run run = {.m = m};
+    snprintf(run.what, sizeof(run.what), "migration %03d_%s", mig->version, mig->name);
+    int r = store_split_sql(mig->sql, migration_stmt, &run);
+    if (r)
+        return r;
+    struct params p = {0};
+    p_int(&p, mig->version);
+    p_str(&p, mig->name);
+    p_int(&p, time_now_ms());
+    return exec(m, ST_MIGRATION_RECORD, &p, NULL, "record migration");
+}
+
+/* Serialises migrators on the server; a lock wait never outlasts the read timeout. */
+static int migrate_lock(struct mdb_store *m)
+{
+    char sql[80];
+    snprintf(sql, sizeof(sql), "SELECT GET_LOCK(" MIGRATE_LOCK ", %d)", MIGRATE_LOCK_STEP_S);
+    for (int waited = 0; waited < MIGRATE_LOCK_WAIT_S; waited += MIGRATE_LOCK_STEP_S) {
+        int64_t got = 0;
+        bool null = false;
+        int r = query_text_int(m, sql, "migration lock", &got, &null);
+        if (r)
+            return r;
+        if (!null && got == 1)
+            return 0;
+    }
+    return store_fail(&m->base, -EIO, "migration lock: another migration held it for %d s",
+                      MIGRATE_LOCK_WAIT_S);
+}
+
+static int mdb_migrate(struct store *s, int *ret_applied)
+{
+    static const char release[] = "DO RELEASE_LOCK(" MIGRATE_LOCK ")";
+    struct mdb_store *m = M(s);
+    int version = 0, applied = 0;
+    int r = migrate_lock(m);
+    if (r)
+        return r;
+    r = exec_text(m,
+                  "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, "
+                  "name VARCHAR(100) NOT NULL, applied_ms BIGINT NOT NULL) ENGINE=InnoDB",
+                  "create schema_migrations");
+    if (!r)
+        r = mdb_schema_version(s, &version);
+    for (const struct migration *mig = s->migrations; !r && mig->sql; mig++) {
+        if (mig->version <= version)
+            continue;
+        r = apply_migration(m, mig);
+        applied += !r;
+    }
+    if (!r)
+        r = exec_text(m, release, "release migration lock");
+    else /* keep the first error; the server drops the lock with the connection anyway */
+        (void)mysql_real_query(m->db, release, sizeof(release) - 1);
+    if (!r)
+        *ret_applied = applied;
+    return r;
+}
+
+/* --- users and devices -------------------------------------------------------------------- */
+
+static void bind_user(struct results *res, struct user_rec *u, char *role, size_t role_size)
+{
+    memset(u, 0, sizeof(*u));
+    r_int(res, &u->id);
+    r_text(res, u->username, sizeof(u->username));
+    r_text(res, u->password_hash, sizeof(u->password_hash));
+    r_text(res, role, role_size);
+    r_int(res, &u->tokens_valid_after_ms);
+    r_int(res, &u->created_ms);
+}
+
+static int mdb_user_add(struct store *s, const char *username, const char *password_hash,
+                        enum role role, int64_t *ret_id)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    p_str(&p, username);
+    p_str(&p, password_hash);
+    p_str(&p, role_name(role));
+    p_int(&p, time_now_ms());
+    int r = exec(m, ST_USER_ADD, &p, NULL, "add user");
+    if (r == -EEXIST)
+        return store_fail(s, r, "user '%s' already exists", username);
+    if (!r && ret_id)
+        *ret_id = (int64_t)mysql_stmt_insert_id(m->st[ST_USER_ADD]);
+    return r;
+}
+
+static int mdb_user_get(struct store *s, const char *username, int64_t id, struct user_rec *ret)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    struct results res = {0};
+    struct user_rec u;
+    char role[16];
+    if (username)
+        p_str(&p, username);
+    else
+        p_int(&p, id);
+    bind_user(&res, &u, role, sizeof(role));
+    int r = query_row(m, username ? ST_USER_BY_NAME : ST_USER_BY_ID, &p, &res, "get user");
+    if (r == 0)
+        return store_fail(s, -ENOENT, "no such user");
+    if (r < 0)
+        return r;
+    if (role_parse(role, &u.role))
+        u.role = ROLE_USER;
+    *ret = u;
+    return 0;
+}
+
+static int mdb_user_list(struct store *s, store_user_cb cb, void *ctx)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    struct results res = {0};
+    struct user_rec u;
+    char role[16];
+    bind_user(&res, &u, role, sizeof(role));
+    int r = exec(m, ST_USER_LIST, &p, &res, "list users");
+    while (!r && (r = fetch(m, ST_USER_LIST, &res, "list users")) == 1) {
+        if (role_parse(role, &u.role))
+            u.role = ROLE_USER;
+        r = cb(&u, ctx);
+    }
+    done(m, ST_USER_LIST);
+    return r;
+}
+
+static int mdb_device_add(struct store *s, const char *device_id, const char *secret_hash,
+                          int64_t *ret_id)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    p_str(&p, device_id);
+    p_str(&p, secret_hash);
+    p_int(&p, time_now_ms());
+    int r = exec(m, ST_DEVICE_ADD, &p, NULL, "add device");
+    if (r == -EEXIST)
+        return store_fail(s, r, "device '%s' already exists", device_id);
+    if (!r && ret_id)
+        *ret_id = (int64_t)mysql_stmt_insert_id(m->st[ST_DEVICE_ADD]);
+    return r;
+}
+
+static void bind_device(struct results *res, struct device_rec *d, char *status, size_t status_size)
+{
+    memset(d, 0, sizeof(*d));
+    r_int(res, &d->id);
+    r_text(res, d->device_id, sizeof(d->device_id));
+    r_text(res, d->secret_hash, sizeof(d->secret_hash));
+    r_fen(res, &d->balance_fen);
+    r_text(res, status, status_size);
+    r_int(res, &d->status_ms);
+    r_int(res, &d->created_ms);
+}
+
+static void parse_status(struct device_rec *d, const char *status)
+{
+    d->status = DEVICE_STATUS_UNKNOWN;
+    if (strcmp(status, "online") == 0)
+        d->status = DEVICE_STATUS_ONLINE;
+    else if (strcmp(status, "offline") == 0)
+        d->status = DEVICE_STATUS_OFFLINE;
+}
+
+static int mdb_device_by_name(struct store *s, const char *device_id, struct device_rec *ret)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    struct results res = {0};
+    struct device_rec d;
+    char status[16];
+    p_str(&p, device_id);
+    bind_device(&res, &d, status, sizeof(status));
+    int r = query_row(m, ST_DEVICE_BY_NAME, &p, &res, "get device");
+    if (r == 0)
+        return store_fail(s, -ENOENT, "no such device");
+    if (r < 0)
+        return r;
+    parse_status(&d, status);
+    *ret = d;
+    return 0;
+}
+
+static int mdb_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx)
+{
+    struct mdb_store *m = M(s);
+    enum stmt_id id = user_id ? ST_DEVICE_LIST_USER : ST_DEVICE_LIST_ALL;
+    struct params p = {0};
+    struct results res = {0};
+    struct device_rec d;
+    char status[16];
+    if (user_id)
+        p_int(&p, user_id);
+    bind_device(&res, &d, status, sizeof(status));
+    int r = exec(m, id, &p, &res, "list devices");
+    while (!r && (r = fetch(m, id, &res, "list devices")) == 1) {
+        parse_status(&d, status);
+        r = cb(&d, ctx);
+    }
+    done(m, id);
+    return r;
+}
+
+static int mdb_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
+                                 int64_t at_ms)
+{
+    struct params p = {0};
+    p_str(&p, device_status_name(status));
+    p_int(&p, at_ms);
+    p_int(&p, device_pk);
+    p_int(&p, at_ms);
+    return exec(M(s), ST_DEVICE_STATUS, &p, NULL, "set device status");
+}
+
+/* --- bindings ----------------------------------------------------------------------------- */
+
+static int mdb_binding_add(struct store *s, int64_t user_id, int64_t device_pk)
+{
+    struct params p = {0};
+    p_int(&p, user_id);
+    p_int(&p, device_pk);
+    p_int(&p, time_now_ms());
+    return exec(M(s), ST_BINDING_ADD, &p, NULL, "bind device");
+}
+
+static int mdb_binding_remove(struct store *s, int64_t user_id, int64_t device_pk)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    p_int(&p, user_id);
+    p_int(&p, device_pk);
+    int r = exec(m, ST_BINDING_REMOVE, &p, NULL, "unbind device");
+    if (!r && mysql_stmt_affected_rows(m->st[ST_BINDING_REMOVE]) == 0)
+        r = store_fail(s, -ENOENT, "device is not bound to that user");
+    return r;
+}
+
+static int mdb_binding_check(struct store *s, int64_t user_id, int64_t device_pk)
+{
+    struct params p = {0};
+    struct results res = {0};
+    int64_t one;
+    p_int(&p, user_id);
+    p_int(&p, device_pk);
+    r_int(&res, &one);
+    int r = query_row(M(s), ST_BINDING_CHECK, &p, &res, "check binding");
+    return r == 1 ? 0 : r == 0 ? -ENOENT : r;
+}
+
+static int mdb_binding_users(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    struct results res = {0};
+    char name[USERNAME_MAX + 1];
+    p_int(&p, device_pk);
+    r_text(&res, name, sizeof(name));
+    int r = exec(m, ST_BINDING_USERS, &p, &res, "list bound users");
+    while (!r && (r = fetch(m, ST_BINDING_USERS, &res, "list bound users")) == 1)
+        r = cb(name, ctx);
+    done(m, ST_BINDING_USERS);
+    return r;
+}
+
+/* --- readings ----------------------------------------------------------------------------- */
+
+/* Binds seq, ts and the field tables' values, NULL where a value is absent. */
+static void bind_reading(struct params *p, const struct reading *rd)
+{
+    p_int(p, (int64_t)rd->seq);
+    p_int(p, rd->ts_ms);
+    for (int f = 0; f < RR__COUNT; f++) {
+        if (reading_has_real(rd, (enum reading_real)f))
+            p_double(p, rd->real[f]);
+        else
+            p_null(p);
+    }
+    for (int c = 0; c < RC__COUNT; c++) {
+        if (reading_has_counter(rd, (enum reading_counter)c))
+            p_int(p, rd->counter[c]);
+        else
+            p_null(p);
+    }
+}
+
+/* Result columns of store_reading_columns(), straight into *rd (seq via *seq). */
+static void bind_reading_cols(struct results *res, struct reading *rd, int64_t *seq)
+{
+    memset(rd, 0, sizeof(*rd));
+    r_int(res, seq);
+    r_int(res, &rd->ts_ms);
+    for (int f = 0; f < RR__COUNT; f++)
+        r_double(res, &rd->real[f]);
+    for (int c = 0; c < RC__COUNT; c++)
+        r_int(res, &rd->counter[c]);
+}
+
+/* After a fetch: the presence bits follow the NULLs. */
+static void finish_reading(const struct results *res, struct reading *rd, int64_t seq)
+{
+    rd->seq = (uint64_t)seq;
+    rd->has_seq = true;
+    rd->real_present = 0;
+    rd->counter_present = 0;
+    unsigned i = 2;
+    for (int f = 0; f < RR__COUNT; f++, i++)
+        if (!res->is_null[i])
+            rd->real_present |= 1u << f;
+    for (int c = 0; c < RC__COUNT; c++, i++)
+        if (!res->is_null[i])
+            rd->counter_present |= 1u << c;
+}
+
+/* The table's NOT NULL columns; SQLite's OR IGNORE skips a reading without them, so do we. */
+static bool has_required(const struct reading *rd)
+{
+    for (int f = 0; f < RR__COUNT; f++)
+        if (reading_reals[f].required && !reading_has_real(rd, (enum reading_real)f))
+            return false;
+    return true;
+}
+
+/*
+ * The device's highest seq + 1. The device row is locked first so that
+ * concurrent inserts without seq take turns; at READ COMMITTED the MAX that
+ * follows then sees every earlier one.
+ */
+static int next_seq(struct mdb_store *m, int64_t device_pk, int64_t *ret)
+{
+    struct params p = {0};
+    struct results res = {0};
+    int64_t v = 0;
+    p_int(&p, device_pk);
+    r_int(&res, &v);
+    int r = query_row(m, ST_DEVICE_LOCK, &p, &res, "lock device");
+    if (r < 0)
+        return r;
+    r = query_row(m, ST_READING_MAX_SEQ, &p, &res, "max seq");
+    if (r == 0)
+        r = store_fail(&m->base, -EIO, "max seq: no answer");
+    if (r < 0)
+        return r;
+    *ret = v + 1;
+    return 0;
+}
+
+static int mdb_readings_insert(struct store *s, int64_t device_pk, const struct reading *rd,
+                               size_t n, size_t *ret_inserted)
+{
+    struct mdb_store *m = M(s);
+    size_t inserted = 0;
+    int64_t seq = -1;
+    int64_t now = time_now_ms();
+    int r = begin(m);
+    for (size_t k = 0; k < n && !r; k++) {
+        struct reading one = rd[k];
+        if (!has_required(&one))
+            continue;
+        if (!one.has_seq) {
+            if (seq < 0)
+                r = next_seq(m, device_pk, &seq);
+            if (r)
+                break;
+            one.seq = (uint64_t)seq++;
+        }
+        struct params p = {0};
+        p_int(&p, device_pk);
+        p_int(&p, now);
+        bind_reading(&p, &one);
+        r = exec(m, ST_READING_INSERT, &p, NULL, "insert reading");
+        if (!r) /* 0 for a (device, seq) already stored */
+            inserted += (size_t)mysql_stmt_affected_rows(m->st[ST_READING_INSERT]);
+    }
+    if (!r)
+        r = commit(m);
+    if (r) {
+        rollback(m);
+        return r;
+    }
+    *ret_inserted = inserted;
+    return 0;
+}
+
+static int mdb_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                              size_t limit, store_reading_cb cb, void *ctx)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    struct results res = {0};
+    struct reading rd;
+    int64_t seq;
+    p_int(&p, device_pk);
+    p_int(&p, from_ms);
+    p_int(&p, to_ms);
+    p_limit(&p, limit);
+    bind_reading_cols(&res, &rd, &seq);
+    int r = exec(m, ST_READING_QUERY, &p, &res, "query readings");
+    while (!r && (r = fetch(m, ST_READING_QUERY, &res, "query readings")) == 1) {
+        finish_reading(&res, &rd, seq);
+        r = cb(&rd, ctx);
+    }
+    done(m, ST_READING_QUERY);
+    return r;
+}
+
+static int mdb_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                                int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    struct results res = {0};
+    struct reading_bucket b;
+    p_int(&p, bucket_ms);
+    p_int(&p, bucket_ms);
+    p_int(&p, device_pk);
+    p_int(&p, from_ms);
+    p_int(&p, to_ms);
+    p_limit(&p, limit);
+    memset(&b, 0, sizeof(b));
+    r_int(&res, &b.start_ms);
+    r_int(&res, &b.count);
+    for (int f = 0; f < RR__COUNT; f++) {
+        r_double(&res, &b.avg[f]);
+        r_double(&res, &b.min[f]);
+        r_double(&res, &b.max[f]);
+    }
+    for (int c = 0; c < RC__COUNT; c++)
+        r_int(&res, &b.counter_last[c]);
+    int r = exec(m, ST_READING_BUCKETS, &p, &res, "query buckets");
+    while (!r && (r = fetch(m, ST_READING_BUCKETS, &res, "query buckets")) == 1) {
+        b.real_present = 0;
+        b.counter_present = 0;
+        for (int f = 0; f < RR__COUNT; f++)
+            if (!res.is_null[2 + 3 * f])
+                b.real_present |= 1u << f;
+        for (int c = 0; c < RC__COUNT; c++)
+            if (!res.is_null[2 + 3 * RR__COUNT + c])
+                b.counter_present |= 1u << c;
+        r = cb(&b, ctx);
+    }
+    done(m, ST_READING_BUCKETS);
+    return r;
+}
+
+static int mdb_reading_latest(struct store *s, int64_t device_pk, struct reading *ret)
+{
+    struct params p = {0};
+    struct results res = {0};
+    struct reading rd;
+    int64_t seq;
+    p_int(&p, device_pk);
+    bind_reading_cols(&res, &rd, &seq);
+    int r = query_row(M(s), ST_READING_LATEST, &p, &res, "latest reading");
+    if (r == 0)
+        return -ENOENT;
+    if (r < 0)
+        return r;
+    finish_reading(&res, &rd, seq);
+    *ret = rd;
+    return 0;
+}
+
+/* --- money -------------------------------------------------------------------------------- */
+
+/*
+ * One attempt. The device row is locked before the key is looked up, so
+ * retries of one recharge queue on it and each sees the ledger row of the one
+ * before (a locking read sees the latest committed row).
+ */
+static int recharge_tx(struct mdb_store *m, int64_t device_pk, int64_t amount_fen,
+                       int64_t actor_user_id, const char *key, struct recharge_result *ret)
+{
+    struct params p = {0};
+    struct results res = {0};
+    struct recharge_result out = {0};
+    int64_t balance = 0;
+    int r = begin(m);
+    if (r)
+        return r;
+
+    p_int(&p, device_pk);
+    r_fen(&res, &balance);
+    r = query_row(m, ST_DEVICE_BALANCE, &p, &res, "lock device");
+    if (r == 0)
+        r = store_fail(&m->base, -ENOENT, "no such device");
+    if (r < 0)
+        goto out;
+
+    if (key) {
+        int64_t dev = 0, amount = 0;
+        memset(&p, 0, sizeof(p));
+        memset(&res, 0, sizeof(res));
+        p_int(&p, actor_user_id);
+        p_str(&p, key);
+        r_int(&res, &out.ledger_id);
+        r_int(&res, &dev);
+        r_fen(&res, &amount);
+        r_fen(&res, &out.new_balance_fen);
+        r = query_row(m, ST_LEDGER_BY_KEY, &p, &res, "look up idempotency key");
+        if (r < 0)
+            goto out;
+        if (r == 1) {
+            out.replayed = true;
+            r = dev == device_pk && amount == amount_fen
+                    ? 0
+                    : store_fail(&m->base, -EEXIST, "idempotency key was used for another request");
+            goto out;
+        }
+    }
+
+    if (balance > STORE_BALANCE_MAX_FEN - amount_fen) {
+        r = store_fail(&m->base, -ERANGE, "balance would exceed the maximum");
+        goto out;
+    }
+    out.new_balance_fen = balance + amount_fen;
+
+    memset(&p, 0, sizeof(p));
+    p_fen(&p, out.new_balance_fen);
+    p_int(&p, device_pk);
+    r = exec(m, ST_DEVICE_SET_BALANCE, &p, NULL, "update balance");
+    if (r)
+        goto out;
+
+    memset(&p, 0, sizeof(p));
+    p_int(&p, device_pk);
+    p_str(&p, "recharge");
+    p_fen(&p, amount_fen);
+    p_fen(&p, out.new_balance_fen);
+    if (actor_user_id)
+        p_int(&p, actor_user_id);
+    else
+        p_null(&p);
+    p_str(&p, key);
+    p_int(&p, time_now_ms());
+    r = exec(m, ST_LEDGER_INSERT, &p, NULL, "write ledger");
+    if (r)
+        goto out;
+    out.ledger_id = (int64_t)mysql_stmt_insert_id(m->st[ST_LEDGER_INSERT]);
+    r = commit(m);
+out:
+    rollback(m); /* after a commit or on the read-only replay path: nothing to undo */
+    if (!r)
+        *ret = out;
+    return r;
+}
+
+static int mdb_recharge(struct store *s, int64_t device_pk, int64_t amount_fen,
+                        int64_t actor_user_id, const char *key, struct recharge_result *ret)
+{
+    struct mdb_store *m = M(s);
+    for (int attempt = 1;; attempt++) {
+        m->last_code = 0;
+        int r = recharge_tx(m, device_pk, amount_fen, actor_user_id, key, ret);
+        /*
+         * Retried after the rollback: a deadlock, and the same actor's first
+         * use of the key on another device committing while we ran (our
+         * ledger INSERT hit the unique key). The next attempt reads that row
+         * and answers replay or -EEXIST.
+         */
+        bool retry = m->last_code == ER_LOCK_DEADLOCK || (key && m->last_code == ER_DUP_ENTRY);
+        if (!r || !retry || attempt == RECHARGE_ATTEMPTS)
+            return r;
+    }
+}
+
+static int mdb_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
+                           void *ctx)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    struct results res = {0};
+    struct ledger_entry e;
+    p_int(&p, device_pk);
+    p_limit(&p, limit);
+    memset(&e, 0, sizeof(e));
+    r_int(&res, &e.id);
+    r_fen(&res, &e.amount_fen);
+    r_fen(&res, &e.balance_after_fen);
+    r_text(&res, e.kind, sizeof(e.kind));
+    r_text(&res, e.actor, sizeof(e.actor));
+    r_int(&res, &e.created_ms);
+    int r = exec(m, ST_LEDGER_LIST, &p, &res, "list ledger");
+    while (!r && (r = fetch(m, ST_LEDGER_LIST, &res, "list ledger")) == 1)
+        r = cb(&e, ctx);
+    done(m, ST_LEDGER_LIST);
+    return r;
+}
+
+static const struct store_ops mysql_ops = {
+    .name = "mysql",
+    .close = mdb_close,
+    .schema_version = mdb_schema_version,
+    .migrate = mdb_migrate,
+    .user_add = mdb_user_add,
+    .user_get = mdb_user_get,
+    .user_list = mdb_user_list,
+    .device_add = mdb_device_add,
+    .device_by_name = mdb_device_by_name,
+    .device_list = mdb_device_list,
+    .device_set_status = mdb_device_set_status,
+    .binding_add = mdb_binding_add,
+    .binding_remove = mdb_binding_remove,
+    .binding_check = mdb_binding_check,
+    .binding_users = mdb_binding_users,
+    .readings_insert = mdb_readings_insert,
+    .readings_query = mdb_readings_query,
+    .readings_buckets = mdb_readings_buckets,
+    .reading_latest = mdb_reading_latest,
+    .recharge = mdb_recharge,
+    .ledger_list = mdb_ledger_list,
+};
+
+/* --- opening ------------------------------------------------------------------------------ */
+
+/* Formats into err (cut at STORE_ERR_LEN) and returns code. */
+static int set_err(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int set_err(char *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, STORE_ERR_LEN, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+#define URL_FORM "mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH]"
+
+/* Checks the URL beyond url_parse(): scheme, user, database and the options we know. */
+static int check_url(const struct url *u, char *socket_path, size_t socket_len,
+                     char err[STORE_ERR_LEN])
+{
+    if (strcmp(u->scheme, "mysql") != 0 && strcmp(u->scheme, "mariadb") != 0)
+        return set_err(err, -EINVAL, "bad database URL: expected " URL_FORM);
+    if (!u->user[0])
+        return set_err(err, -EINVAL, "bad database URL: " URL_FORM " needs a user");
+    if (!u->path[0] || strchr(u->path, '/'))
+        return set_err(err, -EINVAL, "bad database URL: " URL_FORM " needs a database name");
+    socket_path[0] = '\0';
+    for (const char *q = u->query; *q;) {
+        size_t len = strcspn(q, "&");
+        if (len < 7 || strncmp(q, "socket=", 7) != 0)
+            return set_err(err, -EINVAL, "bad database URL: unknown mysql option '%.*s'", (int)len,
+                           q);
+        if (len == 7 || len - 7 >= socket_len)
+            return set_err(err, -EINVAL, "bad database URL: socket= needs a path shorter than %zu",
+                           socket_len);
+        snprintf(socket_path, socket_len, "%.*s", (int)(len - 7), q + 7);
+        q += len + (q[len] == '&');
+    }
+    if (socket_path[0] && strcmp(u->host, "localhost") != 0)
+        return set_err(err, -EINVAL, "bad database URL: ?socket= needs the host localhost");
+    return 0;
+}
+
+static int set_options(MYSQL *db, bool use_socket)
+{
+    unsigned connect_s = CONNECT_TIMEOUT_S, io_s = IO_TIMEOUT_S, local_infile = 0;
+    unsigned protocol = MYSQL_PROTOCOL_SOCKET;
+    my_bool reconnect = 0;
+    return mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &connect_s) ||
+           mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &io_s) ||
+           mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &io_s) ||
+           mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
+           mysql_options(db, MYSQL_OPT_RECONNECT, &reconnect) ||
+           mysql_options(db, MYSQL_OPT_LOCAL_INFILE, &local_infile) ||
+           (use_socket && mysql_options(db, MYSQL_OPT_PROTOCOL, &protocol));
+}
+
+/* Strict values, UTC, and READ COMMITTED, which the locking reads above rely on. */
+static const char *const session_sql[] = {
+    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+    "NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', "
+    "innodb_lock_wait_timeout = " STR(LOCK_WAIT_TIMEOUT_S),
+    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+};
+
+static int connect_db(struct mdb_store *m, const struct url *u, const char *socket_path,
+                      char err[STORE_ERR_LEN])
+{
+    char where[256]; /* names the server in messages; never the password */
+    if (socket_path[0])
+        snprintf(where, sizeof(where), "%.64s@%.120s/%.64s", u->user, socket_path, u->path);
+    else
+        snprintf(where, sizeof(where), "%.64s@%.100s:%d/%.64s", u->user, u->host,
+                 u->port ? u->port : 3306, u->path);
+    if (set_options(m->db, socket_path[0]))
+        return set_err(err, -EIO, "cannot set MySQL options: %s", mysql_error(m->db));
+    if (!mysql_real_connect(m->db, socket_path[0] ? NULL : u->host, u->user,
+                            u->has_password ? u->password : NULL, u->path, (unsigned)u->port,
+                            socket_path[0] ? socket_path : NULL, 0)) {
+        unsigned code = mysql_errno(m->db);
+        return set_err(err, code_to_errno(code) == -ENOTCONN ? -ENOTCONN : -EIO,
+                       "cannot connect to MySQL %s: %s (MySQL error %u)", where, mysql_error(m->db),
+                       code);
+    }
+    for (size_t i = 0; i < sizeof(session_sql) / sizeof(session_sql[0]); i++) {
+        int r = exec_text(m, session_sql[i], "set up session");
+        if (r)
+            return set_err(err, r == -ENOTCONN ? r : -EIO, "MySQL %s: %s", where,
+                           store_errmsg(&m->base));
+    }
+    return 0;
+}
+
+static pthread_once_t library_once = PTHREAD_ONCE_INIT;
+static int library_rc;
+
+static void library_init(void)
+{
+    library_rc = mysql_library_init(0, NULL, NULL);
+}
+
+int store_mysql_open(const char *url, struct store **ret, char err[STORE_ERR_LEN])
+{
+    struct url u;
+    char msg[200], socket_path[256];
+    if (url_parse(url, &u, msg, sizeof(msg))) {
+        url_clear(&u);
+        return set_err(err, -EINVAL, "bad database URL: %s", msg);
+    }
+    int r = check_url(&u, socket_path, sizeof(socket_path), err);
+    if (r) {
+        url_clear(&u);
+        return r;
+    }
+    if (pthread_once(&library_once, library_init) != 0 || library_rc != 0) {
+        url_clear(&u);
+        return set_err(err, -EIO, "cannot initialise the MySQL client library");
+    }
+    struct mdb_store *m = calloc(1, sizeof(*m));
+    if (m)
+        m->db = mysql_init(NULL);
+    if (!m || !m->db) {
+        url_clear(&u);
+        free(m);
+        return set_err(err, -ENOMEM, "out of memory");
+    }
+    m->base.ops = &mysql_ops;
+    m->base.migrations = migrations_mysql;
+    r = connect_db(m, &u, socket_path, err);
+    url_clear(&u);
+    if (r) {
+        mdb_close(&m->base);
+        return r;
+    }
+    *ret = &m->base;
+    return 0;
+}

@@ -1,0 +1,524 @@
+/*
+ * The storage contract: every backend must pass this same suite.
+ * Usage: test_store_contract URL   (sqlite:PATH or mysql://...; the database
+ * must be empty; a sqlite file is removed first).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+#include "timeutil.h"
+
+static const char *url;
+static struct store *st;
+static int64_t alice, bob, op;
+
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static int64_t add_device(const char *name)
+{
+    int64_t id = 0;
+    assert_int_equal(store_device_add(st, name, HASH_A, &id), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+static struct reading make_reading(uint64_t seq, int64_t ts, double v, double i)
+{
+    struct reading r;
+    memset(&r, 0, sizeof(r));
+    r.seq = seq;
+    r.has_seq = true;
+    r.ts_ms = ts;
+    reading_set_real(&r, RR_VOLTAGE, v);
+    reading_set_real(&r, RR_CURRENT, i);
+    return r;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    char err[STORE_ERR_LEN];
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        char path[4096];
+        const char *p = url + 7;
+        snprintf(path, sizeof(path), "%s", p);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s-wal", p);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s-shm", p);
+        unlink(path);
+    }
+    if (store_open(url, &st, err)) {
+        fprintf(stderr, "cannot open %s: %s\n", url, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    store_close(st);
+    return 0;
+}
+
+static void test_migrate_is_idempotent(void **state)
+{
+    (void)state;
+    int applied = -1, version = -1;
+    assert_int_equal(store_schema_version(st, &version), 0);
+    assert_int_equal(version, 0);
+    assert_int_equal(store_migrate(st, &applied), 0);
+    assert_int_equal(applied, store_schema_latest(st));
+    assert_true(applied >= 1);
+    assert_int_equal(store_migrate(st, &applied), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(store_schema_version(st, &version), 0);
+    assert_int_equal(version, store_schema_latest(st));
+}
+
+static int count_users(const struct user_rec *u, void *ctx)
+{
+    char *names = ctx;
+    strcat(names, u->username);
+    strcat(names, ",");
+    return 0;
+}
+
+static void test_users_are_unique_and_found_by_name_and_id(void **state)
+{
+    (void)state;
+    struct user_rec u;
+    assert_int_equal(store_user_add(st, "bob", "hash-b", ROLE_USER, &bob), 0);
+    assert_int_equal(store_user_add(st, "alice", "hash-a", ROLE_USER, &alice), 0);
+    assert_int_equal(store_user_add(st, "op", "hash-o", ROLE_OPERATOR, &op), 0);
+    assert_int_equal(store_user_add(st, "alice", "other", ROLE_ADMIN, NULL), -EEXIST);
+    assert_int_equal(store_user_add(st, "Alice", "case", ROLE_USER, NULL), 0);
+
+    assert_int_equal(store_user_by_name(st, "alice", &u), 0);
+    assert_int_equal(u.id, alice);
+    assert_string_equal(u.password_hash, "hash-a");
+    assert_int_equal(u.role, ROLE_USER);
+    assert_true(u.created_ms > TIME_MIN_VALID_MS);
+    assert_int_equal(store_user_by_id(st, op, &u), 0);
+    assert_string_equal(u.username, "op");
+    assert_int_equal(u.role, ROLE_OPERATOR);
+    assert_int_equal(store_user_by_name(st, "nobody", &u), -ENOENT);
+    assert_int_equal(store_user_by_id(st, 999999, &u), -ENOENT);
+
+    char names[256] = "";
+    assert_int_equal(store_user_list(st, count_users, names), 0);
+    assert_string_equal(names, "Alice,alice,bob,op,");
+}
+
+static void test_devices_are_unique_and_start_empty(void **state)
+{
+    (void)state;
+    struct device_rec d;
+    int64_t id = add_device("dev-1");
+    assert_int_equal(store_device_add(st, "dev-1", HASH_A, NULL), -EEXIST);
+    assert_int_equal(store_device_by_name(st, "dev-1", &d), 0);
+    assert_int_equal(d.id, id);
+    assert_string_equal(d.secret_hash, HASH_A);
+    assert_int_equal(d.balance_fen, 0);
+    assert_int_equal(d.status, DEVICE_STATUS_UNKNOWN);
+    assert_int_equal(store_device_by_name(st, "dev-404", &d), -ENOENT);
+}
+
+static int collect_devices(const struct device_rec *d, void *ctx)
+{
+    strcat(ctx, d->device_id);
+    strcat(ctx, ",");
+    return 0;
+}
+
+static int collect_names(const char *name, void *ctx)
+{
+    strcat(ctx, name);
+    strcat(ctx, ",");
+    return 0;
+}
+
+static void test_bindings_decide_who_sees_a_device(void **state)
+{
+    (void)state;
+    int64_t d2 = add_device("dev-2");
+    int64_t d3 = add_device("dev-3");
+    struct device_rec d1;
+    assert_int_equal(store_device_by_name(st, "dev-1", &d1), 0);
+
+    assert_int_equal(store_binding_add(st, alice, d2), 0);
+    assert_int_equal(store_binding_add(st, alice, d1.id), 0);
+    assert_int_equal(store_binding_add(st, bob, d3), 0);
+    assert_int_equal(store_binding_add(st, alice, d2), -EEXIST);
+    assert_int_equal(store_binding_add(st, 987654, d2), -ENOENT);
+
+    assert_int_equal(store_binding_check(st, alice, d2), 0);
+    assert_int_equal(store_binding_check(st, alice, d3), -ENOENT);
+    assert_int_equal(store_binding_check(st, bob, d3), 0);
+
+    char list[256] = "";
+    assert_int_equal(store_device_list(st, alice, collect_devices, list), 0);
+    assert_string_equal(list, "dev-1,dev-2,");
+    list[0] = '\0';
+    assert_int_equal(store_device_list(st, 0, collect_devices, list), 0);
+    assert_string_equal(list, "dev-1,dev-2,dev-3,");
+    list[0] = '\0';
+    assert_int_equal(store_device_list(st, op, collect_devices, list), 0);
+    assert_string_equal(list, "");
+
+    assert_int_equal(store_binding_add(st, bob, d2), 0);
+    list[0] = '\0';
+    assert_int_equal(store_binding_users(st, d2, collect_names, list), 0);
+    assert_string_equal(list, "alice,bob,");
+    assert_int_equal(store_binding_remove(st, bob, d2), 0);
+    assert_int_equal(store_binding_remove(st, bob, d2), -ENOENT);
+    assert_int_equal(store_binding_check(st, bob, d2), -ENOENT);
+}
+
+struct collected {
+    int n;
+    struct reading r[64];
+};
+
+static int collect_reading(const struct reading *r, void *ctx)
+{
+    struct collected *c = ctx;
+    if (c->n < 64)
+        c->r[c->n++] = *r;
+    return 0;
+}
+
+static void test_readings_are_idempotent_on_seq_and_newest_first(void **state)
+{
+    (void)state;
+    int64_t d = add_device("dev-r");
+    int64_t t0 = INT64_C(1767225600000); /* 2026-01-01 */
+    struct reading r[4] = {make_reading(1, t0, 230.1, 10.1), make_reading(2, t0 + 1000, 230.2, 10.2),
+                           make_reading(3, t0 + 2000, 230.3, 10.3),
+                           make_reading(4, t0 + 3000, 230.4, 10.4)};
+    size_t inserted = 99;
+    assert_int_equal(store_readings_insert(st, d, r, 3, &inserted), 0);
+    assert_int_equal(inserted, 3);
+    /* a replay of 2..3 plus one new reading: only the new one is stored */
+    r[1].real[RR_VOLTAGE] = 999; /* a replay never overwrites what was stored */
+    assert_int_equal(store_readings_insert(st, d, &r[1], 3, &inserted), 0);
+    assert_int_equal(inserted, 1);
+
+    struct collected c = {0};
+    assert_int_equal(store_readings_query(st, d, 0, INT64_MAX, 100, collect_reading, &c), 0);
+    assert_int_equal(c.n, 4);
+    assert_int_equal(c.r[0].seq, 4);
+    assert_int_equal(c.r[3].seq, 1);
+    assert_int_equal(c.r[2].ts_ms, t0 + 1000);
+    assert_true(c.r[2].real[RR_VOLTAGE] == 230.2);
+    assert_true(c.r[0].real[RR_CURRENT] == 10.4);
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(store_readings_query(st, d, t0 + 1000, t0 + 3000, 100, collect_reading, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.r[0].seq, 3);
+    assert_int_equal(c.r[1].seq, 2);
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(store_readings_query(st, d, 0, INT64_MAX, 1, collect_reading, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.r[0].seq, 4);
+
+    struct reading latest;
+    assert_int_equal(store_reading_latest(st, d, &latest), 0);
+    assert_int_equal(latest.seq, 4);
+    int64_t empty = add_device("dev-empty");
+    assert_int_equal(store_reading_latest(st, empty, &latest), -ENOENT);
+}
+
+static void test_optional_fields_round_trip_exactly(void **state)
+{
+    (void)state;
+    int64_t d = add_device("dev-opt");
+    struct reading r[2] = {make_reading(7, INT64_C(1767225600000), 229.875, 12.5),
+                           make_reading(8, INT64_C(1767225601000), 0, 0)};
+    reading_set_real(&r[0], RR_POWER_W, -1234.5);
+    reading_set_real(&r[0], RR_PF, -0.875);
+    reading_set_real(&r[0], RR_FREQ_HZ, 49.73);
+    reading_set_counter(&r[0], RC_ENERGY_IMPORT, INT64_C(123456789012345));
+    reading_set_counter(&r[0], RC_BOOT, 4294967295);
+    assert_int_equal(store_readings_insert(st, d, r, 2, NULL), 0);
+
+    struct collected c = {0};
+    assert_int_equal(store_readings_query(st, d, 0, INT64_MAX, 10, collect_reading, &c), 0);
+    assert_int_equal(c.n, 2);
+    const struct reading *a = &c.r[1], *b = &c.r[0];
+    assert_true(reading_has_real(a, RR_POWER_W) && a->real[RR_POWER_W] == -1234.5);
+    assert_true(reading_has_real(a, RR_PF) && a->real[RR_PF] == -0.875);
+    assert_true(a->real[RR_FREQ_HZ] == 49.73);
+    assert_false(reading_has_real(a, RR_THD_V));
+    assert_false(reading_has_real(a, RR_REACTIVE_VAR));
+    assert_true(reading_has_counter(a, RC_ENERGY_IMPORT));
+    assert_int_equal(a->counter[RC_ENERGY_IMPORT], INT64_C(123456789012345));
+    assert_int_equal(a->counter[RC_BOOT], 4294967295);
+    assert_false(reading_has_counter(a, RC_ENERGY_EXPORT));
+    assert_true(reading_has_real(b, RR_VOLTAGE) && b->real[RR_VOLTAGE] == 0);
+    assert_int_equal(b->real_present, (1u << RR_VOLTAGE) | (1u << RR_CURRENT));
+    assert_int_equal(b->counter_present, 0);
+}
+
+static void test_readings_without_seq_continue_after_the_highest(void **state)
+{
+    (void)state;
+    int64_t d = add_device("dev-noseq");
+    struct reading r[3] = {make_reading(41, INT64_C(1767225600000), 1, 1),
+                           make_reading(0, INT64_C(1767225601000), 2, 2),
+                           make_reading(0, INT64_C(1767225602000), 3, 3)};
+    assert_int_equal(store_readings_insert(st, d, r, 1, NULL), 0);
+    r[1].has_seq = r[2].has_seq = false;
+    size_t inserted = 0;
+    assert_int_equal(store_readings_insert(st, d, &r[1], 2, &inserted), 0);
+    assert_int_equal(inserted, 2);
+    struct collected c = {0};
+    assert_int_equal(store_readings_query(st, d, 0, INT64_MAX, 10, collect_reading, &c), 0);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.r[0].seq, 43);
+    assert_int_equal(c.r[1].seq, 42);
+    assert_true(c.r[0].real[RR_VOLTAGE] == 3);
+}
+
+struct buckets {
+    int n;
+    struct reading_bucket b[8];
+};
+
+static int collect_bucket(const struct reading_bucket *b, void *ctx)
+{
+    struct buckets *c = ctx;
+    if (c->n < 8)
+        c->b[c->n++] = *b;
+    return 0;
+}
+
+static void test_buckets_give_avg_min_max_per_interval(void **state)
+{
+    (void)state;
+    int64_t d = add_device("dev-b");
+    int64_t t0 = INT64_C(1767225600000);
+    struct reading r[5];
+    for (int k = 0; k < 5; k++) {
+        r[k] = make_reading((uint64_t)k + 1, t0 + k * 30000, 220 + k, 10);
+        reading_set_counter(&r[k], RC_ENERGY_IMPORT, 1000 * (k + 1));
+    }
+    /* 0 s, 30 s -> first minute; 60, 90 -> second; 120 -> third */
+    assert_int_equal(store_readings_insert(st, d, r, 5, NULL), 0);
+    struct buckets c = {0};
+    assert_int_equal(
+        store_readings_buckets(st, d, t0, t0 + 180000, 60000, 100, collect_bucket, &c), 0);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.b[0].start_ms, t0 + 120000);
+    assert_int_equal(c.b[0].count, 1);
+    assert_int_equal(c.b[2].start_ms, t0);
+    assert_int_equal(c.b[2].count, 2);
+    assert_true(c.b[1].real_present & (1u << RR_VOLTAGE));
+    assert_true(c.b[1].avg[RR_VOLTAGE] == 222.5);
+    assert_true(c.b[1].min[RR_VOLTAGE] == 222);
+    assert_true(c.b[1].max[RR_VOLTAGE] == 223);
+    assert_false(c.b[1].real_present & (1u << RR_PF));
+    assert_true(c.b[1].counter_present & (1u << RC_ENERGY_IMPORT));
+    assert_int_equal(c.b[1].counter_last[RC_ENERGY_IMPORT], 4000);
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(store_readings_buckets(st, d, t0, t0 + 180000, 60000, 2, collect_bucket, &c),
+                     0);
+    assert_int_equal(c.n, 2);
+}
+
+static void test_recharge_is_exact_in_fen(void **state)
+{
+    (void)state;
+    struct device_rec d;
+    struct recharge_result res;
+    assert_int_equal(store_device_by_name(st, "dev-1", &d), 0);
+    assert_int_equal(store_recharge(st, d.id, 10010, op, NULL, &res), 0);
+    assert_int_equal(res.new_balance_fen, 10010);
+    assert_false(res.replayed);
+    assert_int_equal(store_recharge(st, d.id, 20, op, NULL, &res), 0);
+    assert_int_equal(res.new_balance_fen, 10030);
+    assert_int_equal(store_device_by_name(st, "dev-1", &d), 0);
+    assert_int_equal(d.balance_fen, 10030);
+    assert_int_equal(store_recharge(st, d.id, 0, op, NULL, &res), -ERANGE);
+    assert_int_equal(store_recharge(st, d.id, -5, op, NULL, &res), -ERANGE);
+    assert_int_equal(store_recharge(st, 987654, 100, op, NULL, &res), -ENOENT);
+}
+
+static void test_recharge_is_idempotent_per_key(void **state)
+{
+    (void)state;
+    int64_t d = add_device("dev-idem");
+    int64_t other = add_device("dev-idem-2");
+    struct recharge_result a, b;
+    assert_int_equal(store_recharge(st, d, 500, op, "key-1", &a), 0);
+    assert_false(a.replayed);
+    assert_int_equal(store_recharge(st, d, 500, op, "key-1", &b), 0);
+    assert_true(b.replayed);
+    assert_int_equal(b.new_balance_fen, 500);
+    assert_int_equal(b.ledger_id, a.ledger_id);
+    /* the same key for a different request is a conflict, never a second credit */
+    assert_int_equal(store_recharge(st, d, 600, op, "key-1", &b), -EEXIST);
+    assert_int_equal(store_recharge(st, other, 500, op, "key-1", &b), -EEXIST);
+    /* keys belong to their actor */
+    assert_int_equal(store_recharge(st, d, 500, alice, "key-1", &b), 0);
+    assert_false(b.replayed);
+    assert_int_equal(b.new_balance_fen, 1000);
+
+    struct device_rec rec;
+    assert_int_equal(store_device_by_name(st, "dev-idem", &rec), 0);
+    assert_int_equal(rec.balance_fen, 1000);
+}
+
+static void test_balance_cannot_exceed_the_maximum(void **state)
+{
+    (void)state;
+    int64_t d = add_device("dev-max");
+    struct recharge_result res;
+    assert_int_equal(store_recharge(st, d, STORE_BALANCE_MAX_FEN, op, NULL, &res), 0);
+    assert_int_equal(store_recharge(st, d, 1, op, NULL, &res), -ERANGE);
+    struct device_rec rec;
+    assert_int_equal(store_device_by_name(st, "dev-max", &rec), 0);
+    assert_int_equal(rec.balance_fen, STORE_BALANCE_MAX_FEN);
+}
+
+struct ledger_seen {
+    int n;
+    struct ledger_entry e[8];
+};
+
+static int collect_ledger(const struct ledger_entry *e, void *ctx)
+{
+    struct ledger_seen *c = ctx;
+    if (c->n < 8)
+        c->e[c->n++] = *e;
+    return 0;
+}
+
+static void test_ledger_lists_every_credit_newest_first(void **state)
+{
+    (void)state;
+    struct device_rec d;
+    assert_int_equal(store_device_by_name(st, "dev-1", &d), 0);
+    struct ledger_seen c = {0};
+    assert_int_equal(store_ledger_list(st, d.id, 10, collect_ledger, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.e[0].amount_fen, 20);
+    assert_int_equal(c.e[0].balance_after_fen, 10030);
+    assert_int_equal(c.e[1].amount_fen, 10010);
+    assert_string_equal(c.e[0].kind, "recharge");
+    assert_string_equal(c.e[0].actor, "op");
+    assert_true(c.e[0].id > c.e[1].id);
+}
+
+static void test_status_keeps_the_newest_update(void **state)
+{
+    (void)state;
+    struct device_rec d;
+    assert_int_equal(store_device_by_name(st, "dev-2", &d), 0);
+    assert_int_equal(store_device_set_status(st, d.id, DEVICE_STATUS_ONLINE, 2000), 0);
+    assert_int_equal(store_device_set_status(st, d.id, DEVICE_STATUS_OFFLINE, 1000), 0);
+    assert_int_equal(store_device_by_name(st, "dev-2", &d), 0);
+    assert_int_equal(d.status, DEVICE_STATUS_ONLINE);
+    assert_int_equal(d.status_ms, 2000);
+    assert_int_equal(store_device_set_status(st, d.id, DEVICE_STATUS_OFFLINE, 3000), 0);
+    assert_int_equal(store_device_by_name(st, "dev-2", &d), 0);
+    assert_int_equal(d.status, DEVICE_STATUS_OFFLINE);
+}
+
+struct racer {
+    int64_t device;
+    int result;
+    struct recharge_result res;
+};
+
+static void *race_recharge(void *arg)
+{
+    struct racer *r = arg;
+    char err[STORE_ERR_LEN];
+    struct store *own;
+    if (store_open(url, &own, err)) {
+        r->result = -EIO;
+        return NULL;
+    }
+    r->result = store_recharge(own, r->device, 700, op, "race-key", &r->res);
+    store_close(own);
+    return NULL;
+}
+
+static void test_concurrent_retries_credit_once(void **state)
+{
+    (void)state;
+    int64_t d = add_device("dev-race");
+    struct racer r[4];
+    pthread_t t[4];
+    for (int k = 0; k < 4; k++) {
+        memset(&r[k], 0, sizeof(r[k]));
+        r[k].device = d;
+        assert_int_equal(pthread_create(&t[k], NULL, race_recharge, &r[k]), 0);
+    }
+    int fresh = 0;
+    for (int k = 0; k < 4; k++) {
+        pthread_join(t[k], NULL);
+        assert_int_equal(r[k].result, 0);
+        assert_int_equal(r[k].res.new_balance_fen, 700);
+        fresh += !r[k].res.replayed;
+    }
+    assert_int_equal(fresh, 1);
+    struct device_rec rec;
+    assert_int_equal(store_device_by_name(st, "dev-race", &rec), 0);
+    assert_int_equal(rec.balance_fen, 700);
+}
+
+static void test_bad_urls_are_rejected_with_a_message(void **state)
+{
+    (void)state;
+    char err[STORE_ERR_LEN] = "";
+    struct store *s = NULL;
+    assert_int_equal(store_open("postgres://x/y", &s, err), -EINVAL);
+    assert_non_null(strstr(err, "database URL"));
+    assert_int_equal(store_open("sqlite:", &s, err), -EINVAL);
+    assert_int_equal(store_open("sqlite:/tmp/x.db?bogus=1", &s, err), -EINVAL);
+    assert_int_equal(store_open("mysql://root:sekret@127.0.0.1:1/", &s, err) < 0, 1);
+    assert_null(strstr(err, "sekret"));
+}
+
+int main(int argc, char **argv)
+{
+    url = argc > 1 ? argv[1] : getenv("STORE_URL");
+    if (!url) {
+        fprintf(stderr, "usage: %s sqlite:PATH|mysql://...\n", argv[0]);
+        return 2;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate_is_idempotent),
+        cmocka_unit_test(test_users_are_unique_and_found_by_name_and_id),
+        cmocka_unit_test(test_devices_are_unique_and_start_empty),
+        cmocka_unit_test(test_bindings_decide_who_sees_a_device),
+        cmocka_unit_test(test_readings_are_idempotent_on_seq_and_newest_first),
+        cmocka_unit_test(test_optional_fields_round_trip_exactly),
+        cmocka_unit_test(test_readings_without_seq_continue_after_the_highest),
+        cmocka_unit_test(test_buckets_give_avg_min_max_per_interval),
+        cmocka_unit_test(test_recharge_is_exact_in_fen),
+        cmocka_unit_test(test_recharge_is_idempotent_per_key),
+        cmocka_unit_test(test_balance_cannot_exceed_the_maximum),
+        cmocka_unit_test(test_ledger_lists_every_credit_newest_first),
+        cmocka_unit_test(test_status_keeps_the_newest_update),
+        cmocka_unit_test(test_concurrent_retries_credit_once),
+        cmocka_unit_test(test_bad_urls_are_rejected_with_a_message),
+    };
+    return cmocka_run_group_tests_name(url, tests, group_setup, group_teardown);
+}

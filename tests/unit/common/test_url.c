@@ -1,0 +1,81 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "url.h"
+
+static void test_mysql_url_parts_are_decoded(void **state)
+{
+    (void)state;
+    struct url u;
+    char err[200];
+    assert_int_equal(url_parse("mysql://meter:p%40ss%3Aword@db.example:3307/smart_meter", &u,
+                               err, sizeof(err)),
+                     0);
+    assert_string_equal(u.scheme, "mysql");
+    assert_string_equal(u.user, "meter");
+    assert_true(u.has_password);
+    assert_string_equal(u.password, "p@ss:word");
+    assert_string_equal(u.host, "db.example");
+    assert_int_equal(u.port, 3307);
+    assert_string_equal(u.path, "smart_meter");
+    url_clear(&u);
+    assert_string_equal(u.password, "");
+}
+
+static void test_user_without_password_and_default_port(void **state)
+{
+    (void)state;
+    struct url u;
+    char err[200];
+    assert_int_equal(url_parse("mysql://root@127.0.0.1/db?socket=/x", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.user, "root");
+    assert_false(u.has_password);
+    assert_int_equal(u.port, 0);
+    assert_string_equal(u.query, "socket=/x");
+}
+
+static void test_mqtt_urls_get_default_ports_and_ipv6(void **state)
+{
+    (void)state;
+    struct url u;
+    char err[200];
+    assert_int_equal(url_parse_mqtt("tcp://127.0.0.1", &u, err, sizeof(err)), 0);
+    assert_int_equal(u.port, 1883);
+    assert_int_equal(url_parse_mqtt("ssl://broker:8884", &u, err, sizeof(err)), 0);
+    assert_int_equal(u.port, 8884);
+    assert_int_equal(url_parse_mqtt("tcp://[::1]:1884", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 1884);
+}
+
+static void test_bad_urls_are_explained(void **state)
+{
+    (void)state;
+    struct url u;
+    char err[200];
+    const char *bad[] = {"127.0.0.1:1883", "http://x:1883", "tcp://:1883", "tcp://x:0",
+                         "tcp://x:99999", "tcp://x:12ab", "tcp://x/path", "tcp://[::1:1883"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(url_parse_mqtt(bad[i], &u, err, sizeof(err)), -EINVAL);
+        assert_true(strlen(err) > 10);
+    }
+    assert_int_equal(url_parse("mysql://u:%zz@h/db", &u, err, sizeof(err)), -EINVAL);
+    assert_null(strstr(err, "%zz"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mysql_url_parts_are_decoded),
+        cmocka_unit_test(test_user_without_password_and_default_port),
+        cmocka_unit_test(test_mqtt_urls_get_default_ports_and_ipv6),
+        cmocka_unit_test(test_bad_urls_are_explained),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

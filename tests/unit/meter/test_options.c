@@ -1,0 +1,182 @@
+/* meterd's options: defaults, config file, flags over file, and clear errors. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "options.h"
+
+static char err[512];
+static char conf[64];
+
+static int parse(struct meterd_options *o, int argc, const char **argv)
+{
+    return meterd_options_parse(o, argc, (char **)argv, 1, err, sizeof(err));
+}
+
+static void write_conf(const char *text)
+{
+    snprintf(conf, sizeof(conf), "/tmp/test_meterd_conf.XXXXXX");
+    int fd = mkstemp(conf);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void test_options_defaults_follow_the_spec(void **state)
+{
+    (void)state;
+    struct meterd_options o;
+    const char *argv[] = {"meterd", "--device-id", "m1"};
+    assert_int_equal(parse(&o, 3, argv), 0);
+    assert_string_equal(o.device_id, "m1");
+    assert_string_equal(o.mqtt, "tcp://127.0.0.1:1883");
+    assert_string_equal(o.adc, "sim");
+    assert_true(o.interval_s == 1.0);
+    assert_string_equal(o.state_dir, "./var");
+    assert_int_equal(o.max_buffered, 3600);
+    assert_true(o.nominal_hz == 50);
+    assert_int_equal(o.level, LOGL_INFO);
+    assert_null(o.mqtt_username);
+    assert_null(o.mqtt_password_file);
+    meterd_options_free(&o);
+}
+
+static void test_options_every_option_works_in_the_config_file(void **state)
+{
+    (void)state;
+    struct meterd_options o;
+    write_conf("# meterd.conf\n"
+               "device_id line-7.meter:3\n"
+               "mqtt ssl://broker.example:8883\n"
+               "mqtt_username meter7\n"
+               "mqtt_password_file /etc/smartmeter/pw\n"
+               "mqtt_cafile /etc/ssl/ca.pem\n"
+               "max_buffered 100\n"
+               "adc sim:v=120,freq=60\n"
+               "\n"
+               "interval 2.5\n"
+               "nominal_hz 60\n"
+               "state_dir /var/lib/meterd\n"
+               "log_level debug\n");
+    const char *argv[] = {"meterd", "--config", conf};
+    int r = parse(&o, 3, argv);
+    unlink(conf);
+    if (r)
+        fail_msg("%s", err);
+    assert_string_equal(o.device_id, "line-7.meter:3");
+    assert_string_equal(o.mqtt, "ssl://broker.example:8883");
+    assert_string_equal(o.mqtt_username, "meter7");
+    assert_string_equal(o.mqtt_password_file, "/etc/smartmeter/pw");
+    assert_string_equal(o.mqtt_cafile, "/etc/ssl/ca.pem");
+    assert_int_equal(o.max_buffered, 100);
+    assert_string_equal(o.adc, "sim:v=120,freq=60");
+    assert_true(o.interval_s == 2.5);
+    assert_true(o.nominal_hz == 60);
+    assert_string_equal(o.state_dir, "/var/lib/meterd");
+    assert_int_equal(o.level, LOGL_DEBUG);
+    meterd_options_free(&o);
+}
+
+static void test_options_flags_override_the_config_file(void **state)
+{
+    (void)state;
+    struct meterd_options o;
+    write_conf("device_id from-file\ninterval 5\n");
+    const char *argv[] = {"meterd", "--interval", "0.5", "--config", conf, "--device-id=flag"};
+    int r = parse(&o, 6, argv);
+    unlink(conf);
+    if (r)
+        fail_msg("%s", err);
+    assert_string_equal(o.device_id, "flag");
+    assert_true(o.interval_s == 0.5);
+    meterd_options_free(&o);
+}
+
+static void expect_error(int argc, const char **argv, const char *message_part)
+{
+    struct meterd_options o;
+    err[0] = '\0';
+    int r = parse(&o, argc, argv);
+    meterd_options_free(&o);
+    if (r == 0)
+        fail_msg("accepted, expected an error with '%s'", message_part);
+    if (!strstr(err, message_part))
+        fail_msg("error '%s' lacks '%s'", err, message_part);
+    assert_null(strchr(err, '\n'));
+}
+
+static void test_options_errors_name_the_problem(void **state)
+{
+    (void)state;
+    const char *no_id[] = {"meterd"};
+    expect_error(1, no_id, "--device-id is required");
+    const char *bad_id[] = {"meterd", "--device-id", "m/1"};
+    expect_error(3, bad_id, "--device-id 'm/1'");
+    const char *unknown[] = {"meterd", "--device-id", "m1", "--colour", "red"};
+    expect_error(5, unknown, "unknown option --colour");
+    const char *bad_url[] = {"meterd", "--device-id", "m1", "--mqtt", "http://host"};
+    expect_error(5, bad_url, "--mqtt: bad MQTT URL 'http://host'");
+    const char *bad_port[] = {"meterd", "--device-id", "m1", "--mqtt", "tcp://host:99999"};
+    expect_error(5, bad_port, "--mqtt: bad MQTT URL");
+    const char *interval[] = {"meterd", "--device-id", "m1", "--interval", "0.05"};
+    expect_error(5, interval, "--interval: 0.05 is out of range");
+    const char *level[] = {"meterd", "--device-id", "m1", "--log-level", "loud"};
+    expect_error(5, level, "--log-level 'loud'");
+    const char *no_conf[] = {"meterd", "--config", "/nonexistent/meterd.conf"};
+    expect_error(3, no_conf, "/nonexistent/meterd.conf");
+    const char *stray[] = {"meterd", "--device-id", "m1", "extra"};
+    expect_error(4, stray, "unexpected argument 'extra'");
+}
+
+static void test_options_bad_config_line_is_named(void **state)
+{
+    (void)state;
+    write_conf("device_id m1\nmax_buffered lots\n");
+    const char *argv[] = {"meterd", "--config", conf};
+    char where[96];
+    snprintf(where, sizeof(where), "%s:2", conf);
+    expect_error(3, argv, where);
+    unlink(conf);
+}
+
+static void test_secret_file_first_line_without_newline(void **state)
+{
+    (void)state;
+    char *secret = NULL;
+    write_conf("s3cr3t-pass\r\nsecond line\n");
+    assert_int_equal(meterd_read_secret_file(conf, &secret, err, sizeof(err)), 0);
+    assert_string_equal(secret, "s3cr3t-pass");
+    free(secret);
+    unlink(conf);
+
+    write_conf("\nhidden\n");
+    assert_int_equal(meterd_read_secret_file(conf, &secret, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "first line is empty"));
+    assert_null(strstr(err, "hidden"));
+    unlink(conf);
+
+    assert_int_equal(meterd_read_secret_file("/nonexistent/pw", &secret, err, sizeof(err)),
+                     -ENOENT);
+    assert_non_null(strstr(err, "/nonexistent/pw"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_options_defaults_follow_the_spec),
+        cmocka_unit_test(test_options_every_option_works_in_the_config_file),
+        cmocka_unit_test(test_options_flags_override_the_config_file),
+        cmocka_unit_test(test_options_errors_name_the_problem),
+        cmocka_unit_test(test_options_bad_config_line_is_named),
+        cmocka_unit_test(test_secret_file_first_line_without_newline),
+    };
+    return cmocka_run_group_tests_name("options", tests, NULL, NULL);
+}
