@@ -134,16 +134,6 @@ static int serve(struct server_options *opt)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct mqtt_ingest_options mo = {.url = opt->mqtt,
-                                     .client_id = opt->mqtt_client_id,
-                                     .username = opt->mqtt_username,
-                                     .password = mqtt_password,
-                                     .ingest = ing,
-                                     .stats = &stats};
-    if (mqtt_ingest_start(&mo, &mq, err, sizeof(err))) {
-        code = cli_fail(2, "%s", err);
-        goto out;
-    }
     struct http_options ho = {.listen = opt->listen,
                               .threads = threads,
                               .max_body_bytes = (size_t)opt->max_body_bytes,
@@ -153,8 +143,19 @@ static int serve(struct server_options *opt)
                               .timeout_s = 60,
                               .handler = api_handle,
                               .app = &app};
-    if (http_start(&ho, &http, err, sizeof(err))) {
-        code = cli_fail(1, "%s", err);
+    r = http_start(&ho, &http, err, sizeof(err));
+    if (r) {
+        code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
+        goto out;
+    }
+    struct mqtt_ingest_options mo = {.url = opt->mqtt,
+                                     .client_id = opt->mqtt_client_id,
+                                     .username = opt->mqtt_username,
+                                     .password = mqtt_password,
+                                     .ingest = ing,
+                                     .stats = &stats};
+    if (mqtt_ingest_start(&mo, &mq, err, sizeof(err))) {
+        code = cli_fail(2, "%s", err);
         goto out;
     }
     log_info("meter-server: serving the API on http://%s (port %d), database %s, broker %s",

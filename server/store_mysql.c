@@ -14,9 +14,9 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,8 +299,8 @@ static void r_text(struct results *r, char *out, size_t size)
 /* DECIMAL columns arrive as text and are parsed into fen. */
 static void r_fen(struct results *r, int64_t *out)
 {
-    unsigned i = r->n;
-    col(r, COL_FEN, MYSQL_TYPE_STRING, r->fen_text[i], FEN_TEXT_LEN - 1);
+    unsigned i = col(r, COL_FEN, MYSQL_TYPE_STRING, NULL, FEN_TEXT_LEN - 1);
+    r->bind[i].buffer = r->fen_text[i];
     r->fen[i] = out;
 }
 
@@ -309,28 +309,21 @@ static int finish_row(struct mdb_store *m, struct results *r, const char *what)
 {
     for (unsigned i = 0; i < r->n; i++) {
         MYSQL_BIND *b = &r->bind[i];
-        if (r->error[i])
+        bool null = r->is_null[i];
+        bool text = r->kind[i] == COL_TEXT || r->kind[i] == COL_FEN;
+        if (r->error[i] || (text && !null && r->len[i] > b->buffer_length))
             return store_fail(&m->base, -EIO, "%s: column %u does not fit its field", what, i + 1);
-        unsigned long len = r->is_null[i] ? 0 : r->len[i];
-        switch (r->kind[i]) {
-        case COL_INT:
-            if (r->is_null[i])
-                *(int64_t *)b->buffer = 0;
-            break;
-        case COL_DOUBLE:
-            if (r->is_null[i])
-                *(double *)b->buffer = 0;
-            break;
-        case COL_TEXT:
-            ((char *)b->buffer)[len] = '\0';
-            break;
-        case COL_FEN:
-            ((char *)b->buffer)[len] = '\0';
+        if (text)
+            ((char *)b->buffer)[null ? 0 : r->len[i]] = '\0';
+        else if (null && r->kind[i] == COL_INT)
+            *(int64_t *)b->buffer = 0;
+        else if (null)
+            *(double *)b->buffer = 0;
+        if (r->kind[i] == COL_FEN) {
             *r->fen[i] = 0;
-            if (!r->is_null[i] && decimal_to_fen(r->fen_text[i], r->fen[i]))
+            if (!null && decimal_to_fen(r->fen_text[i], r->fen[i]))
                 return store_fail(&m->base, -EIO, "%s: '%s' is not an amount in fen", what,
                                   r->fen_text[i]);
-            break;
         }
     }
     return 0;
@@ -359,7 +352,8 @@ static char *reading_sql(enum stmt_id id)
     dynbuf_init(&b, 8192);
     switch (id) {
     case ST_READING_INSERT:
-        /* IGNORE skips a (device, seq) already stored; NOT NULL gaps are filtered out before. */
+        /* IGNORE skips a (device, seq) already stored; has_required() keeps NULLs out of
+           NOT NULL columns, which IGNORE would otherwise turn into zeros. */
         sql_addf(&b, &r,
                  "INSERT IGNORE INTO readings (device_pk, received_ms, %s) VALUES (?, ?, ?, ?",
                  store_reading_columns());
@@ -435,7 +429,7 @@ static const char *const fixed_sql[ST__COUNT] = {
 
 /* --- running statements ------------------------------------------------------------------- */
 
-static int prepare(struct mdb_store *m, enum stmt_id id, MYSQL_STMT **ret)
+static int prepare(struct mdb_store *m, enum stmt_id id, const char *what, MYSQL_STMT **ret)
 {
     if (m->st[id]) {
         *ret = m->st[id];
@@ -443,14 +437,14 @@ static int prepare(struct mdb_store *m, enum stmt_id id, MYSQL_STMT **ret)
     }
     MYSQL_STMT *st = mysql_stmt_init(m->db);
     if (!st)
-        return db_fail(m, "prepare");
+        return db_fail(m, what);
     char *dyn = fixed_sql[id] ? NULL : reading_sql(id);
     const char *sql = fixed_sql[id] ? fixed_sql[id] : dyn;
     int r = 0;
     if (!sql)
-        r = store_fail(&m->base, -ENOMEM, "prepare: out of memory");
+        r = store_fail(&m->base, -ENOMEM, "%s: out of memory", what);
     else if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)))
-        r = stmt_fail(m, st, "prepare");
+        r = stmt_fail(m, st, what);
     free(dyn);
     if (r) {
         mysql_stmt_close(st);
@@ -470,7 +464,7 @@ static int exec(struct mdb_store *m, enum stmt_id id, struct params *p, struct r
                 const char *what)
 {
     MYSQL_STMT *st = NULL;
-    int r = prepare(m, id, &st);
+    int r = prepare(m, id, what, &st);
     if (r)
         return r;
     if (mysql_stmt_param_count(st) != p->n || mysql_stmt_field_count(st) != (res ? res->n : 0))
@@ -549,10 +543,12 @@ static int query_text_int(struct mdb_store *m, const char *sql, const char *what
         char *end;
         errno = 0;
         long long v = strtoll(row[0], &end, 10);
-        if (errno || end == row[0] || *end)
+        if (errno || end == row[0] || *end) {
             r = store_fail(&m->base, -EIO, "%s: '%s' is not an integer", what, row[0]);
-        *ret = v;
-        *ret_null = false;
+        } else {
+            *ret = v;
+            *ret_null = false;
+        }
     }
     mysql_free_result(rows);
     return r;
@@ -567,8 +563,10 @@ static int begin(struct mdb_store *m)
 
 static int commit(struct mdb_store *m)
 {
+    if (mysql_commit(m->db))
+        return db_fail(m, "commit"); /* still in_tx: the caller rolls back */
     m->in_tx = false;
-    return mysql_commit(m->db) ? db_fail(m, "commit") : 0;
+    return 0;
 }
 
 static void rollback(struct mdb_store *m)
@@ -676,7 +674,7 @@ static int mdb_migrate(struct store *s, int *ret_applied)
     }
     if (!r)
         r = exec_text(m, release, "release migration lock");
-    else /* keep the first error; the server drops the lock with the connection anyway */
+    else /* keeps the first error; should this fail too, the lock ends with the connection */
         (void)mysql_real_query(m->db, release, sizeof(release) - 1);
     if (!r)
         *ret_applied = applied;
@@ -940,7 +938,8 @@ static void finish_reading(const struct results *res, struct reading *rd, int64_
             rd->counter_present |= 1u << c;
 }
 
-/* The table's NOT NULL columns; SQLite's OR IGNORE skips a reading without them, so do we. */
+/* The table's NOT NULL columns. SQLite's OR IGNORE skips a reading without them (after it
+   took a seq), so we do the same. */
 static bool has_required(const struct reading *rd)
 {
     for (int f = 0; f < RR__COUNT; f++)
@@ -983,8 +982,6 @@ static int mdb_readings_insert(struct store *s, int64_t device_pk, const struct 
     int r = begin(m);
     for (size_t k = 0; k < n && !r; k++) {
         struct reading one = rd[k];
-        if (!has_required(&one))
-            continue;
         if (!one.has_seq) {
             if (seq < 0)
                 r = next_seq(m, device_pk, &seq);
@@ -992,6 +989,8 @@ static int mdb_readings_insert(struct store *s, int64_t device_pk, const struct 
                 break;
             one.seq = (uint64_t)seq++;
         }
+        if (!has_required(&one))
+            continue;
         struct params p = {0};
         p_int(&p, device_pk);
         p_int(&p, now);

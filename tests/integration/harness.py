@@ -256,10 +256,10 @@ class Meter:
 
 def mqtt_publish(url, topic, payload, qos=1, retain=False):
     port = url.rsplit(":", 1)[1]
-    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-t", topic, "-q", str(qos), "-m", payload]
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-t", topic, "-q", str(qos), "-s"]
     if retain:
         args.append("-r")
-    subprocess.run(args, check=True, timeout=20)
+    subprocess.run(args, input=payload.encode(), check=True, timeout=20)
 
 
 class IntegrationTest(unittest.TestCase):
@@ -275,15 +275,22 @@ class IntegrationTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        bad_exits = []
         for p in reversed(cls._procs):
             try:
-                p.stop()
-            except Exception:  # noqa: BLE001 - best effort cleanup
-                pass
+                code = p.stop()
+            except Exception as e:  # noqa: BLE001 - keep stopping the others
+                code = f"stop failed: {e}"
+            # A daemon that exits non-zero on SIGTERM (a sanitizer report, a crash) fails the class.
+            if isinstance(p, (Server, Meter)) and code not in (0, None):
+                bad_exits.append(f"{type(p).__name__} exited with {code}; log {p.log_path}")
+                cls._failed = True
         if not getattr(cls, "_failed", False):
             shutil.rmtree(cls.workdir, ignore_errors=True)
         else:
             print(f"kept {cls.workdir} for inspection", file=sys.stderr)
+        if bad_exits:
+            raise AssertionError("; ".join(bad_exits))
 
     @classmethod
     def track(cls, proc):

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The demo: installs what is missing, builds, starts mosquitto, meter-server on
+# SQLite and three simulated meters, and prints where to look. Ctrl-C stops
+# everything it started. State lives in var/demo/ (recreated on every run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/deps.sh
+cmake -S "$root" -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/demo -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+server=build/demo/server/meter-server
+meterd=build/demo/meter/meterd
+
+demo=var/demo
+rm -rf "$demo"
+mkdir -p "$demo"
+pids=()
+cleanup() {
+    trap - INT TERM EXIT
+    echo
+    echo "demo: stopping"
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+free_port() { python3 tests/lib/free_port.py; }
+port_open() { python3 tests/lib/free_port.py --check "$1"; }
+wait_port() { for _ in $(seq 1 100); do port_open "$1" && return 0; sleep 0.1; done; return 1; }
+
+# The broker, on loopback, just for the demo.
+mqtt_port=$(free_port)
+cat > "$demo/mosquitto.conf" <<CONF
+listener $mqtt_port 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $root/$demo/
+log_dest file $root/$demo/mosquitto.log
+CONF
+[ "$(id -u)" = 0 ] && echo "user root" >> "$demo/mosquitto.conf"
+mosquitto -c "$demo/mosquitto.conf" >/dev/null 2>&1 &
+pids+=($!)
+wait_port "$mqtt_port" || { echo "demo: mosquitto did not start" >&2; exit 1; }
+
+# Database, accounts and meters. Passwords and the JWT secret are generated, never defaults.
+db="sqlite:$demo/meter.db"
+"$server" migrate --db "$db" 2>/dev/null
+admin_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+user_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+echo "$admin_pw" | "$server" user add admin --role admin --db "$db" 2>/dev/null
+echo "$user_pw" | "$server" user add demo --role user --db "$db" 2>/dev/null
+head -c 48 /dev/urandom | base64 > "$demo/jwt.secret"
+chmod 600 "$demo/jwt.secret"
+for m in meter-01 meter-02 meter-03; do
+    "$server" device add "$m" --owner demo --db "$db" > "$demo/$m.secret" 2>/dev/null
+done
+
+api_port=8080
+port_open "$api_port" && api_port=$(free_port)
+"$server" --db "$db" --mqtt "tcp://127.0.0.1:$mqtt_port" --listen "127.0.0.1:$api_port" \
+    --jwt-secret-file "$demo/jwt.secret" 2>"$demo/meter-server.log" &
+pids+=($!)
+wait_port "$api_port" || { echo "demo: meter-server did not start; see $demo/meter-server.log" >&2; exit 1; }
+
+# Three meters with different loads: resistive, inductive with harmonics, leading.
+sims=("sim:v=230,i=12,phase=0"
+      "sim:v=228,i=30,phase=36.87,h3=5,h5=3,h7=2,noise=0.1"
+      "sim:v=231,i=5,phase=-30,freq=49.95")
+for k in 0 1 2; do
+    m="meter-0$((k + 1))"
+    "$meterd" --device-id "$m" --mqtt "tcp://127.0.0.1:$mqtt_port" --adc "${sims[$k]}" \
+        --interval 1 --state-dir "$demo" 2>"$demo/$m.log" &
+    pids+=($!)
+done
+
+api="http://127.0.0.1:$api_port"
+cat <<TEXT
+
+smartmeter demo is running (Ctrl-C stops it).
+
+  API:        $api/api/
+  admin:      admin / $admin_pw
+  user:       demo / $user_pw   (owns meter-01, meter-02, meter-03)
+  broker:     tcp://127.0.0.1:$mqtt_port   (mosquitto_sub -p $mqtt_port -t 'meters/#' -v)
+  logs:       $demo/
+
+Try:
+  TOKEN=\$(curl -s -X POST $api/api/login -d '{"username":"demo","password":"$user_pw"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["token"])')
+  curl -s -H "Authorization: Bearer \$TOKEN" $api/api/devices
+  curl -s -H "Authorization: Bearer \$TOKEN" "$api/api/device/data/meter-02?limit=3"
+
+TEXT
+wait

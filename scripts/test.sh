@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds twice (optimised with
+# -Werror, and with AddressSanitizer + UndefinedBehaviorSanitizer), and runs
+# ctest on both. ctest starts a throwaway mosquitto and MariaDB on free
+# loopback ports for the tests that need them and stops them afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+build() { # dir, cmake args...
+    local dir=$1; shift
+    mkdir -p "$dir"
+    if ! { cmake -S "$root" -B "$dir" -DSMARTMETER_WERROR=ON "$@" &&
+           cmake --build "$dir" -j "$jobs"; } > "$dir/build.log" 2>&1; then
+        cat "$dir/build.log"
+        echo "test.sh: build in $dir failed" >&2
+        exit 1
+    fi
+}
+
+echo "== build (RelWithDebInfo, -Werror)"
+build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== build (ASan + UBSan)"
+build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSMARTMETER_SANITIZE=ON
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+echo "== tests (optimised build)"
+ctest --test-dir build/release --output-on-failure "$@"
+echo "== tests (sanitizer build)"
+ctest --test-dir build/sanitize --output-on-failure "$@"
