@@ -110,8 +110,8 @@ static int store_value(const struct config_option *o, void *target, const char *
     return -EINVAL;
 }
 
-int config_set(const struct config_option *table, void *target, const char *name,
-               const char *value, const char *where, char err[CONFIG_ERR_LEN])
+int config_set(const struct config_option *table, void *target, const char *name, const char *value,
+               const char *where, char err[CONFIG_ERR_LEN])
 {
     const struct config_option *o = find(table, name);
     if (!o) {
@@ -245,7 +245,8 @@ int config_parse_args(const struct config_option *table, void *target, int argc,
             return -ENOENT;
         }
         if (!value) {
-            if (o && o->type == CONFIG_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+            if (o && o->type == CONFIG_BOOL &&
+                (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
                 value = "true";
             } else {
                 if (i + 1 >= argc) {
@@ -268,7 +269,7 @@ int config_parse_args(const struct config_option *table, void *target, int argc,
 
 void config_print_help(const struct config_option *table, FILE *out)
 {
-    fprintf(out, "  --config FILE%*s%s\n", 19, "", "read options from FILE (mosquitto.conf style)");
+    fprintf(out, "  %-30s %s\n", "--config FILE", "read options from FILE (mosquitto.conf style)");
     for (const struct config_option *o = table; o->name; o++) {
         char flag[96];
         int n = snprintf(flag, sizeof(flag), "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");

@@ -42,8 +42,8 @@ struct config_option {
 int config_defaults(const struct config_option *table, void *target, char err[CONFIG_ERR_LEN]);
 
 /* Validates and stores one value. where names the source for messages ("--db", "x.conf:3"). */
-int config_set(const struct config_option *table, void *target, const char *name,
-               const char *value, const char *where, char err[CONFIG_ERR_LEN]);
+int config_set(const struct config_option *table, void *target, const char *name, const char *value,
+               const char *where, char err[CONFIG_ERR_LEN]);
 
 /* Reads a config file. Returns 0, or -errno with err naming the file and line. */
 int config_load_file(const struct config_option *table, void *target, const char *path,

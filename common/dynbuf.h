@@ -27,8 +27,10 @@ int dynbuf_add(struct dynbuf *b, const void *data, size_t len);
 int dynbuf_addstr(struct dynbuf *b, const char *s);
 int dynbuf_addc(struct dynbuf *b, char c);
 int dynbuf_addf(struct dynbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int dynbuf_vaddf(struct dynbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* Makes room for n more bytes and returns where they go (NULL on error); commit with dynbuf_commit. */
+int dynbuf_vaddf(struct dynbuf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Makes room for n more bytes and returns where they go (NULL on error); commit with dynbuf_commit.
+ */
 char *dynbuf_reserve(struct dynbuf *b, size_t n);
 void dynbuf_commit(struct dynbuf *b, size_t n);
 

@@ -40,8 +40,8 @@ int json_load_limited(const char *buf, size_t len, int max_depth, json_t **ret,
     json_error_t je;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        snprintf(err, JSON_ERR_LEN, "malformed JSON at line %d column %d: %.100s", je.line, je.column,
-                 je.text);
+        snprintf(err, JSON_ERR_LEN, "malformed JSON at line %d column %d: %.100s", je.line,
+                 je.column, je.text);
         return -EINVAL;
     }
     *ret = root;

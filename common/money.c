@@ -49,11 +49,13 @@ int money_from_double(double yuan, int64_t *ret_fen)
     if (!isfinite(yuan))
         return -EINVAL;
     double fen = yuan * 100.0;
-    if (fabs(fen) > (double)MONEY_LIMIT_FEN)
+    /* Past 10^12 fen a double no longer tells 0.1 fen apart reliably. */
+    if (fabs(fen) > 1e12)
         return -ERANGE;
     double rounded = nearbyint(fen);
-    /* 100.10 arrives as 100.09999999999999; anything further from whole fen has sub-fen digits. */
-    if (fabs(fen - rounded) > 1e-6 * (fabs(rounded) > 1 ? fabs(rounded) : 1))
+    /* 100.10 arrives as 100.09999999999999; anything a thousandth of a fen off has sub-fen digits.
+     */
+    if (fabs(fen - rounded) > 1e-3)
         return -EINVAL;
     *ret_fen = (int64_t)rounded;
     return 0;

@@ -24,8 +24,7 @@ const struct reading_real_desc reading_reals[RR__COUNT] = {
 
 const struct reading_counter_desc reading_counters[RC__COUNT] = {
     [RC_ENERGY_IMPORT] = {"energy_wh", "energy_import_mwh", 1000, INT64_C(1000000000000000)},
-    [RC_ENERGY_EXPORT] = {"energy_export_wh", "energy_export_mwh", 1000,
-                          INT64_C(1000000000000000)},
+    [RC_ENERGY_EXPORT] = {"energy_export_wh", "energy_export_mwh", 1000, INT64_C(1000000000000000)},
     [RC_BOOT] = {"boot", "boot", 1, UINT32_MAX},
 };
 

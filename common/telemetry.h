@@ -59,7 +59,7 @@ extern const struct reading_counter_desc reading_counters[RC__COUNT];
 struct reading {
     uint64_t seq;
     int64_t ts_ms;
-    bool has_seq; /* false only for HTTP uploads without one: the server assigns it */
+    bool has_seq;             /* false only for HTTP uploads without one: the server assigns it */
     uint32_t real_present;    /* bit i set: real[i] holds a value */
     uint32_t counter_present; /* bit i set: counter[i] holds a value */
     double real[RR__COUNT];

@@ -118,14 +118,14 @@ int time_parse_rfc3339(const char *s, int64_t *ret_ms)
     unsigned y, mo, d, h, mi, sec, ms = 0;
     int64_t offset_min = 0;
 
-    if (take_digits(&p, 4, &y) || expect(&p, '-') || take_digits(&p, 2, &mo) ||
-        expect(&p, '-') || take_digits(&p, 2, &d))
+    if (take_digits(&p, 4, &y) || expect(&p, '-') || take_digits(&p, 2, &mo) || expect(&p, '-') ||
+        take_digits(&p, 2, &d))
         return -EINVAL;
     if (*p != 'T' && *p != 't' && *p != ' ')
         return -EINVAL;
     p++;
-    if (take_digits(&p, 2, &h) || expect(&p, ':') || take_digits(&p, 2, &mi) ||
-        expect(&p, ':') || take_digits(&p, 2, &sec))
+    if (take_digits(&p, 2, &h) || expect(&p, ':') || take_digits(&p, 2, &mi) || expect(&p, ':') ||
+        take_digits(&p, 2, &sec))
         return -EINVAL;
     if (*p == '.') {
         int n = 0;

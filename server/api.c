@@ -268,22 +268,25 @@ void api_handle(void *app, const struct http_request *req, struct http_response 
 {
     struct api_call c = {.app = app, .req = req, .res = res};
     const struct route *found = NULL;
-    bool path_known = false;
+    char allow[64] = "";
 
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!match(routes[i].pattern, req->path, &c))
             continue;
-        path_known = true;
         if (strcmp(routes[i].method, req->method) == 0) {
             found = &routes[i];
             break;
         }
+        size_t n = strlen(allow);
+        snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", routes[i].method);
     }
     if (!found) {
-        if (path_known)
-            api_error(&c, 405, "method %s not allowed here", req->method);
-        else
+        if (allow[0]) {
+            http_response_header(res, "Allow", allow);
+            api_error(&c, 405, "method %s not allowed here (allowed: %s)", req->method, allow);
+        } else {
             api_error(&c, 404, "not found");
+        }
         return;
     }
     if (found->access != ACCESS_PUBLIC) {

@@ -20,7 +20,7 @@
 #include "jsonw.h"
 #include "store.h"
 
-#define API_MAX_PARAMS 3
+#define API_MAX_PARAMS     3
 #define API_JSON_MAX_DEPTH 8
 
 struct api_call {

@@ -22,7 +22,7 @@ static int too_many(struct api_call *c, int64_t retry_ms)
 void api_login(struct api_call *c)
 {
     struct app *app = c->app;
-    char ip_key[80], user_key[USERNAME_MAX + 8];
+    char ip_key[80], user_key[USERNAME_MAX + 80];
     int64_t now = time_mono_ms(), retry_ms = 0;
 
     snprintf(ip_key, sizeof(ip_key), "ip:%s", c->req->client_addr);
@@ -34,10 +34,15 @@ void api_login(struct api_call *c)
     if (!body)
         return;
     const char *username = api_body_string(c, body, "username", USERNAME_MAX);
-    const char *password = username ? api_body_string(c, body, "password", AUTH_PASSWORD_MAX) : NULL;
+    const char *password =
+        username ? api_body_string(c, body, "password", AUTH_PASSWORD_MAX) : NULL;
     if (!username || !password)
         goto out;
-    snprintf(user_key, sizeof(user_key), "user:%s", username);
+    /*
+     * Failures count per address and per (user name, address): an attacker
+     * elsewhere cannot lock the real user out by failing on purpose.
+     */
+    snprintf(user_key, sizeof(user_key), "user:%s|%s", username, c->req->client_addr);
     if (ratelimit_blocked(app->login_failures, user_key, now, &retry_ms)) {
         too_many(c, retry_ms);
         goto out;

@@ -29,7 +29,7 @@ static int parse_amount(struct api_call *c, const json_t *v, int64_t *ret_fen)
     if (json_is_integer(v)) {
         json_int_t x = json_integer_value(v);
         r = x > RECHARGE_MAX_FEN / 100 || x < -RECHARGE_MAX_FEN / 100 ? -ERANGE : 0;
-        *ret_fen = (int64_t)x * 100;
+        *ret_fen = r ? 0 : (int64_t)x * 100;
     } else if (json_is_real(v)) {
         r = money_from_double(json_real_value(v), ret_fen);
     } else if (json_is_string(v)) {
@@ -128,7 +128,8 @@ void api_ledger(struct api_call *c)
     jsonw_kmoney(&w, "balance", dev.balance_fen);
     jsonw_key(&w, "entries");
     jsonw_arr_begin(&w);
-    int r = api_store_result(c, store_ledger_list(c->store, dev.id, (size_t)limit, write_entry, &w));
+    int r =
+        api_store_result(c, store_ledger_list(c->store, dev.id, (size_t)limit, write_entry, &w));
     if (r) {
         api_store_error(c, r);
         return;

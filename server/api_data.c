@@ -13,8 +13,8 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define HISTORY_DEFAULT_LIMIT 1000
-#define HISTORY_MAX_LIMIT 10000
+#define HISTORY_DEFAULT_LIMIT   1000
+#define HISTORY_MAX_LIMIT       10000
 #define DEFAULT_BUCKET_RANGE_MS (24 * 3600 * 1000)
 
 /* The device_id every item of an upload names; all must agree. 0, or answers 400/403. */
@@ -49,6 +49,8 @@ void api_data_upload(struct api_call *c)
         return;
     }
     const char *secret = h + 7;
+    while (*secret == ' ')
+        secret++;
 
     char err[JSON_ERR_LEN];
     json_t *root = NULL;
@@ -80,8 +82,9 @@ void api_data_upload(struct api_call *c)
     struct store *st = api_store(c);
     if (!st)
         goto out;
-    int r = device_id_valid(device_id) ? api_store_result(c, store_device_by_name(st, device_id, &dev))
-                                       : -ENOENT;
+    int r = device_id_valid(device_id)
+                ? api_store_result(c, store_device_by_name(st, device_id, &dev))
+                : -ENOENT;
     if (r && r != -ENOENT) {
         api_store_error(c, r);
         goto out;
@@ -115,7 +118,9 @@ void api_data_upload(struct api_call *c)
         api_store_error(c, r);
         goto out;
     }
-    atomic_fetch_add(&c->app->stats->readings_stored, inserted);
+    atomic_fetch_add(&c->app->stats->http_uploads, 1);
+    atomic_fetch_add(&c->app->stats->http_readings_stored, inserted);
+    atomic_fetch_add(&c->app->stats->http_duplicates, res.n_valid - inserted);
     struct jsonw w;
     api_success(c, 200, &w);
     jsonw_kint(&w, "stored", (int64_t)inserted);
@@ -174,11 +179,15 @@ void api_data_query(struct api_call *c)
     int64_t from = 0, to = INT64_MAX, limit = HISTORY_DEFAULT_LIMIT, bucket = 0;
 
     if (from_s && api_parse_instant(from_s, &from)) {
-        api_error(c, 400, "from must be an RFC 3339 date-time (e.g. 2026-01-31T00:00:00Z)");
+        api_error(c, 400,
+                  "from must be an RFC 3339 date-time (e.g. 2026-01-31T00:00:00Z) or "
+                  "epoch milliseconds");
         return;
     }
     if (to_s && api_parse_instant(to_s, &to)) {
-        api_error(c, 400, "to must be an RFC 3339 date-time (e.g. 2026-01-31T00:00:00Z)");
+        api_error(c, 400,
+                  "to must be an RFC 3339 date-time (e.g. 2026-01-31T00:00:00Z) or "
+                  "epoch milliseconds");
         return;
     }
     if (limit_s && api_parse_count(limit_s, 1, HISTORY_MAX_LIMIT, &limit)) {
@@ -188,7 +197,8 @@ void api_data_query(struct api_call *c)
     if (interval_s) {
         int r = api_parse_duration(interval_s, &bucket);
         if (r || bucket < 1000) {
-            api_error(c, 400, "interval must be a duration of 1 s to 366 d, like 60, 15m, 1h or 1d");
+            api_error(c, 400,
+                      "interval must be a duration of 1 s to 366 d, like 60, 15m, 1h or 1d");
             return;
         }
         if (!to_s)

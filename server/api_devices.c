@@ -68,8 +68,8 @@ void api_devices_list(struct api_call *c)
         return;
     /* Collect first: a connection runs one statement at a time. */
     struct device_array a = {0};
-    int r = api_store_result(c, store_device_list(st, api_is_staff(c) ? 0 : c->user.id,
-                                                  collect_device, &a));
+    int r = api_store_result(
+        c, store_device_list(st, api_is_staff(c) ? 0 : c->user.id, collect_device, &a));
     if (r == -E2BIG) {
         api_error(c, 413, "more than %d devices", DEVICE_LIST_MAX);
         goto out;
@@ -159,7 +159,8 @@ void api_device_create(struct api_call *c)
     struct user_rec u;
     int r;
     if (owner) {
-        r = username_valid(owner) ? api_store_result(c, store_user_by_name(st, owner, &u)) : -ENOENT;
+        r = username_valid(owner) ? api_store_result(c, store_user_by_name(st, owner, &u))
+                                  : -ENOENT;
         if (r == -ENOENT) {
             api_error(c, 400, "owner '%s' is not a user", username_valid(owner) ? owner : "?");
             goto out;
@@ -172,13 +173,11 @@ void api_device_create(struct api_call *c)
     char secret[AUTH_DEVICE_SECRET_LEN + 1], hash[SECRET_HASH_LEN + 1];
     auth_device_secret_new(secret, hash);
     int64_t pk;
-    r = api_store_result(c, store_device_add(st, device_id, hash, &pk));
+    r = api_store_result(c, store_device_add(st, device_id, hash, owner ? u.id : 0, &pk));
     if (r == -EEXIST) {
         api_error(c, 409, "device %s already exists", device_id);
         goto wipe;
     }
-    if (!r && owner)
-        r = api_store_result(c, store_binding_add(st, u.id, pk));
     if (r) {
         api_store_error(c, r);
         goto wipe;
@@ -208,8 +207,9 @@ void api_binding_add(struct api_call *c)
     if (!username)
         goto out;
     struct user_rec u;
-    int r = username_valid(username) ? api_store_result(c, store_user_by_name(c->store, username, &u))
-                                     : -ENOENT;
+    int r = username_valid(username)
+                ? api_store_result(c, store_user_by_name(c->store, username, &u))
+                : -ENOENT;
     if (r == -ENOENT) {
         api_error(c, 404, "user not found");
         goto out;
@@ -242,8 +242,9 @@ void api_binding_remove(struct api_call *c)
         return;
     const char *username = c->params[1];
     struct user_rec u;
-    int r = username_valid(username) ? api_store_result(c, store_user_by_name(c->store, username, &u))
-                                     : -ENOENT;
+    int r = username_valid(username)
+                ? api_store_result(c, store_user_by_name(c->store, username, &u))
+                : -ENOENT;
     if (!r)
         r = api_store_result(c, store_binding_remove(c->store, u.id, d.id));
     if (r == -ENOENT) {

@@ -29,7 +29,7 @@ void api_stats(struct api_call *c)
     const struct ingest_stats *s = c->app->stats;
     struct jsonw w;
     api_success(c, 200, &w);
-    jsonw_key(&w, "ingest");
+    jsonw_key(&w, "mqtt");
     jsonw_obj_begin(&w);
     jsonw_kint(&w, "messages", (int64_t)atomic_load(&s->messages));
     jsonw_kint(&w, "readings_stored", (int64_t)atomic_load(&s->readings_stored));
@@ -40,7 +40,13 @@ void api_stats(struct api_call *c)
     jsonw_kint(&w, "too_large", (int64_t)atomic_load(&s->too_large));
     jsonw_kint(&w, "db_errors", (int64_t)atomic_load(&s->db_errors));
     jsonw_kint(&w, "status_updates", (int64_t)atomic_load(&s->status_updates));
-    jsonw_kbool(&w, "mqtt_connected", atomic_load(&s->mqtt_connected));
+    jsonw_kbool(&w, "connected", atomic_load(&s->mqtt_connected));
+    jsonw_obj_end(&w);
+    jsonw_key(&w, "http");
+    jsonw_obj_begin(&w);
+    jsonw_kint(&w, "uploads", (int64_t)atomic_load(&s->http_uploads));
+    jsonw_kint(&w, "readings_stored", (int64_t)atomic_load(&s->http_readings_stored));
+    jsonw_kint(&w, "duplicates", (int64_t)atomic_load(&s->http_duplicates));
     jsonw_obj_end(&w);
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
     jsonw_obj_end(&w);

@@ -44,7 +44,8 @@ void api_user_create(struct api_call *c)
     if (!body)
         return;
     const char *username = api_body_string(c, body, "username", USERNAME_MAX);
-    const char *password = username ? api_body_string(c, body, "password", AUTH_PASSWORD_MAX) : NULL;
+    const char *password =
+        username ? api_body_string(c, body, "password", AUTH_PASSWORD_MAX) : NULL;
     const char *role_s = "user";
     enum role role;
     if (!username || !password)

@@ -17,7 +17,7 @@ struct app {
     const struct server_options *opt;
     struct store_pool *pool;
     struct auth_key key;
-    struct ratelimit *login_failures; /* per client address and per user name */
+    struct ratelimit *login_failures; /* per client address and per (user name, address) */
     sem_t password_slots;             /* Argon2id runs at once, each ~64 MiB */
     struct ingest_stats *stats;
     int64_t started_ms;

@@ -20,11 +20,11 @@
 
 #include "store.h"
 
-#define AUTH_JWT_SECRET_MIN 32
-#define AUTH_JWT_SECRET_MAX 4096
+#define AUTH_JWT_SECRET_MIN    32
+#define AUTH_JWT_SECRET_MAX    4096
 #define AUTH_DEVICE_SECRET_LEN 64 /* hex characters */
-#define AUTH_TOKEN_MAX 4096
-#define AUTH_PASSWORD_MAX 1024
+#define AUTH_TOKEN_MAX         4096
+#define AUTH_PASSWORD_MAX      1024
 
 /* Initialises libsodium; call once before anything else here. Returns 0 or -EIO. */
 int auth_init(void);

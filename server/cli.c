@@ -75,8 +75,9 @@ static int check_schema(struct store *st)
     if (r)
         return cli_fail(1, "cannot read the schema version: %s", store_errmsg(st));
     if (version < store_schema_latest(st))
-        return cli_fail(1, "the database schema is at version %d, this build needs %d: run "
-                           "'meter-server migrate' first",
+        return cli_fail(1,
+                        "the database schema is at version %d, this build needs %d: run "
+                        "'meter-server migrate' first",
                         version, store_schema_latest(st));
     if (version > store_schema_latest(st))
         return cli_fail(1, "the database schema (version %d) is newer than this build (%d)",
@@ -135,7 +136,8 @@ int cli_user_add(int argc, char **argv)
     /* meter-server user add NAME --role ROLE [options] */
     const char *role_s = take_flag(&argc, argv, "role");
     if (argc < 4 || strncmp(argv[3], "--", 2) == 0)
-        return cli_fail(2, "usage: meter-server user add NAME --role admin|operator|user [--db URL]");
+        return cli_fail(2,
+                        "usage: meter-server user add NAME --role admin|operator|user [--db URL]");
     const char *name = argv[3];
     enum role role;
     if (!role_s)
@@ -156,8 +158,9 @@ int cli_user_add(int argc, char **argv)
         goto out;
     int r = read_password(password, sizeof(password));
     if (r) {
-        code = cli_fail(2, "%s", r == -E2BIG ? "password longer than 1024 bytes"
-                                             : "no password on standard input (one line)");
+        code = cli_fail(2, "%s",
+                        r == -E2BIG ? "password longer than 1024 bytes"
+                                    : "no password on standard input (one line)");
         goto out;
     }
     if (strlen(password) < 8)
@@ -212,9 +215,7 @@ int cli_device_add(int argc, char **argv)
     }
     auth_device_secret_new(secret, hash);
     int64_t pk;
-    r = store_device_add(st, device_id, hash, &pk);
-    if (!r)
-        r = store_binding_add(st, u.id, pk);
+    r = store_device_add(st, device_id, hash, u.id, &pk);
     if (r) {
         code = cli_fail(1, "%s", store_errmsg(st));
         goto out;

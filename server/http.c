@@ -96,9 +96,8 @@ static void client_addr(struct MHD_Connection *c, char *out, size_t outlen)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct http_server *srv = cls;
     struct request_ctx *ctx = *con_cls;
@@ -110,8 +109,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         dynbuf_init(&ctx->body, srv->opts.max_body_bytes);
         *con_cls = ctx;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > srv->opts.max_body_bytes)
             ctx->too_large = true;
         return MHD_YES;
@@ -216,8 +215,7 @@ bad:
     return -EINVAL;
 }
 
-int http_start(const struct http_options *opts, struct http_server **ret, char *err,
-               size_t errlen)
+int http_start(const struct http_options *opts, struct http_server **ret, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     int r = parse_listen(opts->listen, &ss, err, errlen);

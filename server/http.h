@@ -59,8 +59,7 @@ struct http_options {
 struct http_server;
 
 /* Starts listening. Returns 0, or -errno with err set (bad address, port in use). */
-int http_start(const struct http_options *opts, struct http_server **ret, char *err,
-               size_t errlen);
+int http_start(const struct http_options *opts, struct http_server **ret, char *err, size_t errlen);
 /* The port actually bound. */
 int http_port(const struct http_server *srv);
 void http_stop(struct http_server *srv);

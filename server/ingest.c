@@ -167,6 +167,13 @@ static enum ingest_result handle_status(struct ingest *ing, const char *device_i
         return INGEST_DONE;
     }
     const char *s = json_string_value(json_object_get(root, "status"));
+    int64_t at_ms = time_now_ms();
+    const char *ts = json_string_value(json_object_get(root, "ts"));
+    int64_t meter_ms;
+    /* The meter's own time when it gave one (the last will carries none). */
+    if (ts && time_parse_rfc3339(ts, &meter_ms) == 0 && meter_ms >= TIME_MIN_VALID_MS &&
+        meter_ms <= at_ms + 24 * 3600 * 1000)
+        at_ms = meter_ms;
     if (s && strcmp(s, "online") == 0) {
         status = DEVICE_STATUS_ONLINE;
     } else if (s && strcmp(s, "offline") == 0) {
@@ -189,8 +196,11 @@ static enum ingest_result handle_status(struct ingest *ing, const char *device_i
         log_rejected(ing, "status of unknown device", device_id, "not registered");
         return INGEST_DONE;
     }
+    /* Retained statuses come again on every (re)subscription: only changes count. */
+    if (!r && dev.status == status)
+        return INGEST_DONE;
     if (!r)
-        r = store_device_set_status(st, dev.id, status, time_now_ms());
+        r = store_device_set_status(st, dev.id, status, at_ms);
     if (r)
         return store_trouble(ing, r, "storing status");
     atomic_fetch_add(&ing->stats->status_updates, 1);

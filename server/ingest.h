@@ -27,6 +27,10 @@ struct ingest_stats {
     atomic_uint_fast64_t db_errors;
     atomic_uint_fast64_t status_updates;
     atomic_bool mqtt_connected;
+    /* uploads over HTTP (POST /api/device/data) */
+    atomic_uint_fast64_t http_uploads;
+    atomic_uint_fast64_t http_readings_stored;
+    atomic_uint_fast64_t http_duplicates;
 };
 
 struct ingest_limits {

@@ -24,15 +24,14 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage:\n"
-            "  meter-server [options]                         run the server\n"
-            "  meter-server migrate [--db URL]                create/upgrade the schema\n"
-            "  meter-server user add NAME --role admin|operator|user [--db URL]\n"
-            "                                                 password read from stdin\n"
-            "  meter-server device add DEVICE_ID --owner NAME [--db URL]\n"
-            "                                                 prints the device secret once\n"
-            "\noptions (each also a line \"name value\" in the --config file):\n");
+    fprintf(out, "usage:\n"
+                 "  meter-server [options]                         run the server\n"
+                 "  meter-server migrate [--db URL]                create/upgrade the schema\n"
+                 "  meter-server user add NAME --role admin|operator|user [--db URL]\n"
+                 "                                                 password read from stdin\n"
+                 "  meter-server device add DEVICE_ID --owner NAME [--db URL]\n"
+                 "                                                 prints the device secret once\n"
+                 "\noptions (each also a line \"name value\" in the --config file):\n");
     config_print_help(server_option_table, out);
 }
 
@@ -100,8 +99,9 @@ static int serve(struct server_options *opt)
     int latest = store_schema_latest(probe);
     if (r || version != latest) {
         code = r ? cli_fail(1, "cannot read the schema version: %s", store_errmsg(probe))
-                 : cli_fail(1, "the database schema is at version %d, this build needs %d: run "
-                               "'meter-server migrate' (with the same --db)",
+                 : cli_fail(1,
+                            "the database schema is at version %d, this build needs %d: run "
+                            "'meter-server migrate' (with the same --db)",
                             version, latest);
         store_close(probe);
         goto out;
@@ -159,7 +159,8 @@ static int serve(struct server_options *opt)
         goto out;
     }
     log_info("meter-server: serving the API on http://%s (port %d), database %s, broker %s",
-             opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql", opt->mqtt);
+             opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql",
+             opt->mqtt);
 
     for (;;) {
         struct timespec tick = {1, 0};

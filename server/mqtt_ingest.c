@@ -79,8 +79,8 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     memcpy(name, topic, n);
     name[n] = '\0';
 
-    enum ingest_result r =
-        ingest_message(m->opts.ingest, name, msg->payload, (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0));
+    enum ingest_result r = ingest_message(m->opts.ingest, name, msg->payload,
+                                          (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0));
     if (r == INGEST_RETRY) {
         /*
          * The database is away: keep the message (returning 0 makes paho offer
@@ -139,7 +139,8 @@ int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest
     m->opts = *opts;
     m->retry_sleep_ms = 50;
     m->backoff_ms = 1000;
-    const char *scheme = strcmp(u.scheme, "ssl") == 0 || strcmp(u.scheme, "mqtts") == 0 ? "ssl" : "tcp";
+    const char *scheme =
+        strcmp(u.scheme, "ssl") == 0 || strcmp(u.scheme, "mqtts") == 0 ? "ssl" : "tcp";
     if (strchr(u.host, ':'))
         snprintf(m->uri, sizeof(m->uri), "%s://[%s]:%d", scheme, u.host, u.port);
     else

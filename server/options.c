@@ -38,6 +38,6 @@ const struct config_option server_option_table[] = {
     {"max_connections_per_ip", CONFIG_INT, OPT(max_connections_per_ip), 0, 1000000, "0", "N",
      "most simultaneous HTTP connections from one address (0: no limit)"},
     {"login_max_failures", CONFIG_INT, OPT(login_max_failures), 1, 1000000, "10", "N",
-     "failed logins allowed per client address and per user name in 5 minutes"},
+     "failed logins allowed per client address (and per user name from it) in 5 minutes"},
     {0},
 };

@@ -27,7 +27,8 @@ void ratelimit_free(struct ratelimit *rl);
 bool ratelimit_hit(struct ratelimit *rl, const char *key, int64_t now_ms, uint32_t *ret_count,
                    int64_t *ret_retry_ms);
 /* True when key is over the limit in its current window (counts nothing). */
-bool ratelimit_blocked(struct ratelimit *rl, const char *key, int64_t now_ms, int64_t *ret_retry_ms);
+bool ratelimit_blocked(struct ratelimit *rl, const char *key, int64_t now_ms,
+                       int64_t *ret_retry_ms);
 /* Forgets key (e.g. after a successful login). */
 void ratelimit_clear(struct ratelimit *rl, const char *key);
 

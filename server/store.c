@@ -181,8 +181,8 @@ int store_migrate(struct store *s, int *ret_applied)
     return s->ops->migrate(s, ret_applied);
 }
 
-int store_user_add(struct store *s, const char *username, const char *password_hash,
-                   enum role role, int64_t *ret_id)
+int store_user_add(struct store *s, const char *username, const char *password_hash, enum role role,
+                   int64_t *ret_id)
 {
     return s->ops->user_add(s, username, password_hash, role, ret_id);
 }
@@ -203,9 +203,18 @@ int store_user_list(struct store *s, store_user_cb cb, void *ctx)
 }
 
 int store_device_add(struct store *s, const char *device_id, const char *secret_hash,
-                     int64_t *ret_id)
+                     int64_t owner_user_id, int64_t *ret_id)
 {
-    return s->ops->device_add(s, device_id, secret_hash, ret_id);
+    return s->ops->device_add(s, device_id, secret_hash, owner_user_id, ret_id);
+}
+
+int64_t store_batch_max_seq(const struct reading *r, size_t n)
+{
+    int64_t max = 0;
+    for (size_t k = 0; k < n; k++)
+        if (r[k].has_seq && (int64_t)r[k].seq > max)
+            max = (int64_t)r[k].seq;
+    return max;
 }
 
 int store_device_by_name(struct store *s, const char *device_id, struct device_rec *ret)

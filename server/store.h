@@ -37,9 +37,9 @@ const char *role_name(enum role role);
 bool username_valid(const char *name);
 int role_parse(const char *name, enum role *ret_role);
 
-#define USERNAME_MAX 64
-#define PASSWORD_HASH_MAX 160
-#define SECRET_HASH_LEN 64 /* hex of a 32-byte hash */
+#define USERNAME_MAX        64
+#define PASSWORD_HASH_MAX   160
+#define SECRET_HASH_LEN     64 /* hex of a 32-byte hash */
 #define IDEMPOTENCY_KEY_MAX 128
 /* Largest balance we hold: 10^11 yuan, so any balance prints exactly as a double too. */
 #define STORE_BALANCE_MAX_FEN INT64_C(10000000000000)
@@ -72,7 +72,7 @@ struct reading_bucket {
     int64_t count;
     uint32_t real_present; /* bit f: avg/min/max[f] are set */
     double avg[RR__COUNT], min[RR__COUNT], max[RR__COUNT];
-    uint32_t counter_present; /* bit c: counter_last[c] is the bucket's last value */
+    uint32_t counter_present; /* bit c: counter_last[c] is the bucket's highest value */
     int64_t counter_last[RC__COUNT];
 };
 
@@ -106,7 +106,7 @@ typedef int (*store_name_cb)(const char *name, void *ctx);
  * when the database cannot be reached, with a message in err (no password).
  */
 int store_open(const char *url, struct store **ret, char err[STORE_ERR_LEN]);
-void store_close(struct store *s); /* NULL is fine */
+void store_close(struct store *s);                /* NULL is fine */
 const char *store_backend(const struct store *s); /* "sqlite" or "mysql" */
 const char *store_errmsg(const struct store *s);
 
@@ -117,15 +117,16 @@ int store_schema_version(struct store *s, int *ret_version);
 int store_migrate(struct store *s, int *ret_applied);
 
 /* Users */
-int store_user_add(struct store *s, const char *username, const char *password_hash,
-                   enum role role, int64_t *ret_id);
+int store_user_add(struct store *s, const char *username, const char *password_hash, enum role role,
+                   int64_t *ret_id);
 int store_user_by_name(struct store *s, const char *username, struct user_rec *ret);
 int store_user_by_id(struct store *s, int64_t id, struct user_rec *ret);
 int store_user_list(struct store *s, store_user_cb cb, void *ctx);
 
 /* Devices */
+/* Adds a device and, when owner_user_id is not 0, binds it to that user, in one transaction. */
 int store_device_add(struct store *s, const char *device_id, const char *secret_hash,
-                     int64_t *ret_id);
+                     int64_t owner_user_id, int64_t *ret_id);
 int store_device_by_name(struct store *s, const char *device_id, struct device_rec *ret);
 /* All devices (user_id 0) or those bound to user_id, ordered by device_id. */
 int store_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
@@ -141,8 +142,9 @@ int store_binding_users(struct store *s, int64_t device_pk, store_name_cb cb, vo
 
 /*
  * Stores readings in one transaction. A (device, seq) already stored is
- * skipped, so replays are harmless; *ret_inserted counts new rows. A reading
- * without has_seq is given the device's highest seq + 1.
+ * skipped, so replays are harmless; *ret_inserted counts new rows. Readings
+ * without has_seq are numbered after both the device's highest stored seq
+ * and the highest seq in the batch.
  */
 int store_readings_insert(struct store *s, int64_t device_pk, const struct reading *r, size_t n,
                           size_t *ret_inserted);

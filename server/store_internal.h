@@ -29,7 +29,7 @@ struct store_ops {
     int (*user_get)(struct store *s, const char *username, int64_t id, struct user_rec *ret);
     int (*user_list)(struct store *s, store_user_cb cb, void *ctx);
     int (*device_add)(struct store *s, const char *device_id, const char *secret_hash,
-                      int64_t *ret_id);
+                      int64_t owner_user_id, int64_t *ret_id);
     int (*device_by_name)(struct store *s, const char *device_id, struct device_rec *ret);
     int (*device_list)(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
     int (*device_set_status)(struct store *s, int64_t device_pk, enum device_status status,
@@ -59,7 +59,8 @@ struct store {
 };
 
 /* Records the last error message; returns err so callers can `return store_fail(...)`. */
-int store_fail(struct store *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int store_fail(struct store *s, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Backend constructors: "rest" is the URL after "sqlite:" / the whole mysql:// URL. */
 int store_sqlite_open(const char *path, const char *query, struct store **ret,
@@ -74,6 +75,9 @@ int store_migrations_latest(const struct migration *m);
  * Calls fn for each non-empty statement (NUL-terminated copy); stops on error.
  */
 int store_split_sql(const char *sql, int (*fn)(const char *stmt, void *ctx), void *ctx);
+
+/* The highest seq among a batch's readings that carry one (0 when none do). */
+int64_t store_batch_max_seq(const struct reading *r, size_t n);
 
 /* SELECT list of the readings columns in table order: seq, ts_ms, reals..., counters... */
 const char *store_reading_columns(void);

@@ -752,20 +752,33 @@ static int mdb_user_list(struct store *s, store_user_cb cb, void *ctx)
     return r;
 }
 
+static int mdb_binding_add(struct store *s, int64_t user_id, int64_t device_pk);
+
 static int mdb_device_add(struct store *s, const char *device_id, const char *secret_hash,
-                          int64_t *ret_id)
+                          int64_t owner_user_id, int64_t *ret_id)
 {
     struct mdb_store *m = M(s);
     struct params p = {0};
     p_str(&p, device_id);
     p_str(&p, secret_hash);
     p_int(&p, time_now_ms());
-    int r = exec(m, ST_DEVICE_ADD, &p, NULL, "add device");
+    int r = begin(m);
+    if (!r)
+        r = exec(m, ST_DEVICE_ADD, &p, NULL, "add device");
     if (r == -EEXIST)
-        return store_fail(s, r, "device '%s' already exists", device_id);
-    if (!r && ret_id)
-        *ret_id = (int64_t)mysql_stmt_insert_id(m->st[ST_DEVICE_ADD]);
-    return r;
+        store_fail(s, r, "device '%s' already exists", device_id);
+    int64_t id = r ? 0 : (int64_t)mysql_stmt_insert_id(m->st[ST_DEVICE_ADD]);
+    if (!r && owner_user_id)
+        r = mdb_binding_add(s, owner_user_id, id);
+    if (!r)
+        r = commit(m);
+    if (r) {
+        rollback(m);
+        return r;
+    }
+    if (ret_id)
+        *ret_id = id;
+    return 0;
 }
 
 static void bind_device(struct results *res, struct device_rec *d, char *status, size_t status_size)
@@ -983,8 +996,12 @@ static int mdb_readings_insert(struct store *s, int64_t device_pk, const struct 
     for (size_t k = 0; k < n && !r; k++) {
         struct reading one = rd[k];
         if (!one.has_seq) {
-            if (seq < 0)
+            if (seq < 0) {
                 r = next_seq(m, device_pk, &seq);
+                int64_t batch = store_batch_max_seq(rd, n);
+                if (seq <= batch)
+                    seq = batch + 1;
+            }
             if (r)
                 break;
             one.seq = (uint64_t)seq++;

@@ -51,7 +51,8 @@ struct sqlite_store {
     sqlite3_stmt *st[ST__COUNT];
 };
 
-#define DEVICE_COLS "d.id, d.device_id, d.secret_hash, d.balance_fen, d.status, d.status_ms, d.created_ms"
+#define DEVICE_COLS                                                                                \
+    "d.id, d.device_id, d.secret_hash, d.balance_fen, d.status, d.status_ms, d.created_ms"
 #define USER_COLS "id, username, password_hash, role, tokens_valid_after_ms, created_ms"
 
 static struct sqlite_store *S(struct store *s)
@@ -77,8 +78,9 @@ static char *reading_sql(enum stmt_id id)
     dynbuf_init(&b, 8192);
     switch (id) {
     case ST_READING_INSERT:
-        dynbuf_addf(&b, "INSERT OR IGNORE INTO readings (device_pk, received_ms, %s) VALUES (?, ?, ?, ?",
-                    store_reading_columns());
+        dynbuf_addf(
+            &b, "INSERT OR IGNORE INTO readings (device_pk, received_ms, %s) VALUES (?, ?, ?, ?",
+            store_reading_columns());
         for (int i = 0; i < RR__COUNT + RC__COUNT; i++)
             dynbuf_addstr(&b, ", ?");
         dynbuf_addstr(&b, ")");
@@ -114,7 +116,8 @@ static const char *const fixed_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_USER_ADD] = "INSERT INTO users (username, password_hash, role, created_ms) VALUES (?, ?, ?, ?)",
+    [ST_USER_ADD] =
+        "INSERT INTO users (username, password_hash, role, created_ms) VALUES (?, ?, ?, ?)",
     [ST_USER_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?",
     [ST_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?",
     [ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
@@ -123,7 +126,8 @@ static const char *const fixed_sql[ST__COUNT] = {
     [ST_DEVICE_LIST_ALL] = "SELECT " DEVICE_COLS " FROM devices d ORDER BY d.device_id",
     [ST_DEVICE_LIST_USER] = "SELECT " DEVICE_COLS " FROM devices d JOIN user_devices b "
                             "ON b.device_pk = d.id WHERE b.user_id = ? ORDER BY d.device_id",
-    [ST_DEVICE_STATUS] = "UPDATE devices SET status = ?, status_ms = ? WHERE id = ? AND status_ms <= ?",
+    [ST_DEVICE_STATUS] =
+        "UPDATE devices SET status = ?, status_ms = ? WHERE id = ? AND status_ms <= ?",
     [ST_BINDING_ADD] = "INSERT INTO user_devices (user_id, device_pk, created_ms) VALUES (?, ?, ?)",
     [ST_BINDING_REMOVE] = "DELETE FROM user_devices WHERE user_id = ? AND device_pk = ?",
     [ST_BINDING_CHECK] = "SELECT 1 FROM user_devices WHERE user_id = ? AND device_pk = ?",
@@ -375,21 +379,39 @@ static int sqlite_user_list(struct store *s, store_user_cb cb, void *ctx)
     return r;
 }
 
+static int sqlite_binding_add(struct store *s, int64_t user_id, int64_t device_pk);
+
 static int sqlite_device_add(struct store *s, const char *device_id, const char *secret_hash,
-                             int64_t *ret_id)
+                             int64_t owner_user_id, int64_t *ret_id)
 {
     struct sqlite_store *q = S(s);
+    int r = begin(q);
+    if (r)
+        return r;
     sqlite3_stmt *st = stmt(q, ST_DEVICE_ADD);
-    if (!st)
-        return -EIO;
+    if (!st) {
+        r = -EIO;
+        goto out;
+    }
     sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, secret_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, time_now_ms());
-    int r = step_done(q, st, "add device");
-    if (r == -EEXIST)
-        return store_fail(s, r, "device '%s' already exists", device_id);
+    r = step_done(q, st, "add device");
+    if (r == -EEXIST) {
+        store_fail(s, r, "device '%s' already exists", device_id);
+        goto out;
+    }
+    if (r)
+        goto out;
+    int64_t id = sqlite3_last_insert_rowid(q->db);
+    if (owner_user_id && (r = sqlite_binding_add(s, owner_user_id, id)))
+        goto out;
+    r = commit(q);
     if (!r && ret_id)
-        *ret_id = sqlite3_last_insert_rowid(q->db);
+        *ret_id = id;
+out:
+    if (r)
+        rollback(q);
     return r;
 }
 
@@ -573,9 +595,11 @@ static int sqlite_readings_insert(struct store *s, int64_t device_pk, const stru
                     break;
                 }
                 sqlite3_bind_int64(mx, 1, device_pk);
-                if (sqlite3_step(mx) == SQLITE_ROW)
-                    next_seq = sqlite3_column_int64(mx, 0) + 1;
-                else
+                if (sqlite3_step(mx) == SQLITE_ROW) {
+                    int64_t stored = sqlite3_column_int64(mx, 0);
+                    int64_t batch = store_batch_max_seq(rd, n);
+                    next_seq = (stored > batch ? stored : batch) + 1;
+                } else
                     r = db_fail(q, "max seq");
                 done(mx);
                 if (r)
@@ -605,8 +629,8 @@ static int sqlite_readings_insert(struct store *s, int64_t device_pk, const stru
     return 0;
 }
 
-static int sqlite_readings_query(struct store *s, int64_t device_pk, int64_t from_ms,
-                                 int64_t to_ms, size_t limit, store_reading_cb cb, void *ctx)
+static int sqlite_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                                 size_t limit, store_reading_cb cb, void *ctx)
 {
     struct sqlite_store *q = S(s);
     sqlite3_stmt *st = stmt(q, ST_READING_QUERY);
@@ -865,8 +889,8 @@ int store_sqlite_open(const char *path, const char *query, struct store **ret,
     for (const char *p = query; *p;) {
         size_t len = strcspn(p, "&");
         if (strncmp(p, "sync=", 5) != 0) {
-            snprintf(err, STORE_ERR_LEN, "bad database URL: unknown sqlite option '%.*s'",
-                     (int)len, p);
+            snprintf(err, STORE_ERR_LEN, "bad database URL: unknown sqlite option '%.*s'", (int)len,
+                     p);
             return -EINVAL;
         }
         p += len + (p[len] == '&');
@@ -890,8 +914,8 @@ int store_sqlite_open(const char *path, const char *query, struct store **ret,
         return -ENOMEM;
     q->base.ops = &sqlite_ops;
     q->base.migrations = migrations_sqlite;
-    int rc = sqlite3_open_v2(path, &q->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, STORE_ERR_LEN, "cannot open database %s: %s", path,
                  q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));

@@ -1,4 +1,5 @@
 """Bad input from outside gets a clear 4xx and never disturbs good data: HTTP and MQTT."""
+import http.client
 import json
 import time
 
@@ -118,6 +119,7 @@ class BadInput(IntegrationTest):
         self.assertEqual(http("GET", self.srv.url("/elsewhere")).status, 404)
         r = http("DELETE", self.srv.url("/api/login"))
         self.assertEqual(r.status, 405, r)
+        self.assertEqual(r.headers["Allow"], "POST")
 
     def test_repeated_failed_logins_are_throttled(self):
         for _ in range(3):
@@ -125,9 +127,15 @@ class BadInput(IntegrationTest):
         r = self.post("/api/login", b'{"username": "mallory", "password": "mallory-password"}')
         self.assertEqual(r.status, 429, r)
         self.assertTrue(int(r.headers["Retry-After"]) > 0)
+        # failures from one address do not lock the user out elsewhere
+        conn = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=30,
+                                          source_address=("127.0.0.2", 0))
+        conn.request("POST", "/api/login", b'{"username": "mallory", "password": "mallory-password"}')
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
 
     def test_bad_mqtt_payloads_are_counted_and_never_block_valid_data(self):
-        stats = lambda: http("GET", self.srv.url("/api/stats"), token=self.token).json()["ingest"]
+        stats = lambda: http("GET", self.srv.url("/api/stats"), token=self.token).json()["mqtt"]
         before = stats()
         topic = f"meters/{self.dev}/telemetry"
         now = int(time.time() * 1000)

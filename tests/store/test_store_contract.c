@@ -27,7 +27,7 @@ static int64_t alice, bob, op;
 static int64_t add_device(const char *name)
 {
     int64_t id = 0;
-    assert_int_equal(store_device_add(st, name, HASH_A, &id), 0);
+    assert_int_equal(store_device_add(st, name, HASH_A, 0, &id), 0);
     assert_true(id > 0);
     return id;
 }
@@ -126,7 +126,7 @@ static void test_devices_are_unique_and_start_empty(void **state)
     (void)state;
     struct device_rec d;
     int64_t id = add_device("dev-1");
-    assert_int_equal(store_device_add(st, "dev-1", HASH_A, NULL), -EEXIST);
+    assert_int_equal(store_device_add(st, "dev-1", HASH_A, 0, NULL), -EEXIST);
     assert_int_equal(store_device_by_name(st, "dev-1", &d), 0);
     assert_int_equal(d.id, id);
     assert_string_equal(d.secret_hash, HASH_A);
@@ -204,9 +204,9 @@ static void test_readings_are_idempotent_on_seq_and_newest_first(void **state)
     (void)state;
     int64_t d = add_device("dev-r");
     int64_t t0 = INT64_C(1767225600000); /* 2026-01-01 */
-    struct reading r[4] = {make_reading(1, t0, 230.1, 10.1), make_reading(2, t0 + 1000, 230.2, 10.2),
-                           make_reading(3, t0 + 2000, 230.3, 10.3),
-                           make_reading(4, t0 + 3000, 230.4, 10.4)};
+    struct reading r[4] = {
+        make_reading(1, t0, 230.1, 10.1), make_reading(2, t0 + 1000, 230.2, 10.2),
+        make_reading(3, t0 + 2000, 230.3, 10.3), make_reading(4, t0 + 3000, 230.4, 10.4)};
     size_t inserted = 99;
     assert_int_equal(store_readings_insert(st, d, r, 3, &inserted), 0);
     assert_int_equal(inserted, 3);
@@ -225,7 +225,8 @@ static void test_readings_are_idempotent_on_seq_and_newest_first(void **state)
     assert_true(c.r[0].real[RR_CURRENT] == 10.4);
 
     memset(&c, 0, sizeof(c));
-    assert_int_equal(store_readings_query(st, d, t0 + 1000, t0 + 3000, 100, collect_reading, &c), 0);
+    assert_int_equal(store_readings_query(st, d, t0 + 1000, t0 + 3000, 100, collect_reading, &c),
+                     0);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.r[0].seq, 3);
     assert_int_equal(c.r[1].seq, 2);
@@ -273,6 +274,18 @@ static void test_optional_fields_round_trip_exactly(void **state)
     assert_int_equal(b->counter_present, 0);
 }
 
+static void test_a_device_and_its_owner_binding_are_added_together(void **state)
+{
+    (void)state;
+    int64_t id = 0;
+    struct device_rec d;
+    assert_int_equal(store_device_add(st, "dev-owned", HASH_A, bob, &id), 0);
+    assert_int_equal(store_binding_check(st, bob, id), 0);
+    /* an owner that does not exist leaves no device behind */
+    assert_int_equal(store_device_add(st, "dev-orphan", HASH_A, 987654, &id), -ENOENT);
+    assert_int_equal(store_device_by_name(st, "dev-orphan", &d), -ENOENT);
+}
+
 static void test_readings_without_seq_continue_after_the_highest(void **state)
 {
     (void)state;
@@ -291,6 +304,17 @@ static void test_readings_without_seq_continue_after_the_highest(void **state)
     assert_int_equal(c.r[0].seq, 43);
     assert_int_equal(c.r[1].seq, 42);
     assert_true(c.r[0].real[RR_VOLTAGE] == 3);
+
+    /* in a mixed batch, readings without seq come after the batch's own highest seq */
+    struct reading mixed[2] = {make_reading(0, INT64_C(1767225603000), 4, 4),
+                               make_reading(44, INT64_C(1767225604000), 5, 5)};
+    mixed[0].has_seq = false;
+    assert_int_equal(store_readings_insert(st, d, mixed, 2, &inserted), 0);
+    assert_int_equal(inserted, 2);
+    struct reading latest;
+    assert_int_equal(store_reading_latest(st, d, &latest), 0);
+    assert_int_equal(latest.seq, 45);
+    assert_true(latest.real[RR_VOLTAGE] == 4);
 }
 
 struct buckets {
@@ -319,8 +343,8 @@ static void test_buckets_give_avg_min_max_per_interval(void **state)
     /* 0 s, 30 s -> first minute; 60, 90 -> second; 120 -> third */
     assert_int_equal(store_readings_insert(st, d, r, 5, NULL), 0);
     struct buckets c = {0};
-    assert_int_equal(
-        store_readings_buckets(st, d, t0, t0 + 180000, 60000, 100, collect_bucket, &c), 0);
+    assert_int_equal(store_readings_buckets(st, d, t0, t0 + 180000, 60000, 100, collect_bucket, &c),
+                     0);
     assert_int_equal(c.n, 3);
     assert_int_equal(c.b[0].start_ms, t0 + 120000);
     assert_int_equal(c.b[0].count, 1);
@@ -510,6 +534,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bindings_decide_who_sees_a_device),
         cmocka_unit_test(test_readings_are_idempotent_on_seq_and_newest_first),
         cmocka_unit_test(test_optional_fields_round_trip_exactly),
+        cmocka_unit_test(test_a_device_and_its_owner_binding_are_added_together),
         cmocka_unit_test(test_readings_without_seq_continue_after_the_highest),
         cmocka_unit_test(test_buckets_give_avg_min_max_per_interval),
         cmocka_unit_test(test_recharge_is_exact_in_fen),

@@ -27,9 +27,8 @@ static void test_writer_places_commas_and_escapes(void **state)
     jsonw_kint(&w, "n", INT64_MIN);
     jsonw_obj_end(&w);
     assert_int_equal(jsonw_error(&w), 0);
-    assert_string_equal(dynbuf_str(&b),
-                        "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"arr\":[-5,null,true],"
-                        "\"n\":-9223372036854775808}");
+    assert_string_equal(dynbuf_str(&b), "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"arr\":[-5,null,true],"
+                                        "\"n\":-9223372036854775808}");
     dynbuf_free(&b);
 }
 

@@ -42,6 +42,8 @@ static void test_json_doubles_must_be_whole_fen(void **state)
     assert_int_equal(fen, 999999999);
     assert_int_equal(money_from_double(0.001, &fen), -EINVAL);
     assert_int_equal(money_from_double(100.105, &fen), -EINVAL);
+    assert_int_equal(money_from_double(12345.678, &fen), -EINVAL);
+    assert_int_equal(money_from_double(9999999.999, &fen), -EINVAL);
     assert_int_equal(money_from_double(1e300, &fen), -ERANGE);
 }
 

@@ -13,9 +13,9 @@ static void test_mysql_url_parts_are_decoded(void **state)
     (void)state;
     struct url u;
     char err[200];
-    assert_int_equal(url_parse("mysql://meter:p%40ss%3Aword@db.example:3307/smart_meter", &u,
-                               err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        url_parse("mysql://meter:p%40ss%3Aword@db.example:3307/smart_meter", &u, err, sizeof(err)),
+        0);
     assert_string_equal(u.scheme, "mysql");
     assert_string_equal(u.user, "meter");
     assert_true(u.has_password);
@@ -58,8 +58,8 @@ static void test_bad_urls_are_explained(void **state)
     (void)state;
     struct url u;
     char err[200];
-    const char *bad[] = {"127.0.0.1:1883", "http://x:1883", "tcp://:1883", "tcp://x:0",
-                         "tcp://x:99999", "tcp://x:12ab", "tcp://x/path", "tcp://[::1:1883"};
+    const char *bad[] = {"127.0.0.1:1883", "http://x:1883", "tcp://:1883",  "tcp://x:0",
+                         "tcp://x:99999",  "tcp://x:12ab",  "tcp://x/path", "tcp://[::1:1883"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         assert_int_equal(url_parse_mqtt(bad[i], &u, err, sizeof(err)), -EINVAL);

@@ -32,7 +32,8 @@ static int setup(void **state)
     unlink(db_path);
     log_set_level(LOGL_ERROR);
     if (store_open(db_url, &st, err) || store_migrate(st, &applied) ||
-        store_device_add(st, "m1", "0000000000000000000000000000000000000000000000000000000000000000",
+        store_device_add(st, "m1",
+                         "0000000000000000000000000000000000000000000000000000000000000000", 0,
                          &dev_pk))
         return -1;
     struct ingest_limits lim = {.max_payload_bytes = 4096, .max_batch = 10};
@@ -100,8 +101,9 @@ static void test_unknown_devices_and_bad_payloads_are_counted_and_acknowledged(v
     assert_int_equal(send("meters/ghost/telemetry", reading(buf, sizeof(buf), 3)), INGEST_DONE);
     assert_int_equal(atomic_load(&stats.unknown_device), 1);
     assert_int_equal(send("meters/m1/telemetry", "{not json"), INGEST_DONE);
-    assert_int_equal(send("meters/m1/telemetry", "{\"seq\":9,\"ts\":1,\"voltage\":1,\"current\":1}"),
-                     INGEST_DONE);
+    assert_int_equal(
+        send("meters/m1/telemetry", "{\"seq\":9,\"ts\":1,\"voltage\":1,\"current\":1}"),
+        INGEST_DONE);
     assert_int_equal(atomic_load(&stats.invalid), 2);
     assert_int_equal(send("meters/m1/other", "{}"), INGEST_DONE);
     assert_int_equal(send("meters/bad+id/telemetry", "{}"), INGEST_DONE);
@@ -158,9 +160,9 @@ static void test_an_unreachable_database_asks_for_redelivery(void **state)
     struct ingest *broken = ingest_new("sqlite:/nonexistent-dir/\x01/x.db", &lim, &s2);
     char buf[256];
     assert_non_null(broken);
-    assert_int_equal(ingest_message(broken, "meters/m1/telemetry", reading(buf, sizeof(buf), 1),
-                                    strlen(buf)),
-                     INGEST_RETRY);
+    assert_int_equal(
+        ingest_message(broken, "meters/m1/telemetry", reading(buf, sizeof(buf), 1), strlen(buf)),
+        INGEST_RETRY);
     ingest_free(broken);
 }
 
