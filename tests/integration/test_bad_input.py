@@ -1,5 +1,5 @@
 """Bad input from outside gets a clear 4xx and never disturbs good data: HTTP and MQTT."""
-import http.client
+from http.client import HTTPConnection
 import json
 import time
 
@@ -128,7 +128,7 @@ class BadInput(IntegrationTest):
         self.assertEqual(r.status, 429, r)
         self.assertTrue(int(r.headers["Retry-After"]) > 0)
         # failures from one address do not lock the user out elsewhere
-        conn = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=30,
+        conn = HTTPConnection("127.0.0.1", self.srv.port, timeout=30,
                                           source_address=("127.0.0.2", 0))
         conn.request("POST", "/api/login", b'{"username": "mallory", "password": "mallory-password"}')
         self.assertEqual(conn.getresponse().status, 200)
