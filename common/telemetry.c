@@ -20,12 +20,26 @@ const struct reading_real_desc reading_reals[RR__COUNT] = {
     [RR_FREQ_HZ] = {"freq_hz", "freq_hz", 0, 1000, false},
     [RR_THD_V] = {"thd_v", "thd_v", 0, 1000, false},
     [RR_THD_I] = {"thd_i", "thd_i", 0, 1000, false},
+    [RR_VOLTAGE_MIN] = {"voltage_min", "voltage_min", 0, 1e6, false},
+    [RR_VOLTAGE_MAX] = {"voltage_max", "voltage_max", 0, 1e6, false},
+    [RR_CURRENT_MIN] = {"current_min", "current_min", 0, 1e5, false},
+    [RR_CURRENT_MAX] = {"current_max", "current_max", 0, 1e5, false},
+    [RR_POWER_W_MIN] = {"power_w_min", "power_w_min", -1e10, 1e10, false},
+    [RR_POWER_W_MAX] = {"power_w_max", "power_w_max", -1e10, 1e10, false},
+    [RR_FREQ_HZ_MIN] = {"freq_hz_min", "freq_hz_min", 0, 1000, false},
+    [RR_FREQ_HZ_MAX] = {"freq_hz_max", "freq_hz_max", 0, 1000, false},
+    [RR_PHASE_DEG] = {"phase_deg", "phase_deg", -180, 180, false},
 };
 
 const struct reading_counter_desc reading_counters[RC__COUNT] = {
     [RC_ENERGY_IMPORT] = {"energy_wh", "energy_import_mwh", 1000, INT64_C(1000000000000000)},
     [RC_ENERGY_EXPORT] = {"energy_export_wh", "energy_export_mwh", 1000, INT64_C(1000000000000000)},
     [RC_BOOT] = {"boot", "boot", 1, UINT32_MAX},
+    [RC_REACTIVE_IMPORT] = {"reactive_energy_varh", "reactive_import_mvarh", 1000,
+                            INT64_C(1000000000000000)},
+    [RC_REACTIVE_EXPORT] = {"reactive_energy_export_varh", "reactive_export_mvarh", 1000,
+                            INT64_C(1000000000000000)},
+    [RC_SAMPLES_DROPPED] = {"samples_dropped", "samples_dropped", 1, INT64_C(1000000000000000)},
 };
 
 bool device_id_valid(const char *id)

@@ -27,6 +27,16 @@ enum reading_real {
     RR_FREQ_HZ,
     RR_THD_V,
     RR_THD_I,
+    /* per-interval extremes of the 10-cycle values, and the V-I angle */
+    RR_VOLTAGE_MIN,
+    RR_VOLTAGE_MAX,
+    RR_CURRENT_MIN,
+    RR_CURRENT_MAX,
+    RR_POWER_W_MIN,
+    RR_POWER_W_MAX,
+    RR_FREQ_HZ_MIN,
+    RR_FREQ_HZ_MAX,
+    RR_PHASE_DEG,
     RR__COUNT
 };
 
@@ -34,6 +44,9 @@ enum reading_counter {
     RC_ENERGY_IMPORT, /* active energy imported, mWh; "energy_wh" on the wire */
     RC_ENERGY_EXPORT, /* active energy exported, mWh; "energy_export_wh" */
     RC_BOOT,          /* boot counter of the meter; "boot" */
+    RC_REACTIVE_IMPORT, /* reactive energy while current lags (Q > 0), mvarh; "reactive_energy_varh" */
+    RC_REACTIVE_EXPORT, /* reactive energy while current leads (Q < 0), mvarh */
+    RC_SAMPLES_DROPPED, /* samples the meter missed since it started; "samples_dropped" */
     RC__COUNT
 };
 

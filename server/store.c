@@ -1,6 +1,7 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,22 +154,27 @@ int store_split_sql(const char *sql, int (*fn)(const char *stmt, void *ctx), voi
     return r;
 }
 
+static char reading_columns[2048];
+static pthread_once_t reading_columns_once = PTHREAD_ONCE_INIT;
+
+static void build_reading_columns(void)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, sizeof(reading_columns) - 1);
+    dynbuf_addstr(&b, "seq, ts_ms");
+    for (int f = 0; f < RR__COUNT; f++)
+        dynbuf_addf(&b, ", %s", reading_reals[f].column);
+    for (int c = 0; c < RC__COUNT; c++)
+        dynbuf_addf(&b, ", %s", reading_counters[c].column);
+    memcpy(reading_columns, dynbuf_str(&b), b.len + 1);
+    dynbuf_free(&b);
+}
+
 const char *store_reading_columns(void)
 {
-    static char cols[1024];
-    if (!cols[0]) {
-        /* Built once from the field tables; the result never changes. */
-        struct dynbuf b;
-        dynbuf_init(&b, sizeof(cols) - 1);
-        dynbuf_addstr(&b, "seq, ts_ms");
-        for (int f = 0; f < RR__COUNT; f++)
-            dynbuf_addf(&b, ", %s", reading_reals[f].column);
-        for (int c = 0; c < RC__COUNT; c++)
-            dynbuf_addf(&b, ", %s", reading_counters[c].column);
-        memcpy(cols, dynbuf_str(&b), b.len + 1);
-        dynbuf_free(&b);
-    }
-    return cols;
+    /* Built once from the field tables; connections on several threads share it. */
+    pthread_once(&reading_columns_once, build_reading_columns);
+    return reading_columns;
 }
 
 int store_schema_version(struct store *s, int *ret_version)
