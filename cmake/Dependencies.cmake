@@ -6,6 +6,9 @@ find_package(Threads REQUIRED)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 find_library(MATH_LIB m REQUIRED)
 
+# KissFFT, the float build (Debian's libkissfft-dev); only common/pq.c includes its headers.
+pkg_check_modules(KISSFFT REQUIRED IMPORTED_TARGET kissfft-float)
+
 # paho.mqtt.c ships no pkg-config file; the async library with TLS support.
 find_path(PAHO_INCLUDE_DIR MQTTAsync.h REQUIRED)
 find_library(PAHO_ASYNC_LIB paho-mqtt3as REQUIRED)
@@ -13,7 +16,8 @@ add_library(paho_async INTERFACE)
 target_include_directories(paho_async INTERFACE ${PAHO_INCLUDE_DIR})
 target_link_libraries(paho_async INTERFACE ${PAHO_ASYNC_LIB})
 
-pkg_check_modules(GPIOD IMPORTED_TARGET libgpiod)
+# libgpiod v1 (Debian 12 ships 1.6); only meter/hal/gpio_gpiod.c includes gpiod.h.
+pkg_check_modules(GPIOD REQUIRED IMPORTED_TARGET libgpiod)
 
 if(SMARTMETER_BUILD_SERVER)
   pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)

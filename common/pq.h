@@ -48,8 +48,12 @@ struct pq_window {
 
 struct pq_analyzer;
 
+/* Cycles in one window for a nominal frequency: 10 at 50 Hz, 12 at 60 Hz (about 200 ms). */
+unsigned pq_window_cycles(double nominal_hz);
+
 /* Returns 0, -EINVAL for a bad config (rate too low for 50 harmonics is allowed:
- * harmonics above rate/2 are reported as 0), or -ENOMEM. */
+ * harmonics above rate/2 are reported as 0), or -ENOMEM.
+ * Accepted: rate_hz 1000..1e6, nominal_hz 40..70, |phase_cal_deg| <= 45. */
 int pq_analyzer_new(const struct pq_config *cfg, struct pq_analyzer **ret);
 void pq_analyzer_free(struct pq_analyzer *a); /* NULL is fine */
 
@@ -73,7 +77,7 @@ struct pq_interval {
     double irms_min, irms_avg, irms_max;
     double p_min, p_avg, p_max;
     double freq_min, freq_avg, freq_max;
-    double q_avg, s_avg, pf; /* pf = P_avg / S_avg */
+    double q_avg, s_avg, pf;        /* pf = P_avg / S_avg */
     double phase_deg, thd_v, thd_i; /* averages */
     double harmonics_v[PQ_MAX_HARMONIC + 1], harmonics_i[PQ_MAX_HARMONIC + 1]; /* averages */
     /* energy of the interval's windows: sum of P*dt and Q*dt, split by sign, in Wh / varh */
@@ -85,7 +89,8 @@ struct pq_interval {
 
 void pq_interval_reset(struct pq_interval *iv);
 void pq_interval_add(struct pq_interval *iv, const struct pq_window *w);
-/* Computes averages; returns 0, or -ENODATA when no window was added. */
+/* Computes averages (once: until then the fields hold running sums); returns 0, or -ENODATA
+ * when no window was added. */
 int pq_interval_finish(struct pq_interval *iv);
 
 /*

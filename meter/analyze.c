@@ -2,15 +2,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
-#include "dsp.h"
 #include "dynbuf.h"
 #include "jsonw.h"
+#include "pq.h"
 
 #define LINE_MAX_LEN 256
 
@@ -26,11 +27,11 @@ static int grow(struct analyze_samples *s, size_t max)
     size_t cap = s->cap ? s->cap * 2 : 65536;
     if (cap > max)
         cap = max;
-    double *nv = realloc(s->v, cap * sizeof(double));
+    float *nv = realloc(s->v, cap * sizeof(float));
     if (!nv)
         return -ENOMEM;
     s->v = nv;
-    double *ni = realloc(s->i, cap * sizeof(double));
+    float *ni = realloc(s->i, cap * sizeof(float));
     if (!ni)
         return -ENOMEM;
     s->i = ni;
@@ -118,8 +119,13 @@ int analyze_read_csv(FILE *in, size_t max_samples, struct analyze_samples *ret, 
                 goto out;
             }
         }
-        s.v[s.n] = v;
-        s.i[s.n] = i;
+        if (fabs(v) > FLT_MAX || fabs(i) > FLT_MAX) {
+            snprintf(err, errlen, "line %lu: value out of range for a sample", lineno);
+            r = -EINVAL;
+            goto out;
+        }
+        s.v[s.n] = (float)v;
+        s.i[s.n] = (float)i;
         s.n++;
     }
     if (ferror(in)) {
@@ -135,70 +141,47 @@ out:
     return 0;
 }
 
-int analyze_compute(const double *v, const double *i, size_t n, double rate_hz, double nominal_hz,
+int analyze_compute(const float *v, const float *i, size_t n, double rate_hz, double nominal_hz,
                     struct analysis *ret, char *err, size_t errlen)
 {
-    struct dsp_accum acc;
-    struct dsp_result res;
+    struct pq_config cfg = {.rate_hz = rate_hz, .nominal_hz = nominal_hz, .phase_cal_deg = 0};
+    struct pq_interval iv;
     struct analysis a;
 
-    memset(&a, 0, sizeof(a));
-    dsp_accum_init(&acc, rate_hz, nominal_hz);
-    dsp_accum_add(&acc, v, i, n);
-    if (dsp_accum_result(&acc, &res) || res.freq_hz <= 0) {
+    int r = pq_analyze_capture(&cfg, v, i, n, &iv);
+    if (r == -ENOMEM) {
+        snprintf(err, errlen, "out of memory analysing %zu samples", n);
+        return r;
+    }
+    if (r == -EINVAL) {
+        snprintf(err, errlen, "cannot analyse at %g Hz with %g Hz mains (rate 1000..1000000 Hz)",
+                 rate_hz, nominal_hz);
+        return r;
+    }
+    if (r || iv.freq_windows == 0) {
         snprintf(err, errlen,
-                 "no fundamental found: fewer than two full periods of the voltage in %zu "
+                 "no fundamental found: no window of %u cycles of a 40..70 Hz voltage in %zu "
                  "samples at %g Hz",
-                 n, rate_hz);
+                 pq_window_cycles(nominal_hz), n, rate_hz);
         return -EINVAL;
     }
+    memset(&a, 0, sizeof(a));
     a.samples = n;
-    a.frequency_hz = res.freq_hz;
-    a.vrms = res.vrms;
-    a.irms = res.irms;
-    a.p_w = res.p_w;
-    a.q_var = res.q_var;
-    a.s_va = res.s_va;
-    a.pf = res.pf;
-
-    /* The largest whole number of fundamental periods in the capture. */
-    double cycles_per_sample = res.freq_hz / rate_hz;
-    double periods = floor((double)n * cycles_per_sample);
-    size_t nw = (size_t)llround(periods / cycles_per_sample);
-    while (nw > n) {
-        periods -= 1;
-        nw = (size_t)llround(periods / cycles_per_sample);
-    }
-    if (periods < 1) {
-        snprintf(err, errlen, "capture shorter than one period of %g Hz", res.freq_hz);
-        return -EINVAL;
-    }
-    a.periods = (unsigned)periods;
-    a.window_samples = nw;
-
-    double peak_v[ANALYZE_HARMONICS + 1], phase_v[ANALYZE_HARMONICS + 1];
-    double peak_i[ANALYZE_HARMONICS + 1], phase_i[ANALYZE_HARMONICS + 1];
-    dsp_harmonics(v, nw, cycles_per_sample, ANALYZE_HARMONICS, peak_v, phase_v);
-    dsp_harmonics(i, nw, cycles_per_sample, ANALYZE_HARMONICS, peak_i, phase_i);
-
-    double sum_v = 0, sum_i = 0;
-    for (unsigned h = 1; h <= ANALYZE_HARMONICS; h++) {
-        a.harmonics_v[h] = peak_v[1] > 0 ? peak_v[h] / peak_v[1] * 100.0 : 0;
-        a.harmonics_i[h] = peak_i[1] > 0 ? peak_i[h] / peak_i[1] * 100.0 : 0;
-        if (h >= 2) {
-            sum_v += a.harmonics_v[h] * a.harmonics_v[h];
-            sum_i += a.harmonics_i[h] * a.harmonics_i[h];
-        }
-    }
-    a.thd_v = sqrt(sum_v);
-    a.thd_i = sqrt(sum_i);
-    if (peak_v[1] > 0 && peak_i[1] > 0) {
-        double d = (phase_v[1] - phase_i[1]) * 180.0 / M_PI;
-        while (d > 180)
-            d -= 360;
-        while (d <= -180)
-            d += 360;
-        a.phase_deg = d;
+    a.window_samples = (size_t)llround(iv.duration_s * rate_hz);
+    a.periods = iv.freq_windows * pq_window_cycles(nominal_hz);
+    a.frequency_hz = iv.freq_avg;
+    a.vrms = iv.vrms_avg;
+    a.irms = iv.irms_avg;
+    a.p_w = iv.p_avg;
+    a.q_var = iv.q_avg;
+    a.s_va = iv.s_avg;
+    a.pf = iv.pf;
+    a.thd_v = iv.thd_v;
+    a.thd_i = iv.thd_i;
+    a.phase_deg = iv.phase_deg;
+    for (unsigned h = 1; h <= ANALYZE_HARMONICS && h <= PQ_MAX_HARMONIC; h++) {
+        a.harmonics_v[h] = iv.harmonics_v[h];
+        a.harmonics_i[h] = iv.harmonics_i[h];
     }
     *ret = a;
     return 0;
@@ -256,7 +239,7 @@ struct analyze_options {
 };
 
 static const struct config_option analyze_table[] = {
-    {"rate", CONFIG_DOUBLE, offsetof(struct analyze_options, rate_hz), 100, 1e7, NULL, "HZ",
+    {"rate", CONFIG_DOUBLE, offsetof(struct analyze_options, rate_hz), 1000, 1e6, NULL, "HZ",
      "sample rate of the capture, per channel (required)"},
     {"nominal", CONFIG_DOUBLE, offsetof(struct analyze_options, nominal_hz), 40, 70, "50", "HZ",
      "nominal mains frequency"},
@@ -274,7 +257,8 @@ void analyze_print_help(FILE *out)
             "  by this), harmonics_v[], harmonics_i[] (%d elements; element h is harmonic\n"
             "  h in %% of the fundamental: [0] = 0 as DC is not reported, [1] = 100;\n"
             "  harmonics at or above half the sample rate read 0), samples, periods\n"
-            "  (whole periods used for the harmonics).\n",
+            "  (fundamental periods analysed). The capture is analysed in windows of\n"
+            "  10 cycles (12 at 60 Hz) averaged; it needs about 0.3 s for one.\n",
             ANALYZE_MAX_SAMPLES, ANALYZE_HARMONICS, ANALYZE_HARMONICS + 1);
     config_print_help(analyze_table, out);
 }

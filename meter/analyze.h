@@ -2,12 +2,12 @@
  * analyze: "meterd analyze", offline power-quality analysis of a captured
  * waveform (CSV lines "v,i" in volts and amperes, one sample pair a line).
  *
- * RMS, power, power factor and frequency come from the same dsp accumulator
- * the live meter uses. Harmonics are the magnitudes at h * f (h = 1..50, f
- * the zero-crossing frequency estimate), computed over the largest whole
- * number of fundamental periods in the capture, in % of the fundamental.
- * The harmonic step is isolated in analyze_compute() so that swapping in an
- * FFT library changes nothing else.
+ * The analysis is the meter's own (common/pq.h): the capture is cut into
+ * windows of 10 cycles (12 at 60 Hz nominal) synchronised to the measured
+ * voltage, each analysed with an FFT, and the windows are averaged: RMS as
+ * the root of the mean square, powers over time, frequency, angle, THD and
+ * harmonics over the windows that found a fundamental. The part of the
+ * capture after the last complete window is not used.
  *
  * Ownership: analyze_read_csv() fills a struct analyze_samples whose arrays
  * the caller releases with analyze_samples_free().
@@ -32,12 +32,12 @@ struct analysis {
     double harmonics_v[ANALYZE_HARMONICS + 1];
     double harmonics_i[ANALYZE_HARMONICS + 1];
     size_t samples;        /* pairs read */
-    size_t window_samples; /* pairs in the whole periods analysed for harmonics */
-    unsigned periods;
+    size_t window_samples; /* pairs the complete windows span */
+    unsigned periods;      /* fundamental periods in the windows that found one */
 };
 
 struct analyze_samples {
-    double *v, *i;
+    float *v, *i; /* the ADC's resolution is far below float's 24 bits */
     size_t n, cap;
 };
 
@@ -51,10 +51,12 @@ int analyze_read_csv(FILE *in, size_t max_samples, struct analyze_samples *ret, 
 void analyze_samples_free(struct analyze_samples *s);
 
 /*
- * Analyses n sample pairs taken at rate_hz. Returns 0, or -EINVAL when the
- * capture holds fewer than two full periods of the voltage (err says so).
+ * Analyses n sample pairs taken at rate_hz. Returns 0, -EINVAL when the rate
+ * is out of range or no window found a 40..70 Hz fundamental (a capture needs
+ * about 3 cycles to settle plus one window: 0.3 s at 50 Hz), or -ENOMEM; err
+ * says which.
  */
-int analyze_compute(const double *v, const double *i, size_t n, double rate_hz, double nominal_hz,
+int analyze_compute(const float *v, const float *i, size_t n, double rate_hz, double nominal_hz,
                     struct analysis *ret, char *err, size_t errlen);
 
 /* Prints the analysis as one JSON object and a newline. Returns 0 or -EIO. */

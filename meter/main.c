@@ -1,7 +1,12 @@
 /*
- * meterd: samples voltage and current, measures power and energy every
- * interval, persists its counters and publishes each reading over MQTT.
- * "meterd analyze" analyses a captured waveform offline.
+ * meterd: samples voltage and current, measures power quality and energy,
+ * persists its counters and publishes each reading over MQTT; obeys commands
+ * (waveform capture). "meterd analyze" analyses a captured waveform offline.
+ *
+ * Threads: the sampler thread fills the sample ring at the ADC's rate; the
+ * main thread takes samples from the ring, runs the analysis, closes an
+ * interval every `interval` seconds of samples, and runs queued commands;
+ * paho's thread delivers commands into the queue.
  *
  * Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 on a runtime
  * failure, 2 on bad input (options, config file, URL, ADC spec).
@@ -14,18 +19,24 @@
 #include <string.h>
 
 #include "analyze.h"
-#include "dsp.h"
+#include "commands.h"
 #include "hal/adc.h"
+#include "hal/gpio.h"
 #include "log.h"
 #include "measure.h"
 #include "options.h"
+#include "pq.h"
 #include "publisher.h"
+#include "ring.h"
+#include "sampler.h"
 #include "state.h"
 #include "timeutil.h"
 
-/* Samples are read in blocks of about this long, so a stop request is seen promptly. */
-#define BLOCK_S         0.1
+#define BLOCK_S         0.05 /* samples taken from the ring at a time */
+#define RING_SECONDS    12   /* >= 10 s of captures plus the ring's 1 s of slack */
+#define POP_TIMEOUT_MS  200
 #define STOP_TIMEOUT_MS 3000
+#define COMMAND_QUEUE   8
 
 static volatile sig_atomic_t stop_requested;
 
@@ -48,58 +59,134 @@ static int install_signals(void)
 }
 
 struct meter {
+    const struct meterd_options *o;
     struct adc *adc;
+    struct gpio_line *drdy, *relay, *led;
+    struct sample_ring *ring;
+    struct sampler *sampler;
+    struct pq_analyzer *pq;
+    struct pq_interval iv;
     struct publisher *pub;
+    struct command_queue *commands;
+    struct command_env env;
     struct meter_state st;
     char state_path[4096];
-    struct dsp_accum acc;
-    double *v, *i;
+    float *v, *i;
     size_t block;
+    uint64_t interval_samples, have;
+    uint64_t dropped_logged;
 };
 
-/* Reads and measures until a stop is requested. Returns 0 or -errno. */
-static int run_loop(struct meter *m, uint64_t interval_samples, double interval_s)
+static void on_window(const struct pq_window *w, void *ctx)
 {
-    uint64_t have = 0;
+    pq_interval_add(&((struct meter *)ctx)->iv, w);
+}
 
-    while (!stop_requested) {
-        size_t want =
-            interval_samples - have < m->block ? (size_t)(interval_samples - have) : m->block;
-        int r = adc_read(m->adc, m->v, m->i, want);
-        if (r) {
-            log_error("reading the ADC failed: %s", strerror(-r));
-            return r;
-        }
-        dsp_accum_add(&m->acc, m->v, m->i, want);
-        have += want;
-        if (have < interval_samples)
-            continue;
-        have = 0;
+static int capture_snapshot(void *ctx, size_t n, float *v, float *i, int64_t *ret_first_ms)
+{
+    return ring_snapshot(((struct meter *)ctx)->ring, n, v, i, ret_first_ms);
+}
 
-        struct dsp_result res;
-        struct reading rd;
-        if (dsp_accum_result(&m->acc, &res))
-            continue;
-        dsp_accum_reset_interval(&m->acc);
-        measure_close_interval(&m->st, &res, interval_s, time_now_ms(), &rd);
-        /* Persist before publishing: a seq that left the meter is never handed out again. */
-        r = meter_state_save(m->state_path, &m->st);
-        if (r) {
-            log_error("cannot persist %s: %s; reading seq %llu withheld", m->state_path,
-                      strerror(-r), (unsigned long long)rd.seq);
-            continue;
-        }
-        publisher_send_reading(m->pub, &rd);
-        log_debug("seq %llu: %.2f V %.3f A %.1f W pf %.3f %.3f Hz", (unsigned long long)rd.seq,
-                  res.vrms, res.irms, res.p_w, res.pf, res.freq_hz);
+static int command_send(void *ctx, const char *leaf, const void *payload, size_t len)
+{
+    return publisher_send(((struct meter *)ctx)->pub, leaf, payload, len, 1);
+}
+
+static void run_commands(struct meter *m)
+{
+    struct command cmd;
+    while (command_queue_pop(m->commands, &cmd)) {
+        char why[COMMAND_MESSAGE_MAX];
+        if (command_run(&cmd, &m->env, time_now_ms(), why, sizeof(why)))
+            log_warn("command %s (%s) not done: %s", cmd.id[0] ? cmd.id : "-",
+                     cmd.name[0] ? cmd.name : "?", why);
     }
+}
+
+/* Ends an interval: one reading, persisted, then published. */
+static void close_interval(struct meter *m)
+{
+    if (pq_interval_finish(&m->iv))
+        return; /* no complete window yet (interval shorter than 10 cycles): keep going */
+
+    struct sampler_stats ss;
+    sampler_stats(m->sampler, &ss);
+    if (ss.dropped > m->dropped_logged) {
+        log_warn("%llu samples dropped in this interval (%llu overruns, %llu read errors so far)",
+                 (unsigned long long)(ss.dropped - m->dropped_logged),
+                 (unsigned long long)ss.overruns, (unsigned long long)ss.read_errors);
+        m->dropped_logged = ss.dropped;
+    }
+
+    struct reading rd;
+    measure_close_pq_interval(&m->st, &m->iv, time_now_ms(), &rd);
+    reading_set_counter(&rd, RC_SAMPLES_DROPPED, (int64_t)ss.dropped);
+    pq_interval_reset(&m->iv);
+    /* Persist before publishing: a seq that left the meter is never handed out again. */
+    int r = meter_state_save(m->state_path, &m->st);
+    if (r) {
+        log_error("cannot persist %s: %s; reading seq %llu withheld", m->state_path, strerror(-r),
+                  (unsigned long long)rd.seq);
+        return;
+    }
+    publisher_send_reading(m->pub, &rd);
+    if (m->led)
+        gpio_set(m->led, rd.seq & 1); /* a heartbeat an installer can see */
+    log_debug("seq %llu: %.2f V %.3f A %.1f W pf %.4f", (unsigned long long)rd.seq,
+              rd.real[RR_VOLTAGE], rd.real[RR_CURRENT], rd.real[RR_POWER_W], rd.real[RR_PF]);
+}
+
+/* Measures until a stop is requested. Returns 0, or -errno when sampling failed for good. */
+static int run_loop(struct meter *m)
+{
+    while (!stop_requested) {
+        bool gap = false;
+        size_t n = ring_pop(m->ring, m->v, m->i, m->block, POP_TIMEOUT_MS, &gap);
+        run_commands(m);
+        if (n == 0) {
+            struct sampler_stats ss;
+            sampler_stats(m->sampler, &ss);
+            if (!ss.running) {
+                log_error("sampling stopped: %s", strerror(-ss.last_error));
+                return ss.last_error ? ss.last_error : -EIO;
+            }
+            continue;
+        }
+        if (gap)
+            pq_analyzer_reset(m->pq); /* a window must not span missing samples */
+        pq_analyzer_feed(m->pq, m->v, m->i, n, on_window, m);
+        m->have += n;
+        if (m->have >= m->interval_samples) {
+            m->have -= m->interval_samples;
+            close_interval(m);
+        }
+    }
+    return 0;
+}
+
+/* Opens the optional GPIO lines. Returns 0 or exit status 2 (bad spec) / 1. */
+static int open_gpio(struct meter *m, char *err, size_t errlen)
+{
+    const struct meterd_options *o = m->o;
+    if (o->drdy_gpio) {
+        if (gpio_open_edge_input(&gpio_backend_gpiod, o->drdy_gpio, "meterd-drdy", &m->drdy, err,
+                                 errlen) ||
+            adc_attach_drdy(m->adc, m->drdy, err, errlen))
+            return 1;
+    }
+    if (o->relay_gpio && gpio_open_output(&gpio_backend_gpiod, o->relay_gpio, o->relay_active_low,
+                                          true, "meterd-relay", &m->relay, err, errlen))
+        return 1;
+    if (o->led_gpio && gpio_open_output(&gpio_backend_gpiod, o->led_gpio, false, true, "meterd-led",
+                                        &m->led, err, errlen))
+        return 1;
     return 0;
 }
 
 static int run(const struct meterd_options *o)
 {
-    struct meter m = {0};
-    char err[METER_STATE_ERR_LEN];
+    struct meter m = {.o = o};
+    char err[512];
     char *password = NULL;
     bool fresh = false;
     int status = 1;
@@ -108,18 +195,46 @@ static int run(const struct meterd_options *o)
         fprintf(stderr, "meterd: %s\n", err);
         return 2;
     }
+    struct adc_cal cal = {o->cal_v_gain, o->cal_v_offset, o->cal_i_gain, o->cal_i_offset};
+    if (adc_set_calibration(m.adc, &cal)) {
+        fprintf(stderr, "meterd: calibration rejected by the ADC driver\n");
+        status = 2;
+        goto out;
+    }
     if (o->mqtt_password_file &&
         meterd_read_secret_file(o->mqtt_password_file, &password, err, sizeof(err))) {
         fprintf(stderr, "meterd: %s\n", err);
         status = 2;
         goto out;
     }
+    if (open_gpio(&m, err, sizeof(err))) {
+        log_error("%s", err);
+        goto out;
+    }
+
     double rate = adc_rate_hz(m.adc);
-    uint64_t interval_samples = (uint64_t)llround(o->interval_s * rate);
-    double interval_s = (double)interval_samples / rate; /* exact, for the energy integral */
-    if (fabs(interval_s - o->interval_s) > 1e-9)
-        log_warn("interval %g s is not a whole number of samples at %g Hz; using %.6f s",
-                 o->interval_s, rate, interval_s);
+    m.interval_samples = (uint64_t)llround(o->interval_s * rate);
+    if (m.interval_samples == 0)
+        m.interval_samples = 1;
+    /* The ADS1115 converts V and I one after the other: that lag is corrected with the CT's. */
+    double phase_cal = o->cal_phase_deg - 360.0 * o->nominal_hz * adc_current_lag_s(m.adc);
+    struct pq_config pc = {
+        .rate_hz = rate, .nominal_hz = o->nominal_hz, .phase_cal_deg = phase_cal};
+    int r = pq_analyzer_new(&pc, &m.pq);
+    if (r) {
+        log_error("cannot set up the analysis (rate %g Hz, phase correction %g deg): %s", rate,
+                  phase_cal, strerror(-r));
+        goto out;
+    }
+    m.block = (size_t)ceil(rate * BLOCK_S);
+    m.v = malloc(m.block * sizeof(float));
+    m.i = malloc(m.block * sizeof(float));
+    if (!m.v || !m.i || ring_new((size_t)ceil(rate * RING_SECONDS), rate, &m.ring) ||
+        command_queue_new(COMMAND_QUEUE, &m.commands)) {
+        log_error("out of memory");
+        goto out;
+    }
+    pq_interval_reset(&m.iv);
 
     if (meter_state_open(o->state_dir, o->device_id, &m.st, m.state_path, sizeof(m.state_path),
                          &fresh, err, sizeof(err))) {
@@ -131,7 +246,7 @@ static int run(const struct meterd_options *o)
              fresh ? "new state file" : m.state_path, (long long)m.st.energy_import_mwh,
              (long long)m.st.energy_export_mwh);
 
-    struct publisher_config pc = {
+    struct publisher_config pub = {
         .url = o->mqtt,
         .device_id = o->device_id,
         .username = o->mqtt_username,
@@ -140,39 +255,59 @@ static int run(const struct meterd_options *o)
         .max_buffered = (int)o->max_buffered,
         .boot = m.st.boot,
     };
-    m.block = (size_t)ceil(rate * BLOCK_S);
-    m.v = malloc(m.block * sizeof(double));
-    m.i = malloc(m.block * sizeof(double));
-    if (!m.v || !m.i) {
-        log_error("out of memory");
-        goto out;
-    }
     if (install_signals()) {
         log_error("cannot install signal handlers: %s", strerror(errno));
         goto out;
     }
-    if (publisher_new(&pc, &m.pub, err, sizeof(err)) || publisher_start(m.pub, err, sizeof(err))) {
+    if (publisher_new(&pub, &m.pub, err, sizeof(err))) {
         log_error("%s", err);
         goto out;
     }
-    dsp_accum_init(&m.acc, rate, o->nominal_hz);
-    log_info("sampling with %s at %g Hz, one reading every %g s", adc_driver_name(m.adc), rate,
-             interval_s);
+    m.env = (struct command_env){.rate_hz = rate,
+                                 .nominal_hz = o->nominal_hz,
+                                 .phase_cal_deg = phase_cal,
+                                 .snapshot = capture_snapshot,
+                                 .send = command_send,
+                                 .ctx = &m};
+    publisher_set_command_handler(m.pub, command_queue_handler, m.commands);
+    if (publisher_start(m.pub, err, sizeof(err))) {
+        log_error("%s", err);
+        goto out;
+    }
+    if (sampler_start(m.adc, m.ring, &m.sampler, err, sizeof(err))) {
+        log_error("%s", err);
+        goto out;
+    }
+    struct sampler_stats ss;
+    sampler_stats(m.sampler, &ss);
+    log_info("sampling with %s at %g Hz%s, one reading every %g s", adc_driver_name(m.adc), rate,
+             ss.realtime ? " (real-time priority)" : "", (double)m.interval_samples / rate);
 
-    int r = run_loop(&m, interval_samples, interval_s);
+    r = run_loop(&m);
     log_info("stopping");
+    sampler_stop(m.sampler);
     int undelivered = publisher_stop(m.pub, STOP_TIMEOUT_MS);
     if (undelivered > 0)
         log_warn("%d messages were not delivered before the stop", undelivered);
+    sampler_stats(m.sampler, &ss);
     if (meter_state_save(m.state_path, &m.st)) {
         log_error("cannot persist %s at stop", m.state_path);
     } else {
         status = r ? 1 : 0;
-        log_info("stopped at seq %llu", (unsigned long long)m.st.seq);
+        log_info("stopped at seq %llu; %llu samples taken, %llu dropped",
+                 (unsigned long long)m.st.seq, (unsigned long long)ss.samples,
+                 (unsigned long long)ss.dropped);
     }
 out:
+    sampler_free(m.sampler);
     publisher_free(m.pub);
+    command_queue_free(m.commands);
+    ring_free(m.ring);
+    pq_analyzer_free(m.pq);
     adc_close(m.adc);
+    gpio_close(m.drdy);
+    gpio_close(m.relay);
+    gpio_close(m.led);
     free(m.v);
     free(m.i);
     if (password) {

@@ -1,7 +1,8 @@
 /*
- * measure: closes a measurement interval. Turns the interval's dsp result
- * into energy (integrated into the persisted counters) and a telemetry
- * reading with the next seq. Pure bookkeeping: no I/O, no allocation.
+ * measure: closes a measurement interval. Turns the interval's result (a
+ * power-quality interval, or the older dsp result) into energy integrated
+ * into the persisted counters and a telemetry reading with the next seq.
+ * Pure bookkeeping: no I/O, no allocation.
  */
 #ifndef SMARTMETER_METER_MEASURE_H
 #define SMARTMETER_METER_MEASURE_H
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "dsp.h"
+#include "pq.h"
 #include "state.h"
 #include "telemetry.h"
 
@@ -20,5 +22,19 @@
  */
 void measure_close_interval(struct meter_state *st, const struct dsp_result *res, double interval_s,
                             int64_t ts_ms, struct reading *ret);
+
+/*
+ * Closes an interval of the power-quality analysis: iv is one that
+ * pq_interval_finish() returned 0 for. Adds its energy to the counters as
+ * the windows measured it (sum of P * dt and Q * dt, import and export
+ * apart, so nothing depends on the interval's length), hands out the next seq
+ * and fills *ret with seq, ts_ms, the averages (voltage, current, power_w,
+ * reactive_var, apparent_va, pf), the extremes of the 10-cycle values
+ * (voltage, current and power min/max), the active and reactive energy
+ * counters and the boot count. freq_hz with its min/max, thd_v, thd_i and
+ * phase_deg are left out when no window found a fundamental (no voltage).
+ */
+void measure_close_pq_interval(struct meter_state *st, const struct pq_interval *iv, int64_t ts_ms,
+                               struct reading *ret);
 
 #endif

@@ -27,8 +27,27 @@ const struct config_option meterd_option_table[] = {
      "readings kept in memory while the broker is unreachable; beyond it the oldest are "
      "dropped"},
     {"adc", CONFIG_STRING, OPT(adc), 0, 0, "sim", "SPEC",
-     "sampling front end: sim[:key=value,...], mcp3208:/dev/spidevB.C, "
-     "ads1115:/dev/i2c-N@0xAA (see below)"},
+     "sampling front end: sim[:key=value,...], mcp3208:/dev/spidevB.C:key=value,..., "
+     "ads1115:/dev/i2c-N@0xAA:key=value,... (see below)"},
+    {"cal_v_gain", CONFIG_DOUBLE, OPT(cal_v_gain), 0.1, 10, "1", "FACTOR",
+     "voltage correction from calibration: reference / measured (docs/calibration.md)"},
+    {"cal_v_offset", CONFIG_DOUBLE, OPT(cal_v_offset), -1000, 1000, "0", "VOLTS",
+     "voltage offset subtracted before cal_v_gain"},
+    {"cal_i_gain", CONFIG_DOUBLE, OPT(cal_i_gain), 0.1, 10, "1", "FACTOR",
+     "current correction from calibration: reference / measured"},
+    {"cal_i_offset", CONFIG_DOUBLE, OPT(cal_i_offset), -1000, 1000, "0", "AMPS",
+     "current offset subtracted before cal_i_gain"},
+    {"cal_phase_deg", CONFIG_DOUBLE, OPT(cal_phase_deg), -45, 45, "0", "DEG",
+     "current channel lag (e.g. a CT's phase error) the measurement removes, degrees at "
+     "nominal_hz"},
+    {"relay_gpio", CONFIG_STRING, OPT(relay_gpio), 0, 0, NULL, "CHIP:LINE",
+     "load relay output, e.g. gpiochip0:17 (none when unset)"},
+    {"relay_active_low", CONFIG_BOOL, OPT(relay_active_low), 0, 0, "false", "true|false",
+     "the relay closes when its line is driven low"},
+    {"led_gpio", CONFIG_STRING, OPT(led_gpio), 0, 0, NULL, "CHIP:LINE",
+     "status LED output, e.g. gpiochip0:27 (none when unset)"},
+    {"drdy_gpio", CONFIG_STRING, OPT(drdy_gpio), 0, 0, NULL, "CHIP:LINE",
+     "ADC data-ready input (the ADS1115's ALERT/RDY), falling edges; polled when unset"},
     {"interval", CONFIG_DOUBLE, OPT(interval_s), 0.1, 3600, "1", "SECONDS",
      "measurement interval: one reading is published per interval"},
     {"nominal_hz", CONFIG_DOUBLE, OPT(nominal_hz), 40, 70, "50", "HZ",
@@ -136,7 +155,26 @@ void meterd_print_help(FILE *out)
                  "  seed=N        noise seed (1)\n"
                  "  realtime=0|1  pace to wall time (1) or run as fast as possible (0)\n"
                  "  example: --adc sim:v=230,i=12,phase=30,h3=5,h5=3,noise=0.1\n"
-                 "ADC drivers mcp3208 and ads1115 are not available in this build yet.\n"
+                 "\n"
+                 "ADC spec 'mcp3208:/dev/spidevB.C' (MCP3208 on SPI), keys:\n"
+                 "  vscale=K iscale=K  line volts / amperes per volt at the converter input\n"
+                 "                (required; from the divider, CT ratio and burden)\n"
+                 "  vbias=V ibias=V  input voltage for zero on the line (vref/2)\n"
+                 "  vch=N ich=N   input channels 0..7 (0 and 1)\n"
+                 "  vref=V        reference voltage (3.3)\n"
+                 "  rate=HZ       sample pairs per second, 100..12800 (6400)\n"
+                 "  speed_hz=HZ   SPI clock, 10000..2000000 (2000000; 1 MHz at 2.7 V)\n"
+                 "  mode=0|3      SPI mode (0)\n"
+                 "  example: --adc mcp3208:/dev/spidev0.0:vscale=301,iscale=60.6\n"
+                 "ADC spec 'ads1115:/dev/i2c-N@0xAA' (ADS1115 on I2C, 0x48..0x4b), keys:\n"
+                 "  vscale=K iscale=K  as above (required)\n"
+                 "  mux=diff|single  AIN0-AIN1 and AIN2-AIN3, or AIN0 and AIN1 (diff)\n"
+                 "  vbias=V ibias=V  input voltage for zero on the line (0; 1.65 single)\n"
+                 "  pga=V         full scale 6.144 4.096 2.048 1.024 0.512 0.256 (4.096)\n"
+                 "  rate=HZ       sample pairs per second, 1..430 (250): enough for RMS,\n"
+                 "                power, PF and frequency, not for harmonics above rate/2\n"
+                 "  example: --adc ads1115:/dev/i2c-1@0x48:vscale=281,iscale=111,pga=2.048\n"
+                 "Calibration and wiring: docs/calibration.md.\n"
                  "\n");
     analyze_print_help(out);
     fprintf(out, "\nExit status: 0 on success, 1 on a runtime failure, 2 on bad input.\n");

@@ -28,6 +28,13 @@ struct meterd_options {
     char *mqtt_username;
     char *mqtt_password_file;
     char *mqtt_cafile;
+    /* Calibration against a reference meter (docs/calibration.md): the ADC applies
+     * v = cal_v_gain * (v_nominal - cal_v_offset), likewise for current; cal_phase_deg is
+     * the current channel's lag the analysis removes. */
+    double cal_v_gain, cal_v_offset, cal_i_gain, cal_i_offset, cal_phase_deg;
+    /* GPIO lines as "CHIP:LINE"; NULL when not fitted. */
+    char *relay_gpio, *led_gpio, *drdy_gpio;
+    bool relay_active_low;
     enum log_level level; /* parsed from log_level */
 };
 

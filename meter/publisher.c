@@ -27,6 +27,10 @@ struct publisher {
     char client_id[DEVICE_ID_MAX + 8];
     char topic_telemetry[DEVICE_ID_MAX + 24];
     char topic_status[DEVICE_ID_MAX + 24];
+    char topic_cmd[DEVICE_ID_MAX + 24];
+    char topic_prefix[DEVICE_ID_MAX + 24]; /* "meters/<id>/" */
+    publisher_command_fn on_command;
+    void *command_ctx;
     char *username, *password, *cafile;
     bool tls;
     int max_buffered;
@@ -100,6 +104,14 @@ static int pending_count(struct publisher *p)
     return n;
 }
 
+static void on_subscribe_failure(void *context, MQTTAsync_failureData *resp)
+{
+    struct publisher *p = context;
+    log_error("cannot subscribe to %s (code %d); commands will not arrive until the next "
+              "reconnect",
+              p->topic_cmd, resp ? resp->code : 0);
+}
+
 /* Library thread: after the first connect and after every automatic reconnect. */
 static void on_connected(void *context, char *cause)
 {
@@ -108,6 +120,16 @@ static void on_connected(void *context, char *cause)
     atomic_store(&p->connected, true);
     log_info("connected to %s as %s", p->uri, p->client_id);
     send_status(p, "online", NULL);
+    if (!p->on_command)
+        return;
+    /* The persistent session keeps the subscription; renewing it is harmless and repairs a
+       session the broker lost. */
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onFailure = on_subscribe_failure;
+    ro.context = p;
+    int rc = MQTTAsync_subscribe(p->client, p->topic_cmd, 1, &ro);
+    if (rc != MQTTASYNC_SUCCESS)
+        log_error("cannot subscribe to %s: %s", p->topic_cmd, MQTTAsync_strerror(rc));
 }
 
 static void on_connection_lost(void *context, char *cause)
@@ -126,11 +148,16 @@ static void on_connect_failure(void *context, MQTTAsync_failureData *resp)
                                    : MQTTAsync_strerror(resp ? resp->code : MQTTASYNC_FAILURE));
 }
 
-/* meterd subscribes to nothing yet; anything that arrives is dropped. */
+/* Commands go to the handler; anything else that arrives is dropped. */
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
 {
-    (void)context;
-    (void)topic_len;
+    struct publisher *p = context;
+    size_t n = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+    if (p->on_command && n == strlen(p->topic_cmd) && memcmp(topic, p->topic_cmd, n) == 0)
+        p->on_command(msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
+                      p->command_ctx);
+    else
+        log_debug("dropped a message on %.*s", (int)(n < 200 ? n : 200), topic);
     MQTTAsync_freeMessage(&msg);
     MQTTAsync_free(topic);
     return 1;
@@ -178,6 +205,8 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
     snprintf(p->client_id, sizeof(p->client_id), "meterd-%s", cfg->device_id);
     snprintf(p->topic_telemetry, sizeof(p->topic_telemetry), "meters/%s/telemetry", cfg->device_id);
     snprintf(p->topic_status, sizeof(p->topic_status), "meters/%s/status", cfg->device_id);
+    snprintf(p->topic_cmd, sizeof(p->topic_cmd), "meters/%s/cmd", cfg->device_id);
+    snprintf(p->topic_prefix, sizeof(p->topic_prefix), "meters/%s/", cfg->device_id);
     p->username = dup_or_null(cfg->username ? cfg->username : (u.user[0] ? u.user : NULL), &oom);
     p->password =
         dup_or_null(cfg->password ? cfg->password : (u.has_password ? u.password : NULL), &oom);
@@ -311,6 +340,47 @@ int publisher_send_reading(struct publisher *p, const struct reading *r)
         log_debug("reading seq %llu queued as message %d", (unsigned long long)r->seq, ro.token);
     dynbuf_free(&b);
     return ret;
+}
+
+void publisher_set_command_handler(struct publisher *p, publisher_command_fn fn, void *ctx)
+{
+    p->on_command = fn;
+    p->command_ctx = ctx;
+}
+
+static bool leaf_valid(const char *leaf)
+{
+    size_t n = 0;
+    for (; leaf[n]; n++) {
+        char c = leaf[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-') || n >= 32)
+            return false;
+    }
+    return n > 0;
+}
+
+int publisher_send(struct publisher *p, const char *topic_leaf, const void *payload, size_t len,
+                   int qos)
+{
+    char topic[sizeof(p->topic_prefix) + 32];
+    if (!leaf_valid(topic_leaf) || (qos != 0 && qos != 1) || len > INT32_MAX)
+        return -EINVAL;
+    if (!atomic_load(&p->connected))
+        return -ENOTCONN;
+    snprintf(topic, sizeof(topic), "%s%s", p->topic_prefix, topic_leaf);
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)len;
+    msg.qos = qos;
+    msg.retained = 0;
+    int rc = MQTTAsync_sendMessage(p->client, topic, &msg, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_warn("cannot publish %zu bytes on %s: %s", len, topic, MQTTAsync_strerror(rc));
+        return rc == MQTTASYNC_DISCONNECTED ? -ENOTCONN : -EIO;
+    }
+    log_debug("%zu bytes on %s queued as message %d", len, topic, ro.token);
+    return 0;
 }
 
 static void sleep_ms(long ms)

@@ -8,6 +8,10 @@
  *                          on every (re)connect; {"status":"offline"} as the last
  *                          will; {"status":"offline","boot":N,"ts":"..."} on a
  *                          clean stop
+ *   meters/<id>/cmd        subscribed, QoS 1, renewed on every (re)connect:
+ *                          commands from the server, handed to the command handler
+ *   meters/<id>/<leaf>     anything else the meter sends (publisher_send): command
+ *                          replies and waveform captures (docs/protocol.md)
  *
  * The client connects in the background and reconnects by itself (1 s
  * doubling to 30 s) after the broker goes away. Readings sent while it is
@@ -58,6 +62,27 @@ int publisher_start(struct publisher *p, char *err, size_t errlen);
 int publisher_send_reading(struct publisher *p, const struct reading *r);
 
 bool publisher_connected(const struct publisher *p);
+
+/*
+ * Receives the payload of each message on meters/<id>/cmd. Runs on the MQTT
+ * library's thread while it waits: it must return quickly (parse and queue,
+ * see command_queue_handler) and must not call publisher_stop/free. The
+ * payload is valid during the call only.
+ */
+typedef void (*publisher_command_fn)(const void *payload, size_t len, void *ctx);
+
+/* Sets the command handler; call before publisher_start(). NULL drops commands. */
+void publisher_set_command_handler(struct publisher *p, publisher_command_fn fn, void *ctx);
+
+/*
+ * Publishes payload on meters/<id>/<topic_leaf> (leaf: 1..32 of a-z 0-9 _ -),
+ * not retained, with qos 0 or 1. Unlike readings it is not buffered while
+ * disconnected (it would push readings out of the offline buffer): returns
+ * 0 when the client took it, -ENOTCONN while disconnected, -EINVAL for a bad
+ * leaf, qos or length, -EIO otherwise.
+ */
+int publisher_send(struct publisher *p, const char *topic_leaf, const void *payload, size_t len,
+                   int qos);
 
 /*
  * Publishes the retained offline status (when connected), lets in-flight

@@ -21,6 +21,12 @@ int meter_state_path(const char *dir, const char *device_id, char *buf, size_t l
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+int meter_state_backup_path(const char *path, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s.bak", path);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int meter_state_format(const struct meter_state *s, char *buf, size_t len)
 {
     int n = snprintf(buf, len,
@@ -29,9 +35,12 @@ int meter_state_format(const struct meter_state *s, char *buf, size_t len)
                      "seq %" PRIu64 "\n"
                      "boot %" PRIu32 "\n"
                      "energy_import_mwh %" PRId64 "\n"
-                     "energy_export_mwh %" PRId64 "\n",
+                     "energy_export_mwh %" PRId64 "\n"
+                     "reactive_import_mvarh %" PRId64 "\n"
+                     "reactive_export_mvarh %" PRId64 "\n",
                      METER_STATE_MAGIC, METER_STATE_VERSION, s->device_id, s->seq, s->boot,
-                     s->energy_import_mwh, s->energy_export_mwh);
+                     s->energy_import_mwh, s->energy_export_mwh, s->reactive_import_mvarh,
+                     s->reactive_export_mvarh);
     if (n < 0 || (size_t)n >= len)
         return -ENOSPC;
     uint32_t crc = crc32_ieee(buf, (size_t)n);
@@ -83,6 +92,18 @@ bad:
     return -EBADMSG;
 }
 
+/* The format version a first line names, or 0 when it is not one we read. */
+static int magic_version(const char *line)
+{
+    for (int v = 1; v <= METER_STATE_VERSION; v++) {
+        char magic[64];
+        snprintf(magic, sizeof(magic), "%s %d", METER_STATE_MAGIC, v);
+        if (strcmp(line, magic) == 0)
+            return v;
+    }
+    return 0;
+}
+
 static int parse_at(const char *text, size_t len, const char *device_id, struct meter_state *ret,
                     char *err, size_t errlen, const char *path)
 {
@@ -92,11 +113,10 @@ static int parse_at(const char *text, size_t len, const char *device_id, struct 
     int r;
 
     memset(&s, 0, sizeof(s));
-    char magic[64];
-    snprintf(magic, sizeof(magic), "%s %d", METER_STATE_MAGIC, METER_STATE_VERSION);
-    if (!next_line(&l) || strcmp(l.line, magic) != 0) {
-        snprintf(err, errlen, "state file %s: not a meterd state file (version %d expected)", path,
-                 METER_STATE_VERSION);
+    int version = next_line(&l) ? magic_version(l.line) : 0;
+    if (!version) {
+        snprintf(err, errlen, "state file %s: not a meterd state file (version 1..%d expected)",
+                 path, METER_STATE_VERSION);
         return -EBADMSG;
     }
     if (!next_line(&l) || strncmp(l.line, "device_id ", 10) != 0 || !device_id_valid(l.line + 10)) {
@@ -117,6 +137,16 @@ static int parse_at(const char *text, size_t len, const char *device_id, struct 
                         errlen, path)))
         return r;
     s.energy_export_mwh = (int64_t)u;
+    if (version >= 2) {
+        if ((r = expect_u64(&l, "reactive_import_mvarh", (uint64_t)METER_STATE_ENERGY_MAX_MWH, &u,
+                            err, errlen, path)))
+            return r;
+        s.reactive_import_mvarh = (int64_t)u;
+        if ((r = expect_u64(&l, "reactive_export_mvarh", (uint64_t)METER_STATE_ENERGY_MAX_MWH, &u,
+                            err, errlen, path)))
+            return r;
+        s.reactive_export_mvarh = (int64_t)u;
+    }
 
     size_t covered = (size_t)(l.p - text);
     if (!next_line(&l) || strncmp(l.line, "crc32 ", 6) != 0 || strlen(l.line) != 14) {
@@ -139,9 +169,8 @@ static int parse_at(const char *text, size_t len, const char *device_id, struct 
     uint32_t computed = crc32_ieee(text, covered);
     if (stored != computed) {
         snprintf(err, errlen,
-                 "state file %s: checksum mismatch (stored %08lx, computed %08" PRIx32
-                 "); refusing to start rather than reuse sequence numbers",
-                 path, stored, computed);
+                 "state file %s: checksum mismatch (stored %08lx, computed %08" PRIx32 ")", path,
+                 stored, computed);
         return -EBADMSG;
     }
     if (strcmp(s.device_id, device_id) != 0) {
@@ -183,13 +212,93 @@ int meter_state_load(const char *path, const char *device_id, struct meter_state
     return r;
 }
 
+/* A copy that is damaged rather than unreadable for another reason: the other copy may stand in. */
+static bool damaged(int r)
+{
+    return r == -EBADMSG || r == -EIO;
+}
+
+/* Every counter of a and b at its larger value: nothing persisted ever goes backwards. */
+static struct meter_state newest_of(const struct meter_state *a, const struct meter_state *b)
+{
+    struct meter_state s = *a;
+#define TAKE_MAX(f)                                                                                \
+    do {                                                                                           \
+        if (b->f > s.f)                                                                            \
+            s.f = b->f;                                                                            \
+    } while (0)
+    TAKE_MAX(seq);
+    TAKE_MAX(boot);
+    TAKE_MAX(energy_import_mwh);
+    TAKE_MAX(energy_export_mwh);
+    TAKE_MAX(reactive_import_mvarh);
+    TAKE_MAX(reactive_export_mvarh);
+#undef TAKE_MAX
+    return s;
+}
+
+int meter_state_load_newest(const char *path, const char *device_id, struct meter_state *ret,
+                            int *ret_main_state, char *err, size_t errlen)
+{
+    char bak[4096];
+    char err_main[METER_STATE_ERR_LEN], err_bak[METER_STATE_ERR_LEN];
+    struct meter_state s_main, s_bak;
+
+    if (meter_state_backup_path(path, bak, sizeof(bak))) {
+        snprintf(err, errlen, "state file %s: path too long", path);
+        return -ENAMETOOLONG;
+    }
+    int r_main = meter_state_load(path, device_id, &s_main, err_main, sizeof(err_main));
+    int r_bak = meter_state_load(bak, device_id, &s_bak, err_bak, sizeof(err_bak));
+
+    /* Another device's file, or a file we cannot judge (permissions): never guess. */
+    if (r_main == -EXDEV || (r_main && r_main != -ENOENT && !damaged(r_main))) {
+        snprintf(err, errlen, "%s", err_main);
+        return r_main;
+    }
+    if (r_bak == -EXDEV || (r_bak && r_bak != -ENOENT && !damaged(r_bak))) {
+        snprintf(err, errlen, "%s", err_bak);
+        return r_bak;
+    }
+    if (r_main == 0 && r_bak == 0) {
+        *ret = newest_of(&s_main, &s_bak);
+        err[0] = '\0';
+    } else if (r_main == 0) {
+        *ret = s_main;
+        if (damaged(r_bak))
+            snprintf(err, errlen, "%s; the backup will be rewritten from %s", err_bak, path);
+        else
+            err[0] = '\0'; /* no backup yet: a version 1 state directory */
+    } else if (r_bak == 0) {
+        *ret = s_bak;
+        snprintf(err, errlen, "%s; using the backup %s (seq %" PRIu64 ")", err_main, bak,
+                 s_bak.seq);
+    } else if (r_main == -ENOENT && r_bak == -ENOENT) {
+        snprintf(err, errlen, "%s", err_main);
+        return -ENOENT;
+    } else {
+        snprintf(err, errlen, "%s; %s; refusing to start rather than reuse sequence numbers",
+                 err_main, err_bak);
+        return -EBADMSG;
+    }
+    *ret_main_state = r_main;
+    return 0;
+}
+
 int meter_state_save(const char *path, const struct meter_state *s)
 {
     char buf[METER_STATE_MAX_SIZE];
+    char bak[4096];
     int n = meter_state_format(s, buf, sizeof(buf));
     if (n < 0)
         return n;
-    return file_write_atomic(path, buf, (size_t)n, 0640);
+    if (meter_state_backup_path(path, bak, sizeof(bak)))
+        return -ENAMETOOLONG;
+    /* Main first: a crash in between leaves a valid main one save ahead of the backup. */
+    int r = file_write_atomic(path, buf, (size_t)n, 0640);
+    if (r)
+        return r;
+    return file_write_atomic(bak, buf, (size_t)n, 0640);
 }
 
 int meter_state_open(const char *dir, const char *device_id, struct meter_state *ret,
@@ -197,6 +306,7 @@ int meter_state_open(const char *dir, const char *device_id, struct meter_state 
 {
     struct meter_state s;
     bool fresh = false;
+    int main_state = 0;
 
     int r = file_mkdirs(dir, 0750);
     if (r) {
@@ -207,10 +317,11 @@ int meter_state_open(const char *dir, const char *device_id, struct meter_state 
         snprintf(err, errlen, "state directory %s: path too long", dir);
         return -ENAMETOOLONG;
     }
-    r = meter_state_load(ret_path, device_id, &s, err, errlen);
+    r = meter_state_load_newest(ret_path, device_id, &s, &main_state, err, errlen);
     if (r == -ENOENT) {
         meter_state_init(&s, device_id);
         fresh = true;
+        err[0] = '\0';
     } else if (r) {
         return r;
     }
@@ -219,6 +330,24 @@ int meter_state_open(const char *dir, const char *device_id, struct meter_state 
         return -EOVERFLOW;
     }
     s.boot++;
+    if (damaged(main_state)) {
+        /* Keep the evidence: the save below replaces the main file. */
+        char corrupt[4096];
+        int n = snprintf(corrupt, sizeof(corrupt), "%s.corrupt", ret_path);
+        if (n < 0 || (size_t)n >= sizeof(corrupt)) {
+            snprintf(err, errlen, "state directory %s: path too long", dir);
+            return -ENAMETOOLONG;
+        }
+        if (rename(ret_path, corrupt)) {
+            r = -errno;
+            snprintf(err, errlen, "state file %s is damaged and cannot be moved aside: %s",
+                     ret_path, strerror(-r));
+            return r;
+        }
+        size_t used = strnlen(err, errlen);
+        if (used + 1 < errlen)
+            snprintf(err + used, errlen - used, "; the damaged file is kept as %s", corrupt);
+    }
     r = meter_state_save(ret_path, &s);
     if (r) {
         snprintf(err, errlen, "state file %s: cannot write: %s", ret_path, strerror(-r));
@@ -253,5 +382,16 @@ int meter_state_add_energy(struct meter_state *s, double energy_wh)
         add_mwh(&s->energy_import_mwh, &s->import_rem_mwh, energy_wh * 1000.0);
     else
         add_mwh(&s->energy_export_mwh, &s->export_rem_mwh, -energy_wh * 1000.0);
+    return 0;
+}
+
+int meter_state_add_reactive(struct meter_state *s, double reactive_varh)
+{
+    if (!isfinite(reactive_varh))
+        return -EINVAL;
+    if (reactive_varh >= 0)
+        add_mwh(&s->reactive_import_mvarh, &s->reactive_import_rem_mvarh, reactive_varh * 1000.0);
+    else
+        add_mwh(&s->reactive_export_mvarh, &s->reactive_export_rem_mvarh, -reactive_varh * 1000.0);
     return 0;
 }

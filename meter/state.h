@@ -1,28 +1,44 @@
 /*
  * state: the counters a meter must never lose or reuse, persisted in
- * <state_dir>/meterd-<device_id>.state.
+ * <state_dir>/meterd-<device_id>.state and its backup copy
+ * <state_dir>/meterd-<device_id>.state.bak.
  *
- * seq is strictly increasing for the device's life, so the file is written
+ * seq is strictly increasing for the device's life, so the files are written
  * (atomically and durably) after every reading is taken and before it is
  * published: a published seq is always <= the persisted one, and a restart
  * can never hand it out again. boot counts starts. Energy counters are
- * integer milliwatt-hours that only grow; the sub-mWh remainder lives in
- * memory only (a restart loses less than 1 mWh).
+ * integer milliwatt-hours (active) and millivar-hours (reactive; import while
+ * the current lags, Q > 0, export while it leads) that only grow; the sub-unit
+ * remainders live in memory only (a restart loses less than 1 mWh / 1 mvarh).
  *
- * The file is text, one "key value" a line, closed by a CRC-32 over
+ * Each file is text, one "key value" a line, closed by a CRC-32 over
  * everything before it:
  *
- *   smartmeter-meterd-state 1
+ *   smartmeter-meterd-state 2
  *   device_id m1
  *   seq 1234
  *   boot 3
  *   energy_import_mwh 567890
  *   energy_export_mwh 0
+ *   reactive_import_mvarh 123456
+ *   reactive_export_mvarh 0
  *   crc32 0a1b2c3d
  *
- * A file that is present but damaged, or that belongs to another device, is
- * an error: resetting seq silently would make the server drop or misfile
- * readings. The functions here do not log; they return a message.
+ * Version 1 files (no reactive lines) still load, with zero reactive energy;
+ * they are rewritten as version 2 at the next save.
+ *
+ * Two copies, one rule. meter_state_save() replaces the main file, then the
+ * backup, each with write + fsync + rename, and returns only when both are
+ * durable; so every copy that exists and is valid holds a seq >= every seq
+ * ever published, and a crash between the two writes leaves the backup one
+ * save behind a valid main file. At start the newer valid copy wins: with both
+ * valid, every counter (seq, boot, energy) is the larger of the two, so none
+ * ever goes backwards; with one valid (the other damaged, e.g. a bad CRC after
+ * a disk error, or missing), that one is used and the other is rewritten, the
+ * damaged main file first kept as <file>.corrupt for inspection. Only when
+ * neither copy is valid, or either belongs to another device, does meterd
+ * refuse to start: resetting seq silently would make the server drop or
+ * misfile readings. The functions here do not log; they return a message.
  */
 #ifndef SMARTMETER_METER_STATE_H
 #define SMARTMETER_METER_STATE_H
@@ -34,10 +50,10 @@
 #include "telemetry.h"
 
 #define METER_STATE_MAGIC    "smartmeter-meterd-state"
-#define METER_STATE_VERSION  1
+#define METER_STATE_VERSION  2 /* 1 is still read */
 #define METER_STATE_MAX_SIZE 4096
 #define METER_STATE_ERR_LEN  512
-/* Counters saturate here (the wire format's 1e15 Wh). */
+/* Counters saturate here (the wire format's 1e15 Wh and 1e15 varh). */
 #define METER_STATE_ENERGY_MAX_MWH INT64_C(1000000000000000000)
 
 struct meter_state {
@@ -46,7 +62,11 @@ struct meter_state {
     uint32_t boot;
     int64_t energy_import_mwh;
     int64_t energy_export_mwh;
-    double import_rem_mwh, export_rem_mwh; /* 0 <= rem < 1, not persisted */
+    int64_t reactive_import_mvarh; /* Q > 0: current lags */
+    int64_t reactive_export_mvarh; /* Q < 0: current leads */
+    /* 0 <= rem < 1, not persisted */
+    double import_rem_mwh, export_rem_mwh;
+    double reactive_import_rem_mvarh, reactive_export_rem_mvarh;
 };
 
 /* A fresh state: seq 0, boot 0, zero energy. device_id must be valid. */
@@ -55,30 +75,60 @@ void meter_state_init(struct meter_state *s, const char *device_id);
 /* Writes "<dir>/meterd-<device_id>.state" into buf. Returns 0 or -ENAMETOOLONG. */
 int meter_state_path(const char *dir, const char *device_id, char *buf, size_t len);
 
+/* Writes the backup's path, "<path>.bak", into buf. Returns 0 or -ENAMETOOLONG. */
+int meter_state_backup_path(const char *path, char *buf, size_t len);
+
 /* Serialises s into buf (NUL-terminated). Returns the length, or -ENOSPC. */
 int meter_state_format(const struct meter_state *s, char *buf, size_t len);
 
 /*
- * Parses a state file's text, checks its CRC and that it belongs to
- * device_id. Returns 0, -EBADMSG (malformed or checksum mismatch) or
- * -EXDEV (another device's file), with err set. *ret is written only on success.
+ * Parses a state file's text (version 1 or 2), checks its CRC and that it
+ * belongs to device_id. Returns 0, -EBADMSG (malformed or checksum mismatch)
+ * or -EXDEV (another device's file), with err set. *ret is written only on
+ * success, with zero remainders.
  */
 int meter_state_parse(const char *text, size_t len, const char *device_id, struct meter_state *ret,
                       char *err, size_t errlen);
 
-/* Reads and parses path. Returns 0, -ENOENT when there is no file, or an error as above. */
+/*
+ * Reads and parses the one file path. Returns 0, -ENOENT when there is no
+ * file, -EBADMSG when it is damaged (also a file too large to be one), or
+ * another -errno from reading it, with err set.
+ */
 int meter_state_load(const char *path, const char *device_id, struct meter_state *ret, char *err,
                      size_t errlen);
 
-/* Writes s to path with file_write_atomic (fsync + rename). Returns 0 or -errno. */
+/*
+ * Loads the newer valid copy of path and its backup by the rule above.
+ * Returns 0 with *ret_main_state telling what became of the main file: 0 it
+ * was valid, -ENOENT missing, -EBADMSG or -EIO damaged (the backup was used).
+ * On success err holds a warning for the log (a copy was damaged or missing
+ * and another one used) or is empty. Returns -ENOENT when neither file exists,
+ * -EBADMSG when neither is valid, -EXDEV when either belongs to another
+ * device, or another -errno when a file cannot be read (e.g. -EACCES), with
+ * err set. *ret and *ret_main_state are written only on success.
+ */
+int meter_state_load_newest(const char *path, const char *device_id, struct meter_state *ret,
+                            int *ret_main_state, char *err, size_t errlen);
+
+/*
+ * Writes s to path, then to its backup, each with file_write_atomic (write,
+ * fsync, rename, fsync of the directory). Returns 0 once both are durable, or
+ * -errno; after an error the reading that caused the save must not be
+ * published.
+ */
 int meter_state_save(const char *path, const struct meter_state *s);
 
 /*
- * What meterd does at start: creates dir if missing, loads the device's file
- * (a missing one gives a fresh state), increments boot and saves. Writes the
- * file's path to ret_path (ret_path_len bytes, also on error, for messages)
- * and *ret_fresh when no file existed. Returns 0 or -errno with err set; on
- * error *ret and *ret_fresh are left alone and no file is written.
+ * What meterd does at start: creates dir if missing, loads the device's
+ * newest valid copy (meter_state_load_newest; no copy at all gives a fresh
+ * state), increments boot and saves both copies. Writes the main file's path
+ * to ret_path (ret_path_len bytes, also on error, for messages) and
+ * *ret_fresh when no copy existed. Returns 0 or -errno with err set; on error
+ * *ret and *ret_fresh are left alone and no copy is written (a damaged main
+ * file may have been moved aside: the backup still stands). On success err
+ * holds a warning to log when a damaged or missing copy was replaced (a
+ * damaged main file is kept as "<path>.corrupt"), or is empty.
  */
 int meter_state_open(const char *dir, const char *device_id, struct meter_state *ret,
                      char *ret_path, size_t ret_path_len, bool *ret_fresh, char *err,
@@ -93,5 +143,11 @@ uint64_t meter_state_next_seq(struct meter_state *s);
  * -EINVAL; counters never decrease.
  */
 int meter_state_add_energy(struct meter_state *s, double energy_wh);
+
+/*
+ * Adds reactive energy (varh; positive = import, the current lagging,
+ * negative = export, the current leading) the same way, in mvarh.
+ */
+int meter_state_add_reactive(struct meter_state *s, double reactive_varh);
 
 #endif

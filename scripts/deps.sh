@@ -6,10 +6,15 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config git ca-certificates
     libpaho-mqtt-dev libmicrohttpd-dev libmariadb-dev libsqlite3-dev libjansson-dev
-    libjwt-dev libsodium-dev libgpiod-dev libcmocka-dev
+    libjwt-dev libsodium-dev libgpiod-dev libcmocka-dev libkissfft-dev
     mosquitto mosquitto-clients mariadb-server mariadb-client sqlite3
     python3 curl procps
 )
+# The mini program's tests (tests/frontend) need node and npm: Debian's, unless a node is
+# already on the PATH.
+if ! command -v node >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

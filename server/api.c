@@ -31,6 +31,13 @@ static const struct route routes[] = {
     {"GET", "/api/devices/:id/ledger", api_ledger, ACCESS_USER},
     {"POST", "/api/devices/:id/bindings", api_binding_add, ACCESS_STAFF},
     {"DELETE", "/api/devices/:id/bindings/:username", api_binding_remove, ACCESS_STAFF},
+    /* Users answer 404 for devices they may not see before the role is checked (403). */
+    {"POST", "/api/devices/:id/captures", api_capture_create, ACCESS_USER},
+    {"GET", "/api/devices/:id/captures", api_captures_list, ACCESS_USER},
+    {"GET", "/api/devices/:id/captures/:cid", api_capture_detail, ACCESS_USER},
+    {"GET", "/api/devices/:id/captures/:cid/samples", api_capture_samples, ACCESS_USER},
+    {"GET", "/api/devices/:id/captures/:cid/comtrade.cfg", api_capture_comtrade_cfg, ACCESS_USER},
+    {"GET", "/api/devices/:id/captures/:cid/comtrade.dat", api_capture_comtrade_dat, ACCESS_USER},
     {"GET", "/api/users", api_users_list, ACCESS_STAFF},
     {"POST", "/api/users", api_user_create, ACCESS_STAFF},
     {"GET", "/api/health", api_health, ACCESS_PUBLIC},

@@ -90,5 +90,11 @@ void api_users_list(struct api_call *c);
 void api_user_create(struct api_call *c);
 void api_health(struct api_call *c);
 void api_stats(struct api_call *c);
+void api_capture_create(struct api_call *c);
+void api_captures_list(struct api_call *c);
+void api_capture_detail(struct api_call *c);
+void api_capture_samples(struct api_call *c);
+void api_capture_comtrade_cfg(struct api_call *c);
+void api_capture_comtrade_dat(struct api_call *c);
 
 #endif

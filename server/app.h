@@ -5,6 +5,7 @@
 #define SMARTMETER_APP_H
 
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "auth.h"
@@ -13,6 +14,8 @@
 #include "ratelimit.h"
 #include "store_pool.h"
 
+struct mqtt_ingest;
+
 struct app {
     const struct server_options *opt;
     struct store_pool *pool;
@@ -20,6 +23,7 @@ struct app {
     struct ratelimit *login_failures; /* per client address and per (user name, address) */
     sem_t password_slots;             /* Argon2id runs at once, each ~64 MiB */
     struct ingest_stats *stats;
+    struct mqtt_ingest *_Atomic mqtt; /* publishes commands to meters; NULL until it starts */
     int64_t started_ms;
 };
 

@@ -3,11 +3,15 @@
  * status. Transport-neutral (mqtt_ingest.c feeds it), so it is tested with
  * plain function calls.
  *
- * Topics: meters/<device_id>/telemetry (one reading or an array) and
- * meters/<device_id>/status ({"status":"online"|"offline",...}). Messages for
- * unknown devices and invalid payloads are counted, logged at most once per
- * device per minute, and acknowledged so they never block valid data. Valid
- * readings in a batch are stored even when others in it are invalid.
+ * Topics: meters/<device_id>/telemetry (one reading or an array),
+ * meters/<device_id>/status ({"status":"online"|"offline",...}), and the
+ * meter's side of commands: meters/<device_id>/reply ({"id","status",...})
+ * and meters/<device_id>/capture (a waveform a meter sends on request, which
+ * is decoded, analysed with the power-quality code the meter uses, and stored
+ * with its analysis). Messages for unknown devices and invalid payloads are
+ * counted, logged at most once per device per minute, and acknowledged so
+ * they never block valid data. Valid readings in a batch are stored even when
+ * others in it are invalid. docs/protocol.md describes every topic.
  */
 #ifndef SMARTMETER_INGEST_H
 #define SMARTMETER_INGEST_H
@@ -26,6 +30,8 @@ struct ingest_stats {
     atomic_uint_fast64_t too_large;
     atomic_uint_fast64_t db_errors;
     atomic_uint_fast64_t status_updates;
+    atomic_uint_fast64_t captures_stored; /* waveform captures completed */
+    atomic_uint_fast64_t unknown_request; /* replies and captures for no pending request */
     atomic_bool mqtt_connected;
     /* uploads over HTTP (POST /api/device/data) */
     atomic_uint_fast64_t http_uploads;
@@ -34,9 +40,15 @@ struct ingest_stats {
 };
 
 struct ingest_limits {
-    size_t max_payload_bytes;
+    size_t max_payload_bytes; /* every topic but capture */
     size_t max_batch;
+    size_t max_capture_bytes; /* meters/<id>/capture; 0: INGEST_MAX_CAPTURE_BYTES */
 };
+
+#define INGEST_MAX_CAPTURE_BYTES ((size_t)4 << 20)
+/* A capture still pending this long after it was requested has failed (the meter is away). */
+#define INGEST_CAPTURE_TIMEOUT_MS      INT64_C(30000)
+#define INGEST_CAPTURE_TIMEOUT_MESSAGE "the meter did not answer within 30 s"
 
 struct ingest;
 

@@ -158,6 +158,7 @@ static int serve(struct server_options *opt)
         code = cli_fail(2, "%s", err);
         goto out;
     }
+    atomic_store(&app.mqtt, mq); /* the API publishes commands through it */
     log_info("meter-server: serving the API on http://%s (port %d), database %s, broker %s",
              opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql",
              opt->mqtt);

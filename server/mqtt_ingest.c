@@ -25,7 +25,9 @@ struct mqtt_ingest {
     unsigned retry_sleep_ms; /* while the database is unavailable */
 };
 
-static const char *const topics[] = {"meters/+/telemetry", "meters/+/status"};
+static const char *const topics[] = {"meters/+/telemetry", "meters/+/status", "meters/+/reply",
+                                     "meters/+/capture"};
+#define NTOPICS ((int)(sizeof(topics) / sizeof(topics[0])))
 
 static void on_subscribe_failure(void *ctx, MQTTAsync_failureData *resp)
 {
@@ -45,11 +47,11 @@ static void on_connected(void *ctx, char *cause)
     log_info("mqtt: connected to %s", m->uri);
 
     /* The broker keeps our subscriptions in the session; subscribing again is harmless. */
-    int qos[2] = {1, 1};
+    int qos[NTOPICS] = {1, 1, 1, 1};
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onFailure = on_subscribe_failure;
     ro.context = m;
-    int rc = MQTTAsync_subscribeMany(m->client, 2, (char *const *)topics, qos, &ro);
+    int rc = MQTTAsync_subscribeMany(m->client, NTOPICS, (char *const *)topics, qos, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         log_error("mqtt: subscribe failed: %s", MQTTAsync_strerror(rc));
 }
@@ -182,6 +184,27 @@ void mqtt_ingest_tick(struct mqtt_ingest *m)
     if (m->backoff_ms < 16000)
         m->backoff_ms *= 2;
     m->next_attempt_ms = now + m->backoff_ms;
+}
+
+int mqtt_ingest_publish(struct mqtt_ingest *m, const char *topic, const void *payload, size_t len,
+                        int qos)
+{
+    if (!m)
+        return -ENOTCONN;
+    if ((qos != 0 && qos != 1) || len > INT32_MAX)
+        return -EINVAL;
+    if (!MQTTAsync_isConnected(m->client))
+        return -ENOTCONN;
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)len;
+    msg.qos = qos;
+    msg.retained = 0;
+    int rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
+    if (rc == MQTTASYNC_DISCONNECTED)
+        return -ENOTCONN;
+    return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
 }
 
 void mqtt_ingest_stop(struct mqtt_ingest *m)

@@ -2,9 +2,10 @@
  * mqtt_ingest: the server's MQTT client (paho.mqtt.c; the only server file
  * that includes MQTTAsync.h). It keeps a persistent session (clean session
  * off, fixed client id) so the broker queues QoS 1 telemetry while the server
- * is away, subscribes to meters/+/telemetry and meters/+/status, and passes
- * each message to ingest. A message is acknowledged only after ingest has
- * stored it or rejected it for good.
+ * is away, subscribes to meters/+/telemetry, meters/+/status, meters/+/reply
+ * and meters/+/capture, and passes each message to ingest. A message is
+ * acknowledged only after ingest has stored it or rejected it for good. It
+ * also publishes the server's commands to meters (mqtt_ingest_publish).
  */
 #ifndef SMARTMETER_MQTT_INGEST_H
 #define SMARTMETER_MQTT_INGEST_H
@@ -30,6 +31,14 @@ int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest
                       size_t errlen);
 /* Call about once a second: retries the first connection until it succeeds. */
 void mqtt_ingest_tick(struct mqtt_ingest *m);
+/*
+ * Publishes payload on topic, not retained, with qos 0 or 1; any thread. The
+ * client copies the payload. Nothing is buffered while disconnected: returns
+ * 0 when the client took the message, -ENOTCONN when the broker is not
+ * connected (or m is NULL), -EINVAL for a bad qos or size, -EIO otherwise.
+ */
+int mqtt_ingest_publish(struct mqtt_ingest *m, const char *topic, const void *payload, size_t len,
+                        int qos);
 void mqtt_ingest_stop(struct mqtt_ingest *m);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dynbuf.h"
+#include "f32le.h"
 
 static const char *const role_names[] = {"user", "operator", "admin"};
 
@@ -299,4 +300,131 @@ int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_le
                       void *ctx)
 {
     return s->ops->ledger_list(s, device_pk, limit, cb, ctx);
+}
+
+/* --- captures ------------------------------------------------------------------------------ */
+
+const char *capture_status_name(enum capture_status status)
+{
+    switch (status) {
+    case CAPTURE_PENDING:
+        return "pending";
+    case CAPTURE_COMPLETE:
+        return "complete";
+    default:
+        return "failed";
+    }
+}
+
+enum capture_status store_capture_status_parse(const char *text)
+{
+    if (strcmp(text, "pending") == 0)
+        return CAPTURE_PENDING;
+    if (strcmp(text, "complete") == 0)
+        return CAPTURE_COMPLETE;
+    return CAPTURE_FAILED;
+}
+
+void capture_rec_clear(struct capture_rec *c)
+{
+    if (!c)
+        return;
+    free(c->analysis);
+    free(c->v);
+    free(c->i);
+    c->analysis = NULL;
+    c->v = NULL;
+    c->i = NULL;
+}
+
+int store_capture_unpack(const void *blob, size_t len, size_t n, struct capture_rec *ret)
+{
+    if (n == 0 || n > SIZE_MAX / CAPTURE_PAIR_BYTES || len != n * CAPTURE_PAIR_BYTES)
+        return -EIO;
+    const unsigned char *p = blob;
+    float *v = malloc(n * sizeof(float)), *i = malloc(n * sizeof(float));
+    if (!v || !i) {
+        free(v);
+        free(i);
+        return -ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        v[k] = f32le_get(p + CAPTURE_PAIR_BYTES * k);
+        i[k] = f32le_get(p + CAPTURE_PAIR_BYTES * k + 4);
+    }
+    ret->v = v;
+    ret->i = i;
+    return 0;
+}
+
+static bool request_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    return n > 0 && n <= CAPTURE_REQUEST_ID_MAX;
+}
+
+int store_capture_create(struct store *s, int64_t device_pk, const char *request_id,
+                         int64_t requested_by_user_id, int32_t duration_ms, int64_t requested_ms,
+                         int64_t *ret_id)
+{
+    if (!request_id_ok(request_id))
+        return store_fail(s, -EINVAL, "request id must be 1 to %d bytes", CAPTURE_REQUEST_ID_MAX);
+    if (duration_ms <= 0)
+        return store_fail(s, -EINVAL, "capture duration must be positive");
+    return s->ops->capture_create(s, device_pk, request_id, requested_by_user_id, duration_ms,
+                                  requested_ms, ret_id);
+}
+
+int store_capture_complete(struct store *s, int64_t device_pk, const char *request_id,
+                           const struct capture_data *d)
+{
+    if (!request_id_ok(request_id))
+        return store_fail(s, -ENOENT, "no pending capture with that request id");
+    if (d->samples == 0 || d->samples > SIZE_MAX / CAPTURE_PAIR_BYTES)
+        return store_fail(s, -EINVAL, "a capture holds at least one sample");
+    size_t len = d->samples * CAPTURE_PAIR_BYTES;
+    unsigned char *blob = malloc(len);
+    if (!blob)
+        return store_fail(s, -ENOMEM, "out of memory");
+    for (size_t k = 0; k < d->samples; k++) {
+        f32le_put(blob + CAPTURE_PAIR_BYTES * k, d->v[k]);
+        f32le_put(blob + CAPTURE_PAIR_BYTES * k + 4, d->i[k]);
+    }
+    int r = s->ops->capture_complete(s, device_pk, request_id, d, blob, len);
+    free(blob);
+    return r;
+}
+
+int store_capture_fail(struct store *s, int64_t device_pk, const char *request_id,
+                       const char *message, int64_t at_ms)
+{
+    char clean[CAPTURE_MESSAGE_MAX + 1];
+    size_t n = 0;
+    if (!request_id_ok(request_id))
+        return store_fail(s, -ENOENT, "no pending capture with that request id");
+    /* Messages can come from a meter: keep them printable and short in every database. */
+    for (const char *p = message ? message : ""; *p && n < CAPTURE_MESSAGE_MAX; p++)
+        clean[n++] = (*p >= ' ' && *p <= '~') ? *p : '?';
+    clean[n] = '\0';
+    return s->ops->capture_fail(s, device_pk, request_id, clean, at_ms);
+}
+
+int store_capture_get(struct store *s, int64_t device_pk, int64_t capture_id, bool with_samples,
+                      struct capture_rec *ret)
+{
+    return s->ops->capture_get(s, device_pk, capture_id, NULL, with_samples, ret);
+}
+
+int store_capture_by_request(struct store *s, int64_t device_pk, const char *request_id,
+                             struct capture_rec *ret)
+{
+    if (!request_id_ok(request_id))
+        return store_fail(s, -ENOENT, "no capture with that request id");
+    return s->ops->capture_get(s, device_pk, 0, request_id, false, ret);
+}
+
+int store_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
+                       void *ctx)
+{
+    return s->ops->capture_list(s, device_pk, limit, cb, ctx);
 }

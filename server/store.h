@@ -169,4 +169,68 @@ int store_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64
 int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                       void *ctx);
 
+/*
+ * Waveform captures (docs/protocol.md, "Waveform capture"). A capture is
+ * created pending when an operator asks for it, then completed once with the
+ * meter's samples and their analysis, or failed with a message. Only pending
+ * captures change: completing or failing one that is not pending (or does
+ * not exist) is -ENOENT. Request ids are unique per device (-EEXIST).
+ */
+#define CAPTURE_REQUEST_ID_MAX 64
+#define CAPTURE_MESSAGE_MAX    255
+
+enum capture_status { CAPTURE_PENDING = 0, CAPTURE_COMPLETE, CAPTURE_FAILED };
+const char *capture_status_name(enum capture_status status);
+
+struct capture_rec {
+    int64_t id;
+    int64_t device_pk;
+    char request_id[CAPTURE_REQUEST_ID_MAX + 1];
+    char requested_by[USERNAME_MAX + 1]; /* user name; empty when none or the account is gone */
+    int64_t requested_ms;
+    int32_t duration_ms; /* as requested */
+    enum capture_status status;
+    char message[CAPTURE_MESSAGE_MAX + 1]; /* why it failed, or a note on a complete one */
+    /* Set once complete (0 before): */
+    double rate_hz, nominal_hz;
+    int64_t start_ms;    /* wall-clock time of the first sample */
+    int64_t received_ms; /* when it completed or failed */
+    size_t samples;      /* sample pairs */
+    /* Owned by the record, freed by capture_rec_clear(); NULL when absent or not asked for: */
+    char *analysis; /* JSON object text */
+    float *v, *i;   /* volts and amperes, `samples` each */
+};
+/* Frees analysis, v and i (and sets them NULL). NULL is fine. */
+void capture_rec_clear(struct capture_rec *c);
+
+/* What a meter sent, for store_capture_complete(). */
+struct capture_data {
+    double rate_hz, nominal_hz;
+    int64_t start_ms, received_ms;
+    size_t samples;
+    const float *v, *i;
+    const char *analysis; /* JSON object text, or NULL when the capture was too short */
+    const char *message;  /* NULL, or a note ("too short to analyse") */
+};
+
+typedef int (*store_capture_cb)(const struct capture_rec *c, void *ctx);
+
+int store_capture_create(struct store *s, int64_t device_pk, const char *request_id,
+                         int64_t requested_by_user_id, int32_t duration_ms, int64_t requested_ms,
+                         int64_t *ret_id);
+int store_capture_complete(struct store *s, int64_t device_pk, const char *request_id,
+                           const struct capture_data *d);
+/* The message is kept with anything but printable ASCII as '?', cut at CAPTURE_MESSAGE_MAX. */
+int store_capture_fail(struct store *s, int64_t device_pk, const char *request_id,
+                       const char *message, int64_t at_ms);
+/* One capture of a device with its analysis, and its samples when with_samples. */
+int store_capture_get(struct store *s, int64_t device_pk, int64_t capture_id, bool with_samples,
+                      struct capture_rec *ret);
+/* The capture a request id names, without analysis or samples. */
+int store_capture_by_request(struct store *s, int64_t device_pk, const char *request_id,
+                             struct capture_rec *ret);
+/* A device's captures, newest first, without analysis or samples. */
+int store_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
+                       void *ctx);
+
 #endif

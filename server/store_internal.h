@@ -49,6 +49,18 @@ struct store_ops {
                     const char *idempotency_key, struct recharge_result *ret);
     int (*ledger_list)(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                        void *ctx);
+    /* Captures: capture_get finds by id, or by request_id when that is not NULL. */
+    int (*capture_create)(struct store *s, int64_t device_pk, const char *request_id,
+                          int64_t requested_by, int32_t duration_ms, int64_t requested_ms,
+                          int64_t *ret_id);
+    int (*capture_complete)(struct store *s, int64_t device_pk, const char *request_id,
+                            const struct capture_data *d, const void *data, size_t data_len);
+    int (*capture_fail)(struct store *s, int64_t device_pk, const char *request_id,
+                        const char *message, int64_t at_ms);
+    int (*capture_get)(struct store *s, int64_t device_pk, int64_t capture_id,
+                       const char *request_id, bool with_samples, struct capture_rec *ret);
+    int (*capture_list)(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
+                        void *ctx);
 };
 
 /* Every backend's connection struct starts with this. */
@@ -81,5 +93,12 @@ int64_t store_batch_max_seq(const struct reading *r, size_t n);
 
 /* SELECT list of the readings columns in table order: seq, ts_ms, reals..., counters... */
 const char *store_reading_columns(void);
+
+/* Capture samples in the database: v,i pairs interleaved as little-endian float32. */
+#define CAPTURE_PAIR_BYTES 8
+/* Fills ret->v and ret->i (allocated) from a blob of n pairs; -EIO when its size is wrong. */
+int store_capture_unpack(const void *blob, size_t len, size_t n, struct capture_rec *ret);
+/* "pending", "complete", "failed" back to the enum; unknown text reads as failed. */
+enum capture_status store_capture_status_parse(const char *text);
 
 #endif

@@ -70,6 +70,13 @@ enum stmt_id {
     ST_LEDGER_INSERT,
     ST_LEDGER_LIST,
     ST_MIGRATION_RECORD,
+    ST_CAPTURE_ADD,
+    ST_CAPTURE_COMPLETE,
+    ST_CAPTURE_FAIL,
+    ST_CAPTURE_GET,
+    ST_CAPTURE_GET_DATA,
+    ST_CAPTURE_BY_REQUEST,
+    ST_CAPTURE_LIST,
     ST__COUNT
 };
 
@@ -85,6 +92,12 @@ struct mdb_store {
     "d.id, d.device_id, d.secret_hash, d.balance, d.status, d.status_ms, d.created_ms"
 #define USER_COLS    "id, username, password_hash, role, tokens_valid_after_ms, created_ms"
 #define MIGRATE_LOCK "'smartmeter_migrate'"
+/* A capture's metadata (bind_capture); analysis and data follow where a statement needs them. */
+#define CAPTURE_COLS                                                                               \
+    "c.id, c.device_pk, c.request_id, COALESCE(u.username, ''), c.requested_ms, c.duration_ms, "   \
+    "c.status, COALESCE(c.message, ''), c.rate_hz, c.nominal_hz, c.start_ms, c.samples, "          \
+    "c.received_ms"
+#define CAPTURE_FROM " FROM captures c LEFT JOIN users u ON u.id = c.requested_by "
 
 static struct mdb_store *M(struct store *s)
 {
@@ -234,6 +247,16 @@ static void p_str(struct params *p, const char *s)
     p->bind[i].length = &p->len[i];
 }
 
+/* Binary data; it must outlive the statement's execution. */
+static void p_blob(struct params *p, const void *data, size_t len)
+{
+    unsigned i = param(p, MYSQL_TYPE_BLOB);
+    p->len[i] = (unsigned long)len;
+    p->bind[i].buffer = (void *)data;
+    p->bind[i].buffer_length = p->len[i];
+    p->bind[i].length = &p->len[i];
+}
+
 /* Sent as decimal text, which the server converts to DECIMAL exactly. */
 static void p_fen(struct params *p, int64_t fen)
 {
@@ -250,7 +273,7 @@ static void p_limit(struct params *p, size_t limit)
     p_int(p, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
 }
 
-enum col_kind { COL_INT, COL_DOUBLE, COL_TEXT, COL_FEN };
+enum col_kind { COL_INT, COL_DOUBLE, COL_TEXT, COL_FEN, COL_LONG };
 
 /* Where each column of a fetched row goes; targets must outlive the fetches. */
 struct results {
@@ -305,12 +328,23 @@ static void r_fen(struct results *r, int64_t *out)
     r->fen[i] = out;
 }
 
+/*
+ * A column of any length (TEXT, BLOB): nothing is copied by the fetch; read it
+ * afterwards with fetch_long(). Returns the column's index.
+ */
+static unsigned r_long(struct results *r)
+{
+    return col(r, COL_LONG, MYSQL_TYPE_BLOB, NULL, 0);
+}
+
 /* Terminates text, parses money and zeroes NULL targets once a row is fetched. */
 static int finish_row(struct mdb_store *m, struct results *r, const char *what)
 {
     for (unsigned i = 0; i < r->n; i++) {
         MYSQL_BIND *b = &r->bind[i];
         bool null = r->is_null[i];
+        if (r->kind[i] == COL_LONG) /* always "truncated": fetch_long() reads it */
+            continue;
         bool text = r->kind[i] == COL_TEXT || r->kind[i] == COL_FEN;
         if (r->error[i] || (text && !null && r->len[i] > b->buffer_length))
             return store_fail(&m->base, -EIO, "%s: column %u does not fit its field", what, i + 1);
@@ -426,6 +460,22 @@ static const char *const fixed_sql[ST__COUNT] = {
                        "WHERE l.device_pk = ? ORDER BY l.id DESC LIMIT ?",
     [ST_MIGRATION_RECORD] = "INSERT INTO schema_migrations (version, name, applied_ms) "
                             "VALUES (?, ?, ?)",
+    [ST_CAPTURE_ADD] = "INSERT INTO captures (device_pk, request_id, requested_by, requested_ms, "
+                       "duration_ms) VALUES (?, ?, ?, ?, ?)",
+    [ST_CAPTURE_COMPLETE] = "UPDATE captures SET status = 'complete', message = ?, rate_hz = ?, "
+                            "nominal_hz = ?, start_ms = ?, samples = ?, data = ?, analysis = ?, "
+                            "received_ms = ? WHERE device_pk = ? AND request_id = ? AND "
+                            "status = 'pending'",
+    [ST_CAPTURE_FAIL] = "UPDATE captures SET status = 'failed', message = ?, received_ms = ? "
+                        "WHERE device_pk = ? AND request_id = ? AND status = 'pending'",
+    [ST_CAPTURE_GET] =
+        "SELECT " CAPTURE_COLS ", c.analysis" CAPTURE_FROM "WHERE c.device_pk = ? AND c.id = ?",
+    [ST_CAPTURE_GET_DATA] = "SELECT " CAPTURE_COLS ", c.analysis, c.data" CAPTURE_FROM
+                            "WHERE c.device_pk = ? AND c.id = ?",
+    [ST_CAPTURE_BY_REQUEST] =
+        "SELECT " CAPTURE_COLS CAPTURE_FROM "WHERE c.device_pk = ? AND c.request_id = ?",
+    [ST_CAPTURE_LIST] =
+        "SELECT " CAPTURE_COLS CAPTURE_FROM "WHERE c.device_pk = ? ORDER BY c.id DESC LIMIT ?",
 };
 
 /* --- running statements ------------------------------------------------------------------- */
@@ -1232,6 +1282,206 @@ static int mdb_ledger_list(struct store *s, int64_t device_pk, size_t limit, sto
     return r;
 }
 
+/* --- captures ------------------------------------------------------------------------------ */
+
+static int mdb_capture_create(struct store *s, int64_t device_pk, const char *request_id,
+                              int64_t requested_by, int32_t duration_ms, int64_t requested_ms,
+                              int64_t *ret_id)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    p_int(&p, device_pk);
+    p_str(&p, request_id);
+    if (requested_by)
+        p_int(&p, requested_by);
+    else
+        p_null(&p);
+    p_int(&p, requested_ms);
+    p_int(&p, duration_ms);
+    int r = exec(m, ST_CAPTURE_ADD, &p, NULL, "add capture");
+    if (r == -EEXIST)
+        return store_fail(s, r, "request id '%s' was already used for this device", request_id);
+    if (r == -ENOENT)
+        return store_fail(s, r, "no such device or user");
+    if (!r && ret_id)
+        *ret_id = (int64_t)mysql_stmt_insert_id(m->st[ST_CAPTURE_ADD]);
+    return r;
+}
+
+/* Runs a capture UPDATE that only applies to a pending capture. */
+static int update_pending(struct mdb_store *m, enum stmt_id id, struct params *p, const char *what)
+{
+    int r = exec(m, id, p, NULL, what);
+    if (!r && mysql_stmt_affected_rows(m->st[id]) == 0)
+        r = store_fail(&m->base, -ENOENT, "no pending capture with that request id");
+    return r;
+}
+
+static int mdb_capture_complete(struct store *s, int64_t device_pk, const char *request_id,
+                                const struct capture_data *d, const void *data, size_t data_len)
+{
+    struct params p = {0};
+    if (data_len > UINT32_MAX)
+        return store_fail(s, -EINVAL, "capture too large");
+    p_str(&p, d->message);
+    p_double(&p, d->rate_hz);
+    p_double(&p, d->nominal_hz);
+    p_int(&p, d->start_ms);
+    p_int(&p, (int64_t)d->samples);
+    p_blob(&p, data, data_len);
+    p_str(&p, d->analysis);
+    p_int(&p, d->received_ms);
+    p_int(&p, device_pk);
+    p_str(&p, request_id);
+    return update_pending(M(s), ST_CAPTURE_COMPLETE, &p, "complete capture");
+}
+
+static int mdb_capture_fail(struct store *s, int64_t device_pk, const char *request_id,
+                            const char *message, int64_t at_ms)
+{
+    struct params p = {0};
+    p_str(&p, message);
+    p_int(&p, at_ms);
+    p_int(&p, device_pk);
+    p_str(&p, request_id);
+    return update_pending(M(s), ST_CAPTURE_FAIL, &p, "fail capture");
+}
+
+/* Where CAPTURE_COLS go; status is parsed and samples converted after the fetch. */
+struct capture_row {
+    struct capture_rec c;
+    char status[16];
+    int64_t duration_ms, samples;
+};
+
+static void bind_capture(struct results *res, struct capture_row *row)
+{
+    memset(row, 0, sizeof(*row));
+    r_int(res, &row->c.id);
+    r_int(res, &row->c.device_pk);
+    r_text(res, row->c.request_id, sizeof(row->c.request_id));
+    r_text(res, row->c.requested_by, sizeof(row->c.requested_by));
+    r_int(res, &row->c.requested_ms);
+    r_int(res, &row->duration_ms);
+    r_text(res, row->status, sizeof(row->status));
+    r_text(res, row->c.message, sizeof(row->c.message));
+    r_double(res, &row->c.rate_hz);
+    r_double(res, &row->c.nominal_hz);
+    r_int(res, &row->c.start_ms);
+    r_int(res, &row->samples);
+    r_int(res, &row->c.received_ms);
+}
+
+static void finish_capture(struct capture_row *row)
+{
+    row->c.duration_ms = (int32_t)row->duration_ms;
+    row->c.status = store_capture_status_parse(row->status);
+    row->c.samples = row->samples > 0 ? (size_t)row->samples : 0;
+}
+
+/* Copies a COL_LONG column of the current row into a new buffer (NUL-terminated); NULL stays. */
+static int fetch_long(struct mdb_store *m, enum stmt_id id, const struct results *res,
+                      unsigned col_index, char **ret, size_t *ret_len)
+{
+    *ret = NULL;
+    *ret_len = 0;
+    if (res->is_null[col_index])
+        return 0;
+    size_t len = res->len[col_index];
+    char *buf = malloc(len + 1);
+    if (!buf)
+        return store_fail(&m->base, -ENOMEM, "out of memory");
+    if (len > 0) {
+        MYSQL_BIND b;
+        unsigned long got = 0;
+        memset(&b, 0, sizeof(b));
+        b.buffer_type = MYSQL_TYPE_BLOB;
+        b.buffer = buf;
+        b.buffer_length = (unsigned long)len;
+        b.length = &got;
+        if (mysql_stmt_fetch_column(m->st[id], &b, col_index, 0)) {
+            free(buf);
+            return stmt_fail(m, m->st[id], "read capture");
+        }
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    *ret_len = len;
+    return 0;
+}
+
+static int mdb_capture_get(struct store *s, int64_t device_pk, int64_t capture_id,
+                           const char *request_id, bool with_samples, struct capture_rec *ret)
+{
+    struct mdb_store *m = M(s);
+    enum stmt_id id = with_samples ? ST_CAPTURE_GET_DATA : ST_CAPTURE_GET;
+    if (request_id)
+        id = ST_CAPTURE_BY_REQUEST;
+    struct params p = {0};
+    struct results res = {0};
+    struct capture_row row;
+    unsigned analysis_col = 0, data_col = 0;
+    p_int(&p, device_pk);
+    if (request_id)
+        p_str(&p, request_id);
+    else
+        p_int(&p, capture_id);
+    bind_capture(&res, &row);
+    if (!request_id)
+        analysis_col = r_long(&res);
+    if (id == ST_CAPTURE_GET_DATA)
+        data_col = r_long(&res);
+    int r = exec(m, id, &p, &res, "get capture");
+    if (!r)
+        r = fetch(m, id, &res, "get capture");
+    if (r == 0)
+        r = store_fail(s, -ENOENT, "no such capture");
+    if (r < 0)
+        goto out;
+    r = 0;
+    finish_capture(&row);
+    size_t len;
+    if (analysis_col)
+        r = fetch_long(m, id, &res, analysis_col, &row.c.analysis, &len);
+    if (!r && data_col) {
+        char *blob = NULL;
+        r = fetch_long(m, id, &res, data_col, &blob, &len);
+        if (!r && blob) {
+            r = store_capture_unpack(blob, len, row.c.samples, &row.c);
+            if (r)
+                r = store_fail(s, r, "capture %lld: stored samples do not match their count",
+                               (long long)row.c.id);
+        }
+        free(blob);
+    }
+    if (r)
+        capture_rec_clear(&row.c);
+    else
+        *ret = row.c;
+out:
+    done(m, id);
+    return r;
+}
+
+static int mdb_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
+                            void *ctx)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    struct results res = {0};
+    struct capture_row row;
+    p_int(&p, device_pk);
+    p_limit(&p, limit);
+    bind_capture(&res, &row);
+    int r = exec(m, ST_CAPTURE_LIST, &p, &res, "list captures");
+    while (!r && (r = fetch(m, ST_CAPTURE_LIST, &res, "list captures")) == 1) {
+        finish_capture(&row);
+        r = cb(&row.c, ctx);
+    }
+    done(m, ST_CAPTURE_LIST);
+    return r;
+}
+
 static const struct store_ops mysql_ops = {
     .name = "mysql",
     .close = mdb_close,
@@ -1254,6 +1504,11 @@ static const struct store_ops mysql_ops = {
     .reading_latest = mdb_reading_latest,
     .recharge = mdb_recharge,
     .ledger_list = mdb_ledger_list,
+    .capture_create = mdb_capture_create,
+    .capture_complete = mdb_capture_complete,
+    .capture_fail = mdb_capture_fail,
+    .capture_get = mdb_capture_get,
+    .capture_list = mdb_capture_list,
 };
 
 /* --- opening ------------------------------------------------------------------------------ */

@@ -42,6 +42,13 @@ enum stmt_id {
     ST_DEVICE_SET_BALANCE,
     ST_LEDGER_INSERT,
     ST_LEDGER_LIST,
+    ST_CAPTURE_ADD,
+    ST_CAPTURE_COMPLETE,
+    ST_CAPTURE_FAIL,
+    ST_CAPTURE_GET,
+    ST_CAPTURE_GET_DATA,
+    ST_CAPTURE_BY_REQUEST,
+    ST_CAPTURE_LIST,
     ST__COUNT
 };
 
@@ -54,6 +61,12 @@ struct sqlite_store {
 #define DEVICE_COLS                                                                                \
     "d.id, d.device_id, d.secret_hash, d.balance_fen, d.status, d.status_ms, d.created_ms"
 #define USER_COLS "id, username, password_hash, role, tokens_valid_after_ms, created_ms"
+/* A capture's metadata (read_capture); analysis and data follow where a statement needs them. */
+#define CAPTURE_COLS                                                                               \
+    "c.id, c.device_pk, c.request_id, COALESCE(u.username, ''), c.requested_ms, c.duration_ms, "   \
+    "c.status, COALESCE(c.message, ''), c.rate_hz, c.nominal_hz, c.start_ms, c.samples, "          \
+    "c.received_ms"
+#define CAPTURE_FROM " FROM captures c LEFT JOIN users u ON u.id = c.requested_by "
 
 static struct sqlite_store *S(struct store *s)
 {
@@ -143,6 +156,22 @@ static const char *const fixed_sql[ST__COUNT] = {
     [ST_LEDGER_LIST] = "SELECT l.id, l.amount_fen, l.balance_after_fen, l.kind, "
                        "COALESCE(u.username, ''), l.created_ms FROM ledger l LEFT JOIN users u "
                        "ON u.id = l.actor_user_id WHERE l.device_pk = ? ORDER BY l.id DESC LIMIT ?",
+    [ST_CAPTURE_ADD] = "INSERT INTO captures (device_pk, request_id, requested_by, requested_ms, "
+                       "duration_ms) VALUES (?, ?, ?, ?, ?)",
+    [ST_CAPTURE_COMPLETE] = "UPDATE captures SET status = 'complete', message = ?, rate_hz = ?, "
+                            "nominal_hz = ?, start_ms = ?, samples = ?, data = ?, analysis = ?, "
+                            "received_ms = ? WHERE device_pk = ? AND request_id = ? AND "
+                            "status = 'pending'",
+    [ST_CAPTURE_FAIL] = "UPDATE captures SET status = 'failed', message = ?, received_ms = ? "
+                        "WHERE device_pk = ? AND request_id = ? AND status = 'pending'",
+    [ST_CAPTURE_GET] =
+        "SELECT " CAPTURE_COLS ", c.analysis" CAPTURE_FROM "WHERE c.device_pk = ? AND c.id = ?",
+    [ST_CAPTURE_GET_DATA] = "SELECT " CAPTURE_COLS ", c.analysis, c.data" CAPTURE_FROM
+                            "WHERE c.device_pk = ? AND c.id = ?",
+    [ST_CAPTURE_BY_REQUEST] =
+        "SELECT " CAPTURE_COLS CAPTURE_FROM "WHERE c.device_pk = ? AND c.request_id = ?",
+    [ST_CAPTURE_LIST] =
+        "SELECT " CAPTURE_COLS CAPTURE_FROM "WHERE c.device_pk = ? ORDER BY c.id DESC LIMIT ?",
 };
 
 /* Returns the prepared statement, reset and unbound, or NULL with errmsg set. */
@@ -836,6 +865,173 @@ static int sqlite_ledger_list(struct store *s, int64_t device_pk, size_t limit, 
     return r;
 }
 
+/* --- captures ------------------------------------------------------------------------------ */
+
+static int sqlite_capture_create(struct store *s, int64_t device_pk, const char *request_id,
+                                 int64_t requested_by, int32_t duration_ms, int64_t requested_ms,
+                                 int64_t *ret_id)
+{
+    struct sqlite_store *q = S(s);
+    sqlite3_stmt *st = stmt(q, ST_CAPTURE_ADD);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, device_pk);
+    sqlite3_bind_text(st, 2, request_id, -1, SQLITE_STATIC);
+    if (requested_by)
+        sqlite3_bind_int64(st, 3, requested_by);
+    sqlite3_bind_int64(st, 4, requested_ms);
+    sqlite3_bind_int(st, 5, duration_ms);
+    int r = step_done(q, st, "add capture");
+    if (r == -EEXIST)
+        return store_fail(s, r, "request id '%s' was already used for this device", request_id);
+    if (r == -ENOENT)
+        return store_fail(s, r, "no such device or user");
+    if (!r && ret_id)
+        *ret_id = sqlite3_last_insert_rowid(q->db);
+    return r;
+}
+
+/* Runs a capture UPDATE that only applies to a pending capture. */
+static int update_pending(struct sqlite_store *q, sqlite3_stmt *st, const char *what)
+{
+    int r = step_done(q, st, what);
+    if (!r && sqlite3_changes(q->db) == 0)
+        r = store_fail(&q->base, -ENOENT, "no pending capture with that request id");
+    return r;
+}
+
+static int sqlite_capture_complete(struct store *s, int64_t device_pk, const char *request_id,
+                                   const struct capture_data *d, const void *data, size_t data_len)
+{
+    struct sqlite_store *q = S(s);
+    if (data_len > INT32_MAX)
+        return store_fail(s, -EINVAL, "capture too large for SQLite");
+    sqlite3_stmt *st = stmt(q, ST_CAPTURE_COMPLETE);
+    if (!st)
+        return -EIO;
+    if (d->message)
+        sqlite3_bind_text(st, 1, d->message, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 2, d->rate_hz);
+    sqlite3_bind_double(st, 3, d->nominal_hz);
+    sqlite3_bind_int64(st, 4, d->start_ms);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)d->samples);
+    sqlite3_bind_blob(st, 6, data, (int)data_len, SQLITE_STATIC);
+    if (d->analysis)
+        sqlite3_bind_text(st, 7, d->analysis, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, d->received_ms);
+    sqlite3_bind_int64(st, 9, device_pk);
+    sqlite3_bind_text(st, 10, request_id, -1, SQLITE_STATIC);
+    return update_pending(q, st, "complete capture");
+}
+
+static int sqlite_capture_fail(struct store *s, int64_t device_pk, const char *request_id,
+                               const char *message, int64_t at_ms)
+{
+    struct sqlite_store *q = S(s);
+    sqlite3_stmt *st = stmt(q, ST_CAPTURE_FAIL);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, message, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, at_ms);
+    sqlite3_bind_int64(st, 3, device_pk);
+    sqlite3_bind_text(st, 4, request_id, -1, SQLITE_STATIC);
+    return update_pending(q, st, "fail capture");
+}
+
+/* Reads CAPTURE_COLS from column 0. */
+static void read_capture(sqlite3_stmt *st, struct capture_rec *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->id = sqlite3_column_int64(st, 0);
+    c->device_pk = sqlite3_column_int64(st, 1);
+    copy_text(c->request_id, sizeof(c->request_id), st, 2);
+    copy_text(c->requested_by, sizeof(c->requested_by), st, 3);
+    c->requested_ms = sqlite3_column_int64(st, 4);
+    c->duration_ms = sqlite3_column_int(st, 5);
+    const char *status = (const char *)sqlite3_column_text(st, 6);
+    c->status = store_capture_status_parse(status ? status : "");
+    copy_text(c->message, sizeof(c->message), st, 7);
+    c->rate_hz = sqlite3_column_double(st, 8);
+    c->nominal_hz = sqlite3_column_double(st, 9);
+    c->start_ms = sqlite3_column_int64(st, 10);
+    sqlite3_int64 n = sqlite3_column_int64(st, 11);
+    c->samples = n > 0 ? (size_t)n : 0;
+    c->received_ms = sqlite3_column_int64(st, 12);
+}
+
+#define CAPTURE_NCOLS 13
+
+static int sqlite_capture_get(struct store *s, int64_t device_pk, int64_t capture_id,
+                              const char *request_id, bool with_samples, struct capture_rec *ret)
+{
+    struct sqlite_store *q = S(s);
+    enum stmt_id id = with_samples ? ST_CAPTURE_GET_DATA : ST_CAPTURE_GET;
+    if (request_id)
+        id = ST_CAPTURE_BY_REQUEST;
+    sqlite3_stmt *st = stmt(q, id);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, device_pk);
+    if (request_id)
+        sqlite3_bind_text(st, 2, request_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 2, capture_id);
+    struct capture_rec c;
+    int rc = sqlite3_step(st), r = 0;
+    if (rc == SQLITE_DONE) {
+        r = store_fail(s, -ENOENT, "no such capture");
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        r = db_fail(q, "get capture");
+        goto out;
+    }
+    read_capture(st, &c);
+    if (!request_id && sqlite3_column_type(st, CAPTURE_NCOLS) != SQLITE_NULL) {
+        c.analysis = strdup((const char *)sqlite3_column_text(st, CAPTURE_NCOLS));
+        if (!c.analysis) {
+            r = store_fail(s, -ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (with_samples && !request_id && sqlite3_column_type(st, CAPTURE_NCOLS + 1) != SQLITE_NULL) {
+        const void *blob = sqlite3_column_blob(st, CAPTURE_NCOLS + 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, CAPTURE_NCOLS + 1);
+        r = store_capture_unpack(blob, len, c.samples, &c);
+        if (r) {
+            capture_rec_clear(&c);
+            r = store_fail(s, r, "capture %lld: stored samples do not match their count",
+                           (long long)c.id);
+            goto out;
+        }
+    }
+    *ret = c;
+out:
+    done(st);
+    return r;
+}
+
+static int sqlite_capture_list(struct store *s, int64_t device_pk, size_t limit,
+                               store_capture_cb cb, void *ctx)
+{
+    struct sqlite_store *q = S(s);
+    sqlite3_stmt *st = stmt(q, ST_CAPTURE_LIST);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, device_pk);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    int rc, r = 0;
+    while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct capture_rec c;
+        read_capture(st, &c);
+        r = cb(&c, ctx);
+    }
+    if (!r && rc != SQLITE_DONE)
+        r = db_fail(q, "list captures");
+    done(st);
+    return r;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -858,6 +1054,11 @@ static const struct store_ops sqlite_ops = {
     .reading_latest = sqlite_reading_latest,
     .recharge = sqlite_recharge,
     .ledger_list = sqlite_ledger_list,
+    .capture_create = sqlite_capture_create,
+    .capture_complete = sqlite_capture_complete,
+    .capture_fail = sqlite_capture_fail,
+    .capture_get = sqlite_capture_get,
+    .capture_list = sqlite_capture_list,
 };
 
 /* Reads "name=value" pairs of the URL query. */

@@ -1,26 +1,43 @@
 /*
- * adc_driver: what an ADC driver implements. Only hal/ files include this.
+ * adc_driver: what an ADC driver implements. Only hal/ files (and test
+ * fakes) include this.
  *
- * A driver embeds struct adc as the first member of its own state and sets
- * ops; adc.c dispatches through the table and looks drivers up by name.
+ * A driver embeds struct adc as the first member of its own state, calls
+ * adc_base_init() on it and fills in either read (block drivers) or
+ * convert_pair (per-conversion drivers). Drivers deliver nominal volts and
+ * amperes; adc.c applies the calibration and paces per-conversion drivers
+ * for adc_read(). adc.c looks drivers up by name.
  */
 #ifndef SMARTMETER_ADC_DRIVER_H
 #define SMARTMETER_ADC_DRIVER_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "adc.h"
+#include "bus.h"
 
 struct adc_ops {
     const char *name;
+    /* Block drivers: n pairs continuing the stream, blocking until the last is due. */
     int (*read)(struct adc *adc, double *v_volts, double *i_amps, size_t n);
+    /* Per-conversion drivers: one pair now; writes nothing on error. */
+    int (*convert_pair)(struct adc *adc, double *ret_v_volts, double *ret_i_amps);
     double (*rate_hz)(const struct adc *adc);
+    double (*current_lag_s)(const struct adc *adc); /* NULL: 0 */
+    int (*attach_drdy)(struct adc *adc, struct gpio_line *drdy, char *err,
+                       size_t errlen); /* NULL: none */
     void (*close)(struct adc *adc);
 };
 
 struct adc {
     const struct adc_ops *ops;
+    struct adc_cal cal;
+    struct timespec next_due; /* adc_read() pacing of per-conversion drivers; 0 = not started */
 };
+
+/* Sets ops and the identity calibration. */
+void adc_base_init(struct adc *adc, const struct adc_ops *ops);
 
 /*
  * A driver's constructor: params is the text after "name:" ("" when absent).
@@ -29,5 +46,13 @@ struct adc {
 typedef int adc_open_fn(const char *params, struct adc **ret_adc, char *err, size_t errlen);
 
 adc_open_fn adc_sim_open;
+adc_open_fn adc_mcp3208_open;
+adc_open_fn adc_ads1115_open;
+
+/* The hardware drivers on buses from a given provider (the unit tests pass fakes). */
+int adc_mcp3208_open_on(const struct bus_provider *buses, const char *params, struct adc **ret_adc,
+                        char *err, size_t errlen);
+int adc_ads1115_open_on(const struct bus_provider *buses, const char *params, struct adc **ret_adc,
+                        char *err, size_t errlen);
 
 #endif

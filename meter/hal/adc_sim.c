@@ -313,7 +313,7 @@ int adc_sim_open(const char *params, struct adc **ret_adc, char *err, size_t err
         snprintf(err, errlen, "--adc sim: out of memory");
         return -ENOMEM;
     }
-    s->base.ops = &sim_ops;
+    adc_base_init(&s->base, &sim_ops);
     s->p = p;
     s->v_peak = M_SQRT2 * p.v_rms;
     s->i_peak = M_SQRT2 * p.i_rms;

@@ -507,6 +507,201 @@ static void test_concurrent_retries_credit_once(void **state)
     assert_int_equal(rec.balance_fen, 700);
 }
 
+/* --- captures ------------------------------------------------------------------------------ */
+
+static const char analysis_json[] =
+    "{\"frequency_hz\":49.73,\"vrms\":230.4,\"harmonics_v\":[0,100,0,5]}";
+
+static void fill_samples(float *v, float *i, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        v[k] = (float)(325.0 * (double)((k * 37) % 101) / 100.0 - 160.0);
+        i[k] = (float)((double)k * -1e-3);
+    }
+    v[0] = 1e-30f;
+    i[0] = -0.0f;
+}
+
+static void test_a_capture_goes_from_pending_to_complete_once(void **state)
+{
+    (void)state;
+    struct device_rec d, d2;
+    struct capture_rec c;
+    int64_t id = 0, other = 0;
+    assert_int_equal(store_device_by_name(st, "dev-1", &d), 0);
+    assert_int_equal(store_device_by_name(st, "dev-2", &d2), 0);
+    assert_int_equal(store_capture_create(st, d.id, "req-1", op, 2000, 1795459553355, &id), 0);
+    assert_true(id > 0);
+    assert_int_equal(store_capture_create(st, d.id, "req-1", op, 500, 1795459553355, NULL),
+                     -EEXIST);
+    /* request ids are unique per device only */
+    assert_int_equal(store_capture_create(st, d2.id, "req-1", 0, 500, 1795459553355, &other), 0);
+    assert_true(other != id);
+    assert_int_equal(store_capture_create(st, 999999, "req-x", op, 500, 1795459553355, NULL),
+                     -ENOENT);
+
+    assert_int_equal(store_capture_get(st, d.id, id, true, &c), 0);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.device_pk, d.id);
+    assert_string_equal(c.request_id, "req-1");
+    assert_string_equal(c.requested_by, "op");
+    assert_int_equal(c.requested_ms, 1795459553355);
+    assert_int_equal(c.duration_ms, 2000);
+    assert_int_equal(c.status, CAPTURE_PENDING);
+    assert_int_equal(c.samples, 0);
+    assert_null(c.analysis);
+    assert_null(c.v);
+    capture_rec_clear(&c);
+    /* a capture is found only through its own device */
+    assert_int_equal(store_capture_get(st, d2.id, id, false, &c), -ENOENT);
+    assert_int_equal(store_capture_get(st, d2.id, other, false, &c), 0);
+    assert_string_equal(c.requested_by, "");
+
+    enum { N = 1000 };
+    static float v[N], i[N];
+    fill_samples(v, i, N);
+    struct capture_data data = {.rate_hz = 6400.5,
+                                .nominal_hz = 60,
+                                .start_ms = 1795459551000,
+                                .received_ms = 1795459554000,
+                                .samples = N,
+                                .v = v,
+                                .i = i,
+                                .analysis = analysis_json};
+    assert_int_equal(store_capture_complete(st, d.id, "req-1", &data), 0);
+    assert_int_equal(store_capture_complete(st, d.id, "req-1", &data), -ENOENT);
+    assert_int_equal(store_capture_fail(st, d.id, "req-1", "late", 1795459555000), -ENOENT);
+    assert_int_equal(store_capture_complete(st, d.id, "req-unknown", &data), -ENOENT);
+
+    assert_int_equal(store_capture_get(st, d.id, id, true, &c), 0);
+    assert_int_equal(c.status, CAPTURE_COMPLETE);
+    assert_true(c.rate_hz == 6400.5);
+    assert_true(c.nominal_hz == 60);
+    assert_int_equal(c.start_ms, 1795459551000);
+    assert_int_equal(c.received_ms, 1795459554000);
+    assert_int_equal(c.samples, N);
+    assert_string_equal(c.message, "");
+    assert_string_equal(c.analysis, analysis_json);
+    assert_non_null(c.v);
+    assert_non_null(c.i);
+    assert_memory_equal(c.v, v, sizeof(v));
+    assert_memory_equal(c.i, i, sizeof(i));
+    capture_rec_clear(&c);
+    assert_null(c.v);
+
+    assert_int_equal(store_capture_get(st, d.id, id, false, &c), 0);
+    assert_string_equal(c.analysis, analysis_json);
+    assert_null(c.v);
+    assert_null(c.i);
+    capture_rec_clear(&c);
+    assert_int_equal(store_capture_by_request(st, d.id, "req-1", &c), 0);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.status, CAPTURE_COMPLETE);
+    assert_null(c.analysis);
+    assert_int_equal(store_capture_by_request(st, d.id, "req-404", &c), -ENOENT);
+}
+
+static void test_a_failed_capture_keeps_a_printable_message(void **state)
+{
+    (void)state;
+    struct device_rec d;
+    struct capture_rec c;
+    int64_t id = 0;
+    char msg[400];
+    assert_int_equal(store_device_by_name(st, "dev-1", &d), 0);
+    assert_int_equal(store_capture_create(st, d.id, "req-2", op, 100, 1795459560000, &id), 0);
+    memset(msg, 'x', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    memcpy(msg, "no \xe6\xa0\xb7 samples\n", 15);
+    assert_int_equal(store_capture_fail(st, d.id, "req-2", msg, 1795459561000), 0);
+    assert_int_equal(store_capture_fail(st, d.id, "req-2", "again", 1795459562000), -ENOENT);
+    float v = 1, i = 2;
+    struct capture_data data = {.rate_hz = 100, .nominal_hz = 50, .samples = 1, .v = &v, .i = &i};
+    assert_int_equal(store_capture_complete(st, d.id, "req-2", &data), -ENOENT);
+    assert_int_equal(store_capture_get(st, d.id, id, true, &c), 0);
+    assert_int_equal(c.status, CAPTURE_FAILED);
+    assert_int_equal(strlen(c.message), CAPTURE_MESSAGE_MAX);
+    assert_memory_equal(c.message, "no ??? samples?xxx", 18);
+    assert_int_equal(c.received_ms, 1795459561000);
+    assert_int_equal(c.samples, 0);
+    assert_null(c.v);
+    assert_null(c.analysis);
+}
+
+struct capture_seen {
+    int n;
+    int64_t id[8];
+    enum capture_status status[8];
+};
+
+static int collect_capture(const struct capture_rec *c, void *ctx)
+{
+    struct capture_seen *s = ctx;
+    assert_null(c->analysis);
+    assert_null(c->v);
+    if (s->n < 8) {
+        s->id[s->n] = c->id;
+        s->status[s->n++] = c->status;
+    }
+    return 0;
+}
+
+static void test_captures_list_newest_first_per_device(void **state)
+{
+    (void)state;
+    struct device_rec d;
+    int64_t id3 = 0;
+    assert_int_equal(store_device_by_name(st, "dev-1", &d), 0);
+    assert_int_equal(store_capture_create(st, d.id, "req-3", alice, 300, 1795459570000, &id3), 0);
+    struct capture_seen seen = {0};
+    assert_int_equal(store_capture_list(st, d.id, 10, collect_capture, &seen), 0);
+    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.id[0], id3);
+    assert_int_equal(seen.status[0], CAPTURE_PENDING);
+    assert_int_equal(seen.status[1], CAPTURE_FAILED);
+    assert_int_equal(seen.status[2], CAPTURE_COMPLETE);
+    assert_true(seen.id[1] > seen.id[2]);
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(store_capture_list(st, d.id, 2, collect_capture, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(store_capture_list(st, 999999, 10, collect_capture, &seen), 0);
+    assert_int_equal(seen.n, 0);
+}
+
+static void test_a_ten_second_capture_round_trips(void **state)
+{
+    (void)state;
+    struct device_rec d;
+    struct capture_rec c;
+    int64_t id = 0;
+    enum { N = 128000 }; /* 10 s at 12.8 kHz: 1 MB of samples */
+    float *v = malloc(N * sizeof(float)), *i = malloc(N * sizeof(float));
+    assert_non_null(v);
+    assert_non_null(i);
+    fill_samples(v, i, N);
+    assert_int_equal(store_device_by_name(st, "dev-3", &d), 0);
+    assert_int_equal(store_capture_create(st, d.id, "big", op, 10000, 1795459580000, &id), 0);
+    struct capture_data data = {.rate_hz = 12800,
+                                .nominal_hz = 50,
+                                .start_ms = 1795459570000,
+                                .received_ms = 1795459581000,
+                                .samples = N,
+                                .v = v,
+                                .i = i,
+                                .message = "too short to analyse"};
+    assert_int_equal(store_capture_complete(st, d.id, "big", &data), 0);
+    assert_int_equal(store_capture_get(st, d.id, id, true, &c), 0);
+    assert_int_equal(c.samples, N);
+    assert_null(c.analysis);
+    assert_string_equal(c.message, "too short to analyse");
+    assert_memory_equal(c.v, v, N * sizeof(float));
+    assert_memory_equal(c.i, i, N * sizeof(float));
+    capture_rec_clear(&c);
+    free(v);
+    free(i);
+}
+
 static void test_bad_urls_are_rejected_with_a_message(void **state)
 {
     (void)state;
@@ -543,6 +738,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ledger_lists_every_credit_newest_first),
         cmocka_unit_test(test_status_keeps_the_newest_update),
         cmocka_unit_test(test_concurrent_retries_credit_once),
+        cmocka_unit_test(test_a_capture_goes_from_pending_to_complete_once),
+        cmocka_unit_test(test_a_failed_capture_keeps_a_printable_message),
+        cmocka_unit_test(test_captures_list_newest_first_per_device),
+        cmocka_unit_test(test_a_ten_second_capture_round_trips),
         cmocka_unit_test(test_bad_urls_are_rejected_with_a_message),
     };
     return cmocka_run_group_tests_name(url, tests, group_setup, group_teardown);

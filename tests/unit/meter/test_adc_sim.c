@@ -87,14 +87,14 @@ static void test_sim_rejects_bad_keys_and_values_naming_them(void **state)
     }
 }
 
-static void test_adc_open_refuses_drivers_not_in_this_build(void **state)
+static void test_adc_open_hands_hardware_specs_to_their_drivers(void **state)
 {
     (void)state;
     struct adc *adc = NULL;
-    assert_int_equal(adc_open("mcp3208:/dev/spidev0.0", &adc, err, sizeof(err)), -ENOTSUP);
-    assert_non_null(strstr(err, "not available in this build yet"));
-    assert_int_equal(adc_open("ads1115:/dev/i2c-1@0x48", &adc, err, sizeof(err)), -ENOTSUP);
-    assert_non_null(strstr(err, "'ads1115'"));
+    assert_int_equal(adc_open("mcp3208:/dev/spidev0.0", &adc, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "--adc mcp3208: vscale= is required"));
+    assert_int_equal(adc_open("ads1115:/dev/i2c-1@0x48", &adc, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "--adc ads1115: vscale= is required"));
     assert_null(adc);
 }
 
@@ -222,7 +222,7 @@ int main(void)
         cmocka_unit_test(test_sim_defaults_match_documentation),
         cmocka_unit_test(test_sim_parses_every_key),
         cmocka_unit_test(test_sim_rejects_bad_keys_and_values_naming_them),
-        cmocka_unit_test(test_adc_open_refuses_drivers_not_in_this_build),
+        cmocka_unit_test(test_adc_open_hands_hardware_specs_to_their_drivers),
         cmocka_unit_test(test_adc_open_rejects_unknown_driver),
         cmocka_unit_test(test_adc_open_sim_without_params_uses_defaults),
         cmocka_unit_test(test_sim_phase_is_continuous_across_reads),

@@ -83,7 +83,9 @@ static void test_analyze_finds_known_harmonics_within_5_percent(void **state)
     assert_true(fabs(a.phase_deg - 30) < 0.2);
     assert_within_pct_of_reading(a.vrms, 230 * sqrt(1 + 0.0039), 0.1, "Vrms");
     assert_within_pct_of_reading(a.irms, 10 * sqrt(1 + 0.0529), 0.1, "Irms");
-    assert_true(a.periods == 49);
+    /* 49.9 cycles: 3 to settle and up to one to the first crossing, then 10-cycle windows. */
+    assert_int_equal(a.periods, 40);
+    assert_true(a.window_samples > 5500 && a.window_samples < 6400);
 }
 
 static void test_analyze_prints_one_object_with_51_element_arrays(void **state)
@@ -146,9 +148,20 @@ static void test_analyze_tolerates_header_crlf_and_blank_lines(void **state)
     if (r)
         fail_msg("%s", err);
     assert_int_equal(s.n, 1280);
-    assert_true(fabs(s.v[1] - 17.8693) < 1e-9);
-    assert_int_equal(analyze_compute(s.v, s.i, s.n, RATE, 50, &a, err, sizeof(err)), 0);
+    assert_true(fabs(s.v[1] - 17.8693) < 1e-5);
+    /* Ten cycles are one window but no more: too short to settle on and analyse. */
+    assert_int_equal(analyze_compute(s.v, s.i, s.n, RATE, 50, &a, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "no window of 10 cycles"));
+    /* They are exactly 10 cycles of 50 Hz, so repeated they are a continuous signal. */
+    float v[1280 * 3], i[1280 * 3];
+    for (size_t k = 0; k < 1280 * 3; k++) {
+        v[k] = s.v[k % 1280];
+        i[k] = s.i[k % 1280];
+    }
     analyze_samples_free(&s);
+    r = analyze_compute(v, i, 1280 * 3, RATE, 50, &a, err, sizeof(err));
+    if (r)
+        fail_msg("%s", err);
     assert_true(fabs(a.frequency_hz - 50) < 0.01);
     assert_true(fabs(a.harmonics_v[3] - 4) < 0.2);
     assert_true(fabs(a.phase_deg - 30) < 0.2);
@@ -197,14 +210,23 @@ static void test_analyze_caps_the_number_of_samples(void **state)
 static void test_analyze_without_a_periodic_voltage_is_an_error(void **state)
 {
     (void)state;
-    double v[1000], i[1000];
+    static float v[6400], i[6400];
     struct analysis a;
-    for (int k = 0; k < 1000; k++) {
-        v[k] = 5.0;
-        i[k] = 1.0;
+    for (int k = 0; k < 6400; k++) {
+        v[k] = 5.0f;
+        i[k] = (float)sin(2 * M_PI * 50 * k / RATE);
     }
-    assert_int_equal(analyze_compute(v, i, 1000, RATE, 50, &a, err, sizeof(err)), -EINVAL);
+    assert_int_equal(analyze_compute(v, i, 6400, RATE, 50, &a, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "no fundamental"));
+}
+
+static void test_analyze_rejects_a_rate_the_analysis_cannot_take(void **state)
+{
+    (void)state;
+    static float v[6400], i[6400];
+    struct analysis a;
+    assert_int_equal(analyze_compute(v, i, 6400, 500, 50, &a, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "cannot analyse at 500 Hz"));
 }
 
 int main(void)
@@ -216,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_analyze_rejects_malformed_lines_naming_the_line),
         cmocka_unit_test(test_analyze_caps_the_number_of_samples),
         cmocka_unit_test(test_analyze_without_a_periodic_voltage_is_an_error),
+        cmocka_unit_test(test_analyze_rejects_a_rate_the_analysis_cannot_take),
     };
     return cmocka_run_group_tests_name("analyze", tests, NULL, NULL);
 }

@@ -147,6 +147,50 @@ static void test_options_bad_config_line_is_named(void **state)
     unlink(conf);
 }
 
+static void test_options_calibration_and_gpio_lines(void **state)
+{
+    (void)state;
+    struct meterd_options o;
+    const char *plain[] = {"meterd", "--device-id", "m1"};
+    assert_int_equal(parse(&o, 3, plain), 0);
+    assert_true(o.cal_v_gain == 1 && o.cal_v_offset == 0);
+    assert_true(o.cal_i_gain == 1 && o.cal_i_offset == 0 && o.cal_phase_deg == 0);
+    assert_null(o.relay_gpio);
+    assert_null(o.led_gpio);
+    assert_null(o.drdy_gpio);
+    assert_false(o.relay_active_low);
+    meterd_options_free(&o);
+
+    write_conf("device_id m1\n"
+               "cal_v_gain 1.0132\n"
+               "cal_v_offset -0.4\n"
+               "cal_i_gain 0.987\n"
+               "cal_i_offset 0.02\n"
+               "cal_phase_deg 1.5\n"
+               "relay_gpio gpiochip0:17\n"
+               "relay_active_low true\n"
+               "led_gpio gpiochip0:27\n"
+               "drdy_gpio /dev/gpiochip0:4\n");
+    const char *argv[] = {"meterd", "--config", conf, "--cal-phase-deg", "-2"};
+    int r = parse(&o, 5, argv);
+    unlink(conf);
+    if (r)
+        fail_msg("%s", err);
+    assert_true(o.cal_v_gain == 1.0132 && o.cal_v_offset == -0.4);
+    assert_true(o.cal_i_gain == 0.987 && o.cal_i_offset == 0.02);
+    assert_true(o.cal_phase_deg == -2);
+    assert_string_equal(o.relay_gpio, "gpiochip0:17");
+    assert_true(o.relay_active_low);
+    assert_string_equal(o.led_gpio, "gpiochip0:27");
+    assert_string_equal(o.drdy_gpio, "/dev/gpiochip0:4");
+    meterd_options_free(&o);
+
+    const char *zero_gain[] = {"meterd", "--device-id", "m1", "--cal-v-gain", "0"};
+    expect_error(5, zero_gain, "--cal-v-gain: 0 is out of range");
+    const char *phase[] = {"meterd", "--device-id", "m1", "--cal-phase-deg", "90"};
+    expect_error(5, phase, "--cal-phase-deg: 90 is out of range");
+}
+
 static void test_secret_file_first_line_without_newline(void **state)
 {
     (void)state;
@@ -176,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_options_flags_override_the_config_file),
         cmocka_unit_test(test_options_errors_name_the_problem),
         cmocka_unit_test(test_options_bad_config_line_is_named),
+        cmocka_unit_test(test_options_calibration_and_gpio_lines),
         cmocka_unit_test(test_secret_file_first_line_without_newline),
     };
     return cmocka_run_group_tests_name("options", tests, NULL, NULL);

@@ -1,0 +1,40 @@
+# Cross-compiling for 32-bit ARM Linux, hard float (Raspberry Pi 2 and later with a 32-bit OS)
+# with Debian's cross toolchain and multiarch libraries:
+#
+#   dpkg --add-architecture armhf && apt-get update
+#   apt-get install crossbuild-essential-armhf qemu-user libjansson-dev:armhf ...
+#   cmake -S . -B build/cross-armhf -DSMARTMETER_BUILD_SERVER=OFF \
+#         -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-arm-linux-gnueabihf.cmake
+#
+# scripts/cross.sh does all of this. Debian's cross gcc already searches
+# /usr/include/<triplet> and /usr/lib/<triplet>; what is set here makes
+# CMake's find_* and pkg-config look at the target's libraries only, and lets
+# ctest run the target's test programs under qemu-user (no binfmt needed).
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(SMARTMETER_CROSS_TRIPLET arm-linux-gnueabihf)
+
+set(CMAKE_C_COMPILER ${SMARTMETER_CROSS_TRIPLET}-gcc)
+set(CMAKE_LIBRARY_ARCHITECTURE ${SMARTMETER_CROSS_TRIPLET})
+# 32-bit glibc without large-file support fails readdir() and stat() with
+# EOVERFLOW on 64-bit directory offsets and inode numbers (btrfs, XFS, NFS, and
+# any 64-bit kernel's ext4 as qemu-user sees it). None of the libraries meterd
+# links passes off_t across its API, so this changes no ABI. (_TIME_BITS=64
+# would: libgpiod 1.6 has struct timespec in its events.)
+set(CMAKE_C_FLAGS_INIT "-D_FILE_OFFSET_BITS=64")
+
+# The cross libc lives under /usr/<triplet>; the multiarch -dev packages under
+# /usr/lib/<triplet>, reached through "/" with CMAKE_LIBRARY_ARCHITECTURE.
+set(CMAKE_FIND_ROOT_PATH /usr/${SMARTMETER_CROSS_TRIPLET} /)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+
+# pkg-config must read the target's .pc files, never the build machine's.
+set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/${SMARTMETER_CROSS_TRIPLET}/pkgconfig:/usr/share/pkgconfig)
+set(ENV{PKG_CONFIG_PATH} "")
+set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
+
+# ctest (and add_custom_command) run target programs through qemu-user.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm;-L;/usr/${SMARTMETER_CROSS_TRIPLET})

@@ -1,0 +1,143 @@
+// The wx APIs the pages use, for unit tests: in-memory storage, recorded navigation,
+// toasts and modals, wx.login, and a wx.request answered from a table of routes.
+//
+// routes: {"POST /api/login": answer, ...} where answer is {statusCode, data, header}, a
+// function (req) → answer, or {fail: "errMsg"} for a network failure. req is
+// {method, url, path, query, data, header}. Unrouted requests answer 404 as the server does.
+
+// miniprogram-simulate defines global.wx (with its own stubs, e.g. getWindowInfo) on load.
+require('miniprogram-simulate')
+const config = require('../../config.js')
+
+function parseQuery(qs) {
+  const out = {}
+  if (!qs) return out
+  qs.split('&').forEach(part => {
+    if (!part) return
+    const i = part.indexOf('=')
+    const k = decodeURIComponent(i < 0 ? part : part.slice(0, i))
+    out[k] = i < 0 ? '' : decodeURIComponent(part.slice(i + 1))
+  })
+  return out
+}
+
+function installWx(options) {
+  const opts = options || {}
+  const routes = Object.assign({}, opts.routes || {})
+  const storage = new Map()
+  const env = {
+    routes,
+    storage,
+    requests: [],
+    navigations: [],
+    toasts: [],
+    modals: [],
+    modalAnswer: true,
+    loginCode: opts.loginCode === undefined ? 'wx-login-code-0123' : opts.loginCode
+  }
+
+  const nav = kind => jest.fn(o => {
+    env.navigations.push({ kind, url: o && o.url })
+    if (o && o.success) o.success({ errMsg: kind + ':ok' })
+    if (o && o.complete) o.complete({ errMsg: kind + ':ok' })
+  })
+
+  const api = {
+    getStorageSync: jest.fn(k => (storage.has(k) ? storage.get(k) : '')),
+    setStorageSync: jest.fn((k, v) => { storage.set(k, v) }),
+    removeStorageSync: jest.fn(k => { storage.delete(k) }),
+    navigateTo: nav('navigateTo'),
+    redirectTo: nav('redirectTo'),
+    reLaunch: nav('reLaunch'),
+    switchTab: nav('switchTab'),
+    navigateBack: nav('navigateBack'),
+    showToast: jest.fn(o => { env.toasts.push(o.title) }),
+    showLoading: jest.fn(),
+    hideLoading: jest.fn(),
+    showModal: jest.fn(o => {
+      env.modals.push(o)
+      Promise.resolve().then(() => {
+        const res = { confirm: !!env.modalAnswer, cancel: !env.modalAnswer }
+        if (o.success) o.success(res)
+        if (o.complete) o.complete(res)
+      })
+    }),
+    stopPullDownRefresh: jest.fn(),
+    setNavigationBarTitle: jest.fn(),
+    setTabBarBadge: jest.fn(),
+    removeTabBarBadge: jest.fn(),
+    login: jest.fn(o => {
+      Promise.resolve().then(() => {
+        if (env.loginCode) o.success({ code: env.loginCode, errMsg: 'login:ok' })
+        else o.fail({ errMsg: 'login:fail' })
+      })
+    }),
+    request: jest.fn(o => {
+      const base = config.apiBaseUrl
+      const rel = o.url.startsWith(base) ? o.url.slice(base.length) : o.url
+      const q = rel.indexOf('?')
+      const req = {
+        method: (o.method || 'GET').toUpperCase(),
+        url: o.url,
+        path: q < 0 ? rel : rel.slice(0, q),
+        query: parseQuery(q < 0 ? '' : rel.slice(q + 1)),
+        data: o.data,
+        header: Object.assign({}, o.header || {})
+      }
+      env.requests.push(req)
+      Promise.resolve().then(() => {
+        let answer = routes[req.method + ' ' + req.path]
+        if (typeof answer === 'function') answer = answer(req)
+        if (!answer) answer = { statusCode: 404, data: { status: 'error', message: 'not found' } }
+        if (answer.fail) {
+          const err = { errMsg: 'request:fail ' + answer.fail }
+          if (o.fail) o.fail(err)
+          if (o.complete) o.complete(err)
+          return
+        }
+        const res = {
+          statusCode: answer.statusCode || 200,
+          data: answer.data,
+          header: Object.assign({ 'Content-Type': 'application/json' }, answer.header || {}),
+          errMsg: 'request:ok'
+        }
+        if (o.success) o.success(res)
+        if (o.complete) o.complete(res)
+      })
+      return { abort() {} }
+    })
+  }
+  Object.assign(global.wx, api)
+  env.wx = global.wx
+  return env
+}
+
+// A logged-in session, as utils/api.js stores it.
+function loginAs(env, username, role) {
+  env.storage.set('smartmeter.token', 'test-token-' + username)
+  env.storage.set('smartmeter.user', { username, role })
+}
+
+function ok(data) {
+  return { statusCode: 200, data }
+}
+
+function error(statusCode, message, header) {
+  return { statusCode, data: { status: 'error', message }, header }
+}
+
+// Lets pending promise callbacks and zero-delay timers run.
+function flush() {
+  return new Promise(resolve => setTimeout(resolve, 0))
+}
+
+// Polls until check() is true (uCharts draws on a 17 ms timer, even without animation).
+async function waitFor(check, timeoutMs) {
+  const end = Date.now() + (timeoutMs || 2000)
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting for ' + check)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
+
+module.exports = { installWx, loginAs, ok, error, flush, waitFor }

@@ -1,0 +1,200 @@
+// The pages' own code against a real meter-server: login, device list, device detail with
+// its history chart, alarms, and recharges (refused for a user, done by an operator, retried
+// after a lost answer without crediting twice). wx.request is carried over node's http.
+//
+// METER_SERVER names the meter-server binary (ctest sets it). Without it this file is
+// skipped, and says so.
+
+const { installWx } = require('./helpers/wx-mock.js')
+const { render, text, texts, type } = require('./helpers/page.js')
+const { createCanvas } = require('./helpers/canvas.js')
+const { createRequest } = require('./helpers/node-request.js')
+const { startMeterServer } = require('./helpers/meter-server.js')
+const config = require('../config.js')
+const chart = require('../utils/chart.js')
+
+const BINARY = process.env.METER_SERVER
+
+if (!BINARY) {
+  // eslint-disable-next-line no-console
+  console.warn('live.test.js skipped: set METER_SERVER to the meter-server binary to run the pages against a real server')
+}
+
+const describeLive = BINARY ? describe : describe.skip
+
+describeLive('pages against a running meter-server', () => {
+  let server
+  let env
+  let request
+  const now = Date.now()
+  // Four readings a few minutes apart within the last hour, oldest first.
+  const readings = [40, 25, 10, 2].map((minutesAgo, i) => ({
+    device_id: 'meter-01',
+    seq: i + 1,
+    ts: new Date(now - minutesAgo * 60 * 1000).toISOString(),
+    voltage: 229 + i,
+    current: 4 + i,
+    power_w: 900 + 100 * i,
+    pf: 0.98,
+    freq_hz: 50.01,
+    energy_wh: 1000 + 250 * i
+  }))
+
+  beforeAll(async () => {
+    server = await startMeterServer(BINARY, {
+      users: [
+        { name: 'counter', role: 'operator', password: 'counter-password' },
+        { name: 'alice', role: 'user', password: 'alice-password' }
+      ],
+      devices: [
+        { id: 'meter-01', owner: 'alice' },
+        { id: 'meter-02', owner: 'alice' }
+      ]
+    })
+    const health = JSON.parse((await server.get('/api/health')).body)
+    expect(health).toMatchObject({ status: 'ok', database: 'ok', mqtt: 'disconnected' })
+    const up = await server.post('/api/device/data', readings, { Authorization: 'Bearer ' + server.secrets['meter-01'] })
+    expect(up.statusCode).toBe(200)
+    expect(up.body).toMatchObject({ status: 'success', stored: 4 })
+  }, 30000)
+
+  afterAll(async () => {
+    if (server) await server.stop()
+  })
+
+  beforeEach(() => {
+    env = installWx()
+    request = createRequest()
+    env.wx.request = request
+    config.apiBaseUrl = server.base
+  })
+
+  async function login(username, password) {
+    const page = render('login')
+    page.instance.onLoad({})
+    await type(page, '#username', username)
+    await type(page, '#password', password)
+    await page.instance.onSubmit()
+    return page
+  }
+
+  test('login: a wrong password shows the message, the right one stores a working token', async () => {
+    const bad = await login('alice', 'not-her-password')
+    expect(text(bad, '#error')).toBe('用户名或密码错误')
+    expect(env.storage.has('smartmeter.token')).toBe(false)
+
+    await login('alice', 'alice-password')
+    expect(env.storage.get('smartmeter.token')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+    expect(env.storage.get('smartmeter.user')).toEqual({ username: 'alice', role: 'user' })
+    expect(env.navigations).toEqual([{ kind: 'switchTab', url: '/pages/devices/index' }])
+  })
+
+  test('device list, device detail with history chart, alarms and a refused recharge, as the user', async () => {
+    await login('alice', 'alice-password')
+
+    const list = render('devices')
+    await list.instance.onShow()
+    const cards = texts(list, '.device')
+    expect(cards).toHaveLength(2)
+    expect(cards[0]).toContain('meter-01')
+    expect(cards[0]).toContain('¥0.00')
+    expect(cards[0]).toContain('1200.0 W') // the newest reading
+    expect(cards[0]).toContain('232.0 V / 7.00 A')
+    expect(cards[1]).toContain('meter-02')
+    expect(cards[1]).toContain('暂无数据')
+
+    const canvas = createCanvas(320, 240)
+    const spy = jest.spyOn(chart, 'queryCanvas').mockImplementation(() => Promise.resolve(canvas))
+    const timers = jest.spyOn(global, 'setInterval')
+    try {
+      const detail = render('device')
+      await detail.instance.onLoad({ id: 'meter-01' })
+      await detail.instance.onShow()
+      expect(text(detail, '#balance')).toBe('¥0.00')
+      expect(text(detail, '#value-power_w')).toBe('有功功率1200.0 W')
+      expect(text(detail, '#value-energy_wh')).toBe('累计电能1.750 kWh')
+      expect(timers).toHaveBeenCalledWith(expect.any(Function), config.refreshSeconds * 1000)
+
+      // 24 h in 15-minute buckets: every reading is in one bucket or another
+      const day = detail.instance.chartInstance.opts
+      expect(day.canvas2d).toBe(true)
+      expect(day.series[0].data.length).toBeGreaterThanOrEqual(2)
+      expect(day.series[1].data).toContain(1200) // the peak of the newest bucket
+
+      // 1 h in 1-minute buckets: one bucket per reading, oldest first
+      await detail.instance.onRange({ currentTarget: { dataset: { range: '1h' } } })
+      const hour = detail.instance.chartInstance.opts
+      expect(hour.categories).toHaveLength(4)
+      expect(hour.series[0].data).toEqual([900, 1000, 1100, 1200])
+      const historyCall = request.log.filter(r => r.path.startsWith('/api/device/data/meter-01'))
+      expect(historyCall[historyCall.length - 1].path).toMatch(/[?&]interval=1m(&|$)/)
+
+      await detail.instance.onMetric({ currentTarget: { dataset: { metric: 'energy' } } })
+      expect(detail.instance.chartInstance.opts.series[0].data).toEqual([0.25, 0.25, 0.25])
+
+      detail.instance.onUnload()
+      expect(detail.instance.timer).toBeNull()
+    } finally {
+      spy.mockRestore()
+      timers.mockRestore()
+    }
+
+    const alarms = render('alarms')
+    await alarms.instance.onShow()
+    const kinds = alarms.data.alarms.map(a => a.deviceId + ' ' + a.kind)
+    expect(kinds).toEqual(['meter-01 arrears', 'meter-02 arrears', 'meter-02 no_data'])
+
+    const recharge = render('recharge')
+    await recharge.instance.onLoad({ id: 'meter-01' })
+    await type(recharge, '#amount', '100')
+    await recharge.instance.onSubmit()
+    expect(text(recharge, '#error')).toBe('在线支付开通前，仅运营人员和管理员可以充值，请联系物业或运营人员办理')
+    expect(request.log.filter(r => r.method === 'POST' && r.path === '/api/device/recharge/meter-01').map(r => r.statusCode)).toEqual([403])
+  })
+
+  test('an operator recharges; a retry after a lost answer credits once', async () => {
+    await login('counter', 'counter-password')
+    expect(env.storage.get('smartmeter.user')).toEqual({ username: 'counter', role: 'operator' })
+
+    const page = render('recharge')
+    await page.instance.onLoad({ id: 'meter-01' })
+    expect(text(page, '#balance')).toBe('¥0.00')
+    await type(page, '#amount', '50.25')
+    await page.instance.onSubmit()
+    expect(text(page, '#new-balance')).toBe('¥50.25')
+    expect(text(page, '#balance')).toBe('¥50.25')
+
+    // The server credits 10.10 but the phone never hears back; the person taps again.
+    request.loseNextResponse()
+    await type(page, '#amount', '10.10')
+    await page.instance.onSubmit()
+    expect(text(page, '#error')).toBe('请求超时，请检查网络后重试（可直接重试，不会重复充值）')
+    await page.instance.onSubmit()
+    expect(text(page, '#new-balance')).toBe('¥60.35')
+
+    const posts = request.log.filter(r => r.method === 'POST' && r.path === '/api/device/recharge/meter-01')
+    expect(posts.map(r => r.statusCode)).toEqual([200, 200, 200])
+    expect(posts[2].header['Idempotency-Key']).toBe(posts[1].header['Idempotency-Key'])
+    expect(posts[1].header['Idempotency-Key']).not.toBe(posts[0].header['Idempotency-Key'])
+
+    // The ledger holds two recharges, not three.
+    const ledger = await new Promise((resolve, reject) => {
+      request({
+        url: server.base + '/api/devices/meter-01/ledger',
+        header: { Authorization: 'Bearer ' + env.storage.get('smartmeter.token') },
+        success: res => resolve(res.data),
+        fail: reject
+      })
+    })
+    expect(ledger.balance).toBe(60.35)
+    expect(ledger.entries.map(e => e.amount)).toEqual([10.1, 50.25])
+
+    const list = render('devices')
+    await list.instance.onShow()
+    expect(texts(list, '.device')[0]).toContain('¥60.35')
+  })
+})
+
+if (!BINARY) {
+  test.skip('live test needs METER_SERVER (path of the meter-server binary)', () => {})
+}

@@ -1,0 +1,253 @@
+// meter-server REST API 客户端（见仓库 docs/api.md）。/ Client of the meter-server REST API.
+//
+// - The base URL comes from config.js.
+// - The JWT lives in wx storage; every call but the logins sends it as a Bearer token.
+// - A 401 on an authenticated call clears the session and goes back to the login page.
+// - Errors reject with apiError(): an Error whose message is the server's {"status":"error","message"}
+//   (in Chinese where utils/messages.js knows it).
+
+const config = require('../config.js')
+const messages = require('./messages.js')
+
+const TOKEN_KEY = 'smartmeter.token'
+const USER_KEY = 'smartmeter.user'
+const LOGIN_PAGE = '/pages/login/index'
+
+// An Error with the HTTP status (0 when no answer came back: network failure, timeout), the
+// server's own message, and whether retrying the same request (with the same
+// Idempotency-Key) makes sense because nothing was decided. A plain Error rather than a
+// subclass, which transpiling to ES5 would not keep intact.
+function apiError(message, statusCode, serverMessage) {
+  const err = new Error(message)
+  err.name = 'ApiError'
+  err.statusCode = statusCode
+  err.serverMessage = serverMessage || ''
+  err.retryable = statusCode === 0 || statusCode >= 500
+  return err
+}
+
+function getToken() {
+  return wx.getStorageSync(TOKEN_KEY) || ''
+}
+
+function getUser() {
+  const u = wx.getStorageSync(USER_KEY)
+  return u && typeof u === 'object' ? u : null
+}
+
+let redirecting = false
+
+function setSession(token, user) {
+  wx.setStorageSync(TOKEN_KEY, token)
+  if (user) wx.setStorageSync(USER_KEY, user)
+  else wx.removeStorageSync(USER_KEY)
+  redirecting = false
+}
+
+function clearSession() {
+  wx.removeStorageSync(TOKEN_KEY)
+  wx.removeStorageSync(USER_KEY)
+}
+
+function isStaff(user) {
+  return !!user && (user.role === 'operator' || user.role === 'admin')
+}
+
+function onLoginPage() {
+  if (typeof getCurrentPages !== 'function') return false
+  const pages = getCurrentPages()
+  const top = pages && pages.length ? pages[pages.length - 1] : null
+  return !!top && ('/' + top.route) === LOGIN_PAGE
+}
+
+function redirectToLogin() {
+  if (redirecting || onLoginPage()) return
+  redirecting = true
+  wx.reLaunch({
+    url: LOGIN_PAGE,
+    complete() { redirecting = false }
+  })
+}
+
+function baseUrl() {
+  return String(config.apiBaseUrl || '').replace(/\/+$/, '')
+}
+
+function errorFromResponse(res) {
+  const body = res.data
+  const serverMessage = body && typeof body === 'object' && body.status === 'error' &&
+    typeof body.message === 'string' ? body.message : ''
+  return apiError(messages.translate(serverMessage, res.statusCode), res.statusCode, serverMessage)
+}
+
+// One API call. options: {method, path, data, header, auth (default true)}.
+// Resolves with the parsed JSON body of a 2xx answer.
+function request(options) {
+  const method = options.method || 'GET'
+  const auth = options.auth !== false
+  return new Promise((resolve, reject) => {
+    const header = Object.assign({ 'Content-Type': 'application/json' }, options.header || {})
+    if (auth) {
+      const token = getToken()
+      if (!token) {
+        redirectToLogin()
+        reject(apiError('请先登录', 401, ''))
+        return
+      }
+      header.Authorization = 'Bearer ' + token
+    }
+    const req = {
+      url: baseUrl() + options.path,
+      method,
+      header,
+      dataType: 'json',
+      timeout: config.requestTimeoutMs,
+      success(res) {
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          resolve(res.data)
+          return
+        }
+        const err = errorFromResponse(res)
+        if (res.statusCode === 401 && auth) {
+          clearSession()
+          redirectToLogin()
+        }
+        reject(err)
+      },
+      fail(e) {
+        const detail = e && e.errMsg ? e.errMsg : ''
+        const timeout = /timeout/i.test(detail)
+        reject(apiError(timeout ? '请求超时，请检查网络后重试' : '网络连接失败，请检查网络后重试', 0, detail))
+      }
+    }
+    if (options.data !== undefined) req.data = options.data
+    wx.request(req)
+  })
+}
+
+function query(params) {
+  const parts = []
+  Object.keys(params).forEach(k => {
+    if (params[k] !== undefined && params[k] !== null && params[k] !== '') {
+      parts.push(encodeURIComponent(k) + '=' + encodeURIComponent(String(params[k])))
+    }
+  })
+  return parts.length ? '?' + parts.join('&') : ''
+}
+
+function enc(id) {
+  return encodeURIComponent(id)
+}
+
+// wx.login → the one-time code (valid for five minutes, usable once).
+function wxLoginCode() {
+  return new Promise((resolve, reject) => {
+    wx.login({
+      success(res) {
+        if (res && res.code) resolve(res.code)
+        else reject(apiError('微信登录失败：未取得登录凭证', 0, res && res.errMsg))
+      },
+      fail(e) {
+        reject(apiError('微信登录失败，请稍后重试', 0, e && e.errMsg))
+      }
+    })
+  })
+}
+
+function sessionFrom(body) {
+  if (!body || typeof body.token !== 'string' || body.token === '') {
+    throw apiError('服务器返回的登录结果无效', 200, '')
+  }
+  const user = body.username ? { username: body.username, role: body.role || 'user' } : null
+  setSession(body.token, user)
+  if (user) return Promise.resolve(user)
+  // The answer carried only the token: ask who we are.
+  return me().then(m => {
+    const u = { username: m.username, role: m.role }
+    wx.setStorageSync(USER_KEY, u)
+    return u
+  })
+}
+
+// POST /api/login → stores the token, resolves {username, role}.
+function login(username, password) {
+  return request({ method: 'POST', path: '/api/login', data: { username, password }, auth: false })
+    .then(sessionFrom)
+}
+
+// wx.login, then POST /api/login/wechat with the code alone. The server exchanges it with
+// code2Session, finds the account bound to the openid and answers our own JWT; the
+// session_key never reaches the phone.
+function loginWithWechat() {
+  return wxLoginCode()
+    .then(code => request({ method: 'POST', path: '/api/login/wechat', data: { code }, auth: false }))
+    .then(sessionFrom)
+}
+
+// The logged-in user binds their WeChat: wx.login, then POST /api/me/wechat with the code.
+function bindWechat() {
+  return wxLoginCode()
+    .then(code => request({ method: 'POST', path: '/api/me/wechat', data: { code } }))
+}
+
+function me() {
+  return request({ path: '/api/me' })
+}
+
+function listDevices() {
+  return request({ path: '/api/devices' }).then(body => (body && body.devices) || [])
+}
+
+function getDevice(deviceId) {
+  return request({ path: '/api/devices/' + enc(deviceId) })
+}
+
+// GET /api/device/data/:id — params {from, to, limit, interval}; rows newest first.
+function history(deviceId, params) {
+  return request({ path: '/api/device/data/' + enc(deviceId) + query(params || {}) })
+    .then(rows => (Array.isArray(rows) ? rows : []))
+}
+
+// POST /api/device/recharge/:id with the amount as an exact decimal string ("50.25").
+function recharge(deviceId, yuan, idempotencyKey) {
+  return request({
+    method: 'POST',
+    path: '/api/device/recharge/' + enc(deviceId),
+    data: { amount: yuan },
+    header: { 'Idempotency-Key': idempotencyKey }
+  })
+}
+
+// A fresh Idempotency-Key (UUID version 4 layout; printable ASCII as the API asks).
+function newIdempotencyKey() {
+  const hex = '0123456789abcdef'
+  let s = ''
+  for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) s += '-'
+    else if (i === 14) s += '4'
+    else if (i === 19) s += hex[8 + Math.floor(Math.random() * 4)]
+    else s += hex[Math.floor(Math.random() * 16)]
+  }
+  return s
+}
+
+module.exports = {
+  apiError,
+  request,
+  getToken,
+  getUser,
+  setSession,
+  clearSession,
+  isStaff,
+  redirectToLogin,
+  login,
+  loginWithWechat,
+  bindWechat,
+  me,
+  listDevices,
+  getDevice,
+  history,
+  recharge,
+  newIdempotencyKey,
+  LOGIN_PAGE
+}

@@ -1,0 +1,50 @@
+// 把服务器的英文错误信息换成中文。/ Chinese wording for the server's error messages.
+//
+// The server answers errors as {"status":"error","message":"..."} in English. Messages a
+// user of the mini program can meet are shown in Chinese; any other message is shown as the
+// server wrote it, so nothing is ever hidden.
+
+const EXACT = {
+  'Invalid credentials': '用户名或密码错误',
+  'only operators and admins may recharge until online payment is enabled':
+    '在线支付开通前，仅运营人员和管理员可以充值，请联系物业或运营人员办理',
+  'no account is bound to this WeChat user': '该微信尚未绑定账号，请先用用户名和密码登录，再在「我的」页面绑定微信',
+  'device not found': '设备不存在，或您无权查看该设备',
+  'database unavailable, try again shortly': '服务器数据库暂时不可用，请稍后重试',
+  'operator or admin role required': '需要运营人员或管理员权限',
+  'token expired': '登录已过期，请重新登录',
+  'token revoked; log in again': '登录已失效，请重新登录',
+  'the account of this token no longer exists': '账号已不存在，请重新登录',
+  'amount must be more than 0 and at most 10000000.00': '充值金额必须大于 0 且不超过 10000000.00 元',
+  'amount must be yuan with at most two decimals, like 100.50': '充值金额最多两位小数，如 100.50',
+  'the balance would exceed its maximum': '充值后余额将超过上限',
+  'this Idempotency-Key was already used for a different recharge': '充值请求冲突，请重新输入金额后再试',
+  'internal error': '服务器内部错误，请稍后重试'
+}
+
+const PATTERNS = [
+  [/^too many failed logins; try again in (\d+) seconds$/, m => '登录失败次数过多，请 ' + m[1] + ' 秒后再试']
+]
+
+function byStatus(statusCode) {
+  if (statusCode === 401) return '请重新登录'
+  if (statusCode === 403) return '没有权限执行此操作'
+  if (statusCode === 404) return '请求的内容不存在'
+  if (statusCode === 429) return '请求过于频繁，请稍后再试'
+  if (statusCode >= 500) return '服务器暂时不可用（HTTP ' + statusCode + '），请稍后重试'
+  return '请求失败（HTTP ' + statusCode + '）'
+}
+
+function translate(message, statusCode) {
+  if (typeof message === 'string' && message !== '') {
+    if (Object.prototype.hasOwnProperty.call(EXACT, message)) return EXACT[message]
+    for (let i = 0; i < PATTERNS.length; i++) {
+      const m = PATTERNS[i][0].exec(message)
+      if (m) return PATTERNS[i][1](m)
+    }
+    return message
+  }
+  return byStatus(statusCode)
+}
+
+module.exports = { translate }

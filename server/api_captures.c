@@ -1,0 +1,439 @@
+/*
+ * Waveform captures: POST /api/devices/:id/captures asks a meter for one over
+ * MQTT; GET .../captures lists them; GET .../captures/:cid gives one with its
+ * analysis; .../samples, .../comtrade.cfg and .../comtrade.dat give the
+ * samples as JSON and as COMTRADE files. docs/api.md describes each.
+ *
+ * The meter answers asynchronously (ingest.c stores what it sends). A
+ * capture still pending INGEST_CAPTURE_TIMEOUT_MS after it was requested is
+ * shown as failed, and recorded so when it is read on its own.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "api.h"
+#include "api_query.h"
+#include "comtrade.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "mqtt_ingest.h"
+#include "timeutil.h"
+
+#define CAPTURE_MIN_MS       100
+#define CAPTURE_MAX_MS       10000
+#define CAPTURE_LIST_DEFAULT 100
+#define CAPTURE_LIST_MAX     1000
+#define CAPTURE_DECIMATE_MAX 10000
+/* Sample pairs one JSON answer carries (a few MB); longer captures need decimate. */
+#define CAPTURE_POINTS_MAX  262144
+#define ANALYSIS_JSON_DEPTH 4
+#define COMTRADE_RECORDER   "smartmeter"
+
+/* A new request id: 128 random bits in hex. 0 or -errno. */
+static int new_request_id(char out[33])
+{
+    unsigned char raw[16];
+    size_t got = 0;
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -errno;
+        got += (size_t)n;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t k = 0; k < sizeof(raw); k++) {
+        out[2 * k] = hex[raw[k] >> 4];
+        out[2 * k + 1] = hex[raw[k] & 15];
+    }
+    out[32] = '\0';
+    return 0;
+}
+
+static bool timed_out(const struct capture_rec *cap, int64_t now_ms)
+{
+    return cap->status == CAPTURE_PENDING && now_ms - cap->requested_ms > INGEST_CAPTURE_TIMEOUT_MS;
+}
+
+/* Shows a pending capture past its time as what it is: failed. */
+static void apply_timeout(struct capture_rec *cap, int64_t now_ms)
+{
+    if (!timed_out(cap, now_ms))
+        return;
+    cap->status = CAPTURE_FAILED;
+    cap->received_ms = cap->requested_ms + INGEST_CAPTURE_TIMEOUT_MS;
+    snprintf(cap->message, sizeof(cap->message), "%s", INGEST_CAPTURE_TIMEOUT_MESSAGE);
+}
+
+/* The capture :cid of the device; answers 404 or a store error and returns -1 otherwise. */
+static int load_capture(struct api_call *c, const struct device_rec *dev, bool with_samples,
+                        struct capture_rec *ret)
+{
+    int64_t id;
+    if (api_parse_count(c->params[1], 1, INT64_MAX, &id))
+        return api_error(c, 404, "capture not found");
+    int r = api_store_result(c, store_capture_get(c->store, dev->id, id, with_samples, ret));
+    if (!r && timed_out(ret, time_now_ms())) {
+        /* Recorded, so a late answer from the meter is dropped rather than stored. */
+        r = api_store_result(c, store_capture_fail(c->store, dev->id, ret->request_id,
+                                                   INGEST_CAPTURE_TIMEOUT_MESSAGE,
+                                                   ret->requested_ms + INGEST_CAPTURE_TIMEOUT_MS));
+        capture_rec_clear(ret);
+        /* Read it again: failed now, or completed by the meter's answer just before. */
+        if (!r || r == -ENOENT)
+            r = api_store_result(c, store_capture_get(c->store, dev->id, id, with_samples, ret));
+        if (r)
+            capture_rec_clear(ret);
+    }
+    if (r == -ENOENT)
+        return api_error(c, 404, "capture not found");
+    if (r)
+        return api_store_error(c, r);
+    return 0;
+}
+
+/* The fields every view of a capture shares. */
+static void write_summary(struct jsonw *w, const struct capture_rec *cap)
+{
+    jsonw_kint(w, "capture_id", cap->id);
+    jsonw_kstr(w, "request_id", cap->request_id);
+    jsonw_kstr(w, "state", capture_status_name(cap->status));
+    jsonw_key(w, "message");
+    if (cap->message[0])
+        jsonw_str(w, cap->message);
+    else
+        jsonw_null(w);
+    jsonw_kint(w, "duration_ms", cap->duration_ms);
+    jsonw_ktime(w, "requested_at", cap->requested_ms);
+    jsonw_key(w, "requested_by");
+    if (cap->requested_by[0])
+        jsonw_str(w, cap->requested_by);
+    else
+        jsonw_null(w);
+    jsonw_key(w, "received_at");
+    if (cap->status != CAPTURE_PENDING && cap->received_ms > 0)
+        jsonw_time(w, cap->received_ms);
+    else
+        jsonw_null(w);
+    if (cap->status != CAPTURE_COMPLETE)
+        return;
+    jsonw_kdouble(w, "rate_hz", cap->rate_hz);
+    jsonw_kdouble(w, "nominal_hz", cap->nominal_hz);
+    jsonw_ktime(w, "start", cap->start_ms);
+    jsonw_kint(w, "samples", (int64_t)cap->samples);
+}
+
+void api_capture_create(struct api_call *c)
+{
+    struct device_rec dev;
+    if (api_device_for_caller(c, c->params[0], &dev))
+        return;
+    if (!api_is_staff(c)) {
+        api_error(c, 403, "operator or admin role required");
+        return;
+    }
+    json_t *body = api_body_object(c);
+    if (!body)
+        return;
+    const json_t *d = json_object_get(body, "duration_ms");
+    json_int_t duration = json_is_integer(d) ? json_integer_value(d) : 0;
+    if (!d) {
+        api_error(c, 400, "duration_ms is missing");
+        goto out;
+    }
+    if (duration < CAPTURE_MIN_MS || duration > CAPTURE_MAX_MS) {
+        api_error(c, 400, "duration_ms must be an integer from %d to %d", CAPTURE_MIN_MS,
+                  CAPTURE_MAX_MS);
+        goto out;
+    }
+    struct mqtt_ingest *mq = atomic_load(&c->app->mqtt);
+    if (!mq || !atomic_load(&c->app->stats->mqtt_connected)) {
+        http_response_header(c->res, "Retry-After", "5");
+        api_error(c, 503, "MQTT broker unavailable, try again shortly");
+        goto out;
+    }
+    char request_id[33];
+    if (new_request_id(request_id)) {
+        log_error("api: no random bytes for a request id: %s", strerror(errno));
+        api_error(c, 500, "internal error");
+        goto out;
+    }
+    int64_t now = time_now_ms(), id = 0;
+    int r = api_store_result(c, store_capture_create(c->store, dev.id, request_id, c->user.id,
+                                                     (int32_t)duration, now, &id));
+    if (r) {
+        api_store_error(c, r);
+        goto out;
+    }
+
+    char topic[DEVICE_ID_MAX + 16], cmd[256], ts[TIME_RFC3339_LEN];
+    time_format_rfc3339_ms(now, ts);
+    snprintf(topic, sizeof(topic), "meters/%s/cmd", dev.device_id);
+    int n = snprintf(cmd, sizeof(cmd),
+                     "{\"id\":\"%s\",\"cmd\":\"capture\",\"duration_ms\":%d,\"ts\":\"%s\"}",
+                     request_id, (int)duration, ts);
+    r = mqtt_ingest_publish(mq, topic, cmd, (size_t)n, 1);
+    if (r) {
+        log_warn("api: capture request to %s not sent: %s", dev.device_id, strerror(-r));
+        r = api_store_result(c, store_capture_fail(c->store, dev.id, request_id,
+                                                   "the broker was unavailable", time_now_ms()));
+        if (r && r != -ENOENT) {
+            api_store_error(c, r);
+            goto out;
+        }
+        http_response_header(c->res, "Retry-After", "5");
+        api_error(c, 503, "MQTT broker unavailable, try again shortly");
+        goto out;
+    }
+    log_info("api: %s asked %s for a %d ms capture (capture %lld, request %s)", c->user.username,
+             dev.device_id, (int)duration, (long long)id, request_id);
+
+    char location[128];
+    snprintf(location, sizeof(location), "/api/devices/%s/captures/%lld", dev.device_id,
+             (long long)id);
+    http_response_header(c->res, "Location", location);
+    struct jsonw w;
+    api_success(c, 202, &w);
+    jsonw_kstr(&w, "device_id", dev.device_id);
+    jsonw_kint(&w, "capture_id", id);
+    jsonw_kstr(&w, "request_id", request_id);
+    jsonw_kstr(&w, "state", "pending");
+    jsonw_kint(&w, "duration_ms", (int64_t)duration);
+    jsonw_ktime(&w, "requested_at", now);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+out:
+    json_decref(body);
+}
+
+struct list_ctx {
+    struct jsonw *w;
+    int64_t now_ms;
+};
+
+static int write_list_item(const struct capture_rec *cap, void *ctx)
+{
+    struct list_ctx *l = ctx;
+    struct capture_rec shown = *cap;
+    apply_timeout(&shown, l->now_ms);
+    jsonw_obj_begin(l->w);
+    write_summary(l->w, &shown);
+    jsonw_obj_end(l->w);
+    return 0;
+}
+
+void api_captures_list(struct api_call *c)
+{
+    struct device_rec dev;
+    if (api_device_for_caller(c, c->params[0], &dev))
+        return;
+    int64_t limit = CAPTURE_LIST_DEFAULT;
+    const char *q = http_query(c->req, "limit");
+    if (q && api_parse_count(q, 1, CAPTURE_LIST_MAX, &limit)) {
+        api_error(c, 400, "limit must be an integer from 1 to %d", CAPTURE_LIST_MAX);
+        return;
+    }
+    struct jsonw w;
+    struct list_ctx l = {.w = &w, .now_ms = time_now_ms()};
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", dev.device_id);
+    jsonw_key(&w, "captures");
+    jsonw_arr_begin(&w);
+    int r = api_store_result(
+        c, store_capture_list(c->store, dev.id, (size_t)limit, write_list_item, &l));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_arr_end(&w);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
+/* Writes a parsed JSON value with our writer (the analysis is stored as JSON text). */
+static void write_json_value(struct jsonw *w, const json_t *v)
+{
+    json_t *obj = (json_t *)v; /* jansson's iterators take a non-const object */
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        jsonw_obj_begin(w);
+        for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+            jsonw_key(w, json_object_iter_key(it));
+            write_json_value(w, json_object_iter_value(it));
+        }
+        jsonw_obj_end(w);
+        break;
+    case JSON_ARRAY:
+        jsonw_arr_begin(w);
+        for (size_t k = 0; k < json_array_size(v); k++)
+            write_json_value(w, json_array_get(v, k));
+        jsonw_arr_end(w);
+        break;
+    case JSON_STRING:
+        jsonw_strn(w, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        jsonw_int(w, (int64_t)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        jsonw_double(w, json_real_value(v));
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        jsonw_bool(w, json_is_true(v));
+        break;
+    default:
+        jsonw_null(w);
+        break;
+    }
+}
+
+void api_capture_detail(struct api_call *c)
+{
+    struct device_rec dev;
+    struct capture_rec cap;
+    if (api_device_for_caller(c, c->params[0], &dev) || load_capture(c, &dev, false, &cap))
+        return;
+    json_t *analysis = NULL;
+    if (cap.analysis) {
+        char err[JSON_ERR_LEN];
+        if (json_load_limited(cap.analysis, strlen(cap.analysis), ANALYSIS_JSON_DEPTH, &analysis,
+                              err)) {
+            log_error("api: capture %lld of %s: stored analysis unreadable: %s", (long long)cap.id,
+                      dev.device_id, err);
+            analysis = NULL;
+        }
+    }
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", dev.device_id);
+    write_summary(&w, &cap);
+    jsonw_key(&w, "analysis");
+    if (analysis)
+        write_json_value(&w, analysis);
+    else
+        jsonw_null(&w);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+    json_decref(analysis);
+    capture_rec_clear(&cap);
+}
+
+/* Loads a complete capture with its samples; answers and returns -1 otherwise. */
+static int load_samples(struct api_call *c, struct device_rec *dev, struct capture_rec *cap)
+{
+    if (api_device_for_caller(c, c->params[0], dev) || load_capture(c, dev, true, cap))
+        return -1;
+    if (cap->status != CAPTURE_COMPLETE || !cap->v) {
+        capture_rec_clear(cap);
+        return api_error(c, 409, "capture %lld is %s: it has no samples", (long long)cap->id,
+                         capture_status_name(cap->status));
+    }
+    return 0;
+}
+
+static void write_samples(struct jsonw *w, const char *key, const float *x, size_t n, size_t step)
+{
+    jsonw_key(w, key);
+    jsonw_arr_begin(w);
+    for (size_t k = 0; k < n; k += step)
+        jsonw_double(w, x[k]);
+    jsonw_arr_end(w);
+}
+
+void api_capture_samples(struct api_call *c)
+{
+    int64_t decimate = 1;
+    const char *q = http_query(c->req, "decimate");
+    struct device_rec dev;
+    struct capture_rec cap;
+    if (load_samples(c, &dev, &cap))
+        return;
+    if (q && api_parse_count(q, 1, CAPTURE_DECIMATE_MAX, &decimate)) {
+        api_error(c, 400, "decimate must be an integer from 1 to %d", CAPTURE_DECIMATE_MAX);
+        goto out;
+    }
+    size_t step = (size_t)decimate;
+    size_t points = (cap.samples + step - 1) / step;
+    if (points > CAPTURE_POINTS_MAX) {
+        api_error(c, 413,
+                  "%zu samples are more than one answer carries (%d); ask with decimate=%zu",
+                  points, CAPTURE_POINTS_MAX,
+                  (cap.samples + CAPTURE_POINTS_MAX - 1) / CAPTURE_POINTS_MAX);
+        goto out;
+    }
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", dev.device_id);
+    jsonw_kint(&w, "capture_id", cap.id);
+    jsonw_kint(&w, "decimate", decimate);
+    jsonw_kdouble(&w, "rate_hz", cap.rate_hz / (double)step);
+    jsonw_ktime(&w, "start", cap.start_ms);
+    jsonw_kint(&w, "samples", (int64_t)points);
+    jsonw_key(&w, "units");
+    jsonw_arr_begin(&w);
+    jsonw_str(&w, "V");
+    jsonw_str(&w, "A");
+    jsonw_arr_end(&w);
+    write_samples(&w, "v", cap.v, cap.samples, step);
+    write_samples(&w, "i", cap.i, cap.samples, step);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+out:
+    capture_rec_clear(&cap);
+}
+
+/* Answers the capture's COMTRADE .cfg (cfg) or .dat. */
+static void comtrade_answer(struct api_call *c, bool cfg)
+{
+    struct device_rec dev;
+    struct capture_rec cap;
+    if (load_samples(c, &dev, &cap))
+        return;
+    struct comtrade_meta m = {
+        .station = dev.device_id,
+        .device = COMTRADE_RECORDER,
+        .rate_hz = cap.rate_hz,
+        .nominal_hz = cap.nominal_hz > 0 ? cap.nominal_hz : 50,
+        .start_ms = cap.start_ms,
+        .trigger_ms = cap.start_ms,
+    };
+    dynbuf_reset(&c->res->body);
+    int r = cfg ? comtrade_write_cfg(&m, cap.v, cap.i, cap.samples, &c->res->body)
+                : comtrade_write_dat(&m, cap.v, cap.i, cap.samples, &c->res->body);
+    if (r == -E2BIG) {
+        api_error(c, 413, "answer too large");
+    } else if (r) {
+        log_error("api: COMTRADE of capture %lld of %s: %s", (long long)cap.id, dev.device_id,
+                  strerror(-r));
+        api_error(c, 500, "internal error");
+    } else {
+        /* The same base name for both files, as COMTRADE readers expect; ':' is not for files. */
+        char base[DEVICE_ID_MAX + 1], disposition[128];
+        snprintf(base, sizeof(base), "%s", dev.device_id);
+        for (char *p = base; *p; p++)
+            if (*p == ':')
+                *p = '_';
+        snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s-capture-%lld.%s\"",
+                 base, (long long)cap.id, cfg ? "cfg" : "dat");
+        c->res->status = 200;
+        c->res->content_type = "text/plain; charset=us-ascii";
+        http_response_header(c->res, "Content-Disposition", disposition);
+    }
+    capture_rec_clear(&cap);
+}
+
+void api_capture_comtrade_cfg(struct api_call *c)
+{
+    comtrade_answer(c, true);
+}
+
+void api_capture_comtrade_dat(struct api_call *c)
+{
+    comtrade_answer(c, false);
+}

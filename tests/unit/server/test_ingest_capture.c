@@ -1,0 +1,334 @@
+/*
+ * Ingest of command replies and waveform captures against a real SQLite
+ * database. Payloads are built with meterd's own encoder, so both ends of
+ * the protocol are checked against each other.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "commands.h"
+#include "ingest.h"
+#include "log.h"
+#include "store.h"
+#include "timeutil.h"
+
+#define RATE 6400.0
+
+static char db_path[64];
+static char db_url[80];
+static struct store *st;
+static struct ingest *ing;
+static struct ingest_stats stats;
+static int64_t dev_pk;
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[STORE_ERR_LEN];
+    int applied;
+    snprintf(db_path, sizeof(db_path), "/tmp/test_ingest_capture_%d.db", (int)getpid());
+    snprintf(db_url, sizeof(db_url), "sqlite:%s", db_path);
+    unlink(db_path);
+    log_set_level(LOGL_ERROR);
+    if (store_open(db_url, &st, err) || store_migrate(st, &applied) ||
+        store_device_add(st, "m1",
+                         "0000000000000000000000000000000000000000000000000000000000000000", 0,
+                         &dev_pk))
+        return -1;
+    /* Readings are small, captures are not: the two caps are separate. */
+    struct ingest_limits lim = {
+        .max_payload_bytes = 4096, .max_batch = 10, .max_capture_bytes = 1 << 20};
+    ing = ingest_new(db_url, &lim, &stats);
+    return ing ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ingest_free(ing);
+    store_close(st);
+    char p[96];
+    unlink(db_path);
+    snprintf(p, sizeof(p), "%s-wal", db_path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", db_path);
+    unlink(p);
+    return 0;
+}
+
+static void request(const char *id, int64_t requested_ms)
+{
+    assert_int_equal(store_capture_create(st, dev_pk, id, 0, 1000, requested_ms, NULL), 0);
+}
+
+static struct capture_rec get(const char *id)
+{
+    struct capture_rec c;
+    assert_int_equal(store_capture_by_request(st, dev_pk, id, &c), 0);
+    assert_int_equal(store_capture_get(st, dev_pk, c.id, false, &c), 0);
+    return c;
+}
+
+/* 230 V, 10 A lagging 36.87 degrees at 50 Hz: P = 1840 W, PF 0.8. */
+static void signal(float *v, float *i, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        double th = 2 * M_PI * 50.0 * (double)k / RATE;
+        v[k] = (float)(230 * M_SQRT2 * sin(th));
+        i[k] = (float)(10 * M_SQRT2 * sin(th - 36.87 * M_PI / 180));
+    }
+}
+
+/* A capture payload from meterd's encoder; the caller frees it. */
+static char *capture_payload(const char *id, size_t n, size_t *ret_len)
+{
+    float *v = malloc(n * sizeof(float)), *i = malloc(n * sizeof(float));
+    assert_non_null(v);
+    assert_non_null(i);
+    signal(v, i, n);
+    struct capture_meta m = {.id = id,
+                             .rate_hz = RATE,
+                             .start_ms = time_now_ms() - 1000,
+                             .nominal_hz = 50,
+                             .phase_cal_deg = 0};
+    struct dynbuf b;
+    dynbuf_init(&b, capture_payload_max(n));
+    assert_int_equal(capture_encode(&m, v, i, n, &b), 0);
+    free(v);
+    free(i);
+    return dynbuf_steal(&b, ret_len);
+}
+
+static enum ingest_result send_capture(const char *payload, size_t len)
+{
+    return ingest_message(ing, "meters/m1/capture", payload, len);
+}
+
+static enum ingest_result send_reply(const char *payload)
+{
+    return ingest_message(ing, "meters/m1/reply", payload, strlen(payload));
+}
+
+static double analysis_number(const struct capture_rec *c, const char *key)
+{
+    json_error_t err;
+    json_t *root = json_loads(c->analysis, 0, &err);
+    assert_non_null(root);
+    double x = json_number_value(json_object_get(root, key));
+    json_decref(root);
+    return x;
+}
+
+static void test_a_capture_completes_its_request_with_an_analysis(void **state)
+{
+    (void)state;
+    request("good", time_now_ms());
+    size_t len;
+    char *p = capture_payload("good", 6400, &len);
+    assert_true(len > 4096); /* beyond max_payload_bytes, within max_capture_bytes */
+    assert_int_equal(send_capture(p, len), INGEST_DONE);
+    assert_int_equal(atomic_load(&stats.captures_stored), 1);
+
+    struct capture_rec c = get("good");
+    assert_int_equal(c.status, CAPTURE_COMPLETE);
+    assert_int_equal(c.samples, 6400);
+    assert_true(c.rate_hz == RATE);
+    assert_true(c.nominal_hz == 50);
+    assert_non_null(c.analysis);
+    assert_true(fabs(analysis_number(&c, "vrms") - 230) < 0.23);
+    assert_true(fabs(analysis_number(&c, "irms") - 10) < 0.01);
+    assert_true(fabs(analysis_number(&c, "p_w") - 1840) < 3.7);
+    assert_true(fabs(analysis_number(&c, "pf") - 0.8) < 0.002);
+    assert_true(fabs(analysis_number(&c, "frequency_hz") - 50) < 0.01);
+    capture_rec_clear(&c);
+
+    /* the meter's "ok", which follows its capture, is the normal end: nothing to count */
+    assert_int_equal(send_reply("{\"id\":\"good\",\"cmd\":\"capture\",\"status\":\"ok\"}"),
+                     INGEST_DONE);
+    assert_int_equal(atomic_load(&stats.unknown_request), 0);
+    assert_int_equal(atomic_load(&stats.invalid), 0);
+    /* delivered again (QoS 1): counted, the stored capture stays as it was */
+    assert_int_equal(send_capture(p, len), INGEST_DONE);
+    assert_int_equal(atomic_load(&stats.unknown_request), 1);
+    assert_int_equal(atomic_load(&stats.captures_stored), 1);
+    free(p);
+}
+
+static void test_captures_and_replies_without_a_pending_request_are_dropped(void **state)
+{
+    (void)state;
+    uint64_t unknown = atomic_load(&stats.unknown_request);
+    size_t len;
+    char *p = capture_payload("never-asked", 640, &len);
+    assert_int_equal(send_capture(p, len), INGEST_DONE);
+    free(p);
+    assert_int_equal(send_reply("{\"id\":\"never-asked\",\"status\":\"error\",\"message\":\"x\"}"),
+                     INGEST_DONE);
+    assert_int_equal(atomic_load(&stats.unknown_request), unknown + 2);
+    struct capture_rec c;
+    assert_int_equal(store_capture_by_request(st, dev_pk, "never-asked", &c), -ENOENT);
+
+    /* for an unknown device */
+    uint64_t devices = atomic_load(&stats.unknown_device);
+    const char *ok = "{\"id\":\"a\",\"status\":\"ok\"}";
+    assert_int_equal(ingest_message(ing, "meters/ghost/reply", ok, strlen(ok)), INGEST_DONE);
+    assert_int_equal(atomic_load(&stats.unknown_device), devices + 1);
+}
+
+static void test_an_error_reply_fails_the_capture_and_ok_changes_nothing(void **state)
+{
+    (void)state;
+    request("refused", time_now_ms());
+    request("accepted", time_now_ms());
+    assert_int_equal(send_reply("{\"id\":\"accepted\",\"cmd\":\"capture\",\"status\":\"ok\"}"),
+                     INGEST_DONE);
+    struct capture_rec c = get("accepted");
+    assert_int_equal(c.status, CAPTURE_PENDING);
+    assert_int_equal(send_reply("{\"id\":\"refused\",\"cmd\":\"capture\",\"status\":\"error\","
+                                "\"message\":\"not enough samples yet\"}"),
+                     INGEST_DONE);
+    c = get("refused");
+    assert_int_equal(c.status, CAPTURE_FAILED);
+    assert_string_equal(c.message, "the meter refused: not enough samples yet");
+
+    uint64_t invalid = atomic_load(&stats.invalid);
+    assert_int_equal(send_reply("{\"id\":\"accepted\",\"status\":\"maybe\"}"), INGEST_DONE);
+    assert_int_equal(send_reply("{\"id\":null,\"status\":\"error\"}"), INGEST_DONE);
+    assert_int_equal(send_reply("nonsense"), INGEST_DONE);
+    assert_int_equal(atomic_load(&stats.invalid), invalid + 3);
+    c = get("accepted");
+    assert_int_equal(c.status, CAPTURE_PENDING);
+}
+
+/* Replaces the first occurrence of from in a payload (the payload is reallocated). */
+static char *edit(char *p, const char *from, const char *to)
+{
+    char *at = strstr(p, from);
+    assert_non_null(at);
+    size_t head = (size_t)(at - p), flen = strlen(from), tlen = strlen(to), len = strlen(p);
+    char *out = malloc(len - flen + tlen + 1);
+    assert_non_null(out);
+    memcpy(out, p, head);
+    memcpy(out + head, to, tlen);
+    memcpy(out + head + tlen, at + flen, len - head - flen + 1);
+    free(p);
+    return out;
+}
+
+static void test_an_invalid_capture_fails_its_request_with_the_reason(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *from, *to, *reason;
+    } cases[] = {
+        {"\"rate_hz\":6400", "\"rate_hz\":99", "rate_hz must be"},
+        {"\"rate_hz\":6400", "\"rate_hz\":204801", "rate_hz must be"},
+        {"\"samples\":640", "\"samples\":641", "holds 3416 bytes of base64, not 641 samples"},
+        {"\"samples\":640", "\"samples\":0", "samples must be"},
+        {"\"encoding\":\"f32le-base64\"", "\"encoding\":\"f64\"", "encoding must be"},
+        {"\"channels\":[\"v\",\"i\"]", "\"channels\":[\"i\",\"v\"]", "channels must be"},
+        {"\"units\":[\"V\",\"A\"]", "\"units\":[\"kV\",\"A\"]", "units must be"},
+        {"\"nominal_hz\":50", "\"nominal_hz\":55", "nominal_hz must be"},
+        {"\"start\":\"", "\"start\":\"x", "start must be"},
+        {"\"v\":\"A", "\"v\":\"*", "v is not valid base64"},
+        {"\"i\":\"", "\"i\":\"AAAA", "i holds"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char id[16];
+        size_t len;
+        snprintf(id, sizeof(id), "bad-%zu", k);
+        request(id, time_now_ms());
+        char *p = capture_payload(id, 640, &len);
+        p = edit(p, cases[k].from, cases[k].to);
+        assert_int_equal(send_capture(p, strlen(p)), INGEST_DONE);
+        free(p);
+        struct capture_rec c = get(id);
+        if (c.status != CAPTURE_FAILED || !strstr(c.message, cases[k].reason))
+            fail_msg("case %zu: state %d message '%s'", k, c.status, c.message);
+    }
+}
+
+static void test_non_finite_samples_are_refused(void **state)
+{
+    (void)state;
+    float v[700], i[700];
+    signal(v, i, 700);
+    i[699] = NAN;
+    struct capture_meta m = {
+        .id = "nan", .rate_hz = RATE, .start_ms = time_now_ms(), .nominal_hz = 50};
+    struct dynbuf b;
+    dynbuf_init(&b, capture_payload_max(700));
+    assert_int_equal(capture_encode(&m, v, i, 700, &b), 0);
+    request("nan", time_now_ms());
+    assert_int_equal(send_capture(b.buf, b.len), INGEST_DONE);
+    dynbuf_free(&b);
+    struct capture_rec c = get("nan");
+    assert_int_equal(c.status, CAPTURE_FAILED);
+    assert_non_null(strstr(c.message, "i[699] is not finite"));
+}
+
+static void test_a_late_capture_times_its_request_out(void **state)
+{
+    (void)state;
+    request("late", time_now_ms() - INGEST_CAPTURE_TIMEOUT_MS - 1000);
+    size_t len;
+    char *p = capture_payload("late", 640, &len);
+    assert_int_equal(send_capture(p, len), INGEST_DONE);
+    free(p);
+    struct capture_rec c = get("late");
+    assert_int_equal(c.status, CAPTURE_FAILED);
+    assert_string_equal(c.message, "the meter did not answer within 30 s");
+}
+
+static void test_a_short_capture_is_kept_without_an_analysis(void **state)
+{
+    (void)state;
+    request("short", time_now_ms());
+    size_t len;
+    char *p = capture_payload("short", 640, &len); /* 100 ms: less than one 10-cycle window */
+    assert_int_equal(send_capture(p, len), INGEST_DONE);
+    free(p);
+    struct capture_rec c = get("short");
+    assert_int_equal(c.status, CAPTURE_COMPLETE);
+    assert_int_equal(c.samples, 640);
+    assert_null(c.analysis);
+    assert_non_null(strstr(c.message, "too short"));
+}
+
+static void test_an_oversized_capture_is_counted_and_dropped(void **state)
+{
+    (void)state;
+    uint64_t big = atomic_load(&stats.too_large);
+    size_t len = (1 << 20) + 1;
+    char *p = malloc(len);
+    assert_non_null(p);
+    memset(p, ' ', len);
+    assert_int_equal(send_capture(p, len), INGEST_DONE);
+    free(p);
+    assert_int_equal(atomic_load(&stats.too_large), big + 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_capture_completes_its_request_with_an_analysis),
+        cmocka_unit_test(test_captures_and_replies_without_a_pending_request_are_dropped),
+        cmocka_unit_test(test_an_error_reply_fails_the_capture_and_ok_changes_nothing),
+        cmocka_unit_test(test_an_invalid_capture_fails_its_request_with_the_reason),
+        cmocka_unit_test(test_non_finite_samples_are_refused),
+        cmocka_unit_test(test_a_late_capture_times_its_request_out),
+        cmocka_unit_test(test_a_short_capture_is_kept_without_an_analysis),
+        cmocka_unit_test(test_an_oversized_capture_is_counted_and_dropped),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
