@@ -38,11 +38,11 @@
 #define MIGRATE_LOCK_STEP_S 10 /* each GET_LOCK wait stays below IO_TIMEOUT_S */
 #define RECHARGE_ATTEMPTS   3
 /* Sized from the reading field tables: an insert binds every field, a bucket row has 3 per real. */
-#define MAX_PARAMS          (8 + RR__COUNT + RC__COUNT)
-#define MAX_COLS            (8 + 3 * RR__COUNT + RC__COUNT)
-#define FEN_TEXT_LEN        24 /* "-92233720368547758.07" and the NUL */
-#define STR_(x)             #x
-#define STR(x)              STR_(x)
+#define MAX_PARAMS   (8 + RR__COUNT + RC__COUNT)
+#define MAX_COLS     (8 + 3 * RR__COUNT + RC__COUNT)
+#define FEN_TEXT_LEN 24 /* "-92233720368547758.07" and the NUL */
+#define STR_(x)      #x
+#define STR(x)       STR_(x)
 
 enum stmt_id {
     ST_USER_ADD,
