@@ -223,18 +223,13 @@ size_t jsonw_format_double(double v, char out[32])
         return 4;
     }
     /*
-     * Measurements carry at most about six significant decimals, so values in
-     * the common range are written with six decimal places using integer
-     * arithmetic (several times faster than printf); the rest use %.15g,
-     * which round-trips any decimal of up to 15 digits.
+     * Measurements are written with six decimal places (a microvolt, a
+     * microampere), using integer arithmetic (several times faster than
+     * printf); noise below that reads 0 rather than 2.9e-06. Values of 10^12
+     * and more use %.15g, which round-trips any decimal of up to 15 digits.
      */
     double a = fabs(v);
-    if (v == 0.0) {
-        out[0] = '0';
-        out[1] = '\0';
-        return 1;
-    }
-    if (a >= 1e-3 && a < 1e12) {
+    if (a < 1e12) {
         int64_t units = (int64_t)llround(v * 1e6);
         size_t n = format_scaled(units, 6, 0, out);
         out[n] = '\0';

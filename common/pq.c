@@ -43,7 +43,7 @@
  * - phase_deg is the angle of the voltage's fundamental bin minus the
  *   current's.
  * - Q is the non-active power, |Q| = sqrt(S^2 - P^2) with S = Vrms * Irms (as
- *   in dsp.h, so S^2 = P^2 + Q^2 and PF = P / S hold with distortion), signed
+ *   so that S^2 = P^2 + Q^2 and PF = P / S hold with distortion), signed
  *   by the fundamental's angle (Q > 0 when the current lags); in a window
  *   without a valid fundamental the sign is that of the Budeanu sum
  *   sum_k Im(V_k conj(I_k)) over all bins.

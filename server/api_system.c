@@ -40,6 +40,8 @@ void api_stats(struct api_call *c)
     jsonw_kint(&w, "too_large", (int64_t)atomic_load(&s->too_large));
     jsonw_kint(&w, "db_errors", (int64_t)atomic_load(&s->db_errors));
     jsonw_kint(&w, "status_updates", (int64_t)atomic_load(&s->status_updates));
+    jsonw_kint(&w, "captures_stored", (int64_t)atomic_load(&s->captures_stored));
+    jsonw_kint(&w, "unknown_request", (int64_t)atomic_load(&s->unknown_request));
     jsonw_kbool(&w, "connected", atomic_load(&s->mqtt_connected));
     jsonw_obj_end(&w);
     jsonw_key(&w, "http");

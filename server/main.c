@@ -119,6 +119,7 @@ static int serve(struct server_options *opt)
     sem_init(&app.password_slots, 0, ncpu > 0 ? (unsigned)ncpu : 1);
     sem_ready = true;
     struct ingest_limits limits = {.max_payload_bytes = (size_t)opt->max_payload_bytes,
+                                   .max_capture_bytes = (size_t)opt->max_capture_bytes,
                                    .max_batch = (size_t)opt->max_batch};
     ing = ingest_new(opt->db, &limits, &stats);
     if (!app.pool || !app.login_failures || !ing) {

@@ -33,6 +33,8 @@ const struct config_option server_option_table[] = {
      "most readings in one upload or MQTT message"},
     {"max_payload_bytes", CONFIG_INT, OPT(max_payload_bytes), 256, 67108864, "262144", "BYTES",
      "largest MQTT payload accepted"},
+    {"max_capture_bytes", CONFIG_INT, OPT(max_capture_bytes), 4096, 268435456, "4194304", "BYTES",
+     "largest waveform capture message accepted from a meter"},
     {"max_connections", CONFIG_INT, OPT(max_connections), 1, 1000000, "4096", "N",
      "most simultaneous HTTP connections"},
     {"max_connections_per_ip", CONFIG_INT, OPT(max_connections_per_ip), 0, 1000000, "0", "N",

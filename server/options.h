@@ -25,6 +25,7 @@ struct server_options {
     int64_t max_body_bytes;
     int64_t max_batch;
     int64_t max_payload_bytes;
+    int64_t max_capture_bytes;
     int64_t max_connections;
     int64_t max_connections_per_ip;
     int64_t login_max_failures;

@@ -64,7 +64,13 @@ static void test_doubles_are_short_and_never_nan(void **state)
     jsonw_format_double(49.73, buf);
     assert_string_equal(buf, "49.73");
     jsonw_format_double(1e-7, buf);
-    assert_string_equal(buf, "1e-07");
+    assert_string_equal(buf, "0");
+    jsonw_format_double(-2.9e-6, buf);
+    assert_string_equal(buf, "-0.000003");
+    jsonw_format_double(0.0, buf);
+    assert_string_equal(buf, "0");
+    jsonw_format_double(2.5e13, buf);
+    assert_string_equal(buf, "25000000000000");
     jsonw_format_double(NAN, buf);
     assert_string_equal(buf, "null");
     jsonw_format_double(INFINITY, buf);
