@@ -36,5 +36,9 @@ set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/${SMARTMETER_CROSS_TRIPLET}/pkgconfig:/usr/s
 set(ENV{PKG_CONFIG_PATH} "")
 set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 
-# ctest (and add_custom_command) run target programs through qemu-user.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm;-L;/usr/${SMARTMETER_CROSS_TRIPLET})
+# ctest (and add_custom_command) run target programs through qemu-user. The
+# target's loader and libc are the multiarch ones under / (libc6:<arch>, which
+# the -dev packages pull in), never /usr/<triplet>: that is the cross
+# toolchain's own libc6-<arch>-cross, a different build, and its ld.so with
+# the multiarch libc.so.6 hangs or crashes in pthread_create.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm;-L;/)

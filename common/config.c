@@ -57,7 +57,7 @@ static int parse_bool(const char *v, bool *ret)
 static int store_value(const struct config_option *o, void *target, const char *value,
                        const char *where, char err[CONFIG_ERR_LEN])
 {
-    char *field = (char *)target + o->offset;
+    void *field = (char *)target + o->offset;
     char *end;
 
     switch (o->type) {
@@ -288,7 +288,7 @@ void config_free(const struct config_option *table, void *target)
     for (const struct config_option *o = table; o->name; o++) {
         if (o->type != CONFIG_STRING)
             continue;
-        char **field = (char **)((char *)target + o->offset);
+        char **field = (void *)((char *)target + o->offset);
         free(*field);
         *field = NULL;
     }

@@ -23,6 +23,14 @@ int file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len
 /* Creates a directory and its missing parents (like mkdir -p). Returns 0 or -errno. */
 int file_mkdirs(const char *path, unsigned mode);
 
+/*
+ * Opens (creating it) path and takes an exclusive, non-blocking flock on it,
+ * held until the returned descriptor is closed or the process ends, however it
+ * ends. Returns the descriptor, -EWOULDBLOCK when another process holds the
+ * lock, or -errno.
+ */
+int file_lock_exclusive(const char *path);
+
 /* CRC-32 (IEEE 802.3), for checksumming small state files. */
 uint32_t crc32_ieee(const void *data, size_t len);
 

@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analyze.h"
 #include "commands.h"
+#include "fileutil.h"
 #include "hal/adc.h"
 #include "hal/gpio.h"
 #include "log.h"
@@ -71,6 +73,7 @@ struct meter {
     struct command_env env;
     struct meter_state st;
     char state_path[4096];
+    int lock_fd; /* flock on <state-dir>/<id>.lock, or -1 */
     float *v, *i;
     size_t block;
     uint64_t interval_samples, have;
@@ -185,7 +188,7 @@ static int open_gpio(struct meter *m, char *err, size_t errlen)
 
 static int run(const struct meterd_options *o)
 {
-    struct meter m = {.o = o};
+    struct meter m = {.o = o, .lock_fd = -1};
     char err[512];
     char *password = NULL;
     bool fresh = false;
@@ -236,11 +239,32 @@ static int run(const struct meterd_options *o)
     }
     pq_interval_reset(&m.iv);
 
+    /* One meterd per device and state directory: two would hand out the same seqs. */
+    char lock_path[4096];
+    int r2 = file_mkdirs(o->state_dir, 0700);
+    if (r2 == 0 && snprintf(lock_path, sizeof(lock_path), "%s/%s.lock", o->state_dir,
+                            o->device_id) >= (int)sizeof(lock_path))
+        r2 = -ENAMETOOLONG;
+    if (r2 == 0) {
+        m.lock_fd = file_lock_exclusive(lock_path);
+        r2 = m.lock_fd < 0 ? m.lock_fd : 0;
+    }
+    if (r2 == -EWOULDBLOCK) {
+        log_error("another meterd is running for device %s with state dir %s", o->device_id,
+                  o->state_dir);
+        goto out;
+    } else if (r2) {
+        log_error("cannot lock the state of device %s in %s: %s", o->device_id, o->state_dir,
+                  strerror(-r2));
+        goto out;
+    }
     if (meter_state_open(o->state_dir, o->device_id, &m.st, m.state_path, sizeof(m.state_path),
                          &fresh, err, sizeof(err))) {
         log_error("%s", err);
         goto out;
     }
+    if (err[0])
+        log_warn("%s", err);
     log_info("device %s boot %u, last seq %llu (%s), energy %lld mWh in / %lld mWh out",
              o->device_id, (unsigned)m.st.boot, (unsigned long long)m.st.seq,
              fresh ? "new state file" : m.state_path, (long long)m.st.energy_import_mwh,
@@ -308,6 +332,8 @@ out:
     gpio_close(m.drdy);
     gpio_close(m.relay);
     gpio_close(m.led);
+    if (m.lock_fd >= 0)
+        close(m.lock_fd);
     free(m.v);
     free(m.i);
     if (password) {

@@ -47,6 +47,7 @@ log() { echo "cross.sh: $*"; }
 # What meterd and its tests link, per target architecture (runtime libraries
 # listed too so a partial install is completed).
 target_packages=(
+    libc6
     libpaho-mqtt-dev libpaho-mqtt1.3
     libjansson-dev libjansson4
     libgpiod-dev libgpiod2
@@ -140,7 +141,8 @@ build_and_test() { # arch
         armhf) triplet=arm-linux-gnueabihf qemu=qemu-arm ;;
     esac
     local dir=$build_root/cross-$arch
-    local emulator=("$qemu" -L "/usr/$triplet")
+    # As the toolchain file says: the multiarch loader and libc, not /usr/<triplet>'s.
+    local emulator=("$qemu" -L /)
     mkdir -p "$dir"
 
     local t0=$SECONDS

@@ -8,7 +8,7 @@ packages=(
     libpaho-mqtt-dev libmicrohttpd-dev libmariadb-dev libsqlite3-dev libjansson-dev
     libjwt-dev libsodium-dev libgpiod-dev libcmocka-dev libkissfft-dev
     mosquitto mosquitto-clients mariadb-server mariadb-client sqlite3
-    python3 curl procps
+    python3 curl procps tzdata
 )
 # The mini program's tests (tests/frontend) need node and npm: Debian's, unless a node is
 # already on the PATH.
@@ -18,8 +18,9 @@ fi
 
 missing=()
 for p in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [ "$status" = "install ok installed" ] || missing+=("$p")
+    # Native or architecture-independent: a foreign (multiarch) copy does not count.
+    dpkg-query -W -f='${Architecture} ${Status}\n' "$p" 2>/dev/null |
+        grep -Eq "^($(dpkg --print-architecture)|all) install ok installed$" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

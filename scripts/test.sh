@@ -29,7 +29,8 @@ echo "== build (ASan + UBSan)"
 build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSMARTMETER_SANITIZE=ON
 
 # meterd for a Raspberry Pi: cross-built for arm64, unit tests and a smoke run under
-# qemu-user (about 20 s warm, under a minute with a fresh install). SMARTMETER_CROSS=0 skips it.
+# qemu-user. About 3.5 minutes on 2 cores (20 s of it a fresh install), most of it test_pq's
+# hour of samples at emulated speed. SMARTMETER_CROSS=0 skips it.
 if [ "${SMARTMETER_CROSS:-1}" != 0 ]; then
     echo "== cross build (arm64, tests under qemu-user)"
     if ! timeout 900 scripts/cross.sh arm64; then

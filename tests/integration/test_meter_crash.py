@@ -140,18 +140,16 @@ class MeterCrash(IntegrationTest):
             after_kill.append(main_state)
             self.assertFalse(os.path.exists(self.state_path + ".corrupt"))
 
-        # A last start must load what the kills left and stop cleanly.
+        # A last start must load what the kills left, publish and stop cleanly.
         self.start_meter(kills)
-        time.sleep(1.0)
-        self.assert_running()
+        wait_until(lambda: self.assert_running() or
+                   any(o["boot"] == kills + 1 for _, o in self.records()), 15,
+                   what="the last start's readings at the recorder")
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=20), 0, "meterd stops cleanly after the kills")
         final = load_state(self.state_path, self.device)
         self.assertEqual(final["boot"], kills + 1)
-        # Telemetry still in flight to the recorder.
-        wait_until(lambda: any(o["boot"] == kills + 1 for _, o in self.records()), 10,
-                   what="the last start's readings at the recorder")
-        time.sleep(0.5)
+        time.sleep(0.5)  # telemetry still in flight to the recorder
         self.sub.terminate()
         self.sub.wait(timeout=10)
         self.rec.close()
