@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mqtt_ingest.h"
 #include "options.h"
+#include "sitetime.h"
 #include "timeutil.h"
 #include "url.h"
 
@@ -71,6 +72,9 @@ static int serve(struct server_options *opt)
     if (log_level_parse(opt->log_level, &level))
         return cli_fail(2, "--log-level must be error, warn, info or debug");
     log_set_level(level);
+    /* Before any thread starts: the zone is process-wide (TZ). */
+    if (sitetime_set_zone(opt->timezone, err, sizeof(err)))
+        return cli_fail(2, "--timezone: %s", err);
 
     if (!opt->jwt_secret_file)
         return cli_fail(2, "no JWT secret: pass --jwt-secret-file FILE or set jwt_secret_file in "

@@ -41,5 +41,8 @@ const struct config_option server_option_table[] = {
      "most simultaneous HTTP connections from one address (0: no limit)"},
     {"login_max_failures", CONFIG_INT, OPT(login_max_failures), 1, 1000000, "10", "N",
      "failed logins allowed per client address (and per user name from it) in 5 minutes"},
+    {"timezone", CONFIG_STRING, OPT(timezone), 0, 0, "UTC", "ZONE",
+     "the site's time zone (IANA name, like Asia/Shanghai): where days and months of energy "
+     "start"},
     {0},
 };
