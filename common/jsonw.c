@@ -25,7 +25,15 @@ static void put(struct jsonw *w, const char *s, size_t n)
 {
     if (w->err)
         return;
-    int r = dynbuf_add(w->b, s, n);
+    /* The common case, room in the buffer, without a call (answers run to megabytes). */
+    struct dynbuf *b = w->b;
+    if (n < b->cap - b->len && b->len + n <= b->max) {
+        memcpy(b->buf + b->len, s, n);
+        b->len += n;
+        b->buf[b->len] = '\0';
+        return;
+    }
+    int r = dynbuf_add(b, s, n);
     if (r)
         w->err = r;
 }
