@@ -182,25 +182,42 @@ static void close_interval(struct meter *m)
     measure_close_pq_interval(&m->st, &m->iv, time_now_ms(), &rd);
     reading_set_counter(&rd, RC_SAMPLES_DROPPED, (int64_t)ss.dropped);
     pq_interval_reset(&m->iv);
-    /* Persist before publishing: a seq that left the meter is never handed out again. */
-    int r = meter_state_save(m->state_path, &m->st);
-    if (r) {
-        log_error("cannot persist %s: %s; reading seq %llu withheld", m->state_path, strerror(-r),
-                  (unsigned long long)rd.seq);
-        return;
-    }
+    /* Spool first (a kill -9 at any instant after this loses nothing: a restart rolls the
+       state forward over a spooled reading), then persist the counters, then publish: a seq
+       that left the meter is durable in the state file and never handed out again. */
     int64_t now = time_now_ms();
-    r = spool_append(m->spool, &rd, now);
+    int r = spool_append(m->spool, &rd, now);
     if (r && now - m->spool_error_ms >= ERROR_LOG_MS) {
         log_error("spool: reading seq %llu not spooled: %s; it is only sent live",
                   (unsigned long long)rd.seq, strerror(-r));
         m->spool_error_ms = now;
+    }
+    r = meter_state_save(m->state_path, &m->st);
+    if (r) {
+        log_error("cannot persist %s: %s; reading seq %llu withheld until the next connection",
+                  m->state_path, strerror(-r), (unsigned long long)rd.seq);
+        return;
     }
     forward_live(m->fwd, &rd, now);
     if (m->led)
         gpio_set(m->led, rd.seq & 1); /* a heartbeat an installer can see */
     log_debug("seq %llu: %.2f V %.3f A %.1f W pf %.4f", (unsigned long long)rd.seq,
               rd.real[RR_VOLTAGE], rd.real[RR_CURRENT], rd.real[RR_POWER_W], rd.real[RR_PF]);
+}
+
+static void raise_to(int64_t *counter, const struct reading *r, enum reading_counter c)
+{
+    if (reading_has_counter(r, c) && r->counter[c] > *counter)
+        *counter = r->counter[c];
+}
+
+/* Takes the state's counters up to those of a reading it missed. */
+static void roll_forward(struct meter_state *st, const struct reading *r)
+{
+    raise_to(&st->energy_import_mwh, r, RC_ENERGY_IMPORT);
+    raise_to(&st->energy_export_mwh, r, RC_ENERGY_EXPORT);
+    raise_to(&st->reactive_import_mvarh, r, RC_REACTIVE_IMPORT);
+    raise_to(&st->reactive_export_mvarh, r, RC_REACTIVE_EXPORT);
 }
 
 /* Opens <state-dir>/meterd-<id>.spool; returns 0 or -errno with err set. */
@@ -226,12 +243,20 @@ static int open_spool(struct meter *m, char *err, size_t errlen)
     int r = spool_open(&sc, &m->spool, err, errlen);
     if (r)
         return r;
-    /* The state file is saved before a reading is spooled, so the spool never holds a seq above
-       it; if it does (a state restored from an old backup), seqs continue above the spool's. */
+    /* A reading is spooled just before the state is saved: after a kill in between, the
+       spool's newest reading is ahead of the state, which rolls forward over it (seq and energy
+       counters), so no seq is reused and no counter goes backwards. */
     uint64_t newest = spool_newest_seq(m->spool);
     if (newest > m->st.seq) {
-        log_warn("the spool holds seq %llu, above the state's %llu: continuing from the spool's",
-                 (unsigned long long)newest, (unsigned long long)m->st.seq);
+        struct reading last;
+        if (spool_last(m->spool, &last) == 0 && last.seq == newest) {
+            roll_forward(&m->st, &last);
+            log_info("state rolled forward to the spooled reading seq %llu",
+                     (unsigned long long)newest);
+        } else {
+            log_warn("the spool holds seq %llu, above the state's %llu: continuing from it",
+                     (unsigned long long)newest, (unsigned long long)m->st.seq);
+        }
         m->st.seq = newest;
         r = meter_state_save(m->state_path, &m->st);
         if (r) {

@@ -1004,6 +1004,28 @@ uint64_t spool_first_unacked(struct spool *s)
     return s->newest_seq + 1;
 }
 
+int spool_last(struct spool *s, struct reading *ret)
+{
+    unsigned char rec[SPOOL_RECORD_SIZE];
+    size_t i;
+    uint32_t pos;
+    if (s->newest_seq == 0)
+        return -ENOENT;
+    int r = locate(s, s->newest_seq, &i, &pos);
+    if (r)
+        return r;
+    for (; i < s->nsegs; i++, pos = 0) {
+        for (; pos < s->segs[i].count; pos++) {
+            ssize_t k = seg_read(s, &s->segs[i], pos, rec, 1);
+            if (k < 0)
+                return (int)k;
+            if (k == 1 && record_decode(rec, ret) == 0 && ret->seq == s->newest_seq)
+                return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 uint64_t spool_newest_seq(const struct spool *s)
 {
     return s->newest_seq;

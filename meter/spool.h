@@ -118,6 +118,12 @@ bool spool_acked(const struct spool *s, uint64_t first, uint64_t last);
 /* The oldest unacknowledged seq held, or newest_seq + 1 when there is none. */
 uint64_t spool_first_unacked(struct spool *s);
 
+/*
+ * Reads the newest reading held, acknowledged or not, into *ret. Returns 0,
+ * -ENOENT when none is held, or -errno.
+ */
+int spool_last(struct spool *s, struct reading *ret);
+
 /* The newest seq appended (0 when none). */
 uint64_t spool_newest_seq(const struct spool *s);
 

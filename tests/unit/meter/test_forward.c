@@ -31,7 +31,7 @@ struct sent {
 
 static char dir[256];
 static char err[256];
-#define MAX_SEQ  4096
+#define MAX_SEQ 4096
 
 static struct sent msgs[MAX_MSGS];
 static size_t n_msgs;
@@ -70,9 +70,10 @@ static void start(uint32_t batch, uint32_t rate, uint32_t max_inflight)
     struct spool_config sc = {
         .dir = dir, .max_records = 100000, .records_per_segment = 64, .sync_interval_ms = 1000};
     assert_int_equal(spool_open(&sc, &sp, err, sizeof(err)), 0);
-    struct forward_config fc = {
-        .ack_timeout_ms = 30000, .backlog_batch = batch, .backlog_rate = rate,
-        .max_inflight = max_inflight};
+    struct forward_config fc = {.ack_timeout_ms = 30000,
+                                .backlog_batch = batch,
+                                .backlog_rate = rate,
+                                .max_inflight = max_inflight};
     assert_int_equal(forward_new(&fc, sp, record_send, NULL, &fw), 0);
     n_msgs = 0;
     memset(sent_count, 0, sizeof(sent_count));
@@ -112,7 +113,6 @@ static void ack(uint64_t first, uint64_t last)
     forward_ack(fw, a, 0);
     free(a);
 }
-
 
 static void test_live_readings_go_out_at_once_as_objects(void **state)
 {
@@ -266,8 +266,7 @@ int main(void)
         cmocka_unit_test_teardown(test_live_readings_go_out_at_once_as_objects, stop),
         cmocka_unit_test_teardown(test_the_backlog_drains_in_arrays_within_rate_and_cap, stop),
         cmocka_unit_test_teardown(test_the_rate_bounds_the_backlog, stop),
-        cmocka_unit_test_teardown(test_unacknowledged_readings_are_resent_after_the_timeout,
-                                  stop),
+        cmocka_unit_test_teardown(test_unacknowledged_readings_are_resent_after_the_timeout, stop),
         cmocka_unit_test_teardown(test_a_reconnect_resends_from_the_oldest_unacknowledged, stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -162,6 +162,10 @@ static void test_appended_readings_read_back_exactly(void **state)
     assert_int_equal(st.spooled, 25);
     assert_int_equal(st.depth, 25);
     assert_int_equal(st.newest_seq, 25);
+    struct reading last;
+    assert_int_equal(spool_last(s, &last), 0);
+    struct reading want = make_reading(25);
+    assert_same_reading(&want, &last);
     spool_close(s);
 
     /* And they survive a reopen. */
