@@ -43,27 +43,38 @@ mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 pids="$pids $!"
 sleep 0.5
 
+acker_py='
+import json, signal, subprocess, sys, time
+port, dev = sys.argv[1], sys.argv[2]
+sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-q", "1",
+                        "-t", "meters/%s/telemetry" % dev], stdout=subprocess.PIPE)
+pub = subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1",
+                        "-t", "meters/%s/ack" % dev, "-l"], stdin=subprocess.PIPE)
+time.sleep(1)  # mosquitto_pub -l drops lines read before it is connected
+def stop(*_):
+    sub.terminate(); pub.terminate(); sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+for line in sub.stdout:
+    doc = json.loads(line)
+    seqs = sorted(r["seq"] for r in (doc if isinstance(doc, list) else [doc]))
+    out = [[seqs[0], seqs[0]]]
+    for s in seqs[1:]:
+        if s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    pub.stdin.write((json.dumps({"seqs": out[:256]}) + "\n").encode())
+    pub.stdin.flush()
+'
+
 # run_meterd DEVICE: runs meterd for $seconds with an acker; prints "VmHWM_kB open_ms acked"
 run_meterd() {
     dev=$1
     # The stand-in server: acknowledges every telemetry message as it arrives.
-    mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t "meters/$dev/telemetry" | python3 -u -c '
-import json, sys
-for line in sys.stdin:
-    doc = json.loads(line)
-    seqs = sorted(r["seq"] for r in (doc if isinstance(doc, list) else [doc]))
-    out, first, last = [], seqs[0], seqs[0]
-    for s in seqs[1:]:
-        if s == last + 1:
-            last = s
-        else:
-            out.append([first, last]); first = last = s
-    out.append([first, last])
-    print(json.dumps({"seqs": out[:256]}), flush=True)
-' | mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "meters/$dev/ack" -l &
+    python3 -u -c "$acker_py" "$port" "$dev" </dev/null >"$work/acker-$dev.log" 2>&1 &
     acker=$!
     pids="$pids $acker"
-    sleep 0.3
+    sleep 1.5
     start=$(date +%s%3N)
     "$meterd" --device-id "$dev" --mqtt "tcp://127.0.0.1:$port" --state-dir "$work/state" \
         --interval 1 >"$work/meterd-$dev.log" 2>&1 &
@@ -81,6 +92,8 @@ for line in sys.stdin:
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$md/status")
     kill -TERM "$md"
     wait "$md" || true
+    kill -TERM "$acker"
+    wait "$acker" || true
     acked=$(grep "spool at stop" "$work/meterd-$dev.log" | sed 's/.*acked \([0-9]*\).*/\1/')
     depth=$(grep "spool at stop" "$work/meterd-$dev.log" | sed 's/.*depth \([0-9]*\).*/\1/')
     echo "$hwm ${opened:-?} ${acked:-?} ${depth:-?}"
