@@ -101,16 +101,8 @@ static void test_options_spool_defaults_file_flags_and_bounds(void **state)
     meterd_options_free(&o);
 
     /* An old file with max_buffered still loads; the new options come from file and flags. */
-    write_conf("device_id m1
-max_buffered 50
-spool_days 7.5
-spool_mb 200
-spool_sync 0
-"
-               "ack_timeout 5
-backlog_batch 20
-max_inflight 40
-");
+    write_conf("device_id m1\nmax_buffered 50\nspool_days 7.5\nspool_mb 200\nspool_sync 0\n"
+               "ack_timeout 5\nbacklog_batch 20\nmax_inflight 40\n");
     const char *argv2[] = {"meterd", "--config", conf, "--backlog-rate", "60"};
     int r = parse(&o, 5, argv2);
     unlink(conf);
@@ -127,8 +119,8 @@ max_inflight 40
     meterd_options_free(&o);
 
     static const char *bad[][2] = {{"--backlog-batch", "1001"}, {"--backlog-batch", "0"},
-                                   {"--ack-timeout", "0.5"},     {"--spool-days", "0"},
-                                   {"--spool-sync", "61"},       {"--max-inflight", "x"}};
+                                   {"--ack-timeout", "0.5"},    {"--spool-days", "0"},
+                                   {"--spool-sync", "61"},      {"--max-inflight", "x"}};
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         const char *argv3[] = {"meterd", "--device-id", "m1", bad[k][0], bad[k][1]};
         err[0] = '\0';
