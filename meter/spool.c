@@ -12,20 +12,8 @@
 
 #include "fileutil.h"
 #include "log.h"
-
-/*
- * Record layout, little-endian, SPOOL_RECORD_SIZE bytes:
- *   0  u32 magic "SMR1"          4 u32 real_present       8 u32 counter_present
- *  12  u32 reserved (0)         16 u64 seq               24 i64 ts_ms
- *  32  f64 real[18]            176 i64 counter[6]       224 u32 CRC-32 of bytes 0..223
- * The reals are kept as doubles so a resent reading encodes to exactly the
- * bytes it was first sent as. A new telemetry field needs a new magic.
- */
-#define RECORD_MAGIC   0x31524d53u /* "SMR1" */
-#define RECORD_CRC_OFF (SPOOL_RECORD_SIZE - 4)
-#define REAL_OFF       32
-#define COUNTER_OFF    (REAL_OFF + 8 * RR__COUNT)
-_Static_assert(COUNTER_OFF + 8 * RC__COUNT == RECORD_CRC_OFF, "record layout");
+#include "spool_ranges.h"
+#include "spool_record.h"
 
 #define READ_CHUNK      64 /* records read at a time */
 #define ACKED_FILE      "acked"
@@ -42,10 +30,6 @@ struct segment {
     bool corrupt_logged; /* a corrupt record in it was warned about */
 };
 
-struct ack_range {
-    uint64_t first, last;
-};
-
 struct spool {
     struct spool_config cfg;
     char dir[PATH_LEN];
@@ -58,8 +42,7 @@ struct spool {
     bool dirty;
     int64_t dirty_since_ms, watermark_saved_ms;
     uint64_t watermark, persisted_watermark;
-    struct ack_range *ranges;
-    size_t nranges;
+    struct range_set acked; /* acknowledged ranges above the watermark */
     uint64_t newest_seq;
     /* The record after the last one spool_read() returned: (segment index, position), which
        is the first record with seq >= hint_seq. */
@@ -69,85 +52,6 @@ struct spool {
     unsigned char *chunk; /* READ_CHUNK records */
     struct spool_stats st;
 };
-
-/* ---- records ---- */
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int k = 0; k < 4; k++)
-        p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int k = 0; k < 8; k++)
-        p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int k = 3; k >= 0; k--)
-        v = (v << 8) | p[k];
-    return v;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int k = 7; k >= 0; k--)
-        v = (v << 8) | p[k];
-    return v;
-}
-
-static void record_encode(const struct reading *r, unsigned char *rec)
-{
-    memset(rec, 0, SPOOL_RECORD_SIZE);
-    put_u32(rec, RECORD_MAGIC);
-    put_u32(rec + 4, r->real_present);
-    put_u32(rec + 8, r->counter_present);
-    put_u64(rec + 16, r->seq);
-    put_u64(rec + 24, (uint64_t)r->ts_ms);
-    for (int k = 0; k < RR__COUNT; k++) {
-        uint64_t bits;
-        memcpy(&bits, &r->real[k], sizeof(bits));
-        put_u64(rec + REAL_OFF + 8 * k, bits);
-    }
-    for (int k = 0; k < RC__COUNT; k++)
-        put_u64(rec + COUNTER_OFF + 8 * k, (uint64_t)r->counter[k]);
-    put_u32(rec + RECORD_CRC_OFF, crc32_ieee(rec, RECORD_CRC_OFF));
-}
-
-/* Returns 0, or -EBADMSG when the record is not intact. */
-static int record_decode(const unsigned char *rec, struct reading *r)
-{
-    if (get_u32(rec) != RECORD_MAGIC ||
-        get_u32(rec + RECORD_CRC_OFF) != crc32_ieee(rec, RECORD_CRC_OFF))
-        return -EBADMSG;
-    uint64_t seq = get_u64(rec + 16);
-    if (seq == 0 || seq > READING_SEQ_MAX)
-        return -EBADMSG;
-    if (!r)
-        return 0;
-    memset(r, 0, sizeof(*r));
-    r->seq = seq;
-    r->has_seq = true;
-    r->ts_ms = (int64_t)get_u64(rec + 24);
-    r->real_present = get_u32(rec + 4) & ((1u << RR__COUNT) - 1);
-    r->counter_present = get_u32(rec + 8) & ((1u << RC__COUNT) - 1);
-    for (int k = 0; k < RR__COUNT; k++) {
-        uint64_t bits = get_u64(rec + REAL_OFF + 8 * k);
-        memcpy(&r->real[k], &bits, sizeof(bits));
-    }
-    for (int k = 0; k < RC__COUNT; k++)
-        r->counter[k] = (int64_t)get_u64(rec + COUNTER_OFF + 8 * k);
-    return 0;
-}
-
-static uint64_t record_seq(const unsigned char *rec)
-{
-    return get_u64(rec + 16);
-}
 
 /* ---- segment files ---- */
 
@@ -227,8 +131,8 @@ static int64_t seg_lower_bound(struct spool *s, struct segment *g, uint64_t seq)
             ssize_t k = seg_read(s, g, m, rec, 1);
             if (k < 0)
                 return k;
-            if (k == 1 && record_decode(rec, NULL) == 0) {
-                at = record_seq(rec);
+            if (k == 1 && spool_record_decode(rec, NULL) == 0) {
+                at = spool_record_seq(rec);
                 break;
             }
         }
@@ -242,86 +146,6 @@ static int64_t seg_lower_bound(struct spool *s, struct segment *g, uint64_t seq)
     return lo;
 }
 
-/* ---- acknowledged ranges ---- */
-
-/* Index of the first range with last >= seq (nranges when none). */
-static size_t range_find(const struct spool *s, uint64_t seq)
-{
-    size_t lo = 0, hi = s->nranges;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->ranges[mid].last < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The acked range holding seq, or NULL. */
-static const struct ack_range *range_holding(const struct spool *s, uint64_t seq)
-{
-    size_t i = range_find(s, seq);
-    return i < s->nranges && s->ranges[i].first <= seq ? &s->ranges[i] : NULL;
-}
-
-/* Seqs in first..last covered by the ranges. */
-static uint64_t range_overlap(const struct spool *s, uint64_t first, uint64_t last)
-{
-    uint64_t n = 0;
-    for (size_t i = range_find(s, first); i < s->nranges && s->ranges[i].first <= last; i++) {
-        uint64_t a = s->ranges[i].first > first ? s->ranges[i].first : first;
-        uint64_t b = s->ranges[i].last < last ? s->ranges[i].last : last;
-        n += b - a + 1;
-    }
-    return n;
-}
-
-/* Adds first..last (above the watermark), merging neighbours; returns the seqs newly covered. */
-static uint64_t range_add(struct spool *s, uint64_t first, uint64_t last)
-{
-    uint64_t fresh = (last - first + 1) - range_overlap(s, first, last);
-    size_t i = range_find(s, first > 0 ? first - 1 : 0); /* may merge with one ending at first-1 */
-    size_t j = i;
-    uint64_t a = first, b = last;
-    while (j < s->nranges && s->ranges[j].first <= (b == UINT64_MAX ? b : b + 1)) {
-        if (s->ranges[j].first < a)
-            a = s->ranges[j].first;
-        if (s->ranges[j].last > b)
-            b = s->ranges[j].last;
-        j++;
-    }
-    /* ranges[i..j) merge into one. */
-    if (j == i) {
-        if (s->nranges == SPOOL_ACK_RANGES_MAX) {
-            /* Forget the highest range: those readings are only resent. */
-            if (i == s->nranges)
-                return 0;
-            s->nranges--;
-        }
-        memmove(&s->ranges[i + 1], &s->ranges[i], (s->nranges - i) * sizeof(*s->ranges));
-        s->nranges++;
-    } else if (j > i + 1) {
-        memmove(&s->ranges[i + 1], &s->ranges[j], (s->nranges - j) * sizeof(*s->ranges));
-        s->nranges -= j - i - 1;
-    }
-    s->ranges[i] = (struct ack_range){a, b};
-    return fresh;
-}
-
-static void ranges_drop_below(struct spool *s, uint64_t wm)
-{
-    size_t k = 0;
-    while (k < s->nranges && s->ranges[k].last <= wm)
-        k++;
-    if (k) {
-        memmove(&s->ranges[0], &s->ranges[k], (s->nranges - k) * sizeof(*s->ranges));
-        s->nranges -= k;
-    }
-    if (s->nranges && s->ranges[0].first <= wm)
-        s->ranges[0].first = wm + 1;
-}
-
 /* Unacknowledged readings held in g (seqs are assumed nearly dense). */
 static uint64_t seg_unacked(const struct spool *s, const struct segment *g)
 {
@@ -331,7 +155,7 @@ static uint64_t seg_unacked(const struct spool *s, const struct segment *g)
     uint64_t n = g->last_seq - lo + 1;
     if (n > g->count)
         n = g->count;
-    uint64_t acked = range_overlap(s, lo, g->last_seq);
+    uint64_t acked = range_overlap(&s->acked, lo, g->last_seq);
     return n > acked ? n - acked : 0;
 }
 
@@ -379,7 +203,7 @@ static void drop_oldest(struct spool *s)
     }
     if (g->last_seq > s->watermark) {
         s->watermark = g->last_seq;
-        ranges_drop_below(s, s->watermark);
+        ranges_drop_below(&s->acked, s->watermark);
     }
     seg_remove_at(s, 0, true);
 }
@@ -480,11 +304,11 @@ static int scan_newest(struct spool *s, struct segment *g, uint64_t prev_last)
             return k < 0 ? (int)k : -EIO;
         for (ssize_t q = 0; q < k; q++, pos++) {
             const unsigned char *rec = s->chunk + q * SPOOL_RECORD_SIZE;
-            if (record_decode(rec, NULL) || record_seq(rec) <= prev) {
+            if (spool_record_decode(rec, NULL) || spool_record_seq(rec) <= prev) {
                 bad++;
                 continue;
             }
-            prev = record_seq(rec);
+            prev = spool_record_seq(rec);
             if (g->first_seq == 0)
                 g->first_seq = prev;
             g->last_seq = prev;
@@ -518,8 +342,8 @@ static int scan_older(struct spool *s, struct segment *g)
         ssize_t k = seg_read(s, g, pos, rec, 1);
         if (k < 0)
             return (int)k;
-        if (k == 1 && record_decode(rec, NULL) == 0) {
-            g->first_seq = record_seq(rec);
+        if (k == 1 && spool_record_decode(rec, NULL) == 0) {
+            g->first_seq = spool_record_seq(rec);
             break;
         }
     }
@@ -527,8 +351,8 @@ static int scan_older(struct spool *s, struct segment *g)
         ssize_t k = seg_read(s, g, pos, rec, 1);
         if (k < 0)
             return (int)k;
-        if (k == 1 && record_decode(rec, NULL) == 0) {
-            g->last_seq = record_seq(rec);
+        if (k == 1 && spool_record_decode(rec, NULL) == 0) {
+            g->last_seq = spool_record_seq(rec);
             break;
         }
     }
@@ -651,7 +475,7 @@ int spool_open(const struct spool_config *cfg, struct spool **ret, char *err, si
     }
     struct spool *s = calloc(1, sizeof(*s));
     if (!s || (s->chunk = malloc((size_t)READ_CHUNK * SPOOL_RECORD_SIZE)) == NULL ||
-        (s->ranges = malloc(SPOOL_ACK_RANGES_MAX * sizeof(*s->ranges))) == NULL) {
+        range_set_init(&s->acked, SPOOL_ACK_RANGES_MAX) != 0) {
         if (s) {
             free(s->chunk);
             free(s);
@@ -738,7 +562,7 @@ void spool_close(struct spool *s)
         close(s->wfd);
     close_rfd(s);
     free(s->segs);
-    free(s->ranges);
+    range_set_free(&s->acked);
     free(s->chunk);
     free(s);
 }
@@ -789,7 +613,7 @@ int spool_append(struct spool *s, const struct reading *r, int64_t now_ms)
     if (ret)
         return ret;
     struct segment *g = &s->segs[s->nsegs - 1];
-    record_encode(r, rec);
+    spool_record_encode(r, rec);
     size_t done = 0;
     while (done < sizeof(rec)) {
         ssize_t k = write(s->wfd, rec + done, sizeof(rec) - done);
@@ -865,7 +689,7 @@ int spool_read(struct spool *s, uint64_t from_seq, uint64_t to_seq, struct readi
     if (to_seq > s->newest_seq)
         to_seq = s->newest_seq;
     while (n < max && cur <= to_seq) {
-        const struct ack_range *ar = range_holding(s, cur);
+        const struct ack_range *ar = range_holding(&s->acked, cur);
         if (ar) {
             cur = ar->last + 1;
             continue;
@@ -878,8 +702,8 @@ int spool_read(struct spool *s, uint64_t from_seq, uint64_t to_seq, struct readi
             cur = to_seq + 1;
             break;
         }
-        size_t ri = range_find(s, cur);
-        uint64_t stop = ri < s->nranges ? s->ranges[ri].first : UINT64_MAX;
+        size_t ri = range_find(&s->acked, cur);
+        uint64_t stop = ri < s->acked.n ? s->acked.r[ri].first : UINT64_MAX;
         bool restart = false;
         for (; i < s->nsegs && n < max && !restart && cur <= to_seq; i++, pos = 0) {
             struct segment *g = &s->segs[i];
@@ -892,11 +716,11 @@ int spool_read(struct spool *s, uint64_t from_seq, uint64_t to_seq, struct readi
                 ssize_t q = 0;
                 for (; q < k && n < max; q++) {
                     const unsigned char *rec = s->chunk + q * SPOOL_RECORD_SIZE;
-                    if (record_decode(rec, NULL)) {
+                    if (spool_record_decode(rec, NULL)) {
                         note_corrupt(s, g, pos + (uint32_t)q);
                         continue;
                     }
-                    uint64_t seq = record_seq(rec);
+                    uint64_t seq = spool_record_seq(rec);
                     if (seq < cur)
                         continue;
                     if (seq > to_seq) {
@@ -908,7 +732,7 @@ int spool_read(struct spool *s, uint64_t from_seq, uint64_t to_seq, struct readi
                         restart = true;
                         break;
                     }
-                    record_decode(rec, &out[n++]);
+                    spool_record_decode(rec, &out[n++]);
                     cur = seq + 1;
                 }
                 pos += (uint32_t)q;
@@ -940,8 +764,8 @@ static uint64_t next_held(struct spool *s, uint64_t seq)
         for (; pos < g->count; pos++) {
             if (seg_read(s, g, pos, rec, 1) != 1)
                 return 0;
-            if (record_decode(rec, NULL) == 0 && record_seq(rec) >= seq)
-                return record_seq(rec);
+            if (spool_record_decode(rec, NULL) == 0 && spool_record_seq(rec) >= seq)
+                return spool_record_seq(rec);
         }
     }
     return 0;
@@ -955,7 +779,7 @@ uint64_t spool_ack(struct spool *s, uint64_t first, uint64_t last)
         first = s->watermark + 1;
     if (first > last)
         return 0;
-    uint64_t fresh = range_add(s, first, last);
+    uint64_t fresh = range_add(&s->acked, first, last);
     s->st.acked += fresh;
     /* Advance the watermark over acknowledged ranges and seqs that are not held. */
     uint64_t before = s->watermark;
@@ -965,15 +789,15 @@ uint64_t spool_ack(struct spool *s, uint64_t first, uint64_t last)
             s->watermark = s->newest_seq;
             break;
         }
-        if (s->nranges && s->ranges[0].first <= h && s->ranges[0].last >= h) {
-            s->watermark = s->ranges[0].last;
-            ranges_drop_below(s, s->watermark);
+        if (s->acked.n && s->acked.r[0].first <= h && s->acked.r[0].last >= h) {
+            s->watermark = s->acked.r[0].last;
+            ranges_drop_below(&s->acked, s->watermark);
             continue;
         }
         s->watermark = h - 1;
         break;
     }
-    ranges_drop_below(s, s->watermark);
+    ranges_drop_below(&s->acked, s->watermark);
     if (s->watermark != before)
         delete_acked_segments(s);
     return fresh;
@@ -985,7 +809,7 @@ bool spool_acked(const struct spool *s, uint64_t first, uint64_t last)
         return true;
     if (first <= s->watermark)
         first = s->watermark + 1;
-    const struct ack_range *ar = range_holding(s, first);
+    const struct ack_range *ar = range_holding(&s->acked, first);
     return ar && ar->last >= last;
 }
 
@@ -996,7 +820,7 @@ uint64_t spool_first_unacked(struct spool *s)
         uint64_t h = next_held(s, cand);
         if (h == 0)
             return s->newest_seq + 1;
-        const struct ack_range *ar = range_holding(s, h);
+        const struct ack_range *ar = range_holding(&s->acked, h);
         if (!ar)
             return h;
         cand = ar->last + 1;
@@ -1019,7 +843,7 @@ int spool_last(struct spool *s, struct reading *ret)
             ssize_t k = seg_read(s, &s->segs[i], pos, rec, 1);
             if (k < 0)
                 return (int)k;
-            if (k == 1 && record_decode(rec, ret) == 0 && ret->seq == s->newest_seq)
+            if (k == 1 && spool_record_decode(rec, ret) == 0 && ret->seq == s->newest_seq)
                 return 0;
         }
     }
