@@ -6,7 +6,7 @@
  * Threads: the sampler thread fills the sample ring at the ADC's rate; the
  * main thread takes samples from the ring, runs the analysis, closes an
  * interval every `interval` seconds of samples (the reading goes to the
- * state file, the spool, then out live), runs queued commands and acks, and
+ * spool, the state file, then out live), runs queued commands and acks, and
  * resends the backlog; paho's thread delivers commands and acks into queues.
  * All file I/O is on the main thread: the sampler never waits for a disk.
  *
