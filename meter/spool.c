@@ -184,6 +184,7 @@ static void quarantine(struct spool *s, size_t i, const char *why)
     seg_path(s, s->segs[i].index, path, sizeof(path));
     snprintf(bad, sizeof(bad), "%s.bad", path);
     log_warn("spool: segment %s %s; kept aside as %s", path, why, bad);
+    s->st.corrupt += s->segs[i].count;
     if (rename(path, bad))
         log_warn("spool: cannot rename %s: %s", path, strerror(errno));
     seg_remove_at(s, i, false);
