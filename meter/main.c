@@ -5,8 +5,10 @@
  *
  * Threads: the sampler thread fills the sample ring at the ADC's rate; the
  * main thread takes samples from the ring, runs the analysis, closes an
- * interval every `interval` seconds of samples, and runs queued commands;
- * paho's thread delivers commands into the queue.
+ * interval every `interval` seconds of samples (the reading goes to the
+ * spool, the state file, then out live), runs queued commands and acks, and
+ * resends the backlog; paho's thread delivers commands and acks into queues.
+ * All file I/O is on the main thread: the sampler never waits for a disk.
  *
  * Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 on a runtime
  * failure, 2 on bad input (options, config file, URL, ADC spec).
@@ -19,9 +21,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ack.h"
 #include "analyze.h"
 #include "commands.h"
 #include "fileutil.h"
+#include "forward.h"
 #include "hal/adc.h"
 #include "hal/gpio.h"
 #include "log.h"
@@ -31,6 +35,7 @@
 #include "publisher.h"
 #include "ring.h"
 #include "sampler.h"
+#include "spool.h"
 #include "state.h"
 #include "timeutil.h"
 
@@ -39,6 +44,10 @@
 #define POP_TIMEOUT_MS  200
 #define STOP_TIMEOUT_MS 3000
 #define COMMAND_QUEUE   8
+#define ACK_QUEUE       16
+#define SPOOL_SEGMENT   16384 /* records per segment file: about 3.6 MB */
+#define REPORT_MS       60000 /* the counters' log line */
+#define ERROR_LOG_MS    60000 /* a repeating spool error is logged this often */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -71,6 +80,11 @@ struct meter {
     struct publisher *pub;
     struct command_queue *commands;
     struct command_env env;
+    struct ack_queue *acks;
+    struct ack_msg ack_scratch;
+    struct spool *spool;
+    struct forward *fwd;
+    int64_t report_ms, spool_error_ms;
     struct meter_state st;
     char state_path[4096];
     int lock_fd; /* flock on <state-dir>/<id>.lock, or -1 */
@@ -93,6 +107,49 @@ static int capture_snapshot(void *ctx, size_t n, float *v, float *i, int64_t *re
 static int command_send(void *ctx, const char *leaf, const void *payload, size_t len)
 {
     return publisher_send(((struct meter *)ctx)->pub, leaf, payload, len, 1);
+}
+
+static int send_readings(void *ctx, const struct reading *r, size_t n, bool as_array)
+{
+    return publisher_send_readings(((struct meter *)ctx)->pub, r, n, as_array);
+}
+
+static void log_counters(struct meter *m, const char *when)
+{
+    struct spool_stats ss;
+    struct forward_stats fs;
+    uint64_t bad_acks, dropped_acks;
+    spool_get_stats(m->spool, &ss);
+    forward_get_stats(m->fwd, &fs);
+    ack_queue_counts(m->acks, &bad_acks, &dropped_acks);
+    log_info("spool%s: depth %llu, spooled %llu, acked %llu, live %llu, resent %llu, inflight "
+             "%llu, dropped_full %llu, rejected %llu, bad_acks %llu, corrupt %llu, %llu bytes "
+             "in %u segments",
+             when, (unsigned long long)ss.depth, (unsigned long long)ss.spooled,
+             (unsigned long long)ss.acked, (unsigned long long)fs.live,
+             (unsigned long long)fs.resent, (unsigned long long)fs.inflight,
+             (unsigned long long)ss.dropped_full, (unsigned long long)fs.rejected,
+             (unsigned long long)bad_acks, (unsigned long long)ss.corrupt,
+             (unsigned long long)ss.bytes, (unsigned)ss.segments);
+}
+
+/* The spool's side of the main loop: link state, acks, resends, sync, counters. */
+static void run_spool(struct meter *m)
+{
+    int64_t now = time_now_ms();
+    forward_link(m->fwd, publisher_connected(m->pub), publisher_generation(m->pub), now);
+    while (ack_queue_pop(m->acks, &m->ack_scratch))
+        forward_ack(m->fwd, &m->ack_scratch, now);
+    forward_tick(m->fwd, now);
+    int r = spool_sync(m->spool, now, false);
+    if (r && now - m->spool_error_ms >= ERROR_LOG_MS) {
+        log_error("spool: cannot sync: %s", strerror(-r));
+        m->spool_error_ms = now;
+    }
+    if (now - m->report_ms >= REPORT_MS) {
+        log_counters(m, "");
+        m->report_ms = now;
+    }
 }
 
 static void run_commands(struct meter *m)
@@ -125,18 +182,94 @@ static void close_interval(struct meter *m)
     measure_close_pq_interval(&m->st, &m->iv, time_now_ms(), &rd);
     reading_set_counter(&rd, RC_SAMPLES_DROPPED, (int64_t)ss.dropped);
     pq_interval_reset(&m->iv);
-    /* Persist before publishing: a seq that left the meter is never handed out again. */
-    int r = meter_state_save(m->state_path, &m->st);
+    /* Spool first (a kill -9 at any instant after this loses nothing: a restart rolls the
+       state forward over a spooled reading), then persist the counters, then publish: a seq
+       that left the meter is durable in the state file and never handed out again. */
+    int64_t now = time_now_ms();
+    int r = spool_append(m->spool, &rd, now);
+    if (r && now - m->spool_error_ms >= ERROR_LOG_MS) {
+        log_error("spool: reading seq %llu not spooled: %s; it is only sent live",
+                  (unsigned long long)rd.seq, strerror(-r));
+        m->spool_error_ms = now;
+    }
+    r = meter_state_save(m->state_path, &m->st);
     if (r) {
-        log_error("cannot persist %s: %s; reading seq %llu withheld", m->state_path, strerror(-r),
-                  (unsigned long long)rd.seq);
+        log_error("cannot persist %s: %s; reading seq %llu withheld until the next connection",
+                  m->state_path, strerror(-r), (unsigned long long)rd.seq);
         return;
     }
-    publisher_send_reading(m->pub, &rd);
+    forward_live(m->fwd, &rd, now);
     if (m->led)
         gpio_set(m->led, rd.seq & 1); /* a heartbeat an installer can see */
     log_debug("seq %llu: %.2f V %.3f A %.1f W pf %.4f", (unsigned long long)rd.seq,
               rd.real[RR_VOLTAGE], rd.real[RR_CURRENT], rd.real[RR_POWER_W], rd.real[RR_PF]);
+}
+
+static void raise_to(int64_t *counter, const struct reading *r, enum reading_counter c)
+{
+    if (reading_has_counter(r, c) && r->counter[c] > *counter)
+        *counter = r->counter[c];
+}
+
+/* Takes the state's counters up to those of a reading it missed. */
+static void roll_forward(struct meter_state *st, const struct reading *r)
+{
+    raise_to(&st->energy_import_mwh, r, RC_ENERGY_IMPORT);
+    raise_to(&st->energy_export_mwh, r, RC_ENERGY_EXPORT);
+    raise_to(&st->reactive_import_mvarh, r, RC_REACTIVE_IMPORT);
+    raise_to(&st->reactive_export_mvarh, r, RC_REACTIVE_EXPORT);
+}
+
+/* Opens <state-dir>/meterd-<id>.spool; returns 0 or -errno with err set. */
+static int open_spool(struct meter *m, char *err, size_t errlen)
+{
+    const struct meterd_options *o = m->o;
+    char dir[4096];
+    if (snprintf(dir, sizeof(dir), "%s/meterd-%s.spool", o->state_dir, o->device_id) >=
+        (int)sizeof(dir)) {
+        snprintf(err, errlen, "--state-dir: path too long");
+        return -ENAMETOOLONG;
+    }
+    double records = o->spool_mb > 0 ? (double)o->spool_mb * 1048576.0 / SPOOL_RECORD_SIZE
+                                     : o->spool_days * 86400.0 / o->interval_s;
+    struct spool_config sc = {
+        .dir = dir,
+        .max_records = records < 1 ? 1 : (uint64_t)ceil(records),
+        .records_per_segment = SPOOL_SEGMENT,
+        .sync_interval_ms = (int64_t)llround(o->spool_sync_s * 1000.0),
+    };
+    if (sc.max_records < SPOOL_SEGMENT)
+        sc.records_per_segment = sc.max_records < 2 ? 2 : (uint32_t)sc.max_records;
+    int r = spool_open(&sc, &m->spool, err, errlen);
+    if (r)
+        return r;
+    /* A reading is spooled just before the state is saved: after a kill in between, the
+       spool's newest reading is ahead of the state, which rolls forward over it (seq and energy
+       counters), so no seq is reused and no counter goes backwards. */
+    uint64_t newest = spool_newest_seq(m->spool);
+    if (newest > m->st.seq) {
+        struct reading last;
+        if (spool_last(m->spool, &last) == 0 && last.seq == newest) {
+            roll_forward(&m->st, &last);
+            log_info("state rolled forward to the spooled reading seq %llu",
+                     (unsigned long long)newest);
+        } else {
+            log_warn("the spool holds seq %llu, above the state's %llu: continuing from it",
+                     (unsigned long long)newest, (unsigned long long)m->st.seq);
+        }
+        m->st.seq = newest;
+        r = meter_state_save(m->state_path, &m->st);
+        if (r) {
+            snprintf(err, errlen, "cannot persist the state file: %s", strerror(-r));
+            return r;
+        }
+    }
+    struct spool_stats ss;
+    spool_get_stats(m->spool, &ss);
+    log_info("spool %s: %llu unacknowledged readings (watermark seq %llu), room for %llu", dir,
+             (unsigned long long)ss.depth, (unsigned long long)ss.watermark,
+             (unsigned long long)sc.max_records);
+    return 0;
 }
 
 /* Measures until a stop is requested. Returns 0, or -errno when sampling failed for good. */
@@ -146,6 +279,7 @@ static int run_loop(struct meter *m)
         bool gap = false;
         size_t n = ring_pop(m->ring, m->v, m->i, m->block, POP_TIMEOUT_MS, &gap);
         run_commands(m);
+        run_spool(m);
         if (n == 0) {
             struct sampler_stats ss;
             sampler_stats(m->sampler, &ss);
@@ -233,7 +367,7 @@ static int run(const struct meterd_options *o)
     m.v = malloc(m.block * sizeof(float));
     m.i = malloc(m.block * sizeof(float));
     if (!m.v || !m.i || ring_new((size_t)ceil(rate * RING_SECONDS), rate, &m.ring) ||
-        command_queue_new(COMMAND_QUEUE, &m.commands)) {
+        command_queue_new(COMMAND_QUEUE, &m.commands) || ack_queue_new(ACK_QUEUE, &m.acks)) {
         log_error("out of memory");
         goto out;
     }
@@ -265,6 +399,10 @@ static int run(const struct meterd_options *o)
     }
     if (err[0])
         log_warn("%s", err);
+    if (open_spool(&m, err, sizeof(err))) {
+        log_error("%s", err);
+        goto out;
+    }
     log_info("device %s boot %u, last seq %llu (%s), energy %lld mWh in / %lld mWh out",
              o->device_id, (unsigned)m.st.boot, (unsigned long long)m.st.seq,
              fresh ? "new state file" : m.state_path, (long long)m.st.energy_import_mwh,
@@ -276,7 +414,6 @@ static int run(const struct meterd_options *o)
         .username = o->mqtt_username,
         .password = password,
         .cafile = o->mqtt_cafile,
-        .max_buffered = (int)o->max_buffered,
         .boot = m.st.boot,
     };
     if (install_signals()) {
@@ -294,6 +431,17 @@ static int run(const struct meterd_options *o)
                                  .send = command_send,
                                  .ctx = &m};
     publisher_set_command_handler(m.pub, command_queue_handler, m.commands);
+    publisher_set_ack_handler(m.pub, ack_queue_handler, m.acks);
+    struct forward_config fc = {
+        .ack_timeout_ms = (int64_t)llround(o->ack_timeout_s * 1000.0),
+        .backlog_batch = (uint32_t)o->backlog_batch,
+        .backlog_rate = (uint32_t)o->backlog_rate,
+        .max_inflight = (uint32_t)o->max_inflight,
+    };
+    if (forward_new(&fc, m.spool, send_readings, &m, &m.fwd)) {
+        log_error("out of memory");
+        goto out;
+    }
     if (publisher_start(m.pub, err, sizeof(err))) {
         log_error("%s", err);
         goto out;
@@ -312,7 +460,12 @@ static int run(const struct meterd_options *o)
     sampler_stop(m.sampler);
     int undelivered = publisher_stop(m.pub, STOP_TIMEOUT_MS);
     if (undelivered > 0)
-        log_warn("%d messages were not delivered before the stop", undelivered);
+        log_warn("%d messages were not delivered before the stop; the spool keeps the readings",
+                 undelivered);
+    r2 = spool_sync(m.spool, time_now_ms(), true);
+    if (r2)
+        log_error("spool: cannot sync at stop: %s", strerror(-r2));
+    log_counters(&m, " at stop");
     sampler_stats(m.sampler, &ss);
     if (meter_state_save(m.state_path, &m.st)) {
         log_error("cannot persist %s at stop", m.state_path);
@@ -325,6 +478,9 @@ static int run(const struct meterd_options *o)
 out:
     sampler_free(m.sampler);
     publisher_free(m.pub);
+    forward_free(m.fwd);
+    spool_close(m.spool);
+    ack_queue_free(m.acks);
     command_queue_free(m.commands);
     ring_free(m.ring);
     pq_analyzer_free(m.pq);

@@ -24,8 +24,23 @@ const struct config_option meterd_option_table[] = {
     {"mqtt_cafile", CONFIG_STRING, OPT(mqtt_cafile), 0, 0, NULL, "FILE",
      "CA certificates (PEM) for ssl://; the system's store when unset"},
     {"max_buffered", CONFIG_INT, OPT(max_buffered), 1, 1000000, "3600", "N",
-     "readings kept in memory while the broker is unreachable; beyond it the oldest are "
-     "dropped"},
+     "superseded by the spool (spool_days, spool_mb); still accepted, ignored"},
+    {"spool_days", CONFIG_DOUBLE, OPT(spool_days), 0.01, 3650, "30", "DAYS",
+     "unacknowledged readings the on-disk spool holds, in days at one per interval; when "
+     "full the oldest are dropped (with a warning)"},
+    {"spool_mb", CONFIG_INT, OPT(spool_mb), 0, 1000000, "0", "MB",
+     "the spool's size in MiB instead of spool_days (0: use spool_days)"},
+    {"spool_sync", CONFIG_DOUBLE, OPT(spool_sync_s), 0, 60, "1", "SECONDS",
+     "readings are fdatasync'ed at most this long after they were taken (0: each one); a "
+     "power cut loses at most this much"},
+    {"ack_timeout", CONFIG_DOUBLE, OPT(ack_timeout_s), 1, 3600, "30", "SECONDS",
+     "readings the server has not acknowledged after this long are resent"},
+    {"backlog_batch", CONFIG_INT, OPT(backlog_batch), 1, 1000, "100", "N",
+     "readings per message (a JSON array) when resending the backlog"},
+    {"backlog_rate", CONFIG_INT, OPT(backlog_rate), 1, 100000, "500", "N",
+     "backlog readings resent per second at most; live readings are not limited"},
+    {"max_inflight", CONFIG_INT, OPT(max_inflight), 1, 100000, "1000", "N",
+     "readings sent and not yet acknowledged before the backlog waits"},
     {"adc", CONFIG_STRING, OPT(adc), 0, 0, "sim", "SPEC",
      "sampling front end: sim[:key=value,...], mcp3208:/dev/spidevB.C:key=value,..., "
      "ads1115:/dev/i2c-N@0xAA:key=value,... (see below)"},
@@ -53,7 +68,8 @@ const struct config_option meterd_option_table[] = {
     {"nominal_hz", CONFIG_DOUBLE, OPT(nominal_hz), 40, 70, "50", "HZ",
      "nominal mains frequency (50 or 60)"},
     {"state_dir", CONFIG_STRING, OPT(state_dir), 0, 0, "./var", "DIR",
-     "where meterd-<ID>.state (seq, boot, energy counters) is kept; created if missing"},
+     "where meterd-<ID>.state (seq, boot, energy counters) and the spool meterd-<ID>.spool/ "
+     "are kept; created if missing"},
     {"log_level", CONFIG_STRING, OPT(log_level), 0, 0, "info", "LEVEL",
      "error, warn, info or debug"},
     {NULL, CONFIG_STRING, 0, 0, 0, NULL, NULL, NULL},

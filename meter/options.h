@@ -24,7 +24,14 @@ struct meterd_options {
     char *state_dir;
     double nominal_hz;
     char *log_level;
-    int64_t max_buffered;
+    int64_t max_buffered; /* superseded by the spool: accepted so old files load, unused */
+    /* The spool (docs/meterd.md "Spool"): its size in days of readings, or in MB when
+     * spool_mb > 0; how often it is synced; the resend policy. */
+    double spool_days;
+    int64_t spool_mb;
+    double spool_sync_s;
+    double ack_timeout_s;
+    int64_t backlog_batch, backlog_rate, max_inflight;
     char *mqtt_username;
     char *mqtt_password_file;
     char *mqtt_cafile;

@@ -28,18 +28,20 @@ struct publisher {
     char topic_telemetry[DEVICE_ID_MAX + 24];
     char topic_status[DEVICE_ID_MAX + 24];
     char topic_cmd[DEVICE_ID_MAX + 24];
+    char topic_ack[DEVICE_ID_MAX + 24];
     char topic_prefix[DEVICE_ID_MAX + 24]; /* "meters/<id>/" */
     publisher_command_fn on_command;
     void *command_ctx;
+    publisher_ack_fn on_ack;
+    void *ack_ctx;
     char *username, *password, *cafile;
     bool tls;
-    int max_buffered;
     uint32_t boot;
     MQTTAsync_willOptions will;
     MQTTAsync_SSLOptions ssl;
     atomic_bool connected;
     atomic_bool disconnected; /* our own disconnect completed */
-    bool buffer_full_warned;  /* main thread only */
+    atomic_uint_fast64_t generation;
 };
 
 static const char will_payload[] = "{\"status\":\"offline\"}";
@@ -107,9 +109,10 @@ static int pending_count(struct publisher *p)
 static void on_subscribe_failure(void *context, MQTTAsync_failureData *resp)
 {
     struct publisher *p = context;
-    log_error("cannot subscribe to %s (code %d); commands will not arrive until the next "
-              "reconnect",
-              p->topic_cmd, resp ? resp->code : 0);
+    log_error("cannot subscribe to %s%s%s (code %d); commands and acks will not arrive until "
+              "the next reconnect",
+              p->on_command ? p->topic_cmd : "", p->on_command && p->on_ack ? " and " : "",
+              p->on_ack ? p->topic_ack : "", resp ? resp->code : 0);
 }
 
 /* Library thread: after the first connect and after every automatic reconnect. */
@@ -117,26 +120,33 @@ static void on_connected(void *context, char *cause)
 {
     struct publisher *p = context;
     (void)cause;
+    atomic_fetch_add(&p->generation, 1);
     atomic_store(&p->connected, true);
     log_info("connected to %s as %s", p->uri, p->client_id);
     send_status(p, "online", NULL);
-    if (!p->on_command)
+    /* The persistent session keeps the subscriptions; renewing them is harmless and repairs
+       a session the broker lost. */
+    char *topics[2];
+    int qos[2] = {1, 1}, n = 0;
+    if (p->on_command)
+        topics[n++] = p->topic_cmd;
+    if (p->on_ack)
+        topics[n++] = p->topic_ack;
+    if (n == 0)
         return;
-    /* The persistent session keeps the subscription; renewing it is harmless and repairs a
-       session the broker lost. */
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onFailure = on_subscribe_failure;
     ro.context = p;
-    int rc = MQTTAsync_subscribe(p->client, p->topic_cmd, 1, &ro);
+    int rc = MQTTAsync_subscribeMany(p->client, n, topics, qos, &ro);
     if (rc != MQTTASYNC_SUCCESS)
-        log_error("cannot subscribe to %s: %s", p->topic_cmd, MQTTAsync_strerror(rc));
+        log_error("cannot subscribe to %s: %s", topics[0], MQTTAsync_strerror(rc));
 }
 
 static void on_connection_lost(void *context, char *cause)
 {
     struct publisher *p = context;
     atomic_store(&p->connected, false);
-    log_warn("connection to %s lost%s%s; reconnecting, readings are buffered", p->uri,
+    log_warn("connection to %s lost%s%s; reconnecting, readings are spooled", p->uri,
              cause ? ": " : "", cause ? cause : "");
 }
 
@@ -148,14 +158,21 @@ static void on_connect_failure(void *context, MQTTAsync_failureData *resp)
                                    : MQTTAsync_strerror(resp ? resp->code : MQTTASYNC_FAILURE));
 }
 
-/* Commands go to the handler; anything else that arrives is dropped. */
+static bool topic_is(const char *topic, size_t n, const char *want)
+{
+    return n == strlen(want) && memcmp(topic, want, n) == 0;
+}
+
+/* Commands and acks go to their handlers; anything else that arrives is dropped. */
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
 {
     struct publisher *p = context;
     size_t n = topic_len > 0 ? (size_t)topic_len : strlen(topic);
-    if (p->on_command && n == strlen(p->topic_cmd) && memcmp(topic, p->topic_cmd, n) == 0)
-        p->on_command(msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
-                      p->command_ctx);
+    size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+    if (p->on_command && topic_is(topic, n, p->topic_cmd))
+        p->on_command(msg->payload, len, p->command_ctx);
+    else if (p->on_ack && topic_is(topic, n, p->topic_ack))
+        p->on_ack(msg->payload, len, p->ack_ctx);
     else
         log_debug("dropped a message on %.*s", (int)(n < 200 ? n : 200), topic);
     MQTTAsync_freeMessage(&msg);
@@ -206,6 +223,7 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
     snprintf(p->topic_telemetry, sizeof(p->topic_telemetry), "meters/%s/telemetry", cfg->device_id);
     snprintf(p->topic_status, sizeof(p->topic_status), "meters/%s/status", cfg->device_id);
     snprintf(p->topic_cmd, sizeof(p->topic_cmd), "meters/%s/cmd", cfg->device_id);
+    snprintf(p->topic_ack, sizeof(p->topic_ack), "meters/%s/ack", cfg->device_id);
     snprintf(p->topic_prefix, sizeof(p->topic_prefix), "meters/%s/", cfg->device_id);
     p->username = dup_or_null(cfg->username ? cfg->username : (u.user[0] ? u.user : NULL), &oom);
     p->password =
@@ -215,7 +233,6 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
         log_warn("the MQTT password is part of the URL, where other users can see it; "
                  "use mqtt_password_file instead");
     url_clear(&u);
-    p->max_buffered = cfg->max_buffered;
     p->boot = cfg->boot;
     if (oom) {
         snprintf(err, errlen, "out of memory");
@@ -224,10 +241,7 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
     }
 
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
-    co.sendWhileDisconnected = 1;
-    co.allowDisconnectedSendAtAnyTime = 1; /* buffer readings before the first connect too */
-    co.maxBufferedMessages = cfg->max_buffered;
-    co.deleteOldestMessages = 1;
+    co.sendWhileDisconnected = 0; /* readings wait in the spool, not in memory */
     co.MQTTVersion = MQTTVERSION_3_1_1;
     int rc = MQTTAsync_createWithOptions(&p->client, p->uri, p->client_id,
                                          MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
@@ -297,27 +311,29 @@ bool publisher_connected(const struct publisher *p)
     return atomic_load(&((struct publisher *)p)->connected);
 }
 
-int publisher_send_reading(struct publisher *p, const struct reading *r)
+uint64_t publisher_generation(const struct publisher *p)
+{
+    return atomic_load(&((struct publisher *)p)->generation);
+}
+
+int publisher_send_readings(struct publisher *p, const struct reading *r, size_t n, bool as_array)
 {
     struct dynbuf b;
     struct jsonw w;
     int ret = 0;
 
-    if (!atomic_load(&p->connected)) {
-        int pending = pending_count(p);
-        if (pending >= p->max_buffered && !p->buffer_full_warned) {
-            log_warn("offline buffer full (%d readings): dropping the oldest until the broker "
-                     "is back",
-                     pending);
-            p->buffer_full_warned = true;
-        }
-    } else {
-        p->buffer_full_warned = false;
-    }
-
-    dynbuf_init(&b, PAYLOAD_MAX);
+    if (n == 0 || n > PUBLISHER_READINGS_MAX || (!as_array && n != 1))
+        return -EINVAL;
+    if (!atomic_load(&p->connected))
+        return -ENOTCONN;
+    dynbuf_init(&b, n * PAYLOAD_MAX + 16);
     jsonw_init(&w, &b);
-    telemetry_encode(&w, r, NULL);
+    if (as_array)
+        jsonw_arr_begin(&w);
+    for (size_t k = 0; k < n; k++)
+        telemetry_encode(&w, &r[k], NULL);
+    if (as_array)
+        jsonw_arr_end(&w);
     if (jsonw_error(&w)) {
         dynbuf_free(&b);
         return -EMSGSIZE;
@@ -329,15 +345,16 @@ int publisher_send_reading(struct publisher *p, const struct reading *r)
     msg.qos = 1;
     msg.retained = 0;
     int rc = MQTTAsync_sendMessage(p->client, p->topic_telemetry, &msg, &ro);
-    if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES)
-        ret = -ENOBUFS;
+    if (rc == MQTTASYNC_DISCONNECTED)
+        ret = -ENOTCONN;
     else if (rc != MQTTASYNC_SUCCESS)
         ret = -EIO;
     if (ret)
-        log_warn("reading seq %llu not queued: %s", (unsigned long long)r->seq,
-                 MQTTAsync_strerror(rc));
+        log_warn("readings seq %llu..%llu not sent: %s", (unsigned long long)r[0].seq,
+                 (unsigned long long)r[n - 1].seq, MQTTAsync_strerror(rc));
     else
-        log_debug("reading seq %llu queued as message %d", (unsigned long long)r->seq, ro.token);
+        log_debug("readings seq %llu..%llu queued as message %d", (unsigned long long)r[0].seq,
+                  (unsigned long long)r[n - 1].seq, ro.token);
     dynbuf_free(&b);
     return ret;
 }
@@ -346,6 +363,12 @@ void publisher_set_command_handler(struct publisher *p, publisher_command_fn fn,
 {
     p->on_command = fn;
     p->command_ctx = ctx;
+}
+
+void publisher_set_ack_handler(struct publisher *p, publisher_ack_fn fn, void *ctx)
+{
+    p->on_ack = fn;
+    p->ack_ctx = ctx;
 }
 
 static bool leaf_valid(const char *leaf)

@@ -3,22 +3,25 @@
  * talks to the MQTT library.
  *
  * Topics (see docs/meterd.md):
- *   meters/<id>/telemetry  one reading per message, QoS 1, not retained
+ *   meters/<id>/telemetry  readings, QoS 1, not retained: one JSON object
+ *                          (live) or an array of them (backlog)
  *   meters/<id>/status     retained, QoS 1: {"status":"online","boot":N,"ts":"..."}
  *                          on every (re)connect; {"status":"offline"} as the last
  *                          will; {"status":"offline","boot":N,"ts":"..."} on a
  *                          clean stop
  *   meters/<id>/cmd        subscribed, QoS 1, renewed on every (re)connect:
  *                          commands from the server, handed to the command handler
+ *   meters/<id>/ack        subscribed, QoS 1, renewed on every (re)connect: the
+ *                          server's acknowledgements, handed to the ack handler
  *   meters/<id>/<leaf>     anything else the meter sends (publisher_send): command
  *                          replies and waveform captures (docs/protocol.md)
  *
  * The client connects in the background and reconnects by itself (1 s
- * doubling to 30 s) after the broker goes away. Readings sent while it is
- * disconnected wait in a bounded in-memory buffer (max_buffered; when full
- * the oldest are dropped, with a warning) and go out in order after the
- * reconnect. The persistent session (clean session off) makes the broker and
- * the client finish QoS 1 deliveries that were in flight when the link broke.
+ * doubling to 30 s) after the broker goes away. Nothing is buffered in memory
+ * while it is disconnected: sends fail with -ENOTCONN and the caller keeps
+ * readings in its spool (spool.h, forward.h). The persistent session (clean
+ * session off) makes the broker and the client finish QoS 1 deliveries that
+ * were in flight when the link broke.
  *
  * Callbacks run on the MQTT library's threads; the state they share with the
  * caller is atomic. Ownership: publisher_new() copies everything it keeps
@@ -41,7 +44,6 @@ struct publisher_config {
     const char *username;  /* NULL: the URL's user, if any */
     const char *password;  /* NULL: the URL's password, if any */
     const char *cafile;    /* ssl:// trust anchors; NULL: the system's store */
-    int max_buffered;      /* readings held while disconnected, >= 1 */
     uint32_t boot;         /* reported in the status message */
 };
 
@@ -54,14 +56,22 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
 /* Starts connecting in the background. Returns 0, or -errno with err set. */
 int publisher_start(struct publisher *p, char *err, size_t errlen);
 
+/* Most readings one publisher_send_readings() call takes. */
+#define PUBLISHER_READINGS_MAX 1000
+
 /*
- * Queues one reading for meters/<id>/telemetry. Returns 0 when the client
- * took it (sent, or buffered until the next connection), -ENOBUFS when the
- * buffer refused it, -EMSGSIZE if it did not encode, -EIO otherwise.
+ * Publishes n (1..PUBLISHER_READINGS_MAX) readings on meters/<id>/telemetry,
+ * QoS 1: one JSON object when as_array is false (n must be 1), else one JSON
+ * array. Returns 0 when the client took the message, -ENOTCONN while
+ * disconnected (nothing is buffered), -EINVAL for a bad n, -EMSGSIZE if it
+ * did not encode, -EIO otherwise.
  */
-int publisher_send_reading(struct publisher *p, const struct reading *r);
+int publisher_send_readings(struct publisher *p, const struct reading *r, size_t n, bool as_array);
 
 bool publisher_connected(const struct publisher *p);
+
+/* Counts successful connects (first and every reconnect); changes at each new session. */
+uint64_t publisher_generation(const struct publisher *p);
 
 /*
  * Receives the payload of each message on meters/<id>/cmd. Runs on the MQTT
@@ -75,6 +85,14 @@ typedef void (*publisher_command_fn)(const void *payload, size_t len, void *ctx)
 void publisher_set_command_handler(struct publisher *p, publisher_command_fn fn, void *ctx);
 
 /*
+ * Receives the payload of each message on meters/<id>/ack, with the same
+ * rules as the command handler (see ack_queue_handler). Call before
+ * publisher_start(); NULL: the ack topic is not subscribed.
+ */
+typedef void (*publisher_ack_fn)(const void *payload, size_t len, void *ctx);
+void publisher_set_ack_handler(struct publisher *p, publisher_ack_fn fn, void *ctx);
+
+/*
  * Publishes payload on meters/<id>/<topic_leaf> (leaf: 1..32 of a-z 0-9 _ -),
  * not retained, with qos 0 or 1. Unlike readings it is not buffered while
  * disconnected (it would push readings out of the offline buffer): returns
@@ -86,8 +104,8 @@ int publisher_send(struct publisher *p, const char *topic_leaf, const void *payl
 
 /*
  * Publishes the retained offline status (when connected), lets in-flight
- * readings finish and disconnects, waiting at most about timeout_ms.
- * Returns the number of readings that were still undelivered.
+ * messages finish and disconnects, waiting at most about timeout_ms.
+ * Returns the number of messages that were still undelivered.
  */
 int publisher_stop(struct publisher *p, int timeout_ms);
 

@@ -85,6 +85,51 @@ static void test_options_every_option_works_in_the_config_file(void **state)
     meterd_options_free(&o);
 }
 
+static void test_options_spool_defaults_file_flags_and_bounds(void **state)
+{
+    (void)state;
+    struct meterd_options o;
+    const char *argv[] = {"meterd", "--device-id", "m1"};
+    assert_int_equal(parse(&o, 3, argv), 0);
+    assert_true(o.spool_days == 30);
+    assert_int_equal(o.spool_mb, 0);
+    assert_true(o.spool_sync_s == 1);
+    assert_true(o.ack_timeout_s == 30);
+    assert_int_equal(o.backlog_batch, 100);
+    assert_int_equal(o.backlog_rate, 500);
+    assert_int_equal(o.max_inflight, 1000);
+    meterd_options_free(&o);
+
+    /* An old file with max_buffered still loads; the new options come from file and flags. */
+    write_conf("device_id m1\nmax_buffered 50\nspool_days 7.5\nspool_mb 200\nspool_sync 0\n"
+               "ack_timeout 5\nbacklog_batch 20\nmax_inflight 40\n");
+    const char *argv2[] = {"meterd", "--config", conf, "--backlog-rate", "60"};
+    int r = parse(&o, 5, argv2);
+    unlink(conf);
+    if (r)
+        fail_msg("%s", err);
+    assert_int_equal(o.max_buffered, 50);
+    assert_true(o.spool_days == 7.5);
+    assert_int_equal(o.spool_mb, 200);
+    assert_true(o.spool_sync_s == 0);
+    assert_true(o.ack_timeout_s == 5);
+    assert_int_equal(o.backlog_batch, 20);
+    assert_int_equal(o.backlog_rate, 60);
+    assert_int_equal(o.max_inflight, 40);
+    meterd_options_free(&o);
+
+    static const char *bad[][2] = {{"--backlog-batch", "1001"}, {"--backlog-batch", "0"},
+                                   {"--ack-timeout", "0.5"},    {"--spool-days", "0"},
+                                   {"--spool-sync", "61"},      {"--max-inflight", "x"}};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        const char *argv3[] = {"meterd", "--device-id", "m1", bad[k][0], bad[k][1]};
+        err[0] = '\0';
+        assert_int_not_equal(parse(&o, 5, argv3), 0);
+        assert_non_null(strstr(err, bad[k][0] + 2));
+        meterd_options_free(&o);
+    }
+}
+
 static void test_options_flags_override_the_config_file(void **state)
 {
     (void)state;
@@ -218,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_options_defaults_follow_the_spec),
         cmocka_unit_test(test_options_every_option_works_in_the_config_file),
         cmocka_unit_test(test_options_flags_override_the_config_file),
+        cmocka_unit_test(test_options_spool_defaults_file_flags_and_bounds),
         cmocka_unit_test(test_options_errors_name_the_problem),
         cmocka_unit_test(test_options_bad_config_line_is_named),
         cmocka_unit_test(test_options_calibration_and_gpio_lines),
