@@ -251,7 +251,8 @@ struct wechat_binding_rec {
 /*
  * Binds openid (of appid) to user_id. -EEXIST when the openid is bound to
  * any account or the account has a WeChat user bound already (the caller
- * tells which with the lookups below); -ENOENT when the user does not exist.
+ * tells which with the lookups below); -ENOENT when the user does not exist;
+ * -EINVAL when appid or openid is empty or longer than its maximum.
  */
 int store_wechat_bind(struct store *s, int64_t user_id, const char *appid, const char *openid,
                       int64_t at_ms);

@@ -134,7 +134,8 @@ int wechat_new(const struct wechat_options *o, struct wechat **ret, char err[WEC
     snprintf(w->secret, sizeof(w->secret), "%s", o->secret);
     atomic_init(&w->inflight, 0);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        wechat_free(w);
+        wipe(w, sizeof(*w));
+        free(w);
         snprintf(err, WECHAT_ERR_LEN, "cannot initialise libcurl");
         return -ENOMEM;
     }
@@ -216,6 +217,7 @@ enum wechat_error wechat_parse_answer(const char *body, size_t len, struct wecha
     }
     long code = 0;
     if (errcode) {
+        /* Far outside any code WeChat uses: kept in range for the log, mapped to "refused". */
         json_int_t v = json_integer_value(errcode);
         code = v < -1000000 || v > 1000000 ? 999999 : (long)v;
     }
