@@ -48,8 +48,10 @@ static int read_secret_file(const char *path, char **ret)
     return 0;
 }
 
-/* WeChat login is on when wechat_appid and wechat_secret_file are both set. Returns 0 or an exit
- * code. */
+/*
+ * WeChat login is on when wechat_appid and wechat_secret_file are both set.
+ * Returns 0, or the exit code after printing why.
+ */
 static int wechat_setup(const struct server_options *opt, struct wechat **ret)
 {
     *ret = NULL;

@@ -112,7 +112,8 @@ int wechat_new(const struct wechat_options *o, struct wechat **ret, char err[WEC
     }
     if (!o->secret || !token_valid(o->secret, WECHAT_SECRET_MAX)) {
         snprintf(err, WECHAT_ERR_LEN,
-                 "the WeChat app secret must be 1 to %d printable characters without spaces",
+                 "the WeChat app secret (wechat_secret_file) must be 1 to %d printable "
+                 "characters without spaces",
                  WECHAT_SECRET_MAX);
         return -EINVAL;
     }
