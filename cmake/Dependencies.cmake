@@ -25,6 +25,8 @@ if(SMARTMETER_BUILD_SERVER)
   pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
   pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt)
   pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+  # Outbound HTTPS to WeChat's login API (OpenSSL flavour); only server/wechat.c includes curl.h.
+  pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 endif()
 
 if(SMARTMETER_BUILD_TESTS)

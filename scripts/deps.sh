@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config git ca-certificates
     libpaho-mqtt-dev libmicrohttpd-dev libmariadb-dev libsqlite3-dev libjansson-dev
-    libjwt-dev libsodium-dev libgpiod-dev libcmocka-dev libkissfft-dev
+    libjwt-dev libsodium-dev libgpiod-dev libcmocka-dev libkissfft-dev libcurl4-openssl-dev
     mosquitto mosquitto-clients mariadb-server mariadb-client sqlite3
     python3 curl procps tzdata
 )

@@ -22,6 +22,9 @@ struct route {
 static const struct route routes[] = {
     {"POST", "/api/login", api_login, ACCESS_PUBLIC},
     {"GET", "/api/me", api_me, ACCESS_USER},
+    {"POST", "/api/login/wechat", api_login_wechat, ACCESS_PUBLIC},
+    {"POST", "/api/me/wechat", api_me_wechat_bind, ACCESS_USER},
+    {"DELETE", "/api/me/wechat", api_me_wechat_unbind, ACCESS_USER},
     {"POST", "/api/device/data", api_data_upload, ACCESS_PUBLIC}, /* device secret, checked there */
     {"GET", "/api/device/data/:id", api_data_query, ACCESS_USER},
     {"POST", "/api/device/recharge/:id", api_recharge, ACCESS_USER},

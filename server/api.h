@@ -74,6 +74,9 @@ static inline bool api_is_staff(const struct api_call *c)
 /* Writes one reading as an API row ({"timestamp", "seq", "voltage", ...}). */
 void api_write_reading(struct jsonw *w, const struct reading *r);
 
+/* Answers a successful login of user: {"status":"success","token",...,"username","role"}. */
+void api_login_answer(struct api_call *c, const struct user_rec *user);
+
 /* Endpoint handlers. */
 void api_login(struct api_call *c);
 void api_me(struct api_call *c);
@@ -96,5 +99,8 @@ void api_capture_detail(struct api_call *c);
 void api_capture_samples(struct api_call *c);
 void api_capture_comtrade_cfg(struct api_call *c);
 void api_capture_comtrade_dat(struct api_call *c);
+void api_login_wechat(struct api_call *c);
+void api_me_wechat_bind(struct api_call *c);
+void api_me_wechat_unbind(struct api_call *c);
 
 #endif

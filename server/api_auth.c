@@ -1,4 +1,4 @@
-/* POST /api/login and GET /api/me. */
+/* POST /api/login and GET /api/me (and the token answer the WeChat login shares). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -78,36 +78,50 @@ void api_login(struct api_call *c)
         goto out;
     }
     ratelimit_clear(app->login_failures, user_key);
+    api_login_answer(c, &user);
+out:
+    json_decref(body);
+}
 
+void api_login_answer(struct api_call *c, const struct user_rec *user)
+{
     int64_t now_s = time_now_ms() / 1000;
     char *token = NULL;
-    if (auth_token_issue(&app->key, &user, now_s, app->opt->token_ttl, &token)) {
+    if (auth_token_issue(&c->app->key, user, now_s, c->app->opt->token_ttl, &token)) {
         api_error(c, 500, "internal error");
-        goto out;
+        return;
     }
     struct jsonw w;
     api_success(c, 200, &w);
     jsonw_kstr(&w, "token", token);
     jsonw_kstr(&w, "token_type", "Bearer");
-    jsonw_kint(&w, "expires_in", app->opt->token_ttl);
-    jsonw_kstr(&w, "username", user.username);
-    jsonw_kstr(&w, "role", role_name(user.role));
+    jsonw_kint(&w, "expires_in", c->app->opt->token_ttl);
+    jsonw_kstr(&w, "username", user->username);
+    jsonw_kstr(&w, "role", role_name(user->role));
     jsonw_obj_end(&w);
     api_json_done(c, &w);
     auth_wipe(token, strlen(token));
     free(token);
-out:
-    json_decref(body);
 }
 
 void api_me(struct api_call *c)
 {
+    struct store *st = api_store(c);
+    if (!st)
+        return;
+    struct wechat_binding_rec wb;
+    int r = api_store_result(c, store_wechat_by_user(st, c->user.id, &wb));
+    if (r && r != -ENOENT) {
+        api_store_error(c, r);
+        return;
+    }
     struct jsonw w;
     api_success(c, 200, &w);
     jsonw_kint(&w, "id", c->user.id);
     jsonw_kstr(&w, "username", c->user.username);
     jsonw_kstr(&w, "role", role_name(c->user.role));
     jsonw_ktime(&w, "created_at", c->user.created_ms);
+    jsonw_kbool(&w, "wechat_bound", r == 0);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 }

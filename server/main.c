@@ -22,6 +22,7 @@
 #include "sitetime.h"
 #include "timeutil.h"
 #include "url.h"
+#include "wechat.h"
 
 static void usage(FILE *out)
 {
@@ -44,6 +45,33 @@ static int read_secret_file(const char *path, char **ret)
         return r;
     while (len > 0 && ((*ret)[len - 1] == '\n' || (*ret)[len - 1] == '\r'))
         (*ret)[--len] = '\0';
+    return 0;
+}
+
+/*
+ * WeChat login is on when wechat_appid and wechat_secret_file are both set.
+ * Returns 0, or the exit code after printing why.
+ */
+static int wechat_setup(const struct server_options *opt, struct wechat **ret)
+{
+    *ret = NULL;
+    if (!opt->wechat_appid && !opt->wechat_secret_file)
+        return 0;
+    if (!opt->wechat_appid || !opt->wechat_secret_file)
+        return cli_fail(2, "WeChat login needs both wechat_appid and wechat_secret_file");
+    char *secret = NULL;
+    if (read_secret_file(opt->wechat_secret_file, &secret))
+        return cli_fail(2, "cannot read wechat_secret_file %s", opt->wechat_secret_file);
+    struct wechat_options wo = {
+        .api_base = opt->wechat_api_base, .appid = opt->wechat_appid, .secret = secret};
+    char err[WECHAT_ERR_LEN];
+    int r = wechat_new(&wo, ret, err);
+    auth_wipe(secret, strlen(secret));
+    free(secret);
+    if (r)
+        return cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
+    log_info("meter-server: WeChat login enabled for appid %s through %s", opt->wechat_appid,
+             opt->wechat_api_base ? opt->wechat_api_base : WECHAT_DEFAULT_API_BASE);
     return 0;
 }
 
@@ -89,6 +117,9 @@ static int serve(struct server_options *opt)
     url_clear(&u);
     if (opt->mqtt_password_file && read_secret_file(opt->mqtt_password_file, &mqtt_password))
         return cli_fail(2, "cannot read mqtt_password_file %s", opt->mqtt_password_file);
+    if ((code = wechat_setup(opt, &app.wechat)) != 0)
+        goto out;
+    code = 1;
 
     /* Check the database before serving: reachable, and the schema this build expects. */
     struct store *probe;
@@ -184,6 +215,7 @@ out:
     ingest_free(ing);
     store_pool_free(app.pool);
     ratelimit_free(app.login_failures);
+    wechat_free(app.wechat);
     if (sem_ready)
         sem_destroy(&app.password_slots);
     auth_wipe(&app.key, sizeof(app.key));

@@ -44,5 +44,11 @@ const struct config_option server_option_table[] = {
     {"timezone", CONFIG_STRING, OPT(timezone), 0, 0, "UTC", "ZONE",
      "the site's time zone (IANA name, like Asia/Shanghai): where days and months of energy "
      "start"},
+    {"wechat_appid", CONFIG_STRING, OPT(wechat_appid), 0, 0, NULL, "APPID",
+     "the mini program's AppID; with wechat_secret_file, enables WeChat login"},
+    {"wechat_secret_file", CONFIG_STRING, OPT(wechat_secret_file), 0, 0, NULL, "FILE",
+     "file holding the mini program's AppSecret (never logged)"},
+    {"wechat_api_base", CONFIG_STRING, OPT(wechat_api_base), 0, 0, "https://api.weixin.qq.com",
+     "URL", "WeChat's API (https://; http:// only to a loopback address, for tests)"},
     {0},
 };

@@ -30,6 +30,9 @@ struct server_options {
     int64_t max_connections_per_ip;
     int64_t login_max_failures;
     char *timezone;
+    char *wechat_appid;
+    char *wechat_secret_file;
+    char *wechat_api_base;
 };
 
 extern const struct config_option server_option_table[];

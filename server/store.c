@@ -428,3 +428,36 @@ int store_capture_list(struct store *s, int64_t device_pk, size_t limit, store_c
 {
     return s->ops->capture_list(s, device_pk, limit, cb, ctx);
 }
+
+/* Lengths checked here so both backends see values that fit their columns. */
+static bool wechat_ids_ok(const char *appid, const char *openid)
+{
+    size_t a = appid ? strlen(appid) : 0, o = openid ? strlen(openid) : 0;
+    return a > 0 && a <= STORE_APPID_MAX && o > 0 && o <= STORE_OPENID_MAX;
+}
+
+int store_wechat_bind(struct store *s, int64_t user_id, const char *appid, const char *openid,
+                      int64_t at_ms)
+{
+    if (!wechat_ids_ok(appid, openid))
+        return store_fail(s, -EINVAL, "appid and openid must be 1 to %d bytes", STORE_OPENID_MAX);
+    return s->ops->wechat_bind(s, user_id, appid, openid, at_ms);
+}
+
+int store_wechat_by_openid(struct store *s, const char *appid, const char *openid,
+                           struct wechat_binding_rec *ret)
+{
+    if (!wechat_ids_ok(appid, openid))
+        return store_fail(s, -ENOENT, "no such WeChat binding");
+    return s->ops->wechat_get(s, appid, openid, 0, ret);
+}
+
+int store_wechat_by_user(struct store *s, int64_t user_id, struct wechat_binding_rec *ret)
+{
+    return s->ops->wechat_get(s, NULL, NULL, user_id, ret);
+}
+
+int store_wechat_unbind(struct store *s, int64_t user_id)
+{
+    return s->ops->wechat_unbind(s, user_id);
+}

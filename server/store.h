@@ -233,4 +233,35 @@ int store_capture_by_request(struct store *s, int64_t device_pk, const char *req
 int store_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                        void *ctx);
 
+/*
+ * WeChat logins (migration 005): at most one WeChat user (openid, under one
+ * appid) per account and one account per openid. Only the openid and appid
+ * are kept; WeChat's session_key never reaches the store.
+ */
+#define STORE_OPENID_MAX 64
+#define STORE_APPID_MAX  64
+
+struct wechat_binding_rec {
+    int64_t user_id;
+    char appid[STORE_APPID_MAX + 1];
+    char openid[STORE_OPENID_MAX + 1];
+    int64_t created_ms;
+};
+
+/*
+ * Binds openid (of appid) to user_id. -EEXIST when the openid is bound to
+ * any account or the account has a WeChat user bound already (the caller
+ * tells which with the lookups below); -ENOENT when the user does not exist;
+ * -EINVAL when appid or openid is empty or longer than its maximum.
+ */
+int store_wechat_bind(struct store *s, int64_t user_id, const char *appid, const char *openid,
+                      int64_t at_ms);
+/* The binding of an openid under appid; -ENOENT when there is none. */
+int store_wechat_by_openid(struct store *s, const char *appid, const char *openid,
+                           struct wechat_binding_rec *ret);
+/* The binding of an account (under any appid); -ENOENT when there is none. */
+int store_wechat_by_user(struct store *s, int64_t user_id, struct wechat_binding_rec *ret);
+/* Removes the account's binding; -ENOENT when there was none. */
+int store_wechat_unbind(struct store *s, int64_t user_id);
+
 #endif

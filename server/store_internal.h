@@ -61,6 +61,13 @@ struct store_ops {
                        const char *request_id, bool with_samples, struct capture_rec *ret);
     int (*capture_list)(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                         void *ctx);
+    /* WeChat bindings: wechat_get finds by openid (with appid) when openid is not NULL,
+       else by user_id. */
+    int (*wechat_bind)(struct store *s, int64_t user_id, const char *appid, const char *openid,
+                       int64_t at_ms);
+    int (*wechat_get)(struct store *s, const char *appid, const char *openid, int64_t user_id,
+                      struct wechat_binding_rec *ret);
+    int (*wechat_unbind)(struct store *s, int64_t user_id);
 };
 
 /* Every backend's connection struct starts with this. */

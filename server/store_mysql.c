@@ -77,6 +77,10 @@ enum stmt_id {
     ST_CAPTURE_GET_DATA,
     ST_CAPTURE_BY_REQUEST,
     ST_CAPTURE_LIST,
+    ST_WECHAT_BIND,
+    ST_WECHAT_BY_OPENID,
+    ST_WECHAT_BY_USER,
+    ST_WECHAT_UNBIND,
     ST__COUNT
 };
 
@@ -476,6 +480,13 @@ static const char *const fixed_sql[ST__COUNT] = {
         "SELECT " CAPTURE_COLS CAPTURE_FROM "WHERE c.device_pk = ? AND c.request_id = ?",
     [ST_CAPTURE_LIST] =
         "SELECT " CAPTURE_COLS CAPTURE_FROM "WHERE c.device_pk = ? ORDER BY c.id DESC LIMIT ?",
+    [ST_WECHAT_BIND] = "INSERT INTO wechat_bindings (openid, user_id, appid, created_ms) "
+                       "VALUES (?, ?, ?, ?)",
+    [ST_WECHAT_BY_OPENID] = "SELECT user_id, appid, openid, created_ms FROM wechat_bindings "
+                            "WHERE openid = ? AND appid = ?",
+    [ST_WECHAT_BY_USER] =
+        "SELECT user_id, appid, openid, created_ms FROM wechat_bindings WHERE user_id = ?",
+    [ST_WECHAT_UNBIND] = "DELETE FROM wechat_bindings WHERE user_id = ?",
 };
 
 /* --- running statements ------------------------------------------------------------------- */
@@ -1482,6 +1493,57 @@ static int mdb_capture_list(struct store *s, int64_t device_pk, size_t limit, st
     return r;
 }
 
+/* --- WeChat bindings --------------------------------------------------------------------- */
+
+static int mdb_wechat_bind(struct store *s, int64_t user_id, const char *appid, const char *openid,
+                           int64_t at_ms)
+{
+    struct params p = {0};
+    p_str(&p, openid);
+    p_int(&p, user_id);
+    p_str(&p, appid);
+    p_int(&p, at_ms);
+    return exec(M(s), ST_WECHAT_BIND, &p, NULL, "bind WeChat user");
+}
+
+static int mdb_wechat_get(struct store *s, const char *appid, const char *openid, int64_t user_id,
+                          struct wechat_binding_rec *ret)
+{
+    struct params p = {0};
+    struct results res = {0};
+    struct wechat_binding_rec b;
+    memset(&b, 0, sizeof(b));
+    enum stmt_id id = openid ? ST_WECHAT_BY_OPENID : ST_WECHAT_BY_USER;
+    if (openid) {
+        p_str(&p, openid);
+        p_str(&p, appid);
+    } else {
+        p_int(&p, user_id);
+    }
+    r_int(&res, &b.user_id);
+    r_text(&res, b.appid, sizeof(b.appid));
+    r_text(&res, b.openid, sizeof(b.openid));
+    r_int(&res, &b.created_ms);
+    int r = query_row(M(s), id, &p, &res, "get WeChat binding");
+    if (r == 0)
+        return store_fail(s, -ENOENT, "no such WeChat binding");
+    if (r < 0)
+        return r;
+    *ret = b;
+    return 0;
+}
+
+static int mdb_wechat_unbind(struct store *s, int64_t user_id)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    p_int(&p, user_id);
+    int r = exec(m, ST_WECHAT_UNBIND, &p, NULL, "unbind WeChat user");
+    if (!r && mysql_stmt_affected_rows(m->st[ST_WECHAT_UNBIND]) == 0)
+        r = store_fail(s, -ENOENT, "no WeChat user is bound to that account");
+    return r;
+}
+
 static const struct store_ops mysql_ops = {
     .name = "mysql",
     .close = mdb_close,
@@ -1509,6 +1571,9 @@ static const struct store_ops mysql_ops = {
     .capture_fail = mdb_capture_fail,
     .capture_get = mdb_capture_get,
     .capture_list = mdb_capture_list,
+    .wechat_bind = mdb_wechat_bind,
+    .wechat_get = mdb_wechat_get,
+    .wechat_unbind = mdb_wechat_unbind,
 };
 
 /* --- opening ------------------------------------------------------------------------------ */

@@ -49,6 +49,10 @@ enum stmt_id {
     ST_CAPTURE_GET_DATA,
     ST_CAPTURE_BY_REQUEST,
     ST_CAPTURE_LIST,
+    ST_WECHAT_BIND,
+    ST_WECHAT_BY_OPENID,
+    ST_WECHAT_BY_USER,
+    ST_WECHAT_UNBIND,
     ST__COUNT
 };
 
@@ -172,6 +176,13 @@ static const char *const fixed_sql[ST__COUNT] = {
         "SELECT " CAPTURE_COLS CAPTURE_FROM "WHERE c.device_pk = ? AND c.request_id = ?",
     [ST_CAPTURE_LIST] =
         "SELECT " CAPTURE_COLS CAPTURE_FROM "WHERE c.device_pk = ? ORDER BY c.id DESC LIMIT ?",
+    [ST_WECHAT_BIND] = "INSERT INTO wechat_bindings (openid, user_id, appid, created_ms) "
+                       "VALUES (?, ?, ?, ?)",
+    [ST_WECHAT_BY_OPENID] = "SELECT user_id, appid, openid, created_ms FROM wechat_bindings "
+                            "WHERE openid = ? AND appid = ?",
+    [ST_WECHAT_BY_USER] =
+        "SELECT user_id, appid, openid, created_ms FROM wechat_bindings WHERE user_id = ?",
+    [ST_WECHAT_UNBIND] = "DELETE FROM wechat_bindings WHERE user_id = ?",
 };
 
 /* Returns the prepared statement, reset and unbound, or NULL with errmsg set. */
@@ -1032,6 +1043,64 @@ static int sqlite_capture_list(struct store *s, int64_t device_pk, size_t limit,
     return r;
 }
 
+/* --- WeChat bindings --------------------------------------------------------------------- */
+
+static int sqlite_wechat_bind(struct store *s, int64_t user_id, const char *appid,
+                              const char *openid, int64_t at_ms)
+{
+    struct sqlite_store *q = S(s);
+    sqlite3_stmt *st = stmt(q, ST_WECHAT_BIND);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, openid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, user_id);
+    sqlite3_bind_text(st, 3, appid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, at_ms);
+    return step_done(q, st, "bind WeChat user");
+}
+
+static int sqlite_wechat_get(struct store *s, const char *appid, const char *openid,
+                             int64_t user_id, struct wechat_binding_rec *ret)
+{
+    struct sqlite_store *q = S(s);
+    sqlite3_stmt *st = stmt(q, openid ? ST_WECHAT_BY_OPENID : ST_WECHAT_BY_USER);
+    if (!st)
+        return -EIO;
+    if (openid) {
+        sqlite3_bind_text(st, 1, openid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, appid, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_int64(st, 1, user_id);
+    }
+    int rc = sqlite3_step(st), r = 0;
+    if (rc == SQLITE_ROW) {
+        memset(ret, 0, sizeof(*ret));
+        ret->user_id = sqlite3_column_int64(st, 0);
+        copy_text(ret->appid, sizeof(ret->appid), st, 1);
+        copy_text(ret->openid, sizeof(ret->openid), st, 2);
+        ret->created_ms = sqlite3_column_int64(st, 3);
+    } else if (rc == SQLITE_DONE) {
+        r = store_fail(s, -ENOENT, "no such WeChat binding");
+    } else {
+        r = db_fail(q, "get WeChat binding");
+    }
+    done(st);
+    return r;
+}
+
+static int sqlite_wechat_unbind(struct store *s, int64_t user_id)
+{
+    struct sqlite_store *q = S(s);
+    sqlite3_stmt *st = stmt(q, ST_WECHAT_UNBIND);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, user_id);
+    int r = step_done(q, st, "unbind WeChat user");
+    if (!r && sqlite3_changes(q->db) == 0)
+        r = store_fail(s, -ENOENT, "no WeChat user is bound to that account");
+    return r;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -1059,6 +1128,9 @@ static const struct store_ops sqlite_ops = {
     .capture_fail = sqlite_capture_fail,
     .capture_get = sqlite_capture_get,
     .capture_list = sqlite_capture_list,
+    .wechat_bind = sqlite_wechat_bind,
+    .wechat_get = sqlite_wechat_get,
+    .wechat_unbind = sqlite_wechat_unbind,
 };
 
 /* Reads "name=value" pairs of the URL query. */

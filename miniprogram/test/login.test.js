@@ -120,12 +120,22 @@ describe('login page: WeChat', () => {
   })
 
   test('a WeChat user bound to no account is told how to bind', async () => {
-    env.routes['POST /api/login/wechat'] = error(404, 'no account is bound to this WeChat user')
+    env.routes['POST /api/login/wechat'] = error(403,
+      'no account is bound to this WeChat user; log in with your user name and password, then bind WeChat to your account')
     const page = render('login')
     await page.instance.onWechatLogin()
     expect(text(page, '#error')).toBe('该微信尚未绑定账号，请先用用户名和密码登录，再在「我的」页面绑定微信')
     expect(env.storage.has('smartmeter.token')).toBe(false)
     expect(env.navigations).toEqual([])
+  })
+
+  test('WeChat being unreachable says so and keeps the page usable', async () => {
+    env.routes['POST /api/login/wechat'] = error(503, 'cannot reach WeChat; try again shortly', { 'Retry-After': '5' })
+    const page = render('login')
+    await page.instance.onWechatLogin()
+    expect(text(page, '#error')).toBe('暂时无法连接微信服务器，请稍后重试')
+    expect(page.data.loading).toBe(false)
+    expect(env.storage.has('smartmeter.token')).toBe(false)
   })
 
   test('a failed wx.login sends nothing', async () => {

@@ -5,14 +5,17 @@ let env
 beforeEach(() => {
   env = installWx()
   loginAs(env, 'alice', 'user')
-  env.routes['GET /api/me'] = ok({ status: 'success', id: 3, username: 'alice', role: 'user', created_at: '2026-11-23T18:44:37.762Z' })
+  env.routes['GET /api/me'] = ok({ status: 'success', id: 3, username: 'alice', role: 'user', created_at: '2026-11-23T18:44:37.762Z', wechat_bound: false })
 })
 
-test('shows who is logged in', async () => {
+test('shows who is logged in and that WeChat is not bound', async () => {
   const page = render('me')
   await page.instance.onShow()
   expect(text(page, '#username')).toBe('alice')
   expect(page.data.roleText).toBe('用户')
+  expect(text(page, '#wechat-state')).toBe('微信：未绑定')
+  expect(text(page, '#bind')).not.toBeNull()
+  expect(text(page, '#unbind')).toBeNull()
 })
 
 test('binding WeChat sends the wx.login code with the session token', async () => {
@@ -26,13 +29,50 @@ test('binding WeChat sends the wx.login code with the session token', async () =
   expect(req.data).toEqual({ code: 'bind-code-42' })
   expect(req.header.Authorization).toBe('Bearer test-token-alice')
   expect(text(page, '#message')).toBe('微信绑定成功，下次可直接微信一键登录')
+  // the page now offers unbinding instead
+  expect(text(page, '#bind')).toBeNull()
+  expect(text(page, '#unbind')).toBe('解除微信绑定')
 })
 
-test('a failed binding shows the server message', async () => {
+test('a WeChat user bound to another account is refused with the reason', async () => {
   env.routes['POST /api/me/wechat'] = error(409, 'this WeChat user is already bound to another account')
   const page = render('me')
   await page.instance.onBindWechat()
-  expect(text(page, '#error')).toBe('this WeChat user is already bound to another account')
+  expect(text(page, '#error')).toBe('该微信已绑定其他账号，请先在那个账号中解除绑定')
+  expect(page.data.wechatBound).not.toBe(true)
+})
+
+test('an expired code while binding shows the reason and keeps the session', async () => {
+  env.routes['POST /api/me/wechat'] = error(400, 'invalid or expired WeChat login code; call wx.login again')
+  const page = render('me')
+  await page.instance.onBindWechat()
+  expect(text(page, '#error')).toBe('微信登录凭证无效或已过期，请重试')
+  expect(env.storage.get('smartmeter.token')).toBe('test-token-alice')
+  expect(env.navigations).toEqual([])
+})
+
+test('a bound account shows it and unbinds after confirming', async () => {
+  env.routes['GET /api/me'] = ok({ status: 'success', id: 3, username: 'alice', role: 'user', wechat_bound: true })
+  env.routes['DELETE /api/me/wechat'] = ok({ status: 'success', wechat_bound: false })
+  const page = render('me')
+  await page.instance.onShow()
+  expect(text(page, '#wechat-state')).toBe('微信：已绑定')
+  expect(text(page, '#bind')).toBeNull()
+
+  env.modalAnswer = false
+  await page.instance.onUnbindWechat()
+  expect(env.modals).toHaveLength(1)
+  expect(env.requests.filter(r => r.method === 'DELETE')).toHaveLength(0)
+
+  env.modalAnswer = true
+  await tap(page, '#unbind')
+  const del = env.requests.filter(r => r.method === 'DELETE')
+  expect(del).toHaveLength(1)
+  expect(del[0].path).toBe('/api/me/wechat')
+  expect(del[0].header.Authorization).toBe('Bearer test-token-alice')
+  expect(text(page, '#message')).toBe('已解除微信绑定')
+  expect(text(page, '#wechat-state')).toBe('微信：未绑定')
+  expect(text(page, '#bind')).not.toBeNull()
 })
 
 test('logging out forgets the session and returns to the login page', async () => {

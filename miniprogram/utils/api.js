@@ -176,8 +176,9 @@ function login(username, password) {
 }
 
 // wx.login, then POST /api/login/wechat with the code alone. The server exchanges it with
-// code2Session, finds the account bound to the openid and answers our own JWT; the
-// session_key never reaches the phone.
+// code2Session, finds the account bound to the openid and answers our own JWT (the same
+// answer as POST /api/login); the session_key never reaches the phone. A WeChat user bound
+// to no account answers 403, telling the user to log in with a password and bind first.
 function loginWithWechat() {
   return wxLoginCode()
     .then(code => request({ method: 'POST', path: '/api/login/wechat', data: { code }, auth: false }))
@@ -185,9 +186,15 @@ function loginWithWechat() {
 }
 
 // The logged-in user binds their WeChat: wx.login, then POST /api/me/wechat with the code.
+// Resolves {status, wechat_bound: true}. A WeChat user bound to another account answers 409.
 function bindWechat() {
   return wxLoginCode()
     .then(code => request({ method: 'POST', path: '/api/me/wechat', data: { code } }))
+}
+
+// DELETE /api/me/wechat: WeChat no longer logs into this account. Resolves {status, wechat_bound: false}.
+function unbindWechat() {
+  return request({ method: 'DELETE', path: '/api/me/wechat' })
 }
 
 function me() {
@@ -243,6 +250,7 @@ module.exports = {
   login,
   loginWithWechat,
   bindWechat,
+  unbindWechat,
   me,
   listDevices,
   getDevice,

@@ -8,7 +8,23 @@ const EXACT = {
   'Invalid credentials': '用户名或密码错误',
   'only operators and admins may recharge until online payment is enabled':
     '在线支付开通前，仅运营人员和管理员可以充值，请联系物业或运营人员办理',
-  'no account is bound to this WeChat user': '该微信尚未绑定账号，请先用用户名和密码登录，再在「我的」页面绑定微信',
+  'no account is bound to this WeChat user; log in with your user name and password, then bind WeChat to your account':
+    '该微信尚未绑定账号，请先用用户名和密码登录，再在「我的」页面绑定微信',
+  'this WeChat user is already bound to another account': '该微信已绑定其他账号，请先在那个账号中解除绑定',
+  'your account is already bound to another WeChat user; unbind it first (DELETE /api/me/wechat)':
+    '您的账号已绑定另一个微信，请先解除绑定',
+  'no WeChat user is bound to your account': '您的账号尚未绑定微信',
+  'invalid or expired WeChat login code; call wx.login again': '微信登录凭证无效或已过期，请重试',
+  'WeChat refused this login (the WeChat account is under a security restriction)':
+    '微信拒绝了本次登录（该微信账号存在安全限制）',
+  'WeChat is busy; try again shortly': '微信服务繁忙，请稍后重试',
+  'too many WeChat logins right now; try again in a minute': '微信登录人数过多，请一分钟后再试',
+  'too many WeChat logins in progress; try again shortly': '微信登录人数过多，请稍后重试',
+  'cannot reach WeChat; try again shortly': '暂时无法连接微信服务器，请稍后重试',
+  'WeChat gave an unusable answer; try again shortly': '微信服务器返回异常，请稍后重试',
+  'WeChat login is misconfigured on this server': '服务器的微信登录配置有误，请联系管理员',
+  'WeChat refused this login': '微信拒绝了本次登录',
+  'WeChat login is not enabled on this server': '服务器未开启微信登录，请使用用户名和密码登录',
   'device not found': '设备不存在，或您无权查看该设备',
   'database unavailable, try again shortly': '服务器数据库暂时不可用，请稍后重试',
   'operator or admin role required': '需要运营人员或管理员权限',

@@ -715,6 +715,56 @@ static void test_bad_urls_are_rejected_with_a_message(void **state)
     assert_null(strstr(err, "sekret"));
 }
 
+static void test_a_wechat_user_binds_to_one_account_and_back(void **state)
+{
+    (void)state;
+    const char *app = "wx0123456789abcdef";
+    struct wechat_binding_rec b;
+    int64_t now = time_now_ms();
+    assert_int_equal(store_wechat_by_user(st, alice, &b), -ENOENT);
+    assert_int_equal(store_wechat_bind(st, alice, app, "oAlice_Open-1", now), 0);
+
+    assert_int_equal(store_wechat_by_openid(st, app, "oAlice_Open-1", &b), 0);
+    assert_int_equal(b.user_id, alice);
+    assert_string_equal(b.appid, app);
+    assert_string_equal(b.openid, "oAlice_Open-1");
+    assert_int_equal(b.created_ms, now);
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(store_wechat_by_user(st, alice, &b), 0);
+    assert_string_equal(b.openid, "oAlice_Open-1");
+    assert_int_equal(b.user_id, alice);
+
+    /* Openids are case-sensitive and belong to one appid. */
+    assert_int_equal(store_wechat_by_openid(st, app, "oalice_open-1", &b), -ENOENT);
+    assert_int_equal(store_wechat_by_openid(st, "wxOtherApp", "oAlice_Open-1", &b), -ENOENT);
+
+    /* One account per openid, one openid per account. */
+    assert_int_equal(store_wechat_bind(st, bob, app, "oAlice_Open-1", now), -EEXIST);
+    assert_int_equal(store_wechat_bind(st, alice, app, "oSomeoneElse", now), -EEXIST);
+    assert_int_equal(store_wechat_by_user(st, bob, &b), -ENOENT);
+    assert_int_equal(store_wechat_bind(st, 999999, app, "oNobody", now), -ENOENT);
+    assert_int_equal(store_wechat_by_openid(st, app, "oNobody", &b), -ENOENT);
+
+    /* Values that fit no column are refused before the database. */
+    char longid[STORE_OPENID_MAX + 2];
+    memset(longid, 'o', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    assert_int_equal(store_wechat_bind(st, bob, app, longid, now), -EINVAL);
+    assert_int_equal(store_wechat_bind(st, bob, app, "", now), -EINVAL);
+    assert_int_equal(store_wechat_by_openid(st, app, longid, &b), -ENOENT);
+
+    /* Unbinding frees both sides. */
+    assert_int_equal(store_wechat_unbind(st, alice), 0);
+    assert_int_equal(store_wechat_unbind(st, alice), -ENOENT);
+    assert_int_equal(store_wechat_by_openid(st, app, "oAlice_Open-1", &b), -ENOENT);
+    assert_int_equal(store_wechat_bind(st, bob, app, "oAlice_Open-1", now), 0);
+    assert_int_equal(store_wechat_by_openid(st, app, "oAlice_Open-1", &b), 0);
+    assert_int_equal(b.user_id, bob);
+    assert_int_equal(store_wechat_bind(st, alice, app, "oSomeoneElse", now), 0);
+    assert_int_equal(store_wechat_unbind(st, bob), 0);
+    assert_int_equal(store_wechat_unbind(st, alice), 0);
+}
+
 int main(int argc, char **argv)
 {
     url = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -743,6 +793,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_captures_list_newest_first_per_device),
         cmocka_unit_test(test_a_ten_second_capture_round_trips),
         cmocka_unit_test(test_bad_urls_are_rejected_with_a_message),
+        cmocka_unit_test(test_a_wechat_user_binds_to_one_account_and_back),
     };
     return cmocka_run_group_tests_name(url, tests, group_setup, group_teardown);
 }

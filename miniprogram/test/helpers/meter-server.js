@@ -57,7 +57,7 @@ function post(url, body, headers) {
   })
 }
 
-// setup: {users: [{name, role, password}], devices: [{id, owner}]}.
+// setup: {users: [{name, role, password}], devices: [{id, owner}], args: [extra flags]}.
 // Resolves {base, secrets: {deviceId: secret}, stop(), output()}.
 async function startMeterServer(binary, setup) {
   if (!fs.existsSync(binary)) throw new Error('METER_SERVER does not exist: ' + binary)
@@ -68,7 +68,8 @@ async function startMeterServer(binary, setup) {
   run(['migrate', '--db', db])
   setup.users.forEach(u => run(['user', 'add', u.name, '--role', u.role, '--db', db], u.password + '\n'))
   const secrets = {}
-  setup.devices.forEach(d => {
+  const devices = setup.devices || []
+  devices.forEach(d => {
     secrets[d.id] = run(['device', 'add', d.id, '--owner', d.owner, '--db', db]).trim()
   })
   const secretFile = path.join(dir, 'jwt.secret')
@@ -83,7 +84,7 @@ async function startMeterServer(binary, setup) {
     child = spawn(binary, [
       '--db', db, '--listen', '127.0.0.1:' + port, '--jwt-secret-file', secretFile,
       '--mqtt', 'tcp://127.0.0.1:1'
-    ], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ].concat(setup.args || []), { stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.on('data', c => { output += c })
     child.stderr.on('data', c => { output += c })
     let exited = false
