@@ -96,5 +96,6 @@ void api_capture_detail(struct api_call *c);
 void api_capture_samples(struct api_call *c);
 void api_capture_comtrade_cfg(struct api_call *c);
 void api_capture_comtrade_dat(struct api_call *c);
+void api_device_energy(struct api_call *c);
 
 #endif
