@@ -44,5 +44,7 @@ const struct config_option server_option_table[] = {
     {"timezone", CONFIG_STRING, OPT(timezone), 0, 0, "UTC", "ZONE",
      "the site's time zone (IANA name, like Asia/Shanghai): where days and months of energy "
      "start"},
+    {"raw_retention_days", CONFIG_INT, OPT(raw_retention_days), 0, 36500, "0", "DAYS",
+     "delete raw readings older than this many days (0: keep forever); rollups are kept"},
     {0},
 };

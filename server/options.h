@@ -30,6 +30,7 @@ struct server_options {
     int64_t max_connections_per_ip;
     int64_t login_max_failures;
     char *timezone;
+    int64_t raw_retention_days;
 };
 
 extern const struct config_option server_option_table[];
