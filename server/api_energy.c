@@ -161,12 +161,11 @@ void api_device_energy(struct api_call *c)
 
     struct rollup_counters prev;
     struct energy_days days = {0};
-    int r = api_store_result(c, store_rollup_counters_before(c->store, dev.id, ROLLUP_DAY,
-                                                             first, &prev));
+    int r = api_store_result(
+        c, store_rollup_counters_before(c->store, dev.id, ROLLUP_DAY, first, &prev));
     if (!r)
-        r = api_store_result(c, store_rollups_query(c->store, dev.id, ROLLUP_DAY, first, end,
-                                                    false, ENERGY_MAX_DAY_ROWS, collect_day,
-                                                    &days));
+        r = api_store_result(c, store_rollups_query(c->store, dev.id, ROLLUP_DAY, first, end, false,
+                                                    ENERGY_MAX_DAY_ROWS, collect_day, &days));
     if (r == -ENOMEM) {
         api_error(c, 500, "out of memory");
         goto out;
@@ -221,12 +220,12 @@ int api_write_energy_today(struct api_call *c, struct jsonw *w, const struct dev
     int64_t today = sitetime_day_start(time_now_ms());
     struct rollup_counters prev;
     struct energy_days days = {0};
-    int r = api_store_result(c, store_rollup_counters_before(c->store, d->id, ROLLUP_DAY, today,
-                                                             &prev));
+    int r = api_store_result(
+        c, store_rollup_counters_before(c->store, d->id, ROLLUP_DAY, today, &prev));
     if (!r)
         r = api_store_result(c, store_rollups_query(c->store, d->id, ROLLUP_DAY, today,
-                                                    sitetime_next_day(today), false, 1,
-                                                    collect_day, &days));
+                                                    sitetime_next_day(today), false, 1, collect_day,
+                                                    &days));
     if (!r) {
         int64_t import_mwh = 0, export_mwh = 0;
         if (days.n)

@@ -101,14 +101,14 @@ static void answer_rollup_buckets(struct api_call *c, const struct device_rec *d
 {
     int64_t period_ms = history_period_ms(period);
     /* Rows that overlap the range: start at the row holding from. */
-    int64_t lo = period == ROLLUP_DAY ? sitetime_day_start(from)
-                                      : history_bucket_start(from, period_ms);
+    int64_t lo =
+        period == ROLLUP_DAY ? sitetime_day_start(from) : history_bucket_start(from, period_ms);
     /* Only the newest `limit` buckets are answered: read no rows older than they need. */
     int64_t newest = history_bucket_start(to - 1, interval);
-    int64_t oldest = history_interval_is_days(interval)
-                         ? history_bucket_start(newest - (limit - 1) * interval + 12 * HISTORY_HOUR_MS,
-                                                interval)
-                         : newest - (limit - 1) * interval;
+    int64_t oldest =
+        history_interval_is_days(interval)
+            ? history_bucket_start(newest - (limit - 1) * interval + 12 * HISTORY_HOUR_MS, interval)
+            : newest - (limit - 1) * interval;
     if (oldest > lo)
         lo = oldest;
     int64_t rows = (to - lo) / period_ms + 1;

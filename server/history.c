@@ -91,13 +91,11 @@ int64_t history_bucket_count(int64_t from_ms, int64_t to_ms, int64_t interval_ms
 }
 
 static const int64_t nice_s[] = {
-    60,        120,        300,        600,        900,        1800,        3600,
-    7200,      10800,      21600,      43200,      86400,      2 * 86400,   7 * 86400,
-    14 * 86400, 30 * 86400, 91 * 86400, 366 * 86400,
+    60,    120,   300,   600,       900,       1800,       3600,       7200,       10800,
+    21600, 43200, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 366 * 86400,
 };
 
-int history_pick_interval(int64_t from_ms, int64_t to_ms, int64_t points,
-                          int64_t *ret_interval_ms)
+int history_pick_interval(int64_t from_ms, int64_t to_ms, int64_t points, int64_t *ret_interval_ms)
 {
     for (size_t i = 0; i < sizeof(nice_s) / sizeof(nice_s[0]); i++) {
         int64_t iv = nice_s[i] * 1000;

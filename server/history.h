@@ -48,8 +48,7 @@ int64_t history_bucket_count(int64_t from_ms, int64_t to_ms, int64_t interval_ms
  * 6h 12h 1d 2d 7d 14d 30d 91d 366d) that gives at most points buckets over
  * the range. Returns 0, or -ERANGE when even 366d gives more.
  */
-int history_pick_interval(int64_t from_ms, int64_t to_ms, int64_t points,
-                          int64_t *ret_interval_ms);
+int history_pick_interval(int64_t from_ms, int64_t to_ms, int64_t points, int64_t *ret_interval_ms);
 
 /*
  * The energy (mWh) of a bucket whose counter went up to max_mwh: max_mwh

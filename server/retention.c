@@ -143,7 +143,7 @@ static void *retention_main(void *arg)
 }
 
 int retention_start(const struct retention_options *opt, struct retention **ret, char *err,
-                     size_t errlen)
+                    size_t errlen)
 {
     if (!opt->db_url || opt->keep_days <= 0 || opt->every_ms < 0 || opt->pause_ms < 0 ||
         opt->chunk_rows > 100000) {

@@ -18,11 +18,11 @@
 struct retention;
 
 struct retention_options {
-    const char *db_url;  /* copied */
-    int64_t keep_days;   /* > 0: readings with ts older than now - keep_days are deleted */
-    int64_t every_ms;    /* between runs; 0: 5 minutes */
-    size_t chunk_rows;   /* rows per DELETE; 0: 10 000 */
-    int64_t pause_ms;    /* between chunks; 0: 50 ms */
+    const char *db_url; /* copied */
+    int64_t keep_days;  /* > 0: readings with ts older than now - keep_days are deleted */
+    int64_t every_ms;   /* between runs; 0: 5 minutes */
+    size_t chunk_rows;  /* rows per DELETE; 0: 10 000 */
+    int64_t pause_ms;   /* between chunks; 0: 50 ms */
 };
 
 struct retention_counters {
@@ -37,7 +37,7 @@ struct retention_counters {
  * error of pthread_create (negative), with a message in err.
  */
 int retention_start(const struct retention_options *opt, struct retention **ret, char *err,
-                     size_t errlen);
+                    size_t errlen);
 /* Stops the thread (waiting for the current statement) and frees. NULL is fine. */
 void retention_stop(struct retention *r);
 /* A copy of the counters. */

@@ -20,9 +20,10 @@ const char *rollup_period_name(enum rollup_period period)
 }
 
 const enum reading_real rollup_metric_real[RM__COUNT] = {
-    [RM_VOLTAGE] = RR_VOLTAGE, [RM_CURRENT] = RR_CURRENT, [RM_POWER_W] = RR_POWER_W,
-    [RM_REACTIVE_VAR] = RR_REACTIVE_VAR, [RM_PF] = RR_PF, [RM_FREQ_HZ] = RR_FREQ_HZ,
-    [RM_THD_V] = RR_THD_V, [RM_THD_I] = RR_THD_I,
+    [RM_VOLTAGE] = RR_VOLTAGE, [RM_CURRENT] = RR_CURRENT,
+    [RM_POWER_W] = RR_POWER_W, [RM_REACTIVE_VAR] = RR_REACTIVE_VAR,
+    [RM_PF] = RR_PF,           [RM_FREQ_HZ] = RR_FREQ_HZ,
+    [RM_THD_V] = RR_THD_V,     [RM_THD_I] = RR_THD_I,
 };
 
 static char rollup_columns[2048];

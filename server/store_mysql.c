@@ -1586,9 +1586,8 @@ static int mdb_rollups_query(struct store *s, int64_t device_pk, enum rollup_per
     return r;
 }
 
-static int mdb_rollup_counters_before(struct store *s, int64_t device_pk,
-                                      enum rollup_period period, int64_t before_ms,
-                                      struct rollup_counters *ret)
+static int mdb_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
+                                      int64_t before_ms, struct rollup_counters *ret)
 {
     struct mdb_store *m = M(s);
     /* Each subquery walks the primary key backwards from before_ms to the first row with

@@ -735,9 +735,8 @@ static void put_rollup(int64_t device_pk, const char *period, int64_t bucket_ms,
              "power_w_n, power_w_sum, power_w_min, power_w_max, energy_import_min_mwh, "
              "energy_import_max_mwh) VALUES (%lld, '%s', %lld, %lld, %lld, %lld, %f, %f, %f, "
              "%f, 1, 9, %s, %s)",
-             (long long)device_pk, period, (long long)bucket_ms, (long long)n,
-             (long long)bucket_ms, (long long)bucket_ms + 1, v * (double)n, v - 2, v + 2,
-             5.0 * (double)n, power, energy);
+             (long long)device_pk, period, (long long)bucket_ms, (long long)n, (long long)bucket_ms,
+             (long long)bucket_ms + 1, v * (double)n, v - 2, v + 2, 5.0 * (double)n, power, energy);
     assert_int_equal(store_testing_exec(st, sql), 0);
 }
 
@@ -798,27 +797,24 @@ static void test_rollups_are_read_by_period_range_and_order(void **state)
     assert_false(l.r[2].has_import);
 
     memset(&l, 0, sizeof(l));
-    assert_int_equal(store_rollups_query(st, d, ROLLUP_MINUTE, 0, INT64_MAX, true, 2,
-                                         collect_rollup, &l),
-                     0);
+    assert_int_equal(
+        store_rollups_query(st, d, ROLLUP_MINUTE, 0, INT64_MAX, true, 2, collect_rollup, &l), 0);
     assert_int_equal(l.n, 2); /* newest first, at most limit */
     assert_int_equal(l.r[0].bucket_ms, t0 + 4 * 60000);
     assert_int_equal(l.r[1].bucket_ms, t0 + 3 * 60000);
 
     memset(&l, 0, sizeof(l));
-    assert_int_equal(store_rollups_query(st, d, ROLLUP_HOUR, 0, INT64_MAX, false, 10,
-                                         collect_rollup, &l),
-                     0);
+    assert_int_equal(
+        store_rollups_query(st, d, ROLLUP_HOUR, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
     assert_int_equal(l.n, 1);
     assert_int_equal(l.r[0].n, 30);
     memset(&l, 0, sizeof(l));
-    assert_int_equal(store_rollups_query(st, d, ROLLUP_DAY, 0, INT64_MAX, false, 10,
-                                         collect_rollup, &l),
-                     0);
+    assert_int_equal(
+        store_rollups_query(st, d, ROLLUP_DAY, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
     assert_int_equal(l.n, 0);
-    assert_int_equal(store_rollups_query(st, d, (enum rollup_period)7, 0, 1, false, 1,
-                                         collect_rollup, &l),
-                     -EINVAL);
+    assert_int_equal(
+        store_rollups_query(st, d, (enum rollup_period)7, 0, 1, false, 1, collect_rollup, &l),
+        -EINVAL);
 }
 
 static void test_counters_before_take_the_newest_row_carrying_each(void **state)
@@ -871,14 +867,12 @@ static void test_old_readings_are_deleted_in_chunks_and_rollups_stay(void **stat
     assert_int_equal(store_reading_latest(st, d, &oldest), 0);
     assert_int_equal(oldest.seq, 10);
     count = 0;
-    assert_int_equal(store_readings_query(st, other, 0, INT64_MAX, 100, count_reading, &count),
-                     0);
+    assert_int_equal(store_readings_query(st, other, 0, INT64_MAX, 100, count_reading, &count), 0);
     assert_int_equal(count, 10); /* another device's readings are its own */
 
     struct rollup_list l = {0};
-    assert_int_equal(store_rollups_query(st, d, ROLLUP_MINUTE, 0, INT64_MAX, false, 10,
-                                         collect_rollup, &l),
-                     0);
+    assert_int_equal(
+        store_rollups_query(st, d, ROLLUP_MINUTE, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
     assert_int_equal(l.n, 1);
     assert_int_equal(store_readings_delete_before(st, d, t0, 0, &deleted), -EINVAL);
 }

@@ -106,9 +106,8 @@ static void test_day_buckets_follow_the_site_days_across_dst(void **state)
     /* 2026-10-25 lasts 25 hours. */
     assert_int_equal(history_bucket_start(at("2026-10-25T22:30:00Z"), DAY),
                      at("2026-10-24T22:00:00Z"));
-    assert_int_equal(history_bucket_count(at("2026-03-28T23:00:00Z"), at("2026-03-31T22:00:00Z"),
-                                          DAY),
-                     3);
+    assert_int_equal(
+        history_bucket_count(at("2026-03-28T23:00:00Z"), at("2026-03-31T22:00:00Z"), DAY), 3);
     /* Sub-day buckets stay aligned to the epoch. */
     assert_int_equal(history_bucket_start(at("2026-03-29T01:47:00Z"), 15 * MIN),
                      at("2026-03-29T01:45:00Z"));
