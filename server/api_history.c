@@ -76,9 +76,22 @@ static int write_raw_bucket(const struct reading_bucket *b, void *ctx)
     return write_bucket_fields(ctx, b, NULL);
 }
 
+/* Stops the scan (without an error) once the combiner holds its buckets. */
+#define STOP_SCAN (-ECANCELED)
+
+struct rollup_scan {
+    struct history_combiner comb;
+    size_t rows;
+};
+
 static int add_rollup(const struct rollup_rec *r, void *ctx)
 {
-    return history_combiner_add(ctx, r);
+    struct rollup_scan *scan = ctx;
+    int rc = history_combiner_add(&scan->comb, r);
+    if (rc == HISTORY_COMBINER_FULL)
+        return STOP_SCAN;
+    scan->rows++;
+    return rc;
 }
 
 /* Answers the store result r of a streamed answer (413 when too large). 0 when r is 0. */
@@ -94,59 +107,53 @@ static int stream_result(struct api_call *c, int r)
     return 0;
 }
 
-/* Buckets from rollups: the newest `limit` buckets of interval over [from, to). */
+/*
+ * Buckets from rollups: the newest `limit` buckets with data of interval over [from, to),
+ * reading rollup rows newest first until they are complete (ROLLUP_MAX_ROWS at most).
+ */
 static void answer_rollup_buckets(struct api_call *c, const struct device_rec *dev, int64_t from,
                                   int64_t to, int64_t interval, enum rollup_period period,
                                   int64_t limit)
 {
-    int64_t period_ms = history_period_ms(period);
     /* Rows that overlap the range: start at the row holding from. */
-    int64_t lo =
-        period == ROLLUP_DAY ? sitetime_day_start(from) : history_bucket_start(from, period_ms);
-    /* Only the newest `limit` buckets are answered: read no rows older than they need. */
-    int64_t newest = history_bucket_start(to - 1, interval);
-    int64_t oldest =
-        history_interval_is_days(interval)
-            ? history_bucket_start(newest - (limit - 1) * interval + 12 * HISTORY_HOUR_MS, interval)
-            : newest - (limit - 1) * interval;
-    if (oldest > lo)
-        lo = oldest;
-    int64_t rows = (to - lo) / period_ms + 1;
-    if (rows > ROLLUP_MAX_ROWS) {
+    int64_t lo = period == ROLLUP_DAY ? sitetime_day_start(from)
+                                      : history_bucket_start(from, history_period_ms(period));
+    struct rollup_scan scan = {.rows = 0};
+    history_combiner_init(&scan.comb, interval, (size_t)limit);
+    int r = store_rollups_query(c->store, dev->id, period, lo, to, true, ROLLUP_MAX_ROWS,
+                                add_rollup, &scan);
+    if (r == STOP_SCAN)
+        r = 0;
+    else if (!r && scan.rows == ROLLUP_MAX_ROWS) {
+        /* The oldest bucket may lack rows: refuse rather than answer it short. */
         api_error(c, 400,
-                  "this range needs %" PRId64 " %s rollups (at most %d): ask for a coarser "
-                  "interval, a shorter range or a smaller limit",
-                  rows, rollup_period_name(period), ROLLUP_MAX_ROWS);
-        return;
+                  "this range needs more than %d %s rollups: ask for a coarser interval, a "
+                  "shorter range or a smaller limit",
+                  ROLLUP_MAX_ROWS, rollup_period_name(period));
+        goto out;
     }
-
-    struct rollup_counters before;
-    int r = store_rollup_counters_before(c->store, dev->id, period, lo, &before);
+    struct rollup_counters before = {0};
+    if (!r && scan.comb.n)
+        r = store_rollup_counters_before(c->store, dev->id, period, scan.comb.oldest_row_ms,
+                                         &before);
     if (stream_result(c, r))
-        return;
-    struct history_combiner comb;
-    history_combiner_init(&comb, interval, (size_t)limit, &before);
-    r = store_rollups_query(c->store, dev->id, period, lo, to, false, (size_t)rows, add_rollup,
-                            &comb);
-    if (stream_result(c, r)) {
-        history_combiner_free(&comb);
-        return;
-    }
-    history_combiner_finish(&comb);
+        goto out;
+    history_combiner_finish(&scan.comb, &before);
 
     struct jsonw w;
     api_json(c, 200, &w);
     jsonw_arr_begin(&w);
-    for (size_t i = comb.n; i-- > 0 && !r;) {
+    for (size_t i = scan.comb.n; i-- > 0 && !r;) {
         struct reading_bucket b;
-        history_bucket_to_reading_bucket(&comb.b[i], &b);
-        r = write_bucket_fields(&w, &b, &comb.b[i]);
+        history_bucket_to_reading_bucket(&scan.comb.b[i], &b);
+        r = write_bucket_fields(&w, &b, &scan.comb.b[i]);
     }
-    history_combiner_free(&comb);
     if (stream_result(c, r))
-        return;
+        goto out;
     jsonw_arr_end(&w);
     api_json_done(c, &w);
+out:
+    history_combiner_free(&scan.comb);
 }
 
 /* Buckets under a minute, from raw readings over at most RAW_BUCKET_MAX_RANGE_MS. */
@@ -221,6 +228,9 @@ void api_data_query(struct api_call *c)
             to = time_now_ms() + 1;
         if (!from_s)
             from = to - DEFAULT_BUCKET_RANGE_MS;
+        /* No reading is later than that (telemetry refuses it); keeps calendar math in range. */
+        if (to > TIME_MAX_VALID_MS)
+            to = TIME_MAX_VALID_MS;
     }
     if (from >= to) {
         api_error(c, 400, "from must be earlier than to");

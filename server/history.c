@@ -113,30 +113,11 @@ int64_t history_energy_mwh(bool has_prev, int64_t prev_mwh, int64_t min_mwh, int
     return max_mwh > base ? max_mwh - base : 0;
 }
 
-void history_combiner_init(struct history_combiner *c, int64_t interval_ms, size_t max_buckets,
-                           const struct rollup_counters *before)
+void history_combiner_init(struct history_combiner *c, int64_t interval_ms, size_t max_buckets)
 {
     memset(c, 0, sizeof(*c));
     c->interval_ms = interval_ms;
     c->max_buckets = max_buckets ? max_buckets : 1;
-    if (before)
-        c->prev = *before;
-}
-
-/* Drops the oldest bucket, keeping its counters as those before the new oldest. */
-static void drop_oldest(struct history_combiner *c)
-{
-    const struct history_bucket *o = &c->b[0];
-    if (o->has_import) {
-        c->prev.has_import = true;
-        c->prev.import_max_mwh = o->import_max_mwh;
-    }
-    if (o->has_export) {
-        c->prev.has_export = true;
-        c->prev.export_max_mwh = o->export_max_mwh;
-    }
-    memmove(c->b, c->b + 1, (c->n - 1) * sizeof(*c->b));
-    c->n--;
 }
 
 static void merge_counter(bool *has, int64_t *min, int64_t *max, bool r_has, int64_t r_min,
@@ -162,7 +143,7 @@ int history_combiner_add(struct history_combiner *c, const struct rollup_rec *r)
     struct history_bucket *b = c->n ? &c->b[c->n - 1] : NULL;
     if (!b || b->start_ms != start) {
         if (c->n == c->max_buckets)
-            drop_oldest(c);
+            return HISTORY_COMBINER_FULL;
         if (c->n == c->cap) {
             size_t cap = c->cap ? c->cap * 2 : 64;
             if (cap > c->max_buckets)
@@ -177,6 +158,7 @@ int history_combiner_add(struct history_combiner *c, const struct rollup_rec *r)
         memset(b, 0, sizeof(*b));
         b->start_ms = start;
     }
+    c->oldest_row_ms = r->bucket_ms;
     b->n += r->n;
     for (int m = 0; m < RM__COUNT; m++) {
         if (r->metric_n[m] <= 0)
@@ -195,9 +177,16 @@ int history_combiner_add(struct history_combiner *c, const struct rollup_rec *r)
     return 0;
 }
 
-void history_combiner_finish(struct history_combiner *c)
+void history_combiner_finish(struct history_combiner *c, const struct rollup_counters *before)
 {
-    struct rollup_counters prev = c->prev;
+    for (size_t i = 0, j = c->n; i + 1 < j; i++, j--) {
+        struct history_bucket t = c->b[i];
+        c->b[i] = c->b[j - 1];
+        c->b[j - 1] = t;
+    }
+    struct rollup_counters prev = {0};
+    if (before)
+        prev = *before;
     for (size_t i = 0; i < c->n; i++) {
         struct history_bucket *b = &c->b[i];
         if (b->has_import) {

@@ -70,25 +70,33 @@ struct history_bucket {
 };
 
 /*
- * Combines rollup rows, given oldest first, into buckets of interval_ms,
- * keeping the newest max_buckets (older ones are dropped, their counters
- * kept for the energy of the next). Owns its array; free with
+ * Combines rollup rows, given newest first, into at most max_buckets buckets
+ * of interval_ms (the newest ones with data). Owns its array; free with
  * history_combiner_free().
  */
 struct history_combiner {
     int64_t interval_ms;
     size_t max_buckets;
-    struct history_bucket *b; /* oldest first */
+    struct history_bucket *b; /* newest first while adding, oldest first after finish */
     size_t n, cap;
-    struct rollup_counters prev; /* counters before b[0] */
+    int64_t oldest_row_ms; /* bucket_ms of the oldest row added */
 };
 
-void history_combiner_init(struct history_combiner *c, int64_t interval_ms, size_t max_buckets,
-                           const struct rollup_counters *before);
-/* Adds a row; rows must come in ascending bucket_ms. 0, or -ENOMEM. */
+#define HISTORY_COMBINER_FULL 1
+
+void history_combiner_init(struct history_combiner *c, int64_t interval_ms, size_t max_buckets);
+/*
+ * Adds a row; rows must come in descending bucket_ms. Returns 0,
+ * HISTORY_COMBINER_FULL (the row is not added: it would start a bucket past
+ * max_buckets, so the caller stops reading), or -ENOMEM.
+ */
 int history_combiner_add(struct history_combiner *c, const struct rollup_rec *r);
-/* Sets import_used_mwh and export_used_mwh of every bucket. */
-void history_combiner_finish(struct history_combiner *c);
+/*
+ * Puts the buckets oldest first and sets their import_used_mwh and
+ * export_used_mwh; before holds the counters of the rows before the oldest
+ * row added (store_rollup_counters_before(oldest_row_ms)).
+ */
+void history_combiner_finish(struct history_combiner *c, const struct rollup_counters *before);
 void history_combiner_free(struct history_combiner *c);
 
 /* A combined bucket in the shape of raw-reading buckets (avg = sum / n, min, max, counters). */

@@ -140,7 +140,7 @@ static void test_rows_combine_into_buckets_with_avg_min_max_and_energy(void **st
     set_zone("UTC");
     struct rollup_counters before = {.has_import = true, .import_max_mwh = 900};
     struct history_combiner c;
-    history_combiner_init(&c, 15 * MIN, 10, &before);
+    history_combiner_init(&c, 15 * MIN, 10);
     int64_t t0 = at("2026-03-10T10:00:00Z");
     struct rollup_rec a = row(t0, 2, 230, 1000, 1100);
     struct rollup_rec b = row(t0 + 5 * MIN, 6, 240, 1100, 1400);
@@ -149,12 +149,15 @@ static void test_rows_combine_into_buckets_with_avg_min_max_and_energy(void **st
     d.metric_n[RM_PF] = 1;
     d.sum[RM_PF] = 0.9;
     d.min[RM_PF] = d.max[RM_PF] = 0.9;
-    assert_int_equal(history_combiner_add(&c, &a), 0);
-    assert_int_equal(history_combiner_add(&c, &b), 0);
+    /* Newest first, as the store reads them. */
     assert_int_equal(history_combiner_add(&c, &d), 0);
-    history_combiner_finish(&c);
+    assert_int_equal(history_combiner_add(&c, &b), 0);
+    assert_int_equal(history_combiner_add(&c, &a), 0);
+    assert_int_equal(c.oldest_row_ms, t0);
+    history_combiner_finish(&c, &before);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.b[0].start_ms, t0);
+    assert_int_equal(c.b[1].start_ms, t0 + 15 * MIN);
     assert_int_equal(c.b[0].n, 8);
     assert_int_equal(c.b[0].import_used_mwh, 1400 - 900);
     assert_int_equal(c.b[1].import_used_mwh, 50);
@@ -174,21 +177,29 @@ static void test_rows_combine_into_buckets_with_avg_min_max_and_energy(void **st
     history_combiner_free(&c);
 }
 
-static void test_only_the_newest_buckets_are_kept_with_the_energy_before_them(void **state)
+static void test_the_combiner_stops_at_its_newest_buckets(void **state)
 {
     (void)state;
     set_zone("UTC");
     struct history_combiner c;
-    history_combiner_init(&c, HOUR, 2, NULL);
+    history_combiner_init(&c, HOUR, 2);
     int64_t t0 = at("2026-03-10T00:00:00Z");
-    for (int h = 0; h < 5; h++) {
+    int added = 0;
+    for (int h = 4; h >= 0; h--) {
         struct rollup_rec r = row(t0 + h * HOUR, 60, 230, 1000 * h, 1000 * h + 700);
-        assert_int_equal(history_combiner_add(&c, &r), 0);
+        int rc = history_combiner_add(&c, &r);
+        if (rc == HISTORY_COMBINER_FULL)
+            break;
+        assert_int_equal(rc, 0);
+        added++;
     }
-    history_combiner_finish(&c);
+    assert_int_equal(added, 2);
+    assert_int_equal(c.oldest_row_ms, t0 + 3 * HOUR);
+    /* The counters before the oldest row kept: hour 2's. */
+    struct rollup_counters before = {.has_import = true, .import_max_mwh = 2700};
+    history_combiner_finish(&c, &before);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.b[0].start_ms, t0 + 3 * HOUR);
-    /* 3700 - 2700: the dropped hour 2's counter is the one before. */
     assert_int_equal(c.b[0].import_used_mwh, 1000);
     assert_int_equal(c.b[1].import_used_mwh, 1000);
     history_combiner_free(&c);
@@ -198,16 +209,16 @@ static void test_buckets_without_counters_do_not_break_the_chain(void **state)
 {
     (void)state;
     struct history_combiner c;
-    history_combiner_init(&c, HOUR, 10, NULL);
+    history_combiner_init(&c, HOUR, 10);
     int64_t t0 = at("2026-03-10T00:00:00Z");
     struct rollup_rec r0 = row(t0, 1, 230, 100, 200);
     struct rollup_rec r1 = row(t0 + HOUR, 1, 230, 0, -1); /* no energy counter */
     struct rollup_rec r2 = row(t0 + 2 * HOUR, 1, 230, 250, 300);
-    assert_int_equal(history_combiner_add(&c, &r0), 0);
-    assert_int_equal(history_combiner_add(&c, &r1), 0);
     assert_int_equal(history_combiner_add(&c, &r2), 0);
-    history_combiner_finish(&c);
-    assert_int_equal(c.b[0].import_used_mwh, 100);
+    assert_int_equal(history_combiner_add(&c, &r1), 0);
+    assert_int_equal(history_combiner_add(&c, &r0), 0);
+    history_combiner_finish(&c, NULL);
+    assert_int_equal(c.b[0].import_used_mwh, 100); /* nothing before: its own min */
     assert_false(c.b[1].has_import);
     assert_int_equal(c.b[2].import_used_mwh, 100);
     history_combiner_free(&c);
@@ -221,7 +232,7 @@ int main(void)
         cmocka_unit_test(test_day_buckets_follow_the_site_days_across_dst),
         cmocka_unit_test(test_energy_counts_from_the_previous_bucket_or_its_own_start),
         cmocka_unit_test(test_rows_combine_into_buckets_with_avg_min_max_and_energy),
-        cmocka_unit_test(test_only_the_newest_buckets_are_kept_with_the_energy_before_them),
+        cmocka_unit_test(test_the_combiner_stops_at_its_newest_buckets),
         cmocka_unit_test(test_buckets_without_counters_do_not_break_the_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
