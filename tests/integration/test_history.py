@@ -386,15 +386,25 @@ class BerlinHistory(HistoryBase):
         pk = self.w.device_pk("m1")
         where = (f"device_pk = {pk} AND period = '1m' AND bucket_ms >= 0 AND "
                  f"bucket_ms < 9999999999999")
-        q = f"SELECT n FROM rollups WHERE {where} ORDER BY bucket_ms LIMIT 10"
-        if self.backend == "sqlite":
-            plan = " ".join(str(r[-1]) for r in self.w.sql("EXPLAIN QUERY PLAN " + q, fetch=True))
-            self.assertIn("USING PRIMARY KEY", plan)
-            self.assertNotIn("readings", plan)
-        else:
-            plan = self.w.sql("EXPLAIN " + q, fetch=True)
-            self.assertEqual(plan[0][2], "rollups")
-            self.assertEqual(plan[0][5], "PRIMARY", plan)
+        queries = [(f"SELECT n FROM rollups WHERE {where} ORDER BY bucket_ms {o} LIMIT 10",
+                    "rollups", "PRIMARY") for o in ("ASC", "DESC")]
+        queries.append((f"SELECT energy_import_max_mwh FROM rollups WHERE device_pk = {pk} AND "
+                        "period = '1d' AND bucket_ms < 1774000000000 AND energy_import_max_mwh "
+                        "IS NOT NULL ORDER BY bucket_ms DESC LIMIT 1", "rollups", "PRIMARY"))
+        # Retention walks the readings' time index.
+        queries.append((f"SELECT seq FROM readings WHERE device_pk = {pk} AND ts_ms < 5 "
+                        "ORDER BY ts_ms LIMIT 10", "readings", "readings_by_time"))
+        for q, table, key in queries:
+            if self.backend == "sqlite":
+                plan = " ".join(str(r[-1]) for r in self.w.sql("EXPLAIN QUERY PLAN " + q, fetch=True))
+                self.assertIn(f"SEARCH {table} USING ", plan, q)
+                self.assertIn("PRIMARY KEY" if key == "PRIMARY" else key, plan, q)
+                self.assertNotIn("TEMP B-TREE", plan, q)  # no sort: the key gives the order
+            else:
+                plan = self.w.sql("EXPLAIN " + q, fetch=True)
+                self.assertEqual(plan[0][2], table, plan)
+                self.assertEqual(plan[0][5], key, plan)
+                self.assertNotIn("filesort", plan[0][-1], plan)
 
 
 class KolkataHistory(HistoryBase):
