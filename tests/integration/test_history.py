@@ -202,6 +202,7 @@ class BerlinHistory(HistoryBase):
         cls.srv.add_user("bob", "user", "bob-password")
         cls.srv.add_device("m1", "alice")
         cls.srv.add_device("m2", "bob")
+        cls.srv.add_device("big", "alice")
         cls.srv.start()
         cls.tok = {n: cls.srv.login(n, f"{n}-password") for n in ("alice", "bob")}
         cls.w = RollupWriter(cls.backend, cls.srv.db)
@@ -214,6 +215,34 @@ class BerlinHistory(HistoryBase):
         # Hourly through 2026-03-01 local (23:00 UTC the day before to 23:00 UTC).
         cls.w.put(cls.w.device_pk("m2"), readings(ms("2026-02-28T23:00:00Z"),
                                                   ms("2026-03-01T23:00:00Z"), HOUR), cls.tz)
+
+    def test_a_scan_stops_at_limit_buckets_and_is_capped(self):
+        # 100 001 minute rollups from 2025-01-01 (one reading each), generated in SQL.
+        pk, base = self.w.device_pk("big"), ms("2025-01-01T00:00:00Z")
+        minute = "a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d"
+        self.w.sql("CREATE TABLE test_digits (d INTEGER NOT NULL);\n"
+                   "INSERT INTO test_digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9);\n"
+                   "INSERT INTO rollups (device_pk, period, bucket_ms, n, first_ts_ms, last_ts_ms, "
+                   "voltage_sum, voltage_min, voltage_max, current_sum, current_min, current_max) "
+                   f"SELECT {pk}, '1m', {base} + ({minute}) * 60000, 1, 0, 0, 230, 230, 230, 1, 1, 1 "
+                   "FROM test_digits a, test_digits b, test_digits c, test_digits e, test_digits f;\n"
+                   f"INSERT INTO rollups (device_pk, period, bucket_ms, n, first_ts_ms, last_ts_ms, "
+                   "voltage_sum, voltage_min, voltage_max, current_sum, current_min, current_max) "
+                   f"VALUES ({pk}, '1m', {base + 100000 * MIN}, 1, 0, 0, 230, 230, 230, 1, 1, 1);\n"
+                   "DROP TABLE test_digits;\n")
+        span = f"from={base}&to={base + 200 * DAY}"
+        r = self.get(f"/api/device/data/big?interval=1m&limit=10000&{span}")
+        self.assertEqual(r.status, 200, r)
+        got = r.json()
+        self.assertEqual(len(got), 10000)
+        self.assertEqual(got[0]["timestamp"], iso(base + 100000 * MIN))
+        self.assertEqual(got[-1]["timestamp"], iso(base + 90001 * MIN))
+        r = self.get(f"/api/device/data/big?interval=59m&limit=10000&{span}")
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("more than 100000 1m rollups", r.json()["message"])
+        r = self.get(f"/api/device/data/big?interval=1h&limit=10000&{span}")
+        self.assertEqual(r.status, 200, r)  # no 1h rows were written: an empty answer
+        self.assertEqual(r.json(), [])
 
     def energy(self, query, who="alice", device="m1"):
         return self.get(f"/api/devices/{device}/energy?{query}", who)
