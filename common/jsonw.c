@@ -261,6 +261,13 @@ void jsonw_milli(struct jsonw *w, int64_t thousandths)
     put(w, buf, format_scaled(thousandths, 3, 0, buf));
 }
 
+void jsonw_milli_fixed(struct jsonw *w, int64_t thousandths)
+{
+    char buf[32];
+    value_prefix(w);
+    put(w, buf, format_scaled(thousandths, 3, 3, buf));
+}
+
 void jsonw_money(struct jsonw *w, int64_t fen)
 {
     char buf[32];

@@ -43,6 +43,8 @@ void jsonw_uint(struct jsonw *w, uint64_t v);
 void jsonw_double(struct jsonw *w, double v);
 /* An integer count of thousandths written as a decimal number ("12.345"). */
 void jsonw_milli(struct jsonw *w, int64_t thousandths);
+/* The same with always three places ("12.300", "0.000"): energy in Wh from mWh. */
+void jsonw_milli_fixed(struct jsonw *w, int64_t thousandths);
 /* Money: integer fen written as a decimal number with two places ("100.30"). */
 void jsonw_money(struct jsonw *w, int64_t fen);
 void jsonw_bool(struct jsonw *w, bool v);

@@ -32,6 +32,7 @@ static const struct route routes[] = {
     {"POST", "/api/devices", api_device_create, ACCESS_STAFF},
     {"GET", "/api/devices/:id", api_device_detail, ACCESS_USER},
     {"GET", "/api/devices/:id/ledger", api_ledger, ACCESS_USER},
+    {"GET", "/api/devices/:id/energy", api_device_energy, ACCESS_USER},
     {"POST", "/api/devices/:id/bindings", api_binding_add, ACCESS_STAFF},
     {"DELETE", "/api/devices/:id/bindings/:username", api_binding_remove, ACCESS_STAFF},
     /* Users answer 404 for devices they may not see before the role is checked (403). */

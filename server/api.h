@@ -102,5 +102,6 @@ void api_capture_comtrade_dat(struct api_call *c);
 void api_login_wechat(struct api_call *c);
 void api_me_wechat_bind(struct api_call *c);
 void api_me_wechat_unbind(struct api_call *c);
+void api_device_energy(struct api_call *c);
 
 #endif

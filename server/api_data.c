@@ -1,6 +1,7 @@
 /*
- * The seed's data endpoints: POST /api/device/data (a meter uploads, with its
- * own secret) and GET /api/device/data/:id (history, raw or downsampled).
+ * The seed's upload endpoint: POST /api/device/data (a meter uploads, with
+ * its own secret). Its history twin, GET /api/device/data/:id, lives in
+ * api_history.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,14 +9,9 @@
 #include <strings.h>
 
 #include "api.h"
-#include "api_query.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "timeutil.h"
-
-#define HISTORY_DEFAULT_LIMIT   1000
-#define HISTORY_MAX_LIMIT       10000
-#define DEFAULT_BUCKET_RANGE_MS (24 * 3600 * 1000)
 
 /* The device_id every item of an upload names; all must agree. 0, or answers 400/403. */
 static int upload_device_id(struct api_call *c, const json_t *root, const char **ret)
@@ -130,102 +126,4 @@ void api_data_upload(struct api_call *c)
 out:
     free(batch);
     json_decref(root);
-}
-
-static int write_row(const struct reading *r, void *ctx)
-{
-    api_write_reading(ctx, r);
-    return jsonw_error(ctx) == -E2BIG ? -E2BIG : 0;
-}
-
-static int write_bucket(const struct reading_bucket *b, void *ctx)
-{
-    struct jsonw *w = ctx;
-    char key[64];
-    jsonw_obj_begin(w);
-    jsonw_ktime(w, "timestamp", b->start_ms);
-    jsonw_kint(w, "count", b->count);
-    for (int f = 0; f < RR__COUNT; f++) {
-        if (!(b->real_present & (1u << f)))
-            continue;
-        const char *name = reading_reals[f].json;
-        jsonw_kdouble(w, name, b->avg[f]);
-        snprintf(key, sizeof(key), "%s_min", name);
-        jsonw_kdouble(w, key, b->min[f]);
-        snprintf(key, sizeof(key), "%s_max", name);
-        jsonw_kdouble(w, key, b->max[f]);
-    }
-    for (int k = 0; k < RC__COUNT; k++) {
-        if (!(b->counter_present & (1u << k)))
-            continue;
-        jsonw_key(w, reading_counters[k].json);
-        if (reading_counters[k].scale == 1000)
-            jsonw_milli(w, b->counter_last[k]);
-        else
-            jsonw_int(w, b->counter_last[k]);
-    }
-    jsonw_obj_end(w);
-    return jsonw_error(w) == -E2BIG ? -E2BIG : 0;
-}
-
-void api_data_query(struct api_call *c)
-{
-    struct device_rec dev;
-    if (api_device_for_caller(c, c->params[0], &dev))
-        return;
-
-    const char *from_s = http_query(c->req, "from"), *to_s = http_query(c->req, "to");
-    const char *limit_s = http_query(c->req, "limit"), *interval_s = http_query(c->req, "interval");
-    int64_t from = 0, to = INT64_MAX, limit = HISTORY_DEFAULT_LIMIT, bucket = 0;
-
-    if (from_s && api_parse_instant(from_s, &from)) {
-        api_error(c, 400,
-                  "from must be an RFC 3339 date-time (e.g. 2026-01-31T00:00:00Z) or "
-                  "epoch milliseconds");
-        return;
-    }
-    if (to_s && api_parse_instant(to_s, &to)) {
-        api_error(c, 400,
-                  "to must be an RFC 3339 date-time (e.g. 2026-01-31T00:00:00Z) or "
-                  "epoch milliseconds");
-        return;
-    }
-    if (limit_s && api_parse_count(limit_s, 1, HISTORY_MAX_LIMIT, &limit)) {
-        api_error(c, 400, "limit must be an integer from 1 to %d", HISTORY_MAX_LIMIT);
-        return;
-    }
-    if (interval_s) {
-        int r = api_parse_duration(interval_s, &bucket);
-        if (r || bucket < 1000) {
-            api_error(c, 400,
-                      "interval must be a duration of 1 s to 366 d, like 60, 15m, 1h or 1d");
-            return;
-        }
-        if (!to_s)
-            to = time_now_ms() + 1;
-        if (!from_s)
-            from = to - DEFAULT_BUCKET_RANGE_MS;
-    }
-    if (from >= to) {
-        api_error(c, 400, "from must be earlier than to");
-        return;
-    }
-
-    struct jsonw w;
-    api_json(c, 200, &w);
-    jsonw_arr_begin(&w);
-    int r = bucket ? store_readings_buckets(c->store, dev.id, from, to, bucket, (size_t)limit,
-                                            write_bucket, &w)
-                   : store_readings_query(c->store, dev.id, from, to, (size_t)limit, write_row, &w);
-    api_store_result(c, r);
-    if (r == -E2BIG) {
-        api_error(c, 413, "answer too large; ask for a smaller limit or a coarser interval");
-        return;
-    }
-    if (r) {
-        api_store_error(c, r);
-        return;
-    }
-    jsonw_arr_end(&w);
-    api_json_done(c, &w);
 }

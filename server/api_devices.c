@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_energy.h"
 #include "log.h"
 
 /* Most devices one list answer carries. */
@@ -89,6 +90,8 @@ void api_devices_list(struct api_call *c)
         jsonw_kmoney(&w, "balance", d->balance_fen);
         write_status(&w, d);
         r = write_latest(c, &w, d);
+        if (!r)
+            r = api_write_energy_today(c, &w, d);
         jsonw_obj_end(&w);
     }
     if (r) {
@@ -120,6 +123,8 @@ void api_device_detail(struct api_call *c)
     write_status(&w, &d);
     jsonw_ktime(&w, "created_at", d.created_ms);
     int r = write_latest(c, &w, &d);
+    if (!r)
+        r = api_write_energy_today(c, &w, &d);
     if (!r && api_is_staff(c)) {
         jsonw_key(&w, "users");
         jsonw_arr_begin(&w);

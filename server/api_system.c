@@ -1,5 +1,6 @@
 /* GET /api/health (for load balancers and monitoring) and GET /api/stats. */
 #include "api.h"
+#include "retention.h"
 #include "timeutil.h"
 
 #ifndef SMARTMETER_VERSION
@@ -49,6 +50,15 @@ void api_stats(struct api_call *c)
     jsonw_kint(&w, "uploads", (int64_t)atomic_load(&s->http_uploads));
     jsonw_kint(&w, "readings_stored", (int64_t)atomic_load(&s->http_readings_stored));
     jsonw_kint(&w, "duplicates", (int64_t)atomic_load(&s->http_duplicates));
+    jsonw_obj_end(&w);
+    struct retention_counters rc;
+    retention_counters(c->app->retention, &rc);
+    jsonw_key(&w, "retention");
+    jsonw_obj_begin(&w);
+    jsonw_kint(&w, "raw_retention_days", retention_keep_days(c->app->retention));
+    jsonw_kint(&w, "runs", (int64_t)rc.runs);
+    jsonw_kint(&w, "rows_deleted", (int64_t)rc.rows_deleted);
+    jsonw_kint(&w, "errors", (int64_t)rc.errors);
     jsonw_obj_end(&w);
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
     jsonw_obj_end(&w);

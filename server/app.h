@@ -16,6 +16,7 @@
 
 struct mqtt_ingest;
 struct wechat;
+struct retention;
 
 struct app {
     const struct server_options *opt;
@@ -27,6 +28,7 @@ struct app {
     struct mqtt_ingest *_Atomic mqtt; /* publishes commands to meters; NULL until it starts */
     int64_t started_ms;
     struct wechat *wechat; /* code2Session client; NULL when WeChat login is not configured */
+    struct retention *retention; /* NULL when raw readings are kept forever */
 };
 
 #endif

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mqtt_ingest.h"
 #include "options.h"
+#include "retention.h"
 #include "sitetime.h"
 #include "timeutil.h"
 #include "url.h"
@@ -195,6 +196,13 @@ static int serve(struct server_options *opt)
         goto out;
     }
     atomic_store(&app.mqtt, mq); /* the API publishes commands through it */
+    if (opt->raw_retention_days > 0) {
+        struct retention_options ro = {.db_url = opt->db, .keep_days = opt->raw_retention_days};
+        if (retention_start(&ro, &app.retention, err, sizeof(err))) {
+            code = cli_fail(1, "%s", err);
+            goto out;
+        }
+    }
     log_info("meter-server: serving the API on http://%s (port %d), database %s, broker %s",
              opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql",
              opt->mqtt);
@@ -211,6 +219,7 @@ static int serve(struct server_options *opt)
     code = 0;
 out:
     http_stop(http);
+    retention_stop(app.retention);
     mqtt_ingest_stop(mq);
     ingest_free(ing);
     store_pool_free(app.pool);

@@ -50,5 +50,7 @@ const struct config_option server_option_table[] = {
      "file holding the mini program's AppSecret (never logged)"},
     {"wechat_api_base", CONFIG_STRING, OPT(wechat_api_base), 0, 0, "https://api.weixin.qq.com",
      "URL", "WeChat's API (https://; http:// only to a loopback address, for tests)"},
+    {"raw_retention_days", CONFIG_INT, OPT(raw_retention_days), 0, 36500, "0", "DAYS",
+     "delete raw readings older than this many days (0: keep forever); rollups are kept"},
     {0},
 };

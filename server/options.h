@@ -33,6 +33,7 @@ struct server_options {
     char *wechat_appid;
     char *wechat_secret_file;
     char *wechat_api_base;
+    int64_t raw_retention_days;
 };
 
 extern const struct config_option server_option_table[];

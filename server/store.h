@@ -264,4 +264,73 @@ int store_wechat_by_user(struct store *s, int64_t user_id, struct wechat_binding
 /* Removes the account's binding; -ENOENT when there was none. */
 int store_wechat_unbind(struct store *s, int64_t user_id);
 
+/*
+ * History: rollups and raw retention (sql/<dialect>/004_rollups.sql). The
+ * ingest path keeps rollups up to date; these functions only read them, and
+ * delete raw readings past their retention (rollups are kept).
+ */
+enum rollup_period { ROLLUP_MINUTE = 0, ROLLUP_HOUR, ROLLUP_DAY };
+/* "1m", "1h", "1d": the period column's values. */
+const char *rollup_period_name(enum rollup_period period);
+
+/* The measurements a rollup row summarises, in column order. */
+enum rollup_metric {
+    RM_VOLTAGE,
+    RM_CURRENT,
+    RM_POWER_W,
+    RM_REACTIVE_VAR,
+    RM_PF,
+    RM_FREQ_HZ,
+    RM_THD_V,
+    RM_THD_I,
+    RM__COUNT
+};
+/* The reading field (and so the API name) of each rollup metric. */
+extern const enum reading_real rollup_metric_real[RM__COUNT];
+
+/* One rollup row. */
+struct rollup_rec {
+    int64_t bucket_ms; /* start of the UTC minute or hour, or the local midnight of a day */
+    int64_t n;         /* readings in the bucket */
+    int64_t first_ts_ms, last_ts_ms;
+    int64_t metric_n[RM__COUNT]; /* readings that carried the metric (n for voltage, current) */
+    double sum[RM__COUNT];
+    double min[RM__COUNT], max[RM__COUNT]; /* meaningful only where metric_n > 0 */
+    bool has_import, has_export;           /* the energy counters below are set */
+    int64_t import_min_mwh, import_max_mwh;
+    int64_t export_min_mwh, export_max_mwh;
+};
+
+/* The newest energy counter values before an instant (for the first bucket's energy). */
+struct rollup_counters {
+    bool has_import, has_export;
+    int64_t import_max_mwh, export_max_mwh;
+};
+
+typedef int (*store_rollup_cb)(const struct rollup_rec *r, void *ctx);
+
+/*
+ * A device's rollup rows of one period with from_ms <= bucket_ms < to_ms,
+ * oldest first (newest first when newest_first), at most limit. A range
+ * scan of the rollups primary key; raw readings are never read.
+ */
+int store_rollups_query(struct store *s, int64_t device_pk, enum rollup_period period,
+                        int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
+                        store_rollup_cb cb, void *ctx);
+/*
+ * The largest import and export counters of the newest rows of period with
+ * bucket_ms < before_ms that carry them (each counter on its own: the newest
+ * row with an import counter, the newest with an export counter). A counter
+ * no earlier row carries is left unset; never -ENOENT.
+ */
+int store_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
+                                 int64_t before_ms, struct rollup_counters *ret);
+/*
+ * Deletes at most max_rows (1..100000) of a device's raw readings with
+ * ts_ms < before_ms, oldest first, in one statement; *ret_deleted counts
+ * them (fewer than max_rows: none older are left). Rollups are untouched.
+ */
+int store_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
+                                 size_t max_rows, size_t *ret_deleted);
+
 #endif

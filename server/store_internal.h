@@ -68,6 +68,16 @@ struct store_ops {
     int (*wechat_get)(struct store *s, const char *appid, const char *openid, int64_t user_id,
                       struct wechat_binding_rec *ret);
     int (*wechat_unbind)(struct store *s, int64_t user_id);
+    /* History (store_history.c checks the arguments first). */
+    int (*rollups_query)(struct store *s, int64_t device_pk, enum rollup_period period,
+                         int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
+                         store_rollup_cb cb, void *ctx);
+    int (*rollup_counters_before)(struct store *s, int64_t device_pk, enum rollup_period period,
+                                  int64_t before_ms, struct rollup_counters *ret);
+    int (*readings_delete_before)(struct store *s, int64_t device_pk, int64_t before_ms,
+                                  size_t max_rows, size_t *ret_deleted);
+    /* Runs SQL without parameters or rows (store_testing.h: tests only). */
+    int (*exec_sql)(struct store *s, const char *sql);
 };
 
 /* Every backend's connection struct starts with this. */
@@ -107,5 +117,13 @@ const char *store_reading_columns(void);
 int store_capture_unpack(const void *blob, size_t len, size_t n, struct capture_rec *ret);
 /* "pending", "complete", "failed" back to the enum; unknown text reads as failed. */
 enum capture_status store_capture_status_parse(const char *text);
+
+/*
+ * SELECT list of a rollup row in struct rollup_rec order: bucket_ms, n,
+ * first_ts_ms, last_ts_ms, then per metric n, sum, min, max, then the energy
+ * import min, max and export min, max (4 + 4 * RM__COUNT + 4 columns).
+ */
+const char *store_rollup_columns(void);
+#define STORE_ROLLUP_NCOLS (4 + 4 * RM__COUNT + 4)
 
 #endif

@@ -1544,6 +1544,176 @@ static int mdb_wechat_unbind(struct store *s, int64_t user_id)
     return r;
 }
 
+/* --- history: rollups read back, raw retention ------------------------------------------ */
+
+/*
+ * History statements are prepared per call (one round trip more per API request or
+ * retention chunk), so the cached statement list stays as it is. Runs sql with p; with
+ * res the rows are buffered for fetch_once(). *ret is closed by the caller (also on error).
+ */
+static int exec_once(struct mdb_store *m, const char *sql, struct params *p, struct results *res,
+                     const char *what, MYSQL_STMT **ret)
+{
+    MYSQL_STMT *st = mysql_stmt_init(m->db);
+    *ret = st;
+    if (!st)
+        return db_fail(m, what);
+    if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)))
+        return stmt_fail(m, st, what);
+    if (mysql_stmt_param_count(st) != p->n || mysql_stmt_field_count(st) != (res ? res->n : 0))
+        return store_fail(&m->base, -EIO, "%s: statement and bindings disagree", what);
+    if (p->n && mysql_stmt_bind_param(st, p->bind))
+        return stmt_fail(m, st, what);
+    if (mysql_stmt_execute(st))
+        return stmt_fail(m, st, what);
+    if (res && (mysql_stmt_bind_result(st, res->bind) || mysql_stmt_store_result(st)))
+        return stmt_fail(m, st, what);
+    return 0;
+}
+
+/* 1 with the next row in res's targets, 0 after the last row, or a negative errno. */
+static int fetch_once(struct mdb_store *m, MYSQL_STMT *st, struct results *res, const char *what)
+{
+    int rc = mysql_stmt_fetch(st);
+    if (rc == MYSQL_NO_DATA)
+        return 0;
+    if (rc != 0 && rc != MYSQL_DATA_TRUNCATED)
+        return stmt_fail(m, st, what);
+    int r = finish_row(m, res, what);
+    return r ? r : 1;
+}
+
+static void close_once(MYSQL_STMT *st)
+{
+    if (st)
+        mysql_stmt_close(st);
+}
+
+static void bind_rollup(struct results *res, struct rollup_rec *r)
+{
+    r_int(res, &r->bucket_ms);
+    r_int(res, &r->n);
+    r_int(res, &r->first_ts_ms);
+    r_int(res, &r->last_ts_ms);
+    for (int k = 0; k < RM__COUNT; k++) {
+        r_int(res, &r->metric_n[k]);
+        r_double(res, &r->sum[k]);
+        r_double(res, &r->min[k]);
+        r_double(res, &r->max[k]);
+    }
+    r_int(res, &r->import_min_mwh);
+    r_int(res, &r->import_max_mwh);
+    r_int(res, &r->export_min_mwh);
+    r_int(res, &r->export_max_mwh);
+}
+
+static void finish_rollup(const struct results *res, struct rollup_rec *r)
+{
+    unsigned e = 4 + 4 * RM__COUNT;
+    r->has_import = !res->is_null[e + 1];
+    r->has_export = !res->is_null[e + 3];
+    if (r->has_import && res->is_null[e])
+        r->import_min_mwh = r->import_max_mwh;
+    if (r->has_export && res->is_null[e + 2])
+        r->export_min_mwh = r->export_max_mwh;
+}
+
+static int mdb_rollups_query(struct store *s, int64_t device_pk, enum rollup_period period,
+                             int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
+                             store_rollup_cb cb, void *ctx)
+{
+    struct mdb_store *m = M(s);
+    char sql[2560];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM rollups WHERE device_pk = ? AND period = ? AND bucket_ms >= ? "
+             "AND bucket_ms < ? ORDER BY bucket_ms %s LIMIT ?",
+             store_rollup_columns(), newest_first ? "DESC" : "ASC");
+    struct params p = {0};
+    struct results res = {0};
+    struct rollup_rec row;
+    p_int(&p, device_pk);
+    p_str(&p, rollup_period_name(period));
+    p_int(&p, from_ms);
+    p_int(&p, to_ms);
+    p_limit(&p, limit);
+    memset(&row, 0, sizeof(row));
+    bind_rollup(&res, &row);
+    MYSQL_STMT *st;
+    int r = exec_once(m, sql, &p, &res, "query rollups", &st);
+    while (!r && (r = fetch_once(m, st, &res, "query rollups")) == 1) {
+        finish_rollup(&res, &row);
+        r = cb(&row, ctx);
+    }
+    close_once(st);
+    return r;
+}
+
+static int mdb_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
+                                      int64_t before_ms, struct rollup_counters *ret)
+{
+    struct mdb_store *m = M(s);
+    /* Each subquery walks the primary key backwards from before_ms to the first row with
+       the counter: one row in the usual case. */
+    static const char sql[] =
+        "SELECT (SELECT energy_import_max_mwh FROM rollups WHERE device_pk = ? AND period = ? "
+        "AND bucket_ms < ? AND energy_import_max_mwh IS NOT NULL ORDER BY bucket_ms DESC "
+        "LIMIT 1), (SELECT energy_export_max_mwh FROM rollups WHERE device_pk = ? AND "
+        "period = ? AND bucket_ms < ? AND energy_export_max_mwh IS NOT NULL ORDER BY "
+        "bucket_ms DESC LIMIT 1)";
+    struct params p = {0};
+    struct results res = {0};
+    struct rollup_counters c;
+    memset(&c, 0, sizeof(c));
+    for (int k = 0; k < 2; k++) {
+        p_int(&p, device_pk);
+        p_str(&p, rollup_period_name(period));
+        p_int(&p, before_ms);
+    }
+    r_int(&res, &c.import_max_mwh);
+    r_int(&res, &c.export_max_mwh);
+    MYSQL_STMT *st;
+    int r = exec_once(m, sql, &p, &res, "rollup counters", &st);
+    if (!r)
+        r = fetch_once(m, st, &res, "rollup counters");
+    if (r == 1) {
+        c.has_import = !res.is_null[0];
+        c.has_export = !res.is_null[1];
+        *ret = c;
+        r = 0;
+    } else if (r == 0) {
+        r = store_fail(&m->base, -EIO, "rollup counters: no answer");
+    }
+    close_once(st);
+    return r;
+}
+
+static int mdb_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
+                                      size_t max_rows, size_t *ret_deleted)
+{
+    struct mdb_store *m = M(s);
+    /* Walks readings_by_time (device_pk, ts_ms) from the oldest; autocommit makes each chunk
+       its own short transaction, so ingest never waits long on its row locks. */
+    static const char sql[] = "DELETE FROM readings WHERE device_pk = ? AND ts_ms < ? "
+                              "ORDER BY ts_ms LIMIT ?";
+    struct params p = {0};
+    p_int(&p, device_pk);
+    p_int(&p, before_ms);
+    p_limit(&p, max_rows);
+    MYSQL_STMT *st;
+    int r = exec_once(m, sql, &p, NULL, "delete old readings", &st);
+    if (!r) {
+        my_ulonglong n = mysql_stmt_affected_rows(st);
+        *ret_deleted = n == (my_ulonglong)-1 ? 0 : (size_t)n;
+    }
+    close_once(st);
+    return r;
+}
+
+static int mdb_exec_sql(struct store *s, const char *sql)
+{
+    return exec_text(M(s), sql, "exec");
+}
+
 static const struct store_ops mysql_ops = {
     .name = "mysql",
     .close = mdb_close,
@@ -1574,6 +1744,10 @@ static const struct store_ops mysql_ops = {
     .wechat_bind = mdb_wechat_bind,
     .wechat_get = mdb_wechat_get,
     .wechat_unbind = mdb_wechat_unbind,
+    .rollups_query = mdb_rollups_query,
+    .rollup_counters_before = mdb_rollup_counters_before,
+    .readings_delete_before = mdb_readings_delete_before,
+    .exec_sql = mdb_exec_sql,
 };
 
 /* --- opening ------------------------------------------------------------------------------ */

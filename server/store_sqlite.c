@@ -1101,6 +1101,144 @@ static int sqlite_wechat_unbind(struct store *s, int64_t user_id)
     return r;
 }
 
+/* --- history: rollups read back, raw retention ------------------------------------------ */
+
+/* History statements are prepared per call: they run once per API request or retention
+   chunk, where preparing costs microseconds, and keep the cached statement list as it is. */
+static int prepare_once(struct sqlite_store *q, const char *sql, sqlite3_stmt **ret,
+                        const char *what)
+{
+    if (sqlite3_prepare_v2(q->db, sql, -1, ret, NULL) != SQLITE_OK)
+        return db_fail(q, what);
+    return 0;
+}
+
+static void read_rollup(sqlite3_stmt *st, struct rollup_rec *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->bucket_ms = sqlite3_column_int64(st, 0);
+    r->n = sqlite3_column_int64(st, 1);
+    r->first_ts_ms = sqlite3_column_int64(st, 2);
+    r->last_ts_ms = sqlite3_column_int64(st, 3);
+    int i = 4;
+    for (int m = 0; m < RM__COUNT; m++, i += 4) {
+        r->metric_n[m] = sqlite3_column_int64(st, i);
+        r->sum[m] = sqlite3_column_double(st, i + 1);
+        r->min[m] = sqlite3_column_double(st, i + 2);
+        r->max[m] = sqlite3_column_double(st, i + 3);
+    }
+    r->has_import = sqlite3_column_type(st, i + 1) != SQLITE_NULL;
+    r->import_min_mwh = sqlite3_column_int64(st, i);
+    r->import_max_mwh = sqlite3_column_int64(st, i + 1);
+    r->has_export = sqlite3_column_type(st, i + 3) != SQLITE_NULL;
+    r->export_min_mwh = sqlite3_column_int64(st, i + 2);
+    r->export_max_mwh = sqlite3_column_int64(st, i + 3);
+    if (r->has_import && sqlite3_column_type(st, i) == SQLITE_NULL)
+        r->import_min_mwh = r->import_max_mwh;
+    if (r->has_export && sqlite3_column_type(st, i + 2) == SQLITE_NULL)
+        r->export_min_mwh = r->export_max_mwh;
+}
+
+static int sqlite_rollups_query(struct store *s, int64_t device_pk, enum rollup_period period,
+                                int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
+                                store_rollup_cb cb, void *ctx)
+{
+    struct sqlite_store *q = S(s);
+    char sql[2560];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM rollups WHERE device_pk = ?1 AND period = ?2 AND bucket_ms >= ?3 "
+             "AND bucket_ms < ?4 ORDER BY bucket_ms %s LIMIT ?5",
+             store_rollup_columns(), newest_first ? "DESC" : "ASC");
+    sqlite3_stmt *st;
+    int r = prepare_once(q, sql, &st, "query rollups");
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, device_pk);
+    sqlite3_bind_text(st, 2, rollup_period_name(period), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, from_ms);
+    sqlite3_bind_int64(st, 4, to_ms);
+    sqlite3_bind_int64(st, 5, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    int rc;
+    while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct rollup_rec row;
+        read_rollup(st, &row);
+        r = cb(&row, ctx);
+    }
+    if (!r && rc != SQLITE_DONE)
+        r = db_fail(q, "query rollups");
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int sqlite_rollup_counters_before(struct store *s, int64_t device_pk,
+                                         enum rollup_period period, int64_t before_ms,
+                                         struct rollup_counters *ret)
+{
+    struct sqlite_store *q = S(s);
+    /* Each subquery walks the primary key backwards from before_ms to the first row with
+       the counter: one row in the usual case. */
+    static const char sql[] =
+        "SELECT (SELECT energy_import_max_mwh FROM rollups WHERE device_pk = ?1 AND period = ?2 "
+        "AND bucket_ms < ?3 AND energy_import_max_mwh IS NOT NULL ORDER BY bucket_ms DESC "
+        "LIMIT 1), (SELECT energy_export_max_mwh FROM rollups WHERE device_pk = ?1 AND "
+        "period = ?2 AND bucket_ms < ?3 AND energy_export_max_mwh IS NOT NULL ORDER BY "
+        "bucket_ms DESC LIMIT 1)";
+    sqlite3_stmt *st;
+    int r = prepare_once(q, sql, &st, "rollup counters");
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, device_pk);
+    sqlite3_bind_text(st, 2, rollup_period_name(period), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, before_ms);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        memset(ret, 0, sizeof(*ret));
+        ret->has_import = sqlite3_column_type(st, 0) != SQLITE_NULL;
+        ret->import_max_mwh = sqlite3_column_int64(st, 0);
+        ret->has_export = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        ret->export_max_mwh = sqlite3_column_int64(st, 1);
+    } else {
+        r = db_fail(q, "rollup counters");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int sqlite_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
+                                         size_t max_rows, size_t *ret_deleted)
+{
+    struct sqlite_store *q = S(s);
+    /* The subquery walks readings_by_time (device_pk, ts_ms); the delete finds each row by
+       its primary key. One statement is its own short transaction. */
+    static const char sql[] =
+        "DELETE FROM readings WHERE device_pk = ?1 AND seq IN (SELECT seq FROM readings "
+        "WHERE device_pk = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
+    sqlite3_stmt *st;
+    int r = prepare_once(q, sql, &st, "delete old readings");
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, device_pk);
+    sqlite3_bind_int64(st, 2, before_ms);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max_rows);
+    if (sqlite3_step(st) == SQLITE_DONE)
+        *ret_deleted = (size_t)sqlite3_changes(q->db);
+    else
+        r = db_fail(q, "delete old readings");
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int sqlite_exec_sql(struct store *s, const char *sql)
+{
+    struct sqlite_store *q = S(s);
+    char *msg = NULL;
+    if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int r = store_fail(s, -EIO, "exec: %s", msg ? msg : sqlite3_errmsg(q->db));
+        sqlite3_free(msg);
+        return r;
+    }
+    return 0;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -1131,6 +1269,10 @@ static const struct store_ops sqlite_ops = {
     .wechat_bind = sqlite_wechat_bind,
     .wechat_get = sqlite_wechat_get,
     .wechat_unbind = sqlite_wechat_unbind,
+    .rollups_query = sqlite_rollups_query,
+    .rollup_counters_before = sqlite_rollup_counters_before,
+    .readings_delete_before = sqlite_readings_delete_before,
+    .exec_sql = sqlite_exec_sql,
 };
 
 /* Reads "name=value" pairs of the URL query. */

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_testing.h"
 #include "timeutil.h"
 
 static const char *url;
@@ -765,6 +766,167 @@ static void test_a_wechat_user_binds_to_one_account_and_back(void **state)
     assert_int_equal(store_wechat_unbind(st, alice), 0);
 }
 
+/* --- history: rollups read back, raw retention ------------------------------------------- */
+
+/* Puts a rollup row the way the ingest path would (tests only); energy < 0 leaves it NULL. */
+static void put_rollup(int64_t device_pk, const char *period, int64_t bucket_ms, int64_t n,
+                       double v, int64_t power_n, int64_t import_min, int64_t import_max)
+{
+    char sql[1024], energy[64] = "NULL, NULL", power[128] = "0, 0, NULL, NULL";
+    if (import_max >= 0)
+        snprintf(energy, sizeof(energy), "%lld, %lld", (long long)import_min,
+                 (long long)import_max);
+    if (power_n > 0)
+        snprintf(power, sizeof(power), "%lld, %f, 100, 900", (long long)power_n,
+                 500.0 * (double)power_n);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO rollups (device_pk, period, bucket_ms, n, first_ts_ms, last_ts_ms, "
+             "voltage_sum, voltage_min, voltage_max, current_sum, current_min, current_max, "
+             "power_w_n, power_w_sum, power_w_min, power_w_max, energy_import_min_mwh, "
+             "energy_import_max_mwh) VALUES (%lld, '%s', %lld, %lld, %lld, %lld, %f, %f, %f, "
+             "%f, 1, 9, %s, %s)",
+             (long long)device_pk, period, (long long)bucket_ms, (long long)n, (long long)bucket_ms,
+             (long long)bucket_ms + 1, v * (double)n, v - 2, v + 2, 5.0 * (double)n, power, energy);
+    assert_int_equal(store_testing_exec(st, sql), 0);
+}
+
+static int count_reading(const struct reading *r, void *ctx)
+{
+    (void)r;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+struct rollup_list {
+    struct rollup_rec r[16];
+    size_t n;
+};
+
+static int collect_rollup(const struct rollup_rec *r, void *ctx)
+{
+    struct rollup_list *l = ctx;
+    if (l->n == 16)
+        return -E2BIG;
+    l->r[l->n++] = *r;
+    return 0;
+}
+
+static void test_rollups_are_read_by_period_range_and_order(void **state)
+{
+    (void)state;
+    int64_t d = add_device("hist-1"), other = add_device("hist-2");
+    const int64_t t0 = INT64_C(1773100800000); /* 2026-03-10T00:00:00Z */
+    for (int k = 0; k < 5; k++)
+        put_rollup(d, "1m", t0 + k * 60000, 6, 230 + k, k == 2 ? 0 : 6, 1000 + 10 * k,
+                   k == 3 ? -1 : 1005 + 10 * k);
+    put_rollup(d, "1h", t0, 30, 231, 30, 1000, 1045);
+    put_rollup(other, "1m", t0, 6, 100, 6, 1, 2);
+
+    struct rollup_list l = {0};
+    assert_int_equal(store_rollups_query(st, d, ROLLUP_MINUTE, t0 + 60000, t0 + 4 * 60000, false,
+                                         10, collect_rollup, &l),
+                     0);
+    assert_int_equal(l.n, 3); /* from inclusive, to exclusive, minute rows only */
+    assert_int_equal(l.r[0].bucket_ms, t0 + 60000);
+    assert_int_equal(l.r[2].bucket_ms, t0 + 3 * 60000);
+    assert_int_equal(l.r[0].n, 6);
+    assert_int_equal(l.r[0].first_ts_ms, t0 + 60000);
+    assert_int_equal(l.r[0].metric_n[RM_VOLTAGE], 6);
+    assert_float_equal(l.r[0].sum[RM_VOLTAGE], 231.0 * 6, 1e-9);
+    assert_float_equal(l.r[0].min[RM_VOLTAGE], 229, 1e-9);
+    assert_float_equal(l.r[0].max[RM_VOLTAGE], 233, 1e-9);
+    assert_float_equal(l.r[0].max[RM_CURRENT], 9, 1e-9);
+    assert_int_equal(l.r[0].metric_n[RM_POWER_W], 6);
+    assert_float_equal(l.r[0].min[RM_POWER_W], 100, 1e-9);
+    assert_int_equal(l.r[1].metric_n[RM_POWER_W], 0); /* none carried power */
+    assert_int_equal(l.r[1].metric_n[RM_PF], 0);
+    assert_true(l.r[0].has_import);
+    assert_int_equal(l.r[0].import_min_mwh, 1010);
+    assert_int_equal(l.r[0].import_max_mwh, 1015);
+    assert_false(l.r[0].has_export);
+    assert_false(l.r[2].has_import);
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(
+        store_rollups_query(st, d, ROLLUP_MINUTE, 0, INT64_MAX, true, 2, collect_rollup, &l), 0);
+    assert_int_equal(l.n, 2); /* newest first, at most limit */
+    assert_int_equal(l.r[0].bucket_ms, t0 + 4 * 60000);
+    assert_int_equal(l.r[1].bucket_ms, t0 + 3 * 60000);
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(
+        store_rollups_query(st, d, ROLLUP_HOUR, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.r[0].n, 30);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(
+        store_rollups_query(st, d, ROLLUP_DAY, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(
+        store_rollups_query(st, d, (enum rollup_period)7, 0, 1, false, 1, collect_rollup, &l),
+        -EINVAL);
+}
+
+static void test_counters_before_take_the_newest_row_carrying_each(void **state)
+{
+    (void)state;
+    struct device_rec dev;
+    assert_int_equal(store_device_by_name(st, "hist-1", &dev), 0);
+    const int64_t t0 = INT64_C(1773100800000);
+    struct rollup_counters c;
+    /* Minute 3 has no import counter: the one before it is minute 2's. */
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_MINUTE, t0 + 4 * 60000, &c),
+                     0);
+    assert_true(c.has_import);
+    assert_int_equal(c.import_max_mwh, 1025);
+    assert_false(c.has_export);
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_MINUTE, t0 + 60000, &c), 0);
+    assert_int_equal(c.import_max_mwh, 1005);
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_MINUTE, t0, &c), 0);
+    assert_false(c.has_import);
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_HOUR, t0 + 1, &c), 0);
+    assert_int_equal(c.import_max_mwh, 1045);
+}
+
+static void test_old_readings_are_deleted_in_chunks_and_rollups_stay(void **state)
+{
+    (void)state;
+    int64_t d = add_device("hist-ret"), other = add_device("hist-ret-2");
+    const int64_t t0 = INT64_C(1773100800000);
+    struct reading r[10];
+    for (int k = 0; k < 10; k++)
+        r[k] = make_reading((uint64_t)k + 1, t0 + k * 1000, 230, 1);
+    assert_int_equal(store_readings_insert(st, d, r, 10, NULL), 0);
+    assert_int_equal(store_readings_insert(st, other, r, 10, NULL), 0);
+    put_rollup(d, "1m", t0, 10, 230, 0, 1, 2);
+
+    size_t deleted = 99;
+    assert_int_equal(store_readings_delete_before(st, d, t0 + 7000, 3, &deleted), 0);
+    assert_int_equal(deleted, 3);
+    assert_int_equal(store_readings_delete_before(st, d, t0 + 7000, 3, &deleted), 0);
+    assert_int_equal(deleted, 3);
+    assert_int_equal(store_readings_delete_before(st, d, t0 + 7000, 3, &deleted), 0);
+    assert_int_equal(deleted, 1); /* fewer than asked: nothing older is left */
+    assert_int_equal(store_readings_delete_before(st, d, t0 + 7000, 3, &deleted), 0);
+    assert_int_equal(deleted, 0);
+
+    struct reading oldest;
+    size_t count = 0;
+    assert_int_equal(store_readings_query(st, d, 0, INT64_MAX, 100, count_reading, &count), 0);
+    assert_int_equal(count, 3); /* 7, 8, 9 seconds in */
+    assert_int_equal(store_reading_latest(st, d, &oldest), 0);
+    assert_int_equal(oldest.seq, 10);
+    count = 0;
+    assert_int_equal(store_readings_query(st, other, 0, INT64_MAX, 100, count_reading, &count), 0);
+    assert_int_equal(count, 10); /* another device's readings are its own */
+
+    struct rollup_list l = {0};
+    assert_int_equal(
+        store_rollups_query(st, d, ROLLUP_MINUTE, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(store_readings_delete_before(st, d, t0, 0, &deleted), -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     url = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -794,6 +956,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_a_ten_second_capture_round_trips),
         cmocka_unit_test(test_bad_urls_are_rejected_with_a_message),
         cmocka_unit_test(test_a_wechat_user_binds_to_one_account_and_back),
+        cmocka_unit_test(test_rollups_are_read_by_period_range_and_order),
+        cmocka_unit_test(test_counters_before_take_the_newest_row_carrying_each),
+        cmocka_unit_test(test_old_readings_are_deleted_in_chunks_and_rollups_stay),
     };
     return cmocka_run_group_tests_name(url, tests, group_setup, group_teardown);
 }

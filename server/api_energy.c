@@ -1,0 +1,238 @@
+/*
+ * GET /api/devices/:id/energy?period=day|month&from=YYYY-MM-DD&to=YYYY-MM-DD:
+ * energy per day or month in the site's time zone, from the '1d' rollups
+ * only (so it answers past the raw readings' retention). Every day or month
+ * of the range is answered, with zeros where there was no data.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_energy.h"
+#include "history.h"
+#include "sitetime.h"
+#include "timeutil.h"
+
+#define ENERGY_DEFAULT_DAYS   30
+#define ENERGY_DEFAULT_MONTHS 12
+#define ENERGY_MAX_DAYS       400
+#define ENERGY_MAX_MONTHS     120
+/* Day rows one answer reads: 120 months of days, with room to spare. */
+#define ENERGY_MAX_DAY_ROWS 3700
+
+/* What one day row contributes. */
+struct energy_day {
+    int64_t start_ms, n;
+    bool has_import, has_export;
+    int64_t import_min_mwh, import_max_mwh, export_min_mwh, export_max_mwh;
+};
+
+struct energy_days {
+    struct energy_day *d;
+    size_t n, cap;
+};
+
+static int collect_day(const struct rollup_rec *r, void *ctx)
+{
+    struct energy_days *a = ctx;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        struct energy_day *p = realloc(a->d, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        a->d = p;
+        a->cap = cap;
+    }
+    a->d[a->n++] = (struct energy_day){
+        .start_ms = r->bucket_ms,
+        .n = r->n,
+        .has_import = r->has_import,
+        .has_export = r->has_export,
+        .import_min_mwh = r->import_min_mwh,
+        .import_max_mwh = r->import_max_mwh,
+        .export_min_mwh = r->export_min_mwh,
+        .export_max_mwh = r->export_max_mwh,
+    };
+    return 0;
+}
+
+/* A day's energy after the counters before it; advances them. */
+static void day_energy(struct rollup_counters *prev, const struct energy_day *d,
+                       int64_t *ret_import_mwh, int64_t *ret_export_mwh)
+{
+    *ret_import_mwh = 0;
+    *ret_export_mwh = 0;
+    if (d->has_import) {
+        *ret_import_mwh = history_energy_mwh(prev->has_import, prev->import_max_mwh,
+                                             d->import_min_mwh, d->import_max_mwh);
+        prev->has_import = true;
+        prev->import_max_mwh = d->import_max_mwh;
+    }
+    if (d->has_export) {
+        *ret_export_mwh = history_energy_mwh(prev->has_export, prev->export_max_mwh,
+                                             d->export_min_mwh, d->export_max_mwh);
+        prev->has_export = true;
+        prev->export_max_mwh = d->export_max_mwh;
+    }
+}
+
+/* The local month "YYYY-MM" or a date in it ("YYYY-MM-DD"): its first instant. */
+static int parse_month(const char *s, int64_t *ret_ms)
+{
+    char day[16];
+    if (strlen(s) == 7) {
+        snprintf(day, sizeof(day), "%s-01", s);
+        s = day;
+    }
+    int64_t ms;
+    if (sitetime_parse_day(s, &ms))
+        return -EINVAL;
+    *ret_ms = sitetime_month_start(ms);
+    return 0;
+}
+
+static int64_t next_bucket(bool months, int64_t start)
+{
+    return months ? sitetime_next_month(start) : sitetime_next_day(start);
+}
+
+/* Days or months from first to last inclusive, counting no further than cap + 1. */
+static int64_t count_buckets(bool months, int64_t first, int64_t last, int64_t cap)
+{
+    int64_t n = 0;
+    for (int64_t b = first; b <= last && n <= cap; b = next_bucket(months, b))
+        n++;
+    return n;
+}
+
+void api_device_energy(struct api_call *c)
+{
+    struct device_rec dev;
+    if (api_device_for_caller(c, c->params[0], &dev))
+        return;
+    const char *period_s = http_query(c->req, "period");
+    const char *from_s = http_query(c->req, "from"), *to_s = http_query(c->req, "to");
+    bool months;
+    if (!period_s || strcmp(period_s, "day") == 0)
+        months = false;
+    else if (strcmp(period_s, "month") == 0)
+        months = true;
+    else {
+        api_error(c, 400, "period must be day or month");
+        return;
+    }
+
+    int64_t now = time_now_ms(), first, last;
+    if (to_s) {
+        if (months ? parse_month(to_s, &last) : sitetime_parse_day(to_s, &last)) {
+            api_error(c, 400, "to must be a local date YYYY-MM-DD%s", months ? " or YYYY-MM" : "");
+            return;
+        }
+    } else {
+        last = months ? sitetime_month_start(now) : sitetime_day_start(now);
+    }
+    if (from_s) {
+        if (months ? parse_month(from_s, &first) : sitetime_parse_day(from_s, &first)) {
+            api_error(c, 400, "from must be a local date YYYY-MM-DD%s",
+                      months ? " or YYYY-MM" : "");
+            return;
+        }
+    } else if (months) {
+        first = last;
+        for (int i = 1; i < ENERGY_DEFAULT_MONTHS; i++)
+            first = sitetime_month_start(first - 1);
+    } else {
+        /* Noon 29 days back is inside the wanted day whatever DST did in between. */
+        first = sitetime_day_start(last + 12 * HISTORY_HOUR_MS -
+                                   (ENERGY_DEFAULT_DAYS - 1) * HISTORY_DAY_MS);
+    }
+    if (first > last) {
+        api_error(c, 400, "from must not be later than to");
+        return;
+    }
+    int64_t cap = months ? ENERGY_MAX_MONTHS : ENERGY_MAX_DAYS;
+    if (count_buckets(months, first, last, cap) > cap) {
+        api_error(c, 400, "at most %" PRId64 " %s in one answer", cap, months ? "months" : "days");
+        return;
+    }
+    int64_t end = next_bucket(months, last);
+
+    struct rollup_counters prev;
+    struct energy_days days = {0};
+    int r = api_store_result(
+        c, store_rollup_counters_before(c->store, dev.id, ROLLUP_DAY, first, &prev));
+    if (!r)
+        r = api_store_result(c, store_rollups_query(c->store, dev.id, ROLLUP_DAY, first, end, false,
+                                                    ENERGY_MAX_DAY_ROWS, collect_day, &days));
+    if (r == -ENOMEM) {
+        api_error(c, 500, "out of memory");
+        goto out;
+    }
+    if (r) {
+        api_store_error(c, r);
+        goto out;
+    }
+
+    struct jsonw w;
+    api_json(c, 200, &w);
+    jsonw_obj_begin(&w);
+    jsonw_kstr(&w, "device_id", dev.device_id);
+    jsonw_kstr(&w, "timezone", sitetime_zone());
+    jsonw_kstr(&w, "period", months ? "month" : "day");
+    jsonw_key(&w, "buckets");
+    jsonw_arr_begin(&w);
+    size_t k = 0;
+    for (int64_t b = first; b < end; b = next_bucket(months, b)) {
+        int64_t next = next_bucket(months, b), import_mwh = 0, export_mwh = 0, n = 0;
+        for (; k < days.n && days.d[k].start_ms < next; k++) {
+            int64_t i, e;
+            day_energy(&prev, &days.d[k], &i, &e);
+            import_mwh += i;
+            export_mwh += e;
+            n += days.d[k].n;
+        }
+        char label[11];
+        if (months)
+            sitetime_format_month(b, label);
+        else
+            sitetime_format_day(b, label);
+        jsonw_obj_begin(&w);
+        jsonw_kstr(&w, "date", label);
+        jsonw_ktime(&w, "start", b);
+        jsonw_key(&w, "energy_wh");
+        jsonw_milli_fixed(&w, import_mwh);
+        jsonw_key(&w, "export_wh");
+        jsonw_milli_fixed(&w, export_mwh);
+        jsonw_kint(&w, "readings", n);
+        jsonw_obj_end(&w);
+    }
+    jsonw_arr_end(&w);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+out:
+    free(days.d);
+}
+
+int api_write_energy_today(struct api_call *c, struct jsonw *w, const struct device_rec *d)
+{
+    int64_t today = sitetime_day_start(time_now_ms());
+    struct rollup_counters prev;
+    struct energy_days days = {0};
+    int r = api_store_result(
+        c, store_rollup_counters_before(c->store, d->id, ROLLUP_DAY, today, &prev));
+    if (!r)
+        r = api_store_result(c, store_rollups_query(c->store, d->id, ROLLUP_DAY, today,
+                                                    sitetime_next_day(today), false, 1, collect_day,
+                                                    &days));
+    if (!r) {
+        int64_t import_mwh = 0, export_mwh = 0;
+        if (days.n)
+            day_energy(&prev, &days.d[0], &import_mwh, &export_mwh);
+        jsonw_key(w, "energy_today_wh");
+        jsonw_milli_fixed(w, import_mwh);
+    }
+    free(days.d);
+    return r;
+}
