@@ -15,6 +15,8 @@ packages=(
 if ! command -v node >/dev/null 2>&1; then
     packages+=(nodejs npm)
 fi
+# The dashboard's browser tests (tests/browser) drive Debian's Chromium.
+packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do

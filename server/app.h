@@ -15,6 +15,7 @@
 #include "store_pool.h"
 
 struct mqtt_ingest;
+struct static_site;
 
 struct app {
     const struct server_options *opt;
@@ -25,6 +26,7 @@ struct app {
     struct ingest_stats *stats;
     struct mqtt_ingest *_Atomic mqtt; /* publishes commands to meters; NULL until it starts */
     int64_t started_ms;
+    struct static_site *web; /* the dashboard's files; NULL when not served */
 };
 
 #endif

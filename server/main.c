@@ -20,6 +20,7 @@
 #include "mqtt_ingest.h"
 #include "options.h"
 #include "sitetime.h"
+#include "static.h"
 #include "timeutil.h"
 #include "url.h"
 
@@ -130,6 +131,14 @@ static int serve(struct server_options *opt)
         code = cli_fail(1, "out of memory");
         goto out;
     }
+    /* A missing dashboard is not fatal: the API serves on without it. */
+    if (opt->web_root && opt->web_root[0]) {
+        if (static_site_open(opt->web_root, (size_t)opt->web_max_file_bytes, &app.web, err,
+                             sizeof(err)))
+            log_warn("meter-server: not serving the dashboard: %s", err);
+        else
+            log_info("meter-server: serving the dashboard from %s", opt->web_root);
+    }
 
     /* Signals are taken synchronously by the main thread; every other thread blocks them. */
     sigset_t sigs;
@@ -183,6 +192,7 @@ out:
     mqtt_ingest_stop(mq);
     ingest_free(ing);
     store_pool_free(app.pool);
+    static_site_free(app.web);
     ratelimit_free(app.login_failures);
     if (sem_ready)
         sem_destroy(&app.password_slots);

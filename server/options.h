@@ -30,6 +30,8 @@ struct server_options {
     int64_t max_connections_per_ip;
     int64_t login_max_failures;
     char *timezone;
+    char *web_root;
+    int64_t web_max_file_bytes;
 };
 
 extern const struct config_option server_option_table[];
