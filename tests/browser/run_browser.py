@@ -4,7 +4,7 @@ meters publishing through the fixture's mosquitto, and Chromium driven by dashbo
 Before the browser runs, the static file serving is checked over plain HTTP: content types,
 caching headers, conditional requests, the app-route fallback and refused paths.
 """
-import http.client
+import http.client as httpclient
 import os
 import shutil
 import subprocess
@@ -25,7 +25,7 @@ ADC_A = "sim:v=230,i=8,phase=25,h3=5,h5=3,h7=2,noise=0.1"
 
 def raw_get(port, path, headers=None):
     """GET with the path exactly as given (no client-side normalisation)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c = httpclient.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         c.putrequest("GET", path, skip_accept_encoding=True)
         for k, v in (headers or {}).items():
