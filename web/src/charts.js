@@ -38,24 +38,30 @@ export function createChart(el) {
   };
 }
 
-// Voltage, current and power against time, each on its own axis.
-export function vawOption(names, rows) {
-  const axis = (name, position, offset) => ({ type: 'value', name, position, offset, scale: true, splitLine: { show: position === 'left' } });
+// Voltage, current and power against time, each on its own axis. range: optional [from, to]
+// (ms) to show the whole span asked for. On a narrow chart the power axis keeps its name but
+// not its labels, so three axes fit a phone.
+export function vawOption(names, rows, { range, narrow = false } = {}) {
+  const axis = (name, position, offset, labels = true) => ({
+    type: 'value', name, position, offset, scale: true,
+    splitLine: { show: position === 'left' }, axisLabel: { show: labels, hideOverlap: true },
+  });
+  const symbols = rows.length < 40; // a few buckets read better as dots
+  const line = (name, yAxisIndex, key) => ({ name, type: 'line', yAxisIndex, showSymbol: symbols, data: rows.map((r) => [r.t, r[key]]) });
   return {
     animation: false,
     tooltip,
     legend: { top: 0 },
-    grid: { left: 48, right: 96, top: 40, bottom: 40 },
-    xAxis: { type: 'time' },
-    yAxis: [axis('V', 'left', 0), axis('A', 'right', 0), axis('W', 'right', 48)],
+    grid: { left: 52, right: narrow ? 64 : 120, top: 44, bottom: 32 },
+    xAxis: { type: 'time', min: range?.[0], max: range?.[1], axisLabel: { hideOverlap: true } },
+    yAxis: [axis('V', 'left', 0), axis('A', 'right', 0), axis('W', 'right', narrow ? 0 : 60, !narrow)],
     dataZoom: [{ type: 'inside' }],
-    series: [
-      { name: names.voltage, type: 'line', yAxisIndex: 0, showSymbol: false, data: rows.map((r) => [r.t, r.voltage]) },
-      { name: names.current, type: 'line', yAxisIndex: 1, showSymbol: false, data: rows.map((r) => [r.t, r.current]) },
-      { name: names.power, type: 'line', yAxisIndex: 2, showSymbol: false, data: rows.map((r) => [r.t, r.power]) },
-    ],
+    series: [line(names.voltage, 0, 'voltage'), line(names.current, 1, 'current'), line(names.power, 2, 'power')],
   };
 }
+
+// Whether a chart element is phone-sized.
+export const isNarrow = (el) => el.clientWidth > 0 && el.clientWidth < 520;
 
 export function barOption(name, labels, values) {
   return {
@@ -76,7 +82,7 @@ export function waveformOption(names, rateHz, v, i) {
     tooltip,
     legend: { top: 0 },
     grid: { left: 56, right: 56, top: 40, bottom: 40 },
-    xAxis: { type: 'value', name: 'ms' },
+    xAxis: { type: 'value', name: 'ms', axisLabel: { hideOverlap: true } },
     yAxis: [{ type: 'value', name: 'V' }, { type: 'value', name: 'A', position: 'right' }],
     dataZoom: [{ type: 'inside' }],
     series: [
@@ -94,7 +100,7 @@ export function harmonicsOption(names, hv, hi) {
     tooltip,
     legend: { top: 0 },
     grid: { left: 48, right: 16, top: 40, bottom: 40 },
-    xAxis: { type: 'category', data: orders, name: 'h' },
+    xAxis: { type: 'category', data: orders, name: 'h', axisLabel: { hideOverlap: true } },
     yAxis: { type: 'value', name: '%' },
     series: [
       { name: names.v, type: 'bar', data: orders.map((h) => hv[+h]) },

@@ -3,7 +3,7 @@
 import { Api } from '../api.js';
 import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
-import { createChart, vawOption } from '../charts.js';
+import { createChart, isNarrow, vawOption } from '../charts.js';
 import { durationParam } from '../format.js';
 
 const HOUR = 3600;
@@ -58,7 +58,7 @@ export function historySection(el, { id }) {
       const rows = await Api.data(id, { from: from.toISOString(), to: to.toISOString(), interval: durationParam(intervalS), limit: 10000 });
       if (stopped || mine !== request) return;
       const points = rows.slice().reverse().map((r) => ({ t: Date.parse(r.timestamp), voltage: r.voltage, current: r.current, power: r.power_w ?? null }));
-      chart.set(vawOption(names, points), true);
+      chart.set(vawOption(names, points, { range: [from.getTime(), to.getTime()], narrow: isNarrow(chartEl) }), true);
       fill(info, points.length ? t('chart.points', { n: points.length, interval: durationParam(intervalS) }) : t('chart.no_data'));
     } catch (err) {
       if (!stopped && mine === request) fill(status, errorBox(apiMessage(err)));

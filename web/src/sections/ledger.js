@@ -21,11 +21,14 @@ export function ledgerSection(el, { id, staff, reloadHead }) {
         return;
       }
       fill(table, h('table', {},
-        h('thead', {}, h('tr', {}, ['ledger.time', 'ledger.kind', 'ledger.amount', 'ledger.balance_after', 'ledger.actor'].map((k) => h('th', {}, t(k))))),
+        h('thead', {}, h('tr', {},
+          h('th', {}, t('ledger.time')), h('th', { class: 'wide-only' }, t('ledger.kind')),
+          h('th', { class: 'num' }, t('ledger.amount')), h('th', { class: 'num' }, t('ledger.balance_after')),
+          h('th', { class: 'wide-only' }, t('ledger.actor')))),
         h('tbody', {}, r.entries.map((e) => h('tr', {},
-          h('td', {}, dateTime(e.created_at)), h('td', {}, t(`ledger.kind.${e.kind}`)),
+          h('td', {}, dateTime(e.created_at)), h('td', { class: 'wide-only' }, t(`ledger.kind.${e.kind}`)),
           h('td', { class: 'num' }, money(e.amount)), h('td', { class: 'num' }, money(e.balance_after)),
-          h('td', {}, e.actor ?? '—'))))));
+          h('td', { class: 'wide-only' }, e.actor ?? '—'))))));
     } catch (err) {
       if (!stopped) fill(status, errorBox(apiMessage(err)));
     }

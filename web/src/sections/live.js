@@ -3,7 +3,7 @@
 import { Api } from '../api.js';
 import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
-import { createChart, vawOption } from '../charts.js';
+import { createChart, isNarrow, vawOption } from '../charts.js';
 
 const POLL_MS = 2000;
 const POINTS = 150;
@@ -23,7 +23,7 @@ export function liveSection(el, { id, reloadHead }) {
       const rows = await Api.data(id, { limit: POINTS });
       if (stopped) return;
       const points = rows.slice().reverse().map((r) => ({ t: Date.parse(r.timestamp), voltage: r.voltage, current: r.current, power: r.power_w ?? null }));
-      chart.set(vawOption(names, points));
+      chart.set(vawOption(names, points, { narrow: isNarrow(chartEl) }));
       fill(status);
       if (rows.length && rows[0].seq !== newestSeq) {
         if (newestSeq !== null) await reloadHead();
