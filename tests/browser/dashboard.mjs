@@ -96,10 +96,17 @@ async function desktop(browser) {
   });
   assert.ok(inked > 1000, `live chart canvas has ${inked} painted pixels`);
 
-  // History (downsampled buckets) for the last hour, then 24 hours.
+  // History (downsampled buckets) for the last hour, then 24 hours, then a custom range.
   await waitForSeries(page, '#history-chart', 1);
+  assert.equal(await page.isVisible('.custom-range'), false, 'the custom range form shows for a preset');
   await page.click('[data-range="24h"]');
   await page.waitForFunction(() => /10m/.test(document.querySelector('#history-info').textContent), null, { timeout: WAIT_MS });
+  await waitForSeries(page, '#history-chart', 1);
+  await page.click('[data-range="custom"]');
+  assert.equal(await page.isVisible('.custom-range'), true);
+  await page.click('.custom-range button[type="submit"]'); // the last 24 hours, in 150 buckets
+  // The form's default is the 24 hours to this minute: 86400 s / 150 buckets = 576 s each.
+  await page.waitForFunction(() => /576s/.test(document.querySelector('#history-info').textContent), null, { timeout: WAIT_MS });
   await waitForSeries(page, '#history-chart', 1);
 
   // Energy: bars when the server has the endpoint, otherwise a plain "no energy data".
@@ -177,6 +184,9 @@ async function phone(browser) {
   await page.goto(`${BASE}/devices/meter-a`);
   await waitForSeries(page, '#live-chart', 3);
   assert.equal(await page.locator('#recharge-amount').count(), 0);
+  await page.waitForSelector('#ledger table', { timeout: WAIT_MS });
+  const pageOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(pageOverflow <= 0, `the device page is ${pageOverflow}px wider than the phone`);
   const width = await page.$eval('#live-chart', (el) => el.getBoundingClientRect().width);
   assert.ok(width <= 390 && width > 300, `live chart is ${width}px wide on a 390px screen`);
   await page.click('#lang-switch');

@@ -26,9 +26,10 @@ export function historySection(el, { id }) {
   const chartEl = h('div', { class: 'chart', id: 'history-chart' });
   const status = h('div', { class: 'status' });
   const info = h('span', { class: 'muted small', id: 'history-info' });
-  const now = new Date();
-  const fromIn = h('input', { type: 'datetime-local', id: 'history-from', value: localInput(new Date(now - 24 * HOUR * 1000)) });
-  const toIn = h('input', { type: 'datetime-local', id: 'history-to', value: localInput(now) });
+  // The custom range starts as the 24 hours to the end of this minute (the inputs hold minutes).
+  const end = new Date(Math.ceil(Date.now() / 60000) * 60000);
+  const fromIn = h('input', { type: 'datetime-local', id: 'history-from', value: localInput(new Date(end - 24 * HOUR * 1000)) });
+  const toIn = h('input', { type: 'datetime-local', id: 'history-to', value: localInput(end) });
   const custom = h('form', { class: 'inline custom-range', hidden: true, onsubmit: (e) => {
     e.preventDefault();
     const from = new Date(fromIn.value);
