@@ -109,7 +109,9 @@ class Dashboard(IntegrationTest):
         """Named to run last: the static checks above fail faster and say more."""
         npm = shutil.which("npm")
         self.assertIsNotNone(npm, "npm is missing")
-        if not os.path.exists(os.path.join(HERE, "node_modules", "playwright-core")):
+        installed = os.path.join(HERE, "node_modules", ".package-lock.json")
+        lock = os.path.join(HERE, "package-lock.json")
+        if not os.path.exists(installed) or os.path.getmtime(lock) > os.path.getmtime(installed):
             subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=HERE,
                            check=True, timeout=120)
         shots = os.path.join(ARTIFACTS, "browser")
