@@ -136,8 +136,6 @@ static int serve(struct server_options *opt)
         if (static_site_open(opt->web_root, (size_t)opt->web_max_file_bytes, &app.web, err,
                              sizeof(err)))
             log_warn("meter-server: not serving the dashboard: %s", err);
-        else
-            log_info("meter-server: serving the dashboard from %s", opt->web_root);
     }
 
     /* Signals are taken synchronously by the main thread; every other thread blocks them. */
@@ -176,6 +174,9 @@ static int serve(struct server_options *opt)
     log_info("meter-server: serving the API on http://%s (port %d), database %s, broker %s",
              opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql",
              opt->mqtt);
+    if (app.web)
+        log_info("meter-server: serving the dashboard on http://%s/ from %s", opt->listen,
+                 opt->web_root);
 
     for (;;) {
         struct timespec tick = {1, 0};
