@@ -127,6 +127,17 @@ async function desktop(browser) {
   await page.waitForFunction((b) => document.querySelector('.device-head .balance').textContent.includes(b), expected, { timeout: WAIT_MS });
   assert.match(await page.textContent('#ledger tbody tr:first-child'), /88\.50/);
 
+  // Bind bob to meter-a, then take it away again.
+  await page.fill('#bind-username', 'bob');
+  await page.click('#section-bindings button[type="submit"]');
+  await page.waitForSelector('#bindings li:has-text("bob")', { timeout: WAIT_MS });
+  await page.click('#bindings li:has-text("bob") button');
+  await page.waitForFunction(() => !/bob/.test(document.querySelector('#bindings').textContent), null, { timeout: WAIT_MS });
+  await page.fill('#bind-username', 'nobody');
+  await page.click('#section-bindings button[type="submit"]');
+  await page.waitForSelector('#section-bindings .error', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#section-bindings .error'), /user not found/);
+
   // A waveform capture: analysis numbers, harmonics bars and the V/I waveform.
   await page.fill('#capture-duration', '1000');
   await page.click('#capture-request');
@@ -151,9 +162,22 @@ async function desktop(browser) {
   await waitForSeries(page, '#live-chart', 3);
   await shot(page, 'desktop-4-device-english');
 
-  // Administration: the accounts list.
+  // Administration: the accounts, a new user, a new device owned by her (its secret shown once).
   await page.click('#nav-admin');
   await page.waitForSelector('#users td:text("alice")', { timeout: WAIT_MS });
+  await page.fill('#new-username', 'carol');
+  await page.fill('#new-password', 'carol-password');
+  await page.click('#new-password ~ button[type="submit"]');
+  await page.waitForSelector('#users td:text("carol")', { timeout: WAIT_MS });
+  await page.fill('#new-device-id', 'meter-c');
+  await page.fill('#new-device-owner', 'carol');
+  await page.click('#new-device-owner ~ button[type="submit"]');
+  await page.waitForSelector('code.secret', { timeout: WAIT_MS });
+  assert.match(await page.textContent('code.secret'), /^[0-9a-f]{64}$/);
+  await page.fill('#new-device-id', 'meter-c');
+  await page.click('#new-device-owner ~ button[type="submit"]');
+  await page.waitForSelector('#new-device-owner ~ .status .error', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#new-device-owner ~ .status .error'), /already exists/);
   await shot(page, 'desktop-5-admin');
   await context.close();
 }
