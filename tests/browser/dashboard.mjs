@@ -165,6 +165,8 @@ async function desktop(browser) {
   // Administration: the accounts, a new user, a new device owned by her (its secret shown once).
   await page.click('#nav-admin');
   await page.waitForSelector('#users td:text("alice")', { timeout: WAIT_MS });
+  const stored = Number(await page.textContent('#stats dd[data-key="mqtt.readings_stored"]', { timeout: WAIT_MS }));
+  assert.ok(stored > 0, `the ingest counters say ${stored} readings stored`);
   await page.fill('#new-username', 'carol');
   await page.fill('#new-password', 'carol-password');
   await page.click('#new-password ~ button[type="submit"]');

@@ -9,7 +9,7 @@ import { session } from '../session.js';
 export function adminPage(main) {
   const users = h('div', { class: 'table-wrap', id: 'users' });
   const usersStatus = h('div', { class: 'status' });
-  const stats = h('pre', { class: 'stats', id: 'stats' });
+  const stats = h('div', { class: 'analysis', id: 'stats' });
   let stopped = false;
 
   async function loadUsers() {
@@ -71,7 +71,14 @@ export function adminPage(main) {
       h('section', { class: 'card' }, devForm),
       h('section', { class: 'card' }, h('h2', {}, t('admin.stats')), stats)));
   loadUsers();
-  Api.stats().then((s) => { if (!stopped) fill(stats, JSON.stringify({ mqtt: s.mqtt, http: s.http, uptime_s: s.uptime_s }, null, 2)); })
+  // The counters as "group.name" rows: mqtt.messages, http.uploads, uptime_s, ...
+  Api.stats().then((s) => {
+    if (stopped) return;
+    const rows = [];
+    for (const group of ['mqtt', 'http']) for (const [k, v] of Object.entries(s[group] || {})) rows.push([`${group}.${k}`, v]);
+    rows.push(['uptime_s', s.uptime_s]);
+    fill(stats, h('dl', {}, rows.map(([k, v]) => [h('dt', {}, k), h('dd', { dataset: { key: k } }, String(v))])));
+  })
     .catch((err) => { if (!stopped) fill(stats, errorBox(apiMessage(err))); });
   return () => {
     stopped = true;
