@@ -75,10 +75,13 @@ for k in 0 1 2; do
 done
 
 api="http://127.0.0.1:$api_port"
+grep -q "not serving the dashboard" "$demo/meter-server.log" &&
+    echo "demo: the dashboard is not built (needs node and npm); the API works without it" >&2
 cat <<TEXT
 
 smartmeter demo is running (Ctrl-C stops it).
 
+  dashboard:  $api/   (log in as admin or demo below)
   API:        $api/api/
   admin:      admin / $admin_pw
   user:       demo / $user_pw   (owns meter-01, meter-02, meter-03)

@@ -15,6 +15,9 @@ packages=(
 if ! command -v node >/dev/null 2>&1; then
     packages+=(nodejs npm)
 fi
+# The dashboard's browser tests (tests/browser) drive Debian's Chromium; a Chinese font lets
+# its screenshots show the dashboard's default language.
+packages+=(chromium fonts-wqy-microhei)
 
 missing=()
 for p in "${packages[@]}"; do

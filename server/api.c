@@ -8,6 +8,7 @@
 
 #include "jsonutil.h"
 #include "log.h"
+#include "static.h"
 #include "timeutil.h"
 
 enum access { ACCESS_PUBLIC, ACCESS_USER, ACCESS_STAFF, ACCESS_ADMIN };
@@ -275,9 +276,19 @@ static int authenticate(struct api_call *c)
     return 0;
 }
 
+/* Whether a path belongs to the API ("/api" or under "/api/"); everything else is the dashboard. */
+static bool is_api_path(const char *path)
+{
+    return strncmp(path, "/api", 4) == 0 && (path[4] == '\0' || path[4] == '/');
+}
+
 void api_handle(void *app, const struct http_request *req, struct http_response *res)
 {
     struct api_call c = {.app = app, .req = req, .res = res};
+    if (c.app->web && !is_api_path(req->path)) {
+        static_serve(c.app->web, req, res);
+        return;
+    }
     const struct route *found = NULL;
     char allow[64] = "";
 

@@ -17,6 +17,7 @@
 struct mqtt_ingest;
 struct wechat;
 struct retention;
+struct static_site;
 
 struct app {
     const struct server_options *opt;
@@ -29,6 +30,7 @@ struct app {
     int64_t started_ms;
     struct wechat *wechat; /* code2Session client; NULL when WeChat login is not configured */
     struct retention *retention; /* NULL when raw readings are kept forever */
+    struct static_site *web; /* the dashboard's files; NULL when not served */
 };
 
 #endif

@@ -23,7 +23,35 @@ struct http_server {
 struct request_ctx {
     struct dynbuf body;
     bool too_large;
+    bool started;   /* on_request has seen the headers */
+    char *raw_path; /* the path as sent, before percent-decoding; NULL if too long */
 };
+
+#define RAW_PATH_MAX 4096
+
+/*
+ * Called with the request line's URI before libmicrohttpd decodes it: keeps
+ * the raw path, so the static files can refuse encoded slashes. Its result
+ * becomes the request's context (NULL when out of memory: on_request then
+ * makes one without the raw path).
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    struct request_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return NULL;
+    size_t len = strcspn(uri, "?");
+    if (len <= RAW_PATH_MAX) {
+        ctx->raw_path = malloc(len + 1);
+        if (ctx->raw_path) {
+            memcpy(ctx->raw_path, uri, len);
+            ctx->raw_path[len] = '\0';
+        }
+    }
+    return ctx;
+}
 
 const char *http_header(const struct http_request *req, const char *name)
 {
@@ -103,10 +131,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct request_ctx *ctx = *con_cls;
     (void)version;
 
-    if (!ctx) {
-        ctx = calloc(1, sizeof(*ctx));
+    if (!ctx || !ctx->started) {
+        if (!ctx)
+            ctx = calloc(1, sizeof(*ctx));
         if (!ctx)
             return MHD_NO;
+        ctx->started = true;
         dynbuf_init(&ctx->body, srv->opts.max_body_bytes);
         *con_cls = ctx;
         const char *cl =
@@ -130,6 +160,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct http_request req = {
         .method = method,
         .path = url,
+        .raw_path = ctx->raw_path,
         .body = dynbuf_str(&ctx->body),
         .body_len = ctx->body.len,
         .conn = c,
@@ -150,6 +181,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     if (ctx) {
         dynbuf_free(&ctx->body);
+        free(ctx->raw_path);
         free(ctx);
         *con_cls = NULL;
     }
@@ -234,7 +266,8 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)opts->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opts->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+        on_completed, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available)",
                  opts->listen);

@@ -13,15 +13,16 @@
 #include "dynbuf.h"
 
 struct http_request {
-    const char *method; /* "GET", "POST", ... */
-    const char *path;   /* percent-decoded, without the query */
-    const char *body;   /* NUL-terminated; "" when there is none */
+    const char *method;   /* "GET", "POST", ... */
+    const char *path;     /* percent-decoded, without the query */
+    const char *raw_path; /* as sent (still percent-encoded), without the query; NULL if unknown */
+    const char *body;     /* NUL-terminated; "" when there is none */
     size_t body_len;
     char client_addr[64];
     void *conn; /* for http_header()/http_query() */
 };
 
-#define HTTP_MAX_HEADERS 6
+#define HTTP_MAX_HEADERS 8
 
 struct http_response {
     int status;
@@ -30,7 +31,7 @@ struct http_response {
     unsigned nheaders;
     struct {
         const char *name; /* static string */
-        char value[128];
+        char value[256];
     } headers[HTTP_MAX_HEADERS];
 };
 

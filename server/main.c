@@ -21,6 +21,7 @@
 #include "options.h"
 #include "retention.h"
 #include "sitetime.h"
+#include "static.h"
 #include "timeutil.h"
 #include "url.h"
 #include "wechat.h"
@@ -162,6 +163,12 @@ static int serve(struct server_options *opt)
         code = cli_fail(1, "out of memory");
         goto out;
     }
+    /* A missing dashboard is not fatal: the API serves on without it. */
+    if (opt->web_root && opt->web_root[0]) {
+        if (static_site_open(opt->web_root, (size_t)opt->web_max_file_bytes, &app.web, err,
+                             sizeof(err)))
+            log_warn("meter-server: not serving the dashboard: %s", err);
+    }
 
     /* Signals are taken synchronously by the main thread; every other thread blocks them. */
     sigset_t sigs;
@@ -206,6 +213,9 @@ static int serve(struct server_options *opt)
     log_info("meter-server: serving the API on http://%s (port %d), database %s, broker %s",
              opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql",
              opt->mqtt);
+    if (app.web)
+        log_info("meter-server: serving the dashboard on http://%s/ from %s", opt->listen,
+                 opt->web_root);
 
     for (;;) {
         struct timespec tick = {1, 0};
@@ -223,6 +233,7 @@ out:
     mqtt_ingest_stop(mq);
     ingest_free(ing);
     store_pool_free(app.pool);
+    static_site_free(app.web);
     ratelimit_free(app.login_failures);
     wechat_free(app.wechat);
     if (sem_ready)

@@ -4,6 +4,11 @@
 
 #define OPT(field) offsetof(struct server_options, field)
 
+/* The build's dashboard output; CMake sets it, and web_root overrides it. */
+#ifndef SMARTMETER_WEB_ROOT_DEFAULT
+#define SMARTMETER_WEB_ROOT_DEFAULT ""
+#endif
+
 const struct config_option server_option_table[] = {
     {"db", CONFIG_STRING, OPT(db), 0, 0, "sqlite:./var/meter.db", "URL",
      "database: sqlite:PATH or mysql://USER[:PASS]@HOST[:PORT]/DB"},
@@ -52,5 +57,10 @@ const struct config_option server_option_table[] = {
      "URL", "WeChat's API (https://; http:// only to a loopback address, for tests)"},
     {"raw_retention_days", CONFIG_INT, OPT(raw_retention_days), 0, 36500, "0", "DAYS",
      "delete raw readings older than this many days (0: keep forever); rollups are kept"},
+    {"web_root", CONFIG_STRING, OPT(web_root), 0, 0, SMARTMETER_WEB_ROOT_DEFAULT, "DIR",
+     "directory of the web dashboard's built files, served for paths outside /api/ (empty: "
+     "no dashboard)"},
+    {"web_max_file_bytes", CONFIG_INT, OPT(web_max_file_bytes), 1024, 268435456, "16777216",
+     "BYTES", "largest dashboard file served"},
     {0},
 };

@@ -34,6 +34,8 @@ struct server_options {
     char *wechat_secret_file;
     char *wechat_api_base;
     int64_t raw_retention_days;
+    char *web_root;
+    int64_t web_max_file_bytes;
 };
 
 extern const struct config_option server_option_table[];

@@ -1,0 +1,110 @@
+// Charts, drawn by ECharts (only the parts the dashboard uses are bundled). Each chart
+// element carries data-points, the number of points of each series now drawn (read back from
+// the option ECharts holds), and data-last, the x of the first series' last point, so tests
+// and people can check what is plotted.
+import * as echarts from 'echarts/core';
+import { BarChart, LineChart } from 'echarts/charts';
+import { DataZoomComponent, GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
+import { CanvasRenderer } from 'echarts/renderers';
+
+echarts.use([LineChart, BarChart, GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, CanvasRenderer]);
+
+const charts = new Set();
+window.addEventListener('resize', () => {
+  for (const c of charts) c.resize();
+});
+
+// Tooltips render on the canvas (richText): HTML tooltips would need inline styles, which
+// the Content-Security-Policy forbids.
+const tooltip = { trigger: 'axis', renderMode: 'richText' };
+
+export function createChart(el) {
+  const chart = echarts.init(el, null, { renderer: 'canvas' });
+  charts.add(chart);
+  return {
+    chart,
+    set(option, notMerge = false) {
+      chart.setOption(option, { notMerge, lazyUpdate: false });
+      const series = chart.getOption().series || [];
+      el.dataset.points = JSON.stringify(Object.fromEntries(series.map((s) => [s.name, (s.data || []).length])));
+      const first = series[0]?.data || [];
+      const last = first[first.length - 1];
+      el.dataset.last = Array.isArray(last) ? String(last[0]) : '';
+    },
+    dispose() {
+      charts.delete(chart);
+      chart.dispose();
+    },
+  };
+}
+
+// Voltage, current and power against time, each on its own axis. range: optional [from, to]
+// (ms) to show the whole span asked for. On a narrow chart the power axis keeps its name but
+// not its labels, so three axes fit a phone.
+export function vawOption(names, rows, { range, narrow = false } = {}) {
+  const axis = (name, position, offset, labels = true) => ({
+    type: 'value', name, position, offset, scale: true,
+    splitLine: { show: position === 'left' }, axisLabel: { show: labels, hideOverlap: true },
+  });
+  const symbols = rows.length < 40; // a few buckets read better as dots
+  const line = (name, yAxisIndex, key) => ({ name, type: 'line', yAxisIndex, showSymbol: symbols, data: rows.map((r) => [r.t, r[key]]) });
+  return {
+    animation: false,
+    tooltip,
+    legend: { top: 0 },
+    grid: { left: 52, right: narrow ? 64 : 120, top: 44, bottom: 32 },
+    xAxis: { type: 'time', min: range?.[0], max: range?.[1], axisLabel: { hideOverlap: true } },
+    yAxis: [axis('V', 'left', 0), axis('A', 'right', 0), axis('W', 'right', narrow ? 0 : 60, !narrow)],
+    dataZoom: [{ type: 'inside' }],
+    series: [line(names.voltage, 0, 'voltage'), line(names.current, 1, 'current'), line(names.power, 2, 'power')],
+  };
+}
+
+// Whether a chart element is phone-sized.
+export const isNarrow = (el) => el.clientWidth > 0 && el.clientWidth < 520;
+
+export function barOption(name, labels, values) {
+  return {
+    animation: false,
+    tooltip,
+    grid: { left: 56, right: 16, top: 24, bottom: 40 },
+    xAxis: { type: 'category', data: labels },
+    yAxis: { type: 'value', name },
+    series: [{ name, type: 'bar', data: values }],
+  };
+}
+
+// Instantaneous volts and amperes of a capture against milliseconds.
+export function waveformOption(names, rateHz, v, i) {
+  const ms = (k) => +((k * 1000) / rateHz).toFixed(3);
+  return {
+    animation: false,
+    tooltip,
+    legend: { top: 0 },
+    grid: { left: 56, right: 56, top: 40, bottom: 40 },
+    xAxis: { type: 'value', name: 'ms', axisLabel: { hideOverlap: true } },
+    yAxis: [{ type: 'value', name: 'V' }, { type: 'value', name: 'A', position: 'right' }],
+    dataZoom: [{ type: 'inside' }],
+    series: [
+      { name: names.v, type: 'line', showSymbol: false, data: v.map((x, k) => [ms(k), x]) },
+      { name: names.i, type: 'line', yAxisIndex: 1, showSymbol: false, data: i.map((x, k) => [ms(k), x]) },
+    ],
+  };
+}
+
+export function harmonicsOption(names, hv, hi) {
+  const orders = [];
+  for (let h = 2; h < Math.min(hv.length, hi.length); h++) orders.push(String(h));
+  return {
+    animation: false,
+    tooltip,
+    legend: { top: 0 },
+    grid: { left: 48, right: 16, top: 40, bottom: 40 },
+    xAxis: { type: 'category', data: orders, name: 'h', axisLabel: { hideOverlap: true } },
+    yAxis: { type: 'value', name: '%' },
+    series: [
+      { name: names.v, type: 'bar', data: orders.map((h) => hv[+h]) },
+      { name: names.i, type: 'bar', data: orders.map((h) => hi[+h]) },
+    ],
+  };
+}

@@ -1,0 +1,99 @@
+// Waveform captures: the list, a button for operators and admins to ask the meter for one,
+// and for a complete capture its V/I waveform, the harmonics as bars and the analysis.
+import { Api } from '../api.js';
+import { h, fill, errorBox } from '../dom.js';
+import { apiMessage, t } from '../i18n.js';
+import { createChart, harmonicsOption, waveformOption } from '../charts.js';
+import { dateTime, num } from '../format.js';
+
+const MAX_POINTS = 8000; // samples drawn per channel; longer captures are decimated
+const POLL_MS = 500;
+const POLL_LIMIT = 80; // a capture reads as failed after 30 s; stop polling after 40 s
+const ANALYSIS = [
+  ['frequency_hz', 3], ['vrms', 2], ['irms', 3], ['p_w', 1], ['q_var', 1], ['s_va', 1],
+  ['pf', 3], ['phase_deg', 2], ['thd_v', 2], ['thd_i', 2], ['windows', 0],
+];
+
+export function capturesSection(el, { id, staff }) {
+  const status = h('div', { class: 'status', id: 'capture-status' });
+  const select = h('select', { id: 'capture-select', onchange: () => show(select.value) });
+  const analysis = h('div', { class: 'analysis', id: 'capture-analysis' });
+  const waveEl = h('div', { class: 'chart', id: 'waveform-chart', hidden: true });
+  const harmEl = h('div', { class: 'chart short', id: 'harmonics-chart', hidden: true });
+  const duration = h('input', { id: 'capture-duration', type: 'number', min: 100, max: 10000, step: 100, value: 1000 });
+  const request = staff && h('form', { class: 'inline', onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const c = await Api.requestCapture(id, Number(duration.value));
+      fill(status, t('capture.pending'));
+      await waitFor(c.capture_id);
+    } catch (err) {
+      fill(status, errorBox(apiMessage(err)));
+    }
+  } }, h('label', { for: 'capture-duration' }, t('capture.duration')), duration, h('button', { type: 'submit', id: 'capture-request' }, t('capture.request')));
+  fill(el, h('div', { class: 'section-head' }, h('h2', {}, t('device.captures'))), request,
+    h('label', {}, t('capture.select'), ' ', select), status, analysis, waveEl, harmEl);
+  let wave = null;
+  let harm = null;
+  let stopped = false;
+  let timer = null;
+
+  async function list(selectId) {
+    const r = await Api.captures(id);
+    if (stopped) return;
+    fill(select, r.captures.map((c) => h('option', { value: c.capture_id }, `#${c.capture_id} ${dateTime(c.requested_at)} · ${t(`capture.state.${c.state}`)}`)));
+    if (!r.captures.length) {
+      fill(status, h('p', { class: 'muted' }, t('capture.none')));
+      return;
+    }
+    select.value = String(selectId ?? r.captures[0].capture_id);
+    await show(select.value);
+  }
+
+  async function waitFor(cid) {
+    for (let i = 0; i < POLL_LIMIT && !stopped; i++) {
+      const c = await Api.capture(id, cid);
+      if (c.state !== 'pending') return list(cid);
+      await new Promise((res) => { timer = setTimeout(res, POLL_MS); });
+    }
+    return list(cid);
+  }
+
+  async function show(cid) {
+    try {
+      const c = await Api.capture(id, cid);
+      if (stopped) return;
+      fill(analysis);
+      waveEl.hidden = harmEl.hidden = true;
+      if (c.state === 'pending') return fill(status, t('capture.pending'));
+      if (c.state === 'failed') return fill(status, errorBox(t('capture.failed', { message: c.message || '' })));
+      fill(status, c.message ? h('p', { class: 'muted' }, c.message) : null);
+      if (c.analysis) {
+        const a = c.analysis;
+        fill(analysis, h('dl', {}, ANALYSIS.map(([k, d]) => [h('dt', {}, t(`analysis.${k}`)), h('dd', { dataset: { key: k } }, num(a[k], d))])));
+        harmEl.hidden = false;
+        if (!harm) harm = createChart(harmEl);
+        harm.chart.resize();
+        harm.set(harmonicsOption({ v: 'V', i: 'I' }, a.harmonics_v, a.harmonics_i), true);
+      }
+      const s = await Api.captureSamples(id, cid, Math.max(1, Math.ceil(c.samples / MAX_POINTS)));
+      if (stopped) return;
+      waveEl.hidden = false;
+      if (!wave) wave = createChart(waveEl);
+      wave.chart.resize();
+      const opt = waveformOption({ v: `${t('field.voltage')} (V)`, i: `${t('field.current')} (A)` }, s.rate_hz, s.v, s.i);
+      opt.dataZoom = [{ type: 'inside', startValue: 0, endValue: 100 }, { type: 'slider', height: 16, bottom: 4, startValue: 0, endValue: 100 }];
+      wave.set(opt, true);
+    } catch (err) {
+      if (!stopped) fill(status, errorBox(apiMessage(err)));
+    }
+  }
+
+  list().catch((err) => { if (!stopped) fill(status, errorBox(apiMessage(err))); });
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    if (wave) wave.dispose();
+    if (harm) harm.dispose();
+  };
+}
