@@ -30,6 +30,11 @@ struct server_options {
     int64_t max_connections_per_ip;
     int64_t login_max_failures;
     char *timezone;
+    /* the writer and MQTT ingest at scale */
+    int64_t ingest_queue;
+    int64_t batch_max;
+    int64_t batch_wait_ms;
+    char *mqtt_share_group;
 };
 
 extern const struct config_option server_option_table[];
