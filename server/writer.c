@@ -18,6 +18,8 @@
 #define RETRY_MAX_MS    2000
 #define ACK_MAX_BYTES   (ACK_MAX_RANGES * 2 * 44 + 64) /* two lists of 256 ranges of 2^63 */
 #define SUBMIT_SLICE_MS 1000
+/* Acks waiting for the MQTT client; beyond this they are dropped (the meter resends). */
+#define OUTBOX_MAX 4096
 
 /* One message's outcome, queued whole. */
 struct entry {
@@ -28,6 +30,14 @@ struct entry {
     uint64_t *rejected; /* n_rejected, after the readings in the same block */
     uint64_t ticket;    /* submission number, for writer_flush() */
     struct reading r[];
+};
+
+/* One ack waiting to be published. */
+struct outmsg {
+    struct outmsg *next;
+    char topic[DEVICE_ID_MAX + 16];
+    size_t len;
+    char payload[];
 };
 
 struct writer {
@@ -46,6 +56,17 @@ struct writer {
     bool stopping;       /* no more submissions */
     bool quit;           /* the thread must end now */
     struct store *store; /* the writer thread's own connection */
+    /*
+     * Acks go out from a thread of their own: the MQTT client's callback may be
+     * waiting in writer_submit() for room, and paho may hold its own lock
+     * meanwhile, so the writer must never wait for paho itself.
+     */
+    pthread_t sender;
+    bool sender_started;
+    pthread_cond_t outbox_wake;
+    struct outmsg *out_head, *out_tail;
+    size_t outbox; /* queued + being published */
+    bool sender_quit;
 };
 
 static size_t weight(const struct entry *e)
@@ -136,7 +157,7 @@ int writer_flush(struct writer *w, int64_t timeout_ms)
     pthread_mutex_lock(&w->mu);
     uint64_t target = w->submitted;
     int r = 0;
-    while (w->done < target) {
+    while (w->done < target || w->outbox > 0) {
         int64_t left = end - time_mono_ms();
         if (left <= 0) {
             r = -ETIMEDOUT;
@@ -242,6 +263,61 @@ static int store_batch(struct writer *w, struct store_batch_item *items, size_t 
     }
 }
 
+/* Hands an ack to the sender thread; drops it (counted) when the outbox is full. */
+static void outbox_push(struct writer *w, const char *topic, const char *payload, size_t len)
+{
+    struct outmsg *m = malloc(sizeof(*m) + len);
+    pthread_mutex_lock(&w->mu);
+    if (!m || w->outbox >= OUTBOX_MAX) {
+        pthread_mutex_unlock(&w->mu);
+        free(m);
+        atomic_fetch_add(&w->opts.stats->ack_failures, 1);
+        return;
+    }
+    m->next = NULL;
+    snprintf(m->topic, sizeof(m->topic), "%s", topic);
+    m->len = len;
+    memcpy(m->payload, payload, len);
+    if (w->out_tail)
+        w->out_tail->next = m;
+    else
+        w->out_head = m;
+    w->out_tail = m;
+    w->outbox++;
+    pthread_cond_signal(&w->outbox_wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *sender_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->out_head && !w->sender_quit)
+            pthread_cond_wait(&w->outbox_wake, &w->mu);
+        if (!w->out_head)
+            break;
+        struct outmsg *m = w->out_head;
+        w->out_head = m->next;
+        if (!w->out_head)
+            w->out_tail = NULL;
+        pthread_mutex_unlock(&w->mu);
+        int r = w->opts.publish(w->opts.publish_ctx, m->topic, m->payload, m->len);
+        if (r) {
+            atomic_fetch_add(&w->opts.stats->ack_failures, 1);
+            log_debug("writer: ack on %s not sent: %s", m->topic, strerror(-r));
+        } else {
+            atomic_fetch_add(&w->opts.stats->acks_sent, 1);
+        }
+        free(m);
+        pthread_mutex_lock(&w->mu);
+        w->outbox--;
+        pthread_cond_broadcast(&w->room); /* writer_flush() waits for the outbox too */
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
 static int cmp_device(const void *pa, const void *pb)
 {
     const struct entry *a = *(const struct entry *const *)pa;
@@ -274,16 +350,8 @@ static void ack_device(struct writer *w, struct entry **es, size_t from, size_t 
     snprintf(topic, sizeof(topic), "meters/%s/ack", es[from]->device_id);
     struct ack_cursor cur = {0};
     int r;
-    while ((r = ack_encode_next(ranges, na, rej_ranges, nrr, &cur, buf)) == 1) {
-        int pr = w->opts.publish(w->opts.publish_ctx, topic, dynbuf_str(buf), buf->len);
-        if (pr) {
-            atomic_fetch_add(&w->opts.stats->ack_failures, 1);
-            log_debug("writer: ack to device '%s' not sent: %s", es[from]->device_id,
-                      strerror(-pr));
-        } else {
-            atomic_fetch_add(&w->opts.stats->acks_sent, 1);
-        }
-    }
+    while ((r = ack_encode_next(ranges, na, rej_ranges, nrr, &cur, buf)) == 1)
+        outbox_push(w, topic, dynbuf_str(buf), buf->len);
     if (r < 0)
         log_warn("writer: ack to device '%s' not sent: out of memory", es[from]->device_id);
 }
@@ -424,8 +492,15 @@ int writer_start(const struct writer_options *opts, struct writer **ret)
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->wake, &ca);
     pthread_cond_init(&w->room, &ca);
+    pthread_cond_init(&w->outbox_wake, &ca);
     pthread_condattr_destroy(&ca);
-    int r = pthread_create(&w->thread, NULL, writer_main, w);
+    int r = 0;
+    if (opts->publish) {
+        r = pthread_create(&w->sender, NULL, sender_main, w);
+        w->sender_started = !r;
+    }
+    if (!r)
+        r = pthread_create(&w->thread, NULL, writer_main, w);
     if (r) {
         writer_free(w);
         return -r;
@@ -435,10 +510,27 @@ int writer_start(const struct writer_options *opts, struct writer **ret)
     return 0;
 }
 
+/* Lets the sender publish what the outbox holds, then ends it. */
+static void stop_sender(struct writer *w)
+{
+    if (!w->sender_started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->sender_quit = true;
+    pthread_cond_broadcast(&w->outbox_wake);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->sender, NULL);
+    w->sender_started = false;
+}
+
 void writer_stop(struct writer *w, int64_t drain_ms)
 {
-    if (!w || !w->started)
+    if (!w)
         return;
+    if (!w->started) {
+        stop_sender(w);
+        return;
+    }
     pthread_mutex_lock(&w->mu);
     w->stopping = true;
     pthread_cond_broadcast(&w->wake);
@@ -454,6 +546,7 @@ void writer_stop(struct writer *w, int64_t drain_ms)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     w->started = false;
+    stop_sender(w);
 }
 
 void writer_free(struct writer *w)
@@ -462,6 +555,12 @@ void writer_free(struct writer *w)
         return;
     writer_stop(w, 0);
     free_batch(w->head);
+    while (w->out_head) {
+        struct outmsg *next = w->out_head->next;
+        free(w->out_head);
+        w->out_head = next;
+    }
+    pthread_cond_destroy(&w->outbox_wake);
     pthread_cond_destroy(&w->room);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->mu);

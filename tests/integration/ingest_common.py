@@ -77,13 +77,83 @@ def publish_readings(broker_url, device, readings):
     mqtt_publish(broker_url, f"meters/{device}/telemetry", json.dumps(payload))
 
 
+def api_get(server, token, path):
+    """GET that waits out a 503: after a database restart the API's pooled connection
+    notices the loss on its first use and reconnects on the next."""
+    def attempt():
+        r = http("GET", server.url(path), token=token)
+        assert r.status in (200, 503), r
+        return r if r.status == 200 else None
+    return wait_until(attempt, 15, what=f"GET {path}").json()
+
+
 def stored_seqs(server, token, device):
-    r = http("GET", server.url(f"/api/device/data/{device}?limit=10000"), token=token)
-    assert r.status == 200, r
-    return [row["seq"] for row in r.json()]
+    return [row["seq"] for row in api_get(server, token, f"/api/device/data/{device}?limit=10000")]
 
 
 def stats(server, token):
-    r = http("GET", server.url("/api/stats"), token=token)
-    assert r.status == 200, r
-    return r.json()
+    return api_get(server, token, "/api/stats")
+
+
+def rss_kib(pid):
+    """Resident memory of a process, KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+class PrivateMariaDB:
+    """A MariaDB of the test's own, so the test may kill it (-9) and start it again."""
+
+    def __init__(self, workdir):
+        import os
+        import secrets as _secrets
+        from harness import free_port
+        self.dir = os.path.join(workdir, "mariadb")
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "mysqld.sock")
+        self.port = free_port()
+        self.password = _secrets.token_hex(12)
+        self.proc = None
+        os.makedirs(self.data, exist_ok=True)
+        self.as_user = []
+        if os.getuid() == 0:
+            subprocess.run(["chown", "-R", "mysql:mysql", self.dir], check=True)
+            self.as_user = ["--user=mysql"]
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={self.data}",
+                        "--auth-root-authentication-method=normal", "--skip-test-db",
+                        *self.as_user], check=True, capture_output=True, timeout=120)
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["mariadbd", "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
+             "--bind-address=127.0.0.1", f"--socket={self.sock}", "--skip-name-resolve",
+             "--innodb-buffer-pool-size=64M", f"--log-error={self.dir}/error.log", *self.as_user],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: subprocess.run(
+            ["mariadb-admin", "--no-defaults", "-uroot", "-S", self.sock, "ping"],
+            capture_output=True).returncode == 0, 60, what="private mariadbd")
+
+    def sql(self, statement):
+        subprocess.run(["mariadb", "--no-defaults", "-uroot", "-S", self.sock, "-e", statement],
+                       check=True, capture_output=True, timeout=30)
+
+    def create(self, name):
+        self.sql(f"CREATE USER IF NOT EXISTS 'smartmeter'@'127.0.0.1' IDENTIFIED BY "
+                 f"'{self.password}'; GRANT ALL ON *.* TO 'smartmeter'@'127.0.0.1'; "
+                 f"CREATE DATABASE `{name}`")
+        return f"mysql://smartmeter:{self.password}@127.0.0.1:{self.port}/{name}"
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc = None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+        self.proc = None
+        return 0
