@@ -207,8 +207,13 @@ static int serve(struct server_options *opt)
     code = 0;
 out:
     http_stop(http);
-    /* Store (and acknowledge) what is queued while the broker connection still stands, then
-       stop taking messages; the writer outlives the MQTT client's callbacks. */
+    /*
+     * First stop taking messages (paho confirms each one to the broker as it reads it, so
+     * nothing read may be dropped), then let the writer store what it holds: its acks can
+     * no longer go out, and the meters' resends get them as duplicates. The writer stays
+     * allocated until the MQTT client, whose callback may still call it, is gone.
+     */
+    mqtt_ingest_disconnect(mq);
     writer_stop(writer, 5000);
     atomic_store(&app.mqtt, NULL);
     mqtt_ingest_stop(mq);

@@ -242,7 +242,7 @@ int mqtt_ingest_publish(struct mqtt_ingest *m, const char *topic, const void *pa
     return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
 }
 
-void mqtt_ingest_stop(struct mqtt_ingest *m)
+void mqtt_ingest_disconnect(struct mqtt_ingest *m)
 {
     if (!m)
         return;
@@ -254,6 +254,13 @@ void mqtt_ingest_stop(struct mqtt_ingest *m)
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+void mqtt_ingest_stop(struct mqtt_ingest *m)
+{
+    if (!m)
+        return;
+    mqtt_ingest_disconnect(m);
     MQTTAsync_destroy(&m->client);
     if (m->password) {
         memset(m->password, 0, strlen(m->password));

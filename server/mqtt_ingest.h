@@ -48,6 +48,14 @@ void mqtt_ingest_tick(struct mqtt_ingest *m);
  */
 int mqtt_ingest_publish(struct mqtt_ingest *m, const char *topic, const void *payload, size_t len,
                         int qos);
+/*
+ * Stops taking messages: disconnects from the broker (waiting up to about
+ * 3 s) and does not reconnect. What the broker still holds stays in the
+ * session for the next start. The client stays valid (publishing fails with
+ * -ENOTCONN) until mqtt_ingest_stop(). NULL is fine.
+ */
+void mqtt_ingest_disconnect(struct mqtt_ingest *m);
+/* Disconnects if still connected and frees the client. NULL is fine. */
 void mqtt_ingest_stop(struct mqtt_ingest *m);
 
 #endif
