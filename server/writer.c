@@ -411,14 +411,16 @@ static bool write_batch(struct writer *w, struct entry *batch, size_t total,
     size_t n = 0;
     for (struct entry *e = batch; e; e = e->next)
         n += e->n;
-    if (n > *cap) {
+    while (n > *cap) {
         struct store_batch_item *grown = realloc(*items, n * sizeof(**items));
-        if (!grown) {
+        if (grown) {
+            *items = grown;
+            *cap = n;
+        } else {
             log_error("writer: out of memory for a batch of %zu readings; retrying", n);
-            return backoff(w, RETRY_MAX_MS) && write_batch(w, batch, total, items, cap);
+            if (!backoff(w, RETRY_MAX_MS))
+                return false;
         }
-        *items = grown;
-        *cap = n;
     }
     n = 0;
     for (struct entry *e = batch; e; e = e->next) {
