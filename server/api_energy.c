@@ -162,9 +162,9 @@ void api_device_energy(struct api_call *c)
     struct rollup_counters prev;
     struct energy_days days = {0};
     int r = api_store_result(
-        c, store_rollup_counters_before(c->store, dev.id, ROLLUP_DAY, first, &prev));
+        c, store_rollup_counters_before(c->store, dev.id, ROLLUP_1D, first, &prev));
     if (!r)
-        r = api_store_result(c, store_rollups_query(c->store, dev.id, ROLLUP_DAY, first, end, false,
+        r = api_store_result(c, store_rollups_query(c->store, dev.id, ROLLUP_1D, first, end, false,
                                                     ENERGY_MAX_DAY_ROWS, collect_day, &days));
     if (r == -ENOMEM) {
         api_error(c, 500, "out of memory");
@@ -221,9 +221,9 @@ int api_write_energy_today(struct api_call *c, struct jsonw *w, const struct dev
     struct rollup_counters prev;
     struct energy_days days = {0};
     int r = api_store_result(
-        c, store_rollup_counters_before(c->store, d->id, ROLLUP_DAY, today, &prev));
+        c, store_rollup_counters_before(c->store, d->id, ROLLUP_1D, today, &prev));
     if (!r)
-        r = api_store_result(c, store_rollups_query(c->store, d->id, ROLLUP_DAY, today,
+        r = api_store_result(c, store_rollups_query(c->store, d->id, ROLLUP_1D, today,
                                                     sitetime_next_day(today), false, 1, collect_day,
                                                     &days));
     if (!r) {

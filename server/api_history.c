@@ -116,7 +116,7 @@ static void answer_rollup_buckets(struct api_call *c, const struct device_rec *d
                                   int64_t limit)
 {
     /* Rows that overlap the range: start at the row holding from. */
-    int64_t lo = period == ROLLUP_DAY ? sitetime_day_start(from)
+    int64_t lo = period == ROLLUP_1D ? sitetime_day_start(from)
                                       : history_bucket_start(from, history_period_ms(period));
     struct rollup_scan scan = {.rows = 0};
     history_combiner_init(&scan.comb, interval, (size_t)limit);

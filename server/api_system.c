@@ -45,6 +45,18 @@ void api_stats(struct api_call *c)
     jsonw_kint(&w, "unknown_request", (int64_t)atomic_load(&s->unknown_request));
     jsonw_kbool(&w, "connected", atomic_load(&s->mqtt_connected));
     jsonw_obj_end(&w);
+    jsonw_key(&w, "writer");
+    jsonw_obj_begin(&w);
+    jsonw_kint(&w, "batches", (int64_t)atomic_load(&s->batches));
+    jsonw_kint(&w, "readings", (int64_t)atomic_load(&s->batch_readings));
+    jsonw_kint(&w, "queue_depth", (int64_t)atomic_load(&s->queue_depth));
+    jsonw_kint(&w, "queue_capacity", c->app->opt->ingest_queue);
+    jsonw_kint(&w, "queue_full", (int64_t)atomic_load(&s->queue_full));
+    jsonw_kint(&w, "acks_sent", (int64_t)atomic_load(&s->acks_sent));
+    jsonw_kint(&w, "ack_failures", (int64_t)atomic_load(&s->ack_failures));
+    jsonw_kint(&w, "rejected_acked", (int64_t)atomic_load(&s->rejected_acked));
+    jsonw_kint(&w, "retries", (int64_t)atomic_load(&s->retries));
+    jsonw_obj_end(&w);
     jsonw_key(&w, "http");
     jsonw_obj_begin(&w);
     jsonw_kint(&w, "uploads", (int64_t)atomic_load(&s->http_uploads));

@@ -18,20 +18,20 @@ int history_period_for(int64_t interval_ms, enum rollup_period *ret_period)
     if (interval_ms <= 0 || interval_ms % HISTORY_MINUTE_MS != 0)
         return -ENOENT;
     if (history_interval_is_days(interval_ms))
-        *ret_period = ROLLUP_DAY;
+        *ret_period = ROLLUP_1D;
     else if (interval_ms % HISTORY_HOUR_MS == 0)
-        *ret_period = ROLLUP_HOUR;
+        *ret_period = ROLLUP_1H;
     else
-        *ret_period = ROLLUP_MINUTE;
+        *ret_period = ROLLUP_1M;
     return 0;
 }
 
 int64_t history_period_ms(enum rollup_period period)
 {
     switch (period) {
-    case ROLLUP_MINUTE:
+    case ROLLUP_1M:
         return HISTORY_MINUTE_MS;
-    case ROLLUP_HOUR:
+    case ROLLUP_1H:
         return HISTORY_HOUR_MS;
     default:
         return HISTORY_DAY_MS;

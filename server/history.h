@@ -28,7 +28,7 @@ bool history_interval_is_days(int64_t interval_ms);
 
 /*
  * The rollup period whose rows combine exactly into buckets of interval_ms:
- * ROLLUP_DAY for whole days, ROLLUP_HOUR for whole hours, ROLLUP_MINUTE for
+ * ROLLUP_1D for whole days, ROLLUP_1H for whole hours, ROLLUP_1M for
  * whole minutes. -ENOENT when interval_ms is not a whole minute (answer from
  * raw readings).
  */

@@ -19,8 +19,11 @@
 #include "store.h"
 #include "telemetry.h"
 #include "timeutil.h"
+#include "writer.h"
 
 #define LOG_WINDOW_MS 60000
+/* Devices are never deleted, so a device's key, once looked up, stays right. */
+#define DEVICE_CACHE_SLOTS 4096
 
 /* What a capture may hold (docs/protocol.md, "Waveform capture"). */
 #define CAPTURE_RATE_MIN_HZ   100.0
@@ -31,13 +34,22 @@
 #define CAPTURE_MAX_PHASE_CAL 180.0
 #define ANALYSIS_MAX_BYTES    (64 * 1024)
 
+struct device_slot {
+    int64_t pk; /* 0: empty */
+    char id[DEVICE_ID_MAX + 1];
+};
+
 struct ingest {
     char *db_url;
     struct ingest_limits limits;
     struct ingest_stats *stats;
     struct store *store;
-    struct reading *batch; /* limits.max_batch readings, reused */
+    struct reading *batch;   /* limits.max_batch readings, reused */
+    uint64_t *rejected;      /* seqs of a message's invalid readings, max_batch, reused */
+    struct reading *scratch; /* one reading, for checking items one by one */
     struct ratelimit *log_limit;
+    struct writer *writer;
+    struct device_slot *devices; /* DEVICE_CACHE_SLOTS, open addressing */
 };
 
 struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits,
@@ -51,9 +63,14 @@ struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits
     if (!ing->limits.max_capture_bytes)
         ing->limits.max_capture_bytes = INGEST_MAX_CAPTURE_BYTES;
     ing->stats = stats;
-    ing->batch = calloc(limits->max_batch ? limits->max_batch : 1, sizeof(struct reading));
+    size_t max_batch = limits->max_batch ? limits->max_batch : 1;
+    ing->batch = calloc(max_batch, sizeof(struct reading));
+    ing->rejected = calloc(max_batch, sizeof(uint64_t));
+    ing->scratch = calloc(1, sizeof(struct reading));
+    ing->devices = calloc(DEVICE_CACHE_SLOTS, sizeof(struct device_slot));
     ing->log_limit = ratelimit_new(4096, LOG_WINDOW_MS, 1);
-    if (!ing->db_url || !ing->batch || !ing->log_limit) {
+    if (!ing->db_url || !ing->batch || !ing->rejected || !ing->scratch || !ing->devices ||
+        !ing->log_limit) {
         ingest_free(ing);
         return NULL;
     }
@@ -66,9 +83,17 @@ void ingest_free(struct ingest *ing)
         return;
     store_close(ing->store);
     ratelimit_free(ing->log_limit);
+    free(ing->devices);
+    free(ing->scratch);
+    free(ing->rejected);
     free(ing->batch);
     free(ing->db_url);
     free(ing);
+}
+
+void ingest_set_writer(struct ingest *ing, struct writer *w)
+{
+    ing->writer = w;
 }
 
 /* Logs a rejected message at most once per device and kind per minute. */
@@ -127,21 +152,110 @@ static enum ingest_result store_trouble(struct ingest *ing, int r, const char *w
     return INGEST_RETRY;
 }
 
-static enum ingest_result handle_telemetry(struct ingest *ing, const char *device_id,
-                                           const void *payload, size_t len)
+static size_t device_hash(const char *id)
+{
+    uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * UINT64_C(1099511628211);
+    return (size_t)(h % DEVICE_CACHE_SLOTS);
+}
+
+/*
+ * The device's key: from the cache, else from the database (and cached).
+ * Returns 0, -ENOENT for an unregistered device (not cached: it may be
+ * registered later), or INGEST_RETRY's cause as a negative errno with the
+ * trouble already counted and logged.
+ */
+static int device_pk(struct ingest *ing, const char *device_id, int64_t *ret)
+{
+    size_t h = device_hash(device_id);
+    for (size_t probe = 0; probe < 8; probe++) {
+        struct device_slot *slot = &ing->devices[(h + probe) % DEVICE_CACHE_SLOTS];
+        if (slot->pk == 0)
+            break;
+        if (strcmp(slot->id, device_id) == 0) {
+            *ret = slot->pk;
+            return 0;
+        }
+    }
+    struct store *st = get_store(ing);
+    if (!st)
+        return -ENOTCONN;
+    struct device_rec dev;
+    int r = store_device_by_name(st, device_id, &dev);
+    if (r == -ENOENT)
+        return r;
+    if (r) {
+        store_trouble(ing, r, "device lookup");
+        return r;
+    }
+    for (size_t probe = 0; probe < 8; probe++) {
+        struct device_slot *slot = &ing->devices[(h + probe) % DEVICE_CACHE_SLOTS];
+        if (slot->pk == 0) {
+            slot->pk = dev.id;
+            snprintf(slot->id, sizeof(slot->id), "%s", device_id);
+            break;
+        }
+    }
+    *ret = dev.id;
+    return 0;
+}
+
+/*
+ * The seqs of a message's invalid readings that carry a usable seq (a
+ * non-negative integer that no valid reading of the message has), so they can
+ * be acknowledged as rejected. Other invalid readings cannot be named.
+ */
+static size_t rejected_seqs(struct ingest *ing, const json_t *root,
+                            const struct telemetry_opts *opts, size_t n_valid)
+{
+    size_t n = 0, items = json_is_array(root) ? json_array_size(root) : 1;
+    for (size_t k = 0; k < items && n < ing->limits.max_batch; k++) {
+        const json_t *item = json_is_array(root) ? json_array_get(root, k) : root;
+        struct telemetry_result one;
+        if (telemetry_decode_json(item, opts, ing->scratch, 1, &one) == 0 && one.n_valid == 1)
+            continue;
+        const json_t *seq = json_object_get(item, "seq");
+        if (!json_is_integer(seq) || json_integer_value(seq) < 0)
+            continue;
+        uint64_t s = (uint64_t)json_integer_value(seq);
+        bool also_valid = false;
+        for (size_t v = 0; v < n_valid && !also_valid; v++)
+            also_valid = ing->batch[v].seq == s;
+        if (!also_valid)
+            ing->rejected[n++] = s;
+    }
+    return n;
+}
+
+/* Without a writer: store now, one transaction for the message. */
+static enum ingest_result store_now(struct ingest *ing, int64_t pk, size_t n)
 {
     struct store *st = get_store(ing);
     if (!st)
         return INGEST_RETRY;
-    struct device_rec dev;
-    int r = store_device_by_name(st, device_id, &dev);
+    size_t inserted = 0;
+    int r = store_readings_insert(st, pk, ing->batch, n, &inserted);
+    if (r)
+        return store_trouble(ing, r, "storing readings");
+    atomic_fetch_add(&ing->stats->readings_stored, inserted);
+    atomic_fetch_add(&ing->stats->duplicates, n - inserted);
+    return INGEST_DONE;
+}
+
+static enum ingest_result handle_telemetry(struct ingest *ing, const char *device_id,
+                                           const void *payload, size_t len)
+{
+    int64_t pk = 0;
+    int r = device_pk(ing, device_id, &pk);
     if (r == -ENOENT) {
+        /* No ack either: the meter keeps the readings until the device is registered. */
         atomic_fetch_add(&ing->stats->unknown_device, 1);
         log_rejected(ing, "message for unknown device", device_id, "not registered");
         return INGEST_DONE;
     }
     if (r)
-        return store_trouble(ing, r, "device lookup");
+        return INGEST_RETRY;
 
     struct telemetry_opts opts = {
         .device_id = device_id,
@@ -151,21 +265,32 @@ static enum ingest_result handle_telemetry(struct ingest *ing, const char *devic
         .max_items = ing->limits.max_batch,
     };
     struct telemetry_result res;
-    r = telemetry_decode(payload, len, &opts, ing->batch, ing->limits.max_batch, &res);
+    char err[JSON_ERR_LEN];
+    json_t *root = NULL;
+    memset(&res, 0, sizeof(res));
+    r = json_load_limited(payload, len, TELEMETRY_MAX_DEPTH, &root, err);
+    if (r)
+        snprintf(res.first_error, sizeof(res.first_error), "%.150s", err);
+    else
+        r = telemetry_decode_json(root, &opts, ing->batch, ing->limits.max_batch, &res);
     if (r || res.n_invalid) {
         atomic_fetch_add(&ing->stats->invalid, r ? 1 : res.n_invalid);
         log_rejected(ing, "invalid telemetry", device_id, res.first_error);
     }
-    if (res.n_valid == 0)
+    size_t n_rejected = !r && res.n_invalid ? rejected_seqs(ing, root, &opts, res.n_valid) : 0;
+    json_decref(root);
+    if (res.n_valid == 0 && n_rejected == 0)
         return INGEST_DONE;
+    if (!ing->writer)
+        return res.n_valid ? store_now(ing, pk, res.n_valid) : INGEST_DONE;
 
-    size_t inserted = 0;
-    r = store_readings_insert(st, dev.id, ing->batch, res.n_valid, &inserted);
-    if (r)
-        return store_trouble(ing, r, "storing readings");
-    atomic_fetch_add(&ing->stats->readings_stored, inserted);
-    atomic_fetch_add(&ing->stats->duplicates, res.n_valid - inserted);
-    return INGEST_DONE;
+    r = writer_submit(ing->writer, pk, device_id, ing->batch, res.n_valid, ing->rejected,
+                      n_rejected);
+    if (r == -E2BIG) { /* cannot happen with ingest_queue >= max_batch, which main checks */
+        log_error("ingest: a message from device '%s' is larger than the whole queue", device_id);
+        return INGEST_DONE;
+    }
+    return r ? INGEST_RETRY : INGEST_DONE;
 }
 
 static enum ingest_result handle_status(struct ingest *ing, const char *device_id,

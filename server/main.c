@@ -25,6 +25,7 @@
 #include "timeutil.h"
 #include "url.h"
 #include "wechat.h"
+#include "writer.h"
 
 static void usage(FILE *out)
 {
@@ -84,11 +85,19 @@ static unsigned default_threads(void)
     return t < 4 ? 4 : t;
 }
 
+/* The writer's acks go out through the MQTT client, once it exists. */
+static int publish_ack(void *ctx, const char *topic, const void *payload, size_t len)
+{
+    struct app *app = ctx;
+    return mqtt_ingest_publish(atomic_load(&app->mqtt), topic, payload, len, 1);
+}
+
 static int serve(struct server_options *opt)
 {
     struct app app;
     struct ingest_stats stats;
     struct ingest *ing = NULL;
+    struct writer *writer = NULL;
     struct mqtt_ingest *mq = NULL;
     struct http_server *http = NULL;
     char *mqtt_password = NULL;
@@ -117,6 +126,9 @@ static int serve(struct server_options *opt)
     if (url_parse_mqtt(opt->mqtt, &u, err, sizeof(err)))
         return cli_fail(2, "--mqtt: %s", err);
     url_clear(&u);
+    if (opt->ingest_queue < opt->max_batch)
+        return cli_fail(2, "ingest_queue (%lld) must hold at least max_batch (%lld) readings",
+                        (long long)opt->ingest_queue, (long long)opt->max_batch);
     if (opt->mqtt_password_file && read_secret_file(opt->mqtt_password_file, &mqtt_password))
         return cli_fail(2, "cannot read mqtt_password_file %s", opt->mqtt_password_file);
     if ((code = wechat_setup(opt, &app.wechat)) != 0)
@@ -169,6 +181,13 @@ static int serve(struct server_options *opt)
                              sizeof(err)))
             log_warn("meter-server: not serving the dashboard: %s", err);
     }
+    struct writer_options wo = {.db_url = opt->db,
+                                .queue_max = (size_t)opt->ingest_queue,
+                                .batch_max = (size_t)opt->batch_max,
+                                .batch_wait_ms = (unsigned)opt->batch_wait_ms,
+                                .stats = &stats,
+                                .publish = publish_ack,
+                                .publish_ctx = &app};
 
     /* Signals are taken synchronously by the main thread; every other thread blocks them. */
     sigset_t sigs;
@@ -177,6 +196,13 @@ static int serve(struct server_options *opt)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    r = writer_start(&wo, &writer);
+    if (r) {
+        code = cli_fail(1, "cannot start the database writer: %s", strerror(-r));
+        goto out;
+    }
+    ingest_set_writer(ing, writer);
 
     struct http_options ho = {.listen = opt->listen,
                               .threads = threads,
@@ -196,6 +222,7 @@ static int serve(struct server_options *opt)
                                      .client_id = opt->mqtt_client_id,
                                      .username = opt->mqtt_username,
                                      .password = mqtt_password,
+                                     .share_group = opt->mqtt_share_group,
                                      .ingest = ing,
                                      .stats = &stats};
     if (mqtt_ingest_start(&mo, &mq, err, sizeof(err))) {
@@ -230,7 +257,17 @@ static int serve(struct server_options *opt)
 out:
     http_stop(http);
     retention_stop(app.retention);
+    /*
+     * First stop taking messages (paho confirms each one to the broker as it reads it, so
+     * nothing read may be dropped), then let the writer store what it holds: its acks can
+     * no longer go out, and the meters' resends get them as duplicates. The writer stays
+     * allocated until the MQTT client, whose callback may still call it, is gone.
+     */
+    mqtt_ingest_disconnect(mq);
+    writer_stop(writer, 5000);
+    atomic_store(&app.mqtt, NULL);
     mqtt_ingest_stop(mq);
+    writer_free(writer);
     ingest_free(ing);
     store_pool_free(app.pool);
     static_site_free(app.web);

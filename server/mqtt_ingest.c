@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,26 @@ struct mqtt_ingest {
     int64_t next_attempt_ms;
     int64_t backoff_ms;
     unsigned retry_sleep_ms; /* while the database is unavailable */
+    char topics[4][128];     /* what we subscribe to */
 };
 
-static const char *const topics[] = {"meters/+/telemetry", "meters/+/status", "meters/+/reply",
-                                     "meters/+/capture"};
-#define NTOPICS ((int)(sizeof(topics) / sizeof(topics[0])))
+static const char *const leaves[] = {"telemetry", "status", "reply", "capture"};
+#define NTOPICS         ((int)(sizeof(leaves) / sizeof(leaves[0])))
+#define SHARE_GROUP_MAX 64
+
+/* Share group names: 1..64 of A-Z a-z 0-9 _ - . (no '/', '+', '#'). */
+static bool share_group_valid(const char *g)
+{
+    size_t n = 0;
+    for (; g[n]; n++) {
+        char c = g[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+        if (!ok || n >= SHARE_GROUP_MAX)
+            return false;
+    }
+    return n > 0;
+}
 
 static void on_subscribe_failure(void *ctx, MQTTAsync_failureData *resp)
 {
@@ -48,10 +64,13 @@ static void on_connected(void *ctx, char *cause)
 
     /* The broker keeps our subscriptions in the session; subscribing again is harmless. */
     int qos[NTOPICS] = {1, 1, 1, 1};
+    char *topics[NTOPICS];
+    for (int i = 0; i < NTOPICS; i++)
+        topics[i] = m->topics[i];
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onFailure = on_subscribe_failure;
     ro.context = m;
-    int rc = MQTTAsync_subscribeMany(m->client, NTOPICS, (char *const *)topics, qos, &ro);
+    int rc = MQTTAsync_subscribeMany(m->client, NTOPICS, topics, qos, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         log_error("mqtt: subscribe failed: %s", MQTTAsync_strerror(rc));
 }
@@ -135,10 +154,26 @@ int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest
     int r = url_parse_mqtt(opts->url, &u, err, errlen);
     if (r)
         return r;
+    bool shared = opts->share_group && *opts->share_group;
+    if (shared && !share_group_valid(opts->share_group)) {
+        url_clear(&u);
+        snprintf(err, errlen, "mqtt_share_group must be 1 to %d of A-Z a-z 0-9 _ - .",
+                 SHARE_GROUP_MAX);
+        return -EINVAL;
+    }
     struct mqtt_ingest *m = calloc(1, sizeof(*m));
-    if (!m)
+    if (!m) {
+        url_clear(&u);
         return -ENOMEM;
+    }
     m->opts = *opts;
+    for (int i = 0; i < NTOPICS; i++) {
+        if (shared)
+            snprintf(m->topics[i], sizeof(m->topics[i]), "$share/%s/meters/+/%s", opts->share_group,
+                     leaves[i]);
+        else
+            snprintf(m->topics[i], sizeof(m->topics[i]), "meters/+/%s", leaves[i]);
+    }
     m->retry_sleep_ms = 50;
     m->backoff_ms = 1000;
     const char *scheme =
@@ -207,7 +242,7 @@ int mqtt_ingest_publish(struct mqtt_ingest *m, const char *topic, const void *pa
     return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
 }
 
-void mqtt_ingest_stop(struct mqtt_ingest *m)
+void mqtt_ingest_disconnect(struct mqtt_ingest *m)
 {
     if (!m)
         return;
@@ -219,6 +254,13 @@ void mqtt_ingest_stop(struct mqtt_ingest *m)
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+void mqtt_ingest_stop(struct mqtt_ingest *m)
+{
+    if (!m)
+        return;
+    mqtt_ingest_disconnect(m);
     MQTTAsync_destroy(&m->client);
     if (m->password) {
         memset(m->password, 0, strlen(m->password));

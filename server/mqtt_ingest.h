@@ -3,9 +3,15 @@
  * that includes MQTTAsync.h). It keeps a persistent session (clean session
  * off, fixed client id) so the broker queues QoS 1 telemetry while the server
  * is away, subscribes to meters/+/telemetry, meters/+/status, meters/+/reply
- * and meters/+/capture, and passes each message to ingest. A message is
- * acknowledged only after ingest has stored it or rejected it for good. It
- * also publishes the server's commands to meters (mqtt_ingest_publish).
+ * and meters/+/capture (as $share/<group>/... with a share group), and passes
+ * each message to ingest. Telemetry is handed to the writer's bounded queue;
+ * while it is full the callback waits, so the client reads nothing more and
+ * the broker keeps the rest (back-pressure). Paho confirms a QoS 1 message
+ * to the broker (PUBACK) when it reads it, before the callback; a message the
+ * callback cannot take (the database is away for a status or capture) is
+ * offered again by paho. Readings are acknowledged to the meters end to end
+ * on meters/<id>/ack by the writer, after commit. It also publishes the
+ * server's commands to meters (mqtt_ingest_publish).
  */
 #ifndef SMARTMETER_MQTT_INGEST_H
 #define SMARTMETER_MQTT_INGEST_H
@@ -20,6 +26,9 @@ struct mqtt_ingest_options {
     const char *client_id;
     const char *username; /* NULL: none */
     const char *password; /* NULL: none; copied, never logged */
+    /* NULL or "": plain subscriptions. Otherwise $share/<group>/meters/+/<leaf>, so the
+       instances of one group split the meters' messages (1..64 of A-Z a-z 0-9 _ - .). */
+    const char *share_group;
     struct ingest *ingest;
     struct ingest_stats *stats;
 };
@@ -39,6 +48,14 @@ void mqtt_ingest_tick(struct mqtt_ingest *m);
  */
 int mqtt_ingest_publish(struct mqtt_ingest *m, const char *topic, const void *payload, size_t len,
                         int qos);
+/*
+ * Stops taking messages: disconnects from the broker (waiting up to about
+ * 3 s) and does not reconnect. What the broker still holds stays in the
+ * session for the next start. The client stays valid (publishing fails with
+ * -ENOTCONN) until mqtt_ingest_stop(). NULL is fine.
+ */
+void mqtt_ingest_disconnect(struct mqtt_ingest *m);
+/* Disconnects if still connected and frees the client. NULL is fine. */
 void mqtt_ingest_stop(struct mqtt_ingest *m);
 
 #endif

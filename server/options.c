@@ -62,5 +62,15 @@ const struct config_option server_option_table[] = {
      "no dashboard)"},
     {"web_max_file_bytes", CONFIG_INT, OPT(web_max_file_bytes), 1024, 268435456, "16777216",
      "BYTES", "largest dashboard file served"},
+    {"ingest_queue", CONFIG_INT, OPT(ingest_queue), 1, 10000000, "20000", "READINGS",
+     "readings of MQTT telemetry held in memory waiting for the database writer (at least "
+     "max_batch); when full, the server stops reading from the broker until there is room"},
+    {"batch_max", CONFIG_INT, OPT(batch_max), 1, 100000, "1000", "READINGS",
+     "most readings the writer stores in one transaction (a bigger message goes whole)"},
+    {"batch_wait_ms", CONFIG_INT, OPT(batch_wait_ms), 0, 10000, "20", "MS",
+     "how long the writer waits for a batch to fill before storing what it has"},
+    {"mqtt_share_group", CONFIG_STRING, OPT(mqtt_share_group), 0, 0, NULL, "GROUP",
+     "subscribe as $share/GROUP/meters/+/...: the server instances of one group split the "
+     "meters' messages between them (empty: plain subscriptions)"},
     {0},
 };

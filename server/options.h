@@ -36,6 +36,11 @@ struct server_options {
     int64_t raw_retention_days;
     char *web_root;
     int64_t web_max_file_bytes;
+    /* the writer and MQTT ingest at scale */
+    int64_t ingest_queue;
+    int64_t batch_max;
+    int64_t batch_wait_ms;
+    char *mqtt_share_group;
 };
 
 extern const struct config_option server_option_table[];

@@ -215,15 +215,6 @@ int store_device_add(struct store *s, const char *device_id, const char *secret_
     return s->ops->device_add(s, device_id, secret_hash, owner_user_id, ret_id);
 }
 
-int64_t store_batch_max_seq(const struct reading *r, size_t n)
-{
-    int64_t max = 0;
-    for (size_t k = 0; k < n; k++)
-        if (r[k].has_seq && (int64_t)r[k].seq > max)
-            max = (int64_t)r[k].seq;
-    return max;
-}
-
 int store_device_by_name(struct store *s, const char *device_id, struct device_rec *ret)
 {
     return s->ops->device_by_name(s, device_id, ret);
@@ -260,11 +251,155 @@ int store_binding_users(struct store *s, int64_t device_pk, store_name_cb cb, vo
     return s->ops->binding_users(s, device_pk, cb, ctx);
 }
 
+int store_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
+                                size_t *ret_inserted)
+{
+    size_t dummy;
+    for (size_t k = 0; k < n; k++)
+        items[k].inserted = false;
+    if (!ret_inserted)
+        ret_inserted = &dummy;
+    *ret_inserted = 0;
+    if (n == 0)
+        return 0;
+    return s->ops->readings_insert_batch(s, items, n, ret_inserted);
+}
+
 int store_readings_insert(struct store *s, int64_t device_pk, const struct reading *r, size_t n,
                           size_t *ret_inserted)
 {
     size_t dummy;
-    return s->ops->readings_insert(s, device_pk, r, n, ret_inserted ? ret_inserted : &dummy);
+    if (!ret_inserted)
+        ret_inserted = &dummy;
+    *ret_inserted = 0;
+    if (n == 0)
+        return 0;
+    struct store_batch_item *items = calloc(n, sizeof(*items));
+    if (!items)
+        return store_fail(s, -ENOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        items[k].device_pk = device_pk;
+        items[k].reading = r[k];
+    }
+    int ret = store_readings_insert_batch(s, items, n, ret_inserted);
+    free(items);
+    return ret;
+}
+
+int store_rollup_get(struct store *s, int64_t device_pk, enum rollup_period period,
+                     int64_t bucket_ms, struct rollup_delta *ret)
+{
+    if ((unsigned)period >= ROLLUP__COUNT)
+        return store_fail(s, -EINVAL, "unknown rollup period");
+    return s->ops->rollup_get(s, device_pk, period, bucket_ms, ret);
+}
+
+int64_t store_batch_device_max_seq(const struct store_batch_item *items, size_t n,
+                                   int64_t device_pk)
+{
+    int64_t max = 0;
+    for (size_t k = 0; k < n; k++)
+        if (items[k].device_pk == device_pk && items[k].reading.has_seq &&
+            (int64_t)items[k].reading.seq > max)
+            max = (int64_t)items[k].reading.seq;
+    return max;
+}
+
+bool store_reading_complete(const struct reading *r)
+{
+    for (int f = 0; f < RR__COUNT; f++)
+        if (reading_reals[f].required && !reading_has_real(r, (enum reading_real)f))
+            return false;
+    return true;
+}
+
+static char rollup_columns[2048];
+static int rollup_ncols;
+static pthread_once_t rollup_columns_once = PTHREAD_ONCE_INIT;
+
+static void build_rollup_columns(void)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, sizeof(rollup_columns) - 1);
+    int n = 3;
+    dynbuf_addstr(&b, "n, first_ts_ms, last_ts_ms");
+    for (int k = 0; k < RM__COUNT; k++) {
+        const char *c = rollup_metrics[k].column;
+        if (rollup_metrics[k].counted) {
+            dynbuf_addf(&b, ", %s_n", c);
+            n++;
+        }
+        dynbuf_addf(&b, ", %s_sum, %s_min, %s_max", c, c, c);
+        n += 3;
+    }
+    for (int k = 0; k < RE__COUNT; k++) {
+        dynbuf_addf(&b, ", %s_min_mwh, %s_max_mwh", rollup_energy_columns[k],
+                    rollup_energy_columns[k]);
+        n += 2;
+    }
+    snprintf(rollup_columns, sizeof(rollup_columns), "%s", dynbuf_str(&b));
+    rollup_ncols = n;
+    dynbuf_free(&b);
+}
+
+enum combine { ADD, LOW, HIGH };
+
+static void combine(struct dynbuf *b, bool *first, const char *col, enum combine how,
+                    const char *const excluded[2], const char *least, const char *greatest)
+{
+    char ex[96];
+    snprintf(ex, sizeof(ex), "%s%s%s", excluded[0], col, excluded[1]);
+    dynbuf_addf(b, "%s%s = ", *first ? "" : ", ", col);
+    *first = false;
+    if (how == ADD)
+        dynbuf_addf(b, "%s + %s", col, ex);
+    else /* min/max of the two, taking whichever is not NULL */
+        dynbuf_addf(b, "%s(COALESCE(%s, %s), COALESCE(%s, %s))", how == LOW ? least : greatest, col,
+                    ex, ex, col);
+}
+
+char *store_rollup_update_sql(const char *const excluded[2], const char *least,
+                              const char *greatest)
+{
+    struct dynbuf b;
+    bool first = true;
+    char col[64];
+    dynbuf_init(&b, 8192);
+    combine(&b, &first, "n", ADD, excluded, least, greatest);
+    combine(&b, &first, "first_ts_ms", LOW, excluded, least, greatest);
+    combine(&b, &first, "last_ts_ms", HIGH, excluded, least, greatest);
+    for (int k = 0; k < RM__COUNT; k++) {
+        const char *c = rollup_metrics[k].column;
+        if (rollup_metrics[k].counted) {
+            snprintf(col, sizeof(col), "%s_n", c);
+            combine(&b, &first, col, ADD, excluded, least, greatest);
+        }
+        snprintf(col, sizeof(col), "%s_sum", c);
+        combine(&b, &first, col, ADD, excluded, least, greatest);
+        snprintf(col, sizeof(col), "%s_min", c);
+        combine(&b, &first, col, LOW, excluded, least, greatest);
+        snprintf(col, sizeof(col), "%s_max", c);
+        combine(&b, &first, col, HIGH, excluded, least, greatest);
+    }
+    for (int k = 0; k < RE__COUNT; k++) {
+        snprintf(col, sizeof(col), "%s_min_mwh", rollup_energy_columns[k]);
+        combine(&b, &first, col, LOW, excluded, least, greatest);
+        snprintf(col, sizeof(col), "%s_max_mwh", rollup_energy_columns[k]);
+        combine(&b, &first, col, HIGH, excluded, least, greatest);
+    }
+    return dynbuf_steal(&b, NULL);
+}
+
+const char *store_rollup_columns(void)
+{
+    pthread_once(&rollup_columns_once, build_rollup_columns);
+    return rollup_columns;
+}
+
+int store_rollup_ncols(void)
+{
+    pthread_once(&rollup_columns_once, build_rollup_columns);
+    return rollup_ncols;
 }
 
 int store_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,

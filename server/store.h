@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rollup.h"
 #include "telemetry.h"
 
 struct store;
@@ -141,13 +142,38 @@ int store_binding_check(struct store *s, int64_t user_id, int64_t device_pk);
 int store_binding_users(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx);
 
 /*
- * Stores readings in one transaction. A (device, seq) already stored is
- * skipped, so replays are harmless; *ret_inserted counts new rows. Readings
- * without has_seq are numbered after both the device's highest stored seq
- * and the highest seq in the batch.
+ * Stores one device's readings: store_readings_insert_batch() for a single
+ * device (one transaction, rollups included). A (device, seq) already stored
+ * is skipped, so replays are harmless; *ret_inserted counts new rows.
+ * Readings without has_seq are numbered after both the device's highest
+ * stored seq and the highest seq in the batch.
  */
 int store_readings_insert(struct store *s, int64_t device_pk, const struct reading *r, size_t n,
                           size_t *ret_inserted);
+/* One reading of a batch for store_readings_insert_batch(). */
+struct store_batch_item {
+    int64_t device_pk;
+    struct reading reading; /* without has_seq, the store numbers it and writes the seq back */
+    bool inserted;          /* set by the insert: stored by this call (not already there) */
+};
+
+/*
+ * Stores readings of any number of devices in ONE transaction, with
+ * multi-row inserts, and keeps the rollups table up to date in the same
+ * transaction (only rows actually inserted count, so a replay changes no
+ * rollup). A (device, seq) already stored, or repeated within the batch, is
+ * skipped (inserted stays false). Readings without has_seq are numbered per
+ * device after both its highest stored seq and its highest seq in the batch.
+ * *ret_inserted counts the new rows. On any error nothing is stored and no
+ * item is marked.
+ */
+int store_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
+                                size_t *ret_inserted);
+
+/* The rollup row of (device, period, bucket_ms) as stored; -ENOENT when there is none. */
+int store_rollup_get(struct store *s, int64_t device_pk, enum rollup_period period,
+                     int64_t bucket_ms, struct rollup_delta *ret);
+
 /* Readings with from_ms <= ts < to_ms, newest first, at most limit. */
 int store_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
                          size_t limit, store_reading_cb cb, void *ctx);
@@ -269,22 +295,7 @@ int store_wechat_unbind(struct store *s, int64_t user_id);
  * ingest path keeps rollups up to date; these functions only read them, and
  * delete raw readings past their retention (rollups are kept).
  */
-enum rollup_period { ROLLUP_MINUTE = 0, ROLLUP_HOUR, ROLLUP_DAY };
-/* "1m", "1h", "1d": the period column's values. */
-const char *rollup_period_name(enum rollup_period period);
-
-/* The measurements a rollup row summarises, in column order. */
-enum rollup_metric {
-    RM_VOLTAGE,
-    RM_CURRENT,
-    RM_POWER_W,
-    RM_REACTIVE_VAR,
-    RM_PF,
-    RM_FREQ_HZ,
-    RM_THD_V,
-    RM_THD_I,
-    RM__COUNT
-};
+/* Periods and metrics: rollup.h (enum rollup_period, enum rollup_metric). */
 /* The reading field (and so the API name) of each rollup metric. */
 extern const enum reading_real rollup_metric_real[RM__COUNT];
 

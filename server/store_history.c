@@ -12,13 +12,6 @@
 #include "store_internal.h"
 #include "store_testing.h"
 
-static const char *const period_names[] = {"1m", "1h", "1d"};
-
-const char *rollup_period_name(enum rollup_period period)
-{
-    return (unsigned)period < 3 ? period_names[period] : "?";
-}
-
 const enum reading_real rollup_metric_real[RM__COUNT] = {
     [RM_VOLTAGE] = RR_VOLTAGE, [RM_CURRENT] = RR_CURRENT,
     [RM_POWER_W] = RR_POWER_W, [RM_REACTIVE_VAR] = RR_REACTIVE_VAR,
@@ -49,7 +42,7 @@ static void build_rollup_columns(void)
     dynbuf_free(&b);
 }
 
-const char *store_rollup_columns(void)
+const char *store_rollup_select_columns(void)
 {
     pthread_once(&rollup_columns_once, build_rollup_columns);
     return rollup_columns;
@@ -57,7 +50,7 @@ const char *store_rollup_columns(void)
 
 static bool period_ok(enum rollup_period period)
 {
-    return period == ROLLUP_MINUTE || period == ROLLUP_HOUR || period == ROLLUP_DAY;
+    return period == ROLLUP_1M || period == ROLLUP_1H || period == ROLLUP_1D;
 }
 
 int store_rollups_query(struct store *s, int64_t device_pk, enum rollup_period period,

@@ -38,8 +38,11 @@ struct store_ops {
     int (*binding_remove)(struct store *s, int64_t user_id, int64_t device_pk);
     int (*binding_check)(struct store *s, int64_t user_id, int64_t device_pk);
     int (*binding_users)(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx);
-    int (*readings_insert)(struct store *s, int64_t device_pk, const struct reading *r, size_t n,
-                           size_t *ret_inserted);
+    /* store_readings_insert_batch(); n > 0, every item's inserted false on entry. */
+    int (*readings_insert_batch)(struct store *s, struct store_batch_item *items, size_t n,
+                                 size_t *ret_inserted);
+    int (*rollup_get)(struct store *s, int64_t device_pk, enum rollup_period period,
+                      int64_t bucket_ms, struct rollup_delta *ret);
     int (*readings_query)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
                           size_t limit, store_reading_cb cb, void *ctx);
     int (*readings_buckets)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
@@ -105,8 +108,29 @@ int store_migrations_latest(const struct migration *m);
  */
 int store_split_sql(const char *sql, int (*fn)(const char *stmt, void *ctx), void *ctx);
 
-/* The highest seq among a batch's readings that carry one (0 when none do). */
-int64_t store_batch_max_seq(const struct reading *r, size_t n);
+/* The highest seq the batch holds for device_pk (0 when none carries one). */
+int64_t store_batch_device_max_seq(const struct store_batch_item *items, size_t n,
+                                   int64_t device_pk);
+
+/* The readings table's NOT NULL columns are all present (SQLite's OR IGNORE would skip it). */
+bool store_reading_complete(const struct reading *r);
+
+/* The rollups columns after device_pk, period, bucket_ms, in the order backends bind them:
+   n, first_ts_ms, last_ts_ms, then per metric [<m>_n,] <m>_sum, <m>_min, <m>_max, then energy
+   min/max pairs. */
+const char *store_rollup_columns(void);
+/* How many values store_rollup_columns() lists. */
+int store_rollup_ncols(void);
+/*
+ * The update half of the rollup upsert: "col = <how it combines>" for every
+ * column of store_rollup_columns(), NULL-aware. excluded is what goes before
+ * and after a column's name to name its new value ({"excluded.", ""} for
+ * SQLite, {"VALUES(", ")"} for MariaDB); least and
+ * greatest are the two-argument min and max ("min"/"max", "LEAST"/"GREATEST").
+ * Returns a string the caller frees, or NULL on ENOMEM.
+ */
+char *store_rollup_update_sql(const char *const excluded[2], const char *least,
+                              const char *greatest);
 
 /* SELECT list of the readings columns in table order: seq, ts_ms, reals..., counters... */
 const char *store_reading_columns(void);
@@ -123,7 +147,7 @@ enum capture_status store_capture_status_parse(const char *text);
  * first_ts_ms, last_ts_ms, then per metric n, sum, min, max, then the energy
  * import min, max and export min, max (4 + 4 * RM__COUNT + 4 columns).
  */
-const char *store_rollup_columns(void);
+const char *store_rollup_select_columns(void);
 #define STORE_ROLLUP_NCOLS (4 + 4 * RM__COUNT + 4)
 
 #endif

@@ -62,10 +62,10 @@ enum stmt_id {
     ST_BINDING_CHECK,
     ST_BINDING_USERS,
     ST_READING_MAX_SEQ,
-    ST_READING_INSERT,
     ST_READING_QUERY,
     ST_READING_BUCKETS,
     ST_READING_LATEST,
+    ST_ROLLUP_GET,
     ST_LEDGER_BY_KEY,
     ST_LEDGER_INSERT,
     ST_LEDGER_LIST,
@@ -84,10 +84,17 @@ enum stmt_id {
     ST__COUNT
 };
 
+/* Multi-row statements are prepared for 2^k rows, k < BULK_SIZES: a batch goes in chunks. */
+#define BULK_SIZES 7
+#define BULK_MAX   (1u << (BULK_SIZES - 1))
+
+enum bulk_kind { BULK_READINGS, BULK_ROLLUPS, BULK__COUNT };
+
 struct mdb_store {
     struct store base;
     MYSQL *db;
     MYSQL_STMT *st[ST__COUNT];
+    MYSQL_STMT *bulk[BULK__COUNT][BULK_SIZES];
     bool in_tx;
     unsigned last_code; /* MySQL error code of the last database failure */
 };
@@ -390,16 +397,6 @@ static char *reading_sql(enum stmt_id id)
     int r = 0;
     dynbuf_init(&b, 8192);
     switch (id) {
-    case ST_READING_INSERT:
-        /* IGNORE skips a (device, seq) already stored; has_required() keeps NULLs out of
-           NOT NULL columns, which IGNORE would otherwise turn into zeros. */
-        sql_addf(&b, &r,
-                 "INSERT IGNORE INTO readings (device_pk, received_ms, %s) VALUES (?, ?, ?, ?",
-                 store_reading_columns());
-        for (int i = 0; i < RR__COUNT + RC__COUNT; i++)
-            sql_addf(&b, &r, ", ?");
-        sql_addf(&b, &r, ")");
-        break;
     case ST_READING_QUERY:
         sql_addf(&b, &r,
                  "SELECT %s FROM readings WHERE device_pk = ? AND ts_ms >= ? AND ts_ms < ? "
@@ -409,6 +406,11 @@ static char *reading_sql(enum stmt_id id)
     case ST_READING_LATEST:
         sql_addf(&b, &r, "SELECT %s FROM readings WHERE device_pk = ? ORDER BY seq DESC LIMIT 1",
                  store_reading_columns());
+        break;
+    case ST_ROLLUP_GET:
+        sql_addf(&b, &r,
+                 "SELECT %s FROM rollups WHERE device_pk = ? AND period = ? AND bucket_ms = ?",
+                 store_rollup_columns());
         break;
     case ST_READING_BUCKETS:
         sql_addf(&b, &r, "SELECT (ts_ms DIV ?) * ? AS bucket, COUNT(*)");
@@ -649,6 +651,10 @@ static void mdb_close(struct store *s)
     for (int i = 0; i < ST__COUNT; i++)
         if (m->st[i])
             mysql_stmt_close(m->st[i]); /* frees the handle even when the server is gone */
+    for (int k = 0; k < BULK__COUNT; k++)
+        for (int i = 0; i < BULK_SIZES; i++)
+            if (m->bulk[k][i])
+                mysql_stmt_close(m->bulk[k][i]);
     mysql_close(m->db);
     free(m);
 }
@@ -966,25 +972,6 @@ static int mdb_binding_users(struct store *s, int64_t device_pk, store_name_cb c
 
 /* --- readings ----------------------------------------------------------------------------- */
 
-/* Binds seq, ts and the field tables' values, NULL where a value is absent. */
-static void bind_reading(struct params *p, const struct reading *rd)
-{
-    p_int(p, (int64_t)rd->seq);
-    p_int(p, rd->ts_ms);
-    for (int f = 0; f < RR__COUNT; f++) {
-        if (reading_has_real(rd, (enum reading_real)f))
-            p_double(p, rd->real[f]);
-        else
-            p_null(p);
-    }
-    for (int c = 0; c < RC__COUNT; c++) {
-        if (reading_has_counter(rd, (enum reading_counter)c))
-            p_int(p, rd->counter[c]);
-        else
-            p_null(p);
-    }
-}
-
 /* Result columns of store_reading_columns(), straight into *rd (seq via *seq). */
 static void bind_reading_cols(struct results *res, struct reading *rd, int64_t *seq)
 {
@@ -1013,16 +1000,6 @@ static void finish_reading(const struct results *res, struct reading *rd, int64_
             rd->counter_present |= 1u << c;
 }
 
-/* The table's NOT NULL columns. SQLite's OR IGNORE skips a reading without them (after it
-   took a seq), so we do the same. */
-static bool has_required(const struct reading *rd)
-{
-    for (int f = 0; f < RR__COUNT; f++)
-        if (reading_reals[f].required && !reading_has_real(rd, (enum reading_real)f))
-            return false;
-    return true;
-}
-
 /*
  * The device's highest seq + 1. The device row is locked first so that
  * concurrent inserts without seq take turns; at READ COMMITTED the MAX that
@@ -1047,44 +1024,432 @@ static int next_seq(struct mdb_store *m, int64_t device_pk, int64_t *ret)
     return 0;
 }
 
-static int mdb_readings_insert(struct store *s, int64_t device_pk, const struct reading *rd,
-                               size_t n, size_t *ret_inserted)
+/* --- batches of readings and their rollups --------------------------------------------- */
+
+/* Parameters of a multi-row statement: ints, doubles, NULLs and short text, on the heap. */
+struct bulk_params {
+    MYSQL_BIND *bind;
+    union {
+        long long i;
+        double d;
+    } * val;
+    unsigned long *len;
+    unsigned n, cap;
+};
+
+static int bulk_params_init(struct bulk_params *p, unsigned cap)
+{
+    memset(p, 0, sizeof(*p));
+    p->bind = calloc(cap, sizeof(*p->bind));
+    p->val = calloc(cap, sizeof(*p->val));
+    p->len = calloc(cap, sizeof(*p->len));
+    p->cap = cap;
+    return p->bind && p->val && p->len ? 0 : -ENOMEM;
+}
+
+static void bulk_params_free(struct bulk_params *p)
+{
+    free(p->bind);
+    free(p->val);
+    free(p->len);
+}
+
+static MYSQL_BIND *bulk_param(struct bulk_params *p, enum enum_field_types type)
+{
+    assert(p->n < p->cap);
+    unsigned i = p->n++;
+    MYSQL_BIND *b = &p->bind[i];
+    memset(b, 0, sizeof(*b));
+    b->buffer_type = type;
+    b->buffer = &p->val[i];
+    b->length = &p->len[i];
+    return b;
+}
+
+static void b_int(struct bulk_params *p, int64_t v)
+{
+    *(long long *)bulk_param(p, MYSQL_TYPE_LONGLONG)->buffer = v;
+}
+
+static void b_double(struct bulk_params *p, double v)
+{
+    *(double *)bulk_param(p, MYSQL_TYPE_DOUBLE)->buffer = v;
+}
+
+static void b_null(struct bulk_params *p)
+{
+    bulk_param(p, MYSQL_TYPE_NULL);
+}
+
+/* s must outlive the execution. */
+static void b_str(struct bulk_params *p, const char *s)
+{
+    MYSQL_BIND *b = bulk_param(p, MYSQL_TYPE_STRING);
+    *b->length = strlen(s);
+    b->buffer = (void *)s;
+    b->buffer_length = *b->length;
+}
+
+static int reading_params(void)
+{
+    return 4 + RR__COUNT + RC__COUNT;
+}
+
+static int rollup_params(void)
+{
+    return 3 + store_rollup_ncols();
+}
+
+/* The SQL of a multi-row statement for rows rows. */
+static char *bulk_sql(enum bulk_kind kind, unsigned rows)
+{
+    struct dynbuf b;
+    int r = 0;
+    int per_row = kind == BULK_READINGS ? reading_params() : rollup_params();
+    dynbuf_init(&b, 1u << 20);
+    if (kind == BULK_READINGS)
+        sql_addf(&b, &r, "INSERT IGNORE INTO readings (device_pk, received_ms, %s) VALUES ",
+                 store_reading_columns());
+    else
+        sql_addf(&b, &r, "INSERT INTO rollups (device_pk, period, bucket_ms, %s) VALUES ",
+                 store_rollup_columns());
+    for (unsigned k = 0; k < rows; k++) {
+        sql_addf(&b, &r, "%s(?", k ? ", " : "");
+        for (int i = 1; i < per_row; i++)
+            sql_addf(&b, &r, ", ?");
+        sql_addf(&b, &r, ")");
+    }
+    if (kind == BULK_READINGS) {
+        /* Only rows actually inserted come back: an ignored duplicate does not. */
+        sql_addf(&b, &r, " RETURNING device_pk, seq");
+    } else {
+        char *set =
+            store_rollup_update_sql((const char *const[2]){"VALUES(", ")"}, "LEAST", "GREATEST");
+        if (!set)
+            r = -ENOMEM;
+        sql_addf(&b, &r, " ON DUPLICATE KEY UPDATE %s", set ? set : "");
+        free(set);
+    }
+    if (r) {
+        dynbuf_free(&b);
+        return NULL;
+    }
+    return dynbuf_steal(&b, NULL);
+}
+
+/* The cached statement for 2^size_log rows. */
+static int bulk_prepare(struct mdb_store *m, enum bulk_kind kind, unsigned size_log,
+                        MYSQL_STMT **ret)
+{
+    if (m->bulk[kind][size_log]) {
+        *ret = m->bulk[kind][size_log];
+        return 0;
+    }
+    const char *what = kind == BULK_READINGS ? "insert readings" : "update rollups";
+    MYSQL_STMT *st = mysql_stmt_init(m->db);
+    if (!st)
+        return db_fail(m, what);
+    char *sql = bulk_sql(kind, 1u << size_log);
+    int r = 0;
+    if (!sql)
+        r = store_fail(&m->base, -ENOMEM, "%s: out of memory", what);
+    else if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)))
+        r = stmt_fail(m, st, what);
+    free(sql);
+    if (r) {
+        mysql_stmt_close(st);
+        return r;
+    }
+    m->bulk[kind][size_log] = st;
+    *ret = st;
+    return 0;
+}
+
+/* The largest k with 2^k <= left (left >= 1), at most BULK_SIZES - 1. */
+static unsigned chunk_log(size_t left)
+{
+    unsigned k = BULK_SIZES - 1;
+    while ((size_t)1 << k > left)
+        k--;
+    return k;
+}
+
+static void bind_batch_reading(struct bulk_params *p, int64_t device_pk, int64_t now,
+                               const struct reading *rd)
+{
+    b_int(p, device_pk);
+    b_int(p, now);
+    b_int(p, (int64_t)rd->seq);
+    b_int(p, rd->ts_ms);
+    for (int f = 0; f < RR__COUNT; f++) {
+        if (reading_has_real(rd, (enum reading_real)f))
+            b_double(p, rd->real[f]);
+        else
+            b_null(p);
+    }
+    for (int c = 0; c < RC__COUNT; c++) {
+        if (reading_has_counter(rd, (enum reading_counter)c))
+            b_int(p, rd->counter[c]);
+        else
+            b_null(p);
+    }
+}
+
+/* Inserts items[0..n) (2^k of them, all complete) and marks those RETURNING names. */
+static int insert_chunk(struct mdb_store *m, unsigned size_log, struct store_batch_item **chunk,
+                        size_t n, int64_t now, struct bulk_params *p, size_t *inserted)
+{
+    MYSQL_STMT *st;
+    int r = bulk_prepare(m, BULK_READINGS, size_log, &st);
+    if (r)
+        return r;
+    p->n = 0;
+    for (size_t k = 0; k < n; k++)
+        bind_batch_reading(p, chunk[k]->device_pk, now, &chunk[k]->reading);
+    if (mysql_stmt_param_count(st) != p->n)
+        return store_fail(&m->base, -EIO, "insert readings: statement and bindings disagree");
+    int64_t device_pk = 0, seq = 0;
+    MYSQL_BIND res[2];
+    memset(res, 0, sizeof(res));
+    res[0].buffer_type = res[1].buffer_type = MYSQL_TYPE_LONGLONG;
+    res[0].buffer = &device_pk;
+    res[1].buffer = &seq;
+    if (mysql_stmt_bind_param(st, p->bind) || mysql_stmt_execute(st) ||
+        mysql_stmt_bind_result(st, res) || mysql_stmt_store_result(st)) {
+        r = stmt_fail(m, st, "insert readings");
+        mysql_stmt_free_result(st);
+        return r;
+    }
+    int rc;
+    while ((rc = mysql_stmt_fetch(st)) == 0) {
+        for (size_t k = 0; k < n; k++) {
+            if (!chunk[k]->inserted && chunk[k]->device_pk == device_pk &&
+                chunk[k]->reading.seq == (uint64_t)seq) {
+                chunk[k]->inserted = true;
+                (*inserted)++;
+                break;
+            }
+        }
+    }
+    if (rc != MYSQL_NO_DATA)
+        r = stmt_fail(m, st, "insert readings");
+    mysql_stmt_free_result(st);
+    return r;
+}
+
+/* Numbers the readings without a seq, per device (the device row locked, see next_seq()). */
+static int mdb_number_readings(struct mdb_store *m, struct store_batch_item *items, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (items[k].reading.has_seq)
+            continue;
+        int64_t next = 0;
+        int r = next_seq(m, items[k].device_pk, &next);
+        if (r)
+            return r;
+        int64_t batch = store_batch_device_max_seq(items, n, items[k].device_pk);
+        if (next <= batch)
+            next = batch + 1;
+        for (size_t j = k; j < n; j++) {
+            if (items[j].device_pk != items[k].device_pk || items[j].reading.has_seq)
+                continue;
+            items[j].reading.seq = (uint64_t)next++;
+            items[j].reading.has_seq = true;
+        }
+    }
+    return 0;
+}
+
+static int insert_readings(struct mdb_store *m, struct store_batch_item *items, size_t n,
+                           size_t *ret_inserted)
+{
+    struct store_batch_item *chunk[BULK_MAX];
+    struct bulk_params p;
+    int64_t now = time_now_ms();
+    int r = bulk_params_init(&p, BULK_MAX * (unsigned)reading_params());
+    if (r) {
+        bulk_params_free(&p);
+        return store_fail(&m->base, r, "out of memory");
+    }
+    size_t k = 0;
+    while (!r && k < n) {
+        /* IGNORE would turn a missing NOT NULL value into a zero: such readings are skipped
+           (SQLite's OR IGNORE does the same). */
+        size_t complete = 0;
+        for (size_t j = k; j < n; j++)
+            complete += store_reading_complete(&items[j].reading);
+        if (complete == 0)
+            break;
+        unsigned lg = chunk_log(complete);
+        size_t got = 0;
+        while (got < ((size_t)1 << lg)) {
+            if (store_reading_complete(&items[k].reading))
+                chunk[got++] = &items[k];
+            k++;
+        }
+        r = insert_chunk(m, lg, chunk, got, now, &p, ret_inserted);
+    }
+    bulk_params_free(&p);
+    return r;
+}
+
+static void bind_rollup(struct bulk_params *p, const struct rollup_delta *d)
+{
+    b_int(p, d->device_pk);
+    b_str(p, rollup_period_name(d->period));
+    b_int(p, d->bucket_ms);
+    b_int(p, d->n);
+    b_int(p, d->first_ts_ms);
+    b_int(p, d->last_ts_ms);
+    for (int k = 0; k < RM__COUNT; k++) {
+        const struct rollup_stat *s = &d->m[k];
+        if (rollup_metrics[k].counted)
+            b_int(p, s->n);
+        b_double(p, s->sum);
+        if (s->n > 0) {
+            b_double(p, s->min);
+            b_double(p, s->max);
+        } else {
+            b_null(p);
+            b_null(p);
+        }
+    }
+    for (int k = 0; k < RE__COUNT; k++) {
+        if (d->e[k].present) {
+            b_int(p, d->e[k].min);
+            b_int(p, d->e[k].max);
+        } else {
+            b_null(p);
+            b_null(p);
+        }
+    }
+}
+
+/* Upserts the deltas (sorted by key, so concurrent writers lock rows in the same order). */
+static int upsert_rollups(struct mdb_store *m, const struct rollup_delta *d, size_t n)
+{
+    struct bulk_params p;
+    int r = bulk_params_init(&p, BULK_MAX * (unsigned)rollup_params());
+    if (r) {
+        bulk_params_free(&p);
+        return store_fail(&m->base, r, "out of memory");
+    }
+    size_t k = 0;
+    while (!r && k < n) {
+        unsigned lg = chunk_log(n - k);
+        MYSQL_STMT *st;
+        r = bulk_prepare(m, BULK_ROLLUPS, lg, &st);
+        if (r)
+            break;
+        p.n = 0;
+        for (size_t j = 0; j < ((size_t)1 << lg); j++)
+            bind_rollup(&p, &d[k + j]);
+        k += (size_t)1 << lg;
+        if (mysql_stmt_param_count(st) != p.n)
+            r = store_fail(&m->base, -EIO, "update rollups: statement and bindings disagree");
+        else if (mysql_stmt_bind_param(st, p.bind) || mysql_stmt_execute(st))
+            r = stmt_fail(m, st, "update rollups");
+    }
+    bulk_params_free(&p);
+    return r;
+}
+
+static int mdb_update_rollups(struct mdb_store *m, const struct store_batch_item *items, size_t n)
+{
+    struct rollup_input *in = malloc(n * sizeof(*in));
+    if (!in)
+        return store_fail(&m->base, -ENOMEM, "out of memory");
+    size_t used = 0;
+    for (size_t k = 0; k < n; k++)
+        if (items[k].inserted)
+            in[used++] = (struct rollup_input){items[k].device_pk, &items[k].reading};
+    struct rollup_delta *d = NULL;
+    size_t nd = 0;
+    int r = rollup_build(in, used, &d, &nd);
+    if (r)
+        r = store_fail(&m->base, r, "out of memory");
+    else
+        r = upsert_rollups(m, d, nd);
+    free(d);
+    free(in);
+    return r;
+}
+
+/*
+ * One transaction: multi-row INSERT IGNORE ... RETURNING (MariaDB 10.5+) in
+ * chunks of up to BULK_MAX rows, so each row's fate is known exactly even
+ * when another writer inserts the same (device, seq) concurrently (the unique
+ * key makes the second wait for the first and then skip), then multi-row
+ * rollup upserts.
+ */
+static int mdb_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
+                                     size_t *ret_inserted)
 {
     struct mdb_store *m = M(s);
     size_t inserted = 0;
-    int64_t seq = -1;
-    int64_t now = time_now_ms();
     int r = begin(m);
-    for (size_t k = 0; k < n && !r; k++) {
-        struct reading one = rd[k];
-        if (!one.has_seq) {
-            if (seq < 0) {
-                r = next_seq(m, device_pk, &seq);
-                int64_t batch = store_batch_max_seq(rd, n);
-                if (seq <= batch)
-                    seq = batch + 1;
-            }
-            if (r)
-                break;
-            one.seq = (uint64_t)seq++;
-        }
-        if (!has_required(&one))
-            continue;
-        struct params p = {0};
-        p_int(&p, device_pk);
-        p_int(&p, now);
-        bind_reading(&p, &one);
-        r = exec(m, ST_READING_INSERT, &p, NULL, "insert reading");
-        if (!r) /* 0 for a (device, seq) already stored */
-            inserted += (size_t)mysql_stmt_affected_rows(m->st[ST_READING_INSERT]);
-    }
+    if (!r)
+        r = mdb_number_readings(m, items, n);
+    if (!r)
+        r = insert_readings(m, items, n, &inserted);
+    if (!r && inserted)
+        r = mdb_update_rollups(m, items, n);
     if (!r)
         r = commit(m);
     if (r) {
         rollback(m);
+        for (size_t k = 0; k < n; k++)
+            items[k].inserted = false;
         return r;
     }
     *ret_inserted = inserted;
+    return 0;
+}
+
+static int mdb_rollup_get(struct store *s, int64_t device_pk, enum rollup_period period,
+                          int64_t bucket_ms, struct rollup_delta *ret)
+{
+    struct mdb_store *m = M(s);
+    struct params p = {0};
+    struct results res = {0};
+    struct rollup_delta d;
+    int64_t e[RE__COUNT][2];
+    memset(&d, 0, sizeof(d));
+    p_int(&p, device_pk);
+    p_str(&p, rollup_period_name(period));
+    p_int(&p, bucket_ms);
+    r_int(&res, &d.n);
+    r_int(&res, &d.first_ts_ms);
+    r_int(&res, &d.last_ts_ms);
+    for (int k = 0; k < RM__COUNT; k++) {
+        if (rollup_metrics[k].counted)
+            r_int(&res, &d.m[k].n);
+        r_double(&res, &d.m[k].sum);
+        r_double(&res, &d.m[k].min);
+        r_double(&res, &d.m[k].max);
+    }
+    unsigned energy_col = res.n;
+    for (int k = 0; k < RE__COUNT; k++) {
+        r_int(&res, &e[k][0]);
+        r_int(&res, &e[k][1]);
+    }
+    int r = query_row(m, ST_ROLLUP_GET, &p, &res, "read rollup");
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    for (int k = 0; k < RM__COUNT; k++)
+        if (!rollup_metrics[k].counted)
+            d.m[k].n = d.n;
+    for (int k = 0; k < RE__COUNT; k++) {
+        d.e[k].present = !res.is_null[energy_col + 2 * k];
+        d.e[k].min = e[k][0];
+        d.e[k].max = e[k][1];
+    }
+    d.device_pk = device_pk;
+    d.period = period;
+    d.bucket_ms = bucket_ms;
+    *ret = d;
     return 0;
 }
 
@@ -1589,7 +1954,7 @@ static void close_once(MYSQL_STMT *st)
         mysql_stmt_close(st);
 }
 
-static void bind_rollup(struct results *res, struct rollup_rec *r)
+static void bind_rollup_row(struct results *res, struct rollup_rec *r)
 {
     r_int(res, &r->bucket_ms);
     r_int(res, &r->n);
@@ -1627,7 +1992,7 @@ static int mdb_rollups_query(struct store *s, int64_t device_pk, enum rollup_per
     snprintf(sql, sizeof(sql),
              "SELECT %s FROM rollups WHERE device_pk = ? AND period = ? AND bucket_ms >= ? "
              "AND bucket_ms < ? ORDER BY bucket_ms %s LIMIT ?",
-             store_rollup_columns(), newest_first ? "DESC" : "ASC");
+             store_rollup_select_columns(), newest_first ? "DESC" : "ASC");
     struct params p = {0};
     struct results res = {0};
     struct rollup_rec row;
@@ -1637,7 +2002,7 @@ static int mdb_rollups_query(struct store *s, int64_t device_pk, enum rollup_per
     p_int(&p, to_ms);
     p_limit(&p, limit);
     memset(&row, 0, sizeof(row));
-    bind_rollup(&res, &row);
+    bind_rollup_row(&res, &row);
     MYSQL_STMT *st;
     int r = exec_once(m, sql, &p, &res, "query rollups", &st);
     while (!r && (r = fetch_once(m, st, &res, "query rollups")) == 1) {
@@ -1730,7 +2095,8 @@ static const struct store_ops mysql_ops = {
     .binding_remove = mdb_binding_remove,
     .binding_check = mdb_binding_check,
     .binding_users = mdb_binding_users,
-    .readings_insert = mdb_readings_insert,
+    .readings_insert_batch = mdb_readings_insert_batch,
+    .rollup_get = mdb_rollup_get,
     .readings_query = mdb_readings_query,
     .readings_buckets = mdb_readings_buckets,
     .reading_latest = mdb_reading_latest,

@@ -37,6 +37,8 @@ enum stmt_id {
     ST_READING_QUERY,
     ST_READING_BUCKETS,
     ST_READING_LATEST,
+    ST_ROLLUP_UPSERT,
+    ST_ROLLUP_GET,
     ST_LEDGER_BY_KEY,
     ST_DEVICE_BALANCE,
     ST_DEVICE_SET_BALANCE,
@@ -122,6 +124,25 @@ static char *reading_sql(enum stmt_id id)
             dynbuf_addf(&b, ", MAX(%s)", reading_counters[c].column);
         dynbuf_addstr(&b, " FROM readings WHERE device_pk = ?2 AND ts_ms >= ?3 AND ts_ms < ?4 "
                           "GROUP BY bucket ORDER BY bucket DESC LIMIT ?5");
+        break;
+    case ST_ROLLUP_UPSERT: {
+        char *set = store_rollup_update_sql((const char *const[2]){"excluded.", ""}, "min", "max");
+        if (!set) {
+            dynbuf_free(&b);
+            return NULL;
+        }
+        dynbuf_addf(&b, "INSERT INTO rollups (device_pk, period, bucket_ms, %s) VALUES (?, ?, ?",
+                    store_rollup_columns());
+        for (int i = 0; i < store_rollup_ncols(); i++)
+            dynbuf_addstr(&b, ", ?");
+        dynbuf_addf(&b, ") ON CONFLICT (device_pk, period, bucket_ms) DO UPDATE SET %s", set);
+        free(set);
+        break;
+    }
+    case ST_ROLLUP_GET:
+        dynbuf_addf(&b,
+                    "SELECT %s FROM rollups WHERE device_pk = ? AND period = ? AND bucket_ms = ?",
+                    store_rollup_columns());
         break;
     default:
         break;
@@ -615,58 +636,196 @@ static void read_reading(sqlite3_stmt *st, struct reading *rd)
             reading_set_counter(rd, (enum reading_counter)c, sqlite3_column_int64(st, i));
 }
 
-static int sqlite_readings_insert(struct store *s, int64_t device_pk, const struct reading *rd,
-                                  size_t n, size_t *ret_inserted)
+/* The device's next free seq: after its highest stored one and its highest in the batch. */
+static int next_free_seq(struct sqlite_store *q, const struct store_batch_item *items, size_t n,
+                         int64_t device_pk, int64_t *ret)
+{
+    sqlite3_stmt *mx = stmt(q, ST_READING_MAX_SEQ);
+    if (!mx)
+        return -EIO;
+    sqlite3_bind_int64(mx, 1, device_pk);
+    int r = 0;
+    if (sqlite3_step(mx) == SQLITE_ROW) {
+        int64_t stored = sqlite3_column_int64(mx, 0);
+        int64_t batch = store_batch_device_max_seq(items, n, device_pk);
+        *ret = (stored > batch ? stored : batch) + 1;
+    } else {
+        r = db_fail(q, "max seq");
+    }
+    done(mx);
+    return r;
+}
+
+/* Numbers the readings that came without a seq, per device, in batch order. */
+static int number_readings(struct sqlite_store *q, struct store_batch_item *items, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (items[k].reading.has_seq)
+            continue;
+        int64_t next = 0;
+        int r = next_free_seq(q, items, n, items[k].device_pk, &next);
+        if (r)
+            return r;
+        for (size_t j = k; j < n; j++) {
+            if (items[j].device_pk != items[k].device_pk || items[j].reading.has_seq)
+                continue;
+            items[j].reading.seq = (uint64_t)next++;
+            items[j].reading.has_seq = true;
+        }
+    }
+    return 0;
+}
+
+static void bind_opt_double(sqlite3_stmt *st, int i, bool present, double v)
+{
+    if (present)
+        sqlite3_bind_double(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int upsert_rollup(struct sqlite_store *q, const struct rollup_delta *d)
+{
+    sqlite3_stmt *st = stmt(q, ST_ROLLUP_UPSERT);
+    if (!st)
+        return -EIO;
+    int i = 1;
+    sqlite3_bind_int64(st, i++, d->device_pk);
+    sqlite3_bind_text(st, i++, rollup_period_name(d->period), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i++, d->bucket_ms);
+    sqlite3_bind_int64(st, i++, d->n);
+    sqlite3_bind_int64(st, i++, d->first_ts_ms);
+    sqlite3_bind_int64(st, i++, d->last_ts_ms);
+    for (int k = 0; k < RM__COUNT; k++) {
+        const struct rollup_stat *m = &d->m[k];
+        if (rollup_metrics[k].counted)
+            sqlite3_bind_int64(st, i++, m->n);
+        sqlite3_bind_double(st, i++, m->sum);
+        bind_opt_double(st, i++, m->n > 0, m->min);
+        bind_opt_double(st, i++, m->n > 0, m->max);
+    }
+    for (int k = 0; k < RE__COUNT; k++) {
+        for (int j = 0; j < 2; j++, i++) {
+            if (d->e[k].present)
+                sqlite3_bind_int64(st, i, j ? d->e[k].max : d->e[k].min);
+            else
+                sqlite3_bind_null(st, i);
+        }
+    }
+    return step_done(q, st, "update rollups");
+}
+
+/* Adds the inserted items to the rollups. */
+static int update_rollups(struct sqlite_store *q, const struct store_batch_item *items, size_t n)
+{
+    struct rollup_input *in = malloc(n * sizeof(*in));
+    if (!in)
+        return store_fail(&q->base, -ENOMEM, "out of memory");
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        if (items[k].inserted)
+            in[m++] = (struct rollup_input){items[k].device_pk, &items[k].reading};
+    struct rollup_delta *d = NULL;
+    size_t nd = 0;
+    int r = rollup_build(in, m, &d, &nd);
+    if (r)
+        r = store_fail(&q->base, r, "out of memory");
+    for (size_t k = 0; !r && k < nd; k++)
+        r = upsert_rollup(q, &d[k]);
+    free(d);
+    free(in);
+    return r;
+}
+
+/*
+ * One transaction: a prepared INSERT OR IGNORE per reading (no round trips in
+ * an embedded database; sqlite3_changes() says whether the row was new), then
+ * one upsert per touched rollup row.
+ */
+static int sqlite_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
+                                        size_t *ret_inserted)
 {
     struct sqlite_store *q = S(s);
     size_t inserted = 0;
-    int64_t next_seq = -1;
     int64_t now = time_now_ms();
     int r = begin(q);
     if (r)
         return r;
+    r = number_readings(q, items, n);
     for (size_t k = 0; k < n && !r; k++) {
-        struct reading one = rd[k];
-        if (!one.has_seq) {
-            if (next_seq < 0) {
-                sqlite3_stmt *mx = stmt(q, ST_READING_MAX_SEQ);
-                if (!mx) {
-                    r = -EIO;
-                    break;
-                }
-                sqlite3_bind_int64(mx, 1, device_pk);
-                if (sqlite3_step(mx) == SQLITE_ROW) {
-                    int64_t stored = sqlite3_column_int64(mx, 0);
-                    int64_t batch = store_batch_max_seq(rd, n);
-                    next_seq = (stored > batch ? stored : batch) + 1;
-                } else
-                    r = db_fail(q, "max seq");
-                done(mx);
-                if (r)
-                    break;
-            }
-            one.seq = (uint64_t)next_seq++;
-        }
         sqlite3_stmt *st = stmt(q, ST_READING_INSERT);
         if (!st) {
             r = -EIO;
             break;
         }
-        sqlite3_bind_int64(st, 1, device_pk);
+        sqlite3_bind_int64(st, 1, items[k].device_pk);
         sqlite3_bind_int64(st, 2, now);
-        bind_reading(st, 3, &one);
+        bind_reading(st, 3, &items[k].reading);
         r = step_done(q, st, "insert reading");
-        if (!r)
-            inserted += (size_t)sqlite3_changes(q->db);
+        if (!r && sqlite3_changes(q->db) > 0) {
+            items[k].inserted = true;
+            inserted++;
+        }
     }
+    if (!r && inserted)
+        r = update_rollups(q, items, n);
     if (!r)
         r = commit(q);
     if (r) {
         rollback(q);
+        for (size_t k = 0; k < n; k++)
+            items[k].inserted = false;
         return r;
     }
     *ret_inserted = inserted;
     return 0;
+}
+
+static double column_opt_double(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? 0 : sqlite3_column_double(st, col);
+}
+
+static int sqlite_rollup_get(struct store *s, int64_t device_pk, enum rollup_period period,
+                             int64_t bucket_ms, struct rollup_delta *ret)
+{
+    struct sqlite_store *q = S(s);
+    sqlite3_stmt *st = stmt(q, ST_ROLLUP_GET);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, device_pk);
+    sqlite3_bind_text(st, 2, rollup_period_name(period), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, bucket_ms);
+    int rc = sqlite3_step(st), r = 0;
+    if (rc == SQLITE_ROW) {
+        struct rollup_delta *d = ret;
+        memset(d, 0, sizeof(*d));
+        d->device_pk = device_pk;
+        d->period = period;
+        d->bucket_ms = bucket_ms;
+        int i = 0;
+        d->n = sqlite3_column_int64(st, i++);
+        d->first_ts_ms = sqlite3_column_int64(st, i++);
+        d->last_ts_ms = sqlite3_column_int64(st, i++);
+        for (int k = 0; k < RM__COUNT; k++) {
+            struct rollup_stat *m = &d->m[k];
+            m->n = rollup_metrics[k].counted ? sqlite3_column_int64(st, i++) : d->n;
+            m->sum = sqlite3_column_double(st, i++);
+            m->min = column_opt_double(st, i++);
+            m->max = column_opt_double(st, i++);
+        }
+        for (int k = 0; k < RE__COUNT; k++, i += 2) {
+            d->e[k].present = sqlite3_column_type(st, i) != SQLITE_NULL;
+            d->e[k].min = sqlite3_column_int64(st, i);
+            d->e[k].max = sqlite3_column_int64(st, i + 1);
+        }
+    } else if (rc == SQLITE_DONE) {
+        r = -ENOENT;
+    } else {
+        r = db_fail(q, "read rollup");
+    }
+    done(st);
+    return r;
 }
 
 static int sqlite_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
@@ -1148,7 +1307,7 @@ static int sqlite_rollups_query(struct store *s, int64_t device_pk, enum rollup_
     snprintf(sql, sizeof(sql),
              "SELECT %s FROM rollups WHERE device_pk = ?1 AND period = ?2 AND bucket_ms >= ?3 "
              "AND bucket_ms < ?4 ORDER BY bucket_ms %s LIMIT ?5",
-             store_rollup_columns(), newest_first ? "DESC" : "ASC");
+             store_rollup_select_columns(), newest_first ? "DESC" : "ASC");
     sqlite3_stmt *st;
     int r = prepare_once(q, sql, &st, "query rollups");
     if (r)
@@ -1255,7 +1414,8 @@ static const struct store_ops sqlite_ops = {
     .binding_remove = sqlite_binding_remove,
     .binding_check = sqlite_binding_check,
     .binding_users = sqlite_binding_users,
-    .readings_insert = sqlite_readings_insert,
+    .readings_insert_batch = sqlite_readings_insert_batch,
+    .rollup_get = sqlite_rollup_get,
     .readings_query = sqlite_readings_query,
     .readings_buckets = sqlite_readings_buckets,
     .reading_latest = sqlite_reading_latest,

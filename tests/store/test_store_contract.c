@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "sitetime.h"
 #include "store.h"
 #include "store_testing.h"
 #include "timeutil.h"
@@ -703,6 +704,193 @@ static void test_a_ten_second_capture_round_trips(void **state)
     free(i);
 }
 
+/* --- batches and rollups -------------------------------------------------------------------- */
+
+#define T0_MS INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
+
+static struct rollup_delta rollup(int64_t device, enum rollup_period p, int64_t bucket)
+{
+    struct rollup_delta d;
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(store_rollup_get(st, device, p, bucket, &d), 0);
+    return d;
+}
+
+static void assert_rollup_equal(const struct rollup_delta *a, const struct rollup_delta *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->first_ts_ms, b->first_ts_ms);
+    assert_int_equal(a->last_ts_ms, b->last_ts_ms);
+    for (int k = 0; k < RM__COUNT; k++) {
+        assert_int_equal(a->m[k].n, b->m[k].n);
+        assert_true(a->m[k].sum == b->m[k].sum);
+        if (a->m[k].n) {
+            assert_true(a->m[k].min == b->m[k].min);
+            assert_true(a->m[k].max == b->m[k].max);
+        }
+    }
+    for (int k = 0; k < RE__COUNT; k++) {
+        assert_int_equal(a->e[k].present, b->e[k].present);
+        if (a->e[k].present) {
+            assert_int_equal(a->e[k].min, b->e[k].min);
+            assert_int_equal(a->e[k].max, b->e[k].max);
+        }
+    }
+}
+
+static void test_a_batch_spans_devices_and_marks_what_it_inserted(void **state)
+{
+    (void)state;
+    int64_t a = add_device("batch-a"), b = add_device("batch-b");
+    struct store_batch_item items[5];
+    memset(items, 0, sizeof(items));
+    items[0] = (struct store_batch_item){a, make_reading(1, T0_MS, 230, 1), true};
+    items[1] = (struct store_batch_item){b, make_reading(1, T0_MS, 231, 2), true};
+    items[2] = (struct store_batch_item){a, make_reading(2, T0_MS + 1000, 232, 3), true};
+    items[3] = (struct store_batch_item){a, make_reading(1, T0_MS, 999, 9), true}; /* repeat */
+    items[4] = (struct store_batch_item){b, make_reading(2, T0_MS + 1000, 233, 4), true};
+    size_t inserted = 99;
+    assert_int_equal(store_readings_insert_batch(st, items, 5, &inserted), 0);
+    assert_int_equal(inserted, 4);
+    bool want[5] = {true, true, true, false, true};
+    for (int k = 0; k < 5; k++)
+        assert_int_equal(items[k].inserted, want[k]);
+    struct reading latest;
+    assert_int_equal(store_reading_latest(st, a, &latest), 0);
+    assert_int_equal(latest.seq, 2);
+
+    /* The same batch again: nothing is new, every item says so. */
+    assert_int_equal(store_readings_insert_batch(st, items, 5, &inserted), 0);
+    assert_int_equal(inserted, 0);
+    for (int k = 0; k < 5; k++)
+        assert_false(items[k].inserted);
+    struct rollup_delta d = rollup(a, ROLLUP_1M, T0_MS);
+    assert_int_equal(d.n, 2);
+    assert_true(d.m[RM_VOLTAGE].sum == 462); /* 230 + 232: the repeat counted nowhere */
+}
+
+static void test_a_large_mixed_batch_inserts_exactly_the_new_rows(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    int64_t dev = add_device("batch-large");
+    struct store_batch_item *items = calloc(N, sizeof(*items));
+    assert_non_null(items);
+    for (int k = 0; k < N; k++) /* even seqs 0, 2, ..., 598 */
+        items[k] = (struct store_batch_item){
+            dev, make_reading((uint64_t)(2 * k), T0_MS + k, 230, 1), false};
+    size_t inserted = 0;
+    assert_int_equal(store_readings_insert_batch(st, items, N, &inserted), 0);
+    assert_int_equal(inserted, N);
+    for (int k = 0; k < N; k++) /* seqs 300..599: every odd one is new */
+        items[k].reading = make_reading((uint64_t)(N + k), T0_MS + N + k, 230, 1);
+    assert_int_equal(store_readings_insert_batch(st, items, N, &inserted), 0);
+    assert_int_equal(inserted, N / 2);
+    for (int k = 0; k < N; k++)
+        assert_int_equal(items[k].inserted, (N + k) % 2 == 1);
+    assert_int_equal(rollup(dev, ROLLUP_1M, T0_MS).n, N + N / 2);
+    free(items);
+}
+
+static void test_rollups_sum_min_max_and_energy_per_bucket(void **state)
+{
+    (void)state;
+    int64_t dev = add_device("roll-1");
+    struct reading r[4];
+    r[0] = make_reading(1, T0_MS + 5000, 230, 10); /* minute 0 */
+    reading_set_real(&r[0], RR_VOLTAGE_MIN, 228);
+    reading_set_real(&r[0], RR_POWER_W, 2000);
+    reading_set_counter(&r[0], RC_ENERGY_IMPORT, 1000);
+    r[1] = make_reading(2, T0_MS + 50000, 232, 12); /* minute 0 */
+    reading_set_real(&r[1], RR_VOLTAGE_MAX, 236);
+    reading_set_counter(&r[1], RC_ENERGY_IMPORT, 1500);
+    r[2] = make_reading(3, T0_MS + 65000, 240, 5);   /* minute 1 */
+    r[3] = make_reading(4, T0_MS + 3600000, 220, 1); /* the next hour */
+    size_t inserted = 0;
+    assert_int_equal(store_readings_insert(st, dev, r, 4, &inserted), 0);
+    assert_int_equal(inserted, 4);
+
+    struct rollup_delta m0 = rollup(dev, ROLLUP_1M, T0_MS);
+    assert_int_equal(m0.n, 2);
+    assert_int_equal(m0.first_ts_ms, T0_MS + 5000);
+    assert_int_equal(m0.last_ts_ms, T0_MS + 50000);
+    assert_true(m0.m[RM_VOLTAGE].sum == 462);
+    assert_true(m0.m[RM_VOLTAGE].min == 228); /* the reading's own interval minimum */
+    assert_true(m0.m[RM_VOLTAGE].max == 236);
+    assert_true(m0.m[RM_CURRENT].min == 10 && m0.m[RM_CURRENT].max == 12);
+    assert_int_equal(m0.m[RM_POWER_W].n, 1);
+    assert_true(m0.m[RM_POWER_W].sum == 2000 && m0.m[RM_POWER_W].min == 2000);
+    assert_int_equal(m0.m[RM_PF].n, 0); /* nobody sent it: NULL min and max */
+    assert_true(m0.e[RE_IMPORT].present);
+    assert_int_equal(m0.e[RE_IMPORT].min, 1000);
+    assert_int_equal(m0.e[RE_IMPORT].max, 1500);
+    assert_false(m0.e[RE_EXPORT].present);
+
+    struct rollup_delta m1 = rollup(dev, ROLLUP_1M, T0_MS + 60000);
+    assert_int_equal(m1.n, 1);
+    assert_false(m1.e[RE_IMPORT].present);
+    struct rollup_delta h0 = rollup(dev, ROLLUP_1H, T0_MS);
+    assert_int_equal(h0.n, 3);
+    assert_true(h0.m[RM_VOLTAGE].max == 240);
+    assert_int_equal(h0.e[RE_IMPORT].max, 1500);
+    assert_int_equal(rollup(dev, ROLLUP_1H, T0_MS + 3600000).n, 1);
+    assert_int_equal(rollup(dev, ROLLUP_1D, T0_MS).n, 4); /* UTC here: the day starts at 0:00Z */
+    struct rollup_delta none;
+    assert_int_equal(store_rollup_get(st, dev, ROLLUP_1M, T0_MS + 120000, &none), -ENOENT);
+
+    /* A replay changes no rollup; a mixed batch adds only its new readings. */
+    assert_int_equal(store_readings_insert(st, dev, r, 4, &inserted), 0);
+    assert_int_equal(inserted, 0);
+    struct rollup_delta again = rollup(dev, ROLLUP_1M, T0_MS);
+    assert_rollup_equal(&again, &m0);
+    struct reading mixed[2] = {r[1], make_reading(5, T0_MS + 20000, 225, 11)};
+    reading_set_real(&mixed[1], RR_PF, 0.9);
+    reading_set_counter(&mixed[1], RC_ENERGY_IMPORT, 900);
+    reading_set_counter(&mixed[1], RC_ENERGY_EXPORT, 7);
+    assert_int_equal(store_readings_insert(st, dev, mixed, 2, &inserted), 0);
+    assert_int_equal(inserted, 1);
+    struct rollup_delta m0b = rollup(dev, ROLLUP_1M, T0_MS);
+    assert_int_equal(m0b.n, 3);
+    assert_int_equal(m0b.first_ts_ms, T0_MS + 5000);
+    assert_true(m0b.m[RM_VOLTAGE].sum == 687);
+    assert_true(m0b.m[RM_VOLTAGE].min == 225);
+    assert_int_equal(m0b.m[RM_PF].n, 1); /* NULL min/max became the first value */
+    assert_true(m0b.m[RM_PF].min == 0.9 && m0b.m[RM_PF].max == 0.9);
+    assert_int_equal(m0b.e[RE_IMPORT].min, 900);
+    assert_int_equal(m0b.e[RE_IMPORT].max, 1500);
+    assert_true(m0b.e[RE_EXPORT].present);
+    assert_int_equal(m0b.e[RE_EXPORT].min, 7);
+    assert_int_equal(rollup(dev, ROLLUP_1D, T0_MS).n, 5);
+}
+
+static void test_day_rollups_follow_the_site_zone(void **state)
+{
+    (void)state;
+    char err[128];
+    assert_int_equal(sitetime_set_zone("America/New_York", err, sizeof(err)), 0);
+    int64_t dev = add_device("roll-ny");
+    /* 2026-03-08 starts at 05:00Z (EST) and lasts 23 hours (DST starts at 2:00 local). */
+    const int64_t mar8 = INT64_C(1772946000000), hour = 3600000;
+    struct reading r[4] = {
+        make_reading(1, mar8 - hour / 2, 230, 1),             /* 23:30 on Mar 7 */
+        make_reading(2, mar8 + 7 * hour, 231, 1),             /* 07:00Z = 03:00 EDT */
+        make_reading(3, mar8 + 22 * hour + hour / 2, 232, 1), /* 23:30 EDT on Mar 8 */
+        make_reading(4, mar8 + 23 * hour + hour / 2, 233, 1), /* 00:30 EDT on Mar 9 */
+    };
+    size_t inserted = 0;
+    assert_int_equal(store_readings_insert(st, dev, r, 4, &inserted), 0);
+    assert_int_equal(inserted, 4);
+    assert_int_equal(rollup(dev, ROLLUP_1D, mar8 - 24 * hour).n, 1);
+    struct rollup_delta day = rollup(dev, ROLLUP_1D, mar8);
+    assert_int_equal(day.n, 2);
+    assert_int_equal(day.first_ts_ms, mar8 + 7 * hour);
+    assert_int_equal(day.last_ts_ms, mar8 + 22 * hour + hour / 2);
+    assert_int_equal(rollup(dev, ROLLUP_1D, mar8 + 23 * hour).n, 1);
+    /* Hours stay UTC. */
+    assert_int_equal(rollup(dev, ROLLUP_1H, mar8 + 7 * hour).n, 1);
+    assert_int_equal(sitetime_set_zone("UTC", err, sizeof(err)), 0);
+}
+
 static void test_bad_urls_are_rejected_with_a_message(void **state)
 {
     (void)state;
@@ -823,7 +1011,7 @@ static void test_rollups_are_read_by_period_range_and_order(void **state)
     put_rollup(other, "1m", t0, 6, 100, 6, 1, 2);
 
     struct rollup_list l = {0};
-    assert_int_equal(store_rollups_query(st, d, ROLLUP_MINUTE, t0 + 60000, t0 + 4 * 60000, false,
+    assert_int_equal(store_rollups_query(st, d, ROLLUP_1M, t0 + 60000, t0 + 4 * 60000, false,
                                          10, collect_rollup, &l),
                      0);
     assert_int_equal(l.n, 3); /* from inclusive, to exclusive, minute rows only */
@@ -848,19 +1036,19 @@ static void test_rollups_are_read_by_period_range_and_order(void **state)
 
     memset(&l, 0, sizeof(l));
     assert_int_equal(
-        store_rollups_query(st, d, ROLLUP_MINUTE, 0, INT64_MAX, true, 2, collect_rollup, &l), 0);
+        store_rollups_query(st, d, ROLLUP_1M, 0, INT64_MAX, true, 2, collect_rollup, &l), 0);
     assert_int_equal(l.n, 2); /* newest first, at most limit */
     assert_int_equal(l.r[0].bucket_ms, t0 + 4 * 60000);
     assert_int_equal(l.r[1].bucket_ms, t0 + 3 * 60000);
 
     memset(&l, 0, sizeof(l));
     assert_int_equal(
-        store_rollups_query(st, d, ROLLUP_HOUR, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
+        store_rollups_query(st, d, ROLLUP_1H, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
     assert_int_equal(l.n, 1);
     assert_int_equal(l.r[0].n, 30);
     memset(&l, 0, sizeof(l));
     assert_int_equal(
-        store_rollups_query(st, d, ROLLUP_DAY, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
+        store_rollups_query(st, d, ROLLUP_1D, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
     assert_int_equal(l.n, 0);
     assert_int_equal(
         store_rollups_query(st, d, (enum rollup_period)7, 0, 1, false, 1, collect_rollup, &l),
@@ -875,16 +1063,16 @@ static void test_counters_before_take_the_newest_row_carrying_each(void **state)
     const int64_t t0 = INT64_C(1773100800000);
     struct rollup_counters c;
     /* Minute 3 has no import counter: the one before it is minute 2's. */
-    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_MINUTE, t0 + 4 * 60000, &c),
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_1M, t0 + 4 * 60000, &c),
                      0);
     assert_true(c.has_import);
     assert_int_equal(c.import_max_mwh, 1025);
     assert_false(c.has_export);
-    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_MINUTE, t0 + 60000, &c), 0);
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_1M, t0 + 60000, &c), 0);
     assert_int_equal(c.import_max_mwh, 1005);
-    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_MINUTE, t0, &c), 0);
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_1M, t0, &c), 0);
     assert_false(c.has_import);
-    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_HOUR, t0 + 1, &c), 0);
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_1H, t0 + 1, &c), 0);
     assert_int_equal(c.import_max_mwh, 1045);
 }
 
@@ -922,7 +1110,7 @@ static void test_old_readings_are_deleted_in_chunks_and_rollups_stay(void **stat
 
     struct rollup_list l = {0};
     assert_int_equal(
-        store_rollups_query(st, d, ROLLUP_MINUTE, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
+        store_rollups_query(st, d, ROLLUP_1M, 0, INT64_MAX, false, 10, collect_rollup, &l), 0);
     assert_int_equal(l.n, 1);
     assert_int_equal(store_readings_delete_before(st, d, t0, 0, &deleted), -EINVAL);
 }
@@ -954,6 +1142,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_a_failed_capture_keeps_a_printable_message),
         cmocka_unit_test(test_captures_list_newest_first_per_device),
         cmocka_unit_test(test_a_ten_second_capture_round_trips),
+        cmocka_unit_test(test_a_batch_spans_devices_and_marks_what_it_inserted),
+        cmocka_unit_test(test_a_large_mixed_batch_inserts_exactly_the_new_rows),
+        cmocka_unit_test(test_rollups_sum_min_max_and_energy_per_bucket),
+        cmocka_unit_test(test_day_rollups_follow_the_site_zone),
         cmocka_unit_test(test_bad_urls_are_rejected_with_a_message),
         cmocka_unit_test(test_a_wechat_user_binds_to_one_account_and_back),
         cmocka_unit_test(test_rollups_are_read_by_period_range_and_order),

@@ -54,19 +54,19 @@ static void test_whole_minutes_hours_and_days_pick_their_rollups(void **state)
     (void)state;
     enum rollup_period p;
     assert_int_equal(history_period_for(MIN, &p), 0);
-    assert_int_equal(p, ROLLUP_MINUTE);
+    assert_int_equal(p, ROLLUP_1M);
     assert_int_equal(history_period_for(59 * MIN, &p), 0);
-    assert_int_equal(p, ROLLUP_MINUTE);
+    assert_int_equal(p, ROLLUP_1M);
     assert_int_equal(history_period_for(90 * MIN, &p), 0);
-    assert_int_equal(p, ROLLUP_MINUTE);
+    assert_int_equal(p, ROLLUP_1M);
     assert_int_equal(history_period_for(2 * HOUR, &p), 0);
-    assert_int_equal(p, ROLLUP_HOUR);
+    assert_int_equal(p, ROLLUP_1H);
     assert_int_equal(history_period_for(36 * HOUR, &p), 0);
-    assert_int_equal(p, ROLLUP_HOUR);
+    assert_int_equal(p, ROLLUP_1H);
     assert_int_equal(history_period_for(DAY, &p), 0);
-    assert_int_equal(p, ROLLUP_DAY);
+    assert_int_equal(p, ROLLUP_1D);
     assert_int_equal(history_period_for(7 * DAY, &p), 0);
-    assert_int_equal(p, ROLLUP_DAY);
+    assert_int_equal(p, ROLLUP_1D);
     assert_int_equal(history_period_for(30 * 1000, &p), -ENOENT);
     assert_int_equal(history_period_for(90 * 1000, &p), -ENOENT);
 }

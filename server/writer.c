@@ -1,0 +1,571 @@
+#include "writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ack.h"
+#include "dynbuf.h"
+#include "log.h"
+#include "store.h"
+#include "timeutil.h"
+
+#define RETRY_FIRST_MS  50
+#define RETRY_MAX_MS    2000
+#define ACK_MAX_BYTES   (ACK_MAX_RANGES * 2 * 44 + 64) /* two lists of 256 ranges of 2^63 */
+#define SUBMIT_SLICE_MS 1000
+/* Acks waiting for the MQTT client; beyond this they are dropped (the meter resends). */
+#define OUTBOX_MAX 4096
+
+/* One message's outcome, queued whole. */
+struct entry {
+    struct entry *next;
+    int64_t device_pk;
+    char device_id[DEVICE_ID_MAX + 1];
+    size_t n, n_rejected;
+    uint64_t *rejected; /* n_rejected, after the readings in the same block */
+    uint64_t ticket;    /* submission number, for writer_flush() */
+    struct reading r[];
+};
+
+/* One ack waiting to be published. */
+struct outmsg {
+    struct outmsg *next;
+    char topic[DEVICE_ID_MAX + 16];
+    size_t len;
+    char payload[];
+};
+
+struct writer {
+    struct writer_options opts;
+    char *db_url;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* the writer: entries arrived, or stop */
+    pthread_cond_t room; /* submitters: room in the queue; flushers: progress */
+    struct entry *head, *tail;
+    size_t queued;       /* readings in the list */
+    size_t depth;        /* queued + being written */
+    uint64_t submitted;  /* tickets handed out */
+    uint64_t done;       /* every ticket <= done is committed and acked */
+    bool stopping;       /* no more submissions */
+    bool quit;           /* the thread must end now */
+    struct store *store; /* the writer thread's own connection */
+    /*
+     * Acks go out from a thread of their own: the MQTT client's callback may be
+     * waiting in writer_submit() for room, and paho may hold its own lock
+     * meanwhile, so the writer must never wait for paho itself.
+     */
+    pthread_t sender;
+    bool sender_started;
+    pthread_cond_t outbox_wake;
+    struct outmsg *out_head, *out_tail;
+    size_t outbox; /* queued + being published */
+    bool sender_quit;
+};
+
+static size_t weight(const struct entry *e)
+{
+    size_t w = e->n + e->n_rejected;
+    return w ? w : 1;
+}
+
+static struct timespec deadline_in(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static void set_depth(struct writer *w)
+{
+    atomic_store(&w->opts.stats->queue_depth, w->depth);
+}
+
+int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
+                  const struct reading *r, size_t n, const uint64_t *rejected, size_t n_rejected)
+{
+    size_t need = n + n_rejected ? n + n_rejected : 1;
+    if (need > w->opts.queue_max)
+        return -E2BIG;
+    struct entry *e = malloc(sizeof(*e) + n * sizeof(e->r[0]) + n_rejected * sizeof(uint64_t));
+    if (!e)
+        return -ENOMEM;
+    e->next = NULL;
+    e->device_pk = device_pk;
+    snprintf(e->device_id, sizeof(e->device_id), "%s", device_id);
+    e->n = n;
+    e->n_rejected = n_rejected;
+    if (n)
+        memcpy(e->r, r, n * sizeof(e->r[0]));
+    e->rejected = (uint64_t *)(void *)(e->r + n);
+    if (n_rejected)
+        memcpy(e->rejected, rejected, n_rejected * sizeof(uint64_t));
+
+    pthread_mutex_lock(&w->mu);
+    bool counted = false;
+    while (!w->stopping && w->depth + need > w->opts.queue_max) {
+        if (!counted) {
+            atomic_fetch_add(&w->opts.stats->queue_full, 1);
+            counted = true;
+        }
+        /* Blocks the MQTT client's thread: it reads nothing more until there is room. */
+        struct timespec until = deadline_in(SUBMIT_SLICE_MS);
+        pthread_cond_timedwait(&w->room, &w->mu, &until);
+    }
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        free(e);
+        return -ESHUTDOWN;
+    }
+    e->ticket = ++w->submitted;
+    if (w->tail)
+        w->tail->next = e;
+    else
+        w->head = e;
+    w->tail = e;
+    w->queued += need;
+    w->depth += need;
+    set_depth(w);
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+size_t writer_depth(struct writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    size_t d = w->depth;
+    pthread_mutex_unlock(&w->mu);
+    return d;
+}
+
+int writer_flush(struct writer *w, int64_t timeout_ms)
+{
+    int64_t end = time_mono_ms() + timeout_ms;
+    pthread_mutex_lock(&w->mu);
+    uint64_t target = w->submitted;
+    int r = 0;
+    while (w->done < target || w->outbox > 0) {
+        int64_t left = end - time_mono_ms();
+        if (left <= 0) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        struct timespec until = deadline_in(left < 100 ? left : 100);
+        pthread_cond_timedwait(&w->room, &w->mu, &until);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return r;
+}
+
+/* --- the writer thread --------------------------------------------------------------------- */
+
+/*
+ * Takes the next batch off the queue: waits for a first entry, then up to
+ * batch_wait_ms for more, and detaches whole entries up to batch_max readings
+ * (at least one). NULL when the thread must end.
+ */
+static struct entry *take_batch(struct writer *w, size_t *ret_weight)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->head && !w->quit && !w->stopping)
+        pthread_cond_wait(&w->wake, &w->mu);
+    if (!w->head || w->quit) {
+        pthread_mutex_unlock(&w->mu);
+        return NULL;
+    }
+    struct timespec until = deadline_in(w->opts.batch_wait_ms);
+    while (!w->quit && !w->stopping && w->queued < w->opts.batch_max) {
+        if (pthread_cond_timedwait(&w->wake, &w->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    struct entry *first = w->head, *last = NULL;
+    size_t total = 0;
+    for (struct entry *e = w->head; e; e = e->next) {
+        if (last && total + weight(e) > w->opts.batch_max)
+            break;
+        total += weight(e);
+        last = e;
+    }
+    w->head = last->next;
+    if (!w->head)
+        w->tail = NULL;
+    last->next = NULL;
+    w->queued -= total;
+    pthread_mutex_unlock(&w->mu);
+    *ret_weight = total;
+    return first;
+}
+
+/* Sleeps ms unless the thread is told to quit; returns true to keep going. */
+static bool backoff(struct writer *w, unsigned ms)
+{
+    pthread_mutex_lock(&w->mu);
+    struct timespec until = deadline_in(ms);
+    while (!w->quit) {
+        if (pthread_cond_timedwait(&w->wake, &w->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    bool go = !w->quit;
+    pthread_mutex_unlock(&w->mu);
+    return go;
+}
+
+/*
+ * Stores the batch's valid readings in one transaction, retrying until it
+ * commits. Returns 0 when committed, -ECANCELED when the writer must quit
+ * first (nothing is acknowledged then).
+ */
+static int store_batch(struct writer *w, struct store_batch_item *items, size_t n,
+                       size_t *ret_inserted)
+{
+    unsigned wait_ms = RETRY_FIRST_MS;
+    unsigned failures = 0;
+    for (;;) {
+        char err[STORE_ERR_LEN];
+        int r = 0;
+        if (!w->store && (r = store_open(w->db_url, &w->store, err)) != 0) {
+            w->store = NULL;
+        } else {
+            r = store_readings_insert_batch(w->store, items, n, ret_inserted);
+            if (r)
+                snprintf(err, sizeof(err), "%s", store_errmsg(w->store));
+        }
+        if (!r) {
+            if (failures)
+                log_info("writer: database back; stored the batch after %u failed attempts",
+                         failures);
+            return 0;
+        }
+        atomic_fetch_add(&w->opts.stats->db_errors, 1);
+        atomic_fetch_add(&w->opts.stats->retries, 1);
+        if (failures++ == 0)
+            log_warn("writer: cannot store %zu readings (%s); holding them, retrying", n, err);
+        /* A fresh connection next time: the old one may be dead or stuck in a bad state. */
+        store_close(w->store);
+        w->store = NULL;
+        if (!backoff(w, wait_ms))
+            return -ECANCELED;
+        if (wait_ms < RETRY_MAX_MS)
+            wait_ms = wait_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : wait_ms * 2;
+    }
+}
+
+/* Hands an ack to the sender thread; drops it (counted) when the outbox is full. */
+static void outbox_push(struct writer *w, const char *topic, const char *payload, size_t len)
+{
+    struct outmsg *m = malloc(sizeof(*m) + len);
+    pthread_mutex_lock(&w->mu);
+    if (!m || w->outbox >= OUTBOX_MAX) {
+        pthread_mutex_unlock(&w->mu);
+        free(m);
+        atomic_fetch_add(&w->opts.stats->ack_failures, 1);
+        return;
+    }
+    m->next = NULL;
+    snprintf(m->topic, sizeof(m->topic), "%s", topic);
+    m->len = len;
+    memcpy(m->payload, payload, len);
+    if (w->out_tail)
+        w->out_tail->next = m;
+    else
+        w->out_head = m;
+    w->out_tail = m;
+    w->outbox++;
+    pthread_cond_signal(&w->outbox_wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *sender_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->out_head && !w->sender_quit)
+            pthread_cond_wait(&w->outbox_wake, &w->mu);
+        if (!w->out_head)
+            break;
+        struct outmsg *m = w->out_head;
+        w->out_head = m->next;
+        if (!w->out_head)
+            w->out_tail = NULL;
+        pthread_mutex_unlock(&w->mu);
+        int r = w->opts.publish(w->opts.publish_ctx, m->topic, m->payload, m->len);
+        if (r) {
+            atomic_fetch_add(&w->opts.stats->ack_failures, 1);
+            log_debug("writer: ack on %s not sent: %s", m->topic, strerror(-r));
+        } else {
+            atomic_fetch_add(&w->opts.stats->acks_sent, 1);
+        }
+        free(m);
+        pthread_mutex_lock(&w->mu);
+        w->outbox--;
+        pthread_cond_broadcast(&w->room); /* writer_flush() waits for the outbox too */
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static int cmp_device(const void *pa, const void *pb)
+{
+    const struct entry *a = *(const struct entry *const *)pa;
+    const struct entry *b = *(const struct entry *const *)pb;
+    if (a->device_pk != b->device_pk)
+        return a->device_pk < b->device_pk ? -1 : 1;
+    return a->ticket < b->ticket ? -1 : a->ticket > b->ticket;
+}
+
+/* Publishes one device's acknowledgement: every seq of its entries [from, to). */
+static void ack_device(struct writer *w, struct entry **es, size_t from, size_t to, uint64_t *seqs,
+                       uint64_t *rej, struct ack_range *ranges, struct ack_range *rej_ranges,
+                       struct dynbuf *buf)
+{
+    size_t ns = 0, nr = 0;
+    for (size_t k = from; k < to; k++) {
+        for (size_t i = 0; i < es[k]->n; i++)
+            seqs[ns++] = es[k]->r[i].seq;
+        for (size_t i = 0; i < es[k]->n_rejected; i++) {
+            seqs[ns++] = es[k]->rejected[i];
+            rej[nr++] = es[k]->rejected[i];
+        }
+    }
+    if (ns == 0)
+        return;
+    atomic_fetch_add(&w->opts.stats->rejected_acked, nr);
+    size_t na = ack_ranges(seqs, ns, ranges);
+    size_t nrr = ack_ranges(rej, nr, rej_ranges);
+    char topic[DEVICE_ID_MAX + 16];
+    snprintf(topic, sizeof(topic), "meters/%s/ack", es[from]->device_id);
+    struct ack_cursor cur = {0};
+    int r;
+    while ((r = ack_encode_next(ranges, na, rej_ranges, nrr, &cur, buf)) == 1)
+        outbox_push(w, topic, dynbuf_str(buf), buf->len);
+    if (r < 0)
+        log_warn("writer: ack to device '%s' not sent: out of memory", es[from]->device_id);
+}
+
+/* After COMMIT: one acknowledgement per device of the batch, seqs merged across its messages. */
+static void send_acks(struct writer *w, struct entry *batch, size_t total)
+{
+    if (!w->opts.publish)
+        return;
+    size_t ne = 0;
+    for (struct entry *e = batch; e; e = e->next)
+        ne++;
+    struct entry **es = malloc(ne * sizeof(*es));
+    uint64_t *seqs = malloc(total * sizeof(*seqs));
+    uint64_t *rej = malloc(total * sizeof(*rej));
+    struct ack_range *ranges = malloc(total * sizeof(*ranges));
+    struct ack_range *rej_ranges = malloc(total * sizeof(*rej_ranges));
+    struct dynbuf buf;
+    dynbuf_init(&buf, ACK_MAX_BYTES);
+    if (!es || !seqs || !rej || !ranges || !rej_ranges) {
+        log_warn("writer: acks of a batch not sent: out of memory");
+        goto out;
+    }
+    ne = 0;
+    for (struct entry *e = batch; e; e = e->next)
+        es[ne++] = e;
+    qsort(es, ne, sizeof(*es), cmp_device);
+    for (size_t k = 0; k < ne;) {
+        size_t end = k + 1;
+        while (end < ne && es[end]->device_pk == es[k]->device_pk)
+            end++;
+        ack_device(w, es, k, end, seqs, rej, ranges, rej_ranges, &buf);
+        k = end;
+    }
+out:
+    dynbuf_free(&buf);
+    free(rej_ranges);
+    free(ranges);
+    free(rej);
+    free(seqs);
+    free(es);
+}
+
+static void free_batch(struct entry *e)
+{
+    while (e) {
+        struct entry *next = e->next;
+        free(e);
+        e = next;
+    }
+}
+
+/* Writes one batch; false when the thread must end without finishing it. */
+static bool write_batch(struct writer *w, struct entry *batch, size_t total,
+                        struct store_batch_item **items, size_t *cap)
+{
+    size_t n = 0;
+    for (struct entry *e = batch; e; e = e->next)
+        n += e->n;
+    while (n > *cap) {
+        struct store_batch_item *grown = realloc(*items, n * sizeof(**items));
+        if (grown) {
+            *items = grown;
+            *cap = n;
+        } else {
+            log_error("writer: out of memory for a batch of %zu readings; retrying", n);
+            if (!backoff(w, RETRY_MAX_MS))
+                return false;
+        }
+    }
+    n = 0;
+    for (struct entry *e = batch; e; e = e->next) {
+        for (size_t i = 0; i < e->n; i++) {
+            (*items)[n].device_pk = e->device_pk;
+            (*items)[n].reading = e->r[i];
+            n++;
+        }
+    }
+    size_t inserted = 0;
+    if (n > 0 && store_batch(w, *items, n, &inserted))
+        return false;
+    struct ingest_stats *s = w->opts.stats;
+    atomic_fetch_add(&s->readings_stored, inserted);
+    atomic_fetch_add(&s->duplicates, n - inserted);
+    if (n > 0) {
+        atomic_fetch_add(&s->batches, 1);
+        atomic_fetch_add(&s->batch_readings, n);
+    }
+    send_acks(w, batch, total);
+    return true;
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct store_batch_item *items = NULL;
+    size_t cap = 0;
+    for (;;) {
+        size_t total = 0;
+        struct entry *batch = take_batch(w, &total);
+        if (!batch)
+            break;
+        bool ok = write_batch(w, batch, total, &items, &cap);
+        uint64_t last = 0;
+        for (struct entry *e = batch; e; e = e->next)
+            last = e->ticket;
+        free_batch(batch);
+        pthread_mutex_lock(&w->mu);
+        w->depth -= total;
+        if (ok)
+            w->done = last;
+        set_depth(w);
+        pthread_cond_broadcast(&w->room);
+        pthread_mutex_unlock(&w->mu);
+        if (!ok)
+            break;
+    }
+    free(items);
+    store_close(w->store);
+    w->store = NULL;
+    return NULL;
+}
+
+int writer_start(const struct writer_options *opts, struct writer **ret)
+{
+    if (!opts->db_url || !opts->stats || opts->queue_max == 0 || opts->batch_max == 0)
+        return -EINVAL;
+    struct writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->opts = *opts;
+    w->db_url = strdup(opts->db_url);
+    if (!w->db_url) {
+        free(w);
+        return -ENOMEM;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->wake, &ca);
+    pthread_cond_init(&w->room, &ca);
+    pthread_cond_init(&w->outbox_wake, &ca);
+    pthread_condattr_destroy(&ca);
+    int r = 0;
+    if (opts->publish) {
+        r = pthread_create(&w->sender, NULL, sender_main, w);
+        w->sender_started = !r;
+    }
+    if (!r)
+        r = pthread_create(&w->thread, NULL, writer_main, w);
+    if (r) {
+        writer_free(w);
+        return -r;
+    }
+    w->started = true;
+    *ret = w;
+    return 0;
+}
+
+/* Lets the sender publish what the outbox holds, then ends it. */
+static void stop_sender(struct writer *w)
+{
+    if (!w->sender_started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->sender_quit = true;
+    pthread_cond_broadcast(&w->outbox_wake);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->sender, NULL);
+    w->sender_started = false;
+}
+
+void writer_stop(struct writer *w, int64_t drain_ms)
+{
+    if (!w)
+        return;
+    if (!w->started) {
+        stop_sender(w);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_cond_broadcast(&w->room);
+    pthread_mutex_unlock(&w->mu);
+    if (writer_flush(w, drain_ms))
+        log_warn("writer: stopping with %zu readings not stored; the meters will send them "
+                 "again",
+                 writer_depth(w));
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+    stop_sender(w);
+}
+
+void writer_free(struct writer *w)
+{
+    if (!w)
+        return;
+    writer_stop(w, 0);
+    free_batch(w->head);
+    while (w->out_head) {
+        struct outmsg *next = w->out_head->next;
+        free(w->out_head);
+        w->out_head = next;
+    }
+    pthread_cond_destroy(&w->outbox_wake);
+    pthread_cond_destroy(&w->room);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->mu);
+    free(w->db_url);
+    free(w);
+}

@@ -1,0 +1,84 @@
+/*
+ * writer: the one thread that stores MQTT telemetry. The MQTT side
+ * (ingest.c) validates each message and queues its readings here; the
+ * writer drains the queue in batches across devices (up to batch_max
+ * readings, waiting up to batch_wait_ms for a batch to fill), stores each
+ * batch in ONE transaction (store_readings_insert_batch(): idempotent on
+ * (device, seq), rollups included), and only after COMMIT publishes the
+ * acknowledgements on meters/<id>/ack (docs/protocol.md, "Acknowledgements"):
+ * per device, every seq of the batch whose fate is final (stored now, stored
+ * before, or refused as invalid), with the invalid ones listed in "rejected".
+ *
+ * The queue is bounded (queue_max readings, a refused reading counting as
+ * one): writer_submit() blocks while it is full, which stops the MQTT client
+ * from reading further messages (back-pressure; the broker keeps them). While
+ * the database is unavailable the writer retries the same batch, waiting 50
+ * ms doubling to 2 s, reconnecting each time, and sends no acks; nothing
+ * queued is dropped. What is queued but not committed when the process stops
+ * is not acknowledged, so the meters send it again.
+ *
+ * Thread safety: writer_submit(), writer_flush() and writer_depth() from any
+ * thread; writer_stop() and writer_free() from the thread that started it.
+ */
+#ifndef SMARTMETER_WRITER_H
+#define SMARTMETER_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest.h"
+#include "telemetry.h"
+
+/*
+ * Publishes payload (len bytes) on topic at QoS 1, not retained. Returns 0 when
+ * the MQTT client took it, a negative errno otherwise (the ack is then lost;
+ * the meter resends and gets it for the duplicate).
+ */
+typedef int (*writer_publish_fn)(void *ctx, const char *topic, const void *payload, size_t len);
+
+struct writer_options {
+    const char *db_url;     /* copied */
+    size_t queue_max;       /* readings held at most (queued and being written) */
+    size_t batch_max;       /* readings per transaction (a single bigger message goes whole) */
+    unsigned batch_wait_ms; /* how long a batch may wait to fill */
+    struct ingest_stats *stats;
+    writer_publish_fn publish; /* NULL: acks are not sent */
+    void *publish_ctx;
+};
+
+struct writer;
+
+/* Starts the writer thread. Returns 0, -EINVAL for bad options, -ENOMEM, or -errno of the thread.
+ */
+int writer_start(const struct writer_options *opts, struct writer **ret);
+
+/*
+ * Queues one message's outcome for device_pk (named device_id in acks): its n
+ * valid readings (copied) and the seqs of its n_rejected invalid readings.
+ * All or nothing: waits while the queue lacks room for n + n_rejected.
+ * Returns 0 when queued, -E2BIG when the message alone exceeds queue_max,
+ * -ESHUTDOWN once writer_stop() began, -ENOMEM.
+ */
+int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
+                  const struct reading *r, size_t n, const uint64_t *rejected, size_t n_rejected);
+
+/* Readings queued or being written right now. */
+size_t writer_depth(struct writer *w);
+
+/*
+ * Waits until everything queued before the call is committed and acked.
+ * Returns 0, or -ETIMEDOUT after timeout_ms.
+ */
+int writer_flush(struct writer *w, int64_t timeout_ms);
+
+/*
+ * Refuses further submissions, gives the queue up to drain_ms to be written,
+ * then stops the thread (a batch still failing is abandoned, unacknowledged).
+ * The writer stays valid for writer_submit() (which fails) until writer_free().
+ */
+void writer_stop(struct writer *w, int64_t drain_ms);
+
+/* Stops it if needed and frees everything. NULL is fine. */
+void writer_free(struct writer *w);
+
+#endif

@@ -1,0 +1,128 @@
+"""A database outage under load: no acks while readings cannot be committed, the queue
+and the server's memory stay bounded (the MQTT side stops reading), and once the database
+is back every reading is stored exactly once and acknowledged.
+SQLite: another connection holds the write lock. MariaDB: the server is killed (-9) and
+started again."""
+import json
+import sqlite3
+import subprocess
+import time
+
+from harness import Broker, IntegrationTest, Server, http, main, new_database, wait_until
+from ingest_common import AckWatcher, PrivateMariaDB, reading, rss_kib, stats, stored_seqs
+
+DEVICE = "outage-1"
+MESSAGES = 60  # of 5 readings: 300 readings against a queue of 40
+QUEUE = 40
+
+
+class DatabaseOutage(IntegrationTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.broker = cls.track(Broker(cls.workdir))
+        cls.broker.start()
+        if cls.backend == "mysql":
+            cls.mariadb = cls.track(PrivateMariaDB(cls.workdir))
+            cls.mariadb.start()
+            db = cls.mariadb.create(cls.db_name())
+        else:
+            db = new_database(cls.backend, cls.db_name(), cls.workdir)
+        cls.db = db
+        cls.srv = cls.track(Server(cls.workdir, db, cls.broker.url, extra_args=[
+            "--ingest-queue", str(QUEUE), "--max-batch", "10", "--batch-max", "10",
+            "--batch-wait-ms", "5"]))
+        cls.srv.migrate()
+        cls.srv.add_user("op", "operator", "op-password")
+        cls.srv.add_device(DEVICE, "op")
+        cls.srv.start()
+        cls.srv.wait_mqtt()
+        cls.token = cls.srv.login("op", "op-password")
+        cls.watcher = cls.track(AckWatcher(cls.broker.url))
+
+    def stats(self):
+        return stats(self.srv, self.token)
+
+    def publish_all(self):
+        port = self.broker.url.rsplit(":", 1)[1]
+        lines = [json.dumps([reading(5 * k + i) for i in range(1, 6)]) for k in range(MESSAGES)]
+        # In the background: the server stops taking messages while the queue is full.
+        return subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-l",
+                                 "-t", f"meters/{DEVICE}/telemetry"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), \
+            "".join(line + "\n" for line in lines).encode()
+
+    def test_outage_holds_everything_then_stores_once_and_acks(self):
+        # One reading before the outage, so the device's key is cached and the writer warm.
+        publish = subprocess.run
+        publish(["mosquitto_pub", "-h", "127.0.0.1", "-p", self.broker.url.rsplit(":", 1)[1],
+                 "-q", "1", "-t", f"meters/{DEVICE}/telemetry", "-m",
+                 json.dumps(reading(0))], check=True, timeout=20)
+        wait_until(lambda: 0 in self.watcher.acked(DEVICE)[0], 20, what="first ack")
+        rss_before = rss_kib(self.srv.proc.pid)
+        acks_before = len(self.watcher.for_device(DEVICE))
+
+        lock = self.take_database_away()
+        try:
+            pub, data = self.publish_all()
+            pub.stdin.write(data)
+            pub.stdin.close()
+            # The writer keeps failing and the queue fills up: held, not dropped, not acked.
+            pub.wait(timeout=60)  # the broker took everything; the server holds back
+            self.wait_outage_seen()
+            self.assertEqual(len(self.watcher.for_device(DEVICE)), acks_before,
+                             "an ack went out while the database was away")
+            self.assertIsNone(self.srv.proc.poll(), "the server died")
+            # Bounded: a few MiB at most for the queue and paho's buffers.
+            self.assertLess(rss_kib(self.srv.proc.pid) - rss_before, 64 * 1024)
+        finally:
+            self.bring_database_back(lock)
+
+        want = set(range(0, 5 * MESSAGES + 1))
+        wait_until(lambda: self.watcher.acked(DEVICE)[0] >= want, 90, interval=0.5,
+                   what="every reading acked after the outage")
+        seqs = stored_seqs(self.srv, self.token, DEVICE)
+        self.assertEqual(sorted(seqs), sorted(want))  # each exactly once
+        self.assertEqual(self.watcher.acked(DEVICE)[0], want)
+        s = self.stats()
+        self.assertEqual(s["mqtt"]["readings_stored"], len(want))
+        self.assertEqual(s["writer"]["queue_depth"], 0)
+        self.assertGreaterEqual(s["writer"]["queue_full"], 1)
+        self.assertGreaterEqual(s["writer"]["retries"], 1)
+        self.assertEqual(http("GET", self.srv.url("/api/health")).status, 200)
+
+    # --- the two ways a database goes away ---
+
+    def wait_outage_seen(self):
+        if self.backend == "mysql":
+            # The API itself needs the database (to check the token): read the log instead.
+            wait_until(lambda: "holding them, retrying" in self.srv.log(), 60,
+                       what="the writer failing and holding its batch")
+            return
+        wait_until(lambda: self.stats()["writer"]["queue_full"] >= 1
+                   and self.stats()["writer"]["retries"] >= 2, 60,
+                   what="a full queue and failing batches")
+        s = self.stats()
+        self.assertLessEqual(s["writer"]["queue_depth"], QUEUE)
+        self.assertGreater(s["writer"]["queue_depth"], 0)
+
+    def take_database_away(self):
+        if self.backend == "mysql":
+            self.mariadb.kill()
+            return None
+        path = self.db[len("sqlite:"):]
+        conn = sqlite3.connect(path, isolation_level=None, timeout=1)
+        conn.execute("BEGIN EXCLUSIVE")  # every writer now waits, then fails with "busy"
+        return conn
+
+    def bring_database_back(self, lock):
+        if self.backend == "mysql":
+            if self.mariadb.proc is None:
+                self.mariadb.start()
+            return
+        lock.execute("ROLLBACK")
+        lock.close()
+
+
+if __name__ == "__main__":
+    main()
