@@ -13,6 +13,7 @@ The mosquitto and MariaDB here are this test's own (the fixture's are shared
 with other tests and cannot be killed). See docs/faults.md.
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -190,10 +191,44 @@ class Fleet:
     def sampled(self):
         return {d: self.state_seq(d) for d in self.meters}
 
+    def watermark(self, device):
+        """Every seq <= this is acknowledged, from the spool's "acked" file (meter/spool.h)."""
+        m = self.meters[device]
+        path = os.path.join(m.state_dir, f"meterd-{device}.spool", "acked")
+        try:
+            with open(path, errors="replace") as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "watermark":
+                        return int(value)
+        except FileNotFoundError:
+            pass
+        return 0
+
+    def stopped_at(self, device):
+        """The seq meterd logged at its last clean stop ("stopped at seq N"), or None."""
+        found = None
+        with open(self.meters[device].log_path, errors="replace") as f:
+            for line in f:
+                m = re.search(r"stopped at seq (\d+)", line)
+                if m:
+                    found = int(m.group(1))
+        return found
+
+    def stop_quietly(self):
+        for m in self.meters.values():
+            if m.proc:
+                m.stop()
+
     def stop_all(self):
+        """Stops every meter cleanly; returns {device: last seq} (state file and log agree)."""
         codes = {d: m.stop() for d, m in self.meters.items()}
         bad = {d: c for d, c in codes.items() if c != 0}
         assert not bad, f"meters did not stop cleanly: {bad}"
+        last = self.sampled()
+        logged = {d: self.stopped_at(d) for d in self.meters}
+        assert logged == last, f"'stopped at seq' in the logs {logged} vs the state files {last}"
+        return last
 
 
 class FaultRun(IntegrationTest):
@@ -254,6 +289,22 @@ class FaultRun(IntegrationTest):
                                  f"(device: (stored max, wanted)): {last.get('v')}") from None
         self.log_step(f"past: {what}")
 
+    def wait_acked(self, fleet, marks):
+        """Polls until every meter's spool holds acks for all its seqs up to its mark."""
+        last = {}
+
+        def done():
+            last["v"] = {d: (fleet.watermark(d), m) for d, m in marks.items()
+                         if fleet.watermark(d) < m}
+            return not last["v"]
+
+        try:
+            wait_until(done, CATCH_UP_S, interval=0.5, what="acks")
+        except AssertionError:
+            raise AssertionError(f"acks missing after {CATCH_UP_S}s (device: (acked watermark, "
+                                 f"wanted)): {last.get('v')}") from None
+        self.log_step("acks reached every meter")
+
     def wait_all_stored(self, dbname, last_seqs):
         """Polls until every device holds exactly 1..last seq (count, min and max agree)."""
         want = {d: (n, 1, n) for d, n in last_seqs.items()}
@@ -302,6 +353,7 @@ class FaultRun(IntegrationTest):
     def test_1_each_part_killed_in_turn(self):
         dbname = "fault_single"
         fleet = Fleet(self, self.workdir, "f", METERS, self.broker.url)
+        self.addCleanup(fleet.stop_quietly)
         srv = self.new_server(dbname)
         self.register(srv, fleet.devices)
         srv.start()
@@ -340,10 +392,10 @@ class FaultRun(IntegrationTest):
         self.log_step(f"mosquitto frozen (SIGSTOP) for {FREEZE_S}s")
         self.broker.freeze(FREEZE_S)
         self.wait_past(dbname, fleet.sampled(), "mosquitto thawed")
+        self.wait_acked(fleet, fleet.sampled())
 
         self.log_step("stopping the meters")
-        fleet.stop_all()
-        last = fleet.sampled()
+        last = fleet.stop_all()
         self.wait_all_stored(dbname, last)
         self.check_database(dbname, last)
         self.assertEqual(srv.stop(), 0, srv.log())
@@ -351,6 +403,7 @@ class FaultRun(IntegrationTest):
     def test_2_shared_subscription_one_server_killed(self):
         dbname = "fault_shared"
         fleet = Fleet(self, self.workdir, "s", SHARED_METERS, self.broker.url)
+        self.addCleanup(fleet.stop_quietly)
         share = ["--mqtt-share-group", SHARE_GROUP]
         a = self.new_server(dbname, share, client_id=f"fault-a-{os.getpid()}")
         b = self.new_server(dbname, share, client_id=f"fault-b-{os.getpid()}", fresh=False)
@@ -369,10 +422,10 @@ class FaultRun(IntegrationTest):
         a.start()
         a.wait_mqtt()
         self.wait_past(dbname, fleet.sampled(), "both servers again")
+        self.wait_acked(fleet, fleet.sampled())
 
         self.log_step("stopping the meters")
-        fleet.stop_all()
-        last = fleet.sampled()
+        last = fleet.stop_all()
         self.wait_all_stored(dbname, last)
         self.check_database(dbname, last)
         for srv in (a, b):
