@@ -43,6 +43,7 @@ class Database:
         self.dir = os.path.join(workdir, "mysql")
         self.data = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "mysqld.sock")
+        self.tmp = os.path.join(self.dir, "tmp")  # not $TMPDIR: the mysql user may not write there
         self.port = free_port()
         self.password = os.urandom(12).hex()
         self.as_user = ["--user=mysql"] if os.getuid() == 0 else []
@@ -51,10 +52,12 @@ class Database:
 
     def install(self):
         os.makedirs(self.data, exist_ok=True)
+        os.makedirs(self.tmp, exist_ok=True)
         if os.getuid() == 0:
             subprocess.run(["chown", "-R", "mysql:mysql", self.dir], check=True)
         r = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={self.data}",
-                            "--auth-root-authentication-method=normal", "--skip-test-db",
+                            f"--tmpdir={self.tmp}", "--auth-root-authentication-method=normal",
+                            "--skip-test-db",
                             *self.as_user], capture_output=True, text=True, timeout=120)
         if r.returncode:
             raise AssertionError(f"mariadb-install-db failed: {r.stdout}{r.stderr}")
@@ -65,7 +68,7 @@ class Database:
     def start(self):
         self.proc = subprocess.Popen(
             ["mariadbd", "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
-             "--bind-address=127.0.0.1", f"--socket={self.socket}",
+             "--bind-address=127.0.0.1", f"--socket={self.socket}", f"--tmpdir={self.tmp}",
              f"--pid-file={self.dir}/mysqld.pid", "--skip-name-resolve",
              "--innodb-buffer-pool-size=128M", "--max-connections=200",
              f"--log-error={self.dir}/error.log", *self.as_user],
