@@ -30,6 +30,7 @@ SHARED_METERS = 10         # meters in the shared-subscription run
 INTERVAL = "0.2"           # seconds per reading
 ACK_TIMEOUT = "2"          # seconds before a meter resends what was not acknowledged
 OUTAGE_S = 3               # how long a killed part stays down
+BROKER_OUTAGE_S = 25       # the broker longer: each meter's backlog outgrows one resend batch
 FREEZE_S = 10              # how long the broker is frozen (SIGSTOP)
 CATCH_UP_S = 60            # deadline for the pipeline to get past a fault
 DRAIN_S = 60               # deadline for the server to store everything at the end
@@ -373,7 +374,7 @@ class FaultRun(IntegrationTest):
 
         self.log_step("kill -9 mosquitto")
         self.broker.kill()
-        time.sleep(OUTAGE_S)
+        time.sleep(BROKER_OUTAGE_S)
         self.broker.start()
         self.wait_past(dbname, fleet.sampled(), "mosquitto restarted")
 
