@@ -402,6 +402,7 @@ class FaultRun(IntegrationTest):
         last = fleet.stop_all()
         self.wait_all_stored(dbname, last)
         self.check_database(dbname, last)
+        self.assert_nothing_refused(srv, srv.login("op", "op-password"))
         self.assertEqual(srv.stop(), 0, srv.log())
 
     def test_2_shared_subscription_one_server_killed(self):
@@ -448,14 +449,25 @@ class FaultRun(IntegrationTest):
         self.wait_all_stored(dbname, last)
         self.check_database(dbname, last)
         for srv in (a, b):
+            self.assert_nothing_refused(srv, token)
             self.assertEqual(srv.stop(), 0, srv.log())
 
     @staticmethod
-    def messages(srv, token):
-        """Telemetry messages this server instance received (GET /api/stats)."""
+    def stats(srv, token):
+        """This server instance's counters since it started (GET /api/stats)."""
         r = http("GET", srv.url("/api/stats"), token=token, timeout=5)
         assert r.status == 200, r
-        return r.json()["mqtt"]["messages"]
+        return r.json()
+
+    def messages(self, srv, token):
+        """MQTT messages this server instance received."""
+        return self.stats(srv, token)["mqtt"]["messages"]
+
+    def assert_nothing_refused(self, srv, token):
+        """A meter's readings are all valid: the server refused none since it started."""
+        mqtt = self.stats(srv, token)["mqtt"]
+        refused = {k: mqtt[k] for k in ("invalid", "bad_topic", "too_large")}
+        self.assertEqual(refused, dict.fromkeys(refused, 0), f"{srv.client_id} refused messages")
 
 if __name__ == "__main__":
     main()
