@@ -402,7 +402,7 @@ class FaultRun(IntegrationTest):
         last = fleet.stop_all()
         self.wait_all_stored(dbname, last)
         self.check_database(dbname, last)
-        self.assert_nothing_refused(srv, srv.login("op", "op-password"))
+        self.assert_nothing_refused(srv, self.token(srv))
         self.assertEqual(srv.stop(), 0, srv.log())
 
     def test_2_shared_subscription_one_server_killed(self):
@@ -416,7 +416,7 @@ class FaultRun(IntegrationTest):
         for srv in (a, b):
             srv.start()
             srv.wait_mqtt()
-        token = a.login("op", "op-password")
+        token = self.token(a)
         fleet.start()
         self.log_step(f"{SHARED_METERS} meters and two servers in share group {SHARE_GROUP}")
         self.wait_past(dbname, {d: 3 for d in fleet.devices}, "first readings stored")
@@ -453,11 +453,22 @@ class FaultRun(IntegrationTest):
             self.assertEqual(srv.stop(), 0, srv.log())
 
     @staticmethod
+    def token(srv):
+        """The operator's token. Polls: after a database restart each idle pooled connection
+        answers one request with 503 (try again) before it is replaced."""
+        def login():
+            r = http("POST", srv.url("/api/login"), {"username": "op", "password": "op-password"})
+            return r.json()["token"] if r.status == 200 else None
+        return wait_until(login, CATCH_UP_S, interval=0.5, what=f"login at {srv.client_id}")
+
+    @staticmethod
     def stats(srv, token):
-        """This server instance's counters since it started (GET /api/stats)."""
-        r = http("GET", srv.url("/api/stats"), token=token, timeout=5)
-        assert r.status == 200, r
-        return r.json()
+        """This server instance's counters since it started (GET /api/stats; polls past 503)."""
+        def get():
+            r = http("GET", srv.url("/api/stats"), token=token, timeout=5)
+            assert r.status in (200, 503), r
+            return r.json() if r.status == 200 else None
+        return wait_until(get, CATCH_UP_S, interval=0.5, what=f"stats of {srv.client_id}")
 
     def messages(self, srv, token):
         """MQTT messages this server instance received."""
