@@ -349,6 +349,11 @@ class FaultRun(IntegrationTest):
             " WHERE x.ei < x.pei OR x.ee < x.pee LIMIT 20", dbname)
         self.assertEqual(backwards, [], "energy counters decreasing along seq "
                                         "(device, seq, import, previous, export, previous)")
+        still = self.db.sql(
+            "SELECT d.device_id FROM readings r JOIN devices d ON d.id = r.device_pk"
+            " GROUP BY d.device_id HAVING MAX(r.energy_import_mwh) + MAX(r.energy_export_mwh)"
+            " = MIN(r.energy_import_mwh) + MIN(r.energy_export_mwh)", dbname)
+        self.assertEqual(still, [], "devices whose energy never grew (the check above is moot)")
         total = sum(c for c, _, _ in s.values())
         self.log_step(f"{dbname}: {len(s)} devices, {total} readings, all contiguous")
 
