@@ -22,7 +22,7 @@ for s in "${sections[@]}"; do
     pq | http | ingest | history | memory) run+=("$s") ;;
     all) run+=(pq http ingest history memory) ;;
     -h | --help)
-        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
