@@ -49,16 +49,17 @@ bench_server_stop
 echo "== meter-server with $devices devices publishing $readings readings each"
 bench_newdb bench_mem
 bench_add_devices bench_mem bench- 1 "$devices"
+token=
 bench_server_start bench_mem
 start_hwm=$(status_kb "$server_pid" VmHWM)
 reset_hwm "$server_pid"
 echo "  before: $(bench_load)"
+bench_wait_stored $((devices * readings)) "$tmp/stored.txt"
 "$loadgen" --url "$MQTT_URL" --prefix bench- --devices "$devices" --readings "$readings" \
     --connections 4 > "$tmp/loadgen.txt" &
 gen_pid=$!
 bench_pids+=("$gen_pid")
-python3 "$here/lib/wait_stored.py" "$api" "$token" $((devices * readings)) > "$tmp/stored.txt" \
-    || { echo "memory: the server stored only: $(cat "$tmp/stored.txt")" >&2; exit 1; }
+wait "$poller_pid" || { echo "memory: the server stored only: $(cat "$tmp/stored.txt")" >&2; exit 1; }
 wait "$gen_pid" || { echo "memory: the load generator failed" >&2; exit 1; }
 echo "  after:  $(bench_load)"
 echo "  load generator: $(cat "$tmp/loadgen.txt")"

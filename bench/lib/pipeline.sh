@@ -9,9 +9,14 @@
 #   bench_add_devices DB PREFIX FIRST COUNT
 #                                  registers PREFIX<FIRST..FIRST+COUNT-1>, owned by admin,
 #                                  in one INSERT the way `device add` stores them
-#   bench_server_start DB [ARGS]   starts meter-server (default options) on DB; sets
-#                                  server_pid, api (its base URL) and token (admin's JWT)
+#   bench_server_start DB [ARGS]   starts meter-server (default options) on DB (on port
+#                                  server_port when set, else a free one); sets
+#                                  server_pid, api (its base URL) and, unless token is
+#                                  set already (a restart on the same database), token
+#                                  (admin's JWT)
 #   bench_server_stop              SIGTERM and wait
+#   bench_wait_stored TARGET OUT   starts bench/lib/wait_stored.py on $api in the
+#                                  background (pid in poller_pid) and returns once it polls
 #   bench_stat KEY                 /api/stats mqtt.KEY
 #   bench_load                     "1-minute load average / cores", for the record
 
@@ -113,21 +118,23 @@ bench_server_start() {
     local db=$1
     shift
     [ -s "$tmp/jwt.key" ] || head -c 48 /dev/urandom > "$tmp/jwt.key"
-    local port
-    port=$(python3 "$root/tests/lib/free_port.py")
+    local port=${server_port:-}
+    [ -n "$port" ] || port=$(python3 "$root/tests/lib/free_port.py")
+    server_port=
     "$server" --db "$MYSQL_URL_BASE/$db" --mqtt "$MQTT_URL" --listen "127.0.0.1:$port" \
         --jwt-secret-file "$tmp/jwt.key" --log-level warn "$@" > "$tmp/server-$db.log" 2>&1 &
     server_pid=$!
     bench_pids+=("$server_pid")
     api=http://127.0.0.1:$port
     local i
-    for i in $(seq 1 100); do
+    for i in $(seq 1 400); do
         curl -sf "$api/api/health" > /dev/null && break
         kill -0 "$server_pid" 2> /dev/null || break
-        sleep 0.2
+        sleep 0.05
     done
     curl -sf "$api/api/health" > /dev/null \
         || { echo "meter-server did not start:" >&2; cat "$tmp/server-$db.log" >&2; exit 1; }
+    [ -z "${token:-}" ] || return 0
     token=$(curl -sf "$api/api/login" \
         -d "{\"username\":\"admin\",\"password\":\"$(cat "$tmp/admin.pw")\"}" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -141,6 +148,22 @@ bench_server_stop() {
     for p in "${bench_pids[@]}"; do [ "$p" = "$server_pid" ] || keep+=("$p"); done
     bench_pids=("${keep[@]}")
     server_pid=
+}
+
+bench_wait_stored() {
+    local target=$1 out=$2
+    rm -f "$tmp/poller.ready"
+    python3 "$root/bench/lib/wait_stored.py" "$api" "$token" "$target" --ready "$tmp/poller.ready" \
+        > "$out" &
+    poller_pid=$!
+    bench_pids+=("$poller_pid")
+    local i
+    for i in $(seq 1 600); do
+        [ -e "$tmp/poller.ready" ] && return 0
+        sleep 0.1
+    done
+    echo "wait_stored.py did not start" >&2
+    exit 1
 }
 
 bench_stat() {

@@ -1,26 +1,41 @@
 #!/usr/bin/env python3
 """Polls meter-server's GET /api/stats until mqtt.readings_stored reaches a target.
 
-    wait_stored.py API_URL TOKEN TARGET [--interval S] [--stall S]
+    wait_stored.py API_URL TOKEN TARGET [--interval S] [--stall S] [--ready FILE]
 
 Prints one line of key=value pairs: stored (the last count), first_commit_ms (wall-clock
 epoch ms when the count first moved past its value at the start), last_commit_ms (when it
-first reached TARGET, or when it last moved if it never did), reached (1 or 0), and the
+first reached TARGET, or when it last moved if it never did; the first poll if TARGET
+was reached before it), reached (1 or 0), and the
 duplicates, invalid, unknown_device and db_errors counters. Gives up when the count has not
 moved for --stall seconds (default 120). The times are as good as the poll interval
-(default 0.05 s). Exit status 0 when the target was reached, 1 otherwise.
+(default 0.05 s). With --ready, FILE is created once the poller runs (Python's start
+takes seconds on a loaded machine: start it, wait for FILE, then start the load); until
+the server answers (it may start after the poller) its count is taken as 0.
+Exit status 0 when the target was reached, 1 otherwise.
 """
 import argparse
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
+
+
+ZERO = {"readings_stored": 0, "duplicates": 0, "invalid": 0, "unknown_device": 0, "db_errors": 0}
 
 
 def stats(url, token):
     req = urllib.request.Request(url + "/api/stats", headers={"Authorization": "Bearer " + token})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.load(r)["mqtt"]
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)["mqtt"]
+    except ConnectionError:
+        return ZERO
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, ConnectionError):
+            return ZERO
+        raise
 
 
 def main():
@@ -30,7 +45,10 @@ def main():
     ap.add_argument("target", type=int)
     ap.add_argument("--interval", type=float, default=0.05)
     ap.add_argument("--stall", type=float, default=120.0)
+    ap.add_argument("--ready")
     a = ap.parse_args()
+    if a.ready:
+        open(a.ready, "w").close()
 
     s = stats(a.api, a.token)
     start = s["readings_stored"]
@@ -44,7 +62,10 @@ def main():
                 first_ms = int(now * 1000)
             last_ms = int(now * 1000)
             last_count, last_move = n, now
-        if n >= a.target or now - last_move > a.stall:
+        if n >= a.target:
+            last_ms = last_ms or int(now * 1000)  # reached before the first poll: an upper bound
+            break
+        if now - last_move > a.stall:
             break
         time.sleep(a.interval)
         s = stats(a.api, a.token)
