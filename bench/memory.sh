@@ -82,7 +82,7 @@ awk -v ih="$idle_hwm" -v ir="$idle_rss" -v h="$hwm" -v r="$rss" -v n="$devices" 
 echo "== meterd with a full 30-day spool"
 if [ -x "$here/spool_rss.sh" ]; then
     # Its own build (with the test tools it needs) in its default folder, from the root.
-    (cd "$root" && env -u BENCH_BUILD_DIR "$here/spool_rss.sh")
+    (cd "$root" && env -u BENCH_BUILD_DIR "$here/spool_rss.sh") || echo "  bench/spool_rss.sh failed"
 else
     echo "  not available (bench/spool_rss.sh is not in this tree)"
 fi
