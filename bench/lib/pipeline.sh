@@ -1,10 +1,13 @@
+# shellcheck shell=bash
 # Shared steps of the pipeline benchmarks (ingest.sh, history.sh, memory.sh); sourced, not run.
 #
 # The caller sets: root (the repository), tmp (a scratch folder it removes), and
 # runs bench_cleanup from its EXIT trap. Functions:
 #   bench_build TARGET...          -O2 build of the targets in $build (build/bench)
 #   bench_services                 throwaway MariaDB (tests/lib/services.sh) and a
-#                                  benchmark mosquitto: sets MQTT_URL, sql(), db_user...
+#                                  benchmark mosquitto: sets MQTT_URL, MQTT_PORT and what
+#                                  services.sh's env gives (MYSQL_URL_BASE, MYSQL_SOCKET)
+#   sql [ARGS]                     the mariadb client as root on that MariaDB
 #   bench_newdb NAME               an empty database NAME, migrated, with user admin
 #   bench_add_devices DB PREFIX FIRST COUNT
 #                                  registers PREFIX<FIRST..FIRST+COUNT-1>, owned by admin,
@@ -20,6 +23,7 @@
 #   bench_stat KEY                 /api/stats mqtt.KEY
 #   bench_load                     "1-minute load average / cores", for the record
 
+: "${root:?}" "${tmp:?}"
 build=${BENCH_BUILD_DIR:-$root/build/bench}
 bench_pids=()
 server_pid=
@@ -39,6 +43,7 @@ bench_build() {
     cmake --build "$build" -j"$(nproc)" --target "$@" > "$tmp/build.log" 2>&1 \
         || { cat "$tmp/build.log" >&2; exit 1; }
     server=$build/server/meter-server
+    # shellcheck disable=SC2034 # for the caller
     loadgen=$build/bench/bench_loadgen
 }
 
@@ -52,10 +57,6 @@ bench_services() {
     "$root/tests/lib/services.sh" start "$tmp/svc" > /dev/null
     # shellcheck disable=SC1091
     . "$tmp/svc/env"
-    db_user=${MYSQL_URL_BASE#mysql://}
-    db_user=${db_user%%@*}
-    db_pass=${db_user#*:}
-    db_user=${db_user%%:*}
     local port
     port=$(python3 "$root/tests/lib/free_port.py")
     mkdir -p "$tmp/broker"
@@ -68,8 +69,8 @@ log_dest file $tmp/broker/mosquitto.log
 CONF
     if [ "$(id -u)" = 0 ]; then echo "user root" >> "$tmp/broker/mosquitto.conf"; fi
     mosquitto -c "$tmp/broker/mosquitto.conf" -d
-    local i
-    for i in $(seq 1 50); do
+    local _
+    for _ in $(seq 1 50); do
         python3 "$root/tests/lib/free_port.py" --check "$port" && break
         sleep 0.2
     done
@@ -126,8 +127,8 @@ bench_server_start() {
     server_pid=$!
     bench_pids+=("$server_pid")
     api=http://127.0.0.1:$port
-    local i
-    for i in $(seq 1 400); do
+    local _
+    for _ in $(seq 1 400); do
         curl -sf "$api/api/health" > /dev/null && break
         kill -0 "$server_pid" 2> /dev/null || break
         sleep 0.05
@@ -157,8 +158,8 @@ bench_wait_stored() {
         > "$out" &
     poller_pid=$!
     bench_pids+=("$poller_pid")
-    local i
-    for i in $(seq 1 600); do
+    local _
+    for _ in $(seq 1 600); do
         [ -e "$tmp/poller.ready" ] && return 0
         sleep 0.1
     done
