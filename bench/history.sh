@@ -19,8 +19,8 @@
 #                  only from rollups, the same GROUP BY day over the raw readings in
 #                  MariaDB directly (BENCH_HISTORY_SQL_RUNS runs).
 # The aim: each rollup query under 20 ms median. The server's CPU time per request is
-# printed too: on a loaded machine a request that needs several ms of CPU waits behind
-# the run queue, and CPU time does not.
+# printed too, and MariaDB's: on a loaded machine a request that needs several ms of CPU
+# waits behind the run queue, and CPU time does not.
 # Environment: BENCH_BUILD_DIR (build/bench), BENCH_HISTORY_DAYS (30),
 # BENCH_HISTORY_REQUESTS (200), BENCH_HISTORY_SQL_RUNS (5).
 set -euo pipefail
@@ -72,7 +72,7 @@ sql -N bench_history -e "SELECT CONCAT('  readings: ', COUNT(*)) FROM readings;
 
 echo "== bench-1, $requests sequential requests each (one keep-alive connection)"
 d=/api/device/data/bench-1
-python3 "$here/lib/latency.py" http "$api" "$token" "$requests" --pid "$server_pid" \
+python3 "$here/lib/latency.py" http "$api" "$token" "$requests" --pid "$server_pid,$(cat "$RUN_DIR/mysql/mysqld.pid")" \
     "24 h, points=500 (rollups)" "$d?points=500" \
     "24 h, interval=3m (rollups)" "$d?interval=3m&limit=500" \
     "$days days, interval=1d (rollups)" "$d?interval=1d&from=$((now_ms - big * 1000))" \
