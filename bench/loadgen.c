@@ -1,0 +1,465 @@
+/*
+ * loadgen: publishes telemetry for many meters through an MQTT broker as fast
+ * as QoS 1 allows, for the ingest, history and memory benchmarks (bench/README.md).
+ *
+ * Each device gets `--readings` readings in docs/protocol.md's shape: seq
+ * strictly increasing from `--seq-start`, ts stepping by `--step-ms` and ending
+ * at `--ts-end-ms` (default: now), energy_wh increasing with the power drawn.
+ * One message carries `--batch` readings of one device (1: a single reading
+ * object, as meterd sends; more: an array, as a meter's backlog is sent).
+ * Messages go round-robin over the devices (every device's first message,
+ * then every device's second, ...), so the stream looks like many meters
+ * publishing at once. Devices are split over `--connections` MQTT connections,
+ * one thread each; each keeps at most `--window` messages awaiting PUBACK.
+ *
+ * When every PUBACK has arrived it prints one line of key=value pairs:
+ *   messages=N readings=N first_publish_ms=T0 last_puback_ms=T1 seconds=S rate=R
+ * T0 and T1 are wall-clock epoch milliseconds (CLOCK_REALTIME), comparable
+ * with other processes' clocks on the same machine; rate is readings per
+ * second between them. Exit status 0 on success, 1 on an MQTT error, 2 on bad
+ * arguments.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <MQTTAsync.h>
+
+#define MAX_CONNECTIONS 64
+#define MAX_DEVICES     1000000
+#define MAX_BATCH       1000
+#define READING_MAX     256  /* bytes of one reading's JSON, with room to spare */
+#define DEADLINE_S      3600 /* give up on a run (a broker that stopped answering) */
+
+struct config {
+    const char *url;
+    const char *prefix;
+    int64_t first_device, devices, readings, batch, connections, window;
+    int64_t seq_start, ts_end_ms, step_ms;
+};
+
+/* One connection: its devices are first_device + k * connections + index. */
+struct conn {
+    const struct config *cfg;
+    int index;
+    MQTTAsync client;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int64_t inflight;
+    int64_t acked;
+    int64_t failed;
+    bool connected, connect_failed;
+    int64_t first_publish_ms, last_puback_ms;
+    int64_t messages, readings;
+    int result;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_connect(void *ctx, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    struct conn *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    c->connected = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    struct conn *c = ctx;
+    fprintf(stderr, "loadgen: connection %d: connect failed: %s\n", c->index,
+            resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1));
+    pthread_mutex_lock(&c->lock);
+    c->connect_failed = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void on_puback(void *ctx, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    struct conn *c = ctx;
+    int64_t now = wall_ms();
+    pthread_mutex_lock(&c->lock);
+    c->inflight--;
+    c->acked++;
+    c->last_puback_ms = now;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void on_publish_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    struct conn *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    c->inflight--;
+    c->failed++;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    fprintf(stderr, "loadgen: connection %d: publish failed: %s\n", c->index,
+            resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1));
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+    struct conn *c = ctx;
+    fprintf(stderr, "loadgen: connection %d lost: %s\n", c->index, cause ? cause : "(no cause)");
+    pthread_mutex_lock(&c->lock);
+    c->connect_failed = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+    (void)ctx;
+    (void)topic_len;
+    MQTTAsync_freeMessage(&msg);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+/* Waits on c->cond until pred(c) or the deadline; false on timeout. Called with c->lock held. */
+static bool wait_until(struct conn *c, bool (*pred)(const struct conn *), int64_t deadline_ms)
+{
+    while (!pred(c)) {
+        if (wall_ms() > deadline_ms)
+            return false;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+    }
+    return true;
+}
+
+static bool connect_done(const struct conn *c)
+{
+    return c->connected || c->connect_failed;
+}
+
+static bool window_open(const struct conn *c)
+{
+    return c->inflight < c->cfg->window || c->connect_failed;
+}
+
+static bool all_acked(const struct conn *c)
+{
+    return c->inflight == 0 || c->connect_failed;
+}
+
+/* Appends reading j of device d to buf at *len (bounded by cap); false if it does not fit. */
+static bool append_reading(char *buf, size_t cap, size_t *len, const struct config *cfg, int64_t d,
+                           int64_t j)
+{
+    int64_t ts = cfg->ts_end_ms - (cfg->readings - 1 - j) * cfg->step_ms;
+    /* A load that varies with device and time: 1.0 to 8.9 A at about 230 V. */
+    int64_t current_da = 10 + (d * 7 + j * 13) % 80;
+    int64_t voltage_dv = 2280 + (d + j) % 41;
+    double power_w = (double)voltage_dv * (double)current_da / 100.0 * 0.98;
+    /* Energy in mWh: the device's offset plus what an average 1 kW draws each step. */
+    int64_t energy_mwh = d * 1000 + (j + 1) * cfg->step_ms / 3600;
+    int n = snprintf(buf + *len, cap - *len,
+                     "{\"seq\":%" PRId64 ",\"ts\":%" PRId64 ",\"voltage\":%" PRId64 ".%" PRId64
+                     ",\"current\":%" PRId64 ".%" PRId64 ",\"power_w\":%.1f,\"pf\":0.98,"
+                     "\"freq_hz\":50.01,\"energy_wh\":%" PRId64 ".%03" PRId64 ",\"boot\":1}",
+                     cfg->seq_start + j, ts, voltage_dv / 10, voltage_dv % 10, current_da / 10,
+                     current_da % 10, power_w, energy_mwh / 1000, energy_mwh % 1000);
+    if (n < 0 || (size_t)n >= cap - *len)
+        return false;
+    *len += (size_t)n;
+    return true;
+}
+
+/* Publishes message m (readings m*batch ...) of device d. 0 or an MQTTAsync error code. */
+static int publish_one(struct conn *c, char *buf, size_t cap, int64_t d, int64_t m)
+{
+    const struct config *cfg = c->cfg;
+    int64_t j0 = m * cfg->batch;
+    int64_t j1 = j0 + cfg->batch < cfg->readings ? j0 + cfg->batch : cfg->readings;
+    size_t len = 0;
+    if (cfg->batch > 1)
+        buf[len++] = '[';
+    for (int64_t j = j0; j < j1; j++) {
+        if (j > j0)
+            buf[len++] = ',';
+        if (!append_reading(buf, cap - 1, &len, cfg, d, j))
+            return MQTTASYNC_FAILURE;
+    }
+    if (cfg->batch > 1)
+        buf[len++] = ']';
+
+    char topic[128];
+    snprintf(topic, sizeof(topic), "meters/%s%" PRId64 "/telemetry", cfg->prefix, d);
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = buf;
+    msg.payloadlen = (int)len;
+    msg.qos = 1;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess = on_puback;
+    ro.onFailure = on_publish_failure;
+    ro.context = c;
+
+    pthread_mutex_lock(&c->lock);
+    c->inflight++;
+    if (!c->first_publish_ms)
+        c->first_publish_ms = wall_ms();
+    pthread_mutex_unlock(&c->lock);
+    int rc = MQTTAsync_sendMessage(c->client, topic, &msg, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        pthread_mutex_lock(&c->lock);
+        c->inflight--;
+        pthread_mutex_unlock(&c->lock);
+        return rc;
+    }
+    c->messages++;
+    c->readings += j1 - j0;
+    return 0;
+}
+
+static void *run_conn(void *arg)
+{
+    struct conn *c = arg;
+    const struct config *cfg = c->cfg;
+    int64_t deadline = wall_ms() + (int64_t)DEADLINE_S * 1000;
+    size_t cap = (size_t)cfg->batch * READING_MAX + 2;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fprintf(stderr, "loadgen: out of memory\n");
+        c->result = 1;
+        return NULL;
+    }
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    co.keepAliveInterval = 60;
+    co.cleansession = 1;
+    co.maxInflight = (int)cfg->window + 16; /* slack: a slot frees just after on_puback */
+    co.onSuccess = on_connect;
+    co.onFailure = on_connect_failure;
+    co.context = c;
+    int rc = MQTTAsync_connect(c->client, &co);
+    pthread_mutex_lock(&c->lock);
+    bool ok = rc == MQTTASYNC_SUCCESS && wait_until(c, connect_done, deadline) && c->connected;
+    pthread_mutex_unlock(&c->lock);
+    if (!ok) {
+        fprintf(stderr, "loadgen: connection %d: could not connect to %s\n", c->index, cfg->url);
+        c->result = 1;
+        free(buf);
+        return NULL;
+    }
+
+    int64_t per_device = (cfg->readings + cfg->batch - 1) / cfg->batch;
+    for (int64_t m = 0; m < per_device && !c->result; m++) {
+        for (int64_t k = c->index; k < cfg->devices; k += cfg->connections) {
+            pthread_mutex_lock(&c->lock);
+            ok = wait_until(c, window_open, deadline) && !c->connect_failed;
+            pthread_mutex_unlock(&c->lock);
+            if (!ok || (rc = publish_one(c, buf, cap, cfg->first_device + k, m)) != 0) {
+                fprintf(stderr, "loadgen: connection %d: publish stopped: %s\n", c->index,
+                        ok ? MQTTAsync_strerror(rc) : "no PUBACK in time or connection lost");
+                c->result = 1;
+                break;
+            }
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    if (!wait_until(c, all_acked, deadline) || c->connect_failed || c->failed)
+        c->result = 1;
+    pthread_mutex_unlock(&c->lock);
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
+    dopt.timeout = 1000;
+    MQTTAsync_disconnect(c->client, &dopt);
+    free(buf);
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bench_loadgen --url tcp://127.0.0.1:PORT [options]\n"
+            "  --prefix P          device ids are P<number> (default bench-)\n"
+            "  --first-device K    number of the first device (default 1)\n"
+            "  --devices N         devices to publish for (default 100)\n"
+            "  --readings R        readings per device (default 2000)\n"
+            "  --batch B           readings per message, 1..%d (default 1: one object)\n"
+            "  --connections C     MQTT connections, 1..%d (default 4)\n"
+            "  --window W          messages awaiting PUBACK per connection (default 1000)\n"
+            "  --seq-start S       seq of each device's first reading (default 1)\n"
+            "  --ts-end-ms T       ts of each device's last reading (default: now)\n"
+            "  --step-ms D         ts step between readings (default 1000)\n",
+            MAX_BATCH, MAX_CONNECTIONS);
+}
+
+static int parse_int(const char *name, const char *s, int64_t lo, int64_t hi, int64_t *ret)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "loadgen: %s must be an integer from %" PRId64 " to %" PRId64 "\n", name,
+                lo, hi);
+        return -1;
+    }
+    *ret = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct config *cfg)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"first-device", required_argument, NULL, 'f'},
+        {"devices", required_argument, NULL, 'd'},
+        {"readings", required_argument, NULL, 'r'},
+        {"batch", required_argument, NULL, 'b'},
+        {"connections", required_argument, NULL, 'c'},
+        {"window", required_argument, NULL, 'w'},
+        {"seq-start", required_argument, NULL, 's'},
+        {"ts-end-ms", required_argument, NULL, 't'},
+        {"step-ms", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *cfg = (struct config){.prefix = "bench-",
+                           .first_device = 1,
+                           .devices = 100,
+                           .readings = 2000,
+                           .batch = 1,
+                           .connections = 4,
+                           .window = 1000,
+                           .seq_start = 1,
+                           .ts_end_ms = wall_ms(),
+                           .step_ms = 1000};
+    int opt, r = 0;
+    while (!r && (opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'u':
+            cfg->url = optarg;
+            break;
+        case 'p':
+            cfg->prefix = optarg;
+            if (strlen(optarg) > 40) {
+                fprintf(stderr, "loadgen: --prefix is at most 40 characters\n");
+                r = -1;
+            }
+            break;
+        case 'f':
+            r = parse_int("--first-device", optarg, 0, INT64_C(1) << 40, &cfg->first_device);
+            break;
+        case 'd':
+            r = parse_int("--devices", optarg, 1, MAX_DEVICES, &cfg->devices);
+            break;
+        case 'r':
+            r = parse_int("--readings", optarg, 1, INT64_C(1) << 32, &cfg->readings);
+            break;
+        case 'b':
+            r = parse_int("--batch", optarg, 1, MAX_BATCH, &cfg->batch);
+            break;
+        case 'c':
+            r = parse_int("--connections", optarg, 1, MAX_CONNECTIONS, &cfg->connections);
+            break;
+        case 'w':
+            r = parse_int("--window", optarg, 1, 65535, &cfg->window);
+            break;
+        case 's':
+            r = parse_int("--seq-start", optarg, 0, INT64_C(1) << 52, &cfg->seq_start);
+            break;
+        case 't':
+            r = parse_int("--ts-end-ms", optarg, INT64_C(946684800000), INT64_C(1) << 46,
+                          &cfg->ts_end_ms);
+            break;
+        case 'm':
+            r = parse_int("--step-ms", optarg, 1, 86400000, &cfg->step_ms);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (!r && (optind != argc || !cfg->url)) {
+        usage(stderr);
+        r = -1;
+    }
+    if (!r && cfg->connections > cfg->devices)
+        cfg->connections = cfg->devices;
+    if (!r && cfg->ts_end_ms - (cfg->readings - 1) * cfg->step_ms < INT64_C(946684800000)) {
+        fprintf(stderr, "loadgen: the first reading would be before 2000-01-01\n");
+        r = -1;
+    }
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    if (parse_args(argc, argv, &cfg))
+        return 2;
+
+    struct conn conns[MAX_CONNECTIONS];
+    pthread_t threads[MAX_CONNECTIONS];
+    int n = (int)cfg.connections, started = 0, result = 0;
+    for (int i = 0; i < n; i++) {
+        struct conn *c = &conns[i];
+        *c = (struct conn){.cfg = &cfg, .index = i};
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->cond, NULL);
+        char id[64];
+        snprintf(id, sizeof(id), "bench-loadgen-%ld-%d", (long)getpid(), i);
+        int rc = MQTTAsync_create(&c->client, cfg.url, id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
+        if (rc != MQTTASYNC_SUCCESS) {
+            fprintf(stderr, "loadgen: %s: %s\n", cfg.url, MQTTAsync_strerror(rc));
+            return 1;
+        }
+        MQTTAsync_setCallbacks(c->client, c, on_connection_lost, on_message, NULL);
+    }
+    for (; started < n; started++) {
+        if (pthread_create(&threads[started], NULL, run_conn, &conns[started])) {
+            fprintf(stderr, "loadgen: cannot start a thread\n");
+            result = 1;
+            break;
+        }
+    }
+    int64_t first = INT64_MAX, last = 0, messages = 0, readings = 0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+        struct conn *c = &conns[i];
+        if (c->result)
+            result = 1;
+        if (c->first_publish_ms && c->first_publish_ms < first)
+            first = c->first_publish_ms;
+        if (c->last_puback_ms > last)
+            last = c->last_puback_ms;
+        messages += c->acked;
+        readings += c->readings;
+    }
+    for (int i = 0; i < n; i++) {
+        MQTTAsync_destroy(&conns[i].client);
+        pthread_mutex_destroy(&conns[i].lock);
+        pthread_cond_destroy(&conns[i].cond);
+    }
+    if (result)
+        return 1;
+    double secs = (double)(last - first) / 1000.0;
+    printf("messages=%" PRId64 " readings=%" PRId64 " first_publish_ms=%" PRId64
+           " last_puback_ms=%" PRId64 " seconds=%.3f rate=%.0f\n",
+           messages, readings, first, last, secs, secs > 0 ? (double)readings / secs : 0.0);
+    return 0;
+}
