@@ -8,6 +8,8 @@
 #include "log.h"
 
 #define SENDS_PER_TICK 16 /* bounds the work of one forward_tick() */
+/* The resend timeout backs off to at most this many times ack_timeout. */
+#define RTO_MAX_FACTOR 16
 
 struct flight {
     uint64_t first, last; /* seqs the messages carried (acked ones included) */
@@ -33,6 +35,10 @@ struct forward {
     uint64_t inflight;
     struct reading *batch;
     struct forward_stats st;
+    /* When to give up waiting for an ack (like TCP's retransmission timeout): at least
+       ack_timeout, four times the smoothed ack delay, doubled at every expiry. */
+    int64_t rto_ms;
+    double srtt_ms; /* smoothed delay from send to ack; 0 before the first */
 };
 
 int forward_new(const struct forward_config *cfg, struct spool *spool, forward_send_fn send,
@@ -56,6 +62,7 @@ int forward_new(const struct forward_config *cfg, struct spool *spool, forward_s
     f->send_ctx = send_ctx;
     f->cursor = spool_first_unacked(spool);
     f->backlog_end = spool_newest_seq(spool);
+    f->rto_ms = cfg->ack_timeout_ms;
     *ret = f;
     return 0;
 }
@@ -182,11 +189,38 @@ void forward_live(struct forward *f, const struct reading *r, int64_t now_ms)
     backlog_include(f, r->seq, r->seq);
 }
 
+static int64_t rto_cap(const struct forward *f)
+{
+    return f->cfg.ack_timeout_ms * RTO_MAX_FACTOR;
+}
+
+/* A flight was acknowledged delay_ms after it was sent: the timeout follows the delay, so a
+   server working through a long queue is not flooded with copies of what it already holds. */
+static void rtt_sample(struct forward *f, int64_t delay_ms)
+{
+    if (delay_ms < 0)
+        delay_ms = 0;
+    f->srtt_ms = f->srtt_ms > 0 ? 0.875 * f->srtt_ms + 0.125 * (double)delay_ms : (double)delay_ms;
+    int64_t rto = (int64_t)(4.0 * f->srtt_ms);
+    if (rto < f->cfg.ack_timeout_ms)
+        rto = f->cfg.ack_timeout_ms;
+    if (rto > rto_cap(f))
+        rto = rto_cap(f);
+    f->rto_ms = rto;
+}
+
 void forward_ack(struct forward *f, const struct ack_msg *a, int64_t now_ms)
 {
-    (void)now_ms;
     for (size_t k = 0; k < a->n_seqs; k++)
         spool_ack(f->spool, a->seqs[k].first, a->seqs[k].last);
+    /* The newest flight this ack completed tells how long acks take now. */
+    for (size_t k = f->fl_len; k-- > 0;) {
+        const struct flight *fl = fl_at(f, k);
+        if (spool_acked(f->spool, fl->first, fl->last)) {
+            rtt_sample(f, now_ms - fl->sent_ms);
+            break;
+        }
+    }
     for (size_t k = 0; k < a->n_rejected; k++) {
         uint64_t n = a->rejected[k].last - a->rejected[k].first + 1;
         f->st.rejected += n;
@@ -203,12 +237,12 @@ static void expire(struct forward *f, int64_t now_ms)
     bool expired = false;
     while (f->fl_len) {
         struct flight *fl = fl_at(f, 0);
-        if (now_ms - fl->sent_ms < f->cfg.ack_timeout_ms)
+        if (now_ms - fl->sent_ms < f->rto_ms)
             break;
         if (!spool_acked(f->spool, fl->first, fl->last)) {
             if (!expired)
                 log_info("no ack for seq %" PRIu64 "..%" PRIu64 " within %" PRId64 " ms: resending",
-                         fl->first, fl->last, f->cfg.ack_timeout_ms);
+                         fl->first, fl->last, f->rto_ms);
             f->st.timeouts++;
             backlog_include(f, fl->first, fl->last);
             expired = true;
@@ -217,9 +251,12 @@ static void expire(struct forward *f, int64_t now_ms)
         f->fl_head = (f->fl_head + 1) % f->cfg.max_inflight;
         f->fl_len--;
     }
-    /* Flights the backlog now covers are resent with it. */
-    if (expired)
+    /* Flights the backlog now covers are resent with it; the next resend waits twice as long
+       (up to RTO_MAX_FACTOR x ack_timeout) unless acks show the server is keeping up. */
+    if (expired) {
         fl_filter(f, keep_outside_backlog);
+        f->rto_ms = f->rto_ms > rto_cap(f) / 2 ? rto_cap(f) : 2 * f->rto_ms;
+    }
 }
 
 void forward_tick(struct forward *f, int64_t now_ms)

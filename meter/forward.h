@@ -9,6 +9,11 @@
  *   form the backlog: they are resent oldest first, as JSON arrays of up to
  *   backlog_batch readings, at no more than backlog_rate readings per second,
  *   while fewer than max_inflight readings are sent and unacknowledged.
+ * - The resend timeout adapts like TCP's: it starts at ack_timeout_ms, follows
+ *   four times the smoothed delay between a send and its ack (never below
+ *   ack_timeout_ms), and doubles at every expiry, up to 16 x ack_timeout_ms, so
+ *   a server working through a long queue after an outage is not flooded with
+ *   copies of what it already holds.
  * - After every (re)connect the backlog restarts at the oldest unacknowledged
  *   seq: what was in flight when the link broke is resent (a few duplicates,
  *   which the server ignores, rather than a loss).

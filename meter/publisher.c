@@ -124,8 +124,7 @@ static void on_connected(void *context, char *cause)
     atomic_store(&p->connected, true);
     log_info("connected to %s as %s", p->uri, p->client_id);
     send_status(p, "online", NULL);
-    /* The persistent session keeps the subscriptions; renewing them is harmless and repairs
-       a session the broker lost. */
+    /* A clean session starts without subscriptions: make them on every connect. */
     char *topics[2];
     int qos[2] = {1, 1}, n = 0;
     if (p->on_command)
@@ -280,8 +279,12 @@ int publisher_start(struct publisher *p, char *err, size_t errlen)
 
     opts.keepAliveInterval = KEEPALIVE_S;
     opts.connectTimeout = CONNECT_TIMEOUT_S;
-    /* A persistent session lets QoS 1 messages in flight at a disconnect complete afterwards. */
-    opts.cleansession = 0;
+    /*
+     * A clean session: the spool, not the broker, keeps what is not yet stored, and resends
+     * it until the server's ack (docs/meterd.md). Nothing is left half-sent in the MQTT
+     * client across a reconnect, and the broker keeps no queue for an absent meter.
+     */
+    opts.cleansession = 1;
     opts.automaticReconnect = 1;
     opts.minRetryInterval = RETRY_MIN_S;
     opts.maxRetryInterval = RETRY_MAX_S;

@@ -19,9 +19,9 @@
  * The client connects in the background and reconnects by itself (1 s
  * doubling to 30 s) after the broker goes away. Nothing is buffered in memory
  * while it is disconnected: sends fail with -ENOTCONN and the caller keeps
- * readings in its spool (spool.h, forward.h). The persistent session (clean
- * session off) makes the broker and the client finish QoS 1 deliveries that
- * were in flight when the link broke.
+ * readings in its spool (spool.h, forward.h). The session is clean: what was
+ * in flight when the link broke is resent from the spool, not by the MQTT
+ * client, and the broker keeps no queue for an absent meter.
  *
  * Callbacks run on the MQTT library's threads; the state they share with the
  * caller is atomic. Ownership: publisher_new() copies everything it keeps

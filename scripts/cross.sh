@@ -151,7 +151,7 @@ build_and_test() { # arch
         -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-$triplet.cmake" \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTMETER_BUILD_SERVER=OFF \
         -DSMARTMETER_SANITIZE=OFF -DSMARTMETER_WERROR=ON -DSMARTMETER_CROSS_TESTS=OFF \
-        -DSMARTMETER_UNIT_TIMEOUT="$unit_timeout" &&
+        -DSMARTMETER_UNIT_TIMEOUT="$unit_timeout" -DSMARTMETER_PQ_TEST_ENERGY_SECONDS=600 &&
         cmake --build "$dir" -j "$jobs"; } > "$dir/build.log" 2>&1; then
         cat "$dir/build.log"
         echo "cross.sh: $arch: build in $dir failed" >&2

@@ -124,7 +124,15 @@ static void try_connect(struct mqtt_ingest *m)
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
     co.keepAliveInterval = 20;
-    co.cleansession = 0;
+    /*
+     * Alone, the server keeps a persistent session: the broker holds QoS 1 messages while it
+     * is away. In a share group it must not: the broker would go on routing the group's
+     * messages to a dead member's session, where status, reply and capture messages (which
+     * no meter resends) would wait for that member's return. With a clean session a dead
+     * member leaves the group and the others get everything; telemetry lost in flight with
+     * it is resent by the meters, which get no ack for it.
+     */
+    co.cleansession = (m->opts.share_group && *m->opts.share_group) ? 1 : 0;
     co.automaticReconnect = 1;
     co.minRetryInterval = 1;
     co.maxRetryInterval = 16;

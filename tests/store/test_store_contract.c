@@ -956,7 +956,8 @@ static void test_a_wechat_user_binds_to_one_account_and_back(void **state)
 
 /* --- history: rollups read back, raw retention ------------------------------------------- */
 
-/* Puts a rollup row the way the ingest path would (tests only); energy < 0 leaves it NULL. */
+/* Puts (or replaces) a rollup row the way the ingest path would (tests only); energy < 0
+   leaves it NULL. */
 static void put_rollup(int64_t device_pk, const char *period, int64_t bucket_ms, int64_t n,
                        double v, int64_t power_n, int64_t import_min, int64_t import_max)
 {
@@ -968,7 +969,7 @@ static void put_rollup(int64_t device_pk, const char *period, int64_t bucket_ms,
         snprintf(power, sizeof(power), "%lld, %f, 100, 900", (long long)power_n,
                  500.0 * (double)power_n);
     snprintf(sql, sizeof(sql),
-             "INSERT INTO rollups (device_pk, period, bucket_ms, n, first_ts_ms, last_ts_ms, "
+             "REPLACE INTO rollups (device_pk, period, bucket_ms, n, first_ts_ms, last_ts_ms, "
              "voltage_sum, voltage_min, voltage_max, current_sum, current_min, current_max, "
              "power_w_n, power_w_sum, power_w_min, power_w_max, energy_import_min_mwh, "
              "energy_import_max_mwh) VALUES (%lld, '%s', %lld, %lld, %lld, %lld, %f, %f, %f, "
@@ -1011,8 +1012,8 @@ static void test_rollups_are_read_by_period_range_and_order(void **state)
     put_rollup(other, "1m", t0, 6, 100, 6, 1, 2);
 
     struct rollup_list l = {0};
-    assert_int_equal(store_rollups_query(st, d, ROLLUP_1M, t0 + 60000, t0 + 4 * 60000, false,
-                                         10, collect_rollup, &l),
+    assert_int_equal(store_rollups_query(st, d, ROLLUP_1M, t0 + 60000, t0 + 4 * 60000, false, 10,
+                                         collect_rollup, &l),
                      0);
     assert_int_equal(l.n, 3); /* from inclusive, to exclusive, minute rows only */
     assert_int_equal(l.r[0].bucket_ms, t0 + 60000);
@@ -1063,8 +1064,7 @@ static void test_counters_before_take_the_newest_row_carrying_each(void **state)
     const int64_t t0 = INT64_C(1773100800000);
     struct rollup_counters c;
     /* Minute 3 has no import counter: the one before it is minute 2's. */
-    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_1M, t0 + 4 * 60000, &c),
-                     0);
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_1M, t0 + 4 * 60000, &c), 0);
     assert_true(c.has_import);
     assert_int_equal(c.import_max_mwh, 1025);
     assert_false(c.has_export);

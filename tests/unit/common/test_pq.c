@@ -287,6 +287,13 @@ static void test_pq_odd_feed_sizes_change_nothing(void **state)
 
 /* ---- energy over a simulated hour ---- */
 
+/* The span simulated: an hour, as the issue's accuracy class asks. The sanitizer and
+   emulated (qemu-user) passes, which check memory safety and the ARM build rather than the
+   figure, build this test with a shorter span (tests/unit/common/CMakeLists.txt). */
+#ifndef PQ_TEST_ENERGY_SECONDS
+#define PQ_TEST_ENERGY_SECONDS 3600
+#endif
+
 struct energy {
     double import_wh, export_wh, q_import_varh, q_export_varh, seconds;
     uint64_t next_first;
@@ -321,32 +328,35 @@ static void test_pq_energy_over_an_hour_within_class_0_2s(void **state)
         sig_init(&g, 49.73, grid_phases[p], true);
         struct sig_truth t = sig_truth_of(&g);
         struct pq_analyzer *a = analyzer(RATE, 50, 0);
-        const size_t total = (size_t)(3600 * RATE);
+        const double span = PQ_TEST_ENERGY_SECONDS;
+        const size_t total = (size_t)(span * RATE);
         for (size_t off = 0; off < total; off += CHUNK * 10) {
             sig_generate(&g, v, i, CHUNK * 10);
             pq_analyzer_feed(a, v, i, CHUNK * 10, on_window_energy, &e);
         }
         pq_analyzer_free(a);
-        double want_wh = t.p * 3600 / 3600, want_varh = fabs(t.q) * 3600 / 3600;
+        double want_wh = t.p * span / 3600, want_varh = fabs(t.q) * span / 3600;
         double err_pct = (e.import_wh - e.export_wh - want_wh) / want_wh * 100;
         double covered_pct = (e.import_wh - e.export_wh) / (t.p * e.seconds / 3600) * 100 - 100;
-        print_message("energy hour, %6.2f deg (PF %.4f): %.4f Wh vs %.4f Wh = %+.5f %% "
+        print_message("energy over %.0f s, %6.2f deg (PF %.4f): %.4f Wh vs %.4f Wh = %+.5f %% "
                       "(%+.5f %% over the %.4f s the windows cover), reactive %.4f varh vs "
                       "%.4f varh\n",
-                      grid_phases[p], t.pf, e.import_wh - e.export_wh, want_wh, err_pct,
+                      span, grid_phases[p], t.pf, e.import_wh - e.export_wh, want_wh, err_pct,
                       covered_pct, e.seconds, e.q_import_varh - e.q_export_varh, t.q);
         assert_false(e.tiling_broken);
-        /* Windows cover the hour but its partial last one (and nothing twice). */
-        assert_true(e.seconds <= 3600 && e.seconds > 3600 - 0.25);
+        /* Windows cover the span but its partial last one (and nothing twice). */
+        assert_true(e.seconds <= span && e.seconds > span - 0.25);
         if (fabs(err_pct) > LIM_E_PCT)
             fail_msg("%g deg: energy off by %.4f %%", grid_phases[p], err_pct);
         assert_true(e.export_wh == 0);
         /* Reactive energy on the right register, within 0.2 % of the apparent energy. */
         double q_wh = t.q > 0 ? e.q_import_varh : e.q_export_varh;
-        if (fabs(t.q) > 0.01 * t.s && (fabs(q_wh - want_varh) > 0.002 * t.s ||
-                                       (t.q > 0 ? e.q_export_varh : e.q_import_varh) > 0.001 * t.s))
+        double s_vah = t.s * span / 3600; /* the apparent energy over the span */
+        if (fabs(t.q) > 0.01 * t.s &&
+            (fabs(q_wh - want_varh) > 0.002 * s_vah ||
+             (t.q > 0 ? e.q_export_varh : e.q_import_varh) > 0.001 * s_vah))
             fail_msg("%g deg: reactive %.4f/%.4f varh, expected %.4f", grid_phases[p],
-                     e.q_import_varh, e.q_export_varh, t.q);
+                     e.q_import_varh, e.q_export_varh, want_varh);
     }
 }
 

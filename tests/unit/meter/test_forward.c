@@ -233,6 +233,52 @@ static void test_unacknowledged_readings_are_resent_after_the_timeout(void **sta
     assert_true(st.timeouts >= 1);
 }
 
+static void ack_at(uint64_t first, uint64_t last, int64_t now_ms)
+{
+    struct ack_msg *a = calloc(1, sizeof(*a));
+    assert_non_null(a);
+    a->n_seqs = 1;
+    a->seqs[0] = (struct ack_range_pair){first, last};
+    forward_ack(fw, a, now_ms);
+    free(a);
+}
+
+/* A server that stays silent is asked again after 30 s, then 60 s, then 120 s; one whose acks
+   come slowly (a long queue after an outage) is given four times its delay. */
+static void test_resends_back_off_and_follow_the_ack_delay(void **state)
+{
+    (void)state;
+    start(100, 500, 1000);
+    forward_link(fw, true, 1, 0);
+    for (uint64_t q = 1; q <= 5; q++)
+        take(q, (int64_t)q * 100);
+    forward_tick(fw, 30600);
+    assert_int_equal(sent_count[1], 2);
+    forward_tick(fw, 30600 + 59000); /* the second wait is 60 s */
+    assert_int_equal(sent_count[1], 2);
+    forward_tick(fw, 30600 + 60100);
+    assert_int_equal(sent_count[1], 3);
+    forward_tick(fw, 90700 + 119000); /* the third, 120 s */
+    assert_int_equal(sent_count[1], 3);
+    forward_tick(fw, 90700 + 120100);
+    assert_int_equal(sent_count[1], 4);
+
+    /* Acks 25 s after each send: the timeout settles at four times that, about 100 s. */
+    int64_t t = 300000;
+    ack_at(1, 5, t);
+    for (uint64_t q = 6; q <= 45; q++, t += 1000) {
+        take(q, t);
+        ack_at(q, q, t + 25000);
+    }
+    take(46, t);
+    forward_tick(fw, t + 31000);
+    assert_int_equal(sent_count[46], 1);
+    forward_tick(fw, t + 95000);
+    assert_int_equal(sent_count[46], 1);
+    forward_tick(fw, t + 110000);
+    assert_int_equal(sent_count[46], 2);
+}
+
 static void test_a_reconnect_resends_from_the_oldest_unacknowledged(void **state)
 {
     (void)state;
@@ -268,6 +314,7 @@ int main(void)
         cmocka_unit_test_teardown(test_the_rate_bounds_the_backlog, stop),
         cmocka_unit_test_teardown(test_unacknowledged_readings_are_resent_after_the_timeout, stop),
         cmocka_unit_test_teardown(test_a_reconnect_resends_from_the_oldest_unacknowledged, stop),
+        cmocka_unit_test_teardown(test_resends_back_off_and_follow_the_ack_delay, stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
