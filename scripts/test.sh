@@ -44,7 +44,10 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
 export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
+# Tests run two at a time (CTEST_JOBS overrides); each integration test has its own ports and
+# directories, and the ones that kill shared services run alone (RUN_SERIAL).
+jobs=${CTEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
 echo "== tests (optimised build)"
-ctest --test-dir build/release --output-on-failure "$@"
+ctest --test-dir build/release --output-on-failure -j "$jobs" "$@"
 echo "== tests (sanitizer build)"
-ctest --test-dir build/sanitize --output-on-failure "$@"
+ctest --test-dir build/sanitize --output-on-failure -j "$jobs" "$@"
