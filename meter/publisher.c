@@ -239,6 +239,10 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
         goto fail;
     }
 
+    /* OpenSSL is set up only for ssl:// brokers: a plain link leaves its pages untouched. */
+    MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
+    io.do_openssl_init = p->tls ? 1 : 0;
+    MQTTAsync_global_init(&io);
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0; /* readings wait in the spool, not in memory */
     co.MQTTVersion = MQTTVERSION_3_1_1;
