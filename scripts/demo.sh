@@ -58,7 +58,9 @@ done
 
 api_port=8080
 port_open "$api_port" && api_port=$(free_port)
+# Days and months of energy start at local midnight in the site's zone (DEMO_TIMEZONE).
 "$server" --db "$db" --mqtt "tcp://127.0.0.1:$mqtt_port" --listen "127.0.0.1:$api_port" \
+    --timezone "${DEMO_TIMEZONE:-Asia/Shanghai}" \
     --jwt-secret-file "$demo/jwt.secret" 2>"$demo/meter-server.log" &
 pids+=($!)
 wait_port "$api_port" || { echo "demo: meter-server did not start; see $demo/meter-server.log" >&2; exit 1; }
