@@ -338,6 +338,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
         {"ts-end-ms", required_argument, NULL, 't'},
         {"step-ms", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
+        {"export", no_argument, NULL, 'x'},
         {NULL, 0, NULL, 0},
     };
     *cfg = (struct config){.prefix = "bench-",
