@@ -22,7 +22,9 @@
 # printed too, and MariaDB's: on a loaded machine a request that needs several ms of CPU
 # waits behind the run queue, and CPU time does not.
 # Environment: BENCH_BUILD_DIR (build/bench), BENCH_HISTORY_DAYS (30),
-# BENCH_HISTORY_REQUESTS (200), BENCH_HISTORY_SQL_RUNS (5).
+# BENCH_HISTORY_REQUESTS (200), BENCH_HISTORY_SQL_RUNS (5), BENCH_HISTORY_EXPORT (set:
+# readings carry energy_export_wh, as meterd's do; unset: import energy only, as a meter
+# that does not measure export sends).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +32,7 @@ root=$(cd "$here/.." && pwd)
 days=${BENCH_HISTORY_DAYS:-30}
 requests=${BENCH_HISTORY_REQUESTS:-200}
 sql_runs=${BENCH_HISTORY_SQL_RUNS:-5}
+export=${BENCH_HISTORY_EXPORT:-}
 big=$((days * 86400))
 others=99
 other_readings=1440
@@ -52,12 +55,13 @@ total=$((big + others * other_readings))
 bench_wait_stored "$total" "$tmp/stored.txt"
 now_ms=$(($(date +%s%3N) - 1000))
 "$loadgen" --url "$MQTT_URL" --prefix bench- --first-device 1 --devices 1 --readings "$big" \
-    --batch 1000 --connections 1 --window 16 --ts-end-ms "$now_ms" > "$tmp/load-big.txt" &
+    --batch 1000 --connections 1 --window 16 --ts-end-ms "$now_ms" ${export:+--export} \
+    > "$tmp/load-big.txt" &
 gen_big=$!
 bench_pids+=("$gen_big")
 "$loadgen" --url "$MQTT_URL" --prefix bench- --first-device 2 --devices "$others" \
     --readings "$other_readings" --step-ms 60000 --batch 60 --connections 2 --window 64 \
-    --ts-end-ms "$now_ms" > "$tmp/load-others.txt" &
+    --ts-end-ms "$now_ms" ${export:+--export} > "$tmp/load-others.txt" &
 gen_others=$!
 bench_pids+=("$gen_others")
 wait "$poller_pid" || { echo "history: the server stored only: $(cat "$tmp/stored.txt")" >&2; exit 1; }

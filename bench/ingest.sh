@@ -22,7 +22,8 @@
 # drains its backlog. Printed: each one's rate from its start to its last message or
 # commit, and the ratio.
 # Environment: BENCH_BUILD_DIR (build/bench), BENCH_INGEST_DEVICES (100),
-# BENCH_INGEST_READINGS (200000 in all), BENCH_INGEST_CONNECTIONS (4).
+# BENCH_INGEST_READINGS (200000 in all), BENCH_INGEST_CONNECTIONS (4), BENCH_MQTT_INFLIGHT
+# (the broker's max_inflight_messages; unset: mosquitto's default, 20).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

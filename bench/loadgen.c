@@ -4,7 +4,8 @@
  *
  * Each device gets `--readings` readings in docs/protocol.md's shape: seq
  * strictly increasing from `--seq-start`, ts stepping by `--step-ms` and ending
- * at `--ts-end-ms` (default: now), energy_wh increasing with the power drawn.
+ * at `--ts-end-ms` (default: now), energy_wh increasing with the power drawn
+ * (and, with --export, energy_export_wh at 0 as meterd sends it).
  * One message carries `--batch` readings of one device (1: a single reading
  * object, as meterd sends; more: an array, as a meter's backlog is sent).
  * Messages go round-robin over the devices (every device's first message,
@@ -44,6 +45,7 @@ struct config {
     const char *prefix;
     int64_t first_device, devices, readings, batch, connections, window;
     int64_t seq_start, ts_end_ms, step_ms;
+    bool export_wh; /* send "energy_export_wh":0 as meterd does (else leave it out) */
 };
 
 /* One connection: its devices are first_device + k * connections + index. */
@@ -177,9 +179,10 @@ static bool append_reading(char *buf, size_t cap, size_t *len, const struct conf
     int n = snprintf(buf + *len, cap - *len,
                      "{\"seq\":%" PRId64 ",\"ts\":%" PRId64 ",\"voltage\":%" PRId64 ".%" PRId64
                      ",\"current\":%" PRId64 ".%" PRId64 ",\"power_w\":%.1f,\"pf\":0.98,"
-                     "\"freq_hz\":50.01,\"energy_wh\":%" PRId64 ".%03" PRId64 ",\"boot\":1}",
+                     "\"freq_hz\":50.01,\"energy_wh\":%" PRId64 ".%03" PRId64 "%s,\"boot\":1}",
                      cfg->seq_start + j, ts, voltage_dv / 10, voltage_dv % 10, current_da / 10,
-                     current_da % 10, power_w, energy_mwh / 1000, energy_mwh % 1000);
+                     current_da % 10, power_w, energy_mwh / 1000, energy_mwh % 1000,
+                     cfg->export_wh ? ",\"energy_export_wh\":0" : "");
     if (n < 0 || (size_t)n >= cap - *len)
         return false;
     *len += (size_t)n;
@@ -289,19 +292,21 @@ static void *run_conn(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bench_loadgen --url tcp://127.0.0.1:PORT [options]\n"
-            "  --prefix P          device ids are P<number> (default bench-)\n"
-            "  --first-device K    number of the first device (default 1)\n"
-            "  --devices N         devices to publish for (default 100)\n"
-            "  --readings R        readings per device (default 2000)\n"
-            "  --batch B           readings per message, 1..%d (default 1: one object)\n"
-            "  --connections C     MQTT connections, 1..%d (default 4)\n"
-            "  --window W          messages awaiting PUBACK per connection (default 1000)\n"
-            "  --seq-start S       seq of each device's first reading (default 1)\n"
-            "  --ts-end-ms T       ts of each device's last reading (default: now)\n"
-            "  --step-ms D         ts step between readings (default 1000)\n",
-            MAX_BATCH, MAX_CONNECTIONS);
+    fprintf(
+        f,
+        "usage: bench_loadgen --url tcp://127.0.0.1:PORT [options]\n"
+        "  --prefix P          device ids are P<number> (default bench-)\n"
+        "  --first-device K    number of the first device (default 1)\n"
+        "  --devices N         devices to publish for (default 100)\n"
+        "  --readings R        readings per device (default 2000)\n"
+        "  --batch B           readings per message, 1..%d (default 1: one object)\n"
+        "  --connections C     MQTT connections, 1..%d (default 4)\n"
+        "  --window W          messages awaiting PUBACK per connection (default 1000)\n"
+        "  --seq-start S       seq of each device's first reading (default 1)\n"
+        "  --ts-end-ms T       ts of each device's last reading (default: now)\n"
+        "  --step-ms D         ts step between readings (default 1000)\n"
+        "  --export            send energy_export_wh (0, as meterd does); default: leave it out\n",
+        MAX_BATCH, MAX_CONNECTIONS);
 }
 
 static int parse_int(const char *name, const char *s, int64_t lo, int64_t hi, int64_t *ret)
@@ -333,6 +338,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
         {"ts-end-ms", required_argument, NULL, 't'},
         {"step-ms", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
+        {"export", no_argument, NULL, 'x'},
         {NULL, 0, NULL, 0},
     };
     *cfg = (struct config){.prefix = "bench-",
@@ -385,6 +391,9 @@ static int parse_args(int argc, char **argv, struct config *cfg)
             break;
         case 'm':
             r = parse_int("--step-ms", optarg, 1, 86400000, &cfg->step_ms);
+            break;
+        case 'x':
+            cfg->export_wh = true;
             break;
         case 'h':
             usage(stdout);

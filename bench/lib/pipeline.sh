@@ -51,7 +51,8 @@ bench_build() {
 # but with no cap on the messages it queues per client (max_queued_messages 0; the
 # default, 1000, drops messages for any subscriber slower than the publishers, see
 # docs/protocol.md) and no persistence, so the figures are the broker's and the
-# server's, not a drop count.
+# server's, not a drop count. BENCH_MQTT_INFLIGHT sets max_inflight_messages (unset:
+# mosquitto's default, 20 unacknowledged QoS 1 messages per client; 0: no limit).
 bench_services() {
     echo "== services"
     "$root/tests/lib/services.sh" start "$tmp/svc" > /dev/null
@@ -64,6 +65,7 @@ bench_services() {
 listener $port 127.0.0.1
 allow_anonymous true
 max_queued_messages 0
+${BENCH_MQTT_INFLIGHT:+max_inflight_messages $BENCH_MQTT_INFLIGHT}
 pid_file $tmp/broker/mosquitto.pid
 log_dest file $tmp/broker/mosquitto.log
 CONF
@@ -78,7 +80,7 @@ CONF
         || { echo "mosquitto did not start" >&2; cat "$tmp/broker/mosquitto.log" >&2; exit 1; }
     MQTT_URL=tcp://127.0.0.1:$port
     MQTT_PORT=$port
-    echo "  mariadb on $MYSQL_PORT, mosquitto on $MQTT_PORT (max_queued_messages 0)"
+    echo "  mariadb on $MYSQL_PORT, mosquitto on $MQTT_PORT (max_queued_messages 0${BENCH_MQTT_INFLIGHT:+, max_inflight_messages $BENCH_MQTT_INFLIGHT})"
 }
 
 sql() { mariadb --no-defaults -uroot -S "$MYSQL_SOCKET" "$@"; }
