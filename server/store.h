@@ -332,7 +332,10 @@ int store_rollups_query(struct store *s, int64_t device_pk, enum rollup_period p
  * The largest import and export counters of the newest rows of period with
  * bucket_ms < before_ms that carry them (each counter on its own: the newest
  * row with an import counter, the newest with an export counter). A counter
- * no earlier row carries is left unset; never -ENOENT.
+ * no earlier row carries is left unset; never -ENOENT. Minute and hour rows
+ * are searched over the local days holding the last two days before
+ * before_ms; earlier, the day rows answer (the same value, as counters never
+ * decrease), so a counter a device never sends costs no long walk.
  */
 int store_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
                                  int64_t before_ms, struct rollup_counters *ret);

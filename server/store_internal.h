@@ -75,8 +75,9 @@ struct store_ops {
     int (*rollups_query)(struct store *s, int64_t device_pk, enum rollup_period period,
                          int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
                          store_rollup_cb cb, void *ctx);
+    /* The newest counters in rows with from_ms <= bucket_ms < before_ms. */
     int (*rollup_counters_before)(struct store *s, int64_t device_pk, enum rollup_period period,
-                                  int64_t before_ms, struct rollup_counters *ret);
+                                  int64_t from_ms, int64_t before_ms, struct rollup_counters *ret);
     int (*readings_delete_before)(struct store *s, int64_t device_pk, int64_t before_ms,
                                   size_t max_rows, size_t *ret_deleted);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */

@@ -2014,17 +2014,18 @@ static int mdb_rollups_query(struct store *s, int64_t device_pk, enum rollup_per
 }
 
 static int mdb_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
-                                      int64_t before_ms, struct rollup_counters *ret)
+                                      int64_t from_ms, int64_t before_ms,
+                                      struct rollup_counters *ret)
 {
     struct mdb_store *m = M(s);
     /* Each subquery walks the primary key backwards from before_ms to the first row with
-       the counter: one row in the usual case. */
+       the counter, never past from_ms. */
     static const char sql[] =
         "SELECT (SELECT energy_import_max_mwh FROM rollups WHERE device_pk = ? AND period = ? "
-        "AND bucket_ms < ? AND energy_import_max_mwh IS NOT NULL ORDER BY bucket_ms DESC "
-        "LIMIT 1), (SELECT energy_export_max_mwh FROM rollups WHERE device_pk = ? AND "
-        "period = ? AND bucket_ms < ? AND energy_export_max_mwh IS NOT NULL ORDER BY "
-        "bucket_ms DESC LIMIT 1)";
+        "AND bucket_ms >= ? AND bucket_ms < ? AND energy_import_max_mwh IS NOT NULL ORDER BY "
+        "bucket_ms DESC LIMIT 1), (SELECT energy_export_max_mwh FROM rollups WHERE "
+        "device_pk = ? AND period = ? AND bucket_ms >= ? AND bucket_ms < ? AND "
+        "energy_export_max_mwh IS NOT NULL ORDER BY bucket_ms DESC LIMIT 1)";
     struct params p = {0};
     struct results res = {0};
     struct rollup_counters c;
@@ -2032,6 +2033,7 @@ static int mdb_rollup_counters_before(struct store *s, int64_t device_pk, enum r
     for (int k = 0; k < 2; k++) {
         p_int(&p, device_pk);
         p_str(&p, rollup_period_name(period));
+        p_int(&p, from_ms);
         p_int(&p, before_ms);
     }
     r_int(&res, &c.import_max_mwh);

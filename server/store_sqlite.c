@@ -1330,18 +1330,18 @@ static int sqlite_rollups_query(struct store *s, int64_t device_pk, enum rollup_
 }
 
 static int sqlite_rollup_counters_before(struct store *s, int64_t device_pk,
-                                         enum rollup_period period, int64_t before_ms,
-                                         struct rollup_counters *ret)
+                                         enum rollup_period period, int64_t from_ms,
+                                         int64_t before_ms, struct rollup_counters *ret)
 {
     struct sqlite_store *q = S(s);
     /* Each subquery walks the primary key backwards from before_ms to the first row with
-       the counter: one row in the usual case. */
+       the counter, never past from_ms. */
     static const char sql[] =
         "SELECT (SELECT energy_import_max_mwh FROM rollups WHERE device_pk = ?1 AND period = ?2 "
-        "AND bucket_ms < ?3 AND energy_import_max_mwh IS NOT NULL ORDER BY bucket_ms DESC "
-        "LIMIT 1), (SELECT energy_export_max_mwh FROM rollups WHERE device_pk = ?1 AND "
-        "period = ?2 AND bucket_ms < ?3 AND energy_export_max_mwh IS NOT NULL ORDER BY "
-        "bucket_ms DESC LIMIT 1)";
+        "AND bucket_ms >= ?4 AND bucket_ms < ?3 AND energy_import_max_mwh IS NOT NULL ORDER BY "
+        "bucket_ms DESC LIMIT 1), (SELECT energy_export_max_mwh FROM rollups WHERE "
+        "device_pk = ?1 AND period = ?2 AND bucket_ms >= ?4 AND bucket_ms < ?3 AND "
+        "energy_export_max_mwh IS NOT NULL ORDER BY bucket_ms DESC LIMIT 1)";
     sqlite3_stmt *st;
     int r = prepare_once(q, sql, &st, "rollup counters");
     if (r)
@@ -1349,6 +1349,7 @@ static int sqlite_rollup_counters_before(struct store *s, int64_t device_pk,
     sqlite3_bind_int64(st, 1, device_pk);
     sqlite3_bind_text(st, 2, rollup_period_name(period), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, before_ms);
+    sqlite3_bind_int64(st, 4, from_ms);
     if (sqlite3_step(st) == SQLITE_ROW) {
         memset(ret, 0, sizeof(*ret));
         ret->has_import = sqlite3_column_type(st, 0) != SQLITE_NULL;

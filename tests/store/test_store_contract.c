@@ -1074,6 +1074,19 @@ static void test_counters_before_take_the_newest_row_carrying_each(void **state)
     assert_false(c.has_import);
     assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_1H, t0 + 1, &c), 0);
     assert_int_equal(c.import_max_mwh, 1045);
+
+    /* Ten days later, nothing since: the minute rows near the instant have no counter, so
+       the day rows answer with the last day that had one. */
+    int64_t later = t0 + 10 * 86400 * INT64_C(1000);
+    put_rollup(dev.id, "1d", t0, 36, 231, 36, 1000, 1045); /* the day the rows above are in */
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_1M, later, &c), 0);
+    assert_true(c.has_import);
+    assert_int_equal(c.import_max_mwh, 1045);
+    assert_false(c.has_export);
+    /* A minute row in the last two days wins over the day rows. */
+    put_rollup(dev.id, "1m", later - 3600000, 1, 230, 0, 1100, 1110);
+    assert_int_equal(store_rollup_counters_before(st, dev.id, ROLLUP_1M, later, &c), 0);
+    assert_int_equal(c.import_max_mwh, 1110);
 }
 
 static void test_old_readings_are_deleted_in_chunks_and_rollups_stay(void **state)
