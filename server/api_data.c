@@ -12,6 +12,37 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "timeutil.h"
+#include "writer.h"
+
+/* How long an upload waits for the commit of its readings before answering 503. */
+#define UPLOAD_COMMIT_TIMEOUT_MS 10000
+
+/*
+ * Stores one upload's valid readings: through the writer, sharing its
+ * transaction with concurrent uploads (group commit), or, without a writer,
+ * in a transaction of its own. 0, or answers 503/500 and returns -1.
+ */
+static int upload_store(struct api_call *c, struct store *st, int64_t device_pk,
+                        const struct reading *r, size_t n, size_t *ret_inserted)
+{
+    if (!c->app->writer) {
+        int e = api_store_result(c, store_readings_insert(st, device_pk, r, n, ret_inserted));
+        return e ? api_store_error(c, e) : 0;
+    }
+    int e =
+        writer_submit_wait(c->app->writer, device_pk, r, n, ret_inserted, UPLOAD_COMMIT_TIMEOUT_MS);
+    if (e == -ETIMEDOUT || e == -ESHUTDOWN) {
+        /* Still queued: a late commit stores them, and a retry finds them as duplicates. */
+        log_warn("api: upload of %zu readings not committed in %d ms", n, UPLOAD_COMMIT_TIMEOUT_MS);
+        http_response_header(c->res, "Retry-After", "5");
+        return api_error(c, 503, "database unavailable, try again shortly");
+    }
+    if (e) {
+        log_error("api: upload of %zu readings: %s", n, strerror(-e));
+        return api_error(c, 500, "internal error");
+    }
+    return 0;
+}
 
 /* The device_id every item of an upload names; all must agree. 0, or answers 400/403. */
 static int upload_device_id(struct api_call *c, const json_t *root, const char **ret)
@@ -109,11 +140,8 @@ void api_data_upload(struct api_call *c)
         goto out;
     }
     size_t inserted = 0;
-    r = api_store_result(c, store_readings_insert(st, dev.id, batch, res.n_valid, &inserted));
-    if (r) {
-        api_store_error(c, r);
+    if (upload_store(c, st, dev.id, batch, res.n_valid, &inserted))
         goto out;
-    }
     atomic_fetch_add(&c->app->stats->http_uploads, 1);
     atomic_fetch_add(&c->app->stats->http_readings_stored, inserted);
     atomic_fetch_add(&c->app->stats->http_duplicates, res.n_valid - inserted);

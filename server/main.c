@@ -81,8 +81,8 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
 static unsigned default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned t = n > 0 ? (unsigned)n * 2 : 4;
-    return t < 4 ? 4 : t;
+    unsigned t = n > 0 ? (unsigned)n * 4 : 16;
+    return t < 16 ? 16 : t;
 }
 
 /* The writer's acks go out through the MQTT client, once it exists. */
@@ -203,6 +203,7 @@ static int serve(struct server_options *opt)
         goto out;
     }
     ingest_set_writer(ing, writer);
+    app.writer = writer;
 
     struct http_options ho = {.listen = opt->listen,
                               .threads = threads,

@@ -21,9 +21,21 @@
 /* Acks waiting for the MQTT client; beyond this they are dropped (the meter resends). */
 #define OUTBOX_MAX 4096
 
+/*
+ * What a writer_submit_wait() caller waits for. Shared by the caller and the
+ * queued entry, both under the writer's mutex: whichever lets go last frees
+ * it, so a caller that timed out leaves nothing dangling.
+ */
+struct completion {
+    int refs;
+    bool done;
+    size_t inserted;
+};
+
 /* One message's outcome, queued whole. */
 struct entry {
     struct entry *next;
+    struct completion *waiter; /* an HTTP upload waiting for the commit (no ack); or NULL */
     int64_t device_pk;
     char device_id[DEVICE_ID_MAX + 1];
     size_t n, n_rejected;
@@ -47,9 +59,10 @@ struct writer {
     bool started;
     pthread_mutex_t mu;
     pthread_cond_t wake; /* the writer: entries arrived, or stop */
-    pthread_cond_t room; /* submitters: room in the queue; flushers: progress */
+    pthread_cond_t room; /* submitters: room in the queue; flushers and waiters: progress */
     struct entry *head, *tail;
     size_t queued;       /* readings in the list */
+    size_t waiting;      /* entries in the list with a waiter: commit them without delay */
     size_t depth;        /* queued + being written */
     uint64_t submitted;  /* tickets handed out */
     uint64_t done;       /* every ticket <= done is committed and acked */
@@ -93,8 +106,20 @@ static void set_depth(struct writer *w)
     atomic_store(&w->opts.stats->queue_depth, w->depth);
 }
 
-int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
-                  const struct reading *r, size_t n, const uint64_t *rejected, size_t n_rejected)
+static void completion_release(struct completion *c)
+{
+    if (c && --c->refs == 0)
+        free(c);
+}
+
+/*
+ * Queues one entry (see writer_submit()); with waiter, the entry takes a
+ * reference to it. Waits for room until end_ms (monotonic; INT64_MAX: for
+ * ever). -ETIMEDOUT when the queue stayed full.
+ */
+static int enqueue(struct writer *w, int64_t device_pk, const char *device_id,
+                   const struct reading *r, size_t n, const uint64_t *rejected, size_t n_rejected,
+                   struct completion *waiter, int64_t end_ms)
 {
     size_t need = n + n_rejected ? n + n_rejected : 1;
     if (need > w->opts.queue_max)
@@ -103,6 +128,7 @@ int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
     if (!e)
         return -ENOMEM;
     e->next = NULL;
+    e->waiter = waiter;
     e->device_pk = device_pk;
     snprintf(e->device_id, sizeof(e->device_id), "%s", device_id);
     e->n = n;
@@ -121,13 +147,21 @@ int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
             counted = true;
         }
         /* Blocks the MQTT client's thread: it reads nothing more until there is room. */
-        struct timespec until = deadline_in(SUBMIT_SLICE_MS);
+        int64_t left = end_ms == INT64_MAX ? SUBMIT_SLICE_MS : end_ms - time_mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec until = deadline_in(left < SUBMIT_SLICE_MS ? left : SUBMIT_SLICE_MS);
         pthread_cond_timedwait(&w->room, &w->mu, &until);
     }
-    if (w->stopping) {
+    if (w->stopping || w->depth + need > w->opts.queue_max) {
+        int err = w->stopping ? -ESHUTDOWN : -ETIMEDOUT;
         pthread_mutex_unlock(&w->mu);
         free(e);
-        return -ESHUTDOWN;
+        return err;
+    }
+    if (waiter) {
+        waiter->refs++;
+        w->waiting++;
     }
     e->ticket = ++w->submitted;
     if (w->tail)
@@ -141,6 +175,44 @@ int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
     return 0;
+}
+
+int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
+                  const struct reading *r, size_t n, const uint64_t *rejected, size_t n_rejected)
+{
+    return enqueue(w, device_pk, device_id, r, n, rejected, n_rejected, NULL, INT64_MAX);
+}
+
+int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading *readings,
+                       size_t n, size_t *ret_inserted, int64_t timeout_ms)
+{
+    if (n == 0)
+        return -EINVAL;
+    int64_t end = time_mono_ms() + timeout_ms;
+    struct completion *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->refs = 1;
+    int r = enqueue(w, device_pk, "", readings, n, NULL, 0, c, end);
+    if (r) {
+        free(c);
+        return r;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!c->done && !w->quit) {
+        int64_t left = end - time_mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec until = deadline_in(left);
+        pthread_cond_timedwait(&w->room, &w->mu, &until);
+    }
+    if (c->done)
+        *ret_inserted = c->inserted;
+    else
+        r = w->quit ? -ESHUTDOWN : -ETIMEDOUT;
+    completion_release(c);
+    pthread_mutex_unlock(&w->mu);
+    return r;
 }
 
 size_t writer_depth(struct writer *w)
@@ -186,8 +258,13 @@ static struct entry *take_batch(struct writer *w, size_t *ret_weight)
         pthread_mutex_unlock(&w->mu);
         return NULL;
     }
+    /*
+     * MQTT batches wait up to batch_wait_ms to fill. An HTTP upload waits for its commit, so
+     * with one queued the batch goes at once: uploads arriving while it commits queue up
+     * and share the next transaction (group commit).
+     */
     struct timespec until = deadline_in(w->opts.batch_wait_ms);
-    while (!w->quit && !w->stopping && w->queued < w->opts.batch_max) {
+    while (!w->quit && !w->stopping && w->waiting == 0 && w->queued < w->opts.batch_max) {
         if (pthread_cond_timedwait(&w->wake, &w->mu, &until) == ETIMEDOUT)
             break;
     }
@@ -197,6 +274,8 @@ static struct entry *take_batch(struct writer *w, size_t *ret_weight)
         if (last && total + weight(e) > w->opts.batch_max)
             break;
         total += weight(e);
+        if (e->waiter)
+            w->waiting--;
         last = e;
     }
     w->head = last->next;
@@ -363,7 +442,9 @@ static void send_acks(struct writer *w, struct entry *batch, size_t total)
         return;
     size_t ne = 0;
     for (struct entry *e = batch; e; e = e->next)
-        ne++;
+        ne += !e->waiter;
+    if (ne == 0)
+        return;
     struct entry **es = malloc(ne * sizeof(*es));
     uint64_t *seqs = malloc(total * sizeof(*seqs));
     uint64_t *rej = malloc(total * sizeof(*rej));
@@ -376,8 +457,10 @@ static void send_acks(struct writer *w, struct entry *batch, size_t total)
         goto out;
     }
     ne = 0;
-    for (struct entry *e = batch; e; e = e->next)
-        es[ne++] = e;
+    for (struct entry *e = batch; e; e = e->next) {
+        if (!e->waiter) /* HTTP uploads get their answer from writer_submit_wait() instead */
+            es[ne++] = e;
+    }
     qsort(es, ne, sizeof(*es), cmp_device);
     for (size_t k = 0; k < ne;) {
         size_t end = k + 1;
@@ -395,10 +478,12 @@ out:
     free(es);
 }
 
+/* Call with the mutex held. */
 static void free_batch(struct entry *e)
 {
     while (e) {
         struct entry *next = e->next;
+        completion_release(e->waiter);
         free(e);
         e = next;
     }
@@ -427,15 +512,33 @@ static bool write_batch(struct writer *w, struct entry *batch, size_t total,
         for (size_t i = 0; i < e->n; i++) {
             (*items)[n].device_pk = e->device_pk;
             (*items)[n].reading = e->r[i];
+            (*items)[n].inserted = false;
             n++;
         }
     }
     size_t inserted = 0;
     if (n > 0 && store_batch(w, *items, n, &inserted))
         return false;
+    /* Each waiting upload learns how many of its own readings were new; MQTT counts the rest. */
+    size_t mqtt_n = 0, mqtt_inserted = 0;
+    n = 0;
+    pthread_mutex_lock(&w->mu);
+    for (struct entry *e = batch; e; e = e->next) {
+        size_t mine = 0;
+        for (size_t i = 0; i < e->n; i++)
+            mine += (*items)[n++].inserted;
+        if (e->waiter) {
+            e->waiter->inserted = mine;
+            e->waiter->done = true;
+        } else {
+            mqtt_n += e->n;
+            mqtt_inserted += mine;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
     struct ingest_stats *s = w->opts.stats;
-    atomic_fetch_add(&s->readings_stored, inserted);
-    atomic_fetch_add(&s->duplicates, n - inserted);
+    atomic_fetch_add(&s->readings_stored, mqtt_inserted);
+    atomic_fetch_add(&s->duplicates, mqtt_n - mqtt_inserted);
     if (n > 0) {
         atomic_fetch_add(&s->batches, 1);
         atomic_fetch_add(&s->batch_readings, n);
@@ -458,8 +561,8 @@ static void *writer_main(void *arg)
         uint64_t last = 0;
         for (struct entry *e = batch; e; e = e->next)
             last = e->ticket;
-        free_batch(batch);
         pthread_mutex_lock(&w->mu);
+        free_batch(batch);
         w->depth -= total;
         if (ok)
             w->done = last;
@@ -545,6 +648,7 @@ void writer_stop(struct writer *w, int64_t drain_ms)
     pthread_mutex_lock(&w->mu);
     w->quit = true;
     pthread_cond_broadcast(&w->wake);
+    pthread_cond_broadcast(&w->room); /* uploads still waiting give up */
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     w->started = false;
@@ -556,7 +660,9 @@ void writer_free(struct writer *w)
     if (!w)
         return;
     writer_stop(w, 0);
+    pthread_mutex_lock(&w->mu);
     free_batch(w->head);
+    pthread_mutex_unlock(&w->mu);
     while (w->out_head) {
         struct outmsg *next = w->out_head->next;
         free(w->out_head);

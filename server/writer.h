@@ -17,8 +17,15 @@
  * queued is dropped. What is queued but not committed when the process stops
  * is not acknowledged, so the meters send it again.
  *
- * Thread safety: writer_submit(), writer_flush() and writer_depth() from any
- * thread; writer_stop() and writer_free() from the thread that started it.
+ * HTTP uploads go through the same queue with writer_submit_wait(): the
+ * caller waits for the commit of the batch that carried its readings, so
+ * concurrent uploads of many devices share one transaction (group commit).
+ * A batch holding such an upload is taken at once instead of waiting
+ * batch_wait_ms to fill; uploads that arrive while it commits form the next
+ * batch. Uploads get no MQTT ack.
+ *
+ * Thread safety: writer_submit(), writer_submit_wait(), writer_flush() and
+ * writer_depth() from any thread; writer_stop() and writer_free() from the thread that started it.
  */
 #ifndef SMARTMETER_WRITER_H
 #define SMARTMETER_WRITER_H
@@ -61,6 +68,23 @@ int writer_start(const struct writer_options *opts, struct writer **ret);
  */
 int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
                   const struct reading *r, size_t n, const uint64_t *rejected, size_t n_rejected);
+
+/*
+ * Queues one HTTP upload's n (>= 1) valid readings for device_pk (copied) and
+ * waits for the commit of the batch that carried them; *ret_inserted then
+ * counts those of its readings that were new (the rest were stored before, or
+ * repeated a seq within the same batch). Readings without has_seq are
+ * numbered inside the transaction after the device's highest seq, so two such
+ * uploads in one batch get distinct seqs. Waits at most timeout_ms in all
+ * (for room in the queue, then for the commit). Returns 0; -ETIMEDOUT when
+ * the commit did not come in time (the database is down and the writer is
+ * retrying: the readings stay queued and may still be stored later, which is
+ * harmless for readings with a seq since storage is idempotent on (device,
+ * seq)); -E2BIG when n exceeds queue_max; -ESHUTDOWN once writer_stop()
+ * began; -EINVAL for n == 0; -ENOMEM.
+ */
+int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading *readings,
+                       size_t n, size_t *ret_inserted, int64_t timeout_ms);
 
 /* Readings queued or being written right now. */
 size_t writer_depth(struct writer *w);
