@@ -18,6 +18,7 @@ struct mqtt_ingest;
 struct wechat;
 struct retention;
 struct static_site;
+struct histcache;
 
 struct app {
     const struct server_options *opt;
@@ -28,9 +29,10 @@ struct app {
     struct ingest_stats *stats;
     struct mqtt_ingest *_Atomic mqtt; /* publishes commands to meters; NULL until it starts */
     int64_t started_ms;
-    struct wechat *wechat; /* code2Session client; NULL when WeChat login is not configured */
+    struct wechat *wechat;       /* code2Session client; NULL when WeChat login is not configured */
     struct retention *retention; /* NULL when raw readings are kept forever */
-    struct static_site *web; /* the dashboard's files; NULL when not served */
+    struct static_site *web;     /* the dashboard's files; NULL when not served */
+    struct histcache *history_cache; /* history answers; NULL when history_cache_mb is 0 */
 };
 
 #endif
