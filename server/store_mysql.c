@@ -1387,20 +1387,18 @@ static int mdb_bump_data_version(struct mdb_store *m, int64_t device_pk)
     return exec(m, ST_DEVICE_BUMP_VERSION, &p, NULL, "bump data version");
 }
 
-/* Bumps data_version once per device with at least one item inserted. */
+/* Bumps data_version once per device with at least one item inserted, in device order. */
 static int mdb_bump_inserted_versions(struct mdb_store *m, const struct store_batch_item *items,
                                       size_t n)
 {
+    int64_t *pk;
+    size_t npk;
+    if (store_batch_inserted_devices(items, n, &pk, &npk))
+        return store_fail(&m->base, -ENOMEM, "out of memory");
     int r = 0;
-    for (size_t k = 0; k < n && !r; k++) {
-        if (!items[k].inserted)
-            continue;
-        bool seen = false; /* batches hold few devices: a quadratic scan is cheap */
-        for (size_t j = 0; j < k && !seen; j++)
-            seen = items[j].inserted && items[j].device_pk == items[k].device_pk;
-        if (!seen)
-            r = mdb_bump_data_version(m, items[k].device_pk);
-    }
+    for (size_t k = 0; k < npk && !r; k++)
+        r = mdb_bump_data_version(m, pk[k]);
+    free(pk);
     return r;
 }
 

@@ -751,20 +751,18 @@ static int bump_data_version(struct sqlite_store *q, int64_t device_pk)
     return step_done(q, st, "bump data version");
 }
 
-/* Bumps data_version once per device with at least one item inserted. */
+/* Bumps data_version once per device with at least one item inserted, in device order. */
 static int bump_inserted_versions(struct sqlite_store *q, const struct store_batch_item *items,
                                   size_t n)
 {
+    int64_t *pk;
+    size_t npk;
+    if (store_batch_inserted_devices(items, n, &pk, &npk))
+        return store_fail(&q->base, -ENOMEM, "out of memory");
     int r = 0;
-    for (size_t k = 0; k < n && !r; k++) {
-        if (!items[k].inserted)
-            continue;
-        bool seen = false; /* batches hold few devices: a quadratic scan is cheap */
-        for (size_t j = 0; j < k && !seen; j++)
-            seen = items[j].inserted && items[j].device_pk == items[k].device_pk;
-        if (!seen)
-            r = bump_data_version(q, items[k].device_pk);
-    }
+    for (size_t k = 0; k < npk && !r; k++)
+        r = bump_data_version(q, pk[k]);
+    free(pk);
     return r;
 }
 
