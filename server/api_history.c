@@ -4,6 +4,12 @@
  * 1h or local-day 1d rows, whichever divides the interval), so they never
  * read raw readings and still answer past the raw readings' retention;
  * sub-minute buckets come from raw readings over a capped range.
+ *
+ * Answers whose meaning cannot change while the device's data_version stays
+ * (every raw answer, and bucket answers with an explicit `to`) carry an ETag
+ * naming (device, data_version, normalised query), get 304 for a matching
+ * If-None-Match, and are kept in the history cache (histcache.h). Bucket
+ * answers whose range ends at "now" follow the clock and are neither.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,6 +19,7 @@
 
 #include "api.h"
 #include "api_query.h"
+#include "histcache.h"
 #include "history.h"
 #include "sitetime.h"
 #include "timeutil.h"
@@ -117,7 +124,7 @@ static void answer_rollup_buckets(struct api_call *c, const struct device_rec *d
 {
     /* Rows that overlap the range: start at the row holding from. */
     int64_t lo = period == ROLLUP_1D ? sitetime_day_start(from)
-                                      : history_bucket_start(from, history_period_ms(period));
+                                     : history_bucket_start(from, history_period_ms(period));
     struct rollup_scan scan = {.rows = 0};
     history_combiner_init(&scan.comb, interval, (size_t)limit);
     int r = store_rollups_query(c->store, dev->id, period, lo, to, true, ROLLUP_MAX_ROWS,
@@ -178,6 +185,75 @@ static void answer_raw_buckets(struct api_call *c, const struct device_rec *dev,
         return;
     jsonw_arr_end(&w);
     api_json_done(c, &w);
+}
+
+/* Builds the answer from the database into c->res (streamed; any status). */
+static void answer_from_store(struct api_call *c, const struct device_rec *dev, int64_t from,
+                              int64_t to, int64_t limit, int64_t bucket)
+{
+    if (!bucket) {
+        struct jsonw w;
+        api_json(c, 200, &w);
+        jsonw_arr_begin(&w);
+        int r = store_readings_query(c->store, dev->id, from, to, (size_t)limit, write_row, &w);
+        if (stream_result(c, r))
+            return;
+        jsonw_arr_end(&w);
+        api_json_done(c, &w);
+        return;
+    }
+    enum rollup_period period;
+    if (history_period_for(bucket, &period) == 0)
+        answer_rollup_buckets(c, dev, from, to, bucket, period, limit);
+    else
+        answer_raw_buckets(c, dev, from, to, bucket, limit);
+}
+
+/* Whether the client's If-None-Match (a list of tags, or "*") names etag. */
+static bool etag_matches(const char *if_none_match, const char *etag)
+{
+    return strcmp(if_none_match, "*") == 0 || strstr(if_none_match, etag) != NULL;
+}
+
+/*
+ * Answers a cacheable query: 304 when the client holds the current ETag, else
+ * the cached body, else the body built now (and cached when it is a 200).
+ * The data_version was read before the readings, so a body built now is at
+ * least as new as its key says: an entry can hold newer data, never older.
+ */
+static void answer_cacheable(struct api_call *c, const struct device_rec *dev, int64_t from,
+                             int64_t to, int64_t limit, int64_t bucket)
+{
+    char query[128], etag[96];
+    snprintf(query, sizeof(query),
+             "from=%" PRId64 "&to=%" PRId64 "&limit=%" PRId64 "&interval=%" PRId64, from, to, limit,
+             bucket);
+    snprintf(etag, sizeof(etag), "\"d%" PRId64 "-v%" PRId64 "-%016" PRIx64 "\"", dev->id,
+             dev->data_version, histcache_query_hash(query));
+    const char *inm = http_header(c->req, "If-None-Match");
+    if (inm && etag_matches(inm, etag)) {
+        dynbuf_reset(&c->res->body);
+        c->res->status = 304;
+        http_response_header(c->res, "ETag", etag);
+        http_response_header(c->res, "Cache-Control", "no-cache");
+        return;
+    }
+    struct histcache *cache = c->app->history_cache;
+    dynbuf_reset(&c->res->body);
+    int r = histcache_get(cache, dev->id, dev->data_version, query, &c->res->body);
+    if (r == 0) {
+        c->res->status = 200;
+    } else {
+        dynbuf_reset(&c->res->body);
+        answer_from_store(c, dev, from, to, limit, bucket);
+        if (c->res->status != 200)
+            return;
+        if (cache)
+            histcache_put(cache, dev->id, dev->data_version, query, c->res->body.buf,
+                          c->res->body.len); /* -E2BIG (larger than the cache): not kept */
+    }
+    http_response_header(c->res, "ETag", etag);
+    http_response_header(c->res, "Cache-Control", "no-cache");
 }
 
 void api_data_query(struct api_call *c)
@@ -244,24 +320,14 @@ void api_data_query(struct api_call *c)
     if (!api_store(c))
         return;
 
-    if (!bucket) {
-        struct jsonw w;
-        api_json(c, 200, &w);
-        jsonw_arr_begin(&w);
-        int r = store_readings_query(c->store, dev.id, from, to, (size_t)limit, write_row, &w);
-        if (stream_result(c, r))
-            return;
-        jsonw_arr_end(&w);
-        api_json_done(c, &w);
-        return;
+    if (bucket) {
+        char seconds[24];
+        snprintf(seconds, sizeof(seconds), "%" PRId64, bucket / 1000);
+        http_response_header(c->res, "X-Interval-Seconds", seconds);
     }
-
-    char seconds[24];
-    snprintf(seconds, sizeof(seconds), "%" PRId64, bucket / 1000);
-    http_response_header(c->res, "X-Interval-Seconds", seconds);
-    enum rollup_period period;
-    if (history_period_for(bucket, &period) == 0)
-        answer_rollup_buckets(c, &dev, from, to, bucket, period, limit);
+    /* A bucket range ending at "now" follows the clock, not data_version: never cached. */
+    if (bucket && !to_s)
+        answer_from_store(c, &dev, from, to, limit, bucket);
     else
-        answer_raw_buckets(c, &dev, from, to, bucket, limit);
+        answer_cacheable(c, &dev, from, to, limit, bucket);
 }

@@ -1,5 +1,6 @@
 /* GET /api/health (for load balancers and monitoring) and GET /api/stats. */
 #include "api.h"
+#include "histcache.h"
 #include "retention.h"
 #include "timeutil.h"
 
@@ -71,6 +72,18 @@ void api_stats(struct api_call *c)
     jsonw_kint(&w, "runs", (int64_t)rc.runs);
     jsonw_kint(&w, "rows_deleted", (int64_t)rc.rows_deleted);
     jsonw_kint(&w, "errors", (int64_t)rc.errors);
+    jsonw_obj_end(&w);
+    struct histcache_stats hc;
+    histcache_get_stats(c->app->history_cache, &hc);
+    jsonw_key(&w, "history_cache");
+    jsonw_obj_begin(&w);
+    jsonw_kint(&w, "max_bytes", (int64_t)hc.max_bytes);
+    jsonw_kint(&w, "bytes", (int64_t)hc.bytes);
+    jsonw_kint(&w, "entries", (int64_t)hc.entries);
+    jsonw_kint(&w, "hits", (int64_t)hc.hits);
+    jsonw_kint(&w, "misses", (int64_t)hc.misses);
+    jsonw_kint(&w, "inserts", (int64_t)hc.inserts);
+    jsonw_kint(&w, "evictions", (int64_t)hc.evictions);
     jsonw_obj_end(&w);
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
     jsonw_obj_end(&w);

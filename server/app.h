@@ -19,6 +19,7 @@ struct wechat;
 struct retention;
 struct static_site;
 struct writer;
+struct histcache;
 
 struct app {
     const struct server_options *opt;
@@ -33,6 +34,7 @@ struct app {
     struct retention *retention; /* NULL when raw readings are kept forever */
     struct static_site *web;     /* the dashboard's files; NULL when not served */
     struct writer *writer;       /* uploads share its transactions; NULL: each stores its own */
+    struct histcache *history_cache; /* history answers; NULL when history_cache_mb is 0 */
 };
 
 #endif

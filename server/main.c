@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mqtt_ingest.h"
 #include "options.h"
+#include "histcache.h"
 #include "retention.h"
 #include "sitetime.h"
 #include "static.h"
@@ -181,6 +182,11 @@ static int serve(struct server_options *opt)
                              sizeof(err)))
             log_warn("meter-server: not serving the dashboard: %s", err);
     }
+    if (opt->history_cache_mb > 0 &&
+        histcache_new((size_t)opt->history_cache_mb << 20, &app.history_cache)) {
+        code = cli_fail(1, "out of memory");
+        goto out;
+    }
     struct writer_options wo = {.db_url = opt->db,
                                 .queue_max = (size_t)opt->ingest_queue,
                                 .batch_max = (size_t)opt->batch_max,
@@ -272,6 +278,7 @@ out:
     ingest_free(ing);
     store_pool_free(app.pool);
     static_site_free(app.web);
+    histcache_free(app.history_cache);
     ratelimit_free(app.login_failures);
     wechat_free(app.wechat);
     if (sem_ready)

@@ -72,5 +72,8 @@ const struct config_option server_option_table[] = {
     {"mqtt_share_group", CONFIG_STRING, OPT(mqtt_share_group), 0, 0, NULL, "GROUP",
      "subscribe as $share/GROUP/meters/+/...: the server instances of one group split the "
      "meters' messages between them (empty: plain subscriptions)"},
+    {"history_cache_mb", CONFIG_INT, OPT(history_cache_mb), 0, 1048576, "64", "MIB",
+     "memory for finished GET /api/device/data answers, reused until the device's readings "
+     "change (0: no cache)"},
     {0},
 };

@@ -41,6 +41,7 @@ struct server_options {
     int64_t batch_max;
     int64_t batch_wait_ms;
     char *mqtt_share_group;
+    int64_t history_cache_mb;
 };
 
 extern const struct config_option server_option_table[];

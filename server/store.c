@@ -305,6 +305,39 @@ int64_t store_batch_device_max_seq(const struct store_batch_item *items, size_t 
     return max;
 }
 
+static int cmp_pk(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int store_batch_inserted_devices(const struct store_batch_item *items, size_t n, int64_t **ret,
+                                 size_t *ret_n)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        m += items[k].inserted;
+    if (!m)
+        return 0;
+    int64_t *pk = malloc(m * sizeof(*pk));
+    if (!pk)
+        return -ENOMEM;
+    m = 0;
+    for (size_t k = 0; k < n; k++)
+        if (items[k].inserted)
+            pk[m++] = items[k].device_pk;
+    qsort(pk, m, sizeof(*pk), cmp_pk);
+    size_t u = 1;
+    for (size_t k = 1; k < m; k++)
+        if (pk[k] != pk[u - 1])
+            pk[u++] = pk[k];
+    *ret = pk;
+    *ret_n = u;
+    return 0;
+}
+
 bool store_reading_complete(const struct reading *r)
 {
     for (int f = 0; f < RR__COUNT; f++)

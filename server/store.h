@@ -65,6 +65,7 @@ struct device_rec {
     enum device_status status;
     int64_t status_ms;
     int64_t created_ms;
+    int64_t data_version; /* moves whenever the device's stored readings change */
 };
 
 /* One bucket of downsampled history. */
@@ -165,7 +166,8 @@ struct store_batch_item {
  * skipped (inserted stays false). Readings without has_seq are numbered per
  * device after both its highest stored seq and its highest seq in the batch.
  * *ret_inserted counts the new rows. On any error nothing is stored and no
- * item is marked.
+ * item is marked. Each device with a row inserted gets its devices.data_version
+ * bumped by one in the same transaction (a pure replay bumps nothing).
  */
 int store_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
                                 size_t *ret_inserted);
@@ -343,6 +345,7 @@ int store_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup
  * Deletes at most max_rows (1..100000) of a device's raw readings with
  * ts_ms < before_ms, oldest first, in one statement; *ret_deleted counts
  * them (fewer than max_rows: none older are left). Rollups are untouched.
+ * When rows were deleted, the device's data_version moves in the same transaction.
  */
 int store_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
                                  size_t max_rows, size_t *ret_deleted);

@@ -113,6 +113,15 @@ int store_split_sql(const char *sql, int (*fn)(const char *stmt, void *ctx), voi
 int64_t store_batch_device_max_seq(const struct store_batch_item *items, size_t n,
                                    int64_t device_pk);
 
+/*
+ * The device_pk of every item marked inserted, ascending and each once, in a
+ * new array (*ret, freed by the caller; NULL when *ret_n is 0): the devices
+ * whose data_version the batch moves, in one lock order for every writer.
+ * Returns 0 or -ENOMEM.
+ */
+int store_batch_inserted_devices(const struct store_batch_item *items, size_t n, int64_t **ret,
+                                 size_t *ret_n);
+
 /* The readings table's NOT NULL columns are all present (SQLite's OR IGNORE would skip it). */
 bool store_reading_complete(const struct reading *r);
 

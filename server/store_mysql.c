@@ -81,6 +81,7 @@ enum stmt_id {
     ST_WECHAT_BY_OPENID,
     ST_WECHAT_BY_USER,
     ST_WECHAT_UNBIND,
+    ST_DEVICE_BUMP_VERSION,
     ST__COUNT
 };
 
@@ -100,7 +101,8 @@ struct mdb_store {
 };
 
 #define DEVICE_COLS                                                                                \
-    "d.id, d.device_id, d.secret_hash, d.balance, d.status, d.status_ms, d.created_ms"
+    "d.id, d.device_id, d.secret_hash, d.balance, d.status, d.status_ms, d.created_ms, "           \
+    "d.data_version"
 #define USER_COLS    "id, username, password_hash, role, tokens_valid_after_ms, created_ms"
 #define MIGRATE_LOCK "'smartmeter_migrate'"
 /* A capture's metadata (bind_capture); analysis and data follow where a statement needs them. */
@@ -489,6 +491,7 @@ static const char *const fixed_sql[ST__COUNT] = {
     [ST_WECHAT_BY_USER] =
         "SELECT user_id, appid, openid, created_ms FROM wechat_bindings WHERE user_id = ?",
     [ST_WECHAT_UNBIND] = "DELETE FROM wechat_bindings WHERE user_id = ?",
+    [ST_DEVICE_BUMP_VERSION] = "UPDATE devices SET data_version = data_version + 1 WHERE id = ?",
 };
 
 /* --- running statements ------------------------------------------------------------------- */
@@ -859,6 +862,7 @@ static void bind_device(struct results *res, struct device_rec *d, char *status,
     r_text(res, status, status_size);
     r_int(res, &d->status_ms);
     r_int(res, &d->created_ms);
+    r_int(res, &d->data_version);
 }
 
 static void parse_status(struct device_rec *d, const char *status)
@@ -1375,6 +1379,29 @@ static int mdb_update_rollups(struct mdb_store *m, const struct store_batch_item
     return r;
 }
 
+/* Moves data_version of the device device_pk (its readings changed in this transaction). */
+static int mdb_bump_data_version(struct mdb_store *m, int64_t device_pk)
+{
+    struct params p = {0};
+    p_int(&p, device_pk);
+    return exec(m, ST_DEVICE_BUMP_VERSION, &p, NULL, "bump data version");
+}
+
+/* Bumps data_version once per device with at least one item inserted, in device order. */
+static int mdb_bump_inserted_versions(struct mdb_store *m, const struct store_batch_item *items,
+                                      size_t n)
+{
+    int64_t *pk;
+    size_t npk;
+    if (store_batch_inserted_devices(items, n, &pk, &npk))
+        return store_fail(&m->base, -ENOMEM, "out of memory");
+    int r = 0;
+    for (size_t k = 0; k < npk && !r; k++)
+        r = mdb_bump_data_version(m, pk[k]);
+    free(pk);
+    return r;
+}
+
 /*
  * One transaction: multi-row INSERT IGNORE ... RETURNING (MariaDB 10.5+) in
  * chunks of up to BULK_MAX rows, so each row's fate is known exactly even
@@ -1394,6 +1421,8 @@ static int mdb_readings_insert_batch(struct store *s, struct store_batch_item *i
         r = insert_readings(m, items, n, &inserted);
     if (!r && inserted)
         r = mdb_update_rollups(m, items, n);
+    if (!r && inserted)
+        r = mdb_bump_inserted_versions(m, items, n);
     if (!r)
         r = commit(m);
     if (r) {
@@ -2058,22 +2087,35 @@ static int mdb_readings_delete_before(struct store *s, int64_t device_pk, int64_
                                       size_t max_rows, size_t *ret_deleted)
 {
     struct mdb_store *m = M(s);
-    /* Walks readings_by_time (device_pk, ts_ms) from the oldest; autocommit makes each chunk
-       its own short transaction, so ingest never waits long on its row locks. */
+    /* Walks readings_by_time (device_pk, ts_ms) from the oldest; each chunk is its own short
+       transaction (with the data_version bump), so ingest never waits long on its row locks. */
     static const char sql[] = "DELETE FROM readings WHERE device_pk = ? AND ts_ms < ? "
                               "ORDER BY ts_ms LIMIT ?";
     struct params p = {0};
     p_int(&p, device_pk);
     p_int(&p, before_ms);
     p_limit(&p, max_rows);
+    int r = begin(m);
+    if (r)
+        return r;
     MYSQL_STMT *st;
-    int r = exec_once(m, sql, &p, NULL, "delete old readings", &st);
+    size_t deleted = 0;
+    r = exec_once(m, sql, &p, NULL, "delete old readings", &st);
     if (!r) {
         my_ulonglong n = mysql_stmt_affected_rows(st);
-        *ret_deleted = n == (my_ulonglong)-1 ? 0 : (size_t)n;
+        deleted = n == (my_ulonglong)-1 ? 0 : (size_t)n;
     }
     close_once(st);
-    return r;
+    if (!r && deleted)
+        r = mdb_bump_data_version(m, device_pk);
+    if (!r)
+        r = commit(m);
+    if (r) {
+        rollback(m);
+        return r;
+    }
+    *ret_deleted = deleted;
+    return 0;
 }
 
 static int mdb_exec_sql(struct store *s, const char *sql)

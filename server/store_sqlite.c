@@ -55,6 +55,7 @@ enum stmt_id {
     ST_WECHAT_BY_OPENID,
     ST_WECHAT_BY_USER,
     ST_WECHAT_UNBIND,
+    ST_DEVICE_BUMP_VERSION,
     ST__COUNT
 };
 
@@ -65,7 +66,8 @@ struct sqlite_store {
 };
 
 #define DEVICE_COLS                                                                                \
-    "d.id, d.device_id, d.secret_hash, d.balance_fen, d.status, d.status_ms, d.created_ms"
+    "d.id, d.device_id, d.secret_hash, d.balance_fen, d.status, d.status_ms, d.created_ms, "       \
+    "d.data_version"
 #define USER_COLS "id, username, password_hash, role, tokens_valid_after_ms, created_ms"
 /* A capture's metadata (read_capture); analysis and data follow where a statement needs them. */
 #define CAPTURE_COLS                                                                               \
@@ -204,6 +206,7 @@ static const char *const fixed_sql[ST__COUNT] = {
     [ST_WECHAT_BY_USER] =
         "SELECT user_id, appid, openid, created_ms FROM wechat_bindings WHERE user_id = ?",
     [ST_WECHAT_UNBIND] = "DELETE FROM wechat_bindings WHERE user_id = ?",
+    [ST_DEVICE_BUMP_VERSION] = "UPDATE devices SET data_version = data_version + 1 WHERE id = ?",
 };
 
 /* Returns the prepared statement, reset and unbound, or NULL with errmsg set. */
@@ -491,6 +494,7 @@ static void read_device(sqlite3_stmt *st, struct device_rec *d)
         d->status = DEVICE_STATUS_OFFLINE;
     d->status_ms = sqlite3_column_int64(st, 5);
     d->created_ms = sqlite3_column_int64(st, 6);
+    d->data_version = sqlite3_column_int64(st, 7);
 }
 
 static int sqlite_device_by_name(struct store *s, const char *device_id, struct device_rec *ret)
@@ -737,6 +741,31 @@ static int update_rollups(struct sqlite_store *q, const struct store_batch_item 
     return r;
 }
 
+/* Moves data_version of the device device_pk (its readings changed in this transaction). */
+static int bump_data_version(struct sqlite_store *q, int64_t device_pk)
+{
+    sqlite3_stmt *st = stmt(q, ST_DEVICE_BUMP_VERSION);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, device_pk);
+    return step_done(q, st, "bump data version");
+}
+
+/* Bumps data_version once per device with at least one item inserted, in device order. */
+static int bump_inserted_versions(struct sqlite_store *q, const struct store_batch_item *items,
+                                  size_t n)
+{
+    int64_t *pk;
+    size_t npk;
+    if (store_batch_inserted_devices(items, n, &pk, &npk))
+        return store_fail(&q->base, -ENOMEM, "out of memory");
+    int r = 0;
+    for (size_t k = 0; k < npk && !r; k++)
+        r = bump_data_version(q, pk[k]);
+    free(pk);
+    return r;
+}
+
 /*
  * One transaction: a prepared INSERT OR IGNORE per reading (no round trips in
  * an embedded database; sqlite3_changes() says whether the row was new), then
@@ -769,6 +798,8 @@ static int sqlite_readings_insert_batch(struct store *s, struct store_batch_item
     }
     if (!r && inserted)
         r = update_rollups(q, items, n);
+    if (!r && inserted)
+        r = bump_inserted_versions(q, items, n);
     if (!r)
         r = commit(q);
     if (r) {
@@ -1368,7 +1399,7 @@ static int sqlite_readings_delete_before(struct store *s, int64_t device_pk, int
 {
     struct sqlite_store *q = S(s);
     /* The subquery walks readings_by_time (device_pk, ts_ms); the delete finds each row by
-       its primary key. One statement is its own short transaction. */
+       its primary key. The delete and the data_version bump share one transaction. */
     static const char sql[] =
         "DELETE FROM readings WHERE device_pk = ?1 AND seq IN (SELECT seq FROM readings "
         "WHERE device_pk = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
@@ -1376,15 +1407,29 @@ static int sqlite_readings_delete_before(struct store *s, int64_t device_pk, int
     int r = prepare_once(q, sql, &st, "delete old readings");
     if (r)
         return r;
+    if ((r = begin(q))) {
+        sqlite3_finalize(st);
+        return r;
+    }
+    size_t deleted = 0;
     sqlite3_bind_int64(st, 1, device_pk);
     sqlite3_bind_int64(st, 2, before_ms);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)max_rows);
     if (sqlite3_step(st) == SQLITE_DONE)
-        *ret_deleted = (size_t)sqlite3_changes(q->db);
+        deleted = (size_t)sqlite3_changes(q->db);
     else
         r = db_fail(q, "delete old readings");
     sqlite3_finalize(st);
-    return r;
+    if (!r && deleted)
+        r = bump_data_version(q, device_pk);
+    if (!r)
+        r = commit(q);
+    if (r) {
+        rollback(q);
+        return r;
+    }
+    *ret_deleted = deleted;
+    return 0;
 }
 
 static int sqlite_exec_sql(struct store *s, const char *sql)

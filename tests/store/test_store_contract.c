@@ -1128,6 +1128,75 @@ static void test_old_readings_are_deleted_in_chunks_and_rollups_stay(void **stat
     assert_int_equal(store_readings_delete_before(st, d, t0, 0, &deleted), -EINVAL);
 }
 
+static int64_t data_version_of(const char *name)
+{
+    struct device_rec d;
+    assert_int_equal(store_device_by_name(st, name, &d), 0);
+    return d.data_version;
+}
+
+static int find_version(const struct device_rec *d, void *ctx)
+{
+    int64_t *v = ctx;
+    if (strcmp(d->device_id, "ver-a") == 0)
+        *v = d->data_version;
+    return 0;
+}
+
+static void test_data_version_moves_with_every_change_of_readings(void **state)
+{
+    (void)state;
+    int64_t a = add_device("ver-a"), b = add_device("ver-b");
+    assert_int_equal(data_version_of("ver-a"), 0);
+    const int64_t t0 = INT64_C(1773200000000);
+
+    /* One batch, two devices, several rows each: one bump per device. */
+    struct store_batch_item items[5];
+    memset(items, 0, sizeof(items));
+    for (int k = 0; k < 5; k++) {
+        items[k].device_pk = k < 3 ? a : b;
+        items[k].reading = make_reading((uint64_t)k + 1, t0 + k * 1000, 230, 1);
+    }
+    size_t inserted = 0;
+    assert_int_equal(store_readings_insert_batch(st, items, 5, &inserted), 0);
+    assert_int_equal(inserted, 5);
+    int64_t va = data_version_of("ver-a"), vb = data_version_of("ver-b");
+    assert_int_equal(va, 1);
+    assert_int_equal(vb, 1);
+
+    /* A pure replay stores nothing and moves nothing. */
+    for (int k = 0; k < 5; k++)
+        items[k].inserted = false;
+    assert_int_equal(store_readings_insert_batch(st, items, 5, &inserted), 0);
+    assert_int_equal(inserted, 0);
+    assert_int_equal(data_version_of("ver-a"), va);
+    assert_int_equal(data_version_of("ver-b"), vb);
+
+    /* A replay with one new row of b moves b only. */
+    items[4].reading = make_reading(6, t0 + 6000, 231, 1);
+    for (int k = 0; k < 5; k++)
+        items[k].inserted = false;
+    assert_int_equal(store_readings_insert_batch(st, items, 5, &inserted), 0);
+    assert_int_equal(inserted, 1);
+    assert_int_equal(data_version_of("ver-a"), va);
+    assert_int_equal(data_version_of("ver-b"), vb + 1);
+
+    /* The device list carries the same version. */
+    int64_t listed = -1;
+    assert_int_equal(store_device_list(st, 0, find_version, &listed), 0);
+    assert_int_equal(listed, va);
+
+    /* A retention delete that removes rows moves it; one that removes none does not. */
+    size_t deleted = 0;
+    assert_int_equal(store_readings_delete_before(st, a, t0 + 1000, 100, &deleted), 0);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(data_version_of("ver-a"), va + 1);
+    assert_int_equal(store_readings_delete_before(st, a, t0 + 1000, 100, &deleted), 0);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(data_version_of("ver-a"), va + 1);
+    assert_int_equal(data_version_of("ver-b"), vb + 1);
+}
+
 int main(int argc, char **argv)
 {
     url = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -1164,6 +1233,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rollups_are_read_by_period_range_and_order),
         cmocka_unit_test(test_counters_before_take_the_newest_row_carrying_each),
         cmocka_unit_test(test_old_readings_are_deleted_in_chunks_and_rollups_stay),
+        cmocka_unit_test(test_data_version_moves_with_every_change_of_readings),
     };
     return cmocka_run_group_tests_name(url, tests, group_setup, group_teardown);
 }
