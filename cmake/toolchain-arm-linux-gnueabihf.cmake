@@ -41,4 +41,7 @@ set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 # the -dev packages pull in), never /usr/<triplet>: that is the cross
 # toolchain's own libc6-<arch>-cross, a different build, and its ld.so with
 # the multiarch libc.so.6 hangs or crashes in pthread_create.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm;-L;/)
+set(SMARTMETER_CROSS_QEMU qemu-arm)
+set(CMAKE_CROSSCOMPILING_EMULATOR ${SMARTMETER_CROSS_QEMU};-L;/)
+
+include(${CMAKE_CURRENT_LIST_DIR}/CrossSysroot.cmake)

@@ -3,7 +3,15 @@
 # Debian's cross toolchains and multiarch libraries, and runs its unit tests
 # and a "meterd analyze" smoke test under qemu-user.
 #
-#   scripts/cross.sh [arm64|armhf|all]      (default arm64)
+#   scripts/cross.sh [--from-pool] [arm64|armhf|all]      (default arm64)
+#
+# --from-pool: instead of installing the target's -dev packages as multiarch
+# packages (dpkg --add-architecture), download them from the Debian mirror's
+# pool (CROSS_MIRROR, default http://deb.debian.org/debian; suite
+# CROSS_SUITE, default bookworm) and unpack them into
+# build/cross-<arch>-sysroot. For machines whose mirror lacks the target's
+# indexes or has them out of step (apt then cannot install them); the cross
+# compiler, its own C library and qemu-user still come from apt.
 #
 # Installs what is missing first (dpkg --add-architecture, the cross
 # compiler, qemu-user and the target's -dev packages), with sudo when not run
@@ -24,10 +32,15 @@ jobs=$(nproc 2>/dev/null || echo 2)
 unit_timeout=${CROSS_UNIT_TIMEOUT:-900}
 
 usage() {
-    echo "usage: scripts/cross.sh [arm64|armhf|all]" >&2
+    echo "usage: scripts/cross.sh [--from-pool] [arm64|armhf|all]" >&2
     exit 2
 }
 
+from_pool=0
+if [ "${1:-}" = --from-pool ]; then
+    from_pool=1
+    shift
+fi
 case "${1:-arm64}" in
     arm64) arches=(arm64) ;;
     armhf) arches=(armhf) ;;
@@ -72,6 +85,24 @@ apt_update() {
 
 install_missing() { # arches...
     local need_update=0 missing=() a p
+    if [ $from_pool = 1 ]; then
+        for a in "$@"; do
+            installed "crossbuild-essential-$a" || missing+=("crossbuild-essential-$a")
+        done
+        for p in qemu-user cmake pkg-config gawk curl xz-utils; do
+            installed "$p" || missing+=("$p")
+        done
+        if [ ${#missing[@]} -gt 0 ]; then
+            log "installing ${missing[*]}"
+            export DEBIAN_FRONTEND=noninteractive
+            apt_update
+            "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        fi
+        for a in "$@"; do
+            unpack_pool "$a"
+        done
+        return 0
+    fi
     for a in "$@"; do
         if ! dpkg --print-foreign-architectures | grep -qx "$a" &&
             [ "$(dpkg --print-architecture)" != "$a" ]; then
@@ -98,6 +129,31 @@ install_missing() { # arches...
     export DEBIAN_FRONTEND=noninteractive
     apt_update
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The target's libraries from the mirror's pool, unpacked into one folder (--from-pool).
+# libc6 is the cross toolchain's; paho's TLS library needs libssl3 at link and run time.
+unpack_pool() { # arch
+    local arch=$1 mirror=${CROSS_MIRROR:-http://deb.debian.org/debian}
+    local suite=${CROSS_SUITE:-bookworm} sysroot=$build_root/cross-$1-sysroot
+    local index=$sysroot/Packages p f
+    mkdir -p "$sysroot/debs"
+    if [ ! -s "$index" ]; then
+        log "$arch: reading $mirror/dists/$suite/main/binary-$arch/Packages.xz"
+        curl -sSf "$mirror/dists/$suite/main/binary-$arch/Packages.xz" | xz -d > "$index.tmp"
+        mv "$index.tmp" "$index"
+    fi
+    for p in "${target_packages[@]}" libssl3; do
+        [ "$p" = libc6 ] && continue
+        f=$(gawk -v p="$p" '/^Package: / { pk = $2 } /^Filename: / && pk == p { print $2; exit }' "$index")
+        [ -n "$f" ] || { echo "cross.sh: $arch: $p is not in $suite's index" >&2; exit 1; }
+        if [ ! -s "$sysroot/debs/${f##*/}" ]; then
+            curl -sSf -o "$sysroot/debs/${f##*/}.tmp" "$mirror/$f"
+            mv "$sysroot/debs/${f##*/}.tmp" "$sysroot/debs/${f##*/}"
+        fi
+        dpkg -x "$sysroot/debs/${f##*/}" "$sysroot/root"
+    done
+    log "$arch: target libraries unpacked into $sysroot/root"
 }
 
 # A 1 s capture of a known signal at 6400 Hz: 50 Hz, 230 V, 10 A lagging 30
@@ -141,8 +197,14 @@ build_and_test() { # arch
         armhf) triplet=arm-linux-gnueabihf qemu=qemu-arm ;;
     esac
     local dir=$build_root/cross-$arch
-    # As the toolchain file says: the multiarch loader and libc, not /usr/<triplet>'s.
-    local emulator=("$qemu" -L /)
+    # As the toolchain file says: the multiarch loader and libc, not /usr/<triplet>'s;
+    # with --from-pool, the cross toolchain's libc and the unpacked libraries.
+    local emulator=("$qemu" -L /) pool_args=()
+    if [ $from_pool = 1 ]; then
+        local root_dir=$build_root/cross-$arch-sysroot/root
+        emulator=("$qemu" -L "/usr/$triplet" -E "LD_LIBRARY_PATH=$root_dir/usr/lib/$triplet")
+        pool_args=(-DSMARTMETER_CROSS_SYSROOT="$root_dir")
+    fi
     mkdir -p "$dir"
 
     local t0=$SECONDS
@@ -151,7 +213,8 @@ build_and_test() { # arch
         -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-$triplet.cmake" \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTMETER_BUILD_SERVER=OFF \
         -DSMARTMETER_SANITIZE=OFF -DSMARTMETER_WERROR=ON -DSMARTMETER_CROSS_TESTS=OFF \
-        -DSMARTMETER_UNIT_TIMEOUT="$unit_timeout" -DSMARTMETER_PQ_TEST_ENERGY_SECONDS=600 &&
+        -DSMARTMETER_UNIT_TIMEOUT="$unit_timeout" -DSMARTMETER_PQ_TEST_ENERGY_SECONDS=600 \
+        "${pool_args[@]}" &&
         cmake --build "$dir" -j "$jobs"; } > "$dir/build.log" 2>&1; then
         cat "$dir/build.log"
         echo "cross.sh: $arch: build in $dir failed" >&2
