@@ -220,8 +220,8 @@ int api_write_energy_today(struct api_call *c, struct jsonw *w, const struct dev
     int64_t today = sitetime_day_start(time_now_ms());
     struct rollup_counters prev;
     struct energy_days days = {0};
-    int r = api_store_result(
-        c, store_rollup_counters_before(c->store, d->id, ROLLUP_1D, today, &prev));
+    int r =
+        api_store_result(c, store_rollup_counters_before(c->store, d->id, ROLLUP_1D, today, &prev));
     if (!r)
         r = api_store_result(c, store_rollups_query(c->store, d->id, ROLLUP_1D, today,
                                                     sitetime_next_day(today), false, 1, collect_day,

@@ -496,27 +496,36 @@ static const char *const fixed_sql[ST__COUNT] = {
 
 /* --- running statements ------------------------------------------------------------------- */
 
+/* A new statement prepared from sql (NULL: out of memory, reported as such); closed again on
+   failure. Returns 0 with *ret set, or a negative errno. */
+static int stmt_new(struct mdb_store *m, const char *sql, const char *what, MYSQL_STMT **ret)
+{
+    if (!sql)
+        return store_fail(&m->base, -ENOMEM, "%s: out of memory", what);
+    MYSQL_STMT *st = mysql_stmt_init(m->db);
+    if (!st)
+        return db_fail(m, what);
+    if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql))) {
+        int r = stmt_fail(m, st, what);
+        mysql_stmt_close(st);
+        return r;
+    }
+    *ret = st;
+    return 0;
+}
+
 static int prepare(struct mdb_store *m, enum stmt_id id, const char *what, MYSQL_STMT **ret)
 {
     if (m->st[id]) {
         *ret = m->st[id];
         return 0;
     }
-    MYSQL_STMT *st = mysql_stmt_init(m->db);
-    if (!st)
-        return db_fail(m, what);
     char *dyn = fixed_sql[id] ? NULL : reading_sql(id);
-    const char *sql = fixed_sql[id] ? fixed_sql[id] : dyn;
-    int r = 0;
-    if (!sql)
-        r = store_fail(&m->base, -ENOMEM, "%s: out of memory", what);
-    else if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)))
-        r = stmt_fail(m, st, what);
+    MYSQL_STMT *st;
+    int r = stmt_new(m, fixed_sql[id] ? fixed_sql[id] : dyn, what, &st);
     free(dyn);
-    if (r) {
-        mysql_stmt_close(st);
+    if (r)
         return r;
-    }
     m->st[id] = st;
     *ret = st;
     return 0;
@@ -1150,20 +1159,12 @@ static int bulk_prepare(struct mdb_store *m, enum bulk_kind kind, unsigned size_
         return 0;
     }
     const char *what = kind == BULK_READINGS ? "insert readings" : "update rollups";
-    MYSQL_STMT *st = mysql_stmt_init(m->db);
-    if (!st)
-        return db_fail(m, what);
     char *sql = bulk_sql(kind, 1u << size_log);
-    int r = 0;
-    if (!sql)
-        r = store_fail(&m->base, -ENOMEM, "%s: out of memory", what);
-    else if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)))
-        r = stmt_fail(m, st, what);
+    MYSQL_STMT *st;
+    int r = stmt_new(m, sql, what, &st);
     free(sql);
-    if (r) {
-        mysql_stmt_close(st);
+    if (r)
         return r;
-    }
     m->bulk[kind][size_log] = st;
     *ret = st;
     return 0;
