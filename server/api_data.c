@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "devcache.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "timeutil.h"
@@ -22,10 +23,13 @@
  * transaction with concurrent uploads (group commit), or, without a writer,
  * in a transaction of its own. 0, or answers 503/500 and returns -1.
  */
-static int upload_store(struct api_call *c, struct store *st, int64_t device_pk,
-                        const struct reading *r, size_t n, size_t *ret_inserted)
+static int upload_store(struct api_call *c, int64_t device_pk, const struct reading *r, size_t n,
+                        size_t *ret_inserted)
 {
     if (!c->app->writer) {
+        struct store *st = api_store(c);
+        if (!st)
+            return -1;
         int e = api_store_result(c, store_readings_insert(st, device_pk, r, n, ret_inserted));
         return e ? api_store_error(c, e) : 0;
     }
@@ -64,6 +68,37 @@ static int upload_device_id(struct api_call *c, const json_t *root, const char *
     if (!id)
         return api_error(c, 400, "device_id is missing");
     *ret = id;
+    return 0;
+}
+
+/*
+ * The uploading device, its secret checked: from the device cache when it
+ * holds the device, else from the database (and cached). A secret refused
+ * against a cached hash is checked again against the database, so a secret
+ * changed there counts at once. 0, or answers 403/5xx and returns -1.
+ */
+static int upload_device(struct api_call *c, const char *device_id, const char *secret,
+                         struct device_rec *dev)
+{
+    struct devcache *cache = c->app->devices;
+    int64_t now = time_mono_ms();
+    if (!device_id_valid(device_id))
+        return api_error(c, 403, "this secret does not authorize uploads for device %s",
+                         "(invalid id)");
+    if (devcache_get(cache, device_id, now, dev) == 0) {
+        if (auth_device_secret_verify(dev->secret_hash, secret))
+            return 0;
+        devcache_forget(cache, device_id);
+    }
+    struct store *st = api_store(c);
+    if (!st)
+        return -1;
+    int r = api_store_result(c, store_device_by_name(st, device_id, dev));
+    if (r && r != -ENOENT)
+        return api_store_error(c, r);
+    if (r == -ENOENT || !auth_device_secret_verify(dev->secret_hash, secret))
+        return api_error(c, 403, "this secret does not authorize uploads for device %s", device_id);
+    devcache_put(cache, dev, now);
     return 0;
 }
 
@@ -106,21 +141,8 @@ void api_data_upload(struct api_call *c)
 
     /* Unknown device and wrong secret answer alike, so ids cannot be probed. */
     struct device_rec dev;
-    struct store *st = api_store(c);
-    if (!st)
+    if (upload_device(c, device_id, secret, &dev))
         goto out;
-    int r = device_id_valid(device_id)
-                ? api_store_result(c, store_device_by_name(st, device_id, &dev))
-                : -ENOENT;
-    if (r && r != -ENOENT) {
-        api_store_error(c, r);
-        goto out;
-    }
-    if (r == -ENOENT || !auth_device_secret_verify(dev.secret_hash, secret)) {
-        api_error(c, 403, "this secret does not authorize uploads for device %s",
-                  device_id_valid(device_id) ? device_id : "(invalid id)");
-        goto out;
-    }
 
     batch = calloc(n, sizeof(*batch));
     if (!batch) {
@@ -140,7 +162,7 @@ void api_data_upload(struct api_call *c)
         goto out;
     }
     size_t inserted = 0;
-    if (upload_store(c, st, dev.id, batch, res.n_valid, &inserted))
+    if (upload_store(c, dev.id, batch, res.n_valid, &inserted))
         goto out;
     atomic_fetch_add(&c->app->stats->http_uploads, 1);
     atomic_fetch_add(&c->app->stats->http_readings_stored, inserted);

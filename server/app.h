@@ -20,6 +20,7 @@ struct retention;
 struct static_site;
 struct writer;
 struct histcache;
+struct devcache;
 
 struct app {
     const struct server_options *opt;
@@ -35,6 +36,7 @@ struct app {
     struct static_site *web;     /* the dashboard's files; NULL when not served */
     struct writer *writer;       /* uploads share its transactions; NULL: each stores its own */
     struct histcache *history_cache; /* history answers; NULL when history_cache_mb is 0 */
+    struct devcache *devices;        /* uploaders' keys and secret hashes; NULL: none kept */
 };
 
 #endif

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mqtt_ingest.h"
 #include "options.h"
+#include "devcache.h"
 #include "histcache.h"
 #include "retention.h"
 #include "sitetime.h"
@@ -27,6 +28,9 @@
 #include "url.h"
 #include "wechat.h"
 #include "writer.h"
+
+/* Devices whose upload keys are kept (devcache.h); ~150 bytes each, touched only when used. */
+#define UPLOAD_DEVICE_SLOTS 16384
 
 static void usage(FILE *out)
 {
@@ -79,11 +83,22 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
     return 0;
 }
 
+/*
+ * An upload holds its HTTP thread until its commit, so the threads bound how
+ * many uploads share one commit: sixteen per CPU, at least 128, at most 256
+ * (an idle thread costs about 10 KB of resident memory).
+ */
 static unsigned default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned t = n > 0 ? (unsigned)n * 4 : 16;
-    return t < 16 ? 16 : t;
+    unsigned t = n > 0 && n < 16 ? (unsigned)n * 16 : 256;
+    return t < 128 ? 128 : t;
+}
+
+/* Connections for the API: at most 32 by default (uploads mostly need none, see devcache.h). */
+static unsigned default_connections(unsigned threads)
+{
+    return threads < 32 ? threads : 32;
 }
 
 /* The writer's acks go out through the MQTT client, once it exists. */
@@ -159,7 +174,8 @@ static int serve(struct server_options *opt)
     store_close(probe);
 
     unsigned threads = opt->http_threads ? (unsigned)opt->http_threads : default_threads();
-    unsigned conns = opt->db_connections ? (unsigned)opt->db_connections : threads;
+    unsigned conns =
+        opt->db_connections ? (unsigned)opt->db_connections : default_connections(threads);
     app.opt = opt;
     app.stats = &stats;
     app.started_ms = time_mono_ms();
@@ -184,6 +200,11 @@ static int serve(struct server_options *opt)
     }
     if (opt->history_cache_mb > 0 &&
         histcache_new((size_t)opt->history_cache_mb << 20, &app.history_cache)) {
+        code = cli_fail(1, "out of memory");
+        goto out;
+    }
+    if (opt->device_cache_s > 0 &&
+        devcache_new(UPLOAD_DEVICE_SLOTS, opt->device_cache_s * 1000, &app.devices)) {
         code = cli_fail(1, "out of memory");
         goto out;
     }
@@ -279,6 +300,7 @@ out:
     store_pool_free(app.pool);
     static_site_free(app.web);
     histcache_free(app.history_cache);
+    devcache_free(app.devices);
     ratelimit_free(app.login_failures);
     wechat_free(app.wechat);
     if (sem_ready)

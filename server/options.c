@@ -29,9 +29,9 @@ const struct config_option server_option_table[] = {
     {"mqtt_password_file", CONFIG_STRING, OPT(mqtt_password_file), 0, 0, NULL, "FILE",
      "file holding the MQTT password"},
     {"http_threads", CONFIG_INT, OPT(http_threads), 0, 256, "0", "N",
-     "HTTP worker threads (0: four times the CPUs, at least 16)"},
+     "HTTP worker threads (0: sixteen per CPU, at least 128, at most 256)"},
     {"db_connections", CONFIG_INT, OPT(db_connections), 0, 512, "0", "N",
-     "database connections for the API (0: one per HTTP thread)"},
+     "database connections for the API (0: one per HTTP thread, at most 32)"},
     {"max_body_bytes", CONFIG_INT, OPT(max_body_bytes), 1024, 67108864, "1048576", "BYTES",
      "largest HTTP request body accepted"},
     {"max_batch", CONFIG_INT, OPT(max_batch), 1, 100000, "1000", "N",
@@ -75,5 +75,8 @@ const struct config_option server_option_table[] = {
     {"history_cache_mb", CONFIG_INT, OPT(history_cache_mb), 0, 1048576, "64", "MIB",
      "memory for finished GET /api/device/data answers, reused until the device's readings "
      "change (0: no cache)"},
+    {"device_cache_s", CONFIG_INT, OPT(device_cache_s), 0, 3600, "10", "SECONDS",
+     "how long an HTTP upload may trust a device's key and secret hash read earlier, instead of "
+     "reading them for every upload (0: read every time)"},
     {0},
 };

@@ -42,6 +42,7 @@ struct server_options {
     int64_t batch_wait_ms;
     char *mqtt_share_group;
     int64_t history_cache_mb;
+    int64_t device_cache_s;
 };
 
 extern const struct config_option server_option_table[];

@@ -265,6 +265,11 @@ int store_readings_insert_batch(struct store *s, struct store_batch_item *items,
     return s->ops->readings_insert_batch(s, items, n, ret_inserted);
 }
 
+int store_dedicate_to_batches(struct store *s)
+{
+    return s->ops->dedicate_to_batches ? s->ops->dedicate_to_batches(s) : 0;
+}
+
 int store_readings_insert(struct store *s, int64_t device_pk, const struct reading *r, size_t n,
                           size_t *ret_inserted)
 {

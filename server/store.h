@@ -171,6 +171,13 @@ struct store_batch_item {
  */
 int store_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
                                 size_t *ret_inserted);
+/*
+ * Promises that s serves only store_readings_insert_batch() from now on, so
+ * the backend may begin its transactions implicitly (MariaDB: autocommit off,
+ * which spares one START TRANSACTION round trip per batch). 0, or a negative
+ * errno with store_errmsg() set.
+ */
+int store_dedicate_to_batches(struct store *s);
 
 /* The rollup row of (device, period, bucket_ms) as stored; -ENOENT when there is none. */
 int store_rollup_get(struct store *s, int64_t device_pk, enum rollup_period period,

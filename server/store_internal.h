@@ -41,6 +41,7 @@ struct store_ops {
     /* store_readings_insert_batch(); n > 0, every item's inserted false on entry. */
     int (*readings_insert_batch)(struct store *s, struct store_batch_item *items, size_t n,
                                  size_t *ret_inserted);
+    int (*dedicate_to_batches)(struct store *s); /* NULL: nothing to do */
     int (*rollup_get)(struct store *s, int64_t device_pk, enum rollup_period period,
                       int64_t bucket_ms, struct rollup_delta *ret);
     int (*readings_query)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,

@@ -85,18 +85,22 @@ enum stmt_id {
     ST__COUNT
 };
 
-/* Multi-row statements are prepared for 2^k rows, k < BULK_SIZES: a batch goes in chunks. */
-#define BULK_SIZES 7
-#define BULK_MAX   (1u << (BULK_SIZES - 1))
+/*
+ * Multi-row statements are prepared for each row count up to BULK_MAX when
+ * first needed and kept: a batch goes in as few statements as it can (one
+ * round trip each), BULK_MAX rows at a time.
+ */
+#define BULK_MAX 64u
 
-enum bulk_kind { BULK_READINGS, BULK_ROLLUPS, BULK__COUNT };
+enum bulk_kind { BULK_READINGS, BULK_ROLLUPS, BULK_VERSIONS, BULK__COUNT };
 
 struct mdb_store {
     struct store base;
     MYSQL *db;
     MYSQL_STMT *st[ST__COUNT];
-    MYSQL_STMT *bulk[BULK__COUNT][BULK_SIZES];
+    MYSQL_STMT *bulk[BULK__COUNT][BULK_MAX + 1]; /* by row count */
     bool in_tx;
+    bool implicit_tx;   /* autocommit is off: the first statement after COMMIT begins one */
     unsigned last_code; /* MySQL error code of the last database failure */
 };
 
@@ -632,6 +636,10 @@ static int query_text_int(struct mdb_store *m, const char *sql, const char *what
 
 static int begin(struct mdb_store *m)
 {
+    if (m->implicit_tx) {
+        m->in_tx = true;
+        return 0;
+    }
     int r = exec_text(m, "START TRANSACTION", "begin");
     m->in_tx = !r;
     return r;
@@ -664,7 +672,7 @@ static void mdb_close(struct store *s)
         if (m->st[i])
             mysql_stmt_close(m->st[i]); /* frees the handle even when the server is gone */
     for (int k = 0; k < BULK__COUNT; k++)
-        for (int i = 0; i < BULK_SIZES; i++)
+        for (unsigned i = 0; i <= BULK_MAX; i++)
             if (m->bulk[k][i])
                 mysql_stmt_close(m->bulk[k][i]);
     mysql_close(m->db);
@@ -1120,13 +1128,18 @@ static char *bulk_sql(enum bulk_kind kind, unsigned rows)
     int r = 0;
     int per_row = kind == BULK_READINGS ? reading_params() : rollup_params();
     dynbuf_init(&b, 1u << 20);
-    if (kind == BULK_READINGS)
+    if (kind == BULK_VERSIONS) {
+        sql_addf(&b, &r, "UPDATE devices SET data_version = data_version + 1 WHERE id IN (");
+        for (unsigned k = 0; k < rows; k++)
+            sql_addf(&b, &r, "%s?", k ? ", " : "");
+        sql_addf(&b, &r, ")");
+    } else if (kind == BULK_READINGS)
         sql_addf(&b, &r, "INSERT IGNORE INTO readings (device_pk, received_ms, %s) VALUES ",
                  store_reading_columns());
     else
         sql_addf(&b, &r, "INSERT INTO rollups (device_pk, period, bucket_ms, %s) VALUES ",
                  store_rollup_columns());
-    for (unsigned k = 0; k < rows; k++) {
+    for (unsigned k = 0; k < rows && kind != BULK_VERSIONS; k++) {
         sql_addf(&b, &r, "%s(?", k ? ", " : "");
         for (int i = 1; i < per_row; i++)
             sql_addf(&b, &r, ", ?");
@@ -1135,7 +1148,7 @@ static char *bulk_sql(enum bulk_kind kind, unsigned rows)
     if (kind == BULK_READINGS) {
         /* Only rows actually inserted come back: an ignored duplicate does not. */
         sql_addf(&b, &r, " RETURNING device_pk, seq");
-    } else {
+    } else if (kind == BULK_ROLLUPS) {
         char *set =
             store_rollup_update_sql((const char *const[2]){"VALUES(", ")"}, "LEAST", "GREATEST");
         if (!set)
@@ -1150,33 +1163,31 @@ static char *bulk_sql(enum bulk_kind kind, unsigned rows)
     return dynbuf_steal(&b, NULL);
 }
 
-/* The cached statement for 2^size_log rows. */
-static int bulk_prepare(struct mdb_store *m, enum bulk_kind kind, unsigned size_log,
-                        MYSQL_STMT **ret)
+/* The cached statement for rows rows. */
+static int bulk_prepare(struct mdb_store *m, enum bulk_kind kind, unsigned rows, MYSQL_STMT **ret)
 {
-    if (m->bulk[kind][size_log]) {
-        *ret = m->bulk[kind][size_log];
+    if (m->bulk[kind][rows]) {
+        *ret = m->bulk[kind][rows];
         return 0;
     }
-    const char *what = kind == BULK_READINGS ? "insert readings" : "update rollups";
-    char *sql = bulk_sql(kind, 1u << size_log);
+    const char *what = kind == BULK_READINGS  ? "insert readings"
+                       : kind == BULK_ROLLUPS ? "update rollups"
+                                              : "bump data versions";
+    char *sql = bulk_sql(kind, rows);
     MYSQL_STMT *st;
     int r = stmt_new(m, sql, what, &st);
     free(sql);
     if (r)
         return r;
-    m->bulk[kind][size_log] = st;
+    m->bulk[kind][rows] = st;
     *ret = st;
     return 0;
 }
 
-/* The largest k with 2^k <= left (left >= 1), at most BULK_SIZES - 1. */
-static unsigned chunk_log(size_t left)
+/* Rows of the next chunk when left remain (left >= 1). */
+static unsigned chunk_rows(size_t left)
 {
-    unsigned k = BULK_SIZES - 1;
-    while ((size_t)1 << k > left)
-        k--;
-    return k;
+    return left < BULK_MAX ? (unsigned)left : BULK_MAX;
 }
 
 static void bind_batch_reading(struct bulk_params *p, int64_t device_pk, int64_t now,
@@ -1200,12 +1211,12 @@ static void bind_batch_reading(struct bulk_params *p, int64_t device_pk, int64_t
     }
 }
 
-/* Inserts items[0..n) (2^k of them, all complete) and marks those RETURNING names. */
-static int insert_chunk(struct mdb_store *m, unsigned size_log, struct store_batch_item **chunk,
-                        size_t n, int64_t now, struct bulk_params *p, size_t *inserted)
+/* Inserts chunk[0..n) (all complete, n <= BULK_MAX) and marks those RETURNING names. */
+static int insert_chunk(struct mdb_store *m, struct store_batch_item **chunk, size_t n, int64_t now,
+                        struct bulk_params *p, size_t *inserted)
 {
     MYSQL_STMT *st;
-    int r = bulk_prepare(m, BULK_READINGS, size_log, &st);
+    int r = bulk_prepare(m, BULK_READINGS, (unsigned)n, &st);
     if (r)
         return r;
     p->n = 0;
@@ -1285,14 +1296,14 @@ static int insert_readings(struct mdb_store *m, struct store_batch_item *items, 
             complete += store_reading_complete(&items[j].reading);
         if (complete == 0)
             break;
-        unsigned lg = chunk_log(complete);
+        unsigned rows = chunk_rows(complete);
         size_t got = 0;
-        while (got < ((size_t)1 << lg)) {
+        while (got < rows) {
             if (store_reading_complete(&items[k].reading))
                 chunk[got++] = &items[k];
             k++;
         }
-        r = insert_chunk(m, lg, chunk, got, now, &p, ret_inserted);
+        r = insert_chunk(m, chunk, got, now, &p, ret_inserted);
     }
     bulk_params_free(&p);
     return r;
@@ -1330,33 +1341,52 @@ static void bind_rollup(struct bulk_params *p, const struct rollup_delta *d)
     }
 }
 
-/* Upserts the deltas (sorted by key, so concurrent writers lock rows in the same order). */
-static int upsert_rollups(struct mdb_store *m, const struct rollup_delta *d, size_t n)
+/* Binds row k of a bulk statement's rows. */
+typedef void (*bulk_bind_fn)(struct bulk_params *p, const void *rows, size_t k);
+
+/*
+ * Runs a statement of kind (without a result) over n rows, BULK_MAX at a
+ * time; per_row parameters each, bound by bind.
+ */
+static int exec_bulk(struct mdb_store *m, enum bulk_kind kind, unsigned per_row, const void *rows,
+                     size_t n, bulk_bind_fn bind, const char *what)
 {
     struct bulk_params p;
-    int r = bulk_params_init(&p, BULK_MAX * (unsigned)rollup_params());
+    int r = bulk_params_init(&p, BULK_MAX * per_row);
     if (r) {
         bulk_params_free(&p);
         return store_fail(&m->base, r, "out of memory");
     }
     size_t k = 0;
     while (!r && k < n) {
-        unsigned lg = chunk_log(n - k);
+        unsigned chunk = chunk_rows(n - k);
         MYSQL_STMT *st;
-        r = bulk_prepare(m, BULK_ROLLUPS, lg, &st);
+        r = bulk_prepare(m, kind, chunk, &st);
         if (r)
             break;
         p.n = 0;
-        for (size_t j = 0; j < ((size_t)1 << lg); j++)
-            bind_rollup(&p, &d[k + j]);
-        k += (size_t)1 << lg;
+        for (size_t j = 0; j < chunk; j++)
+            bind(&p, rows, k + j);
+        k += chunk;
         if (mysql_stmt_param_count(st) != p.n)
-            r = store_fail(&m->base, -EIO, "update rollups: statement and bindings disagree");
+            r = store_fail(&m->base, -EIO, "%s: statement and bindings disagree", what);
         else if (mysql_stmt_bind_param(st, p.bind) || mysql_stmt_execute(st))
-            r = stmt_fail(m, st, "update rollups");
+            r = stmt_fail(m, st, what);
     }
     bulk_params_free(&p);
     return r;
+}
+
+static void bind_rollup_delta(struct bulk_params *p, const void *rows, size_t k)
+{
+    bind_rollup(p, &((const struct rollup_delta *)rows)[k]);
+}
+
+/* Upserts the deltas (sorted by key, so concurrent writers lock rows in the same order). */
+static int upsert_rollups(struct mdb_store *m, const struct rollup_delta *d, size_t n)
+{
+    return exec_bulk(m, BULK_ROLLUPS, (unsigned)rollup_params(), d, n, bind_rollup_delta,
+                     "update rollups");
 }
 
 static int mdb_update_rollups(struct mdb_store *m, const struct store_batch_item *items, size_t n)
@@ -1388,7 +1418,16 @@ static int mdb_bump_data_version(struct mdb_store *m, int64_t device_pk)
     return exec(m, ST_DEVICE_BUMP_VERSION, &p, NULL, "bump data version");
 }
 
-/* Bumps data_version once per device with at least one item inserted, in device order. */
+static void bind_pk_row(struct bulk_params *p, const void *rows, size_t k)
+{
+    b_int(p, ((const int64_t *)rows)[k]);
+}
+
+/*
+ * Bumps data_version once per device with at least one item inserted, in
+ * device order (so concurrent writers lock device rows in the same order),
+ * BULK_MAX devices per statement.
+ */
 static int mdb_bump_inserted_versions(struct mdb_store *m, const struct store_batch_item *items,
                                       size_t n)
 {
@@ -1396,11 +1435,20 @@ static int mdb_bump_inserted_versions(struct mdb_store *m, const struct store_ba
     size_t npk;
     if (store_batch_inserted_devices(items, n, &pk, &npk))
         return store_fail(&m->base, -ENOMEM, "out of memory");
-    int r = 0;
-    for (size_t k = 0; k < npk && !r; k++)
-        r = mdb_bump_data_version(m, pk[k]);
+    int r = exec_bulk(m, BULK_VERSIONS, 1, pk, npk, bind_pk_row, "bump data versions");
     free(pk);
     return r;
+}
+
+static int mdb_dedicate_to_batches(struct store *s)
+{
+    struct mdb_store *m = M(s);
+    if (m->in_tx)
+        return store_fail(s, -EBUSY, "dedicate to batches: a transaction is open");
+    if (mysql_autocommit(m->db, 0))
+        return db_fail(m, "turn autocommit off");
+    m->implicit_tx = true;
+    return 0;
 }
 
 /*
@@ -2141,6 +2189,7 @@ static const struct store_ops mysql_ops = {
     .binding_check = mdb_binding_check,
     .binding_users = mdb_binding_users,
     .readings_insert_batch = mdb_readings_insert_batch,
+    .dedicate_to_batches = mdb_dedicate_to_batches,
     .rollup_get = mdb_rollup_get,
     .readings_query = mdb_readings_query,
     .readings_buckets = mdb_readings_buckets,

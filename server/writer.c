@@ -18,6 +18,7 @@
 #define RETRY_MAX_MS    2000
 #define ACK_MAX_BYTES   (ACK_MAX_RANGES * 2 * 44 + 64) /* two lists of 256 ranges of 2^63 */
 #define SUBMIT_SLICE_MS 1000
+#define WAIT_SLICE_MS   100 /* an upload waiting for its commit checks for shutdown this often */
 /* Acks waiting for the MQTT client; beyond this they are dropped (the meter resends). */
 #define OUTBOX_MAX 4096
 
@@ -30,6 +31,7 @@ struct completion {
     int refs;
     bool done;
     size_t inserted;
+    pthread_cond_t cv; /* signalled when done: each waiter wakes only for its own commit */
 };
 
 /* One message's outcome, queued whole. */
@@ -61,14 +63,15 @@ struct writer {
     pthread_cond_t wake; /* the writer: entries arrived, or stop */
     pthread_cond_t room; /* submitters: room in the queue; flushers and waiters: progress */
     struct entry *head, *tail;
-    size_t queued;       /* readings in the list */
-    size_t waiting;      /* entries in the list with a waiter: commit them without delay */
-    size_t depth;        /* queued + being written */
-    uint64_t submitted;  /* tickets handed out */
-    uint64_t done;       /* every ticket <= done is committed and acked */
-    bool stopping;       /* no more submissions */
-    bool quit;           /* the thread must end now */
-    struct store *store; /* the writer thread's own connection */
+    size_t queued;        /* readings in the list */
+    size_t waiting;       /* entries in the list with a waiter: commit them without delay */
+    size_t depth;         /* queued + being written */
+    uint64_t submitted;   /* tickets handed out */
+    uint64_t done;        /* every ticket <= done is committed and acked */
+    bool stopping;        /* no more submissions */
+    bool quit;            /* the thread must end now */
+    struct store *store;  /* the writer thread's own connection */
+    bool store_dedicated; /* store_dedicate_to_batches() done on it */
     /*
      * Acks go out from a thread of their own: the MQTT client's callback may be
      * waiting in writer_submit() for room, and paho may hold its own lock
@@ -108,8 +111,10 @@ static void set_depth(struct writer *w)
 
 static void completion_release(struct completion *c)
 {
-    if (c && --c->refs == 0)
+    if (c && --c->refs == 0) {
+        pthread_cond_destroy(&c->cv);
         free(c);
+    }
 }
 
 /*
@@ -193,9 +198,14 @@ int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading
     if (!c)
         return -ENOMEM;
     c->refs = 1;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
     int r = enqueue(w, device_pk, "", readings, n, NULL, 0, c, end);
     if (r) {
-        free(c);
+        completion_release(c);
         return r;
     }
     pthread_mutex_lock(&w->mu);
@@ -203,8 +213,9 @@ int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading
         int64_t left = end - time_mono_ms();
         if (left <= 0)
             break;
-        struct timespec until = deadline_in(left);
-        pthread_cond_timedwait(&w->room, &w->mu, &until);
+        /* In slices, to notice writer_stop() (which does not know each waiter). */
+        struct timespec until = deadline_in(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS);
+        pthread_cond_timedwait(&c->cv, &w->mu, &until);
     }
     if (c->done)
         *ret_inserted = c->inserted;
@@ -317,7 +328,10 @@ static int store_batch(struct writer *w, struct store_batch_item *items, size_t 
         int r = 0;
         if (!w->store && (r = store_open(w->db_url, &w->store, err)) != 0) {
             w->store = NULL;
+        } else if (!w->store_dedicated && (r = store_dedicate_to_batches(w->store)) != 0) {
+            snprintf(err, sizeof(err), "%s", store_errmsg(w->store));
         } else {
+            w->store_dedicated = true;
             r = store_readings_insert_batch(w->store, items, n, ret_inserted);
             if (r)
                 snprintf(err, sizeof(err), "%s", store_errmsg(w->store));
@@ -335,6 +349,7 @@ static int store_batch(struct writer *w, struct store_batch_item *items, size_t 
         /* A fresh connection next time: the old one may be dead or stuck in a bad state. */
         store_close(w->store);
         w->store = NULL;
+        w->store_dedicated = false;
         if (!backoff(w, wait_ms))
             return -ECANCELED;
         if (wait_ms < RETRY_MAX_MS)
@@ -529,7 +544,7 @@ static bool write_batch(struct writer *w, struct entry *batch, size_t total,
             mine += (*items)[n++].inserted;
         if (e->waiter) {
             e->waiter->inserted = mine;
-            e->waiter->done = true;
+            e->waiter->done = true; /* woken in writer_main(), once the depth is down */
         } else {
             mqtt_n += e->n;
             mqtt_inserted += mine;
@@ -562,11 +577,14 @@ static void *writer_main(void *arg)
         for (struct entry *e = batch; e; e = e->next)
             last = e->ticket;
         pthread_mutex_lock(&w->mu);
-        free_batch(batch);
         w->depth -= total;
         if (ok)
             w->done = last;
         set_depth(w);
+        for (struct entry *e = batch; e; e = e->next)
+            if (e->waiter && e->waiter->done)
+                pthread_cond_signal(&e->waiter->cv);
+        free_batch(batch);
         pthread_cond_broadcast(&w->room);
         pthread_mutex_unlock(&w->mu);
         if (!ok)

@@ -1,6 +1,8 @@
 -- wrk script: POST one reading per request. Each wrk thread numbers its own
 -- readings (seq) from its own base so no two requests collide.
--- Globals set by the caller with wrk's -s args: device, secret (optional).
+-- Globals set by the caller with wrk's -s args: device, secret (optional; "" for
+-- none), run (optional: a number per run against the same device, so that the
+-- seqs of a second run do not repeat those of the first).
 local threads_started = 0
 
 function setup(thread)
@@ -11,8 +13,9 @@ end
 function init(args)
     device = args[1]
     secret = args[2]
+    local run = tonumber(args[3] or "0") or 0
     counter = 0
-    base = tid * 100000000
+    base = (run * 100 + tid) * 100000000
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "application/json"
     if secret and secret ~= "" then
