@@ -105,7 +105,7 @@ static unsigned default_connections(unsigned threads)
 static int publish_ack(void *ctx, const char *topic, const void *payload, size_t len)
 {
     struct app *app = ctx;
-    return mqtt_ingest_publish(atomic_load(&app->mqtt), topic, payload, len, 1);
+    return mqtt_ingest_publish(atomic_load(&app->mqtt), topic, payload, len, 0);
 }
 
 static int serve(struct server_options *opt)

@@ -30,6 +30,8 @@ struct mqtt_ingest {
 static const char *const leaves[] = {"telemetry", "status", "reply", "capture"};
 #define NTOPICS         ((int)(sizeof(leaves) / sizeof(leaves[0])))
 #define SHARE_GROUP_MAX 64
+#define MQTT_PUBLISH_QUEUE_MAX                                                                     \
+    16384 /* publishes queued in the client (above the writer's outbox) */
 
 /* Share group names: 1..64 of A-Z a-z 0-9 _ - . (no '/', '+', '#'). */
 static bool share_group_valid(const char *g)
@@ -198,6 +200,12 @@ int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest
 
     MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
     cro.MQTTVersion = MQTTVERSION_3_1_1;
+    /*
+     * Publishes (acks, one per device of a batch, and commands) wait in the client's queue
+     * for its send thread; past maxBufferedMessages (default 100) a publish is refused even
+     * while connected. A batch acknowledges up to a thousand devices at once.
+     */
+    cro.maxBufferedMessages = MQTT_PUBLISH_QUEUE_MAX;
     int rc = MQTTAsync_createWithOptions(&m->client, m->uri, opts->client_id,
                                          MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
     if (rc != MQTTASYNC_SUCCESS) {
