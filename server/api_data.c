@@ -19,33 +19,84 @@
 #define UPLOAD_COMMIT_TIMEOUT_MS 10000
 
 /*
- * Stores one upload's valid readings: through the writer, sharing its
- * transaction with concurrent uploads (group commit), or, without a writer,
- * in a transaction of its own. 0, or answers 503/500 and returns -1.
+ * The answer to an upload once its fate is known: 200 with its counts, 503
+ * when not committed in time (or the server is stopping), else 500.
  */
-static int upload_store(struct api_call *c, int64_t device_pk, const struct reading *r, size_t n,
-                        size_t *ret_inserted)
+static void upload_answer(struct api_call *c, int e, size_t n, size_t inserted)
 {
-    if (!c->app->writer) {
-        struct store *st = api_store(c);
-        if (!st)
-            return -1;
-        int e = api_store_result(c, store_readings_insert(st, device_pk, r, n, ret_inserted));
-        return e ? api_store_error(c, e) : 0;
-    }
-    int e =
-        writer_submit_wait(c->app->writer, device_pk, r, n, ret_inserted, UPLOAD_COMMIT_TIMEOUT_MS);
     if (e == -ETIMEDOUT || e == -ESHUTDOWN) {
         /* Still queued: a late commit stores them, and a retry finds them as duplicates. */
         log_warn("api: upload of %zu readings not committed in %d ms", n, UPLOAD_COMMIT_TIMEOUT_MS);
         http_response_header(c->res, "Retry-After", "5");
-        return api_error(c, 503, "database unavailable, try again shortly");
+        api_error(c, 503, "database unavailable, try again shortly");
+        return;
     }
     if (e) {
         log_error("api: upload of %zu readings: %s", n, strerror(-e));
-        return api_error(c, 500, "internal error");
+        api_error(c, 500, "internal error");
+        return;
     }
-    return 0;
+    atomic_fetch_add(&c->app->stats->http_uploads, 1);
+    atomic_fetch_add(&c->app->stats->http_readings_stored, inserted);
+    atomic_fetch_add(&c->app->stats->http_duplicates, n - inserted);
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kint(&w, "stored", (int64_t)inserted);
+    jsonw_kint(&w, "duplicates", (int64_t)(n - inserted));
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
+/* An upload waiting for its commit without holding a thread. */
+struct upload_wait {
+    struct app *app;
+    struct http_deferred *answer;
+    size_t n;
+};
+
+/* From the writer: the upload's fate; answers it. */
+static void upload_done(void *ctx, int e, size_t inserted)
+{
+    struct upload_wait *u = ctx;
+    struct api_call c = {.app = u->app, .res = http_deferred_response(u->answer)};
+    upload_answer(&c, e, u->n, inserted);
+    http_resume(u->answer);
+    free(u);
+}
+
+/*
+ * Stores one upload's valid readings and answers it: through the writer,
+ * sharing its transaction with concurrent uploads (group commit), the answer
+ * deferred until the commit so no thread waits; or, without a writer (or
+ * while the server stops), in a transaction of its own or waiting.
+ */
+static void upload_store(struct api_call *c, int64_t device_pk, const struct reading *r, size_t n)
+{
+    size_t inserted = 0;
+    struct writer *w = c->app->writer;
+    if (!w) {
+        struct store *st = api_store(c);
+        if (!st)
+            return;
+        int e = api_store_result(c, store_readings_insert(st, device_pk, r, n, &inserted));
+        if (e)
+            api_store_error(c, e);
+        else
+            upload_answer(c, 0, n, inserted);
+        return;
+    }
+    struct upload_wait *u = malloc(sizeof(*u));
+    struct http_deferred *d = u ? http_defer(c->req) : NULL;
+    if (!d) {
+        free(u);
+        int e = writer_submit_wait(w, device_pk, r, n, &inserted, UPLOAD_COMMIT_TIMEOUT_MS);
+        upload_answer(c, e, n, inserted);
+        return;
+    }
+    *u = (struct upload_wait){.app = c->app, .answer = d, .n = n};
+    int e = writer_submit_async(w, device_pk, r, n, UPLOAD_COMMIT_TIMEOUT_MS, upload_done, u);
+    if (e)
+        upload_done(u, e, 0); /* not queued: answered at once through the deferred answer */
 }
 
 /* The device_id every item of an upload names; all must agree. 0, or answers 400/403. */
@@ -161,18 +212,7 @@ void api_data_upload(struct api_call *c)
         api_error(c, 400, "%s", res.first_error);
         goto out;
     }
-    size_t inserted = 0;
-    if (upload_store(c, dev.id, batch, res.n_valid, &inserted))
-        goto out;
-    atomic_fetch_add(&c->app->stats->http_uploads, 1);
-    atomic_fetch_add(&c->app->stats->http_readings_stored, inserted);
-    atomic_fetch_add(&c->app->stats->http_duplicates, res.n_valid - inserted);
-    struct jsonw w;
-    api_success(c, 200, &w);
-    jsonw_kint(&w, "stored", (int64_t)inserted);
-    jsonw_kint(&w, "duplicates", (int64_t)(res.n_valid - inserted));
-    jsonw_obj_end(&w);
-    api_json_done(c, &w);
+    upload_store(c, dev.id, batch, res.n_valid);
 out:
     free(batch);
     json_decref(root);

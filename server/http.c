@@ -3,29 +3,70 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
 #include "log.h"
+#include "timeutil.h"
+
+#define STOP_WAIT_MS 30000 /* http_stop() waits this long for deferred answers */
 
 struct http_server {
     struct MHD_Daemon *daemon;
     struct http_options opts;
     int port;
+    pthread_mutex_t defer_mu; /* the deferral fields below and in every request_ctx */
+    pthread_cond_t defer_done;
+    unsigned deferred; /* answers deferred and not yet resumed */
+    bool stopping;     /* http_defer() refuses */
 };
 
-/* Per-request state between libmicrohttpd's calls. */
+/* Where a request's deferred answer stands. */
+enum defer_state {
+    DEFER_NONE,
+    DEFER_PENDING,   /* http_defer() called; the handler has not returned yet */
+    DEFER_SUSPENDED, /* the connection waits */
+    DEFER_RESUMED,   /* the answer is in dres, to be sent on the next call */
+};
+
+/*
+ * Per-request state between libmicrohttpd's calls. Freed when its last holder
+ * lets go: libmicrohttpd (until on_completed) and a deferred answer (until
+ * http_resume()), counted in refs under the server's defer_mu.
+ */
 struct request_ctx {
     struct dynbuf body;
     bool too_large;
     bool started;   /* on_request has seen the headers */
     char *raw_path; /* the path as sent, before percent-decoding; NULL if too long */
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    int refs;
+    bool closed; /* on_completed ran: the connection is gone */
+    enum defer_state defer;
+    struct http_response dres; /* the deferred answer */
 };
+
+static void ctx_free(struct request_ctx *ctx)
+{
+    dynbuf_free(&ctx->body);
+    dynbuf_free(&ctx->dres.body);
+    free(ctx->raw_path);
+    free(ctx);
+}
+
+/* Drops one reference; under srv->defer_mu. True when the caller must ctx_free() it. */
+static bool ctx_unref(struct request_ctx *ctx)
+{
+    return --ctx->refs == 0;
+}
 
 #define RAW_PATH_MAX 4096
 
@@ -42,6 +83,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     struct request_ctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
         return NULL;
+    ctx->refs = 1;
     size_t len = strcspn(uri, "?");
     if (len <= RAW_PATH_MAX) {
         ctx->raw_path = malloc(len + 1);
@@ -131,12 +173,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct request_ctx *ctx = *con_cls;
     (void)version;
 
+    if (ctx && ctx->started) {
+        /* Called again after http_resume(): the answer is ready. */
+        pthread_mutex_lock(&srv->defer_mu);
+        bool resumed = ctx->defer == DEFER_RESUMED;
+        if (resumed)
+            ctx->defer = DEFER_NONE;
+        pthread_mutex_unlock(&srv->defer_mu);
+        if (resumed)
+            return send_response(c, &ctx->dres);
+    }
     if (!ctx || !ctx->started) {
-        if (!ctx)
+        if (!ctx) {
             ctx = calloc(1, sizeof(*ctx));
+            if (ctx)
+                ctx->refs = 1;
+        }
         if (!ctx)
             return MHD_NO;
         ctx->started = true;
+        ctx->srv = srv;
+        ctx->conn = c;
         dynbuf_init(&ctx->body, srv->opts.max_body_bytes);
         *con_cls = ctx;
         const char *cl =
@@ -164,27 +221,82 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .body = dynbuf_str(&ctx->body),
         .body_len = ctx->body.len,
         .conn = c,
+        .ctx = ctx,
     };
     client_addr(c, req.client_addr, sizeof(req.client_addr));
     struct http_response res = {.status = 200};
     dynbuf_init(&res.body, srv->opts.max_response_bytes);
     srv->opts.handler(srv->opts.app, &req, &res);
-    return send_response(c, &res);
+    pthread_mutex_lock(&srv->defer_mu);
+    enum defer_state d = ctx->defer;
+    if (d == DEFER_PENDING) {
+        /* Resumed from another thread by http_resume(), which may come at any moment. */
+        ctx->defer = DEFER_SUSPENDED;
+        MHD_suspend_connection(c);
+    } else if (d == DEFER_RESUMED) {
+        ctx->defer = DEFER_NONE; /* answered while the handler was still running */
+    }
+    pthread_mutex_unlock(&srv->defer_mu);
+    if (d == DEFER_NONE)
+        return send_response(c, &res);
+    dynbuf_free(&res.body);
+    return d == DEFER_RESUMED ? send_response(c, &ctx->dres) : MHD_YES;
+}
+
+struct http_deferred *http_defer(const struct http_request *req)
+{
+    struct request_ctx *ctx = req->ctx;
+    struct http_server *srv = ctx->srv;
+    pthread_mutex_lock(&srv->defer_mu);
+    bool ok = !srv->stopping && ctx->defer == DEFER_NONE;
+    if (ok) {
+        ctx->defer = DEFER_PENDING;
+        ctx->refs++;
+        srv->deferred++;
+        ctx->dres = (struct http_response){.status = 200};
+        dynbuf_init(&ctx->dres.body, srv->opts.max_response_bytes);
+    }
+    pthread_mutex_unlock(&srv->defer_mu);
+    return ok ? (struct http_deferred *)ctx : NULL;
+}
+
+struct http_response *http_deferred_response(struct http_deferred *d)
+{
+    return &((struct request_ctx *)d)->dres;
+}
+
+void http_resume(struct http_deferred *d)
+{
+    struct request_ctx *ctx = (struct request_ctx *)d;
+    struct http_server *srv = ctx->srv;
+    pthread_mutex_lock(&srv->defer_mu);
+    if (ctx->defer == DEFER_SUSPENDED && !ctx->closed)
+        MHD_resume_connection(ctx->conn);
+    ctx->defer = DEFER_RESUMED;
+    srv->deferred--;
+    pthread_cond_broadcast(&srv->defer_done);
+    bool last = ctx_unref(ctx);
+    pthread_mutex_unlock(&srv->defer_mu);
+    if (last)
+        ctx_free(ctx);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct http_server *srv = cls;
     struct request_ctx *ctx = *con_cls;
-    (void)cls;
     (void)c;
     (void)toe;
-    if (ctx) {
-        dynbuf_free(&ctx->body);
-        free(ctx->raw_path);
-        free(ctx);
-        *con_cls = NULL;
-    }
+    if (!ctx)
+        return;
+    *con_cls = NULL;
+    pthread_mutex_lock(&srv->defer_mu);
+    ctx->closed = true;
+    bool last = ctx_unref(ctx);
+    pthread_mutex_unlock(&srv->defer_mu);
+    if (last)
+        ctx_free(ctx);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -257,9 +369,15 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
     if (!srv)
         return -ENOMEM;
     srv->opts = *opts;
+    pthread_mutex_init(&srv->defer_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->defer_done, &ca);
+    pthread_condattr_destroy(&ca);
     /* TURBO: try reads and writes before asking epoll (saves a loop round per request). */
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
@@ -291,6 +409,31 @@ void http_stop(struct http_server *srv)
 {
     if (!srv)
         return;
+    /* libmicrohttpd must not be stopped with a connection suspended. */
+    int64_t end = time_mono_ms() + STOP_WAIT_MS;
+    pthread_mutex_lock(&srv->defer_mu);
+    srv->stopping = true;
+    while (srv->deferred > 0 && time_mono_ms() < end) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 100 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->defer_done, &srv->defer_mu, &until);
+    }
+    unsigned left = srv->deferred;
+    pthread_mutex_unlock(&srv->defer_mu);
+    if (left > 0) {
+        /* Never seen: the writer answers every upload within its own timeout. Leaving the
+           daemon running is safer than freeing what a late http_resume() would touch. */
+        log_error("http: %u deferred answers still due after %d ms; not stopping the listener",
+                  left, STOP_WAIT_MS);
+        return;
+    }
     MHD_stop_daemon(srv->daemon);
+    pthread_cond_destroy(&srv->defer_done);
+    pthread_mutex_destroy(&srv->defer_mu);
     free(srv);
 }

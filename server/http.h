@@ -3,6 +3,11 @@
  * microhttpd.h). It accepts connections on a pool of threads, reads request
  * bodies up to a cap, and hands each complete request to one handler
  * function with our own request/response structs.
+ *
+ * A handler that must wait for something (an upload for its commit) defers
+ * its answer instead of blocking a thread: http_defer(), then, from any
+ * thread, fill http_deferred_response() and call http_resume(). Meanwhile
+ * the connection is suspended and its thread serves others.
  */
 #ifndef SMARTMETER_HTTP_H
 #define SMARTMETER_HTTP_H
@@ -20,6 +25,7 @@ struct http_request {
     size_t body_len;
     char client_addr[64];
     void *conn; /* for http_header()/http_query() */
+    void *ctx;  /* the request's own state, for http_defer() */
 };
 
 #define HTTP_MAX_HEADERS 8
@@ -41,7 +47,20 @@ const char *http_query(const struct http_request *req, const char *name);
 /* Adds a response header (name must be a static string); silently ignored past the limit. */
 void http_response_header(struct http_response *res, const char *name, const char *value);
 
-/* Fills res (status and body). Runs on one of the server's threads. */
+struct http_deferred;
+
+/*
+ * Called by a handler that will answer later: the handler then returns
+ * without filling its res (which is discarded). Returns NULL when the server
+ * is stopping (the handler must answer at once) or out of memory.
+ */
+struct http_deferred *http_defer(const struct http_request *req);
+/* Where the deferred answer goes: a response as the handler's res would be (status 200). */
+struct http_response *http_deferred_response(struct http_deferred *d);
+/* Sends the deferred answer; exactly once per http_defer(), from any thread. d is gone after. */
+void http_resume(struct http_deferred *d);
+
+/* Fills res (status and body), or defers it. Runs on one of the server's threads. */
 typedef void (*http_handler_fn)(void *app, const struct http_request *req,
                                 struct http_response *res);
 
@@ -63,6 +82,10 @@ struct http_server;
 int http_start(const struct http_options *opts, struct http_server **ret, char *err, size_t errlen);
 /* The port actually bound. */
 int http_port(const struct http_server *srv);
+/*
+ * Stops deferring, waits (at most 30 s) for deferred answers still due, then
+ * closes every connection. Whoever resumes them must still be running.
+ */
 void http_stop(struct http_server *srv);
 
 #endif

@@ -84,15 +84,14 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
 }
 
 /*
- * An upload holds its HTTP thread until its commit, so the threads bound how
- * many uploads share one commit: sixteen per CPU, at least 128, at most 256
- * (an idle thread costs about 10 KB of resident memory).
+ * Four per CPU, at least 16: a thread blocks only on database queries (an
+ * upload waiting for its commit holds none, see http_defer()).
  */
 static unsigned default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned t = n > 0 && n < 16 ? (unsigned)n * 16 : 256;
-    return t < 128 ? 128 : t;
+    unsigned t = n > 0 && n < 64 ? (unsigned)n * 4 : 256;
+    return t < 16 ? 16 : t;
 }
 
 /* Connections for the API: at most 32 by default (uploads mostly need none, see devcache.h). */

@@ -29,7 +29,7 @@ const struct config_option server_option_table[] = {
     {"mqtt_password_file", CONFIG_STRING, OPT(mqtt_password_file), 0, 0, NULL, "FILE",
      "file holding the MQTT password"},
     {"http_threads", CONFIG_INT, OPT(http_threads), 0, 256, "0", "N",
-     "HTTP worker threads (0: sixteen per CPU, at least 128, at most 256)"},
+     "HTTP worker threads (0: four per CPU, at least 16, at most 256)"},
     {"db_connections", CONFIG_INT, OPT(db_connections), 0, 512, "0", "N",
      "database connections for the API (0: one per HTTP thread, at most 32)"},
     {"max_body_bytes", CONFIG_INT, OPT(max_body_bytes), 1024, 67108864, "1048576", "BYTES",

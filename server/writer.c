@@ -23,15 +23,26 @@
 #define OUTBOX_MAX 4096
 
 /*
- * What a writer_submit_wait() caller waits for. Shared by the caller and the
- * queued entry, both under the writer's mutex: whichever lets go last frees
- * it, so a caller that timed out leaves nothing dangling.
+ * What a writer_submit_wait() caller waits for, or what a
+ * writer_submit_async() caller is told about. Shared by the caller (or, for
+ * async, the pending list) and the queued entry, all under the writer's
+ * mutex: whichever lets go last frees it, so a caller that timed out leaves
+ * nothing dangling.
  */
 struct completion {
     int refs;
     bool done;
     size_t inserted;
-    pthread_cond_t cv; /* signalled when done: each waiter wakes only for its own commit */
+    pthread_cond_t cv; /* sync: signalled when done, so each waiter wakes only for its own */
+    /* async: */
+    writer_done_fn cb;
+    void *cb_ctx;
+    int64_t deadline_ms;     /* monotonic: -ETIMEDOUT then */
+    bool notified;           /* cb called (or about to be) */
+    int result;              /* what cb is told */
+    struct completion *prev; /* the pending list, in deadline order */
+    struct completion *next;
+    struct completion *notify; /* a list of those about to be told, outside the mutex */
 };
 
 /* One message's outcome, queued whole. */
@@ -83,6 +94,12 @@ struct writer {
     struct outmsg *out_head, *out_tail;
     size_t outbox; /* queued + being published */
     bool sender_quit;
+    /* writer_submit_async() callers not told yet, oldest (first deadline) first. */
+    struct completion *pend_head, *pend_tail;
+    pthread_t reaper; /* tells those whose deadline passed */
+    bool reaper_started;
+    bool reaper_quit;
+    pthread_cond_t reaper_wake;
 };
 
 static size_t weight(const struct entry *e)
@@ -112,9 +129,50 @@ static void set_depth(struct writer *w)
 static void completion_release(struct completion *c)
 {
     if (c && --c->refs == 0) {
-        pthread_cond_destroy(&c->cv);
+        if (!c->cb)
+            pthread_cond_destroy(&c->cv);
         free(c);
     }
+}
+
+/*
+ * Under the mutex: takes an async completion off the pending list and puts it
+ * on *notes with result r, keeping the pending list's reference for
+ * tell_notes(). Nothing when it was told already.
+ */
+static void note(struct writer *w, struct completion *c, int r, struct completion **notes)
+{
+    if (!c || !c->cb || c->notified)
+        return;
+    c->notified = true;
+    c->result = r;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->pend_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        w->pend_tail = c->prev;
+    c->prev = c->next = NULL;
+    c->notify = *notes;
+    *notes = c;
+}
+
+/* Without the mutex: calls each noted callback, then drops the references. */
+static void tell_notes(struct writer *w, struct completion *notes)
+{
+    for (struct completion *c = notes; c; c = c->notify)
+        c->cb(c->cb_ctx, c->result, c->inserted);
+    if (!notes)
+        return;
+    pthread_mutex_lock(&w->mu);
+    while (notes) {
+        struct completion *next = notes->notify;
+        completion_release(notes);
+        notes = next;
+    }
+    pthread_mutex_unlock(&w->mu);
 }
 
 /*
@@ -167,6 +225,16 @@ static int enqueue(struct writer *w, int64_t device_pk, const char *device_id,
     if (waiter) {
         waiter->refs++;
         w->waiting++;
+        if (waiter->cb) { /* the caller's reference becomes the pending list's */
+            waiter->prev = w->pend_tail;
+            if (w->pend_tail)
+                w->pend_tail->next = waiter;
+            else
+                w->pend_head = waiter;
+            w->pend_tail = waiter;
+            if (w->pend_head == waiter)
+                pthread_cond_signal(&w->reaper_wake);
+        }
     }
     e->ticket = ++w->submitted;
     if (w->tail)
@@ -223,6 +291,25 @@ int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading
         r = w->quit ? -ESHUTDOWN : -ETIMEDOUT;
     completion_release(c);
     pthread_mutex_unlock(&w->mu);
+    return r;
+}
+
+int writer_submit_async(struct writer *w, int64_t device_pk, const struct reading *readings,
+                        size_t n, int64_t timeout_ms, writer_done_fn cb, void *ctx)
+{
+    if (n == 0 || !cb)
+        return -EINVAL;
+    int64_t end = time_mono_ms() + timeout_ms;
+    struct completion *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->refs = 1;
+    c->cb = cb;
+    c->cb_ctx = ctx;
+    c->deadline_ms = end;
+    int r = enqueue(w, device_pk, "", readings, n, NULL, 0, c, end);
+    if (r)
+        free(c); /* not queued: nobody else holds it */
     return r;
 }
 
@@ -493,11 +580,12 @@ out:
     free(es);
 }
 
-/* Call with the mutex held. */
-static void free_batch(struct entry *e)
+/* Call with the mutex held. Async uploads not told yet go on *notes as shut down. */
+static void free_batch(struct writer *w, struct entry *e, struct completion **notes)
 {
     while (e) {
         struct entry *next = e->next;
+        note(w, e->waiter, -ESHUTDOWN, notes);
         completion_release(e->waiter);
         free(e);
         e = next;
@@ -581,18 +669,53 @@ static void *writer_main(void *arg)
         if (ok)
             w->done = last;
         set_depth(w);
-        for (struct entry *e = batch; e; e = e->next)
-            if (e->waiter && e->waiter->done)
+        struct completion *notes = NULL;
+        for (struct entry *e = batch; e; e = e->next) {
+            if (!e->waiter || !e->waiter->done)
+                continue;
+            if (e->waiter->cb)
+                note(w, e->waiter, 0, &notes);
+            else
                 pthread_cond_signal(&e->waiter->cv);
-        free_batch(batch);
+        }
+        free_batch(w, batch, &notes);
         pthread_cond_broadcast(&w->room);
         pthread_mutex_unlock(&w->mu);
+        tell_notes(w, notes);
         if (!ok)
             break;
     }
     free(items);
     store_close(w->store);
     w->store = NULL;
+    return NULL;
+}
+
+/*
+ * Tells async uploads whose deadline passed (-ETIMEDOUT) while their readings
+ * stay queued (a later commit stores them, and tells nobody again). Runs
+ * apart from the writer thread, which may be stuck retrying a dead database.
+ */
+static void *reaper_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->reaper_quit) {
+        int64_t now = time_mono_ms();
+        struct completion *notes = NULL;
+        while (w->pend_head && w->pend_head->deadline_ms <= now)
+            note(w, w->pend_head, -ETIMEDOUT, &notes);
+        if (notes) {
+            pthread_mutex_unlock(&w->mu);
+            tell_notes(w, notes);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        int64_t wait = w->pend_head ? w->pend_head->deadline_ms - now : 1000;
+        struct timespec until = deadline_in(wait < 1000 ? wait : 1000);
+        pthread_cond_timedwait(&w->reaper_wake, &w->mu, &until);
+    }
+    pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
@@ -616,11 +739,16 @@ int writer_start(const struct writer_options *opts, struct writer **ret)
     pthread_cond_init(&w->wake, &ca);
     pthread_cond_init(&w->room, &ca);
     pthread_cond_init(&w->outbox_wake, &ca);
+    pthread_cond_init(&w->reaper_wake, &ca);
     pthread_condattr_destroy(&ca);
     int r = 0;
     if (opts->publish) {
         r = pthread_create(&w->sender, NULL, sender_main, w);
         w->sender_started = !r;
+    }
+    if (!r) {
+        r = pthread_create(&w->reaper, NULL, reaper_main, w);
+        w->reaper_started = !r;
     }
     if (!r)
         r = pthread_create(&w->thread, NULL, writer_main, w);
@@ -646,12 +774,26 @@ static void stop_sender(struct writer *w)
     w->sender_started = false;
 }
 
+/* Ends the reaper; uploads still pending are told when their entries are freed. */
+static void stop_reaper(struct writer *w)
+{
+    if (!w->reaper_started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->reaper_quit = true;
+    pthread_cond_broadcast(&w->reaper_wake);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->reaper, NULL);
+    w->reaper_started = false;
+}
+
 void writer_stop(struct writer *w, int64_t drain_ms)
 {
     if (!w)
         return;
     if (!w->started) {
         stop_sender(w);
+        stop_reaper(w);
         return;
     }
     pthread_mutex_lock(&w->mu);
@@ -670,7 +812,15 @@ void writer_stop(struct writer *w, int64_t drain_ms)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     w->started = false;
+    /* Async uploads still queued learn now that they will not be stored by this writer. */
+    struct completion *notes = NULL;
+    pthread_mutex_lock(&w->mu);
+    for (struct entry *e = w->head; e; e = e->next)
+        note(w, e->waiter, -ESHUTDOWN, &notes);
+    pthread_mutex_unlock(&w->mu);
+    tell_notes(w, notes);
     stop_sender(w);
+    stop_reaper(w);
 }
 
 void writer_free(struct writer *w)
@@ -678,15 +828,19 @@ void writer_free(struct writer *w)
     if (!w)
         return;
     writer_stop(w, 0);
+    struct completion *notes = NULL;
     pthread_mutex_lock(&w->mu);
-    free_batch(w->head);
+    free_batch(w, w->head, &notes);
+    w->head = w->tail = NULL;
     pthread_mutex_unlock(&w->mu);
+    tell_notes(w, notes);
     while (w->out_head) {
         struct outmsg *next = w->out_head->next;
         free(w->out_head);
         w->out_head = next;
     }
     pthread_cond_destroy(&w->outbox_wake);
+    pthread_cond_destroy(&w->reaper_wake);
     pthread_cond_destroy(&w->room);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->mu);

@@ -24,7 +24,7 @@
  * batch_wait_ms to fill; uploads that arrive while it commits form the next
  * batch. Uploads get no MQTT ack.
  *
- * Thread safety: writer_submit(), writer_submit_wait(), writer_flush() and
+ * Thread safety: writer_submit(), writer_submit_wait(), writer_submit_async(), writer_flush() and
  * writer_depth() from any thread; writer_stop() and writer_free() from the thread that started it.
  */
 #ifndef SMARTMETER_WRITER_H
@@ -85,6 +85,25 @@ int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
  */
 int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading *readings,
                        size_t n, size_t *ret_inserted, int64_t timeout_ms);
+
+/*
+ * Told once what became of an async submission: r is 0 (committed; inserted
+ * counts its new readings), -ETIMEDOUT (not committed within the timeout;
+ * the readings stay queued as with writer_submit_wait()) or -ESHUTDOWN (the
+ * writer stopped first). Called from one of the writer's threads, without
+ * its lock held: it must not block for long.
+ */
+typedef void (*writer_done_fn)(void *ctx, int r, size_t inserted);
+
+/*
+ * writer_submit_wait() without waiting: queues the readings (waiting for room
+ * at most timeout_ms) and returns; cb(ctx, ...) follows exactly once, after
+ * the commit or when timeout_ms (from now) has passed, whichever is first.
+ * Returns 0 (cb will be called), or -E2BIG, -ETIMEDOUT (no room),
+ * -ESHUTDOWN, -EINVAL, -ENOMEM (cb will not be called).
+ */
+int writer_submit_async(struct writer *w, int64_t device_pk, const struct reading *readings,
+                        size_t n, int64_t timeout_ms, writer_done_fn cb, void *ctx);
 
 /* Readings queued or being written right now. */
 size_t writer_depth(struct writer *w);

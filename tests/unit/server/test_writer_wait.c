@@ -2,7 +2,9 @@
  * writer_submit_wait(), the HTTP upload's way into the writer, against a real
  * SQLite database: concurrent uploads each get their own counts, an outage
  * answers -ETIMEDOUT and stores the readings once later, and seq-less uploads
- * of one device sharing a batch get distinct seqs.
+ * of one device sharing a batch get distinct seqs. writer_submit_async(), the
+ * same without a waiting thread: told once each, on commit, at its deadline
+ * during an outage (and not again when the commit comes), or at shutdown.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -287,6 +289,137 @@ static void test_stopping_releases_a_waiting_upload(void **state)
     writer_free(w);
 }
 
+/* What writer_submit_async() told, once per submission. */
+struct told {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls;
+    int result;
+    size_t inserted;
+    int64_t at_ms;
+};
+
+static void on_done(void *ctx, int r, size_t inserted)
+{
+    struct told *t = ctx;
+    pthread_mutex_lock(&t->mu);
+    t->calls++;
+    t->result = r;
+    t->inserted = inserted;
+    t->at_ms = time_mono_ms();
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void told_init(struct told *t)
+{
+    memset(t, 0, sizeof(*t));
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+}
+
+/* Waits until t was told (at most WAIT_MS); returns its call count. */
+static int told_wait(struct told *t)
+{
+    int64_t end = time_mono_ms() + WAIT_MS;
+    pthread_mutex_lock(&t->mu);
+    while (t->calls == 0 && time_mono_ms() < end) {
+        pthread_mutex_unlock(&t->mu);
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&t->mu);
+    }
+    int calls = t->calls;
+    pthread_mutex_unlock(&t->mu);
+    return calls;
+}
+
+static void test_async_commit_timeout_and_shutdown(void **state)
+{
+    (void)state;
+    char dir[128], url[160], db[192];
+    snprintf(dir, sizeof(dir), "/tmp/test_writer_async_%d", (int)getpid());
+    snprintf(url, sizeof(url), "sqlite:%s/x.db", dir);
+    snprintf(db, sizeof(db), "%s/x.db", dir);
+    FILE *f = fopen(dir, "w"); /* blocks the database until it is removed */
+    assert_non_null(f);
+    fclose(f);
+    struct ingest_stats stats;
+    memset(&stats, 0, sizeof(stats));
+    struct writer *w;
+    struct writer_options wo = {
+        .db_url = url, .queue_max = 100, .batch_max = 100, .batch_wait_ms = 1, .stats = &stats};
+    assert_int_equal(writer_start(&wo, &w), 0);
+
+    /* During the outage: told -ETIMEDOUT at its deadline, the reading still queued. */
+    struct told late;
+    told_init(&late);
+    struct reading r1 = make_reading(7, true);
+    int64_t t0 = time_mono_ms();
+    assert_int_equal(writer_submit_async(w, 1, &r1, 1, 300, on_done, &late), 0);
+    assert_int_equal(told_wait(&late), 1);
+    assert_int_equal(late.result, -ETIMEDOUT);
+    assert_true(late.at_ms - t0 >= 300);
+    assert_int_equal(writer_depth(w), 1);
+
+    /* Another, with a long deadline, is told of its commit once the database is there. */
+    struct told ok;
+    told_init(&ok);
+    struct reading r2[2] = {make_reading(7, true), make_reading(8, true)};
+    assert_int_equal(writer_submit_async(w, 1, r2, 2, WAIT_MS, on_done, &ok), 0);
+    assert_int_equal(unlink(dir), 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char err[STORE_ERR_LEN];
+    struct store *s;
+    int applied;
+    int64_t pk;
+    assert_int_equal(store_open(url, &s, err), 0);
+    assert_int_equal(store_migrate(s, &applied), 0);
+    assert_int_equal(store_device_add(s, "m", HASH, 0, &pk), 0);
+    assert_int_equal(told_wait(&ok), 1);
+    assert_int_equal(ok.result, 0);
+    /* Seq 7 came first with the timed-out upload (same batch or before): one of the two
+       uploads stored it, and the late one is not told again. */
+    assert_int_equal(writer_flush(w, WAIT_MS), 0);
+    assert_int_equal(late.calls, 1);
+    assert_int_equal(ok.calls, 1);
+    uint64_t seqs[MAX_READ];
+    stored_seqs(s, pk, seqs);
+    assert_int_equal(seqs[0], 2);
+    assert_int_equal(ok.inserted, 1); /* 8 is its own; 7 came from the late upload */
+
+    /* Refused at once: nothing to store, no callback later. */
+    struct told never;
+    told_init(&never);
+    assert_int_equal(writer_submit_async(w, 1, r2, 0, WAIT_MS, on_done, &never), -EINVAL);
+    assert_int_equal(writer_submit_async(w, 1, r2, 200, WAIT_MS, on_done, &never), -E2BIG);
+    writer_free(w);
+    assert_int_equal(never.calls, 0);
+    store_close(s);
+    unlink(db);
+    char p[224];
+    snprintf(p, sizeof(p), "%s-wal", db);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", db);
+    unlink(p);
+    rmdir(dir);
+
+    /* Stopping tells what is still queued. */
+    wo.db_url = "sqlite:/proc/no-such-dir/x.db";
+    assert_int_equal(writer_start(&wo, &w), 0);
+    struct told stopped;
+    told_init(&stopped);
+    assert_int_equal(writer_submit_async(w, 1, &r1, 1, 60000, on_done, &stopped), 0);
+    assert_int_equal(wait_depth(w, 1, WAIT_MS), 0);
+    writer_stop(w, 0);
+    assert_int_equal(told_wait(&stopped), 1);
+    assert_int_equal(stopped.result, -ESHUTDOWN);
+    assert_int_equal(writer_submit_async(w, 1, &r1, 1, 1000, on_done, &never), -ESHUTDOWN);
+    writer_free(w);
+    assert_int_equal(stopped.calls, 1);
+    assert_int_equal(never.calls, 0);
+}
+
 int main(void)
 {
     log_set_level(LOGL_ERROR);
@@ -294,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_uploads_get_their_own_counts),
         cmocka_unit_test(test_an_outage_times_out_then_stores_once_and_numbers_seqless_readings),
         cmocka_unit_test(test_stopping_releases_a_waiting_upload),
+        cmocka_unit_test(test_async_commit_timeout_and_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
