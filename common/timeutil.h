@@ -5,7 +5,9 @@
 #ifndef SMARTMETER_TIMEUTIL_H
 #define SMARTMETER_TIMEUTIL_H
 
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 /* "2026-11-23T18:24:30.123Z" plus NUL */
 #define TIME_RFC3339_LEN 25
@@ -16,6 +18,14 @@
 
 int64_t time_now_ms(void);
 int64_t time_mono_ms(void);
+
+/*
+ * For waits on CLOCK_MONOTONIC: time_cond_init_monotonic() makes a condition
+ * variable that times out on that clock, and time_mono_deadline(ms) is the
+ * instant ms (>= 0) from now to give pthread_cond_timedwait().
+ */
+int time_cond_init_monotonic(pthread_cond_t *cv);
+struct timespec time_mono_deadline(int64_t ms);
 
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into out. Years outside 0..9999 are clamped. */
 void time_format_rfc3339_ms(int64_t ms_since_epoch, char out[TIME_RFC3339_LEN]);

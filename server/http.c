@@ -370,11 +370,7 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
         return -ENOMEM;
     srv->opts = *opts;
     pthread_mutex_init(&srv->defer_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&srv->defer_done, &ca);
-    pthread_condattr_destroy(&ca);
+    time_cond_init_monotonic(&srv->defer_done);
     /* TURBO: try reads and writes before asking epoll (saves a loop round per request). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -414,13 +410,7 @@ void http_stop(struct http_server *srv)
     pthread_mutex_lock(&srv->defer_mu);
     srv->stopping = true;
     while (srv->deferred > 0 && time_mono_ms() < end) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += 100 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = time_mono_deadline(100);
         pthread_cond_timedwait(&srv->defer_done, &srv->defer_mu, &until);
     }
     unsigned left = srv->deferred;

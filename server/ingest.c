@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "base64.h"
+#include "devcache.h"
 #include "f32le.h"
 #include "jsonutil.h"
 #include "jsonw.h"
@@ -22,7 +23,7 @@
 #include "writer.h"
 
 #define LOG_WINDOW_MS 60000
-/* Devices are never deleted, so a device's key, once looked up, stays right. */
+/* Devices are never deleted, so a device's key, once looked up, stays right (no TTL). */
 #define DEVICE_CACHE_SLOTS 4096
 
 /* What a capture may hold (docs/protocol.md, "Waveform capture"). */
@@ -34,11 +35,6 @@
 #define CAPTURE_MAX_PHASE_CAL 180.0
 #define ANALYSIS_MAX_BYTES    (64 * 1024)
 
-struct device_slot {
-    int64_t pk; /* 0: empty */
-    char id[DEVICE_ID_MAX + 1];
-};
-
 struct ingest {
     char *db_url;
     struct ingest_limits limits;
@@ -49,7 +45,7 @@ struct ingest {
     struct reading *scratch; /* one reading, for checking items one by one */
     struct ratelimit *log_limit;
     struct writer *writer;
-    struct device_slot *devices; /* DEVICE_CACHE_SLOTS, open addressing */
+    struct devcache *devices; /* device ids to keys, kept for the ingest's life */
 };
 
 struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits,
@@ -67,7 +63,8 @@ struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits
     ing->batch = calloc(max_batch, sizeof(struct reading));
     ing->rejected = calloc(max_batch, sizeof(uint64_t));
     ing->scratch = calloc(1, sizeof(struct reading));
-    ing->devices = calloc(DEVICE_CACHE_SLOTS, sizeof(struct device_slot));
+    if (devcache_new(DEVICE_CACHE_SLOTS, INT64_MAX, &ing->devices))
+        ing->devices = NULL;
     ing->log_limit = ratelimit_new(4096, LOG_WINDOW_MS, 1);
     if (!ing->db_url || !ing->batch || !ing->rejected || !ing->scratch || !ing->devices ||
         !ing->log_limit) {
@@ -83,7 +80,7 @@ void ingest_free(struct ingest *ing)
         return;
     store_close(ing->store);
     ratelimit_free(ing->log_limit);
-    free(ing->devices);
+    devcache_free(ing->devices);
     free(ing->scratch);
     free(ing->rejected);
     free(ing->batch);
@@ -152,14 +149,6 @@ static enum ingest_result store_trouble(struct ingest *ing, int r, const char *w
     return INGEST_RETRY;
 }
 
-static size_t device_hash(const char *id)
-{
-    uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * UINT64_C(1099511628211);
-    return (size_t)(h % DEVICE_CACHE_SLOTS);
-}
-
 /*
  * The device's key: from the cache, else from the database (and cached).
  * Returns 0, -ENOENT for an unregistered device (not cached: it may be
@@ -168,20 +157,15 @@ static size_t device_hash(const char *id)
  */
 static int device_pk(struct ingest *ing, const char *device_id, int64_t *ret)
 {
-    size_t h = device_hash(device_id);
-    for (size_t probe = 0; probe < 8; probe++) {
-        struct device_slot *slot = &ing->devices[(h + probe) % DEVICE_CACHE_SLOTS];
-        if (slot->pk == 0)
-            break;
-        if (strcmp(slot->id, device_id) == 0) {
-            *ret = slot->pk;
-            return 0;
-        }
+    struct device_rec dev;
+    int64_t now = time_mono_ms();
+    if (devcache_get(ing->devices, device_id, now, &dev) == 0) {
+        *ret = dev.id;
+        return 0;
     }
     struct store *st = get_store(ing);
     if (!st)
         return -ENOTCONN;
-    struct device_rec dev;
     int r = store_device_by_name(st, device_id, &dev);
     if (r == -ENOENT)
         return r;
@@ -189,14 +173,7 @@ static int device_pk(struct ingest *ing, const char *device_id, int64_t *ret)
         store_trouble(ing, r, "device lookup");
         return r;
     }
-    for (size_t probe = 0; probe < 8; probe++) {
-        struct device_slot *slot = &ing->devices[(h + probe) % DEVICE_CACHE_SLOTS];
-        if (slot->pk == 0) {
-            slot->pk = dev.id;
-            snprintf(slot->id, sizeof(slot->id), "%s", device_id);
-            break;
-        }
-    }
+    devcache_put(ing->devices, &dev, now);
     *ret = dev.id;
     return 0;
 }

@@ -33,14 +33,7 @@ struct retention {
 /* Sleeps up to ms on the monotonic clock; false once stop is asked for. */
 static bool nap(struct retention *r, int64_t ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = time_mono_deadline(ms);
     pthread_mutex_lock(&r->lock);
     while (!r->stop && pthread_cond_timedwait(&r->wake, &r->lock, &until) != ETIMEDOUT)
         ;
@@ -160,11 +153,7 @@ int retention_start(const struct retention_options *opt, struct retention **ret,
     r->every_ms = opt->every_ms ? opt->every_ms : DEFAULT_EVERY_MS;
     r->chunk_rows = opt->chunk_rows ? opt->chunk_rows : DEFAULT_CHUNK_ROWS;
     r->pause_ms = opt->pause_ms ? opt->pause_ms : DEFAULT_PAUSE_MS;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    time_cond_init_monotonic(&r->wake);
     pthread_mutex_init(&r->lock, NULL);
     int rc = pthread_create(&r->thread, NULL, retention_main, r);
     if (rc) {

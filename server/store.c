@@ -316,6 +316,23 @@ static int cmp_pk(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+int store_batch_rollup_deltas(const struct store_batch_item *items, size_t n,
+                              struct rollup_delta **ret, size_t *ret_n)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    struct rollup_input *in = malloc((n ? n : 1) * sizeof(*in));
+    if (!in)
+        return -ENOMEM;
+    size_t used = 0;
+    for (size_t k = 0; k < n; k++)
+        if (items[k].inserted)
+            in[used++] = (struct rollup_input){items[k].device_pk, &items[k].reading};
+    int r = rollup_build(in, used, ret, ret_n);
+    free(in);
+    return r;
+}
+
 int store_batch_inserted_devices(const struct store_batch_item *items, size_t n, int64_t **ret,
                                  size_t *ret_n)
 {

@@ -120,6 +120,12 @@ int64_t store_batch_device_max_seq(const struct store_batch_item *items, size_t 
  * whose data_version the batch moves, in one lock order for every writer.
  * Returns 0 or -ENOMEM.
  */
+/*
+ * The rollup deltas of the items marked inserted (rollup_build(), sorted by
+ * key; *ret freed by the caller). Returns 0 or -ENOMEM.
+ */
+int store_batch_rollup_deltas(const struct store_batch_item *items, size_t n,
+                              struct rollup_delta **ret, size_t *ret_n);
 int store_batch_inserted_devices(const struct store_batch_item *items, size_t n, int64_t **ret,
                                  size_t *ret_n);
 

@@ -1391,22 +1391,14 @@ static int upsert_rollups(struct mdb_store *m, const struct rollup_delta *d, siz
 
 static int mdb_update_rollups(struct mdb_store *m, const struct store_batch_item *items, size_t n)
 {
-    struct rollup_input *in = malloc(n * sizeof(*in));
-    if (!in)
-        return store_fail(&m->base, -ENOMEM, "out of memory");
-    size_t used = 0;
-    for (size_t k = 0; k < n; k++)
-        if (items[k].inserted)
-            in[used++] = (struct rollup_input){items[k].device_pk, &items[k].reading};
-    struct rollup_delta *d = NULL;
-    size_t nd = 0;
-    int r = rollup_build(in, used, &d, &nd);
+    struct rollup_delta *d;
+    size_t nd;
+    int r = store_batch_rollup_deltas(items, n, &d, &nd);
     if (r)
         r = store_fail(&m->base, r, "out of memory");
     else
         r = upsert_rollups(m, d, nd);
     free(d);
-    free(in);
     return r;
 }
 

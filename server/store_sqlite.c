@@ -722,22 +722,14 @@ static int upsert_rollup(struct sqlite_store *q, const struct rollup_delta *d)
 /* Adds the inserted items to the rollups. */
 static int update_rollups(struct sqlite_store *q, const struct store_batch_item *items, size_t n)
 {
-    struct rollup_input *in = malloc(n * sizeof(*in));
-    if (!in)
-        return store_fail(&q->base, -ENOMEM, "out of memory");
-    size_t m = 0;
-    for (size_t k = 0; k < n; k++)
-        if (items[k].inserted)
-            in[m++] = (struct rollup_input){items[k].device_pk, &items[k].reading};
-    struct rollup_delta *d = NULL;
-    size_t nd = 0;
-    int r = rollup_build(in, m, &d, &nd);
+    struct rollup_delta *d;
+    size_t nd;
+    int r = store_batch_rollup_deltas(items, n, &d, &nd);
     if (r)
         r = store_fail(&q->base, r, "out of memory");
     for (size_t k = 0; !r && k < nd; k++)
         r = upsert_rollup(q, &d[k]);
     free(d);
-    free(in);
     return r;
 }
 

@@ -108,19 +108,6 @@ static size_t weight(const struct entry *e)
     return w ? w : 1;
 }
 
-static struct timespec deadline_in(int64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 static void set_depth(struct writer *w)
 {
     atomic_store(&w->opts.stats->queue_depth, w->depth);
@@ -213,7 +200,7 @@ static int enqueue(struct writer *w, int64_t device_pk, const char *device_id,
         int64_t left = end_ms == INT64_MAX ? SUBMIT_SLICE_MS : end_ms - time_mono_ms();
         if (left <= 0)
             break;
-        struct timespec until = deadline_in(left < SUBMIT_SLICE_MS ? left : SUBMIT_SLICE_MS);
+        struct timespec until = time_mono_deadline(left < SUBMIT_SLICE_MS ? left : SUBMIT_SLICE_MS);
         pthread_cond_timedwait(&w->room, &w->mu, &until);
     }
     if (w->stopping || w->depth + need > w->opts.queue_max) {
@@ -266,11 +253,7 @@ int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading
     if (!c)
         return -ENOMEM;
     c->refs = 1;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    time_cond_init_monotonic(&c->cv);
     int r = enqueue(w, device_pk, "", readings, n, NULL, 0, c, end);
     if (r) {
         completion_release(c);
@@ -282,7 +265,7 @@ int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading
         if (left <= 0)
             break;
         /* In slices, to notice writer_stop() (which does not know each waiter). */
-        struct timespec until = deadline_in(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS);
+        struct timespec until = time_mono_deadline(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS);
         pthread_cond_timedwait(&c->cv, &w->mu, &until);
     }
     if (c->done)
@@ -333,7 +316,7 @@ int writer_flush(struct writer *w, int64_t timeout_ms)
             r = -ETIMEDOUT;
             break;
         }
-        struct timespec until = deadline_in(left < 100 ? left : 100);
+        struct timespec until = time_mono_deadline(left < 100 ? left : 100);
         pthread_cond_timedwait(&w->room, &w->mu, &until);
     }
     pthread_mutex_unlock(&w->mu);
@@ -361,7 +344,7 @@ static struct entry *take_batch(struct writer *w, size_t *ret_weight)
      * with one queued the batch goes at once: uploads arriving while it commits queue up
      * and share the next transaction (group commit).
      */
-    struct timespec until = deadline_in(w->opts.batch_wait_ms);
+    struct timespec until = time_mono_deadline(w->opts.batch_wait_ms);
     while (!w->quit && !w->stopping && w->waiting == 0 && w->queued < w->opts.batch_max) {
         if (pthread_cond_timedwait(&w->wake, &w->mu, &until) == ETIMEDOUT)
             break;
@@ -390,7 +373,7 @@ static struct entry *take_batch(struct writer *w, size_t *ret_weight)
 static bool backoff(struct writer *w, unsigned ms)
 {
     pthread_mutex_lock(&w->mu);
-    struct timespec until = deadline_in(ms);
+    struct timespec until = time_mono_deadline(ms);
     while (!w->quit) {
         if (pthread_cond_timedwait(&w->wake, &w->mu, &until) == ETIMEDOUT)
             break;
@@ -712,7 +695,7 @@ static void *reaper_main(void *arg)
             continue;
         }
         int64_t wait = w->pend_head ? w->pend_head->deadline_ms - now : 1000;
-        struct timespec until = deadline_in(wait < 1000 ? wait : 1000);
+        struct timespec until = time_mono_deadline(wait < 1000 ? wait : 1000);
         pthread_cond_timedwait(&w->reaper_wake, &w->mu, &until);
     }
     pthread_mutex_unlock(&w->mu);
@@ -732,15 +715,11 @@ int writer_start(const struct writer_options *opts, struct writer **ret)
         free(w);
         return -ENOMEM;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->wake, &ca);
-    pthread_cond_init(&w->room, &ca);
-    pthread_cond_init(&w->outbox_wake, &ca);
-    pthread_cond_init(&w->reaper_wake, &ca);
-    pthread_condattr_destroy(&ca);
+    time_cond_init_monotonic(&w->wake);
+    time_cond_init_monotonic(&w->room);
+    time_cond_init_monotonic(&w->outbox_wake);
+    time_cond_init_monotonic(&w->reaper_wake);
     int r = 0;
     if (opts->publish) {
         r = pthread_create(&w->sender, NULL, sender_main, w);
@@ -761,30 +740,30 @@ int writer_start(const struct writer_options *opts, struct writer **ret)
     return 0;
 }
 
+/* Sets *quit, wakes the helper thread t on wake and joins it, if it was started. */
+static void end_helper(struct writer *w, pthread_t t, bool *started, bool *quit,
+                       pthread_cond_t *wake)
+{
+    if (!*started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    *quit = true;
+    pthread_cond_broadcast(wake);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(t, NULL);
+    *started = false;
+}
+
 /* Lets the sender publish what the outbox holds, then ends it. */
 static void stop_sender(struct writer *w)
 {
-    if (!w->sender_started)
-        return;
-    pthread_mutex_lock(&w->mu);
-    w->sender_quit = true;
-    pthread_cond_broadcast(&w->outbox_wake);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->sender, NULL);
-    w->sender_started = false;
+    end_helper(w, w->sender, &w->sender_started, &w->sender_quit, &w->outbox_wake);
 }
 
 /* Ends the reaper; uploads still pending are told when their entries are freed. */
 static void stop_reaper(struct writer *w)
 {
-    if (!w->reaper_started)
-        return;
-    pthread_mutex_lock(&w->mu);
-    w->reaper_quit = true;
-    pthread_cond_broadcast(&w->reaper_wake);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->reaper, NULL);
-    w->reaper_started = false;
+    end_helper(w, w->reaper, &w->reaper_started, &w->reaper_quit, &w->reaper_wake);
 }
 
 void writer_stop(struct writer *w, int64_t drain_ms)

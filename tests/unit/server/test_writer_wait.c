@@ -85,6 +85,17 @@ static void stored_seqs(struct store *s, int64_t device_pk, uint64_t seqs[MAX_RE
                      0);
 }
 
+/* Removes a SQLite database and its -wal and -shm files. */
+static void remove_sqlite(const char *path)
+{
+    char p[256];
+    unlink(path);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+}
+
 struct upload_job {
     struct writer *w;
     int64_t device_pk;
@@ -172,12 +183,7 @@ static void test_concurrent_uploads_get_their_own_counts(void **state)
 
     writer_free(w);
     store_close(s);
-    char p[128];
-    unlink(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    unlink(p);
+    remove_sqlite(path);
 }
 
 static void test_an_outage_times_out_then_stores_once_and_numbers_seqless_readings(void **state)
@@ -255,12 +261,7 @@ static void test_an_outage_times_out_then_stores_once_and_numbers_seqless_readin
 
     writer_free(w);
     store_close(s);
-    unlink(db);
-    char p[224];
-    snprintf(p, sizeof(p), "%s-wal", db);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", db);
-    unlink(p);
+    remove_sqlite(db);
     rmdir(dir);
 }
 
@@ -396,12 +397,7 @@ static void test_async_commit_timeout_and_shutdown(void **state)
     writer_free(w);
     assert_int_equal(never.calls, 0);
     store_close(s);
-    unlink(db);
-    char p[224];
-    snprintf(p, sizeof(p), "%s-wal", db);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", db);
-    unlink(p);
+    remove_sqlite(db);
     rmdir(dir);
 
     /* Stopping tells what is still queued. */
