@@ -175,6 +175,17 @@ class HistoryBase(IntegrationTest):
         srv.migrate()
         return srv
 
+    @classmethod
+    def start_for_alice(cls, device):
+        """A started server in cls.zone where alice owns device; cls.w writes its rollups."""
+        cls.tz = ZoneInfo(cls.zone)
+        cls.srv = cls.start_server()
+        cls.srv.add_user("alice", "user", "alice-password")
+        cls.srv.add_device(device, "alice")
+        cls.srv.start()
+        cls.tok = {"alice": cls.srv.login("alice", "alice-password")}
+        cls.w = RollupWriter(cls.backend, cls.srv.db)
+
     def get(self, path, who="alice"):
         return http("GET", self.srv.url(path), token=self.tok[who])
 
@@ -444,13 +455,7 @@ class KolkataHistory(HistoryBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tz = ZoneInfo(cls.zone)
-        cls.srv = cls.start_server()
-        cls.srv.add_user("alice", "user", "alice-password")
-        cls.srv.add_device("k1", "alice")
-        cls.srv.start()
-        cls.tok = {"alice": cls.srv.login("alice", "alice-password")}
-        cls.w = RollupWriter(cls.backend, cls.srv.db)
+        cls.start_for_alice("k1")
         # Every minute from 17:00 to 20:00 UTC on 2026-11-22 (22:30 to 01:30 local).
         cls.rows = readings(ms("2026-11-22T17:00:00Z"), ms("2026-11-22T20:00:00Z"), MIN)
         cls.w.put(cls.w.device_pk("k1"), cls.rows, cls.tz)
@@ -490,13 +495,7 @@ class ShanghaiHistory(HistoryBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tz = ZoneInfo(cls.zone)
-        cls.srv = cls.start_server()
-        cls.srv.add_user("alice", "user", "alice-password")
-        cls.srv.add_device("m1", "alice")
-        cls.srv.start()
-        cls.tok = {"alice": cls.srv.login("alice", "alice-password")}
-        cls.w = RollupWriter(cls.backend, cls.srv.db)
+        cls.start_for_alice("m1")
         pk = cls.w.device_pk("m1")
         # 2026-11-23 local: 8640 readings every 10 s, 12.345 Wh between the first and the last.
         start = ms("2026-11-22T16:00:00Z")

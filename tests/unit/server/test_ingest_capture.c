@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "sqlite_files.h"
 #include <jansson.h>
 
 #include "commands.h"
@@ -57,12 +59,7 @@ static int teardown(void **state)
     (void)state;
     ingest_free(ing);
     store_close(st);
-    char p[96];
-    unlink(db_path);
-    snprintf(p, sizeof(p), "%s-wal", db_path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", db_path);
-    unlink(p);
+    sqlite_files_remove(db_path);
     return 0;
 }
 

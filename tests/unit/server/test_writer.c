@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "sqlite_files.h"
+
 #include "ingest.h"
 #include "log.h"
 #include "store.h"
@@ -113,12 +115,7 @@ static int teardown(void **state)
     writer_free(w);
     ingest_free(ing);
     store_close(st);
-    char p[128];
-    unlink(db_path);
-    snprintf(p, sizeof(p), "%s-wal", db_path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", db_path);
-    unlink(p);
+    sqlite_files_remove(db_path);
     return 0;
 }
 

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "sqlite_files.h"
+
 #include "ingest.h"
 #include "log.h"
 #include "store.h"
@@ -83,17 +85,6 @@ static void stored_seqs(struct store *s, int64_t device_pk, uint64_t seqs[MAX_RE
     memset(seqs, 0, MAX_READ * sizeof(seqs[0]));
     assert_int_equal(store_readings_query(s, device_pk, 0, INT64_MAX, MAX_READ, collect_seq, seqs),
                      0);
-}
-
-/* Removes a SQLite database and its -wal and -shm files. */
-static void remove_sqlite(const char *path)
-{
-    char p[256];
-    unlink(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    unlink(p);
 }
 
 struct upload_job {
@@ -183,7 +174,7 @@ static void test_concurrent_uploads_get_their_own_counts(void **state)
 
     writer_free(w);
     store_close(s);
-    remove_sqlite(path);
+    sqlite_files_remove(path);
 }
 
 static void test_an_outage_times_out_then_stores_once_and_numbers_seqless_readings(void **state)
@@ -261,7 +252,7 @@ static void test_an_outage_times_out_then_stores_once_and_numbers_seqless_readin
 
     writer_free(w);
     store_close(s);
-    remove_sqlite(db);
+    sqlite_files_remove(db);
     rmdir(dir);
 }
 
@@ -397,7 +388,7 @@ static void test_async_commit_timeout_and_shutdown(void **state)
     writer_free(w);
     assert_int_equal(never.calls, 0);
     store_close(s);
-    remove_sqlite(db);
+    sqlite_files_remove(db);
     rmdir(dir);
 
     /* Stopping tells what is still queued. */
