@@ -173,8 +173,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct request_ctx *ctx = *con_cls;
     (void)version;
 
-    if (ctx && ctx->started) {
-        /* Called again after http_resume(): the answer is ready. */
+    if (ctx && ctx->started && *upload_data_size == 0) {
+        /* Called again after http_resume() (no body data then): the answer is ready. */
         pthread_mutex_lock(&srv->defer_mu);
         bool resumed = ctx->defer == DEFER_RESUMED;
         if (resumed)
