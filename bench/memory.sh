@@ -28,7 +28,7 @@ trap 'bench_cleanup; rm -rf "$tmp"' EXIT
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # The admin login the benchmark needs for /api/stats verifies an Argon2id hash, which
-# takes 64 MiB for a moment (server/auth.c): the peak since start is mostly that. After
+# takes 64 MiB for a moment (server/auth/auth.c): the peak since start is mostly that. After
 # it, writing 5 to clear_refs resets VmHWM, so the second peak is the phase's own.
 reset_hwm() { echo 5 > "/proc/$1/clear_refs"; }
 

@@ -25,7 +25,7 @@ if(SMARTMETER_BUILD_SERVER)
   pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
   pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt)
   pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
-  # Outbound HTTPS to WeChat's login API (OpenSSL flavour); only server/wechat.c includes curl.h.
+  # Outbound HTTPS to WeChat's login API (OpenSSL flavour); only server/auth/wechat.c includes curl.h.
   pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 endif()
 

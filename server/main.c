@@ -17,7 +17,7 @@
 #include "fileutil.h"
 #include "http.h"
 #include "log.h"
-#include "mqtt_ingest.h"
+#include "mqtt_client.h"
 #include "options.h"
 #include "devcache.h"
 #include "histcache.h"
@@ -104,16 +104,16 @@ static unsigned default_connections(unsigned threads)
 static int publish_ack(void *ctx, const char *topic, const void *payload, size_t len)
 {
     struct app *app = ctx;
-    return mqtt_ingest_publish(atomic_load(&app->mqtt), topic, payload, len, 0);
+    return mqtt_client_publish(atomic_load(&app->mqtt), topic, payload, len, 0);
 }
 
 static int serve(struct server_options *opt)
 {
     struct app app;
-    struct ingest_stats stats;
+    struct server_counters stats;
     struct ingest *ing = NULL;
     struct writer *writer = NULL;
-    struct mqtt_ingest *mq = NULL;
+    struct mqtt_client *mq = NULL;
     struct http_server *http = NULL;
     char *mqtt_password = NULL;
     char err[512];
@@ -245,14 +245,14 @@ static int serve(struct server_options *opt)
         code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
         goto out;
     }
-    struct mqtt_ingest_options mo = {.url = opt->mqtt,
+    struct mqtt_client_options mo = {.url = opt->mqtt,
                                      .client_id = opt->mqtt_client_id,
                                      .username = opt->mqtt_username,
                                      .password = mqtt_password,
                                      .share_group = opt->mqtt_share_group,
                                      .ingest = ing,
                                      .stats = &stats};
-    if (mqtt_ingest_start(&mo, &mq, err, sizeof(err))) {
+    if (mqtt_client_start(&mo, &mq, err, sizeof(err))) {
         code = cli_fail(2, "%s", err);
         goto out;
     }
@@ -278,7 +278,7 @@ static int serve(struct server_options *opt)
             log_info("meter-server: stopping (signal %d)", sig);
             break;
         }
-        mqtt_ingest_tick(mq);
+        mqtt_client_tick(mq);
     }
     code = 0;
 out:
@@ -290,10 +290,10 @@ out:
      * no longer go out, and the meters' resends get them as duplicates. The writer stays
      * allocated until the MQTT client, whose callback may still call it, is gone.
      */
-    mqtt_ingest_disconnect(mq);
+    mqtt_client_disconnect(mq);
     writer_stop(writer, 5000);
     atomic_store(&app.mqtt, NULL);
-    mqtt_ingest_stop(mq);
+    mqtt_client_stop(mq);
     writer_free(writer);
     ingest_free(ing);
     store_pool_free(app.pool);

@@ -95,7 +95,7 @@ bench_newdb() {
 
 # `meter-server device add` opens the database and commits once per device (seconds for
 # thousands); this writes the same rows in one statement: a random 64-hex-digit secret
-# per device, stored as the hex BLAKE2b-256 of the secret (server/auth.c), and the owner
+# per device, stored as the hex BLAKE2b-256 of the secret (server/auth/auth.c), and the owner
 # binding in user_devices. The secrets are not kept: MQTT ingest does not use them.
 bench_add_devices() {
     local db=$1 prefix=$2 first=$3 count=$4

@@ -21,7 +21,7 @@ static char db_path[64];
 static char db_url[80];
 static struct store *st;
 static struct ingest *ing;
-static struct ingest_stats stats;
+static struct server_counters stats;
 static int64_t dev_pk;
 
 static int setup(void **state)
@@ -152,7 +152,7 @@ static void test_status_messages_update_the_device(void **state)
 static void test_an_unreachable_database_asks_for_redelivery(void **state)
 {
     (void)state;
-    struct ingest_stats s2 = {0};
+    struct server_counters s2 = {0};
     struct ingest_limits lim = {.max_payload_bytes = 4096, .max_batch = 10};
     struct ingest *broken = ingest_new("sqlite:/nonexistent-dir/\x01/x.db", &lim, &s2);
     char buf[256];

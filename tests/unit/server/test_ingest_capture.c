@@ -30,7 +30,7 @@ static char db_path[64];
 static char db_url[80];
 static struct store *st;
 static struct ingest *ing;
-static struct ingest_stats stats;
+static struct server_counters stats;
 static int64_t dev_pk;
 
 static int setup(void **state)

@@ -36,7 +36,7 @@ struct ack {
 
 static char db_path[96], db_url[128];
 static struct store *st; /* the test's own connection */
-static struct ingest_stats stats;
+static struct server_counters stats;
 static struct ingest *ing;
 static struct writer *w;
 static int64_t m1_pk, m2_pk;
@@ -273,7 +273,7 @@ static void test_a_full_queue_blocks_and_an_outage_holds_everything_until_it_end
     assert_non_null(f);
     fclose(f);
 
-    struct ingest_stats s2;
+    struct server_counters s2;
     memset(&s2, 0, sizeof(s2));
     struct writer *w2;
     struct writer_options wo = {.db_url = url,
@@ -341,7 +341,7 @@ static void test_a_full_queue_blocks_and_an_outage_holds_everything_until_it_end
 static void test_stopping_releases_a_blocked_submitter(void **state)
 {
     (void)state;
-    struct ingest_stats s2;
+    struct server_counters s2;
     memset(&s2, 0, sizeof(s2));
     struct writer *w2;
     struct writer_options wo = {.db_url = "sqlite:/proc/no-such-dir/x.db",

@@ -126,7 +126,7 @@ static void test_concurrent_uploads_get_their_own_counts(void **state)
     assert_int_equal(store_readings_insert(s, pk[0], before, 2, &ins), 0);
     assert_int_equal(ins, 2);
 
-    struct ingest_stats stats;
+    struct server_counters stats;
     memset(&stats, 0, sizeof(stats));
     atomic_store(&acks_published, 0);
     struct writer *w;
@@ -189,7 +189,7 @@ static void test_an_outage_times_out_then_stores_once_and_numbers_seqless_readin
     assert_non_null(f);
     fclose(f);
 
-    struct ingest_stats stats;
+    struct server_counters stats;
     memset(&stats, 0, sizeof(stats));
     struct writer *w;
     struct writer_options wo = {
@@ -259,7 +259,7 @@ static void test_an_outage_times_out_then_stores_once_and_numbers_seqless_readin
 static void test_stopping_releases_a_waiting_upload(void **state)
 {
     (void)state;
-    struct ingest_stats stats;
+    struct server_counters stats;
     memset(&stats, 0, sizeof(stats));
     struct writer *w;
     struct writer_options wo = {.db_url = "sqlite:/proc/no-such-dir/x.db",
@@ -336,7 +336,7 @@ static void test_async_commit_timeout_and_shutdown(void **state)
     FILE *f = fopen(dir, "w"); /* blocks the database until it is removed */
     assert_non_null(f);
     fclose(f);
-    struct ingest_stats stats;
+    struct server_counters stats;
     memset(&stats, 0, sizeof(stats));
     struct writer *w;
     struct writer_options wo = {

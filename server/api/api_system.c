@@ -28,7 +28,7 @@ void api_health(struct api_call *c)
 
 void api_stats(struct api_call *c)
 {
-    const struct ingest_stats *s = c->app->stats;
+    const struct server_counters *s = c->app->stats;
     struct jsonw w;
     api_success(c, 200, &w);
     jsonw_key(&w, "mqtt");

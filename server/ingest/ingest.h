@@ -1,6 +1,6 @@
 /*
  * ingest: turns MQTT messages from meters into stored readings and device
- * status. Transport-neutral (mqtt_ingest.c feeds it), so it is tested with
+ * status. Transport-neutral (mqtt_client.c feeds it), so it is tested with
  * plain function calls.
  *
  * Topics: meters/<device_id>/telemetry (one reading or an array),
@@ -18,37 +18,10 @@
 #ifndef SMARTMETER_INGEST_H
 #define SMARTMETER_INGEST_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct ingest_stats {
-    atomic_uint_fast64_t messages;
-    atomic_uint_fast64_t readings_stored;
-    atomic_uint_fast64_t duplicates;
-    atomic_uint_fast64_t invalid;        /* readings or messages that failed validation */
-    atomic_uint_fast64_t unknown_device; /* messages for devices we do not know */
-    atomic_uint_fast64_t bad_topic;
-    atomic_uint_fast64_t too_large;
-    atomic_uint_fast64_t db_errors;
-    atomic_uint_fast64_t status_updates;
-    atomic_uint_fast64_t captures_stored; /* waveform captures completed */
-    atomic_uint_fast64_t unknown_request; /* replies and captures for no pending request */
-    atomic_bool mqtt_connected;
-    /* the writer (writer.h): batches, acknowledgements, back-pressure */
-    atomic_uint_fast64_t batches;        /* transactions committed */
-    atomic_uint_fast64_t batch_readings; /* readings in them (stored and duplicates) */
-    atomic_uint_fast64_t rejected_acked; /* invalid readings acknowledged as rejected */
-    atomic_uint_fast64_t acks_sent;      /* ack messages the MQTT client took */
-    atomic_uint_fast64_t ack_failures;   /* ack messages it could not take (not connected) */
-    atomic_uint_fast64_t retries;        /* batch attempts that failed and were retried */
-    atomic_uint_fast64_t queue_depth;    /* readings queued or being written now */
-    atomic_uint_fast64_t queue_full;     /* messages that waited for room in the queue */
-    /* uploads over HTTP (POST /api/device/data) */
-    atomic_uint_fast64_t http_uploads;
-    atomic_uint_fast64_t http_readings_stored;
-    atomic_uint_fast64_t http_duplicates;
-};
+#include "counters.h"
 
 struct ingest_limits {
     size_t max_payload_bytes; /* every topic but capture */
@@ -67,7 +40,7 @@ struct writer;
 
 /* Copies db_url; opens the database on first use. NULL on ENOMEM. */
 struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits,
-                          struct ingest_stats *stats);
+                          struct server_counters *stats);
 void ingest_free(struct ingest *ing);
 
 /*

@@ -14,7 +14,7 @@
 #include "ratelimit.h"
 #include "store_pool.h"
 
-struct mqtt_ingest;
+struct mqtt_client;
 struct wechat;
 struct retention;
 struct static_site;
@@ -28,8 +28,8 @@ struct app {
     struct auth_key key;
     struct ratelimit *login_failures; /* per client address and per (user name, address) */
     sem_t password_slots;             /* Argon2id runs at once, each ~64 MiB */
-    struct ingest_stats *stats;
-    struct mqtt_ingest *_Atomic mqtt; /* publishes commands to meters; NULL until it starts */
+    struct server_counters *stats;
+    struct mqtt_client *_Atomic mqtt; /* publishes commands to meters; NULL until it starts */
     int64_t started_ms;
     struct wechat *wechat;       /* code2Session client; NULL when WeChat login is not configured */
     struct retention *retention; /* NULL when raw readings are kept forever */

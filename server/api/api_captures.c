@@ -20,7 +20,7 @@
 #include "comtrade.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "mqtt_ingest.h"
+#include "mqtt_client.h"
 #include "timeutil.h"
 
 #define CAPTURE_MIN_MS       100
@@ -151,7 +151,7 @@ void api_capture_create(struct api_call *c)
                   CAPTURE_MAX_MS);
         goto out;
     }
-    struct mqtt_ingest *mq = atomic_load(&c->app->mqtt);
+    struct mqtt_client *mq = atomic_load(&c->app->mqtt);
     if (!mq || !atomic_load(&c->app->stats->mqtt_connected)) {
         http_response_header(c->res, "Retry-After", "5");
         api_error(c, 503, "MQTT broker unavailable, try again shortly");
@@ -177,7 +177,7 @@ void api_capture_create(struct api_call *c)
     int n = snprintf(cmd, sizeof(cmd),
                      "{\"id\":\"%s\",\"cmd\":\"capture\",\"duration_ms\":%d,\"ts\":\"%s\"}",
                      request_id, (int)duration, ts);
-    r = mqtt_ingest_publish(mq, topic, cmd, (size_t)n, 1);
+    r = mqtt_client_publish(mq, topic, cmd, (size_t)n, 1);
     if (r) {
         log_warn("api: capture request to %s not sent: %s", dev.device_id, strerror(-r));
         r = api_store_result(c, store_capture_fail(c->store, dev.id, request_id,

@@ -622,7 +622,7 @@ static bool write_batch(struct writer *w, struct entry *batch, size_t total,
         }
     }
     pthread_mutex_unlock(&w->mu);
-    struct ingest_stats *s = w->opts.stats;
+    struct server_counters *s = w->opts.stats;
     atomic_fetch_add(&s->readings_stored, mqtt_inserted);
     atomic_fetch_add(&s->duplicates, mqtt_n - mqtt_inserted);
     if (n > 0) {

@@ -38,7 +38,7 @@
 struct ingest {
     char *db_url;
     struct ingest_limits limits;
-    struct ingest_stats *stats;
+    struct server_counters *stats;
     struct store *store;
     struct reading *batch;   /* limits.max_batch readings, reused */
     uint64_t *rejected;      /* seqs of a message's invalid readings, max_batch, reused */
@@ -49,7 +49,7 @@ struct ingest {
 };
 
 struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits,
-                          struct ingest_stats *stats)
+                          struct server_counters *stats)
 {
     struct ingest *ing = calloc(1, sizeof(*ing));
     if (!ing)

@@ -1,4 +1,4 @@
-#include "mqtt_ingest.h"
+#include "mqtt_client.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -14,9 +14,9 @@
 #include "timeutil.h"
 #include "url.h"
 
-struct mqtt_ingest {
+struct mqtt_client {
     MQTTAsync client;
-    struct mqtt_ingest_options opts;
+    struct mqtt_client_options opts;
     char *password;
     char uri[300];
     atomic_bool connecting;
@@ -56,7 +56,7 @@ static void on_subscribe_failure(void *ctx, MQTTAsync_failureData *resp)
 /* Called on every successful connect, including automatic reconnects. */
 static void on_connected(void *ctx, char *cause)
 {
-    struct mqtt_ingest *m = ctx;
+    struct mqtt_client *m = ctx;
     (void)cause;
     atomic_store(&m->connecting, false);
     atomic_store(&m->ever_connected, true);
@@ -79,7 +79,7 @@ static void on_connected(void *ctx, char *cause)
 
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 {
-    struct mqtt_ingest *m = ctx;
+    struct mqtt_client *m = ctx;
     log_warn("mqtt: cannot connect to %s: %s; retrying", m->uri,
              resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1));
     atomic_store(&m->connecting, false);
@@ -87,14 +87,14 @@ static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 
 static void on_connection_lost(void *ctx, char *cause)
 {
-    struct mqtt_ingest *m = ctx;
+    struct mqtt_client *m = ctx;
     atomic_store(&m->opts.stats->mqtt_connected, false);
     log_warn("mqtt: connection lost (%s); reconnecting", cause ? cause : "no reason given");
 }
 
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
-    struct mqtt_ingest *m = ctx;
+    struct mqtt_client *m = ctx;
     char name[512];
     size_t n = topic_len > 0 ? (size_t)topic_len : strlen(topic);
     if (n >= sizeof(name))
@@ -121,7 +121,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     return 1;
 }
 
-static void try_connect(struct mqtt_ingest *m)
+static void try_connect(struct mqtt_client *m)
 {
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
@@ -157,7 +157,7 @@ static void try_connect(struct mqtt_ingest *m)
     }
 }
 
-int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest **ret, char *err,
+int mqtt_client_start(const struct mqtt_client_options *opts, struct mqtt_client **ret, char *err,
                       size_t errlen)
 {
     struct url u;
@@ -171,7 +171,7 @@ int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest
                  SHARE_GROUP_MAX);
         return -EINVAL;
     }
-    struct mqtt_ingest *m = calloc(1, sizeof(*m));
+    struct mqtt_client *m = calloc(1, sizeof(*m));
     if (!m) {
         url_clear(&u);
         return -ENOMEM;
@@ -223,7 +223,7 @@ int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest
     return 0;
 }
 
-void mqtt_ingest_tick(struct mqtt_ingest *m)
+void mqtt_client_tick(struct mqtt_client *m)
 {
     /* After the first success paho reconnects by itself; until then we retry with backoff. */
     if (atomic_load(&m->ever_connected) || atomic_load(&m->connecting))
@@ -237,7 +237,7 @@ void mqtt_ingest_tick(struct mqtt_ingest *m)
     m->next_attempt_ms = now + m->backoff_ms;
 }
 
-int mqtt_ingest_publish(struct mqtt_ingest *m, const char *topic, const void *payload, size_t len,
+int mqtt_client_publish(struct mqtt_client *m, const char *topic, const void *payload, size_t len,
                         int qos)
 {
     if (!m)
@@ -258,7 +258,7 @@ int mqtt_ingest_publish(struct mqtt_ingest *m, const char *topic, const void *pa
     return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
 }
 
-void mqtt_ingest_disconnect(struct mqtt_ingest *m)
+void mqtt_client_disconnect(struct mqtt_client *m)
 {
     if (!m)
         return;
@@ -272,11 +272,11 @@ void mqtt_ingest_disconnect(struct mqtt_ingest *m)
     }
 }
 
-void mqtt_ingest_stop(struct mqtt_ingest *m)
+void mqtt_client_stop(struct mqtt_client *m)
 {
     if (!m)
         return;
-    mqtt_ingest_disconnect(m);
+    mqtt_client_disconnect(m);
     MQTTAsync_destroy(&m->client);
     if (m->password) {
         memset(m->password, 0, strlen(m->password));

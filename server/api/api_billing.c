@@ -4,44 +4,23 @@
 
 #include "api.h"
 #include "api_query.h"
-#include "money.h"
+#include "recharge.h"
 
-/* Largest single recharge: 10,000,000.00 yuan. */
-#define RECHARGE_MAX_FEN INT64_C(1000000000)
-
-static bool idempotency_key_valid(const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (k[i] < 0x21 || k[i] > 0x7e)
-            return false;
-    return true;
-}
-
-/* The amount as integer fen from a JSON number or decimal string. 0, or answers 400. */
+/* The amount as integer fen. 0, or answers 400. */
 static int parse_amount(struct api_call *c, const json_t *v, int64_t *ret_fen)
 {
-    int r;
-    if (!v)
+    switch (recharge_amount_from_json(v, ret_fen)) {
+    case 0:
+        return 0;
+    case -ENOENT:
         return api_error(c, 400, "amount is missing");
-    if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
-        r = x > RECHARGE_MAX_FEN / 100 || x < -RECHARGE_MAX_FEN / 100 ? -ERANGE : 0;
-        *ret_fen = r ? 0 : (int64_t)x * 100;
-    } else if (json_is_real(v)) {
-        r = money_from_double(json_real_value(v), ret_fen);
-    } else if (json_is_string(v)) {
-        r = money_parse(json_string_value(v), ret_fen);
-    } else {
+    case -EMEDIUMTYPE:
         return api_error(c, 400, "amount must be a number of yuan, like 100 or 100.50");
-    }
-    if (r == -EINVAL)
+    case -EINVAL:
         return api_error(c, 400, "amount must be yuan with at most two decimals, like 100.50");
-    if (r || *ret_fen <= 0 || *ret_fen > RECHARGE_MAX_FEN)
+    default:
         return api_error(c, 400, "amount must be more than 0 and at most 10000000.00");
-    return 0;
+    }
 }
 
 void api_recharge(struct api_call *c)
@@ -54,7 +33,7 @@ void api_recharge(struct api_call *c)
         return;
     }
     const char *key = http_header(c->req, "Idempotency-Key");
-    if (key && !idempotency_key_valid(key)) {
+    if (key && !recharge_key_valid(key)) {
         api_error(c, 400, "Idempotency-Key must be 1 to %d printable ASCII characters",
                   IDEMPOTENCY_KEY_MAX);
         return;

@@ -1,5 +1,5 @@
 /*
- * mqtt_ingest: the server's MQTT client (paho.mqtt.c; the only server file
+ * mqtt_client: the server's MQTT client (paho.mqtt.c; the only server file
  * that includes MQTTAsync.h). It keeps a persistent session (clean session
  * off, fixed client id) so the broker queues QoS 1 telemetry while the server
  * is away, subscribes to meters/+/telemetry, meters/+/status, meters/+/reply
@@ -11,17 +11,17 @@
  * callback cannot take (the database is away for a status or capture) is
  * offered again by paho. Readings are acknowledged to the meters end to end
  * on meters/<id>/ack by the writer, after commit. It also publishes the
- * server's commands to meters (mqtt_ingest_publish).
+ * server's commands to meters (mqtt_client_publish).
  */
-#ifndef SMARTMETER_MQTT_INGEST_H
-#define SMARTMETER_MQTT_INGEST_H
+#ifndef SMARTMETER_MQTT_CLIENT_H
+#define SMARTMETER_MQTT_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "ingest.h"
 
-struct mqtt_ingest_options {
+struct mqtt_client_options {
     const char *url; /* tcp://HOST:PORT or ssl://HOST:PORT */
     const char *client_id;
     const char *username; /* NULL: none */
@@ -30,32 +30,32 @@ struct mqtt_ingest_options {
        instances of one group split the meters' messages (1..64 of A-Z a-z 0-9 _ - .). */
     const char *share_group;
     struct ingest *ingest;
-    struct ingest_stats *stats;
+    struct server_counters *stats;
 };
 
-struct mqtt_ingest;
+struct mqtt_client;
 
 /* Creates the client and starts connecting in the background. Returns 0 or -errno with err set. */
-int mqtt_ingest_start(const struct mqtt_ingest_options *opts, struct mqtt_ingest **ret, char *err,
+int mqtt_client_start(const struct mqtt_client_options *opts, struct mqtt_client **ret, char *err,
                       size_t errlen);
 /* Call about once a second: retries the first connection until it succeeds. */
-void mqtt_ingest_tick(struct mqtt_ingest *m);
+void mqtt_client_tick(struct mqtt_client *m);
 /*
  * Publishes payload on topic, not retained, with qos 0 or 1; any thread. The
  * client copies the payload. Nothing is buffered while disconnected: returns
  * 0 when the client took the message, -ENOTCONN when the broker is not
  * connected (or m is NULL), -EINVAL for a bad qos or size, -EIO otherwise.
  */
-int mqtt_ingest_publish(struct mqtt_ingest *m, const char *topic, const void *payload, size_t len,
+int mqtt_client_publish(struct mqtt_client *m, const char *topic, const void *payload, size_t len,
                         int qos);
 /*
  * Stops taking messages: disconnects from the broker (waiting up to about
  * 3 s) and does not reconnect. What the broker still holds stays in the
  * session for the next start. The client stays valid (publishing fails with
- * -ENOTCONN) until mqtt_ingest_stop(). NULL is fine.
+ * -ENOTCONN) until mqtt_client_stop(). NULL is fine.
  */
-void mqtt_ingest_disconnect(struct mqtt_ingest *m);
+void mqtt_client_disconnect(struct mqtt_client *m);
 /* Disconnects if still connected and frees the client. NULL is fine. */
-void mqtt_ingest_stop(struct mqtt_ingest *m);
+void mqtt_client_stop(struct mqtt_client *m);
 
 #endif
