@@ -2,7 +2,7 @@
 # Writes a C file holding sql/<dialect>/NNN_name.sql as `migrations_<dialect>[]`.
 file(GLOB files RELATIVE ${SRC_DIR} ${SRC_DIR}/[0-9][0-9][0-9]_*.sql)
 list(SORT files)
-set(body "/* Generated from sql/${DIALECT}/ at build time; do not edit. */\n#include \"store_internal.h\"\n\n")
+set(body "/* Generated from sql/${DIALECT}/ at build time; do not edit. */\n#include \"migrations.h\"\n\n")
 set(table "const struct migration migrations_${DIALECT}[] = {\n")
 set(expected 1)
 foreach(f ${files})

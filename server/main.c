@@ -186,7 +186,7 @@ static int serve(struct server_options *opt)
     struct ingest_limits limits = {.max_payload_bytes = (size_t)opt->max_payload_bytes,
                                    .max_capture_bytes = (size_t)opt->max_capture_bytes,
                                    .max_batch = (size_t)opt->max_batch};
-    ing = ingest_new(opt->db, &limits, &stats);
+    ing = ingest_new(&(struct store_source){.url = opt->db}, &limits, &stats);
     if (!app.pool || !app.login_failures || !ing) {
         code = cli_fail(1, "out of memory");
         goto out;
@@ -207,7 +207,7 @@ static int serve(struct server_options *opt)
         code = cli_fail(1, "out of memory");
         goto out;
     }
-    struct writer_options wo = {.db_url = opt->db,
+    struct writer_options wo = {.db = {.url = opt->db},
                                 .queue_max = (size_t)opt->ingest_queue,
                                 .batch_max = (size_t)opt->batch_max,
                                 .batch_wait_ms = (unsigned)opt->batch_wait_ms,
@@ -258,7 +258,8 @@ static int serve(struct server_options *opt)
     }
     atomic_store(&app.mqtt, mq); /* the API publishes commands through it */
     if (opt->raw_retention_days > 0) {
-        struct retention_options ro = {.db_url = opt->db, .keep_days = opt->raw_retention_days};
+        struct retention_options ro = {.db = {.url = opt->db},
+                                       .keep_days = opt->raw_retention_days};
         if (retention_start(&ro, &app.retention, err, sizeof(err))) {
             code = cli_fail(1, "%s", err);
             goto out;

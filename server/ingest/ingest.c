@@ -36,7 +36,7 @@
 #define ANALYSIS_MAX_BYTES    (64 * 1024)
 
 struct ingest {
-    char *db_url;
+    struct store_source db;
     struct ingest_limits limits;
     struct server_counters *stats;
     struct store *store;
@@ -48,13 +48,14 @@ struct ingest {
     struct devcache *devices; /* device ids to keys, kept for the ingest's life */
 };
 
-struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits,
+struct ingest *ingest_new(const struct store_source *db, const struct ingest_limits *limits,
                           struct server_counters *stats)
 {
     struct ingest *ing = calloc(1, sizeof(*ing));
-    if (!ing)
+    if (!ing || store_source_copy(&ing->db, db)) {
+        free(ing);
         return NULL;
-    ing->db_url = strdup(db_url);
+    }
     ing->limits = *limits;
     if (!ing->limits.max_capture_bytes)
         ing->limits.max_capture_bytes = INGEST_MAX_CAPTURE_BYTES;
@@ -66,8 +67,7 @@ struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits
     if (devcache_new(DEVICE_CACHE_SLOTS, INT64_MAX, &ing->devices))
         ing->devices = NULL;
     ing->log_limit = ratelimit_new(4096, LOG_WINDOW_MS, 1);
-    if (!ing->db_url || !ing->batch || !ing->rejected || !ing->scratch || !ing->devices ||
-        !ing->log_limit) {
+    if (!ing->batch || !ing->rejected || !ing->scratch || !ing->devices || !ing->log_limit) {
         ingest_free(ing);
         return NULL;
     }
@@ -84,7 +84,7 @@ void ingest_free(struct ingest *ing)
     free(ing->scratch);
     free(ing->rejected);
     free(ing->batch);
-    free(ing->db_url);
+    store_source_clear(&ing->db);
     free(ing);
 }
 
@@ -128,7 +128,7 @@ static struct store *get_store(struct ingest *ing)
 {
     if (!ing->store) {
         char err[STORE_ERR_LEN];
-        if (store_open(ing->db_url, &ing->store, err)) {
+        if (store_source_open(&ing->db, &ing->store, err)) {
             ing->store = NULL;
             log_at(LOGL_WARN, "ingest: database unavailable: %s", err);
             return NULL;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "counters.h"
+#include "store.h"
 
 struct ingest_limits {
     size_t max_payload_bytes; /* every topic but capture */
@@ -38,8 +39,8 @@ struct ingest;
 
 struct writer;
 
-/* Copies db_url; opens the database on first use. NULL on ENOMEM. */
-struct ingest *ingest_new(const char *db_url, const struct ingest_limits *limits,
+/* Copies db; opens the database on first use. NULL on ENOMEM or a db with neither url nor open. */
+struct ingest *ingest_new(const struct store_source *db, const struct ingest_limits *limits,
                           struct server_counters *stats);
 void ingest_free(struct ingest *ing);
 

@@ -67,7 +67,7 @@ struct outmsg {
 
 struct writer {
     struct writer_options opts;
-    char *db_url;
+    struct store_source db; /* opts.db, copied */
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
@@ -396,7 +396,7 @@ static int store_batch(struct writer *w, struct store_batch_item *items, size_t 
     for (;;) {
         char err[STORE_ERR_LEN];
         int r = 0;
-        if (!w->store && (r = store_open(w->db_url, &w->store, err)) != 0) {
+        if (!w->store && (r = store_source_open(&w->db, &w->store, err)) != 0) {
             w->store = NULL;
         } else if (!w->store_dedicated && (r = store_dedicate_to_batches(w->store)) != 0) {
             snprintf(err, sizeof(err), "%s", store_errmsg(w->store));
@@ -704,16 +704,16 @@ static void *reaper_main(void *arg)
 
 int writer_start(const struct writer_options *opts, struct writer **ret)
 {
-    if (!opts->db_url || !opts->stats || opts->queue_max == 0 || opts->batch_max == 0)
+    if (!opts->stats || opts->queue_max == 0 || opts->batch_max == 0)
         return -EINVAL;
     struct writer *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
     w->opts = *opts;
-    w->db_url = strdup(opts->db_url);
-    if (!w->db_url) {
+    int rc = store_source_copy(&w->db, &opts->db);
+    if (rc) {
         free(w);
-        return -ENOMEM;
+        return rc;
     }
     pthread_mutex_init(&w->mu, NULL);
     time_cond_init_monotonic(&w->wake);
@@ -823,6 +823,6 @@ void writer_free(struct writer *w)
     pthread_cond_destroy(&w->room);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->mu);
-    free(w->db_url);
+    store_source_clear(&w->db);
     free(w);
 }

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "ingest.h"
+#include "store.h"
 #include "telemetry.h"
 
 /*
@@ -44,7 +45,7 @@
 typedef int (*writer_publish_fn)(void *ctx, const char *topic, const void *payload, size_t len);
 
 struct writer_options {
-    const char *db_url;     /* copied */
+    struct store_source db; /* where the writer opens its connection; copied */
     size_t queue_max;       /* readings held at most (queued and being written) */
     size_t batch_max;       /* readings per transaction (a single bigger message goes whole) */
     unsigned batch_wait_ms; /* how long a batch may wait to fill */

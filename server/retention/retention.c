@@ -18,7 +18,7 @@
 #define MAX_DEVICES        1000000 /* devices visited per run */
 
 struct retention {
-    char *db_url;
+    struct store_source db;
     int64_t keep_days, every_ms, pause_ms;
     size_t chunk_rows;
     pthread_t thread;
@@ -77,7 +77,7 @@ static int run_once(struct retention *r)
 {
     if (!r->st) {
         char err[STORE_ERR_LEN];
-        int rc = store_open(r->db_url, &r->st, err);
+        int rc = store_source_open(&r->db, &r->st, err);
         if (rc) {
             log_warn("retention: cannot open the database: %s", err);
             return rc;
@@ -138,16 +138,16 @@ static void *retention_main(void *arg)
 int retention_start(const struct retention_options *opt, struct retention **ret, char *err,
                     size_t errlen)
 {
-    if (!opt->db_url || opt->keep_days <= 0 || opt->every_ms < 0 || opt->pause_ms < 0 ||
-        opt->chunk_rows > 100000) {
+    if (opt->keep_days <= 0 || opt->every_ms < 0 || opt->pause_ms < 0 || opt->chunk_rows > 100000) {
         snprintf(err, errlen, "retention: bad options");
         return -EINVAL;
     }
     struct retention *r = calloc(1, sizeof(*r));
-    if (!r || !(r->db_url = strdup(opt->db_url))) {
+    int rc = r ? store_source_copy(&r->db, &opt->db) : -ENOMEM;
+    if (rc) {
         free(r);
-        snprintf(err, errlen, "retention: out of memory");
-        return -ENOMEM;
+        snprintf(err, errlen, "retention: %s", rc == -ENOMEM ? "out of memory" : "bad options");
+        return rc;
     }
     r->keep_days = opt->keep_days;
     r->every_ms = opt->every_ms ? opt->every_ms : DEFAULT_EVERY_MS;
@@ -155,12 +155,12 @@ int retention_start(const struct retention_options *opt, struct retention **ret,
     r->pause_ms = opt->pause_ms ? opt->pause_ms : DEFAULT_PAUSE_MS;
     time_cond_init_monotonic(&r->wake);
     pthread_mutex_init(&r->lock, NULL);
-    int rc = pthread_create(&r->thread, NULL, retention_main, r);
+    rc = pthread_create(&r->thread, NULL, retention_main, r);
     if (rc) {
         snprintf(err, errlen, "retention: cannot start its thread: %s", strerror(rc));
         pthread_cond_destroy(&r->wake);
         pthread_mutex_destroy(&r->lock);
-        free(r->db_url);
+        store_source_clear(&r->db);
         free(r);
         return -rc;
     }
@@ -179,7 +179,7 @@ void retention_stop(struct retention *r)
     pthread_join(r->thread, NULL);
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->lock);
-    free(r->db_url);
+    store_source_clear(&r->db);
     free(r);
 }
 

@@ -5,7 +5,7 @@
  * start and then every few minutes. Rollups are kept, so history buckets and
  * energy per day and month still answer for older times.
  *
- * The thread owns its own database connection (opened from the URL, opened
+ * The thread owns its own database connection (opened from options.db, opened
  * again after a failure). Counters are readable from any thread.
  */
 #ifndef SMARTMETER_RETENTION_H
@@ -15,14 +15,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
+
 struct retention;
 
 struct retention_options {
-    const char *db_url; /* copied */
-    int64_t keep_days;  /* > 0: readings with ts older than now - keep_days are deleted */
-    int64_t every_ms;   /* between runs; 0: 5 minutes */
-    size_t chunk_rows;  /* rows per DELETE; 0: 10 000 */
-    int64_t pause_ms;   /* between chunks; 0: 50 ms */
+    struct store_source db; /* where its connection comes from; copied */
+    int64_t keep_days;      /* > 0: readings with ts older than now - keep_days are deleted */
+    int64_t every_ms;       /* between runs; 0: 5 minutes */
+    size_t chunk_rows;      /* rows per DELETE; 0: 10 000 */
+    int64_t pause_ms;       /* between chunks; 0: 50 ms */
 };
 
 struct retention_counters {

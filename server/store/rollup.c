@@ -20,6 +20,13 @@ const struct rollup_metric_desc rollup_metrics[RM__COUNT] = {
     [RM_THD_I] = {"thd_i", true, RR_THD_I, -1, -1},
 };
 
+const enum reading_real rollup_metric_real[RM__COUNT] = {
+    [RM_VOLTAGE] = RR_VOLTAGE, [RM_CURRENT] = RR_CURRENT,
+    [RM_POWER_W] = RR_POWER_W, [RM_REACTIVE_VAR] = RR_REACTIVE_VAR,
+    [RM_PF] = RR_PF,           [RM_FREQ_HZ] = RR_FREQ_HZ,
+    [RM_THD_V] = RR_THD_V,     [RM_THD_I] = RR_THD_I,
+};
+
 const char *const rollup_energy_columns[RE__COUNT] = {"energy_import", "energy_export"};
 static const enum reading_counter energy_counter[RE__COUNT] = {RC_ENERGY_IMPORT, RC_ENERGY_EXPORT};
 

@@ -51,6 +51,8 @@ struct rollup_metric_desc {
     int lo, hi; /* the reading's own interval extremes (enum reading_real), or -1 */
 };
 extern const struct rollup_metric_desc rollup_metrics[RM__COUNT];
+/* The reading field (and so the API name) of each rollup metric. */
+extern const enum reading_real rollup_metric_real[RM__COUNT];
 
 /* Sum, count and extremes of one metric; min and max mean nothing while n is 0 (SQL NULL). */
 struct rollup_stat {

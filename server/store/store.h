@@ -14,6 +14,8 @@
  *   -ERANGE    a balance would leave its allowed range
  *   -ENOTCONN  the connection to the database was lost; close the store and
  *              open a new one (store_pool does this)
+ *   -EDEADLK   a deadlock ended the transaction (rolled back); the call may be
+ *              tried again
  *   -EIO       any other database error; store_errmsg() says what
  * Functions never log; the caller logs once. Messages never contain secrets.
  *
@@ -108,6 +110,23 @@ typedef int (*store_name_cb)(const char *name, void *ctx);
  * when the database cannot be reached, with a message in err (no password).
  */
 int store_open(const char *url, struct store **ret, char err[STORE_ERR_LEN]);
+
+/*
+ * Where a component that keeps its own connection (the writer, MQTT ingest,
+ * retention) gets it, and a new one after -ENOTCONN: a URL, or (in tests) a
+ * function that hands out a store of its own, a fake one included.
+ */
+struct store_source {
+    const char *url; /* used when open is NULL */
+    int (*open)(void *ctx, struct store **ret, char err[STORE_ERR_LEN]);
+    void *ctx;
+};
+/* Opens a connection from src: store_open(src->url), or src->open(src->ctx). */
+int store_source_open(const struct store_source *src, struct store **ret, char err[STORE_ERR_LEN]);
+/* Copies src into *dst, the URL duplicated: 0, -EINVAL (neither url nor open) or -ENOMEM. */
+int store_source_copy(struct store_source *dst, const struct store_source *src);
+/* Frees what store_source_copy() allocated. */
+void store_source_clear(struct store_source *src);
 void store_close(struct store *s);                /* NULL is fine */
 const char *store_backend(const struct store *s); /* "sqlite" or "mysql" */
 const char *store_errmsg(const struct store *s);
@@ -304,9 +323,7 @@ int store_wechat_unbind(struct store *s, int64_t user_id);
  * ingest path keeps rollups up to date; these functions only read them, and
  * delete raw readings past their retention (rollups are kept).
  */
-/* Periods and metrics: rollup.h (enum rollup_period, enum rollup_metric). */
-/* The reading field (and so the API name) of each rollup metric. */
-extern const enum reading_real rollup_metric_real[RM__COUNT];
+/* Periods and metrics: rollup.h (enum rollup_period, enum rollup_metric, rollup_metric_real). */
 
 /* One rollup row. */
 struct rollup_rec {

@@ -6,7 +6,6 @@
  * never), and a reconnect restarts from the oldest unacknowledged reading.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +16,8 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 
 #include "forward.h"
 #include "spool.h"
@@ -29,7 +30,7 @@ struct sent {
     bool array;
 };
 
-static char dir[256];
+static char dir[TMPDIR_PATH_MAX];
 static char err[256];
 #define MAX_SEQ 4096
 
@@ -55,18 +56,9 @@ static int record_send(void *ctx, const struct reading *r, size_t n, bool as_arr
     return 0;
 }
 
-static int remove_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(p);
-}
-
 static void start(uint32_t batch, uint32_t rate, uint32_t max_inflight)
 {
-    snprintf(dir, sizeof(dir), "/tmp/test_meter_forward.XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tmpdir_make(dir, "test_meter_forward"), 0);
     struct spool_config sc = {
         .dir = dir, .max_records = 100000, .records_per_segment = 64, .sync_interval_ms = 1000};
     assert_int_equal(spool_open(&sc, &sp, err, sizeof(err)), 0);
@@ -87,7 +79,7 @@ static int stop(void **state)
     spool_close(sp);
     fw = NULL;
     sp = NULL;
-    return nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove(dir);
 }
 
 /* A reading taken at now_ms: spooled, then offered live. */

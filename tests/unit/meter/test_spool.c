@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,30 +20,23 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "spool.h"
 
-static char dir[256];
+static char dir[TMPDIR_PATH_MAX];
 static char err[256];
 
 static int make_dir(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/test_meter_spool.XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(p);
+    return tmpdir_make(dir, "test_meter_spool") ? -1 : 0;
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    return nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove(dir);
 }
 
 static struct spool *open_spool(uint64_t max_records, uint32_t per_segment)

@@ -4,7 +4,6 @@
  * energy integration.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,35 +17,28 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "fileutil.h"
 #include "state.h"
 
-static char dir[256];
+static char dir[TMPDIR_PATH_MAX];
 static char path[512];
 static char err[METER_STATE_ERR_LEN];
 
 static int make_dir(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/test_meter_state.XXXXXX");
-    if (!mkdtemp(dir))
+    if (tmpdir_make(dir, "test_meter_state"))
         return -1;
     snprintf(path, sizeof(path), "%s/meterd-m1.state", dir);
     return 0;
 }
 
-static int remove_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(p);
-}
-
 static int remove_dir(void **state)
 {
     (void)state;
-    return nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove(dir);
 }
 
 /* "<path><suffix>", in a static buffer per suffix slot. */

@@ -10,15 +10,15 @@
 
 #include <cmocka.h>
 
-#include "sqlite_files.h"
+#include "fake_store.h"
+#include "sqlite_fixture.h"
 
 #include "ingest.h"
 #include "log.h"
 #include "store.h"
 #include "timeutil.h"
 
-static char db_path[64];
-static char db_url[80];
+static struct sqlite_fixture db;
 static struct store *st;
 static struct ingest *ing;
 static struct server_counters stats;
@@ -27,19 +27,12 @@ static int64_t dev_pk;
 static int setup(void **state)
 {
     (void)state;
-    char err[STORE_ERR_LEN];
-    int applied;
-    snprintf(db_path, sizeof(db_path), "/tmp/test_ingest_%d.db", (int)getpid());
-    snprintf(db_url, sizeof(db_url), "sqlite:%s", db_path);
-    unlink(db_path);
     log_set_level(LOGL_ERROR);
-    if (store_open(db_url, &st, err) || store_migrate(st, &applied) ||
-        store_device_add(st, "m1",
-                         "0000000000000000000000000000000000000000000000000000000000000000", 0,
-                         &dev_pk))
+    if (sqlite_fixture_open(&db, "test_ingest", (const char *[]){"m1", NULL}, &dev_pk))
         return -1;
+    st = db.st;
     struct ingest_limits lim = {.max_payload_bytes = 4096, .max_batch = 10};
-    ing = ingest_new(db_url, &lim, &stats);
+    ing = ingest_new(&(struct store_source){.url = db.url}, &lim, &stats);
     return ing ? 0 : -1;
 }
 
@@ -47,8 +40,7 @@ static int teardown(void **state)
 {
     (void)state;
     ingest_free(ing);
-    store_close(st);
-    sqlite_files_remove(db_path);
+    sqlite_fixture_close(&db);
     return 0;
 }
 
@@ -154,13 +146,19 @@ static void test_an_unreachable_database_asks_for_redelivery(void **state)
     (void)state;
     struct server_counters s2 = {0};
     struct ingest_limits lim = {.max_payload_bytes = 4096, .max_batch = 10};
-    struct ingest *broken = ingest_new("sqlite:/nonexistent-dir/\x01/x.db", &lim, &s2);
+    struct fake_db *down = fake_db_new();
+    assert_non_null(down);
+    fake_db_set_down(down, true);
+    struct store_source src = fake_db_source(down);
+    struct ingest *broken = ingest_new(&src, &lim, &s2);
     char buf[256];
     assert_non_null(broken);
     assert_int_equal(
         ingest_message(broken, "meters/m1/telemetry", reading(buf, sizeof(buf), 1), strlen(buf)),
         INGEST_RETRY);
+    assert_true(fake_db_refusals(down) >= 1);
     ingest_free(broken);
+    fake_db_free(down);
 }
 
 int main(void)

@@ -15,8 +15,9 @@
 
 #include <cmocka.h>
 
-#include "sqlite_files.h"
 #include <jansson.h>
+
+#include "sqlite_fixture.h"
 
 #include "commands.h"
 #include "ingest.h"
@@ -26,8 +27,7 @@
 
 #define RATE 6400.0
 
-static char db_path[64];
-static char db_url[80];
+static struct sqlite_fixture db;
 static struct store *st;
 static struct ingest *ing;
 static struct server_counters stats;
@@ -36,21 +36,14 @@ static int64_t dev_pk;
 static int setup(void **state)
 {
     (void)state;
-    char err[STORE_ERR_LEN];
-    int applied;
-    snprintf(db_path, sizeof(db_path), "/tmp/test_ingest_capture_%d.db", (int)getpid());
-    snprintf(db_url, sizeof(db_url), "sqlite:%s", db_path);
-    unlink(db_path);
     log_set_level(LOGL_ERROR);
-    if (store_open(db_url, &st, err) || store_migrate(st, &applied) ||
-        store_device_add(st, "m1",
-                         "0000000000000000000000000000000000000000000000000000000000000000", 0,
-                         &dev_pk))
+    if (sqlite_fixture_open(&db, "test_ingest_capture", (const char *[]){"m1", NULL}, &dev_pk))
         return -1;
+    st = db.st;
     /* Readings are small, captures are not: the two caps are separate. */
     struct ingest_limits lim = {
         .max_payload_bytes = 4096, .max_batch = 10, .max_capture_bytes = 1 << 20};
-    ing = ingest_new(db_url, &lim, &stats);
+    ing = ingest_new(&(struct store_source){.url = db.url}, &lim, &stats);
     return ing ? 0 : -1;
 }
 
@@ -58,8 +51,7 @@ static int teardown(void **state)
 {
     (void)state;
     ingest_free(ing);
-    store_close(st);
-    sqlite_files_remove(db_path);
+    sqlite_fixture_close(&db);
     return 0;
 }
 

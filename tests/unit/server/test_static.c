@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "static.h"
 
 /* Paths the dashboard serves, and what they decode to relative to web_root. */
@@ -122,16 +124,15 @@ static void test_content_types_and_cache_policy(void **state)
 
 /* A web root with a file, a directory, and symlinks inside and out of it. */
 struct tree {
-    char base[64];
-    char root[128];
+    char base[TMPDIR_PATH_MAX];
+    char root[TMPDIR_PATH_MAX + 8];
 };
 
 static void make_tree(struct tree *t)
 {
-    snprintf(t->base, sizeof(t->base), "/tmp/test_static.XXXXXX");
-    assert_non_null(mkdtemp(t->base));
+    assert_int_equal(tmpdir_make(t->base, "test_static"), 0);
     snprintf(t->root, sizeof(t->root), "%s/root", t->base);
-    char p[256];
+    char p[2 * TMPDIR_PATH_MAX];
     assert_int_equal(mkdir(t->root, 0755), 0);
     snprintf(p, sizeof(p), "%s/assets", t->root);
     assert_int_equal(mkdir(p, 0755), 0);
@@ -155,9 +156,7 @@ static void make_tree(struct tree *t)
 
 static void remove_tree(struct tree *t)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->base);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tmpdir_remove(t->base), 0);
 }
 
 static void test_files_resolve_only_inside_the_root(void **state)

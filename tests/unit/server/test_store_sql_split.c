@@ -5,7 +5,7 @@
 
 #include <cmocka.h>
 
-#include "store_internal.h"
+#include "migrations.h"
 
 struct seen {
     int n;
@@ -29,7 +29,7 @@ static void test_statements_split_at_line_ending_semicolons(void **state)
                       "\n"
                       "CREATE INDEX i ON a (x);   \n"
                       "INSERT INTO a VALUES (1, 'z')";
-    assert_int_equal(store_split_sql(sql, collect, &s), 0);
+    assert_int_equal(migrations_split(sql, collect, &s), 0);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.stmt[0], "CREATE TABLE a (x INT,\n  y TEXT DEFAULT 'a;b')");
     assert_string_equal(s.stmt[1], "\nCREATE INDEX i ON a (x)");
@@ -39,9 +39,9 @@ static void test_statements_split_at_line_ending_semicolons(void **state)
 static void test_both_dialects_have_the_same_migrations(void **state)
 {
     (void)state;
-    int n = store_migrations_latest(migrations_sqlite);
+    int n = migrations_latest(migrations_sqlite);
     assert_true(n >= 1);
-    assert_int_equal(n, store_migrations_latest(migrations_mysql));
+    assert_int_equal(n, migrations_latest(migrations_mysql));
     for (int i = 0; i < n; i++) {
         assert_int_equal(migrations_sqlite[i].version, i + 1);
         assert_int_equal(migrations_mysql[i].version, i + 1);

@@ -17,7 +17,8 @@
 
 #include <cmocka.h>
 
-#include "sqlite_files.h"
+#include "fake_store.h"
+#include "sqlite_fixture.h"
 
 #include "ingest.h"
 #include "log.h"
@@ -25,7 +26,7 @@
 #include "timeutil.h"
 #include "writer.h"
 
-#define HASH     "0000000000000000000000000000000000000000000000000000000000000000"
+#define HASH     FIXTURE_HASH
 #define MAX_ACKS 64
 
 struct ack {
@@ -34,7 +35,7 @@ struct ack {
     int max_stored_seq; /* the device's highest seq queryable when the ack went out */
 };
 
-static char db_path[96], db_url[128];
+static struct sqlite_fixture db;
 static struct store *st; /* the test's own connection */
 static struct server_counters stats;
 static struct ingest *ing;
@@ -51,7 +52,7 @@ static int latest_seq(const char *device)
     struct device_rec d;
     struct reading r;
     /* A separate connection: sees only what is committed. */
-    if (store_open(db_url, &s, err))
+    if (store_open(db.url, &s, err))
         return -2;
     int seq = -1;
     if (store_device_by_name(s, device, &d) == 0 && store_reading_latest(s, d.id, &r) == 0)
@@ -86,18 +87,16 @@ static void reset_acks(void)
 static int setup(void **state)
 {
     (void)state;
-    char err[STORE_ERR_LEN];
-    int applied;
-    snprintf(db_path, sizeof(db_path), "/tmp/test_writer_%d.db", (int)getpid());
-    snprintf(db_url, sizeof(db_url), "sqlite:%s", db_path);
-    unlink(db_path);
+    int64_t pk[2];
     log_set_level(LOGL_ERROR);
-    if (store_open(db_url, &st, err) || store_migrate(st, &applied) ||
-        store_device_add(st, "m1", HASH, 0, &m1_pk) || store_device_add(st, "m2", HASH, 0, &m2_pk))
+    if (sqlite_fixture_open(&db, "test_writer", (const char *[]){"m1", "m2", NULL}, pk))
         return -1;
+    st = db.st;
+    m1_pk = pk[0];
+    m2_pk = pk[1];
     struct ingest_limits lim = {.max_payload_bytes = 8192, .max_batch = 20};
-    ing = ingest_new(db_url, &lim, &stats);
-    struct writer_options wo = {.db_url = db_url,
+    ing = ingest_new(&(struct store_source){.url = db.url}, &lim, &stats);
+    struct writer_options wo = {.db = sqlite_fixture_source(&db),
                                 .queue_max = 100,
                                 .batch_max = 50,
                                 .batch_wait_ms = 20,
@@ -114,8 +113,7 @@ static int teardown(void **state)
     (void)state;
     writer_free(w);
     ingest_free(ing);
-    store_close(st);
-    sqlite_files_remove(db_path);
+    sqlite_fixture_close(&db);
     return 0;
 }
 
@@ -264,19 +262,16 @@ static int wait_for(atomic_uint_fast64_t *counter, uint64_t at_least, int64_t ti
 static void test_a_full_queue_blocks_and_an_outage_holds_everything_until_it_ends(void **state)
 {
     (void)state;
-    /* The database path is blocked by a plain file where its folder should be. */
-    char dir[128], url[160], blocker_db[192];
-    snprintf(dir, sizeof(dir), "/tmp/test_writer_%d_late", (int)getpid());
-    snprintf(url, sizeof(url), "sqlite:%s/x.db", dir);
-    snprintf(blocker_db, sizeof(blocker_db), "%s/x.db", dir);
-    FILE *f = fopen(dir, "w");
-    assert_non_null(f);
-    fclose(f);
+    /* The database is down from the start (the device it will hold is there already). */
+    struct store *late;
+    int64_t pk;
+    struct fake_db *fake = fake_db_with_device("late", true, &late, &pk);
+    assert_non_null(fake);
 
     struct server_counters s2;
     memset(&s2, 0, sizeof(s2));
     struct writer *w2;
-    struct writer_options wo = {.db_url = url,
+    struct writer_options wo = {.db = fake_db_source(fake),
                                 .queue_max = 3,
                                 .batch_max = 2,
                                 .batch_wait_ms = 1,
@@ -306,16 +301,9 @@ static void test_a_full_queue_blocks_and_an_outage_holds_everything_until_it_end
     assert_int_equal(wait_for(&s2.queue_full, 1, 10000), 0);
     assert_int_equal(n_acks, 0);
 
-    /* The database appears: everything is stored once, then acknowledged. */
-    assert_int_equal(unlink(dir), 0);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    char err[STORE_ERR_LEN];
-    struct store *late;
-    int applied;
-    int64_t pk;
-    assert_int_equal(store_open(url, &late, err), 0);
-    assert_int_equal(store_migrate(late, &applied), 0);
-    assert_int_equal(store_device_add(late, "late", HASH, 0, &pk), 0);
+    /* The database comes back: everything is stored once, then acknowledged. */
+    assert_true(fake_db_refusals(fake) >= 3);
+    fake_db_set_down(fake, false);
     assert_int_equal(pk, 1);
     pthread_join(t, NULL);
     assert_int_equal(job.result, 0);
@@ -329,13 +317,7 @@ static void test_a_full_queue_blocks_and_an_outage_holds_everything_until_it_end
     assert_int_equal(atomic_load(&s2.queue_depth), 0);
     writer_free(w2);
     store_close(late);
-    unlink(blocker_db);
-    char p[224];
-    snprintf(p, sizeof(p), "%s-wal", blocker_db);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", blocker_db);
-    unlink(p);
-    rmdir(dir);
+    fake_db_free(fake);
 }
 
 static void test_stopping_releases_a_blocked_submitter(void **state)
@@ -344,7 +326,10 @@ static void test_stopping_releases_a_blocked_submitter(void **state)
     struct server_counters s2;
     memset(&s2, 0, sizeof(s2));
     struct writer *w2;
-    struct writer_options wo = {.db_url = "sqlite:/proc/no-such-dir/x.db",
+    struct fake_db *fake = fake_db_new(); /* down for good */
+    assert_non_null(fake);
+    fake_db_set_down(fake, true);
+    struct writer_options wo = {.db = fake_db_source(fake),
                                 .queue_max = 1,
                                 .batch_max = 1,
                                 .batch_wait_ms = 1,
@@ -360,6 +345,7 @@ static void test_stopping_releases_a_blocked_submitter(void **state)
     pthread_join(t, NULL);
     assert_int_equal(second.result, -ESHUTDOWN);
     writer_free(w2);
+    fake_db_free(fake);
 }
 
 int main(void)

@@ -20,7 +20,8 @@
 
 #include <cmocka.h>
 
-#include "sqlite_files.h"
+#include "fake_store.h"
+#include "sqlite_fixture.h"
 
 #include "ingest.h"
 #include "log.h"
@@ -28,7 +29,7 @@
 #include "timeutil.h"
 #include "writer.h"
 
-#define HASH       "0000000000000000000000000000000000000000000000000000000000000000"
+#define HASH       FIXTURE_HASH
 #define N_THREADS  8
 #define PER_THREAD 5
 #define WAIT_MS    20000
@@ -108,17 +109,11 @@ static void *upload(void *arg)
 static void test_concurrent_uploads_get_their_own_counts(void **state)
 {
     (void)state;
-    char path[96], url[128], err[STORE_ERR_LEN];
-    snprintf(path, sizeof(path), "/tmp/test_writer_wait_%d.db", (int)getpid());
-    snprintf(url, sizeof(url), "sqlite:%s", path);
-    unlink(path);
-    struct store *s;
-    int applied;
+    struct sqlite_fixture db;
     int64_t pk[2];
-    assert_int_equal(store_open(url, &s, err), 0);
-    assert_int_equal(store_migrate(s, &applied), 0);
-    assert_int_equal(store_device_add(s, "m1", HASH, 0, &pk[0]), 0);
-    assert_int_equal(store_device_add(s, "m2", HASH, 0, &pk[1]), 0);
+    assert_int_equal(
+        sqlite_fixture_open(&db, "test_writer_wait", (const char *[]){"m1", "m2", NULL}, pk), 0);
+    struct store *s = db.st;
     /* Two readings of device m1 are stored before: the uploads that carry them count them as
      * duplicates. */
     struct reading before[2] = {make_reading(1, true), make_reading(12, true)};
@@ -130,7 +125,7 @@ static void test_concurrent_uploads_get_their_own_counts(void **state)
     memset(&stats, 0, sizeof(stats));
     atomic_store(&acks_published, 0);
     struct writer *w;
-    struct writer_options wo = {.db_url = url,
+    struct writer_options wo = {.db = sqlite_fixture_source(&db),
                                 .queue_max = 1000,
                                 .batch_max = 1000,
                                 .batch_wait_ms = 20,
@@ -173,27 +168,26 @@ static void test_concurrent_uploads_get_their_own_counts(void **state)
     assert_int_equal(writer_submit_wait(w, pk[0], before, 0, &ins, WAIT_MS), -EINVAL);
 
     writer_free(w);
-    store_close(s);
-    sqlite_files_remove(path);
+    sqlite_fixture_close(&db);
 }
 
 static void test_an_outage_times_out_then_stores_once_and_numbers_seqless_readings(void **state)
 {
     (void)state;
-    /* The database path is blocked by a plain file where its folder should be. */
-    char dir[128], url[160], db[192];
-    snprintf(dir, sizeof(dir), "/tmp/test_writer_wait_%d_late", (int)getpid());
-    snprintf(url, sizeof(url), "sqlite:%s/x.db", dir);
-    snprintf(db, sizeof(db), "%s/x.db", dir);
-    FILE *f = fopen(dir, "w");
-    assert_non_null(f);
-    fclose(f);
+    /* The database is down from the start (the device it will hold is there already). */
+    struct store *s;
+    int64_t pk;
+    struct fake_db *fake = fake_db_with_device("late", true, &s, &pk);
+    assert_non_null(fake);
 
     struct server_counters stats;
     memset(&stats, 0, sizeof(stats));
     struct writer *w;
-    struct writer_options wo = {
-        .db_url = url, .queue_max = 100, .batch_max = 100, .batch_wait_ms = 1, .stats = &stats};
+    struct writer_options wo = {.db = fake_db_source(fake),
+                                .queue_max = 100,
+                                .batch_max = 100,
+                                .batch_wait_ms = 1,
+                                .stats = &stats};
     assert_int_equal(writer_start(&wo, &w), 0);
 
     /* An upload with a seq gives up after its timeout; its reading stays queued. */
@@ -216,16 +210,8 @@ static void test_an_outage_times_out_then_stores_once_and_numbers_seqless_readin
     assert_int_equal(pthread_create(&tb, NULL, upload, &b), 0);
     assert_int_equal(wait_depth(w, 3, WAIT_MS), 0);
 
-    /* The database appears. */
-    assert_int_equal(unlink(dir), 0);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    char err[STORE_ERR_LEN];
-    struct store *s;
-    int applied;
-    int64_t pk;
-    assert_int_equal(store_open(url, &s, err), 0);
-    assert_int_equal(store_migrate(s, &applied), 0);
-    assert_int_equal(store_device_add(s, "late", HASH, 0, &pk), 0);
+    /* The database comes back. */
+    fake_db_set_down(fake, false);
     assert_int_equal(pk, 1);
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
@@ -252,8 +238,7 @@ static void test_an_outage_times_out_then_stores_once_and_numbers_seqless_readin
 
     writer_free(w);
     store_close(s);
-    sqlite_files_remove(db);
-    rmdir(dir);
+    fake_db_free(fake);
 }
 
 static void test_stopping_releases_a_waiting_upload(void **state)
@@ -262,7 +247,10 @@ static void test_stopping_releases_a_waiting_upload(void **state)
     struct server_counters stats;
     memset(&stats, 0, sizeof(stats));
     struct writer *w;
-    struct writer_options wo = {.db_url = "sqlite:/proc/no-such-dir/x.db",
+    struct fake_db *fake = fake_db_new(); /* down for good */
+    assert_non_null(fake);
+    fake_db_set_down(fake, true);
+    struct writer_options wo = {.db = fake_db_source(fake),
                                 .queue_max = 10,
                                 .batch_max = 10,
                                 .batch_wait_ms = 1,
@@ -279,6 +267,7 @@ static void test_stopping_releases_a_waiting_upload(void **state)
     size_t inserted;
     assert_int_equal(writer_submit_wait(w, 1, job.r, 1, &inserted, 1000), -ESHUTDOWN);
     writer_free(w);
+    fake_db_free(fake);
 }
 
 /* What writer_submit_async() told, once per submission. */
@@ -329,18 +318,18 @@ static int told_wait(struct told *t)
 static void test_async_commit_timeout_and_shutdown(void **state)
 {
     (void)state;
-    char dir[128], url[160], db[192];
-    snprintf(dir, sizeof(dir), "/tmp/test_writer_async_%d", (int)getpid());
-    snprintf(url, sizeof(url), "sqlite:%s/x.db", dir);
-    snprintf(db, sizeof(db), "%s/x.db", dir);
-    FILE *f = fopen(dir, "w"); /* blocks the database until it is removed */
-    assert_non_null(f);
-    fclose(f);
+    struct store *s; /* the database is down until the test brings it back */
+    int64_t pk;
+    struct fake_db *fake = fake_db_with_device("m", true, &s, &pk);
+    assert_non_null(fake);
     struct server_counters stats;
     memset(&stats, 0, sizeof(stats));
     struct writer *w;
-    struct writer_options wo = {
-        .db_url = url, .queue_max = 100, .batch_max = 100, .batch_wait_ms = 1, .stats = &stats};
+    struct writer_options wo = {.db = fake_db_source(fake),
+                                .queue_max = 100,
+                                .batch_max = 100,
+                                .batch_wait_ms = 1,
+                                .stats = &stats};
     assert_int_equal(writer_start(&wo, &w), 0);
 
     /* During the outage: told -ETIMEDOUT at its deadline, the reading still queued. */
@@ -359,15 +348,7 @@ static void test_async_commit_timeout_and_shutdown(void **state)
     told_init(&ok);
     struct reading r2[2] = {make_reading(7, true), make_reading(8, true)};
     assert_int_equal(writer_submit_async(w, 1, r2, 2, WAIT_MS, on_done, &ok), 0);
-    assert_int_equal(unlink(dir), 0);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    char err[STORE_ERR_LEN];
-    struct store *s;
-    int applied;
-    int64_t pk;
-    assert_int_equal(store_open(url, &s, err), 0);
-    assert_int_equal(store_migrate(s, &applied), 0);
-    assert_int_equal(store_device_add(s, "m", HASH, 0, &pk), 0);
+    fake_db_set_down(fake, false);
     assert_int_equal(told_wait(&ok), 1);
     assert_int_equal(ok.result, 0);
     /* Seq 7 came first with the timed-out upload (same batch or before): one of the two
@@ -388,11 +369,9 @@ static void test_async_commit_timeout_and_shutdown(void **state)
     writer_free(w);
     assert_int_equal(never.calls, 0);
     store_close(s);
-    sqlite_files_remove(db);
-    rmdir(dir);
 
     /* Stopping tells what is still queued. */
-    wo.db_url = "sqlite:/proc/no-such-dir/x.db";
+    fake_db_set_down(fake, true);
     assert_int_equal(writer_start(&wo, &w), 0);
     struct told stopped;
     told_init(&stopped);
@@ -405,6 +384,7 @@ static void test_async_commit_timeout_and_shutdown(void **state)
     writer_free(w);
     assert_int_equal(stopped.calls, 1);
     assert_int_equal(never.calls, 0);
+    fake_db_free(fake);
 }
 
 int main(void)

@@ -1,0 +1,86 @@
+/*
+ * ops: the store's operations, each written once over the driver interface
+ * for every SQL dialect (sql.h), one file per concern. sql.c puts them in
+ * the store's ops table; the facade (store.c) has checked the arguments.
+ * Contracts are those of the same-named functions in store.h.
+ */
+#ifndef SMARTMETER_STORE_OPS_H
+#define SMARTMETER_STORE_OPS_H
+
+#include "sql.h"
+
+/* ops_schema.c */
+int ops_schema_latest(const struct store *s);
+int ops_schema_version(struct store *s, int *ret_version);
+int ops_migrate(struct store *s, int *ret_applied);
+
+/* ops_users.c */
+int ops_user_add(struct store *s, const char *username, const char *password_hash, enum role role,
+                 int64_t *ret_id);
+int ops_user_get(struct store *s, const char *username, int64_t id, struct user_rec *ret);
+int ops_user_list(struct store *s, store_user_cb cb, void *ctx);
+
+/* ops_devices.c */
+int ops_device_add(struct store *s, const char *device_id, const char *secret_hash,
+                   int64_t owner_user_id, int64_t *ret_id);
+int ops_device_by_name(struct store *s, const char *device_id, struct device_rec *ret);
+int ops_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
+int ops_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
+                          int64_t at_ms);
+int ops_binding_add(struct store *s, int64_t user_id, int64_t device_pk);
+int ops_binding_remove(struct store *s, int64_t user_id, int64_t device_pk);
+int ops_binding_check(struct store *s, int64_t user_id, int64_t device_pk);
+int ops_binding_users(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx);
+
+/* ops_readings.c */
+int ops_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
+                              size_t *ret_inserted);
+int ops_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                       size_t limit, store_reading_cb cb, void *ctx);
+int ops_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                         int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx);
+int ops_reading_latest(struct store *s, int64_t device_pk, struct reading *ret);
+int ops_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
+                               size_t max_rows, size_t *ret_deleted);
+/* Moves data_version of every device in pk[0..n) (ascending: one lock order), in the open
+   transaction. */
+int ops_bump_data_versions(struct sql_store *q, const int64_t *pk, size_t n);
+
+/* ops_rollups.c */
+/* Adds the rollup deltas of the items marked inserted, in the open transaction. */
+int ops_rollups_add(struct sql_store *q, const struct store_batch_item *items, size_t n);
+int ops_rollup_get(struct store *s, int64_t device_pk, enum rollup_period period, int64_t bucket_ms,
+                   struct rollup_delta *ret);
+int ops_rollups_query(struct store *s, int64_t device_pk, enum rollup_period period,
+                      int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
+                      store_rollup_cb cb, void *ctx);
+int ops_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
+                               int64_t before_ms, struct rollup_counters *ret);
+
+/* ops_ledger.c */
+int ops_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
+                 const char *idempotency_key, struct recharge_result *ret);
+int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
+                    void *ctx);
+
+/* ops_captures.c */
+int ops_capture_create(struct store *s, int64_t device_pk, const char *request_id,
+                       int64_t requested_by, int32_t duration_ms, int64_t requested_ms,
+                       int64_t *ret_id);
+int ops_capture_complete(struct store *s, int64_t device_pk, const char *request_id,
+                         const struct capture_data *d);
+int ops_capture_fail(struct store *s, int64_t device_pk, const char *request_id,
+                     const char *message, int64_t at_ms);
+int ops_capture_get(struct store *s, int64_t device_pk, int64_t capture_id, const char *request_id,
+                    bool with_samples, struct capture_rec *ret);
+int ops_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
+                     void *ctx);
+
+/* ops_wechat.c */
+int ops_wechat_bind(struct store *s, int64_t user_id, const char *appid, const char *openid,
+                    int64_t at_ms);
+int ops_wechat_get(struct store *s, const char *appid, const char *openid, int64_t user_id,
+                   struct wechat_binding_rec *ret);
+int ops_wechat_unbind(struct store *s, int64_t user_id);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * ops_ledger: prepaid balances and their ledger (store.h "store_recharge").
+ *
+ * The rules of a credit, in this order, in one transaction:
+ *   1. lock the device row ({FOR_UPDATE}; SQLite's write lock holds already),
+ *      so retries of one recharge queue on it and each sees the ledger row of
+ *      the one before (a locking read sees the latest committed row);
+ *   2. with an idempotency key, an earlier credit by the same actor with the
+ *      same key answers again (replayed) when it was for the same device and
+ *      amount, and is a conflict (-EEXIST) otherwise;
+ *   3. the balance stays at most STORE_BALANCE_MAX_FEN (-ERANGE);
+ *   4. balance and ledger row are written together.
+ * A deadlock, and the same actor's first use of the key on another device
+ * committing meanwhile (the ledger insert hits the unique key), are retried
+ * after the rollback: the next attempt reads that row and answers replay or
+ * -EEXIST.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "ops.h"
+#include "timeutil.h"
+
+#define RECHARGE_ATTEMPTS 3
+
+/* The device's balance, its row locked. */
+static int lock_balance(struct sql_store *q, int64_t device_pk, int64_t *ret_fen)
+{
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_DEVICE_BALANCE, "SELECT balance FROM devices WHERE id = ?{FOR_UPDATE}",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    r = sql_row(q, st, "lock device", "no such device");
+    if (r)
+        return r;
+    r = db_col_money(st, 0, ret_fen);
+    db_reset(st);
+    return r ? sql_fail(q, r, "read balance") : 0;
+}
+
+/* 1 with *ret the earlier credit of (actor, key), 0 when there is none, or a negative errno. */
+static int find_key(struct sql_store *q, int64_t actor_user_id, const char *key,
+                    int64_t *ret_device_pk, int64_t *ret_amount_fen, struct recharge_result *ret)
+{
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_LEDGER_BY_KEY,
+                     "SELECT id, device_pk, amount, balance_after FROM ledger "
+                     "WHERE actor_user_id = ? AND idem_key = ?{FOR_UPDATE}",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, actor_user_id);
+    db_bind_text(st, key);
+    r = sql_step(q, st, "look up idempotency key");
+    if (r == 1) {
+        ret->ledger_id = db_col_int(st, 0);
+        *ret_device_pk = db_col_int(st, 1);
+        int m = db_col_money(st, 2, ret_amount_fen);
+        if (!m)
+            m = db_col_money(st, 3, &ret->new_balance_fen);
+        if (m)
+            r = sql_fail(q, m, "look up idempotency key");
+        ret->replayed = true;
+    }
+    db_reset(st);
+    return r;
+}
+
+static int write_credit(struct sql_store *q, int64_t device_pk, int64_t amount_fen,
+                        int64_t actor_user_id, const char *key, struct recharge_result *out)
+{
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_DEVICE_SET_BALANCE, "UPDATE devices SET balance = ? WHERE id = ?", NULL,
+                     &st);
+    if (r)
+        return r;
+    db_bind_money(st, out->new_balance_fen);
+    db_bind_int(st, device_pk);
+    r = sql_run(q, st, "update balance");
+    if (!r)
+        r = sql_stmt(q, SQL_LEDGER_INSERT,
+                     "INSERT INTO ledger (device_pk, kind, amount, balance_after, actor_user_id, "
+                     "idem_key, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    db_bind_text(st, "recharge");
+    db_bind_money(st, amount_fen);
+    db_bind_money(st, out->new_balance_fen);
+    db_bind_id(st, actor_user_id);
+    db_bind_text(st, key);
+    db_bind_int(st, time_now_ms());
+    r = sql_run(q, st, "write ledger");
+    if (!r)
+        out->ledger_id = db_last_id(st);
+    return r;
+}
+
+/* One attempt; *ret_retry tells whether a failure may be retried. */
+static int recharge_tx(struct sql_store *q, int64_t device_pk, int64_t amount_fen,
+                       int64_t actor_user_id, const char *key, struct recharge_result *ret,
+                       bool *ret_retry)
+{
+    struct recharge_result out = {0};
+    int64_t balance = 0;
+    *ret_retry = false;
+    int r = sql_begin(q);
+    if (!r)
+        r = lock_balance(q, device_pk, &balance);
+    if (!r && key) {
+        int64_t dev = 0, amount = 0;
+        r = find_key(q, actor_user_id, key, &dev, &amount, &out);
+        if (r == 1) {
+            r = dev == device_pk && amount == amount_fen
+                    ? 0
+                    : store_fail(&q->base, -EEXIST, "idempotency key was used for another request");
+            goto out;
+        }
+    }
+    if (!r && balance > STORE_BALANCE_MAX_FEN - amount_fen)
+        r = store_fail(&q->base, -ERANGE, "balance would exceed the maximum");
+    out.new_balance_fen = balance + amount_fen;
+    if (!r) {
+        r = write_credit(q, device_pk, amount_fen, actor_user_id, key, &out);
+        *ret_retry = r == -EDEADLK || (key && r == -EEXIST);
+    }
+    if (!r)
+        r = sql_commit(q);
+out:
+    sql_rollback(q); /* after a commit or on the read-only replay path: nothing to undo */
+    if (!r)
+        *ret = out;
+    if (r == -EDEADLK)
+        *ret_retry = true;
+    return r;
+}
+
+int ops_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
+                 const char *key, struct recharge_result *ret)
+{
+    for (int attempt = 1;; attempt++) {
+        bool retry;
+        int r = recharge_tx(SQL(s), device_pk, amount_fen, actor_user_id, key, ret, &retry);
+        if (!r || !retry || attempt == RECHARGE_ATTEMPTS)
+            return r;
+    }
+}
+
+int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_LEDGER_LIST,
+                     "SELECT l.id, l.amount, l.balance_after, l.kind, COALESCE(u.username, ''), "
+                     "l.created_ms FROM ledger l LEFT JOIN users u ON u.id = l.actor_user_id "
+                     "WHERE l.device_pk = ? ORDER BY l.id DESC LIMIT ?",
+                     NULL, &st);
+    if (!r) {
+        db_bind_int(st, device_pk);
+        sql_bind_limit(st, limit);
+    }
+    while (!r && (r = sql_step(q, st, "list ledger")) == 1) {
+        struct ledger_entry e;
+        memset(&e, 0, sizeof(e));
+        e.id = db_col_int(st, 0);
+        int m = db_col_money(st, 1, &e.amount_fen);
+        if (!m)
+            m = db_col_money(st, 2, &e.balance_after_fen);
+        r = m ? sql_fail(q, m, "list ledger") : sql_text(q, st, 3, e.kind, sizeof(e.kind));
+        if (!r)
+            r = sql_text(q, st, 4, e.actor, sizeof(e.actor));
+        e.created_ms = db_col_int(st, 5);
+        if (!r)
+            r = cb(&e, ctx);
+    }
+    db_reset(st);
+    return r;
+}

@@ -1,0 +1,426 @@
+/*
+ * ops_readings: raw readings: batches stored in one transaction with their
+ * rollups and data versions, queries, downsampled buckets, the latest
+ * reading, and deletion past retention (store.h).
+ *
+ * A batch: readings without a seq are numbered per device after both its
+ * highest stored seq and its highest seq in the batch (the device row locked
+ * first, so concurrent writers take turns); then multi-row
+ * `INSERT IGNORE ... RETURNING device_pk, seq` statements of up to
+ * SQL_BULK_MAX rows tell exactly which rows were new even while another
+ * writer inserts the same (device, seq) (the unique key makes the second
+ * wait for the first and then skip); then the rollups and data versions of
+ * what was inserted.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dynbuf.h"
+#include "ops.h"
+#include "timeutil.h"
+
+/* seq, ts_ms, then the field tables' columns: what readings are read and written as. */
+static char reading_columns[2048];
+static pthread_once_t reading_columns_once = PTHREAD_ONCE_INIT;
+
+static void build_reading_columns(void)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, sizeof(reading_columns) - 1);
+    dynbuf_addstr(&b, "seq, ts_ms");
+    for (int f = 0; f < RR__COUNT; f++)
+        dynbuf_addf(&b, ", %s", reading_reals[f].column);
+    for (int c = 0; c < RC__COUNT; c++)
+        dynbuf_addf(&b, ", %s", reading_counters[c].column);
+    memcpy(reading_columns, dynbuf_str(&b), b.len + 1);
+    dynbuf_free(&b);
+}
+
+static const char *columns(void)
+{
+    /* Built once from the field tables; connections on several threads share it. */
+    pthread_once(&reading_columns_once, build_reading_columns);
+    return reading_columns;
+}
+
+/* Parameters of one row of a readings insert: device_pk, received_ms, then columns(). */
+#define READING_PARAMS (4 + RR__COUNT + RC__COUNT)
+
+/* The readings table's NOT NULL columns are all present (INSERT IGNORE would skip the row in
+   SQLite and store zeros in MySQL). */
+static bool reading_complete(const struct reading *r)
+{
+    for (int f = 0; f < RR__COUNT; f++)
+        if (reading_reals[f].required && !reading_has_real(r, (enum reading_real)f))
+            return false;
+    return true;
+}
+
+/* Reads columns() from column 0. */
+static void read_reading(struct db_stmt *st, struct reading *rd)
+{
+    memset(rd, 0, sizeof(*rd));
+    rd->seq = (uint64_t)db_col_int(st, 0);
+    rd->has_seq = true;
+    rd->ts_ms = db_col_int(st, 1);
+    unsigned i = 2;
+    for (int f = 0; f < RR__COUNT; f++, i++)
+        if (!db_is_null(st, i))
+            reading_set_real(rd, (enum reading_real)f, db_col_double(st, i));
+    for (int c = 0; c < RC__COUNT; c++, i++)
+        if (!db_is_null(st, i))
+            reading_set_counter(rd, (enum reading_counter)c, db_col_int(st, i));
+}
+
+static void bind_reading(struct db_stmt *st, int64_t device_pk, int64_t now,
+                         const struct reading *rd)
+{
+    db_bind_int(st, device_pk);
+    db_bind_int(st, now);
+    db_bind_int(st, (int64_t)rd->seq);
+    db_bind_int(st, rd->ts_ms);
+    for (int f = 0; f < RR__COUNT; f++) {
+        if (reading_has_real(rd, (enum reading_real)f))
+            db_bind_double(st, rd->real[f]);
+        else
+            db_bind_null(st);
+    }
+    for (int c = 0; c < RC__COUNT; c++) {
+        if (reading_has_counter(rd, (enum reading_counter)c))
+            db_bind_int(st, rd->counter[c]);
+        else
+            db_bind_null(st);
+    }
+}
+
+static char *insert_sql(unsigned rows)
+{
+    struct sql_buf b;
+    sql_buf_init(&b);
+    sql_add(&b, "{INSERT_IGNORE} INTO readings (device_pk, received_ms, %s) VALUES ", columns());
+    sql_add_rows(&b, rows, READING_PARAMS);
+    /* Only rows actually inserted come back: an ignored duplicate does not. */
+    sql_add(&b, " RETURNING device_pk, seq");
+    return sql_buf_end(&b);
+}
+
+static char *bump_sql(unsigned rows)
+{
+    struct sql_buf b;
+    sql_buf_init(&b);
+    sql_add(&b, "UPDATE devices SET data_version = data_version + 1 WHERE id IN ");
+    sql_add_rows(&b, 1, rows);
+    return sql_buf_end(&b);
+}
+
+int ops_bump_data_versions(struct sql_store *q, const int64_t *pk, size_t n)
+{
+    int r = 0;
+    for (size_t k = 0; !r && k < n;) {
+        unsigned rows = n - k < SQL_BULK_MAX ? (unsigned)(n - k) : SQL_BULK_MAX;
+        struct db_stmt *st = NULL;
+        r = sql_bulk(q, SQL_BULK_VERSIONS, rows, bump_sql, &st);
+        for (unsigned j = 0; !r && j < rows; j++)
+            db_bind_int(st, pk[k + j]);
+        k += rows;
+        if (!r)
+            r = sql_run(q, st, "bump data versions");
+    }
+    return r;
+}
+
+static int cmp_pk(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Bumps data_version once per device with an item inserted, in ascending device order. */
+static int bump_inserted(struct sql_store *q, const struct store_batch_item *items, size_t n)
+{
+    int64_t *pk = malloc(n * sizeof(*pk));
+    if (!pk)
+        return store_fail(&q->base, -ENOMEM, "out of memory");
+    size_t m = 0, u = 0;
+    for (size_t k = 0; k < n; k++)
+        if (items[k].inserted)
+            pk[m++] = items[k].device_pk;
+    qsort(pk, m, sizeof(*pk), cmp_pk);
+    for (size_t k = 0; k < m; k++)
+        if (u == 0 || pk[k] != pk[u - 1])
+            pk[u++] = pk[k];
+    int r = ops_bump_data_versions(q, pk, u);
+    free(pk);
+    return r;
+}
+
+/* The device's highest stored seq, its row locked first so that writers take turns. */
+static int stored_max_seq(struct sql_store *q, int64_t device_pk, int64_t *ret)
+{
+    struct db_stmt *st = NULL;
+    int r =
+        sql_stmt(q, SQL_DEVICE_LOCK, "SELECT id FROM devices WHERE id = ?{FOR_UPDATE}", NULL, &st);
+    if (!r) {
+        db_bind_int(st, device_pk);
+        r = sql_run(q, st, "lock device");
+    }
+    if (!r)
+        r = sql_stmt(q, SQL_READING_MAX_SEQ,
+                     "SELECT COALESCE(MAX(seq), 0) FROM readings WHERE device_pk = ?", NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    r = sql_row(q, st, "max seq", "max seq: no answer");
+    if (r)
+        return r;
+    *ret = db_col_int(st, 0);
+    db_reset(st);
+    return 0;
+}
+
+/* Numbers the readings that came without a seq, per device, in batch order. */
+static int number_readings(struct sql_store *q, struct store_batch_item *items, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (items[k].reading.has_seq)
+            continue;
+        int64_t next = 0, pk = items[k].device_pk;
+        int r = stored_max_seq(q, pk, &next);
+        if (r)
+            return r;
+        for (size_t j = 0; j < n; j++)
+            if (items[j].device_pk == pk && items[j].reading.has_seq &&
+                (int64_t)items[j].reading.seq > next)
+                next = (int64_t)items[j].reading.seq;
+        for (size_t j = k; j < n; j++) {
+            if (items[j].device_pk != pk || items[j].reading.has_seq)
+                continue;
+            items[j].reading.seq = (uint64_t)++next;
+            items[j].reading.has_seq = true;
+        }
+    }
+    return 0;
+}
+
+/* Inserts chunk[0..n) and marks the items RETURNING names. */
+static int insert_chunk(struct sql_store *q, struct store_batch_item **chunk, unsigned n,
+                        int64_t now, size_t *inserted)
+{
+    struct db_stmt *st = NULL;
+    int r = sql_bulk(q, SQL_BULK_READINGS, n, insert_sql, &st);
+    if (r)
+        return r;
+    for (unsigned k = 0; k < n; k++)
+        bind_reading(st, chunk[k]->device_pk, now, &chunk[k]->reading);
+    while ((r = sql_step(q, st, "insert readings")) == 1) {
+        int64_t pk = db_col_int(st, 0);
+        uint64_t seq = (uint64_t)db_col_int(st, 1);
+        for (unsigned k = 0; k < n; k++) {
+            if (!chunk[k]->inserted && chunk[k]->device_pk == pk && chunk[k]->reading.seq == seq) {
+                chunk[k]->inserted = true;
+                (*inserted)++;
+                break;
+            }
+        }
+    }
+    db_reset(st);
+    return r;
+}
+
+static int insert_readings(struct sql_store *q, struct store_batch_item *items, size_t n,
+                           size_t *inserted)
+{
+    struct store_batch_item *chunk[SQL_BULK_MAX];
+    int64_t now = time_now_ms();
+    int r = 0;
+    size_t k = 0;
+    while (!r) {
+        unsigned got = 0;
+        for (; k < n && got < SQL_BULK_MAX; k++)
+            if (reading_complete(&items[k].reading))
+                chunk[got++] = &items[k];
+        if (got == 0)
+            break;
+        r = insert_chunk(q, chunk, got, now, inserted);
+    }
+    return r;
+}
+
+int ops_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
+                              size_t *ret_inserted)
+{
+    struct sql_store *q = SQL(s);
+    size_t inserted = 0;
+    int r = sql_begin(q);
+    if (!r)
+        r = number_readings(q, items, n);
+    if (!r)
+        r = insert_readings(q, items, n, &inserted);
+    if (!r && inserted)
+        r = ops_rollups_add(q, items, n);
+    if (!r && inserted)
+        r = bump_inserted(q, items, n);
+    if (!r)
+        r = sql_commit(q);
+    if (r) {
+        sql_rollback(q);
+        for (size_t k = 0; k < n; k++)
+            items[k].inserted = false;
+        return r;
+    }
+    *ret_inserted = inserted;
+    return 0;
+}
+
+static char *query_sql(unsigned rows)
+{
+    (void)rows;
+    struct sql_buf b;
+    sql_buf_init(&b);
+    sql_add(&b,
+            "SELECT %s FROM readings WHERE device_pk = ? AND ts_ms >= ? AND ts_ms < ? "
+            "ORDER BY ts_ms DESC, seq DESC LIMIT ?",
+            columns());
+    return sql_buf_end(&b);
+}
+
+static char *latest_sql(unsigned rows)
+{
+    (void)rows;
+    struct sql_buf b;
+    sql_buf_init(&b);
+    sql_add(&b, "SELECT %s FROM readings WHERE device_pk = ? ORDER BY seq DESC LIMIT 1", columns());
+    return sql_buf_end(&b);
+}
+
+static char *buckets_sql(unsigned rows)
+{
+    (void)rows;
+    struct sql_buf b;
+    sql_buf_init(&b);
+    sql_add(&b, "SELECT (ts_ms {DIV} ?) * ? AS bucket, COUNT(*)");
+    for (int f = 0; f < RR__COUNT; f++) {
+        const char *c = reading_reals[f].column;
+        sql_add(&b, ", AVG(%s), MIN(%s), MAX(%s)", c, c, c);
+    }
+    for (int c = 0; c < RC__COUNT; c++)
+        sql_add(&b, ", MAX(%s)", reading_counters[c].column);
+    sql_add(&b, " FROM readings WHERE device_pk = ? AND ts_ms >= ? AND ts_ms < ? "
+                "GROUP BY bucket ORDER BY bucket DESC LIMIT ?");
+    return sql_buf_end(&b);
+}
+
+int ops_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                       size_t limit, store_reading_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_READING_QUERY, NULL, query_sql, &st);
+    if (!r) {
+        db_bind_int(st, device_pk);
+        db_bind_int(st, from_ms);
+        db_bind_int(st, to_ms);
+        sql_bind_limit(st, limit);
+    }
+    while (!r && (r = sql_step(q, st, "query readings")) == 1) {
+        struct reading rd;
+        read_reading(st, &rd);
+        r = cb(&rd, ctx);
+    }
+    db_reset(st);
+    return r;
+}
+
+static void read_bucket(struct db_stmt *st, struct reading_bucket *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->start_ms = db_col_int(st, 0);
+    b->count = db_col_int(st, 1);
+    unsigned i = 2;
+    for (int f = 0; f < RR__COUNT; f++, i += 3) {
+        if (db_is_null(st, i))
+            continue;
+        b->real_present |= 1u << f;
+        b->avg[f] = db_col_double(st, i);
+        b->min[f] = db_col_double(st, i + 1);
+        b->max[f] = db_col_double(st, i + 2);
+    }
+    for (int c = 0; c < RC__COUNT; c++, i++) {
+        if (db_is_null(st, i))
+            continue;
+        b->counter_present |= 1u << c;
+        b->counter_last[c] = db_col_int(st, i);
+    }
+}
+
+int ops_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                         int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_READING_BUCKETS, NULL, buckets_sql, &st);
+    if (!r) {
+        db_bind_int(st, bucket_ms);
+        db_bind_int(st, bucket_ms);
+        db_bind_int(st, device_pk);
+        db_bind_int(st, from_ms);
+        db_bind_int(st, to_ms);
+        sql_bind_limit(st, limit);
+    }
+    while (!r && (r = sql_step(q, st, "query buckets")) == 1) {
+        struct reading_bucket b;
+        read_bucket(st, &b);
+        r = cb(&b, ctx);
+    }
+    db_reset(st);
+    return r;
+}
+
+int ops_reading_latest(struct store *s, int64_t device_pk, struct reading *ret)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_READING_LATEST, NULL, latest_sql, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    r = sql_step(q, st, "latest reading");
+    if (r == 1)
+        read_reading(st, ret);
+    db_reset(st);
+    return r == 1 ? 0 : r == 0 ? -ENOENT : r;
+}
+
+int ops_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
+                               size_t max_rows, size_t *ret_deleted)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    /* Walks readings_by_time (device_pk, ts_ms) from the oldest; each chunk is its own short
+       transaction with the data_version bump, so ingest never waits long on its locks. */
+    int r = sql_stmt(q, SQL_READING_DELETE_OLD,
+                     "DELETE FROM readings WHERE device_pk = ? AND ts_ms < ? ORDER BY ts_ms "
+                     "LIMIT ?",
+                     NULL, &st);
+    if (!r)
+        r = sql_begin(q);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    db_bind_int(st, before_ms);
+    sql_bind_limit(st, max_rows);
+    r = sql_run(q, st, "delete old readings");
+    size_t deleted = r ? 0 : (size_t)db_changes(st);
+    if (!r && deleted)
+        r = ops_bump_data_versions(q, &device_pk, 1);
+    if (!r)
+        r = sql_commit(q);
+    if (r) {
+        sql_rollback(q);
+        return r;
+    }
+    *ret_deleted = deleted;
+    return 0;
+}

@@ -1,0 +1,148 @@
+/*
+ * sql: the store for every SQL database: one connection of a driver (db.h),
+ * its prepared statements kept for the life of the connection, and the few
+ * helpers the operations (ops_*.c, each written once for every dialect) run
+ * their statements with. Statement text is written with `?` placeholders and
+ * the dialect's {TOKENS}; it is expanded and prepared the first time a
+ * connection runs it.
+ *
+ * Error handling: every helper returns 0 (or 1 for a row) or a negative errno
+ * from db.h, with the store's message set to "<what>: <the driver's message>".
+ */
+#ifndef SMARTMETER_STORE_SQL_H
+#define SMARTMETER_STORE_SQL_H
+
+#include "db.h"
+#include "dynbuf.h"
+#include "store_impl.h"
+
+/* Every cached statement of a connection, by operation file. */
+enum sql_id {
+    /* ops_schema.c */
+    SQL_MIGRATION_RECORD,
+    SQL_SCHEMA_EXISTS,
+    SQL_SCHEMA_VERSION,
+    /* ops_users.c */
+    SQL_USER_ADD,
+    SQL_USER_BY_NAME,
+    SQL_USER_BY_ID,
+    SQL_USER_LIST,
+    /* ops_devices.c */
+    SQL_DEVICE_ADD,
+    SQL_DEVICE_BY_NAME,
+    SQL_DEVICE_LIST_ALL,
+    SQL_DEVICE_LIST_USER,
+    SQL_DEVICE_STATUS,
+    SQL_BINDING_ADD,
+    SQL_BINDING_REMOVE,
+    SQL_BINDING_CHECK,
+    SQL_BINDING_USERS,
+    /* ops_readings.c */
+    SQL_DEVICE_LOCK,
+    SQL_READING_MAX_SEQ,
+    SQL_READING_QUERY,
+    SQL_READING_BUCKETS,
+    SQL_READING_LATEST,
+    SQL_READING_DELETE_OLD,
+    SQL_DEVICE_BUMP_VERSION,
+    /* ops_rollups.c */
+    SQL_ROLLUP_GET,
+    SQL_ROLLUPS_ASC,
+    SQL_ROLLUPS_DESC,
+    SQL_ROLLUP_COUNTERS,
+    /* ops_ledger.c */
+    SQL_DEVICE_BALANCE,
+    SQL_DEVICE_SET_BALANCE,
+    SQL_LEDGER_BY_KEY,
+    SQL_LEDGER_INSERT,
+    SQL_LEDGER_LIST,
+    /* ops_captures.c */
+    SQL_CAPTURE_ADD,
+    SQL_CAPTURE_COMPLETE,
+    SQL_CAPTURE_FAIL,
+    SQL_CAPTURE_GET,
+    SQL_CAPTURE_GET_DATA,
+    SQL_CAPTURE_BY_REQUEST,
+    SQL_CAPTURE_LIST,
+    /* ops_wechat.c */
+    SQL_WECHAT_BIND,
+    SQL_WECHAT_BY_OPENID,
+    SQL_WECHAT_BY_USER,
+    SQL_WECHAT_UNBIND,
+    SQL__COUNT
+};
+
+/*
+ * Multi-row statements, prepared for each row count up to SQL_BULK_MAX when
+ * first needed: a batch goes in as few statements as it can (one round trip
+ * each on a server database), SQL_BULK_MAX rows at a time.
+ */
+#define SQL_BULK_MAX 64u
+enum sql_bulk { SQL_BULK_READINGS, SQL_BULK_ROLLUPS, SQL_BULK_VERSIONS, SQL_BULK__COUNT };
+
+struct sql_store {
+    struct store base;
+    const struct db_driver *drv;
+    struct db *db;
+    struct db_stmt *st[SQL__COUNT];
+    struct db_stmt *bulk[SQL_BULK__COUNT][SQL_BULK_MAX + 1]; /* by row count */
+};
+
+static inline struct sql_store *SQL(struct store *s)
+{
+    return (struct sql_store *)s;
+}
+
+/* Opens a connection of drv to url as a store (store.c's table of schemes names these). */
+int sql_store_open(const struct db_driver *drv, const char *url, struct store **ret,
+                   char err[STORE_ERR_LEN]);
+
+/* Builds statement text (with tokens) in a new string; NULL on ENOMEM. */
+typedef char *(*sql_build_fn)(unsigned rows);
+
+/* Statement text being built: appends stop at the first failure, which sql_buf_end() reports. */
+struct sql_buf {
+    struct dynbuf b;
+    int r;
+};
+void sql_buf_init(struct sql_buf *s);
+void sql_add(struct sql_buf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "(?, ?, ...)" rows times, per_row placeholders each, comma-separated. */
+void sql_add_rows(struct sql_buf *s, unsigned rows, unsigned per_row);
+/* The text in a new string (the caller frees it), or NULL when an append failed. */
+char *sql_buf_end(struct sql_buf *s);
+
+/*
+ * The cached statement id, reset and unbound: prepared from text the first
+ * time (or from what build(0) returns, when text is NULL).
+ */
+int sql_stmt(struct sql_store *q, enum sql_id id, const char *text, sql_build_fn build,
+             struct db_stmt **ret);
+/* The cached multi-row statement of kind for rows rows (1..SQL_BULK_MAX), from build(rows). */
+int sql_bulk(struct sql_store *q, enum sql_bulk kind, unsigned rows, sql_build_fn build,
+             struct db_stmt **ret);
+
+/* One step: 1 with a row, 0 when done, or a negative errno (the statement is then reset). */
+int sql_step(struct sql_store *q, struct db_stmt *st, const char *what);
+/* Runs a statement that returns no rows to its end and resets it. */
+int sql_run(struct sql_store *q, struct db_stmt *st, const char *what);
+/* For lookups of one row: 0 with the row ready, -ENOENT (message not_found) when there is none. */
+int sql_row(struct sql_store *q, struct db_stmt *st, const char *what, const char *not_found);
+
+int sql_begin(struct sql_store *q);
+int sql_commit(struct sql_store *q);
+void sql_rollback(struct sql_store *q);
+
+/* Sets the message "<what>: <the driver's message>" and returns err. */
+int sql_fail(struct sql_store *q, int err, const char *what);
+
+/* Copies a text column into dst (size counts the NUL; NULL reads as ""); -EIO when it is longer. */
+int sql_text(struct sql_store *q, struct db_stmt *st, unsigned col, char *dst, size_t size);
+
+/* LIMIT takes a signed 64-bit placeholder; no caller wants more rows than that. */
+static inline void sql_bind_limit(struct db_stmt *st, size_t limit)
+{
+    db_bind_int(st, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
+}
+
+#endif

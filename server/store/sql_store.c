@@ -1,0 +1,95 @@
+/*
+ * sql_store: a connection of a driver as a store: opening and closing it,
+ * and the ops table that puts the operations (ops_*.c) behind store.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ops.h"
+
+static void sql_close(struct store *s)
+{
+    struct sql_store *q = SQL(s);
+    for (int i = 0; i < SQL__COUNT; i++)
+        q->drv->finalize(q->st[i]);
+    for (int k = 0; k < SQL_BULK__COUNT; k++)
+        for (unsigned i = 0; i <= SQL_BULK_MAX; i++)
+            q->drv->finalize(q->bulk[k][i]);
+    q->drv->close(q->db);
+    free(q);
+}
+
+static int sql_dedicate_to_batches(struct store *s)
+{
+    struct sql_store *q = SQL(s);
+    int r = q->drv->batches_only(q->db);
+    return r ? sql_fail(q, r, "dedicate to batches") : 0;
+}
+
+static int sql_exec(struct store *s, const char *sql)
+{
+    struct sql_store *q = SQL(s);
+    int r = q->drv->exec(q->db, sql);
+    return r ? sql_fail(q, r, "exec") : 0;
+}
+
+static const struct store_ops sql_ops = {
+    .close = sql_close,
+    .schema_latest = ops_schema_latest,
+    .schema_version = ops_schema_version,
+    .migrate = ops_migrate,
+    .user_add = ops_user_add,
+    .user_get = ops_user_get,
+    .user_list = ops_user_list,
+    .device_add = ops_device_add,
+    .device_by_name = ops_device_by_name,
+    .device_list = ops_device_list,
+    .device_set_status = ops_device_set_status,
+    .binding_add = ops_binding_add,
+    .binding_remove = ops_binding_remove,
+    .binding_check = ops_binding_check,
+    .binding_users = ops_binding_users,
+    .readings_insert_batch = ops_readings_insert_batch,
+    .dedicate_to_batches = sql_dedicate_to_batches,
+    .rollup_get = ops_rollup_get,
+    .readings_query = ops_readings_query,
+    .readings_buckets = ops_readings_buckets,
+    .reading_latest = ops_reading_latest,
+    .recharge = ops_recharge,
+    .ledger_list = ops_ledger_list,
+    .capture_create = ops_capture_create,
+    .capture_complete = ops_capture_complete,
+    .capture_fail = ops_capture_fail,
+    .capture_get = ops_capture_get,
+    .capture_list = ops_capture_list,
+    .wechat_bind = ops_wechat_bind,
+    .wechat_get = ops_wechat_get,
+    .wechat_unbind = ops_wechat_unbind,
+    .rollups_query = ops_rollups_query,
+    .rollup_counters_before = ops_rollup_counters_before,
+    .readings_delete_before = ops_readings_delete_before,
+    .exec_sql = sql_exec,
+};
+
+int sql_store_open(const struct db_driver *drv, const char *url, struct store **ret,
+                   char err[STORE_ERR_LEN])
+{
+    char derr[DB_ERR_LEN];
+    struct sql_store *q = calloc(1, sizeof(*q));
+    if (!q) {
+        snprintf(err, STORE_ERR_LEN, "out of memory");
+        return -ENOMEM;
+    }
+    int r = drv->open(url, &q->db, derr);
+    if (r) {
+        snprintf(err, STORE_ERR_LEN, "%s", derr);
+        free(q);
+        return r;
+    }
+    q->base.ops = &sql_ops;
+    q->base.backend = drv->name;
+    q->drv = drv;
+    *ret = &q->base;
+    return 0;
+}

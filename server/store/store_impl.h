@@ -1,0 +1,89 @@
+/*
+ * store_impl: what an implementation of store.h provides. The facade
+ * (store.c) checks arguments and calls through the ops table; the SQL store
+ * (sql.c and its operations, ops_*.c) is the implementation for every
+ * database, and tests put a fake behind the same table. Implementations never
+ * call back into the facade.
+ *
+ * Every implementation's connection struct starts with struct store.
+ */
+#ifndef SMARTMETER_STORE_IMPL_H
+#define SMARTMETER_STORE_IMPL_H
+
+#include "store.h"
+
+struct store_ops {
+    void (*close)(struct store *s);
+    int (*schema_latest)(const struct store *s);
+    int (*schema_version)(struct store *s, int *ret_version);
+    int (*migrate)(struct store *s, int *ret_applied);
+    int (*user_add)(struct store *s, const char *username, const char *password_hash,
+                    enum role role, int64_t *ret_id);
+    /* By name when username is not NULL, else by id. */
+    int (*user_get)(struct store *s, const char *username, int64_t id, struct user_rec *ret);
+    int (*user_list)(struct store *s, store_user_cb cb, void *ctx);
+    int (*device_add)(struct store *s, const char *device_id, const char *secret_hash,
+                      int64_t owner_user_id, int64_t *ret_id);
+    int (*device_by_name)(struct store *s, const char *device_id, struct device_rec *ret);
+    int (*device_list)(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
+    int (*device_set_status)(struct store *s, int64_t device_pk, enum device_status status,
+                             int64_t at_ms);
+    int (*binding_add)(struct store *s, int64_t user_id, int64_t device_pk);
+    int (*binding_remove)(struct store *s, int64_t user_id, int64_t device_pk);
+    int (*binding_check)(struct store *s, int64_t user_id, int64_t device_pk);
+    int (*binding_users)(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx);
+    /* store_readings_insert_batch(); n > 0, every item's inserted false on entry. */
+    int (*readings_insert_batch)(struct store *s, struct store_batch_item *items, size_t n,
+                                 size_t *ret_inserted);
+    int (*dedicate_to_batches)(struct store *s);
+    int (*rollup_get)(struct store *s, int64_t device_pk, enum rollup_period period,
+                      int64_t bucket_ms, struct rollup_delta *ret);
+    int (*readings_query)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                          size_t limit, store_reading_cb cb, void *ctx);
+    int (*readings_buckets)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                            int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx);
+    int (*reading_latest)(struct store *s, int64_t device_pk, struct reading *ret);
+    int (*recharge)(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
+                    const char *idempotency_key, struct recharge_result *ret);
+    int (*ledger_list)(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
+                       void *ctx);
+    int (*capture_create)(struct store *s, int64_t device_pk, const char *request_id,
+                          int64_t requested_by, int32_t duration_ms, int64_t requested_ms,
+                          int64_t *ret_id);
+    int (*capture_complete)(struct store *s, int64_t device_pk, const char *request_id,
+                            const struct capture_data *d);
+    int (*capture_fail)(struct store *s, int64_t device_pk, const char *request_id,
+                        const char *message, int64_t at_ms);
+    /* By id, or by request_id (without analysis and samples) when that is not NULL. */
+    int (*capture_get)(struct store *s, int64_t device_pk, int64_t capture_id,
+                       const char *request_id, bool with_samples, struct capture_rec *ret);
+    int (*capture_list)(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
+                        void *ctx);
+    int (*wechat_bind)(struct store *s, int64_t user_id, const char *appid, const char *openid,
+                       int64_t at_ms);
+    /* By openid (with appid) when openid is not NULL, else by user_id. */
+    int (*wechat_get)(struct store *s, const char *appid, const char *openid, int64_t user_id,
+                      struct wechat_binding_rec *ret);
+    int (*wechat_unbind)(struct store *s, int64_t user_id);
+    int (*rollups_query)(struct store *s, int64_t device_pk, enum rollup_period period,
+                         int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
+                         store_rollup_cb cb, void *ctx);
+    int (*rollup_counters_before)(struct store *s, int64_t device_pk, enum rollup_period period,
+                                  int64_t before_ms, struct rollup_counters *ret);
+    int (*readings_delete_before)(struct store *s, int64_t device_pk, int64_t before_ms,
+                                  size_t max_rows, size_t *ret_deleted);
+    /* Runs SQL without parameters or rows (store_testing.h: tests only). */
+    int (*exec_sql)(struct store *s, const char *sql);
+};
+
+struct store {
+    const struct store_ops *ops;
+    const char *backend; /* store_backend() */
+    char errmsg[STORE_ERR_LEN];
+};
+
+/* Records the last error message; returns err so callers can `return store_fail(...)`. */
+int store_fail(struct store *s, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
