@@ -44,7 +44,6 @@ enum sql_id {
     SQL_READING_BUCKETS,
     SQL_READING_LATEST,
     SQL_READING_DELETE_OLD,
-    SQL_DEVICE_BUMP_VERSION,
     /* ops_rollups.c */
     SQL_ROLLUP_GET,
     SQL_ROLLUPS_ASC,
