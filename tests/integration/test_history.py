@@ -177,6 +177,11 @@ class HistoryBase(IntegrationTest):
         cls.w = RollupWriter(cls.backend, cls.srv.db)
         return cls.srv
 
+    @classmethod
+    def start_for_alice(cls, device):
+        """start_server where alice owns device."""
+        return cls.start_server({"alice": "user"}, {device: "alice"}, login=("alice",))
+
     def get(self, path, who="alice", **kw):
         return super().get(path, who, **kw)
 
@@ -438,7 +443,7 @@ class KolkataHistory(HistoryBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.start_server({"alice": "user"}, {"k1": "alice"}, login=("alice",))
+        cls.start_for_alice("k1")
         # Every minute from 17:00 to 20:00 UTC on 2026-11-22 (22:30 to 01:30 local).
         cls.rows = readings(ms("2026-11-22T17:00:00Z"), ms("2026-11-22T20:00:00Z"), MIN)
         cls.w.put(cls.w.device_pk("k1"), cls.rows, cls.tz)
@@ -478,7 +483,7 @@ class ShanghaiHistory(HistoryBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.start_server({"alice": "user"}, {"m1": "alice"}, login=("alice",))
+        cls.start_for_alice("m1")
         pk = cls.w.device_pk("m1")
         # 2026-11-23 local: 8640 readings every 10 s, 12.345 Wh between the first and the last.
         start = ms("2026-11-22T16:00:00Z")
