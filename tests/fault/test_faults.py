@@ -15,15 +15,14 @@ with other tests and cannot be killed). See docs/faults.md.
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
-from harness import (Broker, IntegrationTest, Meter, Server, free_port, http,  # noqa: E402
-                     main, wait_until)
+from harness import (OPERATOR, Broker, IntegrationTest, Meter, PrivateMariaDB,  # noqa: E402
+                     api_get, main, wait_until, wait_until_none_left)
 
 METERS = 20                # meters in the single-server run
 SHARED_METERS = 10         # meters in the shared-subscription run
@@ -37,85 +36,6 @@ DRAIN_S = 60               # deadline for the server to store everything at the 
 SHARE_GROUP = "fault"
 
 
-class Database:
-    """A MariaDB of our own in workdir/mysql, which the test may kill and restart."""
-
-    def __init__(self, workdir):
-        self.dir = os.path.join(workdir, "mysql")
-        self.data = os.path.join(self.dir, "data")
-        self.socket = os.path.join(self.dir, "mysqld.sock")
-        self.tmp = os.path.join(self.dir, "tmp")  # not $TMPDIR: the mysql user may not write there
-        self.port = free_port()
-        self.password = os.urandom(12).hex()
-        self.as_user = ["--user=mysql"] if os.getuid() == 0 else []
-        self.proc = None
-        self.log = None
-
-    def install(self):
-        os.makedirs(self.data, exist_ok=True)
-        os.makedirs(self.tmp, exist_ok=True)
-        if os.getuid() == 0:
-            subprocess.run(["chown", "-R", "mysql:mysql", self.dir], check=True)
-        r = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={self.data}",
-                            f"--tmpdir={self.tmp}", "--auth-root-authentication-method=normal",
-                            "--skip-test-db",
-                            *self.as_user], capture_output=True, text=True, timeout=120)
-        if r.returncode:
-            raise AssertionError(f"mariadb-install-db failed: {r.stdout}{r.stderr}")
-        self.start()
-        self.sql(f"CREATE USER 'smartmeter'@'127.0.0.1' IDENTIFIED BY '{self.password}';"
-                 "GRANT ALL ON *.* TO 'smartmeter'@'127.0.0.1'")
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["mariadbd", "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
-             "--bind-address=127.0.0.1", f"--socket={self.socket}", f"--tmpdir={self.tmp}",
-             f"--pid-file={self.dir}/mysqld.pid", "--skip-name-resolve",
-             "--innodb-buffer-pool-size=128M", "--max-connections=200",
-             f"--log-error={self.dir}/error.log", *self.as_user],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self._up, 60, interval=0.2, what=f"mariadbd on {self.port}")
-
-    def _up(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f"mariadbd exited with {self.proc.returncode}; see {self.dir}")
-        return self.try_sql("SELECT 1") is not None
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def url(self, name):
-        return f"mysql://smartmeter:{self.password}@127.0.0.1:{self.port}/{name}"
-
-    def new_database(self, name):
-        self.sql(f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`")
-        return self.url(name)
-
-    def sql(self, query, db=None):
-        """Rows (tuples of strings) of query as root over the socket; raises on failure."""
-        args = ["mariadb", "--no-defaults", "-uroot", "-S", self.socket, "-N", "-B",
-                "--connect-timeout=2", "-e", query]
-        if db:
-            args.append(db)
-        r = subprocess.run(args, capture_output=True, text=True, timeout=30)
-        if r.returncode:
-            raise RuntimeError(f"mariadb: {r.stderr.strip()}")
-        return [tuple(line.split("\t")) for line in r.stdout.splitlines()]
-
-    def try_sql(self, query, db=None):
-        try:
-            return self.sql(query, db)
-        except (RuntimeError, subprocess.TimeoutExpired):
-            return None
-
-
 class FaultBroker(Broker):
     """The harness's private mosquitto, with room for a long outage's messages."""
 
@@ -123,11 +43,6 @@ class FaultBroker(Broker):
         super().__init__(workdir)
         with open(self.conf, "a") as f:
             f.write("max_queued_messages 200000\nmax_inflight_messages 200\n")
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=20)
-        self.proc = None
 
     def freeze(self, seconds):
         """SIGSTOP for seconds, then SIGCONT: unreachable, with every socket left open."""
@@ -140,7 +55,7 @@ class FaultBroker(Broker):
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)  # in case a failure left it frozen
-        super().stop(sig)
+        return super().stop(sig)
 
 
 def read_state_seq(path, device_id):
@@ -159,12 +74,11 @@ def read_state_seq(path, device_id):
 class Fleet:
     """meterd processes, each with its own state dir, publishing every INTERVAL."""
 
-    def __init__(self, test, workdir, prefix, count, mqtt_url):
+    def __init__(self, test, prefix, count, mqtt_url):
         self.meters = {}
         for i in range(count):
             device = f"{prefix}-{i:02d}"
-            d = os.path.join(workdir, device)
-            os.makedirs(d, exist_ok=True)
+            d = test.subdir(device)
             adc = f"sim:rate=2000,v=230,i={5 + i % 7},phase={(i * 37) % 360 - 180},seed={i + 1}"
             self.meters[device] = test.track(Meter(d, device, mqtt_url, interval=INTERVAL,
                                                    adc=adc, extra=["--ack-timeout", ACK_TIMEOUT]))
@@ -178,17 +92,11 @@ class Fleet:
             m.start()
 
     def kill(self, device):
-        m = self.meters[device]
-        m.proc.send_signal(signal.SIGKILL)
-        m.proc.wait(timeout=20)
-        m.proc = None
-        m.logf.close()
+        self.meters[device].kill()
 
     def state_seq(self, device):
-        m = self.meters[device]
-        path = os.path.join(m.state_dir, f"meterd-{device}.state")
         try:
-            return read_state_seq(path, device)
+            return read_state_seq(self.meters[device].state_file, device)
         except FileNotFoundError:
             return 0
 
@@ -197,8 +105,7 @@ class Fleet:
 
     def watermark(self, device):
         """Every seq <= this is acknowledged, from the spool's "acked" file (meter/spool.h)."""
-        m = self.meters[device]
-        path = os.path.join(m.state_dir, f"meterd-{device}.spool", "acked")
+        path = os.path.join(self.meters[device].spool_dir, "acked")
         try:
             with open(path, errors="replace") as f:
                 for line in f:
@@ -239,25 +146,19 @@ class FaultRun(IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.db = cls.track(Database(cls.workdir))
+        cls.db = cls.track(PrivateMariaDB(cls.workdir, buffer_pool="128M", max_connections=200))
         cls.db.install()
-        cls.broker = cls.track(FaultBroker(cls.workdir))
-        cls.broker.start()
+        cls.private_broker(FaultBroker)
         cls.t0 = time.monotonic()
 
     def log_step(self, what):
         print(f"[{time.monotonic() - self.t0:6.1f}s] {what}", file=sys.stderr, flush=True)
 
-    def new_server(self, dbname, extra=(), client_id=None, fresh=True):
-        url = self.db.new_database(dbname) if fresh else self.db.url(dbname)
-        return self.track(Server(self.workdir, url, self.broker.url, extra_args=extra,
-                                 client_id=client_id))
-
-    def register(self, srv, devices):
-        srv.migrate()
-        srv.add_user("op", "operator", "op-password")
-        for d in devices:
-            srv.add_device(d, "op")
+    def fresh_server(self, dbname, devices, extra=(), client_id=None):
+        """A server on a fresh database dbname where op owns devices, started and connected."""
+        return self.server_fixture(OPERATOR, dict.fromkeys(devices, "op"),
+                                   broker=self.broker.url, db=self.db.new_database(dbname),
+                                   extra_args=extra, client_id=client_id)
 
     # --- what the database holds --------------------------------------------------------
 
@@ -276,57 +177,37 @@ class FaultRun(IntegrationTest):
             s = self.stored(dbname)
             if s is None:
                 return None
-            late = {d: (s.get(d, (0, 0, 0))[2], m) for d, m in marks.items()
+            return {d: (s.get(d, (0, 0, 0))[2], m) for d, m in marks.items()
                     if s.get(d, (0, 0, 0))[2] < m}
-            return late or "ok"
 
-        last = {}
-
-        def done():
-            last["v"] = behind()
-            return last["v"] == "ok"
-
-        try:
-            wait_until(done, timeout, interval=0.5, what=what)
-        except AssertionError:
-            raise AssertionError(f"{what}: after {timeout}s still behind "
-                                 f"(device: (stored max, wanted)): {last.get('v')}") from None
+        wait_until_none_left(behind, timeout, interval=0.5, what=what, failure=lambda v: (
+            f"{what}: after {timeout}s still behind (device: (stored max, wanted)): {v}"))
         self.log_step(f"past: {what}")
 
     def wait_acked(self, fleet, marks):
         """Polls until every meter's spool holds acks for all its seqs up to its mark."""
-        last = {}
+        def missing():
+            return {d: (fleet.watermark(d), m) for d, m in marks.items()
+                    if fleet.watermark(d) < m}
 
-        def done():
-            last["v"] = {d: (fleet.watermark(d), m) for d, m in marks.items()
-                         if fleet.watermark(d) < m}
-            return not last["v"]
-
-        try:
-            wait_until(done, CATCH_UP_S, interval=0.5, what="acks")
-        except AssertionError:
-            raise AssertionError(f"acks missing after {CATCH_UP_S}s (device: (acked watermark, "
-                                 f"wanted)): {last.get('v')}") from None
+        wait_until_none_left(missing, CATCH_UP_S, interval=0.5, what="acks", failure=lambda v: (
+            f"acks missing after {CATCH_UP_S}s (device: (acked watermark, wanted)): {v}"))
         self.log_step("acks reached every meter")
 
     def wait_all_stored(self, dbname, last_seqs):
         """Polls until every device holds exactly 1..last seq (count, min and max agree)."""
         want = {d: (n, 1, n) for d, n in last_seqs.items()}
-        last = {}
 
-        def done():
+        def wrong():
             s = self.stored(dbname)
             if s is None:
-                return False
-            last["v"] = {d: (s.get(d), w) for d, w in want.items() if s.get(d) != w}
-            return not last["v"]
+                return None
+            return {d: (s.get(d), w) for d, w in want.items() if s.get(d) != w}
 
-        try:
-            wait_until(done, DRAIN_S, interval=0.5, what="everything stored")
-        except AssertionError:
-            raise AssertionError("not everything stored exactly once after "
-                                 f"{DRAIN_S}s (device: ((count, min, max) stored, wanted)): "
-                                 f"{last.get('v')}") from None
+        wait_until_none_left(wrong, DRAIN_S, interval=0.5, what="everything stored",
+                             failure=lambda v: (
+                                 f"not everything stored exactly once after {DRAIN_S}s "
+                                 f"(device: ((count, min, max) stored, wanted)): {v}"))
 
     def check_database(self, dbname, last_seqs):
         """The final checks: contiguity, nothing beyond the meter's last seq, counters grow."""
@@ -361,12 +242,9 @@ class FaultRun(IntegrationTest):
 
     def test_1_each_part_killed_in_turn(self):
         dbname = "fault_single"
-        fleet = Fleet(self, self.workdir, "f", METERS, self.broker.url)
+        fleet = Fleet(self, "f", METERS, self.broker.url)
         self.addCleanup(fleet.stop_quietly)
-        srv = self.new_server(dbname)
-        self.register(srv, fleet.devices)
-        srv.start()
-        srv.wait_mqtt()
+        srv = self.fresh_server(dbname, fleet.devices)
         fleet.start()
         self.log_step(f"{METERS} meters and one server running")
         self.wait_past(dbname, {d: 3 for d in fleet.devices}, "first readings stored")
@@ -412,15 +290,12 @@ class FaultRun(IntegrationTest):
 
     def test_2_shared_subscription_one_server_killed(self):
         dbname = "fault_shared"
-        fleet = Fleet(self, self.workdir, "s", SHARED_METERS, self.broker.url)
+        fleet = Fleet(self, "s", SHARED_METERS, self.broker.url)
         self.addCleanup(fleet.stop_quietly)
         share = ["--mqtt-share-group", SHARE_GROUP]
-        a = self.new_server(dbname, share, client_id=f"fault-a-{os.getpid()}")
-        b = self.new_server(dbname, share, client_id=f"fault-b-{os.getpid()}", fresh=False)
-        self.register(a, fleet.devices)
-        for srv in (a, b):
-            srv.start()
-            srv.wait_mqtt()
+        a = self.fresh_server(dbname, fleet.devices, share, client_id=f"fault-a-{os.getpid()}")
+        b = self.new_server(a.db, a.mqtt, share, client_id=f"fault-b-{os.getpid()}").start()
+        b.wait_mqtt()
         token = self.token(a)
         fleet.start()
         self.log_step(f"{SHARED_METERS} meters and two servers in share group {SHARE_GROUP}")
@@ -461,19 +336,13 @@ class FaultRun(IntegrationTest):
     def token(srv):
         """The operator's token. Polls: after a database restart each idle pooled connection
         answers one request with 503 (try again) before it is replaced."""
-        def login():
-            r = http("POST", srv.url("/api/login"), {"username": "op", "password": "op-password"})
-            return r.json()["token"] if r.status == 200 else None
-        return wait_until(login, CATCH_UP_S, interval=0.5, what=f"login at {srv.client_id}")
+        return srv.login("op", "op-password", timeout=CATCH_UP_S)
 
     @staticmethod
     def stats(srv, token):
         """This server instance's counters since it started (GET /api/stats; polls past 503)."""
-        def get():
-            r = http("GET", srv.url("/api/stats"), token=token, timeout=5)
-            assert r.status in (200, 503), r
-            return r.json() if r.status == 200 else None
-        return wait_until(get, CATCH_UP_S, interval=0.5, what=f"stats of {srv.client_id}")
+        return api_get(srv, token, "/api/stats", timeout=CATCH_UP_S, interval=0.5,
+                       request_timeout=5, what=f"stats of {srv.client_id}")
 
     def messages(self, srv, token):
         """MQTT messages this server instance received."""

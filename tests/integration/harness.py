@@ -2,7 +2,18 @@
 
 Only the standard library is used. Binaries come from $METER_SERVER and
 $METERD; the shared MariaDB and mosquitto from $SERVICES_DIR/env (started by
-the ctest fixture "services"). Tests that restart a broker start their own.
+the ctest fixture "services"). Tests that restart a broker or a database start
+their own (Broker, PrivateMariaDB).
+
+A test class derives from IntegrationTest and gets:
+  - its work dir, cls.workdir (cls.path, cls.subdir, cls.write_file): removed at the end
+    unless a test failed or a daemon exited badly; then it is kept and named on stderr;
+  - the broker+server fixture, cls.server_fixture(): the shared broker or one of the
+    class's own (cls.broker), a migrated database of either backend, users and devices
+    created (srv.secrets), the server started and connected, tokens (srv.tokens);
+  - cls.new_server(): another server on the same database and broker;
+  - cls.call() and cls.get(): one API call as a user of cls.tok.
+ingest_common.IngestTest adds the ingest fixture (a server ready to ingest) on top.
 """
 import json
 import os
@@ -25,6 +36,9 @@ METER_SERVER = os.environ.get("METER_SERVER", "meter-server")
 METERD = os.environ.get("METERD", "meterd")
 ARTIFACTS = os.environ.get("TEST_ARTIFACTS", tempfile.gettempdir())
 
+# The operator most tests provision, as server_fixture's users take it.
+OPERATOR = {"op": "operator"}
+
 
 def services_env():
     """The shared services' addresses (MQTT_URL, MYSQL_URL_BASE, ...)."""
@@ -46,6 +60,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+# --- waiting --------------------------------------------------------------------------------
+
 def wait_until(pred, timeout, interval=0.1, what="condition"):
     deadline = time.monotonic() + timeout
     last = None
@@ -57,6 +79,63 @@ def wait_until(pred, timeout, interval=0.1, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def wait_until_none_left(left, timeout, interval=0.1, what="condition", failure=None):
+    """Polls left(), which names what is still missing (None while it cannot tell), until it
+    names nothing. On timeout raises AssertionError(failure(its last answer)) when failure
+    is given, else wait_until's."""
+    last = [None]
+
+    def done():
+        last[0] = left()
+        return last[0] is not None and not last[0]
+
+    try:
+        wait_until(done, timeout, interval=interval, what=what)
+    except AssertionError:
+        if failure is None:
+            raise
+        raise AssertionError(failure(last[0])) from None
+
+
+# --- files ----------------------------------------------------------------------------------
+
+def make_dir(*parts):
+    path = os.path.join(*parts)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def read_text(path, tail=None):
+    """A log file's text (its last tail characters), or "" while it does not exist."""
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    return text[-tail:] if tail else text
+
+
+def sqlite_path(db_url):
+    """The file of a sqlite: database URL."""
+    return db_url[len("sqlite:"):]
+
+
+def state_file(state_dir, device_id):
+    """meterd's state file in its --state-dir."""
+    return os.path.join(state_dir, f"meterd-{device_id}.state")
+
+
+def spool_dir(state_dir, device_id):
+    """meterd's spool in its --state-dir."""
+    return os.path.join(state_dir, f"meterd-{device_id}.spool")
+
+
 def new_database(backend, name, workdir):
     """A fresh, empty database URL for backend 'sqlite' or 'mysql'."""
     if backend == "sqlite":
@@ -66,12 +145,56 @@ def new_database(backend, name, workdir):
     return f"{env['MYSQL_URL_BASE']}/{name}"
 
 
-class Broker:
+# --- processes ------------------------------------------------------------------------------
+
+class Daemon:
+    """A process of ours: output to log_path (None: nowhere), stopped with its exit code, or
+    killed."""
+
+    log_path = None
+    proc = None
+
+    def spawn(self, args, note=None):
+        """Starts args; note, when given, is written to the log as "--- note" first."""
+        if self.log_path is None:
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            return self.proc
+        with open(self.log_path, "ab") as log:
+            if note:
+                log.write(f"--- {note}\n".encode())
+                log.flush()
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        return self.proc
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Sends sig (SIGKILL after timeout s); returns the exit code (None: not started)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode if self.proc else None
+        self.proc = None
+        return code
+
+    def kill(self):
+        """kill -9, as a crash or a power cut would."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self.proc = None
+
+    def log(self, tail=4000):
+        return read_text(self.log_path, tail) if self.log_path else ""
+
+
+class Broker(Daemon):
     """A mosquitto of our own, for tests that stop and restart the broker."""
 
     def __init__(self, workdir, port=None):
-        self.dir = os.path.join(workdir, "mosquitto")
-        os.makedirs(self.dir, exist_ok=True)
+        self.dir = make_dir(workdir, "mosquitto")
         self.port = port or free_port()
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
@@ -80,29 +203,90 @@ class Broker:
                     f"log_dest file {self.dir}/mosquitto.log\n")
             if os.getuid() == 0:
                 f.write("user root\n")
-        self.proc = None
 
     @property
     def url(self):
         return f"tcp://127.0.0.1:{self.port}"
 
     def start(self):
-        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: _port_open(self.port), 10, what=f"mosquitto on {self.port}")
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=20)
-        self.proc = None
+        self.spawn(["mosquitto", "-c", self.conf])
+        wait_until(lambda: port_open(self.port), 10, what=f"mosquitto on {self.port}")
+        return self
 
 
-def _port_open(port):
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+class PrivateMariaDB(Daemon):
+    """A MariaDB of the test's own in workdir/mariadb, which it may kill (-9) and start again.
+    install() creates it, starts it and adds the user the server connects as."""
 
+    def __init__(self, workdir, buffer_pool="64M", max_connections=None):
+        self.dir = os.path.join(workdir, "mariadb")
+        self.data = os.path.join(self.dir, "data")
+        self.socket = os.path.join(self.dir, "mysqld.sock")
+        self.tmp = os.path.join(self.dir, "tmp")  # not $TMPDIR: the mysql user may not write there
+        self.port = free_port()
+        self.password = secrets.token_hex(12)
+        self.options = [f"--innodb-buffer-pool-size={buffer_pool}"]
+        if max_connections:
+            self.options.append(f"--max-connections={max_connections}")
+        self.as_user = ["--user=mysql"] if os.getuid() == 0 else []
+
+    def install(self):
+        make_dir(self.data)
+        make_dir(self.tmp)
+        if os.getuid() == 0:
+            subprocess.run(["chown", "-R", "mysql:mysql", self.dir], check=True)
+        r = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={self.data}",
+                            f"--tmpdir={self.tmp}", "--auth-root-authentication-method=normal",
+                            "--skip-test-db", *self.as_user],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode:
+            raise AssertionError(f"mariadb-install-db failed: {r.stdout}{r.stderr}")
+        self.start()
+        self.sql(f"CREATE USER 'smartmeter'@'127.0.0.1' IDENTIFIED BY '{self.password}';"
+                 "GRANT ALL ON *.* TO 'smartmeter'@'127.0.0.1'")
+        return self
+
+    def start(self):
+        self.spawn(["mariadbd", "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
+                    "--bind-address=127.0.0.1", f"--socket={self.socket}", f"--tmpdir={self.tmp}",
+                    f"--pid-file={self.dir}/mysqld.pid", "--skip-name-resolve", *self.options,
+                    f"--log-error={self.dir}/error.log", *self.as_user])
+        wait_until(self._up, 60, interval=0.2, what=f"mariadbd on {self.port}")
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"mariadbd exited with {self.proc.returncode}; see {self.dir}")
+        return self.try_sql("SELECT 1") is not None
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        return super().stop(sig, timeout)
+
+    def url(self, name):
+        return f"mysql://smartmeter:{self.password}@127.0.0.1:{self.port}/{name}"
+
+    def new_database(self, name):
+        self.sql(f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`")
+        return self.url(name)
+
+    def sql(self, query, db=None):
+        """Rows (tuples of strings) of query as root over the socket; raises on failure."""
+        args = ["mariadb", "--no-defaults", "-uroot", "-S", self.socket, "-N", "-B",
+                "--connect-timeout=2", "-e", query]
+        if db:
+            args.append(db)
+        r = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        if r.returncode:
+            raise RuntimeError(f"mariadb: {r.stderr.strip()}")
+        return [tuple(line.split("\t")) for line in r.stdout.splitlines()]
+
+    def try_sql(self, query, db=None):
+        try:
+            return self.sql(query, db)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return None
+
+
+# --- HTTP -----------------------------------------------------------------------------------
 
 class HttpResult:
     def __init__(self, status, headers, body):
@@ -134,7 +318,17 @@ def http(method, url, body=None, token=None, headers=None, raw=None, timeout=30)
         return HttpResult(e.code, dict(e.headers), e.read().decode())
 
 
-class Server:
+def bearer(secret):
+    """The header a device (its secret) or a user (a token) authenticates with."""
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def password_for(name):
+    """The password the fixtures give a user unless told otherwise."""
+    return f"{name}-password"
+
+
+class Server(Daemon):
     """meter-server on a free port with a fresh database and a generated JWT secret."""
 
     def __init__(self, workdir, db_url, mqtt_url, extra_args=(), client_id=None):
@@ -144,13 +338,15 @@ class Server:
         self.port = free_port()
         self.secret_file = os.path.join(workdir, "jwt.secret")
         if not os.path.exists(self.secret_file):
-            with open(self.secret_file, "w") as f:
-                f.write(secrets.token_hex(32) + "\n")
+            write_file(self.secret_file, secrets.token_hex(32) + "\n")
         self.extra = list(extra_args)
         self.client_id = client_id or f"meter-server-{os.getpid()}-{self.port}"
         self.log_path = os.path.join(workdir, f"meter-server-{self.port}.log")
-        self.proc = None
         self.base = f"http://127.0.0.1:{self.port}"
+        self.migrations = []  # what each migrate() answered
+        self.passwords = {}   # user -> password, of the users add_user() created
+        self.secrets = {}     # device -> secret, of the devices add_device() created
+        self.tokens = {}      # user -> token, of the users login_all() logged in
 
     def cli(self, *args, stdin=None, check=True):
         r = subprocess.run([METER_SERVER, *args, "--db", self.db], input=stdin,
@@ -160,24 +356,37 @@ class Server:
         return r
 
     def migrate(self):
-        return self.cli("migrate")
+        r = self.cli("migrate")
+        self.migrations.append(r)
+        return r
 
     def add_user(self, name, role, password):
+        self.passwords[name] = password
         return self.cli("user", "add", name, "--role", role, stdin=password + "\n")
 
     def add_device(self, device_id, owner):
         r = self.cli("device", "add", device_id, "--owner", owner)
         secret = r.stdout.strip()
         assert re.fullmatch(r"[0-9a-f]{64}", secret), f"device secret not alone on stdout: {r.stdout!r}"
+        self.secrets[device_id] = secret
         return secret
 
+    def provision(self, users, devices, migrations=1):
+        """migrate (migrations times), then users {name: role or (role, password)}, the
+        password password_for(name) unless given, and devices {device: owner}."""
+        for _ in range(migrations):
+            self.migrate()
+        for name, role in users.items():
+            role, password = role if isinstance(role, tuple) else (role, password_for(name))
+            self.add_user(name, role, password)
+        for device, owner in devices.items():
+            self.add_device(device, owner)
+        return self
+
     def start(self):
-        self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [METER_SERVER, "--db", self.db, "--mqtt", self.mqtt,
-             "--listen", f"127.0.0.1:{self.port}", "--jwt-secret-file", self.secret_file,
-             "--mqtt-client-id", self.client_id, *self.extra],
-            stdout=self.logf, stderr=subprocess.STDOUT)
+        self.spawn([METER_SERVER, "--db", self.db, "--mqtt", self.mqtt,
+                    "--listen", f"127.0.0.1:{self.port}", "--jwt-secret-file", self.secret_file,
+                    "--mqtt-client-id", self.client_id, *self.extra])
         wait_until(self._healthy, 20, what="meter-server health")
         return self
 
@@ -193,77 +402,131 @@ class Server:
         wait_until(lambda: http("GET", self.base + "/api/health").json()["mqtt"] == "connected",
                    timeout, what="server connected to the broker")
 
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc:
-            self.logf.close()
-        code = self.proc.returncode if self.proc else None
-        self.proc = None
-        return code
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
-
     def url(self, path):
         return self.base + path
 
-    def login(self, user, password):
-        r = http("POST", self.url("/api/login"), {"username": user, "password": password})
-        assert r.status == 200, r
-        return r.json()["token"]
+    def request(self, method, path, body=None, token=None, **kw):
+        return http(method, self.url(path), body, token=token, **kw)
+
+    def login(self, user, password=None, timeout=None):
+        """user's token. password: the one add_user() gave, else password_for(user). With
+        timeout, polls (a database just restarted answers 503 for a while) instead of
+        asserting that the first answer is 200."""
+        body = {"username": user,
+                "password": password or self.passwords.get(user) or password_for(user)}
+        if timeout is None:
+            r = self.request("POST", "/api/login", body)
+            assert r.status == 200, r
+            return r.json()["token"]
+
+        def attempt():
+            r = self.request("POST", "/api/login", body)
+            return r.json()["token"] if r.status == 200 else None
+        return wait_until(attempt, timeout, interval=0.5, what=f"login at {self.client_id}")
+
+    def login_all(self, users):
+        """Logs each of users in; srv.tokens (returned) maps them to their tokens."""
+        for user in users:
+            self.tokens[user] = self.login(user)
+        return self.tokens
+
+    def upload(self, secret, body, check=False, **kw):
+        """POST /api/device/data as the device of secret; check: assert that it was stored."""
+        r = self.request("POST", "/api/device/data", body, headers=bearer(secret), **kw)
+        if check:
+            assert r.status == 200, r
+        return r
 
 
-class Meter:
-    """meterd with the built-in signal generator."""
+def api_get(server, token, path, timeout=15, interval=0.1, request_timeout=30, what=None):
+    """GET's JSON, waiting out a 503: after a database restart the API's pooled connection
+    notices the loss on its first use and reconnects on the next."""
+    def attempt():
+        r = server.request("GET", path, token=token, timeout=request_timeout)
+        assert r.status in (200, 503), r
+        return r if r.status == 200 else None
+    return wait_until(attempt, timeout, interval=interval, what=what or f"GET {path}").json()
 
-    def __init__(self, workdir, device_id, mqtt_url, interval="1", adc="sim", extra=()):
+
+class Meter(Daemon):
+    """meterd with the built-in signal generator; by default its state in workdir/meterd-state
+    and its log in workdir/meterd-<device>.log."""
+
+    def __init__(self, workdir, device_id, mqtt_url, interval="1", adc="sim", extra=(),
+                 state_dir=None, log_path=None):
         self.device_id = device_id
-        self.state_dir = os.path.join(workdir, "meterd-state")
+        self.state_dir = state_dir or os.path.join(workdir, "meterd-state")
         self.args = [METERD, "--device-id", device_id, "--mqtt", mqtt_url, "--adc", adc,
                      "--interval", interval, "--state-dir", self.state_dir, *extra]
-        self.log_path = os.path.join(workdir, f"meterd-{device_id}.log")
-        self.proc = None
+        self.log_path = log_path or os.path.join(workdir, f"meterd-{device_id}.log")
 
-    def start(self):
-        self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
+    def start(self, note=None):
+        self.spawn(self.args, note)
         return self
 
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc:
-            self.logf.close()
-        code = self.proc.returncode if self.proc else None
-        self.proc = None
-        return code
+    @property
+    def state_file(self):
+        return state_file(self.state_dir, self.device_id)
+
+    @property
+    def spool_dir(self):
+        return spool_dir(self.state_dir, self.device_id)
+
+
+# --- MQTT -----------------------------------------------------------------------------------
+
+def broker_port(url):
+    return url.rsplit(":", 1)[1]
 
 
 def mqtt_publish(url, topic, payload, qos=1, retain=False):
-    port = url.rsplit(":", 1)[1]
-    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-t", topic, "-q", str(qos), "-s"]
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", broker_port(url), "-t", topic, "-q", str(qos),
+            "-s"]
     if retain:
         args.append("-r")
     subprocess.run(args, input=payload.encode(), check=True, timeout=20)
 
 
+def mqtt_publish_lines(url, topic, lines, wait=True):
+    """Each of lines as one QoS 1 message on topic (mosquitto_pub -l), in order. Waits until
+    it is done and checks that it worked; wait=False returns it running, every line handed
+    over (the broker may take them as slowly as it likes)."""
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", broker_port(url), "-q", "1", "-l",
+            "-t", topic]
+    data = "".join(line + "\n" for line in lines).encode()
+    if wait:
+        subprocess.run(args, input=data, check=True, timeout=60)
+        return None
+    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    p.stdin.write(data)
+    p.stdin.close()
+    return p
+
+
+def mosquitto_sub(url, topics, *options, **popen):
+    """mosquitto_sub at QoS 1 on topics; popen says where its output goes."""
+    args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", broker_port(url), "-q", "1", *options]
+    for topic in topics:
+        args += ["-t", topic]
+    return subprocess.Popen(args, **popen)
+
+
+def wait_subscribed(url, probe_topic, seen, interval=0.1, what="mosquitto_sub subscribed"):
+    """mosquitto_sub says nothing when its subscription stands: publishes a probe on
+    probe_topic until seen() says one came back."""
+    def probed():
+        mqtt_publish(url, probe_topic, "probe", qos=0)
+        time.sleep(0.1)
+        return seen()
+    wait_until(probed, 15, interval=interval, what=what)
+
+
+# --- the test class -------------------------------------------------------------------------
+
 class IntegrationTest(unittest.TestCase):
-    """Gives each test class a work dir that is removed unless a test failed."""
+    """Gives each test class a work dir that is removed unless a test failed, and the
+    processes it tracks stopped at its end."""
 
     backend = os.environ.get("TEST_BACKEND", "sqlite")
 
@@ -292,20 +555,84 @@ class IntegrationTest(unittest.TestCase):
         if bad_exits:
             raise AssertionError("; ".join(bad_exits))
 
-    @classmethod
-    def track(cls, proc):
-        cls._procs.append(proc)
-        return proc
-
     def run(self, result=None):
         result = super().run(result)
         if result and (result.failures or result.errors):
             type(self)._failed = True
         return result
 
+    # --- the work dir ---
+
+    @classmethod
+    def path(cls, *parts):
+        """A path in the work dir."""
+        return os.path.join(cls.workdir, *parts)
+
+    @classmethod
+    def subdir(cls, *parts):
+        """A folder in the work dir, created if need be."""
+        return make_dir(cls.workdir, *parts)
+
+    @classmethod
+    def write_file(cls, name, text):
+        """Writes text to the work dir's file name; returns its path."""
+        return write_file(cls.path(name), text)
+
+    @classmethod
+    def track(cls, proc):
+        cls._procs.append(proc)
+        return proc
+
     @classmethod
     def db_name(cls, suffix=""):
         return re.sub(r"[^a-z0-9_]", "_", f"it_{cls.__name__}{suffix}".lower())[:60]
+
+    # --- broker and servers ---
+
+    @classmethod
+    def private_broker(cls, broker_class=Broker):
+        """A mosquitto of the class's own, cls.broker, started; returns its URL."""
+        cls.broker = cls.track(broker_class(cls.workdir)).start()
+        return cls.broker.url
+
+    @classmethod
+    def server_fixture(cls, users, devices=None, login=(), broker="shared", db=None,
+                       extra_args=(), client_id=None, migrations=1, connect=True):
+        """The broker+server fixture: a started (and, with connect, broker-connected) server.
+
+        broker: "shared" (the services' mosquitto), "private" (cls.private_broker()) or a
+        URL. db: a database URL (default: a fresh database of cls.backend named after the
+        class). users and devices as Server.provision takes them; srv.secrets holds the
+        devices' secrets and srv.tokens the tokens of the users in login."""
+        if broker == "shared":
+            broker = services_env()["MQTT_URL"]
+        elif broker == "private":
+            broker = cls.private_broker()
+        srv = cls.new_server(db or new_database(cls.backend, cls.db_name(), cls.workdir), broker,
+                             extra_args, client_id)
+        srv.provision(users, devices or {}, migrations).start()
+        if connect:
+            srv.wait_mqtt()
+        srv.login_all(login)
+        return srv
+
+    @classmethod
+    def new_server(cls, db=None, mqtt=None, extra_args=(), client_id=None):
+        """A server (tracked, not started) on db and mqtt, by default those of cls.srv."""
+        return cls.track(Server(cls.workdir, db or cls.srv.db, mqtt or cls.srv.mqtt,
+                                extra_args=extra_args, client_id=client_id))
+
+    # --- API calls ---
+
+    @classmethod
+    def call(cls, method, path, body=None, who=None, token=None, srv=None, **kw):
+        """One request to srv (default cls.srv) with token, or as user who of cls.tok."""
+        token = token or (cls.tok[who] if who else None)
+        return (srv or cls.srv).request(method, path, body, token=token, **kw)
+
+    @classmethod
+    def get(cls, path, who=None, **kw):
+        return cls.call("GET", path, who=who, **kw)
 
 
 def main():

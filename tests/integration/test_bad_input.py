@@ -3,27 +3,20 @@ from http.client import HTTPConnection
 import json
 import time
 
-from harness import (IntegrationTest, Server, http, main, mqtt_publish, new_database,
-                     services_env, wait_until)
+from harness import IntegrationTest, http, main, mqtt_publish, wait_until
 
 
 class BadInput(IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        env = services_env()
-        cls.mqtt = env["MQTT_URL"]
-        db = new_database(cls.backend, cls.db_name(), cls.workdir)
-        cls.srv = cls.track(Server(cls.workdir, db, cls.mqtt,
-                                   extra_args=["--max-batch", "50", "--login-max-failures", "3"]))
-        cls.srv.migrate()
-        cls.srv.add_user("op", "operator", "op-password")
-        cls.srv.add_user("mallory", "user", "mallory-password")
         cls.dev = f"bad-{cls.backend}"
-        cls.secret = cls.srv.add_device(cls.dev, "op")
-        cls.srv.start()
-        cls.srv.wait_mqtt()
-        cls.token = cls.srv.login("op", "op-password")
+        cls.srv = cls.server_fixture({"op": "operator", "mallory": "user"}, {cls.dev: "op"},
+                                     login=("op",),
+                                     extra_args=["--max-batch", "50", "--login-max-failures", "3"])
+        cls.mqtt = cls.srv.mqtt
+        cls.secret = cls.srv.secrets[cls.dev]
+        cls.token = cls.srv.tokens["op"]
 
     def post(self, path, raw, token=None, headers=None):
         h = {"Content-Type": "application/json", **(headers or {})}

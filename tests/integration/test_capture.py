@@ -10,7 +10,7 @@ reading), and the samples and the COMTRADE files must agree with each other.
 import math
 import time
 
-from harness import Broker, IntegrationTest, Meter, Server, http, main, new_database, wait_until
+from harness import IntegrationTest, Meter, main, wait_until
 
 # The simulated signal, as meter/hal/adc_sim.c generates it: the fundamental
 # v = V sqrt2 sin(th), i = I sqrt2 sin(th - phi), and harmonic h of each channel
@@ -45,18 +45,11 @@ class Capture(IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.broker = cls.track(Broker(cls.workdir))
-        cls.broker.start()
-        db = new_database(cls.backend, cls.db_name(), cls.workdir)
-        cls.srv = cls.track(Server(cls.workdir, db, cls.broker.url))
-        cls.srv.migrate()
-        for name, role in (("op", "operator"), ("alice", "user"), ("bob", "user")):
-            cls.srv.add_user(name, role, f"{name}-password")
-        cls.srv.add_device("cap-1", "alice")
-        cls.srv.add_device("cap-off", "alice")  # never runs: its captures stay pending
-        cls.srv.start()
-        cls.srv.wait_mqtt()
-        cls.tok = {n: cls.srv.login(n, f"{n}-password") for n in ("op", "alice", "bob")}
+        # cap-off never runs: its captures stay pending.
+        cls.srv = cls.server_fixture({"op": "operator", "alice": "user", "bob": "user"},
+                                     {"cap-1": "alice", "cap-off": "alice"},
+                                     login=("op", "alice", "bob"), broker="private")
+        cls.tok = cls.srv.tokens
         cls.meter = cls.track(Meter(cls.workdir, "cap-1", cls.broker.url, adc=ADC))
         started = time.monotonic()
         cls.meter.start()
@@ -65,13 +58,8 @@ class Capture(IntegrationTest):
         # The ring must hold more than the capture.
         time.sleep(max(0.0, 3.5 - (time.monotonic() - started)))
 
-    @classmethod
-    def get(cls, path, who):
-        return http("GET", cls.srv.url(path), token=cls.tok[who])
-
     def post_capture(self, device, body, who="op"):
-        return http("POST", self.srv.url(f"/api/devices/{device}/captures"), body,
-                    token=self.tok[who])
+        return self.call("POST", f"/api/devices/{device}/captures", body, who=who)
 
     def wait_done(self, device, cid, timeout=40):
         def done():

@@ -4,8 +4,7 @@ import math
 import os
 import subprocess
 
-from harness import (METER_SERVER, METERD, IntegrationTest, Server, http, main, new_database,
-                     services_env, wait_until)
+from harness import METER_SERVER, METERD, IntegrationTest, main, new_database
 
 
 def run(args, stdin=None, timeout=60):
@@ -40,33 +39,25 @@ class CommandLine(IntegrationTest):
                               "/nonexistent/x.conf")
         self.assert_bad_input(run([METER_SERVER, "frobnicate"]), "unknown command")
         self.assert_bad_input(run([METER_SERVER, "--db", self.db("a"), "--token-ttl", "5"]), "--token-ttl")
-        bad_conf = os.path.join(self.workdir, "bad.conf")
-        with open(bad_conf, "w") as f:
-            f.write("db sqlite:/tmp/x.db\nno_such_option 3\n")
+        bad_conf = self.write_file("bad.conf", "db sqlite:/tmp/x.db\nno_such_option 3\n")
         self.assert_bad_input(run([METER_SERVER, "migrate", "--config", bad_conf]), "bad.conf:2")
 
     def test_server_refuses_to_start_without_a_proper_jwt_secret(self):
         db = self.db("jwt")
         self.assertEqual(run([METER_SERVER, "migrate", "--db", db]).returncode, 0)
         self.assert_bad_input(run([METER_SERVER, "--db", db]), "JWT secret")
-        short = os.path.join(self.workdir, "short.secret")
-        with open(short, "w") as f:
-            f.write("too-short\n")
+        short = self.write_file("short.secret", "too-short\n")
         self.assert_bad_input(run([METER_SERVER, "--db", db, "--jwt-secret-file", short]), "32")
         self.assert_bad_input(run([METER_SERVER, "--db", db, "--jwt-secret-file", short + ".missing"]),
                               "missing")
-        good = os.path.join(self.workdir, "good.secret")
-        with open(good, "w") as f:
-            f.write("x" * 40)
+        good = self.write_file("good.secret", "x" * 40)
         self.assert_bad_input(run([METER_SERVER, "--db", db, "--jwt-secret-file", good,
                                    "--mqtt", "http://broker"]), "MQTT URL")
         self.assert_bad_input(run([METER_SERVER, "--db", db, "--jwt-secret-file", good,
                                    "--listen", "nowhere"]), "listen")
 
     def test_server_refuses_an_unmigrated_database(self):
-        good = os.path.join(self.workdir, "good2.secret")
-        with open(good, "w") as f:
-            f.write("y" * 40)
+        good = self.write_file("good2.secret", "y" * 40)
         r = run([METER_SERVER, "--db", self.db("empty"), "--jwt-secret-file", good])
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("meter-server migrate", r.stderr)
@@ -105,31 +96,25 @@ class CommandLine(IntegrationTest):
             self.assertNotIn(secret.strip().encode(), f.read())
 
     def test_every_option_works_from_a_config_file(self):
-        conf = os.path.join(self.workdir, "server.conf")
         db = self.db("fromconf")
-        with open(conf, "w") as f:
-            f.write(f"# a config in mosquitto.conf style\ndb {db}\nlisten 127.0.0.1:0\n"
-                    "log_level warn\ntoken_ttl 600\nmax_batch 10\n")
+        conf = self.write_file("server.conf", f"# a config in mosquitto.conf style\ndb {db}\n"
+                               "listen 127.0.0.1:0\nlog_level warn\ntoken_ttl 600\nmax_batch 10\n")
         r = run([METER_SERVER, "migrate", "--config", conf])
         self.assertEqual(r.returncode, 0, r)
         self.assertTrue(os.path.exists(db[len("sqlite:"):]))
 
     def test_secrets_never_reach_the_logs(self):
-        env = services_env()
         r = run([METER_SERVER, "migrate", "--db", "mysql://smartmeter:hunter2-secret@127.0.0.1:1/x"])
         self.assertEqual(r.returncode, 1, r)
         self.assertNotIn("hunter2-secret", r.stderr + r.stdout)
         db = new_database("mysql", "it_cli_secrets", self.workdir)
-        srv = self.track(Server(self.workdir, db, env["MQTT_URL"], extra_args=["--log-level", "debug"]))
-        srv.migrate()
-        srv.add_user("sam", "operator", "sam-very-secret-pw")
-        secret = srv.add_device("sec-1", "sam")
-        srv.start()
-        token = srv.login("sam", "sam-very-secret-pw")
-        http("POST", srv.url("/api/login"), {"username": "sam", "password": "wrong-pw-attempt"})
-        http("POST", srv.url("/api/device/data"), {"device_id": "sec-1", "voltage": 1, "current": 1},
-             headers={"Authorization": f"Bearer {secret}"})
-        http("GET", srv.url("/api/devices"), token=token)
+        srv = self.server_fixture({"sam": ("operator", "sam-very-secret-pw")}, {"sec-1": "sam"},
+                                  login=("sam",), db=db, extra_args=["--log-level", "debug"],
+                                  connect=False)
+        secret, token = srv.secrets["sec-1"], srv.tokens["sam"]
+        srv.request("POST", "/api/login", {"username": "sam", "password": "wrong-pw-attempt"})
+        srv.upload(secret, {"device_id": "sec-1", "voltage": 1, "current": 1})
+        srv.request("GET", "/api/devices", token=token)
         log = srv.log()
         db_password = db.split(":")[2].split("@")[0]
         for s in ("sam-very-secret-pw", "wrong-pw-attempt", secret, token, db_password):

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from zoneinfo import ZoneInfo
 
-from harness import IntegrationTest, Server, http, main, new_database, services_env, wait_until
+from harness import IntegrationTest, main, sqlite_path, wait_until
 
 MIN = 60_000
 HOUR = 3_600_000
@@ -64,7 +64,7 @@ class RollupWriter:
     def sql(self, statements, fetch=False):
         if self.backend == "sqlite":
             import sqlite3
-            con = sqlite3.connect(self.db_url[len("sqlite:"):], timeout=30)
+            con = sqlite3.connect(sqlite_path(self.db_url), timeout=30)
             try:
                 if fetch:
                     return [list(r) for r in con.execute(statements)]
@@ -167,27 +167,23 @@ class HistoryBase(IntegrationTest):
     zone = "UTC"
 
     @classmethod
-    def start_server(cls, suffix="", extra=()):
-        env = services_env()
-        db = new_database(cls.backend, cls.db_name(suffix), cls.workdir)
-        srv = cls.track(Server(cls.workdir, db, env["MQTT_URL"],
-                               extra_args=("--timezone", cls.zone, *extra)))
-        srv.migrate()
-        return srv
+    def start_server(cls, users, devices, login=()):
+        """The class's server in cls.zone (cls.srv, tokens in cls.tok); cls.w writes its
+        rollups."""
+        cls.tz = ZoneInfo(cls.zone)
+        cls.srv = cls.server_fixture(users, devices, login, extra_args=("--timezone", cls.zone),
+                                     connect=False)
+        cls.tok = cls.srv.tokens
+        cls.w = RollupWriter(cls.backend, cls.srv.db)
+        return cls.srv
 
     @classmethod
     def start_for_alice(cls, device):
-        """A started server in cls.zone where alice owns device; cls.w writes its rollups."""
-        cls.tz = ZoneInfo(cls.zone)
-        cls.srv = cls.start_server()
-        cls.srv.add_user("alice", "user", "alice-password")
-        cls.srv.add_device(device, "alice")
-        cls.srv.start()
-        cls.tok = {"alice": cls.srv.login("alice", "alice-password")}
-        cls.w = RollupWriter(cls.backend, cls.srv.db)
+        """start_server where alice owns device."""
+        return cls.start_server({"alice": "user"}, {device: "alice"}, login=("alice",))
 
-    def get(self, path, who="alice"):
-        return http("GET", self.srv.url(path), token=self.tok[who])
+    def get(self, path, who="alice", **kw):
+        return super().get(path, who, **kw)
 
     def assert_buckets(self, got, want):
         """got (newest first, from the API) equals want (oldest first, from readings)."""
@@ -207,16 +203,8 @@ class BerlinHistory(HistoryBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tz = ZoneInfo(cls.zone)
-        cls.srv = cls.start_server()
-        cls.srv.add_user("alice", "user", "alice-password")
-        cls.srv.add_user("bob", "user", "bob-password")
-        cls.srv.add_device("m1", "alice")
-        cls.srv.add_device("m2", "bob")
-        cls.srv.add_device("big", "alice")
-        cls.srv.start()
-        cls.tok = {n: cls.srv.login(n, f"{n}-password") for n in ("alice", "bob")}
-        cls.w = RollupWriter(cls.backend, cls.srv.db)
+        cls.start_server({"alice": "user", "bob": "user"},
+                         {"m1": "alice", "m2": "bob", "big": "alice"}, login=("alice", "bob"))
         # Every 5 minutes from 2026-02-26 to 2026-04-03 and around the autumn change.
         spring = readings(ms("2026-02-26T00:00:00Z"), ms("2026-04-03T00:00:00Z"), 5 * MIN)
         autumn = readings(ms("2026-10-23T00:00:00Z"), ms("2026-10-28T00:00:00Z"), 5 * MIN,
@@ -531,11 +519,7 @@ class Retention(HistoryBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = cls.start_server()
-        cls.srv.add_user("alice", "user", "alice-password")
-        cls.srv.add_user("op", "operator", "op-password")
-        cls.secret = cls.srv.add_device("r1", "alice")
-        cls.srv.start()
+        cls.start_server({"alice": "user", "op": "operator"}, {"r1": "alice"})
         now = int(time.time() * 1000)
         cls.old_day = (now - 40 * DAY) // DAY * DAY
         cls.old = readings(cls.old_day + HOUR, cls.old_day + 2 * HOUR, MIN)
@@ -543,16 +527,11 @@ class Retention(HistoryBase):
         batch = [{"device_id": "r1", "seq": k + 1, "ts": t, "voltage": v, "current": i,
                   "power_w": p, "energy_wh": e / 1000}
                  for k, (t, v, i, p, e) in enumerate(cls.old + cls.recent)]
-        r = http("POST", cls.srv.url("/api/device/data"), batch,
-                 headers={"Authorization": f"Bearer {cls.secret}"})
-        assert r.status == 200, r
-        w = RollupWriter(cls.backend, cls.srv.db)
-        w.put(w.device_pk("r1"), cls.old + cls.recent, ZoneInfo("UTC"))
+        cls.srv.upload(cls.srv.secrets["r1"], batch, check=True)
+        cls.w.put(cls.w.device_pk("r1"), cls.old + cls.recent, ZoneInfo("UTC"))
         cls.srv.stop()
-        cls.srv = cls.track(Server(cls.workdir, cls.srv.db, services_env()["MQTT_URL"],
-                                   extra_args=("--raw-retention-days", "30")))
-        cls.srv.start()
-        cls.tok = {n: cls.srv.login(n, f"{n}-password") for n in ("alice", "op")}
+        cls.srv = cls.new_server(extra_args=("--raw-retention-days", "30")).start()
+        cls.tok = cls.srv.login_all(("alice", "op"))
 
     def test_old_readings_go_and_history_stays(self):
         def raw():

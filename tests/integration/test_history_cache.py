@@ -6,8 +6,7 @@ and a foreign device is still a 404. The real server on SQLite or MariaDB.
 import json
 import time
 
-from harness import (IntegrationTest, Server, http, main, mqtt_publish, new_database,
-                     services_env, wait_until)
+from harness import IntegrationTest, http, main, mqtt_publish, wait_until
 
 DAY = 86_400_000
 
@@ -16,21 +15,14 @@ class HistoryCache(IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env = services_env()
-        db = new_database(cls.backend, cls.db_name(), cls.workdir)
-        cls.srv = cls.track(Server(cls.workdir, db, cls.env["MQTT_URL"]))
-        cls.srv.migrate()
-        for name, role in (("alice", "user"), ("bob", "user"), ("op", "operator")):
-            cls.srv.add_user(name, role, f"{name}-password")
         # Per backend: both variants may run at once on the shared broker, and each server
         # would store the other's MQTT telemetry for a device of the same name.
         cls.a = f"hc-a-{cls.backend}"
         cls.b = f"hc-b-{cls.backend}"
-        cls.secret = cls.srv.add_device(cls.a, "alice")
-        cls.secret_b = cls.srv.add_device(cls.b, "bob")
-        cls.srv.start()
-        cls.srv.wait_mqtt()
-        cls.tok = {n: cls.srv.login(n, f"{n}-password") for n in ("alice", "bob", "op")}
+        users = {"alice": "user", "bob": "user", "op": "operator"}
+        cls.srv = cls.server_fixture(users, {cls.a: "alice", cls.b: "bob"}, login=users)
+        cls.tok = cls.srv.tokens
+        cls.secret = cls.srv.secrets[cls.a]
         now = int(time.time() * 1000)
         cls.now = now
         # 40-day-old readings (for the retention delete) and recent ones.
@@ -42,22 +34,18 @@ class HistoryCache(IntegrationTest):
             rows.append({"device_id": cls.a, "seq": cls.seq, "ts": ts, "voltage": 230.0,
                          "current": 5.0})
         cls.upload(rows)
-        r = http("POST", cls.srv.url("/api/device/data"),
-                 {"device_id": cls.b, "voltage": 231.5, "current": 7.25},
-                 headers={"Authorization": f"Bearer {cls.secret_b}"})
-        assert r.status == 200, r
+        cls.srv.upload(cls.srv.secrets[cls.b], {"device_id": cls.b, "voltage": 231.5,
+                                                "current": 7.25}, check=True)
 
     @classmethod
     def upload(cls, rows):
-        r = http("POST", cls.srv.url("/api/device/data"), rows,
-                 headers={"Authorization": f"Bearer {cls.secret}"})
-        assert r.status == 200, r
+        cls.srv.upload(cls.secret, rows, check=True)
 
-    def get(self, path, who="alice", headers=None, srv=None):
-        return http("GET", (srv or self.srv).url(path), token=self.tok[who], headers=headers)
+    def get(self, path, who="alice", **kw):
+        return super().get(path, who, **kw)
 
     def cache_stats(self, srv=None):
-        r = http("GET", (srv or self.srv).url("/api/stats"), token=self.tok["op"])
+        r = self.get("/api/stats", "op", srv=srv)
         self.assertEqual(r.status, 200, r)
         return r.json()["history_cache"]
 
@@ -111,7 +99,7 @@ class HistoryCache(IntegrationTest):
             # server still subscribing on a loaded machine would miss a single copy. Storing
             # is idempotent on (device, seq).
             if time.monotonic() - sent[0] > 2:
-                mqtt_publish(self.env["MQTT_URL"], f"meters/{self.a}/telemetry", payload)
+                mqtt_publish(self.srv.mqtt, f"meters/{self.a}/telemetry", payload)
                 sent[0] = time.monotonic()
             s = self.seqs(self.get(f"/api/device/data/{self.a}?limit=5"))
             return s if s[0] == seq else None
@@ -167,9 +155,7 @@ class HistoryCache(IntegrationTest):
         cached = self.seqs(self.get(path))
         self.assertIn(1, cached)  # the 40-day-old readings are still there
         # A second server on the same database deletes raw readings past 30 days.
-        other = self.track(Server(self.workdir, self.srv.db, self.env["MQTT_URL"],
-                                  extra_args=("--raw-retention-days", "30")))
-        other.start()
+        other = self.new_server(extra_args=("--raw-retention-days", "30")).start()
         wait_until(lambda: http("GET", other.url("/api/stats"), token=self.tok["op"]).json()
                    ["retention"]["rows_deleted"] >= 5, 30, what="a retention run")
         now_seen = self.seqs(self.get(path))

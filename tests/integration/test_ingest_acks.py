@@ -3,38 +3,25 @@ covering exactly the seqs sent; duplicates and invalid readings acked too; none 
 unregistered device. HTTP uploads go through the same idempotent batch insert."""
 import threading
 
-from harness import Broker, IntegrationTest, Server, http, main, new_database, wait_until
-from ingest_common import (AckWatcher, publish_readings, reading, stats, stored_seqs)
+from harness import http, main, wait_until
+from ingest_common import IngestTest, publish_readings, reading, seqs_in, stats, stored_seqs
 
 
-class IngestAcks(IntegrationTest):
+class IngestAcks(IngestTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.broker = cls.track(Broker(cls.workdir))
-        cls.broker.start()
-        db = new_database(cls.backend, cls.db_name(), cls.workdir)
-        cls.srv = cls.track(Server(cls.workdir, db, cls.broker.url,
-                                   extra_args=["--batch-wait-ms", "5"]))
-        cls.srv.migrate()
-        cls.srv.add_user("op", "operator", "op-password")
-        cls.secrets = {d: cls.srv.add_device(d, "op") for d in ("ack-1", "ack-2", "up-1")}
-        cls.srv.start()
-        cls.srv.wait_mqtt()
-        cls.token = cls.srv.login("op", "op-password")
         cls.early = []  # (device, seqs acked but not yet queryable when the ack arrived)
         cls.early_lock = threading.Lock()
-        cls.watcher = cls.track(AckWatcher(cls.broker.url, on_ack=cls.check_queryable))
+        cls.ingest_fixture(("ack-1", "ack-2", "up-1"), extra_args=["--batch-wait-ms", "5"])
+        cls.secrets = cls.srv.secrets
+        cls.watch_acks(on_ack=cls.check_queryable)
 
     @classmethod
     def check_queryable(cls, device, body):
         # Runs as each ack arrives: everything it names as stored must be readable already.
-        rejected = set()
-        for first, last in body.get("rejected", []):
-            rejected.update(range(first, last + 1))
-        acked = set()
-        for first, last in body["seqs"]:
-            acked.update(range(first, last + 1))
+        rejected = seqs_in(body.get("rejected", []))
+        acked = seqs_in(body["seqs"])
         missing = (acked - rejected) - set(stored_seqs(cls.srv, cls.token, device))
         if missing:
             with cls.early_lock:

@@ -5,68 +5,48 @@ SQLite: another connection holds the write lock. MariaDB: the server is killed (
 started again."""
 import json
 import sqlite3
-import subprocess
-import time
 
-from harness import Broker, IntegrationTest, Server, http, main, new_database, wait_until
-from ingest_common import AckWatcher, PrivateMariaDB, reading, rss_kib, stats, stored_seqs
+from harness import PrivateMariaDB, http, main, mqtt_publish_lines, sqlite_path, wait_until
+from ingest_common import IngestTest, publish_readings, reading, rss_kib, stats, stored_seqs
 
 DEVICE = "outage-1"
 MESSAGES = 60  # of 5 readings: 300 readings against a queue of 40
 QUEUE = 40
 
 
-class DatabaseOutage(IntegrationTest):
+class DatabaseOutage(IngestTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.broker = cls.track(Broker(cls.workdir))
-        cls.broker.start()
+        db = None
         if cls.backend == "mysql":
-            cls.mariadb = cls.track(PrivateMariaDB(cls.workdir))
-            cls.mariadb.start()
-            db = cls.mariadb.create(cls.db_name())
-        else:
-            db = new_database(cls.backend, cls.db_name(), cls.workdir)
-        cls.db = db
-        cls.srv = cls.track(Server(cls.workdir, db, cls.broker.url, extra_args=[
+            cls.mariadb = cls.track(PrivateMariaDB(cls.workdir)).install()
+            db = cls.mariadb.new_database(cls.db_name())
+        cls.ingest_fixture([DEVICE], db=db, extra_args=[
             "--ingest-queue", str(QUEUE), "--max-batch", "10", "--batch-max", "10",
-            "--batch-wait-ms", "5"]))
-        cls.srv.migrate()
-        cls.srv.add_user("op", "operator", "op-password")
-        cls.srv.add_device(DEVICE, "op")
-        cls.srv.start()
-        cls.srv.wait_mqtt()
-        cls.token = cls.srv.login("op", "op-password")
-        cls.watcher = cls.track(AckWatcher(cls.broker.url))
+            "--batch-wait-ms", "5"])
+        cls.db = cls.srv.db
+        cls.watch_acks()
 
     def stats(self):
         return stats(self.srv, self.token)
 
     def publish_all(self):
-        port = self.broker.url.rsplit(":", 1)[1]
         lines = [json.dumps([reading(5 * k + i) for i in range(1, 6)]) for k in range(MESSAGES)]
         # In the background: the server stops taking messages while the queue is full.
-        return subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-l",
-                                 "-t", f"meters/{DEVICE}/telemetry"], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), \
-            "".join(line + "\n" for line in lines).encode()
+        return mqtt_publish_lines(self.broker.url, f"meters/{DEVICE}/telemetry", lines,
+                                  wait=False)
 
     def test_outage_holds_everything_then_stores_once_and_acks(self):
         # One reading before the outage, so the device's key is cached and the writer warm.
-        publish = subprocess.run
-        publish(["mosquitto_pub", "-h", "127.0.0.1", "-p", self.broker.url.rsplit(":", 1)[1],
-                 "-q", "1", "-t", f"meters/{DEVICE}/telemetry", "-m",
-                 json.dumps(reading(0))], check=True, timeout=20)
+        publish_readings(self.broker.url, DEVICE, [reading(0)])
         wait_until(lambda: 0 in self.watcher.acked(DEVICE)[0], 20, what="first ack")
         rss_before = rss_kib(self.srv.proc.pid)
         acks_before = len(self.watcher.for_device(DEVICE))
 
         lock = self.take_database_away()
         try:
-            pub, data = self.publish_all()
-            pub.stdin.write(data)
-            pub.stdin.close()
+            pub = self.publish_all()
             # The writer keeps failing and the queue fills up: held, not dropped, not acked.
             pub.wait(timeout=60)  # the broker took everything; the server holds back
             self.wait_outage_seen()
@@ -110,8 +90,7 @@ class DatabaseOutage(IntegrationTest):
         if self.backend == "mysql":
             self.mariadb.kill()
             return None
-        path = self.db[len("sqlite:"):]
-        conn = sqlite3.connect(path, isolation_level=None, timeout=1)
+        conn = sqlite3.connect(sqlite_path(self.db), isolation_level=None, timeout=1)
         conn.execute("BEGIN EXCLUSIVE")  # every writer now waits, then fails with "busy"
         return conn
 

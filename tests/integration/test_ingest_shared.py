@@ -2,44 +2,26 @@
 the messages between them, both do work, and every reading is stored exactly once even
 when replays of the same readings reach both instances."""
 import json
-import subprocess
 
-from harness import Broker, IntegrationTest, Server, main, new_database, wait_until
-from ingest_common import AckWatcher, reading, stats, stored_seqs
+from harness import main, mqtt_publish_lines, wait_until
+from ingest_common import IngestTest, reading, stats, stored_seqs
 
 DEVICES = [f"share-{i}" for i in range(4)]
 MESSAGES = 60  # per device, each with 2 readings, then all of them again
 
 
-class SharedSubscriptions(IntegrationTest):
+class SharedSubscriptions(IngestTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.broker = cls.track(Broker(cls.workdir))
-        cls.broker.start()
-        db = new_database(cls.backend, cls.db_name(), cls.workdir)
         args = ["--mqtt-share-group", "ingest", "--batch-wait-ms", "5"]
-        cls.a = cls.track(Server(cls.workdir, db, cls.broker.url, extra_args=args,
-                                 client_id="meter-server-a"))
-        cls.a.migrate()
-        cls.a.add_user("op", "operator", "op-password")
-        for d in DEVICES:
-            cls.a.add_device(d, "op")
-        cls.b = cls.track(Server(cls.workdir, db, cls.broker.url, extra_args=args,
-                                 client_id="meter-server-b"))
-        cls.a.start()
-        cls.b.start()
-        cls.a.wait_mqtt()
+        cls.a = cls.ingest_fixture(DEVICES, extra_args=args, client_id="meter-server-a")
+        cls.b = cls.new_server(extra_args=args, client_id="meter-server-b").start()
         cls.b.wait_mqtt()
-        cls.token = cls.a.login("op", "op-password")
-        cls.watcher = cls.track(AckWatcher(cls.broker.url))
+        cls.watch_acks()
 
     def publish_lines(self, device, lines):
-        port = self.broker.url.rsplit(":", 1)[1]
-        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-l",
-                        "-t", f"meters/{device}/telemetry"],
-                       input="".join(line + "\n" for line in lines).encode(), check=True,
-                       timeout=60)
+        mqtt_publish_lines(self.broker.url, f"meters/{device}/telemetry", lines)
 
     def test_every_reading_once_and_both_instances_work(self):
         # Subscriptions settle before the first message: both are connected and subscribed

@@ -22,7 +22,8 @@ import subprocess
 import time
 import zlib
 
-from harness import METERD, IntegrationTest, main, services_env, wait_until
+from harness import (IntegrationTest, Meter, main, mosquitto_sub, services_env, state_file,
+                     wait_subscribed, wait_until)
 
 KILL_DELAY_S = (0.3, 1.5)
 INTERVAL = "0.2"
@@ -58,14 +59,12 @@ def load_state(path, device_id):
 
 class MeterCrash(IntegrationTest):
     def setUp(self):
-        env = services_env()
-        self.mqtt_url = env["MQTT_URL"]
-        self.port = self.mqtt_url.rsplit(":", 1)[1]
+        self.mqtt_url = services_env()["MQTT_URL"]
         self.device = f"crash-{os.getpid()}-{random.randrange(1 << 30):x}"
-        self.state_dir = os.path.join(self.workdir, "meterd-state")
-        self.state_path = os.path.join(self.state_dir, f"meterd-{self.device}.state")
-        self.log_path = os.path.join(self.workdir, "meterd.log")
-        self.rec_path = os.path.join(self.workdir, "telemetry.txt")
+        self.state_dir = self.path("meterd-state")
+        self.state_path = state_file(self.state_dir, self.device)
+        self.log_path = self.path("meterd.log")
+        self.rec_path = self.path("telemetry.txt")
         self.sub = None
         self.proc = None
 
@@ -79,34 +78,25 @@ class MeterCrash(IntegrationTest):
         """mosquitto_sub on the telemetry topic; returns once it is surely subscribed."""
         self.rec = open(self.rec_path, "wb")
         probe = f"meters/{self.device}/probe"
-        self.sub = subprocess.Popen(
-            ["mosquitto_sub", "-h", "127.0.0.1", "-p", self.port, "-q", "1", "-v",
-             "-t", f"meters/{self.device}/telemetry", "-t", probe],
-            stdout=self.rec, stderr=subprocess.STDOUT)
+        self.sub = mosquitto_sub(self.mqtt_url, [f"meters/{self.device}/telemetry", probe], "-v",
+                                 stdout=self.rec, stderr=subprocess.STDOUT)
 
-        def probed():
-            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", self.port, "-t", probe,
-                            "-m", "probe"], check=True, timeout=10)
-            time.sleep(0.1)
+        def seen():
             with open(self.rec_path, "rb") as f:
                 return b"probe" in f.read()
-        wait_until(probed, 15, interval=0.2, what="mosquitto_sub subscribed")
+        wait_subscribed(self.mqtt_url, probe, seen, interval=0.2)
 
     def start_meter(self, start_no):
         phase = PHASES[start_no % len(PHASES)]
-        args = [METERD, "--device-id", self.device, "--mqtt", self.mqtt_url,
-                "--adc", f"sim:v=230,i=10,phase={phase}", "--interval", INTERVAL,
-                "--state-dir", self.state_dir]
-        with open(self.log_path, "ab") as log:
-            log.write(f"--- start {start_no} (phase {phase})\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        self.meter = Meter(self.workdir, self.device, self.mqtt_url,
+                           adc=f"sim:v=230,i=10,phase={phase}", interval=INTERVAL,
+                           state_dir=self.state_dir, log_path=self.log_path)
+        self.proc = self.meter.start(note=f"start {start_no} (phase {phase})").proc
 
     def assert_running(self):
         if self.proc.poll() is not None:
-            with open(self.log_path, errors="replace") as f:
-                tail = f.read()[-3000:]
-            self.fail(f"meterd exited by itself with {self.proc.returncode}:\n{tail}")
+            self.fail(f"meterd exited by itself with {self.proc.returncode}:\n"
+                      f"{self.meter.log(3000)}")
 
     def records(self):
         """Telemetry payloads in arrival order, as (raw text, parsed object)."""

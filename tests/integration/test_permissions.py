@@ -1,7 +1,7 @@
 """Who may do what: every endpoint against a foreign device, every role, every bad token."""
 import time
 
-from harness import IntegrationTest, Server, http, main, new_database, services_env
+from harness import IntegrationTest, main
 from tokens import make_token, read_key
 
 
@@ -9,24 +9,14 @@ class Permissions(IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        env = services_env()
-        db = new_database(cls.backend, cls.db_name(), cls.workdir)
-        cls.srv = cls.track(Server(cls.workdir, db, env["MQTT_URL"]))
-        cls.srv.migrate()
-        for name, role in (("alice", "user"), ("bob", "user"), ("op", "operator"), ("root", "admin")):
-            cls.srv.add_user(name, role, f"{name}-password")
-        cls.secret_a = cls.srv.add_device("dev-a", "alice")
-        cls.secret_b = cls.srv.add_device("dev-b", "bob")
-        cls.srv.start()
-        cls.tok = {n: cls.srv.login(n, f"{n}-password") for n in ("alice", "bob", "op", "root")}
-        ok = http("POST", cls.srv.url("/api/device/data"),
-                  {"device_id": "dev-b", "voltage": 231.5, "current": 7.25},
-                  headers={"Authorization": f"Bearer {cls.secret_b}"})
-        assert ok.status == 200, ok
-
-    def call(self, method, path, body=None, who=None, token=None, headers=None):
-        return http(method, self.srv.url(path), body, token=token or (self.tok[who] if who else None),
-                    headers=headers)
+        users = {"alice": "user", "bob": "user", "op": "operator", "root": "admin"}
+        cls.srv = cls.server_fixture(users, {"dev-a": "alice", "dev-b": "bob"}, login=users,
+                                     connect=False)
+        cls.tok = cls.srv.tokens
+        cls.secret_a = cls.srv.secrets["dev-a"]
+        cls.secret_b = cls.srv.secrets["dev-b"]
+        cls.srv.upload(cls.secret_b, {"device_id": "dev-b", "voltage": 231.5, "current": 7.25},
+                       check=True)
 
     # Every device-scoped endpoint, as (method, path template, body).
     DEVICE_ENDPOINTS = [

@@ -1,28 +1,16 @@
 """meterd -> mosquitto -> meter-server -> database, through restarts of each part."""
-import os
-import signal
 import time
 
-from harness import (Broker, IntegrationTest, Meter, Server, http, main, new_database,
-                     wait_until)
+from harness import Meter, http, main, wait_until
+from ingest_common import IngestTest
 
 
-class Pipeline(IntegrationTest):
+class Pipeline(IngestTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.broker = cls.track(Broker(cls.workdir))
-        cls.broker.start()
-        db = new_database(cls.backend, cls.db_name(), cls.workdir)
-        cls.srv = cls.track(Server(cls.workdir, db, cls.broker.url))
-        cls.srv.migrate()
-        cls.srv.add_user("op", "operator", "op-password")
         cls.devices = ["pipe-1", "pipe-2"]
-        for d in cls.devices:
-            cls.srv.add_device(d, "op")
-        cls.srv.start()
-        cls.srv.wait_mqtt()
-        cls.token = cls.srv.login("op", "op-password")
+        cls.ingest_fixture(cls.devices)
         cls.meters = {d: cls.track(Meter(cls.workdir, d, cls.broker.url, interval="0.5",
                                          adc="sim:v=230,i=8,phase=20,seed=%d" % i))
                       for i, d in enumerate(cls.devices)}
@@ -102,10 +90,7 @@ class Pipeline(IntegrationTest):
     def test_5_a_killed_meter_is_reported_offline_by_its_will(self):
         d = self.devices[0]
         m = self.meters[d]
-        m.proc.send_signal(signal.SIGKILL)
-        m.proc.wait()
-        m.proc = None
-        m.logf.close()
+        m.kill()
         wait_until(lambda: self.status(d) == "offline", 40, what=f"{d} offline by last will")
 
 

@@ -11,30 +11,23 @@ import json
 import time
 from decimal import Decimal
 
-from harness import IntegrationTest, Meter, Server, http, main, new_database, services_env
+from harness import IntegrationTest, Meter, http, main
 
 
 class SpecContract(IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        env = services_env()
-        db = new_database(cls.backend, cls.db_name(), cls.workdir)
-        cls.srv = cls.track(Server(cls.workdir, db, env["MQTT_URL"]))
-        first = cls.srv.migrate()
-        again = cls.srv.migrate()
-        cls.migrate_outputs = (first, again)
-        cls.srv.add_user("admin", "admin", "admin-password")
-        cls.srv.add_user("operator1", "operator", "operator-password")
-        cls.srv.add_user("alice", "user", "alice-password")
-        cls.srv.add_user("bob", "user", "bob-password")
         cls.device = f"contract-{cls.backend}-a"
         cls.other_device = f"contract-{cls.backend}-b"
-        cls.secret = cls.srv.add_device(cls.device, "alice")
-        cls.other_secret = cls.srv.add_device(cls.other_device, "bob")
-        cls.srv.start()
-        cls.srv.wait_mqtt()
-        cls.meter = cls.track(Meter(cls.workdir, cls.device, env["MQTT_URL"], interval="1",
+        users = {"admin": "admin", "operator1": ("operator", "operator-password"),
+                 "alice": "user", "bob": "user"}
+        cls.srv = cls.server_fixture(users, {cls.device: "alice", cls.other_device: "bob"},
+                                     migrations=2)
+        cls.migrate_outputs = tuple(cls.srv.migrations)
+        cls.secret = cls.srv.secrets[cls.device]
+        cls.other_secret = cls.srv.secrets[cls.other_device]
+        cls.meter = cls.track(Meter(cls.workdir, cls.device, cls.srv.mqtt, interval="1",
                                     adc="sim:freq=50,v=230,i=10,phase=30"))
         cls.meter.start()
 

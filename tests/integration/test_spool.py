@@ -19,7 +19,8 @@ import sys
 import threading
 import time
 
-from harness import METERD, Broker, IntegrationTest, free_port, main, wait_until
+from harness import (IntegrationTest, Meter, free_port, main, mosquitto_sub, read_text,
+                     spool_dir, state_file, wait_until)
 
 SPOOL_FILL = os.environ.get("SPOOL_FILL", "spool_fill")
 
@@ -27,8 +28,8 @@ SPOOL_FILL = os.environ.get("SPOOL_FILL", "spool_fill")
 class Recorder:
     """mosquitto_sub on one device's telemetry; keeps (arrival time, payload) in order."""
 
-    def __init__(self, port, device, workdir):
-        self.port = port
+    def __init__(self, broker_url, device, workdir):
+        self.url = broker_url
         self.device = device
         self.msgs = []  # (monotonic time, parsed payload)
         self.lock = threading.Lock()
@@ -39,10 +40,8 @@ class Recorder:
 
     def start(self):
         # A persistent session (-c) keeps the subscription across broker restarts.
-        self.proc = subprocess.Popen(
-            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-q", "1", "-c",
-             "-i", self.client_id, "-t", f"meters/{self.device}/telemetry"],
-            stdout=subprocess.PIPE, stderr=self.err)
+        self.proc = mosquitto_sub(self.url, [f"meters/{self.device}/telemetry"], "-c",
+                                  "-i", self.client_id, stdout=subprocess.PIPE, stderr=self.err)
         self.thread = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
         self.thread.start()
         time.sleep(0.3)  # subscribed: nothing is published for this device before it
@@ -133,13 +132,12 @@ class Spool(IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.broker = cls.track(Broker(cls.workdir))
-        cls.broker.start()
+        cls.private_broker()
 
     def setUp(self):
         self.device = f"sp-{self._testMethodName[5:20]}-{random.randrange(1 << 20):x}"
-        self.state_dir = os.path.join(self.workdir, f"state-{self.device}")
-        self.log_path = os.path.join(self.workdir, f"meterd-{self.device}.log")
+        self.state_dir = self.path(f"state-{self.device}")
+        self.log_path = self.path(f"meterd-{self.device}.log")
         self.procs = []
         self.helpers = []
 
@@ -154,22 +152,18 @@ class Spool(IntegrationTest):
             self.broker.start()
 
     def meterd(self, *extra, mqtt=None, interval="0.2"):
-        args = [METERD, "--device-id", self.device, "--mqtt", mqtt or self.broker.url,
-                "--adc", "sim:v=230,i=10,phase=20", "--interval", interval,
-                "--state-dir", self.state_dir, *extra]
-        with open(self.log_path, "ab") as log:
-            log.write(f"--- {' '.join(args[1:])}\n".encode())
-            log.flush()
-            p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        m = Meter(self.workdir, self.device, mqtt or self.broker.url, interval=interval,
+                  adc="sim:v=230,i=10,phase=20", extra=extra, state_dir=self.state_dir,
+                  log_path=self.log_path)
+        p = m.start(note=" ".join(m.args[1:])).proc
         self.procs.append(p)
         return p
 
     def log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+        return read_text(self.log_path)
 
     def recorder(self):
-        rec = Recorder(self.broker.port, self.device, self.workdir)
+        rec = Recorder(self.broker.url, self.device, self.workdir)
         rec.start()
         self.helpers.append(rec)
         return rec
@@ -180,7 +174,7 @@ class Spool(IntegrationTest):
         return a
 
     def state_seq(self):
-        with open(os.path.join(self.state_dir, f"meterd-{self.device}.state")) as f:
+        with open(state_file(self.state_dir, self.device)) as f:
             for line in f:
                 if line.startswith("seq "):
                     return int(line.split()[1])
@@ -247,8 +241,7 @@ class Spool(IntegrationTest):
         # A backlog: readings taken while no broker is reachable.
         p = self.meterd("--backlog-rate", "20", "--backlog-batch", "5", interval="0.1",
                         mqtt=f"tcp://127.0.0.1:{free_port()}")
-        wait_until(lambda: os.path.exists(os.path.join(self.state_dir,
-                                                       f"meterd-{self.device}.state"))
+        wait_until(lambda: os.path.exists(state_file(self.state_dir, self.device))
                    and self.state_seq() >= 60, 30, what="a backlog of 60 readings")
         p.send_signal(signal.SIGKILL)
         p.wait()
@@ -271,9 +264,8 @@ class Spool(IntegrationTest):
 
     def test_4_live_readings_flow_while_a_large_backlog_drains_at_its_rate(self):
         n, rate, batch = 3000, 400, 50
-        spool_dir = os.path.join(self.state_dir, f"meterd-{self.device}.spool")
-        subprocess.run([SPOOL_FILL, spool_dir, str(n)], check=True, timeout=60,
-                       capture_output=True)
+        subprocess.run([SPOOL_FILL, spool_dir(self.state_dir, self.device), str(n)], check=True,
+                       timeout=60, capture_output=True)
         rec = self.recorder()
         self.acker(rec)
         p = self.meterd("--backlog-rate", str(rate), "--backlog-batch", str(batch))

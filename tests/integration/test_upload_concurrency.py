@@ -3,8 +3,8 @@
 sent. Seq-less uploads of one device that share a transaction get distinct seqs."""
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import Broker, IntegrationTest, Server, http, main, new_database
-from ingest_common import stats, stored_seqs
+from harness import main
+from ingest_common import IngestTest, stats, stored_seqs
 
 DEVICES = [f"gc-{k}" for k in range(10)]
 PER_DEVICE = 20  # 10 x 20 = 200 single-reading uploads with a seq
@@ -13,25 +13,16 @@ WORKERS = 32     # uploads in flight at once
 TS0 = 1795459562000
 
 
-class UploadConcurrency(IntegrationTest):
+class UploadConcurrency(IngestTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.broker = cls.track(Broker(cls.workdir))
-        cls.broker.start()
-        db = new_database(cls.backend, cls.db_name(), cls.workdir)
-        cls.srv = cls.track(Server(cls.workdir, db, cls.broker.url,
-                                   extra_args=["--http-threads", "32"]))
-        cls.srv.migrate()
-        cls.srv.add_user("op", "operator", "op-password")
-        cls.secrets = {d: cls.srv.add_device(d, "op") for d in DEVICES + ["gc-noseq"]}
-        cls.srv.start()
-        cls.token = cls.srv.login("op", "op-password")
+        cls.ingest_fixture(DEVICES + ["gc-noseq"], extra_args=["--http-threads", "32"],
+                           connect=False)
+        cls.secrets = cls.srv.secrets
 
     def upload(self, device, reading):
-        body = dict(reading, device_id=device)
-        return http("POST", self.srv.url("/api/device/data"), body,
-                    headers={"Authorization": f"Bearer {self.secrets[device]}"}, timeout=60)
+        return self.srv.upload(self.secrets[device], dict(reading, device_id=device), timeout=60)
 
     def run_all(self, jobs):
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:

@@ -7,7 +7,7 @@ import os
 import secrets
 import subprocess
 
-from harness import METER_SERVER, IntegrationTest, Server, http, main, new_database, services_env
+from harness import METER_SERVER, IntegrationTest, main
 from wechat_standin import Standin, code_for
 
 # curl in meter-server must talk to the stand-in directly, whatever proxy the caller uses.
@@ -20,23 +20,17 @@ class WechatLogin(IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        env = services_env()
         cls.app_secret = "appsecret" + secrets.token_hex(16)
-        cls.secret_file = os.path.join(cls.workdir, "wechat.secret")
-        with open(cls.secret_file, "w") as f:
-            f.write(cls.app_secret + "\n")
+        cls.secret_file = cls.write_file("wechat.secret", cls.app_secret + "\n")
         cls.wx = Standin(APPID, cls.app_secret).start()
-        cls.db = new_database(cls.backend, cls.db_name(), cls.workdir)
         cls.wechat_args = ["--wechat-appid", APPID, "--wechat-secret-file", cls.secret_file,
                            "--wechat-api-base", cls.wx.base]
-        cls.srv = cls.track(Server(cls.workdir, cls.db, env["MQTT_URL"],
-                                   extra_args=cls.wechat_args + ["--login-max-failures", "1000"]))
-        cls.srv.migrate()
         # Each test binds its own accounts, so the tests do not depend on their order.
-        for name, role in (("alice", "user"), ("bob", "user"), ("carol", "user"), ("op", "operator")):
-            cls.srv.add_user(name, role, f"{name}-password")
-        cls.srv.add_device("wx-dev-c", "carol")
-        cls.srv.start()
+        cls.srv = cls.server_fixture({"alice": "user", "bob": "user", "carol": "user",
+                                      "op": "operator"}, {"wx-dev-c": "carol"},
+                                     extra_args=cls.wechat_args + ["--login-max-failures", "1000"],
+                                     connect=False)
+        cls.db = cls.srv.db
         cls.answers = []  # every answer any test got, checked for leaks
 
     @classmethod
@@ -44,8 +38,8 @@ class WechatLogin(IntegrationTest):
         cls.wx.stop()
         super().tearDownClass()
 
-    def call(self, method, path, body=None, token=None, srv=None, raw=None):
-        r = http(method, (srv or self.srv).url(path), body, token=token, raw=raw)
+    def call(self, method, path, body=None, **kw):
+        r = super().call(method, path, body, **kw)
         type(self).answers.append(r)
         return r
 
@@ -221,10 +215,7 @@ class WechatLogin(IntegrationTest):
     # --- throttling and configuration -------------------------------------------------------
 
     def test_failed_code_logins_count_against_the_address(self):
-        env = services_env()
-        srv = self.track(Server(os.path.join(self.workdir), self.db, env["MQTT_URL"],
-                                extra_args=self.wechat_args + ["--login-max-failures", "2"]))
-        srv.start()
+        srv = self.new_server(extra_args=self.wechat_args + ["--login-max-failures", "2"]).start()
         for _ in range(2):
             self.assertEqual(self.call("POST", "/api/login/wechat", {"code": "invalid"}, srv=srv).status, 401)
         before = self.wx.request_count()
@@ -239,9 +230,7 @@ class WechatLogin(IntegrationTest):
         srv.stop()
 
     def test_a_server_without_wechat_settings_says_so(self):
-        env = services_env()
-        srv = self.track(Server(self.workdir, self.db, env["MQTT_URL"]))
-        srv.start()
+        srv = self.new_server().start()
         r = self.call("POST", "/api/login/wechat", {"code": code_for("oAny")}, srv=srv)
         self.assertEqual(r.status, 503, r)
         self.assertEqual(r.json()["message"], "WeChat login is not enabled on this server")
