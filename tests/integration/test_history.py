@@ -410,7 +410,8 @@ class BerlinHistory(HistoryBase):
         self.assertEqual(self.get("/api/device/data/m1?interval=1h", "bob").status, 404)
 
     def test_query_plans_use_the_rollups_primary_key(self):
-        # The shapes of the store's rollup statements (store_sqlite.c, store_mysql.c).
+        # The shapes of the store's rollup and retention statements (server/store/ops_rollups.c,
+        # ops_readings.c).
         pk = self.w.device_pk("m1")
         where = (f"device_pk = {pk} AND period = '1m' AND bucket_ms >= 0 AND "
                  f"bucket_ms < 9999999999999")

@@ -20,7 +20,7 @@ import sqlite3
 import subprocess
 import sys
 
-from harness import (IntegrationTest, Server, http, main, new_database, services_env)
+from harness import IntegrationTest, Server, main, new_database, services_env, sqlite_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "upgrade")
@@ -59,7 +59,7 @@ def answers(server):
     tokens = {u: server.login(u, p) for u, p in PASSWORDS.items()}
     out = {}
     for user, path in REQUESTS:
-        r = http("GET", server.url(path), token=tokens[user])
+        r = server.request("GET", path, token=tokens[user])
         try:
             body = json.loads(r.body)
         except ValueError:
@@ -77,7 +77,7 @@ def _reading(device, seq, k, energy_wh):
             "energy_wh": energy_wh, "energy_export_wh": 3}
 
 
-def _fill(server, secrets):
+def _fill(server):
     energy = 1_000_000
     for dev, count in ((A, 150), (B, 40)):
         batch = []
@@ -85,14 +85,12 @@ def _fill(server, secrets):
             energy += 15 + (k % 4)
             batch.append(_reading(dev, k + 1, k, energy))
         for i in range(0, len(batch), 50):
-            r = http("POST", server.url("/api/device/data"), body=batch[i:i + 50],
-                     token=secrets[dev])
-            assert r.status == 200, r
-    op = server.login("counter", PASSWORDS["counter"])
+            server.upload(server.secrets[dev], batch[i:i + 50], check=True)
+    op = server.login("counter")
     for dev, amount, key in ((A, "100.50", "k-1"), (A, 20, None), (B, "0.07", "k-2")):
         headers = {"Idempotency-Key": key} if key else None
-        r = http("POST", server.url(f"/api/device/recharge/{dev}"), body={"amount": amount},
-                 token=op, headers=headers)
+        r = server.request("POST", f"/api/device/recharge/{dev}", {"amount": amount}, token=op,
+                           headers=headers)
         assert r.status == 200, r
 
 
@@ -140,9 +138,9 @@ INSERT INTO wechat_bindings (openid, user_id, appid, created_ms)
 """)
 
 
-def _dump(backend, env, db_url, db_name, sqlite_path):
+def _dump(backend, env, db_name, path):
     if backend == "sqlite":
-        with sqlite3.connect(sqlite_path) as db:
+        with sqlite3.connect(path) as db:
             return "\n".join(db.iterdump()) + "\n"
     r = subprocess.run(["mariadb-dump", "--no-defaults", "-uroot", "-S", env["MYSQL_SOCKET"],
                         "--skip-comments", "--skip-dump-date", "--hex-blob", "--compact",
@@ -159,18 +157,16 @@ def make_fixture(backend, workdir):
     db_name = "upgrade_fixture"
     db_url = new_database(backend, db_name, workdir)
     server = Server(workdir, db_url, "tcp://127.0.0.1:9")
-    server.migrate()
-    for name, role in (("admin", "admin"), ("counter", "operator"), ("tenant", "user")):
-        server.add_user(name, role, PASSWORDS[name])
-    secrets = {A: server.add_device(A, "tenant"), B: server.add_device(B, "counter")}
+    roles = {"admin": "admin", "counter": "operator", "tenant": "user"}
+    server.provision({u: (r, PASSWORDS[u]) for u, r in roles.items()}, {A: "tenant", B: "counter"})
     server.start()
     try:
-        _fill(server, secrets)
+        _fill(server)
     finally:
         server.stop()
-    sqlite_path = db_url[len("sqlite:"):] if backend == "sqlite" else None
+    path = sqlite_path(db_url) if backend == "sqlite" else None
     if backend == "sqlite":
-        _add_rows_sqlite(sqlite_path)
+        _add_rows_sqlite(path)
     else:
         _add_rows_mysql(env, db_name)
     server.start()
@@ -180,7 +176,7 @@ def make_fixture(backend, workdir):
         server.stop()
     os.makedirs(DATA, exist_ok=True)
     with open(os.path.join(DATA, f"v6-{backend}.sql"), "w") as f:
-        f.write(_dump(backend, env, db_url, db_name, sqlite_path))
+        f.write(_dump(backend, env, db_name, path))
     with open(os.path.join(DATA, f"expected-{backend}.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True, ensure_ascii=False)
         f.write("\n")
@@ -199,11 +195,12 @@ class Upgrade(IntegrationTest):
             cls.expected = json.load(f)
         db_url = new_database(b, cls.db_name(), cls.workdir)
         if b == "sqlite":
-            with sqlite3.connect(db_url[len("sqlite:"):]) as db:
+            with sqlite3.connect(sqlite_path(db_url)) as db:
                 db.executescript(dump)
         else:
             _mysql(services_env(), cls.db_name(), dump)
-        cls.server = cls.track(Server(cls.workdir, db_url, "tcp://127.0.0.1:9"))
+        cls.server = cls.new_server(db_url, "tcp://127.0.0.1:9")
+        cls.server.passwords.update(PASSWORDS)
         cls.migrate_output = cls.server.migrate()
         cls.server.start()
 
@@ -223,21 +220,29 @@ class Upgrade(IntegrationTest):
                 self.assertEqual(got[key], self.expected[key])
 
     def test_the_migrated_tables_take_new_money_and_readings(self):
-        op = self.server.login("counter", PASSWORDS["counter"])
-        before = http("GET", self.server.url(f"/api/devices/{A}"), token=op).json()
-        r = http("POST", self.server.url(f"/api/device/recharge/{A}"), body={"amount": "0.25"},
-                 token=op)
+        # Writes: named to run after the comparison above (unittest sorts by name).
+        op = self.server.login("counter")
+        before = self.server.request("GET", f"/api/devices/{A}", token=op).json()
+        r = self.server.request("POST", f"/api/device/recharge/{A}", {"amount": "0.25"}, token=op)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(round(float(r.json()["new_balance"]) * 100),
                          round(float(before["balance"]) * 100) + 25)
-        ledger = http("GET", self.server.url(f"/api/devices/{A}/ledger"), token=op).json()
+        ledger = self.server.request("GET", f"/api/devices/{A}/ledger", token=op).json()
         self.assertEqual(round(sum(float(e["amount"]) for e in ledger["entries"]) * 100),
                          round(float(ledger["balance"]) * 100))
         # Replaying an idempotency key recorded before the upgrade changes nothing.
-        r = http("POST", self.server.url(f"/api/device/recharge/{A}"), body={"amount": "100.50"},
-                 token=op, headers={"Idempotency-Key": "k-1"})
+        r = self.server.request("POST", f"/api/device/recharge/{A}", {"amount": "100.50"},
+                                token=op, headers={"Idempotency-Key": "k-1"})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.headers.get("Idempotent-Replayed"), "true")
+        # A new device, and readings for it.
+        secret = self.server.add_device("meter-c", "tenant")
+        self.server.upload(secret, [{"device_id": "meter-c", "seq": s, "ts": T0 + s * 1000,
+                                     "voltage": 230, "current": 1, "energy_wh": s}
+                                    for s in (1, 2)], check=True)
+        rows = self.server.request("GET", f"/api/device/data/meter-c?from={FROM}&to={TO}",
+                                   token=op).json()
+        self.assertEqual([row["seq"] for row in rows], [2, 1])
 
 
 if __name__ == "__main__":
