@@ -220,7 +220,7 @@ static int send_reply(const struct command *c, const struct command_env *env, co
     dynbuf_init(&b, 1024);
     int r = command_reply_encode(c, !error, error, now_ms, &b);
     if (!r)
-        r = env->send(env->ctx, "reply", b.buf, b.len);
+        r = env->send(env->ctx, TOPIC_REPLY, b.buf, b.len);
     dynbuf_free(&b);
     return r;
 }
@@ -252,7 +252,7 @@ static int run_capture(const struct command *c, const struct command_env *env, c
         r = capture_encode(&m, v, i, n, &b);
         if (r)
             snprintf(why, whylen, "cannot encode the capture: %s", strerror(-r));
-        else if ((r = env->send(env->ctx, "capture", b.buf, b.len)))
+        else if ((r = env->send(env->ctx, TOPIC_CAPTURE, b.buf, b.len)))
             snprintf(why, whylen, "cannot send the capture: %s", strerror(-r));
     }
     dynbuf_free(&b);

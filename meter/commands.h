@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "dynbuf.h"
+#include "topic.h"
 
 #define COMMAND_ID_MAX      64 /* request ids: 1..64 of A-Z a-z 0-9 _ - */
 #define COMMAND_NAME_MAX    32
@@ -93,7 +94,7 @@ struct command_env {
     /* Copies the newest n sample pairs (ring_snapshot's contract: 0, -ENODATA, -ERANGE). */
     int (*snapshot)(void *ctx, size_t n, float *v, float *i, int64_t *ret_first_ms);
     /* Publishes on meters/<id>/<leaf> at QoS 1 (publisher_send's contract). */
-    int (*send)(void *ctx, const char *leaf, const void *payload, size_t len);
+    int (*send)(void *ctx, enum topic_leaf leaf, const void *payload, size_t len);
     void *ctx;
 };
 

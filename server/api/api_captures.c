@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mqtt_client.h"
 #include "timeutil.h"
+#include "topic.h"
 
 #define CAPTURE_MIN_MS       100
 #define CAPTURE_MAX_MS       10000
@@ -171,13 +172,14 @@ void api_capture_create(struct api_call *c)
         goto out;
     }
 
-    char topic[DEVICE_ID_MAX + 16], cmd[256], ts[TIME_RFC3339_LEN];
+    char topic[TOPIC_MAX], cmd[256], ts[TIME_RFC3339_LEN];
     time_format_rfc3339_ms(now, ts);
-    snprintf(topic, sizeof(topic), "meters/%s/cmd", dev.device_id);
+    r = topic_build(topic, dev.device_id, TOPIC_CMD);
     int n = snprintf(cmd, sizeof(cmd),
                      "{\"id\":\"%s\",\"cmd\":\"capture\",\"duration_ms\":%d,\"ts\":\"%s\"}",
                      request_id, (int)duration, ts);
-    r = mqtt_client_publish(mq, topic, cmd, (size_t)n, 1);
+    if (!r)
+        r = mqtt_client_publish(mq, topic, cmd, (size_t)n, 1);
     if (r) {
         log_warn("api: capture request to %s not sent: %s", dev.device_id, strerror(-r));
         r = api_store_result(c, store_capture_fail(c->store, dev.id, request_id,

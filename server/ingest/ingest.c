@@ -20,6 +20,7 @@
 #include "store.h"
 #include "telemetry.h"
 #include "timeutil.h"
+#include "topic.h"
 #include "writer.h"
 
 #define LOG_WINDOW_MS 60000
@@ -104,23 +105,6 @@ static void log_rejected(struct ingest *ing, const char *kind, const char *devic
     if (count == 1)
         log_warn("ingest: %s from device '%s': %s (further ones logged once a minute)", kind,
                  device, reason);
-}
-
-/* Splits meters/<id>/<leaf>. Returns 0 with id copied, or -EINVAL. */
-static int parse_topic(const char *topic, char id[DEVICE_ID_MAX + 1], const char **ret_leaf)
-{
-    if (strncmp(topic, "meters/", 7) != 0)
-        return -EINVAL;
-    const char *p = topic + 7;
-    const char *slash = strchr(p, '/');
-    if (!slash || slash == p || (size_t)(slash - p) > DEVICE_ID_MAX)
-        return -EINVAL;
-    memcpy(id, p, (size_t)(slash - p));
-    id[slash - p] = '\0';
-    if (!device_id_valid(id))
-        return -EINVAL;
-    *ret_leaf = slash + 1;
-    return 0;
 }
 
 /* The ingest's connection, (re)opened as needed; NULL when the database is unreachable. */
@@ -708,34 +692,40 @@ out:
     return result;
 }
 
+typedef enum ingest_result (*leaf_handler)(struct ingest *ing, const char *device_id,
+                                           const void *payload, size_t len);
+
+/* What the server takes from meters; cmd and ack are its own (no handler). */
+static const leaf_handler handlers[TOPIC__COUNT] = {
+    [TOPIC_TELEMETRY] = handle_telemetry,
+    [TOPIC_STATUS] = handle_status,
+    [TOPIC_REPLY] = handle_reply,
+    [TOPIC_CAPTURE] = handle_capture,
+};
+
 enum ingest_result ingest_message(struct ingest *ing, const char *topic, const void *payload,
                                   size_t len)
 {
     char device_id[DEVICE_ID_MAX + 1];
-    const char *leaf;
+    enum topic_leaf leaf = TOPIC__COUNT;
 
     atomic_fetch_add(&ing->stats->messages, 1);
-    if (parse_topic(topic, device_id, &leaf)) {
+    int r = topic_split(topic, strlen(topic), device_id, &leaf);
+    if (r == -EINVAL) {
         atomic_fetch_add(&ing->stats->bad_topic, 1);
         log_rejected(ing, "message on unexpected topic", "-", "topic is not meters/<id>/...");
         return INGEST_DONE;
     }
     /* A waveform is far larger than any reading: it has its own cap. */
-    bool capture = strcmp(leaf, "capture") == 0;
+    bool capture = leaf == TOPIC_CAPTURE;
     if (len > (capture ? ing->limits.max_capture_bytes : ing->limits.max_payload_bytes)) {
         atomic_fetch_add(&ing->stats->too_large, 1);
         log_rejected(ing, "oversized payload", device_id,
                      capture ? "larger than max_capture_bytes" : "larger than max_payload_bytes");
         return INGEST_DONE;
     }
-    if (strcmp(leaf, "telemetry") == 0)
-        return handle_telemetry(ing, device_id, payload, len);
-    if (strcmp(leaf, "status") == 0)
-        return handle_status(ing, device_id, payload, len);
-    if (strcmp(leaf, "reply") == 0)
-        return handle_reply(ing, device_id, payload, len);
-    if (capture)
-        return handle_capture(ing, device_id, payload, len);
+    if (leaf < TOPIC__COUNT && handlers[leaf])
+        return handlers[leaf](ing, device_id, payload, len);
     atomic_fetch_add(&ing->stats->bad_topic, 1);
     log_rejected(ing, "message on unexpected topic", device_id,
                  "not telemetry, status, reply or capture");

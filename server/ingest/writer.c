@@ -13,6 +13,7 @@
 #include "log.h"
 #include "store.h"
 #include "timeutil.h"
+#include "topic.h"
 
 #define RETRY_FIRST_MS  50
 #define RETRY_MAX_MS    2000
@@ -60,7 +61,7 @@ struct entry {
 /* One ack waiting to be published. */
 struct outmsg {
     struct outmsg *next;
-    char topic[DEVICE_ID_MAX + 16];
+    char topic[TOPIC_MAX];
     size_t len;
     char payload[];
 };
@@ -510,8 +511,9 @@ static void ack_device(struct writer *w, struct entry **es, size_t from, size_t 
     atomic_fetch_add(&w->opts.stats->rejected_acked, nr);
     size_t na = ack_ranges(seqs, ns, ranges);
     size_t nrr = ack_ranges(rej, nr, rej_ranges);
-    char topic[DEVICE_ID_MAX + 16];
-    snprintf(topic, sizeof(topic), "meters/%s/ack", es[from]->device_id);
+    char topic[TOPIC_MAX];
+    if (topic_build(topic, es[from]->device_id, TOPIC_ACK))
+        return; /* not reached: the id came in a topic */
     struct ack_cursor cur = {0};
     int r;
     while ((r = ack_encode_next(ranges, na, rej_ranges, nrr, &cur, buf)) == 1)

@@ -305,14 +305,14 @@ static int fake_snapshot(void *ctx, size_t n, float *v, float *i, int64_t *ret_f
     return 0;
 }
 
-static int fake_send(void *ctx, const char *leaf, const void *payload, size_t len)
+static int fake_send(void *ctx, enum topic_leaf leaf, const void *payload, size_t len)
 {
     struct fake_meter *m = ctx;
     assert_true(m->sent < 4);
-    snprintf(m->leaf[m->sent], sizeof(m->leaf[0]), "%s", leaf);
+    snprintf(m->leaf[m->sent], sizeof(m->leaf[0]), "%s", topic_leaf_name(leaf));
     m->payload[m->sent] = strndup(payload, len);
     m->sent++;
-    return strcmp(leaf, "capture") == 0 ? m->capture_send_result : 0;
+    return leaf == TOPIC_CAPTURE ? m->capture_send_result : 0;
 }
 
 static void fake_free(struct fake_meter *m)

@@ -42,19 +42,6 @@ const struct reading_counter_desc reading_counters[RC__COUNT] = {
     [RC_SAMPLES_DROPPED] = {"samples_dropped", "samples_dropped", 1, INT64_C(1000000000000000)},
 };
 
-bool device_id_valid(const char *id)
-{
-    size_t n = 0;
-    for (; id[n]; n++) {
-        char c = id[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.' || c == ':';
-        if (!ok || n >= DEVICE_ID_MAX)
-            return false;
-    }
-    return n > 0;
-}
-
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, TELEMETRY_ERR_LEN, __VA_ARGS__);                                             \

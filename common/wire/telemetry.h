@@ -7,15 +7,20 @@
  * (voltage, current, power, ...) and integer counters (energy in milli-units,
  * boot). Parsing, validation, storage columns and API output all walk these
  * tables, so a new quantity is one line here plus a migration.
+ *
+ * Ownership: the decoders fill the caller's arrays and never keep the
+ * payload; the encoder appends to the caller's jsonw. No allocation but
+ * jansson's parse tree, released before a decoder returns.
  */
-#ifndef SMARTMETER_TELEMETRY_H
-#define SMARTMETER_TELEMETRY_H
+#ifndef SMARTMETER_WIRE_TELEMETRY_H
+#define SMARTMETER_WIRE_TELEMETRY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "jsonw.h"
+#include "topic.h"
 
 enum reading_real {
     RR_VOLTAGE,
@@ -41,10 +46,11 @@ enum reading_real {
 };
 
 enum reading_counter {
-    RC_ENERGY_IMPORT, /* active energy imported, mWh; "energy_wh" on the wire */
-    RC_ENERGY_EXPORT, /* active energy exported, mWh; "energy_export_wh" */
-    RC_BOOT,          /* boot counter of the meter; "boot" */
-    RC_REACTIVE_IMPORT, /* reactive energy while current lags (Q > 0), mvarh; "reactive_energy_varh" */
+    RC_ENERGY_IMPORT,   /* active energy imported, mWh; "energy_wh" on the wire */
+    RC_ENERGY_EXPORT,   /* active energy exported, mWh; "energy_export_wh" */
+    RC_BOOT,            /* boot counter of the meter; "boot" */
+    RC_REACTIVE_IMPORT, /* reactive energy while current lags (Q > 0), mvarh; "reactive_energy_varh"
+                           on the wire */
     RC_REACTIVE_EXPORT, /* reactive energy while current leads (Q < 0), mvarh */
     RC_SAMPLES_DROPPED, /* samples the meter missed since it started; "samples_dropped" */
     RC__COUNT
@@ -97,10 +103,6 @@ static inline void reading_set_counter(struct reading *r, enum reading_counter c
     r->counter[c] = v;
     r->counter_present |= 1u << c;
 }
-
-/* Longest device id; ids are [A-Za-z0-9_.:-]+ so they are safe in topics, URLs and logs. */
-#define DEVICE_ID_MAX 64
-bool device_id_valid(const char *id);
 
 #define TELEMETRY_ERR_LEN 160
 /* Nesting a telemetry payload may have: an array of flat objects. */
