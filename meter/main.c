@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ack.h"
+#include "ack_queue.h"
 #include "analyze.h"
 #include "commands.h"
 #include "fileutil.h"

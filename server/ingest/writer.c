@@ -17,7 +17,6 @@
 
 #define RETRY_FIRST_MS  50
 #define RETRY_MAX_MS    2000
-#define ACK_MAX_BYTES   (ACK_MAX_RANGES * 2 * 44 + 64) /* two lists of 256 ranges of 2^63 */
 #define SUBMIT_SLICE_MS 1000
 #define WAIT_SLICE_MS   100 /* an upload waiting for its commit checks for shutdown this often */
 /* Acks waiting for the MQTT client; beyond this they are dropped (the meter resends). */
@@ -538,7 +537,7 @@ static void send_acks(struct writer *w, struct entry *batch, size_t total)
     struct ack_range *ranges = malloc(total * sizeof(*ranges));
     struct ack_range *rej_ranges = malloc(total * sizeof(*rej_ranges));
     struct dynbuf buf;
-    dynbuf_init(&buf, ACK_MAX_BYTES);
+    dynbuf_init(&buf, ACK_PAYLOAD_MAX); /* what the meter reads at most */
     if (!es || !seqs || !rej || !ranges || !rej_ranges) {
         log_warn("writer: acks of a batch not sent: out of memory");
         goto out;
