@@ -1,7 +1,6 @@
 #include "ingest.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +8,9 @@
 
 #include <jansson.h>
 
-#include "base64.h"
+#include "capture.h"
+#include "command.h"
 #include "devcache.h"
-#include "f32le.h"
 #include "jsonutil.h"
 #include "jsonw.h"
 #include "log.h"
@@ -27,14 +26,9 @@
 /* Devices are never deleted, so a device's key, once looked up, stays right (no TTL). */
 #define DEVICE_CACHE_SLOTS 4096
 
-/* What a capture may hold (docs/protocol.md, "Waveform capture"). */
-#define CAPTURE_RATE_MIN_HZ   100.0
-#define CAPTURE_RATE_MAX_HZ   204800.0
-#define CAPTURE_MAX_SECONDS   10.0
-#define CAPTURE_MAX_VOLTS     1e7 /* instantaneous, either sign */
-#define CAPTURE_MAX_AMPS      1e6
-#define CAPTURE_MAX_PHASE_CAL 180.0
-#define ANALYSIS_MAX_BYTES    (64 * 1024)
+#define ANALYSIS_MAX_BYTES (64 * 1024)
+/* The store keeps every request id the wire allows. */
+_Static_assert(COMMAND_ID_MAX <= CAPTURE_REQUEST_ID_MAX, "request ids must fit the store");
 
 struct ingest {
     char *db_url;
@@ -311,20 +305,6 @@ static enum ingest_result handle_status(struct ingest *ing, const char *device_i
 
 /* --- command replies and waveform captures ------------------------------------------------ */
 
-/* Request ids: 1..64 of A-Z a-z 0-9 _ - (the server makes them; a meter echoes them). */
-static bool request_id_valid(const char *id)
-{
-    size_t n = 0;
-    for (; id[n]; n++) {
-        char c = id[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
-        if (!ok || n >= CAPTURE_REQUEST_ID_MAX)
-            return false;
-    }
-    return n > 0;
-}
-
 /*
  * Finds the pending request a capture answers. Returns 1 with *ret (the
  * device's key in *ret_device_pk), 0 when the capture was counted and
@@ -390,182 +370,49 @@ static enum ingest_result fail_capture(struct ingest *ing, int64_t device_pk,
 static enum ingest_result handle_reply(struct ingest *ing, const char *device_id,
                                        const void *payload, size_t len)
 {
-    char err[JSON_ERR_LEN];
-    json_t *root;
-    enum ingest_result result = INGEST_DONE;
+    char err[COMMAND_ERR_LEN];
+    struct command_reply reply;
 
-    if (json_load_limited(payload, len, 4, &root, err)) {
+    if (command_reply_parse(payload, len, &reply, err)) {
         atomic_fetch_add(&ing->stats->invalid, 1);
         log_rejected(ing, "invalid reply", device_id, err);
         return INGEST_DONE;
     }
-    const char *id = json_string_value(json_object_get(root, "id"));
-    const char *status = json_string_value(json_object_get(root, "status"));
-    const char *message = json_string_value(json_object_get(root, "message"));
-    bool ok = status && strcmp(status, "ok") == 0;
-    if (!json_is_object(root) || !id || !request_id_valid(id) ||
-        !(ok || (status && strcmp(status, "error") == 0))) {
-        atomic_fetch_add(&ing->stats->invalid, 1);
-        log_rejected(ing, "invalid reply", device_id,
-                     id ? "status must be \"ok\" or \"error\""
-                        : "id is missing or not a request id");
-        goto out;
-    }
     struct store *st = get_store(ing);
-    if (!st) {
-        result = INGEST_RETRY;
-        goto out;
-    }
+    if (!st)
+        return INGEST_RETRY;
     struct device_rec dev;
     struct capture_rec cap;
     int r = store_device_by_name(st, device_id, &dev);
     if (r == -ENOENT) {
         atomic_fetch_add(&ing->stats->unknown_device, 1);
         log_rejected(ing, "message for unknown device", device_id, "not registered");
-        goto out;
+        return INGEST_DONE;
     }
     if (!r)
-        r = store_capture_by_request(st, dev.id, id, &cap);
+        r = store_capture_by_request(st, dev.id, reply.id, &cap);
     if (r == -ENOENT) {
         atomic_fetch_add(&ing->stats->unknown_request, 1);
         log_rejected(ing, "reply to no request", device_id, "no such request id");
-        goto out;
+        return INGEST_DONE;
     }
-    if (r) {
-        result = store_trouble(ing, r, "capture lookup");
-        goto out;
-    }
+    if (r)
+        return store_trouble(ing, r, "capture lookup");
     /* "ok" to a capture changes nothing: the capture message, sent before it, completes it. */
-    if (ok)
-        goto out;
+    if (reply.ok)
+        return INGEST_DONE;
     if (cap.status != CAPTURE_PENDING) {
         atomic_fetch_add(&ing->stats->unknown_request, 1);
         log_rejected(ing, "reply to no pending request", device_id,
                      "an error for a request that is no longer pending");
-        goto out;
+        return INGEST_DONE;
     }
+    /* The store keeps CAPTURE_MESSAGE_MAX bytes: the meter's message is cut to what fits. */
+    static const char refused[] = "the meter refused: ";
     char why[CAPTURE_MESSAGE_MAX + 1];
-    snprintf(why, sizeof(why), "the meter refused: %s", message ? message : "no reason given");
-    result = fail_capture(ing, dev.id, id, why);
-out:
-    json_decref(root);
-    return result;
-}
-
-/* Decodes one base64 channel of n float32 samples, each finite and within +-limit. */
-static int decode_channel(const json_t *root, const char *key, size_t n, double limit, float *out,
-                          char *err, size_t errlen)
-{
-    const json_t *t = json_object_get(root, key);
-    if (!json_is_string(t)) {
-        snprintf(err, errlen, "%s must be a base64 string", key);
-        return -EINVAL;
-    }
-    size_t len = json_string_length(t), got = 0;
-    if (len != base64_encoded_len(4 * n)) {
-        snprintf(err, errlen, "%s holds %zu bytes of base64, not %zu samples", key, len, n);
-        return -EINVAL;
-    }
-    unsigned char *bytes = malloc(base64_decoded_max(len));
-    if (!bytes) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    int r = base64_decode(json_string_value(t), len, bytes, &got);
-    if (r || got != 4 * n) {
-        snprintf(err, errlen, "%s is not valid base64 of %zu float32 samples", key, n);
-        free(bytes);
-        return -EINVAL;
-    }
-    f32le_unpack(bytes, n, out);
-    free(bytes);
-    for (size_t k = 0; k < n; k++) {
-        if (!isfinite(out[k]) || fabs(out[k]) > limit) {
-            snprintf(err, errlen, "%s[%zu] is not finite or beyond %g", key, k, limit);
-            return -EINVAL;
-        }
-    }
-    return 0;
-}
-
-/* Both arrays must name exactly two strings: the given ones. */
-static bool pair_is(const json_t *arr, const char *a, const char *b)
-{
-    const char *x = json_string_value(json_array_get(arr, 0));
-    const char *y = json_string_value(json_array_get(arr, 1));
-    return json_is_array(arr) && json_array_size(arr) == 2 && x && y && strcmp(x, a) == 0 &&
-           strcmp(y, b) == 0;
-}
-
-struct capture_payload {
-    double rate_hz, nominal_hz, phase_cal_deg;
-    int64_t start_ms;
-    size_t n;
-    float *v, *i;
-};
-
-/* Checks everything but the request; fills c (the caller frees c->v and c->i). */
-static int parse_capture(const json_t *root, int64_t now_ms, struct capture_payload *c, char *err,
-                         size_t errlen)
-{
-    double x = 0;
-    const json_t *t;
-    memset(c, 0, sizeof(*c));
-
-    if (!json_number(json_object_get(root, "rate_hz"), &c->rate_hz) || !isfinite(c->rate_hz) ||
-        c->rate_hz < CAPTURE_RATE_MIN_HZ || c->rate_hz > CAPTURE_RATE_MAX_HZ) {
-        snprintf(err, errlen, "rate_hz must be a number from %g to %g", CAPTURE_RATE_MIN_HZ,
-                 CAPTURE_RATE_MAX_HZ);
-        return -EINVAL;
-    }
-    t = json_object_get(root, "start");
-    if (!json_is_string(t) || time_parse_rfc3339(json_string_value(t), &c->start_ms) ||
-        c->start_ms < TIME_MIN_VALID_MS || c->start_ms > now_ms + 24 * 3600 * 1000) {
-        snprintf(err, errlen, "start must be an RFC 3339 time, not in the future");
-        return -EINVAL;
-    }
-    t = json_object_get(root, "samples");
-    double max_n = floor(c->rate_hz * CAPTURE_MAX_SECONDS) + 1;
-    if (!json_is_integer(t) || json_integer_value(t) < 1 || (double)json_integer_value(t) > max_n) {
-        snprintf(err, errlen, "samples must be an integer from 1 to %.0f (10 s at rate_hz)", max_n);
-        return -EINVAL;
-    }
-    c->n = (size_t)json_integer_value(t);
-    const char *enc = json_string_value(json_object_get(root, "encoding"));
-    if (!enc || strcmp(enc, "f32le-base64") != 0) {
-        snprintf(err, errlen, "encoding must be \"f32le-base64\"");
-        return -EINVAL;
-    }
-    if ((t = json_object_get(root, "channels")) && !pair_is(t, "v", "i")) {
-        snprintf(err, errlen, "channels must be [\"v\",\"i\"]");
-        return -EINVAL;
-    }
-    if ((t = json_object_get(root, "units")) && !pair_is(t, "V", "A")) {
-        snprintf(err, errlen, "units must be [\"V\",\"A\"]");
-        return -EINVAL;
-    }
-    c->nominal_hz = 50;
-    if ((t = json_object_get(root, "nominal_hz")) &&
-        (!json_number(t, &c->nominal_hz) || (c->nominal_hz != 50 && c->nominal_hz != 60))) {
-        snprintf(err, errlen, "nominal_hz must be 50 or 60");
-        return -EINVAL;
-    }
-    if ((t = json_object_get(root, "phase_cal_deg")) &&
-        (!json_number(t, &x) || !isfinite(x) || fabs(x) > CAPTURE_MAX_PHASE_CAL)) {
-        snprintf(err, errlen, "phase_cal_deg must be a number from -180 to 180");
-        return -EINVAL;
-    }
-    c->phase_cal_deg = t ? x : 0;
-    c->v = malloc(c->n * sizeof(float));
-    c->i = malloc(c->n * sizeof(float));
-    if (!c->v || !c->i) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    int r = decode_channel(root, "v", c->n, CAPTURE_MAX_VOLTS, c->v, err, errlen);
-    if (!r)
-        r = decode_channel(root, "i", c->n, CAPTURE_MAX_AMPS, c->i, err, errlen);
-    return r;
+    snprintf(why, sizeof(why), "%s%.*s", refused, (int)(sizeof(why) - sizeof(refused)),
+             reply.has_message ? reply.message : "no reason given");
+    return fail_capture(ing, dev.id, reply.id, why);
 }
 
 static void write_harmonics(struct jsonw *w, const char *key, const double *h)
@@ -616,31 +463,25 @@ static int write_analysis(const struct pq_interval *iv, struct dynbuf *out)
 static enum ingest_result handle_capture(struct ingest *ing, const char *device_id,
                                          const void *payload, size_t len)
 {
-    char err[JSON_ERR_LEN + 64];
+    char err[CAPTURE_ERR_LEN], id[COMMAND_ID_MAX + 1];
     json_t *root;
-    struct capture_payload c = {0};
+    struct capture_samples c = {0};
     struct dynbuf analysis;
     enum ingest_result result = INGEST_DONE;
 
-    dynbuf_init(&analysis, ANALYSIS_MAX_BYTES);
-    if (json_load_limited(payload, len, 4, &root, err)) {
+    if (capture_parse_head(payload, len, &root, id, err, sizeof(err))) {
         atomic_fetch_add(&ing->stats->invalid, 1);
         log_rejected(ing, "invalid capture", device_id, err);
         return INGEST_DONE;
     }
-    const char *id = json_string_value(json_object_get(root, "id"));
-    if (!json_is_object(root) || !id || !request_id_valid(id)) {
-        atomic_fetch_add(&ing->stats->invalid, 1);
-        log_rejected(ing, "invalid capture", device_id, "id is missing or not a request id");
-        goto out;
-    }
+    dynbuf_init(&analysis, ANALYSIS_MAX_BYTES);
     struct capture_rec cap;
     int64_t device_pk;
     if (find_pending(ing, device_id, id, &cap, &device_pk, &result) <= 0)
         goto out;
 
     int64_t now = time_now_ms();
-    int r = parse_capture(root, now, &c, err, sizeof(err));
+    int r = capture_decode(root, now, &c, err, sizeof(err));
     if (r) {
         /* The operator waits for this one: say why it failed rather than let it time out. */
         atomic_fetch_add(&ing->stats->invalid, 1);
@@ -685,8 +526,7 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
                  c.n, c.rate_hz, note ? "; " : "", note ? note : "");
     }
 out:
-    free(c.v);
-    free(c.i);
+    capture_samples_free(&c);
     dynbuf_free(&analysis);
     json_decref(root);
     return result;
