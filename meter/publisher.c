@@ -10,17 +10,18 @@
 #include <MQTTAsync.h>
 
 #include "dynbuf.h"
-#include "jsonw.h"
 #include "log.h"
+#include "status.h"
 #include "timeutil.h"
 #include "topic.h"
 #include "url.h"
 
-#define RETRY_MIN_S       1
-#define RETRY_MAX_S       30
-#define KEEPALIVE_S       30
-#define CONNECT_TIMEOUT_S 10
-#define PAYLOAD_MAX       4096
+#define RETRY_MIN_S        1
+#define RETRY_MAX_S        30
+#define KEEPALIVE_S        30
+#define CONNECT_TIMEOUT_S  10
+#define PAYLOAD_MAX        4096
+#define STATUS_PAYLOAD_MAX 256
 
 struct publisher {
     MQTTAsync client;
@@ -41,8 +42,6 @@ struct publisher {
     atomic_uint_fast64_t generation;
 };
 
-static const char will_payload[] = "{\"status\":\"offline\"}";
-
 static char *dup_or_null(const char *s, bool *ret_failed)
 {
     if (!s)
@@ -61,27 +60,24 @@ static void wipe_free(char *s)
     free(s);
 }
 
-/* Builds the status payload; returns its length or 0 when it did not fit. */
-static size_t status_payload(const char *status, uint32_t boot, char *buf, size_t len)
+static int send_status(struct publisher *p, bool online, MQTTAsync_token *ret_token)
 {
-    char ts[TIME_RFC3339_LEN];
-    time_format_rfc3339_ms(time_now_ms(), ts);
-    int n = snprintf(buf, len, "{\"status\":\"%s\",\"boot\":%u,\"ts\":\"%s\"}", status,
-                     (unsigned)boot, ts);
-    return n > 0 && (size_t)n < len ? (size_t)n : 0;
-}
-
-static int send_status(struct publisher *p, const char *status, MQTTAsync_token *ret_token)
-{
-    char payload[128];
-    size_t len = status_payload(status, p->boot, payload, sizeof(payload));
+    const char *status = online ? "online" : "offline";
+    struct dynbuf payload;
+    dynbuf_init(&payload, STATUS_PAYLOAD_MAX);
+    if (status_encode(online, p->boot, time_now_ms(), &payload)) {
+        dynbuf_free(&payload);
+        log_warn("cannot publish %s status: out of memory", status);
+        return -ENOMEM;
+    }
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    msg.payload = payload;
-    msg.payloadlen = (int)len;
+    msg.payload = payload.buf;
+    msg.payloadlen = (int)payload.len;
     msg.qos = 1;
     msg.retained = 1;
     int rc = MQTTAsync_sendMessage(p->client, p->topics[TOPIC_STATUS], &msg, &ro);
+    dynbuf_free(&payload); /* the client keeps its own copy */
     if (rc != MQTTASYNC_SUCCESS) {
         log_warn("cannot publish %s status: %s", status, MQTTAsync_strerror(rc));
         return -EIO;
@@ -120,7 +116,7 @@ static void on_connected(void *context, char *cause)
     atomic_fetch_add(&p->generation, 1);
     atomic_store(&p->connected, true);
     log_info("connected to %s as %s", p->uri, p->client_id);
-    send_status(p, "online", NULL);
+    send_status(p, true, NULL);
     /* A clean session starts without subscriptions: make them on every connect. */
     char *topics[2];
     int qos[2] = {1, 1}, n = 0;
@@ -274,7 +270,7 @@ int publisher_start(struct publisher *p, char *err, size_t errlen)
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 
     will.topicName = p->topics[TOPIC_STATUS];
-    will.message = will_payload;
+    will.message = status_will_payload;
     will.qos = 1;
     will.retained = 1;
     p->will = will;
@@ -324,7 +320,6 @@ uint64_t publisher_generation(const struct publisher *p)
 int publisher_send_readings(struct publisher *p, const struct reading *r, size_t n, bool as_array)
 {
     struct dynbuf b;
-    struct jsonw w;
     int ret = 0;
 
     if (n == 0 || n > PUBLISHER_READINGS_MAX || (!as_array && n != 1))
@@ -332,14 +327,7 @@ int publisher_send_readings(struct publisher *p, const struct reading *r, size_t
     if (!atomic_load(&p->connected))
         return -ENOTCONN;
     dynbuf_init(&b, n * PAYLOAD_MAX + 16);
-    jsonw_init(&w, &b);
-    if (as_array)
-        jsonw_arr_begin(&w);
-    for (size_t k = 0; k < n; k++)
-        telemetry_encode(&w, &r[k], NULL);
-    if (as_array)
-        jsonw_arr_end(&w);
-    if (jsonw_error(&w)) {
+    if (telemetry_encode_payload(r, n, as_array, &b)) {
         dynbuf_free(&b);
         return -EMSGSIZE;
     }
@@ -410,7 +398,7 @@ int publisher_stop(struct publisher *p, int timeout_ms)
 {
     if (atomic_load(&p->connected)) {
         MQTTAsync_token token = 0;
-        if (send_status(p, "offline", &token) == 0)
+        if (send_status(p, false, &token) == 0)
             MQTTAsync_waitForCompletion(p->client, token, (unsigned long)timeout_ms);
     }
     MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;

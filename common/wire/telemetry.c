@@ -230,3 +230,18 @@ void telemetry_encode(struct jsonw *w, const struct reading *r, const char *devi
     }
     jsonw_obj_end(w);
 }
+
+int telemetry_encode_payload(const struct reading *r, size_t n, bool as_array, struct dynbuf *out)
+{
+    if (n == 0 || (!as_array && n != 1))
+        return -EINVAL;
+    struct jsonw w;
+    jsonw_init(&w, out);
+    if (as_array)
+        jsonw_arr_begin(&w);
+    for (size_t k = 0; k < n; k++)
+        telemetry_encode(&w, &r[k], NULL);
+    if (as_array)
+        jsonw_arr_end(&w);
+    return jsonw_error(&w);
+}

@@ -143,4 +143,12 @@ int telemetry_decode_json(const struct json_t *root, const struct telemetry_opts
 /* Writes one reading as a wire object (ts as RFC 3339 with ms). device_id may be NULL. */
 void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id);
 
+/*
+ * Appends the payload of one meters/<id>/telemetry message to out: r[0] as
+ * one object (as_array false, n 1: a live reading) or r[0..n) as one array
+ * (a backlog). Returns 0, -EINVAL for n 0 or several readings without
+ * as_array, or the writer's error (-E2BIG past out's cap, -ENOMEM).
+ */
+int telemetry_encode_payload(const struct reading *r, size_t n, bool as_array, struct dynbuf *out);
+
 #endif

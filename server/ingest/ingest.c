@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pq.h"
 #include "ratelimit.h"
+#include "status.h"
 #include "store.h"
 #include "telemetry.h"
 #include "timeutil.h"
@@ -251,42 +252,27 @@ static enum ingest_result handle_telemetry(struct ingest *ing, const char *devic
 static enum ingest_result handle_status(struct ingest *ing, const char *device_id,
                                         const void *payload, size_t len)
 {
-    char err[JSON_ERR_LEN];
-    json_t *root;
-    enum device_status status;
+    char err[STATUS_ERR_LEN];
+    struct status_msg msg;
+    int64_t now = time_now_ms();
 
-    if (len == 0) /* a retained status being cleared */
+    int r = status_parse(payload, len, now, &msg, err);
+    if (r == -ENODATA) /* a retained status being cleared */
         return INGEST_DONE;
-    if (json_load_limited(payload, len, 4, &root, err)) {
+    if (r) {
         atomic_fetch_add(&ing->stats->invalid, 1);
         log_rejected(ing, "invalid status", device_id, err);
         return INGEST_DONE;
     }
-    const char *s = json_string_value(json_object_get(root, "status"));
-    int64_t at_ms = time_now_ms();
-    const char *ts = json_string_value(json_object_get(root, "ts"));
-    int64_t meter_ms;
+    enum device_status status = msg.online ? DEVICE_STATUS_ONLINE : DEVICE_STATUS_OFFLINE;
     /* The meter's own time when it gave one (the last will carries none). */
-    if (ts && time_parse_rfc3339(ts, &meter_ms) == 0 && meter_ms >= TIME_MIN_VALID_MS &&
-        meter_ms <= at_ms + 24 * 3600 * 1000)
-        at_ms = meter_ms;
-    if (s && strcmp(s, "online") == 0) {
-        status = DEVICE_STATUS_ONLINE;
-    } else if (s && strcmp(s, "offline") == 0) {
-        status = DEVICE_STATUS_OFFLINE;
-    } else {
-        json_decref(root);
-        atomic_fetch_add(&ing->stats->invalid, 1);
-        log_rejected(ing, "invalid status", device_id, "status must be \"online\" or \"offline\"");
-        return INGEST_DONE;
-    }
-    json_decref(root);
+    int64_t at_ms = msg.has_ts ? msg.ts_ms : now;
 
     struct store *st = get_store(ing);
     if (!st)
         return INGEST_RETRY;
     struct device_rec dev;
-    int r = store_device_by_name(st, device_id, &dev);
+    r = store_device_by_name(st, device_id, &dev);
     if (r == -ENOENT) {
         atomic_fetch_add(&ing->stats->unknown_device, 1);
         log_rejected(ing, "status of unknown device", device_id, "not registered");

@@ -210,6 +210,59 @@ static void test_encode_then_decode_round_trips(void **state)
     dynbuf_free(&b);
 }
 
+static void test_a_backlog_the_meter_encodes_the_server_decodes(void **state)
+{
+    (void)state;
+    struct reading r[4], back[4];
+    memset(r, 0, sizeof(r));
+    for (int k = 0; k < 4; k++) {
+        r[k].seq = 100 + (uint64_t)k;
+        r[k].has_seq = true;
+        r[k].ts_ms = NOW_MS - 1000 * (4 - k);
+        reading_set_real(&r[k], RR_VOLTAGE, 230 + k);
+        reading_set_real(&r[k], RR_CURRENT, 1.5 * k);
+        reading_set_counter(&r[k], RC_ENERGY_IMPORT, 1000 * k + 1);
+    }
+    struct telemetry_opts o = mqtt_opts();
+    struct telemetry_result res;
+    struct dynbuf b;
+    dynbuf_init(&b, 1 << 16);
+
+    /* live: one object */
+    assert_int_equal(telemetry_encode_payload(r, 1, false, &b), 0);
+    assert_int_equal(b.buf[0], '{');
+    assert_int_equal(telemetry_decode(b.buf, b.len, &o, back, 4, &res), 0);
+    assert_int_equal(res.n_valid, 1);
+    assert_int_equal(back[0].seq, 100);
+
+    /* backlog: an array, up to the server's max_items */
+    o.max_items = 3;
+    dynbuf_reset(&b);
+    assert_int_equal(telemetry_encode_payload(r, 3, true, &b), 0);
+    assert_int_equal(telemetry_decode(b.buf, b.len, &o, back, 4, &res), 0);
+    assert_int_equal(res.n_valid, 3);
+    assert_int_equal(res.n_invalid, 0);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(back[k].seq, r[k].seq);
+        assert_int_equal(back[k].ts_ms, r[k].ts_ms);
+        assert_true(back[k].real[RR_CURRENT] == r[k].real[RR_CURRENT]);
+        assert_int_equal(back[k].counter[RC_ENERGY_IMPORT], r[k].counter[RC_ENERGY_IMPORT]);
+    }
+    dynbuf_reset(&b);
+    assert_int_equal(telemetry_encode_payload(r, 4, true, &b), 0);
+    assert_int_equal(telemetry_decode(b.buf, b.len, &o, back, 4, &res), -EINVAL);
+    assert_string_equal(res.first_error, "array of 4 readings exceeds the limit of 3");
+
+    dynbuf_reset(&b);
+    assert_int_equal(telemetry_encode_payload(r, 0, true, &b), -EINVAL);
+    assert_int_equal(telemetry_encode_payload(r, 2, false, &b), -EINVAL);
+    assert_int_equal(b.len, 0);
+    dynbuf_free(&b);
+    dynbuf_init(&b, 16);
+    assert_int_equal(telemetry_encode_payload(r, 1, false, &b), -E2BIG);
+    dynbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_batches_over_the_limit_are_refused),
         cmocka_unit_test(test_http_uploads_may_omit_seq_and_ts),
         cmocka_unit_test(test_encode_then_decode_round_trips),
+        cmocka_unit_test(test_a_backlog_the_meter_encodes_the_server_decodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
