@@ -8,11 +8,11 @@
 
 #include <jansson.h>
 
+#include "analysis.h"
 #include "capture.h"
 #include "command.h"
 #include "devcache.h"
 #include "jsonutil.h"
-#include "jsonw.h"
 #include "log.h"
 #include "pq.h"
 #include "ratelimit.h"
@@ -27,7 +27,6 @@
 /* Devices are never deleted, so a device's key, once looked up, stays right (no TTL). */
 #define DEVICE_CACHE_SLOTS 4096
 
-#define ANALYSIS_MAX_BYTES (64 * 1024)
 /* The store keeps every request id the wire allows. */
 _Static_assert(COMMAND_ID_MAX <= CAPTURE_REQUEST_ID_MAX, "request ids must fit the store");
 
@@ -401,51 +400,6 @@ static enum ingest_result handle_reply(struct ingest *ing, const char *device_id
     return fail_capture(ing, dev.id, reply.id, why);
 }
 
-static void write_harmonics(struct jsonw *w, const char *key, const double *h)
-{
-    jsonw_key(w, key);
-    jsonw_arr_begin(w);
-    for (int k = 0; k <= PQ_MAX_HARMONIC; k++)
-        jsonw_double(w, h[k]);
-    jsonw_arr_end(w);
-}
-
-/* The analysis as stored and served: the keys of "meterd analyze", plus the windows used. */
-static int write_analysis(const struct pq_interval *iv, struct dynbuf *out)
-{
-    struct jsonw w;
-    jsonw_init(&w, out);
-    jsonw_obj_begin(&w);
-    jsonw_key(&w, "frequency_hz");
-    if (iv->freq_windows > 0)
-        jsonw_double(&w, iv->freq_avg);
-    else
-        jsonw_null(&w);
-    jsonw_kdouble(&w, "vrms", iv->vrms_avg);
-    jsonw_kdouble(&w, "irms", iv->irms_avg);
-    jsonw_kdouble(&w, "p_w", iv->p_avg);
-    jsonw_kdouble(&w, "q_var", iv->q_avg);
-    jsonw_kdouble(&w, "s_va", iv->s_avg);
-    jsonw_kdouble(&w, "pf", iv->pf);
-    jsonw_kdouble(&w, "thd_v", iv->thd_v);
-    jsonw_kdouble(&w, "thd_i", iv->thd_i);
-    jsonw_kdouble(&w, "phase_deg", iv->phase_deg);
-    write_harmonics(&w, "harmonics_v", iv->harmonics_v);
-    write_harmonics(&w, "harmonics_i", iv->harmonics_i);
-    jsonw_kdouble(&w, "vrms_min", iv->vrms_min);
-    jsonw_kdouble(&w, "vrms_max", iv->vrms_max);
-    jsonw_kdouble(&w, "irms_min", iv->irms_min);
-    jsonw_kdouble(&w, "irms_max", iv->irms_max);
-    if (iv->freq_windows > 0) {
-        jsonw_kdouble(&w, "frequency_min_hz", iv->freq_min);
-        jsonw_kdouble(&w, "frequency_max_hz", iv->freq_max);
-    }
-    jsonw_kint(&w, "windows", iv->windows);
-    jsonw_kdouble(&w, "duration_s", iv->duration_s);
-    jsonw_obj_end(&w);
-    return jsonw_error(&w);
-}
-
 static enum ingest_result handle_capture(struct ingest *ing, const char *device_id,
                                          const void *payload, size_t len)
 {
@@ -460,7 +414,7 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
         log_rejected(ing, "invalid capture", device_id, err);
         return INGEST_DONE;
     }
-    dynbuf_init(&analysis, ANALYSIS_MAX_BYTES);
+    dynbuf_init(&analysis, ANALYSIS_JSON_MAX);
     struct capture_rec cap;
     int64_t device_pk;
     if (find_pending(ing, device_id, id, &cap, &device_pk, &result) <= 0)
@@ -481,15 +435,19 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
     struct pq_config cfg = {
         .rate_hz = c.rate_hz, .nominal_hz = c.nominal_hz, .phase_cal_deg = c.phase_cal_deg};
     struct pq_interval iv;
+    struct analysis a;
     const char *note = NULL;
     r = pq_analyze_capture(&cfg, c.v, c.i, c.n, &iv);
-    if (r == -ENODATA)
+    if (r == -ENODATA) {
         note = "too short to analyse (one window is 10 cycles at 50 Hz, 12 at 60 Hz)";
-    else if (r)
+    } else if (r) {
         note = r == -ENOMEM ? "not analysed: out of memory"
                             : "not analysed: the sample rate or calibration is out of range";
-    else if (write_analysis(&iv, &analysis))
-        note = "not analysed: the analysis did not fit";
+    } else {
+        analysis_from_pq(&iv, &a);
+        if (analysis_encode(&a, ANALYSIS_SERVER, &analysis))
+            note = "not analysed: the analysis did not fit";
+    }
     struct capture_data d = {
         .rate_hz = c.rate_hz,
         .nominal_hz = c.nominal_hz,
