@@ -1,6 +1,7 @@
 #include "analysis.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "jsonw.h"
@@ -8,44 +9,66 @@
 
 _Static_assert(ANALYSIS_HARMONICS == PQ_MAX_HARMONIC, "one harmonic array for both");
 
-/* The values every analysis starts with, after "frequency_hz", in their order. */
-static const struct {
+/* A value of struct analysis, its key, and the struct pq_interval value it comes from. */
+struct field {
     const char *key;
-    size_t offset;
-} head[] = {
-    {"vrms", offsetof(struct analysis, vrms)},
-    {"irms", offsetof(struct analysis, irms)},
-    {"p_w", offsetof(struct analysis, p_w)},
-    {"q_var", offsetof(struct analysis, q_var)},
-    {"s_va", offsetof(struct analysis, s_va)},
-    {"pf", offsetof(struct analysis, pf)},
-    {"thd_v", offsetof(struct analysis, thd_v)},
-    {"thd_i", offsetof(struct analysis, thd_i)},
-    {"phase_deg", offsetof(struct analysis, phase_deg)},
+    size_t at, from;
+    bool needs_fundamental; /* written only when some window found one */
 };
+#define FIELD(key, name, pq_name, needs_fundamental)                                               \
+    {                                                                                              \
+        key, offsetof(struct analysis, name), offsetof(struct pq_interval, pq_name),               \
+            needs_fundamental                                                                      \
+    }
+
+/* What every analysis starts with after "frequency_hz", in its order. */
+static const struct field head[] = {
+    FIELD("vrms", vrms, vrms_avg, false),
+    FIELD("irms", irms, irms_avg, false),
+    FIELD("p_w", p_w, p_avg, false),
+    FIELD("q_var", q_var, q_avg, false),
+    FIELD("s_va", s_va, s_avg, false),
+    FIELD("pf", pf, pf, false),
+    FIELD("thd_v", thd_v, thd_v, false),
+    FIELD("thd_i", thd_i, thd_i, false),
+    FIELD("phase_deg", phase_deg, phase_deg, false),
+};
+
+/* ANALYSIS_SPREAD's values before "windows". */
+static const struct field spread[] = {
+    FIELD("vrms_min", vrms_min, vrms_min, false),
+    FIELD("vrms_max", vrms_max, vrms_max, false),
+    FIELD("irms_min", irms_min, irms_min, false),
+    FIELD("irms_max", irms_max, irms_max, false),
+    FIELD("frequency_min_hz", frequency_min_hz, freq_min, true),
+    FIELD("frequency_max_hz", frequency_max_hz, freq_max, true),
+};
+#define N_HEAD   (sizeof(head) / sizeof(head[0]))
+#define N_SPREAD (sizeof(spread) / sizeof(spread[0]))
+
+static double get(const void *base, size_t offset)
+{
+    double x;
+    memcpy(&x, (const char *)base + offset, sizeof(x));
+    return x;
+}
+
+static void copy_fields(const struct field *f, size_t n, const struct pq_interval *iv,
+                        struct analysis *ret)
+{
+    for (size_t k = 0; k < n; k++)
+        memcpy((char *)ret + f[k].at, (const char *)iv + f[k].from, sizeof(double));
+}
 
 void analysis_from_pq(const struct pq_interval *iv, struct analysis *ret)
 {
     memset(ret, 0, sizeof(*ret));
     ret->has_frequency = iv->freq_windows > 0;
     ret->frequency_hz = iv->freq_avg;
-    ret->vrms = iv->vrms_avg;
-    ret->irms = iv->irms_avg;
-    ret->p_w = iv->p_avg;
-    ret->q_var = iv->q_avg;
-    ret->s_va = iv->s_avg;
-    ret->pf = iv->pf;
-    ret->thd_v = iv->thd_v;
-    ret->thd_i = iv->thd_i;
-    ret->phase_deg = iv->phase_deg;
+    copy_fields(head, N_HEAD, iv, ret);
+    copy_fields(spread, N_SPREAD, iv, ret);
     memcpy(ret->harmonics_v, iv->harmonics_v, sizeof(ret->harmonics_v));
     memcpy(ret->harmonics_i, iv->harmonics_i, sizeof(ret->harmonics_i));
-    ret->vrms_min = iv->vrms_min;
-    ret->vrms_max = iv->vrms_max;
-    ret->irms_min = iv->irms_min;
-    ret->irms_max = iv->irms_max;
-    ret->frequency_min_hz = iv->freq_min;
-    ret->frequency_max_hz = iv->freq_max;
     ret->windows = iv->windows;
     ret->duration_s = iv->duration_s;
 }
@@ -81,19 +104,14 @@ int analysis_encode(const struct analysis *a, unsigned flags, struct dynbuf *out
         value(&w, a->frequency_hz, flags);
     else
         jsonw_null(&w);
-    for (size_t k = 0; k < sizeof(head) / sizeof(head[0]); k++)
-        kvalue(&w, head[k].key, *(const double *)((const char *)a + head[k].offset), flags);
+    for (size_t k = 0; k < N_HEAD; k++)
+        kvalue(&w, head[k].key, get(a, head[k].at), flags);
     harmonics(&w, "harmonics_v", a->harmonics_v, flags);
     harmonics(&w, "harmonics_i", a->harmonics_i, flags);
     if (flags & ANALYSIS_SPREAD) {
-        kvalue(&w, "vrms_min", a->vrms_min, flags);
-        kvalue(&w, "vrms_max", a->vrms_max, flags);
-        kvalue(&w, "irms_min", a->irms_min, flags);
-        kvalue(&w, "irms_max", a->irms_max, flags);
-        if (a->has_frequency) {
-            kvalue(&w, "frequency_min_hz", a->frequency_min_hz, flags);
-            kvalue(&w, "frequency_max_hz", a->frequency_max_hz, flags);
-        }
+        for (size_t k = 0; k < N_SPREAD; k++)
+            if (a->has_frequency || !spread[k].needs_fundamental)
+                kvalue(&w, spread[k].key, get(a, spread[k].at), flags);
         jsonw_kint(&w, "windows", a->windows);
         kvalue(&w, "duration_s", a->duration_s, flags);
     }

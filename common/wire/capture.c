@@ -82,17 +82,14 @@ int capture_encode(const struct capture_meta *m, const float *v, const float *i,
 /* --- decoding, on the server ---------------------------------------------------------------- */
 
 int capture_parse_head(const void *payload, size_t len, json_t **ret_root,
-                       char ret_id[COMMAND_ID_MAX + 1], char *err, size_t errlen)
+                       char ret_id[COMMAND_ID_MAX + 1], char err[CAPTURE_ERR_LEN])
 {
-    char jerr[JSON_ERR_LEN];
     json_t *root;
-    if (json_load_limited(payload, len, CAPTURE_JSON_MAX_DEPTH, &root, jerr)) {
-        snprintf(err, errlen, "%s", jerr);
+    if (json_load_limited(payload, len, CAPTURE_JSON_MAX_DEPTH, &root, err))
         return -EINVAL;
-    }
     const char *id = json_string_value(json_object_get(root, "id"));
     if (!json_is_object(root) || !id || !command_id_valid(id)) {
-        snprintf(err, errlen, "id is missing or not a request id");
+        snprintf(err, CAPTURE_ERR_LEN, "id is missing or not a request id");
         json_decref(root);
         return -EINVAL;
     }
@@ -200,9 +197,10 @@ static int decode_meta(const json_t *root, int64_t now_ms, struct capture_sample
     return 0;
 }
 
-int capture_decode(const json_t *root, int64_t now_ms, struct capture_samples *ret, char *err,
-                   size_t errlen)
+int capture_decode(const json_t *root, int64_t now_ms, struct capture_samples *ret,
+                   char err[CAPTURE_ERR_LEN])
 {
+    const size_t errlen = CAPTURE_ERR_LEN;
     struct capture_samples c = {0};
     int r = decode_meta(root, now_ms, &c, err, errlen);
     if (r)

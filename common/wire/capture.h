@@ -61,7 +61,7 @@ int capture_encode(const struct capture_meta *m, const float *v, const float *i,
  * request id", or what is wrong with the JSON).
  */
 int capture_parse_head(const void *payload, size_t len, json_t **ret_root,
-                       char ret_id[COMMAND_ID_MAX + 1], char *err, size_t errlen);
+                       char ret_id[COMMAND_ID_MAX + 1], char err[CAPTURE_ERR_LEN]);
 
 struct capture_samples {
     double rate_hz, nominal_hz, phase_cal_deg;
@@ -76,8 +76,8 @@ struct capture_samples {
  * CAPTURE_MAX_VOLTS / CAPTURE_MAX_AMPS. Returns 0 with *ret, or -EINVAL
  * (-ENOMEM) with err naming the first problem; *ret is then untouched.
  */
-int capture_decode(const json_t *root, int64_t now_ms, struct capture_samples *ret, char *err,
-                   size_t errlen);
+int capture_decode(const json_t *root, int64_t now_ms, struct capture_samples *ret,
+                   char err[CAPTURE_ERR_LEN]);
 
 void capture_samples_free(struct capture_samples *c);
 

@@ -13,6 +13,7 @@
 #include "topic.h"
 
 #define COMMAND_JSON_MAX_DEPTH 4
+_Static_assert(COMMAND_ERR_LEN == JSON_ERR_LEN, "JSON errors go straight into err");
 
 static int invalid(struct command *c, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -210,13 +211,9 @@ int command_reply_encode(const struct command *c, bool ok, const char *message, 
 int command_reply_parse(const void *payload, size_t len, struct command_reply *ret,
                         char err[COMMAND_ERR_LEN])
 {
-    char jerr[JSON_ERR_LEN];
     json_t *root;
-
-    if (json_load_limited(payload, len, COMMAND_JSON_MAX_DEPTH, &root, jerr)) {
-        snprintf(err, COMMAND_ERR_LEN, "%s", jerr);
+    if (json_load_limited(payload, len, COMMAND_JSON_MAX_DEPTH, &root, err))
         return -EINVAL;
-    }
     const char *id = json_string_value(json_object_get(root, "id"));
     const char *status = json_string_value(json_object_get(root, "status"));
     const char *message = json_string_value(json_object_get(root, "message"));

@@ -11,6 +11,7 @@
 #include "timeutil.h"
 
 #define STATUS_JSON_MAX_DEPTH 4
+_Static_assert(STATUS_ERR_LEN == JSON_ERR_LEN, "JSON errors go straight into err");
 /* How far ahead of the server's clock a meter's ts may be and still be believed. */
 #define TS_MAX_FUTURE_MS (24 * 3600 * 1000)
 
@@ -31,15 +32,11 @@ int status_encode(bool online, uint32_t boot, int64_t ts_ms, struct dynbuf *out)
 int status_parse(const void *payload, size_t len, int64_t now_ms, struct status_msg *ret,
                  char err[STATUS_ERR_LEN])
 {
-    char jerr[JSON_ERR_LEN];
     json_t *root;
-
     if (len == 0)
         return -ENODATA;
-    if (json_load_limited(payload, len, STATUS_JSON_MAX_DEPTH, &root, jerr)) {
-        snprintf(err, STATUS_ERR_LEN, "%s", jerr);
+    if (json_load_limited(payload, len, STATUS_JSON_MAX_DEPTH, &root, err))
         return -EINVAL;
-    }
     const char *s = json_string_value(json_object_get(root, "status"));
     const char *ts = json_string_value(json_object_get(root, "ts"));
     struct status_msg m = {0};

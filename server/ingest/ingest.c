@@ -409,7 +409,7 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
     struct dynbuf analysis;
     enum ingest_result result = INGEST_DONE;
 
-    if (capture_parse_head(payload, len, &root, id, err, sizeof(err))) {
+    if (capture_parse_head(payload, len, &root, id, err)) {
         atomic_fetch_add(&ing->stats->invalid, 1);
         log_rejected(ing, "invalid capture", device_id, err);
         return INGEST_DONE;
@@ -421,7 +421,7 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
         goto out;
 
     int64_t now = time_now_ms();
-    int r = capture_decode(root, now, &c, err, sizeof(err));
+    int r = capture_decode(root, now, &c, err);
     if (r) {
         /* The operator waits for this one: say why it failed rather than let it time out. */
         atomic_fetch_add(&ing->stats->invalid, 1);

@@ -136,8 +136,7 @@ static struct capture_samples server_decode(const struct fake_meter *m, int k)
     json_t *root;
     struct capture_samples s;
     const char *p = m->payload[k];
-    if (capture_parse_head(p, strlen(p), &root, id, err, sizeof(err)) ||
-        capture_decode(root, NOW_MS, &s, err, sizeof(err)))
+    if (capture_parse_head(p, strlen(p), &root, id, err) || capture_decode(root, NOW_MS, &s, err))
         fail_msg("the server refuses the capture: %s", err);
     json_decref(root);
     return s;

@@ -22,30 +22,41 @@
 /* Results with digits past the sixth decimal, residues and halves to round. */
 static void fixture(struct pq_interval *iv, unsigned freq_windows)
 {
-    memset(iv, 0, sizeof(*iv));
-    iv->windows = 7;
-    iv->duration_s = 1.4000000000000001;
-    iv->vrms_min = 229.87654321987;
-    iv->vrms_avg = 230.123456789123;
-    iv->vrms_max = 230.5000004;
-    iv->irms_min = 9.9999994999;
-    iv->irms_avg = 10.0000005001;
-    iv->irms_max = 10.25;
-    iv->freq_min = 49.9876543219;
-    iv->freq_avg = 50.0000012345;
-    iv->freq_max = 50.0123456789;
-    iv->p_avg = 1840.3333333333333;
-    iv->q_avg = -1380.0000004999;
-    iv->s_avg = 2300.1;
-    iv->pf = 0.80001234567;
-    iv->phase_deg = -36.8698976458;
-    iv->thd_v = 5.916079783099616;
-    iv->thd_i = 1e-9;
+    *iv = (struct pq_interval){
+        .windows = 7,
+        .duration_s = 1.4000000000000001,
+        .vrms_min = 229.87654321987,
+        .vrms_avg = 230.123456789123,
+        .vrms_max = 230.5000004,
+        .irms_min = 9.9999994999,
+        .irms_avg = 10.0000005001,
+        .irms_max = 10.25,
+        .freq_min = 49.9876543219,
+        .freq_avg = 50.0000012345,
+        .freq_max = 50.0123456789,
+        .p_avg = 1840.3333333333333,
+        .q_avg = -1380.0000004999,
+        .s_avg = 2300.1,
+        .pf = 0.80001234567,
+        .phase_deg = -36.8698976458,
+        .thd_v = 5.916079783099616,
+        .thd_i = 1e-9,
+    };
     for (int h = 1; h <= PQ_MAX_HARMONIC; h++) {
         iv->harmonics_v[h] = h == 1 ? 100 : 100.0 / (h * h) + 1e-7 * h;
         iv->harmonics_i[h] = h == 1 ? 100 : (h % 2 ? 30.0 / h : 0.0000004 * h);
     }
     iv->freq_windows = freq_windows;
+}
+
+/* The fixture's interval as an analysis. */
+static struct analysis from_fixture(unsigned freq_windows)
+{
+    struct pq_interval iv;
+    struct analysis a;
+    fixture(&iv, freq_windows);
+    analysis_from_pq(&iv, &a);
+    return a;
 }
 
 static void assert_writes(const struct analysis *a, unsigned flags, const char *file)
@@ -69,24 +80,17 @@ static void assert_writes(const struct analysis *a, unsigned flags, const char *
 static void test_the_server_stores_what_it_always_stored(void **state)
 {
     (void)state;
-    struct pq_interval iv;
-    struct analysis a;
-    fixture(&iv, 5);
-    analysis_from_pq(&iv, &a);
+    struct analysis a = from_fixture(5);
     assert_writes(&a, ANALYSIS_SERVER, "server.json");
     /* no window found a fundamental: no frequency, no frequency spread */
-    fixture(&iv, 0);
-    analysis_from_pq(&iv, &a);
+    a = from_fixture(0);
     assert_writes(&a, ANALYSIS_SERVER, "server_without_fundamental.json");
 }
 
 static void test_meterd_analyze_prints_what_it_always_printed(void **state)
 {
     (void)state;
-    struct pq_interval iv;
-    struct analysis a;
-    fixture(&iv, 5);
-    analysis_from_pq(&iv, &a);
+    struct analysis a = from_fixture(5);
     a.samples = 8960;
     a.window_samples = 8960;
     a.periods = 70;
@@ -96,11 +100,8 @@ static void test_meterd_analyze_prints_what_it_always_printed(void **state)
 static void test_the_object_fits_its_cap_and_reports_a_full_buffer(void **state)
 {
     (void)state;
-    struct pq_interval iv;
-    struct analysis a;
+    struct analysis a = from_fixture(5);
     struct dynbuf b;
-    fixture(&iv, 5);
-    analysis_from_pq(&iv, &a);
     /* the largest magnitudes a value can take still fit */
     for (int h = 0; h <= ANALYSIS_HARMONICS; h++)
         a.harmonics_v[h] = a.harmonics_i[h] = -1e300;
