@@ -208,6 +208,15 @@ int telemetry_decode(const char *payload, size_t len, const struct telemetry_opt
     return r;
 }
 
+bool telemetry_item_seq(const json_t *item, uint64_t *ret_seq)
+{
+    const json_t *seq = json_object_get(item, "seq");
+    if (!json_is_integer(seq) || json_integer_value(seq) < 0)
+        return false;
+    *ret_seq = (uint64_t)json_integer_value(seq);
+    return true;
+}
+
 void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id)
 {
     jsonw_obj_begin(w);

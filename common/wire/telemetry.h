@@ -140,6 +140,13 @@ struct json_t;
 int telemetry_decode_json(const struct json_t *root, const struct telemetry_opts *opts,
                           struct reading *out, size_t max, struct telemetry_result *ret);
 
+/*
+ * The "seq" of one reading of a parsed payload (an element of the array, or
+ * the object) when it is usable, a non-negative integer, even if the reading
+ * is otherwise invalid: such readings can be acknowledged as rejected.
+ */
+bool telemetry_item_seq(const struct json_t *item, uint64_t *ret_seq);
+
 /* Writes one reading as a wire object (ts as RFC 3339 with ms). device_id may be NULL. */
 void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id);
 

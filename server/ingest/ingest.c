@@ -170,10 +170,9 @@ static size_t rejected_seqs(struct ingest *ing, const json_t *root,
         struct telemetry_result one;
         if (telemetry_decode_json(item, opts, ing->scratch, 1, &one) == 0 && one.n_valid == 1)
             continue;
-        const json_t *seq = json_object_get(item, "seq");
-        if (!json_is_integer(seq) || json_integer_value(seq) < 0)
+        uint64_t s;
+        if (!telemetry_item_seq(item, &s))
             continue;
-        uint64_t s = (uint64_t)json_integer_value(seq);
         bool also_valid = false;
         for (size_t v = 0; v < n_valid && !also_valid; v++)
             also_valid = ing->batch[v].seq == s;

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "dynbuf.h"
 #include "fileutil.h"
@@ -263,6 +265,34 @@ static void test_a_backlog_the_meter_encodes_the_server_decodes(void **state)
     dynbuf_free(&b);
 }
 
+static void test_an_invalid_reading_still_names_a_usable_seq(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;
+        bool usable;
+        uint64_t seq;
+    } cases[] = {
+        {"{\"seq\":501,\"voltage\":\"x\"}", true, 501},
+        {"{\"seq\":0}", true, 0},
+        {"{\"seq\":9223372036854775807}", true, UINT64_C(9223372036854775807)},
+        {"{\"seq\":-1}", false, 0},
+        {"{\"seq\":1.5}", false, 0},
+        {"{\"seq\":\"7\"}", false, 0},
+        {"{}", false, 0},
+        {"[7]", false, 0},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        json_error_t e;
+        json_t *item = json_loads(cases[k].json, 0, &e);
+        uint64_t seq = 12345;
+        assert_non_null(item);
+        assert_int_equal(telemetry_item_seq(item, &seq), cases[k].usable);
+        assert_int_equal(seq, cases[k].usable ? cases[k].seq : 12345);
+        json_decref(item);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_http_uploads_may_omit_seq_and_ts),
         cmocka_unit_test(test_encode_then_decode_round_trips),
         cmocka_unit_test(test_a_backlog_the_meter_encodes_the_server_decodes),
+        cmocka_unit_test(test_an_invalid_reading_still_names_a_usable_seq),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
