@@ -1,7 +1,6 @@
 #include "analysis.h"
 
 #include <math.h>
-#include <stdbool.h>
 #include <string.h>
 
 #include "jsonw.h"
@@ -9,64 +8,51 @@
 
 _Static_assert(ANALYSIS_HARMONICS == PQ_MAX_HARMONIC, "one harmonic array for both");
 
+/* Where a value stands in the object. */
+enum place {
+    HEAD,        /* after "frequency_hz", in every analysis */
+    SPREAD,      /* ANALYSIS_SPREAD, before "windows" */
+    SPREAD_FREQ, /* the same, only when some window found a fundamental */
+};
+
 /* A value of struct analysis, its key, and the struct pq_interval value it comes from. */
 struct field {
     const char *key;
     size_t at, from;
-    bool needs_fundamental; /* written only when some window found one */
+    enum place place;
 };
-#define FIELD(key, name, pq_name, needs_fundamental)                                               \
+#define FIELD(key, name, pq_name, place)                                                           \
     {                                                                                              \
-        key, offsetof(struct analysis, name), offsetof(struct pq_interval, pq_name),               \
-            needs_fundamental                                                                      \
+        key, offsetof(struct analysis, name), offsetof(struct pq_interval, pq_name), place         \
     }
 
-/* What every analysis starts with after "frequency_hz", in its order. */
-static const struct field head[] = {
-    FIELD("vrms", vrms, vrms_avg, false),
-    FIELD("irms", irms, irms_avg, false),
-    FIELD("p_w", p_w, p_avg, false),
-    FIELD("q_var", q_var, q_avg, false),
-    FIELD("s_va", s_va, s_avg, false),
-    FIELD("pf", pf, pf, false),
-    FIELD("thd_v", thd_v, thd_v, false),
-    FIELD("thd_i", thd_i, thd_i, false),
-    FIELD("phase_deg", phase_deg, phase_deg, false),
+/* In the object's order. */
+static const struct field fields[] = {
+    FIELD("vrms", vrms, vrms_avg, HEAD),
+    FIELD("irms", irms, irms_avg, HEAD),
+    FIELD("p_w", p_w, p_avg, HEAD),
+    FIELD("q_var", q_var, q_avg, HEAD),
+    FIELD("s_va", s_va, s_avg, HEAD),
+    FIELD("pf", pf, pf, HEAD),
+    FIELD("thd_v", thd_v, thd_v, HEAD),
+    FIELD("thd_i", thd_i, thd_i, HEAD),
+    FIELD("phase_deg", phase_deg, phase_deg, HEAD),
+    FIELD("vrms_min", vrms_min, vrms_min, SPREAD),
+    FIELD("vrms_max", vrms_max, vrms_max, SPREAD),
+    FIELD("irms_min", irms_min, irms_min, SPREAD),
+    FIELD("irms_max", irms_max, irms_max, SPREAD),
+    FIELD("frequency_min_hz", frequency_min_hz, freq_min, SPREAD_FREQ),
+    FIELD("frequency_max_hz", frequency_max_hz, freq_max, SPREAD_FREQ),
 };
-
-/* ANALYSIS_SPREAD's values before "windows". */
-static const struct field spread[] = {
-    FIELD("vrms_min", vrms_min, vrms_min, false),
-    FIELD("vrms_max", vrms_max, vrms_max, false),
-    FIELD("irms_min", irms_min, irms_min, false),
-    FIELD("irms_max", irms_max, irms_max, false),
-    FIELD("frequency_min_hz", frequency_min_hz, freq_min, true),
-    FIELD("frequency_max_hz", frequency_max_hz, freq_max, true),
-};
-#define N_HEAD   (sizeof(head) / sizeof(head[0]))
-#define N_SPREAD (sizeof(spread) / sizeof(spread[0]))
-
-static double get(const void *base, size_t offset)
-{
-    double x;
-    memcpy(&x, (const char *)base + offset, sizeof(x));
-    return x;
-}
-
-static void copy_fields(const struct field *f, size_t n, const struct pq_interval *iv,
-                        struct analysis *ret)
-{
-    for (size_t k = 0; k < n; k++)
-        memcpy((char *)ret + f[k].at, (const char *)iv + f[k].from, sizeof(double));
-}
+#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
 void analysis_from_pq(const struct pq_interval *iv, struct analysis *ret)
 {
     memset(ret, 0, sizeof(*ret));
     ret->has_frequency = iv->freq_windows > 0;
     ret->frequency_hz = iv->freq_avg;
-    copy_fields(head, N_HEAD, iv, ret);
-    copy_fields(spread, N_SPREAD, iv, ret);
+    for (size_t k = 0; k < N_FIELDS; k++)
+        memcpy((char *)ret + fields[k].at, (const char *)iv + fields[k].from, sizeof(double));
     memcpy(ret->harmonics_v, iv->harmonics_v, sizeof(ret->harmonics_v));
     memcpy(ret->harmonics_i, iv->harmonics_i, sizeof(ret->harmonics_i));
     ret->windows = iv->windows;
@@ -83,6 +69,19 @@ static void kvalue(struct jsonw *w, const char *key, double x, unsigned flags)
 {
     jsonw_key(w, key);
     value(w, x, flags);
+}
+
+/* Writes the fields that stand at place, as "key":value. */
+static void write_fields(struct jsonw *w, const struct analysis *a, enum place place,
+                         unsigned flags)
+{
+    for (size_t k = 0; k < N_FIELDS; k++) {
+        if (fields[k].place != place)
+            continue;
+        double x;
+        memcpy(&x, (const char *)a + fields[k].at, sizeof(x));
+        kvalue(w, fields[k].key, x, flags);
+    }
 }
 
 static void harmonics(struct jsonw *w, const char *key, const double *h, unsigned flags)
@@ -104,14 +103,13 @@ int analysis_encode(const struct analysis *a, unsigned flags, struct dynbuf *out
         value(&w, a->frequency_hz, flags);
     else
         jsonw_null(&w);
-    for (size_t k = 0; k < N_HEAD; k++)
-        kvalue(&w, head[k].key, get(a, head[k].at), flags);
+    write_fields(&w, a, HEAD, flags);
     harmonics(&w, "harmonics_v", a->harmonics_v, flags);
     harmonics(&w, "harmonics_i", a->harmonics_i, flags);
     if (flags & ANALYSIS_SPREAD) {
-        for (size_t k = 0; k < N_SPREAD; k++)
-            if (a->has_frequency || !spread[k].needs_fundamental)
-                kvalue(&w, spread[k].key, get(a, spread[k].at), flags);
+        write_fields(&w, a, SPREAD, flags);
+        if (a->has_frequency)
+            write_fields(&w, a, SPREAD_FREQ, flags);
         jsonw_kint(&w, "windows", a->windows);
         kvalue(&w, "duration_s", a->duration_s, flags);
     }

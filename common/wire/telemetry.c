@@ -217,14 +217,8 @@ bool telemetry_item_seq(const json_t *item, uint64_t *ret_seq)
     return true;
 }
 
-void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id)
+void telemetry_encode_fields(struct jsonw *w, const struct reading *r)
 {
-    jsonw_obj_begin(w);
-    if (device_id)
-        jsonw_kstr(w, "device_id", device_id);
-    jsonw_key(w, "seq");
-    jsonw_uint(w, r->seq);
-    jsonw_ktime(w, "ts", r->ts_ms);
     for (int f = 0; f < RR__COUNT; f++)
         if (reading_has_real(r, (enum reading_real)f))
             jsonw_kdouble(w, reading_reals[f].json, r->real[f]);
@@ -237,6 +231,17 @@ void telemetry_encode(struct jsonw *w, const struct reading *r, const char *devi
         else
             jsonw_int(w, r->counter[c]);
     }
+}
+
+void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id)
+{
+    jsonw_obj_begin(w);
+    if (device_id)
+        jsonw_kstr(w, "device_id", device_id);
+    jsonw_key(w, "seq");
+    jsonw_uint(w, r->seq);
+    jsonw_ktime(w, "ts", r->ts_ms);
+    telemetry_encode_fields(w, r);
     jsonw_obj_end(w);
 }
 

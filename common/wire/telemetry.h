@@ -147,6 +147,13 @@ int telemetry_decode_json(const struct json_t *root, const struct telemetry_opts
  */
 bool telemetry_item_seq(const struct json_t *item, uint64_t *ret_seq);
 
+/*
+ * Writes the measured quantities a reading holds as "key":value members of
+ * the object w is in (energy in Wh with up to three decimals); the API's
+ * readings carry them too.
+ */
+void telemetry_encode_fields(struct jsonw *w, const struct reading *r);
+
 /* Writes one reading as a wire object (ts as RFC 3339 with ms). device_id may be NULL. */
 void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id);
 
