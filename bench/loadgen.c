@@ -34,6 +34,8 @@
 
 #include <MQTTAsync.h>
 
+#include "topic.h"
+
 #define MAX_CONNECTIONS 64
 #define MAX_DEVICES     1000000
 #define MAX_BATCH       1000
@@ -207,8 +209,10 @@ static int publish_one(struct conn *c, char *buf, size_t cap, int64_t d, int64_t
     if (cfg->batch > 1)
         buf[len++] = ']';
 
-    char topic[128];
-    snprintf(topic, sizeof(topic), "meters/%s%" PRId64 "/telemetry", cfg->prefix, d);
+    char id[DEVICE_ID_MAX + 1], topic[TOPIC_MAX];
+    snprintf(id, sizeof(id), "%s%" PRId64, cfg->prefix, d);
+    if (topic_build(topic, id, TOPIC_TELEMETRY))
+        return MQTTASYNC_FAILURE; /* not reached: --prefix is checked */
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     msg.payload = buf;
     msg.payloadlen = (int)len;
@@ -359,8 +363,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
             break;
         case 'p':
             cfg->prefix = optarg;
-            if (strlen(optarg) > 40) {
-                fprintf(stderr, "loadgen: --prefix is at most 40 characters\n");
+            if (strlen(optarg) > 40 || (*optarg && !device_id_valid(optarg))) {
+                fprintf(stderr, "loadgen: --prefix is at most 40 of A-Z a-z 0-9 _ - . :\n");
                 r = -1;
             }
             break;

@@ -10,7 +10,6 @@
 
 #include "config.h"
 #include "dynbuf.h"
-#include "jsonw.h"
 #include "pq.h"
 
 #define LINE_MAX_LEN 256
@@ -165,69 +164,22 @@ int analyze_compute(const float *v, const float *i, size_t n, double rate_hz, do
                  pq_window_cycles(nominal_hz), n, rate_hz);
         return -EINVAL;
     }
-    memset(&a, 0, sizeof(a));
+    analysis_from_pq(&iv, &a);
     a.samples = n;
     a.window_samples = (size_t)llround(iv.duration_s * rate_hz);
     a.periods = iv.freq_windows * pq_window_cycles(nominal_hz);
-    a.frequency_hz = iv.freq_avg;
-    a.vrms = iv.vrms_avg;
-    a.irms = iv.irms_avg;
-    a.p_w = iv.p_avg;
-    a.q_var = iv.q_avg;
-    a.s_va = iv.s_avg;
-    a.pf = iv.pf;
-    a.thd_v = iv.thd_v;
-    a.thd_i = iv.thd_i;
-    a.phase_deg = iv.phase_deg;
-    for (unsigned h = 1; h <= ANALYZE_HARMONICS && h <= PQ_MAX_HARMONIC; h++) {
-        a.harmonics_v[h] = iv.harmonics_v[h];
-        a.harmonics_i[h] = iv.harmonics_i[h];
-    }
     *ret = a;
     return 0;
-}
-
-/* Six decimals are more than the analysis resolves; tiny residues print as 0. */
-static double r6(double x)
-{
-    return round(x * 1e6) / 1e6;
 }
 
 int analyze_write_json(const struct analysis *a, FILE *out)
 {
     struct dynbuf b;
-    struct jsonw w;
     int r = 0;
 
-    dynbuf_init(&b, 64 * 1024);
-    jsonw_init(&w, &b);
-    jsonw_obj_begin(&w);
-    jsonw_kdouble(&w, "frequency_hz", r6(a->frequency_hz));
-    jsonw_kdouble(&w, "vrms", r6(a->vrms));
-    jsonw_kdouble(&w, "irms", r6(a->irms));
-    jsonw_kdouble(&w, "p_w", r6(a->p_w));
-    jsonw_kdouble(&w, "q_var", r6(a->q_var));
-    jsonw_kdouble(&w, "s_va", r6(a->s_va));
-    jsonw_kdouble(&w, "pf", r6(a->pf));
-    jsonw_kdouble(&w, "thd_v", r6(a->thd_v));
-    jsonw_kdouble(&w, "thd_i", r6(a->thd_i));
-    jsonw_kdouble(&w, "phase_deg", r6(a->phase_deg));
-    jsonw_key(&w, "harmonics_v");
-    jsonw_arr_begin(&w);
-    for (unsigned h = 0; h <= ANALYZE_HARMONICS; h++)
-        jsonw_double(&w, r6(a->harmonics_v[h]));
-    jsonw_arr_end(&w);
-    jsonw_key(&w, "harmonics_i");
-    jsonw_arr_begin(&w);
-    for (unsigned h = 0; h <= ANALYZE_HARMONICS; h++)
-        jsonw_double(&w, r6(a->harmonics_i[h]));
-    jsonw_arr_end(&w);
-    jsonw_kint(&w, "samples", (int64_t)a->samples);
-    jsonw_kint(&w, "periods", a->periods);
-    jsonw_obj_end(&w);
-
-    if (jsonw_error(&w) || fputs(dynbuf_str(&b), out) == EOF || fputc('\n', out) == EOF ||
-        fflush(out))
+    dynbuf_init(&b, ANALYSIS_JSON_MAX);
+    if (analysis_encode(a, ANALYSIS_METERD, &b) || fputs(dynbuf_str(&b), out) == EOF ||
+        fputc('\n', out) == EOF || fflush(out))
         r = -EIO;
     dynbuf_free(&b);
     return r;
@@ -259,7 +211,7 @@ void analyze_print_help(FILE *out)
             "  harmonics at or above half the sample rate read 0), samples, periods\n"
             "  (fundamental periods analysed). The capture is analysed in windows of\n"
             "  10 cycles (12 at 60 Hz) averaged; it needs about 0.3 s for one.\n",
-            ANALYZE_MAX_SAMPLES, ANALYZE_HARMONICS, ANALYZE_HARMONICS + 1);
+            ANALYZE_MAX_SAMPLES, ANALYSIS_HARMONICS, ANALYSIS_HARMONICS + 1);
     config_print_help(analyze_table, out);
 }
 

@@ -18,23 +18,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define ANALYZE_HARMONICS   50
+#include "analysis.h"
+
 #define ANALYZE_MAX_SAMPLES 10000000u
 #define ANALYZE_ERR_LEN     256
-
-struct analysis {
-    double frequency_hz;
-    double vrms, irms;
-    double p_w, q_var, s_va, pf;
-    double thd_v, thd_i; /* % of the fundamental, harmonics 2..50 */
-    double phase_deg;    /* fundamental current lags fundamental voltage by this */
-    /* index = harmonic order, % of the fundamental: [0] = 0 (DC not reported), [1] = 100 */
-    double harmonics_v[ANALYZE_HARMONICS + 1];
-    double harmonics_i[ANALYZE_HARMONICS + 1];
-    size_t samples;        /* pairs read */
-    size_t window_samples; /* pairs the complete windows span */
-    unsigned periods;      /* fundamental periods in the windows that found one */
-};
 
 struct analyze_samples {
     float *v, *i; /* the ADC's resolution is far below float's 24 bits */
@@ -59,7 +46,7 @@ void analyze_samples_free(struct analyze_samples *s);
 int analyze_compute(const float *v, const float *i, size_t n, double rate_hz, double nominal_hz,
                     struct analysis *ret, char *err, size_t errlen);
 
-/* Prints the analysis as one JSON object and a newline. Returns 0 or -EIO. */
+/* Prints the analysis (ANALYSIS_METERD, analysis.h) and a newline. Returns 0 or -EIO. */
 int analyze_write_json(const struct analysis *a, FILE *out);
 
 /* The whole command: argv[first..argc) are its options. Returns the exit status. */

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ack.h"
+#include "ack_queue.h"
 #include "analyze.h"
 #include "commands.h"
 #include "fileutil.h"
@@ -104,7 +104,7 @@ static int capture_snapshot(void *ctx, size_t n, float *v, float *i, int64_t *re
     return ring_snapshot(((struct meter *)ctx)->ring, n, v, i, ret_first_ms);
 }
 
-static int command_send(void *ctx, const char *leaf, const void *payload, size_t len)
+static int command_send(void *ctx, enum topic_leaf leaf, const void *payload, size_t len)
 {
     return publisher_send(((struct meter *)ctx)->pub, leaf, payload, len, 1);
 }

@@ -10,26 +10,24 @@
 #include <MQTTAsync.h>
 
 #include "dynbuf.h"
-#include "jsonw.h"
 #include "log.h"
+#include "status.h"
 #include "timeutil.h"
+#include "topic.h"
 #include "url.h"
 
-#define RETRY_MIN_S       1
-#define RETRY_MAX_S       30
-#define KEEPALIVE_S       30
-#define CONNECT_TIMEOUT_S 10
-#define PAYLOAD_MAX       4096
+#define RETRY_MIN_S        1
+#define RETRY_MAX_S        30
+#define KEEPALIVE_S        30
+#define CONNECT_TIMEOUT_S  10
+#define PAYLOAD_MAX        4096
+#define STATUS_PAYLOAD_MAX 256
 
 struct publisher {
     MQTTAsync client;
     char uri[300]; /* scheme://host:port, never with credentials */
     char client_id[DEVICE_ID_MAX + 8];
-    char topic_telemetry[DEVICE_ID_MAX + 24];
-    char topic_status[DEVICE_ID_MAX + 24];
-    char topic_cmd[DEVICE_ID_MAX + 24];
-    char topic_ack[DEVICE_ID_MAX + 24];
-    char topic_prefix[DEVICE_ID_MAX + 24]; /* "meters/<id>/" */
+    char topics[TOPIC__COUNT][TOPIC_MAX]; /* meters/<id>/<leaf>, for every leaf */
     publisher_command_fn on_command;
     void *command_ctx;
     publisher_ack_fn on_ack;
@@ -43,8 +41,6 @@ struct publisher {
     atomic_bool disconnected; /* our own disconnect completed */
     atomic_uint_fast64_t generation;
 };
-
-static const char will_payload[] = "{\"status\":\"offline\"}";
 
 static char *dup_or_null(const char *s, bool *ret_failed)
 {
@@ -64,27 +60,24 @@ static void wipe_free(char *s)
     free(s);
 }
 
-/* Builds the status payload; returns its length or 0 when it did not fit. */
-static size_t status_payload(const char *status, uint32_t boot, char *buf, size_t len)
+static int send_status(struct publisher *p, bool online, MQTTAsync_token *ret_token)
 {
-    char ts[TIME_RFC3339_LEN];
-    time_format_rfc3339_ms(time_now_ms(), ts);
-    int n = snprintf(buf, len, "{\"status\":\"%s\",\"boot\":%u,\"ts\":\"%s\"}", status,
-                     (unsigned)boot, ts);
-    return n > 0 && (size_t)n < len ? (size_t)n : 0;
-}
-
-static int send_status(struct publisher *p, const char *status, MQTTAsync_token *ret_token)
-{
-    char payload[128];
-    size_t len = status_payload(status, p->boot, payload, sizeof(payload));
+    const char *status = online ? "online" : "offline";
+    struct dynbuf payload;
+    dynbuf_init(&payload, STATUS_PAYLOAD_MAX);
+    if (status_encode(online, p->boot, time_now_ms(), &payload)) {
+        dynbuf_free(&payload);
+        log_warn("cannot publish %s status: out of memory", status);
+        return -ENOMEM;
+    }
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    msg.payload = payload;
-    msg.payloadlen = (int)len;
+    msg.payload = payload.buf;
+    msg.payloadlen = (int)payload.len;
     msg.qos = 1;
     msg.retained = 1;
-    int rc = MQTTAsync_sendMessage(p->client, p->topic_status, &msg, &ro);
+    int rc = MQTTAsync_sendMessage(p->client, p->topics[TOPIC_STATUS], &msg, &ro);
+    dynbuf_free(&payload); /* the client keeps its own copy */
     if (rc != MQTTASYNC_SUCCESS) {
         log_warn("cannot publish %s status: %s", status, MQTTAsync_strerror(rc));
         return -EIO;
@@ -111,8 +104,8 @@ static void on_subscribe_failure(void *context, MQTTAsync_failureData *resp)
     struct publisher *p = context;
     log_error("cannot subscribe to %s%s%s (code %d); commands and acks will not arrive until "
               "the next reconnect",
-              p->on_command ? p->topic_cmd : "", p->on_command && p->on_ack ? " and " : "",
-              p->on_ack ? p->topic_ack : "", resp ? resp->code : 0);
+              p->on_command ? p->topics[TOPIC_CMD] : "", p->on_command && p->on_ack ? " and " : "",
+              p->on_ack ? p->topics[TOPIC_ACK] : "", resp ? resp->code : 0);
 }
 
 /* Library thread: after the first connect and after every automatic reconnect. */
@@ -123,14 +116,14 @@ static void on_connected(void *context, char *cause)
     atomic_fetch_add(&p->generation, 1);
     atomic_store(&p->connected, true);
     log_info("connected to %s as %s", p->uri, p->client_id);
-    send_status(p, "online", NULL);
+    send_status(p, true, NULL);
     /* A clean session starts without subscriptions: make them on every connect. */
     char *topics[2];
     int qos[2] = {1, 1}, n = 0;
     if (p->on_command)
-        topics[n++] = p->topic_cmd;
+        topics[n++] = p->topics[TOPIC_CMD];
     if (p->on_ack)
-        topics[n++] = p->topic_ack;
+        topics[n++] = p->topics[TOPIC_ACK];
     if (n == 0)
         return;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -168,9 +161,9 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
     struct publisher *p = context;
     size_t n = topic_len > 0 ? (size_t)topic_len : strlen(topic);
     size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
-    if (p->on_command && topic_is(topic, n, p->topic_cmd))
+    if (p->on_command && topic_is(topic, n, p->topics[TOPIC_CMD]))
         p->on_command(msg->payload, len, p->command_ctx);
-    else if (p->on_ack && topic_is(topic, n, p->topic_ack))
+    else if (p->on_ack && topic_is(topic, n, p->topics[TOPIC_ACK]))
         p->on_ack(msg->payload, len, p->ack_ctx);
     else
         log_debug("dropped a message on %.*s", (int)(n < 200 ? n : 200), topic);
@@ -219,11 +212,8 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
     snprintf(p->uri, sizeof(p->uri), "%s://%s%s%s:%d", u.scheme, v6 ? "[" : "", u.host,
              v6 ? "]" : "", u.port);
     snprintf(p->client_id, sizeof(p->client_id), "meterd-%s", cfg->device_id);
-    snprintf(p->topic_telemetry, sizeof(p->topic_telemetry), "meters/%s/telemetry", cfg->device_id);
-    snprintf(p->topic_status, sizeof(p->topic_status), "meters/%s/status", cfg->device_id);
-    snprintf(p->topic_cmd, sizeof(p->topic_cmd), "meters/%s/cmd", cfg->device_id);
-    snprintf(p->topic_ack, sizeof(p->topic_ack), "meters/%s/ack", cfg->device_id);
-    snprintf(p->topic_prefix, sizeof(p->topic_prefix), "meters/%s/", cfg->device_id);
+    for (int k = 0; k < TOPIC__COUNT && !r; k++)
+        r = topic_build(p->topics[k], cfg->device_id, (enum topic_leaf)k);
     p->username = dup_or_null(cfg->username ? cfg->username : (u.user[0] ? u.user : NULL), &oom);
     p->password =
         dup_or_null(cfg->password ? cfg->password : (u.has_password ? u.password : NULL), &oom);
@@ -233,6 +223,10 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
                  "use mqtt_password_file instead");
     url_clear(&u);
     p->boot = cfg->boot;
+    if (r) {
+        snprintf(err, errlen, "device id '%.64s' cannot stand in a topic", cfg->device_id);
+        goto fail;
+    }
     if (oom) {
         snprintf(err, errlen, "out of memory");
         r = -ENOMEM;
@@ -275,8 +269,8 @@ int publisher_start(struct publisher *p, char *err, size_t errlen)
     MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 
-    will.topicName = p->topic_status;
-    will.message = will_payload;
+    will.topicName = p->topics[TOPIC_STATUS];
+    will.message = status_will_payload;
     will.qos = 1;
     will.retained = 1;
     p->will = will;
@@ -326,7 +320,6 @@ uint64_t publisher_generation(const struct publisher *p)
 int publisher_send_readings(struct publisher *p, const struct reading *r, size_t n, bool as_array)
 {
     struct dynbuf b;
-    struct jsonw w;
     int ret = 0;
 
     if (n == 0 || n > PUBLISHER_READINGS_MAX || (!as_array && n != 1))
@@ -334,14 +327,7 @@ int publisher_send_readings(struct publisher *p, const struct reading *r, size_t
     if (!atomic_load(&p->connected))
         return -ENOTCONN;
     dynbuf_init(&b, n * PAYLOAD_MAX + 16);
-    jsonw_init(&w, &b);
-    if (as_array)
-        jsonw_arr_begin(&w);
-    for (size_t k = 0; k < n; k++)
-        telemetry_encode(&w, &r[k], NULL);
-    if (as_array)
-        jsonw_arr_end(&w);
-    if (jsonw_error(&w)) {
+    if (telemetry_encode_payload(r, n, as_array, &b)) {
         dynbuf_free(&b);
         return -EMSGSIZE;
     }
@@ -351,7 +337,7 @@ int publisher_send_readings(struct publisher *p, const struct reading *r, size_t
     msg.payloadlen = (int)b.len;
     msg.qos = 1;
     msg.retained = 0;
-    int rc = MQTTAsync_sendMessage(p->client, p->topic_telemetry, &msg, &ro);
+    int rc = MQTTAsync_sendMessage(p->client, p->topics[TOPIC_TELEMETRY], &msg, &ro);
     if (rc == MQTTASYNC_DISCONNECTED)
         ret = -ENOTCONN;
     else if (rc != MQTTASYNC_SUCCESS)
@@ -378,26 +364,14 @@ void publisher_set_ack_handler(struct publisher *p, publisher_ack_fn fn, void *c
     p->ack_ctx = ctx;
 }
 
-static bool leaf_valid(const char *leaf)
-{
-    size_t n = 0;
-    for (; leaf[n]; n++) {
-        char c = leaf[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-') || n >= 32)
-            return false;
-    }
-    return n > 0;
-}
-
-int publisher_send(struct publisher *p, const char *topic_leaf, const void *payload, size_t len,
+int publisher_send(struct publisher *p, enum topic_leaf leaf, const void *payload, size_t len,
                    int qos)
 {
-    char topic[sizeof(p->topic_prefix) + 32];
-    if (!leaf_valid(topic_leaf) || (qos != 0 && qos != 1) || len > INT32_MAX)
+    if ((unsigned)leaf >= TOPIC__COUNT || (qos != 0 && qos != 1) || len > INT32_MAX)
         return -EINVAL;
     if (!atomic_load(&p->connected))
         return -ENOTCONN;
-    snprintf(topic, sizeof(topic), "%s%s", p->topic_prefix, topic_leaf);
+    const char *topic = p->topics[leaf];
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     msg.payload = (void *)payload;
@@ -424,7 +398,7 @@ int publisher_stop(struct publisher *p, int timeout_ms)
 {
     if (atomic_load(&p->connected)) {
         MQTTAsync_token token = 0;
-        if (send_status(p, "offline", &token) == 0)
+        if (send_status(p, false, &token) == 0)
             MQTTAsync_waitForCompletion(p->client, token, (unsigned long)timeout_ms);
     }
     MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;

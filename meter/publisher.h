@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "telemetry.h"
+#include "topic.h"
 
 struct publisher;
 
@@ -93,13 +94,13 @@ typedef void (*publisher_ack_fn)(const void *payload, size_t len, void *ctx);
 void publisher_set_ack_handler(struct publisher *p, publisher_ack_fn fn, void *ctx);
 
 /*
- * Publishes payload on meters/<id>/<topic_leaf> (leaf: 1..32 of a-z 0-9 _ -),
- * not retained, with qos 0 or 1. Unlike readings it is not buffered while
- * disconnected (it would push readings out of the offline buffer): returns
- * 0 when the client took it, -ENOTCONN while disconnected, -EINVAL for a bad
- * leaf, qos or length, -EIO otherwise.
+ * Publishes payload on meters/<id>/<leaf>, not retained, with qos 0 or 1.
+ * Unlike readings it is not buffered while disconnected (it would push
+ * readings out of the offline buffer): returns 0 when the client took it,
+ * -ENOTCONN while disconnected, -EINVAL for a bad leaf, qos or length, -EIO
+ * otherwise.
  */
-int publisher_send(struct publisher *p, const char *topic_leaf, const void *payload, size_t len,
+int publisher_send(struct publisher *p, enum topic_leaf leaf, const void *payload, size_t len,
                    int qos);
 
 /*

@@ -11,9 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ack_range {
-    uint64_t first, last;
-};
+#include "ack.h" /* struct ack_range */
 
 struct range_set {
     struct ack_range *r; /* sorted, disjoint, not adjacent */

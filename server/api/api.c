@@ -228,18 +228,7 @@ void api_write_reading(struct jsonw *w, const struct reading *r)
     jsonw_ktime(w, "timestamp", r->ts_ms);
     jsonw_key(w, "seq");
     jsonw_uint(w, r->seq);
-    for (int f = 0; f < RR__COUNT; f++)
-        if (reading_has_real(r, (enum reading_real)f))
-            jsonw_kdouble(w, reading_reals[f].json, r->real[f]);
-    for (int k = 0; k < RC__COUNT; k++) {
-        if (!reading_has_counter(r, (enum reading_counter)k))
-            continue;
-        jsonw_key(w, reading_counters[k].json);
-        if (reading_counters[k].scale == 1000)
-            jsonw_milli(w, r->counter[k]);
-        else
-            jsonw_int(w, r->counter[k]);
-    }
+    telemetry_encode_fields(w, r);
     jsonw_obj_end(w);
 }
 

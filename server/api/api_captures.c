@@ -17,14 +17,14 @@
 
 #include "api.h"
 #include "api_query.h"
+#include "command.h"
 #include "comtrade.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "mqtt_client.h"
 #include "timeutil.h"
+#include "topic.h"
 
-#define CAPTURE_MIN_MS       100
-#define CAPTURE_MAX_MS       10000
 #define CAPTURE_LIST_DEFAULT 100
 #define CAPTURE_LIST_MAX     1000
 #define CAPTURE_DECIMATE_MAX 10000
@@ -171,13 +171,18 @@ void api_capture_create(struct api_call *c)
         goto out;
     }
 
-    char topic[DEVICE_ID_MAX + 16], cmd[256], ts[TIME_RFC3339_LEN];
-    time_format_rfc3339_ms(now, ts);
-    snprintf(topic, sizeof(topic), "meters/%s/cmd", dev.device_id);
-    int n = snprintf(cmd, sizeof(cmd),
-                     "{\"id\":\"%s\",\"cmd\":\"capture\",\"duration_ms\":%d,\"ts\":\"%s\"}",
-                     request_id, (int)duration, ts);
-    r = mqtt_client_publish(mq, topic, cmd, (size_t)n, 1);
+    char topic[TOPIC_MAX];
+    struct command cmd;
+    struct dynbuf payload;
+    dynbuf_init(&payload, COMMAND_PAYLOAD_MAX);
+    r = topic_build(topic, dev.device_id, TOPIC_CMD);
+    if (!r && !(r = command_init(&cmd, COMMAND_CAPTURE, request_id, now))) {
+        cmd.duration_ms = (uint32_t)duration;
+        r = command_encode(&cmd, &payload);
+    }
+    if (!r)
+        r = mqtt_client_publish(mq, topic, payload.buf, payload.len, 1);
+    dynbuf_free(&payload);
     if (r) {
         log_warn("api: capture request to %s not sent: %s", dev.device_id, strerror(-r));
         r = api_store_result(c, store_capture_fail(c->store, dev.id, request_id,

@@ -1,7 +1,6 @@
 #include "ingest.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,31 +8,27 @@
 
 #include <jansson.h>
 
-#include "base64.h"
+#include "analysis.h"
+#include "capture.h"
+#include "command.h"
 #include "devcache.h"
-#include "f32le.h"
 #include "jsonutil.h"
-#include "jsonw.h"
 #include "log.h"
 #include "pq.h"
 #include "ratelimit.h"
+#include "status.h"
 #include "store.h"
 #include "telemetry.h"
 #include "timeutil.h"
+#include "topic.h"
 #include "writer.h"
 
 #define LOG_WINDOW_MS 60000
 /* Devices are never deleted, so a device's key, once looked up, stays right (no TTL). */
 #define DEVICE_CACHE_SLOTS 4096
 
-/* What a capture may hold (docs/protocol.md, "Waveform capture"). */
-#define CAPTURE_RATE_MIN_HZ   100.0
-#define CAPTURE_RATE_MAX_HZ   204800.0
-#define CAPTURE_MAX_SECONDS   10.0
-#define CAPTURE_MAX_VOLTS     1e7 /* instantaneous, either sign */
-#define CAPTURE_MAX_AMPS      1e6
-#define CAPTURE_MAX_PHASE_CAL 180.0
-#define ANALYSIS_MAX_BYTES    (64 * 1024)
+/* The store keeps every request id the wire allows. */
+_Static_assert(COMMAND_ID_MAX <= CAPTURE_REQUEST_ID_MAX, "request ids must fit the store");
 
 struct ingest {
     struct store_source db;
@@ -106,23 +101,6 @@ static void log_rejected(struct ingest *ing, const char *kind, const char *devic
                  device, reason);
 }
 
-/* Splits meters/<id>/<leaf>. Returns 0 with id copied, or -EINVAL. */
-static int parse_topic(const char *topic, char id[DEVICE_ID_MAX + 1], const char **ret_leaf)
-{
-    if (strncmp(topic, "meters/", 7) != 0)
-        return -EINVAL;
-    const char *p = topic + 7;
-    const char *slash = strchr(p, '/');
-    if (!slash || slash == p || (size_t)(slash - p) > DEVICE_ID_MAX)
-        return -EINVAL;
-    memcpy(id, p, (size_t)(slash - p));
-    id[slash - p] = '\0';
-    if (!device_id_valid(id))
-        return -EINVAL;
-    *ret_leaf = slash + 1;
-    return 0;
-}
-
 /* The ingest's connection, (re)opened as needed; NULL when the database is unreachable. */
 static struct store *get_store(struct ingest *ing)
 {
@@ -192,10 +170,9 @@ static size_t rejected_seqs(struct ingest *ing, const json_t *root,
         struct telemetry_result one;
         if (telemetry_decode_json(item, opts, ing->scratch, 1, &one) == 0 && one.n_valid == 1)
             continue;
-        const json_t *seq = json_object_get(item, "seq");
-        if (!json_is_integer(seq) || json_integer_value(seq) < 0)
+        uint64_t s;
+        if (!telemetry_item_seq(item, &s))
             continue;
-        uint64_t s = (uint64_t)json_integer_value(seq);
         bool also_valid = false;
         for (size_t v = 0; v < n_valid && !also_valid; v++)
             also_valid = ing->batch[v].seq == s;
@@ -273,42 +250,27 @@ static enum ingest_result handle_telemetry(struct ingest *ing, const char *devic
 static enum ingest_result handle_status(struct ingest *ing, const char *device_id,
                                         const void *payload, size_t len)
 {
-    char err[JSON_ERR_LEN];
-    json_t *root;
-    enum device_status status;
+    char err[STATUS_ERR_LEN];
+    struct status_msg msg;
+    int64_t now = time_now_ms();
 
-    if (len == 0) /* a retained status being cleared */
+    int r = status_parse(payload, len, now, &msg, err);
+    if (r == -ENODATA) /* a retained status being cleared */
         return INGEST_DONE;
-    if (json_load_limited(payload, len, 4, &root, err)) {
+    if (r) {
         atomic_fetch_add(&ing->stats->invalid, 1);
         log_rejected(ing, "invalid status", device_id, err);
         return INGEST_DONE;
     }
-    const char *s = json_string_value(json_object_get(root, "status"));
-    int64_t at_ms = time_now_ms();
-    const char *ts = json_string_value(json_object_get(root, "ts"));
-    int64_t meter_ms;
+    enum device_status status = msg.online ? DEVICE_STATUS_ONLINE : DEVICE_STATUS_OFFLINE;
     /* The meter's own time when it gave one (the last will carries none). */
-    if (ts && time_parse_rfc3339(ts, &meter_ms) == 0 && meter_ms >= TIME_MIN_VALID_MS &&
-        meter_ms <= at_ms + 24 * 3600 * 1000)
-        at_ms = meter_ms;
-    if (s && strcmp(s, "online") == 0) {
-        status = DEVICE_STATUS_ONLINE;
-    } else if (s && strcmp(s, "offline") == 0) {
-        status = DEVICE_STATUS_OFFLINE;
-    } else {
-        json_decref(root);
-        atomic_fetch_add(&ing->stats->invalid, 1);
-        log_rejected(ing, "invalid status", device_id, "status must be \"online\" or \"offline\"");
-        return INGEST_DONE;
-    }
-    json_decref(root);
+    int64_t at_ms = msg.has_ts ? msg.ts_ms : now;
 
     struct store *st = get_store(ing);
     if (!st)
         return INGEST_RETRY;
     struct device_rec dev;
-    int r = store_device_by_name(st, device_id, &dev);
+    r = store_device_by_name(st, device_id, &dev);
     if (r == -ENOENT) {
         atomic_fetch_add(&ing->stats->unknown_device, 1);
         log_rejected(ing, "status of unknown device", device_id, "not registered");
@@ -326,20 +288,6 @@ static enum ingest_result handle_status(struct ingest *ing, const char *device_i
 }
 
 /* --- command replies and waveform captures ------------------------------------------------ */
-
-/* Request ids: 1..64 of A-Z a-z 0-9 _ - (the server makes them; a meter echoes them). */
-static bool request_id_valid(const char *id)
-{
-    size_t n = 0;
-    for (; id[n]; n++) {
-        char c = id[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
-        if (!ok || n >= CAPTURE_REQUEST_ID_MAX)
-            return false;
-    }
-    return n > 0;
-}
 
 /*
  * Finds the pending request a capture answers. Returns 1 with *ret (the
@@ -406,257 +354,73 @@ static enum ingest_result fail_capture(struct ingest *ing, int64_t device_pk,
 static enum ingest_result handle_reply(struct ingest *ing, const char *device_id,
                                        const void *payload, size_t len)
 {
-    char err[JSON_ERR_LEN];
-    json_t *root;
-    enum ingest_result result = INGEST_DONE;
+    char err[COMMAND_ERR_LEN];
+    struct command_reply reply;
 
-    if (json_load_limited(payload, len, 4, &root, err)) {
+    if (command_reply_parse(payload, len, &reply, err)) {
         atomic_fetch_add(&ing->stats->invalid, 1);
         log_rejected(ing, "invalid reply", device_id, err);
         return INGEST_DONE;
     }
-    const char *id = json_string_value(json_object_get(root, "id"));
-    const char *status = json_string_value(json_object_get(root, "status"));
-    const char *message = json_string_value(json_object_get(root, "message"));
-    bool ok = status && strcmp(status, "ok") == 0;
-    if (!json_is_object(root) || !id || !request_id_valid(id) ||
-        !(ok || (status && strcmp(status, "error") == 0))) {
-        atomic_fetch_add(&ing->stats->invalid, 1);
-        log_rejected(ing, "invalid reply", device_id,
-                     id ? "status must be \"ok\" or \"error\""
-                        : "id is missing or not a request id");
-        goto out;
-    }
     struct store *st = get_store(ing);
-    if (!st) {
-        result = INGEST_RETRY;
-        goto out;
-    }
+    if (!st)
+        return INGEST_RETRY;
     struct device_rec dev;
     struct capture_rec cap;
     int r = store_device_by_name(st, device_id, &dev);
     if (r == -ENOENT) {
         atomic_fetch_add(&ing->stats->unknown_device, 1);
         log_rejected(ing, "message for unknown device", device_id, "not registered");
-        goto out;
+        return INGEST_DONE;
     }
     if (!r)
-        r = store_capture_by_request(st, dev.id, id, &cap);
+        r = store_capture_by_request(st, dev.id, reply.id, &cap);
     if (r == -ENOENT) {
         atomic_fetch_add(&ing->stats->unknown_request, 1);
         log_rejected(ing, "reply to no request", device_id, "no such request id");
-        goto out;
+        return INGEST_DONE;
     }
-    if (r) {
-        result = store_trouble(ing, r, "capture lookup");
-        goto out;
-    }
+    if (r)
+        return store_trouble(ing, r, "capture lookup");
     /* "ok" to a capture changes nothing: the capture message, sent before it, completes it. */
-    if (ok)
-        goto out;
+    if (reply.ok)
+        return INGEST_DONE;
     if (cap.status != CAPTURE_PENDING) {
         atomic_fetch_add(&ing->stats->unknown_request, 1);
         log_rejected(ing, "reply to no pending request", device_id,
                      "an error for a request that is no longer pending");
-        goto out;
+        return INGEST_DONE;
     }
+    /* The store keeps CAPTURE_MESSAGE_MAX bytes: the meter's message is cut to what fits. */
+    static const char refused[] = "the meter refused: ";
     char why[CAPTURE_MESSAGE_MAX + 1];
-    snprintf(why, sizeof(why), "the meter refused: %s", message ? message : "no reason given");
-    result = fail_capture(ing, dev.id, id, why);
-out:
-    json_decref(root);
-    return result;
-}
-
-/* Decodes one base64 channel of n float32 samples, each finite and within +-limit. */
-static int decode_channel(const json_t *root, const char *key, size_t n, double limit, float *out,
-                          char *err, size_t errlen)
-{
-    const json_t *t = json_object_get(root, key);
-    if (!json_is_string(t)) {
-        snprintf(err, errlen, "%s must be a base64 string", key);
-        return -EINVAL;
-    }
-    size_t len = json_string_length(t), got = 0;
-    if (len != base64_encoded_len(4 * n)) {
-        snprintf(err, errlen, "%s holds %zu bytes of base64, not %zu samples", key, len, n);
-        return -EINVAL;
-    }
-    unsigned char *bytes = malloc(base64_decoded_max(len));
-    if (!bytes) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    int r = base64_decode(json_string_value(t), len, bytes, &got);
-    if (r || got != 4 * n) {
-        snprintf(err, errlen, "%s is not valid base64 of %zu float32 samples", key, n);
-        free(bytes);
-        return -EINVAL;
-    }
-    f32le_unpack(bytes, n, out);
-    free(bytes);
-    for (size_t k = 0; k < n; k++) {
-        if (!isfinite(out[k]) || fabs(out[k]) > limit) {
-            snprintf(err, errlen, "%s[%zu] is not finite or beyond %g", key, k, limit);
-            return -EINVAL;
-        }
-    }
-    return 0;
-}
-
-/* Both arrays must name exactly two strings: the given ones. */
-static bool pair_is(const json_t *arr, const char *a, const char *b)
-{
-    const char *x = json_string_value(json_array_get(arr, 0));
-    const char *y = json_string_value(json_array_get(arr, 1));
-    return json_is_array(arr) && json_array_size(arr) == 2 && x && y && strcmp(x, a) == 0 &&
-           strcmp(y, b) == 0;
-}
-
-struct capture_payload {
-    double rate_hz, nominal_hz, phase_cal_deg;
-    int64_t start_ms;
-    size_t n;
-    float *v, *i;
-};
-
-/* Checks everything but the request; fills c (the caller frees c->v and c->i). */
-static int parse_capture(const json_t *root, int64_t now_ms, struct capture_payload *c, char *err,
-                         size_t errlen)
-{
-    double x = 0;
-    const json_t *t;
-    memset(c, 0, sizeof(*c));
-
-    if (!json_number(json_object_get(root, "rate_hz"), &c->rate_hz) || !isfinite(c->rate_hz) ||
-        c->rate_hz < CAPTURE_RATE_MIN_HZ || c->rate_hz > CAPTURE_RATE_MAX_HZ) {
-        snprintf(err, errlen, "rate_hz must be a number from %g to %g", CAPTURE_RATE_MIN_HZ,
-                 CAPTURE_RATE_MAX_HZ);
-        return -EINVAL;
-    }
-    t = json_object_get(root, "start");
-    if (!json_is_string(t) || time_parse_rfc3339(json_string_value(t), &c->start_ms) ||
-        c->start_ms < TIME_MIN_VALID_MS || c->start_ms > now_ms + 24 * 3600 * 1000) {
-        snprintf(err, errlen, "start must be an RFC 3339 time, not in the future");
-        return -EINVAL;
-    }
-    t = json_object_get(root, "samples");
-    double max_n = floor(c->rate_hz * CAPTURE_MAX_SECONDS) + 1;
-    if (!json_is_integer(t) || json_integer_value(t) < 1 || (double)json_integer_value(t) > max_n) {
-        snprintf(err, errlen, "samples must be an integer from 1 to %.0f (10 s at rate_hz)", max_n);
-        return -EINVAL;
-    }
-    c->n = (size_t)json_integer_value(t);
-    const char *enc = json_string_value(json_object_get(root, "encoding"));
-    if (!enc || strcmp(enc, "f32le-base64") != 0) {
-        snprintf(err, errlen, "encoding must be \"f32le-base64\"");
-        return -EINVAL;
-    }
-    if ((t = json_object_get(root, "channels")) && !pair_is(t, "v", "i")) {
-        snprintf(err, errlen, "channels must be [\"v\",\"i\"]");
-        return -EINVAL;
-    }
-    if ((t = json_object_get(root, "units")) && !pair_is(t, "V", "A")) {
-        snprintf(err, errlen, "units must be [\"V\",\"A\"]");
-        return -EINVAL;
-    }
-    c->nominal_hz = 50;
-    if ((t = json_object_get(root, "nominal_hz")) &&
-        (!json_number(t, &c->nominal_hz) || (c->nominal_hz != 50 && c->nominal_hz != 60))) {
-        snprintf(err, errlen, "nominal_hz must be 50 or 60");
-        return -EINVAL;
-    }
-    if ((t = json_object_get(root, "phase_cal_deg")) &&
-        (!json_number(t, &x) || !isfinite(x) || fabs(x) > CAPTURE_MAX_PHASE_CAL)) {
-        snprintf(err, errlen, "phase_cal_deg must be a number from -180 to 180");
-        return -EINVAL;
-    }
-    c->phase_cal_deg = t ? x : 0;
-    c->v = malloc(c->n * sizeof(float));
-    c->i = malloc(c->n * sizeof(float));
-    if (!c->v || !c->i) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    int r = decode_channel(root, "v", c->n, CAPTURE_MAX_VOLTS, c->v, err, errlen);
-    if (!r)
-        r = decode_channel(root, "i", c->n, CAPTURE_MAX_AMPS, c->i, err, errlen);
-    return r;
-}
-
-static void write_harmonics(struct jsonw *w, const char *key, const double *h)
-{
-    jsonw_key(w, key);
-    jsonw_arr_begin(w);
-    for (int k = 0; k <= PQ_MAX_HARMONIC; k++)
-        jsonw_double(w, h[k]);
-    jsonw_arr_end(w);
-}
-
-/* The analysis as stored and served: the keys of "meterd analyze", plus the windows used. */
-static int write_analysis(const struct pq_interval *iv, struct dynbuf *out)
-{
-    struct jsonw w;
-    jsonw_init(&w, out);
-    jsonw_obj_begin(&w);
-    jsonw_key(&w, "frequency_hz");
-    if (iv->freq_windows > 0)
-        jsonw_double(&w, iv->freq_avg);
-    else
-        jsonw_null(&w);
-    jsonw_kdouble(&w, "vrms", iv->vrms_avg);
-    jsonw_kdouble(&w, "irms", iv->irms_avg);
-    jsonw_kdouble(&w, "p_w", iv->p_avg);
-    jsonw_kdouble(&w, "q_var", iv->q_avg);
-    jsonw_kdouble(&w, "s_va", iv->s_avg);
-    jsonw_kdouble(&w, "pf", iv->pf);
-    jsonw_kdouble(&w, "thd_v", iv->thd_v);
-    jsonw_kdouble(&w, "thd_i", iv->thd_i);
-    jsonw_kdouble(&w, "phase_deg", iv->phase_deg);
-    write_harmonics(&w, "harmonics_v", iv->harmonics_v);
-    write_harmonics(&w, "harmonics_i", iv->harmonics_i);
-    jsonw_kdouble(&w, "vrms_min", iv->vrms_min);
-    jsonw_kdouble(&w, "vrms_max", iv->vrms_max);
-    jsonw_kdouble(&w, "irms_min", iv->irms_min);
-    jsonw_kdouble(&w, "irms_max", iv->irms_max);
-    if (iv->freq_windows > 0) {
-        jsonw_kdouble(&w, "frequency_min_hz", iv->freq_min);
-        jsonw_kdouble(&w, "frequency_max_hz", iv->freq_max);
-    }
-    jsonw_kint(&w, "windows", iv->windows);
-    jsonw_kdouble(&w, "duration_s", iv->duration_s);
-    jsonw_obj_end(&w);
-    return jsonw_error(&w);
+    snprintf(why, sizeof(why), "%s%.*s", refused, (int)(sizeof(why) - sizeof(refused)),
+             reply.has_message ? reply.message : "no reason given");
+    return fail_capture(ing, dev.id, reply.id, why);
 }
 
 static enum ingest_result handle_capture(struct ingest *ing, const char *device_id,
                                          const void *payload, size_t len)
 {
-    char err[JSON_ERR_LEN + 64];
+    char err[CAPTURE_ERR_LEN], id[COMMAND_ID_MAX + 1];
     json_t *root;
-    struct capture_payload c = {0};
+    struct capture_samples c = {0};
     struct dynbuf analysis;
     enum ingest_result result = INGEST_DONE;
 
-    dynbuf_init(&analysis, ANALYSIS_MAX_BYTES);
-    if (json_load_limited(payload, len, 4, &root, err)) {
+    if (capture_parse_head(payload, len, &root, id, err)) {
         atomic_fetch_add(&ing->stats->invalid, 1);
         log_rejected(ing, "invalid capture", device_id, err);
         return INGEST_DONE;
     }
-    const char *id = json_string_value(json_object_get(root, "id"));
-    if (!json_is_object(root) || !id || !request_id_valid(id)) {
-        atomic_fetch_add(&ing->stats->invalid, 1);
-        log_rejected(ing, "invalid capture", device_id, "id is missing or not a request id");
-        goto out;
-    }
+    dynbuf_init(&analysis, ANALYSIS_JSON_MAX);
     struct capture_rec cap;
     int64_t device_pk;
     if (find_pending(ing, device_id, id, &cap, &device_pk, &result) <= 0)
         goto out;
 
     int64_t now = time_now_ms();
-    int r = parse_capture(root, now, &c, err, sizeof(err));
+    int r = capture_decode(root, now, &c, err);
     if (r) {
         /* The operator waits for this one: say why it failed rather than let it time out. */
         atomic_fetch_add(&ing->stats->invalid, 1);
@@ -670,15 +434,19 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
     struct pq_config cfg = {
         .rate_hz = c.rate_hz, .nominal_hz = c.nominal_hz, .phase_cal_deg = c.phase_cal_deg};
     struct pq_interval iv;
+    struct analysis a;
     const char *note = NULL;
     r = pq_analyze_capture(&cfg, c.v, c.i, c.n, &iv);
-    if (r == -ENODATA)
+    if (r == -ENODATA) {
         note = "too short to analyse (one window is 10 cycles at 50 Hz, 12 at 60 Hz)";
-    else if (r)
+    } else if (r) {
         note = r == -ENOMEM ? "not analysed: out of memory"
                             : "not analysed: the sample rate or calibration is out of range";
-    else if (write_analysis(&iv, &analysis))
-        note = "not analysed: the analysis did not fit";
+    } else {
+        analysis_from_pq(&iv, &a);
+        if (analysis_encode(&a, ANALYSIS_SERVER, &analysis))
+            note = "not analysed: the analysis did not fit";
+    }
     struct capture_data d = {
         .rate_hz = c.rate_hz,
         .nominal_hz = c.nominal_hz,
@@ -701,41 +469,46 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
                  c.n, c.rate_hz, note ? "; " : "", note ? note : "");
     }
 out:
-    free(c.v);
-    free(c.i);
+    capture_samples_free(&c);
     dynbuf_free(&analysis);
     json_decref(root);
     return result;
 }
 
+typedef enum ingest_result (*leaf_handler)(struct ingest *ing, const char *device_id,
+                                           const void *payload, size_t len);
+
+/* What the server takes from meters; cmd and ack are its own (no handler). */
+static const leaf_handler handlers[TOPIC__COUNT] = {
+    [TOPIC_TELEMETRY] = handle_telemetry,
+    [TOPIC_STATUS] = handle_status,
+    [TOPIC_REPLY] = handle_reply,
+    [TOPIC_CAPTURE] = handle_capture,
+};
+
 enum ingest_result ingest_message(struct ingest *ing, const char *topic, const void *payload,
                                   size_t len)
 {
     char device_id[DEVICE_ID_MAX + 1];
-    const char *leaf;
+    enum topic_leaf leaf = TOPIC__COUNT;
 
     atomic_fetch_add(&ing->stats->messages, 1);
-    if (parse_topic(topic, device_id, &leaf)) {
+    int r = topic_split(topic, strlen(topic), device_id, &leaf);
+    if (r == -EINVAL) {
         atomic_fetch_add(&ing->stats->bad_topic, 1);
         log_rejected(ing, "message on unexpected topic", "-", "topic is not meters/<id>/...");
         return INGEST_DONE;
     }
     /* A waveform is far larger than any reading: it has its own cap. */
-    bool capture = strcmp(leaf, "capture") == 0;
+    bool capture = leaf == TOPIC_CAPTURE;
     if (len > (capture ? ing->limits.max_capture_bytes : ing->limits.max_payload_bytes)) {
         atomic_fetch_add(&ing->stats->too_large, 1);
         log_rejected(ing, "oversized payload", device_id,
                      capture ? "larger than max_capture_bytes" : "larger than max_payload_bytes");
         return INGEST_DONE;
     }
-    if (strcmp(leaf, "telemetry") == 0)
-        return handle_telemetry(ing, device_id, payload, len);
-    if (strcmp(leaf, "status") == 0)
-        return handle_status(ing, device_id, payload, len);
-    if (strcmp(leaf, "reply") == 0)
-        return handle_reply(ing, device_id, payload, len);
-    if (capture)
-        return handle_capture(ing, device_id, payload, len);
+    if (leaf < TOPIC__COUNT && handlers[leaf])
+        return handlers[leaf](ing, device_id, payload, len);
     atomic_fetch_add(&ing->stats->bad_topic, 1);
     log_rejected(ing, "message on unexpected topic", device_id,
                  "not telemetry, status, reply or capture");

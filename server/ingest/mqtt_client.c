@@ -12,7 +12,12 @@
 
 #include "log.h"
 #include "timeutil.h"
+#include "topic.h"
 #include "url.h"
+
+/* What meters send: the leaves ingest takes. */
+static const enum topic_leaf leaves[] = {TOPIC_TELEMETRY, TOPIC_STATUS, TOPIC_REPLY, TOPIC_CAPTURE};
+#define NTOPICS ((int)(sizeof(leaves) / sizeof(leaves[0])))
 
 struct mqtt_client {
     MQTTAsync client;
@@ -23,29 +28,11 @@ struct mqtt_client {
     atomic_bool ever_connected;
     int64_t next_attempt_ms;
     int64_t backoff_ms;
-    unsigned retry_sleep_ms; /* while the database is unavailable */
-    char topics[4][128];     /* what we subscribe to */
+    unsigned retry_sleep_ms;                /* while the database is unavailable */
+    char topics[NTOPICS][TOPIC_FILTER_MAX]; /* what we subscribe to */
 };
-
-static const char *const leaves[] = {"telemetry", "status", "reply", "capture"};
-#define NTOPICS         ((int)(sizeof(leaves) / sizeof(leaves[0])))
-#define SHARE_GROUP_MAX 64
 #define MQTT_PUBLISH_QUEUE_MAX                                                                     \
     16384 /* publishes queued in the client (above the writer's outbox) */
-
-/* Share group names: 1..64 of A-Z a-z 0-9 _ - . (no '/', '+', '#'). */
-static bool share_group_valid(const char *g)
-{
-    size_t n = 0;
-    for (; g[n]; n++) {
-        char c = g[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.';
-        if (!ok || n >= SHARE_GROUP_MAX)
-            return false;
-    }
-    return n > 0;
-}
 
 static void on_subscribe_failure(void *ctx, MQTTAsync_failureData *resp)
 {
@@ -165,10 +152,10 @@ int mqtt_client_start(const struct mqtt_client_options *opts, struct mqtt_client
     if (r)
         return r;
     bool shared = opts->share_group && *opts->share_group;
-    if (shared && !share_group_valid(opts->share_group)) {
+    if (shared && !topic_share_group_valid(opts->share_group)) {
         url_clear(&u);
         snprintf(err, errlen, "mqtt_share_group must be 1 to %d of A-Z a-z 0-9 _ - .",
-                 SHARE_GROUP_MAX);
+                 TOPIC_SHARE_GROUP_MAX);
         return -EINVAL;
     }
     struct mqtt_client *m = calloc(1, sizeof(*m));
@@ -177,13 +164,8 @@ int mqtt_client_start(const struct mqtt_client_options *opts, struct mqtt_client
         return -ENOMEM;
     }
     m->opts = *opts;
-    for (int i = 0; i < NTOPICS; i++) {
-        if (shared)
-            snprintf(m->topics[i], sizeof(m->topics[i]), "$share/%s/meters/+/%s", opts->share_group,
-                     leaves[i]);
-        else
-            snprintf(m->topics[i], sizeof(m->topics[i]), "meters/+/%s", leaves[i]);
-    }
+    for (int i = 0; i < NTOPICS; i++)
+        topic_filter(m->topics[i], leaves[i], opts->share_group); /* the group was checked */
     m->retry_sleep_ms = 50;
     m->backoff_ms = 1000;
     const char *scheme =

@@ -13,10 +13,10 @@
 #include "log.h"
 #include "store.h"
 #include "timeutil.h"
+#include "topic.h"
 
 #define RETRY_FIRST_MS  50
 #define RETRY_MAX_MS    2000
-#define ACK_MAX_BYTES   (ACK_MAX_RANGES * 2 * 44 + 64) /* two lists of 256 ranges of 2^63 */
 #define SUBMIT_SLICE_MS 1000
 #define WAIT_SLICE_MS   100 /* an upload waiting for its commit checks for shutdown this often */
 /* Acks waiting for the MQTT client; beyond this they are dropped (the meter resends). */
@@ -60,7 +60,7 @@ struct entry {
 /* One ack waiting to be published. */
 struct outmsg {
     struct outmsg *next;
-    char topic[DEVICE_ID_MAX + 16];
+    char topic[TOPIC_MAX];
     size_t len;
     char payload[];
 };
@@ -510,8 +510,9 @@ static void ack_device(struct writer *w, struct entry **es, size_t from, size_t 
     atomic_fetch_add(&w->opts.stats->rejected_acked, nr);
     size_t na = ack_ranges(seqs, ns, ranges);
     size_t nrr = ack_ranges(rej, nr, rej_ranges);
-    char topic[DEVICE_ID_MAX + 16];
-    snprintf(topic, sizeof(topic), "meters/%s/ack", es[from]->device_id);
+    char topic[TOPIC_MAX];
+    if (topic_build(topic, es[from]->device_id, TOPIC_ACK))
+        return; /* not reached: the id came in a topic */
     struct ack_cursor cur = {0};
     int r;
     while ((r = ack_encode_next(ranges, na, rej_ranges, nrr, &cur, buf)) == 1)
@@ -536,7 +537,7 @@ static void send_acks(struct writer *w, struct entry *batch, size_t total)
     struct ack_range *ranges = malloc(total * sizeof(*ranges));
     struct ack_range *rej_ranges = malloc(total * sizeof(*rej_ranges));
     struct dynbuf buf;
-    dynbuf_init(&buf, ACK_MAX_BYTES);
+    dynbuf_init(&buf, ACK_PAYLOAD_MAX); /* what the meter reads at most */
     if (!es || !seqs || !rej || !ranges || !rej_ranges) {
         log_warn("writer: acks of a batch not sent: out of memory");
         goto out;

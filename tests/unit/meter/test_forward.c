@@ -101,7 +101,7 @@ static void ack(uint64_t first, uint64_t last)
     struct ack_msg *a = calloc(1, sizeof(*a));
     assert_non_null(a);
     a->n_seqs = 1;
-    a->seqs[0] = (struct ack_range_pair){first, last};
+    a->seqs[0] = (struct ack_range){first, last};
     forward_ack(fw, a, 0);
     free(a);
 }
@@ -230,7 +230,7 @@ static void ack_at(uint64_t first, uint64_t last, int64_t now_ms)
     struct ack_msg *a = calloc(1, sizeof(*a));
     assert_non_null(a);
     a->n_seqs = 1;
-    a->seqs[0] = (struct ack_range_pair){first, last};
+    a->seqs[0] = (struct ack_range){first, last};
     forward_ack(fw, a, now_ms);
     free(a);
 }

@@ -1,7 +1,7 @@
 /*
  * Ingest of command replies and waveform captures against a real SQLite
- * database. Payloads are built with meterd's own encoder, so both ends of
- * the protocol are checked against each other.
+ * database. Payloads are built with the encoder meterd uses (common/wire/),
+ * so both ends of the protocol are checked against each other.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,7 +19,7 @@
 
 #include "sqlite_fixture.h"
 
-#include "commands.h"
+#include "capture.h"
 #include "ingest.h"
 #include "log.h"
 #include "store.h"

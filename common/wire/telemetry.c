@@ -42,19 +42,6 @@ const struct reading_counter_desc reading_counters[RC__COUNT] = {
     [RC_SAMPLES_DROPPED] = {"samples_dropped", "samples_dropped", 1, INT64_C(1000000000000000)},
 };
 
-bool device_id_valid(const char *id)
-{
-    size_t n = 0;
-    for (; id[n]; n++) {
-        char c = id[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.' || c == ':';
-        if (!ok || n >= DEVICE_ID_MAX)
-            return false;
-    }
-    return n > 0;
-}
-
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, TELEMETRY_ERR_LEN, __VA_ARGS__);                                             \
@@ -221,14 +208,17 @@ int telemetry_decode(const char *payload, size_t len, const struct telemetry_opt
     return r;
 }
 
-void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id)
+bool telemetry_item_seq(const json_t *item, uint64_t *ret_seq)
 {
-    jsonw_obj_begin(w);
-    if (device_id)
-        jsonw_kstr(w, "device_id", device_id);
-    jsonw_key(w, "seq");
-    jsonw_uint(w, r->seq);
-    jsonw_ktime(w, "ts", r->ts_ms);
+    const json_t *seq = json_object_get(item, "seq");
+    if (!json_is_integer(seq) || json_integer_value(seq) < 0)
+        return false;
+    *ret_seq = (uint64_t)json_integer_value(seq);
+    return true;
+}
+
+void telemetry_encode_fields(struct jsonw *w, const struct reading *r)
+{
     for (int f = 0; f < RR__COUNT; f++)
         if (reading_has_real(r, (enum reading_real)f))
             jsonw_kdouble(w, reading_reals[f].json, r->real[f]);
@@ -241,5 +231,31 @@ void telemetry_encode(struct jsonw *w, const struct reading *r, const char *devi
         else
             jsonw_int(w, r->counter[c]);
     }
+}
+
+void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id)
+{
+    jsonw_obj_begin(w);
+    if (device_id)
+        jsonw_kstr(w, "device_id", device_id);
+    jsonw_key(w, "seq");
+    jsonw_uint(w, r->seq);
+    jsonw_ktime(w, "ts", r->ts_ms);
+    telemetry_encode_fields(w, r);
     jsonw_obj_end(w);
+}
+
+int telemetry_encode_payload(const struct reading *r, size_t n, bool as_array, struct dynbuf *out)
+{
+    if (n == 0 || (!as_array && n != 1))
+        return -EINVAL;
+    struct jsonw w;
+    jsonw_init(&w, out);
+    if (as_array)
+        jsonw_arr_begin(&w);
+    for (size_t k = 0; k < n; k++)
+        telemetry_encode(&w, &r[k], NULL);
+    if (as_array)
+        jsonw_arr_end(&w);
+    return jsonw_error(&w);
 }

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "dynbuf.h"
 #include "fileutil.h"
@@ -210,23 +212,85 @@ static void test_encode_then_decode_round_trips(void **state)
     dynbuf_free(&b);
 }
 
-static void test_device_ids_are_topic_and_url_safe(void **state)
+static void test_a_backlog_the_meter_encodes_the_server_decodes(void **state)
 {
     (void)state;
-    assert_true(device_id_valid("meter-01"));
-    assert_true(device_id_valid("site.A:3_x"));
-    assert_false(device_id_valid(""));
-    assert_false(device_id_valid("a/b"));
-    assert_false(device_id_valid("a+b"));
-    assert_false(device_id_valid("a#"));
-    assert_false(device_id_valid("a b"));
-    assert_false(device_id_valid("x\n"));
-    char longid[DEVICE_ID_MAX + 2];
-    memset(longid, 'a', sizeof(longid) - 1);
-    longid[sizeof(longid) - 1] = '\0';
-    assert_false(device_id_valid(longid));
-    longid[DEVICE_ID_MAX] = '\0';
-    assert_true(device_id_valid(longid));
+    struct reading r[4], back[4];
+    memset(r, 0, sizeof(r));
+    for (int k = 0; k < 4; k++) {
+        r[k].seq = 100 + (uint64_t)k;
+        r[k].has_seq = true;
+        r[k].ts_ms = NOW_MS - 1000 * (4 - k);
+        reading_set_real(&r[k], RR_VOLTAGE, 230 + k);
+        reading_set_real(&r[k], RR_CURRENT, 1.5 * k);
+        reading_set_counter(&r[k], RC_ENERGY_IMPORT, 1000 * k + 1);
+    }
+    struct telemetry_opts o = mqtt_opts();
+    struct telemetry_result res;
+    struct dynbuf b;
+    dynbuf_init(&b, 1 << 16);
+
+    /* live: one object */
+    assert_int_equal(telemetry_encode_payload(r, 1, false, &b), 0);
+    assert_int_equal(b.buf[0], '{');
+    assert_int_equal(telemetry_decode(b.buf, b.len, &o, back, 4, &res), 0);
+    assert_int_equal(res.n_valid, 1);
+    assert_int_equal(back[0].seq, 100);
+
+    /* backlog: an array, up to the server's max_items */
+    o.max_items = 3;
+    dynbuf_reset(&b);
+    assert_int_equal(telemetry_encode_payload(r, 3, true, &b), 0);
+    assert_int_equal(telemetry_decode(b.buf, b.len, &o, back, 4, &res), 0);
+    assert_int_equal(res.n_valid, 3);
+    assert_int_equal(res.n_invalid, 0);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(back[k].seq, r[k].seq);
+        assert_int_equal(back[k].ts_ms, r[k].ts_ms);
+        assert_true(back[k].real[RR_CURRENT] == r[k].real[RR_CURRENT]);
+        assert_int_equal(back[k].counter[RC_ENERGY_IMPORT], r[k].counter[RC_ENERGY_IMPORT]);
+    }
+    dynbuf_reset(&b);
+    assert_int_equal(telemetry_encode_payload(r, 4, true, &b), 0);
+    assert_int_equal(telemetry_decode(b.buf, b.len, &o, back, 4, &res), -EINVAL);
+    assert_string_equal(res.first_error, "array of 4 readings exceeds the limit of 3");
+
+    dynbuf_reset(&b);
+    assert_int_equal(telemetry_encode_payload(r, 0, true, &b), -EINVAL);
+    assert_int_equal(telemetry_encode_payload(r, 2, false, &b), -EINVAL);
+    assert_int_equal(b.len, 0);
+    dynbuf_free(&b);
+    dynbuf_init(&b, 16);
+    assert_int_equal(telemetry_encode_payload(r, 1, false, &b), -E2BIG);
+    dynbuf_free(&b);
+}
+
+static void test_an_invalid_reading_still_names_a_usable_seq(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;
+        bool usable;
+        uint64_t seq;
+    } cases[] = {
+        {"{\"seq\":501,\"voltage\":\"x\"}", true, 501},
+        {"{\"seq\":0}", true, 0},
+        {"{\"seq\":9223372036854775807}", true, UINT64_C(9223372036854775807)},
+        {"{\"seq\":-1}", false, 0},
+        {"{\"seq\":1.5}", false, 0},
+        {"{\"seq\":\"7\"}", false, 0},
+        {"{}", false, 0},
+        {"[7]", false, 0},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        json_error_t e;
+        json_t *item = json_loads(cases[k].json, 0, &e);
+        uint64_t seq = 12345;
+        assert_non_null(item);
+        assert_int_equal(telemetry_item_seq(item, &seq), cases[k].usable);
+        assert_int_equal(seq, cases[k].usable ? cases[k].seq : 12345);
+        json_decref(item);
+    }
 }
 
 int main(void)
@@ -239,7 +303,8 @@ int main(void)
         cmocka_unit_test(test_batches_over_the_limit_are_refused),
         cmocka_unit_test(test_http_uploads_may_omit_seq_and_ts),
         cmocka_unit_test(test_encode_then_decode_round_trips),
-        cmocka_unit_test(test_device_ids_are_topic_and_url_safe),
+        cmocka_unit_test(test_a_backlog_the_meter_encodes_the_server_decodes),
+        cmocka_unit_test(test_an_invalid_reading_still_names_a_usable_seq),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,23 +1,104 @@
 #include "ack.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <jansson.h>
 
 #include "jsonutil.h"
-#include "log.h"
 #include "telemetry.h"
-#include "timeutil.h"
+
+static int cmp_u64(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+size_t ack_ranges(uint64_t *seqs, size_t n, struct ack_range *out)
+{
+    if (n == 0)
+        return 0;
+    qsort(seqs, n, sizeof(*seqs), cmp_u64);
+    size_t k = 0;
+    out[0].first = out[0].last = seqs[0];
+    for (size_t i = 1; i < n; i++) {
+        if (seqs[i] <= out[k].last + 1 && seqs[i] >= out[k].first) {
+            if (seqs[i] > out[k].last)
+                out[k].last = seqs[i];
+        } else {
+            k++;
+            out[k].first = out[k].last = seqs[i];
+        }
+    }
+    return k + 1;
+}
+
+static int add_range(struct dynbuf *out, bool comma, uint64_t first, uint64_t last)
+{
+    return dynbuf_addf(out, "%s[%" PRIu64 ",%" PRIu64 "]", comma ? "," : "", first, last);
+}
+
+int ack_encode_next(const struct ack_range *acked, size_t n_acked, const struct ack_range *rejected,
+                    size_t n_rejected, struct ack_cursor *cur, struct dynbuf *out)
+{
+    if (cur->acked >= n_acked)
+        return 0;
+    dynbuf_reset(out);
+    int r = dynbuf_addstr(out, "{\"seqs\":[");
+    size_t n_a = 0, n_r = 0, ir = cur->rejected;
+    while (!r && cur->acked < n_acked && n_a < ACK_RANGES_MAX) {
+        const struct ack_range *a = &acked[cur->acked];
+        uint64_t from = cur->started ? cur->from : a->first;
+        uint64_t to = a->last;
+        bool cut = false;
+        /* The rejected ranges inside this acked range must travel in the same message. */
+        while (ir < n_rejected && rejected[ir].first <= a->last) {
+            if (n_r == ACK_RANGES_MAX) {
+                cut = true;
+                break;
+            }
+            n_r++;
+            ir++;
+        }
+        if (cut) {
+            if (rejected[ir].first == from)
+                break; /* nothing of this range fits: the next message starts with it */
+            to = rejected[ir].first - 1;
+        }
+        r = add_range(out, n_a > 0, from, to);
+        n_a++;
+        if (cut) {
+            cur->from = to + 1;
+            cur->started = 1;
+            break;
+        }
+        cur->acked++;
+        cur->started = 0;
+    }
+    if (!r)
+        r = dynbuf_addc(out, ']');
+    if (!r && n_r > 0) {
+        r = dynbuf_addstr(out, ",\"rejected\":[");
+        for (size_t i = cur->rejected; !r && i < ir; i++)
+            r = add_range(out, i > cur->rejected, rejected[i].first, rejected[i].last);
+        if (!r)
+            r = dynbuf_addc(out, ']');
+    }
+    if (!r)
+        r = dynbuf_addc(out, '}');
+    cur->rejected = ir;
+    return r ? -ENOMEM : 1;
+}
+
+/* --- parsing, on the meter ------------------------------------------------------------------ */
 
 #define ACK_JSON_MAX_DEPTH 4
-#define BAD_LOG_PERIOD_MS  60000
 
 /* Parses an array of [first,last] pairs: ascending, disjoint, within 1..READING_SEQ_MAX. */
-static int parse_ranges(const json_t *a, const char *key, struct ack_range_pair *out, size_t *ret_n,
+static int parse_ranges(const json_t *a, const char *key, struct ack_range *out, size_t *ret_n,
                         char err[ACK_ERR_LEN])
 {
     if (!json_is_array(a)) {
@@ -49,7 +130,7 @@ static int parse_ranges(const json_t *a, const char *key, struct ack_range_pair 
                      k);
             return -EINVAL;
         }
-        out[k] = (struct ack_range_pair){(uint64_t)fi, (uint64_t)li};
+        out[k] = (struct ack_range){(uint64_t)fi, (uint64_t)li};
         prev_last = (uint64_t)li;
     }
     *ret_n = n;
@@ -57,7 +138,7 @@ static int parse_ranges(const json_t *a, const char *key, struct ack_range_pair 
 }
 
 /* True when [f,l] lies inside the union of the sorted, disjoint ranges. */
-static bool covered(const struct ack_range_pair *r, size_t n, uint64_t f, uint64_t l)
+static bool covered(const struct ack_range *r, size_t n, uint64_t f, uint64_t l)
 {
     uint64_t need = f;
     for (size_t k = 0; k < n && need <= l; k++) {
@@ -118,85 +199,4 @@ int ack_parse(const void *payload, size_t len, struct ack_msg *ret, char err[ACK
 out:
     json_decref(root);
     return r;
-}
-
-struct ack_queue {
-    pthread_mutex_t lock;
-    struct ack_msg *slots;
-    struct ack_msg scratch; /* parse target on the library's thread, under the lock */
-    size_t cap, head, len;
-    uint64_t bad, dropped, bad_logged;
-    int64_t bad_log_ms;
-};
-
-int ack_queue_new(size_t capacity, struct ack_queue **ret)
-{
-    struct ack_queue *q = calloc(1, sizeof(*q));
-    if (!q || capacity == 0 || !(q->slots = calloc(capacity, sizeof(*q->slots)))) {
-        free(q);
-        return capacity == 0 ? -EINVAL : -ENOMEM;
-    }
-    if (pthread_mutex_init(&q->lock, NULL)) {
-        free(q->slots);
-        free(q);
-        return -ENOMEM;
-    }
-    q->cap = capacity;
-    q->bad_log_ms = INT64_MIN / 2;
-    *ret = q;
-    return 0;
-}
-
-void ack_queue_free(struct ack_queue *q)
-{
-    if (!q)
-        return;
-    pthread_mutex_destroy(&q->lock);
-    free(q->slots);
-    free(q);
-}
-
-void ack_queue_handler(const void *payload, size_t len, void *ctx)
-{
-    struct ack_queue *q = ctx;
-    char err[ACK_ERR_LEN];
-    pthread_mutex_lock(&q->lock);
-    int r = ack_parse(payload, len, &q->scratch, err);
-    if (r) {
-        q->bad++;
-        int64_t now = time_now_ms();
-        if (now - q->bad_log_ms >= BAD_LOG_PERIOD_MS) {
-            log_warn("bad ack ignored: %s (%llu bad acks so far)", err, (unsigned long long)q->bad);
-            q->bad_log_ms = now;
-        }
-    } else if (q->len == q->cap) {
-        if (q->dropped++ == 0)
-            log_warn("ack queue full: an ack was dropped (its readings will be resent)");
-    } else {
-        q->slots[(q->head + q->len) % q->cap] = q->scratch;
-        q->len++;
-    }
-    pthread_mutex_unlock(&q->lock);
-}
-
-bool ack_queue_pop(struct ack_queue *q, struct ack_msg *ret)
-{
-    bool got = false;
-    pthread_mutex_lock(&q->lock);
-    if (q->len) {
-        *ret = q->slots[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->len--;
-        got = true;
-    }
-    pthread_mutex_unlock(&q->lock);
-    return got;
-}
-
-void ack_queue_counts(struct ack_queue *q, uint64_t *ret_bad, uint64_t *ret_dropped)
-{
-    pthread_mutex_lock(&q->lock);
-    *ret_bad = q->bad;
-    *ret_dropped = q->dropped;
-    pthread_mutex_unlock(&q->lock);
 }

@@ -7,15 +7,20 @@
  * (voltage, current, power, ...) and integer counters (energy in milli-units,
  * boot). Parsing, validation, storage columns and API output all walk these
  * tables, so a new quantity is one line here plus a migration.
+ *
+ * Ownership: the decoders fill the caller's arrays and never keep the
+ * payload; the encoder appends to the caller's jsonw. No allocation but
+ * jansson's parse tree, released before a decoder returns.
  */
-#ifndef SMARTMETER_TELEMETRY_H
-#define SMARTMETER_TELEMETRY_H
+#ifndef SMARTMETER_WIRE_TELEMETRY_H
+#define SMARTMETER_WIRE_TELEMETRY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "jsonw.h"
+#include "topic.h"
 
 enum reading_real {
     RR_VOLTAGE,
@@ -41,10 +46,11 @@ enum reading_real {
 };
 
 enum reading_counter {
-    RC_ENERGY_IMPORT, /* active energy imported, mWh; "energy_wh" on the wire */
-    RC_ENERGY_EXPORT, /* active energy exported, mWh; "energy_export_wh" */
-    RC_BOOT,          /* boot counter of the meter; "boot" */
-    RC_REACTIVE_IMPORT, /* reactive energy while current lags (Q > 0), mvarh; "reactive_energy_varh" */
+    RC_ENERGY_IMPORT,   /* active energy imported, mWh; "energy_wh" on the wire */
+    RC_ENERGY_EXPORT,   /* active energy exported, mWh; "energy_export_wh" */
+    RC_BOOT,            /* boot counter of the meter; "boot" */
+    RC_REACTIVE_IMPORT, /* reactive energy while current lags (Q > 0), mvarh; "reactive_energy_varh"
+                           on the wire */
     RC_REACTIVE_EXPORT, /* reactive energy while current leads (Q < 0), mvarh */
     RC_SAMPLES_DROPPED, /* samples the meter missed since it started; "samples_dropped" */
     RC__COUNT
@@ -98,10 +104,6 @@ static inline void reading_set_counter(struct reading *r, enum reading_counter c
     r->counter_present |= 1u << c;
 }
 
-/* Longest device id; ids are [A-Za-z0-9_.:-]+ so they are safe in topics, URLs and logs. */
-#define DEVICE_ID_MAX 64
-bool device_id_valid(const char *id);
-
 #define TELEMETRY_ERR_LEN 160
 /* Nesting a telemetry payload may have: an array of flat objects. */
 #define TELEMETRY_MAX_DEPTH 4
@@ -138,7 +140,29 @@ struct json_t;
 int telemetry_decode_json(const struct json_t *root, const struct telemetry_opts *opts,
                           struct reading *out, size_t max, struct telemetry_result *ret);
 
+/*
+ * The "seq" of one reading of a parsed payload (an element of the array, or
+ * the object) when it is usable, a non-negative integer, even if the reading
+ * is otherwise invalid: such readings can be acknowledged as rejected.
+ */
+bool telemetry_item_seq(const struct json_t *item, uint64_t *ret_seq);
+
+/*
+ * Writes the measured quantities a reading holds as "key":value members of
+ * the object w is in (energy in Wh with up to three decimals); the API's
+ * readings carry them too.
+ */
+void telemetry_encode_fields(struct jsonw *w, const struct reading *r);
+
 /* Writes one reading as a wire object (ts as RFC 3339 with ms). device_id may be NULL. */
 void telemetry_encode(struct jsonw *w, const struct reading *r, const char *device_id);
+
+/*
+ * Appends the payload of one meters/<id>/telemetry message to out: r[0] as
+ * one object (as_array false, n 1: a live reading) or r[0..n) as one array
+ * (a backlog). Returns 0, -EINVAL for n 0 or several readings without
+ * as_array, or the writer's error (-E2BIG past out's cap, -ENOMEM).
+ */
+int telemetry_encode_payload(const struct reading *r, size_t n, bool as_array, struct dynbuf *out);
 
 #endif

@@ -1,0 +1,110 @@
+/*
+ * command: the payloads of meters/<id>/cmd (server -> meter) and
+ * meters/<id>/reply (meter -> server), docs/protocol.md "Commands".
+ *
+ * A command is one JSON object with the same envelope for every kind:
+ * {"id":<request id>,"cmd":<name>,<the kind's own fields>,"ts":<issued>}.
+ * The server fills a struct command (command_init, then the kind's fields)
+ * and encodes it (command_encode); the meter parses it (command_parse),
+ * refusing a bad envelope, an unknown name, bad fields and an expired
+ * command, each with a message for the error reply. The meter answers with
+ * command_reply_encode(); the server reads the answer with
+ * command_reply_parse().
+ *
+ * Kinds are a table in command.c: a new kind is an enum value, its fields in
+ * struct command, and one row with the functions that parse and write them.
+ *
+ * Pure: no I/O, no logging; structs are plain data the caller owns; the
+ * encoders append to the caller's dynbuf.
+ */
+#ifndef SMARTMETER_WIRE_COMMAND_H
+#define SMARTMETER_WIRE_COMMAND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dynbuf.h"
+
+#define COMMAND_ID_MAX      64 /* request ids: 1..64 of A-Z a-z 0-9 _ - */
+#define COMMAND_NAME_MAX    32 /* command names: the same alphabet, at most 32 */
+#define COMMAND_MESSAGE_MAX 160
+/* The longest command payload the meter reads (the server's are a few hundred bytes). */
+#define COMMAND_PAYLOAD_MAX 65536
+/* A command older than this by the meter's clock is answered "command expired", not run. */
+#define COMMAND_MAX_AGE_MS INT64_C(120000)
+/* Bounds of a capture's duration ("duration_ms"), inclusive. */
+#define CAPTURE_MIN_MS 100
+#define CAPTURE_MAX_MS 10000
+
+enum command_kind {
+    COMMAND_INVALID = 0, /* answer an error reply with command.message */
+    COMMAND_CAPTURE,     /* "capture": send the newest duration_ms of samples */
+    COMMAND__COUNT
+};
+
+struct command {
+    enum command_kind kind;
+    char id[COMMAND_ID_MAX + 1];     /* "" when the payload carried no usable id */
+    char name[COMMAND_NAME_MAX + 1]; /* the "cmd" as sent, "" when missing or unusable */
+    int64_t ts_ms;                   /* when the server issued it */
+    uint32_t duration_ms;            /* COMMAND_CAPTURE */
+    char message[COMMAND_MESSAGE_MAX];
+};
+
+bool command_id_valid(const char *id);
+
+/* The kind's name on the wire ("capture"); NULL for COMMAND_INVALID and out of range. */
+const char *command_name(enum command_kind kind);
+
+/*
+ * Server: clears *ret and sets its kind, name, request id and issue time;
+ * the caller then sets the kind's own fields. Returns 0, or -EINVAL for an
+ * invalid id or kind (*ret untouched).
+ */
+int command_init(struct command *ret, enum command_kind kind, const char *id, int64_t ts_ms);
+
+/*
+ * Server: appends the command's payload to out. Returns 0, -EINVAL for a
+ * command without a valid kind or id, or the dynbuf's error.
+ */
+int command_encode(const struct command *c, struct dynbuf *out);
+
+/*
+ * Meter: parses a command payload received at now_ms. Always fills *ret.
+ * Returns 0 for a command to run; -EINVAL for an invalid payload (also one
+ * over COMMAND_PAYLOAD_MAX), -ENOTSUP for an unknown "cmd" and -ETIME for an
+ * expired command, each with ret->kind COMMAND_INVALID and ret->message
+ * saying why (ret->id is kept when it was valid, so the error reply can name
+ * the request).
+ */
+int command_parse(const void *payload, size_t len, int64_t now_ms, struct command *ret);
+
+/*
+ * Meter: appends the reply {"id":..,"cmd":..,"status":"ok"|"error","message":..,"ts":..}
+ * to out ("id" and "cmd" are null when empty; "message" is left out when
+ * NULL). Returns 0 or the dynbuf's error.
+ */
+int command_reply_encode(const struct command *c, bool ok, const char *message, int64_t now_ms,
+                         struct dynbuf *out);
+
+/* The server keeps this much of a reply's message (longer ones are cut). */
+#define COMMAND_REPLY_MESSAGE_MAX 255
+#define COMMAND_ERR_LEN           160
+
+struct command_reply {
+    char id[COMMAND_ID_MAX + 1]; /* the request it answers */
+    bool ok;                     /* "status": "ok" or "error" */
+    bool has_message;
+    char message[COMMAND_REPLY_MESSAGE_MAX + 1]; /* "message", when has_message */
+};
+
+/*
+ * Server: parses a reply (at most 4 levels deep, no duplicate keys). Returns
+ * 0 with *ret, or -EINVAL with err naming the first problem ("cmd" and "ts"
+ * are not read).
+ */
+int command_reply_parse(const void *payload, size_t len, struct command_reply *ret,
+                        char err[COMMAND_ERR_LEN]);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * ack_queue: carries the server's acknowledgements (meters/<id>/ack, parsed
+ * by ack_parse() in common/wire/ack.h) from the MQTT library's thread to
+ * meterd's main loop (docs/meterd.md "Acknowledgements").
+ *
+ * Ownership: ack_queue_new() allocates the queue and its slots,
+ * ack_queue_free() accepts NULL; acks are copied in and out. The queue is
+ * thread-safe.
+ */
+#ifndef SMARTMETER_METER_ACK_QUEUE_H
+#define SMARTMETER_METER_ACK_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ack.h"
+
+struct ack_queue;
+
+/* A queue of up to capacity parsed acks. Returns 0 or -ENOMEM. */
+int ack_queue_new(size_t capacity, struct ack_queue **ret);
+void ack_queue_free(struct ack_queue *q);
+
+/*
+ * The MQTT handler (publisher_ack_fn): parses the payload and queues it.
+ * A bad payload is counted and logged (at most once a minute, with the
+ * count); an ack that finds the queue full is counted and dropped (the
+ * readings it acknowledged are only resent). ctx is the queue.
+ */
+void ack_queue_handler(const void *payload, size_t len, void *ctx);
+
+/* Takes the oldest queued ack into *ret; false when the queue is empty. */
+bool ack_queue_pop(struct ack_queue *q, struct ack_msg *ret);
+
+/* Bad payloads and acks dropped on a full queue, since the queue was made. */
+void ack_queue_counts(struct ack_queue *q, uint64_t *ret_bad, uint64_t *ret_dropped);
+
+#endif
