@@ -5,7 +5,7 @@
  * samples as JSON and as COMTRADE files. docs/api.md describes each.
  *
  * The meter answers asynchronously (ingest.c stores what it sends). A
- * capture still pending INGEST_CAPTURE_TIMEOUT_MS after it was requested is
+ * capture still pending CAPTURES_TIMEOUT_MS after it was requested is
  * shown as failed, and recorded so when it is read on its own.
  */
 #include <errno.h>
@@ -17,6 +17,7 @@
 
 #include "api.h"
 #include "api_query.h"
+#include "captures.h"
 #include "command.h"
 #include "comtrade.h"
 #include "jsonutil.h"
@@ -55,19 +56,11 @@ static int new_request_id(char out[33])
     return 0;
 }
 
-static bool timed_out(const struct capture_rec *cap, int64_t now_ms)
-{
-    return cap->status == CAPTURE_PENDING && now_ms - cap->requested_ms > INGEST_CAPTURE_TIMEOUT_MS;
-}
-
 /* Shows a pending capture past its time as what it is: failed. */
 static void apply_timeout(struct capture_rec *cap, int64_t now_ms)
 {
-    if (!timed_out(cap, now_ms))
-        return;
-    cap->status = CAPTURE_FAILED;
-    cap->received_ms = cap->requested_ms + INGEST_CAPTURE_TIMEOUT_MS;
-    snprintf(cap->message, sizeof(cap->message), "%s", INGEST_CAPTURE_TIMEOUT_MESSAGE);
+    if (captures_timed_out(cap, now_ms))
+        captures_show_timeout(cap);
 }
 
 /* The capture :cid of the device; answers 404 or a store error and returns -1 otherwise. */
@@ -78,11 +71,9 @@ static int load_capture(struct api_call *c, const struct device_rec *dev, bool w
     if (api_parse_count(c->params[1], 1, INT64_MAX, &id))
         return api_error(c, 404, "capture not found");
     int r = api_store_result(c, store_capture_get(c->store, dev->id, id, with_samples, ret));
-    if (!r && timed_out(ret, time_now_ms())) {
+    if (!r && captures_timed_out(ret, time_now_ms())) {
         /* Recorded, so a late answer from the meter is dropped rather than stored. */
-        r = api_store_result(c, store_capture_fail(c->store, dev->id, ret->request_id,
-                                                   INGEST_CAPTURE_TIMEOUT_MESSAGE,
-                                                   ret->requested_ms + INGEST_CAPTURE_TIMEOUT_MS));
+        r = api_store_result(c, captures_expire(c->store, dev->id, ret));
         capture_rec_clear(ret);
         /* Read it again: failed now, or completed by the meter's answer just before. */
         if (!r || r == -ENOENT)

@@ -8,13 +8,12 @@
 
 #include <jansson.h>
 
-#include "analysis.h"
 #include "capture.h"
+#include "captures.h"
 #include "command.h"
 #include "devcache.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "pq.h"
 #include "ratelimit.h"
 #include "status.h"
 #include "store.h"
@@ -323,11 +322,9 @@ static int find_pending(struct ingest *ing, const char *device_id, const char *r
         *ret_result = store_trouble(ing, r, "capture lookup");
         return -1;
     }
-    int64_t now = time_now_ms();
-    if (now - ret->requested_ms > INGEST_CAPTURE_TIMEOUT_MS) {
+    if (captures_timed_out(ret, time_now_ms())) {
         /* Too late: the operator was told it failed (or will be on the next look). */
-        r = store_capture_fail(st, dev.id, request_id, INGEST_CAPTURE_TIMEOUT_MESSAGE,
-                               ret->requested_ms + INGEST_CAPTURE_TIMEOUT_MS);
+        r = captures_expire(st, dev.id, ret);
         if (r && r != -ENOENT) {
             *ret_result = store_trouble(ing, r, "capture timeout");
             return -1;
@@ -405,7 +402,6 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
     char err[CAPTURE_ERR_LEN], id[COMMAND_ID_MAX + 1];
     json_t *root;
     struct capture_samples c = {0};
-    struct dynbuf analysis;
     enum ingest_result result = INGEST_DONE;
 
     if (capture_parse_head(payload, len, &root, id, err)) {
@@ -413,7 +409,6 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
         log_rejected(ing, "invalid capture", device_id, err);
         return INGEST_DONE;
     }
-    dynbuf_init(&analysis, ANALYSIS_JSON_MAX);
     struct capture_rec cap;
     int64_t device_pk;
     if (find_pending(ing, device_id, id, &cap, &device_pk, &result) <= 0)
@@ -431,34 +426,8 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
         goto out;
     }
 
-    struct pq_config cfg = {
-        .rate_hz = c.rate_hz, .nominal_hz = c.nominal_hz, .phase_cal_deg = c.phase_cal_deg};
-    struct pq_interval iv;
-    struct analysis a;
-    const char *note = NULL;
-    r = pq_analyze_capture(&cfg, c.v, c.i, c.n, &iv);
-    if (r == -ENODATA) {
-        note = "too short to analyse (one window is 10 cycles at 50 Hz, 12 at 60 Hz)";
-    } else if (r) {
-        note = r == -ENOMEM ? "not analysed: out of memory"
-                            : "not analysed: the sample rate or calibration is out of range";
-    } else {
-        analysis_from_pq(&iv, &a);
-        if (analysis_encode(&a, ANALYSIS_SERVER, &analysis))
-            note = "not analysed: the analysis did not fit";
-    }
-    struct capture_data d = {
-        .rate_hz = c.rate_hz,
-        .nominal_hz = c.nominal_hz,
-        .start_ms = c.start_ms,
-        .received_ms = now,
-        .samples = c.n,
-        .v = c.v,
-        .i = c.i,
-        .analysis = note ? NULL : dynbuf_str(&analysis),
-        .message = note,
-    };
-    r = store_capture_complete(ing->store, device_pk, id, &d);
+    const char *note;
+    r = captures_complete(ing->store, device_pk, id, &c, now, &note);
     if (r == -ENOENT) { /* completed or failed meanwhile by someone else */
         atomic_fetch_add(&ing->stats->unknown_request, 1);
     } else if (r) {
@@ -470,7 +439,6 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
     }
 out:
     capture_samples_free(&c);
-    dynbuf_free(&analysis);
     json_decref(root);
     return result;
 }

@@ -31,9 +31,6 @@ struct ingest_limits {
 };
 
 #define INGEST_MAX_CAPTURE_BYTES ((size_t)4 << 20)
-/* A capture still pending this long after it was requested has failed (the meter is away). */
-#define INGEST_CAPTURE_TIMEOUT_MS      INT64_C(30000)
-#define INGEST_CAPTURE_TIMEOUT_MESSAGE "the meter did not answer within 30 s"
 
 struct ingest;
 

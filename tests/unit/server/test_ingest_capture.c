@@ -20,6 +20,7 @@
 #include "sqlite_fixture.h"
 
 #include "capture.h"
+#include "captures.h"
 #include "ingest.h"
 #include "log.h"
 #include "store.h"
@@ -269,7 +270,7 @@ static void test_non_finite_samples_are_refused(void **state)
 static void test_a_late_capture_times_its_request_out(void **state)
 {
     (void)state;
-    request("late", time_now_ms() - INGEST_CAPTURE_TIMEOUT_MS - 1000);
+    request("late", time_now_ms() - CAPTURES_TIMEOUT_MS - 1000);
     size_t len;
     char *p = capture_payload("late", 640, &len);
     assert_int_equal(send_capture(p, len), INGEST_DONE);
