@@ -34,6 +34,8 @@
 
 #include <MQTTAsync.h>
 
+#include "dynbuf.h"
+#include "telemetry.h"
 #include "topic.h"
 
 #define MAX_CONNECTIONS 64
@@ -167,55 +169,47 @@ static bool all_acked(const struct conn *c)
     return c->inflight == 0 || c->connect_failed;
 }
 
-/* Appends reading j of device d to buf at *len (bounded by cap); false if it does not fit. */
-static bool append_reading(char *buf, size_t cap, size_t *len, const struct config *cfg, int64_t d,
-                           int64_t j)
+/* Reading j of device d: a load that varies with device and time, 1.0 to 8.9 A at about 230 V. */
+static void make_reading(struct reading *r, const struct config *cfg, int64_t d, int64_t j)
 {
-    int64_t ts = cfg->ts_end_ms - (cfg->readings - 1 - j) * cfg->step_ms;
-    /* A load that varies with device and time: 1.0 to 8.9 A at about 230 V. */
     int64_t current_da = 10 + (d * 7 + j * 13) % 80;
     int64_t voltage_dv = 2280 + (d + j) % 41;
-    double power_w = (double)voltage_dv * (double)current_da / 100.0 * 0.98;
+    memset(r, 0, sizeof(*r));
+    r->seq = (uint64_t)(cfg->seq_start + j);
+    r->has_seq = true;
+    r->ts_ms = cfg->ts_end_ms - (cfg->readings - 1 - j) * cfg->step_ms;
+    reading_set_real(r, RR_VOLTAGE, (double)voltage_dv / 10);
+    reading_set_real(r, RR_CURRENT, (double)current_da / 10);
+    reading_set_real(r, RR_POWER_W, (double)voltage_dv * (double)current_da / 100.0 * 0.98);
+    reading_set_real(r, RR_PF, 0.98);
+    reading_set_real(r, RR_FREQ_HZ, 50.01);
     /* Energy in mWh: the device's offset plus what an average 1 kW draws each step. */
-    int64_t energy_mwh = d * 1000 + (j + 1) * cfg->step_ms / 3600;
-    int n = snprintf(buf + *len, cap - *len,
-                     "{\"seq\":%" PRId64 ",\"ts\":%" PRId64 ",\"voltage\":%" PRId64 ".%" PRId64
-                     ",\"current\":%" PRId64 ".%" PRId64 ",\"power_w\":%.1f,\"pf\":0.98,"
-                     "\"freq_hz\":50.01,\"energy_wh\":%" PRId64 ".%03" PRId64 "%s,\"boot\":1}",
-                     cfg->seq_start + j, ts, voltage_dv / 10, voltage_dv % 10, current_da / 10,
-                     current_da % 10, power_w, energy_mwh / 1000, energy_mwh % 1000,
-                     cfg->export_wh ? ",\"energy_export_wh\":0" : "");
-    if (n < 0 || (size_t)n >= cap - *len)
-        return false;
-    *len += (size_t)n;
-    return true;
+    reading_set_counter(r, RC_ENERGY_IMPORT, d * 1000 + (j + 1) * cfg->step_ms / 3600);
+    if (cfg->export_wh)
+        reading_set_counter(r, RC_ENERGY_EXPORT, 0);
+    reading_set_counter(r, RC_BOOT, 1);
 }
 
-/* Publishes message m (readings m*batch ...) of device d. 0 or an MQTTAsync error code. */
-static int publish_one(struct conn *c, char *buf, size_t cap, int64_t d, int64_t m)
+/* Publishes message m (readings m*batch ...) of device d, encoded into out (with rs, batch
+   readings of room). 0 or an MQTTAsync error code. */
+static int publish_one(struct conn *c, struct reading *rs, struct dynbuf *out, int64_t d, int64_t m)
 {
     const struct config *cfg = c->cfg;
     int64_t j0 = m * cfg->batch;
     int64_t j1 = j0 + cfg->batch < cfg->readings ? j0 + cfg->batch : cfg->readings;
-    size_t len = 0;
-    if (cfg->batch > 1)
-        buf[len++] = '[';
-    for (int64_t j = j0; j < j1; j++) {
-        if (j > j0)
-            buf[len++] = ',';
-        if (!append_reading(buf, cap - 1, &len, cfg, d, j))
-            return MQTTASYNC_FAILURE;
-    }
-    if (cfg->batch > 1)
-        buf[len++] = ']';
+    for (int64_t j = j0; j < j1; j++)
+        make_reading(&rs[j - j0], cfg, d, j);
+    dynbuf_reset(out);
+    if (telemetry_encode_payload(rs, (size_t)(j1 - j0), cfg->batch > 1, out))
+        return MQTTASYNC_FAILURE;
 
     char id[DEVICE_ID_MAX + 1], topic[TOPIC_MAX];
     snprintf(id, sizeof(id), "%s%" PRId64, cfg->prefix, d);
     if (topic_build(topic, id, TOPIC_TELEMETRY))
         return MQTTASYNC_FAILURE; /* not reached: --prefix is checked */
     MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = buf;
-    msg.payloadlen = (int)len;
+    msg.payload = out->buf;
+    msg.payloadlen = (int)out->len;
     msg.qos = 1;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onSuccess = on_puback;
@@ -244,9 +238,10 @@ static void *run_conn(void *arg)
     struct conn *c = arg;
     const struct config *cfg = c->cfg;
     int64_t deadline = wall_ms() + (int64_t)DEADLINE_S * 1000;
-    size_t cap = (size_t)cfg->batch * READING_MAX + 2;
-    char *buf = malloc(cap);
-    if (!buf) {
+    struct dynbuf out;
+    dynbuf_init(&out, (size_t)cfg->batch * READING_MAX + 2);
+    struct reading *rs = calloc((size_t)cfg->batch, sizeof(*rs));
+    if (!rs) {
         fprintf(stderr, "loadgen: out of memory\n");
         c->result = 1;
         return NULL;
@@ -265,7 +260,8 @@ static void *run_conn(void *arg)
     if (!ok) {
         fprintf(stderr, "loadgen: connection %d: could not connect to %s\n", c->index, cfg->url);
         c->result = 1;
-        free(buf);
+        free(rs);
+        dynbuf_free(&out);
         return NULL;
     }
 
@@ -275,7 +271,7 @@ static void *run_conn(void *arg)
             pthread_mutex_lock(&c->lock);
             ok = wait_until(c, window_open, deadline) && !c->connect_failed;
             pthread_mutex_unlock(&c->lock);
-            if (!ok || (rc = publish_one(c, buf, cap, cfg->first_device + k, m)) != 0) {
+            if (!ok || (rc = publish_one(c, rs, &out, cfg->first_device + k, m)) != 0) {
                 fprintf(stderr, "loadgen: connection %d: publish stopped: %s\n", c->index,
                         ok ? MQTTAsync_strerror(rc) : "no PUBACK in time or connection lost");
                 c->result = 1;
@@ -290,7 +286,8 @@ static void *run_conn(void *arg)
     MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
     dopt.timeout = 1000;
     MQTTAsync_disconnect(c->client, &dopt);
-    free(buf);
+    free(rs);
+    dynbuf_free(&out);
     return NULL;
 }
 
