@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Largest magnitude we convert: 10^15 fen, far beyond any balance we allow. */
 #define MONEY_LIMIT_FEN INT64_C(1000000000000000)
@@ -52,12 +53,17 @@ int money_from_double(double yuan, int64_t *ret_fen)
     /* Past 10^12 fen a double no longer tells 0.1 fen apart reliably. */
     if (fabs(fen) > 1e12)
         return -ERANGE;
-    double rounded = nearbyint(fen);
-    /* 100.10 arrives as 100.09999999999999; anything a thousandth of a fen off has sub-fen digits.
+    /*
+     * Whole fen only, exactly: the number must be the very double that its own value
+     * written with two decimals reads as (100.1 is; 0.30000000000000004 and 0.0099999,
+     * a hair off a whole fen, are not), so nothing is ever rounded, up or down.
      */
-    if (fabs(fen - rounded) > 1e-3)
+    int64_t whole = (int64_t)nearbyint(fen);
+    char text[MONEY_TEXT_LEN];
+    money_format(whole, text);
+    if (strtod(text, NULL) != yuan)
         return -EINVAL;
-    *ret_fen = (int64_t)rounded;
+    *ret_fen = whole;
     return 0;
 }
 

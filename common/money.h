@@ -12,7 +12,8 @@
 
 /* "123", "123.4", "123.45", "-0.05": at most two decimals. 0, -EINVAL or -ERANGE. */
 int money_parse(const char *s, int64_t *ret_fen);
-/* A JSON number already parsed as a double: accepted when it is whole fen (within 1e-6 fen). */
+/* A JSON number already parsed as a double: accepted only when it is exactly the double that
+   its value with two decimals reads as (whole fen, nothing rounded); else -EINVAL or -ERANGE. */
 int money_from_double(double yuan, int64_t *ret_fen);
 /* "123.45", "-0.05", "0.00" */
 void money_format(int64_t fen, char out[MONEY_TEXT_LEN]);

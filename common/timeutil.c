@@ -1,6 +1,7 @@
 #include "timeutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -135,6 +136,22 @@ static int days_in_month(unsigned y, unsigned m)
     return dim[m - 1];
 }
 
+/*
+ * The UTC days that ended with a leap second (IERS Bulletin C; none has been inserted since
+ * the end of 2016), as days since the epoch: 23:59:60 UTC exists on these days only.
+ */
+static bool leap_second_day(int64_t day)
+{
+    static const unsigned short days[] = {
+        911,  1095, 1460, 1825, 2190, 2556, 2921,  3286,  3651,  4198,  4563,  4928,  5659,  6573,
+        7304, 7669, 8216, 8581, 8946, 9495, 10042, 10591, 13148, 14244, 15521, 16616, 17166,
+    };
+    for (size_t k = 0; k < sizeof(days) / sizeof(days[0]); k++)
+        if (days[k] == day)
+            return true;
+    return false;
+}
+
 int time_parse_rfc3339(const char *s, int64_t *ret_ms)
 {
     const char *p = s;
@@ -182,13 +199,16 @@ int time_parse_rfc3339(const char *s, int64_t *ret_ms)
     }
     if (*p != '\0')
         return -EINVAL;
-    /* A leap second (:60) is accepted and folded into the next second. */
     if (mo < 1 || mo > 12 || d < 1 || (int)d > days_in_month(y, mo) || h > 23 || mi > 59 ||
         sec > 60)
         return -EINVAL;
 
     int64_t days = time_days_from_civil(y, mo, d);
-    int64_t t = ((days * 24 + h) * 60 + mi) * 60 + sec;
-    *ret_ms = (t - offset_min * 60) * 1000 + ms;
+    int64_t t = ((days * 24 + h) * 60 + mi) * 60 + sec - offset_min * 60;
+    /* A real leap second (23:59:60 UTC on a day that had one) is folded into the next second;
+       :60 at any other time is no time at all. */
+    if (sec == 60 && ((t - 1) % 86400 != 86399 || !leap_second_day((t - 1) / 86400)))
+        return -EINVAL;
+    *ret_ms = t * 1000 + ms;
     return 0;
 }

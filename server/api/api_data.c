@@ -19,11 +19,20 @@
 #define UPLOAD_COMMIT_TIMEOUT_MS 10000
 
 /*
- * The answer to an upload once its fate is known: 200 with its counts, 503
+ * The answer to an upload once its fate is known: 200 with its counts, 409
+ * when readings without seq found no seq left (the others are stored), 503
  * when not committed in time (or the server is stopping), else 500.
  */
 static void upload_answer(struct api_call *c, int e, size_t n, size_t inserted)
 {
+    if (e == -ERANGE) {
+        atomic_fetch_add(&c->app->stats->http_readings_stored, inserted);
+        api_error(c, 409,
+                  "no seq left for readings without one: the device's highest seq is the "
+                  "largest there is (%lld); send readings with their own seq",
+                  (long long)READING_SEQ_MAX);
+        return;
+    }
     if (e == -ETIMEDOUT || e == -ESHUTDOWN) {
         /* Still queued: a late commit stores them, and a retry finds them as duplicates. */
         log_warn("api: upload of %zu readings not committed in %d ms", n, UPLOAD_COMMIT_TIMEOUT_MS);
@@ -78,11 +87,22 @@ static void upload_store(struct api_call *c, int64_t device_pk, const struct rea
         struct store *st = api_store(c);
         if (!st)
             return;
-        int e = api_store_result(c, store_readings_insert(st, device_pk, r, n, &inserted));
+        struct store_batch_item *items = calloc(n, sizeof(*items));
+        if (!items) {
+            api_error(c, 500, "internal error");
+            return;
+        }
+        for (size_t k = 0; k < n; k++)
+            items[k] = (struct store_batch_item){.device_pk = device_pk, .reading = r[k]};
+        int e = api_store_result(c, store_readings_insert_batch(st, items, n, &inserted));
+        bool no_seq_left = false;
+        for (size_t k = 0; k < n; k++)
+            no_seq_left |= items[k].no_seq_left;
+        free(items);
         if (e)
             api_store_error(c, e);
         else
-            upload_answer(c, 0, n, inserted);
+            upload_answer(c, no_seq_left ? -ERANGE : 0, n, inserted);
         return;
     }
     struct upload_wait *u = malloc(sizeof(*u));

@@ -163,13 +163,19 @@ out:
     history_combiner_free(&scan.comb);
 }
 
-/* Buckets under a minute, from raw readings over at most RAW_BUCKET_MAX_RANGE_MS. */
+/*
+ * Buckets under a minute, from raw readings over at most RAW_BUCKET_MAX_RANGE_MS: like the
+ * rollup buckets, the newest `limit` that hold data. A longer range is first cut to the
+ * `limit` buckets before `to` (what a chart of the latest readings asks for).
+ */
 static void answer_raw_buckets(struct api_call *c, const struct device_rec *dev, int64_t from,
                                int64_t to, int64_t interval, int64_t limit)
 {
-    int64_t oldest = history_bucket_start(to - 1, interval) - (limit - 1) * interval;
-    if (oldest > from)
-        from = oldest;
+    if (to - from > RAW_BUCKET_MAX_RANGE_MS) {
+        int64_t oldest = history_bucket_start(to - 1, interval) - (limit - 1) * interval;
+        if (oldest > from)
+            from = oldest;
+    }
     if (to - from > RAW_BUCKET_MAX_RANGE_MS) {
         api_error(c, 400,
                   "intervals under a minute cover at most 24 h: ask for a shorter range or an "
@@ -302,11 +308,11 @@ void api_data_query(struct api_call *c)
     if (interval_s || points_s) {
         if (!to_s)
             to = time_now_ms() + 1;
-        if (!from_s)
-            from = to - DEFAULT_BUCKET_RANGE_MS;
         /* No reading is later than that (telemetry refuses it); keeps calendar math in range. */
         if (to > TIME_MAX_VALID_MS)
             to = TIME_MAX_VALID_MS;
+        if (!from_s)
+            from = to - DEFAULT_BUCKET_RANGE_MS;
     }
     if (from >= to) {
         api_error(c, 400, "from must be earlier than to");

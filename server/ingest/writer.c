@@ -33,6 +33,7 @@ struct completion {
     int refs;
     bool done;
     size_t inserted;
+    bool no_seq_left;  /* a reading without seq found none left: the answer is -ERANGE */
     pthread_cond_t cv; /* sync: signalled when done, so each waiter wakes only for its own */
     /* async: */
     writer_done_fn cb;
@@ -268,9 +269,10 @@ int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading
         struct timespec until = time_mono_deadline(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS);
         pthread_cond_timedwait(&c->cv, &w->mu, &until);
     }
-    if (c->done)
+    if (c->done) {
         *ret_inserted = c->inserted;
-    else
+        r = c->no_seq_left ? -ERANGE : 0;
+    } else
         r = w->quit ? -ESHUTDOWN : -ETIMEDOUT;
     completion_release(c);
     pthread_mutex_unlock(&w->mu);
@@ -612,10 +614,14 @@ static bool write_batch(struct writer *w, struct entry *batch, size_t total,
     pthread_mutex_lock(&w->mu);
     for (struct entry *e = batch; e; e = e->next) {
         size_t mine = 0;
-        for (size_t i = 0; i < e->n; i++)
-            mine += (*items)[n++].inserted;
+        bool no_seq_left = false;
+        for (size_t i = 0; i < e->n; i++, n++) {
+            mine += (*items)[n].inserted;
+            no_seq_left |= (*items)[n].no_seq_left;
+        }
         if (e->waiter) {
             e->waiter->inserted = mine;
+            e->waiter->no_seq_left = no_seq_left;
             e->waiter->done = true; /* woken in writer_main(), once the depth is down */
         } else {
             mqtt_n += e->n;
@@ -658,7 +664,7 @@ static void *writer_main(void *arg)
             if (!e->waiter || !e->waiter->done)
                 continue;
             if (e->waiter->cb)
-                note(w, e->waiter, 0, &notes);
+                note(w, e->waiter, e->waiter->no_seq_left ? -ERANGE : 0, &notes);
             else
                 pthread_cond_signal(&e->waiter->cv);
         }

@@ -77,7 +77,10 @@ int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
  * repeated a seq within the same batch). Readings without has_seq are
  * numbered inside the transaction after the device's highest seq, so two such
  * uploads in one batch get distinct seqs. Waits at most timeout_ms in all
- * (for room in the queue, then for the commit). Returns 0; -ETIMEDOUT when
+ * (for room in the queue, then for the commit). Returns 0; -ERANGE when it
+ * was committed but some of its readings without seq were not stored because
+ * the device has no seq left (its highest is READING_SEQ_MAX; *ret_inserted
+ * counts the others); -ETIMEDOUT when
  * the commit did not come in time (the database is down and the writer is
  * retrying: the readings stay queued and may still be stored later, which is
  * harmless for readings with a seq since storage is idempotent on (device,
@@ -89,7 +92,8 @@ int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading
 
 /*
  * Told once what became of an async submission: r is 0 (committed; inserted
- * counts its new readings), -ETIMEDOUT (not committed within the timeout;
+ * counts its new readings), -ERANGE (committed, but readings without seq
+ * found no seq left, as with writer_submit_wait()), -ETIMEDOUT (not committed within the timeout;
  * the readings stay queued as with writer_submit_wait()) or -ESHUTDOWN (the
  * writer stopped first). Called from one of the writer's threads, without
  * its lock held: it must not block for long.

@@ -6,10 +6,12 @@
  * taking the write lock first). Money is integer fen.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -289,6 +291,23 @@ static int parse_options(const char *query, char sync[16], char err[DB_ERR_LEN])
     return 0;
 }
 
+/*
+ * A database that does not exist yet is created here readable by its owner only: it holds
+ * password and secret hashes, and SQLite gives its -wal and -shm files the same mode.
+ */
+static int create_private(const char *path, char err[DB_ERR_LEN])
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    if (errno == EEXIST)
+        return 0;
+    snprintf(err, DB_ERR_LEN, "cannot create database %.200s: %s", path, strerror(errno));
+    return -errno;
+}
+
 /* The default path ./var/meter.db lives in a folder we may have to create. */
 static int make_folder(const char *path, char err[DB_ERR_LEN])
 {
@@ -318,6 +337,8 @@ static int sqlite_open(const char *url, struct db **ret, char err[DB_ERR_LEN])
     int r = parse_options(q ? q + 1 : "", sync, err);
     if (!r)
         r = make_folder(path, err);
+    if (!r)
+        r = create_private(path, err);
     if (r)
         return r;
 

@@ -180,11 +180,14 @@ static int stored_max_seq(struct sql_store *q, int64_t device_pk, int64_t *ret)
     return 0;
 }
 
-/* Numbers the readings that came without a seq, per device, in batch order. */
+/*
+ * Numbers the readings that came without a seq, per device, in batch order, after the
+ * device's highest stored and batch seq; those past READING_SEQ_MAX are marked no_seq_left.
+ */
 static int number_readings(struct sql_store *q, struct store_batch_item *items, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
-        if (items[k].reading.has_seq)
+        if (items[k].reading.has_seq || items[k].no_seq_left)
             continue;
         int64_t next = 0, pk = items[k].device_pk;
         int r = stored_max_seq(q, pk, &next);
@@ -195,8 +198,12 @@ static int number_readings(struct sql_store *q, struct store_batch_item *items, 
                 (int64_t)items[j].reading.seq > next)
                 next = (int64_t)items[j].reading.seq;
         for (size_t j = k; j < n; j++) {
-            if (items[j].device_pk != pk || items[j].reading.has_seq)
+            if (items[j].device_pk != pk || items[j].reading.has_seq || items[j].no_seq_left)
                 continue;
+            if (next >= READING_SEQ_MAX) {
+                items[j].no_seq_left = true;
+                continue;
+            }
             items[j].reading.seq = (uint64_t)++next;
             items[j].reading.has_seq = true;
         }
@@ -239,7 +246,7 @@ static int insert_readings(struct sql_store *q, struct store_batch_item *items, 
     while (!r) {
         unsigned got = 0;
         for (; k < n && got < SQL_BULK_MAX; k++)
-            if (reading_complete(&items[k].reading))
+            if (items[k].reading.has_seq && reading_complete(&items[k].reading))
                 chunk[got++] = &items[k];
         if (got == 0)
             break;
@@ -267,7 +274,7 @@ int ops_readings_insert_batch(struct store *s, struct store_batch_item *items, s
     if (r) {
         sql_rollback(q);
         for (size_t k = 0; k < n; k++)
-            items[k].inserted = false;
+            items[k].inserted = items[k].no_seq_left = false;
         return r;
     }
     *ret_inserted = inserted;

@@ -13,6 +13,7 @@
 
 #include "sql.h"
 #include "store_testing.h"
+#include "utf8.h"
 
 static const struct scheme {
     const char *prefix;
@@ -163,7 +164,7 @@ int store_readings_insert_batch(struct store *s, struct store_batch_item *items,
 {
     size_t dummy;
     for (size_t k = 0; k < n; k++)
-        items[k].inserted = false;
+        items[k].inserted = items[k].no_seq_left = false;
     if (!ret_inserted)
         ret_inserted = &dummy;
     *ret_inserted = 0;
@@ -312,13 +313,10 @@ int store_capture_fail(struct store *s, int64_t device_pk, const char *request_i
                        const char *message, int64_t at_ms)
 {
     char clean[CAPTURE_MESSAGE_MAX + 1];
-    size_t n = 0;
     if (!request_id_ok(request_id))
         return store_fail(s, -ENOENT, "no pending capture with that request id");
-    /* Messages can come from a meter: keep them printable and short in every database. */
-    for (const char *p = message ? message : ""; *p && n < CAPTURE_MESSAGE_MAX; p++)
-        clean[n++] = (*p >= ' ' && *p <= '~') ? *p : '?';
-    clean[n] = '\0';
+    /* Messages can come from a meter: keep them printable UTF-8 and short in every database. */
+    utf8_clean(message ? message : "", clean, sizeof(clean));
     return s->ops->capture_fail(s, device_pk, request_id, clean, at_ms);
 }
 

@@ -175,6 +175,9 @@ struct store_batch_item {
     int64_t device_pk;
     struct reading reading; /* without has_seq, the store numbers it and writes the seq back */
     bool inserted;          /* set by the insert: stored by this call (not already there) */
+    /* Set by the insert: a reading without seq found none left to take (the device's highest
+       stored or batch seq is READING_SEQ_MAX) and was not stored; has_seq stays false. */
+    bool no_seq_left;
 };
 
 /*
@@ -183,7 +186,9 @@ struct store_batch_item {
  * transaction (only rows actually inserted count, so a replay changes no
  * rollup). A (device, seq) already stored, or repeated within the batch, is
  * skipped (inserted stays false). Readings without has_seq are numbered per
- * device after both its highest stored seq and its highest seq in the batch.
+ * device after both its highest stored seq and its highest seq in the batch;
+ * one that would pass READING_SEQ_MAX is not stored and is marked no_seq_left
+ * (seqs never wrap or go out of range).
  * *ret_inserted counts the new rows. On any error nothing is stored and no
  * item is marked. Each device with a row inserted gets its devices.data_version
  * bumped by one in the same transaction (a pure replay bumps nothing).
@@ -274,7 +279,8 @@ int store_capture_create(struct store *s, int64_t device_pk, const char *request
                          int64_t *ret_id);
 int store_capture_complete(struct store *s, int64_t device_pk, const char *request_id,
                            const struct capture_data *d);
-/* The message is kept with anything but printable ASCII as '?', cut at CAPTURE_MESSAGE_MAX. */
+/* The message is kept as printable UTF-8 (anything else as '?'), cut at a character boundary to
+   at most CAPTURE_MESSAGE_MAX bytes. */
 int store_capture_fail(struct store *s, int64_t device_pk, const char *request_id,
                        const char *message, int64_t at_ms);
 /* One capture of a device with its analysis, and its samples when with_samples. */

@@ -319,6 +319,47 @@ static void test_readings_without_seq_continue_after_the_highest(void **state)
     assert_true(latest.real[RR_VOLTAGE] == 4);
 }
 
+static void test_readings_without_seq_never_pass_the_largest_seq(void **state)
+{
+    (void)state;
+    int64_t d = add_device("dev-seq-top");
+    struct store_batch_item items[3];
+    memset(items, 0, sizeof(items));
+    items[0].device_pk = d;
+    items[0].reading = make_reading(READING_SEQ_MAX - 1, INT64_C(1767225600000), 1, 1);
+    size_t inserted = 0;
+    assert_int_equal(store_readings_insert_batch(st, items, 1, &inserted), 0);
+    assert_int_equal(inserted, 1);
+    /* Two without seq: the first takes the last seq there is, the second finds none left. */
+    for (int k = 0; k < 2; k++) {
+        items[k].device_pk = d;
+        items[k].reading = make_reading(0, INT64_C(1767225601000) + k, 2 + k, 1);
+        items[k].reading.has_seq = false;
+    }
+    assert_int_equal(store_readings_insert_batch(st, items, 2, &inserted), 0);
+    assert_int_equal(inserted, 1);
+    assert_true(items[0].inserted && !items[0].no_seq_left);
+    assert_int_equal(items[0].reading.seq, READING_SEQ_MAX);
+    assert_true(!items[1].inserted && items[1].no_seq_left && !items[1].reading.has_seq);
+    /* Later ones too, each time: nothing wraps to a negative or small seq. */
+    assert_int_equal(store_readings_insert_batch(st, &items[1], 1, &inserted), 0);
+    assert_int_equal(inserted, 0);
+    assert_true(items[1].no_seq_left);
+    struct collected c = {0};
+    assert_int_equal(store_readings_query(st, d, 0, INT64_MAX, 10, collect_reading, &c), 0);
+    assert_int_equal(c.n, 2);
+    for (int k = 0; k < c.n; k++)
+        assert_true(c.r[k].seq >= READING_SEQ_MAX - 1 && c.r[k].seq <= READING_SEQ_MAX);
+    /* Another device is not affected in the same batch. */
+    int64_t other = add_device("dev-seq-low");
+    items[2].device_pk = other;
+    items[2].reading = make_reading(0, INT64_C(1767225605000), 5, 1);
+    items[2].reading.has_seq = false;
+    assert_int_equal(store_readings_insert_batch(st, &items[1], 2, &inserted), 0);
+    assert_int_equal(inserted, 1);
+    assert_true(items[2].inserted && items[2].reading.seq == 1);
+}
+
 struct buckets {
     int n;
     struct reading_bucket b[8];
@@ -623,7 +664,7 @@ static void test_a_failed_capture_keeps_a_printable_message(void **state)
     assert_int_equal(store_capture_get(st, d.id, id, true, &c), 0);
     assert_int_equal(c.status, CAPTURE_FAILED);
     assert_int_equal(strlen(c.message), CAPTURE_MESSAGE_MAX);
-    assert_memory_equal(c.message, "no ??? samples?xxx", 18);
+    assert_memory_equal(c.message, "no \xe6\xa0\xb7 samples?xxx", 18);
     assert_int_equal(c.received_ms, 1795459561000);
     assert_int_equal(c.samples, 0);
     assert_null(c.v);
@@ -744,11 +785,16 @@ static void test_a_batch_spans_devices_and_marks_what_it_inserted(void **state)
     int64_t a = add_device("batch-a"), b = add_device("batch-b");
     struct store_batch_item items[5];
     memset(items, 0, sizeof(items));
-    items[0] = (struct store_batch_item){a, make_reading(1, T0_MS, 230, 1), true};
-    items[1] = (struct store_batch_item){b, make_reading(1, T0_MS, 231, 2), true};
-    items[2] = (struct store_batch_item){a, make_reading(2, T0_MS + 1000, 232, 3), true};
-    items[3] = (struct store_batch_item){a, make_reading(1, T0_MS, 999, 9), true}; /* repeat */
-    items[4] = (struct store_batch_item){b, make_reading(2, T0_MS + 1000, 233, 4), true};
+    items[0] = (struct store_batch_item){
+        .device_pk = a, .reading = make_reading(1, T0_MS, 230, 1), .inserted = true};
+    items[1] = (struct store_batch_item){
+        .device_pk = b, .reading = make_reading(1, T0_MS, 231, 2), .inserted = true};
+    items[2] = (struct store_batch_item){
+        .device_pk = a, .reading = make_reading(2, T0_MS + 1000, 232, 3), .inserted = true};
+    items[3] = (struct store_batch_item){
+        .device_pk = a, .reading = make_reading(1, T0_MS, 999, 9), .inserted = true}; /* repeat */
+    items[4] = (struct store_batch_item){
+        .device_pk = b, .reading = make_reading(2, T0_MS + 1000, 233, 4), .inserted = true};
     size_t inserted = 99;
     assert_int_equal(store_readings_insert_batch(st, items, 5, &inserted), 0);
     assert_int_equal(inserted, 4);
@@ -778,7 +824,7 @@ static void test_a_large_mixed_batch_inserts_exactly_the_new_rows(void **state)
     assert_non_null(items);
     for (int k = 0; k < N; k++) /* even seqs 0, 2, ..., 598 */
         items[k] = (struct store_batch_item){
-            dev, make_reading((uint64_t)(2 * k), T0_MS + k, 230, 1), false};
+            .device_pk = dev, .reading = make_reading((uint64_t)(2 * k), T0_MS + k, 230, 1)};
     size_t inserted = 0;
     assert_int_equal(store_readings_insert_batch(st, items, N, &inserted), 0);
     assert_int_equal(inserted, N);
@@ -1213,6 +1259,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_optional_fields_round_trip_exactly),
         cmocka_unit_test(test_a_device_and_its_owner_binding_are_added_together),
         cmocka_unit_test(test_readings_without_seq_continue_after_the_highest),
+        cmocka_unit_test(test_readings_without_seq_never_pass_the_largest_seq),
         cmocka_unit_test(test_buckets_give_avg_min_max_per_interval),
         cmocka_unit_test(test_recharge_is_exact_in_fen),
         cmocka_unit_test(test_recharge_is_idempotent_per_key),

@@ -47,6 +47,24 @@ static void test_json_doubles_must_be_whole_fen(void **state)
     assert_int_equal(money_from_double(1e300, &fen), -ERANGE);
 }
 
+static void test_a_number_a_hair_off_whole_fen_is_refused_not_rounded(void **state)
+{
+    (void)state;
+    int64_t fen = 7;
+    /* What JSON numbers with digits below one fen parse to: refused, never rounded. */
+    const double off[] = {0.30000000000000004, 100.000009, 0.0099999, 0.019999, 1.0000001,
+                          -0.0099999};
+    for (size_t k = 0; k < sizeof(off) / sizeof(off[0]); k++)
+        assert_int_equal(money_from_double(off[k], &fen), -EINVAL);
+    assert_int_equal(fen, 7);
+    assert_int_equal(money_from_double(0.3, &fen), 0);
+    assert_int_equal(fen, 30);
+    assert_int_equal(money_from_double(-0.05, &fen), 0);
+    assert_int_equal(fen, -5);
+    assert_int_equal(money_from_double(100.0, &fen), 0);
+    assert_int_equal(fen, 10000);
+}
+
 static void test_format_keeps_two_places(void **state)
 {
     (void)state;
@@ -66,6 +84,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decimal_text_parses_to_exact_fen),
         cmocka_unit_test(test_json_doubles_must_be_whole_fen),
+        cmocka_unit_test(test_a_number_a_hair_off_whole_fen_is_refused_not_rounded),
         cmocka_unit_test(test_format_keeps_two_places),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,9 +64,29 @@ static void test_format_and_parse_round_trip(void **state)
     }
 }
 
+static void test_a_leap_second_counts_only_where_there_was_one(void **state)
+{
+    (void)state;
+    int64_t ms, next;
+    /* The last leap second, in UTC and at +08:00: folded into the next second. */
+    assert_int_equal(time_parse_rfc3339("2016-12-31T23:59:60Z", &ms), 0);
+    assert_int_equal(time_parse_rfc3339("2017-01-01T00:00:00Z", &next), 0);
+    assert_int_equal(ms, next);
+    assert_int_equal(time_parse_rfc3339("2017-01-01T07:59:60.5+08:00", &ms), 0);
+    assert_int_equal(ms, next + 500);
+    assert_int_equal(time_parse_rfc3339("2015-06-30T23:59:60Z", &ms), 0);
+    /* :60 on an ordinary day, or not at 23:59 UTC, is no time at all. */
+    const char *bad[] = {"2026-12-07T23:59:60Z", "2016-12-31T22:59:60Z",
+                         "2016-12-31T23:59:60+01:00", "2016-12-30T23:59:60Z",
+                         "2024-06-30T23:59:60Z"};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+        assert_int_equal(time_parse_rfc3339(bad[k], &ms), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_leap_second_counts_only_where_there_was_one),
         cmocka_unit_test(test_format_has_milliseconds_and_z),
         cmocka_unit_test(test_parse_accepts_offsets_and_fractions),
         cmocka_unit_test(test_parse_rejects_malformed_dates),

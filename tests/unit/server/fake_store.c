@@ -194,13 +194,15 @@ static int fake_readings_insert_batch(struct store *s, struct store_batch_item *
         if (!device(db, items[k].device_pk))
             return leave(s, store_fail(s, -ENOENT, "no such device"));
         if (!items[k].reading.has_seq) {
-            items[k].reading.seq = max_seq(db, items, n, items[k].device_pk) + 1;
-            items[k].reading.has_seq = true;
+            uint64_t top = max_seq(db, items, n, items[k].device_pk);
+            items[k].no_seq_left = top >= READING_SEQ_MAX;
+            items[k].reading.seq = top + 1;
+            items[k].reading.has_seq = !items[k].no_seq_left;
         }
     }
     size_t inserted = 0;
     for (size_t k = 0; k < n; k++) {
-        if (find_row(db, items[k].device_pk, items[k].reading.seq))
+        if (items[k].no_seq_left || find_row(db, items[k].device_pk, items[k].reading.seq))
             continue;
         db->rows[db->n_rows++] = (struct fake_row){items[k].device_pk, items[k].reading};
         items[k].inserted = true;
