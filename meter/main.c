@@ -38,6 +38,8 @@
 #include "spool.h"
 #include "state.h"
 #include "timeutil.h"
+#include "tlsopt.h"
+#include "url.h"
 
 #define BLOCK_S         0.05 /* samples taken from the ring at a time */
 #define RING_SECONDS    12   /* >= 10 s of captures plus the ring's 1 s of slack */
@@ -320,6 +322,27 @@ static int open_gpio(struct meter *m, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * The files of an ssl:// broker link, checked before the first handshake. With
+ * tcp:// they are not used: said once, since the installer probably meant TLS.
+ * Returns 0 or -errno with err set.
+ */
+static int check_tls_files(const struct meterd_options *o, char *err, size_t errlen)
+{
+    struct tlsopt_mqtt f = {o->mqtt_cafile, o->mqtt_certfile, o->mqtt_keyfile};
+    struct url u;
+    int r = url_parse_mqtt(o->mqtt, &u, err, errlen); /* checked with the options */
+    bool tls = r == 0 && url_mqtt_tls(&u);
+    url_clear(&u);
+    if (r || tls)
+        return r ? r : tlsopt_check_mqtt(&f, err, errlen);
+    if (f.cafile || f.certfile || f.keyfile)
+        log_warn("mqtt_cafile, mqtt_certfile and mqtt_keyfile are not used with %s: the link is "
+                 "not encrypted (ssl://HOST:PORT for TLS)",
+                 o->mqtt);
+    return 0;
+}
+
 static int run(const struct meterd_options *o)
 {
     struct meter m = {.o = o, .lock_fd = -1};
@@ -340,6 +363,11 @@ static int run(const struct meterd_options *o)
     }
     if (o->mqtt_password_file &&
         meterd_read_secret_file(o->mqtt_password_file, &password, err, sizeof(err))) {
+        fprintf(stderr, "meterd: %s\n", err);
+        status = 2;
+        goto out;
+    }
+    if (check_tls_files(o, err, sizeof(err))) {
         fprintf(stderr, "meterd: %s\n", err);
         status = 2;
         goto out;
@@ -414,6 +442,8 @@ static int run(const struct meterd_options *o)
         .username = o->mqtt_username,
         .password = password,
         .cafile = o->mqtt_cafile,
+        .certfile = o->mqtt_certfile,
+        .keyfile = o->mqtt_keyfile,
         .boot = m.st.boot,
     };
     if (install_signals()) {
