@@ -25,6 +25,7 @@
 #include "sitetime.h"
 #include "static.h"
 #include "timeutil.h"
+#include "tlsopt.h"
 #include "url.h"
 #include "wechat.h"
 #include "writer.h"
@@ -80,6 +81,24 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
         return cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
     log_info("meter-server: WeChat login enabled for appid %s through %s", opt->wechat_appid,
              opt->wechat_api_base ? opt->wechat_api_base : WECHAT_DEFAULT_API_BASE);
+    return 0;
+}
+
+/*
+ * The TLS settings, checked before anything starts: the MQTT client's files
+ * (ssl:// only; tcp:// does not use them, said once). Returns 0, or the exit
+ * code after printing why.
+ */
+static int security_setup(const struct server_options *opt, bool mqtt_tls)
+{
+    char err[512];
+    struct tlsopt_mqtt mf = {opt->mqtt_cafile, opt->mqtt_certfile, opt->mqtt_keyfile};
+    if (mqtt_tls && tlsopt_check_mqtt(&mf, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
+    if (!mqtt_tls && (mf.cafile || mf.certfile || mf.keyfile))
+        log_warn("meter-server: mqtt_cafile, mqtt_certfile and mqtt_keyfile are not used with "
+                 "%s: the link to the broker is not encrypted (ssl://HOST:PORT for TLS)",
+                 opt->mqtt);
     return 0;
 }
 
@@ -140,13 +159,14 @@ static int serve(struct server_options *opt)
     struct url u;
     if (url_parse_mqtt(opt->mqtt, &u, err, sizeof(err)))
         return cli_fail(2, "--mqtt: %s", err);
+    bool mqtt_tls = url_mqtt_tls(&u);
     url_clear(&u);
     if (opt->ingest_queue < opt->max_batch)
         return cli_fail(2, "ingest_queue (%lld) must hold at least max_batch (%lld) readings",
                         (long long)opt->ingest_queue, (long long)opt->max_batch);
     if (opt->mqtt_password_file && read_secret_file(opt->mqtt_password_file, &mqtt_password))
         return cli_fail(2, "cannot read mqtt_password_file %s", opt->mqtt_password_file);
-    if ((code = wechat_setup(opt, &app.wechat)) != 0)
+    if ((code = security_setup(opt, mqtt_tls)) != 0 || (code = wechat_setup(opt, &app.wechat)) != 0)
         goto out;
     code = 1;
 
@@ -249,6 +269,9 @@ static int serve(struct server_options *opt)
                                      .client_id = opt->mqtt_client_id,
                                      .username = opt->mqtt_username,
                                      .password = mqtt_password,
+                                     .cafile = opt->mqtt_cafile,
+                                     .certfile = opt->mqtt_certfile,
+                                     .keyfile = opt->mqtt_keyfile,
                                      .share_group = opt->mqtt_share_group,
                                      .ingest = ing,
                                      .stats = &stats};
