@@ -21,6 +21,7 @@
 #include "options.h"
 #include "devcache.h"
 #include "histcache.h"
+#include "https.h"
 #include "retention.h"
 #include "sitetime.h"
 #include "static.h"
@@ -86,10 +87,10 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
 
 /*
  * The TLS settings, checked before anything starts: the MQTT client's files
- * (ssl:// only; tcp:// does not use them, said once). Returns 0, or the exit
- * code after printing why.
+ * (ssl:// only; tcp:// does not use them, said once), the HTTPS certificate
+ * and key (read into *tls). Returns 0, or the exit code after printing why.
  */
-static int security_setup(const struct server_options *opt, bool mqtt_tls)
+static int security_setup(const struct server_options *opt, bool mqtt_tls, struct http_tls *tls)
 {
     char err[512];
     struct tlsopt_mqtt mf = {opt->mqtt_cafile, opt->mqtt_certfile, opt->mqtt_keyfile};
@@ -99,6 +100,8 @@ static int security_setup(const struct server_options *opt, bool mqtt_tls)
         log_warn("meter-server: mqtt_cafile, mqtt_certfile and mqtt_keyfile are not used with "
                  "%s: the link to the broker is not encrypted (ssl://HOST:PORT for TLS)",
                  opt->mqtt);
+    if (http_tls_load(tls, opt->tls_cert_file, opt->tls_key_file, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
     return 0;
 }
 
@@ -135,6 +138,7 @@ static int serve(struct server_options *opt)
     struct mqtt_client *mq = NULL;
     struct http_server *http = NULL;
     char *mqtt_password = NULL;
+    struct http_tls tls = {0};
     char err[512];
     int code = 1;
     bool sem_ready = false;
@@ -166,7 +170,8 @@ static int serve(struct server_options *opt)
                         (long long)opt->ingest_queue, (long long)opt->max_batch);
     if (opt->mqtt_password_file && read_secret_file(opt->mqtt_password_file, &mqtt_password))
         return cli_fail(2, "cannot read mqtt_password_file %s", opt->mqtt_password_file);
-    if ((code = security_setup(opt, mqtt_tls)) != 0 || (code = wechat_setup(opt, &app.wechat)) != 0)
+    if ((code = security_setup(opt, mqtt_tls, &tls)) != 0 ||
+        (code = wechat_setup(opt, &app.wechat)) != 0)
         goto out;
     code = 1;
 
@@ -258,9 +263,11 @@ static int serve(struct server_options *opt)
                               .max_connections = (unsigned)opt->max_connections,
                               .max_connections_per_ip = (unsigned)opt->max_connections_per_ip,
                               .timeout_s = 60,
+                              .tls = tls.cert_pem ? &tls : NULL,
                               .handler = api_handle,
                               .app = &app};
     r = http_start(&ho, &http, err, sizeof(err));
+    http_tls_clear(&tls); /* libmicrohttpd has loaded them */
     if (r) {
         code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
         goto out;
@@ -288,11 +295,12 @@ static int serve(struct server_options *opt)
             goto out;
         }
     }
-    log_info("meter-server: serving the API on http://%s (port %d), database %s, broker %s",
+    const char *scheme = opt->tls_cert_file ? "https" : "http";
+    log_info("meter-server: serving the API on %s://%s (port %d), database %s, broker %s", scheme,
              opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql",
              opt->mqtt);
     if (app.web)
-        log_info("meter-server: serving the dashboard on http://%s/ from %s", opt->listen,
+        log_info("meter-server: serving the dashboard on %s://%s/ from %s", scheme, opt->listen,
                  opt->web_root);
 
     for (;;) {
@@ -307,6 +315,7 @@ static int serve(struct server_options *opt)
     code = 0;
 out:
     http_stop(http);
+    http_tls_clear(&tls);
     retention_stop(app.retention);
     /*
      * First stop taking messages (paho confirms each one to the broker as it reads it, so

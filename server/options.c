@@ -35,6 +35,12 @@ const struct config_option server_option_table[] = {
      "client certificate chain (PEM) for a broker that asks for one (with mqtt_keyfile)"},
     {"mqtt_keyfile", CONFIG_STRING, OPT(mqtt_keyfile), 0, 0, NULL, "FILE",
      "the client certificate's private key (PEM, unencrypted); mode 0600 or 0400"},
+    {"tls_cert_file", CONFIG_STRING, OPT(tls_cert_file), 0, 0, NULL, "FILE",
+     "HTTPS: the server's certificate chain (PEM); with tls_key_file the listener speaks only "
+     "HTTPS (TLS 1.2 or later)"},
+    {"tls_key_file", CONFIG_STRING, OPT(tls_key_file), 0, 0, NULL, "FILE",
+     "HTTPS: the certificate's private key (PEM, unencrypted); mode 0600 or 0400, else the "
+     "server refuses to start"},
     {"http_threads", CONFIG_INT, OPT(http_threads), 0, 256, "0", "N",
      "HTTP worker threads (0: four per CPU, at least 16, at most 256)"},
     {"db_connections", CONFIG_INT, OPT(db_connections), 0, 512, "0", "N",

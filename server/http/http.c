@@ -13,6 +13,7 @@
 
 #include <microhttpd.h>
 
+#include "https.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -376,14 +377,25 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* HTTPS: libmicrohttpd copies the certificate and key into GnuTLS while it starts. */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, opts->tls ? opts->tls->cert_pem : NULL},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, opts->tls ? opts->tls->key_pem : NULL},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem plain[] = {{MHD_OPTION_END, 0, NULL}};
+    if (opts->tls)
+        flags |= MHD_USE_TLS;
     srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)opts->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opts->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, srv, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts->tls ? tls : plain,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(opts->threads ? opts->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)opts->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)opts->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available)",
                  opts->listen);

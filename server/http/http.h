@@ -8,6 +8,9 @@
  * its answer instead of blocking a thread: http_defer(), then, from any
  * thread, fill http_deferred_response() and call http_resume(). Meanwhile
  * the connection is suspended and its thread serves others.
+ *
+ * With a certificate (https.h) the listener speaks only HTTPS, TLS 1.2 or
+ * later.
  */
 #ifndef SMARTMETER_HTTP_H
 #define SMARTMETER_HTTP_H
@@ -48,6 +51,7 @@ const char *http_query(const struct http_request *req, const char *name);
 void http_response_header(struct http_response *res, const char *name, const char *value);
 
 struct http_deferred;
+struct http_tls;
 
 /*
  * Called by a handler that will answer later: the handler then returns
@@ -72,6 +76,8 @@ struct http_options {
     unsigned max_connections;
     unsigned max_connections_per_ip;
     unsigned timeout_s; /* idle connection timeout */
+    /* HTTPS with this certificate and key, read only while starting; NULL: plain HTTP. */
+    const struct http_tls *tls;
     http_handler_fn handler;
     void *app;
 };
