@@ -22,6 +22,7 @@
 #include "devcache.h"
 #include "histcache.h"
 #include "https.h"
+#include "proxy.h"
 #include "retention.h"
 #include "sitetime.h"
 #include "static.h"
@@ -86,11 +87,13 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
 }
 
 /*
- * The TLS settings, checked before anything starts: the MQTT client's files
- * (ssl:// only; tcp:// does not use them, said once), the HTTPS certificate
- * and key (read into *tls). Returns 0, or the exit code after printing why.
+ * The TLS and proxy settings, checked before anything starts: the MQTT
+ * client's files (ssl:// only; tcp:// does not use them, said once), the
+ * HTTPS certificate and key (read into *tls), the trusted proxies (parsed into
+ * *ret_proxies). Returns 0, or the exit code after printing why.
  */
-static int security_setup(const struct server_options *opt, bool mqtt_tls, struct http_tls *tls)
+static int security_setup(const struct server_options *opt, bool mqtt_tls, struct http_tls *tls,
+                          struct proxy_list **ret_proxies)
 {
     char err[512];
     struct tlsopt_mqtt mf = {opt->mqtt_cafile, opt->mqtt_certfile, opt->mqtt_keyfile};
@@ -102,6 +105,10 @@ static int security_setup(const struct server_options *opt, bool mqtt_tls, struc
                  opt->mqtt);
     if (http_tls_load(tls, opt->tls_cert_file, opt->tls_key_file, err, sizeof(err)))
         return cli_fail(2, "%s", err);
+    if (proxy_list_parse(opt->trusted_proxies, ret_proxies, err, sizeof(err))) {
+        http_tls_clear(tls);
+        return cli_fail(2, "%s", err);
+    }
     return 0;
 }
 
@@ -139,6 +146,7 @@ static int serve(struct server_options *opt)
     struct http_server *http = NULL;
     char *mqtt_password = NULL;
     struct http_tls tls = {0};
+    struct proxy_list *proxies = NULL;
     char err[512];
     int code = 1;
     bool sem_ready = false;
@@ -170,7 +178,7 @@ static int serve(struct server_options *opt)
                         (long long)opt->ingest_queue, (long long)opt->max_batch);
     if (opt->mqtt_password_file && read_secret_file(opt->mqtt_password_file, &mqtt_password))
         return cli_fail(2, "cannot read mqtt_password_file %s", opt->mqtt_password_file);
-    if ((code = security_setup(opt, mqtt_tls, &tls)) != 0 ||
+    if ((code = security_setup(opt, mqtt_tls, &tls, &proxies)) != 0 ||
         (code = wechat_setup(opt, &app.wechat)) != 0)
         goto out;
     code = 1;
@@ -264,6 +272,7 @@ static int serve(struct server_options *opt)
                               .max_connections_per_ip = (unsigned)opt->max_connections_per_ip,
                               .timeout_s = 60,
                               .tls = tls.cert_pem ? &tls : NULL,
+                              .trusted_proxies = proxies,
                               .handler = api_handle,
                               .app = &app};
     r = http_start(&ho, &http, err, sizeof(err));
@@ -299,6 +308,9 @@ static int serve(struct server_options *opt)
     log_info("meter-server: serving the API on %s://%s (port %d), database %s, broker %s", scheme,
              opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql",
              opt->mqtt);
+    if (proxies)
+        log_info("meter-server: clients behind %s are named by X-Forwarded-For",
+                 opt->trusted_proxies);
     if (app.web)
         log_info("meter-server: serving the dashboard on %s://%s/ from %s", scheme, opt->listen,
                  opt->web_root);
@@ -316,6 +328,7 @@ static int serve(struct server_options *opt)
 out:
     http_stop(http);
     http_tls_clear(&tls);
+    proxy_list_free(proxies);
     retention_stop(app.retention);
     /*
      * First stop taking messages (paho confirms each one to the broker as it reads it, so

@@ -41,6 +41,10 @@ const struct config_option server_option_table[] = {
     {"tls_key_file", CONFIG_STRING, OPT(tls_key_file), 0, 0, NULL, "FILE",
      "HTTPS: the certificate's private key (PEM, unencrypted); mode 0600 or 0400, else the "
      "server refuses to start"},
+    {"trusted_proxies", CONFIG_STRING, OPT(trusted_proxies), 0, 0, NULL, "ADDRS",
+     "reverse proxies (addresses or CIDR blocks, separated by commas or spaces) whose "
+     "X-Forwarded-For names the client for rate limits and logs (default: none; the TCP peer "
+     "is the client)"},
     {"http_threads", CONFIG_INT, OPT(http_threads), 0, 256, "0", "N",
      "HTTP worker threads (0: four per CPU, at least 16, at most 256)"},
     {"db_connections", CONFIG_INT, OPT(db_connections), 0, 512, "0", "N",
