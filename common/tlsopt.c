@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "url.h"
 
 /* Opens path for reading and stats it; returns 0 or -errno with err set. */
 static int open_stat(const char *option, const char *path, struct stat *ret, char *err,
@@ -49,15 +50,29 @@ int tlsopt_check_key(const char *option, const char *path, char *err, size_t err
     return 0;
 }
 
-int tlsopt_check_mqtt(const struct tlsopt_mqtt *f, char *err, size_t errlen)
+int tlsopt_check_mqtt(const char *url, const struct tlsopt_mqtt *f, char *err, size_t errlen)
 {
+    struct url u;
+    int r = url_parse_mqtt(url, &u, err, errlen);
+    bool tls = r == 0 && url_mqtt_tls(&u);
+    url_clear(&u);
+    if (r)
+        return r;
+    if (!tls) {
+        if (!f->cafile && !f->certfile && !f->keyfile)
+            return 0;
+        snprintf(err, errlen,
+                 "mqtt_cafile, mqtt_certfile and mqtt_keyfile are not used with %s: the link to "
+                 "the broker is not encrypted (ssl://HOST:PORT for TLS)",
+                 url);
+        return 1;
+    }
     if (!f->certfile != !f->keyfile) {
         snprintf(err, errlen,
                  "mqtt_certfile and mqtt_keyfile go together: set both for a client "
                  "certificate, or neither");
         return -EINVAL;
     }
-    int r = 0;
     if (f->cafile)
         r = tlsopt_check_readable("mqtt_cafile", f->cafile, err, errlen);
     if (!r && f->certfile)

@@ -44,11 +44,14 @@ struct tlsopt_mqtt {
 
 /*
  * Checks the MQTT client's files (options mqtt_cafile, mqtt_certfile,
- * mqtt_keyfile): certfile and keyfile come together, each given file is
- * readable, and the key passes tlsopt_check_key(). Returns 0 or -errno with
- * err set.
+ * mqtt_keyfile) for the broker URL url. For ssl://, certfile and keyfile come
+ * together, each given file is readable, and the key passes
+ * tlsopt_check_key(): returns 0, or -errno with err set. tcp:// uses none of
+ * them: when some are set anyway, returns 1 with a warning in err for the
+ * caller to log (the installer probably meant TLS). A bad URL returns -EINVAL
+ * with err set.
  */
-int tlsopt_check_mqtt(const struct tlsopt_mqtt *f, char *err, size_t errlen);
+int tlsopt_check_mqtt(const char *url, const struct tlsopt_mqtt *f, char *err, size_t errlen);
 
 /*
  * Logs one of OpenSSL's error lines (why a handshake failed: an untrusted or

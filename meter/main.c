@@ -39,7 +39,6 @@
 #include "state.h"
 #include "timeutil.h"
 #include "tlsopt.h"
-#include "url.h"
 
 #define BLOCK_S         0.05 /* samples taken from the ring at a time */
 #define RING_SECONDS    12   /* >= 10 s of captures plus the ring's 1 s of slack */
@@ -322,27 +321,6 @@ static int open_gpio(struct meter *m, char *err, size_t errlen)
     return 0;
 }
 
-/*
- * The files of an ssl:// broker link, checked before the first handshake. With
- * tcp:// they are not used: said once, since the installer probably meant TLS.
- * Returns 0 or -errno with err set.
- */
-static int check_tls_files(const struct meterd_options *o, char *err, size_t errlen)
-{
-    struct tlsopt_mqtt f = {o->mqtt_cafile, o->mqtt_certfile, o->mqtt_keyfile};
-    struct url u;
-    int r = url_parse_mqtt(o->mqtt, &u, err, errlen); /* checked with the options */
-    bool tls = r == 0 && url_mqtt_tls(&u);
-    url_clear(&u);
-    if (r || tls)
-        return r ? r : tlsopt_check_mqtt(&f, err, errlen);
-    if (f.cafile || f.certfile || f.keyfile)
-        log_warn("mqtt_cafile, mqtt_certfile and mqtt_keyfile are not used with %s: the link is "
-                 "not encrypted (ssl://HOST:PORT for TLS)",
-                 o->mqtt);
-    return 0;
-}
-
 static int run(const struct meterd_options *o)
 {
     struct meter m = {.o = o, .lock_fd = -1};
@@ -367,10 +345,15 @@ static int run(const struct meterd_options *o)
         status = 2;
         goto out;
     }
-    if (check_tls_files(o, err, sizeof(err))) {
+    /* The broker link's files, before the first handshake. */
+    struct tlsopt_mqtt tf = {o->mqtt_cafile, o->mqtt_certfile, o->mqtt_keyfile};
+    int tr = tlsopt_check_mqtt(o->mqtt, &tf, err, sizeof(err));
+    if (tr < 0) {
         fprintf(stderr, "meterd: %s\n", err);
         status = 2;
         goto out;
+    } else if (tr > 0) {
+        log_warn("%s", err);
     }
     if (open_gpio(&m, err, sizeof(err))) {
         log_error("%s", err);

@@ -88,21 +88,20 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
 
 /*
  * The TLS and proxy settings, checked before anything starts: the MQTT
- * client's files (ssl:// only; tcp:// does not use them, said once), the
- * HTTPS certificate and key (read into *tls), the trusted proxies (parsed into
- * *ret_proxies). Returns 0, or the exit code after printing why.
+ * client's files (for ssl://; set with tcp:// they are said to be unused),
+ * the HTTPS certificate and key (read into *tls), the trusted proxies (parsed
+ * into *ret_proxies). Returns 0, or the exit code after printing why.
  */
-static int security_setup(const struct server_options *opt, bool mqtt_tls, struct http_tls *tls,
+static int security_setup(const struct server_options *opt, struct http_tls *tls,
                           struct proxy_list **ret_proxies)
 {
     char err[512];
     struct tlsopt_mqtt mf = {opt->mqtt_cafile, opt->mqtt_certfile, opt->mqtt_keyfile};
-    if (mqtt_tls && tlsopt_check_mqtt(&mf, err, sizeof(err)))
+    int r = tlsopt_check_mqtt(opt->mqtt, &mf, err, sizeof(err));
+    if (r < 0)
         return cli_fail(2, "%s", err);
-    if (!mqtt_tls && (mf.cafile || mf.certfile || mf.keyfile))
-        log_warn("meter-server: mqtt_cafile, mqtt_certfile and mqtt_keyfile are not used with "
-                 "%s: the link to the broker is not encrypted (ssl://HOST:PORT for TLS)",
-                 opt->mqtt);
+    if (r > 0)
+        log_warn("meter-server: %s", err);
     if (http_tls_load(tls, opt->tls_cert_file, opt->tls_key_file, err, sizeof(err)))
         return cli_fail(2, "%s", err);
     if (proxy_list_parse(opt->trusted_proxies, ret_proxies, err, sizeof(err))) {
@@ -171,14 +170,13 @@ static int serve(struct server_options *opt)
     struct url u;
     if (url_parse_mqtt(opt->mqtt, &u, err, sizeof(err)))
         return cli_fail(2, "--mqtt: %s", err);
-    bool mqtt_tls = url_mqtt_tls(&u);
     url_clear(&u);
     if (opt->ingest_queue < opt->max_batch)
         return cli_fail(2, "ingest_queue (%lld) must hold at least max_batch (%lld) readings",
                         (long long)opt->ingest_queue, (long long)opt->max_batch);
     if (opt->mqtt_password_file && read_secret_file(opt->mqtt_password_file, &mqtt_password))
         return cli_fail(2, "cannot read mqtt_password_file %s", opt->mqtt_password_file);
-    if ((code = security_setup(opt, mqtt_tls, &tls, &proxies)) != 0 ||
+    if ((code = security_setup(opt, &tls, &proxies)) != 0 ||
         (code = wechat_setup(opt, &app.wechat)) != 0)
         goto out;
     code = 1;

@@ -90,14 +90,27 @@ static void test_mqtt_certificate_and_key_come_together(void **state)
     file_with_mode("key.pem", 0600, key);
     struct tlsopt_mqtt none = {NULL, NULL, NULL}, both = {cert, cert, key};
     struct tlsopt_mqtt cert_only = {NULL, cert, NULL}, key_only = {NULL, NULL, key};
-    assert_int_equal(tlsopt_check_mqtt(&none, err, sizeof(err)), 0);
-    assert_int_equal(tlsopt_check_mqtt(&both, err, sizeof(err)), 0);
-    assert_int_equal(tlsopt_check_mqtt(&cert_only, err, sizeof(err)), -EINVAL);
+    const char *tls = "ssl://broker.example:8883";
+    assert_int_equal(tlsopt_check_mqtt(tls, &none, err, sizeof(err)), 0);
+    assert_int_equal(tlsopt_check_mqtt(tls, &both, err, sizeof(err)), 0);
+    assert_int_equal(tlsopt_check_mqtt(tls, &cert_only, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "go together"));
-    assert_int_equal(tlsopt_check_mqtt(&key_only, err, sizeof(err)), -EINVAL);
+    assert_int_equal(tlsopt_check_mqtt("mqtts://b", &key_only, err, sizeof(err)), -EINVAL);
     assert_int_equal(chmod(key, 0644), 0);
-    assert_int_equal(tlsopt_check_mqtt(&both, err, sizeof(err)), -EPERM);
+    assert_int_equal(tlsopt_check_mqtt(tls, &both, err, sizeof(err)), -EPERM);
     assert_non_null(strstr(err, "mqtt_keyfile"));
+}
+
+static void test_mqtt_files_with_tcp_are_unused_and_said_so(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    struct tlsopt_mqtt none = {NULL, NULL, NULL}, ca = {"/nonexistent/ca.crt", NULL, NULL};
+    assert_int_equal(tlsopt_check_mqtt("tcp://127.0.0.1:1883", &none, err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(tlsopt_check_mqtt("tcp://127.0.0.1:1883", &ca, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "not encrypted"));
+    assert_int_equal(tlsopt_check_mqtt("ftp://x", &none, err, sizeof(err)), -EINVAL);
 }
 
 int main(void)
@@ -107,6 +120,7 @@ int main(void)
         cmocka_unit_test(test_a_key_others_can_use_is_refused_with_the_fix),
         cmocka_unit_test(test_missing_and_odd_files_are_named),
         cmocka_unit_test(test_mqtt_certificate_and_key_come_together),
+        cmocka_unit_test(test_mqtt_files_with_tcp_are_unused_and_said_so),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
