@@ -110,7 +110,11 @@ int proxy_list_parse(const char *spec, struct proxy_list **ret, char *err, size_
     static const char seps[] = ", \t";
     struct proxy_list *l = NULL;
     *ret = NULL;
-    for (const char *p = spec ? spec : ""; *(p += strspn(p, seps));) {
+    const char *p = spec ? spec : "";
+    for (;;) {
+        p += strspn(p, seps);
+        if (*p == '\0')
+            break;
         size_t len = strcspn(p, seps);
         if (!l && !(l = calloc(1, sizeof(*l))))
             return -ENOMEM;

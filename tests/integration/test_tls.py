@@ -22,7 +22,7 @@ import unittest
 import warnings
 
 from harness import (METER_SERVER, METERD, Broker, HttpResult, IntegrationTest, Meter, Server,
-                     main, make_dir, new_database, read_text, wait_until, write_file)
+                     free_port, main, make_dir, new_database, wait_until, write_file)
 
 # The TLS broker takes anonymous clients: the certificates are what this test is about. A
 # broker login is these two lines: mosquitto's lines (password_file ..., allow_anonymous
@@ -97,12 +97,6 @@ class TlsBroker(Broker):
     @property
     def wrong_name_url(self):
         return f"ssl://127.0.0.1:{self.wrong_name_port}"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def client_context(cafile, minimum=None, maximum=None, ciphers=None):
@@ -183,10 +177,10 @@ def stopped_counters(log):
 class Tls(IntegrationTest):
     @classmethod
     def setUpClass(cls):
-        super().setUpClass()
         for tool in ("openssl", "curl", "mosquitto"):
             if not shutil.which(tool):
                 raise unittest.SkipTest(f"{tool} is not installed")
+        super().setUpClass()
         pki = cls.pki = Pki(cls.workdir)
         pki.ca("ca")
         pki.ca("rogue-ca")
