@@ -21,6 +21,9 @@ pkg_check_modules(GPIOD REQUIRED IMPORTED_TARGET libgpiod)
 
 if(SMARTMETER_BUILD_SERVER)
   pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+  # HTTPS: libmicrohttpd speaks TLS through GnuTLS; server/http/https.c checks the certificate
+  # and key with it before libmicrohttpd loads them.
+  pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
   pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
   pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
   pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt)

@@ -159,7 +159,7 @@ int url_parse_mqtt(const char *s, struct url *u, char *err, size_t errlen)
     if (strcmp(u->scheme, "tcp") == 0 || strcmp(u->scheme, "mqtt") == 0) {
         if (!u->port)
             u->port = 1883;
-    } else if (strcmp(u->scheme, "ssl") == 0 || strcmp(u->scheme, "mqtts") == 0) {
+    } else if (url_mqtt_tls(u)) {
         if (!u->port)
             u->port = 8883;
     } else {
@@ -171,6 +171,11 @@ int url_parse_mqtt(const char *s, struct url *u, char *err, size_t errlen)
         return -EINVAL;
     }
     return 0;
+}
+
+bool url_mqtt_tls(const struct url *u)
+{
+    return strcmp(u->scheme, "ssl") == 0 || strcmp(u->scheme, "mqtts") == 0;
 }
 
 void url_clear(struct url *u)

@@ -29,6 +29,9 @@ int url_parse(const char *s, struct url *ret, char *err, size_t errlen);
  */
 int url_parse_mqtt(const char *s, struct url *ret, char *err, size_t errlen);
 
+/* True when a URL url_parse_mqtt() accepted asks for TLS (ssl://, or its alias mqtts://). */
+bool url_mqtt_tls(const struct url *u);
+
 /* Wipes the password from memory. */
 void url_clear(struct url *u);
 

@@ -38,6 +38,7 @@
 #include "spool.h"
 #include "state.h"
 #include "timeutil.h"
+#include "tlsopt.h"
 
 #define BLOCK_S         0.05 /* samples taken from the ring at a time */
 #define RING_SECONDS    12   /* >= 10 s of captures plus the ring's 1 s of slack */
@@ -344,6 +345,16 @@ static int run(const struct meterd_options *o)
         status = 2;
         goto out;
     }
+    /* The broker link's files, before the first handshake. */
+    struct tlsopt_mqtt tf = {o->mqtt_cafile, o->mqtt_certfile, o->mqtt_keyfile};
+    int tr = tlsopt_check_mqtt(o->mqtt, &tf, err, sizeof(err));
+    if (tr < 0) {
+        fprintf(stderr, "meterd: %s\n", err);
+        status = 2;
+        goto out;
+    } else if (tr > 0) {
+        log_warn("%s", err);
+    }
     if (open_gpio(&m, err, sizeof(err))) {
         log_error("%s", err);
         goto out;
@@ -414,6 +425,8 @@ static int run(const struct meterd_options *o)
         .username = o->mqtt_username,
         .password = password,
         .cafile = o->mqtt_cafile,
+        .certfile = o->mqtt_certfile,
+        .keyfile = o->mqtt_keyfile,
         .boot = m.st.boot,
     };
     if (install_signals()) {

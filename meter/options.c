@@ -22,7 +22,13 @@ const struct config_option meterd_option_table[] = {
     {"mqtt_password_file", CONFIG_STRING, OPT(mqtt_password_file), 0, 0, NULL, "FILE",
      "file holding the broker password (first line); never logged"},
     {"mqtt_cafile", CONFIG_STRING, OPT(mqtt_cafile), 0, 0, NULL, "FILE",
-     "CA certificates (PEM) for ssl://; the system's store when unset"},
+     "CA certificates (PEM) the ssl:// broker's certificate must chain to; the system's store "
+     "when unset. The broker's name in the URL must match its certificate"},
+    {"mqtt_certfile", CONFIG_STRING, OPT(mqtt_certfile), 0, 0, NULL, "FILE",
+     "client certificate chain (PEM) for a broker that asks for one (with mqtt_keyfile)"},
+    {"mqtt_keyfile", CONFIG_STRING, OPT(mqtt_keyfile), 0, 0, NULL, "FILE",
+     "the client certificate's private key (PEM, unencrypted); mode 0600 or 0400, else "
+     "meterd refuses to start"},
     {"max_buffered", CONFIG_INT, OPT(max_buffered), 1, 1000000, "3600", "N",
      "superseded by the spool (spool_days, spool_mb); still accepted, ignored"},
     {"spool_days", CONFIG_DOUBLE, OPT(spool_days), 0.01, 3650, "30", "DAYS",

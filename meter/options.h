@@ -35,6 +35,7 @@ struct meterd_options {
     char *mqtt_username;
     char *mqtt_password_file;
     char *mqtt_cafile;
+    char *mqtt_certfile, *mqtt_keyfile; /* a client certificate for ssl:// */
     /* Calibration against a reference meter (docs/calibration.md): the ADC applies
      * v = cal_v_gain * (v_nominal - cal_v_offset), likewise for current; cal_phase_deg is
      * the current channel's lag the analysis removes. */

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "status.h"
 #include "timeutil.h"
+#include "tlsopt.h"
 #include "topic.h"
 #include "url.h"
 
@@ -32,7 +33,7 @@ struct publisher {
     void *command_ctx;
     publisher_ack_fn on_ack;
     void *ack_ctx;
-    char *username, *password, *cafile;
+    char *username, *password, *cafile, *certfile, *keyfile;
     bool tls;
     uint32_t boot;
     MQTTAsync_willOptions will;
@@ -207,10 +208,10 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    p->tls = strcmp(u.scheme, "ssl") == 0;
+    p->tls = url_mqtt_tls(&u);
     bool v6 = strchr(u.host, ':') != NULL;
-    snprintf(p->uri, sizeof(p->uri), "%s://%s%s%s:%d", u.scheme, v6 ? "[" : "", u.host,
-             v6 ? "]" : "", u.port);
+    snprintf(p->uri, sizeof(p->uri), "%s://%s%s%s:%d", p->tls ? "ssl" : "tcp", v6 ? "[" : "",
+             u.host, v6 ? "]" : "", u.port);
     snprintf(p->client_id, sizeof(p->client_id), "meterd-%s", cfg->device_id);
     for (int k = 0; k < TOPIC__COUNT && !r; k++)
         r = topic_build(p->topics[k], cfg->device_id, (enum topic_leaf)k);
@@ -218,6 +219,8 @@ int publisher_new(const struct publisher_config *cfg, struct publisher **ret, ch
     p->password =
         dup_or_null(cfg->password ? cfg->password : (u.has_password ? u.password : NULL), &oom);
     p->cafile = dup_or_null(cfg->cafile, &oom);
+    p->certfile = dup_or_null(cfg->certfile, &oom);
+    p->keyfile = dup_or_null(cfg->keyfile, &oom);
     if (!cfg->password && u.has_password)
         log_warn("the MQTT password is part of the URL, where other users can see it; "
                  "use mqtt_password_file instead");
@@ -292,9 +295,14 @@ int publisher_start(struct publisher *p, char *err, size_t errlen)
     opts.onFailure = on_connect_failure;
     opts.context = p;
     if (p->tls) {
-        ssl.trustStore = p->cafile;
-        ssl.enableServerCertAuth = 1;
-        ssl.verify = 1;
+        ssl.trustStore = p->cafile; /* NULL: the system's store */
+        ssl.keyStore = p->certfile;
+        ssl.privateKey = p->keyfile;
+        ssl.enableServerCertAuth = 1; /* the chain */
+        ssl.verify = 1;               /* the host name or address in the URL */
+        ssl.enabledCipherSuites = TLSOPT_MQTT_CIPHERS;
+        ssl.ssl_error_cb = tlsopt_log_error;
+        ssl.ssl_error_context = p->uri;
         p->ssl = ssl;
         opts.ssl = &p->ssl;
     }
@@ -425,5 +433,7 @@ void publisher_free(struct publisher *p)
     wipe_free(p->password);
     free(p->username);
     free(p->cafile);
+    free(p->certfile);
+    free(p->keyfile);
     free(p);
 }

@@ -16,6 +16,10 @@
  *   meters/<id>/<leaf>     anything else the meter sends (publisher_send): command
  *                          replies and waveform captures (docs/protocol.md)
  *
+ * Over ssl:// the broker's certificate must chain to cafile (or the system's
+ * store) and name the URL's host (DNS name or IP address), and the link is TLS
+ * 1.2 or later; OpenSSL is set up only then.
+ *
  * The client connects in the background and reconnects by itself (1 s
  * doubling to 30 s) after the broker goes away. Nothing is buffered in memory
  * while it is disconnected: sends fail with -ENOTCONN and the caller keeps
@@ -45,6 +49,8 @@ struct publisher_config {
     const char *username;  /* NULL: the URL's user, if any */
     const char *password;  /* NULL: the URL's password, if any */
     const char *cafile;    /* ssl:// trust anchors; NULL: the system's store */
+    const char *certfile;  /* ssl:// client certificate chain; NULL: none */
+    const char *keyfile;   /* its private key; with certfile */
     uint32_t boot;         /* reported in the status message */
 };
 

@@ -5,10 +5,10 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config git ca-certificates
-    libpaho-mqtt-dev libmicrohttpd-dev libmariadb-dev libsqlite3-dev libjansson-dev
+    libpaho-mqtt-dev libmicrohttpd-dev libgnutls28-dev libmariadb-dev libsqlite3-dev libjansson-dev
     libjwt-dev libsodium-dev libgpiod-dev libcmocka-dev libkissfft-dev libcurl4-openssl-dev
     mosquitto mosquitto-clients mariadb-server mariadb-client sqlite3
-    python3 curl procps tzdata
+    python3 curl openssl procps tzdata
 )
 # The mini program's tests (tests/frontend) need node and npm: Debian's, unless a node is
 # already on the PATH.

@@ -21,10 +21,13 @@
 #include "options.h"
 #include "devcache.h"
 #include "histcache.h"
+#include "https.h"
+#include "proxy.h"
 #include "retention.h"
 #include "sitetime.h"
 #include "static.h"
 #include "timeutil.h"
+#include "tlsopt.h"
 #include "url.h"
 #include "wechat.h"
 #include "writer.h"
@@ -84,6 +87,31 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
 }
 
 /*
+ * The TLS and proxy settings, checked before anything starts: the MQTT
+ * client's files (for ssl://; set with tcp:// they are said to be unused),
+ * the HTTPS certificate and key (read into *tls), the trusted proxies (parsed
+ * into *ret_proxies). Returns 0, or the exit code after printing why.
+ */
+static int security_setup(const struct server_options *opt, struct http_tls *tls,
+                          struct proxy_list **ret_proxies)
+{
+    char err[512];
+    struct tlsopt_mqtt mf = {opt->mqtt_cafile, opt->mqtt_certfile, opt->mqtt_keyfile};
+    int r = tlsopt_check_mqtt(opt->mqtt, &mf, err, sizeof(err));
+    if (r < 0)
+        return cli_fail(2, "%s", err);
+    if (r > 0)
+        log_warn("meter-server: %s", err);
+    if (http_tls_load(tls, opt->tls_cert_file, opt->tls_key_file, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
+    if (proxy_list_parse(opt->trusted_proxies, ret_proxies, err, sizeof(err))) {
+        http_tls_clear(tls);
+        return cli_fail(2, "%s", err);
+    }
+    return 0;
+}
+
+/*
  * Four per CPU, at least 16: a thread blocks only on database queries (an
  * upload waiting for its commit holds none, see http_defer()).
  */
@@ -116,6 +144,8 @@ static int serve(struct server_options *opt)
     struct mqtt_client *mq = NULL;
     struct http_server *http = NULL;
     char *mqtt_password = NULL;
+    struct http_tls tls = {0};
+    struct proxy_list *proxies = NULL;
     char err[512];
     int code = 1;
     bool sem_ready = false;
@@ -146,7 +176,8 @@ static int serve(struct server_options *opt)
                         (long long)opt->ingest_queue, (long long)opt->max_batch);
     if (opt->mqtt_password_file && read_secret_file(opt->mqtt_password_file, &mqtt_password))
         return cli_fail(2, "cannot read mqtt_password_file %s", opt->mqtt_password_file);
-    if ((code = wechat_setup(opt, &app.wechat)) != 0)
+    if ((code = security_setup(opt, &tls, &proxies)) != 0 ||
+        (code = wechat_setup(opt, &app.wechat)) != 0)
         goto out;
     code = 1;
 
@@ -238,9 +269,12 @@ static int serve(struct server_options *opt)
                               .max_connections = (unsigned)opt->max_connections,
                               .max_connections_per_ip = (unsigned)opt->max_connections_per_ip,
                               .timeout_s = 60,
+                              .tls = tls.cert_pem ? &tls : NULL,
+                              .trusted_proxies = proxies,
                               .handler = api_handle,
                               .app = &app};
     r = http_start(&ho, &http, err, sizeof(err));
+    http_tls_clear(&tls); /* libmicrohttpd has loaded them */
     if (r) {
         code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
         goto out;
@@ -249,6 +283,9 @@ static int serve(struct server_options *opt)
                                      .client_id = opt->mqtt_client_id,
                                      .username = opt->mqtt_username,
                                      .password = mqtt_password,
+                                     .cafile = opt->mqtt_cafile,
+                                     .certfile = opt->mqtt_certfile,
+                                     .keyfile = opt->mqtt_keyfile,
                                      .share_group = opt->mqtt_share_group,
                                      .ingest = ing,
                                      .stats = &stats};
@@ -265,11 +302,15 @@ static int serve(struct server_options *opt)
             goto out;
         }
     }
-    log_info("meter-server: serving the API on http://%s (port %d), database %s, broker %s",
+    const char *scheme = opt->tls_cert_file ? "https" : "http";
+    log_info("meter-server: serving the API on %s://%s (port %d), database %s, broker %s", scheme,
              opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql",
              opt->mqtt);
+    if (proxies)
+        log_info("meter-server: clients behind %s are named by X-Forwarded-For",
+                 opt->trusted_proxies);
     if (app.web)
-        log_info("meter-server: serving the dashboard on http://%s/ from %s", opt->listen,
+        log_info("meter-server: serving the dashboard on %s://%s/ from %s", scheme, opt->listen,
                  opt->web_root);
 
     for (;;) {
@@ -284,6 +325,8 @@ static int serve(struct server_options *opt)
     code = 0;
 out:
     http_stop(http);
+    http_tls_clear(&tls);
+    proxy_list_free(proxies);
     retention_stop(app.retention);
     /*
      * First stop taking messages (paho confirms each one to the broker as it reads it, so

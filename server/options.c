@@ -28,6 +28,23 @@ const struct config_option server_option_table[] = {
      "MQTT user name, if the broker requires one"},
     {"mqtt_password_file", CONFIG_STRING, OPT(mqtt_password_file), 0, 0, NULL, "FILE",
      "file holding the MQTT password"},
+    {"mqtt_cafile", CONFIG_STRING, OPT(mqtt_cafile), 0, 0, NULL, "FILE",
+     "CA certificates (PEM) the ssl:// broker's certificate must chain to (default: the "
+     "system's store); the broker's name in the URL must match its certificate"},
+    {"mqtt_certfile", CONFIG_STRING, OPT(mqtt_certfile), 0, 0, NULL, "FILE",
+     "client certificate chain (PEM) for a broker that asks for one (with mqtt_keyfile)"},
+    {"mqtt_keyfile", CONFIG_STRING, OPT(mqtt_keyfile), 0, 0, NULL, "FILE",
+     "the client certificate's private key (PEM, unencrypted); mode 0600 or 0400"},
+    {"tls_cert_file", CONFIG_STRING, OPT(tls_cert_file), 0, 0, NULL, "FILE",
+     "HTTPS: the server's certificate chain (PEM); with tls_key_file the listener speaks only "
+     "HTTPS (TLS 1.2 or later)"},
+    {"tls_key_file", CONFIG_STRING, OPT(tls_key_file), 0, 0, NULL, "FILE",
+     "HTTPS: the certificate's private key (PEM, unencrypted); mode 0600 or 0400, else the "
+     "server refuses to start"},
+    {"trusted_proxies", CONFIG_STRING, OPT(trusted_proxies), 0, 0, NULL, "ADDRS",
+     "reverse proxies (addresses or CIDR blocks, separated by commas or spaces) whose "
+     "X-Forwarded-For names the client for rate limits and logs (default: none; the TCP peer "
+     "is the client)"},
     {"http_threads", CONFIG_INT, OPT(http_threads), 0, 256, "0", "N",
      "HTTP worker threads (0: four per CPU, at least 16, at most 256)"},
     {"db_connections", CONFIG_INT, OPT(db_connections), 0, 512, "0", "N",

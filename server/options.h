@@ -19,6 +19,9 @@ struct server_options {
     char *mqtt_client_id;
     char *mqtt_username;
     char *mqtt_password_file;
+    char *mqtt_cafile, *mqtt_certfile, *mqtt_keyfile; /* ssl:// (tlsopt.h) */
+    char *tls_cert_file, *tls_key_file;               /* HTTPS when both are set */
+    char *trusted_proxies;                            /* proxy.h; NULL: none */
     int64_t token_ttl;
     int64_t http_threads;
     int64_t db_connections;

@@ -25,7 +25,7 @@ void api_login(struct api_call *c)
     char ip_key[80], user_key[USERNAME_MAX + 80];
     int64_t now = time_mono_ms(), retry_ms = 0;
 
-    snprintf(ip_key, sizeof(ip_key), "ip:%s", c->req->client_addr);
+    snprintf(ip_key, sizeof(ip_key), "ip:%s", http_client_address(c->req));
     if (ratelimit_blocked(app->login_failures, ip_key, now, &retry_ms)) {
         too_many(c, retry_ms);
         return;
@@ -42,7 +42,7 @@ void api_login(struct api_call *c)
      * Failures count per address and per (user name, address): an attacker
      * elsewhere cannot lock the real user out by failing on purpose.
      */
-    snprintf(user_key, sizeof(user_key), "user:%s|%s", username, c->req->client_addr);
+    snprintf(user_key, sizeof(user_key), "user:%s|%s", username, http_client_address(c->req));
     if (ratelimit_blocked(app->login_failures, user_key, now, &retry_ms)) {
         too_many(c, retry_ms);
         goto out;
@@ -73,7 +73,7 @@ void api_login(struct api_call *c)
         ratelimit_hit(app->login_failures, ip_key, now, NULL, NULL);
         ratelimit_hit(app->login_failures, user_key, now, NULL, NULL);
         log_info("api: failed login for user name '%s' from %s",
-                 username_valid(username) ? username : "(invalid)", c->req->client_addr);
+                 username_valid(username) ? username : "(invalid)", http_client_address(c->req));
         api_error(c, 401, "Invalid credentials");
         goto out;
     }

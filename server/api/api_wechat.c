@@ -25,7 +25,7 @@
 /* The key /api/login counts failures under per client address: both logins share one budget. */
 static void ip_key(const struct api_call *c, char key[IP_KEY_LEN])
 {
-    snprintf(key, IP_KEY_LEN, "ip:%s", c->req->client_addr);
+    snprintf(key, IP_KEY_LEN, "ip:%s", http_client_address(c->req));
 }
 
 static void count_failure(struct api_call *c, const char *key)
@@ -77,14 +77,14 @@ static int exchange_code(struct api_call *c, const char *key, int invalid_code_s
     }
     if (e == WECHAT_CODE_INVALID || e == WECHAT_BLOCKED) {
         count_failure(c, key);
-        log_info("api: WeChat code from %s refused: %s (%s)", c->req->client_addr,
+        log_info("api: WeChat code from %s refused: %s (%s)", http_client_address(c->req),
                  wechat_error_name(e), detail);
     } else if (e == WECHAT_CONFIG) {
         log_error("api: WeChat refused this server's credentials (%s): check wechat_appid and "
                   "wechat_secret_file",
                   detail);
     } else {
-        log_warn("api: WeChat code from %s not exchanged: %s (%s)", c->req->client_addr,
+        log_warn("api: WeChat code from %s not exchanged: %s (%s)", http_client_address(c->req),
                  wechat_error_name(e), detail);
     }
     const char *message;
@@ -122,7 +122,7 @@ void api_login_wechat(struct api_call *c)
     if (r == -ENOENT) {
         count_failure(c, key);
         log_info("api: WeChat login from %s: no account is bound to this WeChat user",
-                 c->req->client_addr);
+                 http_client_address(c->req));
         api_error(c, 403, NOT_BOUND_MESSAGE);
         goto out;
     }
@@ -130,7 +130,7 @@ void api_login_wechat(struct api_call *c)
         api_store_error(c, r);
         goto out;
     }
-    log_info("api: WeChat login of user '%s' from %s", user.username, c->req->client_addr);
+    log_info("api: WeChat login of user '%s' from %s", user.username, http_client_address(c->req));
     api_login_answer(c, &user);
 out:
     memset(&ws, 0, sizeof(ws));

@@ -13,7 +13,9 @@
 
 #include <microhttpd.h>
 
+#include "https.h"
 #include "log.h"
+#include "proxy.h"
 #include "timeutil.h"
 
 #define STOP_WAIT_MS 30000 /* http_stop() waits this long for deferred answers */
@@ -51,7 +53,8 @@ struct request_ctx {
     int refs;
     bool closed; /* on_completed ran: the connection is gone */
     enum defer_state defer;
-    struct http_response dres; /* the deferred answer */
+    struct http_response dres;        /* the deferred answer */
+    char client_addr[PROXY_ADDR_MAX]; /* from X-Forwarded-For; "" for the peer */
 };
 
 static void ctx_free(struct request_ctx *ctx)
@@ -149,7 +152,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
     return send_response(c, &res);
 }
 
-static void client_addr(struct MHD_Connection *c, char *out, size_t outlen)
+static void peer_addr(struct MHD_Connection *c, char *out, size_t outlen)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -163,6 +166,44 @@ static void client_addr(struct MHD_Connection *c, char *out, size_t outlen)
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
                   (socklen_t)outlen);
+}
+
+#define XFF_VALUES_MAX 8 /* X-Forwarded-For headers looked at: the last ones */
+
+struct xff_values {
+    const char *v[XFF_VALUES_MAX];
+    size_t n;
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct xff_values *x = cls;
+    (void)kind;
+    if (!key || !value || strcasecmp(key, "X-Forwarded-For") != 0)
+        return MHD_YES;
+    if (x->n == XFF_VALUES_MAX) { /* the rightmost hops are in the last headers */
+        memmove(x->v, x->v + 1, sizeof(x->v[0]) * (XFF_VALUES_MAX - 1));
+        x->n--;
+    }
+    x->v[x->n++] = value;
+    return MHD_YES;
+}
+
+/* The client behind a trusted proxy, into out ("" when it is the peer). */
+static void forwarded_client(struct http_server *srv, struct MHD_Connection *c, const char *peer,
+                             char out[PROXY_ADDR_MAX])
+{
+    struct xff_values x = {.n = 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_xff, &x);
+    if (!proxy_client_address(srv->opts.trusted_proxies, peer, x.v, x.n, out))
+        out[0] = '\0';
+}
+
+const char *http_client_address(const struct http_request *req)
+{
+    const struct request_ctx *ctx = req->ctx;
+    return ctx && ctx->client_addr[0] ? ctx->client_addr : req->peer_addr;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -223,7 +264,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .conn = c,
         .ctx = ctx,
     };
-    client_addr(c, req.client_addr, sizeof(req.client_addr));
+    peer_addr(c, req.peer_addr, sizeof(req.peer_addr));
+    if (srv->opts.trusted_proxies)
+        forwarded_client(srv, c, req.peer_addr, ctx->client_addr);
     struct http_response res = {.status = 200};
     dynbuf_init(&res.body, srv->opts.max_response_bytes);
     srv->opts.handler(srv->opts.app, &req, &res);
@@ -376,14 +419,25 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* HTTPS: libmicrohttpd copies the certificate and key into GnuTLS while it starts. */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, opts->tls ? opts->tls->cert_pem : NULL},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, opts->tls ? opts->tls->key_pem : NULL},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem plain[] = {{MHD_OPTION_END, 0, NULL}};
+    if (opts->tls)
+        flags |= MHD_USE_TLS;
     srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)opts->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opts->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, srv, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts->tls ? tls : plain,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(opts->threads ? opts->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)opts->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)opts->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available)",
                  opts->listen);

@@ -8,6 +8,10 @@
  * its answer instead of blocking a thread: http_defer(), then, from any
  * thread, fill http_deferred_response() and call http_resume(). Meanwhile
  * the connection is suspended and its thread serves others.
+ *
+ * With a certificate (https.h) the listener speaks only HTTPS, TLS 1.2 or
+ * later. Behind a reverse proxy, http_client_address() names the client the
+ * trusted proxies forwarded (proxy.h).
  */
 #ifndef SMARTMETER_HTTP_H
 #define SMARTMETER_HTTP_H
@@ -23,9 +27,9 @@ struct http_request {
     const char *raw_path; /* as sent (still percent-encoded), without the query; NULL if unknown */
     const char *body;     /* NUL-terminated; "" when there is none */
     size_t body_len;
-    char client_addr[64];
-    void *conn; /* for http_header()/http_query() */
-    void *ctx;  /* the request's own state, for http_defer() */
+    char peer_addr[64]; /* the TCP peer: the client, or a proxy; see http_client_address() */
+    void *conn;         /* for http_header()/http_query() */
+    void *ctx;          /* the request's own state, for http_defer() */
 };
 
 #define HTTP_MAX_HEADERS 8
@@ -41,6 +45,13 @@ struct http_response {
     } headers[HTTP_MAX_HEADERS];
 };
 
+/*
+ * The client's address, for rate limits and logs: the TCP peer's, or, when the
+ * peer is one of http_options.trusted_proxies, the client its X-Forwarded-For
+ * names (proxy_client_address()). Valid during the handler call.
+ */
+const char *http_client_address(const struct http_request *req);
+
 /* A request header or query parameter, or NULL. Valid during the handler call. */
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
@@ -48,6 +59,8 @@ const char *http_query(const struct http_request *req, const char *name);
 void http_response_header(struct http_response *res, const char *name, const char *value);
 
 struct http_deferred;
+struct http_tls;
+struct proxy_list;
 
 /*
  * Called by a handler that will answer later: the handler then returns
@@ -72,6 +85,9 @@ struct http_options {
     unsigned max_connections;
     unsigned max_connections_per_ip;
     unsigned timeout_s; /* idle connection timeout */
+    /* HTTPS with this certificate and key, read only while starting; NULL: plain HTTP. */
+    const struct http_tls *tls;
+    const struct proxy_list *trusted_proxies; /* NULL: no proxy trusted; kept until stop */
     http_handler_fn handler;
     void *app;
 };

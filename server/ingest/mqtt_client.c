@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "timeutil.h"
+#include "tlsopt.h"
 #include "topic.h"
 #include "url.h"
 
@@ -24,6 +25,7 @@ struct mqtt_client {
     struct mqtt_client_options opts;
     char *password;
     char uri[300];
+    bool tls;
     atomic_bool connecting;
     atomic_bool ever_connected;
     int64_t next_attempt_ms;
@@ -130,11 +132,16 @@ static void try_connect(struct mqtt_client *m)
     co.context = m;
     co.username = m->opts.username;
     co.password = m->password;
-    if (strncmp(m->uri, "ssl://", 6) == 0) {
-        ssl.enableServerCertAuth = 1;
-        ssl.verify = 1;
-        ssl.CApath = "/etc/ssl/certs";
-        co.ssl = &ssl;
+    if (m->tls) {
+        ssl.trustStore = m->opts.cafile; /* NULL: the system's store */
+        ssl.keyStore = m->opts.certfile;
+        ssl.privateKey = m->opts.keyfile;
+        ssl.enableServerCertAuth = 1; /* the chain */
+        ssl.verify = 1;               /* the host name or address in the URL */
+        ssl.enabledCipherSuites = TLSOPT_MQTT_CIPHERS;
+        ssl.ssl_error_cb = tlsopt_log_error;
+        ssl.ssl_error_context = m->uri;
+        co.ssl = &ssl; /* paho keeps a copy */
     }
     atomic_store(&m->connecting, true);
     int rc = MQTTAsync_connect(m->client, &co);
@@ -168,8 +175,8 @@ int mqtt_client_start(const struct mqtt_client_options *opts, struct mqtt_client
         topic_filter(m->topics[i], leaves[i], opts->share_group); /* the group was checked */
     m->retry_sleep_ms = 50;
     m->backoff_ms = 1000;
-    const char *scheme =
-        strcmp(u.scheme, "ssl") == 0 || strcmp(u.scheme, "mqtts") == 0 ? "ssl" : "tcp";
+    m->tls = url_mqtt_tls(&u);
+    const char *scheme = m->tls ? "ssl" : "tcp";
     if (strchr(u.host, ':'))
         snprintf(m->uri, sizeof(m->uri), "%s://[%s]:%d", scheme, u.host, u.port);
     else
@@ -180,6 +187,10 @@ int mqtt_client_start(const struct mqtt_client_options *opts, struct mqtt_client
     }
     m->opts.password = NULL;
 
+    /* OpenSSL is set up only for an ssl:// broker. */
+    MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
+    io.do_openssl_init = m->tls ? 1 : 0;
+    MQTTAsync_global_init(&io);
     MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
     cro.MQTTVersion = MQTTVERSION_3_1_1;
     /*

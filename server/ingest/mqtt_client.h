@@ -12,6 +12,10 @@
  * offered again by paho. Readings are acknowledged to the meters end to end
  * on meters/<id>/ack by the writer, after commit. It also publishes the
  * server's commands to meters (mqtt_client_publish).
+ *
+ * Over ssl:// the broker's certificate must chain to the CA file (or the
+ * system's store) and name the URL's host, and the link is TLS 1.2 or later;
+ * OpenSSL is set up only then.
  */
 #ifndef SMARTMETER_MQTT_CLIENT_H
 #define SMARTMETER_MQTT_CLIENT_H
@@ -26,6 +30,9 @@ struct mqtt_client_options {
     const char *client_id;
     const char *username; /* NULL: none */
     const char *password; /* NULL: none; copied, never logged */
+    /* ssl:// only (tlsopt.h): the broker's trust anchors (NULL: the system's store), and a
+       client certificate chain and its key (NULL: none). Read at every connect. */
+    const char *cafile, *certfile, *keyfile;
     /* NULL or "": plain subscriptions. Otherwise $share/<group>/meters/+/<leaf>, so the
        instances of one group split the meters' messages (1..64 of A-Z a-z 0-9 _ - .). */
     const char *share_group;

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -53,6 +54,25 @@ static void test_mqtt_urls_get_default_ports_and_ipv6(void **state)
     assert_int_equal(u.port, 1884);
 }
 
+static void test_ssl_and_mqtts_ask_for_tls(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url;
+        bool tls;
+    } cases[] = {{"ssl://127.0.0.1", true},
+                 {"mqtts://broker.example:8884", true},
+                 {"tcp://127.0.0.1", false},
+                 {"mqtt://[::1]:1883", false}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct url u;
+        char err[200];
+        assert_int_equal(url_parse_mqtt(cases[i].url, &u, err, sizeof(err)), 0);
+        if (url_mqtt_tls(&u) != cases[i].tls)
+            fail_msg("%s: tls %d", cases[i].url, !cases[i].tls);
+    }
+}
+
 static void test_bad_urls_are_explained(void **state)
 {
     (void)state;
@@ -75,6 +95,7 @@ int main(void)
         cmocka_unit_test(test_mysql_url_parts_are_decoded),
         cmocka_unit_test(test_user_without_password_and_default_port),
         cmocka_unit_test(test_mqtt_urls_get_default_ports_and_ipv6),
+        cmocka_unit_test(test_ssl_and_mqtts_ask_for_tls),
         cmocka_unit_test(test_bad_urls_are_explained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,6 +59,8 @@ static void test_options_every_option_works_in_the_config_file(void **state)
                "mqtt_username meter7\n"
                "mqtt_password_file /etc/smartmeter/pw\n"
                "mqtt_cafile /etc/ssl/ca.pem\n"
+               "mqtt_certfile /etc/smartmeter/m7.crt\n"
+               "mqtt_keyfile /etc/smartmeter/m7.key\n"
                "max_buffered 100\n"
                "adc sim:v=120,freq=60\n"
                "\n"
@@ -76,6 +78,8 @@ static void test_options_every_option_works_in_the_config_file(void **state)
     assert_string_equal(o.mqtt_username, "meter7");
     assert_string_equal(o.mqtt_password_file, "/etc/smartmeter/pw");
     assert_string_equal(o.mqtt_cafile, "/etc/ssl/ca.pem");
+    assert_string_equal(o.mqtt_certfile, "/etc/smartmeter/m7.crt");
+    assert_string_equal(o.mqtt_keyfile, "/etc/smartmeter/m7.key");
     assert_int_equal(o.max_buffered, 100);
     assert_string_equal(o.adc, "sim:v=120,freq=60");
     assert_true(o.interval_s == 2.5);
