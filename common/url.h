@@ -29,6 +29,14 @@ int url_parse(const char *s, struct url *ret, char *err, size_t errlen);
  */
 int url_parse_mqtt(const char *s, struct url *ret, char *err, size_t errlen);
 
+/*
+ * A copy of url (which must name a user and no password) with password added,
+ * percent-encoded: "mysql://u@h/db" + "p@ss" gives "mysql://u:p%40ss@h/db".
+ * Returns 0 and *ret (the caller wipes and frees it), or -EINVAL with err set
+ * (never holding the password), or -ENOMEM.
+ */
+int url_with_password(const char *url, const char *password, char **ret, char *err, size_t errlen);
+
 /* Wipes the password from memory. */
 void url_clear(struct url *u);
 
