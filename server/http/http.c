@@ -13,10 +13,28 @@
 
 #include <microhttpd.h>
 
+#include "http_check.h"
 #include "log.h"
 #include "timeutil.h"
 
-#define STOP_WAIT_MS 30000 /* http_stop() waits this long for deferred answers */
+#define STOP_WAIT_MS  30000 /* http_stop() waits this long for deferred answers */
+#define WATCH_TICK_MS 250   /* how often the deadlines are looked at */
+
+/*
+ * Where a connection stands, for the deadlines: waiting for a request's line
+ * and headers (since it opened or its previous answer went out), reading a
+ * body (since the headers), or busy (a handler, a deferred answer, sending).
+ */
+enum conn_phase { CONN_WAITING, CONN_BODY, CONN_BUSY };
+
+/* One open connection, in the server's list under watch_mu. */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    enum conn_phase phase;
+    int64_t since_ms; /* monotonic */
+    bool shut;        /* shut down for being late; libmicrohttpd closes it */
+};
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -26,6 +44,12 @@ struct http_server {
     pthread_cond_t defer_done;
     unsigned deferred; /* answers deferred and not yet resumed */
     bool stopping;     /* http_defer() refuses */
+    /* Deadlines: the open connections and the thread that shuts down late ones. */
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_wake;
+    struct conn_watch *conns;
+    pthread_t watchdog;
+    bool watchdog_running, watchdog_quit;
 };
 
 /* Where a request's deferred answer stands. */
@@ -44,8 +68,9 @@ enum defer_state {
 struct request_ctx {
     struct dynbuf body;
     bool too_large;
-    bool started;   /* on_request has seen the headers */
-    char *raw_path; /* the path as sent, before percent-decoding; NULL if too long */
+    bool started;       /* on_request has seen the headers */
+    char *raw_path;     /* the path as sent, before percent-decoding; NULL if too long */
+    bool raw_path_long; /* it was longer than RAW_PATH_MAX */
     struct http_server *srv;
     struct MHD_Connection *conn;
     int refs;
@@ -85,6 +110,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         return NULL;
     ctx->refs = 1;
     size_t len = strcspn(uri, "?");
+    ctx->raw_path_long = len > RAW_PATH_MAX;
     if (len <= RAW_PATH_MAX) {
         ctx->raw_path = malloc(len + 1);
         if (ctx->raw_path) {
@@ -141,12 +167,19 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct http_respo
     return ok;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *message)
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *message)
 {
-    struct http_response res = {.status = status};
+    struct http_response res = {.status = (int)status};
     dynbuf_init(&res.body, 1024);
     dynbuf_addf(&res.body, "{\"status\":\"error\",\"message\":\"%s\"}", message);
     return send_response(c, &res);
+}
+
+static enum MHD_Result send_too_large(struct http_server *srv, struct MHD_Connection *c)
+{
+    char msg[80];
+    snprintf(msg, sizeof(msg), "request body larger than %zu bytes", srv->opts.max_body_bytes);
+    return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
 }
 
 static void client_addr(struct MHD_Connection *c, char *out, size_t outlen)
@@ -163,6 +196,127 @@ static void client_addr(struct MHD_Connection *c, char *out, size_t outlen)
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
                   (socklen_t)outlen);
+}
+
+/* --- deadlines --------------------------------------------------------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    struct conn_watch *w = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = ci ? calloc(1, sizeof(*w)) : NULL;
+        if (!w)
+            return; /* no deadline for this one: libmicrohttpd's idle timeout still applies */
+        w->fd = ci->connect_fd;
+        w->phase = CONN_WAITING;
+        w->since_ms = time_mono_ms();
+        pthread_mutex_lock(&srv->watch_mu);
+        w->next = srv->conns;
+        if (srv->conns)
+            srv->conns->prev = w;
+        srv->conns = w;
+        pthread_mutex_unlock(&srv->watch_mu);
+        *socket_context = w;
+        return;
+    }
+    /* Closed: called before libmicrohttpd closes the socket, so the watchdog never shuts down
+       a descriptor that was closed (and maybe reused). */
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_mu);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        srv->conns = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&srv->watch_mu);
+    free(w);
+    *socket_context = NULL;
+}
+
+static void set_phase(struct http_server *srv, struct MHD_Connection *c, enum conn_phase phase)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_watch *w = ci ? ci->socket_context : NULL;
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_mu);
+    w->phase = phase;
+    w->since_ms = time_mono_ms();
+    pthread_mutex_unlock(&srv->watch_mu);
+}
+
+/* Shuts down the connections past their deadline, every WATCH_TICK_MS. */
+static void *watchdog(void *arg)
+{
+    struct http_server *srv = arg;
+    int64_t header_ms = (int64_t)srv->opts.header_timeout_s * 1000;
+    int64_t body_ms = (int64_t)srv->opts.body_timeout_s * 1000;
+    pthread_mutex_lock(&srv->watch_mu);
+    while (!srv->watchdog_quit) {
+        int64_t now = time_mono_ms();
+        unsigned late = 0;
+        for (struct conn_watch *w = srv->conns; w; w = w->next) {
+            int64_t limit = w->phase == CONN_WAITING ? header_ms
+                            : w->phase == CONN_BODY  ? body_ms
+                                                     : 0;
+            if (w->shut || limit == 0 || now - w->since_ms < limit)
+                continue;
+            /* libmicrohttpd sees the end of the stream and closes the connection itself. */
+            shutdown(w->fd, SHUT_RDWR);
+            w->shut = true;
+            late++;
+        }
+        if (late)
+            log_debug("http: shut down %u connections past their header or body deadline", late);
+        struct timespec until = time_mono_deadline(WATCH_TICK_MS);
+        pthread_cond_timedwait(&srv->watch_wake, &srv->watch_mu, &until);
+    }
+    pthread_mutex_unlock(&srv->watch_mu);
+    return NULL;
+}
+
+/* --- requests ----------------------------------------------------------------------------- */
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct http_framing *f = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_lengths++ == 0)
+            f->content_length = value ? value : "";
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0) {
+        f->authorizations++;
+    }
+    return MHD_YES;
+}
+
+/*
+ * The rules of http_check.h, on a request whose headers just arrived: 0, or
+ * the status to answer at once with *ret_message.
+ */
+static int check_request(struct http_server *srv, struct MHD_Connection *c,
+                         const struct request_ctx *ctx, const char **ret_message)
+{
+    struct http_framing f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &f);
+    int status = http_check_framing(&f, srv->opts.max_body_bytes, ret_message);
+    if (status)
+        return status;
+    if (!ctx->raw_path) {
+        *ret_message = ctx->raw_path_long ? "path too long" : "out of memory";
+        return ctx->raw_path_long ? 414 : 503;
+    }
+    return http_check_path(ctx->raw_path, ret_message);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -196,10 +350,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         ctx->conn = c;
         dynbuf_init(&ctx->body, srv->opts.max_body_bytes);
         *con_cls = ctx;
-        const char *cl =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > srv->opts.max_body_bytes)
-            ctx->too_large = true;
+        /* Answered now, before any body is read: libmicrohttpd then reads no more of it. */
+        const char *why = NULL;
+        int status = check_request(srv, c, ctx, &why);
+        if (status == MHD_HTTP_CONTENT_TOO_LARGE)
+            return send_too_large(srv, c);
+        if (status)
+            return send_error(c, (unsigned)status, why);
+        set_phase(srv, c, CONN_BODY);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -208,11 +366,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0; /* consumed (or discarded once too large) */
         return MHD_YES;
     }
-    if (ctx->too_large) {
-        char msg[80];
-        snprintf(msg, sizeof(msg), "request body larger than %zu bytes", srv->opts.max_body_bytes);
-        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
-    }
+    set_phase(srv, c, CONN_BUSY);
+    if (ctx->too_large)
+        return send_too_large(srv, c);
 
     struct http_request req = {
         .method = method,
@@ -286,8 +442,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct http_server *srv = cls;
     struct request_ctx *ctx = *con_cls;
-    (void)c;
     (void)toe;
+    set_phase(srv, c, CONN_WAITING);
     if (!ctx)
         return;
     *con_cls = NULL;
@@ -359,6 +515,15 @@ bad:
     return -EINVAL;
 }
 
+static void destroy(struct http_server *srv)
+{
+    pthread_cond_destroy(&srv->watch_wake);
+    pthread_mutex_destroy(&srv->watch_mu);
+    pthread_cond_destroy(&srv->defer_done);
+    pthread_mutex_destroy(&srv->defer_mu);
+    free(srv);
+}
+
 int http_start(const struct http_options *opts, struct http_server **ret, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -371,6 +536,8 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
     srv->opts = *opts;
     pthread_mutex_init(&srv->defer_mu, NULL);
     time_cond_init_monotonic(&srv->defer_done);
+    pthread_mutex_init(&srv->watch_mu, NULL);
+    time_cond_init_monotonic(&srv->watch_wake);
     /* TURBO: try reads and writes before asking epoll (saves a loop round per request). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -382,13 +549,23 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)opts->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opts->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, srv, MHD_OPTION_END);
+        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available)",
                  opts->listen);
-        free(srv);
+        destroy(srv);
         return -EADDRINUSE;
+    }
+    if (opts->header_timeout_s || opts->body_timeout_s) {
+        if (pthread_create(&srv->watchdog, NULL, watchdog, srv)) {
+            snprintf(err, errlen, "cannot start the HTTP deadline thread");
+            MHD_stop_daemon(srv->daemon);
+            destroy(srv);
+            return -ENOMEM;
+        }
+        srv->watchdog_running = true;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : 0;
@@ -422,8 +599,14 @@ void http_stop(struct http_server *srv)
                   left, STOP_WAIT_MS);
         return;
     }
+    if (srv->watchdog_running) {
+        pthread_mutex_lock(&srv->watch_mu);
+        srv->watchdog_quit = true;
+        pthread_cond_signal(&srv->watch_wake);
+        pthread_mutex_unlock(&srv->watch_mu);
+        pthread_join(srv->watchdog, NULL);
+    }
+    /* Closes every connection: on_connection() empties the list as it goes. */
     MHD_stop_daemon(srv->daemon);
-    pthread_cond_destroy(&srv->defer_done);
-    pthread_mutex_destroy(&srv->defer_mu);
-    free(srv);
+    destroy(srv);
 }

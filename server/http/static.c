@@ -17,6 +17,7 @@ struct static_site {
     char root[PATH_MAX]; /* resolved: no symlinks, no trailing "/" */
     size_t root_len;
     size_t max_file_bytes;
+    bool source_maps; /* serve *.map files */
 };
 
 int static_site_open(const char *root, size_t max_file_bytes, struct static_site **ret, char *err,
@@ -45,6 +46,11 @@ int static_site_open(const char *root, size_t max_file_bytes, struct static_site
     site->max_file_bytes = max_file_bytes;
     *ret = site;
     return 0;
+}
+
+void static_site_serve_source_maps(struct static_site *site, bool on)
+{
+    site->source_maps = on;
 }
 
 void static_site_free(struct static_site *site)
@@ -163,13 +169,20 @@ const char *static_cache_control(const char *rel)
     return "no-cache";
 }
 
-static void plain_answer(struct http_response *res, int status, const char *text)
+/* The API's error shape, {"status":"error","message":...}; text is ours (nothing to escape). */
+static void error_answer(struct http_response *res, int status, const char *text)
 {
     dynbuf_reset(&res->body);
     res->status = status;
-    res->content_type = "text/plain; charset=utf-8";
-    dynbuf_addstr(&res->body, text);
-    dynbuf_addc(&res->body, '\n');
+    res->content_type = NULL;
+    dynbuf_addf(&res->body, "{\"status\":\"error\",\"message\":\"%s\"}", text);
+}
+
+/* Whether rel names a source map ("assets/app-X.js.map"). */
+static bool is_source_map(const char *rel)
+{
+    size_t n = strlen(rel);
+    return n >= 4 && strcasecmp(rel + n - 4, ".map") == 0;
 }
 
 /* The headers every dashboard answer carries, errors included. */
@@ -243,17 +256,23 @@ void static_serve(const struct static_site *site, const struct http_request *req
     common_headers(res);
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
         http_response_header(res, "Allow", "GET, HEAD");
-        plain_answer(res, 405, "method not allowed");
+        error_answer(res, 405, "method not allowed");
         return;
     }
     const char *raw = req->raw_path ? req->raw_path : req->path;
     int r = static_path_check(raw, rel, STATIC_MAX_PATH + 1);
     if (r == -ENAMETOOLONG) {
-        plain_answer(res, 414, "path too long");
+        error_answer(res, 414, "path too long");
         return;
     }
     if (r) {
-        plain_answer(res, 400, "bad path");
+        error_answer(res, 400, "bad path");
+        return;
+    }
+
+    /* Source maps show the dashboard's source: served only when asked for. */
+    if (!site->source_maps && is_source_map(rel)) {
+        error_answer(res, 404, "not found");
         return;
     }
 
@@ -266,12 +285,12 @@ void static_serve(const struct static_site *site, const struct http_request *req
         fd = static_open_file(site, rel, &st);
     }
     if (fd == -ENOENT || fd == -ENOTDIR || fd == -EISDIR || fd == -ENAMETOOLONG) {
-        plain_answer(res, 404, "not found");
+        error_answer(res, 404, "not found");
         return;
     }
     if (fd < 0) {
         log_warn("static: cannot open %s: %s", rel, strerror(-fd));
-        plain_answer(res, fd == -EACCES ? 403 : 500,
+        error_answer(res, fd == -EACCES ? 403 : 500,
                      fd == -EACCES ? "forbidden" : "internal error");
         return;
     }
@@ -279,7 +298,7 @@ void static_serve(const struct static_site *site, const struct http_request *req
         close(fd);
         log_warn("static: %s is %lld bytes, more than the %zu served", rel, (long long)st.st_size,
                  site->max_file_bytes);
-        plain_answer(res, 500, "file too large to serve");
+        error_answer(res, 500, "file too large to serve");
         return;
     }
 
@@ -309,7 +328,7 @@ void static_serve(const struct static_site *site, const struct http_request *req
     close(fd);
     if (r) {
         log_warn("static: cannot read %s: %s", rel, strerror(-r));
-        plain_answer(res, 500, "internal error");
+        error_answer(res, 500, "internal error");
         return;
     }
     res->status = 200;
