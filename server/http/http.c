@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -19,6 +22,8 @@
 
 #define STOP_WAIT_MS  30000 /* http_stop() waits this long for deferred answers */
 #define WATCH_TICK_MS 250   /* how often the deadlines are looked at */
+#define LINGER_MAX    64    /* connections drained at once after an early answer */
+#define LINGER_MS     5000  /* how long one is drained at most */
 
 /*
  * Where a connection stands, for the deadlines: waiting for a request's line
@@ -34,6 +39,13 @@ struct conn_watch {
     enum conn_phase phase;
     int64_t since_ms; /* monotonic */
     bool shut;        /* shut down for being late; libmicrohttpd closes it */
+    bool linger;      /* answered before its body was read: drain it after the close */
+};
+
+/* A socket kept open after libmicrohttpd let go of it, drained until the client stops. */
+struct lingering_socket {
+    int fd; /* our duplicate */
+    int64_t until_ms;
 };
 
 struct http_server {
@@ -44,10 +56,16 @@ struct http_server {
     pthread_cond_t defer_done;
     unsigned deferred; /* answers deferred and not yet resumed */
     bool stopping;     /* http_defer() refuses */
-    /* Deadlines: the open connections and the thread that shuts down late ones. */
+    /*
+     * Deadlines: the open connections and the thread that shuts down late ones. The same
+     * thread drains the connections answered before their body was read: closing one with
+     * the body still arriving would make the kernel reset it, and a client that sends its
+     * whole body before reading would see the reset instead of the answer.
+     */
     pthread_mutex_t watch_mu;
-    pthread_cond_t watch_wake;
     struct conn_watch *conns;
+    struct lingering_socket lingering[LINGER_MAX];
+    unsigned nlinger;
     pthread_t watchdog;
     bool watchdog_running, watchdog_quit;
 };
@@ -228,6 +246,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (!w)
         return;
     pthread_mutex_lock(&srv->watch_mu);
+    if (w->linger && !w->shut && srv->watchdog_running && srv->nlinger < LINGER_MAX) {
+        /* libmicrohttpd has sent the answer and shut the sending side; keep reading. */
+        int fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0)
+            srv->lingering[srv->nlinger++] =
+                (struct lingering_socket){.fd = fd, .until_ms = time_mono_ms() + LINGER_MS};
+    }
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -239,11 +264,17 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     *socket_context = NULL;
 }
 
-static void set_phase(struct http_server *srv, struct MHD_Connection *c, enum conn_phase phase)
+/* The connection's watch (NULL when it has none), for set_phase() and the like. */
+static struct conn_watch *watch_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct conn_watch *w = ci ? ci->socket_context : NULL;
+    return ci ? ci->socket_context : NULL;
+}
+
+static void set_phase(struct http_server *srv, struct MHD_Connection *c, enum conn_phase phase)
+{
+    struct conn_watch *w = watch_of(c);
     if (!w)
         return;
     pthread_mutex_lock(&srv->watch_mu);
@@ -252,32 +283,78 @@ static void set_phase(struct http_server *srv, struct MHD_Connection *c, enum co
     pthread_mutex_unlock(&srv->watch_mu);
 }
 
-/* Shuts down the connections past their deadline, every WATCH_TICK_MS. */
+static void set_linger(struct http_server *srv, struct MHD_Connection *c)
+{
+    struct conn_watch *w = watch_of(c);
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_mu);
+    w->linger = true;
+    pthread_mutex_unlock(&srv->watch_mu);
+}
+
+/* Shuts down the connections past their deadline; locked. */
+static void enforce_deadlines(struct http_server *srv, int64_t now)
+{
+    int64_t header_ms = (int64_t)srv->opts.header_timeout_s * 1000;
+    int64_t body_ms = (int64_t)srv->opts.body_timeout_s * 1000;
+    unsigned late = 0;
+    for (struct conn_watch *w = srv->conns; w; w = w->next) {
+        int64_t limit = w->phase == CONN_WAITING ? header_ms : w->phase == CONN_BODY ? body_ms : 0;
+        if (w->shut || limit == 0 || now - w->since_ms < limit)
+            continue;
+        /* libmicrohttpd sees the end of the stream and closes the connection itself. */
+        shutdown(w->fd, SHUT_RDWR);
+        w->shut = true;
+        late++;
+    }
+    if (late)
+        log_debug("http: shut down %u connections past their header or body deadline", late);
+}
+
+/* Reads and drops what a lingering socket holds; false once the client is done (or gone). */
+static bool drain(int fd)
+{
+    static char sink[65536]; /* the watchdog thread's alone */
+    for (;;) {
+        ssize_t n = read(fd, sink, sizeof(sink));
+        if (n > 0)
+            continue;
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+    }
+}
+
+/*
+ * Every WATCH_TICK_MS (sooner when a lingering socket has data): shuts down
+ * the connections past their deadline, drains the lingering sockets and
+ * closes those that are done or past LINGER_MS.
+ */
 static void *watchdog(void *arg)
 {
     struct http_server *srv = arg;
-    int64_t header_ms = (int64_t)srv->opts.header_timeout_s * 1000;
-    int64_t body_ms = (int64_t)srv->opts.body_timeout_s * 1000;
+    struct pollfd pfd[LINGER_MAX];
     pthread_mutex_lock(&srv->watch_mu);
     while (!srv->watchdog_quit) {
+        enforce_deadlines(srv, time_mono_ms());
+        unsigned n = srv->nlinger;
+        for (unsigned i = 0; i < n; i++)
+            pfd[i] = (struct pollfd){.fd = srv->lingering[i].fd, .events = POLLIN};
+        pthread_mutex_unlock(&srv->watch_mu);
+        int ready = poll(pfd, n, WATCH_TICK_MS);
+        pthread_mutex_lock(&srv->watch_mu);
+        /* Only this thread removes lingering sockets: the first n are still pfd's. */
         int64_t now = time_mono_ms();
-        unsigned late = 0;
-        for (struct conn_watch *w = srv->conns; w; w = w->next) {
-            int64_t limit = w->phase == CONN_WAITING ? header_ms
-                            : w->phase == CONN_BODY  ? body_ms
-                                                     : 0;
-            if (w->shut || limit == 0 || now - w->since_ms < limit)
+        for (unsigned i = n; i-- > 0;) {
+            bool open = (ready <= 0 || !pfd[i].revents || drain(pfd[i].fd)) &&
+                        now < srv->lingering[i].until_ms;
+            if (open)
                 continue;
-            /* libmicrohttpd sees the end of the stream and closes the connection itself. */
-            shutdown(w->fd, SHUT_RDWR);
-            w->shut = true;
-            late++;
+            close(srv->lingering[i].fd);
+            srv->lingering[i] = srv->lingering[--srv->nlinger];
         }
-        if (late)
-            log_debug("http: shut down %u connections past their header or body deadline", late);
-        struct timespec until = time_mono_deadline(WATCH_TICK_MS);
-        pthread_cond_timedwait(&srv->watch_wake, &srv->watch_mu, &until);
     }
+    while (srv->nlinger > 0)
+        close(srv->lingering[--srv->nlinger].fd);
     pthread_mutex_unlock(&srv->watch_mu);
     return NULL;
 }
@@ -353,6 +430,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* Answered now, before any body is read: libmicrohttpd then reads no more of it. */
         const char *why = NULL;
         int status = check_request(srv, c, ctx, &why);
+        if (status)
+            set_linger(srv, c);
         if (status == MHD_HTTP_CONTENT_TOO_LARGE)
             return send_too_large(srv, c);
         if (status)
@@ -517,7 +596,6 @@ bad:
 
 static void destroy(struct http_server *srv)
 {
-    pthread_cond_destroy(&srv->watch_wake);
     pthread_mutex_destroy(&srv->watch_mu);
     pthread_cond_destroy(&srv->defer_done);
     pthread_mutex_destroy(&srv->defer_mu);
@@ -537,7 +615,6 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
     pthread_mutex_init(&srv->defer_mu, NULL);
     time_cond_init_monotonic(&srv->defer_done);
     pthread_mutex_init(&srv->watch_mu, NULL);
-    time_cond_init_monotonic(&srv->watch_wake);
     /* TURBO: try reads and writes before asking epoll (saves a loop round per request). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -558,14 +635,16 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
         destroy(srv);
         return -EADDRINUSE;
     }
-    if (opts->header_timeout_s || opts->body_timeout_s) {
-        if (pthread_create(&srv->watchdog, NULL, watchdog, srv)) {
-            snprintf(err, errlen, "cannot start the HTTP deadline thread");
-            MHD_stop_daemon(srv->daemon);
-            destroy(srv);
-            return -ENOMEM;
-        }
-        srv->watchdog_running = true;
+    /* Under watch_mu: on_connection() reads watchdog_running from the daemon's threads. */
+    pthread_mutex_lock(&srv->watch_mu);
+    int tr = pthread_create(&srv->watchdog, NULL, watchdog, srv);
+    srv->watchdog_running = tr == 0;
+    pthread_mutex_unlock(&srv->watch_mu);
+    if (tr) {
+        snprintf(err, errlen, "cannot start the HTTP deadline thread");
+        MHD_stop_daemon(srv->daemon);
+        destroy(srv);
+        return -ENOMEM;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : 0;
@@ -599,13 +678,13 @@ void http_stop(struct http_server *srv)
                   left, STOP_WAIT_MS);
         return;
     }
-    if (srv->watchdog_running) {
-        pthread_mutex_lock(&srv->watch_mu);
-        srv->watchdog_quit = true;
-        pthread_cond_signal(&srv->watch_wake);
-        pthread_mutex_unlock(&srv->watch_mu);
+    pthread_mutex_lock(&srv->watch_mu);
+    srv->watchdog_quit = true;
+    bool running = srv->watchdog_running;
+    srv->watchdog_running = false; /* no more lingering sockets from here on */
+    pthread_mutex_unlock(&srv->watch_mu);
+    if (running)
         pthread_join(srv->watchdog, NULL);
-    }
     /* Closes every connection: on_connection() empties the list as it goes. */
     MHD_stop_daemon(srv->daemon);
     destroy(srv);
