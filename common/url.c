@@ -7,7 +7,7 @@
 
 #include <ctype.h>
 
-static int hexval(char c)
+int url_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -27,7 +27,7 @@ static int decode(const char *s, size_t n, char *out, size_t outlen)
         if (c == '%') {
             if (i + 2 >= n)
                 return -EINVAL;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = url_hex_value(s[i + 1]), l = url_hex_value(s[i + 2]);
             if (h < 0 || l < 0)
                 return -EINVAL;
             c = (char)(h * 16 + l);

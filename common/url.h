@@ -20,6 +20,9 @@ struct url {
     char query[512];
 };
 
+/* The value of a hexadecimal digit of either case, or -1: what percent-encoding uses. */
+int url_hex_value(char c);
+
 /* Returns 0, or -EINVAL with a message in err. Never writes the password into err. */
 int url_parse(const char *s, struct url *ret, char *err, size_t errlen);
 

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "url.h"
+
 int http_check_framing(const struct http_framing *f, size_t max_body_bytes,
                        const char **ret_message)
 {
@@ -44,24 +46,13 @@ int http_check_framing(const struct http_framing *f, size_t max_body_bytes,
     return 0;
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The byte at *p as the path decodes it ("%41" is 'A'), advancing *p past it. */
 static unsigned char next_byte(const char **p)
 {
     const char *s = *p;
-    if (s[0] == '%' && hex(s[1]) >= 0 && hex(s[2]) >= 0) {
+    if (s[0] == '%' && url_hex_value(s[1]) >= 0 && url_hex_value(s[2]) >= 0) {
         *p = s + 3;
-        return (unsigned char)(hex(s[1]) << 4 | hex(s[2]));
+        return (unsigned char)(url_hex_value(s[1]) << 4 | url_hex_value(s[2]));
     }
     *p = s + 1;
     return (unsigned char)s[0];

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "url.h"
 
 struct static_site {
     char root[PATH_MAX]; /* resolved: no symlinks, no trailing "/" */
@@ -58,17 +59,6 @@ void static_site_free(struct static_site *site)
     free(site);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_control(unsigned char c)
 {
     return c < 0x20 || c == 0x7f;
@@ -92,8 +82,8 @@ int static_path_check(const char *raw_path, char *ret_rel, size_t rel_len)
     for (size_t i = 1; i < raw_len; i++) {
         unsigned char c = (unsigned char)raw_path[i];
         if (c == '%') {
-            int hi = hex_value(raw_path[i + 1]);
-            int lo = hi < 0 ? -1 : hex_value(raw_path[i + 2]);
+            int hi = url_hex_value(raw_path[i + 1]);
+            int lo = hi < 0 ? -1 : url_hex_value(raw_path[i + 2]);
             if (lo < 0)
                 return -EINVAL;
             c = (unsigned char)(hi << 4 | lo);
