@@ -243,12 +243,31 @@ static void cli_audit(struct store *st, const char *action, const char *target, 
         fprintf(stderr, "meter-server: warning: audit entry not written: %s\n", store_errmsg(st));
 }
 
-/* The account a command names, from an open database: 0, or the exit code after printing. */
-static int cli_find_user(struct store *st, const char *name, struct user_rec *ret)
+/*
+ * Opens the database of argv[first..) for a command on the account name (checked): 0 with
+ * *st and *ret, or the exit code after printing why (the caller still closes *st).
+ */
+static int open_for_user(int argc, char **argv, struct server_options *opt, const char *name,
+                         struct store **st, struct user_rec *ret)
 {
-    int r = store_user_by_name(st, name, ret);
+    if (!username_valid(name))
+        return cli_fail(2, "user name must be 1 to %d of A-Z a-z 0-9 _ - . @", USERNAME_MAX);
+    int code = open_db(argc, argv, 4, opt, st);
+    if (!code)
+        code = check_schema(*st);
+    if (code)
+        return code;
+    int r = store_user_by_name(*st, name, ret);
     if (r == -ENOENT)
         return cli_fail(1, "no user '%s'", name);
+    return r ? cli_fail(1, "%s", store_errmsg(*st)) : 0;
+}
+
+/* The exit code of a change to the account name the store answered r to. */
+static int user_change_result(struct store *st, int r, const char *name)
+{
+    if (r == -EPERM)
+        return cli_fail(1, "%s is the last enabled admin: make another admin first", name);
     return r ? cli_fail(1, "%s", store_errmsg(st)) : 0;
 }
 
@@ -258,23 +277,12 @@ int cli_user_delete(int argc, char **argv)
     if (argc < 4 || strncmp(argv[3], "--", 2) == 0)
         return cli_fail(2, "usage: meter-server user delete NAME [--db URL]");
     const char *name = argv[3];
-    if (!username_valid(name))
-        return cli_fail(2, "user name must be 1 to %d of A-Z a-z 0-9 _ - . @", USERNAME_MAX);
-    struct server_options opt;
+    struct server_options opt = {0};
     struct store *st = NULL;
     struct user_rec u;
-    int code = open_db(argc, argv, 4, &opt, &st);
+    int code = open_for_user(argc, argv, &opt, name, &st, &u);
     if (!code)
-        code = check_schema(st);
-    if (!code)
-        code = cli_find_user(st, name, &u);
-    if (code)
-        goto out;
-    int r = store_user_delete(st, u.id);
-    if (r == -EPERM)
-        code = cli_fail(1, "%s is the last enabled admin: make another admin first", name);
-    else if (r)
-        code = cli_fail(1, "%s", store_errmsg(st));
+        code = user_change_result(st, store_user_delete(st, u.id), name);
     if (code)
         goto out;
     cli_audit(st, "user.delete", name, "");
@@ -305,19 +313,13 @@ int cli_user_set(int argc, char **argv)
     ch.disabled = disabled_s && strcmp(disabled_s, "true") == 0;
     if (!ch.set_role && !ch.set_disabled && !new_password)
         return cli_fail(2, "user set needs --role, --disabled or --password");
-    if (!username_valid(name))
-        return cli_fail(2, "user name must be 1 to %d of A-Z a-z 0-9 _ - . @", USERNAME_MAX);
 
-    struct server_options opt;
+    struct server_options opt = {0};
     struct store *st = NULL;
     struct user_rec u;
-    char password[AUTH_PASSWORD_MAX + 2];
+    char password[AUTH_PASSWORD_MAX + 2] = "";
     char hash[PASSWORD_HASH_MAX + 1];
-    int code = open_db(argc, argv, 4, &opt, &st);
-    if (!code)
-        code = check_schema(st);
-    if (!code)
-        code = cli_find_user(st, name, &u);
+    int code = open_for_user(argc, argv, &opt, name, &st, &u);
     if (code)
         goto out;
     if (new_password) {
@@ -334,11 +336,7 @@ int cli_user_set(int argc, char **argv)
         }
         ch.password_hash = hash;
     }
-    int r = store_user_update(st, u.id, &ch, &u);
-    if (r == -EPERM)
-        code = cli_fail(1, "%s is the last enabled admin: make another admin first", name);
-    else if (r)
-        code = cli_fail(1, "%s", store_errmsg(st));
+    code = user_change_result(st, store_user_update(st, u.id, &ch, &u), name);
     if (code)
         goto out;
     char detail[AUDIT_DETAIL_MAX + 1];

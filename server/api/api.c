@@ -324,19 +324,43 @@ static void password_done(struct pwpool_job *job)
                          .req = &pw->req,
                          .user = pw->caller,
                          .res = http_deferred_response(pw->answer)};
-    pw->finish(&c, pw);
+    bool hashed = job->hash_password && (!job->verify || job->verified);
+    if (hashed && job->hash_result) {
+        if (pw->has_slot)
+            api_login_settle(pw->app, &pw->slot, API_LOGIN_NOT_CHECKED);
+        api_error(&c, 500, "internal error");
+    } else {
+        pw->finish(&c, pw);
+    }
     if (c.store)
         store_pool_put(c.app->pool, c.store, c.store_result);
     http_resume(pw->answer);
+    api_pw_free(pw);
+}
+
+void *api_pw_new(struct api_call *c, size_t size)
+{
+    struct api_pw *pw = calloc(1, size);
+    if (!pw) {
+        api_error(c, 500, "out of memory");
+        return NULL;
+    }
+    pw->size = size;
+    return pw;
+}
+
+void api_pw_free(struct api_pw *pw)
+{
+    if (!pw)
+        return;
     auth_wipe(pw, pw->size);
     free(pw);
 }
 
-int api_password_work(struct api_call *c, struct api_pw *pw, size_t size,
+int api_password_work(struct api_call *c, struct api_pw *pw,
                       void (*finish)(struct api_call *c, struct api_pw *pw))
 {
     pw->finish = finish;
-    pw->size = size;
     pw->app = c->app;
     pw->caller = c->user;
     snprintf(pw->method, sizeof(pw->method), "%s", c->req->method);
@@ -348,6 +372,8 @@ int api_password_work(struct api_call *c, struct api_pw *pw, size_t size,
     int r = pw->answer ? pwpool_submit(c->app->passwords, &pw->job) : -ESHUTDOWN;
     if (!r)
         return 0;
+    if (pw->has_slot)
+        api_login_settle(c->app, &pw->slot, API_LOGIN_NOT_CHECKED);
     if (pw->answer) {
         /* Deferred already: the refusal goes out as the deferred answer. */
         struct api_call d = {
@@ -359,8 +385,7 @@ int api_password_work(struct api_call *c, struct api_pw *pw, size_t size,
         http_response_header(c->res, "Retry-After", "1");
         api_error(c, 503, "the server is stopping; try again shortly");
     }
-    auth_wipe(pw, size);
-    free(pw);
+    api_pw_free(pw);
     return -1;
 }
 

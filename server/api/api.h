@@ -96,30 +96,6 @@ static inline bool api_is_staff(const struct api_call *c)
 }
 
 /*
- * Password work (Argon2id) off the HTTP threads. A handler allocates a
- * struct of its own that starts with struct api_pw (and holds the passwords
- * the job points at), fills pw->job, and calls api_password_work(): the
- * answer is deferred, the job runs on a password thread (pwpool.h), and then
- * finish(c, pw) answers, on that thread, with a call whose store, user and
- * answer work as in a handler but whose request holds only the method, path
- * and client address (no headers, no body). The struct is wiped and freed
- * after finish. Returns 0, or -1 after answering 503 (the queue is full, or
- * the server stops) with pw freed.
- */
-struct api_pw {
-    struct pwpool_job job; /* first: the pool gives it back */
-    void (*finish)(struct api_call *c, struct api_pw *pw);
-    size_t size; /* of the handler's whole struct */
-    struct app *app;
-    struct http_deferred *answer;
-    struct user_rec caller;
-    struct http_request req;
-    char method[16], path[256];
-};
-int api_password_work(struct api_call *c, struct api_pw *pw, size_t size,
-                      void (*finish)(struct api_call *c, struct api_pw *pw));
-
-/*
  * The login throttle (docs/api.md, "Login throttling"): a password (or
  * WeChat code) check is reserved against the caller's address, and against
  * (user name, address) when username is not NULL, before it runs, so that
@@ -136,6 +112,41 @@ int api_login_reserve(struct api_call *c, const char *username, struct api_login
 enum api_login_outcome { API_LOGIN_FAILED, API_LOGIN_OK, API_LOGIN_NOT_CHECKED };
 void api_login_settle(struct app *app, const struct api_login_slot *slot,
                       enum api_login_outcome outcome);
+
+/*
+ * Password work (Argon2id) off the HTTP threads. A handler gets a struct of
+ * its own that starts with struct api_pw (and holds the passwords the job
+ * points at) from api_pw_new(), fills pw->job (and pw->slot, when the check
+ * was reserved against the login throttle), and calls api_password_work():
+ * the answer is deferred, the job runs on a password thread (pwpool.h), and
+ * then finish(c, pw) answers, on that thread, with a call whose store, user
+ * and answer work as in a handler but whose request holds only the method,
+ * path and client address (no headers, no body). A hash that fails is
+ * answered 500 without finish. The struct is wiped and freed after.
+ */
+struct api_pw {
+    struct pwpool_job job; /* first: the pool gives it back */
+    void (*finish)(struct api_call *c, struct api_pw *pw);
+    size_t size; /* of the handler's whole struct */
+    struct app *app;
+    struct http_deferred *answer;
+    struct user_rec caller;
+    struct http_request req;
+    char method[16], path[256];
+    struct api_login_slot slot; /* a reservation of the login throttle, when has_slot */
+    bool has_slot;
+};
+/* A zeroed struct of size bytes that starts with struct api_pw; NULL after answering 500. */
+void *api_pw_new(struct api_call *c, size_t size);
+/* Wipes and frees a struct api_pw_new() gave and that was not handed over; NULL is fine. */
+void api_pw_free(struct api_pw *pw);
+/*
+ * Hands pw over. Returns 0, or -1 after answering 503 (the queue is full, or
+ * the server stops) with pw's reservation given back and pw freed. Either
+ * way pw is no longer the caller's.
+ */
+int api_password_work(struct api_call *c, struct api_pw *pw,
+                      void (*finish)(struct api_call *c, struct api_pw *pw));
 
 /* Writes one reading as an API row ({"timestamp", "seq", "voltage", ...}). */
 void api_write_reading(struct jsonw *w, const struct reading *r);

@@ -90,9 +90,7 @@ void api_login_answer(struct api_call *c, const struct user_rec *user)
 /* A login on its way through the password threads. */
 struct login_work {
     struct api_pw base;
-    struct api_login_slot slot;
-    bool known; /* the user name names an account */
-    struct user_rec user;
+    struct user_rec user; /* when the user name names an account */
     char username[USERNAME_MAX + 1];
     char password[AUTH_PASSWORD_MAX + 1];
 };
@@ -103,12 +101,28 @@ static void login_finish(struct api_call *c, struct api_pw *pw)
     if (!w->base.job.verified) {
         log_info("api: failed login for user name '%s' from %s",
                  username_valid(w->username) ? w->username : "(invalid)", api_client_address(c));
-        api_login_settle(c->app, &w->slot, API_LOGIN_FAILED);
+        api_login_settle(c->app, &pw->slot, API_LOGIN_FAILED);
         api_error(c, 401, "Invalid credentials");
         return;
     }
-    api_login_settle(c->app, &w->slot, API_LOGIN_OK);
+    api_login_settle(c->app, &pw->slot, API_LOGIN_OK);
     api_login_answer(c, &w->user);
+}
+
+/* Looks the account up for a login: 0 (known or not), or answers 5xx and returns -1. */
+static int login_account(struct api_call *c, const char *username, struct login_work *w)
+{
+    if (!username_valid(username))
+        return 0;
+    struct store *st = api_store(c);
+    if (!st)
+        return -1;
+    int r = api_store_result(c, store_user_by_name(st, username, &w->user));
+    if (r && r != -ENOENT)
+        return api_store_error(c, r);
+    /* An unknown name costs a check too: the answer and its time are the same. */
+    w->base.job.verify_hash = r ? NULL : w->user.password_hash;
+    return 0;
 }
 
 void api_login(struct api_call *c)
@@ -120,45 +134,23 @@ void api_login(struct api_call *c)
     const char *username = api_body_string(c, body, "username", USERNAME_MAX);
     const char *password =
         username ? api_body_string(c, body, "password", AUTH_PASSWORD_MAX) : NULL;
-    if (!username || !password)
+    if (!username || !password || !(w = api_pw_new(c, sizeof(*w))))
         goto out;
-    w = calloc(1, sizeof(*w));
-    if (!w) {
-        api_error(c, 500, "out of memory");
+    if (api_login_reserve(c, username, &w->base.slot))
         goto out;
-    }
-    if (api_login_reserve(c, username, &w->slot))
-        goto out;
-    int r = -ENOENT;
-    struct store *st = username_valid(username) ? api_store(c) : NULL;
-    if (username_valid(username) && !st) {
-        api_login_settle(c->app, &w->slot, API_LOGIN_NOT_CHECKED);
+    w->base.has_slot = true;
+    if (login_account(c, username, w)) {
+        api_login_settle(c->app, &w->base.slot, API_LOGIN_NOT_CHECKED);
         goto out;
     }
-    if (st)
-        r = api_store_result(c, store_user_by_name(st, username, &w->user));
-    if (r && r != -ENOENT) {
-        api_login_settle(c->app, &w->slot, API_LOGIN_NOT_CHECKED);
-        api_store_error(c, r);
-        goto out;
-    }
-    /* An unknown name costs a check too: the answer and its time are the same. */
-    w->known = r == 0;
     snprintf(w->username, sizeof(w->username), "%s", username);
     snprintf(w->password, sizeof(w->password), "%s", password);
-    w->base.job = (struct pwpool_job){.verify = true,
-                                      .verify_hash = w->known ? w->user.password_hash : NULL,
-                                      .password = w->password};
-    struct api_login_slot slot = w->slot;
-    struct login_work *handed = w;
+    w->base.job.verify = true;
+    w->base.job.password = w->password;
+    api_password_work(c, &w->base, login_finish);
     w = NULL;
-    if (api_password_work(c, &handed->base, sizeof(*handed), login_finish))
-        api_login_settle(c->app, &slot, API_LOGIN_NOT_CHECKED);
 out:
-    if (w) {
-        auth_wipe(w, sizeof(*w));
-        free(w);
-    }
+    api_pw_free(w ? &w->base : NULL);
     json_decref(body);
 }
 
@@ -209,32 +201,25 @@ void api_logout(struct api_call *c)
 /* A password change on its way through the password threads. */
 struct password_work {
     struct api_pw base;
-    struct api_login_slot slot;
     char old_password[AUTH_PASSWORD_MAX + 1];
     char new_password[AUTH_PASSWORD_MAX + 1];
 };
 
 static void password_finish(struct api_call *c, struct api_pw *pw)
 {
-    struct password_work *w = (struct password_work *)pw;
-    if (!w->base.job.verified) {
+    if (!pw->job.verified) {
         log_info("api: wrong old password for '%s' from %s", c->user.username,
                  api_client_address(c));
-        api_login_settle(c->app, &w->slot, API_LOGIN_FAILED);
+        api_login_settle(c->app, &pw->slot, API_LOGIN_FAILED);
         api_error(c, 403, "old_password is wrong");
         return;
     }
-    api_login_settle(c->app, &w->slot, API_LOGIN_NOT_CHECKED);
-    if (w->base.job.hash_result) {
-        api_error(c, 500, "internal error");
-        return;
-    }
+    api_login_settle(c->app, &pw->slot, API_LOGIN_NOT_CHECKED);
     struct store *st = api_store(c);
     if (!st)
         return;
     struct user_rec u;
-    struct user_change ch = {.password_hash = w->base.job.new_hash,
-                             .revoke_tokens_ms = time_now_ms()};
+    struct user_change ch = {.password_hash = pw->job.new_hash, .revoke_tokens_ms = time_now_ms()};
     int r = api_store_result(c, store_user_update(st, c->user.id, &ch, &u));
     if (r == -ENOENT) {
         api_error(c, 401, "the account of this token no longer exists");
@@ -264,29 +249,19 @@ void api_me_password(struct api_call *c)
         api_error(c, 400, "new_password must have at least %d characters", API_PASSWORD_MIN);
         goto out;
     }
-    w = calloc(1, sizeof(*w));
-    if (!w) {
-        api_error(c, 500, "out of memory");
-        goto out;
-    }
     /* The old password is a password check like a login's: a stolen token cannot guess it. */
-    if (api_login_reserve(c, c->user.username, &w->slot))
+    if (!(w = api_pw_new(c, sizeof(*w))) || api_login_reserve(c, c->user.username, &w->base.slot))
         goto out;
+    w->base.has_slot = true;
     snprintf(w->old_password, sizeof(w->old_password), "%s", old_pw);
     snprintf(w->new_password, sizeof(w->new_password), "%s", new_pw);
-    w->base.job = (struct pwpool_job){.verify = true,
-                                      .verify_hash = c->user.password_hash,
-                                      .password = w->old_password,
-                                      .hash_password = w->new_password};
-    struct api_login_slot slot = w->slot;
-    struct password_work *handed = w;
+    w->base.job.verify = true;
+    w->base.job.verify_hash = c->user.password_hash;
+    w->base.job.password = w->old_password;
+    w->base.job.hash_password = w->new_password;
+    api_password_work(c, &w->base, password_finish);
     w = NULL;
-    if (api_password_work(c, &handed->base, sizeof(*handed), password_finish))
-        api_login_settle(c->app, &slot, API_LOGIN_NOT_CHECKED);
 out:
-    if (w) {
-        auth_wipe(w, sizeof(*w));
-        free(w);
-    }
+    api_pw_free(w ? &w->base : NULL);
     json_decref(body);
 }

@@ -63,10 +63,6 @@ struct create_work {
 static void create_finish(struct api_call *c, struct api_pw *pw)
 {
     struct create_work *w = (struct create_work *)pw;
-    if (w->base.job.hash_result) {
-        api_error(c, 500, "internal error");
-        return;
-    }
     struct store *st = api_store(c);
     if (!st)
         return;
@@ -120,16 +116,14 @@ void api_user_create(struct api_call *c)
         api_error(c, 403, "only admins may create operators and admins");
         goto out;
     }
-    struct create_work *w = calloc(1, sizeof(*w));
-    if (!w) {
-        api_error(c, 500, "out of memory");
+    struct create_work *w = api_pw_new(c, sizeof(*w));
+    if (!w)
         goto out;
-    }
     snprintf(w->username, sizeof(w->username), "%s", username);
     snprintf(w->password, sizeof(w->password), "%s", password);
     w->role = role;
-    w->base.job = (struct pwpool_job){.hash_password = w->password};
-    api_password_work(c, &w->base, sizeof(*w), create_finish);
+    w->base.job.hash_password = w->password;
+    api_password_work(c, &w->base, create_finish);
 out:
     json_decref(body);
 }
@@ -237,10 +231,6 @@ struct update_work {
 static void update_finish(struct api_call *c, struct api_pw *pw)
 {
     struct update_work *w = (struct update_work *)pw;
-    if (w->base.job.hash_result) {
-        api_error(c, 500, "internal error");
-        return;
-    }
     w->ch.password_hash = w->base.job.new_hash;
     apply_patch(c, w->id, w->username, &w->ch, true);
 }
@@ -258,17 +248,15 @@ void api_user_update(struct api_call *c)
         apply_patch(c, u.id, u.username, &p.ch, false);
         goto out;
     }
-    struct update_work *w = calloc(1, sizeof(*w));
-    if (!w) {
-        api_error(c, 500, "out of memory");
+    struct update_work *w = api_pw_new(c, sizeof(*w));
+    if (!w)
         goto out;
-    }
     w->id = u.id;
     snprintf(w->username, sizeof(w->username), "%s", u.username);
     w->ch = p.ch;
     snprintf(w->password, sizeof(w->password), "%s", p.password);
-    w->base.job = (struct pwpool_job){.hash_password = w->password};
-    api_password_work(c, &w->base, sizeof(*w), update_finish);
+    w->base.job.hash_password = w->password;
+    api_password_work(c, &w->base, update_finish);
 out:
     json_decref(body);
 }

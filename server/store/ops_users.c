@@ -58,12 +58,12 @@ int ops_user_add(struct store *s, const char *username, const char *password_has
     return r;
 }
 
-int ops_user_get(struct store *s, const char *username, int64_t id, struct user_rec *ret)
+/* The one account statement id (text) finds by username, or by id when username is NULL. */
+static int user_row(struct sql_store *q, enum sql_id sid, const char *text, const char *username,
+                    int64_t id, struct user_rec *ret)
 {
-    struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
-    int r = username ? sql_stmt(q, SQL_USER_BY_NAME, USER_SELECT "WHERE username = ?", NULL, &st)
-                     : sql_stmt(q, SQL_USER_BY_ID, USER_SELECT "WHERE id = ?", NULL, &st);
+    int r = sql_stmt(q, sid, text, NULL, &st);
     if (r)
         return r;
     if (username)
@@ -79,6 +79,14 @@ int ops_user_get(struct store *s, const char *username, int64_t id, struct user_
     if (!r)
         *ret = u;
     return r;
+}
+
+int ops_user_get(struct store *s, const char *username, int64_t id, struct user_rec *ret)
+{
+    struct sql_store *q = SQL(s);
+    return username
+               ? user_row(q, SQL_USER_BY_NAME, USER_SELECT "WHERE username = ?", username, 0, ret)
+               : user_row(q, SQL_USER_BY_ID, USER_SELECT "WHERE id = ?", NULL, id, ret);
 }
 
 int ops_user_list(struct store *s, store_user_cb cb, void *ctx)
@@ -117,17 +125,7 @@ static int lock_admins(struct sql_store *q, int64_t *ret_count)
 /* The account, its row locked. */
 static int lock_user(struct sql_store *q, int64_t id, struct user_rec *ret)
 {
-    struct db_stmt *st = NULL;
-    int r = sql_stmt(q, SQL_USER_LOCK, USER_SELECT "WHERE id = ?{FOR_UPDATE}", NULL, &st);
-    if (r)
-        return r;
-    db_bind_int(st, id);
-    r = sql_row(q, st, "lock user", "no such user");
-    if (r)
-        return r;
-    r = read_user(q, st, ret);
-    db_reset(st);
-    return r;
+    return user_row(q, SQL_USER_LOCK, USER_SELECT "WHERE id = ?{FOR_UPDATE}", NULL, id, ret);
 }
 
 static bool enabled_admin(const struct user_rec *u)
