@@ -178,6 +178,21 @@ static int read_password(char *buf, size_t len)
     return n > 0 ? 0 : -EINVAL;
 }
 
+/* A password from stdin (warned about when short) and its hash: 0, or the exit code. */
+static int read_and_hash_password(char *password, size_t len, char hash[PASSWORD_HASH_MAX + 1])
+{
+    int r = read_password(password, len);
+    if (r)
+        return cli_fail(2, "%s",
+                        r == -E2BIG ? "password longer than 1024 bytes"
+                                    : "no password on standard input (one line)");
+    if (strlen(password) < 8)
+        fprintf(stderr, "meter-server: warning: a password of fewer than 8 characters is weak\n");
+    if (auth_init() || auth_password_hash(password, hash))
+        return cli_fail(1, "cannot hash the password");
+    return 0;
+}
+
 int cli_user_add(int argc, char **argv)
 {
     /* meter-server user add NAME --role ROLE [options] */
@@ -203,22 +218,10 @@ int cli_user_add(int argc, char **argv)
         goto out;
     if ((code = check_schema(st)))
         goto out;
-    int r = read_password(password, sizeof(password));
-    if (r) {
-        code = cli_fail(2, "%s",
-                        r == -E2BIG ? "password longer than 1024 bytes"
-                                    : "no password on standard input (one line)");
+    if ((code = read_and_hash_password(password, sizeof(password), hash)))
         goto out;
-    }
-    if (strlen(password) < 8)
-        fprintf(stderr, "meter-server: warning: a password of fewer than 8 characters is weak\n");
-    if (auth_init() || auth_password_hash(password, hash)) {
-        code = cli_fail(1, "cannot hash the password");
-        goto out;
-    }
     int64_t id;
-    r = store_user_add(st, name, hash, role, &id);
-    if (r) {
+    if (store_user_add(st, name, hash, role, &id)) {
         code = cli_fail(1, "%s", store_errmsg(st));
         goto out;
     }
@@ -322,20 +325,10 @@ int cli_user_set(int argc, char **argv)
     int code = open_for_user(argc, argv, &opt, name, &st, &u);
     if (code)
         goto out;
-    if (new_password) {
-        int r = read_password(password, sizeof(password));
-        if (r) {
-            code = cli_fail(2, "%s",
-                            r == -E2BIG ? "password longer than 1024 bytes"
-                                        : "no password on standard input (one line)");
-            goto out;
-        }
-        if (auth_init() || auth_password_hash(password, hash)) {
-            code = cli_fail(1, "cannot hash the password");
-            goto out;
-        }
+    if (new_password && (code = read_and_hash_password(password, sizeof(password), hash)))
+        goto out;
+    if (new_password)
         ch.password_hash = hash;
-    }
     code = user_change_result(st, store_user_update(st, u.id, &ch, &u), name);
     if (code)
         goto out;

@@ -239,6 +239,18 @@ const char *api_body_string(struct api_call *c, json_t *obj, const char *name, s
     return s;
 }
 
+int api_body_strings(struct api_call *c, json_t *obj, const char *name1, size_t max1,
+                     const char **ret1, const char *name2, size_t max2, const char **ret2)
+{
+    const char *a = api_body_string(c, obj, name1, max1);
+    const char *b = a ? api_body_string(c, obj, name2, max2) : NULL;
+    if (!b)
+        return -1;
+    *ret1 = a;
+    *ret2 = b;
+    return 0;
+}
+
 int api_device_for_caller(struct api_call *c, const char *device_id, struct device_rec *ret)
 {
     if (!device_id_valid(device_id))

@@ -83,6 +83,9 @@ int api_store_result(struct api_call *c, int r);
 json_t *api_body_object(struct api_call *c);
 /* Required string member: NULL after answering 400 naming the field. */
 const char *api_body_string(struct api_call *c, json_t *obj, const char *name, size_t max_len);
+/* Two required string members (a name and a password, say): 0, or -1 after answering 400. */
+int api_body_strings(struct api_call *c, json_t *obj, const char *name1, size_t max1,
+                     const char **ret1, const char *name2, size_t max2, const char **ret2);
 
 /*
  * Loads a device the caller may see: operators and admins see every device,

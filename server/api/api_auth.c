@@ -131,10 +131,10 @@ void api_login(struct api_call *c)
     json_t *body = api_body_object(c);
     if (!body)
         return;
-    const char *username = api_body_string(c, body, "username", USERNAME_MAX);
-    const char *password =
-        username ? api_body_string(c, body, "password", AUTH_PASSWORD_MAX) : NULL;
-    if (!username || !password || !(w = api_pw_new(c, sizeof(*w))))
+    const char *username, *password;
+    if (api_body_strings(c, body, "username", USERNAME_MAX, &username, "password",
+                         AUTH_PASSWORD_MAX, &password) ||
+        !(w = api_pw_new(c, sizeof(*w))))
         goto out;
     if (api_login_reserve(c, username, &w->base.slot))
         goto out;
@@ -240,10 +240,9 @@ void api_me_password(struct api_call *c)
     json_t *body = api_body_object(c);
     if (!body)
         return;
-    const char *old_pw = api_body_string(c, body, "old_password", AUTH_PASSWORD_MAX);
-    const char *new_pw =
-        old_pw ? api_body_string(c, body, "new_password", AUTH_PASSWORD_MAX) : NULL;
-    if (!old_pw || !new_pw)
+    const char *old_pw, *new_pw;
+    if (api_body_strings(c, body, "old_password", AUTH_PASSWORD_MAX, &old_pw, "new_password",
+                         AUTH_PASSWORD_MAX, &new_pw))
         goto out;
     if (strlen(new_pw) < API_PASSWORD_MIN) {
         api_error(c, 400, "new_password must have at least %d characters", API_PASSWORD_MIN);

@@ -93,12 +93,10 @@ void api_user_create(struct api_call *c)
     json_t *body = api_body_object(c);
     if (!body)
         return;
-    const char *username = api_body_string(c, body, "username", USERNAME_MAX);
-    const char *password =
-        username ? api_body_string(c, body, "password", AUTH_PASSWORD_MAX) : NULL;
-    const char *role_s = "user";
+    const char *username, *password, *role_s = "user";
     enum role role;
-    if (!username || !password)
+    if (api_body_strings(c, body, "username", USERNAME_MAX, &username, "password",
+                         AUTH_PASSWORD_MAX, &password))
         goto out;
     if (json_object_get(body, "role") && !(role_s = api_body_string(c, body, "role", 16)))
         goto out;
