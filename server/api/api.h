@@ -141,6 +141,12 @@ struct api_pw {
 };
 /* A zeroed struct of size bytes that starts with struct api_pw; NULL after answering 500. */
 void *api_pw_new(struct api_call *c, size_t size);
+/*
+ * api_pw_new() for a password check reserved against the login throttle (api_login_reserve(),
+ * for username and the caller's address), carried in the struct's slot: NULL after answering
+ * 500 or 429.
+ */
+void *api_pw_new_reserved(struct api_call *c, size_t size, const char *username);
 /* Wipes and frees a struct api_pw_new() gave and that was not handed over; NULL is fine. */
 void api_pw_free(struct api_pw *pw);
 /*

@@ -42,6 +42,18 @@ int api_login_reserve(struct api_call *c, const char *username, struct api_login
     return 0;
 }
 
+void *api_pw_new_reserved(struct api_call *c, size_t size, const char *username)
+{
+    struct api_pw *pw = api_pw_new(c, size);
+    if (pw && api_login_reserve(c, username, &pw->slot)) {
+        api_pw_free(pw);
+        return NULL;
+    }
+    if (pw)
+        pw->has_slot = true;
+    return pw;
+}
+
 void api_login_settle(struct app *app, const struct api_login_slot *slot,
                       enum api_login_outcome outcome)
 {
@@ -134,11 +146,8 @@ void api_login(struct api_call *c)
     const char *username, *password;
     if (api_body_strings(c, body, "username", USERNAME_MAX, &username, "password",
                          AUTH_PASSWORD_MAX, &password) ||
-        !(w = api_pw_new(c, sizeof(*w))))
+        !(w = api_pw_new_reserved(c, sizeof(*w), username)))
         goto out;
-    if (api_login_reserve(c, username, &w->base.slot))
-        goto out;
-    w->base.has_slot = true;
     if (login_account(c, username, w)) {
         api_login_settle(c->app, &w->base.slot, API_LOGIN_NOT_CHECKED);
         goto out;
@@ -249,9 +258,8 @@ void api_me_password(struct api_call *c)
         goto out;
     }
     /* The old password is a password check like a login's: a stolen token cannot guess it. */
-    if (!(w = api_pw_new(c, sizeof(*w))) || api_login_reserve(c, c->user.username, &w->base.slot))
+    if (!(w = api_pw_new_reserved(c, sizeof(*w), c->user.username)))
         goto out;
-    w->base.has_slot = true;
     snprintf(w->old_password, sizeof(w->old_password), "%s", old_pw);
     snprintf(w->new_password, sizeof(w->new_password), "%s", new_pw);
     w->base.job.verify = true;
