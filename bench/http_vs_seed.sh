@@ -100,11 +100,14 @@ sql bench_ours -e "
 echo "  ours: $(sql -N bench_ours -e 'SELECT COUNT(*) FROM readings') readings; seed: $(sql -N bench_seed -e 'SELECT COUNT(*) FROM data_records') data_records"
 
 echo "== start meter-server and the seed peer (gunicorn -w 2)"
+# One load generator on one address: the per-address and per-user limits would measure themselves.
+bench_unlimited="--rate-limit-address 0 --rate-limit-user 0 --rate-limit-device 0 --max-connections-per-ip 0"
 head -c 48 /dev/urandom > "$tmp/jwt.key"
+chmod 600 "$tmp/jwt.key"
 ours_port=$(python3 "$root/tests/lib/free_port.py")
 seed_port=$(python3 "$root/tests/lib/free_port.py")
 "$server" --db "$ours_url" --mqtt "$MQTT_URL" --listen "127.0.0.1:$ours_port" \
-    --jwt-secret-file "$tmp/jwt.key" --log-level warn > "$tmp/server.log" 2>&1 &
+    --jwt-secret-file "$tmp/jwt.key" --log-level warn $bench_unlimited > "$tmp/server.log" 2>&1 &
 pids+=($!)
 (cd "$peer" && DB_HOST=127.0.0.1 DB_PORT=$MYSQL_PORT DB_USER=$db_user DB_PASS=$db_pass \
     DB_NAME=bench_seed PORT=$seed_port WORKERS=2 exec ./run.sh) > "$tmp/peer.log" 2>&1 &

@@ -115,6 +115,65 @@ int file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len
     return 0;
 }
 
+int file_read_secret(const char *what, const char *path, size_t max, char **ret_data,
+                     size_t *ret_len, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot read %s %s: %s", what, path, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    int r = 0;
+    if (fstat(fd, &st)) {
+        r = -errno;
+        snprintf(err, errlen, "%s %s: %s", what, path, strerror(-r));
+    } else if (!S_ISREG(st.st_mode)) {
+        r = -EINVAL;
+        snprintf(err, errlen, "%s %s is not a regular file", what, path);
+    } else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        r = -EPERM;
+        snprintf(err, errlen,
+                 "%s %s may be read or changed by other users (mode %04o): make it readable by "
+                 "its owner only (chmod 600 %s)",
+                 what, path, (unsigned)(st.st_mode & 07777), path);
+    } else if ((uint64_t)st.st_size > max) {
+        r = -E2BIG;
+        snprintf(err, errlen, "%s %s: larger than %zu bytes", what, path, max);
+    }
+    char *buf = r ? NULL : malloc((size_t)st.st_size + 1);
+    if (!r && !buf) {
+        r = -ENOMEM;
+        snprintf(err, errlen, "%s %s: out of memory", what, path);
+    }
+    size_t len = 0;
+    while (!r && len < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            snprintf(err, errlen, "%s %s: %s", what, path, strerror(-r));
+        }
+        if (n <= 0)
+            break; /* shrank since fstat: what is there is the secret */
+        len += (size_t)n;
+    }
+    close(fd);
+    if (r) {
+        if (buf)
+            explicit_bzero(buf, (size_t)st.st_size);
+        free(buf);
+        return r;
+    }
+    buf[len] = '\0';
+    *ret_data = buf;
+    if (ret_len)
+        *ret_len = len;
+    return 0;
+}
+
 int file_lock_exclusive(const char *path)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -20,6 +20,18 @@ int file_write_atomic(const char *path, const void *data, size_t len, unsigned m
  */
 int file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len);
 
+/*
+ * Reads a secret (a key, a password) from a file that only its owner may
+ * read: a regular file whose mode gives the group and others nothing. Like
+ * file_read_all() otherwise (at most max bytes, NUL-terminated, the caller
+ * frees it, best wiped first). Returns 0, or -errno with err set to one line
+ * naming what (e.g. "JWT secret file") and path: -EPERM when the group or
+ * others have any permission on it, -EINVAL when it is not a regular file,
+ * -E2BIG when larger than max.
+ */
+int file_read_secret(const char *what, const char *path, size_t max, char **ret_data,
+                     size_t *ret_len, char *err, size_t errlen);
+
 /* Creates a directory and its missing parents (like mkdir -p). Returns 0 or -errno. */
 int file_mkdirs(const char *path, unsigned mode);
 

@@ -7,7 +7,7 @@
 
 #include <ctype.h>
 
-static int hexval(char c)
+int url_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -27,7 +27,7 @@ static int decode(const char *s, size_t n, char *out, size_t outlen)
         if (c == '%') {
             if (i + 2 >= n)
                 return -EINVAL;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = url_hex_value(s[i + 1]), l = url_hex_value(s[i + 2]);
             if (h < 0 || l < 0)
                 return -EINVAL;
             c = (char)(h * 16 + l);
@@ -176,6 +176,45 @@ int url_parse_mqtt(const char *s, struct url *u, char *err, size_t errlen)
 bool url_mqtt_tls(const struct url *u)
 {
     return strcmp(u->scheme, "ssl") == 0 || strcmp(u->scheme, "mqtts") == 0;
+}
+
+int url_with_password(const char *url, const char *password, char **ret, char *err, size_t errlen)
+{
+    const char *sep = strstr(url, "://");
+    const char *host = sep ? sep + 3 : NULL;
+    const char *end = host ? host + strcspn(host, "/?") : NULL;
+    const char *at = NULL;
+    for (const char *p = host; p && p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (!at || at == host) {
+        snprintf(err, errlen, "a password from a file needs a user name in the URL (%s)",
+                 "scheme://USER@HOST/...");
+        return -EINVAL;
+    }
+    if (memchr(host, ':', (size_t)(at - host))) {
+        snprintf(err, errlen, "the URL already holds a password: give it in one place only");
+        return -EINVAL;
+    }
+    size_t plen = strlen(password), n = (size_t)(at - url);
+    char *out = malloc(strlen(url) + 3 * plen + 2);
+    if (!out)
+        return -ENOMEM;
+    memcpy(out, url, n);
+    out[n++] = ':';
+    for (const unsigned char *p = (const unsigned char *)password; *p; p++) {
+        if (isalnum(*p) || strchr("-._~", *p)) {
+            out[n++] = (char)*p;
+        } else {
+            static const char hex[] = "0123456789ABCDEF";
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    memcpy(out + n, at, strlen(at) + 1);
+    *ret = out;
+    return 0;
 }
 
 void url_clear(struct url *u)

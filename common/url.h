@@ -20,6 +20,9 @@ struct url {
     char query[512];
 };
 
+/* The value of a hexadecimal digit of either case, or -1: what percent-encoding uses. */
+int url_hex_value(char c);
+
 /* Returns 0, or -EINVAL with a message in err. Never writes the password into err. */
 int url_parse(const char *s, struct url *ret, char *err, size_t errlen);
 
@@ -31,6 +34,14 @@ int url_parse_mqtt(const char *s, struct url *ret, char *err, size_t errlen);
 
 /* True when a URL url_parse_mqtt() accepted asks for TLS (ssl://, or its alias mqtts://). */
 bool url_mqtt_tls(const struct url *u);
+
+/*
+ * A copy of url (which must name a user and no password) with password added,
+ * percent-encoded: "mysql://u@h/db" + "p@ss" gives "mysql://u:p%40ss@h/db".
+ * Returns 0 and *ret (the caller wipes and frees it), or -EINVAL with err set
+ * (never holding the password), or -ENOMEM.
+ */
+int url_with_password(const char *url, const char *password, char **ret, char *err, size_t errlen);
 
 /* Wipes the password from memory. */
 void url_clear(struct url *u);

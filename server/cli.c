@@ -9,8 +9,11 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "fileutil.h"
 #include "options.h"
 #include "store.h"
+#include "timeutil.h"
+#include "url.h"
 
 int cli_fail(int code, const char *fmt, ...)
 {
@@ -52,6 +55,47 @@ static const char *take_flag(int *argc, char **argv, const char *name)
     return NULL;
 }
 
+/* Removes a bare "--name" from argv; whether it was there. */
+static bool take_switch(int *argc, char **argv, const char *name)
+{
+    for (int i = 0; i < *argc; i++) {
+        if (strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, name) == 0) {
+            memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i - 1) * sizeof(char *));
+            (*argc)--;
+            return true;
+        }
+    }
+    return false;
+}
+
+int cli_db_url(struct server_options *opt)
+{
+    if (!opt->db_password_file)
+        return 0;
+    if (strncmp(opt->db, "mysql://", 8) != 0 && strncmp(opt->db, "mariadb://", 10) != 0)
+        return cli_fail(2, "db_password_file is for a mysql:// database URL");
+    char *password = NULL, err[512];
+    size_t len = 0;
+    if (file_read_secret("db_password_file", opt->db_password_file, 1024, &password, &len, err,
+                         sizeof(err)))
+        return cli_fail(2, "%s", err);
+    while (len > 0 && (password[len - 1] == '\n' || password[len - 1] == '\r'))
+        password[--len] = '\0';
+    char *url = NULL;
+    int r = len ? url_with_password(opt->db, password, &url, err, sizeof(err)) : -EINVAL;
+    if (!len)
+        snprintf(err, sizeof(err), "db_password_file %s is empty", opt->db_password_file);
+    auth_wipe(password, len);
+    free(password);
+    if (r == -ENOMEM)
+        return cli_fail(1, "out of memory");
+    if (r)
+        return cli_fail(2, "--db: %s", err);
+    free(opt->db);
+    opt->db = url;
+    return 0;
+}
+
 /* Parses the shared options from argv[first..) and opens the database. */
 static int open_db(int argc, char **argv, int first, struct server_options *opt, struct store **ret)
 {
@@ -60,6 +104,9 @@ static int open_db(int argc, char **argv, int first, struct server_options *opt,
     if (config_defaults(server_option_table, opt, err) ||
         config_parse_args(server_option_table, opt, argc, argv, first, err))
         return cli_fail(2, "%s", err);
+    int code = cli_db_url(opt);
+    if (code)
+        return code;
     char serr[STORE_ERR_LEN];
     int r = store_open(opt->db, ret, serr);
     if (r)
@@ -131,6 +178,21 @@ static int read_password(char *buf, size_t len)
     return n > 0 ? 0 : -EINVAL;
 }
 
+/* A password from stdin (warned about when short) and its hash: 0, or the exit code. */
+static int read_and_hash_password(char *password, size_t len, char hash[PASSWORD_HASH_MAX + 1])
+{
+    int r = read_password(password, len);
+    if (r)
+        return cli_fail(2, "%s",
+                        r == -E2BIG ? "password longer than 1024 bytes"
+                                    : "no password on standard input (one line)");
+    if (strlen(password) < 8)
+        fprintf(stderr, "meter-server: warning: a password of fewer than 8 characters is weak\n");
+    if (auth_init() || auth_password_hash(password, hash))
+        return cli_fail(1, "cannot hash the password");
+    return 0;
+}
+
 int cli_user_add(int argc, char **argv)
 {
     /* meter-server user add NAME --role ROLE [options] */
@@ -156,26 +218,130 @@ int cli_user_add(int argc, char **argv)
         goto out;
     if ((code = check_schema(st)))
         goto out;
-    int r = read_password(password, sizeof(password));
-    if (r) {
-        code = cli_fail(2, "%s",
-                        r == -E2BIG ? "password longer than 1024 bytes"
-                                    : "no password on standard input (one line)");
+    if ((code = read_and_hash_password(password, sizeof(password), hash)))
         goto out;
-    }
-    if (strlen(password) < 8)
-        fprintf(stderr, "meter-server: warning: a password of fewer than 8 characters is weak\n");
-    if (auth_init() || auth_password_hash(password, hash)) {
-        code = cli_fail(1, "cannot hash the password");
-        goto out;
-    }
     int64_t id;
-    r = store_user_add(st, name, hash, role, &id);
-    if (r) {
+    if (store_user_add(st, name, hash, role, &id)) {
         code = cli_fail(1, "%s", store_errmsg(st));
         goto out;
     }
     fprintf(stderr, "meter-server: added %s %s\n", role_name(role), name);
+out:
+    auth_wipe(password, sizeof(password));
+    store_close(st);
+    config_free(server_option_table, &opt);
+    return code;
+}
+
+/* Records a command-line action in the audit log (actor "(cli)", address "local"). */
+static void cli_audit(struct store *st, const char *action, const char *target, const char *detail)
+{
+    struct audit_rec e = {.at_ms = time_now_ms()};
+    snprintf(e.actor, sizeof(e.actor), "(cli)");
+    snprintf(e.action, sizeof(e.action), "%s", action);
+    snprintf(e.target, sizeof(e.target), "%s", target);
+    snprintf(e.address, sizeof(e.address), "local");
+    snprintf(e.detail, sizeof(e.detail), "%s", detail);
+    if (store_audit_add(st, &e))
+        fprintf(stderr, "meter-server: warning: audit entry not written: %s\n", store_errmsg(st));
+}
+
+/*
+ * Opens the database of argv[first..) for a command on the account name (checked): 0 with
+ * *st and *ret, or the exit code after printing why (the caller still closes *st).
+ */
+static int open_for_user(int argc, char **argv, struct server_options *opt, const char *name,
+                         struct store **st, struct user_rec *ret)
+{
+    if (!username_valid(name))
+        return cli_fail(2, "user name must be 1 to %d of A-Z a-z 0-9 _ - . @", USERNAME_MAX);
+    int code = open_db(argc, argv, 4, opt, st);
+    if (!code)
+        code = check_schema(*st);
+    if (code)
+        return code;
+    int r = store_user_by_name(*st, name, ret);
+    if (r == -ENOENT)
+        return cli_fail(1, "no user '%s'", name);
+    return r ? cli_fail(1, "%s", store_errmsg(*st)) : 0;
+}
+
+/* The exit code of a change to the account name the store answered r to. */
+static int user_change_result(struct store *st, int r, const char *name)
+{
+    if (r == -EPERM)
+        return cli_fail(1, "%s is the last enabled admin: make another admin first", name);
+    return r ? cli_fail(1, "%s", store_errmsg(st)) : 0;
+}
+
+int cli_user_delete(int argc, char **argv)
+{
+    /* meter-server user delete NAME [options] */
+    if (argc < 4 || strncmp(argv[3], "--", 2) == 0)
+        return cli_fail(2, "usage: meter-server user delete NAME [--db URL]");
+    const char *name = argv[3];
+    struct server_options opt = {0};
+    struct store *st = NULL;
+    struct user_rec u;
+    int code = open_for_user(argc, argv, &opt, name, &st, &u);
+    if (!code)
+        code = user_change_result(st, store_user_delete(st, u.id), name);
+    if (code)
+        goto out;
+    cli_audit(st, "user.delete", name, "");
+    fprintf(stderr, "meter-server: deleted user %s; their tokens no longer work\n", name);
+out:
+    store_close(st);
+    config_free(server_option_table, &opt);
+    return code;
+}
+
+int cli_user_set(int argc, char **argv)
+{
+    /* meter-server user set NAME [--role ROLE] [--disabled true|false] [--password] [options] */
+    const char *role_s = take_flag(&argc, argv, "role");
+    const char *disabled_s = take_flag(&argc, argv, "disabled");
+    bool new_password = take_switch(&argc, argv, "password");
+    if (argc < 4 || strncmp(argv[3], "--", 2) == 0)
+        return cli_fail(2, "usage: meter-server user set NAME [--role admin|operator|user] "
+                           "[--disabled true|false] [--password] [--db URL]");
+    const char *name = argv[3];
+    struct user_change ch = {.revoke_tokens_ms = time_now_ms()};
+    if (role_s && role_parse(role_s, &ch.role))
+        return cli_fail(2, "--role must be admin, operator or user, not '%s'", role_s);
+    ch.set_role = role_s != NULL;
+    if (disabled_s && strcmp(disabled_s, "true") && strcmp(disabled_s, "false"))
+        return cli_fail(2, "--disabled must be true or false, not '%s'", disabled_s);
+    ch.set_disabled = disabled_s != NULL;
+    ch.disabled = disabled_s && strcmp(disabled_s, "true") == 0;
+    if (!ch.set_role && !ch.set_disabled && !new_password)
+        return cli_fail(2, "user set needs --role, --disabled or --password");
+
+    struct server_options opt = {0};
+    struct store *st = NULL;
+    struct user_rec u;
+    char password[AUTH_PASSWORD_MAX + 2] = "";
+    char hash[PASSWORD_HASH_MAX + 1];
+    int code = open_for_user(argc, argv, &opt, name, &st, &u);
+    if (code)
+        goto out;
+    if (new_password && (code = read_and_hash_password(password, sizeof(password), hash)))
+        goto out;
+    if (new_password)
+        ch.password_hash = hash;
+    code = user_change_result(st, store_user_update(st, u.id, &ch, &u), name);
+    if (code)
+        goto out;
+    char detail[AUDIT_DETAIL_MAX + 1];
+    snprintf(detail, sizeof(detail), "%s%s%s%s", ch.set_role ? "role=" : "",
+             ch.set_role ? role_name(ch.role) : "",
+             !ch.set_disabled ? ""
+             : ch.disabled    ? " disabled=true"
+                              : " disabled=false",
+             new_password ? " password=changed" : "");
+    cli_audit(st, "user.update", name, detail);
+    fprintf(stderr, "meter-server: changed user %s (%s%s); their tokens no longer work\n", name,
+            role_name(u.role), u.disabled ? ", disabled" : "");
 out:
     auth_wipe(password, sizeof(password));
     store_close(st);

@@ -1,13 +1,25 @@
 /*
- * cli: meter-server's administrative commands (migrate, user add, device add).
- * Each returns the process exit code: 0 done, 1 failed, 2 bad input.
+ * cli: meter-server's administrative commands (migrate, user add|delete|set,
+ * device add). Each returns the process exit code: 0 done, 1 failed, 2 bad
+ * input.
  */
 #ifndef SMARTMETER_CLI_H
 #define SMARTMETER_CLI_H
 
+#include "options.h"
+
 int cli_migrate(int argc, char **argv);
 int cli_user_add(int argc, char **argv);
+int cli_user_delete(int argc, char **argv);
+int cli_user_set(int argc, char **argv);
 int cli_device_add(int argc, char **argv);
+
+/*
+ * Shared with main.c: with db_password_file, puts the password it holds into
+ * opt->db (a mysql:// URL with a user and no password), in memory only.
+ * Returns 0, or the exit code after printing why.
+ */
+int cli_db_url(struct server_options *opt);
 
 /* Shared with main.c: prints "meter-server: <msg>" on stderr and returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

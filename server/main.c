@@ -23,6 +23,7 @@
 #include "histcache.h"
 #include "https.h"
 #include "proxy.h"
+#include "pwpool.h"
 #include "retention.h"
 #include "sitetime.h"
 #include "static.h"
@@ -34,6 +35,14 @@
 
 /* Devices whose upload keys are kept (devcache.h); ~150 bytes each, touched only when used. */
 #define UPLOAD_DEVICE_SLOTS 16384
+/*
+ * Counters of the login throttle and the request limits (ratelimit.h, 24
+ * bytes each): addresses, users and devices active in one window. A full
+ * neighbourhood refuses (429) rather than forget a live count.
+ */
+#define LIMIT_SLOTS       65536
+#define LOGIN_WINDOW_MS   (5 * 60 * 1000)
+#define REQUEST_WINDOW_MS (60 * 1000)
 
 static void usage(FILE *out)
 {
@@ -42,16 +51,23 @@ static void usage(FILE *out)
                  "  meter-server migrate [--db URL]                create/upgrade the schema\n"
                  "  meter-server user add NAME --role admin|operator|user [--db URL]\n"
                  "                                                 password read from stdin\n"
+                 "  meter-server user delete NAME [--db URL]       delete an account\n"
+                 "  meter-server user set NAME [--role ROLE] [--disabled true|false] [--password]\n"
+                 "                     [--db URL]                  change an account (--password:\n"
+                 "                                                 the new one from stdin); every\n"
+                 "                                                 change ends its tokens\n"
                  "  meter-server device add DEVICE_ID --owner NAME [--db URL]\n"
                  "                                                 prints the device secret once\n"
                  "\noptions (each also a line \"name value\" in the --config file):\n");
     config_print_help(server_option_table, out);
 }
 
-static int read_secret_file(const char *path, char **ret)
+/* A secret from a file only its owner may read, without trailing newlines. 0 or -errno with err. */
+static int read_secret_file(const char *what, const char *path, char **ret, char *err,
+                            size_t errlen)
 {
     size_t len;
-    int r = file_read_all(path, 4096, ret, &len);
+    int r = file_read_secret(what, path, 4096, ret, &len, err, errlen);
     if (r)
         return r;
     while (len > 0 && ((*ret)[len - 1] == '\n' || (*ret)[len - 1] == '\r'))
@@ -71,11 +87,11 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
     if (!opt->wechat_appid || !opt->wechat_secret_file)
         return cli_fail(2, "WeChat login needs both wechat_appid and wechat_secret_file");
     char *secret = NULL;
-    if (read_secret_file(opt->wechat_secret_file, &secret))
-        return cli_fail(2, "cannot read wechat_secret_file %s", opt->wechat_secret_file);
+    char err[WECHAT_ERR_LEN > 512 ? WECHAT_ERR_LEN : 512];
+    if (read_secret_file("wechat_secret_file", opt->wechat_secret_file, &secret, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
     struct wechat_options wo = {
         .api_base = opt->wechat_api_base, .appid = opt->wechat_appid, .secret = secret};
-    char err[WECHAT_ERR_LEN];
     int r = wechat_new(&wo, ret, err);
     auth_wipe(secret, strlen(secret));
     free(secret);
@@ -122,6 +138,23 @@ static unsigned default_threads(void)
     return t < 16 ? 16 : t;
 }
 
+/* Password threads: one per CPU but one, so that hashing never takes every CPU from the API. */
+static unsigned default_password_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 1 ? (unsigned)(n < 64 ? n - 1 : 63) : 1;
+}
+
+/* A limiter of limit events per window, or NULL for limit 0 (no limit). -ENOMEM on failure. */
+static int limiter(int64_t limit, int64_t window_ms, struct ratelimit **ret)
+{
+    *ret = NULL;
+    if (limit <= 0)
+        return 0;
+    *ret = ratelimit_new(LIMIT_SLOTS, window_ms, (uint32_t)limit);
+    return *ret ? 0 : -ENOMEM;
+}
+
 /* Connections for the API: at most 32 by default (uploads mostly need none, see devcache.h). */
 static unsigned default_connections(unsigned threads)
 {
@@ -148,7 +181,6 @@ static int serve(struct server_options *opt)
     struct proxy_list *proxies = NULL;
     char err[512];
     int code = 1;
-    bool sem_ready = false;
 
     memset(&app, 0, sizeof(app));
     memset(&stats, 0, sizeof(stats));
@@ -174,8 +206,11 @@ static int serve(struct server_options *opt)
     if (opt->ingest_queue < opt->max_batch)
         return cli_fail(2, "ingest_queue (%lld) must hold at least max_batch (%lld) readings",
                         (long long)opt->ingest_queue, (long long)opt->max_batch);
-    if (opt->mqtt_password_file && read_secret_file(opt->mqtt_password_file, &mqtt_password))
-        return cli_fail(2, "cannot read mqtt_password_file %s", opt->mqtt_password_file);
+    if (opt->mqtt_password_file && read_secret_file("mqtt_password_file", opt->mqtt_password_file,
+                                                    &mqtt_password, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
+    if ((code = cli_db_url(opt)) != 0)
+        goto out;
     if ((code = security_setup(opt, &tls, &proxies)) != 0 ||
         (code = wechat_setup(opt, &app.wechat)) != 0)
         goto out;
@@ -210,15 +245,20 @@ static int serve(struct server_options *opt)
     app.stats = &stats;
     app.started_ms = time_mono_ms();
     app.pool = store_pool_new(opt->db, conns);
-    app.login_failures = ratelimit_new(16384, 5 * 60 * 1000, (uint32_t)opt->login_max_failures);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    sem_init(&app.password_slots, 0, ncpu > 0 ? (unsigned)ncpu : 1);
-    sem_ready = true;
+    app.login_failures =
+        ratelimit_new(LIMIT_SLOTS, LOGIN_WINDOW_MS, (uint32_t)opt->login_max_failures);
+    unsigned pw_threads =
+        opt->password_threads ? (unsigned)opt->password_threads : default_password_threads();
     struct ingest_limits limits = {.max_payload_bytes = (size_t)opt->max_payload_bytes,
                                    .max_capture_bytes = (size_t)opt->max_capture_bytes,
                                    .max_batch = (size_t)opt->max_batch};
     ing = ingest_new(&(struct store_source){.url = opt->db}, &limits, &stats);
-    if (!app.pool || !app.login_failures || !ing) {
+    app.ingest = ing;
+    if (!app.pool || !app.login_failures || !ing ||
+        limiter(opt->rate_limit_address, REQUEST_WINDOW_MS, &app.address_requests) ||
+        limiter(opt->rate_limit_user, REQUEST_WINDOW_MS, &app.user_requests) ||
+        limiter(opt->rate_limit_device, REQUEST_WINDOW_MS, &app.device_uploads) ||
+        pwpool_new(pw_threads, (unsigned)opt->password_queue, &app.passwords)) {
         code = cli_fail(1, "out of memory");
         goto out;
     }
@@ -227,6 +267,8 @@ static int serve(struct server_options *opt)
         if (static_site_open(opt->web_root, (size_t)opt->web_max_file_bytes, &app.web, err,
                              sizeof(err)))
             log_warn("meter-server: not serving the dashboard: %s", err);
+        else
+            static_site_serve_source_maps(app.web, opt->web_source_maps);
     }
     if (opt->history_cache_mb > 0 &&
         histcache_new((size_t)opt->history_cache_mb << 20, &app.history_cache)) {
@@ -271,6 +313,8 @@ static int serve(struct server_options *opt)
                               .timeout_s = 60,
                               .tls = tls.cert_pem ? &tls : NULL,
                               .trusted_proxies = proxies,
+                              .header_timeout_s = (unsigned)opt->http_header_timeout_s,
+                              .body_timeout_s = (unsigned)opt->http_body_timeout_s,
                               .handler = api_handle,
                               .app = &app};
     r = http_start(&ho, &http, err, sizeof(err));
@@ -344,10 +388,13 @@ out:
     static_site_free(app.web);
     histcache_free(app.history_cache);
     devcache_free(app.devices);
+    /* After http_stop(): a deferred login is answered from a password thread. */
+    pwpool_free(app.passwords);
     ratelimit_free(app.login_failures);
+    ratelimit_free(app.address_requests);
+    ratelimit_free(app.user_requests);
+    ratelimit_free(app.device_uploads);
     wechat_free(app.wechat);
-    if (sem_ready)
-        sem_destroy(&app.password_slots);
     auth_wipe(&app.key, sizeof(app.key));
     if (mqtt_password) {
         auth_wipe(mqtt_password, strlen(mqtt_password));
@@ -369,6 +416,10 @@ int main(int argc, char **argv)
         return cli_migrate(argc, argv);
     if (argc > 2 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0)
         return cli_user_add(argc, argv);
+    if (argc > 2 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "delete") == 0)
+        return cli_user_delete(argc, argv);
+    if (argc > 2 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "set") == 0)
+        return cli_user_set(argc, argv);
     if (argc > 2 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0)
         return cli_device_add(argc, argv);
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0)

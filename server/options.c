@@ -12,6 +12,9 @@
 const struct config_option server_option_table[] = {
     {"db", CONFIG_STRING, OPT(db), 0, 0, "sqlite:./var/meter.db", "URL",
      "database: sqlite:PATH or mysql://USER[:PASS]@HOST[:PORT]/DB"},
+    {"db_password_file", CONFIG_STRING, OPT(db_password_file), 0, 0, NULL, "FILE",
+     "file holding the MySQL password (readable by its owner only), for a mysql:// URL "
+     "with a user and no password: keeps it out of the command line and ps"},
     {"mqtt", CONFIG_STRING, OPT(mqtt), 0, 0, "tcp://127.0.0.1:1883", "URL",
      "MQTT broker: tcp://HOST:PORT or ssl://HOST:PORT"},
     {"listen", CONFIG_STRING, OPT(listen), 0, 0, "127.0.0.1:8080", "HOST:PORT",
@@ -59,10 +62,29 @@ const struct config_option server_option_table[] = {
      "largest waveform capture message accepted from a meter"},
     {"max_connections", CONFIG_INT, OPT(max_connections), 1, 1000000, "4096", "N",
      "most simultaneous HTTP connections"},
-    {"max_connections_per_ip", CONFIG_INT, OPT(max_connections_per_ip), 0, 1000000, "0", "N",
-     "most simultaneous HTTP connections from one address (0: no limit)"},
+    {"max_connections_per_ip", CONFIG_INT, OPT(max_connections_per_ip), 0, 1000000, "64", "N",
+     "most simultaneous HTTP connections from one address (0: no limit; behind a reverse proxy, "
+     "every client shares the proxy's)"},
+    {"http_header_timeout_s", CONFIG_INT, OPT(http_header_timeout_s), 0, 3600, "30", "SECONDS",
+     "a request's line and headers must arrive within this of the connection opening or the "
+     "previous answer, or the connection is closed (0: no deadline)"},
+    {"http_body_timeout_s", CONFIG_INT, OPT(http_body_timeout_s), 0, 3600, "60", "SECONDS",
+     "a request's body must arrive within this of its headers, or the connection is closed "
+     "(0: no deadline)"},
     {"login_max_failures", CONFIG_INT, OPT(login_max_failures), 1, 1000000, "10", "N",
-     "failed logins allowed per client address (and per user name from it) in 5 minutes"},
+     "password checks that may fail per client address (and per user name from it) in 5 "
+     "minutes; more answer 429"},
+    {"rate_limit_address", CONFIG_INT, OPT(rate_limit_address), 0, 100000000, "6000", "N",
+     "API requests per minute from one client address (all but /api/health; 0: no limit)"},
+    {"rate_limit_user", CONFIG_INT, OPT(rate_limit_user), 0, 100000000, "1200", "N",
+     "API requests per minute with one user's tokens (0: no limit)"},
+    {"rate_limit_device", CONFIG_INT, OPT(rate_limit_device), 0, 100000000, "600", "N",
+     "HTTP uploads per minute of one device (0: no limit)"},
+    {"password_threads", CONFIG_INT, OPT(password_threads), 0, 256, "0", "N",
+     "threads that hash and check passwords, off the HTTP threads (0: one per CPU but one, at "
+     "least one)"},
+    {"password_queue", CONFIG_INT, OPT(password_queue), 1, 100000, "64", "N",
+     "password checks waiting for those threads; more answer 503 with Retry-After"},
     {"timezone", CONFIG_STRING, OPT(timezone), 0, 0, "UTC", "ZONE",
      "the site's time zone (IANA name, like Asia/Shanghai): where days and months of energy "
      "start"},
@@ -79,6 +101,8 @@ const struct config_option server_option_table[] = {
      "no dashboard)"},
     {"web_max_file_bytes", CONFIG_INT, OPT(web_max_file_bytes), 1024, 268435456, "16777216",
      "BYTES", "largest dashboard file served"},
+    {"web_source_maps", CONFIG_BOOL, OPT(web_source_maps), 0, 0, "false", "BOOL",
+     "serve the dashboard's source maps (*.map; they give its source away)"},
     {"ingest_queue", CONFIG_INT, OPT(ingest_queue), 1, 10000000, "20000", "READINGS",
      "readings of MQTT telemetry held in memory waiting for the database writer (at least "
      "max_batch); when full, the server stops reading from the broker until there is room"},

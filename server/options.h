@@ -12,6 +12,7 @@
 
 struct server_options {
     char *db;
+    char *db_password_file;
     char *mqtt;
     char *listen;
     char *jwt_secret_file;
@@ -32,6 +33,14 @@ struct server_options {
     int64_t max_connections;
     int64_t max_connections_per_ip;
     int64_t login_max_failures;
+    int64_t rate_limit_address;
+    int64_t rate_limit_user;
+    int64_t rate_limit_device;
+    int64_t password_threads;
+    int64_t password_queue;
+    int64_t http_header_timeout_s;
+    int64_t http_body_timeout_s;
+    bool web_source_maps;
     char *timezone;
     char *wechat_appid;
     char *wechat_secret_file;

@@ -121,11 +121,14 @@ bench_server_start() {
     local db=$1
     shift
     [ -s "$tmp/jwt.key" ] || head -c 48 /dev/urandom > "$tmp/jwt.key"
+    chmod 600 "$tmp/jwt.key"
     local port=${server_port:-}
     [ -n "$port" ] || port=$(python3 "$root/tests/lib/free_port.py")
     server_port=
     "$server" --db "$MYSQL_URL_BASE/$db" --mqtt "$MQTT_URL" --listen "127.0.0.1:$port" \
-        --jwt-secret-file "$tmp/jwt.key" --log-level warn "$@" > "$tmp/server-$db.log" 2>&1 &
+        --jwt-secret-file "$tmp/jwt.key" --log-level warn --rate-limit-address 0 \
+        --rate-limit-user 0 --rate-limit-device 0 --max-connections-per-ip 0 "$@" \
+        > "$tmp/server-$db.log" 2>&1 &
     server_pid=$!
     bench_pids+=("$server_pid")
     api=http://127.0.0.1:$port

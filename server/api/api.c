@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,7 +23,9 @@ struct route {
 
 static const struct route routes[] = {
     {"POST", "/api/login", api_login, ACCESS_PUBLIC},
+    {"POST", "/api/logout", api_logout, ACCESS_USER},
     {"GET", "/api/me", api_me, ACCESS_USER},
+    {"POST", "/api/me/password", api_me_password, ACCESS_USER},
     {"POST", "/api/login/wechat", api_login_wechat, ACCESS_PUBLIC},
     {"POST", "/api/me/wechat", api_me_wechat_bind, ACCESS_USER},
     {"DELETE", "/api/me/wechat", api_me_wechat_unbind, ACCESS_USER},
@@ -32,6 +35,8 @@ static const struct route routes[] = {
     {"GET", "/api/devices", api_devices_list, ACCESS_USER},
     {"POST", "/api/devices", api_device_create, ACCESS_STAFF},
     {"GET", "/api/devices/:id", api_device_detail, ACCESS_USER},
+    {"DELETE", "/api/devices/:id", api_device_delete, ACCESS_STAFF},
+    {"POST", "/api/devices/:id/secret", api_device_secret, ACCESS_STAFF},
     {"GET", "/api/devices/:id/ledger", api_ledger, ACCESS_USER},
     {"GET", "/api/devices/:id/energy", api_device_energy, ACCESS_USER},
     {"POST", "/api/devices/:id/bindings", api_binding_add, ACCESS_STAFF},
@@ -45,6 +50,9 @@ static const struct route routes[] = {
     {"GET", "/api/devices/:id/captures/:cid/comtrade.dat", api_capture_comtrade_dat, ACCESS_USER},
     {"GET", "/api/users", api_users_list, ACCESS_STAFF},
     {"POST", "/api/users", api_user_create, ACCESS_STAFF},
+    {"PATCH", "/api/users/:username", api_user_update, ACCESS_ADMIN},
+    {"DELETE", "/api/users/:username", api_user_delete, ACCESS_ADMIN},
+    {"GET", "/api/audit", api_audit_list, ACCESS_ADMIN},
     {"GET", "/api/health", api_health, ACCESS_PUBLIC},
     {"GET", "/api/stats", api_stats, ACCESS_STAFF},
 };
@@ -83,6 +91,11 @@ static bool match(const char *pattern, const char *path, struct api_call *c)
     return *p == '\0' && *q == '\0';
 }
 
+const char *api_client_address(const struct api_call *c)
+{
+    return http_client_address(c->req);
+}
+
 int api_error(struct api_call *c, int status, const char *fmt, ...)
 {
     char msg[300];
@@ -111,6 +124,32 @@ int api_store_error(struct api_call *c, int r)
     log_error("api: %s %s: database error: %s", c->req->method, c->req->path,
               c->store ? store_errmsg(c->store) : "");
     return api_error(c, 500, "internal error");
+}
+
+int api_too_many(struct api_call *c, int64_t retry_ms, const char *what)
+{
+    char secs[24];
+    snprintf(secs, sizeof(secs), "%lld", (long long)((retry_ms + 999) / 1000));
+    http_response_header(c->res, "Retry-After", secs);
+    return api_error(c, 429, "%s; try again in %s seconds", what, secs);
+}
+
+void api_audit(struct api_call *c, const char *action, const char *target, const char *fmt, ...)
+{
+    struct audit_rec e = {.at_ms = time_now_ms()};
+    snprintf(e.actor, sizeof(e.actor), "%s", c->user.username);
+    snprintf(e.action, sizeof(e.action), "%s", action);
+    snprintf(e.target, sizeof(e.target), "%s", target);
+    snprintf(e.address, sizeof(e.address), "%s", api_client_address(c));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.detail, sizeof(e.detail), fmt, ap);
+    va_end(ap);
+    struct store *st = api_store(c);
+    int r = st ? api_store_result(c, store_audit_add(st, &e)) : -ENOTCONN;
+    if (r)
+        log_error("api: audit entry %s %s %s not written: %s", e.actor, e.action, e.target,
+                  st ? store_errmsg(st) : "database unavailable");
 }
 
 struct jsonw *api_json(struct api_call *c, int status, struct jsonw *w)
@@ -200,6 +239,18 @@ const char *api_body_string(struct api_call *c, json_t *obj, const char *name, s
     return s;
 }
 
+int api_body_strings(struct api_call *c, json_t *obj, const char *name1, size_t max1,
+                     const char **ret1, const char *name2, size_t max2, const char **ret2)
+{
+    const char *a = api_body_string(c, obj, name1, max1);
+    const char *b = a ? api_body_string(c, obj, name2, max2) : NULL;
+    if (!b)
+        return -1;
+    *ret1 = a;
+    *ret2 = b;
+    return 0;
+}
+
 int api_device_for_caller(struct api_call *c, const char *device_id, struct device_rec *ret)
 {
     if (!device_id_valid(device_id))
@@ -260,9 +311,94 @@ static int authenticate(struct api_call *c)
         return unauthorized(c, "the account of this token no longer exists");
     if (r)
         return api_store_error(c, r);
-    if (claims.issued_s * 1000 < c->user.tokens_valid_after_ms)
-        return unauthorized(c, "token revoked; log in again");
+    if (!auth_token_current(&claims, &c->user, &why))
+        return unauthorized(c, why);
     return 0;
+}
+
+/* One request against limiter rl under key; 0, or -1 after answering 429. */
+static int metered(struct api_call *c, struct ratelimit *rl, const char *key)
+{
+    int64_t retry_ms = 0;
+    if (!rl || ratelimit_take(rl, key, time_mono_ms(), NULL, &retry_ms) == 0)
+        return 0;
+    return api_too_many(c, retry_ms, "too many requests");
+}
+
+/*
+ * Password work: what a handler defers to a password thread (api.h). The
+ * continuation below runs there once the job is done.
+ */
+static void password_done(struct pwpool_job *job)
+{
+    struct api_pw *pw = (struct api_pw *)job;
+    struct api_call c = {.app = pw->app,
+                         .req = &pw->req,
+                         .user = pw->caller,
+                         .res = http_deferred_response(pw->answer)};
+    bool hashed = job->hash_password && (!job->verify || job->verified);
+    if (hashed && job->hash_result) {
+        if (pw->has_slot)
+            api_login_settle(pw->app, &pw->slot, API_LOGIN_NOT_CHECKED);
+        api_error(&c, 500, "internal error");
+    } else {
+        pw->finish(&c, pw);
+    }
+    if (c.store)
+        store_pool_put(c.app->pool, c.store, c.store_result);
+    http_resume(pw->answer);
+    api_pw_free(pw);
+}
+
+void *api_pw_new(struct api_call *c, size_t size)
+{
+    struct api_pw *pw = calloc(1, size);
+    if (!pw) {
+        api_error(c, 500, "out of memory");
+        return NULL;
+    }
+    pw->size = size;
+    return pw;
+}
+
+void api_pw_free(struct api_pw *pw)
+{
+    if (!pw)
+        return;
+    auth_wipe(pw, pw->size);
+    free(pw);
+}
+
+int api_password_work(struct api_call *c, struct api_pw *pw,
+                      void (*finish)(struct api_call *c, struct api_pw *pw))
+{
+    pw->finish = finish;
+    pw->app = c->app;
+    pw->caller = c->user;
+    snprintf(pw->method, sizeof(pw->method), "%s", c->req->method);
+    snprintf(pw->path, sizeof(pw->path), "%s", c->req->path);
+    pw->req = (struct http_request){.method = pw->method, .path = pw->path, .body = ""};
+    snprintf(pw->req.peer_addr, sizeof(pw->req.peer_addr), "%s", api_client_address(c));
+    pw->job.done = password_done;
+    pw->answer = http_defer(c->req);
+    int r = pw->answer ? pwpool_submit(c->app->passwords, &pw->job) : -ESHUTDOWN;
+    if (!r)
+        return 0;
+    if (pw->has_slot)
+        api_login_settle(c->app, &pw->slot, API_LOGIN_NOT_CHECKED);
+    if (pw->answer) {
+        /* Deferred already: the refusal goes out as the deferred answer. */
+        struct api_call d = {
+            .app = c->app, .req = c->req, .res = http_deferred_response(pw->answer)};
+        http_response_header(d.res, "Retry-After", "1");
+        api_error(&d, 503, "too many password checks under way; try again shortly");
+        http_resume(pw->answer);
+    } else {
+        http_response_header(c->res, "Retry-After", "1");
+        api_error(c, 503, "the server is stopping; try again shortly");
+    }
+    api_pw_free(pw);
+    return -1;
 }
 
 /* Whether a path belongs to the API ("/api" or under "/api/"); everything else is the dashboard. */
@@ -300,8 +436,16 @@ void api_handle(void *app, const struct http_request *req, struct http_response 
         }
         return;
     }
+    /* Limits per address come first (a bad token costs too), per user once it is known. */
+    char key[96];
+    snprintf(key, sizeof(key), "a:%s", api_client_address(&c));
+    if (found->fn != api_health && metered(&c, c.app->address_requests, key))
+        goto out;
     if (found->access != ACCESS_PUBLIC) {
         if (authenticate(&c))
+            goto out;
+        snprintf(key, sizeof(key), "u:%lld", (long long)c.user.id);
+        if (metered(&c, c.app->user_requests, key))
             goto out;
         if (found->access == ACCESS_STAFF && !api_is_staff(&c)) {
             api_error(&c, 403, "operator or admin role required");

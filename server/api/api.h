@@ -18,10 +18,12 @@
 #include "app.h"
 #include "http.h"
 #include "jsonw.h"
+#include "pwpool.h"
 #include "store.h"
 
 #define API_MAX_PARAMS     3
 #define API_JSON_MAX_DEPTH 8
+#define API_PASSWORD_MIN   8 /* characters of a new password */
 
 struct api_call {
     struct app *app;
@@ -37,11 +39,33 @@ struct api_call {
 /* The HTTP handler: routing, authentication, then the endpoint. */
 void api_handle(void *app, const struct http_request *req, struct http_response *res);
 
+/*
+ * The caller's address, as the request limits, the login throttle and the
+ * audit log know it: the TCP peer (a trusted reverse proxy's forwarded
+ * address, where one is configured, belongs here and nowhere else).
+ */
+const char *api_client_address(const struct api_call *c);
+
 /* Answers {"status":"error","message":...} with status. Returns -1 for `return api_error(...)`. */
 int api_error(struct api_call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Answers a store failure: 503 when the database is unreachable, 500 otherwise (logged). */
 int api_store_error(struct api_call *c, int r);
+
+/*
+ * Answers 429 with Retry-After (retry_ms in whole seconds, rounded up) and
+ * "<what>; try again in N seconds". Returns -1.
+ */
+int api_too_many(struct api_call *c, int64_t retry_ms, const char *what);
+
+/*
+ * Records what the caller (a staff member, or a user acting on their own
+ * account) just did in the audit log: action ("user.delete"), target (a user
+ * name, a device id), detail (printf-style; what changed, never a secret).
+ * Best effort: a failure to write it is logged, the action stands.
+ */
+void api_audit(struct api_call *c, const char *action, const char *target, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Starts a JSON answer with status; write the body with the returned writer. */
 struct jsonw *api_json(struct api_call *c, int status, struct jsonw *w);
@@ -59,6 +83,9 @@ int api_store_result(struct api_call *c, int r);
 json_t *api_body_object(struct api_call *c);
 /* Required string member: NULL after answering 400 naming the field. */
 const char *api_body_string(struct api_call *c, json_t *obj, const char *name, size_t max_len);
+/* Two required string members (a name and a password, say): 0, or -1 after answering 400. */
+int api_body_strings(struct api_call *c, json_t *obj, const char *name1, size_t max1,
+                     const char **ret1, const char *name2, size_t max2, const char **ret2);
 
 /*
  * Loads a device the caller may see: operators and admins see every device,
@@ -71,11 +98,81 @@ static inline bool api_is_staff(const struct api_call *c)
     return c->user.role == ROLE_OPERATOR || c->user.role == ROLE_ADMIN;
 }
 
+/*
+ * The login throttle (docs/api.md, "Login throttling"): a password (or
+ * WeChat code) check is reserved against the caller's address, and against
+ * (user name, address) when username is not NULL, before it runs, so that
+ * however many run at once, no more than login_max_failures per window are
+ * checked. Returns 0, or -1 after answering 429.
+ */
+struct api_login_slot {
+    struct ratelimit_ticket addr, pair;
+    bool has_pair;
+    char pair_key[USERNAME_MAX + 80];
+};
+int api_login_reserve(struct api_call *c, const char *username, struct api_login_slot *ret);
+/* How a reserved check ended: failures keep their reservation, the rest give it back. */
+enum api_login_outcome { API_LOGIN_FAILED, API_LOGIN_OK, API_LOGIN_NOT_CHECKED };
+void api_login_settle(struct app *app, const struct api_login_slot *slot,
+                      enum api_login_outcome outcome);
+
+/*
+ * Password work (Argon2id) off the HTTP threads. A handler gets a struct of
+ * its own that starts with struct api_pw (and holds the passwords the job
+ * points at) from api_pw_new(), fills pw->job (and pw->slot, when the check
+ * was reserved against the login throttle), and calls api_password_work():
+ * the answer is deferred, the job runs on a password thread (pwpool.h), and
+ * then finish(c, pw) answers, on that thread, with a call whose store, user
+ * and answer work as in a handler but whose request holds only the method,
+ * path and client address (no headers, no body). A hash that fails is
+ * answered 500 without finish. The struct is wiped and freed after.
+ */
+struct api_pw {
+    struct pwpool_job job; /* first: the pool gives it back */
+    void (*finish)(struct api_call *c, struct api_pw *pw);
+    size_t size; /* of the handler's whole struct */
+    struct app *app;
+    struct http_deferred *answer;
+    struct user_rec caller;
+    struct http_request req;
+    char method[16], path[256];
+    struct api_login_slot slot; /* a reservation of the login throttle, when has_slot */
+    bool has_slot;
+};
+/* A zeroed struct of size bytes that starts with struct api_pw; NULL after answering 500. */
+void *api_pw_new(struct api_call *c, size_t size);
+/*
+ * api_pw_new() for a password check reserved against the login throttle (api_login_reserve(),
+ * for username and the caller's address), carried in the struct's slot: NULL after answering
+ * 500 or 429.
+ */
+void *api_pw_new_reserved(struct api_call *c, size_t size, const char *username);
+/* Wipes and frees a struct api_pw_new() gave and that was not handed over; NULL is fine. */
+void api_pw_free(struct api_pw *pw);
+/*
+ * Hands pw over. Returns 0, or -1 after answering 503 (the queue is full, or
+ * the server stops) with pw's reservation given back and pw freed. Either
+ * way pw is no longer the caller's.
+ */
+int api_password_work(struct api_call *c, struct api_pw *pw,
+                      void (*finish)(struct api_call *c, struct api_pw *pw));
+
 /* Writes one reading as an API row ({"timestamp", "seq", "voltage", ...}). */
 void api_write_reading(struct jsonw *w, const struct reading *r);
 
-/* Answers a successful login of user: {"status":"success","token",...,"username","role"}. */
+/*
+ * Answers a successful login of user: {"status":"success","token",...,"username","role"};
+ * 403 for a disabled account.
+ */
 void api_login_answer(struct api_call *c, const struct user_rec *user);
+
+/*
+ * Tells whoever keeps a device's credentials that they changed (new_secret_hash) or that the
+ * device is gone (NULL): the upload cache, MQTT ingest's device cache, and the broker side
+ * through app->device_credentials_changed.
+ */
+void api_device_credentials_changed(struct app *app, const char *device_id,
+                                    const char *new_secret_hash);
 
 /* Endpoint handlers. */
 void api_login(struct api_call *c);
@@ -103,5 +200,12 @@ void api_login_wechat(struct api_call *c);
 void api_me_wechat_bind(struct api_call *c);
 void api_me_wechat_unbind(struct api_call *c);
 void api_device_energy(struct api_call *c);
+void api_logout(struct api_call *c);
+void api_me_password(struct api_call *c);
+void api_user_update(struct api_call *c);
+void api_user_delete(struct api_call *c);
+void api_device_delete(struct api_call *c);
+void api_device_secret(struct api_call *c);
+void api_audit_list(struct api_call *c);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "api.h"
 #include "api_query.h"
+#include "money.h"
 #include "recharge.h"
 
 /* The amount as integer fen. 0, or answers 400. */
@@ -62,8 +63,14 @@ void api_recharge(struct api_call *c)
         api_store_error(c, r);
         return;
     }
-    if (res.replayed)
+    if (res.replayed) {
         http_response_header(c->res, "Idempotent-Replayed", "true");
+    } else {
+        char amount[MONEY_TEXT_LEN];
+        money_format(fen, amount);
+        api_audit(c, "recharge", dev.device_id, "amount=%s ledger_id=%lld", amount,
+                  (long long)res.ledger_id);
+    }
     struct jsonw w;
     api_success(c, 200, &w);
     jsonw_kmoney(&w, "new_balance", res.new_balance_fen);

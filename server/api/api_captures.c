@@ -188,6 +188,8 @@ void api_capture_create(struct api_call *c)
     }
     log_info("api: %s asked %s for a %d ms capture (capture %lld, request %s)", c->user.username,
              dev.device_id, (int)duration, (long long)id, request_id);
+    api_audit(c, "capture.request", dev.device_id, "duration_ms=%d capture_id=%lld", (int)duration,
+              (long long)id);
 
     char location[128];
     snprintf(location, sizeof(location), "/api/devices/%s/captures/%lld", dev.device_id,

@@ -214,6 +214,13 @@ void api_data_upload(struct api_call *c)
     struct device_rec dev;
     if (upload_device(c, device_id, secret, &dev))
         goto out;
+    /* Counted once the secret is known good: nobody else can spend a device's budget. */
+    int64_t retry_ms = 0;
+    if (c->app->device_uploads &&
+        ratelimit_take(c->app->device_uploads, dev.device_id, time_mono_ms(), NULL, &retry_ms)) {
+        api_too_many(c, retry_ms, "too many uploads for this device");
+        goto out;
+    }
 
     batch = calloc(n, sizeof(*batch));
     if (!batch) {

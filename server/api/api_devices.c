@@ -1,5 +1,6 @@
 /*
- * Devices: GET /api/devices, GET /api/devices/:id, POST /api/devices, and
+ * Devices: GET /api/devices, GET /api/devices/:id, POST /api/devices,
+ * DELETE /api/devices/:id, POST /api/devices/:id/secret (a new secret), and
  * who may see them: POST /api/devices/:id/bindings,
  * DELETE /api/devices/:id/bindings/:username.
  */
@@ -9,7 +10,10 @@
 
 #include "api.h"
 #include "api_energy.h"
+#include "devcache.h"
+#include "ingest.h"
 #include "log.h"
+#include "money.h"
 
 /* Most devices one list answer carries. */
 #define DEVICE_LIST_MAX 10000
@@ -188,6 +192,7 @@ void api_device_create(struct api_call *c)
         goto wipe;
     }
     log_info("api: %s added device %s", c->user.username, device_id);
+    api_audit(c, "device.create", device_id, "owner=%s", owner ? owner : "");
     struct jsonw w;
     api_success(c, 201, &w);
     jsonw_kstr(&w, "device_id", device_id);
@@ -230,6 +235,7 @@ void api_binding_add(struct api_call *c)
         goto out;
     }
     log_info("api: %s bound %s to %s", c->user.username, d.device_id, u.username);
+    api_audit(c, "binding.add", d.device_id, "user=%s", u.username);
     struct jsonw w;
     api_success(c, 201, &w);
     jsonw_kstr(&w, "device_id", d.device_id);
@@ -261,6 +267,72 @@ void api_binding_remove(struct api_call *c)
         return;
     }
     log_info("api: %s unbound %s from %s", c->user.username, d.device_id, u.username);
+    api_audit(c, "binding.remove", d.device_id, "user=%s", u.username);
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
+void api_device_credentials_changed(struct app *app, const char *device_id,
+                                    const char *new_secret_hash)
+{
+    /* This process's caches first: an upload or a message after this sees the change. */
+    devcache_forget(app->devices, device_id);
+    if (!new_secret_hash && app->ingest)
+        ingest_forget_device(app->ingest, device_id);
+    if (app->device_credentials_changed)
+        app->device_credentials_changed(app->device_credentials_ctx, device_id, new_secret_hash);
+}
+
+void api_device_secret(struct api_call *c)
+{
+    struct device_rec d;
+    if (api_device_for_caller(c, c->params[0], &d))
+        return;
+    char secret[AUTH_DEVICE_SECRET_LEN + 1], hash[SECRET_HASH_LEN + 1];
+    auth_device_secret_new(secret, hash);
+    int r = api_store_result(c, store_device_set_secret(c->store, d.id, hash));
+    if (r == -ENOENT) {
+        api_error(c, 404, "device not found");
+        goto wipe;
+    }
+    if (r) {
+        api_store_error(c, r);
+        goto wipe;
+    }
+    api_device_credentials_changed(c->app, d.device_id, hash);
+    log_info("api: %s gave device %s a new secret", c->user.username, d.device_id);
+    api_audit(c, "device.secret", d.device_id, "%s", "");
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", d.device_id);
+    jsonw_kstr(&w, "secret", secret);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+wipe:
+    auth_wipe(secret, sizeof(secret));
+}
+
+void api_device_delete(struct api_call *c)
+{
+    struct device_rec d;
+    if (api_device_for_caller(c, c->params[0], &d))
+        return;
+    int r = api_store_result(c, store_device_delete(c->store, d.id));
+    if (r == -ENOENT) {
+        api_error(c, 404, "device not found");
+        return;
+    }
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    api_device_credentials_changed(c->app, d.device_id, NULL);
+    log_info("api: %s deleted device %s", c->user.username, d.device_id);
+    char balance[MONEY_TEXT_LEN];
+    money_format(d.balance_fen, balance);
+    api_audit(c, "device.delete", d.device_id, "balance=%s", balance);
     struct jsonw w;
     api_success(c, 200, &w);
     jsonw_obj_end(&w);

@@ -1,4 +1,7 @@
-/* GET /api/health (for load balancers and monitoring) and GET /api/stats. */
+/*
+ * GET /api/health (for load balancers and monitoring: public, so it says
+ * nothing about the build) and GET /api/stats (staff: the version too).
+ */
 #include "api.h"
 #include "histcache.h"
 #include "retention.h"
@@ -18,7 +21,6 @@ void api_health(struct api_call *c)
     api_json(c, db_ok ? 200 : 503, &w);
     jsonw_obj_begin(&w);
     jsonw_kstr(&w, "status", db_ok ? "ok" : "degraded");
-    jsonw_kstr(&w, "version", SMARTMETER_VERSION);
     jsonw_kstr(&w, "database", db_ok ? "ok" : "unavailable");
     jsonw_kstr(&w, "mqtt", mqtt_ok ? "connected" : "disconnected");
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
@@ -31,6 +33,7 @@ void api_stats(struct api_call *c)
     const struct server_counters *s = c->app->stats;
     struct jsonw w;
     api_success(c, 200, &w);
+    jsonw_kstr(&w, "version", SMARTMETER_VERSION);
     jsonw_key(&w, "mqtt");
     jsonw_obj_begin(&w);
     jsonw_kint(&w, "messages", (int64_t)atomic_load(&s->messages));
@@ -63,6 +66,7 @@ void api_stats(struct api_call *c)
     jsonw_kint(&w, "uploads", (int64_t)atomic_load(&s->http_uploads));
     jsonw_kint(&w, "readings_stored", (int64_t)atomic_load(&s->http_readings_stored));
     jsonw_kint(&w, "duplicates", (int64_t)atomic_load(&s->http_duplicates));
+    jsonw_kint(&w, "password_checks_pending", pwpool_pending(c->app->passwords));
     jsonw_obj_end(&w);
     struct retention_counters rc;
     retention_counters(c->app->retention, &rc);

@@ -6,7 +6,6 @@
  * logged, never answered.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,48 +14,27 @@
 #include "timeutil.h"
 #include "wechat.h"
 
-#define IP_KEY_LEN 80
-
 #define NOT_BOUND_MESSAGE                                                                          \
     "no account is bound to this WeChat user; log in with your user name and password, then "      \
     "bind WeChat to your account"
 #define OPENID_TAKEN_MESSAGE "this WeChat user is already bound to another account"
 
-/* The key /api/login counts failures under per client address: both logins share one budget. */
-static void ip_key(const struct api_call *c, char key[IP_KEY_LEN])
-{
-    snprintf(key, IP_KEY_LEN, "ip:%s", http_client_address(c->req));
-}
-
-static void count_failure(struct api_call *c, const char *key)
-{
-    ratelimit_hit(c->app->login_failures, key, time_mono_ms(), NULL, NULL);
-}
-
-/* Answers 429 and returns true when the address has failed too often. */
-static bool throttled(struct api_call *c, const char *key)
-{
-    int64_t retry_ms = 0;
-    if (!ratelimit_blocked(c->app->login_failures, key, time_mono_ms(), &retry_ms))
-        return false;
-    char secs[24];
-    snprintf(secs, sizeof(secs), "%" PRId64, retry_ms / 1000 + 1);
-    http_response_header(c->res, "Retry-After", secs);
-    api_error(c, 429, "too many failed logins; try again in %s seconds", secs);
-    return true;
-}
-
 /*
- * Reads {"code"} and exchanges it with WeChat. Returns 0 with *ret, or -1
- * after answering. Failures that are the client's (a bad code, a blocked
- * WeChat user) count against its address. invalid_code_status is 401 for the
+ * Reads {"code"} and exchanges it with WeChat, the check reserved against the
+ * caller's address in the login throttle (/api/login shares the budget).
+ * Returns 0 with *ret and the reservation in *slot for the caller to settle,
+ * or -1 after answering (settled here: failures that are the client's, a bad
+ * code or a blocked WeChat user, keep it). invalid_code_status is 401 for the
  * login and 400 for binding, where a 401 would mean the session's token is bad.
  */
-static int exchange_code(struct api_call *c, const char *key, int invalid_code_status,
+static int exchange_code(struct api_call *c, int invalid_code_status, struct api_login_slot *slot,
                          struct wechat_session *ret)
 {
     if (!c->app->wechat)
         return api_error(c, 503, "WeChat login is not enabled on this server");
+    if (api_login_reserve(c, NULL, slot))
+        return -1;
+    enum api_login_outcome outcome = API_LOGIN_NOT_CHECKED;
     json_t *body = api_body_object(c);
     if (!body)
         return -1;
@@ -76,15 +54,15 @@ static int exchange_code(struct api_call *c, const char *key, int invalid_code_s
         goto out;
     }
     if (e == WECHAT_CODE_INVALID || e == WECHAT_BLOCKED) {
-        count_failure(c, key);
-        log_info("api: WeChat code from %s refused: %s (%s)", http_client_address(c->req),
+        outcome = API_LOGIN_FAILED;
+        log_info("api: WeChat code from %s refused: %s (%s)", api_client_address(c),
                  wechat_error_name(e), detail);
     } else if (e == WECHAT_CONFIG) {
         log_error("api: WeChat refused this server's credentials (%s): check wechat_appid and "
                   "wechat_secret_file",
                   detail);
     } else {
-        log_warn("api: WeChat code from %s not exchanged: %s (%s)", http_client_address(c->req),
+        log_warn("api: WeChat code from %s not exchanged: %s (%s)", api_client_address(c),
                  wechat_error_name(e), detail);
     }
     const char *message;
@@ -99,16 +77,18 @@ static int exchange_code(struct api_call *c, const char *key, int invalid_code_s
     }
     api_error(c, status, "%s", message);
 out:
+    if (r)
+        api_login_settle(c->app, slot, outcome);
     json_decref(body);
     return r;
 }
 
 void api_login_wechat(struct api_call *c)
 {
-    char key[IP_KEY_LEN];
+    struct api_login_slot slot;
     struct wechat_session ws;
-    ip_key(c, key);
-    if (throttled(c, key) || exchange_code(c, key, 401, &ws))
+    enum api_login_outcome outcome = API_LOGIN_NOT_CHECKED;
+    if (exchange_code(c, 401, &slot, &ws))
         return;
     struct store *st = api_store(c);
     if (!st)
@@ -120,9 +100,9 @@ void api_login_wechat(struct api_call *c)
     if (!r)
         r = api_store_result(c, store_user_by_id(st, b.user_id, &user));
     if (r == -ENOENT) {
-        count_failure(c, key);
+        outcome = API_LOGIN_FAILED;
         log_info("api: WeChat login from %s: no account is bound to this WeChat user",
-                 http_client_address(c->req));
+                 api_client_address(c));
         api_error(c, 403, NOT_BOUND_MESSAGE);
         goto out;
     }
@@ -130,9 +110,11 @@ void api_login_wechat(struct api_call *c)
         api_store_error(c, r);
         goto out;
     }
-    log_info("api: WeChat login of user '%s' from %s", user.username, http_client_address(c->req));
+    log_info("api: WeChat login of user '%s' from %s", user.username, api_client_address(c));
+    outcome = API_LOGIN_OK;
     api_login_answer(c, &user);
 out:
+    api_login_settle(c->app, &slot, outcome);
     memset(&ws, 0, sizeof(ws));
 }
 
@@ -147,11 +129,11 @@ static void answer_bound(struct api_call *c, int status, bool bound)
 
 void api_me_wechat_bind(struct api_call *c)
 {
-    char key[IP_KEY_LEN];
+    struct api_login_slot slot;
     struct wechat_session ws;
-    ip_key(c, key);
-    if (throttled(c, key) || exchange_code(c, key, 400, &ws))
+    if (exchange_code(c, 400, &slot, &ws))
         return;
+    api_login_settle(c->app, &slot, API_LOGIN_OK);
     const char *appid = c->app->opt->wechat_appid;
     struct store *st = api_store(c);
     if (!st)

@@ -4,7 +4,6 @@
 #ifndef SMARTMETER_APP_H
 #define SMARTMETER_APP_H
 
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -21,13 +20,19 @@ struct static_site;
 struct writer;
 struct histcache;
 struct devcache;
+struct pwpool;
 
 struct app {
     const struct server_options *opt;
     struct store_pool *pool;
     struct auth_key key;
-    struct ratelimit *login_failures; /* per client address and per (user name, address) */
-    sem_t password_slots;             /* Argon2id runs at once, each ~64 MiB */
+    /* Password checks per client address and per (user name, address): ratelimit.h. */
+    struct ratelimit *login_failures;
+    /* Requests per minute (options rate_limit_*); NULL: not limited. */
+    struct ratelimit *address_requests; /* every API call but /api/health, per client address */
+    struct ratelimit *user_requests;    /* calls with a token, per user */
+    struct ratelimit *device_uploads;   /* POST /api/device/data, per device */
+    struct pwpool *passwords;           /* Argon2id off the HTTP threads */
     struct server_counters *stats;
     struct mqtt_client *_Atomic mqtt; /* publishes commands to meters; NULL until it starts */
     int64_t started_ms;
@@ -37,6 +42,15 @@ struct app {
     struct writer *writer;       /* uploads share its transactions; NULL: each stores its own */
     struct histcache *history_cache; /* history answers; NULL when history_cache_mb is 0 */
     struct devcache *devices;        /* uploaders' keys and secret hashes; NULL: none kept */
+    struct ingest *ingest;           /* MQTT ingest, whose device cache forgets deleted devices */
+    /*
+     * The hook for the MQTT side (broker accounts the server provisions): called once a
+     * device's rotated secret (new_secret_hash) or its deletion (NULL) is committed, after the
+     * caches here forgot the old one. NULL: nothing outside this process to tell.
+     */
+    void (*device_credentials_changed)(void *ctx, const char *device_id,
+                                       const char *new_secret_hash);
+    void *device_credentials_ctx;
 };
 
 #endif

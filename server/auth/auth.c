@@ -82,6 +82,25 @@ bool auth_device_secret_verify(const char *stored_hash, const char *presented)
     return sodium_memcmp(h, stored_hash, SECRET_HASH_LEN) == 0;
 }
 
+bool auth_token_current(const struct auth_claims *claims, const struct user_rec *user,
+                        const char **why)
+{
+    /* The account was made after the token: not the account the token was for. */
+    if (claims->issued_ms < user->created_ms) {
+        *why = "the account of this token no longer exists";
+        return false;
+    }
+    if (claims->issued_ms <= user->tokens_valid_after_ms) {
+        *why = "token revoked; log in again";
+        return false;
+    }
+    if (user->disabled) {
+        *why = "account disabled";
+        return false;
+    }
+    return true;
+}
+
 void auth_wipe(void *p, size_t len)
 {
     sodium_memzero(p, len);
@@ -91,12 +110,10 @@ int auth_key_load(const char *path, struct auth_key *ret, char *err, size_t errl
 {
     char *data = NULL;
     size_t len = 0;
-    int r = file_read_all(path, AUTH_JWT_SECRET_MAX + 2, &data, &len);
-    if (r) {
-        snprintf(err, errlen, "JWT secret file %s: %s", path,
-                 r == -E2BIG ? "larger than 4096 bytes" : strerror(-r));
+    int r = file_read_secret("JWT secret file", path, AUTH_JWT_SECRET_MAX + 2, &data, &len, err,
+                             errlen);
+    if (r)
         return r;
-    }
     if (len > 0 && data[len - 1] == '\n')
         len--;
     if (len > 0 && data[len - 1] == '\r')
@@ -115,12 +132,23 @@ int auth_key_load(const char *path, struct auth_key *ret, char *err, size_t errl
     return 0;
 }
 
-int auth_token_issue(const struct auth_key *key, const struct user_rec *user, int64_t now_s,
+int64_t auth_token_issue_time(const struct user_rec *user, int64_t now_ms)
+{
+    int64_t t = now_ms;
+    if (t <= user->tokens_valid_after_ms)
+        t = user->tokens_valid_after_ms + 1;
+    if (t < user->created_ms)
+        t = user->created_ms;
+    return t;
+}
+
+int auth_token_issue(const struct auth_key *key, const struct user_rec *user, int64_t issued_ms,
                      int64_t ttl_s, char **ret_token)
 {
     jwt_t *jwt = NULL;
     char sub[24];
     int r = -ENOMEM;
+    int64_t now_s = issued_ms / 1000;
 
     snprintf(sub, sizeof(sub), "%" PRId64, user->id);
     if (jwt_new(&jwt))
@@ -128,6 +156,7 @@ int auth_token_issue(const struct auth_key *key, const struct user_rec *user, in
     if (jwt_add_grant(jwt, "sub", sub) || jwt_add_grant(jwt, "name", user->username) ||
         jwt_add_grant(jwt, "role", role_name(user->role)) ||
         jwt_add_grant_int(jwt, "iat", (long)now_s) ||
+        jwt_add_grant_int(jwt, "iat_ms", (long)issued_ms) ||
         jwt_add_grant_int(jwt, "exp", (long)(now_s + ttl_s)) ||
         jwt_set_alg(jwt, JWT_ALG_HS256, key->bytes, (int)key->len))
         goto out;
@@ -191,8 +220,17 @@ int auth_token_verify(const struct auth_key *key, const char *token, int64_t now
         *why = "token has no subject";
         goto out;
     }
+    /* Optional (tokens of earlier releases lack it), but when there it must agree with iat. */
+    errno = 0;
+    long iat_ms = jwt_get_grant_int(jwt, "iat_ms");
+    bool has_ms = errno == 0;
+    if ((errno && errno != ENOENT) || (has_ms && (iat_ms < 0 || iat_ms / 1000 != iat))) {
+        *why = "token has a bad issue time";
+        goto out;
+    }
     ret->user_id = strtoll(sub, NULL, 10);
     ret->issued_s = iat;
+    ret->issued_ms = has_ms ? (int64_t)iat_ms : (int64_t)iat * 1000;
     ret->expires_s = exp;
     r = 0;
 out:

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,15 +12,43 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
+#include "http_check.h"
 #include "https.h"
 #include "log.h"
 #include "proxy.h"
 #include "timeutil.h"
 
-#define STOP_WAIT_MS 30000 /* http_stop() waits this long for deferred answers */
+#define STOP_WAIT_MS  30000 /* http_stop() waits this long for deferred answers */
+#define WATCH_TICK_MS 250   /* how often the deadlines are looked at */
+#define LINGER_MAX    64    /* connections drained at once after an early answer */
+#define LINGER_MS     5000  /* how long one is drained at most */
+
+/*
+ * Where a connection stands, for the deadlines: waiting for a request's line
+ * and headers (since it opened or its previous answer went out), reading a
+ * body (since the headers), or busy (a handler, a deferred answer, sending).
+ */
+enum conn_phase { CONN_WAITING, CONN_BODY, CONN_BUSY };
+
+/* One open connection, in the server's list under watch_mu. */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    enum conn_phase phase;
+    int64_t since_ms; /* monotonic */
+    bool shut;        /* shut down for being late; libmicrohttpd closes it */
+    bool linger;      /* answered before its body was read: drain it after the close */
+};
+
+/* A socket kept open after libmicrohttpd let go of it, drained until the client stops. */
+struct lingering_socket {
+    int fd; /* our duplicate */
+    int64_t until_ms;
+};
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -28,6 +58,18 @@ struct http_server {
     pthread_cond_t defer_done;
     unsigned deferred; /* answers deferred and not yet resumed */
     bool stopping;     /* http_defer() refuses */
+    /*
+     * Deadlines: the open connections and the thread that shuts down late ones. The same
+     * thread drains the connections answered before their body was read: closing one with
+     * the body still arriving would make the kernel reset it, and a client that sends its
+     * whole body before reading would see the reset instead of the answer.
+     */
+    pthread_mutex_t watch_mu;
+    struct conn_watch *conns;
+    struct lingering_socket lingering[LINGER_MAX];
+    unsigned nlinger;
+    pthread_t watchdog;
+    bool watchdog_running, watchdog_quit;
 };
 
 /* Where a request's deferred answer stands. */
@@ -46,8 +88,9 @@ enum defer_state {
 struct request_ctx {
     struct dynbuf body;
     bool too_large;
-    bool started;   /* on_request has seen the headers */
-    char *raw_path; /* the path as sent, before percent-decoding; NULL if too long */
+    bool started;       /* on_request has seen the headers */
+    char *raw_path;     /* the path as sent, before percent-decoding; NULL if too long */
+    bool raw_path_long; /* it was longer than RAW_PATH_MAX */
     struct http_server *srv;
     struct MHD_Connection *conn;
     int refs;
@@ -88,6 +131,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         return NULL;
     ctx->refs = 1;
     size_t len = strcspn(uri, "?");
+    ctx->raw_path_long = len > RAW_PATH_MAX;
     if (len <= RAW_PATH_MAX) {
         ctx->raw_path = malloc(len + 1);
         if (ctx->raw_path) {
@@ -144,12 +188,19 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct http_respo
     return ok;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *message)
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *message)
 {
-    struct http_response res = {.status = status};
+    struct http_response res = {.status = (int)status};
     dynbuf_init(&res.body, 1024);
     dynbuf_addf(&res.body, "{\"status\":\"error\",\"message\":\"%s\"}", message);
     return send_response(c, &res);
+}
+
+static enum MHD_Result send_too_large(struct http_server *srv, struct MHD_Connection *c)
+{
+    char msg[80];
+    snprintf(msg, sizeof(msg), "request body larger than %zu bytes", srv->opts.max_body_bytes);
+    return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
 }
 
 static void peer_addr(struct MHD_Connection *c, char *out, size_t outlen)
@@ -206,6 +257,186 @@ const char *http_client_address(const struct http_request *req)
     return ctx && ctx->client_addr[0] ? ctx->client_addr : req->peer_addr;
 }
 
+/* --- deadlines --------------------------------------------------------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    struct conn_watch *w = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = ci ? calloc(1, sizeof(*w)) : NULL;
+        if (!w)
+            return; /* no deadline for this one: libmicrohttpd's idle timeout still applies */
+        w->fd = ci->connect_fd;
+        w->phase = CONN_WAITING;
+        w->since_ms = time_mono_ms();
+        pthread_mutex_lock(&srv->watch_mu);
+        w->next = srv->conns;
+        if (srv->conns)
+            srv->conns->prev = w;
+        srv->conns = w;
+        pthread_mutex_unlock(&srv->watch_mu);
+        *socket_context = w;
+        return;
+    }
+    /* Closed: called before libmicrohttpd closes the socket, so the watchdog never shuts down
+       a descriptor that was closed (and maybe reused). */
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_mu);
+    if (w->linger && !w->shut && srv->watchdog_running && srv->nlinger < LINGER_MAX) {
+        /* libmicrohttpd has sent the answer and shut the sending side; keep reading. */
+        int fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0)
+            srv->lingering[srv->nlinger++] =
+                (struct lingering_socket){.fd = fd, .until_ms = time_mono_ms() + LINGER_MS};
+    }
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        srv->conns = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&srv->watch_mu);
+    free(w);
+    *socket_context = NULL;
+}
+
+/* The connection's watch (NULL when it has none), for set_phase() and the like. */
+static struct conn_watch *watch_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void set_phase(struct http_server *srv, struct MHD_Connection *c, enum conn_phase phase)
+{
+    struct conn_watch *w = watch_of(c);
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_mu);
+    w->phase = phase;
+    w->since_ms = time_mono_ms();
+    pthread_mutex_unlock(&srv->watch_mu);
+}
+
+static void set_linger(struct http_server *srv, struct MHD_Connection *c)
+{
+    struct conn_watch *w = watch_of(c);
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_mu);
+    w->linger = true;
+    pthread_mutex_unlock(&srv->watch_mu);
+}
+
+/* Shuts down the connections past their deadline; locked. */
+static void enforce_deadlines(struct http_server *srv, int64_t now)
+{
+    int64_t header_ms = (int64_t)srv->opts.header_timeout_s * 1000;
+    int64_t body_ms = (int64_t)srv->opts.body_timeout_s * 1000;
+    unsigned late = 0;
+    for (struct conn_watch *w = srv->conns; w; w = w->next) {
+        int64_t limit = w->phase == CONN_WAITING ? header_ms : w->phase == CONN_BODY ? body_ms : 0;
+        if (w->shut || limit == 0 || now - w->since_ms < limit)
+            continue;
+        /* libmicrohttpd sees the end of the stream and closes the connection itself. */
+        shutdown(w->fd, SHUT_RDWR);
+        w->shut = true;
+        late++;
+    }
+    if (late)
+        log_debug("http: shut down %u connections past their header or body deadline", late);
+}
+
+/* Reads and drops what a lingering socket holds; false once the client is done (or gone). */
+static bool drain(int fd)
+{
+    static char sink[65536]; /* the watchdog thread's alone */
+    for (;;) {
+        ssize_t n = read(fd, sink, sizeof(sink));
+        if (n > 0)
+            continue;
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+    }
+}
+
+/*
+ * Every WATCH_TICK_MS (sooner when a lingering socket has data): shuts down
+ * the connections past their deadline, drains the lingering sockets and
+ * closes those that are done or past LINGER_MS.
+ */
+static void *watchdog(void *arg)
+{
+    struct http_server *srv = arg;
+    struct pollfd pfd[LINGER_MAX];
+    pthread_mutex_lock(&srv->watch_mu);
+    while (!srv->watchdog_quit) {
+        enforce_deadlines(srv, time_mono_ms());
+        unsigned n = srv->nlinger;
+        for (unsigned i = 0; i < n; i++)
+            pfd[i] = (struct pollfd){.fd = srv->lingering[i].fd, .events = POLLIN};
+        pthread_mutex_unlock(&srv->watch_mu);
+        int ready = poll(pfd, n, WATCH_TICK_MS);
+        pthread_mutex_lock(&srv->watch_mu);
+        /* Only this thread removes lingering sockets: the first n are still pfd's. */
+        int64_t now = time_mono_ms();
+        for (unsigned i = n; i-- > 0;) {
+            bool open = (ready <= 0 || !pfd[i].revents || drain(pfd[i].fd)) &&
+                        now < srv->lingering[i].until_ms;
+            if (open)
+                continue;
+            close(srv->lingering[i].fd);
+            srv->lingering[i] = srv->lingering[--srv->nlinger];
+        }
+    }
+    while (srv->nlinger > 0)
+        close(srv->lingering[--srv->nlinger].fd);
+    pthread_mutex_unlock(&srv->watch_mu);
+    return NULL;
+}
+
+/* --- requests ----------------------------------------------------------------------------- */
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct http_framing *f = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_lengths++ == 0)
+            f->content_length = value ? value : "";
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0) {
+        f->authorizations++;
+    }
+    return MHD_YES;
+}
+
+/*
+ * The rules of http_check.h, on a request whose headers just arrived: 0, or
+ * the status to answer at once with *ret_message.
+ */
+static int check_request(struct http_server *srv, struct MHD_Connection *c,
+                         const struct request_ctx *ctx, const char **ret_message)
+{
+    struct http_framing f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &f);
+    int status = http_check_framing(&f, srv->opts.max_body_bytes, ret_message);
+    if (status)
+        return status;
+    if (!ctx->raw_path) {
+        *ret_message = ctx->raw_path_long ? "path too long" : "out of memory";
+        return ctx->raw_path_long ? 414 : 503;
+    }
+    return http_check_path(ctx->raw_path, ret_message);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -237,10 +468,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         ctx->conn = c;
         dynbuf_init(&ctx->body, srv->opts.max_body_bytes);
         *con_cls = ctx;
-        const char *cl =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > srv->opts.max_body_bytes)
-            ctx->too_large = true;
+        /* Answered now, before any body is read: libmicrohttpd then reads no more of it. */
+        const char *why = NULL;
+        int status = check_request(srv, c, ctx, &why);
+        if (status)
+            set_linger(srv, c);
+        if (status == MHD_HTTP_CONTENT_TOO_LARGE)
+            return send_too_large(srv, c);
+        if (status)
+            return send_error(c, (unsigned)status, why);
+        set_phase(srv, c, CONN_BODY);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -249,11 +486,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0; /* consumed (or discarded once too large) */
         return MHD_YES;
     }
-    if (ctx->too_large) {
-        char msg[80];
-        snprintf(msg, sizeof(msg), "request body larger than %zu bytes", srv->opts.max_body_bytes);
-        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
-    }
+    set_phase(srv, c, CONN_BUSY);
+    if (ctx->too_large)
+        return send_too_large(srv, c);
 
     struct http_request req = {
         .method = method,
@@ -329,8 +564,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct http_server *srv = cls;
     struct request_ctx *ctx = *con_cls;
-    (void)c;
     (void)toe;
+    set_phase(srv, c, CONN_WAITING);
     if (!ctx)
         return;
     *con_cls = NULL;
@@ -402,6 +637,14 @@ bad:
     return -EINVAL;
 }
 
+static void destroy(struct http_server *srv)
+{
+    pthread_mutex_destroy(&srv->watch_mu);
+    pthread_cond_destroy(&srv->defer_done);
+    pthread_mutex_destroy(&srv->defer_mu);
+    free(srv);
+}
+
 int http_start(const struct http_options *opts, struct http_server **ret, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -414,6 +657,7 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
     srv->opts = *opts;
     pthread_mutex_init(&srv->defer_mu, NULL);
     time_cond_init_monotonic(&srv->defer_done);
+    pthread_mutex_init(&srv->watch_mu, NULL);
     /* TURBO: try reads and writes before asking epoll (saves a loop round per request). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -436,13 +680,25 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
         (unsigned)opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)opts->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)opts->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available)",
                  opts->listen);
-        free(srv);
+        destroy(srv);
         return -EADDRINUSE;
+    }
+    /* Under watch_mu: on_connection() reads watchdog_running from the daemon's threads. */
+    pthread_mutex_lock(&srv->watch_mu);
+    int tr = pthread_create(&srv->watchdog, NULL, watchdog, srv);
+    srv->watchdog_running = tr == 0;
+    pthread_mutex_unlock(&srv->watch_mu);
+    if (tr) {
+        snprintf(err, errlen, "cannot start the HTTP deadline thread");
+        MHD_stop_daemon(srv->daemon);
+        destroy(srv);
+        return -ENOMEM;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : 0;
@@ -476,8 +732,14 @@ void http_stop(struct http_server *srv)
                   left, STOP_WAIT_MS);
         return;
     }
+    pthread_mutex_lock(&srv->watch_mu);
+    srv->watchdog_quit = true;
+    bool running = srv->watchdog_running;
+    srv->watchdog_running = false; /* no more lingering sockets from here on */
+    pthread_mutex_unlock(&srv->watch_mu);
+    if (running)
+        pthread_join(srv->watchdog, NULL);
+    /* Closes every connection: on_connection() empties the list as it goes. */
     MHD_stop_daemon(srv->daemon);
-    pthread_cond_destroy(&srv->defer_done);
-    pthread_mutex_destroy(&srv->defer_mu);
-    free(srv);
+    destroy(srv);
 }

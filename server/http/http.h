@@ -4,10 +4,18 @@
  * bodies up to a cap, and hands each complete request to one handler
  * function with our own request/response structs.
  *
- * A handler that must wait for something (an upload for its commit) defers
- * its answer instead of blocking a thread: http_defer(), then, from any
- * thread, fill http_deferred_response() and call http_resume(). Meanwhile
- * the connection is suspended and its thread serves others.
+ * A handler that must wait for something (an upload for its commit, a
+ * password check) defers its answer instead of blocking a thread:
+ * http_defer(), then, from any thread, fill http_deferred_response() and
+ * call http_resume(). Meanwhile the connection is suspended and its thread
+ * serves others.
+ *
+ * Before any handler sees a request, its framing, headers and path pass the
+ * rules of http_check.h; one that breaks them is answered at once (400, or
+ * 413 for a body announced too large, before the body is read) with a JSON
+ * error. Slow clients are bounded: connections per address, a deadline for a
+ * request's line and headers and another for its body (a connection past its
+ * deadline is shut down), and an idle timeout.
  *
  * With a certificate (https.h) the listener speaks only HTTPS, TLS 1.2 or
  * later. Behind a reverse proxy, http_client_address() names the client the
@@ -83,8 +91,13 @@ struct http_options {
     size_t max_body_bytes;     /* larger bodies get 413 */
     size_t max_response_bytes; /* cap on a response body */
     unsigned max_connections;
-    unsigned max_connections_per_ip;
-    unsigned timeout_s; /* idle connection timeout */
+    unsigned max_connections_per_ip; /* 0: no limit */
+    unsigned timeout_s;              /* idle connection timeout (0: none) */
+    /* A request's line and headers must arrive within this many seconds of the connection
+       opening or the previous answer, and its body within body_timeout_s of the headers (0: no
+       deadline). */
+    unsigned header_timeout_s;
+    unsigned body_timeout_s;
     /* HTTPS with this certificate and key, read only while starting; NULL: plain HTTP. */
     const struct http_tls *tls;
     const struct proxy_list *trusted_proxies; /* NULL: no proxy trusted; kept until stop */

@@ -12,11 +12,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "url.h"
 
 struct static_site {
     char root[PATH_MAX]; /* resolved: no symlinks, no trailing "/" */
     size_t root_len;
     size_t max_file_bytes;
+    bool source_maps; /* serve *.map files */
 };
 
 int static_site_open(const char *root, size_t max_file_bytes, struct static_site **ret, char *err,
@@ -47,20 +49,14 @@ int static_site_open(const char *root, size_t max_file_bytes, struct static_site
     return 0;
 }
 
+void static_site_serve_source_maps(struct static_site *site, bool on)
+{
+    site->source_maps = on;
+}
+
 void static_site_free(struct static_site *site)
 {
     free(site);
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static bool is_control(unsigned char c)
@@ -86,8 +82,8 @@ int static_path_check(const char *raw_path, char *ret_rel, size_t rel_len)
     for (size_t i = 1; i < raw_len; i++) {
         unsigned char c = (unsigned char)raw_path[i];
         if (c == '%') {
-            int hi = hex_value(raw_path[i + 1]);
-            int lo = hi < 0 ? -1 : hex_value(raw_path[i + 2]);
+            int hi = url_hex_value(raw_path[i + 1]);
+            int lo = hi < 0 ? -1 : url_hex_value(raw_path[i + 2]);
             if (lo < 0)
                 return -EINVAL;
             c = (unsigned char)(hi << 4 | lo);
@@ -163,13 +159,20 @@ const char *static_cache_control(const char *rel)
     return "no-cache";
 }
 
-static void plain_answer(struct http_response *res, int status, const char *text)
+/* The API's error shape, {"status":"error","message":...}; text is ours (nothing to escape). */
+static void error_answer(struct http_response *res, int status, const char *text)
 {
     dynbuf_reset(&res->body);
     res->status = status;
-    res->content_type = "text/plain; charset=utf-8";
-    dynbuf_addstr(&res->body, text);
-    dynbuf_addc(&res->body, '\n');
+    res->content_type = NULL;
+    dynbuf_addf(&res->body, "{\"status\":\"error\",\"message\":\"%s\"}", text);
+}
+
+/* Whether rel names a source map ("assets/app-X.js.map"). */
+static bool is_source_map(const char *rel)
+{
+    size_t n = strlen(rel);
+    return n >= 4 && strcasecmp(rel + n - 4, ".map") == 0;
 }
 
 /* The headers every dashboard answer carries, errors included. */
@@ -243,17 +246,23 @@ void static_serve(const struct static_site *site, const struct http_request *req
     common_headers(res);
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
         http_response_header(res, "Allow", "GET, HEAD");
-        plain_answer(res, 405, "method not allowed");
+        error_answer(res, 405, "method not allowed");
         return;
     }
     const char *raw = req->raw_path ? req->raw_path : req->path;
     int r = static_path_check(raw, rel, STATIC_MAX_PATH + 1);
     if (r == -ENAMETOOLONG) {
-        plain_answer(res, 414, "path too long");
+        error_answer(res, 414, "path too long");
         return;
     }
     if (r) {
-        plain_answer(res, 400, "bad path");
+        error_answer(res, 400, "bad path");
+        return;
+    }
+
+    /* Source maps show the dashboard's source: served only when asked for. */
+    if (!site->source_maps && is_source_map(rel)) {
+        error_answer(res, 404, "not found");
         return;
     }
 
@@ -266,12 +275,12 @@ void static_serve(const struct static_site *site, const struct http_request *req
         fd = static_open_file(site, rel, &st);
     }
     if (fd == -ENOENT || fd == -ENOTDIR || fd == -EISDIR || fd == -ENAMETOOLONG) {
-        plain_answer(res, 404, "not found");
+        error_answer(res, 404, "not found");
         return;
     }
     if (fd < 0) {
         log_warn("static: cannot open %s: %s", rel, strerror(-fd));
-        plain_answer(res, fd == -EACCES ? 403 : 500,
+        error_answer(res, fd == -EACCES ? 403 : 500,
                      fd == -EACCES ? "forbidden" : "internal error");
         return;
     }
@@ -279,7 +288,7 @@ void static_serve(const struct static_site *site, const struct http_request *req
         close(fd);
         log_warn("static: %s is %lld bytes, more than the %zu served", rel, (long long)st.st_size,
                  site->max_file_bytes);
-        plain_answer(res, 500, "file too large to serve");
+        error_answer(res, 500, "file too large to serve");
         return;
     }
 
@@ -309,7 +318,7 @@ void static_serve(const struct static_site *site, const struct http_request *req
     close(fd);
     if (r) {
         log_warn("static: cannot read %s: %s", rel, strerror(-r));
-        plain_answer(res, 500, "internal error");
+        error_answer(res, 500, "internal error");
         return;
     }
     res->status = 200;

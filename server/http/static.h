@@ -10,8 +10,9 @@
  * single-page app can own its URLs; a missing file with an extension answers
  * 404. Files under assets/ carry content hashes in their names (the build
  * makes them so) and may be cached for a year; everything else is revalidated
- * with its ETag or Last-Modified. Every answer carries the dashboard's
- * Content-Security-Policy.
+ * with its ETag or Last-Modified. Source maps (*.map) answer 404 unless
+ * turned on (they give away the dashboard's source). Errors answer the API's
+ * JSON shape. Every answer carries the dashboard's Content-Security-Policy.
  */
 #ifndef SMARTMETER_STATIC_H
 #define SMARTMETER_STATIC_H
@@ -40,6 +41,8 @@ struct static_site;
  */
 int static_site_open(const char *root, size_t max_file_bytes, struct static_site **ret, char *err,
                      size_t errlen);
+/* Whether *.map files are served (off when opened). */
+void static_site_serve_source_maps(struct static_site *site, bool on);
 /* Frees a site; accepts NULL. */
 void static_site_free(struct static_site *site);
 

@@ -23,8 +23,14 @@
 #include "writer.h"
 
 #define LOG_WINDOW_MS 60000
-/* Devices are never deleted, so a device's key, once looked up, stays right (no TTL). */
-#define DEVICE_CACHE_SLOTS 4096
+/*
+ * A device's key, once looked up, is kept a minute: a device deleted here is
+ * forgotten at once (ingest_forget_device()), one deleted through another
+ * instance within the TTL (meanwhile the store drops its readings, see
+ * store_readings_insert_batch()).
+ */
+#define DEVICE_CACHE_SLOTS  4096
+#define DEVICE_CACHE_TTL_MS 60000
 
 /* The store keeps every request id the wire allows. */
 _Static_assert(COMMAND_ID_MAX <= CAPTURE_REQUEST_ID_MAX, "request ids must fit the store");
@@ -39,7 +45,7 @@ struct ingest {
     struct reading *scratch; /* one reading, for checking items one by one */
     struct ratelimit *log_limit;
     struct writer *writer;
-    struct devcache *devices; /* device ids to keys, kept for the ingest's life */
+    struct devcache *devices; /* device ids to keys, kept DEVICE_CACHE_TTL_MS */
 };
 
 struct ingest *ingest_new(const struct store_source *db, const struct ingest_limits *limits,
@@ -58,7 +64,7 @@ struct ingest *ingest_new(const struct store_source *db, const struct ingest_lim
     ing->batch = calloc(max_batch, sizeof(struct reading));
     ing->rejected = calloc(max_batch, sizeof(uint64_t));
     ing->scratch = calloc(1, sizeof(struct reading));
-    if (devcache_new(DEVICE_CACHE_SLOTS, INT64_MAX, &ing->devices))
+    if (devcache_new(DEVICE_CACHE_SLOTS, DEVICE_CACHE_TTL_MS, &ing->devices))
         ing->devices = NULL;
     ing->log_limit = ratelimit_new(4096, LOG_WINDOW_MS, 1);
     if (!ing->batch || !ing->rejected || !ing->scratch || !ing->devices || !ing->log_limit) {
@@ -82,6 +88,11 @@ void ingest_free(struct ingest *ing)
     free(ing);
 }
 
+void ingest_forget_device(struct ingest *ing, const char *device_id)
+{
+    devcache_forget(ing->devices, device_id);
+}
+
 void ingest_set_writer(struct ingest *ing, struct writer *w)
 {
     ing->writer = w;
@@ -94,7 +105,7 @@ static void log_rejected(struct ingest *ing, const char *kind, const char *devic
     char key[DEVICE_ID_MAX + 32];
     uint32_t count;
     snprintf(key, sizeof(key), "%s:%s", kind, device);
-    ratelimit_hit(ing->log_limit, key, time_mono_ms(), &count, NULL);
+    ratelimit_hit(ing->log_limit, key, time_mono_ms(), &count);
     if (count == 1)
         log_warn("ingest: %s from device '%s': %s (further ones logged once a minute)", kind,
                  device, reason);

@@ -49,6 +49,12 @@ void ingest_free(struct ingest *ing);
  */
 void ingest_set_writer(struct ingest *ing, struct writer *w);
 
+/*
+ * Forgets what the ingest knows of device_id (a deleted device): its next
+ * message looks it up again. Thread-safe.
+ */
+void ingest_forget_device(struct ingest *ing, const char *device_id);
+
 enum ingest_result {
     INGEST_DONE,  /* handled (stored or queued for the writer, or rejected for good) */
     INGEST_RETRY, /* the database is unavailable (or the writer stopping): deliver again later */

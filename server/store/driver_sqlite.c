@@ -108,13 +108,58 @@ static void sqlite_rollback(struct db *db)
         (void)run_tx(D(db), TX_ROLLBACK);
 }
 
-/* SQLite runs DDL inside transactions: a migration applies completely or not at all. */
+/*
+ * Migrations run with foreign keys off, so one may rebuild a table that others
+ * point at (create the new one, copy, drop the old, rename: SQLite's own
+ * recipe) without the drop cascading or failing; the pragma is a no-op inside
+ * a transaction, hence before BEGIN. Before the commit every foreign key is
+ * checked. SQLite runs DDL inside transactions: a migration applies completely
+ * or not at all.
+ */
+static int sqlite_schema_lock(struct db *db)
+{
+    int r = sqlite_exec(db, "PRAGMA foreign_keys = OFF");
+    if (!r)
+        r = sqlite_begin(db);
+    if (r)
+        (void)sqlite_exec(db, "PRAGMA foreign_keys = ON");
+    return r;
+}
+
+/* 0 when no row breaks a foreign key, else -EIO naming the first table that has one. */
+static int check_foreign_keys(struct sqlite_db *d)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+        return fail(d);
+    int rc = sqlite3_step(st);
+    int r = 0;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *table = sqlite3_column_text(st, 0);
+        snprintf(d->errmsg, sizeof(d->errmsg), "rows of %s break a foreign key",
+                 table ? (const char *)table : "?");
+        r = -EIO;
+    } else if (rc != SQLITE_DONE) {
+        r = fail(d);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
 static int sqlite_schema_unlock(struct db *db, bool ok)
 {
-    if (ok)
-        return sqlite_commit(db);
-    sqlite_rollback(db);
-    return 0;
+    int r = ok ? check_foreign_keys(D(db)) : 0;
+    if (ok && !r)
+        r = sqlite_commit(db);
+    if (!ok || r)
+        sqlite_rollback(db);
+    /* Foreign keys on again whatever happened; the first error is the one reported. */
+    char keep[DB_ERR_LEN];
+    snprintf(keep, sizeof(keep), "%s", D(db)->errmsg);
+    int on = sqlite_exec(db, "PRAGMA foreign_keys = ON");
+    if (r)
+        snprintf(D(db)->errmsg, sizeof(D(db)->errmsg), "%s", keep);
+    return r ? r : on;
 }
 
 static int sqlite_batches_only(struct db *db)
@@ -393,7 +438,7 @@ const struct db_driver db_driver_sqlite = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
-    .schema_lock = sqlite_begin,
+    .schema_lock = sqlite_schema_lock,
     .schema_unlock = sqlite_schema_unlock,
     .batches_only = sqlite_batches_only,
     .prepare = sqlite_prepare,

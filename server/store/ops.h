@@ -19,6 +19,9 @@ int ops_user_add(struct store *s, const char *username, const char *password_has
                  int64_t *ret_id);
 int ops_user_get(struct store *s, const char *username, int64_t id, struct user_rec *ret);
 int ops_user_list(struct store *s, store_user_cb cb, void *ctx);
+int ops_user_update(struct store *s, int64_t user_id, const struct user_change *ch,
+                    struct user_rec *ret);
+int ops_user_delete(struct store *s, int64_t user_id);
 
 /* ops_devices.c */
 int ops_device_add(struct store *s, const char *device_id, const char *secret_hash,
@@ -27,6 +30,8 @@ int ops_device_by_name(struct store *s, const char *device_id, struct device_rec
 int ops_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
 int ops_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
                           int64_t at_ms);
+int ops_device_set_secret(struct store *s, int64_t device_pk, const char *secret_hash);
+int ops_device_delete(struct store *s, int64_t device_pk);
 int ops_binding_add(struct store *s, int64_t user_id, int64_t device_pk);
 int ops_binding_remove(struct store *s, int64_t user_id, int64_t device_pk);
 int ops_binding_check(struct store *s, int64_t user_id, int64_t device_pk);
@@ -82,5 +87,9 @@ int ops_wechat_bind(struct store *s, int64_t user_id, const char *appid, const c
 int ops_wechat_get(struct store *s, const char *appid, const char *openid, int64_t user_id,
                    struct wechat_binding_rec *ret);
 int ops_wechat_unbind(struct store *s, int64_t user_id);
+
+/* ops_audit.c */
+int ops_audit_add(struct store *s, const struct audit_rec *e);
+int ops_audit_list(struct store *s, int64_t before_id, size_t limit, store_audit_cb cb, void *ctx);
 
 #endif

@@ -123,6 +123,53 @@ int ops_device_set_status(struct store *s, int64_t device_pk, enum device_status
     return sql_run(q, st, "set device status");
 }
 
+int ops_device_set_secret(struct store *s, int64_t device_pk, const char *secret_hash)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_DEVICE_SET_SECRET, "UPDATE devices SET secret_hash = ? WHERE id = ?",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_text(st, secret_hash);
+    db_bind_int(st, device_pk);
+    r = sql_run(q, st, "set device secret");
+    if (!r && db_changes(st) == 0)
+        r = store_fail(s, -ENOENT, "no such device");
+    return r;
+}
+
+/*
+ * Readings carry no foreign key (it would cost every insert a lookup), so they
+ * are deleted here; the rows of every other table go by ON DELETE CASCADE.
+ */
+int ops_device_delete(struct store *s, int64_t device_pk)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_begin(q);
+    if (!r)
+        r = sql_stmt(q, SQL_DEVICE_DELETE_READINGS, "DELETE FROM readings WHERE device_pk = ?",
+                     NULL, &st);
+    if (!r) {
+        db_bind_int(st, device_pk);
+        r = sql_run(q, st, "delete readings");
+    }
+    if (!r)
+        r = sql_stmt(q, SQL_DEVICE_DELETE, "DELETE FROM devices WHERE id = ?", NULL, &st);
+    if (!r) {
+        db_bind_int(st, device_pk);
+        r = sql_run(q, st, "delete device");
+    }
+    if (!r && db_changes(st) == 0)
+        r = store_fail(s, -ENOENT, "no such device");
+    if (!r)
+        r = sql_commit(q);
+    if (r)
+        sql_rollback(q);
+    return r;
+}
+
 /* The statement of a binding's (user, device) pair, bound: for add, remove and check. */
 static int binding_stmt(struct sql_store *q, enum sql_id id, const char *sql, int64_t user_id,
                         int64_t device_pk, struct db_stmt **ret)

@@ -10,10 +10,14 @@
  * SQL_BULK_MAX rows tell exactly which rows were new even while another
  * writer inserts the same (device, seq) (the unique key makes the second
  * wait for the first and then skip); then the rollups and data versions of
- * what was inserted.
+ * what was inserted. A batch that names a device deleted meanwhile (another
+ * instance's cache still knew it; readings carry no foreign key, rollups do)
+ * fails on the rollups' foreign key: it is run once more without that
+ * device's readings, which are then simply not stored.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,12 +186,14 @@ static int stored_max_seq(struct sql_store *q, int64_t device_pk, int64_t *ret)
 
 /*
  * Numbers the readings that came without a seq, per device, in batch order, after the
- * device's highest stored and batch seq; those past READING_SEQ_MAX are marked no_seq_left.
+ * device's highest stored and batch seq; those past READING_SEQ_MAX are marked no_seq_left
+ * (gone: skipped).
  */
-static int number_readings(struct sql_store *q, struct store_batch_item *items, size_t n)
+static int number_readings(struct sql_store *q, struct store_batch_item *items, size_t n,
+                           const bool *gone)
 {
     for (size_t k = 0; k < n; k++) {
-        if (items[k].reading.has_seq || items[k].no_seq_left)
+        if (items[k].reading.has_seq || items[k].no_seq_left || (gone && gone[k]))
             continue;
         int64_t next = 0, pk = items[k].device_pk;
         int r = stored_max_seq(q, pk, &next);
@@ -237,7 +243,7 @@ static int insert_chunk(struct sql_store *q, struct store_batch_item **chunk, un
 }
 
 static int insert_readings(struct sql_store *q, struct store_batch_item *items, size_t n,
-                           size_t *inserted)
+                           const bool *gone, size_t *inserted)
 {
     struct store_batch_item *chunk[SQL_BULK_MAX];
     int64_t now = time_now_ms();
@@ -246,7 +252,8 @@ static int insert_readings(struct sql_store *q, struct store_batch_item *items, 
     while (!r) {
         unsigned got = 0;
         for (; k < n && got < SQL_BULK_MAX; k++)
-            if (items[k].reading.has_seq && reading_complete(&items[k].reading))
+            if (items[k].reading.has_seq && reading_complete(&items[k].reading) &&
+                !(gone && gone[k]))
                 chunk[got++] = &items[k];
         if (got == 0)
             break;
@@ -255,16 +262,16 @@ static int insert_readings(struct sql_store *q, struct store_batch_item *items, 
     return r;
 }
 
-int ops_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
-                              size_t *ret_inserted)
+/* One attempt at a batch in one transaction; on failure nothing is stored or marked. */
+static int insert_batch_once(struct sql_store *q, struct store_batch_item *items, size_t n,
+                             const bool *gone, size_t *ret_inserted)
 {
-    struct sql_store *q = SQL(s);
     size_t inserted = 0;
     int r = sql_begin(q);
     if (!r)
-        r = number_readings(q, items, n);
+        r = number_readings(q, items, n, gone);
     if (!r)
-        r = insert_readings(q, items, n, &inserted);
+        r = insert_readings(q, items, n, gone, &inserted);
     if (!r && inserted)
         r = ops_rollups_add(q, items, n);
     if (!r && inserted)
@@ -279,6 +286,63 @@ int ops_readings_insert_batch(struct store *s, struct store_batch_item *items, s
     }
     *ret_inserted = inserted;
     return 0;
+}
+
+/* Marks in gone the items whose device no longer exists; *ret_any says whether one does not. */
+static int find_gone_devices(struct sql_store *q, const struct store_batch_item *items, size_t n,
+                             bool *gone, bool *ret_any)
+{
+    bool any = false;
+    for (size_t k = 0; k < n; k++) {
+        size_t j = 0;
+        while (j < k && items[j].device_pk != items[k].device_pk)
+            j++;
+        if (j < k) {
+            gone[k] = gone[j];
+            continue;
+        }
+        struct db_stmt *st = NULL;
+        int r = sql_stmt(q, SQL_DEVICE_EXISTS, "SELECT 1 FROM devices WHERE id = ?", NULL, &st);
+        if (r)
+            return r;
+        db_bind_int(st, items[k].device_pk);
+        r = sql_step(q, st, "find device");
+        db_reset(st);
+        if (r < 0)
+            return r;
+        gone[k] = r == 0;
+        any |= gone[k];
+    }
+    *ret_any = any;
+    return 0;
+}
+
+int ops_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
+                              size_t *ret_inserted)
+{
+    struct sql_store *q = SQL(s);
+    /* What came without a seq, to be numbered again if the batch runs twice. */
+    bool *seqless = calloc(n, sizeof(*seqless)), *gone = calloc(n, sizeof(*gone)), any = false;
+    int r = seqless && gone ? 0 : store_fail(s, -ENOMEM, "out of memory");
+    for (size_t k = 0; !r && k < n; k++)
+        seqless[k] = !items[k].reading.has_seq;
+    if (!r)
+        r = insert_batch_once(q, items, n, NULL, ret_inserted);
+    if (r == -ENOENT) {
+        char first[STORE_ERR_LEN];
+        snprintf(first, sizeof(first), "%s", s->errmsg);
+        r = find_gone_devices(q, items, n, gone, &any);
+        if (!r && !any)
+            r = store_fail(s, -ENOENT, "%s", first); /* a foreign key of something else */
+        for (size_t k = 0; !r && k < n; k++)
+            if (seqless[k])
+                items[k].reading.has_seq = false;
+        if (!r)
+            r = insert_batch_once(q, items, n, gone, ret_inserted);
+    }
+    free(seqless);
+    free(gone);
+    return r;
 }
 
 static char *query_sql(unsigned rows)

@@ -42,10 +42,14 @@ static const struct store_ops sql_ops = {
     .user_add = ops_user_add,
     .user_get = ops_user_get,
     .user_list = ops_user_list,
+    .user_update = ops_user_update,
+    .user_delete = ops_user_delete,
     .device_add = ops_device_add,
     .device_by_name = ops_device_by_name,
     .device_list = ops_device_list,
     .device_set_status = ops_device_set_status,
+    .device_set_secret = ops_device_set_secret,
+    .device_delete = ops_device_delete,
     .binding_add = ops_binding_add,
     .binding_remove = ops_binding_remove,
     .binding_check = ops_binding_check,
@@ -69,6 +73,8 @@ static const struct store_ops sql_ops = {
     .rollups_query = ops_rollups_query,
     .rollup_counters_before = ops_rollup_counters_before,
     .readings_delete_before = ops_readings_delete_before,
+    .audit_add = ops_audit_add,
+    .audit_list = ops_audit_list,
     .exec_sql = sql_exec,
 };
 

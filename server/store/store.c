@@ -115,6 +115,22 @@ int store_user_list(struct store *s, store_user_cb cb, void *ctx)
     return s->ops->user_list(s, cb, ctx);
 }
 
+int store_user_update(struct store *s, int64_t user_id, const struct user_change *ch,
+                      struct user_rec *ret)
+{
+    if (ch->password_hash &&
+        (!ch->password_hash[0] || strlen(ch->password_hash) > PASSWORD_HASH_MAX))
+        return store_fail(s, -EINVAL, "password hash must be 1 to %d bytes", PASSWORD_HASH_MAX);
+    if (ch->set_role && (unsigned)ch->role > ROLE_ADMIN)
+        return store_fail(s, -EINVAL, "unknown role");
+    return s->ops->user_update(s, user_id, ch, ret);
+}
+
+int store_user_delete(struct store *s, int64_t user_id)
+{
+    return s->ops->user_delete(s, user_id);
+}
+
 int store_device_add(struct store *s, const char *device_id, const char *secret_hash,
                      int64_t owner_user_id, int64_t *ret_id)
 {
@@ -135,6 +151,18 @@ int store_device_set_status(struct store *s, int64_t device_pk, enum device_stat
                             int64_t at_ms)
 {
     return s->ops->device_set_status(s, device_pk, status, at_ms);
+}
+
+int store_device_set_secret(struct store *s, int64_t device_pk, const char *secret_hash)
+{
+    if (strlen(secret_hash) != SECRET_HASH_LEN)
+        return store_fail(s, -EINVAL, "a secret hash is %d characters", SECRET_HASH_LEN);
+    return s->ops->device_set_secret(s, device_pk, secret_hash);
+}
+
+int store_device_delete(struct store *s, int64_t device_pk)
+{
+    return s->ops->device_delete(s, device_pk);
 }
 
 int store_binding_add(struct store *s, int64_t user_id, int64_t device_pk)
@@ -373,6 +401,34 @@ int store_wechat_by_user(struct store *s, int64_t user_id, struct wechat_binding
 int store_wechat_unbind(struct store *s, int64_t user_id)
 {
     return s->ops->wechat_unbind(s, user_id);
+}
+
+/* --- the audit log ----------------------------------------------------------------------- */
+
+static bool text_fits(const char *t, size_t max, bool may_be_empty)
+{
+    size_t n = strnlen(t, max + 1);
+    return n <= max && (may_be_empty || n > 0);
+}
+
+int store_audit_add(struct store *s, const struct audit_rec *e)
+{
+    if (!text_fits(e->actor, USERNAME_MAX, false) ||
+        !text_fits(e->action, AUDIT_ACTION_MAX, false) ||
+        !text_fits(e->target, AUDIT_TARGET_MAX, true) ||
+        !text_fits(e->address, AUDIT_ADDRESS_MAX, true) ||
+        !text_fits(e->detail, AUDIT_DETAIL_MAX, true))
+        return store_fail(s, -EINVAL,
+                          "an audit entry needs an actor and an action, and fields "
+                          "within their lengths");
+    return s->ops->audit_add(s, e);
+}
+
+int store_audit_list(struct store *s, int64_t before_id, size_t limit, store_audit_cb cb, void *ctx)
+{
+    if (limit == 0)
+        return 0;
+    return s->ops->audit_list(s, before_id, limit, cb, ctx);
 }
 
 int store_testing_exec(struct store *s, const char *sql)

@@ -12,6 +12,7 @@
  *   -EEXIST    a unique name is taken, a binding exists, or an idempotency
  *              key was reused for a different request
  *   -ERANGE    a balance would leave its allowed range
+ *   -EPERM     the change would leave no enabled admin
  *   -ENOTCONN  the connection to the database was lost; close the store and
  *              open a new one (store_pool does this)
  *   -EDEADLK   a deadlock ended the transaction (rolled back); the call may be
@@ -52,8 +53,9 @@ struct user_rec {
     char username[USERNAME_MAX + 1];
     char password_hash[PASSWORD_HASH_MAX + 1];
     enum role role;
-    int64_t tokens_valid_after_ms; /* tokens issued before this are refused */
-    int64_t created_ms;
+    int64_t tokens_valid_after_ms; /* tokens issued up to this instant are refused */
+    int64_t created_ms;            /* tokens issued before this are refused too */
+    bool disabled;                 /* may not log in; its tokens are refused */
 };
 
 enum device_status { DEVICE_STATUS_UNKNOWN = 0, DEVICE_STATUS_ONLINE, DEVICE_STATUS_OFFLINE };
@@ -144,6 +146,30 @@ int store_user_by_name(struct store *s, const char *username, struct user_rec *r
 int store_user_by_id(struct store *s, int64_t id, struct user_rec *ret);
 int store_user_list(struct store *s, store_user_cb cb, void *ctx);
 
+/* A change to an account for store_user_update(): each part applies when its flag is set. */
+struct user_change {
+    bool set_role;
+    enum role role;
+    bool set_disabled;
+    bool disabled;
+    const char *password_hash; /* NULL: unchanged */
+    int64_t revoke_tokens_ms;  /* tokens issued up to this instant stop working (0: none) */
+};
+/*
+ * Changes an account in one transaction; tokens_valid_after_ms only moves
+ * forward. -ENOENT when it does not exist; -EPERM when the change would leave
+ * no enabled admin (the last one cannot be demoted or disabled), with nothing
+ * changed. *ret (optional) gets the account as it now is.
+ */
+int store_user_update(struct store *s, int64_t user_id, const struct user_change *ch,
+                      struct user_rec *ret);
+/*
+ * Deletes an account: its bindings and WeChat binding go with it; ledger rows
+ * and captures it made stay, their actor unset. Ids are never handed out
+ * again. -ENOENT when it does not exist; -EPERM for the last enabled admin.
+ */
+int store_user_delete(struct store *s, int64_t user_id);
+
 /* Devices */
 /* Adds a device and, when owner_user_id is not 0, binds it to that user, in one transaction. */
 int store_device_add(struct store *s, const char *device_id, const char *secret_hash,
@@ -153,6 +179,14 @@ int store_device_by_name(struct store *s, const char *device_id, struct device_r
 int store_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
 int store_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
                             int64_t at_ms);
+/* Replaces a device's secret hash (a rotated secret). -ENOENT when the device does not exist. */
+int store_device_set_secret(struct store *s, int64_t device_pk, const char *secret_hash);
+/*
+ * Deletes a device and everything kept about it, in one transaction: its
+ * readings and rollups, ledger, captures and bindings. Ids are never handed
+ * out again. -ENOENT when it does not exist.
+ */
+int store_device_delete(struct store *s, int64_t device_pk);
 
 /* Bindings between users and devices: who may see a device. */
 int store_binding_add(struct store *s, int64_t user_id, int64_t device_pk);
@@ -191,7 +225,9 @@ struct store_batch_item {
  * (seqs never wrap or go out of range).
  * *ret_inserted counts the new rows. On any error nothing is stored and no
  * item is marked. Each device with a row inserted gets its devices.data_version
- * bumped by one in the same transaction (a pure replay bumps nothing).
+ * bumped by one in the same transaction (a pure replay bumps nothing). Items
+ * of a device that no longer exists (deleted while a cache still knew it)
+ * are skipped like duplicates.
  */
 int store_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,
                                 size_t *ret_inserted);
@@ -323,6 +359,34 @@ int store_wechat_by_openid(struct store *s, const char *appid, const char *openi
 int store_wechat_by_user(struct store *s, int64_t user_id, struct wechat_binding_rec *ret);
 /* Removes the account's binding; -ENOENT when there was none. */
 int store_wechat_unbind(struct store *s, int64_t user_id);
+
+/*
+ * The audit log (migration 008): what operators and admins did, by whom,
+ * from which address, to what. Names, not ids, so entries outlive accounts
+ * and devices. Never a secret: the caller writes what changed, not to what.
+ */
+#define AUDIT_ACTION_MAX  32
+#define AUDIT_TARGET_MAX  128
+#define AUDIT_ADDRESS_MAX 64
+#define AUDIT_DETAIL_MAX  255
+
+struct audit_rec {
+    int64_t id; /* set by the store */
+    int64_t at_ms;
+    char actor[USERNAME_MAX + 1];        /* who: a user name, or "(cli)" */
+    char action[AUDIT_ACTION_MAX + 1];   /* what: "user.delete", "device.secret", ... */
+    char target[AUDIT_TARGET_MAX + 1];   /* to what: a user name, a device id */
+    char address[AUDIT_ADDRESS_MAX + 1]; /* from where: the client address, or "local" */
+    char detail[AUDIT_DETAIL_MAX + 1];   /* how: "role=operator", "amount=10.00", or "" */
+};
+
+typedef int (*store_audit_cb)(const struct audit_rec *e, void *ctx);
+
+/* Appends an entry (its id is ignored). -EINVAL when a field is empty where it may not be. */
+int store_audit_add(struct store *s, const struct audit_rec *e);
+/* Entries with an id below before_id (0: from the newest), newest first, at most limit. */
+int store_audit_list(struct store *s, int64_t before_id, size_t limit, store_audit_cb cb,
+                     void *ctx);
 
 /*
  * History: rollups and raw retention (sql/<dialect>/004_rollups.sql). The

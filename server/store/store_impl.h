@@ -22,12 +22,17 @@ struct store_ops {
     /* By name when username is not NULL, else by id. */
     int (*user_get)(struct store *s, const char *username, int64_t id, struct user_rec *ret);
     int (*user_list)(struct store *s, store_user_cb cb, void *ctx);
+    int (*user_update)(struct store *s, int64_t user_id, const struct user_change *ch,
+                       struct user_rec *ret);
+    int (*user_delete)(struct store *s, int64_t user_id);
     int (*device_add)(struct store *s, const char *device_id, const char *secret_hash,
                       int64_t owner_user_id, int64_t *ret_id);
     int (*device_by_name)(struct store *s, const char *device_id, struct device_rec *ret);
     int (*device_list)(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
     int (*device_set_status)(struct store *s, int64_t device_pk, enum device_status status,
                              int64_t at_ms);
+    int (*device_set_secret)(struct store *s, int64_t device_pk, const char *secret_hash);
+    int (*device_delete)(struct store *s, int64_t device_pk);
     int (*binding_add)(struct store *s, int64_t user_id, int64_t device_pk);
     int (*binding_remove)(struct store *s, int64_t user_id, int64_t device_pk);
     int (*binding_check)(struct store *s, int64_t user_id, int64_t device_pk);
@@ -72,6 +77,9 @@ struct store_ops {
                                   int64_t before_ms, struct rollup_counters *ret);
     int (*readings_delete_before)(struct store *s, int64_t device_pk, int64_t before_ms,
                                   size_t max_rows, size_t *ret_deleted);
+    int (*audit_add)(struct store *s, const struct audit_rec *e);
+    int (*audit_list)(struct store *s, int64_t before_id, size_t limit, store_audit_cb cb,
+                      void *ctx);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };

@@ -111,6 +111,15 @@ def write_file(path, text):
     return path
 
 
+def write_secret_file(path, text):
+    """A file of secrets the server reads: readable by its owner only, as the server insists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
 def read_text(path, tail=None):
     """A log file's text (its last tail characters), or "" while it does not exist."""
     try:
@@ -338,7 +347,7 @@ class Server(Daemon):
         self.port = free_port()
         self.secret_file = os.path.join(workdir, "jwt.secret")
         if not os.path.exists(self.secret_file):
-            write_file(self.secret_file, secrets.token_hex(32) + "\n")
+            write_secret_file(self.secret_file, secrets.token_hex(32) + "\n")
         self.extra = list(extra_args)
         self.client_id = client_id or f"meter-server-{os.getpid()}-{self.port}"
         self.log_path = os.path.join(workdir, f"meter-server-{self.port}.log")

@@ -4,7 +4,7 @@ import math
 import os
 import subprocess
 
-from harness import METER_SERVER, METERD, IntegrationTest, main, new_database
+from harness import METER_SERVER, METERD, IntegrationTest, main, new_database, write_secret_file
 
 
 def run(args, stdin=None, timeout=60):
@@ -46,18 +46,18 @@ class CommandLine(IntegrationTest):
         db = self.db("jwt")
         self.assertEqual(run([METER_SERVER, "migrate", "--db", db]).returncode, 0)
         self.assert_bad_input(run([METER_SERVER, "--db", db]), "JWT secret")
-        short = self.write_file("short.secret", "too-short\n")
+        short = write_secret_file(self.path("short.secret"), "too-short\n")
         self.assert_bad_input(run([METER_SERVER, "--db", db, "--jwt-secret-file", short]), "32")
         self.assert_bad_input(run([METER_SERVER, "--db", db, "--jwt-secret-file", short + ".missing"]),
                               "missing")
-        good = self.write_file("good.secret", "x" * 40)
+        good = write_secret_file(self.path("good.secret"), "x" * 40)
         self.assert_bad_input(run([METER_SERVER, "--db", db, "--jwt-secret-file", good,
                                    "--mqtt", "http://broker"]), "MQTT URL")
         self.assert_bad_input(run([METER_SERVER, "--db", db, "--jwt-secret-file", good,
                                    "--listen", "nowhere"]), "listen")
 
     def test_server_refuses_an_unmigrated_database(self):
-        good = self.write_file("good2.secret", "y" * 40)
+        good = write_secret_file(self.path("good2.secret"), "y" * 40)
         r = run([METER_SERVER, "--db", self.db("empty"), "--jwt-secret-file", good])
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("meter-server migrate", r.stderr)

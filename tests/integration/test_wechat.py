@@ -7,7 +7,7 @@ import os
 import secrets
 import subprocess
 
-from harness import METER_SERVER, IntegrationTest, main
+from harness import METER_SERVER, IntegrationTest, main, write_secret_file
 from wechat_standin import Standin, code_for
 
 # curl in meter-server must talk to the stand-in directly, whatever proxy the caller uses.
@@ -21,7 +21,7 @@ class WechatLogin(IntegrationTest):
     def setUpClass(cls):
         super().setUpClass()
         cls.app_secret = "appsecret" + secrets.token_hex(16)
-        cls.secret_file = cls.write_file("wechat.secret", cls.app_secret + "\n")
+        cls.secret_file = write_secret_file(cls.path("wechat.secret"), cls.app_secret + "\n")
         cls.wx = Standin(APPID, cls.app_secret).start()
         cls.wechat_args = ["--wechat-appid", APPID, "--wechat-secret-file", cls.secret_file,
                            "--wechat-api-base", cls.wx.base]

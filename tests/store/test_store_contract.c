@@ -1243,6 +1243,281 @@ static void test_data_version_moves_with_every_change_of_readings(void **state)
     assert_int_equal(data_version_of("ver-b"), vb + 1);
 }
 
+/* --- accounts, device removal, the audit log ----------------------------------------------- */
+
+static void test_ids_are_never_handed_out_again(void **state)
+{
+    (void)state;
+    int64_t temp = 0, newer = 0;
+    assert_int_equal(store_user_add(st, "temp", "hash-t", ROLE_OPERATOR, &temp), 0);
+    assert_int_equal(store_user_delete(st, temp), 0);
+    assert_int_equal(store_user_add(st, "newguy", "hash-n", ROLE_USER, &newer), 0);
+    assert_true(newer > temp);
+    struct user_rec u;
+    assert_int_equal(store_user_by_id(st, temp, &u), -ENOENT);
+    assert_int_equal(store_user_delete(st, temp), -ENOENT);
+
+    int64_t d = add_device("dev-gone"), d2;
+    assert_int_equal(store_device_delete(st, d), 0);
+    d2 = add_device("dev-next");
+    assert_true(d2 > d);
+    assert_int_equal(store_device_delete(st, d), -ENOENT);
+}
+
+static void test_a_user_change_applies_and_tokens_are_revoked_forward(void **state)
+{
+    (void)state;
+    int64_t id = 0;
+    struct user_rec u;
+    assert_int_equal(store_user_add(st, "carol", "hash-c1", ROLE_USER, &id), 0);
+    assert_int_equal(store_user_by_id(st, id, &u), 0);
+    assert_false(u.disabled);
+    assert_int_equal(u.tokens_valid_after_ms, 0);
+
+    struct user_change ch = {.set_role = true,
+                             .role = ROLE_OPERATOR,
+                             .set_disabled = true,
+                             .disabled = true,
+                             .password_hash = "hash-c2",
+                             .revoke_tokens_ms = 5000};
+    assert_int_equal(store_user_update(st, id, &ch, &u), 0);
+    assert_int_equal(u.role, ROLE_OPERATOR);
+    assert_true(u.disabled);
+    assert_int_equal(u.tokens_valid_after_ms, 5000);
+    assert_int_equal(store_user_by_id(st, id, &u), 0);
+    assert_int_equal(u.role, ROLE_OPERATOR);
+    assert_true(u.disabled);
+    assert_string_equal(u.password_hash, "hash-c2");
+    assert_int_equal(u.tokens_valid_after_ms, 5000);
+
+    /* An earlier revocation never moves it back; parts not asked for stay. */
+    struct user_change back = {.revoke_tokens_ms = 10, .set_disabled = true, .disabled = false};
+    assert_int_equal(store_user_update(st, id, &back, NULL), 0);
+    assert_int_equal(store_user_by_id(st, id, &u), 0);
+    assert_int_equal(u.tokens_valid_after_ms, 5000);
+    assert_false(u.disabled);
+    assert_int_equal(u.role, ROLE_OPERATOR);
+    assert_string_equal(u.password_hash, "hash-c2");
+    assert_int_equal(store_user_update(st, 999999, &back, NULL), -ENOENT);
+}
+
+static void test_the_last_enabled_admin_cannot_be_removed(void **state)
+{
+    (void)state;
+    int64_t a1 = 0, a2 = 0;
+    struct user_rec u;
+    assert_int_equal(store_user_add(st, "admin-1", "h", ROLE_ADMIN, &a1), 0);
+    assert_int_equal(store_user_add(st, "admin-2", "h", ROLE_ADMIN, &a2), 0);
+    struct user_change demote = {.set_role = true, .role = ROLE_USER};
+    struct user_change disable = {.set_disabled = true, .disabled = true};
+    struct user_change enable = {.set_disabled = true, .disabled = false};
+    struct user_change promote = {.set_role = true, .role = ROLE_ADMIN};
+    assert_int_equal(store_user_update(st, a1, &disable, NULL), 0);
+    /* a2 is the only enabled admin now: not demoted, disabled or deleted. */
+    assert_int_equal(store_user_update(st, a2, &demote, NULL), -EPERM);
+    assert_int_equal(store_user_update(st, a2, &disable, NULL), -EPERM);
+    assert_int_equal(store_user_delete(st, a2), -EPERM);
+    assert_int_equal(store_user_by_id(st, a2, &u), 0);
+    assert_int_equal(u.role, ROLE_ADMIN);
+    assert_false(u.disabled);
+    /* A change that keeps it an admin, or one to a disabled admin, is fine. */
+    assert_int_equal(store_user_update(st, a2, &promote, NULL), 0);
+    assert_int_equal(store_user_update(st, a1, &demote, NULL), 0);
+    assert_int_equal(store_user_delete(st, a1), 0);
+    assert_int_equal(store_user_update(st, a2, &enable, NULL), 0);
+}
+
+struct demoter {
+    int64_t target;
+    int result;
+};
+
+static void *race_demote(void *arg)
+{
+    struct demoter *d = arg;
+    struct store *own = NULL;
+    char err[STORE_ERR_LEN];
+    if (store_open(url, &own, err)) {
+        d->result = -EIO;
+        return NULL;
+    }
+    struct user_change demote = {.set_role = true, .role = ROLE_OPERATOR};
+    d->result = store_user_update(own, d->target, &demote, NULL);
+    store_close(own);
+    return NULL;
+}
+
+static void test_admins_demoting_each_other_at_once_leave_one(void **state)
+{
+    (void)state;
+    int64_t b1 = 0;
+    struct user_rec a2;
+    assert_int_equal(store_user_by_name(st, "admin-2", &a2), 0);
+    assert_int_equal(store_user_add(st, "admin-3", "h", ROLE_ADMIN, &b1), 0);
+    for (int round = 0; round < 5; round++) {
+        struct demoter d[2] = {{.target = a2.id}, {.target = b1}};
+        pthread_t t[2];
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(pthread_create(&t[k], NULL, race_demote, &d[k]), 0);
+        for (int k = 0; k < 2; k++)
+            pthread_join(t[k], NULL);
+        assert_true((d[0].result == 0 && d[1].result == -EPERM) ||
+                    (d[0].result == -EPERM && d[1].result == 0));
+        struct user_change promote = {.set_role = true, .role = ROLE_ADMIN};
+        assert_int_equal(store_user_update(st, d[0].result == 0 ? a2.id : b1, &promote, NULL), 0);
+    }
+}
+
+static void test_deleting_a_user_keeps_ledger_rows_without_the_actor(void **state)
+{
+    (void)state;
+    int64_t clerk = 0, dev = add_device("dev-clerk");
+    struct recharge_result res;
+    assert_int_equal(store_user_add(st, "clerk", "h", ROLE_OPERATOR, &clerk), 0);
+    assert_int_equal(store_binding_add(st, clerk, dev), 0);
+    assert_int_equal(store_recharge(st, dev, 1234, clerk, "clerk-key", &res), 0);
+    assert_int_equal(store_user_delete(st, clerk), 0);
+    assert_int_equal(store_binding_check(st, clerk, dev), -ENOENT);
+    struct device_rec d;
+    assert_int_equal(store_device_by_name(st, "dev-clerk", &d), 0);
+    assert_int_equal(d.balance_fen, 1234);
+}
+
+static int count_rows(const struct reading *r, void *ctx)
+{
+    (void)r;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int count_ledger(const struct ledger_entry *e, void *ctx)
+{
+    (void)e;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_a_deleted_device_takes_everything_kept_about_it(void **state)
+{
+    (void)state;
+    const int64_t t0 = INT64_C(1773300000000);
+    int64_t dev = add_device("dev-doomed");
+    struct reading r[3] = {make_reading(1, t0, 230, 1), make_reading(2, t0 + 1000, 231, 1),
+                           make_reading(3, t0 + 2000, 232, 1)};
+    struct recharge_result res;
+    assert_int_equal(store_readings_insert(st, dev, r, 3, NULL), 0);
+    assert_int_equal(store_recharge(st, dev, 500, op, NULL, &res), 0);
+    assert_int_equal(store_binding_add(st, alice, dev), 0);
+    int64_t cap = 0;
+    assert_int_equal(store_capture_create(st, dev, "req-doomed", op, 1000, t0, &cap), 0);
+    assert_int_equal(store_device_delete(st, dev), 0);
+
+    struct device_rec d;
+    assert_int_equal(store_device_by_name(st, "dev-doomed", &d), -ENOENT);
+    int n = 0;
+    assert_int_equal(store_readings_query(st, dev, 0, INT64_MAX, 100, count_rows, &n), 0);
+    assert_int_equal(n, 0);
+    struct rollup_delta rd;
+    assert_int_equal(store_rollup_get(st, dev, ROLLUP_1M, t0 - t0 % 60000, &rd), -ENOENT);
+    assert_int_equal(store_ledger_list(st, dev, 100, count_ledger, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_binding_check(st, alice, dev), -ENOENT);
+    struct capture_rec c;
+    assert_int_equal(store_capture_get(st, dev, cap, false, &c), -ENOENT);
+
+    /* The same name again starts empty. */
+    int64_t again = add_device("dev-doomed");
+    assert_true(again != dev);
+    assert_int_equal(store_readings_query(st, again, 0, INT64_MAX, 100, count_rows, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+static void test_a_rotated_secret_replaces_the_old(void **state)
+{
+    (void)state;
+    const char *hash_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    int64_t dev = add_device("dev-rotate");
+    struct device_rec d;
+    assert_int_equal(store_device_set_secret(st, dev, hash_b), 0);
+    assert_int_equal(store_device_by_name(st, "dev-rotate", &d), 0);
+    assert_string_equal(d.secret_hash, hash_b);
+    assert_int_equal(store_device_set_secret(st, 999999, hash_b), -ENOENT);
+    assert_int_equal(store_device_set_secret(st, dev, "short"), -EINVAL);
+}
+
+static void test_a_batch_naming_a_deleted_device_stores_the_others(void **state)
+{
+    (void)state;
+    const int64_t t0 = INT64_C(1773400000000);
+    int64_t keep = add_device("dev-keep"), gone = add_device("dev-stale");
+    assert_int_equal(store_device_delete(st, gone), 0);
+    struct store_batch_item items[4];
+    memset(items, 0, sizeof(items));
+    for (int k = 0; k < 4; k++) {
+        items[k].device_pk = k % 2 ? gone : keep;
+        items[k].reading = make_reading((uint64_t)k + 1, t0 + k * 1000, 230, 1);
+    }
+    items[2].reading.has_seq = false; /* numbered after the device's highest */
+    size_t inserted = 0;
+    assert_int_equal(store_readings_insert_batch(st, items, 4, &inserted), 0);
+    assert_int_equal(inserted, 2);
+    assert_true(items[0].inserted && items[2].inserted);
+    assert_false(items[1].inserted || items[3].inserted);
+    assert_int_equal(items[2].reading.seq, 2);
+    int n = 0;
+    assert_int_equal(store_readings_query(st, gone, 0, INT64_MAX, 100, count_rows, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_readings_query(st, keep, 0, INT64_MAX, 100, count_rows, &n), 0);
+    assert_int_equal(n, 2);
+}
+
+static int collect_audit(const struct audit_rec *e, void *ctx)
+{
+    char *out = ctx;
+    char line[600];
+    snprintf(line, sizeof(line), "%s %s %s %s %s;", e->actor, e->action, e->target, e->address,
+             e->detail);
+    strcat(out, line);
+    return 0;
+}
+
+static int64_t last_audit_id;
+
+static int note_audit_id(const struct audit_rec *e, void *ctx)
+{
+    (void)ctx;
+    last_audit_id = e->id;
+    return 0;
+}
+
+static void test_the_audit_log_pages_newest_first(void **state)
+{
+    (void)state;
+    static const char *actions[] = {"user.create", "user.update", "device.secret", "device.delete",
+                                    "user.delete"};
+    for (int k = 0; k < 5; k++) {
+        struct audit_rec e = {.at_ms = 1000 + k};
+        snprintf(e.actor, sizeof(e.actor), "root");
+        snprintf(e.action, sizeof(e.action), "%s", actions[k]);
+        snprintf(e.target, sizeof(e.target), "t%d", k);
+        snprintf(e.address, sizeof(e.address), "127.0.0.%d", k);
+        snprintf(e.detail, sizeof(e.detail), "%s", k == 1 ? "role=operator" : "");
+        assert_int_equal(store_audit_add(st, &e), 0);
+    }
+    struct audit_rec bad = {.at_ms = 1};
+    assert_int_equal(store_audit_add(st, &bad), -EINVAL);
+
+    char page[2000] = "";
+    assert_int_equal(store_audit_list(st, 0, 2, collect_audit, page), 0);
+    assert_string_equal(page, "root user.delete t4 127.0.0.4 ;root device.delete t3 127.0.0.3 ;");
+    assert_int_equal(store_audit_list(st, 0, 2, note_audit_id, NULL), 0);
+    page[0] = '\0';
+    assert_int_equal(store_audit_list(st, last_audit_id, 10, collect_audit, page), 0);
+    assert_string_equal(page, "root device.secret t2 127.0.0.2 ;"
+                              "root user.update t1 127.0.0.1 role=operator;"
+                              "root user.create t0 127.0.0.0 ;");
+}
+
 int main(int argc, char **argv)
 {
     url = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -1281,6 +1556,15 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_counters_before_take_the_newest_row_carrying_each),
         cmocka_unit_test(test_old_readings_are_deleted_in_chunks_and_rollups_stay),
         cmocka_unit_test(test_data_version_moves_with_every_change_of_readings),
+        cmocka_unit_test(test_ids_are_never_handed_out_again),
+        cmocka_unit_test(test_a_user_change_applies_and_tokens_are_revoked_forward),
+        cmocka_unit_test(test_the_last_enabled_admin_cannot_be_removed),
+        cmocka_unit_test(test_admins_demoting_each_other_at_once_leave_one),
+        cmocka_unit_test(test_deleting_a_user_keeps_ledger_rows_without_the_actor),
+        cmocka_unit_test(test_a_deleted_device_takes_everything_kept_about_it),
+        cmocka_unit_test(test_a_rotated_secret_replaces_the_old),
+        cmocka_unit_test(test_a_batch_naming_a_deleted_device_stores_the_others),
+        cmocka_unit_test(test_the_audit_log_pages_newest_first),
     };
     return cmocka_run_group_tests_name(url, tests, group_setup, group_teardown);
 }

@@ -56,6 +56,7 @@ const enc = encodeURIComponent;
 
 export const Api = {
   login: (username, password) => api('POST', '/api/login', { body: { username, password } }),
+  logout: () => api('POST', '/api/logout'),
   me: () => api('GET', '/api/me'),
   devices: () => api('GET', '/api/devices'),
   device: (id) => api('GET', `/api/devices/${enc(id)}`),

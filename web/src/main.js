@@ -1,7 +1,7 @@
 // The dashboard's shell: the header (user, language switch, log out), the router (history
 // API paths, which meter-server answers with index.html) and the page life cycle: each page
 // gets a fresh container and returns a cleanup function that stops its timers and charts.
-import { setUnauthorizedHandler } from './api.js';
+import { Api, setUnauthorizedHandler } from './api.js';
 import { h, fill } from './dom.js';
 import { currentLang, onLangChange, setLang, t } from './i18n.js';
 import { session } from './session.js';
@@ -30,6 +30,14 @@ function route(path) {
   return { redirect: '/devices' };
 }
 
+// Logging out ends the account's tokens on the server too (POST /api/logout), then here; the
+// page leaves at once whatever the server answers.
+function logOut() {
+  Api.logout().catch(() => {});
+  session.clear();
+  navigate('/login');
+}
+
 function header() {
   const user = session.user();
   return h('header', { class: 'topbar' },
@@ -39,7 +47,7 @@ function header() {
       user && session.isStaff() && h('a', { href: '/admin', 'data-link': true, id: 'nav-admin' }, t('nav.admin')),
       user && h('span', { class: 'who' }, `${user.username} · ${t(`role.${user.role}`)}`),
       h('button', { type: 'button', class: 'link', id: 'lang-switch', onclick: () => setLang(currentLang() === 'zh' ? 'en' : 'zh') }, t('nav.lang')),
-      user && h('button', { type: 'button', class: 'link', id: 'logout', onclick: () => { session.clear(); navigate('/login'); } }, t('nav.logout')),
+      user && h('button', { type: 'button', class: 'link', id: 'logout', onclick: logOut }, t('nav.logout')),
     ));
 }
 

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -89,6 +90,32 @@ static void test_bad_urls_are_explained(void **state)
     assert_null(strstr(err, "%zz"));
 }
 
+static void test_a_password_from_a_file_joins_the_url_encoded(void **state)
+{
+    (void)state;
+    char err[200], *out = NULL;
+    struct url u;
+    assert_int_equal(url_with_password("mysql://sm@127.0.0.1:3306/smartmeter", "p@ss:w/rd %", &out,
+                                       err, sizeof(err)),
+                     0);
+    assert_string_equal(out, "mysql://sm:p%40ss%3Aw%2Frd%20%25@127.0.0.1:3306/smartmeter");
+    assert_int_equal(url_parse(out, &u, err, sizeof(err)), 0);
+    assert_string_equal(u.password, "p@ss:w/rd %");
+    assert_string_equal(u.host, "127.0.0.1");
+    free(out);
+    /* No user to give it to, or a password in the URL already: refused, naming neither. */
+    assert_int_equal(url_with_password("mysql://127.0.0.1/db", "secret-x", &out, err, sizeof(err)),
+                     -EINVAL);
+    assert_null(strstr(err, "secret-x"));
+    assert_int_equal(
+        url_with_password("mysql://sm:oldpw1@127.0.0.1/db", "secret-x", &out, err, sizeof(err)),
+        -EINVAL);
+    assert_non_null(strstr(err, "already"));
+    assert_null(strstr(err, "oldpw1"));
+    /* An '@' after the host is not the user's. */
+    assert_int_equal(url_with_password("mysql://h/db@x", "pw", &out, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -97,6 +124,7 @@ int main(void)
         cmocka_unit_test(test_mqtt_urls_get_default_ports_and_ipv6),
         cmocka_unit_test(test_ssl_and_mqtts_ask_for_tls),
         cmocka_unit_test(test_bad_urls_are_explained),
+        cmocka_unit_test(test_a_password_from_a_file_joins_the_url_encoded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

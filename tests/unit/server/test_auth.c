@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -66,10 +67,11 @@ static void test_issued_tokens_verify_with_their_claims(void **state)
     char *token = NULL;
     struct auth_claims c;
     const char *why = NULL;
-    assert_int_equal(auth_token_issue(&key, &user, NOW, 3600, &token), 0);
+    assert_int_equal(auth_token_issue(&key, &user, NOW * 1000LL, 3600, &token), 0);
     assert_int_equal(auth_token_verify(&key, token, NOW + 10, &c, &why), 0);
     assert_int_equal(c.user_id, 42);
     assert_int_equal(c.issued_s, NOW);
+    assert_int_equal(c.issued_ms, NOW * 1000LL);
     assert_int_equal(c.expires_s, NOW + 3600);
     free(token);
 }
@@ -80,7 +82,7 @@ static void test_expired_tokens_are_refused(void **state)
     char *token = NULL;
     struct auth_claims c;
     const char *why = NULL;
-    assert_int_equal(auth_token_issue(&key, &user, NOW, 60, &token), 0);
+    assert_int_equal(auth_token_issue(&key, &user, NOW * 1000LL, 60, &token), 0);
     assert_int_equal(auth_token_verify(&key, token, NOW + 60, &c, &why), -EACCES);
     assert_string_equal(why, "token expired");
     free(token);
@@ -144,7 +146,7 @@ static void test_tampered_or_foreign_tokens_are_refused(void **state)
     struct auth_claims c;
     const char *why = NULL;
     char *token = NULL;
-    assert_int_equal(auth_token_issue(&key, &user, NOW, 3600, &token), 0);
+    assert_int_equal(auth_token_issue(&key, &user, NOW * 1000LL, 3600, &token), 0);
     /* flip one character of the payload */
     char *dot = strchr(token, '.');
     dot[5] = dot[5] == 'A' ? 'B' : 'A';
@@ -153,7 +155,7 @@ static void test_tampered_or_foreign_tokens_are_refused(void **state)
 
     struct auth_key other = key;
     other.bytes[0] ^= 1;
-    assert_int_equal(auth_token_issue(&other, &user, NOW, 3600, &token), 0);
+    assert_int_equal(auth_token_issue(&other, &user, NOW * 1000LL, 3600, &token), 0);
     assert_int_equal(auth_token_verify(&key, token, NOW + 1, &c, &why), -EACCES);
     free(token);
     assert_int_equal(auth_token_verify(&key, "garbage", NOW, &c, &why), -EACCES);
@@ -179,6 +181,70 @@ static void test_secret_files_must_hold_32_bytes(void **state)
     assert_true(auth_key_load(path, &k, err, sizeof(err)) < 0);
 }
 
+static void test_a_token_speaks_only_for_the_account_it_was_issued_to(void **state)
+{
+    (void)state;
+    struct user_rec u = {.id = 5, .created_ms = NOW * 1000LL - 60000};
+    struct auth_claims c = {.user_id = 5, .issued_s = NOW, .issued_ms = NOW * 1000LL + 250};
+    const char *why = NULL;
+    assert_true(auth_token_current(&c, &u, &why));
+    /* A newer account with the same id (a deleted account's id handed out again). */
+    u.created_ms = NOW * 1000LL + 251;
+    assert_false(auth_token_current(&c, &u, &why));
+    assert_string_equal(why, "the account of this token no longer exists");
+    u.created_ms = NOW * 1000LL + 250;
+    assert_true(auth_token_current(&c, &u, &why));
+    /* Revoked up to and including its millisecond; the next one is fine. */
+    u.tokens_valid_after_ms = NOW * 1000LL + 250;
+    assert_false(auth_token_current(&c, &u, &why));
+    assert_string_equal(why, "token revoked; log in again");
+    u.tokens_valid_after_ms = NOW * 1000LL + 249;
+    assert_true(auth_token_current(&c, &u, &why));
+    u.disabled = true;
+    assert_false(auth_token_current(&c, &u, &why));
+    assert_string_equal(why, "account disabled");
+}
+
+static void test_a_new_token_comes_after_the_last_revocation(void **state)
+{
+    (void)state;
+    struct user_rec u = {.id = 5, .created_ms = 1000, .tokens_valid_after_ms = 5000};
+    assert_int_equal(auth_token_issue_time(&u, 4000), 5001);
+    assert_int_equal(auth_token_issue_time(&u, 5000), 5001);
+    assert_int_equal(auth_token_issue_time(&u, 7000), 7000);
+    u.tokens_valid_after_ms = 0;
+    assert_int_equal(auth_token_issue_time(&u, 900), 1000);
+
+    char *token = NULL;
+    struct auth_claims c;
+    const char *why = NULL;
+    assert_int_equal(
+        auth_token_issue(&key, &u, auth_token_issue_time(&u, NOW * 1000LL + 7), 60, &token), 0);
+    assert_int_equal(auth_token_verify(&key, token, NOW, &c, &why), 0);
+    assert_int_equal(c.issued_ms, NOW * 1000LL + 7);
+    u.tokens_valid_after_ms = NOW * 1000LL + 7;
+    assert_false(auth_token_current(&c, &u, &why));
+    free(token);
+}
+
+static void test_a_key_file_others_may_read_is_refused(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_auth_key_XXXXXX";
+    int fd = mkstemp(path);
+    struct auth_key k;
+    char err[512];
+    assert_int_equal(write(fd, "0123456789abcdef0123456789abcdef\n", 33), 33);
+    close(fd);
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(auth_key_load(path, &k, err, sizeof(err)), -EPERM);
+    assert_non_null(strstr(err, "JWT secret file"));
+    assert_non_null(strstr(err, "0644"));
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(auth_key_load(path, &k, err, sizeof(err)), 0);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +256,9 @@ int main(void)
         cmocka_unit_test(test_tokens_without_expiry_or_subject_are_refused),
         cmocka_unit_test(test_tampered_or_foreign_tokens_are_refused),
         cmocka_unit_test(test_secret_files_must_hold_32_bytes),
+        cmocka_unit_test(test_a_token_speaks_only_for_the_account_it_was_issued_to),
+        cmocka_unit_test(test_a_new_token_comes_after_the_last_revocation),
+        cmocka_unit_test(test_a_key_file_others_may_read_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
