@@ -15,6 +15,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "sign.h"
 #include "status.h"
 #include "store.h"
 #include "telemetry.h"
@@ -23,8 +24,13 @@
 #include "writer.h"
 
 #define LOG_WINDOW_MS 60000
-/* Devices are never deleted, so a device's key, once looked up, stays right (no TTL). */
-#define DEVICE_CACHE_SLOTS 4096
+/*
+ * Device rows (key, secret hash) kept this long: a device deleted or given a
+ * new secret elsewhere is seen within it; the broker provisioning also tells
+ * (ingest_forget_device) as soon as it notices a change.
+ */
+#define DEVICE_CACHE_SLOTS  4096
+#define DEVICE_CACHE_TTL_MS 60000
 
 /* The store keeps every request id the wire allows. */
 _Static_assert(COMMAND_ID_MAX <= CAPTURE_REQUEST_ID_MAX, "request ids must fit the store");
@@ -58,7 +64,7 @@ struct ingest *ingest_new(const struct store_source *db, const struct ingest_lim
     ing->batch = calloc(max_batch, sizeof(struct reading));
     ing->rejected = calloc(max_batch, sizeof(uint64_t));
     ing->scratch = calloc(1, sizeof(struct reading));
-    if (devcache_new(DEVICE_CACHE_SLOTS, INT64_MAX, &ing->devices))
+    if (devcache_new(DEVICE_CACHE_SLOTS, DEVICE_CACHE_TTL_MS, &ing->devices))
         ing->devices = NULL;
     ing->log_limit = ratelimit_new(4096, LOG_WINDOW_MS, 1);
     if (!ing->batch || !ing->rejected || !ing->scratch || !ing->devices || !ing->log_limit) {
@@ -127,32 +133,40 @@ static enum ingest_result store_trouble(struct ingest *ing, int r, const char *w
 }
 
 /*
- * The device's key: from the cache, else from the database (and cached).
- * Returns 0, -ENOENT for an unregistered device (not cached: it may be
- * registered later), or INGEST_RETRY's cause as a negative errno with the
- * trouble already counted and logged.
+ * The device's key, and its secret hash when ret_hash is not NULL: from the
+ * cache, else from the database (and cached). Returns 0, -ENOENT for an
+ * unregistered device (not cached: it may be registered later), or
+ * INGEST_RETRY's cause as a negative errno with the trouble already counted
+ * and logged.
  */
-static int device_pk(struct ingest *ing, const char *device_id, int64_t *ret)
+static int device_lookup(struct ingest *ing, const char *device_id, int64_t *ret,
+                         char ret_hash[SECRET_HASH_LEN + 1])
 {
     struct device_rec dev;
     int64_t now = time_mono_ms();
-    if (devcache_get(ing->devices, device_id, now, &dev) == 0) {
-        *ret = dev.id;
-        return 0;
-    }
-    struct store *st = get_store(ing);
-    if (!st)
-        return -ENOTCONN;
-    int r = store_device_by_name(st, device_id, &dev);
-    if (r == -ENOENT)
-        return r;
+    int r = devcache_get(ing->devices, device_id, now, &dev);
     if (r) {
-        store_trouble(ing, r, "device lookup");
-        return r;
+        struct store *st = get_store(ing);
+        if (!st)
+            return -ENOTCONN;
+        r = store_device_by_name(st, device_id, &dev);
+        if (r == -ENOENT)
+            return r;
+        if (r) {
+            store_trouble(ing, r, "device lookup");
+            return r;
+        }
+        devcache_put(ing->devices, &dev, now);
     }
-    devcache_put(ing->devices, &dev, now);
     *ret = dev.id;
+    if (ret_hash)
+        memcpy(ret_hash, dev.secret_hash, sizeof(dev.secret_hash));
     return 0;
+}
+
+void ingest_forget_device(struct ingest *ing, const char *device_id)
+{
+    devcache_forget(ing->devices, device_id);
 }
 
 /*
@@ -200,7 +214,8 @@ static enum ingest_result handle_telemetry(struct ingest *ing, const char *devic
                                            const void *payload, size_t len)
 {
     int64_t pk = 0;
-    int r = device_pk(ing, device_id, &pk);
+    char hash[SECRET_HASH_LEN + 1];
+    int r = device_lookup(ing, device_id, &pk, hash);
     if (r == -ENOENT) {
         /* No ack either: the meter keeps the readings until the device is registered. */
         atomic_fetch_add(&ing->stats->unknown_device, 1);
@@ -237,8 +252,14 @@ static enum ingest_result handle_telemetry(struct ingest *ing, const char *devic
     if (!ing->writer)
         return res.n_valid ? store_now(ing, pk, res.n_valid) : INGEST_DONE;
 
-    r = writer_submit(ing->writer, pk, device_id, ing->batch, res.n_valid, ing->rejected,
-                      n_rejected);
+    /* The acks carry the device's signature (sign.h): only they make the meter let go. */
+    struct sign_key key;
+    bool keyed = sign_key_from_hex(hash, &key) == 0;
+    if (!keyed)
+        log_rejected(ing, "stored secret hash unusable", device_id, "its acks go unsigned");
+    r = writer_submit(ing->writer, pk, device_id, keyed ? &key : NULL, ing->batch, res.n_valid,
+                      ing->rejected, n_rejected);
+    sign_key_wipe(&key);
     if (r == -E2BIG) { /* cannot happen with ingest_queue >= max_batch, which main checks */
         log_error("ingest: a message from device '%s' is larger than the whole queue", device_id);
         return INGEST_DONE;

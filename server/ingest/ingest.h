@@ -57,4 +57,11 @@ enum ingest_result {
 enum ingest_result ingest_message(struct ingest *ing, const char *topic, const void *payload,
                                   size_t len);
 
+/*
+ * Forgets what ingest keeps of device_id (its key and secret hash, which sign
+ * its acks), so the next message reads the device again: call it when the
+ * device was deleted or given a new secret. Any thread.
+ */
+void ingest_forget_device(struct ingest *ing, const char *device_id);
+
 #endif
