@@ -28,6 +28,10 @@ const struct config_option server_option_table[] = {
      "MQTT user name, if the broker requires one"},
     {"mqtt_password_file", CONFIG_STRING, OPT(mqtt_password_file), 0, 0, NULL, "FILE",
      "file holding the MQTT password"},
+    {"mqtt_provision", CONFIG_BOOL, OPT(mqtt_provision), 0, 0, "true", "true|false",
+     "keep the broker's accounts (mosquitto's dynamic-security plugin) in step with the devices: "
+     "one per device, its password derived from the device secret; needs mqtt_username, an "
+     "admin of the plugin (docs/security.md)"},
     {"http_threads", CONFIG_INT, OPT(http_threads), 0, 256, "0", "N",
      "HTTP worker threads (0: four per CPU, at least 16, at most 256)"},
     {"db_connections", CONFIG_INT, OPT(db_connections), 0, 512, "0", "N",

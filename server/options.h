@@ -19,6 +19,7 @@ struct server_options {
     char *mqtt_client_id;
     char *mqtt_username;
     char *mqtt_password_file;
+    bool mqtt_provision;
     int64_t token_ttl;
     int64_t http_threads;
     int64_t db_connections;

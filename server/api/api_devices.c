@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "api_energy.h"
+#include "broker.h"
 #include "log.h"
 
 /* Most devices one list answer carries. */
@@ -188,6 +189,7 @@ void api_device_create(struct api_call *c)
         goto wipe;
     }
     log_info("api: %s added device %s", c->user.username, device_id);
+    broker_device_changed(c->app->broker, device_id); /* its broker account, now */
     struct jsonw w;
     api_success(c, 201, &w);
     jsonw_kstr(&w, "device_id", device_id);

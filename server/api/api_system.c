@@ -1,5 +1,6 @@
 /* GET /api/health (for load balancers and monitoring) and GET /api/stats. */
 #include "api.h"
+#include "broker.h"
 #include "histcache.h"
 #include "retention.h"
 #include "timeutil.h"
@@ -84,6 +85,21 @@ void api_stats(struct api_call *c)
     jsonw_kint(&w, "misses", (int64_t)hc.misses);
     jsonw_kint(&w, "inserts", (int64_t)hc.inserts);
     jsonw_kint(&w, "evictions", (int64_t)hc.evictions);
+    jsonw_obj_end(&w);
+    struct broker_stats bs;
+    broker_get_stats(c->app->broker, &bs);
+    jsonw_key(&w, "broker");
+    jsonw_obj_begin(&w);
+    jsonw_kbool(&w, "provisioning", c->app->broker != NULL);
+    jsonw_kbool(&w, "in_step", bs.in_step);
+    jsonw_kint(&w, "devices", (int64_t)bs.devices);
+    jsonw_kint(&w, "reconciliations", (int64_t)bs.reconciliations);
+    jsonw_kint(&w, "changes", (int64_t)bs.changes);
+    jsonw_kint(&w, "created", (int64_t)bs.created);
+    jsonw_kint(&w, "updated", (int64_t)bs.updated);
+    jsonw_kint(&w, "deleted", (int64_t)bs.deleted);
+    jsonw_kint(&w, "collisions", (int64_t)bs.collisions);
+    jsonw_kint(&w, "errors", (int64_t)bs.errors);
     jsonw_obj_end(&w);
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
     jsonw_obj_end(&w);

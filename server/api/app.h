@@ -21,6 +21,7 @@ struct static_site;
 struct writer;
 struct histcache;
 struct devcache;
+struct broker;
 
 struct app {
     const struct server_options *opt;
@@ -37,6 +38,7 @@ struct app {
     struct writer *writer;       /* uploads share its transactions; NULL: each stores its own */
     struct histcache *history_cache; /* history answers; NULL when history_cache_mb is 0 */
     struct devcache *devices;        /* uploaders' keys and secret hashes; NULL: none kept */
+    struct broker *broker; /* keeps the broker's accounts in step; NULL when provisioning is off */
 };
 
 #endif
