@@ -18,8 +18,9 @@ struct ack_queue {
     struct ack_msg scratch; /* parse target on the library's thread, under the lock */
     size_t cap, head, len;
     uint64_t bad, dropped, bad_logged, refused;
-    int64_t bad_log_ms, refused_log_ms;
-    bool keyed; /* only signed acks are taken */
+    int64_t bad_log_ms;
+    int64_t refused_log_ms[2]; /* unsigned, badly signed: each its own minute */
+    bool keyed;                /* only signed acks are taken */
     struct sign_key key;
     char topic[TOPIC_MAX];
 };
@@ -38,7 +39,7 @@ int ack_queue_new(size_t capacity, struct ack_queue **ret)
     }
     q->cap = capacity;
     q->bad_log_ms = INT64_MIN / 2;
-    q->refused_log_ms = INT64_MIN / 2;
+    q->refused_log_ms[0] = q->refused_log_ms[1] = INT64_MIN / 2;
     *ret = q;
     return 0;
 }
@@ -77,13 +78,13 @@ static bool signed_by_server(struct ack_queue *q, const void *payload, size_t le
     if (!r)
         return true;
     q->refused++;
-    int64_t now = time_now_ms();
-    if (now - q->refused_log_ms >= BAD_LOG_PERIOD_MS) {
+    int64_t now = time_now_ms(), *last = &q->refused_log_ms[r == -EBADMSG ? 0 : 1];
+    if (now - *last >= BAD_LOG_PERIOD_MS) {
         log_warn("ack refused: %s (%llu refused so far); its readings stay in the spool",
                  r == -EBADMSG ? "not signed"
                                : "signed with another key (another server's database, or forged)",
                  (unsigned long long)q->refused);
-        q->refused_log_ms = now;
+        *last = now;
     }
     return false;
 }
