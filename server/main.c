@@ -160,7 +160,7 @@ static int broker_setup(const struct server_options *opt, struct app *app, struc
     int r = broker_start(&bo, ret, err, sizeof(err));
     if (r)
         return cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
-    log_info("meter-server: keeping the broker's device accounts in step as %s",
+    log_info("meter-server: provisioning the broker's accounts from the devices table, as %s",
              opt->mqtt_username);
     return 0;
 }

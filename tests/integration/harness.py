@@ -493,7 +493,8 @@ class Server(Daemon):
         wait_until(lambda: http("GET", self.base + "/api/health").json()["mqtt"] == "connected",
                    timeout, what="server connected to the broker")
         if self.provisions:
-            wait_until(lambda: "device accounts in step" in self.log_since_start(), timeout,
+            wait_until(lambda: re.search(r"broker: \d+ device accounts in step",
+                                         self.log_since_start()), timeout,
                        what="the broker's device accounts in step")
 
     def url(self, path):
