@@ -25,12 +25,14 @@
 
 #define LOG_WINDOW_MS 60000
 /*
- * Device rows (key, secret hash) kept this long: a device deleted or given a
- * new secret elsewhere is seen within it; the broker provisioning also tells
- * (ingest_forget_device) as soon as it notices a change.
+ * Device rows (key, secret hash) kept this long. The broker provisioning
+ * tells (ingest_forget_device) as soon as it sees a device deleted or given a
+ * new secret; without it, such a change is seen within this time (the meter
+ * resends what it got no valid ack for meanwhile). A re-read costs one lookup
+ * per device every five minutes.
  */
 #define DEVICE_CACHE_SLOTS  4096
-#define DEVICE_CACHE_TTL_MS 60000
+#define DEVICE_CACHE_TTL_MS 300000
 
 /* The store keeps every request id the wire allows. */
 _Static_assert(COMMAND_ID_MAX <= CAPTURE_REQUEST_ID_MAX, "request ids must fit the store");
