@@ -56,11 +56,10 @@ void ack_queue_free(struct ack_queue *q)
 
 void ack_queue_require_signature(struct ack_queue *q, const struct sign_key *key, const char *topic)
 {
-    pthread_mutex_lock(&q->lock);
+    /* Before the handler runs (publisher_start() starts its thread after this). */
     q->key = *key;
     snprintf(q->topic, sizeof(q->topic), "%s", topic);
     q->keyed = true;
-    pthread_mutex_unlock(&q->lock);
 }
 
 uint64_t ack_queue_refused(struct ack_queue *q)

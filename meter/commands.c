@@ -128,11 +128,10 @@ void command_queue_free(struct command_queue *q)
 void command_queue_require_signature(struct command_queue *q, const struct sign_key *key,
                                      const char *topic)
 {
-    pthread_mutex_lock(&q->lock);
+    /* Before the handler runs (publisher_start() starts its thread after this). */
     q->key = *key;
     snprintf(q->topic, sizeof(q->topic), "%s", topic);
     q->keyed = true;
-    pthread_mutex_unlock(&q->lock);
 }
 
 int command_queue_push(struct command_queue *q, const struct command *c)

@@ -25,28 +25,20 @@ void sign_secret_hash(const char *secret, size_t len, uint8_t ret[SIGN_HASH_LEN]
     crypto_generichash(ret, SIGN_HASH_LEN, (const unsigned char *)secret, len, NULL, 0);
 }
 
-static int hex_digit(char c)
+/* Exactly 2 * n hex digits (either case) into out[n]: 0 or -EINVAL. */
+static int unhex(const char *hex, size_t len, uint8_t *out, size_t n)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    size_t got = 0;
+    if (len != 2 * n || sodium_hex2bin(out, n, hex, len, NULL, &got, NULL) || got != n)
+        return -EINVAL;
+    return 0;
 }
 
 int sign_hash_parse(const char *hex, uint8_t ret[SIGN_HASH_LEN])
 {
     uint8_t out[SIGN_HASH_LEN];
-    if (strlen(hex) != 2 * SIGN_HASH_LEN)
+    if (unhex(hex, strlen(hex), out, sizeof(out)))
         return -EINVAL;
-    for (size_t k = 0; k < SIGN_HASH_LEN; k++) {
-        int hi = hex_digit(hex[2 * k]), lo = hex_digit(hex[2 * k + 1]);
-        if (hi < 0 || lo < 0)
-            return -EINVAL;
-        out[k] = (uint8_t)(hi << 4 | lo);
-    }
     memcpy(ret, out, sizeof(out));
     return 0;
 }
@@ -77,6 +69,14 @@ void sign_broker_password_check(const uint8_t hash[SIGN_HASH_LEN], char ret[SIGN
 void sign_key_derive(const uint8_t hash[SIGN_HASH_LEN], struct sign_key *ret)
 {
     derive(hash, label_signing, ret->bytes, sizeof(ret->bytes));
+}
+
+void sign_key_from_secret(const char *secret, size_t len, struct sign_key *ret)
+{
+    uint8_t h[SIGN_HASH_LEN];
+    sign_secret_hash(secret, len, h);
+    sign_key_derive(h, ret);
+    sodium_memzero(h, sizeof(h));
 }
 
 int sign_key_from_hex(const char *hash_hex, struct sign_key *ret)
@@ -134,14 +134,12 @@ int sign_check(const struct sign_key *key, const char *topic, const void *payloa
     if (memcmp(tail, tail_head, head) != 0 || memcmp(tail + head + SIGN_MAC_HEX, "\"}", 2) != 0)
         return -EBADMSG;
     uint8_t got[SIGN_MAC_HEX / 2], want[SIGN_MAC_HEX / 2];
-    for (size_t k = 0; k < sizeof(got); k++) {
-        int hi = hex_digit(tail[head + 2 * k]), lo = hex_digit(tail[head + 2 * k + 1]);
-        /* Lower case only: one spelling per signature. */
-        if (hi < 0 || lo < 0 || (tail[head + 2 * k] >= 'A' && tail[head + 2 * k] <= 'F') ||
-            (tail[head + 2 * k + 1] >= 'A' && tail[head + 2 * k + 1] <= 'F'))
+    /* Lower case only: one spelling per signature. */
+    for (size_t k = 0; k < SIGN_MAC_HEX; k++)
+        if (!strchr("0123456789abcdef", tail[head + k]) || !tail[head + k])
             return -EBADMSG;
-        got[k] = (uint8_t)(hi << 4 | lo);
-    }
+    if (unhex(tail + head, SIGN_MAC_HEX, got, sizeof(got)))
+        return -EBADMSG;
     mac(key, topic, p, len - SIGN_TAIL_LEN, want);
     return crypto_verify_32(got, want) == 0 ? 0 : -EACCES;
 }

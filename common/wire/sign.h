@@ -67,6 +67,9 @@ void sign_broker_password_check(const uint8_t hash[SIGN_HASH_LEN], char ret[SIGN
 /* K, the key acks and commands to the device are signed with. */
 void sign_key_derive(const uint8_t hash[SIGN_HASH_LEN], struct sign_key *ret);
 
+/* K from a secret's len bytes of text (what the meter holds). */
+void sign_key_from_secret(const char *secret, size_t len, struct sign_key *ret);
+
 /* K from a stored secret hash in hex. Returns 0 or -EINVAL (a malformed hash). */
 int sign_key_from_hex(const char *hash_hex, struct sign_key *ret);
 

@@ -44,10 +44,8 @@ static void test_the_queue_counts_bad_acks_and_drops_when_full(void **state)
 
 static void signed_ack(const char *secret, const char *topic, const char *ack, struct dynbuf *out)
 {
-    uint8_t h[SIGN_HASH_LEN];
     struct sign_key k;
-    sign_secret_hash(secret, strlen(secret), h);
-    sign_key_derive(h, &k);
+    sign_key_from_secret(secret, strlen(secret), &k);
     dynbuf_reset(out);
     assert_int_equal(dynbuf_addstr(out, ack), 0);
     assert_int_equal(sign_payload(&k, topic, out), 0);
@@ -64,12 +62,10 @@ static void test_only_the_servers_signed_acks_are_taken(void **state)
     (void)state;
     const char *secret = "the-secret-of-m1", *topic = "meters/m1/ack";
     const char *ack = "{\"seqs\":[[1,1000000]]}";
-    uint8_t h[SIGN_HASH_LEN];
     struct sign_key k;
     struct ack_queue *q = NULL;
     struct dynbuf b;
-    sign_secret_hash(secret, strlen(secret), h);
-    sign_key_derive(h, &k);
+    sign_key_from_secret(secret, strlen(secret), &k);
     assert_int_equal(ack_queue_new(4, &q), 0);
     ack_queue_require_signature(q, &k, topic);
     dynbuf_init(&b, ACK_PAYLOAD_MAX);

@@ -85,11 +85,9 @@ static void test_the_handler_queues_valid_and_invalid_commands(void **state)
 static void signed_command(const char *secret, const char *topic, const char *id, int64_t ts_ms,
                            struct dynbuf *out)
 {
-    uint8_t h[SIGN_HASH_LEN];
     struct sign_key k;
     struct command c;
-    sign_secret_hash(secret, strlen(secret), h);
-    sign_key_derive(h, &k);
+    sign_key_from_secret(secret, strlen(secret), &k);
     assert_int_equal(command_init(&c, COMMAND_CAPTURE, id, ts_ms), 0);
     c.duration_ms = 300;
     dynbuf_reset(out);
@@ -110,10 +108,8 @@ static void test_only_signed_fresh_commands_are_taken_once(void **state)
     struct command out;
     struct dynbuf b;
     uint64_t bad_sig = 0, replayed = 0;
-    uint8_t h[SIGN_HASH_LEN];
     struct sign_key k;
-    sign_secret_hash(secret, strlen(secret), h);
-    sign_key_derive(h, &k);
+    sign_key_from_secret(secret, strlen(secret), &k);
     assert_int_equal(command_queue_new(8, &q), 0);
     command_queue_require_signature(q, &k, topic);
     dynbuf_init(&b, COMMAND_PAYLOAD_MAX);

@@ -81,10 +81,8 @@ static void test_a_stored_hash_must_be_64_hex_characters(void **state)
 
 static struct sign_key key_of(const char *secret)
 {
-    uint8_t h[SIGN_HASH_LEN];
     struct sign_key k;
-    sign_secret_hash(secret, strlen(secret), h);
-    sign_key_derive(h, &k);
+    sign_key_from_secret(secret, strlen(secret), &k);
     return k;
 }
 
