@@ -37,6 +37,12 @@ int ops_device_set_secret(struct store *s, const char *device_id, const char *se
 /* ops_device_changes.c */
 /* Logs a change to device_id's credentials, in the open transaction. */
 int ops_device_change_log(struct sql_store *q, const char *device_id);
+/*
+ * Ends a transaction that changed device_id's credentials: when r is 0, logs
+ * the change and commits; otherwise (or when that fails) rolls back. Returns
+ * r or the failure.
+ */
+int ops_device_change_commit(struct sql_store *q, int r, const char *device_id);
 int ops_device_changes(struct store *s, int64_t after_id, size_t limit, store_change_cb cb,
                        void *ctx);
 int ops_device_changes_latest(struct store *s, int64_t *ret_id);

@@ -20,6 +20,17 @@ int ops_device_change_log(struct sql_store *q, const char *device_id)
     return sql_run(q, st, "log device change");
 }
 
+int ops_device_change_commit(struct sql_store *q, int r, const char *device_id)
+{
+    if (!r)
+        r = ops_device_change_log(q, device_id);
+    if (!r)
+        r = sql_commit(q);
+    if (r)
+        sql_rollback(q);
+    return r;
+}
+
 int ops_device_changes(struct store *s, int64_t after_id, size_t limit, store_change_cb cb,
                        void *ctx)
 {

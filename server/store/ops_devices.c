@@ -54,14 +54,9 @@ int ops_device_add(struct store *s, const char *device_id, const char *secret_ha
     }
     if (!r && owner_user_id)
         r = ops_binding_add(s, owner_user_id, id);
-    if (!r)
-        r = ops_device_change_log(q, device_id);
-    if (!r)
-        r = sql_commit(q);
-    if (r) {
-        sql_rollback(q);
+    r = ops_device_change_commit(q, r, device_id);
+    if (r)
         return r;
-    }
     if (ret_id)
         *ret_id = id;
     return 0;
@@ -96,13 +91,7 @@ int ops_device_delete(struct store *s, const char *device_id)
         db_bind_int(del, pk);
         r = sql_run(q, del, "delete device");
     }
-    if (!r)
-        r = ops_device_change_log(q, device_id);
-    if (!r)
-        r = sql_commit(q);
-    if (r)
-        sql_rollback(q);
-    return r;
+    return ops_device_change_commit(q, r, device_id);
 }
 
 int ops_device_set_secret(struct store *s, const char *device_id, const char *secret_hash)
@@ -120,13 +109,7 @@ int ops_device_set_secret(struct store *s, const char *device_id, const char *se
     r = sql_run(q, st, "set device secret");
     if (!r && db_changes(st) == 0)
         r = store_fail(s, -ENOENT, "no such device");
-    if (!r)
-        r = ops_device_change_log(q, device_id);
-    if (!r)
-        r = sql_commit(q);
-    if (r)
-        sql_rollback(q);
-    return r;
+    return ops_device_change_commit(q, r, device_id);
 }
 
 int ops_device_by_name(struct store *s, const char *device_id, struct device_rec *ret)
