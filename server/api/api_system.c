@@ -88,18 +88,19 @@ void api_stats(struct api_call *c)
     jsonw_obj_end(&w);
     struct broker_stats bs;
     broker_get_stats(c->app->broker, &bs);
+    const struct {
+        const char *key;
+        uint64_t n;
+    } counts[] = {{"devices", bs.devices},       {"reconciliations", bs.reconciliations},
+                  {"changes", bs.changes},       {"created", bs.created},
+                  {"updated", bs.updated},       {"deleted", bs.deleted},
+                  {"collisions", bs.collisions}, {"errors", bs.errors}};
     jsonw_key(&w, "broker");
     jsonw_obj_begin(&w);
     jsonw_kbool(&w, "provisioning", c->app->broker != NULL);
     jsonw_kbool(&w, "in_step", bs.in_step);
-    jsonw_kint(&w, "devices", (int64_t)bs.devices);
-    jsonw_kint(&w, "reconciliations", (int64_t)bs.reconciliations);
-    jsonw_kint(&w, "changes", (int64_t)bs.changes);
-    jsonw_kint(&w, "created", (int64_t)bs.created);
-    jsonw_kint(&w, "updated", (int64_t)bs.updated);
-    jsonw_kint(&w, "deleted", (int64_t)bs.deleted);
-    jsonw_kint(&w, "collisions", (int64_t)bs.collisions);
-    jsonw_kint(&w, "errors", (int64_t)bs.errors);
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+        jsonw_kint(&w, counts[k].key, (int64_t)counts[k].n);
     jsonw_obj_end(&w);
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
     jsonw_obj_end(&w);
