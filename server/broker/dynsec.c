@@ -89,27 +89,28 @@ size_t dynsec_server_acls(struct dynsec_acl out[DYNSEC_ACLS_MAX])
     return n;
 }
 
+/* The first entry of acls with this "acltype" (and "topic", unless NULL); NULL when none. */
+static const json_t *acl_entry(const json_t *acls, const char *type, const char *topic)
+{
+    size_t i;
+    const json_t *a;
+    json_array_foreach(acls, i, a)
+    {
+        const char *t = json_string_value(json_object_get(a, "acltype"));
+        const char *p = json_string_value(json_object_get(a, "topic"));
+        if (t && strcmp(t, type) == 0 && (!topic || (p && strcmp(p, topic) == 0)))
+            return a;
+    }
+    return NULL;
+}
+
 bool dynsec_acls_equal(const json_t *acls, const struct dynsec_acl *want, size_t n)
 {
     if (!json_is_array(acls) || json_array_size(acls) != n)
         return false;
-    for (size_t k = 0; k < n; k++) {
-        bool found = false;
-        size_t i;
-        const json_t *a;
-        json_array_foreach(acls, i, a)
-        {
-            const char *type = json_string_value(json_object_get(a, "acltype"));
-            const char *topic = json_string_value(json_object_get(a, "topic"));
-            if (type && topic && json_is_true(json_object_get(a, "allow")) &&
-                strcmp(type, want[k].type) == 0 && strcmp(topic, want[k].topic) == 0) {
-                found = true;
-                break;
-            }
-        }
-        if (!found)
+    for (size_t k = 0; k < n; k++)
+        if (!json_is_true(json_object_get(acl_entry(acls, want[k].type, want[k].topic), "allow")))
             return false;
-    }
     return true;
 }
 
@@ -222,17 +223,9 @@ bool dynsec_default_acl_ok(const json_t *data)
 {
     const json_t *acls = json_object_get(data, "acls");
     for (size_t k = 0; k < N_DEFAULT_ACCESS; k++) {
-        bool ok = false;
-        size_t i;
-        const json_t *a;
-        json_array_foreach(acls, i, a)
-        {
-            const char *type = json_string_value(json_object_get(a, "acltype"));
-            const json_t *allow = json_object_get(a, "allow");
-            if (type && strcmp(type, default_access[k].type) == 0 && json_is_boolean(allow))
-                ok = json_is_true(allow) == default_access[k].allow;
-        }
-        if (!ok)
+        const json_t *allow =
+            json_object_get(acl_entry(acls, default_access[k].type, NULL), "allow");
+        if (!json_is_boolean(allow) || json_is_true(allow) != default_access[k].allow)
             return false;
     }
     return true;
