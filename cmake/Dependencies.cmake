@@ -19,6 +19,10 @@ target_link_libraries(paho_async INTERFACE ${PAHO_ASYNC_LIB})
 # libgpiod v1 (Debian 12 ships 1.6); only meter/hal/gpio_gpiod.c includes gpiod.h.
 pkg_check_modules(GPIOD REQUIRED IMPORTED_TARGET libgpiod)
 
+# libsodium: the keyed BLAKE2b of device credentials and signed acks and commands
+# (common/wire/sign.c, both daemons); on the server also Argon2id (server/auth/auth.c).
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+
 if(SMARTMETER_BUILD_SERVER)
   pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
   # HTTPS: libmicrohttpd speaks TLS through GnuTLS; server/http/https.c checks the certificate
@@ -27,7 +31,6 @@ if(SMARTMETER_BUILD_SERVER)
   pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
   pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
   pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt)
-  pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
   # Outbound HTTPS to WeChat's login API (OpenSSL flavour); only server/auth/wechat.c includes curl.h.
   pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 endif()

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "timeutil.h"
+#include "topic.h"
 
 #define BAD_LOG_PERIOD_MS 60000
 
@@ -16,8 +17,12 @@ struct ack_queue {
     struct ack_msg *slots;
     struct ack_msg scratch; /* parse target on the library's thread, under the lock */
     size_t cap, head, len;
-    uint64_t bad, dropped, bad_logged;
+    uint64_t bad, dropped, bad_logged, refused;
     int64_t bad_log_ms;
+    int64_t refused_log_ms[2]; /* unsigned, badly signed: each its own minute */
+    bool keyed;                /* only signed acks are taken */
+    struct sign_key key;
+    char topic[TOPIC_MAX];
 };
 
 int ack_queue_new(size_t capacity, struct ack_queue **ret)
@@ -34,6 +39,7 @@ int ack_queue_new(size_t capacity, struct ack_queue **ret)
     }
     q->cap = capacity;
     q->bad_log_ms = INT64_MIN / 2;
+    q->refused_log_ms[0] = q->refused_log_ms[1] = INT64_MIN / 2;
     *ret = q;
     return 0;
 }
@@ -43,8 +49,43 @@ void ack_queue_free(struct ack_queue *q)
     if (!q)
         return;
     pthread_mutex_destroy(&q->lock);
+    sign_key_wipe(&q->key);
     free(q->slots);
     free(q);
+}
+
+void ack_queue_require_signature(struct ack_queue *q, const struct sign_key *key, const char *topic)
+{
+    /* Before the handler runs (publisher_start() starts its thread after this). */
+    q->key = *key;
+    snprintf(q->topic, sizeof(q->topic), "%s", topic);
+    q->keyed = true;
+}
+
+uint64_t ack_queue_refused(struct ack_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    uint64_t n = q->refused;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+/* Under the lock: false (counted, logged at a bounded rate) when the ack is not the server's. */
+static bool signed_by_server(struct ack_queue *q, const void *payload, size_t len)
+{
+    int r = q->keyed ? sign_check(&q->key, q->topic, payload, len) : 0;
+    if (!r)
+        return true;
+    q->refused++;
+    int64_t now = time_now_ms(), *last = &q->refused_log_ms[r == -EBADMSG ? 0 : 1];
+    if (now - *last >= BAD_LOG_PERIOD_MS) {
+        log_warn("ack refused: %s (%llu refused so far); its readings stay in the spool",
+                 r == -EBADMSG ? "not signed"
+                               : "signed with another key (another server's database, or forged)",
+                 (unsigned long long)q->refused);
+        *last = now;
+    }
+    return false;
 }
 
 void ack_queue_handler(const void *payload, size_t len, void *ctx)
@@ -52,6 +93,10 @@ void ack_queue_handler(const void *payload, size_t len, void *ctx)
     struct ack_queue *q = ctx;
     char err[ACK_ERR_LEN];
     pthread_mutex_lock(&q->lock);
+    if (!signed_by_server(q, payload, len)) {
+        pthread_mutex_unlock(&q->lock);
+        return;
+    }
     int r = ack_parse(payload, len, &q->scratch, err);
     if (r) {
         q->bad++;

@@ -15,12 +15,24 @@
 #include <stdint.h>
 
 #include "ack.h"
+#include "sign.h"
 
 struct ack_queue;
 
 /* A queue of up to capacity parsed acks. Returns 0 or -ENOMEM. */
 int ack_queue_new(size_t capacity, struct ack_queue **ret);
 void ack_queue_free(struct ack_queue *q);
+
+/*
+ * From now on only acks signed with key for topic (sign.h) are taken: an
+ * unsigned or badly signed one is counted (ack_queue_refused) and logged at
+ * most once a minute, and its readings stay in the spool. Call before the
+ * handler runs.
+ */
+void ack_queue_require_signature(struct ack_queue *q, const struct sign_key *key,
+                                 const char *topic);
+/* Acks refused for their signature since the queue was made. */
+uint64_t ack_queue_refused(struct ack_queue *q);
 
 /*
  * The MQTT handler (publisher_ack_fn): parses the payload and queues it.

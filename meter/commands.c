@@ -82,10 +82,21 @@ int command_run(const struct command *c, const struct command_env *env, int64_t 
 
 /* --- the queue between the MQTT library's thread and the main loop ----------------------- */
 
+/* A command id taken, until forget_ms. */
+struct seen_id {
+    char id[COMMAND_ID_MAX + 1];
+    int64_t forget_ms;
+};
+
 struct command_queue {
     pthread_mutex_t lock;
     size_t capacity, head, count;
-    uint64_t dropped;
+    uint64_t dropped, bad_signature, replayed;
+    bool keyed; /* only signed commands are taken */
+    struct sign_key key;
+    char topic[TOPIC_MAX];
+    struct seen_id seen[COMMAND_REMEMBER_MAX];
+    size_t n_seen;
     struct command items[];
 };
 
@@ -110,7 +121,17 @@ void command_queue_free(struct command_queue *q)
     if (!q)
         return;
     pthread_mutex_destroy(&q->lock);
+    sign_key_wipe(&q->key);
     free(q);
+}
+
+void command_queue_require_signature(struct command_queue *q, const struct sign_key *key,
+                                     const char *topic)
+{
+    /* Before the handler runs (publisher_start() starts its thread after this). */
+    q->key = *key;
+    snprintf(q->topic, sizeof(q->topic), "%s", topic);
+    q->keyed = true;
 }
 
 int command_queue_push(struct command_queue *q, const struct command *c)
@@ -150,10 +171,59 @@ uint64_t command_queue_dropped(struct command_queue *q)
     return n;
 }
 
+void command_queue_refused(struct command_queue *q, uint64_t *ret_bad_signature,
+                           uint64_t *ret_replayed)
+{
+    pthread_mutex_lock(&q->lock);
+    *ret_bad_signature = q->bad_signature;
+    *ret_replayed = q->replayed;
+    pthread_mutex_unlock(&q->lock);
+}
+
+/*
+ * Under the lock: remembers id at now_ms. False when it was taken before (a
+ * replay, or a copy the broker delivered twice) or no room is left.
+ */
+static bool first_time(struct command_queue *q, const char *id, int64_t now_ms)
+{
+    size_t keep = 0;
+    bool seen = false;
+    for (size_t k = 0; k < q->n_seen; k++) {
+        if (q->seen[k].forget_ms <= now_ms)
+            continue;
+        seen = seen || strcmp(q->seen[k].id, id) == 0;
+        q->seen[keep++] = q->seen[k];
+    }
+    q->n_seen = keep;
+    if (seen || keep == COMMAND_REMEMBER_MAX)
+        return false;
+    snprintf(q->seen[keep].id, sizeof(q->seen[keep].id), "%s", id);
+    q->seen[keep].forget_ms = now_ms + COMMAND_REMEMBER_MS;
+    q->n_seen++;
+    return true;
+}
+
 void command_queue_handler(const void *payload, size_t len, void *ctx)
 {
+    struct command_queue *q = ctx;
     struct command c;
-    command_parse(payload, len, time_now_ms(), &c);
+    int64_t now = time_now_ms();
+    /* Unanswered: an answer would let anyone who can publish here fail a pending request. */
+    if (q->keyed && sign_check(&q->key, q->topic, payload, len)) {
+        pthread_mutex_lock(&q->lock);
+        q->bad_signature++;
+        pthread_mutex_unlock(&q->lock);
+        return;
+    }
+    command_parse(payload, len, now, &c);
+    if (c.id[0]) {
+        pthread_mutex_lock(&q->lock);
+        bool fresh = first_time(q, c.id, now);
+        q->replayed += !fresh;
+        pthread_mutex_unlock(&q->lock);
+        if (!fresh)
+            return;
+    }
     /* A full queue drops the command: the server sees no answer and times the request out. */
-    command_queue_push(ctx, &c);
+    command_queue_push(q, &c);
 }

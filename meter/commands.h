@@ -8,7 +8,10 @@
  *   ring and the MQTT client through the callbacks of struct command_env;
  * - struct command_queue carries parsed commands from the MQTT library's
  *   thread (command_queue_handler) to the meter's main loop
- *   (command_queue_pop), so nothing slow runs on the library's thread.
+ *   (command_queue_pop), so nothing slow runs on the library's thread. On
+ *   the way it refuses, unanswered, a command without the server's signature
+ *   (once command_queue_require_signature() gave the key) and a command
+ *   whose id it has taken in the last COMMAND_REMEMBER_MS (a replay).
  *
  * Pure apart from the queue's mutex and the callbacks: no I/O, no logging.
  * Ownership: the queue copies commands in and out; command_queue_free()
@@ -23,6 +26,7 @@
 
 #include "capture.h"
 #include "command.h"
+#include "sign.h"
 #include "topic.h"
 
 /* What command_run() needs from the meter. */
@@ -51,8 +55,22 @@ int command_run(const struct command *c, const struct command_env *env, int64_t 
 
 struct command_queue;
 
+/*
+ * How long a command id is remembered: a copy arriving later is refused
+ * anyway, as its (signed) "ts" is then past COMMAND_MAX_AGE_MS.
+ */
+#define COMMAND_REMEMBER_MS (COMMAND_MAX_AGE_MS + COMMAND_MAX_AHEAD_MS)
+/* Ids remembered at most; with that many fresh ones, further commands are refused. */
+#define COMMAND_REMEMBER_MAX 64
+
 /* A queue of at most capacity (>= 1) commands. Returns 0 or -ENOMEM/-EINVAL. */
 int command_queue_new(size_t capacity, struct command_queue **ret);
+/*
+ * From now on only commands signed with key for topic (sign.h) are taken;
+ * the others are counted and dropped. Call before the handler runs.
+ */
+void command_queue_require_signature(struct command_queue *q, const struct sign_key *key,
+                                     const char *topic);
 void command_queue_free(struct command_queue *q);
 /* Any thread; never blocks for long. Returns 0, or -ENOBUFS when full (c is dropped). */
 int command_queue_push(struct command_queue *q, const struct command *c);
@@ -60,11 +78,18 @@ int command_queue_push(struct command_queue *q, const struct command *c);
 bool command_queue_pop(struct command_queue *q, struct command *ret);
 /* Commands refused because the queue was full, since creation. */
 uint64_t command_queue_dropped(struct command_queue *q);
+/*
+ * Commands refused unanswered since creation: without a valid signature, and
+ * replayed (an id taken before; or more fresh ids than COMMAND_REMEMBER_MAX).
+ */
+void command_queue_refused(struct command_queue *q, uint64_t *ret_bad_signature,
+                           uint64_t *ret_replayed);
 
 /*
  * A publisher command handler (publisher_set_command_handler, ctx = the
- * queue): parses the payload at the current time and queues the result,
- * valid or not, so the main loop runs it or answers the error.
+ * queue): checks the signature, parses the payload at the current time,
+ * refuses a replay and queues the result, valid or not, so the main loop runs
+ * it or answers the error.
  */
 void command_queue_handler(const void *payload, size_t len, void *ctx);
 

@@ -35,6 +35,7 @@
 #include "publisher.h"
 #include "ring.h"
 #include "sampler.h"
+#include "sign.h"
 #include "spool.h"
 #include "state.h"
 #include "timeutil.h"
@@ -85,7 +86,8 @@ struct meter {
     struct ack_msg ack_scratch;
     struct spool *spool;
     struct forward *fwd;
-    int64_t report_ms, spool_error_ms;
+    int64_t report_ms, spool_error_ms, refused_log_ms;
+    uint64_t refused_logged; /* commands refused as of the last log line about them */
     struct meter_state st;
     char state_path[4096];
     int lock_fd; /* flock on <state-dir>/<id>.lock, or -1 */
@@ -124,14 +126,14 @@ static void log_counters(struct meter *m, const char *when)
     forward_get_stats(m->fwd, &fs);
     ack_queue_counts(m->acks, &bad_acks, &dropped_acks);
     log_info("spool%s: depth %llu, spooled %llu, acked %llu, live %llu, resent %llu, inflight "
-             "%llu, dropped_full %llu, rejected %llu, bad_acks %llu, corrupt %llu, %llu bytes "
-             "in %u segments",
+             "%llu, dropped_full %llu, rejected %llu, bad_acks %llu, refused_acks %llu, corrupt "
+             "%llu, %llu bytes in %u segments",
              when, (unsigned long long)ss.depth, (unsigned long long)ss.spooled,
              (unsigned long long)ss.acked, (unsigned long long)fs.live,
              (unsigned long long)fs.resent, (unsigned long long)fs.inflight,
              (unsigned long long)ss.dropped_full, (unsigned long long)fs.rejected,
-             (unsigned long long)bad_acks, (unsigned long long)ss.corrupt,
-             (unsigned long long)ss.bytes, (unsigned)ss.segments);
+             (unsigned long long)bad_acks, (unsigned long long)ack_queue_refused(m->acks),
+             (unsigned long long)ss.corrupt, (unsigned long long)ss.bytes, (unsigned)ss.segments);
 }
 
 /* The spool's side of the main loop: link state, acks, resends, sync, counters. */
@@ -153,9 +155,25 @@ static void run_spool(struct meter *m)
     }
 }
 
+/* Commands refused unanswered (command_queue_handler), logged at most once a minute. */
+static void log_refused_commands(struct meter *m)
+{
+    uint64_t bad_signature, replayed;
+    command_queue_refused(m->commands, &bad_signature, &replayed);
+    int64_t now = time_now_ms();
+    if (bad_signature + replayed == m->refused_logged || now - m->refused_log_ms < ERROR_LOG_MS)
+        return;
+    log_warn("commands refused unanswered: %llu without the server's signature, %llu replayed "
+             "(since the start)",
+             (unsigned long long)bad_signature, (unsigned long long)replayed);
+    m->refused_logged = bad_signature + replayed;
+    m->refused_log_ms = now;
+}
+
 static void run_commands(struct meter *m)
 {
     struct command cmd;
+    log_refused_commands(m);
     while (command_queue_pop(m->commands, &cmd)) {
         char why[COMMAND_MESSAGE_MAX];
         if (command_run(&cmd, &m->env, time_now_ms(), why, sizeof(why)))
@@ -321,13 +339,71 @@ static int open_gpio(struct meter *m, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * With --secret-file: the broker password and the key of the server's
+ * signatures (common/wire/sign.h), the secret itself wiped at once. Returns
+ * 0, or 2 after saying why.
+ */
+static int read_credentials(const struct meterd_options *o, char **ret_password,
+                            struct sign_key *ret_key)
+{
+    char err[512];
+    char *secret = NULL;
+    if (meterd_read_device_secret(o->secret_file, &secret, err, sizeof(err))) {
+        fprintf(stderr, "meterd: %s\n", err);
+        return 2;
+    }
+    uint8_t h[SIGN_HASH_LEN];
+    char pw[SIGN_PASSWORD_HEX + 1];
+    sign_secret_hash(secret, strlen(secret), h);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+    sign_broker_password(h, pw);
+    sign_key_derive(h, ret_key);
+    explicit_bzero(h, sizeof(h));
+    *ret_password = strdup(pw);
+    explicit_bzero(pw, sizeof(pw));
+    if (!*ret_password) {
+        fprintf(stderr, "meterd: out of memory\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* Only the server's signed acks and commands are taken; without a key, a warning says so. */
+static int require_signatures(struct meter *m, const struct sign_key *key)
+{
+    char ack_topic[TOPIC_MAX], cmd_topic[TOPIC_MAX];
+    if (!key) {
+        log_warn("no --secret-file: acks and commands are taken without checking that the "
+                 "server sent them (see docs/security.md)");
+        return 0;
+    }
+    if (topic_build(ack_topic, m->o->device_id, TOPIC_ACK) ||
+        topic_build(cmd_topic, m->o->device_id, TOPIC_CMD))
+        return -EINVAL;
+    ack_queue_require_signature(m->acks, key, ack_topic);
+    command_queue_require_signature(m->commands, key, cmd_topic);
+    return 0;
+}
+
 static int run(const struct meterd_options *o)
 {
     struct meter m = {.o = o, .lock_fd = -1};
     char err[512];
     char *password = NULL;
+    struct sign_key key;
     bool fresh = false;
     int status = 1;
+
+    memset(&key, 0, sizeof(key));
+    if (sign_init()) {
+        fprintf(stderr, "meterd: cannot initialise libsodium\n");
+        return 1;
+    }
+    if (o->secret_file && (status = read_credentials(o, &password, &key)) != 0)
+        return status;
+    status = 1;
 
     if (adc_open(o->adc, &m.adc, err, sizeof(err))) {
         fprintf(stderr, "meterd: %s\n", err);
@@ -339,7 +415,7 @@ static int run(const struct meterd_options *o)
         status = 2;
         goto out;
     }
-    if (o->mqtt_password_file &&
+    if (!o->secret_file && o->mqtt_password_file &&
         meterd_read_secret_file(o->mqtt_password_file, &password, err, sizeof(err))) {
         fprintf(stderr, "meterd: %s\n", err);
         status = 2;
@@ -422,7 +498,7 @@ static int run(const struct meterd_options *o)
     struct publisher_config pub = {
         .url = o->mqtt,
         .device_id = o->device_id,
-        .username = o->mqtt_username,
+        .username = o->secret_file ? o->device_id : o->mqtt_username,
         .password = password,
         .cafile = o->mqtt_cafile,
         .certfile = o->mqtt_certfile,
@@ -443,6 +519,10 @@ static int run(const struct meterd_options *o)
                                  .snapshot = capture_snapshot,
                                  .send = command_send,
                                  .ctx = &m};
+    if (require_signatures(&m, o->secret_file ? &key : NULL)) {
+        log_error("device id '%s' cannot stand in a topic", o->device_id);
+        goto out;
+    }
     publisher_set_command_handler(m.pub, command_queue_handler, m.commands);
     publisher_set_ack_handler(m.pub, ack_queue_handler, m.acks);
     struct forward_config fc = {
@@ -509,6 +589,7 @@ out:
         explicit_bzero(password, strlen(password));
         free(password);
     }
+    sign_key_wipe(&key);
     return status;
 }
 

@@ -1,12 +1,16 @@
 #include "options.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "analyze.h"
 #include "fileutil.h"
+#include "sign.h"
 #include "telemetry.h"
 #include "url.h"
 
@@ -29,6 +33,10 @@ const struct config_option meterd_option_table[] = {
     {"mqtt_keyfile", CONFIG_STRING, OPT(mqtt_keyfile), 0, 0, NULL, "FILE",
      "the client certificate's private key (PEM, unencrypted); mode 0600 or 0400, else "
      "meterd refuses to start"},
+    {"secret_file", CONFIG_STRING, OPT(secret_file), 0, 0, NULL, "FILE",
+     "the device secret 'meter-server device add' printed (first line; the file readable by "
+     "its owner alone): the broker login (user name: the device id) and the key the server's "
+     "acks and commands must be signed with; without it they are taken unchecked"},
     {"max_buffered", CONFIG_INT, OPT(max_buffered), 1, 1000000, "3600", "N",
      "superseded by the spool (spool_days, spool_mb); still accepted, ignored"},
     {"spool_days", CONFIG_DOUBLE, OPT(spool_days), 0.01, 3650, "30", "DAYS",
@@ -118,7 +126,73 @@ int meterd_options_parse(struct meterd_options *o, int argc, char **argv, int fi
         snprintf(err, errlen, "--state-dir must not be empty");
         return -EINVAL;
     }
+    if (o->secret_file && (o->mqtt_username || o->mqtt_password_file)) {
+        snprintf(err, errlen,
+                 "--secret-file gives the broker login (the device id and a password derived "
+                 "from the secret): leave out --mqtt-username and --mqtt-password-file");
+        return -EINVAL;
+    }
     return 0;
+}
+
+int meterd_read_device_secret(const char *path, char **ret, char *err, size_t errlen)
+{
+    char buf[SIGN_SECRET_MAX + 2];
+    struct stat st;
+    size_t len = 0;
+    int r = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        r = -errno;
+        snprintf(err, errlen, "--secret-file %s: %s", path, strerror(-r));
+        return r;
+    }
+    /* The mode of the file that was opened, not of whatever the path names later. */
+    if (fstat(fd, &st)) {
+        r = -errno;
+        snprintf(err, errlen, "--secret-file %s: %s", path, strerror(-r));
+    } else if (!S_ISREG(st.st_mode)) {
+        r = -EINVAL;
+        snprintf(err, errlen, "--secret-file %s: not a regular file", path);
+    } else if (st.st_mode & 077) {
+        r = -EPERM;
+        snprintf(err, errlen,
+                 "--secret-file %s: others may access it (mode %04o); it must be readable by "
+                 "its owner alone: chmod 600 %s",
+                 path, (unsigned)(st.st_mode & 07777), path);
+    }
+    while (!r && len < sizeof(buf)) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            snprintf(err, errlen, "--secret-file %s: %s", path, strerror(-r));
+        }
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    size_t n = 0;
+    while (n < len && buf[n] != '\n' && buf[n] != '\r')
+        n++;
+    if (!r && n == 0) {
+        r = -EINVAL;
+        snprintf(err, errlen, "--secret-file %s: the first line is empty", path);
+    } else if (!r && (n > SIGN_SECRET_MAX || memchr(buf, '\0', n))) {
+        r = -EINVAL;
+        snprintf(err, errlen, "--secret-file %s: the first line is not a device secret", path);
+    }
+    char *secret = r ? NULL : strndup(buf, n);
+    explicit_bzero(buf, sizeof(buf));
+    if (!r && !secret) {
+        r = -ENOMEM;
+        snprintf(err, errlen, "out of memory");
+    }
+    if (!r)
+        *ret = secret;
+    return r;
 }
 
 int meterd_read_secret_file(const char *path, char **ret, char *err, size_t errlen)
@@ -151,8 +225,8 @@ void meterd_options_free(struct meterd_options *o)
 
 void meterd_print_help(FILE *out)
 {
-    fprintf(out, "Usage: meterd [--config FILE] --device-id ID [--mqtt URL] [--adc SPEC]\n"
-                 "              [--interval SECONDS] [--state-dir DIR] [options]\n"
+    fprintf(out, "Usage: meterd [--config FILE] --device-id ID [--mqtt URL] [--secret-file FILE]\n"
+                 "              [--adc SPEC] [--interval SECONDS] [--state-dir DIR] [options]\n"
                  "       meterd analyze --rate HZ [--nominal 50] < samples.csv\n"
                  "\n"
                  "Samples voltage and current, measures power and energy every interval and\n"

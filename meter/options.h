@@ -36,6 +36,7 @@ struct meterd_options {
     char *mqtt_password_file;
     char *mqtt_cafile;
     char *mqtt_certfile, *mqtt_keyfile; /* a client certificate for ssl:// */
+    char *secret_file; /* the device secret: broker login and the key acks and commands carry */
     /* Calibration against a reference meter (docs/calibration.md): the ADC applies
      * v = cal_v_gain * (v_nominal - cal_v_offset), likewise for current; cal_phase_deg is
      * the current channel's lag the analysis removes. */
@@ -65,6 +66,15 @@ void meterd_options_free(struct meterd_options *o);
  * Returns 0 or -errno with err naming the file, never the secret.
  */
 int meterd_read_secret_file(const char *path, char **ret, char *err, size_t errlen);
+
+/*
+ * Reads the device secret from the first line of path (1..SIGN_SECRET_MAX
+ * bytes, trailing CR/LF removed) into a heap string the caller wipes and
+ * frees. The file must be a regular file no one but its owner may read or
+ * write (mode 0600 or 0400): -EPERM otherwise. Returns 0 or -errno with err
+ * naming the file and what is wrong, never the secret.
+ */
+int meterd_read_device_secret(const char *path, char **ret, char *err, size_t errlen);
 
 void meterd_print_help(FILE *out);
 

@@ -146,6 +146,13 @@ static void on_connection_lost(void *context, char *cause)
 static void on_connect_failure(void *context, MQTTAsync_failureData *resp)
 {
     struct publisher *p = context;
+    /* CONNACK 4 and 5 (MQTT 3.1.1): the login itself was refused; say so plainly. */
+    if (resp && (resp->code == 4 || resp->code == 5)) {
+        log_warn("cannot connect to %s: the broker refused the login of %s (not authorised: "
+                 "a device that is not registered, or another secret); retrying",
+                 p->uri, p->username ? p->username : "an anonymous client");
+        return;
+    }
     log_warn("cannot connect to %s: %s; retrying", p->uri,
              resp && resp->message ? resp->message
                                    : MQTTAsync_strerror(resp ? resp->code : MQTTASYNC_FAILURE));

@@ -66,6 +66,7 @@ target_packages=(
     libgpiod-dev libgpiod2
     libkissfft-dev libkissfft-float131
     libcmocka-dev libcmocka0
+    libsodium-dev libsodium23
 )
 
 installed() { # package[:arch]

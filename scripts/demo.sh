@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds, starts mosquitto, meter-server on
 # SQLite and three simulated meters, and prints where to look. Ctrl-C stops
-# everything it started. State lives in var/demo/ (recreated on every run).
+# everything it started. State lives in var/demo/ (recreated on every run, mode
+# 0700: it holds the secrets). The broker runs as docs/security.md deploys it:
+# the dynamic-security plugin, no anonymous clients, an account per meter that
+# meter-server keeps, and signed acks and commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -14,7 +17,10 @@ meterd=build/demo/meter/meterd
 
 demo=var/demo
 rm -rf "$demo"
+# Secrets, the database and the broker's accounts: readable by us alone.
+umask 077
 mkdir -p "$demo"
+chmod 700 "$demo"
 pids=()
 cleanup() {
     trap - INT TERM EXIT
@@ -29,11 +35,22 @@ free_port() { python3 tests/lib/free_port.py; }
 port_open() { python3 tests/lib/free_port.py --check "$1"; }
 wait_port() { for _ in $(seq 1 100); do port_open "$1" && return 0; sleep 0.1; done; return 1; }
 
-# The broker, on loopback, just for the demo.
+# The broker, on loopback, just for the demo: accounts in the dynamic-security plugin, whose
+# admin is meter-server's own account (password generated, given on stdin, not as an argument).
+plugin=$(ls /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so \
+         2>/dev/null | head -n 1 || true)
+[ -n "$plugin" ] || { echo "demo: mosquitto's dynamic-security plugin is missing" >&2; exit 1; }
+mqtt_pw=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+printf '%s\n' "$mqtt_pw" > "$demo/mqtt-server.password"
+printf '%s\n%s\n' "$mqtt_pw" "$mqtt_pw" |
+    mosquitto_ctrl dynsec init "$root/$demo/dynamic-security.json" meter-server >/dev/null
 mqtt_port=$(free_port)
 cat > "$demo/mosquitto.conf" <<CONF
+per_listener_settings false
 listener $mqtt_port 127.0.0.1
-allow_anonymous true
+allow_anonymous false
+plugin $plugin
+plugin_opt_config_file $root/$demo/dynamic-security.json
 persistence true
 persistence_location $root/$demo/
 log_dest file $root/$demo/mosquitto.log
@@ -54,16 +71,23 @@ head -c 48 /dev/urandom | base64 > "$demo/jwt.secret"
 chmod 600 "$demo/jwt.secret"
 for m in meter-01 meter-02 meter-03; do
     "$server" device add "$m" --owner demo --db "$db" > "$demo/$m.secret" 2>/dev/null
+    chmod 600 "$demo/$m.secret"
 done
 
 api_port=8080
 port_open "$api_port" && api_port=$(free_port)
 # Days and months of energy start at local midnight in the site's zone (DEMO_TIMEZONE).
+# The server logs in as the plugin's admin and gives every device its broker account.
 "$server" --db "$db" --mqtt "tcp://127.0.0.1:$mqtt_port" --listen "127.0.0.1:$api_port" \
     --timezone "${DEMO_TIMEZONE:-Asia/Shanghai}" \
+    --mqtt-username meter-server --mqtt-password-file "$demo/mqtt-server.password" \
     --jwt-secret-file "$demo/jwt.secret" 2>"$demo/meter-server.log" &
 pids+=($!)
 wait_port "$api_port" || { echo "demo: meter-server did not start; see $demo/meter-server.log" >&2; exit 1; }
+for _ in $(seq 1 100); do
+    grep -q "device accounts in step" "$demo/meter-server.log" && break
+    sleep 0.1
+done
 
 # Three meters with different loads: resistive, inductive with harmonics, leading.
 sims=("sim:v=230,i=12,phase=0"
@@ -72,7 +96,7 @@ sims=("sim:v=230,i=12,phase=0"
 for k in 0 1 2; do
     m="meter-0$((k + 1))"
     "$meterd" --device-id "$m" --mqtt "tcp://127.0.0.1:$mqtt_port" --adc "${sims[$k]}" \
-        --interval 1 --state-dir "$demo" 2>"$demo/$m.log" &
+        --secret-file "$demo/$m.secret" --interval 1 --state-dir "$demo" 2>"$demo/$m.log" &
     pids+=($!)
 done
 
@@ -87,7 +111,8 @@ smartmeter demo is running (Ctrl-C stops it).
   API:        $api/api/
   admin:      admin / $admin_pw
   user:       demo / $user_pw   (owns meter-01, meter-02, meter-03)
-  broker:     tcp://127.0.0.1:$mqtt_port   (mosquitto_sub -p $mqtt_port -t 'meters/#' -v)
+  broker:     tcp://127.0.0.1:$mqtt_port   (accounts only; to watch it as the server's account:
+              mosquitto_sub -p $mqtt_port -u meter-server -P "\$(cat $demo/mqtt-server.password)" -t 'meters/#' -v)
   logs:       $demo/
 
 Try:

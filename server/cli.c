@@ -396,3 +396,31 @@ out:
     config_free(server_option_table, &opt);
     return code;
 }
+
+int cli_device_delete(int argc, char **argv)
+{
+    /* meter-server device delete DEVICE_ID [options] */
+    if (argc < 4 || strncmp(argv[3], "--", 2) == 0)
+        return cli_fail(2, "usage: meter-server device delete DEVICE_ID [--db URL]");
+    const char *device_id = argv[3];
+    if (!device_id_valid(device_id))
+        return cli_fail(2, "device id must be 1 to %d of A-Z a-z 0-9 _ - . :", DEVICE_ID_MAX);
+    struct server_options opt;
+    struct store *st = NULL;
+    int code = open_db(argc, argv, 4, &opt, &st);
+    if (code)
+        goto out;
+    if ((code = check_schema(st)))
+        goto out;
+    int r = store_device_delete(st, device_id);
+    if (r) {
+        code = cli_fail(1, "%s", r == -ENOENT ? "no such device" : store_errmsg(st));
+        goto out;
+    }
+    /* A running server sees the change in its log and removes the broker account. */
+    fprintf(stderr, "meter-server: deleted device %s and everything stored for it\n", device_id);
+out:
+    store_close(st);
+    config_free(server_option_table, &opt);
+    return code;
+}

@@ -1,7 +1,7 @@
 /*
  * cli: meter-server's administrative commands (migrate, user add|delete|set,
- * device add). Each returns the process exit code: 0 done, 1 failed, 2 bad
- * input.
+ * device add|delete). Each returns the process exit code: 0 done, 1 failed,
+ * 2 bad input.
  */
 #ifndef SMARTMETER_CLI_H
 #define SMARTMETER_CLI_H
@@ -13,6 +13,8 @@ int cli_user_add(int argc, char **argv);
 int cli_user_delete(int argc, char **argv);
 int cli_user_set(int argc, char **argv);
 int cli_device_add(int argc, char **argv);
+/* Deletes a device and everything stored for it; a running server removes its broker account. */
+int cli_device_delete(int argc, char **argv);
 
 /*
  * Shared with main.c: with db_password_file, puts the password it holds into

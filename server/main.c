@@ -13,7 +13,9 @@
 
 #include "api.h"
 #include "app.h"
+#include "broker.h"
 #include "cli.h"
+#include "dynsec.h"
 #include "fileutil.h"
 #include "http.h"
 #include "log.h"
@@ -58,6 +60,8 @@ static void usage(FILE *out)
                  "                                                 change ends its tokens\n"
                  "  meter-server device add DEVICE_ID --owner NAME [--db URL]\n"
                  "                                                 prints the device secret once\n"
+                 "  meter-server device delete DEVICE_ID [--db URL]\n"
+                 "                                                 the device and all its data\n"
                  "\noptions (each also a line \"name value\" in the --config file):\n");
     config_print_help(server_option_table, out);
 }
@@ -168,6 +172,60 @@ static int publish_ack(void *ctx, const char *topic, const void *payload, size_t
     return mqtt_client_publish(atomic_load(&app->mqtt), topic, payload, len, 0);
 }
 
+/* The broker provisioning's requests to the dynamic-security plugin, likewise. */
+static int publish_control(void *ctx, const char *topic, const void *payload, size_t len)
+{
+    struct app *app = ctx;
+    return mqtt_client_publish(atomic_load(&app->mqtt), topic, payload, len, 1);
+}
+
+/* A device's account changed: what the server keeps of its secret hash is forgotten. */
+struct forget_ctx {
+    struct ingest *ingest;
+    struct devcache *uploads;
+};
+
+static void forget_device(void *ctx, const char *device_id)
+{
+    struct forget_ctx *f = ctx;
+    ingest_forget_device(f->ingest, device_id);
+    devcache_forget(f->uploads, device_id);
+}
+
+/*
+ * Broker provisioning is on with mqtt_provision and an account to do it with.
+ * Returns 0 (*ret NULL when off), or the exit code after printing why.
+ */
+static int broker_setup(const struct server_options *opt, struct app *app, struct forget_ctx *f,
+                        struct broker **ret)
+{
+    char err[BROKER_ERR_LEN];
+    *ret = NULL;
+    if (!opt->mqtt_provision)
+        return 0;
+    if (!opt->mqtt_username) {
+        log_warn("meter-server: the broker's accounts are not provisioned: no mqtt_username "
+                 "(any client can then publish as any meter; see docs/security.md)");
+        return 0;
+    }
+    /* Every device account is bound to its own client id: none may be the server's. */
+    if (strncmp(opt->mqtt_client_id, DYNSEC_CLIENT_ID_PREFIX, strlen(DYNSEC_CLIENT_ID_PREFIX)) == 0)
+        return cli_fail(2, "mqtt_client_id must not start with '%s' (the meters' client ids)",
+                        DYNSEC_CLIENT_ID_PREFIX);
+    struct broker_options bo = {.db = {.url = opt->db},
+                                .server_user = opt->mqtt_username,
+                                .publish = publish_control,
+                                .publish_ctx = app,
+                                .device_changed = forget_device,
+                                .changed_ctx = f};
+    int r = broker_start(&bo, ret, err, sizeof(err));
+    if (r)
+        return cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
+    log_info("meter-server: provisioning the broker's accounts from the devices table, as %s",
+             opt->mqtt_username);
+    return 0;
+}
+
 static int serve(struct server_options *opt)
 {
     struct app app;
@@ -176,6 +234,7 @@ static int serve(struct server_options *opt)
     struct writer *writer = NULL;
     struct mqtt_client *mq = NULL;
     struct http_server *http = NULL;
+    struct forget_ctx forget = {0};
     char *mqtt_password = NULL;
     struct http_tls tls = {0};
     struct proxy_list *proxies = NULL;
@@ -323,6 +382,10 @@ static int serve(struct server_options *opt)
         code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
         goto out;
     }
+    forget = (struct forget_ctx){.ingest = ing, .uploads = app.devices};
+    if ((code = broker_setup(opt, &app, &forget, &app.broker)) != 0)
+        goto out;
+    code = 1;
     struct mqtt_client_options mo = {.url = opt->mqtt,
                                      .client_id = opt->mqtt_client_id,
                                      .username = opt->mqtt_username,
@@ -333,6 +396,12 @@ static int serve(struct server_options *opt)
                                      .share_group = opt->mqtt_share_group,
                                      .ingest = ing,
                                      .stats = &stats};
+    if (app.broker) {
+        mo.control_topic = DYNSEC_RESPONSE_TOPIC;
+        mo.on_control = broker_on_control;
+        mo.on_connected = broker_on_connected;
+        mo.control_ctx = app.broker;
+    }
     if (mqtt_client_start(&mo, &mq, err, sizeof(err))) {
         code = cli_fail(2, "%s", err);
         goto out;
@@ -372,6 +441,7 @@ out:
     http_tls_clear(&tls);
     proxy_list_free(proxies);
     retention_stop(app.retention);
+    broker_stop(app.broker); /* publishes through the MQTT client, which calls it back */
     /*
      * First stop taking messages (paho confirms each one to the broker as it reads it, so
      * nothing read may be dropped), then let the writer store what it holds: its acks can
@@ -382,6 +452,7 @@ out:
     writer_stop(writer, 5000);
     atomic_store(&app.mqtt, NULL);
     mqtt_client_stop(mq);
+    broker_free(app.broker);
     writer_free(writer);
     ingest_free(ing);
     store_pool_free(app.pool);
@@ -422,6 +493,8 @@ int main(int argc, char **argv)
         return cli_user_set(argc, argv);
     if (argc > 2 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0)
         return cli_device_add(argc, argv);
+    if (argc > 2 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "delete") == 0)
+        return cli_device_delete(argc, argv);
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0)
         return cli_fail(2, "unknown command '%s' (see --help)", argv[1]);
 

@@ -48,6 +48,10 @@ const struct config_option server_option_table[] = {
      "reverse proxies (addresses or CIDR blocks, separated by commas or spaces) whose "
      "X-Forwarded-For names the client for rate limits and logs (default: none; the TCP peer "
      "is the client)"},
+    {"mqtt_provision", CONFIG_BOOL, OPT(mqtt_provision), 0, 0, "true", "true|false",
+     "keep the broker's accounts (mosquitto's dynamic-security plugin) in step with the devices: "
+     "one per device, its password derived from the device secret; needs mqtt_username, an "
+     "admin of the plugin (docs/security.md)"},
     {"http_threads", CONFIG_INT, OPT(http_threads), 0, 256, "0", "N",
      "HTTP worker threads (0: four per CPU, at least 16, at most 256)"},
     {"db_connections", CONFIG_INT, OPT(db_connections), 0, 512, "0", "N",

@@ -23,6 +23,7 @@ struct server_options {
     char *mqtt_cafile, *mqtt_certfile, *mqtt_keyfile; /* ssl:// (tlsopt.h) */
     char *tls_cert_file, *tls_key_file;               /* HTTPS when both are set */
     char *trusted_proxies;                            /* proxy.h; NULL: none */
+    bool mqtt_provision;
     int64_t token_ttl;
     int64_t http_threads;
     int64_t db_connections;

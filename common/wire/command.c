@@ -166,9 +166,17 @@ int command_parse(const void *payload, size_t len, int64_t now_ms, struct comman
         r = invalid(ret, -EINVAL, "ts must be an RFC 3339 time or epoch milliseconds");
         goto out;
     }
-    if (now_ms - ret->ts_ms > COMMAND_MAX_AGE_MS) {
-        r = invalid(ret, -ETIME, "command expired (issued %lld s ago)",
-                    (long long)((now_ms - ret->ts_ms) / 1000));
+    /* Differences of two int64 as uint64: exact for any pair, in the order tested. */
+    if (ret->ts_ms < now_ms &&
+        (uint64_t)now_ms - (uint64_t)ret->ts_ms > (uint64_t)COMMAND_MAX_AGE_MS) {
+        r = invalid(ret, -ETIME, "command expired (issued %llu s ago)",
+                    (unsigned long long)(((uint64_t)now_ms - (uint64_t)ret->ts_ms) / 1000));
+        goto out;
+    }
+    if (ret->ts_ms > now_ms &&
+        (uint64_t)ret->ts_ms - (uint64_t)now_ms > (uint64_t)COMMAND_MAX_AHEAD_MS) {
+        r = invalid(ret, -ETIME, "command dated %llu s ahead of the meter's clock",
+                    (unsigned long long)(((uint64_t)ret->ts_ms - (uint64_t)now_ms) / 1000));
         goto out;
     }
 

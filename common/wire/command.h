@@ -33,6 +33,8 @@
 #define COMMAND_PAYLOAD_MAX 65536
 /* A command older than this by the meter's clock is answered "command expired", not run. */
 #define COMMAND_MAX_AGE_MS INT64_C(120000)
+/* ... and one dated further ahead than this (clocks apart, or a forged date) likewise. */
+#define COMMAND_MAX_AHEAD_MS INT64_C(5000)
 /* Bounds of a capture's duration ("duration_ms"), inclusive. */
 #define CAPTURE_MIN_MS 100
 #define CAPTURE_MAX_MS 10000
@@ -73,10 +75,12 @@ int command_encode(const struct command *c, struct dynbuf *out);
 /*
  * Meter: parses a command payload received at now_ms. Always fills *ret.
  * Returns 0 for a command to run; -EINVAL for an invalid payload (also one
- * over COMMAND_PAYLOAD_MAX), -ENOTSUP for an unknown "cmd" and -ETIME for an
- * expired command, each with ret->kind COMMAND_INVALID and ret->message
- * saying why (ret->id is kept when it was valid, so the error reply can name
- * the request).
+ * over COMMAND_PAYLOAD_MAX), -ENOTSUP for an unknown "cmd" and -ETIME for a
+ * command issued more than COMMAND_MAX_AGE_MS before now_ms or more than
+ * COMMAND_MAX_AHEAD_MS after it (any int64 "ts" is compared without
+ * overflow), each with ret->kind COMMAND_INVALID and ret->message saying why
+ * (ret->id is kept when it was valid, so the error reply can name the
+ * request). A "sig" member (sign.h) is ignored here: the caller checks it.
  */
 int command_parse(const void *payload, size_t len, int64_t now_ms, struct command *ret);
 

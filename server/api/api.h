@@ -168,8 +168,8 @@ void api_login_answer(struct api_call *c, const struct user_rec *user);
 
 /*
  * Tells whoever keeps a device's credentials that they changed (new_secret_hash) or that the
- * device is gone (NULL): the upload cache, MQTT ingest's device cache, and the broker side
- * through app->device_credentials_changed.
+ * device is gone (NULL): the upload cache, MQTT ingest's device cache, and the broker's
+ * account for it (broker_device_changed()).
  */
 void api_device_credentials_changed(struct app *app, const char *device_id,
                                     const char *new_secret_hash);

@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "api_energy.h"
+#include "broker.h"
 #include "devcache.h"
 #include "ingest.h"
 #include "log.h"
@@ -192,6 +193,7 @@ void api_device_create(struct api_call *c)
         goto wipe;
     }
     log_info("api: %s added device %s", c->user.username, device_id);
+    broker_device_changed(c->app->broker, device_id); /* its broker account, now */
     api_audit(c, "device.create", device_id, "owner=%s", owner ? owner : "");
     struct jsonw w;
     api_success(c, 201, &w);
@@ -281,8 +283,7 @@ void api_device_credentials_changed(struct app *app, const char *device_id,
     devcache_forget(app->devices, device_id);
     if (!new_secret_hash && app->ingest)
         ingest_forget_device(app->ingest, device_id);
-    if (app->device_credentials_changed)
-        app->device_credentials_changed(app->device_credentials_ctx, device_id, new_secret_hash);
+    broker_device_changed(app->broker, device_id); /* its broker account, now */
 }
 
 void api_device_secret(struct api_call *c)
@@ -292,7 +293,7 @@ void api_device_secret(struct api_call *c)
         return;
     char secret[AUTH_DEVICE_SECRET_LEN + 1], hash[SECRET_HASH_LEN + 1];
     auth_device_secret_new(secret, hash);
-    int r = api_store_result(c, store_device_set_secret(c->store, d.id, hash));
+    int r = api_store_result(c, store_device_set_secret(c->store, d.device_id, hash));
     if (r == -ENOENT) {
         api_error(c, 404, "device not found");
         goto wipe;
@@ -319,7 +320,7 @@ void api_device_delete(struct api_call *c)
     struct device_rec d;
     if (api_device_for_caller(c, c->params[0], &d))
         return;
-    int r = api_store_result(c, store_device_delete(c->store, d.id));
+    int r = api_store_result(c, store_device_delete(c->store, d.device_id));
     if (r == -ENOENT) {
         api_error(c, 404, "device not found");
         return;

@@ -3,6 +3,7 @@
  * nothing about the build) and GET /api/stats (staff: the version too).
  */
 #include "api.h"
+#include "broker.h"
 #include "histcache.h"
 #include "retention.h"
 #include "timeutil.h"
@@ -88,6 +89,22 @@ void api_stats(struct api_call *c)
     jsonw_kint(&w, "misses", (int64_t)hc.misses);
     jsonw_kint(&w, "inserts", (int64_t)hc.inserts);
     jsonw_kint(&w, "evictions", (int64_t)hc.evictions);
+    jsonw_obj_end(&w);
+    struct broker_stats bs;
+    broker_get_stats(c->app->broker, &bs);
+    const struct {
+        const char *key;
+        uint64_t n;
+    } counts[] = {{"devices", bs.devices},       {"reconciliations", bs.reconciliations},
+                  {"changes", bs.changes},       {"created", bs.created},
+                  {"updated", bs.updated},       {"deleted", bs.deleted},
+                  {"collisions", bs.collisions}, {"errors", bs.errors}};
+    jsonw_key(&w, "broker");
+    jsonw_obj_begin(&w);
+    jsonw_kbool(&w, "provisioning", c->app->broker != NULL);
+    jsonw_kbool(&w, "in_step", bs.in_step);
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+        jsonw_kint(&w, counts[k].key, (int64_t)counts[k].n);
     jsonw_obj_end(&w);
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
     jsonw_obj_end(&w);

@@ -20,6 +20,7 @@ struct static_site;
 struct writer;
 struct histcache;
 struct devcache;
+struct broker;
 struct pwpool;
 
 struct app {
@@ -43,14 +44,7 @@ struct app {
     struct histcache *history_cache; /* history answers; NULL when history_cache_mb is 0 */
     struct devcache *devices;        /* uploaders' keys and secret hashes; NULL: none kept */
     struct ingest *ingest;           /* MQTT ingest, whose device cache forgets deleted devices */
-    /*
-     * The hook for the MQTT side (broker accounts the server provisions): called once a
-     * device's rotated secret (new_secret_hash) or its deletion (NULL) is committed, after the
-     * caches here forgot the old one. NULL: nothing outside this process to tell.
-     */
-    void (*device_credentials_changed)(void *ctx, const char *device_id,
-                                       const char *new_secret_hash);
-    void *device_credentials_ctx;
+    struct broker *broker; /* keeps the broker's accounts in step; NULL when provisioning is off */
 };
 
 #endif

@@ -1,6 +1,8 @@
 /*
  * auth: passwords, device secrets and session tokens. The only file that
- * includes jwt.h and sodium.h.
+ * includes jwt.h, and besides common/wire/sign.c (the BLAKE2b of device
+ * secrets and what derives from them, shared with the meter) the only one
+ * that includes sodium.h.
  *
  * - Passwords are hashed with Argon2id (libsodium's crypto_pwhash_str).
  * - Device secrets are 256 random bits shown once; we keep a BLAKE2b-256

@@ -15,6 +15,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "sign.h"
 #include "status.h"
 #include "store.h"
 #include "telemetry.h"
@@ -24,10 +25,11 @@
 
 #define LOG_WINDOW_MS 60000
 /*
- * A device's key, once looked up, is kept a minute: a device deleted here is
- * forgotten at once (ingest_forget_device()), one deleted through another
- * instance within the TTL (meanwhile the store drops its readings, see
- * store_readings_insert_batch()).
+ * A device's key, once looked up, is kept a minute. A device deleted or given a new
+ * secret here is forgotten at once (ingest_forget_device(), called by the API and by the
+ * broker provisioning as soon as it sees a change made anywhere); one changed through
+ * another instance without provisioning within the TTL (meanwhile the store drops the
+ * readings of a deleted device, see store_readings_insert_batch()).
  */
 #define DEVICE_CACHE_SLOTS  4096
 #define DEVICE_CACHE_TTL_MS 60000
@@ -138,31 +140,34 @@ static enum ingest_result store_trouble(struct ingest *ing, int r, const char *w
 }
 
 /*
- * The device's key: from the cache, else from the database (and cached).
- * Returns 0, -ENOENT for an unregistered device (not cached: it may be
- * registered later), or INGEST_RETRY's cause as a negative errno with the
- * trouble already counted and logged.
+ * The device's key, and its secret hash when ret_hash is not NULL: from the
+ * cache, else from the database (and cached). Returns 0, -ENOENT for an
+ * unregistered device (not cached: it may be registered later), or
+ * INGEST_RETRY's cause as a negative errno with the trouble already counted
+ * and logged.
  */
-static int device_pk(struct ingest *ing, const char *device_id, int64_t *ret)
+static int device_lookup(struct ingest *ing, const char *device_id, int64_t *ret,
+                         char ret_hash[SECRET_HASH_LEN + 1])
 {
     struct device_rec dev;
     int64_t now = time_mono_ms();
-    if (devcache_get(ing->devices, device_id, now, &dev) == 0) {
-        *ret = dev.id;
-        return 0;
-    }
-    struct store *st = get_store(ing);
-    if (!st)
-        return -ENOTCONN;
-    int r = store_device_by_name(st, device_id, &dev);
-    if (r == -ENOENT)
-        return r;
+    int r = devcache_get(ing->devices, device_id, now, &dev);
     if (r) {
-        store_trouble(ing, r, "device lookup");
-        return r;
+        struct store *st = get_store(ing);
+        if (!st)
+            return -ENOTCONN;
+        r = store_device_by_name(st, device_id, &dev);
+        if (r == -ENOENT)
+            return r;
+        if (r) {
+            store_trouble(ing, r, "device lookup");
+            return r;
+        }
+        devcache_put(ing->devices, &dev, now);
     }
-    devcache_put(ing->devices, &dev, now);
     *ret = dev.id;
+    if (ret_hash)
+        memcpy(ret_hash, dev.secret_hash, sizeof(dev.secret_hash));
     return 0;
 }
 
@@ -211,7 +216,8 @@ static enum ingest_result handle_telemetry(struct ingest *ing, const char *devic
                                            const void *payload, size_t len)
 {
     int64_t pk = 0;
-    int r = device_pk(ing, device_id, &pk);
+    char hash[SECRET_HASH_LEN + 1];
+    int r = device_lookup(ing, device_id, &pk, hash);
     if (r == -ENOENT) {
         /* No ack either: the meter keeps the readings until the device is registered. */
         atomic_fetch_add(&ing->stats->unknown_device, 1);
@@ -248,8 +254,14 @@ static enum ingest_result handle_telemetry(struct ingest *ing, const char *devic
     if (!ing->writer)
         return res.n_valid ? store_now(ing, pk, res.n_valid) : INGEST_DONE;
 
-    r = writer_submit(ing->writer, pk, device_id, ing->batch, res.n_valid, ing->rejected,
-                      n_rejected);
+    /* The acks carry the device's signature (sign.h): only they make the meter let go. */
+    struct sign_key key;
+    bool keyed = sign_key_from_hex(hash, &key) == 0;
+    if (!keyed)
+        log_rejected(ing, "stored secret hash unusable", device_id, "its acks go unsigned");
+    r = writer_submit(ing->writer, pk, device_id, keyed ? &key : NULL, ing->batch, res.n_valid,
+                      ing->rejected, n_rejected);
+    sign_key_wipe(&key);
     if (r == -E2BIG) { /* cannot happen with ingest_queue >= max_batch, which main checks */
         log_error("ingest: a message from device '%s' is larger than the whole queue", device_id);
         return INGEST_DONE;

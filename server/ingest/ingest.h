@@ -49,11 +49,6 @@ void ingest_free(struct ingest *ing);
  */
 void ingest_set_writer(struct ingest *ing, struct writer *w);
 
-/*
- * Forgets what the ingest knows of device_id (a deleted device): its next
- * message looks it up again. Thread-safe.
- */
-void ingest_forget_device(struct ingest *ing, const char *device_id);
 
 enum ingest_result {
     INGEST_DONE,  /* handled (stored or queued for the writer, or rejected for good) */
@@ -62,5 +57,12 @@ enum ingest_result {
 
 enum ingest_result ingest_message(struct ingest *ing, const char *topic, const void *payload,
                                   size_t len);
+
+/*
+ * Forgets what ingest keeps of device_id (its key and secret hash, which sign
+ * its acks), so the next message reads the device again: call it when the
+ * device was deleted or given a new secret. Any thread.
+ */
+void ingest_forget_device(struct ingest *ing, const char *device_id);
 
 #endif

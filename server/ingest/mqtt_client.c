@@ -54,16 +54,20 @@ static void on_connected(void *ctx, char *cause)
     log_info("mqtt: connected to %s", m->uri);
 
     /* The broker keeps our subscriptions in the session; subscribing again is harmless. */
-    int qos[NTOPICS] = {1, 1, 1, 1};
-    char *topics[NTOPICS];
+    int qos[NTOPICS + 1] = {1, 1, 1, 1, 1}, n = NTOPICS;
+    char *topics[NTOPICS + 1];
     for (int i = 0; i < NTOPICS; i++)
         topics[i] = m->topics[i];
+    if (m->opts.control_topic)
+        topics[n++] = (char *)m->opts.control_topic;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.onFailure = on_subscribe_failure;
     ro.context = m;
-    int rc = MQTTAsync_subscribeMany(m->client, NTOPICS, topics, qos, &ro);
+    int rc = MQTTAsync_subscribeMany(m->client, n, topics, qos, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         log_error("mqtt: subscribe failed: %s", MQTTAsync_strerror(rc));
+    if (m->opts.on_connected)
+        m->opts.on_connected(m->opts.control_ctx);
 }
 
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
@@ -91,6 +95,13 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     memcpy(name, topic, n);
     name[n] = '\0';
 
+    if (m->opts.control_topic && strcmp(name, m->opts.control_topic) == 0) {
+        m->opts.on_control(m->opts.control_ctx, msg->payload,
+                           (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0));
+        MQTTAsync_freeMessage(&msg);
+        MQTTAsync_free(topic);
+        return 1;
+    }
     enum ingest_result r = ingest_message(m->opts.ingest, name, msg->payload,
                                           (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0));
     if (r == INGEST_RETRY) {

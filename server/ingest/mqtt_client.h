@@ -38,6 +38,16 @@ struct mqtt_client_options {
     const char *share_group;
     struct ingest *ingest;
     struct server_counters *stats;
+    /*
+     * One more subscription, whose messages go to on_control instead of
+     * ingest (the broker's answers to the server's control requests,
+     * server/broker/), and a call after every (re)connect. Both on the MQTT
+     * library's thread: return quickly. NULL: none.
+     */
+    const char *control_topic;
+    void (*on_control)(void *ctx, const void *payload, size_t len);
+    void (*on_connected)(void *ctx);
+    void *control_ctx;
 };
 
 struct mqtt_client;

@@ -52,6 +52,8 @@ struct entry {
     struct completion *waiter; /* an HTTP upload waiting for the commit (no ack); or NULL */
     int64_t device_pk;
     char device_id[DEVICE_ID_MAX + 1];
+    bool signed_acks; /* ack_key holds the device's key */
+    struct sign_key ack_key;
     size_t n, n_rejected;
     uint64_t *rejected; /* n_rejected, after the readings in the same block */
     uint64_t ticket;    /* submission number, for writer_flush() */
@@ -169,8 +171,9 @@ static void tell_notes(struct writer *w, struct completion *notes)
  * ever). -ETIMEDOUT when the queue stayed full.
  */
 static int enqueue(struct writer *w, int64_t device_pk, const char *device_id,
-                   const struct reading *r, size_t n, const uint64_t *rejected, size_t n_rejected,
-                   struct completion *waiter, int64_t end_ms)
+                   const struct sign_key *ack_key, const struct reading *r, size_t n,
+                   const uint64_t *rejected, size_t n_rejected, struct completion *waiter,
+                   int64_t end_ms)
 {
     size_t need = n + n_rejected ? n + n_rejected : 1;
     if (need > w->opts.queue_max)
@@ -182,6 +185,9 @@ static int enqueue(struct writer *w, int64_t device_pk, const char *device_id,
     e->waiter = waiter;
     e->device_pk = device_pk;
     snprintf(e->device_id, sizeof(e->device_id), "%s", device_id);
+    e->signed_acks = ack_key != NULL;
+    if (ack_key)
+        e->ack_key = *ack_key;
     e->n = n;
     e->n_rejected = n_rejected;
     if (n)
@@ -239,9 +245,10 @@ static int enqueue(struct writer *w, int64_t device_pk, const char *device_id,
 }
 
 int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
-                  const struct reading *r, size_t n, const uint64_t *rejected, size_t n_rejected)
+                  const struct sign_key *ack_key, const struct reading *r, size_t n,
+                  const uint64_t *rejected, size_t n_rejected)
 {
-    return enqueue(w, device_pk, device_id, r, n, rejected, n_rejected, NULL, INT64_MAX);
+    return enqueue(w, device_pk, device_id, ack_key, r, n, rejected, n_rejected, NULL, INT64_MAX);
 }
 
 int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading *readings,
@@ -255,7 +262,7 @@ int writer_submit_wait(struct writer *w, int64_t device_pk, const struct reading
         return -ENOMEM;
     c->refs = 1;
     time_cond_init_monotonic(&c->cv);
-    int r = enqueue(w, device_pk, "", readings, n, NULL, 0, c, end);
+    int r = enqueue(w, device_pk, "", NULL, readings, n, NULL, 0, c, end);
     if (r) {
         completion_release(c);
         return r;
@@ -292,7 +299,7 @@ int writer_submit_async(struct writer *w, int64_t device_pk, const struct readin
     c->cb = cb;
     c->cb_ctx = ctx;
     c->deadline_ms = end;
-    int r = enqueue(w, device_pk, "", readings, n, NULL, 0, c, end);
+    int r = enqueue(w, device_pk, "", NULL, readings, n, NULL, 0, c, end);
     if (r)
         free(c); /* not queued: nobody else holds it */
     return r;
@@ -515,12 +522,17 @@ static void ack_device(struct writer *w, struct entry **es, size_t from, size_t 
     char topic[TOPIC_MAX];
     if (topic_build(topic, es[from]->device_id, TOPIC_ACK))
         return; /* not reached: the id came in a topic */
+    /* The newest entry's key: a secret changed since an older message was queued. */
+    const struct entry *keyed = es[to - 1];
     struct ack_cursor cur = {0};
     int r;
-    while ((r = ack_encode_next(ranges, na, rej_ranges, nrr, &cur, buf)) == 1)
+    while ((r = ack_encode_next(ranges, na, rej_ranges, nrr, &cur, buf)) == 1) {
+        if (keyed->signed_acks && (r = sign_payload(&keyed->ack_key, topic, buf)))
+            break;
         outbox_push(w, topic, dynbuf_str(buf), buf->len);
+    }
     if (r < 0)
-        log_warn("writer: ack to device '%s' not sent: out of memory", es[from]->device_id);
+        log_warn("writer: ack to device '%s' not sent: %s", es[from]->device_id, strerror(-r));
 }
 
 /* After COMMIT: one acknowledgement per device of the batch, seqs merged across its messages. */

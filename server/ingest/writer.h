@@ -7,7 +7,8 @@
  * (device, seq), rollups included), and only after COMMIT publishes the
  * acknowledgements on meters/<id>/ack (docs/protocol.md, "Acknowledgements"):
  * per device, every seq of the batch whose fate is final (stored now, stored
- * before, or refused as invalid), with the invalid ones listed in "rejected".
+ * before, or refused as invalid), with the invalid ones listed in "rejected",
+ * each ack signed with the device's key so the meter knows it is ours.
  *
  * The queue is bounded (queue_max readings, a refused reading counting as
  * one): writer_submit() blocks while it is full, which stops the MQTT client
@@ -34,6 +35,7 @@
 #include <stdint.h>
 
 #include "ingest.h"
+#include "sign.h"
 #include "store.h"
 #include "telemetry.h"
 
@@ -63,12 +65,14 @@ int writer_start(const struct writer_options *opts, struct writer **ret);
 /*
  * Queues one message's outcome for device_pk (named device_id in acks): its n
  * valid readings (copied) and the seqs of its n_rejected invalid readings.
- * All or nothing: waits while the queue lacks room for n + n_rejected.
- * Returns 0 when queued, -E2BIG when the message alone exceeds queue_max,
- * -ESHUTDOWN once writer_stop() began, -ENOMEM.
+ * The acks are signed with ack_key (the device's, sign.h; copied), or sent
+ * unsigned when it is NULL. All or nothing: waits while the queue lacks room
+ * for n + n_rejected. Returns 0 when queued, -E2BIG when the message alone
+ * exceeds queue_max, -ESHUTDOWN once writer_stop() began, -ENOMEM.
  */
 int writer_submit(struct writer *w, int64_t device_pk, const char *device_id,
-                  const struct reading *r, size_t n, const uint64_t *rejected, size_t n_rejected);
+                  const struct sign_key *ack_key, const struct reading *r, size_t n,
+                  const uint64_t *rejected, size_t n_rejected);
 
 /*
  * Queues one HTTP upload's n (>= 1) valid readings for device_pk (copied) and

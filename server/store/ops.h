@@ -30,12 +30,26 @@ int ops_device_by_name(struct store *s, const char *device_id, struct device_rec
 int ops_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
 int ops_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
                           int64_t at_ms);
-int ops_device_set_secret(struct store *s, int64_t device_pk, const char *secret_hash);
-int ops_device_delete(struct store *s, int64_t device_pk);
 int ops_binding_add(struct store *s, int64_t user_id, int64_t device_pk);
 int ops_binding_remove(struct store *s, int64_t user_id, int64_t device_pk);
 int ops_binding_check(struct store *s, int64_t user_id, int64_t device_pk);
 int ops_binding_users(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx);
+int ops_device_delete(struct store *s, const char *device_id);
+int ops_device_set_secret(struct store *s, const char *device_id, const char *secret_hash);
+
+/* ops_device_changes.c */
+/* Logs a change to device_id's credentials, in the open transaction. */
+int ops_device_change_log(struct sql_store *q, const char *device_id);
+/*
+ * Ends a transaction that changed device_id's credentials: when r is 0, logs
+ * the change and commits; otherwise (or when that fails) rolls back. Returns
+ * r or the failure.
+ */
+int ops_device_change_commit(struct sql_store *q, int r, const char *device_id);
+int ops_device_changes(struct store *s, int64_t after_id, size_t limit, store_change_cb cb,
+                       void *ctx);
+int ops_device_changes_latest(struct store *s, int64_t *ret_id);
+int ops_device_changes_prune(struct store *s, int64_t before_ms, size_t *ret_deleted);
 
 /* ops_readings.c */
 int ops_readings_insert_batch(struct store *s, struct store_batch_item *items, size_t n,

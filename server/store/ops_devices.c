@@ -54,15 +54,62 @@ int ops_device_add(struct store *s, const char *device_id, const char *secret_ha
     }
     if (!r && owner_user_id)
         r = ops_binding_add(s, owner_user_id, id);
-    if (!r)
-        r = sql_commit(q);
-    if (r) {
-        sql_rollback(q);
+    r = ops_device_change_commit(q, r, device_id);
+    if (r)
         return r;
-    }
     if (ret_id)
         *ret_id = id;
     return 0;
+}
+
+int ops_device_delete(struct store *s, const char *device_id)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *find = NULL, *readings = NULL, *del = NULL;
+    int r = sql_stmt(q, SQL_DEVICE_FIND_FOR_DELETE,
+                     "SELECT id FROM devices WHERE device_id = ? {FOR_UPDATE}", NULL, &find);
+    if (!r)
+        r = sql_stmt(q, SQL_DEVICE_DELETE_READINGS, "DELETE FROM readings WHERE device_pk = ?",
+                     NULL, &readings);
+    if (!r)
+        r = sql_stmt(q, SQL_DEVICE_DELETE, "DELETE FROM devices WHERE id = ?", NULL, &del);
+    if (!r)
+        r = sql_begin(q);
+    if (r)
+        return r;
+    db_bind_text(find, device_id);
+    r = sql_row(q, find, "find device", "no such device");
+    int64_t pk = r ? 0 : db_col_int(find, 0);
+    if (!r)
+        db_reset(find);
+    /* Readings have no foreign key (their table is keyed for inserts); the rest cascades. */
+    if (!r) {
+        db_bind_int(readings, pk);
+        r = sql_run(q, readings, "delete the device's readings");
+    }
+    if (!r) {
+        db_bind_int(del, pk);
+        r = sql_run(q, del, "delete device");
+    }
+    return ops_device_change_commit(q, r, device_id);
+}
+
+int ops_device_set_secret(struct store *s, const char *device_id, const char *secret_hash)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_DEVICE_SET_SECRET,
+                     "UPDATE devices SET secret_hash = ? WHERE device_id = ?", NULL, &st);
+    if (!r)
+        r = sql_begin(q);
+    if (r)
+        return r;
+    db_bind_text(st, secret_hash);
+    db_bind_text(st, device_id);
+    r = sql_run(q, st, "set device secret");
+    if (!r && db_changes(st) == 0)
+        r = store_fail(s, -ENOENT, "no such device");
+    return ops_device_change_commit(q, r, device_id);
 }
 
 int ops_device_by_name(struct store *s, const char *device_id, struct device_rec *ret)
@@ -121,53 +168,6 @@ int ops_device_set_status(struct store *s, int64_t device_pk, enum device_status
     db_bind_int(st, device_pk);
     db_bind_int(st, at_ms);
     return sql_run(q, st, "set device status");
-}
-
-int ops_device_set_secret(struct store *s, int64_t device_pk, const char *secret_hash)
-{
-    struct sql_store *q = SQL(s);
-    struct db_stmt *st = NULL;
-    int r = sql_stmt(q, SQL_DEVICE_SET_SECRET, "UPDATE devices SET secret_hash = ? WHERE id = ?",
-                     NULL, &st);
-    if (r)
-        return r;
-    db_bind_text(st, secret_hash);
-    db_bind_int(st, device_pk);
-    r = sql_run(q, st, "set device secret");
-    if (!r && db_changes(st) == 0)
-        r = store_fail(s, -ENOENT, "no such device");
-    return r;
-}
-
-/*
- * Readings carry no foreign key (it would cost every insert a lookup), so they
- * are deleted here; the rows of every other table go by ON DELETE CASCADE.
- */
-int ops_device_delete(struct store *s, int64_t device_pk)
-{
-    struct sql_store *q = SQL(s);
-    struct db_stmt *st = NULL;
-    int r = sql_begin(q);
-    if (!r)
-        r = sql_stmt(q, SQL_DEVICE_DELETE_READINGS, "DELETE FROM readings WHERE device_pk = ?",
-                     NULL, &st);
-    if (!r) {
-        db_bind_int(st, device_pk);
-        r = sql_run(q, st, "delete readings");
-    }
-    if (!r)
-        r = sql_stmt(q, SQL_DEVICE_DELETE, "DELETE FROM devices WHERE id = ?", NULL, &st);
-    if (!r) {
-        db_bind_int(st, device_pk);
-        r = sql_run(q, st, "delete device");
-    }
-    if (!r && db_changes(st) == 0)
-        r = store_fail(s, -ENOENT, "no such device");
-    if (!r)
-        r = sql_commit(q);
-    if (r)
-        sql_rollback(q);
-    return r;
 }
 
 /* The statement of a binding's (user, device) pair, bound: for add, remove and check. */

@@ -153,16 +153,39 @@ int store_device_set_status(struct store *s, int64_t device_pk, enum device_stat
     return s->ops->device_set_status(s, device_pk, status, at_ms);
 }
 
-int store_device_set_secret(struct store *s, int64_t device_pk, const char *secret_hash)
+int store_device_delete(struct store *s, const char *device_id)
 {
-    if (strlen(secret_hash) != SECRET_HASH_LEN)
-        return store_fail(s, -EINVAL, "a secret hash is %d characters", SECRET_HASH_LEN);
-    return s->ops->device_set_secret(s, device_pk, secret_hash);
+    if (!device_id_valid(device_id))
+        return store_fail(s, -ENOENT, "no such device");
+    return s->ops->device_delete(s, device_id);
 }
 
-int store_device_delete(struct store *s, int64_t device_pk)
+int store_device_set_secret(struct store *s, const char *device_id, const char *secret_hash)
 {
-    return s->ops->device_delete(s, device_pk);
+    if (strlen(secret_hash) != SECRET_HASH_LEN)
+        return store_fail(s, -EINVAL, "a secret hash is %d hex characters", SECRET_HASH_LEN);
+    if (!device_id_valid(device_id))
+        return store_fail(s, -ENOENT, "no such device");
+    return s->ops->device_set_secret(s, device_id, secret_hash);
+}
+
+int store_device_changes(struct store *s, int64_t after_id, size_t limit, store_change_cb cb,
+                         void *ctx)
+{
+    if (limit == 0 || limit > 10000)
+        return store_fail(s, -EINVAL, "read 1 to 10000 changes at a time");
+    return s->ops->device_changes(s, after_id, limit, cb, ctx);
+}
+
+int store_device_changes_latest(struct store *s, int64_t *ret_id)
+{
+    return s->ops->device_changes_latest(s, ret_id);
+}
+
+int store_device_changes_prune(struct store *s, int64_t before_ms, size_t *ret_deleted)
+{
+    size_t dummy;
+    return s->ops->device_changes_prune(s, before_ms, ret_deleted ? ret_deleted : &dummy);
 }
 
 int store_binding_add(struct store *s, int64_t user_id, int64_t device_pk)

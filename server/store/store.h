@@ -179,14 +179,38 @@ int store_device_by_name(struct store *s, const char *device_id, struct device_r
 int store_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
 int store_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
                             int64_t at_ms);
-/* Replaces a device's secret hash (a rotated secret). -ENOENT when the device does not exist. */
-int store_device_set_secret(struct store *s, int64_t device_pk, const char *secret_hash);
+
 /*
- * Deletes a device and everything kept about it, in one transaction: its
- * readings and rollups, ledger, captures and bindings. Ids are never handed
- * out again. -ENOENT when it does not exist.
+ * Device credentials and the log of their changes (migration 009). Every
+ * operation that adds a device, deletes one or gives one a new secret logs
+ * the device id in device_changes in the same transaction (store_device_add()
+ * too); the broker provisioning (server/broker/broker.h) follows the log to
+ * keep the broker's accounts in step. Code that changes devices.secret_hash or
+ * deletes devices must go through these functions, or the broker keeps the
+ * old account until its next full reconciliation.
  */
-int store_device_delete(struct store *s, int64_t device_pk);
+/*
+ * Deletes a device and everything stored for it (readings, rollups,
+ * captures, ledger, bindings) in one transaction. Ids are never handed out
+ * again. -ENOENT when there is none.
+ */
+int store_device_delete(struct store *s, const char *device_id);
+/* Gives a device a new secret hash (SECRET_HASH_LEN hex). -ENOENT when there is none. */
+int store_device_set_secret(struct store *s, const char *device_id, const char *secret_hash);
+
+struct device_change {
+    int64_t id; /* ascending in the order of the changes' transactions' writes */
+    char device_id[DEVICE_ID_MAX + 1];
+    int64_t changed_ms;
+};
+typedef int (*store_change_cb)(const struct device_change *c, void *ctx);
+/* Logged changes with id > after_id, by id, at most limit (1..10000). */
+int store_device_changes(struct store *s, int64_t after_id, size_t limit, store_change_cb cb,
+                         void *ctx);
+/* The newest logged change's id; 0 when none is logged. */
+int store_device_changes_latest(struct store *s, int64_t *ret_id);
+/* Forgets changes logged before before_ms; *ret_deleted (may be NULL) counts them. */
+int store_device_changes_prune(struct store *s, int64_t before_ms, size_t *ret_deleted);
 
 /* Bindings between users and devices: who may see a device. */
 int store_binding_add(struct store *s, int64_t user_id, int64_t device_pk);

@@ -31,12 +31,16 @@ struct store_ops {
     int (*device_list)(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
     int (*device_set_status)(struct store *s, int64_t device_pk, enum device_status status,
                              int64_t at_ms);
-    int (*device_set_secret)(struct store *s, int64_t device_pk, const char *secret_hash);
-    int (*device_delete)(struct store *s, int64_t device_pk);
     int (*binding_add)(struct store *s, int64_t user_id, int64_t device_pk);
     int (*binding_remove)(struct store *s, int64_t user_id, int64_t device_pk);
     int (*binding_check)(struct store *s, int64_t user_id, int64_t device_pk);
     int (*binding_users)(struct store *s, int64_t device_pk, store_name_cb cb, void *ctx);
+    int (*device_delete)(struct store *s, const char *device_id);
+    int (*device_set_secret)(struct store *s, const char *device_id, const char *secret_hash);
+    int (*device_changes)(struct store *s, int64_t after_id, size_t limit, store_change_cb cb,
+                          void *ctx);
+    int (*device_changes_latest)(struct store *s, int64_t *ret_id);
+    int (*device_changes_prune)(struct store *s, int64_t before_ms, size_t *ret_deleted);
     /* store_readings_insert_batch(); n > 0, every item's inserted false on entry. */
     int (*readings_insert_batch)(struct store *s, struct store_batch_item *items, size_t n,
                                  size_t *ret_inserted);

@@ -5,6 +5,15 @@ $METERD; the shared MariaDB and mosquitto from $SERVICES_DIR/env (started by
 the ctest fixture "services"). Tests that restart a broker or a database start
 their own (Broker, PrivateMariaDB).
 
+Every broker runs with authentication, as docs/security.md deploys it
+(tests/lib/mqtt_accounts.py): the dynamic-security plugin, no anonymous
+client. Each broker has a server account, which meter-server is started with
+(it then gives every device its account), and a tools account, which the
+tests' own mosquitto_pub and mosquitto_sub use unless told otherwise. meterd
+gets --secret-file with the secret its device was given (Server.add_device,
+or provision_device() where no server runs). A server fixture gets a broker of
+the class's own: a broker's device accounts belong to one database.
+
 A test class derives from IntegrationTest and gets:
   - its work dir, cls.workdir (cls.path, cls.subdir, cls.write_file): removed at the end
     unless a test failed or a daemon exited badly; then it is kept and named on stderr;
@@ -32,6 +41,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVICES_SH = os.path.join(HERE, "..", "lib", "services.sh")
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import mqtt_accounts  # noqa: E402
 METER_SERVER = os.environ.get("METER_SERVER", "meter-server")
 METERD = os.environ.get("METERD", "meterd")
 ARTIFACTS = os.environ.get("TEST_ARTIFACTS", tempfile.gettempdir())
@@ -52,6 +63,72 @@ def services_env():
             if k:
                 env[k] = v
     return env
+
+
+# Brokers with accounts, by URL, and the newest secret each device id was given.
+BROKER_ACCOUNTS = {}
+DEVICE_SECRETS = {}
+
+
+def broker_accounts(url):
+    """The accounts of the broker at url (mqtt_accounts.Accounts), or None (a broker without
+    accounts, or none at all)."""
+    if url in BROKER_ACCOUNTS:
+        return BROKER_ACCOUNTS[url]
+    d = os.environ.get("SERVICES_DIR")
+    if d and os.path.exists(os.path.join(d, "env")):
+        env = services_env()
+        if env.get("MQTT_URL") == url and env.get("MQTT_SERVER_PASSWORD_FILE"):
+            BROKER_ACCOUNTS[url] = mqtt_accounts.Accounts(
+                os.path.dirname(env["MQTT_SERVER_PASSWORD_FILE"]))
+            return BROKER_ACCOUNTS[url]
+    return None
+
+
+def client_args(url, auth=None):
+    """mosquitto_pub/mosquitto_sub arguments for the broker at url. auth: None (the tools
+    account, where the broker has accounts), "anonymous" (no credentials), or (user,
+    password) or (user, password, client id)."""
+    args = ["-h", "127.0.0.1", "-p", broker_port(url)]
+    if auth is None:
+        acc = broker_accounts(url)
+        if acc:
+            args += ["-u", acc.tools_user, "-P", acc.tools_password]
+    elif auth != "anonymous":
+        args += ["-u", auth[0], "-P", auth[1]]
+        if len(auth) > 2:
+            args += ["-i", auth[2]]
+    return args
+
+
+def device_auth(device_id, secret=None):
+    """The credentials meterd of device_id logs in with: (user, password, client id)."""
+    secret = secret or DEVICE_SECRETS[device_id]
+    return (device_id, mqtt_accounts.broker_password(secret), f"meterd-{device_id}")
+
+
+def provision_device(url, device_id, secret=None):
+    """Where no server runs: gives device_id an account on the broker at url (as a server
+    would) and remembers its secret for meterd. Returns the secret."""
+    acc = broker_accounts(url)
+    secret = secret or secrets.token_hex(32)
+    if acc:
+        mqtt_accounts.Dynsec(broker_port(url), acc.server_user,
+                             acc.server_password).add_device(device_id, secret)
+    DEVICE_SECRETS[device_id] = secret
+    return secret
+
+
+def write_device_secret(workdir, device_id, secret):
+    """A device's secret in a file only its owner may read, in a folder only its owner may enter."""
+    d = os.path.join(workdir, "secrets")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    os.chmod(d, 0o700)
+    path = os.path.join(d, f"{device_id}.secret")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return path
 
 
 def free_port():
@@ -205,13 +282,9 @@ class Broker(Daemon):
     def __init__(self, workdir, port=None):
         self.dir = make_dir(workdir, "mosquitto")
         self.port = port or free_port()
-        self.conf = os.path.join(self.dir, "mosquitto.conf")
-        with open(self.conf, "w") as f:
-            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                    f"persistence true\npersistence_location {self.dir}/\n"
-                    f"log_dest file {self.dir}/mosquitto.log\n")
-            if os.getuid() == 0:
-                f.write("user root\n")
+        # The dynamic-security plugin, no anonymous clients; a server and a tools account.
+        self.conf, self.accounts = mqtt_accounts.write_broker(self.dir, self.port)
+        BROKER_ACCOUNTS[self.url] = self.accounts
 
     @property
     def url(self):
@@ -350,6 +423,7 @@ class Server(Daemon):
             write_secret_file(self.secret_file, secrets.token_hex(32) + "\n")
         self.extra = list(extra_args)
         self.client_id = client_id or f"meter-server-{os.getpid()}-{self.port}"
+        self.log_mark = 0  # where the log of the current run starts
         self.log_path = os.path.join(workdir, f"meter-server-{self.port}.log")
         self.base = f"http://127.0.0.1:{self.port}"
         self.migrations = []  # what each migrate() answered
@@ -378,6 +452,7 @@ class Server(Daemon):
         secret = r.stdout.strip()
         assert re.fullmatch(r"[0-9a-f]{64}", secret), f"device secret not alone on stdout: {r.stdout!r}"
         self.secrets[device_id] = secret
+        DEVICE_SECRETS[device_id] = secret
         return secret
 
     def provision(self, users, devices, migrations=1):
@@ -392,12 +467,27 @@ class Server(Daemon):
             self.add_device(device, owner)
         return self
 
+    @property
+    def provisions(self):
+        """The server keeps the broker's device accounts (it has the broker's server account)."""
+        return broker_accounts(self.mqtt) is not None and "false" not in [
+            self.extra[i + 1] for i, a in enumerate(self.extra[:-1]) if a == "--mqtt-provision"]
+
     def start(self):
+        acc = broker_accounts(self.mqtt)
+        login = ["--mqtt-username", acc.server_user,
+                 "--mqtt-password-file", acc.server_password_file] if acc else []
+        self.log_mark = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         self.spawn([METER_SERVER, "--db", self.db, "--mqtt", self.mqtt,
                     "--listen", f"127.0.0.1:{self.port}", "--jwt-secret-file", self.secret_file,
-                    "--mqtt-client-id", self.client_id, *self.extra])
+                    "--mqtt-client-id", self.client_id, *login, *self.extra])
         wait_until(self._healthy, 20, what="meter-server health")
         return self
+
+    def log_since_start(self):
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_mark)
+            return f.read().decode(errors="replace")
 
     def _healthy(self):
         if self.proc.poll() is not None:
@@ -408,8 +498,13 @@ class Server(Daemon):
             return False
 
     def wait_mqtt(self, timeout=20):
+        """Connected to the broker, and (when it provisions) every device has its account."""
         wait_until(lambda: http("GET", self.base + "/api/health").json()["mqtt"] == "connected",
                    timeout, what="server connected to the broker")
+        if self.provisions:
+            wait_until(lambda: re.search(r"broker: \d+ device accounts in step",
+                                         self.log_since_start()), timeout,
+                       what="the broker's device accounts in step")
 
     def url(self, path):
         return self.base + path
@@ -459,18 +554,24 @@ def api_get(server, token, path, timeout=15, interval=0.1, request_timeout=30, w
 
 class Meter(Daemon):
     """meterd with the built-in signal generator; by default its state in workdir/meterd-state
-    and its log in workdir/meterd-<device>.log."""
+    and its log in workdir/meterd-<device>.log. It logs in with --secret-file: secret, else the
+    newest secret its device was given (DEVICE_SECRETS) when it starts, else none."""
 
     def __init__(self, workdir, device_id, mqtt_url, interval="1", adc="sim", extra=(),
-                 state_dir=None, log_path=None):
+                 state_dir=None, log_path=None, secret=None):
+        self.workdir = workdir
         self.device_id = device_id
+        self.secret = secret
         self.state_dir = state_dir or os.path.join(workdir, "meterd-state")
         self.args = [METERD, "--device-id", device_id, "--mqtt", mqtt_url, "--adc", adc,
                      "--interval", interval, "--state-dir", self.state_dir, *extra]
         self.log_path = log_path or os.path.join(workdir, f"meterd-{device_id}.log")
 
     def start(self, note=None):
-        self.spawn(self.args, note)
+        secret = self.secret or DEVICE_SECRETS.get(self.device_id)
+        login = ["--secret-file", write_device_secret(self.workdir, self.device_id, secret)] \
+            if secret else []
+        self.spawn(self.args + login, note)
         return self
 
     @property
@@ -488,20 +589,21 @@ def broker_port(url):
     return url.rsplit(":", 1)[1]
 
 
-def mqtt_publish(url, topic, payload, qos=1, retain=False):
-    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", broker_port(url), "-t", topic, "-q", str(qos),
-            "-s"]
+def mqtt_publish(url, topic, payload, qos=1, retain=False, auth=None, check=True):
+    """payload on topic, as the tools account unless auth says otherwise (client_args);
+    returns mosquitto_pub's exit code (check: it must be 0)."""
+    args = ["mosquitto_pub", *client_args(url, auth), "-t", topic, "-q", str(qos), "-s"]
     if retain:
         args.append("-r")
-    subprocess.run(args, input=payload.encode(), check=True, timeout=20)
+    return subprocess.run(args, input=payload.encode(), check=check, timeout=20,
+                          capture_output=not check).returncode
 
 
 def mqtt_publish_lines(url, topic, lines, wait=True):
     """Each of lines as one QoS 1 message on topic (mosquitto_pub -l), in order. Waits until
     it is done and checks that it worked; wait=False returns it running, every line handed
     over (the broker may take them as slowly as it likes)."""
-    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", broker_port(url), "-q", "1", "-l",
-            "-t", topic]
+    args = ["mosquitto_pub", *client_args(url), "-q", "1", "-l", "-t", topic]
     data = "".join(line + "\n" for line in lines).encode()
     if wait:
         subprocess.run(args, input=data, check=True, timeout=60)
@@ -513,9 +615,10 @@ def mqtt_publish_lines(url, topic, lines, wait=True):
     return p
 
 
-def mosquitto_sub(url, topics, *options, **popen):
-    """mosquitto_sub at QoS 1 on topics; popen says where its output goes."""
-    args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", broker_port(url), "-q", "1", *options]
+def mosquitto_sub(url, topics, *options, auth=None, **popen):
+    """mosquitto_sub at QoS 1 on topics, as the tools account unless auth says otherwise
+    (client_args); popen says where its output goes."""
+    args = ["mosquitto_sub", *client_args(url, auth), "-q", "1", *options]
     for topic in topics:
         args += ["-t", topic]
     return subprocess.Popen(args, **popen)
@@ -605,12 +708,13 @@ class IntegrationTest(unittest.TestCase):
         return cls.broker.url
 
     @classmethod
-    def server_fixture(cls, users, devices=None, login=(), broker="shared", db=None,
+    def server_fixture(cls, users, devices=None, login=(), broker="private", db=None,
                        extra_args=(), client_id=None, migrations=1, connect=True):
         """The broker+server fixture: a started (and, with connect, broker-connected) server.
 
-        broker: "shared" (the services' mosquitto), "private" (cls.private_broker()) or a
-        URL. db: a database URL (default: a fresh database of cls.backend named after the
+        broker: "private" (cls.private_broker(), the default: the server keeps the broker's
+        device accounts in step with its database, so two classes' servers with databases of
+        their own cannot share one), "shared" (the services' mosquitto) or a URL. db: a database URL (default: a fresh database of cls.backend named after the
         class). users and devices as Server.provision takes them; srv.secrets holds the
         devices' secrets and srv.tokens the tokens of the users in login."""
         if broker == "shared":

@@ -22,8 +22,8 @@ import subprocess
 import time
 import zlib
 
-from harness import (IntegrationTest, Meter, main, mosquitto_sub, services_env, state_file,
-                     wait_subscribed, wait_until)
+from harness import (IntegrationTest, Meter, main, mosquitto_sub, provision_device, services_env,
+                     state_file, wait_subscribed, wait_until)
 
 KILL_DELAY_S = (0.3, 1.5)
 INTERVAL = "0.2"
@@ -61,6 +61,7 @@ class MeterCrash(IntegrationTest):
     def setUp(self):
         self.mqtt_url = services_env()["MQTT_URL"]
         self.device = f"crash-{os.getpid()}-{random.randrange(1 << 30):x}"
+        provision_device(self.mqtt_url, self.device)
         self.state_dir = self.path("meterd-state")
         self.state_path = state_file(self.state_dir, self.device)
         self.log_path = self.path("meterd.log")

@@ -2,8 +2,9 @@
 
 The test plays the server: a mosquitto_sub records every payload on
 meters/<id>/telemetry (with its arrival time), and an acker answers on
-meters/<id>/ack with {"seqs":[[first,last],...]} for what arrived, as the
-server does after its database commit (docs/meterd.md). Covered:
+meters/<id>/ack with {"seqs":[[first,last],...]} for what arrived, signed with
+the device's key as the server does after its database commit (docs/meterd.md,
+docs/protocol.md). Covered:
   1. the broker down for ~10 s: every seq arrives, the backlog as arrays, in order;
   2. acks withheld for some seqs: those are resent after ack_timeout, acked ones never;
   3. meterd killed (kill -9) while draining a backlog and restarted: no seq lost;
@@ -19,8 +20,9 @@ import sys
 import threading
 import time
 
-from harness import (IntegrationTest, Meter, free_port, main, mosquitto_sub, read_text,
-                     spool_dir, state_file, wait_until)
+from harness import (IntegrationTest, Meter, client_args, free_port, main, mosquitto_sub,
+                     provision_device, read_text, spool_dir, state_file, wait_until)
+from mqtt_accounts import sign
 
 SPOOL_FILL = os.environ.get("SPOOL_FILL", "spool_fill")
 
@@ -89,9 +91,10 @@ class Acker:
     """Acknowledges every message the recorder received, duplicates too, as the server does
     (optionally only the seqs accept() allows)."""
 
-    def __init__(self, port, device, recorder, accept=lambda seq: True):
-        self.port = port
+    def __init__(self, url, device, secret, recorder, accept=lambda seq: True):
+        self.url = url
         self.device = device
+        self.secret = secret
         self.rec = recorder
         self.accept = accept
         self.next = 0  # index of the first message not yet acknowledged
@@ -114,11 +117,12 @@ class Acker:
                 continue
             rs = ranges(fresh)
             ok = True
+            topic = f"meters/{self.device}/ack"
             for k in range(0, len(rs), 256):
-                payload = json.dumps({"seqs": rs[k:k + 256]})
-                r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port),
-                                    "-q", "1", "-t", f"meters/{self.device}/ack", "-m", payload],
-                                   capture_output=True, timeout=10)
+                payload = sign(self.secret, topic,
+                               json.dumps({"seqs": rs[k:k + 256]}, separators=(",", ":")))
+                r = subprocess.run(["mosquitto_pub", *client_args(self.url), "-q", "1", "-t",
+                                    topic, "-m", payload], capture_output=True, timeout=10)
                 ok = ok and r.returncode == 0
             if ok:  # else the broker was down: try again
                 self.next = len(msgs)
@@ -136,6 +140,7 @@ class Spool(IntegrationTest):
 
     def setUp(self):
         self.device = f"sp-{self._testMethodName[5:20]}-{random.randrange(1 << 20):x}"
+        self.secret = provision_device(self.broker.url, self.device)
         self.state_dir = self.path(f"state-{self.device}")
         self.log_path = self.path(f"meterd-{self.device}.log")
         self.procs = []
@@ -169,7 +174,7 @@ class Spool(IntegrationTest):
         return rec
 
     def acker(self, rec, **kw):
-        a = Acker(self.broker.port, self.device, rec, **kw).start()
+        a = Acker(self.broker.url, self.device, self.secret, rec, **kw).start()
         self.helpers.append(a)
         return a
 

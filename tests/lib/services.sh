@@ -6,7 +6,10 @@
 #   services.sh newdb DIR NAME   (re)create an empty database NAME
 #
 # DIR/env is shell syntax: MQTT_URL, MQTT_PORT, MYSQL_PORT, MYSQL_SOCKET,
-# MYSQL_URL_BASE (mysql://USER:PASS@127.0.0.1:PORT), RUN_DIR.
+# MYSQL_URL_BASE (mysql://USER:PASS@127.0.0.1:PORT), RUN_DIR, and the broker's accounts:
+# MQTT_SERVER_USER with MQTT_SERVER_PASSWORD_FILE (meter-server's, the admin of the
+# dynamic-security plugin) and MQTT_TOOLS_USER with MQTT_TOOLS_PASSWORD_FILE (the tests' own
+# mosquitto_pub and mosquitto_sub, allowed everywhere). No anonymous client gets in.
 set -euo pipefail
 
 cmd=${1:?usage: services.sh start|stop|newdb DIR [NAME]}
@@ -30,18 +33,12 @@ start() {
     chmod 755 "$run"
     echo "$run" > "$dir/rundir"
 
-    # mosquitto: anonymous on loopback only, persistent sessions on disk.
+    # mosquitto on loopback only, persistent sessions on disk, as docs/security.md deploys it:
+    # the dynamic-security plugin holds the accounts, anonymous clients are refused.
     local mport; mport=$(free_port)
     mkdir -p "$run/mosquitto"
-    cat > "$run/mosquitto/mosquitto.conf" <<CONF
-listener $mport 127.0.0.1
-allow_anonymous true
-persistence true
-persistence_location $run/mosquitto/
-pid_file $run/mosquitto/mosquitto.pid
-log_dest file $run/mosquitto/mosquitto.log
-CONF
-    [ "$(id -u)" = 0 ] && echo "user root" >> "$run/mosquitto/mosquitto.conf"
+    python3 "$here/mqtt_accounts.py" init "$run/mosquitto" "$mport" > "$run/mosquitto/accounts.env"
+    echo "pid_file $run/mosquitto/mosquitto.pid" >> "$run/mosquitto/mosquitto.conf"
     mosquitto -c "$run/mosquitto/mosquitto.conf" -d
     wait_for 20 python3 "$here/free_port.py" --check "$mport" || { echo "mosquitto did not start" >&2; cat "$run/mosquitto/mosquitto.log" >&2; exit 1; }
 
@@ -72,7 +69,7 @@ CONF
 RUN_DIR=$run
 MQTT_PORT=$mport
 MQTT_URL=tcp://127.0.0.1:$mport
-MQTT_CONF=$run/mosquitto/mosquitto.conf
+$(cat "$run/mosquitto/accounts.env")
 MYSQL_PORT=$dport
 MYSQL_SOCKET=$my/mysqld.sock
 MYSQL_URL_BASE=mysql://smartmeter:$pass@127.0.0.1:$dport

@@ -1258,10 +1258,10 @@ static void test_ids_are_never_handed_out_again(void **state)
     assert_int_equal(store_user_delete(st, temp), -ENOENT);
 
     int64_t d = add_device("dev-gone"), d2;
-    assert_int_equal(store_device_delete(st, d), 0);
+    assert_int_equal(store_device_delete(st, "dev-gone"), 0);
     d2 = add_device("dev-next");
     assert_true(d2 > d);
-    assert_int_equal(store_device_delete(st, d), -ENOENT);
+    assert_int_equal(store_device_delete(st, "dev-gone"), -ENOENT);
 }
 
 static void test_a_user_change_applies_and_tokens_are_revoked_forward(void **state)
@@ -1410,7 +1410,7 @@ static void test_a_deleted_device_takes_everything_kept_about_it(void **state)
     assert_int_equal(store_binding_add(st, alice, dev), 0);
     int64_t cap = 0;
     assert_int_equal(store_capture_create(st, dev, "req-doomed", op, 1000, t0, &cap), 0);
-    assert_int_equal(store_device_delete(st, dev), 0);
+    assert_int_equal(store_device_delete(st, "dev-doomed"), 0);
 
     struct device_rec d;
     assert_int_equal(store_device_by_name(st, "dev-doomed", &d), -ENOENT);
@@ -1438,11 +1438,12 @@ static void test_a_rotated_secret_replaces_the_old(void **state)
     const char *hash_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     int64_t dev = add_device("dev-rotate");
     struct device_rec d;
-    assert_int_equal(store_device_set_secret(st, dev, hash_b), 0);
+    assert_int_equal(store_device_set_secret(st, "dev-rotate", hash_b), 0);
     assert_int_equal(store_device_by_name(st, "dev-rotate", &d), 0);
     assert_string_equal(d.secret_hash, hash_b);
-    assert_int_equal(store_device_set_secret(st, 999999, hash_b), -ENOENT);
-    assert_int_equal(store_device_set_secret(st, dev, "short"), -EINVAL);
+    assert_int_equal(d.id, dev);
+    assert_int_equal(store_device_set_secret(st, "dev-no-such", hash_b), -ENOENT);
+    assert_int_equal(store_device_set_secret(st, "dev-rotate", "short"), -EINVAL);
 }
 
 static void test_a_batch_naming_a_deleted_device_stores_the_others(void **state)
@@ -1450,7 +1451,7 @@ static void test_a_batch_naming_a_deleted_device_stores_the_others(void **state)
     (void)state;
     const int64_t t0 = INT64_C(1773400000000);
     int64_t keep = add_device("dev-keep"), gone = add_device("dev-stale");
-    assert_int_equal(store_device_delete(st, gone), 0);
+    assert_int_equal(store_device_delete(st, "dev-stale"), 0);
     struct store_batch_item items[4];
     memset(items, 0, sizeof(items));
     for (int k = 0; k < 4; k++) {
@@ -1518,6 +1519,99 @@ static void test_the_audit_log_pages_newest_first(void **state)
                               "root user.create t0 127.0.0.0 ;");
 }
 
+struct changes_seen {
+    int n;
+    int64_t last_id;
+    char ids[16][DEVICE_ID_MAX + 1];
+};
+
+static int collect_change(const struct device_change *c, void *ctx)
+{
+    struct changes_seen *seen = ctx;
+    assert_true(c->id > seen->last_id);
+    assert_true(c->changed_ms > TIME_MIN_VALID_MS);
+    seen->last_id = c->id;
+    if (seen->n < 16)
+        snprintf(seen->ids[seen->n], sizeof(seen->ids[0]), "%s", c->device_id);
+    seen->n++;
+    return 0;
+}
+
+static struct changes_seen changes_after(int64_t after)
+{
+    struct changes_seen seen;
+    memset(&seen, 0, sizeof(seen));
+    seen.last_id = after;
+    assert_int_equal(store_device_changes(st, after, 100, collect_change, &seen), 0);
+    return seen;
+}
+
+/*
+ * Adding a device, deleting it and giving it a new secret each log its id in the same
+ * transaction (what the broker provisioning follows); the log reads in order from a mark.
+ */
+static void test_credential_changes_are_logged_with_the_change(void **state)
+{
+    (void)state;
+    int64_t mark = -1;
+    assert_int_equal(store_device_changes_latest(st, &mark), 0);
+    assert_true(mark > 0); /* the devices added by the tests before */
+    int64_t pk = add_device("chg-a");
+    add_device("chg-b");
+    struct changes_seen seen = changes_after(mark);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.ids[0], "chg-a");
+    assert_string_equal(seen.ids[1], "chg-b");
+    /* A device that already exists logs nothing (the transaction is rolled back). */
+    assert_int_equal(store_device_add(st, "chg-a", HASH_A, 0, NULL), -EEXIST);
+    assert_int_equal(changes_after(mark).n, 2);
+
+    const char *hash_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    assert_int_equal(store_device_set_secret(st, "chg-a", hash_b), 0);
+    struct device_rec d;
+    assert_int_equal(store_device_by_name(st, "chg-a", &d), 0);
+    assert_string_equal(d.secret_hash, hash_b);
+    assert_int_equal(store_device_set_secret(st, "chg-none", hash_b), -ENOENT);
+    assert_int_equal(store_device_set_secret(st, "chg-a", "short"), -EINVAL);
+
+    /* Deleting takes the device's readings, rollups, ledger and bindings with it. */
+    struct reading r = make_reading(1, INT64_C(1773200000000), 230, 1);
+    size_t inserted = 0;
+    struct recharge_result res;
+    assert_int_equal(store_readings_insert(st, pk, &r, 1, &inserted), 0);
+    assert_int_equal(store_recharge(st, pk, 100, op, NULL, &res), 0);
+    assert_int_equal(store_binding_add(st, alice, pk), 0);
+    assert_int_equal(store_device_delete(st, "chg-a"), 0);
+    assert_int_equal(store_device_by_name(st, "chg-a", &d), -ENOENT);
+    assert_int_equal(store_device_delete(st, "chg-a"), -ENOENT);
+    assert_int_equal(store_binding_check(st, alice, pk), -ENOENT);
+    struct reading latest;
+    assert_int_equal(store_reading_latest(st, pk, &latest), -ENOENT);
+    struct rollup_delta rd;
+    assert_int_equal(store_rollup_get(st, pk, ROLLUP_1M, INT64_C(1773199980000), &rd), -ENOENT);
+
+    seen = changes_after(mark);
+    assert_int_equal(seen.n, 4);
+    assert_string_equal(seen.ids[2], "chg-a"); /* the new secret */
+    assert_int_equal(seen.ids[3][0], 'c');     /* the delete */
+    int64_t latest_id = 0;
+    assert_int_equal(store_device_changes_latest(st, &latest_id), 0);
+    assert_int_equal(latest_id, seen.last_id);
+    assert_int_equal(store_device_changes(st, mark, 0, collect_change, &seen), -EINVAL);
+
+    /* Pruning forgets what is older than the instant; ids are never handed out again. */
+    size_t pruned = 0;
+    assert_int_equal(store_device_changes_prune(st, time_now_ms() + 1000, &pruned), 0);
+    assert_true(pruned >= 4);
+    assert_int_equal(changes_after(0).n, 0);
+    add_device("chg-c");
+    seen = changes_after(latest_id);
+    assert_int_equal(seen.n, 1);
+    assert_true(seen.last_id > latest_id);
+    assert_int_equal(store_device_changes_prune(st, 0, NULL), 0);
+    assert_int_equal(changes_after(latest_id).n, 1);
+}
+
 int main(int argc, char **argv)
 {
     url = argc > 1 ? argv[1] : getenv("STORE_URL");
@@ -1565,6 +1659,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_a_rotated_secret_replaces_the_old),
         cmocka_unit_test(test_a_batch_naming_a_deleted_device_stores_the_others),
         cmocka_unit_test(test_the_audit_log_pages_newest_first),
+
+        cmocka_unit_test(test_credential_changes_are_logged_with_the_change),
     };
     return cmocka_run_group_tests_name(url, tests, group_setup, group_teardown);
 }

@@ -81,6 +81,113 @@ static void test_the_handler_queues_valid_and_invalid_commands(void **state)
     command_queue_free(q);
 }
 
+/* A command as the server sends it: encoded and signed with the key of secret for topic. */
+static void signed_command(const char *secret, const char *topic, const char *id, int64_t ts_ms,
+                           struct dynbuf *out)
+{
+    struct sign_key k;
+    struct command c;
+    sign_key_from_secret(secret, strlen(secret), &k);
+    assert_int_equal(command_init(&c, COMMAND_CAPTURE, id, ts_ms), 0);
+    c.duration_ms = 300;
+    dynbuf_reset(out);
+    assert_int_equal(command_encode(&c, out), 0);
+    assert_int_equal(sign_payload(&k, topic, out), 0);
+}
+
+/*
+ * F2 of the 2026-12-07 audit: a meter ran commands from anyone. With the key, only the
+ * server's signed command for this meter's topic is taken, once; a forged, unsigned, moved
+ * or replayed one is dropped unanswered and counted; a badly dated one is answered.
+ */
+static void test_only_signed_fresh_commands_are_taken_once(void **state)
+{
+    (void)state;
+    const char *secret = "the-secret-of-m1", *topic = "meters/m1/cmd";
+    struct command_queue *q;
+    struct command out;
+    struct dynbuf b;
+    uint64_t bad_sig = 0, replayed = 0;
+    struct sign_key k;
+    sign_key_from_secret(secret, strlen(secret), &k);
+    assert_int_equal(command_queue_new(8, &q), 0);
+    command_queue_require_signature(q, &k, topic);
+    dynbuf_init(&b, COMMAND_PAYLOAD_MAX);
+    int64_t now = time_now_ms();
+
+    /* Unsigned, as anyone on the broker could send it. */
+    char plain[200];
+    snprintf(plain, sizeof(plain),
+             "{\"id\":\"u1\",\"cmd\":\"capture\",\"duration_ms\":300,\"ts\":%lld}", (long long)now);
+    command_queue_handler(plain, strlen(plain), q);
+    /* Signed with another device's key, and this device's command moved to another topic. */
+    signed_command("another secret", topic, "f1", now, &b);
+    command_queue_handler(b.buf, b.len, q);
+    signed_command(secret, "meters/m2/cmd", "f2", now, &b);
+    command_queue_handler(b.buf, b.len, q);
+    /* One byte of a signed command changed. */
+    signed_command(secret, topic, "f3", now, &b);
+    b.buf[strstr(b.buf, "300") - b.buf] = '9';
+    command_queue_handler(b.buf, b.len, q);
+    assert_false(command_queue_pop(q, &out));
+    command_queue_refused(q, &bad_sig, &replayed);
+    assert_int_equal(bad_sig, 4);
+    assert_int_equal(replayed, 0);
+
+    /* The server's own: taken; the same again (replayed, or delivered twice): dropped. */
+    signed_command(secret, topic, "ok1", now, &b);
+    command_queue_handler(b.buf, b.len, q);
+    command_queue_handler(b.buf, b.len, q);
+    assert_true(command_queue_pop(q, &out));
+    assert_int_equal(out.kind, COMMAND_CAPTURE);
+    assert_string_equal(out.id, "ok1");
+    assert_false(command_queue_pop(q, &out));
+    command_queue_refused(q, &bad_sig, &replayed);
+    assert_int_equal(bad_sig, 4);
+    assert_int_equal(replayed, 1);
+
+    /* Signed but dated ahead or at INT64_MIN: answered with why, never run. */
+    signed_command(secret, topic, "late", now + 60000, &b);
+    command_queue_handler(b.buf, b.len, q);
+    dynbuf_reset(&b);
+    assert_int_equal(dynbuf_addstr(&b, "{\"id\":\"min\",\"cmd\":\"capture\",\"duration_ms\":300,"
+                                       "\"ts\":-9223372036854775808}"),
+                     0);
+    assert_int_equal(sign_payload(&k, topic, &b), 0);
+    command_queue_handler(b.buf, b.len, q);
+    assert_true(command_queue_pop(q, &out));
+    assert_int_equal(out.kind, COMMAND_INVALID);
+    assert_non_null(strstr(out.message, "ahead of the meter's clock"));
+    assert_true(command_queue_pop(q, &out));
+    assert_int_equal(out.kind, COMMAND_INVALID);
+    assert_non_null(strstr(out.message, "command expired"));
+    dynbuf_free(&b);
+    command_queue_free(q);
+}
+
+/* Ids are remembered for COMMAND_REMEMBER_MS; with the memory full of fresh ids, refuse. */
+static void test_a_full_memory_of_ids_refuses_rather_than_forgets(void **state)
+{
+    (void)state;
+    struct command_queue *q;
+    struct command out;
+    char json[200];
+    uint64_t bad_sig, replayed;
+    assert_int_equal(command_queue_new(1, &q), 0);
+    int64_t now = time_now_ms();
+    for (int k = 0; k <= COMMAND_REMEMBER_MAX; k++) {
+        snprintf(json, sizeof(json),
+                 "{\"id\":\"r%d\",\"cmd\":\"capture\",\"duration_ms\":300,\"ts\":%lld}", k,
+                 (long long)now);
+        command_queue_handler(json, strlen(json), q);
+        command_queue_pop(q, &out);
+    }
+    command_queue_refused(q, &bad_sig, &replayed);
+    assert_int_equal(bad_sig, 0);
+    assert_int_equal(replayed, 1);
+    command_queue_free(q);
+}
+
 /* A meter for command_run(): a ring that counts samples, and a client that records what it sent. */
 struct fake_meter {
     int snapshot_result;
@@ -235,13 +342,21 @@ static void test_a_command_that_cannot_run_is_answered_with_why(void **state)
     fake_free(&bad);
 }
 
+static int setup(void **state)
+{
+    (void)state;
+    return sign_init();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_queue_is_bounded_and_first_in_first_out),
         cmocka_unit_test(test_the_handler_queues_valid_and_invalid_commands),
+        cmocka_unit_test(test_only_signed_fresh_commands_are_taken_once),
+        cmocka_unit_test(test_a_full_memory_of_ids_refuses_rather_than_forgets),
         cmocka_unit_test(test_a_capture_is_sent_and_then_acknowledged),
         cmocka_unit_test(test_a_command_that_cannot_run_is_answered_with_why),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, NULL);
 }

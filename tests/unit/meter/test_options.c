@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -261,6 +262,54 @@ static void test_secret_file_first_line_without_newline(void **state)
     assert_non_null(strstr(err, "/nonexistent/pw"));
 }
 
+/* --secret-file: the device's credentials, in a file no one but its owner may read. */
+static void test_a_device_secret_file_must_be_its_owners_alone(void **state)
+{
+    (void)state;
+    char *secret = NULL;
+    write_conf("0123456789abcdef-secret\n"); /* mkstemp: mode 0600 */
+    assert_int_equal(meterd_read_device_secret(conf, &secret, err, sizeof(err)), 0);
+    assert_string_equal(secret, "0123456789abcdef-secret");
+    free(secret);
+    assert_int_equal(chmod(conf, 0400), 0);
+    assert_int_equal(meterd_read_device_secret(conf, &secret, err, sizeof(err)), 0);
+    free(secret);
+    static const unsigned bad_modes[] = {0640, 0604, 0660, 0644, 0602, 0610};
+    for (size_t k = 0; k < sizeof(bad_modes) / sizeof(bad_modes[0]); k++) {
+        assert_int_equal(chmod(conf, bad_modes[k]), 0);
+        secret = NULL;
+        err[0] = '\0';
+        assert_int_equal(meterd_read_device_secret(conf, &secret, err, sizeof(err)), -EPERM);
+        assert_null(secret);
+        assert_non_null(strstr(err, "chmod 600"));
+        assert_non_null(strstr(err, conf));
+        assert_null(strstr(err, "0123456789abcdef"));
+    }
+    unlink(conf);
+
+    write_conf("\nhidden\n");
+    assert_int_equal(meterd_read_device_secret(conf, &secret, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "first line is empty"));
+    unlink(conf);
+    assert_int_equal(meterd_read_device_secret("/nonexistent/s", &secret, err, sizeof(err)),
+                     -ENOENT);
+    assert_int_equal(meterd_read_device_secret("/tmp", &secret, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not a regular file"));
+
+    /* The secret is the broker login: no other user name or password beside it. */
+    const char *user[] = {"meterd", "--device-id",     "m1", "--secret-file",
+                          "/s",     "--mqtt-username", "u"};
+    expect_error(7, user, "leave out --mqtt-username and --mqtt-password-file");
+    const char *pw[] = {"meterd", "--device-id",          "m1", "--secret-file",
+                        "/s",     "--mqtt-password-file", "/p"};
+    expect_error(7, pw, "leave out --mqtt-username");
+    struct meterd_options o;
+    const char *ok[] = {"meterd", "--device-id", "m1", "--secret-file", "/etc/smartmeter/m1"};
+    assert_int_equal(parse(&o, 5, ok), 0);
+    assert_string_equal(o.secret_file, "/etc/smartmeter/m1");
+    meterd_options_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_options_bad_config_line_is_named),
         cmocka_unit_test(test_options_calibration_and_gpio_lines),
         cmocka_unit_test(test_secret_file_first_line_without_newline),
+        cmocka_unit_test(test_a_device_secret_file_must_be_its_owners_alone),
     };
     return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "sign.h"
 #include "store.h"
 #include "timeutil.h"
 #include "writer.h"
@@ -89,6 +90,8 @@ static int setup(void **state)
     (void)state;
     int64_t pk[2];
     log_set_level(LOGL_ERROR);
+    if (sign_init())
+        return -1;
     if (sqlite_fixture_open(&db, "test_writer", (const char *[]){"m1", "m2", NULL}, pk))
         return -1;
     st = db.st;
@@ -140,6 +143,21 @@ static void send_range(const char *device, int first, int last)
     assert_int_equal(send(topic, buf), INGEST_DONE);
 }
 
+/*
+ * The ack is want (as the meter parses it) with the device's signature as its last member:
+ * the fixture's devices all have the secret hash HASH.
+ */
+static void assert_signed_ack(const struct ack *a, const char *want)
+{
+    struct sign_key key;
+    assert_non_null(a);
+    size_t n = strlen(a->payload);
+    assert_int_equal(sign_key_from_hex(HASH, &key), 0);
+    assert_int_equal(sign_check(&key, a->topic, a->payload, n), 0);
+    assert_int_equal(n, strlen(want) - 1 + SIGN_TAIL_LEN);
+    assert_memory_equal(a->payload, want, strlen(want) - 1);
+}
+
 static const struct ack *ack_for(const char *device)
 {
     char topic[96];
@@ -164,7 +182,7 @@ static void test_acks_go_out_after_commit_merged_per_device(void **state)
     /* m1's two messages may land in one batch or two; every ack covers committed rows only. */
     assert_true(a1->max_stored_seq >= 3);
     assert_true(a2->max_stored_seq == 1);
-    assert_string_equal(a2->payload, "{\"seqs\":[[1,1]]}");
+    assert_signed_ack(a2, "{\"seqs\":[[1,1]]}");
     assert_int_equal(latest_seq("m1"), 4);
     assert_int_equal(atomic_load(&stats.readings_stored), 5);
     assert_true(atomic_load(&stats.batches) >= 1);
@@ -178,7 +196,7 @@ static void test_duplicates_are_acked_again_and_stored_once(void **state)
     uint64_t stored = atomic_load(&stats.readings_stored), dups = atomic_load(&stats.duplicates);
     send_range("m2", 1, 2);
     assert_int_equal(writer_flush(w, 10000), 0);
-    assert_string_equal(ack_for("m2")->payload, "{\"seqs\":[[1,2]]}");
+    assert_signed_ack(ack_for("m2"), "{\"seqs\":[[1,2]]}");
     assert_int_equal(atomic_load(&stats.readings_stored), stored + 1);
     assert_int_equal(atomic_load(&stats.duplicates), dups + 1);
 }
@@ -201,7 +219,7 @@ static void test_invalid_readings_are_acked_as_rejected_in_their_batch(void **st
     assert_int_equal(writer_flush(w, 10000), 0);
     const struct ack *a = ack_for("m1");
     assert_non_null(a);
-    assert_string_equal(a->payload, "{\"seqs\":[[10,12],[14,14]],\"rejected\":[[11,11],[14,14]]}");
+    assert_signed_ack(a, "{\"seqs\":[[10,12],[14,14]],\"rejected\":[[11,11],[14,14]]}");
     assert_int_equal(atomic_load(&stats.invalid), invalid + 3);
     assert_int_equal(atomic_load(&stats.rejected_acked), 2);
 
@@ -211,7 +229,7 @@ static void test_invalid_readings_are_acked_as_rejected_in_their_batch(void **st
         send("meters/m2/telemetry", "{\"seq\":77,\"ts\":1,\"voltage\":1,\"current\":1}"),
         INGEST_DONE);
     assert_int_equal(writer_flush(w, 10000), 0);
-    assert_string_equal(ack_for("m2")->payload, "{\"seqs\":[[77,77]],\"rejected\":[[77,77]]}");
+    assert_signed_ack(ack_for("m2"), "{\"seqs\":[[77,77]],\"rejected\":[[77,77]]}");
 }
 
 static void test_unknown_devices_and_unreadable_payloads_get_no_ack(void **state)
@@ -243,7 +261,7 @@ static void *submit_one(void *arg)
     r.ts_ms = time_now_ms();
     reading_set_real(&r, RR_VOLTAGE, 230);
     reading_set_real(&r, RR_CURRENT, 1);
-    job->result = writer_submit(job->w, m1_pk, "m1", &r, 1, NULL, 0);
+    job->result = writer_submit(job->w, m1_pk, "m1", NULL, &r, 1, NULL, 0);
     return NULL;
 }
 
@@ -288,9 +306,9 @@ static void test_a_full_queue_blocks_and_an_outage_holds_everything_until_it_end
         reading_set_real(&r[k], RR_VOLTAGE, 230);
         reading_set_real(&r[k], RR_CURRENT, 1);
     }
-    assert_int_equal(writer_submit(w2, 1, "late", r, 2, NULL, 0), 0);
-    assert_int_equal(writer_submit(w2, 1, "late", &r[2], 1, NULL, 0), 0);
-    assert_int_equal(writer_submit(w2, 1, "late", r, 4, NULL, 0), -E2BIG);
+    assert_int_equal(writer_submit(w2, 1, "late", NULL, r, 2, NULL, 0), 0);
+    assert_int_equal(writer_submit(w2, 1, "late", NULL, &r[2], 1, NULL, 0), 0);
+    assert_int_equal(writer_submit(w2, 1, "late", NULL, r, 4, NULL, 0), -E2BIG);
     assert_int_equal(wait_for(&s2.retries, 3, 10000), 0); /* failing, backing off */
     assert_int_equal(writer_depth(w2), 3);
 

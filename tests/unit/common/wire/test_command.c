@@ -194,6 +194,43 @@ static void test_a_command_expires_after_its_age_limit(void **state)
     assert_string_equal(c.message, "command expired (issued 120 s ago)");
 }
 
+/* F7 of the 2026-12-07 audit: a date far ahead, or at the ends of int64, ran as if fresh. */
+static void test_a_command_dated_ahead_or_at_the_int64_limits_is_refused(void **state)
+{
+    (void)state;
+    struct command c;
+    char json[200];
+    static const struct {
+        const char *ts; /* the JSON value */
+        int err;
+        const char *message;
+    } cases[] = {
+        {"1795459558355", 0, ""}, /* NOW_MS + COMMAND_MAX_AHEAD_MS */
+        {"1795459558356", -ETIME, "command dated 5 s ahead of the meter's clock"},
+        {"\"2099-01-01T00:00:00Z\"", -ETIME, "ahead of the meter's clock"},
+        {"9223372036854775807", -ETIME, "ahead of the meter's clock"},
+        {"-9223372036854775808", -ETIME, "command expired (issued 9223373832314329 s ago)"},
+        {"-1", -ETIME, "command expired"},
+        {"0", -ETIME, "command expired"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        snprintf(json, sizeof(json),
+                 "{\"id\":\"t%zu\",\"cmd\":\"capture\",\"duration_ms\":500,\"ts\":%s}", k,
+                 cases[k].ts);
+        int r = parse(json, &c);
+        if (r != cases[k].err)
+            fail_msg("ts %s: %d, want %d (%s)", cases[k].ts, r, cases[k].err, c.message);
+        if (r) {
+            assert_int_equal(c.kind, COMMAND_INVALID);
+            assert_non_null(strstr(c.message, cases[k].message));
+        }
+    }
+    /* The meter's own clock at an end of int64 does not overflow either. */
+    const char *mid = "{\"id\":\"m\",\"cmd\":\"capture\",\"duration_ms\":500,\"ts\":0}";
+    assert_int_equal(command_parse(mid, strlen(mid), INT64_MAX, &c), -ETIME);
+    assert_int_equal(command_parse(mid, strlen(mid), INT64_MIN, &c), -ETIME);
+}
+
 static void test_an_oversized_command_is_refused_unread(void **state)
 {
     (void)state;
@@ -289,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_a_command_the_server_encodes_the_meter_parses),
         cmocka_unit_test(test_the_server_encodes_only_valid_commands),
         cmocka_unit_test(test_a_command_expires_after_its_age_limit),
+        cmocka_unit_test(test_a_command_dated_ahead_or_at_the_int64_limits_is_refused),
         cmocka_unit_test(test_an_oversized_command_is_refused_unread),
         cmocka_unit_test(test_a_reply_the_meter_encodes_the_server_parses),
         cmocka_unit_test(test_bad_replies_are_refused_with_a_reason),
