@@ -166,9 +166,11 @@ int command_parse(const void *payload, size_t len, int64_t now_ms, struct comman
         r = invalid(ret, -EINVAL, "ts must be an RFC 3339 time or epoch milliseconds");
         goto out;
     }
-    if (now_ms - ret->ts_ms > COMMAND_MAX_AGE_MS) {
-        r = invalid(ret, -ETIME, "command expired (issued %lld s ago)",
-                    (long long)((now_ms - ret->ts_ms) / 1000));
+    /* The age in uint64_t: any earlier ts has one, even INT64_MIN (int64_t overflows). */
+    uint64_t age_ms = (uint64_t)now_ms - (uint64_t)ret->ts_ms;
+    if (ret->ts_ms < now_ms && age_ms > COMMAND_MAX_AGE_MS) {
+        r = invalid(ret, -ETIME, "command expired (issued %llu s ago)",
+                    (unsigned long long)(age_ms / 1000));
         goto out;
     }
 

@@ -194,6 +194,19 @@ static void test_a_command_expires_after_its_age_limit(void **state)
     assert_string_equal(c.message, "command expired (issued 120 s ago)");
 }
 
+/* Found by fuzz_command: now - ts overflowed int64_t (UBSan) and such a command ran. */
+static void test_the_earliest_ts_is_expired_without_overflow(void **state)
+{
+    (void)state;
+    struct command c;
+    assert_int_equal(parse("{\"id\":\"x9\",\"cmd\":\"capture\",\"duration_ms\":100,"
+                           "\"ts\":-9223372036854775808}",
+                           &c),
+                     -ETIME);
+    assert_string_equal(c.message, "command expired (issued 9223373832314329 s ago)");
+    assert_int_equal(c.kind, COMMAND_INVALID);
+}
+
 static void test_an_oversized_command_is_refused_unread(void **state)
 {
     (void)state;
@@ -289,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_a_command_the_server_encodes_the_meter_parses),
         cmocka_unit_test(test_the_server_encodes_only_valid_commands),
         cmocka_unit_test(test_a_command_expires_after_its_age_limit),
+        cmocka_unit_test(test_the_earliest_ts_is_expired_without_overflow),
         cmocka_unit_test(test_an_oversized_command_is_refused_unread),
         cmocka_unit_test(test_a_reply_the_meter_encodes_the_server_parses),
         cmocka_unit_test(test_bad_replies_are_refused_with_a_reason),
