@@ -44,8 +44,8 @@ static const struct {
 static void check_refusal(struct http_response *res)
 {
     FUZZ_CHECK(res->status == 400);
-    FUZZ_CHECK(fuzz_json_valid(res->body.buf, res->body.len));
     json_t *root = json_loadb(res->body.buf, res->body.len, 0, NULL);
+    FUZZ_CHECK(root != NULL);
     const char *status = json_string_value(json_object_get(root, "status"));
     FUZZ_CHECK(status && strcmp(status, "error") == 0);
     FUZZ_CHECK(json_is_string(json_object_get(root, "message")));
