@@ -7,8 +7,9 @@
 #
 # FUZZ_WORKERS (default 1) parallel workers per harness, at most the number of cores.
 # FUZZ_MERGE=1 afterwards merges into tests/fuzz/corpus/<name>/ the inputs of the long
-# corpus that reach new coverage (libFuzzer's -merge=1), no larger than FUZZ_MERGE_MAX_LEN
-# bytes (default 2048), so the seeds the test command starts from keep what was learnt.
+# corpus that reach code the seeds do not (libFuzzer's -merge=1 on edges, not hit counts),
+# no larger than FUZZ_MERGE_MAX_LEN bytes (default 1024): the test command's short run then
+# starts where the long runs got to, from a few dozen more small files per harness.
 #
 # usage: scripts/fuzz.sh [SECONDS [NAME...]]    (no NAME: every harness)
 set -euo pipefail
@@ -73,7 +74,7 @@ for name in "$@"; do
         "$cov" "$ft" "$corpus" "$found"
 
     if [ "${FUZZ_MERGE:-0}" = 1 ]; then
-        "$bin" -merge=1 -max_len="${FUZZ_MERGE_MAX_LEN:-2048}" \
+        "$bin" -merge=1 -use_counters=0 -max_len="${FUZZ_MERGE_MAX_LEN:-1024}" \
             "$root/tests/fuzz/corpus/$name" "$work/corpus" > "$work/merge.log" 2>&1 || status=1
     fi
 done
