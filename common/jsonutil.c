@@ -42,6 +42,13 @@ int json_load_limited(const char *buf, size_t len, int max_depth, json_t **ret,
     if (!root) {
         snprintf(err, JSON_ERR_LEN, "malformed JSON at line %d column %d: %.100s", je.line,
                  je.column, je.text);
+        /*
+         * jansson quotes the text near the error, which may stop inside a UTF-8 character;
+         * the message goes into JSON answers and replies, so it is kept to ASCII.
+         */
+        for (char *p = err; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
         return -EINVAL;
     }
     *ret = root;

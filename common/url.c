@@ -43,12 +43,33 @@ static int decode(const char *s, size_t n, char *out, size_t outlen)
     return 0;
 }
 
+/*
+ * s for an error message, which reaches logs: "user:password@" (up to the last '@' of the
+ * authority, or of the whole text when it has no "://") written as "***@".
+ */
+static void redact(const char *s, char *out, size_t outlen)
+{
+    const char *sep = strstr(s, "://");
+    const char *auth = sep && sep != s ? sep + 3 : s;
+    const char *end = auth == s ? s + strlen(s) : auth + strcspn(auth, "/?");
+    const char *at = NULL;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (at)
+        snprintf(out, outlen, "%.*s***%s", (int)(auth - s), s, at);
+    else
+        snprintf(out, outlen, "%s", s);
+}
+
 int url_parse(const char *s, struct url *u, char *err, size_t errlen)
 {
+    char shown[256];
     memset(u, 0, sizeof(*u));
     const char *sep = strstr(s, "://");
     if (!sep || sep == s || (size_t)(sep - s) >= sizeof(u->scheme)) {
-        snprintf(err, errlen, "'%s' is not a URL (expected scheme://host...)", s);
+        redact(s, shown, sizeof(shown));
+        snprintf(err, errlen, "'%s' is not a URL (expected scheme://host...)", shown);
         return -EINVAL;
     }
     for (const char *p = s; p < sep; p++) {
@@ -150,7 +171,7 @@ int url_parse(const char *s, struct url *u, char *err, size_t errlen)
 
 int url_parse_mqtt(const char *s, struct url *u, char *err, size_t errlen)
 {
-    char inner[200];
+    char inner[200], shown[256];
     int r = url_parse(s, u, inner, sizeof(inner));
     if (r) {
         snprintf(err, errlen, "bad MQTT URL: %s", inner);
@@ -163,11 +184,13 @@ int url_parse_mqtt(const char *s, struct url *u, char *err, size_t errlen)
         if (!u->port)
             u->port = 8883;
     } else {
-        snprintf(err, errlen, "bad MQTT URL '%s': scheme must be tcp:// or ssl://", s);
+        redact(s, shown, sizeof(shown));
+        snprintf(err, errlen, "bad MQTT URL '%s': scheme must be tcp:// or ssl://", shown);
         return -EINVAL;
     }
     if (u->path[0] || u->query[0]) {
-        snprintf(err, errlen, "bad MQTT URL '%s': no path or query expected", s);
+        redact(s, shown, sizeof(shown));
+        snprintf(err, errlen, "bad MQTT URL '%s': no path or query expected", shown);
         return -EINVAL;
     }
     return 0;

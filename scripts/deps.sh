@@ -9,6 +9,7 @@ packages=(
     libjwt-dev libsodium-dev libgpiod-dev libcmocka-dev libkissfft-dev libcurl4-openssl-dev
     mosquitto mosquitto-clients mariadb-server mariadb-client sqlite3
     python3 curl openssl procps tzdata
+    clang libclang-rt-14-dev # the libFuzzer harnesses (tests/fuzz): clang and its runtimes
 )
 # The mini program's tests (tests/frontend) need node and npm: Debian's, unless a node is
 # already on the PATH.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds twice (optimised with
-# -Werror, and with AddressSanitizer + UndefinedBehaviorSanitizer), and runs
-# ctest on both. ctest starts a throwaway mosquitto and MariaDB on free
-# loopback ports for the tests that need them and stops them afterwards.
+# Runs every test: installs what is missing, builds three times (optimised with
+# -Werror, with AddressSanitizer + UndefinedBehaviorSanitizer, and the libFuzzer
+# harnesses with clang), and runs ctest on all three. ctest starts a throwaway
+# mosquitto and MariaDB on free loopback ports for the tests that need them and
+# stops them afterwards. The fuzz pass runs each harness for a few seconds over its
+# seed corpus and regressions (scripts/fuzz.sh runs them for longer).
 # Before that, scripts/cross.sh cross-builds meterd for arm64 and runs its
 # unit tests under qemu-user (SMARTMETER_CROSS=0 skips this).
 set -euo pipefail
@@ -28,6 +30,10 @@ build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== build (ASan + UBSan)"
 # test_pq integrates ten minutes of signal here, not an hour: this pass is for memory safety.
 build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSMARTMETER_SANITIZE=ON -DSMARTMETER_PQ_TEST_ENERGY_SECONDS=600
+echo "== build (libFuzzer harnesses, clang)"
+# The whole tree with clang -Werror, instrumented, and only the fuzz tests (tests/fuzz).
+build build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTMETER_FUZZ=ON \
+    -DSMARTMETER_BUILD_TESTS=OFF -DSMARTMETER_BUILD_BENCH=OFF -DSMARTMETER_BUILD_WEB=OFF
 
 # meterd for a Raspberry Pi: cross-built for arm64, unit tests and a smoke run under
 # qemu-user. About 3.5 minutes on 2 cores (20 s of it a fresh install), most of it test_pq's
@@ -53,3 +59,6 @@ ctest --test-dir build/release --output-on-failure -j "$jobs" "$@"
 # side of them is covered by the integration tests here) to keep the run short.
 echo "== tests (sanitizer build)"
 ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -LE "browser|frontend" "$@"
+# About 1.5 minutes on 2 cores: 15 harnesses of 10 s each (SMARTMETER_FUZZ_SECONDS), two at a time.
+echo "== fuzz (libFuzzer harnesses over their corpora and regressions)"
+ctest --test-dir build/fuzz --output-on-failure -j "$jobs" -L fuzz "$@"

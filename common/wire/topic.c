@@ -62,7 +62,7 @@ int topic_split(const char *topic, size_t len, char ret_id[DEVICE_ID_MAX + 1],
     char buf[DEVICE_ID_MAX + 1];
     memcpy(buf, id, id_len);
     buf[id_len] = '\0';
-    if (!device_id_valid(buf))
+    if (!device_id_valid(buf) || strlen(buf) != id_len) /* not an id that stops at a NUL */
         return -EINVAL;
     memcpy(ret_id, buf, id_len + 1);
     const char *leaf = slash + 1;

@@ -116,6 +116,32 @@ static void test_a_password_from_a_file_joins_the_url_encoded(void **state)
     assert_int_equal(url_with_password("mysql://h/db@x", "pw", &out, err, sizeof(err)), -EINVAL);
 }
 
+/* Found by fuzz_url: the refusals repeated the whole URL, password included, into the log. */
+static void test_refusals_never_repeat_the_password(void **state)
+{
+    (void)state;
+    struct url u;
+    char err[200];
+    const struct {
+        const char *url;
+        const char *shown;
+    } cases[] = {
+        {"mysql://sm:hunter22@db/smartmeter", "'mysql://***@db/smartmeter': scheme must be"},
+        {"tcp://u:hunter22@host/x", "'tcp://***@host/x': no path or query"},
+        {"mysql://u:hunter22@b@host/db", "'mysql://***@host/db'"},
+        {"averyveryverylongscheme://u:hunter22@host", "'averyveryverylongscheme://***@host'"},
+        {"://u:hunter22@host", "'***@host' is not a URL"},
+        {"tcp//u:hunter22@host:1883", "'***@host:1883' is not a URL"},
+        {"http://host", "'http://host': scheme must be"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(url_parse_mqtt(cases[i].url, &u, err, sizeof(err)), -EINVAL);
+        if (strstr(err, "hunter22") || !strstr(err, cases[i].shown))
+            fail_msg("%s: %s", cases[i].url, err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +151,7 @@ int main(void)
         cmocka_unit_test(test_ssl_and_mqtts_ask_for_tls),
         cmocka_unit_test(test_bad_urls_are_explained),
         cmocka_unit_test(test_a_password_from_a_file_joins_the_url_encoded),
+        cmocka_unit_test(test_refusals_never_repeat_the_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

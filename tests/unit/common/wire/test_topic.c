@@ -127,6 +127,17 @@ static void test_a_topic_is_read_only_up_to_its_length(void **state)
     assert_int_equal(topic_split(buf, strlen("meters/m1"), id, &leaf), -EINVAL);
 }
 
+/* Found by fuzz_topic: "meters/m1\0x/ack" split as device m1. */
+static void test_an_id_with_a_nul_is_no_id(void **state)
+{
+    (void)state;
+    static const char topic[] = "meters/m1\0x/ack";
+    char id[DEVICE_ID_MAX + 1] = "";
+    enum topic_leaf leaf;
+    assert_int_equal(topic_split(topic, sizeof(topic) - 1, id, &leaf), -EINVAL);
+    assert_string_equal(id, "");
+}
+
 static void test_subscription_filters_are_plain_or_shared(void **state)
 {
     (void)state;
@@ -174,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_the_longest_device_id_fits_and_one_more_does_not),
         cmocka_unit_test(test_bad_topics_are_refused_naming_the_device_when_they_can),
         cmocka_unit_test(test_a_topic_is_read_only_up_to_its_length),
+        cmocka_unit_test(test_an_id_with_a_nul_is_no_id),
         cmocka_unit_test(test_subscription_filters_are_plain_or_shared),
         cmocka_unit_test(test_protocol_names_take_only_their_alphabet),
     };
