@@ -43,7 +43,8 @@
 #include "telemetry.h"
 
 /* Bytes one reading takes on disk. */
-#define SPOOL_RECORD_SIZE 228
+#define SPOOL_RECORD_SIZE    580
+#define SPOOL_RECORD_V1_SIZE 228 /* before three-phase readings (spool_record.c) */
 /* Acked ranges kept above the watermark. */
 #define SPOOL_ACK_RANGES_MAX 4096
 

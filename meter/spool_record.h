@@ -22,4 +22,11 @@ int spool_record_decode(const unsigned char *rec, struct reading *r);
 /* The seq field of a record (check it with spool_record_decode first). */
 uint64_t spool_record_seq(const unsigned char *rec);
 
+/*
+ * Decodes a record of the layout before three-phase readings ("SMR1",
+ * SPOOL_RECORD_V1_SIZE bytes), for converting a spool an older meterd left.
+ * Returns 0, or -EBADMSG when the record is not intact.
+ */
+int spool_record_decode_v1(const unsigned char *rec, struct reading *r);
+
 #endif

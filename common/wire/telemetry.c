@@ -29,6 +29,44 @@ const struct reading_real_desc reading_reals[RR__COUNT] = {
     [RR_FREQ_HZ_MIN] = {"freq_hz_min", "freq_hz_min", 0, 1000, false},
     [RR_FREQ_HZ_MAX] = {"freq_hz_max", "freq_hz_max", 0, 1000, false},
     [RR_PHASE_DEG] = {"phase_deg", "phase_deg", -180, 180, false},
+    [RR_VOLTAGE_A] = {"voltage_a", "voltage_a", 0, 1e6, false},
+    [RR_VOLTAGE_B] = {"voltage_b", "voltage_b", 0, 1e6, false},
+    [RR_VOLTAGE_C] = {"voltage_c", "voltage_c", 0, 1e6, false},
+    [RR_CURRENT_A] = {"current_a", "current_a", 0, 1e5, false},
+    [RR_CURRENT_B] = {"current_b", "current_b", 0, 1e5, false},
+    [RR_CURRENT_C] = {"current_c", "current_c", 0, 1e5, false},
+    [RR_POWER_W_A] = {"power_w_a", "power_w_a", -1e10, 1e10, false},
+    [RR_POWER_W_B] = {"power_w_b", "power_w_b", -1e10, 1e10, false},
+    [RR_POWER_W_C] = {"power_w_c", "power_w_c", -1e10, 1e10, false},
+    [RR_REACTIVE_VAR_A] = {"reactive_var_a", "reactive_var_a", -1e10, 1e10, false},
+    [RR_REACTIVE_VAR_B] = {"reactive_var_b", "reactive_var_b", -1e10, 1e10, false},
+    [RR_REACTIVE_VAR_C] = {"reactive_var_c", "reactive_var_c", -1e10, 1e10, false},
+    [RR_APPARENT_VA_A] = {"apparent_va_a", "apparent_va_a", 0, 1e10, false},
+    [RR_APPARENT_VA_B] = {"apparent_va_b", "apparent_va_b", 0, 1e10, false},
+    [RR_APPARENT_VA_C] = {"apparent_va_c", "apparent_va_c", 0, 1e10, false},
+    [RR_PF_A] = {"pf_a", "pf_a", -1, 1, false},
+    [RR_PF_B] = {"pf_b", "pf_b", -1, 1, false},
+    [RR_PF_C] = {"pf_c", "pf_c", -1, 1, false},
+    [RR_THD_V_A] = {"thd_v_a", "thd_v_a", 0, 1000, false},
+    [RR_THD_V_B] = {"thd_v_b", "thd_v_b", 0, 1000, false},
+    [RR_THD_V_C] = {"thd_v_c", "thd_v_c", 0, 1000, false},
+    [RR_THD_I_A] = {"thd_i_a", "thd_i_a", 0, 1000, false},
+    [RR_THD_I_B] = {"thd_i_b", "thd_i_b", 0, 1000, false},
+    [RR_THD_I_C] = {"thd_i_c", "thd_i_c", 0, 1000, false},
+    [RR_PHASE_DEG_A] = {"phase_deg_a", "phase_deg_a", -180, 180, false},
+    [RR_PHASE_DEG_B] = {"phase_deg_b", "phase_deg_b", -180, 180, false},
+    [RR_PHASE_DEG_C] = {"phase_deg_c", "phase_deg_c", -180, 180, false},
+    [RR_ANGLE_V_B] = {"angle_v_b", "angle_v_b", -180, 180, false},
+    [RR_ANGLE_V_C] = {"angle_v_c", "angle_v_c", -180, 180, false},
+    [RR_VOLTAGE_AB] = {"voltage_ab", "voltage_ab", 0, 1e6, false},
+    [RR_VOLTAGE_BC] = {"voltage_bc", "voltage_bc", 0, 1e6, false},
+    [RR_VOLTAGE_CA] = {"voltage_ca", "voltage_ca", 0, 1e6, false},
+    [RR_CURRENT_N] = {"current_n", "current_n", 0, 1e5, false},
+    [RR_UNBALANCE_U2] = {"unbalance_u2_pct", "unbalance_u2_pct", 0, 1000, false},
+    [RR_UNBALANCE_U0] = {"unbalance_u0_pct", "unbalance_u0_pct", 0, 1000, false},
+    [RR_UNBALANCE_I2] = {"unbalance_i2_pct", "unbalance_i2_pct", 0, 1000, false},
+    [RR_DEMAND_W] = {"demand_w", "demand_w", -1e10, 1e10, false},
+    [RR_DEMAND_MAX_W] = {"demand_max_w", "demand_max_w", -1e10, 1e10, false},
 };
 
 const struct reading_counter_desc reading_counters[RC__COUNT] = {
@@ -40,7 +78,31 @@ const struct reading_counter_desc reading_counters[RC__COUNT] = {
     [RC_REACTIVE_EXPORT] = {"reactive_energy_export_varh", "reactive_export_mvarh", 1000,
                             INT64_C(1000000000000000)},
     [RC_SAMPLES_DROPPED] = {"samples_dropped", "samples_dropped", 1, INT64_C(1000000000000000)},
+    [RC_ENERGY_IMPORT_A] = {"energy_a_wh", "energy_import_a_mwh", 1000, INT64_C(1000000000000000)},
+    [RC_ENERGY_IMPORT_B] = {"energy_b_wh", "energy_import_b_mwh", 1000, INT64_C(1000000000000000)},
+    [RC_ENERGY_IMPORT_C] = {"energy_c_wh", "energy_import_c_mwh", 1000, INT64_C(1000000000000000)},
+    [RC_DEMAND_MAX_TS] = {"demand_max_ts", "demand_max_ts_ms", 1, INT64_C(253402300799999)},
 };
+
+static const char *const wiring_values[] = {"1p2w", "3p4w", "3p3w", NULL};
+static const char *const sequence_values[] = {"abc", "acb", NULL};
+
+const struct reading_label_desc reading_labels[RL__COUNT] = {
+    [RL_WIRING] = {"wiring", "wiring", wiring_values, "\"1p2w\", \"3p4w\", \"3p3w\""},
+    [RL_SEQUENCE] = {"sequence", "phase_sequence", sequence_values, "\"abc\", \"acb\""},
+};
+
+int reading_set_label(struct reading *r, enum reading_label l, const char *text)
+{
+    const char *const *v = reading_labels[l].values;
+    for (uint8_t k = 0; text && v[k]; k++) {
+        if (strcmp(v[k], text) == 0) {
+            r->label[l] = (uint8_t)(k + 1);
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
 
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
@@ -147,6 +209,14 @@ static int parse_object(const json_t *obj, const struct telemetry_opts *o, struc
             return -EINVAL;
         reading_set_counter(r, (enum reading_counter)c, x);
     }
+    for (int l = 0; l < RL__COUNT; l++) {
+        const struct reading_label_desc *d = &reading_labels[l];
+        const json_t *v = json_object_get(obj, d->json);
+        if (!v || json_is_null(v))
+            continue;
+        if (!json_is_string(v) || reading_set_label(r, (enum reading_label)l, json_string_value(v)))
+            FAIL("%s must be one of %s", d->json, d->choices);
+    }
     return 0;
 }
 
@@ -230,6 +300,11 @@ void telemetry_encode_fields(struct jsonw *w, const struct reading *r)
             jsonw_milli(w, r->counter[c]);
         else
             jsonw_int(w, r->counter[c]);
+    }
+    for (int l = 0; l < RL__COUNT; l++) {
+        const char *text = reading_label_text(r, (enum reading_label)l);
+        if (text)
+            jsonw_kstr(w, reading_labels[l].json, text);
     }
 }
 

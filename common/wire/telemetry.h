@@ -42,6 +42,47 @@ enum reading_real {
     RR_FREQ_HZ_MIN,
     RR_FREQ_HZ_MAX,
     RR_PHASE_DEG,
+    /* three-phase wiring (docs/protocol.md "Three-phase readings"): per phase a, b, c ... */
+    RR_VOLTAGE_A,
+    RR_VOLTAGE_B,
+    RR_VOLTAGE_C,
+    RR_CURRENT_A,
+    RR_CURRENT_B,
+    RR_CURRENT_C,
+    RR_POWER_W_A,
+    RR_POWER_W_B,
+    RR_POWER_W_C,
+    RR_REACTIVE_VAR_A,
+    RR_REACTIVE_VAR_B,
+    RR_REACTIVE_VAR_C,
+    RR_APPARENT_VA_A,
+    RR_APPARENT_VA_B,
+    RR_APPARENT_VA_C,
+    RR_PF_A,
+    RR_PF_B,
+    RR_PF_C,
+    RR_THD_V_A,
+    RR_THD_V_B,
+    RR_THD_V_C,
+    RR_THD_I_A,
+    RR_THD_I_B,
+    RR_THD_I_C,
+    RR_PHASE_DEG_A,
+    RR_PHASE_DEG_B,
+    RR_PHASE_DEG_C,
+    /* ... the fundamental voltages' angles to phase a's, line-to-line voltages, the neutral
+       current, unbalance (negative and zero sequence over positive, %), maximum demand */
+    RR_ANGLE_V_B,
+    RR_ANGLE_V_C,
+    RR_VOLTAGE_AB,
+    RR_VOLTAGE_BC,
+    RR_VOLTAGE_CA,
+    RR_CURRENT_N,
+    RR_UNBALANCE_U2,
+    RR_UNBALANCE_U0,
+    RR_UNBALANCE_I2,
+    RR_DEMAND_W,
+    RR_DEMAND_MAX_W,
     RR__COUNT
 };
 
@@ -53,7 +94,25 @@ enum reading_counter {
                            on the wire */
     RC_REACTIVE_EXPORT, /* reactive energy while current leads (Q < 0), mvarh */
     RC_SAMPLES_DROPPED, /* samples the meter missed since it started; "samples_dropped" */
+    RC_ENERGY_IMPORT_A, /* three-phase: active energy imported per phase, mWh; "energy_a_wh" ... */
+    RC_ENERGY_IMPORT_B,
+    RC_ENERGY_IMPORT_C,
+    RC_DEMAND_MAX_TS,   /* when this month's maximum demand was reached, epoch ms */
     RC__COUNT
+};
+
+/* Text quantities, each one of a few fixed values (docs/protocol.md "Three-phase readings"). */
+enum reading_label {
+    RL_WIRING,   /* "wiring": "1p2w", "3p4w" or "3p3w" */
+    RL_SEQUENCE, /* "sequence": the phase order the meter sees, "abc" or "acb" (wrong) */
+    RL__COUNT
+};
+
+struct reading_label_desc {
+    const char *json;
+    const char *column;
+    const char *const *values; /* NULL-terminated; a reading holds an index + 1 */
+    const char *choices;       /* the values as an error message lists them */
 };
 
 struct reading_real_desc {
@@ -72,6 +131,9 @@ struct reading_counter_desc {
 
 extern const struct reading_real_desc reading_reals[RR__COUNT];
 extern const struct reading_counter_desc reading_counters[RC__COUNT];
+extern const struct reading_label_desc reading_labels[RL__COUNT];
+
+_Static_assert(RR__COUNT <= 64 && RC__COUNT <= 64, "the presence masks hold 64 fields");
 
 #define READING_SEQ_MAX INT64_MAX
 
@@ -79,30 +141,38 @@ struct reading {
     uint64_t seq;
     int64_t ts_ms;
     bool has_seq;             /* false only for HTTP uploads without one: the server assigns it */
-    uint32_t real_present;    /* bit i set: real[i] holds a value */
-    uint32_t counter_present; /* bit i set: counter[i] holds a value */
+    uint64_t real_present;    /* bit i set: real[i] holds a value */
+    uint64_t counter_present; /* bit i set: counter[i] holds a value */
     double real[RR__COUNT];
     int64_t counter[RC__COUNT]; /* in stored units (mWh for energy) */
+    uint8_t label[RL__COUNT];   /* 0: absent; k: reading_labels[l].values[k - 1] */
 };
 
 static inline bool reading_has_real(const struct reading *r, enum reading_real f)
 {
-    return r->real_present & (1u << f);
+    return r->real_present & (UINT64_C(1) << f);
 }
 static inline bool reading_has_counter(const struct reading *r, enum reading_counter c)
 {
-    return r->counter_present & (1u << c);
+    return r->counter_present & (UINT64_C(1) << c);
 }
 static inline void reading_set_real(struct reading *r, enum reading_real f, double v)
 {
     r->real[f] = v;
-    r->real_present |= 1u << f;
+    r->real_present |= UINT64_C(1) << f;
 }
 static inline void reading_set_counter(struct reading *r, enum reading_counter c, int64_t v)
 {
     r->counter[c] = v;
-    r->counter_present |= 1u << c;
+    r->counter_present |= UINT64_C(1) << c;
 }
+/* The label's text, or NULL when the reading has none. */
+static inline const char *reading_label_text(const struct reading *r, enum reading_label l)
+{
+    return r->label[l] ? reading_labels[l].values[r->label[l] - 1] : NULL;
+}
+/* Sets a label by its text; returns 0, or -EINVAL when text is not one of its values. */
+int reading_set_label(struct reading *r, enum reading_label l, const char *text);
 
 #define TELEMETRY_ERR_LEN 160
 /* Nesting a telemetry payload may have: an array of flat objects. */

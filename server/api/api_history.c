@@ -48,7 +48,7 @@ static int write_bucket_fields(struct jsonw *w, const struct reading_bucket *b,
     jsonw_ktime(w, "timestamp", b->start_ms);
     jsonw_kint(w, "count", b->count);
     for (int f = 0; f < RR__COUNT; f++) {
-        if (!(b->real_present & (1u << f)))
+        if (!(b->real_present & (UINT64_C(1) << f)))
             continue;
         const char *name = reading_reals[f].json;
         jsonw_kdouble(w, name, b->avg[f]);
@@ -58,7 +58,7 @@ static int write_bucket_fields(struct jsonw *w, const struct reading_bucket *b,
         jsonw_kdouble(w, key, b->max[f]);
     }
     for (int k = 0; k < RC__COUNT; k++) {
-        if (!(b->counter_present & (1u << k)))
+        if (!(b->counter_present & (UINT64_C(1) << k)))
             continue;
         jsonw_key(w, reading_counters[k].json);
         if (reading_counters[k].scale == 1000)

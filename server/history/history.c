@@ -220,17 +220,17 @@ void history_bucket_to_reading_bucket(const struct history_bucket *h, struct rea
         if (h->metric_n[m] <= 0)
             continue;
         enum reading_real f = rollup_metric_real[m];
-        ret->real_present |= 1u << f;
+        ret->real_present |= UINT64_C(1) << f;
         ret->avg[f] = h->sum[m] / (double)h->metric_n[m];
         ret->min[f] = h->min[m];
         ret->max[f] = h->max[m];
     }
     if (h->has_import) {
-        ret->counter_present |= 1u << RC_ENERGY_IMPORT;
+        ret->counter_present |= UINT64_C(1) << RC_ENERGY_IMPORT;
         ret->counter_last[RC_ENERGY_IMPORT] = h->import_max_mwh;
     }
     if (h->has_export) {
-        ret->counter_present |= 1u << RC_ENERGY_EXPORT;
+        ret->counter_present |= UINT64_C(1) << RC_ENERGY_EXPORT;
         ret->counter_last[RC_ENERGY_EXPORT] = h->export_max_mwh;
     }
 }

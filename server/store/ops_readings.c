@@ -38,6 +38,8 @@ static void build_reading_columns(void)
         dynbuf_addf(&b, ", %s", reading_reals[f].column);
     for (int c = 0; c < RC__COUNT; c++)
         dynbuf_addf(&b, ", %s", reading_counters[c].column);
+    for (int l = 0; l < RL__COUNT; l++)
+        dynbuf_addf(&b, ", %s", reading_labels[l].column);
     memcpy(reading_columns, dynbuf_str(&b), b.len + 1);
     dynbuf_free(&b);
 }
@@ -50,7 +52,7 @@ static const char *columns(void)
 }
 
 /* Parameters of one row of a readings insert: device_pk, received_ms, then columns(). */
-#define READING_PARAMS (4 + RR__COUNT + RC__COUNT)
+#define READING_PARAMS (4 + RR__COUNT + RC__COUNT + RL__COUNT)
 
 /* The readings table's NOT NULL columns are all present (INSERT IGNORE would skip the row in
    SQLite and store zeros in MySQL). */
@@ -76,6 +78,9 @@ static void read_reading(struct db_stmt *st, struct reading *rd)
     for (int c = 0; c < RC__COUNT; c++, i++)
         if (!db_is_null(st, i))
             reading_set_counter(rd, (enum reading_counter)c, db_col_int(st, i));
+    for (int l = 0; l < RL__COUNT; l++, i++)
+        if (!db_is_null(st, i)) /* a value this build does not know reads as absent */
+            (void)reading_set_label(rd, (enum reading_label)l, db_col_text(st, i, NULL));
 }
 
 static void bind_reading(struct db_stmt *st, int64_t device_pk, int64_t now,
@@ -94,6 +99,13 @@ static void bind_reading(struct db_stmt *st, int64_t device_pk, int64_t now,
     for (int c = 0; c < RC__COUNT; c++) {
         if (reading_has_counter(rd, (enum reading_counter)c))
             db_bind_int(st, rd->counter[c]);
+        else
+            db_bind_null(st);
+    }
+    for (int l = 0; l < RL__COUNT; l++) {
+        const char *text = reading_label_text(rd, (enum reading_label)l);
+        if (text)
+            db_bind_text(st, text);
         else
             db_bind_null(st);
     }
@@ -413,7 +425,7 @@ static void read_bucket(struct db_stmt *st, struct reading_bucket *b)
     for (int f = 0; f < RR__COUNT; f++, i += 3) {
         if (db_is_null(st, i))
             continue;
-        b->real_present |= 1u << f;
+        b->real_present |= UINT64_C(1) << f;
         b->avg[f] = db_col_double(st, i);
         b->min[f] = db_col_double(st, i + 1);
         b->max[f] = db_col_double(st, i + 2);
@@ -421,7 +433,7 @@ static void read_bucket(struct db_stmt *st, struct reading_bucket *b)
     for (int c = 0; c < RC__COUNT; c++, i++) {
         if (db_is_null(st, i))
             continue;
-        b->counter_present |= 1u << c;
+        b->counter_present |= UINT64_C(1) << c;
         b->counter_last[c] = db_col_int(st, i);
     }
 }

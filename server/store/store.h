@@ -76,9 +76,9 @@ struct device_rec {
 struct reading_bucket {
     int64_t start_ms;
     int64_t count;
-    uint32_t real_present; /* bit f: avg/min/max[f] are set */
+    uint64_t real_present; /* bit f: avg/min/max[f] are set */
     double avg[RR__COUNT], min[RR__COUNT], max[RR__COUNT];
-    uint32_t counter_present; /* bit c: counter_last[c] is the bucket's highest value */
+    uint64_t counter_present; /* bit c: counter_last[c] is the bucket's highest value */
     int64_t counter_last[RC__COUNT];
 };
 

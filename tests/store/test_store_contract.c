@@ -272,7 +272,7 @@ static void test_optional_fields_round_trip_exactly(void **state)
     assert_int_equal(a->counter[RC_BOOT], 4294967295);
     assert_false(reading_has_counter(a, RC_ENERGY_EXPORT));
     assert_true(reading_has_real(b, RR_VOLTAGE) && b->real[RR_VOLTAGE] == 0);
-    assert_int_equal(b->real_present, (1u << RR_VOLTAGE) | (1u << RR_CURRENT));
+    assert_int_equal(b->real_present, (UINT64_C(1) << RR_VOLTAGE) | (UINT64_C(1) << RR_CURRENT));
     assert_int_equal(b->counter_present, 0);
 }
 
@@ -393,12 +393,12 @@ static void test_buckets_give_avg_min_max_per_interval(void **state)
     assert_int_equal(c.b[0].count, 1);
     assert_int_equal(c.b[2].start_ms, t0);
     assert_int_equal(c.b[2].count, 2);
-    assert_true(c.b[1].real_present & (1u << RR_VOLTAGE));
+    assert_true(c.b[1].real_present & (UINT64_C(1) << RR_VOLTAGE));
     assert_true(c.b[1].avg[RR_VOLTAGE] == 222.5);
     assert_true(c.b[1].min[RR_VOLTAGE] == 222);
     assert_true(c.b[1].max[RR_VOLTAGE] == 223);
-    assert_false(c.b[1].real_present & (1u << RR_PF));
-    assert_true(c.b[1].counter_present & (1u << RC_ENERGY_IMPORT));
+    assert_false(c.b[1].real_present & (UINT64_C(1) << RR_PF));
+    assert_true(c.b[1].counter_present & (UINT64_C(1) << RC_ENERGY_IMPORT));
     assert_int_equal(c.b[1].counter_last[RC_ENERGY_IMPORT], 4000);
 
     memset(&c, 0, sizeof(c));

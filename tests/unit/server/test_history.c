@@ -165,14 +165,14 @@ static void test_rows_combine_into_buckets_with_avg_min_max_and_energy(void **st
     struct reading_bucket rb;
     history_bucket_to_reading_bucket(&c.b[0], &rb);
     assert_int_equal(rb.count, 8);
-    assert_true(rb.real_present & (1u << RR_VOLTAGE));
-    assert_false(rb.real_present & (1u << RR_PF));
+    assert_true(rb.real_present & (UINT64_C(1) << RR_VOLTAGE));
+    assert_false(rb.real_present & (UINT64_C(1) << RR_PF));
     assert_float_equal(rb.avg[RR_VOLTAGE], (230.0 * 2 + 240.0 * 6) / 8, 1e-9);
     assert_float_equal(rb.min[RR_VOLTAGE], 200, 0);
     assert_float_equal(rb.max[RR_VOLTAGE], 241, 0);
     assert_int_equal(rb.counter_last[RC_ENERGY_IMPORT], 1400);
     history_bucket_to_reading_bucket(&c.b[1], &rb);
-    assert_true(rb.real_present & (1u << RR_PF));
+    assert_true(rb.real_present & (UINT64_C(1) << RR_PF));
     assert_float_equal(rb.avg[RR_PF], 0.9, 1e-12);
     history_combiner_free(&c);
 }
