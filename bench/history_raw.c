@@ -11,7 +11,8 @@
  * existed before three-phase metering); "system" and "phase a" what a
  * three-phase device's history aggregates without and with phase=a. Each
  * query is 24 h in 500 buckets (173 s, as bench/history.sh asks); the
- * median and the slowest of RUNS runs are printed, in ms.
+ * median and the slowest of RUNS runs are printed, in ms. Then the read of
+ * 24 h of minute rollups (what history of a minute or more reads) of each.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +47,35 @@ static int count_bucket(const struct reading_bucket *b, void *ctx)
     (void)b;
     ++*(size_t *)ctx;
     return 0;
+}
+
+static int count_rollup(const struct rollup_rec *r, void *ctx)
+{
+    (void)r;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+/* 24 h of minute rollups, newest first: what a minute-or-coarser history answer reads. */
+static void time_rollups(struct store *st, int64_t dev, int64_t t0, enum reading_fields g,
+                         const char *what, int runs)
+{
+    double *ms = calloc((size_t)runs, sizeof(double));
+    size_t rows = 0;
+    for (int k = 0; k < runs; k++) {
+        rows = 0;
+        double start = now_ms();
+        if (store_rollups_query_of(st, dev, ROLLUP_1M, t0, t0 + (int64_t)DAY_S * 1000 + 60000, true,
+                                   g, 100000, count_rollup, &rows)) {
+            fprintf(stderr, "rollups failed: %s\n", store_errmsg(st));
+            exit(1);
+        }
+        ms[k] = now_ms() - start;
+    }
+    qsort(ms, (size_t)runs, sizeof(double), cmp_double);
+    printf("  %-34s %4zu rows     median %7.1f ms  max %7.1f ms\n", what, rows, ms[runs / 2],
+           ms[runs - 1]);
+    free(ms);
 }
 
 static void fill(struct reading *r, uint64_t seq, int64_t ts, bool three)
@@ -93,8 +123,8 @@ static void time_query(struct store *st, int64_t dev, int64_t t0, enum reading_f
     for (int k = 0; k < runs; k++) {
         buckets = 0;
         double start = now_ms();
-        int r = store_readings_buckets_of(st, dev, t0, t0 + (int64_t)DAY_S * 1000,
-                                          BUCKET_S * 1000, g, 1000, count_bucket, &buckets);
+        int r = store_readings_buckets_of(st, dev, t0, t0 + (int64_t)DAY_S * 1000, BUCKET_S * 1000,
+                                          g, 1000, count_bucket, &buckets);
         ms[k] = now_ms() - start;
         if (r) {
             fprintf(stderr, "query failed: %s\n", store_errmsg(st));
@@ -145,6 +175,11 @@ int main(int argc, char **argv)
     time_query(st, three, t0, READING_FIELDS_ALL, "all fields", runs);
     time_query(st, three, t0, READING_FIELDS_SYSTEM, "system fields (no phase=)", runs);
     time_query(st, three, t0, READING_FIELDS_PHASE_A, "phase a (phase=a)", runs);
+    printf("minute rollups, 24 h:\n");
+    time_rollups(st, one, t0, READING_FIELDS_ALL, "single-phase, every metric", runs);
+    time_rollups(st, one, t0, READING_FIELDS_SYSTEM, "single-phase (no phase=, now)", runs);
+    time_rollups(st, three, t0, READING_FIELDS_SYSTEM, "three-phase, no phase=", runs);
+    time_rollups(st, three, t0, READING_FIELDS_PHASE_A, "three-phase, phase=a", runs);
     struct reading latest;
     double t = now_ms();
     for (int k = 0; k < 1000; k++)

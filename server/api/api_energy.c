@@ -164,8 +164,9 @@ void api_device_energy(struct api_call *c)
     int r = api_store_result(
         c, store_rollup_counters_before(c->store, dev.id, ROLLUP_1D, first, &prev));
     if (!r)
-        r = api_store_result(c, store_rollups_query(c->store, dev.id, ROLLUP_1D, first, end, false,
-                                                    ENERGY_MAX_DAY_ROWS, collect_day, &days));
+        r = api_store_result(c, store_rollups_query_of(c->store, dev.id, ROLLUP_1D, first, end,
+                                                       false, READING_FIELDS_SINGLE,
+                                                       ENERGY_MAX_DAY_ROWS, collect_day, &days));
     if (r == -ENOMEM) {
         api_error(c, 500, "out of memory");
         goto out;
@@ -223,9 +224,9 @@ int api_write_energy_today(struct api_call *c, struct jsonw *w, const struct dev
     int r =
         api_store_result(c, store_rollup_counters_before(c->store, d->id, ROLLUP_1D, today, &prev));
     if (!r)
-        r = api_store_result(c, store_rollups_query(c->store, d->id, ROLLUP_1D, today,
-                                                    sitetime_next_day(today), false, 1, collect_day,
-                                                    &days));
+        r = api_store_result(
+            c, store_rollups_query_of(c->store, d->id, ROLLUP_1D, today, sitetime_next_day(today),
+                                      false, READING_FIELDS_SINGLE, 1, collect_day, &days));
     if (!r) {
         int64_t import_mwh = 0, export_mwh = 0;
         if (days.n)

@@ -162,8 +162,8 @@ static void answer_rollup_buckets(struct api_call *c, const struct device_rec *d
                                      : history_bucket_start(from, history_period_ms(period));
     struct rollup_scan scan = {.rows = 0};
     history_combiner_init(&scan.comb, interval, (size_t)limit);
-    int r = store_rollups_query(c->store, dev->id, period, lo, to, true, ROLLUP_MAX_ROWS,
-                                add_rollup, &scan);
+    int r = store_rollups_query_of(c->store, dev->id, period, lo, to, true, fields, ROLLUP_MAX_ROWS,
+                                   add_rollup, &scan);
     if (r == STOP_SCAN)
         r = 0;
     else if (!r && scan.rows == ROLLUP_MAX_ROWS) {

@@ -80,6 +80,9 @@ int ops_rollup_get(struct store *s, int64_t device_pk, enum rollup_period period
 int ops_rollups_query(struct store *s, int64_t device_pk, enum rollup_period period,
                       int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
                       store_rollup_cb cb, void *ctx);
+int ops_rollups_query_of(struct store *s, int64_t device_pk, enum rollup_period period,
+                         int64_t from_ms, int64_t to_ms, bool newest_first,
+                         enum reading_fields fields, size_t limit, store_rollup_cb cb, void *ctx);
 int ops_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
                                int64_t before_ms, struct rollup_counters *ret);
 

@@ -21,6 +21,41 @@
 static char write_columns[2048], read_columns[2048];
 static unsigned write_ncols;
 static pthread_once_t columns_once = PTHREAD_ONCE_INIT;
+/* The range queries that read only the metrics of a field group (newest first or not). */
+static char group_query[READING_FIELDS__COUNT][2][2048];
+
+/* Whether rollup metric m belongs to field group g. */
+static bool metric_in(enum reading_fields g, int m)
+{
+    return reading_fields_reals(g) & (UINT64_C(1) << rollup_metric_real[m]);
+}
+
+static void build_group_query(enum reading_fields g, bool newest_first, char *out, size_t size)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, size - 1);
+    dynbuf_addstr(&b, "SELECT bucket_ms, n, first_ts_ms, last_ts_ms");
+    for (int k = 0; k < RM__COUNT; k++) {
+        if (!metric_in(g, k))
+            continue;
+        const char *c = rollup_metrics[k].column;
+        if (rollup_metrics[k].counted)
+            dynbuf_addf(&b, ", %s_n", c);
+        else
+            dynbuf_addstr(&b, ", n");
+        dynbuf_addf(&b, ", %s_sum, %s_min, %s_max", c, c, c);
+    }
+    for (int k = 0; k < RE__COUNT; k++) {
+        const char *c = rollup_energy_columns[k];
+        dynbuf_addf(&b, ", %s_min_mwh, %s_max_mwh", c, c);
+    }
+    dynbuf_addf(&b,
+                " FROM rollups WHERE device_pk = ? AND period = ? AND bucket_ms >= ? AND "
+                "bucket_ms < ? ORDER BY bucket_ms %s LIMIT ?",
+                newest_first ? "DESC" : "ASC");
+    memcpy(out, dynbuf_str(&b), b.len + 1);
+    dynbuf_free(&b);
+}
 
 static void build_columns(void)
 {
@@ -49,6 +84,10 @@ static void build_columns(void)
         dynbuf_addf(&rd, ", %s_min_mwh, %s_max_mwh", c, c);
         n += 2;
     }
+    for (int g = 0; g < READING_FIELDS__COUNT; g++)
+        for (int order = 0; order < 2; order++)
+            build_group_query((enum reading_fields)g, order, group_query[g][order],
+                              sizeof(group_query[g][order]));
     memcpy(write_columns, dynbuf_str(&w), w.len + 1);
     memcpy(read_columns, dynbuf_str(&rd), rd.len + 1);
     write_ncols = n;
@@ -237,6 +276,15 @@ int ops_rollup_get(struct store *s, int64_t device_pk, enum rollup_period period
     return 0;
 }
 
+/* Metric m of a rollup row from its four columns at i: n, sum, min, max. */
+static void read_metric(struct db_stmt *st, unsigned i, int m, struct rollup_rec *r)
+{
+    r->metric_n[m] = db_col_int(st, i);
+    r->sum[m] = db_col_double(st, i + 1);
+    r->min[m] = db_col_double(st, i + 2);
+    r->max[m] = db_col_double(st, i + 3);
+}
+
 static char *query_sql(bool newest_first)
 {
     struct sql_buf b;
@@ -260,7 +308,32 @@ static char *query_desc_sql(unsigned rows)
     return query_sql(true);
 }
 
-static void read_rollup(struct db_stmt *st, struct rollup_rec *r)
+/* A row of the metrics of group g (READING_FIELDS_ALL: every metric); the others read 0. */
+static void read_rollup(struct db_stmt *st, enum reading_fields g, struct rollup_rec *r)
+{
+    uint64_t reals = reading_fields_reals(g);
+    memset(r, 0, sizeof(*r));
+    r->bucket_ms = db_col_int(st, 0);
+    r->n = db_col_int(st, 1);
+    r->first_ts_ms = db_col_int(st, 2);
+    r->last_ts_ms = db_col_int(st, 3);
+    unsigned i = 4;
+    for (int m = 0; m < RM__COUNT; m++) {
+        if (!(reals & (UINT64_C(1) << rollup_metric_real[m])))
+            continue;
+        i += 4;
+        read_metric(st, i - 4, m, r);
+    }
+    struct rollup_counter imp = read_counter(st, i), exp = read_counter(st, i + 2);
+    r->has_import = imp.present;
+    r->import_min_mwh = imp.min;
+    r->import_max_mwh = imp.max;
+    r->has_export = exp.present;
+    r->export_min_mwh = exp.min;
+    r->export_max_mwh = exp.max;
+}
+
+static void read_rollup_all(struct db_stmt *st, struct rollup_rec *r)
 {
     memset(r, 0, sizeof(*r));
     r->bucket_ms = db_col_int(st, 0);
@@ -300,7 +373,37 @@ int ops_rollups_query(struct store *s, int64_t device_pk, enum rollup_period per
     }
     while (!r && (r = sql_step(q, st, "query rollups")) == 1) {
         struct rollup_rec row;
-        read_rollup(st, &row);
+        read_rollup_all(st, &row);
+        r = cb(&row, ctx);
+    }
+    db_reset(st);
+    return r;
+}
+
+int ops_rollups_query_of(struct store *s, int64_t device_pk, enum rollup_period period,
+                         int64_t from_ms, int64_t to_ms, bool newest_first,
+                         enum reading_fields fields, size_t limit, store_rollup_cb cb, void *ctx)
+{
+    if ((unsigned)fields >= READING_FIELDS__COUNT)
+        return store_fail(s, -EINVAL, "unknown field group");
+    if (fields == READING_FIELDS_ALL)
+        return ops_rollups_query(s, device_pk, period, from_ms, to_ms, newest_first, limit, cb,
+                                 ctx);
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    pthread_once(&columns_once, build_columns);
+    int r = sql_stmt(q, (enum sql_id)(SQL_ROLLUPS_GROUP + 2 * fields + newest_first),
+                     group_query[fields][newest_first], NULL, &st);
+    if (!r) {
+        db_bind_int(st, device_pk);
+        db_bind_text(st, rollup_period_name(period));
+        db_bind_int(st, from_ms);
+        db_bind_int(st, to_ms);
+        sql_bind_limit(st, limit);
+    }
+    while (!r && (r = sql_step(q, st, "query rollups")) == 1) {
+        struct rollup_rec row;
+        read_rollup(st, fields, &row);
         r = cb(&row, ctx);
     }
     db_reset(st);

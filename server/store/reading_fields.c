@@ -1,6 +1,11 @@
 #include "reading_fields.h"
 
+#include <pthread.h>
 #include <string.h>
+
+/* The groups' masks, computed once: callers ask for them per row. */
+static uint64_t reals_of[READING_FIELDS__COUNT], counters_of[READING_FIELDS__COUNT];
+static pthread_once_t masks_once = PTHREAD_ONCE_INIT;
 
 /* The phase a field name ends with ("_a"), or 0. */
 static char name_phase(const char *name)
@@ -49,7 +54,7 @@ static bool in_group(enum reading_fields g, char phase, bool single)
     }
 }
 
-uint64_t reading_fields_reals(enum reading_fields g)
+static uint64_t compute_reals(enum reading_fields g)
 {
     uint64_t m = 0;
     for (int f = 0; f < RR__COUNT; f++)
@@ -58,13 +63,33 @@ uint64_t reading_fields_reals(enum reading_fields g)
     return m;
 }
 
-uint64_t reading_fields_counters(enum reading_fields g)
+static uint64_t compute_counters(enum reading_fields g)
 {
     uint64_t m = 0;
     for (int c = 0; c < RC__COUNT; c++)
         if (in_group(g, reading_counter_phase((enum reading_counter)c), c <= RC_SAMPLES_DROPPED))
             m |= UINT64_C(1) << c;
     return m;
+}
+
+static void compute_masks(void)
+{
+    for (int g = 0; g < READING_FIELDS__COUNT; g++) {
+        reals_of[g] = compute_reals((enum reading_fields)g);
+        counters_of[g] = compute_counters((enum reading_fields)g);
+    }
+}
+
+uint64_t reading_fields_reals(enum reading_fields g)
+{
+    pthread_once(&masks_once, compute_masks);
+    return (unsigned)g < READING_FIELDS__COUNT ? reals_of[g] : 0;
+}
+
+uint64_t reading_fields_counters(enum reading_fields g)
+{
+    pthread_once(&masks_once, compute_masks);
+    return (unsigned)g < READING_FIELDS__COUNT ? counters_of[g] : 0;
 }
 
 enum reading_fields reading_fields_phase(char phase)

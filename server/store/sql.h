@@ -68,6 +68,9 @@ enum sql_id {
     SQL_ROLLUPS_ASC,
     SQL_ROLLUPS_DESC,
     SQL_ROLLUP_COUNTERS,
+    /* a range query per field group and order (ops_rollups_query_of) */
+    SQL_ROLLUPS_GROUP,
+    SQL_ROLLUPS_GROUP_LAST = SQL_ROLLUPS_GROUP + 2 * READING_FIELDS__COUNT - 1,
     /* ops_ledger.c */
     SQL_DEVICE_BALANCE,
     SQL_DEVICE_SET_BALANCE,

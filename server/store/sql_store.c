@@ -76,6 +76,7 @@ static const struct store_ops sql_ops = {
     .wechat_get = ops_wechat_get,
     .wechat_unbind = ops_wechat_unbind,
     .rollups_query = ops_rollups_query,
+    .rollups_query_of = ops_rollups_query_of,
     .rollup_counters_before = ops_rollup_counters_before,
     .readings_delete_before = ops_readings_delete_before,
     .audit_add = ops_audit_add,

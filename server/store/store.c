@@ -327,6 +327,18 @@ int store_rollups_query(struct store *s, int64_t device_pk, enum rollup_period p
                                  ctx);
 }
 
+int store_rollups_query_of(struct store *s, int64_t device_pk, enum rollup_period period,
+                           int64_t from_ms, int64_t to_ms, bool newest_first,
+                           enum reading_fields fields, size_t limit, store_rollup_cb cb, void *ctx)
+{
+    if (!period_ok(period))
+        return store_fail(s, -EINVAL, "unknown rollup period");
+    if (from_ms >= to_ms || limit == 0)
+        return 0;
+    return s->ops->rollups_query_of(s, device_pk, period, from_ms, to_ms, newest_first, fields,
+                                    limit, cb, ctx);
+}
+
 int store_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
                                  int64_t before_ms, struct rollup_counters *ret)
 {

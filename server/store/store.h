@@ -500,6 +500,11 @@ typedef int (*store_rollup_cb)(const struct rollup_rec *r, void *ctx);
 int store_rollups_query(struct store *s, int64_t device_pk, enum rollup_period period,
                         int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
                         store_rollup_cb cb, void *ctx);
+/* As store_rollups_query(), reading only the metrics of field group fields (the others read
+   0): a single-phase history need not read the per-phase columns. */
+int store_rollups_query_of(struct store *s, int64_t device_pk, enum rollup_period period,
+                           int64_t from_ms, int64_t to_ms, bool newest_first,
+                           enum reading_fields fields, size_t limit, store_rollup_cb cb, void *ctx);
 /*
  * The largest import and export counters of the newest rows of period with
  * bucket_ms < before_ms that carry them (each counter on its own: the newest

@@ -82,6 +82,10 @@ struct store_ops {
     int (*rollups_query)(struct store *s, int64_t device_pk, enum rollup_period period,
                          int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
                          store_rollup_cb cb, void *ctx);
+    int (*rollups_query_of)(struct store *s, int64_t device_pk, enum rollup_period period,
+                            int64_t from_ms, int64_t to_ms, bool newest_first,
+                            enum reading_fields fields, size_t limit, store_rollup_cb cb,
+                            void *ctx);
     int (*rollup_counters_before)(struct store *s, int64_t device_pk, enum rollup_period period,
                                   int64_t before_ms, struct rollup_counters *ret);
     int (*readings_delete_before)(struct store *s, int64_t device_pk, int64_t before_ms,

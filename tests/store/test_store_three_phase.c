@@ -138,6 +138,55 @@ static void test_per_phase_rollups_keep_each_phase(void **state)
     assert_true(m.m[RM_CURRENT_A].min == 10);
 }
 
+struct seen_rollups {
+    size_t n;
+    struct rollup_rec r;
+};
+
+static int first_rollup(const struct rollup_rec *r, void *ctx)
+{
+    struct seen_rollups *s = ctx;
+    if (s->n++ == 0)
+        s->r = *r;
+    return 0;
+}
+
+static void test_a_rollup_query_reads_only_its_field_group(void **state)
+{
+    (void)state;
+    int64_t d = add_device("rq3");
+    struct reading r[2] = {three_phase(1, T0_MS + 1000, 1), three_phase(2, T0_MS + 61000, 2)};
+    assert_int_equal(store_readings_insert(st, d, r, 2, NULL), 0);
+    struct seen_rollups s = {0};
+    assert_int_equal(store_rollups_query_of(st, d, ROLLUP_1M, T0_MS, T0_MS + HOUR, true,
+                                            READING_FIELDS_PHASE_B, 10, first_rollup, &s),
+                     0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.r.bucket_ms, T0_MS + 60000); /* newest first */
+    assert_int_equal(s.r.n, 1);
+    assert_int_equal(s.r.metric_n[RM_VOLTAGE_B], 1);
+    assert_true(s.r.sum[RM_VOLTAGE_B] == 229 * 2);
+    assert_true(s.r.max[RM_POWER_W_B] == 2100 * 2);
+    assert_int_equal(s.r.metric_n[RM_VOLTAGE], 0); /* not read */
+    assert_int_equal(s.r.metric_n[RM_VOLTAGE_A], 0);
+
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_rollups_query_of(st, d, ROLLUP_1M, T0_MS, T0_MS + HOUR, false,
+                                            READING_FIELDS_SYSTEM, 10, first_rollup, &s),
+                     0);
+    assert_int_equal(s.r.bucket_ms, T0_MS);
+    assert_int_equal(s.r.metric_n[RM_VOLTAGE], 1);
+    assert_true(s.r.sum[RM_POWER_W] == 6300);
+    assert_int_equal(s.r.metric_n[RM_CURRENT_C], 0);
+
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_rollups_query_of(st, d, ROLLUP_1M, T0_MS, T0_MS + HOUR, false,
+                                            READING_FIELDS_ALL, 10, first_rollup, &s),
+                     0);
+    assert_int_equal(s.r.metric_n[RM_VOLTAGE], 1);
+    assert_int_equal(s.r.metric_n[RM_CURRENT_C], 1);
+}
+
 struct seen_buckets {
     size_t n;
     struct reading_bucket b[4];
@@ -367,6 +416,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_phase_rollups_keep_each_phase),
         cmocka_unit_test(test_a_bucket_query_aggregates_only_its_field_group),
+        cmocka_unit_test(test_a_rollup_query_reads_only_its_field_group),
         cmocka_unit_test(test_the_months_maximum_demand_is_kept_with_its_time),
         cmocka_unit_test(test_demand_months_list_newest_first),
         cmocka_unit_test(test_a_six_channel_capture_round_trips_with_its_channels),
