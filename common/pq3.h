@@ -119,7 +119,10 @@ struct pq3_window {
     bool has_neutral;            /* 3p4w */
     double in_rms; /* neutral current: RMS of ia + ib + ic sample by sample (3p4w) */
     /* Symmetrical components of the fundamentals, RMS magnitudes (three-phase, when
-     * fundamental is true; otherwise 0). For 3p3w v0 is 0 (not measurable). */
+     * fundamental is true; otherwise 0). For 3p3w v0 is 0 (not measurable). They are
+     * taken in the rotation the meter sees: with the order acb (two phases swapped)
+     * v1 is the acb-rotating component and v2 the abc one, so u2 still measures the
+     * unbalance and stays small; sequence says which order it is. */
     bool fundamental;
     double v1, v2, v0, i1, i2, i0;
     double u2_pct, u0_pct, i2_pct; /* v2/v1, v0/v1, i2/i1 in % */
