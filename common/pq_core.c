@@ -216,9 +216,13 @@ void pq_core_resample(struct pq_core *c, double from, double span, unsigned n,
         long k = (long)fl - 2;
         lagrange_weights(x, w);
         if (k >= 0 && k + PQ_TAPS <= len) {
-            for (int m = 0; m < PQ_TAPS; m++)
-                for (unsigned q = 0; q < n; q++)
-                    acc[q] += w[m] * c->buf[chs[q]][k + m];
+            for (unsigned q = 0; q < n; q++) {
+                const float *src = c->buf[chs[q]] + k;
+                double sum = 0;
+                for (int m = 0; m < PQ_TAPS; m++)
+                    sum += w[m] * src[m];
+                acc[q] = sum;
+            }
         } else { /* at the buffer's ends (only fallback windows): repeat the edge sample */
             for (int m = 0; m < PQ_TAPS; m++) {
                 long idx = k + m < 0 ? 0 : k + m >= len ? len - 1 : k + m;
@@ -487,16 +491,20 @@ void pq_core_feed(struct pq_core *c, const float *const *in, size_t n, pq_core_m
             continue;
         uint64_t out = c->cal_in - 1 - c->cal_delay; /* since the reset */
         for (unsigned q = 0; q < nin; q++) {
+            const float *line = c->cal_line[q];
             if (!c->shifted[q]) {
-                frame[q] = c->cal_line[q][(size_t)out & mask];
+                frame[q] = line[(size_t)out & mask];
                 continue;
             }
+            const double *w = c->cal_w[q];
+            const int64_t first = (int64_t)out + c->cal_floor[q] - 2;
             double acc = 0;
-            for (int m = 0; m < PQ_TAPS; m++) {
-                int64_t idx = (int64_t)out + c->cal_floor[q] - 2 + m;
-                if (idx < 0)
-                    idx = 0; /* the first few after a reset: repeat the oldest sample */
-                acc += c->cal_w[q][m] * c->cal_line[q][(size_t)idx & mask];
+            if (first >= 0) {
+                for (int m = 0; m < PQ_TAPS; m++)
+                    acc += w[m] * line[(size_t)(first + m) & mask];
+            } else { /* the first few after a reset: repeat the oldest sample */
+                for (int m = 0; m < PQ_TAPS; m++)
+                    acc += w[m] * line[(size_t)(first + m < 0 ? 0 : first + m) & mask];
             }
             frame[q] = (float)acc;
         }
