@@ -380,6 +380,27 @@ static void test_pq3_swapped_phases_read_acb(void **state)
     run_system(SYS_ACB);
 }
 
+static void test_pq3_60hz_mains_uses_12_cycle_windows(void **state)
+{
+    (void)state;
+    struct sig3_spec spec;
+    struct sig3 g;
+    static struct run r;
+    struct pq3_config cfg = {.rate_hz = RATE, .nominal_hz = 60, .wiring = PQ3_3P4W};
+    struct pq3_analyzer *a = NULL;
+
+    system_spec(SYS_UNBALANCED, PQ3_3P4W, 0, 59.9, &spec);
+    sig3_init(&g, &spec);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(pq3_analyzer_new(&cfg, &a), 0);
+    feed(a, &g, SECONDS, &r);
+    pq3_analyzer_free(a);
+    check_run(&r, &g, "unbalanced, 3p4w, 59.9 Hz on 60 Hz mains");
+    for (unsigned k = 1; k < r.n; k++)
+        if (fabs(r.w[k].duration_s - 12 / 59.9) > 1e-4)
+            fail_msg("window %u lasts %.6f s, expected 12 cycles", k, r.w[k].duration_s);
+}
+
 /* ---- the same analysis as pq.h ---- */
 
 static struct pq_window single[MAX_WIN];
@@ -767,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_pq3_unbalanced_system_meets_the_limits),
         cmocka_unit_test(test_pq3_negative_sequence_reads_u2_within_class_a),
         cmocka_unit_test(test_pq3_swapped_phases_read_acb),
+        cmocka_unit_test(test_pq3_60hz_mains_uses_12_cycle_windows),
         cmocka_unit_test(test_pq3_single_phase_and_phase_a_equal_pq),
         cmocka_unit_test(test_pq3_phase_cal_corrects_a_sequential_adc),
         cmocka_unit_test(test_pq3_energy_over_an_hour_per_phase_and_total),
