@@ -79,7 +79,7 @@ static const char *const count_words[] = {"", "one", "two", "three", "four", "fi
 int analyze_read_columns(FILE *in, unsigned columns, const char *expected, size_t max_samples,
                          struct analyze_channels *ret, char *err, size_t errlen)
 {
-    struct analyze_channels c = {.columns = columns};
+    struct analyze_channels c = {.columns = columns, .mask = (1u << columns) - 1};
     char line[LINE_MAX_LEN];
     unsigned long lineno = 0;
     bool seen_content = false;
@@ -152,6 +152,76 @@ out:
     return 0;
 }
 
+int analyze3_columns_parse(enum pq3_wiring wiring, const char *list,
+                           unsigned ret_channel[PQ3_CHANNELS], unsigned *ret_n, char *err,
+                           size_t errlen)
+{
+    unsigned chan[PQ3_CHANNELS], n = 0, mask = 0;
+
+    if (wiring == PQ3_1P2W) {
+        snprintf(err, errlen, "--columns is for three-phase wirings");
+        return -EINVAL;
+    }
+    if (!list || !*list) {
+        for (unsigned k = 0; k < PQ3_CHANNELS; k++)
+            ret_channel[k] = k;
+        *ret_n = PQ3_CHANNELS;
+        return 0;
+    }
+    const char *p = list;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        unsigned k = 0;
+        while (k < PQ3_CHANNELS && !(strlen(pq3_channel_name(wiring, k)) == len &&
+                                     strncmp(p, pq3_channel_name(wiring, k), len) == 0))
+            k++;
+        if (k == PQ3_CHANNELS) {
+            snprintf(err, errlen, "--columns: '%.*s' is not a %s channel (%s,%s,%s,%s,%s,%s)",
+                     (int)(len > 16 ? 16 : len), p, pq3_wiring_name(wiring),
+                     pq3_channel_name(wiring, 0), pq3_channel_name(wiring, 1),
+                     pq3_channel_name(wiring, 2), pq3_channel_name(wiring, 3),
+                     pq3_channel_name(wiring, 4), pq3_channel_name(wiring, 5));
+            return -EINVAL;
+        }
+        if (mask & PQ3_CH_BIT(k)) {
+            snprintf(err, errlen, "--columns: %s given twice", pq3_channel_name(wiring, k));
+            return -EINVAL;
+        }
+        mask |= PQ3_CH_BIT(k);
+        chan[n++] = k;
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    struct pq3_config cfg = {.rate_hz = 6400, .nominal_hz = 50, .wiring = wiring,
+                             .channel_mask = mask};
+    struct pq3_analyzer *a = NULL;
+    if (pq3_analyzer_new(&cfg, &a) == -EINVAL) {
+        snprintf(err, errlen,
+                 wiring == PQ3_3P4W ? "--columns: 3p4w needs all six channels"
+                                    : "--columns: 3p3w needs at least two voltages and two "
+                                      "currents");
+        return -EINVAL;
+    }
+    pq3_analyzer_free(a);
+    memcpy(ret_channel, chan, n * sizeof(unsigned));
+    *ret_n = n;
+    return 0;
+}
+
+void analyze_channels_place(struct analyze_channels *c, const unsigned *channel_of_column)
+{
+    float *by_channel[PQ3_CHANNELS] = {NULL};
+    unsigned mask = 0;
+    for (unsigned k = 0; k < c->columns; k++) {
+        by_channel[channel_of_column[k]] = c->ch[k];
+        mask |= PQ3_CH_BIT(channel_of_column[k]);
+    }
+    memcpy(c->ch, by_channel, sizeof(by_channel));
+    c->columns = PQ3_CHANNELS;
+    c->mask = mask;
+}
+
 int analyze_read_csv(FILE *in, size_t max_samples, struct analyze_samples *ret, char *err,
                      size_t errlen)
 {
@@ -214,7 +284,8 @@ int analyze_write_json(const struct analysis *a, FILE *out)
 int analyze3_compute(const struct analyze_channels *c, enum pq3_wiring wiring, double rate_hz,
                      double nominal_hz, struct analysis3 *ret, char *err, size_t errlen)
 {
-    struct pq3_config cfg = {.rate_hz = rate_hz, .nominal_hz = nominal_hz, .wiring = wiring};
+    struct pq3_config cfg = {.rate_hz = rate_hz, .nominal_hz = nominal_hz, .wiring = wiring,
+                             .channel_mask = c->mask};
     struct analysis3 a;
 
     if (wiring == PQ3_1P2W || c->columns != PQ3_CHANNELS) {
@@ -340,6 +411,7 @@ struct analyze_options {
     double rate_hz;
     double nominal_hz;
     char *wiring;
+    char *columns;
 };
 
 static const struct config_option analyze_table[] = {
@@ -349,6 +421,8 @@ static const struct config_option analyze_table[] = {
      "nominal mains frequency"},
     {"wiring", CONFIG_STRING, offsetof(struct analyze_options, wiring), 0, 0, "1p2w",
      "1p2w|3p4w|3p3w", "the capture's wiring, which sets the CSV columns"},
+    {"columns", CONFIG_STRING, offsetof(struct analyze_options, columns), 0, 0, NULL, "LIST",
+     "three-phase: the CSV's columns by channel name, e.g. vab,vbc,ia,ic (3p3w Aron)"},
     {NULL, CONFIG_DOUBLE, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -374,7 +448,9 @@ void analyze_print_help(FILE *out)
             "  harmonics_v[], harmonics_i[]} (3p3w: against the virtual star point),\n"
             "  unbalance_u2_pct, unbalance_u0_pct, neutral_irms (both null for 3p3w),\n"
             "  sequence (\"abc\" or \"acb\"), unbalance_i2_pct, voltage_ab, voltage_bc,\n"
-            "  voltage_ca, wiring, samples, periods.\n",
+            "  voltage_ca, wiring, samples, periods. --columns names the columns in\n"
+            "  another order, or fewer for 3p3w Aron (two voltages, two currents: the\n"
+            "  third of each is minus the sum of the others).\n",
             ANALYZE_MAX_SAMPLES, ANALYSIS_HARMONICS, ANALYSIS_HARMONICS + 1, ANALYZE3_MAX_SAMPLES);
     config_print_help(analyze_table, out);
 }
@@ -386,9 +462,20 @@ static int analyze3_main(const struct analyze_options *o, enum pq3_wiring wiring
     struct analysis3 a;
     char err[ANALYZE_ERR_LEN];
     const char *expected = wiring == PQ3_3P4W ? "va,vb,vc,ia,ib,ic" : "vab,vbc,vca,ia,ib,ic";
+    unsigned channel_of_column[PQ3_CHANNELS], columns;
 
-    int r = analyze_read_columns(stdin, PQ3_CHANNELS, expected, ANALYZE3_MAX_SAMPLES, &c, err,
-                                 sizeof(err));
+    int r = analyze3_columns_parse(wiring, o->columns, channel_of_column, &columns, err,
+                                   sizeof(err));
+    if (r) {
+        fprintf(stderr, "meterd analyze: %s\n", err);
+        return 2;
+    }
+    if (o->columns && *o->columns)
+        expected = o->columns;
+    r = analyze_read_columns(stdin, columns, expected, ANALYZE3_MAX_SAMPLES, &c, err,
+                             sizeof(err));
+    if (!r)
+        analyze_channels_place(&c, channel_of_column);
     if (r) {
         fprintf(stderr, "meterd analyze: %s\n", err);
         return r == -ENOMEM || r == -EIO ? 1 : 2;
@@ -437,6 +524,10 @@ int analyze_main(int argc, char **argv, int first)
     }
     if (wiring != PQ3_1P2W) {
         status = analyze3_main(&o, wiring);
+        goto out;
+    }
+    if (o.columns) {
+        fprintf(stderr, "meterd analyze: --columns is for --wiring 3p4w or 3p3w\n");
         goto out;
     }
     int r = analyze_read_csv(stdin, ANALYZE_MAX_SAMPLES, &s, err, sizeof(err));

@@ -56,10 +56,11 @@ void analyze_samples_free(struct analyze_samples *s);
 int analyze_compute(const float *v, const float *i, size_t n, double rate_hz, double nominal_hz,
                     struct analysis *ret, char *err, size_t errlen);
 
-/* Samples of up to six channels, channel k from column k. */
+/* Samples of up to six channels, channel k from column k (until analyze_channels_place()). */
 struct analyze_channels {
     float *ch[PQ3_CHANNELS];
     unsigned columns;
+    unsigned mask; /* which ch[] hold samples, PQ3_CH_BIT()s */
     size_t n, cap;
 };
 
@@ -72,6 +73,19 @@ int analyze_read_columns(FILE *in, unsigned columns, const char *expected, size_
                          struct analyze_channels *ret, char *err, size_t errlen);
 void analyze_channels_free(struct analyze_channels *c);
 
+/*
+ * Parses --columns: the CSV's columns as a comma-separated list of the
+ * wiring's channel names (pq3_channel_name: "va", "vab", "ia", ...), each at
+ * most once, in any order; NULL or "" is all six in pq3.h's order. 3p4w needs
+ * all six; 3p3w at least two voltages and two currents (Aron). Fills
+ * ret_channel[column] and *ret_n. Returns 0 or -EINVAL with err saying why.
+ */
+int analyze3_columns_parse(enum pq3_wiring wiring, const char *list,
+                           unsigned ret_channel[PQ3_CHANNELS], unsigned *ret_n, char *err,
+                           size_t errlen);
+/* Moves column k's samples to channel channel_of_column[k] (c->columns entries). */
+void analyze_channels_place(struct analyze_channels *c, const unsigned *channel_of_column);
+
 /* A three-phase analysis and what it used. */
 struct analysis3 {
     struct pq3_interval iv;
@@ -80,8 +94,8 @@ struct analysis3 {
 };
 
 /*
- * Analyses a 3p4w or 3p3w capture (six columns as pq3.h numbers the
- * channels). Returns 0, -EINVAL (rate out of range, no window found a 40..70
+ * Analyses a 3p4w or 3p3w capture: c->ch[] by pq3.h's channel numbers, those
+ * in c->mask wired (read with six columns, or placed). Returns 0, -EINVAL (rate out of range, no window found a 40..70
  * Hz fundamental on phase a's voltage) or -ENOMEM; err says which.
  */
 int analyze3_compute(const struct analyze_channels *c, enum pq3_wiring wiring, double rate_hz,

@@ -84,6 +84,23 @@ class AnalyzeThreePhase(IntegrationTest):
                 csv(swapped_v, swapped_i, False))
         self.assertEqual(json.loads(r.stdout)["sequence"], "acb")
 
+    def test_3p3w_aron_reads_four_columns(self):
+        v, i = system()
+        i[2] = -(i[0] + i[1])
+        rows = csv(v, i, True).splitlines()[1:]
+        four = "\n".join(",".join(r.split(",")[k] for k in (0, 1, 3, 5)) for r in rows) + "\n"
+        r = run([METERD, "analyze", "--rate", str(RATE), "--wiring", "3p3w",
+                 "--columns", "vab,vbc,ia,ic"], four)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        total = sum((v[p] * i[p].conjugate()).real for p in range(3))
+        self.assertAlmostEqual(out["p_w"], total, delta=total * 0.002)
+        self.assertAlmostEqual(out["phases"]["b"]["irms"], abs(i[1]), delta=abs(i[1]) * 0.001)
+        bad = run([METERD, "analyze", "--rate", str(RATE), "--wiring", "3p3w", "--columns", "vab,ia,ic"],
+                  four)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("two voltages", bad.stderr)
+
     def test_bad_input_is_one_line_and_exit_2(self):
         r = run([METERD, "analyze", "--rate", str(RATE), "--wiring", "3p4w"], "1,2\n3,4\n")
         self.assertEqual(r.returncode, 2)

@@ -424,6 +424,61 @@ static void test_analyze_swapped_phases_read_acb(void **state)
     json_decref(doc);
 }
 
+static void test_analyze_aron_columns_give_the_same_total(void **state)
+{
+    (void)state;
+    struct system3 s = unbalanced();
+    s.h3_pct = 0;
+    s.i[2] = -(s.i[0] + s.i[1]);
+    /* the six-column capture, then only vab, vbc, ia, ic of it in another order */
+    FILE *six = generate_csv3(&s, true, 50, 1.0), *four = tmpfile();
+    char line[256];
+    assert_non_null(four);
+    while (fgets(line, sizeof(line), six)) {
+        char *f[6], *save = NULL;
+        f[0] = strtok_r(line, ",\n", &save);
+        for (int k = 1; k < 6; k++)
+            f[k] = strtok_r(NULL, ",\n", &save);
+        fprintf(four, "%s,%s,%s,%s\n", f[5], f[0], f[3], f[1]); /* ic,vab,ia,vbc */
+    }
+    fclose(six);
+    rewind(four);
+
+    unsigned chan[PQ3_CHANNELS], n;
+    assert_int_equal(analyze3_columns_parse(PQ3_3P3W, "ic,vab,ia,vbc", chan, &n, err,
+                                            sizeof(err)), 0);
+    assert_int_equal(n, 4);
+    struct analyze_channels c;
+    struct analysis3 a;
+    assert_int_equal(analyze_read_columns(four, n, "ic,vab,ia,vbc", 1000000, &c, err,
+                                          sizeof(err)), 0);
+    fclose(four);
+    analyze_channels_place(&c, chan);
+    assert_int_equal(c.mask, 0x3bu & ~0x10u); /* vab, vbc, ia, ic */
+    int r = analyze3_compute(&c, PQ3_3P3W, RATE, 50, &a, err, sizeof(err));
+    analyze_channels_free(&c);
+    if (r)
+        fail_msg("%s", err);
+    double p_total = 0;
+    for (int p = 0; p < 3; p++)
+        p_total += creal(s.v[p] * conj(s.i[p]));
+    assert_within_pct_of_reading(a.iv.p_avg, p_total, 0.2, "Aron total P");
+    assert_within_pct_of_reading(a.iv.vll_avg[2], cabs(s.v[2] - s.v[0]), 0.1, "Vca computed");
+    assert_within_pct_of_reading(a.iv.ph[1].irms_avg, cabs(s.i[1]), 0.1, "Ib computed");
+
+    /* what --columns refuses */
+    static const char *const bad[] = {"vab,vbc,ia", "vab,vab,ia,ic", "va,vb,ia,ic", "vab,,ia,ic"};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+        assert_int_equal(analyze3_columns_parse(PQ3_3P3W, bad[k], chan, &n, err, sizeof(err)),
+                         -EINVAL);
+    assert_int_equal(analyze3_columns_parse(PQ3_3P4W, "va,vb,vc,ia,ib", chan, &n, err,
+                                            sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "all six"));
+    assert_int_equal(analyze3_columns_parse(PQ3_3P4W, "ia,ib,ic,va,vb,vc", chan, &n, err,
+                                            sizeof(err)), 0);
+    assert_true(n == 6 && chan[0] == PQ3_CH_IA && chan[5] == PQ3_CH_VC);
+}
+
 static void test_analyze_three_phase_needs_six_numbers_a_line(void **state)
 {
     (void)state;
@@ -453,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_analyze_three_phase_prints_per_phase_totals_and_unbalance),
         cmocka_unit_test(test_analyze_three_wire_has_no_neutral_and_the_same_total),
         cmocka_unit_test(test_analyze_swapped_phases_read_acb),
+        cmocka_unit_test(test_analyze_aron_columns_give_the_same_total),
         cmocka_unit_test(test_analyze_three_phase_needs_six_numbers_a_line),
     };
     return cmocka_run_group_tests_name("analyze", tests, NULL, NULL);
