@@ -62,7 +62,7 @@ class ThreePhase(IntegrationTest):
     def setUpClass(cls):
         super().setUpClass()
         cls.srv = cls.server_fixture({"op": "operator", "alice": "user", "bob": "user"},
-                                     {"p3": "alice", "p1": "alice", "b1": "bob"},
+                                     {"p3": "alice", "p1": "alice", "b1": "bob", "p3m": "alice"},
                                      login=("op", "alice", "bob"))
         cls.tok = cls.srv.tokens
         now = int(time.time() * 1000)
@@ -98,6 +98,34 @@ class ThreePhase(IntegrationTest):
         self.assertNotIn("voltage_a", rows[0])
         self.assertNotIn("voltage", rows[0])
         self.assertIn("seq", rows[0])
+
+    def test_a_three_phase_reading_over_mqtt(self):
+        """meterd's path: the telemetry topic with the device's own credentials."""
+        now = int(time.time() * 1000)
+        r = three_phase_reading(1, now - 2000, 1.0, demand_w=7000.0)
+        del r["device_id"]
+        r["demand_max_w"] = 7100.0
+        r["demand_max_ts"] = now - 60000
+        r["angle_v_b"] = -120.1
+        mqtt_publish(self.srv.mqtt, "meters/p3m/telemetry", json.dumps(r),
+                     auth=device_auth("p3m", self.srv.secrets["p3m"]))
+
+        def stored():
+            latest = self.get("/api/devices/p3m", "alice").json().get("latest")
+            return latest if latest and latest.get("seq") == 1 else None
+        latest = wait_until(stored, 20, interval=0.2, what="the MQTT reading stored")
+        self.assertEqual(latest["wiring"], "3p4w")
+        self.assertEqual(latest["sequence"], "abc")
+        self.assertAlmostEqual(latest["power_w_c"], V[2] * I[2] * math.cos(LAG), places=3)
+        self.assertEqual(latest["angle_v_b"], -120.1)
+        self.assertEqual(latest["demand_max_ts"], now - 60000)
+        month = time.strftime("%Y-%m", time.gmtime((now - 2000) // 1000))
+        d = self.get(f"/api/devices/p3m/demand?month={month}", "alice").json()
+        self.assertEqual(d["demand_max_w"], 7000.0)
+        self.assertEqual(d["demand_max_at"], iso(now - 2000))
+        if time.strftime("%Y-%m", time.gmtime((now - 60000) // 1000)) == month:
+            self.assertEqual(d["meter_demand_max_w"], 7100.0)
+            self.assertEqual(d["meter_demand_max_at"], iso(now - 60000))
 
     def history(self, query, who="alice", device="p3"):
         r = self.get(f"/api/device/data/{device}?{query}", who)

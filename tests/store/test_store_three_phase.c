@@ -314,6 +314,20 @@ static void test_the_months_maximum_demand_is_kept_with_its_time(void **state)
     assert_true(m.meter_max_w == 4500);
 }
 
+static void test_a_deleted_device_takes_its_demand_and_rollups(void **state)
+{
+    (void)state;
+    int64_t d = add_device("md-gone");
+    struct reading r = with_demand(1, T0_MS + 60000, 700, 700, T0_MS + 60000);
+    assert_int_equal(store_readings_insert(st, d, &r, 1, NULL), 0);
+    struct demand_month m;
+    assert_int_equal(store_demand_month(st, d, "2026-11", &m), 0);
+    assert_int_equal(store_device_delete(st, "md-gone"), 0);
+    assert_int_equal(store_demand_month(st, d, "2026-11", &m), -ENOENT);
+    struct rollup_delta roll;
+    assert_int_equal(store_rollup_get(st, d, ROLLUP_1M, T0_MS + 60000, &roll), -ENOENT);
+}
+
 struct months {
     size_t n;
     char month[4][8];
@@ -419,6 +433,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_a_rollup_query_reads_only_its_field_group),
         cmocka_unit_test(test_the_months_maximum_demand_is_kept_with_its_time),
         cmocka_unit_test(test_demand_months_list_newest_first),
+        cmocka_unit_test(test_a_deleted_device_takes_its_demand_and_rollups),
         cmocka_unit_test(test_a_six_channel_capture_round_trips_with_its_channels),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
