@@ -343,7 +343,7 @@ void api_data_query(struct api_call *c)
         return;
     }
     if (phase_s) {
-        if (strlen(phase_s) != 1 || !strchr("abc", phase_s[0]) || !phase_s[0]) {
+        if (strlen(phase_s) != 1 || !strchr("abc", phase_s[0])) {
             api_error(c, 400, "phase must be a, b or c");
             return;
         }
