@@ -25,22 +25,39 @@
 #include "ops.h"
 #include "timeutil.h"
 
-/* seq, ts_ms, then the field tables' columns: what readings are read and written as. */
-static char reading_columns[2048];
+/* seq, ts_ms, then the field tables' columns: what readings are read and written as; and the
+   same with only the single-phase fields and the labels, what a chunk of single-phase readings
+   is inserted as (binding dozens of NULLs per row would cost a third more). */
+static char reading_columns[2048], single_columns[1024];
+static uint64_t single_reals, single_counters;
 static pthread_once_t reading_columns_once = PTHREAD_ONCE_INIT;
+
+static void add_columns(struct dynbuf *b, uint64_t reals, uint64_t counters)
+{
+    dynbuf_addstr(b, "seq, ts_ms");
+    for (int f = 0; f < RR__COUNT; f++)
+        if (reals & (UINT64_C(1) << f))
+            dynbuf_addf(b, ", %s", reading_reals[f].column);
+    for (int c = 0; c < RC__COUNT; c++)
+        if (counters & (UINT64_C(1) << c))
+            dynbuf_addf(b, ", %s", reading_counters[c].column);
+    for (int l = 0; l < RL__COUNT; l++)
+        dynbuf_addf(b, ", %s", reading_labels[l].column);
+}
 
 static void build_reading_columns(void)
 {
     struct dynbuf b;
     dynbuf_init(&b, sizeof(reading_columns) - 1);
-    dynbuf_addstr(&b, "seq, ts_ms");
-    for (int f = 0; f < RR__COUNT; f++)
-        dynbuf_addf(&b, ", %s", reading_reals[f].column);
-    for (int c = 0; c < RC__COUNT; c++)
-        dynbuf_addf(&b, ", %s", reading_counters[c].column);
-    for (int l = 0; l < RL__COUNT; l++)
-        dynbuf_addf(&b, ", %s", reading_labels[l].column);
+    add_columns(&b, reading_fields_reals(READING_FIELDS_ALL),
+                reading_fields_counters(READING_FIELDS_ALL));
     memcpy(reading_columns, dynbuf_str(&b), b.len + 1);
+    dynbuf_free(&b);
+    single_reals = reading_fields_reals(READING_FIELDS_SINGLE);
+    single_counters = reading_fields_counters(READING_FIELDS_SINGLE);
+    dynbuf_init(&b, sizeof(single_columns) - 1);
+    add_columns(&b, single_reals, single_counters);
+    memcpy(single_columns, dynbuf_str(&b), b.len + 1);
     dynbuf_free(&b);
 }
 
@@ -49,6 +66,13 @@ static const char *columns(void)
     /* Built once from the field tables; connections on several threads share it. */
     pthread_once(&reading_columns_once, build_reading_columns);
     return reading_columns;
+}
+
+/* The reading has no field beyond the single-phase ones (its labels aside). */
+static bool reading_single(const struct reading *r)
+{
+    pthread_once(&reading_columns_once, build_reading_columns);
+    return !(r->real_present & ~single_reals) && !(r->counter_present & ~single_counters);
 }
 
 /* Parameters of one row of a readings insert: device_pk, received_ms, then columns(). */
@@ -83,20 +107,25 @@ static void read_reading(struct db_stmt *st, struct reading *rd)
             (void)reading_set_label(rd, (enum reading_label)l, db_col_text(st, i, NULL));
 }
 
+/* Binds a row of the full insert, or (single) of the single-phase one. */
 static void bind_reading(struct db_stmt *st, int64_t device_pk, int64_t now,
-                         const struct reading *rd)
+                         const struct reading *rd, bool single)
 {
     db_bind_int(st, device_pk);
     db_bind_int(st, now);
     db_bind_int(st, (int64_t)rd->seq);
     db_bind_int(st, rd->ts_ms);
     for (int f = 0; f < RR__COUNT; f++) {
+        if (single && !(single_reals & (UINT64_C(1) << f)))
+            continue;
         if (reading_has_real(rd, (enum reading_real)f))
             db_bind_double(st, rd->real[f]);
         else
             db_bind_null(st);
     }
     for (int c = 0; c < RC__COUNT; c++) {
+        if (single && !(single_counters & (UINT64_C(1) << c)))
+            continue;
         if (reading_has_counter(rd, (enum reading_counter)c))
             db_bind_int(st, rd->counter[c]);
         else
@@ -111,15 +140,30 @@ static void bind_reading(struct db_stmt *st, int64_t device_pk, int64_t now,
     }
 }
 
-static char *insert_sql(unsigned rows)
+static char *insert_sql_of(unsigned rows, bool single)
 {
     struct sql_buf b;
     sql_buf_init(&b);
-    sql_add(&b, "{INSERT_IGNORE} INTO readings (device_pk, received_ms, %s) VALUES ", columns());
-    sql_add_rows(&b, rows, READING_PARAMS);
+    sql_add(&b, "{INSERT_IGNORE} INTO readings (device_pk, received_ms, %s) VALUES ",
+            single ? single_columns : columns());
+    sql_add_rows(&b, rows,
+                 single ? 4 + (unsigned)__builtin_popcountll(single_reals) +
+                              (unsigned)__builtin_popcountll(single_counters) + RL__COUNT
+                        : READING_PARAMS);
     /* Only rows actually inserted come back: an ignored duplicate does not. */
     sql_add(&b, " RETURNING device_pk, seq");
     return sql_buf_end(&b);
+}
+
+static char *insert_sql(unsigned rows)
+{
+    return insert_sql_of(rows, false);
+}
+
+static char *insert_single_sql(unsigned rows)
+{
+    columns();
+    return insert_sql_of(rows, true);
 }
 
 static char *bump_sql(unsigned rows)
@@ -234,11 +278,15 @@ static int insert_chunk(struct sql_store *q, struct store_batch_item **chunk, un
                         int64_t now, size_t *inserted)
 {
     struct db_stmt *st = NULL;
-    int r = sql_bulk(q, SQL_BULK_READINGS, n, insert_sql, &st);
+    bool single = true;
+    for (unsigned k = 0; k < n && single; k++)
+        single = reading_single(&chunk[k]->reading);
+    int r = single ? sql_bulk(q, SQL_BULK_READINGS_SINGLE, n, insert_single_sql, &st)
+                   : sql_bulk(q, SQL_BULK_READINGS, n, insert_sql, &st);
     if (r)
         return r;
     for (unsigned k = 0; k < n; k++)
-        bind_reading(st, chunk[k]->device_pk, now, &chunk[k]->reading);
+        bind_reading(st, chunk[k]->device_pk, now, &chunk[k]->reading, single);
     while ((r = sql_step(q, st, "insert readings")) == 1) {
         int64_t pk = db_col_int(st, 0);
         uint64_t seq = (uint64_t)db_col_int(st, 1);

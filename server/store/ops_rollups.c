@@ -18,8 +18,8 @@
 
 /* What a rollup row is written as (after device_pk, period, bucket_ms), and read as into
    struct rollup_rec (bucket_ms first, and voltage and current counted by n). */
-static char write_columns[2048], read_columns[2048];
-static unsigned write_ncols;
+static char write_columns[2048], read_columns[2048], single_write_columns[2048];
+static unsigned write_ncols, single_write_ncols;
 static pthread_once_t columns_once = PTHREAD_ONCE_INIT;
 /* The range queries that read only the metrics of a field group (newest first or not). */
 static char group_query[READING_FIELDS__COUNT][2][2048];
@@ -57,6 +57,40 @@ static void build_group_query(enum reading_fields g, bool newest_first, char *ou
     dynbuf_free(&b);
 }
 
+/* Whether metric m is one a single-phase reading may carry (not a per-phase one). */
+static bool metric_single(int m)
+{
+    return metric_in(READING_FIELDS_SINGLE, m);
+}
+
+/* The write columns without the per-phase metrics: what a delta without them is upserted as. */
+static unsigned write_single_columns(char *out, size_t size)
+{
+    struct dynbuf w;
+    dynbuf_init(&w, size - 1);
+    dynbuf_addstr(&w, "n, first_ts_ms, last_ts_ms");
+    unsigned n = 3;
+    for (int k = 0; k < RM__COUNT; k++) {
+        if (!metric_single(k))
+            continue;
+        const char *c = rollup_metrics[k].column;
+        if (rollup_metrics[k].counted) {
+            dynbuf_addf(&w, ", %s_n", c);
+            n++;
+        }
+        dynbuf_addf(&w, ", %s_sum, %s_min, %s_max", c, c, c);
+        n += 3;
+    }
+    for (int k = 0; k < RE__COUNT; k++) {
+        const char *c = rollup_energy_columns[k];
+        dynbuf_addf(&w, ", %s_min_mwh, %s_max_mwh", c, c);
+        n += 2;
+    }
+    memcpy(out, dynbuf_str(&w), w.len + 1);
+    dynbuf_free(&w);
+    return n;
+}
+
 static void build_columns(void)
 {
     struct dynbuf w, rd;
@@ -84,6 +118,7 @@ static void build_columns(void)
         dynbuf_addf(&rd, ", %s_min_mwh, %s_max_mwh", c, c);
         n += 2;
     }
+    single_write_ncols = write_single_columns(single_write_columns, sizeof(single_write_columns));
     for (int g = 0; g < READING_FIELDS__COUNT; g++)
         for (int order = 0; order < 2; order++)
             build_group_query((enum reading_fields)g, order, group_query[g][order],
@@ -118,10 +153,15 @@ static void combine(struct sql_buf *b, bool first, const char *col, const char *
                 suffix);
 }
 
-static char *upsert_sql(unsigned rows)
+/* The upsert of rows deltas; single: without the per-phase metrics (left as they are). */
+static char *upsert_sql_of(unsigned rows, bool single)
 {
     unsigned ncols;
     const char *cols = columns(false, &ncols);
+    if (single) {
+        cols = single_write_columns;
+        ncols = single_write_ncols;
+    }
     struct sql_buf b;
     sql_buf_init(&b);
     sql_add(&b, "INSERT INTO rollups (device_pk, period, bucket_ms, %s) VALUES ", cols);
@@ -131,6 +171,8 @@ static char *upsert_sql(unsigned rows)
     combine(&b, false, "first_ts_ms", "", LOW);
     combine(&b, false, "last_ts_ms", "", HIGH);
     for (int k = 0; k < RM__COUNT; k++) {
+        if (single && !metric_single(k))
+            continue;
         const char *c = rollup_metrics[k].column;
         if (rollup_metrics[k].counted)
             combine(&b, false, c, "_n", ADD);
@@ -145,6 +187,16 @@ static char *upsert_sql(unsigned rows)
     return sql_buf_end(&b);
 }
 
+static char *upsert_sql(unsigned rows)
+{
+    return upsert_sql_of(rows, false);
+}
+
+static char *upsert_single_sql(unsigned rows)
+{
+    return upsert_sql_of(rows, true);
+}
+
 static void bind_present(struct db_stmt *st, bool present, int64_t v)
 {
     if (present)
@@ -153,7 +205,7 @@ static void bind_present(struct db_stmt *st, bool present, int64_t v)
         db_bind_null(st);
 }
 
-static void bind_delta(struct db_stmt *st, const struct rollup_delta *d)
+static void bind_delta(struct db_stmt *st, const struct rollup_delta *d, bool single)
 {
     db_bind_int(st, d->device_pk);
     db_bind_text(st, rollup_period_name(d->period));
@@ -162,6 +214,8 @@ static void bind_delta(struct db_stmt *st, const struct rollup_delta *d)
     db_bind_int(st, d->first_ts_ms);
     db_bind_int(st, d->last_ts_ms);
     for (int k = 0; k < RM__COUNT; k++) {
+        if (single && !metric_single(k))
+            continue;
         const struct rollup_stat *m = &d->m[k];
         if (rollup_metrics[k].counted)
             db_bind_int(st, m->n);
@@ -180,15 +234,29 @@ static void bind_delta(struct db_stmt *st, const struct rollup_delta *d)
     }
 }
 
+/* The delta carries no per-phase metric (a single-phase reading's). */
+static bool delta_single(const struct rollup_delta *d)
+{
+    for (int k = 0; k < RM__COUNT; k++)
+        if (d->m[k].n && !metric_single(k))
+            return false;
+    return true;
+}
+
 static int upsert(struct sql_store *q, const struct rollup_delta *d, size_t n)
 {
     int r = 0;
+    pthread_once(&columns_once, build_columns);
     for (size_t k = 0; !r && k < n;) {
         unsigned rows = n - k < SQL_BULK_MAX ? (unsigned)(n - k) : SQL_BULK_MAX;
+        bool single = true;
+        for (unsigned j = 0; single && j < rows; j++)
+            single = delta_single(&d[k + j]);
         struct db_stmt *st = NULL;
-        r = sql_bulk(q, SQL_BULK_ROLLUPS, rows, upsert_sql, &st);
+        r = single ? sql_bulk(q, SQL_BULK_ROLLUPS_SINGLE, rows, upsert_single_sql, &st)
+                   : sql_bulk(q, SQL_BULK_ROLLUPS, rows, upsert_sql, &st);
         for (unsigned j = 0; !r && j < rows; j++)
-            bind_delta(st, &d[k + j]);
+            bind_delta(st, &d[k + j], single);
         k += rows;
         if (!r)
             r = sql_run(q, st, "update rollups");

@@ -106,7 +106,14 @@ enum sql_id {
  * each on a server database), SQL_BULK_MAX rows at a time.
  */
 #define SQL_BULK_MAX 64u
-enum sql_bulk { SQL_BULK_READINGS, SQL_BULK_ROLLUPS, SQL_BULK_VERSIONS, SQL_BULK__COUNT };
+enum sql_bulk {
+    SQL_BULK_READINGS,
+    SQL_BULK_READINGS_SINGLE, /* single-phase readings: their columns only */
+    SQL_BULK_ROLLUPS,
+    SQL_BULK_ROLLUPS_SINGLE, /* rollup deltas without per-phase metrics */
+    SQL_BULK_VERSIONS,
+    SQL_BULK__COUNT
+};
 
 struct sql_store {
     struct store base;
