@@ -206,7 +206,17 @@ static int apply(struct adc_sim_params *p, const char *key, const char *val, cha
     return fail(err, errlen, "unknown key '%s' (known: " KNOWN_KEYS ")", key);
 }
 
+static int parse_with(const char *params, enum adc_wiring wiring, struct adc_sim_params *ret,
+                      char *err, size_t errlen);
+
 int adc_sim_parse(const char *params, struct adc_sim_params *ret, char *err, size_t errlen)
+{
+    return parse_with(params, ADC_WIRING_1P2W, ret, err, errlen);
+}
+
+/* wiring: the default when the spec has no wiring= key. */
+static int parse_with(const char *params, enum adc_wiring wiring, struct adc_sim_params *ret,
+                      char *err, size_t errlen)
 {
     struct adc_sim_params p = {
         .rate_hz = 6400,
@@ -215,7 +225,7 @@ int adc_sim_parse(const char *params, struct adc_sim_params *ret, char *err, siz
         .i_rms = 10,
         .seed = 1,
         .realtime = true,
-        .wiring = ADC_WIRING_1P2W,
+        .wiring = wiring,
         .angle_deg = {0, -120, 120},
     };
     /* Per-phase values not given fall back to the common ones: NAN and -1 mark them. */
@@ -454,23 +464,17 @@ int adc_sim_open(const char *params, const char *wiring, struct adc **ret_adc, c
                  size_t errlen)
 {
     struct adc_sim_params p;
-    int r = adc_sim_parse(params, &p, err, errlen);
+    enum adc_wiring w = ADC_WIRING_1P2W;
+    if (wiring && adc_wiring_parse(wiring, &w))
+        return fail(err, errlen, "unknown wiring '%s'", wiring);
+    int r = parse_with(params, w, &p, err, errlen);
     if (r)
         return r;
-    enum adc_wiring w;
-    if (wiring && adc_wiring_parse(wiring, &w) == 0) {
-        if (p.wiring_given && p.wiring != w)
-            return fail(err, errlen, "wiring=%s differs from the meter's wiring %s",
-                        adc_wiring_name(p.wiring), wiring);
-        if (!p.wiring_given && w != ADC_WIRING_1P2W) {
-            /* The meter's wiring decides what the generator makes. */
-            char spec[2048];
-            if (snprintf(spec, sizeof(spec), "%s%swiring=%s", params ? params : "",
-                         params && *params ? "," : "", wiring) >= (int)sizeof(spec))
-                return fail(err, errlen, "the parameter list is too long");
-            return adc_sim_open(spec, NULL, ret_adc, err, errlen);
-        }
-    }
+    /* The meter's wiring decides what the generator makes; a spec saying otherwise is a
+       mistake worth a clear word. */
+    if (wiring && p.wiring_given && p.wiring != w)
+        return fail(err, errlen, "wiring=%s differs from the meter's wiring %s",
+                    adc_wiring_name(p.wiring), wiring);
 
     struct adc_sim *s = calloc(1, sizeof(*s));
     if (!s) {
