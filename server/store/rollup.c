@@ -18,6 +18,15 @@ const struct rollup_metric_desc rollup_metrics[RM__COUNT] = {
     [RM_FREQ_HZ] = {"freq_hz", true, RR_FREQ_HZ, RR_FREQ_HZ_MIN, RR_FREQ_HZ_MAX},
     [RM_THD_V] = {"thd_v", true, RR_THD_V, -1, -1},
     [RM_THD_I] = {"thd_i", true, RR_THD_I, -1, -1},
+    [RM_VOLTAGE_A] = {"voltage_a", true, RR_VOLTAGE_A, -1, -1},
+    [RM_VOLTAGE_B] = {"voltage_b", true, RR_VOLTAGE_B, -1, -1},
+    [RM_VOLTAGE_C] = {"voltage_c", true, RR_VOLTAGE_C, -1, -1},
+    [RM_CURRENT_A] = {"current_a", true, RR_CURRENT_A, -1, -1},
+    [RM_CURRENT_B] = {"current_b", true, RR_CURRENT_B, -1, -1},
+    [RM_CURRENT_C] = {"current_c", true, RR_CURRENT_C, -1, -1},
+    [RM_POWER_W_A] = {"power_w_a", true, RR_POWER_W_A, -1, -1},
+    [RM_POWER_W_B] = {"power_w_b", true, RR_POWER_W_B, -1, -1},
+    [RM_POWER_W_C] = {"power_w_c", true, RR_POWER_W_C, -1, -1},
 };
 
 const enum reading_real rollup_metric_real[RM__COUNT] = {
@@ -25,6 +34,11 @@ const enum reading_real rollup_metric_real[RM__COUNT] = {
     [RM_POWER_W] = RR_POWER_W, [RM_REACTIVE_VAR] = RR_REACTIVE_VAR,
     [RM_PF] = RR_PF,           [RM_FREQ_HZ] = RR_FREQ_HZ,
     [RM_THD_V] = RR_THD_V,     [RM_THD_I] = RR_THD_I,
+    [RM_VOLTAGE_A] = RR_VOLTAGE_A, [RM_VOLTAGE_B] = RR_VOLTAGE_B,
+    [RM_VOLTAGE_C] = RR_VOLTAGE_C, [RM_CURRENT_A] = RR_CURRENT_A,
+    [RM_CURRENT_B] = RR_CURRENT_B, [RM_CURRENT_C] = RR_CURRENT_C,
+    [RM_POWER_W_A] = RR_POWER_W_A, [RM_POWER_W_B] = RR_POWER_W_B,
+    [RM_POWER_W_C] = RR_POWER_W_C,
 };
 
 const char *const rollup_energy_columns[RE__COUNT] = {"energy_import", "energy_export"};
