@@ -35,6 +35,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 static void restart_window(struct demand *d)
 {
+    d->has_sliding = false;
     d->count = 0;
     d->first = 0;
     d->minute_start_ms = 0;
@@ -53,7 +54,8 @@ static bool close_minute(struct demand *d, int64_t utc_offset_ms)
 {
     int64_t end_ms = d->minute_start_ms + MINUTE_MS;
     if (d->minute_covered_ms < MIN_COVERED_MS) {
-        d->count = 0; /* not measured enough: the window starts again */
+        d->has_sliding = false; /* not measured enough: the window starts again */
+        d->count = 0;
         d->first = 0;
         return false;
     }
@@ -117,6 +119,7 @@ bool demand_add(struct demand *d, int64_t end_ms, int64_t duration_ms, double en
                 check_month(d, month_start_ms);
                 fresh = close_minute(d, utc_offset_ms) || fresh;
             } else {
+                d->has_sliding = false;
                 d->count = 0;
                 d->first = 0;
             }

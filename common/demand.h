@@ -40,7 +40,8 @@ struct demand {
     double minutes_wh[DEMAND_PERIOD_MAX_MIN];
     unsigned first, count;
     /* results */
-    bool has_sliding, has_block;
+    bool has_sliding;      /* a present value: false again while a restarted window fills */
+    bool has_block;
     double sliding_w;      /* of the window ending at sliding_end_ms */
     int64_t sliding_end_ms;
     double block_w;        /* the last complete block */

@@ -121,6 +121,7 @@ static void test_a_gap_restarts_the_window_and_a_new_month_clears_the_maximum(vo
     /* Off for 30 s of a minute, then on: the window needs 5 measured minutes again. */
     int64_t back = T0 + 10 * MIN_MS + 30000;
     assert_int_equal(feed(&d, back, 30 + 4 * 60, constant_1000, MONTH_DEC, 0), 0);
+    assert_false(d.has_sliding); /* no present value until the window is whole again */
     assert_int_equal(feed(&d, back + (30 + 4 * 60) * 1000, 60, constant_1000, MONTH_DEC, 0), 1);
 
     /* The next interval is in January: December's maximum goes. */
