@@ -77,7 +77,7 @@ bool capture_channel_is_current(enum capture_channel ch)
     return (unsigned)ch < CAPTURE_CH_COUNT && channels[ch].current;
 }
 
-static int channel_parse(const char *name, enum capture_channel *ret)
+int capture_channel_parse(const char *name, enum capture_channel *ret)
 {
     for (int k = 0; k < CAPTURE_CH_COUNT; k++) {
         if (strcmp(name, channels[k].name) == 0) {
@@ -370,7 +370,7 @@ static int decode_layout_3p(const json_t *root, struct capture_layout *l, char *
     l->count = count;
     for (size_t k = 0; k < count; k++) {
         const char *name = json_string_value(json_array_get(chs, k));
-        if (!name || channel_parse(name, &l->ch[k])) {
+        if (!name || capture_channel_parse(name, &l->ch[k])) {
             snprintf(err, errlen, "%s", rule);
             return -EINVAL;
         }
@@ -399,7 +399,7 @@ static int decode_layout_3p(const json_t *root, struct capture_layout *l, char *
     json_object_foreach((json_t *)cal, key, v)
     {
         enum capture_channel ch;
-        int at = channel_parse(key, &ch) ? -1 : layout_find(l, ch);
+        int at = capture_channel_parse(key, &ch) ? -1 : layout_find(l, ch);
         double x;
         if (at < 0 || !json_number(v, &x) || !cal_valid(x)) {
             snprintf(err, errlen,

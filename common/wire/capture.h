@@ -72,6 +72,8 @@ enum capture_channel {
 const char *capture_wiring_name(enum capture_wiring w);
 /* The wiring named name; -EINVAL for any other text. */
 int capture_wiring_parse(const char *name, enum capture_wiring *ret);
+/* The channel named name ("va"); -EINVAL for any other text. */
+int capture_channel_parse(const char *name, enum capture_channel *ret);
 /* The channel's member name ("va"), unit ("V" or "A") and phase label ("a", "ab", "" for 1p). */
 const char *capture_channel_name(enum capture_channel ch);
 const char *capture_channel_unit(enum capture_channel ch);

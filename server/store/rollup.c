@@ -30,14 +30,22 @@ const struct rollup_metric_desc rollup_metrics[RM__COUNT] = {
 };
 
 const enum reading_real rollup_metric_real[RM__COUNT] = {
-    [RM_VOLTAGE] = RR_VOLTAGE, [RM_CURRENT] = RR_CURRENT,
-    [RM_POWER_W] = RR_POWER_W, [RM_REACTIVE_VAR] = RR_REACTIVE_VAR,
-    [RM_PF] = RR_PF,           [RM_FREQ_HZ] = RR_FREQ_HZ,
-    [RM_THD_V] = RR_THD_V,     [RM_THD_I] = RR_THD_I,
-    [RM_VOLTAGE_A] = RR_VOLTAGE_A, [RM_VOLTAGE_B] = RR_VOLTAGE_B,
-    [RM_VOLTAGE_C] = RR_VOLTAGE_C, [RM_CURRENT_A] = RR_CURRENT_A,
-    [RM_CURRENT_B] = RR_CURRENT_B, [RM_CURRENT_C] = RR_CURRENT_C,
-    [RM_POWER_W_A] = RR_POWER_W_A, [RM_POWER_W_B] = RR_POWER_W_B,
+    [RM_VOLTAGE] = RR_VOLTAGE,
+    [RM_CURRENT] = RR_CURRENT,
+    [RM_POWER_W] = RR_POWER_W,
+    [RM_REACTIVE_VAR] = RR_REACTIVE_VAR,
+    [RM_PF] = RR_PF,
+    [RM_FREQ_HZ] = RR_FREQ_HZ,
+    [RM_THD_V] = RR_THD_V,
+    [RM_THD_I] = RR_THD_I,
+    [RM_VOLTAGE_A] = RR_VOLTAGE_A,
+    [RM_VOLTAGE_B] = RR_VOLTAGE_B,
+    [RM_VOLTAGE_C] = RR_VOLTAGE_C,
+    [RM_CURRENT_A] = RR_CURRENT_A,
+    [RM_CURRENT_B] = RR_CURRENT_B,
+    [RM_CURRENT_C] = RR_CURRENT_C,
+    [RM_POWER_W_A] = RR_POWER_W_A,
+    [RM_POWER_W_B] = RR_POWER_W_B,
     [RM_POWER_W_C] = RR_POWER_W_C,
 };
 

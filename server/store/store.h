@@ -297,6 +297,9 @@ int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_le
  */
 #define CAPTURE_REQUEST_ID_MAX 64
 #define CAPTURE_MESSAGE_MAX    255
+/* Channels of a multi-channel capture and the length of a channel's name ("vab"). */
+#define CAPTURE_CHANNELS_MAX     6
+#define CAPTURE_CHANNEL_NAME_MAX 3
 
 enum capture_status { CAPTURE_PENDING = 0, CAPTURE_COMPLETE, CAPTURE_FAILED };
 const char *capture_status_name(enum capture_status status);
@@ -314,12 +317,18 @@ struct capture_rec {
     double rate_hz, nominal_hz;
     int64_t start_ms;    /* wall-clock time of the first sample */
     int64_t received_ms; /* when it completed or failed */
-    size_t samples;      /* sample pairs */
+    size_t samples;      /* samples per channel */
+    /* The channels, in order: single phase "1p2w" with v, i (every capture before three-phase
+       metering); three-phase as the meter sent them (docs/protocol.md). */
+    char wiring[8];
+    size_t channels;
+    char channel[CAPTURE_CHANNELS_MAX][CAPTURE_CHANNEL_NAME_MAX + 1];
     /* Owned by the record, freed by capture_rec_clear(); NULL when absent or not asked for: */
-    char *analysis; /* JSON object text */
-    float *v, *i;   /* volts and amperes, `samples` each */
+    char *analysis;                 /* JSON object text */
+    float *x[CAPTURE_CHANNELS_MAX]; /* channel k's samples, volts or amperes, `samples` each */
+    float *v, *i;                   /* single phase: x[0] and x[1]; NULL for three-phase */
 };
-/* Frees analysis, v and i (and sets them NULL). NULL is fine. */
+/* Frees analysis and the samples (and sets them NULL). NULL is fine. */
 void capture_rec_clear(struct capture_rec *c);
 
 /* What a meter sent, for store_capture_complete(). */
@@ -327,7 +336,13 @@ struct capture_data {
     double rate_hz, nominal_hz;
     int64_t start_ms, received_ms;
     size_t samples;
-    const float *v, *i;
+    const float *v, *i; /* single phase (channels 0): volts and amperes */
+    /* Multi-channel (channels 2..CAPTURE_CHANNELS_MAX): the wiring ("3p4w"), each channel's
+       name (letters, at most CAPTURE_CHANNEL_NAME_MAX) and samples; v and i are then unused. */
+    const char *wiring;
+    size_t channels;
+    const char *channel[CAPTURE_CHANNELS_MAX];
+    const float *x[CAPTURE_CHANNELS_MAX];
     const char *analysis; /* JSON object text, or NULL when the capture was too short */
     const char *message;  /* NULL, or a note ("too short to analyse") */
 };
