@@ -47,6 +47,9 @@
 
 #define BLOCK_S         0.05 /* samples taken from the ring at a time */
 #define RING_SECONDS    12   /* >= 10 s of captures plus the ring's 1 s of slack */
+/* Three phases: six channels of 12 s would be 1.8 MB, past what the meter may use (RSS under
+   8 MB with its libraries); 7 s hold captures of up to 6 s. */
+#define RING3_SECONDS 7
 #define POP_TIMEOUT_MS  200
 #define STOP_TIMEOUT_MS 3000
 #define COMMAND_QUEUE   8
@@ -606,8 +609,8 @@ static int run(const struct meterd_options *o)
         m.ch[k] = malloc(m.block * sizeof(float));
         r = m.ch[k] ? 0 : -ENOMEM;
     }
-    if (r || ring_new_channels((size_t)ceil(rate * RING_SECONDS), rate, m.three ? m.nch : 2,
-                               &m.ring) ||
+    double ring_s = m.three ? RING3_SECONDS : RING_SECONDS;
+    if (r || ring_new_channels((size_t)ceil(rate * ring_s), rate, m.three ? m.nch : 2, &m.ring) ||
         command_queue_new(COMMAND_QUEUE, &m.commands) || ack_queue_new(ACK_QUEUE, &m.acks)) {
         log_error("out of memory");
         goto out;
