@@ -6,12 +6,15 @@ The three-phase meter's signal is unbalanced on purpose (phase c's voltage 220 V
 line-to-line voltages, the neutral current and the unbalance each have a distinct expected
 value, computed here from the phasors. The last test reads meterd's resident set from /proc
 (issue: under 8 MB) and prints it."""
+import calendar
 import cmath
+import datetime
 import math
 import os
 import sys
+import zlib
 
-from harness import Meter, api_get, http, main, wait_until
+from harness import Meter, api_get, http, main, make_dir, state_file, wait_until
 from ingest_common import IngestTest
 
 V = {"a": 230.0, "b": 230.0, "c": 220.0}
@@ -54,16 +57,46 @@ def expected():
     }
 
 
+def month_start_ms(months_back=0):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    y, m = now.year, now.month - months_back
+    while m < 1:
+        y, m = y - 1, m + 12
+    return calendar.timegm((y, m, 1, 0, 0, 0)) * 1000
+
+
+def state_v3(device, demand_max_mw, demand_ts_ms, month_ms):
+    """A state file as a meterd that measured this month's maximum demand left it."""
+    body = (f"smartmeter-meterd-state 3\ndevice_id {device}\nseq 0\nboot 0\n"
+            "energy_import_mwh 0\nenergy_export_mwh 0\nreactive_import_mvarh 0\n"
+            "reactive_export_mvarh 0\nenergy_import_a_mwh 0\nenergy_import_b_mwh 0\n"
+            f"energy_import_c_mwh 0\nwiring 3p4w\ndemand_max_mw {demand_max_mw}\n"
+            f"demand_max_ts_ms {demand_ts_ms}\ndemand_month_ms {month_ms}\n")
+    return body + f"crc32 {zlib.crc32(body.encode()):08x}\n"
+
+
 class ThreePhaseMeter(IngestTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.ingest_fixture(["tp-3p", "tp-1p"])
+        cls.ingest_fixture(["tp-3p", "tp-1p", "tp-dm", "tp-old"])
         cls.m3 = cls.track(Meter(cls.workdir, "tp-3p", cls.broker.url, interval="1", adc=ADC_3P,
                                  extra=("--demand-period-min", "5")))
         cls.m1 = cls.track(Meter(cls.workdir, "tp-1p", cls.broker.url, interval="1", adc=ADC_1P))
-        cls.m3.start()
-        cls.m1.start()
+        # Two meters restarted with a maximum demand kept in their state files: this month's
+        # (kept) and last month's (gone at the first reading).
+        cls.demand_ts = month_start_ms() + 3_600_000
+        cls.demand_meters = []
+        for dev, month in (("tp-dm", month_start_ms()), ("tp-old", month_start_ms(1))):
+            sd = make_dir(cls.workdir, f"state-{dev}")
+            for suffix in ("", ".bak"):
+                with open(state_file(sd, dev) + suffix, "w") as f:
+                    f.write(state_v3(dev, 41_250_500, month + 3_600_000, month))
+            cls.demand_meters.append(cls.track(Meter(
+                cls.workdir, dev, cls.broker.url, interval="1", adc=ADC_3P, state_dir=sd,
+                extra=("--timezone", "UTC"))))
+        for m in (cls.m3, cls.m1, *cls.demand_meters):
+            m.start()
 
     def rows(self, device, limit=5):
         r = http("GET", self.srv.url(f"/api/device/data/{device}?limit={limit}"), token=self.token)
@@ -163,6 +196,16 @@ class ThreePhaseMeter(IngestTest):
         self.assertEqual(lines[1], "6,6A,0D", lines[:3])
         names = [line.split(",")[1] for line in lines[2:8]]
         self.assertEqual([n.lower() for n in names], ["va", "vb", "vc", "ia", "ib", "ic"], lines)
+
+    def test_4c_the_months_maximum_demand_survives_a_restart(self):
+        row = self.newest("tp-dm", after_seq=1)
+        self.assertAlmostEqual(row["demand_max_w"], 41250.5, places=3)
+        self.assertEqual(row["demand_max_ts"], self.demand_ts)
+        self.assertNotIn("demand_w", row)  # a whole period must be measured first
+        old = self.newest("tp-old", after_seq=1)
+        self.assertNotIn("demand_max_w", old)  # last month's maximum does not count
+        with open(self.demand_meters[1].state_file) as f:
+            self.assertIn("demand_max_ts_ms 0\n", f.read())
 
     @staticmethod
     def memory_kb(pid):
