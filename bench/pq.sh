@@ -8,6 +8,9 @@
 #      signal, two channels at 12.8 and 6.4 kHz, against the 2 % aim;
 #   2. with valgrind installed, the same analysis under callgrind: instructions
 #      per second of signal, a figure that does not move with machine load;
+#   2b. bench_pq3_cost: the three-phase analysis (pq3), six channels at 6.4 kHz,
+#      3p4w and 3p3w Aron, against the single-phase one in the same run, and
+#      under callgrind;
 #   3. meterd's peak RSS (VmHWM) after BENCH_RSS_SECONDS of sampling the sim
 #      ADC at 12.8 kHz, publishing to a throwaway mosquitto on a free loopback
 #      port, against the 8 MB aim.
@@ -34,7 +37,7 @@ echo "== build ($build, -O2)"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTMETER_BUILD_TESTS=OFF \
     -DSMARTMETER_BUILD_SERVER=OFF -DSMARTMETER_BUILD_BENCH=ON > "$tmp/cmake.log" 2>&1 \
     || { cat "$tmp/cmake.log" >&2; exit 1; }
-cmake --build "$build" -j"$(nproc)" --target bench_pq_cost meterd > "$tmp/build.log" 2>&1 \
+cmake --build "$build" -j"$(nproc)" --target bench_pq_cost bench_pq3_cost meterd > "$tmp/build.log" 2>&1 \
     || { cat "$tmp/build.log" >&2; exit 1; }
 
 echo "== pq analysis cost"
@@ -52,6 +55,28 @@ if command -v valgrind > /dev/null; then
         per_s = ir / s
         printf "  instructions per second of signal (2 channels at 12800 Hz): %.3g", per_s
         printf " = %.0f per sample pair\n", per_s / 12800
+        printf "  against a core retiring 1e9 instructions per second (1 GHz at 1 per cycle):"
+        printf " %.3f %% of it\n", per_s / 1e9 * 100
+    }'
+else
+    echo "  valgrind not installed: skipped"
+fi
+
+echo "== pq3 three-phase analysis cost"
+"$build/bench/bench_pq3_cost" "$seconds"
+
+echo "== pq3 three-phase analysis under callgrind"
+if command -v valgrind > /dev/null; then
+    cg_seconds=10
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind3.out" \
+        --toggle-collect=pq3_analyzer_feed --toggle-collect=pq3_interval_finish \
+        "$build/bench/bench_pq3_cost" --callgrind "$cg_seconds" > "$tmp/callgrind3.log" 2>&1 \
+        || { cat "$tmp/callgrind3.log" >&2; exit 1; }
+    ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$tmp/callgrind3.out")
+    awk -v ir="$ir" -v s="$cg_seconds" 'BEGIN {
+        per_s = ir / s
+        printf "  instructions per second of signal (6 channels at 6400 Hz, 3p4w): %.3g", per_s
+        printf " = %.0f per sample instant\n", per_s / 6400
         printf "  against a core retiring 1e9 instructions per second (1 GHz at 1 per cycle):"
         printf " %.3f %% of it\n", per_s / 1e9 * 100
     }'

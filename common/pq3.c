@@ -24,7 +24,10 @@
  *   components with a = e^{j 120 deg}:
  *     V1 = (Va + a Vb + a^2 Vc) / 3, V2 = (Va + a^2 Vb + a Vc) / 3,
  *     V0 = (Va + Vb + Vc) / 3,
- *   the phase order being abc when |V1| >= |V2|.
+ *   the phase order being abc when |V1| >= |V2|. With the order acb the
+ *   two swap roles (the components are those of the rotation the meter sees),
+ *   so u2 still measures unbalance, within range, and `sequence` flags the
+ *   swap.
  */
 #include "pq3.h"
 
@@ -396,10 +399,18 @@ static void measure(struct pq_core *c, const struct pq_span *sp, void *arg)
         w->i1 = cabs((i[0] + al * i[1] + al2 * i[2]) / 3.0);
         w->i2 = cabs((i[0] + al2 * i[1] + al * i[2]) / 3.0);
         w->i0 = cabs((i[0] + i[1] + i[2]) / 3.0);
+        w->sequence = w->v1 >= w->v2 ? PQ3_SEQ_ABC : PQ3_SEQ_ACB;
+        if (w->sequence == PQ3_SEQ_ACB) { /* components of the rotation the meter sees */
+            double swap = w->v1;
+            w->v1 = w->v2;
+            w->v2 = swap;
+            swap = w->i1;
+            w->i1 = w->i2;
+            w->i2 = swap;
+        }
         w->u2_pct = w->v1 > 0 ? 100.0 * w->v2 / w->v1 : 0;
         w->u0_pct = w->v1 > 0 ? 100.0 * w->v0 / w->v1 : 0;
         w->i2_pct = ok[3] && ok[4] && ok[5] && w->i1 > 0 ? 100.0 * w->i2 / w->i1 : 0;
-        w->sequence = w->v1 >= w->v2 ? PQ3_SEQ_ABC : PQ3_SEQ_ACB;
     }
     if (a->fn)
         a->fn(w, a->ctx);

@@ -39,8 +39,11 @@
  *
  * Ownership and cost: pq3_analyzer_new() allocates every buffer once; feeding
  * samples never allocates, never blocks and does no I/O. The analyzer is used
- * by one thread at a time. At 6.4 kHz x 6 channels the analysis costs well
- * under 2 % of one core (bench/, docs/performance.md).
+ * by one thread at a time. At 6.4 kHz x 6 channels the analysis takes about
+ * 1.5e7 instructions per second of signal, 2.3x the single-phase one: 0.1 %
+ * of an x86 core, about 1.5 % of a Raspberry Pi 3's (bench_pq3_cost,
+ * docs/performance.md). Its buffers, allocated once, take about 200 KB at
+ * 6.4 kHz (windows of every channel, their resampled points and spectra).
  *
  * Sign conventions as pq.h: P > 0 is import; Q > 0 and phase_deg > 0 when the
  * current lags the voltage. Angles of phasors are in degrees, -180..180,
@@ -119,10 +122,14 @@ struct pq3_window {
     bool has_neutral;            /* 3p4w */
     double in_rms; /* neutral current: RMS of ia + ib + ic sample by sample (3p4w) */
     /* Symmetrical components of the fundamentals, RMS magnitudes (three-phase, when
-     * fundamental is true; otherwise 0). For 3p3w v0 is 0 (not measurable). */
+     * fundamental is true; otherwise 0). For 3p3w v0 is 0 (not measurable). They are
+     * taken in the rotation the meter sees: with the order acb (two phases swapped)
+     * v1 is the acb-rotating component and v2 the abc one, so u2 still measures the
+     * unbalance and stays small; sequence says which order it is. */
     bool fundamental;
     double v1, v2, v0, i1, i2, i0;
-    double u2_pct, u0_pct, i2_pct; /* v2/v1, v0/v1, i2/i1 in % */
+    double u2_pct, u0_pct, i2_pct; /* v2/v1, v0/v1, i2/i1 in %; i2 only when all three
+                                      currents have a fundamental (else 0) */
     enum pq3_sequence sequence;
 };
 

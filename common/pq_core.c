@@ -19,6 +19,15 @@
 #define WARMUP_PERIODS    3    /* detector settling after a reset: 1 to fill, 2 to decay */
 #define PERIOD_TOLERANCE  0.05 /* a period may differ from the window's mean by 5 % */
 
+/* The 6-tap loops unrolled (same operations in the same order, so the same results). */
+#if defined(__clang__)
+#define UNROLL_TAPS _Pragma("unroll")
+#elif defined(__GNUC__)
+#define UNROLL_TAPS _Pragma("GCC unroll 6")
+#else
+#define UNROLL_TAPS
+#endif
+
 double pq_wrap_deg(double d)
 {
     d = fmod(d, 360.0);
@@ -216,9 +225,14 @@ void pq_core_resample(struct pq_core *c, double from, double span, unsigned n,
         long k = (long)fl - 2;
         lagrange_weights(x, w);
         if (k >= 0 && k + PQ_TAPS <= len) {
-            for (int m = 0; m < PQ_TAPS; m++)
-                for (unsigned q = 0; q < n; q++)
-                    acc[q] += w[m] * c->buf[chs[q]][k + m];
+            for (unsigned q = 0; q < n; q++) {
+                const float *src = c->buf[chs[q]] + k;
+                double sum = 0;
+                UNROLL_TAPS
+                for (int m = 0; m < PQ_TAPS; m++)
+                    sum += w[m] * src[m];
+                acc[q] = sum;
+            }
         } else { /* at the buffer's ends (only fallback windows): repeat the edge sample */
             for (int m = 0; m < PQ_TAPS; m++) {
                 long idx = k + m < 0 ? 0 : k + m >= len ? len - 1 : k + m;
@@ -273,6 +287,7 @@ void pq_core_resample_gains(const struct pq_core *c, double nu1, unsigned hmax, 
         double hr = br, hi = bi, str = sr, sti = si;
         for (unsigned h = 1; h <= hmax; h++) {
             double pr = hr, pi = hi, sum_r = 0, sum_i = 0;
+            UNROLL_TAPS
             for (int m = 0; m < PQ_TAPS; m++) {
                 sum_r += w[m] * pr;
                 sum_i += w[m] * pi;
@@ -468,6 +483,17 @@ void pq_core_feed(struct pq_core *c, const float *const *in, size_t n, pq_core_m
     float frame[PQ_CORE_MAX_IN];
     const unsigned nin = c->n_in;
 
+    bool all_in = true;
+    for (unsigned q = 0; q < nin; q++)
+        all_in = all_in && in[q];
+    if (!c->cal_on && all_in && !c->derive) { /* the common case: straight into the window */
+        for (size_t k = 0; k < n; k++) {
+            for (unsigned q = 0; q < nin; q++)
+                frame[q] = in[q][k];
+            push(c, frame, measure, arg);
+        }
+        return;
+    }
     if (!c->cal_on) {
         for (size_t k = 0; k < n; k++) {
             for (unsigned q = 0; q < nin; q++)
@@ -487,16 +513,21 @@ void pq_core_feed(struct pq_core *c, const float *const *in, size_t n, pq_core_m
             continue;
         uint64_t out = c->cal_in - 1 - c->cal_delay; /* since the reset */
         for (unsigned q = 0; q < nin; q++) {
+            const float *line = c->cal_line[q];
             if (!c->shifted[q]) {
-                frame[q] = c->cal_line[q][(size_t)out & mask];
+                frame[q] = line[(size_t)out & mask];
                 continue;
             }
+            const double *w = c->cal_w[q];
+            const int64_t first = (int64_t)out + c->cal_floor[q] - 2;
             double acc = 0;
-            for (int m = 0; m < PQ_TAPS; m++) {
-                int64_t idx = (int64_t)out + c->cal_floor[q] - 2 + m;
-                if (idx < 0)
-                    idx = 0; /* the first few after a reset: repeat the oldest sample */
-                acc += c->cal_w[q][m] * c->cal_line[q][(size_t)idx & mask];
+            if (first >= 0) {
+                UNROLL_TAPS
+                for (int m = 0; m < PQ_TAPS; m++)
+                    acc += w[m] * line[(size_t)(first + m) & mask];
+            } else { /* the first few after a reset: repeat the oldest sample */
+                for (int m = 0; m < PQ_TAPS; m++)
+                    acc += w[m] * line[(size_t)(first + m < 0 ? 0 : first + m) & mask];
             }
             frame[q] = (float)acc;
         }

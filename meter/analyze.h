@@ -9,8 +9,14 @@
  * harmonics over the windows that found a fundamental. The part of the
  * capture after the last complete window is not used.
  *
+ * With --wiring 3p4w or 3p3w the lines are "va,vb,vc,ia,ib,ic" (or
+ * "vab,vbc,vca,ia,ib,ic") and the analysis is the three-phase one
+ * (common/pq3.h): per phase, totals, line-to-line voltages, neutral current,
+ * unbalance and phase sequence, in one JSON object (docs/meterd.md).
+ *
  * Ownership: analyze_read_csv() fills a struct analyze_samples whose arrays
- * the caller releases with analyze_samples_free().
+ * the caller releases with analyze_samples_free(); analyze_read_columns()
+ * likewise a struct analyze_channels (analyze_channels_free()).
  */
 #ifndef SMARTMETER_METER_ANALYZE_H
 #define SMARTMETER_METER_ANALYZE_H
@@ -19,8 +25,12 @@
 #include <stdio.h>
 
 #include "analysis.h"
+#include "dynbuf.h"
+#include "pq3.h"
 
 #define ANALYZE_MAX_SAMPLES 10000000u
+/* Sample instants of a three-phase capture: 6 channels of 4 bytes, at most 120 MB. */
+#define ANALYZE3_MAX_SAMPLES 5000000u
 #define ANALYZE_ERR_LEN     256
 
 struct analyze_samples {
@@ -46,8 +56,47 @@ void analyze_samples_free(struct analyze_samples *s);
 int analyze_compute(const float *v, const float *i, size_t n, double rate_hz, double nominal_hz,
                     struct analysis *ret, char *err, size_t errlen);
 
+/* Samples of up to six channels, channel k from column k. */
+struct analyze_channels {
+    float *ch[PQ3_CHANNELS];
+    unsigned columns;
+    size_t n, cap;
+};
+
+/*
+ * Reads lines of `columns` (1..6) comma-separated numbers, with the same
+ * tolerance as analyze_read_csv(); `expected` names the columns in messages
+ * ("va,vb,vc,ia,ib,ic"). Same returns.
+ */
+int analyze_read_columns(FILE *in, unsigned columns, const char *expected, size_t max_samples,
+                         struct analyze_channels *ret, char *err, size_t errlen);
+void analyze_channels_free(struct analyze_channels *c);
+
+/* A three-phase analysis and what it used. */
+struct analysis3 {
+    struct pq3_interval iv;
+    size_t samples;   /* sample instants read */
+    unsigned periods; /* fundamental periods in the windows that found one */
+};
+
+/*
+ * Analyses a 3p4w or 3p3w capture (six columns as pq3.h numbers the
+ * channels). Returns 0, -EINVAL (rate out of range, no window found a 40..70
+ * Hz fundamental on phase a's voltage) or -ENOMEM; err says which.
+ */
+int analyze3_compute(const struct analyze_channels *c, enum pq3_wiring wiring, double rate_hz,
+                     double nominal_hz, struct analysis3 *ret, char *err, size_t errlen);
+
+/*
+ * Appends the three-phase JSON object (docs/meterd.md), values rounded to six
+ * decimals as the single-phase one. Returns 0 or the writer's error.
+ */
+int analyze3_encode(const struct analysis3 *a, struct dynbuf *out);
+
 /* Prints the analysis (ANALYSIS_METERD, analysis.h) and a newline. Returns 0 or -EIO. */
 int analyze_write_json(const struct analysis *a, FILE *out);
+/* The same for a three-phase analysis. */
+int analyze3_write_json(const struct analysis3 *a, FILE *out);
 
 /* The whole command: argv[first..argc) are its options. Returns the exit status. */
 int analyze_main(int argc, char **argv, int first);
