@@ -108,6 +108,11 @@ static void write_channel_list(struct jsonw *w, const char *key, const struct ca
     jsonw_arr_end(w);
 }
 
+static bool three_phase(const struct capture_rec *cap)
+{
+    return strcmp(cap->wiring, "1p2w") != 0;
+}
+
 static void write_summary(struct jsonw *w, const struct capture_rec *cap)
 {
     jsonw_kint(w, "capture_id", cap->id);
@@ -136,9 +141,11 @@ static void write_summary(struct jsonw *w, const struct capture_rec *cap)
     jsonw_kdouble(w, "nominal_hz", cap->nominal_hz);
     jsonw_ktime(w, "start", cap->start_ms);
     jsonw_kint(w, "samples", (int64_t)cap->samples);
-    jsonw_kstr(w, "wiring", cap->wiring);
-    write_channel_list(w, "channels", cap, false);
-    write_channel_list(w, "units", cap, true);
+    if (three_phase(cap)) { /* a single-phase capture answers exactly as it always did */
+        jsonw_kstr(w, "wiring", cap->wiring);
+        write_channel_list(w, "channels", cap, false);
+        write_channel_list(w, "units", cap, true);
+    }
 }
 
 void api_capture_create(struct api_call *c)
@@ -402,8 +409,10 @@ void api_capture_samples(struct api_call *c)
     jsonw_kdouble(&w, "rate_hz", cap.rate_hz / (double)step);
     jsonw_ktime(&w, "start", cap.start_ms);
     jsonw_kint(&w, "samples", (int64_t)points);
-    jsonw_kstr(&w, "wiring", cap.wiring);
-    write_channel_list(&w, "channels", &cap, false);
+    if (three_phase(&cap)) {
+        jsonw_kstr(&w, "wiring", cap.wiring);
+        write_channel_list(&w, "channels", &cap, false);
+    }
     write_channel_list(&w, "units", &cap, true);
     for (size_t k = 0; k < cap.channels; k++)
         write_samples(&w, cap.channel[k], cap.x[k], cap.samples, step);
