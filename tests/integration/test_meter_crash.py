@@ -46,11 +46,15 @@ def load_state(path, device_id):
     assert last.startswith("crc32 ") and len(last) == 14, f"{path}: last line {last!r}"
     assert int(last[6:], 16) == zlib.crc32(body.encode()), f"{path}: CRC mismatch: {text!r}"
     lines = body.splitlines()
-    assert lines[0] in ("smartmeter-meterd-state 1", "smartmeter-meterd-state 2"), lines[0]
+    assert lines[0] in ("smartmeter-meterd-state 1", "smartmeter-meterd-state 2",
+                        "smartmeter-meterd-state 3"), lines[0]
     assert lines[1] == f"device_id {device_id}", lines[1]
     state = {}
     for line in lines[2:]:
         k, _, v = line.partition(" ")
+        if k == "wiring":  # version 3: the one text line
+            assert v in ("1p2w", "3p4w", "3p3w"), f"{path}: wiring {v!r}"
+            continue
         state[k] = int(v)
     for k in STATE_KEYS[:4]:
         assert k in state, f"{path}: no {k}"

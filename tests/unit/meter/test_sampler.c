@@ -333,11 +333,49 @@ static void test_sampler_stops_promptly(void **state)
     ring_free(ring);
 }
 
+static float frames[6][8192];
+
+static void test_sampler_pushes_every_channel_of_a_three_phase_sim(void **state)
+{
+    (void)state;
+    struct adc *adc = NULL;
+    assert_int_equal(adc_open("sim:rate=6400,wiring=3p4w,va=200,vb=210,vc=220,ia=1,ib=2,ic=3",
+                              &adc, err, sizeof(err)),
+                     0);
+    /* Per-channel calibration reaches the samples. */
+    assert_int_equal(adc_set_channel_calibration(adc, ADC_CH_IC, 2.0, 0.0), 0);
+    struct sample_ring *two = new_ring(6400), *six = NULL;
+    struct sampler *s = NULL;
+    assert_int_equal(sampler_start(adc, two, &s, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "the ADC delivers 6 channels, the ring holds 2"));
+    ring_free(two);
+    assert_int_equal(ring_new_channels(64000, 6400, 6, &six), 0);
+    s = start(adc, six);
+    sleep_ms(300);
+    sampler_free(s);
+    float *const out[6] = {frames[0], frames[1], frames[2], frames[3], frames[4], frames[5]};
+    bool gap;
+    size_t n = ring_pop_frames(six, out, 8192, 0, &gap);
+    assert_true(n > 1280);
+    n = n / 128 * 128; /* whole periods */
+    static const double want[6] = {200, 210, 220, 1, 2, 6};
+    for (int c = 0; c < 6; c++) {
+        double sq = 0;
+        for (size_t k = 0; k < n; k++)
+            sq += (double)frames[c][k] * frames[c][k];
+        if (fabs(sqrt(sq / (double)n) - want[c]) > want[c] * 0.002)
+            fail_msg("channel %d: rms %g, want %g", c, sqrt(sq / (double)n), want[c]);
+    }
+    ring_free(six);
+    adc_close(adc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sampler_reads_the_sim_in_blocks_at_its_rate),
         cmocka_unit_test(test_sampler_delivers_calibrated_sim_samples),
+        cmocka_unit_test(test_sampler_pushes_every_channel_of_a_three_phase_sim),
         cmocka_unit_test(test_sampler_counts_overruns_of_a_slow_converter_as_gaps),
         cmocka_unit_test(test_sampler_counts_failed_reads_and_marks_them),
         cmocka_unit_test(test_sampler_gives_up_after_a_second_of_failures),
