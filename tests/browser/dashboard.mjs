@@ -92,6 +92,8 @@ async function desktop(browser) {
   await page.waitForFunction(() => ['meter-a', 'meter-b'].every((d) => document.querySelector(`[data-device="${d}"]`)?.dataset.status === 'online'), null, { timeout: WAIT_MS });
   const ids = await page.$$eval('#device-list .device-id', (els) => els.map((e) => e.textContent));
   assert.deepEqual(ids, ['meter-a', 'meter-b', METER_3P]);
+  assert.equal(await page.textContent(`[data-device="${METER_3P}"] .badge.wiring`), '三相四线');
+  assert.equal(await page.locator('[data-device="meter-a"] .badge.wiring').count(), 0);
   const firstVoltage = await page.textContent('[data-device="meter-a"] .metric .value');
   assert.match(firstVoltage, /^2\d\d\.\d/, `meter-a's voltage reads ${firstVoltage}`);
   await shot(page, 'desktop-2-devices');
