@@ -74,8 +74,9 @@ export function barOption(name, labels, values) {
   };
 }
 
-// Instantaneous volts and amperes of a capture against milliseconds.
-export function waveformOption(names, rateHz, v, i) {
+// Instantaneous volts and amperes of a capture against milliseconds. channels: [{ name,
+// unit: 'V'|'A', data, color }], volts on the left axis, amperes on the right.
+export function waveformOption(channels, rateHz) {
   const ms = (k) => +((k * 1000) / rateHz).toFixed(3);
   return {
     animation: false,
@@ -85,10 +86,11 @@ export function waveformOption(names, rateHz, v, i) {
     xAxis: { type: 'value', name: 'ms', axisLabel: { hideOverlap: true } },
     yAxis: [{ type: 'value', name: 'V' }, { type: 'value', name: 'A', position: 'right' }],
     dataZoom: [{ type: 'inside' }],
-    series: [
-      { name: names.v, type: 'line', showSymbol: false, data: v.map((x, k) => [ms(k), x]) },
-      { name: names.i, type: 'line', yAxisIndex: 1, showSymbol: false, data: i.map((x, k) => [ms(k), x]) },
-    ],
+    series: channels.map((c) => ({
+      name: c.name, type: 'line', yAxisIndex: c.unit === 'A' ? 1 : 0, showSymbol: false, color: c.color,
+      lineStyle: c.unit === 'A' && c.color ? { type: 'dashed' } : undefined,
+      data: c.data.map((x, k) => [ms(k), x]),
+    })),
   };
 }
 

@@ -3,7 +3,7 @@
 import { Api } from '../api.js';
 import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
-import { createChart, harmonicsOption, waveformOption } from '../charts.js';
+import { PHASE_COLORS, createChart, harmonicsOption, waveformOption } from '../charts.js';
 import { dateTime, num } from '../format.js';
 
 const MAX_POINTS = 8000; // samples drawn per channel; longer captures are decimated
@@ -13,6 +13,22 @@ const ANALYSIS = [
   ['frequency_hz', 3], ['vrms', 2], ['irms', 3], ['p_w', 1], ['q_var', 1], ['s_va', 1],
   ['pf', 3], ['phase_deg', 2], ['thd_v', 2], ['thd_i', 2], ['windows', 0],
 ];
+
+// The channels of a samples answer to draw: those it lists in `channels` (a three-phase
+// capture: va, vb, vc, ia, ib, ic, or the line-to-line voltages of 3p3w), else v and i.
+// Each with its legend name, unit and, per phase, the phase's colour.
+export function captureChannels(s) {
+  const names = Array.isArray(s.channels) ? s.channels : ['v', 'i'];
+  return names.map((name, k) => {
+    const data = s[name];
+    if (!Array.isArray(data)) return null;
+    const unit = (Array.isArray(s.units) && s.units[k]) || (name.startsWith('i') ? 'A' : 'V');
+    if (name === 'v' || name === 'i') return { name: `${t(name === 'v' ? 'field.voltage' : 'field.current')} (${unit})`, unit, data };
+    // va → Ua, vab → Uab, ia → Ia; a line-to-line voltage takes its first phase's colour.
+    const label = `${name[0] === 'v' ? 'U' : 'I'}${name.slice(1)}`;
+    return { name: `${label} (${unit})`, unit, data, color: PHASE_COLORS[name[1]] };
+  }).filter(Boolean);
+}
 
 export function capturesSection(el, { id, staff }) {
   const status = h('div', { class: 'status', id: 'capture-status' });
@@ -68,9 +84,9 @@ export function capturesSection(el, { id, staff }) {
       if (c.state === 'pending') return fill(status, t('capture.pending'));
       if (c.state === 'failed') return fill(status, errorBox(t('capture.failed', { message: c.message || '' })));
       fill(status, c.message ? h('p', { class: 'muted' }, c.message) : null);
-      if (c.analysis) {
-        const a = c.analysis;
-        fill(analysis, h('dl', {}, ANALYSIS.map(([k, d]) => [h('dt', {}, t(`analysis.${k}`)), h('dd', { dataset: { key: k } }, num(a[k], d))])));
+      const a = c.analysis;
+      if (a) fill(analysis, h('dl', {}, ANALYSIS.map(([k, d]) => [h('dt', {}, t(`analysis.${k}`)), h('dd', { dataset: { key: k } }, num(a[k], d))])));
+      if (a && Array.isArray(a.harmonics_v) && Array.isArray(a.harmonics_i)) {
         harmEl.hidden = false;
         if (!harm) harm = createChart(harmEl);
         harm.chart.resize();
@@ -81,7 +97,7 @@ export function capturesSection(el, { id, staff }) {
       waveEl.hidden = false;
       if (!wave) wave = createChart(waveEl);
       wave.chart.resize();
-      const opt = waveformOption({ v: `${t('field.voltage')} (V)`, i: `${t('field.current')} (A)` }, s.rate_hz, s.v, s.i);
+      const opt = waveformOption(captureChannels(s), s.rate_hz);
       opt.dataZoom = [{ type: 'inside', startValue: 0, endValue: 100 }, { type: 'slider', height: 16, bottom: 4, startValue: 0, endValue: 100 }];
       wave.set(opt, true);
     } catch (err) {
