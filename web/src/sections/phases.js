@@ -29,7 +29,7 @@ function table(r) {
   const rows = phaseRows(r).map((row) =>
     h('tr', { dataset: { phase: row.phase } }, h('th', { scope: 'row', class: `phase-${row.phase}` }, t(`phases.${row.phase}`)), COLUMNS.map((c) => cell(row, c))));
   const total = totalRow(r);
-  // Voltage and current of the totals row are means, not sums: say so in the row's name.
+  // Voltage and current of the totals row are means, not sums; the note under the table says so.
   rows.push(h('tr', { dataset: { phase: 'total' }, class: 'total' }, h('th', { scope: 'row' }, t('phases.total')), COLUMNS.map((c) => cell(total, c))));
   if (typeof r.current_n === 'number') {
     rows.push(h('tr', { dataset: { phase: 'n' } }, h('th', { scope: 'row' }, t('phases.n')),
