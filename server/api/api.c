@@ -39,6 +39,7 @@ static const struct route routes[] = {
     {"POST", "/api/devices/:id/secret", api_device_secret, ACCESS_STAFF},
     {"GET", "/api/devices/:id/ledger", api_ledger, ACCESS_USER},
     {"GET", "/api/devices/:id/energy", api_device_energy, ACCESS_USER},
+    {"GET", "/api/devices/:id/demand", api_device_demand, ACCESS_USER},
     {"POST", "/api/devices/:id/bindings", api_binding_add, ACCESS_STAFF},
     {"DELETE", "/api/devices/:id/bindings/:username", api_binding_remove, ACCESS_STAFF},
     /* Users answer 404 for devices they may not see before the role is checked (403). */

@@ -200,6 +200,8 @@ void api_login_wechat(struct api_call *c);
 void api_me_wechat_bind(struct api_call *c);
 void api_me_wechat_unbind(struct api_call *c);
 void api_device_energy(struct api_call *c);
+/* GET /api/devices/:id/demand (api_demand.c) */
+void api_device_demand(struct api_call *c);
 void api_logout(struct api_call *c);
 void api_me_password(struct api_call *c);
 void api_user_update(struct api_call *c);

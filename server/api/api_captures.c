@@ -8,6 +8,7 @@
  * capture still pending CAPTURES_TIMEOUT_MS after it was requested is
  * shown as failed, and recorded so when it is read on its own.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -90,6 +91,23 @@ static int load_capture(struct api_call *c, const struct device_rec *dev, bool w
 }
 
 /* The fields every view of a capture shares. */
+/* A stored channel's unit: currents are named i..., voltages v.... */
+static const char *channel_unit(const char *name)
+{
+    return name[0] == 'i' ? "A" : "V";
+}
+
+/* The capture's channel names (or their units) as an array. */
+static void write_channel_list(struct jsonw *w, const char *key, const struct capture_rec *cap,
+                               bool units)
+{
+    jsonw_key(w, key);
+    jsonw_arr_begin(w);
+    for (size_t k = 0; k < cap->channels; k++)
+        jsonw_str(w, units ? channel_unit(cap->channel[k]) : cap->channel[k]);
+    jsonw_arr_end(w);
+}
+
 static void write_summary(struct jsonw *w, const struct capture_rec *cap)
 {
     jsonw_kint(w, "capture_id", cap->id);
@@ -118,6 +136,9 @@ static void write_summary(struct jsonw *w, const struct capture_rec *cap)
     jsonw_kdouble(w, "nominal_hz", cap->nominal_hz);
     jsonw_ktime(w, "start", cap->start_ms);
     jsonw_kint(w, "samples", (int64_t)cap->samples);
+    jsonw_kstr(w, "wiring", cap->wiring);
+    write_channel_list(w, "channels", cap, false);
+    write_channel_list(w, "units", cap, true);
 }
 
 void api_capture_create(struct api_call *c)
@@ -334,7 +355,7 @@ static int load_samples(struct api_call *c, struct device_rec *dev, struct captu
 {
     if (api_device_for_caller(c, c->params[0], dev) || load_capture(c, dev, true, cap))
         return -1;
-    if (cap->status != CAPTURE_COMPLETE || !cap->v) {
+    if (cap->status != CAPTURE_COMPLETE || !cap->x[0]) {
         capture_rec_clear(cap);
         return api_error(c, 409, "capture %lld is %s: it has no samples", (long long)cap->id,
                          capture_status_name(cap->status));
@@ -365,11 +386,12 @@ void api_capture_samples(struct api_call *c)
     }
     size_t step = (size_t)decimate;
     size_t points = (cap.samples + step - 1) / step;
-    if (points > CAPTURE_POINTS_MAX) {
+    /* CAPTURE_POINTS_MAX pairs: the same count of values over all channels. */
+    size_t max_points = 2 * CAPTURE_POINTS_MAX / (cap.channels ? cap.channels : 2);
+    if (points > max_points) {
         api_error(c, 413,
-                  "%zu samples are more than one answer carries (%d); ask with decimate=%zu",
-                  points, CAPTURE_POINTS_MAX,
-                  (cap.samples + CAPTURE_POINTS_MAX - 1) / CAPTURE_POINTS_MAX);
+                  "%zu samples are more than one answer carries (%zu); ask with decimate=%zu",
+                  points, max_points, (cap.samples + max_points - 1) / max_points);
         goto out;
     }
     struct jsonw w;
@@ -380,13 +402,11 @@ void api_capture_samples(struct api_call *c)
     jsonw_kdouble(&w, "rate_hz", cap.rate_hz / (double)step);
     jsonw_ktime(&w, "start", cap.start_ms);
     jsonw_kint(&w, "samples", (int64_t)points);
-    jsonw_key(&w, "units");
-    jsonw_arr_begin(&w);
-    jsonw_str(&w, "V");
-    jsonw_str(&w, "A");
-    jsonw_arr_end(&w);
-    write_samples(&w, "v", cap.v, cap.samples, step);
-    write_samples(&w, "i", cap.i, cap.samples, step);
+    jsonw_kstr(&w, "wiring", cap.wiring);
+    write_channel_list(&w, "channels", &cap, false);
+    write_channel_list(&w, "units", &cap, true);
+    for (size_t k = 0; k < cap.channels; k++)
+        write_samples(&w, cap.channel[k], cap.x[k], cap.samples, step);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 out:
@@ -408,9 +428,19 @@ static void comtrade_answer(struct api_call *c, bool cfg)
         .start_ms = cap.start_ms,
         .trigger_ms = cap.start_ms,
     };
+    /* Channel ids in capitals (V, I; VA, IAB, ...), the phase from the name's tail. */
+    struct comtrade_channel ch[CAPTURE_CHANNELS_MAX];
+    char ids[CAPTURE_CHANNELS_MAX][CAPTURE_CHANNEL_NAME_MAX + 1];
+    for (size_t k = 0; k < cap.channels; k++) {
+        const char *name = cap.channel[k];
+        size_t len = strlen(name);
+        for (size_t j = 0; j <= len; j++)
+            ids[k][j] = (char)toupper((unsigned char)name[j]);
+        ch[k] = (struct comtrade_channel){ids[k], name + 1, channel_unit(name), cap.x[k]};
+    }
     dynbuf_reset(&c->res->body);
-    int r = cfg ? comtrade_write_cfg(&m, cap.v, cap.i, cap.samples, &c->res->body)
-                : comtrade_write_dat(&m, cap.v, cap.i, cap.samples, &c->res->body);
+    int r = cfg ? comtrade_write_cfg_channels(&m, ch, cap.channels, cap.samples, &c->res->body)
+                : comtrade_write_dat_channels(&m, ch, cap.channels, cap.samples, &c->res->body);
     if (r == -E2BIG) {
         api_error(c, 413, "answer too large");
     } else if (r) {

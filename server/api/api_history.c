@@ -5,6 +5,13 @@
  * read raw readings and still answer past the raw readings' retention;
  * sub-minute buckets come from raw readings over a capped range.
  *
+ * `phase=a|b|c` answers that phase's fields only (voltage_a, current_a,
+ * power_w_a, ...); without it the answer holds the fields of the whole
+ * system (a three-phase device's per-phase fields come with phase=). Raw
+ * buckets aggregate only the columns they answer: a single-phase device's
+ * history (its newest reading has no three-phase field) costs what it did
+ * before three-phase metering.
+ *
  * Answers whose meaning cannot change while the device's data_version stays
  * (every raw answer, and bucket answers with an explicit `to`) carry an ETag
  * naming (device, data_version, normalised query), get 304 for a matching
@@ -33,10 +40,26 @@
 /* Rollup rows read for one answer: 100 000 is 69 days of minutes, 11 years of hours. */
 #define ROLLUP_MAX_ROWS 100000
 
+/* What one history answer holds: its writer and the fields asked for. */
+struct history_out {
+    struct jsonw *w;
+    enum reading_fields fields;
+    bool phase; /* phase= was given: only that phase's fields */
+};
+
 static int write_row(const struct reading *r, void *ctx)
 {
-    api_write_reading(ctx, r);
-    return jsonw_error(ctx) == -E2BIG ? -E2BIG : 0;
+    struct history_out *out = ctx;
+    if (!out->phase) {
+        api_write_reading(out->w, r);
+    } else {
+        struct reading one = *r;
+        one.real_present &= reading_fields_reals(out->fields);
+        one.counter_present &= reading_fields_counters(out->fields);
+        memset(one.label, 0, sizeof(one.label));
+        api_write_reading(out->w, &one);
+    }
+    return jsonw_error(out->w) == -E2BIG ? -E2BIG : 0;
 }
 
 /* A bucket in the shape docs/api.md gives; used_mwh NULL for raw buckets (not known). */
@@ -80,7 +103,18 @@ static int write_bucket_fields(struct jsonw *w, const struct reading_bucket *b,
 
 static int write_raw_bucket(const struct reading_bucket *b, void *ctx)
 {
-    return write_bucket_fields(ctx, b, NULL);
+    struct history_out *out = ctx;
+    return write_bucket_fields(out->w, b, NULL);
+}
+
+/* Whether a reading comes from a three-phase meter: its wiring says so, or it has per-phase
+   fields. */
+static bool reading_is_three_phase(const struct reading *r)
+{
+    const char *wiring = reading_label_text(r, RL_WIRING);
+    if (wiring)
+        return strcmp(wiring, "1p2w") != 0;
+    return (r->real_present & ~reading_fields_reals(READING_FIELDS_SINGLE)) != 0;
 }
 
 /* Stops the scan (without an error) once the combiner holds its buckets. */
@@ -120,8 +154,9 @@ static int stream_result(struct api_call *c, int r)
  */
 static void answer_rollup_buckets(struct api_call *c, const struct device_rec *dev, int64_t from,
                                   int64_t to, int64_t interval, enum rollup_period period,
-                                  int64_t limit)
+                                  int64_t limit, enum reading_fields fields)
 {
+    bool phase = fields >= READING_FIELDS_PHASE_A;
     /* Rows that overlap the range: start at the row holding from. */
     int64_t lo = period == ROLLUP_1D ? sitetime_day_start(from)
                                      : history_bucket_start(from, history_period_ms(period));
@@ -153,7 +188,10 @@ static void answer_rollup_buckets(struct api_call *c, const struct device_rec *d
     for (size_t i = scan.comb.n; i-- > 0 && !r;) {
         struct reading_bucket b;
         history_bucket_to_reading_bucket(&scan.comb.b[i], &b);
-        r = write_bucket_fields(&w, &b, &scan.comb.b[i]);
+        b.real_present &= reading_fields_reals(fields);
+        b.counter_present &= reading_fields_counters(fields);
+        /* The energy of a bucket is the whole system's: not part of one phase's answer. */
+        r = write_bucket_fields(&w, &b, phase ? NULL : &scan.comb.b[i]);
     }
     if (stream_result(c, r))
         goto out;
@@ -169,7 +207,8 @@ out:
  * `limit` buckets before `to` (what a chart of the latest readings asks for).
  */
 static void answer_raw_buckets(struct api_call *c, const struct device_rec *dev, int64_t from,
-                               int64_t to, int64_t interval, int64_t limit)
+                               int64_t to, int64_t interval, int64_t limit,
+                               enum reading_fields fields)
 {
     if (to - from > RAW_BUCKET_MAX_RANGE_MS) {
         int64_t oldest = history_bucket_start(to - 1, interval) - (limit - 1) * interval;
@@ -182,11 +221,23 @@ static void answer_raw_buckets(struct api_call *c, const struct device_rec *dev,
                   "interval of 1m or more");
         return;
     }
+    if (fields == READING_FIELDS_SYSTEM) {
+        /* Whole-system fields: those of single phase unless the device sends three phases. */
+        struct reading latest;
+        int r = store_reading_latest(c->store, dev->id, &latest);
+        if (r && r != -ENOENT) {
+            stream_result(c, r);
+            return;
+        }
+        if (r == -ENOENT || !reading_is_three_phase(&latest))
+            fields = READING_FIELDS_SINGLE;
+    }
     struct jsonw w;
     api_json(c, 200, &w);
     jsonw_arr_begin(&w);
-    int r = store_readings_buckets(c->store, dev->id, from, to, interval, (size_t)limit,
-                                   write_raw_bucket, &w);
+    struct history_out out = {&w, fields, false};
+    int r = store_readings_buckets_of(c->store, dev->id, from, to, interval, fields, (size_t)limit,
+                                      write_raw_bucket, &out);
     if (stream_result(c, r))
         return;
     jsonw_arr_end(&w);
@@ -195,13 +246,14 @@ static void answer_raw_buckets(struct api_call *c, const struct device_rec *dev,
 
 /* Builds the answer from the database into c->res (streamed; any status). */
 static void answer_from_store(struct api_call *c, const struct device_rec *dev, int64_t from,
-                              int64_t to, int64_t limit, int64_t bucket)
+                              int64_t to, int64_t limit, int64_t bucket, enum reading_fields fields)
 {
     if (!bucket) {
         struct jsonw w;
         api_json(c, 200, &w);
         jsonw_arr_begin(&w);
-        int r = store_readings_query(c->store, dev->id, from, to, (size_t)limit, write_row, &w);
+        struct history_out out = {&w, fields, fields >= READING_FIELDS_PHASE_A};
+        int r = store_readings_query(c->store, dev->id, from, to, (size_t)limit, write_row, &out);
         if (stream_result(c, r))
             return;
         jsonw_arr_end(&w);
@@ -210,9 +262,9 @@ static void answer_from_store(struct api_call *c, const struct device_rec *dev, 
     }
     enum rollup_period period;
     if (history_period_for(bucket, &period) == 0)
-        answer_rollup_buckets(c, dev, from, to, bucket, period, limit);
+        answer_rollup_buckets(c, dev, from, to, bucket, period, limit, fields);
     else
-        answer_raw_buckets(c, dev, from, to, bucket, limit);
+        answer_raw_buckets(c, dev, from, to, bucket, limit, fields);
 }
 
 /* Whether the client's If-None-Match (a list of tags, or "*") names etag. */
@@ -228,12 +280,12 @@ static bool etag_matches(const char *if_none_match, const char *etag)
  * least as new as its key says: an entry can hold newer data, never older.
  */
 static void answer_cacheable(struct api_call *c, const struct device_rec *dev, int64_t from,
-                             int64_t to, int64_t limit, int64_t bucket)
+                             int64_t to, int64_t limit, int64_t bucket, enum reading_fields fields)
 {
-    char query[128], etag[96];
+    char query[160], etag[96];
     snprintf(query, sizeof(query),
-             "from=%" PRId64 "&to=%" PRId64 "&limit=%" PRId64 "&interval=%" PRId64, from, to, limit,
-             bucket);
+             "from=%" PRId64 "&to=%" PRId64 "&limit=%" PRId64 "&interval=%" PRId64 "&fields=%d",
+             from, to, limit, bucket, (int)fields);
     snprintf(etag, sizeof(etag), "\"d%" PRId64 "-v%" PRId64 "-%016" PRIx64 "\"", dev->id,
              dev->data_version, histcache_query_hash(query));
     const char *inm = http_header(c->req, "If-None-Match");
@@ -251,7 +303,7 @@ static void answer_cacheable(struct api_call *c, const struct device_rec *dev, i
         c->res->status = 200;
     } else {
         dynbuf_reset(&c->res->body);
-        answer_from_store(c, dev, from, to, limit, bucket);
+        answer_from_store(c, dev, from, to, limit, bucket, fields);
         if (c->res->status != 200)
             return;
         if (cache)
@@ -270,7 +322,8 @@ void api_data_query(struct api_call *c)
 
     const char *from_s = http_query(c->req, "from"), *to_s = http_query(c->req, "to");
     const char *limit_s = http_query(c->req, "limit"), *interval_s = http_query(c->req, "interval");
-    const char *points_s = http_query(c->req, "points");
+    const char *points_s = http_query(c->req, "points"), *phase_s = http_query(c->req, "phase");
+    enum reading_fields fields = READING_FIELDS_SYSTEM;
     int64_t from = 0, to = INT64_MAX, limit = HISTORY_DEFAULT_LIMIT, bucket = 0, points = 0;
 
     if (from_s && api_parse_instant(from_s, &from)) {
@@ -288,6 +341,13 @@ void api_data_query(struct api_call *c)
     if (limit_s && api_parse_count(limit_s, 1, HISTORY_MAX_LIMIT, &limit)) {
         api_error(c, 400, "limit must be an integer from 1 to %d", HISTORY_MAX_LIMIT);
         return;
+    }
+    if (phase_s) {
+        if (strlen(phase_s) != 1 || !strchr("abc", phase_s[0]) || !phase_s[0]) {
+            api_error(c, 400, "phase must be a, b or c");
+            return;
+        }
+        fields = reading_fields_phase(phase_s[0]);
     }
     if (interval_s && points_s) {
         api_error(c, 400, "give interval or points, not both");
@@ -333,7 +393,7 @@ void api_data_query(struct api_call *c)
     }
     /* A bucket range ending at "now" follows the clock, not data_version: never cached. */
     if (bucket && !to_s)
-        answer_from_store(c, &dev, from, to, limit, bucket);
+        answer_from_store(c, &dev, from, to, limit, bucket, fields);
     else
-        answer_cacheable(c, &dev, from, to, limit, bucket);
+        answer_cacheable(c, &dev, from, to, limit, bucket, fields);
 }

@@ -79,29 +79,38 @@ static int add_time(struct dynbuf *out, int64_t ms)
                        s, us);
 }
 
-static int add_channel(struct dynbuf *out, int index, const char *id, const char *unit,
-                       const float *x, size_t n)
+static int add_channel(struct dynbuf *out, size_t index, const struct comtrade_channel *ch,
+                       size_t n)
 {
     struct comtrade_scale s;
-    comtrade_scale_of(x, n, &s);
+    comtrade_scale_of(ch->x, n, &s);
     /* An,ch_id,ph,ccbm,uu,a,b,skew,min,max,primary,secondary,PS */
-    return dynbuf_addf(out, "%d,%s,,,%s,%.9g,%.9g,0,%d,%d,1,1,P\r\n", index, id, unit, s.a, s.b,
-                       -COMTRADE_INT_MAX, COMTRADE_INT_MAX);
+    return dynbuf_addf(out, "%zu,%s,%s,,%s,%.9g,%.9g,0,%d,%d,1,1,P\r\n", index, ch->id, ch->phase,
+                       ch->unit, s.a, s.b, -COMTRADE_INT_MAX, COMTRADE_INT_MAX);
 }
 
-int comtrade_write_cfg(const struct comtrade_meta *m, const float *v, const float *i, size_t n,
-                       struct dynbuf *out)
+static int check_channels(const struct comtrade_meta *m, const struct comtrade_channel *ch,
+                          size_t count, size_t n)
 {
-    int r = check(m, n);
+    if (count == 0 || count > COMTRADE_CHANNELS_MAX)
+        return -EINVAL;
+    for (size_t k = 0; k < count; k++)
+        if (!name_ok(ch[k].id) || !name_ok(ch[k].phase) || !name_ok(ch[k].unit) || !ch[k].x)
+            return -EINVAL;
+    return check(m, n);
+}
+
+int comtrade_write_cfg_channels(const struct comtrade_meta *m, const struct comtrade_channel *ch,
+                                size_t count, size_t n, struct dynbuf *out)
+{
+    int r = check_channels(m, ch, count, n);
     if (r)
         return r;
     r = dynbuf_addf(out, "%s,%s,%d\r\n", m->station, m->device, COMTRADE_REVISION);
     if (!r)
-        r = dynbuf_addstr(out, "2,2A,0D\r\n");
-    if (!r)
-        r = add_channel(out, 1, "V", "V", v, n);
-    if (!r)
-        r = add_channel(out, 2, "I", "A", i, n);
+        r = dynbuf_addf(out, "%zu,%zuA,0D\r\n", count, count);
+    for (size_t k = 0; k < count && !r; k++)
+        r = add_channel(out, k + 1, &ch[k], n);
     if (!r)
         r = dynbuf_addf(out, "%.9g\r\n1\r\n%.9g,%zu\r\n", m->nominal_hz, m->rate_hz, n);
     if (!r)
@@ -113,19 +122,44 @@ int comtrade_write_cfg(const struct comtrade_meta *m, const float *v, const floa
     return r;
 }
 
+int comtrade_write_dat_channels(const struct comtrade_meta *m, const struct comtrade_channel *ch,
+                                size_t count, size_t n, struct dynbuf *out)
+{
+    int r = check_channels(m, ch, count, n);
+    if (r)
+        return r;
+    struct comtrade_scale sc[COMTRADE_CHANNELS_MAX];
+    for (size_t k = 0; k < count; k++)
+        comtrade_scale_of(ch[k].x, n, &sc[k]);
+    for (size_t j = 0; j < n && !r; j++) {
+        long long t_us = llround((double)j * 1e6 / m->rate_hz);
+        r = dynbuf_addf(out, "%zu,%lld", j + 1, t_us);
+        for (size_t k = 0; k < count && !r; k++)
+            r = dynbuf_addf(out, ",%ld", quantise(ch[k].x[j], &sc[k]));
+        if (!r)
+            r = dynbuf_addstr(out, "\r\n");
+    }
+    return r;
+}
+
+static void single_phase(const float *v, const float *i, struct comtrade_channel ret[2])
+{
+    ret[0] = (struct comtrade_channel){"V", "", "V", v};
+    ret[1] = (struct comtrade_channel){"I", "", "A", i};
+}
+
+int comtrade_write_cfg(const struct comtrade_meta *m, const float *v, const float *i, size_t n,
+                       struct dynbuf *out)
+{
+    struct comtrade_channel ch[2];
+    single_phase(v, i, ch);
+    return comtrade_write_cfg_channels(m, ch, 2, n, out);
+}
+
 int comtrade_write_dat(const struct comtrade_meta *m, const float *v, const float *i, size_t n,
                        struct dynbuf *out)
 {
-    int r = check(m, n);
-    if (r)
-        return r;
-    struct comtrade_scale sv, si;
-    comtrade_scale_of(v, n, &sv);
-    comtrade_scale_of(i, n, &si);
-    for (size_t k = 0; k < n && !r; k++) {
-        long long t_us = llround((double)k * 1e6 / m->rate_hz);
-        r = dynbuf_addf(out, "%zu,%lld,%ld,%ld\r\n", k + 1, t_us, quantise(v[k], &sv),
-                        quantise(i[k], &si));
-    }
-    return r;
+    struct comtrade_channel ch[2];
+    single_phase(v, i, ch);
+    return comtrade_write_dat_channels(m, ch, 2, n, out);
 }

@@ -5,8 +5,11 @@
  * Two files describe one capture: the .cfg (configuration: station, channels
  * and their scaling, line frequency, sample rate, time of the first sample
  * and of the trigger) and the .dat (one line per sample: number, time offset
- * in microseconds, one integer per analog channel). Channel 1 is the voltage
- * "V" in volts, channel 2 the current "I" in amperes; each is stored as an
+ * in microseconds, one integer per analog channel). A single-phase capture
+ * has channel 1 the voltage "V" in volts, channel 2 the current "I" in
+ * amperes; a three-phase one has one channel per capture channel, in the
+ * capture's order, named VA, VB, VC (or VAB, VBC, VCA), IA, IB, IC with the
+ * phase (ph) a, b, c (ab, bc, ca) and unit V or A. Each is stored as an
  * integer x in -99998..99998 with value = a * x + b, where b is the middle
  * of the channel's range and a spreads the range over the integers, so the
  * quantisation step is a (range / 199996). Times are UTC (the 1999 revision
@@ -49,12 +52,31 @@ struct comtrade_scale {
  */
 void comtrade_scale_of(const float *x, size_t n, struct comtrade_scale *ret);
 
-/* Appends the .cfg. Returns 0, -EINVAL (n == 0, a comma or line break in a name, bad rate), or the
- * dynbuf's error. */
+/* Analog channels a file may hold (a capture carries at most six). */
+#define COMTRADE_CHANNELS_MAX 16
+
+/* One analog channel: its identifier, phase, unit and n samples. */
+struct comtrade_channel {
+    const char *id;    /* ch_id: "V", "VA", "IB" (no commas) */
+    const char *phase; /* ph: "", "a", "ab" (no commas) */
+    const char *unit;  /* uu: "V" or "A" (no commas) */
+    const float *x;
+};
+
+/*
+ * Appends the .cfg of count channels (1..COMTRADE_CHANNELS_MAX) of n samples. Returns 0,
+ * -EINVAL (n == 0, a bad count, a comma or line break in a name, bad rate), or the dynbuf's
+ * error.
+ */
+int comtrade_write_cfg_channels(const struct comtrade_meta *m, const struct comtrade_channel *ch,
+                                size_t count, size_t n, struct dynbuf *out);
+/* Appends the .dat (ASCII, CR LF line ends). Returns 0, -EINVAL, or the dynbuf's error. */
+int comtrade_write_dat_channels(const struct comtrade_meta *m, const struct comtrade_channel *ch,
+                                size_t count, size_t n, struct dynbuf *out);
+
+/* A single-phase capture: channel V (volts) then I (amperes), as the _channels forms. */
 int comtrade_write_cfg(const struct comtrade_meta *m, const float *v, const float *i, size_t n,
                        struct dynbuf *out);
-
-/* Appends the .dat (ASCII, CR LF line ends). Returns 0, -EINVAL, or the dynbuf's error. */
 int comtrade_write_dat(const struct comtrade_meta *m, const float *v, const float *i, size_t n,
                        struct dynbuf *out);
 

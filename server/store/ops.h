@@ -57,7 +57,8 @@ int ops_readings_insert_batch(struct store *s, struct store_batch_item *items, s
 int ops_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
                        size_t limit, store_reading_cb cb, void *ctx);
 int ops_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
-                         int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx);
+                         int64_t bucket_ms, enum reading_fields fields, size_t limit,
+                         store_bucket_cb cb, void *ctx);
 int ops_reading_latest(struct store *s, int64_t device_pk, struct reading *ret);
 int ops_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
                                size_t max_rows, size_t *ret_deleted);
@@ -68,6 +69,12 @@ int ops_bump_data_versions(struct sql_store *q, const int64_t *pk, size_t n);
 /* ops_rollups.c */
 /* Adds the rollup deltas of the items marked inserted, in the open transaction. */
 int ops_rollups_add(struct sql_store *q, const struct store_batch_item *items, size_t n);
+/* ops_demand.c: the month's maximum demand of the batch's inserted readings. */
+int ops_demand_add(struct sql_store *q, const struct store_batch_item *items, size_t n);
+int ops_demand_month(struct store *s, int64_t device_pk, const char *month,
+                     struct demand_month *ret);
+int ops_demand_list(struct store *s, int64_t device_pk, size_t limit, store_demand_cb cb,
+                    void *ctx);
 int ops_rollup_get(struct store *s, int64_t device_pk, enum rollup_period period, int64_t bucket_ms,
                    struct rollup_delta *ret);
 int ops_rollups_query(struct store *s, int64_t device_pk, enum rollup_period period,

@@ -1,17 +1,23 @@
 /*
  * ops_captures: waveform captures (store.h "Waveform captures"). Samples
- * are kept as one blob of v,i pairs interleaved as little-endian float32
- * (CAPTURE_PAIR_BYTES a pair), the same bytes in every database.
+ * are kept as one blob of the channels interleaved as little-endian float32,
+ * one value per channel per instant (v,i pairs for single phase, whose
+ * wiring and channels columns stay NULL as before three-phase metering), the
+ * same bytes in every database. The channels column names them, in order,
+ * comma-separated.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "f32le.h"
 #include "ops.h"
 
-#define CAPTURE_PAIR_BYTES 8
+#define CAPTURE_VALUE_BYTES 4
 /* The largest blob every driver binds (SQLite's limit of a 32-bit length). */
 #define CAPTURE_BLOB_MAX ((size_t)INT32_MAX)
 
@@ -19,8 +25,8 @@
 #define CAPTURE_SELECT                                                                             \
     "SELECT c.id, c.device_pk, c.request_id, COALESCE(u.username, ''), c.requested_ms, "           \
     "c.duration_ms, c.status, COALESCE(c.message, ''), c.rate_hz, c.nominal_hz, c.start_ms, "      \
-    "c.samples, c.received_ms"
-#define CAPTURE_NCOLS 13
+    "c.samples, c.received_ms, c.wiring, c.channels"
+#define CAPTURE_NCOLS 15
 #define CAPTURE_FROM  " FROM captures c LEFT JOIN users u ON u.id = c.requested_by "
 
 static enum capture_status status_parse(const char *text)
@@ -30,6 +36,48 @@ static enum capture_status status_parse(const char *text)
     if (strcmp(text, "complete") == 0)
         return CAPTURE_COMPLETE;
     return CAPTURE_FAILED; /* unknown text reads as failed */
+}
+
+/* "va,vb,vc,ia,ib,ic" into c->channel[]; false for anything else. */
+static bool parse_channels(const char *text, struct capture_rec *c)
+{
+    size_t count = 0;
+    const char *p = text;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len > CAPTURE_CHANNEL_NAME_MAX || count == CAPTURE_CHANNELS_MAX)
+            return false;
+        for (size_t k = 0; k < len; k++)
+            if (!islower((unsigned char)p[k]))
+                return false;
+        memcpy(c->channel[count], p, len);
+        c->channel[count++][len] = '\0';
+        if (!p[len])
+            break;
+        p += len + 1;
+    }
+    c->channels = count;
+    return count >= 2;
+}
+
+/* The wiring and channels columns (12 + 1, 12 + 2): NULL is a single-phase capture, v and i. */
+static int read_channels(struct sql_store *q, struct db_stmt *st, struct capture_rec *c)
+{
+    char text[CAPTURE_CHANNELS_MAX * (CAPTURE_CHANNEL_NAME_MAX + 1) + 1];
+    if (db_is_null(st, 14)) {
+        snprintf(c->wiring, sizeof(c->wiring), "1p2w");
+        c->channels = 2;
+        snprintf(c->channel[0], sizeof(c->channel[0]), "v");
+        snprintf(c->channel[1], sizeof(c->channel[1]), "i");
+        return 0;
+    }
+    int r = sql_text(q, st, 13, c->wiring, sizeof(c->wiring));
+    if (!r)
+        r = sql_text(q, st, 14, text, sizeof(text));
+    if (!r && !parse_channels(text, c))
+        r = store_fail(&q->base, -EIO, "capture %lld: stored channels are unreadable",
+                       (long long)c->id);
+    return r;
 }
 
 static int read_capture(struct sql_store *q, struct db_stmt *st, struct capture_rec *c)
@@ -54,25 +102,64 @@ static int read_capture(struct sql_store *q, struct db_stmt *st, struct capture_
     int64_t n = db_col_int(st, 11);
     c->samples = n > 0 ? (size_t)n : 0;
     c->received_ms = db_col_int(st, 12);
+    if (!r)
+        r = read_channels(q, st, c);
     return r;
 }
 
-/* Fills c->v and c->i (allocated) from a blob of c->samples pairs. */
+/* Fills c->x[] (allocated) from a blob of c->samples instants of c->channels values. */
 static int unpack(struct sql_store *q, const void *blob, size_t len, struct capture_rec *c)
 {
-    size_t n = c->samples;
-    if (n == 0 || n > SIZE_MAX / CAPTURE_PAIR_BYTES || len != n * CAPTURE_PAIR_BYTES)
+    size_t n = c->samples, w = c->channels * CAPTURE_VALUE_BYTES;
+    if (n == 0 || w == 0 || n > SIZE_MAX / w || len != n * w)
         return store_fail(&q->base, -EIO, "capture %lld: stored samples do not match their count",
                           (long long)c->id);
     const unsigned char *p = blob;
-    c->v = malloc(n * sizeof(float));
-    c->i = malloc(n * sizeof(float));
-    if (!c->v || !c->i)
-        return store_fail(&q->base, -ENOMEM, "out of memory");
-    for (size_t k = 0; k < n; k++) {
-        c->v[k] = f32le_get(p + CAPTURE_PAIR_BYTES * k);
-        c->i[k] = f32le_get(p + CAPTURE_PAIR_BYTES * k + 4);
+    for (size_t ch = 0; ch < c->channels; ch++) {
+        if (!(c->x[ch] = malloc(n * sizeof(float))))
+            return store_fail(&q->base, -ENOMEM, "out of memory");
+        for (size_t k = 0; k < n; k++)
+            c->x[ch][k] = f32le_get(p + w * k + CAPTURE_VALUE_BYTES * ch);
     }
+    if (strcmp(c->wiring, "1p2w") == 0) {
+        c->v = c->x[0];
+        c->i = c->x[1];
+    }
+    return 0;
+}
+
+/* The channels of d as the blob interleaves them, with their names; -EINVAL when unfit. */
+static int data_channels(const struct capture_data *d, const float *ret_x[CAPTURE_CHANNELS_MAX],
+                         char ret_names[CAPTURE_CHANNELS_MAX * (CAPTURE_CHANNEL_NAME_MAX + 1) + 1],
+                         size_t *ret_count)
+{
+    if (d->channels == 0) {
+        ret_x[0] = d->v;
+        ret_x[1] = d->i;
+        ret_names[0] = '\0';
+        *ret_count = 2;
+        return d->v && d->i ? 0 : -EINVAL;
+    }
+    if (d->channels < 2 || d->channels > CAPTURE_CHANNELS_MAX || !d->wiring ||
+        strlen(d->wiring) >= 8)
+        return -EINVAL;
+    size_t at = 0;
+    for (size_t k = 0; k < d->channels; k++) {
+        const char *name = d->channel[k];
+        size_t len = name ? strlen(name) : 0;
+        if (len == 0 || len > CAPTURE_CHANNEL_NAME_MAX || !d->x[k])
+            return -EINVAL;
+        for (size_t j = 0; j < len; j++)
+            if (!islower((unsigned char)name[j]))
+                return -EINVAL;
+        if (k)
+            ret_names[at++] = ',';
+        memcpy(ret_names + at, name, len);
+        at += len;
+        ret_x[k] = d->x[k];
+    }
+    ret_names[at] = '\0';
+    *ret_count = d->channels;
     return 0;
 }
 
@@ -119,25 +206,31 @@ int ops_capture_complete(struct store *s, int64_t device_pk, const char *request
                          const struct capture_data *d)
 {
     struct sql_store *q = SQL(s);
-    if (d->samples > CAPTURE_BLOB_MAX / CAPTURE_PAIR_BYTES)
+    const float *x[CAPTURE_CHANNELS_MAX];
+    char names[CAPTURE_CHANNELS_MAX * (CAPTURE_CHANNEL_NAME_MAX + 1) + 1];
+    size_t count;
+    if (data_channels(d, x, names, &count))
+        return store_fail(s, -EINVAL, "capture channels: 2 to %d, named by up to %d letters",
+                          CAPTURE_CHANNELS_MAX, CAPTURE_CHANNEL_NAME_MAX);
+    size_t w = count * CAPTURE_VALUE_BYTES;
+    if (d->samples > CAPTURE_BLOB_MAX / w)
         return store_fail(s, -EINVAL, "capture too large");
-    size_t len = d->samples * CAPTURE_PAIR_BYTES;
+    size_t len = d->samples * w;
     struct db_stmt *st = NULL;
     int r = sql_stmt(q, SQL_CAPTURE_COMPLETE,
                      "UPDATE captures SET status = 'complete', message = ?, rate_hz = ?, "
                      "nominal_hz = ?, start_ms = ?, samples = ?, data = ?, analysis = ?, "
-                     "received_ms = ? WHERE device_pk = ? AND request_id = ? AND "
-                     "status = 'pending'",
+                     "received_ms = ?, wiring = ?, channels = ? WHERE device_pk = ? AND "
+                     "request_id = ? AND status = 'pending'",
                      NULL, &st);
     if (r)
         return r;
-    unsigned char *blob = malloc(len);
+    unsigned char *blob = malloc(len ? len : 1);
     if (!blob)
         return store_fail(s, -ENOMEM, "out of memory");
-    for (size_t k = 0; k < d->samples; k++) {
-        f32le_put(blob + CAPTURE_PAIR_BYTES * k, d->v[k]);
-        f32le_put(blob + CAPTURE_PAIR_BYTES * k + 4, d->i[k]);
-    }
+    for (size_t k = 0; k < d->samples; k++)
+        for (size_t ch = 0; ch < count; ch++)
+            f32le_put(blob + w * k + CAPTURE_VALUE_BYTES * ch, x[ch][k]);
     db_bind_text(st, d->message);
     db_bind_double(st, d->rate_hz);
     db_bind_double(st, d->nominal_hz);
@@ -146,6 +239,13 @@ int ops_capture_complete(struct store *s, int64_t device_pk, const char *request
     db_bind_blob(st, blob, len);
     db_bind_text(st, d->analysis);
     db_bind_int(st, d->received_ms);
+    if (d->channels) {
+        db_bind_text(st, d->wiring);
+        db_bind_text(st, names);
+    } else {
+        db_bind_null(st);
+        db_bind_null(st);
+    }
     r = update_pending(q, st, device_pk, request_id, "complete capture");
     free(blob);
     return r;

@@ -287,6 +287,8 @@ static int insert_batch_once(struct sql_store *q, struct store_batch_item *items
     if (!r && inserted)
         r = ops_rollups_add(q, items, n);
     if (!r && inserted)
+        r = ops_demand_add(q, items, n);
+    if (!r && inserted)
         r = bump_inserted(q, items, n);
     if (!r)
         r = sql_commit(q);
@@ -378,22 +380,45 @@ static char *latest_sql(unsigned rows)
     return sql_buf_end(&b);
 }
 
-static char *buckets_sql(unsigned rows)
+/* Aggregates of the group's fields only: a single-phase history does not pay for the rest. */
+static char *buckets_sql_of(enum reading_fields g)
 {
-    (void)rows;
+    uint64_t reals = reading_fields_reals(g), counters = reading_fields_counters(g);
     struct sql_buf b;
     sql_buf_init(&b);
     sql_add(&b, "SELECT (ts_ms {DIV} ?) * ? AS bucket, COUNT(*)");
     for (int f = 0; f < RR__COUNT; f++) {
+        if (!(reals & (UINT64_C(1) << f)))
+            continue;
         const char *c = reading_reals[f].column;
         sql_add(&b, ", AVG(%s), MIN(%s), MAX(%s)", c, c, c);
     }
     for (int c = 0; c < RC__COUNT; c++)
-        sql_add(&b, ", MAX(%s)", reading_counters[c].column);
+        if (counters & (UINT64_C(1) << c))
+            sql_add(&b, ", MAX(%s)", reading_counters[c].column);
     sql_add(&b, " FROM readings WHERE device_pk = ? AND ts_ms >= ? AND ts_ms < ? "
                 "GROUP BY bucket ORDER BY bucket DESC LIMIT ?");
     return sql_buf_end(&b);
 }
+
+#define BUCKETS_SQL(name, group)                                                                   \
+    static char *name(unsigned rows)                                                               \
+    {                                                                                              \
+        (void)rows;                                                                                \
+        return buckets_sql_of(group);                                                              \
+    }
+BUCKETS_SQL(buckets_sql_all, READING_FIELDS_ALL)
+BUCKETS_SQL(buckets_sql_single, READING_FIELDS_SINGLE)
+BUCKETS_SQL(buckets_sql_system, READING_FIELDS_SYSTEM)
+BUCKETS_SQL(buckets_sql_a, READING_FIELDS_PHASE_A)
+BUCKETS_SQL(buckets_sql_b, READING_FIELDS_PHASE_B)
+BUCKETS_SQL(buckets_sql_c, READING_FIELDS_PHASE_C)
+
+static char *(*const buckets_sql[READING_FIELDS__COUNT])(unsigned rows) = {
+    [READING_FIELDS_ALL] = buckets_sql_all,       [READING_FIELDS_SINGLE] = buckets_sql_single,
+    [READING_FIELDS_SYSTEM] = buckets_sql_system, [READING_FIELDS_PHASE_A] = buckets_sql_a,
+    [READING_FIELDS_PHASE_B] = buckets_sql_b,     [READING_FIELDS_PHASE_C] = buckets_sql_c,
+};
 
 int ops_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
                        size_t limit, store_reading_cb cb, void *ctx)
@@ -416,34 +441,45 @@ int ops_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int6
     return r;
 }
 
-static void read_bucket(struct db_stmt *st, struct reading_bucket *b)
+static void read_bucket(struct db_stmt *st, enum reading_fields g, struct reading_bucket *b)
 {
+    uint64_t reals = reading_fields_reals(g), counters = reading_fields_counters(g);
     memset(b, 0, sizeof(*b));
     b->start_ms = db_col_int(st, 0);
     b->count = db_col_int(st, 1);
     unsigned i = 2;
-    for (int f = 0; f < RR__COUNT; f++, i += 3) {
-        if (db_is_null(st, i))
+    for (int f = 0; f < RR__COUNT; f++) {
+        if (!(reals & (UINT64_C(1) << f)))
+            continue;
+        i += 3;
+        if (db_is_null(st, i - 3))
             continue;
         b->real_present |= UINT64_C(1) << f;
-        b->avg[f] = db_col_double(st, i);
-        b->min[f] = db_col_double(st, i + 1);
-        b->max[f] = db_col_double(st, i + 2);
+        b->avg[f] = db_col_double(st, i - 3);
+        b->min[f] = db_col_double(st, i - 2);
+        b->max[f] = db_col_double(st, i - 1);
     }
-    for (int c = 0; c < RC__COUNT; c++, i++) {
-        if (db_is_null(st, i))
+    for (int c = 0; c < RC__COUNT; c++) {
+        if (!(counters & (UINT64_C(1) << c)))
+            continue;
+        i++;
+        if (db_is_null(st, i - 1))
             continue;
         b->counter_present |= UINT64_C(1) << c;
-        b->counter_last[c] = db_col_int(st, i);
+        b->counter_last[c] = db_col_int(st, i - 1);
     }
 }
 
 int ops_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
-                         int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx)
+                         int64_t bucket_ms, enum reading_fields fields, size_t limit,
+                         store_bucket_cb cb, void *ctx)
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
-    int r = sql_stmt(q, SQL_READING_BUCKETS, NULL, buckets_sql, &st);
+    if ((unsigned)fields >= READING_FIELDS__COUNT)
+        return store_fail(s, -EINVAL, "unknown field group");
+    int r =
+        sql_stmt(q, (enum sql_id)(SQL_READING_BUCKETS + fields), NULL, buckets_sql[fields], &st);
     if (!r) {
         db_bind_int(st, bucket_ms);
         db_bind_int(st, bucket_ms);
@@ -454,7 +490,7 @@ int ops_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, in
     }
     while (!r && (r = sql_step(q, st, "query buckets")) == 1) {
         struct reading_bucket b;
-        read_bucket(st, &b);
+        read_bucket(st, fields, &b);
         r = cb(&b, ctx);
     }
     db_reset(st);

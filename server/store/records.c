@@ -68,9 +68,11 @@ void capture_rec_clear(struct capture_rec *c)
     if (!c)
         return;
     free(c->analysis);
-    free(c->v);
-    free(c->i);
     c->analysis = NULL;
+    for (size_t k = 0; k < CAPTURE_CHANNELS_MAX; k++) {
+        free(c->x[k]);
+        c->x[k] = NULL;
+    }
     c->v = NULL;
     c->i = NULL;
 }

@@ -30,7 +30,7 @@ int64_t rollup_bucket(enum rollup_period p, int64_t ts_ms);
 /*
  * The metrics a rollup keeps, in table order. Voltage and current are in every
  * reading (their n is the row's n); the others count the readings that
- * carried them.
+ * carried them (the per-phase ones only three-phase readings carry).
  */
 enum rollup_metric {
     RM_VOLTAGE,
@@ -41,6 +41,16 @@ enum rollup_metric {
     RM_FREQ_HZ,
     RM_THD_V,
     RM_THD_I,
+    /* three-phase (migration 010): each phase's voltage, current and active power */
+    RM_VOLTAGE_A,
+    RM_VOLTAGE_B,
+    RM_VOLTAGE_C,
+    RM_CURRENT_A,
+    RM_CURRENT_B,
+    RM_CURRENT_C,
+    RM_POWER_W_A,
+    RM_POWER_W_B,
+    RM_POWER_W_C,
     RM__COUNT
 };
 

@@ -261,7 +261,30 @@ int store_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, 
 {
     if (bucket_ms <= 0)
         return store_fail(s, -EINVAL, "bucket size must be positive");
-    return s->ops->readings_buckets(s, device_pk, from_ms, to_ms, bucket_ms, limit, cb, ctx);
+    return s->ops->readings_buckets(s, device_pk, from_ms, to_ms, bucket_ms, READING_FIELDS_ALL,
+                                    limit, cb, ctx);
+}
+
+int store_readings_buckets_of(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                              int64_t bucket_ms, enum reading_fields fields, size_t limit,
+                              store_bucket_cb cb, void *ctx)
+{
+    if (bucket_ms <= 0)
+        return store_fail(s, -EINVAL, "bucket size must be positive");
+    return s->ops->readings_buckets(s, device_pk, from_ms, to_ms, bucket_ms, fields, limit, cb,
+                                    ctx);
+}
+
+int store_demand_month(struct store *s, int64_t device_pk, const char *month,
+                       struct demand_month *ret)
+{
+    return s->ops->demand_month(s, device_pk, month, ret);
+}
+
+int store_demand_list(struct store *s, int64_t device_pk, size_t limit, store_demand_cb cb,
+                      void *ctx)
+{
+    return s->ops->demand_list(s, device_pk, limit, cb, ctx);
 }
 
 int store_reading_latest(struct store *s, int64_t device_pk, struct reading *ret)

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "reading_fields.h"
 #include "rollup.h"
 #include "telemetry.h"
 
@@ -270,7 +271,12 @@ int store_rollup_get(struct store *s, int64_t device_pk, enum rollup_period peri
 /* Readings with from_ms <= ts < to_ms, newest first, at most limit. */
 int store_readings_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
                          size_t limit, store_reading_cb cb, void *ctx);
-/* The same range in buckets of bucket_ms (aligned to the epoch), newest first. */
+/* The same range in buckets of bucket_ms (aligned to the epoch), newest first, aggregating the
+   fields of the group only (the others absent from every bucket). */
+int store_readings_buckets_of(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                              int64_t bucket_ms, enum reading_fields fields, size_t limit,
+                              store_bucket_cb cb, void *ctx);
+/* As store_readings_buckets_of() with every field (READING_FIELDS_ALL). */
 int store_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
                            int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx);
 /* The reading with the highest seq; -ENOENT when there is none. */
@@ -297,6 +303,9 @@ int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_le
  */
 #define CAPTURE_REQUEST_ID_MAX 64
 #define CAPTURE_MESSAGE_MAX    255
+/* Channels of a multi-channel capture and the length of a channel's name ("vab"). */
+#define CAPTURE_CHANNELS_MAX     6
+#define CAPTURE_CHANNEL_NAME_MAX 3
 
 enum capture_status { CAPTURE_PENDING = 0, CAPTURE_COMPLETE, CAPTURE_FAILED };
 const char *capture_status_name(enum capture_status status);
@@ -314,12 +323,18 @@ struct capture_rec {
     double rate_hz, nominal_hz;
     int64_t start_ms;    /* wall-clock time of the first sample */
     int64_t received_ms; /* when it completed or failed */
-    size_t samples;      /* sample pairs */
+    size_t samples;      /* samples per channel */
+    /* The channels, in order: single phase "1p2w" with v, i (every capture before three-phase
+       metering); three-phase as the meter sent them (docs/protocol.md). */
+    char wiring[8];
+    size_t channels;
+    char channel[CAPTURE_CHANNELS_MAX][CAPTURE_CHANNEL_NAME_MAX + 1];
     /* Owned by the record, freed by capture_rec_clear(); NULL when absent or not asked for: */
-    char *analysis; /* JSON object text */
-    float *v, *i;   /* volts and amperes, `samples` each */
+    char *analysis;                 /* JSON object text */
+    float *x[CAPTURE_CHANNELS_MAX]; /* channel k's samples, volts or amperes, `samples` each */
+    float *v, *i;                   /* single phase: x[0] and x[1]; NULL for three-phase */
 };
-/* Frees analysis, v and i (and sets them NULL). NULL is fine. */
+/* Frees analysis and the samples (and sets them NULL). NULL is fine. */
 void capture_rec_clear(struct capture_rec *c);
 
 /* What a meter sent, for store_capture_complete(). */
@@ -327,7 +342,13 @@ struct capture_data {
     double rate_hz, nominal_hz;
     int64_t start_ms, received_ms;
     size_t samples;
-    const float *v, *i;
+    const float *v, *i; /* single phase (channels 0): volts and amperes */
+    /* Multi-channel (channels 2..CAPTURE_CHANNELS_MAX): the wiring ("3p4w"), each channel's
+       name (letters, at most CAPTURE_CHANNEL_NAME_MAX) and samples; v and i are then unused. */
+    const char *wiring;
+    size_t channels;
+    const char *channel[CAPTURE_CHANNELS_MAX];
+    const float *x[CAPTURE_CHANNELS_MAX];
     const char *analysis; /* JSON object text, or NULL when the capture was too short */
     const char *message;  /* NULL, or a note ("too short to analyse") */
 };
@@ -352,6 +373,37 @@ int store_capture_by_request(struct store *s, int64_t device_pk, const char *req
 /* A device's captures, newest first, without analysis or samples. */
 int store_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                        void *ctx);
+
+/*
+ * Maximum demand per device and month (migration 010, docs/api.md "Maximum
+ * demand"), kept as readings are stored, in the same transaction: the
+ * largest demand_w a stored reading carried in the month (in the site's time
+ * zone) and that reading's time, and the largest demand_max_w the meter
+ * itself reported for the month with the time it gave (demand_max_ts; the
+ * reading's own time when it gave none). A replayed duplicate changes
+ * nothing; a larger value replaces a smaller one, an equal one keeps the
+ * earlier time.
+ */
+#define DEMAND_MONTH_LEN 7 /* "YYYY-MM" */
+
+struct demand_month {
+    char month[DEMAND_MONTH_LEN + 1];
+    bool has_demand; /* demand_max_w, demand_max_ms are set */
+    double demand_max_w;
+    int64_t demand_max_ms;
+    bool has_meter; /* meter_max_w, meter_max_ms are set */
+    double meter_max_w;
+    int64_t meter_max_ms;
+    int64_t readings; /* stored readings of the month that carried either */
+};
+typedef int (*store_demand_cb)(const struct demand_month *d, void *ctx);
+
+/* The month "YYYY-MM" of a device; -ENOENT when no reading of it carried demand. */
+int store_demand_month(struct store *s, int64_t device_pk, const char *month,
+                       struct demand_month *ret);
+/* A device's months, newest first, at most limit. */
+int store_demand_list(struct store *s, int64_t device_pk, size_t limit, store_demand_cb cb,
+                      void *ctx);
 
 /*
  * WeChat logins (migration 005): at most one WeChat user (openid, under one

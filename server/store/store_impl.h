@@ -50,7 +50,12 @@ struct store_ops {
     int (*readings_query)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
                           size_t limit, store_reading_cb cb, void *ctx);
     int (*readings_buckets)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
-                            int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx);
+                            int64_t bucket_ms, enum reading_fields fields, size_t limit,
+                            store_bucket_cb cb, void *ctx);
+    int (*demand_month)(struct store *s, int64_t device_pk, const char *month,
+                        struct demand_month *ret);
+    int (*demand_list)(struct store *s, int64_t device_pk, size_t limit, store_demand_cb cb,
+                       void *ctx);
     int (*reading_latest)(struct store *s, int64_t device_pk, struct reading *ret);
     int (*recharge)(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
                     const char *idempotency_key, struct recharge_result *ret);

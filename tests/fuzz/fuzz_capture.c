@@ -4,10 +4,12 @@
  * capture_parse_head() then capture_decode(), at a fixed "now".
  *
  * Checks: the request id is valid; a decoded capture's rate, start, sample
- * count, mains frequency and phase correction are in range and every sample
- * is finite and within the limits; the meter's encoding of those samples
- * (capture_encode) decodes again to the same samples, bit for bit, with the
- * same metadata (the rate to the encoder's six decimals).
+ * count, mains frequency, layout (wiring, channels in their order) and phase
+ * corrections are in range and every sample is finite and within the limits;
+ * single phase has v and i as its two channels, three-phase has neither; the
+ * meter's encoding of those samples (capture_encode for single phase,
+ * capture_encode_set for any wiring) decodes again to the same samples, bit
+ * for bit, with the same metadata (the rate to the encoder's six decimals).
  */
 #include <errno.h>
 #include <math.h>
@@ -26,9 +28,20 @@ static void check_ranges(const struct capture_samples *s)
     FUZZ_CHECK(s->n >= 1 && (double)s->n <= floor(s->rate_hz * CAPTURE_MAX_SECONDS) + 1);
     FUZZ_CHECK(s->nominal_hz == 50 || s->nominal_hz == 60);
     FUZZ_CHECK(fabs(s->phase_cal_deg) <= CAPTURE_MAX_PHASE_CAL);
-    for (size_t k = 0; k < s->n; k++) {
-        FUZZ_CHECK(isfinite(s->v[k]) && fabs(s->v[k]) <= CAPTURE_MAX_VOLTS);
-        FUZZ_CHECK(isfinite(s->i[k]) && fabs(s->i[k]) <= CAPTURE_MAX_AMPS);
+    FUZZ_CHECK(capture_layout_valid(&s->layout));
+    FUZZ_CHECK(s->layout.count >= 2 && s->layout.count <= CAPTURE_MAX_CHANNELS);
+    if (s->layout.wiring == CAPTURE_WIRING_1P2W)
+        FUZZ_CHECK(s->v == s->x[0] && s->i == s->x[1] && s->phase_cal_deg == s->layout.cal_deg[1]);
+    else
+        FUZZ_CHECK(!s->v && !s->i && s->phase_cal_deg == 0);
+    for (size_t c = 0; c < CAPTURE_MAX_CHANNELS; c++) {
+        FUZZ_CHECK((c < s->layout.count) == (s->x[c] != NULL));
+        if (c >= s->layout.count)
+            continue;
+        double limit =
+            capture_channel_is_current(s->layout.ch[c]) ? CAPTURE_MAX_AMPS : CAPTURE_MAX_VOLTS;
+        for (size_t k = 0; k < s->n; k++)
+            FUZZ_CHECK(isfinite(s->x[c][k]) && fabs(s->x[c][k]) <= limit);
     }
 }
 
@@ -52,15 +65,25 @@ static void check_round_trip(const char *id, const struct capture_samples *s)
     json_t *root;
     char id2[COMMAND_ID_MAX + 1], err[CAPTURE_ERR_LEN];
     struct capture_samples again;
-    dynbuf_init(&b, capture_payload_max(s->n));
-    FUZZ_CHECK(capture_encode(&meta, s->v, s->i, s->n, &b) == 0);
+    const float *x[CAPTURE_MAX_CHANNELS];
+    for (size_t c = 0; c < CAPTURE_MAX_CHANNELS; c++)
+        x[c] = s->x[c];
+    dynbuf_init(&b, capture_payload_max_set(s->n, s->layout.count));
+    if (s->layout.wiring == CAPTURE_WIRING_1P2W)
+        FUZZ_CHECK(capture_encode(&meta, s->v, s->i, s->n, &b) == 0);
+    else
+        FUZZ_CHECK(capture_encode_set(&meta, &s->layout, x, s->n, &b) == 0);
     FUZZ_CHECK(capture_parse_head(b.buf, b.len, &root, id2, err) == 0 && strcmp(id, id2) == 0);
     FUZZ_CHECK(capture_decode(root, FUZZ_NOW_MS, &again, err) == 0);
     FUZZ_CHECK(again.n == s->n && again.start_ms == s->start_ms);
     FUZZ_CHECK(fabs(again.rate_hz - s->rate_hz) <= 1e-6 && again.nominal_hz == s->nominal_hz);
     FUZZ_CHECK(fabs(again.phase_cal_deg - s->phase_cal_deg) <= 1e-6);
-    FUZZ_CHECK(memcmp(again.v, s->v, s->n * sizeof(float)) == 0);
-    FUZZ_CHECK(memcmp(again.i, s->i, s->n * sizeof(float)) == 0);
+    FUZZ_CHECK(again.layout.wiring == s->layout.wiring && again.layout.count == s->layout.count);
+    for (size_t c = 0; c < s->layout.count; c++) {
+        FUZZ_CHECK(again.layout.ch[c] == s->layout.ch[c]);
+        FUZZ_CHECK(fabs(again.layout.cal_deg[c] - s->layout.cal_deg[c]) <= 1e-6);
+        FUZZ_CHECK(memcmp(again.x[c], s->x[c], s->n * sizeof(float)) == 0);
+    }
     capture_samples_free(&again);
     json_decref(root);
     dynbuf_free(&b);

@@ -284,9 +284,83 @@ static void test_bad_input_is_refused(void **state)
     dynbuf_free(&b);
 }
 
+/* Six channels: va, vb, vc 120 degrees apart, ia, ib, ic of different sizes. */
+static void test_a_six_channel_capture_has_one_analog_channel_each_with_its_phase(void **state)
+{
+    (void)state;
+    enum { N = 256 };
+    static const char *const ids[6] = {"VA", "VB", "VC", "IA", "IB", "IC"};
+    static const char *const phases[6] = {"a", "b", "c", "a", "b", "c"};
+    static const char *const units[6] = {"V", "V", "V", "A", "A", "A"};
+    static float x[6][N];
+    struct comtrade_channel ch[6];
+    for (int k = 0; k < 6; k++) {
+        double amp = k < 3 ? 325.27 : 14.14 * (double)(k - 2);
+        for (int j = 0; j < N; j++)
+            x[k][j] = (float)(amp * sin(2 * M_PI * 50 * j / 6400.0 - 2 * M_PI / 3 * (k % 3)));
+        ch[k] = (struct comtrade_channel){ids[k], phases[k], units[k], x[k]};
+    }
+    struct dynbuf cfg, dat;
+    dynbuf_init(&cfg, 1 << 16);
+    dynbuf_init(&dat, 1 << 20);
+    assert_int_equal(comtrade_write_cfg_channels(&meta, ch, 6, N, &cfg), 0);
+    assert_int_equal(comtrade_write_dat_channels(&meta, ch, 6, N, &dat), 0);
+
+    char *text = strdup(dynbuf_str(&cfg));
+    char *l[MAX_LINES], *f[MAX_FIELDS];
+    assert_int_equal(split_lines(text, l, MAX_LINES), 15);
+    assert_string_equal(l[1], "6,6A,0D");
+    struct comtrade_scale sc[6];
+    for (int k = 0; k < 6; k++) {
+        char line[160];
+        snprintf(line, sizeof(line), "%s", l[2 + k]);
+        assert_int_equal(split_fields(line, f, MAX_FIELDS), 13);
+        char index[4];
+        snprintf(index, sizeof(index), "%d", k + 1);
+        assert_string_equal(f[0], index);
+        assert_string_equal(f[1], ids[k]);
+        assert_string_equal(f[2], phases[k]);
+        assert_string_equal(f[4], units[k]);
+        sc[k].a = num(f[5]);
+        sc[k].b = num(f[6]);
+    }
+    assert_string_equal(l[8], "50");
+    assert_string_equal(l[10], "6400,256");
+
+    char *d = strdup(dynbuf_str(&dat));
+    char *rows[N + 1];
+    memset(rows, 0, sizeof(rows));
+    const char *end = d + strlen(d);
+    size_t n = 0;
+    for (char *p = d; *p; n++) {
+        char *eol = find_crlf(p, end);
+        assert_non_null(eol);
+        *eol = '\0';
+        assert_int_equal(split_fields(p, f, MAX_FIELDS), 8);
+        for (int k = 0; k < 6; k++)
+            assert_true(fabs(sc[k].a * num(f[2 + k]) + sc[k].b - x[k][n]) <= sc[k].a * 0.5001);
+        p = eol + 2;
+    }
+    assert_int_equal(n, N);
+    free(d);
+    free(text);
+    dynbuf_free(&cfg);
+    dynbuf_free(&dat);
+
+    /* No channel, too many, or a comma in a phase: refused. */
+    dynbuf_init(&cfg, 1 << 16);
+    assert_int_equal(comtrade_write_cfg_channels(&meta, ch, 0, N, &cfg), -EINVAL);
+    assert_int_equal(comtrade_write_cfg_channels(&meta, ch, COMTRADE_CHANNELS_MAX + 1, N, &cfg),
+                     -EINVAL);
+    ch[2].phase = "a,b";
+    assert_int_equal(comtrade_write_dat_channels(&meta, ch, 6, N, &cfg), -EINVAL);
+    dynbuf_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_six_channel_capture_has_one_analog_channel_each_with_its_phase),
         cmocka_unit_test(test_cfg_has_the_1999_fields_in_order),
         cmocka_unit_test(test_dat_values_scale_back_to_the_samples),
         cmocka_unit_test(test_a_constant_channel_still_has_a_usable_scale),

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -308,6 +309,173 @@ static void test_an_oversized_capture_is_counted_and_dropped(void **state)
     assert_int_equal(atomic_load(&stats.too_large), big + 1);
 }
 
+/*
+ * Three phases at 50 Hz, sequence abc, each current lagging its voltage by 30 degrees:
+ * va 230 V, vb 207 V (90 %), vc 230 V; ia 10 A, ib 12 A, ic 8 A.
+ */
+static const double PH_V[3] = {230, 207, 230}, PH_I[3] = {10, 12, 8};
+#define LAG (30 * M_PI / 180)
+
+static double phase_angle(int p)
+{
+    return -2 * M_PI / 3 * p; /* a 0, b -120, c +120 (= -240) degrees */
+}
+
+/* A 3p4w (or, three_wire, Aron 3p3w: vab, vbc, ia, ic) capture payload; the caller frees it. */
+static char *capture3_payload(const char *id, size_t n, bool three_wire, size_t *ret_len)
+{
+    struct capture_layout l;
+    float *x[CAPTURE_MAX_CHANNELS];
+    if (three_wire)
+        l = (struct capture_layout){
+            .wiring = CAPTURE_WIRING_3P3W,
+            .count = 4,
+            .ch = {CAPTURE_CH_VAB, CAPTURE_CH_VBC, CAPTURE_CH_IA, CAPTURE_CH_IC}};
+    else
+        capture_layout_3p4w(&l);
+    for (size_t c = 0; c < l.count; c++) {
+        x[c] = malloc(n * sizeof(float));
+        assert_non_null(x[c]);
+    }
+    for (size_t k = 0; k < n; k++) {
+        double th = 2 * M_PI * 50.0 * (double)k / RATE, v[3], i[3];
+        for (int p = 0; p < 3; p++) {
+            v[p] = PH_V[p] * M_SQRT2 * sin(th + phase_angle(p));
+            i[p] = PH_I[p] * M_SQRT2 * sin(th + phase_angle(p) - LAG);
+        }
+        if (three_wire) {
+            x[0][k] = (float)(v[0] - v[1]);
+            x[1][k] = (float)(v[1] - v[2]);
+            x[2][k] = (float)i[0];
+            x[3][k] = (float)i[2];
+        } else {
+            for (int p = 0; p < 3; p++) {
+                x[p][k] = (float)v[p];
+                x[3 + p][k] = (float)i[p];
+            }
+        }
+    }
+    struct capture_meta m = {
+        .id = id, .rate_hz = RATE, .start_ms = time_now_ms() - 1000, .nominal_hz = 50};
+    struct dynbuf b;
+    dynbuf_init(&b, capture_payload_max_set(n, l.count));
+    const float *cx[CAPTURE_MAX_CHANNELS];
+    for (size_t c = 0; c < l.count; c++)
+        cx[c] = x[c];
+    assert_int_equal(capture_encode_set(&m, &l, cx, n, &b), 0);
+    for (size_t c = 0; c < l.count; c++)
+        free(x[c]);
+    return dynbuf_steal(&b, ret_len);
+}
+
+static double path_number(json_t *root, const char *a, const char *b, const char *c)
+{
+    json_t *t = json_object_get(root, a);
+    if (b)
+        t = json_object_get(t, b);
+    if (c)
+        t = json_object_get(t, c);
+    if (!json_is_number(t))
+        fail_msg("%s.%s.%s is not a number", a, b ? b : "", c ? c : "");
+    return json_number_value(t);
+}
+
+static void assert_near(double got, double want, double rel)
+{
+    if (fabs(got - want) > rel * fabs(want))
+        fail_msg("got %.6f, want %.6f (within %.3f %%)", got, want, rel * 100);
+}
+
+static void
+test_a_three_phase_capture_is_stored_with_every_channel_and_analysed_per_phase(void **state)
+{
+    (void)state;
+    request("three", time_now_ms());
+    size_t len;
+    char *p = capture3_payload("three", 6400, false, &len);
+    assert_int_equal(send_capture(p, len), INGEST_DONE);
+    struct capture_rec c = get("three");
+    assert_int_equal(c.status, CAPTURE_COMPLETE);
+    if (!c.analysis)
+        fail_msg("no analysis: %s", c.message);
+    assert_string_equal(c.wiring, "3p4w");
+    assert_int_equal(c.channels, 6);
+    assert_string_equal(c.channel[0], "va");
+    assert_string_equal(c.channel[5], "ic");
+
+    json_error_t jerr;
+    json_t *a = json_loads(c.analysis, 0, &jerr);
+    assert_non_null(a);
+    assert_string_equal(json_string_value(json_object_get(a, "wiring")), "3p4w");
+    assert_string_equal(json_string_value(json_object_get(a, "sequence")), "abc");
+    static const char *const ph[3] = {"a", "b", "c"};
+    double total = 0, in_re = 0, in_im = 0;
+    for (int k = 0; k < 3; k++) {
+        double pw = PH_V[k] * PH_I[k] * cos(LAG);
+        total += pw;
+        in_re += PH_I[k] * cos(phase_angle(k) - LAG);
+        in_im += PH_I[k] * sin(phase_angle(k) - LAG);
+        assert_near(path_number(a, "phases", ph[k], "vrms"), PH_V[k], 0.001);
+        assert_near(path_number(a, "phases", ph[k], "irms"), PH_I[k], 0.001);
+        assert_near(path_number(a, "phases", ph[k], "p_w"), pw, 0.002);
+        assert_near(path_number(a, "phases", ph[k], "pf"), cos(LAG), 0.002);
+    }
+    assert_near(path_number(a, "p_w", NULL, NULL), total, 0.002);
+    assert_near(path_number(a, "neutral_irms", NULL, NULL), hypot(in_re, in_im), 0.005);
+    assert_near(path_number(a, "frequency_hz", NULL, NULL), 50, 0.0001);
+    assert_true(path_number(a, "unbalance_u2_pct", NULL, NULL) > 2); /* vb at 90 % */
+    json_decref(a);
+    capture_rec_clear(&c);
+
+    /* The samples come back as sent, channel by channel. */
+    struct capture_rec full;
+    assert_int_equal(store_capture_by_request(st, dev_pk, "three", &full), 0);
+    int64_t id = full.id;
+    assert_int_equal(store_capture_get(st, dev_pk, id, true, &full), 0);
+    assert_null(full.v);
+    for (int k = 0; k < 6; k++)
+        assert_non_null(full.x[k]);
+    assert_near(full.x[1][1600],
+                PH_V[1] * M_SQRT2 * sin(2 * M_PI * 50.0 * 1600 / RATE + phase_angle(1)), 1e-6);
+    capture_rec_clear(&full);
+    free(p);
+}
+
+static void test_an_aron_capture_gives_the_true_total_power(void **state)
+{
+    (void)state;
+    request("aron", time_now_ms());
+    size_t len;
+    char *p = capture3_payload("aron", 6400, true, &len);
+    assert_int_equal(send_capture(p, len), INGEST_DONE);
+    struct capture_rec c = get("aron");
+    if (!c.analysis)
+        fail_msg("no analysis: %s", c.message);
+    assert_string_equal(c.wiring, "3p3w");
+    assert_int_equal(c.channels, 4);
+    assert_string_equal(c.channel[1], "vbc");
+    assert_string_equal(c.channel[3], "ic");
+    json_error_t jerr;
+    json_t *a = json_loads(c.analysis, 0, &jerr);
+    assert_non_null(a);
+    /* What two wattmeters read on these samples, P = vab.ia + vcb.ic averaged. */
+    double p2 = 0;
+    for (int k = 0; k < 6400; k++) {
+        double th = 2 * M_PI * 50.0 * k / RATE, v[3], i[3];
+        for (int q = 0; q < 3; q++) {
+            v[q] = PH_V[q] * M_SQRT2 * sin(th + phase_angle(q));
+            i[q] = PH_I[q] * M_SQRT2 * sin(th + phase_angle(q) - LAG);
+        }
+        p2 += (v[0] - v[1]) * i[0] + (v[2] - v[1]) * i[2];
+    }
+    p2 /= 6400;
+    assert_near(path_number(a, "p_w", NULL, NULL), p2, 0.002);
+    assert_true(json_is_null(json_object_get(a, "neutral_irms")));
+    json_decref(a);
+    capture_rec_clear(&c);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +487,9 @@ int main(void)
         cmocka_unit_test(test_a_late_capture_times_its_request_out),
         cmocka_unit_test(test_a_short_capture_is_kept_without_an_analysis),
         cmocka_unit_test(test_an_oversized_capture_is_counted_and_dropped),
+        cmocka_unit_test(
+            test_a_three_phase_capture_is_stored_with_every_channel_and_analysed_per_phase),
+        cmocka_unit_test(test_an_aron_capture_gives_the_true_total_power),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
