@@ -23,24 +23,71 @@ static int send_reply(const struct command *c, const struct command_env *env, co
     return r;
 }
 
+/* Says why samples could not be taken; returns r. */
+static int snapshot_failed(int r, char *why, size_t whylen)
+{
+    if (r == -ENODATA)
+        snprintf(why, whylen, "not enough samples yet");
+    else if (r == -ERANGE)
+        snprintf(why, whylen, "duration_ms is longer than the sample ring holds");
+    else
+        snprintf(why, whylen, "cannot take the samples: %s", strerror(-r));
+    return r;
+}
+
+/* A three-phase meter's capture: every channel of env->layout. */
+static int run_capture_set(const struct command *c, const struct command_env *env, size_t n,
+                           char *why, size_t whylen)
+{
+    const struct capture_layout *l = env->layout;
+    float *x[CAPTURE_MAX_CHANNELS] = {0};
+    struct dynbuf b;
+    int64_t first_ms = 0;
+    int r = 0;
+
+    for (size_t k = 0; k < l->count && !r; k++) {
+        x[k] = malloc(n * sizeof(float));
+        if (!x[k])
+            r = -ENOMEM;
+    }
+    if (!r)
+        r = env->snapshot_set(env->ctx, n, x, &first_ms);
+    dynbuf_init(&b, capture_payload_max_set(n, l->count));
+    if (r) {
+        snapshot_failed(r, why, whylen);
+    } else {
+        struct capture_meta m = {.id = c->id,
+                                 .rate_hz = env->rate_hz,
+                                 .start_ms = first_ms,
+                                 .nominal_hz = env->nominal_hz};
+        r = capture_encode_set(&m, l, (const float *const *)x, n, &b);
+        if (r)
+            snprintf(why, whylen, "cannot encode the capture: %s", strerror(-r));
+        else if ((r = env->send(env->ctx, TOPIC_CAPTURE, b.buf, b.len)))
+            snprintf(why, whylen, "cannot send the capture: %s", strerror(-r));
+    }
+    dynbuf_free(&b);
+    for (size_t k = 0; k < CAPTURE_MAX_CHANNELS; k++)
+        free(x[k]);
+    return r;
+}
+
 /* Sends the capture; returns 0 or -errno with why set. */
 static int run_capture(const struct command *c, const struct command_env *env, char *why,
                        size_t whylen)
 {
     double want = (double)c->duration_ms * env->rate_hz / 1000.0;
     size_t n = want < 1 ? 1 : (size_t)llround(want);
+    if (env->layout && env->layout->wiring != CAPTURE_WIRING_1P2W)
+        return run_capture_set(c, env, n, why, whylen);
     float *v = malloc(n * sizeof(float)), *i = malloc(n * sizeof(float));
     struct dynbuf b;
     int64_t first_ms = 0;
     int r = v && i ? env->snapshot(env->ctx, n, v, i, &first_ms) : -ENOMEM;
 
     dynbuf_init(&b, capture_payload_max(n));
-    if (r == -ENODATA) {
-        snprintf(why, whylen, "not enough samples yet");
-    } else if (r == -ERANGE) {
-        snprintf(why, whylen, "duration_ms is longer than the sample ring holds");
-    } else if (r) {
-        snprintf(why, whylen, "cannot take the samples: %s", strerror(-r));
+    if (r) {
+        snapshot_failed(r, why, whylen);
     } else {
         struct capture_meta m = {.id = c->id,
                                  .rate_hz = env->rate_hz,

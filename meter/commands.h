@@ -36,6 +36,12 @@ struct command_env {
     double phase_cal_deg; /* the current channel's lag the analysis must correct */
     /* Copies the newest n sample pairs (ring_snapshot's contract: 0, -ENODATA, -ERANGE). */
     int (*snapshot)(void *ctx, size_t n, float *v, float *i, int64_t *ret_first_ms);
+    /* A three-phase meter: the channels its captures carry (capture.h), each with its phase
+     * correction; NULL for a single-phase one, whose captures are v, i and phase_cal_deg. */
+    const struct capture_layout *layout;
+    /* With layout: copies the newest n samples of every channel, x[k] of layout->ch[k]
+     * (ring_snapshot_frames' contract). */
+    int (*snapshot_set)(void *ctx, size_t n, float *const x[], int64_t *ret_first_ms);
     /* Publishes on meters/<id>/<leaf> at QoS 1 (publisher_send's contract). */
     int (*send)(void *ctx, enum topic_leaf leaf, const void *payload, size_t len);
     void *ctx;

@@ -19,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ack_queue.h"
 #include "analyze.h"
 #include "commands.h"
+#include "demand.h"
 #include "fileutil.h"
 #include "forward.h"
 #include "hal/adc.h"
@@ -32,10 +34,12 @@
 #include "measure.h"
 #include "options.h"
 #include "pq.h"
+#include "pq3.h"
 #include "publisher.h"
 #include "ring.h"
 #include "sampler.h"
 #include "sign.h"
+#include "sitetime.h"
 #include "spool.h"
 #include "state.h"
 #include "timeutil.h"
@@ -43,11 +47,14 @@
 
 #define BLOCK_S         0.05 /* samples taken from the ring at a time */
 #define RING_SECONDS    12   /* >= 10 s of captures plus the ring's 1 s of slack */
+/* Three phases: six channels of 12 s would be 1.8 MB, past what the meter may use (RSS under
+   8 MB with its libraries); 7 s hold captures of up to 6 s. */
+#define RING3_SECONDS 7
 #define POP_TIMEOUT_MS  200
 #define STOP_TIMEOUT_MS 3000
 #define COMMAND_QUEUE   8
 #define ACK_QUEUE       16
-#define SPOOL_SEGMENT   16384 /* records per segment file: about 3.6 MB */
+#define SPOOL_SEGMENT   16384 /* records per segment file: about 9.1 MB */
 #define REPORT_MS       60000 /* the counters' log line */
 #define ERROR_LOG_MS    60000 /* a repeating spool error is logged this often */
 
@@ -95,16 +102,46 @@ struct meter {
     size_t block;
     uint64_t interval_samples, have;
     uint64_t dropped_logged;
+    /* Three phases (wiring 3p4w or 3p3w): the analysis, the demand and the captures. The ring
+       holds the ADC's channels in adc.h's order; ch[k] is ring channel k's block buffer and
+       pq_ch[] the same buffers by pq3 channel (NULL where not wired). */
+    bool three;
+    enum adc_wiring wiring;
+    unsigned nch;
+    struct pq3_analyzer *pq3;
+    struct pq3_interval iv3;
+    float *ch[ADC_CHANNELS];
+    const float *pq_ch[PQ3_CHANNELS];
+    struct demand demand;
+    struct capture_layout layout;
 };
+
+_Static_assert(PQ3_CHANNELS == ADC_CHANNELS && (int)PQ3_CH_VA == (int)ADC_CH_VA &&
+                   (int)PQ3_CH_VB == (int)ADC_CH_VB && (int)PQ3_CH_VC == (int)ADC_CH_VC &&
+                   (int)PQ3_CH_IA == (int)ADC_CH_IA && (int)PQ3_CH_IB == (int)ADC_CH_IB &&
+                   (int)PQ3_CH_IC == (int)ADC_CH_IC && (int)PQ3_1P2W == (int)ADC_WIRING_1P2W &&
+                   (int)PQ3_3P4W == (int)ADC_WIRING_3P4W && (int)PQ3_3P3W == (int)ADC_WIRING_3P3W,
+               "the ADC's channels and wirings are the analysis'");
 
 static void on_window(const struct pq_window *w, void *ctx)
 {
     pq_interval_add(&((struct meter *)ctx)->iv, w);
 }
 
+static void on_window3(const struct pq3_window *w, void *ctx)
+{
+    pq3_interval_add(&((struct meter *)ctx)->iv3, w);
+}
+
 static int capture_snapshot(void *ctx, size_t n, float *v, float *i, int64_t *ret_first_ms)
 {
     return ring_snapshot(((struct meter *)ctx)->ring, n, v, i, ret_first_ms);
+}
+
+/* The capture layout lists the wired channels in adc.h's order, as the ring holds them. */
+static int capture_snapshot_set(void *ctx, size_t n, float *const x[], int64_t *ret_first_ms)
+{
+    return ring_snapshot_frames(((struct meter *)ctx)->ring, n, x, ret_first_ms);
 }
 
 static int command_send(void *ctx, enum topic_leaf leaf, const void *payload, size_t len)
@@ -182,11 +219,48 @@ static void run_commands(struct meter *m)
     }
 }
 
+/* The local clock's offset from UTC at ms (the meter's time zone). */
+static int64_t utc_offset_ms(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm))
+        return 0;
+    return (int64_t)tm.tm_gmtoff * 1000;
+}
+
+/* Three phases: the interval's reading, with the maximum demand, kept in the state. */
+static int three_phase_reading(struct meter *m, int64_t now, struct reading *rd)
+{
+    if (pq3_interval_finish(&m->iv3))
+        return -ENODATA;
+    double net_wh = m->iv3.import_wh - m->iv3.export_wh;
+    int64_t duration_ms = llround(m->iv3.duration_s * 1000.0);
+    measure_close_pq3_interval(&m->st, &m->iv3, now, rd);
+    demand_add(&m->demand, now, duration_ms, net_wh, sitetime_month_start(now), utc_offset_ms(now));
+    measure_set_demand(rd, &m->demand);
+    if (m->demand.has_max) {
+        m->st.demand_max_mw = llround(m->demand.max_w * 1000.0);
+        m->st.demand_max_ts_ms = m->demand.max_ts_ms;
+        m->st.demand_month_ms = m->demand.month_start_ms;
+    } else {
+        m->st.demand_max_mw = m->st.demand_max_ts_ms = m->st.demand_month_ms = 0;
+    }
+    pq3_interval_reset(&m->iv3);
+    return 0;
+}
+
 /* Ends an interval: one reading, persisted, then published. */
 static void close_interval(struct meter *m)
 {
-    if (pq_interval_finish(&m->iv))
-        return; /* no complete window yet (interval shorter than 10 cycles): keep going */
+    struct reading rd;
+    int64_t now = time_now_ms();
+    if (m->three) {
+        if (three_phase_reading(m, now, &rd))
+            return; /* no complete window yet (interval shorter than 10 cycles): keep going */
+    } else if (pq_interval_finish(&m->iv)) {
+        return;
+    }
 
     struct sampler_stats ss;
     sampler_stats(m->sampler, &ss);
@@ -197,14 +271,15 @@ static void close_interval(struct meter *m)
         m->dropped_logged = ss.dropped;
     }
 
-    struct reading rd;
-    measure_close_pq_interval(&m->st, &m->iv, time_now_ms(), &rd);
+    if (!m->three) {
+        measure_close_pq_interval(&m->st, &m->iv, now, &rd);
+        pq_interval_reset(&m->iv);
+    }
     reading_set_counter(&rd, RC_SAMPLES_DROPPED, (int64_t)ss.dropped);
-    pq_interval_reset(&m->iv);
     /* Spool first (a kill -9 at any instant after this loses nothing: a restart rolls the
        state forward over a spooled reading), then persist the counters, then publish: a seq
        that left the meter is durable in the state file and never handed out again. */
-    int64_t now = time_now_ms();
+    now = time_now_ms();
     int r = spool_append(m->spool, &rd, now);
     if (r && now - m->spool_error_ms >= ERROR_LOG_MS) {
         log_error("spool: reading seq %llu not spooled: %s; it is only sent live",
@@ -237,6 +312,9 @@ static void roll_forward(struct meter_state *st, const struct reading *r)
     raise_to(&st->energy_export_mwh, r, RC_ENERGY_EXPORT);
     raise_to(&st->reactive_import_mvarh, r, RC_REACTIVE_IMPORT);
     raise_to(&st->reactive_export_mvarh, r, RC_REACTIVE_EXPORT);
+    raise_to(&st->energy_import_phase_mwh[0], r, RC_ENERGY_IMPORT_A);
+    raise_to(&st->energy_import_phase_mwh[1], r, RC_ENERGY_IMPORT_B);
+    raise_to(&st->energy_import_phase_mwh[2], r, RC_ENERGY_IMPORT_C);
 }
 
 /* Opens <state-dir>/meterd-<id>.spool; returns 0 or -errno with err set. */
@@ -296,7 +374,8 @@ static int run_loop(struct meter *m)
 {
     while (!stop_requested) {
         bool gap = false;
-        size_t n = ring_pop(m->ring, m->v, m->i, m->block, POP_TIMEOUT_MS, &gap);
+        size_t n = m->three ? ring_pop_frames(m->ring, m->ch, m->block, POP_TIMEOUT_MS, &gap)
+                            : ring_pop(m->ring, m->v, m->i, m->block, POP_TIMEOUT_MS, &gap);
         run_commands(m);
         run_spool(m);
         if (n == 0) {
@@ -308,9 +387,15 @@ static int run_loop(struct meter *m)
             }
             continue;
         }
-        if (gap)
-            pq_analyzer_reset(m->pq); /* a window must not span missing samples */
-        pq_analyzer_feed(m->pq, m->v, m->i, n, on_window, m);
+        if (m->three) {
+            if (gap)
+                pq3_analyzer_reset(m->pq3);
+            pq3_analyzer_feed(m->pq3, m->pq_ch, n, on_window3, m);
+        } else {
+            if (gap)
+                pq_analyzer_reset(m->pq); /* a window must not span missing samples */
+            pq_analyzer_feed(m->pq, m->v, m->i, n, on_window, m);
+        }
         m->have += n;
         if (m->have >= m->interval_samples) {
             m->have -= m->interval_samples;
@@ -387,6 +472,55 @@ static int require_signatures(struct meter *m, const struct sign_key *key)
     return 0;
 }
 
+/*
+ * Three phases: each channel's phase correction (its transformer's lag from
+ * the calibration, less the lag at which the ADC reads it in the frame), the
+ * analysis and the capture layout. Returns 0, or -errno after logging why.
+ */
+static int setup_three_phase(struct meter *m, double rate)
+{
+    const struct meterd_options *o = m->o;
+    unsigned mask = adc_channel_mask(m->adc);
+    struct pq3_config pc = {.rate_hz = rate,
+                            .nominal_hz = o->nominal_hz,
+                            .wiring = (enum pq3_wiring)m->wiring,
+                            .channel_mask = mask};
+    m->layout = (struct capture_layout){
+        .wiring = m->wiring == ADC_WIRING_3P4W ? CAPTURE_WIRING_3P4W : CAPTURE_WIRING_3P3W};
+    static const enum capture_channel cap_ch[2][ADC_CHANNELS] = {
+        {CAPTURE_CH_VA, CAPTURE_CH_VB, CAPTURE_CH_VC, CAPTURE_CH_IA, CAPTURE_CH_IB, CAPTURE_CH_IC},
+        {CAPTURE_CH_VAB, CAPTURE_CH_VBC, CAPTURE_CH_VCA, CAPTURE_CH_IA, CAPTURE_CH_IB,
+         CAPTURE_CH_IC}};
+    m->nch = 0;
+    for (unsigned c = 0; c < ADC_CHANNELS; c++) {
+        if (!(mask & ADC_CH_BIT(c)))
+            continue;
+        double cal = o->cal_ch_phase_deg[c] + (ADC_CH_IS_VOLTAGE(c) ? 0 : o->cal_phase_deg);
+        pc.phase_cal_deg[c] = cal - 360.0 * o->nominal_hz * adc_channel_lag_s(m->adc, c);
+        m->layout.ch[m->nch] = cap_ch[m->wiring == ADC_WIRING_3P3W][c];
+        m->layout.cal_deg[m->nch] = pc.phase_cal_deg[c];
+        m->nch++;
+    }
+    m->layout.count = m->nch;
+    int r = pq3_analyzer_new(&pc, &m->pq3);
+    if (r) {
+        log_error("cannot set up the three-phase analysis (rate %g Hz, wiring %s, channels "
+                  "0x%02x): %s",
+                  rate, adc_wiring_name(m->wiring), mask, strerror(-r));
+        return r;
+    }
+    if (!capture_layout_valid(&m->layout))
+        log_warn("waveform captures of this wiring cannot be encoded (channels 0x%02x); "
+                 "capture commands will be answered with an error",
+                 mask);
+    for (unsigned c = 0; c < ADC_CHANNELS; c++) {
+        if (mask & ADC_CH_BIT(c))
+            log_info("channel %s: phase correction %.4f deg",
+                     adc_channel_name(m->wiring, c), pc.phase_cal_deg[c]);
+    }
+    return 0;
+}
+
 static int run(const struct meterd_options *o)
 {
     struct meter m = {.o = o, .lock_fd = -1};
@@ -405,15 +539,25 @@ static int run(const struct meterd_options *o)
         return status;
     status = 1;
 
-    if (adc_open(o->adc, &m.adc, err, sizeof(err))) {
+    if (o->timezone && sitetime_set_zone(o->timezone, err, sizeof(err))) {
+        fprintf(stderr, "meterd: --timezone: %s\n", err);
+        return 2;
+    }
+    if (adc_open_wired(o->adc, o->wiring, &m.adc, err, sizeof(err))) {
         fprintf(stderr, "meterd: %s\n", err);
         return 2;
     }
-    struct adc_cal cal = {o->cal_v_gain, o->cal_v_offset, o->cal_i_gain, o->cal_i_offset};
-    if (adc_set_calibration(m.adc, &cal)) {
-        fprintf(stderr, "meterd: calibration rejected by the ADC driver\n");
-        status = 2;
-        goto out;
+    m.wiring = adc_get_wiring(m.adc);
+    m.three = m.wiring != ADC_WIRING_1P2W;
+    for (unsigned c = 0; c < ADC_CHANNELS; c++) {
+        bool volts = ADC_CH_IS_VOLTAGE(c);
+        double gain = (volts ? o->cal_v_gain : o->cal_i_gain) * o->cal_ch_gain[c];
+        double offset = (volts ? o->cal_v_offset : o->cal_i_offset) + o->cal_ch_offset[c];
+        if (adc_set_channel_calibration(m.adc, c, gain, offset)) {
+            fprintf(stderr, "meterd: calibration rejected by the ADC driver\n");
+            status = 2;
+            goto out;
+        }
     }
     if (!o->secret_file && o->mqtt_password_file &&
         meterd_read_secret_file(o->mqtt_password_file, &password, err, sizeof(err))) {
@@ -442,23 +586,42 @@ static int run(const struct meterd_options *o)
         m.interval_samples = 1;
     /* The ADS1115 converts V and I one after the other: that lag is corrected with the CT's. */
     double phase_cal = o->cal_phase_deg - 360.0 * o->nominal_hz * adc_current_lag_s(m.adc);
-    struct pq_config pc = {
-        .rate_hz = rate, .nominal_hz = o->nominal_hz, .phase_cal_deg = phase_cal};
-    int r = pq_analyzer_new(&pc, &m.pq);
-    if (r) {
-        log_error("cannot set up the analysis (rate %g Hz, phase correction %g deg): %s", rate,
-                  phase_cal, strerror(-r));
-        goto out;
+    int r = 0;
+    if (m.three) {
+        r = setup_three_phase(&m, rate);
+    } else {
+        struct pq_config pc = {
+            .rate_hz = rate, .nominal_hz = o->nominal_hz, .phase_cal_deg = phase_cal};
+        r = pq_analyzer_new(&pc, &m.pq);
+        if (r)
+            log_error("cannot set up the analysis (rate %g Hz, phase correction %g deg): %s",
+                      rate, phase_cal, strerror(-r));
     }
+    if (r)
+        goto out;
     m.block = (size_t)ceil(rate * BLOCK_S);
-    m.v = malloc(m.block * sizeof(float));
-    m.i = malloc(m.block * sizeof(float));
-    if (!m.v || !m.i || ring_new((size_t)ceil(rate * RING_SECONDS), rate, &m.ring) ||
+    if (!m.three) {
+        m.v = malloc(m.block * sizeof(float));
+        m.i = malloc(m.block * sizeof(float));
+        r = m.v && m.i ? 0 : -ENOMEM;
+    }
+    for (unsigned k = 0; m.three && k < m.nch && !r; k++) {
+        m.ch[k] = malloc(m.block * sizeof(float));
+        r = m.ch[k] ? 0 : -ENOMEM;
+    }
+    double ring_s = m.three ? RING3_SECONDS : RING_SECONDS;
+    if (r || ring_new_channels((size_t)ceil(rate * ring_s), rate, m.three ? m.nch : 2, &m.ring) ||
         command_queue_new(COMMAND_QUEUE, &m.commands) || ack_queue_new(ACK_QUEUE, &m.acks)) {
         log_error("out of memory");
         goto out;
     }
+    for (unsigned c = 0, k = 0; m.three && c < ADC_CHANNELS; c++) {
+        if (adc_channel_mask(m.adc) & ADC_CH_BIT(c))
+            m.pq_ch[c] = m.ch[k++];
+    }
     pq_interval_reset(&m.iv);
+    pq3_interval_reset(&m.iv3);
+    demand_init(&m.demand, (unsigned)o->demand_period_min);
 
     /* One meterd per device and state directory: two would hand out the same seqs. */
     char lock_path[4096];
@@ -490,6 +653,19 @@ static int run(const struct meterd_options *o)
         log_error("%s", err);
         goto out;
     }
+    if (strcmp(m.st.wiring, adc_wiring_name(m.wiring)) != 0) {
+        if (!fresh)
+            log_warn("the wiring changed from %s to %s: the energy counters carry on",
+                     m.st.wiring, adc_wiring_name(m.wiring));
+        snprintf(m.st.wiring, sizeof(m.st.wiring), "%s", adc_wiring_name(m.wiring));
+        if (meter_state_save(m.state_path, &m.st)) {
+            log_error("cannot persist %s", m.state_path);
+            goto out;
+        }
+    }
+    if (m.st.demand_max_ts_ms)
+        demand_restore_max(&m.demand, (double)m.st.demand_max_mw / 1000.0, m.st.demand_max_ts_ms,
+                           m.st.demand_month_ms);
     log_info("device %s boot %u, last seq %llu (%s), energy %lld mWh in / %lld mWh out",
              o->device_id, (unsigned)m.st.boot, (unsigned long long)m.st.seq,
              fresh ? "new state file" : m.state_path, (long long)m.st.energy_import_mwh,
@@ -517,6 +693,8 @@ static int run(const struct meterd_options *o)
                                  .nominal_hz = o->nominal_hz,
                                  .phase_cal_deg = phase_cal,
                                  .snapshot = capture_snapshot,
+                                 .layout = m.three ? &m.layout : NULL,
+                                 .snapshot_set = capture_snapshot_set,
                                  .send = command_send,
                                  .ctx = &m};
     if (require_signatures(&m, o->secret_file ? &key : NULL)) {
@@ -545,8 +723,9 @@ static int run(const struct meterd_options *o)
     }
     struct sampler_stats ss;
     sampler_stats(m.sampler, &ss);
-    log_info("sampling with %s at %g Hz%s, one reading every %g s", adc_driver_name(m.adc), rate,
-             ss.realtime ? " (real-time priority)" : "", (double)m.interval_samples / rate);
+    log_info("sampling with %s at %g Hz%s, wiring %s (%u channels), one reading every %g s",
+             adc_driver_name(m.adc), rate, ss.realtime ? " (real-time priority)" : "",
+             adc_wiring_name(m.wiring), m.three ? m.nch : 2, (double)m.interval_samples / rate);
 
     r = run_loop(&m);
     log_info("stopping");
@@ -577,6 +756,9 @@ out:
     command_queue_free(m.commands);
     ring_free(m.ring);
     pq_analyzer_free(m.pq);
+    pq3_analyzer_free(m.pq3);
+    for (unsigned k = 0; k < ADC_CHANNELS; k++)
+        free(m.ch[k]);
     adc_close(m.adc);
     gpio_close(m.drdy);
     gpio_close(m.relay);

@@ -9,7 +9,9 @@
 
 #include <stdint.h>
 
+#include "demand.h"
 #include "pq.h"
+#include "pq3.h"
 #include "state.h"
 #include "telemetry.h"
 
@@ -26,5 +28,26 @@
  */
 void measure_close_pq_interval(struct meter_state *st, const struct pq_interval *iv, int64_t ts_ms,
                                struct reading *ret);
+
+/*
+ * The same for a three-phase meter (iv: pq3_interval_finish() returned 0
+ * for it): the totals go to the energy counters as above, each phase's
+ * import to its own counter; *ret gets the aggregates under today's names
+ * (docs/protocol.md "Three-phase readings": voltage the mean of the phase
+ * voltages, or of the line-to-line ones for 3p3w; current the mean of the
+ * currents; power the totals), every per-phase field, the line-to-line
+ * voltages, the neutral current (3p4w), unbalance (u0 for 3p4w only), the
+ * wiring and, when windows found a fundamental, frequency, THD, angles and
+ * the phase sequence.
+ */
+void measure_close_pq3_interval(struct meter_state *st, const struct pq3_interval *iv,
+                                int64_t ts_ms, struct reading *ret);
+
+/*
+ * Adds the demand fields to a three-phase reading: demand_w (the present
+ * sliding value, once a whole period was measured) and the month's maximum
+ * (demand_max_w, demand_max_ts) when there is one.
+ */
+void measure_set_demand(struct reading *r, const struct demand *d);
 
 #endif

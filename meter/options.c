@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "demand.h"
 #include "fileutil.h"
 #include "sign.h"
 #include "telemetry.h"
@@ -69,6 +70,51 @@ const struct config_option meterd_option_table[] = {
     {"cal_phase_deg", CONFIG_DOUBLE, OPT(cal_phase_deg), -45, 45, "0", "DEG",
      "current channel lag (e.g. a CT's phase error) the measurement removes, degrees at "
      "nominal_hz"},
+    {"wiring", CONFIG_STRING, OPT(wiring), 0, 0, NULL, "WIRING",
+     "1p2w (single phase, the default), 3p4w (three phases and neutral, star) or 3p3w (three "
+     "wires, delta/Aron); unset: as the ADC spec says (sim's wiring=), else 1p2w. Channel maps "
+     "and wiring diagrams: docs/meterd.md"},
+    {"cal_va_gain", CONFIG_DOUBLE, OPT(cal_ch_gain[0]), 0.1, 10, "1", "FACTOR",
+     "channel va's gain trim, multiplying cal_v_gain (1p2w: v; 3p3w: vab, and vb is vbc, vc vca)"},
+    {"cal_va_offset", CONFIG_DOUBLE, OPT(cal_ch_offset[0]), -1000, 1000, "0", "VOLTS",
+     "channel va's offset trim, added to cal_v_offset"},
+    {"cal_va_phase_deg", CONFIG_DOUBLE, OPT(cal_ch_phase_deg[0]), -45, 45, "0", "DEG",
+     "channel va's lag (its transformer's phase error) removed, degrees at nominal_hz"},
+    {"cal_vb_gain", CONFIG_DOUBLE, OPT(cal_ch_gain[1]), 0.1, 10, "1", "FACTOR",
+     "channel vb's gain trim, multiplying cal_v_gain"},
+    {"cal_vb_offset", CONFIG_DOUBLE, OPT(cal_ch_offset[1]), -1000, 1000, "0", "VOLTS",
+     "channel vb's offset trim, added to cal_v_offset"},
+    {"cal_vb_phase_deg", CONFIG_DOUBLE, OPT(cal_ch_phase_deg[1]), -45, 45, "0", "DEG",
+     "channel vb's lag (its transformer's phase error) removed, degrees at nominal_hz"},
+    {"cal_vc_gain", CONFIG_DOUBLE, OPT(cal_ch_gain[2]), 0.1, 10, "1", "FACTOR",
+     "channel vc's gain trim, multiplying cal_v_gain"},
+    {"cal_vc_offset", CONFIG_DOUBLE, OPT(cal_ch_offset[2]), -1000, 1000, "0", "VOLTS",
+     "channel vc's offset trim, added to cal_v_offset"},
+    {"cal_vc_phase_deg", CONFIG_DOUBLE, OPT(cal_ch_phase_deg[2]), -45, 45, "0", "DEG",
+     "channel vc's lag (its transformer's phase error) removed, degrees at nominal_hz"},
+    {"cal_ia_gain", CONFIG_DOUBLE, OPT(cal_ch_gain[3]), 0.1, 10, "1", "FACTOR",
+     "channel ia's gain trim, multiplying cal_i_gain"},
+    {"cal_ia_offset", CONFIG_DOUBLE, OPT(cal_ch_offset[3]), -1000, 1000, "0", "AMPS",
+     "channel ia's offset trim, added to cal_i_offset"},
+    {"cal_ia_phase_deg", CONFIG_DOUBLE, OPT(cal_ch_phase_deg[3]), -45, 45, "0", "DEG",
+     "channel ia's lag (its transformer's phase error) removed, degrees at nominal_hz, added to cal_phase_deg"},
+    {"cal_ib_gain", CONFIG_DOUBLE, OPT(cal_ch_gain[4]), 0.1, 10, "1", "FACTOR",
+     "channel ib's gain trim, multiplying cal_i_gain"},
+    {"cal_ib_offset", CONFIG_DOUBLE, OPT(cal_ch_offset[4]), -1000, 1000, "0", "AMPS",
+     "channel ib's offset trim, added to cal_i_offset"},
+    {"cal_ib_phase_deg", CONFIG_DOUBLE, OPT(cal_ch_phase_deg[4]), -45, 45, "0", "DEG",
+     "channel ib's lag (its transformer's phase error) removed, degrees at nominal_hz, added to cal_phase_deg"},
+    {"cal_ic_gain", CONFIG_DOUBLE, OPT(cal_ch_gain[5]), 0.1, 10, "1", "FACTOR",
+     "channel ic's gain trim, multiplying cal_i_gain"},
+    {"cal_ic_offset", CONFIG_DOUBLE, OPT(cal_ch_offset[5]), -1000, 1000, "0", "AMPS",
+     "channel ic's offset trim, added to cal_i_offset"},
+    {"cal_ic_phase_deg", CONFIG_DOUBLE, OPT(cal_ch_phase_deg[5]), -45, 45, "0", "DEG",
+     "channel ic's lag (its transformer's phase error) removed, degrees at nominal_hz, added to cal_phase_deg"},
+    {"demand_period_min", CONFIG_INT, OPT(demand_period_min), 5, 60, "15", "MINUTES",
+     "maximum demand period: 5, 15, 30 or 60; demand_w slides by the minute"},
+    {"timezone", CONFIG_STRING, OPT(timezone), 0, 0, NULL, "ZONE",
+     "IANA time zone (e.g. Asia/Shanghai) of the demand blocks and the month whose maximum "
+     "demand is kept; unset: the system's"},
     {"relay_gpio", CONFIG_STRING, OPT(relay_gpio), 0, 0, NULL, "CHIP:LINE",
      "load relay output, e.g. gpiochip0:17 (none when unset)"},
     {"relay_active_low", CONFIG_BOOL, OPT(relay_active_low), 0, 0, "false", "true|false",
@@ -124,6 +170,16 @@ int meterd_options_parse(struct meterd_options *o, int argc, char **argv, int fi
     }
     if (o->state_dir[0] == '\0') {
         snprintf(err, errlen, "--state-dir must not be empty");
+        return -EINVAL;
+    }
+    if (o->wiring && strcmp(o->wiring, "1p2w") && strcmp(o->wiring, "3p4w") &&
+        strcmp(o->wiring, "3p3w")) {
+        snprintf(err, errlen, "--wiring '%s': must be 1p2w, 3p4w or 3p3w", o->wiring);
+        return -EINVAL;
+    }
+    if (!demand_period_valid((unsigned)o->demand_period_min)) {
+        snprintf(err, errlen, "--demand-period-min %lld: must be 5, 15, 30 or 60",
+                 (long long)o->demand_period_min);
         return -EINVAL;
     }
     if (o->secret_file && (o->mqtt_username || o->mqtt_password_file)) {
@@ -251,6 +307,16 @@ void meterd_print_help(FILE *out)
                  "  seed=N        noise seed (1)\n"
                  "  realtime=0|1  pace to wall time (1) or run as fast as possible (0)\n"
                  "  example: --adc sim:v=230,i=12,phase=30,h3=5,h5=3,noise=0.1\n"
+                 "  Three phases (the keys above apply to every phase):\n"
+                 "  wiring=W      1p2w (1), 3p4w (va vb vc ia ib ic) or 3p3w (vab vbc vca,\n"
+                 "                ia ib ic)\n"
+                 "  va= vb= vc=   one phase's RMS voltage to neutral (v)\n"
+                 "  ia= ib= ic=   one phase's RMS current (i)\n"
+                 "  phasea= phaseb= phasec=  one phase's current lag in degrees (phase)\n"
+                 "  angleb= anglec=  phase b's and c's voltage angle to a's (-120, 120: abc)\n"
+                 "  u2=PCT        negative-sequence voltage, %% of v (0..50; unbalance)\n"
+                 "  hNa= vhNb= ihNc=  harmonic N on one phase only\n"
+                 "  example: --adc sim:wiring=3p4w,v=230,i=10,ib=12,ic=8,vc=220,h5=3\n"
                  "\n"
                  "ADC spec 'mcp3208:/dev/spidevB.C' (MCP3208 on SPI), keys:\n"
                  "  vscale=K iscale=K  line volts / amperes per volt at the converter input\n"
@@ -261,6 +327,9 @@ void meterd_print_help(FILE *out)
                  "  rate=HZ       sample pairs per second, 100..12800 (6400)\n"
                  "  speed_hz=HZ   SPI clock, 10000..2000000 (2000000; 1 MHz at 2.7 V)\n"
                  "  mode=0|3      SPI mode (0)\n"
+                 "  va= vb= vc= ia= ib= ic=  three phases: the input of each channel, or -\n"
+                 "                for not wired (va 0, ia 1, vb 2, ib 3, vc 4, ic 5); 3p3w\n"
+                 "                also as vab= vbc= vca=\n"
                  "  example: --adc mcp3208:/dev/spidev0.0:vscale=301,iscale=60.6\n"
                  "ADC spec 'ads1115:/dev/i2c-N@0xAA' (ADS1115 on I2C, 0x48..0x4b), keys:\n"
                  "  vscale=K iscale=K  as above (required)\n"
@@ -270,6 +339,7 @@ void meterd_print_help(FILE *out)
                  "  rate=HZ       sample pairs per second, 1..430 (250): enough for RMS,\n"
                  "                power, PF and frequency, not for harmonics above rate/2\n"
                  "  example: --adc ads1115:/dev/i2c-1@0x48:vscale=281,iscale=111,pga=2.048\n"
+                 "  (single phase only: too slow for three)\n"
                  "Calibration and wiring: docs/calibration.md.\n"
                  "\n");
     analyze_print_help(out);

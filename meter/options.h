@@ -41,6 +41,18 @@ struct meterd_options {
      * v = cal_v_gain * (v_nominal - cal_v_offset), likewise for current; cal_phase_deg is
      * the current channel's lag the analysis removes. */
     double cal_v_gain, cal_v_offset, cal_i_gain, cal_i_offset, cal_phase_deg;
+    /* Per channel, in hal/adc.h's order (va vb vc ia ib ic; for 3p3w vab vbc vca): a trim on
+     * top of the above. A channel's gain is cal_v_gain * cal_va_gain (or the current's),
+     * its offset cal_v_offset + cal_va_offset, its phase correction cal_va_phase_deg
+     * (currents: cal_phase_deg + cal_ia_phase_deg). */
+    double cal_ch_gain[6], cal_ch_offset[6], cal_ch_phase_deg[6];
+    /* How the meter is wired: "1p2w", "3p4w", "3p3w"; NULL: as the ADC spec says (sim's
+     * wiring=), else 1p2w. */
+    char *wiring;
+    /* Maximum demand: the period in minutes (5, 15, 30, 60) and the time zone its blocks and
+     * months follow (NULL: the system's). */
+    int64_t demand_period_min;
+    char *timezone;
     /* GPIO lines as "CHIP:LINE"; NULL when not fitted. */
     char *relay_gpio, *led_gpio, *drdy_gpio;
     bool relay_active_low;

@@ -1,6 +1,7 @@
 /*
- * ring: a single-producer, single-consumer ring of sample pairs that keeps
- * the newest `capacity` of them (see ring.h for the contract).
+ * ring: a single-producer, single-consumer ring of sample frames (one sample
+ * of each of `channels` channels) that keeps the newest `capacity` of them
+ * (see ring.h for the contract). Each channel has its own array of slots.
  *
  * Every sample has a stream index; slot = index % capacity. The producer
  * owns `head` (samples pushed so far) and never waits for anyone: it
@@ -43,7 +44,8 @@ struct sample_ring {
     /* Kept free of the consumer's reach: a copy in progress survives this many pushes. */
     size_t slack;
 
-    _Atomic float *v, *i;
+    unsigned channels;
+    _Atomic float *ch[RING_CHANNELS_MAX];
     atomic_uchar *gap_flag;
 
     _Atomic uint64_t head;      /* samples pushed (index of the next one) */
@@ -63,23 +65,41 @@ struct sample_ring {
 
 int ring_new(size_t capacity, double rate_hz, struct sample_ring **ret)
 {
-    if (capacity < 2 || !(rate_hz > 0) || !isfinite(rate_hz))
+    return ring_new_channels(capacity, rate_hz, 2, ret);
+}
+
+static void free_slots(struct sample_ring *r)
+{
+    for (unsigned c = 0; c < RING_CHANNELS_MAX; c++)
+        free(r->ch[c]);
+    free(r->gap_flag);
+}
+
+int ring_new_channels(size_t capacity, double rate_hz, unsigned channels,
+                      struct sample_ring **ret)
+{
+    if (capacity < 2 || !(rate_hz > 0) || !isfinite(rate_hz) || channels < 1 ||
+        channels > RING_CHANNELS_MAX)
         return -EINVAL;
     struct sample_ring *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     r->capacity = capacity;
     r->rate_hz = rate_hz;
+    r->channels = channels;
     size_t one_second = (size_t)ceil(rate_hz);
     r->slack = one_second < capacity / 2 ? one_second : capacity / 2;
-    r->v = calloc(capacity, sizeof(*r->v));
-    r->i = calloc(capacity, sizeof(*r->i));
+    for (unsigned c = 0; c < channels; c++) {
+        r->ch[c] = calloc(capacity, sizeof(*r->ch[c]));
+        if (!r->ch[c])
+            goto nomem;
+    }
     r->gap_flag = calloc(capacity, sizeof(*r->gap_flag));
-    if (!r->v || !r->i || !r->gap_flag)
+    if (!r->gap_flag)
         goto nomem;
     for (size_t k = 0; k < capacity; k++) {
-        atomic_init(&r->v[k], 0.0f);
-        atomic_init(&r->i[k], 0.0f);
+        for (unsigned c = 0; c < channels; c++)
+            atomic_init(&r->ch[c][k], 0.0f);
         atomic_init(&r->gap_flag[k], 0);
     }
     atomic_init(&r->head, 0);
@@ -105,9 +125,7 @@ int ring_new(size_t capacity, double rate_hz, struct sample_ring **ret)
     return 0;
 
 nomem:
-    free(r->v);
-    free(r->i);
-    free(r->gap_flag);
+    free_slots(r);
     free(r);
     return -ENOMEM;
 }
@@ -118,10 +136,13 @@ void ring_free(struct sample_ring *r)
         return;
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
-    free(r->v);
-    free(r->i);
-    free(r->gap_flag);
+    free_slots(r);
     free(r);
+}
+
+unsigned ring_channels(const struct sample_ring *r)
+{
+    return r->channels;
 }
 
 size_t ring_capacity(const struct sample_ring *r)
@@ -136,6 +157,12 @@ double ring_rate_hz(const struct sample_ring *r)
 
 void ring_push(struct sample_ring *r, const float *v, const float *i, size_t n, int64_t end_ms)
 {
+    const float *const ch[2] = {v, i};
+    ring_push_frames(r, ch, n, end_ms);
+}
+
+void ring_push_frames(struct sample_ring *r, const float *const *ch, size_t n, int64_t end_ms)
+{
     if (n == 0)
         return;
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
@@ -146,8 +173,8 @@ void ring_push(struct sample_ring *r, const float *v, const float *i, size_t n, 
     atomic_thread_fence(memory_order_release);
     for (size_t k = skip; k < n; k++) {
         size_t slot = (size_t)((h + k) % r->capacity);
-        atomic_store_explicit(&r->v[slot], v[k], memory_order_relaxed);
-        atomic_store_explicit(&r->i[slot], i[k], memory_order_relaxed);
+        for (unsigned c = 0; c < r->channels; c++)
+            atomic_store_explicit(&r->ch[c][slot], ch[c][k], memory_order_relaxed);
         atomic_store_explicit(&r->gap_flag[slot], (k == skip && (r->gap_pending || skip)) ? 1 : 0,
                               memory_order_relaxed);
     }
@@ -219,6 +246,13 @@ static uint64_t wait_for_data(struct sample_ring *r, int timeout_ms)
 size_t ring_pop(struct sample_ring *r, float *v, float *i, size_t max, int timeout_ms,
                 bool *ret_gap)
 {
+    float *const ch[2] = {v, i};
+    return ring_pop_frames(r, ch, max, timeout_ms, ret_gap);
+}
+
+size_t ring_pop_frames(struct sample_ring *r, float *const *ch, size_t max, int timeout_ms,
+                       bool *ret_gap)
+{
     const uint64_t keep = r->capacity - r->slack;
     size_t n = 0;
 
@@ -247,8 +281,8 @@ size_t ring_pop(struct sample_ring *r, float *v, float *i, size_t max, int timeo
             }
             if (flagged)
                 r->lost = true;
-            v[k] = atomic_load_explicit(&r->v[slot], memory_order_relaxed);
-            i[k] = atomic_load_explicit(&r->i[slot], memory_order_relaxed);
+            for (unsigned c = 0; c < r->channels; c++)
+                ch[c][k] = atomic_load_explicit(&r->ch[c][slot], memory_order_relaxed);
         }
         atomic_thread_fence(memory_order_acquire);
         uint64_t we = atomic_load_explicit(&r->write_end, memory_order_relaxed);
@@ -273,6 +307,13 @@ size_t ring_pop(struct sample_ring *r, float *v, float *i, size_t max, int timeo
 
 int ring_snapshot(struct sample_ring *r, size_t n, float *v, float *i, int64_t *ret_first_ms)
 {
+    float *const ch[2] = {v, i};
+    return ring_snapshot_frames(r, n, ch, ret_first_ms);
+}
+
+int ring_snapshot_frames(struct sample_ring *r, size_t n, float *const *ch,
+                         int64_t *ret_first_ms)
+{
     if (n == 0 || n > r->capacity - r->slack)
         return -ERANGE;
     for (int attempt = 0; attempt < SNAPSHOT_TRIES; attempt++) {
@@ -290,8 +331,8 @@ int ring_snapshot(struct sample_ring *r, size_t n, float *v, float *i, int64_t *
         uint64_t first = h - n;
         for (size_t k = 0; k < n; k++) {
             size_t slot = (size_t)((first + k) % r->capacity);
-            v[k] = atomic_load_explicit(&r->v[slot], memory_order_relaxed);
-            i[k] = atomic_load_explicit(&r->i[slot], memory_order_relaxed);
+            for (unsigned c = 0; c < r->channels; c++)
+                ch[c][k] = atomic_load_explicit(&r->ch[c][slot], memory_order_relaxed);
         }
         atomic_thread_fence(memory_order_acquire);
         uint64_t we = atomic_load_explicit(&r->write_end, memory_order_relaxed);

@@ -31,10 +31,11 @@ struct sampler {
     pthread_t thread;
     bool joined; /* by sampler_stop(), from the owner's thread */
 
-    /* the thread's buffers, allocated once */
-    float *v, *i;
-    size_t batch;  /* pairs per push */
-    size_t filled; /* per-conversion: pairs waiting in v, i */
+    /* the thread's buffers, allocated once: one per channel the ADC delivers */
+    float *buf[ADC_CHANNELS];
+    const float *ring_ch[ADC_CHANNELS]; /* the same, in the ring's channel order */
+    size_t batch;  /* frames per push */
+    size_t filled; /* per-conversion: frames waiting in buf */
 
     atomic_bool stop;
     _Atomic uint64_t samples, overruns, dropped, read_errors;
@@ -58,7 +59,7 @@ static void push(struct sampler *s, size_t n)
 {
     if (n == 0)
         return;
-    ring_push(s->ring, s->v, s->i, n, time_now_ms());
+    ring_push_frames(s->ring, s->ring_ch, n, time_now_ms());
     count(&s->samples, n);
 }
 
@@ -105,7 +106,12 @@ static void run_conversions(struct sampler *s)
             count(&s->overruns, expired - 1);
             lose(s, expired - 1);
         }
-        int r = adc_convert_pair(s->adc, &s->v[s->filled], &s->i[s->filled]);
+        float frame[ADC_CHANNELS];
+        int r = adc_convert_frame(s->adc, frame);
+        for (unsigned c = 0; !r && c < ADC_CHANNELS; c++) {
+            if (s->buf[c])
+                s->buf[c][s->filled] = frame[c];
+        }
         if (r) {
             read_failed(s, r);
             lose(s, 1);
@@ -137,7 +143,7 @@ static void run_blocks(struct sampler *s, int64_t start_ns)
         uint64_t due = (uint64_t)((double)(mono_ns() - start_ns) * s->rate_hz / 1e9);
         while (produced < due && !atomic_load_explicit(&s->stop, memory_order_relaxed)) {
             size_t n = due - produced < s->batch ? (size_t)(due - produced) : s->batch;
-            int r = adc_read_block(s->adc, s->v, s->i, n);
+            int r = adc_read_frames(s->adc, s->buf, n);
             produced += n;
             if (r) {
                 read_failed(s, r);
@@ -194,12 +200,23 @@ int sampler_start(struct adc *adc, struct sample_ring *ring, struct sampler **re
     s->batch = (size_t)ceil(s->rate_hz / BLOCK_HZ);
     if (s->batch == 0)
         s->batch = 1;
-    s->v = calloc(s->batch, sizeof(*s->v));
-    s->i = calloc(s->batch, sizeof(*s->i));
     s->tfd = -1;
-    if (!s->v || !s->i) {
-        snprintf(err, errlen, "sampler: out of memory");
-        r = -ENOMEM;
+    unsigned mask = adc_channel_mask(adc), nch = 0;
+    for (unsigned c = 0; c < ADC_CHANNELS; c++) {
+        if (!(mask & ADC_CH_BIT(c)))
+            continue;
+        s->buf[c] = calloc(s->batch, sizeof(*s->buf[c]));
+        if (!s->buf[c]) {
+            snprintf(err, errlen, "sampler: out of memory");
+            r = -ENOMEM;
+            goto fail;
+        }
+        s->ring_ch[nch++] = s->buf[c];
+    }
+    if (nch != ring_channels(ring)) {
+        snprintf(err, errlen, "sampler: the ADC delivers %u channels, the ring holds %u", nch,
+                 ring_channels(ring));
+        r = -EINVAL;
         goto fail;
     }
     s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
@@ -233,8 +250,8 @@ int sampler_start(struct adc *adc, struct sample_ring *ring, struct sampler **re
 fail:
     if (s->tfd >= 0)
         close(s->tfd);
-    free(s->v);
-    free(s->i);
+    for (unsigned c = 0; c < ADC_CHANNELS; c++)
+        free(s->buf[c]);
     free(s);
     return r;
 }
@@ -265,7 +282,7 @@ void sampler_free(struct sampler *s)
         return;
     sampler_stop(s);
     close(s->tfd);
-    free(s->v);
-    free(s->i);
+    for (unsigned c = 0; c < ADC_CHANNELS; c++)
+        free(s->buf[c]);
     free(s);
 }

@@ -1,7 +1,9 @@
 /*
  * sampler: the sampling thread. It keeps the sample clock, takes sample
- * pairs from the ADC and pushes them into the ring (ring.h), counting every
- * sample it misses and marking it in the ring as a gap, never hiding it.
+ * frames from the ADC (every channel it delivers, adc.h) and pushes them into
+ * the ring (ring.h), whose channels are the ADC's in adc.h's channel order
+ * (a single-phase meter: v, i). It counts every sample it misses and marks
+ * it in the ring as a gap, never hiding it.
  *
  *  - Per-conversion drivers (mcp3208, ads1115): a timerfd on CLOCK_MONOTONIC
  *    fires at the sample rate and each expiry converts one pair. Expiries the
@@ -49,7 +51,8 @@ struct sampler_stats {
 
 /*
  * Starts the sampling thread. Returns 0 and *ret, or -errno with err naming
- * the problem (timerfd, thread creation, out of memory).
+ * the problem (timerfd, thread creation, out of memory; -EINVAL for a ring
+ * whose channel count is not the number of channels the ADC delivers).
  */
 int sampler_start(struct adc *adc, struct sample_ring *ring, struct sampler **ret, char *err,
                   size_t errlen);

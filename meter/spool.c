@@ -14,6 +14,7 @@
 #include "log.h"
 #include "spool_ranges.h"
 #include "spool_record.h"
+#include "spool_upgrade.h"
 
 #define READ_CHUNK      64 /* records read at a time */
 #define ACKED_FILE      "acked"
@@ -397,6 +398,30 @@ static int save_watermark(struct spool *s)
     return r;
 }
 
+/* Converts a segment an older meterd wrote (spool_upgrade.h); a failure keeps the spool shut,
+   since reading the old records as today's would quarantine them. */
+static int upgrade_segment(struct spool *s, const char *path)
+{
+    struct spool_upgrade_result res;
+    int r = spool_upgrade_segment(path, &res);
+    if (r) {
+        log_error("spool: cannot convert %s to the current record layout: %s", path, strerror(-r));
+        return r;
+    }
+    if (!res.converted)
+        return 0;
+    s->st.upgraded += res.records;
+    s->st.corrupt += res.corrupt;
+    if (res.corrupt)
+        log_warn("spool: segment %s converted from the old record layout: %llu readings kept, "
+                 "%llu damaged records left out",
+                 path, (unsigned long long)res.records, (unsigned long long)res.corrupt);
+    else
+        log_info("spool: segment %s converted from the old record layout: %llu readings kept",
+                 path, (unsigned long long)res.records);
+    return 0;
+}
+
 static int open_segments(struct spool *s)
 {
     uint32_t *idx = NULL;
@@ -409,6 +434,8 @@ static int open_segments(struct spool *s)
         char path[SEG_PATH_LEN];
         struct stat sb;
         seg_path(s, g.index, path, sizeof(path));
+        if ((r = upgrade_segment(s, path)))
+            break;
         if (stat(path, &sb)) {
             r = -errno;
             break;

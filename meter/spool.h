@@ -19,6 +19,10 @@
  * and not in a range are unacknowledged, so a few duplicates may be resent,
  * never fewer readings than were unacknowledged.
  *
+ * Upgrade: spool_open() first converts, once and crash-safely, each segment
+ * an older meterd wrote in its record layout (spool_upgrade.h), so the
+ * readings it held are resent like any other.
+ *
  * Damage: spool_open() validates every record of the newest segment (the
  * only one written since the last sync), truncates a torn or corrupt tail,
  * finds the first and last valid record of older segments, and renames a
@@ -62,6 +66,7 @@ struct spool_stats {
     uint64_t acked;        /* readings newly acknowledged since open */
     uint64_t dropped_full; /* unacknowledged readings dropped because the spool was full */
     uint64_t corrupt;      /* corrupt records skipped or truncated */
+    uint64_t upgraded;     /* readings converted at open from an older meterd's record layout */
     uint64_t depth;        /* unacknowledged readings held (estimate: seqs are nearly dense) */
     uint64_t records;      /* records on disk */
     uint64_t bytes;        /* bytes of segment files */

@@ -13,6 +13,7 @@ void meter_state_init(struct meter_state *s, const char *device_id)
 {
     memset(s, 0, sizeof(*s));
     snprintf(s->device_id, sizeof(s->device_id), "%s", device_id);
+    snprintf(s->wiring, sizeof(s->wiring), "1p2w");
 }
 
 int meter_state_path(const char *dir, const char *device_id, char *buf, size_t len)
@@ -37,10 +38,20 @@ int meter_state_format(const struct meter_state *s, char *buf, size_t len)
                      "energy_import_mwh %" PRId64 "\n"
                      "energy_export_mwh %" PRId64 "\n"
                      "reactive_import_mvarh %" PRId64 "\n"
-                     "reactive_export_mvarh %" PRId64 "\n",
+                     "reactive_export_mvarh %" PRId64 "\n"
+                     "energy_import_a_mwh %" PRId64 "\n"
+                     "energy_import_b_mwh %" PRId64 "\n"
+                     "energy_import_c_mwh %" PRId64 "\n"
+                     "wiring %s\n"
+                     "demand_max_mw %" PRId64 "\n"
+                     "demand_max_ts_ms %" PRId64 "\n"
+                     "demand_month_ms %" PRId64 "\n",
                      METER_STATE_MAGIC, METER_STATE_VERSION, s->device_id, s->seq, s->boot,
                      s->energy_import_mwh, s->energy_export_mwh, s->reactive_import_mvarh,
-                     s->reactive_export_mvarh);
+                     s->reactive_export_mvarh, s->energy_import_phase_mwh[0],
+                     s->energy_import_phase_mwh[1], s->energy_import_phase_mwh[2],
+                     s->wiring[0] ? s->wiring : "1p2w", s->demand_max_mw, s->demand_max_ts_ms,
+                     s->demand_month_ms);
     if (n < 0 || (size_t)n >= len)
         return -ENOSPC;
     uint32_t crc = crc32_ieee(buf, (size_t)n);
@@ -86,6 +97,28 @@ static int expect_u64(struct lines *l, const char *key, uint64_t max, uint64_t *
     if (errno || *end != '\0' || v > max)
         goto bad;
     *ret = v;
+    return 0;
+bad:
+    snprintf(err, errlen, "state file %s line %d: expected '%s <integer>'", path, l->lineno, key);
+    return -EBADMSG;
+}
+
+/* Expects "key <signed decimal>" with |value| <= max on the next line. */
+static int expect_i64(struct lines *l, const char *key, int64_t max, int64_t *ret, char *err,
+                      size_t errlen, const char *path)
+{
+    size_t klen = strlen(key);
+    if (!next_line(l) || strncmp(l->line, key, klen) != 0 || l->line[klen] != ' ')
+        goto bad;
+    const char *v = l->line + klen + 1;
+    if (!((v[0] >= '0' && v[0] <= '9') || (v[0] == '-' && v[1] >= '0' && v[1] <= '9')))
+        goto bad;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end != '\0' || x > max || x < -max)
+        goto bad;
+    *ret = x;
     return 0;
 bad:
     snprintf(err, errlen, "state file %s line %d: expected '%s <integer>'", path, l->lineno, key);
@@ -146,6 +179,33 @@ static int parse_at(const char *text, size_t len, const char *device_id, struct 
                             err, errlen, path)))
             return r;
         s.reactive_export_mvarh = (int64_t)u;
+    }
+    snprintf(s.wiring, sizeof(s.wiring), "1p2w");
+    if (version >= 3) {
+        static const char *const phase_keys[3] = {"energy_import_a_mwh", "energy_import_b_mwh",
+                                                  "energy_import_c_mwh"};
+        for (int ph = 0; ph < 3; ph++) {
+            if ((r = expect_u64(&l, phase_keys[ph], (uint64_t)METER_STATE_ENERGY_MAX_MWH, &u, err,
+                                errlen, path)))
+                return r;
+            s.energy_import_phase_mwh[ph] = (int64_t)u;
+        }
+        if (!next_line(&l) || strncmp(l.line, "wiring ", 7) != 0 ||
+            (strcmp(l.line + 7, "1p2w") && strcmp(l.line + 7, "3p4w") &&
+             strcmp(l.line + 7, "3p3w"))) {
+            snprintf(err, errlen, "state file %s line %d: expected 'wiring 1p2w|3p4w|3p3w'", path,
+                     l.lineno);
+            return -EBADMSG;
+        }
+        memcpy(s.wiring, l.line + 7, 5); /* one of the three names checked above */
+        /* 1e10 W is the wire format's bound; a time before 10000 AD. */
+        if ((r = expect_i64(&l, "demand_max_mw", INT64_C(10000000000000), &s.demand_max_mw, err,
+                            errlen, path)) ||
+            (r = expect_i64(&l, "demand_max_ts_ms", INT64_C(253402300799999), &s.demand_max_ts_ms,
+                            err, errlen, path)) ||
+            (r = expect_i64(&l, "demand_month_ms", INT64_C(253402300799999), &s.demand_month_ms,
+                            err, errlen, path)))
+            return r;
     }
 
     size_t covered = (size_t)(l.p - text);
@@ -233,7 +293,18 @@ static struct meter_state newest_of(const struct meter_state *a, const struct me
     TAKE_MAX(energy_export_mwh);
     TAKE_MAX(reactive_import_mvarh);
     TAKE_MAX(reactive_export_mvarh);
+    TAKE_MAX(energy_import_phase_mwh[0]);
+    TAKE_MAX(energy_import_phase_mwh[1]);
+    TAKE_MAX(energy_import_phase_mwh[2]);
 #undef TAKE_MAX
+    /* The maximum demand of the later month, or the larger of the same month's. */
+    if (b->demand_max_ts_ms &&
+        (!s.demand_max_ts_ms || b->demand_month_ms > s.demand_month_ms ||
+         (b->demand_month_ms == s.demand_month_ms && b->demand_max_mw > s.demand_max_mw))) {
+        s.demand_max_mw = b->demand_max_mw;
+        s.demand_max_ts_ms = b->demand_max_ts_ms;
+        s.demand_month_ms = b->demand_month_ms;
+    }
     return s;
 }
 
@@ -393,5 +464,13 @@ int meter_state_add_reactive(struct meter_state *s, double reactive_varh)
         add_mwh(&s->reactive_import_mvarh, &s->reactive_import_rem_mvarh, reactive_varh * 1000.0);
     else
         add_mwh(&s->reactive_export_mvarh, &s->reactive_export_rem_mvarh, -reactive_varh * 1000.0);
+    return 0;
+}
+
+int meter_state_add_phase_import(struct meter_state *s, unsigned ph, double energy_wh)
+{
+    if (ph >= 3 || !isfinite(energy_wh) || energy_wh < 0)
+        return -EINVAL;
+    add_mwh(&s->energy_import_phase_mwh[ph], &s->import_phase_rem_mwh[ph], energy_wh * 1000.0);
     return 0;
 }

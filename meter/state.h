@@ -22,10 +22,22 @@
  *   energy_export_mwh 0
  *   reactive_import_mvarh 123456
  *   reactive_export_mvarh 0
+ *   energy_import_a_mwh 190000
+ *   energy_import_b_mwh 188000
+ *   energy_import_c_mwh 189890
+ *   wiring 3p4w
+ *   demand_max_mw 41250000
+ *   demand_max_ts_ms 1796605200000
+ *   demand_month_ms 1796083200000
  *   crc32 0a1b2c3d
  *
- * Version 1 files (no reactive lines) still load, with zero reactive energy;
- * they are rewritten as version 2 at the next save.
+ * The per-phase import counters (three-phase wiring; 0 on a single-phase
+ * meter), the wiring the counters were measured with, and this month's
+ * maximum demand (milliwatts, signed; its time and the start of the month it
+ * belongs to, epoch ms; demand_max_ts_ms 0 when there is none yet) came with
+ * version 3. Version 1 files (no reactive lines) and version 2 files (no
+ * three-phase lines) still load, with zeros for what they lack and wiring
+ * 1p2w; they are rewritten as version 3 at the next save.
  *
  * Two copies, one rule. meter_state_save() replaces the main file, then the
  * backup, each with write + fsync + rename, and returns only when both are
@@ -50,7 +62,7 @@
 #include "telemetry.h"
 
 #define METER_STATE_MAGIC    "smartmeter-meterd-state"
-#define METER_STATE_VERSION  2 /* 1 is still read */
+#define METER_STATE_VERSION  3 /* 1 and 2 are still read */
 #define METER_STATE_MAX_SIZE 4096
 #define METER_STATE_ERR_LEN  512
 /* Counters saturate here (the wire format's 1e15 Wh and 1e15 varh). */
@@ -64,12 +76,17 @@ struct meter_state {
     int64_t energy_export_mwh;
     int64_t reactive_import_mvarh; /* Q > 0: current lags */
     int64_t reactive_export_mvarh; /* Q < 0: current leads */
+    int64_t energy_import_phase_mwh[3]; /* phases a, b, c (three-phase wiring) */
+    char wiring[8];                     /* "1p2w", "3p4w" or "3p3w" */
+    /* this month's maximum demand; demand_max_ts_ms 0: none */
+    int64_t demand_max_mw, demand_max_ts_ms, demand_month_ms;
     /* 0 <= rem < 1, not persisted */
     double import_rem_mwh, export_rem_mwh;
     double reactive_import_rem_mvarh, reactive_export_rem_mvarh;
+    double import_phase_rem_mwh[3];
 };
 
-/* A fresh state: seq 0, boot 0, zero energy. device_id must be valid. */
+/* A fresh state: seq 0, boot 0, zero energy, wiring 1p2w, no demand. device_id must be valid. */
 void meter_state_init(struct meter_state *s, const char *device_id);
 
 /* Writes "<dir>/meterd-<device_id>.state" into buf. Returns 0 or -ENAMETOOLONG. */
@@ -82,7 +99,7 @@ int meter_state_backup_path(const char *path, char *buf, size_t len);
 int meter_state_format(const struct meter_state *s, char *buf, size_t len);
 
 /*
- * Parses a state file's text (version 1 or 2), checks its CRC and that it
+ * Parses a state file's text (version 1, 2 or 3), checks its CRC and that it
  * belongs to device_id. Returns 0, -EBADMSG (malformed or checksum mismatch)
  * or -EXDEV (another device's file), with err set. *ret is written only on
  * success, with zero remainders.
@@ -149,5 +166,11 @@ int meter_state_add_energy(struct meter_state *s, double energy_wh);
  * negative = export, the current leading) the same way, in mvarh.
  */
 int meter_state_add_reactive(struct meter_state *s, double reactive_varh);
+
+/*
+ * Adds phase ph's (0..2) imported energy (Wh, >= 0) to its counter the same
+ * way. Returns 0, or -EINVAL for a bad phase, a negative or non-finite value.
+ */
+int meter_state_add_phase_import(struct meter_state *s, unsigned ph, double energy_wh);
 
 #endif

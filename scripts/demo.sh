@@ -69,7 +69,7 @@ echo "$admin_pw" | "$server" user add admin --role admin --db "$db" 2>/dev/null
 echo "$user_pw" | "$server" user add demo --role user --db "$db" 2>/dev/null
 head -c 48 /dev/urandom | base64 > "$demo/jwt.secret"
 chmod 600 "$demo/jwt.secret"
-for m in meter-01 meter-02 meter-03; do
+for m in meter-01 meter-02 meter-03 meter-04; do
     "$server" device add "$m" --owner demo --db "$db" > "$demo/$m.secret" 2>/dev/null
     chmod 600 "$demo/$m.secret"
 done
@@ -89,11 +89,14 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-# Three meters with different loads: resistive, inductive with harmonics, leading.
+# Three single-phase meters with different loads: resistive, inductive with harmonics,
+# leading; and meter-04 on a three-phase four-wire feeder (a motor and lighting: phase b
+# loaded more, phase c's voltage sagging, a little 5th harmonic and negative sequence).
 sims=("sim:v=230,i=12,phase=0"
       "sim:v=228,i=30,phase=36.87,h3=5,h5=3,h7=2,noise=0.1"
-      "sim:v=231,i=5,phase=-30,freq=49.95")
-for k in 0 1 2; do
+      "sim:v=231,i=5,phase=-30,freq=49.95"
+      "sim:wiring=3p4w,v=230,i=40,ib=48,ic=36,vc=224,phase=25,phaseb=32,h5=3,u2=0.8,noise=0.05")
+for k in 0 1 2 3; do
     m="meter-0$((k + 1))"
     "$meterd" --device-id "$m" --mqtt "tcp://127.0.0.1:$mqtt_port" --adc "${sims[$k]}" \
         --secret-file "$demo/$m.secret" --interval 1 --state-dir "$demo" 2>"$demo/$m.log" &
@@ -110,7 +113,7 @@ smartmeter demo is running (Ctrl-C stops it).
   dashboard:  $api/   (log in as admin or demo below)
   API:        $api/api/
   admin:      admin / $admin_pw
-  user:       demo / $user_pw   (owns meter-01, meter-02, meter-03)
+  user:       demo / $user_pw   (owns meter-01 .. meter-04; meter-04 is three-phase)
   broker:     tcp://127.0.0.1:$mqtt_port   (accounts only; to watch it as the server's account:
               mosquitto_sub -p $mqtt_port -u meter-server -P "\$(cat $demo/mqtt-server.password)" -t 'meters/#' -v)
   logs:       $demo/
@@ -119,6 +122,7 @@ Try:
   TOKEN=\$(curl -s -X POST $api/api/login -d '{"username":"demo","password":"$user_pw"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["token"])')
   curl -s -H "Authorization: Bearer \$TOKEN" $api/api/devices
   curl -s -H "Authorization: Bearer \$TOKEN" "$api/api/device/data/meter-02?limit=3"
+  curl -s -H "Authorization: Bearer \$TOKEN" "$api/api/device/data/meter-04?limit=1"   # per phase
 
 TEXT
 wait

@@ -31,6 +31,33 @@ struct gpio_line;
 #define ADC_ERR_LEN 256
 
 /*
+ * Wiring and channels. A driver delivers frames: the samples of every wired
+ * channel taken at one sample instant (back to back on a multiplexed
+ * converter). Channels are named by their logical role, in the order
+ * common/pq3.h uses:
+ *
+ *   channel   0    1    2    3   4   5
+ *   1p2w      v    -    -    i   -   -
+ *   3p4w      va   vb   vc   ia  ib  ic   (phase-to-neutral volts, line amperes)
+ *   3p3w      vab  vbc  vca  ia  ib  ic   (line-to-line volts; Aron wires two of each)
+ *
+ * Which converter input carries which channel is the driver's channel map
+ * (docs/meterd.md "Wiring").
+ */
+#define ADC_CHANNELS 6
+enum adc_channel { ADC_CH_VA, ADC_CH_VB, ADC_CH_VC, ADC_CH_IA, ADC_CH_IB, ADC_CH_IC };
+#define ADC_CH_BIT(ch) (1u << (ch))
+#define ADC_CH_IS_VOLTAGE(ch) ((ch) < ADC_CH_IA)
+
+enum adc_wiring { ADC_WIRING_1P2W, ADC_WIRING_3P4W, ADC_WIRING_3P3W };
+
+/* "1p2w", "3p4w", "3p3w"; parse returns 0 or -EINVAL. */
+const char *adc_wiring_name(enum adc_wiring w);
+int adc_wiring_parse(const char *s, enum adc_wiring *ret);
+/* The channel's name under a wiring ("v", "va", "vab", "ia", ...). */
+const char *adc_channel_name(enum adc_wiring w, unsigned ch);
+
+/*
  * Correction found by calibrating against a reference meter, applied to
  * every sample: v = v_gain * (v_nominal - v_offset_v), likewise for current.
  * Gains are factors near 1; offsets are in volts and amperes on the line
@@ -53,8 +80,52 @@ struct adc_cal {
  */
 int adc_open(const char *spec, struct adc **ret_adc, char *err, size_t errlen);
 
-/* Returns 0, or -EINVAL for a gain that is not finite and positive or an offset that is not
- * finite. */
+/*
+ * Like adc_open(), with the wiring the meter is configured for (meterd's
+ * option `wiring`): the driver sets up its channel map for it, or refuses
+ * with -EINVAL and a message (e.g. a converter with too few inputs). NULL
+ * means the spec decides (sim's key wiring=), else 1p2w. A spec naming
+ * another wiring than a non-NULL one is refused.
+ */
+int adc_open_wired(const char *spec, const char *wiring, struct adc **ret_adc, char *err,
+                   size_t errlen);
+
+/* The wiring the driver delivers. */
+enum adc_wiring adc_get_wiring(const struct adc *adc);
+/* The channels it delivers, ADC_CH_BIT()s (1p2w: VA and IA). */
+unsigned adc_channel_mask(const struct adc *adc);
+
+/*
+ * Block drivers: the next n frames. ch[k] receives channel k's n samples for
+ * every channel in adc_channel_mask(); the other entries are not used and may
+ * be NULL. Returns 0, -ENOTSUP for a per-conversion driver, or -errno.
+ */
+int adc_read_frames(struct adc *adc, float *const ch[ADC_CHANNELS], size_t n);
+
+/*
+ * Per-conversion drivers: converts one frame now into ret[k] for every
+ * channel in the mask. Returns as adc_convert_pair(); nothing is written on
+ * error.
+ */
+int adc_convert_frame(struct adc *adc, float ret[ADC_CHANNELS]);
+
+/*
+ * Seconds by which channel ch is taken after the frame's first conversion
+ * (0 for simultaneous sampling). The analysis corrects it as a phase shift
+ * of 360 * f * lag degrees, like the V-I lag of a single-phase meter.
+ */
+double adc_channel_lag_s(const struct adc *adc, unsigned ch);
+
+/*
+ * Calibration of one channel: sample = gain * (nominal - offset), offset in
+ * volts or amperes. Returns 0, or -EINVAL for ch out of range, a gain that is
+ * not finite and positive or an offset that is not finite.
+ */
+int adc_set_channel_calibration(struct adc *adc, unsigned ch, double gain, double offset);
+
+/* Sets the voltage calibration on every voltage channel and the current one on every current
+ * channel. Returns 0, or -EINVAL for a gain that is not finite and positive or an offset that
+ * is not finite. */
 int adc_set_calibration(struct adc *adc, const struct adc_cal *cal);
 
 /*

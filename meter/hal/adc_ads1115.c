@@ -442,7 +442,18 @@ int adc_ads1115_open_on(const struct bus_provider *buses, const char *params, st
     return 0;
 }
 
-int adc_ads1115_open(const char *params, struct adc **ret_adc, char *err, size_t errlen)
+int adc_ads1115_open(const char *params, const char *wiring, struct adc **ret_adc, char *err,
+                     size_t errlen)
 {
+    /* Four inputs on one multiplexed converter of 860 conversions a second: three phases
+       would get at most 215 frames a second (Aron's four channels), too few for the
+       analysis' windows (at least 1000 samples a second per channel). */
+    if (wiring && strcmp(wiring, "1p2w") != 0)
+        return adc_param_fail(err, errlen, DRIVER,
+                              "wiring %s: the ADS1115 measures one phase only (its one "
+                              "multiplexed converter would give four channels 215 samples a "
+                              "second each, too few for a three-phase analysis); use an MCP3208 "
+                              "for three phases (docs/meterd.md \"Wiring\")",
+                              wiring);
     return adc_ads1115_open_on(&bus_linux, params, ret_adc, err, errlen);
 }

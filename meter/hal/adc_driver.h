@@ -19,6 +19,13 @@
 
 struct adc_ops {
     const char *name;
+    /* Block drivers of several channels: n frames into ch[k] for every wired k (NULL: read). */
+    int (*read_frames)(struct adc *adc, double *const ch[ADC_CHANNELS], size_t n);
+    /* Per-conversion drivers of several channels: one frame now (NULL: convert_pair). */
+    int (*convert_frame)(struct adc *adc, double ret[ADC_CHANNELS]);
+    /* Lag of channel ch behind the frame's first conversion (NULL: current_lag_s for the
+       current channel of 1p2w, else 0). */
+    double (*channel_lag_s)(const struct adc *adc, unsigned ch);
     /* Block drivers: n pairs continuing the stream, blocking until the last is due. */
     int (*read)(struct adc *adc, double *v_volts, double *i_amps, size_t n);
     /* Per-conversion drivers: one pair now; writes nothing on error. */
@@ -30,20 +37,31 @@ struct adc_ops {
     void (*close)(struct adc *adc);
 };
 
+struct adc_channel_cal {
+    double gain, offset;
+};
+
 struct adc {
     const struct adc_ops *ops;
-    struct adc_cal cal;
+    enum adc_wiring wiring;
+    unsigned channel_mask;                  /* set by the driver; adc_base_init: 1p2w */
+    struct adc_channel_cal cal[ADC_CHANNELS];
     struct timespec next_due; /* adc_read() pacing of per-conversion drivers; 0 = not started */
 };
 
-/* Sets ops and the identity calibration. */
+/* Sets ops, the wiring 1p2w (channels VA and IA) and the identity calibration. */
 void adc_base_init(struct adc *adc, const struct adc_ops *ops);
 
+/* Sets the wiring and the channels a driver delivers. */
+void adc_base_set_wiring(struct adc *adc, enum adc_wiring w, unsigned channel_mask);
+
 /*
- * A driver's constructor: params is the text after "name:" ("" when absent).
- * Same return contract as adc_open().
+ * A driver's constructor: params is the text after "name:" ("" when absent);
+ * wiring the one meterd is configured for, or NULL (adc_open_wired()). Same
+ * return contract as adc_open().
  */
-typedef int adc_open_fn(const char *params, struct adc **ret_adc, char *err, size_t errlen);
+typedef int adc_open_fn(const char *params, const char *wiring, struct adc **ret_adc, char *err,
+                        size_t errlen);
 
 adc_open_fn adc_sim_open;
 adc_open_fn adc_mcp3208_open;
@@ -52,6 +70,8 @@ adc_open_fn adc_ads1115_open;
 /* The hardware drivers on buses from a given provider (the unit tests pass fakes). */
 int adc_mcp3208_open_on(const struct bus_provider *buses, const char *params, struct adc **ret_adc,
                         char *err, size_t errlen);
+int adc_mcp3208_open_wired_on(const struct bus_provider *buses, const char *params,
+                              const char *wiring, struct adc **ret_adc, char *err, size_t errlen);
 int adc_ads1115_open_on(const struct bus_provider *buses, const char *params, struct adc **ret_adc,
                         char *err, size_t errlen);
 

@@ -10,11 +10,20 @@
 
 #include "adc_driver.h"
 
-#define KNOWN_KEYS "rate, freq, v, i, phase, hN, vhN, ihN, noise, vfs, ifs, seed, realtime"
+#define KNOWN_KEYS                                                                                 \
+    "rate, freq, v, i, phase, hN, vhN, ihN, noise, vfs, ifs, seed, realtime, wiring, va, vb, vc, "  \
+    "ia, ib, ic, phasea, phaseb, phasec, angleb, anglec, u2, hNa, vhNb, ihNc"
 
 struct sim_harmonic {
     unsigned order;
     double amp; /* peak, in volts or amperes */
+};
+
+/* One phase of the three-phase generator. */
+struct sim_phase {
+    double v_peak, i_peak, angle_rad, phase_rad;
+    struct sim_harmonic vh[SIM_HARMONIC_MAX], ih[SIM_HARMONIC_MAX];
+    unsigned n_vh, n_ih;
 };
 
 struct adc_sim {
@@ -24,6 +33,8 @@ struct adc_sim {
     double v_sigma, i_sigma; /* noise RMS */
     struct sim_harmonic vh[SIM_HARMONIC_MAX], ih[SIM_HARMONIC_MAX];
     unsigned n_vh, n_ih;
+    struct sim_phase ph[SIM_PHASES];
+    double u2_peak;
     uint64_t k; /* index of the next sample: keeps phase continuous across reads */
     uint64_t rng;
     bool have_spare;
@@ -76,8 +87,10 @@ static int parse_u64(const char *key, const char *val, uint64_t min, uint64_t ma
     return 0;
 }
 
-/* "h7", "vh7", "ih7": writes which channels and the order; false when key is not one. */
-static bool harmonic_key(const char *key, bool *ret_v, bool *ret_i, const char **ret_digits)
+/* "h7", "vh7", "ih7", "h7b": writes which channels, phase (-1: all) and the order digits;
+   false when key is not one. */
+static bool harmonic_key(const char *key, bool *ret_v, bool *ret_i, int *ret_phase,
+                         char *ret_digits, size_t digits_len)
 {
     bool v = true, i = true;
     if (key[0] == 'v' || key[0] == 'i') {
@@ -87,19 +100,38 @@ static bool harmonic_key(const char *key, bool *ret_v, bool *ret_i, const char *
     }
     if (key[0] != 'h' || key[1] < '0' || key[1] > '9')
         return false;
+    size_t len = strlen(key + 1);
+    int phase = -1;
+    if (len > 1 && key[len] >= 'a' && key[len] <= 'c') {
+        phase = key[len] - 'a';
+        len--;
+    }
+    if (len >= digits_len)
+        len = digits_len - 1;
+    memcpy(ret_digits, key + 1, len);
+    ret_digits[len] = '\0';
     *ret_v = v;
     *ret_i = i;
-    *ret_digits = key + 1;
+    *ret_phase = phase;
     return true;
+}
+
+/* "va" -> 0 for prefix "v"; -1 when key is not prefix + a/b/c. */
+static int phase_suffix(const char *key, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(key, prefix, n) != 0 || key[n] < 'a' || key[n] > 'c' || key[n + 1] != '\0')
+        return -1;
+    return key[n] - 'a';
 }
 
 static int apply(struct adc_sim_params *p, const char *key, const char *val, char *err,
                  size_t errlen)
 {
     uint64_t u;
-    int r;
+    int r, ph;
     bool on_v, on_i;
-    const char *digits;
+    char digits[16];
 
     if (strcmp(key, "rate") == 0) {
         r = parse_u64(key, val, 100, 204800, &u, err, errlen);
@@ -132,7 +164,23 @@ static int apply(struct adc_sim_params *p, const char *key, const char *val, cha
             return fail(err, errlen, "realtime=%s must be 0 or 1", val);
         return 0;
     }
-    if (harmonic_key(key, &on_v, &on_i, &digits)) {
+    if (strcmp(key, "wiring") == 0) {
+        if (adc_wiring_parse(val, &p->wiring))
+            return fail(err, errlen, "wiring=%s must be 1p2w, 3p4w or 3p3w", val);
+        p->wiring_given = true;
+        return 0;
+    }
+    if ((ph = phase_suffix(key, "v")) >= 0)
+        return parse_double(key, val, 0, 1e6, &p->v_ph[ph], err, errlen);
+    if ((ph = phase_suffix(key, "i")) >= 0)
+        return parse_double(key, val, 0, 1e5, &p->i_ph[ph], err, errlen);
+    if ((ph = phase_suffix(key, "phase")) >= 0)
+        return parse_double(key, val, -180, 180, &p->phase_ph_deg[ph], err, errlen);
+    if (strcmp(key, "angleb") == 0 || strcmp(key, "anglec") == 0)
+        return parse_double(key, val, -180, 180, &p->angle_deg[key[5] - 'a'], err, errlen);
+    if (strcmp(key, "u2") == 0)
+        return parse_double(key, val, 0, 50, &p->u2_pct, err, errlen);
+    if (harmonic_key(key, &on_v, &on_i, &ph, digits, sizeof(digits))) {
         char *end;
         errno = 0;
         unsigned long order = strtoul(digits, &end, 10);
@@ -142,16 +190,33 @@ static int apply(struct adc_sim_params *p, const char *key, const char *val, cha
         r = parse_double(key, val, 0, 100, &pct, err, errlen);
         if (r)
             return r;
-        if (on_v)
-            p->vh_pct[order] = pct;
-        if (on_i)
-            p->ih_pct[order] = pct;
+        if (ph < 0) {
+            if (on_v)
+                p->vh_pct[order] = pct;
+            if (on_i)
+                p->ih_pct[order] = pct;
+        } else {
+            if (on_v)
+                p->vh_ph[ph][order] = pct;
+            if (on_i)
+                p->ih_ph[ph][order] = pct;
+        }
         return 0;
     }
     return fail(err, errlen, "unknown key '%s' (known: " KNOWN_KEYS ")", key);
 }
 
+static int parse_with(const char *params, enum adc_wiring wiring, struct adc_sim_params *ret,
+                      char *err, size_t errlen);
+
 int adc_sim_parse(const char *params, struct adc_sim_params *ret, char *err, size_t errlen)
+{
+    return parse_with(params, ADC_WIRING_1P2W, ret, err, errlen);
+}
+
+/* wiring: the default when the spec has no wiring= key. */
+static int parse_with(const char *params, enum adc_wiring wiring, struct adc_sim_params *ret,
+                      char *err, size_t errlen)
 {
     struct adc_sim_params p = {
         .rate_hz = 6400,
@@ -160,7 +225,15 @@ int adc_sim_parse(const char *params, struct adc_sim_params *ret, char *err, siz
         .i_rms = 10,
         .seed = 1,
         .realtime = true,
+        .wiring = wiring,
+        .angle_deg = {0, -120, 120},
     };
+    /* Per-phase values not given fall back to the common ones: NAN and -1 mark them. */
+    for (int ph = 0; ph < SIM_PHASES; ph++) {
+        p.v_ph[ph] = p.i_ph[ph] = p.phase_ph_deg[ph] = NAN;
+        for (int h = 0; h <= SIM_HARMONIC_MAX; h++)
+            p.vh_ph[ph][h] = p.ih_ph[ph][h] = -1;
+    }
     const char *s = params ? params : "";
 
     while (*s) {
@@ -187,8 +260,34 @@ int adc_sim_parse(const char *params, struct adc_sim_params *ret, char *err, siz
     if (params && *params && params[strlen(params) - 1] == ',')
         return fail(err, errlen, "empty item in parameter list");
 
+    bool three = p.wiring != ADC_WIRING_1P2W;
+    for (int ph = 0; ph < SIM_PHASES; ph++) {
+        bool own = !isnan(p.v_ph[ph]) || !isnan(p.i_ph[ph]) || !isnan(p.phase_ph_deg[ph]);
+        for (int h = 0; h <= SIM_HARMONIC_MAX; h++)
+            own = own || p.vh_ph[ph][h] >= 0 || p.ih_ph[ph][h] >= 0;
+        if (own && !three)
+            return fail(err, errlen,
+                        "per-phase keys (va, ib, phasec, h5b, ...) need wiring=3p4w or 3p3w");
+        if (isnan(p.v_ph[ph]))
+            p.v_ph[ph] = p.v_rms;
+        if (isnan(p.i_ph[ph]))
+            p.i_ph[ph] = p.i_rms;
+        if (isnan(p.phase_ph_deg[ph]))
+            p.phase_ph_deg[ph] = p.phase_deg;
+        for (int h = 0; h <= SIM_HARMONIC_MAX; h++) {
+            if (p.vh_ph[ph][h] < 0)
+                p.vh_ph[ph][h] = p.vh_pct[h];
+            if (p.ih_ph[ph][h] < 0)
+                p.ih_ph[ph][h] = p.ih_pct[h];
+        }
+    }
+    if (!three && (p.u2_pct > 0 || p.angle_deg[1] != -120 || p.angle_deg[2] != 120))
+        return fail(err, errlen, "u2, angleb and anglec need wiring=3p4w or 3p3w");
     for (unsigned h = 2; h <= SIM_HARMONIC_MAX; h++) {
-        if (p.vh_pct[h] == 0 && p.ih_pct[h] == 0)
+        bool any = p.vh_pct[h] != 0 || p.ih_pct[h] != 0;
+        for (int ph = 0; ph < SIM_PHASES; ph++)
+            any = any || p.vh_ph[ph][h] != 0 || p.ih_ph[ph][h] != 0;
+        if (!any)
             continue;
         if ((double)h * p.freq_hz >= p.rate_hz / 2.0)
             return fail(err, errlen,
@@ -198,10 +297,19 @@ int adc_sim_parse(const char *params, struct adc_sim_params *ret, char *err, siz
     if (p.freq_hz >= p.rate_hz / 2.0)
         return fail(err, errlen, "freq=%g Hz is at or above half the sample rate (%g Hz)",
                     p.freq_hz, p.rate_hz / 2.0);
+    double v_max = p.v_rms, i_max = p.i_rms;
+    if (three) {
+        for (int ph = 0; ph < SIM_PHASES; ph++) {
+            v_max = fmax(v_max, p.v_ph[ph] * (1 + p.u2_pct / 100));
+            i_max = fmax(i_max, p.i_ph[ph]);
+        }
+        if (p.wiring == ADC_WIRING_3P3W)
+            v_max *= 2; /* a line-to-line voltage is at most the sum of two phases' */
+    }
     if (p.vfs_v == 0)
-        p.vfs_v = 1.25 * M_SQRT2 * p.v_rms;
+        p.vfs_v = 1.25 * M_SQRT2 * v_max;
     if (p.ifs_a == 0)
-        p.ifs_a = 1.25 * M_SQRT2 * p.i_rms;
+        p.ifs_a = 1.25 * M_SQRT2 * i_max;
     *ret = p;
     return 0;
 }
@@ -247,6 +355,24 @@ static void timespec_add_ns(struct timespec *t, uint64_t ns)
     t->tv_nsec = (long)(total % 1000000000u);
 }
 
+/* Realtime: returns when the last of the n samples just made would have been taken. */
+static int pace(struct adc_sim *s, size_t n)
+{
+    if (s->p.realtime && n > 0) {
+        /* Sample k is taken at t0 + k / rate. */
+        uint64_t rate = s->p.rate_hz;
+        struct timespec due = s->t0;
+        due.tv_sec += (time_t)(s->k / rate);
+        timespec_add_ns(&due, (s->k % rate) * UINT64_C(1000000000) / rate);
+        int r;
+        while ((r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL)) == EINTR)
+            ;
+        if (r)
+            return -r;
+    }
+    return 0;
+}
+
 static int sim_read(struct adc *adc, double *v, double *i, size_t n)
 {
     struct adc_sim *s = (struct adc_sim *)adc;
@@ -269,19 +395,51 @@ static int sim_read(struct adc *adc, double *v, double *i, size_t n)
         i[k] = clip(ik, s->p.ifs_a);
     }
 
-    if (s->p.realtime && n > 0) {
-        /* Sample k is taken at t0 + k / rate; return when the last one of this block is. */
-        uint64_t rate = s->p.rate_hz;
-        struct timespec due = s->t0;
-        due.tv_sec += (time_t)(s->k / rate);
-        timespec_add_ns(&due, (s->k % rate) * UINT64_C(1000000000) / rate);
-        int r;
-        while ((r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL)) == EINTR)
-            ;
-        if (r)
-            return -r;
+    return pace(s, n);
+}
+
+/* Three phases: one frame a sample, every channel in adc.h's order. */
+static int sim_read_frames(struct adc *adc, double *const ch[ADC_CHANNELS], size_t n)
+{
+    struct adc_sim *s = (struct adc_sim *)adc;
+    if (s->p.wiring == ADC_WIRING_1P2W)
+        return sim_read(adc, ch[ADC_CH_VA], ch[ADC_CH_IA], n);
+    const double cycles_per_sample = s->p.freq_hz / (double)s->p.rate_hz;
+    /* The negative sequence of u2: phases at 0, +120, -120 degrees. */
+    static const double neg_rad[SIM_PHASES] = {0, 2 * M_PI / 3, -2 * M_PI / 3};
+    bool delta = s->p.wiring == ADC_WIRING_3P3W;
+
+    for (size_t k = 0; k < n; k++, s->k++) {
+        double theta = 2.0 * M_PI * fmod(cycles_per_sample * (double)s->k, 1.0);
+        double v[SIM_PHASES], i[SIM_PHASES];
+        for (int p = 0; p < SIM_PHASES; p++) {
+            const struct sim_phase *q = &s->ph[p];
+            double t = theta + q->angle_rad;
+            v[p] = q->v_peak * sin(t) + s->u2_peak * sin(theta + neg_rad[p]);
+            i[p] = q->i_peak * sin(t - q->phase_rad);
+            for (unsigned h = 0; h < q->n_vh; h++)
+                v[p] += q->vh[h].amp * sin(q->vh[h].order * t);
+            for (unsigned h = 0; h < q->n_ih; h++)
+                i[p] += q->ih[h].amp * sin(q->ih[h].order * t - q->phase_rad);
+        }
+        if (delta) {
+            double va = v[0], i0 = (i[0] + i[1] + i[2]) / 3;
+            v[0] = va - v[1];
+            v[1] = v[1] - v[2];
+            v[2] = v[2] - va;
+            for (int p = 0; p < SIM_PHASES; p++)
+                i[p] -= i0;
+        }
+        for (int p = 0; p < SIM_PHASES; p++) {
+            if (s->v_sigma > 0)
+                v[p] += s->v_sigma * rng_gauss(s);
+            if (s->i_sigma > 0)
+                i[p] += s->i_sigma * rng_gauss(s);
+            ch[ADC_CH_VA + p][k] = clip(v[p], s->p.vfs_v);
+            ch[ADC_CH_IA + p][k] = clip(i[p], s->p.ifs_a);
+        }
     }
-    return 0;
+    return pace(s, n);
 }
 
 static double sim_rate_hz(const struct adc *adc)
@@ -297,16 +455,26 @@ static void sim_close(struct adc *adc)
 static const struct adc_ops sim_ops = {
     .name = "sim",
     .read = sim_read,
+    .read_frames = sim_read_frames,
     .rate_hz = sim_rate_hz,
     .close = sim_close,
 };
 
-int adc_sim_open(const char *params, struct adc **ret_adc, char *err, size_t errlen)
+int adc_sim_open(const char *params, const char *wiring, struct adc **ret_adc, char *err,
+                 size_t errlen)
 {
     struct adc_sim_params p;
-    int r = adc_sim_parse(params, &p, err, errlen);
+    enum adc_wiring w = ADC_WIRING_1P2W;
+    if (wiring && adc_wiring_parse(wiring, &w))
+        return fail(err, errlen, "unknown wiring '%s'", wiring);
+    int r = parse_with(params, w, &p, err, errlen);
     if (r)
         return r;
+    /* The meter's wiring decides what the generator makes; a spec saying otherwise is a
+       mistake worth a clear word. */
+    if (wiring && p.wiring_given && p.wiring != w)
+        return fail(err, errlen, "wiring=%s differs from the meter's wiring %s",
+                    adc_wiring_name(p.wiring), wiring);
 
     struct adc_sim *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -325,6 +493,23 @@ int adc_sim_open(const char *params, struct adc **ret_adc, char *err, size_t err
             s->vh[s->n_vh++] = (struct sim_harmonic){h, s->v_peak * p.vh_pct[h] / 100.0};
         if (p.ih_pct[h] > 0)
             s->ih[s->n_ih++] = (struct sim_harmonic){h, s->i_peak * p.ih_pct[h] / 100.0};
+    }
+    if (p.wiring != ADC_WIRING_1P2W) {
+        for (int ph = 0; ph < SIM_PHASES; ph++) {
+            struct sim_phase *q = &s->ph[ph];
+            q->v_peak = M_SQRT2 * p.v_ph[ph];
+            q->i_peak = M_SQRT2 * p.i_ph[ph];
+            q->angle_rad = p.angle_deg[ph] * M_PI / 180.0;
+            q->phase_rad = p.phase_ph_deg[ph] * M_PI / 180.0;
+            for (unsigned h = 2; h <= SIM_HARMONIC_MAX; h++) {
+                if (p.vh_ph[ph][h] > 0)
+                    q->vh[q->n_vh++] = (struct sim_harmonic){h, q->v_peak * p.vh_ph[ph][h] / 100};
+                if (p.ih_ph[ph][h] > 0)
+                    q->ih[q->n_ih++] = (struct sim_harmonic){h, q->i_peak * p.ih_ph[ph][h] / 100};
+            }
+        }
+        s->u2_peak = M_SQRT2 * p.v_rms * p.u2_pct / 100.0;
+        adc_base_set_wiring(&s->base, p.wiring, ADC_CH_BIT(ADC_CHANNELS) - 1);
     }
     s->rng = p.seed;
     if (clock_gettime(CLOCK_MONOTONIC, &s->t0)) {

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 /* At most this many transfers (SPI) or messages (I2C) in one bus transaction. */
-#define BUS_MAX_SEGMENTS 4
+#define BUS_MAX_SEGMENTS 8 /* a three-phase frame is six single-channel conversions */
 
 struct spi_config {
     uint8_t mode;      /* SPI mode 0..3 (CPOL << 1 | CPHA) */

@@ -413,6 +413,21 @@ static void test_adc_open_names_a_missing_i2c_device(void **state)
     assert_null(adc);
 }
 
+static void test_ads1115_refuses_three_phase_naming_why(void **state)
+{
+    (void)state;
+    struct adc *adc = NULL;
+    const char *w[] = {"3p4w", "3p3w"};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(adc_open_wired("ads1115:/dev/i2c-1@0x48:vscale=1,iscale=1", w[k], &adc,
+                                        err, sizeof(err)),
+                         -EINVAL);
+        assert_null(adc);
+        assert_non_null(strstr(err, "measures one phase only"));
+        assert_non_null(strstr(err, "MCP3208"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup(test_ads1115_open_refuses_what_cannot_work, setup),
         cmocka_unit_test_setup(test_ads1115_sample_path_does_not_allocate, setup),
         cmocka_unit_test_setup(test_adc_open_names_a_missing_i2c_device, setup),
+        cmocka_unit_test_setup(test_ads1115_refuses_three_phase_naming_why, setup),
     };
     return cmocka_run_group_tests_name("adc_ads1115", tests, NULL, NULL);
 }

@@ -340,6 +340,77 @@ static void test_adc_open_names_a_missing_spi_device(void **state)
     assert_null(adc);
 }
 
+static struct adc *open_wired(const char *params, const char *wiring)
+{
+    struct adc *adc = NULL;
+    int r = adc_mcp3208_open_wired_on(&bus.provider, params, wiring, &adc, err, sizeof(err));
+    if (r)
+        fail_msg("%s (%s): %d %s", params, wiring, r, err);
+    return adc;
+}
+
+static void test_mcp3208_reads_six_channels_of_one_instant_with_their_lags(void **state)
+{
+    (void)state;
+    /* Default map: va 0, ia 1, vb 2, ib 3, vc 4, ic 5; inputs at distinct levels. */
+    for (unsigned k = 0; k < 8; k++)
+        chip.pin_v[k] = 0.3 + 0.3 * k;
+    struct adc *adc = open_wired("/dev/spidev0.0:vscale=100,iscale=10", "3p4w");
+    assert_int_equal(adc_get_wiring(adc), ADC_WIRING_3P4W);
+    assert_int_equal(adc_channel_mask(adc), 0x3f);
+    uint64_t before = chip.conversions;
+    float f[ADC_CHANNELS];
+    assert_int_equal(adc_convert_frame(adc, f), 0);
+    assert_int_equal(chip.conversions - before, 6);
+    static const unsigned input[ADC_CHANNELS] = {0, 2, 4, 1, 3, 5};
+    for (unsigned c = 0; c < ADC_CHANNELS; c++) {
+        double pin = chip_mcp3208_code(&chip, chip.pin_v[input[c]]) * 3.3 / 4096;
+        double want = (pin - 1.65) * (ADC_CH_IS_VOLTAGE(c) ? 100 : 10);
+        assert_true(fabs(f[c] - want) < 1e-3);
+    }
+    /* Converted in the order va ia vb ib vc ic, one 24-clock frame apart at 2 MHz. */
+    static const unsigned pos[ADC_CHANNELS] = {0, 2, 4, 1, 3, 5};
+    for (unsigned c = 0; c < ADC_CHANNELS; c++)
+        assert_true(fabs(adc_channel_lag_s(adc, c) - pos[c] * 24 / 2e6) < 1e-12);
+    adc_close(adc);
+
+    /* Aron: two line-to-line voltages and two currents on inputs of the installer's choice. */
+    setup(NULL);
+    adc = open_wired("/dev/spidev0.0:vscale=100,iscale=10,vab=7,vbc=6,vca=-,ia=0,ib=-,ic=1",
+                     "3p3w");
+    assert_int_equal(adc_channel_mask(adc), ADC_CH_BIT(ADC_CH_VA) | ADC_CH_BIT(ADC_CH_VB) |
+                                                ADC_CH_BIT(ADC_CH_IA) | ADC_CH_BIT(ADC_CH_IC));
+    assert_true(fabs(adc_channel_lag_s(adc, ADC_CH_IC) - 3 * 24 / 2e6) < 1e-12);
+    assert_true(adc_channel_lag_s(adc, ADC_CH_VC) == 0);
+    adc_close(adc);
+}
+
+static void test_mcp3208_refuses_channel_maps_that_cannot_work(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *params, *wiring, *message_part;
+    } bad[] = {
+        {"/dev/spidev0.0:vscale=1,iscale=1,vc=-", "3p4w", "3p4w needs all of"},
+        {"/dev/spidev0.0:vscale=1,iscale=1,vab=-,vbc=-", "3p3w", "at least two of vab"},
+        {"/dev/spidev0.0:vscale=1,iscale=1,ia=0", "3p4w", "va and ia are both input 0"},
+        {"/dev/spidev0.0:vscale=1,iscale=1,vb=3", "1p2w", "vb= is for a three-phase wiring"},
+        {"/dev/spidev0.0:vscale=1,iscale=1,vch=2,ich=3", "3p4w", "vch= and ich= are for 1p2w"},
+        {"/dev/spidev0.0:vscale=1,iscale=1,speed_hz=1000000", "3p4w", "too slow for rate=6400"},
+        {"/dev/spidev0.0:vscale=1,iscale=1,ic=8", "3p4w", "ic=8 is out of range"},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        setup(NULL);
+        struct adc *adc = NULL;
+        int r = adc_mcp3208_open_wired_on(&bus.provider, bad[k].params, bad[k].wiring, &adc, err,
+                                          sizeof(err));
+        if (r != -EINVAL || !strstr(err, bad[k].message_part))
+            fail_msg("%s (%s): got %d '%s', want '%s'", bad[k].params, bad[k].wiring, r, err,
+                     bad[k].message_part);
+        assert_null(adc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +428,9 @@ int main(void)
         cmocka_unit_test_setup(test_mcp3208_sample_path_does_not_allocate, setup),
         cmocka_unit_test_setup(test_mcp3208_has_no_data_ready_line, setup),
         cmocka_unit_test_setup(test_adc_open_names_a_missing_spi_device, setup),
+        cmocka_unit_test_setup(test_mcp3208_reads_six_channels_of_one_instant_with_their_lags,
+                               setup),
+        cmocka_unit_test_setup(test_mcp3208_refuses_channel_maps_that_cannot_work, setup),
     };
     return cmocka_run_group_tests_name("adc_mcp3208", tests, NULL, NULL);
 }

@@ -216,6 +216,118 @@ static void test_sim_realtime_paces_reads_to_the_sample_clock(void **state)
     adc_close(a);
 }
 
+static float ch3[ADC_CHANNELS][1280];
+
+static struct adc *read_frames_of(const char *spec, const char *wiring, size_t n)
+{
+    struct adc *adc = NULL;
+    if (adc_open_wired(spec, wiring, &adc, err, sizeof(err)))
+        fail_msg("%s: %s", spec, err);
+    float *const dst[ADC_CHANNELS] = {ch3[0], ch3[1], ch3[2], ch3[3], ch3[4], ch3[5]};
+    assert_int_equal(adc_read_frames(adc, dst, n), 0);
+    return adc;
+}
+
+/* RMS and the fundamental's angle (degrees, sine reference) over whole periods. */
+static void fundamental(const float *x, size_t n, size_t per, double *ret_rms, double *ret_deg)
+{
+    double re = 0, im = 0, sq = 0;
+    for (size_t k = 0; k < n; k++) {
+        double t = 2 * M_PI * (double)(k % per) / (double)per;
+        re += x[k] * sin(t);
+        im += x[k] * cos(t);
+        sq += (double)x[k] * x[k];
+    }
+    *ret_rms = sqrt(sq / (double)n);
+    *ret_deg = atan2(im, re) * 180 / M_PI;
+}
+
+static void test_sim_three_phase_makes_each_phase_as_asked(void **state)
+{
+    (void)state;
+    /* 128 samples a period, ten periods. */
+    struct adc *a = read_frames_of(
+        "sim:rate=6400,wiring=3p4w,v=230,i=10,ib=12,ic=8,vc=220,phase=30,phaseb=0,realtime=0",
+        NULL, 1280);
+    assert_int_equal(adc_get_wiring(a), ADC_WIRING_3P4W);
+    assert_int_equal(adc_channel_mask(a), 0x3f);
+    static const double v_want[3] = {230, 230, 220}, i_want[3] = {10, 12, 8};
+    static const double v_deg[3] = {0, -120, 120}, lag[3] = {30, 0, 30};
+    for (int p = 0; p < 3; p++) {
+        double vr, vd, ir, id;
+        fundamental(ch3[ADC_CH_VA + p], 1280, 128, &vr, &vd);
+        fundamental(ch3[ADC_CH_IA + p], 1280, 128, &ir, &id);
+        assert_true(fabs(vr - v_want[p]) < 1e-3);
+        assert_true(fabs(ir - i_want[p]) < 1e-4);
+        assert_true(fabs(remainder(vd - v_deg[p], 360)) < 1e-6);
+        assert_true(fabs(remainder(vd - id - lag[p], 360)) < 1e-6);
+    }
+    adc_close(a);
+
+    /* Delta: the line-to-line voltages are sqrt(3) times, 30 degrees ahead; no zero sequence
+       in the currents. */
+    a = read_frames_of("sim:rate=6400,v=230,i=10,ia=15,realtime=0", "3p3w", 1280);
+    assert_int_equal(adc_get_wiring(a), ADC_WIRING_3P3W);
+    double vr, vd;
+    fundamental(ch3[ADC_CH_VA], 1280, 128, &vr, &vd);
+    assert_true(fabs(vr - 230 * sqrt(3)) < 1e-2);
+    assert_true(fabs(vd - 30) < 1e-6);
+    for (int k = 0; k < 1280; k++)
+        assert_true(fabs(ch3[ADC_CH_IA][k] + ch3[ADC_CH_IB][k] + ch3[ADC_CH_IC][k]) < 1e-3);
+    adc_close(a);
+
+    /* Swapped angles make the order acb; per-phase harmonic only where asked. */
+    a = read_frames_of("sim:wiring=3p4w,angleb=120,anglec=-120,vh5b=4,realtime=0", NULL, 1280);
+    fundamental(ch3[ADC_CH_VB], 1280, 128, &vr, &vd);
+    assert_true(fabs(vd - 120) < 1e-6);
+    assert_true(fabs(vr - 230 * sqrt(1 + 0.04 * 0.04)) < 1e-2);
+    fundamental(ch3[ADC_CH_VA], 1280, 128, &vr, &vd);
+    assert_true(fabs(vr - 230) < 1e-3);
+    adc_close(a);
+}
+
+static void test_sim_single_phase_is_unchanged_by_the_frame_interface(void **state)
+{
+    (void)state;
+    const char *spec = "sim:freq=49.73,h3=5,noise=0.1,seed=7,realtime=0";
+    struct adc *a = open_sim(spec);
+    assert_int_equal(adc_read(a, v1, i1, 1000), 0);
+    adc_close(a);
+    a = read_frames_of(spec, "1p2w", 1000);
+    assert_int_equal(adc_channel_mask(a), ADC_CH_BIT(ADC_CH_VA) | ADC_CH_BIT(ADC_CH_IA));
+    for (int k = 0; k < 1000; k++) {
+        assert_true(ch3[ADC_CH_VA][k] == (float)v1[k]);
+        assert_true(ch3[ADC_CH_IA][k] == (float)i1[k]);
+    }
+    adc_close(a);
+}
+
+static void test_sim_three_phase_keys_are_checked(void **state)
+{
+    (void)state;
+    static const struct bad_spec bad[] = {
+        {"ib=12", "need wiring=3p4w or 3p3w"},
+        {"u2=2", "need wiring=3p4w or 3p3w"},
+        {"wiring=3p5w", "wiring=3p5w must be 1p2w, 3p4w or 3p3w"},
+        {"wiring=3p4w,vd=3", "unknown key 'vd'"},
+        {"wiring=3p4w,u2=60", "u2=60 is out of range"},
+        {"wiring=3p4w,angleb=200", "angleb=200 is out of range"},
+        {"wiring=3p4w,h99b=1", "harmonic order in 'h99b' must be 2..50"},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        struct adc_sim_params p;
+        err[0] = '\0';
+        assert_int_equal(adc_sim_parse(bad[k].params, &p, err, sizeof(err)), -EINVAL);
+        if (!strstr(err, bad[k].message_part))
+            fail_msg("%s: '%s' does not say '%s'", bad[k].params, err, bad[k].message_part);
+    }
+    struct adc *a = NULL;
+    assert_int_equal(adc_open_wired("sim:wiring=3p4w", "3p3w", &a, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "differs from the meter's wiring"));
+    assert_int_equal(adc_open_wired("sim", "3p2w", &a, err, sizeof(err)), -EINVAL);
+    assert_null(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +342,9 @@ int main(void)
         cmocka_unit_test(test_sim_waveform_has_requested_peak_and_lag),
         cmocka_unit_test(test_sim_clips_at_full_scale),
         cmocka_unit_test(test_sim_realtime_paces_reads_to_the_sample_clock),
+        cmocka_unit_test(test_sim_three_phase_makes_each_phase_as_asked),
+        cmocka_unit_test(test_sim_single_phase_is_unchanged_by_the_frame_interface),
+        cmocka_unit_test(test_sim_three_phase_keys_are_checked),
     };
     return cmocka_run_group_tests_name("adc_sim", tests, NULL, NULL);
 }

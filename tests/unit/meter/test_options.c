@@ -310,6 +310,48 @@ static void test_a_device_secret_file_must_be_its_owners_alone(void **state)
     meterd_options_free(&o);
 }
 
+static void test_options_wiring_per_channel_calibration_and_demand(void **state)
+{
+    (void)state;
+    struct meterd_options o;
+    const char *plain[] = {"meterd", "--device-id", "m1"};
+    assert_int_equal(parse(&o, 3, plain), 0);
+    assert_null(o.wiring); /* the ADC spec decides, else 1p2w */
+    assert_int_equal(o.demand_period_min, 15);
+    assert_null(o.timezone);
+    for (int c = 0; c < 6; c++)
+        assert_true(o.cal_ch_gain[c] == 1 && o.cal_ch_offset[c] == 0 && o.cal_ch_phase_deg[c] == 0);
+    meterd_options_free(&o);
+
+    write_conf("device_id m1\n"
+               "wiring 3p4w\n"
+               "cal_vb_gain 1.004\n"
+               "cal_vc_offset -0.2\n"
+               "cal_ib_phase_deg 0.35\n"
+               "cal_ic_gain 0.996\n"
+               "demand_period_min 30\n"
+               "timezone Asia/Shanghai\n");
+    const char *argv[] = {"meterd", "--config", conf, "--wiring", "3p3w", "--cal-ia-offset", "0.01"};
+    int r = parse(&o, 7, argv);
+    unlink(conf);
+    if (r)
+        fail_msg("%s", err);
+    assert_string_equal(o.wiring, "3p3w");
+    assert_true(o.cal_ch_gain[1] == 1.004 && o.cal_ch_offset[2] == -0.2);
+    assert_true(o.cal_ch_phase_deg[4] == 0.35 && o.cal_ch_gain[5] == 0.996);
+    assert_true(o.cal_ch_offset[3] == 0.01 && o.cal_ch_gain[0] == 1);
+    assert_int_equal(o.demand_period_min, 30);
+    assert_string_equal(o.timezone, "Asia/Shanghai");
+    meterd_options_free(&o);
+
+    const char *wiring[] = {"meterd", "--device-id", "m1", "--wiring", "3p5w"};
+    expect_error(5, wiring, "--wiring '3p5w': must be 1p2w, 3p4w or 3p3w");
+    const char *period[] = {"meterd", "--device-id", "m1", "--demand-period-min", "10"};
+    expect_error(5, period, "--demand-period-min 10: must be 5, 15, 30 or 60");
+    const char *trim[] = {"meterd", "--device-id", "m1", "--cal-vc-phase-deg", "50"};
+    expect_error(5, trim, "--cal-vc-phase-deg: 50 is out of range");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_options_errors_name_the_problem),
         cmocka_unit_test(test_options_bad_config_line_is_named),
         cmocka_unit_test(test_options_calibration_and_gpio_lines),
+        cmocka_unit_test(test_options_wiring_per_channel_calibration_and_demand),
         cmocka_unit_test(test_secret_file_first_line_without_newline),
         cmocka_unit_test(test_a_device_secret_file_must_be_its_owners_alone),
     };

@@ -307,6 +307,37 @@ static void test_ring_stress_stream_stays_continuous_or_says_it_is_not(void **st
     ring_free(s.r);
 }
 
+static void test_ring_keeps_every_channel_of_a_frame(void **state)
+{
+    (void)state;
+    struct sample_ring *r = NULL;
+    assert_int_equal(ring_new_channels(100, 1000, 0, &r), -EINVAL);
+    assert_int_equal(ring_new_channels(100, 1000, RING_CHANNELS_MAX + 1, &r), -EINVAL);
+    assert_int_equal(ring_new_channels(100, 1000, 6, &r), 0);
+    assert_int_equal(ring_channels(r), 6);
+    float in[6][30], out[6][30];
+    const float *pin[6];
+    float *pout[6];
+    for (int c = 0; c < 6; c++) {
+        for (int k = 0; k < 30; k++)
+            in[c][k] = (float)(100 * c + k);
+        pin[c] = in[c];
+        pout[c] = out[c];
+    }
+    ring_push_frames(r, pin, 30, 5000);
+    bool gap = true;
+    assert_int_equal(ring_pop_frames(r, pout, 30, 0, &gap), 30);
+    assert_false(gap);
+    assert_memory_equal(in, out, sizeof(in));
+    memset(out, 0, sizeof(out));
+    int64_t first_ms = 0;
+    assert_int_equal(ring_snapshot_frames(r, 10, pout, &first_ms), 0);
+    for (int c = 0; c < 6; c++)
+        assert_memory_equal(out[c], &in[c][20], 10 * sizeof(float));
+    assert_int_equal(first_ms, 5000 - 9);
+    ring_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_ring_snapshot_copies_the_newest_with_their_time),
         cmocka_unit_test(test_ring_push_wakes_a_waiting_consumer),
         cmocka_unit_test(test_ring_stress_stream_stays_continuous_or_says_it_is_not),
+        cmocka_unit_test(test_ring_keeps_every_channel_of_a_frame),
     };
     return cmocka_run_group_tests_name("ring", tests, NULL, NULL);
 }

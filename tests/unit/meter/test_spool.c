@@ -22,6 +22,7 @@
 
 #include "tmpdir.h"
 
+#include "fileutil.h"
 #include "spool.h"
 
 static char dir[TMPDIR_PATH_MAX];
@@ -465,6 +466,133 @@ static void test_many_ranges_stay_bounded(void **state)
     spool_close(s);
 }
 
+/* ---- segments an older meterd left in the record layout before three-phase readings ---- */
+
+#define V1_SIZE 228
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int k = 0; k < n; k++)
+        p[k] = (unsigned char)(v >> (8 * k));
+}
+
+/* Encodes r in the old layout ("SMR1": the first 18 reals and 6 counters), written out
+   here from its description rather than by the code under test. */
+static void encode_v1(const struct reading *r, unsigned char rec[V1_SIZE])
+{
+    memset(rec, 0, V1_SIZE);
+    memcpy(rec, "SMR1", 4);
+    put_le(rec + 4, r->real_present & 0x3ffff, 4);
+    put_le(rec + 8, r->counter_present & 0x3f, 4);
+    put_le(rec + 16, r->seq, 8);
+    put_le(rec + 24, (uint64_t)r->ts_ms, 8);
+    for (int k = 0; k < 18; k++) {
+        uint64_t bits;
+        memcpy(&bits, &r->real[k], sizeof(bits));
+        put_le(rec + 32 + 8 * k, bits, 8);
+    }
+    for (int k = 0; k < 6; k++)
+        put_le(rec + 176 + 8 * k, (uint64_t)r->counter[k], 8);
+    put_le(rec + 224, crc32_ieee(rec, 224), 4);
+}
+
+/* Writes segment index with old records first..last; damaged: the seq whose record gets a
+   flipped byte (0: none); torn: bytes of a half-written record at the end. */
+static void write_v1_segment(uint32_t index, uint64_t first, uint64_t last, uint64_t damaged,
+                             size_t torn)
+{
+    char path[512];
+    seg_file(index, path, sizeof(path));
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    unsigned char rec[V1_SIZE];
+    for (uint64_t q = first; q <= last; q++) {
+        struct reading r = make_reading(q);
+        encode_v1(&r, rec);
+        if (q == damaged)
+            rec[40] ^= 0x55;
+        assert_int_equal(fwrite(rec, 1, V1_SIZE, f), V1_SIZE);
+    }
+    assert_int_equal(fwrite(rec, 1, torn, f), torn);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_an_old_spool_is_converted_once_and_keeps_every_reading(void **state)
+{
+    (void)state;
+    /* The first record damaged too: the segment is still recognised as an old one. */
+    write_v1_segment(1, 1, 10, 1, 0);
+    write_v1_segment(2, 11, 15, 13, V1_SIZE / 2);
+    struct spool *s = open_spool(1000, 10);
+    struct spool_stats st;
+    spool_get_stats(s, &st);
+    assert_int_equal(st.upgraded, 13);
+    assert_int_equal(st.corrupt, 3); /* two damaged records and a torn tail */
+    uint64_t seqs[32];
+    size_t n = read_all(s, seqs, 32);
+    assert_int_equal(n, 13);
+    for (size_t k = 0, want = 2; k < n; k++, want++) {
+        if (want == 13)
+            want++;
+        assert_int_equal(seqs[k], want);
+    }
+    char p1[512], p2[512];
+    seg_file(1, p1, sizeof(p1));
+    seg_file(2, p2, sizeof(p2));
+    assert_int_equal(file_size(p1), 9 * SPOOL_RECORD_SIZE);
+    assert_int_equal(file_size(p2), 4 * SPOOL_RECORD_SIZE);
+
+    /* New readings follow the converted ones; acks work across them. */
+    append_range(s, 16, 17);
+    spool_ack(s, 1, 9);
+    spool_close(s);
+
+    /* Converted once: a restart reads today's records and converts nothing. */
+    s = open_spool(1000, 10);
+    spool_get_stats(s, &st);
+    assert_int_equal(st.upgraded, 0);
+    assert_int_equal(st.corrupt, 0);
+    n = read_all(s, seqs, 32);
+    assert_int_equal(n, 7);
+    assert_int_equal(seqs[0], 10);
+    assert_int_equal(seqs[6], 17);
+    spool_close(s);
+}
+
+static void test_a_conversion_cut_short_leaves_the_old_segment_whole(void **state)
+{
+    (void)state;
+    write_v1_segment(1, 1, 6, 0, 0);
+    /* What a conversion killed before its rename leaves: the old file untouched beside a
+       partly written temporary one. */
+    char p1[512], tmp[600];
+    seg_file(1, p1, sizeof(p1));
+    snprintf(tmp, sizeof(tmp), "%s.smr2.tmp", p1);
+    FILE *f = fopen(tmp, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite("SMR2 half a record", 1, 18, f), 18);
+    assert_int_equal(fclose(f), 0);
+
+    struct spool *s = open_spool(1000, 10);
+    struct spool_stats st;
+    spool_get_stats(s, &st);
+    assert_int_equal(st.upgraded, 6);
+    assert_int_equal(st.corrupt, 0);
+    uint64_t seqs[16];
+    assert_int_equal(read_all(s, seqs, 16), 6);
+    assert_int_equal(file_size(tmp), -1);
+    spool_close(s);
+
+    /* A leftover temporary file beside an already converted segment goes too. */
+    f = fopen(tmp, "wb");
+    assert_non_null(f);
+    assert_int_equal(fclose(f), 0);
+    s = open_spool(1000, 10);
+    assert_int_equal(read_all(s, seqs, 16), 6);
+    assert_int_equal(file_size(tmp), -1);
+    spool_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +615,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_segments_roll_over_and_go_once_acked, make_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_many_ranges_stay_bounded, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_an_old_spool_is_converted_once_and_keeps_every_reading,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_a_conversion_cut_short_leaves_the_old_segment_whole,
+                                        make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,14 +166,21 @@ static void test_state_file_has_documented_format(void **state)
     s.reactive_export_mvarh = 250;
     assert_int_equal(meter_state_save(path, &s), 0);
     char *text = read_text();
-    const char *body = "smartmeter-meterd-state 2\n"
+    const char *body = "smartmeter-meterd-state 3\n"
                        "device_id m1\n"
                        "seq 5\n"
                        "boot 2\n"
                        "energy_import_mwh 1500\n"
                        "energy_export_mwh 0\n"
                        "reactive_import_mvarh 0\n"
-                       "reactive_export_mvarh 250\n";
+                       "reactive_export_mvarh 250\n"
+                       "energy_import_a_mwh 0\n"
+                       "energy_import_b_mwh 0\n"
+                       "energy_import_c_mwh 0\n"
+                       "wiring 1p2w\n"
+                       "demand_max_mw 0\n"
+                       "demand_max_ts_ms 0\n"
+                       "demand_month_ms 0\n";
     char want[512];
     snprintf(want, sizeof(want), "%scrc32 %08x\n", body, crc32_ieee(body, strlen(body)));
     assert_string_equal(text, want);
@@ -219,9 +226,10 @@ static void test_state_loads_version_1_files_with_zero_reactive_energy(void **st
     assert_int_equal(s.energy_export_mwh, 56);
     assert_int_equal(s.reactive_import_mvarh, 0);
     assert_int_equal(s.reactive_export_mvarh, 0);
-    /* Rewritten as version 2, both copies. */
+    /* Rewritten as version 3, both copies. */
     char *now = read_text();
-    assert_non_null(strstr(now, "smartmeter-meterd-state 2\n"));
+    assert_non_null(strstr(now, "smartmeter-meterd-state 3\n"));
+    assert_non_null(strstr(now, "wiring 1p2w\n"));
     assert_non_null(strstr(now, "reactive_import_mvarh 0\n"));
     free(now);
     struct meter_state back;
@@ -460,6 +468,9 @@ static void test_state_refuses_truncated_or_garbled_file(void **state)
     static const char *const bad[] = {
         "",
         "smartmeter-meterd-state 1\ndevice_id m1\nseq 5\n",
+        "smartmeter-meterd-state 4\ndevice_id m1\nseq 5\nboot 1\nenergy_import_mwh 0\n"
+        "energy_export_mwh 0\nreactive_import_mvarh 0\nreactive_export_mvarh 0\ncrc32 00000000\n",
+        /* version 3 without its three-phase lines */
         "smartmeter-meterd-state 3\ndevice_id m1\nseq 5\nboot 1\nenergy_import_mwh 0\n"
         "energy_export_mwh 0\nreactive_import_mvarh 0\nreactive_export_mvarh 0\ncrc32 00000000\n",
         /* version 2 without its reactive lines */
@@ -495,9 +506,9 @@ static void test_state_refuses_a_newer_format_naming_the_versions_it_reads(void 
 {
     (void)state;
     struct meter_state s;
-    write_text("smartmeter-meterd-state 3\n");
+    write_text("smartmeter-meterd-state 4\n");
     assert_int_equal(meter_state_load(path, "m1", &s, err, sizeof(err)), -EBADMSG);
-    assert_non_null(strstr(err, "version 1..2 expected"));
+    assert_non_null(strstr(err, "version 1..3 expected"));
 }
 
 static void test_state_refuses_another_devices_file(void **state)
@@ -592,6 +603,100 @@ static void test_reactive_energy_keeps_sub_mvarh_remainder_and_saturates(void **
 
 #define T(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
 
+static void test_state_loads_version_2_files_as_single_phase_without_demand(void **state)
+{
+    (void)state;
+    const char *body = "smartmeter-meterd-state 2\n"
+                       "device_id m1\n"
+                       "seq 90\n"
+                       "boot 2\n"
+                       "energy_import_mwh 5000\n"
+                       "energy_export_mwh 7\n"
+                       "reactive_import_mvarh 300\n"
+                       "reactive_export_mvarh 4\n";
+    char text[512];
+    snprintf(text, sizeof(text), "%scrc32 %08x\n", body, crc32_ieee(body, strlen(body)));
+    write_text(text);
+    bool fresh = true;
+    struct meter_state s = open_ok(&fresh);
+    assert_true(s.seq == 90);
+    assert_int_equal(s.energy_import_mwh, 5000);
+    assert_int_equal(s.reactive_import_mvarh, 300);
+    assert_string_equal(s.wiring, "1p2w");
+    for (int ph = 0; ph < 3; ph++)
+        assert_int_equal(s.energy_import_phase_mwh[ph], 0);
+    assert_int_equal(s.demand_max_ts_ms, 0);
+    char *now = read_text();
+    assert_non_null(strstr(now, "smartmeter-meterd-state 3\n"));
+    free(now);
+}
+
+static void test_state_keeps_phase_counters_wiring_and_demand(void **state)
+{
+    (void)state;
+    struct meter_state s, back;
+    meter_state_init(&s, "m1");
+    snprintf(s.wiring, sizeof(s.wiring), "3p4w");
+    assert_int_equal(meter_state_add_phase_import(&s, 0, 1.5), 0);
+    assert_int_equal(meter_state_add_phase_import(&s, 1, 0.0004), 0);
+    assert_int_equal(meter_state_add_phase_import(&s, 1, 0.0007), 0); /* carries the fraction */
+    assert_int_equal(meter_state_add_phase_import(&s, 2, 2e3), 0);
+    assert_int_equal(meter_state_add_phase_import(&s, 3, 1), -EINVAL);
+    assert_int_equal(meter_state_add_phase_import(&s, 0, -1), -EINVAL);
+    assert_int_equal(meter_state_add_phase_import(&s, 0, NAN), -EINVAL);
+    s.demand_max_mw = -12345; /* an exporting site's maximum is negative */
+    s.demand_max_ts_ms = INT64_C(1796605200000);
+    s.demand_month_ms = INT64_C(1796083200000);
+    assert_int_equal(meter_state_save(path, &s), 0);
+    assert_int_equal(meter_state_load(path, "m1", &back, err, sizeof(err)), 0);
+    assert_string_equal(back.wiring, "3p4w");
+    assert_int_equal(back.energy_import_phase_mwh[0], 1500);
+    assert_int_equal(back.energy_import_phase_mwh[1], 1);
+    assert_int_equal(back.energy_import_phase_mwh[2], 2000000);
+    assert_int_equal(back.demand_max_mw, -12345);
+    assert_int_equal(back.demand_max_ts_ms, INT64_C(1796605200000));
+    assert_int_equal(back.demand_month_ms, INT64_C(1796083200000));
+
+    /* Of two valid copies, each phase counter and the later month's demand win. */
+    struct meter_state older = s;
+    older.energy_import_phase_mwh[2] = 1;
+    older.demand_max_mw = 99999999;
+    older.demand_month_ms = INT64_C(1793491200000); /* November */
+    s.energy_import_phase_mwh[0] = 1;
+    char buf[METER_STATE_MAX_SIZE];
+    int n = meter_state_format(&s, buf, sizeof(buf));
+    assert_true(n > 0);
+    write_file(path, buf);
+    n = meter_state_format(&older, buf, sizeof(buf));
+    assert_true(n > 0);
+    write_file(path_with(".bak"), buf);
+    int main_state = -1;
+    assert_int_equal(meter_state_load_newest(path, "m1", &back, &main_state, err, sizeof(err)), 0);
+    assert_int_equal(back.energy_import_phase_mwh[0], 1500);
+    assert_int_equal(back.energy_import_phase_mwh[2], 2000000);
+    assert_int_equal(back.demand_max_mw, -12345);
+
+    /* A bad value is refused even under a checksum that matches it. */
+    static const char *const bad_lines[][2] = {{"wiring ", "wiring 3p5w"},
+                                               {"demand_max_mw ", "demand_max_mw 1e3"},
+                                               {"energy_import_b_mwh ", "energy_import_b_mwh -1"}};
+    for (size_t k = 0; k < 3; k++) {
+        n = meter_state_format(&s, buf, sizeof(buf));
+        assert_true(n > 0);
+        *strstr(buf, "crc32 ") = '\0';
+        char *at = strstr(buf, bad_lines[k][0]);
+        char *eol = strchr(at, '\n');
+        char edited[METER_STATE_MAX_SIZE], text[METER_STATE_MAX_SIZE + 32];
+        snprintf(edited, sizeof(edited), "%.*s%s%s", (int)(at - buf), buf, bad_lines[k][1], eol);
+        snprintf(text, sizeof(text), "%scrc32 %08x\n", edited,
+                 crc32_ieee(edited, strlen(edited)));
+        write_text(text);
+        err[0] = '\0';
+        assert_int_equal(meter_state_load(path, "m1", &back, err, sizeof(err)), -EBADMSG);
+        assert_non_null(strstr(err, bad_lines[k][0]));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +704,8 @@ int main(void)
         T(test_state_file_has_documented_format),
         T(test_state_save_writes_an_identical_backup),
         T(test_state_loads_version_1_files_with_zero_reactive_energy),
+        T(test_state_loads_version_2_files_as_single_phase_without_demand),
+        T(test_state_keeps_phase_counters_wiring_and_demand),
         T(test_state_missing_file_starts_fresh_at_seq_zero),
         T(test_state_seq_continues_and_boot_increments_after_reload),
         T(test_state_creates_missing_directories),
