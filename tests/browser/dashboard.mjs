@@ -1,8 +1,9 @@
 // Drives the dashboard in Debian's Chromium (playwright-core, no browser download).
 // Environment: BASE_URL (a running meter-server serving the dashboard, set up by
 // run_browser.py), CHROMIUM (the browser binary), SCREENSHOTS (a directory for the PNGs),
-// METER_3P and METER_3P_SECRET (the three-phase meter and its upload secret) and
-// METER_3P_NEXT (a reading of it to upload while its page is open).
+// METER_3P and METER_3P_SECRET (the three-phase meter and its upload secret),
+// METER_3P_NEXT (a reading of it to upload while its page is open) and METER_T3 (a simulated
+// three-phase meter publishing over MQTT).
 // Every wait has a deadline; any failed check, page error or Content-Security-Policy
 // violation fails the run (exit 1).
 import assert from 'node:assert/strict';
@@ -12,9 +13,16 @@ import { chromium } from 'playwright-core';
 const BASE = process.env.BASE_URL;
 const SHOTS = process.env.SCREENSHOTS;
 const METER_3P = process.env.METER_3P;
+const METER_T3 = process.env.METER_T3;
 const WAIT_MS = 20000;
-assert.ok(BASE && SHOTS && METER_3P && process.env.METER_3P_SECRET && process.env.METER_3P_NEXT,
-  'BASE_URL, SCREENSHOTS and METER_3P, METER_3P_SECRET, METER_3P_NEXT must be set');
+assert.ok(BASE && SHOTS && METER_3P && METER_T3 && process.env.METER_3P_SECRET && process.env.METER_3P_NEXT,
+  'BASE_URL, SCREENSHOTS and METER_3P, METER_T3, METER_3P_SECRET, METER_3P_NEXT must be set');
+
+// Whether a number read off the page is within tolerance of what it should be.
+function near(text, want, tol, what) {
+  const v = Number.parseFloat(text);
+  assert.ok(Math.abs(v - want) <= tol, `${what} reads ${text}, not ${want} ± ${tol}`);
+}
 
 const problems = [];
 const shots = [];
@@ -87,11 +95,12 @@ async function desktop(browser) {
 
   // The operator sees both meters, online, with readings.
   await login(page, 'op');
-  await page.waitForFunction(() => document.querySelectorAll('#device-list .card.device').length === 3, null, { timeout: WAIT_MS });
-  // The two meters publishing over MQTT are online (the three-phase one only uploads).
-  await page.waitForFunction(() => ['meter-a', 'meter-b'].every((d) => document.querySelector(`[data-device="${d}"]`)?.dataset.status === 'online'), null, { timeout: WAIT_MS });
+  await page.waitForFunction(() => document.querySelectorAll('#device-list .card.device').length === 4, null, { timeout: WAIT_MS });
+  // The meters publishing over MQTT are online (the uploading one stays unknown).
+  await page.waitForFunction((ids) => ids.every((d) => document.querySelector(`[data-device="${d}"]`)?.dataset.status === 'online'),
+    ['meter-a', 'meter-b', METER_T3], { timeout: WAIT_MS });
   const ids = await page.$$eval('#device-list .device-id', (els) => els.map((e) => e.textContent));
-  assert.deepEqual(ids, ['meter-a', 'meter-b', METER_3P]);
+  assert.deepEqual(ids, ['meter-a', 'meter-b', METER_3P, METER_T3]);
   assert.equal(await page.textContent(`[data-device="${METER_3P}"] .badge.wiring`), '三相四线');
   assert.equal(await page.locator('[data-device="meter-a"] .badge.wiring').count(), 0);
   const firstVoltage = await page.textContent('[data-device="meter-a"] .metric .value');
@@ -111,6 +120,7 @@ async function desktop(browser) {
   // A single-phase meter's page is as it always was: no three-phase section, no wiring badge.
   assert.equal(await page.locator('#section-phases').count(), 0, 'a single-phase meter shows a three-phase section');
   assert.equal(await page.locator('#device-wiring').count(), 0);
+  assert.equal(await page.locator('#history-phases').count(), 0, 'a single-phase meter offers a phase picker');
   assert.equal(await page.textContent('.device-head .metric:nth-child(2) .label'), '电压');
 
   // History (downsampled buckets) for the last hour, then 24 hours, then a custom range.
@@ -257,6 +267,21 @@ async function threePhase(browser) {
   await page.waitForTimeout(300);
   await shot(page, 'desktop-6-three-phase-acb');
 
+  // History by phase: the whole system first, then phase b (phase=b: that phase's fields).
+  await waitForSeries(page, '#history-chart', 1);
+  assert.deepEqual(await page.$$eval('#history-phases button', (els) => els.map((e) => e.dataset.phase)), ['', 'a', 'b', 'c']);
+  const answer = page.waitForResponse((r) => r.url().includes(`/api/device/data/${METER_3P}?`) && r.url().includes('phase=b'), { timeout: WAIT_MS });
+  await page.click('#history-phases [data-phase="b"]');
+  const bRows = await (await answer).json();
+  assert.ok(bRows.length > 0, 'no buckets for phase b');
+  for (const r of bRows) {
+    assert.ok(Math.abs(r.voltage_b - 228.4) < 1e-6 && r.voltage === undefined, `a bucket of phase b: ${JSON.stringify(r)}`);
+  }
+  await page.waitForFunction(() => document.querySelector('#history-chart').dataset.phase === 'b', null, { timeout: WAIT_MS });
+  const bSeries = await waitForSeries(page, '#history-chart', 1);
+  assert.deepEqual(Object.keys(bSeries), ['B 相 电压 (V)', 'B 相 电流 (A)', 'B 相 功率 (W)']);
+  assert.equal(await page.locator('#section-history .status p').count(), 0, 'the server says it has no per-phase history');
+
   // A new reading, phases in the right order and 20 % more current: the section follows.
   const res = await fetch(`${BASE}/api/device/data`, {
     method: 'POST',
@@ -296,6 +321,47 @@ async function threePhase(browser) {
   await phonePage.waitForTimeout(300);
   await shot(phonePage, 'phone-4-three-phase');
   await phoneContext.close();
+}
+
+// The simulated three-phase meter: its live readings in the section, then a capture with
+// six channels, its analysis per phase and the harmonics of the phase picked.
+async function threePhaseMeter(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  watch(page, 'three-phase meter');
+  await login(page, 'op');
+  await page.goto(`${BASE}/devices/${METER_T3}`);
+  await page.waitForSelector('#phase-table', { timeout: WAIT_MS });
+  assert.equal(await page.getAttribute('#phase-sequence', 'data-sequence'), 'abc');
+  near(await phaseCell(page, 'c', 'voltage'), 220, 1, 'phase c voltage');
+  near(await phaseCell(page, 'b', 'current'), 12, 0.1, 'phase b current');
+  near(await phaseCell(page, 'a', 'phase_deg'), 20, 1, 'phase a angle');
+  await waitForSeries(page, '#phasor-chart', 2);
+  const angles = JSON.parse(await page.getAttribute('#phasor-chart', 'data-angles'));
+  for (const [k, want] of Object.entries({ UA: 0, UB: -120, UC: 120, IA: -20, IB: -140, IC: 100 })) near(angles[k], want, 1, `phasor ${k}`);
+
+  await page.fill('#capture-duration', '1000');
+  await page.click('#capture-request');
+  await page.waitForFunction(() => {
+    const td = document.querySelector('#capture-phase-table tr[data-phase="c"] td[data-key="vrms"]');
+    return td && td.textContent !== '—';
+  }, null, { timeout: WAIT_MS });
+  const capCell = (p, k) => page.textContent(`#capture-phase-table tr[data-phase="${p}"] td[data-key="${k}"]`);
+  near(await capCell('a', 'vrms'), 230, 0.5, 'capture vrms a');
+  near(await capCell('c', 'vrms'), 220, 0.5, 'capture vrms c');
+  near(await capCell('b', 'irms'), 12, 0.05, 'capture irms b');
+  near(await capCell('a', 'thd_v'), 3, 0.2, 'capture THD of Ua');
+  assert.equal(await page.getAttribute('#capture-analysis [data-key="sequence"]', 'class'), 'badge good');
+  const wave = await waitForSeries(page, '#waveform-chart', 1000);
+  assert.deepEqual(Object.keys(wave), ['Ua (V)', 'Ub (V)', 'Uc (V)', 'Ia (A)', 'Ib (A)', 'Ic (A)']);
+  assert.equal(await page.isVisible('#harmonics-phases'), true);
+  await page.click('#harmonics-phases [data-phase="c"]');
+  assert.equal(await page.getAttribute('#harmonics-phases [data-phase="c"]', 'class'), 'seg active');
+  const harmonics = await waitForSeries(page, '#harmonics-chart', 40);
+  assert.equal(Object.keys(harmonics).length, 2);
+  await page.waitForTimeout(300);
+  await shot(page, 'desktop-8-three-phase-capture');
+  await context.close();
 }
 
 async function phone(browser) {
@@ -346,6 +412,7 @@ let failed = false;
 try {
   await desktop(browser);
   await threePhase(browser);
+  await threePhaseMeter(browser);
   await phone(browser);
   assert.deepEqual(problems, [], 'page errors or policy violations');
 } catch (e) {

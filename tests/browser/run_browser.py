@@ -28,6 +28,10 @@ ADC_A = "sim:v=230,i=8,phase=25,h3=5,h5=3,h7=2,noise=0.1"
 # The three-phase meter (bob's): its readings go up over HTTP, an hour of minutes.
 METER_3P = "meter-p3"
 SEED_MINUTES = 60
+# A simulated three-phase meter (bob's too), for its live readings and a six-channel capture:
+# phase c at 220 V, currents 10/12/8 A lagging 20°, 3 % of the 5th harmonic.
+METER_T3 = "meter-t3"
+ADC_T3 = "sim:wiring=3p4w,v=230,i=10,ib=12,ic=8,vc=220,phase=20,h5=3"
 
 
 def three_phase_reading(seq, ts_ms, order="abc", scale=1.0):
@@ -98,9 +102,10 @@ class Dashboard(IntegrationTest):
         cls.srv.add_device("meter-a", "alice")
         cls.srv.add_device("meter-b", "bob")
         cls.srv.add_device(METER_3P, "bob")
+        cls.srv.add_device(METER_T3, "bob")
         cls.srv.start()
         cls.srv.wait_mqtt()
-        for dev, adc in (("meter-a", ADC_A), ("meter-b", "sim")):
+        for dev, adc in (("meter-a", ADC_A), ("meter-b", "sim"), (METER_T3, ADC_T3)):
             os.makedirs(os.path.join(cls.workdir, dev))
             m = Meter(os.path.join(cls.workdir, dev), dev, env["MQTT_URL"], adc=adc)
             cls.track(m).start()
@@ -111,7 +116,7 @@ class Dashboard(IntegrationTest):
         r = http("POST", cls.srv.url("/api/device/data"), seed, headers=bearer(cls.srv.secrets[METER_3P]))
         assert r.status == 200 and r.json()["stored"] == len(seed), f"three-phase upload: {r}"
         tok = cls.srv.login("op", "op-password")
-        for dev in ("meter-a", "meter-b"):
+        for dev in ("meter-a", "meter-b", METER_T3):
             wait_until(lambda d=dev: len(http("GET", cls.srv.url(f"/api/device/data/{d}?limit=3"), token=tok).json()) >= 3,
                        30, interval=0.5, what=f"readings of {dev}")
 
@@ -168,7 +173,7 @@ class Dashboard(IntegrationTest):
         shots = os.path.join(ARTIFACTS, "browser")
         os.makedirs(shots, exist_ok=True)
         env = dict(os.environ, BASE_URL=self.srv.base, CHROMIUM=CHROMIUM, SCREENSHOTS=shots,
-                   METER_3P=METER_3P, METER_3P_SECRET=self.srv.secrets[METER_3P],
+                   METER_3P=METER_3P, METER_T3=METER_T3, METER_3P_SECRET=self.srv.secrets[METER_3P],
                    METER_3P_NEXT=json.dumps(three_phase_reading(SEED_MINUTES + 2, None, scale=1.2)))
         r = subprocess.run(["node", os.path.join(HERE, "dashboard.mjs")], env=env, timeout=150)
         self.assertEqual(r.returncode, 0, "the browser test failed (its output is above)")
