@@ -264,6 +264,10 @@ async function threePhase(browser) {
   assert.equal(await dd('demand_w'), '6.54 kW');
   assert.equal(await dd('demand_max_w'), '7.89 kW');
   assert.notEqual(await dd('demand_max_ts'), '—');
+  // The months' maxima the server keeps: this month's is the meter's 7.89 kW.
+  await page.waitForSelector('#demand-months tbody tr', { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#demand-months tbody tr:first-child td[data-key="max"]'), '7.89');
+  assert.notEqual(await page.textContent('#demand-months tbody tr:first-child td[data-key="at"]'), '—');
   await page.waitForTimeout(300);
   await shot(page, 'desktop-6-three-phase-acb');
 

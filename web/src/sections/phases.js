@@ -1,9 +1,11 @@
 // Three phases of the latest reading: a per-phase table with the totals, the phasor diagram,
-// unbalance and phase sequence, line-to-line voltages and maximum demand. Only a device whose
-// latest reading is three-phase gets this section; it redraws whenever the page's head does
-// (each new reading the live poll sees).
-import { h, fill } from '../dom.js';
-import { t } from '../i18n.js';
+// unbalance and phase sequence, line-to-line voltages and maximum demand (the meter's present
+// and month's maximum, and the maxima of the last months the server keeps). Only a device
+// whose latest reading is three-phase gets this section; it redraws whenever the page's head
+// does (each new reading the live poll sees).
+import { Api } from '../api.js';
+import { h, fill, errorBox } from '../dom.js';
+import { apiMessage, t } from '../i18n.js';
 import { createChart, phasorOption } from '../charts.js';
 import { dateTime, num } from '../format.js';
 import { isThreePhase, phaseRows, phasors, toDate, totalRow } from '../threephase.js';
@@ -77,14 +79,35 @@ function demand(r) {
       h('div', {}, h('dt', {}, t('phases.demand_max_at')), h('dd', { dataset: { key: 'demand_max_ts' } }, at ? dateTime(at.toISOString()) : '—'))));
 }
 
-export function phasesSection(el, { detail, onDetail }) {
+const DEMAND_REFRESH_MS = 60000;
+
+// The months' maximum demand as the server keeps it (GET /api/devices/:id/demand): the meter's
+// own month maximum where it reported one, else the largest present demand seen that month.
+function demandMonths(months) {
+  const rows = months.map((m) => {
+    const meter = typeof m.meter_demand_max_w === 'number';
+    const w = meter ? m.meter_demand_max_w : m.demand_max_w;
+    const at = meter ? m.meter_demand_max_at : m.demand_max_at;
+    return h('tr', { dataset: { month: m.month } },
+      h('td', {}, m.month),
+      h('td', { class: 'num', dataset: { key: 'max' } }, typeof w === 'number' ? num(w / 1000, 2) : '—'),
+      h('td', { dataset: { key: 'at' } }, at ? dateTime(at) : '—'));
+  });
+  return h('div', { class: 'table-wrap' },
+    h('table', { id: 'demand-months' },
+      h('thead', {}, h('tr', {}, h('th', {}, t('phases.month')), h('th', { class: 'num' }, t('phases.month_max')), h('th', {}, t('phases.demand_max_at')))),
+      h('tbody', {}, rows)));
+}
+
+export function phasesSection(el, { id, detail, onDetail }) {
   const chartEl = h('div', { class: 'chart phasor', id: 'phasor-chart', role: 'img', 'aria-label': t('phases.phasors') });
   const tableBox = h('div', {});
   const side = h('div', { class: 'phase-side' });
+  const months = h('div', { id: 'demand-history' });
   const wiring = h('span', { class: 'muted small', id: 'phase-wiring' });
   fill(el, h('div', { class: 'section-head' }, h('h2', {}, t('device.phases')), wiring),
     tableBox,
-    h('div', { class: 'columns' }, h('div', {}, h('h3', {}, t('phases.phasors')), chartEl), side));
+    h('div', { class: 'columns' }, h('div', {}, h('h3', {}, t('phases.phasors')), chartEl), h('div', {}, side, months)));
   const chart = createChart(chartEl);
   const units = { v: 'V', i: 'A' };
   const name = (p) => `${p.kind === 'v' ? 'U' : 'I'}${p.phase.toUpperCase()}`;
@@ -98,11 +121,28 @@ export function phasesSection(el, { detail, onDetail }) {
     // The drawn angles, for people and tests checking the diagram against the reading.
     chartEl.dataset.angles = JSON.stringify(Object.fromEntries(list.map((p) => [name(p), +p.angle_deg.toFixed(1)])));
   }
+  let stopped = false;
+  let timer = null;
+  async function loadMonths() {
+    try {
+      const r = await Api.demand(id);
+      if (stopped) return;
+      fill(months, r.months.length ? [h('h3', {}, t('phases.demand_months')), demandMonths(r.months)] : null);
+    } catch (err) {
+      // A server without the endpoint answers 404: the reading's numbers are all there is.
+      if (!stopped) fill(months, err.status === 404 ? null : errorBox(apiMessage(err)));
+    }
+    if (!stopped) timer = setTimeout(loadMonths, DEMAND_REFRESH_MS);
+  }
+
   show(detail.latest);
+  loadMonths();
   const off = onDetail((d) => {
     if (isThreePhase(d.latest)) show(d.latest);
   });
   return () => {
+    stopped = true;
+    clearTimeout(timer);
     off();
     chart.dispose();
   };
