@@ -1,6 +1,7 @@
 // The pages' own code against a real meter-server: login, device list, device detail with
-// its history chart, alarms, and recharges (refused for a user, done by an operator, retried
-// after a lost answer without crediting twice). wx.request is carried over node's http.
+// its history chart (and a three-phase meter's per-phase values), alarms, and recharges
+// (refused for a user, done by an operator, retried after a lost answer without crediting
+// twice). wx.request is carried over node's http.
 //
 // METER_SERVER names the meter-server binary (ctest sets it). Without it this file is
 // skipped, and says so.
@@ -40,15 +41,26 @@ describeLive('pages against a running meter-server', () => {
     energy_wh: 1000 + 250 * i
   }))
 
+  // A three-phase meter's reading (docs/protocol.md, "Three-phase readings"), phases swapped.
+  const threePhase = {
+    device_id: 'meter-3p', seq: 1, ts: new Date(now - 60 * 1000).toISOString(), wiring: '3p4w', sequence: 'acb',
+    voltage: 228.83, current: 10.5, power_w: 6479.62,
+    voltage_a: 231.2, voltage_b: 228.4, voltage_c: 226.9,
+    current_a: 10.5, current_b: 12.6, current_c: 8.4, current_n: 3.7,
+    power_w_a: 2200.15, power_w_b: 2466.83, power_w_c: 1812.64
+  }
+
   beforeAll(async () => {
     server = await startMeterServer(BINARY, {
       users: [
         { name: 'counter', role: 'operator', password: 'counter-password' },
-        { name: 'alice', role: 'user', password: 'alice-password' }
+        { name: 'alice', role: 'user', password: 'alice-password' },
+        { name: 'bob', role: 'user', password: 'bob-password' }
       ],
       devices: [
         { id: 'meter-01', owner: 'alice' },
-        { id: 'meter-02', owner: 'alice' }
+        { id: 'meter-02', owner: 'alice' },
+        { id: 'meter-3p', owner: 'bob' }
       ]
     })
     const health = JSON.parse((await server.get('/api/health')).body)
@@ -56,6 +68,9 @@ describeLive('pages against a running meter-server', () => {
     const up = await server.post('/api/device/data', readings, { Authorization: 'Bearer ' + server.secrets['meter-01'] })
     expect(up.statusCode).toBe(200)
     expect(up.body).toMatchObject({ status: 'success', stored: 4 })
+    const up3 = await server.post('/api/device/data', threePhase, { Authorization: 'Bearer ' + server.secrets['meter-3p'] })
+    expect(up3.statusCode).toBe(200)
+    expect(up3.body).toMatchObject({ status: 'success', stored: 1 })
   }, 30000)
 
   afterAll(async () => {
@@ -150,6 +165,28 @@ describeLive('pages against a running meter-server', () => {
     await recharge.instance.onSubmit()
     expect(text(recharge, '#error')).toBe('在线支付开通前，仅运营人员和管理员可以充值，请联系物业或运营人员办理')
     expect(request.log.filter(r => r.method === 'POST' && r.path === '/api/device/recharge/meter-01').map(r => r.statusCode)).toEqual([403])
+  })
+
+  test('a three-phase meter\'s page shows each phase as the server stored it', async () => {
+    await login('bob', 'bob-password')
+    const spy = jest.spyOn(chart, 'queryCanvas').mockImplementation(() => Promise.resolve(createCanvas(320, 240)))
+    try {
+      const detail = render('device')
+      await detail.instance.onLoad({ id: 'meter-3p' })
+      await detail.instance.onShow()
+      expect(text(detail, '#wiring')).toBe('三相四线')
+      expect(detail.data.phases).toEqual([
+        { key: 'a', label: 'A 相', voltage: '231.2', current: '10.50', power: '2200.2' },
+        { key: 'b', label: 'B 相', voltage: '228.4', current: '12.60', power: '2466.8' },
+        { key: 'c', label: 'C 相', voltage: '226.9', current: '8.40', power: '1812.6' },
+        { key: 'n', label: '中性线', voltage: '', current: '3.70', power: '' }
+      ])
+      expect(text(detail, '#sequence-wrong')).toContain('ACB')
+      expect(text(detail, '#value-power_w')).toBe('总有功功率6479.6 W')
+      detail.instance.onUnload()
+    } finally {
+      spy.mockRestore()
+    }
   })
 
   test('an operator recharges; a retry after a lost answer credits once', async () => {

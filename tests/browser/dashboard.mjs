@@ -1,6 +1,9 @@
 // Drives the dashboard in Debian's Chromium (playwright-core, no browser download).
 // Environment: BASE_URL (a running meter-server serving the dashboard, set up by
-// run_browser.py), CHROMIUM (the browser binary), SCREENSHOTS (a directory for the PNGs).
+// run_browser.py), CHROMIUM (the browser binary), SCREENSHOTS (a directory for the PNGs),
+// METER_3P and METER_3P_SECRET (the three-phase meter and its upload secret),
+// METER_3P_NEXT (a reading of it to upload while its page is open) and METER_T3 (a simulated
+// three-phase meter publishing over MQTT).
 // Every wait has a deadline; any failed check, page error or Content-Security-Policy
 // violation fails the run (exit 1).
 import assert from 'node:assert/strict';
@@ -9,8 +12,17 @@ import { chromium } from 'playwright-core';
 
 const BASE = process.env.BASE_URL;
 const SHOTS = process.env.SCREENSHOTS;
+const METER_3P = process.env.METER_3P;
+const METER_T3 = process.env.METER_T3;
 const WAIT_MS = 20000;
-assert.ok(BASE && SHOTS, 'BASE_URL and SCREENSHOTS must be set');
+assert.ok(BASE && SHOTS && METER_3P && METER_T3 && process.env.METER_3P_SECRET && process.env.METER_3P_NEXT,
+  'BASE_URL, SCREENSHOTS and METER_3P, METER_T3, METER_3P_SECRET, METER_3P_NEXT must be set');
+
+// Whether a number read off the page is within tolerance of what it should be.
+function near(text, want, tol, what) {
+  const v = Number.parseFloat(text);
+  assert.ok(Math.abs(v - want) <= tol, `${what} reads ${text}, not ${want} ± ${tol}`);
+}
 
 const problems = [];
 const shots = [];
@@ -45,6 +57,17 @@ async function waitForSeries(page, selector, min) {
   return chartPoints(page, selector);
 }
 
+// The text of a cell of the per-phase table.
+const phaseCell = (page, phase, key) => page.textContent(`#phase-table tr[data-phase="${phase}"] td[data-key="${key}"]`);
+
+// How many pixels of a chart's canvas are painted.
+const inked = (page, selector) => page.$eval(`${selector} canvas`, (c) => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let k = 3; k < d.length; k += 4) if (d[k] !== 0) n++;
+  return n;
+});
+
 async function login(page, user) {
   await page.goto(`${BASE}/`);
   await page.waitForURL(/\/login$/, { timeout: WAIT_MS });
@@ -72,10 +95,14 @@ async function desktop(browser) {
 
   // The operator sees both meters, online, with readings.
   await login(page, 'op');
-  await page.waitForFunction(() => document.querySelectorAll('#device-list .card.device').length === 2, null, { timeout: WAIT_MS });
-  await page.waitForFunction(() => [...document.querySelectorAll('#device-list .card.device')].every((c) => c.dataset.status === 'online'), null, { timeout: WAIT_MS });
+  await page.waitForFunction(() => document.querySelectorAll('#device-list .card.device').length === 4, null, { timeout: WAIT_MS });
+  // The meters publishing over MQTT are online (the uploading one stays unknown).
+  await page.waitForFunction((ids) => ids.every((d) => document.querySelector(`[data-device="${d}"]`)?.dataset.status === 'online'),
+    ['meter-a', 'meter-b', METER_T3], { timeout: WAIT_MS });
   const ids = await page.$$eval('#device-list .device-id', (els) => els.map((e) => e.textContent));
-  assert.deepEqual(ids, ['meter-a', 'meter-b']);
+  assert.deepEqual(ids, ['meter-a', 'meter-b', METER_3P, METER_T3]);
+  assert.equal(await page.textContent(`[data-device="${METER_3P}"] .badge.wiring`), '三相四线');
+  assert.equal(await page.locator('[data-device="meter-a"] .badge.wiring').count(), 0);
   const firstVoltage = await page.textContent('[data-device="meter-a"] .metric .value');
   assert.match(firstVoltage, /^2\d\d\.\d/, `meter-a's voltage reads ${firstVoltage}`);
   await shot(page, 'desktop-2-devices');
@@ -88,13 +115,13 @@ async function desktop(browser) {
   const lastBefore = Number(await page.getAttribute('#live-chart', 'data-last'));
   await page.waitForFunction((t) => Number(document.querySelector('#live-chart').dataset.last) > t, lastBefore, { timeout: WAIT_MS });
   // The chart is drawn: its canvas has non-blank pixels.
-  const inked = await page.$eval('#live-chart canvas', (c) => {
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let k = 3; k < d.length; k += 4) if (d[k] !== 0) n++;
-    return n;
-  });
-  assert.ok(inked > 1000, `live chart canvas has ${inked} painted pixels`);
+  const liveInk = await inked(page, '#live-chart');
+  assert.ok(liveInk > 1000, `live chart canvas has ${liveInk} painted pixels`);
+  // A single-phase meter's page is as it always was: no three-phase section, no wiring badge.
+  assert.equal(await page.locator('#section-phases').count(), 0, 'a single-phase meter shows a three-phase section');
+  assert.equal(await page.locator('#device-wiring').count(), 0);
+  assert.equal(await page.locator('#history-phases').count(), 0, 'a single-phase meter offers a phase picker');
+  assert.equal(await page.textContent('.device-head .metric:nth-child(2) .label'), '电压');
 
   // History (downsampled buckets) for the last hour, then 24 hours, then a custom range.
   await waitForSeries(page, '#history-chart', 1);
@@ -184,6 +211,163 @@ async function desktop(browser) {
   await context.close();
 }
 
+// The three-phase meter (seeded by run_browser.py, its newest reading in the order acb):
+// per-phase table, phasor diagram, unbalance, the wrong sequence flagged, demand; then a new
+// reading in the right order replaces it without a reload.
+async function threePhase(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  watch(page, 'three-phase');
+  await login(page, 'op');
+  await page.goto(`${BASE}/devices/${METER_3P}`);
+  await page.waitForSelector('#phase-table', { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#device-wiring'), '三相四线');
+  assert.equal(await page.textContent('.device-head .metric:nth-child(2) .label'), '电压（三相平均）');
+  // The section comes right after the head, before the live chart.
+  assert.deepEqual(await page.$$eval('main > section', (els) => els.slice(0, 3).map((e) => e.id || e.className)),
+    ['card device-head', 'section-phases', 'section-live']);
+
+  // The table: what the meter sent, per phase and in total.
+  const rows = await page.$$eval('#phase-table tbody tr', (els) => els.map((e) => e.dataset.phase));
+  assert.deepEqual(rows, ['a', 'b', 'c', 'total', 'n']);
+  assert.equal(await phaseCell(page, 'a', 'voltage'), '231.2');
+  assert.equal(await phaseCell(page, 'c', 'voltage'), '226.9');
+  assert.equal(await phaseCell(page, 'b', 'current'), '12.60');
+  assert.equal(await phaseCell(page, 'a', 'power_w'), '2200'); // 231.2 V × 10.5 A × cos 25°
+  assert.equal(await phaseCell(page, 'b', 'pf'), '0.857'); // cos 31°
+  assert.equal(await phaseCell(page, 'c', 'phase_deg'), '18.0');
+  assert.equal(await phaseCell(page, 'c', 'thd_v'), '3.40');
+  assert.equal(await phaseCell(page, 'b', 'energy_wh'), '604.061');
+  assert.equal(await phaseCell(page, 'total', 'power_w'), '6480');
+  assert.equal(await phaseCell(page, 'total', 'pf'), '0.899');
+  assert.equal(await phaseCell(page, 'n', 'current'), '3.70');
+
+  // The phasor diagram: six phasors (origin and tip each), at the angles the reading gives:
+  // voltages at 0, angle_v_b, angle_v_c; each current its phase_deg behind its voltage.
+  const phasors = await waitForSeries(page, '#phasor-chart', 2);
+  assert.deepEqual(phasors, { UA: 2, UB: 2, UC: 2, IA: 2, IB: 2, IC: 2 });
+  const angles = JSON.parse(await page.getAttribute('#phasor-chart', 'data-angles'));
+  assert.deepEqual(angles, { UA: 0, UB: 119.4, UC: -120.7, IA: -25, IB: 88.4, IC: -138.7 });
+  const phasorInk = await inked(page, '#phasor-chart');
+  assert.ok(phasorInk > 3000, `phasor chart canvas has ${phasorInk} painted pixels`);
+
+  // Unbalance, line voltages, the wrong sequence as an alert, demand.
+  const dd = (key) => page.textContent(`#section-phases dd[data-key="${key}"]`);
+  assert.equal(await dd('unbalance_u2_pct'), '1.23 %');
+  assert.equal(await dd('unbalance_u0_pct'), '0.41 %');
+  assert.equal(await dd('unbalance_i2_pct'), '14.60 %');
+  assert.equal(await dd('voltage_ab'), '398.1 V');
+  assert.equal(await page.getAttribute('#phase-sequence', 'data-sequence'), 'acb');
+  assert.equal(await page.getAttribute('#phase-sequence', 'role'), 'alert');
+  assert.match(await page.getAttribute('#phase-sequence', 'class'), /\bbad\b/);
+  assert.match(await page.textContent('#phase-sequence'), /相序错误/);
+  assert.equal(await dd('demand_w'), '6.54 kW');
+  assert.equal(await dd('demand_max_w'), '7.89 kW');
+  assert.notEqual(await dd('demand_max_ts'), '—');
+  // The months' maxima the server keeps: this month's is the meter's 7.89 kW.
+  await page.waitForSelector('#demand-months tbody tr', { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#demand-months tbody tr:first-child td[data-key="max"]'), '7.89');
+  assert.notEqual(await page.textContent('#demand-months tbody tr:first-child td[data-key="at"]'), '—');
+  await page.waitForTimeout(300);
+  await shot(page, 'desktop-6-three-phase-acb');
+
+  // History by phase: the whole system first, then phase b (phase=b: that phase's fields).
+  await waitForSeries(page, '#history-chart', 1);
+  assert.deepEqual(await page.$$eval('#history-phases button', (els) => els.map((e) => e.dataset.phase)), ['', 'a', 'b', 'c']);
+  const answer = page.waitForResponse((r) => r.url().includes(`/api/device/data/${METER_3P}?`) && r.url().includes('phase=b'), { timeout: WAIT_MS });
+  await page.click('#history-phases [data-phase="b"]');
+  const bRows = await (await answer).json();
+  assert.ok(bRows.length > 0, 'no buckets for phase b');
+  for (const r of bRows) {
+    assert.ok(Math.abs(r.voltage_b - 228.4) < 1e-6 && r.voltage === undefined, `a bucket of phase b: ${JSON.stringify(r)}`);
+  }
+  await page.waitForFunction(() => document.querySelector('#history-chart').dataset.phase === 'b', null, { timeout: WAIT_MS });
+  const bSeries = await waitForSeries(page, '#history-chart', 1);
+  assert.deepEqual(Object.keys(bSeries), ['B 相 电压 (V)', 'B 相 电流 (A)', 'B 相 功率 (W)']);
+  assert.equal(await page.locator('#section-history .status p').count(), 0, 'the server says it has no per-phase history');
+
+  // A new reading, phases in the right order and 20 % more current: the section follows.
+  const res = await fetch(`${BASE}/api/device/data`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${process.env.METER_3P_SECRET}`, 'Content-Type': 'application/json' },
+    body: process.env.METER_3P_NEXT,
+  });
+  assert.equal(res.status, 200, `upload answered ${res.status}: ${await res.text()}`);
+  await page.waitForFunction(() => document.querySelector('#phase-sequence')?.dataset.sequence === 'abc', null, { timeout: WAIT_MS });
+  assert.equal(await page.getAttribute('#phase-sequence', 'role'), null);
+  assert.match(await page.getAttribute('#phase-sequence', 'class'), /\bgood\b/);
+  assert.equal(await phaseCell(page, 'a', 'current'), '12.60'); // 10.5 A × 1.2
+  const after = JSON.parse(await page.getAttribute('#phasor-chart', 'data-angles'));
+  assert.deepEqual(after, { UA: 0, UB: -119.4, UC: 120.7, IA: -25, IB: -150.4, IC: 102.7 });
+
+  // English.
+  await page.click('#lang-switch');
+  await page.waitForSelector('#section-phases h2:text("Three phases")', { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#phase-sequence'), 'ABC (correct)');
+  await waitForSeries(page, '#phasor-chart', 2);
+  await page.waitForTimeout(300);
+  await shot(page, 'desktop-7-three-phase-english');
+  await context.close();
+
+  // bob's phone: the table scrolls inside its card, the page does not.
+  const phoneContext = await browser.newContext({
+    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN',
+  });
+  const phonePage = await phoneContext.newPage();
+  watch(phonePage, 'three-phase phone');
+  await login(phonePage, 'bob');
+  await phonePage.goto(`${BASE}/devices/${METER_3P}`);
+  await waitForSeries(phonePage, '#phasor-chart', 2);
+  const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the three-phase page is ${overflow}px wider than the phone`);
+  const width = await phonePage.$eval('#phasor-chart', (el) => el.getBoundingClientRect().width);
+  assert.ok(width <= 390 && width > 300, `phasor chart is ${width}px wide on a 390px screen`);
+  await phonePage.waitForTimeout(300);
+  await shot(phonePage, 'phone-4-three-phase');
+  await phoneContext.close();
+}
+
+// The simulated three-phase meter: its live readings in the section, then a capture with
+// six channels, its analysis per phase and the harmonics of the phase picked.
+async function threePhaseMeter(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  watch(page, 'three-phase meter');
+  await login(page, 'op');
+  await page.goto(`${BASE}/devices/${METER_T3}`);
+  await page.waitForSelector('#phase-table', { timeout: WAIT_MS });
+  assert.equal(await page.getAttribute('#phase-sequence', 'data-sequence'), 'abc');
+  near(await phaseCell(page, 'c', 'voltage'), 220, 1, 'phase c voltage');
+  near(await phaseCell(page, 'b', 'current'), 12, 0.1, 'phase b current');
+  near(await phaseCell(page, 'a', 'phase_deg'), 20, 1, 'phase a angle');
+  await waitForSeries(page, '#phasor-chart', 2);
+  const angles = JSON.parse(await page.getAttribute('#phasor-chart', 'data-angles'));
+  for (const [k, want] of Object.entries({ UA: 0, UB: -120, UC: 120, IA: -20, IB: -140, IC: 100 })) near(angles[k], want, 1, `phasor ${k}`);
+
+  await page.fill('#capture-duration', '1000');
+  await page.click('#capture-request');
+  await page.waitForFunction(() => {
+    const td = document.querySelector('#capture-phase-table tr[data-phase="c"] td[data-key="vrms"]');
+    return td && td.textContent !== '—';
+  }, null, { timeout: WAIT_MS });
+  const capCell = (p, k) => page.textContent(`#capture-phase-table tr[data-phase="${p}"] td[data-key="${k}"]`);
+  near(await capCell('a', 'vrms'), 230, 0.5, 'capture vrms a');
+  near(await capCell('c', 'vrms'), 220, 0.5, 'capture vrms c');
+  near(await capCell('b', 'irms'), 12, 0.05, 'capture irms b');
+  near(await capCell('a', 'thd_v'), 3, 0.2, 'capture THD of Ua');
+  assert.equal(await page.getAttribute('#capture-analysis [data-key="sequence"]', 'class'), 'badge good');
+  const wave = await waitForSeries(page, '#waveform-chart', 1000);
+  assert.deepEqual(Object.keys(wave), ['Ua (V)', 'Ub (V)', 'Uc (V)', 'Ia (A)', 'Ib (A)', 'Ic (A)']);
+  assert.equal(await page.isVisible('#harmonics-phases'), true);
+  await page.click('#harmonics-phases [data-phase="c"]');
+  assert.equal(await page.getAttribute('#harmonics-phases [data-phase="c"]', 'class'), 'seg active');
+  const harmonics = await waitForSeries(page, '#harmonics-chart', 40);
+  assert.equal(Object.keys(harmonics).length, 2);
+  await page.waitForTimeout(300);
+  await shot(page, 'desktop-8-three-phase-capture');
+  await context.close();
+}
+
 async function phone(browser) {
   const context = await browser.newContext({
     viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN',
@@ -231,6 +415,8 @@ const browser = await chromium.launch({
 let failed = false;
 try {
   await desktop(browser);
+  await threePhase(browser);
+  await threePhaseMeter(browser);
   await phone(browser);
   assert.deepEqual(problems, [], 'page errors or policy violations');
 } catch (e) {

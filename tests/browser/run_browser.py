@@ -1,18 +1,22 @@
 """The dashboard end to end: meter-server (SQLite) serving the built web files, two simulated
-meters publishing through the fixture's mosquitto, and Chromium driven by dashboard.mjs.
+meters publishing through the fixture's mosquitto, a three-phase meter whose readings are
+uploaded over HTTP with its secret, and Chromium driven by dashboard.mjs.
 
 Before the browser runs, the static file serving is checked over plain HTTP: content types,
 caching headers, conditional requests, the app-route fallback and refused paths.
 """
 import http.client as httpclient
+import json
+import math
 import os
 import shutil
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import (ARTIFACTS, IntegrationTest, Meter, Server, http, main,  # noqa: E402
+from harness import (ARTIFACTS, IntegrationTest, Meter, Server, bearer, http, main,  # noqa: E402
                      new_database, services_env, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -21,6 +25,50 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 USERS = {"admin": "admin", "op": "operator", "alice": "user", "bob": "user"}
 # meter-a has harmonics, so its capture shows bars.
 ADC_A = "sim:v=230,i=8,phase=25,h3=5,h5=3,h7=2,noise=0.1"
+# The three-phase meter (bob's): its readings go up over HTTP, an hour of minutes.
+METER_3P = "meter-p3"
+SEED_MINUTES = 60
+# A simulated three-phase meter (bob's too), for its live readings and a six-channel capture:
+# phase c at 220 V, currents 10/12/8 A lagging 20°, 3 % of the 5th harmonic.
+METER_T3 = "meter-t3"
+ADC_T3 = "sim:wiring=3p4w,v=230,i=10,ib=12,ic=8,vc=220,phase=20,h5=3"
+
+
+def three_phase_reading(seq, ts_ms, order="abc", scale=1.0):
+    """A consistent three-phase (3p4w) reading: per-phase powers from V, I and the angle, the
+    totals their sums. order "acb" swaps the voltage angles of b and c (two phases swapped);
+    scale multiplies the currents, so a later reading is told apart from an earlier one. ts_ms
+    None leaves the time to the server (the time of arrival)."""
+    at_ms = int(time.time() * 1000) if ts_ms is None else ts_ms
+    v = {"a": 231.2, "b": 228.4, "c": 226.9}
+    i = {"a": 10.5 * scale, "b": 12.6 * scale, "c": 8.4 * scale}
+    lag = {"a": 25.0, "b": 31.0, "c": 18.0}
+    angle_v = {"b": -119.4, "c": 120.7} if order == "abc" else {"b": 119.4, "c": -120.7}
+    r = {"device_id": METER_3P, "seq": seq, "wiring": "3p4w", "sequence": order,
+         "freq_hz": 50.02, "angle_v_b": angle_v["b"], "angle_v_c": angle_v["c"],
+         "voltage_ab": 398.1, "voltage_bc": 394.6, "voltage_ca": 395.9, "current_n": 3.7 * scale,
+         "unbalance_u2_pct": 1.23, "unbalance_u0_pct": 0.41, "unbalance_i2_pct": 14.6,
+         "demand_w": 6543.0 * scale, "demand_max_w": 7890.0, "demand_max_ts": at_ms - 3 * 3600 * 1000}
+    if ts_ms is not None:
+        r["ts"] = ts_ms
+    total = {"power_w": 0.0, "reactive_var": 0.0, "apparent_va": 0.0}
+    for p in "abc":
+        s_va = v[p] * i[p]
+        p_w = s_va * math.cos(math.radians(lag[p]))
+        q_var = s_va * math.sin(math.radians(lag[p]))
+        r.update({f"voltage_{p}": v[p], f"current_{p}": round(i[p], 3), f"power_w_{p}": round(p_w, 2),
+                  f"reactive_var_{p}": round(q_var, 2), f"apparent_va_{p}": round(s_va, 2),
+                  f"pf_{p}": round(p_w / s_va, 6), f"phase_deg_{p}": lag[p],
+                  f"thd_v_{p}": {"a": 2.1, "b": 2.6, "c": 3.4}[p], f"thd_i_{p}": {"a": 8.0, "b": 9.5, "c": 6.2}[p],
+                  f"energy_{p}_wh": 1000.0 * {"a": 512, "b": 604, "c": 398}[p] + seq})
+        total["power_w"] += p_w
+        total["reactive_var"] += q_var
+        total["apparent_va"] += s_va
+    r.update({k: round(x, 2) for k, x in total.items()})
+    r.update({"voltage": round(sum(v.values()) / 3, 2), "current": round(sum(i.values()) / 3, 3),
+              "pf": round(total["power_w"] / total["apparent_va"], 6), "thd_v": 3.4, "thd_i": 9.5,
+              "energy_wh": sum(r[f"energy_{p}_wh"] for p in "abc")})
+    return r
 
 
 def raw_get(port, path, headers=None):
@@ -53,14 +101,22 @@ class Dashboard(IntegrationTest):
             cls.srv.add_user(name, role, f"{name}-password")
         cls.srv.add_device("meter-a", "alice")
         cls.srv.add_device("meter-b", "bob")
+        cls.srv.add_device(METER_3P, "bob")
+        cls.srv.add_device(METER_T3, "bob")
         cls.srv.start()
         cls.srv.wait_mqtt()
-        for dev, adc in (("meter-a", ADC_A), ("meter-b", "sim")):
+        for dev, adc in (("meter-a", ADC_A), ("meter-b", "sim"), (METER_T3, ADC_T3)):
             os.makedirs(os.path.join(cls.workdir, dev))
             m = Meter(os.path.join(cls.workdir, dev), dev, env["MQTT_URL"], adc=adc)
             cls.track(m).start()
+        # An hour of the three-phase meter's minutes, the newest with two phases swapped.
+        now_ms = int(time.time() * 1000)
+        seed = [three_phase_reading(k + 1, now_ms - (SEED_MINUTES - k) * 60000) for k in range(SEED_MINUTES)]
+        seed.append(three_phase_reading(SEED_MINUTES + 1, now_ms, order="acb"))
+        r = http("POST", cls.srv.url("/api/device/data"), seed, headers=bearer(cls.srv.secrets[METER_3P]))
+        assert r.status == 200 and r.json()["stored"] == len(seed), f"three-phase upload: {r}"
         tok = cls.srv.login("op", "op-password")
-        for dev in ("meter-a", "meter-b"):
+        for dev in ("meter-a", "meter-b", METER_T3):
             wait_until(lambda d=dev: len(http("GET", cls.srv.url(f"/api/device/data/{d}?limit=3"), token=tok).json()) >= 3,
                        30, interval=0.5, what=f"readings of {dev}")
 
@@ -116,7 +172,9 @@ class Dashboard(IntegrationTest):
                            check=True, timeout=120)
         shots = os.path.join(ARTIFACTS, "browser")
         os.makedirs(shots, exist_ok=True)
-        env = dict(os.environ, BASE_URL=self.srv.base, CHROMIUM=CHROMIUM, SCREENSHOTS=shots)
+        env = dict(os.environ, BASE_URL=self.srv.base, CHROMIUM=CHROMIUM, SCREENSHOTS=shots,
+                   METER_3P=METER_3P, METER_T3=METER_T3, METER_3P_SECRET=self.srv.secrets[METER_3P],
+                   METER_3P_NEXT=json.dumps(three_phase_reading(SEED_MINUTES + 2, None, scale=1.2)))
         r = subprocess.run(["node", os.path.join(HERE, "dashboard.mjs")], env=env, timeout=150)
         self.assertEqual(r.returncode, 0, "the browser test failed (its output is above)")
 

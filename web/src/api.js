@@ -62,6 +62,7 @@ export const Api = {
   device: (id) => api('GET', `/api/devices/${enc(id)}`),
   data: (id, query) => api('GET', `/api/device/data/${enc(id)}`, { query }),
   energy: (id, query) => api('GET', `/api/devices/${enc(id)}/energy`, { query }),
+  demand: (id, limit = 12) => api('GET', `/api/devices/${enc(id)}/demand`, { query: { limit } }),
   ledger: (id, limit = 20) => api('GET', `/api/devices/${enc(id)}/ledger`, { query: { limit } }),
   recharge: (id, amount, key) =>
     api('POST', `/api/device/recharge/${enc(id)}`, { body: { amount }, headers: { 'Idempotency-Key': key } }),

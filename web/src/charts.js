@@ -4,10 +4,10 @@
 // and people can check what is plotted.
 import * as echarts from 'echarts/core';
 import { BarChart, LineChart } from 'echarts/charts';
-import { DataZoomComponent, GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
+import { DataZoomComponent, GridComponent, LegendComponent, PolarComponent, TooltipComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
 
-echarts.use([LineChart, BarChart, GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, CanvasRenderer]);
+echarts.use([LineChart, BarChart, GridComponent, PolarComponent, TooltipComponent, LegendComponent, DataZoomComponent, CanvasRenderer]);
 
 const charts = new Set();
 window.addEventListener('resize', () => {
@@ -74,8 +74,9 @@ export function barOption(name, labels, values) {
   };
 }
 
-// Instantaneous volts and amperes of a capture against milliseconds.
-export function waveformOption(names, rateHz, v, i) {
+// Instantaneous volts and amperes of a capture against milliseconds. channels: [{ name,
+// unit: 'V'|'A', data, color }], volts on the left axis, amperes on the right.
+export function waveformOption(channels, rateHz) {
   const ms = (k) => +((k * 1000) / rateHz).toFixed(3);
   return {
     animation: false,
@@ -85,10 +86,11 @@ export function waveformOption(names, rateHz, v, i) {
     xAxis: { type: 'value', name: 'ms', axisLabel: { hideOverlap: true } },
     yAxis: [{ type: 'value', name: 'V' }, { type: 'value', name: 'A', position: 'right' }],
     dataZoom: [{ type: 'inside' }],
-    series: [
-      { name: names.v, type: 'line', showSymbol: false, data: v.map((x, k) => [ms(k), x]) },
-      { name: names.i, type: 'line', yAxisIndex: 1, showSymbol: false, data: i.map((x, k) => [ms(k), x]) },
-    ],
+    series: channels.map((c) => ({
+      name: c.name, type: 'line', yAxisIndex: c.unit === 'A' ? 1 : 0, showSymbol: false, color: c.color,
+      lineStyle: c.unit === 'A' && c.color ? { type: 'dashed' } : undefined,
+      data: c.data.map((x, k) => [ms(k), x]),
+    })),
   };
 }
 
@@ -106,5 +108,45 @@ export function harmonicsOption(names, hv, hi) {
       { name: names.v, type: 'bar', data: orders.map((h) => hv[+h]) },
       { name: names.i, type: 'bar', data: orders.map((h) => hi[+h]) },
     ],
+  };
+}
+
+// Phase colours as Chinese switchgear marks them: a yellow, b green, c red.
+export const PHASE_COLORS = { a: '#c99700', b: '#2e9e44', c: '#d32f2f' };
+
+// The phasor diagram on a polar plot: 0° to the right, angles counter-clockwise, so a
+// lagging current sits clockwise of its voltage. Each phasor is a series of two points, the
+// origin and its tip (an arrow); voltages are solid, currents dashed. list: from phasors() in
+// threephase.js; names(p) gives a phasor's legend name; units: { v: 'V', i: 'A' }.
+export function phasorOption(list, names, units) {
+  const toAxis = (deg) => (deg + 360) % 360;
+  const series = list.map((p) => ({
+    name: names(p),
+    type: 'line',
+    coordinateSystem: 'polar',
+    color: PHASE_COLORS[p.phase],
+    lineStyle: { width: p.kind === 'v' ? 3 : 2, type: p.kind === 'v' ? 'solid' : 'dashed' },
+    data: [
+      { value: [0, toAxis(p.angle_deg)], symbol: 'none', magnitude: p.magnitude, angle: p.angle_deg, unit: units[p.kind] },
+      // An arrow points up (90°) unrotated; ECharts turns symbols counter-clockwise.
+      { value: [p.length, toAxis(p.angle_deg)], symbol: 'arrow', symbolSize: 11, symbolRotate: p.angle_deg - 90,
+        magnitude: p.magnitude, angle: p.angle_deg, unit: units[p.kind] },
+    ],
+  }));
+  return {
+    animation: false,
+    tooltip: {
+      trigger: 'item', renderMode: 'richText',
+      formatter: (q) => `${q.seriesName}: ${q.data.magnitude.toFixed(q.data.unit === 'V' ? 1 : 2)} ${q.data.unit} ∠ ${q.data.angle.toFixed(1)}°`,
+    },
+    legend: { top: 0, itemWidth: 18 },
+    polar: { center: ['50%', '56%'], radius: '72%' },
+    angleAxis: {
+      type: 'value', min: 0, max: 360, interval: 30, startAngle: 0, clockwise: false,
+      axisLabel: { formatter: (v) => `${v > 180 ? v - 360 : v}°` },
+      splitLine: { show: true, lineStyle: { type: 'dotted' } },
+    },
+    radiusAxis: { min: 0, max: 1.05, axisLabel: { show: false }, axisTick: { show: false }, splitNumber: 4 },
+    series,
   };
 }

@@ -1,10 +1,12 @@
-// 电表详情：实时数据（定时刷新）、历史曲线（uCharts）和余额。
-// Device page: live values (refreshed on a timer), history chart (uCharts), balance.
+// 电表详情：实时数据（定时刷新）、三相电表的分相数据、历史曲线（uCharts）和余额。
+// Device page: live values (refreshed on a timer), per-phase values of a three-phase meter,
+// history chart (uCharts), balance.
 const api = require('../../utils/api.js')
 const format = require('../../utils/format.js')
 const chart = require('../../utils/chart.js')
 const alarms = require('../../utils/alarms.js')
 const config = require('../../config.js')
+const phases = require('../../utils/phases.js')
 
 // What the live panel shows, in order, when the reading carries it.
 const FIELDS = [
@@ -20,11 +22,15 @@ const FIELDS = [
   { key: 'thd_i', label: '电流畸变率', unit: '%', digits: 2 }
 ]
 
+// For a three-phase reading voltage and current are the means of the phases, power the total.
+const THREE_PHASE_LABELS = { power_w: '总有功功率', voltage: '平均电压', current: '平均电流' }
+
 function liveValues(latest) {
   if (!latest) return []
+  const three = phases.isThreePhase(latest)
   return FIELDS.filter(f => typeof latest[f.key] === 'number').map(f => ({
     key: f.key,
-    label: f.label,
+    label: (three && THREE_PHASE_LABELS[f.key]) || f.label,
     unit: f.unit,
     value: format.formatNumber(latest[f.key] * (f.scale || 1), f.digits)
   }))
@@ -38,6 +44,10 @@ Component({
     balanceText: '--',
     lowBalance: false,
     values: [],
+    threePhase: false,
+    phases: [],
+    wiringText: '',
+    sequenceWrong: false,
     latestText: '--',
     refreshSeconds: config.refreshSeconds,
     error: '',
@@ -92,7 +102,7 @@ Component({
       this.refreshing = api.getDevice(this.deviceId).then(d => {
         const fen = format.toFen(d.balance)
         const status = alarms.STATUS_TEXT[d.status] ? d.status : 'unknown'
-        this.setData({
+        this.setData(Object.assign(phases.view(d.latest), {
           status,
           statusText: alarms.STATUS_TEXT[status],
           balanceText: format.formatMoney(d.balance),
@@ -100,7 +110,7 @@ Component({
           values: liveValues(d.latest),
           latestText: d.latest ? format.formatDateTime(d.latest.timestamp) : '--',
           error: ''
-        })
+        }))
       }, err => {
         if (err.statusCode === 401 || err.statusCode === 404) this.stopRefresh()
         this.setData({ error: err.message })

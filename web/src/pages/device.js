@@ -1,5 +1,6 @@
-// One device: its status and last reading, then the sections (live chart, history, energy,
-// ledger and recharge, bindings, waveform captures). A device the caller may not see answers
+// One device: its status and last reading, then the sections (three phases for a device
+// wired three-phase, live chart, history, energy, ledger and recharge, bindings, waveform
+// captures). A device the caller may not see answers
 // 404 and the page says so.
 import { Api } from '../api.js';
 import { h, fill, errorBox } from '../dom.js';
@@ -12,6 +13,8 @@ import { energySection } from '../sections/energy.js';
 import { ledgerSection } from '../sections/ledger.js';
 import { bindingsSection } from '../sections/bindings.js';
 import { capturesSection } from '../sections/captures.js';
+import { phasesSection } from '../sections/phases.js';
+import { isThreePhase } from '../threephase.js';
 
 export function devicePage(main, { params }) {
   const id = params.id;
@@ -20,21 +23,35 @@ export function devicePage(main, { params }) {
   fill(main, back, head);
   const cleanups = [];
   let stopped = false;
+  // Sections that follow the head's reading (onDetail returns the unsubscribe function).
+  const listeners = new Set();
+  const onDetail = (fn) => {
+    listeners.add(fn);
+    return () => listeners.delete(fn);
+  };
+
+  const statusBadge = (d) => h('span', { class: `badge ${d.status}` }, t(`status.${d.status}`));
 
   function showHead(d) {
     const r = d.latest;
+    // For a three-phase reading voltage and current are the means of the phases.
+    const three = isThreePhase(r);
     const metric = (label, value, unit, cls) => h('div', { class: 'metric' }, h('span', { class: 'label' }, label), h('span', { class: `value ${cls || ''}` }, value, unit && h('small', {}, ` ${unit}`)));
     fill(head,
-      h('div', { class: 'card-head' }, h('h1', { class: 'device-id' }, d.device_id), h('span', { class: `badge ${d.status}` }, t(`status.${d.status}`))),
+      h('div', { class: 'card-head' }, h('h1', { class: 'device-id' }, d.device_id),
+        three
+          ? h('span', {}, h('span', { class: 'badge wiring', id: 'device-wiring' }, t(`wiring.${r.wiring}`)), ' ', statusBadge(d))
+          : statusBadge(d)),
       h('div', { class: 'metrics wide' },
         metric(t('field.balance'), `¥${money(d.balance)}`, null, 'balance'),
-        metric(t('field.voltage'), num(r?.voltage, 1), 'V'),
-        metric(t('field.current'), num(r?.current, 2), 'A'),
-        metric(t('field.power'), num(r?.power_w, 0), 'W'),
+        metric(t(three ? 'field.voltage_mean' : 'field.voltage'), num(r?.voltage, 1), 'V'),
+        metric(t(three ? 'field.current_mean' : 'field.current'), num(r?.current, 2), 'A'),
+        metric(t(three ? 'field.power_total' : 'field.power'), num(r?.power_w, 0), 'W'),
         metric(t('field.pf'), num(r?.pf, 2)),
         metric(t('field.freq'), num(r?.freq_hz, 2), 'Hz'),
         metric(t('field.energy_total'), r?.energy_wh == null ? '—' : num(r.energy_wh / 1000, 3), 'kWh')),
       h('div', { class: 'muted small' }, `${t('field.last_reading')}: ${r ? dateTime(r.timestamp) : t('no_reading')}`));
+    for (const fn of listeners) fn(d);
   }
 
   // Reloads the head (after a recharge, and with each live poll's newest reading).
@@ -55,7 +72,7 @@ export function devicePage(main, { params }) {
       return;
     }
     if (stopped) return;
-    const ctx = { id, detail, reloadHead, staff: session.isStaff() };
+    const ctx = { id, detail, reloadHead, onDetail, staff: session.isStaff() };
     const sections = [
       [liveSection, 'live'], [historySection, 'history'], [energySection, 'energy'],
       [ledgerSection, 'ledger'],
@@ -66,6 +83,22 @@ export function devicePage(main, { params }) {
       const el = h('section', { class: 'card', id: `section-${name}` });
       main.append(el);
       cleanups.push(section(el, ctx) || (() => {}));
+    }
+    // The three phases come first, from the first three-phase reading on (at once for a meter
+    // already sending them; a single-phase meter never gets the section).
+    const addPhases = (d) => {
+      const el = h('section', { class: 'card', id: 'section-phases' });
+      head.after(el);
+      cleanups.push(phasesSection(el, { ...ctx, detail: d }));
+    };
+    if (isThreePhase(detail.latest)) addPhases(detail);
+    else {
+      const off = onDetail((d) => {
+        if (!isThreePhase(d.latest)) return;
+        off();
+        addPhases(d);
+      });
+      cleanups.push(off);
     }
   })();
 

@@ -1,10 +1,11 @@
-// The device list: status, last reading (V, A, W, PF), today's energy and balance, refreshed
-// every 5 s.
+// The device list: status, last reading (V, A, W, PF; for a three-phase meter the means and
+// the total, with its wiring), today's energy and balance, refreshed every 5 s.
 import { Api } from '../api.js';
 import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
 import { money, num, timeOnly } from '../format.js';
 import { todayEnergyWh } from '../energy.js';
+import { isThreePhase } from '../threephase.js';
 
 const REFRESH_MS = 5000;
 const TODAY_EVERY = 6; // today's energy changes slowly: every 6th refresh (30 s)
@@ -55,7 +56,9 @@ function card(d, todayWh) {
   return h('a', { class: 'card device', href: `/devices/${encodeURIComponent(d.device_id)}`, 'data-link': true, dataset: { device: d.device_id, status: d.status } },
     h('div', { class: 'card-head' },
       h('strong', { class: 'device-id' }, d.device_id),
-      h('span', { class: `badge ${d.status}` }, t(`status.${d.status}`))),
+      isThreePhase(r)
+        ? h('span', {}, h('span', { class: 'badge wiring' }, t(`wiring.${r.wiring}`)), ' ', h('span', { class: `badge ${d.status}` }, t(`status.${d.status}`)))
+        : h('span', { class: `badge ${d.status}` }, t(`status.${d.status}`))),
     r ? h('div', { class: 'metrics' },
       metric(t('field.voltage'), num(r.voltage, 1), 'V'),
       metric(t('field.current'), num(r.current, 2), 'A'),
