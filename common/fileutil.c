@@ -209,6 +209,26 @@ int file_mkdirs(const char *path, unsigned mode)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+int file_create_private(const char *path, unsigned dir_mode)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        char dir[4096];
+        if ((size_t)(slash - path) >= sizeof(dir))
+            return -ENAMETOOLONG;
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+        int r = file_mkdirs(dir, dir_mode);
+        if (r)
+            return r;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? 0 : -errno;
+    close(fd);
+    return 0;
+}
+
 uint32_t crc32_ieee(const void *data, size_t len)
 {
     const unsigned char *p = data;

@@ -36,6 +36,13 @@ int file_read_secret(const char *what, const char *path, size_t max, char **ret_
 int file_mkdirs(const char *path, unsigned mode);
 
 /*
+ * Creates path as an empty file readable and writable by its owner only (0600)
+ * when it does not exist, with its missing parent folders (dir_mode); an
+ * existing file is left as it is. Returns 0 or -errno.
+ */
+int file_create_private(const char *path, unsigned dir_mode);
+
+/*
  * Opens (creating it) path and takes an exclusive, non-blocking flock on it,
  * held until the returned descriptor is closed or the process ends, however it
  * ends. Returns the descriptor, -EWOULDBLOCK when another process holds the

@@ -78,7 +78,8 @@ struct db_driver {
     /* Serialises migrations between processes: held from schema_lock to schema_unlock. */
     int (*schema_lock)(struct db *db);
     int (*schema_unlock)(struct db *db, bool ok); /* ok false: undo what can be undone */
-    /* The connection only writes batches from now on: transactions may begin implicitly. */
+    /* The connection only writes batches from now on: transactions may begin implicitly
+       (NULL: nothing to change). */
     int (*batches_only)(struct db *db);
 
     int (*prepare)(struct db *db, const char *sql, struct db_stmt **ret);

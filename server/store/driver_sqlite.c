@@ -6,12 +6,9 @@
  * taking the write lock first). Money is integer fen.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -126,46 +123,28 @@ static int sqlite_schema_lock(struct db *db)
     return r;
 }
 
-/* 0 when no row breaks a foreign key, else -EIO naming the first table that has one. */
-static int check_foreign_keys(struct sqlite_db *d)
+static int first_row(void *errmsg, int n, char **values, char **names)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(d->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
-        return fail(d);
-    int rc = sqlite3_step(st);
-    int r = 0;
-    if (rc == SQLITE_ROW) {
-        const unsigned char *table = sqlite3_column_text(st, 0);
-        snprintf(d->errmsg, sizeof(d->errmsg), "rows of %s break a foreign key",
-                 table ? (const char *)table : "?");
-        r = -EIO;
-    } else if (rc != SQLITE_DONE) {
-        r = fail(d);
-    }
-    sqlite3_finalize(st);
-    return r;
+    (void)names;
+    snprintf(errmsg, DB_ERR_LEN, "rows of %s break a foreign key", n && values[0] ? values[0] : "?");
+    return 1; /* the first is enough: stops with SQLITE_ABORT */
 }
 
 static int sqlite_schema_unlock(struct db *db, bool ok)
 {
-    int r = ok ? check_foreign_keys(D(db)) : 0;
-    if (ok && !r)
-        r = sqlite_commit(db);
+    struct sqlite_db *d = D(db);
+    int r = 0;
+    if (ok) { /* no row may break a foreign key */
+        d->errmsg[0] = '\0';
+        int rc = sqlite3_exec(d->db, "PRAGMA foreign_key_check", first_row, d->errmsg, NULL);
+        r = d->errmsg[0] ? -EIO : rc != SQLITE_OK ? fail(d) : sqlite_commit(db);
+    }
     if (!ok || r)
         sqlite_rollback(db);
     /* Foreign keys on again whatever happened; the first error is the one reported. */
-    char keep[DB_ERR_LEN];
-    snprintf(keep, sizeof(keep), "%s", D(db)->errmsg);
-    int on = sqlite_exec(db, "PRAGMA foreign_keys = ON");
     if (r)
-        snprintf(D(db)->errmsg, sizeof(D(db)->errmsg), "%s", keep);
-    return r ? r : on;
-}
-
-static int sqlite_batches_only(struct db *db)
-{
-    (void)db;
-    return 0;
+        (void)sqlite3_exec(d->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    return r ? r : sqlite_exec(db, "PRAGMA foreign_keys = ON");
 }
 
 static int sqlite_prepare(struct db *db, const char *sql, struct db_stmt **ret)
@@ -314,57 +293,15 @@ static void sqlite_close(struct db *db)
 
 /* --- opening ------------------------------------------------------------------------------ */
 
-/* Checks the URL's options ("sync=full|normal" only) and puts sync's value in sync. */
+/* Checks the URL's option ("sync=full|normal", the only one) and puts sync's value in sync. */
 static int parse_options(const char *query, char sync[16], char err[DB_ERR_LEN])
 {
-    snprintf(sync, 16, "full");
-    for (const char *p = query; *p;) {
-        size_t len = strcspn(p, "&");
-        if (len < 5 || strncmp(p, "sync=", 5) != 0) {
-            snprintf(err, DB_ERR_LEN, "bad database URL: unknown sqlite option '%.*s'", (int)len,
-                     p);
-            return -EINVAL;
-        }
-        if (!((len == 9 && strncmp(p + 5, "full", 4) == 0) ||
-              (len == 11 && strncmp(p + 5, "normal", 6) == 0))) {
-            snprintf(err, DB_ERR_LEN, "bad database URL: sync must be full or normal");
-            return -EINVAL;
-        }
-        snprintf(sync, 16, "%.*s", (int)(len - 5), p + 5);
-        p += len + (p[len] == '&');
-    }
-    return 0;
-}
-
-/*
- * A database that does not exist yet is created here readable by its owner only: it holds
- * password and secret hashes, and SQLite gives its -wal and -shm files the same mode.
- */
-static int create_private(const char *path, char err[DB_ERR_LEN])
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        close(fd);
+    snprintf(sync, 16, "%s", *query ? query + 5 : "full");
+    if (!*query || strcmp(query, "sync=full") == 0 || strcmp(query, "sync=normal") == 0)
         return 0;
-    }
-    if (errno == EEXIST)
-        return 0;
-    snprintf(err, DB_ERR_LEN, "cannot create database %.200s: %s", path, strerror(errno));
-    return -errno;
-}
-
-/* The default path ./var/meter.db lives in a folder we may have to create. */
-static int make_folder(const char *path, char err[DB_ERR_LEN])
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -ENOMEM;
-    const char *dir = dirname(copy);
-    int r = strcmp(dir, ".") ? file_mkdirs(dir, 0750) : 0;
-    if (r)
-        snprintf(err, DB_ERR_LEN, "cannot create database folder %s: %s", dir, strerror(-r));
-    free(copy);
-    return r;
+    snprintf(err, DB_ERR_LEN, "bad database URL: '%.100s': the only sqlite option is "
+             "sync=full or sync=normal", query);
+    return -EINVAL;
 }
 
 static int sqlite_open(const char *url, struct db **ret, char err[DB_ERR_LEN])
@@ -380,12 +317,13 @@ static int sqlite_open(const char *url, struct db **ret, char err[DB_ERR_LEN])
     memcpy(path, rest, n);
     path[n] = '\0';
     int r = parse_options(q ? q + 1 : "", sync, err);
-    if (!r)
-        r = make_folder(path, err);
-    if (!r)
-        r = create_private(path, err);
     if (r)
         return r;
+    /* A new database is readable by its owner only (SQLite gives -wal and -shm its mode). */
+    if ((r = file_create_private(path, 0750))) {
+        snprintf(err, DB_ERR_LEN, "cannot create database %.200s: %s", path, strerror(-r));
+        return r;
+    }
 
     struct sqlite_db *d = calloc(1, sizeof(*d));
     if (!d)
@@ -440,7 +378,6 @@ const struct db_driver db_driver_sqlite = {
     .rollback = sqlite_rollback,
     .schema_lock = sqlite_schema_lock,
     .schema_unlock = sqlite_schema_unlock,
-    .batches_only = sqlite_batches_only,
     .prepare = sqlite_prepare,
     .finalize = sqlite_finalize,
     .bind_int = sqlite_bind_int,

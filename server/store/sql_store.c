@@ -23,7 +23,7 @@ static void sql_close(struct store *s)
 static int sql_dedicate_to_batches(struct store *s)
 {
     struct sql_store *q = SQL(s);
-    int r = q->drv->batches_only(q->db);
+    int r = q->drv->batches_only ? q->drv->batches_only(q->db) : 0;
     return r ? sql_fail(q, r, "dedicate to batches") : 0;
 }
 

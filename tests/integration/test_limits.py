@@ -18,7 +18,11 @@ from attacks import (http_status, load_result, login_race, login_request, p99, r
 from harness import IntegrationTest, main
 
 LIMIT = 10            # login_max_failures, the default
-HEALTH_P99_S = 0.050  # /api/health under load, 99th percentile
+# /api/health under load, 99th percentile: under 50 ms, or five times what it is unloaded in
+# the same run when the machine is slower than that allows (a sanitizer build, a busy machine).
+# Before the fixes a login flood took it to 0.7 s median, 5 s at most.
+HEALTH_P99_S = 0.050
+HEALTH_P99_FACTOR = 5
 
 
 def raw_get(path, token=None):
@@ -37,6 +41,8 @@ class LoginThrottle(IntegrationTest):
         cls.srv = cls.server_fixture(users, login=users, connect=False,
                                      extra_args=["--http-header-timeout-s", "3"])
         cls.port = cls.srv.port
+        idle = time_health(cls.port, 2)
+        cls.health_p99_limit = max(HEALTH_P99_S, HEALTH_P99_FACTOR * p99(idle))
 
     def test_f5a_crafted_names_cannot_evict_an_addresss_count(self):
         src = "127.0.0.8"
@@ -78,7 +84,7 @@ class LoginThrottle(IntegrationTest):
         self.assertLessEqual(out["open_after_1s"], 64, out)
         self.assertEqual(out["open_at_end"], 0, out)
         self.assertGreater(len(lat), 20)
-        self.assertLess(p99(lat), HEALTH_P99_S, lat[-5:])
+        self.assertLess(p99(lat), self.health_p99_limit, lat[-5:])
 
     def test_f6b_a_login_flood_does_not_slow_health(self):
         load = start_load("login_flood", self.port, 24, 6, 100)
@@ -89,7 +95,7 @@ class LoginThrottle(IntegrationTest):
         self.assertGreater(tried, 24, out)
         self.assertEqual(set(out["statuses"]) - {"401", "503", "429"}, set(), out)
         self.assertGreater(len(lat), 20)
-        self.assertLess(p99(lat), HEALTH_P99_S, (out, lat[-5:]))
+        self.assertLess(p99(lat), self.health_p99_limit, (out, lat[-5:]))
         # And the server still logs people in once it is over.
         self.assertEqual(self.srv.request("POST", "/api/login", {
             "username": "alice", "password": "alice-password"}).status, 200)

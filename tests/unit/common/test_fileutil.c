@@ -91,12 +91,37 @@ static void test_a_missing_large_or_odd_secret_file_is_explained(void **state)
     assert_int_equal(file_read_secret("x", dir, 10, &data, NULL, err, sizeof(err)), -EINVAL);
 }
 
+static void test_a_private_file_is_created_0600_with_its_folders(void **state)
+{
+    (void)state;
+    char path[TMPDIR_PATH_MAX + 64], existing[TMPDIR_PATH_MAX + 64];
+    struct stat st;
+    mode_t old = umask(0);
+    snprintf(path, sizeof(path), "%s/a/b/new.db", dir);
+    assert_int_equal(file_create_private(path, 0750), 0);
+    umask(old);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_size, 0);
+    /* An existing file keeps its contents and its mode. */
+    snprintf(existing, sizeof(existing), "%s/old.db", dir);
+    write_with_mode(existing, "data", 0640);
+    assert_int_equal(file_create_private(existing, 0750), 0);
+    assert_int_equal(stat(existing, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(st.st_size, 4);
+    /* A parent that is a file is no folder. */
+    snprintf(path, sizeof(path), "%s/old.db/x.db", dir);
+    assert_int_equal(file_create_private(path, 0750), -ENOTDIR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_secret_is_read_only_from_an_owner_only_file),
         cmocka_unit_test(test_a_secret_others_may_read_or_change_is_refused),
         cmocka_unit_test(test_a_missing_large_or_odd_secret_file_is_explained),
+        cmocka_unit_test(test_a_private_file_is_created_0600_with_its_folders),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
