@@ -209,6 +209,22 @@ int file_mkdirs(const char *path, unsigned mode)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+ssize_t file_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t k = pread(fd, (unsigned char *)buf + got, len - got, off + (off_t)got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
+}
+
 int file_create_private(const char *path, unsigned dir_mode)
 {
     const char *slash = strrchr(path, '/');

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * Replaces path with data atomically and durably: writes path.tmp, fsyncs it,
@@ -31,6 +32,12 @@ int file_read_all(const char *path, size_t max, char **ret_data, size_t *ret_len
  */
 int file_read_secret(const char *what, const char *path, size_t max, char **ret_data,
                      size_t *ret_len, char *err, size_t errlen);
+
+/*
+ * Reads up to len bytes at offset off, retrying short reads and EINTR: fewer
+ * than len only at the end of the file. Returns the bytes read or -errno.
+ */
+ssize_t file_pread_full(int fd, void *buf, size_t len, off_t off);
 
 /* Creates a directory and its missing parents (like mkdir -p). Returns 0 or -errno. */
 int file_mkdirs(const char *path, unsigned mode);

@@ -95,19 +95,9 @@ static ssize_t seg_read(struct spool *s, const struct segment *g, uint32_t pos, 
             return -errno;
         s->rfd_index = g->index;
     }
-    size_t want = (size_t)n * SPOOL_RECORD_SIZE, got = 0;
-    off_t off = (off_t)pos * SPOOL_RECORD_SIZE;
-    while (got < want) {
-        ssize_t k = pread(s->rfd, buf + got, want - got, off + (off_t)got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    return (ssize_t)(got / SPOOL_RECORD_SIZE);
+    ssize_t got = file_pread_full(s->rfd, buf, (size_t)n * SPOOL_RECORD_SIZE,
+                                  (off_t)pos * SPOOL_RECORD_SIZE);
+    return got < 0 ? got : got / (ssize_t)SPOOL_RECORD_SIZE;
 }
 
 static void note_corrupt(struct spool *s, struct segment *g, uint32_t pos)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "spool.h"
 #include "spool_record.h"
 
@@ -15,23 +16,6 @@
 
 static const unsigned char v1_magic[4] = {'S', 'M', 'R', '1'};
 static const unsigned char v2_magic[4] = {'S', 'M', 'R', '2'};
-
-/* Reads up to len bytes at off; returns bytes read or -errno. */
-static ssize_t read_at(int fd, unsigned char *buf, size_t len, off_t off)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t k = pread(fd, buf + got, len - got, off + (off_t)got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    return (ssize_t)got;
-}
 
 static int write_all(int fd, const unsigned char *buf, size_t len)
 {
@@ -57,7 +41,7 @@ static int is_old_segment(int fd, bool *ret)
     unsigned char buf[CHUNK * SPOOL_RECORD_V1_SIZE];
     struct reading r;
     *ret = false;
-    ssize_t k = read_at(fd, buf, 4, 0);
+    ssize_t k = file_pread_full(fd, buf, 4, 0);
     if (k < 0)
         return (int)k;
     if (k < 4)
@@ -67,7 +51,7 @@ static int is_old_segment(int fd, bool *ret)
         return 0;
     }
     for (off_t off = 0;; off += (off_t)sizeof(buf)) {
-        k = read_at(fd, buf, sizeof(buf), off);
+        k = file_pread_full(fd, buf, sizeof(buf), off);
         if (k < 0)
             return (int)k;
         for (ssize_t q = 0; q + SPOOL_RECORD_V1_SIZE <= k; q += SPOOL_RECORD_V1_SIZE) {
@@ -88,7 +72,7 @@ static int convert(int in, int out, struct spool_upgrade_result *res)
     unsigned char rec[SPOOL_RECORD_SIZE];
     struct reading r;
     for (off_t off = 0;; off += (off_t)sizeof(buf)) {
-        ssize_t k = read_at(in, buf, sizeof(buf), off);
+        ssize_t k = file_pread_full(in, buf, sizeof(buf), off);
         if (k < 0)
             return (int)k;
         ssize_t q = 0;

@@ -424,6 +424,30 @@ static void read_rollup_all(struct db_stmt *st, struct rollup_rec *r)
     r->export_max_mwh = exp.max;
 }
 
+/* Binds a rollups query's parameters and hands each row, read for fields, to cb. */
+static int run_query(struct sql_store *q, struct db_stmt *st, int64_t device_pk,
+                     enum rollup_period period, int64_t from_ms, int64_t to_ms,
+                     enum reading_fields fields, size_t limit, store_rollup_cb cb, void *ctx)
+{
+    int r = 0;
+    db_bind_int(st, device_pk);
+    db_bind_text(st, rollup_period_name(period));
+    db_bind_int(st, from_ms);
+    db_bind_int(st, to_ms);
+    sql_bind_limit(st, limit);
+    while ((r = sql_step(q, st, "query rollups")) == 1) {
+        struct rollup_rec row;
+        if (fields == READING_FIELDS_ALL)
+            read_rollup_all(st, &row);
+        else
+            read_rollup(st, fields, &row);
+        if ((r = cb(&row, ctx)))
+            break;
+    }
+    db_reset(st);
+    return r;
+}
+
 int ops_rollups_query(struct store *s, int64_t device_pk, enum rollup_period period,
                       int64_t from_ms, int64_t to_ms, bool newest_first, size_t limit,
                       store_rollup_cb cb, void *ctx)
@@ -432,20 +456,9 @@ int ops_rollups_query(struct store *s, int64_t device_pk, enum rollup_period per
     struct db_stmt *st = NULL;
     int r = newest_first ? sql_stmt(q, SQL_ROLLUPS_DESC, NULL, query_desc_sql, &st)
                          : sql_stmt(q, SQL_ROLLUPS_ASC, NULL, query_asc_sql, &st);
-    if (!r) {
-        db_bind_int(st, device_pk);
-        db_bind_text(st, rollup_period_name(period));
-        db_bind_int(st, from_ms);
-        db_bind_int(st, to_ms);
-        sql_bind_limit(st, limit);
-    }
-    while (!r && (r = sql_step(q, st, "query rollups")) == 1) {
-        struct rollup_rec row;
-        read_rollup_all(st, &row);
-        r = cb(&row, ctx);
-    }
-    db_reset(st);
-    return r;
+    return r ? r
+             : run_query(q, st, device_pk, period, from_ms, to_ms, READING_FIELDS_ALL, limit, cb,
+                         ctx);
 }
 
 int ops_rollups_query_of(struct store *s, int64_t device_pk, enum rollup_period period,
@@ -462,20 +475,7 @@ int ops_rollups_query_of(struct store *s, int64_t device_pk, enum rollup_period 
     pthread_once(&columns_once, build_columns);
     int r = sql_stmt(q, (enum sql_id)(SQL_ROLLUPS_GROUP + 2 * fields + newest_first),
                      group_query[fields][newest_first], NULL, &st);
-    if (!r) {
-        db_bind_int(st, device_pk);
-        db_bind_text(st, rollup_period_name(period));
-        db_bind_int(st, from_ms);
-        db_bind_int(st, to_ms);
-        sql_bind_limit(st, limit);
-    }
-    while (!r && (r = sql_step(q, st, "query rollups")) == 1) {
-        struct rollup_rec row;
-        read_rollup(st, fields, &row);
-        r = cb(&row, ctx);
-    }
-    db_reset(st);
-    return r;
+    return r ? r : run_query(q, st, device_pk, period, from_ms, to_ms, fields, limit, cb, ctx);
 }
 
 /* The newest counters in rows of period with from_ms <= bucket_ms < before_ms. */
