@@ -59,6 +59,6 @@ ctest --test-dir build/release --output-on-failure -j "$jobs" "$@"
 # side of them is covered by the integration tests here) to keep the run short.
 echo "== tests (sanitizer build)"
 ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -LE "browser|frontend" "$@"
-# About 1.5 minutes on 2 cores: 15 harnesses of 10 s each (SMARTMETER_FUZZ_SECONDS), two at a time.
+# About 2 minutes on 2 cores: 16 harnesses of 10 s each (SMARTMETER_FUZZ_SECONDS), two at a time.
 echo "== fuzz (libFuzzer harnesses over their corpora and regressions)"
 ctest --test-dir build/fuzz --output-on-failure -j "$jobs" -L fuzz "$@"
