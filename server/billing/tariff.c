@@ -255,8 +255,13 @@ int tariff_parse(const char *buf, size_t len, int64_t now_ms, struct tariff *ret
         return fail(err, "the body is larger than %d bytes", TARIFF_BODY_MAX);
     json_t *root = NULL;
     char jerr[JSON_ERR_LEN];
-    if (json_load_limited(buf, len, TARIFF_BODY_MAX_DEPTH, &root, jerr))
+    if (json_load_limited(buf, len, TARIFF_BODY_MAX_DEPTH, &root, jerr)) {
+        /* jansson quotes the text near the error, control bytes included */
+        for (char *p = jerr; *p; p++)
+            if ((unsigned char)*p < 0x20)
+                *p = '?';
         return fail(err, "%s", jerr);
+    }
     int r = tariff_from_json(root, now_ms, ret, err);
     json_decref(root);
     return r;

@@ -263,9 +263,17 @@ static void test_worked_example_of_the_docs(void **state)
     /* The rows: 07:00 谷, 08:00 峰 at each price, 09:00 峰 at the new price. */
     rows_normalise(&rs);
     assert_int_equal(rs.n, 4);
-    assert_int_equal(rs.r[1].energy_mwh, 91666);
-    assert_int_equal(rs.r[1].amount_nfen, 938384842);
-    assert_int_equal(rs.r[1].fen, 9);
+    static const int64_t want[4][3] = {{200000, 625000000, 6},
+                                       {91666, 938384842, 9},
+                                       {41667, 500004000, 5},
+                                       {100000, 1200000000, 12}};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(rs.r[i].energy_mwh, want[i][0]);
+        assert_int_equal(rs.r[i].amount_nfen, want[i][1]);
+        assert_int_equal(rs.r[i].fen, want[i][2]);
+    }
+    assert_int_equal(rs.r[2].hour_ms, at("2026-12-07T08:00:00+08:00"));
+    assert_int_equal(rs.r[2].version_ms, v[1].effective_from_ms);
     int64_t fen = 0, energy = 0;
     for (size_t i = 0; i < rs.n; i++) {
         fen += rs.r[i].fen;
