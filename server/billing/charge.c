@@ -44,6 +44,11 @@ const char *charge_event_name(enum charge_event_kind kind)
     return "?";
 }
 
+void charge_declare_exchange(struct charge_state *st)
+{
+    st->exchange_next = true;
+}
+
 bool charge_version_allowed(const struct charge_state *st, int64_t effective_from_ms)
 {
     return !st->started || effective_from_ms > st->ts_ms;
@@ -215,6 +220,7 @@ static void move_frontier(struct charge_state *s, const struct charge_reading *r
     s->ts_ms = ts;
     s->import_mwh = rd->import_mwh;
     s->waiting_since_ms = CHARGE_NOT_WAITING;
+    s->exchange_next = false;
 }
 
 static bool valid_ms(int64_t ms)
@@ -280,7 +286,7 @@ int charge_advance(struct charge_state *st, const struct tariff *v, size_t n_ver
         }
         /* A clock set back does not move billing back in time. */
         int64_t ts = rd->ts_ms > s.ts_ms ? rd->ts_ms : s.ts_ms;
-        if (rd->import_mwh < s.import_mwh) {
+        if (rd->import_mwh < s.import_mwh || s.exchange_next) {
             add_event(res, CHARGE_EV_EXCHANGE, &s, rd, ts);
             move_frontier(&s, rd, ts);
             res->consumed++;

@@ -32,7 +32,9 @@
  * - A counter lower than the frontier's is a meter exchange (a new meter, or a
  *   counter reset): nothing is billed for that span (neither negative nor the
  *   new counter's whole value), the reading becomes the new baseline, and
- *   event CHARGE_EV_EXCHANGE carries both counters for the operator.
+ *   event CHARGE_EV_EXCHANGE carries both counters for the operator. An
+ *   exchange billing cannot see (the new counter is higher) is declared with
+ *   charge_declare_exchange() and then handled alike.
  * - A span that cannot be billed safely (longer than CHARGE_MAX_SPAN_MS, or a
  *   slice whose price times energy overflows) is not billed: the reading
  *   becomes the new baseline and CHARGE_EV_UNBILLABLE says so, for an operator.
@@ -50,11 +52,12 @@
  *     charge rows (summed deltas per key) and the fen of each do not depend on
  *     the order or batching in which the readings arrived.
  *
- * Storing it: the state is one row per device (struct charge_state's fields);
- * the deltas are added to charge rows keyed (device, hour_ms, version_ms,
- * period) that grow as the hour goes on; the ledger takes sum(fen) as the
- * charge, in the same transaction that saves the state. Only then is the
- * frontier's reading billed.
+ * Storing it: the state is one row per device (struct charge_state's fields),
+ * saved after every successful call (a call that only starts a wait changes
+ * it too); the deltas are added (never assigned: a key may come twice) to
+ * charge rows keyed (device, hour_ms, version_ms, period) that grow as the
+ * hour goes on; the ledger takes the fen, in the same transaction that saves
+ * the state. Only then is the frontier's reading billed.
  */
 #ifndef SMARTMETER_BILLING_CHARGE_H
 #define SMARTMETER_BILLING_CHARGE_H
@@ -94,6 +97,7 @@ struct charge_state {
     int64_t import_mwh;       /* its import counter */
     int64_t remainder_nfen;   /* owed under a fen, carried: 0..CHARGE_NANOFEN_PER_FEN-1 */
     int64_t waiting_since_ms; /* CHARGE_NOT_WAITING, or when billing stopped at a seq gap */
+    bool exchange_next;       /* charge_declare_exchange(): the next reading starts a new meter */
 };
 
 struct charge_config {
@@ -173,6 +177,14 @@ void charge_result_free(struct charge_result *res);
 int charge_advance(struct charge_state *st, const struct tariff *v, size_t n_versions,
                    const struct charge_reading *r, size_t n, int64_t now_ms,
                    const struct charge_config *cfg, struct charge_result *res);
+
+/*
+ * An operator says the meter was exchanged (a new meter whose counter is not
+ * lower than the old one's, which billing cannot see by itself): the next
+ * reading after the frontier starts the new meter as CHARGE_EV_EXCHANGE does,
+ * with nothing billed for the span before it.
+ */
+void charge_declare_exchange(struct charge_state *st);
 
 /*
  * Whether a tariff version starting at effective_from_ms may be added to the

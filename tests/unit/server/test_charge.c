@@ -705,6 +705,19 @@ static void test_a_counter_going_back_is_a_meter_exchange(void **state)
     assert_int_equal(res.energy_mwh, 1000000 + 250000 + 1);
     assert_int_equal(res.fen, 125);
     assert_int_equal(st.remainder_nfen, 10000);
+
+    /* A new meter whose counter is higher: declared by an operator, then like the rest. */
+    const struct charge_reading next[] = {
+        {7, at("2026-12-07T01:00:00Z"), 9000000},
+        {8, at("2026-12-07T01:10:00Z"), 9000010},
+    };
+    charge_declare_exchange(&st);
+    advance(&st, &v, 1, next, 2, next[1].ts_ms, &res, &rs);
+    assert_int_equal(res.n_event, 1);
+    assert_int_equal(res.event[0].kind, CHARGE_EV_EXCHANGE);
+    assert_int_equal(res.event[0].to_seq, 7);
+    assert_int_equal(res.energy_mwh, 10);
+    assert_false(st.exchange_next);
     rows_free(&rs);
     charge_result_free(&res);
 }
@@ -851,6 +864,46 @@ static void test_huge_values_are_never_wrapped(void **state)
     charge_result_free(&res);
 }
 
+/* Years between readings: more deltas than one result holds, so it stops and goes on. */
+static void test_a_full_result_stops_and_the_next_call_goes_on(void **state)
+{
+    (void)state;
+    use("Asia/Shanghai");
+    struct tariff v = version(
+        "{\"periods\":[{\"from\":\"00:00\",\"price\":\"0.1\"},{\"from\":\"03:10\",\"price\":\"0.2\"},"
+        "{\"from\":\"06:20\",\"price\":\"0.3\"},{\"from\":\"09:30\",\"price\":\"0.4\"},"
+        "{\"from\":\"12:40\",\"price\":\"0.5\"},{\"from\":\"15:50\",\"price\":\"0.6\"},"
+        "{\"from\":\"18:05\",\"price\":\"0.7\"},{\"from\":\"21:15\",\"price\":\"0.8\"}],"
+        "\"effective_from\":\"2020-01-01T00:00:00Z\"}");
+    struct charge_reading r[9];
+    int64_t t = at("2026-01-01T00:00:00Z");
+    for (int i = 0; i < 9; i++)
+        r[i] = (struct charge_reading){(uint64_t)i + 1, t + i * 399 * 24 * H + i * 7 * MIN,
+                                       (int64_t)i * INT64_C(987654321001)};
+    int64_t now = r[8].ts_ms;
+    struct charge_state st = {0}, one = {0};
+    struct charge_result res;
+    struct rows rs = {0}, rs1 = {0};
+    charge_result_init(&res);
+    size_t calls = 0, done = 0;
+    while (done < 9) {
+        advance(&st, &v, 1, &r[done], 9 - done, now, &res, &rs);
+        assert_true(res.consumed > 0);
+        assert_true(res.n_delta <= CHARGE_MAX_DELTAS);
+        done += res.consumed;
+        calls++;
+        assert_true(res.more == (done < 9));
+    }
+    assert_true(calls > 1);
+    for (int i = 0; i < 9; i++)
+        advance(&one, &v, 1, &r[i], 1, now, &res, &rs1);
+    assert_int_equal(st.remainder_nfen, one.remainder_nfen);
+    assert_rows_equal(&rs, &rs1);
+    rows_free(&rs);
+    rows_free(&rs1);
+    charge_result_free(&res);
+}
+
 static void test_a_clock_set_back_bills_at_the_frontier(void **state)
 {
     (void)state;
@@ -900,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_a_gap_waits_then_is_bridged_and_late_readings_are_ignored),
         cmocka_unit_test(test_dst_days_bill_the_hours_the_wall_clock_shows),
         cmocka_unit_test(test_huge_values_are_never_wrapped),
+        cmocka_unit_test(test_a_full_result_stops_and_the_next_call_goes_on),
         cmocka_unit_test(test_a_clock_set_back_bills_at_the_frontier),
         cmocka_unit_test(test_new_versions_only_after_the_frontier),
     };
