@@ -294,9 +294,9 @@ int charge_advance(struct charge_state *st, const struct tariff *v, size_t n_ver
         }
         int64_t e = rd->import_mwh - s.import_mwh;
         if (e > 0) {
-            int r2 = ts - s.ts_ms > CHARGE_MAX_SPAN_MS ? -ERANGE
-                                                      : slice_span(res, v, n_versions, s.ts_ms,
-                                                                   ts, e);
+            int r2 = ts - s.ts_ms > CHARGE_MAX_SPAN_MS
+                         ? -ERANGE
+                         : slice_span(res, v, n_versions, s.ts_ms, ts, e);
             if (r2 == 0) {
                 int64_t rem = s.remainder_nfen;
                 r2 = take_slices(res, &rem);

@@ -73,7 +73,7 @@
 /* The longest span between two readings billed as one: 400 days. */
 #define CHARGE_MAX_SPAN_MS (400 * 24 * 3600 * INT64_C(1000))
 /* Most readings one call takes, and most tariff versions it reads. */
-#define CHARGE_MAX_BATCH 4096
+#define CHARGE_MAX_BATCH    4096
 #define CHARGE_MAX_VERSIONS 256
 /* Most deltas one result holds; a call stops early (more) rather than pass it. */
 #define CHARGE_MAX_DELTAS 65536

@@ -154,8 +154,8 @@ static int period_from_json(const json_t *o, size_t i, struct tariff_period *ret
                             char err[TARIFF_ERR_LEN])
 {
     if (!json_is_object(o))
-        return fail(err, "periods[%zu]: not an object like {\"from\":\"08:00\",\"price\":\"0.6000\"}",
-                    i);
+        return fail(
+            err, "periods[%zu]: not an object like {\"from\":\"08:00\",\"price\":\"0.6000\"}", i);
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)o, key, val)
@@ -237,8 +237,8 @@ int tariff_from_json(const json_t *body, int64_t now_ms, struct tariff *ret,
     }
     const json_t *eff = json_object_get(body, "effective_from");
     if (eff && !json_is_null(eff)) {
-        if (!json_is_string(eff) || time_parse_rfc3339(json_string_value(eff),
-                                                       &t.effective_from_ms))
+        if (!json_is_string(eff) ||
+            time_parse_rfc3339(json_string_value(eff), &t.effective_from_ms))
             return fail(err, "effective_from: not an RFC 3339 time like 2026-12-01T00:00:00+08:00");
     }
     int r = tariff_validate(&t, err);

@@ -41,9 +41,9 @@
 #define TARIFF_PRICE_MAX (100 * TARIFF_PRICE_SCALE)
 /* "100.0000" and room to spare, with the NUL. */
 #define TARIFF_PRICE_TEXT_LEN 24
-#define TARIFF_ERR_LEN 160
+#define TARIFF_ERR_LEN        160
 /* Largest body tariff_parse() reads, and its nesting: object, array, object. */
-#define TARIFF_BODY_MAX 8192
+#define TARIFF_BODY_MAX       8192
 #define TARIFF_BODY_MAX_DEPTH 3
 
 enum tariff_label {

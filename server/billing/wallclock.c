@@ -56,7 +56,7 @@ int64_t wallclock_hour_start(int64_t t_ms)
 
 int64_t wallclock_hour_end(int64_t t_ms)
 {
-    int64_t end = t_ms + WALLCLOCK_HOUR_MS - floor_mod(t_ms + wallclock_offset_ms(t_ms),
-                                                        WALLCLOCK_HOUR_MS);
+    int64_t end =
+        t_ms + WALLCLOCK_HOUR_MS - floor_mod(t_ms + wallclock_offset_ms(t_ms), WALLCLOCK_HOUR_MS);
     return wallclock_next_change(t_ms, end);
 }

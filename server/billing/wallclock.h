@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define WALLCLOCK_DAY_MS (24 * 3600 * INT64_C(1000))
+#define WALLCLOCK_DAY_MS  (24 * 3600 * INT64_C(1000))
 #define WALLCLOCK_HOUR_MS (3600 * INT64_C(1000))
 
 /* The zone's offset from UTC at instant t_ms, in ms (+8 h in Asia/Shanghai). */

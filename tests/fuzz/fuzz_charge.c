@@ -25,7 +25,7 @@
 __extension__ typedef __int128 i128;
 
 #define MAX_READINGS 64
-#define H (3600 * INT64_C(1000))
+#define H            (3600 * INT64_C(1000))
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -99,8 +99,8 @@ static size_t call_once(struct charge_state *st, const struct tariff *v, size_t 
 
 /* Bills r[0..n), calling again while the result fills up. */
 static void call(struct charge_state *st, const struct tariff *v, size_t nv,
-                 const struct charge_reading *r, size_t n, int64_t now,
-                 struct charge_result *res, struct totals *t)
+                 const struct charge_reading *r, size_t n, int64_t now, struct charge_result *res,
+                 struct totals *t)
 {
     for (size_t done = 0; done < n;)
         done += call_once(st, v, nv, &r[done], n - done, now, res, t);

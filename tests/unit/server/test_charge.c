@@ -24,10 +24,10 @@
 
 __extension__ typedef __int128 i128;
 
-#define S (INT64_C(1000))
+#define S   (INT64_C(1000))
 #define MIN (60 * S)
-#define H (60 * MIN)
-#define U CHARGE_NANOFEN_PER_FEN
+#define H   (60 * MIN)
+#define U   CHARGE_NANOFEN_PER_FEN
 
 static int64_t at(const char *s)
 {
@@ -155,9 +155,8 @@ static void assert_rows_equal(struct rows *a, struct rows *b)
             fail_msg("row %zu (hour %lld period %u): %lld mWh %lld nfen %lld fen against "
                      "(hour %lld period %u) %lld mWh %lld nfen %lld fen",
                      i, (long long)x->hour_ms, x->period, (long long)x->energy_mwh,
-                     (long long)x->amount_nfen, (long long)x->fen, (long long)y->hour_ms,
-                     y->period, (long long)y->energy_mwh, (long long)y->amount_nfen,
-                     (long long)y->fen);
+                     (long long)x->amount_nfen, (long long)x->fen, (long long)y->hour_ms, y->period,
+                     (long long)y->energy_mwh, (long long)y->amount_nfen, (long long)y->fen);
     }
 }
 
@@ -187,16 +186,18 @@ static void advance(struct charge_state *st, const struct tariff *v, size_t nv,
 /* ---------------------------------------------------------------------------------------
  * The worked example of docs/billing.md, number for number. */
 
-static const char *example_v1 = "{\"periods\":[{\"from\":\"00:00\",\"price\":\"0.3125\",\"label\":\"谷\"},"
-                                "{\"from\":\"08:00\",\"price\":\"1.0237\",\"label\":\"峰\"},"
-                                "{\"from\":\"12:00\",\"price\":\"0.6418\",\"label\":\"平\"},"
-                                "{\"from\":\"22:00\",\"price\":\"0.3125\",\"label\":\"谷\"}],"
-                                "\"effective_from\":\"2026-12-01T00:00:00+08:00\"}";
-static const char *example_v2 = "{\"periods\":[{\"from\":\"00:00\",\"price\":\"0.3125\",\"label\":\"谷\"},"
-                                "{\"from\":\"08:00\",\"price\":\"1.2000\",\"label\":\"峰\"},"
-                                "{\"from\":\"12:00\",\"price\":\"0.6418\",\"label\":\"平\"},"
-                                "{\"from\":\"22:00\",\"price\":\"0.3125\",\"label\":\"谷\"}],"
-                                "\"effective_from\":\"2026-12-07T08:20:00+08:00\"}";
+static const char *example_v1 =
+    "{\"periods\":[{\"from\":\"00:00\",\"price\":\"0.3125\",\"label\":\"谷\"},"
+    "{\"from\":\"08:00\",\"price\":\"1.0237\",\"label\":\"峰\"},"
+    "{\"from\":\"12:00\",\"price\":\"0.6418\",\"label\":\"平\"},"
+    "{\"from\":\"22:00\",\"price\":\"0.3125\",\"label\":\"谷\"}],"
+    "\"effective_from\":\"2026-12-01T00:00:00+08:00\"}";
+static const char *example_v2 =
+    "{\"periods\":[{\"from\":\"00:00\",\"price\":\"0.3125\",\"label\":\"谷\"},"
+    "{\"from\":\"08:00\",\"price\":\"1.2000\",\"label\":\"峰\"},"
+    "{\"from\":\"12:00\",\"price\":\"0.6418\",\"label\":\"平\"},"
+    "{\"from\":\"22:00\",\"price\":\"0.3125\",\"label\":\"谷\"}],"
+    "\"effective_from\":\"2026-12-07T08:20:00+08:00\"}";
 
 static void test_worked_example_of_the_docs(void **state)
 {
@@ -681,8 +682,7 @@ static void test_a_counter_going_back_is_a_meter_exchange(void **state)
     use("UTC");
     struct tariff v = version(flat_body);
     const struct charge_reading r[] = {
-        {1, at("2026-12-07T00:00:00Z"), 5000000},
-        {2, at("2026-12-07T00:10:00Z"), 6000000},
+        {1, at("2026-12-07T00:00:00Z"), 5000000}, {2, at("2026-12-07T00:10:00Z"), 6000000},
         {3, at("2026-12-07T00:20:00Z"), 0},      /* reset to zero */
         {4, at("2026-12-07T00:30:00Z"), 250000}, /* the new meter counts on */
         {5, at("2026-12-07T00:40:00Z"), 249999}, /* and goes back by one mWh */
@@ -869,12 +869,13 @@ static void test_a_full_result_stops_and_the_next_call_goes_on(void **state)
 {
     (void)state;
     use("Asia/Shanghai");
-    struct tariff v = version(
-        "{\"periods\":[{\"from\":\"00:00\",\"price\":\"0.1\"},{\"from\":\"03:10\",\"price\":\"0.2\"},"
-        "{\"from\":\"06:20\",\"price\":\"0.3\"},{\"from\":\"09:30\",\"price\":\"0.4\"},"
-        "{\"from\":\"12:40\",\"price\":\"0.5\"},{\"from\":\"15:50\",\"price\":\"0.6\"},"
-        "{\"from\":\"18:05\",\"price\":\"0.7\"},{\"from\":\"21:15\",\"price\":\"0.8\"}],"
-        "\"effective_from\":\"2020-01-01T00:00:00Z\"}");
+    struct tariff v =
+        version("{\"periods\":[{\"from\":\"00:00\",\"price\":\"0.1\"},{\"from\":\"03:10\","
+                "\"price\":\"0.2\"},"
+                "{\"from\":\"06:20\",\"price\":\"0.3\"},{\"from\":\"09:30\",\"price\":\"0.4\"},"
+                "{\"from\":\"12:40\",\"price\":\"0.5\"},{\"from\":\"15:50\",\"price\":\"0.6\"},"
+                "{\"from\":\"18:05\",\"price\":\"0.7\"},{\"from\":\"21:15\",\"price\":\"0.8\"}],"
+                "\"effective_from\":\"2020-01-01T00:00:00Z\"}");
     struct charge_reading r[9];
     int64_t t = at("2026-01-01T00:00:00Z");
     for (int i = 0; i < 9; i++)

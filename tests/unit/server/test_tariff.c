@@ -19,7 +19,7 @@
 #include "wallclock.h"
 
 #define MIN (60 * INT64_C(1000))
-#define H (60 * MIN)
+#define H   (60 * MIN)
 
 static int64_t utc(const char *s)
 {
@@ -47,14 +47,28 @@ static void test_price_text_is_exact_to_four_decimals(void **state)
         int rc;
         int64_t price;
     } cases[] = {
-        {"0.6", 0, 6000},          {"0.6000", 0, 6000},   {"0.0001", 0, 1},
-        {"12", 0, 120000},         {"100", 0, 1000000},   {"100.0000", 0, 1000000},
-        {"0", 0, 0},               {"007.5", 0, 75000},   {"100.0001", -ERANGE, 0},
-        {"101", -ERANGE, 0},       {"99999999999999999999999", -ERANGE, 0},
-        {"0.00001", -EINVAL, 0},   {"0.60000", -EINVAL, 0}, {"-1", -EINVAL, 0},
-        {"1e-4", -EINVAL, 0},      {"", -EINVAL, 0},      {".5", -EINVAL, 0},
-        {"5.", -EINVAL, 0},        {" 1", -EINVAL, 0},    {"1 ", -EINVAL, 0},
-        {"+1", -EINVAL, 0},        {"0,6", -EINVAL, 0},
+        {"0.6", 0, 6000},
+        {"0.6000", 0, 6000},
+        {"0.0001", 0, 1},
+        {"12", 0, 120000},
+        {"100", 0, 1000000},
+        {"100.0000", 0, 1000000},
+        {"0", 0, 0},
+        {"007.5", 0, 75000},
+        {"100.0001", -ERANGE, 0},
+        {"101", -ERANGE, 0},
+        {"99999999999999999999999", -ERANGE, 0},
+        {"0.00001", -EINVAL, 0},
+        {"0.60000", -EINVAL, 0},
+        {"-1", -EINVAL, 0},
+        {"1e-4", -EINVAL, 0},
+        {"", -EINVAL, 0},
+        {".5", -EINVAL, 0},
+        {"5.", -EINVAL, 0},
+        {" 1", -EINVAL, 0},
+        {"1 ", -EINVAL, 0},
+        {"+1", -EINVAL, 0},
+        {"0,6", -EINVAL, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int64_t p = -1;
@@ -72,11 +86,21 @@ static void test_price_json_numbers_are_taken_only_when_exact(void **state)
         int rc;
         int64_t price;
     } cases[] = {
-        {"0.6", 0, 6000},          {"1e-4", 0, 1},          {"1", 0, 10000},
-        {"0.3125", 0, 3125},       {"99.9999", 0, 999999},  {"100", 0, 1000000},
-        {"\"1.0237\"", 0, 10237},  {"0.00005", -EINVAL, 0}, {"0.30000000000000004", -EINVAL, 0},
-        {"-0.1", -ERANGE, 0},      {"-1", -ERANGE, 0},      {"100.0001", -ERANGE, 0},
-        {"1e300", -ERANGE, 0},     {"true", -EMEDIUMTYPE, 0}, {"null", -EMEDIUMTYPE, 0},
+        {"0.6", 0, 6000},
+        {"1e-4", 0, 1},
+        {"1", 0, 10000},
+        {"0.3125", 0, 3125},
+        {"99.9999", 0, 999999},
+        {"100", 0, 1000000},
+        {"\"1.0237\"", 0, 10237},
+        {"0.00005", -EINVAL, 0},
+        {"0.30000000000000004", -EINVAL, 0},
+        {"-0.1", -ERANGE, 0},
+        {"-1", -ERANGE, 0},
+        {"100.0001", -ERANGE, 0},
+        {"1e300", -ERANGE, 0},
+        {"true", -EMEDIUMTYPE, 0},
+        {"null", -EMEDIUMTYPE, 0},
         {"[1]", -EMEDIUMTYPE, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -134,7 +158,8 @@ static void test_parses_the_spec_body(void **state)
     assert_int_equal(t.period[3].label, TARIFF_LABEL_NONE);
 
     /* A flat tariff, effective now. */
-    assert_int_equal(parse("{\"periods\":[{\"from\":\"00:00\",\"price\":\"0.6000\"}]}", &t, err), 0);
+    assert_int_equal(parse("{\"periods\":[{\"from\":\"00:00\",\"price\":\"0.6000\"}]}", &t, err),
+                     0);
     assert_int_equal(t.n_periods, 1);
     assert_int_equal(t.effective_from_ms, utc("2026-12-07T08:00:00Z"));
     assert_int_equal(t.period[0].price, 6000);
@@ -151,7 +176,8 @@ static void test_refuses_bad_bodies_naming_the_field(void **state)
         {"{\"periods\":[]}", "periods"},
         {"{\"periods\":{}}", "periods"},
         {"{\"periods\":[{\"from\":\"00:00\",\"price\":1}],\"tz\":\"UTC\"}", "unknown key \"tz\""},
-        {"{\"periods\":[{\"from\":\"00:00\",\"price\":1,\"colour\":1}]}", "periods[0]: unknown key"},
+        {"{\"periods\":[{\"from\":\"00:00\",\"price\":1,\"colour\":1}]}",
+         "periods[0]: unknown key"},
         {"{\"periods\":[1]}", "periods[0]: not an object"},
         {"{\"periods\":[{\"from\":\"24:00\",\"price\":1}]}", "periods[0].from"},
         {"{\"periods\":[{\"from\":\"8:00\",\"price\":1}]}", "periods[0].from"},
@@ -176,7 +202,8 @@ static void test_refuses_bad_bodies_naming_the_field(void **state)
          "effective_from"},
         {"{\"periods\":[{\"from\":\"00:00\",\"price\":1}],\"effective_from\":1796630400000}",
          "effective_from"},
-        {"{\"periods\":[{\"from\":\"00:00\",\"price\":1}],\"effective_from\":\"1999-12-31T00:00:00Z\"}",
+        {"{\"periods\":[{\"from\":\"00:00\",\"price\":1}],\"effective_from\":\"1999-12-31T00:00:"
+         "00Z\"}",
          "2000 to 2199"},
         {"{\"periods\":[{\"from\":\"00:00\",\"price\":1}],\"periods\":[]}", "malformed JSON"},
         {"{\"periods\":[[[{}]]]}", "nested deeper"},
@@ -208,11 +235,12 @@ static void test_what_get_writes_put_reads_back(void **state)
     (void)state;
     struct tariff t, back;
     char err[TARIFF_ERR_LEN];
-    assert_int_equal(parse("{\"periods\":[{\"from\":\"00:30\",\"price\":\"0.3125\",\"label\":\"谷\"},"
-                           "{\"from\":\"08:00\",\"price\":1.5,\"label\":\"尖\"},{\"from\":\"23:15\","
-                           "\"price\":0}],\"effective_from\":\"2026-12-01T00:00:00.250Z\"}",
-                           &t, err),
-                     0);
+    assert_int_equal(
+        parse("{\"periods\":[{\"from\":\"00:30\",\"price\":\"0.3125\",\"label\":\"谷\"},"
+              "{\"from\":\"08:00\",\"price\":1.5,\"label\":\"尖\"},{\"from\":\"23:15\","
+              "\"price\":0}],\"effective_from\":\"2026-12-01T00:00:00.250Z\"}",
+              &t, err),
+        0);
     struct dynbuf b;
     dynbuf_init(&b, 4096);
     struct jsonw w;
@@ -235,14 +263,15 @@ static void test_what_get_writes_put_reads_back(void **state)
 static void test_period_in_force_wraps_past_midnight(void **state)
 {
     (void)state;
-    struct tariff t = {.effective_from_ms = utc("2026-01-01T00:00:00Z"),
-                       .n_periods = 2,
-                       .period = {{8 * 60, TARIFF_LABEL_PEAK, 9000}, {22 * 60, TARIFF_LABEL_VALLEY, 3000}}};
+    struct tariff t = {
+        .effective_from_ms = utc("2026-01-01T00:00:00Z"),
+        .n_periods = 2,
+        .period = {{8 * 60, TARIFF_LABEL_PEAK, 9000}, {22 * 60, TARIFF_LABEL_VALLEY, 3000}}};
     char err[TARIFF_ERR_LEN];
     assert_int_equal(tariff_validate(&t, err), 0);
-    assert_int_equal(tariff_period_at(&t, 0), 1);          /* 00:00: the 22:00 period still */
-    assert_int_equal(tariff_period_at(&t, 8 * H - 1), 1);  /* 07:59:59.999 */
-    assert_int_equal(tariff_period_at(&t, 8 * H), 0);      /* 08:00 exactly: the new one */
+    assert_int_equal(tariff_period_at(&t, 0), 1);         /* 00:00: the 22:00 period still */
+    assert_int_equal(tariff_period_at(&t, 8 * H - 1), 1); /* 07:59:59.999 */
+    assert_int_equal(tariff_period_at(&t, 8 * H), 0);     /* 08:00 exactly: the new one */
     assert_int_equal(tariff_period_at(&t, 22 * H - 1), 0);
     assert_int_equal(tariff_period_at(&t, 22 * H), 1);
     assert_int_equal(tariff_period_at(&t, 24 * H - 1), 1);
@@ -296,10 +325,10 @@ static void test_periods_follow_the_wall_clock_across_dst(void **state)
 {
     (void)state;
     use("Europe/Berlin");
-    struct tariff v = {.effective_from_ms = utc("2026-01-01T00:00:00Z"),
-                       .n_periods = 2,
-                       .period = {{2 * 60 + 30, TARIFF_LABEL_PEAK, 9000},
-                                  {6 * 60, TARIFF_LABEL_VALLEY, 3000}}};
+    struct tariff v = {
+        .effective_from_ms = utc("2026-01-01T00:00:00Z"),
+        .n_periods = 2,
+        .period = {{2 * 60 + 30, TARIFF_LABEL_PEAK, 9000}, {6 * 60, TARIFF_LABEL_VALLEY, 3000}}};
     struct tariff_quote q;
     /* Spring: 02:30 never shows; the 02:30 period starts when the clock jumps to 03:00. */
     tariff_quote_at(&v, 1, utc("2026-03-29T00:59:00Z"), &q); /* 01:59 CET */
@@ -323,9 +352,11 @@ static void test_periods_follow_the_wall_clock_across_dst(void **state)
     assert_int_equal(q.until_ms, utc("2026-10-25T05:00:00Z")); /* 06:00 CET */
 
     /* Wall-clock hours: the repeated 02:00 hour is two hours, each its own. */
-    assert_int_equal(wallclock_hour_start(utc("2026-10-25T00:40:00Z")), utc("2026-10-25T00:00:00Z"));
+    assert_int_equal(wallclock_hour_start(utc("2026-10-25T00:40:00Z")),
+                     utc("2026-10-25T00:00:00Z"));
     assert_int_equal(wallclock_hour_end(utc("2026-10-25T00:40:00Z")), utc("2026-10-25T01:00:00Z"));
-    assert_int_equal(wallclock_hour_start(utc("2026-10-25T01:40:00Z")), utc("2026-10-25T01:00:00Z"));
+    assert_int_equal(wallclock_hour_start(utc("2026-10-25T01:40:00Z")),
+                     utc("2026-10-25T01:00:00Z"));
     assert_int_equal(wallclock_time_of_day_ms(utc("2026-10-25T01:40:00Z")), 2 * H + 40 * MIN);
 }
 
@@ -334,7 +365,8 @@ static void test_hours_in_odd_offsets(void **state)
 {
     (void)state;
     use("Asia/Kathmandu");
-    assert_int_equal(wallclock_hour_start(utc("2026-11-23T10:20:00Z")), utc("2026-11-23T10:15:00Z"));
+    assert_int_equal(wallclock_hour_start(utc("2026-11-23T10:20:00Z")),
+                     utc("2026-11-23T10:15:00Z"));
     assert_int_equal(wallclock_hour_end(utc("2026-11-23T10:20:00Z")), utc("2026-11-23T11:15:00Z"));
     use("Australia/Lord_Howe");
     /* 2026-10-04 02:00 +10:30 -> 02:30 +11:00 (15:30 UTC the day before). */
