@@ -296,6 +296,14 @@ static enum wxpay_error exchange(struct wxpay *w, const char *method, const char
     };
     e = wxpay_check_signed(w->platform_key, w->platform_key_id, &h, dynbuf_str(&a->body),
                            a->body.len, now_ms, res->detail);
+    if (e != WXPAY_OK && (a->status < 200 || a->status >= 300)) {
+        /* An unsigned error is believed in nothing, but what it claims helps the log. */
+        char claimed[WXPAY_CODE_MAX + 1], why[WXPAY_ERR_LEN];
+        wxpay_parse_error(dynbuf_str(&a->body), a->body.len, claimed, NULL);
+        snprintf(why, sizeof(why), "%s", res->detail);
+        snprintf(res->detail, sizeof(res->detail), "HTTP %ld claiming %s, not signed: %.160s",
+                 a->status, claimed[0] ? claimed : "no code", why);
+    }
     if (e == WXPAY_OK && (a->status < 200 || a->status >= 300)) {
         wxpay_parse_error(dynbuf_str(&a->body), a->body.len, res->code, res->detail);
         e = a->status == 404 || strcmp(res->code, "ORDER_NOT_EXIST") == 0 ? WXPAY_NOT_FOUND

@@ -210,6 +210,12 @@ class WxpayTest(unittest.TestCase):
                 self.assertEqual(r["result"], name, r)
                 self.assertNotIn("pay_params", r)
 
+    def test_an_unsigned_error_is_believed_in_nothing(self):
+        self.standin.answer_tamper = "unsigned"
+        q = self.cli("query", "SM20261207NOSUCHORDER00000000")
+        self.assertEqual((q["result"], q["code"]), ("bad signature", ""))
+        self.assertIn("HTTP 404 claiming ORDER_NOT_EXIST, not signed", q["detail"])
+
     def test_the_stand_in_refuses_a_merchant_signature_it_cannot_verify(self):
         # Another merchant key (owner-only), and then a wrong certificate serial.
         other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
