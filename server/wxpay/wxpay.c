@@ -281,7 +281,7 @@ static enum wxpay_error exchange(struct wxpay *w, const char *method, const char
         goto out;
     res->http_status = a->status;
     if (a->request_id.valid && wxpay_serial_valid(a->request_id.value, strlen(a->request_id.value)))
-        snprintf(res->request_id, sizeof(res->request_id), "%s", a->request_id.value);
+        snprintf(res->request_id, sizeof(res->request_id), "%.64s", a->request_id.value);
     if (a->status >= 500) {
         /* A gateway's error page carries no signature: WeChat Pay is down for now. */
         snprintf(res->detail, sizeof(res->detail), "WeChat Pay answered HTTP %ld", a->status);
