@@ -61,7 +61,8 @@ static int check_base_url(const char *base, char *err)
         return fail(err, -EINVAL, "%s",
                     "wechatpay_base_url must be https://HOST (http:// only to a loopback address)");
     if (!plain)
-        return fail(err, -EINVAL, "%s", "wechatpay_base_url must be a plain https://HOST[:PORT][/PATH]");
+        return fail(err, -EINVAL, "%s",
+                    "wechatpay_base_url must be a plain https://HOST[:PORT][/PATH]");
     return 0;
 }
 
@@ -97,9 +98,9 @@ static int load_keys(struct wxpay *w, const struct wxpay_options *o, char *err)
     char *data = NULL;
     size_t len = 0;
     char ferr[WXPAY_ERR_LEN], cerr[WXPAY_CRYPTO_ERR_LEN];
-    int r = file_read_secret("WeChat Pay merchant private key file (wechatpay_private_key_file)",
-                             o->private_key_file, WXPAY_KEY_FILE_MAX, &data, &len, ferr,
-                             sizeof(ferr));
+    int r =
+        file_read_secret("WeChat Pay merchant private key file (wechatpay_private_key_file)",
+                         o->private_key_file, WXPAY_KEY_FILE_MAX, &data, &len, ferr, sizeof(ferr));
     if (r)
         return fail(err, r, "%s", ferr);
     r = wxpay_privkey_from_pem(data, len, &w->merchant_key, cerr);
@@ -161,9 +162,13 @@ int wxpay_new(const struct wxpay_options *o, struct wxpay **ret, char err[WXPAY_
                          err);
     if (!r) {
         /* The notify URL is checked by the order body's own rule, with placeholder values. */
-        struct wxpay_order probe = {.appid = "wx0", .mchid = "1", .description = "x",
-                                    .out_trade_no = "SM000000", .notify_url = o->notify_url,
-                                    .total_fen = 1, .payer_openid = "o"};
+        struct wxpay_order probe = {.appid = "wx0",
+                                    .mchid = "1",
+                                    .description = "x",
+                                    .out_trade_no = "SM000000",
+                                    .notify_url = o->notify_url,
+                                    .total_fen = 1,
+                                    .payer_openid = "o"};
         struct dynbuf b;
         char detail[WXPAY_ERR_LEN];
         dynbuf_init(&b, 4096);
@@ -524,8 +529,8 @@ enum wxpay_error wxpay_check_paid(const struct wxpay_transaction *t, const char 
     if (t->total_fen != total_fen) {
         if (detail)
             snprintf(detail, WXPAY_ERR_LEN,
-                     "order %s: WeChat Pay's amount.total %" PRId64 " fen is not the order's %" PRId64
-                     " fen",
+                     "order %s: WeChat Pay's amount.total %" PRId64
+                     " fen is not the order's %" PRId64 " fen",
                      t->out_trade_no, t->total_fen, total_fen);
         return WXPAY_MISMATCH;
     }

@@ -49,15 +49,15 @@
 
 /* The configuration (SPEC.md, "Prepaid": the wechatpay_* options). Copied by wxpay_new(). */
 struct wxpay_options {
-    const char *appid;                    /* wechatpay_appid: the mini program's appid */
-    const char *mchid;                    /* wechatpay_mchid */
-    const char *serial_no;                /* wechatpay_serial_no: the merchant certificate's serial */
-    const char *private_key_file;         /* wechatpay_private_key_file: PEM, owner-only */
-    const char *apiv3_key_file;           /* wechatpay_apiv3_key_file: 32 bytes, owner-only */
+    const char *appid;            /* wechatpay_appid: the mini program's appid */
+    const char *mchid;            /* wechatpay_mchid */
+    const char *serial_no;        /* wechatpay_serial_no: the merchant certificate's serial */
+    const char *private_key_file; /* wechatpay_private_key_file: PEM, owner-only */
+    const char *apiv3_key_file;   /* wechatpay_apiv3_key_file: 32 bytes, owner-only */
     const char *platform_public_key_file; /* wechatpay_platform_public_key_file: PEM */
     const char *platform_public_key_id;   /* wechatpay_platform_public_key_id: "PUB_KEY_ID_..." */
-    const char *notify_url;               /* wechatpay_notify_url: https://.../api/payments/wechat/notify */
-    const char *base_url;                 /* wechatpay_base_url; NULL: WXPAY_DEFAULT_BASE_URL */
+    const char *notify_url; /* wechatpay_notify_url: https://.../api/payments/wechat/notify */
+    const char *base_url;   /* wechatpay_base_url; NULL: WXPAY_DEFAULT_BASE_URL */
 };
 
 struct wxpay;
@@ -85,10 +85,10 @@ int wxpay_out_trade_no_new(int64_t now_ms, char out[WXPAY_OUT_TRADE_NO_MAX + 1])
 
 /* What WeChat Pay answered, for the log (never holds a secret). */
 struct wxpay_result {
-    long http_status;                /* 0 when no answer came */
-    char code[WXPAY_CODE_MAX + 1];   /* WeChat Pay's error code, "" when none */
-    char request_id[65];             /* Request-ID, "" when none or malformed */
-    char detail[WXPAY_ERR_LEN];      /* what went wrong, "" on success */
+    long http_status;              /* 0 when no answer came */
+    char code[WXPAY_CODE_MAX + 1]; /* WeChat Pay's error code, "" when none */
+    char request_id[65];           /* Request-ID, "" when none or malformed */
+    char detail[WXPAY_ERR_LEN];    /* what went wrong, "" on success */
 };
 
 /* One JSAPI order: amounts in fen. */

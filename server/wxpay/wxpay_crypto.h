@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WXPAY_RSA_MIN_BITS   2048
-#define WXPAY_RSA_MAX_BITS   4096
+#define WXPAY_RSA_MIN_BITS 2048
+#define WXPAY_RSA_MAX_BITS 4096
 /* base64 of a 4096-bit signature (512 bytes), without the NUL */
 #define WXPAY_SIG_B64_MAX    684
 #define WXPAY_AEAD_KEY_LEN   32

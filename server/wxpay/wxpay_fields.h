@@ -14,9 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WXPAY_APPID_MAX          32
-#define WXPAY_MCHID_MAX          32
-#define WXPAY_SERIAL_MAX         64 /* a certificate serial (40 hex) or a public key id (PUB_KEY_ID_...) */
+#define WXPAY_APPID_MAX  32
+#define WXPAY_MCHID_MAX  32
+#define WXPAY_SERIAL_MAX 64 /* a certificate serial (40 hex) or a public key id (PUB_KEY_ID_...)   \
+                             */
 #define WXPAY_OUT_TRADE_NO_MIN   6
 #define WXPAY_OUT_TRADE_NO_MAX   32
 #define WXPAY_TRANSACTION_ID_MAX 32
@@ -24,8 +25,8 @@
 #define WXPAY_PREPAY_ID_MAX      64
 #define WXPAY_DESCRIPTION_MAX    127 /* characters (UTF-8) */
 #define WXPAY_NOTIFY_URL_MAX     255
-#define WXPAY_NONCE_MAX          64  /* a Wechatpay-Nonce we accept */
-#define WXPAY_CODE_MAX           32  /* WeChat Pay's error code ("ORDER_NOT_EXIST") */
+#define WXPAY_NONCE_MAX          64 /* a Wechatpay-Nonce we accept */
+#define WXPAY_CODE_MAX           32 /* WeChat Pay's error code ("ORDER_NOT_EXIST") */
 #define WXPAY_TOTAL_MAX_FEN      INT64_C(2147483647) /* amount.total is a 32-bit int */
 #define WXPAY_ERR_LEN            256
 

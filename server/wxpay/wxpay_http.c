@@ -116,8 +116,7 @@ enum wxpay_error wxpay_http_call(const char *url, const char *method, const char
     if (!h || dynbuf_addf(&auth, "Authorization: %s", authorization))
         goto out;
     static const char *const fixed[] = {
-        "Accept: application/json",
-        "Content-Type: application/json",
+        "Accept: application/json", "Content-Type: application/json",
         "Expect:", /* no 100 Continue round trip */
     };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {

@@ -62,8 +62,7 @@ static bool notify_url_valid(const char *s)
     char err[160];
     if (url_parse(s, &u, err, sizeof(err)))
         return false;
-    bool ok = u.host[0] && !u.user[0] && !u.has_password && !u.query[0] &&
-              !strchr(s, '?') &&
+    bool ok = u.host[0] && !u.user[0] && !u.has_password && !u.query[0] && !strchr(s, '?') &&
               (strcmp(u.scheme, "https") == 0 ||
                (strcmp(u.scheme, "http") == 0 && loopback_host(u.host)));
     url_clear(&u);
@@ -238,8 +237,7 @@ static const char *const state_names[] = {
 
 const char *wxpay_trade_state_name(enum wxpay_trade_state s)
 {
-    return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s]
-                                                                       : "UNKNOWN";
+    return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "UNKNOWN";
 }
 
 static enum wxpay_trade_state trade_state_from(const char *s)
@@ -250,8 +248,7 @@ static enum wxpay_trade_state trade_state_from(const char *s)
     return WXPAY_STATE_UNKNOWN;
 }
 
-static enum wxpay_error transaction_fields(json_t *root, struct wxpay_transaction *t,
-                                           char *detail)
+static enum wxpay_error transaction_fields(json_t *root, struct wxpay_transaction *t, char *detail)
 {
     char state[16], currency[8], when[40];
     if (!get_string(root, "appid", true, wxpay_appid_valid, t->appid, sizeof(t->appid)))
@@ -294,16 +291,15 @@ static enum wxpay_error transaction_fields(json_t *root, struct wxpay_transactio
 
     if (!get_string(root, "success_time", paid, NULL, when, sizeof(when)))
         return bad(detail, "%s", "success_time is missing or malformed");
-    if (when[0] && (time_parse_rfc3339(when, &t->success_time_ms) ||
-                    t->success_time_ms < TIME_MIN_VALID_MS ||
-                    t->success_time_ms > TIME_MAX_VALID_MS))
+    if (when[0] &&
+        (time_parse_rfc3339(when, &t->success_time_ms) || t->success_time_ms < TIME_MIN_VALID_MS ||
+         t->success_time_ms > TIME_MAX_VALID_MS))
         return bad(detail, "%s", "success_time is not an RFC 3339 time between 2000 and 2200");
     return WXPAY_OK;
 }
 
 enum wxpay_error wxpay_parse_transaction(const char *json, size_t len,
-                                         struct wxpay_transaction *ret,
-                                         char detail[WXPAY_ERR_LEN])
+                                         struct wxpay_transaction *ret, char detail[WXPAY_ERR_LEN])
 {
     json_t *root = NULL;
     memset(ret, 0, sizeof(*ret));
@@ -335,14 +331,12 @@ static bool token_valid(const char *s, size_t len)
     return wxpay_nonce_valid(s, len);
 }
 
-static enum wxpay_error envelope_fields(json_t *root, struct wxpay_notify_envelope *e,
-                                        char *detail)
+static enum wxpay_error envelope_fields(json_t *root, struct wxpay_notify_envelope *e, char *detail)
 {
     char nonce[WXPAY_AEAD_NONCE_LEN + 1];
     if (!get_string(root, "id", true, token_valid, e->id, sizeof(e->id)))
         return bad(detail, "%s", "id is missing or malformed");
-    if (!get_string(root, "event_type", true, token_valid, e->event_type,
-                    sizeof(e->event_type)))
+    if (!get_string(root, "event_type", true, token_valid, e->event_type, sizeof(e->event_type)))
         return bad(detail, "%s", "event_type is missing or malformed");
     if (!equals(root, "resource_type", "encrypt-resource"))
         return bad(detail, "%s", "resource_type is not encrypt-resource");

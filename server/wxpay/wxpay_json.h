@@ -22,9 +22,9 @@
 #include "wxpay_crypto.h"
 #include "wxpay_fields.h"
 
-#define WXPAY_BODY_MAX      65536 /* an answer or a notification; real ones are below 4 KiB */
-#define WXPAY_RESOURCE_MAX  16384 /* the resource's ciphertext, base64 */
-#define WXPAY_ASSOC_MAX     256   /* the resource's associated_data */
+#define WXPAY_BODY_MAX     65536 /* an answer or a notification; real ones are below 4 KiB */
+#define WXPAY_RESOURCE_MAX 16384 /* the resource's ciphertext, base64 */
+#define WXPAY_ASSOC_MAX    256   /* the resource's associated_data */
 
 /* What a JSAPI order says; every string must pass its rule in wxpay_fields.h. */
 struct wxpay_order {
@@ -32,10 +32,10 @@ struct wxpay_order {
     const char *mchid;
     const char *description;
     const char *out_trade_no;
-    const char *notify_url;  /* https:// (http:// to loopback for tests), no query */
-    int64_t total_fen;       /* 1..WXPAY_TOTAL_MAX_FEN */
+    const char *notify_url; /* https:// (http:// to loopback for tests), no query */
+    int64_t total_fen;      /* 1..WXPAY_TOTAL_MAX_FEN */
     const char *payer_openid;
-    int64_t expire_ms;       /* time_expire, or 0 for none (WeChat Pay's default) */
+    int64_t expire_ms; /* time_expire, or 0 for none (WeChat Pay's default) */
 };
 
 /*
@@ -100,13 +100,12 @@ struct wxpay_transaction {
  * WXPAY_BAD_ANSWER.
  */
 enum wxpay_error wxpay_parse_transaction(const char *json, size_t len,
-                                         struct wxpay_transaction *ret,
-                                         char detail[WXPAY_ERR_LEN]);
+                                         struct wxpay_transaction *ret, char detail[WXPAY_ERR_LEN]);
 
 /* A notification's envelope; the strings point into the parser's own copies in *ret. */
 struct wxpay_notify_envelope {
-    char id[65];          /* the notification's id, for the log */
-    char event_type[33];  /* "TRANSACTION.SUCCESS" */
+    char id[65];         /* the notification's id, for the log */
+    char event_type[33]; /* "TRANSACTION.SUCCESS" */
     uint8_t nonce[WXPAY_AEAD_NONCE_LEN];
     char associated_data[WXPAY_ASSOC_MAX + 1];
     size_t associated_data_len;

@@ -62,7 +62,8 @@ int wxpay_authorization(const struct wxpay_privkey *k, const char *mchid, const 
                         const char *method, const char *path, int64_t ts_s, const char *nonce,
                         const char *body, size_t len, struct dynbuf *out)
 {
-    if (!wxpay_mchid_valid(mchid, strlen(mchid)) || !wxpay_serial_valid(serial_no, strlen(serial_no)))
+    if (!wxpay_mchid_valid(mchid, strlen(mchid)) ||
+        !wxpay_serial_valid(serial_no, strlen(serial_no)))
         return -EINVAL;
     struct dynbuf msg;
     dynbuf_init(&msg, SIGNED_BODY_MAX + 4096);

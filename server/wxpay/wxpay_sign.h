@@ -80,10 +80,10 @@ enum wxpay_error wxpay_check_signed(const struct wxpay_pubkey *key, const char *
 /* What the mini program passes to wx.requestPayment, every value a string. */
 struct wxpay_pay_params {
     char app_id[WXPAY_APPID_MAX + 1];
-    char time_stamp[WXPAY_TS_MAX + 1];        /* seconds since the epoch, decimal */
+    char time_stamp[WXPAY_TS_MAX + 1]; /* seconds since the epoch, decimal */
     char nonce_str[WXPAY_NONCE_LEN + 1];
     char package[WXPAY_PREPAY_ID_MAX + 11]; /* "prepay_id=" + the prepay_id */
-    char sign_type[4];                        /* "RSA" */
+    char sign_type[4];                      /* "RSA" */
     char pay_sign[WXPAY_SIG_B64_MAX + 1];
 };
 

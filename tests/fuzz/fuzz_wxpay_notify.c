@@ -73,7 +73,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static const char *header(const char *text, const char *name, char *out, size_t cap)
 {
     size_t n = strlen(name);
-    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         if (strncasecmp(line, name, n) != 0 || line[n] != ':')
             continue;
         const char *v = line + n + 1;
@@ -156,14 +157,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *plain = fuzz_cstr((const uint8_t *)body, len);
         struct fake_notify n;
         if (wxpay_fake_notify(fake, plain, FUZZ_NOW_MS / 1000, NULL, &n) == 0) {
-            struct wxpay_signed_headers sh = {.timestamp = n.timestamp, .nonce = n.nonce,
-                                              .signature = n.signature, .serial = n.serial};
+            struct wxpay_signed_headers sh = {.timestamp = n.timestamp,
+                                              .nonce = n.nonce,
+                                              .signature = n.signature,
+                                              .serial = n.serial};
             enum wxpay_error e =
                 wxpay_notify(w, &sh, n.body, strlen(n.body), FUZZ_NOW_MS, &t, detail);
-            enum wxpay_error want =
-                wxpay_parse_transaction(plain, strlen(plain), &parsed, detail);
-            if (want == WXPAY_OK && (strcmp(parsed.appid, FAKE_APPID) != 0 ||
-                                     strcmp(parsed.mchid, FAKE_MCHID) != 0))
+            enum wxpay_error want = wxpay_parse_transaction(plain, strlen(plain), &parsed, detail);
+            if (want == WXPAY_OK &&
+                (strcmp(parsed.appid, FAKE_APPID) != 0 || strcmp(parsed.mchid, FAKE_MCHID) != 0))
                 want = WXPAY_MISMATCH;
             FUZZ_CHECK(e == want);
             if (e == WXPAY_OK)

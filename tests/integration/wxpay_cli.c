@@ -167,11 +167,14 @@ static int notify(struct wxpay *w, int argc, char **argv, struct jsonw *j, struc
     while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
         if (dynbuf_add(&body, chunk, n))
             break;
-    struct wxpay_signed_headers h = {.timestamp = header(argv[2]), .nonce = header(argv[3]),
-                                     .signature = header(argv[4]), .serial = header(argv[5])};
+    struct wxpay_signed_headers h = {.timestamp = header(argv[2]),
+                                     .nonce = header(argv[3]),
+                                     .signature = header(argv[4]),
+                                     .serial = header(argv[5])};
     struct wxpay_transaction t;
     char detail[WXPAY_ERR_LEN];
-    enum wxpay_error e = wxpay_notify(w, &h, dynbuf_str(&body), body.len, time_now_ms(), &t, detail);
+    enum wxpay_error e =
+        wxpay_notify(w, &h, dynbuf_str(&body), body.len, time_now_ms(), &t, detail);
     if (!e && argc >= 8)
         e = wxpay_check_paid(&t, argv[6], strtoll(argv[7], NULL, 10), detail);
     const char *answer;
@@ -194,7 +197,10 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(struct wxpay *, int, char **, struct jsonw *, struct dynbuf *);
     } commands[] = {
-        {"order", order}, {"query", query}, {"close", close_order}, {"notify", notify},
+        {"order", order},
+        {"query", query},
+        {"close", close_order},
+        {"notify", notify},
     };
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) != 0)

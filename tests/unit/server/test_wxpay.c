@@ -86,15 +86,16 @@ static struct wxpay_pubkey *public_key(const char *name)
  * published test key signs "source" into this signature. Only the public
  * half of that key is kept here.
  */
-static const char sdk_public_key[] = "-----BEGIN PUBLIC KEY-----\n"
-                                     "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA2VCTd91fnUn73Xy9DLvt\n"
-                                     "/V62TVxRTEEstVdeRaZ3B3leO0pldE806mXO4RwdHXagHQ4vGeZN0yqm++rDsGK+\n"
-                                     "U3AH7kejyD2pXshNP9Cq5YwbptiLGtjcquw4HNxJQUOmDeJf2vg6byms9RUipiq4\n"
-                                     "SzbJKqJFlUpbuIPDpSpWz10PYmyCNeDGUUK65E5h2B834uxl1zNLYQCrkdBzb8oU\n"
-                                     "xwYeP5a2DNxmjL5lsJML7DGr5znsevnoqGRwTm9fxCGfy8wus7hwKz6clt3Whmmd\n"
-                                     "a7UAdb1c08hEQFVRbF14AR73xbnd8N0obCWJPCbzMCtkaSef4FdEEgEXJiw0VAJT\n"
-                                     "8wIDAQAB\n"
-                                     "-----END PUBLIC KEY-----\n";
+static const char sdk_public_key[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA2VCTd91fnUn73Xy9DLvt\n"
+    "/V62TVxRTEEstVdeRaZ3B3leO0pldE806mXO4RwdHXagHQ4vGeZN0yqm++rDsGK+\n"
+    "U3AH7kejyD2pXshNP9Cq5YwbptiLGtjcquw4HNxJQUOmDeJf2vg6byms9RUipiq4\n"
+    "SzbJKqJFlUpbuIPDpSpWz10PYmyCNeDGUUK65E5h2B834uxl1zNLYQCrkdBzb8oU\n"
+    "xwYeP5a2DNxmjL5lsJML7DGr5znsevnoqGRwTm9fxCGfy8wus7hwKz6clt3Whmmd\n"
+    "a7UAdb1c08hEQFVRbF14AR73xbnd8N0obCWJPCbzMCtkaSef4FdEEgEXJiw0VAJT\n"
+    "8wIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
 static const char sdk_signature[] =
     "BKyAfU4iMCuvXMXS0Wzam3V/cnxZ+JaqigPM5OhljS2iOT95OO6Fsuml2JkFANJU9K6q9bLlDhPXuoVz+pp4hAm6pHU4"
     "ld815U4jsKu1RkyaII+1CYBUYC8TK0XtJ8FwUXXz8vZHh58rrAVN1XwNyvD1vfpxrMT4SL536GLwvpUHlCqIMzoZUguL"
@@ -204,9 +205,8 @@ static void test_the_request_message_is_five_lines_each_ending_in_a_newline(void
     assert_string_equal(b.buf, "GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242"
                                "\n\n");
     dynbuf_reset(&b);
-    assert_int_equal(wxpay_request_message(&b, "POST", "/v3/pay/transactions/jsapi", 1, "N",
-                                           "{\"a\":1}", 7),
-                     0);
+    assert_int_equal(
+        wxpay_request_message(&b, "POST", "/v3/pay/transactions/jsapi", 1, "N", "{\"a\":1}", 7), 0);
     assert_string_equal(b.buf, "POST\n/v3/pay/transactions/jsapi\n1\nN\n{\"a\":1}\n");
     /* Nothing that could split a line gets in. */
     dynbuf_reset(&b);
@@ -257,17 +257,19 @@ static void test_the_authorization_header_verifies_with_the_merchant_public_key(
     assert_string_equal(serial, FAKE_SERIAL);
     assert_int_equal(strtoll(ts, NULL, 10), NOW_S);
     char msg[512];
-    snprintf(msg, sizeof(msg), "POST\n/v3/pay/transactions/out-trade-no/SM1234567/close\n%s\n%s\n%s\n",
-             ts, nonce, body);
+    snprintf(msg, sizeof(msg),
+             "POST\n/v3/pay/transactions/out-trade-no/SM1234567/close\n%s\n%s\n%s\n", ts, nonce,
+             body);
     assert_true(wxpay_fake_merchant_verifies(fake, msg, strlen(msg), sig));
     /* The same signature does not cover another body or path. */
-    snprintf(msg, sizeof(msg), "POST\n/v3/pay/transactions/out-trade-no/SM7654321/close\n%s\n%s\n%s\n",
-             ts, nonce, body);
+    snprintf(msg, sizeof(msg),
+             "POST\n/v3/pay/transactions/out-trade-no/SM7654321/close\n%s\n%s\n%s\n", ts, nonce,
+             body);
     assert_false(wxpay_fake_merchant_verifies(fake, msg, strlen(msg), sig));
     /* A malformed mchid or serial is refused before anything is signed. */
-    assert_int_equal(wxpay_authorization(k, "12x", FAKE_SERIAL, "GET", "/v3/x", NOW_S, nonce, NULL,
-                                         0, &auth),
-                     -EINVAL);
+    assert_int_equal(
+        wxpay_authorization(k, "12x", FAKE_SERIAL, "GET", "/v3/x", NOW_S, nonce, NULL, 0, &auth),
+        -EINVAL);
     assert_int_equal(wxpay_authorization(k, FAKE_MCHID, "AB\",x=\"1", "GET", "/v3/x", NOW_S, nonce,
                                          NULL, 0, &auth),
                      -EINVAL);
@@ -309,8 +311,8 @@ static enum wxpay_error check(const struct wxpay_pubkey *k, const struct signed_
                               const char *ts, const char *nonce, const char *sig,
                               const char *serial, const char *body)
 {
-    struct wxpay_signed_headers h = {.timestamp = ts, .nonce = nonce, .signature = sig,
-                                     .serial = serial};
+    struct wxpay_signed_headers h = {
+        .timestamp = ts, .nonce = nonce, .signature = sig, .serial = serial};
     char detail[WXPAY_ERR_LEN];
     (void)a;
     return wxpay_check_signed(k, FAKE_KEY_ID, &h, body, strlen(body), NOW_MS, detail);
@@ -332,8 +334,9 @@ static void test_a_signed_answer_passes_and_each_tampering_is_refused(void **sta
     char ts2[24];
     snprintf(ts2, sizeof(ts2), "%" PRId64, NOW_S - 9);
     assert_int_equal(check(k, &a, ts2, a.nonce, a.sig, FAKE_KEY_ID, body), WXPAY_BAD_SIGNATURE);
-    assert_int_equal(check(k, &a, a.ts, "d824f2e086d3c1df967785d13fcd22ee", a.sig, FAKE_KEY_ID, body),
-                     WXPAY_BAD_SIGNATURE);
+    assert_int_equal(
+        check(k, &a, a.ts, "d824f2e086d3c1df967785d13fcd22ee", a.sig, FAKE_KEY_ID, body),
+        WXPAY_BAD_SIGNATURE);
     /* Another key id, a missing header, a signature by a key that is not WeChat Pay's. */
     assert_int_equal(check(k, &a, a.ts, a.nonce, a.sig, "PUB_KEY_ID_OTHER", body),
                      WXPAY_BAD_SIGNATURE);
@@ -367,8 +370,8 @@ static void test_a_timestamp_more_than_five_minutes_away_is_stale(void **state)
         int64_t offset_s;
         enum wxpay_error want;
     } cases[] = {
-        {-300, WXPAY_OK}, {300, WXPAY_OK}, {-301, WXPAY_STALE}, {301, WXPAY_STALE},
-        {-86400, WXPAY_STALE}, {0, WXPAY_OK},
+        {-300, WXPAY_OK},   {300, WXPAY_OK},       {-301, WXPAY_STALE},
+        {301, WXPAY_STALE}, {-86400, WXPAY_STALE}, {0, WXPAY_OK},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct signed_answer a;
@@ -446,8 +449,8 @@ static void test_the_order_body_is_exactly_what_the_jsapi_api_documents(void **s
     REFUSED(total_fen, 0);
     REFUSED(total_fen, -1);
     REFUSED(total_fen, WXPAY_TOTAL_MAX_FEN + 1);
-    REFUSED(out_trade_no, "SM123");                               /* too short */
-    REFUSED(out_trade_no, "SM2026120712345678901234567890123");   /* 33 */
+    REFUSED(out_trade_no, "SM123");                             /* too short */
+    REFUSED(out_trade_no, "SM2026120712345678901234567890123"); /* 33 */
     REFUSED(out_trade_no, "SM2026/1207");
     REFUSED(payer_openid, "");
     REFUSED(payer_openid, "o\"x");

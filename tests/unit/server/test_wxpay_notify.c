@@ -73,12 +73,15 @@ static int group_teardown(void **state)
 static enum wxpay_error deliver(const struct fake_notify *n, struct wxpay_transaction *t,
                                 char *detail)
 {
-    struct wxpay_signed_headers h = {.timestamp = n->timestamp, .nonce = n->nonce,
-                                     .signature = n->signature, .serial = n->serial};
+    struct wxpay_signed_headers h = {.timestamp = n->timestamp,
+                                     .nonce = n->nonce,
+                                     .signature = n->signature,
+                                     .serial = n->serial};
     return wxpay_notify(w, &h, n->body, strlen(n->body), NOW_MS, t, detail);
 }
 
-/* A notification for plain (a transaction's JSON), delivered; the transaction must be all zero on failure. */
+/* A notification for plain (a transaction's JSON), delivered; the transaction must be all zero on
+ * failure. */
 static enum wxpay_error notify_of(const char *plain, int64_t ts_s, const char *apiv3_key,
                                   struct wxpay_transaction *t)
 {
@@ -219,8 +222,8 @@ static enum wxpay_error signed_body(const char *body)
     snprintf(ts, sizeof(ts), "%" PRId64, NOW_S);
     int n = snprintf(msg, sizeof(msg), "%s\nN0NCE\n%s\n", ts, body);
     char *sig = wxpay_fake_platform_sign(fake, msg, (size_t)n, false);
-    struct wxpay_signed_headers h = {.timestamp = ts, .nonce = "N0NCE", .signature = sig,
-                                     .serial = FAKE_KEY_ID};
+    struct wxpay_signed_headers h = {
+        .timestamp = ts, .nonce = "N0NCE", .signature = sig, .serial = FAKE_KEY_ID};
     struct wxpay_transaction t;
     char detail[WXPAY_ERR_LEN];
     enum wxpay_error e = wxpay_notify(w, &h, body, strlen(body), NOW_MS, &t, detail);
@@ -278,7 +281,6 @@ static char *read_case(const char *path, size_t *len)
     return buf;
 }
 
-
 static int run_cases(const char *sub, enum wxpay_error want)
 {
     const char *data = getenv("TEST_DATA_DIR");
@@ -320,10 +322,11 @@ static void test_transaction_cases_in_the_data_folder(void **state)
 static void test_an_unpaid_order_parses_without_payment_fields(void **state)
 {
     (void)state;
-    const char *json = "{\"amount\":{\"currency\":\"CNY\",\"payer_currency\":\"CNY\",\"total\":5000},"
-                       "\"appid\":\"wxd678efh567hg6787\",\"mchid\":\"1230000109\",\"out_trade_no\":"
-                       "\"" ORDER "\",\"promotion_detail\":[],\"scene_info\":{\"device_id\":\"\"},"
-                       "\"trade_state\":\"NOTPAY\",\"trade_state_desc\":\"\"}";
+    const char *json =
+        "{\"amount\":{\"currency\":\"CNY\",\"payer_currency\":\"CNY\",\"total\":5000},"
+        "\"appid\":\"wxd678efh567hg6787\",\"mchid\":\"1230000109\",\"out_trade_no\":"
+        "\"" ORDER "\",\"promotion_detail\":[],\"scene_info\":{\"device_id\":\"\"},"
+        "\"trade_state\":\"NOTPAY\",\"trade_state_desc\":\"\"}";
     struct wxpay_transaction t;
     char detail[WXPAY_ERR_LEN];
     assert_int_equal(wxpay_parse_transaction(json, strlen(json), &t, detail), WXPAY_OK);
@@ -343,14 +346,20 @@ static void test_prepay_and_error_answers(void **state)
     assert_int_equal(wxpay_parse_prepay(ok, strlen(ok), id, detail), WXPAY_OK);
     assert_string_equal(id, "wx201410272009395522657a690389285100");
     static const char *const bad[] = {
-        "{}", "{\"prepay_id\":1}", "{\"prepay_id\":\"\"}", "{\"prepay_id\":\"wx 1\"}",
-        "{\"prepay_id\":\"wx1\",\"prepay_id\":\"wx2\"}", "{\"prepay_id\":{\"a\":1}}", "null",
+        "{}",
+        "{\"prepay_id\":1}",
+        "{\"prepay_id\":\"\"}",
+        "{\"prepay_id\":\"wx 1\"}",
+        "{\"prepay_id\":\"wx1\",\"prepay_id\":\"wx2\"}",
+        "{\"prepay_id\":{\"a\":1}}",
+        "null",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(wxpay_parse_prepay(bad[i], strlen(bad[i]), id, detail), WXPAY_BAD_ANSWER);
         assert_string_equal(id, "");
     }
-    const char *err = "{\"code\":\"ORDER_NOT_EXIST\",\"message\":\"\\u8ba2\\u5355\\u4e0d\\u5b58\\u5728\"}";
+    const char *err =
+        "{\"code\":\"ORDER_NOT_EXIST\",\"message\":\"\\u8ba2\\u5355\\u4e0d\\u5b58\\u5728\"}";
     wxpay_parse_error(err, strlen(err), code, detail);
     assert_string_equal(code, "ORDER_NOT_EXIST");
     assert_non_null(strstr(detail, "ORDER_NOT_EXIST"));

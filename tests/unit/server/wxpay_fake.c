@@ -116,8 +116,8 @@ char *wxpay_fake_platform_sign(const struct wxpay_fake *f, const void *msg, size
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     char *out = NULL;
     if (ctx &&
-        EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, with_other_key ? f->other : f->platform) ==
-            1 &&
+        EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+                           with_other_key ? f->other : f->platform) == 1 &&
         EVP_DigestSign(ctx, sig, &sig_len, msg, len) == 1)
         out = b64(sig, sig_len);
     EVP_MD_CTX_free(ctx);

@@ -36,7 +36,8 @@ void wxpay_fake_free(struct wxpay_fake *f);
 /* Full paths of the files written. */
 const char *wxpay_fake_path(const struct wxpay_fake *f, const char *name);
 
-/* base64(SHA256withRSA(platform key, msg)); with_other_key signs with a key WeChat Pay never had. */
+/* base64(SHA256withRSA(platform key, msg)); with_other_key signs with a key WeChat Pay never had.
+ */
 char *wxpay_fake_platform_sign(const struct wxpay_fake *f, const void *msg, size_t len,
                                bool with_other_key);
 
