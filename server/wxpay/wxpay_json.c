@@ -289,7 +289,7 @@ static enum wxpay_error transaction_fields(json_t *root, struct wxpay_transactio
                              sizeof(t->payer_openid)))
         return bad(detail, "%s", "payer.openid is missing or malformed");
 
-    if (!get_string(root, "success_time", paid, NULL, when, sizeof(when)))
+    if (!get_string(root, "success_time", paid, NULL, when, sizeof(when)) || (paid && !when[0]))
         return bad(detail, "%s", "success_time is missing or malformed");
     if (when[0] &&
         (time_parse_rfc3339(when, &t->success_time_ms) || t->success_time_ms < TIME_MIN_VALID_MS ||
