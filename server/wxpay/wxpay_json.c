@@ -248,9 +248,22 @@ static enum wxpay_trade_state trade_state_from(const char *s)
     return WXPAY_STATE_UNKNOWN;
 }
 
+static bool equals(json_t *obj, const char *key, const char *want)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) && strlen(want) == json_string_length(v) &&
+           strcmp(json_string_value(v), want) == 0;
+}
+
+/* Absent, or exactly "CNY". */
+static bool cny_or_absent(json_t *obj, const char *key)
+{
+    return !json_object_get(obj, key) || equals(obj, key, "CNY");
+}
+
 static enum wxpay_error transaction_fields(json_t *root, struct wxpay_transaction *t, char *detail)
 {
-    char state[16], currency[8], when[40];
+    char state[16], when[40];
     if (!get_string(root, "appid", true, wxpay_appid_valid, t->appid, sizeof(t->appid)))
         return bad(detail, "%s", "appid is missing or malformed");
     if (!get_string(root, "mchid", true, wxpay_mchid_valid, t->mchid, sizeof(t->mchid)))
@@ -273,11 +286,9 @@ static enum wxpay_error transaction_fields(json_t *root, struct wxpay_transactio
         return bad(detail, "%s", "amount.total is missing or not 0 to 2147483647 fen");
     if (!get_fen(amount, "payer_total", paid, &t->payer_total_fen))
         return bad(detail, "%s", "amount.payer_total is missing or not 0 to 2147483647 fen");
-    if (!get_string(amount, "currency", false, NULL, currency, sizeof(currency)) ||
-        (currency[0] && strcmp(currency, "CNY") != 0))
+    if (!cny_or_absent(amount, "currency"))
         return bad(detail, "%s", "amount.currency is not CNY");
-    if (!get_string(amount, "payer_currency", false, NULL, currency, sizeof(currency)) ||
-        (currency[0] && strcmp(currency, "CNY") != 0))
+    if (!cny_or_absent(amount, "payer_currency"))
         return bad(detail, "%s", "amount.payer_currency is not CNY");
 
     json_t *payer = json_object_get(root, "payer");
@@ -316,13 +327,6 @@ enum wxpay_error wxpay_parse_transaction(const char *json, size_t len,
     if (e == WXPAY_OK)
         *ret = t;
     return e;
-}
-
-static bool equals(json_t *obj, const char *key, const char *want)
-{
-    json_t *v = json_object_get(obj, key);
-    return json_is_string(v) && strlen(want) == json_string_length(v) &&
-           strcmp(json_string_value(v), want) == 0;
 }
 
 /* Printable ASCII without space. */
