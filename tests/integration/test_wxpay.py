@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from wxpay_standin import WxpayStandin  # noqa: E402
@@ -36,7 +37,7 @@ class Receiver:
 
     def __init__(self, env):
         self.env = env
-        self.expect = {}  # out_trade_no -> total fen, what our "orders table" says
+        self.current = None  # (out_trade_no, total fen): the order the test expects paid
         self.results = []
         receiver = self
 
@@ -59,8 +60,8 @@ class Receiver:
     def handle(self, headers, body):
         args = [headers.get(h) or "-" for h in (
             "Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature", "Wechatpay-Serial")]
-        # The server looks the order up by out_trade_no; an unknown one has no amount to match.
-        # Only the first order is expected here: each test names the order it pays.
+        # The server will look the order up by out_trade_no; here the test names the one it
+        # pays, and the amount its orders table would hold.
         no, total = self.current
         r = subprocess.run([CLI, "notify", *args, no, str(total)], input=body, env=self.env,
                            capture_output=True, timeout=30)
@@ -161,6 +162,16 @@ class WxpayTest(unittest.TestCase):
                          ("SUCCESS", result["transaction_id"]))
         c = self.cli("close", no)
         self.assertEqual((c["result"], c["code"], c["http_status"]), ("refused", "ORDERPAID", 400))
+
+    def test_the_control_endpoint_pays_an_order_for_tests_outside_python(self):
+        no = self.order(700)["out_trade_no"]
+        self.receiver.current = (no, 700)
+        req = urllib.request.Request(self.standin.base + "/_standin/pay", method="POST",
+                                     data=json.dumps({"out_trade_no": no}).encode())
+        with urllib.request.urlopen(req, timeout=30) as r:
+            self.assertEqual(json.loads(r.read()), {"notify_status": 204})
+        self.assertEqual(self.receiver.results[-1]["out_trade_no"], no)
+        self.assertEqual(self.cli("query", no)["trade_state"], "SUCCESS")
 
     def test_each_tampered_notification_is_refused(self):
         cases = {
