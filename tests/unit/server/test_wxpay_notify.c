@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,6 +216,45 @@ static void test_a_resource_encrypted_with_another_key_does_not_decrypt(void **s
     assert_int_equal(notify_of("{\"appid\":\"wx1\"}", NOW_S, NULL, &t), WXPAY_BAD_ANSWER);
 }
 
+struct copy {
+    const struct fake_notify *n;
+    enum wxpay_error e;
+    struct wxpay_transaction t;
+};
+
+static void *deliver_copy(void *arg)
+{
+    struct copy *c = arg;
+    char detail[WXPAY_ERR_LEN];
+    c->e = deliver(c->n, &c->t, detail);
+    return NULL;
+}
+
+static void test_fifty_copies_of_a_notification_at_once_each_verify_alike(void **state)
+{
+    (void)state;
+    /* WeChat Pay repeats a notification until it gets a 2xx, and copies may overlap: the
+     * check is stateless and thread-safe, and crediting once is the ledger's job. */
+    enum { N = 50 };
+    char *plain = wxpay_fake_transaction(FAKE_APPID, FAKE_MCHID, ORDER, 5000);
+    struct fake_notify n;
+    assert_int_equal(wxpay_fake_notify(fake, plain, NOW_S, NULL, &n), 0);
+    static struct copy copies[N];
+    pthread_t threads[N];
+    for (int i = 0; i < N; i++) {
+        copies[i].n = &n;
+        assert_int_equal(pthread_create(&threads[i], NULL, deliver_copy, &copies[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_int_equal(copies[i].e, WXPAY_OK);
+        assert_string_equal(copies[i].t.out_trade_no, ORDER);
+        assert_int_equal(copies[i].t.total_fen, 5000);
+    }
+    fake_notify_free(&n);
+    free(plain);
+}
+
 /* A body signed by the fake platform key, whatever it holds. */
 static enum wxpay_error signed_body(const char *body)
 {
@@ -380,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_a_transaction_for_another_mchid_or_appid_is_refused),
         cmocka_unit_test(test_a_resource_encrypted_with_another_key_does_not_decrypt),
         cmocka_unit_test(test_a_signed_envelope_that_breaks_the_format_is_refused),
+        cmocka_unit_test(test_fifty_copies_of_a_notification_at_once_each_verify_alike),
         cmocka_unit_test(test_transaction_cases_in_the_data_folder),
         cmocka_unit_test(test_an_unpaid_order_parses_without_payment_fields),
         cmocka_unit_test(test_prepay_and_error_answers),
