@@ -521,7 +521,7 @@ static int make(const struct wxpay_options *o, char *err)
     } else {
         assert_null(w);
         assert_true(strlen(err) > 0);
-        assert_null(strstr(err, FAKE_APIV3_KEY));
+        assert_null(strstr(err, wxpay_fake_apiv3_key(fake)));
     }
     wxpay_free(w);
     return r;
@@ -569,21 +569,26 @@ static void test_the_configuration_is_read_from_owner_only_files_and_checked(voi
 
     /* Secrets others may read are refused, naming the option. */
     char path[512];
-    write_text("open.key", FAKE_APIV3_KEY, 0644);
+    char key[64];
+    snprintf(key, sizeof(key), "%s", wxpay_fake_apiv3_key(fake));
+    write_text("open.key", key, 0644);
     snprintf(path, sizeof(path), "%s/open.key", dir);
     bad = o;
     bad.apiv3_key_file = path;
     assert_int_equal(make(&bad, err), -EPERM);
     assert_non_null(strstr(err, "wechatpay_apiv3_key_file"));
     /* The APIv3 key is 32 characters; one trailing newline is forgiven. */
-    write_text("nl.key", FAKE_APIV3_KEY "\n", 0600);
+    snprintf(key, sizeof(key), "%s\n", wxpay_fake_apiv3_key(fake));
+    write_text("nl.key", key, 0600);
     snprintf(path, sizeof(path), "%s/nl.key", dir);
     assert_int_equal(make(&bad, err), 0);
-    write_text("short.key", "a7cde1ZJB1kG2e7VfTs3jQzaWizur8G", 0600);
+    key[31] = '\0';
+    write_text("short.key", key, 0600);
     snprintf(path, sizeof(path), "%s/short.key", dir);
     assert_int_equal(make(&bad, err), -EINVAL);
     assert_non_null(strstr(err, "32-character"));
-    write_text("long.key", FAKE_APIV3_KEY "x", 0600);
+    snprintf(key, sizeof(key), "%sx", wxpay_fake_apiv3_key(fake));
+    write_text("long.key", key, 0600);
     snprintf(path, sizeof(path), "%s/long.key", dir);
     assert_int_equal(make(&bad, err), -EINVAL);
 

@@ -208,8 +208,10 @@ static void test_a_resource_encrypted_with_another_key_does_not_decrypt(void **s
     (void)state;
     char *plain = wxpay_fake_transaction(FAKE_APPID, FAKE_MCHID, ORDER, 5000);
     struct wxpay_transaction t;
-    assert_int_equal(notify_of(plain, NOW_S, "b7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb", &t),
-                     WXPAY_UNDECRYPTABLE);
+    char other[33];
+    snprintf(other, sizeof(other), "%s", wxpay_fake_apiv3_key(fake));
+    other[0] = other[0] == 'A' ? 'B' : 'A';
+    assert_int_equal(notify_of(plain, NOW_S, other, &t), WXPAY_UNDECRYPTABLE);
     free(plain);
     /* A signed resource that decrypts to something other than a transaction. */
     assert_int_equal(notify_of("[1,2,3]", NOW_S, NULL, &t), WXPAY_BAD_ANSWER);

@@ -14,12 +14,14 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 
 struct wxpay_fake {
     EVP_PKEY *merchant, *platform, *other;
     char dir[256];
     char path[256 + 64];
+    char apiv3[33];
 };
 
 static char *b64(const unsigned char *data, size_t len)
@@ -76,6 +78,14 @@ struct wxpay_fake *wxpay_fake_new(const char *dir)
     f->merchant = EVP_RSA_gen(2048);
     f->platform = EVP_RSA_gen(2048);
     f->other = EVP_RSA_gen(2048);
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        wxpay_fake_free(f);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++)
+        f->apiv3[i] = alnum[raw[i] % 62];
     char apiv3[512];
     snprintf(apiv3, sizeof(apiv3), "%s/apiv3.key", dir);
     if (!f->merchant || !f->platform || !f->other ||
@@ -84,7 +94,7 @@ struct wxpay_fake *wxpay_fake_new(const char *dir)
         write_pem(dir, "platform_pub.pem", f->platform, 0, 0644) ||
         write_pem(dir, "platform_key.pem", f->platform, 1, 0600) ||
         write_pem(dir, "other_pub.pem", f->other, 0, 0644) || write_ec(dir) ||
-        write_file(apiv3, FAKE_APIV3_KEY, strlen(FAKE_APIV3_KEY), 0600)) {
+        write_file(apiv3, f->apiv3, strlen(f->apiv3), 0600)) {
         wxpay_fake_free(f);
         return NULL;
     }
@@ -99,6 +109,11 @@ void wxpay_fake_free(struct wxpay_fake *f)
     EVP_PKEY_free(f->platform);
     EVP_PKEY_free(f->other);
     free(f);
+}
+
+const char *wxpay_fake_apiv3_key(const struct wxpay_fake *f)
+{
+    return f->apiv3;
 }
 
 const char *wxpay_fake_path(const struct wxpay_fake *f, const char *name)
@@ -171,8 +186,8 @@ int wxpay_fake_notify(const struct wxpay_fake *f, const char *plain, int64_t ts_
                       const char *apiv3_key, struct fake_notify *ret)
 {
     memset(ret, 0, sizeof(*ret));
-    char *ct = wxpay_fake_encrypt(apiv3_key ? apiv3_key : FAKE_APIV3_KEY, "fdasflkja484",
-                                  "transaction", plain, strlen(plain));
+    char *ct = wxpay_fake_encrypt(apiv3_key ? apiv3_key : f->apiv3, "fdasflkja484", "transaction",
+                                  plain, strlen(plain));
     if (!ct)
         return -1;
     size_t cap = strlen(ct) + 512;

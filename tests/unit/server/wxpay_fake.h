@@ -17,11 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FAKE_APPID     "wxd678efh567hg6787"
-#define FAKE_MCHID     "1230000109"
-#define FAKE_SERIAL    "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
-#define FAKE_KEY_ID    "PUB_KEY_ID_0112340000000000000000000000000001"
-#define FAKE_APIV3_KEY "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"
+#define FAKE_APPID  "wxd678efh567hg6787"
+#define FAKE_MCHID  "1230000109"
+#define FAKE_SERIAL "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+#define FAKE_KEY_ID "PUB_KEY_ID_0112340000000000000000000000000001"
 
 struct wxpay_fake;
 
@@ -32,6 +31,9 @@ struct wxpay_fake;
  */
 struct wxpay_fake *wxpay_fake_new(const char *dir);
 void wxpay_fake_free(struct wxpay_fake *f);
+
+/* The APIv3 key made at run time: 32 characters of A-Z a-z 0-9. */
+const char *wxpay_fake_apiv3_key(const struct wxpay_fake *f);
 
 /* Full paths of the files written. */
 const char *wxpay_fake_path(const struct wxpay_fake *f, const char *name);
@@ -63,7 +65,7 @@ struct fake_notify {
 
 /*
  * Wraps the transaction JSON plain in a notification (encrypted with the
- * APIv3 key apiv3_key, or FAKE_APIV3_KEY when NULL) dated ts_s, signed by the
+ * APIv3 key apiv3_key, or the fake's own when NULL) dated ts_s, signed by the
  * platform key. Free with fake_notify_free().
  */
 int wxpay_fake_notify(const struct wxpay_fake *f, const char *plain, int64_t ts_s,
