@@ -33,6 +33,9 @@ if(SMARTMETER_BUILD_SERVER)
   pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt)
   # Outbound HTTPS to WeChat's login API (OpenSSL flavour); only server/auth/wechat.c includes curl.h.
   pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+  # WeChat Pay API v3: RSA-SHA256 signatures and AES-256-GCM (OpenSSL's libcrypto); only
+  # server/wxpay/wxpay_crypto.c includes OpenSSL's headers.
+  pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)
 endif()
 
 if(SMARTMETER_BUILD_TESTS)

@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config git ca-certificates
     libpaho-mqtt-dev libmicrohttpd-dev libgnutls28-dev libmariadb-dev libsqlite3-dev libjansson-dev
-    libjwt-dev libsodium-dev libgpiod-dev libcmocka-dev libkissfft-dev libcurl4-openssl-dev
+    libjwt-dev libsodium-dev libgpiod-dev libcmocka-dev libkissfft-dev libcurl4-openssl-dev libssl-dev
     mosquitto mosquitto-clients mariadb-server mariadb-client sqlite3
     python3 curl openssl procps tzdata
+    python3-cryptography # the WeChat Pay stand-in (tests/lib/wxpay_standin.py): RSA and AES-GCM
     clang libclang-rt-14-dev # the libFuzzer harnesses (tests/fuzz): clang and its runtimes
 )
 # The mini program's tests (tests/frontend) need node and npm: Debian's, unless a node is
