@@ -89,8 +89,30 @@ int ops_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_p
 /* ops_ledger.c */
 int ops_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
                  const char *idempotency_key, struct recharge_result *ret);
+/*
+ * The one way a ledger entry is written, in the open transaction: locks the
+ * device row, moves its balance by amount_fen (-ERANGE when it would leave
+ * +-STORE_BALANCE_MAX_FEN) and records the entry of kind with the balance
+ * after. *ret_ledger_id and *ret_balance_fen are optional.
+ */
+int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind, int64_t amount_fen,
+                      int64_t actor_user_id, const char *key, int64_t *ret_ledger_id,
+                      int64_t *ret_balance_fen);
 int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                     void *ctx);
+
+/* ops_billing.c */
+int ops_tariff_add(struct store *s, int64_t device_pk, const struct tariff *t);
+int ops_tariff_versions(struct store *s, int64_t device_pk, int64_t from_ms, struct tariff *v,
+                        size_t max, size_t *ret_n);
+int ops_billing_settings_get(struct store *s, int64_t device_pk, struct billing_settings *ret);
+int ops_billing_settings_set(struct store *s, int64_t device_pk,
+                             const struct billing_settings_change *ch,
+                             struct billing_settings *ret);
+int ops_billing_run(struct store *s, int64_t device_pk, int64_t now_ms, int64_t gap_wait_ms,
+                    struct billing_run_result *ret);
+int ops_charges_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                      size_t limit, store_charge_cb cb, void *ctx);
 
 /* ops_captures.c */
 int ops_capture_create(struct store *s, int64_t device_pk, const char *request_id,

@@ -68,15 +68,21 @@ static int find_key(struct sql_store *q, int64_t actor_user_id, const char *key,
     return r;
 }
 
-static int write_credit(struct sql_store *q, int64_t device_pk, int64_t amount_fen,
-                        int64_t actor_user_id, const char *key, struct recharge_result *out)
+/*
+ * The one way an entry reaches the ledger (ops.h): the balance moves by
+ * amount_fen and the entry records it with the balance after, in the open
+ * transaction, the device row locked by lock_balance() first.
+ */
+static int write_entry(struct sql_store *q, int64_t device_pk, const char *kind,
+                       int64_t amount_fen, int64_t actor_user_id, const char *key,
+                       int64_t new_balance_fen, int64_t *ret_ledger_id)
 {
     struct db_stmt *st = NULL;
     int r = sql_stmt(q, SQL_DEVICE_SET_BALANCE, "UPDATE devices SET balance = ? WHERE id = ?", NULL,
                      &st);
     if (r)
         return r;
-    db_bind_money(st, out->new_balance_fen);
+    db_bind_money(st, new_balance_fen);
     db_bind_int(st, device_pk);
     r = sql_run(q, st, "update balance");
     if (!r)
@@ -87,16 +93,37 @@ static int write_credit(struct sql_store *q, int64_t device_pk, int64_t amount_f
     if (r)
         return r;
     db_bind_int(st, device_pk);
-    db_bind_text(st, "recharge");
+    db_bind_text(st, kind);
     db_bind_money(st, amount_fen);
-    db_bind_money(st, out->new_balance_fen);
+    db_bind_money(st, new_balance_fen);
     db_bind_id(st, actor_user_id);
     db_bind_text(st, key);
     db_bind_int(st, time_now_ms());
     r = sql_run(q, st, "write ledger");
     if (!r)
-        out->ledger_id = db_last_id(st);
+        *ret_ledger_id = db_last_id(st);
     return r;
+}
+
+int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind, int64_t amount_fen,
+                      int64_t actor_user_id, const char *key, int64_t *ret_ledger_id,
+                      int64_t *ret_balance_fen)
+{
+    int64_t balance = 0, id = 0;
+    int r = lock_balance(q, device_pk, &balance);
+    if (r)
+        return r;
+    if (amount_fen > 0 ? balance > STORE_BALANCE_MAX_FEN - amount_fen
+                       : balance < -STORE_BALANCE_MAX_FEN - amount_fen)
+        return store_fail(&q->base, -ERANGE, "balance would leave its range");
+    r = write_entry(q, device_pk, kind, amount_fen, actor_user_id, key, balance + amount_fen, &id);
+    if (r)
+        return r;
+    if (ret_ledger_id)
+        *ret_ledger_id = id;
+    if (ret_balance_fen)
+        *ret_balance_fen = balance + amount_fen;
+    return 0;
 }
 
 /* One attempt; *ret_retry tells whether a failure may be retried. */
@@ -122,9 +149,9 @@ static int recharge_tx(struct sql_store *q, int64_t device_pk, int64_t amount_fe
     }
     if (!r && balance > STORE_BALANCE_MAX_FEN - amount_fen)
         r = store_fail(&q->base, -ERANGE, "balance would exceed the maximum");
-    out.new_balance_fen = balance + amount_fen;
     if (!r) {
-        r = write_credit(q, device_pk, amount_fen, actor_user_id, key, &out);
+        r = ops_ledger_append(q, device_pk, "recharge", amount_fen, actor_user_id, key,
+                              &out.ledger_id, &out.new_balance_fen);
         *ret_retry = r == -EDEADLK || (key && r == -EEXIST);
     }
     if (!r)

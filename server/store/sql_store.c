@@ -81,6 +81,12 @@ static const struct store_ops sql_ops = {
     .readings_delete_before = ops_readings_delete_before,
     .audit_add = ops_audit_add,
     .audit_list = ops_audit_list,
+    .tariff_add = ops_tariff_add,
+    .tariff_versions = ops_tariff_versions,
+    .billing_settings_get = ops_billing_settings_get,
+    .billing_settings_set = ops_billing_settings_set,
+    .billing_run = ops_billing_run,
+    .charges_query = ops_charges_query,
     .exec_sql = sql_exec,
 };
 

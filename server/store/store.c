@@ -13,6 +13,7 @@
 
 #include "sql.h"
 #include "store_testing.h"
+#include "tariff.h"
 #include "utf8.h"
 
 static const struct scheme {
@@ -487,6 +488,62 @@ int store_audit_list(struct store *s, int64_t before_id, size_t limit, store_aud
     if (limit == 0)
         return 0;
     return s->ops->audit_list(s, before_id, limit, cb, ctx);
+}
+
+/* --- prepaid billing ------------------------------------------------------------------------ */
+
+int store_tariff_add(struct store *s, int64_t device_pk, const struct tariff *t)
+{
+    char err[TARIFF_ERR_LEN];
+    if (device_pk < 0)
+        return store_fail(s, -EINVAL, "no such device");
+    if (tariff_validate(t, err))
+        return store_fail(s, -EINVAL, "tariff: %s", err);
+    return s->ops->tariff_add(s, device_pk, t);
+}
+
+int store_tariff_versions(struct store *s, int64_t device_pk, int64_t from_ms, struct tariff *v,
+                          size_t max, size_t *ret_n)
+{
+    if (device_pk < 0 || max == 0)
+        return store_fail(s, -EINVAL, "tariff versions: a device and room for one");
+    return s->ops->tariff_versions(s, device_pk, from_ms, v, max, ret_n);
+}
+
+int store_billing_settings_get(struct store *s, int64_t device_pk, struct billing_settings *ret)
+{
+    return s->ops->billing_settings_get(s, device_pk, ret);
+}
+
+static bool money_ok(int64_t fen)
+{
+    return fen >= -STORE_BALANCE_MAX_FEN && fen <= STORE_BALANCE_MAX_FEN;
+}
+
+int store_billing_settings_set(struct store *s, int64_t device_pk,
+                               const struct billing_settings_change *ch,
+                               struct billing_settings *ret)
+{
+    if ((ch->has_low_balance && !money_ok(ch->low_balance_fen)) ||
+        (ch->has_cutoff_at && !money_ok(ch->cutoff_at_fen)))
+        return store_fail(s, -ERANGE, "a billing setting is out of the money range");
+    return s->ops->billing_settings_set(s, device_pk, ch, ret);
+}
+
+int store_billing_run(struct store *s, int64_t device_pk, int64_t now_ms, int64_t gap_wait_ms,
+                      struct billing_run_result *ret)
+{
+    if (gap_wait_ms < 0)
+        return store_fail(s, -EINVAL, "gap_wait_ms must not be negative");
+    return s->ops->billing_run(s, device_pk, now_ms, gap_wait_ms, ret);
+}
+
+int store_charges_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                        size_t limit, store_charge_cb cb, void *ctx)
+{
+    if (limit == 0 || from_ms >= to_ms)
+        return 0;
+    return s->ops->charges_query(s, device_pk, from_ms, to_ms, limit, cb, ctx);
 }
 
 int store_testing_exec(struct store *s, const char *sql)

@@ -525,4 +525,95 @@ int store_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup
 int store_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
                                  size_t max_rows, size_t *ret_deleted);
 
+/*
+ * Prepaid billing (docs/billing.md): tariff versions, each device's billing
+ * run over its readings, the charge rows it adds to, and the settings the
+ * cut-off rules read. device_pk STORE_PARK names the park's default tariff,
+ * which a device without versions of its own is billed at (and one with its
+ * own, until its first own version starts).
+ */
+#define STORE_PARK 0
+/* The settings of a device that has set none (yuan 20.00 and 0.00, not protected). */
+#define BILLING_LOW_BALANCE_DEFAULT_FEN INT64_C(2000)
+#define BILLING_CUTOFF_AT_DEFAULT_FEN   INT64_C(0)
+
+struct billing_settings {
+    int64_t low_balance_fen; /* warn the user at or below this balance */
+    int64_t cutoff_at_fen;   /* cut the supply off at or below this balance */
+    bool is_protected;       /* never cut off automatically (a hospital, a pump) */
+    bool is_default;         /* nothing was set: the defaults above */
+    int64_t updated_ms;      /* 0 when is_default */
+};
+
+/* A change: only the fields whose has_ flag is set. */
+struct billing_settings_change {
+    bool has_low_balance, has_cutoff_at, has_protected;
+    int64_t low_balance_fen, cutoff_at_fen;
+    bool is_protected;
+};
+
+/* What one billing run of a device did (store_billing_run()). */
+struct billing_run_result {
+    size_t readings;        /* readings billing dealt with */
+    int64_t energy_mwh;     /* billed now */
+    int64_t fen;            /* charged now (one ledger entry of kind "charge" when > 0) */
+    int64_t balance_fen;    /* the balance after it */
+    size_t events;          /* billing events recorded */
+    bool waiting;           /* stopped at a gap of seq: run again at wait_until_ms */
+    int64_t wait_until_ms;
+    bool more;              /* readings remain after the frontier: run again now */
+};
+
+/* A charge row: what a device consumed in a wall-clock hour at one price. */
+struct charge_row {
+    int64_t hour_ms;
+    int64_t version_ms; /* effective_from of the tariff version, INT64_MIN when unpriced */
+    uint32_t period;
+    char label[16];
+    int64_t price; /* 0.0001 yuan/kWh units */
+    int64_t energy_mwh;
+    int64_t amount_nfen; /* energy_mwh * price: 10^-8 fen */
+    int64_t fen;         /* whole fen charged for it */
+    int64_t first_ms, last_ms;
+};
+typedef int (*store_charge_cb)(const struct charge_row *c, void *ctx);
+
+struct tariff;
+
+/*
+ * Adds tariff version t for a device (or STORE_PARK). Refuses with -ESTALE a
+ * version starting at or before what billing has already billed for the
+ * device (for the park: for any device), since billed consumption is never
+ * priced again; -EEXIST when a version starts at the same instant.
+ */
+int store_tariff_add(struct store *s, int64_t device_pk, const struct tariff *t);
+/*
+ * The tariff versions a device is billed at, ascending (its own, after the
+ * park's until its first own one starts): at most max of them, the newest
+ * ones, or all those after the one in force at from_ms when fewer.
+ * *ret_n counts them. 0 or a negative errno (-EIO for a stored version that
+ * does not read back).
+ */
+int store_tariff_versions(struct store *s, int64_t device_pk, int64_t from_ms, struct tariff *v,
+                          size_t max, size_t *ret_n);
+/* The settings of a device (the defaults when it has set none). */
+int store_billing_settings_get(struct store *s, int64_t device_pk, struct billing_settings *ret);
+/* Changes the settings; *ret (optional) gets them as they are now. -ERANGE past the money range. */
+int store_billing_settings_set(struct store *s, int64_t device_pk,
+                               const struct billing_settings_change *ch,
+                               struct billing_settings *ret);
+/*
+ * Bills the device's readings after its billing frontier (at most
+ * CHARGE_MAX_BATCH of them), in one transaction: the billing state row
+ * locked, charge_advance() (charge.h) with gap_wait_ms, the charge rows
+ * grown, the fen charged written to the ledger as one entry of kind
+ * "charge", the events and the new state saved. Running it again after a
+ * crash at any point neither bills twice nor misses anything.
+ */
+int store_billing_run(struct store *s, int64_t device_pk, int64_t now_ms, int64_t gap_wait_ms,
+                      struct billing_run_result *ret);
+/* A device's charge rows with from_ms <= hour_ms < to_ms, ascending, at most limit. */
+int store_charges_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                        size_t limit, store_charge_cb cb, void *ctx);
+
 #endif

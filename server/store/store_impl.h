@@ -93,6 +93,18 @@ struct store_ops {
     int (*audit_add)(struct store *s, const struct audit_rec *e);
     int (*audit_list)(struct store *s, int64_t before_id, size_t limit, store_audit_cb cb,
                       void *ctx);
+    /* Prepaid billing (ops_billing.c). */
+    int (*tariff_add)(struct store *s, int64_t device_pk, const struct tariff *t);
+    int (*tariff_versions)(struct store *s, int64_t device_pk, int64_t from_ms, struct tariff *v,
+                           size_t max, size_t *ret_n);
+    int (*billing_settings_get)(struct store *s, int64_t device_pk, struct billing_settings *ret);
+    int (*billing_settings_set)(struct store *s, int64_t device_pk,
+                                const struct billing_settings_change *ch,
+                                struct billing_settings *ret);
+    int (*billing_run)(struct store *s, int64_t device_pk, int64_t now_ms, int64_t gap_wait_ms,
+                       struct billing_run_result *ret);
+    int (*charges_query)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
+                         size_t limit, store_charge_cb cb, void *ctx);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };
