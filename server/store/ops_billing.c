@@ -4,15 +4,15 @@
  * transactional.
  *
  * A billing run of a device, in one transaction:
- *   1. its billing_state row is created when missing and locked
- *      ({FOR_UPDATE}; SQLite's write lock holds already): runs of one device
+ *   1. its device row is locked, then its billing_state row is created when
+ *      missing and locked ({FOR_UPDATE}; SQLite's write lock holds already): runs of one device
  *      queue on it, and a tariff version added meanwhile is checked against
  *      the frontier it leaves;
  *   2. its tariff versions and at most CHARGE_MAX_BATCH readings after the
  *      frontier are read, and charge_advance() bills them;
  *   3. the deltas are added to the charge rows, the events recorded, the fen
- *      written to the ledger as one "charge" entry (ops_ledger_append(): the
- *      device row is locked after the state row, always in that order), and
+ *      written to the ledger as one "charge" entry (ops_ledger_append(), the
+ *      device row locked already), and
  *      the new state saved.
  * A crash before the commit leaves the state as it was, so the next run bills
  * the same readings the same way (charge.h, I4); after it, they are behind
@@ -28,15 +28,27 @@
 #include "tariff.h"
 #include "timeutil.h"
 
-#define BILLING_ATTEMPTS 3
+#define BILLING_ATTEMPTS 5
 /* Most stored versions one device's lookup reads (each list: its own, the park's). */
 #define VERSIONS_SCAN_MAX 100000
 
-/* Creates the device's state row when missing, then reads it locked. */
+/*
+ * Locks the device row, then creates its state row when missing and reads it
+ * locked. The device row comes first, as for every writer of the ledger and
+ * of readings (whose foreign keys take shared locks on it): one lock order.
+ */
 static int lock_state(struct sql_store *q, int64_t device_pk, struct charge_state *ret)
 {
     struct db_stmt *st = NULL;
-    int r = sql_stmt(q, SQL_BILLING_STATE_ENSURE,
+    int r = sql_stmt(q, SQL_BILLING_DEVICE_LOCK, "SELECT id FROM devices WHERE id = ?{FOR_UPDATE}",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    r = sql_row(q, st, "lock device", "no such device");
+    db_reset(st);
+    if (!r)
+        r = sql_stmt(q, SQL_BILLING_STATE_ENSURE,
                      "{INSERT_IGNORE} INTO billing_state (device_pk) VALUES (?)", NULL, &st);
     if (r)
         return r;

@@ -98,6 +98,7 @@ enum sql_id {
     SQL_AUDIT_ADD,
     SQL_AUDIT_LIST,
     /* ops_billing.c */
+    SQL_BILLING_DEVICE_LOCK,
     SQL_BILLING_STATE_ENSURE,
     SQL_BILLING_STATE_LOCK,
     SQL_BILLING_STATE_SAVE,
