@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "biller.h"
 #include "app.h"
 #include "broker.h"
 #include "cli.h"
@@ -232,6 +233,7 @@ static int serve(struct server_options *opt)
     struct server_counters stats;
     struct ingest *ing = NULL;
     struct writer *writer = NULL;
+    struct biller *biller = NULL; /* prepaid billing */
     struct mqtt_client *mq = NULL;
     struct http_server *http = NULL;
     struct forget_ctx forget = {0};
@@ -355,6 +357,15 @@ static int serve(struct server_options *opt)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    struct biller_options bo_billing = {.db = {.url = opt->db},
+                                        .gap_wait_ms = opt->billing_gap_wait_ms};
+    if (biller_start(&bo_billing, &biller, err, sizeof(err))) {
+        code = cli_fail(1, "%s", err);
+        goto out;
+    }
+    wo.committed = biller_notify;
+    wo.committed_ctx = biller;
+
     r = writer_start(&wo, &writer);
     if (r) {
         code = cli_fail(1, "cannot start the database writer: %s", strerror(-r));
@@ -454,6 +465,7 @@ out:
     mqtt_client_stop(mq);
     broker_free(app.broker);
     writer_free(writer);
+    biller_stop(biller); /* after the writer, which notes devices for it */
     ingest_free(ing);
     store_pool_free(app.pool);
     static_site_free(app.web);

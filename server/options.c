@@ -123,5 +123,9 @@ const struct config_option server_option_table[] = {
     {"device_cache_s", CONFIG_INT, OPT(device_cache_s), 0, 3600, "10", "SECONDS",
      "how long an HTTP upload may trust a device's key and secret hash read earlier, instead of "
      "reading them for every upload (0: read every time)"},
+    /* prepaid billing */
+    {"billing_gap_wait_ms", CONFIG_INT, OPT(billing_gap_wait_ms), 0, 3600000, "30000", "MS",
+     "how long billing waits for readings missing before later ones (a backlog still on its "
+     "way) before it bills across the gap; the balance lags consumption by at most this"},
     {0},
 };

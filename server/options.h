@@ -56,6 +56,8 @@ struct server_options {
     char *mqtt_share_group;
     int64_t history_cache_mb;
     int64_t device_cache_s;
+    /* prepaid billing */
+    int64_t billing_gap_wait_ms;
 };
 
 extern const struct config_option server_option_table[];

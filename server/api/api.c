@@ -56,6 +56,11 @@ static const struct route routes[] = {
     {"GET", "/api/audit", api_audit_list, ACCESS_ADMIN},
     {"GET", "/api/health", api_health, ACCESS_PUBLIC},
     {"GET", "/api/stats", api_stats, ACCESS_STAFF},
+    /* Prepaid billing (api_tariff.c, api_statement.c). */
+    {"PUT", "/api/devices/:id/tariff", api_tariff_put, ACCESS_USER},
+    {"GET", "/api/devices/:id/tariff", api_tariff_get, ACCESS_USER},
+    {"PUT", "/api/devices/:id/billing", api_billing_put, ACCESS_USER},
+    {"GET", "/api/devices/:id/billing", api_billing_get, ACCESS_USER},
 };
 
 /*

@@ -209,5 +209,10 @@ void api_user_delete(struct api_call *c);
 void api_device_delete(struct api_call *c);
 void api_device_secret(struct api_call *c);
 void api_audit_list(struct api_call *c);
+/* Prepaid billing (api_tariff.c, api_statement.c). */
+void api_tariff_put(struct api_call *c);
+void api_tariff_get(struct api_call *c);
+void api_billing_put(struct api_call *c);
+void api_billing_get(struct api_call *c);
 
 #endif

@@ -270,6 +270,12 @@ int tariff_parse(const char *buf, size_t len, int64_t now_ms, struct tariff *ret
 void tariff_write_json(struct jsonw *w, const struct tariff *t)
 {
     jsonw_obj_begin(w);
+    tariff_write_members(w, t);
+    jsonw_obj_end(w);
+}
+
+void tariff_write_members(struct jsonw *w, const struct tariff *t)
+{
     jsonw_ktime(w, "effective_from", t->effective_from_ms);
     jsonw_key(w, "periods");
     jsonw_arr_begin(w);
@@ -287,7 +293,6 @@ void tariff_write_json(struct jsonw *w, const struct tariff *t)
         jsonw_obj_end(w);
     }
     jsonw_arr_end(w);
-    jsonw_obj_end(w);
 }
 
 uint32_t tariff_period_at(const struct tariff *t, int64_t tod_ms)

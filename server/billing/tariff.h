@@ -125,6 +125,8 @@ int tariff_validate(const struct tariff *t, char err[TARIFF_ERR_LEN]);
  * What it writes, tariff_from_json() reads back as the same tariff.
  */
 void tariff_write_json(struct jsonw *w, const struct tariff *t);
+/* The same members without the braces, into an object the caller has open (an API answer). */
+void tariff_write_members(struct jsonw *w, const struct tariff *t);
 
 /* The index of the period in force at wall-clock time of day tod_ms (0..86,399,999). */
 uint32_t tariff_period_at(const struct tariff *t, int64_t tod_ms);

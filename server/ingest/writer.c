@@ -648,6 +648,11 @@ static bool write_batch(struct writer *w, struct entry *batch, size_t total,
         atomic_fetch_add(&s->batches, 1);
         atomic_fetch_add(&s->batch_readings, n);
     }
+    /* Billing follows: each device of the batch, once its readings are committed. */
+    if (w->opts.committed)
+        for (struct entry *e = batch; e; e = e->next)
+            if (e->n > 0)
+                w->opts.committed(w->opts.committed_ctx, e->device_pk);
     send_acks(w, batch, total);
     return true;
 }

@@ -54,6 +54,13 @@ struct writer_options {
     struct server_counters *stats;
     writer_publish_fn publish; /* NULL: acks are not sent */
     void *publish_ctx;
+    /*
+     * Told, after each commit, every device the batch stored readings for (a
+     * device may come more than once); from the writer thread, so it must
+     * only note it and return (biller_notify()). NULL: nobody is told.
+     */
+    void (*committed)(void *ctx, int64_t device_pk);
+    void *committed_ctx;
 };
 
 struct writer;
