@@ -1,0 +1,249 @@
+"""Prepaid billing end to end (SPEC.md "Prepaid", docs/billing.md): a time-of-use tariff set
+through the API, a simulated day of readings across its period boundaries delivered live with
+a hole, then the hole's readings as a shuffled late backlog, over HTTP uploads; the balance
+follows to the exact fen of a reference computed here, independently of the server's code, and
+the ledger's charge entries add up to it. Then the refusals: a version at or before what is
+billed, a tariff from a user, bad bodies; billing settings; and a server killed with SIGKILL
+while billing bills nothing twice and misses nothing."""
+import datetime
+import random
+import time
+
+from harness import main
+from ingest_common import IngestTest
+
+DEVICE = "bill-1"
+DEVICE_KILL = "bill-2"
+ZONE = datetime.timezone(datetime.timedelta(hours=8))  # Asia/Shanghai: no DST
+GAP_WAIT_MS = 40000
+RECHARGE_FEN = 100000  # 1000.00 yuan
+NFEN_PER_FEN = 10 ** 8
+
+# (from "HH:MM", price in 0.0001 yuan/kWh, label): a Chinese industrial TOU day.
+PERIODS = [("00:00", 3000, "谷"), ("08:00", 9500, "峰"), ("12:00", 6100, "平"),
+           ("17:00", 9500, "峰"), ("19:00", 12000, "尖"), ("21:00", 6100, "平"),
+           ("23:00", 3000, "谷")]
+
+
+def price_text(units):
+    return f"{units // 10000}.{units % 10000:04d}"
+
+
+def tariff_body(effective_from):
+    return {"periods": [{"from": f, "price": price_text(p), "label": lab}
+                        for f, p, lab in PERIODS],
+            "effective_from": effective_from}
+
+
+def period_price(ms):
+    """The price in force at instant ms, by the site's wall clock."""
+    local = datetime.datetime.fromtimestamp(ms / 1000, ZONE)
+    minute = local.hour * 60 + local.minute
+    price = PERIODS[-1][1]
+    for f, p, _ in PERIODS:
+        h, m = map(int, f.split(":"))
+        if h * 60 + m <= minute:
+            price = p
+    return price
+
+
+def period_starts(t0, t1):
+    """Every instant in (t0, t1) where a period starts, ascending."""
+    out = []
+    day = datetime.datetime.fromtimestamp(t0 / 1000, ZONE).replace(hour=0, minute=0, second=0,
+                                                                   microsecond=0)
+    while int(day.timestamp() * 1000) < t1:
+        for f, _, _ in PERIODS:
+            h, m = map(int, f.split(":"))
+            ms = int((day + datetime.timedelta(hours=h, minutes=m)).timestamp() * 1000)
+            if t0 < ms < t1:
+                out.append(ms)
+        day += datetime.timedelta(days=1)
+    return sorted(set(out))
+
+
+def reference_fen(readings):
+    """The fen a day of readings (seq order) costs: each span's energy spread evenly over its
+    time, the part up to instant x being floor(E * (x - ts_a) / (ts_b - ts_a)), each slice at
+    the price in force at its start; whole fen of the exact sum (the remainder is carried)."""
+    nfen = 0
+    for a, b in zip(readings, readings[1:]):
+        e = (b["energy_wh"] - a["energy_wh"]) * 1000  # mWh
+        d = b["ts"] - a["ts"]
+        cuts = [a["ts"]] + period_starts(a["ts"], b["ts"]) + [b["ts"]]
+        done = 0
+        for x0, x1 in zip(cuts, cuts[1:]):
+            upto = e * (x1 - a["ts"]) // d
+            nfen += (upto - done) * period_price(x0)
+            done = upto
+        assert done == e
+    return nfen // NFEN_PER_FEN
+
+
+def simulated_day(day_start_ms, rng):
+    """A reading every 5 minutes (with jitter, never on a period's start) over a local day, the
+    load heavier by day."""
+    out, wh = [], 1_000_000
+    for k in range(24 * 12 + 1):
+        ts = day_start_ms + k * 300_000 + 1000 + rng.randrange(0, 200_000)
+        hour = datetime.datetime.fromtimestamp(ts / 1000, ZONE).hour
+        wh += rng.randrange(50, 400) * (3 if 8 <= hour < 22 else 1)
+        out.append({"seq": k + 1, "ts": ts, "voltage": 230.0, "current": 5.0, "energy_wh": wh})
+    return out
+
+
+class Billing(IngestTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ingest_fixture([DEVICE, DEVICE_KILL],
+                           extra_args=["--timezone", "Asia/Shanghai",
+                                       "--billing-gap-wait-ms", str(GAP_WAIT_MS)],
+                           connect=False)
+        cls.secrets = cls.srv.secrets
+        # Yesterday, local: a whole day in the past.
+        today = datetime.datetime.now(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+        cls.day0 = today - datetime.timedelta(days=1)
+        cls.day0_ms = int(cls.day0.timestamp() * 1000)
+
+    def req(self, method, path, body=None, token=None):
+        return self.srv.request(method, path, body, token=token or self.token)
+
+    def device(self, device):
+        r = self.req("GET", f"/api/devices/{device}")
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def balance_fen(self, device):
+        return round(float(self.device(device)["balance"]) * 100)
+
+    def upload(self, device, readings):
+        for rd in readings:
+            r = self.srv.upload(self.secrets[device], dict(rd, device_id=device), timeout=60)
+            self.assertEqual(r.status, 200, r)
+
+    def recharge(self, device, fen):
+        r = self.req("POST", f"/api/device/recharge/{device}",
+                     {"amount": f"{fen // 100}.{fen % 100:02d}"})
+        self.assertEqual(r.status, 200, r)
+
+    def wait_balance(self, device, want, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.balance_fen(device)
+            if got == want:
+                return time.monotonic()
+            time.sleep(0.2)
+        self.fail(f"{device}: balance {self.balance_fen(device)} fen, want {want}")
+
+    def ledger(self, device):
+        r = self.req("GET", f"/api/devices/{device}/ledger?limit=1000")
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def assert_ledger_adds_up(self, device, charged_fen):
+        led = self.ledger(device)
+        entries = list(reversed(led["entries"]))  # oldest first
+        total = 0
+        for e in entries:
+            total += round(float(e["amount"]) * 100)
+            self.assertEqual(round(float(e["balance_after"]) * 100), total, e)
+        self.assertEqual(round(float(led["balance"]) * 100), total)
+        charges = [e for e in entries if e["kind"] == "charge"]
+        self.assertTrue(charges)
+        self.assertEqual(-sum(round(float(e["amount"]) * 100) for e in charges), charged_fen)
+
+    def test_1_a_tariff_is_set_and_read_back(self):
+        eff = (self.day0 - datetime.timedelta(days=1)).isoformat()
+        for dev in (DEVICE, DEVICE_KILL):
+            r = self.req("PUT", f"/api/devices/{dev}/tariff", tariff_body(eff))
+            self.assertEqual(r.status, 200, r)
+        r = self.req("GET", f"/api/devices/{DEVICE}/tariff")
+        self.assertEqual(r.status, 200, r)
+        got = r.json()
+        self.assertEqual([(p["from"], p["price"], p.get("label")) for p in got["periods"]],
+                         [(f, price_text(p), lab) for f, p, lab in PERIODS])
+        # Refusals: a bad price, an unknown key, a body that is not JSON.
+        bad = tariff_body(eff)
+        bad["periods"][0]["price"] = "0.12345"
+        self.assertEqual(self.req("PUT", f"/api/devices/{DEVICE}/tariff", bad).status, 400)
+        self.assertEqual(self.req("PUT", f"/api/devices/{DEVICE}/tariff",
+                                  {"periods": [{"from": "00:00", "price": 1}], "x": 1}).status,
+                         400)
+        self.assertEqual(self.req("PUT", f"/api/devices/{DEVICE}/tariff", {}).status, 400)
+        self.assertEqual(self.req("PUT", f"/api/devices/nosuch/tariff", tariff_body(eff)).status,
+                         404)
+
+    def test_2_a_day_live_then_a_shuffled_backlog_is_billed_to_the_fen(self):
+        rng = random.Random(12)
+        day = simulated_day(self.day0_ms, rng)
+        want = reference_fen(day)
+        self.assertGreater(want, 1000)
+        self.recharge(DEVICE, RECHARGE_FEN)
+        # Live: everything but a hole across the 17:00 and 19:00 period starts.
+        hole = [r for r in day if 16 * 12 <= r["seq"] <= 20 * 12]
+        live = [r for r in day if r not in hole]
+        start = time.monotonic()
+        self.upload(DEVICE, live)
+        # Billing holds at the hole: what is before it is billed, nothing after.
+        before_hole = [r for r in day if r["seq"] < hole[0]["seq"]]
+        self.wait_balance(DEVICE, RECHARGE_FEN - reference_fen(before_hole), 30)
+        rng.shuffle(hole)
+        self.upload(DEVICE, hole)
+        done = self.wait_balance(DEVICE, RECHARGE_FEN - want, 60)
+        self.assertLess(done - start, 60)  # the balance follows within a minute
+        time.sleep(1.5)
+        self.assertEqual(self.balance_fen(DEVICE), RECHARGE_FEN - want)
+        self.assert_ledger_adds_up(DEVICE, want)
+        # The same readings again change nothing.
+        self.upload(DEVICE, rng.sample(day, 40))
+        time.sleep(1.5)
+        self.assertEqual(self.balance_fen(DEVICE), RECHARGE_FEN - want)
+
+    def test_3_a_version_at_or_before_what_is_billed_is_refused(self):
+        at = datetime.datetime.fromtimestamp(self.day0_ms / 1000 + 3600, ZONE).isoformat()
+        r = self.req("PUT", f"/api/devices/{DEVICE}/tariff", tariff_body(at))
+        self.assertEqual(r.status, 409, r)
+        later = (datetime.datetime.now(ZONE) + datetime.timedelta(days=1)).isoformat()
+        r = self.req("PUT", f"/api/devices/{DEVICE}/tariff", tariff_body(later))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(self.req("GET", f"/api/devices/{DEVICE}/tariff").json()["upcoming"]),
+                         1)
+
+    def test_4_billing_settings(self):
+        r = self.req("PUT", f"/api/devices/{DEVICE}/billing",
+                     {"low_balance": 20.00, "cutoff_at": "-5.50", "protected": True})
+        self.assertEqual(r.status, 200, r)
+        got = r.json()
+        self.assertEqual((got["low_balance"], got["cutoff_at"], got["protected"]),
+                         (20.0, -5.5, True))
+        r = self.req("PUT", f"/api/devices/{DEVICE}/billing", {"protected": False})
+        self.assertEqual(r.status, 200, r)
+        got = self.req("GET", f"/api/devices/{DEVICE}/billing").json()
+        self.assertEqual((got["low_balance"], got["cutoff_at"], got["protected"]),
+                         (20.0, -5.5, False))
+        for body in ({"low_balance": 0.001}, {"protected": "yes"}, {"limit": 1}, {}):
+            self.assertEqual(self.req("PUT", f"/api/devices/{DEVICE}/billing", body).status, 400,
+                             body)
+
+    def test_5_a_server_killed_while_billing_bills_nothing_twice(self):
+        rng = random.Random(99)
+        day = simulated_day(self.day0_ms, rng)
+        want = reference_fen(day)
+        self.recharge(DEVICE_KILL, RECHARGE_FEN)
+        # Batches of uploads, the server killed with SIGKILL now and then as billing runs.
+        chunks = [day[i:i + 40] for i in range(0, len(day), 40)]
+        for k, chunk in enumerate(chunks):
+            self.upload(DEVICE_KILL, chunk)
+            if k % 2 == 1:
+                time.sleep(0.05 * k)
+                self.srv.kill()
+                self.srv.start()
+        self.wait_balance(DEVICE_KILL, RECHARGE_FEN - want, 60)
+        time.sleep(1.5)
+        self.assertEqual(self.balance_fen(DEVICE_KILL), RECHARGE_FEN - want)
+        self.assert_ledger_adds_up(DEVICE_KILL, want)
+
+
+if __name__ == "__main__":
+    main()
