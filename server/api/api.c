@@ -61,6 +61,7 @@ static const struct route routes[] = {
     {"GET", "/api/devices/:id/tariff", api_tariff_get, ACCESS_USER},
     {"PUT", "/api/devices/:id/billing", api_billing_put, ACCESS_USER},
     {"GET", "/api/devices/:id/billing", api_billing_get, ACCESS_USER},
+    {"GET", "/api/devices/:id/statement", api_statement, ACCESS_USER},
 };
 
 /*

@@ -214,5 +214,6 @@ void api_tariff_put(struct api_call *c);
 void api_tariff_get(struct api_call *c);
 void api_billing_put(struct api_call *c);
 void api_billing_get(struct api_call *c);
+void api_statement(struct api_call *c);
 
 #endif

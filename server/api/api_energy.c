@@ -13,6 +13,7 @@
 #include "api_energy.h"
 #include "history.h"
 #include "sitetime.h"
+#include "tariff.h"
 #include "timeutil.h"
 
 #define ENERGY_DEFAULT_DAYS   30
@@ -79,6 +80,72 @@ static void day_energy(struct rollup_counters *prev, const struct energy_day *d,
 }
 
 /* The local month "YYYY-MM" or a date in it ("YYYY-MM-DD"): its first instant. */
+/*
+ * What billing charged in each bucket (store_charges_query()): the fen
+ * charged, and the energy and fen at each price (a tariff period) within it.
+ */
+#define COST_PRICES_MAX 16
+struct cost_price {
+    char label[16];
+    int64_t price, mwh, fen;
+};
+struct cost_bucket {
+    int64_t start_ms, end_ms, fen;
+    size_t n;
+    struct cost_price p[COST_PRICES_MAX];
+};
+struct costs {
+    struct cost_bucket *b;
+    size_t n, at;
+};
+
+static int add_charge_row(const struct charge_row *row, void *ctx)
+{
+    struct costs *cs = ctx;
+    while (cs->at < cs->n && row->hour_ms >= cs->b[cs->at].end_ms)
+        cs->at++;
+    if (cs->at == cs->n || row->hour_ms < cs->b[cs->at].start_ms)
+        return 0;
+    struct cost_bucket *b = &cs->b[cs->at];
+    b->fen += row->fen;
+    size_t i = 0;
+    while (i < b->n && !(b->p[i].price == row->price && strcmp(b->p[i].label, row->label) == 0))
+        i++;
+    if (i == b->n) {
+        if (b->n == COST_PRICES_MAX)
+            i = b->n - 1; /* more prices in one bucket than a tariff has: the last holds them */
+        else
+            b->n++;
+        snprintf(b->p[i].label, sizeof(b->p[i].label), "%s", row->label);
+        b->p[i].price = row->price;
+    }
+    b->p[i].mwh += row->energy_mwh;
+    b->p[i].fen += row->fen;
+    return 0;
+}
+
+/* Most charge rows one answer reads: 400 days of hours, several prices an hour. */
+#define COST_MAX_ROWS 200000
+
+static void write_cost(struct jsonw *w, const struct cost_bucket *b)
+{
+    jsonw_kmoney(w, "cost", b->fen);
+    jsonw_key(w, "periods");
+    jsonw_arr_begin(w);
+    for (size_t i = 0; i < b->n; i++) {
+        char price[TARIFF_PRICE_TEXT_LEN];
+        tariff_price_format(b->p[i].price, price);
+        jsonw_obj_begin(w);
+        jsonw_kstr(w, "label", b->p[i].label);
+        jsonw_kstr(w, "price", price);
+        jsonw_key(w, "energy_wh");
+        jsonw_milli_fixed(w, b->p[i].mwh);
+        jsonw_kmoney(w, "cost", b->p[i].fen);
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
+}
+
 static int parse_month(const char *s, int64_t *ret_ms)
 {
     char day[16];
@@ -167,6 +234,21 @@ void api_device_energy(struct api_call *c)
         r = api_store_result(c, store_rollups_query_of(c->store, dev.id, ROLLUP_1D, first, end,
                                                        false, READING_FIELDS_SINGLE,
                                                        ENERGY_MAX_DAY_ROWS, collect_day, &days));
+    struct costs costs = {0};
+    if (!r) {
+        costs.n = (size_t)count_buckets(months, first, last, cap);
+        costs.b = calloc(costs.n, sizeof(*costs.b));
+        if (!costs.b)
+            r = -ENOMEM;
+        size_t i = 0;
+        for (int64_t b = first; costs.b && i < costs.n; b = next_bucket(months, b), i++) {
+            costs.b[i].start_ms = b;
+            costs.b[i].end_ms = next_bucket(months, b);
+        }
+    }
+    if (!r)
+        r = api_store_result(c, store_charges_query(c->store, dev.id, first, end, COST_MAX_ROWS,
+                                                    add_charge_row, &costs));
     if (r == -ENOMEM) {
         api_error(c, 500, "out of memory");
         goto out;
@@ -184,8 +266,9 @@ void api_device_energy(struct api_call *c)
     jsonw_kstr(&w, "period", months ? "month" : "day");
     jsonw_key(&w, "buckets");
     jsonw_arr_begin(&w);
-    size_t k = 0;
-    for (int64_t b = first; b < end; b = next_bucket(months, b)) {
+    size_t k = 0, bi = 0;
+    int64_t total_fen = 0;
+    for (int64_t b = first; b < end; b = next_bucket(months, b), bi++) {
         int64_t next = next_bucket(months, b), import_mwh = 0, export_mwh = 0, n = 0;
         for (; k < days.n && days.d[k].start_ms < next; k++) {
             int64_t i, e;
@@ -207,12 +290,18 @@ void api_device_energy(struct api_call *c)
         jsonw_key(&w, "export_wh");
         jsonw_milli_fixed(&w, export_mwh);
         jsonw_kint(&w, "readings", n);
+        if (bi < costs.n) {
+            write_cost(&w, &costs.b[bi]);
+            total_fen += costs.b[bi].fen;
+        }
         jsonw_obj_end(&w);
     }
     jsonw_arr_end(&w);
+    jsonw_kmoney(&w, "cost", total_fen);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 out:
+    free(costs.b);
     free(days.d);
 }
 

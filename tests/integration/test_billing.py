@@ -62,6 +62,23 @@ def period_starts(t0, t1):
     return sorted(set(out))
 
 
+def reference_energy_by_label(readings):
+    """The mWh consumed in each tariff period (by label), spread as reference_fen() does."""
+    label_of = {p: lab for _, p, lab in PERIODS}
+    out = {}
+    for a, b in zip(readings, readings[1:]):
+        e = (b["energy_wh"] - a["energy_wh"]) * 1000
+        d = b["ts"] - a["ts"]
+        cuts = [a["ts"]] + period_starts(a["ts"], b["ts"]) + [b["ts"]]
+        done = 0
+        for x0, x1 in zip(cuts, cuts[1:]):
+            upto = e * (x1 - a["ts"]) // d
+            lab = label_of[period_price(x0)]
+            out[lab] = out.get(lab, 0) + upto - done
+            done = upto
+    return out
+
+
 def reference_fen(readings):
     """The fen a day of readings (seq order) costs: each span's energy spread evenly over its
     time, the part up to instant x being floor(E * (x - ts_a) / (ts_b - ts_a)), each slice at
@@ -195,10 +212,47 @@ class Billing(IngestTest):
         time.sleep(1.5)
         self.assertEqual(self.balance_fen(DEVICE), RECHARGE_FEN - want)
         self.assert_ledger_adds_up(DEVICE, want)
+        # The energy API's cost per day and per period, and the month's statement, say the same.
+        self.check_costs(day, want)
         # The same readings again change nothing.
         self.upload(DEVICE, rng.sample(day, 40))
         time.sleep(1.5)
         self.assertEqual(self.balance_fen(DEVICE), RECHARGE_FEN - want)
+
+    def check_costs(self, day, want):
+        first = self.day0.strftime("%Y-%m-%d")
+        last = (self.day0 + datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+        r = self.req("GET", f"/api/devices/{DEVICE}/energy?period=day&from={first}&to={last}")
+        self.assertEqual(r.status, 200, r)
+        got = r.json()
+        fen = lambda v: round(float(v) * 100)
+        self.assertEqual(sum(fen(b["cost"]) for b in got["buckets"]), want)
+        self.assertEqual(fen(got["cost"]), want)
+        by_label = {}
+        for b in got["buckets"]:
+            self.assertEqual(sum(fen(p["cost"]) for p in b["periods"]), fen(b["cost"]))
+            for p in b["periods"]:
+                mwh = round(float(p["energy_wh"]) * 1000)
+                by_label[p["label"]] = by_label.get(p["label"], 0) + mwh
+        self.assertEqual(by_label, reference_energy_by_label(day))
+        # The statement of the month(s) the day's charges fall in.
+        months = sorted({self.day0.strftime("%Y-%m"),
+                         (self.day0 + datetime.timedelta(days=1)).strftime("%Y-%m")})
+        total = 0
+        for m in months:
+            r = self.req("GET", f"/api/devices/{DEVICE}/statement?month={m}")
+            self.assertEqual(r.status, 200, r)
+            self.assertTrue(r.headers.get("Content-Type", "").startswith("text/csv"), r.headers)
+            lines = r.body.strip().split("\r\n")
+            self.assertEqual(lines[0], "date,period,price,energy_kwh,cost")
+            rows = [ln.split(",") for ln in lines[1:]]
+            self.assertEqual(rows[-1][0], "total")
+            self.assertEqual(sum(fen(row[4]) for row in rows[:-1]), fen(rows[-1][4]))
+            total += fen(rows[-1][4])
+        self.assertEqual(total, want)
+        self.assertEqual(self.req("GET", f"/api/devices/{DEVICE}/statement?month=2026-13").status,
+                         400)
+        self.assertEqual(self.req("GET", f"/api/devices/{DEVICE}/statement").status, 400)
 
     def test_3_a_version_at_or_before_what_is_billed_is_refused(self):
         at = datetime.datetime.fromtimestamp(self.day0_ms / 1000 + 3600, ZONE).isoformat()
