@@ -21,7 +21,7 @@
 
 #define NOTED_MAX       65536
 #define WAITING_MAX     65536
-#define SWEEP_MS        60000
+#define SWEEP_MS        600000
 #define RETRY_MS        5000
 #define RUNS_PER_DEVICE 64 /* CHARGE_MAX_BATCH readings each before the next device's turn */
 
