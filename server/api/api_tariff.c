@@ -63,8 +63,8 @@ void api_tariff_get(struct api_call *c)
     static _Thread_local struct tariff v[CHARGE_MAX_VERSIONS];
     size_t n = 0;
     int64_t now = time_now_ms();
-    int r = api_store_result(c, store_tariff_versions(c->store, dev.id, now, v,
-                                                      CHARGE_MAX_VERSIONS, &n));
+    int r = api_store_result(
+        c, store_tariff_versions(c->store, dev.id, now, v, CHARGE_MAX_VERSIONS, &n));
     if (r) {
         api_store_error(c, r);
         return;

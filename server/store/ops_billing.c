@@ -214,8 +214,7 @@ static int tariff_add_tx(struct sql_store *q, int64_t device_pk, const struct ta
     if (!r)
         r = device_pk == STORE_PARK ? park_frontier(q, &cs) : lock_state(q, device_pk, &cs);
     if (!r && !charge_version_allowed(&cs, t->effective_from_ms))
-        r = store_fail(&q->base, -ESTALE,
-                       "effective_from must be after what is already billed");
+        r = store_fail(&q->base, -ESTALE, "effective_from must be after what is already billed");
     struct db_stmt *st = NULL;
     if (!r)
         r = sql_stmt(q, SQL_TARIFF_ADD,
@@ -524,8 +523,7 @@ out:
 }
 
 int ops_billing_settings_set(struct store *s, int64_t device_pk,
-                             const struct billing_settings_change *ch,
-                             struct billing_settings *ret)
+                             const struct billing_settings_change *ch, struct billing_settings *ret)
 {
     struct billing_settings out;
     int r;

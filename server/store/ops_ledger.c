@@ -73,9 +73,9 @@ static int find_key(struct sql_store *q, int64_t actor_user_id, const char *key,
  * amount_fen and the entry records it with the balance after, in the open
  * transaction, the device row locked by lock_balance() first.
  */
-static int write_entry(struct sql_store *q, int64_t device_pk, const char *kind,
-                       int64_t amount_fen, int64_t actor_user_id, const char *key,
-                       int64_t new_balance_fen, int64_t *ret_ledger_id)
+static int write_entry(struct sql_store *q, int64_t device_pk, const char *kind, int64_t amount_fen,
+                       int64_t actor_user_id, const char *key, int64_t new_balance_fen,
+                       int64_t *ret_ledger_id)
 {
     struct db_stmt *st = NULL;
     int r = sql_stmt(q, SQL_DEVICE_SET_BALANCE, "UPDATE devices SET balance = ? WHERE id = ?", NULL,

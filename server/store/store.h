@@ -554,14 +554,14 @@ struct billing_settings_change {
 
 /* What one billing run of a device did (store_billing_run()). */
 struct billing_run_result {
-    size_t readings;        /* readings billing dealt with */
-    int64_t energy_mwh;     /* billed now */
-    int64_t fen;            /* charged now (one ledger entry of kind "charge" when > 0) */
-    int64_t balance_fen;    /* the balance after it */
-    size_t events;          /* billing events recorded */
-    bool waiting;           /* stopped at a gap of seq: run again at wait_until_ms */
+    size_t readings;     /* readings billing dealt with */
+    int64_t energy_mwh;  /* billed now */
+    int64_t fen;         /* charged now (one ledger entry of kind "charge" when > 0) */
+    int64_t balance_fen; /* the balance after it (set when fen > 0) */
+    size_t events;       /* billing events recorded */
+    bool waiting;        /* stopped at a gap of seq: run again at wait_until_ms */
     int64_t wait_until_ms;
-    bool more;              /* readings remain after the frontier: run again now */
+    bool more; /* readings remain after the frontier: run again now */
 };
 
 /* A charge row: what a device consumed in a wall-clock hour at one price. */

@@ -219,9 +219,8 @@ static void test_a_run_bills_time_of_use_to_the_fen_and_the_ledger_adds_up(void 
     put(st, d, 6, DAY0_MS + 11 * HOUR, 5 * KWH);
     assert_int_equal(store_billing_run(st, d, DAY0_MS + 11 * HOUR, GAP_MS, &res), 0);
     rs.n = 0;
-    assert_int_equal(store_charges_query(st, d, DAY0_MS + 10 * HOUR, DAY0_MS + 11 * HOUR, 64,
-                                         keep_row, &rs),
-                     0);
+    assert_int_equal(
+        store_charges_query(st, d, DAY0_MS + 10 * HOUR, DAY0_MS + 11 * HOUR, 64, keep_row, &rs), 0);
     assert_int_equal(rs.n, 1);
     assert_int_equal(rs.r[0].energy_mwh, KWH);
     assert_int_equal(rs.r[0].fen, 95);
@@ -330,8 +329,10 @@ static void test_settings_default_then_change_field_by_field(void **state)
     assert_int_equal(store_billing_settings_set(st, d, &ch, &s), 0);
     assert_int_equal(s.cutoff_at_fen, -550);
     assert_int_equal(s.low_balance_fen, BILLING_LOW_BALANCE_DEFAULT_FEN);
-    ch = (struct billing_settings_change){.has_protected = true, .is_protected = true,
-                                          .has_low_balance = true, .low_balance_fen = 12345};
+    ch = (struct billing_settings_change){.has_protected = true,
+                                          .is_protected = true,
+                                          .has_low_balance = true,
+                                          .low_balance_fen = 12345};
     assert_int_equal(store_billing_settings_set(st, d, &ch, NULL), 0);
     assert_int_equal(store_billing_settings_get(st, d, &s), 0);
     assert_false(s.is_default);
@@ -343,6 +344,41 @@ static void test_settings_default_then_change_field_by_field(void **state)
     assert_int_equal(store_billing_settings_set(st, d, &ch, NULL), -ERANGE);
     ch = (struct billing_settings_change){.has_protected = true};
     assert_int_equal(store_billing_settings_set(st, 987654, &ch, NULL), -ENOENT);
+}
+
+static int count_row(const struct charge_row *c, void *ctx)
+{
+    (void)c;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static void test_a_deleted_device_takes_its_billing_along(void **state)
+{
+    (void)state;
+    int64_t d = add_device("del1");
+    struct tariff t = flat(DAY0_MS, 10000);
+    assert_int_equal(store_tariff_add(st, d, &t), 0);
+    struct billing_settings_change ch = {.has_protected = true, .is_protected = true};
+    assert_int_equal(store_billing_settings_set(st, d, &ch, NULL), 0);
+    put(st, d, 1, DAY0_MS + HOUR, 0);
+    put(st, d, 2, DAY0_MS + 2 * HOUR, KWH);
+    struct billing_run_result res;
+    assert_int_equal(store_billing_run(st, d, DAY0_MS + 3 * HOUR, GAP_MS, &res), 0);
+    assert_int_equal(res.fen, 100);
+    assert_int_equal(store_device_delete(st, "del1"), 0);
+    size_t n = 0;
+    assert_int_equal(store_charges_query(st, d, DAY0_MS, DAY0_MS + 24 * HOUR, 64, count_row, &n),
+                     0);
+    assert_int_equal(n, 0);
+    struct billing_settings s;
+    assert_int_equal(store_billing_settings_get(st, d, &s), 0);
+    assert_true(s.is_default);
+    struct tariff v[4];
+    assert_int_equal(store_tariff_versions(st, d, DAY0_MS, v, 4, &n), 0);
+    assert_int_equal(n, 1); /* its own went with it: only the park's is left */
+    assert_int_equal(v[0].period[0].price, 2000);
+    assert_int_equal(store_billing_run(st, d, DAY0_MS + 3 * HOUR, GAP_MS, &res), -ENOENT);
 }
 
 /* Charges and recharges at once, each thread on its own connection. */
@@ -433,8 +469,8 @@ static void test_concurrent_charges_and_recharges_are_exact_to_the_fen(void **st
     assert_int_equal(charged, CONC_READINGS - 1);
     assert_int_equal(balance_of("conc1"), 2 * CONC_RECHARGES * 3 - (CONC_READINGS - 1));
     struct rows rs = {0};
-    assert_int_equal(
-        store_charges_query(st, c.d, DAY0_MS, DAY0_MS + 24 * HOUR, 64, keep_row, &rs), 0);
+    assert_int_equal(store_charges_query(st, c.d, DAY0_MS, DAY0_MS + 24 * HOUR, 64, keep_row, &rs),
+                     0);
     int64_t fen = 0, mwh = 0;
     for (size_t i = 0; i < rs.n; i++) {
         fen += rs.r[i].fen;
@@ -457,6 +493,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_a_version_at_or_before_the_frontier_is_refused),
         cmocka_unit_test(test_the_park_tariff_holds_until_a_device_has_its_own),
         cmocka_unit_test(test_settings_default_then_change_field_by_field),
+        cmocka_unit_test(test_a_deleted_device_takes_its_billing_along),
         cmocka_unit_test(test_concurrent_charges_and_recharges_are_exact_to_the_fen),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
