@@ -24,6 +24,12 @@
 #define SWEEP_MS        600000
 #define RETRY_MS        5000
 #define RUNS_PER_DEVICE 64 /* CHARGE_MAX_BATCH readings each before the next device's turn */
+/*
+ * A device noted is billed this long after the first note, so the writer's
+ * batches of a busy stream (one every few ms) are billed together: one billing
+ * transaction per device for many batches, not one per batch.
+ */
+#define COALESCE_MS 250
 
 struct waiting {
     int64_t device_pk;
@@ -41,11 +47,13 @@ struct biller {
     bool overflow; /* a note was lost: sweep */
     bool quit;
     bool busy;          /* the thread is billing what it took */
+    bool flushing;      /* biller_flush() waits: no coalescing delay */
     uint64_t taken_gen; /* notes taken so far (for biller_flush) */
     uint64_t noted_gen;
     struct waiting *waiting; /* WAITING_MAX */
     size_t n_waiting;
     int64_t next_sweep_ms;
+    int64_t first_note_ms; /* when the oldest note still in the list came */
     struct store *st;
     struct biller_counters counters;
 };
@@ -54,6 +62,8 @@ void biller_notify(void *ctx, int64_t device_pk)
 {
     struct biller *b = ctx;
     pthread_mutex_lock(&b->mu);
+    if (b->n_noted == 0)
+        b->first_note_ms = time_now_ms();
     if (b->n_noted < NOTED_MAX)
         b->noted[b->n_noted++] = device_pk;
     else
@@ -146,8 +156,11 @@ static bool bill_device(struct biller *b, int64_t pk)
     }
     pthread_mutex_lock(&b->mu);
     /* A device still behind (more) is taken again at once, as if noted. */
-    if (res.more && b->n_noted < NOTED_MAX)
+    if (res.more && b->n_noted < NOTED_MAX) {
+        if (b->n_noted == 0)
+            b->first_note_ms = 0; /* due at once */
         b->noted[b->n_noted++] = pk;
+    }
     set_waiting(b, pk, res.waiting, res.wait_until_ms);
     pthread_mutex_unlock(&b->mu);
     return true;
@@ -165,7 +178,10 @@ static void *biller_main(void *arg)
             if (b->waiting[i].until_ms < next)
                 next = b->waiting[i].until_ms;
         bool sweep = b->overflow || now >= b->next_sweep_ms;
-        if (!b->n_noted && !sweep && now < next) {
+        bool noted_due = b->n_noted && (b->flushing || now >= b->first_note_ms + COALESCE_MS);
+        if (b->n_noted && !noted_due && b->first_note_ms + COALESCE_MS < next)
+            next = b->first_note_ms + COALESCE_MS;
+        if (!noted_due && !sweep && now < next) {
             b->busy = false;
             pthread_cond_broadcast(&b->idle);
             struct timespec ts = {.tv_sec = next / 1000, .tv_nsec = (long)(next % 1000) * 1000000};
@@ -267,6 +283,7 @@ int biller_flush(struct biller *b, int64_t timeout_ms)
     int64_t deadline = time_now_ms() + timeout_ms;
     pthread_mutex_lock(&b->mu);
     uint64_t want = b->noted_gen;
+    b->flushing = true;
     pthread_cond_signal(&b->wake);
     int r = 0;
     while (b->taken_gen < want || b->busy || b->n_noted) {
@@ -278,6 +295,7 @@ int biller_flush(struct biller *b, int64_t timeout_ms)
                               .tv_nsec = (long)(deadline % 1000) * 1000000};
         pthread_cond_timedwait(&b->idle, &b->mu, &ts);
     }
+    b->flushing = false;
     pthread_mutex_unlock(&b->mu);
     return r;
 }
