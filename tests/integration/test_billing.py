@@ -285,14 +285,17 @@ class Billing(IngestTest):
         day = simulated_day(self.day0_ms, rng)
         want = reference_fen(day)
         self.recharge(DEVICE_KILL, RECHARGE_FEN)
-        # Batches of uploads, the server killed with SIGKILL now and then as billing runs.
+        # Uploads of 40 readings each (one request, one commit), the server killed with
+        # SIGKILL at a random moment around when billing takes them (it gathers notes for
+        # 250 ms, then bills), then started again.
         chunks = [day[i:i + 40] for i in range(0, len(day), 40)]
-        for k, chunk in enumerate(chunks):
-            self.upload(DEVICE_KILL, chunk)
-            if k % 2 == 1:
-                time.sleep(0.05 * k)
-                self.srv.kill()
-                self.srv.start()
+        for chunk in chunks:
+            r = self.srv.upload(self.secrets[DEVICE_KILL],
+                                [dict(rd, device_id=DEVICE_KILL) for rd in chunk], timeout=60)
+            self.assertEqual(r.status, 200, r)
+            time.sleep(rng.uniform(0.2, 0.4))
+            self.srv.kill()
+            self.srv.start()
         self.wait_balance(DEVICE_KILL, RECHARGE_FEN - want, 60)
         time.sleep(1.5)
         self.assertEqual(self.balance_fen(DEVICE_KILL), RECHARGE_FEN - want)
