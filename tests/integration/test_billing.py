@@ -14,6 +14,7 @@ from ingest_common import IngestTest
 
 DEVICE = "bill-1"
 DEVICE_KILL = "bill-2"
+DEVICE_GAP = "bill-3"
 ZONE = datetime.timezone(datetime.timedelta(hours=8))  # Asia/Shanghai: no DST
 GAP_WAIT_MS = 40000
 RECHARGE_FEN = 100000  # 1000.00 yuan
@@ -113,7 +114,7 @@ class Billing(IngestTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.ingest_fixture([DEVICE, DEVICE_KILL],
+        cls.ingest_fixture([DEVICE, DEVICE_KILL, DEVICE_GAP],
                            extra_args=["--timezone", "Asia/Shanghai",
                                        "--billing-gap-wait-ms", str(GAP_WAIT_MS)],
                            connect=False)
@@ -172,7 +173,7 @@ class Billing(IngestTest):
 
     def test_1_a_tariff_is_set_and_read_back(self):
         eff = (self.day0 - datetime.timedelta(days=1)).isoformat()
-        for dev in (DEVICE, DEVICE_KILL):
+        for dev in (DEVICE, DEVICE_KILL, DEVICE_GAP):
             r = self.req("PUT", f"/api/devices/{dev}/tariff", tariff_body(eff))
             self.assertEqual(r.status, 200, r)
         r = self.req("GET", f"/api/devices/{DEVICE}/tariff")
@@ -300,6 +301,27 @@ class Billing(IngestTest):
         time.sleep(1.5)
         self.assertEqual(self.balance_fen(DEVICE_KILL), RECHARGE_FEN - want)
         self.assert_ledger_adds_up(DEVICE_KILL, want)
+
+    def test_6_a_gap_never_filled_is_bridged_when_the_wait_ends(self):
+        rng = random.Random(7)
+        day = simulated_day(self.day0_ms, rng)[:60]
+        lost = [r for r in day if r["seq"] in (20, 21, 22)]
+        kept = [r for r in day if r not in lost]
+        self.recharge(DEVICE_GAP, RECHARGE_FEN)
+        start = time.monotonic()
+        self.upload(DEVICE_GAP, kept)
+        before = [r for r in kept if r["seq"] < 20]
+        self.wait_balance(DEVICE_GAP, RECHARGE_FEN - reference_fen(before), 10)
+        # Nothing after the gap until the wait ends; then the span 19 -> 23 as one.
+        self.assertEqual(self.balance_fen(DEVICE_GAP), RECHARGE_FEN - reference_fen(before))
+        done = self.wait_balance(DEVICE_GAP, RECHARGE_FEN - reference_fen(kept),
+                                 GAP_WAIT_MS / 1000 + 15)
+        self.assertGreater(done - start, GAP_WAIT_MS / 1000 - 5)
+        # The lost readings, arriving now, are late: billed no more.
+        self.upload(DEVICE_GAP, lost)
+        time.sleep(1.5)
+        self.assertEqual(self.balance_fen(DEVICE_GAP), RECHARGE_FEN - reference_fen(kept))
+        self.assert_ledger_adds_up(DEVICE_GAP, reference_fen(kept))
 
 
 if __name__ == "__main__":
