@@ -68,8 +68,9 @@ static int find_key(struct sql_store *q, int64_t actor_user_id, const char *key,
     return r;
 }
 
-static int write_credit(struct sql_store *q, int64_t device_pk, int64_t amount_fen,
-                        int64_t actor_user_id, const char *key, struct recharge_result *out)
+static int write_credit(struct sql_store *q, int64_t device_pk, const char *kind,
+                        int64_t amount_fen, int64_t actor_user_id, const char *key,
+                        struct recharge_result *out)
 {
     struct db_stmt *st = NULL;
     int r = sql_stmt(q, SQL_DEVICE_SET_BALANCE, "UPDATE devices SET balance = ? WHERE id = ?", NULL,
@@ -87,7 +88,7 @@ static int write_credit(struct sql_store *q, int64_t device_pk, int64_t amount_f
     if (r)
         return r;
     db_bind_int(st, device_pk);
-    db_bind_text(st, "recharge");
+    db_bind_text(st, kind);
     db_bind_money(st, amount_fen);
     db_bind_money(st, out->new_balance_fen);
     db_bind_id(st, actor_user_id);
@@ -96,6 +97,24 @@ static int write_credit(struct sql_store *q, int64_t device_pk, int64_t amount_f
     r = sql_run(q, st, "write ledger");
     if (!r)
         out->ledger_id = db_last_id(st);
+    return r;
+}
+
+int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind,
+                      int64_t amount_fen, int64_t actor_user_id, const char *key,
+                      struct recharge_result *ret)
+{
+    int64_t balance = 0;
+    int r = lock_balance(q, device_pk, &balance);
+    if (r)
+        return r;
+    if ((amount_fen > 0 && balance > STORE_BALANCE_MAX_FEN - amount_fen) ||
+        (amount_fen < 0 && balance < -STORE_BALANCE_MAX_FEN - amount_fen))
+        return store_fail(&q->base, -ERANGE, "balance would leave its range");
+    struct recharge_result out = {.new_balance_fen = balance + amount_fen};
+    r = write_credit(q, device_pk, kind, amount_fen, actor_user_id, key, &out);
+    if (!r)
+        *ret = out;
     return r;
 }
 
@@ -120,11 +139,8 @@ static int recharge_tx(struct sql_store *q, int64_t device_pk, int64_t amount_fe
             goto out;
         }
     }
-    if (!r && balance > STORE_BALANCE_MAX_FEN - amount_fen)
-        r = store_fail(&q->base, -ERANGE, "balance would exceed the maximum");
-    out.new_balance_fen = balance + amount_fen;
     if (!r) {
-        r = write_credit(q, device_pk, amount_fen, actor_user_id, key, &out);
+        r = ops_ledger_append(q, device_pk, "recharge", amount_fen, actor_user_id, key, &out);
         *ret_retry = r == -EDEADLK || (key && r == -EEXIST);
     }
     if (!r)

@@ -97,6 +97,14 @@ enum sql_id {
     /* ops_audit.c */
     SQL_AUDIT_ADD,
     SQL_AUDIT_LIST,
+    /* ops_payments.c */
+    SQL_PAYMENT_ADD,
+    SQL_PAYMENT_GET,
+    SQL_PAYMENT_LOCK,
+    SQL_PAYMENT_PREPAY,
+    SQL_PAYMENT_FINISH,
+    SQL_PAYMENT_PAID,
+    SQL_PAYMENTS_OPEN,
     SQL__COUNT
 };
 

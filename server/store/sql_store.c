@@ -81,6 +81,12 @@ static const struct store_ops sql_ops = {
     .readings_delete_before = ops_readings_delete_before,
     .audit_add = ops_audit_add,
     .audit_list = ops_audit_list,
+    .payment_create = ops_payment_create,
+    .payment_get = ops_payment_get,
+    .payment_set_prepay = ops_payment_set_prepay,
+    .payment_finish = ops_payment_finish,
+    .payment_credit = ops_payment_credit,
+    .payments_open = ops_payments_open,
     .exec_sql = sql_exec,
 };
 
