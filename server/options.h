@@ -56,6 +56,17 @@ struct server_options {
     char *mqtt_share_group;
     int64_t history_cache_mb;
     int64_t device_cache_s;
+    /* WeChat Pay (API v3, JSAPI): on when wechatpay_mchid is set (wxpay.h) */
+    char *wechatpay_appid;
+    char *wechatpay_mchid;
+    char *wechatpay_serial_no;
+    char *wechatpay_private_key_file;
+    char *wechatpay_apiv3_key_file;
+    char *wechatpay_platform_public_key_file;
+    char *wechatpay_platform_public_key_id;
+    char *wechatpay_notify_url;
+    char *wechatpay_base_url;
+    int64_t wechatpay_query_after_s;
 };
 
 extern const struct config_option server_option_table[];

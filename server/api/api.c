@@ -56,6 +56,10 @@ static const struct route routes[] = {
     {"GET", "/api/audit", api_audit_list, ACCESS_ADMIN},
     {"GET", "/api/health", api_health, ACCESS_PUBLIC},
     {"GET", "/api/stats", api_stats, ACCESS_STAFF},
+    /* WeChat Pay: the notification carries its own signature, checked there. */
+    {"POST", "/api/devices/:id/payments", api_payment_create, ACCESS_USER},
+    {"GET", "/api/devices/:id/payments/:out_trade_no", api_payment_get, ACCESS_USER},
+    {"POST", "/api/payments/wechat/notify", api_payment_notify, ACCESS_PUBLIC},
 };
 
 /*
