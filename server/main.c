@@ -129,16 +129,16 @@ static int wxpay_setup(const struct server_options *opt, struct wxpay **ret)
         any = any || set[i];
     if (!any)
         return 0;
-    struct wxpay_options wo = {
-        .appid = opt->wechatpay_appid ? opt->wechatpay_appid : opt->wechat_appid,
-        .mchid = opt->wechatpay_mchid,
-        .serial_no = opt->wechatpay_serial_no,
-        .private_key_file = opt->wechatpay_private_key_file,
-        .apiv3_key_file = opt->wechatpay_apiv3_key_file,
-        .platform_public_key_file = opt->wechatpay_platform_public_key_file,
-        .platform_public_key_id = opt->wechatpay_platform_public_key_id,
-        .notify_url = opt->wechatpay_notify_url,
-        .base_url = opt->wechatpay_base_url};
+    struct wxpay_options wo = {.appid =
+                                   opt->wechatpay_appid ? opt->wechatpay_appid : opt->wechat_appid,
+                               .mchid = opt->wechatpay_mchid,
+                               .serial_no = opt->wechatpay_serial_no,
+                               .private_key_file = opt->wechatpay_private_key_file,
+                               .apiv3_key_file = opt->wechatpay_apiv3_key_file,
+                               .platform_public_key_file = opt->wechatpay_platform_public_key_file,
+                               .platform_public_key_id = opt->wechatpay_platform_public_key_id,
+                               .notify_url = opt->wechatpay_notify_url,
+                               .base_url = opt->wechatpay_base_url};
     char err[WXPAY_ERR_LEN];
     int r = wxpay_new(&wo, ret, err);
     if (r)
@@ -313,8 +313,7 @@ static int serve(struct server_options *opt)
     if ((code = cli_db_url(opt)) != 0)
         goto out;
     if ((code = security_setup(opt, &tls, &proxies)) != 0 ||
-        (code = wechat_setup(opt, &app.wechat)) != 0 ||
-        (code = wxpay_setup(opt, &app.wxpay)) != 0)
+        (code = wechat_setup(opt, &app.wechat)) != 0 || (code = wxpay_setup(opt, &app.wxpay)) != 0)
         goto out;
     code = 1;
 

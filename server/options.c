@@ -135,16 +135,18 @@ const struct config_option server_option_table[] = {
     {"wechatpay_apiv3_key_file", CONFIG_STRING, OPT(wechatpay_apiv3_key_file), 0, 0, NULL, "FILE",
      "WeChat Pay: file holding the 32-byte APIv3 key (mode 0600 or 0400; never logged)"},
     {"wechatpay_platform_public_key_file", CONFIG_STRING, OPT(wechatpay_platform_public_key_file),
-     0, 0, NULL, "FILE", "WeChat Pay's public key (PEM) its answers and notifications are signed with"},
-    {"wechatpay_platform_public_key_id", CONFIG_STRING, OPT(wechatpay_platform_public_key_id), 0,
-     0, NULL, "ID", "the id of that public key (PUB_KEY_ID_...), named by Wechatpay-Serial"},
+     0, 0, NULL, "FILE",
+     "WeChat Pay's public key (PEM) its answers and notifications are signed with"},
+    {"wechatpay_platform_public_key_id", CONFIG_STRING, OPT(wechatpay_platform_public_key_id), 0, 0,
+     NULL, "ID", "the id of that public key (PUB_KEY_ID_...), named by Wechatpay-Serial"},
     {"wechatpay_notify_url", CONFIG_STRING, OPT(wechatpay_notify_url), 0, 0, NULL, "URL",
      "where WeChat Pay posts payment notifications: https://HOST/api/payments/wechat/notify"},
     {"wechatpay_base_url", CONFIG_STRING, OPT(wechatpay_base_url), 0, 0,
      "https://api.mch.weixin.qq.com", "URL",
      "WeChat Pay's API (https://; http:// only to a loopback address, for tests)"},
     {"wechatpay_query_after_s", CONFIG_INT, OPT(wechatpay_query_after_s), 1, 86400, "300",
-     "SECONDS", "ask WeChat Pay about an order still unpaid this long after it was placed (a "
-                "notification may be lost), and close it once expired"},
+     "SECONDS",
+     "ask WeChat Pay about an order still unpaid this long after it was placed (a "
+     "notification may be lost), and close it once expired"},
     {0},
 };

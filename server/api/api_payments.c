@@ -24,14 +24,16 @@ static int payer_openid(struct api_call *c, struct store *st, char openid[STORE_
     struct wechat_binding_rec b;
     int r = api_store_result(c, store_wechat_by_user(st, c->user.id, &b));
     if (r == -ENOENT)
-        return api_error(c, 409, "link this account to WeChat first (log in from the mini "
-                                 "program), then pay");
+        return api_error(c, 409,
+                         "link this account to WeChat first (log in from the mini "
+                         "program), then pay");
     if (r)
         return api_store_error(c, r);
     if (strcmp(b.appid, wxpay_appid(c->app->wxpay)) != 0 ||
         !wxpay_openid_valid(b.openid, strlen(b.openid)))
-        return api_error(c, 409, "this account is linked to WeChat under another app; log in "
-                                 "from this mini program again");
+        return api_error(c, 409,
+                         "this account is linked to WeChat under another app; log in "
+                         "from this mini program again");
     memcpy(openid, b.openid, sizeof(b.openid));
     return 0;
 }
@@ -136,8 +138,8 @@ void api_payment_get(struct api_call *c)
     struct payment_rec p;
     int r = api_store_result(c, store_payment_get(c->store, c->params[1], &p));
     /* Another device's order is as unknown as a missing one; a tenant sees only their own. */
-    if (r == -ENOENT || (!r && (p.device_pk != dev.id ||
-                                (!api_is_staff(c) && p.user_id != c->user.id)))) {
+    if (r == -ENOENT ||
+        (!r && (p.device_pk != dev.id || (!api_is_staff(c) && p.user_id != c->user.id)))) {
         api_error(c, 404, "payment not found");
         return;
     }
@@ -180,8 +182,7 @@ void api_payment_notify(struct api_call *c)
     int status = payments_notify(c->app->wxpay, st, &h, c->req->body, c->req->body_len,
                                  time_now_ms(), &answer, detail);
     if (status >= 500)
-        log_error("api: payment notification from %s not taken: %s", api_client_address(c),
-                  detail);
+        log_error("api: payment notification from %s not taken: %s", api_client_address(c), detail);
     else if (status >= 400)
         log_warn("api: payment notification from %s refused: %s", api_client_address(c), detail);
     else if (detail[0])

@@ -189,10 +189,9 @@ static int settle(struct wxpay *w, struct store *s, const struct payment_rec *p,
     case WXPAY_STATE_CLOSED:
     case WXPAY_STATE_REVOKED:
     case WXPAY_STATE_PAYERROR: {
-        int r = store_payment_finish(s, p->out_trade_no,
-                                     t.trade_state == WXPAY_STATE_PAYERROR ? PAYMENT_FAILED
-                                                                           : PAYMENT_CLOSED,
-                                     now_ms);
+        int r = store_payment_finish(
+            s, p->out_trade_no,
+            t.trade_state == WXPAY_STATE_PAYERROR ? PAYMENT_FAILED : PAYMENT_CLOSED, now_ms);
         return r == -ENOENT ? 0 : r ? r : 1;
     }
     default:

@@ -97,9 +97,8 @@ int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledg
  * leave +-STORE_BALANCE_MAX_FEN) and writes the row of kind ("recharge",
  * "payment", ...) with the new balance. actor_user_id 0 and key NULL: none.
  */
-int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind,
-                      int64_t amount_fen, int64_t actor_user_id, const char *key,
-                      struct recharge_result *ret);
+int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind, int64_t amount_fen,
+                      int64_t actor_user_id, const char *key, struct recharge_result *ret);
 
 /* ops_captures.c */
 int ops_capture_create(struct store *s, int64_t device_pk, const char *request_id,
@@ -130,8 +129,8 @@ int ops_payment_finish(struct store *s, const char *out_trade_no, enum payment_s
                        int64_t at_ms);
 int ops_payment_credit(struct store *s, const char *out_trade_no, const char *transaction_id,
                        int64_t paid_ms, struct payment_credit *ret);
-int ops_payments_open(struct store *s, int64_t created_before_ms, size_t limit,
-                      store_payment_cb cb, void *ctx);
+int ops_payments_open(struct store *s, int64_t created_before_ms, size_t limit, store_payment_cb cb,
+                      void *ctx);
 
 /* ops_audit.c */
 int ops_audit_add(struct store *s, const struct audit_rec *e);

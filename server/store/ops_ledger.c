@@ -100,9 +100,8 @@ static int write_credit(struct sql_store *q, int64_t device_pk, const char *kind
     return r;
 }
 
-int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind,
-                      int64_t amount_fen, int64_t actor_user_id, const char *key,
-                      struct recharge_result *ret)
+int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind, int64_t amount_fen,
+                      int64_t actor_user_id, const char *key, struct recharge_result *ret)
 {
     int64_t balance = 0;
     int r = lock_balance(q, device_pk, &balance);

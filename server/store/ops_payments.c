@@ -18,9 +18,9 @@
 #define CREDIT_ATTEMPTS 3
 
 #define PAYMENT_SELECT                                                                             \
-    "SELECT p.id, p.out_trade_no, COALESCE(p.transaction_id, ''), p.device_pk, d.device_id, "     \
-    "COALESCE(p.user_id, 0), p.amount, COALESCE(p.prepay_id, ''), p.state, p.created_ms, "        \
-    "p.expires_ms, p.updated_ms, COALESCE(p.paid_ms, 0), COALESCE(p.ledger_id, 0) "               \
+    "SELECT p.id, p.out_trade_no, COALESCE(p.transaction_id, ''), p.device_pk, d.device_id, "      \
+    "COALESCE(p.user_id, 0), p.amount, COALESCE(p.prepay_id, ''), p.state, p.created_ms, "         \
+    "p.expires_ms, p.updated_ms, COALESCE(p.paid_ms, 0), COALESCE(p.ledger_id, 0) "                \
     "FROM payments p JOIN devices d ON d.id = p.device_pk "
 
 static int state_parse(const char *s, enum payment_state *ret)
@@ -148,8 +148,8 @@ int ops_payment_finish(struct store *s, const char *out_trade_no, enum payment_s
 static int lock_payment(struct sql_store *q, const char *out_trade_no, struct payment_rec *ret)
 {
     struct db_stmt *st = NULL;
-    int r = sql_stmt(q, SQL_PAYMENT_LOCK,
-                     PAYMENT_SELECT "WHERE p.out_trade_no = ?{FOR_UPDATE}", NULL, &st);
+    int r = sql_stmt(q, SQL_PAYMENT_LOCK, PAYMENT_SELECT "WHERE p.out_trade_no = ?{FOR_UPDATE}",
+                     NULL, &st);
     if (r)
         return r;
     db_bind_text(st, out_trade_no);
@@ -222,8 +222,8 @@ int ops_payment_credit(struct store *s, const char *out_trade_no, const char *tr
     }
 }
 
-int ops_payments_open(struct store *s, int64_t created_before_ms, size_t limit,
-                      store_payment_cb cb, void *ctx)
+int ops_payments_open(struct store *s, int64_t created_before_ms, size_t limit, store_payment_cb cb,
+                      void *ctx)
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;

@@ -532,7 +532,7 @@ int store_readings_delete_before(struct store *s, int64_t device_pk, int64_t bef
  * never placed); a notification or query that proves payment moves any
  * unpaid state to paid, exactly once. Amounts in fen.
  */
-#define PAYMENT_TRADE_NO_MAX 32
+#define PAYMENT_TRADE_NO_MAX  32
 #define PAYMENT_PREPAY_ID_MAX 64
 
 enum payment_state {
