@@ -6,8 +6,6 @@
 
 const EXACT = {
   'Invalid credentials': '用户名或密码错误',
-  'only operators and admins may recharge until online payment is enabled':
-    '在线支付开通前，仅运营人员和管理员可以充值，请联系物业或运营人员办理',
   'no account is bound to this WeChat user; log in with your user name and password, then bind WeChat to your account':
     '该微信尚未绑定账号，请先用用户名和密码登录，再在「我的」页面绑定微信',
   'this WeChat user is already bound to another account': '该微信已绑定其他账号，请先在那个账号中解除绑定',
