@@ -148,5 +148,8 @@ const struct config_option server_option_table[] = {
      "SECONDS",
      "ask WeChat Pay about an order still unpaid this long after it was placed (a "
      "notification may be lost), and close it once expired"},
+    {"wechatpay_order_ttl_s", CONFIG_INT, OPT(wechatpay_order_ttl_s), 60, 86400, "1800", "SECONDS",
+     "how long a tenant has to pay an order (its time_expire at WeChat Pay); unpaid, it is closed "
+     "then"},
     {0},
 };

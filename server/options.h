@@ -67,6 +67,7 @@ struct server_options {
     char *wechatpay_notify_url;
     char *wechatpay_base_url;
     int64_t wechatpay_query_after_s;
+    int64_t wechatpay_order_ttl_s;
 };
 
 extern const struct config_option server_option_table[];

@@ -15,9 +15,6 @@
 #include "recharge.h"
 #include "timeutil.h"
 
-/* How long a tenant has to pay an order; WeChat Pay closes it then. */
-#define ORDER_TTL_MS (30 * 60 * 1000)
-
 /* The caller's openid under the payments appid, into openid. 0, or -1 after answering. */
 static int payer_openid(struct api_call *c, struct store *st, char openid[STORE_OPENID_MAX + 1])
 {
@@ -89,7 +86,7 @@ void api_payment_create(struct api_call *c)
                                          .user_id = c->user.id,
                                          .payer_openid = openid,
                                          .amount_fen = fen,
-                                         .ttl_ms = ORDER_TTL_MS};
+                                         .ttl_ms = c->app->opt->wechatpay_order_ttl_s * 1000};
     struct payments_order o;
     char detail[PAYMENTS_DETAIL_LEN];
     int64_t now = time_now_ms();
@@ -116,7 +113,7 @@ void api_payment_create(struct api_call *c)
     api_success(c, 201, &w);
     jsonw_kstr(&w, "out_trade_no", o.out_trade_no);
     jsonw_kmoney(&w, "amount", fen);
-    jsonw_ktime(&w, "expires_at", now + ORDER_TTL_MS);
+    jsonw_ktime(&w, "expires_at", now + req.ttl_ms);
     jsonw_key(&w, "pay_params");
     jsonw_obj_begin(&w);
     jsonw_kstr(&w, "appId", o.pay.app_id);

@@ -5,7 +5,8 @@ An order gives wx.requestPayment's parameters signed with the merchant key; WeCh
 notification credits the device once (a repeat and fifty concurrent copies credit nothing
 more); every forged or foreign notification (signature, stale timestamp, amount, mchid, appid,
 unknown order, key id, body, APIv3 key, unsigned) is refused and credits nothing; a payment
-whose notification is lost is found by the query thread and credited once. After each test
+whose notification is lost is found by the query thread and credited once, and an order
+never paid is closed once expired. After each test
 the balance equals the sum of the ledger.
 """
 import base64
@@ -154,16 +155,21 @@ class Payments(IntegrationTest):
                 self.assertEqual(self.balance_fen(), before)
                 self.assertEqual(self.state(o["out_trade_no"]), "created")
 
-    def test_a_lost_notification_is_found_by_the_query_thread_and_credited_once(self):
+    def test_the_query_thread_credits_a_lost_payment_once_and_closes_an_expired_order(self):
+        """One restart with the thread asking after 1 s and orders expiring after 60 s: a
+        payment whose notification was lost is credited once (the late notification then
+        credits nothing), and an order never paid is closed at WeChat Pay and here."""
         before = self.balance_fen()
         o = self.order("12.34")
         self.wx.pay(o["out_trade_no"])  # paid at WeChat Pay; the notification never arrives
         time.sleep(1)
         self.assertEqual(self.balance_fen(), before)
         self.srv.stop()
-        self.srv.extra = self.base_args + ["--wechatpay-query-after-s", "1"]
+        self.srv.extra = self.base_args + ["--wechatpay-query-after-s", "1",
+                                           "--wechatpay-order-ttl-s", "60"]
         try:
             self.srv.start()
+            unpaid = self.order("6.66")
             wait_until(lambda: self.state(o["out_trade_no"]) == "paid", 30,
                        what="the query thread credits the lost payment")
             time.sleep(2.5)  # more rounds of the thread: still credited once
@@ -173,6 +179,13 @@ class Payments(IntegrationTest):
                                             *self.wx.notification(o["out_trade_no"]))
             self.assertIn(status, (200, 204))
             self.assertEqual(len(self.payments_of(1234)), 1)
+            # The unpaid order: still open while it may be paid, closed once expired.
+            self.assertEqual(self.state(unpaid["out_trade_no"]), "created")
+            wait_until(lambda: self.state(unpaid["out_trade_no"]) == "closed", 90,
+                       what="the query thread closes the expired order")
+            with self.wx.lock:
+                self.assertEqual(self.wx.orders[unpaid["out_trade_no"]]["state"], "CLOSED")
+            self.assertEqual(self.payments_of(666), [])
         finally:
             self.srv.stop()
             self.srv.extra = list(self.base_args)
