@@ -9,14 +9,15 @@ whose notification is lost is found by the query thread and credited once, and a
 never paid is closed once expired. After each test
 the balance equals the sum of the ledger.
 """
-import base64
 import os
 import secrets
+import subprocess
 import sys
 import threading
 import time
 
-from harness import IntegrationTest, main, new_database, wait_until, write_secret_file
+from harness import (METER_SERVER, IntegrationTest, main, new_database, wait_until,
+                     write_secret_file)
 from wechat_standin import Standin, code_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -218,6 +219,39 @@ class Payments(IntegrationTest):
                           who="op", headers=key)
             self.assertEqual(r.status, 200, r)
         self.assertEqual(self.balance_fen(), before + 100)
+
+    def test_a_bad_wechatpay_setting_stops_the_server_with_exit_2_naming_it(self):
+        opts = self.wx.options(self.srv.url("/api/payments/wechat/notify"))
+        loose = self.path("apiv3-loose.key")
+        with open(self.wx.path("apiv3.key"), "rb") as src, open(loose, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(loose, 0o644)
+        cases = [
+            ("wechatpay_mchid", "12ab", "wechatpay_mchid"),
+            ("wechatpay_apiv3_key_file", loose, "chmod"),
+            ("wechatpay_private_key_file", self.path("no-such-key.pem"), "no-such-key.pem"),
+            ("wechatpay_platform_public_key_file", self.wx.path("apiv3.key"), "public key"),
+            ("wechatpay_notify_url", "http://meter.example.com/notify", "wechatpay_notify_url"),
+            ("wechatpay_base_url", "http://api.mch.example.com", "wechatpay_base_url"),
+        ]
+        for name, value, said in cases:
+            with self.subTest(option=name):
+                args = dict(opts, **{name: value})
+                flags = []
+                for k, v in args.items():
+                    flags += ["--" + k.replace("_", "-"), v]
+                r = subprocess.run([METER_SERVER, "--db", self.srv.db, "--jwt-secret-file",
+                                    self.srv.secret_file, "--listen", "127.0.0.1:1", *flags],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("WeChat Pay", r.stderr)
+                self.assertIn(said, r.stderr)
+        # Some but not all of the options: the missing ones are named.
+        r = subprocess.run([METER_SERVER, "--db", self.srv.db, "--jwt-secret-file",
+                            self.srv.secret_file, "--wechatpay-mchid", "1230000109"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("wechatpay_private_key_file", r.stderr)
 
     def test_notifications_without_a_body_or_headers_are_refused(self):
         url = self.srv.url("/api/payments/wechat/notify")
