@@ -45,7 +45,7 @@ void api_payment_create(struct api_call *c)
         return;
     }
     struct store *st = c->store;
-    /* Only a tenant of the device pays for it, staff included (they recharge at the counter). */
+    /* Only a user bound to the device pays for it; staff who are not recharge at the counter. */
     int r = api_store_result(c, store_binding_check(st, c->user.id, dev.id));
     if (r == -ENOENT) {
         api_error(c, 403, "only a user bound to this device can pay for it");
