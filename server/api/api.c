@@ -58,6 +58,7 @@ static const struct route routes[] = {
     {"GET", "/api/stats", api_stats, ACCESS_STAFF},
     /* WeChat Pay: the notification carries its own signature, checked there. */
     {"POST", "/api/devices/:id/payments", api_payment_create, ACCESS_USER},
+    {"GET", "/api/devices/:id/payments", api_payments_list, ACCESS_USER},
     {"GET", "/api/devices/:id/payments/:out_trade_no", api_payment_get, ACCESS_USER},
     {"POST", "/api/payments/wechat/notify", api_payment_notify, ACCESS_PUBLIC},
 };

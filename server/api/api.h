@@ -182,6 +182,7 @@ void api_data_query(struct api_call *c);
 void api_recharge(struct api_call *c);
 void api_payment_create(struct api_call *c);
 void api_payment_get(struct api_call *c);
+void api_payments_list(struct api_call *c);
 void api_payment_notify(struct api_call *c);
 void api_ledger(struct api_call *c);
 void api_devices_list(struct api_call *c);

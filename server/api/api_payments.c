@@ -1,7 +1,8 @@
 /*
  * Tenants' WeChat Pay payments (SPEC "Prepaid"): POST /api/devices/:id/payments
  * places an order and answers wx.requestPayment's parameters; GET
- * /api/devices/:id/payments/:out_trade_no tells how it went; POST
+ * /api/devices/:id/payments lists orders and .../payments/:out_trade_no tells
+ * how one went; POST
  * /api/payments/wechat/notify takes WeChat Pay's notification (no login: the
  * notification's own signature is the check).
  */
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_query.h"
 #include "log.h"
 #include "money.h"
 #include "payments.h"
@@ -127,6 +129,59 @@ void api_payment_create(struct api_call *c)
     api_json_done(c, &w);
 }
 
+static void write_payment(struct jsonw *w, const struct payment_rec *p)
+{
+    jsonw_kstr(w, "out_trade_no", p->out_trade_no);
+    jsonw_kstr(w, "device_id", p->device_id);
+    jsonw_kstr(w, "state", payment_state_name(p->state));
+    jsonw_kmoney(w, "amount", p->amount_fen);
+    jsonw_ktime(w, "created_at", p->created_ms);
+    jsonw_ktime(w, "expires_at", p->expires_ms);
+    jsonw_key(w, "paid_at");
+    if (p->paid_ms)
+        jsonw_time(w, p->paid_ms);
+    else
+        jsonw_null(w);
+}
+
+static int write_listed(const struct payment_rec *p, void *ctx)
+{
+    struct jsonw *w = ctx;
+    jsonw_obj_begin(w);
+    write_payment(w, p);
+    jsonw_obj_end(w);
+    return 0;
+}
+
+void api_payments_list(struct api_call *c)
+{
+    struct device_rec dev;
+    if (api_device_for_caller(c, c->params[0], &dev))
+        return;
+    int64_t limit = 100;
+    const char *ls = http_query(c->req, "limit");
+    if (ls && api_parse_count(ls, 1, 1000, &limit)) {
+        api_error(c, 400, "limit must be an integer from 1 to 1000");
+        return;
+    }
+    /* A tenant sees their own orders; operators and admins every order of the device. */
+    int64_t only = api_is_staff(c) ? 0 : c->user.id;
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", dev.device_id);
+    jsonw_key(&w, "payments");
+    jsonw_arr_begin(&w);
+    int r = api_store_result(
+        c, store_payments_of_device(c->store, dev.id, only, (size_t)limit, write_listed, &w));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_arr_end(&w);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
 void api_payment_get(struct api_call *c)
 {
     struct device_rec dev;
@@ -146,17 +201,7 @@ void api_payment_get(struct api_call *c)
     }
     struct jsonw w;
     api_success(c, 200, &w);
-    jsonw_kstr(&w, "out_trade_no", p.out_trade_no);
-    jsonw_kstr(&w, "device_id", p.device_id);
-    jsonw_kstr(&w, "state", payment_state_name(p.state));
-    jsonw_kmoney(&w, "amount", p.amount_fen);
-    jsonw_ktime(&w, "created_at", p.created_ms);
-    jsonw_ktime(&w, "expires_at", p.expires_ms);
-    jsonw_key(&w, "paid_at");
-    if (p.paid_ms)
-        jsonw_time(&w, p.paid_ms);
-    else
-        jsonw_null(&w);
+    write_payment(&w, &p);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 }

@@ -129,6 +129,8 @@ int ops_payment_finish(struct store *s, const char *out_trade_no, enum payment_s
                        int64_t at_ms);
 int ops_payment_credit(struct store *s, const char *out_trade_no, const char *transaction_id,
                        int64_t paid_ms, struct payment_credit *ret);
+int ops_payments_of_device(struct store *s, int64_t device_pk, int64_t user_id, size_t limit,
+                           store_payment_cb cb, void *ctx);
 int ops_payments_open(struct store *s, int64_t created_before_ms, size_t limit, store_payment_cb cb,
                       void *ctx);
 

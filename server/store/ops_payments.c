@@ -222,6 +222,45 @@ int ops_payment_credit(struct store *s, const char *out_trade_no, const char *tr
     }
 }
 
+/* Runs a listing statement, bound already, to its end: each row to cb. */
+static int list_rows(struct sql_store *q, struct db_stmt *st, const char *what, store_payment_cb cb,
+                     void *ctx)
+{
+    int r;
+    while ((r = sql_step(q, st, what)) == 1) {
+        struct payment_rec p;
+        r = read_payment(q, st, &p);
+        if (!r)
+            r = cb(&p, ctx);
+        if (r)
+            break;
+    }
+    db_reset(st);
+    return r;
+}
+
+int ops_payments_of_device(struct store *s, int64_t device_pk, int64_t user_id, size_t limit,
+                           store_payment_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = user_id > 0
+                ? sql_stmt(q, SQL_PAYMENTS_OF_USER,
+                           PAYMENT_SELECT "WHERE p.device_pk = ? AND p.user_id = ? "
+                                          "ORDER BY p.id DESC LIMIT ?",
+                           NULL, &st)
+                : sql_stmt(q, SQL_PAYMENTS_OF_DEVICE,
+                           PAYMENT_SELECT "WHERE p.device_pk = ? ORDER BY p.id DESC LIMIT ?", NULL,
+                           &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    if (user_id > 0)
+        db_bind_int(st, user_id);
+    sql_bind_limit(st, limit);
+    return list_rows(q, st, "list payments", cb, ctx);
+}
+
 int ops_payments_open(struct store *s, int64_t created_before_ms, size_t limit, store_payment_cb cb,
                       void *ctx)
 {

@@ -86,6 +86,7 @@ static const struct store_ops sql_ops = {
     .payment_set_prepay = ops_payment_set_prepay,
     .payment_finish = ops_payment_finish,
     .payment_credit = ops_payment_credit,
+    .payments_of_device = ops_payments_of_device,
     .payments_open = ops_payments_open,
     .exec_sql = sql_exec,
 };

@@ -559,6 +559,12 @@ int store_payment_credit(struct store *s, const char *out_trade_no, const char *
     return s->ops->payment_credit(s, out_trade_no, transaction_id, paid_ms, ret);
 }
 
+int store_payments_of_device(struct store *s, int64_t device_pk, int64_t user_id, size_t limit,
+                             store_payment_cb cb, void *ctx)
+{
+    return s->ops->payments_of_device(s, device_pk, user_id, limit, cb, ctx);
+}
+
 int store_payments_open(struct store *s, int64_t created_before_ms, size_t limit,
                         store_payment_cb cb, void *ctx)
 {

@@ -592,6 +592,9 @@ int store_payment_finish(struct store *s, const char *out_trade_no, enum payment
  */
 int store_payment_credit(struct store *s, const char *out_trade_no, const char *transaction_id,
                          int64_t paid_ms, struct payment_credit *ret);
+/* A device's orders, newest first, at most limit; user_id > 0: only that user's. */
+int store_payments_of_device(struct store *s, int64_t device_pk, int64_t user_id, size_t limit,
+                             store_payment_cb cb, void *ctx);
 /* Orders still created with created_ms < created_before_ms, oldest first, at most limit. */
 int store_payments_open(struct store *s, int64_t created_before_ms, size_t limit,
                         store_payment_cb cb, void *ctx);

@@ -101,6 +101,8 @@ struct store_ops {
                           int64_t at_ms);
     int (*payment_credit)(struct store *s, const char *out_trade_no, const char *transaction_id,
                           int64_t paid_ms, struct payment_credit *ret);
+    int (*payments_of_device)(struct store *s, int64_t device_pk, int64_t user_id, size_t limit,
+                              store_payment_cb cb, void *ctx);
     int (*payments_open)(struct store *s, int64_t created_before_ms, size_t limit,
                          store_payment_cb cb, void *ctx);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */

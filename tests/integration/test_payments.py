@@ -209,6 +209,23 @@ class Payments(IntegrationTest):
                 r = self.call("POST", path, {"amount": bad}, who="alice")
                 self.assertEqual(r.status, 400, r)
 
+    def test_a_tenant_lists_their_own_orders_and_staff_every_order(self):
+        o = self.order("1.23")
+        r = self.get(f"/api/devices/{DEVICE}/payments?limit=1", who="alice")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([(p["out_trade_no"], p["state"], p["amount"]) for p in r.json()["payments"]],
+                         [(o["out_trade_no"], "created", 1.23)])
+        r = self.get(f"/api/devices/{DEVICE}/payments", who="op")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(o["out_trade_no"], [p["out_trade_no"] for p in r.json()["payments"]])
+        r = self.get(f"/api/devices/{DEVICE}/payments", who="bob")  # bound, paid nothing
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["payments"], [])
+        self.assertEqual(self.get(f"/api/devices/{DEVICE}/payments", who="carol").status, 404)
+        self.assertEqual(self.get(f"/api/devices/{DEVICE}/payments/{o['out_trade_no']}",
+                                  who="bob").status, 404)
+        self.assertEqual(self.get(f"/api/devices/{DEVICE}/payments?limit=0", who="op").status, 400)
+
     def test_counter_recharge_stays_for_staff_with_an_idempotency_key(self):
         before = self.balance_fen()
         r = self.call("POST", f"/api/device/recharge/{DEVICE}", {"amount": "1.00"}, who="alice")

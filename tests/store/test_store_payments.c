@@ -206,6 +206,33 @@ static void test_open_orders_are_listed_oldest_first_until_finished(void **state
     assert_int_equal(balance(NULL), before + 200);
 }
 
+static void test_a_devices_orders_are_listed_newest_first_and_by_payer(void **state)
+{
+    (void)state;
+    int64_t other = 0;
+    assert_int_equal(store_user_add(st, "other-payer", "hash-x", ROLE_USER, &other), 0);
+    new_order("SM20261207LIST000000000000000A", 100, 1000);
+    struct payment_rec p = {.device_pk = dev,
+                            .user_id = other,
+                            .amount_fen = 200,
+                            .created_ms = 2000,
+                            .expires_ms = 3000};
+    snprintf(p.out_trade_no, sizeof(p.out_trade_no), "SM20261207LIST000000000000000B");
+    assert_int_equal(store_payment_create(st, &p, NULL), 0);
+
+    struct open_seen all = {0}, mine = {0}, theirs = {0};
+    assert_int_equal(store_payments_of_device(st, dev, 0, 2, collect_open, &all), 0);
+    assert_int_equal(all.n, 2);
+    assert_string_equal(all.no[0], "SM20261207LIST000000000000000B");
+    assert_string_equal(all.no[1], "SM20261207LIST000000000000000A");
+    assert_int_equal(store_payments_of_device(st, dev, other, 100, collect_open, &theirs), 0);
+    assert_int_equal(theirs.n, 1);
+    assert_string_equal(theirs.no[0], "SM20261207LIST000000000000000B");
+    assert_int_equal(store_payments_of_device(st, dev, tenant, 1, collect_open, &mine), 0);
+    assert_int_equal(mine.n, 1);
+    assert_string_equal(mine.no[0], "SM20261207LIST000000000000000A");
+}
+
 #define RACERS 8
 
 static void *race_credit(void *arg)
@@ -277,6 +304,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_an_order_is_created_then_credited_once),
         cmocka_unit_test(test_unknown_and_duplicate_orders_are_refused),
         cmocka_unit_test(test_open_orders_are_listed_oldest_first_until_finished),
+        cmocka_unit_test(test_a_devices_orders_are_listed_newest_first_and_by_payer),
         cmocka_unit_test(
             test_one_order_credited_from_many_connections_at_once_beside_recharges_is_credited_once),
     };
