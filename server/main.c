@@ -34,6 +34,8 @@
 #include "tlsopt.h"
 #include "url.h"
 #include "wechat.h"
+#include "wxpay.h"
+#include "payments.h"
 #include "writer.h"
 
 /* Devices whose upload keys are kept (devcache.h); ~150 bytes each, touched only when used. */
@@ -104,6 +106,46 @@ static int wechat_setup(const struct server_options *opt, struct wechat **ret)
         return cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
     log_info("meter-server: WeChat login enabled for appid %s through %s", opt->wechat_appid,
              opt->wechat_api_base ? opt->wechat_api_base : WECHAT_DEFAULT_API_BASE);
+    return 0;
+}
+
+/*
+ * WeChat Pay is on when any wechatpay_* option but the base URL is set; then
+ * wxpay_new() checks them all and reads the keys. Returns 0, or the exit code
+ * after printing why.
+ */
+static int wxpay_setup(const struct server_options *opt, struct wxpay **ret)
+{
+    *ret = NULL;
+    const char *set[] = {opt->wechatpay_appid,
+                         opt->wechatpay_mchid,
+                         opt->wechatpay_serial_no,
+                         opt->wechatpay_private_key_file,
+                         opt->wechatpay_apiv3_key_file,
+                         opt->wechatpay_platform_public_key_file,
+                         opt->wechatpay_platform_public_key_id,
+                         opt->wechatpay_notify_url};
+    bool any = false;
+    for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+        any = any || set[i];
+    if (!any)
+        return 0;
+    struct wxpay_options wo = {.appid =
+                                   opt->wechatpay_appid ? opt->wechatpay_appid : opt->wechat_appid,
+                               .mchid = opt->wechatpay_mchid,
+                               .serial_no = opt->wechatpay_serial_no,
+                               .private_key_file = opt->wechatpay_private_key_file,
+                               .apiv3_key_file = opt->wechatpay_apiv3_key_file,
+                               .platform_public_key_file = opt->wechatpay_platform_public_key_file,
+                               .platform_public_key_id = opt->wechatpay_platform_public_key_id,
+                               .notify_url = opt->wechatpay_notify_url,
+                               .base_url = opt->wechatpay_base_url};
+    char err[WXPAY_ERR_LEN];
+    int r = wxpay_new(&wo, ret, err);
+    if (r)
+        return cli_fail(r == -ENOMEM ? 1 : 2, "WeChat Pay: %s", err);
+    log_info("meter-server: WeChat Pay enabled for merchant %s through %s", opt->wechatpay_mchid,
+             opt->wechatpay_base_url ? opt->wechatpay_base_url : WXPAY_DEFAULT_BASE_URL);
     return 0;
 }
 
@@ -273,7 +315,7 @@ static int serve(struct server_options *opt)
     if ((code = cli_db_url(opt)) != 0)
         goto out;
     if ((code = security_setup(opt, &tls, &proxies)) != 0 ||
-        (code = wechat_setup(opt, &app.wechat)) != 0)
+        (code = wechat_setup(opt, &app.wechat)) != 0 || (code = wxpay_setup(opt, &app.wxpay)) != 0)
         goto out;
     code = 1;
 
@@ -426,6 +468,15 @@ static int serve(struct server_options *opt)
             goto out;
         }
     }
+    if (app.wxpay) {
+        struct payments_options po = {.db = {.url = opt->db},
+                                      .wxpay = app.wxpay,
+                                      .query_after_ms = opt->wechatpay_query_after_s * 1000};
+        if (payments_start(&po, &app.payments, err, sizeof(err))) {
+            code = cli_fail(1, "%s", err);
+            goto out;
+        }
+    }
     const char *scheme = opt->tls_cert_file ? "https" : "http";
     log_info("meter-server: serving the API on %s://%s (port %d), database %s, broker %s", scheme,
              opt->listen, http_port(http), strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql",
@@ -452,6 +503,7 @@ out:
     http_tls_clear(&tls);
     proxy_list_free(proxies);
     retention_stop(app.retention);
+    payments_stop(app.payments);
     broker_stop(app.broker); /* publishes through the MQTT client, which calls it back */
     /*
      * First stop taking messages (paho confirms each one to the broker as it reads it, so
@@ -478,6 +530,7 @@ out:
     ratelimit_free(app.user_requests);
     ratelimit_free(app.device_uploads);
     wechat_free(app.wechat);
+    wxpay_free(app.wxpay);
     auth_wipe(&app.key, sizeof(app.key));
     if (mqtt_password) {
         auth_wipe(mqtt_password, strlen(mqtt_password));

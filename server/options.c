@@ -127,5 +127,33 @@ const struct config_option server_option_table[] = {
     {"billing_gap_wait_ms", CONFIG_INT, OPT(billing_gap_wait_ms), 0, 3600000, "30000", "MS",
      "how long billing waits for readings missing before later ones (a backlog still on its "
      "way) before it bills across the gap; the balance lags consumption by at most this"},
+    {"wechatpay_appid", CONFIG_STRING, OPT(wechatpay_appid), 0, 0, NULL, "APPID",
+     "WeChat Pay: the mini program's AppID the orders are for (default: wechat_appid)"},
+    {"wechatpay_mchid", CONFIG_STRING, OPT(wechatpay_mchid), 0, 0, NULL, "MCHID",
+     "WeChat Pay merchant id; set, it enables tenants' payments and every wechatpay_* option "
+     "below but wechatpay_base_url is required"},
+    {"wechatpay_serial_no", CONFIG_STRING, OPT(wechatpay_serial_no), 0, 0, NULL, "SERIAL",
+     "WeChat Pay: the serial number of the merchant API certificate"},
+    {"wechatpay_private_key_file", CONFIG_STRING, OPT(wechatpay_private_key_file), 0, 0, NULL,
+     "FILE", "WeChat Pay: the merchant's RSA private key (PEM, unencrypted; mode 0600 or 0400)"},
+    {"wechatpay_apiv3_key_file", CONFIG_STRING, OPT(wechatpay_apiv3_key_file), 0, 0, NULL, "FILE",
+     "WeChat Pay: file holding the 32-byte APIv3 key (mode 0600 or 0400; never logged)"},
+    {"wechatpay_platform_public_key_file", CONFIG_STRING, OPT(wechatpay_platform_public_key_file),
+     0, 0, NULL, "FILE",
+     "WeChat Pay's public key (PEM) its answers and notifications are signed with"},
+    {"wechatpay_platform_public_key_id", CONFIG_STRING, OPT(wechatpay_platform_public_key_id), 0, 0,
+     NULL, "ID", "the id of that public key (PUB_KEY_ID_...), named by Wechatpay-Serial"},
+    {"wechatpay_notify_url", CONFIG_STRING, OPT(wechatpay_notify_url), 0, 0, NULL, "URL",
+     "where WeChat Pay posts payment notifications: https://HOST/api/payments/wechat/notify"},
+    {"wechatpay_base_url", CONFIG_STRING, OPT(wechatpay_base_url), 0, 0,
+     "https://api.mch.weixin.qq.com", "URL",
+     "WeChat Pay's API (https://; http:// only to a loopback address, for tests)"},
+    {"wechatpay_query_after_s", CONFIG_INT, OPT(wechatpay_query_after_s), 1, 86400, "300",
+     "SECONDS",
+     "ask WeChat Pay about an order still unpaid this long after it was placed (a "
+     "notification may be lost), and close it once expired"},
+    {"wechatpay_order_ttl_s", CONFIG_INT, OPT(wechatpay_order_ttl_s), 60, 86400, "1800", "SECONDS",
+     "how long a tenant has to pay an order (its time_expire at WeChat Pay); unpaid, it is closed "
+     "then"},
     {0},
 };

@@ -58,6 +58,18 @@ struct server_options {
     int64_t device_cache_s;
     /* prepaid billing */
     int64_t billing_gap_wait_ms;
+    /* WeChat Pay (API v3, JSAPI): on when wechatpay_mchid is set (wxpay.h) */
+    char *wechatpay_appid;
+    char *wechatpay_mchid;
+    char *wechatpay_serial_no;
+    char *wechatpay_private_key_file;
+    char *wechatpay_apiv3_key_file;
+    char *wechatpay_platform_public_key_file;
+    char *wechatpay_platform_public_key_id;
+    char *wechatpay_notify_url;
+    char *wechatpay_base_url;
+    int64_t wechatpay_query_after_s;
+    int64_t wechatpay_order_ttl_s;
 };
 
 extern const struct config_option server_option_table[];

@@ -1,7 +1,7 @@
 // The pages' own code against a real meter-server: login, device list, device detail with
 // its history chart (and a three-phase meter's per-phase values), alarms, and recharges
-// (refused for a user, done by an operator, retried after a lost answer without crediting
-// twice). wx.request is carried over node's http.
+// (a user's online payment where the server has none configured, an operator's counter
+// recharge retried after a lost answer without crediting twice). wx.request is carried over node's http.
 //
 // METER_SERVER names the meter-server binary (ctest sets it). Without it this file is
 // skipped, and says so.
@@ -163,8 +163,10 @@ describeLive('pages against a running meter-server', () => {
     await recharge.instance.onLoad({ id: 'meter-01' })
     await type(recharge, '#amount', '100')
     await recharge.instance.onSubmit()
-    expect(text(recharge, '#error')).toBe('在线支付开通前，仅运营人员和管理员可以充值，请联系物业或运营人员办理')
-    expect(request.log.filter(r => r.method === 'POST' && r.path === '/api/device/recharge/meter-01').map(r => r.statusCode)).toEqual([403])
+    // A tenant pays online; this server has no WeChat Pay configured, and says so.
+    expect(text(recharge, '#error')).toBe('服务器尚未开通在线支付，请联系物业办理充值')
+    expect(request.log.filter(r => r.method === 'POST' && r.path === '/api/devices/meter-01/payments').map(r => r.statusCode)).toEqual([503])
+    expect(request.log.filter(r => r.path === '/api/device/recharge/meter-01')).toEqual([])
   })
 
   test('a three-phase meter\'s page shows each phase as the server stored it', async () => {

@@ -1,4 +1,4 @@
-const { installWx, loginAs, ok, error } = require('./helpers/wx-mock.js')
+const { installWx, loginAs, ok, error, waitFor } = require('./helpers/wx-mock.js')
 const { render, text, type, tap } = require('./helpers/page.js')
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -120,21 +120,120 @@ test('cancelling the confirmation sends nothing', async () => {
   expect(posts()).toHaveLength(0)
 })
 
-test('a user (not staff) sees the notice and the 403 message of the server', async () => {
+// --- a tenant pays with WeChat Pay -----------------------------------------------------------
+
+const PAY_PARAMS = {
+  appId: 'wxd678efh567hg6787',
+  timeStamp: '1765100000',
+  nonceStr: '5K8264ILTKCH16CQ2502SI8ZNMTM67VS',
+  package: 'prepay_id=wx201410272009395522657a690389285100',
+  signType: 'RSA',
+  paySign: 'c2lnbmF0dXJl'
+}
+const ORDER = 'SM20261207ABCDEFGHIJ0123456789'
+
+function asTenant(state) {
   loginAs(env, 'alice', 'user')
-  env.routes['POST /api/device/recharge/meter-01'] = error(403, 'only operators and admins may recharge until online payment is enabled')
+  let balance = 100
+  env.routes['GET /api/devices/meter-01'] = () => ok({ status: 'success', device_id: 'meter-01', balance, status: 'online', latest: null })
+  env.routes['POST /api/devices/meter-01/payments'] = { statusCode: 201, data: { status: 'success', out_trade_no: ORDER, amount: 50, expires_at: '2026-12-07T12:30:00.000Z', pay_params: PAY_PARAMS } }
+  const payment = { state: state || 'created' }
+  env.routes['GET /api/devices/meter-01/payments/' + ORDER] = () => ok({ status: 'success', out_trade_no: ORDER, state: payment.state, amount: 50 })
+  // WeChat Pay notifies the server while the payer confirms: the order is paid and credited.
+  env.onPayment = () => { if (env.paymentAnswer === 'ok') { payment.state = 'paid'; balance = 150 } }
+  return payment
+}
+
+async function openAsTenant(state) {
+  const payment = asTenant(state)
   const page = await open()
-  expect(text(page, '#notice')).toBe('在线支付开通前，充值需由物业或运营人员办理。')
-  await type(page, '#amount', '100')
-  await tap(page, '#submit')
-  expect(posts()).toHaveLength(1)
-  expect(text(page, '#error')).toBe('在线支付开通前，仅运营人员和管理员可以充值，请联系物业或运营人员办理')
+  page.instance.pollMs = 1
+  return { page, payment }
+}
+
+test('a tenant sees no counter notice and a WeChat Pay button', async () => {
+  const { page } = await openAsTenant()
+  expect(page.querySelector('#notice')).toBeFalsy()
+  expect(text(page, '#submit')).toBe('微信支付')
   expect(text(page, '#balance')).toBe('¥100.00')
-  expect(page.querySelector('#result')).toBeFalsy()
-  // a refusal is final: trying again is a new attempt
+})
+
+test('a tenant pays: an order, wx.requestPayment with its parameters, then the credited balance', async () => {
+  const { page } = await openAsTenant()
+  await type(page, '#amount', '50')
   await tap(page, '#submit')
-  const keys = posts().map(r => r.header['Idempotency-Key'])
-  expect(keys[1]).not.toBe(keys[0])
+  await waitFor(() => page.data.result || page.data.error)
+
+  expect(env.modals[0].content).toBe('微信支付为电表 meter-01 充值 ¥50.00？')
+  const sent = posts()
+  expect(sent).toHaveLength(1)
+  expect(sent[0].path).toBe('/api/devices/meter-01/payments')
+  expect(sent[0].data).toEqual({ amount: '50.00' })
+  expect(sent[0].header.Authorization).toBe('Bearer test-token-alice')
+  expect(sent[0].header['Idempotency-Key']).toBeUndefined()
+  expect(env.payments).toHaveLength(1)
+  const p = env.payments[0]
+  expect({ appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType, paySign: p.paySign }).toEqual(PAY_PARAMS)
+  expect(env.requests.some(r => r.path === '/api/device/recharge/meter-01')).toBe(false)
+  expect(env.requests.filter(r => r.path === '/api/devices/meter-01/payments/' + ORDER).length).toBeGreaterThanOrEqual(1)
+  expect(text(page, '#result')).toContain('支付成功：¥50.00')
+  expect(text(page, '#new-balance')).toBe('¥150.00')
+  expect(text(page, '#balance')).toBe('¥150.00')
+  expect(env.toasts).toContain('支付成功')
+  expect(page.data.amount).toBe('')
+})
+
+test('a cancelled payment says so and credits nothing', async () => {
+  const { page } = await openAsTenant()
+  env.paymentAnswer = 'cancel'
+  await type(page, '#amount', '50')
+  await tap(page, '#submit')
+  await waitFor(() => page.data.error)
+  expect(text(page, '#error')).toBe('已取消支付')
+  expect(page.querySelector('#result')).toBeFalsy()
+  expect(text(page, '#balance')).toBe('¥100.00')
+  expect(page.data.submitting).toBe(false)
+})
+
+test('a failed payment shows WeChat\'s reason', async () => {
+  const { page } = await openAsTenant()
+  env.paymentAnswer = 'fail system error'
+  await type(page, '#amount', '50')
+  await tap(page, '#submit')
+  await waitFor(() => page.data.error)
+  expect(text(page, '#error')).toBe('支付未完成：requestPayment:fail system error')
+  expect(page.querySelector('#result')).toBeFalsy()
+})
+
+test('a payment the server has not seen yet is reported as on its way', async () => {
+  const { page, payment } = await openAsTenant()
+  env.onPayment = () => { payment.state = 'created' } // the notification is late
+  await type(page, '#amount', '50')
+  await tap(page, '#submit')
+  await waitFor(() => page.data.notice)
+  expect(text(page, '#notice')).toBe('支付已完成，到账可能稍有延迟，请稍后刷新余额')
+  expect(env.requests.filter(r => r.path === '/api/devices/meter-01/payments/' + ORDER)).toHaveLength(10)
+  expect(page.querySelector('#result')).toBeFalsy()
+})
+
+test('the server\'s refusal of an order is shown and wx.requestPayment is not called', async () => {
+  asTenant()
+  env.routes['POST /api/devices/meter-01/payments'] = error(409, 'link this account to WeChat first (log in from the mini program), then pay')
+  const page = await open()
+  await type(page, '#amount', '50')
+  await tap(page, '#submit')
+  await waitFor(() => page.data.error)
+  expect(text(page, '#error')).toBe('请先在「我的」页面绑定微信，再进行支付')
+  expect(env.payments).toHaveLength(0)
+})
+
+test('an invalid amount is refused before an order is placed', async () => {
+  const { page } = await openAsTenant()
+  await type(page, '#amount', '1.005')
+  await tap(page, '#submit')
+  expect(text(page, '#error')).toBe('金额格式不正确：请输入正数，最多两位小数，如 100 或 100.50')
+  expect(posts()).toHaveLength(0)
+  expect(env.payments).toHaveLength(0)
 })
 
 test('quick amount chips fill the amount', async () => {

@@ -225,6 +225,34 @@ function recharge(deviceId, yuan, idempotencyKey) {
   })
 }
 
+// POST /api/devices/:id/payments: a WeChat Pay order for the amount ("50.00"); resolves to
+// {out_trade_no, amount, expires_at, pay_params} (pay_params go to wx.requestPayment as they are).
+function createPayment(deviceId, yuan) {
+  return request({
+    method: 'POST',
+    path: '/api/devices/' + enc(deviceId) + '/payments',
+    data: { amount: yuan }
+  })
+}
+
+// GET /api/devices/:id/payments/:out_trade_no → {state: created|paid|closed|failed, ...}.
+function getPayment(deviceId, outTradeNo) {
+  return request({ path: '/api/devices/' + enc(deviceId) + '/payments/' + enc(outTradeNo) })
+}
+
+// wx.requestPayment as a promise; rejects with {cancelled, errMsg}.
+function requestPayment(params) {
+  return new Promise((resolve, reject) => {
+    wx.requestPayment(Object.assign({}, params, {
+      success: res => resolve(res),
+      fail: res => {
+        const errMsg = (res && res.errMsg) || 'requestPayment:fail'
+        reject({ cancelled: /cancel/.test(errMsg), errMsg })
+      }
+    }))
+  })
+}
+
 // A fresh Idempotency-Key (UUID version 4 layout; printable ASCII as the API asks).
 function newIdempotencyKey() {
   const hex = '0123456789abcdef'
@@ -256,6 +284,9 @@ module.exports = {
   getDevice,
   history,
   recharge,
+  createPayment,
+  getPayment,
+  requestPayment,
   newIdempotencyKey,
   LOGIN_PAGE
 }

@@ -6,8 +6,6 @@
 
 const EXACT = {
   'Invalid credentials': '用户名或密码错误',
-  'only operators and admins may recharge until online payment is enabled':
-    '在线支付开通前，仅运营人员和管理员可以充值，请联系物业或运营人员办理',
   'no account is bound to this WeChat user; log in with your user name and password, then bind WeChat to your account':
     '该微信尚未绑定账号，请先用用户名和密码登录，再在「我的」页面绑定微信',
   'this WeChat user is already bound to another account': '该微信已绑定其他账号，请先在那个账号中解除绑定',
@@ -35,7 +33,19 @@ const EXACT = {
   'amount must be yuan with at most two decimals, like 100.50': '充值金额最多两位小数，如 100.50',
   'the balance would exceed its maximum': '充值后余额将超过上限',
   'this Idempotency-Key was already used for a different recharge': '充值请求冲突，请重新输入金额后再试',
-  'internal error': '服务器内部错误，请稍后重试'
+  'internal error': '服务器内部错误，请稍后重试',
+  'only operators and admins recharge at the counter; tenants pay online (POST /api/devices/:id/payments)':
+    '柜台充值仅限物业或运营人员办理，请使用微信支付充值',
+  'link this account to WeChat first (log in from the mini program), then pay':
+    '请先在「我的」页面绑定微信，再进行支付',
+  'this account is linked to WeChat under another app; log in from this mini program again':
+    '您的账号绑定的是其他小程序的微信，请在本小程序中重新登录并绑定',
+  'only a user bound to this device can pay for it': '只有绑定该电表的用户才能为其支付',
+  'online payment is not configured on this server': '服务器尚未开通在线支付，请联系物业办理充值',
+  'WeChat Pay cannot be reached; try again shortly': '暂时无法连接微信支付，请稍后重试',
+  'WeChat Pay refused the order; try again later': '微信支付拒绝了本次下单，请稍后重试',
+  'amount is more than WeChat Pay takes at once': '金额超过微信支付单笔上限',
+  'amount must be yuan with at most two decimals, like "50.00"': '支付金额最多两位小数，如 50.00'
 }
 
 const PATTERNS = [

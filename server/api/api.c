@@ -62,6 +62,11 @@ static const struct route routes[] = {
     {"PUT", "/api/devices/:id/billing", api_billing_put, ACCESS_USER},
     {"GET", "/api/devices/:id/billing", api_billing_get, ACCESS_USER},
     {"GET", "/api/devices/:id/statement", api_statement, ACCESS_USER},
+    /* WeChat Pay: the notification carries its own signature, checked there. */
+    {"POST", "/api/devices/:id/payments", api_payment_create, ACCESS_USER},
+    {"GET", "/api/devices/:id/payments", api_payments_list, ACCESS_USER},
+    {"GET", "/api/devices/:id/payments/:out_trade_no", api_payment_get, ACCESS_USER},
+    {"POST", "/api/payments/wechat/notify", api_payment_notify, ACCESS_PUBLIC},
 };
 
 /*

@@ -30,7 +30,9 @@ void api_recharge(struct api_call *c)
     if (api_device_for_caller(c, c->params[0], &dev))
         return;
     if (!api_is_staff(c)) {
-        api_error(c, 403, "only operators and admins may recharge until online payment is enabled");
+        api_error(c, 403,
+                  "only operators and admins recharge at the counter; tenants pay online "
+                  "(POST /api/devices/:id/payments)");
         return;
     }
     const char *key = http_header(c->req, "Idempotency-Key");

@@ -22,6 +22,8 @@ struct histcache;
 struct devcache;
 struct broker;
 struct pwpool;
+struct wxpay;
+struct payments;
 
 struct app {
     const struct server_options *opt;
@@ -45,6 +47,8 @@ struct app {
     struct devcache *devices;        /* uploaders' keys and secret hashes; NULL: none kept */
     struct ingest *ingest;           /* MQTT ingest, whose device cache forgets deleted devices */
     struct broker *broker; /* keeps the broker's accounts in step; NULL when provisioning is off */
+    struct wxpay *wxpay;   /* WeChat Pay; NULL when wechatpay_mchid is not set */
+    struct payments *payments; /* the query thread of unfinished orders; NULL without WeChat Pay */
 };
 
 #endif

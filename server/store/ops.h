@@ -100,7 +100,6 @@ int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind, 
                       int64_t *ret_balance_fen);
 int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                     void *ctx);
-
 /* ops_billing.c */
 int ops_tariff_add(struct store *s, int64_t device_pk, const struct tariff *t);
 int ops_tariff_versions(struct store *s, int64_t device_pk, int64_t from_ms, struct tariff *v,
@@ -133,6 +132,20 @@ int ops_wechat_bind(struct store *s, int64_t user_id, const char *appid, const c
 int ops_wechat_get(struct store *s, const char *appid, const char *openid, int64_t user_id,
                    struct wechat_binding_rec *ret);
 int ops_wechat_unbind(struct store *s, int64_t user_id);
+
+/* ops_payments.c */
+int ops_payment_create(struct store *s, const struct payment_rec *p, int64_t *ret_id);
+int ops_payment_get(struct store *s, const char *out_trade_no, struct payment_rec *ret);
+int ops_payment_set_prepay(struct store *s, const char *out_trade_no, const char *prepay_id,
+                           int64_t at_ms);
+int ops_payment_finish(struct store *s, const char *out_trade_no, enum payment_state state,
+                       int64_t at_ms);
+int ops_payment_credit(struct store *s, const char *out_trade_no, const char *transaction_id,
+                       int64_t paid_ms, struct payment_credit *ret);
+int ops_payments_of_device(struct store *s, int64_t device_pk, int64_t user_id, size_t limit,
+                           store_payment_cb cb, void *ctx);
+int ops_payments_open(struct store *s, int64_t created_before_ms, size_t limit, store_payment_cb cb,
+                      void *ctx);
 
 /* ops_audit.c */
 int ops_audit_add(struct store *s, const struct audit_rec *e);

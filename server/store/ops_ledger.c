@@ -1,6 +1,10 @@
 /*
  * ops_ledger: prepaid balances and their ledger (store.h "store_recharge").
  *
+ * ops_ledger_append() is the one way a ledger row is written, whatever its
+ * kind: counter recharges here, WeChat Pay payments (ops_payments.c) and the
+ * rest call it inside their own transactions.
+ *
  * The rules of a credit, in this order, in one transaction:
  *   1. lock the device row ({FOR_UPDATE}; SQLite's write lock holds already),
  *      so retries of one recharge queue on it and each sees the ledger row of

@@ -87,6 +87,13 @@ static const struct store_ops sql_ops = {
     .billing_settings_set = ops_billing_settings_set,
     .billing_run = ops_billing_run,
     .charges_query = ops_charges_query,
+    .payment_create = ops_payment_create,
+    .payment_get = ops_payment_get,
+    .payment_set_prepay = ops_payment_set_prepay,
+    .payment_finish = ops_payment_finish,
+    .payment_credit = ops_payment_credit,
+    .payments_of_device = ops_payments_of_device,
+    .payments_open = ops_payments_open,
     .exec_sql = sql_exec,
 };
 

@@ -550,3 +550,80 @@ int store_testing_exec(struct store *s, const char *sql)
 {
     return s->ops->exec_sql(s, sql);
 }
+
+/* --- WeChat Pay orders -------------------------------------------------------------------- */
+
+const char *payment_state_name(enum payment_state st)
+{
+    switch (st) {
+    case PAYMENT_CREATED:
+        return "created";
+    case PAYMENT_PAID:
+        return "paid";
+    case PAYMENT_CLOSED:
+        return "closed";
+    case PAYMENT_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}
+
+static bool trade_no_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && n <= PAYMENT_TRADE_NO_MAX;
+}
+
+int store_payment_create(struct store *s, const struct payment_rec *p, int64_t *ret_id)
+{
+    if (!trade_no_ok(p->out_trade_no))
+        return store_fail(s, -EINVAL, "out_trade_no must be 1 to %d characters",
+                          PAYMENT_TRADE_NO_MAX);
+    if (p->amount_fen <= 0 || p->amount_fen > STORE_BALANCE_MAX_FEN)
+        return store_fail(s, -ERANGE, "payment amount out of range");
+    return s->ops->payment_create(s, p, ret_id);
+}
+
+int store_payment_get(struct store *s, const char *out_trade_no, struct payment_rec *ret)
+{
+    if (!trade_no_ok(out_trade_no))
+        return store_fail(s, -ENOENT, "no such payment");
+    return s->ops->payment_get(s, out_trade_no, ret);
+}
+
+int store_payment_set_prepay(struct store *s, const char *out_trade_no, const char *prepay_id,
+                             int64_t at_ms)
+{
+    if (!trade_no_ok(out_trade_no) || !prepay_id || !prepay_id[0] ||
+        strlen(prepay_id) > PAYMENT_PREPAY_ID_MAX)
+        return store_fail(s, -EINVAL, "malformed out_trade_no or prepay_id");
+    return s->ops->payment_set_prepay(s, out_trade_no, prepay_id, at_ms);
+}
+
+int store_payment_finish(struct store *s, const char *out_trade_no, enum payment_state state,
+                         int64_t at_ms)
+{
+    if (!trade_no_ok(out_trade_no) || (state != PAYMENT_CLOSED && state != PAYMENT_FAILED))
+        return store_fail(s, -EINVAL, "an order finishes closed or failed");
+    return s->ops->payment_finish(s, out_trade_no, state, at_ms);
+}
+
+int store_payment_credit(struct store *s, const char *out_trade_no, const char *transaction_id,
+                         int64_t paid_ms, struct payment_credit *ret)
+{
+    if (!trade_no_ok(out_trade_no) || !trade_no_ok(transaction_id))
+        return store_fail(s, -EINVAL, "malformed out_trade_no or transaction_id");
+    return s->ops->payment_credit(s, out_trade_no, transaction_id, paid_ms, ret);
+}
+
+int store_payments_of_device(struct store *s, int64_t device_pk, int64_t user_id, size_t limit,
+                             store_payment_cb cb, void *ctx)
+{
+    return s->ops->payments_of_device(s, device_pk, user_id, limit, cb, ctx);
+}
+
+int store_payments_open(struct store *s, int64_t created_before_ms, size_t limit,
+                        store_payment_cb cb, void *ctx)
+{
+    return s->ops->payments_open(s, created_before_ms, limit, cb, ctx);
+}

@@ -616,4 +616,78 @@ int store_billing_run(struct store *s, int64_t device_pk, int64_t now_ms, int64_
 int store_charges_query(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
                         size_t limit, store_charge_cb cb, void *ctx);
 
+/*
+ * WeChat Pay orders (migration 013): one row per order a tenant placed for a
+ * device, by out_trade_no. state moves created -> paid, created -> closed
+ * (expired unpaid, closed at WeChat Pay) or created -> failed (the order was
+ * never placed); a notification or query that proves payment moves any
+ * unpaid state to paid, exactly once. Amounts in fen.
+ */
+#define PAYMENT_TRADE_NO_MAX  32
+#define PAYMENT_PREPAY_ID_MAX 64
+
+enum payment_state {
+    PAYMENT_CREATED = 0,
+    PAYMENT_PAID,
+    PAYMENT_CLOSED,
+    PAYMENT_FAILED,
+};
+/* "created", "paid", "closed", "failed" */
+const char *payment_state_name(enum payment_state st);
+
+struct payment_rec {
+    int64_t id;
+    char out_trade_no[PAYMENT_TRADE_NO_MAX + 1];
+    char transaction_id[PAYMENT_TRADE_NO_MAX + 1]; /* "" until paid */
+    int64_t device_pk;
+    char device_id[DEVICE_ID_MAX + 1]; /* read only */
+    int64_t user_id;                   /* 0 when the payer's account was deleted */
+    int64_t amount_fen;
+    char prepay_id[PAYMENT_PREPAY_ID_MAX + 1]; /* "" until WeChat Pay answered */
+    enum payment_state state;
+    int64_t created_ms, expires_ms, updated_ms;
+    int64_t paid_ms;   /* 0 until paid */
+    int64_t ledger_id; /* the payment's ledger row; 0 until paid */
+};
+
+struct payment_credit {
+    int64_t ledger_id;
+    int64_t new_balance_fen;
+    int64_t device_pk;
+    bool already; /* it had been credited before: nothing was credited now */
+};
+
+typedef int (*store_payment_cb)(const struct payment_rec *p, void *ctx);
+
+/*
+ * Records a new order in state created (p's out_trade_no, device_pk,
+ * user_id, amount_fen, created_ms, expires_ms; the rest is ignored).
+ * -EEXIST when out_trade_no is taken, -ERANGE for an amount out of range.
+ */
+int store_payment_create(struct store *s, const struct payment_rec *p, int64_t *ret_id);
+/* An order by out_trade_no; -ENOENT when there is none. */
+int store_payment_get(struct store *s, const char *out_trade_no, struct payment_rec *ret);
+/* Keeps WeChat Pay's prepay_id of an order still created; -ENOENT otherwise. */
+int store_payment_set_prepay(struct store *s, const char *out_trade_no, const char *prepay_id,
+                             int64_t at_ms);
+/* Moves an order still created to closed or failed; -ENOENT when it is not created. */
+int store_payment_finish(struct store *s, const char *out_trade_no, enum payment_state state,
+                         int64_t at_ms);
+/*
+ * Credits a paid order, in one transaction: locks the order, and when it is
+ * not paid yet moves it to paid with transaction_id and writes the ledger
+ * entry of kind "payment" (the ledger's one operation); when it is paid
+ * already, credits nothing and answers already (the same transaction_id) or
+ * -EEXIST (another one). -ENOENT for an unknown order, -ERANGE when the
+ * balance would leave its range.
+ */
+int store_payment_credit(struct store *s, const char *out_trade_no, const char *transaction_id,
+                         int64_t paid_ms, struct payment_credit *ret);
+/* A device's orders, newest first, at most limit; user_id > 0: only that user's. */
+int store_payments_of_device(struct store *s, int64_t device_pk, int64_t user_id, size_t limit,
+                             store_payment_cb cb, void *ctx);
+/* Orders still created with created_ms < created_before_ms, oldest first, at most limit. */
+int store_payments_open(struct store *s, int64_t created_before_ms, size_t limit,
+                        store_payment_cb cb, void *ctx);
+
 #endif

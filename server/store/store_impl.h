@@ -105,6 +105,18 @@ struct store_ops {
                        struct billing_run_result *ret);
     int (*charges_query)(struct store *s, int64_t device_pk, int64_t from_ms, int64_t to_ms,
                          size_t limit, store_charge_cb cb, void *ctx);
+    int (*payment_create)(struct store *s, const struct payment_rec *p, int64_t *ret_id);
+    int (*payment_get)(struct store *s, const char *out_trade_no, struct payment_rec *ret);
+    int (*payment_set_prepay)(struct store *s, const char *out_trade_no, const char *prepay_id,
+                              int64_t at_ms);
+    int (*payment_finish)(struct store *s, const char *out_trade_no, enum payment_state state,
+                          int64_t at_ms);
+    int (*payment_credit)(struct store *s, const char *out_trade_no, const char *transaction_id,
+                          int64_t paid_ms, struct payment_credit *ret);
+    int (*payments_of_device)(struct store *s, int64_t device_pk, int64_t user_id, size_t limit,
+                              store_payment_cb cb, void *ctx);
+    int (*payments_open)(struct store *s, int64_t created_before_ms, size_t limit,
+                         store_payment_cb cb, void *ctx);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };

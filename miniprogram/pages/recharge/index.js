@@ -1,9 +1,19 @@
-// 充值页：金额校验（最多两位小数）、每次充值一个 Idempotency-Key（重试时沿用），显示新余额。
-// 在线支付开通前，服务器只允许运营人员和管理员充值，普通用户会得到 403 并看到提示。
-// Recharge page: the amount is checked before sending; one Idempotency-Key per attempt,
-// reused when the same attempt is retried, so a retry never credits twice.
+// 充值页：金额校验（最多两位小数）。住户用微信支付充值：下单、wx.requestPayment，再向服务器确认到账；
+// 物业或运营人员在柜台充值，每次充值一个 Idempotency-Key（重试时沿用）。
+// Recharge page: the amount is checked before sending. A tenant pays with WeChat Pay (an
+// order on the server, wx.requestPayment, then the server's word that the payment arrived);
+// operators and admins recharge at the counter with one Idempotency-Key per attempt, reused
+// when the same attempt is retried, so a retry never credits twice.
 const api = require('../../utils/api.js')
 const format = require('../../utils/format.js')
+
+// After wx.requestPayment succeeds, WeChat Pay tells the server on its own: ask a few times.
+const PAID_POLLS = 10
+const PAID_POLL_MS = 1000
+
+function sleep(ms) {
+  return new Promise(resolve => setTimeout(resolve, ms))
+}
 
 Component({
   data: {
@@ -13,6 +23,7 @@ Component({
     quickAmounts: ['50', '100', '200', '500'],
     error: '',
     notice: '',
+    staff: false,
     submitting: false,
     result: null
   },
@@ -22,11 +33,9 @@ Component({
       const id = decodeURIComponent((options && options.id) || '')
       this.deviceId = id
       this.attempt = null
-      const user = api.getUser()
-      this.setData({
-        id,
-        notice: user && !api.isStaff(user) ? '在线支付开通前，充值需由物业或运营人员办理。' : ''
-      })
+      this.pollMs = PAID_POLL_MS
+      const staff = api.isStaff(api.getUser())
+      this.setData({ id, staff })
       return api.getDevice(id).then(d => {
         this.setData({ balanceText: format.formatMoney(d.balance) })
       }, err => {
@@ -45,8 +54,8 @@ Component({
     confirm(yuan) {
       return new Promise(resolve => {
         wx.showModal({
-          title: '确认充值',
-          content: '为电表 ' + this.deviceId + ' 充值 ¥' + yuan + '？',
+          title: this.data.staff ? '确认充值' : '确认支付',
+          content: (this.data.staff ? '为电表 ' : '微信支付为电表 ') + this.deviceId + ' 充值 ¥' + yuan + '？',
           success: res => resolve(!!res.confirm),
           fail: () => resolve(false)
         })
@@ -60,10 +69,14 @@ Component({
         this.setData({ error: parsed.message })
         return Promise.resolve()
       }
+      return this.data.staff ? this.counterRecharge(parsed.yuan) : this.pay(parsed.yuan)
+    },
+
+    counterRecharge(yuan) {
       // A new attempt gets a new key; retrying an attempt whose outcome is unknown (network
       // failure, timeout, 5xx) with the same amount sends the same key again.
-      if (!this.attempt || this.attempt.yuan !== parsed.yuan) {
-        this.attempt = { yuan: parsed.yuan, key: api.newIdempotencyKey() }
+      if (!this.attempt || this.attempt.yuan !== yuan) {
+        this.attempt = { yuan, key: api.newIdempotencyKey() }
       }
       const attempt = this.attempt
       return this.confirm(attempt.yuan).then(ok => {
@@ -76,7 +89,7 @@ Component({
             submitting: false,
             amount: '',
             balanceText: newBalanceText,
-            result: { amountText: attempt.yuan, newBalanceText }
+            result: { title: '充值成功', amountText: attempt.yuan, newBalanceText }
           })
           wx.showToast({ title: '充值成功', icon: 'success' })
           return res
@@ -89,6 +102,62 @@ Component({
           return null
         })
       })
+    },
+
+    // Each payment is an order of its own: a retry places a new order (an unpaid one expires).
+    pay(yuan) {
+      return this.confirm(yuan).then(ok => {
+        if (!ok) return null
+        this.setData({ submitting: true, error: '', notice: '', result: null })
+        let order = null
+        return api.createPayment(this.deviceId, yuan)
+          .then(o => {
+            order = o
+            return api.requestPayment(o.pay_params)
+          })
+          .then(() => this.waitPaid(order.out_trade_no))
+          .then(paid => {
+            if (!paid) {
+              this.setData({
+                submitting: false,
+                amount: '',
+                notice: '支付已完成，到账可能稍有延迟，请稍后刷新余额'
+              })
+              return null
+            }
+            return api.getDevice(this.deviceId).then(d => {
+              const newBalanceText = format.formatMoney(d.balance)
+              this.setData({
+                submitting: false,
+                amount: '',
+                balanceText: newBalanceText,
+                result: { title: '支付成功', amountText: yuan, newBalanceText }
+              })
+              wx.showToast({ title: '支付成功', icon: 'success' })
+              return order
+            })
+          }, err => {
+            let message = err && err.message
+            if (err && err.errMsg !== undefined) {
+              message = err.cancelled ? '已取消支付' : '支付未完成：' + err.errMsg
+            }
+            this.setData({ submitting: false, error: message || '支付失败，请重试' })
+            return null
+          })
+      })
+    },
+
+    // true once the server has the payment (state paid), false when it has not yet.
+    waitPaid(outTradeNo) {
+      const poll = n => api.getPayment(this.deviceId, outTradeNo).then(p => {
+        if (p.state === 'paid') return true
+        if (p.state !== 'created' || n + 1 >= PAID_POLLS) return false
+        return sleep(this.pollMs).then(() => poll(n + 1))
+      }, err => {
+        if (!err.retryable || n + 1 >= PAID_POLLS) return false
+        return sleep(this.pollMs).then(() => poll(n + 1))
+      })
+      return poll(0)
     }
   }
 })

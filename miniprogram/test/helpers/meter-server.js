@@ -57,7 +57,8 @@ function post(url, body, headers) {
   })
 }
 
-// setup: {users: [{name, role, password}], devices: [{id, owner}], args: [extra flags]}.
+// setup: {users: [{name, role, password}], devices: [{id, owner}], args: [extra flags] or
+// port => [extra flags] (for flags that name the server's own address).
 // Resolves {base, secrets: {deviceId: secret}, stop(), output()}.
 async function startMeterServer(binary, setup) {
   if (!fs.existsSync(binary)) throw new Error('METER_SERVER does not exist: ' + binary)
@@ -84,7 +85,7 @@ async function startMeterServer(binary, setup) {
     child = spawn(binary, [
       '--db', db, '--listen', '127.0.0.1:' + port, '--jwt-secret-file', secretFile,
       '--mqtt', 'tcp://127.0.0.1:1'
-    ].concat(setup.args || []), { stdio: ['ignore', 'pipe', 'pipe'] })
+    ].concat(typeof setup.args === 'function' ? setup.args(port) : (setup.args || [])), { stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.on('data', c => { output += c })
     child.stderr.on('data', c => { output += c })
     let exited = false

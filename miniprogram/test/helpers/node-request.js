@@ -64,6 +64,7 @@ function createRequest(opts) {
         if ((o.dataType || 'json') === 'json') {
           try { data = JSON.parse(text) } catch (e) { data = text }
         }
+        entry.response = data
         finish('success', { statusCode: res.statusCode, data, header: res.headers, errMsg: 'request:ok' })
       })
     })

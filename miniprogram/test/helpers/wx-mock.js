@@ -33,6 +33,9 @@ function installWx(options) {
     toasts: [],
     modals: [],
     modalAnswer: true,
+    payments: [],          // what wx.requestPayment was given
+    paymentAnswer: 'ok',   // 'ok', 'cancel', or another errMsg tail ('fail ...')
+    onPayment: null,       // called with the params before answering (to mark an order paid)
     loginCode: opts.loginCode === undefined ? 'wx-login-code-0123' : opts.loginCode
   }
 
@@ -59,6 +62,16 @@ function installWx(options) {
       Promise.resolve().then(() => {
         const res = { confirm: !!env.modalAnswer, cancel: !env.modalAnswer }
         if (o.success) o.success(res)
+        if (o.complete) o.complete(res)
+      })
+    }),
+    requestPayment: jest.fn(o => {
+      env.payments.push(o)
+      Promise.resolve().then(() => {
+        if (env.onPayment) env.onPayment(o)
+        const answer = env.paymentAnswer
+        const res = { errMsg: answer === 'ok' ? 'requestPayment:ok' : 'requestPayment:' + (answer === 'cancel' ? 'fail cancel' : answer) }
+        if (answer === 'ok') { if (o.success) o.success(res) } else if (o.fail) o.fail(res)
         if (o.complete) o.complete(res)
       })
     }),
