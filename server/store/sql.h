@@ -97,6 +97,15 @@ enum sql_id {
     /* ops_audit.c */
     SQL_AUDIT_ADD,
     SQL_AUDIT_LIST,
+    /* ops_commands.c */
+    SQL_COMMAND_ADD,
+    SQL_COMMAND_SUPERSEDE,
+    SQL_COMMAND_GET,
+    SQL_COMMAND_MOVE,
+    SQL_COMMANDS_DUE,
+    SQL_COMMANDS_EXPIRE,
+    SQL_COMMAND_LATEST,
+    SQL_DEVICE_RELAY,
     SQL__COUNT
 };
 

@@ -81,6 +81,13 @@ static const struct store_ops sql_ops = {
     .readings_delete_before = ops_readings_delete_before,
     .audit_add = ops_audit_add,
     .audit_list = ops_audit_list,
+    .command_add = ops_command_add,
+    .command_get = ops_command_get,
+    .command_move = ops_command_move,
+    .commands_due = ops_commands_due,
+    .commands_expire = ops_commands_expire,
+    .command_latest = ops_command_latest,
+    .device_relay = ops_device_relay,
     .exec_sql = sql_exec,
 };
 
