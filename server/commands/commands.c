@@ -245,15 +245,10 @@ static int rules_device(struct store *st, const struct cutoff_settings_source *s
     size_t at;
     bool alerted = rules_alerted(rules, d->id, &at);
     if (cutoff_low_alert(&cs, d->balance_fen, &alerted)) {
-        struct audit_rec e = {.at_ms = now_ms};
-        char low[MONEY_TEXT_LEN];
+        char low[MONEY_TEXT_LEN], detail[128];
         money_format(cs.low_balance_fen, low);
-        snprintf(e.actor, sizeof(e.actor), "%s", COMMANDS_ACTOR_CUTOFF);
-        snprintf(e.action, sizeof(e.action), "balance.low");
-        snprintf(e.target, sizeof(e.target), "%s", d->device_id);
-        snprintf(e.address, sizeof(e.address), "local");
-        snprintf(e.detail, sizeof(e.detail), "balance=%s low_balance=%s", money, low);
-        int r = store_audit_add(st, &e);
+        snprintf(detail, sizeof(detail), "balance %s at or below %s", money, low);
+        int r = store_device_event_add(st, d->device_id, now_ms, "balance.low", detail);
         if (r)
             return r;
     }

@@ -87,8 +87,8 @@ void commands_rules_free(struct commands_rules *r); /* NULL is fine */
 /*
  * One round of the cut-off rules and the reconciliation over every device at
  * now_ms, minute being the local minute of day. Switches are queued as
- * COMMANDS_ACTOR_CUTOFF with the reason; a low-balance alert is an audit row
- * (action "balance.low"). 0 or the first store error.
+ * COMMANDS_ACTOR_CUTOFF with the reason; a low-balance alert is a device
+ * event (kind "balance.low", store_device_event_add). 0 or the first store error.
  */
 int commands_cutoff_round(struct store *st, const struct cutoff_settings_source *settings,
                           struct commands_rules *rules, int64_t now_ms, int minute);

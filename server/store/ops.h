@@ -128,5 +128,7 @@ int ops_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n);
 int ops_command_latest(struct store *s, const char *device_id, const char *kind,
                        struct command_rec *ret);
 int ops_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
+int ops_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
+                         const char *detail);
 
 #endif

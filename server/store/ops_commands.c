@@ -178,8 +178,7 @@ int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,
     }
     if (r > 0)
         r = 0;
-    if (r)
-        db_reset(st);
+    db_reset(st);
     for (size_t k = 0; !r && k < n; k++)
         r = cb(&rows[k], ctx);
     free(rows);
@@ -249,4 +248,21 @@ int ops_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *
         *ret_ts_ms = ts;
     }
     return r;
+}
+
+int ops_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
+                         const char *detail)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_DEVICE_EVENT_ADD,
+                     "INSERT INTO device_events (device_id, at_ms, kind, detail) VALUES (?, ?, ?, ?)",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_text(st, device_id);
+    db_bind_int(st, at_ms);
+    db_bind_text(st, kind);
+    db_bind_text(st, detail);
+    return sql_run(q, st, "add device event");
 }

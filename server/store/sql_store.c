@@ -88,6 +88,7 @@ static const struct store_ops sql_ops = {
     .commands_expire = ops_commands_expire,
     .command_latest = ops_command_latest,
     .device_relay = ops_device_relay,
+    .device_event_add = ops_device_event_add,
     .exec_sql = sql_exec,
 };
 

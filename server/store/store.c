@@ -569,3 +569,13 @@ int store_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t
 {
     return s->ops->device_relay(s, device_pk, ret_on, ret_ts_ms);
 }
+
+int store_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
+                           const char *detail)
+{
+    char clean[256];
+    if (!command_text_ok(device_id, DEVICE_ID_MAX) || !command_text_ok(kind, 32))
+        return store_fail(s, -EINVAL, "an event needs a device and a kind");
+    utf8_clean(detail ? detail : "", clean, sizeof(clean));
+    return s->ops->device_event_add(s, device_id, at_ms, kind, clean);
+}

@@ -605,5 +605,8 @@ int store_command_latest(struct store *s, const char *device_id, const char *kin
  * *ret_on, and *ret_ts_ms that reading's time. -ENOENT: no reading has it.
  */
 int store_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
+/* Records an event of device_id (kind "balance.low", detail up to 255 bytes of text). */
+int store_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
+                           const char *detail);
 
 #endif

@@ -105,6 +105,8 @@ struct store_ops {
     int (*command_latest)(struct store *s, const char *device_id, const char *kind,
                           struct command_rec *ret);
     int (*device_relay)(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
+    int (*device_event_add)(struct store *s, const char *device_id, int64_t at_ms,
+                            const char *kind, const char *detail);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };

@@ -18,5 +18,15 @@ CREATE TABLE IF NOT EXISTS commands (
     KEY commands_by_device (device_id, created_ms),
     KEY commands_by_state (state, expires_ms)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+-- What the rules noticed about a device (the low-balance alert, "balance.low"), for the
+-- dashboard and the notifications that read it.
+CREATE TABLE IF NOT EXISTS device_events (
+    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    device_id VARCHAR(64) NOT NULL,
+    at_ms BIGINT NOT NULL,
+    kind VARCHAR(32) NOT NULL,
+    detail VARCHAR(255) NOT NULL,
+    KEY device_events_by_device (device_id, at_ms)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- The load relay as each reading reports it: "on", "off", or NULL from meters without one.
 ALTER TABLE readings ADD COLUMN IF NOT EXISTS relay VARCHAR(3) NULL;
