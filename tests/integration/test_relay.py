@@ -3,9 +3,11 @@ commands table) -> mosquitto -> meterd (the relay, its state file, the sim's loa
 readings, and back. A command queued while the meter is away and the server restarts is
 delivered when both are back; a meter cut off stays off through a power cut.
 """
+import sqlite3
 import time
+import unittest
 
-from harness import IntegrationTest, Meter, main, wait_until
+from harness import IntegrationTest, Meter, main, sqlite_path, wait_until
 
 INTERVAL_S = 1.0
 
@@ -15,7 +17,7 @@ class Relay(IntegrationTest):
     def setUpClass(cls):
         super().setUpClass()
         cls.srv = cls.server_fixture({"op": "operator", "alice": "user"},
-                                     {"rel-1": "alice", "rel-2": "alice"},
+                                     {"rel-1": "alice", "rel-2": "alice", "rel-3": "alice"},
                                      login=("op", "alice"), broker="private")
         cls.tok = cls.srv.tokens
         cls.meter = cls.track(Meter(cls.workdir, "rel-1", cls.broker.url,
@@ -135,6 +137,64 @@ class Relay(IntegrationTest):
         self.assertEqual(d["latest"]["relay"], "off")
         self.assertEqual(d["latest"]["current"], 0)
         self.switch_and_see("on")
+
+    # --- the cut-off rules (default settings: cut at 0.00, low balance at 20.00) ---
+
+    def charge(self, dev, fen):
+        """What a billing run writes: a 'charge' ledger entry and the balance, in one
+        transaction (balance = sum(ledger) holds at the commit)."""
+        db = sqlite3.connect(sqlite_path(self.srv.db), timeout=10)
+        try:
+            with db:
+                pk, bal = db.execute("SELECT id, balance FROM devices WHERE device_id = ?",
+                                     (dev,)).fetchone()
+                db.execute("INSERT INTO ledger (device_pk, kind, amount, balance_after, created_ms)"
+                           " VALUES (?, 'charge', ?, ?, ?)",
+                           (pk, -fen, bal - fen, int(time.time() * 1000)))
+                db.execute("UPDATE devices SET balance = ? WHERE id = ?", (bal - fen, pk))
+        finally:
+            db.close()
+
+    def events(self, dev):
+        db = sqlite3.connect(sqlite_path(self.srv.db), timeout=10)
+        try:
+            return db.execute("SELECT kind, detail FROM device_events WHERE device_id = ? "
+                              "ORDER BY id", (dev,)).fetchall()
+        finally:
+            db.close()
+
+    def reading(self, dev, pred, what, timeout=3 * INTERVAL_S + 2):
+        return wait_until(lambda: (lambda d: d if d["latest"] and pred(d) else None)(
+            self.device(dev)), timeout, interval=0.1, what=what)
+
+    def test_5_the_balance_cuts_and_a_recharge_restores_the_load(self):
+        if self.backend != "sqlite":
+            raise unittest.SkipTest("the stand-in for a billing run writes SQLite")
+        meter = self.track(Meter(self.workdir, "rel-3", self.broker.url,
+                                 adc="sim:v=230,i=10,realtime=1"))
+        meter.start()
+        self.reading("rel-3", lambda d: d["latest"].get("relay") == "on", "rel-3 reading", 20)
+        r = self.call("POST", "/api/device/recharge/rel-3", {"amount": "5.00"}, who="op")
+        self.assertEqual(r.status, 200, r)
+        # A prepaid device now; 5.00 is under the low-balance level: one event.
+        wait_until(lambda: self.events("rel-3"), 5, what="low-balance event")
+        self.assertEqual(self.events("rel-3")[0][0], "balance.low")
+        time.sleep(1)
+        self.assertEqual(self.device("rel-3")["relay"], "on")
+
+        self.charge("rel-3", 500)  # down to 0.00, the cut-off level
+        self.reading("rel-3", lambda d: d["relay"] == "off" and d["latest"]["current"] == 0,
+                     "rel-3 cut off", timeout=10)
+        # A recharge that leaves it at or under 0.00 + 1.00 keeps the load off ...
+        self.call("POST", "/api/device/recharge/rel-3", {"amount": "0.50"}, who="op")
+        time.sleep(3 * INTERVAL_S)
+        self.assertEqual(self.device("rel-3")["relay"], "off")
+        # ... one above it restores it.
+        self.call("POST", "/api/device/recharge/rel-3", {"amount": "1.00"}, who="op")
+        self.reading("rel-3", lambda d: d["relay"] == "on" and abs(d["latest"]["current"] - 10) < 0.1,
+                     "rel-3 restored", timeout=10)
+        self.assertEqual(len(self.events("rel-3")), 1)  # never above 21.00: no second alert
+        meter.stop()
 
 
 if __name__ == "__main__":
