@@ -176,7 +176,7 @@ static void test_sim_waveform_has_requested_peak_and_lag(void **state)
 static void test_sim_draws_no_current_while_the_relay_is_off(void **state)
 {
     (void)state;
-    struct adc *a = open_sim("sim:rate=3200,freq=50,v=100,i=2,h5=10,realtime=0");
+    struct adc *a = open_sim("sim:rate=3200,freq=50,v=100,i=2,ih5=10,realtime=0");
     adc_set_load_connected(a, false);
     assert_int_equal(adc_read(a, v1, i1, 64), 0);
     assert_true(fabs(v1[16] - 100 * M_SQRT2) < 1e-9); /* the voltage stays */
