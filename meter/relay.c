@@ -13,8 +13,9 @@
 
 static int damaged(const char *path, int line, const char *what, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "relay state %s line %d: %s (fix or remove the file: removing it turns "
-                          "the load on)",
+    snprintf(err, errlen,
+             "relay state %s line %d: %s (fix or remove the file: removing it turns "
+             "the load on)",
              path, line, what);
     return -EINVAL;
 }
@@ -40,8 +41,7 @@ static int parse(const char *text, struct relay_state *s, char *err, size_t errl
 {
     char line[COMMAND_ID_MAX + 2];
     const char *p = text;
-    if (!next_line(&p, line, sizeof(line)) ||
-        (strcmp(line, "on") != 0 && strcmp(line, "off") != 0))
+    if (!next_line(&p, line, sizeof(line)) || (strcmp(line, "on") != 0 && strcmp(line, "off") != 0))
         return damaged(s->path, 1, "expected \"on\" or \"off\"", err, errlen);
     s->on = line[1] == 'n';
     if (!next_line(&p, line, sizeof(line)) || !line[0])

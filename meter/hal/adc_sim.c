@@ -40,7 +40,7 @@ struct adc_sim {
     uint64_t rng;
     bool have_spare;
     double spare;
-    struct timespec t0; /* CLOCK_MONOTONIC instant of sample 0 */
+    struct timespec t0;   /* CLOCK_MONOTONIC instant of sample 0 */
     atomic_bool load_off; /* the relay is open: no current (set from the main thread) */
 };
 

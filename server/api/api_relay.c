@@ -42,9 +42,9 @@ void api_relay_request(struct api_call *c)
     bool on = state[1] == 'n';
     char id[STORE_COMMAND_ID_MAX + 1];
     int64_t now = time_now_ms();
-    int r = api_store_result(c, commands_relay_request(c->store, dev.device_id, on,
-                                                       c->user.username, reason, now,
-                                                       COMMANDS_TTL_MS, id));
+    int r =
+        api_store_result(c, commands_relay_request(c->store, dev.device_id, on, c->user.username,
+                                                   reason, now, COMMANDS_TTL_MS, id));
     if (r) {
         api_store_error(c, r);
         goto out;

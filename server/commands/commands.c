@@ -75,8 +75,8 @@ static int send_one(const struct command_rec *c, void *arg)
     struct dynbuf payload;
     int r = store_device_by_name(s->st, c->device_id, &dev);
     if (r == -ENOENT) /* deleted since: nobody will answer */
-        return store_command_move(s->st, c->id, CMD_BIT(CMD_QUEUED) | CMD_BIT(CMD_SENT),
-                                  CMD_FAILED, s->now_ms, "the device was deleted");
+        return store_command_move(s->st, c->id, CMD_BIT(CMD_QUEUED) | CMD_BIT(CMD_SENT), CMD_FAILED,
+                                  s->now_ms, "the device was deleted");
     if (r)
         return r;
     dynbuf_init(&payload, COMMAND_PAYLOAD_MAX);

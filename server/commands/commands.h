@@ -42,7 +42,7 @@
 #define COMMANDS_TICK_MS   500
 /* A reading this long after the last send that still contradicts an acknowledged command means
    the meter did not do it: the intent is sent again. */
-#define COMMANDS_CONFIRM_MS INT64_C(30000)
+#define COMMANDS_CONFIRM_MS   INT64_C(30000)
 #define COMMANDS_ACTOR_CUTOFF "rule:cutoff"
 #define COMMANDS_ACTOR_RESEND "rule:resend" /* starts the reason of a resent intent */
 

@@ -47,9 +47,9 @@ enum cutoff_action cutoff_decide(const struct cutoff_settings *s, int64_t balanc
         return CUTOFF_KEEP;
     if (intent_on)
         return balance_fen <= s->cutoff_at_fen && !in_quiet_hours(s, minute) ? CUTOFF_SWITCH_OFF
-                                                                              : CUTOFF_KEEP;
+                                                                             : CUTOFF_KEEP;
     return balance_fen > add_sat(s->cutoff_at_fen, CUTOFF_RESTORE_MARGIN_FEN) ? CUTOFF_SWITCH_ON
-                                                                               : CUTOFF_KEEP;
+                                                                              : CUTOFF_KEEP;
 }
 
 bool cutoff_low_alert(const struct cutoff_settings *s, int64_t balance_fen, bool *alerted)

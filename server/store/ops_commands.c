@@ -7,7 +7,7 @@
 #include "ops.h"
 
 #define COMMAND_SELECT                                                                             \
-    "SELECT id, device_id, kind, relay_state, state, actor, reason, created_ms, expires_ms, "     \
+    "SELECT id, device_id, kind, relay_state, state, actor, reason, created_ms, expires_ms, "      \
     "sent_ms, sends, finished_ms, message FROM commands "
 
 static int read_command(struct sql_store *q, struct db_stmt *st, struct command_rec *c)
@@ -56,10 +56,11 @@ int ops_command_add(struct store *s, const struct command_rec *c)
                      "kind = ? AND state IN ('queued', 'sent', 'acknowledged')",
                      NULL, &sup);
     if (!r)
-        r = sql_stmt(q, SQL_COMMAND_ADD,
-                     "INSERT INTO commands (id, device_id, kind, relay_state, state, actor, reason, "
-                     "created_ms, expires_ms, sends) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, 0)",
-                     NULL, &add);
+        r = sql_stmt(
+            q, SQL_COMMAND_ADD,
+            "INSERT INTO commands (id, device_id, kind, relay_state, state, actor, reason, "
+            "created_ms, expires_ms, sends) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, 0)",
+            NULL, &add);
     if (!r)
         r = sql_begin(q);
     if (r)
@@ -91,8 +92,7 @@ int ops_command_add(struct store *s, const struct command_rec *c)
     return r;
 }
 
-int ops_command_get(struct store *s, const char *device_id, const char *id,
-                    struct command_rec *ret)
+int ops_command_get(struct store *s, const char *device_id, const char *id, struct command_rec *ret)
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
@@ -149,8 +149,8 @@ int ops_command_move(struct store *s, const char *id, unsigned from_mask, enum c
     return r;
 }
 
-int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,
-                     store_command_cb cb, void *ctx)
+int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms, store_command_cb cb,
+                     void *ctx)
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
@@ -255,9 +255,10 @@ int ops_device_event_add(struct store *s, const char *device_id, int64_t at_ms, 
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
-    int r = sql_stmt(q, SQL_DEVICE_EVENT_ADD,
-                     "INSERT INTO device_events (device_id, at_ms, kind, detail) VALUES (?, ?, ?, ?)",
-                     NULL, &st);
+    int r =
+        sql_stmt(q, SQL_DEVICE_EVENT_ADD,
+                 "INSERT INTO device_events (device_id, at_ms, kind, detail) VALUES (?, ?, ?, ?)",
+                 NULL, &st);
     if (r)
         return r;
     db_bind_text(st, device_id);

@@ -497,8 +497,8 @@ int store_testing_exec(struct store *s, const char *sql)
 /* --- commands to meters (ops_commands.c) --------------------------------------------------- */
 
 static const char *const command_states[CMD__COUNT] = {
-    [CMD_QUEUED] = "queued",   [CMD_SENT] = "sent",     [CMD_ACKNOWLEDGED] = "acknowledged",
-    [CMD_DONE] = "done",       [CMD_FAILED] = "failed", [CMD_EXPIRED] = "expired",
+    [CMD_QUEUED] = "queued", [CMD_SENT] = "sent",     [CMD_ACKNOWLEDGED] = "acknowledged",
+    [CMD_DONE] = "done",     [CMD_FAILED] = "failed", [CMD_EXPIRED] = "expired",
 };
 
 const char *command_state_name(enum command_state st)
@@ -518,8 +518,9 @@ int store_command_add(struct store *s, const struct command_rec *c)
         !command_text_ok(c->device_id, DEVICE_ID_MAX) || strcmp(c->kind, "relay") != 0 ||
         !command_text_ok(c->actor, STORE_COMMAND_ACTOR_MAX) ||
         !command_text_ok(c->reason, STORE_COMMAND_REASON_MAX) || c->expires_ms <= c->created_ms)
-        return store_fail(s, -EINVAL, "a command needs an id, a device, the kind \"relay\", "
-                                      "an actor, a reason and a later expiry");
+        return store_fail(s, -EINVAL,
+                          "a command needs an id, a device, the kind \"relay\", "
+                          "an actor, a reason and a later expiry");
     struct command_rec clean = *c;
     utf8_clean(c->reason, clean.reason, sizeof(clean.reason));
     utf8_clean(c->actor, clean.actor, sizeof(clean.actor));

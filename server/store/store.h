@@ -557,15 +557,15 @@ const char *command_state_name(enum command_state s);
 struct command_rec {
     char id[STORE_COMMAND_ID_MAX + 1];
     char device_id[DEVICE_ID_MAX + 1];
-    char kind[16];   /* "relay" */
-    bool relay_on;   /* kind "relay" */
+    char kind[16]; /* "relay" */
+    bool relay_on; /* kind "relay" */
     enum command_state state;
     char actor[STORE_COMMAND_ACTOR_MAX + 1];
     char reason[STORE_COMMAND_REASON_MAX + 1];
     int64_t created_ms, expires_ms;
     int64_t sent_ms; /* the last send, 0 before any */
     int64_t sends;
-    int64_t finished_ms; /* 0 while outstanding */
+    int64_t finished_ms;                     /* 0 while outstanding */
     char message[STORE_COMMAND_MSG_MAX + 1]; /* why it failed, from the meter or the server */
 };
 

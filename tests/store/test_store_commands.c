@@ -88,9 +88,9 @@ static void test_a_relay_command_goes_from_queued_to_done(void **state)
     struct sent out = {0};
     struct commands_publisher pub = {fake_publish, &out};
     char id[STORE_COMMAND_ID_MAX + 1];
-    assert_int_equal(commands_relay_request(st, "cmd-1", false, "op", "unpaid bill", T0_MS,
-                                            COMMANDS_TTL_MS, id),
-                     0);
+    assert_int_equal(
+        commands_relay_request(st, "cmd-1", false, "op", "unpaid bill", T0_MS, COMMANDS_TTL_MS, id),
+        0);
     struct command_rec c = get(id);
     assert_int_equal(c.state, CMD_QUEUED);
     assert_false(c.relay_on);
@@ -223,8 +223,8 @@ static int test_settings(void *ctx, struct store *s, int64_t device_pk, struct c
     (void)ctx;
     (void)s;
     (void)device_pk;
-    *ret = (struct cutoff_settings){
-        .prepaid = true, .low_balance_fen = 3000, .cutoff_at_fen = 1000};
+    *ret =
+        (struct cutoff_settings){.prepaid = true, .low_balance_fen = 3000, .cutoff_at_fen = 1000};
     return 0;
 }
 
@@ -306,8 +306,11 @@ static void test_no_cutoff_hours_and_protected_devices_keep_the_load(void **stat
     commands_rules_free(rules);
 
     /* the pure decision: no-cut-off hours 22:00 to 06:00 hold a cut until they end */
-    struct cutoff_settings s = {.prepaid = true, .cutoff_at_fen = 0, .low_balance_fen = 2000,
-                                .no_cutoff_from_min = 22 * 60, .no_cutoff_to_min = 6 * 60};
+    struct cutoff_settings s = {.prepaid = true,
+                                .cutoff_at_fen = 0,
+                                .low_balance_fen = 2000,
+                                .no_cutoff_from_min = 22 * 60,
+                                .no_cutoff_to_min = 6 * 60};
     assert_int_equal(cutoff_decide(&s, 0, true, 23 * 60), CUTOFF_KEEP);
     assert_int_equal(cutoff_decide(&s, 0, true, 3 * 60), CUTOFF_KEEP);
     assert_int_equal(cutoff_decide(&s, 0, true, 6 * 60), CUTOFF_SWITCH_OFF);
