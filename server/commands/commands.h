@@ -21,7 +21,8 @@
  * - commands_cutoff_round() applies the cut-off rules (cutoff.h) to every
  *   device.
  * - commands_start() runs all of this on a thread with its own database
- *   connection, every COMMANDS_TICK_MS.
+ *   connection: sends every COMMANDS_TICK_MS, the rules every
+ *   COMMANDS_RULES_EVERY ticks.
  *
  * Library code apart from the thread, which logs what it did. Times are
  * passed in (tests inject them); the thread takes time_now_ms().
@@ -37,9 +38,10 @@
 #include "cutoff.h"
 #include "store.h"
 
-#define COMMANDS_TTL_MS    INT64_C(86400000) /* a relay command is tried for a day */
-#define COMMANDS_RESEND_MS INT64_C(10000)
-#define COMMANDS_TICK_MS   500
+#define COMMANDS_TTL_MS      INT64_C(86400000) /* a relay command is tried for a day */
+#define COMMANDS_RESEND_MS   INT64_C(10000)
+#define COMMANDS_TICK_MS     500
+#define COMMANDS_RULES_EVERY 4 /* ticks: the rules and the reconciliation every 2 s */
 /* A reading this long after the last send that still contradicts an acknowledged command means
    the meter did not do it: the intent is sent again. */
 #define COMMANDS_CONFIRM_MS   INT64_C(30000)
