@@ -8,9 +8,6 @@
 
 #include "fileutil.h"
 
-/* Line 1 and 2 plus every id and its newline. */
-#define RELAY_FILE_MAX (16 + 24 + RELAY_IDS_MAX * (COMMAND_ID_MAX + 1))
-
 static int damaged(const char *path, int line, const char *what, char *err, size_t errlen)
 {
     snprintf(err, errlen,
@@ -37,8 +34,10 @@ static bool next_line(const char **p, char *buf, size_t cap)
     return true;
 }
 
-static int parse(const char *text, struct relay_state *s, char *err, size_t errlen)
+int relay_parse(const char *text, size_t len, struct relay_state *s, char *err, size_t errlen)
 {
+    if (len > RELAY_FILE_MAX || strlen(text) != len)
+        return damaged(s->path, 1, "not a relay state (binary, or too long)", err, errlen);
     char line[COMMAND_ID_MAX + 2];
     const char *p = text;
     if (!next_line(&p, line, sizeof(line)) || (strcmp(line, "on") != 0 && strcmp(line, "off") != 0))
@@ -86,26 +85,31 @@ int relay_load(const char *state_dir, const char *device_id, struct relay_state 
         snprintf(err, errlen, "relay state %s: %s", s.path, strerror(-r));
         return r;
     }
-    if (strlen(data) != len)
-        r = damaged(s.path, 1, "not text", err, errlen);
-    else
-        r = parse(data, &s, err, errlen);
+    r = relay_parse(data, len, &s, err, errlen);
     free(data);
     if (!r)
         *ret = s;
     return r;
 }
 
+int relay_format(const struct relay_state *s, char out[RELAY_FILE_MAX + 1], size_t *ret_len)
+{
+    size_t cap = RELAY_FILE_MAX + 1;
+    size_t n = (size_t)snprintf(out, cap, "%s\n%" PRId64 "\n", s->on ? "on" : "off", s->last_ts_ms);
+    for (size_t k = 0; k < s->n_ids && k < RELAY_IDS_MAX && n < cap; k++)
+        n += (size_t)snprintf(out + n, cap - n, "%s\n", s->ids[k]);
+    if (n >= cap)
+        return -E2BIG;
+    *ret_len = n;
+    return 0;
+}
+
 int relay_save(const struct relay_state *s)
 {
     char buf[RELAY_FILE_MAX + 1];
-    size_t n = (size_t)snprintf(buf, sizeof(buf), "%s\n%" PRId64 "\n", s->on ? "on" : "off",
-                                s->last_ts_ms);
-    for (size_t k = 0; k < s->n_ids && n < sizeof(buf); k++)
-        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\n", s->ids[k]);
-    if (n >= sizeof(buf))
-        return -E2BIG;
-    return file_write_atomic(s->path, buf, n, 0600);
+    size_t n;
+    int r = relay_format(s, buf, &n);
+    return r ? r : file_write_atomic(s->path, buf, n, 0600);
 }
 
 static bool seen(const struct relay_state *s, const char *id)

@@ -30,6 +30,8 @@
 
 #define RELAY_IDS_MAX  32
 #define RELAY_PATH_MAX 4096
+/* The longest file: line 1 and 2, then every id and its newline. */
+#define RELAY_FILE_MAX (16 + 24 + RELAY_IDS_MAX * (COMMAND_ID_MAX + 1))
 
 struct relay_state {
     bool on;
@@ -46,6 +48,15 @@ struct relay_state {
  */
 int relay_load(const char *state_dir, const char *device_id, struct relay_state *ret, char *err,
                size_t errlen);
+
+/*
+ * The file's text (len bytes, NUL-terminated) into *s, whose path names the
+ * file in messages; what relay_load() does after reading. Returns 0, or
+ * -EINVAL with err naming the line (then *s is partly written).
+ */
+int relay_parse(const char *text, size_t len, struct relay_state *s, char *err, size_t errlen);
+/* The file's text for *s into out; *ret_len its length. 0, or -E2BIG (never for a valid state). */
+int relay_format(const struct relay_state *s, char out[RELAY_FILE_MAX + 1], size_t *ret_len);
 
 /* Writes the state to its file atomically. Returns 0 or -errno. */
 int relay_save(const struct relay_state *s);
