@@ -115,6 +115,14 @@ int command_run(const struct command *c, const struct command_env *env, int64_t 
     case COMMAND_CAPTURE:
         r = run_capture(c, env, msg, sizeof(msg));
         break;
+    case COMMAND_RELAY:
+        if (env->relay) {
+            r = env->relay(env->ctx, c, msg, sizeof(msg));
+        } else {
+            r = -ENOTSUP;
+            snprintf(msg, sizeof(msg), "this meter has no load relay");
+        }
+        break;
     default:
         r = -EINVAL;
         snprintf(msg, sizeof(msg), "%s", c->message[0] ? c->message : "invalid command");
@@ -263,7 +271,7 @@ void command_queue_handler(const void *payload, size_t len, void *ctx)
         return;
     }
     command_parse(payload, len, now, &c);
-    if (c.id[0]) {
+    if (c.id[0] && c.kind != COMMAND_RELAY) {
         pthread_mutex_lock(&q->lock);
         bool fresh = first_time(q, c.id, now);
         q->replayed += !fresh;

@@ -42,6 +42,9 @@ struct command_env {
     /* With layout: copies the newest n samples of every channel, x[k] of layout->ch[k]
      * (ring_snapshot_frames' contract). */
     int (*snapshot_set)(void *ctx, size_t n, float *const x[], int64_t *ret_first_ms);
+    /* Runs a relay command (relay.h relay_apply, then the line and the LED): 0, or -errno with
+     * why filled for the error reply. NULL: the meter answers that it has no relay. */
+    int (*relay)(void *ctx, const struct command *c, char *why, size_t whylen);
     /* Publishes on meters/<id>/<leaf> at QoS 1 (publisher_send's contract). */
     int (*send)(void *ctx, enum topic_leaf leaf, const void *payload, size_t len);
     void *ctx;

@@ -36,6 +36,7 @@
 #include "pq.h"
 #include "pq3.h"
 #include "publisher.h"
+#include "relay.h"
 #include "ring.h"
 #include "sampler.h"
 #include "sign.h"
@@ -89,6 +90,7 @@ struct meter {
     struct publisher *pub;
     struct command_queue *commands;
     struct command_env env;
+    struct relay_state relay_st; /* the load relay as last commanded, persisted (relay.h) */
     struct ack_queue *acks;
     struct ack_msg ack_scratch;
     struct spool *spool;
@@ -207,6 +209,33 @@ static void log_refused_commands(struct meter *m)
     m->refused_log_ms = now;
 }
 
+/* relay_apply's switch: the line (when there is one) and the simulated load. */
+static int relay_switch(void *ctx, bool on)
+{
+    struct meter *m = ctx;
+    adc_set_load_connected(m->adc, on);
+    return m->relay ? gpio_set(m->relay, on) : 0;
+}
+
+/* command_env.relay: applies the command, then the reply says ok or why not. */
+static int relay_command(void *ctx, const struct command *c, char *why, size_t whylen)
+{
+    struct meter *m = ctx;
+    enum relay_outcome outcome;
+    int r = relay_apply(&m->relay_st, c, relay_switch, m, &outcome);
+    if (r) {
+        snprintf(why, whylen, "cannot switch the relay: %s", strerror(-r));
+        return r;
+    }
+    if (outcome == RELAY_SUPERSEDED) {
+        snprintf(why, whylen, "superseded by a newer relay command");
+        return -ESTALE;
+    }
+    if (outcome == RELAY_SWITCHED)
+        log_info("relay %s (command %s)", m->relay_st.on ? "on" : "off", c->id);
+    return 0;
+}
+
 static void run_commands(struct meter *m)
 {
     struct command cmd;
@@ -276,6 +305,7 @@ static void close_interval(struct meter *m)
         pq_interval_reset(&m->iv);
     }
     reading_set_counter(&rd, RC_SAMPLES_DROPPED, (int64_t)ss.dropped);
+    reading_set_label(&rd, RL_RELAY, m->relay_st.on ? "on" : "off");
     /* Spool first (a kill -9 at any instant after this loses nothing: a restart rolls the
        state forward over a spooled reading), then persist the counters, then publish: a seq
        that left the meter is durable in the state file and never handed out again. */
@@ -293,8 +323,10 @@ static void close_interval(struct meter *m)
         return;
     }
     forward_live(m->fwd, &rd, now);
+    /* A heartbeat an installer can see while the load is supplied; lit steadily while the
+       relay holds it off. */
     if (m->led)
-        gpio_set(m->led, rd.seq & 1); /* a heartbeat an installer can see */
+        gpio_set(m->led, m->relay_st.on ? (rd.seq & 1) : true);
     log_debug("seq %llu: %.2f V %.3f A %.1f W pf %.4f", (unsigned long long)rd.seq,
               rd.real[RR_VOLTAGE], rd.real[RR_CURRENT], rd.real[RR_POWER_W], rd.real[RR_PF]);
 }
@@ -415,8 +447,9 @@ static int open_gpio(struct meter *m, char *err, size_t errlen)
             adc_attach_drdy(m->adc, m->drdy, err, errlen))
             return 1;
     }
+    /* Driven straight to the persisted state: a meter cut off stays off through a power cut. */
     if (o->relay_gpio && gpio_open_output(&gpio_backend_gpiod, o->relay_gpio, o->relay_active_low,
-                                          true, "meterd-relay", &m->relay, err, errlen))
+                                          m->relay_st.on, "meterd-relay", &m->relay, err, errlen))
         return 1;
     if (o->led_gpio && gpio_open_output(&gpio_backend_gpiod, o->led_gpio, false, true, "meterd-led",
                                         &m->led, err, errlen))
@@ -575,6 +608,13 @@ static int run(const struct meterd_options *o)
     } else if (tr > 0) {
         log_warn("%s", err);
     }
+    if (relay_load(o->state_dir, o->device_id, &m.relay_st, err, sizeof(err))) {
+        log_error("%s", err);
+        goto out;
+    }
+    adc_set_load_connected(m.adc, m.relay_st.on);
+    if (!m.relay_st.on)
+        log_info("relay off, as last commanded");
     if (open_gpio(&m, err, sizeof(err))) {
         log_error("%s", err);
         goto out;
@@ -696,6 +736,7 @@ static int run(const struct meterd_options *o)
                                  .layout = m.three ? &m.layout : NULL,
                                  .snapshot_set = capture_snapshot_set,
                                  .send = command_send,
+                                 .relay = relay_command,
                                  .ctx = &m};
     if (require_signatures(&m, o->secret_file ? &key : NULL)) {
         log_error("device id '%s' cannot stand in a topic", o->device_id);

@@ -28,6 +28,7 @@
 #include "proxy.h"
 #include "pwpool.h"
 #include "retention.h"
+#include "commands.h"
 #include "sitetime.h"
 #include "static.h"
 #include "timeutil.h"
@@ -277,6 +278,7 @@ static int serve(struct server_options *opt)
     struct writer *writer = NULL;
     struct biller *biller = NULL; /* prepaid billing */
     struct mqtt_client *mq = NULL;
+    struct commands_service *commands = NULL;
     struct http_server *http = NULL;
     struct forget_ctx forget = {0};
     char *mqtt_password = NULL;
@@ -460,6 +462,13 @@ static int serve(struct server_options *opt)
         goto out;
     }
     atomic_store(&app.mqtt, mq); /* the API publishes commands through it */
+    /* Commands to meters (relay cut and restore) and the cut-off rules, on their own thread. */
+    struct commands_options co = {.db = {.url = opt->db},
+                                  .pub = {.publish = publish_control, .ctx = &app}};
+    if (commands_start(&co, &commands, err, sizeof(err))) {
+        code = cli_fail(1, "%s", err);
+        goto out;
+    }
     if (opt->raw_retention_days > 0) {
         struct retention_options ro = {.db = {.url = opt->db},
                                        .keep_days = opt->raw_retention_days};
@@ -504,6 +513,7 @@ out:
     proxy_list_free(proxies);
     retention_stop(app.retention);
     payments_stop(app.payments);
+    commands_stop(commands); /* publishes through the MQTT client: stopped before it */
     broker_stop(app.broker); /* publishes through the MQTT client, which calls it back */
     /*
      * First stop taking messages (paho confirms each one to the broker as it reads it, so

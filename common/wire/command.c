@@ -48,6 +48,20 @@ static void write_capture(struct jsonw *w, const struct command *c)
     jsonw_kint(w, "duration_ms", c->duration_ms);
 }
 
+static int parse_relay(const json_t *root, struct command *c)
+{
+    const char *state = json_string_value(json_object_get(root, "state"));
+    if (!state || (strcmp(state, "on") != 0 && strcmp(state, "off") != 0))
+        return invalid(c, -EINVAL, "state must be \"on\" or \"off\"");
+    c->relay_on = state[1] == 'n';
+    return 0;
+}
+
+static void write_relay(struct jsonw *w, const struct command *c)
+{
+    jsonw_kstr(w, "state", c->relay_on ? "on" : "off");
+}
+
 struct command_desc {
     const char *name; /* "cmd" on the wire */
     /* Reads the kind's fields from the command object; 0, or invalid()'s result. */
@@ -58,6 +72,7 @@ struct command_desc {
 
 static const struct command_desc kinds[COMMAND__COUNT] = {
     [COMMAND_CAPTURE] = {"capture", parse_capture, write_capture},
+    [COMMAND_RELAY] = {"relay", parse_relay, write_relay},
 };
 
 const char *command_name(enum command_kind kind)

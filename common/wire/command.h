@@ -42,6 +42,7 @@
 enum command_kind {
     COMMAND_INVALID = 0, /* answer an error reply with command.message */
     COMMAND_CAPTURE,     /* "capture": send the newest duration_ms of samples */
+    COMMAND_RELAY,       /* "relay": switch the load relay "on" or "off" */
     COMMAND__COUNT
 };
 
@@ -51,6 +52,7 @@ struct command {
     char name[COMMAND_NAME_MAX + 1]; /* the "cmd" as sent, "" when missing or unusable */
     int64_t ts_ms;                   /* when the server issued it */
     uint32_t duration_ms;            /* COMMAND_CAPTURE */
+    bool relay_on;                   /* COMMAND_RELAY: "state" "on" (true) or "off" */
     char message[COMMAND_MESSAGE_MAX];
 };
 

@@ -86,10 +86,12 @@ const struct reading_counter_desc reading_counters[RC__COUNT] = {
 
 static const char *const wiring_values[] = {"1p2w", "3p4w", "3p3w", NULL};
 static const char *const sequence_values[] = {"abc", "acb", NULL};
+static const char *const relay_values[] = {"on", "off", NULL};
 
 const struct reading_label_desc reading_labels[RL__COUNT] = {
     [RL_WIRING] = {"wiring", "wiring", wiring_values, "\"1p2w\", \"3p4w\", \"3p3w\""},
     [RL_SEQUENCE] = {"sequence", "phase_sequence", sequence_values, "\"abc\", \"acb\""},
+    [RL_RELAY] = {"relay", "relay", relay_values, "\"on\", \"off\""},
 };
 
 int reading_set_label(struct reading *r, enum reading_label l, const char *text)

@@ -105,6 +105,7 @@ enum reading_counter {
 enum reading_label {
     RL_WIRING,   /* "wiring": "1p2w", "3p4w" or "3p3w" */
     RL_SEQUENCE, /* "sequence": the phase order the meter sees, "abc" or "acb" (wrong) */
+    RL_RELAY,    /* "relay": the load relay, "on" or "off" (docs/protocol.md "Relay") */
     RL__COUNT
 };
 

@@ -310,6 +310,12 @@ const char *adc_driver_name(const struct adc *adc)
     return adc->ops->name;
 }
 
+void adc_set_load_connected(struct adc *adc, bool connected)
+{
+    if (adc->ops->set_load_connected)
+        adc->ops->set_load_connected(adc, connected);
+}
+
 void adc_close(struct adc *adc)
 {
     if (adc)

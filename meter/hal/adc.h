@@ -176,6 +176,13 @@ int adc_attach_drdy(struct adc *adc, struct gpio_line *drdy, char *err, size_t e
 /* The driver's name ("sim", "mcp3208", ...), for logs. */
 const char *adc_driver_name(const struct adc *adc);
 
+/*
+ * Tells a generator (the sim) whether the load behind the load relay is
+ * connected: while it is not, no current flows. A real ADC ignores this: it
+ * measures what flows. Any thread; does not block.
+ */
+void adc_set_load_connected(struct adc *adc, bool connected);
+
 void adc_close(struct adc *adc);
 
 #endif

@@ -11,6 +11,7 @@
 #ifndef SMARTMETER_ADC_DRIVER_H
 #define SMARTMETER_ADC_DRIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -34,6 +35,9 @@ struct adc_ops {
     double (*current_lag_s)(const struct adc *adc); /* NULL: 0 */
     int (*attach_drdy)(struct adc *adc, struct gpio_line *drdy, char *err,
                        size_t errlen); /* NULL: none */
+    /* Generators: the load behind the relay is connected or not (NULL: a real ADC, which
+       measures whatever flows). Called from any thread. */
+    void (*set_load_connected)(struct adc *adc, bool connected);
     void (*close)(struct adc *adc);
 };
 

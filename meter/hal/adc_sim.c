@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,8 @@ struct adc_sim {
     uint64_t rng;
     bool have_spare;
     double spare;
-    struct timespec t0; /* CLOCK_MONOTONIC instant of sample 0 */
+    struct timespec t0;   /* CLOCK_MONOTONIC instant of sample 0 */
+    atomic_bool load_off; /* the relay is open: no current (set from the main thread) */
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -377,6 +379,7 @@ static int sim_read(struct adc *adc, double *v, double *i, size_t n)
 {
     struct adc_sim *s = (struct adc_sim *)adc;
     const double cycles_per_sample = s->p.freq_hz / (double)s->p.rate_hz;
+    const double i_on = atomic_load_explicit(&s->load_off, memory_order_relaxed) ? 0.0 : 1.0;
 
     for (size_t k = 0; k < n; k++, s->k++) {
         /* The fractional cycle keeps the angle small however long we run. */
@@ -387,6 +390,7 @@ static int sim_read(struct adc *adc, double *v, double *i, size_t n)
             vk += s->vh[h].amp * sin(s->vh[h].order * theta);
         for (unsigned h = 0; h < s->n_ih; h++)
             ik += s->ih[h].amp * sin(s->ih[h].order * theta - s->phase_rad);
+        ik *= i_on;
         if (s->v_sigma > 0)
             vk += s->v_sigma * rng_gauss(s);
         if (s->i_sigma > 0)
@@ -408,6 +412,7 @@ static int sim_read_frames(struct adc *adc, double *const ch[ADC_CHANNELS], size
     /* The negative sequence of u2: phases at 0, +120, -120 degrees. */
     static const double neg_rad[SIM_PHASES] = {0, 2 * M_PI / 3, -2 * M_PI / 3};
     bool delta = s->p.wiring == ADC_WIRING_3P3W;
+    const double i_on = atomic_load_explicit(&s->load_off, memory_order_relaxed) ? 0.0 : 1.0;
 
     for (size_t k = 0; k < n; k++, s->k++) {
         double theta = 2.0 * M_PI * fmod(cycles_per_sample * (double)s->k, 1.0);
@@ -421,6 +426,7 @@ static int sim_read_frames(struct adc *adc, double *const ch[ADC_CHANNELS], size
                 v[p] += q->vh[h].amp * sin(q->vh[h].order * t);
             for (unsigned h = 0; h < q->n_ih; h++)
                 i[p] += q->ih[h].amp * sin(q->ih[h].order * t - q->phase_rad);
+            i[p] *= i_on;
         }
         if (delta) {
             double va = v[0], i0 = (i[0] + i[1] + i[2]) / 3;
@@ -447,6 +453,11 @@ static double sim_rate_hz(const struct adc *adc)
     return ((const struct adc_sim *)adc)->p.rate_hz;
 }
 
+static void sim_set_load_connected(struct adc *adc, bool connected)
+{
+    atomic_store_explicit(&((struct adc_sim *)adc)->load_off, !connected, memory_order_relaxed);
+}
+
 static void sim_close(struct adc *adc)
 {
     free(adc);
@@ -457,6 +468,7 @@ static const struct adc_ops sim_ops = {
     .read = sim_read,
     .read_frames = sim_read_frames,
     .rate_hz = sim_rate_hz,
+    .set_load_connected = sim_set_load_connected,
     .close = sim_close,
 };
 

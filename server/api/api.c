@@ -49,6 +49,9 @@ static const struct route routes[] = {
     {"GET", "/api/devices/:id/captures/:cid/samples", api_capture_samples, ACCESS_USER},
     {"GET", "/api/devices/:id/captures/:cid/comtrade.cfg", api_capture_comtrade_cfg, ACCESS_USER},
     {"GET", "/api/devices/:id/captures/:cid/comtrade.dat", api_capture_comtrade_dat, ACCESS_USER},
+    /* Relay commands (api_relay.c); users see 404 for devices they may not see, then 403. */
+    {"POST", "/api/devices/:id/relay", api_relay_request, ACCESS_USER},
+    {"GET", "/api/devices/:id/commands/:cid", api_command_detail, ACCESS_USER},
     {"GET", "/api/users", api_users_list, ACCESS_STAFF},
     {"POST", "/api/users", api_user_create, ACCESS_STAFF},
     {"PATCH", "/api/users/:username", api_user_update, ACCESS_ADMIN},

@@ -195,6 +195,9 @@ void api_user_create(struct api_call *c);
 void api_health(struct api_call *c);
 void api_stats(struct api_call *c);
 void api_capture_create(struct api_call *c);
+/* api_relay.c */
+void api_relay_request(struct api_call *c);
+void api_command_detail(struct api_call *c);
 void api_captures_list(struct api_call *c);
 void api_capture_detail(struct api_call *c);
 void api_capture_samples(struct api_call *c);

@@ -116,6 +116,22 @@ static int write_name(const char *name, void *ctx)
     return 0;
 }
 
+/* "relay": "on"|"off" as the newest reading that carries it reported, null before any. */
+static int write_relay(struct api_call *c, struct jsonw *w, const struct device_rec *d)
+{
+    bool on;
+    int64_t ts;
+    int r = api_store_result(c, store_device_relay(c->store, d->id, &on, &ts));
+    jsonw_key(w, "relay");
+    if (r == -ENOENT) {
+        jsonw_null(w);
+        return 0;
+    }
+    if (!r)
+        jsonw_str(w, on ? "on" : "off");
+    return r;
+}
+
 void api_device_detail(struct api_call *c)
 {
     struct device_rec d;
@@ -127,7 +143,9 @@ void api_device_detail(struct api_call *c)
     jsonw_kmoney(&w, "balance", d.balance_fen);
     write_status(&w, &d);
     jsonw_ktime(&w, "created_at", d.created_ms);
-    int r = write_latest(c, &w, &d);
+    int r = write_relay(c, &w, &d);
+    if (!r)
+        r = write_latest(c, &w, &d);
     if (!r)
         r = api_write_energy_today(c, &w, &d);
     if (!r && api_is_staff(c)) {

@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "captures.h"
 #include "command.h"
+#include "commands.h"
 #include "devcache.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -385,6 +386,12 @@ static enum ingest_result handle_reply(struct ingest *ing, const char *device_id
     struct store *st = get_store(ing);
     if (!st)
         return INGEST_RETRY;
+    /* A relay command's answer (server/commands/); any other id is a capture's. */
+    int rc = commands_on_reply(st, device_id, &reply, time_now_ms());
+    if (rc == 0)
+        return INGEST_DONE;
+    if (rc != -ENOENT)
+        return store_trouble(ing, rc, "command reply");
     struct device_rec dev;
     struct capture_rec cap;
     int r = store_device_by_name(st, device_id, &dev);

@@ -151,4 +151,19 @@ int ops_payments_open(struct store *s, int64_t created_before_ms, size_t limit, 
 int ops_audit_add(struct store *s, const struct audit_rec *e);
 int ops_audit_list(struct store *s, int64_t before_id, size_t limit, store_audit_cb cb, void *ctx);
 
+/* ops_commands.c */
+int ops_command_add(struct store *s, const struct command_rec *c);
+int ops_command_get(struct store *s, const char *device_id, const char *id,
+                    struct command_rec *ret);
+int ops_command_move(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                     int64_t at_ms, const char *message);
+int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,
+                     store_command_cb cb, void *ctx);
+int ops_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n);
+int ops_command_latest(struct store *s, const char *device_id, const char *kind,
+                       struct command_rec *ret);
+int ops_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
+int ops_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
+                         const char *detail);
+
 #endif

@@ -94,6 +94,14 @@ static const struct store_ops sql_ops = {
     .payment_credit = ops_payment_credit,
     .payments_of_device = ops_payments_of_device,
     .payments_open = ops_payments_open,
+    .command_add = ops_command_add,
+    .command_get = ops_command_get,
+    .command_move = ops_command_move,
+    .commands_due = ops_commands_due,
+    .commands_expire = ops_commands_expire,
+    .command_latest = ops_command_latest,
+    .device_relay = ops_device_relay,
+    .device_event_add = ops_device_event_add,
     .exec_sql = sql_exec,
 };
 

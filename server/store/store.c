@@ -627,3 +627,90 @@ int store_payments_open(struct store *s, int64_t created_before_ms, size_t limit
 {
     return s->ops->payments_open(s, created_before_ms, limit, cb, ctx);
 }
+
+/* --- commands to meters (ops_commands.c) --------------------------------------------------- */
+
+static const char *const command_states[CMD__COUNT] = {
+    [CMD_QUEUED] = "queued", [CMD_SENT] = "sent",     [CMD_ACKNOWLEDGED] = "acknowledged",
+    [CMD_DONE] = "done",     [CMD_FAILED] = "failed", [CMD_EXPIRED] = "expired",
+};
+
+const char *command_state_name(enum command_state st)
+{
+    return (unsigned)st < CMD__COUNT ? command_states[st] : NULL;
+}
+
+static bool command_text_ok(const char *t, size_t max)
+{
+    size_t n = strlen(t);
+    return n > 0 && n <= max;
+}
+
+int store_command_add(struct store *s, const struct command_rec *c)
+{
+    if (!command_text_ok(c->id, STORE_COMMAND_ID_MAX) ||
+        !command_text_ok(c->device_id, DEVICE_ID_MAX) || strcmp(c->kind, "relay") != 0 ||
+        !command_text_ok(c->actor, STORE_COMMAND_ACTOR_MAX) ||
+        !command_text_ok(c->reason, STORE_COMMAND_REASON_MAX) || c->expires_ms <= c->created_ms)
+        return store_fail(s, -EINVAL,
+                          "a command needs an id, a device, the kind \"relay\", "
+                          "an actor, a reason and a later expiry");
+    struct command_rec clean = *c;
+    utf8_clean(c->reason, clean.reason, sizeof(clean.reason));
+    utf8_clean(c->actor, clean.actor, sizeof(clean.actor));
+    return s->ops->command_add(s, &clean);
+}
+
+int store_command_get(struct store *s, const char *device_id, const char *id,
+                      struct command_rec *ret)
+{
+    if (!command_text_ok(id, STORE_COMMAND_ID_MAX))
+        return store_fail(s, -ENOENT, "no such command");
+    return s->ops->command_get(s, device_id, id, ret);
+}
+
+int store_command_move(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                       int64_t at_ms, const char *message)
+{
+    char clean[STORE_COMMAND_MSG_MAX + 1];
+    if (!command_text_ok(id, STORE_COMMAND_ID_MAX))
+        return store_fail(s, -ENOENT, "no such command");
+    if ((unsigned)to >= CMD__COUNT || from_mask == 0 || from_mask >= CMD_BIT(CMD__COUNT))
+        return store_fail(s, -EINVAL, "bad command state");
+    /* Messages can come from a meter: printable UTF-8, short in every database. */
+    if (message)
+        utf8_clean(message, clean, sizeof(clean));
+    return s->ops->command_move(s, id, from_mask, to, at_ms, message ? clean : NULL);
+}
+
+int store_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,
+                       store_command_cb cb, void *ctx)
+{
+    return s->ops->commands_due(s, now_ms, resend_before_ms, cb, ctx);
+}
+
+int store_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n)
+{
+    return s->ops->commands_expire(s, now_ms, ret_n);
+}
+
+int store_command_latest(struct store *s, const char *device_id, const char *kind,
+                         struct command_rec *ret)
+{
+    return s->ops->command_latest(s, device_id, kind, ret);
+}
+
+int store_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms)
+{
+    return s->ops->device_relay(s, device_pk, ret_on, ret_ts_ms);
+}
+
+int store_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
+                           const char *detail)
+{
+    char clean[256];
+    if (!command_text_ok(device_id, DEVICE_ID_MAX) || !command_text_ok(kind, 32))
+        return store_fail(s, -EINVAL, "an event needs a device and a kind");
+    utf8_clean(detail ? detail : "", clean, sizeof(clean));
+    return s->ops->device_event_add(s, device_id, at_ms, kind, clean);
+}

@@ -690,4 +690,88 @@ int store_payments_of_device(struct store *s, int64_t device_pk, int64_t user_id
 int store_payments_open(struct store *s, int64_t created_before_ms, size_t limit,
                         store_payment_cb cb, void *ctx);
 
+/*
+ * Commands to meters (server/commands/, migration 012): each kept until it
+ * is done, failed or expired, with who asked for it (a user name or a rule,
+ * "rule:cutoff") and why. States: queued -> sent (again while unanswered) ->
+ * acknowledged (the meter answered "ok") -> done (a reading confirms it);
+ * failed (the meter refused, or a newer relay command of the device took its
+ * place); expired (not acknowledged before expires_ms). Ids are the request
+ * ids on the wire, unique over all devices (-EEXIST).
+ */
+#define STORE_COMMAND_ID_MAX     64
+#define STORE_COMMAND_ACTOR_MAX  128
+#define STORE_COMMAND_REASON_MAX 512
+#define STORE_COMMAND_MSG_MAX    255
+/* Outstanding commands one store_commands_due() call hands out at most. */
+#define STORE_COMMANDS_DUE_MAX 256
+
+enum command_state {
+    CMD_QUEUED = 0,
+    CMD_SENT,
+    CMD_ACKNOWLEDGED,
+    CMD_DONE,
+    CMD_FAILED,
+    CMD_EXPIRED,
+    CMD__COUNT
+};
+/* "queued", "sent", ...; NULL out of range. */
+const char *command_state_name(enum command_state s);
+#define CMD_BIT(s) (1u << (s))
+
+struct command_rec {
+    char id[STORE_COMMAND_ID_MAX + 1];
+    char device_id[DEVICE_ID_MAX + 1];
+    char kind[16]; /* "relay" */
+    bool relay_on; /* kind "relay" */
+    enum command_state state;
+    char actor[STORE_COMMAND_ACTOR_MAX + 1];
+    char reason[STORE_COMMAND_REASON_MAX + 1];
+    int64_t created_ms, expires_ms;
+    int64_t sent_ms; /* the last send, 0 before any */
+    int64_t sends;
+    int64_t finished_ms;                     /* 0 while outstanding */
+    char message[STORE_COMMAND_MSG_MAX + 1]; /* why it failed, from the meter or the server */
+};
+
+typedef int (*store_command_cb)(const struct command_rec *c, void *ctx);
+
+/*
+ * Queues c (state, sent_ms, sends, finished_ms ignored). A relay command
+ * takes the place of the device's outstanding relay commands (they become
+ * failed, "superseded by <id>") in the same transaction: the newest intent
+ * wins. -EINVAL for a bad id, kind or text.
+ */
+int store_command_add(struct store *s, const struct command_rec *c);
+/* By id, of device_id when that is not NULL (-ENOENT otherwise). */
+int store_command_get(struct store *s, const char *device_id, const char *id,
+                      struct command_rec *ret);
+/*
+ * Moves command id from one of the states in from_mask (CMD_BIT) to state
+ * `to` at at_ms (finished_ms set for done, failed and expired; sent_ms and
+ * sends for sent); message may be NULL. -ENOENT when it is not in those states.
+ */
+int store_command_move(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                       int64_t at_ms, const char *message);
+/*
+ * Outstanding commands due for sending at now_ms: queued ones, and sent ones
+ * last sent before resend_before_ms, of devices that are online, not past
+ * expires_ms; oldest first, at most STORE_COMMANDS_DUE_MAX.
+ */
+int store_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,
+                       store_command_cb cb, void *ctx);
+/* Queued and sent commands past expires_ms become expired; *ret_n counts them (may be NULL). */
+int store_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n);
+/* The device's newest command of kind (its current intent, for "relay"); -ENOENT: none. */
+int store_command_latest(struct store *s, const char *device_id, const char *kind,
+                         struct command_rec *ret);
+/*
+ * The relay as the device's newest reading that carries one reported it:
+ * *ret_on, and *ret_ts_ms that reading's time. -ENOENT: no reading has it.
+ */
+int store_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
+/* Records an event of device_id (kind "balance.low", detail up to 255 bytes of text). */
+int store_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
+                           const char *detail);
+
 #endif

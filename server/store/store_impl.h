@@ -117,6 +117,20 @@ struct store_ops {
                               store_payment_cb cb, void *ctx);
     int (*payments_open)(struct store *s, int64_t created_before_ms, size_t limit,
                          store_payment_cb cb, void *ctx);
+    /* Commands to meters (ops_commands.c) */
+    int (*command_add)(struct store *s, const struct command_rec *c);
+    int (*command_get)(struct store *s, const char *device_id, const char *id,
+                       struct command_rec *ret);
+    int (*command_move)(struct store *s, const char *id, unsigned from_mask,
+                        enum command_state to, int64_t at_ms, const char *message);
+    int (*commands_due)(struct store *s, int64_t now_ms, int64_t resend_before_ms,
+                        store_command_cb cb, void *ctx);
+    int (*commands_expire)(struct store *s, int64_t now_ms, size_t *ret_n);
+    int (*command_latest)(struct store *s, const char *device_id, const char *kind,
+                          struct command_rec *ret);
+    int (*device_relay)(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
+    int (*device_event_add)(struct store *s, const char *device_id, int64_t at_ms,
+                            const char *kind, const char *detail);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };

@@ -173,6 +173,37 @@ static void test_sim_waveform_has_requested_peak_and_lag(void **state)
     adc_close(a);
 }
 
+static void test_sim_draws_no_current_while_the_relay_is_off(void **state)
+{
+    (void)state;
+    struct adc *a = open_sim("sim:rate=3200,freq=50,v=100,i=2,ih5=10,realtime=0");
+    adc_set_load_connected(a, false);
+    assert_int_equal(adc_read(a, v1, i1, 64), 0);
+    assert_true(fabs(v1[16] - 100 * M_SQRT2) < 1e-9); /* the voltage stays */
+    for (int k = 0; k < 64; k++)
+        assert_true(i1[k] == 0.0);
+    adc_set_load_connected(a, true);
+    assert_int_equal(adc_read(a, v1, i1, 64), 0);
+    assert_true(fabs(i1[16]) > 1.0);
+    adc_close(a);
+
+    /* three phases: every line current */
+    struct adc *t = NULL;
+    if (adc_open_wired("sim:realtime=0", "3p4w", &t, err, sizeof(err)))
+        fail_msg("%s", err);
+    adc_set_load_connected(t, false);
+    float fch[ADC_CHANNELS][64];
+    float *const fp[ADC_CHANNELS] = {fch[0], fch[1], fch[2], fch[3], fch[4], fch[5]};
+    assert_int_equal(adc_read_frames(t, fp, 64), 0);
+    for (int k = 0; k < 64; k++) {
+        assert_true(fch[ADC_CH_IA][k] == 0.0f && fch[ADC_CH_IB][k] == 0.0f &&
+                    fch[ADC_CH_IC][k] == 0.0f);
+        assert_true(fabsf(fch[ADC_CH_VA][k]) <= 400.0f);
+    }
+    assert_true(fabsf(fch[ADC_CH_VA][16]) > 1.0f || fabsf(fch[ADC_CH_VA][20]) > 1.0f);
+    adc_close(t);
+}
+
 static void test_sim_clips_at_full_scale(void **state)
 {
     (void)state;
@@ -345,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_sim_three_phase_makes_each_phase_as_asked),
         cmocka_unit_test(test_sim_single_phase_is_unchanged_by_the_frame_interface),
         cmocka_unit_test(test_sim_three_phase_keys_are_checked),
+        cmocka_unit_test(test_sim_draws_no_current_while_the_relay_is_off),
     };
     return cmocka_run_group_tests_name("adc_sim", tests, NULL, NULL);
 }

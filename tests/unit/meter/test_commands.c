@@ -412,6 +412,67 @@ static void test_a_three_phase_capture_carries_every_channel(void **state)
     fake_free(&early);
 }
 
+static int fake_relay(void *ctx, const struct command *c, char *why, size_t whylen)
+{
+    struct fake_meter *m = ctx;
+    m->asked = c->relay_on ? 1 : 2;
+    if (m->snapshot_result)
+        snprintf(why, whylen, "cannot switch the relay: test");
+    return m->snapshot_result;
+}
+
+static void test_a_relay_command_is_run_then_answered_and_passes_the_queue_again(void **state)
+{
+    (void)state;
+    struct fake_meter m = {0};
+    struct command_env env = {.rate_hz = 6400, .send = fake_send, .relay = fake_relay, .ctx = &m};
+    struct command c;
+    char why[COMMAND_MESSAGE_MAX];
+    assert_int_equal(parse("{\"id\":\"r1\",\"cmd\":\"relay\",\"state\":\"off\",\"ts\":"
+                           "1795459553000}",
+                           &c),
+                     0);
+    assert_int_equal(command_run(&c, &env, NOW_MS, why, sizeof(why)), 0);
+    assert_int_equal(m.asked, 2);
+    assert_int_equal(m.sent, 1);
+    json_t *rep = sent_json(&m, 0);
+    assert_string_equal(str_of(rep, "id"), "r1");
+    assert_string_equal(str_of(rep, "cmd"), "relay");
+    assert_string_equal(str_of(rep, "status"), "ok");
+    json_decref(rep);
+    fake_free(&m);
+
+    struct fake_meter broken = {.snapshot_result = -EIO};
+    env.ctx = &broken;
+    assert_int_equal(command_run(&c, &env, NOW_MS, why, sizeof(why)), -EIO);
+    check_error_reply(&broken, 0, "cannot switch the relay");
+    fake_free(&broken);
+
+    struct fake_meter none = {0};
+    env.ctx = &none;
+    env.relay = NULL;
+    assert_int_equal(command_run(&c, &env, NOW_MS, why, sizeof(why)), -ENOTSUP);
+    check_error_reply(&none, 0, "no load relay");
+    fake_free(&none);
+
+    /* The server resends a relay command until it is answered: a copy reaches the main loop
+       (the relay's persisted ids keep it from acting twice), a capture's copy does not. */
+    struct command_queue *q;
+    struct command out;
+    char p[160];
+    assert_int_equal(command_queue_new(8, &q), 0);
+    snprintf(p, sizeof(p), "{\"id\":\"r2\",\"cmd\":\"relay\",\"state\":\"on\",\"ts\":%lld}",
+             (long long)time_now_ms());
+    command_queue_handler(p, strlen(p), q);
+    command_queue_handler(p, strlen(p), q);
+    assert_true(command_queue_pop(q, &out));
+    assert_true(command_queue_pop(q, &out));
+    assert_int_equal(out.kind, COMMAND_RELAY);
+    assert_true(out.relay_on);
+    assert_false(command_queue_pop(q, &out));
+    command_queue_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_a_capture_is_sent_and_then_acknowledged),
         cmocka_unit_test(test_a_three_phase_capture_carries_every_channel),
         cmocka_unit_test(test_a_command_that_cannot_run_is_answered_with_why),
+        cmocka_unit_test(test_a_relay_command_is_run_then_answered_and_passes_the_queue_again),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -52,6 +52,43 @@ static void test_a_capture_command_is_parsed(void **state)
     assert_int_equal(c.duration_ms, 10000);
 }
 
+static void test_a_relay_command_round_trips_and_refuses_a_bad_state(void **state)
+{
+    (void)state;
+    for (int on = 0; on <= 1; on++) {
+        struct command out, in;
+        struct dynbuf b;
+        dynbuf_init(&b, COMMAND_PAYLOAD_MAX);
+        assert_int_equal(command_init(&out, COMMAND_RELAY, "r-1", NOW_MS - 1000), 0);
+        out.relay_on = on;
+        assert_int_equal(command_encode(&out, &b), 0);
+        assert_string_equal(dynbuf_str(&b), on ? "{\"id\":\"r-1\",\"cmd\":\"relay\",\"state\":"
+                                                 "\"on\",\"ts\":\"2026-11-23T18:45:52.355Z\"}"
+                                               : "{\"id\":\"r-1\",\"cmd\":\"relay\",\"state\":"
+                                                 "\"off\",\"ts\":\"2026-11-23T18:45:52.355Z\"}");
+        assert_int_equal(command_parse(b.buf, b.len, NOW_MS, &in), 0);
+        assert_int_equal(in.kind, COMMAND_RELAY);
+        assert_string_equal(in.name, "relay");
+        assert_int_equal(in.relay_on, on);
+        dynbuf_free(&b);
+    }
+    static const char *const bad[] = {
+        "{\"id\":\"a\",\"cmd\":\"relay\",\"ts\":1795459553000}",
+        "{\"id\":\"a\",\"cmd\":\"relay\",\"state\":\"ON\",\"ts\":1795459553000}",
+        "{\"id\":\"a\",\"cmd\":\"relay\",\"state\":\"o\",\"ts\":1795459553000}",
+        "{\"id\":\"a\",\"cmd\":\"relay\",\"state\":true,\"ts\":1795459553000}",
+        "{\"id\":\"a\",\"cmd\":\"relay\",\"state\":\"offf\",\"ts\":1795459553000}",
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        struct command c;
+        assert_int_equal(parse(bad[k], &c), -EINVAL);
+        assert_int_equal(c.kind, COMMAND_INVALID);
+        assert_string_equal(c.id, "a");
+        assert_string_equal(c.message, "state must be \"on\" or \"off\"");
+    }
+    assert_string_equal(command_name(COMMAND_RELAY), "relay");
+}
+
 static void test_bad_commands_are_refused_with_a_reason(void **state)
 {
     (void)state;
@@ -108,11 +145,11 @@ static void test_replies_name_the_request(void **state)
     struct command c;
     struct dynbuf b;
     dynbuf_init(&b, 4096);
-    parse("{\"id\":\"r7\",\"cmd\":\"relay\",\"ts\":1795459553000}", &c);
+    parse("{\"id\":\"r7\",\"cmd\":\"reboot\",\"ts\":1795459553000}", &c);
     assert_int_equal(command_reply_encode(&c, false, c.message, NOW_MS, &b), 0);
     assert_string_equal(dynbuf_str(&b),
-                        "{\"id\":\"r7\",\"cmd\":\"relay\",\"status\":\"error\",\"message\":"
-                        "\"unknown command 'relay'\",\"ts\":\"2026-11-23T18:45:53.355Z\"}");
+                        "{\"id\":\"r7\",\"cmd\":\"reboot\",\"status\":\"error\",\"message\":"
+                        "\"unknown command 'reboot'\",\"ts\":\"2026-11-23T18:45:53.355Z\"}");
     dynbuf_reset(&b);
     parse("garbage", &c);
     assert_int_equal(command_reply_encode(&c, false, c.message, NOW_MS, &b), 0);
@@ -321,6 +358,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_capture_command_is_parsed),
+        cmocka_unit_test(test_a_relay_command_round_trips_and_refuses_a_bad_state),
         cmocka_unit_test(test_bad_commands_are_refused_with_a_reason),
         cmocka_unit_test(test_replies_name_the_request),
         cmocka_unit_test(test_a_command_the_server_encodes_the_meter_parses),

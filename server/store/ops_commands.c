@@ -1,0 +1,269 @@
+/* ops_commands: commands to meters and their states (store.h "Commands to meters"). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define COMMAND_SELECT                                                                             \
+    "SELECT id, device_id, kind, relay_state, state, actor, reason, created_ms, expires_ms, "      \
+    "sent_ms, sends, finished_ms, message FROM commands "
+
+static int read_command(struct sql_store *q, struct db_stmt *st, struct command_rec *c)
+{
+    char relay[8], state[16];
+    memset(c, 0, sizeof(*c));
+    int r = sql_text(q, st, 0, c->id, sizeof(c->id));
+    if (!r)
+        r = sql_text(q, st, 1, c->device_id, sizeof(c->device_id));
+    if (!r)
+        r = sql_text(q, st, 2, c->kind, sizeof(c->kind));
+    if (!r)
+        r = sql_text(q, st, 3, relay, sizeof(relay));
+    if (!r)
+        r = sql_text(q, st, 4, state, sizeof(state));
+    if (!r)
+        r = sql_text(q, st, 5, c->actor, sizeof(c->actor));
+    if (!r)
+        r = sql_text(q, st, 6, c->reason, sizeof(c->reason));
+    if (!r)
+        r = sql_text(q, st, 12, c->message, sizeof(c->message));
+    if (r)
+        return r;
+    c->relay_on = strcmp(relay, "on") == 0;
+    c->state = CMD__COUNT;
+    for (int k = 0; k < CMD__COUNT; k++)
+        if (strcmp(state, command_state_name((enum command_state)k)) == 0)
+            c->state = (enum command_state)k;
+    if (c->state == CMD__COUNT)
+        return sql_fail(q, -EIO, "read command state");
+    c->created_ms = db_col_int(st, 7);
+    c->expires_ms = db_col_int(st, 8);
+    c->sent_ms = db_is_null(st, 9) ? 0 : db_col_int(st, 9);
+    c->sends = db_col_int(st, 10);
+    c->finished_ms = db_is_null(st, 11) ? 0 : db_col_int(st, 11);
+    return 0;
+}
+
+int ops_command_add(struct store *s, const struct command_rec *c)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *sup = NULL, *add = NULL;
+    int r = sql_stmt(q, SQL_COMMAND_SUPERSEDE,
+                     "UPDATE commands SET state = CASE WHEN state = 'acknowledged' THEN 'done' "
+                     "ELSE 'failed' END, finished_ms = ?, message = ? WHERE device_id = ? AND "
+                     "kind = ? AND state IN ('queued', 'sent', 'acknowledged')",
+                     NULL, &sup);
+    if (!r)
+        r = sql_stmt(
+            q, SQL_COMMAND_ADD,
+            "INSERT INTO commands (id, device_id, kind, relay_state, state, actor, reason, "
+            "created_ms, expires_ms, sends) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, 0)",
+            NULL, &add);
+    if (!r)
+        r = sql_begin(q);
+    if (r)
+        return r;
+    char why[STORE_COMMAND_MSG_MAX + 1];
+    snprintf(why, sizeof(why), "superseded by %s", c->id);
+    db_bind_int(sup, c->created_ms);
+    db_bind_text(sup, why);
+    db_bind_text(sup, c->device_id);
+    db_bind_text(sup, c->kind);
+    r = sql_run(q, sup, "supersede commands");
+    if (!r) {
+        db_bind_text(add, c->id);
+        db_bind_text(add, c->device_id);
+        db_bind_text(add, c->kind);
+        db_bind_text(add, c->relay_on ? "on" : "off");
+        db_bind_text(add, c->actor);
+        db_bind_text(add, c->reason);
+        db_bind_int(add, c->created_ms);
+        db_bind_int(add, c->expires_ms);
+        r = sql_run(q, add, "add command");
+        if (r == -EEXIST)
+            store_fail(s, r, "command id '%s' was already used", c->id);
+    }
+    if (!r)
+        r = sql_commit(q);
+    if (r)
+        sql_rollback(q);
+    return r;
+}
+
+int ops_command_get(struct store *s, const char *device_id, const char *id, struct command_rec *ret)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_COMMAND_GET, COMMAND_SELECT "WHERE id = ?", NULL, &st);
+    if (r)
+        return r;
+    db_bind_text(st, id);
+    r = sql_row(q, st, "get command", "no such command");
+    if (!r) {
+        r = read_command(q, st, ret);
+        db_reset(st);
+    }
+    if (!r && device_id && strcmp(ret->device_id, device_id) != 0)
+        r = store_fail(s, -ENOENT, "no such command");
+    return r;
+}
+
+int ops_command_move(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                     int64_t at_ms, const char *message)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_COMMAND_MOVE,
+                     "UPDATE commands SET state = ?, message = COALESCE(?, message), "
+                     "finished_ms = CASE WHEN ? = 1 THEN ? ELSE finished_ms END, "
+                     "sent_ms = CASE WHEN ? = 1 THEN ? ELSE sent_ms END, sends = sends + ? "
+                     "WHERE id = ? AND state IN (?, ?, ?, ?, ?, ?)",
+                     NULL, &st);
+    if (r)
+        return r;
+    bool finished = to == CMD_DONE || to == CMD_FAILED || to == CMD_EXPIRED;
+    bool sent = to == CMD_SENT;
+    db_bind_text(st, command_state_name(to));
+    if (message)
+        db_bind_text(st, message);
+    else
+        db_bind_null(st);
+    db_bind_int(st, finished);
+    db_bind_int(st, at_ms);
+    db_bind_int(st, sent);
+    db_bind_int(st, at_ms);
+    db_bind_int(st, sent);
+    db_bind_text(st, id);
+    /* One placeholder per state: a state not in the mask binds NULL, which matches nothing. */
+    for (int k = 0; k < CMD__COUNT; k++) {
+        if (from_mask & CMD_BIT(k))
+            db_bind_text(st, command_state_name((enum command_state)k));
+        else
+            db_bind_null(st);
+    }
+    r = sql_run(q, st, "move command");
+    if (!r && db_changes(st) == 0)
+        r = store_fail(s, -ENOENT, "no command '%s' in that state", id);
+    return r;
+}
+
+int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms, store_command_cb cb,
+                     void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_COMMANDS_DUE,
+                     "SELECT c.id, c.device_id, c.kind, c.relay_state, c.state, c.actor, c.reason, "
+                     "c.created_ms, c.expires_ms, c.sent_ms, c.sends, c.finished_ms, c.message "
+                     "FROM commands c JOIN devices d ON d.device_id = c.device_id "
+                     "WHERE d.status = 'online' AND c.expires_ms > ? AND (c.state = 'queued' OR "
+                     "(c.state = 'sent' AND c.sent_ms < ?)) ORDER BY c.created_ms, c.id LIMIT ?",
+                     NULL, &st);
+    if (r)
+        return r;
+    /* Read them all first: the callback writes through this same connection. */
+    struct command_rec *rows = calloc(STORE_COMMANDS_DUE_MAX, sizeof(*rows));
+    if (!rows)
+        return store_fail(s, -ENOMEM, "out of memory");
+    size_t n = 0;
+    db_bind_int(st, now_ms);
+    db_bind_int(st, resend_before_ms);
+    sql_bind_limit(st, STORE_COMMANDS_DUE_MAX);
+    while ((r = sql_step(q, st, "due commands")) == 1) {
+        if ((r = read_command(q, st, &rows[n])) != 0)
+            break;
+        n++;
+    }
+    if (r > 0)
+        r = 0;
+    db_reset(st);
+    for (size_t k = 0; !r && k < n; k++)
+        r = cb(&rows[k], ctx);
+    free(rows);
+    return r;
+}
+
+int ops_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_COMMANDS_EXPIRE,
+                     "UPDATE commands SET state = 'expired', finished_ms = ?, message = "
+                     "'not acknowledged before it expired' WHERE state IN ('queued', 'sent') AND "
+                     "expires_ms <= ?",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, now_ms);
+    db_bind_int(st, now_ms);
+    r = sql_run(q, st, "expire commands");
+    if (!r && ret_n)
+        *ret_n = (size_t)db_changes(st);
+    return r;
+}
+
+int ops_command_latest(struct store *s, const char *device_id, const char *kind,
+                       struct command_rec *ret)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_COMMAND_LATEST,
+                     COMMAND_SELECT "WHERE device_id = ? AND kind = ? "
+                                    "ORDER BY created_ms DESC, id DESC LIMIT 1",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_text(st, device_id);
+    db_bind_text(st, kind);
+    r = sql_row(q, st, "latest command", "no command");
+    if (!r) {
+        r = read_command(q, st, ret);
+        db_reset(st);
+    }
+    return r;
+}
+
+int ops_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    char relay[8];
+    int r = sql_stmt(q, SQL_DEVICE_RELAY,
+                     "SELECT relay, ts_ms FROM readings WHERE device_pk = ? AND relay IS NOT NULL "
+                     "ORDER BY ts_ms DESC LIMIT 1",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    r = sql_row(q, st, "device relay", "no reading reports the relay");
+    if (r)
+        return r;
+    r = sql_text(q, st, 0, relay, sizeof(relay));
+    int64_t ts = db_col_int(st, 1);
+    db_reset(st);
+    if (!r) {
+        *ret_on = strcmp(relay, "on") == 0;
+        *ret_ts_ms = ts;
+    }
+    return r;
+}
+
+int ops_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
+                         const char *detail)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r =
+        sql_stmt(q, SQL_DEVICE_EVENT_ADD,
+                 "INSERT INTO device_events (device_id, at_ms, kind, detail) VALUES (?, ?, ?, ?)",
+                 NULL, &st);
+    if (r)
+        return r;
+    db_bind_text(st, device_id);
+    db_bind_int(st, at_ms);
+    db_bind_text(st, kind);
+    db_bind_text(st, detail);
+    return sql_run(q, st, "add device event");
+}
