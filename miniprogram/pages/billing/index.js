@@ -26,12 +26,19 @@ function signedMoney(value) {
   return (fen > 0 ? '+' : '') + format.fenToYuan(fen)
 }
 
+// The price in yuan/kWh: the server writes it as a string with 4 decimals ("1.0237").
+function priceText(price) {
+  if (typeof price === 'string' && /^\d+(\.\d{1,4})?$/.test(price)) return price
+  if (typeof price === 'number' && isFinite(price)) return price.toFixed(4)
+  return '--'
+}
+
 function periodRow(p, i) {
   const label = typeof p.label === 'string' && p.label !== '' ? p.label : '统一电价'
   return {
     key: i,
     label,
-    priceText: typeof p.price === 'number' ? p.price.toFixed(4) : '--',
+    priceText: priceText(p.price),
     kwhText: kwh(p.energy_wh),
     costText: format.formatMoney(p.cost)
   }
