@@ -215,6 +215,19 @@ function history(deviceId, params) {
     .then(rows => (Array.isArray(rows) ? rows : []))
 }
 
+// GET /api/devices/:id/energy — params {period: day|month, from, to}; resolves
+// {period, cost, buckets: [{date, energy_wh, cost, periods: [{label, price, energy_wh, cost}]}]},
+// buckets oldest first.
+function energy(deviceId, params) {
+  return request({ path: '/api/devices/' + enc(deviceId) + '/energy' + query(params || {}) })
+}
+
+// GET /api/devices/:id/ledger — {balance, entries: [{kind, amount, balance_after, created_at}]},
+// newest first.
+function ledger(deviceId, limit) {
+  return request({ path: '/api/devices/' + enc(deviceId) + '/ledger' + query({ limit }) })
+}
+
 // POST /api/device/recharge/:id with the amount as an exact decimal string ("50.25").
 function recharge(deviceId, yuan, idempotencyKey) {
   return request({
@@ -283,6 +296,8 @@ module.exports = {
   listDevices,
   getDevice,
   history,
+  energy,
+  ledger,
   recharge,
   createPayment,
   getPayment,

@@ -1,6 +1,6 @@
-// 电表详情：实时数据（定时刷新）、三相电表的分相数据、历史曲线（uCharts）和余额。
+// 电表详情：实时数据（定时刷新）、三相电表的分相数据、历史曲线（uCharts）、余额和供电状态。
 // Device page: live values (refreshed on a timer), per-phase values of a three-phase meter,
-// history chart (uCharts), balance.
+// history chart (uCharts), balance, and the load relay (on, or cut off for arrears).
 const api = require('../../utils/api.js')
 const format = require('../../utils/format.js')
 const chart = require('../../utils/chart.js')
@@ -25,6 +25,18 @@ const FIELDS = [
 // For a three-phase reading voltage and current are the means of the phases, power the total.
 const THREE_PHASE_LABELS = { power_w: '总有功功率', voltage: '平均电压', current: '平均电流' }
 
+// The relay as the meter last reported it ("on", "off", or null before any report).
+const RELAY_TEXT = { on: '供电中', off: '已断电' }
+
+function relayView(relay) {
+  const known = relay === 'on' || relay === 'off'
+  return {
+    relay: known ? relay : 'unknown',
+    relayText: known ? RELAY_TEXT[relay] : '--',
+    cutOff: relay === 'off'
+  }
+}
+
 function liveValues(latest) {
   if (!latest) return []
   const three = phases.isThreePhase(latest)
@@ -43,6 +55,9 @@ Component({
     statusText: alarms.STATUS_TEXT.unknown,
     balanceText: '--',
     lowBalance: false,
+    relay: 'unknown',
+    relayText: '--',
+    cutOff: false,
     values: [],
     threePhase: false,
     phases: [],
@@ -102,7 +117,7 @@ Component({
       this.refreshing = api.getDevice(this.deviceId).then(d => {
         const fen = format.toFen(d.balance)
         const status = alarms.STATUS_TEXT[d.status] ? d.status : 'unknown'
-        this.setData(Object.assign(phases.view(d.latest), {
+        this.setData(Object.assign(phases.view(d.latest), relayView(d.relay), {
           status,
           statusText: alarms.STATUS_TEXT[status],
           balanceText: format.formatMoney(d.balance),
@@ -163,6 +178,10 @@ Component({
 
     onChartTouch(e) {
       if (this.chartInstance) this.chartInstance.showToolTip(e)
+    },
+
+    onBilling() {
+      wx.navigateTo({ url: '/pages/billing/index?id=' + encodeURIComponent(this.deviceId) })
     },
 
     onRecharge() {
