@@ -381,7 +381,7 @@ struct run_buf {
 static int billing_tx(struct sql_store *q, int64_t device_pk, int64_t now_ms, int64_t gap_wait_ms,
                       struct run_buf *b, struct billing_run_result *ret)
 {
-    struct charge_state cs, before;
+    struct charge_state cs = {0}, before;
     size_t nv = 0, n = 0;
     bool more = false;
     memset(ret, 0, sizeof(*ret));
