@@ -503,7 +503,8 @@ class ShanghaiHistory(HistoryBase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, '{"device_id":"m1","timezone":"Asia/Shanghai","period":"day",'
                                  '"buckets":[{"date":"2026-11-23","start":"2026-11-22T16:00:00.000Z",'
-                                 '"energy_wh":12.345,"export_wh":0.000,"readings":8640}]}')
+                                 '"energy_wh":12.345,"export_wh":0.000,"readings":8640,'
+                                 '"cost":0.00,"periods":[]}],"cost":0.00}')
 
     def test_energy_today_in_device_answers(self):
         lst = self.get("/api/devices").json()["devices"]
