@@ -30,7 +30,7 @@ export function prepaidSection(el, { id, staff, detail, onDetail }) {
       const c = await Api.command(id, cid);
       if (stopped) return;
       fill(command, h('span', { class: c.state === 'done' ? 'ok' : '' },
-        t('relay.command', { relay: t(`relay.${c.relay}`), state: c.state }),
+        t('relay.command', { relay: t(`relay.${c.relay}`), state: t(`command.${c.state}`) }),
         c.message ? ` (${c.message})` : ''));
       command.dataset.state = c.state;
       if (!FINAL.has(c.state)) timer = setTimeout(() => poll(cid), POLL_MS);
