@@ -93,6 +93,7 @@ done
 # Prepaid, on meter-02 (about 5.5 kW): a day/night tariff and a small balance, set through
 # the API as the admin before the meters start, so the balance runs out within minutes, the
 # cut-off rule switches the meter's relay off, and a recharge (printed below) restores it.
+# DEMO_PREPAID_BALANCE (yuan, default 0.15) sets the starting balance.
 api="http://127.0.0.1:$api_port"
 json_field() { python3 -c 'import sys,json; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 admin_token=$(printf '{"username":"admin","password":"%s"}' "$admin_pw" |
