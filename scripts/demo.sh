@@ -144,7 +144,8 @@ Try:
 
 Prepaid (meter-02): a day/night tariff (08:00-22:00 峰 1.2000, 22:00-08:00 谷 0.4000 yuan/kWh,
 $DEMO_TZ_SHOWN) and a balance of $prepaid_balance yuan, which its ~5.5 kW load uses up in 2 to 5
-minutes. Then the cut-off rule switches its relay off and its current drops to 0. Watch:
+minutes. Then the cut-off rule switches its relay off and its current drops to 0 (0.05 A of
+simulated noise). Watch:
   ADMIN=\$(cat $root/$demo/admin.token)
   curl -s -H "Authorization: Bearer \$ADMIN" $api/api/devices/meter-02/tariff
   curl -s -H "Authorization: Bearer \$ADMIN" "$api/api/devices/meter-02/ledger?limit=5"   # charge rows
