@@ -78,6 +78,7 @@ api_port=8080
 port_open "$api_port" && api_port=$(free_port)
 # Days and months of energy start at local midnight in the site's zone (DEMO_TIMEZONE).
 # The server logs in as the plugin's admin and gives every device its broker account.
+DEMO_TZ_SHOWN="${DEMO_TIMEZONE:-Asia/Shanghai} time"
 "$server" --db "$db" --mqtt "tcp://127.0.0.1:$mqtt_port" --listen "127.0.0.1:$api_port" \
     --timezone "${DEMO_TIMEZONE:-Asia/Shanghai}" \
     --mqtt-username meter-server --mqtt-password-file "$demo/mqtt-server.password" \
@@ -88,6 +89,24 @@ for _ in $(seq 1 100); do
     grep -q "device accounts in step" "$demo/meter-server.log" && break
     sleep 0.1
 done
+
+# Prepaid, on meter-02 (about 5.5 kW): a day/night tariff and a small balance, set through
+# the API as the admin before the meters start, so the balance runs out within minutes, the
+# cut-off rule switches the meter's relay off, and a recharge (printed below) restores it.
+# DEMO_PREPAID_BALANCE (yuan, default 0.15) sets the starting balance.
+api="http://127.0.0.1:$api_port"
+json_field() { python3 -c 'import sys,json; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+admin_token=$(printf '{"username":"admin","password":"%s"}' "$admin_pw" |
+    curl -sf -X POST "$api/api/login" --data-binary @- | json_field token)
+printf '%s\n' "$admin_token" > "$demo/admin.token"
+auth=(-H "Authorization: Bearer $admin_token")
+prepaid_balance="${DEMO_PREPAID_BALANCE:-0.15}"
+curl -sf "${auth[@]}" -X PUT "$api/api/devices/meter-02/tariff" \
+    -d '{"periods":[{"from":"08:00","price":"1.2000","label":"峰"},{"from":"22:00","price":"0.4000","label":"谷"}]}' \
+    >/dev/null || { echo "demo: setting meter-02's tariff failed" >&2; exit 1; }
+curl -sf "${auth[@]}" -X POST "$api/api/device/recharge/meter-02" \
+    -H "Idempotency-Key: demo-initial-$(date +%s)" -d "{\"amount\":\"$prepaid_balance\"}" \
+    >/dev/null || { echo "demo: the first recharge of meter-02 failed" >&2; exit 1; }
 
 # Three single-phase meters with different loads: resistive, inductive with harmonics,
 # leading; and meter-04 on a three-phase four-wire feeder (a motor and lighting: phase b
@@ -103,7 +122,6 @@ for k in 0 1 2 3; do
     pids+=($!)
 done
 
-api="http://127.0.0.1:$api_port"
 grep -q "not serving the dashboard" "$demo/meter-server.log" &&
     echo "demo: the dashboard is not built (needs node and npm); the API works without it" >&2
 cat <<TEXT
@@ -123,6 +141,20 @@ Try:
   curl -s -H "Authorization: Bearer \$TOKEN" $api/api/devices
   curl -s -H "Authorization: Bearer \$TOKEN" "$api/api/device/data/meter-02?limit=3"
   curl -s -H "Authorization: Bearer \$TOKEN" "$api/api/device/data/meter-04?limit=1"   # per phase
+
+Prepaid (meter-02): a day/night tariff (08:00-22:00 峰 1.2000, 22:00-08:00 谷 0.4000 yuan/kWh,
+$DEMO_TZ_SHOWN) and a balance of $prepaid_balance yuan, which its ~5.5 kW load uses up in 2 to 5
+minutes. Then the cut-off rule switches its relay off and its current drops to 0 (0.05 A of
+simulated noise). Watch:
+  ADMIN=\$(cat $root/$demo/admin.token)
+  curl -s -H "Authorization: Bearer \$ADMIN" $api/api/devices/meter-02/tariff
+  curl -s -H "Authorization: Bearer \$ADMIN" "$api/api/devices/meter-02/ledger?limit=5"   # charge rows
+  curl -s -H "Authorization: Bearer \$ADMIN" $api/api/devices/meter-02                    # balance, relay
+  curl -s -H "Authorization: Bearer \$ADMIN" "$api/api/device/data/meter-02?limit=1"      # current 0 once cut
+Recharge (above 1.00 yuan restores the load within seconds):
+  curl -s -X POST -H "Authorization: Bearer \$ADMIN" -H "Idempotency-Key: \$(date +%s%N)" \\
+       $api/api/device/recharge/meter-02 -d '{"amount":"5.00"}'
+Or on the dashboard: meter-02's page (balance, relay, tariff, cost per day).
 
 TEXT
 wait

@@ -154,6 +154,32 @@ async function desktop(browser) {
   await page.waitForFunction((b) => document.querySelector('.device-head .balance').textContent.includes(b), expected, { timeout: WAIT_MS });
   assert.match(await page.textContent('#ledger tbody tr:first-child'), /88\.50/);
 
+  // Prepaid: a tariff through the editor, then the relay switched off with a reason: the
+  // command's state goes to done (the meter applied it and a reading shows it) and the head's
+  // relay follows; then back on. A switch without a reason is not sent.
+  await page.waitForSelector('#tariff p.muted', { timeout: WAIT_MS });
+  await page.fill('#tariff-text', '08:00 1.2000 峰\n06:00 0.4000 谷');
+  await page.click('#tariff-submit');
+  await page.waitForSelector('#tariff-result .error', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#tariff-result .error'), /periods\[1\]\.from/);
+  await page.fill('#tariff-text', '00:00 0.4000 谷\n08:00 1.2000 峰');
+  await page.click('#tariff-submit');
+  await page.waitForSelector('#tariff-periods tbody tr:nth-child(2)', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#tariff-periods tbody tr:nth-child(2)'), /08:00.*峰.*1\.2000/);
+  assert.equal(await page.textContent('#relay-state'), '合闸');
+  await page.click('#relay-off');
+  await page.waitForTimeout(1500);
+  assert.equal(await page.textContent('#relay-command'), '', 'a relay switch went without a reason');
+  for (const [relay, shown] of [['off', '断开（已断电）'], ['on', '合闸']]) {
+    await page.fill('#relay-reason', `browser test: relay ${relay}`);
+    await page.click(`#relay-${relay}`);
+    await page.waitForFunction(() => ['done', 'failed', 'expired'].includes(document.querySelector('#relay-command').dataset.state), null, { timeout: WAIT_MS });
+    assert.equal(await page.getAttribute('#relay-command', 'data-state'), 'done', await page.textContent('#relay-command'));
+    assert.match(await page.textContent('#relay-command'), /已执行/);
+    await page.waitForFunction((s) => document.querySelector('#relay-state').textContent === s, shown, { timeout: WAIT_MS });
+    if (relay === 'off') await shot(page, 'desktop-2b-relay-off');
+  }
+
   // Bind bob to meter-a, then take it away again.
   await page.fill('#bind-username', 'bob');
   await page.click('#section-bindings button[type="submit"]');
@@ -394,6 +420,11 @@ async function phone(browser) {
   await page.goto(`${BASE}/devices/meter-a`);
   await waitForSeries(page, '#live-chart', 3);
   assert.equal(await page.locator('#recharge-amount').count(), 0);
+  // She sees the relay's state and the tariff, but neither the switch nor the editor.
+  await page.waitForSelector('#tariff-periods', { timeout: WAIT_MS });
+  assert.ok((await page.textContent('#relay-state')).length > 0);
+  assert.equal(await page.locator('#relay-reason').count(), 0);
+  assert.equal(await page.locator('#tariff-text').count(), 0);
   await page.waitForSelector('#ledger table', { timeout: WAIT_MS });
   const pageOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(pageOverflow <= 0, `the device page is ${pageOverflow}px wider than the phone`);

@@ -77,4 +77,8 @@ export const Api = {
     api('GET', `/api/devices/${enc(id)}/captures/${enc(cid)}/samples`, { query: { decimate } }),
   requestCapture: (id, duration_ms) => api('POST', `/api/devices/${enc(id)}/captures`, { body: { duration_ms } }),
   stats: () => api('GET', '/api/stats'),
+  relay: (id, relay, reason) => api('POST', `/api/devices/${enc(id)}/relay`, { body: { state: relay, reason } }),
+  command: (id, cid) => api('GET', `/api/devices/${enc(id)}/commands/${enc(cid)}`),
+  tariff: (id) => api('GET', `/api/devices/${enc(id)}/tariff`),
+  setTariff: (id, periods) => api('PUT', `/api/devices/${enc(id)}/tariff`, { body: { periods } }),
 };

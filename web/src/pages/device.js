@@ -14,6 +14,7 @@ import { ledgerSection } from '../sections/ledger.js';
 import { bindingsSection } from '../sections/bindings.js';
 import { capturesSection } from '../sections/captures.js';
 import { phasesSection } from '../sections/phases.js';
+import { prepaidSection } from '../sections/prepaid.js';
 import { isThreePhase } from '../threephase.js';
 
 export function devicePage(main, { params }) {
@@ -75,7 +76,7 @@ export function devicePage(main, { params }) {
     const ctx = { id, detail, reloadHead, onDetail, staff: session.isStaff() };
     const sections = [
       [liveSection, 'live'], [historySection, 'history'], [energySection, 'energy'],
-      [ledgerSection, 'ledger'],
+      [prepaidSection, 'prepaid'], [ledgerSection, 'ledger'],
       ctx.staff && [bindingsSection, 'bindings'],
       [capturesSection, 'captures'],
     ].filter(Boolean);
