@@ -220,7 +220,8 @@ static void *biller_main(void *arg)
                 ok = false;
             }
         }
-        qsort(w.pk, w.n, sizeof(*w.pk), cmp_pk);
+        if (w.n > 1) /* qsort must not see the NULL of an empty list */
+            qsort(w.pk, w.n, sizeof(*w.pk), cmp_pk);
         for (size_t i = 0; i < w.n && ok; i++)
             if (i == 0 || w.pk[i] != w.pk[i - 1])
                 ok = bill_device(b, w.pk[i]);
