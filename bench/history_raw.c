@@ -172,8 +172,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("== SQLite %s: 2 devices x %d readings, %d runs each\n", path, DAY_S, runs);
-    printf("stored (batches of %d, with rollups): single-phase %.2f s, three-phase %.2f s\n",
-           BATCH, (mid - start) / 1000, (now_ms() - mid) / 1000);
+    printf("stored (batches of %d, with rollups): single-phase %.2f s, three-phase %.2f s\n", BATCH,
+           (mid - start) / 1000, (now_ms() - mid) / 1000);
     printf("single-phase device, 24 h in %d s buckets:\n", BUCKET_S);
     time_query(st, one, t0, READING_FIELDS_ALL, "all fields (before: every device)", runs);
     time_query(st, one, t0, READING_FIELDS_SINGLE, "single-phase fields (now)", runs);

@@ -111,11 +111,10 @@ static void on_window3(const struct pq3_window *w, void *ctx)
 }
 
 /* Three-phase, as meterd runs it: 100 ms blocks, windows into 1 s intervals. */
-static int analyse3(const struct signal *s, enum pq3_wiring wiring, unsigned mask,
-                    struct sink3 *k)
+static int analyse3(const struct signal *s, enum pq3_wiring wiring, unsigned mask, struct sink3 *k)
 {
-    struct pq3_config cfg = {.rate_hz = RATE, .nominal_hz = 50, .wiring = wiring,
-                             .channel_mask = mask};
+    struct pq3_config cfg = {
+        .rate_hz = RATE, .nominal_hz = 50, .wiring = wiring, .channel_mask = mask};
     struct pq3_analyzer *a;
     const size_t block = (size_t)RATE / 10;
     /* a sequential ADC's skew corrected, as meterd would configure it */
@@ -186,8 +185,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 enum which { ONE_PHASE, STAR, ARON, CASES };
-static const char *const case_names[CASES] = {
-    "pq, 1 phase (2 channels)", "pq3 3p4w (6 channels)", "pq3 3p3w Aron (4 channels)"};
+static const char *const case_names[CASES] = {"pq, 1 phase (2 channels)", "pq3 3p4w (6 channels)",
+                                              "pq3 3p3w Aron (4 channels)"};
 
 static int run_case(const struct signal *s, enum which c, double *ret_s, double *checksum,
                     unsigned *ret_windows)
@@ -208,7 +207,8 @@ static int run_case(const struct signal *s, enum which c, double *ret_s, double 
         *ret_windows = k3.windows;
         break;
     default:
-        /* the same samples read as Aron (vab, vbc, ia, ic): the values mean nothing, the cost does */
+        /* the same samples read as Aron (vab, vbc, ia, ic): the values mean nothing, the cost does
+         */
         r = analyse3(s, PQ3_3P3W, 0x03u | 0x08u | 0x20u, &k3);
         *checksum += k3.checksum;
         *ret_windows = k3.windows;

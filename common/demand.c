@@ -3,8 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-#define MINUTE_MS       60000
-#define MIN_COVERED_MS  54000 /* 90 % of a minute */
+#define MINUTE_MS      60000
+#define MIN_COVERED_MS 54000 /* 90 % of a minute */
 
 bool demand_period_valid(unsigned period_min)
 {

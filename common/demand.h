@@ -35,20 +35,20 @@ struct demand {
     /* the minute being summed */
     int64_t minute_start_ms; /* 0: none yet */
     double minute_wh, minute_covered_ms;
-    int64_t last_end_ms;     /* of the last interval added; 0: none */
+    int64_t last_end_ms; /* of the last interval added; 0: none */
     /* the last complete minutes, oldest first from `first` (a ring) */
     double minutes_wh[DEMAND_PERIOD_MAX_MIN];
     unsigned first, count;
     /* results */
-    bool has_sliding;      /* a present value: false again while a restarted window fills */
+    bool has_sliding; /* a present value: false again while a restarted window fills */
     bool has_block;
-    double sliding_w;      /* of the window ending at sliding_end_ms */
+    double sliding_w; /* of the window ending at sliding_end_ms */
     int64_t sliding_end_ms;
-    double block_w;        /* the last complete block */
+    double block_w; /* the last complete block */
     int64_t block_end_ms;
     bool has_max;
     double max_w;
-    int64_t max_ts_ms;     /* the end of the window that reached it */
+    int64_t max_ts_ms;      /* the end of the window that reached it */
     int64_t month_start_ms; /* of the month the maximum belongs to */
 };
 

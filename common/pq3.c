@@ -167,8 +167,8 @@ int pq3_analyzer_new(const struct pq3_config *cfg, struct pq3_analyzer **ret)
         double shift[PQ3_CHANNELS];
         for (unsigned k = 0; k < PQ3_CHANNELS; k++)
             shift[k] = mask & PQ3_CH_BIT(k) ? cfg->phase_cal_deg[k] : 0;
-        r = pq_core_init(&a->core, cfg->rate_hz, cfg->nominal_hz, PQ3_CHANNELS, PQ3_CHANNELS,
-                         shift, cfg->wiring == PQ3_3P3W ? derive_3p3w : NULL, &a->mask);
+        r = pq_core_init(&a->core, cfg->rate_hz, cfg->nominal_hz, PQ3_CHANNELS, PQ3_CHANNELS, shift,
+                         cfg->wiring == PQ3_3P3W ? derive_3p3w : NULL, &a->mask);
     }
     if (r) {
         free(a);
@@ -209,8 +209,7 @@ struct sums3 {
     double vi[PQ3_PHASES], ll[PQ3_PHASES], nn, n;
 };
 
-static void sums3_add(struct sums3 *s, const struct pq_core *c, unsigned phases, size_t k,
-                      double w)
+static void sums3_add(struct sums3 *s, const struct pq_core *c, unsigned phases, size_t k, double w)
 {
     double x[PQ_CORE_MAX_BUF];
     const unsigned nbuf = 2 * phases;
@@ -416,8 +415,8 @@ static void measure(struct pq_core *c, const struct pq_span *sp, void *arg)
         a->fn(w, a->ctx);
 }
 
-void pq3_analyzer_feed(struct pq3_analyzer *a, const float *const channels[PQ3_CHANNELS],
-                       size_t n, pq3_window_fn fn, void *ctx)
+void pq3_analyzer_feed(struct pq3_analyzer *a, const float *const channels[PQ3_CHANNELS], size_t n,
+                       pq3_window_fn fn, void *ctx)
 {
     a->fn = fn;
     a->ctx = ctx;
@@ -592,8 +591,8 @@ int pq3_interval_finish(struct pq3_interval *iv)
     iv->u0_pct = iv->sum_u0 / n;
     iv->i2_pct = iv->sum_i2 / n;
     iv->sequence = iv->abc_windows == 0 && iv->acb_windows == 0 ? PQ3_SEQ_UNKNOWN
-                   : iv->acb_windows > iv->abc_windows         ? PQ3_SEQ_ACB
-                                                               : PQ3_SEQ_ABC;
+                   : iv->acb_windows > iv->abc_windows          ? PQ3_SEQ_ACB
+                                                                : PQ3_SEQ_ABC;
     return 0;
 }
 
