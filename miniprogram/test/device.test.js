@@ -62,7 +62,7 @@ async function open() {
 
 test('shows the balance and the latest values', async () => {
   const page = await open()
-  expect(env.wx.setNavigationBarTitle).toHaveBeenCalledWith({ title: 'meter-01' })
+  expect(env.wx.setNavigationBarTitle).toHaveBeenCalledWith(expect.objectContaining({ title: 'meter-01' }))
   expect(text(page, '#balance')).toBe('¥1150.35')
   expect(text(page, '#value-power_w')).toBe('有功功率737.0 W')
   expect(text(page, '#value-voltage')).toBe('电压230.3 V')

@@ -1,3 +1,4 @@
+const { installWx } = require('./helpers/wx-mock.js')
 const format = require('../utils/format.js')
 
 describe('money', () => {
@@ -32,6 +33,9 @@ describe('money', () => {
 })
 
 describe('times are shown in local time', () => {
+  // Chinese, as the phone reports zh_CN, unless a test says otherwise
+  beforeEach(() => installWx())
+
   test('the test zone is China Standard Time', () => {
     expect(new Date('2026-01-01T00:00:00Z').getTimezoneOffset()).toBe(-480)
   })
@@ -51,6 +55,19 @@ describe('times are shown in local time', () => {
     expect(format.formatAgo('2026-11-23T11:45:00Z', now)).toBe('15 分钟前')
     expect(format.formatAgo('2026-11-23T09:00:00Z', now)).toBe('3 小时前')
     expect(format.formatAgo('2026-11-20T12:00:00Z', now)).toBe('3 天前')
+  })
+
+  test('in English', () => {
+    installWx({ language: 'en' })
+    const now = Date.parse('2026-11-23T12:00:00Z')
+    expect(format.formatDayHour('2026-11-23T18:45:52.355Z')).toBe('24 02:00')
+    expect(format.formatAgo('2026-11-23T11:59:30Z', now)).toBe('just now')
+    expect(format.formatAgo('2026-11-23T11:45:00Z', now)).toBe('15 min ago')
+    expect(format.formatAgo('2026-11-23T09:00:00Z', now)).toBe('3 h ago')
+    expect(format.formatAgo('2026-11-20T12:00:00Z', now)).toBe('3 d ago')
+    expect(format.parseAmount('').message).toBe('Enter an amount')
+    expect(format.parseAmount('0').message).toBe('The amount must be more than 0')
+    expect(format.parseAmount('1.234').message).toMatch(/^Wrong amount/)
   })
 
   test('formatNumber', () => {

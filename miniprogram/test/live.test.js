@@ -169,6 +169,45 @@ describeLive('pages against a running meter-server', () => {
     expect(request.log.filter(r => r.path === '/api/device/recharge/meter-01')).toEqual([])
   })
 
+  test('in English: the server\'s own words for a refused login and payment, English labels', async () => {
+    env = installWx({ language: 'en' })
+    env.wx.request = request
+    const bad = await login('alice', 'not-her-password')
+    expect(text(bad, '#error')).toBe('Invalid credentials')
+    await login('alice', 'alice-password')
+
+    const list = render('devices')
+    await list.instance.onShow()
+    const cards = texts(list, '.device')
+    expect(cards[0]).toContain('Balance (yuan)')
+    expect(cards[1]).toContain('Latest reading: No data yet')
+
+    const spy = jest.spyOn(chart, 'queryCanvas').mockImplementation(() => Promise.resolve(createCanvas(320, 240)))
+    const timers = jest.spyOn(global, 'setInterval').mockImplementation(() => 1)
+    try {
+      const detail = render('device')
+      await detail.instance.onLoad({ id: 'meter-01' })
+      await detail.instance.onShow()
+      expect(text(detail, '#value-power_w')).toBe('Active power1200.0 W')
+      expect(text(detail, '#range-24h')).toBe('24 h')
+      expect(detail.instance.chartInstance.opts.series.map(x => x.name)).toEqual(['Mean Power (W)', 'Peak Power (W)'])
+      detail.instance.onUnload()
+    } finally {
+      spy.mockRestore()
+      timers.mockRestore()
+    }
+
+    const alarms = render('alarms')
+    await alarms.instance.onShow()
+    expect(alarms.data.alarms.map(a => a.title)).toEqual(['In arrears', 'In arrears', 'No data'])
+
+    const recharge = render('recharge')
+    await recharge.instance.onLoad({ id: 'meter-01' })
+    await type(recharge, '#amount', '100')
+    await recharge.instance.onSubmit()
+    expect(text(recharge, '#error')).toBe('online payment is not configured on this server')
+  })
+
   test('a three-phase meter\'s page shows each phase as the server stored it', async () => {
     await login('bob', 'bob-password')
     const spy = jest.spyOn(chart, 'queryCanvas').mockImplementation(() => Promise.resolve(createCanvas(320, 240)))

@@ -1,5 +1,6 @@
 const { installWx, loginAs, ok, error } = require('./helpers/wx-mock.js')
 const { render, text, tap } = require('./helpers/page.js')
+const i18n = require('../utils/i18n.js')
 
 let env
 beforeEach(() => {
@@ -80,4 +81,71 @@ test('logging out forgets the session and returns to the login page', async () =
   await tap(page, '#logout')
   expect(env.storage.has('smartmeter.token')).toBe(false)
   expect(env.navigations).toEqual([{ kind: 'reLaunch', url: '/pages/login/index' }])
+})
+
+// --- the interface language ----------------------------------------------------------------
+
+test('the language switch: English is kept in storage and used by every page from then on', async () => {
+  env.routes['GET /api/devices'] = ok({ status: 'success', devices: [] })
+  const page = render('me')
+  await page.instance.onShow()
+  expect(text(page, '#lang-system')).toBe('跟随系统')
+  expect(page.querySelector('#lang-system').dom.className).toContain('tab-on')
+  expect(text(page, '#logout')).toBe('退出登录')
+
+  await tap(page, '#lang-en')
+  expect(env.storage.get('smartmeter.lang')).toBe('en')
+  // this page, its title and the tab bar change at once
+  expect(text(page, '#logout')).toBe('Log out')
+  expect(text(page, '#role')).toBe('Role: User')
+  expect(text(page, '#wechat-state')).toBe('WeChat: not linked')
+  expect(page.querySelector('#lang-en').dom.className).toContain('tab-on')
+  expect(page.querySelector('#lang-system').dom.className).not.toContain('tab-on')
+  expect(env.wx.setNavigationBarTitle).toHaveBeenLastCalledWith(expect.objectContaining({ title: 'Me' }))
+  expect(env.tabBar).toEqual(['Meters', 'Alarms', 'Me'])
+
+  // the other tab pages, shown again, and the next start of the mini program
+  const list = render('devices')
+  await list.instance.onShow()
+  expect(text(list, '#empty')).toBe('No meters yet; ask an operator to assign your meter')
+  i18n.refresh()
+  const again = render('me')
+  await again.instance.onShow()
+  expect(text(again, '#logout')).toBe('Log out')
+  expect(again.querySelector('#lang-en').dom.className).toContain('tab-on')
+})
+
+test('a phone in English, switched to Chinese and back to following the phone', async () => {
+  env.language = 'en_US'
+  i18n.refresh()
+  const page = render('me')
+  await page.instance.onShow()
+  expect(text(page, '#logout')).toBe('Log out')
+  expect(text(page, '#lang-zh-CN')).toBe('简体中文')
+
+  await tap(page, '#lang-zh-CN')
+  expect(env.storage.get('smartmeter.lang')).toBe('zh-CN')
+  expect(text(page, '#logout')).toBe('退出登录')
+  expect(text(page, '#role')).toBe('角色：用户')
+  expect(env.tabBar).toEqual(['设备', '告警', '我的'])
+
+  await tap(page, '#lang-system')
+  expect(env.storage.has('smartmeter.lang')).toBe(false)
+  expect(text(page, '#logout')).toBe('Log out')
+  expect(env.tabBar).toEqual(['Meters', 'Alarms', 'Me'])
+})
+
+test('a message already shown goes when the language changes; logging out keeps the language', async () => {
+  env.routes['POST /api/me/wechat'] = ok({ status: 'success' })
+  const page = render('me')
+  await page.instance.onShow()
+  await tap(page, '#bind')
+  expect(text(page, '#message')).toBe('微信绑定成功，下次可直接微信一键登录')
+  await tap(page, '#lang-en')
+  expect(text(page, '#message')).toBeNull()
+  expect(text(page, '#unbind')).toBe('Unlink WeChat')
+
+  await tap(page, '#logout')
+  expect(env.storage.has('smartmeter.token')).toBe(false)
+  expect(env.storage.get('smartmeter.lang')).toBe('en')
 })

@@ -75,9 +75,9 @@ describeLive('a tenant pays with WeChat Pay against a running meter-server and t
     env.storage.set('smartmeter.user', { username: 'alice', role: 'user' })
   })
 
-  test('order, wx.requestPayment, notification: the page shows the balance credited once', async () => {
-    const notified = []
-    // WeChat's payment sheet: the payer pays the order the server just placed.
+  // WeChat's payment sheet: the payer pays the order the server just placed; notified gets
+  // the status of WeChat Pay's notification to the server.
+  function payerSheet(notified) {
     env.wx.requestPayment = o => {
       const order = request.log.filter(r => r.method === 'POST' && r.path === '/api/devices/meter-pay/payments').pop()
       expect(o.package).toBe(order.response.pay_params.package)
@@ -87,6 +87,11 @@ describeLive('a tenant pays with WeChat Pay against a running meter-server and t
         o.success({ errMsg: 'requestPayment:ok' })
       }, e => o.fail({ errMsg: 'requestPayment:fail ' + e.message }))
     }
+  }
+
+  test('order, wx.requestPayment, notification: the page shows the balance credited once', async () => {
+    const notified = []
+    payerSheet(notified)
     const page = render('recharge')
     await page.instance.onLoad({ id: 'meter-pay' })
     page.instance.pollMs = 100
@@ -102,5 +107,30 @@ describeLive('a tenant pays with WeChat Pay against a running meter-server and t
     const ledger = await api.request({ path: '/api/devices/meter-pay/ledger' })
     expect(ledger.entries.map(e => [e.kind, e.amount])).toEqual([['payment', 50]])
     expect(ledger.balance).toBe(50)
+  }, 30000)
+
+  test('in English: the same payment in English words', async () => {
+    env = installWx({ language: 'en_US' })
+    env.wx.request = request
+    env.storage.set('smartmeter.token', token)
+    env.storage.set('smartmeter.user', { username: 'alice', role: 'user' })
+    const notified = []
+    payerSheet(notified)
+    const page = render('recharge')
+    await page.instance.onLoad({ id: 'meter-pay' })
+    page.instance.pollMs = 100
+    expect(text(page, '#submit')).toBe('Pay with WeChat')
+    await type(page, '#amount', '20')
+    await tap(page, '#submit')
+    await waitFor(() => page.data.result || page.data.error || page.data.notice, 15000)
+
+    expect(page.data.error).toBe('')
+    expect(notified).toEqual([204])
+    expect(env.modals.map(m => m.content)).toEqual(['Pay ¥20.00 for meter meter-pay with WeChat?'])
+    expect(text(page, '#result-title')).toBe('Paid: ¥20.00')
+    expect(text(page, '#result')).toContain('New balance: ¥70.00')
+    expect(env.toasts).toEqual(['Paid'])
+    const ledger = await api.request({ path: '/api/devices/meter-pay/ledger' })
+    expect(ledger.entries.map(e => [e.kind, e.amount])).toEqual([['payment', 20], ['payment', 50]])
   }, 30000)
 })

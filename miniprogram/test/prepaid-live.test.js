@@ -1,13 +1,14 @@
 // The prepaid pages against a real meter-server: an operator sets a flat tariff and puts money
 // on a meter, the meter uploads 2 kWh, the server's billing charges it; the tenant's cost and
 // ledger page shows the charge, the recharge and the cost, and a meter that reports its relay
-// off reads as cut off on its device page. wx.request is carried over node's http.
+// off reads as cut off on its device page; then all of it on a phone in English. wx.request
+// is carried over node's http.
 //
 // METER_SERVER names the meter-server binary (ctest sets it). Without it this file is
 // skipped, and says so.
 
 const { installWx } = require('./helpers/wx-mock.js')
-const { render, text, texts } = require('./helpers/page.js')
+const { render, text, texts, pageText } = require('./helpers/page.js')
 const { createCanvas } = require('./helpers/canvas.js')
 const { createRequest } = require('./helpers/node-request.js')
 const { startMeterServer } = require('./helpers/meter-server.js')
@@ -126,6 +127,34 @@ describeLive('prepaid pages against a running meter-server', () => {
       await on.instance.onShow()
       expect(text(on, '#relay')).toBe('供电中')
       expect(on.querySelector('#cutoff')).toBeFalsy()
+    } finally {
+      spy.mockRestore()
+      timers.mockRestore()
+    }
+  })
+
+  test('in English: the same cost, ledger and cut-off, in English words', async () => {
+    env = installWx({ language: 'en_US' })
+    env.wx.request = createRequest()
+    await api.login('alice', 'alice-password')
+    const page = render('billing')
+    await page.instance.onLoad({ id: 'meter-p' })
+    expect(text(page, '#balance')).toBe('¥18.00')
+    expect(text(page, '#total')).toBe('Last 30 days: ¥2.00')
+    page.data.buckets.forEach(b => b.periods.forEach(p => expect(p.label).toBe('Flat rate')))
+    expect(pageText(page)).toContain('1.0000 yuan/kWh')
+    const rows = texts(page, '.entry')
+    expect(rows[rows.length - 1]).toMatch(/^Counter recharge\+20\.00.*Balance ¥20\.00$/)
+    expect(rows[0]).toMatch(/^Electricity charge-/)
+
+    const spy = jest.spyOn(chart, 'queryCanvas').mockImplementation(() => Promise.resolve(createCanvas(320, 240)))
+    const timers = jest.spyOn(global, 'setInterval').mockImplementation(() => 1)
+    try {
+      const detail = render('device')
+      await detail.instance.onLoad({ id: 'meter-off' })
+      await detail.instance.onShow()
+      expect(text(detail, '#relay')).toBe('Cut off')
+      expect(text(detail, '#cutoff')).toBe('The balance ran out and the meter has cut the supply. A recharge restores it automatically.')
     } finally {
       spy.mockRestore()
       timers.mockRestore()

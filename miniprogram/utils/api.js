@@ -4,10 +4,11 @@
 // - The JWT lives in wx storage; every call but the logins sends it as a Bearer token.
 // - A 401 on an authenticated call clears the session and goes back to the login page.
 // - Errors reject with apiError(): an Error whose message is the server's {"status":"error","message"}
-//   (in Chinese where utils/messages.js knows it).
+//   (in Chinese where utils/messages.js knows it and the interface is in Chinese).
 
 const config = require('../config.js')
 const messages = require('./messages.js')
+const i18n = require('./i18n.js')
 
 const TOKEN_KEY = 'smartmeter.token'
 const USER_KEY = 'smartmeter.user'
@@ -91,7 +92,7 @@ function request(options) {
       const token = getToken()
       if (!token) {
         redirectToLogin()
-        reject(apiError('请先登录', 401, ''))
+        reject(apiError(i18n.t('api.loginFirst'), 401, ''))
         return
       }
       header.Authorization = 'Bearer ' + token
@@ -117,7 +118,7 @@ function request(options) {
       fail(e) {
         const detail = e && e.errMsg ? e.errMsg : ''
         const timeout = /timeout/i.test(detail)
-        reject(apiError(timeout ? '请求超时，请检查网络后重试' : '网络连接失败，请检查网络后重试', 0, detail))
+        reject(apiError(i18n.t(timeout ? 'api.timeout' : 'api.network'), 0, detail))
       }
     }
     if (options.data !== undefined) req.data = options.data
@@ -145,10 +146,10 @@ function wxLoginCode() {
     wx.login({
       success(res) {
         if (res && res.code) resolve(res.code)
-        else reject(apiError('微信登录失败：未取得登录凭证', 0, res && res.errMsg))
+        else reject(apiError(i18n.t('api.wechatNoCode'), 0, res && res.errMsg))
       },
       fail(e) {
-        reject(apiError('微信登录失败，请稍后重试', 0, e && e.errMsg))
+        reject(apiError(i18n.t('api.wechatFailed'), 0, e && e.errMsg))
       }
     })
   })
@@ -156,7 +157,7 @@ function wxLoginCode() {
 
 function sessionFrom(body) {
   if (!body || typeof body.token !== 'string' || body.token === '') {
-    throw apiError('服务器返回的登录结果无效', 200, '')
+    throw apiError(i18n.t('api.badSession'), 200, '')
   }
   const user = body.username ? { username: body.username, role: body.role || 'user' } : null
   setSession(body.token, user)

@@ -6,26 +6,33 @@
 // hands them to uCharts (npm package @qiun/ucharts) on a <canvas type="2d">.
 
 const format = require('./format.js')
+const i18n = require('./i18n.js')
 
 // @qiun/ucharts ships an ES module (export default). DevTools' 构建 npm and jest both turn
 // it into CommonJS; depending on the tool the class is the module itself or its default.
 const uchartsModule = require('@qiun/ucharts')
 const UCharts = uchartsModule && uchartsModule.default ? uchartsModule.default : uchartsModule
 
+// Labels are keys of the string tables (utils/i18n.js): label() gives the words.
 const RANGES = {
-  '1h': { label: '1小时', ms: 3600 * 1000, interval: '1m', limit: 60 },
-  '24h': { label: '24小时', ms: 24 * 3600 * 1000, interval: '15m', limit: 96 },
-  '7d': { label: '7天', ms: 7 * 24 * 3600 * 1000, interval: '2h', limit: 84 }
+  '1h': { label: 'chart.range_1h', ms: 3600 * 1000, interval: '1m', limit: 60 },
+  '24h': { label: 'chart.range_24h', ms: 24 * 3600 * 1000, interval: '15m', limit: 96 },
+  '7d': { label: 'chart.range_7d', ms: 7 * 24 * 3600 * 1000, interval: '2h', limit: 84 }
 }
 
 const METRICS = {
-  power: { label: '功率', field: 'power_w', unit: 'W', digits: 1 },
-  voltage: { label: '电压', field: 'voltage', unit: 'V', digits: 1 },
-  current: { label: '电流', field: 'current', unit: 'A', digits: 2 },
-  energy: { label: '用电量', field: 'energy_wh', unit: 'kWh', digits: 3, delta: true }
+  power: { label: 'chart.power', field: 'power_w', unit: 'W', digits: 1 },
+  voltage: { label: 'chart.voltage', field: 'voltage', unit: 'V', digits: 1 },
+  current: { label: 'chart.current', field: 'current', unit: 'A', digits: 2 },
+  energy: { label: 'chart.energy', field: 'energy_wh', unit: 'kWh', digits: 3, delta: true }
 }
 
 const COLORS = ['#1f6feb', '#f59f00', '#2f9e44', '#e03131']
+
+// [{key, label}] of RANGES or METRICS in the current language, for the page's tabs.
+function choices(table) {
+  return Object.keys(table).map(k => ({ key: k, label: i18n.t(table[k].label) }))
+}
 
 // Query parameters for a range ending now: {from, interval, limit}.
 function historyQuery(rangeKey, now) {
@@ -54,6 +61,7 @@ function buildChartData(rows, metricKey, rangeKey) {
     .slice()
     .sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0))
   const categories = []
+  const words = { metric: i18n.t(metric.label), unit: metric.unit }
   let series
   if (metric.delta) {
     const used = []
@@ -66,7 +74,7 @@ function buildChartData(rows, metricKey, rangeKey) {
       }
       if (e !== null) prev = e
     })
-    series = [{ name: metric.label + ' (' + metric.unit + ')', data: used, color: COLORS[0] }]
+    series = [{ name: i18n.t('chart.total', words), data: used, color: COLORS[0] }]
   } else {
     const avg = []
     const max = []
@@ -77,8 +85,8 @@ function buildChartData(rows, metricKey, rangeKey) {
       max.push(round(peak, metric.digits))
     })
     series = [
-      { name: '平均' + metric.label + ' (' + metric.unit + ')', data: avg, color: COLORS[0] },
-      { name: '最大' + metric.label + ' (' + metric.unit + ')', data: max, color: COLORS[1] }
+      { name: i18n.t('chart.average', words), data: avg, color: COLORS[0] },
+      { name: i18n.t('chart.peak', words), data: max, color: COLORS[1] }
     ]
   }
   const empty = !series.some(s => s.data.some(v => v !== null))
@@ -146,6 +154,7 @@ module.exports = {
   RANGES,
   METRICS,
   UCharts,
+  choices,
   historyQuery,
   buildChartData,
   chartOptions,

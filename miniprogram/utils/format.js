@@ -4,6 +4,8 @@
 // shows up on screen or in a request; times from the API are RFC 3339 UTC and are shown in
 // the phone's local time.
 
+const i18n = require('./i18n.js')
+
 const MAX_RECHARGE_FEN = 1000000000 // 10000000.00 yuan, the API's limit for one recharge
 
 function pad(n, width) {
@@ -44,16 +46,16 @@ function formatMoney(value) {
 // Returns {ok: true, fen, yuan: "50.25"} or {ok: false, message}.
 function parseAmount(text) {
   const s = typeof text === 'string' ? text.trim() : ''
-  if (s === '') return { ok: false, message: '请输入充值金额' }
+  if (s === '') return { ok: false, message: i18n.t('amount.empty') }
   if (!/^\d+(\.\d{1,2})?$/.test(s)) {
-    return { ok: false, message: '金额格式不正确：请输入正数，最多两位小数，如 100 或 100.50' }
+    return { ok: false, message: i18n.t('amount.format') }
   }
   if (s.split('.')[0].replace(/^0+/, '').length > 8) {
-    return { ok: false, message: '单次充值不能超过 10000000.00 元' }
+    return { ok: false, message: i18n.t('amount.tooLarge') }
   }
   const fen = toFen(s)
-  if (fen <= 0) return { ok: false, message: '充值金额必须大于 0' }
-  if (fen > MAX_RECHARGE_FEN) return { ok: false, message: '单次充值不能超过 10000000.00 元' }
+  if (fen <= 0) return { ok: false, message: i18n.t('amount.notPositive') }
+  if (fen > MAX_RECHARGE_FEN) return { ok: false, message: i18n.t('amount.tooLarge') }
   return { ok: true, fen, yuan: fenToYuan(fen) }
 }
 
@@ -85,22 +87,22 @@ function formatShortDateTime(value) {
   return pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + pad(d.getHours()) + ':' + pad(d.getMinutes())
 }
 
-// "24日02时" in local time: short axis labels for a week of 2-hour buckets.
+// "24日02时" (English "24 02:00") in local time: short axis labels for a week of 2-hour buckets.
 function formatDayHour(value) {
   const d = toDate(value)
   if (!d) return '--'
-  return d.getDate() + '日' + pad(d.getHours()) + '时'
+  return i18n.t('time.dayHour', { day: d.getDate(), hour: pad(d.getHours()) })
 }
 
-// "3 分钟前" — how long ago, for alarms and list rows.
+// "3 分钟前" ("3 min ago") — how long ago, for alarms and list rows.
 function formatAgo(value, now) {
   const d = toDate(value)
   if (!d) return '--'
   const s = Math.round(((now === undefined ? Date.now() : now) - d.getTime()) / 1000)
-  if (s < 60) return '刚刚'
-  if (s < 3600) return Math.floor(s / 60) + ' 分钟前'
-  if (s < 86400) return Math.floor(s / 3600) + ' 小时前'
-  return Math.floor(s / 86400) + ' 天前'
+  if (s < 60) return i18n.t('time.justNow')
+  if (s < 3600) return i18n.t('time.minutesAgo', { n: Math.floor(s / 60) })
+  if (s < 86400) return i18n.t('time.hoursAgo', { n: Math.floor(s / 3600) })
+  return i18n.t('time.daysAgo', { n: Math.floor(s / 86400) })
 }
 
 // A measurement with a fixed number of decimals, "--" when absent.

@@ -3,12 +3,13 @@
 // shows (voltage, current and active power of each phase, the neutral current).
 
 const format = require('./format.js')
+const i18n = require('./i18n.js')
 
-const WIRING_TEXT = { '3p4w': '三相四线', '3p3w': '三相三线' }
+const WIRINGS = ['3p4w', '3p3w']
 
 // A reading without `wiring` (every single-phase meter's) is single-phase.
 function isThreePhase(latest) {
-  return !!latest && Object.prototype.hasOwnProperty.call(WIRING_TEXT, latest.wiring)
+  return !!latest && WIRINGS.indexOf(latest.wiring) >= 0
 }
 
 // [{key, label, voltage, current, power}] for phases a, b, c (texts, "--" where missing), and
@@ -16,13 +17,13 @@ function isThreePhase(latest) {
 function phaseRows(latest) {
   const rows = ['a', 'b', 'c'].map(p => ({
     key: p,
-    label: p.toUpperCase() + ' 相',
+    label: i18n.t('phase.' + p),
     voltage: format.formatNumber(latest['voltage_' + p], 1),
     current: format.formatNumber(latest['current_' + p], 2),
     power: format.formatNumber(latest['power_w_' + p], 1)
   }))
   if (typeof latest.current_n === 'number') {
-    rows.push({ key: 'n', label: '中性线', voltage: '', current: format.formatNumber(latest.current_n, 2), power: '' })
+    rows.push({ key: 'n', label: i18n.t('phase.n'), voltage: '', current: format.formatNumber(latest.current_n, 2), power: '' })
   }
   return rows
 }
@@ -33,7 +34,7 @@ function view(latest) {
   return {
     threePhase: true,
     phases: phaseRows(latest),
-    wiringText: WIRING_TEXT[latest.wiring],
+    wiringText: i18n.t('phase.wiring_' + latest.wiring),
     sequenceWrong: latest.sequence === 'acb'
   }
 }

@@ -4,6 +4,7 @@ const api = require('../../utils/api.js')
 const format = require('../../utils/format.js')
 const alarms = require('../../utils/alarms.js')
 const config = require('../../config.js')
+const i18n = require('../../utils/i18n.js')
 
 const TAB_INDEX = 1
 
@@ -26,13 +27,29 @@ Component({
     deviceCount: 0,
     loaded: false,
     error: '',
-    lowBalanceText: format.formatMoney(config.lowBalanceYuan),
-    staleMinutes: config.staleMinutes
+    s: {},
+    allClearText: ''
+  },
+
+  lifetimes: {
+    attached() {
+      this.setStrings()
+    }
   },
 
   methods: {
+    // A tab page stays alive: the language may have changed on the me page meanwhile.
     onShow() {
+      this.setStrings()
+      i18n.setTitle(i18n.t('alarms.title'))
+      i18n.applyTabBar()
       return this.load()
+    },
+
+    setStrings() {
+      this.setData({
+        s: i18n.section('alarms', { balance: format.formatMoney(config.lowBalanceYuan), minutes: config.staleMinutes })
+      })
     },
 
     onPullDownRefresh() {
@@ -51,7 +68,14 @@ Component({
           else if (a.kind === 'low_balance' || a.kind === 'arrears') counts.balance++
           else counts.data++
         })
-        this.setData({ alarms: list, counts, deviceCount: devices.length, loaded: true, error: '' })
+        this.setData({
+          alarms: list,
+          counts,
+          deviceCount: devices.length,
+          allClearText: i18n.t('alarms.allClear', { count: devices.length }),
+          loaded: true,
+          error: ''
+        })
         updateBadge(list.length)
       }, err => {
         this.setData({ loaded: true, error: err.message })

@@ -5,13 +5,13 @@
 // the balance after it) from GET /api/devices/:id/ledger.
 const api = require('../../utils/api.js')
 const format = require('../../utils/format.js')
+const i18n = require('../../utils/i18n.js')
 
-const PERIODS = [
-  { key: 'day', label: '按日' },
-  { key: 'month', label: '按月' }
-]
+// The page's two views; the labels are billing.day and billing.month.
+const PERIODS = ['day', 'month']
 
-const KIND_TEXT = { recharge: '柜台充值', payment: '微信支付', charge: '电费扣款' }
+// The ledger's kinds (docs/api.md, GET /api/devices/:id/ledger): billing.kind_<kind>.
+const KINDS = ['recharge', 'payment', 'charge']
 
 const LEDGER_LIMIT = 50
 
@@ -34,7 +34,7 @@ function priceText(price) {
 }
 
 function periodRow(p, i) {
-  const label = typeof p.label === 'string' && p.label !== '' ? p.label : '统一电价'
+  const label = typeof p.label === 'string' && p.label !== '' ? p.label : i18n.t('billing.flatRate')
   return {
     key: i,
     label,
@@ -61,7 +61,7 @@ function ledgerRows(entries) {
   return (Array.isArray(entries) ? entries : []).map(e => ({
     id: e.id,
     kind: e.kind,
-    kindText: KIND_TEXT[e.kind] || e.kind,
+    kindText: KINDS.indexOf(e.kind) >= 0 ? i18n.t('billing.kind_' + e.kind) : e.kind,
     amountText: signedMoney(e.amount),
     negative: (format.toFen(e.amount) || 0) < 0,
     balanceAfterText: format.formatMoney(e.balance_after),
@@ -72,7 +72,8 @@ function ledgerRows(entries) {
 Component({
   data: {
     id: '',
-    periods: PERIODS,
+    s: {},
+    periods: [],
     period: 'day',
     totalCostText: '--',
     buckets: [],
@@ -83,12 +84,22 @@ Component({
     ledgerError: ''
   },
 
+  lifetimes: {
+    attached() {
+      this.setData({
+        s: i18n.section('billing', { count: LEDGER_LIMIT }),
+        periods: PERIODS.map(key => ({ key, label: i18n.t('billing.' + key) }))
+      })
+    }
+  },
+
   methods: {
     onLoad(options) {
       const id = decodeURIComponent((options && options.id) || '')
       this.deviceId = id
       this.costSeq = 0
       this.setData({ id })
+      i18n.setTitle(i18n.t('billing.title'))
       return Promise.all([this.loadCost(), this.loadLedger()])
     },
 
@@ -127,7 +138,7 @@ Component({
 
     onPeriod(e) {
       const period = e.currentTarget.dataset.period
-      if (!PERIODS.some(p => p.key === period) || period === this.data.period) return Promise.resolve()
+      if (PERIODS.indexOf(period) < 0 || period === this.data.period) return Promise.resolve()
       this.setData({ period })
       return this.loadCost()
     }

@@ -7,32 +7,31 @@ const chart = require('../../utils/chart.js')
 const alarms = require('../../utils/alarms.js')
 const config = require('../../config.js')
 const phases = require('../../utils/phases.js')
+const i18n = require('../../utils/i18n.js')
 
-// What the live panel shows, in order, when the reading carries it.
+// What the live panel shows, in order, when the reading carries it (labels: field.<key>).
 const FIELDS = [
-  { key: 'power_w', label: '有功功率', unit: 'W', digits: 1 },
-  { key: 'voltage', label: '电压', unit: 'V', digits: 1 },
-  { key: 'current', label: '电流', unit: 'A', digits: 2 },
-  { key: 'pf', label: '功率因数', unit: '', digits: 3 },
-  { key: 'freq_hz', label: '频率', unit: 'Hz', digits: 2 },
-  { key: 'energy_wh', label: '累计电能', unit: 'kWh', digits: 3, scale: 0.001 },
-  { key: 'reactive_var', label: '无功功率', unit: 'var', digits: 1 },
-  { key: 'apparent_va', label: '视在功率', unit: 'VA', digits: 1 },
-  { key: 'thd_v', label: '电压畸变率', unit: '%', digits: 2 },
-  { key: 'thd_i', label: '电流畸变率', unit: '%', digits: 2 }
+  { key: 'power_w', unit: 'W', digits: 1 },
+  { key: 'voltage', unit: 'V', digits: 1 },
+  { key: 'current', unit: 'A', digits: 2 },
+  { key: 'pf', unit: '', digits: 3 },
+  { key: 'freq_hz', unit: 'Hz', digits: 2 },
+  { key: 'energy_wh', unit: 'kWh', digits: 3, scale: 0.001 },
+  { key: 'reactive_var', unit: 'var', digits: 1 },
+  { key: 'apparent_va', unit: 'VA', digits: 1 },
+  { key: 'thd_v', unit: '%', digits: 2 },
+  { key: 'thd_i', unit: '%', digits: 2 }
 ]
 
 // For a three-phase reading voltage and current are the means of the phases, power the total.
-const THREE_PHASE_LABELS = { power_w: '总有功功率', voltage: '平均电压', current: '平均电流' }
+const THREE_PHASE_LABELS = { power_w: 'field.total_power_w', voltage: 'field.mean_voltage', current: 'field.mean_current' }
 
 // The relay as the meter last reported it ("on", "off", or null before any report).
-const RELAY_TEXT = { on: '供电中', off: '已断电' }
-
 function relayView(relay) {
   const known = relay === 'on' || relay === 'off'
   return {
     relay: known ? relay : 'unknown',
-    relayText: known ? RELAY_TEXT[relay] : '--',
+    relayText: known ? i18n.t('relay.' + relay) : '--',
     cutOff: relay === 'off'
   }
 }
@@ -42,7 +41,7 @@ function liveValues(latest) {
   const three = phases.isThreePhase(latest)
   return FIELDS.filter(f => typeof latest[f.key] === 'number').map(f => ({
     key: f.key,
-    label: (three && THREE_PHASE_LABELS[f.key]) || f.label,
+    label: i18n.t((three && THREE_PHASE_LABELS[f.key]) || 'field.' + f.key),
     unit: f.unit,
     value: format.formatNumber(latest[f.key] * (f.scale || 1), f.digits)
   }))
@@ -51,8 +50,9 @@ function liveValues(latest) {
 Component({
   data: {
     id: '',
+    s: {},
     status: 'unknown',
-    statusText: alarms.STATUS_TEXT.unknown,
+    statusText: '',
     balanceText: '--',
     lowBalance: false,
     relay: 'unknown',
@@ -64,15 +64,25 @@ Component({
     wiringText: '',
     sequenceWrong: false,
     latestText: '--',
-    refreshSeconds: config.refreshSeconds,
     error: '',
-    ranges: Object.keys(chart.RANGES).map(k => ({ key: k, label: chart.RANGES[k].label })),
-    metrics: Object.keys(chart.METRICS).map(k => ({ key: k, label: chart.METRICS[k].label })),
+    ranges: [],
+    metrics: [],
     range: '24h',
     metric: 'power',
     historyLoading: false,
     historyError: '',
     chartEmpty: false
+  },
+
+  lifetimes: {
+    attached() {
+      this.setData({
+        s: i18n.section('device', { seconds: config.refreshSeconds }),
+        statusText: alarms.statusText('unknown'),
+        ranges: chart.choices(chart.RANGES),
+        metrics: chart.choices(chart.METRICS)
+      })
+    }
   },
 
   methods: {
@@ -82,7 +92,7 @@ Component({
       this.historySeq = 0
       this.rows = []
       this.setData({ id })
-      wx.setNavigationBarTitle({ title: id || '电表详情' })
+      i18n.setTitle(id || i18n.t('device.title'))
       return this.loadHistory()
     },
 
@@ -116,10 +126,10 @@ Component({
       if (this.refreshing) return this.refreshing
       this.refreshing = api.getDevice(this.deviceId).then(d => {
         const fen = format.toFen(d.balance)
-        const status = alarms.STATUS_TEXT[d.status] ? d.status : 'unknown'
+        const status = alarms.statusOf(d.status)
         this.setData(Object.assign(phases.view(d.latest), relayView(d.relay), {
           status,
-          statusText: alarms.STATUS_TEXT[status],
+          statusText: alarms.statusText(status),
           balanceText: format.formatMoney(d.balance),
           lowBalance: fen !== null && fen < Math.round(config.lowBalanceYuan * 100),
           values: liveValues(d.latest),

@@ -2,6 +2,7 @@
 // Login page: username and password, or WeChat (wx.login → our server → our own JWT).
 const api = require('../../utils/api.js')
 const config = require('../../config.js')
+const i18n = require('../../utils/i18n.js')
 
 const HOME = '/pages/devices/index'
 
@@ -11,11 +12,19 @@ Component({
     password: '',
     error: '',
     loading: false,
+    s: {},
     wechatEnabled: !!config.wechatLogin
+  },
+
+  lifetimes: {
+    attached() {
+      this.setData({ s: i18n.section('login') })
+    }
   },
 
   methods: {
     onLoad() {
+      i18n.setTitle(i18n.t('login.title'))
       // Already logged in (token kept in storage): straight to the device list.
       if (api.getToken()) wx.switchTab({ url: HOME })
     },
@@ -33,7 +42,7 @@ Component({
       const username = this.data.username.trim()
       const password = this.data.password
       if (!username || !password) {
-        this.setData({ error: '请输入用户名和密码' })
+        this.setData({ error: i18n.t('login.missing') })
         return Promise.resolve()
       }
       return this.finish(api.login(username, password))
@@ -48,11 +57,11 @@ Component({
       this.setData({ loading: true, error: '' })
       return promise.then(user => {
         this.setData({ loading: false, password: '' })
-        wx.showToast({ title: '登录成功', icon: 'success' })
+        wx.showToast({ title: i18n.t('login.success'), icon: 'success' })
         wx.switchTab({ url: HOME })
         return user
       }, err => {
-        this.setData({ loading: false, error: err.message || '登录失败' })
+        this.setData({ loading: false, error: err.message || i18n.t('login.failed') })
       })
     }
   }

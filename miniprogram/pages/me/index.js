@@ -1,12 +1,20 @@
-// 我的：账号信息、绑定 / 解除绑定微信、退出登录。/ Account: who am I, bind or unbind WeChat, log out.
+// 我的：账号信息、界面语言、绑定 / 解除绑定微信、退出登录。
+// Account: who am I, the interface language, bind or unbind WeChat, log out.
 const api = require('../../utils/api.js')
 const config = require('../../config.js')
+const i18n = require('../../utils/i18n.js')
 
-const ROLE_TEXT = { admin: '管理员', operator: '运营人员', user: '用户' }
+const ROLES = ['admin', 'operator', 'user']
+
+function roleText(role) {
+  return ROLES.indexOf(role) >= 0 ? i18n.t('me.role_' + role) : role
+}
 
 Component({
   data: {
+    s: {},
     username: '',
+    role: '',
     roleText: '',
     error: '',
     message: '',
@@ -14,17 +22,28 @@ Component({
     // null until GET /api/me answers; then whether a WeChat user logs into this account
     wechatBound: null,
     wechatEnabled: !!config.wechatLogin,
-    server: config.apiBaseUrl
+    server: config.apiBaseUrl,
+    // the choices of the language switch, and the one picked ('' follows the phone)
+    languages: [],
+    languagePick: ''
+  },
+
+  lifetimes: {
+    attached() {
+      this.setStrings()
+    }
   },
 
   methods: {
     onShow() {
+      this.setStrings()
       const u = api.getUser()
-      if (u) this.setData({ username: u.username, roleText: ROLE_TEXT[u.role] || u.role })
+      if (u) this.setData({ username: u.username, role: u.role, roleText: roleText(u.role) })
       return api.me().then(m => {
         this.setData({
           username: m.username,
-          roleText: ROLE_TEXT[m.role] || m.role,
+          role: m.role,
+          roleText: roleText(m.role),
           wechatBound: typeof m.wechat_bound === 'boolean' ? m.wechat_bound : null,
           error: ''
         })
@@ -33,11 +52,32 @@ Component({
       })
     },
 
+    // Everything on this page, the title and the tab bar, in the current language.
+    setStrings() {
+      this.setData({
+        s: i18n.section('me'),
+        roleText: this.data.role ? roleText(this.data.role) : '',
+        languages: i18n.choices(),
+        languagePick: i18n.preference()
+      })
+      i18n.setTitle(i18n.t('me.title'))
+      i18n.applyTabBar()
+    },
+
+    // Kept in wx storage: the next start, and every page from now on, use it.
+    onLanguage(e) {
+      const lang = e.currentTarget.dataset.lang
+      if (lang === i18n.preference() || !i18n.setLanguage(lang)) return
+      // A message already shown is in the old language.
+      this.setData({ message: '', error: '' })
+      this.setStrings()
+    },
+
     onBindWechat() {
       if (this.data.binding) return Promise.resolve()
       this.setData({ binding: true, error: '', message: '' })
       return api.bindWechat().then(() => {
-        this.setData({ binding: false, wechatBound: true, message: '微信绑定成功，下次可直接微信一键登录' })
+        this.setData({ binding: false, wechatBound: true, message: i18n.t('me.bindDone') })
       }, err => {
         this.setData({ binding: false, error: err.message })
       })
@@ -48,8 +88,8 @@ Component({
       if (this.data.binding) return Promise.resolve()
       return new Promise(resolve => {
         wx.showModal({
-          title: '解除微信绑定',
-          content: '解除后将不能用微信一键登录此账号，确定解除吗？',
+          title: i18n.t('me.unbindTitle'),
+          content: i18n.t('me.unbindConfirm'),
           success: res => resolve(!!res.confirm),
           fail: () => resolve(false)
         })
@@ -57,7 +97,7 @@ Component({
         if (!confirmed) return undefined
         this.setData({ binding: true, error: '', message: '' })
         return api.unbindWechat().then(() => {
-          this.setData({ binding: false, wechatBound: false, message: '已解除微信绑定' })
+          this.setData({ binding: false, wechatBound: false, message: i18n.t('me.unbindDone') })
         }, err => {
           this.setData({ binding: false, error: err.message })
         })

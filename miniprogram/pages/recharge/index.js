@@ -6,10 +6,16 @@
 // when the same attempt is retried, so a retry never credits twice.
 const api = require('../../utils/api.js')
 const format = require('../../utils/format.js')
+const i18n = require('../../utils/i18n.js')
 
 // After wx.requestPayment succeeds, WeChat Pay tells the server on its own: ask a few times.
 const PAID_POLLS = 10
 const PAID_POLL_MS = 1000
+
+// What the result card shows after a recharge or a payment; titleKey names its title.
+function resultView(titleKey, yuan, newBalanceText) {
+  return { text: i18n.t('recharge.result', { title: i18n.t(titleKey), amount: yuan }), amountText: yuan, newBalanceText }
+}
 
 function sleep(ms) {
   return new Promise(resolve => setTimeout(resolve, ms))
@@ -18,6 +24,7 @@ function sleep(ms) {
 Component({
   data: {
     id: '',
+    s: {},
     balanceText: '--',
     amount: '',
     quickAmounts: ['50', '100', '200', '500'],
@@ -28,6 +35,12 @@ Component({
     result: null
   },
 
+  lifetimes: {
+    attached() {
+      this.setData({ s: i18n.section('recharge') })
+    }
+  },
+
   methods: {
     onLoad(options) {
       const id = decodeURIComponent((options && options.id) || '')
@@ -36,6 +49,7 @@ Component({
       this.pollMs = PAID_POLL_MS
       const staff = api.isStaff(api.getUser())
       this.setData({ id, staff })
+      i18n.setTitle(i18n.t('recharge.title'))
       return api.getDevice(id).then(d => {
         this.setData({ balanceText: format.formatMoney(d.balance) })
       }, err => {
@@ -54,8 +68,8 @@ Component({
     confirm(yuan) {
       return new Promise(resolve => {
         wx.showModal({
-          title: this.data.staff ? '确认充值' : '确认支付',
-          content: (this.data.staff ? '为电表 ' : '微信支付为电表 ') + this.deviceId + ' 充值 ¥' + yuan + '？',
+          title: i18n.t(this.data.staff ? 'recharge.counterConfirmTitle' : 'recharge.payConfirmTitle'),
+          content: i18n.t(this.data.staff ? 'recharge.counterConfirm' : 'recharge.payConfirm', { id: this.deviceId, amount: yuan }),
           success: res => resolve(!!res.confirm),
           fail: () => resolve(false)
         })
@@ -89,15 +103,15 @@ Component({
             submitting: false,
             amount: '',
             balanceText: newBalanceText,
-            result: { title: '充值成功', amountText: attempt.yuan, newBalanceText }
+            result: resultView('recharge.counterDone', attempt.yuan, newBalanceText)
           })
-          wx.showToast({ title: '充值成功', icon: 'success' })
+          wx.showToast({ title: i18n.t('recharge.counterDone'), icon: 'success' })
           return res
         }, err => {
           if (!err.retryable) this.attempt = null
           this.setData({
             submitting: false,
-            error: err.retryable ? err.message + '（可直接重试，不会重复充值）' : err.message
+            error: err.retryable ? i18n.t('recharge.retry', { message: err.message }) : err.message
           })
           return null
         })
@@ -121,7 +135,7 @@ Component({
               this.setData({
                 submitting: false,
                 amount: '',
-                notice: '支付已完成，到账可能稍有延迟，请稍后刷新余额'
+                notice: i18n.t('recharge.payLate')
               })
               return null
             }
@@ -131,17 +145,17 @@ Component({
                 submitting: false,
                 amount: '',
                 balanceText: newBalanceText,
-                result: { title: '支付成功', amountText: yuan, newBalanceText }
+                result: resultView('recharge.payDone', yuan, newBalanceText)
               })
-              wx.showToast({ title: '支付成功', icon: 'success' })
+              wx.showToast({ title: i18n.t('recharge.payDone'), icon: 'success' })
               return order
             })
           }, err => {
             let message = err && err.message
             if (err && err.errMsg !== undefined) {
-              message = err.cancelled ? '已取消支付' : '支付未完成：' + err.errMsg
+              message = err.cancelled ? i18n.t('recharge.payCancelled') : i18n.t('recharge.payIncomplete', { detail: err.errMsg })
             }
-            this.setData({ submitting: false, error: message || '支付失败，请重试' })
+            this.setData({ submitting: false, error: message || i18n.t('recharge.payFailed') })
             return null
           })
       })

@@ -1,5 +1,9 @@
 // The wx APIs the pages use, for unit tests: in-memory storage, recorded navigation,
-// toasts and modals, wx.login, and a wx.request answered from a table of routes.
+// toasts and modals, wx.login, the phone's language, and a wx.request answered from a table
+// of routes.
+//
+// options.language is what the phone reports as its language (WeChat's form: 'zh_CN', 'en',
+// 'en_US', ...); 'zh_CN' unless told, so the pages speak Chinese as before.
 //
 // routes: {"POST /api/login": answer, ...} where answer is {statusCode, data, header}, a
 // function (req) → answer, or {fail: "errMsg"} for a network failure. req is
@@ -8,6 +12,7 @@
 // miniprogram-simulate defines global.wx (with its own stubs, e.g. getWindowInfo) on load.
 require('miniprogram-simulate')
 const config = require('../../config.js')
+const i18n = require('../../utils/i18n.js')
 
 function parseQuery(qs) {
   const out = {}
@@ -36,7 +41,9 @@ function installWx(options) {
     payments: [],          // what wx.requestPayment was given
     paymentAnswer: 'ok',   // 'ok', 'cancel', or another errMsg tail ('fail ...')
     onPayment: null,       // called with the params before answering (to mark an order paid)
-    loginCode: opts.loginCode === undefined ? 'wx-login-code-0123' : opts.loginCode
+    loginCode: opts.loginCode === undefined ? 'wx-login-code-0123' : opts.loginCode,
+    language: opts.language === undefined ? 'zh_CN' : opts.language,
+    tabBar: ['', '', '']     // the texts wx.setTabBarItem set, by index
   }
 
   const nav = kind => jest.fn(o => {
@@ -77,6 +84,9 @@ function installWx(options) {
     }),
     stopPullDownRefresh: jest.fn(),
     setNavigationBarTitle: jest.fn(),
+    setTabBarItem: jest.fn(o => { env.tabBar[o.index] = o.text }),
+    getSystemInfoSync: jest.fn(() => ({ language: env.language, pixelRatio: 2 })),
+    getAppBaseInfo: jest.fn(() => ({ language: env.language, SDKVersion: '3.0.0' })),
     setTabBarBadge: jest.fn(),
     removeTabBarBadge: jest.fn(),
     login: jest.fn(o => {
@@ -122,6 +132,8 @@ function installWx(options) {
   }
   Object.assign(global.wx, api)
   env.wx = global.wx
+  // The pages' language is resolved once; a new phone (and storage) resolves it again.
+  i18n.refresh()
   return env
 }
 

@@ -1,0 +1,208 @@
+// The interface in English: the same keys and {placeholders} as zh-CN.js. The server's error
+// messages need no table here: in English they are shown as the server wrote them.
+
+const strings = {
+  langName: 'English',
+  app: {
+    updateTitle: 'Update available',
+    updateContent: 'A new version is ready. Restart the mini program now?'
+  },
+  tab: { devices: 'Meters', alarms: 'Alarms', me: 'Me' },
+  status: { online: 'Online', offline: 'Offline', unknown: 'Unknown' },
+  relay: { on: 'Supplied', off: 'Cut off' },
+  login: {
+    title: 'Log in',
+    brand: 'Smart Meter',
+    tagline: 'Power use · Balance · Alarms',
+    username: 'User name',
+    usernamePlaceholder: 'Your user name',
+    password: 'Password',
+    passwordPlaceholder: 'Your password',
+    submit: 'Log in',
+    or: 'or',
+    wechat: 'Log in with WeChat',
+    wechatHint: 'First time here? Log in with your user name and password, then link WeChat on the Me page.',
+    missing: 'Enter your user name and password',
+    success: 'Logged in',
+    failed: 'Login failed'
+  },
+  devices: {
+    title: 'My meters',
+    empty: 'No meters yet; ask an operator to assign your meter',
+    balance: 'Balance (yuan)',
+    power: 'Power',
+    voltageCurrent: 'Voltage / current',
+    latest: 'Latest reading: ',
+    noData: 'No data yet',
+    updated: 'Updated {time} · pull down to refresh'
+  },
+  device: {
+    title: 'Meter',
+    balance: 'Balance (yuan)',
+    recharge: 'Recharge',
+    relay: 'Supply: ',
+    billing: 'Cost and ledger ›',
+    cutOff: 'The balance ran out and the meter has cut the supply. A recharge restores it automatically.',
+    live: 'Live values',
+    refreshEvery: 'refreshed every {seconds} s',
+    noData: 'No data yet',
+    readAt: 'Read at: ',
+    phases: 'Per phase',
+    sequenceWrong: 'Wrong phase sequence (ACB): two phases are swapped, check the wiring',
+    phase: 'Phase',
+    phaseVoltage: 'Voltage V',
+    phaseCurrent: 'Current A',
+    phasePower: 'Power W',
+    history: 'History',
+    loading: 'Loading…',
+    chartEmpty: 'No data in this period'
+  },
+  field: {
+    power_w: 'Active power',
+    voltage: 'Voltage',
+    current: 'Current',
+    pf: 'Power factor',
+    freq_hz: 'Frequency',
+    energy_wh: 'Energy',
+    reactive_var: 'Reactive power',
+    apparent_va: 'Apparent power',
+    thd_v: 'Voltage THD',
+    thd_i: 'Current THD',
+    total_power_w: 'Total active power',
+    mean_voltage: 'Mean voltage',
+    mean_current: 'Mean current'
+  },
+  phase: {
+    a: 'Phase A',
+    b: 'Phase B',
+    c: 'Phase C',
+    n: 'Neutral',
+    wiring_3p4w: 'Three-phase four-wire',
+    wiring_3p3w: 'Three-phase three-wire'
+  },
+  chart: {
+    range_1h: '1 h',
+    range_24h: '24 h',
+    range_7d: '7 d',
+    power: 'Power',
+    voltage: 'Voltage',
+    current: 'Current',
+    energy: 'Energy used',
+    average: 'Mean {metric} ({unit})',
+    peak: 'Peak {metric} ({unit})',
+    total: '{metric} ({unit})'
+  },
+  time: {
+    dayHour: '{day} {hour}:00',
+    justNow: 'just now',
+    minutesAgo: '{n} min ago',
+    hoursAgo: '{n} h ago',
+    daysAgo: '{n} d ago'
+  },
+  amount: {
+    empty: 'Enter an amount',
+    format: 'Wrong amount: a positive number with at most two decimals, like 100 or 100.50',
+    tooLarge: 'One recharge cannot exceed 10000000.00 yuan',
+    notPositive: 'The amount must be more than 0'
+  },
+  alarm: {
+    offlineTitle: 'Meter offline',
+    offlineSince: 'Offline since {time}',
+    offline: 'The meter is offline',
+    arrearsTitle: 'In arrears',
+    arrears: 'Balance ¥{balance}; recharge soon',
+    lowTitle: 'Low balance',
+    low: 'Balance ¥{balance}, below ¥{limit}',
+    noDataTitle: 'No data',
+    noData: 'No reading received yet',
+    staleTitle: 'Data stalled',
+    stale: 'Latest reading {ago} ({time})'
+  },
+  alarms: {
+    title: 'Alarms',
+    offline: 'Offline',
+    balance: 'Low balance',
+    data: 'Data',
+    allClear: 'All {count} meters are fine',
+    footer: 'Alarms when the balance is below ¥{balance} or no data came for {minutes} minutes'
+  },
+  billing: {
+    title: 'Cost and ledger',
+    balance: 'Balance ',
+    cost: 'Cost',
+    day: 'Daily',
+    month: 'Monthly',
+    totalDay: 'Last 30 days: ',
+    totalMonth: 'Last 12 months: ',
+    loading: 'Loading…',
+    empty: 'No energy use or cost yet',
+    flatRate: 'Flat rate',
+    priceUnit: 'yuan/kWh',
+    ledger: 'Balance changes',
+    ledgerLimit: 'newest {count}',
+    ledgerEmpty: 'No balance changes yet',
+    balanceAfter: 'Balance ',
+    kind_recharge: 'Counter recharge',
+    kind_payment: 'WeChat Pay',
+    kind_charge: 'Electricity charge'
+  },
+  recharge: {
+    title: 'Recharge',
+    balance: 'Balance',
+    counterAmount: 'Counter recharge (yuan)',
+    payAmount: 'Pay with WeChat (yuan)',
+    placeholder: 'like 100 or 100.50',
+    counterSubmit: 'Recharge',
+    paySubmit: 'Pay with WeChat',
+    counterConfirmTitle: 'Confirm recharge',
+    payConfirmTitle: 'Confirm payment',
+    counterConfirm: 'Recharge meter {id} with ¥{amount}?',
+    payConfirm: 'Pay ¥{amount} for meter {id} with WeChat?',
+    counterDone: 'Recharged',
+    payDone: 'Paid',
+    result: '{title}: ¥{amount}',
+    newBalance: 'New balance: ',
+    retry: '{message} (you can retry; nothing is credited twice)',
+    payLate: 'Paid. The credit may take a moment; refresh the balance shortly',
+    payCancelled: 'Payment cancelled',
+    payIncomplete: 'Payment not completed: {detail}',
+    payFailed: 'Payment failed, try again'
+  },
+  me: {
+    title: 'Me',
+    role: 'Role: ',
+    role_admin: 'Admin',
+    role_operator: 'Operator',
+    role_user: 'User',
+    wechatBound: 'WeChat: linked',
+    wechatUnbound: 'WeChat: not linked',
+    bind: 'Link WeChat (log in with WeChat next time)',
+    unbind: 'Unlink WeChat',
+    logout: 'Log out',
+    server: 'Server: ',
+    bindDone: 'WeChat linked; next time log in with WeChat',
+    unbindDone: 'WeChat unlinked',
+    unbindTitle: 'Unlink WeChat',
+    unbindConfirm: 'This WeChat user will no longer log into this account. Unlink?',
+    language: 'Language',
+    followSystem: 'System'
+  },
+  api: {
+    loginFirst: 'Please log in',
+    timeout: 'The request timed out; check the network and try again',
+    network: 'No connection; check the network and try again',
+    wechatNoCode: 'WeChat login failed: no login code',
+    wechatFailed: 'WeChat login failed; try again shortly',
+    badSession: 'The server answered the login with something unusable'
+  },
+  http: {
+    status_401: 'Please log in again',
+    status_403: 'You may not do this',
+    status_404: 'Not found',
+    status_429: 'Too many requests; try again shortly',
+    unavailable: 'The server is unavailable (HTTP {code}); try again shortly',
+    failed: 'Request failed (HTTP {code})'
+  }
+}
+
+module.exports = { strings }
