@@ -469,6 +469,7 @@ static int serve(struct server_options *opt)
         code = cli_fail(1, "%s", err);
         goto out;
     }
+    atomic_store(&app.commands, commands);
     if (opt->raw_retention_days > 0) {
         struct retention_options ro = {.db = {.url = opt->db},
                                        .keep_days = opt->raw_retention_days};
@@ -513,6 +514,7 @@ out:
     proxy_list_free(proxies);
     retention_stop(app.retention);
     payments_stop(app.payments);
+    atomic_store(&app.commands, NULL);
     commands_stop(commands); /* publishes through the MQTT client: stopped before it */
     broker_stop(app.broker); /* publishes through the MQTT client, which calls it back */
     /*

@@ -1,6 +1,6 @@
 /*
- * Waveform captures: POST /api/devices/:id/captures asks a meter for one over
- * MQTT; GET .../captures lists them; GET .../captures/:cid gives one with its
+ * Waveform captures: POST /api/devices/:id/captures asks a meter for one
+ * through the durable command service (commands.h); GET .../captures lists them; GET .../captures/:cid gives one with its
  * analysis; .../samples, .../comtrade.cfg and .../comtrade.dat give the
  * samples as JSON and as COMTRADE files. docs/api.md describes each.
  *
@@ -14,19 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "api.h"
 #include "api_query.h"
 #include "captures.h"
 #include "command.h"
+#include "commands.h"
 #include "comtrade.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "mqtt_client.h"
-#include "sign.h"
 #include "timeutil.h"
-#include "topic.h"
 
 #define CAPTURE_LIST_DEFAULT 100
 #define CAPTURE_LIST_MAX     1000
@@ -35,28 +32,6 @@
 #define CAPTURE_POINTS_MAX  262144
 #define ANALYSIS_JSON_DEPTH 4
 #define COMTRADE_RECORDER   "smartmeter"
-
-/* A new request id: 128 random bits in hex. 0 or -errno. */
-static int new_request_id(char out[33])
-{
-    unsigned char raw[16];
-    size_t got = 0;
-    while (got < sizeof(raw)) {
-        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -errno;
-        got += (size_t)n;
-    }
-    static const char hex[] = "0123456789abcdef";
-    for (size_t k = 0; k < sizeof(raw); k++) {
-        out[2 * k] = hex[raw[k] >> 4];
-        out[2 * k + 1] = hex[raw[k] & 15];
-    }
-    out[32] = '\0';
-    return 0;
-}
 
 /* Shows a pending capture past its time as what it is: failed. */
 static void apply_timeout(struct capture_rec *cap, int64_t now_ms)
@@ -171,15 +146,10 @@ void api_capture_create(struct api_call *c)
                   CAPTURE_MAX_MS);
         goto out;
     }
-    struct mqtt_client *mq = atomic_load(&c->app->mqtt);
-    if (!mq || !atomic_load(&c->app->stats->mqtt_connected)) {
-        http_response_header(c->res, "Retry-After", "5");
-        api_error(c, 503, "MQTT broker unavailable, try again shortly");
-        goto out;
-    }
     char request_id[33];
-    if (new_request_id(request_id)) {
-        log_error("api: no random bytes for a request id: %s", strerror(errno));
+    int rid = commands_new_id(request_id);
+    if (rid) {
+        log_error("api: no random bytes for a request id: %s", strerror(-rid));
         api_error(c, 500, "internal error");
         goto out;
     }
@@ -191,36 +161,18 @@ void api_capture_create(struct api_call *c)
         goto out;
     }
 
-    char topic[TOPIC_MAX];
-    struct command cmd;
-    struct sign_key key;
-    struct dynbuf payload;
-    dynbuf_init(&payload, COMMAND_PAYLOAD_MAX);
-    r = topic_build(topic, dev.device_id, TOPIC_CMD);
-    if (!r && !(r = command_init(&cmd, COMMAND_CAPTURE, request_id, now))) {
-        cmd.duration_ms = (uint32_t)duration;
-        r = command_encode(&cmd, &payload);
-    }
-    /* Signed with the device's key (sign.h): the meter runs nothing else. */
-    if (!r && !(r = sign_key_from_hex(dev.secret_hash, &key))) {
-        r = sign_payload(&key, topic, &payload);
-        sign_key_wipe(&key);
-    }
-    if (!r)
-        r = mqtt_client_publish(mq, topic, payload.buf, payload.len, 1);
-    dynbuf_free(&payload);
+    /* Kept in the database and sent by the command service (sent again while the meter is
+       away, until the capture's own timeout): a broker outage delays it, never loses it. */
+    r = api_store_result(c, commands_capture_request(c->store, dev.device_id, request_id,
+                                                     (int32_t)duration, c->user.username, now,
+                                                     CAPTURES_TIMEOUT_MS));
     if (r) {
-        log_warn("api: capture request to %s not sent: %s", dev.device_id, strerror(-r));
-        r = api_store_result(c, store_capture_fail(c->store, dev.id, request_id,
-                                                   "the broker was unavailable", time_now_ms()));
-        if (r && r != -ENOENT) {
-            api_store_error(c, r);
-            goto out;
-        }
-        http_response_header(c->res, "Retry-After", "5");
-        api_error(c, 503, "MQTT broker unavailable, try again shortly");
+        store_capture_fail(c->store, dev.id, request_id, "the request was not queued",
+                           time_now_ms());
+        api_store_error(c, r);
         goto out;
     }
+    commands_wake(atomic_load(&c->app->commands));
     log_info("api: %s asked %s for a %d ms capture (capture %lld, request %s)", c->user.username,
              dev.device_id, (int)duration, (long long)id, request_id);
     api_audit(c, "capture.request", dev.device_id, "duration_ms=%d capture_id=%lld", (int)duration,

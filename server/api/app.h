@@ -38,6 +38,8 @@ struct app {
     struct pwpool *passwords;           /* Argon2id off the HTTP threads */
     struct server_counters *stats;
     struct mqtt_client *_Atomic mqtt; /* publishes commands to meters; NULL until it starts */
+    /* The durable command service (commands.h): captures are queued there; NULL until it starts. */
+    struct commands_service *_Atomic commands;
     int64_t started_ms;
     struct wechat *wechat;       /* code2Session client; NULL when WeChat login is not configured */
     struct retention *retention; /* NULL when raw readings are kept forever */

@@ -58,6 +58,30 @@ int commands_relay_request(struct store *st, const char *device_id, bool on, con
     return r;
 }
 
+int commands_capture_request(struct store *st, const char *device_id, const char *request_id,
+                             int32_t duration_ms, const char *actor, int64_t now_ms, int64_t ttl_ms)
+{
+    struct command_rec c = {.duration_ms = duration_ms, .created_ms = now_ms};
+    if (ttl_ms <= 0 || now_ms > INT64_MAX - ttl_ms || strlen(request_id) > STORE_COMMAND_ID_MAX)
+        return -EINVAL;
+    c.expires_ms = now_ms + ttl_ms;
+    snprintf(c.id, sizeof(c.id), "%s", request_id);
+    snprintf(c.device_id, sizeof(c.device_id), "%s", device_id);
+    snprintf(c.kind, sizeof(c.kind), "capture");
+    snprintf(c.actor, sizeof(c.actor), "%s", actor);
+    snprintf(c.reason, sizeof(c.reason), "a %d ms waveform capture", (int)duration_ms);
+    return store_command_add(st, &c);
+}
+
+int commands_capture_done(struct store *st, const char *request_id, bool ok, const char *message,
+                          int64_t now_ms)
+{
+    unsigned open = CMD_BIT(CMD_QUEUED) | CMD_BIT(CMD_SENT) | CMD_BIT(CMD_ACKNOWLEDGED);
+    int r = store_command_move(st, request_id, open, ok ? CMD_DONE : CMD_FAILED, now_ms,
+                               ok ? NULL : message);
+    return r == -ENOENT ? 0 : r;
+}
+
 struct send_ctx {
     struct store *st;
     const struct commands_publisher *pub;
@@ -81,9 +105,12 @@ static int send_one(const struct command_rec *c, void *arg)
     if (r)
         return r;
     dynbuf_init(&payload, COMMAND_PAYLOAD_MAX);
+    bool capture = strcmp(c->kind, "capture") == 0;
     r = topic_build(topic, dev.device_id, TOPIC_CMD);
-    if (!r && !(r = command_init(&cmd, COMMAND_RELAY, c->id, s->now_ms))) {
+    if (!r && !(r = command_init(&cmd, capture ? COMMAND_CAPTURE : COMMAND_RELAY, c->id,
+                                 s->now_ms))) {
         cmd.relay_on = c->relay_on;
+        cmd.duration_ms = capture ? (uint32_t)c->duration_ms : 0;
         r = command_encode(&cmd, &payload);
     }
     if (!r && !(r = sign_key_from_hex(dev.secret_hash, &key))) {
@@ -420,14 +447,17 @@ struct commands_service {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stop;
+    bool wake_now; /* commands_wake(): send now */
 };
 
 static bool nap(struct commands_service *s, int64_t ms)
 {
     struct timespec until = time_mono_deadline(ms);
     pthread_mutex_lock(&s->lock);
-    while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
+    while (!s->stop && !s->wake_now &&
+           pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
         ;
+    s->wake_now = false;
     bool go_on = !s->stop;
     pthread_mutex_unlock(&s->lock);
     return go_on;
@@ -511,6 +541,16 @@ int commands_start(const struct commands_options *o, struct commands_service **r
     }
     *ret = s;
     return 0;
+}
+
+void commands_wake(struct commands_service *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->wake_now = true;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
 }
 
 void commands_stop(struct commands_service *s)

@@ -73,6 +73,21 @@ int commands_relay_request(struct store *st, const char *device_id, bool on, con
                            const char *reason, int64_t now_ms, int64_t ttl_ms,
                            char ret_id[STORE_COMMAND_ID_MAX + 1]);
 
+/*
+ * Queues a waveform capture of duration_ms for device_id under the capture's
+ * own request id (store_capture_create made it pending), asked for by actor,
+ * kept for ttl_ms (the capture's own timeout). 0, -EINVAL, or the store's error.
+ */
+int commands_capture_request(struct store *st, const char *device_id, const char *request_id,
+                             int32_t duration_ms, const char *actor, int64_t now_ms,
+                             int64_t ttl_ms);
+/*
+ * The capture request_id ended: its samples came (ok) or it failed (message).
+ * Moves its command to done or failed; 0 when it had already finished.
+ */
+int commands_capture_done(struct store *st, const char *request_id, bool ok, const char *message,
+                          int64_t now_ms);
+
 /* Sends what is due at now_ms; *ret_sent (may be NULL) counts the sends. 0 or the store's error. */
 int commands_send_due(struct store *st, const struct commands_publisher *pub, int64_t now_ms,
                       size_t *ret_sent);
@@ -123,6 +138,8 @@ struct commands_options {
 /* Starts the thread. 0, or -errno with err. */
 int commands_start(const struct commands_options *o, struct commands_service **ret, char *err,
                    size_t errlen);
+/* Wakes the thread to send what was just queued (NULL is fine). */
+void commands_wake(struct commands_service *s);
 /* Stops and frees (NULL is fine). */
 void commands_stop(struct commands_service *s);
 

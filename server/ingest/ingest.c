@@ -362,13 +362,26 @@ static int find_pending(struct ingest *ing, const char *device_id, const char *r
     return 1;
 }
 
+/* The capture's command (commands.h) follows its capture; should that fail, the command
+   expires at the capture's own timeout, which changes nothing the capture shows. */
+static void capture_command_done(struct ingest *ing, const char *request_id, bool ok,
+                                 const char *message, int64_t now_ms)
+{
+    int r = commands_capture_done(ing->store, request_id, ok, message, now_ms);
+    if (r)
+        log_warn("ingest: capture %s: its command not updated: %s", request_id,
+                 store_errmsg(ing->store));
+}
+
 /* Marks a pending capture failed; a database failure decides the message's fate. */
 static enum ingest_result fail_capture(struct ingest *ing, int64_t device_pk,
                                        const char *request_id, const char *message)
 {
-    int r = store_capture_fail(ing->store, device_pk, request_id, message, time_now_ms());
+    int64_t now = time_now_ms();
+    int r = store_capture_fail(ing->store, device_pk, request_id, message, now);
     if (r && r != -ENOENT)
         return store_trouble(ing, r, "storing a failed capture");
+    capture_command_done(ing, request_id, false, message, now);
     return INGEST_DONE;
 }
 
@@ -386,12 +399,13 @@ static enum ingest_result handle_reply(struct ingest *ing, const char *device_id
     struct store *st = get_store(ing);
     if (!st)
         return INGEST_RETRY;
-    /* A relay command's answer (server/commands/); any other id is a capture's. */
+    /* Recorded on the command (server/commands/); a capture's refusal also fails the capture.
+       -ENOENT: no command of that id (a capture asked for before captures were commands). */
     int rc = commands_on_reply(st, device_id, &reply, time_now_ms());
-    if (rc == 0)
-        return INGEST_DONE;
-    if (rc != -ENOENT)
+    if (rc && rc != -ENOENT)
         return store_trouble(ing, rc, "command reply");
+    if (rc == 0 && reply.ok)
+        return INGEST_DONE;
     struct device_rec dev;
     struct capture_rec cap;
     int r = store_device_by_name(st, device_id, &dev);
@@ -402,6 +416,8 @@ static enum ingest_result handle_reply(struct ingest *ing, const char *device_id
     }
     if (!r)
         r = store_capture_by_request(st, dev.id, reply.id, &cap);
+    if (r == -ENOENT && rc == 0) /* a relay command's refusal, recorded on it */
+        return INGEST_DONE;
     if (r == -ENOENT) {
         atomic_fetch_add(&ing->stats->unknown_request, 1);
         log_rejected(ing, "reply to no request", device_id, "no such request id");
@@ -464,6 +480,7 @@ static enum ingest_result handle_capture(struct ingest *ing, const char *device_
         result = store_trouble(ing, r, "storing a capture");
     } else {
         atomic_fetch_add(&ing->stats->captures_stored, 1);
+        capture_command_done(ing, id, true, NULL, now);
         log_info("ingest: capture %s from device '%s': %zu samples at %g Hz%s%s", id, device_id,
                  c.n, c.rate_hz, note ? "; " : "", note ? note : "");
     }

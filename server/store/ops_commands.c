@@ -8,7 +8,7 @@
 
 #define COMMAND_SELECT                                                                             \
     "SELECT id, device_id, kind, relay_state, state, actor, reason, created_ms, expires_ms, "      \
-    "sent_ms, sends, finished_ms, message FROM commands "
+    "sent_ms, sends, finished_ms, message, duration_ms FROM commands "
 
 static int read_command(struct sql_store *q, struct db_stmt *st, struct command_rec *c)
 {
@@ -43,6 +43,7 @@ static int read_command(struct sql_store *q, struct db_stmt *st, struct command_
     c->sent_ms = db_is_null(st, 9) ? 0 : db_col_int(st, 9);
     c->sends = db_col_int(st, 10);
     c->finished_ms = db_is_null(st, 11) ? 0 : db_col_int(st, 11);
+    c->duration_ms = db_is_null(st, 13) ? 0 : (int32_t)db_col_int(st, 13);
     return 0;
 }
 
@@ -59,7 +60,8 @@ int ops_command_add(struct store *s, const struct command_rec *c)
         r = sql_stmt(
             q, SQL_COMMAND_ADD,
             "INSERT INTO commands (id, device_id, kind, relay_state, state, actor, reason, "
-            "created_ms, expires_ms, sends) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, 0)",
+            "created_ms, expires_ms, sends, duration_ms) "
+            "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, 0, ?)",
             NULL, &add);
     if (!r)
         r = sql_begin(q);
@@ -71,16 +73,27 @@ int ops_command_add(struct store *s, const struct command_rec *c)
     db_bind_text(sup, why);
     db_bind_text(sup, c->device_id);
     db_bind_text(sup, c->kind);
-    r = sql_run(q, sup, "supersede commands");
+    bool relay = strcmp(c->kind, "relay") == 0;
+    if (relay)
+        r = sql_run(q, sup, "supersede commands");
+    else
+        db_reset(sup);
     if (!r) {
         db_bind_text(add, c->id);
         db_bind_text(add, c->device_id);
         db_bind_text(add, c->kind);
-        db_bind_text(add, c->relay_on ? "on" : "off");
+        if (relay)
+            db_bind_text(add, c->relay_on ? "on" : "off");
+        else
+            db_bind_null(add);
         db_bind_text(add, c->actor);
         db_bind_text(add, c->reason);
         db_bind_int(add, c->created_ms);
         db_bind_int(add, c->expires_ms);
+        if (relay)
+            db_bind_null(add);
+        else
+            db_bind_int(add, c->duration_ms);
         r = sql_run(q, add, "add command");
         if (r == -EEXIST)
             store_fail(s, r, "command id '%s' was already used", c->id);
@@ -156,7 +169,7 @@ int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms, 
     struct db_stmt *st = NULL;
     int r = sql_stmt(q, SQL_COMMANDS_DUE,
                      "SELECT c.id, c.device_id, c.kind, c.relay_state, c.state, c.actor, c.reason, "
-                     "c.created_ms, c.expires_ms, c.sent_ms, c.sends, c.finished_ms, c.message "
+                     "c.created_ms, c.expires_ms, c.sent_ms, c.sends, c.finished_ms, c.message, c.duration_ms "
                      "FROM commands c JOIN devices d ON d.device_id = c.device_id "
                      "WHERE d.status = 'online' AND c.expires_ms > ? AND (c.state = 'queued' OR "
                      "(c.state = 'sent' AND c.sent_ms < ?)) ORDER BY c.created_ms, c.id LIMIT ?",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "command.h"
 #include "sitetime.h"
 #include "sql.h"
 #include "store_testing.h"
@@ -654,12 +655,15 @@ static bool command_text_ok(const char *t, size_t max)
 int store_command_add(struct store *s, const struct command_rec *c)
 {
     if (!command_text_ok(c->id, STORE_COMMAND_ID_MAX) ||
-        !command_text_ok(c->device_id, DEVICE_ID_MAX) || strcmp(c->kind, "relay") != 0 ||
+        !command_text_ok(c->device_id, DEVICE_ID_MAX) ||
+        (strcmp(c->kind, "relay") != 0 &&
+         (strcmp(c->kind, "capture") != 0 || c->duration_ms < CAPTURE_MIN_MS ||
+          c->duration_ms > CAPTURE_MAX_MS)) ||
         !command_text_ok(c->actor, STORE_COMMAND_ACTOR_MAX) ||
         !command_text_ok(c->reason, STORE_COMMAND_REASON_MAX) || c->expires_ms <= c->created_ms)
         return store_fail(s, -EINVAL,
-                          "a command needs an id, a device, the kind \"relay\", "
-                          "an actor, a reason and a later expiry");
+                          "a command needs an id, a device, the kind \"relay\" or \"capture\" "
+                          "(with its duration), an actor, a reason and a later expiry");
     struct command_rec clean = *c;
     utf8_clean(c->reason, clean.reason, sizeof(clean.reason));
     utf8_clean(c->actor, clean.actor, sizeof(clean.actor));

@@ -729,8 +729,9 @@ const char *command_state_name(enum command_state s);
 struct command_rec {
     char id[STORE_COMMAND_ID_MAX + 1];
     char device_id[DEVICE_ID_MAX + 1];
-    char kind[16]; /* "relay" */
-    bool relay_on; /* kind "relay" */
+    char kind[16];       /* "relay" or "capture" */
+    bool relay_on;       /* kind "relay" */
+    int32_t duration_ms; /* kind "capture" */
     enum command_state state;
     char actor[STORE_COMMAND_ACTOR_MAX + 1];
     char reason[STORE_COMMAND_REASON_MAX + 1];
@@ -747,7 +748,8 @@ typedef int (*store_command_cb)(const struct command_rec *c, void *ctx);
  * Queues c (state, sent_ms, sends, finished_ms ignored). A relay command
  * takes the place of the device's outstanding relay commands (they become
  * failed, "superseded by <id>") in the same transaction: the newest intent
- * wins. -EINVAL for a bad id, kind or text.
+ * wins. A capture command (its id the capture's request id) stands alone.
+ * -EINVAL for a bad id, kind, duration or text.
  */
 int store_command_add(struct store *s, const struct command_rec *c);
 /* By id, of device_id when that is not NULL (-ENOENT otherwise). */

@@ -11,3 +11,5 @@ CREATE TABLE IF NOT EXISTS site_calendar (
     kind VARCHAR(8) NOT NULL,
     CONSTRAINT site_calendar_kind CHECK (kind IN ('holiday', 'workday'))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+-- Waveform captures are commands too (kind "capture"): the duration asked for.
+ALTER TABLE commands ADD COLUMN IF NOT EXISTS duration_ms INT NULL;

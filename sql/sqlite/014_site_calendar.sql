@@ -10,3 +10,5 @@ CREATE TABLE IF NOT EXISTS site_calendar (
     day TEXT NOT NULL PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('holiday', 'workday'))
 );
+-- Waveform captures are commands too (kind "capture"): the duration asked for.
+ALTER TABLE commands ADD COLUMN duration_ms INTEGER;
