@@ -216,6 +216,19 @@ static int tariff_add_tx(struct sql_store *q, int64_t device_pk, const struct ta
     if (!r && !charge_version_allowed(&cs, t->effective_from_ms))
         r = store_fail(&q->base, -ESTALE, "effective_from must be after what is already billed");
     struct db_stmt *st = NULL;
+    /* UNIQUE (device_pk, effective_from_ms) does not hold for the park's NULL key: asked here. */
+    if (!r && device_pk == STORE_PARK)
+        r = sql_stmt(q, SQL_TARIFF_PARK_TAKEN,
+                     "SELECT 1 FROM tariff_versions WHERE device_pk IS NULL AND "
+                     "effective_from_ms = ?",
+                     NULL, &st);
+    if (!r && device_pk == STORE_PARK) {
+        db_bind_int(st, t->effective_from_ms);
+        r = sql_step(q, st, "read the park's versions");
+        db_reset(st);
+        r = r == 1 ? store_fail(&q->base, -EEXIST, "a tariff version starts at that instant already")
+                   : r;
+    }
     if (!r)
         r = sql_stmt(q, SQL_TARIFF_ADD,
                      "INSERT INTO tariff_versions (device_pk, effective_from_ms, tariff, "

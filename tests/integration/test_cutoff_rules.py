@@ -57,6 +57,9 @@ class CutoffRules(IntegrationTest):
         r = self.put("/api/site/tariff", {"periods": [{"from": "00:00", "price": "0.5000"}],
                                           "effective_from": "2026-01-01T00:00:00Z"})
         self.assertEqual(r.status, 200, r)
+        r = self.put("/api/site/tariff", {"periods": [{"from": "00:00", "price": "0.6000"}],
+                                          "effective_from": "2026-01-01T00:00:00Z"})
+        self.assertEqual(r.status, 409, r)  # a version starts then already
         # A device without a tariff of its own is billed at the park's.
         t = self.get("/api/devices/cut-1/tariff", "op").json()
         self.assertEqual(t["periods"][0]["price"], "0.5000")
