@@ -21,6 +21,7 @@
 #include "charge.h"
 #include "sitetime.h"
 #include "store.h"
+#include "store_fixture.h"
 #include "tariff.h"
 #include "timeutil.h"
 
@@ -139,33 +140,13 @@ static int keep_row(const struct charge_row *c, void *ctx)
 static int group_setup(void **state)
 {
     (void)state;
-    char err[STORE_ERR_LEN];
-    if (strncmp(url, "sqlite:", 7) == 0) {
-        char path[4096];
-        const char *p = url + 7;
-        snprintf(path, sizeof(path), "%s", p);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s-wal", p);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s-shm", p);
-        unlink(path);
-    }
-    if (store_open(url, &st, err)) {
-        fprintf(stderr, "cannot open %s: %s\n", url, err);
-        return -1;
-    }
-    int applied;
-    if (store_migrate(st, &applied)) {
-        fprintf(stderr, "migrate: %s\n", store_errmsg(st));
-        return -1;
-    }
-    return sitetime_set_zone("UTC", err, sizeof(err));
+    return store_fixture_open(url, STORE_FIXTURE_MIGRATE | STORE_FIXTURE_UTC, &st);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    store_close(st);
+    store_fixture_close(&st);
     return 0;
 }
 
@@ -391,19 +372,10 @@ struct conc {
     int failures;
 };
 
-static struct store *open_own(void)
-{
-    struct store *s = NULL;
-    char err[STORE_ERR_LEN];
-    if (store_open(url, &s, err))
-        return NULL;
-    return s;
-}
-
 static void *conc_writer(void *arg)
 {
     struct conc *c = arg;
-    struct store *s = open_own();
+    struct store *s = store_fixture_connect(url);
     for (uint64_t k = 1; s && k <= CONC_READINGS; k++) {
         /* 10 Wh a minute at 1 yuan/kWh: 1 fen a reading */
         struct reading r = meter(k, DAY0_MS + (int64_t)k * 60000, (int64_t)k * 10000);
@@ -421,7 +393,7 @@ static void *conc_writer(void *arg)
 static void *conc_biller(void *arg)
 {
     struct conc *c = arg;
-    struct store *s = open_own();
+    struct store *s = store_fixture_connect(url);
     while (s && __atomic_load_n(&c->writing, __ATOMIC_SEQ_CST)) {
         struct billing_run_result res;
         if (store_billing_run(s, c->d, DAY0_MS + 24 * HOUR, GAP_MS, &res)) {
@@ -436,7 +408,7 @@ static void *conc_biller(void *arg)
 static void *conc_recharger(void *arg)
 {
     struct conc *c = arg;
-    struct store *s = open_own();
+    struct store *s = store_fixture_connect(url);
     for (int k = 0; s && k < CONC_RECHARGES; k++) {
         struct recharge_result rr;
         if (store_recharge(s, c->d, 3, 0, NULL, &rr)) {
@@ -482,11 +454,9 @@ static void test_concurrent_charges_and_recharges_are_exact_to_the_fen(void **st
 
 int main(int argc, char **argv)
 {
-    url = argc > 1 ? argv[1] : getenv("STORE_URL");
-    if (!url) {
-        fprintf(stderr, "usage: %s sqlite:PATH|mysql://...\n", argv[0]);
+    url = store_fixture_url(argc, argv);
+    if (!url)
         return 2;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_run_bills_time_of_use_to_the_fen_and_the_ledger_adds_up),
         cmocka_unit_test(test_a_gap_holds_billing_until_filled_or_bridged),
