@@ -15,6 +15,7 @@ from ingest_common import IngestTest
 DEVICE = "bill-1"
 DEVICE_KILL = "bill-2"
 DEVICE_GAP = "bill-3"
+DEVICE_MONTH = "bill-4"
 ZONE = datetime.timezone(datetime.timedelta(hours=8))  # Asia/Shanghai: no DST
 GAP_WAIT_MS = 40000
 RECHARGE_FEN = 100000  # 1000.00 yuan
@@ -30,9 +31,9 @@ def price_text(units):
     return f"{units // 10000}.{units % 10000:04d}"
 
 
-def tariff_body(effective_from):
+def tariff_body(effective_from, periods=PERIODS):
     return {"periods": [{"from": f, "price": price_text(p), "label": lab}
-                        for f, p, lab in PERIODS],
+                        for f, p, lab in periods],
             "effective_from": effective_from}
 
 
@@ -98,6 +99,105 @@ def reference_fen(readings):
     return nfen // NFEN_PER_FEN
 
 
+# --- the general reference: any versions, the charge rows and their fen -------------------------
+
+HOUR_MS = 3_600_000
+STEP_MS = 300_000  # every period start below, every wall-clock hour (UTC+8) is on a 5-minute step
+
+# A month's tariff: 5 periods, the last running past midnight to 06:30; then a second version
+# from the middle of the month with other boundaries and prices (4 periods, 谷 past midnight).
+MONTH_V1 = [("06:30", 5237, "平"), ("10:00", 11043, "峰"), ("15:00", 7319, "平"),
+            ("18:30", 13571, "尖"), ("22:30", 2503, "谷")]
+MONTH_V2 = [("07:15", 5861, "平"), ("09:45", 14129, "尖"), ("13:00", 9787, "峰"),
+            ("21:15", 2819, "谷")]
+
+
+def local_minute(ms):
+    local = datetime.datetime.fromtimestamp(ms / 1000, ZONE)
+    return local.hour * 60 + local.minute
+
+
+def period_index(periods, ms):
+    """The period of a version in force at instant ms: the last one started by the wall clock's
+    minute of the day, or before the first start the day's last one (from the evening before)."""
+    minute, at = local_minute(ms), len(periods) - 1
+    for i, (f, _, _) in enumerate(periods):
+        h, m = map(int, f.split(":"))
+        if h * 60 + m <= minute:
+            at = i
+    return at
+
+
+def reference_bill(readings, versions):
+    """What the readings (seq order, none missing) cost under versions [(effective_ms,
+    periods)], by the rules of docs/billing.md, computed the long way: each span's energy E is
+    spread evenly in time (the part up to x being floor(E * (x - ts_a) / (ts_b - ts_a))), cut
+    at every 5-minute step and every version start (a cut where nothing changes moves no mWh
+    between rows), each piece priced by the version and period in force at its start, its
+    cost mWh x price nanofen added to the carried remainder in time order and the whole fen
+    charged to the piece's row (wall-clock hour, version, period).
+    Returns (fen, remainder, rows {(hour_ms, version_ms, period): [label, price, mWh, fen]})."""
+    versions = sorted(versions)
+    starts = [v for v, _ in versions]
+    fen = rem = 0
+    rows = {}
+    for a, b in zip(readings, readings[1:]):
+        e = (b["energy_wh"] - a["energy_wh"]) * 1000
+        d = b["ts"] - a["ts"]
+        assert e >= 0 and d > 0
+        cuts = set(range((a["ts"] // STEP_MS + 1) * STEP_MS, b["ts"], STEP_MS))
+        cuts |= {v for v in starts if a["ts"] < v < b["ts"]}
+        points = [a["ts"]] + sorted(cuts) + [b["ts"]]
+        done = 0
+        for x0, x1 in zip(points, points[1:]):
+            upto = e * (x1 - a["ts"]) // d
+            piece, done = upto - done, upto
+            if not piece:
+                continue
+            vms, periods = [v for v in versions if v[0] <= x0][-1]
+            i = period_index(periods, x0)
+            _, price, label = periods[i]
+            f, rem = divmod(rem + piece * price, NFEN_PER_FEN)
+            fen += f
+            row = rows.setdefault((x0 - x0 % HOUR_MS, vms, i), [label, price, 0, 0])
+            row[2] += piece
+            row[3] += f
+        assert done == e
+    return fen, rem, rows
+
+
+def reference_by_day(rows):
+    """The rows summed as the energy API answers: {local date: {(label, price): [mWh, fen]}}."""
+    out = {}
+    for (hour, _, _), (label, price, mwh, f) in rows.items():
+        date = datetime.datetime.fromtimestamp(hour / 1000, ZONE).strftime("%Y-%m-%d")
+        got = out.setdefault(date, {}).setdefault((label, price_text(price)), [0, 0])
+        got[0] += mwh
+        got[1] += f
+    return out
+
+
+def simulated_readings(start_ms, n, step_ms, rng, load_wh):
+    """n readings from start_ms every step_ms (with a jitter that keeps them in order), the
+    counter (integer Wh) growing by load_wh(rng, local hour, weekday) each time."""
+    out, wh = [], 2_000_000
+    for k in range(n):
+        ts = start_ms + k * step_ms + 1000 + rng.randrange(0, step_ms // 2)
+        local = datetime.datetime.fromtimestamp(ts / 1000, ZONE)
+        if k:
+            wh += load_wh(rng, local.hour, local.weekday())
+        out.append({"seq": k + 1, "ts": ts, "voltage": 230.0, "current": 5.0, "energy_wh": wh})
+    return out
+
+
+def factory_load(rng, hour, weekday):
+    """Wh in 15 minutes: a works on two shifts, less at weekends, a little at night."""
+    base = 400 if hour < 6 or hour >= 22 else 2500 if 8 <= hour < 18 else 1200
+    if weekday >= 5:
+        base //= 3
+    return base + rng.randrange(0, base)
+
+
 def simulated_day(day_start_ms, rng):
     """A reading every 5 minutes (with jitter, never on a period's start) over a local day, the
     load heavier by day."""
@@ -114,7 +214,7 @@ class Billing(IngestTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.ingest_fixture([DEVICE, DEVICE_KILL, DEVICE_GAP],
+        cls.ingest_fixture([DEVICE, DEVICE_KILL, DEVICE_GAP, DEVICE_MONTH],
                            extra_args=["--timezone", "Asia/Shanghai",
                                        "--billing-gap-wait-ms", str(GAP_WAIT_MS)],
                            connect=False)
@@ -138,6 +238,14 @@ class Billing(IngestTest):
     def upload(self, device, readings):
         for rd in readings:
             r = self.srv.upload(self.secrets[device], dict(rd, device_id=device), timeout=60)
+            self.assertEqual(r.status, 200, r)
+
+    def upload_chunks(self, device, readings, size):
+        """readings in uploads of size, in the order given."""
+        for i in range(0, len(readings), size):
+            r = self.srv.upload(self.secrets[device],
+                                [dict(rd, device_id=device) for rd in readings[i:i + size]],
+                                timeout=60)
             self.assertEqual(r.status, 200, r)
 
     def recharge(self, device, fen):
@@ -167,6 +275,7 @@ class Billing(IngestTest):
             total += round(float(e["amount"]) * 100)
             self.assertEqual(round(float(e["balance_after"]) * 100), total, e)
         self.assertEqual(round(float(led["balance"]) * 100), total)
+        self.assertLess(len(entries), 1000)  # all of them: the answer's limit is 1000
         charges = [e for e in entries if e["kind"] == "charge"]
         self.assertTrue(charges)
         self.assertEqual(-sum(round(float(e["amount"]) * 100) for e in charges), charged_fen)
@@ -322,6 +431,112 @@ class Billing(IngestTest):
         time.sleep(1.5)
         self.assertEqual(self.balance_fen(DEVICE_GAP), RECHARGE_FEN - reference_fen(kept))
         self.assert_ledger_adds_up(DEVICE_GAP, reference_fen(kept))
+
+    def test_7_a_month_live_late_and_shuffled_across_a_tariff_change_is_billed_to_the_fen(self):
+        """30 days of readings every 15 minutes; a TOU tariff whose valley runs past midnight,
+        and a second version from the middle of the month put in while the month is being
+        billed; the first 10 days live, the next 10 live with a hole filled late, the last
+        10 shuffled. The balance, the ledger and the energy API's cost per day and period
+        equal a reference computed here to the fen and the mWh."""
+        rng = random.Random(30)
+        start = self.day0 - datetime.timedelta(days=29)
+        start_ms = int(start.timestamp() * 1000)
+        day_ms = 24 * HOUR_MS
+        month = simulated_readings(start_ms, 30 * 96 + 1, 900_000, rng, factory_load)
+        v1_ms = start_ms - day_ms
+        v2 = start + datetime.timedelta(days=15, hours=14, minutes=20)
+        v2_ms = int(v2.timestamp() * 1000)
+        versions = [(v1_ms, MONTH_V1), (v2_ms, MONTH_V2)]
+        want, _, rows = reference_bill(month, versions)
+        self.assertGreater(want, 100_000)
+        recharge = 1_000_000  # 10,000.00 yuan: the month costs some 4,500
+        self.recharge(DEVICE_MONTH, recharge)
+        eff = datetime.datetime.fromtimestamp(v1_ms / 1000, ZONE).isoformat()
+        r = self.req("PUT", f"/api/devices/{DEVICE_MONTH}/tariff", tariff_body(eff, MONTH_V1))
+        self.assertEqual(r.status, 200, r)
+
+        def cost(readings):
+            return reference_bill(readings, versions)[0]
+        t0 = time.monotonic()
+        # Days 0..9 live: in time order, two hours an upload, billed as they come.
+        live = [rd for rd in month if rd["ts"] < start_ms + 10 * day_ms]
+        self.upload_chunks(DEVICE_MONTH, live, 8)
+        self.wait_balance(DEVICE_MONTH, recharge - cost(live), 30)
+        # The second version, while billing is at day 10; the one in force cannot change.
+        r = self.req("PUT", f"/api/devices/{DEVICE_MONTH}/tariff", tariff_body(v2.isoformat(),
+                                                                               MONTH_V2))
+        self.assertEqual(r.status, 200, r)
+        got = self.req("GET", f"/api/devices/{DEVICE_MONTH}/tariff").json()  # in force now
+        self.assertEqual(datetime.datetime.fromisoformat(got["effective_from"].replace("Z", "+00:00")),
+                         v2)
+        self.assertEqual([(p["from"], p["price"], p["label"]) for p in got["periods"]],
+                         [(f, price_text(p), lab) for f, p, lab in MONTH_V2])
+        before = datetime.datetime.fromtimestamp((live[-1]["ts"] - HOUR_MS) / 1000, ZONE)
+        self.assertEqual(self.req("PUT", f"/api/devices/{DEVICE_MONTH}/tariff",
+                                  tariff_body(before.isoformat(), MONTH_V2)).status, 409)
+        # Days 10..19 live but for a hole from day 12 05:00 to day 13 03:00 (across every
+        # period start of the day and midnight), which comes late, after day 19.
+        second = [rd for rd in month if start_ms + 10 * day_ms <= rd["ts"] < start_ms + 20 * day_ms]
+        hole_from, hole_to = start_ms + 12 * day_ms + 5 * HOUR_MS, start_ms + 13 * day_ms + 3 * HOUR_MS
+        hole = [rd for rd in second if hole_from <= rd["ts"] < hole_to]
+        self.upload_chunks(DEVICE_MONTH, [rd for rd in second if rd not in hole], 8)
+        before_hole = [rd for rd in month if rd["ts"] < hole_from]
+        self.wait_balance(DEVICE_MONTH, recharge - cost(before_hole), 20)
+        time.sleep(1)
+        self.assertEqual(self.balance_fen(DEVICE_MONTH), recharge - cost(before_hole))
+        self.upload_chunks(DEVICE_MONTH, hole, 50)
+        upto20 = [rd for rd in month if rd["ts"] < start_ms + 20 * day_ms]
+        self.wait_balance(DEVICE_MONTH, recharge - cost(upto20), 20)
+        # Days 20..29 as a shuffled backlog.
+        third = [rd for rd in month if rd["ts"] >= start_ms + 20 * day_ms]
+        rng.shuffle(third)
+        self.upload_chunks(DEVICE_MONTH, third, 40)
+        self.wait_balance(DEVICE_MONTH, recharge - want, 30)
+        elapsed = time.monotonic() - t0
+        # Duplicates change nothing.
+        self.upload_chunks(DEVICE_MONTH, rng.sample(month, 100), 50)
+        time.sleep(1.5)
+        self.assertEqual(self.balance_fen(DEVICE_MONTH), recharge - want)
+        self.assert_ledger_adds_up(DEVICE_MONTH, want)
+        self.check_month_costs(DEVICE_MONTH, start, rows, want)
+        print(f"a month: {len(month)} readings, {want} fen, billed in {elapsed:.1f} s",
+              flush=True)
+
+    def check_month_costs(self, device, start, rows, want):
+        """The energy API's days and months: cost, and energy and cost per period (label and
+        price), each equal to the reference's rows summed by local day."""
+        ref = reference_by_day(rows)
+        first = start.strftime("%Y-%m-%d")
+        last = (start + datetime.timedelta(days=30)).strftime("%Y-%m-%d")
+        r = self.req("GET", f"/api/devices/{device}/energy?period=day&from={first}&to={last}")
+        self.assertEqual(r.status, 200, r)
+        got = r.json()
+        fen = lambda v: round(float(v) * 100)
+        days = {}
+        for b in got["buckets"]:
+            periods = {(p["label"], p["price"]): [round(float(p["energy_wh"]) * 1000),
+                                                  fen(p["cost"])] for p in b["periods"]}
+            self.assertEqual(len(periods), len(b["periods"]), b)
+            self.assertEqual(fen(b["cost"]), sum(f for _, f in periods.values()), b)
+            if periods:
+                days[b["date"]] = periods
+        self.assertEqual(days, ref)
+        self.assertEqual(fen(got["cost"]), want)
+        # The months: the same sums.
+        r = self.req("GET", f"/api/devices/{device}/energy?period=month&from={first}&to={last}")
+        self.assertEqual(r.status, 200, r)
+        months = r.json()
+        by_month = {}
+        for date, periods in ref.items():
+            for k, (mwh, f) in periods.items():
+                got_m = by_month.setdefault(date[:7], {}).setdefault(k, [0, 0])
+                got_m[0] += mwh
+                got_m[1] += f
+        self.assertEqual({b["date"]: {(p["label"], p["price"]): [round(float(p["energy_wh"]) * 1000),
+                                                                 fen(p["cost"])]
+                                      for p in b["periods"]}
+                          for b in months["buckets"] if b["periods"]}, by_month)
+        self.assertEqual(fen(months["cost"]), want)
 
 
 if __name__ == "__main__":
