@@ -243,6 +243,46 @@ static void test_a_gap_holds_billing_until_filled_or_bridged(void **state)
     assert_int_equal(balance_of("gap1"), -300);
 }
 
+/*
+ * Waiting at a gap with a full batch of readings after it is waiting, not "more": the
+ * billing thread runs a device with more again at once, so a device whose gap had more
+ * than a batch of readings after it was billed again and again, a write transaction each
+ * time, until the gap was filled or bridged, and the ingest writer starved on SQLite.
+ */
+static void test_a_gap_before_a_full_batch_waits_without_asking_for_more(void **state)
+{
+    (void)state;
+    int64_t d = add_device("gapbatch");
+    struct tariff t = flat(DAY0_MS, 10000);
+    assert_int_equal(store_tariff_add(st, d, &t), 0);
+    enum { AFTER = CHARGE_MAX_BATCH + 10 };
+    static struct reading r[AFTER];
+    put(st, d, 1, DAY0_MS, 0);
+    for (size_t i = 0; i < AFTER; i++) /* seq 3.. every second, 10 mWh each */
+        r[i] = meter(3 + i, DAY0_MS + 2000 + (int64_t)i * 1000, (int64_t)(i + 2) * 10);
+    size_t inserted = 0;
+    assert_int_equal(store_readings_insert(st, d, r, AFTER, &inserted), 0);
+    assert_int_equal(inserted, AFTER);
+    struct billing_run_result res;
+    int64_t now = DAY0_MS + 2 * HOUR;
+    assert_int_equal(store_billing_run(st, d, now, GAP_MS, &res), 0);
+    assert_true(res.waiting);
+    assert_false(res.more);
+    assert_int_equal(res.fen, 0);
+    /* Filled: a full batch, then the rest. */
+    put(st, d, 2, DAY0_MS + 1000, 10);
+    assert_int_equal(store_billing_run(st, d, now + 1000, GAP_MS, &res), 0);
+    assert_false(res.waiting);
+    assert_true(res.more);
+    assert_int_equal(res.readings, CHARGE_MAX_BATCH);
+    assert_int_equal(store_billing_run(st, d, now + 2000, GAP_MS, &res), 0);
+    assert_false(res.waiting);
+    assert_false(res.more);
+    assert_int_equal(res.readings, AFTER + 1 - CHARGE_MAX_BATCH);
+    /* (AFTER + 1) * 10 mWh at 1 yuan/kWh = 1 fen per 10 Wh */
+    assert_int_equal(assert_ledger_adds_up("gapbatch", d), (AFTER + 1) * 10 / 10000);
+}
+
 static void test_a_version_at_or_before_the_frontier_is_refused(void **state)
 {
     (void)state;
@@ -460,6 +500,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_run_bills_time_of_use_to_the_fen_and_the_ledger_adds_up),
         cmocka_unit_test(test_a_gap_holds_billing_until_filled_or_bridged),
+        cmocka_unit_test(test_a_gap_before_a_full_batch_waits_without_asking_for_more),
         cmocka_unit_test(test_a_version_at_or_before_the_frontier_is_refused),
         cmocka_unit_test(test_the_park_tariff_holds_until_a_device_has_its_own),
         cmocka_unit_test(test_settings_default_then_change_field_by_field),
