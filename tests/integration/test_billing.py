@@ -3,8 +3,9 @@ through the API, a simulated day of readings across its period boundaries delive
 a hole, then the hole's readings as a shuffled late backlog, over HTTP uploads; the balance
 follows to the exact fen of a reference computed here, independently of the server's code, and
 the ledger's charge entries add up to it. Then the refusals: a version at or before what is
-billed, a tariff from a user, bad bodies; billing settings; and a server killed with SIGKILL
-while billing bills nothing twice and misses nothing."""
+billed, a tariff from a user, bad bodies; billing settings; a server killed with SIGKILL again
+and again while billing a large backlog bills nothing twice and misses nothing; and a month
+across a tariff change, live, late and shuffled, to the fen of the reference."""
 import datetime
 import random
 import time
@@ -516,8 +517,8 @@ class Billing(IngestTest):
                                                                                MONTH_V2))
         self.assertEqual(r.status, 200, r)
         got = self.req("GET", f"/api/devices/{DEVICE_MONTH}/tariff").json()  # in force now
-        self.assertEqual(datetime.datetime.fromisoformat(got["effective_from"].replace("Z", "+00:00")),
-                         v2)
+        in_force = datetime.datetime.fromisoformat(got["effective_from"].replace("Z", "+00:00"))
+        self.assertEqual(in_force, v2)
         self.assertEqual([(p["from"], p["price"], p["label"]) for p in got["periods"]],
                          [(f, price_text(p), lab) for f, p, lab in MONTH_V2])
         before = datetime.datetime.fromtimestamp((live[-1]["ts"] - HOUR_MS) / 1000, ZONE)
@@ -526,7 +527,8 @@ class Billing(IngestTest):
         # Days 10..19 live but for a hole from day 12 05:00 to day 13 03:00 (across every
         # period start of the day and midnight), which comes late, after day 19.
         second = [rd for rd in month if start_ms + 10 * day_ms <= rd["ts"] < start_ms + 20 * day_ms]
-        hole_from, hole_to = start_ms + 12 * day_ms + 5 * HOUR_MS, start_ms + 13 * day_ms + 3 * HOUR_MS
+        hole_from = start_ms + 12 * day_ms + 5 * HOUR_MS
+        hole_to = start_ms + 13 * day_ms + 3 * HOUR_MS
         hole = [rd for rd in second if hole_from <= rd["ts"] < hole_to]
         self.upload_chunks(DEVICE_MONTH, [rd for rd in second if rd not in hole], 8)
         before_hole = [rd for rd in month if rd["ts"] < hole_from]
@@ -581,10 +583,11 @@ class Billing(IngestTest):
                 got_m = by_month.setdefault(date[:7], {}).setdefault(k, [0, 0])
                 got_m[0] += mwh
                 got_m[1] += f
-        self.assertEqual({b["date"]: {(p["label"], p["price"]): [round(float(p["energy_wh"]) * 1000),
-                                                                 fen(p["cost"])]
-                                      for p in b["periods"]}
-                          for b in months["buckets"] if b["periods"]}, by_month)
+        got_months = {b["date"]: {(p["label"], p["price"]): [round(float(p["energy_wh"]) * 1000),
+                                                             fen(p["cost"])]
+                                  for p in b["periods"]}
+                      for b in months["buckets"] if b["periods"]}
+        self.assertEqual(got_months, by_month)
         self.assertEqual(fen(months["cost"]), want)
 
 
