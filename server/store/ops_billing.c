@@ -438,7 +438,7 @@ out:
     if (!r) {
         ret->waiting = cs.waiting_since_ms != CHARGE_NOT_WAITING;
         ret->wait_until_ms = ret->waiting ? cs.waiting_since_ms + gap_wait_ms : 0;
-        ret->more = n == CHARGE_MAX_BATCH || more;
+        ret->more = (n == CHARGE_MAX_BATCH && !ret->waiting) || more;
     }
     sql_rollback(q); /* after a commit, or when nothing changed: nothing to undo */
     return r;

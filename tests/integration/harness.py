@@ -212,6 +212,29 @@ def sqlite_path(db_url):
     return db_url[len("sqlite:"):]
 
 
+def db_rows(db_url, query):
+    """The rows (lists of strings; NULL is None) of a read-only query on the database of
+    db_url, either backend, over a connection of its own (the server may be running or dead)."""
+    if db_url.startswith("sqlite:"):
+        import sqlite3
+        con = sqlite3.connect(f"file:{sqlite_path(db_url)}?mode=ro", uri=True, timeout=30)
+        try:
+            return [[None if v is None else str(v) for v in row] for row in con.execute(query)]
+        finally:
+            con.close()
+    import urllib.parse
+    u = urllib.parse.urlparse(db_url)
+    env = dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
+    r = subprocess.run(["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port or 3306),
+                        "-u", urllib.parse.unquote(u.username or ""), "-N", "-B",
+                        "--connect-timeout=5", "-e", query, u.path.lstrip("/")],
+                       env=env, capture_output=True, text=True, timeout=60)
+    if r.returncode:
+        raise AssertionError(f"mariadb: {r.stderr.strip()}")
+    return [[None if v == "NULL" else v for v in line.split("\t")]
+            for line in r.stdout.splitlines()]
+
+
 def state_file(state_dir, device_id):
     """meterd's state file in its --state-dir."""
     return os.path.join(state_dir, f"meterd-{device_id}.state")
@@ -482,6 +505,18 @@ class Server(Daemon):
                     "--listen", f"127.0.0.1:{self.port}", "--jwt-secret-file", self.secret_file,
                     "--mqtt-client-id", self.client_id, *login, *self.extra])
         wait_until(self._healthy, 20, what="meter-server health")
+        return self
+
+    def start_nowait(self):
+        """Starts the server as start() does but returns once the process runs, without
+        waiting for its health: for a test that kills it again within its first moments."""
+        acc = broker_accounts(self.mqtt)
+        login = ["--mqtt-username", acc.server_user,
+                 "--mqtt-password-file", acc.server_password_file] if acc else []
+        self.log_mark = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        self.spawn([METER_SERVER, "--db", self.db, "--mqtt", self.mqtt,
+                    "--listen", f"127.0.0.1:{self.port}", "--jwt-secret-file", self.secret_file,
+                    "--mqtt-client-id", self.client_id, *login, *self.extra])
         return self
 
     def log_since_start(self):

@@ -21,6 +21,7 @@
 #include "charge.h"
 #include "sitetime.h"
 #include "store.h"
+#include "store_fixture.h"
 #include "tariff.h"
 #include "timeutil.h"
 
@@ -139,33 +140,13 @@ static int keep_row(const struct charge_row *c, void *ctx)
 static int group_setup(void **state)
 {
     (void)state;
-    char err[STORE_ERR_LEN];
-    if (strncmp(url, "sqlite:", 7) == 0) {
-        char path[4096];
-        const char *p = url + 7;
-        snprintf(path, sizeof(path), "%s", p);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s-wal", p);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s-shm", p);
-        unlink(path);
-    }
-    if (store_open(url, &st, err)) {
-        fprintf(stderr, "cannot open %s: %s\n", url, err);
-        return -1;
-    }
-    int applied;
-    if (store_migrate(st, &applied)) {
-        fprintf(stderr, "migrate: %s\n", store_errmsg(st));
-        return -1;
-    }
-    return sitetime_set_zone("UTC", err, sizeof(err));
+    return store_fixture_open(url, STORE_FIXTURE_MIGRATE | STORE_FIXTURE_UTC, &st);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    store_close(st);
+    store_fixture_close(&st);
     return 0;
 }
 
@@ -260,6 +241,46 @@ static void test_a_gap_holds_billing_until_filled_or_bridged(void **state)
     assert_int_equal(res.fen, 0);
     assert_int_equal(assert_ledger_adds_up("gap1", d), 300);
     assert_int_equal(balance_of("gap1"), -300);
+}
+
+/*
+ * Waiting at a gap with a full batch of readings after it is waiting, not "more": the
+ * billing thread runs a device with more again at once, so a device whose gap had more
+ * than a batch of readings after it was billed again and again, a write transaction each
+ * time, until the gap was filled or bridged, and the ingest writer starved on SQLite.
+ */
+static void test_a_gap_before_a_full_batch_waits_without_asking_for_more(void **state)
+{
+    (void)state;
+    int64_t d = add_device("gapbatch");
+    struct tariff t = flat(DAY0_MS, 10000);
+    assert_int_equal(store_tariff_add(st, d, &t), 0);
+    enum { AFTER = CHARGE_MAX_BATCH + 10 };
+    static struct reading r[AFTER];
+    put(st, d, 1, DAY0_MS, 0);
+    for (size_t i = 0; i < AFTER; i++) /* seq 3.. every second, 10 mWh each */
+        r[i] = meter(3 + i, DAY0_MS + 2000 + (int64_t)i * 1000, (int64_t)(i + 2) * 10);
+    size_t inserted = 0;
+    assert_int_equal(store_readings_insert(st, d, r, AFTER, &inserted), 0);
+    assert_int_equal(inserted, AFTER);
+    struct billing_run_result res;
+    int64_t now = DAY0_MS + 2 * HOUR;
+    assert_int_equal(store_billing_run(st, d, now, GAP_MS, &res), 0);
+    assert_true(res.waiting);
+    assert_false(res.more);
+    assert_int_equal(res.fen, 0);
+    /* Filled: a full batch, then the rest. */
+    put(st, d, 2, DAY0_MS + 1000, 10);
+    assert_int_equal(store_billing_run(st, d, now + 1000, GAP_MS, &res), 0);
+    assert_false(res.waiting);
+    assert_true(res.more);
+    assert_int_equal(res.readings, CHARGE_MAX_BATCH);
+    assert_int_equal(store_billing_run(st, d, now + 2000, GAP_MS, &res), 0);
+    assert_false(res.waiting);
+    assert_false(res.more);
+    assert_int_equal(res.readings, AFTER + 1 - CHARGE_MAX_BATCH);
+    /* (AFTER + 1) * 10 mWh at 1 yuan/kWh = 1 fen per 10 Wh */
+    assert_int_equal(assert_ledger_adds_up("gapbatch", d), (AFTER + 1) * 10 / 10000);
 }
 
 static void test_a_version_at_or_before_the_frontier_is_refused(void **state)
@@ -391,19 +412,10 @@ struct conc {
     int failures;
 };
 
-static struct store *open_own(void)
-{
-    struct store *s = NULL;
-    char err[STORE_ERR_LEN];
-    if (store_open(url, &s, err))
-        return NULL;
-    return s;
-}
-
 static void *conc_writer(void *arg)
 {
     struct conc *c = arg;
-    struct store *s = open_own();
+    struct store *s = store_fixture_connect(url);
     for (uint64_t k = 1; s && k <= CONC_READINGS; k++) {
         /* 10 Wh a minute at 1 yuan/kWh: 1 fen a reading */
         struct reading r = meter(k, DAY0_MS + (int64_t)k * 60000, (int64_t)k * 10000);
@@ -421,7 +433,7 @@ static void *conc_writer(void *arg)
 static void *conc_biller(void *arg)
 {
     struct conc *c = arg;
-    struct store *s = open_own();
+    struct store *s = store_fixture_connect(url);
     while (s && __atomic_load_n(&c->writing, __ATOMIC_SEQ_CST)) {
         struct billing_run_result res;
         if (store_billing_run(s, c->d, DAY0_MS + 24 * HOUR, GAP_MS, &res)) {
@@ -436,7 +448,7 @@ static void *conc_biller(void *arg)
 static void *conc_recharger(void *arg)
 {
     struct conc *c = arg;
-    struct store *s = open_own();
+    struct store *s = store_fixture_connect(url);
     for (int k = 0; s && k < CONC_RECHARGES; k++) {
         struct recharge_result rr;
         if (store_recharge(s, c->d, 3, 0, NULL, &rr)) {
@@ -482,14 +494,13 @@ static void test_concurrent_charges_and_recharges_are_exact_to_the_fen(void **st
 
 int main(int argc, char **argv)
 {
-    url = argc > 1 ? argv[1] : getenv("STORE_URL");
-    if (!url) {
-        fprintf(stderr, "usage: %s sqlite:PATH|mysql://...\n", argv[0]);
+    url = store_fixture_url(argc, argv);
+    if (!url)
         return 2;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_run_bills_time_of_use_to_the_fen_and_the_ledger_adds_up),
         cmocka_unit_test(test_a_gap_holds_billing_until_filled_or_bridged),
+        cmocka_unit_test(test_a_gap_before_a_full_batch_waits_without_asking_for_more),
         cmocka_unit_test(test_a_version_at_or_before_the_frontier_is_refused),
         cmocka_unit_test(test_the_park_tariff_holds_until_a_device_has_its_own),
         cmocka_unit_test(test_settings_default_then_change_field_by_field),

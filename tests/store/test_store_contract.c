@@ -17,6 +17,7 @@
 
 #include "sitetime.h"
 #include "store.h"
+#include "store_fixture.h"
 #include "store_testing.h"
 #include "timeutil.h"
 
@@ -46,31 +47,17 @@ static struct reading make_reading(uint64_t seq, int64_t ts, double v, double i)
     return r;
 }
 
+/* Migrated by the first test, which checks that migrating twice is harmless. */
 static int group_setup(void **state)
 {
     (void)state;
-    char err[STORE_ERR_LEN];
-    if (strncmp(url, "sqlite:", 7) == 0) {
-        char path[4096];
-        const char *p = url + 7;
-        snprintf(path, sizeof(path), "%s", p);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s-wal", p);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s-shm", p);
-        unlink(path);
-    }
-    if (store_open(url, &st, err)) {
-        fprintf(stderr, "cannot open %s: %s\n", url, err);
-        return -1;
-    }
-    return 0;
+    return store_fixture_open(url, 0, &st);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    store_close(st);
+    store_fixture_close(&st);
     return 0;
 }
 
@@ -515,9 +502,8 @@ struct racer {
 static void *race_recharge(void *arg)
 {
     struct racer *r = arg;
-    char err[STORE_ERR_LEN];
-    struct store *own;
-    if (store_open(url, &own, err)) {
+    struct store *own = store_fixture_connect(url);
+    if (!own) {
         r->result = -EIO;
         return NULL;
     }
@@ -1335,9 +1321,8 @@ struct demoter {
 static void *race_demote(void *arg)
 {
     struct demoter *d = arg;
-    struct store *own = NULL;
-    char err[STORE_ERR_LEN];
-    if (store_open(url, &own, err)) {
+    struct store *own = store_fixture_connect(url);
+    if (!own) {
         d->result = -EIO;
         return NULL;
     }
@@ -1614,11 +1599,9 @@ static void test_credential_changes_are_logged_with_the_change(void **state)
 
 int main(int argc, char **argv)
 {
-    url = argc > 1 ? argv[1] : getenv("STORE_URL");
-    if (!url) {
-        fprintf(stderr, "usage: %s sqlite:PATH|mysql://...\n", argv[0]);
+    url = store_fixture_url(argc, argv);
+    if (!url)
         return 2;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_is_idempotent),
         cmocka_unit_test(test_users_are_unique_and_found_by_name_and_id),

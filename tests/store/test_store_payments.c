@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_fixture.h"
 #include "timeutil.h"
 
 static const char *url;
@@ -30,20 +31,11 @@ static int64_t tenant, dev;
 static int group_setup(void **state)
 {
     (void)state;
-    char err[STORE_ERR_LEN];
-    if (strncmp(url, "sqlite:", 7) == 0) {
-        char path[4096];
-        const char *suffix[] = {"", "-wal", "-shm"};
-        for (int i = 0; i < 3; i++) {
-            snprintf(path, sizeof(path), "%s%s", url + 7, suffix[i]);
-            unlink(path);
-        }
-    }
-    int applied = 0;
-    if (store_open(url, &st, err) || store_migrate(st, &applied) ||
-        store_user_add(st, "tenant", "hash-t", ROLE_USER, &tenant) ||
+    if (store_fixture_open(url, STORE_FIXTURE_MIGRATE, &st))
+        return -1;
+    if (store_user_add(st, "tenant", "hash-t", ROLE_USER, &tenant) ||
         store_device_add(st, "pay-dev", HASH_A, 0, &dev)) {
-        fprintf(stderr, "setup on %s failed: %s\n", url, st ? store_errmsg(st) : err);
+        fprintf(stderr, "setup on %s failed: %s\n", url, store_errmsg(st));
         return -1;
     }
     return 0;
@@ -52,7 +44,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    store_close(st);
+    store_fixture_close(&st);
     return 0;
 }
 
@@ -238,9 +230,8 @@ static void test_a_devices_orders_are_listed_newest_first_and_by_payer(void **st
 static void *race_credit(void *arg)
 {
     struct payment_credit *ret = arg;
-    char err[STORE_ERR_LEN];
-    struct store *mine;
-    if (store_open(url, &mine, err))
+    struct store *mine = store_fixture_connect(url);
+    if (!mine)
         return (void *)(intptr_t)-EIO;
     intptr_t r = store_payment_credit(mine, "SM20261207RACE000000000000000A", "4200000030", 7, ret);
     store_close(mine);
@@ -251,10 +242,9 @@ static void *race_credit(void *arg)
 static void *race_recharge(void *arg)
 {
     (void)arg;
-    char err[STORE_ERR_LEN];
-    struct store *mine;
     struct recharge_result res;
-    if (store_open(url, &mine, err))
+    struct store *mine = store_fixture_connect(url);
+    if (!mine)
         return (void *)(intptr_t)-EIO;
     intptr_t r = store_recharge(mine, dev, 1, 0, NULL, &res);
     store_close(mine);
@@ -295,11 +285,9 @@ static void test_one_order_credited_from_many_connections_at_once_beside_recharg
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s URL\n", argv[0]);
+    url = store_fixture_url(argc, argv);
+    if (!url)
         return 2;
-    }
-    url = argv[1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_an_order_is_created_then_credited_once),
         cmocka_unit_test(test_unknown_and_duplicate_orders_are_refused),

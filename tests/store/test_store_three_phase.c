@@ -18,6 +18,7 @@
 
 #include "sitetime.h"
 #include "store.h"
+#include "store_fixture.h"
 #include "timeutil.h"
 
 static const char *url;
@@ -75,33 +76,13 @@ static struct reading single_phase(uint64_t seq, int64_t ts)
 static int group_setup(void **state)
 {
     (void)state;
-    char err[STORE_ERR_LEN];
-    if (strncmp(url, "sqlite:", 7) == 0) {
-        char path[4096];
-        const char *p = url + 7;
-        snprintf(path, sizeof(path), "%s", p);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s-wal", p);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s-shm", p);
-        unlink(path);
-    }
-    if (store_open(url, &st, err)) {
-        fprintf(stderr, "cannot open %s: %s\n", url, err);
-        return -1;
-    }
-    int applied;
-    if (store_migrate(st, &applied)) {
-        fprintf(stderr, "migrate: %s\n", store_errmsg(st));
-        return -1;
-    }
-    return sitetime_set_zone("UTC", err, sizeof(err));
+    return store_fixture_open(url, STORE_FIXTURE_MIGRATE | STORE_FIXTURE_UTC, &st);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    store_close(st);
+    store_fixture_close(&st);
     return 0;
 }
 
@@ -422,11 +403,9 @@ static void test_a_six_channel_capture_round_trips_with_its_channels(void **stat
 
 int main(int argc, char **argv)
 {
-    url = argc > 1 ? argv[1] : getenv("STORE_URL");
-    if (!url) {
-        fprintf(stderr, "usage: %s sqlite:PATH|mysql://...\n", argv[0]);
+    url = store_fixture_url(argc, argv);
+    if (!url)
         return 2;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_phase_rollups_keep_each_phase),
         cmocka_unit_test(test_a_bucket_query_aggregates_only_its_field_group),
