@@ -1,4 +1,4 @@
-// The relay commands of a device, newest first (GET …/commands): what was asked, where it
+// The commands of a device, newest first (GET …/commands): what was asked, where it
 // stands, who asked and why (operators and admins: the API leaves these out for users), and
 // when. Reloaded whenever the relay switch reports a command's new state on the page's bus.
 import { Api } from '../api.js';
@@ -31,7 +31,7 @@ export function commandsSection(el, { id, bus }) {
           h('th', { class: 'wide-only' }, t('commands.sent')), h('th', { class: 'num wide-only' }, t('commands.sends')),
           h('th', { class: 'wide-only' }, t('commands.finished')))),
         h('tbody', {}, r.commands.map((c) => h('tr', { dataset: { command: c.command_id, state: c.state } },
-          h('td', {}, dateTime(c.created_at)), h('td', { dataset: { key: 'relay' } }, t(`relay.${c.relay}`)),
+          h('td', {}, dateTime(c.created_at)), h('td', { dataset: { key: 'relay' } }, c.relay ? t(`relay.${c.relay}`) : c.cmd),
           h('td', { dataset: { key: 'state' }, class: `command-${c.state}` }, t(`command.${c.state}`), c.message ? h('div', { class: 'muted small' }, c.message) : null),
           who && h('td', { dataset: { key: 'actor' } }, c.actor === 'rule:cutoff' ? t('commands.rule') : (c.actor ?? '—')),
           who && h('td', { dataset: { key: 'reason' }, class: 'reason' }, c.reason ?? '—'),
