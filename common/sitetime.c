@@ -129,6 +129,13 @@ void sitetime_format_day(int64_t ms, char out[11])
              (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u);
 }
 
+int sitetime_weekday(int64_t ms)
+{
+    struct tm tm;
+    local_tm(ms, &tm);
+    return tm.tm_wday;
+}
+
 void sitetime_format_month(int64_t ms, char out[8])
 {
     struct tm tm;

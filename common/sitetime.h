@@ -36,6 +36,8 @@ int64_t sitetime_next_month(int64_t month_start);
 /* The local date of ms as "YYYY-MM-DD" (11 bytes with the NUL) and "YYYY-MM" (8). */
 void sitetime_format_day(int64_t ms, char out[11]);
 void sitetime_format_month(int64_t ms, char out[8]);
+/* The local weekday of ms: 0 Sunday .. 6 Saturday. */
+int sitetime_weekday(int64_t ms);
 
 /*
  * Parses a local date "YYYY-MM-DD" to its day's start. Returns 0, or -EINVAL.

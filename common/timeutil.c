@@ -212,3 +212,28 @@ int time_parse_rfc3339(const char *s, int64_t *ret_ms)
     *ret_ms = t * 1000 + ms;
     return 0;
 }
+
+int time_parse_hhmm(const char *s, int32_t *ret_min)
+{
+    if (strlen(s) != 5 || s[2] != ':')
+        return -EINVAL;
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && (s[i] < '0' || s[i] > '9'))
+            return -EINVAL;
+    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23 || m > 59)
+        return -EINVAL;
+    *ret_min = h * 60 + m;
+    return 0;
+}
+
+void time_format_hhmm(int32_t min, char out[6])
+{
+    unsigned m = (unsigned)(min < 0 ? 0 : min % (24 * 60));
+    out[0] = (char)('0' + m / 600);
+    out[1] = (char)('0' + m / 60 % 10);
+    out[2] = ':';
+    out[3] = (char)('0' + m % 60 / 10);
+    out[4] = (char)('0' + m % 10);
+    out[5] = '\0';
+}

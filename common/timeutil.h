@@ -42,4 +42,9 @@ int time_parse_rfc3339(const char *s, int64_t *ret_ms);
 int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d);
 void time_civil_from_days(int64_t days, int64_t *ret_y, unsigned *ret_m, unsigned *ret_d);
 
+/* "HH:MM" (00:00..23:59, exactly five characters) to minutes of the day. 0, or -EINVAL. */
+int time_parse_hhmm(const char *s, int32_t *ret_min);
+/* Minutes of the day (0..1439) as "HH:MM". */
+void time_format_hhmm(int32_t min, char out[6]);
+
 #endif

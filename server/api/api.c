@@ -52,6 +52,12 @@ static const struct route routes[] = {
     /* Relay commands (api_relay.c); users see 404 for devices they may not see, then 403. */
     {"POST", "/api/devices/:id/relay", api_relay_request, ACCESS_USER},
     {"GET", "/api/devices/:id/commands/:cid", api_command_detail, ACCESS_USER},
+    {"GET", "/api/devices/:id/commands", api_commands_list, ACCESS_USER},
+    {"GET", "/api/devices/:id/events", api_device_events, ACCESS_USER},
+    {"GET", "/api/site/calendar", api_site_calendar_get, ACCESS_STAFF},
+    {"PUT", "/api/site/calendar", api_site_calendar_put, ACCESS_STAFF},
+    {"GET", "/api/site/tariff", api_site_tariff_get, ACCESS_STAFF},
+    {"PUT", "/api/site/tariff", api_site_tariff_put, ACCESS_STAFF},
     {"GET", "/api/users", api_users_list, ACCESS_STAFF},
     {"POST", "/api/users", api_user_create, ACCESS_STAFF},
     {"PATCH", "/api/users/:username", api_user_update, ACCESS_ADMIN},

@@ -222,5 +222,13 @@ void api_tariff_get(struct api_call *c);
 void api_billing_put(struct api_call *c);
 void api_billing_get(struct api_call *c);
 void api_statement(struct api_call *c);
+/* The park's default tariff (api_tariff.c), the site calendar and device events (api_site.c),
+   a device's commands (api_relay.c). */
+void api_site_tariff_put(struct api_call *c);
+void api_site_tariff_get(struct api_call *c);
+void api_site_calendar_get(struct api_call *c);
+void api_site_calendar_put(struct api_call *c);
+void api_device_events(struct api_call *c);
+void api_commands_list(struct api_call *c);
 
 #endif

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "api_query.h"
 #include "app.h"
 #include "commands.h"
 #include "log.h"
@@ -67,6 +68,40 @@ out:
     json_decref(body);
 }
 
+/* One command as GET .../commands/:cid answers it (an object, members only). */
+static void write_command(struct api_call *c, struct jsonw *w, const struct command_rec *cmd)
+{
+    jsonw_kstr(w, "command_id", cmd->id);
+    jsonw_kstr(w, "device_id", cmd->device_id);
+    jsonw_kstr(w, "cmd", cmd->kind);
+    if (strcmp(cmd->kind, "relay") == 0)
+        jsonw_kstr(w, "relay", cmd->relay_on ? "on" : "off");
+    jsonw_kstr(w, "state", command_state_name(cmd->state));
+    /* Who asked and why: staff only (a user sees what happens to their meter, not who). */
+    if (api_is_staff(c)) {
+        jsonw_kstr(w, "actor", cmd->actor);
+        jsonw_kstr(w, "reason", cmd->reason);
+    }
+    jsonw_ktime(w, "created_at", cmd->created_ms);
+    jsonw_ktime(w, "expires_at", cmd->expires_ms);
+    jsonw_key(w, "sent_at");
+    if (cmd->sent_ms)
+        jsonw_time(w, cmd->sent_ms);
+    else
+        jsonw_null(w);
+    jsonw_kint(w, "sends", cmd->sends);
+    jsonw_key(w, "finished_at");
+    if (cmd->finished_ms)
+        jsonw_time(w, cmd->finished_ms);
+    else
+        jsonw_null(w);
+    jsonw_key(w, "message");
+    if (cmd->message[0])
+        jsonw_str(w, cmd->message);
+    else
+        jsonw_null(w);
+}
+
 void api_command_detail(struct api_call *c)
 {
     struct device_rec dev;
@@ -84,34 +119,49 @@ void api_command_detail(struct api_call *c)
     }
     struct jsonw w;
     api_success(c, 200, &w);
-    jsonw_kstr(&w, "command_id", cmd.id);
-    jsonw_kstr(&w, "device_id", cmd.device_id);
-    jsonw_kstr(&w, "cmd", cmd.kind);
-    jsonw_kstr(&w, "relay", cmd.relay_on ? "on" : "off");
-    jsonw_kstr(&w, "state", command_state_name(cmd.state));
-    /* Who asked and why: staff only (a user sees what happens to their meter, not who). */
-    if (api_is_staff(c)) {
-        jsonw_kstr(&w, "actor", cmd.actor);
-        jsonw_kstr(&w, "reason", cmd.reason);
+    write_command(c, &w, &cmd);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
+struct list_ctx {
+    struct api_call *c;
+    struct jsonw *w;
+};
+
+static int write_listed(const struct command_rec *cmd, void *arg)
+{
+    struct list_ctx *l = arg;
+    jsonw_obj_begin(l->w);
+    write_command(l->c, l->w, cmd);
+    jsonw_obj_end(l->w);
+    return 0;
+}
+
+void api_commands_list(struct api_call *c)
+{
+    struct device_rec dev;
+    if (api_device_for_caller(c, c->params[0], &dev))
+        return;
+    int64_t limit = 50;
+    const char *ls = http_query(c->req, "limit");
+    if (ls && api_parse_count(ls, 1, 1000, &limit)) {
+        api_error(c, 400, "limit must be an integer from 1 to 1000");
+        return;
     }
-    jsonw_ktime(&w, "created_at", cmd.created_ms);
-    jsonw_ktime(&w, "expires_at", cmd.expires_ms);
-    jsonw_key(&w, "sent_at");
-    if (cmd.sent_ms)
-        jsonw_time(&w, cmd.sent_ms);
-    else
-        jsonw_null(&w);
-    jsonw_kint(&w, "sends", cmd.sends);
-    jsonw_key(&w, "finished_at");
-    if (cmd.finished_ms)
-        jsonw_time(&w, cmd.finished_ms);
-    else
-        jsonw_null(&w);
-    jsonw_key(&w, "message");
-    if (cmd.message[0])
-        jsonw_str(&w, cmd.message);
-    else
-        jsonw_null(&w);
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", dev.device_id);
+    jsonw_key(&w, "commands");
+    jsonw_arr_begin(&w);
+    struct list_ctx l = {c, &w};
+    int r = api_store_result(
+        c, store_commands_of_device(c->store, dev.device_id, (size_t)limit, write_listed, &l));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_arr_end(&w);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 }

@@ -135,21 +135,6 @@ int tariff_label_parse(const char *s, enum tariff_label *ret_label)
     return -EINVAL;
 }
 
-/* "HH:MM", 00:00..23:59, exactly five characters. */
-static int parse_hhmm(const char *s, int32_t *ret_min)
-{
-    if (strlen(s) != 5 || s[2] != ':')
-        return -EINVAL;
-    for (int i = 0; i < 5; i++)
-        if (i != 2 && (s[i] < '0' || s[i] > '9'))
-            return -EINVAL;
-    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
-    if (h > 23 || m > 59)
-        return -EINVAL;
-    *ret_min = h * 60 + m;
-    return 0;
-}
-
 static int period_from_json(const json_t *o, size_t i, struct tariff_period *ret,
                             char err[TARIFF_ERR_LEN])
 {
@@ -166,7 +151,7 @@ static int period_from_json(const json_t *o, size_t i, struct tariff_period *ret
     }
     struct tariff_period p = {.label = TARIFF_LABEL_NONE};
     const json_t *from = json_object_get(o, "from");
-    if (!json_is_string(from) || parse_hhmm(json_string_value(from), &p.from_min))
+    if (!json_is_string(from) || time_parse_hhmm(json_string_value(from), &p.from_min))
         return fail(err, "periods[%zu].from: give the start as \"HH:MM\", 00:00..23:59", i);
     const json_t *price = json_object_get(o, "price");
     if (!price)

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "money.h"
 #include "sign.h"
+#include "sitetime.h"
 #include "timeutil.h"
 #include "topic.h"
 #include "wallclock.h"
@@ -161,9 +162,19 @@ resend:;
 
 /* --- the cut-off rules --------------------------------------------------------------------- */
 
+/* What the rules remember of a device between rounds; loaded from its events on first sight, so
+   a restart raises no alert twice. */
+struct rule_state {
+    int64_t pk;
+    bool loaded;
+    bool low_alerted;          /* "balance.low" raised, not yet followed by "balance.ok" */
+    bool mismatch_alerted;     /* "relay.mismatch" raised, not yet followed by "relay.ok" */
+    int64_t mismatch_since_ms; /* 0: the readings agree with the intent */
+};
+
 struct commands_rules {
+    struct rule_state *d; /* by pk, ascending */
     size_t n, cap;
-    int64_t *alerted_pk; /* devices whose low-balance alert is raised */
 };
 
 int commands_rules_new(struct commands_rules **ret)
@@ -176,39 +187,122 @@ void commands_rules_free(struct commands_rules *r)
 {
     if (!r)
         return;
-    free(r->alerted_pk);
+    free(r->d);
     free(r);
 }
 
-static bool rules_alerted(const struct commands_rules *r, int64_t pk, size_t *ret_at)
+/* pk's state, added when new. NULL: out of memory. */
+static struct rule_state *rules_state(struct commands_rules *r, int64_t pk)
 {
-    for (size_t k = 0; k < r->n; k++)
-        if (r->alerted_pk[k] == pk) {
-            *ret_at = k;
-            return true;
-        }
-    return false;
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->d[mid].pk < pk)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < r->n && r->d[lo].pk == pk)
+        return &r->d[lo];
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 64;
+        struct rule_state *p = realloc(r->d, cap * sizeof(*p));
+        if (!p)
+            return NULL;
+        r->d = p;
+        r->cap = cap;
+    }
+    memmove(&r->d[lo + 1], &r->d[lo], (r->n - lo) * sizeof(*r->d));
+    r->n++;
+    r->d[lo] = (struct rule_state){.pk = pk};
+    return &r->d[lo];
 }
 
-/* Records the alert state of pk; -ENOMEM leaves it as it was. */
-static int rules_set(struct commands_rules *r, int64_t pk, bool alerted)
+static int latest_kind(const struct device_event *e, void *ctx)
 {
-    size_t at;
-    bool was = rules_alerted(r, pk, &at);
-    if (was && !alerted)
-        r->alerted_pk[at] = r->alerted_pk[--r->n];
-    if (!was && alerted) {
-        if (r->n == r->cap) {
-            size_t cap = r->cap ? 2 * r->cap : 16;
-            int64_t *p = realloc(r->alerted_pk, cap * sizeof(*p));
-            if (!p)
-                return -ENOMEM;
-            r->alerted_pk = p;
-            r->cap = cap;
-        }
-        r->alerted_pk[r->n++] = pk;
-    }
+    snprintf(ctx, STORE_EVENT_KIND_MAX + 1, "%s", e->kind);
     return 0;
+}
+
+/* Whether the newest event of the family (kind prefix) is raised_kind. */
+static int raised(struct store *st, const char *device_id, const char *family,
+                  const char *raised_kind, bool *ret)
+{
+    char kind[STORE_EVENT_KIND_MAX + 1] = "";
+    int r = store_device_events(st, device_id, family, 1, latest_kind, kind);
+    if (!r)
+        *ret = strcmp(kind, raised_kind) == 0;
+    return r;
+}
+
+static int rules_load(struct store *st, const struct device_rec *d, struct rule_state *rs)
+{
+    int r = raised(st, d->device_id, "balance.", COMMANDS_EVENT_LOW, &rs->low_alerted);
+    if (!r)
+        r = raised(st, d->device_id, "relay.", COMMANDS_EVENT_MISMATCH, &rs->mismatch_alerted);
+    rs->loaded = r == 0;
+    return r;
+}
+
+/* The low-balance alert: raised once per crossing, cleared (an event too) above the margin. */
+static int rules_low_balance(struct store *st, const struct cutoff_settings *cs,
+                             const struct device_rec *d, struct rule_state *rs, int64_t now_ms)
+{
+    char money[MONEY_TEXT_LEN], low[MONEY_TEXT_LEN], detail[128];
+    bool was = rs->low_alerted, alerted = was;
+    bool raise = cutoff_low_alert(cs, d->balance_fen, &alerted);
+    if (!raise && !(was && !alerted))
+        return 0;
+    money_format(d->balance_fen, money);
+    money_format(cs->low_balance_fen, low);
+    if (raise)
+        snprintf(detail, sizeof(detail), "balance %s at or below %s", money, low);
+    else
+        snprintf(detail, sizeof(detail), "balance %s back above %s", money, low);
+    int r = store_device_event_add(st, d->device_id, now_ms,
+                                   raise ? COMMANDS_EVENT_LOW : COMMANDS_EVENT_LOW_CLEARED, detail);
+    if (!r)
+        rs->low_alerted = alerted;
+    return r;
+}
+
+/* The relay as the readings report it against the intent: a contradiction that outlasts
+   COMMANDS_MISMATCH_ALERT_MS while the device is online is an alert (resends go on meanwhile). */
+static int rules_relay_mismatch(struct store *st, const struct device_rec *d,
+                                struct rule_state *rs, int64_t now_ms)
+{
+    struct command_rec c;
+    bool on;
+    int64_t ts;
+    int r = store_command_latest(st, d->device_id, "relay", &c);
+    if (!r)
+        r = store_device_relay(st, d->id, &on, &ts);
+    if (r && r != -ENOENT)
+        return r;
+    bool mismatch = !r && on != c.relay_on && d->status == DEVICE_STATUS_ONLINE;
+    if (!mismatch) {
+        rs->mismatch_since_ms = 0;
+        if (!rs->mismatch_alerted || r)
+            return 0;
+        r = store_device_event_add(st, d->device_id, now_ms, COMMANDS_EVENT_MISMATCH_CLEARED,
+                                   on ? "the meter reports relay on, as asked"
+                                      : "the meter reports relay off, as asked");
+        if (!r)
+            rs->mismatch_alerted = false;
+        return r;
+    }
+    if (!rs->mismatch_since_ms)
+        rs->mismatch_since_ms = now_ms;
+    if (rs->mismatch_alerted || now_ms - rs->mismatch_since_ms < COMMANDS_MISMATCH_ALERT_MS)
+        return 0;
+    char detail[STORE_EVENT_DETAIL_MAX + 1];
+    snprintf(detail, sizeof(detail), "the meter reports relay %s for %lld s; %.64s asked for %s",
+             on ? "on" : "off", (long long)((now_ms - rs->mismatch_since_ms) / 1000), c.actor,
+             c.relay_on ? "on" : "off");
+    r = store_device_event_add(st, d->device_id, now_ms, COMMANDS_EVENT_MISMATCH, detail);
+    if (!r)
+        rs->mismatch_alerted = true;
+    return r;
 }
 
 struct dev_array {
@@ -234,26 +328,20 @@ static int collect(const struct device_rec *d, void *ctx)
 /* The rules for one device. */
 static int rules_device(struct store *st, const struct cutoff_settings_source *settings,
                         struct commands_rules *rules, const struct device_rec *d, int64_t now_ms,
-                        int minute)
+                        const struct cutoff_clock *clock)
 {
+    struct rule_state *rs = rules_state(rules, d->id);
+    if (!rs)
+        return -ENOMEM;
+    int r = rs->loaded ? 0 : rules_load(st, d, rs);
+    if (!r)
+        r = rules_relay_mismatch(st, d, rs, now_ms);
+    if (r)
+        return r;
     struct cutoff_settings cs;
     if (settings->get(settings->ctx, st, d->id, &cs))
         return 0; /* no settings this round: left alone */
-    char money[MONEY_TEXT_LEN], reason[STORE_COMMAND_REASON_MAX + 1];
-    money_format(d->balance_fen, money);
-
-    size_t at;
-    bool alerted = rules_alerted(rules, d->id, &at);
-    if (cutoff_low_alert(&cs, d->balance_fen, &alerted)) {
-        char low[MONEY_TEXT_LEN], detail[128];
-        money_format(cs.low_balance_fen, low);
-        snprintf(detail, sizeof(detail), "balance %s at or below %s", money, low);
-        int r = store_device_event_add(st, d->device_id, now_ms, "balance.low", detail);
-        if (r)
-            return r;
-    }
-    int r = rules_set(rules, d->id, alerted);
-    if (r)
+    if ((r = rules_low_balance(st, &cs, d, rs, now_ms)) != 0)
         return r;
 
     struct command_rec intent;
@@ -261,13 +349,15 @@ static int rules_device(struct store *st, const struct cutoff_settings_source *s
     if (r && r != -ENOENT)
         return r;
     bool on = r == -ENOENT || intent.relay_on;
-    enum cutoff_action a = cutoff_decide(&cs, d->balance_fen, on, minute);
+    enum cutoff_action a = cutoff_decide(&cs, d->balance_fen, on, clock);
     if (a == CUTOFF_KEEP)
         return 0;
     /* Only a cut-off the rules made is lifted by them: an operator's "off" stays. */
     if (a == CUTOFF_SWITCH_ON && strcmp(intent.actor, COMMANDS_ACTOR_CUTOFF) != 0)
         return 0;
-    char level[MONEY_TEXT_LEN], id[STORE_COMMAND_ID_MAX + 1];
+    char money[MONEY_TEXT_LEN], level[MONEY_TEXT_LEN], reason[STORE_COMMAND_REASON_MAX + 1];
+    char id[STORE_COMMAND_ID_MAX + 1];
+    money_format(d->balance_fen, money);
     money_format(cs.cutoff_at_fen, level);
     if (a == CUTOFF_SWITCH_OFF)
         snprintf(reason, sizeof(reason), "balance %s at or below the cut-off level %s", money,
@@ -279,14 +369,34 @@ static int rules_device(struct store *st, const struct cutoff_settings_source *s
                                   reason, now_ms, COMMANDS_TTL_MS, id);
 }
 
-int commands_cutoff_round(struct store *st, const struct cutoff_settings_source *settings,
-                          struct commands_rules *rules, int64_t now_ms, int minute)
+int commands_clock_at(struct store *st, int64_t now_ms, struct cutoff_clock *ret)
 {
+    char day[11];
+    int kind = 0;
+    sitetime_format_day(now_ms, day);
+    int r = store_calendar_day(st, day, &kind);
+    if (r)
+        return r;
+    *ret = cutoff_clock_make((int)(wallclock_time_of_day_ms(now_ms) / 60000),
+                             sitetime_weekday(now_ms),
+                             kind == CALENDAR_HOLIDAY   ? CUTOFF_DAY_HOLIDAY
+                             : kind == CALENDAR_WORKDAY ? CUTOFF_DAY_WORKDAY
+                                                        : CUTOFF_DAY_PLAIN);
+    return 0;
+}
+
+int commands_cutoff_round(struct store *st, const struct cutoff_settings_source *settings,
+                          struct commands_rules *rules, int64_t now_ms)
+{
+    struct cutoff_clock clock;
+    int r = commands_clock_at(st, now_ms, &clock);
+    if (r)
+        return r;
     struct dev_array a = {0};
-    int r = store_device_list(st, 0, collect, &a);
+    r = store_device_list(st, 0, collect, &a);
     int first = r;
     for (size_t k = 0; !r && k < a.n; k++) {
-        int e = rules_device(st, settings, rules, &a.d[k], now_ms, minute);
+        int e = rules_device(st, settings, rules, &a.d[k], now_ms, &clock);
         if (!e)
             e = commands_reconcile(st, &a.d[k], now_ms);
         if (e && !first)
@@ -334,11 +444,9 @@ static void tick(struct commands_service *s, int64_t *last_error_ms, unsigned n)
         }
         return;
     }
-    int minute = (int)(wallclock_time_of_day_ms(now) / 60000);
     /* The rules read every device: each COMMANDS_RULES_EVERY ticks; sends every tick. */
-    int r = n % COMMANDS_RULES_EVERY == 0
-                ? commands_cutoff_round(s->st, s->settings, s->rules, now, minute)
-                : 0;
+    int r = n % COMMANDS_RULES_EVERY == 0 ? commands_cutoff_round(s->st, s->settings, s->rules, now)
+                                          : 0;
     size_t sent = 0;
     if (r != -ENOTCONN) {
         int r2 = commands_send_due(s->st, &s->pub, now, &sent);

@@ -47,6 +47,13 @@
 #define COMMANDS_CONFIRM_MS   INT64_C(30000)
 #define COMMANDS_ACTOR_CUTOFF "rule:cutoff"
 #define COMMANDS_ACTOR_RESEND "rule:resend" /* starts the reason of a resent intent */
+/* Readings that contradict the relay's intent this long, the device online, raise an alert. */
+#define COMMANDS_MISMATCH_ALERT_MS INT64_C(60000)
+/* The events the rules record (store_device_event_add), each raised once and then cleared. */
+#define COMMANDS_EVENT_LOW              "balance.low"
+#define COMMANDS_EVENT_LOW_CLEARED      "balance.ok"
+#define COMMANDS_EVENT_MISMATCH         "relay.mismatch"
+#define COMMANDS_EVENT_MISMATCH_CLEARED "relay.ok"
 
 /* Publishes a command payload on topic at QoS 1 (mqtt_client_publish's contract). */
 struct commands_publisher {
@@ -81,19 +88,31 @@ int commands_on_reply(struct store *st, const char *device_id, const struct comm
 /* Compares dev's reported relay with its intent (see above). 0 or the store's error. */
 int commands_reconcile(struct store *st, const struct device_rec *dev, int64_t now_ms);
 
-/* Per-device state of the rules between rounds (the low-balance alert's hysteresis). */
+/*
+ * Per-device state of the rules between rounds (the alerts' hysteresis, how
+ * long a relay mismatch lasts); loaded from the device's events on first
+ * sight, so a restart raises nothing twice.
+ */
 struct commands_rules;
 int commands_rules_new(struct commands_rules **ret);
 void commands_rules_free(struct commands_rules *r); /* NULL is fine */
 
 /*
- * One round of the cut-off rules and the reconciliation over every device at
- * now_ms, minute being the local minute of day. Switches are queued as
- * COMMANDS_ACTOR_CUTOFF with the reason; a low-balance alert is a device
- * event (kind "balance.low", store_device_event_add). 0 or the first store error.
+ * The site's local time at now_ms for the cut-off rules: the minute of the
+ * day and the weekday in the site's zone (sitetime.h), and what the site
+ * calendar says of the day. 0 or the store's error.
+ */
+int commands_clock_at(struct store *st, int64_t now_ms, struct cutoff_clock *ret);
+
+/*
+ * One round of the rules and the reconciliation over every device at now_ms
+ * (the site's clock from commands_clock_at). Switches are queued as
+ * COMMANDS_ACTOR_CUTOFF with the reason; the alerts are device events
+ * (COMMANDS_EVENT_*: a low balance, a relay that does not do what it was
+ * asked). 0 or the first store error.
  */
 int commands_cutoff_round(struct store *st, const struct cutoff_settings_source *settings,
-                          struct commands_rules *rules, int64_t now_ms, int minute);
+                          struct commands_rules *rules, int64_t now_ms);
 
 struct commands_service;
 struct commands_options {

@@ -165,5 +165,13 @@ int ops_command_latest(struct store *s, const char *device_id, const char *kind,
 int ops_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
 int ops_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
                          const char *detail);
+int ops_device_events(struct store *s, const char *device_id, const char *kind_prefix,
+                      size_t limit, store_event_cb cb, void *ctx);
+int ops_commands_of_device(struct store *s, const char *device_id, size_t limit,
+                           store_command_cb cb, void *ctx);
+/* ops_calendar.c */
+int ops_calendar_list(struct store *s, store_calendar_cb cb, void *ctx);
+int ops_calendar_set(struct store *s, const struct calendar_day *days, size_t n);
+int ops_calendar_day(struct store *s, const char *day, int *ret_kind);
 
 #endif

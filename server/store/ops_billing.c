@@ -454,8 +454,9 @@ int ops_billing_settings_get(struct store *s, int64_t device_pk, struct billing_
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
     int r = sql_stmt(q, SQL_BILLING_SETTINGS_GET,
-                     "SELECT low_balance, cutoff_at, protected, updated_ms FROM billing_settings "
-                     "WHERE device_pk = ?{FOR_UPDATE}",
+                     "SELECT low_balance, cutoff_at, protected, updated_ms, no_cutoff_from_min, "
+                     "no_cutoff_to_min, no_cutoff_weekends, no_cutoff_holidays FROM "
+                     "billing_settings WHERE device_pk = ?{FOR_UPDATE}",
                      NULL, &st);
     if (r)
         return r;
@@ -472,6 +473,14 @@ int ops_billing_settings_get(struct store *s, int64_t device_pk, struct billing_
             r = db_col_money(st, 1, &out.cutoff_at_fen);
         out.is_protected = db_col_int(st, 2) != 0;
         out.updated_ms = db_col_int(st, 3);
+        int64_t from = db_col_int(st, 4), to = db_col_int(st, 5);
+        /* Out of range is a row nobody wrote through the API: no quiet hours. */
+        if (from >= 0 && from < 1440 && to >= 0 && to < 1440) {
+            out.no_cutoff_from_min = (int)from;
+            out.no_cutoff_to_min = (int)to;
+        }
+        out.no_cutoff_weekends = db_col_int(st, 6) != 0;
+        out.no_cutoff_holidays = db_col_int(st, 7) != 0;
         out.is_default = false;
         if (r)
             r = sql_fail(q, r, "read billing settings");
@@ -496,14 +505,27 @@ static int settings_set_tx(struct sql_store *q, int64_t device_pk,
         out->cutoff_at_fen = ch->cutoff_at_fen;
     if (ch->has_protected)
         out->is_protected = ch->is_protected;
+    if (ch->has_no_cutoff_hours) {
+        out->no_cutoff_from_min = ch->no_cutoff_from_min;
+        out->no_cutoff_to_min = ch->no_cutoff_to_min;
+    }
+    if (ch->has_no_cutoff_weekends)
+        out->no_cutoff_weekends = ch->no_cutoff_weekends;
+    if (ch->has_no_cutoff_holidays)
+        out->no_cutoff_holidays = ch->no_cutoff_holidays;
     out->is_default = false;
     out->updated_ms = time_now_ms();
     struct db_stmt *st = NULL;
     r = sql_stmt(q, SQL_BILLING_SETTINGS_PUT,
                  "INSERT INTO billing_settings (device_pk, low_balance, cutoff_at, protected, "
-                 "updated_ms) VALUES (?, ?, ?, ?, ?) {ON_CONFLICT:device_pk} "
-                 "low_balance = {NEW:low_balance}, cutoff_at = {NEW:cutoff_at}, "
-                 "protected = {NEW:protected}, updated_ms = {NEW:updated_ms}",
+                 "updated_ms, no_cutoff_from_min, no_cutoff_to_min, no_cutoff_weekends, "
+                 "no_cutoff_holidays) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                 "{ON_CONFLICT:device_pk} low_balance = {NEW:low_balance}, "
+                 "cutoff_at = {NEW:cutoff_at}, protected = {NEW:protected}, "
+                 "updated_ms = {NEW:updated_ms}, no_cutoff_from_min = {NEW:no_cutoff_from_min}, "
+                 "no_cutoff_to_min = {NEW:no_cutoff_to_min}, "
+                 "no_cutoff_weekends = {NEW:no_cutoff_weekends}, "
+                 "no_cutoff_holidays = {NEW:no_cutoff_holidays}",
                  NULL, &st);
     if (r)
         goto out;
@@ -512,6 +534,10 @@ static int settings_set_tx(struct sql_store *q, int64_t device_pk,
     db_bind_money(st, out->cutoff_at_fen);
     db_bind_int(st, out->is_protected);
     db_bind_int(st, out->updated_ms);
+    db_bind_int(st, out->no_cutoff_from_min);
+    db_bind_int(st, out->no_cutoff_to_min);
+    db_bind_int(st, out->no_cutoff_weekends);
+    db_bind_int(st, out->no_cutoff_holidays);
     r = sql_run(q, st, "save billing settings");
     if (r == -ENOENT)
         r = store_fail(&q->base, -ENOENT, "no such device");

@@ -267,3 +267,63 @@ int ops_device_event_add(struct store *s, const char *device_id, int64_t at_ms, 
     db_bind_text(st, detail);
     return sql_run(q, st, "add device event");
 }
+
+int ops_commands_of_device(struct store *s, const char *device_id, size_t limit,
+                           store_command_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_COMMANDS_OF_DEVICE,
+                     COMMAND_SELECT "WHERE device_id = ? ORDER BY created_ms DESC, id DESC LIMIT ?",
+                     NULL, &st);
+    if (!r) {
+        db_bind_text(st, device_id);
+        sql_bind_limit(st, limit);
+    }
+    while (!r && (r = sql_step(q, st, "list commands")) == 1) {
+        struct command_rec c;
+        r = read_command(q, st, &c);
+        if (!r)
+            r = cb(&c, ctx);
+    }
+    if (st)
+        db_reset(st);
+    return r > 0 ? 0 : r;
+}
+
+int ops_device_events(struct store *s, const char *device_id, const char *kind_prefix,
+                      size_t limit, store_event_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    char like[STORE_EVENT_KIND_MAX + 2];
+    /* Kinds are of [a-z0-9._-] (the callers' constants): nothing to escape for LIKE but '_'. */
+    size_t n = 0;
+    for (const char *p = kind_prefix ? kind_prefix : ""; *p && n + 3 < sizeof(like); p++) {
+        if (*p == '_' || *p == '%')
+            return store_fail(s, -EINVAL, "an event kind prefix is letters, digits, '.' and '-'");
+        like[n++] = *p;
+    }
+    like[n++] = '%';
+    like[n] = '\0';
+    int r = sql_stmt(q, SQL_DEVICE_EVENTS,
+                     "SELECT id, at_ms, kind, detail FROM device_events WHERE device_id = ? AND "
+                     "kind LIKE ? ORDER BY at_ms DESC, id DESC LIMIT ?",
+                     NULL, &st);
+    if (!r) {
+        db_bind_text(st, device_id);
+        db_bind_text(st, like);
+        sql_bind_limit(st, limit);
+    }
+    while (!r && (r = sql_step(q, st, "list device events")) == 1) {
+        struct device_event e = {.id = db_col_int(st, 0), .at_ms = db_col_int(st, 1)};
+        r = sql_text(q, st, 2, e.kind, sizeof(e.kind));
+        if (!r)
+            r = sql_text(q, st, 3, e.detail, sizeof(e.detail));
+        if (!r)
+            r = cb(&e, ctx);
+    }
+    if (st)
+        db_reset(st);
+    return r > 0 ? 0 : r;
+}

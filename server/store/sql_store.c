@@ -102,6 +102,11 @@ static const struct store_ops sql_ops = {
     .command_latest = ops_command_latest,
     .device_relay = ops_device_relay,
     .device_event_add = ops_device_event_add,
+    .device_events = ops_device_events,
+    .commands_of_device = ops_commands_of_device,
+    .calendar_list = ops_calendar_list,
+    .calendar_set = ops_calendar_set,
+    .calendar_day = ops_calendar_day,
     .exec_sql = sql_exec,
 };
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sitetime.h"
 #include "sql.h"
 #include "store_testing.h"
 #include "tariff.h"
@@ -527,6 +528,10 @@ int store_billing_settings_set(struct store *s, int64_t device_pk,
     if ((ch->has_low_balance && !money_ok(ch->low_balance_fen)) ||
         (ch->has_cutoff_at && !money_ok(ch->cutoff_at_fen)))
         return store_fail(s, -ERANGE, "a billing setting is out of the money range");
+    if (ch->has_no_cutoff_hours &&
+        (ch->no_cutoff_from_min < 0 || ch->no_cutoff_from_min >= 1440 ||
+         ch->no_cutoff_to_min < 0 || ch->no_cutoff_to_min >= 1440))
+        return store_fail(s, -EINVAL, "no-cut-off hours are minutes of the day, 0..1439");
     return s->ops->billing_settings_set(s, device_pk, ch, ret);
 }
 
@@ -713,4 +718,60 @@ int store_device_event_add(struct store *s, const char *device_id, int64_t at_ms
         return store_fail(s, -EINVAL, "an event needs a device and a kind");
     utf8_clean(detail ? detail : "", clean, sizeof(clean));
     return s->ops->device_event_add(s, device_id, at_ms, kind, clean);
+}
+
+int store_device_events(struct store *s, const char *device_id, const char *kind_prefix,
+                        size_t limit, store_event_cb cb, void *ctx)
+{
+    if (!command_text_ok(device_id, DEVICE_ID_MAX) ||
+        (kind_prefix && strlen(kind_prefix) > STORE_EVENT_KIND_MAX))
+        return store_fail(s, -EINVAL, "events need a device");
+    return s->ops->device_events(s, device_id, kind_prefix, limit, cb, ctx);
+}
+
+int store_commands_of_device(struct store *s, const char *device_id, size_t limit,
+                             store_command_cb cb, void *ctx)
+{
+    if (!command_text_ok(device_id, DEVICE_ID_MAX))
+        return store_fail(s, -EINVAL, "commands need a device");
+    return s->ops->commands_of_device(s, device_id, limit, cb, ctx);
+}
+
+int store_calendar_list(struct store *s, store_calendar_cb cb, void *ctx)
+{
+    return s->ops->calendar_list(s, cb, ctx);
+}
+
+/* "YYYY-MM-DD" naming a real date of years 2000..2199. */
+static bool calendar_day_ok(const char *d)
+{
+    int64_t ms;
+    if (strlen(d) != 10)
+        return false;
+    for (int k = 0; k < 10; k++)
+        if (k == 4 || k == 7 ? d[k] != '-' : d[k] < '0' || d[k] > '9')
+            return false;
+    return sitetime_parse_day(d, &ms) == 0;
+}
+
+int store_calendar_set(struct store *s, const struct calendar_day *days, size_t n)
+{
+    if (n > STORE_CALENDAR_MAX)
+        return store_fail(s, -EINVAL, "the calendar holds at most %d days", STORE_CALENDAR_MAX);
+    for (size_t k = 0; k < n; k++) {
+        if (!calendar_day_ok(days[k].day))
+            return store_fail(s, -EINVAL, "not a date of 2000..2199 (YYYY-MM-DD): %.10s",
+                              days[k].day);
+        if (days[k].kind != CALENDAR_HOLIDAY && days[k].kind != CALENDAR_WORKDAY)
+            return store_fail(s, -EINVAL, "a calendar day is a holiday or a workday");
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(days[j].day, days[k].day) == 0)
+                return store_fail(s, -EINVAL, "%s is listed twice", days[k].day);
+    }
+    return s->ops->calendar_set(s, days, n);
+}
+
+int store_calendar_day(struct store *s, const char *day, int *ret_kind)
+{
+    return s->ops->calendar_day(s, day, ret_kind);
 }

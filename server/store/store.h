@@ -541,6 +541,10 @@ struct billing_settings {
     int64_t low_balance_fen; /* warn the user at or below this balance */
     int64_t cutoff_at_fen;   /* cut the supply off at or below this balance */
     bool is_protected;       /* never cut off automatically (a hospital, a pump) */
+    /* No-cut-off time (cutoff.h): local minutes [from, to) of every day (from == to: none), */
+    int no_cutoff_from_min, no_cutoff_to_min;
+    bool no_cutoff_weekends; /* weekend days that the site calendar does not make working days */
+    bool no_cutoff_holidays; /* the site calendar's holidays */
     bool is_default;         /* nothing was set: the defaults above */
     int64_t updated_ms;      /* 0 when is_default */
 };
@@ -548,8 +552,11 @@ struct billing_settings {
 /* A change: only the fields whose has_ flag is set. */
 struct billing_settings_change {
     bool has_low_balance, has_cutoff_at, has_protected;
+    bool has_no_cutoff_hours, has_no_cutoff_weekends, has_no_cutoff_holidays;
     int64_t low_balance_fen, cutoff_at_fen;
     bool is_protected;
+    int no_cutoff_from_min, no_cutoff_to_min; /* 0..1439 each */
+    bool no_cutoff_weekends, no_cutoff_holidays;
 };
 
 /* What one billing run of a device did (store_billing_run()). */
@@ -773,5 +780,41 @@ int store_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t
 /* Records an event of device_id (kind "balance.low", detail up to 255 bytes of text). */
 int store_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
                            const char *detail);
+
+#define STORE_EVENT_KIND_MAX   32
+#define STORE_EVENT_DETAIL_MAX 255
+struct device_event {
+    int64_t id;
+    int64_t at_ms;
+    char kind[STORE_EVENT_KIND_MAX + 1];
+    char detail[STORE_EVENT_DETAIL_MAX + 1];
+};
+typedef int (*store_event_cb)(const struct device_event *e, void *ctx);
+/*
+ * device_id's events newest first, at most limit; only those whose kind
+ * starts with kind_prefix when that is not NULL ("balance." for the
+ * low-balance alert's state).
+ */
+int store_device_events(struct store *s, const char *device_id, const char *kind_prefix,
+                        size_t limit, store_event_cb cb, void *ctx);
+/* device_id's commands newest first (every kind), at most limit. */
+int store_commands_of_device(struct store *s, const char *device_id, size_t limit,
+                             store_command_cb cb, void *ctx);
+
+/* --- The site calendar (holidays and working weekend days, for the no-cut-off time) --- */
+
+#define STORE_CALENDAR_MAX 1000 /* days the calendar holds at most */
+enum calendar_kind { CALENDAR_HOLIDAY = 1, CALENDAR_WORKDAY = 2 };
+struct calendar_day {
+    char day[11]; /* YYYY-MM-DD, the site's local date */
+    enum calendar_kind kind;
+};
+typedef int (*store_calendar_cb)(const struct calendar_day *d, void *ctx);
+/* Every listed day, ascending. */
+int store_calendar_list(struct store *s, store_calendar_cb cb, void *ctx);
+/* Replaces the calendar by days[0..n) in one transaction (-EINVAL: a bad day or kind, a day twice). */
+int store_calendar_set(struct store *s, const struct calendar_day *days, size_t n);
+/* What the calendar says of day: *ret_kind, or 0 when it does not list it. */
+int store_calendar_day(struct store *s, const char *day, int *ret_kind);
 
 #endif

@@ -131,6 +131,13 @@ struct store_ops {
     int (*device_relay)(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
     int (*device_event_add)(struct store *s, const char *device_id, int64_t at_ms,
                             const char *kind, const char *detail);
+    int (*device_events)(struct store *s, const char *device_id, const char *kind_prefix,
+                         size_t limit, store_event_cb cb, void *ctx);
+    int (*commands_of_device)(struct store *s, const char *device_id, size_t limit,
+                              store_command_cb cb, void *ctx);
+    int (*calendar_list)(struct store *s, store_calendar_cb cb, void *ctx);
+    int (*calendar_set)(struct store *s, const struct calendar_day *days, size_t n);
+    int (*calendar_day)(struct store *s, const char *day, int *ret_kind);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };

@@ -29,6 +29,8 @@ static const char *url;
 static struct store *st;
 
 #define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+/* The site clock at local minute m of a plain weekday. */
+#define AT(m) (&(struct cutoff_clock){.minute = (m)})
 #define T0_MS  INT64_C(1796079600000)
 
 static int64_t add_device(const char *name, bool online)
@@ -253,7 +255,7 @@ static void test_the_rules_cut_and_restore_by_the_balance(void **state)
 
     /* 5.00 yuan: under the cut-off level of 10.00 */
     recharge(pk, 500, "r1");
-    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS, 600), 0);
+    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS), 0);
     assert_int_equal(store_command_latest(st, "rule-1", "relay", &c), 0);
     assert_false(c.relay_on);
     assert_string_equal(c.actor, COMMANDS_ACTOR_CUTOFF);
@@ -261,17 +263,17 @@ static void test_the_rules_cut_and_restore_by_the_balance(void **state)
     char first[STORE_COMMAND_ID_MAX + 1];
     memcpy(first, c.id, sizeof(first));
     /* a second round asks nothing more */
-    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS + 500, 600), 0);
+    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS + 500), 0);
     assert_int_equal(store_command_latest(st, "rule-1", "relay", &c), 0);
     assert_string_equal(c.id, first);
 
     /* +5.50: 10.50 is not above 10.00 + the 1.00 margin; +1.00 more is */
     recharge(pk, 550, "r2");
-    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS + 1000, 600), 0);
+    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS + 1000), 0);
     assert_int_equal(store_command_latest(st, "rule-1", "relay", &c), 0);
     assert_string_equal(c.id, first);
     recharge(pk, 100, "r3");
-    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS + 2000, 600), 0);
+    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS + 2000), 0);
     assert_int_equal(store_command_latest(st, "rule-1", "relay", &c), 0);
     assert_true(c.relay_on);
     assert_string_equal(c.actor, COMMANDS_ACTOR_CUTOFF);
@@ -282,7 +284,7 @@ static void test_the_rules_cut_and_restore_by_the_balance(void **state)
     assert_int_equal(commands_relay_request(st, "rule-1", false, "op", "maintenance", T0_MS + 3000,
                                             COMMANDS_TTL_MS, op),
                      0);
-    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS + 4000, 600), 0);
+    assert_int_equal(commands_cutoff_round(st, &src, rules, T0_MS + 4000), 0);
     assert_int_equal(store_command_latest(st, "rule-1", "relay", &c), 0);
     assert_string_equal(c.id, op);
     commands_rules_free(rules);
@@ -300,7 +302,7 @@ static void test_no_cutoff_hours_and_protected_devices_keep_the_load(void **stat
     recharge(prot, 1, "q2");
     struct cutoff_settings_source protect = {protected_settings, NULL};
     /* a protected device at 0.01 is never cut */
-    assert_int_equal(commands_cutoff_round(st, &protect, rules, T0_MS, 600), 0);
+    assert_int_equal(commands_cutoff_round(st, &protect, rules, T0_MS), 0);
     assert_int_equal(store_command_latest(st, "prot-1", "relay", &c), -ENOENT);
     assert_int_equal(store_command_latest(st, "rule-2", "relay", &c), -ENOENT);
     commands_rules_free(rules);
@@ -311,15 +313,15 @@ static void test_no_cutoff_hours_and_protected_devices_keep_the_load(void **stat
                                 .low_balance_fen = 2000,
                                 .no_cutoff_from_min = 22 * 60,
                                 .no_cutoff_to_min = 6 * 60};
-    assert_int_equal(cutoff_decide(&s, 0, true, 23 * 60), CUTOFF_KEEP);
-    assert_int_equal(cutoff_decide(&s, 0, true, 3 * 60), CUTOFF_KEEP);
-    assert_int_equal(cutoff_decide(&s, 0, true, 6 * 60), CUTOFF_SWITCH_OFF);
-    assert_int_equal(cutoff_decide(&s, -500, true, 12 * 60), CUTOFF_SWITCH_OFF);
-    assert_int_equal(cutoff_decide(&s, 1, true, 12 * 60), CUTOFF_KEEP);
-    assert_int_equal(cutoff_decide(&s, 100, false, 12 * 60), CUTOFF_KEEP);
-    assert_int_equal(cutoff_decide(&s, 101, false, 12 * 60), CUTOFF_SWITCH_ON);
+    assert_int_equal(cutoff_decide(&s, 0, true, AT(23 * 60)), CUTOFF_KEEP);
+    assert_int_equal(cutoff_decide(&s, 0, true, AT(3 * 60)), CUTOFF_KEEP);
+    assert_int_equal(cutoff_decide(&s, 0, true, AT(6 * 60)), CUTOFF_SWITCH_OFF);
+    assert_int_equal(cutoff_decide(&s, -500, true, AT(12 * 60)), CUTOFF_SWITCH_OFF);
+    assert_int_equal(cutoff_decide(&s, 1, true, AT(12 * 60)), CUTOFF_KEEP);
+    assert_int_equal(cutoff_decide(&s, 100, false, AT(12 * 60)), CUTOFF_KEEP);
+    assert_int_equal(cutoff_decide(&s, 101, false, AT(12 * 60)), CUTOFF_SWITCH_ON);
     s.prepaid = false;
-    assert_int_equal(cutoff_decide(&s, -500, true, 12 * 60), CUTOFF_KEEP);
+    assert_int_equal(cutoff_decide(&s, -500, true, AT(12 * 60)), CUTOFF_KEEP);
     /* the low-balance alert: once per crossing, again only after rising above low + margin */
     s.prepaid = true;
     bool alerted = false;
