@@ -68,6 +68,42 @@ const inked = (page, selector) => page.$eval(`${selector} canvas`, (c) => {
   return n;
 });
 
+// Picks this month in the statement form and downloads it: checks the file's name, header
+// and total (the sum of its day lines) and that the page shows the same lines; answers the
+// text and the day lines as cells.
+async function downloadStatement(page, device) {
+  await page.waitForSelector('#statement-form', { timeout: WAIT_MS });
+  const month = await page.evaluate(() => {
+    const d = new Date();
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
+  });
+  assert.equal(await page.inputValue('#statement-month'), month);
+  const answer = page.waitForResponse((r) => r.url().includes(`/api/devices/${device}/statement?month=${month}`), { timeout: WAIT_MS });
+  const download = page.waitForEvent('download', { timeout: WAIT_MS });
+  await page.click('#statement-download');
+  const res = await answer;
+  assert.equal(res.status(), 200);
+  assert.match((await res.request().allHeaders()).authorization || '', /^Bearer /, 'the statement was fetched without the token');
+  const file = await download;
+  assert.equal(file.suggestedFilename(), `statement-${device}-${month}.csv`);
+  const text = await (async () => {
+    const chunks = [];
+    for await (const c of await file.createReadStream()) chunks.push(c);
+    return Buffer.concat(chunks).toString('utf8');
+  })();
+  const lines = text.split('\r\n');
+  assert.equal(lines.pop(), '', 'the CSV ends with CRLF');
+  assert.equal(lines[0], 'date,period,price,energy_kwh,cost');
+  const total = lines.at(-1).split(',');
+  assert.equal(total[0], 'total');
+  const days = lines.slice(1, -1).map((l) => l.split(','));
+  const fen = days.reduce((sum, d) => sum + Math.round(Number(d[4]) * 100), 0);
+  assert.equal(Math.round(Number(total[4]) * 100), fen, `the total ${total[4]} is not the sum of the days`);
+  await page.waitForSelector('#statement tbody tr.total', { timeout: WAIT_MS });
+  assert.equal(await page.locator('#statement tbody tr').count(), days.length + 1);
+  return { text, days };
+}
+
 async function login(page, user) {
   await page.goto(`${BASE}/`);
   await page.waitForURL(/\/login$/, { timeout: WAIT_MS });
@@ -179,6 +215,127 @@ async function desktop(browser) {
     await page.waitForFunction((s) => document.querySelector('#relay-state').textContent === s, shown, { timeout: WAIT_MS });
     if (relay === 'off') await shot(page, 'desktop-2b-relay-off');
   }
+  // The command history follows each switch without a reload: newest first, who and why.
+  await page.waitForFunction(() => {
+    const r = document.querySelector('#commands tbody tr');
+    return r?.dataset.state === 'done' && r.querySelector('[data-key="reason"]').textContent === 'browser test: relay on';
+  }, null, { timeout: WAIT_MS });
+  const commandRows = await page.$$eval('#commands tbody tr', (els) => els.slice(0, 2).map((e) =>
+    [e.dataset.state, ...['relay', 'state', 'actor', 'reason'].map((k) => e.querySelector(`[data-key="${k}"]`).textContent)]));
+  assert.deepEqual(commandRows, [['done', '合闸', '已执行', 'op', 'browser test: relay on'],
+    ['done', '断开（已断电）', '已执行', 'op', 'browser test: relay off']]);
+
+  // A tariff version from tomorrow's midnight (the browser's wall clock): the form sends it
+  // with the browser's offset, the version in force stays and the new one is listed as
+  // upcoming at that instant; the same start again is refused (409) and says so.
+  const tomorrow = await page.evaluate(() => {
+    const d = new Date();
+    d.setDate(d.getDate() + 1);
+    const p = (n) => String(n).padStart(2, '0');
+    const local = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T00:00`;
+    return { local, iso: new Date(local).toISOString() };
+  });
+  const tariffPut = page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/api/devices/meter-a/tariff'), { timeout: WAIT_MS });
+  await page.fill('#tariff-text', '00:00 0.5000 谷\n08:00 1.5000 峰');
+  await page.fill('#tariff-effective', tomorrow.local);
+  await page.click('#tariff-submit');
+  const sent = JSON.parse((await tariffPut).postData());
+  assert.match(sent.effective_from, /^\d{4}-\d{2}-\d{2}T00:00:00[+-]\d{2}:\d{2}$/, `effective_from sent: ${sent.effective_from}`);
+  assert.equal(new Date(sent.effective_from).toISOString(), tomorrow.iso);
+  await page.waitForSelector('#tariff-result .ok', { timeout: WAIT_MS });
+  await page.waitForSelector('#tariff-upcoming .tariff-version', { timeout: WAIT_MS });
+  assert.deepEqual(await page.$$eval('#tariff-upcoming .tariff-version', (els) => els.map((e) => e.dataset.from)), [tomorrow.iso]);
+  assert.match(await page.textContent('#tariff-upcoming .tariff-version tbody tr:nth-child(2)'), /08:00.*峰.*1\.5000/);
+  assert.match(await page.textContent('#tariff-periods tbody tr:nth-child(2)'), /08:00.*峰.*1\.2000/, 'the version in force changed');
+  await page.fill('#tariff-effective', tomorrow.local);
+  await page.click('#tariff-submit');
+  await page.waitForSelector('#tariff-result[data-status="409"] .error', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#tariff-result .error'), /被拒绝，电价未更改.*该生效时间已有电价版本/);
+  assert.equal(await page.locator('#tariff-upcoming .tariff-version').count(), 1);
+  await page.locator('#section-tariff').screenshot({ path: path.join(SHOTS, 'desktop-2c-tariff-upcoming-409.png') });
+  shots.push(path.join(SHOTS, 'desktop-2c-tariff-upcoming-409.png'));
+
+  // Billing settings: bad input is refused here with a message by each field and nothing is
+  // sent; good input is saved and reads back after a reload.
+  let billingPuts = 0;
+  page.on('request', (r) => { if (r.method() === 'PUT' && r.url().endsWith('/meter-a/billing')) billingPuts++; });
+  await page.waitForSelector('#billing-form', { timeout: WAIT_MS });
+  assert.equal(await page.inputValue('#billing-low_balance'), '20.00');
+  assert.equal(await page.inputValue('#billing-cutoff_at'), '0.00');
+  assert.equal(await page.isChecked('#billing-protected'), false);
+  assert.equal(await page.inputValue('#billing-no_cutoff_hours'), '');
+  assert.equal(await page.isChecked('#billing-no_cutoff_weekends'), false);
+  assert.equal(await page.isChecked('#billing-no_cutoff_holidays'), false);
+  await page.fill('#billing-low_balance', '12.345');
+  await page.fill('#billing-cutoff_at', '-abc');
+  await page.fill('#billing-no_cutoff_hours', '25:00-08:00');
+  await page.click('#billing-submit');
+  await page.waitForFunction(() => document.querySelector('#billing-low_balance-error').textContent !== '', null, { timeout: WAIT_MS });
+  assert.match(await page.textContent('#billing-low_balance-error'), /最多两位小数/);
+  assert.match(await page.textContent('#billing-cutoff_at-error'), /可为负数/);
+  assert.equal(await page.getAttribute('#billing-cutoff_at', 'aria-invalid'), 'true');
+  assert.match(await page.textContent('#billing-no_cutoff_hours-error'), /22:00-08:00/);
+  await page.waitForTimeout(300);
+  assert.equal(billingPuts, 0, 'bad billing settings were sent');
+  await shot(page, 'desktop-2d-billing-invalid');
+  await page.fill('#billing-low_balance', '30.50');
+  await page.fill('#billing-cutoff_at', '-5');
+  await page.check('#billing-protected');
+  await page.fill('#billing-no_cutoff_hours', '22:00-08:00');
+  await page.check('#billing-no_cutoff_weekends');
+  await page.click('#billing-submit');
+  await page.waitForSelector('#billing-result .ok', { timeout: WAIT_MS });
+  assert.equal(billingPuts, 1);
+  assert.equal(await page.textContent('#billing dd[data-key="low_balance"]'), '¥30.50');
+  assert.equal(await page.textContent('#billing dd[data-key="cutoff_at"]'), '¥-5.00');
+  assert.equal(await page.textContent('#billing dd[data-key="protected"]'), '是');
+  assert.equal(await page.textContent('#billing dd[data-key="no_cutoff_hours"]'), '22:00-08:00');
+  assert.equal(await page.textContent('#billing dd[data-key="no_cutoff_weekends"]'), '是');
+  assert.equal(await page.textContent('#billing dd[data-key="no_cutoff_holidays"]'), '否');
+  await page.reload();
+  await page.waitForSelector('#billing-form', { timeout: WAIT_MS });
+  assert.equal(await page.inputValue('#billing-low_balance'), '30.50');
+  assert.equal(await page.inputValue('#billing-cutoff_at'), '-5.00');
+  assert.equal(await page.isChecked('#billing-protected'), true);
+  assert.equal(await page.inputValue('#billing-no_cutoff_hours'), '22:00-08:00');
+  assert.equal(await page.isChecked('#billing-no_cutoff_weekends'), true);
+  assert.equal(await page.isChecked('#billing-no_cutoff_holidays'), false);
+
+  // Events: a warning level above the balance raises "balance low" within a round of the
+  // server's rules, and the list shows it without a reload; back down, "balance back up".
+  await page.fill('#billing-low_balance', '100000.00');
+  await page.click('#billing-submit');
+  await page.waitForSelector('#billing-result .ok', { timeout: WAIT_MS });
+  await page.waitForFunction(() => document.querySelector('#events tbody tr')?.dataset.kind === 'balance.low', null, { timeout: WAIT_MS });
+  assert.match(await page.textContent('#events tbody tr:first-child'), /余额不足.*at or below 100000\.00/);
+  await page.locator('#section-events').screenshot({ path: path.join(SHOTS, 'desktop-2f-events-low.png') });
+  shots.push(path.join(SHOTS, 'desktop-2f-events-low.png'));
+  await page.fill('#billing-low_balance', '30.50');
+  await page.click('#billing-submit');
+  await page.waitForSelector('#billing-result .ok', { timeout: WAIT_MS });
+  await page.waitForFunction(() => document.querySelector('#events tbody tr')?.dataset.kind === 'balance.ok', null, { timeout: WAIT_MS });
+  assert.match(await page.textContent('#events tbody tr:first-child'), /余额恢复.*back above 30\.50/);
+
+  // Payments: alice's paid order and her unpaid one, newest first.
+  await page.waitForSelector('#payments tbody tr', { timeout: WAIT_MS });
+  assert.deepEqual(await page.$$eval('#payments tbody tr', (els) => els.map((e) => [e.dataset.order, e.dataset.state])),
+    [[process.env.OPEN_ORDER, 'created'], [process.env.PAID_ORDER, 'paid']]);
+  const paidRow = `#payments tr[data-order="${process.env.PAID_ORDER}"]`;
+  assert.equal(await page.textContent(`${paidRow} [data-key="amount"]`), '50.00');
+  assert.equal(await page.textContent(`${paidRow} [data-key="state"]`), '已支付');
+  assert.notEqual(await page.textContent(`${paidRow} [data-key="paid_at"]`), '—');
+  assert.equal(await page.textContent(`#payments tr[data-order="${process.env.OPEN_ORDER}"] [data-key="paid_at"]`), '—');
+
+  // The month's statement: downloaded with the token (the file is the server's CSV), its
+  // lines shown; the total is the sum of the day lines.
+  const statement = await downloadStatement(page, 'meter-a');
+  assert.ok(statement.days.length > 0, `no charges in the statement: ${statement.text}`);
+  // Energy before the first tariff is billed at nothing, with no period.
+  for (const d of statement.days) assert.match(d.join(','), /^\d{4}-\d{2}-\d{2},(谷,0\.4000|峰,1\.2000|,0\.0000),\d+\.\d{6},\d+\.\d{2}$/);
+  assert.ok(statement.days.some((d) => d[1] !== ''), `nothing billed at the tariff: ${statement.text}`);
+  assert.match(await page.textContent('#statement tbody tr.total'), /合计/);
+  await page.locator('#section-statement').screenshot({ path: path.join(SHOTS, 'desktop-2e-statement.png') });
+  shots.push(path.join(SHOTS, 'desktop-2e-statement.png'));
 
   // Bind bob to meter-a, then take it away again.
   await page.fill('#bind-username', 'bob');
@@ -214,6 +371,21 @@ async function desktop(browser) {
   assert.equal(await page.textContent('#lang-switch'), '中文');
   await waitForSeries(page, '#live-chart', 3);
   await shot(page, 'desktop-4-device-english');
+  // The prepaid parts in English: the settings as saved, the payments, the statement.
+  assert.equal(await page.textContent('#section-billing h2'), 'Billing settings');
+  await page.waitForSelector('#billing-form', { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#billing dd[data-key="protected"]'), 'yes');
+  await page.fill('#billing-low_balance', '1.2.3');
+  await page.click('#billing-submit');
+  await page.waitForFunction(() => document.querySelector('#billing-low_balance-error').textContent !== '', null, { timeout: WAIT_MS });
+  assert.match(await page.textContent('#billing-low_balance-error'), /at most two decimals/);
+  await page.waitForSelector(`${paidRow} [data-key="state"]`, { timeout: WAIT_MS });
+  assert.equal(await page.textContent(`${paidRow} [data-key="state"]`), 'paid');
+  await downloadStatement(page, 'meter-a');
+  assert.deepEqual(await page.$$eval('#statement thead th', (els) => els.map((e) => e.textContent)),
+    ['Date', 'Period', 'Price (¥/kWh)', 'Energy (kWh)', 'Cost (¥)']);
+  await page.waitForSelector('#tariff-upcoming h4:text("Upcoming versions")', { timeout: WAIT_MS });
+  await shot(page, 'desktop-4b-prepaid-english');
 
   // Administration: the accounts, a new user, a new device owned by her (its secret shown once).
   await page.click('#nav-admin');
@@ -425,6 +597,19 @@ async function phone(browser) {
   assert.ok((await page.textContent('#relay-state')).length > 0);
   assert.equal(await page.locator('#relay-reason').count(), 0);
   assert.equal(await page.locator('#tariff-text').count(), 0);
+  // Her meter's billing settings as the operator saved them, read-only.
+  await page.waitForSelector('#billing dl', { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#billing dd[data-key="low_balance"]'), '¥30.50');
+  assert.equal(await page.locator('#billing-form').count(), 0);
+  // The relay commands without who asked and why; the events.
+  await page.waitForSelector('#commands tbody tr', { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#commands tbody tr:first-child [data-key="relay"]'), '合闸');
+  assert.equal(await page.locator('#commands [data-key="actor"], #commands [data-key="reason"]').count(), 0);
+  await page.waitForSelector('#events tr[data-kind="balance.low"]', { timeout: WAIT_MS });
+  // Her own orders, and the statement (downloaded with her token).
+  await page.waitForSelector('#payments tbody tr', { timeout: WAIT_MS });
+  assert.deepEqual(await page.$$eval('#payments tbody tr', (els) => els.map((e) => e.dataset.state)), ['created', 'paid']);
+  await downloadStatement(page, 'meter-a');
   await page.waitForSelector('#ledger table', { timeout: WAIT_MS });
   const pageOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(pageOverflow <= 0, `the device page is ${pageOverflow}px wider than the phone`);
@@ -434,6 +619,74 @@ async function phone(browser) {
   await page.waitForSelector('#section-live h2:text("Live")', { timeout: WAIT_MS });
   await waitForSeries(page, '#live-chart', 3);
   await shot(page, 'phone-3-device-english');
+  await context.close();
+}
+
+// The park's default tariff and calendar on the admin page. Last: the park's tariff bills
+// every meter without its own from then on.
+async function siteSettings(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  watch(page, 'site');
+  await login(page, 'op');
+  await page.click('#nav-admin');
+  await page.waitForSelector('#site-tariff p.muted', { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#site-tariff p.muted'), '暂无电价');
+  await page.fill('#site-tariff-text', '00:00 0.6000 平');
+  await page.click('#site-tariff-submit');
+  await page.waitForSelector('#site-tariff-periods tbody tr', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#site-tariff-periods tbody tr'), /00:00.*平.*0\.6000/);
+  const tomorrow = await page.evaluate(() => {
+    const d = new Date();
+    d.setDate(d.getDate() + 1);
+    const p = (n) => String(n).padStart(2, '0');
+    const local = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T06:30`;
+    return { local, iso: new Date(local).toISOString() };
+  });
+  await page.fill('#site-tariff-text', '00:00 0.3000 谷\n08:00 0.9000 峰');
+  await page.fill('#site-tariff-effective', tomorrow.local);
+  await page.click('#site-tariff-submit');
+  await page.waitForSelector('#site-tariff-upcoming .tariff-version', { timeout: WAIT_MS });
+  assert.deepEqual(await page.$$eval('#site-tariff-upcoming .tariff-version', (els) => els.map((e) => e.dataset.from)), [tomorrow.iso]);
+  // A start an hour ago is before what billing has charged the meters: refused (409).
+  const hourAgo = await page.evaluate(() => {
+    const d = new Date(Date.now() - 3600 * 1000);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  });
+  await page.fill('#site-tariff-effective', hourAgo);
+  await page.click('#site-tariff-submit');
+  await page.waitForSelector('#site-tariff-result[data-status="409"] .error', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#site-tariff-result .error'), /被拒绝，电价未更改：生效时间必须晚于已计费的最后一条读数/);
+  assert.equal(await page.locator('#site-tariff-upcoming .tariff-version').count(), 1);
+
+  // The calendar: a bad date is refused here; good ones are saved and read back.
+  await page.waitForSelector('#calendar-form', { timeout: WAIT_MS });
+  assert.equal(await page.inputValue('#calendar-holidays'), '');
+  await page.fill('#calendar-holidays', '2027-01-01\n2027-13-01');
+  await page.click('#calendar-submit');
+  await page.waitForSelector('#calendar-result .error', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#calendar-result .error'), /2027-13-01/);
+  await page.fill('#calendar-holidays', '2027-01-01\n2027-02-10\n2027-02-11');
+  await page.fill('#calendar-workdays', '2027-02-07');
+  await page.click('#calendar-submit');
+  await page.waitForSelector('#calendar-result .ok', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#calendar-result .ok'), /3 个节假日，1 个调休上班日/);
+  await shot(page, 'desktop-9-site-tariff-calendar');
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('#calendar-holidays')?.value !== '', null, { timeout: WAIT_MS });
+  assert.equal(await page.inputValue('#calendar-holidays'), '2027-01-01\n2027-02-10\n2027-02-11');
+  assert.equal(await page.inputValue('#calendar-workdays'), '2027-02-07');
+
+  // English.
+  await page.click('#lang-switch');
+  await page.waitForSelector('#section-site-tariff h2:text("Park default tariff")', { timeout: WAIT_MS });
+  await page.waitForSelector('#site-tariff-upcoming h4:text("Upcoming versions")', { timeout: WAIT_MS });
+  await page.fill('#calendar-workdays', 'someday');
+  await page.click('#calendar-submit');
+  await page.waitForSelector('#calendar-result .error', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#calendar-result .error'), /Not a date like 2027-01-01: someday/);
+  await shot(page, 'desktop-10-site-english');
   await context.close();
 }
 
@@ -449,6 +702,7 @@ try {
   await threePhase(browser);
   await threePhaseMeter(browser);
   await phone(browser);
+  await siteSettings(browser);
   assert.deepEqual(problems, [], 'page errors or policy violations');
 } catch (e) {
   failed = true;

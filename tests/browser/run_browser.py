@@ -1,6 +1,8 @@
 """The dashboard end to end: meter-server (SQLite) serving the built web files, two simulated
 meters publishing through the fixture's mosquitto, a three-phase meter whose readings are
-uploaded over HTTP with its secret, and Chromium driven by dashboard.mjs.
+uploaded over HTTP with its secret, and Chromium driven by dashboard.mjs. alice has paid for
+meter-a through the WeChat Pay stand-in (one order paid, one left unpaid) so the payments
+list has orders in both states.
 
 Before the browser runs, the static file serving is checked over plain HTTP: content types,
 caching headers, conditional requests, the app-route fallback and refused paths.
@@ -9,6 +11,7 @@ import http.client as httpclient
 import json
 import math
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -17,7 +20,13 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from harness import (ARTIFACTS, IntegrationTest, Meter, Server, bearer, http, main,  # noqa: E402
-                     new_database, services_env, wait_until)
+                     new_database, services_env, wait_until, write_secret_file)
+from wechat_standin import Standin, code_for  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from wxpay_standin import APPID, WxpayStandin  # noqa: E402
+
+os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WEB_ROOT = os.environ.get("WEB_ROOT", "")
@@ -95,7 +104,18 @@ class Dashboard(IntegrationTest):
             raise AssertionError(f"{CHROMIUM} is missing (scripts/deps.sh installs the chromium package)")
         env = services_env()
         db = new_database("sqlite", "dashboard", cls.workdir)
+        # WeChat login and WeChat Pay stand-ins, so alice can pay for her meter.
+        app_secret = "appsecret" + secrets.token_hex(16)
+        secret_file = write_secret_file(os.path.join(cls.workdir, "wechat.secret"), app_secret + "\n")
+        cls.login_wx = Standin(APPID, app_secret).start()
+        keydir = os.path.join(cls.workdir, "wxpay-keys")
+        os.makedirs(keydir)
+        cls.wx = WxpayStandin(keydir).start()
         cls.srv = cls.track(Server(cls.workdir, db, env["MQTT_URL"], extra_args=["--web-root", WEB_ROOT]))
+        cls.srv.extra += ["--wechat-appid", APPID, "--wechat-secret-file", secret_file,
+                          "--wechat-api-base", cls.login_wx.base]
+        for k, v in cls.wx.options(cls.srv.url("/api/payments/wechat/notify")).items():
+            cls.srv.extra += ["--" + k.replace("_", "-"), v]
         cls.srv.migrate()
         for name, role in USERS.items():
             cls.srv.add_user(name, role, f"{name}-password")
@@ -116,9 +136,34 @@ class Dashboard(IntegrationTest):
         r = http("POST", cls.srv.url("/api/device/data"), seed, headers=bearer(cls.srv.secrets[METER_3P]))
         assert r.status == 200 and r.json()["stored"] == len(seed), f"three-phase upload: {r}"
         tok = cls.srv.login("op", "op-password")
+        cls.pay_for_meter_a()
         for dev in ("meter-a", "meter-b", METER_T3):
             wait_until(lambda d=dev: len(http("GET", cls.srv.url(f"/api/device/data/{d}?limit=3"), token=tok).json()) >= 3,
                        30, interval=0.5, what=f"readings of {dev}")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.wx.stop()
+        cls.login_wx.stop()
+        super().tearDownClass()
+
+    @classmethod
+    def pay_for_meter_a(cls):
+        """alice links her account to WeChat, pays 50.00 for meter-a and places a 20.00 order
+        she never pays."""
+        alice = cls.srv.login("alice", "alice-password")
+        r = http("POST", cls.srv.url("/api/me/wechat"), {"code": code_for("oAliceBrowser_01")}, token=alice)
+        assert r.status in (200, 201), f"linking alice to WeChat: {r}"
+        orders = []
+        for amount in ("50.00", "20.00"):
+            r = http("POST", cls.srv.url("/api/devices/meter-a/payments"), {"amount": amount}, token=alice)
+            assert r.status == 201, f"order of {amount}: {r}"
+            orders.append(r.json()["out_trade_no"])
+        status, _ = cls.wx.pay_and_notify(orders[0])
+        assert status in (200, 204), f"payment notification answered {status}"
+        r = http("GET", cls.srv.url(f"/api/devices/meter-a/payments/{orders[0]}"), token=alice)
+        assert r.status == 200 and r.json()["state"] == "paid", f"the paid order: {r}"
+        cls.orders = orders
 
     def test_static_files_are_served_with_caching_headers(self):
         status, h, body = raw_get(self.srv.port, "/")
@@ -174,7 +219,8 @@ class Dashboard(IntegrationTest):
         os.makedirs(shots, exist_ok=True)
         env = dict(os.environ, BASE_URL=self.srv.base, CHROMIUM=CHROMIUM, SCREENSHOTS=shots,
                    METER_3P=METER_3P, METER_T3=METER_T3, METER_3P_SECRET=self.srv.secrets[METER_3P],
-                   METER_3P_NEXT=json.dumps(three_phase_reading(SEED_MINUTES + 2, None, scale=1.2)))
+                   METER_3P_NEXT=json.dumps(three_phase_reading(SEED_MINUTES + 2, None, scale=1.2)),
+                   PAID_ORDER=self.orders[0], OPEN_ORDER=self.orders[1])
         r = subprocess.run(["node", os.path.join(HERE, "dashboard.mjs")], env=env, timeout=150)
         self.assertEqual(r.returncode, 0, "the browser test failed (its output is above)")
 

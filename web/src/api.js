@@ -52,6 +52,35 @@ export async function api(method, path, { body, query, headers } = {}) {
   return data;
 }
 
+// A file the API answers (a CSV statement): fetched with the token like every call, as
+// {blob, filename} (the name from Content-Disposition, else the path's last part). An error
+// answer is JSON and becomes an ApiError.
+export async function download(path, query) {
+  const q = new URLSearchParams(query).toString();
+  const headers = {};
+  const token = session.token();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res;
+  try {
+    res = await fetch(q ? `${path}?${q}` : path, { headers });
+  } catch (e) {
+    throw new ApiError(0, e.message || String(e));
+  }
+  if (!res.ok) {
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      message = (await res.json()).message || message;
+    } catch {
+      // not JSON: keep the status line
+    }
+    const err = new ApiError(res.status, message);
+    if (res.status === 401 && token) onUnauthorized(err);
+    throw err;
+  }
+  const m = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+  return { blob: await res.blob(), filename: m ? m[1] : path.split('/').pop() };
+}
+
 const enc = encodeURIComponent;
 
 export const Api = {
@@ -80,5 +109,16 @@ export const Api = {
   relay: (id, relay, reason) => api('POST', `/api/devices/${enc(id)}/relay`, { body: { state: relay, reason } }),
   command: (id, cid) => api('GET', `/api/devices/${enc(id)}/commands/${enc(cid)}`),
   tariff: (id) => api('GET', `/api/devices/${enc(id)}/tariff`),
-  setTariff: (id, periods) => api('PUT', `/api/devices/${enc(id)}/tariff`, { body: { periods } }),
+  setTariff: (id, periods, effective_from) =>
+    api('PUT', `/api/devices/${enc(id)}/tariff`, { body: { periods, effective_from } }),
+  siteTariff: () => api('GET', '/api/site/tariff'),
+  setSiteTariff: (periods, effective_from) => api('PUT', '/api/site/tariff', { body: { periods, effective_from } }),
+  billing: (id) => api('GET', `/api/devices/${enc(id)}/billing`),
+  setBilling: (id, settings) => api('PUT', `/api/devices/${enc(id)}/billing`, { body: settings }),
+  commands: (id, limit = 20) => api('GET', `/api/devices/${enc(id)}/commands`, { query: { limit } }),
+  events: (id, limit = 20) => api('GET', `/api/devices/${enc(id)}/events`, { query: { limit } }),
+  payments: (id, limit = 20) => api('GET', `/api/devices/${enc(id)}/payments`, { query: { limit } }),
+  statement: (id, month) => download(`/api/devices/${enc(id)}/statement`, { month }),
+  calendar: () => api('GET', '/api/site/calendar'),
+  setCalendar: (holidays, workdays) => api('PUT', '/api/site/calendar', { body: { holidays, workdays } }),
 };

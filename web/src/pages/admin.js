@@ -1,10 +1,12 @@
 // Operators and admins: the accounts (and creating one), adding a device (its secret is
-// shown once), and the ingest counters.
+// shown once), the ingest counters, the park's default tariff and its calendar.
 import { Api } from '../api.js';
 import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
 import { dateTime } from '../format.js';
 import { session } from '../session.js';
+import { tariffView } from '../sections/tariff.js';
+import { calendarView } from '../sections/calendar.js';
 
 export function adminPage(main) {
   const users = h('div', { class: 'table-wrap', id: 'users' });
@@ -64,12 +66,20 @@ export function adminPage(main) {
   h('label', { for: 'new-device-owner' }, t('admin.owner')), owner,
   h('button', { type: 'submit' }, t('admin.create')), devResult);
 
+  const siteTariff = h('div');
+  const calendar = h('div');
   fill(main, h('h1', {}, t('admin.title')),
     h('div', { class: 'columns' },
       h('section', { class: 'card' }, h('h2', {}, t('admin.users')), usersStatus, users),
       h('section', { class: 'card' }, userForm),
       h('section', { class: 'card' }, devForm),
-      h('section', { class: 'card' }, h('h2', {}, t('admin.stats')), stats)));
+      h('section', { class: 'card' }, h('h2', {}, t('admin.stats')), stats),
+      h('section', { class: 'card', id: 'section-site-tariff' }, h('h2', {}, t('admin.site_tariff')), siteTariff),
+      h('section', { class: 'card', id: 'section-calendar' }, h('h2', {}, t('admin.calendar')), calendar)));
+  const cleanups = [
+    tariffView(siteTariff, { prefix: 'site-tariff', staff: true, load: Api.siteTariff, save: Api.setSiteTariff }),
+    calendarView(calendar),
+  ];
   loadUsers();
   // The counters as "group.name" rows: mqtt.messages, http.uploads, uptime_s, ...
   Api.stats().then((s) => {
@@ -82,5 +92,6 @@ export function adminPage(main) {
     .catch((err) => { if (!stopped) fill(stats, errorBox(apiMessage(err))); });
   return () => {
     stopped = true;
+    for (const c of cleanups) c();
   };
 }

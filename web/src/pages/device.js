@@ -15,6 +15,12 @@ import { bindingsSection } from '../sections/bindings.js';
 import { capturesSection } from '../sections/captures.js';
 import { phasesSection } from '../sections/phases.js';
 import { prepaidSection } from '../sections/prepaid.js';
+import { commandsSection } from '../sections/commands.js';
+import { eventsSection } from '../sections/events.js';
+import { tariffSection } from '../sections/tariff.js';
+import { billingSettingsSection } from '../sections/billing_settings.js';
+import { paymentsSection } from '../sections/payments.js';
+import { statementSection } from '../sections/statement.js';
 import { isThreePhase } from '../threephase.js';
 
 export function devicePage(main, { params }) {
@@ -73,10 +79,14 @@ export function devicePage(main, { params }) {
       return;
     }
     if (stopped) return;
-    const ctx = { id, detail, reloadHead, onDetail, staff: session.isStaff() };
+    // The bus carries the sections' news to each other ('command': a relay command changed
+    // state; 'billing': the billing settings were saved).
+    const ctx = { id, detail, reloadHead, onDetail, staff: session.isStaff(), bus: new EventTarget() };
     const sections = [
       [liveSection, 'live'], [historySection, 'history'], [energySection, 'energy'],
-      [prepaidSection, 'prepaid'], [ledgerSection, 'ledger'],
+      [prepaidSection, 'prepaid'], [commandsSection, 'commands'], [eventsSection, 'events'],
+      [tariffSection, 'tariff'], [billingSettingsSection, 'billing'],
+      [ledgerSection, 'ledger'], [paymentsSection, 'payments'], [statementSection, 'statement'],
       ctx.staff && [bindingsSection, 'bindings'],
       [capturesSection, 'captures'],
     ].filter(Boolean);
