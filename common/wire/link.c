@@ -161,8 +161,16 @@ void link_server_init(struct link *l, const uint8_t nonce[LINK_NONCE_LEN], uint1
 {
     init_common(l, LINK_SERVER, LINK_S_WAIT_HELLO);
     memcpy(l->nonce_s, nonce, LINK_NONCE_LEN);
-    l->heartbeat_s = heartbeat_s ? heartbeat_s : 1;
+    /* WELCOME must satisfy its reader: 1 <= heartbeat < idle. */
+    l->heartbeat_s = heartbeat_s == 0 ? 1 : heartbeat_s == UINT16_MAX ? UINT16_MAX - 1 : heartbeat_s;
     l->idle_s = idle_s > l->heartbeat_s ? idle_s : (uint16_t)(l->heartbeat_s + 1);
+}
+
+int64_t link_timeout_ms(const struct link *l)
+{
+    if (l->state == LINK_S_OPEN)
+        return (int64_t)l->idle_s * 1000;
+    return LINK_HANDSHAKE_TIMEOUT_MS;
 }
 
 bool link_idle(const struct link *l)

@@ -150,7 +150,11 @@ enum link_state {
     LINK_S_CLOSED,          /* both: after an error, a CLOSE received or sent */
 };
 
-/* One connection. Plain data: zero it only through the init functions. */
+/*
+ * One connection: about 300 bytes, plus the receive buffer while a frame is
+ * partly in (link_release() frees it between frames). Plain data: set it up
+ * only through the init functions.
+ */
 struct link {
     enum link_role role;
     enum link_state state;
@@ -226,6 +230,14 @@ int link_server_accept(struct link *l, const uint8_t *hash, struct dynbuf *out);
  */
 int link_feed(struct link *l, const void *data, size_t len, int64_t now_ms, size_t *ret_used,
               struct link_frame *ret_frame, struct dynbuf *out);
+
+/*
+ * How long the link may stay silent (ms since the last bytes received, or
+ * since the connection was made) before its owner drops it: the handshake's
+ * LINK_HANDSHAKE_TIMEOUT_MS until the session is open, then the idle
+ * timeout WELCOME announced (the server's own, or the one the client read).
+ */
+int64_t link_timeout_ms(const struct link *l);
 
 /* Whether no partial frame is buffered (an idle connection); link_release() then frees the buffer. */
 bool link_idle(const struct link *l);

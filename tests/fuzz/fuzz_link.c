@@ -112,7 +112,7 @@ static void check_ack(const struct link_frame *f)
     }
 }
 
-/* Reads the bytes as they come, cut by the step; returns the frames' count. */
+/* Reads the bytes as they come, cut by the step, checking each event. */
 static void read_all(struct link *l, const uint8_t *data, size_t size, size_t step)
 {
     struct dynbuf out, upload;

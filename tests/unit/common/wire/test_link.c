@@ -785,6 +785,30 @@ static void test_an_idle_link_holds_no_buffer(void **state)
     pair_free(&p);
 }
 
+/* A gateway holds one per terminal: thousands of them must stay small. */
+static void test_a_link_is_small_and_times_out_by_its_state(void **state)
+{
+    (void)state;
+    assert_true(sizeof(struct link) <= 320);
+    struct pair p;
+    pair_open(&p, hash);
+    assert_int_equal(link_timeout_ms(&p.s), LINK_HANDSHAKE_TIMEOUT_MS);
+    assert_int_equal(link_timeout_ms(&p.c), LINK_HANDSHAKE_TIMEOUT_MS);
+    pair_finish(&p);
+    assert_int_equal(link_timeout_ms(&p.s), EXAMPLE_IDLE_S * 1000);
+    assert_int_equal(link_timeout_ms(&p.c), EXAMPLE_IDLE_S * 1000);
+    pair_free(&p);
+
+    /* WELCOME's values are always ones a client accepts. */
+    static const uint8_t ns[] = EXAMPLE_NONCE_S;
+    struct link s;
+    link_server_init(&s, ns, 0, 0);
+    assert_true(s.heartbeat_s >= 1 && s.idle_s > s.heartbeat_s);
+    link_server_init(&s, ns, UINT16_MAX, UINT16_MAX);
+    assert_true(s.heartbeat_s >= 1 && s.idle_s > s.heartbeat_s);
+    link_free(&s);
+}
+
 static void test_names_cover_every_error_and_reason(void **state)
 {
     (void)state;
@@ -817,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_a_recorded_handshake_cannot_be_replayed),
         cmocka_unit_test(test_limits_are_enforced_on_sending),
         cmocka_unit_test(test_an_idle_link_holds_no_buffer),
+        cmocka_unit_test(test_a_link_is_small_and_times_out_by_its_state),
         cmocka_unit_test(test_names_cover_every_error_and_reason),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
