@@ -12,10 +12,10 @@ _Static_assert(LINK_FRAME_MAX - 2 <= UINT16_MAX, "the length field holds any fra
 _Static_assert(LINK_DEVICE_ID_MAX <= UINT8_MAX, "HELLO's id length is one byte");
 _Static_assert(2 + 2 * LINK_ACK_RANGES_MAX * 16 <= LINK_PAYLOAD_MAX, "a full ACK fits a frame");
 _Static_assert(LINK_CHUNKS_MAX <= UINT16_MAX, "chunk indexes are u16");
-_Static_assert((uint64_t)LINK_CHUNK_DATA_MAX * LINK_CHUNKS_MAX <= UINT32_MAX, "totals are u32");
+_Static_assert((uint64_t)LINK_CHUNK_DATA_MAX *LINK_CHUNKS_MAX <= UINT32_MAX, "totals are u32");
 
-#define HELLO_MIN    (LINK_NONCE_LEN + 1 + 1)
-#define WELCOME_LEN  (LINK_PROOF_LEN + 8 + 2 + 2)
+#define HELLO_MIN     (LINK_NONCE_LEN + 1 + 1)
+#define WELCOME_LEN   (LINK_PROOF_LEN + 8 + 2 + 2)
 #define HEARTBEAT_LEN 8
 
 /* --- bytes ---------------------------------------------------------------------------------- */
@@ -74,25 +74,37 @@ uint32_t link_crc32(const void *data, size_t len)
 const char *link_type_name(unsigned type)
 {
     switch (type) {
-    case LINK_HELLO: return "hello";
-    case LINK_CHALLENGE: return "challenge";
-    case LINK_RESPONSE: return "response";
-    case LINK_WELCOME: return "welcome";
-    case LINK_HEARTBEAT: return "heartbeat";
-    case LINK_TELEMETRY: return "telemetry";
-    case LINK_ACK: return "ack";
-    case LINK_CAPTURE: return "capture";
-    case LINK_COMMAND: return "command";
-    case LINK_REPLY: return "reply";
-    case LINK_CLOSE: return "close";
-    default: return NULL;
+    case LINK_HELLO:
+        return "hello";
+    case LINK_CHALLENGE:
+        return "challenge";
+    case LINK_RESPONSE:
+        return "response";
+    case LINK_WELCOME:
+        return "welcome";
+    case LINK_HEARTBEAT:
+        return "heartbeat";
+    case LINK_TELEMETRY:
+        return "telemetry";
+    case LINK_ACK:
+        return "ack";
+    case LINK_CAPTURE:
+        return "capture";
+    case LINK_COMMAND:
+        return "command";
+    case LINK_REPLY:
+        return "reply";
+    case LINK_CLOSE:
+        return "close";
+    default:
+        return NULL;
     }
 }
 
 static const char *const error_names[LINK_E_COUNT] = {
-    "bad_length", "oversized", "bad_crc",  "bad_version", "unknown_type",
-    "out_of_order", "bad_mac", "replayed", "counter_gap", "bad_payload",
-    "auth_failed", "closed",   "counter_exhausted", "no_memory", "bad_state",
+    "bad_length",   "oversized", "bad_crc",           "bad_version", "unknown_type",
+    "out_of_order", "bad_mac",   "replayed",          "counter_gap", "bad_payload",
+    "auth_failed",  "closed",    "counter_exhausted", "no_memory",   "bad_state",
 };
 
 const char *link_error_name(int err)
@@ -103,28 +115,42 @@ const char *link_error_name(int err)
 enum link_reason link_error_reason(int err)
 {
     switch (err) {
-    case LINK_E_LENGTH: return LINK_R_LENGTH;
-    case LINK_E_OVERSIZE: return LINK_R_OVERSIZE;
-    case LINK_E_CRC: return LINK_R_CRC;
-    case LINK_E_VERSION: return LINK_R_VERSION;
-    case LINK_E_TYPE: return LINK_R_TYPE;
-    case LINK_E_ORDER: return LINK_R_ORDER;
-    case LINK_E_MAC: return LINK_R_MAC;
-    case LINK_E_REPLAY: return LINK_R_REPLAY;
-    case LINK_E_GAP: return LINK_R_GAP;
-    case LINK_E_PAYLOAD: return LINK_R_PAYLOAD;
-    case LINK_E_AUTH: return LINK_R_AUTH;
-    case LINK_E_EXHAUSTED: return LINK_R_EXHAUSTED;
-    case LINK_E_CLOSED: return LINK_R_NORMAL;
-    default: return LINK_R_INTERNAL;
+    case LINK_E_LENGTH:
+        return LINK_R_LENGTH;
+    case LINK_E_OVERSIZE:
+        return LINK_R_OVERSIZE;
+    case LINK_E_CRC:
+        return LINK_R_CRC;
+    case LINK_E_VERSION:
+        return LINK_R_VERSION;
+    case LINK_E_TYPE:
+        return LINK_R_TYPE;
+    case LINK_E_ORDER:
+        return LINK_R_ORDER;
+    case LINK_E_MAC:
+        return LINK_R_MAC;
+    case LINK_E_REPLAY:
+        return LINK_R_REPLAY;
+    case LINK_E_GAP:
+        return LINK_R_GAP;
+    case LINK_E_PAYLOAD:
+        return LINK_R_PAYLOAD;
+    case LINK_E_AUTH:
+        return LINK_R_AUTH;
+    case LINK_E_EXHAUSTED:
+        return LINK_R_EXHAUSTED;
+    case LINK_E_CLOSED:
+        return LINK_R_NORMAL;
+    default:
+        return LINK_R_INTERNAL;
     }
 }
 
 static const char *const reason_names[LINK_R_MAX + 1] = {
-    "normal",      "shutdown",     "idle_timeout", "handshake_timeout", "auth_failed",
-    "bad_length",  "oversized",    "bad_crc",      "bad_version",       "unknown_type",
-    "out_of_order", "bad_mac",     "replayed",     "counter_gap",       "bad_payload",
-    "counter_exhausted", "replaced", "busy",       "internal",
+    "normal",    "shutdown",    "idle_timeout", "handshake_timeout", "auth_failed",  "bad_length",
+    "oversized", "bad_crc",     "bad_version",  "unknown_type",      "out_of_order", "bad_mac",
+    "replayed",  "counter_gap", "bad_payload",  "counter_exhausted", "replaced",     "busy",
+    "internal",
 };
 
 const char *link_reason_name(unsigned reason)
@@ -162,7 +188,9 @@ void link_server_init(struct link *l, const uint8_t nonce[LINK_NONCE_LEN], uint1
     init_common(l, LINK_SERVER, LINK_S_WAIT_HELLO);
     memcpy(l->nonce_s, nonce, LINK_NONCE_LEN);
     /* WELCOME must satisfy its reader: 1 <= heartbeat < idle. */
-    l->heartbeat_s = heartbeat_s == 0 ? 1 : heartbeat_s == UINT16_MAX ? UINT16_MAX - 1 : heartbeat_s;
+    l->heartbeat_s = heartbeat_s == 0            ? 1
+                     : heartbeat_s == UINT16_MAX ? UINT16_MAX - 1
+                                                 : heartbeat_s;
     l->idle_s = idle_s > l->heartbeat_s ? idle_s : (uint16_t)(l->heartbeat_s + 1);
 }
 
@@ -278,7 +306,8 @@ int link_send(struct link *l, enum link_type type, const void *payload, size_t l
         return LINK_E_STATE;
     switch (type) {
     case LINK_HEARTBEAT:
-    case LINK_CLOSE: break;
+    case LINK_CLOSE:
+        break;
     case LINK_TELEMETRY:
     case LINK_CAPTURE:
     case LINK_REPLY:
@@ -290,7 +319,8 @@ int link_send(struct link *l, enum link_type type, const void *payload, size_t l
         if (l->role != LINK_SERVER)
             return LINK_E_STATE;
         break;
-    default: return LINK_E_STATE;
+    default:
+        return LINK_E_STATE;
     }
     if (l->tx_counter == UINT32_MAX)
         return LINK_E_EXHAUSTED;
@@ -554,13 +584,17 @@ static bool session_type_ok(enum link_role role, unsigned type)
 {
     switch (type) {
     case LINK_HEARTBEAT:
-    case LINK_CLOSE: return true;
+    case LINK_CLOSE:
+        return true;
     case LINK_TELEMETRY:
     case LINK_CAPTURE:
-    case LINK_REPLY: return role == LINK_SERVER;
+    case LINK_REPLY:
+        return role == LINK_SERVER;
     case LINK_ACK:
-    case LINK_COMMAND: return role == LINK_CLIENT;
-    default: return false;
+    case LINK_COMMAND:
+        return role == LINK_CLIENT;
+    default:
+        return false;
     }
 }
 
@@ -570,11 +604,16 @@ static bool handshake_type_ok(enum link_state st, unsigned type)
     if (type == LINK_CLOSE)
         return true;
     switch (st) {
-    case LINK_S_WAIT_HELLO: return type == LINK_HELLO;
-    case LINK_S_WAIT_RESPONSE: return type == LINK_RESPONSE;
-    case LINK_S_WAIT_CHALLENGE: return type == LINK_CHALLENGE;
-    case LINK_S_WAIT_WELCOME: return type == LINK_WELCOME;
-    default: return false; /* CLIENT_START, NEED_KEY: nothing may come yet */
+    case LINK_S_WAIT_HELLO:
+        return type == LINK_HELLO;
+    case LINK_S_WAIT_RESPONSE:
+        return type == LINK_RESPONSE;
+    case LINK_S_WAIT_CHALLENGE:
+        return type == LINK_CHALLENGE;
+    case LINK_S_WAIT_WELCOME:
+        return type == LINK_WELCOME;
+    default:
+        return false; /* CLIENT_START, NEED_KEY: nothing may come yet */
     }
 }
 
@@ -582,10 +621,12 @@ static bool handshake_type_ok(enum link_state st, unsigned type)
 static bool payload_ok(const struct link_frame *f)
 {
     switch (f->type) {
-    case LINK_HEARTBEAT: return f->len == HEARTBEAT_LEN;
+    case LINK_HEARTBEAT:
+        return f->len == HEARTBEAT_LEN;
     case LINK_TELEMETRY:
     case LINK_COMMAND:
-    case LINK_REPLY: return f->len >= 2; /* the smallest JSON object, {} */
+    case LINK_REPLY:
+        return f->len >= 2; /* the smallest JSON object, {} */
     case LINK_ACK: {
         size_t ns = f->len >= 2 ? f->payload[0] : 0, nr = f->len >= 2 ? f->payload[1] : 0;
         return f->len >= 2 && ns >= 1 && ns <= LINK_ACK_RANGES_MAX && nr <= LINK_ACK_RANGES_MAX &&
@@ -600,7 +641,8 @@ static bool payload_ok(const struct link_frame *f)
         char text[LINK_CLOSE_TEXT_MAX + 1];
         return link_parse_close(f, &reason, text) == 0;
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -632,8 +674,7 @@ static void open_session(struct link *l)
 }
 
 /* One handshake frame f (checked: CRC, version, type for the state). */
-static int handshake(struct link *l, const struct link_frame *f, int64_t now_ms,
-                     struct dynbuf *out)
+static int handshake(struct link *l, const struct link_frame *f, int64_t now_ms, struct dynbuf *out)
 {
     uint8_t proof[LINK_PROOF_LEN];
     switch (f->type) {
@@ -693,13 +734,13 @@ static int handshake(struct link *l, const struct link_frame *f, int64_t now_ms,
         open_session(l);
         return LINK_EV_OPEN;
     }
-    default: return LINK_E_ORDER;
+    default:
+        return LINK_E_ORDER;
     }
 }
 
 /* A whole frame in l->rx: every check, then the handshake or the caller. */
-static int process(struct link *l, int64_t now_ms, struct link_frame *ret_frame,
-                   struct dynbuf *out)
+static int process(struct link *l, int64_t now_ms, struct link_frame *ret_frame, struct dynbuf *out)
 {
     const uint8_t *p = (const uint8_t *)l->rx.buf;
     size_t n = l->rx.len;
@@ -710,7 +751,8 @@ static int process(struct link *l, int64_t now_ms, struct link_frame *ret_frame,
     unsigned type = p[3];
     if (!link_type_name(type))
         return LINK_E_TYPE;
-    struct link_frame f = {.type = (uint8_t)type, .counter = get32(p + 4), .payload = p + LINK_HEADER_LEN};
+    struct link_frame f = {
+        .type = (uint8_t)type, .counter = get32(p + 4), .payload = p + LINK_HEADER_LEN};
     if (l->rx_keyed) {
         if (!session_type_ok(l->role, type))
             return LINK_E_ORDER;

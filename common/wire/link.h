@@ -53,9 +53,9 @@
 #define LINK_PROOF_LEN   32
 #define LINK_PAYLOAD_MAX 4096 /* bytes of payload in one frame */
 /* The largest frame on the wire, and the smallest (a handshake frame without payload). */
-#define LINK_FRAME_MAX (LINK_HEADER_LEN + LINK_PAYLOAD_MAX + LINK_MAC_LEN + LINK_CRC_LEN)
-#define LINK_FRAME_MIN (LINK_HEADER_LEN + LINK_CRC_LEN)
-#define LINK_DEVICE_ID_MAX 64 /* the ids of topic.h: 1..64 of A-Z a-z 0-9 _ - . : */
+#define LINK_FRAME_MAX      (LINK_HEADER_LEN + LINK_PAYLOAD_MAX + LINK_MAC_LEN + LINK_CRC_LEN)
+#define LINK_FRAME_MIN      (LINK_HEADER_LEN + LINK_CRC_LEN)
+#define LINK_DEVICE_ID_MAX  64 /* the ids of topic.h: 1..64 of A-Z a-z 0-9 _ - . : */
 #define LINK_CLOSE_TEXT_MAX 64
 /* Ranges of each kind one ACK frame holds (ack.h's rules, fewer of them). */
 #define LINK_ACK_RANGES_MAX 64
@@ -65,9 +65,9 @@
 #define LINK_CHUNKS_MAX     16384
 #define LINK_CAPTURE_MAX    ((uint32_t)LINK_CHUNK_DATA_MAX * LINK_CHUNKS_MAX)
 /* The timing the server announces in WELCOME unless told otherwise. */
-#define LINK_HEARTBEAT_S_DEFAULT    30
-#define LINK_IDLE_S_DEFAULT         90
-#define LINK_HANDSHAKE_TIMEOUT_MS   10000 /* from accept to WELCOME sent */
+#define LINK_HEARTBEAT_S_DEFAULT  30
+#define LINK_IDLE_S_DEFAULT       90
+#define LINK_HANDSHAKE_TIMEOUT_MS 10000 /* from accept to WELCOME sent */
 
 enum link_type {
     LINK_HELLO = 0x01,     /* c->s, handshake */
@@ -110,11 +110,11 @@ const char *link_error_name(int err);
 
 /* Close reasons (CLOSE's first byte). */
 enum link_reason {
-    LINK_R_NORMAL = 0x00,      /* goodbye */
-    LINK_R_SHUTDOWN = 0x01,    /* the sender is stopping */
-    LINK_R_IDLE = 0x02,        /* nothing received within the idle timeout */
+    LINK_R_NORMAL = 0x00,   /* goodbye */
+    LINK_R_SHUTDOWN = 0x01, /* the sender is stopping */
+    LINK_R_IDLE = 0x02,     /* nothing received within the idle timeout */
     LINK_R_HANDSHAKE_TIMEOUT = 0x03,
-    LINK_R_AUTH = 0x04,        /* proof wrong or device unknown */
+    LINK_R_AUTH = 0x04, /* proof wrong or device unknown */
     LINK_R_LENGTH = 0x05,
     LINK_R_OVERSIZE = 0x06,
     LINK_R_CRC = 0x07,
@@ -126,9 +126,9 @@ enum link_reason {
     LINK_R_GAP = 0x0d,
     LINK_R_PAYLOAD = 0x0e,
     LINK_R_EXHAUSTED = 0x0f,
-    LINK_R_REPLACED = 0x10,    /* a newer connection of the same device took over */
-    LINK_R_BUSY = 0x11,        /* the server is at its connection limit */
-    LINK_R_INTERNAL = 0x12,    /* the sender failed (out of memory, database) */
+    LINK_R_REPLACED = 0x10, /* a newer connection of the same device took over */
+    LINK_R_BUSY = 0x11,     /* the server is at its connection limit */
+    LINK_R_INTERNAL = 0x12, /* the sender failed (out of memory, database) */
 };
 #define LINK_R_MAX 0x12
 
@@ -140,14 +140,14 @@ const char *link_reason_name(unsigned reason);
 enum link_role { LINK_CLIENT, LINK_SERVER };
 
 enum link_state {
-    LINK_S_CLIENT_START,    /* client: HELLO not written yet */
-    LINK_S_WAIT_CHALLENGE,  /* client */
-    LINK_S_WAIT_WELCOME,    /* client */
-    LINK_S_WAIT_HELLO,      /* server */
-    LINK_S_NEED_KEY,        /* server: HELLO read, link_server_accept() due */
-    LINK_S_WAIT_RESPONSE,   /* server */
-    LINK_S_OPEN,            /* both: session frames */
-    LINK_S_CLOSED,          /* both: after an error, a CLOSE received or sent */
+    LINK_S_CLIENT_START,   /* client: HELLO not written yet */
+    LINK_S_WAIT_CHALLENGE, /* client */
+    LINK_S_WAIT_WELCOME,   /* client */
+    LINK_S_WAIT_HELLO,     /* server */
+    LINK_S_NEED_KEY,       /* server: HELLO read, link_server_accept() due */
+    LINK_S_WAIT_RESPONSE,  /* server */
+    LINK_S_OPEN,           /* both: session frames */
+    LINK_S_CLOSED,         /* both: after an error, a CLOSE received or sent */
 };
 
 /*
@@ -167,7 +167,7 @@ struct link {
     bool unknown_device;            /* server: accepted with no key, refuses the RESPONSE */
     bool tx_keyed, rx_keyed;        /* this side's frames (the peer's) carry a MAC */
     bool close_sent;
-    bool rx_done;                   /* rx holds a frame already handed out */
+    bool rx_done; /* rx holds a frame already handed out */
     /* WELCOME's values: the server's, or what the client received. */
     int64_t server_time_ms;
     uint16_t heartbeat_s, idle_s;
@@ -239,7 +239,8 @@ int link_feed(struct link *l, const void *data, size_t len, int64_t now_ms, size
  */
 int64_t link_timeout_ms(const struct link *l);
 
-/* Whether no partial frame is buffered (an idle connection); link_release() then frees the buffer. */
+/* Whether no partial frame is buffered (an idle connection); link_release() then frees the buffer.
+ */
 bool link_idle(const struct link *l);
 void link_release(struct link *l);
 
@@ -336,7 +337,8 @@ int link_upload_add(struct link_upload *u, const struct link_chunk *c, struct dy
 
 /* --- the frame's checksum, for tests and tools ----------------------------------------------- */
 
-/* CRC-32/ISO-HDLC (poly 0x04C11DB7 reflected, init and xorout 0xFFFFFFFF; "123456789" -> 0xCBF43926). */
+/* CRC-32/ISO-HDLC (poly 0x04C11DB7 reflected, init and xorout 0xFFFFFFFF; "123456789" ->
+ * 0xCBF43926). */
 uint32_t link_crc32(const void *data, size_t len);
 
 #endif

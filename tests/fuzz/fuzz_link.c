@@ -88,13 +88,17 @@ static bool may_receive(const struct link *l, unsigned type)
 {
     switch (type) {
     case LINK_HEARTBEAT:
-    case LINK_CLOSE: return true;
+    case LINK_CLOSE:
+        return true;
     case LINK_TELEMETRY:
     case LINK_CAPTURE:
-    case LINK_REPLY: return l->role == LINK_SERVER;
+    case LINK_REPLY:
+        return l->role == LINK_SERVER;
     case LINK_ACK:
-    case LINK_COMMAND: return l->role == LINK_CLIENT;
-    default: return false;
+    case LINK_COMMAND:
+        return l->role == LINK_CLIENT;
+    default:
+        return false;
     }
 }
 
@@ -213,7 +217,8 @@ static void bare(struct dynbuf *b, uint8_t type, const uint8_t *p, size_t n)
 {
     if (n > LINK_PAYLOAD_MAX)
         n = LINK_PAYLOAD_MAX;
-    uint8_t head[LINK_HEADER_LEN] = {(uint8_t)((n + 10) >> 8), (uint8_t)(n + 10), LINK_VERSION, type};
+    uint8_t head[LINK_HEADER_LEN] = {(uint8_t)((n + 10) >> 8), (uint8_t)(n + 10), LINK_VERSION,
+                                     type};
     size_t start = b->len;
     if (dynbuf_add(b, head, sizeof(head)) || dynbuf_add(b, p, n))
         return;

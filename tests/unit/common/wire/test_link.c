@@ -193,9 +193,8 @@ static void test_the_worked_example_is_the_documented_bytes(void **state)
     assert_int_equal(c.heartbeat_s, EXAMPLE_HEARTBEAT_S);
     assert_int_equal(c.idle_s, EXAMPLE_IDLE_S);
 
-    assert_int_equal(link_send(&c, LINK_TELEMETRY, EXAMPLE_TELEMETRY, strlen(EXAMPLE_TELEMETRY),
-                               &c_out),
-                     0);
+    assert_int_equal(
+        link_send(&c, LINK_TELEMETRY, EXAMPLE_TELEMETRY, strlen(EXAMPLE_TELEMETRY), &c_out), 0);
     assert_hex(&c_out, EXAMPLE_TELEMETRY_FRAME);
     assert_int_equal(feed(&s, c_out.buf, c_out.len, 0, &s_out, got, 4), 1);
     assert_int_equal(got[0].ev, LINK_EV_FRAME);
@@ -229,9 +228,8 @@ static void test_every_session_frame_type_arrives_intact(void **state)
     /* Client to server: heartbeat, telemetry, reply, close. */
     const char *reply = "{\"id\":\"r1\",\"cmd\":\"capture\",\"status\":\"ok\",\"ts\":1}";
     assert_int_equal(link_send_heartbeat(&p.c, 1234, &p.c_out), 0);
-    assert_int_equal(link_send(&p.c, LINK_TELEMETRY, EXAMPLE_TELEMETRY,
-                               strlen(EXAMPLE_TELEMETRY), &p.c_out),
-                     0);
+    assert_int_equal(
+        link_send(&p.c, LINK_TELEMETRY, EXAMPLE_TELEMETRY, strlen(EXAMPLE_TELEMETRY), &p.c_out), 0);
     assert_int_equal(link_send(&p.c, LINK_REPLY, reply, strlen(reply), &p.c_out), 0);
     /* All three in one read. */
     assert_int_equal(feed(&p.s, p.c_out.buf, p.c_out.len, 0, &p.s_out, got, 8), 3);
@@ -446,9 +444,9 @@ static void one_frame(struct pair *p, uint8_t *frame, size_t *len)
 {
     pair_open(p, hash);
     pair_finish(p);
-    assert_int_equal(link_send(&p->c, LINK_TELEMETRY, EXAMPLE_TELEMETRY,
-                               strlen(EXAMPLE_TELEMETRY), &p->c_out),
-                     0);
+    assert_int_equal(
+        link_send(&p->c, LINK_TELEMETRY, EXAMPLE_TELEMETRY, strlen(EXAMPLE_TELEMETRY), &p->c_out),
+        0);
     memcpy(frame, p->c_out.buf, p->c_out.len);
     *len = p->c_out.len;
     dynbuf_reset(&p->c_out);
