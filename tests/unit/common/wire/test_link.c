@@ -780,6 +780,11 @@ static void test_an_idle_link_holds_no_buffer(void **state)
     assert_true(link_idle(&p.s));
     link_release(&p.s);
     assert_null(p.s.rx.buf);
+    /* ... and takes the next frame as before. */
+    dynbuf_reset(&p.c_out);
+    assert_int_equal(link_send_heartbeat(&p.c, 2, &p.c_out), 0);
+    assert_int_equal(feed(&p.s, p.c_out.buf, p.c_out.len, 3, &p.s_out, got, 1), 1);
+    assert_int_equal(got[0].counter, 2);
     pair_free(&p);
 }
 
