@@ -10,6 +10,11 @@
 static const char label_password[] = "smartmeter mqtt password v1";
 static const char label_check[] = "smartmeter mqtt password check v1";
 static const char label_signing[] = "smartmeter signing key v1";
+static const char label_link[] = "smartmeter link key v1";
+static const char label_link_client[] = "smartmeter link client v1";
+static const char label_link_server[] = "smartmeter link server v1";
+static const char label_link_c2s[] = "smartmeter link c2s v1";
+static const char label_link_s2c[] = "smartmeter link s2c v1";
 static const char tail_head[] = ",\"sig\":\"";
 
 _Static_assert(SIGN_HASH_LEN >= crypto_generichash_KEYBYTES_MIN, "H keys BLAKE2b");
@@ -147,4 +152,60 @@ int sign_check(const struct sign_key *key, const char *topic, const void *payloa
 void sign_key_wipe(struct sign_key *key)
 {
     sodium_memzero(key, sizeof(*key));
+}
+
+/* --- the terminal link ---------------------------------------------------------------------- */
+
+_Static_assert(SIGN_LINK_MAC_LEN >= crypto_generichash_BYTES_MIN, "BLAKE2b's shortest output");
+
+void sign_link_key(const uint8_t hash[SIGN_HASH_LEN], struct sign_key *ret)
+{
+    derive(hash, label_link, ret->bytes, sizeof(ret->bytes));
+}
+
+/* BLAKE2b-256(key kl, label || nc || ns || extra). */
+static void link_hash(const struct sign_key *kl, const char *label,
+                      const uint8_t nc[SIGN_LINK_NONCE_LEN], const uint8_t ns[SIGN_LINK_NONCE_LEN],
+                      const void *extra, size_t extra_len, uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, kl->bytes, sizeof(kl->bytes), 32);
+    crypto_generichash_update(&st, (const unsigned char *)label, strlen(label));
+    crypto_generichash_update(&st, nc, SIGN_LINK_NONCE_LEN);
+    crypto_generichash_update(&st, ns, SIGN_LINK_NONCE_LEN);
+    if (extra_len)
+        crypto_generichash_update(&st, extra, extra_len);
+    crypto_generichash_final(&st, out, 32);
+    sodium_memzero(&st, sizeof(st));
+}
+
+void sign_link_proof(const struct sign_key *kl, bool server, const uint8_t nc[SIGN_LINK_NONCE_LEN],
+                     const uint8_t ns[SIGN_LINK_NONCE_LEN], const void *extra, size_t extra_len,
+                     uint8_t ret[SIGN_LINK_PROOF_LEN])
+{
+    link_hash(kl, server ? label_link_server : label_link_client, nc, ns, extra, extra_len, ret);
+}
+
+void sign_link_session(const struct sign_key *kl, const uint8_t nc[SIGN_LINK_NONCE_LEN],
+                       const uint8_t ns[SIGN_LINK_NONCE_LEN], struct sign_key *ret_c2s,
+                       struct sign_key *ret_s2c)
+{
+    link_hash(kl, label_link_c2s, nc, ns, NULL, 0, ret_c2s->bytes);
+    link_hash(kl, label_link_s2c, nc, ns, NULL, 0, ret_s2c->bytes);
+}
+
+void sign_link_mac(const struct sign_key *k, const void *data, size_t len,
+                   uint8_t ret[SIGN_LINK_MAC_LEN])
+{
+    crypto_generichash(ret, SIGN_LINK_MAC_LEN, data, len, k->bytes, sizeof(k->bytes));
+}
+
+bool sign_equal(const void *a, const void *b, size_t len)
+{
+    return sodium_memcmp(a, b, len) == 0;
+}
+
+void sign_random(void *buf, size_t len)
+{
+    randombytes_buf(buf, len);
 }

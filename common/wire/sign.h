@@ -10,6 +10,7 @@
  *   password = hex(BLAKE2b-256(key H, "smartmeter mqtt password v1"))
  *   K        = BLAKE2b-256(key H, "smartmeter signing key v1")
  *   check    = hex(BLAKE2b-128(key H, "smartmeter mqtt password check v1"))
+ *   KL       = BLAKE2b-256(key H, "smartmeter link key v1")     the terminal link's key
  *
  * so the server derives everything from its database alone (which is
  * therefore as secret as the devices' credentials), and the meter from its
@@ -28,6 +29,7 @@
 #ifndef SMARTMETER_WIRE_SIGN_H
 #define SMARTMETER_WIRE_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -90,5 +92,42 @@ int sign_check(const struct sign_key *key, const char *topic, const void *payloa
 
 /* Wipes a key. */
 void sign_key_wipe(struct sign_key *key);
+
+/*
+ * The terminal link (link.h, docs/terminal-protocol.md). With Nc and Ns the
+ * client's and the server's nonces of one connection:
+ *
+ *   client proof = BLAKE2b-256(key KL, "smartmeter link client v1" || Nc || Ns)
+ *   server proof = BLAKE2b-256(key KL, "smartmeter link server v1" || Nc || Ns || extra)
+ *   K_c2s        = BLAKE2b-256(key KL, "smartmeter link c2s v1" || Nc || Ns)
+ *   K_s2c        = BLAKE2b-256(key KL, "smartmeter link s2c v1" || Nc || Ns)
+ *   frame MAC    = BLAKE2b-128(key K_c2s or K_s2c, the frame's bytes before it)
+ */
+#define SIGN_LINK_NONCE_LEN 16
+#define SIGN_LINK_PROOF_LEN 32
+#define SIGN_LINK_MAC_LEN   16
+
+/* KL, the link key, from H. */
+void sign_link_key(const uint8_t hash[SIGN_HASH_LEN], struct sign_key *ret);
+
+/* A proof of holding KL: the client's (extra must be empty) or the server's. */
+void sign_link_proof(const struct sign_key *kl, bool server, const uint8_t nc[SIGN_LINK_NONCE_LEN],
+                     const uint8_t ns[SIGN_LINK_NONCE_LEN], const void *extra, size_t extra_len,
+                     uint8_t ret[SIGN_LINK_PROOF_LEN]);
+
+/* The session's two keys, one per direction. */
+void sign_link_session(const struct sign_key *kl, const uint8_t nc[SIGN_LINK_NONCE_LEN],
+                       const uint8_t ns[SIGN_LINK_NONCE_LEN], struct sign_key *ret_c2s,
+                       struct sign_key *ret_s2c);
+
+/* A frame's MAC: keyed BLAKE2b-128 of data[0..len). */
+void sign_link_mac(const struct sign_key *k, const void *data, size_t len,
+                   uint8_t ret[SIGN_LINK_MAC_LEN]);
+
+/* Whether a[0..len) equals b[0..len), in time independent of the contents. */
+bool sign_equal(const void *a, const void *b, size_t len);
+
+/* len bytes from the system's cryptographic random source (nonces). */
+void sign_random(void *buf, size_t len);
 
 #endif
