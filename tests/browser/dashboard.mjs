@@ -602,8 +602,9 @@ async function phone(browser) {
   assert.equal(await page.textContent('#billing dd[data-key="low_balance"]'), '¥30.50');
   assert.equal(await page.locator('#billing-form').count(), 0);
   // The relay commands without who asked and why; the events.
-  await page.waitForSelector('#commands tbody tr', { timeout: WAIT_MS });
-  assert.equal(await page.textContent('#commands tbody tr:first-child [data-key="relay"]'), '合闸');
+  // (captures are commands too: the newest relay command is the one to look at)
+  await page.waitForSelector('#commands tbody tr[data-cmd="relay"]', { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#commands tbody tr[data-cmd="relay"] [data-key="relay"]'), '合闸');
   assert.equal(await page.locator('#commands [data-key="actor"], #commands [data-key="reason"]').count(), 0);
   await page.waitForSelector('#events tr[data-kind="balance.low"]', { timeout: WAIT_MS });
   // Her own orders, and the statement (downloaded with her token).

@@ -166,6 +166,12 @@ class MqttAuth(IntegrationTest):
         self.assertIn('"status":"online"', msgs[0])
 
     def test_05_F1c_a_forged_capture_answer_completes_nothing(self):
+        # The command service sends to meters that are online: auth-c says it is, with its own
+        # credentials (it runs no meterd here).
+        mqtt_publish(self.url, "meters/auth-c/status",
+                     json.dumps({"status": "online", "boot": 1, "ts": iso_now()}),
+                     auth=device_auth("auth-c", self.secrets["auth-c"]))
+        wait_until(lambda: self.status("auth-c") == "online", 10, what="auth-c online")
         # The request id leaks (read by the tools account, standing for anything that shows
         # it); the answer comes from another meter's credentials.
         cmds = self.watch(["meters/auth-c/cmd"])

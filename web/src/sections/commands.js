@@ -30,7 +30,7 @@ export function commandsSection(el, { id, bus }) {
           who && h('th', {}, t('commands.actor')), who && h('th', {}, t('commands.reason')),
           h('th', { class: 'wide-only' }, t('commands.sent')), h('th', { class: 'num wide-only' }, t('commands.sends')),
           h('th', { class: 'wide-only' }, t('commands.finished')))),
-        h('tbody', {}, r.commands.map((c) => h('tr', { dataset: { command: c.command_id, state: c.state } },
+        h('tbody', {}, r.commands.map((c) => h('tr', { dataset: { command: c.command_id, cmd: c.cmd, state: c.state } },
           h('td', {}, dateTime(c.created_at)), h('td', { dataset: { key: 'relay' } }, c.relay ? t(`relay.${c.relay}`) : c.cmd),
           h('td', { dataset: { key: 'state' }, class: `command-${c.state}` }, t(`command.${c.state}`), c.message ? h('div', { class: 'muted small' }, c.message) : null),
           who && h('td', { dataset: { key: 'actor' } }, c.actor === 'rule:cutoff' ? t('commands.rule') : (c.actor ?? '—')),
