@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api_query.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "static.h"
@@ -292,6 +293,37 @@ int api_device_for_caller(struct api_call *c, const char *device_id, struct devi
     if (r)
         return api_store_error(c, r);
     return 0;
+}
+
+int api_query_limit(struct api_call *c, int64_t def, int64_t *ret)
+{
+    const char *ls = http_query(c->req, "limit");
+    *ret = def;
+    if (ls && api_parse_count(ls, 1, 1000, ret))
+        return api_error(c, 400, "limit must be an integer from 1 to 1000");
+    return 0;
+}
+
+void api_device_list_answer(struct api_call *c, const char *key, int64_t default_limit,
+                            api_list_fill fill)
+{
+    struct device_rec dev;
+    int64_t limit;
+    if (api_device_for_caller(c, c->params[0], &dev) || api_query_limit(c, default_limit, &limit))
+        return;
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", dev.device_id);
+    jsonw_key(&w, key);
+    jsonw_arr_begin(&w);
+    int r = api_store_result(c, fill(c, &dev, (size_t)limit, &w));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_arr_end(&w);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
 }
 
 void api_write_reading(struct jsonw *w, const struct reading *r)

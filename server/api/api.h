@@ -92,6 +92,18 @@ int api_body_strings(struct api_call *c, json_t *obj, const char *name1, size_t 
  * users the ones bound to them. Answers 404 and returns -1 otherwise.
  */
 int api_device_for_caller(struct api_call *c, const char *device_id, struct device_rec *ret);
+/* The "limit" query parameter, 1..1000, def when absent: 0 with *ret, or -1 after answering 400. */
+int api_query_limit(struct api_call *c, int64_t def, int64_t *ret);
+/*
+ * GET /api/devices/:id/<key>: a device's list, newest first. Answers
+ * {"status":"success","device_id":...,"<key>":[...]} where fill() writes the
+ * elements into w (at most limit of them; 0, or a store error, then answered
+ * as api_store_error answers it); 404 and 400 for the device and the limit.
+ */
+typedef int (*api_list_fill)(struct api_call *c, const struct device_rec *dev, size_t limit,
+                             struct jsonw *w);
+void api_device_list_answer(struct api_call *c, const char *key, int64_t default_limit,
+                            api_list_fill fill);
 
 static inline bool api_is_staff(const struct api_call *c)
 {

@@ -104,12 +104,9 @@ void api_ledger(struct api_call *c)
     struct device_rec dev;
     if (api_device_for_caller(c, c->params[0], &dev))
         return;
-    int64_t limit = 100;
-    const char *ls = http_query(c->req, "limit");
-    if (ls && api_parse_count(ls, 1, 1000, &limit)) {
-        api_error(c, 400, "limit must be an integer from 1 to 1000");
+    int64_t limit;
+    if (api_query_limit(c, 100, &limit))
         return;
-    }
     struct jsonw w;
     api_success(c, 200, &w);
     jsonw_kstr(&w, "device_id", dev.device_id);

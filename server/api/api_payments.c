@@ -153,33 +153,17 @@ static int write_listed(const struct payment_rec *p, void *ctx)
     return 0;
 }
 
-void api_payments_list(struct api_call *c)
+static int fill_payments(struct api_call *c, const struct device_rec *dev, size_t limit,
+                         struct jsonw *w)
 {
-    struct device_rec dev;
-    if (api_device_for_caller(c, c->params[0], &dev))
-        return;
-    int64_t limit = 100;
-    const char *ls = http_query(c->req, "limit");
-    if (ls && api_parse_count(ls, 1, 1000, &limit)) {
-        api_error(c, 400, "limit must be an integer from 1 to 1000");
-        return;
-    }
     /* A tenant sees their own orders; operators and admins every order of the device. */
     int64_t only = api_is_staff(c) ? 0 : c->user.id;
-    struct jsonw w;
-    api_success(c, 200, &w);
-    jsonw_kstr(&w, "device_id", dev.device_id);
-    jsonw_key(&w, "payments");
-    jsonw_arr_begin(&w);
-    int r = api_store_result(
-        c, store_payments_of_device(c->store, dev.id, only, (size_t)limit, write_listed, &w));
-    if (r) {
-        api_store_error(c, r);
-        return;
-    }
-    jsonw_arr_end(&w);
-    jsonw_obj_end(&w);
-    api_json_done(c, &w);
+    return store_payments_of_device(c->store, dev->id, only, limit, write_listed, w);
+}
+
+void api_payments_list(struct api_call *c)
+{
+    api_device_list_answer(c, "payments", 100, fill_payments);
 }
 
 void api_payment_get(struct api_call *c)

@@ -10,7 +10,6 @@
 #include <jansson.h>
 
 #include "api.h"
-#include "api_query.h"
 #include "app.h"
 #include "commands.h"
 #include "log.h"
@@ -138,30 +137,14 @@ static int write_listed(const struct command_rec *cmd, void *arg)
     return 0;
 }
 
+static int fill_commands(struct api_call *c, const struct device_rec *dev, size_t limit,
+                         struct jsonw *w)
+{
+    struct list_ctx l = {c, w};
+    return store_commands_of_device(c->store, dev->device_id, limit, write_listed, &l);
+}
+
 void api_commands_list(struct api_call *c)
 {
-    struct device_rec dev;
-    if (api_device_for_caller(c, c->params[0], &dev))
-        return;
-    int64_t limit = 50;
-    const char *ls = http_query(c->req, "limit");
-    if (ls && api_parse_count(ls, 1, 1000, &limit)) {
-        api_error(c, 400, "limit must be an integer from 1 to 1000");
-        return;
-    }
-    struct jsonw w;
-    api_success(c, 200, &w);
-    jsonw_kstr(&w, "device_id", dev.device_id);
-    jsonw_key(&w, "commands");
-    jsonw_arr_begin(&w);
-    struct list_ctx l = {c, &w};
-    int r = api_store_result(
-        c, store_commands_of_device(c->store, dev.device_id, (size_t)limit, write_listed, &l));
-    if (r) {
-        api_store_error(c, r);
-        return;
-    }
-    jsonw_arr_end(&w);
-    jsonw_obj_end(&w);
-    api_json_done(c, &w);
+    api_device_list_answer(c, "commands", 50, fill_commands);
 }

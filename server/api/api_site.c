@@ -9,7 +9,6 @@
 #include <jansson.h>
 
 #include "api.h"
-#include "api_query.h"
 
 static int write_day(const struct calendar_day *d, void *ctx)
 {
@@ -134,29 +133,13 @@ static int write_event(const struct device_event *e, void *ctx)
     return 0;
 }
 
+static int fill_events(struct api_call *c, const struct device_rec *dev, size_t limit,
+                       struct jsonw *w)
+{
+    return store_device_events(c->store, dev->device_id, NULL, limit, write_event, w);
+}
+
 void api_device_events(struct api_call *c)
 {
-    struct device_rec dev;
-    if (api_device_for_caller(c, c->params[0], &dev))
-        return;
-    int64_t limit = 50;
-    const char *ls = http_query(c->req, "limit");
-    if (ls && api_parse_count(ls, 1, 1000, &limit)) {
-        api_error(c, 400, "limit must be an integer from 1 to 1000");
-        return;
-    }
-    struct jsonw w;
-    api_success(c, 200, &w);
-    jsonw_kstr(&w, "device_id", dev.device_id);
-    jsonw_key(&w, "events");
-    jsonw_arr_begin(&w);
-    int r = api_store_result(
-        c, store_device_events(c->store, dev.device_id, NULL, (size_t)limit, write_event, &w));
-    if (r) {
-        api_store_error(c, r);
-        return;
-    }
-    jsonw_arr_end(&w);
-    jsonw_obj_end(&w);
-    api_json_done(c, &w);
+    api_device_list_answer(c, "events", 50, fill_events);
 }
