@@ -147,6 +147,10 @@ void sitetime_format_month(int64_t ms, char out[8])
 int sitetime_parse_day(const char *s, int64_t *ret_ms)
 {
     int y, m, d, n = 0;
+    /* Exactly YYYY-MM-DD: sscanf alone would take " 1" or "+1" for a month. */
+    for (int k = 0; s[k] && k < 10; k++)
+        if (k == 4 || k == 7 ? s[k] != '-' : s[k] < '0' || s[k] > '9')
+            return -EINVAL;
     if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || y < 2000 ||
         y > 2199 || m < 1 || m > 12 || d < 1)
         return -EINVAL;

@@ -750,11 +750,6 @@ int store_calendar_list(struct store *s, store_calendar_cb cb, void *ctx)
 static bool calendar_day_ok(const char *d)
 {
     int64_t ms;
-    if (strlen(d) != 10)
-        return false;
-    for (int k = 0; k < 10; k++)
-        if (k == 4 || k == 7 ? d[k] != '-' : d[k] < '0' || d[k] > '9')
-            return false;
     return sitetime_parse_day(d, &ms) == 0;
 }
 

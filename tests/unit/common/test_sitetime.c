@@ -99,6 +99,8 @@ static void test_parse_day(void **state)
     assert_int_equal(ms, utc("2026-02-28T00:00:00Z"));
     assert_int_equal(sitetime_parse_day("2026-02-30", &ms), -EINVAL);
     assert_int_equal(sitetime_parse_day("2026-2-3", &ms), -EINVAL);
+    assert_int_equal(sitetime_parse_day("2026- 2-03", &ms), -EINVAL); /* sscanf alone took it */
+    assert_int_equal(sitetime_parse_day("2026-+2-03", &ms), -EINVAL);
     assert_int_equal(sitetime_parse_day("2026-02-28x", &ms), -EINVAL);
     assert_int_equal(sitetime_parse_day("1999-12-31", &ms), -EINVAL);
 }
