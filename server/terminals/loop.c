@@ -110,7 +110,7 @@ void term_session_opened(struct terminals *t, struct conn *c)
     c->since_ms = time_mono_ms();
     atomic_fetch_add(&t->c.opened, 1);
     atomic_fetch_add(&t->c.sessions, 1);
-    c->status_due = !term_set_status(t, c->link.device_id, true);
+    term_status_post(t->status, c->link.device_id, true, time_now_ms());
 }
 
 
@@ -216,9 +216,7 @@ void term_close(struct terminals *t, struct conn *c, int reason, bool peer, cons
         pthread_mutex_lock(&t->lock);
         table_del(t, c);
         pthread_mutex_unlock(&t->lock);
-        /* At shutdown only while time allows (the devices show online until they return). */
-        if (!atomic_load(&t->stopping) || time_mono_ms() < t->stop_status_until)
-            (void)term_set_status(t, c->link.device_id, false);
+        term_status_post(t->status, c->link.device_id, false, time_now_ms());
     }
     if (c->session) {
         list_del(&t->sessions, c);
@@ -359,19 +357,10 @@ static int64_t expire(struct terminals *t, int64_t now)
     return wait < 1 ? 1 : wait;
 }
 
-/* Statuses the database could not take when the session opened. */
-static void retry_statuses(struct terminals *t)
-{
-    for (struct conn *c = t->sessions.head; c; c = c->next)
-        if (c->status_due && !c->dead)
-            c->status_due = !term_set_status(t, c->link.device_id, true);
-}
-
 static void *loop_main(void *arg)
 {
     struct terminals *t = arg;
     struct epoll_event evs[MAX_EVENTS];
-    int64_t last_retry = time_mono_ms();
     int64_t wait = 1000;
     while (!atomic_load(&t->stopping)) {
         int n = epoll_wait(t->epoll_fd, evs, MAX_EVENTS, (int)wait);
@@ -402,15 +391,10 @@ static void *loop_main(void *arg)
             epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, t->listen_fd, &ev);
             t->listen_paused_until = 0;
         }
-        if (now - last_retry >= 1000) {
-            retry_statuses(t);
-            last_retry = now;
-        }
         wait = expire(t, now);
         free_dead(t);
     }
-    /* Shutdown: every link gets CLOSE shutdown; statuses only while time allows. */
-    t->stop_status_until = time_mono_ms() + STOP_STATUS_MS;
+    /* Shutdown: every link gets CLOSE shutdown (the status thread stores what time allows). */
     while (t->handshaking.head)
         term_close(t, t->handshaking.head, LINK_R_SHUTDOWN, false, NULL);
     while (t->sessions.head)
@@ -510,6 +494,12 @@ int terminals_start(const struct terminals_options *o, struct terminals **ret, c
         goto fail;
     }
     ingest_set_writer(t->ing, o->writer);
+    r = term_status_start(&o->db, &o->limits, o->stats, (size_t)t->max_connections * 4 + 1024,
+                          &t->status);
+    if (r) {
+        snprintf(err, errlen, "terminals: cannot start the status thread: %s", strerror(-r));
+        goto fail;
+    }
     r = listen_on(o->listen, &t->listen_fd, &t->port, err, errlen);
     if (r)
         goto fail;
@@ -552,6 +542,8 @@ void terminals_stop(struct terminals *t)
     (void)!write(t->wake_fd, &one, sizeof(one));
     pthread_join(t->thread, NULL);
     t->started = false;
+    term_status_stop(t->status, STOP_STATUS_MS); /* the offline statuses the closes posted */
+    t->status = NULL;
 }
 
 void terminals_free(struct terminals *t)
@@ -559,6 +551,8 @@ void terminals_free(struct terminals *t)
     if (!t)
         return;
     terminals_stop(t);
+    term_status_stop(t->status, 0); /* a start that failed after it */
+    t->status = NULL;
     term_inbox_clear(t);
     if (t->listen_fd >= 0)
         close(t->listen_fd);

@@ -11,23 +11,9 @@
 #include "ingest.h"
 #include "log.h"
 #include "sign.h"
-#include "status.h"
 #include "terminals_internal.h"
 #include "timeutil.h"
 #include "topic.h"
-
-bool term_set_status(struct terminals *t, const char *device_id, bool online)
-{
-    char topic[TOPIC_MAX];
-    struct dynbuf b;
-    if (topic_build(topic, device_id, TOPIC_STATUS))
-        return true; /* cannot happen: the link checked the id */
-    dynbuf_init(&b, 256);
-    bool ok = status_encode(online, 0, time_now_ms(), &b) == 0 &&
-              ingest_message(t->ing, topic, b.buf, b.len) == INGEST_DONE;
-    dynbuf_free(&b);
-    return ok;
-}
 
 /* Gives one message to ingest on device's leaf topic. false: the database is unavailable. */
 static bool ingest(struct terminals *t, struct conn *c, enum topic_leaf leaf, const void *p,

@@ -30,7 +30,6 @@ struct conn {
     bool in_table;  /* the device table points here (an open session) */
     bool want_out;  /* EPOLLOUT armed */
     bool reading;   /* EPOLLIN armed */
-    bool status_due; /* the device's online status is still to be stored */
     bool session;    /* in the session list (the handshake is done) */
     bool discarding; /* a capture over the limit is being read and dropped */
     uint16_t discard_next, discard_count;
@@ -75,12 +74,12 @@ struct terminals {
     unsigned n_conns;
     size_t capture_max;
     struct ingest *ing;
+    struct term_status *status; /* stores the devices' online/offline (status.c) */
     struct server_counters *stats;
     pthread_t thread;
     bool started;
     atomic_bool stopping;
     int64_t listen_paused_until; /* accept() ran out of descriptors: wait a moment */
-    int64_t stop_status_until;   /* at shutdown: offline statuses stored until then */
     struct conn_list handshaking, sessions, dead;
     /* The device table: device id -> its open session; written by the loop under lock. */
     pthread_mutex_t lock;
@@ -121,8 +120,19 @@ struct conn *term_table_find(struct terminals *t, const char *device_id);
 int term_received(struct terminals *t, struct conn *c, const uint8_t *data, size_t len,
                   int64_t now_mono_ms);
 
-/* Stores the device's status; false when the database could not take it (try later). */
-bool term_set_status(struct terminals *t, const char *device_id, bool online);
+/* --- status.c ----------------------------------------------------------------------------- */
+
+struct term_status;
+
+/* Starts the thread that stores statuses (at most max queued). 0 or -errno. */
+int term_status_start(const struct store_source *db, const struct ingest_limits *limits,
+                      struct server_counters *stats, size_t max, struct term_status **ret);
+
+/* Queues device_id's status as of at_ms (wall clock); never blocks on the database. */
+void term_status_post(struct term_status *s, const char *device_id, bool online, int64_t at_ms);
+
+/* Stores what is queued for at most drain_ms, then stops and frees. NULL is fine. */
+void term_status_stop(struct term_status *s, int64_t drain_ms);
 
 /* --- route.c ------------------------------------------------------------------------------ */
 
