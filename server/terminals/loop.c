@@ -208,6 +208,7 @@ void term_close(struct terminals *t, struct conn *c, int reason, bool peer, cons
     else
         atomic_fetch_add(&t->c.closed[reason], 1);
     log_close(t, c, reason, peer, why);
+    term_capture_release(t, c);
     epoll_ctl(t->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
@@ -227,6 +228,13 @@ void term_close(struct terminals *t, struct conn *c, int reason, bool peer, cons
     list_add(&t->dead, c);
     atomic_fetch_sub(&t->c.connections, 1);
     t->n_conns--;
+}
+
+void term_capture_release(struct terminals *t, struct conn *c)
+{
+    t->capture_reserved -= c->capture_reserved;
+    c->capture_reserved = 0;
+    dynbuf_free(&c->capture);
 }
 
 static void free_dead(struct terminals *t)
@@ -481,6 +489,8 @@ int terminals_start(const struct terminals_options *o, struct terminals **ret, c
     size_t cap = o->limits.max_capture_bytes ? o->limits.max_capture_bytes
                                              : INGEST_MAX_CAPTURE_BYTES;
     t->capture_max = cap < LINK_CAPTURE_MAX ? cap : LINK_CAPTURE_MAX;
+    t->capture_budget = TERM_CAPTURE_BUDGET > 4 * t->capture_max ? TERM_CAPTURE_BUDGET
+                                                                 : 4 * t->capture_max;
     size_t buckets = TABLE_MIN;
     while (buckets < t->max_connections && buckets < ((size_t)1 << 22))
         buckets <<= 1;

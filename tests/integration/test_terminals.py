@@ -21,7 +21,8 @@ import link_client as lc
 
 IDLE_S = 3
 HEARTBEAT_S = 1
-DEVICES = ["tm-1", "tm-2", "tm-3", "tm-4", "tm-5", "tm-6", "tm-7"]
+DEVICES = ["tm-1", "tm-2", "tm-3", "tm-4", "tm-5", "tm-6", "tm-7", "tm-8"]
+MAX_CAPTURE_BYTES = 65536  # the chunked capture below takes about 35 KB
 
 
 def now_ms():
@@ -31,7 +32,8 @@ def now_ms():
 def gateway_args(port, batch_wait_ms=300):
     # A batch waits 300 ms to fill: a kill -9 right after a send lands before its commit.
     return ["--terminal-listen", f"127.0.0.1:{port}", "--terminal-heartbeat-s", str(HEARTBEAT_S),
-            "--terminal-idle-s", str(IDLE_S), "--batch-wait-ms", str(batch_wait_ms)]
+            "--terminal-idle-s", str(IDLE_S), "--batch-wait-ms", str(batch_wait_ms),
+            "--max-capture-bytes", str(MAX_CAPTURE_BYTES)]
 
 
 def next_frame(t, ftypes, timeout, what="frame"):
@@ -289,6 +291,18 @@ class Terminals(IntegrationTest):
         self.assertEqual(after["handshake_timeout"], before["handshake_timeout"] + 1)
         t.sock.close()
         silent.close()
+
+    def test_8_a_capture_over_max_capture_bytes_is_read_and_dropped(self):
+        t = self.connect("tm-8")
+        before = self.get("/api/stats", "op").json()["mqtt"]["too_large"]
+        captures = self.stats()["captures"]
+        t.send_capture(bytes(MAX_CAPTURE_BYTES + 1))
+        # The link stays up and its readings flow.
+        t.send_telemetry(json.dumps(reading(1)))
+        collect_acks(t, {1})
+        self.assertEqual(self.get("/api/stats", "op").json()["mqtt"]["too_large"], before + 1)
+        self.assertEqual(self.stats()["captures"], captures)  # not reassembled
+        t.close()
 
 
 if __name__ == "__main__":
