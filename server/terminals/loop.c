@@ -413,8 +413,11 @@ static void *loop_main(void *arg)
 
 /* --- start and stop ------------------------------------------------------------------------- */
 
-/* Splits HOST:PORT ([v6]:PORT too) and binds a listening socket. 0 or -errno with err. */
-static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, size_t errlen)
+/*
+ * Splits HOST:PORT ([v6]:PORT too) and resolves it; *ret to freeaddrinfo(). 0 or -EINVAL
+ * with err.
+ */
+static int resolve(const char *spec, struct addrinfo **ret, char *err, size_t errlen)
 {
     char host[256];
     const char *colon = strrchr(spec, ':');
@@ -438,12 +441,21 @@ static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, si
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai;
-    int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+    int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, ret);
     if (r) {
         snprintf(err, errlen, "terminal_listen: '%s': %s", host, gai_strerror(r));
         return -EINVAL;
     }
+    return 0;
+}
+
+/* Binds a listening socket on spec. 0 or -errno with err. */
+static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, size_t errlen)
+{
+    struct addrinfo *ai;
+    int r = resolve(spec, &ai, err, errlen);
+    if (r)
+        return r;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -462,6 +474,26 @@ static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, si
     *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
     *ret_fd = fd;
+    return 0;
+}
+
+int terminals_check(const char *listen, unsigned heartbeat_s, unsigned idle_s, char *err,
+                    size_t errlen)
+{
+    unsigned hb = heartbeat_s ? heartbeat_s : LINK_HEARTBEAT_S_DEFAULT;
+    unsigned idle = idle_s ? idle_s : LINK_IDLE_S_DEFAULT;
+    if (hb > UINT16_MAX - 1 || idle > UINT16_MAX || idle <= hb) {
+        snprintf(err, errlen, "terminal_idle_s (%u) must be greater than terminal_heartbeat_s (%u)",
+                 idle, hb);
+        return -EINVAL;
+    }
+    struct addrinfo *ai;
+    if (!listen || resolve(listen, &ai, err, errlen)) {
+        if (!listen)
+            snprintf(err, errlen, "terminal_listen: no address");
+        return -EINVAL;
+    }
+    freeaddrinfo(ai);
     return 0;
 }
 

@@ -69,6 +69,14 @@ struct terminals;
 int terminals_start(const struct terminals_options *o, struct terminals **ret, char *err,
                     size_t errlen);
 
+/*
+ * Checks the options before anything starts: listen is HOST:PORT (the host
+ * resolvable, a numeric port), the idle timeout above the heartbeat. 0, or
+ * -EINVAL with err naming the option.
+ */
+int terminals_check(const char *listen, unsigned heartbeat_s, unsigned idle_s, char *err,
+                    size_t errlen);
+
 /* The port listened on (useful with port 0). */
 int terminals_port(const struct terminals *t);
 

@@ -13,9 +13,10 @@ import json
 import math
 import socket
 import struct
+import subprocess
 import time
 
-from harness import IntegrationTest, free_port, main, wait_until
+from harness import METER_SERVER, IntegrationTest, free_port, main, wait_until
 from ingest_common import reading, stored_seqs
 import link_client as lc
 
@@ -303,6 +304,20 @@ class Terminals(IntegrationTest):
         self.assertEqual(self.get("/api/stats", "op").json()["mqtt"]["too_large"], before + 1)
         self.assertEqual(self.stats()["captures"], captures)  # not reassembled
         t.close()
+
+    def test_9_bad_gateway_options_are_one_line_and_exit_2(self):
+        base = [METER_SERVER, "--db", self.srv.db, "--jwt-secret-file", self.srv.secret_file,
+                "--listen", f"127.0.0.1:{free_port()}", "--mqtt", self.srv.mqtt]
+        for extra, words in ((["--terminal-listen", "nowhere"], "terminal_listen"),
+                             (["--terminal-listen", "127.0.0.1:http"], "terminal_listen"),
+                             (["--terminal-listen", "127.0.0.1:0", "--terminal-heartbeat-s", "30",
+                               "--terminal-idle-s", "30"], "terminal_idle_s")):
+            with self.subTest(extra=extra):
+                r = subprocess.run(base + extra, capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                lines = r.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, r.stderr)
+                self.assertIn(words, lines[0])
 
 
 if __name__ == "__main__":
