@@ -113,7 +113,6 @@ void term_session_opened(struct terminals *t, struct conn *c)
     term_status_post(t->status, c->link.device_id, true, time_now_ms());
 }
 
-
 /* --- sending and closing -------------------------------------------------------------------- */
 
 static void set_events(struct terminals *t, struct conn *c, bool in, bool out)
@@ -156,7 +155,7 @@ int term_flush(struct terminals *t, struct conn *c)
         return -1;
     }
     size_t pending = c->out.len - c->out_off;
-    set_events(t, c, pending < TERM_OUT_HIGH, pending > 0);
+    set_events(t, c, pending<TERM_OUT_HIGH, pending> 0);
     return 0;
 }
 
@@ -185,8 +184,8 @@ static void log_close(struct terminals *t, const struct conn *c, int reason, boo
                  link_reason_name((unsigned)reason), why ? why : "",
                  (unsigned long long)t->log_skipped[k]);
     else
-        log_info("terminals: link of device '%s' closed: %s%s%s; %llu more of this kind since",
-                 dev, kind_name(reason, peer), why ? ": " : "", why ? why : "",
+        log_info("terminals: link of device '%s' closed: %s%s%s; %llu more of this kind since", dev,
+                 kind_name(reason, peer), why ? ": " : "", why ? why : "",
                  (unsigned long long)t->log_skipped[k]);
     t->log_at[k] = now;
     t->log_skipped[k] = 0;
@@ -196,8 +195,8 @@ void term_close(struct terminals *t, struct conn *c, int reason, bool peer, cons
 {
     if (c->dead)
         return;
-    if (reason >= 0 && !peer && link_send_close(&c->link, (enum link_reason)reason, NULL,
-                                                &c->out) == 0) {
+    if (reason >= 0 && !peer &&
+        link_send_close(&c->link, (enum link_reason)reason, NULL, &c->out) == 0) {
         atomic_fetch_add(&t->c.frames_out, 1);
         (void)write_out(c); /* best effort: the socket closes next */
     }
@@ -439,7 +438,8 @@ static int resolve(const char *spec, struct addrinfo **ret, char *err, size_t er
         snprintf(err, errlen, "terminal_listen: bad port in '%s'", spec);
         return -EINVAL;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, ret);
     if (r) {
@@ -518,11 +518,11 @@ int terminals_start(const struct terminals_options *o, struct terminals **ret, c
     t->idle_s = (uint16_t)idle;
     t->max_connections = o->max_connections ? o->max_connections : DEFAULT_MAX_CONNS;
     t->stats = o->stats;
-    size_t cap = o->limits.max_capture_bytes ? o->limits.max_capture_bytes
-                                             : INGEST_MAX_CAPTURE_BYTES;
+    size_t cap =
+        o->limits.max_capture_bytes ? o->limits.max_capture_bytes : INGEST_MAX_CAPTURE_BYTES;
     t->capture_max = cap < LINK_CAPTURE_MAX ? cap : LINK_CAPTURE_MAX;
-    t->capture_budget = TERM_CAPTURE_BUDGET > 4 * t->capture_max ? TERM_CAPTURE_BUDGET
-                                                                 : 4 * t->capture_max;
+    t->capture_budget =
+        TERM_CAPTURE_BUDGET > 4 * t->capture_max ? TERM_CAPTURE_BUDGET : 4 * t->capture_max;
     size_t buckets = TABLE_MIN;
     while (buckets < t->max_connections && buckets < ((size_t)1 << 22))
         buckets <<= 1;

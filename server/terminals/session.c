@@ -62,8 +62,8 @@ static int on_chunk(struct terminals *t, struct conn *c, const struct link_frame
         if (over || ch.total > t->capture_budget - t->capture_reserved) {
             /* Read and dropped: the command's own timeout tells the operator. */
             atomic_fetch_add(&t->stats->too_large, 1);
-            log_warn("terminals: device '%s': a capture of %u bytes dropped: %s",
-                     c->link.device_id, (unsigned)ch.total,
+            log_warn("terminals: device '%s': a capture of %u bytes dropped: %s", c->link.device_id,
+                     (unsigned)ch.total,
                      over ? "over max_capture_bytes" : "too many uploads under way");
             memset(&c->up, 0, sizeof(c->up));
             c->discarding = ch.count > 1;

@@ -31,15 +31,15 @@
 /* One TCP connection. Lives in exactly one of the loop's lists (handshake, session, dead). */
 struct conn {
     int fd;
-    bool dead;      /* closed: freed at the end of the loop's turn */
-    bool in_table;  /* the device table points here (an open session) */
-    bool want_out;  /* EPOLLOUT armed */
-    bool reading;   /* EPOLLIN armed */
+    bool dead;       /* closed: freed at the end of the loop's turn */
+    bool in_table;   /* the device table points here (an open session) */
+    bool want_out;   /* EPOLLOUT armed */
+    bool reading;    /* EPOLLIN armed */
     bool session;    /* in the session list (the handshake is done) */
     bool discarding; /* a capture over the limit is being read and dropped */
     uint16_t discard_next, discard_count;
     uint32_t capture_reserved; /* of the gateway's capture budget, for this upload */
-    int64_t since_ms;   /* monotonic: accepted (handshake) or last bytes received (session) */
+    int64_t since_ms;         /* monotonic: accepted (handshake) or last bytes received (session) */
     struct conn *prev, *next; /* the list it is in, oldest first */
     struct conn *hnext;       /* the device table's chain */
     struct link link;
