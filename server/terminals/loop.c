@@ -347,19 +347,18 @@ static void on_readable(struct terminals *t, struct conn *c, int64_t now)
 
 static int64_t expire(struct terminals *t, int64_t now)
 {
-    while (t->handshaking.head && now - t->handshaking.head->since_ms >= LINK_HANDSHAKE_TIMEOUT_MS)
-        term_close(t, t->handshaking.head, LINK_R_HANDSHAKE_TIMEOUT, false, NULL);
-    int64_t idle_ms = (int64_t)t->idle_s * 1000;
-    while (t->sessions.head && now - t->sessions.head->since_ms >= idle_ms)
-        term_close(t, t->sessions.head, LINK_R_IDLE, false, NULL);
+    /* link_timeout_ms(): the handshake's 10 s until the session opens, then the idle timeout;
+       the same for every link of a list, whose head is therefore the first due. */
+    struct conn_list *lists[] = {&t->handshaking, &t->sessions};
     int64_t wait = 1000;
-    if (t->handshaking.head) {
-        int64_t w = t->handshaking.head->since_ms + LINK_HANDSHAKE_TIMEOUT_MS - now;
-        wait = w < wait ? w : wait;
-    }
-    if (t->sessions.head) {
-        int64_t w = t->sessions.head->since_ms + idle_ms - now;
-        wait = w < wait ? w : wait;
+    for (size_t k = 0; k < 2; k++) {
+        struct conn *c;
+        while ((c = lists[k]->head) && now - c->since_ms >= link_timeout_ms(&c->link))
+            term_close(t, c, k == 0 ? LINK_R_HANDSHAKE_TIMEOUT : LINK_R_IDLE, false, NULL);
+        if (c) {
+            int64_t w = c->since_ms + link_timeout_ms(&c->link) - now;
+            wait = w < wait ? w : wait;
+        }
     }
     return wait < 1 ? 1 : wait;
 }
