@@ -156,10 +156,12 @@ echo "  $(grep '^end' "$tmp/tload-scale.txt")"
 awk -v n="$conns" -v s="$sessions" -v r0="$rss0" -v ri="$rss_idle" -v r1="$rss1" -v r2="$rss2" \
     -v c1="$c1" -v c2="$c2" -v w1="$w1" -v w2="$w2" -v hz="$(getconf CLK_TCK)" \
     -v l50="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "latency_p50_ms" { print $2 }')" \
-    -v l99="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "latency_p99_ms" { print $2 }')" 'BEGIN {
+    -v l99="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "latency_p99_ms" { print $2 }')" \
+    -v o50="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "open_latency_p50_ms" { print $2 }')" \
+    -v o99="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "open_latency_p99_ms" { print $2 }')" 'BEGIN {
     printf "\nsessions open (server): %d of %d\n", s, n
     printf "server RSS: after the warm-up %d KiB, %d idle terminals %d KiB, %d sending %d KiB, at the end %d KiB\n", r0, n, ri, n, r1, r2
     printf "RSS per idle connection: %.0f bytes; per connection sending every 10 s: %.0f bytes (aim < 4096)\n", (ri - r0) * 1024 / n, (r1 - r0) * 1024 / n
     printf "server CPU over the steady phase: %.1f %% of one core (%.1f s)\n", (c2 - c1) / hz * 100 / ((w2 - w1) / 1000), (w2 - w1) / 1000
-    printf "reading sent -> ACK after commit: p50 %s ms, p99 %s ms\n", l50, l99
+    printf "reading sent -> ACK after commit: p50 %s ms, p99 %s ms (all); p50 %s ms, p99 %s ms once all were open\n", l50, l99, o50, o99
 }'

@@ -83,8 +83,9 @@ static struct {
     long interval_ms, seconds, readings, window, connect_rate;
 } o = {"127.0.0.1", "bench-t-", "bench-secret-", 0, 1, 100, false, 10000, 60, 1000, 32, 2000};
 
-static uint32_t *lat;
-static size_t n_lat, cap_lat;
+static uint32_t *lat, *lat_open; /* every reading's; those sent once all connections were open */
+static size_t n_lat, n_lat_open, cap_lat;
+static int64_t all_open_us; /* when every connection was open (0: not yet) */
 static uint64_t sent_total, acked_total;
 static int64_t first_send_ms, last_ack_ms;
 
@@ -140,8 +141,11 @@ static void on_ack(struct term *t, const struct link_frame *f)
                 continue;
             t->seq_acked = s;
             acked_total++;
+            uint32_t l = (uint32_t)((now - t->sent_us[s % RING]) / 100); /* 0.1 ms */
             if (n_lat < cap_lat)
-                lat[n_lat++] = (uint32_t)((now - t->sent_us[s % RING]) / 100); /* 0.1 ms */
+                lat[n_lat++] = l;
+            if (all_open_us && t->sent_us[s % RING] >= all_open_us && n_lat_open < cap_lat)
+                lat_open[n_lat_open++] = l;
         }
     last_ack_ms = wall_ms();
     free(a);
@@ -286,8 +290,9 @@ int main(int argc, char **argv)
     if (cap_lat > ((size_t)1 << 26))
         cap_lat = (size_t)1 << 26;
     lat = malloc(cap_lat * sizeof(*lat));
+    lat_open = malloc(cap_lat * sizeof(*lat_open));
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (!ts || !lat || ep < 0)
+    if (!ts || !lat || !lat_open || ep < 0)
         return 1;
 
     long started = 0, opened = 0;
@@ -352,6 +357,7 @@ int main(int argc, char **argv)
         opened = open_now > opened ? open_now : opened;
         if (!open_at && started == o.count && open_now + failed == o.count) {
             open_at = now;
+            all_open_us = now_us();
             end_at = now + o.seconds * 1000;
             printf("open open_ms=%" PRId64 " connections=%ld failed=%ld seconds_to_open=%.2f\n",
                    wall_ms(), open_now, failed, (now - t0) / 1000.0);
@@ -369,13 +375,17 @@ int main(int argc, char **argv)
     for (long k = 0; k < o.count; k++)
         failed += ts[k].failed;
     qsort(lat, n_lat, sizeof(*lat), cmp_u32);
+    qsort(lat_open, n_lat_open, sizeof(*lat_open), cmp_u32);
+    double o50 = n_lat_open ? lat_open[n_lat_open / 2] / 10.0 : 0;
+    double o99 = n_lat_open ? lat_open[n_lat_open * 99 / 100] / 10.0 : 0;
     double p50 = n_lat ? lat[n_lat / 2] / 10.0 : 0, p99 = n_lat ? lat[n_lat * 99 / 100] / 10.0 : 0;
     double mx = n_lat ? lat[n_lat - 1] / 10.0 : 0;
     double secs = last_ack_ms > first_send_ms ? (last_ack_ms - first_send_ms) / 1000.0 : 0;
     printf("end connections=%ld failed=%ld sent=%" PRIu64 " acked=%" PRIu64
            " first_send_ms=%" PRId64 " last_ack_ms=%" PRId64 " seconds=%.2f rate=%.0f"
-           " latency_p50_ms=%.1f latency_p99_ms=%.1f latency_max_ms=%.1f\n",
+           " latency_p50_ms=%.1f latency_p99_ms=%.1f latency_max_ms=%.1f"
+           " open_readings=%zu open_latency_p50_ms=%.1f open_latency_p99_ms=%.1f\n",
            opened, failed, sent_total, acked_total, first_send_ms, last_ack_ms, secs,
-           secs > 0 ? acked_total / secs : 0, p50, p99, mx);
+           secs > 0 ? acked_total / secs : 0, p50, p99, mx, n_lat_open, o50, o99);
     return failed || acked_total < sent_total ? 1 : 0;
 }
