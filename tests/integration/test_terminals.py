@@ -22,7 +22,7 @@ import link_client as lc
 
 IDLE_S = 3
 HEARTBEAT_S = 1
-DEVICES = ["tm-1", "tm-2", "tm-3", "tm-4", "tm-5", "tm-6", "tm-7", "tm-8"]
+DEVICES = ["tm-1", "tm-2", "tm-3", "tm-4", "tm-5", "tm-6", "tm-7", "tm-8", "tm-9"]
 MAX_CAPTURE_BYTES = 65536  # the chunked capture below takes about 35 KB
 
 
@@ -318,6 +318,23 @@ class Terminals(IntegrationTest):
                 lines = r.stderr.strip().splitlines()
                 self.assertEqual(len(lines), 1, r.stderr)
                 self.assertIn(words, lines[0])
+
+    def test_10_a_new_secret_ends_the_link_the_old_one_opened(self):
+        old = self.srv.secrets["tm-9"]
+        t = self.connect("tm-9")
+        before = self.stats()["closed"]["auth_failed"]
+        r = self.call("POST", "/api/devices/tm-9/secret", who="op")
+        self.assertEqual(r.status, 200, r)
+        new = r.json()["secret"]
+        self.assertEqual(read_close(t.sock), "auth_failed")
+        t.sock.close()
+        with self.assertRaises(lc.LinkError):
+            self.connect("tm-9", old)
+        self.assertEqual(self.stats()["closed"]["auth_failed"], before + 2)
+        t = self.connect("tm-9", new)
+        t.send_telemetry(json.dumps(reading(1)))
+        collect_acks(t, {1})
+        t.close()
 
 
 if __name__ == "__main__":
