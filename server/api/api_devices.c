@@ -15,6 +15,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "money.h"
+#include "terminals.h"
 
 /* Most devices one list answer carries. */
 #define DEVICE_LIST_MAX 10000
@@ -302,6 +303,8 @@ void api_device_credentials_changed(struct app *app, const char *device_id,
     if (!new_secret_hash && app->ingest)
         ingest_forget_device(app->ingest, device_id);
     broker_device_changed(app->broker, device_id); /* its broker account, now */
+    /* A terminal link opened with the old secret ends (terminals.h). */
+    terminals_forget(atomic_load(&app->terminals), device_id);
 }
 
 void api_device_secret(struct api_call *c)
