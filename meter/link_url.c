@@ -12,23 +12,22 @@ int link_url_parse(const char *s, struct link_addr *ret, char *err, size_t errle
     char uerr[256];
     int r = -EINVAL;
     if (!s || url_parse(s, &u, uerr, sizeof(uerr))) {
-        snprintf(err, errlen, "'%.200s': %s", s ? s : "", s ? uerr : "missing");
+        snprintf(err, errlen, "%s", s ? uerr : "missing");
         url_clear(&u);
         return -EINVAL;
     }
     if (strcmp(u.scheme, "tcp") != 0)
-        snprintf(err, errlen, "'%.200s': the scheme must be tcp://", s);
+        snprintf(err, errlen, "the scheme must be tcp://");
     else if (u.user[0] || u.has_password)
-        snprintf(err, errlen, "'%.200s': no user or password (the device secret comes from "
-                              "--secret-file)", s);
+        snprintf(err, errlen, "no user or password (the device secret comes from --secret-file)");
     else if ((u.path[0] && strcmp(u.path, "/") != 0) || u.query[0])
-        snprintf(err, errlen, "'%.200s': no path or query after HOST:PORT", s);
+        snprintf(err, errlen, "no path or query after HOST:PORT");
     else if (!u.host[0])
-        snprintf(err, errlen, "'%.200s': no host", s);
+        snprintf(err, errlen, "no host");
     else if (u.port < 1 || u.port > 65535)
-        snprintf(err, errlen, "'%.200s': a port 1..65535 is required (tcp://HOST:PORT)", s);
+        snprintf(err, errlen, "a port 1..65535 is required (tcp://HOST:PORT)");
     else if (strlen(u.host) > LINK_HOST_MAX)
-        snprintf(err, errlen, "'%.200s': host name too long", s);
+        snprintf(err, errlen, "host name too long");
     else
         r = 0;
     if (r == 0) {

@@ -16,7 +16,8 @@ struct link_addr {
     int port;
 };
 
-/* Returns 0 with *ret, or -EINVAL with one line in err naming the problem. */
+/* Returns 0 with *ret, or -EINVAL with one line in err naming the problem (never the URL,
+   which may hold a password by mistake). */
 int link_url_parse(const char *s, struct link_addr *ret, char *err, size_t errlen);
 
 #endif

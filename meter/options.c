@@ -167,7 +167,7 @@ int meterd_options_parse(struct meterd_options *o, int argc, char **argv, int fi
         /* The terminal link: the secret is its only credential, MQTT's settings do not apply. */
         struct link_addr la;
         if ((r = link_url_parse(o->link, &la, uerr, sizeof(uerr))) != 0) {
-            snprintf(err, errlen, "--link %s", uerr);
+            snprintf(err, errlen, "--link: %s", uerr);
             return r;
         }
         if (o->mqtt || o->mqtt_username || o->mqtt_password_file || o->mqtt_cafile ||
