@@ -1,10 +1,32 @@
 #include "link_url.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "url.h"
+
+/* Whether the authority (after "://", before any '/' or '?') holds an '@', even "@host". */
+static bool has_userinfo(const char *s)
+{
+    const char *auth = strstr(s, "://");
+    if (!auth)
+        return false;
+    auth += 3;
+    return memchr(auth, '@', strcspn(auth, "/?")) != NULL;
+}
+
+/* A DNS name, an IPv4 address or an IPv6 one (with a zone): letters, digits, . - : _ %. */
+static bool host_chars_valid(const char *h)
+{
+    for (; *h; h++) {
+        if (!isalnum((unsigned char)*h) && !strchr(".-:_%", *h))
+            return false;
+    }
+    return true;
+}
 
 int link_url_parse(const char *s, struct link_addr *ret, char *err, size_t errlen)
 {
@@ -18,7 +40,7 @@ int link_url_parse(const char *s, struct link_addr *ret, char *err, size_t errle
     }
     if (strcmp(u.scheme, "tcp") != 0)
         snprintf(err, errlen, "the scheme must be tcp://");
-    else if (u.user[0] || u.has_password)
+    else if (u.user[0] || u.has_password || has_userinfo(s))
         snprintf(err, errlen, "no user or password (the device secret comes from --secret-file)");
     else if ((u.path[0] && strcmp(u.path, "/") != 0) || u.query[0])
         snprintf(err, errlen, "no path or query after HOST:PORT");
@@ -28,6 +50,8 @@ int link_url_parse(const char *s, struct link_addr *ret, char *err, size_t errle
         snprintf(err, errlen, "a port 1..65535 is required (tcp://HOST:PORT)");
     else if (strlen(u.host) > LINK_HOST_MAX)
         snprintf(err, errlen, "host name too long");
+    else if (!host_chars_valid(u.host))
+        snprintf(err, errlen, "the host must be a name or an IP address");
     else
         r = 0;
     if (r == 0) {

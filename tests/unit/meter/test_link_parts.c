@@ -43,6 +43,8 @@ static void test_the_address_is_tcp_host_port_and_nothing_else(void **state)
         "tcp://gw:0",                  /* port out of range */
         "tcp://gw:65536",              /* likewise */
         "tcp://:7000",                 /* no host */
+        "tcp://@gw:7000",              /* an empty user */
+        "tcp://g\xc3\xa9w:7000",         /* not a host name */
         "gw:7000",                     /* no scheme */
         "",
     };
