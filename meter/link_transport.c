@@ -118,20 +118,22 @@ static int out_flush(struct lt *t, int fd)
 
 /* --- connecting ------------------------------------------------------------------------------ */
 
-/* Waits for fd's events or a wake-up, at most ms. Returns poll's revents of fd (0: timeout). */
+/* Waits for fd's events (none when fd < 0) or a wake-up, at most ms. Returns fd's revents
+   (0: timeout or woken). */
 static short wait_fd(struct lt *t, int fd, short events, int64_t ms)
 {
-    struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = t->wake[0], .events = POLLIN}};
+    struct pollfd p[2];
+    nfds_t n_fds = 0;
+    if (fd >= 0)
+        p[n_fds++] = (struct pollfd){.fd = fd, .events = events};
+    nfds_t wi = n_fds;
+    p[n_fds++] = (struct pollfd){.fd = t->wake[0], .events = POLLIN};
     if (ms < 0)
         ms = 0;
-    int n = poll(p, fd >= 0 ? 2 : 1, (int)(ms > POLL_MAX_MS ? POLL_MAX_MS : ms));
-    if (fd < 0) {
-        p[1] = p[0];
-        p[0].revents = 0;
-    }
-    if (n > 0 && (p[1].revents & POLLIN))
+    int n = poll(p, n_fds, (int)(ms > POLL_MAX_MS ? POLL_MAX_MS : ms));
+    if (n > 0 && (p[wi].revents & POLLIN))
         drain_wake(t);
-    return n > 0 ? p[0].revents : 0;
+    return n > 0 && fd >= 0 ? p[0].revents : 0;
 }
 
 /* One address: a non-blocking connect within the deadline. Returns the fd, or -errno. */

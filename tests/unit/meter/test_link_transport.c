@@ -449,6 +449,26 @@ static void test_a_stop_says_goodbye(void **state)
     assert_int_equal(transport_send_readings(&fx->tr, &r, 1, false), -ENOTCONN);
 }
 
+/* Nobody listens: meterd waits seconds before it retries, and a stop ends the wait at once. */
+static void test_a_stop_while_waiting_to_retry_is_prompt(void **state)
+{
+    struct fixture *fx = *state;
+    char url[64], err[256];
+    close(fx->g.lfd); /* the port refuses connections now */
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", fx->g.port);
+    fx->g.lfd = socket(AF_INET, SOCK_STREAM, 0); /* for the teardown */
+    struct link_transport_config c = {
+        .url = url, .device_id = DEVICE, .secret_hash = fx->hash, .retry_min_ms = 8000};
+    struct transport_sinks sinks = {.commands = fx->cmds, .acks = fx->acks};
+    assert_int_equal(transport_link_new(&c, &sinks, &fx->tr, err, sizeof(err)), 0);
+    assert_int_equal(transport_start(&fx->tr, err, sizeof(err)), 0);
+    usleep(300000); /* refused, now waiting 4..8 s */
+    int64_t t0 = time_mono_ms();
+    assert_int_equal(transport_stop(&fx->tr, 1000), 0);
+    assert_true(time_mono_ms() - t0 < 300);
+    assert_int_equal(transport_generation(&fx->tr), 0);
+}
+
 static void test_bad_configurations_are_refused(void **state)
 {
     struct fixture *fx = *state;
@@ -477,6 +497,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_tampered_frame_ends_the_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_stop_says_goodbye, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_stop_while_waiting_to_retry_is_prompt, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_configurations_are_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
