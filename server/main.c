@@ -38,6 +38,7 @@
 #include "wxpay.h"
 #include "payments.h"
 #include "writer.h"
+#include "terminals.h"
 
 /* Devices whose upload keys are kept (devcache.h); ~150 bytes each, touched only when used. */
 #define UPLOAD_DEVICE_SLOTS 16384
@@ -213,6 +214,10 @@ static unsigned default_connections(unsigned threads)
 static int publish_ack(void *ctx, const char *topic, const void *payload, size_t len)
 {
     struct app *app = ctx;
+    /* A device on a terminal link gets its acks there (terminals.h). */
+    int r = terminals_route(atomic_load(&app->terminals), topic, payload, len);
+    if (r != -ENOENT)
+        return r;
     return mqtt_client_publish(atomic_load(&app->mqtt), topic, payload, len, 0);
 }
 
@@ -220,6 +225,10 @@ static int publish_ack(void *ctx, const char *topic, const void *payload, size_t
 static int publish_control(void *ctx, const char *topic, const void *payload, size_t len)
 {
     struct app *app = ctx;
+    /* A device on a terminal link gets its commands there (terminals.h). */
+    int r = terminals_route(atomic_load(&app->terminals), topic, payload, len);
+    if (r != -ENOENT)
+        return r;
     return mqtt_client_publish(atomic_load(&app->mqtt), topic, payload, len, 1);
 }
 
@@ -227,6 +236,7 @@ static int publish_control(void *ctx, const char *topic, const void *payload, si
 struct forget_ctx {
     struct ingest *ingest;
     struct devcache *uploads;
+    struct app *app; /* its terminal gateway's links and device cache */
 };
 
 static void forget_device(void *ctx, const char *device_id)
@@ -234,6 +244,8 @@ static void forget_device(void *ctx, const char *device_id)
     struct forget_ctx *f = ctx;
     ingest_forget_device(f->ingest, device_id);
     devcache_forget(f->uploads, device_id);
+    if (f->app)
+        terminals_forget(atomic_load(&f->app->terminals), device_id);
 }
 
 /*
@@ -279,6 +291,7 @@ static int serve(struct server_options *opt)
     struct biller *biller = NULL; /* prepaid billing */
     struct mqtt_client *mq = NULL;
     struct commands_service *commands = NULL;
+    struct terminals *terminals = NULL; /* the terminal gateway; NULL when off */
     struct http_server *http = NULL;
     struct forget_ctx forget = {0};
     char *mqtt_password = NULL;
@@ -437,7 +450,7 @@ static int serve(struct server_options *opt)
         code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
         goto out;
     }
-    forget = (struct forget_ctx){.ingest = ing, .uploads = app.devices};
+    forget = (struct forget_ctx){.ingest = ing, .uploads = app.devices, .app = &app};
     if ((code = broker_setup(opt, &app, &forget, &app.broker)) != 0)
         goto out;
     code = 1;
@@ -470,6 +483,26 @@ static int serve(struct server_options *opt)
         goto out;
     }
     atomic_store(&app.commands, commands);
+    /* Field terminals over TCP (terminal_listen): into the same writer, acks and commands
+       routed to their links by publish_ack and publish_control. */
+    if (opt->terminal_listen && opt->terminal_listen[0]) {
+        struct terminals_options to = {.listen = opt->terminal_listen,
+                                       .db = {.url = opt->db},
+                                       .limits = limits,
+                                       .writer = writer,
+                                       .stats = &stats,
+                                       .heartbeat_s = (unsigned)opt->terminal_heartbeat_s,
+                                       .idle_s = (unsigned)opt->terminal_idle_s,
+                                       .max_connections = (unsigned)opt->terminal_max_connections};
+        r = terminals_start(&to, &terminals, err, sizeof(err));
+        if (r) {
+            code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
+            goto out;
+        }
+        atomic_store(&app.terminals, terminals);
+        log_info("meter-server: terminal gateway on %s (port %d)", opt->terminal_listen,
+                 terminals_port(terminals));
+    }
     if (opt->raw_retention_days > 0) {
         struct retention_options ro = {.db = {.url = opt->db},
                                        .keep_days = opt->raw_retention_days};
@@ -509,6 +542,7 @@ static int serve(struct server_options *opt)
     }
     code = 0;
 out:
+    terminals_stop(terminals); /* no more readings from terminals; their links closed */
     http_stop(http);
     http_tls_clear(&tls);
     proxy_list_free(proxies);
@@ -529,6 +563,8 @@ out:
     mqtt_client_stop(mq);
     broker_free(app.broker);
     writer_free(writer);
+    atomic_store(&app.terminals, NULL); /* nothing routes to it any more */
+    terminals_free(terminals);
     biller_stop(biller); /* after the writer, which notes devices for it */
     ingest_free(ing);
     store_pool_free(app.pool);

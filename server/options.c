@@ -155,5 +155,15 @@ const struct config_option server_option_table[] = {
     {"wechatpay_order_ttl_s", CONFIG_INT, OPT(wechatpay_order_ttl_s), 60, 86400, "1800", "SECONDS",
      "how long a tenant has to pay an order (its time_expire at WeChat Pay); unpaid, it is closed "
      "then"},
+    /* the terminal gateway (docs/terminal-protocol.md) */
+    {"terminal_listen", CONFIG_STRING, OPT(terminal_listen), 0, 0, NULL, "HOST:PORT",
+     "accept field terminals over the TCP link protocol here (docs/terminal-protocol.md; unset: "
+     "no gateway)"},
+    {"terminal_heartbeat_s", CONFIG_INT, OPT(terminal_heartbeat_s), 1, 3600, "30", "SECONDS",
+     "heartbeat interval the gateway announces to terminals"},
+    {"terminal_idle_s", CONFIG_INT, OPT(terminal_idle_s), 2, 7200, "90", "SECONDS",
+     "the gateway closes a terminal silent this long (more than terminal_heartbeat_s)"},
+    {"terminal_max_connections", CONFIG_INT, OPT(terminal_max_connections), 1, 1000000, "20000",
+     "N", "terminal connections at most; more are refused with the close reason busy"},
     {0},
 };

@@ -70,6 +70,11 @@ struct server_options {
     char *wechatpay_base_url;
     int64_t wechatpay_query_after_s;
     int64_t wechatpay_order_ttl_s;
+    /* the terminal gateway (server/terminals/): on when terminal_listen is set */
+    char *terminal_listen;
+    int64_t terminal_heartbeat_s;
+    int64_t terminal_idle_s;
+    int64_t terminal_max_connections;
 };
 
 extern const struct config_option server_option_table[];

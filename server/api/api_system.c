@@ -6,6 +6,7 @@
 #include "broker.h"
 #include "histcache.h"
 #include "retention.h"
+#include "terminals.h"
 #include "timeutil.h"
 
 #ifndef SMARTMETER_VERSION
@@ -27,6 +28,38 @@ void api_health(struct api_call *c)
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
+}
+
+/* The terminal gateway's counters (terminals.h): its closes by reason. */
+static void api_stats_terminals(struct api_call *c, struct jsonw *w)
+{
+    struct terminals *t = atomic_load(&c->app->terminals);
+    struct terminals_stats ts;
+    terminals_get_stats(t, &ts);
+    const struct {
+        const char *key;
+        uint64_t n;
+    } counts[] = {{"connections", ts.connections},     {"sessions", ts.sessions},
+                  {"accepted", ts.accepted},           {"opened", ts.opened},
+                  {"frames_in", ts.frames_in},         {"frames_out", ts.frames_out},
+                  {"telemetry", ts.telemetry},         {"replies", ts.replies},
+                  {"captures", ts.captures},           {"acks_sent", ts.acks_sent},
+                  {"commands_sent", ts.commands_sent}, {"routed_dropped", ts.routed_dropped},
+                  {"disconnected", ts.disconnected}};
+    jsonw_key(w, "terminals");
+    jsonw_obj_begin(w);
+    jsonw_kbool(w, "listening", t != NULL);
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+        jsonw_kint(w, counts[k].key, (int64_t)counts[k].n);
+    const char *groups[] = {"closed", "peer_closed"};
+    for (int g = 0; g < 2; g++) {
+        jsonw_key(w, groups[g]);
+        jsonw_obj_begin(w);
+        for (unsigned r = 0; r < TERMINALS_CLOSE_KINDS; r++)
+            jsonw_kint(w, link_reason_name(r), (int64_t)(g ? ts.peer_closed[r] : ts.closed[r]));
+        jsonw_obj_end(w);
+    }
+    jsonw_obj_end(w);
 }
 
 void api_stats(struct api_call *c)
@@ -106,6 +139,7 @@ void api_stats(struct api_call *c)
     for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
         jsonw_kint(&w, counts[k].key, (int64_t)counts[k].n);
     jsonw_obj_end(&w);
+    api_stats_terminals(c, &w);
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
     jsonw_obj_end(&w);
     api_json_done(c, &w);

@@ -24,6 +24,7 @@ struct broker;
 struct pwpool;
 struct wxpay;
 struct payments;
+struct terminals;
 
 struct app {
     const struct server_options *opt;
@@ -51,6 +52,7 @@ struct app {
     struct broker *broker; /* keeps the broker's accounts in step; NULL when provisioning is off */
     struct wxpay *wxpay;   /* WeChat Pay; NULL when wechatpay_mchid is not set */
     struct payments *payments; /* the query thread of unfinished orders; NULL without WeChat Pay */
+    struct terminals *_Atomic terminals; /* the terminal gateway; NULL when off or not yet up */
 };
 
 #endif

@@ -172,6 +172,13 @@ static int device_lookup(struct ingest *ing, const char *device_id, int64_t *ret
     return 0;
 }
 
+int ingest_device_hash(struct ingest *ing, const char *device_id, char ret_hash[65])
+{
+    _Static_assert(SECRET_HASH_LEN + 1 == 65, "a secret hash is 64 hex characters");
+    int64_t pk;
+    return device_lookup(ing, device_id, &pk, ret_hash);
+}
+
 /*
  * The seqs of a message's invalid readings that carry a usable seq (a
  * non-negative integer that no valid reading of the message has), so they can

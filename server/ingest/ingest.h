@@ -65,4 +65,13 @@ enum ingest_result ingest_message(struct ingest *ing, const char *topic, const v
  */
 void ingest_forget_device(struct ingest *ing, const char *device_id);
 
+/*
+ * The stored secret hash (64 hex characters and a NUL) of device_id, from the
+ * same cache as the device's acks (for the terminal gateway's handshake).
+ * Returns 0, -ENOENT for an unregistered device, or another negative errno
+ * when the database is unavailable (counted and logged). The thread that
+ * owns ing only.
+ */
+int ingest_device_hash(struct ingest *ing, const char *device_id, char ret_hash[65]);
+
 #endif

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Terminals: meter-server's terminal gateway at scale, and its ingest rate against the MQTT
+# path's on the same machine, in one run (bench/README.md, "Terminals").
+#
+#   bench/terminals.sh
+#
+# Starts a throwaway MariaDB and mosquitto, registers the devices and starts meter-server
+# with --terminal-listen. Then:
+#   1. ingest rate: BENCH_TERMINALS_RATE_READINGS readings over MQTT (bench_loadgen, QoS 1,
+#      BENCH_TERMINALS_RATE_DEVICES devices, 4 connections) and then as many over the
+#      terminal link (bench_terminals_load --mode rate, one connection per device, a window
+#      of BENCH_TERMINALS_WINDOW readings in flight each); each rate is readings committed
+#      per second from the first send to the last commit (GET /api/stats, polled), and
+#      the ratio terminal / MQTT;
+#   2. scale: a fresh server process; BENCH_TERMINALS connections (default 10,000, fewer when
+#      the descriptor limit does not allow it: the script raises its soft limit to the hard
+#      one), each sending one reading every BENCH_TERMINALS_INTERVAL_MS (10 s) for
+#      BENCH_TERMINALS_SECONDS (60) once all are open. Prints the server's RSS idle and with
+#      every connection open (per connection), its CPU over the steady phase (% of one
+#      core), and the latency from a reading's send to the ACK that follows its commit
+#      (p50, p99, max).
+# Asserts nothing. Environment: BENCH_BUILD_DIR (build/bench) and the variables above.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+conns=${BENCH_TERMINALS:-10000}
+seconds=${BENCH_TERMINALS_SECONDS:-60}
+interval_ms=${BENCH_TERMINALS_INTERVAL_MS:-10000}
+rate_devices=${BENCH_TERMINALS_RATE_DEVICES:-100}
+rate_total=${BENCH_TERMINALS_RATE_READINGS:-100000}
+window=${BENCH_TERMINALS_WINDOW:-32}
+per_device=$(((rate_total + rate_devices - 1) / rate_devices))
+rate_total=$((per_device * rate_devices))
+
+# Each side of a connection holds a descriptor; the server's database and HTTP need a few more.
+want=$((conns + 1024))
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then
+    conns=$((hard - 1024))
+    want=$hard
+    echo "  the descriptor limit ($hard) allows $conns connections"
+fi
+ulimit -n "$want"
+
+tmp=$(mktemp -d /tmp/smartmeter-bench-terminals.XXXXXX)
+# shellcheck source=bench/lib/pipeline.sh
+. "$here/lib/pipeline.sh"
+trap 'bench_cleanup; rm -rf "$tmp"' EXIT
+
+bench_build meter-server bench_loadgen bench_terminals_load
+tload=$build/bench/bench_terminals_load
+bench_services
+db=bench_terminals
+bench_newdb "$db"
+bench_add_devices "$db" bench-m- 1 "$rate_devices"
+# The terminals' devices, with secrets the load generator derives from their numbers.
+count=$((conns > rate_devices ? conns : rate_devices))
+python3 - "$count" > "$tmp/terminals.sql" << 'PY'
+import hashlib, sys, time
+count, now = int(sys.argv[1]), int(time.time() * 1000)
+rows = [f"('bench-t-{n}','{hashlib.blake2b(f'bench-secret-{n}'.encode(), digest_size=32).hexdigest()}',{now})"
+        for n in range(1, count + 1)]
+print("INSERT INTO devices (device_id, secret_hash, created_ms) VALUES")
+print(",\n".join(rows) + ";")
+PY
+sql "$db" < "$tmp/terminals.sql"
+tport=$(python3 "$root/tests/lib/free_port.py")
+targs=(--terminal-listen "127.0.0.1:$tport" --terminal-max-connections $((conns + 100)))
+bench_server_start "$db" "${targs[@]}"
+echo "  meter-server on $api, terminals on $tport; $rate_devices MQTT devices, $count terminal devices"
+
+kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+echo
+echo "== 1. ingest rate: $rate_total readings over MQTT, then over the terminal link"
+echo "  before: $(bench_load)"
+bench_wait_stored "$rate_total" "$tmp/stored-mqtt.txt"
+"$loadgen" --url "$MQTT_URL" --prefix bench-m- --devices "$rate_devices" --readings "$per_device" \
+    --connections 4 > "$tmp/loadgen.txt"
+wait "$poller_pid" || true
+bench_wait_stored $((2 * rate_total)) "$tmp/stored-term.txt"
+"$tload" --port "$tport" --prefix bench-t- --count "$rate_devices" --mode rate \
+    --readings "$per_device" --window "$window" > "$tmp/tload-rate.txt" ||
+    echo "  the terminal load generator reported failures: $(cat "$tmp/tload-rate.txt")"
+wait "$poller_pid" || true
+echo "  after:  $(bench_load)"
+echo "  mqtt:     $(cat "$tmp/loadgen.txt")"
+echo "            $(cat "$tmp/stored-mqtt.txt")"
+echo "  terminal: $(grep '^end' "$tmp/tload-rate.txt")"
+echo "            $(cat "$tmp/stored-term.txt")"
+awk -v n="$rate_total" -v mf="$(kv "$tmp/loadgen.txt" first_publish_ms)" \
+    -v ml="$(kv "$tmp/stored-mqtt.txt" last_commit_ms)" \
+    -v tf="$(grep '^end' "$tmp/tload-rate.txt" | tr ' ' '\n' | awk -F= '$1 == "first_send_ms" { print $2 }')" \
+    -v tl="$(kv "$tmp/stored-term.txt" last_commit_ms)" 'BEGIN {
+    m = n / ((ml - mf) / 1000); t = n / ((tl - tf) / 1000)
+    printf "\n%-58s %10s %10s\n", "", "readings/s", "seconds"
+    printf "%-58s %10.0f %10.2f\n", "MQTT: first publish to last commit", m, (ml - mf) / 1000
+    printf "%-58s %10.0f %10.2f\n", "terminal link: first send to last commit", t, (tl - tf) / 1000
+    printf "ratio terminal / MQTT: %.2f\n", t / m
+}'
+
+echo
+echo "== 2. scale: $conns terminals, one reading each every $((interval_ms / 1000)) s, ${seconds} s"
+bench_server_stop
+token=
+bench_server_start "$db" "${targs[@]}"
+sleep 2
+rss0=$(rss_kib "$server_pid")
+echo "  server idle: RSS $rss0 KiB; before: $(bench_load)"
+"$tload" --port "$tport" --prefix bench-t- --count "$conns" --mode steady \
+    --interval-ms "$interval_ms" --seconds "$seconds" > "$tmp/tload-scale.txt" &
+gen_pid=$!
+bench_pids+=("$gen_pid")
+for _ in $(seq 1 1200); do
+    grep -q '^open' "$tmp/tload-scale.txt" 2> /dev/null && break
+    kill -0 "$gen_pid" 2> /dev/null || break
+    sleep 0.5
+done
+grep '^open' "$tmp/tload-scale.txt" || { echo "the connections did not open" >&2; exit 1; }
+sleep 5
+rss1=$(rss_kib "$server_pid")
+c1=$(cpu_ticks "$server_pid")
+w1=$(date +%s%3N)
+sessions=$(curl -sf -H "Authorization: Bearer $token" "$api/api/stats" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["terminals"]["sessions"])')
+wait "$gen_pid" || echo "  the load generator reported failures"
+c2=$(cpu_ticks "$server_pid")
+w2=$(date +%s%3N)
+rss2=$(rss_kib "$server_pid")
+hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
+echo "  after: $(bench_load)"
+echo "  $(grep '^end' "$tmp/tload-scale.txt")"
+awk -v n="$conns" -v s="$sessions" -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" -v h="$hwm" \
+    -v c1="$c1" -v c2="$c2" -v w1="$w1" -v w2="$w2" -v hz="$(getconf CLK_TCK)" \
+    -v l50="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "latency_p50_ms" { print $2 }')" \
+    -v l99="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "latency_p99_ms" { print $2 }')" 'BEGIN {
+    printf "\nsessions open (server): %d of %d\n", s, n
+    printf "server RSS: idle %d KiB, all open %d KiB, at the end %d KiB (peak %d KiB)\n", r0, r1, r2, h
+    printf "RSS per connection: %.0f bytes (aim < 4096)\n", (r1 - r0) * 1024 / n
+    printf "server CPU over the steady phase: %.1f %% of one core (%.1f s)\n", (c2 - c1) / hz * 100 / ((w2 - w1) / 1000), (w2 - w1) / 1000
+    printf "reading sent -> ACK after commit: p50 %s ms, p99 %s ms\n", l50, l99
+}'
