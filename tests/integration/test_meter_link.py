@@ -185,6 +185,17 @@ class MeterLinkTest(harness.IntegrationTest):
         self.assertEqual(len(st.replies), 3, "the repeated capture command was run again")
         self.assertEqual(len(st.captures), 1)
 
+        # The meter's memory with the link, a capture's chunks included (aim: under 8 MB).
+        with open(f"/proc/{self.meter.proc.pid}/maps") as f:
+            sanitized = "libasan" in f.read()
+        with open(f"/proc/{self.meter.proc.pid}/status") as f:
+            mem = dict(line.split(":", 1) for line in f)
+        rss, hwm = (int(mem[k].split()[0]) for k in ("VmRSS", "VmHWM"))
+        print(f"meterd --link: VmRSS {rss / 1024:.2f} MB, VmHWM {hwm / 1024:.2f} MB (peak, with "
+              f"a 1 s capture sent in chunks)", file=sys.stderr)
+        if not sanitized:  # the sanitizer's shadow memory counts in RSS
+            self.assertLess(hwm, 8 * 1024)
+
         # Mid-stream, the server stops acking, then the connection is cut without a word. The
         # meter's heartbeats probe the silence; the server answers them.
         self.assertTrue(self.pump(conn, 2.5, ack=False))
