@@ -452,13 +452,13 @@ static void *link_thread(void *arg)
 static int lt_start(void *impl, char *err, size_t errlen)
 {
     struct lt *t = impl;
+    log_info("connecting to the terminal gateway %s as %s", t->peer, t->device_id);
     int r = pthread_create(&t->thread, NULL, link_thread, t);
     if (r) {
         snprintf(err, errlen, "cannot start the link thread: %s", strerror(r));
         return -r;
     }
     t->started = true;
-    log_info("connecting to the terminal gateway %s as %s", t->peer, t->device_id);
     return 0;
 }
 
