@@ -2,7 +2,7 @@
 daemons' ends of the terminal link together, with the server's command service and API.
 
 The meter's readings are stored once each through a kill -9 of the server and a restart of
-the meter; a relay command an operator gives through the API reaches the meter over the link,
+the meter and a kill -9 of the meter; a relay command an operator gives through the API reaches the meter over the link,
 switches its relay and completes; a capture asked for through the API comes up in chunks and
 completes with its analysis; at the end the meter's spool is empty.
 """
@@ -90,6 +90,12 @@ class MeterLinkServer(IntegrationTest):
         # The meter restarted: its spool and seq carry on.
         self.assertEqual(self.meter.stop(), 0)
         self.meter.start(note="restart")
+        self.more_readings(4, timeout=60)
+
+        # A kill -9 of the meter (a power cut): what it spooled and was not acked comes again,
+        # the server keeps one copy.
+        self.meter.kill()
+        self.meter.start(note="after kill -9")
         self.more_readings(4, timeout=60)
 
         # Stopped for good once everything was acked.
