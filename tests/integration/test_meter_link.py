@@ -53,7 +53,9 @@ class MeterLinkTest(harness.IntegrationTest):
                                   secret=cls.secret)
         cls.meter.args = [harness.METERD, "--device-id", DEV, "--link",
                           f"tcp://127.0.0.1:{cls.port}", "--adc", "sim", "--interval", INTERVAL,
-                          "--state-dir", cls.meter.state_dir, "--ack-timeout", "2"]
+                          "--state-dir", cls.meter.state_dir, "--ack-timeout", "60"]
+        # A long ack timeout: readings not acked before a cut come again because the new
+        # session restarts the backlog, not because a timer ran out.
         cls._procs.append(cls.meter)
         cls.store = Store()
         cls.conn_no = 0
