@@ -53,6 +53,7 @@ struct lt {
     pthread_mutex_t lock; /* what follows: the link thread and the senders */
     struct link link;
     bool open;             /* the session is open: frames may be sent */
+    bool exhausted;        /* a send found the counter at its end: reconnect */
     struct dynbuf out;     /* frames to write; out.buf[out_off..len) not written yet */
     size_t out_off;
     int64_t last_tx_ms;    /* monotonic: the last frame queued */
@@ -338,12 +339,17 @@ static void run_session(struct lt *t, int fd)
         }
         pthread_mutex_lock(&t->lock);
         int fr = out_flush(t, fd);
-        bool want_out = pending(t) > 0, open = t->open;
+        bool want_out = pending(t) > 0, open = t->open, exhausted = t->exhausted;
         int64_t silence = link_timeout_ms(&t->link);
         int64_t hb_ms = (int64_t)t->link.heartbeat_s * 1000, last_tx = t->last_tx_ms;
         pthread_mutex_unlock(&t->lock);
         if (fr) {
             log_warn("link to %s: cannot send: %s; reconnecting", t->peer, strerror(-fr));
+            return;
+        }
+        if (exhausted) {
+            log_info("link to %s: the frame counter reached its end; reconnecting", t->peer);
+            goodbye(t, fd, LINK_R_EXHAUSTED, NULL, 1000);
             return;
         }
         int64_t now = time_mono_ms();
@@ -408,6 +414,7 @@ static void end_session(struct lt *t)
 {
     pthread_mutex_lock(&t->lock);
     t->open = false;
+    t->exhausted = false;
     atomic_store(&t->connected, false);
     link_free(&t->link);
     memset(&t->link, 0, sizeof(t->link));
@@ -472,9 +479,11 @@ static uint64_t lt_generation(const void *impl)
     return atomic_load(&((struct lt *)impl)->generation);
 }
 
-/* Maps link_send()'s errors onto transport.h's. */
-static int send_error(int r)
+/* Under the lock: maps link_send()'s errors onto transport.h's. */
+static int send_error(struct lt *t, int r)
 {
+    if (r == LINK_E_EXHAUSTED)
+        t->exhausted = true; /* the link thread closes the session and reconnects */
     return r == LINK_E_NOMEM ? -ENOBUFS : r == LINK_E_STATE ? -ENOTCONN : -EIO;
 }
 
@@ -499,7 +508,7 @@ static int lt_send_readings(void *impl, const struct reading *r, size_t n, bool 
             break;
         int s = link_send(&t->link, LINK_TELEMETRY, t->payload.buf, t->payload.len, &t->out);
         if (s)
-            ret = send_error(s);
+            ret = send_error(t, s);
         k += used;
     }
     dynbuf_reset(&t->payload);
@@ -528,11 +537,11 @@ static int lt_send(void *impl, enum topic_leaf leaf, const void *payload, size_t
         ret = -ENOBUFS;
     } else if (leaf == TOPIC_REPLY) {
         int s = link_send(&t->link, LINK_REPLY, payload, len, &t->out);
-        ret = s ? send_error(s) : 0;
+        ret = s ? send_error(t, s) : 0;
     } else {
         for (uint32_t k = 0; k < chunks && !ret; k++) {
             int s = link_send_chunk(&t->link, payload, len, k, &t->out);
-            ret = s ? send_error(s) : 0;
+            ret = s ? send_error(t, s) : 0;
         }
     }
     if (!ret)
