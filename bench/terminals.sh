@@ -18,7 +18,9 @@
 #      BENCH_TERMINALS_SECONDS (60) once all are open. Prints the server's RSS idle and with
 #      every connection open (per connection), its CPU over the steady phase (% of one
 #      core), and the latency from a reading's send to the ACK that follows its commit
-#      (p50, p99, max).
+#      (p50, p99, max). Before it, the same connections open without readings for 8 s:
+#      the RSS of idle terminals. Both RSS figures are taken against the server after a
+#      warm-up of 100 terminals (what is allocated once is not per connection).
 # Asserts nothing. Environment: BENCH_BUILD_DIR (build/bench) and the variables above.
 set -euo pipefail
 
@@ -107,9 +109,28 @@ echo "== 2. scale: $conns terminals, one reading each every $((interval_ms / 100
 bench_server_stop
 token=
 bench_server_start "$db" "${targs[@]}"
+# Warm-up: 100 terminals for 5 s open what is opened once (the gateway's database
+# connections, caches and buffers), so the figures below are per connection.
+"$tload" --port "$tport" --prefix bench-t- --count 100 --mode steady --interval-ms 1000 \
+    --seconds 5 > "$tmp/tload-warm.txt" || true
 sleep 2
 rss0=$(rss_kib "$server_pid")
-echo "  server idle: RSS $rss0 KiB; before: $(bench_load)"
+echo "  server after a warm-up of 100 terminals, all gone: RSS $rss0 KiB; before: $(bench_load)"
+# Idle terminals: every connection open, no readings.
+"$tload" --port "$tport" --prefix bench-t- --count "$conns" --mode steady \
+    --interval-ms 1000000000 --seconds 8 > "$tmp/tload-idle.txt" &
+gen_pid=$!
+bench_pids+=("$gen_pid")
+for _ in $(seq 1 1200); do
+    grep -q '^open' "$tmp/tload-idle.txt" 2> /dev/null && break
+    kill -0 "$gen_pid" 2> /dev/null || break
+    sleep 0.5
+done
+sleep 3
+rss_idle=$(rss_kib "$server_pid")
+echo "  $(grep '^open' "$tmp/tload-idle.txt"): server RSS $rss_idle KiB"
+wait "$gen_pid" || true
+sleep 3
 "$tload" --port "$tport" --prefix bench-t- --count "$conns" --mode steady \
     --interval-ms "$interval_ms" --seconds "$seconds" > "$tmp/tload-scale.txt" &
 gen_pid=$!
@@ -130,16 +151,15 @@ wait "$gen_pid" || echo "  the load generator reported failures"
 c2=$(cpu_ticks "$server_pid")
 w2=$(date +%s%3N)
 rss2=$(rss_kib "$server_pid")
-hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
 echo "  after: $(bench_load)"
 echo "  $(grep '^end' "$tmp/tload-scale.txt")"
-awk -v n="$conns" -v s="$sessions" -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" -v h="$hwm" \
+awk -v n="$conns" -v s="$sessions" -v r0="$rss0" -v ri="$rss_idle" -v r1="$rss1" -v r2="$rss2" \
     -v c1="$c1" -v c2="$c2" -v w1="$w1" -v w2="$w2" -v hz="$(getconf CLK_TCK)" \
     -v l50="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "latency_p50_ms" { print $2 }')" \
     -v l99="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "latency_p99_ms" { print $2 }')" 'BEGIN {
     printf "\nsessions open (server): %d of %d\n", s, n
-    printf "server RSS: idle %d KiB, all open %d KiB, at the end %d KiB (peak %d KiB)\n", r0, r1, r2, h
-    printf "RSS per connection: %.0f bytes (aim < 4096)\n", (r1 - r0) * 1024 / n
+    printf "server RSS: after the warm-up %d KiB, %d idle terminals %d KiB, %d sending %d KiB, at the end %d KiB\n", r0, n, ri, n, r1, r2
+    printf "RSS per idle connection: %.0f bytes; per connection sending every 10 s: %.0f bytes (aim < 4096)\n", (ri - r0) * 1024 / n, (r1 - r0) * 1024 / n
     printf "server CPU over the steady phase: %.1f %% of one core (%.1f s)\n", (c2 - c1) / hz * 100 / ((w2 - w1) / 1000), (w2 - w1) / 1000
     printf "reading sent -> ACK after commit: p50 %s ms, p99 %s ms\n", l50, l99
 }'

@@ -202,35 +202,69 @@ static int start_conn(struct term *t, long n, int ep, const struct sockaddr_in *
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_terminals_load --port P [--host H] [--prefix P] [--secret-prefix S]\n"
-                    "  [--first N] [--count N] [--mode steady|rate] [--interval-ms MS] [--seconds S]\n"
-                    "  [--readings N] [--window N] [--connect-rate PER_S]\n");
+    fprintf(stderr,
+            "usage: bench_terminals_load --port P [--host H] [--prefix P] [--secret-prefix S]\n"
+            "  [--first N] [--count N] [--mode steady|rate] [--interval-ms MS] [--seconds S]\n"
+            "  [--readings N] [--window N] [--connect-rate PER_S]\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"host", 1, 0, 'h'},     {"port", 1, 0, 'p'},          {"prefix", 1, 0, 'P'},
-        {"secret-prefix", 1, 0, 'S'}, {"first", 1, 0, 'f'},    {"count", 1, 0, 'n'},
-        {"mode", 1, 0, 'm'},     {"interval-ms", 1, 0, 'i'},   {"seconds", 1, 0, 's'},
-        {"readings", 1, 0, 'r'}, {"window", 1, 0, 'w'},        {"connect-rate", 1, 0, 'c'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"host", 1, 0, 'h'},
+                                         {"port", 1, 0, 'p'},
+                                         {"prefix", 1, 0, 'P'},
+                                         {"secret-prefix", 1, 0, 'S'},
+                                         {"first", 1, 0, 'f'},
+                                         {"count", 1, 0, 'n'},
+                                         {"mode", 1, 0, 'm'},
+                                         {"interval-ms", 1, 0, 'i'},
+                                         {"seconds", 1, 0, 's'},
+                                         {"readings", 1, 0, 'r'},
+                                         {"window", 1, 0, 'w'},
+                                         {"connect-rate", 1, 0, 'c'},
+                                         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
-        case 'h': o.host = optarg; break;
-        case 'p': o.port = atoi(optarg); break;
-        case 'P': o.prefix = optarg; break;
-        case 'S': o.secret_prefix = optarg; break;
-        case 'f': o.first = atol(optarg); break;
-        case 'n': o.count = atol(optarg); break;
-        case 'm': o.rate = strcmp(optarg, "rate") == 0; break;
-        case 'i': o.interval_ms = atol(optarg); break;
-        case 's': o.seconds = atol(optarg); break;
-        case 'r': o.readings = atol(optarg); break;
-        case 'w': o.window = atol(optarg); break;
-        case 'c': o.connect_rate = atol(optarg); break;
-        default: usage(); return 2;
+        case 'h':
+            o.host = optarg;
+            break;
+        case 'p':
+            o.port = atoi(optarg);
+            break;
+        case 'P':
+            o.prefix = optarg;
+            break;
+        case 'S':
+            o.secret_prefix = optarg;
+            break;
+        case 'f':
+            o.first = atol(optarg);
+            break;
+        case 'n':
+            o.count = atol(optarg);
+            break;
+        case 'm':
+            o.rate = strcmp(optarg, "rate") == 0;
+            break;
+        case 'i':
+            o.interval_ms = atol(optarg);
+            break;
+        case 's':
+            o.seconds = atol(optarg);
+            break;
+        case 'r':
+            o.readings = atol(optarg);
+            break;
+        case 'w':
+            o.window = atol(optarg);
+            break;
+        case 'c':
+            o.connect_rate = atol(optarg);
+            break;
+        default:
+            usage();
+            return 2;
         }
     }
     if (o.port <= 0 || o.count <= 0 || o.interval_ms <= 0 || o.window <= 0 || o.window >= RING ||

@@ -321,6 +321,10 @@ static int serve(struct server_options *opt)
     if (url_parse_mqtt(opt->mqtt, &u, err, sizeof(err)))
         return cli_fail(2, "--mqtt: %s", err);
     url_clear(&u);
+    if (opt->terminal_listen && opt->terminal_listen[0] &&
+        terminals_check(opt->terminal_listen, (unsigned)opt->terminal_heartbeat_s,
+                        (unsigned)opt->terminal_idle_s, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
     if (opt->ingest_queue < opt->max_batch)
         return cli_fail(2, "ingest_queue (%lld) must hold at least max_batch (%lld) readings",
                         (long long)opt->ingest_queue, (long long)opt->max_batch);

@@ -113,7 +113,6 @@ void term_session_opened(struct terminals *t, struct conn *c)
     term_status_post(t->status, c->link.device_id, true, time_now_ms());
 }
 
-
 /* --- sending and closing -------------------------------------------------------------------- */
 
 static void set_events(struct terminals *t, struct conn *c, bool in, bool out)
@@ -156,7 +155,7 @@ int term_flush(struct terminals *t, struct conn *c)
         return -1;
     }
     size_t pending = c->out.len - c->out_off;
-    set_events(t, c, pending < TERM_OUT_HIGH, pending > 0);
+    set_events(t, c, pending<TERM_OUT_HIGH, pending> 0);
     return 0;
 }
 
@@ -185,8 +184,8 @@ static void log_close(struct terminals *t, const struct conn *c, int reason, boo
                  link_reason_name((unsigned)reason), why ? why : "",
                  (unsigned long long)t->log_skipped[k]);
     else
-        log_info("terminals: link of device '%s' closed: %s%s%s; %llu more of this kind since",
-                 dev, kind_name(reason, peer), why ? ": " : "", why ? why : "",
+        log_info("terminals: link of device '%s' closed: %s%s%s; %llu more of this kind since", dev,
+                 kind_name(reason, peer), why ? ": " : "", why ? why : "",
                  (unsigned long long)t->log_skipped[k]);
     t->log_at[k] = now;
     t->log_skipped[k] = 0;
@@ -196,8 +195,8 @@ void term_close(struct terminals *t, struct conn *c, int reason, bool peer, cons
 {
     if (c->dead)
         return;
-    if (reason >= 0 && !peer && link_send_close(&c->link, (enum link_reason)reason, NULL,
-                                                &c->out) == 0) {
+    if (reason >= 0 && !peer &&
+        link_send_close(&c->link, (enum link_reason)reason, NULL, &c->out) == 0) {
         atomic_fetch_add(&t->c.frames_out, 1);
         (void)write_out(c); /* best effort: the socket closes next */
     }
@@ -208,6 +207,7 @@ void term_close(struct terminals *t, struct conn *c, int reason, bool peer, cons
     else
         atomic_fetch_add(&t->c.closed[reason], 1);
     log_close(t, c, reason, peer, why);
+    term_capture_release(t, c);
     epoll_ctl(t->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
@@ -227,6 +227,13 @@ void term_close(struct terminals *t, struct conn *c, int reason, bool peer, cons
     list_add(&t->dead, c);
     atomic_fetch_sub(&t->c.connections, 1);
     t->n_conns--;
+}
+
+void term_capture_release(struct terminals *t, struct conn *c)
+{
+    t->capture_reserved -= c->capture_reserved;
+    c->capture_reserved = 0;
+    dynbuf_free(&c->capture);
 }
 
 static void free_dead(struct terminals *t)
@@ -405,8 +412,11 @@ static void *loop_main(void *arg)
 
 /* --- start and stop ------------------------------------------------------------------------- */
 
-/* Splits HOST:PORT ([v6]:PORT too) and binds a listening socket. 0 or -errno with err. */
-static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, size_t errlen)
+/*
+ * Splits HOST:PORT ([v6]:PORT too) and resolves it; *ret to freeaddrinfo(). 0 or -EINVAL
+ * with err.
+ */
+static int resolve(const char *spec, struct addrinfo **ret, char *err, size_t errlen)
 {
     char host[256];
     const char *colon = strrchr(spec, ':');
@@ -428,14 +438,24 @@ static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, si
         snprintf(err, errlen, "terminal_listen: bad port in '%s'", spec);
         return -EINVAL;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai;
-    int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+    int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, ret);
     if (r) {
         snprintf(err, errlen, "terminal_listen: '%s': %s", host, gai_strerror(r));
         return -EINVAL;
     }
+    return 0;
+}
+
+/* Binds a listening socket on spec. 0 or -errno with err. */
+static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, size_t errlen)
+{
+    struct addrinfo *ai;
+    int r = resolve(spec, &ai, err, errlen);
+    if (r)
+        return r;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -454,6 +474,26 @@ static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, si
     *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
     *ret_fd = fd;
+    return 0;
+}
+
+int terminals_check(const char *listen, unsigned heartbeat_s, unsigned idle_s, char *err,
+                    size_t errlen)
+{
+    unsigned hb = heartbeat_s ? heartbeat_s : LINK_HEARTBEAT_S_DEFAULT;
+    unsigned idle = idle_s ? idle_s : LINK_IDLE_S_DEFAULT;
+    if (hb > UINT16_MAX - 1 || idle > UINT16_MAX || idle <= hb) {
+        snprintf(err, errlen, "terminal_idle_s (%u) must be greater than terminal_heartbeat_s (%u)",
+                 idle, hb);
+        return -EINVAL;
+    }
+    struct addrinfo *ai;
+    if (!listen || resolve(listen, &ai, err, errlen)) {
+        if (!listen)
+            snprintf(err, errlen, "terminal_listen: no address");
+        return -EINVAL;
+    }
+    freeaddrinfo(ai);
     return 0;
 }
 
@@ -478,9 +518,11 @@ int terminals_start(const struct terminals_options *o, struct terminals **ret, c
     t->idle_s = (uint16_t)idle;
     t->max_connections = o->max_connections ? o->max_connections : DEFAULT_MAX_CONNS;
     t->stats = o->stats;
-    size_t cap = o->limits.max_capture_bytes ? o->limits.max_capture_bytes
-                                             : INGEST_MAX_CAPTURE_BYTES;
+    size_t cap =
+        o->limits.max_capture_bytes ? o->limits.max_capture_bytes : INGEST_MAX_CAPTURE_BYTES;
     t->capture_max = cap < LINK_CAPTURE_MAX ? cap : LINK_CAPTURE_MAX;
+    t->capture_budget =
+        TERM_CAPTURE_BUDGET > 4 * t->capture_max ? TERM_CAPTURE_BUDGET : 4 * t->capture_max;
     size_t buckets = TABLE_MIN;
     while (buckets < t->max_connections && buckets < ((size_t)1 << 22))
         buckets <<= 1;

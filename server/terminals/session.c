@@ -57,18 +57,22 @@ static int on_chunk(struct terminals *t, struct conn *c, const struct link_frame
     }
     if (ch.index == 0) {
         c->discarding = false;
-        if (ch.total > t->capture_max) {
+        term_capture_release(t, c); /* an unfinished upload is dropped */
+        bool over = ch.total > t->capture_max;
+        if (over || ch.total > t->capture_budget - t->capture_reserved) {
             /* Read and dropped: the command's own timeout tells the operator. */
             atomic_fetch_add(&t->stats->too_large, 1);
-            log_warn("terminals: device '%s': a capture of %u bytes, over max_capture_bytes: "
-                     "dropped", c->link.device_id, (unsigned)ch.total);
-            dynbuf_free(&c->capture);
+            log_warn("terminals: device '%s': a capture of %u bytes dropped: %s", c->link.device_id,
+                     (unsigned)ch.total,
+                     over ? "over max_capture_bytes" : "too many uploads under way");
             memset(&c->up, 0, sizeof(c->up));
             c->discarding = ch.count > 1;
             c->discard_next = 1;
             c->discard_count = ch.count;
             return 0;
         }
+        c->capture_reserved = ch.total;
+        t->capture_reserved += ch.total;
     } else if (c->discarding) {
         if (ch.index != c->discard_next || ch.count != c->discard_count) {
             term_close(t, c, LINK_R_PAYLOAD, false, "capture chunk out of order");
@@ -80,12 +84,10 @@ static int on_chunk(struct terminals *t, struct conn *c, const struct link_frame
     }
     int r = link_upload_add(&c->up, &ch, &c->capture);
     if (r == LINK_E_PAYLOAD) {
-        dynbuf_free(&c->capture);
         term_close(t, c, LINK_R_PAYLOAD, false, "capture chunk out of order");
         return -1;
     }
     if (r < 0) {
-        dynbuf_free(&c->capture);
         term_close(t, c, LINK_R_INTERNAL, false, "out of memory for a capture");
         return -1;
     }
@@ -93,7 +95,7 @@ static int on_chunk(struct terminals *t, struct conn *c, const struct link_frame
         return 0;
     atomic_fetch_add(&t->c.captures, 1);
     bool ok = ingest(t, c, TOPIC_CAPTURE, c->capture.buf, c->capture.len);
-    dynbuf_free(&c->capture);
+    term_capture_release(t, c);
     if (!ok) {
         term_close(t, c, LINK_R_INTERNAL, false, "the database is unavailable");
         return -1;

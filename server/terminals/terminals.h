@@ -36,7 +36,7 @@
 struct writer;
 
 struct terminals_options {
-    const char *listen; /* HOST:PORT (port 0: any free port, see terminals_port()) */
+    const char *listen;          /* HOST:PORT (port 0: any free port, see terminals_port()) */
     struct store_source db;      /* the gateway's own ingest opens it; copied */
     struct ingest_limits limits; /* as MQTT ingest's */
     struct writer *writer;       /* stores telemetry and acks it after commit (terminals_route) */
@@ -54,8 +54,8 @@ struct terminals_stats {
     uint64_t accepted, opened;
     uint64_t frames_in, frames_out;
     uint64_t telemetry, replies, captures, acks_sent, commands_sent;
-    uint64_t routed_dropped;                    /* acks/commands for a link that ended meanwhile */
-    uint64_t closed[TERMINALS_CLOSE_KINDS];     /* closed by the server, by reason */
+    uint64_t routed_dropped;                     /* acks/commands for a link that ended meanwhile */
+    uint64_t closed[TERMINALS_CLOSE_KINDS];      /* closed by the server, by reason */
     uint64_t peer_closed[TERMINALS_CLOSE_KINDS]; /* a CLOSE from the terminal, by its reason */
     uint64_t disconnected;                       /* the terminal dropped the TCP connection */
 };
@@ -67,6 +67,14 @@ struct terminals;
  * address or options, or -errno (err says why in words).
  */
 int terminals_start(const struct terminals_options *o, struct terminals **ret, char *err,
+                    size_t errlen);
+
+/*
+ * Checks the options before anything starts: listen is HOST:PORT (the host
+ * resolvable, a numeric port), the idle timeout above the heartbeat. 0, or
+ * -EINVAL with err naming the option.
+ */
+int terminals_check(const char *listen, unsigned heartbeat_s, unsigned idle_s, char *err,
                     size_t errlen);
 
 /* The port listened on (useful with port 0). */

@@ -20,20 +20,26 @@
 #define TERM_OUT_MAX (256u * 1024u)
 /* Output above which the loop stops reading the connection until it drains. */
 #define TERM_OUT_HIGH (64u * 1024u)
+/*
+ * Capture uploads under way hold at most this much in all (each at most max_capture_bytes):
+ * a chunk 0 that does not fit is read and dropped as one over the limit is.
+ */
+#define TERM_CAPTURE_BUDGET ((size_t)64 << 20)
 /* Bytes other threads may have queued to the loop at most (acks and commands). */
 #define TERM_INBOX_MAX ((size_t)16 << 20)
 
 /* One TCP connection. Lives in exactly one of the loop's lists (handshake, session, dead). */
 struct conn {
     int fd;
-    bool dead;      /* closed: freed at the end of the loop's turn */
-    bool in_table;  /* the device table points here (an open session) */
-    bool want_out;  /* EPOLLOUT armed */
-    bool reading;   /* EPOLLIN armed */
+    bool dead;       /* closed: freed at the end of the loop's turn */
+    bool in_table;   /* the device table points here (an open session) */
+    bool want_out;   /* EPOLLOUT armed */
+    bool reading;    /* EPOLLIN armed */
     bool session;    /* in the session list (the handshake is done) */
     bool discarding; /* a capture over the limit is being read and dropped */
     uint16_t discard_next, discard_count;
-    int64_t since_ms;   /* monotonic: accepted (handshake) or last bytes received (session) */
+    uint32_t capture_reserved; /* of the gateway's capture budget, for this upload */
+    int64_t since_ms;         /* monotonic: accepted (handshake) or last bytes received (session) */
     struct conn *prev, *next; /* the list it is in, oldest first */
     struct conn *hnext;       /* the device table's chain */
     struct link link;
@@ -73,6 +79,7 @@ struct terminals {
     unsigned max_connections;
     unsigned n_conns;
     size_t capture_max;
+    size_t capture_budget, capture_reserved; /* TERM_CAPTURE_BUDGET (at least 4 uploads) */
     struct ingest *ing;
     struct term_status *status; /* stores the devices' online/offline (status.c) */
     struct server_counters *stats;
@@ -113,6 +120,9 @@ void term_session_opened(struct terminals *t, struct conn *c);
 
 /* The open session of device_id, or NULL. The loop's thread (or under t->lock). */
 struct conn *term_table_find(struct terminals *t, const char *device_id);
+
+/* Gives back c's share of the capture budget and its buffer (an upload ended or was dropped). */
+void term_capture_release(struct terminals *t, struct conn *c);
 
 /* --- session.c ---------------------------------------------------------------------------- */
 

@@ -13,15 +13,17 @@ import json
 import math
 import socket
 import struct
+import subprocess
 import time
 
-from harness import IntegrationTest, free_port, main, wait_until
+from harness import METER_SERVER, IntegrationTest, free_port, main, wait_until
 from ingest_common import reading, stored_seqs
 import link_client as lc
 
 IDLE_S = 3
 HEARTBEAT_S = 1
-DEVICES = ["tm-1", "tm-2", "tm-3", "tm-4", "tm-5", "tm-6", "tm-7"]
+DEVICES = ["tm-1", "tm-2", "tm-3", "tm-4", "tm-5", "tm-6", "tm-7", "tm-8"]
+MAX_CAPTURE_BYTES = 65536  # the chunked capture below takes about 35 KB
 
 
 def now_ms():
@@ -31,7 +33,8 @@ def now_ms():
 def gateway_args(port, batch_wait_ms=300):
     # A batch waits 300 ms to fill: a kill -9 right after a send lands before its commit.
     return ["--terminal-listen", f"127.0.0.1:{port}", "--terminal-heartbeat-s", str(HEARTBEAT_S),
-            "--terminal-idle-s", str(IDLE_S), "--batch-wait-ms", str(batch_wait_ms)]
+            "--terminal-idle-s", str(IDLE_S), "--batch-wait-ms", str(batch_wait_ms),
+            "--max-capture-bytes", str(MAX_CAPTURE_BYTES)]
 
 
 def next_frame(t, ftypes, timeout, what="frame"):
@@ -289,6 +292,32 @@ class Terminals(IntegrationTest):
         self.assertEqual(after["handshake_timeout"], before["handshake_timeout"] + 1)
         t.sock.close()
         silent.close()
+
+    def test_8_a_capture_over_max_capture_bytes_is_read_and_dropped(self):
+        t = self.connect("tm-8")
+        before = self.get("/api/stats", "op").json()["mqtt"]["too_large"]
+        captures = self.stats()["captures"]
+        t.send_capture(bytes(MAX_CAPTURE_BYTES + 1))
+        # The link stays up and its readings flow.
+        t.send_telemetry(json.dumps(reading(1)))
+        collect_acks(t, {1})
+        self.assertEqual(self.get("/api/stats", "op").json()["mqtt"]["too_large"], before + 1)
+        self.assertEqual(self.stats()["captures"], captures)  # not reassembled
+        t.close()
+
+    def test_9_bad_gateway_options_are_one_line_and_exit_2(self):
+        base = [METER_SERVER, "--db", self.srv.db, "--jwt-secret-file", self.srv.secret_file,
+                "--listen", f"127.0.0.1:{free_port()}", "--mqtt", self.srv.mqtt]
+        for extra, words in ((["--terminal-listen", "nowhere"], "terminal_listen"),
+                             (["--terminal-listen", "127.0.0.1:http"], "terminal_listen"),
+                             (["--terminal-listen", "127.0.0.1:0", "--terminal-heartbeat-s", "30",
+                               "--terminal-idle-s", "30"], "terminal_idle_s")):
+            with self.subTest(extra=extra):
+                r = subprocess.run(base + extra, capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                lines = r.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, r.stderr)
+                self.assertIn(words, lines[0])
 
 
 if __name__ == "__main__":

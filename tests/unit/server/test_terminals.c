@@ -101,7 +101,8 @@ static void client_connect(struct client *c, const char *device, const char *has
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     struct timeval tv = {5, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)terminals_port(gw))};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)terminals_port(gw))};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     assert_int_equal(link_client_hello(&c->l, &c->out), 0);
@@ -200,8 +201,9 @@ static void test_telemetry_is_acked_on_the_link_after_its_commit(void **state)
     struct link_frame f;
     char p[4200];
     client_open(&c, "t1");
-    static const char reading[] = "[{\"seq\":1,\"ts\":1796630400000,\"voltage\":230,\"current\":1},"
-                                  "{\"seq\":2,\"ts\":1796630401000,\"voltage\":\"x\",\"current\":1}]";
+    static const char reading[] =
+        "[{\"seq\":1,\"ts\":1796630400000,\"voltage\":230,\"current\":1},"
+        "{\"seq\":2,\"ts\":1796630401000,\"voltage\":\"x\",\"current\":1}]";
     assert_int_equal(link_send(&c.l, LINK_TELEMETRY, reading, strlen(reading), &c.out), 0);
     client_send_out(&c);
     assert_int_equal(client_next(&c, &f, p, sizeof(p)), LINK_EV_FRAME);
