@@ -52,9 +52,9 @@ struct lt {
 
     pthread_mutex_t lock; /* what follows: the link thread and the senders */
     struct link link;
-    bool open;             /* the session is open: frames may be sent */
-    bool exhausted;        /* a send found the counter at its end: reconnect */
-    struct dynbuf out;     /* frames to write; out.buf[out_off..len) not written yet */
+    bool open;         /* the session is open: frames may be sent */
+    bool exhausted;    /* a send found the counter at its end: reconnect */
+    struct dynbuf out; /* frames to write; out.buf[out_off..len) not written yet */
     size_t out_off;
     int64_t last_tx_ms;    /* monotonic: the last frame queued */
     struct dynbuf payload; /* a TELEMETRY payload being built */
@@ -454,7 +454,8 @@ static void *link_thread(void *arg)
     return NULL;
 }
 
-/* --- the transport's operations ---------------------------------------------------------------- */
+/* --- the transport's operations ----------------------------------------------------------------
+ */
 
 static int lt_start(void *impl, char *err, size_t errlen)
 {
@@ -601,9 +602,8 @@ static const struct transport_ops link_ops = {
     .free = lt_free,
 };
 
-int transport_link_new(const struct link_transport_config *cfg,
-                       const struct transport_sinks *sinks, struct transport *ret, char *err,
-                       size_t errlen)
+int transport_link_new(const struct link_transport_config *cfg, const struct transport_sinks *sinks,
+                       struct transport *ret, char *err, size_t errlen)
 {
     if (!cfg->device_id || !device_id_valid(cfg->device_id) || !cfg->secret_hash) {
         snprintf(err, errlen, "the link needs a valid device id and the device secret");
@@ -637,8 +637,8 @@ int transport_link_new(const struct link_transport_config *cfg,
     snprintf(t->device_id, sizeof(t->device_id), "%s", cfg->device_id);
     memcpy(t->hash, cfg->secret_hash, SIGN_HASH_LEN);
     t->sinks = *sinks;
-    t->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms
-                                                        : CONNECT_TIMEOUT_MS;
+    t->connect_timeout_ms =
+        cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : CONNECT_TIMEOUT_MS;
     link_backoff_init(&t->backoff, cfg->retry_min_ms > 0 ? cfg->retry_min_ms : RETRY_MIN_MS,
                       cfg->retry_max_ms > 0 ? cfg->retry_max_ms : RETRY_MAX_MS);
     t->link.state = LINK_S_CLOSED;

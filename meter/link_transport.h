@@ -45,8 +45,7 @@ struct link_transport_config {
 };
 
 /* Creates the transport (no connection yet). 0, or -errno with err set. */
-int transport_link_new(const struct link_transport_config *cfg,
-                       const struct transport_sinks *sinks, struct transport *ret, char *err,
-                       size_t errlen);
+int transport_link_new(const struct link_transport_config *cfg, const struct transport_sinks *sinks,
+                       struct transport *ret, char *err, size_t errlen);
 
 #endif

@@ -172,13 +172,11 @@ int meterd_options_parse(struct meterd_options *o, int argc, char **argv, int fi
         }
         if (o->mqtt || o->mqtt_username || o->mqtt_password_file || o->mqtt_cafile ||
             o->mqtt_certfile || o->mqtt_keyfile) {
-            snprintf(err, errlen, "--link excludes --mqtt and the --mqtt-* options (one "
-                                  "transport: the terminal link or MQTT)");
+            snprintf(err, errlen, "--link excludes --mqtt and the --mqtt-* options");
             return -EINVAL;
         }
         if (!o->secret_file) {
-            snprintf(err, errlen, "--link needs --secret-file (the device secret the link's "
-                                  "handshake proves)");
+            snprintf(err, errlen, "--link needs --secret-file (the secret its handshake proves)");
             return -EINVAL;
         }
     } else if (!o->mqtt && !(o->mqtt = strdup(MQTT_DEFAULT_URL))) {
@@ -311,17 +309,17 @@ void meterd_options_free(struct meterd_options *o)
 
 void meterd_print_help(FILE *out)
 {
-    fprintf(out, "Usage: meterd [--config FILE] --device-id ID [--mqtt URL | --link tcp://HOST:PORT]\n"
-                 "              [--secret-file FILE] [--adc SPEC] [--interval SECONDS] [--state-dir DIR]\n"
-                 "              [options]\n"
+    fprintf(out, "Usage: meterd [--config FILE] --device-id ID\n"
+                 "              [--mqtt URL | --link tcp://HOST:PORT] [--secret-file FILE]\n"
+                 "              [--adc SPEC] [--interval SECONDS] [--state-dir DIR] [options]\n"
                  "       meterd analyze --rate HZ [--nominal 50] < samples.csv\n"
                  "\n"
                  "Samples voltage and current, measures power and energy every interval and\n"
                  "publishes each reading to meters/<ID>/telemetry (QoS 1), with a retained\n"
-                 "status on meters/<ID>/status; with --link, sends the same readings over one TCP\n"
-                 "connection to the server's terminal gateway instead (no broker). Every option\n"
-                 "can also be written in the config\n"
-                 "file as \"name value\" (e.g. \"device_id m1\"); flags override the file.\n"
+                 "status on meters/<ID>/status; with --link, sends the same readings over one\n"
+                 "TCP connection to the server's terminal gateway instead (no broker). Every\n"
+                 "option can also be written in the config file as \"name value\" (e.g.\n"
+                 "\"device_id m1\"); flags override the file.\n"
                  "\n"
                  "Options:\n");
     config_print_help(meterd_option_table, out);

@@ -29,8 +29,13 @@ static void test_link_with_a_secret_replaces_mqtt(void **state)
 {
     (void)state;
     struct meterd_options o;
-    const char *argv[] = {"meterd", "--device-id", "m1", "--link", "tcp://gw.example:7000",
-                          "--secret-file", "/etc/smartmeter/secret/m1"};
+    const char *argv[] = {"meterd",
+                          "--device-id",
+                          "m1",
+                          "--link",
+                          "tcp://gw.example:7000",
+                          "--secret-file",
+                          "/etc/smartmeter/secret/m1"};
     assert_int_equal(parse(&o, 7, argv), 0);
     assert_string_equal(o.link, "tcp://gw.example:7000");
     assert_null(o.mqtt);
@@ -76,20 +81,21 @@ static void test_link_errors_name_the_problem(void **state)
     (void)state;
     const char *no_secret[] = {"meterd", "--device-id", "m1", "--link", "tcp://gw:7000"};
     refused(5, no_secret, "--link needs --secret-file");
-    const char *both[] = {"meterd", "--device-id", "m1", "--link", "tcp://gw:7000",
-                          "--secret-file", "/s", "--mqtt", "tcp://b:1883"};
+    const char *both[] = {"meterd",        "--device-id", "m1",     "--link",      "tcp://gw:7000",
+                          "--secret-file", "/s",          "--mqtt", "tcp://b:1883"};
     refused(9, both, "--link excludes --mqtt");
-    const char *login[] = {"meterd", "--device-id", "m1", "--link", "tcp://gw:7000",
-                           "--secret-file", "/s", "--mqtt-cafile", "/ca.pem"};
+    const char *login[] = {"meterd", "--device-id",   "m1",
+                           "--link", "tcp://gw:7000", "--secret-file",
+                           "/s",     "--mqtt-cafile", "/ca.pem"};
     refused(9, login, "--link excludes");
-    const char *no_port[] = {"meterd", "--device-id", "m1", "--link", "tcp://gw",
-                             "--secret-file", "/s"};
+    const char *no_port[] = {"meterd",   "--device-id",   "m1", "--link",
+                             "tcp://gw", "--secret-file", "/s"};
     refused(7, no_port, "--link: a port");
-    const char *scheme[] = {"meterd", "--device-id", "m1", "--link", "ssl://gw:7000",
-                            "--secret-file", "/s"};
+    const char *scheme[] = {"meterd",        "--device-id",   "m1", "--link",
+                            "ssl://gw:7000", "--secret-file", "/s"};
     refused(7, scheme, "--link: the scheme must be tcp://");
-    const char *creds[] = {"meterd", "--device-id", "m1", "--link", "tcp://m1:hunter2@gw:7000",
-                           "--secret-file", "/s"};
+    const char *creds[] = {
+        "meterd", "--device-id", "m1", "--link", "tcp://m1:hunter2@gw:7000", "--secret-file", "/s"};
     refused(7, creds, "no user or password");
     assert_null(strstr(err, "hunter2"));
 }

@@ -34,18 +34,18 @@ static void test_the_address_is_tcp_host_port_and_nothing_else(void **state)
     assert_int_equal(link_url_parse("tcp://10.0.0.1:1/", &a, err, sizeof(err)), 0);
 
     static const char *const bad[] = {
-        "tcp://gw.example.com",        /* no port */
-        "ssl://gw.example.com:7000",   /* another scheme */
-        "mqtt://gw:1",                 /* likewise */
-        "tcp://user:pw@gw:7000",       /* credentials */
-        "tcp://gw:7000/path",          /* a path */
-        "tcp://gw:7000?x=1",           /* a query */
-        "tcp://gw:0",                  /* port out of range */
-        "tcp://gw:65536",              /* likewise */
-        "tcp://:7000",                 /* no host */
-        "tcp://@gw:7000",              /* an empty user */
-        "tcp://g\xc3\xa9w:7000",         /* not a host name */
-        "gw:7000",                     /* no scheme */
+        "tcp://gw.example.com",      /* no port */
+        "ssl://gw.example.com:7000", /* another scheme */
+        "mqtt://gw:1",               /* likewise */
+        "tcp://user:pw@gw:7000",     /* credentials */
+        "tcp://gw:7000/path",        /* a path */
+        "tcp://gw:7000?x=1",         /* a query */
+        "tcp://gw:0",                /* port out of range */
+        "tcp://gw:65536",            /* likewise */
+        "tcp://:7000",               /* no host */
+        "tcp://@gw:7000",            /* an empty user */
+        "tcp://g\xc3\xa9w:7000",     /* not a host name */
+        "gw:7000",                   /* no scheme */
         "",
     };
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
@@ -109,8 +109,8 @@ static void collect(const struct dynbuf *p, bool as_array, uint64_t *seen, size_
         assert_true(json_is_array(doc));
         size_t k;
         json_t *v;
-        json_array_foreach(doc, k, v)
-            seen[(*n)++] = (uint64_t)json_integer_value(json_object_get(v, "seq"));
+        json_array_foreach(doc, k, v) seen[(*n)++] =
+            (uint64_t)json_integer_value(json_object_get(v, "seq"));
     }
     json_decref(doc);
 }

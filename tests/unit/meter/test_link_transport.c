@@ -275,12 +275,12 @@ static void test_readings_acks_commands_replies_captures(void **state)
     command_queue_require_signature(fx->cmds, &k, "meters/" DEVICE "/cmd");
     char ts[TIME_RFC3339_LEN], cmd[256];
     iso(time_now_ms(), ts);
-    snprintf(cmd, sizeof(cmd), "{\"id\":\"cap-7\",\"cmd\":\"capture\",\"duration_ms\":500,\"ts\":\"%s\"}",
-             ts);
+    snprintf(cmd, sizeof(cmd),
+             "{\"id\":\"cap-7\",\"cmd\":\"capture\",\"duration_ms\":500,\"ts\":\"%s\"}", ts);
     gw_send(&fx->g, LINK_COMMAND, cmd);
     gw_send(&fx->g, LINK_COMMAND, cmd);
-    snprintf(cmd, sizeof(cmd), "{\"id\":\"rel-7\",\"cmd\":\"relay\",\"state\":\"off\",\"ts\":\"%s\"}",
-             ts);
+    snprintf(cmd, sizeof(cmd),
+             "{\"id\":\"rel-7\",\"cmd\":\"relay\",\"state\":\"off\",\"ts\":\"%s\"}", ts);
     gw_send(&fx->g, LINK_COMMAND, cmd);
     struct command c;
     deadline = time_mono_ms() + WAIT_MS;
@@ -401,7 +401,8 @@ static void test_a_tampered_frame_ends_the_session(void **state)
     struct link_frame f;
     start(fx);
     open_session(fx);
-    const char *cmd = "{\"id\":\"x1\",\"cmd\":\"relay\",\"state\":\"off\",\"ts\":\"2026-12-07T08:00:00Z\"}";
+    const char *cmd =
+        "{\"id\":\"x1\",\"cmd\":\"relay\",\"state\":\"off\",\"ts\":\"2026-12-07T08:00:00Z\"}";
     assert_int_equal(link_send(&fx->g.l, LINK_COMMAND, cmd, strlen(cmd), &fx->g.out), 0);
     /* "off" becomes "of!": the CRC is made right again, the MAC cannot be. */
     char *p = memmem(fx->g.out.buf, fx->g.out.len, "\"off\"", 5);
@@ -474,8 +475,8 @@ static void test_bad_configurations_are_refused(void **state)
     struct fixture *fx = *state;
     char err[256];
     struct transport_sinks sinks = {0};
-    struct link_transport_config c = {.url = "tcp://gw", .device_id = DEVICE,
-                                      .secret_hash = fx->hash};
+    struct link_transport_config c = {
+        .url = "tcp://gw", .device_id = DEVICE, .secret_hash = fx->hash};
     assert_int_equal(transport_link_new(&c, &sinks, &fx->tr, err, sizeof(err)), -EINVAL);
     c.url = "tcp://gw:1";
     c.device_id = "no spaces";
