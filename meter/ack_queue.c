@@ -88,6 +88,18 @@ static bool signed_by_server(struct ack_queue *q, const void *payload, size_t le
     return false;
 }
 
+/* Under the lock: queues a copy of a, or counts it dropped when the queue is full. */
+static void put(struct ack_queue *q, const struct ack_msg *a)
+{
+    if (q->len == q->cap) {
+        if (q->dropped++ == 0)
+            log_warn("ack queue full: an ack was dropped (its readings will be resent)");
+        return;
+    }
+    q->slots[(q->head + q->len) % q->cap] = *a;
+    q->len++;
+}
+
 void ack_queue_handler(const void *payload, size_t len, void *ctx)
 {
     struct ack_queue *q = ctx;
@@ -105,13 +117,16 @@ void ack_queue_handler(const void *payload, size_t len, void *ctx)
             log_warn("bad ack ignored: %s (%llu bad acks so far)", err, (unsigned long long)q->bad);
             q->bad_log_ms = now;
         }
-    } else if (q->len == q->cap) {
-        if (q->dropped++ == 0)
-            log_warn("ack queue full: an ack was dropped (its readings will be resent)");
     } else {
-        q->slots[(q->head + q->len) % q->cap] = q->scratch;
-        q->len++;
+        put(q, &q->scratch);
     }
+    pthread_mutex_unlock(&q->lock);
+}
+
+void ack_queue_push(struct ack_queue *q, const struct ack_msg *a)
+{
+    pthread_mutex_lock(&q->lock);
+    put(q, a);
     pthread_mutex_unlock(&q->lock);
 }
 

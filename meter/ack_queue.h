@@ -42,6 +42,13 @@ uint64_t ack_queue_refused(struct ack_queue *q);
  */
 void ack_queue_handler(const void *payload, size_t len, void *ctx);
 
+/*
+ * Queues an ack already parsed and authenticated by its transport (the
+ * terminal link: an ACK frame whose MAC checked). A full queue counts and
+ * drops it, as the handler does. Any thread.
+ */
+void ack_queue_push(struct ack_queue *q, const struct ack_msg *a);
+
 /* Takes the oldest queued ack into *ret; false when the queue is empty. */
 bool ack_queue_pop(struct ack_queue *q, struct ack_msg *ret);
 

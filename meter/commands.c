@@ -261,8 +261,6 @@ static bool first_time(struct command_queue *q, const char *id, int64_t now_ms)
 void command_queue_handler(const void *payload, size_t len, void *ctx)
 {
     struct command_queue *q = ctx;
-    struct command c;
-    int64_t now = time_now_ms();
     /* Unanswered: an answer would let anyone who can publish here fail a pending request. */
     if (q->keyed && sign_check(&q->key, q->topic, payload, len)) {
         pthread_mutex_lock(&q->lock);
@@ -270,6 +268,14 @@ void command_queue_handler(const void *payload, size_t len, void *ctx)
         pthread_mutex_unlock(&q->lock);
         return;
     }
+    command_queue_handler_authenticated(payload, len, ctx);
+}
+
+void command_queue_handler_authenticated(const void *payload, size_t len, void *ctx)
+{
+    struct command_queue *q = ctx;
+    struct command c;
+    int64_t now = time_now_ms();
     command_parse(payload, len, now, &c);
     if (c.id[0] && c.kind != COMMAND_RELAY) {
         pthread_mutex_lock(&q->lock);

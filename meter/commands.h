@@ -102,4 +102,11 @@ void command_queue_refused(struct command_queue *q, uint64_t *ret_bad_signature,
  */
 void command_queue_handler(const void *payload, size_t len, void *ctx);
 
+/*
+ * The same for a command its transport authenticated already (the terminal
+ * link: a COMMAND frame whose MAC checked, carrying no "sig"): no signature
+ * is asked for; a replayed id is refused all the same.
+ */
+void command_queue_handler_authenticated(const void *payload, size_t len, void *ctx);
+
 #endif

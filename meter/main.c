@@ -1,13 +1,16 @@
 /*
  * meterd: samples voltage and current, measures power quality and energy,
- * persists its counters and publishes each reading over MQTT; obeys commands
- * (waveform capture). "meterd analyze" analyses a captured waveform offline.
+ * persists its counters and publishes each reading over MQTT, or over the
+ * terminal link with --link (transport.h: the main loop sees one interface);
+ * obeys commands (waveform capture, the relay). "meterd analyze" analyses a
+ * captured waveform offline.
  *
  * Threads: the sampler thread fills the sample ring at the ADC's rate; the
  * main thread takes samples from the ring, runs the analysis, closes an
  * interval every `interval` seconds of samples (the reading goes to the
  * spool, the state file, then out live), runs queued commands and acks, and
- * resends the backlog; paho's thread delivers commands and acks into queues.
+ * resends the backlog; the transport's thread (paho's, or the link's)
+ * delivers commands and acks into queues.
  * All file I/O is on the main thread: the sampler never waits for a disk.
  *
  * Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 on a runtime
@@ -35,7 +38,7 @@
 #include "options.h"
 #include "pq.h"
 #include "pq3.h"
-#include "publisher.h"
+#include "link_transport.h"
 #include "relay.h"
 #include "ring.h"
 #include "sampler.h"
@@ -45,6 +48,7 @@
 #include "state.h"
 #include "timeutil.h"
 #include "tlsopt.h"
+#include "transport_mqtt.h"
 
 #define BLOCK_S         0.05 /* samples taken from the ring at a time */
 #define RING_SECONDS    12   /* >= 10 s of captures plus the ring's 1 s of slack */
@@ -87,7 +91,7 @@ struct meter {
     struct sampler *sampler;
     struct pq_analyzer *pq;
     struct pq_interval iv;
-    struct publisher *pub;
+    struct transport tr; /* MQTT or the terminal link */
     struct command_queue *commands;
     struct command_env env;
     struct relay_state relay_st; /* the load relay as last commanded, persisted (relay.h) */
@@ -148,12 +152,12 @@ static int capture_snapshot_set(void *ctx, size_t n, float *const x[], int64_t *
 
 static int command_send(void *ctx, enum topic_leaf leaf, const void *payload, size_t len)
 {
-    return publisher_send(((struct meter *)ctx)->pub, leaf, payload, len, 1);
+    return transport_send(&((struct meter *)ctx)->tr, leaf, payload, len);
 }
 
 static int send_readings(void *ctx, const struct reading *r, size_t n, bool as_array)
 {
-    return publisher_send_readings(((struct meter *)ctx)->pub, r, n, as_array);
+    return transport_send_readings(&((struct meter *)ctx)->tr, r, n, as_array);
 }
 
 static void log_counters(struct meter *m, const char *when)
@@ -179,7 +183,7 @@ static void log_counters(struct meter *m, const char *when)
 static void run_spool(struct meter *m)
 {
     int64_t now = time_now_ms();
-    forward_link(m->fwd, publisher_connected(m->pub), publisher_generation(m->pub), now);
+    forward_link(m->fwd, transport_connected(&m->tr), transport_generation(&m->tr), now);
     while (ack_queue_pop(m->acks, &m->ack_scratch))
         forward_ack(m->fwd, &m->ack_scratch, now);
     forward_tick(m->fwd, now);
@@ -458,12 +462,13 @@ static int open_gpio(struct meter *m, char *err, size_t errlen)
 }
 
 /*
- * With --secret-file: the broker password and the key of the server's
- * signatures (common/wire/sign.h), the secret itself wiped at once. Returns
- * 0, or 2 after saying why.
+ * With --secret-file: the broker password, the key of the server's
+ * signatures (common/wire/sign.h) and the secret's hash H the terminal
+ * link's handshake uses, the secret itself wiped at once. Returns 0, or 2
+ * after saying why.
  */
 static int read_credentials(const struct meterd_options *o, char **ret_password,
-                            struct sign_key *ret_key)
+                            struct sign_key *ret_key, uint8_t ret_hash[SIGN_HASH_LEN])
 {
     char err[512];
     char *secret = NULL;
@@ -478,6 +483,7 @@ static int read_credentials(const struct meterd_options *o, char **ret_password,
     free(secret);
     sign_broker_password(h, pw);
     sign_key_derive(h, ret_key);
+    memcpy(ret_hash, h, SIGN_HASH_LEN);
     explicit_bzero(h, sizeof(h));
     *ret_password = strdup(pw);
     explicit_bzero(pw, sizeof(pw));
@@ -560,6 +566,7 @@ static int run(const struct meterd_options *o)
     char err[512];
     char *password = NULL;
     struct sign_key key;
+    uint8_t secret_hash[SIGN_HASH_LEN] = {0};
     bool fresh = false;
     int status = 1;
 
@@ -568,7 +575,7 @@ static int run(const struct meterd_options *o)
         fprintf(stderr, "meterd: cannot initialise libsodium\n");
         return 1;
     }
-    if (o->secret_file && (status = read_credentials(o, &password, &key)) != 0)
+    if (o->secret_file && (status = read_credentials(o, &password, &key, secret_hash)) != 0)
         return status;
     status = 1;
 
@@ -600,7 +607,7 @@ static int run(const struct meterd_options *o)
     }
     /* The broker link's files, before the first handshake. */
     struct tlsopt_mqtt tf = {o->mqtt_cafile, o->mqtt_certfile, o->mqtt_keyfile};
-    int tr = tlsopt_check_mqtt(o->mqtt, &tf, err, sizeof(err));
+    int tr = o->mqtt ? tlsopt_check_mqtt(o->mqtt, &tf, err, sizeof(err)) : 0;
     if (tr < 0) {
         fprintf(stderr, "meterd: %s\n", err);
         status = 2;
@@ -725,7 +732,12 @@ static int run(const struct meterd_options *o)
         log_error("cannot install signal handlers: %s", strerror(errno));
         goto out;
     }
-    if (publisher_new(&pub, &m.pub, err, sizeof(err))) {
+    /* Acks and commands go into the queues from the transport's thread. */
+    struct transport_sinks sinks = {.commands = m.commands, .acks = m.acks};
+    struct link_transport_config lc = {
+        .url = o->link, .device_id = o->device_id, .secret_hash = secret_hash};
+    if (o->link ? transport_link_new(&lc, &sinks, &m.tr, err, sizeof(err))
+                : transport_mqtt_new(&pub, &sinks, &m.tr, err, sizeof(err))) {
         log_error("%s", err);
         goto out;
     }
@@ -742,8 +754,6 @@ static int run(const struct meterd_options *o)
         log_error("device id '%s' cannot stand in a topic", o->device_id);
         goto out;
     }
-    publisher_set_command_handler(m.pub, command_queue_handler, m.commands);
-    publisher_set_ack_handler(m.pub, ack_queue_handler, m.acks);
     struct forward_config fc = {
         .ack_timeout_ms = (int64_t)llround(o->ack_timeout_s * 1000.0),
         .backlog_batch = (uint32_t)o->backlog_batch,
@@ -754,7 +764,7 @@ static int run(const struct meterd_options *o)
         log_error("out of memory");
         goto out;
     }
-    if (publisher_start(m.pub, err, sizeof(err))) {
+    if (transport_start(&m.tr, err, sizeof(err))) {
         log_error("%s", err);
         goto out;
     }
@@ -771,7 +781,7 @@ static int run(const struct meterd_options *o)
     r = run_loop(&m);
     log_info("stopping");
     sampler_stop(m.sampler);
-    int undelivered = publisher_stop(m.pub, STOP_TIMEOUT_MS);
+    int undelivered = transport_stop(&m.tr, STOP_TIMEOUT_MS);
     if (undelivered > 0)
         log_warn("%d messages were not delivered before the stop; the spool keeps the readings",
                  undelivered);
@@ -790,7 +800,7 @@ static int run(const struct meterd_options *o)
     }
 out:
     sampler_free(m.sampler);
-    publisher_free(m.pub);
+    transport_free(&m.tr);
     forward_free(m.fwd);
     spool_close(m.spool);
     ack_queue_free(m.acks);
@@ -813,6 +823,7 @@ out:
         free(password);
     }
     sign_key_wipe(&key);
+    explicit_bzero(secret_hash, sizeof(secret_hash));
     return status;
 }
 

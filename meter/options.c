@@ -11,17 +11,23 @@
 #include "analyze.h"
 #include "demand.h"
 #include "fileutil.h"
+#include "link_url.h"
 #include "sign.h"
 #include "telemetry.h"
 #include "url.h"
 
-#define OPT(field) offsetof(struct meterd_options, field)
+#define OPT(field)       offsetof(struct meterd_options, field)
+#define MQTT_DEFAULT_URL "tcp://127.0.0.1:1883"
 
 const struct config_option meterd_option_table[] = {
     {"device_id", CONFIG_STRING, OPT(device_id), 0, 0, NULL, "ID",
      "this meter's id: 1..64 of A-Z a-z 0-9 _ . : - (required)"},
-    {"mqtt", CONFIG_STRING, OPT(mqtt), 0, 0, "tcp://127.0.0.1:1883", "URL",
-     "MQTT broker, tcp://HOST:PORT or ssl://HOST:PORT"},
+    {"mqtt", CONFIG_STRING, OPT(mqtt), 0, 0, NULL, "URL",
+     "MQTT broker, tcp://HOST:PORT or ssl://HOST:PORT (default " MQTT_DEFAULT_URL
+     " unless link is set)"},
+    {"link", CONFIG_STRING, OPT(link), 0, 0, NULL, "URL",
+     "the server's terminal gateway, tcp://HOST:PORT: the terminal link instead of MQTT "
+     "(docs/terminal-protocol.md); needs secret_file, excludes mqtt and the mqtt_* options"},
     {"mqtt_username", CONFIG_STRING, OPT(mqtt_username), 0, 0, NULL, "NAME",
      "user name for the broker"},
     {"mqtt_password_file", CONFIG_STRING, OPT(mqtt_password_file), 0, 0, NULL, "FILE",
@@ -156,13 +162,35 @@ int meterd_options_parse(struct meterd_options *o, int argc, char **argv, int fi
                  o->device_id, DEVICE_ID_MAX);
         return -EINVAL;
     }
-    struct url u;
     char uerr[256];
-    r = url_parse_mqtt(o->mqtt, &u, uerr, sizeof(uerr));
-    url_clear(&u);
-    if (r) {
-        snprintf(err, errlen, "--mqtt: %s", uerr);
-        return r;
+    if (o->link) {
+        /* The terminal link: the secret is its only credential, MQTT's settings do not apply. */
+        struct link_addr la;
+        if ((r = link_url_parse(o->link, &la, uerr, sizeof(uerr))) != 0) {
+            snprintf(err, errlen, "--link: %s", uerr);
+            return r;
+        }
+        if (o->mqtt || o->mqtt_username || o->mqtt_password_file || o->mqtt_cafile ||
+            o->mqtt_certfile || o->mqtt_keyfile) {
+            snprintf(err, errlen, "--link excludes --mqtt and the --mqtt-* options");
+            return -EINVAL;
+        }
+        if (!o->secret_file) {
+            snprintf(err, errlen, "--link needs --secret-file (the secret its handshake proves)");
+            return -EINVAL;
+        }
+    } else if (!o->mqtt && !(o->mqtt = strdup(MQTT_DEFAULT_URL))) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if (o->mqtt) {
+        struct url u;
+        r = url_parse_mqtt(o->mqtt, &u, uerr, sizeof(uerr));
+        url_clear(&u);
+        if (r) {
+            snprintf(err, errlen, "--mqtt: %s", uerr);
+            return r;
+        }
     }
     if (log_level_parse(o->log_level, &o->level)) {
         snprintf(err, errlen, "--log-level '%s': must be error, warn, info or debug", o->log_level);
@@ -281,14 +309,17 @@ void meterd_options_free(struct meterd_options *o)
 
 void meterd_print_help(FILE *out)
 {
-    fprintf(out, "Usage: meterd [--config FILE] --device-id ID [--mqtt URL] [--secret-file FILE]\n"
+    fprintf(out, "Usage: meterd [--config FILE] --device-id ID\n"
+                 "              [--mqtt URL | --link tcp://HOST:PORT] [--secret-file FILE]\n"
                  "              [--adc SPEC] [--interval SECONDS] [--state-dir DIR] [options]\n"
                  "       meterd analyze --rate HZ [--nominal 50] < samples.csv\n"
                  "\n"
                  "Samples voltage and current, measures power and energy every interval and\n"
                  "publishes each reading to meters/<ID>/telemetry (QoS 1), with a retained\n"
-                 "status on meters/<ID>/status. Every option can also be written in the config\n"
-                 "file as \"name value\" (e.g. \"device_id m1\"); flags override the file.\n"
+                 "status on meters/<ID>/status; with --link, sends the same readings over one\n"
+                 "TCP connection to the server's terminal gateway instead (no broker). Every\n"
+                 "option can also be written in the config file as \"name value\" (e.g.\n"
+                 "\"device_id m1\"); flags override the file.\n"
                  "\n"
                  "Options:\n");
     config_print_help(meterd_option_table, out);

@@ -18,7 +18,8 @@
 
 struct meterd_options {
     char *device_id;
-    char *mqtt;
+    char *mqtt; /* NULL with link */
+    char *link; /* the terminal gateway, tcp://HOST:PORT; NULL: MQTT */
     char *adc;
     double interval_s;
     char *state_dir;

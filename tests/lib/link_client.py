@@ -405,3 +405,116 @@ class Terminal:
                 self.flush()
         finally:
             self.sock.close()
+
+
+# --- the server side over TCP ------------------------------------------------------------------
+
+class ServerConnection:
+    """One terminal's connection on the server side: the handshake, then frames both ways.
+
+    recv_event() answers each HEARTBEAT with one of its own, as the gateway does, and returns
+    ("frame", type, counter, payload) or ("close", reason, text); EOFError when the terminal left.
+    """
+
+    def __init__(self, sock, session):
+        self.sock, self.s = sock, session
+        self.events = []
+        self.device_id = None
+        self.heartbeats = 0  # HEARTBEATs the terminal sent
+
+    def flush(self):
+        data = self.s.out()
+        if data:
+            self.sock.sendall(data)
+
+    def _read(self, timeout):
+        self.sock.settimeout(timeout)
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        self.events += self.s.feed(data)
+        self.flush()
+
+    def handshake(self, timeout=10.0):
+        """Runs the server's side of the handshake; returns the device id. Raises LinkError."""
+        while self.s.state != "open":
+            self._read(timeout)
+            while self.events and self.events[0][0] in ("hello", "open", "close"):
+                ev = self.events.pop(0)
+                if ev[0] == "hello":
+                    self.device_id = ev[1]
+                elif ev[0] == "close":
+                    raise LinkError("closed by the terminal: %s %s" % (ev[1], ev[2]))
+        return self.device_id
+
+    def recv_event(self, timeout=None):
+        """The next event, or None after timeout s without one."""
+        while True:
+            while self.events:
+                ev = self.events.pop(0)
+                if ev[0] == "frame" and ev[1] == HEARTBEAT:
+                    self.heartbeats += 1
+                    self.send(HEARTBEAT, struct.pack(">q", 0))
+                    continue
+                return ev
+            try:
+                self._read(timeout)
+            except socket.timeout:
+                return None
+
+    def send(self, ftype, payload):
+        self.s.send(ftype, payload)
+        self.flush()
+
+    def send_ack(self, acked, rejected=()):
+        """One ACK frame: acked and rejected lists of (first, last), ascending."""
+        self.send(ACK, ack_payload(acked, rejected))
+
+    def send_command(self, command_json):
+        """A COMMAND: the command's JSON without "sig" (the frame's MAC authenticates it)."""
+        self.send(COMMAND, command_json.encode() if isinstance(command_json, str) else command_json)
+
+    def close(self, reason="normal", text=""):
+        """CLOSE, then the TCP connection."""
+        try:
+            if self.s.state == "open":
+                self.s.send_close(reason, text)
+                self.flush()
+        finally:
+            self.sock.close()
+
+    def drop(self):
+        """The TCP connection cut without a word, as a carrier's network or a crash does."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class TerminalServer:
+    """A listening terminal gateway for tests: keys maps device ids to their secret hash H.
+
+    accept() returns a ServerConnection whose handshake is done.
+    """
+
+    def __init__(self, keys, host="127.0.0.1", port=0, heartbeat_s=30, idle_s=90, time_ms=None):
+        self.keys, self.heartbeat_s, self.idle_s, self.time_ms = keys, heartbeat_s, idle_s, time_ms
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(8)
+        self.host, self.port = self.sock.getsockname()[:2]
+
+    def accept(self, timeout=30.0):
+        import time
+        self.sock.settimeout(timeout)
+        conn, _ = self.sock.accept()
+        now = int(time.time() * 1000) if self.time_ms is None else self.time_ms
+        c = ServerConnection(conn, Session("server", keys=self.keys, time_ms=now,
+                                           heartbeat_s=self.heartbeat_s, idle_s=self.idle_s))
+        c.handshake()
+        return c
+
+    def close(self):
+        self.sock.close()
