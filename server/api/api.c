@@ -76,6 +76,13 @@ static const struct route routes[] = {
     {"GET", "/api/devices/:id/payments", api_payments_list, ACCESS_USER},
     {"GET", "/api/devices/:id/payments/:out_trade_no", api_payment_get, ACCESS_USER},
     {"POST", "/api/payments/wechat/notify", api_payment_notify, ACCESS_PUBLIC},
+    /* Alarms (api_alarms.c): users see their devices' alarms; acknowledging is staff's. */
+    {"GET", "/api/alarms", api_alarms_list, ACCESS_USER},
+    {"GET", "/api/alarms/stream", api_alarms_stream, ACCESS_USER},
+    {"GET", "/api/alarms/:id", api_alarm_get, ACCESS_USER},
+    {"POST", "/api/alarms/:id/ack", api_alarm_ack, ACCESS_STAFF},
+    {"GET", "/api/devices/:id/alarm-rules", api_alarm_rules_get, ACCESS_USER},
+    {"PUT", "/api/devices/:id/alarm-rules", api_alarm_rules_put, ACCESS_USER},
 };
 
 /*

@@ -231,4 +231,13 @@ void api_site_calendar_put(struct api_call *c);
 void api_device_events(struct api_call *c);
 void api_commands_list(struct api_call *c);
 
+
+/* Alarms of the state analysis (api_alarms.c). */
+void api_alarms_list(struct api_call *c);
+void api_alarms_stream(struct api_call *c);
+void api_alarm_get(struct api_call *c);
+void api_alarm_ack(struct api_call *c);
+void api_alarm_rules_get(struct api_call *c);
+void api_alarm_rules_put(struct api_call *c);
+
 #endif

@@ -24,6 +24,10 @@ struct broker;
 struct pwpool;
 struct wxpay;
 struct payments;
+struct alarm_hub;
+struct alarms_service;
+struct alarm_site_config;
+struct alarm_meta_source;
 
 struct app {
     const struct server_options *opt;
@@ -51,6 +55,12 @@ struct app {
     struct broker *broker; /* keeps the broker's accounts in step; NULL when provisioning is off */
     struct wxpay *wxpay;   /* WeChat Pay; NULL when wechatpay_mchid is not set */
     struct payments *payments; /* the query thread of unfinished orders; NULL without WeChat Pay */
+    /* Alarms (server/alarms/): the live stream, the service, the site's limits and where a
+       device's ratings come from; NULL until they start. */
+    struct alarm_hub *alarm_hub;
+    struct alarms_service *alarms;
+    const struct alarm_site_config *alarm_site;
+    const struct alarm_meta_source *alarm_meta;
 };
 
 #endif

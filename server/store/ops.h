@@ -174,4 +174,15 @@ int ops_calendar_list(struct store *s, store_calendar_cb cb, void *ctx);
 int ops_calendar_set(struct store *s, const struct calendar_day *days, size_t n);
 int ops_calendar_day(struct store *s, const char *day, int *ret_kind);
 
+/* ops_alarms.c */
+int ops_alarm_raise(struct store *s, const struct alarm_rec *a, int64_t *ret_id, bool *ret_new);
+int ops_alarm_clear(struct store *s, const char *device_id, const char *kind, int64_t at_ms,
+                    int64_t *ret_id);
+int ops_alarm_ack(struct store *s, int64_t id, const char *user, const char *note, int64_t at_ms);
+int ops_alarm_get(struct store *s, int64_t id, struct alarm_rec *ret);
+int ops_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx);
+int ops_alarm_rules_get(struct store *s, const char *device_id, store_alarm_rule_cb cb, void *ctx);
+int ops_alarm_rules_set(struct store *s, const char *device_id,
+                        const struct alarm_rule_override *o, size_t n, int64_t at_ms);
+
 #endif

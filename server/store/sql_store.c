@@ -107,6 +107,13 @@ static const struct store_ops sql_ops = {
     .calendar_list = ops_calendar_list,
     .calendar_set = ops_calendar_set,
     .calendar_day = ops_calendar_day,
+    .alarm_raise = ops_alarm_raise,
+    .alarm_clear = ops_alarm_clear,
+    .alarm_ack = ops_alarm_ack,
+    .alarm_get = ops_alarm_get,
+    .alarms_list = ops_alarms_list,
+    .alarm_rules_get = ops_alarm_rules_get,
+    .alarm_rules_set = ops_alarm_rules_set,
     .exec_sql = sql_exec,
 };
 

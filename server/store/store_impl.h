@@ -138,6 +138,19 @@ struct store_ops {
     int (*calendar_list)(struct store *s, store_calendar_cb cb, void *ctx);
     int (*calendar_set)(struct store *s, const struct calendar_day *days, size_t n);
     int (*calendar_day)(struct store *s, const char *day, int *ret_kind);
+    /* Alarms of the state analysis (ops_alarms.c). */
+    int (*alarm_raise)(struct store *s, const struct alarm_rec *a, int64_t *ret_id, bool *ret_new);
+    int (*alarm_clear)(struct store *s, const char *device_id, const char *kind, int64_t at_ms,
+                       int64_t *ret_id);
+    int (*alarm_ack)(struct store *s, int64_t id, const char *user, const char *note,
+                     int64_t at_ms);
+    int (*alarm_get)(struct store *s, int64_t id, struct alarm_rec *ret);
+    int (*alarms_list)(struct store *s, const struct alarm_filter *f, store_alarm_cb cb,
+                       void *ctx);
+    int (*alarm_rules_get)(struct store *s, const char *device_id, store_alarm_rule_cb cb,
+                           void *ctx);
+    int (*alarm_rules_set)(struct store *s, const char *device_id,
+                           const struct alarm_rule_override *o, size_t n, int64_t at_ms);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };

@@ -1,0 +1,2 @@
+-- Number 015 belongs to the device metadata migration (docs/alarms.md, "Device metadata"); this
+-- file only holds its place until that one replaces it.
