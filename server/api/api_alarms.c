@@ -18,6 +18,7 @@
 #include "alarms.h"
 #include "api.h"
 #include "api_query.h"
+#include "rules_json.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -30,30 +31,6 @@ static int write_alarm(const struct alarm_rec *a, void *ctx)
     alarm_json_write(p[0], a);
     *(int64_t *)p[1] = a->id;
     return 0;
-}
-
-/* state=raised,acknowledged (or "open": raised and acknowledged) into a mask. */
-static int parse_states(const char *s, unsigned *ret)
-{
-    unsigned m = 0;
-    while (*s) {
-        size_t n = strcspn(s, ",");
-        char one[16];
-        if (n == 0 || n >= sizeof(one))
-            return -EINVAL;
-        memcpy(one, s, n);
-        one[n] = '\0';
-        enum alarm_state st;
-        if (strcmp(one, "open") == 0)
-            m |= ALARM_OPEN_MASK;
-        else if (alarm_state_parse(one, &st) == 0)
-            m |= ALARM_BIT(st);
-        else
-            return -EINVAL;
-        s += n + (s[n] == ',');
-    }
-    *ret = m;
-    return m ? 0 : -EINVAL;
 }
 
 void api_alarms_list(struct api_call *c)
@@ -88,7 +65,7 @@ void api_alarms_list(struct api_call *c)
         }
         f.severity = severity;
     }
-    if (state && parse_states(state, &f.state_mask)) {
+    if (state && alarm_states_parse(state, &f.state_mask)) {
         api_error(c, 400, "state must be raised, acknowledged, cleared or open (comma-separated)");
         return;
     }
@@ -437,54 +414,6 @@ void api_alarm_rules_get(struct api_call *c)
     rules_answer(c, dev.device_id);
 }
 
-/* One rule's override from {"enabled"?, "limit"?, "min_duration_s"?, "hysteresis"?}. */
-static int parse_override(struct api_call *c, const char *kind, json_t *obj,
-                          struct alarm_rule_override *o)
-{
-    if (!json_is_object(obj))
-        return api_error(c, 400, "rules.%s must be an object", kind);
-    memset(o, 0, sizeof(*o));
-    snprintf(o->kind, sizeof(o->kind), "%s", kind);
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        if (json_is_null(v))
-            continue; /* the default */
-        if (strcmp(key, "enabled") == 0) {
-            if (!json_is_boolean(v))
-                return api_error(c, 400, "rules.%s.enabled must be true or false", kind);
-            o->has_enabled = true;
-            o->enabled = json_is_true(v);
-        } else if (strcmp(key, "limit") == 0 || strcmp(key, "hysteresis") == 0 ||
-                   strcmp(key, "min_duration_s") == 0) {
-            double x = json_is_number(v) ? json_number_value(v) : NAN;
-            bool dur = key[0] == 'm';
-            if (!isfinite(x) || (key[0] != 'l' && x < 0) || fabs(x) > 1e9 ||
-                (dur && x > 7 * 86400))
-                return api_error(c, 400, "rules.%s.%s must be a number%s", kind, key,
-                                 dur ? " of seconds from 0 to 604800"
-                                     : key[0] == 'h' ? ", not negative" : "");
-            if (key[0] == 'l') {
-                o->has_limit = true;
-                o->limit = x;
-            } else if (key[0] == 'h') {
-                o->has_hysteresis = true;
-                o->hysteresis = x;
-            } else {
-                o->has_min_duration = true;
-                o->min_duration_ms = (int64_t)llround(x * 1000);
-            }
-        } else {
-            return api_error(c, 400,
-                             "unknown field rules.%s.%.40s: enabled, limit, min_duration_s, "
-                             "hysteresis",
-                             kind, key);
-        }
-    }
-    return 0;
-}
-
 void api_alarm_rules_put(struct api_call *c)
 {
     struct device_rec dev;
@@ -500,7 +429,7 @@ void api_alarm_rules_put(struct api_call *c)
     struct alarm_rule_override ov[AK__COUNT];
     size_t n = 0;
     int r = 0;
-    json_t *rules = json_object_get(body, "rules");
+    char err[ALARM_PARSE_ERR_LEN];
     const char *key;
     json_t *v;
     json_object_foreach(body, key, v)
@@ -510,22 +439,8 @@ void api_alarm_rules_put(struct api_call *c)
             break;
         }
     }
-    if (!r && !json_is_object(rules))
-        r = api_error(c, 400, "rules must be an object of rule kinds");
-    if (!r) {
-        json_object_foreach(rules, key, v)
-        {
-            if (alarm_kind_parse(key) < 0) {
-                r = api_error(c, 400, "unknown rule %.40s", key);
-                break;
-            }
-            if (json_is_null(v))
-                continue;
-            if ((r = parse_override(c, key, v, &ov[n])) != 0)
-                break;
-            n++;
-        }
-    }
+    if (!r && alarm_overrides_parse(json_object_get(body, "rules"), ov, &n, err))
+        r = api_error(c, 400, "%s", err);
     json_decref(body);
     if (r)
         return;

@@ -423,13 +423,12 @@ const char *wechat_error_name(enum wechat_error e)
 
 /* --- Server-side calls (wechat.h "Server-side calls") --- */
 
-/* One call: GET url, or POST body as JSON. The answer (HTTP 200, capped) parsed into *ret_root. */
-static enum wechat_error call(const char *url, const char *body, json_t **ret_root, char *detail)
+/* One call: GET url, or POST body as JSON; the answer's body (HTTP 200, capped) in *ret. */
+static enum wechat_error call(const char *url, const char *body, struct dynbuf *ret, char *detail)
 {
     struct sink sink = {.too_large = false};
     enum wechat_error e;
     struct curl_slist *headers = NULL;
-    *ret_root = NULL;
     dynbuf_init(&sink.body, WECHAT_ANSWER_MAX);
     CURL *h = curl_easy_init();
     if (!h)
@@ -475,42 +474,87 @@ static enum wechat_error call(const char *url, const char *body, json_t **ret_ro
         e = status >= 500 ? WECHAT_UNREACHABLE : WECHAT_BAD_ANSWER;
         goto out;
     }
-    char jerr[JSON_ERR_LEN];
-    if (json_load_limited(dynbuf_str(&sink.body), sink.body.len, 1, ret_root, jerr) ||
-        !json_is_object(*ret_root)) {
-        json_decref(*ret_root);
-        *ret_root = NULL;
-        e = bad(detail, "not a JSON object");
-        goto out;
-    }
+    *ret = sink.body;
+    sink.body = (struct dynbuf){0};
     e = WECHAT_OK;
 out:
     curl_slist_free_all(headers);
     curl_easy_cleanup(h);
     if (sink.body.buf)
-        wipe(sink.body.buf, sink.body.len); /* it may hold a token */
+        wipe(sink.body.buf, sink.body.len);
     dynbuf_free(&sink.body);
     return e;
 }
 
-/* WeChat's errcode of an answer: 0 when absent; -2 (not WeChat's) when it is not an integer. */
-static long answer_errcode(json_t *root)
+/* The answer as a flat JSON object, and WeChat's errcode in it (0 when absent). */
+static enum wechat_error answer_object(const char *body, size_t len, json_t **ret_root,
+                                       long *ret_errcode, char *detail)
 {
-    json_t *ec = json_object_get(root, "errcode");
-    if (!ec)
-        return 0;
-    if (!json_is_integer(ec))
-        return -2;
-    json_int_t v = json_integer_value(ec);
-    return v < -1000000 || v > 1000000 ? 999999 : (long)v;
+    char jerr[JSON_ERR_LEN];
+    *ret_root = NULL;
+    *ret_errcode = 0;
+    if (len > WECHAT_ANSWER_MAX)
+        return bad(detail, "too large");
+    if (json_load_limited(body, len, 1, ret_root, jerr) || !json_is_object(*ret_root)) {
+        json_decref(*ret_root);
+        *ret_root = NULL;
+        return bad(detail, "not a JSON object");
+    }
+    json_t *ec = json_object_get(*ret_root, "errcode");
+    if (ec && !json_is_integer(ec)) {
+        json_decref(*ret_root);
+        *ret_root = NULL;
+        return bad(detail, "errcode is not an integer");
+    }
+    if (ec) {
+        json_int_t v = json_integer_value(ec);
+        *ret_errcode = v < -1000000 || v > 1000000 ? 999999 : (long)v;
+    }
+    if (*ret_errcode) {
+        if (detail)
+            snprintf(detail, WECHAT_ERR_LEN, "WeChat errcode %ld", *ret_errcode);
+        json_decref(*ret_root);
+        *ret_root = NULL;
+        return wechat_error_from_errcode(*ret_errcode);
+    }
+    return WECHAT_OK;
 }
 
-static enum wechat_error refused(long code, long *ret_errcode, char *detail)
+enum wechat_error wechat_parse_token_answer(const char *body, size_t len,
+                                            char token[WECHAT_TOKEN_MAX + 1], long *ret_expires_s,
+                                            long *ret_errcode, char detail[WECHAT_ERR_LEN])
 {
-    *ret_errcode = code;
+    json_t *root;
     if (detail)
-        snprintf(detail, WECHAT_ERR_LEN, "WeChat errcode %ld", code);
-    return code == -2 ? WECHAT_BAD_ANSWER : wechat_error_from_errcode(code);
+        detail[0] = '\0';
+    enum wechat_error e = answer_object(body, len, &root, ret_errcode, detail);
+    if (e)
+        return e;
+    json_t *tok = json_object_get(root, "access_token");
+    json_t *exp = json_object_get(root, "expires_in");
+    if (!json_is_string(tok) || json_string_length(tok) == 0 ||
+        json_string_length(tok) > WECHAT_TOKEN_MAX ||
+        strlen(json_string_value(tok)) != json_string_length(tok) ||
+        !token_valid(json_string_value(tok), WECHAT_TOKEN_MAX) || !json_is_integer(exp) ||
+        json_integer_value(exp) <= 0 || json_integer_value(exp) > 86400 * 30) {
+        e = bad(detail, "no usable access_token and expires_in");
+    } else {
+        memcpy(token, json_string_value(tok), json_string_length(tok) + 1);
+        *ret_expires_s = (long)json_integer_value(exp);
+    }
+    json_decref(root);
+    return e;
+}
+
+enum wechat_error wechat_parse_send_answer(const char *body, size_t len, long *ret_errcode,
+                                           char detail[WECHAT_ERR_LEN])
+{
+    json_t *root;
+    if (detail)
+        detail[0] = '\0';
+    enum wechat_error e = answer_object(body, len, &root, ret_errcode, detail);
+    json_decref(root);
+    return e;
 }
 
 enum wechat_error wechat_access_token(struct wechat *w, char token[WECHAT_TOKEN_MAX + 1],
@@ -518,7 +562,7 @@ enum wechat_error wechat_access_token(struct wechat *w, char token[WECHAT_TOKEN_
                                       char detail[WECHAT_ERR_LEN])
 {
     char url[WECHAT_URL_MAX];
-    json_t *root = NULL;
+    struct dynbuf answer = {0};
     *ret_errcode = 0;
     if (detail)
         detail[0] = '\0';
@@ -530,25 +574,14 @@ enum wechat_error wechat_access_token(struct wechat *w, char token[WECHAT_TOKEN_
               add_param(h, url, sizeof(url), "appid", w->appid) &&
               add_param(h, url, sizeof(url), "secret", w->secret);
     curl_easy_cleanup(h);
-    enum wechat_error e = ok ? call(url, NULL, &root, detail) : WECHAT_NOMEM;
+    enum wechat_error e = ok ? call(url, NULL, &answer, detail) : WECHAT_NOMEM;
     wipe(url, sizeof(url));
-    if (e)
-        return e;
-    long code = answer_errcode(root);
-    json_t *tok = json_object_get(root, "access_token");
-    json_t *exp = json_object_get(root, "expires_in");
-    if (code) {
-        e = refused(code, ret_errcode, detail);
-    } else if (!json_is_string(tok) || json_string_length(tok) == 0 ||
-               json_string_length(tok) > WECHAT_TOKEN_MAX ||
-               !token_valid(json_string_value(tok), WECHAT_TOKEN_MAX) || !json_is_integer(exp) ||
-               json_integer_value(exp) <= 0 || json_integer_value(exp) > 86400 * 30) {
-        e = bad(detail, "no usable access_token and expires_in");
-    } else {
-        memcpy(token, json_string_value(tok), json_string_length(tok) + 1);
-        *ret_expires_s = (long)json_integer_value(exp);
-    }
-    json_decref(root);
+    if (!e)
+        e = wechat_parse_token_answer(dynbuf_str(&answer), answer.len, token, ret_expires_s,
+                                      ret_errcode, detail);
+    if (answer.buf)
+        wipe(answer.buf, answer.len); /* it held the token */
+    dynbuf_free(&answer);
     return e;
 }
 
@@ -556,7 +589,7 @@ enum wechat_error wechat_subscribe_send(struct wechat *w, const char *token, con
                                         long *ret_errcode, char detail[WECHAT_ERR_LEN])
 {
     char url[WECHAT_URL_MAX];
-    json_t *root = NULL;
+    struct dynbuf answer = {0};
     *ret_errcode = 0;
     if (detail)
         detail[0] = '\0';
@@ -566,13 +599,10 @@ enum wechat_error wechat_subscribe_send(struct wechat *w, const char *token, con
     snprintf(url, sizeof(url), "%s/cgi-bin/message/subscribe/send", w->api_base);
     bool ok = add_param(h, url, sizeof(url), "access_token", token);
     curl_easy_cleanup(h);
-    enum wechat_error e = ok ? call(url, body, &root, detail) : WECHAT_NOMEM;
+    enum wechat_error e = ok ? call(url, body, &answer, detail) : WECHAT_NOMEM;
     wipe(url, sizeof(url));
-    if (e)
-        return e;
-    long code = answer_errcode(root);
-    if (code)
-        e = refused(code, ret_errcode, detail);
-    json_decref(root);
+    if (!e)
+        e = wechat_parse_send_answer(dynbuf_str(&answer), answer.len, ret_errcode, detail);
+    dynbuf_free(&answer);
     return e;
 }

@@ -129,4 +129,18 @@ enum wechat_error wechat_access_token(struct wechat *w, char token[WECHAT_TOKEN_
 enum wechat_error wechat_subscribe_send(struct wechat *w, const char *token, const char *body,
                                         long *ret_errcode, char detail[WECHAT_ERR_LEN]);
 
+/*
+ * The two answers parsed (pure; the unit tests and a fuzz harness drive
+ * them): exactly one flat JSON object of at most WECHAT_ANSWER_MAX bytes;
+ * errcode (integer, optional, 0 = success) and errmsg. The token's answer
+ * also needs access_token (1..WECHAT_TOKEN_MAX printable ASCII without
+ * spaces) and expires_in (1 s .. 30 days). Anything else is
+ * WECHAT_BAD_ANSWER.
+ */
+enum wechat_error wechat_parse_token_answer(const char *body, size_t len,
+                                            char token[WECHAT_TOKEN_MAX + 1], long *ret_expires_s,
+                                            long *ret_errcode, char detail[WECHAT_ERR_LEN]);
+enum wechat_error wechat_parse_send_answer(const char *body, size_t len, long *ret_errcode,
+                                           char detail[WECHAT_ERR_LEN]);
+
 #endif
