@@ -106,7 +106,7 @@ void api_alarms_list(struct api_call *c)
         return;
     }
     jsonw_arr_end(&w);
-    /* The next page: the same query with before=<this>; null when this page was not full. */
+    /* The next page: the same query with before=<this>; null when this page is empty. */
     jsonw_key(&w, "next_before");
     if (last)
         jsonw_int(&w, last);
