@@ -174,4 +174,10 @@ int ops_calendar_list(struct store *s, store_calendar_cb cb, void *ctx);
 int ops_calendar_set(struct store *s, const struct calendar_day *days, size_t n);
 int ops_calendar_day(struct store *s, const char *day, int *ret_kind);
 
+/* ops_device_meta.c */
+int ops_device_meta_get(struct store *s, int64_t device_pk, struct device_meta *ret);
+int ops_device_meta_update(struct store *s, int64_t device_pk, const struct device_meta *set,
+                           uint32_t clear_mask, const char *actor, int64_t now_ms,
+                           struct device_meta *ret);
+
 #endif

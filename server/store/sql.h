@@ -139,6 +139,11 @@ enum sql_id {
     SQL_CALENDAR_CLEAR,
     SQL_CALENDAR_ADD,
     SQL_CALENDAR_DAY,
+    /* ops_device_meta.c */
+    SQL_DEVICE_META_GET,
+    SQL_DEVICE_META_LOCK,
+    SQL_DEVICE_META_INSERT,
+    SQL_DEVICE_META_UPDATE,
     SQL__COUNT
 };
 

@@ -107,6 +107,8 @@ static const struct store_ops sql_ops = {
     .calendar_list = ops_calendar_list,
     .calendar_set = ops_calendar_set,
     .calendar_day = ops_calendar_day,
+    .device_meta_get = ops_device_meta_get,
+    .device_meta_update = ops_device_meta_update,
     .exec_sql = sql_exec,
 };
 

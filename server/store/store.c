@@ -779,3 +779,24 @@ int store_calendar_day(struct store *s, const char *day, int *ret_kind)
 {
     return s->ops->calendar_day(s, day, ret_kind);
 }
+
+/* --- device metadata (ops_device_meta.c) ---------------------------------------------------- */
+
+_Static_assert(DEVICE_META_BY_MAX == USERNAME_MAX, "updated_by holds a user name");
+
+int store_device_meta_get(struct store *s, int64_t device_pk, struct device_meta *ret)
+{
+    return s->ops->device_meta_get(s, device_pk, ret);
+}
+
+int store_device_meta_update(struct store *s, int64_t device_pk, const struct device_meta *set,
+                             uint32_t clear_mask, const char *actor, int64_t now_ms,
+                             struct device_meta *ret)
+{
+    char err[DEVICE_META_ERR_LEN];
+    if ((clear_mask & ~DM_ALL) || device_meta_check(set, err))
+        return store_fail(s, -EINVAL, "%s", (clear_mask & ~DM_ALL) ? "unknown metadata fields" : err);
+    if (!actor || !command_text_ok(actor, USERNAME_MAX))
+        return store_fail(s, -EINVAL, "a metadata change needs who made it");
+    return s->ops->device_meta_update(s, device_pk, set, clear_mask, actor, now_ms, ret);
+}

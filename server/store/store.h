@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "device_meta.h"
 #include "reading_fields.h"
 #include "rollup.h"
 #include "telemetry.h"
@@ -818,5 +819,25 @@ int store_calendar_list(struct store *s, store_calendar_cb cb, void *ctx);
 int store_calendar_set(struct store *s, const struct calendar_day *days, size_t n);
 /* What the calendar says of day: *ret_kind, or 0 when it does not list it. */
 int store_calendar_day(struct store *s, const char *day, int *ret_kind);
+
+/* --- Device metadata (migration 015; the fields, units and bounds: device_meta.h) --- */
+
+/*
+ * device_pk's metadata into *ret: every field it was told, the others unset
+ * (ret->present says which). A device nobody described, or none at all,
+ * gives present == 0 and returns 0. Other errors: the store's.
+ */
+int store_device_meta_get(struct store *s, int64_t device_pk, struct device_meta *ret);
+/*
+ * Changes device_pk's metadata in one transaction: the fields in
+ * clear_mask (DM_BIT) are cleared, then those present in set are set; the
+ * others keep their values. actor (a user name) and now_ms are recorded.
+ * *ret (may be NULL) gets the metadata as it now is. -ENOENT: no such device;
+ * -EINVAL: a value out of its bounds (the message names it, nothing changed);
+ * -EEXIST: another device has the same dtu_id and modbus_unit.
+ */
+int store_device_meta_update(struct store *s, int64_t device_pk, const struct device_meta *set,
+                             uint32_t clear_mask, const char *actor, int64_t now_ms,
+                             struct device_meta *ret);
 
 #endif

@@ -138,6 +138,11 @@ struct store_ops {
     int (*calendar_list)(struct store *s, store_calendar_cb cb, void *ctx);
     int (*calendar_set)(struct store *s, const struct calendar_day *days, size_t n);
     int (*calendar_day)(struct store *s, const char *day, int *ret_kind);
+    /* Device metadata (ops_device_meta.c) */
+    int (*device_meta_get)(struct store *s, int64_t device_pk, struct device_meta *ret);
+    int (*device_meta_update)(struct store *s, int64_t device_pk, const struct device_meta *set,
+                              uint32_t clear_mask, const char *actor, int64_t now_ms,
+                              struct device_meta *ret);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };
