@@ -652,13 +652,23 @@ static bool command_text_ok(const char *t, size_t max)
     return n > 0 && n <= max;
 }
 
+/* A remote operation: read_status, sync_clock, or set_interval within its bounds. */
+static bool command_operation_ok(const struct command_rec *c)
+{
+    if (strcmp(c->kind, "set_interval") == 0)
+        return c->interval_ms >= COMMAND_INTERVAL_MIN_MS &&
+               c->interval_ms <= COMMAND_INTERVAL_MAX_MS;
+    return strcmp(c->kind, "read_status") == 0 || strcmp(c->kind, "sync_clock") == 0;
+}
+
 int store_command_add(struct store *s, const struct command_rec *c)
 {
     if (!command_text_ok(c->id, STORE_COMMAND_ID_MAX) ||
         !command_text_ok(c->device_id, DEVICE_ID_MAX) ||
         (strcmp(c->kind, "relay") != 0 &&
          (strcmp(c->kind, "capture") != 0 || c->duration_ms < CAPTURE_MIN_MS ||
-          c->duration_ms > CAPTURE_MAX_MS)) ||
+          c->duration_ms > CAPTURE_MAX_MS) &&
+         !command_operation_ok(c)) ||
         !command_text_ok(c->actor, STORE_COMMAND_ACTOR_MAX) ||
         !command_text_ok(c->reason, STORE_COMMAND_REASON_MAX) || c->expires_ms <= c->created_ms)
         return store_fail(s, -EINVAL,
@@ -690,6 +700,20 @@ int store_command_move(struct store *s, const char *id, unsigned from_mask, enum
     if (message)
         utf8_clean(message, clean, sizeof(clean));
     return s->ops->command_move(s, id, from_mask, to, at_ms, message ? clean : NULL);
+}
+
+int store_command_finish(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                         int64_t at_ms, const char *message, const char *result)
+{
+    char clean[STORE_COMMAND_MSG_MAX + 1];
+    if (!command_text_ok(id, STORE_COMMAND_ID_MAX))
+        return store_fail(s, -ENOENT, "no such command");
+    if ((unsigned)to >= CMD__COUNT || from_mask == 0 || from_mask >= CMD_BIT(CMD__COUNT) ||
+        (result && strlen(result) > STORE_COMMAND_RESULT_MAX))
+        return store_fail(s, -EINVAL, "bad command state or result");
+    if (message)
+        utf8_clean(message, clean, sizeof(clean));
+    return s->ops->command_finish(s, id, from_mask, to, at_ms, message ? clean : NULL, result);
 }
 
 int store_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,

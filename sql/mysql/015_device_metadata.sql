@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS device_meta (
     CONSTRAINT device_meta_device FOREIGN KEY (device_pk) REFERENCES devices (id)
         ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
--- Remote operations (server/commands/operations.h): set_interval's interval, and the JSON result
+-- Remote operations (server/commands/operations.h): set_interval's interval (ms), and the JSON result
 -- a meter's reply carries (read_status, sync_clock).
-ALTER TABLE commands ADD COLUMN IF NOT EXISTS interval_s INT NULL;
+ALTER TABLE commands ADD COLUMN IF NOT EXISTS interval_ms INT NULL;
 ALTER TABLE commands ADD COLUMN IF NOT EXISTS result TEXT NULL;

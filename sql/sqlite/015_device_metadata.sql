@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS device_meta (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS device_meta_dtu_unit ON device_meta (dtu_id, modbus_unit);
 CREATE INDEX IF NOT EXISTS device_meta_by_site ON device_meta (site);
--- Remote operations (server/commands/operations.h): set_interval's interval, and the JSON result
+-- Remote operations (server/commands/operations.h): set_interval's interval (ms), and the JSON result
 -- a meter's reply carries (read_status, sync_clock).
-ALTER TABLE commands ADD COLUMN interval_s INTEGER;
+ALTER TABLE commands ADD COLUMN interval_ms INTEGER;
 ALTER TABLE commands ADD COLUMN result TEXT;
