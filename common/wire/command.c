@@ -270,6 +270,12 @@ static void write_opt_str(struct jsonw *w, const char *key, const char *v)
         jsonw_null(w);
 }
 
+/* A counter as a JSON integer any reader takes (int64: jansson refuses more), capped. */
+static void write_count(struct jsonw *w, const char *key, uint64_t v)
+{
+    jsonw_kint(w, key, v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
 static void write_status(struct jsonw *w, const struct command_status *s)
 {
     jsonw_kint(w, "uptime_s", s->uptime_s);
@@ -279,22 +285,16 @@ static void write_status(struct jsonw *w, const struct command_status *s)
     jsonw_obj_begin(w);
     write_opt_str(w, "driver", s->adc);
     jsonw_kbool(w, "ok", s->adc_ok);
-    jsonw_key(w, "samples");
-    jsonw_uint(w, s->adc_samples);
-    jsonw_key(w, "read_errors");
-    jsonw_uint(w, s->adc_read_errors);
+    write_count(w, "samples", s->adc_samples);
+    write_count(w, "read_errors", s->adc_read_errors);
     jsonw_kdouble(w, "rate_hz", s->rate_hz);
     jsonw_obj_end(w);
-    jsonw_key(w, "overruns");
-    jsonw_uint(w, s->overruns);
-    jsonw_key(w, "samples_dropped");
-    jsonw_uint(w, s->samples_dropped);
+    write_count(w, "overruns", s->overruns);
+    write_count(w, "samples_dropped", s->samples_dropped);
     jsonw_kdouble(w, "interval_s", s->interval_s);
-    jsonw_key(w, "seq");
-    jsonw_uint(w, s->seq);
+    write_count(w, "seq", s->seq);
     jsonw_kint(w, "boot", s->boot);
-    jsonw_key(w, "spool_depth");
-    jsonw_uint(w, s->spool_depth);
+    write_count(w, "spool_depth", s->spool_depth);
     write_opt_str(w, "relay", s->relay < 0 ? NULL : s->relay ? "on" : "off");
     jsonw_key(w, "link");
     jsonw_obj_begin(w);
