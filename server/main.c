@@ -39,6 +39,7 @@
 #include "payments.h"
 #include "writer.h"
 #include "alarms.h"
+#include "meta.h"
 
 /* Devices whose upload keys are kept (devcache.h); ~150 bytes each, touched only when used. */
 #define UPLOAD_DEVICE_SLOTS 16384
@@ -320,6 +321,7 @@ static int alarms_setup(const struct server_options *opt, struct app *app,
         return 0;
     alarm_site_from_options(opt, site);
     app->alarm_site = site;
+    app->alarm_meta = &alarm_meta_from_store; /* each device's metadata over the site's */
     if (alarm_hub_new((unsigned)opt->alarm_streams_max, opt->alarm_keepalive_s * 1000,
                       &app->alarm_hub))
         return cli_fail(1, "out of memory");
@@ -345,6 +347,7 @@ static int alarms_setup(const struct server_options *opt, struct app *app,
     }
     struct alarms_options ao = {.db = {.url = opt->db},
                                 .site = *site,
+                                .meta = app->alarm_meta,
                                 .sweep_ms = opt->alarm_sweep_ms,
                                 .hub = app->alarm_hub,
                                 .notifier = *ret_notifier};

@@ -54,6 +54,10 @@ static const struct route routes[] = {
     {"GET", "/api/devices/:id/commands/:cid", api_command_detail, ACCESS_USER},
     {"GET", "/api/devices/:id/commands", api_commands_list, ACCESS_USER},
     {"GET", "/api/devices/:id/events", api_device_events, ACCESS_USER},
+    /* Device metadata and remote operations (api_device_meta.c, api_operations.c); users see
+       404 for devices they may not see, then 403. */
+    {"PATCH", "/api/devices/:id", api_device_meta_patch, ACCESS_USER},
+    {"POST", "/api/devices/:id/operations", api_operation_request, ACCESS_USER},
     {"GET", "/api/site/calendar", api_site_calendar_get, ACCESS_STAFF},
     {"PUT", "/api/site/calendar", api_site_calendar_put, ACCESS_STAFF},
     {"GET", "/api/site/tariff", api_site_tariff_get, ACCESS_STAFF},

@@ -239,5 +239,12 @@ void api_alarm_get(struct api_call *c);
 void api_alarm_ack(struct api_call *c);
 void api_alarm_rules_get(struct api_call *c);
 void api_alarm_rules_put(struct api_call *c);
+/* Device metadata and remote operations (api_device_meta.c, api_operations.c). */
+void api_device_meta_patch(struct api_call *c);
+void api_operation_request(struct api_call *c);
+/* Writes m's fields as members ("name": ... or null); names_only: just "name" and "site". */
+void api_write_device_meta(struct jsonw *w, const struct device_meta *m, bool names_only);
+/* "result": a remote operation's result as the meter answered it, or null; nothing for other kinds. */
+void api_write_command_result(struct jsonw *w, const struct command_rec *cmd);
 
 #endif

@@ -134,6 +134,7 @@ enum sql_id {
     SQL_DEVICE_EVENT_ADD,
     SQL_DEVICE_EVENTS,
     SQL_COMMANDS_OF_DEVICE,
+    SQL_COMMAND_FINISH,
     /* ops_calendar.c */
     SQL_CALENDAR_LIST,
     SQL_CALENDAR_CLEAR,
@@ -149,6 +150,11 @@ enum sql_id {
     SQL_ALARM_RULES_GET,
     SQL_ALARM_RULES_CLEAR,
     SQL_ALARM_RULES_ADD,
+    /* ops_device_meta.c */
+    SQL_DEVICE_META_GET,
+    SQL_DEVICE_META_LOCK,
+    SQL_DEVICE_META_INSERT,
+    SQL_DEVICE_META_UPDATE,
     SQL__COUNT
 };
 

@@ -126,6 +126,9 @@ struct store_ops {
     int (*commands_due)(struct store *s, int64_t now_ms, int64_t resend_before_ms,
                         store_command_cb cb, void *ctx);
     int (*commands_expire)(struct store *s, int64_t now_ms, size_t *ret_n);
+    int (*command_finish)(struct store *s, const char *id, unsigned from_mask,
+                          enum command_state to, int64_t at_ms, const char *message,
+                          const char *result);
     int (*command_latest)(struct store *s, const char *device_id, const char *kind,
                           struct command_rec *ret);
     int (*device_relay)(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
@@ -151,6 +154,11 @@ struct store_ops {
                            void *ctx);
     int (*alarm_rules_set)(struct store *s, const char *device_id,
                            const struct alarm_rule_override *o, size_t n, int64_t at_ms);
+    /* Device metadata (ops_device_meta.c) */
+    int (*device_meta_get)(struct store *s, int64_t device_pk, struct device_meta *ret);
+    int (*device_meta_update)(struct store *s, int64_t device_pk, const struct device_meta *set,
+                              uint32_t clear_mask, const char *actor, int64_t now_ms,
+                              struct device_meta *ret);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };

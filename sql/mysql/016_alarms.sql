@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     kind VARCHAR(32) NOT NULL,
     severity VARCHAR(16) NOT NULL,
     state VARCHAR(16) NOT NULL,
-    site VARCHAR(128) NOT NULL DEFAULT '',
+    site VARCHAR(64) NOT NULL DEFAULT '',
     value DOUBLE NULL,
     limit_value DOUBLE NULL,
     message VARCHAR(255) NOT NULL DEFAULT '',

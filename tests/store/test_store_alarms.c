@@ -21,6 +21,7 @@
 
 #include "alarms.h"
 #include "commands.h"
+#include "meta.h"
 #include "store.h"
 #include "store_fixture.h"
 #include "timeutil.h"
@@ -365,6 +366,41 @@ static void test_the_service_raises_and_clears_from_readings_silence_and_events(
     alarm_hub_free(hub);
 }
 
+static void test_the_service_takes_each_devices_ratings_from_its_metadata(void **state)
+{
+    (void)state;
+    int64_t pk = add_device("meta-1");
+    struct device_meta m = {.present = DM_BIT(DM_NOMINAL_VOLTAGE) | DM_BIT(DM_RATED_CURRENT) |
+                                       DM_BIT(DM_SITE),
+                            .nominal_voltage = 230,
+                            .rated_current = 2.5};
+    strcpy(m.site, "north substation");
+    assert_int_equal(store_device_meta_update(st, pk, &m, 0, "op", T0_MS, NULL), 0);
+    struct alarms_options o = {.db = {.url = url}, .sweep_ms = 100,
+                               .meta = &alarm_meta_from_store};
+    alarm_site_defaults(&o.site);
+    o.site.min_duration_ms = 0;
+    struct alarms_service *svc;
+    char err[256];
+    assert_int_equal(alarms_start(&o, &svc, err, sizeof(err)), 0);
+    /* 240 V is over 220 V + 7 % but not over 230 V + 7 % (246.1 V); 3 A is over its 2.5 A. */
+    insert_reading(pk, 1, 240);
+    alarms_notify(svc, pk);
+    assert_int_equal(alarms_flush(svc, 10000), 0);
+    assert_int_equal(of_device("meta-1", "voltage.over").n, 0);
+    struct list l = of_device("meta-1", "current.over");
+    assert_int_equal(l.n, 1);
+    assert_true(l.a[0].limit == 2.5 && l.a[0].value == 3);
+    assert_string_equal(l.a[0].site, "north substation");
+    insert_reading(pk, 2, 247);
+    alarms_notify(svc, pk);
+    assert_int_equal(alarms_flush(svc, 10000), 0);
+    l = of_device("meta-1", "voltage.over");
+    assert_int_equal(l.n, 1);
+    assert_true(l.a[0].limit > 246.09 && l.a[0].limit < 246.11);
+    alarms_stop(svc);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -388,6 +424,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_users_see_the_alarms_of_their_devices_and_filters_apply),
         cmocka_unit_test(test_rule_overrides_are_replaced_whole),
         cmocka_unit_test(test_the_service_raises_and_clears_from_readings_silence_and_events),
+        cmocka_unit_test(test_the_service_takes_each_devices_ratings_from_its_metadata),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
