@@ -19,12 +19,12 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define NOTED_MAX       65536
-#define READINGS_MAX    512                /* judged per device per round */
-#define CONFIG_TTL_MS   INT64_C(30000)     /* a device's limits are read again this often */
-#define BACKFILL_MS     INT64_C(600000)    /* at first sight, readings this old are judged */
-#define RETRY_MS        INT64_C(5000)
-#define COALESCE_MS     100
+#define NOTED_MAX     65536
+#define READINGS_MAX  512             /* judged per device per round */
+#define CONFIG_TTL_MS INT64_C(30000)  /* a device's limits are read again this often */
+#define BACKFILL_MS   INT64_C(600000) /* at first sight, readings this old are judged */
+#define RETRY_MS      INT64_C(5000)
+#define COALESCE_MS   100
 
 struct dev {
     int64_t pk;
@@ -33,8 +33,8 @@ struct dev {
     struct alarm_rule rules[AK__COUNT];
     struct alarm_device_meta meta;
     bool three_phase;
-    int64_t cfg_ms;   /* when the limits were read (0: never) */
-    uint64_t cfg_gen; /* alarms_rules_changed() generation they reflect */
+    int64_t cfg_ms;     /* when the limits were read (0: never) */
+    uint64_t cfg_gen;   /* alarms_rules_changed() generation they reflect */
     int64_t last_ts_ms; /* newest reading judged */
     int64_t heard_ms;   /* when its newest reading arrived (0: never heard of one) */
     bool swept;         /* still in the devices table at the last sweep */
@@ -286,8 +286,8 @@ static double report_limit(const struct dev *d, enum alarm_kind k, double value)
 }
 
 /* Feeds x at now to rule k and acts on the step. */
-static int feed(struct alarms_service *s, struct dev *d, enum alarm_kind k, double x,
-                double shown, int64_t now, const char *message)
+static int feed(struct alarms_service *s, struct dev *d, enum alarm_kind k, double x, double shown,
+                int64_t now, const char *message)
 {
     struct alarm_rule_state *st = &d->st[k];
     enum alarm_step step = alarm_rule_step(k, &d->rules[k], st, x, now);
@@ -302,9 +302,8 @@ static int feed(struct alarms_service *s, struct dev *d, enum alarm_kind k, doub
         snprintf(msg, sizeof(msg), "%s", message);
     else
         snprintf(msg, sizeof(msg), "%s: %.2f %s %s the limit %.2f %s", alarm_kinds[k].title, v,
-                 alarm_kinds[k].unit,
-                 alarm_kinds[k].direction == ALARM_ABOVE ? "above" : "below", lim,
-                 alarm_kinds[k].unit);
+                 alarm_kinds[k].unit, alarm_kinds[k].direction == ALARM_ABOVE ? "above" : "below",
+                 lim, alarm_kinds[k].unit);
     return raise_alarm(s, d, k, true, v, true, lim, now, msg);
 }
 
@@ -328,8 +327,8 @@ static int judge_readings(struct alarms_service *s, struct dev *d, struct readin
 {
     int64_t now = time_now_ms();
     struct collected c = {buf, 0};
-    int r = store_readings_query(s->st, d->pk, d->last_ts_ms + 1, INT64_MAX, READINGS_MAX,
-                                 collect, &c);
+    int r =
+        store_readings_query(s->st, d->pk, d->last_ts_ms + 1, INT64_MAX, READINGS_MAX, collect, &c);
     if (r || c.n == 0)
         return r;
     d->heard_ms = now;
@@ -344,8 +343,8 @@ static int judge_readings(struct alarms_service *s, struct dev *d, struct readin
         for (int k = AK_VOLTAGE_OVER; k <= AK_SWELL && !r; k++) {
             double x;
             if (alarm_reading_value((enum alarm_kind)k, rd, &d->meta, &x))
-                r = feed(s, d, (enum alarm_kind)k, x,
-                         alarm_report_value((enum alarm_kind)k, rd, x), rd->ts_ms, NULL);
+                r = feed(s, d, (enum alarm_kind)k, x, alarm_report_value((enum alarm_kind)k, rd, x),
+                         rd->ts_ms, NULL);
         }
         /* A reading ends any silence. */
         if (!r)

@@ -30,7 +30,7 @@
 
 #include "store.h"
 
-#define ALARM_HUB_KEEPALIVE_MS 15000
+#define ALARM_HUB_KEEPALIVE_MS   15000
 #define ALARM_STREAM_BACKLOG_MAX (64u << 10)
 
 struct alarm_hub;

@@ -64,8 +64,7 @@ static enum outcome attempt(struct alarm_notifier *n, struct item *it)
     int64_t now = time_now_ms();
     if (!n->token[0] || now >= n->token_until_ms) {
         long expires_s = 0;
-        enum wechat_error e =
-            wechat_access_token(n->o.wechat, n->token, &expires_s, &code, detail);
+        enum wechat_error e = wechat_access_token(n->o.wechat, n->token, &expires_s, &code, detail);
         if (e) {
             n->token[0] = '\0';
             log_warn("alarms: cannot get a WeChat access token: %s", detail);
@@ -78,10 +77,8 @@ static enum outcome attempt(struct alarm_notifier *n, struct item *it)
     }
     struct dynbuf body;
     dynbuf_init(&body, 8192);
-    struct wxmsg_target t = {.openid = it->openid,
-                             .template_id = n->template_id,
-                             .page = n->page,
-                             .state = n->state};
+    struct wxmsg_target t = {
+        .openid = it->openid, .template_id = n->template_id, .page = n->page, .state = n->state};
     if (wxmsg_body(&n->o.fields, &t, &it->alarm, &body)) {
         dynbuf_free(&body);
         return GIVE_UP;
@@ -123,7 +120,8 @@ static void *notifier_main(void *arg)
                 pthread_cond_wait(&n->wake, &n->mu);
             } else {
                 int64_t due = n->q[n->head].due_ms;
-                struct timespec ts = {.tv_sec = due / 1000, .tv_nsec = (long)(due % 1000) * 1000000};
+                struct timespec ts = {.tv_sec = due / 1000,
+                                      .tv_nsec = (long)(due % 1000) * 1000000};
                 pthread_cond_timedwait(&n->wake, &n->mu, &ts);
             }
             continue;
@@ -164,8 +162,9 @@ int alarm_notifier_start(const struct alarm_notifier_options *o, struct alarm_no
 {
     if (!o->wechat || !o->template_id || !o->template_id[0] || strlen(o->template_id) >= 128 ||
         (o->page && strlen(o->page) >= 200)) {
-        snprintf(err, errlen, "alarm notifications need WeChat login and a template id (at most "
-                              "127 characters)");
+        snprintf(err, errlen,
+                 "alarm notifications need WeChat login and a template id (at most "
+                 "127 characters)");
         return -EINVAL;
     }
     struct alarm_notifier *n = calloc(1, sizeof(*n));

@@ -22,8 +22,7 @@ const struct alarm_kind_info alarm_kinds[AK__COUNT] = {
     [AK_SAG] = {"voltage.sag", "major", "V", ALARM_BELOW, "voltage sag"},
     [AK_SWELL] = {"voltage.swell", "major", "V", ALARM_ABOVE, "voltage swell"},
     [AK_OFFLINE] = {"offline", "critical", "min", ALARM_ABOVE, "meter silent"},
-    [AK_RELAY_MISMATCH] = {"relay.mismatch", "critical", "", ALARM_ABOVE,
-                           "relay not as commanded"},
+    [AK_RELAY_MISMATCH] = {"relay.mismatch", "critical", "", ALARM_ABOVE, "relay not as commanded"},
     [AK_BALANCE_LOW] = {"balance.low", "minor", "", ALARM_ABOVE, "low balance"},
     [AK_CUTOFF] = {"cutoff", "major", "", ALARM_ABOVE, "supply cut off"},
 };
@@ -57,8 +56,8 @@ void alarm_site_defaults(struct alarm_site_config *c)
 
 static struct alarm_rule rule(bool on, double limit, int64_t min_ms, double hyst)
 {
-    return (struct alarm_rule){.enabled = on, .limit = limit, .min_duration_ms = min_ms,
-                               .hysteresis = hyst};
+    return (struct alarm_rule){
+        .enabled = on, .limit = limit, .min_duration_ms = min_ms, .hysteresis = hyst};
 }
 
 void alarm_rules_for(const struct alarm_site_config *c, const struct alarm_device_meta *m,

@@ -13,7 +13,7 @@
 #include "rules.h"
 #include "store.h"
 
-#define ALARM_PARSE_ERR_LEN 200
+#define ALARM_PARSE_ERR_LEN      200
 #define ALARM_MIN_DURATION_MAX_S 604800 /* a week */
 
 /*

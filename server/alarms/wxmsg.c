@@ -11,9 +11,9 @@
 #include "rules.h"
 
 static const char *const source_names[WXS__COUNT] = {
-    [WXS_DEVICE] = "device", [WXS_KIND] = "kind",     [WXS_TITLE] = "title",
+    [WXS_DEVICE] = "device",     [WXS_KIND] = "kind",   [WXS_TITLE] = "title",
     [WXS_SEVERITY] = "severity", [WXS_VALUE] = "value", [WXS_LIMIT] = "limit",
-    [WXS_DETAIL] = "detail", [WXS_TIME] = "time",     [WXS_SITE] = "site",
+    [WXS_DETAIL] = "detail",     [WXS_TIME] = "time",   [WXS_SITE] = "site",
     [WXS_STATE] = "state",
 };
 
@@ -34,8 +34,8 @@ static const struct {
 /* "alarm_wechat_fields: <what> '<part>'" */
 static int fail(char *err, const char *what, const char *part, size_t len)
 {
-    snprintf(err, WXMSG_ERR_LEN, "alarm_wechat_fields: %s '%.*s'", what,
-             (int)(len > 40 ? 40 : len), part);
+    snprintf(err, WXMSG_ERR_LEN, "alarm_wechat_fields: %s '%.*s'", what, (int)(len > 40 ? 40 : len),
+             part);
     return -EINVAL;
 }
 
@@ -52,7 +52,9 @@ static int parse_item(const char *p, size_t len, struct wxmsg_fields *ret, char 
             break;
     }
     if (t == N_TYPES)
-        return fail(err, "not a field of a known type (thing, character_string, number, time, date):", p, klen);
+        return fail(err,
+                    "not a field of a known type (thing, character_string, number, time, date):", p,
+                    klen);
     size_t digits = klen - strlen(types[t].prefix);
     bool num_ok = digits >= 1 && digits <= 2;
     for (size_t i = klen - digits; num_ok && i < klen; i++)
@@ -99,8 +101,7 @@ int wxmsg_fields_parse(const char *text, size_t len, struct wxmsg_fields *ret,
         while (b > a && text[b - 1] == ' ')
             b--;
         if (b == a)
-            return fail(err, "an empty item near", text + i,
-                        len - i);
+            return fail(err, "an empty item near", text + i, len - i);
         int r = parse_item(text + a, b - a, ret, err);
         if (r)
             return r;
@@ -114,7 +115,11 @@ static void cut(const char *s, size_t max_chars, bool ascii, char *out, size_t s
 {
     size_t o = 0, chars = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p && chars < max_chars;) {
-        size_t n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 1;
+        size_t n = *p < 0x80         ? 1
+                   : (*p >> 5) == 6  ? 2
+                   : (*p >> 4) == 14 ? 3
+                   : (*p >> 3) == 30 ? 4
+                                     : 1;
         for (size_t k = 1; k < n; k++)
             if ((p[k] & 0xC0) != 0x80)
                 n = 1; /* broken sequence: take the byte alone */
@@ -181,8 +186,7 @@ static void source_text(enum wxmsg_source src, enum wxmsg_type type, const struc
     case WXS_DETAIL:
         if (a->has_value && a->has_limit)
             snprintf(out, size, "%.1f%s %s %.1f%s", a->value, unit,
-                     k >= 0 && alarm_kinds[k].direction == ALARM_BELOW ? "<" : ">", a->limit,
-                     unit);
+                     k >= 0 && alarm_kinds[k].direction == ALARM_BELOW ? "<" : ">", a->limit, unit);
         else
             snprintf(out, size, "%s", a->message[0] ? a->message : a->kind);
         return;

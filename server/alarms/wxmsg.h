@@ -20,9 +20,9 @@
 #include "dynbuf.h"
 #include "store.h"
 
-#define WXMSG_FIELDS_MAX 10
-#define WXMSG_KEY_MAX    32
-#define WXMSG_ERR_LEN    160
+#define WXMSG_FIELDS_MAX     10
+#define WXMSG_KEY_MAX        32
+#define WXMSG_ERR_LEN        160
 #define WXMSG_DEFAULT_FIELDS "thing1=device,thing2=title,time3=time,thing4=detail"
 
 enum wxmsg_source {

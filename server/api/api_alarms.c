@@ -22,7 +22,7 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define LIST_DEFAULT 100
+#define LIST_DEFAULT       100
 #define STREAM_DEVICES_MAX 10000 /* devices a user's stream follows at most */
 
 static int write_alarm(const struct alarm_rec *a, void *ctx)
@@ -59,7 +59,8 @@ void api_alarms_list(struct api_call *c)
         f.site = site;
     }
     if (severity) {
-        if (strcmp(severity, "critical") && strcmp(severity, "major") && strcmp(severity, "minor")) {
+        if (strcmp(severity, "critical") && strcmp(severity, "major") &&
+            strcmp(severity, "minor")) {
             api_error(c, 400, "severity must be critical, major or minor");
             return;
         }

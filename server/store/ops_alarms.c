@@ -45,8 +45,7 @@ static int read_alarm(struct sql_store *q, struct db_stmt *st, struct alarm_rec 
 }
 
 /* The id of the open alarm of device_id and kind: 1 with *ret_id, 0 when none, or an error. */
-static int open_alarm(struct sql_store *q, const char *device_id, const char *kind,
-                      int64_t *ret_id)
+static int open_alarm(struct sql_store *q, const char *device_id, const char *kind, int64_t *ret_id)
 {
     struct db_stmt *st = NULL;
     int r = sql_stmt(q, SQL_ALARM_OPEN,
@@ -281,13 +280,13 @@ int ops_alarm_rules_get(struct store *s, const char *device_id, store_alarm_rule
     return r > 0 ? 0 : r;
 }
 
-int ops_alarm_rules_set(struct store *s, const char *device_id,
-                        const struct alarm_rule_override *o, size_t n, int64_t at_ms)
+int ops_alarm_rules_set(struct store *s, const char *device_id, const struct alarm_rule_override *o,
+                        size_t n, int64_t at_ms)
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *del = NULL, *add = NULL;
-    int r = sql_stmt(q, SQL_ALARM_RULES_CLEAR, "DELETE FROM alarm_rules WHERE device_id = ?",
-                     NULL, &del);
+    int r = sql_stmt(q, SQL_ALARM_RULES_CLEAR, "DELETE FROM alarm_rules WHERE device_id = ?", NULL,
+                     &del);
     if (!r)
         r = sql_stmt(q, SQL_ALARM_RULES_ADD,
                      "INSERT INTO alarm_rules (device_id, kind, enabled, limit_value, "

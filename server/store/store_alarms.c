@@ -92,8 +92,7 @@ int store_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm
     return s->ops->alarms_list(s, f, cb, ctx);
 }
 
-int store_alarm_rules_get(struct store *s, const char *device_id, store_alarm_rule_cb cb,
-                          void *ctx)
+int store_alarm_rules_get(struct store *s, const char *device_id, store_alarm_rule_cb cb, void *ctx)
 {
     if (!text_ok(device_id, DEVICE_ID_MAX))
         return store_fail(s, -EINVAL, "alarm rules need a device");

@@ -71,8 +71,13 @@ static void fields(const char *text, size_t len)
         return;
     }
     FUZZ_CHECK(f.n >= 1 && f.n <= WXMSG_FIELDS_MAX);
-    struct alarm_rec a = {.id = 7, .state = ALARM_RAISED, .has_value = true, .value = 251.25,
-                          .has_limit = true, .limit = 235.4, .raised_ms = FUZZ_NOW_MS};
+    struct alarm_rec a = {.id = 7,
+                          .state = ALARM_RAISED,
+                          .has_value = true,
+                          .value = 251.25,
+                          .has_limit = true,
+                          .limit = 235.4,
+                          .raised_ms = FUZZ_NOW_MS};
     strcpy(a.device_id, "device-with-a-rather-long-name-01");
     strcpy(a.kind, "voltage.over");
     strcpy(a.severity, "major");

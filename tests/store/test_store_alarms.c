@@ -42,8 +42,8 @@ static int64_t add_device(const char *name)
 static int64_t raise_one(const char *device, const char *kind, const char *severity,
                          const char *site, int64_t at, bool *fresh)
 {
-    struct alarm_rec a = {.has_value = true, .value = 250.5, .has_limit = true, .limit = 235.4,
-                          .raised_ms = at};
+    struct alarm_rec a = {
+        .has_value = true, .value = 250.5, .has_limit = true, .limit = 235.4, .raised_ms = at};
     snprintf(a.device_id, sizeof(a.device_id), "%s", device);
     snprintf(a.kind, sizeof(a.kind), "%s", kind);
     snprintf(a.severity, sizeof(a.severity), "%s", severity);
@@ -110,8 +110,7 @@ static void test_an_alarm_is_raised_once_acknowledged_and_cleared(void **state)
     assert_false(fresh);
 
     int64_t cleared = 0;
-    assert_int_equal(store_alarm_clear(st, "life-1", "voltage.over", T0_MS + 120000, &cleared),
-                     0);
+    assert_int_equal(store_alarm_clear(st, "life-1", "voltage.over", T0_MS + 120000, &cleared), 0);
     assert_int_equal(cleared, id);
     assert_int_equal(store_alarm_get(st, id, &a), 0);
     assert_int_equal(a.state, ALARM_CLEARED);
@@ -154,16 +153,18 @@ static void test_users_see_the_alarms_of_their_devices_and_filters_apply(void **
     l = list(&(struct alarm_filter){.user_id = uid, .device_id = "vis-other", .limit = 100});
     assert_int_equal(l.n, 0);
     /* Staff (no user): every device's. */
-    l = list(&(struct alarm_filter){.since_ms = T0_MS + 1000, .until_ms = T0_MS + 3001,
-                                    .limit = 100});
+    l = list(
+        &(struct alarm_filter){.since_ms = T0_MS + 1000, .until_ms = T0_MS + 3001, .limit = 100});
     assert_int_equal(l.n, 3);
-    l = list(&(struct alarm_filter){.state_mask = ALARM_OPEN_MASK, .since_ms = T0_MS + 1000,
-                                    .until_ms = T0_MS + 3001, .limit = 100});
+    l = list(&(struct alarm_filter){.state_mask = ALARM_OPEN_MASK,
+                                    .since_ms = T0_MS + 1000,
+                                    .until_ms = T0_MS + 3001,
+                                    .limit = 100});
     assert_int_equal(l.n, 2);
     assert_int_equal(l.a[0].id, a3);
     assert_int_equal(l.a[1].id, a2);
-    l = list(&(struct alarm_filter){.state_mask = ALARM_BIT(ALARM_CLEARED),
-                                    .device_id = "vis-mine", .limit = 100});
+    l = list(&(struct alarm_filter){
+        .state_mask = ALARM_BIT(ALARM_CLEARED), .device_id = "vis-mine", .limit = 100});
     assert_int_equal(l.n, 1);
     assert_int_equal(l.a[0].id, a1);
     l = list(&(struct alarm_filter){.severity = "critical", .site = "north", .limit = 100});
@@ -173,11 +174,11 @@ static void test_users_see_the_alarms_of_their_devices_and_filters_apply(void **
     assert_int_equal(l.n, 1);
     assert_int_equal(l.a[0].id, a3);
     /* Paging by id. */
-    l = list(&(struct alarm_filter){.since_ms = T0_MS + 1000, .until_ms = T0_MS + 3001,
-                                    .limit = 2});
+    l = list(
+        &(struct alarm_filter){.since_ms = T0_MS + 1000, .until_ms = T0_MS + 3001, .limit = 2});
     assert_int_equal(l.n, 2);
-    l = list(&(struct alarm_filter){.since_ms = T0_MS + 1000, .until_ms = T0_MS + 3001,
-                                    .before_id = l.a[1].id, .limit = 2});
+    l = list(&(struct alarm_filter){
+        .since_ms = T0_MS + 1000, .until_ms = T0_MS + 3001, .before_id = l.a[1].id, .limit = 2});
     assert_int_equal(l.n, 1);
     assert_int_equal(l.a[0].id, a1);
     assert_int_equal(store_alarms_list(st, &(struct alarm_filter){.limit = 0}, take, &l), -EINVAL);
@@ -202,9 +203,15 @@ static void test_rule_overrides_are_replaced_whole(void **state)
     (void)state;
     add_device("rules-1");
     struct alarm_rule_override o[3] = {
-        {.kind = "voltage.over", .has_limit = true, .limit = 240.5, .has_min_duration = true,
+        {.kind = "voltage.over",
+         .has_limit = true,
+         .limit = 240.5,
+         .has_min_duration = true,
          .min_duration_ms = 5000},
-        {.kind = "thd_v", .has_enabled = true, .enabled = false, .has_hysteresis = true,
+        {.kind = "thd_v",
+         .has_enabled = true,
+         .enabled = false,
+         .has_hysteresis = true,
          .hysteresis = 0.25},
         {.kind = "pf.low"}, /* nothing set: dropped */
     };
@@ -264,8 +271,8 @@ static void test_the_service_raises_and_clears_from_readings_silence_and_events(
     assert_int_equal(alarm_hub_subscribe(hub, true, NULL, 0, time_now_ms(), &stream), 0);
     struct alarms_options o = {.db = {.url = url}, .sweep_ms = 100, .hub = hub};
     alarm_site_defaults(&o.site);
-    o.site.min_duration_ms = 0;   /* judged on one reading */
-    o.site.offline_min = 0.05;    /* 3 s of silence */
+    o.site.min_duration_ms = 0; /* judged on one reading */
+    o.site.offline_min = 0.05;  /* 3 s of silence */
     struct alarms_service *svc;
     char err[256];
     assert_int_equal(alarms_start(&o, &svc, err, sizeof(err)), 0);
@@ -376,8 +383,7 @@ static void test_the_service_takes_each_devices_ratings_from_its_metadata(void *
                             .rated_current = 2.5};
     strcpy(m.site, "north substation");
     assert_int_equal(store_device_meta_update(st, pk, &m, 0, "op", T0_MS, NULL), 0);
-    struct alarms_options o = {.db = {.url = url}, .sweep_ms = 100,
-                               .meta = &alarm_meta_from_store};
+    struct alarms_options o = {.db = {.url = url}, .sweep_ms = 100, .meta = &alarm_meta_from_store};
     alarm_site_defaults(&o.site);
     o.site.min_duration_ms = 0;
     struct alarms_service *svc;

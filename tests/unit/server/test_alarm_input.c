@@ -86,7 +86,13 @@ static void test_the_state_filter(void **state)
     assert_int_equal(m, ALARM_OPEN_MASK);
     assert_int_equal(alarm_states_parse("cleared,acknowledged", &m), 0);
     assert_int_equal(m, ALARM_BIT(ALARM_CLEARED) | ALARM_BIT(ALARM_ACKNOWLEDGED));
-    const char *bad[] = {"", ",", "raised,", ",raised", "raised,,cleared", "RAISED", "closed",
+    const char *bad[] = {"",
+                         ",",
+                         "raised,",
+                         ",raised",
+                         "raised,,cleared",
+                         "RAISED",
+                         "closed",
                          "raisedraisedraisedraised"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         m = 99;
@@ -106,23 +112,26 @@ static void test_wechats_token_answer(void **state)
     (void)state;
     char token[WECHAT_TOKEN_MAX + 1];
     long expires = 0, code = 0;
-    assert_int_equal(token_of("{\"access_token\":\"ACCESS_TOKEN\",\"expires_in\":7200}", token,
-                              &expires, &code),
-                     WECHAT_OK);
+    assert_int_equal(
+        token_of("{\"access_token\":\"ACCESS_TOKEN\",\"expires_in\":7200}", token, &expires, &code),
+        WECHAT_OK);
     assert_string_equal(token, "ACCESS_TOKEN");
     assert_int_equal(expires, 7200);
-    assert_int_equal(token_of("{\"errcode\":40013,\"errmsg\":\"invalid appid\"}", token, &expires,
-                              &code),
-                     WECHAT_CONFIG);
+    assert_int_equal(
+        token_of("{\"errcode\":40013,\"errmsg\":\"invalid appid\"}", token, &expires, &code),
+        WECHAT_CONFIG);
     assert_int_equal(code, 40013);
-    assert_int_equal(token_of("{\"errcode\":-1,\"errmsg\":\"system error\"}", token, &expires,
-                              &code),
-                     WECHAT_BUSY);
-    const char *bad[] = {"", "[]", "{\"access_token\":\"\",\"expires_in\":7200}",
+    assert_int_equal(
+        token_of("{\"errcode\":-1,\"errmsg\":\"system error\"}", token, &expires, &code),
+        WECHAT_BUSY);
+    const char *bad[] = {"",
+                         "[]",
+                         "{\"access_token\":\"\",\"expires_in\":7200}",
                          "{\"access_token\":\"a b\",\"expires_in\":7200}",
                          "{\"access_token\":\"t\",\"expires_in\":0}",
                          "{\"access_token\":\"t\",\"expires_in\":\"7200\"}",
-                         "{\"access_token\":\"t\"}", "{\"errcode\":\"0\"}",
+                         "{\"access_token\":\"t\"}",
+                         "{\"errcode\":\"0\"}",
                          "{\"access_token\":{\"x\":1},\"expires_in\":7200}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(token_of(bad[i], token, &expires, &code), WECHAT_BAD_ANSWER);

@@ -92,21 +92,22 @@ static size_t series(double *out, size_t before, double normal, size_t cross, do
 struct rule_case {
     enum alarm_kind kind;
     enum reading_real field;
-    double normal, bad, hover; /* hover: inside the hysteresis band, on the safe side of the limit */
-    double current_a;          /* for the power factor rule */
+    double normal, bad,
+        hover;        /* hover: inside the hysteresis band, on the safe side of the limit */
+    double current_a; /* for the power factor rule */
 };
 
 /* The measured rules at the site defaults (60 s; sags and swells at once). */
 static const struct rule_case cases[] = {
-    {AK_VOLTAGE_OVER, RR_VOLTAGE, 220, 240, 234.0, 0},     /* limit 235.4, band 2.2 */
-    {AK_VOLTAGE_UNDER, RR_VOLTAGE, 220, 190, 199.0, 0},    /* limit 198, band 2.2 */
-    {AK_FREQUENCY, RR_FREQ_HZ, 50.0, 50.35, 50.17, 0},     /* |dev| 0.2, band 0.05 */
-    {AK_THD_V, RR_THD_V, 2.0, 7.5, 4.8, 0},                /* 5 %, band 0.5 */
-    {AK_CURRENT_OVER, RR_CURRENT, 20, 45, 39.5, 0},        /* rated 40 A, band 0.8 */
-    {AK_LOAD_OVER, RR_APPARENT_VA, 5000, 9500, 8200, 0},   /* 10 kVA: 85 %, band 5 */
-    {AK_PF_LOW, RR_PF, 0.98, 0.7, 0.91, 5},                /* 0.9, band 0.02 */
-    {AK_SAG, RR_VOLTAGE_MIN, 215, 150, 199, 0},            /* 198, band 4.4 */
-    {AK_SWELL, RR_VOLTAGE_MAX, 225, 260, 241, 0},          /* 242, band 4.4 */
+    {AK_VOLTAGE_OVER, RR_VOLTAGE, 220, 240, 234.0, 0},   /* limit 235.4, band 2.2 */
+    {AK_VOLTAGE_UNDER, RR_VOLTAGE, 220, 190, 199.0, 0},  /* limit 198, band 2.2 */
+    {AK_FREQUENCY, RR_FREQ_HZ, 50.0, 50.35, 50.17, 0},   /* |dev| 0.2, band 0.05 */
+    {AK_THD_V, RR_THD_V, 2.0, 7.5, 4.8, 0},              /* 5 %, band 0.5 */
+    {AK_CURRENT_OVER, RR_CURRENT, 20, 45, 39.5, 0},      /* rated 40 A, band 0.8 */
+    {AK_LOAD_OVER, RR_APPARENT_VA, 5000, 9500, 8200, 0}, /* 10 kVA: 85 %, band 5 */
+    {AK_PF_LOW, RR_PF, 0.98, 0.7, 0.91, 5},              /* 0.9, band 0.02 */
+    {AK_SAG, RR_VOLTAGE_MIN, 215, 150, 199, 0},          /* 198, band 4.4 */
+    {AK_SWELL, RR_VOLTAGE_MAX, 225, 260, 241, 0},        /* 242, band 4.4 */
 };
 
 static void test_each_rule_fires_past_its_minimum_duration_and_clears_past_its_band(void **state)
@@ -218,7 +219,7 @@ static void test_standard_limits_single_and_three_phase(void **state)
     alarm_site_defaults(&site);
     alarm_rules_for(&site, &site.meta, false, NULL, 0, r1);
     alarm_rules_for(&site, &site.meta, true, NULL, 0, r3);
-    assert_float_equal(r1[AK_VOLTAGE_OVER].limit, 235.4, 1e-9); /* 220 V + 7 % */
+    assert_float_equal(r1[AK_VOLTAGE_OVER].limit, 235.4, 1e-9);  /* 220 V + 7 % */
     assert_float_equal(r1[AK_VOLTAGE_UNDER].limit, 198.0, 1e-9); /* 220 V - 10 % */
     assert_float_equal(r3[AK_VOLTAGE_UNDER].limit, 204.6, 1e-9); /* three-phase - 7 % */
     assert_float_equal(r1[AK_FREQUENCY].limit, 0.2, 1e-12);
@@ -240,7 +241,10 @@ static void test_overrides_replace_only_what_they_set(void **state)
     struct alarm_rule r[AK__COUNT];
     alarm_site_defaults(&site);
     struct alarm_rule_override o[2] = {
-        {.kind = "voltage.over", .has_limit = true, .limit = 240, .has_min_duration = true,
+        {.kind = "voltage.over",
+         .has_limit = true,
+         .limit = 240,
+         .has_min_duration = true,
          .min_duration_ms = 5000},
         {.kind = "thd_v", .has_enabled = true, .enabled = false},
     };

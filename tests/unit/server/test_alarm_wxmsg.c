@@ -34,9 +34,8 @@ static void test_the_default_field_map_parses(void **state)
     (void)state;
     struct wxmsg_fields f;
     char err[WXMSG_ERR_LEN];
-    assert_int_equal(wxmsg_fields_parse(WXMSG_DEFAULT_FIELDS, strlen(WXMSG_DEFAULT_FIELDS), &f,
-                                        err),
-                     0);
+    assert_int_equal(
+        wxmsg_fields_parse(WXMSG_DEFAULT_FIELDS, strlen(WXMSG_DEFAULT_FIELDS), &f, err), 0);
     assert_int_equal(f.n, 4);
     assert_string_equal(f.f[0].key, "thing1");
     assert_int_equal(f.f[0].source, WXS_DEVICE);
@@ -52,9 +51,16 @@ static void test_the_default_field_map_parses(void **state)
 static void test_bad_field_maps_are_refused_with_the_part_named(void **state)
 {
     (void)state;
-    const char *bad[] = {"",          "thing1",          "thing=device",   "thing123=device",
-                         "phrase1=title", "thing1=nothing", "thing1=device,thing1=kind",
-                         "thing1=device,,time2=time", "number1=device", "thingx=device",
+    const char *bad[] = {"",
+                         "thing1",
+                         "thing=device",
+                         "thing123=device",
+                         "phrase1=title",
+                         "thing1=nothing",
+                         "thing1=device,thing1=kind",
+                         "thing1=device,,time2=time",
+                         "number1=device",
+                         "thingx=device",
                          "thing1=device,"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *e = parse_err(bad[i]);
@@ -82,14 +88,20 @@ static void test_the_body_follows_wechats_rules(void **state)
     const char *map = "thing1=device,thing2=title,time3=time,thing4=detail,character_string5=site,"
                       "number6=value";
     assert_int_equal(wxmsg_fields_parse(map, strlen(map), &f, err), 0);
-    struct alarm_rec a = {.id = 42, .state = ALARM_RAISED, .has_value = true, .value = 250.37,
-                          .has_limit = true, .limit = 235.4,
+    struct alarm_rec a = {.id = 42,
+                          .state = ALARM_RAISED,
+                          .has_value = true,
+                          .value = 250.37,
+                          .has_limit = true,
+                          .limit = 235.4,
                           .raised_ms = INT64_C(1765087920000)}; /* 2025-12-07 06:12:00 UTC */
     strcpy(a.device_id, "transformer-room-east-feeder-07");
     strcpy(a.kind, "voltage.over");
     strcpy(a.severity, "major");
     strcpy(a.site, "东区 park");
-    struct wxmsg_target t = {.openid = "oOPENID_1", .template_id = "TPL-1", .page = "pages/alarms/alarms",
+    struct wxmsg_target t = {.openid = "oOPENID_1",
+                             .template_id = "TPL-1",
+                             .page = "pages/alarms/alarms",
                              .state = "developer"};
     struct dynbuf b;
     dynbuf_init(&b, 1 << 16);
