@@ -81,21 +81,24 @@ class Alarms(IntegrationTest):
             login=("op", "alice", "bob"),
             extra_args=wechat + ["--alarm-wechat-template", TEMPLATE,
                                  "--alarm-wechat-state", "developer",
-                                 "--alarm-sweep-ms", "200",
+                                 "--alarm-sweep-ms", "200", "--alarm-keepalive-s", "1",
                                  "--alarm-offline-min", str(OFFLINE_MIN),
                                  "--alarm-min-duration-s", "3"])
         cls.tok = cls.srv.tokens
         r = cls.call("POST", "/api/me/wechat", {"code": code_for("oAliceAlarm01")}, who="alice")
         assert r.status in (200, 201), r
         cls.streams = {who: Stream(cls.srv.port, cls.tok[who]) for who in ("op", "bob")}
+        # A client that goes away at once: the server notices when it next writes to it.
+        Stream(cls.srv.port, cls.tok["op"]).close()
         cls.meter = None
 
     @classmethod
     def tearDownClass(cls):
+        # The server stops (and must exit 0) with its streams still open: they end first.
+        super().tearDownClass()
         for s in cls.streams.values():
             s.close()
         cls.wx.stop()
-        super().tearDownClass()
 
     @classmethod
     def start_meter(cls, volts):
@@ -242,8 +245,10 @@ class Alarms(IntegrationTest):
         # bob's stream opened at once and carried nothing of alice's device.
         self.assertFalse(self.streams["bob"].find(lambda e: e["data"]["device_id"] == "alm-1"))
         self.assertTrue(self.streams["op"].find(lambda e: e["data"]["device_id"] == "alm-1"))
-        # A user without a token gets no stream.
+        # A user without a token gets no stream; quiet streams get keep-alives.
         self.assertEqual(self.get("/api/alarms/stream").status, 401)
+        wait_until(lambda: ": keep-alive" in self.streams["bob"].comments, 5, what="keep-alive")
+        self.assertEqual(self.streams["op"].resp.getheader("Content-Type"), "text/event-stream")
 
 
 if __name__ == "__main__":
