@@ -296,14 +296,16 @@ static int feed(struct alarms_service *s, struct dev *d, enum alarm_kind k, doub
     if (step != ALARM_STEP_RAISE)
         return 0;
     double v = k == AK_FREQUENCY ? shown : st->value;
+    const char *unit = alarm_kinds[k].unit;
     double lim = report_limit(d, k, v);
     char msg[STORE_ALARM_TEXT_MAX + 1];
     if (message)
         snprintf(msg, sizeof(msg), "%s", message);
     else
-        snprintf(msg, sizeof(msg), "%s: %.2f %s %s the limit %.2f %s", alarm_kinds[k].title, v,
-                 alarm_kinds[k].unit, alarm_kinds[k].direction == ALARM_ABOVE ? "above" : "below",
-                 lim, alarm_kinds[k].unit);
+        snprintf(msg, sizeof(msg), "%s: %.2f%s%s %s the limit %.2f%s%s", alarm_kinds[k].title, v,
+                 unit[0] ? " " : "", unit,
+                 alarm_kinds[k].direction == ALARM_ABOVE ? "above" : "below", lim,
+                 unit[0] ? " " : "", unit);
     return raise_alarm(s, d, k, true, v, true, lim, now, msg);
 }
 
@@ -563,6 +565,7 @@ static void *alarms_main(void *arg)
                 }
             }
         }
+        alarm_hub_tick(s->o.hub, time_now_ms()); /* keep-alives, busy or not */
         pthread_mutex_lock(&s->mu);
         if (ok && (sweep_due || overflow))
             s->next_sweep_ms = time_now_ms() + s->o.sweep_ms;
