@@ -407,6 +407,60 @@ static void test_the_service_takes_each_devices_ratings_from_its_metadata(void *
     alarms_stop(svc);
 }
 
+static void relay_command(const char *device, const char *id, bool on, const char *actor,
+                          const char *reason)
+{
+    struct command_rec c = {.relay_on = on, .created_ms = time_now_ms()};
+    snprintf(c.id, sizeof(c.id), "%s", id);
+    snprintf(c.device_id, sizeof(c.device_id), "%s", device);
+    snprintf(c.kind, sizeof(c.kind), "relay");
+    snprintf(c.actor, sizeof(c.actor), "%s", actor);
+    snprintf(c.reason, sizeof(c.reason), "%s", reason);
+    c.expires_ms = c.created_ms + COMMANDS_TTL_MS;
+    assert_int_equal(store_command_add(st, &c), 0);
+}
+
+static void test_the_command_services_judgements_become_alarms(void **state)
+{
+    (void)state;
+    add_device("cmd-1");
+    struct alarms_options o = {.db = {.url = url}, .sweep_ms = 100};
+    alarm_site_defaults(&o.site);
+    struct alarms_service *svc;
+    char err[256];
+    assert_int_equal(alarms_start(&o, &svc, err, sizeof(err)), 0);
+    /* The cut-off rules switched it off: an alarm until the supply is restored. */
+    relay_command("cmd-1", "c0000000000000000000000000000001", false, COMMANDS_ACTOR_CUTOFF,
+                  "balance 0.00 at or below 0.00");
+    assert_int_equal(alarms_flush(svc, 10000), 0);
+    struct list l = of_device("cmd-1", "cutoff");
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.a[0].state, ALARM_RAISED);
+    assert_false(l.a[0].has_value);
+    assert_string_equal(l.a[0].message, "balance 0.00 at or below 0.00");
+    relay_command("cmd-1", "c0000000000000000000000000000002", true, "op", "recharged");
+    assert_int_equal(alarms_flush(svc, 10000), 0);
+    assert_int_equal(of_device("cmd-1", "cutoff").a[0].state, ALARM_CLEARED);
+    /* An operator's own "off" is no cut-off alarm. */
+    relay_command("cmd-1", "c0000000000000000000000000000003", false, "op", "meter box opened");
+    assert_int_equal(alarms_flush(svc, 10000), 0);
+    assert_int_equal(of_device("cmd-1", "cutoff").n, 1);
+    /* The relay not doing what it was asked, and then doing it. */
+    assert_int_equal(store_device_event_add(st, "cmd-1", time_now_ms(), COMMANDS_EVENT_MISMATCH,
+                                            "asked off, reports on for 60 s"),
+                     0);
+    assert_int_equal(alarms_flush(svc, 10000), 0);
+    l = of_device("cmd-1", "relay.mismatch");
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.a[0].severity, "critical");
+    assert_int_equal(store_device_event_add(st, "cmd-1", time_now_ms() + 1,
+                                            COMMANDS_EVENT_MISMATCH_CLEARED, "reports off"),
+                     0);
+    assert_int_equal(alarms_flush(svc, 10000), 0);
+    assert_int_equal(of_device("cmd-1", "relay.mismatch").a[0].state, ALARM_CLEARED);
+    alarms_stop(svc);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -431,6 +485,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rule_overrides_are_replaced_whole),
         cmocka_unit_test(test_the_service_raises_and_clears_from_readings_silence_and_events),
         cmocka_unit_test(test_the_service_takes_each_devices_ratings_from_its_metadata),
+        cmocka_unit_test(test_the_command_services_judgements_become_alarms),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
