@@ -35,9 +35,10 @@ struct dev {
     bool three_phase;
     int64_t cfg_ms;     /* when the limits were read (0: never) */
     uint64_t cfg_gen;   /* alarms_rules_changed() generation they reflect */
-    int64_t last_ts_ms; /* newest reading judged */
-    int64_t heard_ms;   /* when its newest reading arrived (0: never heard of one) */
-    bool swept;         /* still in the devices table at the last sweep */
+    int64_t last_ts_ms; /* newest reading judged: its time and seq (readings may share a ms) */
+    uint64_t last_seq;
+    int64_t heard_ms; /* when its newest reading arrived (0: never heard of one) */
+    bool swept;       /* still in the devices table at the last sweep */
 };
 
 struct alarms_service {
@@ -158,6 +159,7 @@ static int add_dev(struct alarms_service *s, const struct device_rec *rec, int64
         return r;
     }
     d->last_ts_ms = f.newest_change_ms > now - BACKFILL_MS ? f.newest_change_ms : now - BACKFILL_MS;
+    d->last_seq = UINT64_MAX; /* readings of that very ms count as judged */
     struct reading latest;
     r = store_reading_latest(s->st, d->pk, &latest);
     if (r == 0) {
@@ -314,11 +316,15 @@ static int feed(struct alarms_service *s, struct dev *d, enum alarm_kind k, doub
 struct collected {
     struct reading *r;
     size_t n;
+    int64_t after_ts_ms; /* only readings after (after_ts_ms, after_seq) */
+    uint64_t after_seq;
 };
 
 static int collect(const struct reading *r, void *ctx)
 {
     struct collected *c = ctx;
+    if (r->ts_ms == c->after_ts_ms && r->seq <= c->after_seq)
+        return 0; /* judged already */
     if (c->n < READINGS_MAX)
         c->r[c->n++] = *r;
     return 0;
@@ -328,9 +334,9 @@ static int judge_readings(struct alarms_service *s, struct dev *d, struct readin
                           uint64_t gen)
 {
     int64_t now = time_now_ms();
-    struct collected c = {buf, 0};
-    int r =
-        store_readings_query(s->st, d->pk, d->last_ts_ms + 1, INT64_MAX, READINGS_MAX, collect, &c);
+    struct collected c = {buf, 0, d->last_ts_ms, d->last_seq};
+    /* From the last one's ms on (a later reading may share it), newest first. */
+    int r = store_readings_query(s->st, d->pk, d->last_ts_ms, INT64_MAX, READINGS_MAX, collect, &c);
     if (r || c.n == 0)
         return r;
     d->heard_ms = now;
@@ -351,8 +357,10 @@ static int judge_readings(struct alarms_service *s, struct dev *d, struct readin
         /* A reading ends any silence. */
         if (!r)
             r = feed(s, d, AK_OFFLINE, 0, 0, rd->ts_ms, NULL);
-        if (!r)
+        if (!r) {
             d->last_ts_ms = rd->ts_ms;
+            d->last_seq = rd->seq;
+        }
     }
     count(s, &s->c.readings, c.n);
     return r;
@@ -432,19 +440,24 @@ static int sweep_dev(struct alarms_service *s, struct dev *d, int64_t now, uint6
 }
 
 struct listed {
-    struct alarms_service *s;
-    int64_t now;
-    int r;
+    struct device_rec *d;
+    size_t n, cap;
 };
 
+/* Collects the devices first: first sight queries the same connection. */
 static int take_device(const struct device_rec *rec, void *ctx)
 {
     struct listed *l = ctx;
-    struct dev *d;
-    l->r = add_dev(l->s, rec, l->now, &d);
-    if (!l->r)
-        d->swept = true;
-    return l->r;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        struct device_rec *p = realloc(l->d, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        l->d = p;
+        l->cap = cap;
+    }
+    l->d[l->n++] = *rec;
+    return 0;
 }
 
 static int sweep(struct alarms_service *s, uint64_t gen)
@@ -452,10 +465,15 @@ static int sweep(struct alarms_service *s, uint64_t gen)
     int64_t now = time_now_ms();
     for (size_t i = 0; i < s->n_devs; i++)
         s->devs[i]->swept = false;
-    struct listed l = {s, now, 0};
+    struct listed l = {0};
     int r = store_device_list(s->st, 0, take_device, &l);
-    if (!r)
-        r = l.r;
+    for (size_t i = 0; !r && i < l.n; i++) {
+        struct dev *d;
+        r = add_dev(s, &l.d[i], now, &d);
+        if (!r)
+            d->swept = true;
+    }
+    free(l.d);
     if (r)
         return r;
     size_t keep = 0;
