@@ -351,6 +351,7 @@ static int alarms_setup(const struct server_options *opt, struct app *app,
                                 .sweep_ms = opt->alarm_sweep_ms,
                                 .hub = app->alarm_hub,
                                 .notifier = *ret_notifier};
+    app->alarm_notifier = *ret_notifier;
     if (alarms_start(&ao, &app->alarms, err, sizeof(err)))
         return cli_fail(1, "%s", err);
     return 0;

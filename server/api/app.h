@@ -28,6 +28,7 @@ struct alarm_hub;
 struct alarms_service;
 struct alarm_site_config;
 struct alarm_meta_source;
+struct alarm_notifier;
 
 struct app {
     const struct server_options *opt;
@@ -61,6 +62,7 @@ struct app {
     struct alarms_service *alarms;
     const struct alarm_site_config *alarm_site;
     const struct alarm_meta_source *alarm_meta;
+    struct alarm_notifier *alarm_notifier; /* WeChat subscribe messages; NULL when not configured */
 };
 
 #endif

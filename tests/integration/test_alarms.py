@@ -55,7 +55,7 @@ class Stream:
                     elif line == "" and event:
                         self.events.append(event)
                         event = {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # AttributeError: closed under us
             return
 
     def find(self, pred):
@@ -245,6 +245,14 @@ class Alarms(IntegrationTest):
         # bob's stream opened at once and carried nothing of alice's device.
         self.assertFalse(self.streams["bob"].find(lambda e: e["data"]["device_id"] == "alm-1"))
         self.assertTrue(self.streams["op"].find(lambda e: e["data"]["device_id"] == "alm-1"))
+        stats = self.get("/api/stats", "op").json()["alarms"]
+        self.assertIs(stats["running"], True)
+        self.assertGreaterEqual(stats["raised"], 2)  # over-voltage (and swell), offline
+        self.assertGreaterEqual(stats["cleared"], 2)
+        self.assertGreater(stats["readings_judged"], 5)
+        self.assertEqual(stats["streams"], 2)  # op's and bob's; the one that left is gone
+        self.assertGreaterEqual(stats["wechat_sent"], 1)
+        self.assertEqual(stats["wechat_dropped"], 0)
         # A user without a token gets no stream; quiet streams get keep-alives.
         self.assertEqual(self.get("/api/alarms/stream").status, 401)
         wait_until(lambda: ": keep-alive" in self.streams["bob"].comments, 5, what="keep-alive")
