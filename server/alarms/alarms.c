@@ -54,6 +54,7 @@ struct alarms_service {
     uint64_t cfg_gen;
     int64_t next_sweep_ms;
     int64_t first_note_ms;
+    int64_t retry_at_ms; /* after a database failure, nothing is tried before this */
     struct alarms_counters c;
     /* the thread's own */
     struct store *st;
@@ -526,13 +527,15 @@ static void *alarms_main(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->quit && work && buf) {
         int64_t now = time_now_ms();
-        bool sweep_due = s->overflow || now >= s->next_sweep_ms || s->flushing;
-        bool noted_due = s->n_noted && (s->flushing || now >= s->first_note_ms + COALESCE_MS);
+        bool waiting = now < s->retry_at_ms; /* the database failed: not before retry_at_ms */
+        bool sweep_due = !waiting && (s->overflow || now >= s->next_sweep_ms || s->flushing);
+        bool noted_due =
+            !waiting && s->n_noted && (s->flushing || now >= s->first_note_ms + COALESCE_MS);
         if (!sweep_due && !noted_due) {
             s->busy = false;
             pthread_cond_broadcast(&s->idle);
-            int64_t next = s->next_sweep_ms;
-            if (s->n_noted && s->first_note_ms + COALESCE_MS < next)
+            int64_t next = waiting ? s->retry_at_ms : s->next_sweep_ms;
+            if (!waiting && s->n_noted && s->first_note_ms + COALESCE_MS < next)
                 next = s->first_note_ms + COALESCE_MS;
             if (next > now + 1000)
                 next = now + 1000; /* the keep-alives of the live stream */
@@ -588,7 +591,7 @@ static void *alarms_main(void *arg)
         if (ok && (sweep_due || overflow))
             s->next_sweep_ms = time_now_ms() + s->o.sweep_ms;
         if (!ok) {
-            s->next_sweep_ms = time_now_ms() + RETRY_MS;
+            s->next_sweep_ms = s->retry_at_ms = time_now_ms() + RETRY_MS;
             for (size_t i = 0; i < n && s->n_noted < NOTED_MAX; i++) /* judged again later */
                 s->noted[s->n_noted++] = work[i];
         } else {
