@@ -6,33 +6,7 @@
 import { Api } from '../api.js';
 import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
-
-// [name, kind, min, max]: kind 'text' (max = characters), 'real' or 'int'.
-export const META_FIELDS = [
-  ['name', 'text', 1, 64], ['site', 'text', 1, 64], ['address', 'text', 1, 200],
-  ['latitude', 'real', -90, 90], ['longitude', 'real', -180, 180],
-  ['nominal_voltage', 'real', 1, 1e6], ['nominal_hz', 'hz', 50, 60],
-  ['rated_current', 'real', 0.001, 1e6], ['rated_kva', 'real', 0.001, 1e7],
-  ['ct_ratio', 'real', 1, 1e5], ['pt_ratio', 'real', 1, 1e5],
-  ['modbus_unit', 'int', 1, 247], ['dtu_id', 'ascii', 1, 64], ['poll_interval_s', 'int', 1, 86400],
-  ['register_map', 'map', 1, 32],
-];
-
-// The value typed for a field, or {error} saying what the field wants. '' clears it.
-export function parseField([name, kind, min, max], raw) {
-  const s = raw.trim();
-  if (s === '') return { value: null };
-  const chars = [...s].length;
-  if (kind === 'text') return chars <= max && !/\p{Cc}/u.test(s) ? { value: s } : { error: t('meta.bad_text', { max }) };
-  if (kind === 'ascii') return chars <= max && /^[\x21-\x7e]+$/.test(s) ? { value: s } : { error: t('meta.bad_ascii', { max }) };
-  if (kind === 'map') return chars <= max && /^[a-z0-9_-]+$/.test(s) ? { value: s } : { error: t('meta.bad_map', { max }) };
-  if (kind === 'hz') return s === '50' || s === '60' ? { value: Number(s) } : { error: t('meta.bad_hz') };
-  const v = /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
-  if (!(v >= min && v <= max) || (kind === 'int' && !Number.isInteger(v))) {
-    return { error: t(kind === 'int' ? 'meta.bad_int' : 'meta.bad_number', { min, max }) };
-  }
-  return { value: v };
-}
+import { META_FIELDS, changedFields, parseField } from '../metafields.js';
 
 const shown = (v) => (v === null || v === undefined ? '' : String(v));
 
@@ -61,17 +35,17 @@ export function metadataSection(el, { id, staff, detail, reloadHead }) {
     const f = h('form', { class: 'stack meta-form', id: 'metadata-form', novalidate: true, onsubmit: async (e) => {
       e.preventDefault();
       fill(result);
-      const change = {};
+      const values = {};
       let bad = false;
       META_FIELDS.forEach((fd, k) => {
         const p = parseField(fd, inputs[k].value);
-        fill(f.querySelector(`#meta-${fd[0]}-error`), p.error || '');
+        fill(f.querySelector(`#meta-${fd[0]}-error`), p.error ? t(...p.error) : '');
         inputs[k].setAttribute('aria-invalid', p.error ? 'true' : 'false');
         bad ||= Boolean(p.error);
-        const before = d[fd[0]] ?? null;
-        if (!p.error && p.value !== before) change[fd[0]] = p.value;
+        values[fd[0]] = p.value;
       });
       if (bad) return;
+      const change = changedFields(d, values);
       if (!Object.keys(change).length) {
         fill(result, h('span', { class: 'muted' }, t('meta.unchanged')));
         return;
