@@ -26,12 +26,12 @@
 #include "analyze.h"
 #include "clocksync.h"
 #include "commands.h"
-#include "interval.h"
 #include "demand.h"
 #include "fileutil.h"
 #include "forward.h"
 #include "hal/adc.h"
 #include "hal/gpio.h"
+#include "interval.h"
 #include "log.h"
 #include "measure.h"
 #include "options.h"
@@ -271,7 +271,7 @@ static int status_command(void *ctx, int64_t now_ms, struct command_status *ret)
         .boot = m->st.boot,
         .spool_depth = sp.depth,
         .relay = m->relay_st.on ? 1 : 0, /* the relay as commanded (the sim's load follows it) */
-        .link = "mqtt",
+        .link = "mqtt", /* the meter's uplink (a TCP terminal link names itself "tcp") */
         .link_up = publisher_connected(m->pub),
     };
     return 0;
@@ -440,8 +440,10 @@ static int open_spool(struct meter *m, char *err, size_t errlen)
         snprintf(err, errlen, "--state-dir: path too long");
         return -ENAMETOOLONG;
     }
+    /* spool_days counts readings at the interval in force (a server's set_interval included). */
+    double interval_s = (double)m->interval_samples / m->rate_hz;
     double records = o->spool_mb > 0 ? (double)o->spool_mb * 1048576.0 / SPOOL_RECORD_SIZE
-                                     : o->spool_days * 86400.0 / o->interval_s;
+                                     : o->spool_days * 86400.0 / interval_s;
     struct spool_config sc = {
         .dir = dir,
         .max_records = records < 1 ? 1 : (uint64_t)ceil(records),

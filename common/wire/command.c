@@ -77,19 +77,25 @@ static void write_nothing(struct jsonw *w, const struct command *c)
     (void)c;
 }
 
+int command_interval_ms(double seconds, uint32_t *ret_ms)
+{
+    double ms = round(seconds * 1000.0);
+    /* NaN fails every comparison: refused with the bounds. */
+    if (!(ms >= COMMAND_INTERVAL_MIN_MS && ms <= COMMAND_INTERVAL_MAX_MS) ||
+        fabs(seconds * 1000.0 - ms) > 1e-9 * ms)
+        return -EINVAL;
+    *ret_ms = (uint32_t)ms;
+    return 0;
+}
+
 /* "interval_s": seconds with at most 3 decimals, within meterd's --interval bounds. */
 static int parse_set_interval(const json_t *root, struct command *c)
 {
     const json_t *v = json_object_get(root, "interval_s");
     double s;
-    if (!v || !json_number(v, &s) || !(s * 1000.0 >= COMMAND_INTERVAL_MIN_MS - 0.5) ||
-        !(s * 1000.0 <= COMMAND_INTERVAL_MAX_MS + 0.5))
-        return invalid(c, -EINVAL, "interval_s must be a number from %g to %g",
+    if (!v || !json_number(v, &s) || command_interval_ms(s, &c->interval_ms))
+        return invalid(c, -EINVAL, "interval_s must be a number from %g to %g, 3 decimals at most",
                        COMMAND_INTERVAL_MIN_MS / 1000.0, COMMAND_INTERVAL_MAX_MS / 1000.0);
-    double ms = round(s * 1000.0);
-    if (fabs(s * 1000.0 - ms) > 1e-6 * (ms > 1 ? ms : 1))
-        return invalid(c, -EINVAL, "interval_s has at most 3 decimals");
-    c->interval_ms = (uint32_t)ms;
     return 0;
 }
 

@@ -69,6 +69,13 @@ struct command {
 
 bool command_id_valid(const char *id);
 
+/*
+ * set_interval's "interval_s" as whole ms: 0 with *ret_ms for seconds within
+ * COMMAND_INTERVAL_MIN_MS..MAX_MS with at most 3 decimals, else -EINVAL (NaN
+ * and infinities included). The server's API and the meter both take it so.
+ */
+int command_interval_ms(double seconds, uint32_t *ret_ms);
+
 /* The kind's name on the wire ("capture"); NULL for COMMAND_INVALID and out of range. */
 const char *command_name(enum command_kind kind);
 

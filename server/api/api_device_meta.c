@@ -46,55 +46,48 @@ void api_write_device_meta(struct jsonw *w, const struct device_meta *m, bool na
         jsonw_null(w);
 }
 
-/*
- * Reads the body's fields into *set and *clear: 0, or -1 after answering 400
- * (an unknown member, a value of the wrong type or out of its bounds).
- */
-static int parse_body(struct api_call *c, json_t *body, struct device_meta *set, uint32_t *clear)
+int api_device_meta_parse(json_t *body, struct device_meta *set, uint32_t *clear,
+                          char err[DEVICE_META_ERR_LEN])
 {
     const char *key;
     json_t *v;
-    char err[DEVICE_META_ERR_LEN];
     memset(set, 0, sizeof(*set));
     *clear = 0;
     json_object_foreach(body, key, v)
     {
         int f = device_meta_field_named(key);
         if (f < 0) {
-            api_error(c, 400,
-                      "unknown field '%.40s': the metadata are name, site, address, latitude, "
-                      "longitude, nominal_voltage, nominal_hz, rated_current, rated_kva, "
-                      "ct_ratio, pt_ratio, modbus_unit, dtu_id, poll_interval_s, register_map",
-                      key);
-            return -1;
+            snprintf(err, DEVICE_META_ERR_LEN,
+                     "unknown field '%.40s': the metadata are name, site, address, latitude, "
+                     "longitude, nominal_voltage, ...",
+                     key);
+            return -EINVAL;
         }
         const struct device_meta_desc *d = device_meta_desc((enum device_meta_field)f);
-        int r;
         if (json_is_null(v)) {
             *clear |= DM_BIT(f);
             continue;
         }
+        int r;
         if (d->type == DMT_TEXT) {
             if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-                api_error(c, 400, "%s must be a string or null", d->name);
-                return -1;
+                snprintf(err, DEVICE_META_ERR_LEN, "%s must be a string or null", d->name);
+                return -EINVAL;
             }
             r = device_meta_set_text(set, (enum device_meta_field)f, json_string_value(v), err);
         } else {
             if (!json_is_number(v)) {
-                api_error(c, 400, "%s must be a number or null", d->name);
-                return -1;
+                snprintf(err, DEVICE_META_ERR_LEN, "%s must be a number or null", d->name);
+                return -EINVAL;
             }
             r = device_meta_set_number(set, (enum device_meta_field)f, json_number_value(v), err);
         }
-        if (r) {
-            api_error(c, 400, "%s", err);
-            return -1;
-        }
+        if (r)
+            return r;
     }
     if (!set->present && !*clear) {
-        api_error(c, 400, "nothing to change: give at least one metadata field");
-        return -1;
+        snprintf(err, DEVICE_META_ERR_LEN, "nothing to change: give at least one metadata field");
+        return -EINVAL;
     }
     return 0;
 }
@@ -113,8 +106,11 @@ void api_device_meta_patch(struct api_call *c)
         return;
     struct device_meta set, now;
     uint32_t clear;
-    if (parse_body(c, body, &set, &clear))
+    char err[DEVICE_META_ERR_LEN];
+    if (api_device_meta_parse(body, &set, &clear, err)) {
+        api_error(c, 400, "%s", err);
         goto out;
+    }
     int r = api_store_result(c, store_device_meta_update(c->store, d.id, &set, clear,
                                                          c->user.username, time_now_ms(), &now));
     if (r == -ENOENT) {

@@ -28,16 +28,12 @@
 static int parse_interval(struct api_call *c, json_t *body, uint32_t *ret_ms)
 {
     json_t *v = json_object_get(body, "interval_s");
-    double s = json_is_number(v) ? json_number_value(v) : NAN;
-    double ms = round(s * 1000.0);
-    if (!(ms >= COMMAND_INTERVAL_MIN_MS && ms <= COMMAND_INTERVAL_MAX_MS) ||
-        fabs(s * 1000.0 - ms) > 1e-6 * ms) {
+    if (!json_is_number(v) || command_interval_ms(json_number_value(v), ret_ms)) {
         api_error(c, 400,
                   "interval_s must be a number of seconds from %g to %g (3 decimals at most)",
                   COMMAND_INTERVAL_MIN_MS / 1000.0, COMMAND_INTERVAL_MAX_MS / 1000.0);
         return -1;
     }
-    *ret_ms = (uint32_t)ms;
     return 0;
 }
 

@@ -172,8 +172,10 @@ int device_meta_set_number(struct device_meta *m, enum device_meta_field f, doub
     if (r)
         return r;
     double *d = real_slot(m, f);
+    /* Kept to 6 decimals (a microvolt, 0.1 m of latitude): what the API writes back
+       (jsonw_double) is then exactly what is stored. */
     if (d)
-        *d = v;
+        *d = (double)llround(v * 1e6) / 1e6;
     else
         *int_slot(m, f) = (int32_t)v;
     m->present |= DM_BIT(f);
