@@ -23,7 +23,8 @@
 # commit, and the ratio.
 # Environment: BENCH_BUILD_DIR (build/bench), BENCH_INGEST_DEVICES (100),
 # BENCH_INGEST_READINGS (200000 in all), BENCH_INGEST_CONNECTIONS (4), BENCH_MQTT_INFLIGHT
-# (the broker's max_inflight_messages; unset: mosquitto's default, 20).
+# (the broker's max_inflight_messages; unset: mosquitto's default, 20), BENCH_SERVER_ARGS
+# (more meter-server options, split at spaces: "--alarms false" measures without the alarms).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,7 +44,8 @@ bench_build meter-server bench_loadgen
 bench_services
 bench_newdb bench_ingest
 bench_add_devices bench_ingest bench- 1 "$devices"
-bench_server_start bench_ingest
+# shellcheck disable=SC2086 # BENCH_SERVER_ARGS: options, split at spaces
+bench_server_start bench_ingest ${BENCH_SERVER_ARGS:-}
 echo "  meter-server (default options) on $api; $devices devices registered"
 
 # The drain reference: its own persistent session, created before the first publish
@@ -116,7 +118,8 @@ mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -c -i "$sub_id" -t 'meters/+/tel
 sub_pid=$!
 bench_pids+=("$sub_pid")
 server_start=$(date +%s%3N)
-bench_server_start bench_ingest
+# shellcheck disable=SC2086 # BENCH_SERVER_ARGS: options, split at spaces
+bench_server_start bench_ingest ${BENCH_SERVER_ARGS:-}
 wait "$poller_pid" || true
 wait "$sub_pid" || { echo "ingest: mosquitto_sub did not get every message:" >&2; cat "$tmp/drain2.err" >&2; }
 echo "  after:  $(bench_load)"

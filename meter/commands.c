@@ -11,6 +11,18 @@
 
 /* --- running commands ---------------------------------------------------------------------- */
 
+static int send_reply_result(const struct command *c, const struct command_env *env,
+                             const char *error, const struct command_result *res, int64_t now_ms)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, 4096);
+    int r = command_reply_encode_result(c, !error, error, res, now_ms, &b);
+    if (!r)
+        r = env->send(env->ctx, TOPIC_REPLY, b.buf, b.len);
+    dynbuf_free(&b);
+    return r;
+}
+
 static int send_reply(const struct command *c, const struct command_env *env, const char *error,
                       int64_t now_ms)
 {
@@ -106,12 +118,112 @@ static int run_capture(const struct command *c, const struct command_env *env, c
     return r;
 }
 
+/* --- remote operations, each run once per id ---------------------------------------------- */
+
+struct remembered {
+    char id[COMMAND_ID_MAX + 1];
+    int r; /* 0: answered ok */
+    char msg[COMMAND_MESSAGE_MAX];
+    bool has_result;
+    struct command_result res;
+};
+
+struct command_memory {
+    struct remembered items[COMMAND_MEMORY_MAX];
+    size_t next, count; /* a ring: the oldest answer is forgotten first */
+};
+
+int command_memory_new(struct command_memory **ret)
+{
+    *ret = calloc(1, sizeof(**ret));
+    return *ret ? 0 : -ENOMEM;
+}
+
+void command_memory_free(struct command_memory *m)
+{
+    free(m);
+}
+
+static const struct remembered *recall(const struct command_memory *m, const char *id)
+{
+    for (size_t k = 0; m && k < m->count; k++)
+        if (strcmp(m->items[k].id, id) == 0)
+            return &m->items[k];
+    return NULL;
+}
+
+static void remember(struct command_memory *m, const struct remembered *a)
+{
+    if (!m)
+        return;
+    m->items[m->next] = *a;
+    m->next = (m->next + 1) % COMMAND_MEMORY_MAX;
+    if (m->count < COMMAND_MEMORY_MAX)
+        m->count++;
+}
+
+/* Acts on an operation; 0 with a->res filled, or -errno with a->msg. */
+static int act(const struct command *c, const struct command_env *env, int64_t now_ms,
+               struct remembered *a)
+{
+    a->res.kind = c->kind;
+    a->has_result = true;
+    switch (c->kind) {
+    case COMMAND_READ_STATUS:
+        if (!env->status)
+            break;
+        a->r = env->status(env->ctx, now_ms, &a->res.u.status);
+        if (a->r)
+            snprintf(a->msg, sizeof(a->msg), "cannot read the status: %s", strerror(-a->r));
+        /* The command's "ts" is the server's clock when it sent it: the transit is in it. */
+        a->res.u.status.clock_offset_ms = c->ts_ms - now_ms;
+        return a->r;
+    case COMMAND_SET_INTERVAL:
+        if (!env->set_interval)
+            break;
+        return a->r = env->set_interval(env->ctx, c, &a->res.u.interval, a->msg, sizeof(a->msg));
+    case COMMAND_SYNC_CLOCK:
+        if (!env->sync_clock)
+            break;
+        return a->r = env->sync_clock(env->ctx, c, now_ms, &a->res.u.clock, a->msg, sizeof(a->msg));
+    default:
+        break;
+    }
+    a->has_result = false;
+    snprintf(a->msg, sizeof(a->msg), "this meter cannot %s", c->name);
+    return a->r = -ENOTSUP;
+}
+
+static int run_operation(const struct command *c, const struct command_env *env, int64_t now_ms,
+                         char *msg, size_t msglen)
+{
+    const struct remembered *seen = recall(env->memory, c->id);
+    struct remembered a = {.r = 0};
+    if (seen) {
+        a = *seen; /* answered before: the same answer, nothing done again */
+    } else {
+        snprintf(a.id, sizeof(a.id), "%s", c->id);
+        act(c, env, now_ms, &a);
+        remember(env->memory, &a);
+    }
+    send_reply_result(c, env, a.r ? a.msg : NULL, a.has_result ? &a.res : NULL, now_ms);
+    snprintf(msg, msglen, "%s", a.msg);
+    return a.r;
+}
+
 int command_run(const struct command *c, const struct command_env *env, int64_t now_ms, char *why,
                 size_t whylen)
 {
     char msg[COMMAND_MESSAGE_MAX] = "";
     int r;
     switch (c->kind) {
+    case COMMAND_READ_STATUS:
+    case COMMAND_SET_INTERVAL:
+    case COMMAND_SYNC_CLOCK:
+        r = run_operation(c, env, now_ms, msg, sizeof(msg));
+        if (why && whylen)
+            snprintf(why, whylen, "%s", msg);
+        return r;
     case COMMAND_CAPTURE:
         r = run_capture(c, env, msg, sizeof(msg));
         break;
@@ -277,7 +389,11 @@ void command_queue_handler_authenticated(const void *payload, size_t len, void *
     struct command c;
     int64_t now = time_now_ms();
     command_parse(payload, len, now, &c);
-    if (c.id[0] && c.kind != COMMAND_RELAY) {
+    /* Relay commands and remote operations answer a repeated id themselves (relay.h, the
+       command memory): the server resends until it has an answer. */
+    bool answers_again = c.kind == COMMAND_RELAY || c.kind == COMMAND_READ_STATUS ||
+                         c.kind == COMMAND_SET_INTERVAL || c.kind == COMMAND_SYNC_CLOCK;
+    if (c.id[0] && !answers_again) {
         pthread_mutex_lock(&q->lock);
         bool fresh = first_time(q, c.id, now);
         q->replayed += !fresh;

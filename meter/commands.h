@@ -6,6 +6,9 @@
  *
  * - command_run() runs a parsed command and answers it, reaching the sample
  *   ring and the MQTT client through the callbacks of struct command_env;
+ *   a remote operation (read_status, set_interval, sync_clock) runs once per
+ *   command id: struct command_memory keeps the answers of the last
+ *   COMMAND_MEMORY_MAX, and a resend of one is answered again without acting;
  * - struct command_queue carries parsed commands from the MQTT library's
  *   thread (command_queue_handler) to the meter's main loop
  *   (command_queue_pop), so nothing slow runs on the library's thread. On
@@ -47,15 +50,38 @@ struct command_env {
     int (*relay)(void *ctx, const struct command *c, char *why, size_t whylen);
     /* Publishes on meters/<id>/<leaf> at QoS 1 (publisher_send's contract). */
     int (*send)(void *ctx, enum topic_leaf leaf, const void *payload, size_t len);
+    /*
+     * Remote operations; NULL: the meter answers that it cannot. Each acts
+     * and fills its result (text members must outlive the meter: static or
+     * options), or returns -errno with why filled for the error reply.
+     * status: the meter's state at now_ms (clock_offset_ms is filled by
+     * command_run from the command's "ts").
+     */
+    int (*status)(void *ctx, int64_t now_ms, struct command_status *ret);
+    int (*set_interval)(void *ctx, const struct command *c, struct command_interval_result *ret,
+                        char *why, size_t whylen);
+    int (*sync_clock)(void *ctx, const struct command *c, int64_t now_ms,
+                      struct command_clock_result *ret, char *why, size_t whylen);
+    /* The operations answered (command_memory_new); NULL: none remembered. */
+    struct command_memory *memory;
     void *ctx;
 };
+
+/* Operations whose answers are remembered: a resend of one of them is answered again. */
+#define COMMAND_MEMORY_MAX 32
+struct command_memory;
+/* 0 or -ENOMEM. */
+int command_memory_new(struct command_memory **ret);
+void command_memory_free(struct command_memory *m); /* NULL is fine */
 
 /*
  * Runs one command and answers it on "reply": an invalid one with its error;
  * a capture by sending the newest duration_ms of samples on "capture" and
  * then {"status":"ok"}, or an error reply saying why not ("not enough
  * samples yet", "cannot send the capture: ..."). Allocates the capture's
- * buffers for the call. Returns 0 when the command succeeded, else its
+ * buffers for the call. A remote operation is answered with its "result"
+ * after it acted; one whose id env->memory holds is answered as before
+ * without acting again. Returns 0 when the command succeeded, else its
  * -errno (-EINVAL for an invalid command); *why (may be NULL) gets the
  * message sent, for the caller's log.
  */

@@ -27,12 +27,14 @@
 
 #include "ack_queue.h"
 #include "analyze.h"
+#include "clocksync.h"
 #include "commands.h"
 #include "demand.h"
 #include "fileutil.h"
 #include "forward.h"
 #include "hal/adc.h"
 #include "hal/gpio.h"
+#include "interval.h"
 #include "log.h"
 #include "measure.h"
 #include "options.h"
@@ -95,6 +97,12 @@ struct meter {
     struct command_queue *commands;
     struct command_env env;
     struct relay_state relay_st; /* the load relay as last commanded, persisted (relay.h) */
+    /* Remote operations: the interval a server set (interval.h), when meterd started, and the
+       operations answered (so a resend is answered again, not run again). */
+    struct interval_state interval_st;
+    int64_t started_ms;
+    double rate_hz;
+    struct command_memory *memory;
     struct ack_queue *acks;
     struct ack_msg ack_scratch;
     struct spool *spool;
@@ -240,6 +248,79 @@ static int relay_command(void *ctx, const struct command *c, char *why, size_t w
     return 0;
 }
 
+#ifndef SMARTMETER_VERSION
+#define SMARTMETER_VERSION "dev"
+#endif
+
+/* command_env.status: read_status's answer from the meter's own state. */
+static int status_command(void *ctx, int64_t now_ms, struct command_status *ret)
+{
+    struct meter *m = ctx;
+    struct sampler_stats ss;
+    struct spool_stats sp;
+    sampler_stats(m->sampler, &ss);
+    spool_get_stats(m->spool, &sp);
+    *ret = (struct command_status){
+        .uptime_s = (now_ms - m->started_ms) / 1000,
+        .version = SMARTMETER_VERSION,
+        .adc = adc_driver_name(m->adc),
+        .adc_ok = ss.running && ss.last_error == 0,
+        .adc_samples = ss.samples,
+        .adc_read_errors = ss.read_errors,
+        .overruns = ss.overruns,
+        .samples_dropped = ss.dropped,
+        .rate_hz = m->rate_hz,
+        .interval_s = (double)m->interval_samples / m->rate_hz,
+        .seq = m->st.seq,
+        .boot = m->st.boot,
+        .spool_depth = sp.depth,
+        .relay = m->relay_st.on ? 1 : 0, /* the relay as commanded (the sim's load follows it) */
+        .link = "mqtt", /* the meter's uplink (a TCP terminal link names itself "tcp") */
+        .link_up = publisher_connected(m->pub),
+    };
+    return 0;
+}
+
+/* Samples per reading for an interval of interval_ms at the ADC's rate (at least one). */
+static uint64_t samples_per_interval(double rate_hz, uint32_t interval_ms)
+{
+    uint64_t n = (uint64_t)llround((double)interval_ms * rate_hz / 1000.0);
+    return n ? n : 1;
+}
+
+/* command_env.set_interval: saved in the state directory first, then used from the next reading. */
+static int interval_command(void *ctx, const struct command *c, struct command_interval_result *ret,
+                            char *why, size_t whylen)
+{
+    struct meter *m = ctx;
+    uint32_t previous = (uint32_t)llround((double)m->interval_samples * 1000.0 / m->rate_hz);
+    enum interval_outcome outcome;
+    int r = interval_apply(&m->interval_st, c, &outcome);
+    if (r) {
+        snprintf(why, whylen, "cannot save the interval: %s", strerror(-r));
+        return r;
+    }
+    m->interval_samples = samples_per_interval(m->rate_hz, m->interval_st.interval_ms);
+    if (outcome == INTERVAL_APPLIED)
+        log_info("one reading every %g s from now on (command %s)",
+                 m->interval_st.interval_ms / 1000.0, c->id);
+    *ret = (struct command_interval_result){
+        .interval_ms = m->interval_st.interval_ms, .previous_ms = previous, .persisted = true};
+    return 0;
+}
+
+/* command_env.sync_clock: the offset, and the clock set when clock_set allows (clocksync.h). */
+static int clock_command(void *ctx, const struct command *c, int64_t now_ms,
+                         struct command_clock_result *ret, char *why, size_t whylen)
+{
+    struct meter *m = ctx;
+    int r = clocksync_apply(&clocksync_system, m->o->clock_set, c, now_ms, ret, why, whylen);
+    if (!r)
+        log_info("clock offset %lld ms from the server's: %s (command %s)",
+                 (long long)ret->offset_ms, ret->action, c->id);
+    return r;
+}
+
 static void run_commands(struct meter *m)
 {
     struct command cmd;
@@ -363,8 +444,10 @@ static int open_spool(struct meter *m, char *err, size_t errlen)
         snprintf(err, errlen, "--state-dir: path too long");
         return -ENAMETOOLONG;
     }
+    /* spool_days counts readings at the interval in force (a server's set_interval included). */
+    double interval_s = (double)m->interval_samples / m->rate_hz;
     double records = o->spool_mb > 0 ? (double)o->spool_mb * 1048576.0 / SPOOL_RECORD_SIZE
-                                     : o->spool_days * 86400.0 / o->interval_s;
+                                     : o->spool_days * 86400.0 / interval_s;
     struct spool_config sc = {
         .dir = dir,
         .max_records = records < 1 ? 1 : (uint64_t)ceil(records),
@@ -628,9 +711,21 @@ static int run(const struct meterd_options *o)
     }
 
     double rate = adc_rate_hz(m.adc);
+    m.rate_hz = rate;
+    m.started_ms = time_now_ms();
     m.interval_samples = (uint64_t)llround(o->interval_s * rate);
     if (m.interval_samples == 0)
         m.interval_samples = 1;
+    /* A server's set_interval outlives restarts: it wins over --interval until its file goes. */
+    if (interval_load(o->state_dir, o->device_id, &m.interval_st, err, sizeof(err))) {
+        log_error("%s", err);
+        goto out;
+    }
+    if (m.interval_st.present) {
+        m.interval_samples = samples_per_interval(rate, m.interval_st.interval_ms);
+        log_info("one reading every %g s, as the server set it (%s; --interval is %g s)",
+                 m.interval_st.interval_ms / 1000.0, m.interval_st.path, o->interval_s);
+    }
     /* The ADS1115 converts V and I one after the other: that lag is corrected with the CT's. */
     double phase_cal = o->cal_phase_deg - 360.0 * o->nominal_hz * adc_current_lag_s(m.adc);
     int r = 0;
@@ -658,7 +753,8 @@ static int run(const struct meterd_options *o)
     }
     double ring_s = m.three ? RING3_SECONDS : RING_SECONDS;
     if (r || ring_new_channels((size_t)ceil(rate * ring_s), rate, m.three ? m.nch : 2, &m.ring) ||
-        command_queue_new(COMMAND_QUEUE, &m.commands) || ack_queue_new(ACK_QUEUE, &m.acks)) {
+        command_queue_new(COMMAND_QUEUE, &m.commands) || ack_queue_new(ACK_QUEUE, &m.acks) ||
+        command_memory_new(&m.memory)) {
         log_error("out of memory");
         goto out;
     }
@@ -749,6 +845,10 @@ static int run(const struct meterd_options *o)
                                  .snapshot_set = capture_snapshot_set,
                                  .send = command_send,
                                  .relay = relay_command,
+                                 .status = status_command,
+                                 .set_interval = interval_command,
+                                 .sync_clock = clock_command,
+                                 .memory = m.memory,
                                  .ctx = &m};
     if (require_signatures(&m, o->secret_file ? &key : NULL)) {
         log_error("device id '%s' cannot stand in a topic", o->device_id);
@@ -805,6 +905,7 @@ out:
     spool_close(m.spool);
     ack_queue_free(m.acks);
     command_queue_free(m.commands);
+    command_memory_free(m.memory);
     ring_free(m.ring);
     pq_analyzer_free(m.pq);
     pq3_analyzer_free(m.pq3);

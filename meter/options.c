@@ -129,6 +129,9 @@ const struct config_option meterd_option_table[] = {
      "status LED output, e.g. gpiochip0:27 (none when unset)"},
     {"drdy_gpio", CONFIG_STRING, OPT(drdy_gpio), 0, 0, NULL, "CHIP:LINE",
      "ADC data-ready input (the ADS1115's ALERT/RDY), falling edges; polled when unset"},
+    {"clock_set", CONFIG_BOOL, OPT(clock_set), 0, 0, "false", "true|false",
+     "a server's sync_clock command slews or steps the system clock (needs CAP_SYS_TIME); "
+     "false: the offset is only reported, NTP keeps the clock"},
     {"interval", CONFIG_DOUBLE, OPT(interval_s), 0.1, 3600, "1", "SECONDS",
      "measurement interval: one reading is published per interval"},
     {"nominal_hz", CONFIG_DOUBLE, OPT(nominal_hz), 40, 70, "50", "HZ",

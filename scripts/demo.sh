@@ -73,6 +73,9 @@ for m in meter-01 meter-02 meter-03 meter-04; do
     "$server" device add "$m" --owner demo --db "$db" > "$demo/$m.secret" 2>/dev/null
     chmod 600 "$demo/$m.secret"
 done
+# meter-05: a supply that swells (250 V where 220 V is nominal), for the alarms (docs/alarms.md).
+"$server" device add meter-05 --owner demo --db "$db" > "$demo/meter-05.secret" 2>/dev/null
+chmod 600 "$demo/meter-05.secret"
 
 api_port=8080
 port_open "$api_port" && api_port=$(free_port)
@@ -122,6 +125,11 @@ for k in 0 1 2 3; do
     pids+=($!)
 done
 
+# The swelling meter-05: over-voltage (and swell) alarms after a minute.
+"$meterd" --device-id meter-05 --mqtt "tcp://127.0.0.1:$mqtt_port" --adc "sim:v=250,i=8" \
+    --secret-file "$demo/meter-05.secret" --interval 1 --state-dir "$demo" 2>"$demo/meter-05.log" &
+pids+=($!)
+
 grep -q "not serving the dashboard" "$demo/meter-server.log" &&
     echo "demo: the dashboard is not built (needs node and npm); the API works without it" >&2
 cat <<TEXT
@@ -131,7 +139,7 @@ smartmeter demo is running (Ctrl-C stops it).
   dashboard:  $api/   (log in as admin or demo below)
   API:        $api/api/
   admin:      admin / $admin_pw
-  user:       demo / $user_pw   (owns meter-01 .. meter-04; meter-04 is three-phase)
+  user:       demo / $user_pw   (owns meter-01 .. meter-05; meter-04 is three-phase, meter-05 swells)
   broker:     tcp://127.0.0.1:$mqtt_port   (accounts only; to watch it as the server's account:
               mosquitto_sub -p $mqtt_port -u meter-server -P "\$(cat $demo/mqtt-server.password)" -t 'meters/#' -v)
   logs:       $demo/
@@ -155,6 +163,11 @@ Recharge (above 1.00 yuan restores the load within seconds):
   curl -s -X POST -H "Authorization: Bearer \$ADMIN" -H "Idempotency-Key: \$(date +%s%N)" \\
        $api/api/device/recharge/meter-02 -d '{"amount":"5.00"}'
 Or on the dashboard: meter-02's page (balance, relay, tariff, cost per day).
+
+Alarms (meter-05's supply swells to 250 V; the over-voltage limit is 235.4 V, held 60 s):
+  curl -s -H "Authorization: Bearer \$ADMIN" "$api/api/alarms?state=open"
+  curl -s -N -H "Authorization: Bearer \$ADMIN" $api/api/alarms/stream     # live
+  curl -s -X POST -H "Authorization: Bearer \$ADMIN" $api/api/alarms/1/ack -d '{"note":"seen"}'
 
 TEXT
 wait

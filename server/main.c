@@ -39,6 +39,8 @@
 #include "payments.h"
 #include "writer.h"
 #include "terminals.h"
+#include "alarms.h"
+#include "meta.h"
 
 /* Devices whose upload keys are kept (devcache.h); ~150 bytes each, touched only when used. */
 #define UPLOAD_DEVICE_SLOTS 16384
@@ -282,6 +284,91 @@ static int broker_setup(const struct server_options *opt, struct app *app, struc
     return 0;
 }
 
+
+/* --- State analysis and alarms (server/alarms/) --- */
+
+/* Every service the writer tells of committed devices: billing, then the alarms. */
+struct committed_fanout {
+    struct biller *biller;
+    struct alarms_service *alarms;
+};
+
+static void committed_fanout(void *ctx, int64_t device_pk)
+{
+    struct committed_fanout *f = ctx;
+    if (f->biller)
+        biller_notify(f->biller, device_pk);
+    if (f->alarms)
+        alarms_notify(f->alarms, device_pk);
+}
+
+static void alarm_site_from_options(const struct server_options *opt, struct alarm_site_config *c)
+{
+    alarm_site_defaults(c);
+    c->meta.nominal_voltage = opt->alarm_nominal_voltage;
+    c->meta.nominal_hz = opt->alarm_nominal_hz;
+    c->over_pct = opt->alarm_over_pct;
+    c->under_pct = opt->alarm_under_pct;
+    c->under_pct_3p = opt->alarm_under_pct_3p;
+    c->freq_dev_hz = opt->alarm_freq_dev_hz;
+    c->thd_v_pct = opt->alarm_thd_v_pct;
+    c->load_pct = opt->alarm_load_pct;
+    c->pf_min = opt->alarm_pf_min;
+    c->sag_pct = opt->alarm_sag_pct;
+    c->swell_pct = opt->alarm_swell_pct;
+    c->offline_min = opt->alarm_offline_min;
+    c->min_duration_ms = (int64_t)(opt->alarm_min_duration_s * 1000);
+    c->load_min_duration_ms = (int64_t)(opt->alarm_load_min_duration_s * 1000);
+}
+
+/*
+ * Starts the live stream's hub, the WeChat notifier (when a template is set)
+ * and the alarm service; the app gets the hub and the service. 0 or an exit code.
+ */
+static int alarms_setup(const struct server_options *opt, struct app *app,
+                        struct alarm_site_config *site, struct alarm_notifier **ret_notifier)
+{
+    char err[512];
+    if (!opt->alarms)
+        return 0;
+    alarm_site_from_options(opt, site);
+    app->alarm_site = site;
+    app->alarm_meta = &alarm_meta_from_store; /* each device's metadata over the site's */
+    if (alarm_hub_new((unsigned)opt->alarm_streams_max, opt->alarm_keepalive_s * 1000,
+                      &app->alarm_hub))
+        return cli_fail(1, "out of memory");
+    if (opt->alarm_wechat_template && opt->alarm_wechat_template[0]) {
+        struct alarm_notifier_options no = {.wechat = app->wechat,
+                                            .template_id = opt->alarm_wechat_template,
+                                            .page = opt->alarm_wechat_page,
+                                            .state = opt->alarm_wechat_state};
+        char ferr[WXMSG_ERR_LEN];
+        const char *fields = opt->alarm_wechat_fields ? opt->alarm_wechat_fields : "";
+        if (!app->wechat)
+            return cli_fail(2, "alarm_wechat_template needs WeChat login (wechat_appid and "
+                               "wechat_secret_file): the access token comes from them");
+        if (strcmp(no.state, "formal") && strcmp(no.state, "trial") &&
+            strcmp(no.state, "developer"))
+            return cli_fail(2, "alarm_wechat_state must be formal, trial or developer");
+        if (wxmsg_fields_parse(fields, strlen(fields), &no.fields, ferr))
+            return cli_fail(2, "%s", ferr);
+        if (alarm_notifier_start(&no, ret_notifier, err, sizeof(err)))
+            return cli_fail(2, "%s", err);
+        log_info("meter-server: raised alarms go to WeChat as subscribe messages (template %s)",
+                 opt->alarm_wechat_template);
+    }
+    struct alarms_options ao = {.db = {.url = opt->db},
+                                .site = *site,
+                                .meta = app->alarm_meta,
+                                .sweep_ms = opt->alarm_sweep_ms,
+                                .hub = app->alarm_hub,
+                                .notifier = *ret_notifier};
+    app->alarm_notifier = *ret_notifier;
+    if (alarms_start(&ao, &app->alarms, err, sizeof(err)))
+        return cli_fail(1, "%s", err);
+    return 0;
+}
+
 static int serve(struct server_options *opt)
 {
     struct app app;
@@ -289,6 +376,9 @@ static int serve(struct server_options *opt)
     struct ingest *ing = NULL;
     struct writer *writer = NULL;
     struct biller *biller = NULL; /* prepaid billing */
+    struct committed_fanout fanout = {0};
+    struct alarm_site_config alarm_site;
+    struct alarm_notifier *alarm_notifier = NULL;
     struct mqtt_client *mq = NULL;
     struct commands_service *commands = NULL;
     struct terminals *terminals = NULL; /* the terminal gateway; NULL when off */
@@ -424,8 +514,12 @@ static int serve(struct server_options *opt)
         code = cli_fail(1, "%s", err);
         goto out;
     }
-    wo.committed = biller_notify;
-    wo.committed_ctx = biller;
+    if ((code = alarms_setup(opt, &app, &alarm_site, &alarm_notifier)) != 0)
+        goto out;
+    code = 1;
+    fanout = (struct committed_fanout){.biller = biller, .alarms = app.alarms};
+    wo.committed = committed_fanout;
+    wo.committed_ctx = &fanout;
 
     r = writer_start(&wo, &writer);
     if (r) {
@@ -547,6 +641,7 @@ static int serve(struct server_options *opt)
     code = 0;
 out:
     terminals_stop(terminals); /* no more readings from terminals; their links closed */
+    alarm_hub_shutdown(app.alarm_hub); /* its streams end before the HTTP server stops */
     http_stop(http);
     http_tls_clear(&tls);
     proxy_list_free(proxies);
@@ -570,6 +665,9 @@ out:
     atomic_store(&app.terminals, NULL); /* nothing routes to it any more */
     terminals_free(terminals);
     biller_stop(biller); /* after the writer, which notes devices for it */
+    alarms_stop(app.alarms); /* likewise */
+    alarm_notifier_stop(alarm_notifier);
+    alarm_hub_free(app.alarm_hub); /* after http_stop(): every stream is closed */
     ingest_free(ing);
     store_pool_free(app.pool);
     static_site_free(app.web);

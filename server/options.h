@@ -75,6 +75,20 @@ struct server_options {
     int64_t terminal_heartbeat_s;
     int64_t terminal_idle_s;
     int64_t terminal_max_connections;
+    /* state analysis and alarms (server/alarms/, docs/alarms.md) */
+    bool alarms;
+    int64_t alarm_sweep_ms;
+    double alarm_nominal_voltage, alarm_nominal_hz;
+    double alarm_over_pct, alarm_under_pct, alarm_under_pct_3p;
+    double alarm_freq_dev_hz, alarm_thd_v_pct, alarm_load_pct, alarm_pf_min;
+    double alarm_sag_pct, alarm_swell_pct, alarm_offline_min;
+    double alarm_min_duration_s, alarm_load_min_duration_s;
+    int64_t alarm_streams_max;
+    int64_t alarm_keepalive_s;
+    char *alarm_wechat_template;
+    char *alarm_wechat_page;
+    char *alarm_wechat_state;
+    char *alarm_wechat_fields;
 };
 
 extern const struct config_option server_option_table[];

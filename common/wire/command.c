@@ -1,7 +1,9 @@
 #include "command.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +64,61 @@ static void write_relay(struct jsonw *w, const struct command *c)
     jsonw_kstr(w, "state", c->relay_on ? "on" : "off");
 }
 
+static int parse_read_status(const json_t *root, struct command *c)
+{
+    (void)root;
+    (void)c;
+    return 0;
+}
+
+static void write_nothing(struct jsonw *w, const struct command *c)
+{
+    (void)w;
+    (void)c;
+}
+
+int command_interval_ms(double seconds, uint32_t *ret_ms)
+{
+    double ms = round(seconds * 1000.0);
+    /* NaN fails every comparison: refused with the bounds. */
+    if (!(ms >= COMMAND_INTERVAL_MIN_MS && ms <= COMMAND_INTERVAL_MAX_MS) ||
+        fabs(seconds * 1000.0 - ms) > 1e-9 * ms)
+        return -EINVAL;
+    *ret_ms = (uint32_t)ms;
+    return 0;
+}
+
+/* "interval_s": seconds with at most 3 decimals, within meterd's --interval bounds. */
+static int parse_set_interval(const json_t *root, struct command *c)
+{
+    const json_t *v = json_object_get(root, "interval_s");
+    double s;
+    if (!v || !json_number(v, &s) || command_interval_ms(s, &c->interval_ms))
+        return invalid(c, -EINVAL, "interval_s must be a number from %g to %g, 3 decimals at most",
+                       COMMAND_INTERVAL_MIN_MS / 1000.0, COMMAND_INTERVAL_MAX_MS / 1000.0);
+    return 0;
+}
+
+static void write_set_interval(struct jsonw *w, const struct command *c)
+{
+    jsonw_key(w, "interval_s");
+    jsonw_milli(w, c->interval_ms);
+}
+
+static int parse_sync_clock(const json_t *root, struct command *c)
+{
+    const json_t *v = json_object_get(root, "server_ms");
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return invalid(c, -EINVAL, "server_ms must be the server's time in epoch milliseconds");
+    c->server_ms = (int64_t)json_integer_value(v);
+    return 0;
+}
+
+static void write_sync_clock(struct jsonw *w, const struct command *c)
+{
+    jsonw_kint(w, "server_ms", c->server_ms);
+}
+
 struct command_desc {
     const char *name; /* "cmd" on the wire */
     /* Reads the kind's fields from the command object; 0, or invalid()'s result. */
@@ -73,6 +130,9 @@ struct command_desc {
 static const struct command_desc kinds[COMMAND__COUNT] = {
     [COMMAND_CAPTURE] = {"capture", parse_capture, write_capture},
     [COMMAND_RELAY] = {"relay", parse_relay, write_relay},
+    [COMMAND_READ_STATUS] = {"read_status", parse_read_status, write_nothing},
+    [COMMAND_SET_INTERVAL] = {"set_interval", parse_set_interval, write_set_interval},
+    [COMMAND_SYNC_CLOCK] = {"sync_clock", parse_sync_clock, write_sync_clock},
 };
 
 const char *command_name(enum command_kind kind)
@@ -207,9 +267,87 @@ out:
 
 /* --- replies ------------------------------------------------------------------------------ */
 
+static void write_opt_str(struct jsonw *w, const char *key, const char *v)
+{
+    jsonw_key(w, key);
+    if (v)
+        jsonw_str(w, v);
+    else
+        jsonw_null(w);
+}
+
+/* A counter as a JSON integer any reader takes (int64: jansson refuses more), capped. */
+static void write_count(struct jsonw *w, const char *key, uint64_t v)
+{
+    jsonw_kint(w, key, v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+static void write_status(struct jsonw *w, const struct command_status *s)
+{
+    jsonw_kint(w, "uptime_s", s->uptime_s);
+    write_opt_str(w, "version", s->version);
+    jsonw_kint(w, "clock_offset_ms", s->clock_offset_ms);
+    jsonw_key(w, "adc");
+    jsonw_obj_begin(w);
+    write_opt_str(w, "driver", s->adc);
+    jsonw_kbool(w, "ok", s->adc_ok);
+    write_count(w, "samples", s->adc_samples);
+    write_count(w, "read_errors", s->adc_read_errors);
+    jsonw_kdouble(w, "rate_hz", s->rate_hz);
+    jsonw_obj_end(w);
+    write_count(w, "overruns", s->overruns);
+    write_count(w, "samples_dropped", s->samples_dropped);
+    jsonw_kdouble(w, "interval_s", s->interval_s);
+    write_count(w, "seq", s->seq);
+    jsonw_kint(w, "boot", s->boot);
+    write_count(w, "spool_depth", s->spool_depth);
+    write_opt_str(w, "relay", s->relay < 0 ? NULL : s->relay ? "on" : "off");
+    jsonw_key(w, "link");
+    jsonw_obj_begin(w);
+    write_opt_str(w, "kind", s->link);
+    jsonw_kbool(w, "connected", s->link_up);
+    jsonw_obj_end(w);
+}
+
+static void write_result(struct jsonw *w, const struct command_result *r)
+{
+    jsonw_key(w, "result");
+    jsonw_obj_begin(w);
+    switch (r->kind) {
+    case COMMAND_READ_STATUS:
+        write_status(w, &r->u.status);
+        break;
+    case COMMAND_SET_INTERVAL:
+        jsonw_key(w, "interval_s");
+        jsonw_milli(w, r->u.interval.interval_ms);
+        jsonw_key(w, "previous_s");
+        jsonw_milli(w, r->u.interval.previous_ms);
+        jsonw_kbool(w, "persisted", r->u.interval.persisted);
+        break;
+    case COMMAND_SYNC_CLOCK:
+        jsonw_kint(w, "offset_ms", r->u.clock.offset_ms);
+        write_opt_str(w, "action", r->u.clock.action);
+        write_opt_str(w, "note", r->u.clock.note);
+        break;
+    default:
+        break;
+    }
+    jsonw_obj_end(w);
+}
+
 int command_reply_encode(const struct command *c, bool ok, const char *message, int64_t now_ms,
                          struct dynbuf *out)
 {
+    return command_reply_encode_result(c, ok, message, NULL, now_ms, out);
+}
+
+int command_reply_encode_result(const struct command *c, bool ok, const char *message,
+                                const struct command_result *res, int64_t now_ms,
+                                struct dynbuf *out)
+{
+    if (res &&
+        (res->kind != c->kind || res->kind < COMMAND_READ_STATUS || res->kind >= COMMAND__COUNT))
+        return -EINVAL;
     struct jsonw w;
     jsonw_init(&w, out);
     jsonw_obj_begin(&w);
@@ -226,6 +364,8 @@ int command_reply_encode(const struct command *c, bool ok, const char *message, 
     jsonw_kstr(&w, "status", ok ? "ok" : "error");
     if (message)
         jsonw_kstr(&w, "message", message);
+    if (res)
+        write_result(&w, res);
     jsonw_ktime(&w, "ts", now_ms);
     jsonw_obj_end(&w);
     return jsonw_error(&w);
@@ -240,19 +380,31 @@ int command_reply_parse(const void *payload, size_t len, struct command_reply *r
     const char *id = json_string_value(json_object_get(root, "id"));
     const char *status = json_string_value(json_object_get(root, "status"));
     const char *message = json_string_value(json_object_get(root, "message"));
+    json_t *result = json_object_get(root, "result");
     bool ok = status && strcmp(status, "ok") == 0;
     int r = 0;
+    char *text = NULL;
     if (!json_is_object(root) || !id || !command_id_valid(id) ||
         !(ok || (status && strcmp(status, "error") == 0))) {
         snprintf(err, COMMAND_ERR_LEN, "%s",
                  id ? "status must be \"ok\" or \"error\"" : "id is missing or not a request id");
         r = -EINVAL;
+    } else if (result && !json_is_null(result) &&
+               (!json_is_object(result) ||
+                !(text = json_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII)) ||
+                strlen(text) > COMMAND_RESULT_MAX)) {
+        snprintf(err, COMMAND_ERR_LEN, "result must be an object of at most %d bytes",
+                 COMMAND_RESULT_MAX);
+        r = -EINVAL;
     } else {
+        ret->has_result = text != NULL;
+        snprintf(ret->result, sizeof(ret->result), "%s", text ? text : "");
         memcpy(ret->id, id, strlen(id) + 1);
         ret->ok = ok;
         ret->has_message = message != NULL;
         snprintf(ret->message, sizeof(ret->message), "%s", message ? message : "");
     }
+    free(text);
     json_decref(root);
     return r;
 }

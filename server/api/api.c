@@ -55,6 +55,10 @@ static const struct route routes[] = {
     {"GET", "/api/devices/:id/commands/:cid", api_command_detail, ACCESS_USER},
     {"GET", "/api/devices/:id/commands", api_commands_list, ACCESS_USER},
     {"GET", "/api/devices/:id/events", api_device_events, ACCESS_USER},
+    /* Device metadata and remote operations (api_device_meta.c, api_operations.c); users see
+       404 for devices they may not see, then 403. */
+    {"PATCH", "/api/devices/:id", api_device_meta_patch, ACCESS_USER},
+    {"POST", "/api/devices/:id/operations", api_operation_request, ACCESS_USER},
     {"GET", "/api/site/calendar", api_site_calendar_get, ACCESS_STAFF},
     {"PUT", "/api/site/calendar", api_site_calendar_put, ACCESS_STAFF},
     {"GET", "/api/site/tariff", api_site_tariff_get, ACCESS_STAFF},
@@ -77,6 +81,13 @@ static const struct route routes[] = {
     {"GET", "/api/devices/:id/payments", api_payments_list, ACCESS_USER},
     {"GET", "/api/devices/:id/payments/:out_trade_no", api_payment_get, ACCESS_USER},
     {"POST", "/api/payments/wechat/notify", api_payment_notify, ACCESS_PUBLIC},
+    /* Alarms (api_alarms.c): users see their devices' alarms; acknowledging is staff's. */
+    {"GET", "/api/alarms", api_alarms_list, ACCESS_USER},
+    {"GET", "/api/alarms/stream", api_alarms_stream, ACCESS_USER},
+    {"GET", "/api/alarms/:id", api_alarm_get, ACCESS_USER},
+    {"POST", "/api/alarms/:id/ack", api_alarm_ack, ACCESS_STAFF},
+    {"GET", "/api/devices/:id/alarm-rules", api_alarm_rules_get, ACCESS_USER},
+    {"PUT", "/api/devices/:id/alarm-rules", api_alarm_rules_put, ACCESS_USER},
 };
 
 /*

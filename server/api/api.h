@@ -243,4 +243,28 @@ void api_site_calendar_put(struct api_call *c);
 void api_device_events(struct api_call *c);
 void api_commands_list(struct api_call *c);
 
+
+/* Alarms of the state analysis (api_alarms.c). */
+void api_alarms_list(struct api_call *c);
+void api_alarms_stream(struct api_call *c);
+void api_alarm_get(struct api_call *c);
+void api_alarm_ack(struct api_call *c);
+void api_alarm_rules_get(struct api_call *c);
+void api_alarm_rules_put(struct api_call *c);
+/* Device metadata and remote operations (api_device_meta.c, api_operations.c). */
+void api_device_meta_patch(struct api_call *c);
+void api_operation_request(struct api_call *c);
+/*
+ * Reads a PATCH body's metadata: *set gets the fields given a value (their
+ * bits in set->present), *clear the bits of those given null. 0, or -EINVAL
+ * with err (an unknown field, a wrong type, a value out of its bounds, or
+ * nothing at all). Pure: body is the caller's.
+ */
+int api_device_meta_parse(json_t *body, struct device_meta *set, uint32_t *clear,
+                          char err[DEVICE_META_ERR_LEN]);
+/* Writes m's fields as members ("name": ... or null); names_only: just "name" and "site". */
+void api_write_device_meta(struct jsonw *w, const struct device_meta *m, bool names_only);
+/* "result": a remote operation's result as the meter answered it, or null; nothing for other kinds. */
+void api_write_command_result(struct jsonw *w, const struct command_rec *cmd);
+
 #endif

@@ -68,6 +68,17 @@ static int collect_device(const struct device_rec *d, void *ctx)
     return 0;
 }
 
+/* The device's metadata (device_meta.h): every field, or only name and site for lists. */
+static int write_meta(struct api_call *c, struct jsonw *w, const struct device_rec *d,
+                      bool names_only)
+{
+    struct device_meta m;
+    int r = api_store_result(c, store_device_meta_get(c->store, d->id, &m));
+    if (!r)
+        api_write_device_meta(w, &m, names_only);
+    return r;
+}
+
 void api_devices_list(struct api_call *c)
 {
     struct store *st = api_store(c);
@@ -93,9 +104,11 @@ void api_devices_list(struct api_call *c)
         const struct device_rec *d = &a.items[i];
         jsonw_obj_begin(&w);
         jsonw_kstr(&w, "device_id", d->device_id);
+        r = write_meta(c, &w, d, true);
         jsonw_kmoney(&w, "balance", d->balance_fen);
         write_status(&w, d);
-        r = write_latest(c, &w, d);
+        if (!r)
+            r = write_latest(c, &w, d);
         if (!r)
             r = api_write_energy_today(c, &w, d);
         jsonw_obj_end(&w);
@@ -145,6 +158,8 @@ void api_device_detail(struct api_call *c)
     write_status(&w, &d);
     jsonw_ktime(&w, "created_at", d.created_ms);
     int r = write_relay(c, &w, &d);
+    if (!r)
+        r = write_meta(c, &w, &d, false);
     if (!r)
         r = write_latest(c, &w, &d);
     if (!r)

@@ -75,6 +75,10 @@ static void write_command(struct api_call *c, struct jsonw *w, const struct comm
     jsonw_kstr(w, "cmd", cmd->kind);
     if (strcmp(cmd->kind, "relay") == 0)
         jsonw_kstr(w, "relay", cmd->relay_on ? "on" : "off");
+    if (strcmp(cmd->kind, "set_interval") == 0) {
+        jsonw_key(w, "interval_s");
+        jsonw_milli(w, cmd->interval_ms);
+    }
     jsonw_kstr(w, "state", command_state_name(cmd->state));
     /* Who asked and why: staff only (a user sees what happens to their meter, not who). */
     if (api_is_staff(c)) {
@@ -99,6 +103,7 @@ static void write_command(struct api_call *c, struct jsonw *w, const struct comm
         jsonw_str(w, cmd->message);
     else
         jsonw_null(w);
+    api_write_command_result(w, cmd);
 }
 
 void api_command_detail(struct api_call *c)

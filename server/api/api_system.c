@@ -2,6 +2,7 @@
  * GET /api/health (for load balancers and monitoring: public, so it says
  * nothing about the build) and GET /api/stats (staff: the version too).
  */
+#include "alarms.h"
 #include "api.h"
 #include "broker.h"
 #include "histcache.h"
@@ -140,6 +141,25 @@ void api_stats(struct api_call *c)
         jsonw_kint(&w, counts[k].key, (int64_t)counts[k].n);
     jsonw_obj_end(&w);
     api_stats_terminals(c, &w);
+    /* The state analysis (docs/alarms.md): readings judged, alarms raised and cleared. */
+    struct alarms_counters ac = {0};
+    struct alarm_notifier_counters nc = {0};
+    if (c->app->alarms)
+        alarms_counters(c->app->alarms, &ac);
+    if (c->app->alarm_notifier)
+        alarm_notifier_counters(c->app->alarm_notifier, &nc);
+    jsonw_key(&w, "alarms");
+    jsonw_obj_begin(&w);
+    jsonw_kbool(&w, "running", c->app->alarms != NULL);
+    jsonw_kint(&w, "readings_judged", (int64_t)ac.readings);
+    jsonw_kint(&w, "raised", (int64_t)ac.raised);
+    jsonw_kint(&w, "cleared", (int64_t)ac.cleared);
+    jsonw_kint(&w, "errors", (int64_t)ac.errors);
+    jsonw_kint(&w, "streams", c->app->alarm_hub ? alarm_hub_streams(c->app->alarm_hub) : 0);
+    jsonw_kint(&w, "wechat_sent", (int64_t)nc.sent);
+    jsonw_kint(&w, "wechat_failed", (int64_t)nc.failed);
+    jsonw_kint(&w, "wechat_dropped", (int64_t)nc.dropped);
+    jsonw_obj_end(&w);
     jsonw_kint(&w, "uptime_s", (time_mono_ms() - c->app->started_ms) / 1000);
     jsonw_obj_end(&w);
     api_json_done(c, &w);

@@ -25,6 +25,11 @@ struct pwpool;
 struct wxpay;
 struct payments;
 struct terminals;
+struct alarm_hub;
+struct alarms_service;
+struct alarm_site_config;
+struct alarm_meta_source;
+struct alarm_notifier;
 
 struct app {
     const struct server_options *opt;
@@ -53,6 +58,13 @@ struct app {
     struct wxpay *wxpay;   /* WeChat Pay; NULL when wechatpay_mchid is not set */
     struct payments *payments; /* the query thread of unfinished orders; NULL without WeChat Pay */
     struct terminals *_Atomic terminals; /* the terminal gateway; NULL when off or not yet up */
+    /* Alarms (server/alarms/): the live stream, the service, the site's limits and where a
+       device's ratings come from; NULL until they start. */
+    struct alarm_hub *alarm_hub;
+    struct alarms_service *alarms;
+    const struct alarm_site_config *alarm_site;
+    const struct alarm_meta_source *alarm_meta;
+    struct alarm_notifier *alarm_notifier; /* WeChat subscribe messages; NULL when not configured */
 };
 
 #endif

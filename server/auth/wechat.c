@@ -420,3 +420,189 @@ const char *wechat_error_name(enum wechat_error e)
     };
     return (unsigned)e < sizeof(names) / sizeof(names[0]) && names[e] ? names[e] : "?";
 }
+
+/* --- Server-side calls (wechat.h "Server-side calls") --- */
+
+/* One call: GET url, or POST body as JSON; the answer's body (HTTP 200, capped) in *ret. */
+static enum wechat_error call(const char *url, const char *body, struct dynbuf *ret, char *detail)
+{
+    struct sink sink = {.too_large = false};
+    enum wechat_error e;
+    struct curl_slist *headers = NULL;
+    dynbuf_init(&sink.body, WECHAT_ANSWER_MAX);
+    CURL *h = curl_easy_init();
+    if (!h)
+        return WECHAT_NOMEM;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http"); /* http only to loopback */
+    if (body) {
+        headers = curl_slist_append(NULL, "Content-Type: application/json");
+        if (!headers) {
+            e = WECHAT_NOMEM;
+            goto out;
+        }
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)WECHAT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)WECHAT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE, (long)WECHAT_ANSWER_MAX);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "meter-server");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    CURLcode rc = curl_easy_perform(h);
+    if (sink.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        e = bad(detail, "too large");
+        goto out;
+    }
+    if (rc != CURLE_OK) {
+        e = unreachable(detail, rc);
+        goto out;
+    }
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) {
+        if (detail)
+            snprintf(detail, WECHAT_ERR_LEN, "WeChat answered HTTP %ld", status);
+        e = status >= 500 ? WECHAT_UNREACHABLE : WECHAT_BAD_ANSWER;
+        goto out;
+    }
+    *ret = sink.body;
+    sink.body = (struct dynbuf){0};
+    e = WECHAT_OK;
+out:
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(h);
+    if (sink.body.buf)
+        wipe(sink.body.buf, sink.body.len);
+    dynbuf_free(&sink.body);
+    return e;
+}
+
+/* The answer as a flat JSON object, and WeChat's errcode in it (0 when absent). */
+static enum wechat_error answer_object(const char *body, size_t len, json_t **ret_root,
+                                       long *ret_errcode, char *detail)
+{
+    char jerr[JSON_ERR_LEN];
+    *ret_root = NULL;
+    *ret_errcode = 0;
+    if (len > WECHAT_ANSWER_MAX)
+        return bad(detail, "too large");
+    if (json_load_limited(body, len, 1, ret_root, jerr) || !json_is_object(*ret_root)) {
+        json_decref(*ret_root);
+        *ret_root = NULL;
+        return bad(detail, "not a JSON object");
+    }
+    json_t *ec = json_object_get(*ret_root, "errcode");
+    if (ec && !json_is_integer(ec)) {
+        json_decref(*ret_root);
+        *ret_root = NULL;
+        return bad(detail, "errcode is not an integer");
+    }
+    if (ec) {
+        json_int_t v = json_integer_value(ec);
+        *ret_errcode = v < -1000000 || v > 1000000 ? 999999 : (long)v;
+    }
+    if (*ret_errcode) {
+        if (detail)
+            snprintf(detail, WECHAT_ERR_LEN, "WeChat errcode %ld", *ret_errcode);
+        json_decref(*ret_root);
+        *ret_root = NULL;
+        return wechat_error_from_errcode(*ret_errcode);
+    }
+    return WECHAT_OK;
+}
+
+enum wechat_error wechat_parse_token_answer(const char *body, size_t len,
+                                            char token[WECHAT_TOKEN_MAX + 1], long *ret_expires_s,
+                                            long *ret_errcode, char detail[WECHAT_ERR_LEN])
+{
+    json_t *root;
+    if (detail)
+        detail[0] = '\0';
+    enum wechat_error e = answer_object(body, len, &root, ret_errcode, detail);
+    if (e)
+        return e;
+    json_t *tok = json_object_get(root, "access_token");
+    json_t *exp = json_object_get(root, "expires_in");
+    if (!json_is_string(tok) || json_string_length(tok) == 0 ||
+        json_string_length(tok) > WECHAT_TOKEN_MAX ||
+        strlen(json_string_value(tok)) != json_string_length(tok) ||
+        !token_valid(json_string_value(tok), WECHAT_TOKEN_MAX) || !json_is_integer(exp) ||
+        json_integer_value(exp) <= 0 || json_integer_value(exp) > 86400 * 30) {
+        e = bad(detail, "no usable access_token and expires_in");
+    } else {
+        memcpy(token, json_string_value(tok), json_string_length(tok) + 1);
+        *ret_expires_s = (long)json_integer_value(exp);
+    }
+    json_decref(root);
+    return e;
+}
+
+enum wechat_error wechat_parse_send_answer(const char *body, size_t len, long *ret_errcode,
+                                           char detail[WECHAT_ERR_LEN])
+{
+    json_t *root;
+    if (detail)
+        detail[0] = '\0';
+    enum wechat_error e = answer_object(body, len, &root, ret_errcode, detail);
+    json_decref(root);
+    return e;
+}
+
+enum wechat_error wechat_access_token(struct wechat *w, char token[WECHAT_TOKEN_MAX + 1],
+                                      long *ret_expires_s, long *ret_errcode,
+                                      char detail[WECHAT_ERR_LEN])
+{
+    char url[WECHAT_URL_MAX];
+    struct dynbuf answer = {0};
+    *ret_errcode = 0;
+    if (detail)
+        detail[0] = '\0';
+    CURL *h = curl_easy_init(); /* for the escaping only */
+    if (!h)
+        return WECHAT_NOMEM;
+    snprintf(url, sizeof(url), "%s/cgi-bin/token", w->api_base);
+    bool ok = add_param(h, url, sizeof(url), "grant_type", "client_credential") &&
+              add_param(h, url, sizeof(url), "appid", w->appid) &&
+              add_param(h, url, sizeof(url), "secret", w->secret);
+    curl_easy_cleanup(h);
+    enum wechat_error e = ok ? call(url, NULL, &answer, detail) : WECHAT_NOMEM;
+    wipe(url, sizeof(url));
+    if (!e)
+        e = wechat_parse_token_answer(dynbuf_str(&answer), answer.len, token, ret_expires_s,
+                                      ret_errcode, detail);
+    if (answer.buf)
+        wipe(answer.buf, answer.len); /* it held the token */
+    dynbuf_free(&answer);
+    return e;
+}
+
+enum wechat_error wechat_subscribe_send(struct wechat *w, const char *token, const char *body,
+                                        long *ret_errcode, char detail[WECHAT_ERR_LEN])
+{
+    char url[WECHAT_URL_MAX];
+    struct dynbuf answer = {0};
+    *ret_errcode = 0;
+    if (detail)
+        detail[0] = '\0';
+    CURL *h = curl_easy_init();
+    if (!h)
+        return WECHAT_NOMEM;
+    snprintf(url, sizeof(url), "%s/cgi-bin/message/subscribe/send", w->api_base);
+    bool ok = add_param(h, url, sizeof(url), "access_token", token);
+    curl_easy_cleanup(h);
+    enum wechat_error e = ok ? call(url, body, &answer, detail) : WECHAT_NOMEM;
+    wipe(url, sizeof(url));
+    if (!e)
+        e = wechat_parse_send_answer(dynbuf_str(&answer), answer.len, ret_errcode, detail);
+    dynbuf_free(&answer);
+    return e;
+}

@@ -103,4 +103,44 @@ int wechat_error_status(enum wechat_error e, const char **ret_message, int *ret_
 /* A short name of the error for the log ("invalid code", "busy", ...). */
 const char *wechat_error_name(enum wechat_error e);
 
+
+/* --- Server-side calls: the access token and subscribe messages (alarm notifications) --- */
+
+#define WECHAT_TOKEN_MAX 512
+
+/*
+ * Gets an access token for the app (GET <api_base>/cgi-bin/token with
+ * grant_type=client_credential, appid and secret): token and its lifetime
+ * in seconds. Blocks for at most about WECHAT_TIMEOUT_MS. *ret_errcode gets
+ * WeChat's errcode when it refused (else 0).
+ */
+enum wechat_error wechat_access_token(struct wechat *w, char token[WECHAT_TOKEN_MAX + 1],
+                                      long *ret_expires_s, long *ret_errcode,
+                                      char detail[WECHAT_ERR_LEN]);
+
+/*
+ * Sends a subscribe message (POST
+ * <api_base>/cgi-bin/message/subscribe/send?access_token=TOKEN with the JSON
+ * body as built by the caller). WECHAT_OK when WeChat answered errcode 0;
+ * otherwise *ret_errcode holds its errcode (40001/42001: the token is stale;
+ * 43101: the user has not subscribed; 47003: a field breaks the template's
+ * rules) and the error says whether to try again.
+ */
+enum wechat_error wechat_subscribe_send(struct wechat *w, const char *token, const char *body,
+                                        long *ret_errcode, char detail[WECHAT_ERR_LEN]);
+
+/*
+ * The two answers parsed (pure; the unit tests and a fuzz harness drive
+ * them): exactly one flat JSON object of at most WECHAT_ANSWER_MAX bytes;
+ * errcode (integer, optional, 0 = success) and errmsg. The token's answer
+ * also needs access_token (1..WECHAT_TOKEN_MAX printable ASCII without
+ * spaces) and expires_in (1 s .. 30 days). Anything else is
+ * WECHAT_BAD_ANSWER.
+ */
+enum wechat_error wechat_parse_token_answer(const char *body, size_t len,
+                                            char token[WECHAT_TOKEN_MAX + 1], long *ret_expires_s,
+                                            long *ret_errcode, char detail[WECHAT_ERR_LEN]);
+enum wechat_error wechat_parse_send_answer(const char *body, size_t len, long *ret_errcode,
+                                           char detail[WECHAT_ERR_LEN]);
+
 #endif

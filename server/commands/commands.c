@@ -10,6 +10,7 @@
 #include "dynbuf.h"
 #include "log.h"
 #include "money.h"
+#include "operations.h"
 #include "sign.h"
 #include "sitetime.h"
 #include "timeutil.h"
@@ -106,11 +107,17 @@ static int send_one(const struct command_rec *c, void *arg)
         return r;
     dynbuf_init(&payload, COMMAND_PAYLOAD_MAX);
     bool capture = strcmp(c->kind, "capture") == 0;
+    enum command_kind op = operations_kind(c->kind); /* a remote operation, or none */
     r = topic_build(topic, dev.device_id, TOPIC_CMD);
-    if (!r && !(r = command_init(&cmd, capture ? COMMAND_CAPTURE : COMMAND_RELAY, c->id,
-                                 s->now_ms))) {
+    if (!r && !(r = command_init(&cmd,
+                                 op != COMMAND_INVALID ? op
+                                 : capture             ? COMMAND_CAPTURE
+                                                       : COMMAND_RELAY,
+                                 c->id, s->now_ms))) {
         cmd.relay_on = c->relay_on;
         cmd.duration_ms = capture ? (uint32_t)c->duration_ms : 0;
+        cmd.interval_ms = op == COMMAND_SET_INTERVAL ? (uint32_t)c->interval_ms : 0;
+        cmd.server_ms = s->now_ms; /* sync_clock: the server's clock at this very send */
         r = command_encode(&cmd, &payload);
     }
     if (!r && !(r = sign_key_from_hex(dev.secret_hash, &key))) {
@@ -146,6 +153,8 @@ int commands_on_reply(struct store *st, const char *device_id, const struct comm
     int r = store_command_get(st, device_id, rep->id, &c);
     if (r)
         return r;
+    if (operations_kind(c.kind) != COMMAND_INVALID)
+        return operations_on_reply(st, &c, rep, now_ms);
     unsigned waiting = CMD_BIT(CMD_QUEUED) | CMD_BIT(CMD_SENT);
     if (rep->ok) {
         r = store_command_move(st, c.id, waiting, CMD_ACKNOWLEDGED, now_ms, NULL);

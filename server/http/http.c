@@ -161,8 +161,26 @@ void http_response_header(struct http_response *res, const char *name, const cha
     res->nheaders++;
 }
 
+static struct MHD_Response *stream_response(struct MHD_Connection *c,
+                                            struct http_response *res);
+
 static enum MHD_Result send_response(struct MHD_Connection *c, struct http_response *res)
 {
+    if (res->stream.read) {
+        struct MHD_Response *sr = stream_response(c, res);
+        dynbuf_free(&res->body);
+        if (!sr)
+            return MHD_NO;
+        MHD_add_response_header(sr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                res->content_type ? res->content_type : "text/event-stream");
+        MHD_add_response_header(sr, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(sr, "Cache-Control", "no-store");
+        for (unsigned i = 0; i < res->nheaders; i++)
+            MHD_add_response_header(sr, res->headers[i].name, res->headers[i].value);
+        enum MHD_Result sok = MHD_queue_response(c, (unsigned)res->status, sr);
+        MHD_destroy_response(sr);
+        return sok;
+    }
     size_t len = 0;
     char *body = dynbuf_steal(&res->body, &len);
     if (!body)
@@ -742,4 +760,77 @@ void http_stop(struct http_server *srv)
     /* Closes every connection: on_connection() empties the list as it goes. */
     MHD_stop_daemon(srv->daemon);
     destroy(srv);
+}
+
+/* --- Streamed answers (http.h "A streamed answer") --- */
+
+struct http_stream {
+    pthread_mutex_t mu;
+    struct MHD_Connection *conn;
+    struct http_stream_source src;
+    bool suspended; /* by the reader, waiting for a wake */
+    bool woken;     /* a wake came while the reader ran: read again instead of sleeping */
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct http_stream *s = cls;
+    pthread_mutex_lock(&s->mu);
+    s->woken = false;
+    pthread_mutex_unlock(&s->mu);
+    ssize_t n = s->src.read(s->src.ctx, buf, max);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n > 0)
+        return n;
+    pthread_mutex_lock(&s->mu);
+    /* Suspending from the reader is what libmicrohttpd allows; a wake since the read retries. */
+    if (!s->woken) {
+        s->suspended = true;
+        MHD_suspend_connection(s->conn);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+static void stream_free(void *cls)
+{
+    struct http_stream *s = cls;
+    s->src.free(s->src.ctx); /* the producer forgets s before it goes */
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void http_stream_wake(struct http_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->suspended) {
+        s->suspended = false;
+        MHD_resume_connection(s->conn);
+    } else {
+        s->woken = true;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static struct MHD_Response *stream_response(struct MHD_Connection *c, struct http_response *res)
+{
+    struct http_stream *s = calloc(1, sizeof(*s));
+    if (!s) {
+        res->stream.free(res->stream.ctx);
+        return NULL;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    s->conn = c;
+    s->src = res->stream;
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
+    if (!r) {
+        stream_free(s);
+        return NULL;
+    }
+    if (s->src.attach)
+        s->src.attach(s->src.ctx, s);
+    return r;
 }

@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dynbuf.h"
 
@@ -42,6 +43,27 @@ struct http_request {
 
 #define HTTP_MAX_HEADERS 8
 
+/*
+ * A streamed answer (server-sent events): its body is produced as it goes.
+ * read() fills buf with up to max bytes and returns how many; 0 when it has
+ * nothing now (the connection then sleeps, costing no thread, until
+ * http_stream_wake()); -1 to end the answer. attach() is told, before the
+ * first read(), the handle to wake the stream with; free() comes exactly once
+ * when the connection is done (closed by either side or by http_stop()), and
+ * after it the handle is gone: whoever wakes it must have forgotten it by
+ * then (under the same lock as its wakes). Each callback runs on one of the
+ * server's threads; read() must not block.
+ */
+struct http_stream;
+struct http_stream_source {
+    ssize_t (*read)(void *ctx, char *buf, size_t max);
+    void (*attach)(void *ctx, struct http_stream *s);
+    void (*free)(void *ctx);
+    void *ctx;
+};
+/* Wakes a sleeping stream to call read() again. From any thread. */
+void http_stream_wake(struct http_stream *s);
+
 struct http_response {
     int status;
     const char *content_type; /* static string; default application/json */
@@ -51,6 +73,7 @@ struct http_response {
         const char *name; /* static string */
         char value[256];
     } headers[HTTP_MAX_HEADERS];
+    struct http_stream_source stream; /* read set: a streamed answer; body is ignored */
 };
 
 /*

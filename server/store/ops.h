@@ -160,6 +160,8 @@ int ops_command_move(struct store *s, const char *id, unsigned from_mask, enum c
 int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,
                      store_command_cb cb, void *ctx);
 int ops_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n);
+int ops_command_finish(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                       int64_t at_ms, const char *message, const char *result);
 int ops_command_latest(struct store *s, const char *device_id, const char *kind,
                        struct command_rec *ret);
 int ops_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
@@ -173,5 +175,21 @@ int ops_commands_of_device(struct store *s, const char *device_id, size_t limit,
 int ops_calendar_list(struct store *s, store_calendar_cb cb, void *ctx);
 int ops_calendar_set(struct store *s, const struct calendar_day *days, size_t n);
 int ops_calendar_day(struct store *s, const char *day, int *ret_kind);
+
+/* ops_alarms.c */
+int ops_alarm_raise(struct store *s, const struct alarm_rec *a, int64_t *ret_id, bool *ret_new);
+int ops_alarm_clear(struct store *s, const char *device_id, const char *kind, int64_t at_ms,
+                    int64_t *ret_id);
+int ops_alarm_ack(struct store *s, int64_t id, const char *user, const char *note, int64_t at_ms);
+int ops_alarm_get(struct store *s, int64_t id, struct alarm_rec *ret);
+int ops_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx);
+int ops_alarm_rules_get(struct store *s, const char *device_id, store_alarm_rule_cb cb, void *ctx);
+int ops_alarm_rules_set(struct store *s, const char *device_id,
+                        const struct alarm_rule_override *o, size_t n, int64_t at_ms);
+/* ops_device_meta.c */
+int ops_device_meta_get(struct store *s, int64_t device_pk, struct device_meta *ret);
+int ops_device_meta_update(struct store *s, int64_t device_pk, const struct device_meta *set,
+                           uint32_t clear_mask, const char *actor, int64_t now_ms,
+                           struct device_meta *ret);
 
 #endif

@@ -8,7 +8,7 @@
 
 #define COMMAND_SELECT                                                                             \
     "SELECT id, device_id, kind, relay_state, state, actor, reason, created_ms, expires_ms, "      \
-    "sent_ms, sends, finished_ms, message, duration_ms FROM commands "
+    "sent_ms, sends, finished_ms, message, duration_ms, interval_ms, result FROM commands "
 
 static int read_command(struct sql_store *q, struct db_stmt *st, struct command_rec *c)
 {
@@ -29,6 +29,8 @@ static int read_command(struct sql_store *q, struct db_stmt *st, struct command_
         r = sql_text(q, st, 6, c->reason, sizeof(c->reason));
     if (!r)
         r = sql_text(q, st, 12, c->message, sizeof(c->message));
+    if (!r)
+        r = sql_text(q, st, 15, c->result, sizeof(c->result));
     if (r)
         return r;
     c->relay_on = strcmp(relay, "on") == 0;
@@ -44,6 +46,7 @@ static int read_command(struct sql_store *q, struct db_stmt *st, struct command_
     c->sends = db_col_int(st, 10);
     c->finished_ms = db_is_null(st, 11) ? 0 : db_col_int(st, 11);
     c->duration_ms = db_is_null(st, 13) ? 0 : (int32_t)db_col_int(st, 13);
+    c->interval_ms = db_is_null(st, 14) ? 0 : (int32_t)db_col_int(st, 14);
     return 0;
 }
 
@@ -60,8 +63,8 @@ int ops_command_add(struct store *s, const struct command_rec *c)
         r = sql_stmt(
             q, SQL_COMMAND_ADD,
             "INSERT INTO commands (id, device_id, kind, relay_state, state, actor, reason, "
-            "created_ms, expires_ms, sends, duration_ms) "
-            "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, 0, ?)",
+            "created_ms, expires_ms, sends, duration_ms, interval_ms) "
+            "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, 0, ?, ?)",
             NULL, &add);
     if (!r)
         r = sql_begin(q);
@@ -74,7 +77,8 @@ int ops_command_add(struct store *s, const struct command_rec *c)
     db_bind_text(sup, c->device_id);
     db_bind_text(sup, c->kind);
     bool relay = strcmp(c->kind, "relay") == 0;
-    if (relay)
+    /* The newest intent wins: a relay state, and a publish interval. */
+    if (relay || strcmp(c->kind, "set_interval") == 0)
         r = sql_run(q, sup, "supersede commands");
     else
         db_reset(sup);
@@ -90,10 +94,14 @@ int ops_command_add(struct store *s, const struct command_rec *c)
         db_bind_text(add, c->reason);
         db_bind_int(add, c->created_ms);
         db_bind_int(add, c->expires_ms);
-        if (relay)
-            db_bind_null(add);
-        else
+        if (strcmp(c->kind, "capture") == 0)
             db_bind_int(add, c->duration_ms);
+        else
+            db_bind_null(add);
+        if (strcmp(c->kind, "set_interval") == 0)
+            db_bind_int(add, c->interval_ms);
+        else
+            db_bind_null(add);
         r = sql_run(q, add, "add command");
         if (r == -EEXIST)
             store_fail(s, r, "command id '%s' was already used", c->id);
@@ -167,13 +175,15 @@ int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms, 
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
-    int r = sql_stmt(q, SQL_COMMANDS_DUE,
-                     "SELECT c.id, c.device_id, c.kind, c.relay_state, c.state, c.actor, c.reason, "
-                     "c.created_ms, c.expires_ms, c.sent_ms, c.sends, c.finished_ms, c.message, c.duration_ms "
-                     "FROM commands c JOIN devices d ON d.device_id = c.device_id "
-                     "WHERE d.status = 'online' AND c.expires_ms > ? AND (c.state = 'queued' OR "
-                     "(c.state = 'sent' AND c.sent_ms < ?)) ORDER BY c.created_ms, c.id LIMIT ?",
-                     NULL, &st);
+    int r = sql_stmt(
+        q, SQL_COMMANDS_DUE,
+        "SELECT c.id, c.device_id, c.kind, c.relay_state, c.state, c.actor, c.reason, "
+        "c.created_ms, c.expires_ms, c.sent_ms, c.sends, c.finished_ms, c.message, c.duration_ms, "
+        "c.interval_ms, c.result "
+        "FROM commands c JOIN devices d ON d.device_id = c.device_id "
+        "WHERE d.status = 'online' AND c.expires_ms > ? AND (c.state = 'queued' OR "
+        "(c.state = 'sent' AND c.sent_ms < ?)) ORDER BY c.created_ms, c.id LIMIT ?",
+        NULL, &st);
     if (r)
         return r;
     /* Read them all first: the callback writes through this same connection. */
@@ -304,8 +314,8 @@ int ops_commands_of_device(struct store *s, const char *device_id, size_t limit,
     return r > 0 ? 0 : r;
 }
 
-int ops_device_events(struct store *s, const char *device_id, const char *kind_prefix,
-                      size_t limit, store_event_cb cb, void *ctx)
+int ops_device_events(struct store *s, const char *device_id, const char *kind_prefix, size_t limit,
+                      store_event_cb cb, void *ctx)
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
@@ -339,4 +349,42 @@ int ops_device_events(struct store *s, const char *device_id, const char *kind_p
     if (st)
         db_reset(st);
     return r > 0 ? 0 : r;
+}
+
+int ops_command_finish(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                       int64_t at_ms, const char *message, const char *result)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_COMMAND_FINISH,
+                     "UPDATE commands SET state = ?, message = COALESCE(?, message), "
+                     "result = COALESCE(?, result), "
+                     "finished_ms = CASE WHEN ? = 1 THEN ? ELSE finished_ms END "
+                     "WHERE id = ? AND state IN (?, ?, ?, ?, ?, ?)",
+                     NULL, &st);
+    if (r)
+        return r;
+    bool finished = to == CMD_DONE || to == CMD_FAILED || to == CMD_EXPIRED;
+    db_bind_text(st, command_state_name(to));
+    if (message)
+        db_bind_text(st, message);
+    else
+        db_bind_null(st);
+    if (result)
+        db_bind_text(st, result);
+    else
+        db_bind_null(st);
+    db_bind_int(st, finished);
+    db_bind_int(st, at_ms);
+    db_bind_text(st, id);
+    for (int k = 0; k < CMD__COUNT; k++) {
+        if (from_mask & CMD_BIT(k))
+            db_bind_text(st, command_state_name((enum command_state)k));
+        else
+            db_bind_null(st);
+    }
+    r = sql_run(q, st, "finish command");
+    if (!r && db_changes(st) == 0)
+        r = store_fail(s, -ENOENT, "no command '%s' in that state", id);
+    return r;
 }

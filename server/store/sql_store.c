@@ -99,6 +99,7 @@ static const struct store_ops sql_ops = {
     .command_move = ops_command_move,
     .commands_due = ops_commands_due,
     .commands_expire = ops_commands_expire,
+    .command_finish = ops_command_finish,
     .command_latest = ops_command_latest,
     .device_relay = ops_device_relay,
     .device_event_add = ops_device_event_add,
@@ -107,6 +108,15 @@ static const struct store_ops sql_ops = {
     .calendar_list = ops_calendar_list,
     .calendar_set = ops_calendar_set,
     .calendar_day = ops_calendar_day,
+    .alarm_raise = ops_alarm_raise,
+    .alarm_clear = ops_alarm_clear,
+    .alarm_ack = ops_alarm_ack,
+    .alarm_get = ops_alarm_get,
+    .alarms_list = ops_alarms_list,
+    .alarm_rules_get = ops_alarm_rules_get,
+    .alarm_rules_set = ops_alarm_rules_set,
+    .device_meta_get = ops_device_meta_get,
+    .device_meta_update = ops_device_meta_update,
     .exec_sql = sql_exec,
 };
 

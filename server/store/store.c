@@ -652,13 +652,23 @@ static bool command_text_ok(const char *t, size_t max)
     return n > 0 && n <= max;
 }
 
+/* A remote operation: read_status, sync_clock, or set_interval within its bounds. */
+static bool command_operation_ok(const struct command_rec *c)
+{
+    if (strcmp(c->kind, "set_interval") == 0)
+        return c->interval_ms >= COMMAND_INTERVAL_MIN_MS &&
+               c->interval_ms <= COMMAND_INTERVAL_MAX_MS;
+    return strcmp(c->kind, "read_status") == 0 || strcmp(c->kind, "sync_clock") == 0;
+}
+
 int store_command_add(struct store *s, const struct command_rec *c)
 {
     if (!command_text_ok(c->id, STORE_COMMAND_ID_MAX) ||
         !command_text_ok(c->device_id, DEVICE_ID_MAX) ||
         (strcmp(c->kind, "relay") != 0 &&
          (strcmp(c->kind, "capture") != 0 || c->duration_ms < CAPTURE_MIN_MS ||
-          c->duration_ms > CAPTURE_MAX_MS)) ||
+          c->duration_ms > CAPTURE_MAX_MS) &&
+         !command_operation_ok(c)) ||
         !command_text_ok(c->actor, STORE_COMMAND_ACTOR_MAX) ||
         !command_text_ok(c->reason, STORE_COMMAND_REASON_MAX) || c->expires_ms <= c->created_ms)
         return store_fail(s, -EINVAL,
@@ -690,6 +700,20 @@ int store_command_move(struct store *s, const char *id, unsigned from_mask, enum
     if (message)
         utf8_clean(message, clean, sizeof(clean));
     return s->ops->command_move(s, id, from_mask, to, at_ms, message ? clean : NULL);
+}
+
+int store_command_finish(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                         int64_t at_ms, const char *message, const char *result)
+{
+    char clean[STORE_COMMAND_MSG_MAX + 1];
+    if (!command_text_ok(id, STORE_COMMAND_ID_MAX))
+        return store_fail(s, -ENOENT, "no such command");
+    if ((unsigned)to >= CMD__COUNT || from_mask == 0 || from_mask >= CMD_BIT(CMD__COUNT) ||
+        (result && strlen(result) > STORE_COMMAND_RESULT_MAX))
+        return store_fail(s, -EINVAL, "bad command state or result");
+    if (message)
+        utf8_clean(message, clean, sizeof(clean));
+    return s->ops->command_finish(s, id, from_mask, to, at_ms, message ? clean : NULL, result);
 }
 
 int store_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,
@@ -773,4 +797,25 @@ int store_calendar_set(struct store *s, const struct calendar_day *days, size_t 
 int store_calendar_day(struct store *s, const char *day, int *ret_kind)
 {
     return s->ops->calendar_day(s, day, ret_kind);
+}
+
+/* --- device metadata (ops_device_meta.c) ---------------------------------------------------- */
+
+_Static_assert(DEVICE_META_BY_MAX == USERNAME_MAX, "updated_by holds a user name");
+
+int store_device_meta_get(struct store *s, int64_t device_pk, struct device_meta *ret)
+{
+    return s->ops->device_meta_get(s, device_pk, ret);
+}
+
+int store_device_meta_update(struct store *s, int64_t device_pk, const struct device_meta *set,
+                             uint32_t clear_mask, const char *actor, int64_t now_ms,
+                             struct device_meta *ret)
+{
+    char err[DEVICE_META_ERR_LEN];
+    if ((clear_mask & ~DM_ALL) || device_meta_check(set, err))
+        return store_fail(s, -EINVAL, "%s", (clear_mask & ~DM_ALL) ? "unknown metadata fields" : err);
+    if (!actor || !command_text_ok(actor, USERNAME_MAX))
+        return store_fail(s, -EINVAL, "a metadata change needs who made it");
+    return s->ops->device_meta_update(s, device_pk, set, clear_mask, actor, now_ms, ret);
 }

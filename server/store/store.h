@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "device_meta.h"
 #include "reading_fields.h"
 #include "rollup.h"
 #include "telemetry.h"
@@ -710,6 +711,8 @@ int store_payments_open(struct store *s, int64_t created_before_ms, size_t limit
 #define STORE_COMMAND_ACTOR_MAX  128
 #define STORE_COMMAND_REASON_MAX 512
 #define STORE_COMMAND_MSG_MAX    255
+/* Remote operations' kinds (migration 015): "read_status", "set_interval", "sync_clock". */
+#define STORE_COMMAND_RESULT_MAX 2048
 /* Outstanding commands one store_commands_due() call hands out at most. */
 #define STORE_COMMANDS_DUE_MAX 256
 
@@ -729,9 +732,10 @@ const char *command_state_name(enum command_state s);
 struct command_rec {
     char id[STORE_COMMAND_ID_MAX + 1];
     char device_id[DEVICE_ID_MAX + 1];
-    char kind[16];       /* "relay" or "capture" */
+    char kind[16];       /* "relay", "capture", or a remote operation's (below) */
     bool relay_on;       /* kind "relay" */
     int32_t duration_ms; /* kind "capture" */
+    int32_t interval_ms; /* kind "set_interval" */
     enum command_state state;
     char actor[STORE_COMMAND_ACTOR_MAX + 1];
     char reason[STORE_COMMAND_REASON_MAX + 1];
@@ -740,6 +744,8 @@ struct command_rec {
     int64_t sends;
     int64_t finished_ms;                     /* 0 while outstanding */
     char message[STORE_COMMAND_MSG_MAX + 1]; /* why it failed, from the meter or the server */
+    /* A remote operation's result: the meter's reply's "result" object as JSON text, "" before. */
+    char result[STORE_COMMAND_RESULT_MAX + 1];
 };
 
 typedef int (*store_command_cb)(const struct command_rec *c, void *ctx);
@@ -799,6 +805,13 @@ typedef int (*store_event_cb)(const struct device_event *e, void *ctx);
  */
 int store_device_events(struct store *s, const char *device_id, const char *kind_prefix,
                         size_t limit, store_event_cb cb, void *ctx);
+/*
+ * As store_command_move(), and records result (a JSON object's text, at
+ * most STORE_COMMAND_RESULT_MAX bytes; NULL keeps the stored one) in the
+ * same statement: a remote operation's answer.
+ */
+int store_command_finish(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                         int64_t at_ms, const char *message, const char *result);
 /* device_id's commands newest first (every kind), at most limit. */
 int store_commands_of_device(struct store *s, const char *device_id, size_t limit,
                              store_command_cb cb, void *ctx);
@@ -818,5 +831,115 @@ int store_calendar_list(struct store *s, store_calendar_cb cb, void *ctx);
 int store_calendar_set(struct store *s, const struct calendar_day *days, size_t n);
 /* What the calendar says of day: *ret_kind, or 0 when it does not list it. */
 int store_calendar_day(struct store *s, const char *day, int *ret_kind);
+
+/* --- Alarms of the state analysis (server/alarms/, migration 016; docs/alarms.md) --- */
+
+#define STORE_ALARM_KIND_MAX     32
+#define STORE_ALARM_SEVERITY_MAX 16
+#define STORE_ALARM_SITE_MAX     256
+#define STORE_ALARM_TEXT_MAX     255 /* message and acknowledgement note, bytes of UTF-8 */
+#define STORE_ALARMS_MAX         1000 /* rows one store_alarms_list() call answers at most */
+
+enum alarm_state { ALARM_RAISED, ALARM_ACKNOWLEDGED, ALARM_CLEARED, ALARM__COUNT };
+#define ALARM_BIT(s)    (1u << (s))
+#define ALARM_OPEN_MASK (ALARM_BIT(ALARM_RAISED) | ALARM_BIT(ALARM_ACKNOWLEDGED))
+/* "raised", "acknowledged", "cleared". */
+const char *alarm_state_name(enum alarm_state s);
+/* The state named name; -EINVAL when it is none. */
+int alarm_state_parse(const char *name, enum alarm_state *ret);
+
+struct alarm_rec {
+    int64_t id;
+    char device_id[DEVICE_ID_MAX + 1];
+    char kind[STORE_ALARM_KIND_MAX + 1];
+    char severity[STORE_ALARM_SEVERITY_MAX + 1];
+    enum alarm_state state;
+    char site[STORE_ALARM_SITE_MAX + 1];
+    bool has_value, has_limit;
+    double value, limit; /* what was measured when it was raised, and the limit it crossed */
+    char message[STORE_ALARM_TEXT_MAX + 1];
+    int64_t raised_ms;
+    int64_t acked_ms; /* 0: not acknowledged */
+    char acked_by[USERNAME_MAX + 1];
+    char ack_note[STORE_ALARM_TEXT_MAX + 1];
+    int64_t cleared_ms; /* 0: not cleared */
+};
+typedef int (*store_alarm_cb)(const struct alarm_rec *a, void *ctx);
+
+/*
+ * Raises an alarm of a->device_id and a->kind (severity, site, value, limit,
+ * message, raised_ms from a) unless one of them is open (raised or
+ * acknowledged): then nothing changes. *ret_id (may be NULL) gets the new
+ * alarm's id or the open one's; *ret_new (may be NULL) says which. 0,
+ * -EINVAL, or the store's error.
+ */
+int store_alarm_raise(struct store *s, const struct alarm_rec *a, int64_t *ret_id, bool *ret_new);
+/*
+ * Clears the open alarm of device_id and kind at at_ms. *ret_id (may be
+ * NULL) gets its id. -ENOENT when none is open.
+ */
+int store_alarm_clear(struct store *s, const char *device_id, const char *kind, int64_t at_ms,
+                      int64_t *ret_id);
+/*
+ * Acknowledges alarm id (raised -> acknowledged) by user (a name) with note
+ * (may be ""). -ENOENT: no such alarm; -EALREADY: acknowledged or cleared
+ * already (nothing changes).
+ */
+int store_alarm_ack(struct store *s, int64_t id, const char *user, const char *note, int64_t at_ms);
+/* Alarm id; -ENOENT when there is none. */
+int store_alarm_get(struct store *s, int64_t id, struct alarm_rec *ret);
+
+struct alarm_filter {
+    int64_t user_id;       /* 0: every device's; else only devices bound to this user */
+    const char *device_id; /* NULL: any */
+    const char *site;      /* NULL: any */
+    const char *severity;  /* NULL: any */
+    unsigned state_mask;   /* ALARM_BIT()s; 0: any */
+    int64_t since_ms;      /* raised at or after (0: any) */
+    int64_t until_ms;      /* raised before (0: any) */
+    int64_t before_id;     /* only ids below (paging; 0: any) */
+    size_t limit;          /* 1..STORE_ALARMS_MAX */
+};
+/* The alarms that pass f, newest (highest id) first. */
+int store_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx);
+
+/* A device's setting of one rule over the site defaults; has_* false: the default. */
+struct alarm_rule_override {
+    char kind[STORE_ALARM_KIND_MAX + 1];
+    bool has_enabled, has_limit, has_min_duration, has_hysteresis;
+    bool enabled;
+    double limit;
+    int64_t min_duration_ms;
+    double hysteresis;
+};
+typedef int (*store_alarm_rule_cb)(const struct alarm_rule_override *o, void *ctx);
+/* device_id's overrides, by kind. */
+int store_alarm_rules_get(struct store *s, const char *device_id, store_alarm_rule_cb cb,
+                          void *ctx);
+/*
+ * Replaces device_id's overrides by o[0..n) in one transaction (an override
+ * with nothing set is dropped). -EINVAL for a kind twice or a bad kind.
+ */
+int store_alarm_rules_set(struct store *s, const char *device_id,
+                          const struct alarm_rule_override *o, size_t n, int64_t at_ms);
+/* --- Device metadata (migration 015; the fields, units and bounds: device_meta.h) --- */
+
+/*
+ * device_pk's metadata into *ret: every field it was told, the others unset
+ * (ret->present says which). A device nobody described, or none at all,
+ * gives present == 0 and returns 0. Other errors: the store's.
+ */
+int store_device_meta_get(struct store *s, int64_t device_pk, struct device_meta *ret);
+/*
+ * Changes device_pk's metadata in one transaction: the fields in
+ * clear_mask (DM_BIT) are cleared, then those present in set are set; the
+ * others keep their values. actor (a user name) and now_ms are recorded.
+ * *ret (may be NULL) gets the metadata as it now is. -ENOENT: no such device;
+ * -EINVAL: a value out of its bounds (the message names it, nothing changed);
+ * -EEXIST: another device has the same dtu_id and modbus_unit.
+ */
+int store_device_meta_update(struct store *s, int64_t device_pk, const struct device_meta *set,
+                             uint32_t clear_mask, const char *actor, int64_t now_ms,
+                             struct device_meta *ret);
 
 #endif

@@ -126,6 +126,9 @@ struct store_ops {
     int (*commands_due)(struct store *s, int64_t now_ms, int64_t resend_before_ms,
                         store_command_cb cb, void *ctx);
     int (*commands_expire)(struct store *s, int64_t now_ms, size_t *ret_n);
+    int (*command_finish)(struct store *s, const char *id, unsigned from_mask,
+                          enum command_state to, int64_t at_ms, const char *message,
+                          const char *result);
     int (*command_latest)(struct store *s, const char *device_id, const char *kind,
                           struct command_rec *ret);
     int (*device_relay)(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
@@ -138,6 +141,24 @@ struct store_ops {
     int (*calendar_list)(struct store *s, store_calendar_cb cb, void *ctx);
     int (*calendar_set)(struct store *s, const struct calendar_day *days, size_t n);
     int (*calendar_day)(struct store *s, const char *day, int *ret_kind);
+    /* Alarms of the state analysis (ops_alarms.c). */
+    int (*alarm_raise)(struct store *s, const struct alarm_rec *a, int64_t *ret_id, bool *ret_new);
+    int (*alarm_clear)(struct store *s, const char *device_id, const char *kind, int64_t at_ms,
+                       int64_t *ret_id);
+    int (*alarm_ack)(struct store *s, int64_t id, const char *user, const char *note,
+                     int64_t at_ms);
+    int (*alarm_get)(struct store *s, int64_t id, struct alarm_rec *ret);
+    int (*alarms_list)(struct store *s, const struct alarm_filter *f, store_alarm_cb cb,
+                       void *ctx);
+    int (*alarm_rules_get)(struct store *s, const char *device_id, store_alarm_rule_cb cb,
+                           void *ctx);
+    int (*alarm_rules_set)(struct store *s, const char *device_id,
+                           const struct alarm_rule_override *o, size_t n, int64_t at_ms);
+    /* Device metadata (ops_device_meta.c) */
+    int (*device_meta_get)(struct store *s, int64_t device_pk, struct device_meta *ret);
+    int (*device_meta_update)(struct store *s, int64_t device_pk, const struct device_meta *set,
+                              uint32_t clear_mask, const char *actor, int64_t now_ms,
+                              struct device_meta *ret);
     /* Runs SQL without parameters or rows (store_testing.h: tests only). */
     int (*exec_sql)(struct store *s, const char *sql);
 };

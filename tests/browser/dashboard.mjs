@@ -225,6 +225,76 @@ async function desktop(browser) {
   assert.deepEqual(commandRows, [['done', '合闸', '已执行', 'op', 'browser test: relay on'],
     ['done', '断开（已断电）', '已执行', 'op', 'browser test: relay off']]);
 
+  // Installation metadata: a bad value is refused by its field and nothing is sent; good
+  // values are saved (only those changed), show in the head and read back after a reload.
+  let patches = 0;
+  const countPatch = (r) => { if (r.method() === 'PATCH' && r.url().endsWith('/api/devices/meter-a')) patches++; };
+  page.on('request', countPatch);
+  await page.waitForSelector('#metadata-form', { timeout: WAIT_MS });
+  assert.equal(await page.locator('#metadata-empty').count(), 1);
+  await page.fill('#meta-nominal_hz', '55');
+  await page.fill('#meta-latitude', '91');
+  await page.click('#metadata-submit');
+  await page.waitForFunction(() => document.querySelector('#meta-nominal_hz-error').textContent !== '', null, { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#meta-nominal_hz-error'), '50 或 60');
+  assert.match(await page.textContent('#meta-latitude-error'), /-90 到 90/);
+  await page.locator('#section-metadata').screenshot({ path: path.join(SHOTS, 'desktop-2g-metadata-refused.png') });
+  shots.push(path.join(SHOTS, 'desktop-2g-metadata-refused.png'));
+  assert.equal(patches, 0, 'bad metadata was sent');
+  const patchSent = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith('/api/devices/meter-a'), { timeout: WAIT_MS });
+  for (const [k, v] of [['name', '1号配变'], ['site', '北区'], ['nominal_voltage', '220'], ['nominal_hz', '50'],
+    ['latitude', '31.23'], ['rated_current', '60'], ['rated_kva', '100'], ['ct_ratio', '40']]) await page.fill(`#meta-${k}`, v);
+  await page.click('#metadata-submit');
+  assert.deepEqual(JSON.parse((await patchSent).postData()), {
+    name: '1号配变', site: '北区', latitude: 31.23, nominal_voltage: 220, nominal_hz: 50, rated_current: 60, rated_kva: 100, ct_ratio: 40,
+  });
+  await page.waitForSelector('#metadata-result .ok', { timeout: WAIT_MS });
+  await page.waitForFunction(() => document.querySelector('#device-name')?.textContent.includes('1号配变'), null, { timeout: WAIT_MS });
+  assert.equal(await page.textContent('#metadata-list dd[data-key="nominal_voltage"]'), '220');
+  assert.match(await page.textContent('#device-site'), /北区/);
+  // Emptying a field clears it (null), the others stay.
+  await page.fill('#meta-latitude', '');
+  const cleared = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith('/api/devices/meter-a'), { timeout: WAIT_MS });
+  await page.click('#metadata-submit');
+  assert.deepEqual(JSON.parse((await cleared).postData()), { latitude: null });
+  await page.waitForFunction(() => !document.querySelector('#metadata-list dd[data-key="latitude"]'), null, { timeout: WAIT_MS });
+  page.off('request', countPatch);
+  await page.locator('#section-metadata').screenshot({ path: path.join(SHOTS, 'desktop-2h-metadata-saved.png') });
+  shots.push(path.join(SHOTS, 'desktop-2h-metadata-saved.png'));
+
+  // Remote operations: read status shows the lifecycle to done and the meter's state as a
+  // table; a bad interval is refused here; set interval and sync clock are done with their
+  // results; the command history lists them.
+  await page.click('#ops-read_status');
+  await page.waitForFunction(() => ['done', 'failed', 'expired'].includes(document.querySelector('#ops-command').dataset.state), null, { timeout: WAIT_MS });
+  assert.equal(await page.getAttribute('#ops-command', 'data-state'), 'done', await page.textContent('#ops-command'));
+  assert.match(await page.textContent('#ops-command .lifecycle li.current'), /已执行/);
+  assert.match(await page.textContent('#ops-status tr[data-key="adc"] td'), /^sim · 正常/);
+  assert.match(await page.textContent('#ops-status tr[data-key="link"] td'), /^mqtt · 是/);
+  assert.match(await page.textContent('#ops-status tr[data-key="relay"] td'), /合闸/);
+  assert.match(await page.textContent('#ops-status tr[data-key="clock_offset_ms"] td'), /^-?\d+ ms$/);
+  await page.locator('#section-operations').screenshot({ path: path.join(SHOTS, 'desktop-2i-read-status.png') });
+  shots.push(path.join(SHOTS, 'desktop-2i-read-status.png'));
+  await page.fill('#ops-interval-s', '0.01');
+  await page.click('#ops-set_interval');
+  await page.waitForFunction(() => document.querySelector('#ops-interval-error').textContent !== '', null, { timeout: WAIT_MS });
+  for (const s of ['0.5', '1']) {
+    await page.fill('#ops-interval-s', s);
+    await page.click('#ops-set_interval');
+    await page.waitForFunction((want) => document.querySelector('#ops-command').dataset.state === 'done' &&
+      document.querySelector('#ops-interval')?.textContent.includes(`每 ${want} 秒`), s, { timeout: WAIT_MS });
+  }
+  assert.match(await page.textContent('#ops-interval'), /原为 0\.5 秒/);
+  await page.click('#ops-sync_clock');
+  await page.waitForFunction(() => document.querySelector('#ops-command').dataset.op === 'sync_clock' &&
+    document.querySelector('#ops-command').dataset.state === 'done', null, { timeout: WAIT_MS });
+  assert.match(await page.textContent('#ops-clock'), /时钟偏差 -?\d+ ms.*仅上报/);
+  await page.locator('#section-operations').screenshot({ path: path.join(SHOTS, 'desktop-2j-sync-clock.png') });
+  shots.push(path.join(SHOTS, 'desktop-2j-sync-clock.png'));
+  await page.waitForFunction(() => document.querySelector('#commands tbody tr [data-key="relay"]')?.textContent === '校时', null, { timeout: WAIT_MS });
+  const opRows = await page.$$eval('#commands tbody tr', (els) => els.slice(0, 4).map((e) => e.querySelector('[data-key="relay"]').textContent));
+  assert.deepEqual(opRows, ['校时', '上报周期 1 秒', '上报周期 0.5 秒', '读取状态']);
+
   // A tariff version from tomorrow's midnight (the browser's wall clock): the form sends it
   // with the browser's offset, the version in force stays and the new one is listed as
   // upcoming at that instant; the same start again is refused (409) and says so.
@@ -577,6 +647,9 @@ async function phone(browser) {
   await login(page, 'alice');
   await page.waitForFunction(() => document.querySelectorAll('#device-list .card.device').length === 1, null, { timeout: WAIT_MS });
   assert.equal(await page.textContent('#device-list .device-id'), 'meter-a');
+  // The name and site the operator gave it.
+  assert.equal(await page.textContent('#device-list .device-name'), ' 1号配变');
+  assert.equal(await page.textContent('#device-list .device-site'), ' · 北区');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the device list is ${overflow}px wider than the phone`);
   await shot(page, 'phone-1-devices');
@@ -597,14 +670,20 @@ async function phone(browser) {
   assert.ok((await page.textContent('#relay-state')).length > 0);
   assert.equal(await page.locator('#relay-reason').count(), 0);
   assert.equal(await page.locator('#tariff-text').count(), 0);
+  // The installation read-only, and no remote operations.
+  assert.equal(await page.textContent('#metadata-list dd[data-key="name"]'), '1号配变');
+  assert.equal(await page.locator('#metadata-form').count(), 0);
+  assert.equal(await page.locator('#section-operations').count(), 0);
   // Her meter's billing settings as the operator saved them, read-only.
   await page.waitForSelector('#billing dl', { timeout: WAIT_MS });
   assert.equal(await page.textContent('#billing dd[data-key="low_balance"]'), '¥30.50');
   assert.equal(await page.locator('#billing-form').count(), 0);
   // The relay commands without who asked and why; the events.
-  // (captures are commands too: the newest relay command is the one to look at)
-  await page.waitForSelector('#commands tbody tr[data-cmd="relay"]', { timeout: WAIT_MS });
-  assert.equal(await page.textContent('#commands tbody tr[data-cmd="relay"] [data-key="relay"]'), '合闸');
+  await page.waitForSelector('#commands tbody tr', { timeout: WAIT_MS });
+  // (Captures and remote operations are commands too: the newest relay command is the "on".)
+  const kinds = await page.$$eval('#commands tbody tr [data-key="relay"]', (els) => els.map((e) => e.textContent));
+  assert.equal(kinds.find((k) => ['合闸', '断开（已断电）'].includes(k)), '合闸', kinds.join(', '));
+  assert.ok(kinds.includes('读取状态') && kinds.includes('校时'), kinds.join(', '));
   assert.equal(await page.locator('#commands [data-key="actor"], #commands [data-key="reason"]').count(), 0);
   await page.waitForSelector('#events tr[data-kind="balance.low"]', { timeout: WAIT_MS });
   // Her own orders, and the statement (downloaded with her token).

@@ -4,8 +4,11 @@
  *
  * Checks: an accepted reply has a valid request id and a message that fits;
  * the meter's encoding of that reply (command_reply_encode) parses back to the
- * same reply, unless the message was cut to COMMAND_REPLY_MESSAGE_MAX.
+ * same reply, unless the message was cut to COMMAND_REPLY_MESSAGE_MAX. A
+ * result kept is a JSON object of at most COMMAND_RESULT_MAX bytes, written
+ * again the same when a reply carries it.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "command.h"
@@ -22,6 +25,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(command_id_valid(reply.id));
     FUZZ_CHECK(strlen(reply.message) <= COMMAND_REPLY_MESSAGE_MAX);
     FUZZ_CHECK(reply.has_message || reply.message[0] == '\0');
+    FUZZ_CHECK(reply.has_result || reply.result[0] == '\0');
+    if (reply.has_result) {
+        size_t n = strlen(reply.result);
+        FUZZ_CHECK(n <= COMMAND_RESULT_MAX && reply.result[0] == '{' && reply.result[n - 1] == '}');
+        FUZZ_CHECK(fuzz_json_valid(reply.result, n));
+        /* the kept text, carried by a reply of its own, is kept the same */
+        char wrapped[COMMAND_RESULT_MAX + 96];
+        int len = snprintf(wrapped, sizeof(wrapped), "{\"id\":\"%s\",\"status\":\"ok\",\"result\":%s}",
+                           reply.id, reply.result);
+        FUZZ_CHECK(len > 0 && (size_t)len < sizeof(wrapped));
+        FUZZ_CHECK(command_reply_parse(wrapped, (size_t)len, &again, err) == 0);
+        FUZZ_CHECK(again.has_result && strcmp(again.result, reply.result) == 0);
+    }
     if (strlen(reply.message) == COMMAND_REPLY_MESSAGE_MAX)
         return 0;
 

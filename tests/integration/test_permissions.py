@@ -27,6 +27,10 @@ class Permissions(IntegrationTest):
         ("GET", "/api/devices/{d}/ledger", None),
         ("POST", "/api/devices/{d}/bindings", {"username": "alice"}),
         ("DELETE", "/api/devices/{d}/bindings/bob", None),
+        # Alarms (docs/alarms.md).
+        ("GET", "/api/alarms?device={d}", None),
+        ("GET", "/api/devices/{d}/alarm-rules", None),
+        ("PUT", "/api/devices/{d}/alarm-rules", {"rules": {}}),
     ]
 
     def test_a_foreign_device_answers_like_a_missing_one_on_every_endpoint(self):
@@ -122,7 +126,9 @@ class Permissions(IntegrationTest):
     def test_every_endpoint_but_login_health_and_upload_needs_a_token(self):
         for method, path in (("GET", "/api/me"), ("GET", "/api/devices"), ("GET", "/api/users"),
                              ("GET", "/api/device/data/dev-a"), ("POST", "/api/device/recharge/dev-a"),
-                             ("GET", "/api/devices/dev-a"), ("GET", "/api/stats")):
+                             ("GET", "/api/devices/dev-a"), ("GET", "/api/stats"),
+                             ("GET", "/api/alarms"), ("GET", "/api/alarms/stream"),
+                             ("POST", "/api/alarms/1/ack")):
             r = self.call(method, path, {"amount": 1} if method == "POST" else None)
             self.assertEqual(r.status, 401, (path, r))
             self.assertEqual(r.headers.get("WWW-Authenticate"), "Bearer")

@@ -69,6 +69,15 @@ ADDED_FIELDS += [(key, "buckets", field, value) for key in ENERGY
                  for field, value in (("cost", 0.0),
                                       ("periods", lambda ps: all(p["cost"] == 0 for p in ps)))]
 ADDED_FIELDS += [(key, None, "cost", 0.0) for key in ENERGY]
+# Device metadata (migration 015, docs/api.md "Device metadata"): nobody had told any.
+META = ["name", "site", "address", "latitude", "longitude", "nominal_voltage", "nominal_hz",
+        "rated_current", "rated_kva", "ct_ratio", "pt_ratio", "modbus_unit", "dtu_id",
+        "poll_interval_s", "register_map", "metadata_updated_at", "metadata_updated_by"]
+ADDED_FIELDS += [(f"{who} /api/devices", "devices", field, None)
+                 for who in ("admin", "tenant") for field in ("name", "site")]
+ADDED_FIELDS += [(f"{who} /api/devices/{dev}", None, field, None)
+                 for who, dev in (("admin", "meter-a"), ("admin", "meter-b"), ("tenant", "meter-a"))
+                 for field in META]
 
 
 def without_added_fields(test, got):

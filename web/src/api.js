@@ -119,6 +119,8 @@ export const Api = {
   events: (id, limit = 20) => api('GET', `/api/devices/${enc(id)}/events`, { query: { limit } }),
   payments: (id, limit = 20) => api('GET', `/api/devices/${enc(id)}/payments`, { query: { limit } }),
   statement: (id, month) => download(`/api/devices/${enc(id)}/statement`, { month }),
+  setMeta: (id, fields) => api('PATCH', `/api/devices/${enc(id)}`, { body: fields }),
+  operation: (id, body) => api('POST', `/api/devices/${enc(id)}/operations`, { body }),
   calendar: () => api('GET', '/api/site/calendar'),
   setCalendar: (holidays, workdays) => api('PUT', '/api/site/calendar', { body: { holidays, workdays } }),
 };

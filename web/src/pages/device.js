@@ -21,6 +21,8 @@ import { tariffSection } from '../sections/tariff.js';
 import { billingSettingsSection } from '../sections/billing_settings.js';
 import { paymentsSection } from '../sections/payments.js';
 import { statementSection } from '../sections/statement.js';
+import { metadataSection } from '../sections/metadata.js';
+import { operationsSection } from '../sections/operations.js';
 import { isThreePhase } from '../threephase.js';
 
 export function devicePage(main, { params }) {
@@ -45,7 +47,9 @@ export function devicePage(main, { params }) {
     const three = isThreePhase(r);
     const metric = (label, value, unit, cls) => h('div', { class: 'metric' }, h('span', { class: 'label' }, label), h('span', { class: `value ${cls || ''}` }, value, unit && h('small', {}, ` ${unit}`)));
     fill(head,
-      h('div', { class: 'card-head' }, h('h1', { class: 'device-id' }, d.device_id),
+      h('div', { class: 'card-head' }, h('h1', {}, h('span', { class: 'device-id' }, d.device_id),
+        d.name ? h('span', { class: 'device-name', id: 'device-name' }, ` ${d.name}`) : null,
+        d.site ? h('small', { class: 'device-site muted', id: 'device-site' }, ` · ${d.site}`) : null),
         three
           ? h('span', {}, h('span', { class: 'badge wiring', id: 'device-wiring' }, t(`wiring.${r.wiring}`)), ' ', statusBadge(d))
           : statusBadge(d)),
@@ -84,6 +88,8 @@ export function devicePage(main, { params }) {
     const ctx = { id, detail, reloadHead, onDetail, staff: session.isStaff(), bus: new EventTarget() };
     const sections = [
       [liveSection, 'live'], [historySection, 'history'], [energySection, 'energy'],
+      [metadataSection, 'metadata'],
+      ctx.staff && [operationsSection, 'operations'],
       [prepaidSection, 'prepaid'], [commandsSection, 'commands'], [eventsSection, 'events'],
       [tariffSection, 'tariff'], [billingSettingsSection, 'billing'],
       [ledgerSection, 'ledger'], [paymentsSection, 'payments'], [statementSection, 'statement'],

@@ -55,7 +55,9 @@ function card(d, todayWh) {
   const metric = (label, value, unit) => h('div', { class: 'metric' }, h('span', { class: 'label' }, label), h('span', { class: 'value' }, value, unit && h('small', {}, ` ${unit}`)));
   return h('a', { class: 'card device', href: `/devices/${encodeURIComponent(d.device_id)}`, 'data-link': true, dataset: { device: d.device_id, status: d.status } },
     h('div', { class: 'card-head' },
-      h('strong', { class: 'device-id' }, d.device_id),
+      h('span', {}, h('strong', { class: 'device-id' }, d.device_id),
+        d.name ? h('span', { class: 'device-name' }, ` ${d.name}`) : null,
+        d.site ? h('small', { class: 'device-site muted' }, ` · ${d.site}`) : null),
       isThreePhase(r)
         ? h('span', {}, h('span', { class: 'badge wiring' }, t(`wiring.${r.wiring}`)), ' ', h('span', { class: `badge ${d.status}` }, t(`status.${d.status}`)))
         : h('span', { class: `badge ${d.status}` }, t(`status.${d.status}`))),

@@ -6,6 +6,12 @@ import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
 import { dateTime } from '../format.js';
 
+// A remote operation (or a capture) as the table names it.
+function opText(c) {
+  if (c.cmd === 'set_interval') return t('ops.set_interval_to', { s: c.interval_s });
+  return ['read_status', 'sync_clock'].includes(c.cmd) ? t(`ops.${c.cmd}`) : c.cmd;
+}
+
 export function commandsSection(el, { id, bus }) {
   const table = h('div', { class: 'table-wrap', id: 'commands' });
   const status = h('div', { class: 'status', id: 'commands-status' });
@@ -31,7 +37,7 @@ export function commandsSection(el, { id, bus }) {
           h('th', { class: 'wide-only' }, t('commands.sent')), h('th', { class: 'num wide-only' }, t('commands.sends')),
           h('th', { class: 'wide-only' }, t('commands.finished')))),
         h('tbody', {}, r.commands.map((c) => h('tr', { dataset: { command: c.command_id, cmd: c.cmd, state: c.state } },
-          h('td', {}, dateTime(c.created_at)), h('td', { dataset: { key: 'relay' } }, c.relay ? t(`relay.${c.relay}`) : c.cmd),
+          h('td', {}, dateTime(c.created_at)), h('td', { dataset: { key: 'relay' } }, c.relay ? t(`relay.${c.relay}`) : opText(c)),
           h('td', { dataset: { key: 'state' }, class: `command-${c.state}` }, t(`command.${c.state}`), c.message ? h('div', { class: 'muted small' }, c.message) : null),
           who && h('td', { dataset: { key: 'actor' } }, c.actor === 'rule:cutoff' ? t('commands.rule') : (c.actor ?? '—')),
           who && h('td', { dataset: { key: 'reason' }, class: 'reason' }, c.reason ?? '—'),

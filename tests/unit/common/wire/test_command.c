@@ -354,6 +354,98 @@ static void test_bad_replies_are_refused_with_a_reason(void **state)
     }
 }
 
+/* --- remote operations ------------------------------------------------------------------- */
+
+static void test_operations_parse_their_fields_within_bounds(void **state)
+{
+    (void)state;
+    struct command c;
+    assert_int_equal(parse("{\"id\":\"o1\",\"cmd\":\"read_status\",\"ts\":1795459553355}", &c), 0);
+    assert_int_equal(c.kind, COMMAND_READ_STATUS);
+    assert_int_equal(parse("{\"id\":\"o2\",\"cmd\":\"set_interval\",\"interval_s\":0.25,"
+                           "\"ts\":1795459553355}",
+                           &c),
+                     0);
+    assert_int_equal(c.kind, COMMAND_SET_INTERVAL);
+    assert_int_equal(c.interval_ms, 250);
+    assert_int_equal(parse("{\"id\":\"o3\",\"cmd\":\"set_interval\",\"interval_s\":3600,"
+                           "\"ts\":1795459553355}",
+                           &c),
+                     0);
+    assert_int_equal(c.interval_ms, 3600000);
+    static const char *const bad_intervals[] = {"0.05",  "3600.001", "1.0005", "-1",
+                                                "\"5\"", "null",     "true"};
+    for (size_t k = 0; k < sizeof(bad_intervals) / sizeof(bad_intervals[0]); k++) {
+        char p[160];
+        snprintf(p, sizeof(p),
+                 "{\"id\":\"o4\",\"cmd\":\"set_interval\",\"interval_s\":%s,\"ts\":1795459553355}",
+                 bad_intervals[k]);
+        assert_int_equal(parse(p, &c), -EINVAL);
+        assert_int_equal(c.kind, COMMAND_INVALID);
+        assert_string_equal(c.id, "o4"); /* the error reply can name it */
+    }
+    assert_non_null(strstr(c.message, "interval_s"));
+    assert_int_equal(parse("{\"id\":\"o5\",\"cmd\":\"sync_clock\",\"server_ms\":1795459553000,"
+                           "\"ts\":1795459553355}",
+                           &c),
+                     0);
+    assert_int_equal(c.server_ms, INT64_C(1795459553000));
+    assert_int_equal(parse("{\"id\":\"o6\",\"cmd\":\"sync_clock\",\"ts\":1795459553355}", &c),
+                     -EINVAL);
+    assert_int_equal(parse("{\"id\":\"o6\",\"cmd\":\"sync_clock\",\"server_ms\":1.5,"
+                           "\"ts\":1795459553355}",
+                           &c),
+                     -EINVAL);
+}
+
+static void test_an_operation_reply_carries_its_result_to_the_server(void **state)
+{
+    (void)state;
+    struct command c;
+    struct dynbuf b;
+    struct command_reply r;
+    char err[COMMAND_ERR_LEN];
+    assert_int_equal(command_init(&c, COMMAND_SET_INTERVAL, "i1", NOW_MS), 0);
+    c.interval_ms = 2500;
+    struct command_result res = {
+        .kind = COMMAND_SET_INTERVAL,
+        .u.interval = {.interval_ms = 2500, .previous_ms = 1000, .persisted = true}};
+    dynbuf_init(&b, 4096);
+    assert_int_equal(command_reply_encode_result(&c, true, NULL, &res, NOW_MS, &b), 0);
+    assert_int_equal(command_reply_parse(b.buf, b.len, &r, err), 0);
+    assert_true(r.ok && r.has_result);
+    assert_string_equal(r.result, "{\"interval_s\":2.5,\"previous_s\":1,\"persisted\":true}");
+    /* a result of another kind is a programming error, refused */
+    res.kind = COMMAND_SYNC_CLOCK;
+    dynbuf_reset(&b);
+    assert_int_equal(command_reply_encode_result(&c, true, NULL, &res, NOW_MS, &b), -EINVAL);
+    dynbuf_free(&b);
+    /* a plain reply has none */
+    const char *plain = "{\"id\":\"i1\",\"status\":\"ok\"}";
+    assert_int_equal(command_reply_parse(plain, strlen(plain), &r, err), 0);
+    assert_false(r.has_result);
+}
+
+static void test_a_bad_result_is_refused(void **state)
+{
+    (void)state;
+    struct command_reply r;
+    char err[COMMAND_ERR_LEN];
+    const char *not_object = "{\"id\":\"i1\",\"status\":\"ok\",\"result\":[1,2]}";
+    assert_int_equal(command_reply_parse(not_object, strlen(not_object), &r, err), -EINVAL);
+    assert_non_null(strstr(err, "result must be an object"));
+    /* just over COMMAND_RESULT_MAX once written compactly */
+    char big[COMMAND_RESULT_MAX + 200];
+    int n = snprintf(big, sizeof(big), "{\"id\":\"i1\",\"status\":\"ok\",\"result\":{\"x\":\"");
+    while (n < COMMAND_RESULT_MAX + 60)
+        big[n++] = 'a';
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "\"}}");
+    assert_int_equal(command_reply_parse(big, (size_t)n, &r, err), -EINVAL);
+    const char *null_result = "{\"id\":\"i1\",\"status\":\"ok\",\"result\":null}";
+    assert_int_equal(command_reply_parse(null_result, strlen(null_result), &r, err), 0);
+    assert_false(r.has_result);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +460,9 @@ int main(void)
         cmocka_unit_test(test_an_oversized_command_is_refused_unread),
         cmocka_unit_test(test_a_reply_the_meter_encodes_the_server_parses),
         cmocka_unit_test(test_bad_replies_are_refused_with_a_reason),
+        cmocka_unit_test(test_operations_parse_their_fields_within_bounds),
+        cmocka_unit_test(test_an_operation_reply_carries_its_result_to_the_server),
+        cmocka_unit_test(test_a_bad_result_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
