@@ -275,8 +275,9 @@ static int status_command(void *ctx, int64_t now_ms, struct command_status *ret)
         .boot = m->st.boot,
         .spool_depth = sp.depth,
         .relay = m->relay_st.on ? 1 : 0, /* the relay as commanded (the sim's load follows it) */
-        .link = "mqtt", /* the meter's uplink (a TCP terminal link names itself "tcp") */
-        .link_up = publisher_connected(m->pub),
+        /* the meter's uplink: "mqtt", or "tcp" for the terminal link */
+        .link = strcmp(m->tr.ops->name, "mqtt") == 0 ? "mqtt" : "tcp",
+        .link_up = transport_connected(&m->tr),
     };
     return 0;
 }
