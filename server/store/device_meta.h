@@ -17,9 +17,9 @@
  * m.present; unset fields read as 0 / "" and mean "not told" (a rule then
  * takes its site default). A device nobody described has present == 0.
  *
- * Numbers are kept to 6 decimal places. Units are in the names and fixed: volts (the primary side: a 10 kV line
- * measured through a PT is 10000), hertz, amperes, kVA, degrees (WGS 84),
- * ratios as primary/secondary (CT 200/5 is 40), seconds.
+ * Numbers are kept to 6 decimal places. Units are in the names and fixed: volts (the primary side:
+ * a 10 kV line measured through a PT is 10000), hertz, amperes, kVA, degrees (WGS 84), ratios as
+ * primary/secondary (CT 200/5 is 40), seconds.
  *
  * Fields are a table (device_meta.c): the API parses and writes them, the
  * store binds and reads them, all from it, so a new field is one row. The

@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(s.n_ids <= INTERVAL_IDS_MAX && s.present);
-    FUZZ_CHECK(s.interval_ms >= COMMAND_INTERVAL_MIN_MS && s.interval_ms <= COMMAND_INTERVAL_MAX_MS);
+    FUZZ_CHECK(s.interval_ms >= COMMAND_INTERVAL_MIN_MS &&
+               s.interval_ms <= COMMAND_INTERVAL_MAX_MS);
     for (size_t k = 0; k < s.n_ids; k++)
         FUZZ_CHECK(command_id_valid(s.ids[k]));
     size_t n = 0;

@@ -137,8 +137,8 @@ static void test_an_operation_that_fails_or_is_missing_says_why(void **state)
     struct fake f = {0};
     struct command_memory *mem;
     assert_int_equal(command_memory_new(&mem), 0);
-    struct command_env env = {.send = fake_send, .set_interval = fake_interval, .memory = mem,
-                              .ctx = &f};
+    struct command_env env = {
+        .send = fake_send, .set_interval = fake_interval, .memory = mem, .ctx = &f};
     struct command c =
         cmd("{\"id\":\"i1\",\"cmd\":\"set_interval\",\"interval_s\":0.777,\"ts\":1795459553355}");
     char why[COMMAND_MESSAGE_MAX];

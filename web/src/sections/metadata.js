@@ -18,10 +18,10 @@ export function metadataSection(el, { id, staff, detail, reloadHead }) {
   function summary(d) {
     const set = META_FIELDS.filter(([k]) => d[k] !== null && d[k] !== undefined);
     if (!set.length) return h('p', { class: 'muted', id: 'metadata-empty' }, t('meta.empty'));
-    return h('dl', { class: 'settings', id: 'metadata-list' }, set.map(([k]) =>
-      h('div', {}, h('dt', {}, t(`meta.${k}`)), h('dd', { dataset: { key: k } }, shown(d[k])))),
-    d.metadata_updated_by && h('div', { class: 'muted small' },
-      t('meta.updated', { who: d.metadata_updated_by, at: new Date(d.metadata_updated_at).toLocaleString() })));
+    return [h('dl', { class: 'settings', id: 'metadata-list' }, set.map(([k]) =>
+      h('div', {}, h('dt', {}, t(`meta.${k}`)), h('dd', { dataset: { key: k } }, shown(d[k]))))),
+    d.metadata_updated_by && h('p', { class: 'muted small', id: 'metadata-updated' },
+      t('meta.updated', { who: d.metadata_updated_by, at: new Date(d.metadata_updated_at).toLocaleString() }))];
   }
 
   function form(d) {
