@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (bench/README.md) and prints their results; asserts nothing.
 #
-#   bench/run.sh [pq|http|ingest|history|memory|all]...     (default: all)
+#   bench/run.sh [pq|http|ingest|history|memory|billing|all]...     (default: all)
 #
 #   pq       bench/pq.sh: power-quality analysis cost (CPU and callgrind), meterd's RSS
 #   http     bench/http_vs_seed.sh: REST GET and POST against the seed's Flask peer
@@ -9,6 +9,8 @@
 #   history  bench/history.sh: history and energy answers from rollups against raw readings
 #   memory   bench/memory.sh: meter-server's peak RSS with 10,000 devices against idle,
 #            and meterd's with a full spool (bench/spool_rss.sh, when present)
+#   billing  bench/billing.sh: ingest with prepaid billing doing real work against the
+#            same server with the billing thread left out (and with no tariff)
 # Each section builds what it needs optimised in build/bench (BENCH_BUILD_DIR) and
 # starts its own throwaway services; each one's environment is in its script.
 set -euo pipefail
@@ -19,14 +21,14 @@ sections=("$@")
 run=()
 for s in "${sections[@]}"; do
     case "$s" in
-    pq | http | ingest | history | memory) run+=("$s") ;;
-    all) run+=(pq http ingest history memory) ;;
+    pq | http | ingest | history | memory | billing) run+=("$s") ;;
+    all) run+=(pq http ingest history memory billing) ;;
     -h | --help)
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "run.sh: unknown section '$s' (pq, http, ingest, history, memory or all)" >&2
+        echo "run.sh: unknown section '$s' (pq, http, ingest, history, memory, billing or all)" >&2
         exit 2
         ;;
     esac
@@ -43,5 +45,6 @@ for s in "${run[@]}"; do
     ingest) "$here/ingest.sh" ;;
     history) "$here/history.sh" ;;
     memory) "$here/memory.sh" ;;
+    billing) "$here/billing.sh" ;;
     esac
 done
