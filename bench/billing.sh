@@ -180,6 +180,18 @@ billed() {
 }
 
 kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+# CPU time (user + system) of a process so far, ms; 0 when there is none.
+clk_tck=$(getconf CLK_TCK)
+cpu_ms() {
+    if [ -z "${1:-}" ] || [ ! -r "/proc/$1/stat" ]; then
+        echo 0
+        return
+    fi
+    awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%d", ($12 + $13) * 1000 / hz }' "/proc/$1/stat"
+}
+db_pid() { [ "$kind" = sqlite ] || cat "$RUN_DIR/mysql/mysqld.pid"; }
+# per1k MS: ms per 1000 readings of a phase.
+per1k() { awk -v ms="$1" -v n="$total" 'BEGIN { printf "%.1f", ms * 1000 / n }'; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # round SIDE N: one side's round; appends a line to $results.
@@ -201,6 +213,9 @@ round() {
     local load_live load_backlog
     load_live=$(load1)
     bench_wait_stored "$total" "$tmp/stored.txt"
+    local srv0 db0
+    srv0=$(cpu_ms "$server_pid")
+    db0=$(cpu_ms "$(db_pid)")
     "$loadgen" --url "$MQTT_URL" --prefix bench- --devices "$devices" --readings "$per_device" \
         --connections "$connections" --step-ms "$step_ms" --power-w "$power_w" \
         --ts-end-ms $((now - per_device * step_ms)) > "$tmp/loadgen.txt" &
@@ -208,13 +223,17 @@ round() {
     bench_pids+=("$gen_pid")
     wait "$poller_pid" || { echo "billing: the server did not store every reading: $(cat "$tmp/stored.txt")" >&2; exit 1; }
     wait "$gen_pid" || { echo "billing: the load generator failed" >&2; exit 1; }
-    local fp lc live lag_live=- lag_backlog=-
+    local fp lc live pub lag_live=- lag_backlog=-
     fp=$(kv "$tmp/loadgen.txt" first_publish_ms)
+    pub=$(awk -v n="$total" -v a="$fp" -v b="$(kv "$tmp/loadgen.txt" last_puback_ms)" 'BEGIN { printf "%.0f", n / ((b - a) / 1000) }')
     lc=$(kv "$tmp/stored.txt" last_commit_ms)
     live=$(awk -v n="$(kv "$tmp/stored.txt" stored)" -v a="$fp" -v b="$lc" 'BEGIN { printf "%.0f", n / ((b - a) / 1000) }')
     if [ "$side" != off ]; then
         lag_live=$(awk -v a="$lc" -v b="$(billed "$db" "$per_device")" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
     fi
+    local cpu_live cpu_live_db cpu_backlog cpu_backlog_db
+    cpu_live=$(per1k $(($(cpu_ms "$server_pid") - srv0)))
+    cpu_live_db=$(per1k $(($(cpu_ms "$(db_pid)") - db0)))
 
     # queued backlog
     bench_server_stop
@@ -228,6 +247,7 @@ round() {
     bench_wait_stored "$total" "$tmp/stored2.txt"
     local ss backlog
     ss=$(date +%s%3N)
+    db0=$(cpu_ms "$(db_pid)")
     start "$bin" "$db"
     wait "$poller_pid" || { echo "billing: the server did not store every reading: $(cat "$tmp/stored2.txt")" >&2; exit 1; }
     lc=$(kv "$tmp/stored2.txt" last_commit_ms)
@@ -235,6 +255,8 @@ round() {
     if [ "$side" != off ]; then
         lag_backlog=$(awk -v a="$lc" -v b="$(billed "$db" "$last_seq")" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
     fi
+    cpu_backlog=$(per1k "$(cpu_ms "$server_pid")")
+    cpu_backlog_db=$(per1k $(($(cpu_ms "$(db_pid)") - db0)))
     bench_server_stop
 
     local check="not billed" rows
@@ -261,10 +283,13 @@ round() {
         fi
         check="$check; $(dbq "$db" "SELECT COUNT(*) FROM charges") charge rows"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$side" "$n" "$load_live" "$live" "$lag_live" \
-        "$load_backlog" "$backlog" "$lag_backlog" >> "$results"
-    printf '  %-8s round %d: live %6s readings/s (load %s), billed %5s s after the last commit; backlog %6s readings/s (load %s), billed %5s s after; %s readings stored\n' \
-        "$side" "$n" "$live" "$load_live" "$lag_live" "$backlog" "$load_backlog" "$lag_backlog" "$rows"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$side" "$n" "$load_live" "$live" "$lag_live" \
+        "$load_backlog" "$backlog" "$lag_backlog" "$pub" "$cpu_live" "$cpu_live_db" "$cpu_backlog" \
+        "$cpu_backlog_db" >> "$results"
+    printf '  %-8s round %d: live %6s readings/s (publishers %s; load %s), billed %5s s after the last commit; backlog %6s readings/s (load %s), billed %5s s after; %s readings stored\n' \
+        "$side" "$n" "$live" "$pub" "$load_live" "$lag_live" "$backlog" "$load_backlog" "$lag_backlog" "$rows"
+    printf '           CPU ms per 1000 readings, server + database: live %s + %s, backlog %s + %s\n' \
+        "$cpu_live" "$cpu_live_db" "$cpu_backlog" "$cpu_backlog_db"
     [ "$side" = off ] || printf '           %s\n' "$check"
     dropdb "$db"
 }
@@ -289,23 +314,31 @@ python3 - "$results" "${sides[@]}" << 'PY'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 sides = sys.argv[2:]
+def med(rs, f):
+    return statistics.median(f(r) for r in rs)
 for kind in dict.fromkeys(r[0] for r in rows):
-    med = {}
+    m = {}
     print(f"{kind}: medians of {max(int(r[2]) for r in rows if r[0] == kind)} rounds")
-    print(f"  {'side':<9} {'live r/s':>9} {'backlog r/s':>12} {'billed after (live, backlog) s':>32}  load average (min-max)")
+    print(f"  {'side':<9} {'live r/s':>9} {'publishers':>11} {'backlog r/s':>12} {'billed after (live, backlog) s':>31}"
+          f" {'CPU ms/1000 (live, backlog)':>28}  load average")
     for s in sides:
         rs = [r for r in rows if r[0] == kind and r[1] == s]
         if not rs:
             continue
-        live = statistics.median(float(r[4]) for r in rs)
-        backlog = statistics.median(float(r[7]) for r in rs)
-        lags = [f"{statistics.median(float(r[i]) for r in rs):.2f}" if rs[0][i] != "-" else "-" for i in (5, 8)]
+        live, backlog, pub = (med(rs, lambda r, i=i: float(r[i])) for i in (4, 7, 9))
+        lags = ", ".join(f"{med(rs, lambda r, i=i: float(r[i])):.2f}" if rs[0][i] != "-" else "-" for i in (5, 8))
+        # meter-server and the database together (SQLite: the server alone)
+        cpu = [med(rs, lambda r, i=i: float(r[i]) + float(r[i + 1])) for i in (10, 12)]
         loads = [float(r[3]) for r in rs] + [float(r[6]) for r in rs]
-        med[s] = (live, backlog)
-        print(f"  {s:<9} {live:>9.0f} {backlog:>12.0f} {', '.join(lags):>32}  {min(loads):.2f}-{max(loads):.2f}")
+        m[s] = (live, backlog, cpu[0], cpu[1])
+        print(f"  {s:<9} {live:>9.0f} {pub:>11.0f} {backlog:>12.0f} {lags:>31} {cpu[0]:>13.1f}, {cpu[1]:>12.1f}"
+              f"  {min(loads):.2f}-{max(loads):.2f}")
     for a, b in (("tariff", "off"), ("notariff", "off"), ("tariff", "notariff")):
-        if a in med and b in med:
-            print(f"  ratio {a} / {b}: live {med[a][0] / med[b][0]:.3f}, backlog {med[a][1] / med[b][1]:.3f}"
-                  + (" (aim >= 0.90)" if b == "off" else ""))
+        if a in m and b in m:
+            aim = b == "off"
+            print(f"  {a} / {b}: rate live {m[a][0] / m[b][0]:.3f}, backlog {m[a][1] / m[b][1]:.3f}"
+                  + (" (aim >= 0.90)" if aim else "")
+                  + f"; CPU per reading live {m[a][2] / m[b][2]:.3f}, backlog {m[a][3] / m[b][3]:.3f}"
+                  + (" (aim <= 1.10)" if aim else ""))
 PY
 [ "$failed" = 0 ] || { echo "billing: a check failed (above)" >&2; exit 1; }
