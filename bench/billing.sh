@@ -171,7 +171,7 @@ prepay() {
 billed() {
     local db=$1 want=$2 n _
     for _ in $(seq 1 3000); do
-        n=$(dbq "$db" "SELECT COUNT(*) FROM billing_state WHERE started = 1 AND seq = $want")
+        n=$(dbq "$db" "SELECT COUNT(*) FROM billing_state WHERE started = 1 AND seq = $want") || n=-
         [ "$n" = "$devices" ] && break
         sleep 0.1
     done
