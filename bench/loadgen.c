@@ -49,7 +49,8 @@ struct config {
     const char *prefix;
     int64_t first_device, devices, readings, batch, connections, window;
     int64_t seq_start, ts_end_ms, step_ms;
-    bool export_wh; /* send "energy_export_wh":0 as meterd does (else leave it out) */
+    int64_t power_w; /* 0: the energy of 1 W counted from each run's first reading */
+    bool export_wh;  /* send "energy_export_wh":0 as meterd does (else leave it out) */
 };
 
 /* One connection: its devices are first_device + k * connections + index. */
@@ -183,8 +184,12 @@ static void make_reading(struct reading *r, const struct config *cfg, int64_t d,
     reading_set_real(r, RR_POWER_W, (double)voltage_dv * (double)current_da / 100.0 * 0.98);
     reading_set_real(r, RR_PF, 0.98);
     reading_set_real(r, RR_FREQ_HZ, 50.01);
-    /* Energy in mWh: the device's offset plus what an average 1 kW draws each step. */
-    reading_set_counter(r, RC_ENERGY_IMPORT, d * 1000 + (j + 1) * cfg->step_ms / 3600);
+    /* Energy in mWh: the device's offset plus what 1 W draws each step (the default), or
+     * with --power-w what W watts drew up to this seq, so that runs with consecutive seqs
+     * continue one counter. */
+    int64_t mwh = cfg->power_w ? (int64_t)r->seq * cfg->step_ms * cfg->power_w / 3600
+                               : (j + 1) * cfg->step_ms / 3600;
+    reading_set_counter(r, RC_ENERGY_IMPORT, d * 1000 + mwh);
     if (cfg->export_wh)
         reading_set_counter(r, RC_ENERGY_EXPORT, 0);
     reading_set_counter(r, RC_BOOT, 1);
@@ -306,6 +311,8 @@ static void usage(FILE *f)
         "  --seq-start S       seq of each device's first reading (default 1)\n"
         "  --ts-end-ms T       ts of each device's last reading (default: now)\n"
         "  --step-ms D         ts step between readings (default 1000)\n"
+        "  --power-w W         energy_wh grows by what W watts draw per step, counted from seq 0\n"
+        "                      (default: 1 W, counted from each run's first reading)\n"
         "  --export            send energy_export_wh (0, as meterd does); default: leave it out\n",
         MAX_BATCH, MAX_CONNECTIONS);
 }
@@ -340,6 +347,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
         {"step-ms", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {"export", no_argument, NULL, 'x'},
+        {"power-w", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     *cfg = (struct config){.prefix = "bench-",
@@ -396,6 +404,9 @@ static int parse_args(int argc, char **argv, struct config *cfg)
         case 'x':
             cfg->export_wh = true;
             break;
+        case 'P':
+            r = parse_int("--power-w", optarg, 1, 10000000, &cfg->power_w);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -410,6 +421,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
     }
     if (!r && cfg->connections > cfg->devices)
         cfg->connections = cfg->devices;
+    if (!r && cfg->power_w &&
+        cfg->seq_start + cfg->readings > INT64_MAX / cfg->step_ms / cfg->power_w) {
+        fprintf(stderr, "loadgen: --power-w too large for these seqs and --step-ms\n");
+        r = -1;
+    }
     if (!r && cfg->ts_end_ms - (cfg->readings - 1) * cfg->step_ms < INT64_C(946684800000)) {
         fprintf(stderr, "loadgen: the first reading would be before 2000-01-01\n");
         r = -1;

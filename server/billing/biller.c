@@ -27,9 +27,15 @@
 /*
  * A device noted is billed this long after the first note, so the writer's
  * batches of a busy stream (one every few ms) are billed together: one billing
- * transaction per device for many batches, not one per batch.
+ * transaction per device for many batches, not one per batch. Each billing
+ * transaction locks the device row, which the writer's next batch for that
+ * device then waits for (and, on SQLite, the database): with 250 ms a backlog
+ * of 100 devices took one transaction per 60 readings and 26 % more CPU per
+ * reading than without billing on MariaDB; with 2 s, one per 330 readings and
+ * 10 % more (docs/performance.md). The balance follows the readings within
+ * about 2 s of their commit.
  */
-#define COALESCE_MS 250
+#define COALESCE_MS 2000
 
 struct waiting {
     int64_t device_pk;

@@ -8,7 +8,7 @@
  * stop left unbilled) and every sweep_ms after, as a safety net.
  *
  * How soon the balance follows consumption: a reading stored in order is
- * billed 250 ms after its batch commits (notes are gathered that long, so a
+ * billed 2 s after its batch commits (notes are gathered that long, so a
  * busy stream's batches are billed together); one after a gap
  * waits for the missing readings at most gap_wait_ms, then the gap is
  * bridged (charge.h). With the default 30 s the balance is never more than a
