@@ -79,11 +79,14 @@ chmod 600 "$demo/meter-05.secret"
 
 api_port=8080
 port_open "$api_port" && api_port=$(free_port)
+# The terminal gateway (docs/terminal-protocol.md): meter-05 reaches the server over it, as a
+# 4G terminal without a broker route would.
+term_port=$(free_port)
 # Days and months of energy start at local midnight in the site's zone (DEMO_TIMEZONE).
 # The server logs in as the plugin's admin and gives every device its broker account.
 DEMO_TZ_SHOWN="${DEMO_TIMEZONE:-Asia/Shanghai} time"
 "$server" --db "$db" --mqtt "tcp://127.0.0.1:$mqtt_port" --listen "127.0.0.1:$api_port" \
-    --timezone "${DEMO_TIMEZONE:-Asia/Shanghai}" \
+    --timezone "${DEMO_TIMEZONE:-Asia/Shanghai}" --terminal-listen "127.0.0.1:$term_port" \
     --mqtt-username meter-server --mqtt-password-file "$demo/mqtt-server.password" \
     --jwt-secret-file "$demo/jwt.secret" 2>"$demo/meter-server.log" &
 pids+=($!)
@@ -125,8 +128,9 @@ for k in 0 1 2 3; do
     pids+=($!)
 done
 
-# The swelling meter-05: over-voltage (and swell) alarms after a minute.
-"$meterd" --device-id meter-05 --mqtt "tcp://127.0.0.1:$mqtt_port" --adc "sim:v=250,i=8" \
+# The swelling meter-05, over the TCP terminal link instead of MQTT: over-voltage (and swell)
+# alarms after a minute.
+"$meterd" --device-id meter-05 --link "tcp://127.0.0.1:$term_port" --adc "sim:v=250,i=8" \
     --secret-file "$demo/meter-05.secret" --interval 1 --state-dir "$demo" 2>"$demo/meter-05.log" &
 pids+=($!)
 
@@ -139,7 +143,8 @@ smartmeter demo is running (Ctrl-C stops it).
   dashboard:  $api/   (log in as admin or demo below)
   API:        $api/api/
   admin:      admin / $admin_pw
-  user:       demo / $user_pw   (owns meter-01 .. meter-05; meter-04 is three-phase, meter-05 swells)
+  user:       demo / $user_pw   (owns meter-01 .. meter-05; meter-04 is three-phase, meter-05 swells and
+              talks to the server over the TCP terminal link on port $term_port, not MQTT)
   broker:     tcp://127.0.0.1:$mqtt_port   (accounts only; to watch it as the server's account:
               mosquitto_sub -p $mqtt_port -u meter-server -P "\$(cat $demo/mqtt-server.password)" -t 'meters/#' -v)
   logs:       $demo/
