@@ -1,7 +1,8 @@
 """Fault run: nothing a meter measured is lost or stored twice, whatever fails.
 
-Real binaries on loopback: meterd (sim ADC, one state dir each), a private
-mosquitto with persistence, a private MariaDB and meter-server. Each part is
+Real binaries on loopback: meterd (sim ADC, one state dir each; some over MQTT,
+some over the TCP terminal link, meterd --link), a private mosquitto with
+persistence, a private MariaDB and meter-server (with its terminal gateway). Each part is
 killed in turn (kill -9) and restarted while the meters keep measuring, and
 the broker is frozen (SIGSTOP) for 10 s. Then the meters stop cleanly and,
 once the server has stored everything, the database must hold for every
@@ -22,9 +23,10 @@ import zlib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
 from harness import (OPERATOR, Broker, IntegrationTest, Meter, PrivateMariaDB,  # noqa: E402
-                     api_get, main, wait_until, wait_until_none_left)
+                     api_get, free_port, main, wait_until, wait_until_none_left)
 
 METERS = 20                # meters in the single-server run
+LINK_METERS = 4            # of them, over the TCP terminal link (meterd --link) instead of MQTT
 SHARED_METERS = 10         # meters in the shared-subscription run
 INTERVAL = "0.2"           # seconds per reading
 ACK_TIMEOUT = "2"          # seconds before a meter resends what was not acknowledged
@@ -74,14 +76,18 @@ def read_state_seq(path, device_id):
 class Fleet:
     """meterd processes, each with its own state dir, publishing every INTERVAL."""
 
-    def __init__(self, test, prefix, count, mqtt_url):
+    def __init__(self, test, prefix, count, mqtt_url, link_url=None, link_count=0):
+        """The last link_count meters reach the server over the terminal link at link_url."""
         self.meters = {}
         for i in range(count):
             device = f"{prefix}-{i:02d}"
             d = test.subdir(device)
             adc = f"sim:rate=2000,v=230,i={5 + i % 7},phase={(i * 37) % 360 - 180},seed={i + 1}"
-            self.meters[device] = test.track(Meter(d, device, mqtt_url, interval=INTERVAL,
-                                                   adc=adc, extra=["--ack-timeout", ACK_TIMEOUT]))
+            m = test.track(Meter(d, device, mqtt_url, interval=INTERVAL, adc=adc,
+                                 extra=["--ack-timeout", ACK_TIMEOUT]))
+            if i >= count - link_count:
+                m.args[m.args.index("--mqtt"):m.args.index("--mqtt") + 2] = ["--link", link_url]
+            self.meters[device] = m
 
     @property
     def devices(self):
@@ -242,11 +248,14 @@ class FaultRun(IntegrationTest):
 
     def test_1_each_part_killed_in_turn(self):
         dbname = "fault_single"
-        fleet = Fleet(self, "f", METERS, self.broker.url)
+        port = free_port()
+        fleet = Fleet(self, "f", METERS, self.broker.url, f"tcp://127.0.0.1:{port}", LINK_METERS)
         self.addCleanup(fleet.stop_quietly)
-        srv = self.fresh_server(dbname, fleet.devices)
+        srv = self.fresh_server(dbname, fleet.devices,
+                                extra=["--terminal-listen", f"127.0.0.1:{port}"])
         fleet.start()
-        self.log_step(f"{METERS} meters and one server running")
+        self.log_step(f"{METERS} meters ({LINK_METERS} over the TCP terminal link) and one server "
+                      "running")
         self.wait_past(dbname, {d: 3 for d in fleet.devices}, "first readings stored")
 
         self.log_step("kill -9 meter-server")
@@ -267,7 +276,7 @@ class FaultRun(IntegrationTest):
         self.db.start()
         self.wait_past(dbname, fleet.sampled(), "mariadbd restarted")
 
-        victims = fleet.devices[:3]
+        victims = fleet.devices[:2] + fleet.devices[-1:]  # one over the terminal link
         self.log_step(f"kill -9 meters {victims}")
         for d in victims:
             fleet.kill(d)
