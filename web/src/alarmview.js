@@ -24,10 +24,14 @@ export function severityBadge(s) {
   return h('span', { class: `badge sev-${SEVERITIES.includes(s) ? s : 'minor'}`, dataset: { key: 'severity' } }, severityText(s));
 }
 
+// Decimals a quantity shows with: volts and percents one, minutes none, the rest (A, Hz, a
+// power factor) two.
+export const digitsFor = (unit) => (unit === 'V' || unit === '%' ? 1 : unit === 'min' ? 0 : 2);
+
 // "250.4 V > 235.4 V" for a measured kind; the server's message for a condition.
 export function valueText(a) {
   if (typeof a.value !== 'number' || typeof a.limit !== 'number') return a.message || '—';
-  const digits = a.unit === 'Hz' ? 2 : 1;
+  const digits = digitsFor(a.unit);
   const unit = a.unit ? ` ${a.unit}` : '';
   return `${num(a.value, digits)}${unit} / ${t('alarm.limit')} ${num(a.limit, digits)}${unit}`;
 }

@@ -7,7 +7,7 @@ import { Api } from '../api.js';
 import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
 import { num } from '../format.js';
-import { kindText, severityBadge } from '../alarmview.js';
+import { digitsFor, kindText, severityBadge } from '../alarmview.js';
 import { formOf, rulesBody } from '../alarmrules.js';
 
 const FIELDS = ['limit', 'min_duration_s', 'hysteresis'];
@@ -20,7 +20,7 @@ export function alarmRulesSection(el, { id, staff }) {
 
   function row(r) {
     const f = formOf(r);
-    const limitText = r.limit === null || r.limit === undefined ? '—' : `${num(r.limit, r.unit === 'Hz' ? 2 : 1)} ${r.unit || ''}`;
+    const limitText = r.limit === null || r.limit === undefined ? '—' : `${num(r.limit, digitsFor(r.unit))} ${r.unit || ''}`;
     const inForce = h('td', { dataset: { key: 'in_force' } },
       h('span', { class: `badge ${r.enabled ? 'good' : ''}`, dataset: { key: 'enabled' } }, t(r.enabled ? 'rules.on' : 'rules.off')),
       ' ', h('span', { dataset: { key: 'limit' } }, `${t(`rules.dir.${r.direction}`)} ${limitText}`),
