@@ -2,11 +2,13 @@
 // EventSource cannot send the Authorization header, so the stream is read with fetch() and a
 // streamed body. When it drops (server restart, network) it is opened again after a backoff
 // (1 s doubling to 30 s, or the server's retry: when longer), and onReconnect is told so the
-// caller reads GET /api/alarms for what it missed. Returns stop().
+// caller reads GET /api/alarms for what it missed. A 401 stops it (onUnauthorized). Returns
+// stop(). url and backoff ({base, max}) are for tests.
 import { session } from './session.js';
 import { backoffMs, sseParser } from './sse.js';
 
-export function openAlarmStream({ onAlarm, onState = () => {}, onReconnect = () => {}, onUnauthorized = () => {} }) {
+export function openAlarmStream({ onAlarm, onState = () => {}, onReconnect = () => {}, onUnauthorized = () => {},
+  url = '/api/alarms/stream', backoff = {} }) {
   let stopped = false;
   let controller = null;
   let timer = null;
@@ -19,7 +21,7 @@ export function openAlarmStream({ onAlarm, onState = () => {}, onReconnect = () 
     controller = new AbortController();
     onState('connecting');
     try {
-      const res = await fetch('/api/alarms/stream', {
+      const res = await fetch(url, {
         headers: { Accept: 'text/event-stream', Authorization: `Bearer ${session.token()}` },
         signal: controller.signal,
         cache: 'no-store',
@@ -55,7 +57,7 @@ export function openAlarmStream({ onAlarm, onState = () => {}, onReconnect = () 
     }
     if (stopped) return;
     onState('reconnecting');
-    const wait = Math.max(backoffMs(attempt++), Math.min(retryMs, 30000));
+    const wait = Math.max(backoffMs(attempt++, backoff), Math.min(retryMs, 30000));
     timer = setTimeout(connect, wait);
   }
 
