@@ -607,9 +607,16 @@ async function alarms(browser) {
   const list = await context.newPage();
   watch(list, 'alarms');
   await login(list, 'op');
+  // The first stream the page opens is cut: it says so and opens another.
+  let streams = 0;
+  list.on('request', (r) => { if (r.url().endsWith('/api/alarms/stream')) streams++; });
+  await list.route('**/api/alarms/stream', (route) => route.abort('connectionreset'), { times: 1 });
   await list.click('#nav-alarms');
   await list.waitForURL(/\/alarms$/, { timeout: WAIT_MS });
+  await list.waitForSelector('#alarms-live[data-state="reconnecting"]', { timeout: WAIT_MS });
+  assert.equal(await list.textContent('#alarms-live'), '推送已断开，正在重连…');
   await list.waitForSelector('#alarms-live[data-state="live"]', { timeout: WAIT_MS });
+  assert.equal(streams, 2);
   assert.equal(await list.inputValue('#alarms-state'), 'open');
   await list.waitForSelector('#alarms table, #alarms-empty', { timeout: WAIT_MS });
   assert.equal(await list.locator('#alarms tr[data-device="meter-b"]').count(), 0, 'meter-b has an alarm before its limit was lowered');
