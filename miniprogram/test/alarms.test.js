@@ -45,7 +45,7 @@ test('open alarms first, most severe first, then the recent ones; paging; no dev
   expect(cards[1]).toContain('已确认')
   expect(cards[1]).toContain('测量值 250.4 V，限值 235.4 V')
   expect(cards[2]).toContain('功率因数低')
-  expect(cards[2]).toContain('测量值 0.82，限值 0.90')
+  expect(cards[2]).toContain('测量值 0.820，限值 0.900')
   expect(cards[3]).toContain('余额不足')
   expect(cards[3]).toContain('balance 3.20 below 10.00') // a condition: the server's message
   expect(cards[4]).toContain('欠电压')

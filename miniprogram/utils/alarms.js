@@ -24,10 +24,12 @@ function word(key, fallback) {
   return s === key ? fallback : s
 }
 
-// Volts and percents with one decimal, minutes with none, the rest (A, Hz, power factor) two.
+// Volts and percents with one decimal, minutes with none, a power factor (no unit) three,
+// the rest (A, Hz) two.
 function digitsFor(unit) {
   if (unit === 'V' || unit === '%') return 1
-  return unit === 'min' ? 0 : 2
+  if (unit === 'min') return 0
+  return unit ? 2 : 3
 }
 
 function isOpen(a) {

@@ -704,8 +704,11 @@ async function alarms(browser) {
   await context.close();
 
   // bob, meter-b's tenant, sees it, and no acknowledge button; alice does not see it.
+  // bob on a phone: the page is no wider than the screen.
   for (const [user, sees] of [['bob', true], ['alice', false]]) {
-    const c = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+    const c = await browser.newContext(user === 'bob'
+      ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' }
+      : { viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
     const p = await c.newPage();
     watch(p, `alarms as ${user}`);
     await login(p, user);
@@ -714,11 +717,14 @@ async function alarms(browser) {
     assert.equal(await p.locator(row).count(), sees ? 1 : 0, `${user} and meter-b's alarm`);
     assert.equal(await p.locator('.ack-submit, .ack-cell').count(), 0, `${user} is offered to acknowledge`);
     if (sees) {
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the alarms page is ${overflow}px wider than the phone`);
+      await shot(p, 'phone-5-alarms');
       await p.goto(`${BASE}/devices/meter-b`);
       await p.waitForSelector('#device-alarms tr[data-kind="voltage.over"]', { timeout: WAIT_MS });
       await p.waitForSelector('#alarm-rules table.rules', { timeout: WAIT_MS });
       assert.equal(await p.locator('#alarm-rules-form').count(), 0, 'a user is offered the rules editor');
-      await shot(p, 'desktop-15-alarms-tenant');
+      await shot(p, 'phone-6-device-alarms');
     }
     await c.close();
   }

@@ -24,9 +24,13 @@ export function severityBadge(s) {
   return h('span', { class: `badge sev-${SEVERITIES.includes(s) ? s : 'minor'}`, dataset: { key: 'severity' } }, severityText(s));
 }
 
-// Decimals a quantity shows with: volts and percents one, minutes none, the rest (A, Hz, a
-// power factor) two.
-export const digitsFor = (unit) => (unit === 'V' || unit === '%' ? 1 : unit === 'min' ? 0 : 2);
+// Decimals a quantity shows with: volts and percents one, minutes none, a power factor (no
+// unit) three, the rest (A, Hz) two.
+export function digitsFor(unit) {
+  if (unit === 'V' || unit === '%') return 1;
+  if (unit === 'min') return 0;
+  return unit ? 2 : 3;
+}
 
 // "250.4 V > 235.4 V" for a measured kind; the server's message for a condition.
 export function valueText(a) {
