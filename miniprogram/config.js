@@ -12,10 +12,8 @@ module.exports = {
   requestTimeoutMs: 10000,
   // 设备详情页实时数据刷新间隔（秒）/ refresh period of the live values on the device page
   refreshSeconds: 5,
-  // 余额低于此值（元）时告警 / balance (yuan) below which the alarms page warns
+  // 余额低于此值（元）时标红 / balance (yuan) below which the device pages show it in red
   lowBalanceYuan: 50,
-  // 最新数据早于此分钟数时视为数据停滞 / minutes after which the latest reading is stale
-  staleMinutes: 15,
   // 是否显示「微信登录」与「绑定微信」/ show the WeChat login and binding buttons
   wechatLogin: true
 }

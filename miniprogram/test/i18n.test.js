@@ -118,7 +118,7 @@ describe('t and section', () => {
     expect(i18n.t('device')).toBe('device')
     installWx({ language: 'zh_CN' })
     expect(i18n.t('recharge.payConfirm', { id: 'm-1', amount: '5.00' })).toBe('微信支付为电表 m-1 充值 ¥5.00？')
-    expect(i18n.t('alarms.allClear', { count: 0 })).toBe('全部 0 台设备运行正常')
+    expect(i18n.t('alarm.ackedBy', { who: 'op', time: '08:00' })).toBe('op 于 08:00 确认')
   })
 
   test('a section is the page\'s texts in the current language', () => {

@@ -7,6 +7,7 @@ const { render, text, pageText, type, tap } = require('./helpers/page.js')
 const { createCanvas } = require('./helpers/canvas.js')
 const chart = require('../utils/chart.js')
 const { CUT_DEVICE, CHARGED_DEVICE, DAY_ENERGY, MONTH_ENERGY, LEDGER } = require('./fixtures/prepaid.js')
+const { OPEN } = require('./fixtures/alarms.js')
 
 const CJK = /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]/
 
@@ -194,13 +195,14 @@ const CASES = [
     name: 'alarms',
     run: async env => {
       loginAs(env, 'alice', 'user')
-      env.routes['GET /api/devices'] = ok(DEVICES)
+      env.routes['GET /api/alarms'] = req => ok({ status: 'success', alarms: req.query.state === 'open' ? OPEN : [], next_before: null })
       const page = render('alarms')
       await page.instance.onShow()
+      await tap(page, '#alarm-29 .head')
       return page
     },
-    'zh-CN': { title: '告警', tabs: ['设备', '告警', '我的'], shows: ['离线', '余额不足', '数据异常', '设备离线', '余额 ¥0.10，低于 ¥50.00', '尚未收到任何读数', '分钟无新数据时告警'] },
-    en: { title: 'Alarms', tabs: ['Meters', 'Alarms', 'Me'], shows: ['Offline', 'Low balance', 'Meter offline', 'Balance ¥0.10, below ¥50.00', 'No reading received yet', 'no data came for 15 minutes'] }
+    'zh-CN': { title: '告警', tabs: ['设备', '告警', '我的'], shows: ['未确认', '未恢复', '设备离线', '严重', '过电压', '已确认', '测量值 250.4 V，限值 235.4 V', '备注：crew on the way', '查看设备', '未恢复的排在前面'] },
+    en: { title: 'Alarms', tabs: ['Meters', 'Alarms', 'Me'], shows: ['Unacknowledged', 'Open', 'Meter offline', 'Critical', 'Over-voltage', 'Acknowledged', 'Measured 250.4 V, limit 235.4 V', 'Note: crew on the way', 'Open the meter', 'open ones come first'] }
   },
   {
     name: 'me',

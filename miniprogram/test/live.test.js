@@ -1,13 +1,14 @@
 // The pages' own code against a real meter-server: login, device list, device detail with
-// its history chart (and a three-phase meter's per-phase values), alarms, and recharges
+// its history chart (and a three-phase meter's per-phase values), the server's alarms (a real
+// over-voltage, acknowledged by an operator), and recharges
 // (a user's online payment where the server has none configured, an operator's counter
 // recharge retried after a lost answer without crediting twice). wx.request is carried over node's http.
 //
 // METER_SERVER names the meter-server binary (ctest sets it). Without it this file is
 // skipped, and says so.
 
-const { installWx } = require('./helpers/wx-mock.js')
-const { render, text, texts, type } = require('./helpers/page.js')
+const { installWx, waitFor } = require('./helpers/wx-mock.js')
+const { render, text, texts, type, tap } = require('./helpers/page.js')
 const { createCanvas } = require('./helpers/canvas.js')
 const { createRequest } = require('./helpers/node-request.js')
 const { startMeterServer } = require('./helpers/meter-server.js')
@@ -104,7 +105,7 @@ describeLive('pages against a running meter-server', () => {
     expect(env.navigations).toEqual([{ kind: 'switchTab', url: '/pages/devices/index' }])
   })
 
-  test('device list, device detail with history chart, alarms and a refused recharge, as the user', async () => {
+  test('device list, device detail with history chart and a refused recharge, as the user', async () => {
     await login('alice', 'alice-password')
 
     const list = render('devices')
@@ -154,11 +155,6 @@ describeLive('pages against a running meter-server', () => {
       timers.mockRestore()
     }
 
-    const alarms = render('alarms')
-    await alarms.instance.onShow()
-    const kinds = alarms.data.alarms.map(a => a.deviceId + ' ' + a.kind)
-    expect(kinds).toEqual(['meter-01 arrears', 'meter-02 arrears', 'meter-02 no_data'])
-
     const recharge = render('recharge')
     await recharge.instance.onLoad({ id: 'meter-01' })
     await type(recharge, '#amount', '100')
@@ -197,10 +193,6 @@ describeLive('pages against a running meter-server', () => {
       timers.mockRestore()
     }
 
-    const alarms = render('alarms')
-    await alarms.instance.onShow()
-    expect(alarms.data.alarms.map(a => a.title)).toEqual(['In arrears', 'In arrears', 'No data'])
-
     const recharge = render('recharge')
     await recharge.instance.onLoad({ id: 'meter-01' })
     await type(recharge, '#amount', '100')
@@ -229,6 +221,71 @@ describeLive('pages against a running meter-server', () => {
       spy.mockRestore()
     }
   })
+
+  // One call with the stored token, as the pages' wx.request makes it.
+  function call(method, path, data) {
+    return new Promise((resolve, reject) => {
+      request({
+        url: server.base + path, method, data,
+        header: { Authorization: 'Bearer ' + env.storage.get('smartmeter.token'), 'Content-Type': 'application/json' },
+        success: res => resolve(res), fail: reject
+      })
+    })
+  }
+
+  test('a real alarm: raised by the server, listed for the tenant, acknowledged with a note by an operator', async () => {
+    // The operator lowers meter-01's over-voltage limit below what it measures, at once.
+    await login('counter', 'counter-password')
+    const put = await call('PUT', '/api/devices/meter-01/alarm-rules', { rules: { 'voltage.over': { limit: 225, min_duration_s: 0 } } })
+    expect(put.statusCode).toBe(200)
+    // The meter's next reading (232.5 V) crosses it.
+    const next = Object.assign({}, readings[3], { seq: 10, ts: new Date().toISOString(), voltage: 232.5 })
+    const up = await server.post('/api/device/data', next, { Authorization: 'Bearer ' + server.secrets['meter-01'] })
+    expect(up.statusCode).toBe(200)
+    let raised = null
+    const end = Date.now() + 15000
+    while (!raised && Date.now() < end) {
+      const res = await call('GET', '/api/alarms?device=meter-01&state=open')
+      raised = (res.data.alarms || []).find(a => a.kind === 'voltage.over') || null
+      if (!raised) await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    expect(raised).toMatchObject({ device_id: 'meter-01', state: 'raised', severity: 'major', value: 232.5, limit: 225, unit: 'V' })
+
+    // alice, the tenant, sees it on the alarm tab, with no acknowledge button.
+    await login('alice', 'alice-password')
+    const mine = render('alarms')
+    await mine.instance.onShow()
+    const card = '#alarm-' + raised.id
+    expect(text(mine, card)).toContain('过电压')
+    expect(text(mine, card)).toContain('测量值 232.5 V，限值 225.0 V')
+    expect(text(mine, card)).toContain('未确认')
+    expect(mine.data.alarms[0].id).toBe(raised.id) // the open ones first
+    await tap(mine, card + ' .head')
+    expect(mine.querySelector('#ack')).toBeUndefined()
+
+    // The operator acknowledges it with a note, in English.
+    env = installWx({ language: 'en' })
+    env.wx.request = request
+    await login('counter', 'counter-password')
+    const page = render('alarms')
+    await page.instance.onShow()
+    expect(text(page, card)).toContain('Over-voltage')
+    expect(text(page, card)).toContain('Raised')
+    await tap(page, card + ' .head')
+    await type(page, '#ack-note', 'crew on the way')
+    await tap(page, '#ack')
+    await waitFor(() => !page.data.acking)
+    expect(page.data.ackError).toBe('')
+    expect(text(page, card)).toContain('Acknowledged')
+    expect(text(page, '#details')).toContain('Acknowledged by counter at')
+    expect(text(page, '#details')).toContain('Note: crew on the way')
+
+    // The server keeps it: acknowledged, by whom, with the note; a second try is refused.
+    const stored = await call('GET', '/api/alarms/' + raised.id)
+    expect(stored.data.alarm).toMatchObject({ state: 'acknowledged', acknowledged_by: 'counter', note: 'crew on the way' })
+    const again = await call('POST', '/api/alarms/' + raised.id + '/ack', {})
+    expect(again.statusCode).toBe(409)
+  }, 30000)
 
   test('an operator recharges; a retry after a lost answer credits once', async () => {
     await login('counter', 'counter-password')

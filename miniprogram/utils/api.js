@@ -254,6 +254,24 @@ function getPayment(deviceId, outTradeNo) {
   return request({ path: '/api/devices/' + enc(deviceId) + '/payments/' + enc(outTradeNo) })
 }
 
+// GET /api/alarms — params {state, severity, device, site, since, until, limit, before};
+// resolves {alarms: [...] newest first, next_before}.
+function listAlarms(params) {
+  return request({ path: '/api/alarms' + query(params || {}) })
+    .then(body => ({ alarms: (body && body.alarms) || [], nextBefore: body ? body.next_before : null }))
+}
+
+// GET /api/alarms/:id → the alarm.
+function getAlarm(id) {
+  return request({ path: '/api/alarms/' + enc(String(id)) }).then(body => body.alarm)
+}
+
+// POST /api/alarms/:id/ack with an optional note (operators and admins) → the alarm.
+function ackAlarm(id, note) {
+  return request({ method: 'POST', path: '/api/alarms/' + enc(String(id)) + '/ack', data: note ? { note } : {} })
+    .then(body => body.alarm)
+}
+
 // wx.requestPayment as a promise; rejects with {cancelled, errMsg}.
 function requestPayment(params) {
   return new Promise((resolve, reject) => {
@@ -303,6 +321,9 @@ module.exports = {
   createPayment,
   getPayment,
   requestPayment,
+  listAlarms,
+  getAlarm,
+  ackAlarm,
   newIdempotencyKey,
   LOGIN_PAGE
 }

@@ -491,9 +491,9 @@ async function threePhase(browser) {
   await page.waitForSelector('#phase-table', { timeout: WAIT_MS });
   assert.equal(await page.textContent('#device-wiring'), '三相四线');
   assert.equal(await page.textContent('.device-head .metric:nth-child(2) .label'), '电压（三相平均）');
-  // The section comes right after the head, before the live chart.
-  assert.deepEqual(await page.$$eval('main > section', (els) => els.slice(0, 3).map((e) => e.id || e.className)),
-    ['card device-head', 'section-phases', 'section-live']);
+  // The section comes right after the head, before the open alarms and the live chart.
+  assert.deepEqual(await page.$$eval('main > section', (els) => els.slice(0, 4).map((e) => e.id || e.className)),
+    ['card device-head', 'section-phases', 'section-alarms', 'section-live']);
 
   // The table: what the meter sent, per phase and in total.
   const rows = await page.$$eval('#phase-table tbody tr', (els) => els.map((e) => e.dataset.phase));
@@ -593,6 +593,141 @@ async function threePhase(browser) {
   await phonePage.waitForTimeout(300);
   await shot(phonePage, 'phone-4-three-phase');
   await phoneContext.close();
+}
+
+// Alarms, for real: the operator has the alarms page open in one tab and, in another, sets
+// meter-b's over-voltage limit below what it measures (230 V) through the device's
+// alarm-rules editor (a bad limit is refused first, nothing sent). The state analysis raises
+// the alarm from the meter's next readings and it appears on the alarms page through the
+// live stream, without a reload and without the list being read again; the operator
+// acknowledges it with a note; the device page shows it among its open alarms. bob (meter-b's
+// tenant) sees it without an acknowledge button; alice does not see it. English too.
+async function alarms(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+  const list = await context.newPage();
+  watch(list, 'alarms');
+  await login(list, 'op');
+  // The first stream the page opens is cut: it says so and opens another.
+  let streams = 0;
+  list.on('request', (r) => { if (r.url().endsWith('/api/alarms/stream')) streams++; });
+  await list.route('**/api/alarms/stream', (route) => route.abort('connectionreset'), { times: 1 });
+  await list.click('#nav-alarms');
+  await list.waitForURL(/\/alarms$/, { timeout: WAIT_MS });
+  await list.waitForSelector('#alarms-live[data-state="reconnecting"]', { timeout: WAIT_MS });
+  assert.equal(await list.textContent('#alarms-live'), '推送已断开，正在重连…');
+  await list.waitForSelector('#alarms-live[data-state="live"]', { timeout: WAIT_MS });
+  assert.equal(streams, 2);
+  assert.equal(await list.inputValue('#alarms-state'), 'open');
+  await list.waitForSelector('#alarms table, #alarms-empty', { timeout: WAIT_MS });
+  assert.equal(await list.locator('#alarms tr[data-device="meter-b"]').count(), 0, 'meter-b has an alarm before its limit was lowered');
+  let listReads = 0;
+  list.on('request', (r) => { if (new URL(r.url()).pathname === '/api/alarms') listReads++; });
+
+  const dev = await context.newPage();
+  watch(dev, 'alarm rules');
+  await login(dev, 'op'); // the session is the tab's own (sessionStorage)
+  await dev.goto(`${BASE}/devices/meter-b`);
+  const rule = '#alarm-rules-form tr[data-kind="voltage.over"]';
+  await dev.waitForSelector(rule, { timeout: WAIT_MS });
+  assert.match(await dev.textContent(`${rule} [data-key="limit"]`), /高于 235\.4 V/);
+  await dev.waitForSelector('#device-alarms-empty', { timeout: WAIT_MS });
+  let puts = 0;
+  dev.on('request', (r) => { if (r.method() === 'PUT' && r.url().endsWith('/api/devices/meter-b/alarm-rules')) puts++; });
+  await dev.fill(`${rule} [name="limit"]`, '22o');
+  await dev.fill(`${rule} [name="min_duration_s"]`, '-1');
+  await dev.click('#alarm-rules-submit');
+  await dev.waitForSelector('#alarm-rules-result .error', { timeout: WAIT_MS });
+  assert.equal(await dev.textContent(`${rule} [data-error="limit"]`), '不是数字：22o');
+  assert.match(await dev.textContent(`${rule} [data-error="min_duration_s"]`), /0 到 604800/);
+  assert.equal(puts, 0, 'bad alarm rules were sent');
+  await dev.locator('#section-alarm-rules').screenshot({ path: path.join(SHOTS, 'desktop-11-alarm-rules-refused.png') });
+  shots.push(path.join(SHOTS, 'desktop-11-alarm-rules-refused.png'));
+  const putSent = dev.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/api/devices/meter-b/alarm-rules'), { timeout: WAIT_MS });
+  await dev.fill(`${rule} [name="limit"]`, '225');
+  await dev.fill(`${rule} [name="min_duration_s"]`, '0');
+  await dev.click('#alarm-rules-submit');
+  assert.deepEqual(JSON.parse((await putSent).postData()), { rules: { 'voltage.over': { limit: 225, min_duration_s: 0 } } });
+  await dev.waitForSelector('#alarm-rules-result .ok', { timeout: WAIT_MS });
+  assert.match(await dev.textContent(`${rule} [data-key="limit"]`), /高于 225\.0 V/);
+
+  // The alarms page: the new alarm arrives on the stream.
+  const row = '#alarms tr[data-device="meter-b"][data-kind="voltage.over"]';
+  await list.waitForSelector(row, { timeout: WAIT_MS });
+  assert.equal(listReads, 0, 'the alarms page read the list again instead of following the stream');
+  assert.equal(await list.getAttribute(row, 'data-state'), 'raised');
+  assert.equal(await list.textContent(`${row} [data-key="kind"]`), '过电压');
+  assert.equal(await list.textContent(`${row} [data-key="severity"]`), '重要');
+  assert.match(await list.getAttribute(`${row} .badge.sev-major`, 'class'), /sev-major/);
+  const value = await list.textContent(`${row} [data-key="value"]`);
+  assert.match(value, /^2[23]\d\.\d V \/ 限值 225\.0 V$/, value);
+  await shot(list, 'desktop-12-alarm-live');
+
+  // The device page shows it among its open alarms, live too.
+  await dev.waitForSelector('#device-alarms tr[data-kind="voltage.over"][data-state="raised"]', { timeout: WAIT_MS });
+
+  // Acknowledged with a note: the row says who and the note, on both pages.
+  await list.fill(`${row} .ack-note`, '巡检人员已出发');
+  const ack = list.waitForResponse((r) => /\/api\/alarms\/\d+\/ack$/.test(r.url()), { timeout: WAIT_MS });
+  await list.click(`${row} .ack-submit`);
+  const ackRes = await ack;
+  assert.equal(ackRes.status(), 200);
+  assert.deepEqual(JSON.parse(ackRes.request().postData()), { note: '巡检人员已出发' });
+  await list.waitForSelector(`${row}[data-state="acknowledged"]`, { timeout: WAIT_MS });
+  assert.equal(await list.textContent(`${row} [data-key="note"]`), '巡检人员已出发');
+  assert.match(await list.textContent(`${row} [data-key="ack"]`), /^op 于 .* 确认$/);
+  assert.equal(await list.locator(`${row} .ack-submit`).count(), 0);
+  await dev.waitForSelector('#device-alarms tr[data-kind="voltage.over"][data-state="acknowledged"]', { timeout: WAIT_MS });
+  assert.equal(await dev.textContent('#device-alarms [data-key="note"]'), '巡检人员已出发');
+  await shot(dev, 'desktop-13-device-open-alarms');
+
+  // Filters: critical only hides it; acknowledged for meter-b shows it.
+  await list.selectOption('#alarms-severity', 'critical');
+  await list.click('#alarms-apply');
+  await list.waitForFunction(() => !document.querySelector('#alarms tr[data-device="meter-b"]'), null, { timeout: WAIT_MS });
+  await list.selectOption('#alarms-severity', '');
+  await list.selectOption('#alarms-state', 'acknowledged');
+  await list.selectOption('#alarms-device', 'meter-b');
+  await list.click('#alarms-apply');
+  await list.waitForSelector(`${row}[data-state="acknowledged"]`, { timeout: WAIT_MS });
+  assert.ok((await list.$$eval('#alarms tbody tr', (els) => els.map((e) => e.dataset.device + e.dataset.state)))
+    .every((x) => x === 'meter-backnowledged'));
+
+  // English.
+  await list.click('#lang-switch');
+  await list.waitForSelector('h1:text("Alarms")', { timeout: WAIT_MS });
+  await list.waitForSelector(`${row}[data-state="acknowledged"]`, { timeout: WAIT_MS });
+  assert.equal(await list.textContent(`${row} [data-key="kind"]`), 'Over-voltage');
+  assert.equal(await list.textContent(`${row} [data-key="severity"]`), 'major');
+  assert.match(await list.textContent(`${row} [data-key="ack"]`), /^Acknowledged by op at /);
+  await list.waitForSelector('#alarms-live[data-state="live"]:text("Live")', { timeout: WAIT_MS });
+  await shot(list, 'desktop-14-alarms-english');
+  await context.close();
+
+  // bob, meter-b's tenant, sees it, and no acknowledge button; alice does not see it.
+  // bob on a phone: the page is no wider than the screen.
+  for (const [user, sees] of [['bob', true], ['alice', false]]) {
+    const c = await browser.newContext(user === 'bob'
+      ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' }
+      : { viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+    const p = await c.newPage();
+    watch(p, `alarms as ${user}`);
+    await login(p, user);
+    await p.goto(`${BASE}/alarms`);
+    await p.waitForSelector('#alarms table, #alarms-empty', { timeout: WAIT_MS });
+    assert.equal(await p.locator(row).count(), sees ? 1 : 0, `${user} and meter-b's alarm`);
+    assert.equal(await p.locator('.ack-submit, .ack-cell').count(), 0, `${user} is offered to acknowledge`);
+    if (sees) {
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the alarms page is ${overflow}px wider than the phone`);
+      await shot(p, 'phone-5-alarms');
+      await p.goto(`${BASE}/devices/meter-b`);
+      await p.waitForSelector('#device-alarms tr[data-kind="voltage.over"]', { timeout: WAIT_MS });
+      await p.waitForSelector('#alarm-rules table.rules', { timeout: WAIT_MS });
+      assert.equal(await p.locator('#alarm-rules-form').count(), 0, 'a user is offered the rules editor');
+      await shot(p, 'phone-6-device-alarms');
+    }
+    await c.close();
+  }
 }
 
 // The simulated three-phase meter: its live readings in the section, then a capture with
@@ -781,6 +916,7 @@ try {
   await desktop(browser);
   await threePhase(browser);
   await threePhaseMeter(browser);
+  await alarms(browser);
   await phone(browser);
   await siteSettings(browser);
   assert.deepEqual(problems, [], 'page errors or policy violations');

@@ -121,6 +121,10 @@ export const Api = {
   statement: (id, month) => download(`/api/devices/${enc(id)}/statement`, { month }),
   setMeta: (id, fields) => api('PATCH', `/api/devices/${enc(id)}`, { body: fields }),
   operation: (id, body) => api('POST', `/api/devices/${enc(id)}/operations`, { body }),
+  alarms: (query) => api('GET', '/api/alarms', { query }),
+  ackAlarm: (aid, note) => api('POST', `/api/alarms/${enc(aid)}/ack`, { body: note ? { note } : {} }),
+  alarmRules: (id) => api('GET', `/api/devices/${enc(id)}/alarm-rules`),
+  setAlarmRules: (id, rules) => api('PUT', `/api/devices/${enc(id)}/alarm-rules`, { body: { rules } }),
   calendar: () => api('GET', '/api/site/calendar'),
   setCalendar: (holidays, workdays) => api('PUT', '/api/site/calendar', { body: { holidays, workdays } }),
 };

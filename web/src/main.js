@@ -9,6 +9,7 @@ import { loginPage } from './pages/login.js';
 import { devicesPage } from './pages/devices.js';
 import { devicePage } from './pages/device.js';
 import { adminPage } from './pages/admin.js';
+import { alarmsPage } from './pages/alarms.js';
 
 const root = document.getElementById('app');
 let cleanup = null;
@@ -26,6 +27,7 @@ function route(path) {
   if (path === '/' || path === '/devices') return { page: devicesPage };
   const m = path.match(/^\/devices\/([^/]+)$/);
   if (m) return { page: devicePage, params: { id: decodeURIComponent(m[1]) } };
+  if (path === '/alarms') return { page: alarmsPage };
   if (path === '/admin' && session.isStaff()) return { page: adminPage };
   return { redirect: '/devices' };
 }
@@ -44,6 +46,7 @@ function header() {
     h('a', { href: '/devices', class: 'brand', 'data-link': true }, t('app.title')),
     h('nav', {},
       user && h('a', { href: '/devices', 'data-link': true }, t('nav.devices')),
+      user && h('a', { href: '/alarms', 'data-link': true, id: 'nav-alarms' }, t('nav.alarms')),
       user && session.isStaff() && h('a', { href: '/admin', 'data-link': true, id: 'nav-admin' }, t('nav.admin')),
       user && h('span', { class: 'who' }, `${user.username} · ${t(`role.${user.role}`)}`),
       h('button', { type: 'button', class: 'link', id: 'lang-switch', onclick: () => setLang(currentLang() === 'zh' ? 'en' : 'zh') }, t('nav.lang')),

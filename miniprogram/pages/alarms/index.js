@@ -1,12 +1,15 @@
-// 告警页：离线、余额不足 / 欠费、数据停滞或无数据。阈值见 config.js。
-// Alarms page: offline meters, low balance or arrears, stale or missing data.
+// 告警页：服务器判断出的告警（未恢复的在前，然后是最近的），下拉刷新，分页，点开看详情，运维人员可确认并备注。
+// Alarms page: the server's alarms (GET /api/alarms), the open ones first, then the recent
+// ones page by page; pull down to refresh; tap one for its details; operators and admins
+// acknowledge it with a note (POST /api/alarms/:id/ack). A WeChat subscribe message opens
+// this page with ?id=17: that alarm shows opened.
 const api = require('../../utils/api.js')
-const format = require('../../utils/format.js')
 const alarms = require('../../utils/alarms.js')
-const config = require('../../config.js')
 const i18n = require('../../utils/i18n.js')
 
 const TAB_INDEX = 1
+const OPEN_LIMIT = 200
+const PAGE = 20
 
 function updateBadge(n) {
   try {
@@ -23,67 +26,139 @@ function updateBadge(n) {
 Component({
   data: {
     alarms: [],
-    counts: { offline: 0, balance: 0, data: 0 },
-    deviceCount: 0,
+    openCount: 0,
+    raisedCount: 0,
+    nextBefore: null,
     loaded: false,
+    loadingMore: false,
     error: '',
-    s: {},
-    allClearText: ''
+    staff: false,
+    expanded: null,
+    note: '',
+    ackError: '',
+    acking: false,
+    s: {}
   },
 
   lifetimes: {
     attached() {
       this.setStrings()
+      this.raw = { open: [], recent: [] }
     }
   },
 
   methods: {
+    onLoad(options) {
+      const id = options && Number(options.id)
+      this.focusId = Number.isInteger(id) && id > 0 ? id : null
+    },
+
     // A tab page stays alive: the language may have changed on the me page meanwhile.
     onShow() {
       this.setStrings()
       i18n.setTitle(i18n.t('alarms.title'))
       i18n.applyTabBar()
+      this.setData({ staff: api.isStaff(api.getUser()) })
       return this.load()
     },
 
     setStrings() {
-      this.setData({
-        s: i18n.section('alarms', { balance: format.formatMoney(config.lowBalanceYuan), minutes: config.staleMinutes })
-      })
+      this.setData({ s: i18n.section('alarms') })
+      if (this.raw) this.show()
     },
 
     onPullDownRefresh() {
       return this.load().then(() => wx.stopPullDownRefresh())
     },
 
+    onReachBottom() {
+      return this.more()
+    },
+
+    // The open alarms, and the first page of the others.
     load() {
-      return api.listDevices().then(devices => {
-        const list = alarms.computeAlarms(devices, {
-          lowBalanceYuan: config.lowBalanceYuan,
-          staleMinutes: config.staleMinutes
-        }).map(a => Object.assign({ key: a.deviceId + ':' + a.kind }, a))
-        const counts = { offline: 0, balance: 0, data: 0 }
-        list.forEach(a => {
-          if (a.kind === 'offline') counts.offline++
-          else if (a.kind === 'low_balance' || a.kind === 'arrears') counts.balance++
-          else counts.data++
-        })
-        this.setData({
-          alarms: list,
-          counts,
-          deviceCount: devices.length,
-          allClearText: i18n.t('alarms.allClear', { count: devices.length }),
-          loaded: true,
-          error: ''
-        })
-        updateBadge(list.length)
+      return Promise.all([
+        api.listAlarms({ state: 'open', limit: OPEN_LIMIT }),
+        api.listAlarms({ state: 'cleared', limit: PAGE })
+      ]).then(([open, recent]) => {
+        this.raw = { open: open.alarms, recent: recent.alarms }
+        this.setData({ loaded: true, error: '', nextBefore: recent.alarms.length === PAGE ? recent.nextBefore : null })
+        return this.focus()
+      }).then(() => {
+        this.show()
+        updateBadge(this.raw.open.filter(a => a.state === 'raised').length)
       }, err => {
         this.setData({ loaded: true, error: err.message })
       })
     },
 
-    onOpen(e) {
-      wx.navigateTo({ url: '/pages/device/index?id=' + encodeURIComponent(e.currentTarget.dataset.id) })
+    // The alarm a message pointed at: opened, read on its own when it is in neither list.
+    focus() {
+      const id = this.focusId
+      if (!id) return Promise.resolve()
+      this.focusId = null
+      this.setData({ expanded: id })
+      const known = this.raw.open.concat(this.raw.recent).some(a => a.id === id)
+      if (known) return Promise.resolve()
+      return api.getAlarm(id).then(a => {
+        if (alarms.isOpen(a)) this.raw.open.push(a)
+        else this.raw.recent.unshift(a)
+      }, () => this.setData({ expanded: null }))
+    },
+
+    more() {
+      if (this.data.nextBefore === null || this.data.loadingMore) return Promise.resolve()
+      this.setData({ loadingMore: true })
+      return api.listAlarms({ state: 'cleared', limit: PAGE, before: this.data.nextBefore }).then(page => {
+        this.raw.recent = this.raw.recent.concat(page.alarms)
+        this.setData({ loadingMore: false, nextBefore: page.alarms.length === PAGE ? page.nextBefore : null })
+        this.show()
+      }, err => {
+        this.setData({ loadingMore: false, error: err.message })
+      })
+    },
+
+    show() {
+      const list = alarms.ordered(this.raw.open, this.raw.recent).map(alarms.present)
+      this.setData({
+        alarms: list,
+        openCount: this.raw.open.length,
+        raisedCount: this.raw.open.filter(a => a.state === 'raised').length
+      })
+    },
+
+    // Tapping an alarm opens its details (and closes them again).
+    onToggle(e) {
+      const id = Number(e.currentTarget.dataset.id)
+      this.setData({ expanded: this.data.expanded === id ? null : id, note: '', ackError: '' })
+    },
+
+    onOpenDevice(e) {
+      wx.navigateTo({ url: '/pages/device/index?id=' + encodeURIComponent(e.currentTarget.dataset.device) })
+    },
+
+    onNoteInput(e) {
+      this.setData({ note: e.detail.value })
+    },
+
+    onAck(e) {
+      const id = Number(e.currentTarget.dataset.id)
+      const note = String(this.data.note || '').trim()
+      if (unescape(encodeURIComponent(note)).length > 255) {
+        this.setData({ ackError: i18n.t('alarms.noteTooLong') })
+        return Promise.resolve()
+      }
+      this.setData({ acking: true, ackError: '' })
+      return api.ackAlarm(id, note).then(a => {
+        const swap = list => list.map(x => (x.id === a.id ? a : x))
+        this.raw = { open: swap(this.raw.open), recent: swap(this.raw.recent) }
+        this.setData({ acking: false, note: '' })
+        this.show()
+        updateBadge(this.data.raisedCount)
+        wx.showToast({ title: i18n.t('alarms.acked'), icon: 'success' })
+      }, err => {
+        this.setData({ acking: false, ackError: err.message })
+      })
     }
   }
 })

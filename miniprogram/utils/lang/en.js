@@ -106,25 +106,42 @@ const strings = {
     notPositive: 'The amount must be more than 0'
   },
   alarm: {
-    offlineTitle: 'Meter offline',
-    offlineSince: 'Offline since {time}',
-    offline: 'The meter is offline',
-    arrearsTitle: 'In arrears',
-    arrears: 'Balance ¥{balance}; recharge soon',
-    lowTitle: 'Low balance',
-    low: 'Balance ¥{balance}, below ¥{limit}',
-    noDataTitle: 'No data',
-    noData: 'No reading received yet',
-    staleTitle: 'Data stalled',
-    stale: 'Latest reading {ago} ({time})'
+    valueLimit: 'Measured {value}, limit {limit}',
+    ackedBy: 'Acknowledged by {who} at {time}',
+    clearedAt: 'Cleared at {time}',
+    kind: {
+      voltage_over: 'Over-voltage',
+      voltage_under: 'Under-voltage',
+      frequency: 'Frequency deviation',
+      thd_v: 'Voltage THD',
+      current_over: 'Over-current',
+      load_over: 'Overload',
+      pf_low: 'Low power factor',
+      voltage_sag: 'Voltage sag',
+      voltage_swell: 'Voltage swell',
+      offline: 'Meter offline',
+      relay_mismatch: 'Relay mismatch',
+      balance_low: 'Low balance',
+      cutoff: 'Cut off for arrears'
+    },
+    severity: { critical: 'Critical', major: 'Major', minor: 'Minor' },
+    state: { raised: 'Raised', acknowledged: 'Acknowledged', cleared: 'Cleared' }
   },
   alarms: {
     title: 'Alarms',
-    offline: 'Offline',
-    balance: 'Low balance',
-    data: 'Data',
-    allClear: 'All {count} meters are fine',
-    footer: 'Alarms when the balance is below ¥{balance} or no data came for {minutes} minutes'
+    raised: 'Unacknowledged',
+    open: 'Open',
+    allClear: 'No alarms',
+    site: 'Site: ',
+    note: 'Note: ',
+    openDevice: 'Open the meter ›',
+    notePlaceholder: 'Note (optional), e.g. crew on the way',
+    ack: 'Acknowledge',
+    acked: 'Acknowledged',
+    noteTooLong: 'A note is at most 255 bytes',
+    more: 'Load more',
+    loading: 'Loading…',
+    footer: 'The server judges the alarms from the live readings; open ones come first'
   },
   billing: {
     title: 'Cost and ledger',

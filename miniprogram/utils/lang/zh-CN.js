@@ -110,25 +110,42 @@ const strings = {
     notPositive: '充值金额必须大于 0'
   },
   alarm: {
-    offlineTitle: '设备离线',
-    offlineSince: '自 {time} 起离线',
-    offline: '设备已离线',
-    arrearsTitle: '已欠费',
-    arrears: '余额 ¥{balance}，请尽快充值',
-    lowTitle: '余额不足',
-    low: '余额 ¥{balance}，低于 ¥{limit}',
-    noDataTitle: '暂无数据',
-    noData: '尚未收到任何读数',
-    staleTitle: '数据停滞',
-    stale: '最新读数在 {ago}（{time}）'
+    valueLimit: '测量值 {value}，限值 {limit}',
+    ackedBy: '{who} 于 {time} 确认',
+    clearedAt: '{time} 已恢复',
+    kind: {
+      voltage_over: '过电压',
+      voltage_under: '欠电压',
+      frequency: '频率偏差',
+      thd_v: '电压谐波畸变',
+      current_over: '过电流',
+      load_over: '超负载',
+      pf_low: '功率因数低',
+      voltage_sag: '电压暂降',
+      voltage_swell: '电压暂升',
+      offline: '设备离线',
+      relay_mismatch: '继电器状态不符',
+      balance_low: '余额不足',
+      cutoff: '欠费断电'
+    },
+    severity: { critical: '严重', major: '重要', minor: '一般' },
+    state: { raised: '未确认', acknowledged: '已确认', cleared: '已恢复' }
   },
   alarms: {
     title: '告警',
-    offline: '离线',
-    balance: '余额不足',
-    data: '数据异常',
-    allClear: '全部 {count} 台设备运行正常',
-    footer: '余额低于 ¥{balance} 或 {minutes} 分钟无新数据时告警'
+    raised: '未确认',
+    open: '未恢复',
+    allClear: '暂无告警',
+    site: '站点：',
+    note: '备注：',
+    openDevice: '查看设备 ›',
+    notePlaceholder: '备注（可选），如：已派人处理',
+    ack: '确认告警',
+    acked: '已确认',
+    noteTooLong: '备注最多 255 字节',
+    more: '加载更多',
+    loading: '加载中…',
+    footer: '告警由服务器根据实时数据判断，未恢复的排在前面'
   },
   billing: {
     title: '电费与账单',

@@ -1,5 +1,5 @@
-// One device: its status and last reading, then the sections (three phases for a device
-// wired three-phase, live chart, history, energy, ledger and recharge, bindings, waveform
+// One device: its status and last reading, then the sections (its open alarms, three phases for a device
+// wired three-phase, live chart, history, energy, ledger and recharge, alarm rules, bindings, waveform
 // captures). A device the caller may not see answers
 // 404 and the page says so.
 import { Api } from '../api.js';
@@ -23,6 +23,8 @@ import { paymentsSection } from '../sections/payments.js';
 import { statementSection } from '../sections/statement.js';
 import { metadataSection } from '../sections/metadata.js';
 import { operationsSection } from '../sections/operations.js';
+import { deviceAlarmsSection } from '../sections/alarms.js';
+import { alarmRulesSection } from '../sections/alarm_rules.js';
 import { isThreePhase } from '../threephase.js';
 
 export function devicePage(main, { params }) {
@@ -87,10 +89,12 @@ export function devicePage(main, { params }) {
     // state; 'billing': the billing settings were saved).
     const ctx = { id, detail, reloadHead, onDetail, staff: session.isStaff(), bus: new EventTarget() };
     const sections = [
+      [deviceAlarmsSection, 'alarms'],
       [liveSection, 'live'], [historySection, 'history'], [energySection, 'energy'],
       [metadataSection, 'metadata'],
       ctx.staff && [operationsSection, 'operations'],
       [prepaidSection, 'prepaid'], [commandsSection, 'commands'], [eventsSection, 'events'],
+      [alarmRulesSection, 'alarm-rules'],
       [tariffSection, 'tariff'], [billingSettingsSection, 'billing'],
       [ledgerSection, 'ledger'], [paymentsSection, 'payments'], [statementSection, 'statement'],
       ctx.staff && [bindingsSection, 'bindings'],
