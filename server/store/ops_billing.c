@@ -28,7 +28,6 @@
 #include "tariff.h"
 #include "timeutil.h"
 
-#define BILLING_ATTEMPTS 5
 /* Most stored versions one device's lookup reads (each list: its own, the park's). */
 #define VERSIONS_SCAN_MAX 100000
 
@@ -260,7 +259,7 @@ int ops_tariff_add(struct store *s, int64_t device_pk, const struct tariff *t)
     int r = jsonw_error(&w) ? store_fail(s, -ENOMEM, "tariff: out of memory") : 0;
     for (int attempt = 1; !r; attempt++) {
         r = tariff_add_tx(q, device_pk, t, dynbuf_str(&b));
-        if (r != -EDEADLK || attempt == BILLING_ATTEMPTS)
+        if (!sql_retry_deadlock(r, attempt))
             break;
         r = 0;
     }
@@ -454,7 +453,7 @@ int ops_billing_run(struct store *s, int64_t device_pk, int64_t now_ms, int64_t 
     int r;
     for (int attempt = 1;; attempt++) {
         r = billing_tx(SQL(s), device_pk, now_ms, gap_wait_ms, b, ret);
-        if (r != -EDEADLK || attempt == BILLING_ATTEMPTS)
+        if (!sql_retry_deadlock(r, attempt))
             break;
     }
     charge_result_free(&b->res);
@@ -568,7 +567,7 @@ int ops_billing_settings_set(struct store *s, int64_t device_pk,
     int r;
     for (int attempt = 1;; attempt++) {
         r = settings_set_tx(SQL(s), device_pk, ch, &out);
-        if (r != -EDEADLK || attempt == BILLING_ATTEMPTS)
+        if (!sql_retry_deadlock(r, attempt))
             break;
     }
     if (!r && ret)

@@ -65,7 +65,7 @@ int ops_calendar_set(struct store *s, const struct calendar_day *days, size_t n)
     int r;
     for (int attempt = 1;; attempt++) {
         r = set_tx(SQL(s), days, n);
-        if (r != -EDEADLK || attempt == 3)
+        if (!sql_retry_deadlock(r, attempt))
             return r;
     }
 }

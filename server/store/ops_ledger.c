@@ -25,8 +25,6 @@
 #include "ops.h"
 #include "timeutil.h"
 
-#define RECHARGE_ATTEMPTS 3
-
 /* The device's balance, its row locked. */
 static int lock_balance(struct sql_store *q, int64_t device_pk, int64_t *ret_fen)
 {
@@ -175,7 +173,9 @@ int ops_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t
     for (int attempt = 1;; attempt++) {
         bool retry;
         int r = recharge_tx(SQL(s), device_pk, amount_fen, actor_user_id, key, ret, &retry);
-        if (!r || !retry || attempt == RECHARGE_ATTEMPTS)
+        /* a key's first use racing another's (-EEXIST) is tried once more, as a replay */
+        if (!r || !retry || attempt == SQL_DEADLOCK_ATTEMPTS ||
+            (r == -EDEADLK && !sql_retry_deadlock(r, attempt)))
             return r;
     }
 }

@@ -15,7 +15,6 @@
 #include "ops.h"
 #include "timeutil.h"
 
-#define CREDIT_ATTEMPTS 3
 
 #define PAYMENT_SELECT                                                                             \
     "SELECT p.id, p.out_trade_no, COALESCE(p.transaction_id, ''), p.device_pk, d.device_id, "      \
@@ -218,7 +217,7 @@ int ops_payment_credit(struct store *s, const char *out_trade_no, const char *tr
 {
     for (int attempt = 1;; attempt++) {
         int r = credit_tx(SQL(s), out_trade_no, transaction_id, paid_ms, ret);
-        if (r != -EDEADLK || attempt == CREDIT_ATTEMPTS)
+        if (!sql_retry_deadlock(r, attempt))
             return r;
     }
 }

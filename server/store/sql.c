@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "timeutil.h"
 
 void sql_buf_init(struct sql_buf *s)
 {
@@ -152,4 +155,23 @@ int sql_text(struct sql_store *q, struct db_stmt *st, unsigned col, char *dst, s
     memcpy(dst, t ? t : "", len);
     dst[len] = '\0';
     return 0;
+}
+
+bool sql_retry_deadlock(int r, int attempt)
+{
+    if (r != -EDEADLK || attempt >= SQL_DEADLOCK_ATTEMPTS)
+        return false;
+    /* 1, 2, 4 ... 64 ms, and up to as much again at random (xorshift, per thread). */
+    static _Thread_local uint32_t x;
+    if (!x)
+        x = (uint32_t)time_now_ms() ^ (uint32_t)(uintptr_t)&x;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    int64_t base = INT64_C(1) << (attempt < 7 ? attempt - 1 : 6);
+    int64_t ms = base + (int64_t)(x % (uint32_t)base) + 1;
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    return true;
 }

@@ -225,6 +225,15 @@ int sql_row(struct sql_store *q, struct db_stmt *st, const char *what, const cha
 int sql_begin(struct sql_store *q);
 int sql_commit(struct sql_store *q);
 void sql_rollback(struct sql_store *q);
+/*
+ * Whether a transaction that ended with r on its attempt-th try is tried
+ * again: r is -EDEADLK (the database chose it as a deadlock's victim) and
+ * fewer than SQL_DEADLOCK_ATTEMPTS tries were made. Before answering true it
+ * waits a little, longer with each try and jittered, so the transactions that
+ * collided do not collide again in step.
+ */
+#define SQL_DEADLOCK_ATTEMPTS 8
+bool sql_retry_deadlock(int r, int attempt);
 
 /* Sets the message "<what>: <the driver's message>" and returns err. */
 int sql_fail(struct sql_store *q, int err, const char *what);
