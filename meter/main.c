@@ -52,11 +52,11 @@
 #include "tlsopt.h"
 #include "transport_mqtt.h"
 
-#define BLOCK_S         0.05 /* samples taken from the ring at a time */
-#define RING_SECONDS    12   /* >= 10 s of captures plus the ring's 1 s of slack */
+#define BLOCK_S      0.05 /* samples taken from the ring at a time */
+#define RING_SECONDS 12   /* >= 10 s of captures plus the ring's 1 s of slack */
 /* Three phases: six channels of 12 s would be 1.8 MB, past what the meter may use (RSS under
    8 MB with its libraries); 7 s hold captures of up to 6 s. */
-#define RING3_SECONDS 7
+#define RING3_SECONDS   7
 #define POP_TIMEOUT_MS  200
 #define STOP_TIMEOUT_MS 3000
 #define COMMAND_QUEUE   8
@@ -638,8 +638,8 @@ static int setup_three_phase(struct meter *m, double rate)
                  mask);
     for (unsigned c = 0; c < ADC_CHANNELS; c++) {
         if (mask & ADC_CH_BIT(c))
-            log_info("channel %s: phase correction %.4f deg",
-                     adc_channel_name(m->wiring, c), pc.phase_cal_deg[c]);
+            log_info("channel %s: phase correction %.4f deg", adc_channel_name(m->wiring, c),
+                     pc.phase_cal_deg[c]);
     }
     return 0;
 }
@@ -737,8 +737,8 @@ static int run(const struct meterd_options *o)
             .rate_hz = rate, .nominal_hz = o->nominal_hz, .phase_cal_deg = phase_cal};
         r = pq_analyzer_new(&pc, &m.pq);
         if (r)
-            log_error("cannot set up the analysis (rate %g Hz, phase correction %g deg): %s",
-                      rate, phase_cal, strerror(-r));
+            log_error("cannot set up the analysis (rate %g Hz, phase correction %g deg): %s", rate,
+                      phase_cal, strerror(-r));
     }
     if (r)
         goto out;
@@ -799,8 +799,8 @@ static int run(const struct meterd_options *o)
     }
     if (strcmp(m.st.wiring, adc_wiring_name(m.wiring)) != 0) {
         if (!fresh)
-            log_warn("the wiring changed from %s to %s: the energy counters carry on",
-                     m.st.wiring, adc_wiring_name(m.wiring));
+            log_warn("the wiring changed from %s to %s: the energy counters carry on", m.st.wiring,
+                     adc_wiring_name(m.wiring));
         snprintf(m.st.wiring, sizeof(m.st.wiring), "%s", adc_wiring_name(m.wiring));
         if (meter_state_save(m.state_path, &m.st)) {
             log_error("cannot persist %s", m.state_path);

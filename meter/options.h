@@ -57,7 +57,7 @@ struct meterd_options {
     /* GPIO lines as "CHIP:LINE"; NULL when not fitted. */
     char *relay_gpio, *led_gpio, *drdy_gpio;
     bool relay_active_low;
-    bool clock_set; /* sync_clock sets the system clock (meter/clocksync.h) */
+    bool clock_set;       /* sync_clock sets the system clock (meter/clocksync.h) */
     enum log_level level; /* parsed from log_level */
 };
 

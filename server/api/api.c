@@ -306,6 +306,43 @@ int api_device_for_caller(struct api_call *c, const char *device_id, struct devi
     return 0;
 }
 
+void api_json_value(struct jsonw *w, const json_t *v)
+{
+    json_t *obj = (json_t *)v; /* jansson's iterators take a non-const object */
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        jsonw_obj_begin(w);
+        for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+            jsonw_key(w, json_object_iter_key(it));
+            api_json_value(w, json_object_iter_value(it));
+        }
+        jsonw_obj_end(w);
+        break;
+    case JSON_ARRAY:
+        jsonw_arr_begin(w);
+        for (size_t k = 0; k < json_array_size(v); k++)
+            api_json_value(w, json_array_get(v, k));
+        jsonw_arr_end(w);
+        break;
+    case JSON_STRING:
+        jsonw_strn(w, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        jsonw_int(w, (int64_t)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        jsonw_double(w, json_real_value(v));
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        jsonw_bool(w, json_is_true(v));
+        break;
+    default:
+        jsonw_null(w);
+        break;
+    }
+}
+
 int api_query_limit(struct api_call *c, int64_t def, int64_t *ret)
 {
     const char *ls = http_query(c->req, "limit");

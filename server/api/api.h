@@ -92,6 +92,8 @@ int api_body_strings(struct api_call *c, json_t *obj, const char *name1, size_t 
  * users the ones bound to them. Answers 404 and returns -1 otherwise.
  */
 int api_device_for_caller(struct api_call *c, const char *device_id, struct device_rec *ret);
+/* Writes v, a parsed JSON value (a stored analysis, a meter's result), with our writer. */
+void api_json_value(struct jsonw *w, const json_t *v);
 /* The "limit" query parameter, 1..1000, def when absent: 0 with *ret, or -1 after answering 400. */
 int api_query_limit(struct api_call *c, int64_t def, int64_t *ret);
 /*
@@ -210,6 +212,10 @@ void api_capture_create(struct api_call *c);
 /* api_relay.c */
 void api_relay_request(struct api_call *c);
 void api_command_detail(struct api_call *c);
+/* Answers 202 for command id just queued for device_id (Location: the command), with
+   "command_id", "state":"queued", "device_id" and key: value (api_relay.c). */
+void api_command_queued(struct api_call *c, const char *device_id, const char *id, const char *key,
+                        const char *value);
 void api_captures_list(struct api_call *c);
 void api_capture_detail(struct api_call *c);
 void api_capture_samples(struct api_call *c);
@@ -243,7 +249,6 @@ void api_site_calendar_put(struct api_call *c);
 void api_device_events(struct api_call *c);
 void api_commands_list(struct api_call *c);
 
-
 /* Alarms of the state analysis (api_alarms.c). */
 void api_alarms_list(struct api_call *c);
 void api_alarms_stream(struct api_call *c);
@@ -264,7 +269,8 @@ int api_device_meta_parse(json_t *body, struct device_meta *set, uint32_t *clear
                           char err[DEVICE_META_ERR_LEN]);
 /* Writes m's fields as members ("name": ... or null); names_only: just "name" and "site". */
 void api_write_device_meta(struct jsonw *w, const struct device_meta *m, bool names_only);
-/* "result": a remote operation's result as the meter answered it, or null; nothing for other kinds. */
+/* "result": a remote operation's result as the meter answered it, or null; nothing for other kinds.
+ */
 void api_write_command_result(struct jsonw *w, const struct command_rec *cmd);
 
 #endif

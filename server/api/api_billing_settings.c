@@ -90,9 +90,9 @@ void api_billing_put(struct api_call *c)
     const char *key;
     json_t *val;
     int bad = 0;
-    static const char *const known[] = {"low_balance",        "cutoff_at",          "protected",
-                                        "no_cutoff_hours",    "no_cutoff_weekends", "no_cutoff_holidays",
-                                        NULL};
+    static const char *const known[] = {
+        "low_balance",        "cutoff_at",          "protected", "no_cutoff_hours",
+        "no_cutoff_weekends", "no_cutoff_holidays", NULL};
     json_object_foreach(body, key, val)
     {
         size_t k = 0;
@@ -125,9 +125,9 @@ void api_billing_put(struct api_call *c)
         ch.has_no_cutoff_hours = true;
         if (json_is_null(h))
             ch.no_cutoff_from_min = ch.no_cutoff_to_min = 0;
-        else if (!json_is_string(h) || cutoff_hours_parse(json_string_value(h),
-                                                          &ch.no_cutoff_from_min,
-                                                          &ch.no_cutoff_to_min))
+        else if (!json_is_string(h) ||
+                 cutoff_hours_parse(json_string_value(h), &ch.no_cutoff_from_min,
+                                    &ch.no_cutoff_to_min))
             r = api_error(c, 400,
                           "no_cutoff_hours must be \"HH:MM-HH:MM\" (like \"22:00-08:00\") or "
                           "\"\" for none");

@@ -1,8 +1,8 @@
 /*
  * Waveform captures: POST /api/devices/:id/captures asks a meter for one
- * through the durable command service (commands.h); GET .../captures lists them; GET .../captures/:cid gives one with its
- * analysis; .../samples, .../comtrade.cfg and .../comtrade.dat give the
- * samples as JSON and as COMTRADE files. docs/api.md describes each.
+ * through the durable command service (commands.h); GET .../captures lists them; GET
+ * .../captures/:cid gives one with its analysis; .../samples, .../comtrade.cfg and .../comtrade.dat
+ * give the samples as JSON and as COMTRADE files. docs/api.md describes each.
  *
  * The meter answers asynchronously (ingest.c stores what it sends). A
  * capture still pending CAPTURES_TIMEOUT_MS after it was requested is
@@ -240,44 +240,6 @@ void api_captures_list(struct api_call *c)
     api_json_done(c, &w);
 }
 
-/* Writes a parsed JSON value with our writer (the analysis is stored as JSON text). */
-static void write_json_value(struct jsonw *w, const json_t *v)
-{
-    json_t *obj = (json_t *)v; /* jansson's iterators take a non-const object */
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        jsonw_obj_begin(w);
-        for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
-            jsonw_key(w, json_object_iter_key(it));
-            write_json_value(w, json_object_iter_value(it));
-        }
-        jsonw_obj_end(w);
-        break;
-    case JSON_ARRAY:
-        jsonw_arr_begin(w);
-        for (size_t k = 0; k < json_array_size(v); k++)
-            write_json_value(w, json_array_get(v, k));
-        jsonw_arr_end(w);
-        break;
-    case JSON_STRING:
-        jsonw_strn(w, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        jsonw_int(w, (int64_t)json_integer_value(v));
-        break;
-    case JSON_REAL:
-        jsonw_double(w, json_real_value(v));
-        break;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        jsonw_bool(w, json_is_true(v));
-        break;
-    default:
-        jsonw_null(w);
-        break;
-    }
-}
-
 void api_capture_detail(struct api_call *c)
 {
     struct device_rec dev;
@@ -300,7 +262,7 @@ void api_capture_detail(struct api_call *c)
     write_summary(&w, &cap);
     jsonw_key(&w, "analysis");
     if (analysis)
-        write_json_value(&w, analysis);
+        api_json_value(&w, analysis);
     else
         jsonw_null(&w);
     jsonw_obj_end(&w);

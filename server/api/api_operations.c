@@ -80,57 +80,9 @@ void api_operation_request(struct api_call *c)
                   interval_ms, id);
     else
         api_audit(c, "operation.request", dev.device_id, "op=%s command_id=%s", op, id);
-    char location[160];
-    snprintf(location, sizeof(location), "/api/devices/%s/commands/%s", dev.device_id, id);
-    http_response_header(c->res, "Location", location);
-    struct jsonw w;
-    api_success(c, 202, &w);
-    jsonw_kstr(&w, "command_id", id);
-    jsonw_kstr(&w, "state", "queued");
-    jsonw_kstr(&w, "device_id", dev.device_id);
-    jsonw_kstr(&w, "op", op);
-    jsonw_obj_end(&w);
-    api_json_done(c, &w);
+    api_command_queued(c, dev.device_id, id, "op", op);
 out:
     json_decref(body);
-}
-
-/* A parsed JSON value with our writer (results are kept as the meter's JSON text). */
-static void write_value(struct jsonw *w, const json_t *v)
-{
-    json_t *obj = (json_t *)v; /* jansson's iterators take a non-const object */
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        jsonw_obj_begin(w);
-        for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
-            jsonw_key(w, json_object_iter_key(it));
-            write_value(w, json_object_iter_value(it));
-        }
-        jsonw_obj_end(w);
-        break;
-    case JSON_ARRAY:
-        jsonw_arr_begin(w);
-        for (size_t k = 0; k < json_array_size(v); k++)
-            write_value(w, json_array_get(v, k));
-        jsonw_arr_end(w);
-        break;
-    case JSON_STRING:
-        jsonw_strn(w, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        jsonw_int(w, (int64_t)json_integer_value(v));
-        break;
-    case JSON_REAL:
-        jsonw_double(w, json_real_value(v));
-        break;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        jsonw_bool(w, json_is_true(v));
-        break;
-    default:
-        jsonw_null(w);
-        break;
-    }
 }
 
 void api_write_command_result(struct jsonw *w, const struct command_rec *cmd)
@@ -142,7 +94,7 @@ void api_write_command_result(struct jsonw *w, const struct command_rec *cmd)
     jsonw_key(w, "result");
     if (cmd->result[0] && json_load_limited(cmd->result, strlen(cmd->result), 4, &res, err) == 0 &&
         json_is_object(res))
-        write_value(w, res);
+        api_json_value(w, res);
     else
         jsonw_null(w);
     json_decref(res);

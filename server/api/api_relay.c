@@ -17,6 +17,22 @@
 
 #define REASON_MAX 500
 
+void api_command_queued(struct api_call *c, const char *device_id, const char *id, const char *key,
+                        const char *value)
+{
+    char location[160];
+    snprintf(location, sizeof(location), "/api/devices/%s/commands/%s", device_id, id);
+    http_response_header(c->res, "Location", location);
+    struct jsonw w;
+    api_success(c, 202, &w);
+    jsonw_kstr(&w, "command_id", id);
+    jsonw_kstr(&w, "state", "queued");
+    jsonw_kstr(&w, "device_id", device_id);
+    jsonw_kstr(&w, key, value);
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
 void api_relay_request(struct api_call *c)
 {
     struct device_rec dev;
@@ -52,17 +68,7 @@ void api_relay_request(struct api_call *c)
     log_info("api: %s asked relay %s of %s (command %s)", c->user.username, state, dev.device_id,
              id);
     api_audit(c, "relay.request", dev.device_id, "state=%s command_id=%s", state, id);
-    char location[160];
-    snprintf(location, sizeof(location), "/api/devices/%s/commands/%s", dev.device_id, id);
-    http_response_header(c->res, "Location", location);
-    struct jsonw w;
-    api_success(c, 202, &w);
-    jsonw_kstr(&w, "command_id", id);
-    jsonw_kstr(&w, "state", "queued");
-    jsonw_kstr(&w, "device_id", dev.device_id);
-    jsonw_kstr(&w, "relay", state);
-    jsonw_obj_end(&w);
-    api_json_done(c, &w);
+    api_command_queued(c, dev.device_id, id, "relay", state);
 out:
     json_decref(body);
 }
