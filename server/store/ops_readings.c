@@ -197,37 +197,85 @@ static int cmp_pk(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Bumps data_version once per device with an item inserted, in ascending device order. */
-static int bump_inserted(struct sql_store *q, const struct store_batch_item *items, size_t n)
+/*
+ * The distinct devices of the items that pass keep (gone: NULL or per item),
+ * ascending, in a new array (*ret_n of them); NULL with *ret_n 0 when none.
+ */
+static int batch_devices(struct sql_store *q, const struct store_batch_item *items, size_t n,
+                         bool inserted_only, const bool *gone, int64_t **ret, size_t *ret_n)
 {
-    int64_t *pk = malloc(n * sizeof(*pk));
+    *ret = NULL;
+    *ret_n = 0;
+    int64_t *pk = malloc((n ? n : 1) * sizeof(*pk));
     if (!pk)
         return store_fail(&q->base, -ENOMEM, "out of memory");
     size_t m = 0, u = 0;
     for (size_t k = 0; k < n; k++)
-        if (items[k].inserted)
+        if (!(gone && gone[k]) && (!inserted_only || items[k].inserted))
             pk[m++] = items[k].device_pk;
     qsort(pk, m, sizeof(*pk), cmp_pk);
     for (size_t k = 0; k < m; k++)
         if (u == 0 || pk[k] != pk[u - 1])
             pk[u++] = pk[k];
-    int r = ops_bump_data_versions(q, pk, u);
+    *ret = pk;
+    *ret_n = u;
+    return 0;
+}
+
+/* Bumps data_version once per device with an item inserted, in ascending device order. */
+static int bump_inserted(struct sql_store *q, const struct store_batch_item *items, size_t n)
+{
+    int64_t *pk = NULL;
+    size_t u = 0;
+    int r = batch_devices(q, items, n, true, NULL, &pk, &u);
+    if (!r)
+        r = ops_bump_data_versions(q, pk, u);
     free(pk);
     return r;
 }
 
-/* The device's highest stored seq, its row locked first so that writers take turns. */
+static char *lock_sql(unsigned rows)
+{
+    struct sql_buf b;
+    sql_buf_init(&b);
+    sql_add(&b, "SELECT id FROM devices WHERE id IN ");
+    sql_add_rows(&b, 1, rows);
+    sql_add(&b, " ORDER BY id{FOR_UPDATE}");
+    return sql_buf_end(&b);
+}
+
+/*
+ * Locks the batch's device rows for update, ascending, before anything else:
+ * the order of every writer of a device's readings, ledger or billing. Taken
+ * later, the shared locks of the readings' foreign keys would have to grow
+ * into the update's exclusive ones, and a billing run queued on the same row
+ * between the two would be chosen as a deadlock's victim again and again.
+ */
+static int lock_devices(struct sql_store *q, const struct store_batch_item *items, size_t n,
+                        const bool *gone)
+{
+    int64_t *pk = NULL;
+    size_t u = 0;
+    int r = batch_devices(q, items, n, false, gone, &pk, &u);
+    for (size_t k = 0; !r && k < u;) {
+        unsigned rows = u - k < SQL_BULK_MAX ? (unsigned)(u - k) : SQL_BULK_MAX;
+        struct db_stmt *st = NULL;
+        r = sql_bulk(q, SQL_BULK_LOCK_DEVICES, rows, lock_sql, &st);
+        for (unsigned j = 0; !r && j < rows; j++)
+            db_bind_int(st, pk[k + j]);
+        k += rows;
+        if (!r)
+            r = sql_run(q, st, "lock devices");
+    }
+    free(pk);
+    return r;
+}
+
+/* The device's highest stored seq (its row is locked: lock_devices()). */
 static int stored_max_seq(struct sql_store *q, int64_t device_pk, int64_t *ret)
 {
     struct db_stmt *st = NULL;
-    int r =
-        sql_stmt(q, SQL_DEVICE_LOCK, "SELECT id FROM devices WHERE id = ?{FOR_UPDATE}", NULL, &st);
-    if (!r) {
-        db_bind_int(st, device_pk);
-        r = sql_run(q, st, "lock device");
-    }
-    if (!r)
-        r = sql_stmt(q, SQL_READING_MAX_SEQ,
+    int r = sql_stmt(q, SQL_READING_MAX_SEQ,
                      "SELECT COALESCE(MAX(seq), 0) FROM readings WHERE device_pk = ?", NULL, &st);
     if (r)
         return r;
@@ -328,6 +376,8 @@ static int insert_batch_once(struct sql_store *q, struct store_batch_item *items
 {
     size_t inserted = 0;
     int r = sql_begin(q);
+    if (!r)
+        r = lock_devices(q, items, n, gone);
     if (!r)
         r = number_readings(q, items, n, gone);
     if (!r)

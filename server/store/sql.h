@@ -51,7 +51,6 @@ enum sql_id {
     SQL_CHANGES_LATEST,
     SQL_CHANGES_PRUNE,
     /* ops_readings.c */
-    SQL_DEVICE_LOCK,
     SQL_READING_MAX_SEQ,
     SQL_READING_QUERY,
     SQL_READING_BUCKETS, /* then one per enum reading_fields, in its order */
@@ -170,6 +169,7 @@ enum sql_bulk {
     SQL_BULK_ROLLUPS,
     SQL_BULK_ROLLUPS_SINGLE, /* rollup deltas without per-phase metrics */
     SQL_BULK_VERSIONS,
+    SQL_BULK_LOCK_DEVICES, /* a batch's device rows, for update */
     SQL_BULK__COUNT
 };
 
