@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_ids.h"
 #include "fileutil.h"
 
 static int damaged(const char *path, int line, const char *what, char *err, size_t errlen)
@@ -17,41 +18,23 @@ static int damaged(const char *path, int line, const char *what, char *err, size
     return -EINVAL;
 }
 
-/* Copies the line at *p into buf (cap bytes) and moves past it; false at the end or when long. */
-static bool next_line(const char **p, char *buf, size_t cap)
-{
-    const char *s = *p;
-    const char *e = strchr(s, '\n');
-    size_t n = e ? (size_t)(e - s) : strlen(s);
-    *p = s + n + (e ? 1 : 0);
-    if (!*s || n >= cap)
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return true;
-}
-
 int interval_parse(const char *text, size_t len, struct interval_state *s, char *err, size_t errlen)
 {
     if (len > INTERVAL_FILE_MAX || strlen(text) != len)
         return damaged(s->path, 1, "not an interval state (binary, or too long)", err, errlen);
     char line[COMMAND_ID_MAX + 2];
     const char *p = text;
-    bool ok = next_line(&p, line, sizeof(line)) && line[0] >= '0' && line[0] <= '9';
+    bool ok = cmd_ids_line(&p, line, sizeof(line)) && line[0] >= '0' && line[0] <= '9';
     char *end = NULL;
     errno = 0;
     unsigned long long ms = ok ? strtoull(line, &end, 10) : 0;
     if (!ok || errno || *end || ms < COMMAND_INTERVAL_MIN_MS || ms > COMMAND_INTERVAL_MAX_MS)
         return damaged(s->path, 1, "expected the interval in ms", err, errlen);
     s->interval_ms = (uint32_t)ms;
-    s->n_ids = 0;
-    for (int ln = 2; *p; ln++) {
-        if (!next_line(&p, line, sizeof(line)) || !command_id_valid(line))
-            return damaged(s->path, ln, "expected a command id", err, errlen);
-        if (s->n_ids == INTERVAL_IDS_MAX)
-            return damaged(s->path, ln, "too many command ids", err, errlen);
-        memcpy(s->ids[s->n_ids++], line, strlen(line) + 1);
-    }
+    int ln;
+    const char *what;
+    if (cmd_ids_parse(&p, 2, s->ids, INTERVAL_IDS_MAX, &s->n_ids, &ln, &what))
+        return damaged(s->path, ln, what, err, errlen);
     s->present = true;
     return 0;
 }
@@ -89,9 +72,7 @@ int interval_format(const struct interval_state *s, char out[INTERVAL_FILE_MAX +
 {
     size_t cap = INTERVAL_FILE_MAX + 1;
     size_t n = (size_t)snprintf(out, cap, "%" PRIu32 "\n", s->interval_ms);
-    for (size_t k = 0; k < s->n_ids && k < INTERVAL_IDS_MAX && n < cap; k++)
-        n += (size_t)snprintf(out + n, cap - n, "%s\n", s->ids[k]);
-    if (n >= cap)
+    if (n >= cap || cmd_ids_format(s->ids, s->n_ids, out, cap, &n))
         return -E2BIG;
     *ret_len = n;
     return 0;
@@ -103,19 +84,14 @@ int interval_apply(struct interval_state *s, const struct command *c,
     if (c->kind != COMMAND_SET_INTERVAL || !command_id_valid(c->id) ||
         c->interval_ms < COMMAND_INTERVAL_MIN_MS || c->interval_ms > COMMAND_INTERVAL_MAX_MS)
         return -EINVAL;
-    for (size_t k = 0; k < s->n_ids; k++) {
-        if (strcmp(s->ids[k], c->id) == 0) {
-            *ret_outcome = INTERVAL_REPEATED;
-            return 0;
-        }
+    if (cmd_ids_seen(s->ids, s->n_ids, c->id)) {
+        *ret_outcome = INTERVAL_REPEATED;
+        return 0;
     }
     struct interval_state next = *s;
     next.present = true;
     next.interval_ms = c->interval_ms;
-    memmove(next.ids[1], next.ids[0], sizeof(next.ids[0]) * (INTERVAL_IDS_MAX - 1));
-    memcpy(next.ids[0], c->id, strlen(c->id) + 1);
-    if (next.n_ids < INTERVAL_IDS_MAX)
-        next.n_ids++;
+    cmd_ids_remember(next.ids, INTERVAL_IDS_MAX, &next.n_ids, c->id);
     char buf[INTERVAL_FILE_MAX + 1];
     size_t n;
     int r = interval_format(&next, buf, &n);

@@ -25,21 +25,21 @@ build() { # dir, cmake args...
     fi
 }
 
-echo "== build (RelWithDebInfo, -Werror)"
+echo "== build (RelWithDebInfo, -Werror) (at $((SECONDS / 60))m$((SECONDS % 60))s)"
 build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
-echo "== build (ASan + UBSan)"
+echo "== build (ASan + UBSan) (at $((SECONDS / 60))m$((SECONDS % 60))s)"
 # test_pq integrates ten minutes of signal here, not an hour: this pass is for memory safety.
 build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSMARTMETER_SANITIZE=ON -DSMARTMETER_PQ_TEST_ENERGY_SECONDS=600
-echo "== build (libFuzzer harnesses, clang)"
+echo "== build (libFuzzer harnesses, clang) (at $((SECONDS / 60))m$((SECONDS % 60))s)"
 # The whole tree with clang -Werror, instrumented, and only the fuzz tests (tests/fuzz).
 build build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTMETER_FUZZ=ON \
-    -DSMARTMETER_BUILD_TESTS=OFF -DSMARTMETER_BUILD_BENCH=OFF -DSMARTMETER_BUILD_WEB=OFF
+    -DSMARTMETER_FUZZ_SECONDS="${SMARTMETER_FUZZ_SECONDS:-5}" -DSMARTMETER_BUILD_TESTS=OFF -DSMARTMETER_BUILD_BENCH=OFF -DSMARTMETER_BUILD_WEB=OFF
 
 # meterd for a Raspberry Pi: cross-built for arm64, unit tests and a smoke run under
 # qemu-user. About 3.5 minutes on 2 cores (20 s of it a fresh install), most of it test_pq's
 # hour of samples at emulated speed. SMARTMETER_CROSS=0 skips it.
 if [ "${SMARTMETER_CROSS:-1}" != 0 ]; then
-    echo "== cross build (arm64, tests under qemu-user)"
+    echo "== cross build (arm64, tests under qemu-user) (at $((SECONDS / 60))m$((SECONDS % 60))s)"
     if ! timeout 900 scripts/cross.sh arm64; then
         echo "test.sh: the arm64 cross build or its tests failed" >&2
         exit 1
@@ -53,15 +53,17 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # Tests run two at a time (CTEST_JOBS overrides); each integration test has its own ports and
 # directories, and the ones that kill shared services run alone (RUN_SERIAL).
 jobs=${CTEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
-echo "== tests (optimised build)"
+echo "== tests (optimised build) (at $((SECONDS / 60))m$((SECONDS % 60))s)"
 ctest --test-dir build/release --output-on-failure -j "$jobs" "$@"
 # The sanitizer pass leaves out the two front-end suites (they test JavaScript; the server's
 # side of them is covered by the integration tests here) and runs the integration tests that
 # exist for both databases on SQLite only (the MariaDB driver runs under the sanitizers in the
 # store suites, store.*.mysql), to keep the run short.
-echo "== tests (sanitizer build)"
+echo "== tests (sanitizer build) (at $((SECONDS / 60))m$((SECONDS % 60))s)"
 ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -LE "browser|frontend" \
     -E '^it\..*\.mysql$' "$@"
-# About 2 minutes on 2 cores: 16 harnesses of 10 s each (SMARTMETER_FUZZ_SECONDS), two at a time.
-echo "== fuzz (libFuzzer harnesses over their corpora and regressions)"
+# About 1.5 minutes on 2 cores: each harness 5 s (SMARTMETER_FUZZ_SECONDS; scripts/fuzz.sh runs
+# them for longer) over its corpus and regressions, two at a time.
+echo "== fuzz (libFuzzer harnesses over their corpora and regressions) (at $((SECONDS / 60))m$((SECONDS % 60))s)"
 ctest --test-dir build/fuzz --output-on-failure -j "$jobs" -L fuzz "$@"
+echo "== all tests passed (in $((SECONDS / 60))m$((SECONDS % 60))s)"
