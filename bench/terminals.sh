@@ -131,37 +131,62 @@ rss_idle=$(rss_kib "$server_pid")
 echo "  $(grep '^open' "$tmp/tload-idle.txt"): server RSS $rss_idle KiB"
 wait "$gen_pid" || true
 sleep 3
-"$tload" --port "$tport" --prefix bench-t- --count "$conns" --mode steady \
-    --interval-ms "$interval_ms" --seconds "$seconds" > "$tmp/tload-scale.txt" &
-gen_pid=$!
-bench_pids+=("$gen_pid")
-for _ in $(seq 1 1200); do
-    grep -q '^open' "$tmp/tload-scale.txt" 2> /dev/null && break
-    kill -0 "$gen_pid" 2> /dev/null || break
-    sleep 0.5
-done
-grep '^open' "$tmp/tload-scale.txt" || { echo "the connections did not open" >&2; exit 1; }
+# Sending terminals in two halves: the second half's cost is the marginal one per connection,
+# clear of what grows once whatever the number of terminals (caches and prepared statements
+# sized by the batches a busier stream forms).
+half=$((conns / 2))
+rest=$((conns - half))
+settle=20 # seconds after a half opened: two readings from each of its terminals
+start_half() { # first count seconds out
+    "$tload" --port "$tport" --prefix bench-t- --first "$1" --count "$2" --mode steady \
+        --interval-ms "$interval_ms" --seconds "$3" > "$4" &
+    gen_pid=$!
+    bench_pids+=("$gen_pid")
+    local _
+    for _ in $(seq 1 1200); do
+        grep -q '^open' "$4" 2> /dev/null && break
+        kill -0 "$gen_pid" 2> /dev/null || break
+        sleep 0.5
+    done
+    grep '^open' "$4" > /dev/null || { echo "the connections did not open" >&2; exit 1; }
+}
+start_half 1 "$half" $((settle + 10 + seconds + 5)) "$tmp/tload-a.txt"
+gen_a=$gen_pid
+sleep "$settle"
+rss_half=$(rss_kib "$server_pid")
+echo "  $half terminals sending: server RSS $rss_half KiB"
+start_half $((half + 1)) "$rest" "$seconds" "$tmp/tload-b.txt"
+gen_b=$gen_pid
 sleep 5
 rss1=$(rss_kib "$server_pid")
 c1=$(cpu_ticks "$server_pid")
 w1=$(date +%s%3N)
+sleep $((settle - 5))
+rss_full=$(rss_kib "$server_pid")
 sessions=$(curl -sf -H "Authorization: Bearer $token" "$api/api/stats" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["terminals"]["sessions"])')
-wait "$gen_pid" || echo "  the load generator reported failures"
+echo "  $conns terminals sending: server RSS $rss_full KiB, $sessions sessions open"
+wait "$gen_b" || echo "  the load generator reported failures"
 c2=$(cpu_ticks "$server_pid")
 w2=$(date +%s%3N)
 rss2=$(rss_kib "$server_pid")
+wait "$gen_a" || echo "  the load generator reported failures"
 echo "  after: $(bench_load)"
-echo "  $(grep '^end' "$tmp/tload-scale.txt")"
-awk -v n="$conns" -v s="$sessions" -v r0="$rss0" -v ri="$rss_idle" -v r1="$rss1" -v r2="$rss2" \
+echo "  first half:  $(grep '^end' "$tmp/tload-a.txt")"
+echo "  second half: $(grep '^end' "$tmp/tload-b.txt")"
+field() { grep '^end' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+awk -v n="$conns" -v h="$half" -v rest="$rest" -v s="$sessions" -v r0="$rss0" -v ri="$rss_idle" \
+    -v rh="$rss_half" -v rf="$rss_full" -v r1="$rss1" -v r2="$rss2" \
     -v c1="$c1" -v c2="$c2" -v w1="$w1" -v w2="$w2" -v hz="$(getconf CLK_TCK)" \
-    -v l50="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "latency_p50_ms" { print $2 }')" \
-    -v l99="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "latency_p99_ms" { print $2 }')" \
-    -v o50="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "open_latency_p50_ms" { print $2 }')" \
-    -v o99="$(grep '^end' "$tmp/tload-scale.txt" | tr ' ' '\n' | awk -F= '$1 == "open_latency_p99_ms" { print $2 }')" 'BEGIN {
+    -v l50="$(field "$tmp/tload-b.txt" latency_p50_ms)" -v l99="$(field "$tmp/tload-b.txt" latency_p99_ms)" \
+    -v o50="$(field "$tmp/tload-b.txt" open_latency_p50_ms)" \
+    -v o99="$(field "$tmp/tload-b.txt" open_latency_p99_ms)" \
+    -v lmax="$(field "$tmp/tload-b.txt" latency_max_ms)" 'BEGIN {
     printf "\nsessions open (server): %d of %d\n", s, n
-    printf "server RSS: after the warm-up %d KiB, %d idle terminals %d KiB, %d sending %d KiB, at the end %d KiB\n", r0, n, ri, n, r1, r2
-    printf "RSS per idle connection: %.0f bytes; per connection sending every 10 s: %.0f bytes (aim < 4096)\n", (ri - r0) * 1024 / n, (r1 - r0) * 1024 / n
-    printf "server CPU over the steady phase: %.1f %% of one core (%.1f s)\n", (c2 - c1) / hz * 100 / ((w2 - w1) / 1000), (w2 - w1) / 1000
-    printf "reading sent -> ACK after commit: p50 %s ms, p99 %s ms (all); p50 %s ms, p99 %s ms once all were open\n", l50, l99, o50, o99
+    printf "server RSS: after the warm-up %d KiB, %d idle terminals %d KiB, %d sending %d KiB, %d sending %d KiB, at the end %d KiB\n", r0, n, ri, h, rh, n, rf, r2
+    printf "RSS per idle connection: %.0f bytes\n", (ri - r0) * 1024 / n
+    printf "RSS per sending connection, the second %d over the first %d: %.0f bytes (aim < 4096)\n", rest, h, (rf - rh) * 1024 / rest
+    printf "RSS per sending connection, all %d over the warm-up: %.0f bytes (fixed growth included)\n", n, (rf - r0) * 1024 / n
+    printf "server CPU with all %d sending: %.1f %% of one core (%.1f s)\n", n, (c2 - c1) / hz * 100 / ((w2 - w1) / 1000), (w2 - w1) / 1000
+    printf "reading sent -> ACK after commit, second half: p50 %s ms, p99 %s ms, max %s ms (all); p50 %s ms, p99 %s ms once all were open\n", l50, l99, lmax, o50, o99
 }'

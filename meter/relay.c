@@ -24,7 +24,8 @@ int relay_parse(const char *text, size_t len, struct relay_state *s, char *err, 
         return damaged(s->path, 1, "not a relay state (binary, or too long)", err, errlen);
     char line[COMMAND_ID_MAX + 2];
     const char *p = text;
-    if (!cmd_ids_line(&p, line, sizeof(line)) || (strcmp(line, "on") != 0 && strcmp(line, "off") != 0))
+    if (!cmd_ids_line(&p, line, sizeof(line)) ||
+        (strcmp(line, "on") != 0 && strcmp(line, "off") != 0))
         return damaged(s->path, 1, "expected \"on\" or \"off\"", err, errlen);
     s->on = line[1] == 'n';
     if (!cmd_ids_line(&p, line, sizeof(line)) || !line[0])
