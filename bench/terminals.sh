@@ -14,13 +14,13 @@
 #      the ratio terminal / MQTT;
 #   2. scale: a fresh server process; BENCH_TERMINALS connections (default 10,000, fewer when
 #      the descriptor limit does not allow it: the script raises its soft limit to the hard
-#      one), each sending one reading every BENCH_TERMINALS_INTERVAL_MS (10 s) for
-#      BENCH_TERMINALS_SECONDS (60) once all are open. Prints the server's RSS idle and with
-#      every connection open (per connection), its CPU over the steady phase (% of one
-#      core), and the latency from a reading's send to the ACK that follows its commit
-#      (p50, p99, max). Before it, the same connections open without readings for 8 s:
-#      the RSS of idle terminals. Both RSS figures are taken against the server after a
-#      warm-up of 100 terminals (what is allocated once is not per connection).
+#      one), first idle for 8 s (RSS per idle terminal), then sending one reading each every
+#      BENCH_TERMINALS_INTERVAL_MS (10 s) in two halves: the first half for 20 s, then both,
+#      the second for BENCH_TERMINALS_SECONDS (60) once open. Prints the server's RSS with
+#      each half sending and the second half's growth per connection (the marginal cost of a
+#      terminal), all connections' growth over the warm-up of 100 terminals as a second
+#      figure, the CPU with every terminal sending (% of one core), and the latency from a
+#      reading's send to the ACK that follows its commit (p50, p99, max).
 # Asserts nothing. Environment: BENCH_BUILD_DIR (build/bench) and the variables above.
 set -euo pipefail
 

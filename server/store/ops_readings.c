@@ -179,7 +179,7 @@ int ops_bump_data_versions(struct sql_store *q, const int64_t *pk, size_t n)
 {
     int r = 0;
     for (size_t k = 0; !r && k < n;) {
-        unsigned rows = n - k < SQL_BULK_MAX ? (unsigned)(n - k) : SQL_BULK_MAX;
+        unsigned rows = sql_bulk_rows(n - k);
         struct db_stmt *st = NULL;
         r = sql_bulk(q, SQL_BULK_VERSIONS, rows, bump_sql, &st);
         for (unsigned j = 0; !r && j < rows; j++)
@@ -258,7 +258,7 @@ static int lock_devices(struct sql_store *q, const struct store_batch_item *item
     size_t u = 0;
     int r = batch_devices(q, items, n, false, gone, &pk, &u);
     for (size_t k = 0; !r && k < u;) {
-        unsigned rows = u - k < SQL_BULK_MAX ? (unsigned)(u - k) : SQL_BULK_MAX;
+        unsigned rows = sql_bulk_rows(u - k);
         struct db_stmt *st = NULL;
         r = sql_bulk(q, SQL_BULK_LOCK_DEVICES, rows, lock_sql, &st);
         for (unsigned j = 0; !r && j < rows; j++)
@@ -365,7 +365,11 @@ static int insert_readings(struct sql_store *q, struct store_batch_item *items, 
                 chunk[got++] = &items[k];
         if (got == 0)
             break;
-        r = insert_chunk(q, chunk, got, now, inserted);
+        for (unsigned i = 0; !r && i < got;) {
+            unsigned rows = sql_bulk_rows(got - i);
+            r = insert_chunk(q, chunk + i, rows, now, inserted);
+            i += rows;
+        }
     }
     return r;
 }

@@ -248,7 +248,7 @@ static int upsert(struct sql_store *q, const struct rollup_delta *d, size_t n)
     int r = 0;
     pthread_once(&columns_once, build_columns);
     for (size_t k = 0; !r && k < n;) {
-        unsigned rows = n - k < SQL_BULK_MAX ? (unsigned)(n - k) : SQL_BULK_MAX;
+        unsigned rows = sql_bulk_rows(n - k);
         bool single = true;
         for (unsigned j = 0; single && j < rows; j++)
             single = delta_single(&d[k + j]);

@@ -85,12 +85,22 @@ int sql_stmt(struct sql_store *q, enum sql_id id, const char *text, sql_build_fn
     return 0;
 }
 
+unsigned sql_bulk_rows(size_t remaining)
+{
+    if (remaining >= SQL_BULK_MAX)
+        return SQL_BULK_MAX;
+    if (remaining > SQL_BULK_STEP)
+        return (unsigned)(remaining - remaining % SQL_BULK_STEP);
+    return (unsigned)remaining;
+}
+
 int sql_bulk(struct sql_store *q, enum sql_bulk kind, unsigned rows, sql_build_fn build,
              struct db_stmt **ret)
 {
-    if (rows == 0 || rows > SQL_BULK_MAX)
-        return store_fail(&q->base, -EINVAL, "a multi-row statement takes 1 to %u rows",
-                          SQL_BULK_MAX);
+    if (rows == 0 || sql_bulk_rows(rows) != rows)
+        return store_fail(&q->base, -EINVAL,
+                          "a multi-row statement takes 1 to %u rows, or a multiple of %u to %u",
+                          SQL_BULK_STEP, SQL_BULK_STEP, SQL_BULK_MAX);
     if (!q->bulk[kind][rows]) {
         int r = prepare(q, NULL, build, rows, &q->bulk[kind][rows]);
         if (r)

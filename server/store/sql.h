@@ -163,6 +163,17 @@ enum sql_id {
  * each on a server database), SQL_BULK_MAX rows at a time.
  */
 #define SQL_BULK_MAX 64u
+/*
+ * Past SQL_BULK_STEP rows a statement takes a multiple of SQL_BULK_STEP: 15
+ * sizes in all (1..8, 16, 24 .. 64) rather than 64, each at most two
+ * statements a chunk. A prepared statement holds its parameters' buffers
+ * (100 to 200 KB at 64 rows of a reading), and a connection keeps one per
+ * size it has run: the sizes a busy stream forms would otherwise add about
+ * 15 MB per writing connection.
+ */
+#define SQL_BULK_STEP 8u
+/* The rows of the next multi-row statement for remaining rows (> 0) of a chunk. */
+unsigned sql_bulk_rows(size_t remaining);
 enum sql_bulk {
     SQL_BULK_READINGS,
     SQL_BULK_READINGS_SINGLE, /* single-phase readings: their columns only */
@@ -211,7 +222,10 @@ char *sql_buf_end(struct sql_buf *s);
  */
 int sql_stmt(struct sql_store *q, enum sql_id id, const char *text, sql_build_fn build,
              struct db_stmt **ret);
-/* The cached multi-row statement of kind for rows rows (1..SQL_BULK_MAX), from build(rows). */
+/*
+ * The cached multi-row statement of kind for rows rows (a size sql_bulk_rows()
+ * gives: -EINVAL for another), from build(rows).
+ */
 int sql_bulk(struct sql_store *q, enum sql_bulk kind, unsigned rows, sql_build_fn build,
              struct db_stmt **ret);
 

@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "migrations.h"
+#include "sql.h"
 
 struct seen {
     int n;
@@ -105,10 +106,35 @@ static void test_an_unknown_or_open_token_is_an_error(void **state)
     assert_non_null(strstr(out, "unterminated"));
 }
 
+static void test_bulk_statements_come_in_few_sizes_and_cover_every_chunk(void **state)
+{
+    (void)state;
+    unsigned sizes[SQL_BULK_MAX + 1] = {0};
+    for (size_t n = 1; n <= 3 * SQL_BULK_MAX + 5; n++) {
+        size_t left = n, statements = 0;
+        while (left) {
+            unsigned rows = sql_bulk_rows(left);
+            assert_true(rows >= 1 && rows <= left && rows <= SQL_BULK_MAX);
+            assert_true(rows <= SQL_BULK_STEP || rows % SQL_BULK_STEP == 0);
+            assert_int_equal(sql_bulk_rows(rows), rows); /* a size sql_bulk() takes */
+            sizes[rows] = 1;
+            left -= rows;
+            statements++;
+        }
+        /* at most two statements for each SQL_BULK_MAX rows or part of them */
+        assert_true(statements <= 2 * ((n + SQL_BULK_MAX - 1) / SQL_BULK_MAX));
+    }
+    unsigned distinct = 0;
+    for (unsigned k = 1; k <= SQL_BULK_MAX; k++)
+        distinct += sizes[k];
+    assert_int_equal(distinct, SQL_BULK_STEP + SQL_BULK_MAX / SQL_BULK_STEP - 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dialect_tokens_expand_per_database),
+        cmocka_unit_test(test_bulk_statements_come_in_few_sizes_and_cover_every_chunk),
         cmocka_unit_test(test_every_dialect_has_every_token),
         cmocka_unit_test(test_an_unknown_or_open_token_is_an_error),
         cmocka_unit_test(test_statements_split_at_line_ending_semicolons),
