@@ -140,3 +140,44 @@ test('UTF-8 decoding: every length of character, and malformed bytes as U+FFFD',
   expect(decodeUtf8(bytes(long))).toBe(long)
   expect(decodeUtf8(bytes(long))).toBe(Buffer.from(long, 'utf8').toString('utf8'))
 })
+
+test('random streams read the same however they are cut, and never hold more than the cap', () => {
+  // A fixed seed: the same streams every run.
+  let seed = 20261207
+  const rand = n => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed % n
+  }
+  const parts = ['data: 北\n', 'data:x\r\n', 'data', 'event: alarm\n', 'id: 7\r', ': c\n', '\n', '\n', '\r', '\r\n',
+    '北', '🔧', 'x', 'data: ', 'retry: 1\n', '\u0000']
+  const odd = [0xff, 0xc3, 0xe5, 0x8c, 0x80, 0xf0]
+  let events = 0
+  let dropped = 0
+  for (let round = 0; round < 300; round++) {
+    const pieces = []
+    const n = 1 + rand(120)
+    for (let i = 0; i < n; i++) {
+      if (rand(10) === 0) pieces.push(Uint8Array.of(odd[rand(odd.length)]))
+      else if (rand(30) === 0) pieces.push(bytes('y'.repeat(rand(200))))
+      else pieces.push(bytes(parts[rand(parts.length)]))
+    }
+    const all = Uint8Array.from(pieces.reduce((a, p) => a.concat(Array.from(p)), []))
+    const whole = createParser({ maxEventBytes: 128 })
+    const expected = whole.push(buffer(all))
+    const cut = createParser({ maxEventBytes: 128 })
+    const got = []
+    for (let at = 0; at < all.length;) {
+      const len = 1 + rand(9)
+      got.push(...cut.push(buffer(all.subarray(at, at + len))))
+      at += len
+    }
+    expect(got).toEqual(expected)
+    expect(cut.dropped).toBe(whole.dropped)
+    got.forEach(e => expect(Buffer.byteLength(e.data, 'utf8')).toBeLessThanOrEqual(128))
+    events += got.length
+    dropped += cut.dropped
+  }
+  // The streams did hold events, and oversized ones.
+  expect(events).toBeGreaterThan(100)
+  expect(dropped).toBeGreaterThan(10)
+})
