@@ -10,6 +10,9 @@ module.exports = {
   apiBaseUrl: 'https://meter.example.com',
   // wx.request 超时（毫秒）/ request timeout in ms
   requestTimeoutMs: 10000,
+  // 告警实时推送连接的超时（毫秒），到时自动重连 / how long the live alarm stream's request may
+  // stay open before it is made again (the server sends a comment every 15 s meanwhile)
+  alarmStreamTimeoutMs: 3600000,
   // 设备详情页实时数据刷新间隔（秒）/ refresh period of the live values on the device page
   refreshSeconds: 5,
   // 余额低于此值（元）时标红 / balance (yuan) below which the device pages show it in red

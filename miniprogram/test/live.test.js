@@ -1,6 +1,7 @@
 // The pages' own code against a real meter-server: login, device list, device detail with
 // its history chart (and a three-phase meter's per-phase values), the server's alarms (a real
-// over-voltage, acknowledged by an operator), and recharges
+// over-voltage, acknowledged by an operator; another raised and cleared while the alarm tab
+// follows the live stream, which closes when the tab hides), and recharges
 // (a user's online payment where the server has none configured, an operator's counter
 // recharge retried after a lost answer without crediting twice). wx.request is carried over node's http.
 //
@@ -62,7 +63,10 @@ describeLive('pages against a running meter-server', () => {
         { id: 'meter-01', owner: 'alice' },
         { id: 'meter-02', owner: 'alice' },
         { id: 'meter-3p', owner: 'bob' }
-      ]
+      ],
+      // A waiting stream learns that its client left when it next writes: a keep-alive each
+      // second makes /api/stats count a closed stream out within a second.
+      args: ['--alarm-keepalive-s', '1']
     })
     const health = JSON.parse((await server.get('/api/health')).body)
     expect(health).toMatchObject({ status: 'ok', database: 'ok', mqtt: 'disconnected' })
@@ -262,6 +266,7 @@ describeLive('pages against a running meter-server', () => {
     expect(mine.data.alarms[0].id).toBe(raised.id) // the open ones first
     await tap(mine, card + ' .head')
     expect(mine.querySelector('#ack')).toBeUndefined()
+    mine.instance.onUnload() // its live stream closes
 
     // The operator acknowledges it with a note, in English.
     env = installWx({ language: 'en' })
@@ -285,7 +290,108 @@ describeLive('pages against a running meter-server', () => {
     expect(stored.data.alarm).toMatchObject({ state: 'acknowledged', acknowledged_by: 'counter', note: 'crew on the way' })
     const again = await call('POST', '/api/alarms/' + raised.id + '/ack', {})
     expect(again.statusCode).toBe(409)
+    page.instance.onUnload()
+    expect(request.pending()).toEqual([])
   }, 30000)
+
+  // meter-02's next reading, at this voltage, now.
+  let seq02 = 100
+  function reading02(voltage) {
+    seq02++
+    return server.post('/api/device/data', {
+      device_id: 'meter-02', seq: seq02, ts: new Date().toISOString(), voltage, current: 3, power_w: 650, pf: 0.98, freq_hz: 50.01, energy_wh: 5000 + seq02
+    }, { Authorization: 'Bearer ' + server.secrets['meter-02'] })
+  }
+
+  // GET /api/stats's count of open alarm streams, as the operator asks it.
+  async function openStreams(token) {
+    const res = await new Promise((resolve, reject) => {
+      request({ url: server.base + '/api/stats', header: { Authorization: 'Bearer ' + token }, success: resolve, fail: reject })
+    })
+    expect(res.statusCode).toBe(200)
+    return res.data.alarms.streams
+  }
+
+  async function streamsBecome(token, n) {
+    const end = Date.now() + 10000
+    let now = await openStreams(token)
+    while (now !== n && Date.now() < end) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      now = await openStreams(token)
+    }
+    expect(now).toBe(n)
+  }
+
+  test('the alarm tab follows the live stream: raised and cleared show without reading the lists again', async () => {
+    // Small pieces: the stream's bytes reach the page cut anywhere, as on a slow link.
+    request = createRequest({ chunkBytes: 7 })
+    env.wx.request = request
+    await login('counter', 'counter-password')
+    const put = await call('PUT', '/api/devices/meter-02/alarm-rules', { rules: { 'voltage.over': { limit: 225, min_duration_s: 0 } } })
+    expect(put.statusCode).toBe(200)
+    const rule = put.data.rules.find(r => r.kind === 'voltage.over')
+    expect(rule).toMatchObject({ limit: 225, min_duration_s: 0 })
+    expect(rule.hysteresis).toBeCloseTo(2.2, 6) // 1 % of 220 V: it clears at 222.8 V or below
+    expect((await reading02(220)).statusCode).toBe(200) // below the limit: nothing
+
+    await login('alice', 'alice-password')
+    const page = render('alarms')
+    await page.instance.onShow()
+    const stream = request.log.find(r => r.path === '/api/alarms/stream')
+    expect(stream.header.Authorization).toBe('Bearer ' + env.storage.get('smartmeter.token'))
+    await waitFor(() => stream.statusCode === 200 && stream.chunks > 0, 10000) // the server's hello
+    expect(page.data.alarms.some(a => a.deviceId === 'meter-02')).toBe(false)
+    const openBefore = page.data.openCount
+    const load = jest.spyOn(page.instance, 'load')
+    const logged = request.log.length
+
+    // A reading past the limit: the server raises, the page shows it from the stream alone.
+    expect((await reading02(231.5)).statusCode).toBe(200)
+    const live = () => page.data.alarms.find(a => a.deviceId === 'meter-02' && a.kind === 'voltage.over')
+    await waitFor(() => live() && live().state === 'raised', 15000)
+    const id = live().id
+    expect(text(page, '#alarm-' + id)).toContain('过电压')
+    expect(text(page, '#alarm-' + id)).toContain('测量值 231.5 V，限值 225.0 V')
+    expect(page.data.openCount).toBe(openBefore + 1)
+    expect(page.data.alarms.findIndex(a => a.id === id)).toBeLessThan(page.data.openCount) // among the open ones
+    await tap(page, '#alarm-' + id + ' .head')
+    expect(page.data.expanded).toBe(id)
+
+    // Back past the hysteresis band (220 V, at or below 225 − 2.2 V) it clears, and moves to
+    // the top of the recent ones, still opened.
+    expect((await reading02(220)).statusCode).toBe(200)
+    await waitFor(() => live().state === 'cleared', 15000)
+    expect(page.data.openCount).toBe(openBefore)
+    expect(page.data.alarms[page.data.openCount].id).toBe(id)
+    expect(text(page, '#alarm-' + id)).toContain('已恢复')
+    expect(page.data.expanded).toBe(id)
+    expect(text(page, '#details')).toContain('恢复')
+
+    // Nothing but the stream brought it: no new request at all, no load().
+    expect(load).not.toHaveBeenCalled()
+    expect(request.log.slice(logged)).toEqual([])
+    expect(stream.done).toBe(false)
+    page.instance.onUnload()
+    expect(stream.aborted).toBe(true)
+    expect(request.pending()).toEqual([])
+  }, 40000)
+
+  test('the stream closes when the alarm tab hides and opens again when it shows', async () => {
+    await login('counter', 'counter-password')
+    const token = env.storage.get('smartmeter.token')
+    await streamsBecome(token, 0)
+    const page = render('alarms')
+    await page.instance.onShow()
+    await streamsBecome(token, 1)
+    page.instance.onHide()
+    expect(request.log.filter(r => r.path === '/api/alarms/stream').map(r => r.aborted)).toEqual([true])
+    await streamsBecome(token, 0)
+    await page.instance.onShow()
+    await streamsBecome(token, 1)
+    page.instance.onUnload()
+    await streamsBecome(token, 0)
+    expect(request.pending()).toEqual([])
+  }, 40000)
 
   test('an operator recharges; a retry after a lost answer credits once', async () => {
     await login('counter', 'counter-password')

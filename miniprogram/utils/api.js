@@ -3,12 +3,15 @@
 // - The base URL comes from config.js.
 // - The JWT lives in wx storage; every call but the logins sends it as a Bearer token.
 // - A 401 on an authenticated call clears the session and goes back to the login page.
+// - openAlarmStream() follows the live alarm stream (GET /api/alarms/stream) with wx.request's
+//   enableChunked, reconnecting with a backoff until it is closed.
 // - Errors reject with apiError(): an Error whose message is the server's {"status":"error","message"}
 //   (in Chinese where utils/messages.js knows it and the interface is in Chinese).
 
 const config = require('../config.js')
 const messages = require('./messages.js')
 const i18n = require('./i18n.js')
+const sse = require('./sse.js')
 
 const TOKEN_KEY = 'smartmeter.token'
 const USER_KEY = 'smartmeter.user'
@@ -272,6 +275,184 @@ function ackAlarm(id, note) {
     .then(body => body.alarm)
 }
 
+// --- the live alarm stream ---
+
+// The base library that first has wx.request's enableChunked and RequestTask.onChunkReceived.
+const CHUNKED_SINCE = '2.20.1'
+const STREAM_RETRY_FIRST_MS = 1000
+const STREAM_RETRY_MAX_MS = 30000
+const RETRY_AFTER_MAX_MS = 300000 // a Retry-After longer than 5 minutes is read as 5 minutes
+
+// a >= b for dotted versions ("2.20.1"); a missing or odd version is not.
+function versionAtLeast(a, b) {
+  if (typeof a !== 'string' || !/^\d+(\.\d+)*$/.test(a)) return false
+  const x = a.split('.').map(Number)
+  const y = b.split('.').map(Number)
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] || 0) - (y[i] || 0)
+    if (d) return d > 0
+  }
+  return true
+}
+
+// Whether this base library streams a wx.request's answer (onChunkReceived).
+function chunkedSupported() {
+  try {
+    const info = typeof wx.getAppBaseInfo === 'function' ? wx.getAppBaseInfo() : wx.getSystemInfoSync()
+    return versionAtLeast(info && info.SDKVersion, CHUNKED_SINCE)
+  } catch (e) {
+    return false
+  }
+}
+
+// A response header by name, whatever its case.
+function headerValue(header, name) {
+  if (!header || typeof header !== 'object') return ''
+  const want = name.toLowerCase()
+  const key = Object.keys(header).find(k => k.toLowerCase() === want)
+  return key === undefined ? '' : String(header[key])
+}
+
+// Retry-After in ms: delay-seconds, or an HTTP date; 0 when absent or unreadable.
+function retryAfterMs(header) {
+  const v = headerValue(header, 'Retry-After').trim()
+  let ms = 0
+  if (/^\d{1,9}$/.test(v)) ms = Number(v) * 1000
+  else if (v) ms = Math.max(0, (Date.parse(v) || 0) - Date.now())
+  return Math.min(ms, RETRY_AFTER_MAX_MS)
+}
+
+// An alarm of the stream as GET /api/alarms shows it, or null for anything else.
+function alarmOf(data) {
+  let a = null
+  try {
+    a = JSON.parse(data)
+  } catch (e) {
+    return null
+  }
+  const ok = a && typeof a === 'object' && Number.isInteger(a.id) && a.id > 0 &&
+    typeof a.state === 'string' && typeof a.device_id === 'string'
+  return ok ? a : null
+}
+
+// Follows GET /api/alarms/stream: each `alarm` event goes to handlers.onAlarm(alarm).
+// handlers.onOpen({reconnected}) is called each time the stream opens; reconnected is true
+// after a stream that failed or ended, when the caller should read the lists again (what
+// changed meanwhile was not streamed). A 401 ends the session as the other calls do; a 503
+// (honouring Retry-After), another 5xx, a network failure, a timeout or the answer ending
+// reconnects after 1 s, doubling up to 30 s (back to 1 s once a stream opens); any other
+// status (a server without the stream: 404) stops. Without a token nothing is opened (the
+// page's own calls send the person to log in).
+//
+// Returns {live, close()}: live is false on a base library older than CHUNKED_SINCE (or a
+// RequestTask without onChunkReceived), where the caller keeps to reading on show and on
+// pull-down. close() aborts the request and any pending reconnect; it may be called twice.
+function openAlarmStream(handlers) {
+  const h = handlers || {}
+  const stream = { live: chunkedSupported(), close }
+  let closed = false
+  let task = null
+  let timer = null
+  let attempts = 0
+  let delayMs = STREAM_RETRY_FIRST_MS
+
+  function close() {
+    closed = true
+    if (timer !== null) clearTimeout(timer)
+    timer = null
+    const t = task
+    task = null
+    if (t) t.abort()
+  }
+
+  function retry(header) {
+    const wait = Math.max(delayMs, retryAfterMs(header))
+    delayMs = Math.min(delayMs * 2, STREAM_RETRY_MAX_MS)
+    timer = setTimeout(() => {
+      timer = null
+      connect()
+    }, wait)
+  }
+
+  function connect() {
+    if (closed) return
+    const token = getToken()
+    if (!token) {
+      close()
+      return
+    }
+    attempts++
+    const reconnected = attempts > 1
+    const parser = sse.createParser()
+    let opened = false
+    let ended = false
+    let t = null
+
+    const open = () => {
+      if (opened) return
+      opened = true
+      delayMs = STREAM_RETRY_FIRST_MS
+      if (h.onOpen) h.onOpen({ reconnected })
+    }
+    const finish = (statusCode, header) => {
+      if (ended || closed || task !== t) return
+      ended = true
+      task = null
+      if (statusCode === 401) {
+        close()
+        clearSession()
+        redirectToLogin()
+      } else if (statusCode === 0 || statusCode === 200 || statusCode >= 500) {
+        retry(header)
+      } else {
+        close()
+      }
+    }
+
+    t = wx.request({
+      url: baseUrl() + '/api/alarms/stream',
+      method: 'GET',
+      header: { Authorization: 'Bearer ' + token, Accept: 'text/event-stream' },
+      enableChunked: true,
+      responseType: 'arraybuffer',
+      timeout: config.alarmStreamTimeoutMs,
+      success(res) { finish(res.statusCode, res.header) },
+      fail() { finish(0, null) }
+    })
+    if (!t || typeof t.onChunkReceived !== 'function') {
+      stream.live = false
+      if (t && typeof t.abort === 'function') t.abort()
+      close()
+      return
+    }
+    task = t
+    // Events are read from the stream's answer only: the headers say which answer this is
+    // (DevTools leaves statusCode out, hence the content type). Without onHeadersReceived
+    // every answer is read, and an error's JSON body holds no event.
+    let reading = typeof t.onHeadersReceived !== 'function'
+    if (!reading) {
+      t.onHeadersReceived(res => {
+        const status = res && res.statusCode
+        reading = (status === undefined || status === 200) &&
+          /^text\/event-stream/i.test(headerValue(res && res.header, 'Content-Type'))
+        if (reading && task === t) open()
+      })
+    }
+    t.onChunkReceived(res => {
+      if (!reading || task !== t || !res || !res.data) return
+      parser.push(res.data).forEach(ev => {
+        open()
+        if (task !== t || ev.event !== 'alarm') return
+        const a = alarmOf(ev.data)
+        if (a && h.onAlarm) h.onAlarm(a)
+      })
+    })
+  }
+
+  if (stream.live) connect()
+  return stream
+}
+
 // wx.requestPayment as a promise; rejects with {cancelled, errMsg}.
 function requestPayment(params) {
   return new Promise((resolve, reject) => {
@@ -324,6 +505,7 @@ module.exports = {
   listAlarms,
   getAlarm,
   ackAlarm,
+  openAlarmStream,
   newIdempotencyKey,
   LOGIN_PAGE
 }

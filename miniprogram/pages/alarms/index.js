@@ -2,7 +2,10 @@
 // Alarms page: the server's alarms (GET /api/alarms), the open ones first, then the recent
 // ones page by page; pull down to refresh; tap one for its details; operators and admins
 // acknowledge it with a note (POST /api/alarms/:id/ack). A WeChat subscribe message opens
-// this page with ?id=17: that alarm shows opened.
+// this page with ?id=17: that alarm shows opened. While shown, the page follows the live
+// stream (GET /api/alarms/stream): each change moves its alarm in the lists at once; after a
+// reconnect the lists are read again. A base library without wx.request's enableChunked keeps
+// to reading on show and on pull-down.
 const api = require('../../utils/api.js')
 const alarms = require('../../utils/alarms.js')
 const i18n = require('../../utils/i18n.js')
@@ -44,6 +47,8 @@ Component({
     attached() {
       this.setStrings()
       this.raw = { open: [], recent: [] }
+      this.stream = null
+      this.queued = null
     }
   },
 
@@ -59,7 +64,55 @@ Component({
       i18n.setTitle(i18n.t('alarms.title'))
       i18n.applyTabBar()
       this.setData({ staff: api.isStaff(api.getUser()) })
+      this.follow()
       return this.load()
+    },
+
+    // A tab page is hidden, not unloaded, when another tab shows: the stream closes either way.
+    onHide() {
+      this.unfollow()
+    },
+
+    onUnload() {
+      this.unfollow()
+    },
+
+    follow() {
+      if (this.stream) return
+      this.stream = api.openAlarmStream({
+        onAlarm: a => this.onStreamAlarm(a),
+        onOpen: info => { if (info.reconnected) this.load() } // what changed meanwhile was not streamed
+      })
+    },
+
+    unfollow() {
+      if (!this.stream) return
+      this.stream.close()
+      this.stream = null
+    },
+
+    // One change from the stream. While the lists are being read it is also kept, to apply
+    // again to what the read returns (which may predate it).
+    onStreamAlarm(a) {
+      if (this.queued) this.queued.push(a)
+      this.applyAlarm(a)
+      if (!this.data.loaded) return
+      this.show()
+      updateBadge(this.data.raisedCount)
+    },
+
+    // A raised or acknowledged alarm is open (replaced where it was, added where not); any
+    // other leaves the open list for the top of the recent one.
+    applyAlarm(a) {
+      const others = list => list.filter(x => x.id !== a.id)
+      if (alarms.isOpen(a)) {
+        const known = this.raw.open.some(x => x.id === a.id)
+        this.raw.open = known ? this.raw.open.map(x => (x.id === a.id ? a : x)) : this.raw.open.concat([a])
+        this.raw.recent = others(this.raw.recent)
+      } else {
+        this.raw.open = others(this.raw.open)
+        this.raw.recent = [a].concat(others(this.raw.recent))
+      }
     },
 
     setStrings() {
@@ -77,17 +130,23 @@ Component({
 
     // The open alarms, and the first page of the others.
     load() {
+      const queued = []
+      this.queued = queued
+      const done = () => { if (this.queued === queued) this.queued = null }
       return Promise.all([
         api.listAlarms({ state: 'open', limit: OPEN_LIMIT }),
         api.listAlarms({ state: 'cleared', limit: PAGE })
       ]).then(([open, recent]) => {
+        done()
         this.raw = { open: open.alarms, recent: recent.alarms }
+        queued.forEach(a => this.applyAlarm(a))
         this.setData({ loaded: true, error: '', nextBefore: recent.alarms.length === PAGE ? recent.nextBefore : null })
         return this.focus()
       }).then(() => {
         this.show()
         updateBadge(this.raw.open.filter(a => a.state === 'raised').length)
       }, err => {
+        done()
         this.setData({ loaded: true, error: err.message })
       })
     },
@@ -110,7 +169,10 @@ Component({
       if (this.data.nextBefore === null || this.data.loadingMore) return Promise.resolve()
       this.setData({ loadingMore: true })
       return api.listAlarms({ state: 'cleared', limit: PAGE, before: this.data.nextBefore }).then(page => {
-        this.raw.recent = this.raw.recent.concat(page.alarms)
+        // The stream may have put one of this page's alarms at the top already.
+        const have = {}
+        this.raw.recent.forEach(a => { have[a.id] = true })
+        this.raw.recent = this.raw.recent.concat(page.alarms.filter(a => !have[a.id]))
         this.setData({ loadingMore: false, nextBefore: page.alarms.length === PAGE ? page.nextBefore : null })
         this.show()
       }, err => {

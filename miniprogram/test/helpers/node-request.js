@@ -3,8 +3,20 @@
 // (or as a query string on GET), a JSON answer is parsed into res.data, and success is called
 // for every HTTP answer whatever its status; fail only when no answer came back.
 //
+// It returns a RequestTask as WeChat's does: abort() (fail with "request:fail abort", once),
+// onHeadersReceived/offHeadersReceived ({header, statusCode, cookies} as soon as the status
+// line and headers are in), and onChunkReceived/offChunkReceived. With enableChunked the body
+// goes to the chunk listeners as it arrives, each piece as an ArrayBuffer of its own, and
+// success/complete come when the answer ends (res.data then holds nothing: the body went to
+// the listeners); a connection cut mid-answer fails.
+//
+// options: {timeout, chunkBytes}. chunkBytes cuts what arrives into pieces of at most that
+// many bytes before the listeners get it, as a slow mobile link may (a character of UTF-8 can
+// then be cut in two).
+//
 // loseNextResponse() makes the next request reach the server but report a timeout to the
-// caller, as a dropped mobile connection would after the server has acted.
+// caller, as a dropped mobile connection would after the server has acted. log holds one entry
+// per request: {method, path, header, data, statusCode, response, chunks, aborted, done}.
 
 const http = require('http')
 const { URL } = require('url')
@@ -32,16 +44,32 @@ function createRequest(opts) {
     }
     const dropThis = lose > 0
     if (dropThis) lose--
-    let done = false
+    const chunked = !!o.enableChunked
+    const heads = []
+    const chunkListeners = []
+    const off = (list, fn) => {
+      if (!fn) list.length = 0
+      else if (list.indexOf(fn) >= 0) list.splice(list.indexOf(fn), 1)
+    }
+    const entry = { method, path: url.pathname + url.search, header, data: o.data, statusCode: 0, chunks: 0, aborted: false, done: false }
+    log.push(entry)
     const finish = (kind, res) => {
-      if (done) return
-      done = true
+      if (entry.done) return
+      entry.done = true
       if (kind === 'success' && o.success) o.success(res)
       if (kind === 'fail' && o.fail) o.fail(res)
       if (o.complete) o.complete(res)
     }
-    const entry = { method, path: url.pathname + url.search, header, data: o.data, statusCode: 0 }
-    log.push(entry)
+    // Each piece as an ArrayBuffer holding exactly its bytes (a Buffer may share a larger one).
+    const deliver = c => {
+      const step = options.chunkBytes > 0 ? options.chunkBytes : c.length
+      for (let at = 0; at < c.length && !entry.done; at += step) {
+        const piece = c.subarray(at, Math.min(at + step, c.length))
+        const data = piece.buffer.slice(piece.byteOffset, piece.byteOffset + piece.length)
+        entry.chunks++
+        chunkListeners.slice().forEach(fn => { if (!entry.done) fn({ data }) })
+      }
+    }
 
     const req = http.request({
       hostname: url.hostname,
@@ -51,12 +79,22 @@ function createRequest(opts) {
       headers: header,
       agent: false // one connection per request, closed afterwards: nothing lingers
     }, res => {
+      entry.statusCode = res.statusCode
+      if (!dropThis) heads.slice().forEach(fn => fn({ header: res.headers, statusCode: res.statusCode, cookies: [] }))
       const chunks = []
-      res.on('data', c => chunks.push(c))
+      res.on('data', c => {
+        if (chunked && !dropThis) deliver(c)
+        else chunks.push(c)
+      })
+      res.on('aborted', () => finish('fail', { errMsg: 'request:fail connection closed' }))
+      res.on('error', e => finish('fail', { errMsg: 'request:fail ' + e.message }))
       res.on('end', () => {
-        entry.statusCode = res.statusCode
         if (dropThis) {
           finish('fail', { errMsg: 'request:fail timeout' })
+          return
+        }
+        if (chunked) {
+          finish('success', { statusCode: res.statusCode, data: new ArrayBuffer(0), header: res.headers, errMsg: 'request:ok' })
           return
         }
         const text = Buffer.concat(chunks).toString('utf8')
@@ -74,11 +112,24 @@ function createRequest(opts) {
     req.on('error', e => finish('fail', { errMsg: 'request:fail ' + e.message }))
     if (body) req.write(body)
     req.end()
-    return { abort() { req.destroy(new Error('abort')) } }
+    return {
+      abort() {
+        if (entry.done) return
+        entry.aborted = true
+        finish('fail', { errMsg: 'request:fail abort' })
+        req.destroy()
+      },
+      onHeadersReceived: fn => { heads.push(fn) },
+      offHeadersReceived: fn => off(heads, fn),
+      onChunkReceived: fn => { chunkListeners.push(fn) },
+      offChunkReceived: fn => off(chunkListeners, fn)
+    }
   }
 
   request.loseNextResponse = () => { lose++ }
   request.log = log
+  // Requests that have neither succeeded nor failed yet (an open stream is one).
+  request.pending = () => log.filter(e => !e.done)
   return request
 }
 

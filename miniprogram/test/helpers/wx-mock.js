@@ -8,9 +8,17 @@
 // routes: {"POST /api/login": answer, ...} where answer is {statusCode, data, header}, a
 // function (req) → answer, or {fail: "errMsg"} for a network failure. req is
 // {method, url, path, query, data, header}. Unrouted requests answer 404 as the server does.
+//
+// wx.request returns a RequestTask as WeChat's does: abort(), and with enableChunked
+// on/offHeadersReceived and on/offChunkReceived, the body handed over as ArrayBuffers.
+// {stream: true} as an answer holds the request open (GET /api/alarms/stream answers so unless
+// told otherwise): env.streams gets {req, send(text), sendBytes(bytes), end(), aborted}; a
+// send delivers one chunk, end() completes the request, abort() fails it with
+// "request:fail abort".
 
 // miniprogram-simulate defines global.wx (with its own stubs, e.g. getWindowInfo) on load.
 require('miniprogram-simulate')
+const { Buffer } = require('buffer')
 const config = require('../../config.js')
 const i18n = require('../../utils/i18n.js')
 
@@ -26,9 +34,52 @@ function parseQuery(qs) {
   return out
 }
 
+// The RequestTask of one wx.request call, and how the mock answers through it.
+function chunkedTask(o) {
+  const heads = []
+  const chunks = []
+  const remove = (list, fn) => { if (!fn) list.length = 0; else if (list.indexOf(fn) >= 0) list.splice(list.indexOf(fn), 1) }
+  let done = false
+  const task = {
+    aborted: false,
+    api: {
+      abort() {
+        if (done) return
+        task.aborted = true
+        task.fail('request:fail abort')
+      },
+      onHeadersReceived: fn => { heads.push(fn) },
+      offHeadersReceived: fn => remove(heads, fn)
+    },
+    headers(res) { if (!done) heads.slice().forEach(fn => fn(res)) },
+    chunk(bytes) { // each listener gets an ArrayBuffer of exactly these bytes
+      if (done || !o.enableChunked) return
+      const data = Uint8Array.from(bytes).buffer
+      chunks.slice().forEach(fn => fn({ data }))
+    },
+    succeed(res) {
+      if (done) return
+      done = true
+      if (o.success) o.success(res)
+      if (o.complete) o.complete(res)
+    },
+    fail(errMsg) {
+      if (done) return
+      done = true
+      if (o.fail) o.fail({ errMsg })
+      if (o.complete) o.complete({ errMsg })
+    }
+  }
+  if (o.enableChunked) {
+    task.api.onChunkReceived = fn => { chunks.push(fn) }
+    task.api.offChunkReceived = fn => remove(chunks, fn)
+  }
+  return task
+}
+
 function installWx(options) {
   const opts = options || {}
-  const routes = Object.assign({}, opts.routes || {})
+  const routes = Object.assign({ 'GET /api/alarms/stream': { stream: true } }, opts.routes || {})
   const storage = new Map()
   const env = {
     routes,
@@ -38,6 +89,7 @@ function installWx(options) {
     toasts: [],
     modals: [],
     modalAnswer: true,
+    streams: [],           // requests held open by a {stream: true} answer
     payments: [],          // what wx.requestPayment was given
     paymentAnswer: 'ok',   // 'ok', 'cancel', or another errMsg tail ('fail ...')
     onPayment: null,       // called with the params before answering (to mark an order paid)
@@ -108,26 +160,35 @@ function installWx(options) {
         header: Object.assign({}, o.header || {})
       }
       env.requests.push(req)
+      const task = chunkedTask(o)
       Promise.resolve().then(() => {
+        if (task.aborted) return
         let answer = routes[req.method + ' ' + req.path]
         if (typeof answer === 'function') answer = answer(req)
         if (!answer) answer = { statusCode: 404, data: { status: 'error', message: 'not found' } }
         if (answer.fail) {
-          const err = { errMsg: 'request:fail ' + answer.fail }
-          if (o.fail) o.fail(err)
-          if (o.complete) o.complete(err)
+          task.fail('request:fail ' + answer.fail)
           return
         }
-        const res = {
-          statusCode: answer.statusCode || 200,
-          data: answer.data,
-          header: Object.assign({ 'Content-Type': 'application/json' }, answer.header || {}),
-          errMsg: 'request:ok'
+        const header = Object.assign({ 'Content-Type': answer.stream ? 'text/event-stream' : 'application/json' }, answer.header || {})
+        const statusCode = answer.statusCode || 200
+        task.headers({ statusCode, header })
+        if (answer.stream) {
+          env.streams.push({
+            req,
+            get aborted() { return task.aborted },
+            send: text => task.chunk(Buffer.from(text, 'utf8')),
+            sendBytes: bytes => task.chunk(bytes),
+            end: () => task.succeed({ statusCode, header, data: new ArrayBuffer(0), errMsg: 'request:ok' })
+          })
+          return
         }
-        if (o.success) o.success(res)
-        if (o.complete) o.complete(res)
+        if (o.enableChunked && answer.data !== undefined) {
+          task.chunk(Buffer.from(typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data), 'utf8'))
+        }
+        task.succeed({ statusCode, data: o.enableChunked ? new ArrayBuffer(0) : answer.data, header, errMsg: 'request:ok' })
       })
-      return { abort() {} }
+      return task.api
     })
   }
   Object.assign(global.wx, api)
