@@ -3,7 +3,6 @@
  * See --help and SPEC.md for the command line.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -713,15 +712,6 @@ int main(int argc, char **argv)
         return cli_device_delete(argc, argv);
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0)
         return cli_fail(2, "unknown command '%s' (see --help)", argv[1]);
-
-    /*
-     * The sweeps over every device (alarms, cut-off rules) and large answers allocate
-     * blocks that grow with the fleet and live a moment. glibc would raise its mmap
-     * threshold to their size after the first is freed and serve the next from an
-     * arena, which keeps the pages: with the threshold fixed they go back to the system
-     * when freed (about 1 KB of resident memory per device at 10,000 devices).
-     */
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
     struct server_options opt;
     char err[CONFIG_ERR_LEN];
