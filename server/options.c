@@ -212,5 +212,13 @@ const struct config_option server_option_table[] = {
     {"alarm_wechat_fields", CONFIG_STRING, OPT(alarm_wechat_fields), 0, 0,
      "thing1=device,thing2=title,time3=time,thing4=detail", "FIELDS",
      "which alarm value fills which template field (docs/alarms.md, \"WeChat messages\")"},
+    /* the Modbus TCP server (docs/modbus.md) */
+    {"modbus_listen", CONFIG_STRING, OPT(modbus_listen), 0, 0, NULL, "HOST:PORT",
+     "serve every device's latest reading over Modbus TCP here, read-only, in the Eastron SDM630 "
+     "map on its modbus_unit (docs/modbus.md; unset: no Modbus server)"},
+    {"modbus_max_connections", CONFIG_INT, OPT(modbus_max_connections), 1, 1024, "32", "N",
+     "Modbus TCP connections at most; more are closed at once"},
+    {"modbus_idle_s", CONFIG_INT, OPT(modbus_idle_s), 1, 86400, "60", "SECONDS",
+     "a Modbus TCP connection without a request this long is closed"},
     {0},
 };

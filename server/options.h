@@ -89,6 +89,10 @@ struct server_options {
     char *alarm_wechat_page;
     char *alarm_wechat_state;
     char *alarm_wechat_fields;
+    /* the Modbus TCP server (server/modbus/, docs/modbus.md): on when modbus_listen is set */
+    char *modbus_listen;
+    int64_t modbus_max_connections;
+    int64_t modbus_idle_s;
 };
 
 extern const struct config_option server_option_table[];

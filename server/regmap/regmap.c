@@ -16,10 +16,10 @@ static const struct {
     enum regmap_type type;
     bool low_word_first;
 } type_names[] = {
-    {"uint16", REGMAP_UINT16, false},       {"int16", REGMAP_INT16, false},
-    {"uint32", REGMAP_UINT32, false},       {"int32", REGMAP_INT32, false},
-    {"float32", REGMAP_FLOAT32, false},     {"uint32_swap", REGMAP_UINT32, true},
-    {"int32_swap", REGMAP_INT32, true},     {"float32_swap", REGMAP_FLOAT32, true},
+    {"uint16", REGMAP_UINT16, false},   {"int16", REGMAP_INT16, false},
+    {"uint32", REGMAP_UINT32, false},   {"int32", REGMAP_INT32, false},
+    {"float32", REGMAP_FLOAT32, false}, {"uint32_swap", REGMAP_UINT32, true},
+    {"int32_swap", REGMAP_INT32, true}, {"float32_swap", REGMAP_FLOAT32, true},
 };
 
 static const char *const pseudo_names[REGMAP__PSEUDO_COUNT] = {
@@ -169,8 +169,7 @@ static int parse_entry(char *tok[], int nt, unsigned line, struct regmap *m,
     errno = 0;
     double scale = strtod(tok[2], &end);
     if (*end || errno || !isfinite(scale) || fabs(scale) < 1e-9 || fabs(scale) > 1e9)
-        return fail(err, line, "'%.20s' is not a scale (a number, 1e-9 <= |scale| <= 1e9)",
-                    tok[2]);
+        return fail(err, line, "'%.20s' is not a scale (a number, 1e-9 <= |scale| <= 1e9)", tok[2]);
     e->scale = scale;
     if (!unit_ok(tok[3]))
         return fail(err, line, "'%.20s' is not a unit (1..%d of A-Z a-z 0-9 %% _ -)", tok[3],
@@ -184,8 +183,9 @@ static int parse_entry(char *tok[], int nt, unsigned line, struct regmap *m,
         if (e->n_fields == REGMAP_ALTS_MAX)
             return fail(err, line, "more than %d fields", REGMAP_ALTS_MAX);
         if (field_named(f, &e->fields[e->n_fields]))
-            return fail(err, line, "unknown field '%.40s' (a reading's number field, or $age_s, "
-                                   "$online, $ts_s, $unit, $energy_total_wh, $reactive_total_varh)",
+            return fail(err, line,
+                        "unknown field '%.40s' (a reading's number field, or $age_s, "
+                        "$online, $ts_s, $unit, $energy_total_wh, $reactive_total_varh)",
                         f);
         e->n_fields++;
         if (!bar)

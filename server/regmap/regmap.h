@@ -43,12 +43,12 @@
 
 #include "telemetry.h"
 
-#define REGMAP_NAME_MAX    32   /* characters of a map's name */
-#define REGMAP_ENTRIES_MAX 256  /* entries of one map */
-#define REGMAP_ALTS_MAX    3    /* fields one entry may name */
-#define REGMAP_UNIT_MAX    8    /* characters of a unit */
+#define REGMAP_NAME_MAX    32    /* characters of a map's name */
+#define REGMAP_ENTRIES_MAX 256   /* entries of one map */
+#define REGMAP_ALTS_MAX    3     /* fields one entry may name */
+#define REGMAP_UNIT_MAX    8     /* characters of a unit */
 #define REGMAP_TEXT_MAX    65536 /* bytes of a map file */
-#define REGMAP_LINE_MAX    200  /* characters of a line */
+#define REGMAP_LINE_MAX    200   /* characters of a line */
 #define REGMAP_ERR_LEN     160
 
 enum regmap_type { REGMAP_UINT16, REGMAP_INT16, REGMAP_UINT32, REGMAP_INT32, REGMAP_FLOAT32 };
@@ -62,11 +62,11 @@ enum regmap_kind {
 
 /* What the server knows about a device besides its reading. */
 enum regmap_pseudo {
-    REGMAP_AGE_S,  /* seconds since the reading's ts */
-    REGMAP_ONLINE, /* 1 online, 0 offline, -1 unknown */
-    REGMAP_TS_S,   /* the reading's ts, epoch seconds */
-    REGMAP_UNIT,   /* the device's Modbus unit */
-    REGMAP_ENERGY_TOTAL_WH,    /* energy_wh + energy_export_wh (Eastron's "total kWh") */
+    REGMAP_AGE_S,               /* seconds since the reading's ts */
+    REGMAP_ONLINE,              /* 1 online, 0 offline, -1 unknown */
+    REGMAP_TS_S,                /* the reading's ts, epoch seconds */
+    REGMAP_UNIT,                /* the device's Modbus unit */
+    REGMAP_ENERGY_TOTAL_WH,     /* energy_wh + energy_export_wh (Eastron's "total kWh") */
     REGMAP_REACTIVE_TOTAL_VARH, /* the same for reactive energy */
     REGMAP__PSEUDO_COUNT
 };
@@ -89,9 +89,9 @@ struct regmap_entry {
 
 struct regmap {
     char name[REGMAP_NAME_MAX + 1];
-    int function;          /* 3 or 4 */
-    uint32_t end;          /* one past the highest register an entry covers */
-    size_t n;              /* entries, ascending by addr */
+    int function; /* 3 or 4 */
+    uint32_t end; /* one past the highest register an entry covers */
+    size_t n;     /* entries, ascending by addr */
     struct regmap_entry e[REGMAP_ENTRIES_MAX];
 };
 

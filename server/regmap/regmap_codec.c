@@ -200,7 +200,7 @@ size_t regmap_decode(const struct regmap *m, uint16_t start, const uint16_t *reg
         if (e->addr < lo || (uint32_t)e->addr + words > hi)
             continue;
         const uint16_t *w = regs + (e->addr - lo);
-        uint32_t raw = words == 1         ? w[0]
+        uint32_t raw = words == 1          ? w[0]
                        : e->low_word_first ? ((uint32_t)w[1] << 16) | w[0]
                                            : ((uint32_t)w[0] << 16) | w[1];
         double v;
