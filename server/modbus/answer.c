@@ -90,11 +90,14 @@ static int reload(struct modbus_units *u, struct store *st)
         if (s->claims++ == 0) {
             s->device_pk = a.items[i].id;
             memcpy(s->device_id, a.items[i].device_id, sizeof(s->device_id));
-        } else if (s->claims == 2) {
-            log_warn("modbus: unit %d is set on %s and %s (and maybe more): it answers neither",
-                     unit, s->device_id, a.items[i].device_id);
         }
     }
+    /* Said once, when a unit becomes ambiguous, rather than at every reload. */
+    for (int unit = 1; !r && unit <= UNIT_MAX; unit++)
+        if (next[unit].claims > 1 && u->slot[unit].claims < 2)
+            log_warn("modbus: %u devices have modbus_unit %d (%s is one): the unit answers none "
+                     "of them",
+                     next[unit].claims, unit, next[unit].device_id);
     if (!r)
         memcpy(u->slot, next, sizeof(u->slot));
     free(next);
