@@ -36,7 +36,8 @@ unsigned regmap_type_words(enum regmap_type t)
     return t == REGMAP_UINT16 || t == REGMAP_INT16 ? 1 : 2;
 }
 
-static int fail(char err[REGMAP_ERR_LEN], unsigned line, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char err[REGMAP_ERR_LEN], unsigned line,
+                                                      const char *fmt, ...)
 {
     int n = line ? snprintf(err, REGMAP_ERR_LEN, "line %u: ", line) : 0;
     if (n < 0 || n >= REGMAP_ERR_LEN)
@@ -210,7 +211,7 @@ int regmap_parse(const char *text, size_t len, struct regmap *ret, char err[REGM
     memset(ret, 0, sizeof(*ret));
     if (!text || len > REGMAP_TEXT_MAX)
         return fail(err, 0, "a map is at most %d bytes", REGMAP_TEXT_MAX);
-    bool have_name = false, have_function = false;
+    bool have_name = false, have_function = false, extra = false;
     unsigned line = 0;
     size_t pos = 0;
     while (pos < len) {
@@ -254,6 +255,12 @@ int regmap_parse(const char *text, size_t len, struct regmap *ret, char err[REGM
         }
         if (!have_name)
             return fail(err, line, "a map starts with 'map NAME'");
+        if (!strcmp(tok[0], "extra")) {
+            if (nt != 1 || extra)
+                return fail(err, line, "'extra' comes once, alone on its line");
+            extra = true;
+            continue;
+        }
         if (!strcmp(tok[0], "function")) {
             if (have_function || ret->n)
                 return fail(err, line, "'function' comes once, before the entries");
@@ -266,6 +273,9 @@ int regmap_parse(const char *text, size_t len, struct regmap *ret, char err[REGM
         int r = parse_entry(tok, nt, line, ret, err);
         if (r)
             return r;
+        ret->e[ret->n - 1].server_extra = extra;
+        if (!extra)
+            ret->meter_end = ret->end;
     }
     if (!have_name)
         return fail(err, 0, "empty map: it starts with 'map NAME'");

@@ -11,6 +11,8 @@
  *     function 4            the Modbus function that reads it: 4 (input) or 3 (holding)
  *     0x0000 float32 1 V voltage_a|voltage
  *     ADDR   TYPE    SCALE UNIT FIELD[|FIELD...]
+ *     extra                 the entries after it are this server's own: it
+ *                           serves them, a meter of that make does not have them
  *
  * ADDR is the 0-based register address (decimal or 0x hex, 0..65535);
  * TYPE one of uint16 int16 uint32 int32 float32, the 32-bit ones high word
@@ -84,14 +86,16 @@ struct regmap_entry {
     char unit[REGMAP_UNIT_MAX + 1];
     unsigned n_fields; /* 1..REGMAP_ALTS_MAX */
     struct regmap_field fields[REGMAP_ALTS_MAX];
-    unsigned line; /* in its file, for messages */
+    unsigned line;     /* in its file, for messages */
+    bool server_extra; /* after 'extra': served here, never read from a meter */
 };
 
 struct regmap {
     char name[REGMAP_NAME_MAX + 1];
-    int function; /* 3 or 4 */
-    uint32_t end; /* one past the highest register an entry covers */
-    size_t n;     /* entries, ascending by addr */
+    int function;       /* 3 or 4 */
+    uint32_t end;       /* one past the highest register an entry covers */
+    uint32_t meter_end; /* the same for the entries a meter has (those before 'extra') */
+    size_t n;           /* entries, ascending by addr */
     struct regmap_entry e[REGMAP_ENTRIES_MAX];
 };
 
@@ -134,7 +138,8 @@ void regmap_encode(const struct regmap *m, const struct reading *r, const struct
  * registers lie entirely in regs[0..n), the values of start..start+n-1:
  * the first of its fields, value / scale, a counter rounded to its stored
  * unit. Sentinels, NaN, infinities and values outside the field's accepted
- * range (telemetry.h tables) are skipped. Pseudo-fields are ignored.
+ * range (telemetry.h tables) are skipped. Pseudo-fields are ignored. A
+ * poller of meters reads only the entries before 'extra' (below meter_end).
  * Returns how many fields it set.
  */
 size_t regmap_decode(const struct regmap *m, uint16_t start, const uint16_t *regs, size_t n,

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(m.name[0] && (m.function == 3 || m.function == 4));
-    FUZZ_CHECK(m.n >= 1 && m.n <= REGMAP_ENTRIES_MAX && m.end <= 65536);
+    FUZZ_CHECK(m.n >= 1 && m.n <= REGMAP_ENTRIES_MAX && m.end <= 65536 && m.meter_end <= m.end);
     for (size_t i = 0; i < m.n; i++) {
         const struct regmap_entry *e = &m.e[i];
         FUZZ_CHECK(e->n_fields >= 1 && e->n_fields <= REGMAP_ALTS_MAX);

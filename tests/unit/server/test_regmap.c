@@ -222,6 +222,13 @@ static void test_every_builtin_map_parses(void **state)
     assert_null(regmap_builtin("nosuchmeter"));
     const struct regmap *d = regmap_builtin("dtsu666");
     assert_int_equal(d->function, 3);
+    assert_int_equal(d->meter_end, d->end);
+    /* the SDM630's own registers end at 0x015F; the server's extras follow */
+    const struct regmap *s = regmap_builtin("sdm630");
+    assert_int_equal(s->meter_end, 0x0160);
+    assert_int_equal(s->end, 0x0218);
+    for (size_t i = 0; i < s->n; i++)
+        assert_true(s->e[i].server_extra == (s->e[i].addr >= 0x0200));
 }
 
 static void expect_error(const char *text, const char *fragment)
@@ -256,6 +263,8 @@ static void test_parser_names_the_line_of_each_error(void **state)
     expect_error("map a\n0 float32 1 V voltage\n1 float32 1 A current\n",
                  "line 3: register 0x0001 overlaps or comes before the entry of line 2");
     expect_error("map a\n0 float32 1 V voltage extra\n", "found 6 items");
+    expect_error("map a\nextra\n0 float32 1 V voltage\nextra\n", "line 4: 'extra' comes once");
+    expect_error("map a\nextra 2\n", "line 2: 'extra' comes once");
     expect_error("map a\n0 float32 1 V\n", "found 4 items");
     expect_error("map a\n0 float32\x01 1 V voltage\n", "line 2: character 0x01");
     char big[REGMAP_LINE_MAX + 20];
