@@ -14,77 +14,14 @@
 
 #include "log.h"
 #include "modbus_internal.h"
+#include "tcp_listen.h"
 
 #define MAX_CONNECTIONS_DEFAULT 32
 #define IDLE_S_DEFAULT          60
 
-static int resolve(const char *spec, struct addrinfo **ret, char *err, size_t errlen)
-{
-    char host[256];
-    const char *colon = spec ? strrchr(spec, ':') : NULL;
-    if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host) || !colon[1]) {
-        snprintf(err, errlen, "modbus_listen: '%s' is not HOST:PORT", spec ? spec : "");
-        return -EINVAL;
-    }
-    size_t hl = (size_t)(colon - spec);
-    const char *h = spec;
-    if (spec[0] == '[' && colon[-1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535) {
-        snprintf(err, errlen, "modbus_listen: bad port in '%s'", spec);
-        return -EINVAL;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, ret);
-    if (r) {
-        snprintf(err, errlen, "modbus_listen: '%s': %s", host, gai_strerror(r));
-        return -EINVAL;
-    }
-    return 0;
-}
-
 int modbus_server_check(const char *listen, char *err, size_t errlen)
 {
-    struct addrinfo *ai;
-    int r = resolve(listen, &ai, err, errlen);
-    if (!r)
-        freeaddrinfo(ai);
-    return r;
-}
-
-static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, size_t errlen)
-{
-    struct addrinfo *ai;
-    int r = resolve(spec, &ai, err, errlen);
-    if (r)
-        return r;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128)) {
-        int e = errno;
-        snprintf(err, errlen, "modbus_listen: cannot listen on %s: %s", spec, strerror(e));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return -e;
-    }
-    freeaddrinfo(ai);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    *ret_fd = fd;
-    return 0;
+    return tcp_listen_check("modbus_listen", listen, err, errlen);
 }
 
 struct conn {
@@ -217,7 +154,7 @@ int modbus_server_start(const struct modbus_server_options *o, struct modbus_ser
     }
     for (unsigned i = 0; i < s->max_connections; i++)
         s->fds[i] = -1;
-    r = listen_on(o->listen, &s->listen_fd, &s->port, err, errlen);
+    r = tcp_listen("modbus_listen", o->listen, &s->listen_fd, &s->port, err, errlen);
     if (r)
         goto fail;
     r = -pthread_create(&s->thread, NULL, listener_main, s);
