@@ -182,9 +182,10 @@ static void drop_heartbeats(const struct dtu_gateway *g, uint8_t *buf, size_t fr
     }
 }
 
-/* One read, retried once: 0 with regs, -1 failed (counted), -2 the link is gone. */
+/* One read, retried once: 0 with regs, -1 failed (counted), -2 the link is gone. *heard is set
+   when any byte came back. */
 static int read_block(struct dtu_gateway *g, int fd, const struct bus_device *d,
-                      const struct rtu_block *b, uint16_t *regs)
+                      const struct rtu_block *b, uint16_t *regs, bool *heard)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         uint8_t req[RTU_REQUEST_LEN];
@@ -204,6 +205,7 @@ static int read_block(struct dtu_gateway *g, int fd, const struct bus_device *d,
                 return -2;
             if (r == 0)
                 break;
+            *heard = true;
             drop_heartbeats(g, buf, from, &n);
             st = rtu_read_response(buf, n, d->unit, (uint8_t)d->map->function, b->count, regs, &ex);
         }
@@ -249,8 +251,9 @@ static void fill_mean(struct reading *r, enum reading_real to, enum reading_real
         reading_set_real(r, to, sum / k);
 }
 
-/* Polls one device: 0 stored (or a missed poll counted), -2 the link is gone. */
-static int poll_device(struct dtu_gateway *g, int fd, const struct bus_device *d)
+/* Polls one device: 0 stored (or a missed poll counted), -2 the link is gone. *heard as
+   read_block() sets it. */
+static int poll_device(struct dtu_gateway *g, int fd, const struct bus_device *d, bool *heard)
 {
     atomic_fetch_add(&g->polls, 1);
     struct rtu_block blocks[RTU_BLOCKS_MAX];
@@ -261,7 +264,7 @@ static int poll_device(struct dtu_gateway *g, int fd, const struct bus_device *d
     bool ok = nb > 0;
     for (size_t i = 0; ok && i < nb; i++) {
         uint16_t regs[RTU_READ_MAX];
-        int rr = read_block(g, fd, d, &blocks[i], regs);
+        int rr = read_block(g, fd, d, &blocks[i], regs, heard);
         if (rr == -2)
             return -2;
         ok = rr == 0;
@@ -348,8 +351,10 @@ static void serve(struct dtu_gateway *g, struct link *l)
             if (dev[i].due_mono_ms > now)
                 continue;
             dev[i].due_mono_ms = now + (int64_t)dev[i].interval_s * 1000;
-            gone = poll_device(g, l->fd, &dev[i]) == -2;
-            last_rx = time_mono_ms(); /* it answered, or the poll is counted missed */
+            bool heard = false;
+            gone = poll_device(g, l->fd, &dev[i], &heard) == -2;
+            if (heard) /* a DTU whose meters never answer and that sends no heartbeat goes idle */
+                last_rx = time_mono_ms();
         }
         if (gone)
             break;
