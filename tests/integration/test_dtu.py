@@ -21,6 +21,7 @@ from harness import IntegrationTest, free_port, main, wait_until
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEBIAN_PYTHON = "/usr/bin/python3"
 REG = "864000000000001"
+IDLE_S = 5
 VALUES = {"voltage": 230.25, "current": 10.5, "voltage_a": 229.5, "voltage_b": 230.75, "voltage_c": 231.0, "current_a": 10.25,
           "current_b": 10.5, "current_c": 10.75, "power_w": 6300.875, "pf": 0.875,
           "freq_hz": 50.0625, "energy_wh": 123456.0, "energy_export_wh": 500.0}
@@ -32,15 +33,18 @@ class Dtu(IntegrationTest):
         super().setUpClass()
         cls.dtu_port = free_port()
         cls.srv = cls.server_fixture(
-            {"op": "operator", "alice": "user"}, {"d3": "alice", "d5": "alice"},
+            {"op": "operator", "alice": "user"}, {"d3": "alice", "d5": "alice", "d9": "alice"},
             login=("op", "alice"),
             extra_args=["--dtu-listen", f"127.0.0.1:{cls.dtu_port}", "--dtu-heartbeat", "HB",
-                        "--dtu-response-timeout-ms", "300"])
+                        "--dtu-response-timeout-ms", "300", "--dtu-idle-s", str(IDLE_S)])
         cls.tok = cls.srv.tokens
         for device, unit in (("d3", 3), ("d5", 5)):  # d5: nothing answers on unit 5
             r = cls.call("PATCH", f"/api/devices/{device}",
                          {"dtu_id": REG, "modbus_unit": unit, "poll_interval_s": 1}, who="op")
             assert r.status == 200, r
+        r = cls.call("PATCH", "/api/devices/d9",
+                     {"dtu_id": "DTU-SILENT", "modbus_unit": 9, "poll_interval_s": 1}, who="op")
+        assert r.status == 200, r
 
     def simulate(self, duration, registration=REG, **kw):
         args = [DEBIAN_PYTHON, os.path.join(HERE, "dtu_simulator.py"),
@@ -105,6 +109,24 @@ class Dtu(IntegrationTest):
         self.result(second)
         self.assertIn(f"dtu {REG}: registered again, the older link closed",
                       self.srv.log_since_start())
+
+    def test_a_dtu_that_stays_silent_is_closed_when_idle(self):
+        s = socket.create_connection(("127.0.0.1", self.dtu_port), timeout=3 * IDLE_S)
+        s.sendall(b"DTU-SILENT\r\n")
+        start = time.monotonic()
+        requests = b""
+        while True:  # the polls of d9 arrive, never answered; then the server closes
+            try:
+                data = s.recv(512)
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                break
+            requests += data
+        s.close()
+        self.assertGreaterEqual(time.monotonic() - start, IDLE_S - 0.5)
+        self.assertTrue(requests.startswith(bytes([9, 4])), requests[:16].hex())
+        self.assertIn("dtu DTU-SILENT: silent for", self.srv.log_since_start())
 
     def test_a_connection_without_a_usable_registration_is_closed(self):
         for packet in (b"\x01\x02\x03", b"x" * 80):
