@@ -204,6 +204,36 @@ static void test_decode_skips_sentinels_and_partial_entries(void **state)
     assert_int_equal(regmap_decode(&px, 0, &na, 1, &out), 0);
 }
 
+static void test_dtsu666_round_trip_keeps_its_fixed_point_units(void **state)
+{
+    (void)state;
+    const struct regmap *m = regmap_builtin("dtsu666");
+    assert_non_null(m);
+    struct reading in = three_phase();
+    struct regmap_context c = {.now_ms = NOW_MS};
+    static uint16_t regs[0x4030 - 0x2000];
+    regmap_encode(m, &in, &c, 0x2000, regs, 0x4030 - 0x2000);
+    /* Ua at 0x2006 in 0.1 V, Ia at 0x200C in mA, Pt at 0x2012 in 0.1 W, Freq at 0x2044 in 0.01 Hz
+     */
+    assert_true(f32(&regs[0x0006]) == 2295.0f);
+    assert_true(f32(&regs[0x000C]) == 10250.0f);
+    assert_true(f32(&regs[0x0012]) == 70005.0f);
+    assert_true(f32(&regs[0x0044]) == 5006.25f);
+    assert_true(f32(&regs[0x201E]) == 123.456f); /* 0x401E: import kWh */
+    struct reading out;
+    memset(&out, 0, sizeof(out));
+    regmap_decode(m, 0x2000, regs, 0x4030 - 0x2000, &out);
+    assert_true(fabs(out.real[RR_VOLTAGE_A] - 229.5) < 1e-9);
+    assert_true(fabs(out.real[RR_CURRENT_A] - 10.25) < 1e-9);
+    assert_true(fabs(out.real[RR_POWER_W] - 7000.5) < 1e-9);
+    assert_true(fabs(out.real[RR_PF] - 0.875) < 1e-9);
+    assert_true(fabs(out.real[RR_FREQ_HZ] - 50.0625) < 1e-9);
+    assert_true(llabs(out.counter[RC_ENERGY_IMPORT] - INT64_C(123456000)) <= 10);
+    /* what the reading did not hold stays absent */
+    assert_false(reading_has_real(&out, RR_VOLTAGE_AB));
+    assert_false(reading_has_real(&out, RR_REACTIVE_VAR));
+}
+
 static void test_every_builtin_map_parses(void **state)
 {
     (void)state;
@@ -301,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_encode_window_cuts_entries_at_its_edges),
         cmocka_unit_test(test_decode_inverts_encode_for_every_type_and_word_order),
         cmocka_unit_test(test_decode_skips_sentinels_and_partial_entries),
+        cmocka_unit_test(test_dtsu666_round_trip_keeps_its_fixed_point_units),
         cmocka_unit_test(test_every_builtin_map_parses),
         cmocka_unit_test(test_parser_names_the_line_of_each_error),
         cmocka_unit_test(test_parser_takes_comments_blank_lines_and_crlf),
