@@ -36,6 +36,8 @@ if(SMARTMETER_BUILD_SERVER)
   # WeChat Pay API v3: RSA-SHA256 signatures and AES-256-GCM (OpenSSL's libcrypto); only
   # server/wxpay/wxpay_crypto.c includes OpenSSL's headers.
   pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)
+  # The Modbus TCP server (modbus_listen); only server/modbus/session.c includes modbus.h.
+  pkg_check_modules(MODBUS REQUIRED IMPORTED_TARGET libmodbus)
 endif()
 
 if(SMARTMETER_BUILD_TESTS)

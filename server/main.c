@@ -28,6 +28,8 @@
 #include "proxy.h"
 #include "pwpool.h"
 #include "retention.h"
+#include "modbus_server.h"
+#include "dtu.h"
 #include "commands.h"
 #include "sitetime.h"
 #include "static.h"
@@ -383,6 +385,10 @@ static int serve(struct server_options *opt)
     struct commands_service *commands = NULL;
     struct terminals *terminals = NULL; /* the terminal gateway; NULL when off */
     struct http_server *http = NULL;
+    /* the Modbus TCP server; NULL when off */
+    struct modbus_server *modbus = NULL;
+    /* meters behind 4G DTUs; NULL when off */
+    struct dtu_gateway *dtu = NULL;
     struct forget_ctx forget = {0};
     char *mqtt_password = NULL;
     struct http_tls tls = {0};
@@ -414,6 +420,11 @@ static int serve(struct server_options *opt)
     if (opt->terminal_listen && opt->terminal_listen[0] &&
         terminals_check(opt->terminal_listen, (unsigned)opt->terminal_heartbeat_s,
                         (unsigned)opt->terminal_idle_s, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
+    if (opt->modbus_listen && opt->modbus_listen[0] &&
+        modbus_server_check(opt->modbus_listen, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
+    if (opt->dtu_listen && opt->dtu_listen[0] && dtu_check(opt->dtu_listen, err, sizeof(err)))
         return cli_fail(2, "%s", err);
     if (opt->ingest_queue < opt->max_batch)
         return cli_fail(2, "ingest_queue (%lld) must hold at least max_batch (%lld) readings",
@@ -601,6 +612,38 @@ static int serve(struct server_options *opt)
         log_info("meter-server: terminal gateway on %s (port %d)", opt->terminal_listen,
                  terminals_port(terminals));
     }
+    /* The Modbus TCP server (modbus_listen): reads only, each connection on its own store. */
+    if (opt->modbus_listen && opt->modbus_listen[0]) {
+        struct modbus_server_options mbo = {.listen = opt->modbus_listen,
+                                            .db = {.url = opt->db},
+                                            .max_connections =
+                                                (unsigned)opt->modbus_max_connections,
+                                            .idle_s = (unsigned)opt->modbus_idle_s};
+        r = modbus_server_start(&mbo, &modbus, err, sizeof(err));
+        if (r) {
+            code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
+            goto out;
+        }
+        log_info("meter-server: Modbus TCP server on %s (port %d)", opt->modbus_listen,
+                 modbus_server_port(modbus));
+    }
+    /* Meters behind 4G DTUs (dtu_listen): polled, their readings into the same writer. */
+    if (opt->dtu_listen && opt->dtu_listen[0]) {
+        struct dtu_options dto = {.listen = opt->dtu_listen,
+                                  .db = {.url = opt->db},
+                                  .writer = writer,
+                                  .heartbeat = opt->dtu_heartbeat,
+                                  .max_connections = (unsigned)opt->dtu_max_connections,
+                                  .idle_s = (unsigned)opt->dtu_idle_s,
+                                  .response_timeout_ms = (unsigned)opt->dtu_response_timeout_ms,
+                                  .default_poll_s = (unsigned)opt->dtu_poll_s};
+        r = dtu_start(&dto, &dtu, err, sizeof(err));
+        if (r) {
+            code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
+            goto out;
+        }
+        log_info("meter-server: DTU gateway on %s (port %d)", opt->dtu_listen, dtu_port(dtu));
+    }
     if (opt->raw_retention_days > 0) {
         struct retention_options ro = {.db = {.url = opt->db},
                                        .keep_days = opt->raw_retention_days};
@@ -640,6 +683,8 @@ static int serve(struct server_options *opt)
     }
     code = 0;
 out:
+    modbus_server_stop(modbus);
+    dtu_stop(dtu); /* before the writer stops: a poll may be waiting for its commit */
     terminals_stop(terminals); /* no more readings from terminals; their links closed */
     alarm_hub_shutdown(app.alarm_hub); /* its streams end before the HTTP server stops */
     http_stop(http);

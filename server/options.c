@@ -212,5 +212,28 @@ const struct config_option server_option_table[] = {
     {"alarm_wechat_fields", CONFIG_STRING, OPT(alarm_wechat_fields), 0, 0,
      "thing1=device,thing2=title,time3=time,thing4=detail", "FIELDS",
      "which alarm value fills which template field (docs/alarms.md, \"WeChat messages\")"},
+    /* the Modbus TCP server (docs/modbus.md) */
+    {"modbus_listen", CONFIG_STRING, OPT(modbus_listen), 0, 0, NULL, "HOST:PORT",
+     "serve every device's latest reading over Modbus TCP here, read-only, in the Eastron SDM630 "
+     "map on its modbus_unit (docs/modbus.md; unset: no Modbus server)"},
+    {"modbus_max_connections", CONFIG_INT, OPT(modbus_max_connections), 1, 1024, "32", "N",
+     "Modbus TCP connections at most; more are closed at once"},
+    {"modbus_idle_s", CONFIG_INT, OPT(modbus_idle_s), 1, 86400, "60", "SECONDS",
+     "a Modbus TCP connection without a request this long is closed"},
+    /* standard meters behind 4G DTUs (docs/modbus.md, "Meters behind 4G DTUs") */
+    {"dtu_listen", CONFIG_STRING, OPT(dtu_listen), 0, 0, NULL, "HOST:PORT",
+     "accept 4G DTUs here and poll the meters behind them with Modbus RTU (docs/modbus.md; unset: "
+     "off)"},
+    {"dtu_heartbeat", CONFIG_STRING, OPT(dtu_heartbeat), 0, 0, NULL, "TEXT",
+     "the DTUs' heartbeat packet, dropped where it arrives, even between the parts of a meter's "
+     "answer"},
+    {"dtu_idle_s", CONFIG_INT, OPT(dtu_idle_s), 5, 86400, "300", "SECONDS",
+     "a DTU that sends nothing (no heartbeat, no answer) this long is closed"},
+    {"dtu_response_timeout_ms", CONFIG_INT, OPT(dtu_response_timeout_ms), 50, 60000, "1000", "MS",
+     "how long a meter behind a DTU has to answer one request (asked once more, then missed)"},
+    {"dtu_poll_s", CONFIG_INT, OPT(dtu_poll_s), 1, 86400, "60", "SECONDS",
+     "how often a device behind a DTU is polled when its poll_interval_s is not set"},
+    {"dtu_max_connections", CONFIG_INT, OPT(dtu_max_connections), 1, 100000, "1000", "N",
+     "DTU connections at most; more are closed at once"},
     {0},
 };

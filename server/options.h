@@ -89,6 +89,17 @@ struct server_options {
     char *alarm_wechat_page;
     char *alarm_wechat_state;
     char *alarm_wechat_fields;
+    /* the Modbus TCP server (server/modbus/, docs/modbus.md): on when modbus_listen is set */
+    char *modbus_listen;
+    int64_t modbus_max_connections;
+    int64_t modbus_idle_s;
+    /* standard meters behind 4G DTUs (server/dtu/, docs/modbus.md): on when dtu_listen is set */
+    char *dtu_listen;
+    char *dtu_heartbeat;
+    int64_t dtu_idle_s;
+    int64_t dtu_response_timeout_ms;
+    int64_t dtu_poll_s;
+    int64_t dtu_max_connections;
 };
 
 extern const struct config_option server_option_table[];
