@@ -417,6 +417,8 @@ static int serve(struct server_options *opt)
     if (url_parse_mqtt(opt->mqtt, &u, err, sizeof(err)))
         return cli_fail(2, "--mqtt: %s", err);
     url_clear(&u);
+    if (http_check_listen(opt->listen, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
     if (opt->terminal_listen && opt->terminal_listen[0] &&
         terminals_check(opt->terminal_listen, (unsigned)opt->terminal_heartbeat_s,
                         (unsigned)opt->terminal_idle_s, err, sizeof(err)))
@@ -553,12 +555,6 @@ static int serve(struct server_options *opt)
                               .body_timeout_s = (unsigned)opt->http_body_timeout_s,
                               .handler = api_handle,
                               .app = &app};
-    r = http_start(&ho, &http, err, sizeof(err));
-    http_tls_clear(&tls); /* libmicrohttpd has loaded them */
-    if (r) {
-        code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
-        goto out;
-    }
     forget = (struct forget_ctx){.ingest = ing, .uploads = app.devices, .app = &app};
     if ((code = broker_setup(opt, &app, &forget, &app.broker)) != 0)
         goto out;
@@ -660,6 +656,16 @@ static int serve(struct server_options *opt)
             code = cli_fail(1, "%s", err);
             goto out;
         }
+    }
+    /*
+     * The API last: what answers /api/health has every port and service up (a
+     * terminal, a test or a load balancer that waits for it finds them listening).
+     */
+    r = http_start(&ho, &http, err, sizeof(err));
+    http_tls_clear(&tls); /* libmicrohttpd has loaded them */
+    if (r) {
+        code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
+        goto out;
     }
     const char *scheme = opt->tls_cert_file ? "https" : "http";
     log_info("meter-server: serving the API on %s://%s (port %d), database %s, broker %s", scheme,

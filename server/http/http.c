@@ -655,6 +655,12 @@ bad:
     return -EINVAL;
 }
 
+int http_check_listen(const char *listen, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    return parse_listen(listen, &ss, err, errlen);
+}
+
 static void destroy(struct http_server *srv)
 {
     pthread_mutex_destroy(&srv->watch_mu);

@@ -130,6 +130,8 @@ struct http_options {
 
 struct http_server;
 
+/* Checks listen ("HOST:PORT") before anything starts: 0, or -EINVAL with err naming it. */
+int http_check_listen(const char *listen, char *err, size_t errlen);
 /* Starts listening. Returns 0, or -errno with err set (bad address, port in use). */
 int http_start(const struct http_options *opts, struct http_server **ret, char *err, size_t errlen);
 /* The port actually bound. */
