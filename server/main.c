@@ -39,6 +39,7 @@
 #include "payments.h"
 #include "writer.h"
 #include "terminals.h"
+#include "mms.h"
 #include "alarms.h"
 #include "meta.h"
 
@@ -382,6 +383,7 @@ static int serve(struct server_options *opt)
     struct mqtt_client *mq = NULL;
     struct commands_service *commands = NULL;
     struct terminals *terminals = NULL; /* the terminal gateway; NULL when off */
+    struct mms_server *mms = NULL;      /* the IEC 61850 MMS port; NULL when off */
     struct http_server *http = NULL;
     struct forget_ctx forget = {0};
     char *mqtt_password = NULL;
@@ -414,6 +416,9 @@ static int serve(struct server_options *opt)
     if (opt->terminal_listen && opt->terminal_listen[0] &&
         terminals_check(opt->terminal_listen, (unsigned)opt->terminal_heartbeat_s,
                         (unsigned)opt->terminal_idle_s, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
+    if (opt->mms_listen && opt->mms_listen[0] &&
+        mms_check(opt->mms_listen, opt->mms_allow, err, sizeof(err)))
         return cli_fail(2, "%s", err);
     if (opt->ingest_queue < opt->max_batch)
         return cli_fail(2, "ingest_queue (%lld) must hold at least max_batch (%lld) readings",
@@ -601,6 +606,18 @@ static int serve(struct server_options *opt)
         log_info("meter-server: terminal gateway on %s (port %d)", opt->terminal_listen,
                  terminals_port(terminals));
     }
+    /* The IEC 61850 MMS port (mms_listen): read-only, from the store. */
+    if (opt->mms_listen && opt->mms_listen[0]) {
+        struct mms_options mmso = {.listen = opt->mms_listen,
+                                 .allow = opt->mms_allow,
+                                 .db = {.url = opt->db}};
+        r = mms_start(&mmso, &mms, err, sizeof(err));
+        if (r) {
+            code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
+            goto out;
+        }
+        log_info("meter-server: MMS server on %s (port %d)", opt->mms_listen, mms_port(mms));
+    }
     if (opt->raw_retention_days > 0) {
         struct retention_options ro = {.db = {.url = opt->db},
                                        .keep_days = opt->raw_retention_days};
@@ -640,6 +657,7 @@ static int serve(struct server_options *opt)
     }
     code = 0;
 out:
+    mms_stop(mms);
     terminals_stop(terminals); /* no more readings from terminals; their links closed */
     alarm_hub_shutdown(app.alarm_hub); /* its streams end before the HTTP server stops */
     http_stop(http);
