@@ -210,7 +210,9 @@ int mms_conn_input(struct mms_conn *c, const struct mms_provider *p, struct mms_
 {
     size_t off = 0;
     int r = 0;
-    while (c->state != MC_CLOSED) {
+    /* A client may send many requests before reading: stop once out holds an answer's
+       worth, so output stays bounded; the rest comes again after it is sent. */
+    while (c->state != MC_CLOSED && out->len < MMS_OUT_MAX) {
         size_t n;
         r = tpkt_frame(in + off, len - off, &n);
         if (r == -EAGAIN) {

@@ -69,7 +69,9 @@ void mms_conn_free(struct mms_conn *c); /* its buffers; the struct is the caller
 
 /*
  * Takes bytes from in (*used: how many were taken; the rest is an incomplete
- * TPKT to give again with more) and appends answers to out. Returns 0 while
+ * TPKT to give again with more, or whole TPKTs left for later because out
+ * already holds MMS_OUT_MAX octets or more: give them again once out is
+ * sent) and appends answers to out. Returns 0 while
  * the connection goes on, 1 when it ended (c->end says why; out may hold a
  * last answer to send before closing), -ENOMEM when out could not grow.
  */

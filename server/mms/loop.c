@@ -183,16 +183,9 @@ static bool flush(struct client *c)
     return true;
 }
 
-/* Reads and serves; false when the connection is to go now. */
-static bool serve(struct mms_server *m, struct client *c, int64_t now)
+/* Serves the whole TPKTs in the input; false when the connection is to go now. */
+static bool process(struct mms_server *m, struct client *c)
 {
-    ssize_t n = recv(c->fd, c->in + c->in_len, IN_MAX - c->in_len, 0);
-    if (n == 0)
-        return false; /* the client closed */
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-    c->in_len += (size_t)n;
-    c->last_ms = now;
     bool was_associated = c->conn.state == MC_ASSOCIATED;
     uint64_t req = c->conn.requests, rej = c->conn.rejects;
     size_t used = 0;
@@ -210,6 +203,21 @@ static bool serve(struct mms_server *m, struct client *c, int64_t now)
         c->closing = true;
     }
     return flush(c);
+}
+
+/* Reads and serves; false when the connection is to go now. */
+static bool serve(struct mms_server *m, struct client *c, int64_t now)
+{
+    if (c->in_len == IN_MAX) /* whole TPKTs left for later: serve them first */
+        return process(m, c);
+    ssize_t n = recv(c->fd, c->in + c->in_len, IN_MAX - c->in_len, 0);
+    if (n == 0)
+        return false; /* the client closed */
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    c->in_len += (size_t)n;
+    c->last_ms = now;
+    return process(m, c);
 }
 
 static void *run(void *arg)
@@ -245,8 +253,12 @@ static void *run(void *arg)
             bool ok = true;
             if (re & (POLLERR | POLLNVAL))
                 ok = false;
-            else if (re & POLLOUT)
+            else if (re & POLLOUT) {
                 ok = flush(c);
+                /* Sent: what the client sent meanwhile waits in the input. */
+                if (ok && c->out_off >= c->out.len && c->in_len && !c->closing)
+                    ok = process(m, c);
+            }
             else if (re & (POLLIN | POLLHUP))
                 ok = serve(m, c, now);
             if (ok && c->closing && c->out_off >= c->out.len)

@@ -642,6 +642,44 @@ static void test_a_tsdu_past_the_cap_ends_the_connection(void **state)
     dynbuf_free(&out);
 }
 
+static void test_many_requests_at_once_are_served_as_output_drains(void **state)
+{
+    (void)state;
+    struct mms_fake f;
+    struct mms_provider p;
+    mms_fake_init(&f, &p);
+    struct mms_conn c;
+    struct dynbuf out;
+    dynbuf_init(&out, 4u << 20);
+    associate(&c, &p, &out, 4096);
+    dynbuf_reset(&out);
+    static const uint8_t identify[] = {0xa0, 0x05, 0x02, 0x01, 0x09, 0x82, 0x00};
+    uint8_t one[64];
+    size_t n = mms_fake_wrap(one, sizeof(one), identify, sizeof(identify));
+    enum { COUNT = 2000 };
+    static uint8_t many[COUNT * 64];
+    for (size_t i = 0; i < COUNT; i++)
+        memcpy(many + i * n, one, n);
+    size_t len = COUNT * n, off = 0, rounds = 0;
+    uint64_t answered = 0;
+    while (off < len) {
+        size_t used;
+        assert_int_equal(mms_conn_input(&c, &p, &scratch, many + off, len - off, &used, &out), 0);
+        /* At most one answer's worth past the cap before it stops taking input. */
+        assert_true(out.len < MMS_OUT_MAX + 1024);
+        assert_true(used % n == 0);
+        off += used;
+        answered = c.requests;
+        assert_int_equal(answered, off / n);
+        dynbuf_reset(&out); /* sent */
+        rounds++;
+    }
+    assert_int_equal(answered, COUNT);
+    assert_true(rounds > 1);
+    mms_conn_free(&c);
+    dynbuf_free(&out);
+}
+
 /* --- allow-list ---------------------------------------------------------------------------- */
 
 static bool allowed(const struct mms_allow *a, const char *addr)
@@ -695,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_release_answers_a_disconnect_with_rlre),
         cmocka_unit_test(test_wrong_input_at_each_layer_ends_the_connection_with_its_reason),
         cmocka_unit_test(test_a_tsdu_past_the_cap_ends_the_connection),
+        cmocka_unit_test(test_many_requests_at_once_are_served_as_output_drains),
         cmocka_unit_test(test_the_allow_list_matches_addresses_and_cidrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
