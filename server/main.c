@@ -728,6 +728,8 @@ int main(int argc, char **argv)
         return cli_device_add(argc, argv);
     if (argc > 2 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "delete") == 0)
         return cli_device_delete(argc, argv);
+    if (argc > 2 && strcmp(argv[1], "scl") == 0 && strcmp(argv[2], "export") == 0)
+        return cli_scl_export(argc, argv);
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0)
         return cli_fail(2, "unknown command '%s' (see --help)", argv[1]);
 

@@ -258,8 +258,7 @@ static void *run(void *arg)
                 /* Sent: what the client sent meanwhile waits in the input. */
                 if (ok && c->out_off >= c->out.len && c->in_len && !c->closing)
                     ok = process(m, c);
-            }
-            else if (re & (POLLIN | POLLHUP))
+            } else if (re & (POLLIN | POLLHUP))
                 ok = serve(m, c, now);
             if (ok && c->closing && c->out_off >= c->out.len)
                 ok = false;

@@ -58,7 +58,10 @@ static const struct mms_node mmxu_mx[] = {SUB("A", wye_a),          DO("Hz", mv,
                                           DO("TotVA", mv, S_TOTVA), DO("TotVAr", mv, S_TOTVAR),
                                           DO("TotW", mv, S_TOTW)};
 
-static const struct mms_node lln0[] = {SUB("ST", lln0_st)};
+/* Mod is an ENC: its control model says status-only (this server takes no control). */
+static const struct mms_node enc_cf[] = {LEAF("ctlModel", MK_ENUM)};
+static const struct mms_node lln0_cf[] = {DO("Mod", enc_cf, S_CTL_MODEL)};
+static const struct mms_node lln0[] = {SUB("CF", lln0_cf), SUB("ST", lln0_st)};
 static const struct mms_node lphd[] = {SUB("ST", lphd_st)};
 static const struct mms_node mhai[] = {SUB("MX", mhai_mx)};
 static const struct mms_node mmtr[] = {SUB("ST", mmtr_st)};
@@ -239,10 +242,10 @@ static void quality(struct ber_writer *w, enum mms_src src, const struct mms_val
 {
     uint8_t q[2] = {0, 0};
     double x;
-    bool status = src == S_MODE_ON || src == S_HEALTH || src == S_PROXY;
+    bool status = src == S_MODE_ON || src == S_HEALTH || src == S_PROXY || src == S_CTL_MODEL;
     if (!status && !mms_src_value(src, v->reading, &x))
         q[0] = 0x40; /* invalid: the reading does not hold it */
-    else if (!v->online && src != S_MODE_ON && src != S_PROXY)
+    else if (!v->online && src != S_MODE_ON && src != S_PROXY && src != S_CTL_MODEL)
         q[0] = 0xc0 | 0x01; /* questionable, oldData */
     ber_w_bits(w, BER_CTX(4), q, 13);
 }
@@ -273,7 +276,10 @@ void mms_model_data(struct ber_writer *w, const struct mms_node *n, enum mms_src
         break;
     case MK_ENUM:
         /* Mod and Beh: 1 (on); Health: 1 (ok), 2 (warning) while the device is offline. */
-        ber_w_int(w, BER_CTX(5), src == S_HEALTH && !v->online ? 2 : 1);
+        ber_w_int(w, BER_CTX(5),
+                  src == S_CTL_MODEL              ? 0 /* status-only */
+                  : src == S_HEALTH && !v->online ? 2
+                                                  : 1);
         break;
     case MK_INT64:
         (void)mms_src_value(src, v->reading, &x);

@@ -52,9 +52,10 @@ enum mms_src {
     S_THDA_C,
     S_TOTWH,
     S_TOTVARH,
-    S_MODE_ON, /* Mod, Beh: on */
-    S_HEALTH,  /* Health, PhyHealth: ok when online, warning when not */
-    S_PROXY,   /* Proxy: false (the device is itself, not a proxy) */
+    S_MODE_ON,   /* Mod, Beh: on */
+    S_HEALTH,    /* Health, PhyHealth: ok when online, warning when not */
+    S_PROXY,     /* Proxy: false (the device is itself, not a proxy) */
+    S_CTL_MODEL, /* Mod's ctlModel: 0, status-only */
     S__COUNT
 };
 

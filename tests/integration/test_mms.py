@@ -264,6 +264,58 @@ class MmsTest(IntegrationTest):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("mms_allow", r.stderr)
 
+    def test_4_the_scl_export_names_what_the_server_serves(self):
+        r = subprocess.run([os.environ.get("METER_SERVER", "meter-server"), "scl", "export",
+                            "--db", self.srv.db], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns = {"s": "http://www.iec.ch/61850/2003/SCL"}
+        root = ET.fromstring(r.stdout)
+        tpl = root.find("s:DataTypeTemplates", ns)
+        types = {t.get("id"): t for t in tpl}
+
+        def da_names(type_id, prefix):
+            """The names below a DA or BDA of type_id: prefix$name for each component."""
+            out = []
+            for bda in types[type_id].findall("s:BDA", ns):
+                name = f"{prefix}${bda.get('name')}"
+                out.append(name)
+                if bda.get("bType") == "Struct":
+                    out += da_names(bda.get("type"), name)
+            return out
+
+        def do_names(do_type, ln, path):
+            """{(fc, name)} below a data object at path (DO$SDO...)."""
+            out = set()
+            for el in types[do_type]:
+                tag = el.tag.split("}")[1]
+                if tag == "SDO":
+                    out |= do_names(el.get("type"), ln, f"{path}${el.get('name')}")
+                elif tag == "DA":
+                    fc = el.get("fc")
+                    parts = path.split("$")
+                    for i in range(1, len(parts) + 1):  # the DO and SDO levels of this FC
+                        out.add(f"{ln}${fc}${'$'.join(parts[:i])}")
+                    name = f"{ln}${fc}${path}${el.get('name')}"
+                    out.add(name)
+                    if el.get("bType") == "Struct":
+                        out |= set(da_names(el.get("type"), name))
+            return out
+
+        client = mc.MmsClient("127.0.0.1", self.port)
+        ldevices = root.findall(".//s:LDevice", ns)
+        self.assertEqual(sorted(ld.get("ldName") for ld in ldevices), sorted(client.domains()))
+        for ld in ldevices:
+            names = set()
+            for ln in ld:
+                ln_name = (ln.get("prefix") or "") + ln.get("lnClass") + (ln.get("inst") or "")
+                names.add(ln_name)
+                for do in types[ln.get("lnType")].findall("s:DO", ns):
+                    got = do_names(do.get("type"), ln_name, do.get("name"))
+                    names |= got
+                    names |= {"$".join(n.split("$")[:2]) for n in got}  # LN$FC
+            self.assertEqual(names, set(client.variables(ld.get("ldName"))), ld.get("ldName"))
+        client.close()
+
 
 if __name__ == "__main__":
     main()
