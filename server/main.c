@@ -70,6 +70,7 @@ static void usage(FILE *out)
                  "                                                 prints the device secret once\n"
                  "  meter-server device delete DEVICE_ID [--db URL]\n"
                  "                                                 the device and all its data\n"
+                 "  meter-server scl export [--db URL]              the MMS port's SCL on stdout\n"
                  "\noptions (each also a line \"name value\" in the --config file):\n");
     config_print_help(server_option_table, out);
 }
