@@ -57,6 +57,23 @@ static int send_spdu(struct mms_conn *c, struct mms_scratch *s, struct dynbuf *o
     return dynbuf_add(out, s->out, n) ? -ENOMEM : 0;
 }
 
+/* Answers the CN with AC(CPA(AARE)): accepted carrying the Initiate response in s->pdu
+   (pdu_len octets), or rejected without one. */
+static int accept_or_reject(struct mms_conn *c, struct mms_scratch *s, const struct pres_cp *cp,
+                            bool accepted, size_t pdu_len, struct dynbuf *out)
+{
+    /* The AARE goes into out's scratch for a moment: the CPA copies it before COTP needs it. */
+    struct ber_writer aare;
+    ber_w_init(&aare, s->out, sizeof(s->out));
+    acse_write_aare(&aare, accepted, cp->ctx.mms_id, s->pdu, accepted ? pdu_len : 0);
+    struct ber_writer pres;
+    ber_w_init(&pres, s->wrap + SES_ROOM, sizeof(s->wrap) - SES_ROOM);
+    pres_write_cpa(&pres, cp, aare.buf, aare.len);
+    if (!ber_w_ok(&aare) || !ber_w_ok(&pres))
+        return -EMSGSIZE;
+    return send_spdu(c, s, out, SES_AC, pres.len);
+}
+
 static int on_connect(struct mms_conn *c, const struct mms_provider *p, struct mms_scratch *s,
                       const struct ses *ses, struct dynbuf *out)
 {
@@ -65,26 +82,26 @@ static int on_connect(struct mms_conn *c, const struct mms_provider *p, struct m
     const uint8_t *init;
     size_t init_len;
     int r = pres_parse_cp(ses->user_data, ses->user_len, &cp);
-    if (r == 0)
-        r = acse_parse_aarq(cp.acse, cp.acse_len, cp.ctx.mms_id, &init, &init_len);
+    if (r)
+        return finish(c, r == -EPROTO ? MMS_END_REFUSED : MMS_END_MALFORMED, s, out);
+    c->ctx = cp.ctx;
+    c->ses_requirements = ses->requirements;
+    r = acse_parse_aarq(cp.acse, cp.acse_len, cp.ctx.mms_id, &init, &init_len);
     struct ber_writer w;
     ber_w_init(&w, s->pdu, sizeof(s->pdu));
     if (r == 0)
         r = mms_initiate(init, init_len, &w, &c->max_pdu);
+    if (r == -EPROTO) {
+        /* Well formed but not what we serve (another application context, a PDU size
+           under MMS_PDU_MIN): the client hears why from a rejecting AARE, then we close. */
+        r = accept_or_reject(c, s, &cp, false, 0, out);
+        if (r == -ENOMEM)
+            return r;
+        return finish(c, r ? MMS_END_REFUSED : MMS_END_REJECTED, s, out);
+    }
     if (r || !ber_w_ok(&w))
-        return finish(c, r == -EPROTO ? MMS_END_REFUSED : MMS_END_MALFORMED, s, out);
-    c->ctx = cp.ctx;
-    c->ses_requirements = ses->requirements;
-    /* The AARE goes into out's scratch for a moment: the CPA copies it before COTP needs it. */
-    struct ber_writer aare;
-    ber_w_init(&aare, s->out, sizeof(s->out));
-    acse_write_aare(&aare, true, cp.ctx.mms_id, s->pdu, w.len);
-    struct ber_writer pres;
-    ber_w_init(&pres, s->wrap + SES_ROOM, sizeof(s->wrap) - SES_ROOM);
-    pres_write_cpa(&pres, &cp, aare.buf, aare.len);
-    if (!ber_w_ok(&aare) || !ber_w_ok(&pres))
-        return finish(c, MMS_END_REFUSED, s, out);
-    r = send_spdu(c, s, out, SES_AC, pres.len);
+        return finish(c, MMS_END_MALFORMED, s, out);
+    r = accept_or_reject(c, s, &cp, true, w.len, out);
     if (r == -ENOMEM)
         return r;
     if (r)

@@ -42,6 +42,7 @@ enum mms_end {
     MMS_END_MALFORMED, /* something that does not parse at some layer */
     MMS_END_REFUSED,   /* well formed but not something we do (class, contexts, out of order) */
     MMS_END_TOO_BIG,   /* a TSDU past MMS_TSDU_MAX */
+    MMS_END_REJECTED,  /* the association was answered with a rejecting AARE */
     MMS_END__COUNT
 };
 

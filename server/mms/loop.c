@@ -52,8 +52,9 @@ struct mms_server {
     atomic_uint_fast64_t c_ended[MMS_END__COUNT];
 };
 
-static const char *end_names[MMS_END__COUNT] = {"disconnected", "released", "aborted",
-                                                "malformed",    "refused",  "too big"};
+static const char *end_names[MMS_END__COUNT] = {"disconnected",        "released", "aborted",
+                                                "malformed",           "refused",  "too big",
+                                                "association rejected"};
 
 /* --- addresses ------------------------------------------------------------------------------ */
 

@@ -451,6 +451,38 @@ static void test_a_client_associates_and_gets_the_negotiated_pdu_size(void **sta
     dynbuf_free(&out);
 }
 
+static void test_a_pdu_size_under_the_minimum_gets_a_rejecting_aare(void **state)
+{
+    (void)state;
+    struct mms_fake f;
+    struct mms_provider p;
+    mms_fake_init(&f, &p);
+    /* The client's CN with localDetailCalling 1000 instead of 65000. */
+    static uint8_t cn[256];
+    memcpy(cn, mms_fake_cn, mms_fake_cn_len);
+    static const uint8_t proposed[] = {0x80, 0x03, 0x00, 0xfd, 0xe8};
+    uint8_t *at = memmem(cn, mms_fake_cn_len, proposed, sizeof(proposed));
+    assert_non_null(at);
+    at[3] = 0x03; /* 0x03e8 */
+    struct mms_conn c;
+    struct dynbuf out;
+    dynbuf_init(&out, 1 << 20);
+    mms_conn_init(&c, 2);
+    assert_int_equal(feed(&c, &p, mms_fake_cr, mms_fake_cr_len, 4096, &out), 0);
+    size_t cc_len = out.len;
+    assert_int_equal(feed(&c, &p, cn, mms_fake_cn_len, 4096, &out), 1);
+    assert_int_equal(c.end, MMS_END_REJECTED);
+    const uint8_t *o = (const uint8_t *)out.buf + cc_len;
+    assert_int_equal(o[7], SES_AC);
+    /* AARE result: rejected-permanent (1), and no DR after it. */
+    assert_non_null(memmem(o, out.len - cc_len, "\xa2\x03\x02\x01\x01", 5));
+    size_t n;
+    assert_int_equal(tpkt_frame(o, out.len - cc_len, &n), 0);
+    assert_int_equal(n, out.len - cc_len);
+    mms_conn_free(&c);
+    dynbuf_free(&out);
+}
+
 static void test_input_cut_anywhere_gives_the_same_answers(void **state)
 {
     (void)state;
@@ -727,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_variable_access_attributes_describe_an_mv),
         cmocka_unit_test(test_services_we_do_not_serve_are_rejected),
         cmocka_unit_test(test_a_client_associates_and_gets_the_negotiated_pdu_size),
+        cmocka_unit_test(test_a_pdu_size_under_the_minimum_gets_a_rejecting_aare),
         cmocka_unit_test(test_input_cut_anywhere_gives_the_same_answers),
         cmocka_unit_test(test_a_tsdu_in_several_tpdus_is_reassembled),
         cmocka_unit_test(test_identify_over_the_whole_stack),
