@@ -71,6 +71,11 @@ const struct mms_node mms_lns[] = {SUB("LLN0", lln0), SUB("LPHD1", lphd), SUB("M
                                    SUB("MMTR1", mmtr), SUB("MMXU1", mmxu)};
 const unsigned mms_n_lns = N(mms_lns);
 
+const char *const mms_dataset_members[] = {"MMXU1$MX$TotW",  "MMXU1$MX$TotVAr", "MMXU1$MX$TotVA",
+                                           "MMXU1$MX$TotPF", "MMXU1$MX$Hz",     "MMXU1$MX$PhV",
+                                           "MMXU1$MX$A",     "MMTR1$ST$TotWh",  "MMTR1$ST$TotVArh"};
+const unsigned mms_n_dataset_members = N(mms_dataset_members);
+
 const struct mms_node *mms_model_find(const char *item, enum mms_src *ret_src)
 {
     const struct mms_node *kids = mms_lns, *n = NULL;

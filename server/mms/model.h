@@ -73,6 +73,14 @@ struct mms_values {
     bool online;
 };
 
+/*
+ * The one data set of every logical device (an MMS named variable list of its
+ * domain): the measurements of SPEC.md, as names under the domain.
+ */
+#define MMS_DATASET "LLN0$Meas"
+extern const char *const mms_dataset_members[];
+extern const unsigned mms_n_dataset_members;
+
 /* The logical nodes of every logical device, in name order. */
 extern const struct mms_node mms_lns[];
 extern const unsigned mms_n_lns;

@@ -5,7 +5,9 @@
  */
 #include "scl.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <string.h>
 
 #include "model.h"
 #include "store_provider.h"
@@ -29,7 +31,6 @@ static const char header[] =
     "        <Authentication none=\"true\"/>\n";
 
 static const char ldevice[] =
-    "          <LN0 lnClass=\"LLN0\" inst=\"\" lnType=\"SM_LLN0\"/>\n"
     "          <LN lnClass=\"LPHD\" inst=\"1\" prefix=\"\" lnType=\"SM_LPHD\"/>\n"
     "          <LN lnClass=\"MHAI\" inst=\"1\" prefix=\"\" lnType=\"SM_MHAI\"/>\n"
     "          <LN lnClass=\"MMTR\" inst=\"1\" prefix=\"\" lnType=\"SM_MMTR\"/>\n"
@@ -137,6 +138,24 @@ static const char templates[] =
     "  </DataTypeTemplates>\n"
     "</SCL>\n";
 
+/* An FCDA from a member's MMS name LN$FC$DO ("MMXU1$MX$TotW"): the LN's class is its
+   letters, its instance the digits after them. */
+static void write_fcda(FILE *f, size_t ld, const char *name)
+{
+    const char *fc = strchr(name, '$');
+    const char *dobj = fc ? strchr(fc + 1, '$') : NULL;
+    if (!dobj)
+        return; /* not LN$FC$DO: not in this model */
+    int ln_len = (int)(fc - name), cls_len = ln_len;
+    while (cls_len > 0 && isdigit((unsigned char)name[cls_len - 1]))
+        cls_len--;
+    fprintf(f,
+            "              <FCDA ldInst=\"D%zu\" prefix=\"\" lnClass=\"%.*s\" lnInst=\"%.*s\" "
+            "doName=\"%s\" fc=\"%.*s\"/>\n",
+            ld, cls_len, name, ln_len - cls_len, name + cls_len, dobj + 1, (int)(dobj - fc - 1),
+            fc + 1);
+}
+
 int mms_scl_write(FILE *f, const struct mms_device *devs, size_t n)
 {
     fputs(header, f);
@@ -145,6 +164,12 @@ int mms_scl_write(FILE *f, const struct mms_device *devs, size_t n)
            inst is the device's place in the list; ldName is what MMS clients see. */
         fprintf(f, "        <LDevice inst=\"D%zu\" ldName=\"%s\" desc=\"meter %s\">\n", i + 1,
                 devs[i].domain, devs[i].device_id);
+        fputs("          <LN0 lnClass=\"LLN0\" inst=\"\" lnType=\"SM_LLN0\">\n"
+              "            <DataSet name=\"Meas\" desc=\"the measurements (MMS: LLN0$Meas)\">\n",
+              f);
+        for (unsigned m = 0; m < mms_n_dataset_members; m++)
+            write_fcda(f, i + 1, mms_dataset_members[m]);
+        fputs("            </DataSet>\n          </LN0>\n", f);
         fputs(ldevice, f);
         fputs("        </LDevice>\n", f);
     }

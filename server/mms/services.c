@@ -10,7 +10,13 @@
 #include <string.h>
 
 /* ConfirmedServiceRequest/Response choices. */
-enum { SVC_GET_NAME_LIST = 1, SVC_IDENTIFY = 2, SVC_READ = 4, SVC_GET_VAA = 6 };
+enum {
+    SVC_GET_NAME_LIST = 1,
+    SVC_IDENTIFY = 2,
+    SVC_READ = 4,
+    SVC_GET_VAA = 6,
+    SVC_GET_NVL_ATTRIBUTES = 12
+};
 /* ObjectClass basicObjectClass values. */
 enum { CLASS_NAMED_VARIABLE = 0, CLASS_NAMED_VARIABLE_LIST = 2, CLASS_DOMAIN = 9 };
 /* DataAccessError and ServiceError codes used. */
@@ -77,8 +83,8 @@ int mms_initiate(const uint8_t *pdu, size_t len, struct ber_writer *w, uint32_t 
     /* Parameter CBB: str1, str2, vnam, valt, vlis (as IEC 61850-8-1 servers announce). */
     static const uint8_t cbb[] = {0xf1, 0x00};
     /* Services supported (85 bits): getNameList 1, identify 2, read 4,
-       getVariableAccessAttributes 6, conclude 83. */
-    uint8_t svc[11] = {0x6a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+       getVariableAccessAttributes 6, getNamedVariableListAttributes 12, conclude 83. */
+    uint8_t svc[11] = {0x6a, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
     ber_w_open(w, BER_CTXC(9));
     ber_w_int(w, BER_CTX(0), max_pdu);
     ber_w_int(w, BER_CTX(1), calling < 5 ? calling : 5);
@@ -242,6 +248,16 @@ static int get_name_list(const struct mms_provider *p, uint32_t max_pdu, const s
             return 0;
         }
         (void)mms_model_walk(add_name, &l);
+    } else if (cls == CLASS_NAMED_VARIABLE_LIST && !vmd && dom[0]) {
+        if ((r = p->devices(p->ctx, &devs, &n)) == 0 && !find_device(devs, n, dom)) {
+            write_error(w, invoke, EC_ACCESS, ACCESS_OBJECT_NON_EXISTENT);
+            return 0;
+        }
+        if (r) {
+            write_error(w, invoke, EC_RESOURCE, RESOURCE_OTHER);
+            return 0;
+        }
+        (void)add_name(MMS_DATASET, &l);
     }
     /* Anything else (data sets, journals, named variables of the VMD...): there are none. */
     ber_w_close(w);
@@ -319,22 +335,10 @@ struct read_cache {
     struct reading reading;
 };
 
-static void read_one(const struct mms_provider *p, const struct mms_device *devs, size_t n,
-                     const struct ber_tlv *spec, struct read_cache *cache, struct ber_writer *w)
+/* Writes the AccessResult of one named variable. */
+static void read_named(const struct mms_provider *p, const struct mms_device *d, const char *item,
+                       struct read_cache *cache, struct ber_writer *w)
 {
-    struct ber_cursor c;
-    struct ber_tlv name, alt;
-    char dom[MMS_ID_MAX + 1], item[MMS_ID_MAX + 1];
-    if (ber_enter(spec, &c) || ber_next(&c, &name) || name.tag != BER_CTXC(0) ||
-        object_name(&name, dom, item)) {
-        ber_w_int(w, BER_CTX(0), DAE_OBJECT_NON_EXISTENT);
-        return;
-    }
-    if (ber_next(&c, &alt) == 0) { /* alternateAccess: not supported */
-        ber_w_int(w, BER_CTX(0), DAE_OBJECT_ACCESS_UNSUPPORTED);
-        return;
-    }
-    const struct mms_device *d = find_device(devs, n, dom);
     enum mms_src src;
     const struct mms_node *node = d ? mms_model_find(item, &src) : NULL;
     if (!node) {
@@ -351,6 +355,34 @@ static void read_one(const struct mms_provider *p, const struct mms_device *devs
     }
     struct mms_values v = {.reading = cache->status ? NULL : &cache->reading, .online = d->online};
     mms_model_data(w, node, src, &v);
+}
+
+static void read_one(const struct mms_provider *p, const struct mms_device *devs, size_t n,
+                     const struct ber_tlv *spec, struct read_cache *cache, struct ber_writer *w)
+{
+    struct ber_cursor c;
+    struct ber_tlv name, alt;
+    char dom[MMS_ID_MAX + 1], item[MMS_ID_MAX + 1];
+    if (ber_enter(spec, &c) || ber_next(&c, &name) || name.tag != BER_CTXC(0) ||
+        object_name(&name, dom, item)) {
+        ber_w_int(w, BER_CTX(0), DAE_OBJECT_NON_EXISTENT);
+        return;
+    }
+    if (ber_next(&c, &alt) == 0) { /* alternateAccess: not supported */
+        ber_w_int(w, BER_CTX(0), DAE_OBJECT_ACCESS_UNSUPPORTED);
+        return;
+    }
+    read_named(p, find_device(devs, n, dom), item, cache, w);
+}
+
+/* The device whose data set a (domain-specific) ObjectName names; NULL when none. */
+static const struct mms_device *dataset_of(const struct mms_device *devs, size_t n,
+                                           const struct ber_tlv *name)
+{
+    char dom[MMS_ID_MAX + 1], item[MMS_ID_MAX + 1];
+    if (object_name(name, dom, item) || strcmp(item, MMS_DATASET) != 0)
+        return NULL;
+    return find_device(devs, n, dom);
 }
 
 static int read_service(const struct mms_provider *p, uint32_t max_pdu, const struct ber_tlv *req,
@@ -371,16 +403,17 @@ static int read_service(const struct mms_provider *p, uint32_t max_pdu, const st
         return -EBADMSG;
     if ((r = ber_enter(&vas, &cv)) || (r = ber_next(&cv, &list)))
         return -EBADMSG;
-    if (list.tag != BER_CTXC(0)) { /* variableListName: no data sets here */
-        write_error(w, invoke, EC_ACCESS, ACCESS_OBJECT_NON_EXISTENT);
-        return 0;
-    }
-    if ((r = ber_enter(&list, &cl)))
+    if (list.tag != BER_CTXC(0) && list.tag != BER_CTXC(1))
         return -EBADMSG;
-    const struct mms_device *devs;
+    const struct mms_device *devs, *ds = NULL;
     size_t n;
     if (p->devices(p->ctx, &devs, &n)) {
         write_error(w, invoke, EC_RESOURCE, RESOURCE_OTHER);
+        return 0;
+    }
+    if (list.tag == BER_CTXC(1) && !(ds = dataset_of(devs, n, &list))) {
+        /* variableListName: the data set of a device, or nothing */
+        write_error(w, invoke, EC_ACCESS, ACCESS_OBJECT_NON_EXISTENT);
         return 0;
     }
     struct read_cache cache = {.dev = NULL};
@@ -389,7 +422,15 @@ static int read_service(const struct mms_provider *p, uint32_t max_pdu, const st
     ber_w_open(w, BER_CTXC(SVC_READ));
     ber_w_open(w, BER_CTXC(1)); /* listOfAccessResult */
     unsigned count = 0;
-    while ((r = ber_next(&cl, &spec)) == 0) {
+    if (ds) {
+        for (unsigned i = 0; i < mms_n_dataset_members; i++)
+            read_named(p, ds, mms_dataset_members[i], &cache, w);
+        count = mms_n_dataset_members;
+        r = -ENOENT;
+    } else if ((r = ber_enter(&list, &cl))) {
+        return -EBADMSG;
+    }
+    while (!ds && (r = ber_next(&cl, &spec)) == 0) {
         if (spec.tag != BER_SEQUENCE)
             return -EBADMSG;
         if (++count > MMS_READ_MAX) {
@@ -405,6 +446,46 @@ static int read_service(const struct mms_provider *p, uint32_t max_pdu, const st
     ber_w_close(w);
     if (!ber_w_ok(w) || w->len > max_pdu)
         write_error(w, invoke, EC_RESOURCE, RESOURCE_OTHER);
+    return 0;
+}
+
+/* --- GetNamedVariableListAttributes -------------------------------------------------------- */
+
+static int get_nvl_attributes(const struct mms_provider *p, const struct ber_tlv *req,
+                              struct ber_writer *w, uint64_t invoke)
+{
+    const struct mms_device *devs, *d;
+    size_t n;
+    char dom[MMS_ID_MAX + 1], item[MMS_ID_MAX + 1];
+    int r = object_name(req, dom, item); /* the request is the ObjectName */
+    if (r == -EBADMSG)
+        return r;
+    if (p->devices(p->ctx, &devs, &n)) {
+        write_error(w, invoke, EC_RESOURCE, RESOURCE_OTHER);
+        return 0;
+    }
+    if (r || !(d = dataset_of(devs, n, req))) {
+        write_error(w, invoke, EC_ACCESS, ACCESS_OBJECT_NON_EXISTENT);
+        return 0;
+    }
+    ber_w_open(w, BER_CTXC(1));
+    ber_w_uint(w, BER_INTEGER, invoke);
+    ber_w_open(w, BER_CTXC(SVC_GET_NVL_ATTRIBUTES));
+    ber_w_bool(w, BER_CTX(0), false); /* mmsDeletable */
+    ber_w_open(w, BER_CTXC(1));       /* listOfVariable */
+    for (unsigned i = 0; i < mms_n_dataset_members; i++) {
+        ber_w_open(w, BER_SEQUENCE);
+        ber_w_open(w, BER_CTXC(0)); /* variableSpecification: name */
+        ber_w_open(w, BER_CTXC(1)); /* domain-specific */
+        ber_w_visible(w, BER_VISIBLE_STR, d->domain);
+        ber_w_visible(w, BER_VISIBLE_STR, mms_dataset_members[i]);
+        ber_w_close(w);
+        ber_w_close(w);
+        ber_w_close(w);
+    }
+    ber_w_close(w);
+    ber_w_close(w);
+    ber_w_close(w);
     return 0;
 }
 
@@ -446,6 +527,9 @@ int mms_serve(const struct mms_provider *p, uint32_t max_pdu, const uint8_t *pdu
             break;
         case BER_CTXC(SVC_GET_VAA):
             r = get_vaa(p, &svc, w, invoke);
+            break;
+        case BER_CTXC(SVC_GET_NVL_ATTRIBUTES):
+            r = get_nvl_attributes(p, &svc, w, invoke);
             break;
         default:
             write_reject(w, true, invoke, 1); /* unrecognized-service */

@@ -4,7 +4,8 @@ by hand, so what meter-server answers is checked against an encoder it does not 
 
 MmsClient(host, port) associates (COTP CR, session CN with presentation CP, ACSE AARQ and
 MMS Initiate) and then offers identify(), domains(), variables(domain),
-type_of(domain, item), read(domain, items), conclude() and release(). Every byte sent
+type_of(domain, item), read(domain, items), data_sets(domain),
+data_set_members(domain, name), read_data_set(domain, name), conclude() and release(). Every byte sent
 and received is kept in .records as (direction, bytes) for pcap.py.
 """
 import socket
@@ -210,6 +211,23 @@ class MmsClient:
 
     def variables(self, domain):
         return self._names(vstr(0x81, domain), 0)
+
+    def data_sets(self, domain):
+        return self._names(vstr(0x81, domain), 2)
+
+    def data_set_members(self, domain, name):
+        """The members of a data set, as (domain, item) pairs."""
+        tag, content = self.request(tlv(0xAC, tlv(0xA1, vstr(0x1A, domain) + vstr(0x1A, name))))
+        members = []
+        for _, seq in parse(dict(parse(content))[0xA1]):
+            names = parse(one(one(seq, 0xA0), 0xA1))
+            members.append(tuple(c.decode() for _, c in names))
+        return members
+
+    def read_data_set(self, domain, name):
+        spec = tlv(0xA1, tlv(0xA1, vstr(0x1A, domain) + vstr(0x1A, name)))
+        tag, content = self.request(tlv(0xA4, tlv(0xA1, spec)))
+        return parse(one(content, 0xA1))
 
     def type_of(self, domain, item):
         tag, content = self.request(tlv(0xA6, object_name(domain, item)))

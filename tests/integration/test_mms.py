@@ -96,6 +96,10 @@ class MmsTest(IntegrationTest):
         # One single-variable read, then every SPEC.md value of each device in one list.
         out["single"] = c.read(DOMAINS[THREE], ["MMXU1$MX$TotW$mag$f"])
         out["reads"] = {dom: c.read(dom, [i for i, _ in MV + CMV + BCR]) for dom in DOMAINS.values()}
+        # The data set: its name, its members, and a Read of it by name.
+        out["data_sets"] = {dom: c.data_sets(dom) for dom in DOMAINS.values()}
+        out["members"] = {dom: c.data_set_members(dom, "LLN0$Meas") for dom in DOMAINS.values()}
+        out["data_set_reads"] = {dom: c.read_data_set(dom, "LLN0$Meas") for dom in DOMAINS.values()}
         self.assertTrue(c.conclude())
         self.assertTrue(c.release())
         c.close()
@@ -111,6 +115,13 @@ class MmsTest(IntegrationTest):
                 self.assertIn(item, names)
             for ln in ("LLN0", "LPHD1", "MHAI1", "MMTR1", "MMXU1"):
                 self.assertIn(ln, names)
+        for dom in DOMAINS.values():
+            self.assertEqual(out["data_sets"][dom], ["LLN0$Meas"])
+            members = [item for d, item in out["members"][dom]]
+            self.assertEqual({d for d, _ in out["members"][dom]}, {dom})
+            self.assertEqual(members, [i for i, _ in MV] + ["MMXU1$MX$PhV", "MMXU1$MX$A"] +
+                             [i for i, _ in BCR])
+            self.assertEqual(len(out["data_set_reads"][dom]), len(members))
         pcap = os.path.join(ARTIFACTS, f"mms-session-{self.port}.pcap")
         os.makedirs(ARTIFACTS, exist_ok=True)
         write_pcap(pcap, records, ("127.0.0.1", 40102), ("127.0.0.1", self.port))
@@ -134,7 +145,8 @@ class MmsTest(IntegrationTest):
         self.assertEqual(payload_frames, sent)
         text = self.tshark(pcap, "-V")
         for pdu in ("initiate-RequestPDU", "initiate-ResponsePDU", "getNameList", "identify",
-                    "getVariableAccessAttributes", "read", "conclude-RequestPDU",
+                    "getVariableAccessAttributes", "getNamedVariableListAttributes", "read",
+                    "conclude-RequestPDU",
                     "conclude-ResponsePDU", "rlrq", "rlre"):
             self.assertTrue(pdu in text, f"tshark shows no {pdu}")
 
@@ -151,8 +163,13 @@ class MmsTest(IntegrationTest):
                 bits = [f.get("value") for f in packet.iter("field")
                         if f.get("name") == "mms.data_bit-string"]
                 reads.append((floats, ints, bits))
-        self.assertEqual(len(reads), 3)  # the single read, then one list per device
-        single, lists = reads[0], reads[1:]
+        # The single read, one list per device, then each device's data set.
+        self.assertEqual(len(reads), 5)
+        single, lists, data_sets = reads[0], reads[1:3], reads[3:]
+        for (floats, ints, bits), (ds_floats, ds_ints, ds_bits) in zip(lists, data_sets):
+            self.assertEqual(ds_floats, floats)  # the same members in the same order
+            self.assertEqual(ds_ints, ints)
+            self.assertEqual(ds_bits, bits)
         self.assertEqual(single[0], [f32(self.latest(THREE)["power_w"])])
         for (floats, ints, bits), dev in zip(lists, DOMAINS):
             want_f, want_i = self.expected(dev)
@@ -314,6 +331,15 @@ class MmsTest(IntegrationTest):
                     names |= got
                     names |= {"$".join(n.split("$")[:2]) for n in got}  # LN$FC
             self.assertEqual(names, set(client.variables(ld.get("ldName"))), ld.get("ldName"))
+            # The data set: its members are data objects the device serves.
+            ds = ld.find("s:LN0/s:DataSet", ns)
+            self.assertEqual(ds.get("name"), "Meas")
+            fcdas = [f"{f.get('lnClass')}{f.get('lnInst')}${f.get('fc')}${f.get('doName')}"
+                     for f in ds.findall("s:FCDA", ns)]
+            self.assertEqual(fcdas, [item for _, item in
+                                     client.data_set_members(ld.get("ldName"), "LLN0$Meas")])
+            for f in ds.findall("s:FCDA", ns):
+                self.assertEqual(f.get("ldInst"), ld.get("inst"))
         client.close()
 
 

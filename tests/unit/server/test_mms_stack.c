@@ -366,6 +366,84 @@ static void test_variable_access_attributes_describe_an_mv(void **state)
     assert_memory_equal(svc.val, want, sizeof(want));
 }
 
+static void nvl_body(struct ber_writer *w, const void *arg)
+{
+    ber_w_open(w, BER_CTXC(12)); /* getNamedVariableListAttributes: the ObjectName */
+    ber_w_open(w, BER_CTXC(1));
+    ber_w_visible(w, BER_VISIBLE_STR, "SMARTMETER_m1");
+    ber_w_visible(w, BER_VISIBLE_STR, arg);
+    ber_w_close(w);
+    ber_w_close(w);
+}
+
+static void read_dataset_body(struct ber_writer *w, const void *arg)
+{
+    ber_w_open(w, BER_CTXC(4));
+    ber_w_open(w, BER_CTXC(1));
+    ber_w_open(w, BER_CTXC(1)); /* variableListName */
+    ber_w_open(w, BER_CTXC(1));
+    ber_w_visible(w, BER_VISIBLE_STR, "SMARTMETER_m1");
+    ber_w_visible(w, BER_VISIBLE_STR, arg);
+    ber_w_close(w);
+    ber_w_close(w);
+    ber_w_close(w);
+    ber_w_close(w);
+}
+
+static void test_the_data_set_lists_its_members_and_reads_as_they_do(void **state)
+{
+    (void)state;
+    struct mms_fake f;
+    struct mms_provider p;
+    mms_fake_init(&f, &p);
+    uint8_t req[256], out[8192];
+    enum mms_outcome oc;
+    size_t n = request(req, sizeof(req), nvl_body, MMS_DATASET);
+    size_t len = serve(&p, MMS_PDU_MAX, req, n, out, sizeof(out), &oc);
+    struct ber_tlv svc = response_service(out, len), del, list, t;
+    assert_true(svc.tag == BER_CTXC(12));
+    struct ber_cursor c, cl;
+    assert_int_equal(ber_enter(&svc, &c), 0);
+    assert_int_equal(ber_expect(&c, BER_CTX(0), &del), 0);
+    assert_int_equal(ber_expect(&c, BER_CTXC(1), &list), 0);
+    assert_int_equal(ber_enter(&list, &cl), 0);
+    unsigned members = 0;
+    while (ber_next(&cl, &t) == 0) {
+        const char *want = mms_dataset_members[members++];
+        assert_non_null(memmem(t.val, t.len, want, strlen(want)));
+        enum mms_src src;
+        assert_non_null(mms_model_find(want, &src));
+    }
+    assert_int_equal(members, mms_n_dataset_members);
+
+    /* Read by its name: one result per member, each as a Read of the member gives it. */
+    n = request(req, sizeof(req), read_dataset_body, MMS_DATASET);
+    len = serve(&p, MMS_PDU_MAX, req, n, out, sizeof(out), &oc);
+    svc = response_service(out, len);
+    assert_true(svc.tag == BER_CTXC(4));
+    assert_int_equal(ber_enter(&svc, &c), 0);
+    assert_int_equal(ber_expect(&c, BER_CTXC(1), &list), 0);
+    uint8_t one[8192];
+    for (unsigned i = 0; i < mms_n_dataset_members; i++) {
+        const char *const items[] = {mms_dataset_members[i], NULL};
+        struct ber_cursor single;
+        struct ber_tlv want;
+        do_read(&p, items, one, sizeof(one), &single);
+        assert_int_equal(ber_next(&single, &want), 0);
+        if (i == 0)
+            assert_int_equal(ber_enter(&list, &cl), 0);
+        assert_int_equal(ber_next(&cl, &t), 0);
+        assert_true(t.tag == want.tag && t.len == want.len);
+        assert_memory_equal(t.val, want.val, t.len);
+    }
+    assert_true(ber_at_end(&cl));
+
+    /* Another name is no data set. */
+    n = request(req, sizeof(req), nvl_body, "LLN0$Other");
+    len = serve(&p, MMS_PDU_MAX, req, n, out, sizeof(out), &oc);
+    assert_int_equal(out[0], 0xa2); /* confirmed-ErrorPDU */
+}
+
 static void write_body(struct ber_writer *w, const void *arg)
 {
     (void)arg;
@@ -757,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_read_of_a_missing_name_or_domain_is_object_non_existent),
         cmocka_unit_test(test_a_store_failure_reads_as_temporarily_unavailable),
         cmocka_unit_test(test_variable_access_attributes_describe_an_mv),
+        cmocka_unit_test(test_the_data_set_lists_its_members_and_reads_as_they_do),
         cmocka_unit_test(test_services_we_do_not_serve_are_rejected),
         cmocka_unit_test(test_a_client_associates_and_gets_the_negotiated_pdu_size),
         cmocka_unit_test(test_a_pdu_size_under_the_minimum_gets_a_rejecting_aare),
