@@ -151,12 +151,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n)
             run_conn(&c, pkt, n, n, &out);
         if (c.state == MC_ASSOCIATED && out.len > 11) {
-            /* A served PDU: its answer's presentation data and MMS BER are whole. */
+            /* A served PDU: its answer (in DT TPDUs of at most 2048 octets, reassembled)
+               is session GT+DT, then whole presentation data, then MMS BER. */
+            static uint8_t tsdu[MMS_TSDU_MAX];
+            size_t tlen = 0, off = 0, k;
+            const uint8_t *o = (const uint8_t *)out.buf;
+            while (off < out.len && tpkt_frame(o + off, out.len - off, &k) == 0) {
+                FUZZ_CHECK(k >= 7 && o[off + 5] == COTP_DT && tlen + k - 7 <= sizeof(tsdu));
+                memcpy(tsdu + tlen, o + off + 7, k - 7);
+                tlen += k - 7;
+                off += k;
+            }
+            FUZZ_CHECK(off == out.len && tlen > 4);
             int64_t ctx;
             const uint8_t *pdu;
             size_t len;
-            FUZZ_CHECK(pres_parse_data((const uint8_t *)out.buf + 11, out.len - 11, &ctx, &pdu,
-                                       &len) == 0);
+            FUZZ_CHECK(pres_parse_data(tsdu + 4, tlen - 4, &ctx, &pdu, &len) == 0);
             FUZZ_CHECK(mms_ber_walk_buf(pdu, len) == 0);
         }
         mms_conn_free(&c);
