@@ -263,10 +263,11 @@ static void *run(void *arg)
                 ok = serve(m, c, now);
             if (ok && c->closing && c->out_off >= c->out.len)
                 ok = false;
-            /* Timeouts: to associate, then between requests; a closing one gets the first. */
-            int64_t limit =
-                c->conn.state == MC_ASSOCIATED && !c->closing ? MMS_IDLE_S : MMS_ASSOCIATE_S;
-            int64_t from = c->conn.state == MC_ASSOCIATED && !c->closing ? c->last_ms : c->since_ms;
+            /* Timeouts: to associate (from the accept), then between requests; one that ended
+               has MMS_ASSOCIATE_S from its last input to take its last answer. */
+            bool live = c->conn.state == MC_ASSOCIATED && !c->closing;
+            int64_t limit = live ? MMS_IDLE_S : MMS_ASSOCIATE_S;
+            int64_t from = live || c->closing ? c->last_ms : c->since_ms;
             if (ok && now - from > limit * 1000) {
                 atomic_fetch_add(&m->c_timeouts, 1);
                 ok = false;
