@@ -124,7 +124,7 @@ static int on_data(struct mms_conn *c, const struct mms_provider *p, struct mms_
     struct ber_writer w;
     ber_w_init(&w, s->pdu, sizeof(s->pdu));
     enum mms_outcome oc;
-    r = mms_serve(p, c->max_pdu, pdu, len, &w, &oc);
+    r = mms_serve(p, &c->rcbs, c->max_pdu, pdu, len, &w, &oc);
     if (r)
         return finish(c, MMS_END_MALFORMED, s, out);
     c->requests++;
@@ -247,4 +247,34 @@ int mms_conn_input(struct mms_conn *c, const struct mms_provider *p, struct mms_
     }
     *used = off;
     return r < 0 ? r : c->state == MC_CLOSED ? 1 : 0;
+}
+
+struct tick_ctx {
+    struct mms_conn *c;
+    struct mms_scratch *s;
+    struct dynbuf *out;
+    int err;
+};
+
+static void emit_report(void *ctx, const uint8_t *pdu, size_t len)
+{
+    struct tick_ctx *t = ctx;
+    if (t->err)
+        return;
+    struct ber_writer pres;
+    ber_w_init(&pres, t->s->wrap + SES_ROOM, sizeof(t->s->wrap) - SES_ROOM);
+    pres_write_data(&pres, t->c->ctx.mms_id, pdu, len);
+    t->err = ber_w_ok(&pres) ? send_spdu(t->c, t->s, t->out, SES_DT, pres.len) : -EMSGSIZE;
+    if (t->err == 0)
+        t->c->reports++;
+}
+
+int mms_conn_tick(struct mms_conn *c, const struct mms_provider *p, struct mms_scratch *s,
+                  int64_t now_ms, struct dynbuf *out)
+{
+    if (c->state != MC_ASSOCIATED)
+        return 0;
+    struct tick_ctx t = {.c = c, .s = s, .out = out};
+    mms_rcb_tick(&c->rcbs, p, now_ms, c->max_pdu, s->pdu, sizeof(s->pdu), emit_report, &t);
+    return t.err == -ENOMEM ? -ENOMEM : 0;
 }

@@ -25,6 +25,7 @@
 
 #include "dynbuf.h"
 #include "iso.h"
+#include "report.h"
 #include "services.h"
 
 /* A TSDU (one MMS PDU with its session, presentation and ACSE wrapping) at most. */
@@ -61,6 +62,8 @@ struct mms_conn {
     struct pres_contexts ctx;
     uint32_t max_pdu;
     uint64_t requests, rejects; /* confirmed requests answered; of them rejected */
+    uint64_t reports;           /* InformationReports sent */
+    struct mms_rcbs rcbs;       /* its report control blocks; the caller sets rcbs.now_ms */
     size_t tsdu_len;
     uint8_t *tsdu; /* MMS_TSDU_MAX, allocated on the first DT and freed when whole */
 };
@@ -78,5 +81,13 @@ void mms_conn_free(struct mms_conn *c); /* its buffers; the struct is the caller
  */
 int mms_conn_input(struct mms_conn *c, const struct mms_provider *p, struct mms_scratch *s,
                    const uint8_t *in, size_t len, size_t *used, struct dynbuf *out);
+
+/*
+ * Sends the reports the association's enabled report control blocks owe at
+ * now_ms (report.h), appending them to out. 0, or -ENOMEM when out could not
+ * grow. Does nothing before the association or after its end.
+ */
+int mms_conn_tick(struct mms_conn *c, const struct mms_provider *p, struct mms_scratch *s,
+                  int64_t now_ms, struct dynbuf *out);
 
 #endif

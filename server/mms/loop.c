@@ -24,7 +24,7 @@
 #define IN_MAX       (TPKT_MAX + 1u) /* one TPKT at most waits for its end */
 #define OUT_MAX      (2u * MMS_OUT_MAX)
 #define LOG_EVERY_MS 60000
-#define TICK_MS      1000
+#define TICK_MS      250 /* reports are due at this resolution */
 
 struct client {
     int fd;
@@ -48,7 +48,7 @@ struct mms_server {
     uint16_t next_ref;
     int64_t log_at[MMS_END__COUNT + 1];
     atomic_uint_fast64_t c_connections, c_accepted, c_refused_allow, c_refused_busy;
-    atomic_uint_fast64_t c_associations, c_requests, c_rejects, c_timeouts;
+    atomic_uint_fast64_t c_associations, c_requests, c_rejects, c_timeouts, c_reports;
     atomic_uint_fast64_t c_ended[MMS_END__COUNT];
 };
 
@@ -190,6 +190,7 @@ static bool process(struct mms_server *m, struct client *c)
     bool was_associated = c->conn.state == MC_ASSOCIATED;
     uint64_t req = c->conn.requests, rej = c->conn.rejects;
     size_t used = 0;
+    c->conn.rcbs.now_ms = time_mono_ms();
     int r = mms_conn_input(&c->conn, &m->sp.p, m->scratch, c->in, c->in_len, &used, &c->out);
     atomic_fetch_add(&m->c_requests, c->conn.requests - req);
     atomic_fetch_add(&m->c_rejects, c->conn.rejects - rej);
@@ -263,6 +264,14 @@ static void *run(void *arg)
                 ok = serve(m, c, now);
             if (ok && c->closing && c->out_off >= c->out.len)
                 ok = false;
+            /* Reports owed, once what went before is sent. */
+            if (ok && !c->closing && c->out_off >= c->out.len && c->conn.state == MC_ASSOCIATED) {
+                uint64_t sent = c->conn.reports;
+                ok = mms_conn_tick(&c->conn, &m->sp.p, m->scratch, now, &c->out) == 0 && flush(c);
+                atomic_fetch_add(&m->c_reports, c->conn.reports - sent);
+                if (c->conn.reports != sent)
+                    c->last_ms = now; /* a client taking reports is not idle */
+            }
             /* Timeouts: to associate (from the accept), then between requests; one that ended
                has MMS_ASSOCIATE_S from its last input to take its last answer. */
             bool live = c->conn.state == MC_ASSOCIATED && !c->closing;
@@ -360,6 +369,7 @@ void mms_get_stats(struct mms_server *m, struct mms_stats *ret)
     ret->requests = atomic_load(&m->c_requests);
     ret->rejects = atomic_load(&m->c_rejects);
     ret->timeouts = atomic_load(&m->c_timeouts);
+    ret->reports = atomic_load(&m->c_reports);
     for (unsigned i = 0; i < MMS_END__COUNT; i++)
         ret->ended[i] = atomic_load(&m->c_ended[i]);
 }

@@ -45,6 +45,7 @@ struct mms_stats {
     uint64_t requests, rejects;
     uint64_t ended[MMS_END__COUNT]; /* by conn.h's reason; MMS_END_NONE: the TCP close, a timeout */
     uint64_t timeouts;
+    uint64_t reports; /* InformationReports sent */
 };
 
 struct mms_server;

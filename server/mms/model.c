@@ -3,6 +3,7 @@
  * (GetVariableAccessAttributes) and the data (Read).
  */
 #include "model.h"
+#include "report.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -58,10 +59,28 @@ static const struct mms_node mmxu_mx[] = {SUB("A", wye_a),          DO("Hz", mv,
                                           DO("TotVA", mv, S_TOTVA), DO("TotVAr", mv, S_TOTVAR),
                                           DO("TotW", mv, S_TOTW)};
 
+/* The unbuffered report control block of the data set (IEC 61850-8-1's component order). */
+#define RCB(nm, k, sz, s)                                                                          \
+    {                                                                                              \
+        .name = nm, .kind = k, .src = s, .size = sz                                                \
+    }
+static const struct mms_node urcb[] = {RCB("RptID", MK_VSTRING, 65, S_RCB_RPTID),
+                                       RCB("RptEna", MK_BOOL, 0, S_RCB_RPTENA),
+                                       RCB("Resv", MK_BOOL, 0, S_RCB_RESV),
+                                       RCB("DatSet", MK_VSTRING, 129, S_RCB_DATSET),
+                                       RCB("ConfRev", MK_UNSIGNED, 32, S_RCB_CONFREV),
+                                       RCB("OptFlds", MK_BITS, 10, S_RCB_OPTFLDS),
+                                       RCB("BufTm", MK_UNSIGNED, 32, S_RCB_BUFTM),
+                                       RCB("SqNum", MK_UNSIGNED, 8, S_RCB_SQNUM),
+                                       RCB("TrgOps", MK_BITS, 6, S_RCB_TRGOPS),
+                                       RCB("IntgPd", MK_UNSIGNED, 32, S_RCB_INTGPD),
+                                       RCB("GI", MK_BOOL, 0, S_RCB_GI)};
+static const struct mms_node lln0_rp[] = {SUB("urcbMeas01", urcb)};
+
 /* Mod is an ENC: its control model says status-only (this server takes no control). */
 static const struct mms_node enc_cf[] = {LEAF("ctlModel", MK_ENUM)};
 static const struct mms_node lln0_cf[] = {DO("Mod", enc_cf, S_CTL_MODEL)};
-static const struct mms_node lln0[] = {SUB("CF", lln0_cf), SUB("ST", lln0_st)};
+static const struct mms_node lln0[] = {SUB("CF", lln0_cf), SUB("RP", lln0_rp), SUB("ST", lln0_st)};
 static const struct mms_node lphd[] = {SUB("ST", lphd_st)};
 static const struct mms_node mhai[] = {SUB("MX", mhai_mx)};
 static const struct mms_node mmtr[] = {SUB("ST", mmtr_st)};
@@ -105,19 +124,32 @@ const struct mms_node *mms_model_find(const char *item, enum mms_src *ret_src)
     return n;
 }
 
+#define WALK_KIDS_MAX 16
+
 static int walk(const struct mms_node *kids, unsigned n, char *name, size_t len,
                 int (*cb)(const char *, void *), void *ctx)
 {
+    /* Names in collating order whatever the components' order (the RCB's is the standard's). */
+    unsigned order[WALK_KIDS_MAX];
+    if (n > WALK_KIDS_MAX)
+        n = WALK_KIDS_MAX; /* cannot happen with this model */
     for (unsigned i = 0; i < n; i++) {
-        int k = len ? snprintf(name + len, MMS_ITEM_MAX + 1 - len, "$%s", kids[i].name)
-                    : snprintf(name, MMS_ITEM_MAX + 1, "%s", kids[i].name);
+        unsigned j = i;
+        for (; j > 0 && strcmp(kids[order[j - 1]].name, kids[i].name) > 0; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    for (unsigned o = 0; o < n; o++) {
+        const struct mms_node *kid = &kids[order[o]];
+        int k = len ? snprintf(name + len, MMS_ITEM_MAX + 1 - len, "$%s", kid->name)
+                    : snprintf(name, MMS_ITEM_MAX + 1, "%s", kid->name);
         if (k < 0 || (size_t)k >= MMS_ITEM_MAX + 1 - len)
             continue; /* cannot happen with this model */
         int r = cb(name, ctx);
         if (r)
             return r;
-        if (kids[i].kind == MK_STRUCT) {
-            r = walk(kids[i].kids, kids[i].n_kids, name, len + (size_t)k, cb, ctx);
+        if (kid->kind == MK_STRUCT) {
+            r = walk(kid->kids, kid->n_kids, name, len + (size_t)k, cb, ctx);
             if (r)
                 return r;
         }
@@ -167,6 +199,15 @@ void mms_model_type(struct ber_writer *w, const struct mms_node *n)
         break;
     case MK_BOOL:
         ber_w_null(w, BER_CTX(3));
+        break;
+    case MK_VSTRING:
+        ber_w_int(w, BER_CTX(10), -(int64_t)n->size); /* at most size characters */
+        break;
+    case MK_UNSIGNED:
+        ber_w_uint(w, BER_CTX(6), n->size);
+        break;
+    case MK_BITS:
+        ber_w_int(w, BER_CTX(4), -(int64_t)n->size);
         break;
     }
 }
@@ -291,7 +332,13 @@ void mms_model_data(struct ber_writer *w, const struct mms_node *n, enum mms_src
         ber_w_int(w, BER_CTX(5), (int64_t)x);
         break;
     case MK_BOOL:
-        ber_w_bool(w, BER_CTX(3), false);
+    case MK_VSTRING:
+    case MK_UNSIGNED:
+    case MK_BITS:
+        if (src >= S_RCB_RPTID && src <= S_RCB_GI)
+            mms_rcb_data(w, src, v->rcb, v->domain);
+        else
+            ber_w_bool(w, BER_CTX(3), false); /* Proxy */
         break;
     }
 }

@@ -28,7 +28,18 @@
 /* The longest name under a domain (MMXU1$MX$PhV$phsA$cVal$mag$f is 28). */
 #define MMS_ITEM_MAX MMS_ID_MAX
 
-enum mms_kind { MK_STRUCT, MK_FLOAT, MK_QUALITY, MK_TIME, MK_ENUM, MK_INT64, MK_BOOL };
+enum mms_kind {
+    MK_STRUCT,
+    MK_FLOAT,
+    MK_QUALITY,
+    MK_TIME,
+    MK_ENUM,
+    MK_INT64,
+    MK_BOOL,
+    MK_VSTRING,  /* visible string of at most size characters */
+    MK_UNSIGNED, /* unsigned integer of size bits */
+    MK_BITS      /* bit string of size bits */
+};
 
 /* Where a data object's value comes from. */
 enum mms_src {
@@ -56,6 +67,18 @@ enum mms_src {
     S_HEALTH,    /* Health, PhyHealth: ok when online, warning when not */
     S_PROXY,     /* Proxy: false (the device is itself, not a proxy) */
     S_CTL_MODEL, /* Mod's ctlModel: 0, status-only */
+    /* The report control block's attributes (report.h): this association's values. */
+    S_RCB_RPTID,
+    S_RCB_RPTENA,
+    S_RCB_RESV,
+    S_RCB_DATSET,
+    S_RCB_CONFREV,
+    S_RCB_OPTFLDS,
+    S_RCB_BUFTM,
+    S_RCB_SQNUM,
+    S_RCB_TRGOPS,
+    S_RCB_INTGPD,
+    S_RCB_GI,
     S__COUNT
 };
 
@@ -65,12 +88,17 @@ struct mms_node {
     const struct mms_node *kids; /* MK_STRUCT: its components, in name order */
     unsigned n_kids;
     enum mms_src src; /* set on a data object: its leaves take their value from here */
+    unsigned size;    /* MK_VSTRING: characters; MK_UNSIGNED, MK_BITS: bits */
 };
+
+struct mms_rcb;
 
 /* What a data object shows: the device's latest reading and whether it is online. */
 struct mms_values {
     const struct reading *reading; /* NULL when the device has none yet */
     bool online;
+    const char *domain;        /* the logical device's MMS domain */
+    const struct mms_rcb *rcb; /* this association's report control block there, or NULL */
 };
 
 /*
@@ -92,8 +120,12 @@ extern const unsigned mms_n_lns;
  */
 const struct mms_node *mms_model_find(const char *item, enum mms_src *ret_src);
 
+/* The report control block (report.h) under LLN0. */
+#define MMS_RCB_ITEM "LLN0$RP$urcbMeas01"
+
 /*
- * Every name under a domain, depth-first, in collating order: calls cb with
+ * Every name under a domain, depth-first, in collating order (a structure's
+ * components are listed sorted, whatever their order in the structure): calls cb with
  * each until it returns non-zero (which is returned). Names longer than
  * MMS_ITEM_MAX do not occur.
  */

@@ -169,7 +169,16 @@ int mms_scl_write(FILE *f, const struct mms_device *devs, size_t n)
               f);
         for (unsigned m = 0; m < mms_n_dataset_members; m++)
             write_fcda(f, i + 1, mms_dataset_members[m]);
-        fputs("            </DataSet>\n          </LN0>\n", f);
+        fputs("            </DataSet>\n"
+              "            <ReportControl name=\"urcbMeas\" datSet=\"Meas\" confRev=\"1\" "
+              "buffered=\"false\" intgPd=\"0\" indexed=\"true\">\n"
+              "              <TrgOps dchg=\"true\" period=\"true\" gi=\"true\"/>\n"
+              "              <OptFields seqNum=\"true\" dataSet=\"true\" reasonCode=\"true\" "
+              "configRef=\"false\"/>\n"
+              "              <RptEnabled max=\"1\"/>\n"
+              "            </ReportControl>\n"
+              "          </LN0>\n",
+              f);
         fputs(ldevice, f);
         fputs("        </LDevice>\n", f);
     }

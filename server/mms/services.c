@@ -5,6 +5,8 @@
  */
 #include "services.h"
 
+#include "report.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,7 @@ enum {
     SVC_GET_NAME_LIST = 1,
     SVC_IDENTIFY = 2,
     SVC_READ = 4,
+    SVC_WRITE = 5,
     SVC_GET_VAA = 6,
     SVC_GET_NVL_ATTRIBUTES = 12
 };
@@ -82,9 +85,10 @@ int mms_initiate(const uint8_t *pdu, size_t len, struct ber_writer *w, uint32_t 
         nesting = MMS_NESTING;
     /* Parameter CBB: str1, str2, vnam, valt, vlis (as IEC 61850-8-1 servers announce). */
     static const uint8_t cbb[] = {0xf1, 0x00};
-    /* Services supported (85 bits): getNameList 1, identify 2, read 4,
-       getVariableAccessAttributes 6, getNamedVariableListAttributes 12, conclude 83. */
-    uint8_t svc[11] = {0x6a, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+    /* Services supported (85 bits): getNameList 1, identify 2, read 4, write 5 (report
+       control blocks only), getVariableAccessAttributes 6, getNamedVariableListAttributes 12,
+       informationReport 79, conclude 83. */
+    uint8_t svc[11] = {0x6e, 0x08, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x10};
     ber_w_open(w, BER_CTXC(9));
     ber_w_int(w, BER_CTX(0), max_pdu);
     ber_w_int(w, BER_CTX(1), calling < 5 ? calling : 5);
@@ -336,8 +340,9 @@ struct read_cache {
 };
 
 /* Writes the AccessResult of one named variable. */
-static void read_named(const struct mms_provider *p, const struct mms_device *d, const char *item,
-                       struct read_cache *cache, struct ber_writer *w)
+static void read_named(const struct mms_provider *p, const struct mms_rcbs *rcbs,
+                       const struct mms_device *d, const char *item, struct read_cache *cache,
+                       struct ber_writer *w)
 {
     enum mms_src src;
     const struct mms_node *node = d ? mms_model_find(item, &src) : NULL;
@@ -353,12 +358,16 @@ static void read_named(const struct mms_provider *p, const struct mms_device *d,
         ber_w_int(w, BER_CTX(0), DAE_TEMPORARILY_UNAVAILABLE);
         return;
     }
-    struct mms_values v = {.reading = cache->status ? NULL : &cache->reading, .online = d->online};
+    struct mms_values v = {.reading = cache->status ? NULL : &cache->reading,
+                           .online = d->online,
+                           .domain = d->domain,
+                           .rcb = mms_rcb_find(rcbs, d->domain)};
     mms_model_data(w, node, src, &v);
 }
 
-static void read_one(const struct mms_provider *p, const struct mms_device *devs, size_t n,
-                     const struct ber_tlv *spec, struct read_cache *cache, struct ber_writer *w)
+static void read_one(const struct mms_provider *p, const struct mms_rcbs *rcbs,
+                     const struct mms_device *devs, size_t n, const struct ber_tlv *spec,
+                     struct read_cache *cache, struct ber_writer *w)
 {
     struct ber_cursor c;
     struct ber_tlv name, alt;
@@ -372,7 +381,7 @@ static void read_one(const struct mms_provider *p, const struct mms_device *devs
         ber_w_int(w, BER_CTX(0), DAE_OBJECT_ACCESS_UNSUPPORTED);
         return;
     }
-    read_named(p, find_device(devs, n, dom), item, cache, w);
+    read_named(p, rcbs, find_device(devs, n, dom), item, cache, w);
 }
 
 /* The device whose data set a (domain-specific) ObjectName names; NULL when none. */
@@ -385,8 +394,8 @@ static const struct mms_device *dataset_of(const struct mms_device *devs, size_t
     return find_device(devs, n, dom);
 }
 
-static int read_service(const struct mms_provider *p, uint32_t max_pdu, const struct ber_tlv *req,
-                        struct ber_writer *w, uint64_t invoke)
+static int read_service(const struct mms_provider *p, const struct mms_rcbs *rcbs, uint32_t max_pdu,
+                        const struct ber_tlv *req, struct ber_writer *w, uint64_t invoke)
 {
     struct ber_cursor c, cv, cl;
     struct ber_tlv t, vas, list, spec;
@@ -424,7 +433,7 @@ static int read_service(const struct mms_provider *p, uint32_t max_pdu, const st
     unsigned count = 0;
     if (ds) {
         for (unsigned i = 0; i < mms_n_dataset_members; i++)
-            read_named(p, ds, mms_dataset_members[i], &cache, w);
+            read_named(p, rcbs, ds, mms_dataset_members[i], &cache, w);
         count = mms_n_dataset_members;
         r = -ENOENT;
     } else if ((r = ber_enter(&list, &cl))) {
@@ -437,7 +446,7 @@ static int read_service(const struct mms_provider *p, uint32_t max_pdu, const st
             write_error(w, invoke, EC_RESOURCE, RESOURCE_CAPABILITY_UNAVAILABLE);
             return 0;
         }
-        read_one(p, devs, n, &spec, &cache, w);
+        read_one(p, rcbs, devs, n, &spec, &cache, w);
     }
     if (r != -ENOENT || count == 0)
         return -EBADMSG;
@@ -446,6 +455,57 @@ static int read_service(const struct mms_provider *p, uint32_t max_pdu, const st
     ber_w_close(w);
     if (!ber_w_ok(w) || w->len > max_pdu)
         write_error(w, invoke, EC_RESOURCE, RESOURCE_OTHER);
+    return 0;
+}
+
+/* --- Write (report control blocks only) ------------------------------------------------------ */
+
+static int write_service(const struct mms_provider *p, struct mms_rcbs *rcbs,
+                         const struct ber_tlv *req, struct ber_writer *w, uint64_t invoke)
+{
+    struct ber_cursor c, cv, cd;
+    struct ber_tlv vars, datas, spec, data;
+    if (ber_enter(req, &c) || ber_expect(&c, BER_CTXC(0), &vars) ||
+        ber_expect(&c, BER_CTXC(0), &datas) || ber_enter(&vars, &cv) || ber_enter(&datas, &cd))
+        return -EBADMSG;
+    const struct mms_device *devs;
+    size_t n;
+    if (p->devices(p->ctx, &devs, &n)) {
+        write_error(w, invoke, EC_RESOURCE, RESOURCE_OTHER);
+        return 0;
+    }
+    ber_w_open(w, BER_CTXC(1));
+    ber_w_uint(w, BER_INTEGER, invoke);
+    ber_w_open(w, BER_CTXC(SVC_WRITE));
+    unsigned count = 0;
+    int r;
+    while ((r = ber_next(&cv, &spec)) == 0) {
+        if (ber_next(&cd, &data) || ++count > MMS_READ_MAX)
+            return -EBADMSG; /* fewer values than variables */
+        struct ber_cursor cs;
+        struct ber_tlv name;
+        char dom[MMS_ID_MAX + 1], item[MMS_ID_MAX + 1];
+        int err = 10; /* object-non-existent */
+        if (spec.tag == BER_SEQUENCE && ber_enter(&spec, &cs) == 0 && ber_next(&cs, &name) == 0 &&
+            name.tag == BER_CTXC(0) && object_name(&name, dom, item) == 0) {
+            const struct mms_device *d = find_device(devs, n, dom);
+            enum mms_src src;
+            size_t rl = strlen(MMS_RCB_ITEM);
+            if (d && mms_model_find(item, &src)) {
+                err = 3; /* object-access-denied: everything but an RCB's attributes */
+                if (rcbs && strncmp(item, MMS_RCB_ITEM, rl) == 0 && item[rl] == '$')
+                    err = mms_rcb_write(rcbs, d, item + rl + 1, &data);
+            }
+        }
+        if (err < 0)
+            ber_w_null(w, BER_CTX(1)); /* success */
+        else
+            ber_w_int(w, BER_CTX(0), err);
+    }
+    if (r != -ENOENT || count == 0 || !ber_at_end(&cd))
+        return -EBADMSG;
+    ber_w_close(w);
+    ber_w_close(w);
     return 0;
 }
 
@@ -491,8 +551,8 @@ static int get_nvl_attributes(const struct mms_provider *p, const struct ber_tlv
 
 /* --- dispatch ------------------------------------------------------------------------------- */
 
-int mms_serve(const struct mms_provider *p, uint32_t max_pdu, const uint8_t *pdu, size_t len,
-              struct ber_writer *w, enum mms_outcome *ret)
+int mms_serve(const struct mms_provider *p, struct mms_rcbs *rcbs, uint32_t max_pdu,
+              const uint8_t *pdu, size_t len, struct ber_writer *w, enum mms_outcome *ret)
 {
     struct ber_cursor c, cr;
     struct ber_tlv t, id, svc;
@@ -523,10 +583,13 @@ int mms_serve(const struct mms_provider *p, uint32_t max_pdu, const uint8_t *pdu
             identify(w, invoke);
             break;
         case BER_CTXC(SVC_READ):
-            r = read_service(p, max_pdu, &svc, w, invoke);
+            r = read_service(p, rcbs, max_pdu, &svc, w, invoke);
             break;
         case BER_CTXC(SVC_GET_VAA):
             r = get_vaa(p, &svc, w, invoke);
+            break;
+        case BER_CTXC(SVC_WRITE):
+            r = write_service(p, rcbs, &svc, w, invoke);
             break;
         case BER_CTXC(SVC_GET_NVL_ATTRIBUTES):
             r = get_nvl_attributes(p, &svc, w, invoke);

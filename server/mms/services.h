@@ -62,13 +62,15 @@ enum mms_outcome { MMS_ANSWERED, MMS_CONCLUDED, MMS_REJECTED };
 
 /*
  * Answers one MMS PDU of an associated client into w (max_pdu octets at
- * most): a confirmed request (a response, a confirmed error, or a Reject),
+ * most), with rcbs (report.h; NULL: none) the association's report control
+ * blocks, which a Write changes: a confirmed request (a response, a confirmed error, or a Reject),
  * a Conclude-Request (Conclude-Response, *ret MMS_CONCLUDED). A PDU it
  * cannot parse gets a Reject (*ret MMS_REJECTED). Returns 0 with the answer
  * in w, or -EBADMSG when not even a Reject can be written (no invoke id: the
  * caller drops the association).
  */
-int mms_serve(const struct mms_provider *p, uint32_t max_pdu, const uint8_t *pdu, size_t len,
-              struct ber_writer *w, enum mms_outcome *ret);
+struct mms_rcbs;
+int mms_serve(const struct mms_provider *p, struct mms_rcbs *rcbs, uint32_t max_pdu,
+              const uint8_t *pdu, size_t len, struct ber_writer *w, enum mms_outcome *ret);
 
 #endif

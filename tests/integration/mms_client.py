@@ -131,6 +131,7 @@ class MmsClient:
         self.records = []  # ("c" client to server | "s" server to client, bytes)
         self.invoke = 0
         self.buf = b""
+        self.reports = []  # the contents of the InformationReports received
         self._send(tpkt(bytes([17, 0xE0, 0, 0, 0, 1, 0, 0xC0, 1, 0x0B,
                                0xC1, 2, 0, 1, 0xC2, 2, 0, 1])))
         cc = self._recv_tpkt()
@@ -171,16 +172,24 @@ class MmsClient:
             if pkt[6] & 0x80:
                 return data
 
-    def request(self, service):
-        """Sends a confirmed request; returns the response's service element (tag, content)."""
-        self.invoke += 1
-        pdu = tlv(0xA0, ber_int(0x02, self.invoke) + service)
-        self._send(cotp_dt(bytes([1, 0, 1, 0]) + pres_data(MMS_CTX, pdu)))
+    def _recv_mms(self):
+        """The next MMS PDU (tag, content) the server sends."""
         tsdu = self._recv_tsdu()
         if tsdu[:4] != bytes([1, 0, 1, 0]):
             raise MmsError(f"not session data: {tsdu[:4].hex()}")
         pdv = parse(one(one(tsdu[4:], 0x61), 0x30))
-        tag, inner = parse(pdv[-1][1])[0]
+        return parse(pdv[-1][1])[0]
+
+    def request(self, service):
+        """Sends a confirmed request; returns the response's service element (tag, content).
+        InformationReports that arrive meanwhile go to .reports."""
+        self.invoke += 1
+        pdu = tlv(0xA0, ber_int(0x02, self.invoke) + service)
+        self._send(cotp_dt(bytes([1, 0, 1, 0]) + pres_data(MMS_CTX, pdu)))
+        tag, inner = self._recv_mms()
+        while tag == 0xA3:
+            self.reports.append(inner)
+            tag, inner = self._recv_mms()
         if tag != 0xA1:
             raise MmsError(f"MMS answered {hex(tag)}: {inner.hex()}")
         elems = parse(inner)
@@ -237,6 +246,26 @@ class MmsClient:
         specs = b"".join(tlv(0x30, object_name(domain, i)) for i in items)
         tag, content = self.request(tlv(0xA4, tlv(0xA1, tlv(0xA0, specs))))
         return parse(one(content, 0xA1))
+
+    def write(self, domain, item, data):
+        """Writes one variable (data: an encoded MMS Data); the result element (tag, content)."""
+        spec = tlv(0xA0, tlv(0x30, object_name(domain, item)))
+        tag, content = self.request(tlv(0xA5, spec + tlv(0xA0, data)))
+        return parse(content)[0]
+
+    def next_report(self):
+        """The next InformationReport's listOfAccessResult elements, waiting for it."""
+        if self.reports:
+            inner = self.reports.pop(0)
+        else:
+            tag, inner = self._recv_mms()
+            if tag != 0xA3:
+                raise MmsError(f"not a report: {hex(tag)}")
+        report = one(inner, 0xA0)
+        name, results = parse(report)
+        if one(name[1], 0x80) != b"RPT":
+            raise MmsError("not a report of an RCB")
+        return parse(results[1])
 
     def conclude(self):
         self._send(cotp_dt(bytes([1, 0, 1, 0]) + pres_data(MMS_CTX, tlv(0x8B))))

@@ -41,6 +41,9 @@ READINGS = {
             "reactive_energy_varh": 77123.0},
 }
 WARNING = 0x00600000  # tshark's expert severity "warning" (errors are above)
+RCB = "LLN0$RP$urcbMeas01"
+RCB_ATTRIBUTES = ("RptID", "RptEna", "Resv", "DatSet", "ConfRev", "OptFlds", "BufTm", "SqNum",
+                  "TrgOps", "IntgPd", "GI")
 
 
 def f32(x):
@@ -330,6 +333,12 @@ class MmsTest(IntegrationTest):
                     got = do_names(do.get("type"), ln_name, do.get("name"))
                     names |= got
                     names |= {"$".join(n.split("$")[:2]) for n in got}  # LN$FC
+            # The report control block: LLN0$RP$<name>01 (indexed, one instance) and its
+            # attributes as IEC 61850-8-1 maps an unbuffered one.
+            for rc in ld.findall("s:LN0/s:ReportControl", ns):
+                self.assertEqual(rc.get("buffered"), "false")
+                rcb = f"LLN0$RP${rc.get('name')}01"
+                names |= {"LLN0$RP", rcb} | {f"{rcb}${a}" for a in RCB_ATTRIBUTES}
             self.assertEqual(names, set(client.variables(ld.get("ldName"))), ld.get("ldName"))
             # The data set: its members are data objects the device serves.
             ds = ld.find("s:LN0/s:DataSet", ns)
@@ -341,6 +350,50 @@ class MmsTest(IntegrationTest):
             for f in ds.findall("s:FCDA", ns):
                 self.assertEqual(f.get("ldInst"), ld.get("inst"))
         client.close()
+
+    def test_5_a_report_of_the_data_set_carries_the_apis_values(self):
+        c = mc.MmsClient("127.0.0.1", self.port)
+        dom = DOMAINS[THREE]
+        ok = (0x81, b"")
+        self.assertEqual(c.write(dom, f"{RCB}$TrgOps", mc.tlv(0x84, bytes([2, 0x4C]))), ok)
+        self.assertEqual(c.write(dom, f"{RCB}$IntgPd", mc.tlv(0x86, (60000).to_bytes(3, "big"))),
+                         ok)
+        self.assertEqual(c.write(dom, f"{RCB}$RptEna", mc.tlv(0x83, b"\xff")), ok)
+        self.assertEqual(c.write(dom, f"{RCB}$RptEna", mc.tlv(0x84, b"\x00")),
+                         (0x80, b"\x07"))  # type-inconsistent
+        self.assertEqual(c.write(dom, f"{RCB}$GI", mc.tlv(0x83, b"\xff")), ok)
+        results = c.next_report()
+        # RptID, OptFlds, SqNum, DatSet, inclusion, 9 values, 9 reasons (the default OptFlds).
+        self.assertEqual(results[0], (0x8A, f"{dom}/{RCB}".encode()))
+        self.assertEqual(results[3], (0x8A, f"{dom}/LLN0$Meas".encode()))
+        self.assertEqual(results[4], (0x84, bytes([7, 0xFF, 0x80])))
+        self.assertEqual(len(results), 5 + 9 + 9)
+        self.assertEqual(c.write(dom, f"{RCB}$RptEna", mc.tlv(0x83, b"\x00")), ok)
+        self.assertTrue(c.conclude())
+        self.assertTrue(c.release())
+        c.close()
+
+        pcap = os.path.join(ARTIFACTS, f"mms-report-{self.port}.pcap")
+        write_pcap(pcap, c.records, ("127.0.0.1", 40103), ("127.0.0.1", self.port))
+        rows = self.tshark(pcap, "-T", "fields", "-E", "separator=|", "-e", "_ws.malformed",
+                           "-e", "_ws.expert.severity").splitlines()
+        for row in rows:
+            malformed, severity = row.split("|")
+            self.assertEqual(malformed, "")
+            for sev in filter(None, severity.split(",")):
+                self.assertLess(int(sev), WARNING)
+        text = self.tshark(pcap, "-V")
+        for pdu in ("write", "informationReport", "unconfirmed-PDU"):
+            self.assertTrue(pdu in text, f"tshark shows no {pdu}")
+        root = ET.fromstring(self.tshark(pcap, "-T", "pdml", "-Y", "mms.informationReport_element"))
+        packets = list(root.iter("packet"))
+        self.assertEqual(len(packets), 1)
+        floats = [struct.unpack(">f", bytes.fromhex(f.get("value"))[1:])[0]
+                  for f in packets[0].iter("field") if f.get("name") == "mms.floating_point"]
+        ints = [int(f.get("show")) for f in packets[0].iter("field") if f.get("name") == "mms.integer"]
+        want_f, want_i = self.expected(THREE)
+        self.assertEqual(floats, [f32(x) for x in want_f])
+        self.assertEqual(ints, want_i)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ static size_t serve(const struct mms_provider *p, uint32_t max_pdu, const uint8_
 {
     struct ber_writer w;
     ber_w_init(&w, out, cap);
-    assert_int_equal(mms_serve(p, max_pdu, pdu, len, &w, oc), 0);
+    assert_int_equal(mms_serve(p, NULL, max_pdu, pdu, len, &w, oc), 0);
     assert_int_equal(mms_ber_walk_buf(out, w.len), 0);
     return w.len;
 }
@@ -447,7 +447,7 @@ static void test_the_data_set_lists_its_members_and_reads_as_they_do(void **stat
 static void write_body(struct ber_writer *w, const void *arg)
 {
     (void)arg;
-    ber_w_open(w, BER_CTXC(5)); /* write: not served */
+    ber_w_open(w, BER_CTXC(11)); /* defineNamedVariableList: not served */
     ber_w_close(w);
 }
 
@@ -790,6 +790,130 @@ static void test_many_requests_at_once_are_served_as_output_drains(void **state)
     dynbuf_free(&out);
 }
 
+/* A Write of one RCB attribute of SMARTMETER_m1, as TPKT/DT/session/presentation. */
+static size_t rcb_write(uint8_t *out, size_t cap, unsigned invoke, const char *attr,
+                        const uint8_t *data, size_t data_len)
+{
+    char item[80];
+    snprintf(item, sizeof(item), "%s$%s", MMS_RCB_ITEM, attr);
+    uint8_t pdu[256];
+    struct ber_writer w;
+    ber_w_init(&w, pdu, sizeof(pdu));
+    ber_w_open(&w, BER_CTXC(0));
+    ber_w_int(&w, BER_INTEGER, invoke);
+    ber_w_open(&w, BER_CTXC(5)); /* write */
+    ber_w_open(&w, BER_CTXC(0)); /* listOfVariable */
+    ber_w_open(&w, BER_SEQUENCE);
+    ber_w_open(&w, BER_CTXC(0));
+    ber_w_open(&w, BER_CTXC(1));
+    ber_w_visible(&w, BER_VISIBLE_STR, "SMARTMETER_m1");
+    ber_w_visible(&w, BER_VISIBLE_STR, item);
+    ber_w_close(&w);
+    ber_w_close(&w);
+    ber_w_close(&w);
+    ber_w_close(&w);
+    ber_w_open(&w, BER_CTXC(0)); /* listOfData */
+    ber_w_raw(&w, data, data_len);
+    ber_w_close(&w);
+    ber_w_close(&w);
+    ber_w_close(&w);
+    assert_true(ber_w_ok(&w));
+    return mms_fake_wrap(out, cap, pdu, w.len);
+}
+
+/* The MMS PDU of the last DT TSDU in out (one TPDU each here). */
+static void last_pdu(const struct dynbuf *out, size_t from, const uint8_t **pdu, size_t *len)
+{
+    const uint8_t *o = (const uint8_t *)out->buf;
+    size_t off = from, n, at = from;
+    while (off < out->len && tpkt_frame(o + off, out->len - off, &n) == 0) {
+        at = off;
+        off += n;
+    }
+    assert_int_equal(off, out->len);
+    int64_t ctx;
+    assert_int_equal(pres_parse_data(o + at + 11, n - 11, &ctx, pdu, len), 0);
+}
+
+static void test_an_enabled_rcb_reports_on_gi_integrity_and_data_change(void **state)
+{
+    (void)state;
+    struct mms_fake f;
+    struct mms_provider p;
+    mms_fake_init(&f, &p);
+    struct mms_conn c;
+    struct dynbuf out;
+    dynbuf_init(&out, 1 << 20);
+    associate(&c, &p, &out, 4096);
+    static const uint8_t intg[] = {0x86, 0x02, 0x03, 0xe8}; /* IntgPd 1000 ms */
+    static const uint8_t on[] = {0x83, 0x01, 0xff};         /* RptEna, GI true */
+    static const uint8_t trg[] = {0x84, 0x02, 0x02, 0x4c};  /* TrgOps dchg, integrity, gi */
+    static const uint8_t sqnum[] = {0x86, 0x01, 0x05};      /* SqNum is read-only */
+    uint8_t pkt[512];
+    const uint8_t *pdu;
+    size_t len, n;
+    c.rcbs.now_ms = 10000;
+    const struct {
+        const char *attr;
+        const uint8_t *data;
+        size_t len;
+        uint8_t result0, result1; /* the Write-Response's first element */
+    } writes[] = {
+        {"IntgPd", intg, sizeof(intg), 0x81, 0x00},  {"TrgOps", trg, sizeof(trg), 0x81, 0x00},
+        {"SqNum", sqnum, sizeof(sqnum), 0x80, 0x01}, {"RptEna", on, sizeof(on), 0x81, 0x00},
+        {"IntgPd", intg, sizeof(intg), 0x80, 0x01}, /* not while enabled */
+        {"GI", on, sizeof(on), 0x81, 0x00}};
+    for (unsigned i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+        size_t from = out.len;
+        n = rcb_write(pkt, sizeof(pkt), i + 1, writes[i].attr, writes[i].data, writes[i].len);
+        assert_int_equal(feed(&c, &p, pkt, n, 4096, &out), 0);
+        last_pdu(&out, from, &pdu, &len);
+        struct ber_tlv svc = response_service(pdu, len);
+        assert_true(svc.tag == BER_CTXC(5));
+        assert_true(svc.len >= 2);
+        assert_int_equal(svc.val[0], writes[i].result0);
+        assert_int_equal(svc.val[1], writes[i].result1);
+    }
+    const struct mms_rcb *r = mms_rcb_find(&c.rcbs, "SMARTMETER_m1");
+    assert_non_null(r);
+    assert_true(r->ena && r->intg_pd_ms == 1000);
+
+    /* GI now: one report of every member; no integrity yet (due at 11000). */
+    size_t from = out.len;
+    assert_int_equal(mms_conn_tick(&c, &p, &scratch, 10100, &out), 0);
+    assert_int_equal(c.reports, 1);
+    last_pdu(&out, from, &pdu, &len);
+    assert_int_equal(pdu[0], 0xa3); /* unconfirmed-PDU */
+    assert_non_null(memmem(pdu, len, "RPT", 3));
+    assert_non_null(memmem(pdu, len, "SMARTMETER_m1/LLN0$Meas", 23));
+    assert_int_equal(mms_ber_walk_buf(pdu, len), 0);
+    /* Power 1234.5 as MMS float is among the values. */
+    assert_non_null(memmem(pdu, len, "\x87\x05\x08\x44\x9a\x50\x00", 7));
+    assert_int_equal(mms_conn_tick(&c, &p, &scratch, 10500, &out), 0);
+    assert_int_equal(c.reports, 1); /* nothing owed */
+    assert_int_equal(mms_conn_tick(&c, &p, &scratch, 11000, &out), 0);
+    assert_int_equal(c.reports, 2); /* integrity */
+
+    /* A new reading with another power: a data-change report of that member alone. */
+    f.reading.seq++;
+    f.reading.ts_ms += 1000;
+    reading_set_real(&f.reading, RR_POWER_W, 999.0);
+    from = out.len;
+    assert_int_equal(mms_conn_tick(&c, &p, &scratch, 11200, &out), 0);
+    assert_int_equal(c.reports, 3);
+    last_pdu(&out, from, &pdu, &len);
+    /* inclusion bit string: 9 members, only the first (TotW): 84 03 07 80 00 */
+    assert_non_null(memmem(pdu, len, "\x84\x03\x07\x80\x00", 5));
+    assert_non_null(memmem(pdu, len, "\x87\x05\x08\x44\x79\xc0\x00", 7)); /* 999.0 */
+    /* The same values in a newer reading: no data change. */
+    f.reading.seq++;
+    f.reading.ts_ms += 1000;
+    assert_int_equal(mms_conn_tick(&c, &p, &scratch, 11300, &out), 0);
+    assert_int_equal(c.reports, 3);
+    mms_conn_free(&c);
+    dynbuf_free(&out);
+}
+
 /* --- allow-list ---------------------------------------------------------------------------- */
 
 static bool allowed(const struct mms_allow *a, const char *addr)
@@ -846,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_wrong_input_at_each_layer_ends_the_connection_with_its_reason),
         cmocka_unit_test(test_a_tsdu_past_the_cap_ends_the_connection),
         cmocka_unit_test(test_many_requests_at_once_are_served_as_output_drains),
+        cmocka_unit_test(test_an_enabled_rcb_reports_on_gi_integrity_and_data_change),
         cmocka_unit_test(test_the_allow_list_matches_addresses_and_cidrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
