@@ -9,6 +9,8 @@
  *      mms_fake.c first) reads the bytes
  *   3  an associated connection reads the bytes as one MMS PDU, wrapped in
  *      TPKT, COTP DT, session and presentation data, so the services parse it
+ * In cases 2 and 3 the connection then ticks twice, a new reading between,
+ * so report control blocks the input enabled send their reports.
  *   4  the presentation CP, ACSE AARQ and MMS Initiate parsers in turn
  *
  * Checks: every read either takes whole TPKTs or nothing; an ended
@@ -104,6 +106,19 @@ static void run_conn(struct mms_conn *c, const uint8_t *data, size_t size, size_
     check_output(out);
 }
 
+/* Lets report control blocks the input enabled send what they owe (GI, integrity, a data
+   change: the fake's reading moves on between two ticks), as whole TPKTs. */
+static void tick(struct mms_conn *c, struct dynbuf *out)
+{
+    dynbuf_reset(out);
+    FUZZ_CHECK(mms_conn_tick(c, &provider, scratch, INT64_C(1) << 40, out) == 0);
+    fake.reading.seq++;
+    reading_set_real(&fake.reading, RR_POWER_W, fake.reading.real[RR_POWER_W] + 1);
+    FUZZ_CHECK(mms_conn_tick(c, &provider, scratch, (INT64_C(1) << 40) + 1, out) == 0);
+    check_output(out);
+    FUZZ_CHECK(c->reports <= 2 * MMS_RCBS_MAX * 3);
+}
+
 static void associated(struct mms_conn *c, struct dynbuf *out)
 {
     size_t used;
@@ -120,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
+    mms_fake_init(&fake, &provider); /* each input from the same reading */
     uint8_t mode = data[0] % 5;
     size_t step = (size_t)data[1] + 1;
     data += 2;
@@ -142,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2:
         associated(&c, &out);
         run_conn(&c, data, size, step, &out);
+        tick(&c, &out);
         mms_conn_free(&c);
         break;
     case 3: {
@@ -169,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(pres_parse_data(tsdu + 4, tlen - 4, &ctx, &pdu, &len) == 0);
             FUZZ_CHECK(mms_ber_walk_buf(pdu, len) == 0);
         }
+        tick(&c, &out);
         mms_conn_free(&c);
         break;
     }
