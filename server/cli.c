@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "fileutil.h"
 #include "options.h"
+#include "scl.h"
 #include "store.h"
 #include "timeutil.h"
 #include "url.h"
@@ -419,6 +420,26 @@ int cli_device_delete(int argc, char **argv)
     }
     /* A running server sees the change in its log and removes the broker account. */
     fprintf(stderr, "meter-server: deleted device %s and everything stored for it\n", device_id);
+out:
+    store_close(st);
+    config_free(server_option_table, &opt);
+    return code;
+}
+
+int cli_scl_export(int argc, char **argv)
+{
+    /* meter-server scl export [options]: the MMS port's SCL on stdout (docs/iec61850.md) */
+    struct server_options opt;
+    struct store *st = NULL;
+    int code = open_db(argc, argv, 3, &opt, &st);
+    if (code)
+        goto out;
+    if ((code = check_schema(st)))
+        goto out;
+    int r = mms_scl_export(st, stdout);
+    if (r)
+        code = cli_fail(1, "scl export: %s",
+                        r == -EIO ? "cannot write the output" : store_errmsg(st));
 out:
     store_close(st);
     config_free(server_option_table, &opt);

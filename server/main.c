@@ -41,6 +41,7 @@
 #include "payments.h"
 #include "writer.h"
 #include "terminals.h"
+#include "mms.h"
 #include "alarms.h"
 #include "meta.h"
 
@@ -71,6 +72,7 @@ static void usage(FILE *out)
                  "                                                 prints the device secret once\n"
                  "  meter-server device delete DEVICE_ID [--db URL]\n"
                  "                                                 the device and all its data\n"
+                 "  meter-server scl export [--db URL]              the MMS port's SCL on stdout\n"
                  "\noptions (each also a line \"name value\" in the --config file):\n");
     config_print_help(server_option_table, out);
 }
@@ -384,6 +386,7 @@ static int serve(struct server_options *opt)
     struct mqtt_client *mq = NULL;
     struct commands_service *commands = NULL;
     struct terminals *terminals = NULL; /* the terminal gateway; NULL when off */
+    struct mms_server *mms = NULL;      /* the IEC 61850 MMS port; NULL when off */
     struct http_server *http = NULL;
     /* the Modbus TCP server; NULL when off */
     struct modbus_server *modbus = NULL;
@@ -427,6 +430,9 @@ static int serve(struct server_options *opt)
         modbus_server_check(opt->modbus_listen, err, sizeof(err)))
         return cli_fail(2, "%s", err);
     if (opt->dtu_listen && opt->dtu_listen[0] && dtu_check(opt->dtu_listen, err, sizeof(err)))
+        return cli_fail(2, "%s", err);
+    if (opt->mms_listen && opt->mms_listen[0] &&
+        mms_check(opt->mms_listen, opt->mms_allow, err, sizeof(err)))
         return cli_fail(2, "%s", err);
     if (opt->ingest_queue < opt->max_batch)
         return cli_fail(2, "ingest_queue (%lld) must hold at least max_batch (%lld) readings",
@@ -640,6 +646,19 @@ static int serve(struct server_options *opt)
         }
         log_info("meter-server: DTU gateway on %s (port %d)", opt->dtu_listen, dtu_port(dtu));
     }
+    /* The IEC 61850 MMS port (mms_listen): read-only, from the store. */
+    if (opt->mms_listen && opt->mms_listen[0]) {
+        struct mms_options mmso = {.listen = opt->mms_listen,
+                                   .allow = opt->mms_allow,
+                                   .db = {.url = opt->db}};
+        r = mms_start(&mmso, &mms, err, sizeof(err));
+        if (r) {
+            code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
+            goto out;
+        }
+        log_info("meter-server: MMS server on %s (port %d)", opt->mms_listen, mms_port(mms));
+    }
+    }
     if (opt->raw_retention_days > 0) {
         struct retention_options ro = {.db = {.url = opt->db},
                                        .keep_days = opt->raw_retention_days};
@@ -691,6 +710,7 @@ static int serve(struct server_options *opt)
 out:
     modbus_server_stop(modbus);
     dtu_stop(dtu); /* before the writer stops: a poll may be waiting for its commit */
+    mms_stop(mms);
     terminals_stop(terminals); /* no more readings from terminals; their links closed */
     alarm_hub_shutdown(app.alarm_hub); /* its streams end before the HTTP server stops */
     http_stop(http);
@@ -761,6 +781,8 @@ int main(int argc, char **argv)
         return cli_device_add(argc, argv);
     if (argc > 2 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "delete") == 0)
         return cli_device_delete(argc, argv);
+    if (argc > 2 && strcmp(argv[1], "scl") == 0 && strcmp(argv[2], "export") == 0)
+        return cli_scl_export(argc, argv);
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0)
         return cli_fail(2, "unknown command '%s' (see --help)", argv[1]);
 

@@ -165,6 +165,12 @@ const struct config_option server_option_table[] = {
      "the gateway closes a terminal silent this long (more than terminal_heartbeat_s)"},
     {"terminal_max_connections", CONFIG_INT, OPT(terminal_max_connections), 1, 1000000, "20000",
      "N", "terminal connections at most; more are refused with the close reason busy"},
+    /* the IEC 61850 MMS port (docs/iec61850.md) */
+    {"mms_listen", CONFIG_STRING, OPT(mms_listen), 0, 0, NULL, "HOST:PORT",
+     "serve IEC 61850 MMS (read-only: each meter a logical device) here (docs/iec61850.md; unset: "
+     "no MMS port)"},
+    {"mms_allow", CONFIG_STRING, OPT(mms_allow), 0, 0, NULL, "ADDR[/PREFIX],...",
+     "MMS clients allowed to connect, by address or CIDR, IPv4 or IPv6 (unset: any)"},
     /* state analysis and alarms (docs/alarms.md) */
     {"alarms", CONFIG_BOOL, OPT(alarms), 0, 0, "true", "true|false",
      "judge every reading and every silence against the alarm rules (docs/alarms.md)"},

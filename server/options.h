@@ -75,6 +75,9 @@ struct server_options {
     int64_t terminal_heartbeat_s;
     int64_t terminal_idle_s;
     int64_t terminal_max_connections;
+    /* the IEC 61850 MMS port (server/mms/): on when mms_listen is set */
+    char *mms_listen;
+    char *mms_allow;
     /* state analysis and alarms (server/alarms/, docs/alarms.md) */
     bool alarms;
     int64_t alarm_sweep_ms;
