@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (bench/README.md) and prints their results; asserts nothing.
 #
-#   bench/run.sh [pq|http|ingest|history|memory|terminals|billing|all]...     (default: all)
+#   bench/run.sh [pq|http|ingest|history|memory|terminals|billing|grid|all]...     (default: all)
 #
 #   pq       bench/pq.sh: power-quality analysis cost (CPU and callgrind), meterd's RSS
 #   http     bench/http_vs_seed.sh: REST GET and POST against the seed's Flask peer
@@ -13,6 +13,8 @@
 #            CPU, latency to the ack after commit); the terminal path's ingest rate vs MQTT's
 #   billing  bench/billing.sh: ingest with prepaid billing doing real work against the
 #            same server with the billing thread left out (and with no tariff)
+#   grid     bench/grid.sh: reads per second of the Modbus TCP and MMS servers for 100
+#            devices against the REST API's device detail
 # Each section builds what it needs optimised in build/bench (BENCH_BUILD_DIR) and
 # starts its own throwaway services; each one's environment is in its script.
 set -euo pipefail
@@ -23,14 +25,14 @@ sections=("$@")
 run=()
 for s in "${sections[@]}"; do
     case "$s" in
-    pq | http | ingest | history | memory | terminals | billing) run+=("$s") ;;
-    all) run+=(pq http ingest history memory terminals billing) ;;
+    pq | http | ingest | history | memory | terminals | billing | grid) run+=("$s") ;;
+    all) run+=(pq http ingest history memory terminals billing grid) ;;
     -h | --help)
         sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "run.sh: unknown section '$s' (pq, http, ingest, history, memory, terminals, billing or all)" >&2
+        echo "run.sh: unknown section '$s' (pq, http, ingest, history, memory, terminals, billing, grid or all)" >&2
         exit 2
         ;;
     esac
@@ -49,5 +51,6 @@ for s in "${run[@]}"; do
     memory) "$here/memory.sh" ;;
     terminals) "$here/terminals.sh" ;;
     billing) "$here/billing.sh" ;;
+    grid) "$here/grid.sh" ;;
     esac
 done

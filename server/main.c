@@ -626,6 +626,7 @@ static int serve(struct server_options *opt)
             code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
             goto out;
         }
+        app.modbus = modbus;
         log_info("meter-server: Modbus TCP server on %s (port %d)", opt->modbus_listen,
                  modbus_server_port(modbus));
     }
@@ -644,6 +645,7 @@ static int serve(struct server_options *opt)
             code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
             goto out;
         }
+        app.dtu = dtu;
         log_info("meter-server: DTU gateway on %s (port %d)", opt->dtu_listen, dtu_port(dtu));
     }
     /* The IEC 61850 MMS port (mms_listen): read-only, from the store. */
@@ -656,8 +658,8 @@ static int serve(struct server_options *opt)
             code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
             goto out;
         }
+        app.mms = mms;
         log_info("meter-server: MMS server on %s (port %d)", opt->mms_listen, mms_port(mms));
-    }
     }
     if (opt->raw_retention_days > 0) {
         struct retention_options ro = {.db = {.url = opt->db},
@@ -708,13 +710,14 @@ static int serve(struct server_options *opt)
     }
     code = 0;
 out:
-    modbus_server_stop(modbus);
-    dtu_stop(dtu); /* before the writer stops: a poll may be waiting for its commit */
-    mms_stop(mms);
     terminals_stop(terminals); /* no more readings from terminals; their links closed */
     alarm_hub_shutdown(app.alarm_hub); /* its streams end before the HTTP server stops */
     http_stop(http);
     http_tls_clear(&tls);
+    /* The grid ports after the API, whose /api/stats reads their counters. */
+    modbus_server_stop(modbus);
+    dtu_stop(dtu); /* before the writer stops: a poll may be waiting for its commit */
+    mms_stop(mms);
     proxy_list_free(proxies);
     retention_stop(app.retention);
     payments_stop(app.payments);

@@ -7,6 +7,9 @@
 #include "broker.h"
 #include "histcache.h"
 #include "retention.h"
+#include "dtu.h"
+#include "mms.h"
+#include "modbus_server.h"
 #include "terminals.h"
 #include "timeutil.h"
 
@@ -60,6 +63,65 @@ static void api_stats_terminals(struct api_call *c, struct jsonw *w)
             jsonw_kint(w, link_reason_name(r), (int64_t)(g ? ts.peer_closed[r] : ts.closed[r]));
         jsonw_obj_end(w);
     }
+    jsonw_obj_end(w);
+}
+
+struct named_count {
+    const char *key;
+    uint64_t n;
+};
+
+/* key: {"listening": on, k[0].key: k[0].n, ...: left open for the caller to add to and end. */
+static void counts_obj(struct jsonw *w, const char *key, bool on, const struct named_count *k,
+                       size_t n)
+{
+    jsonw_key(w, key);
+    jsonw_obj_begin(w);
+    jsonw_kbool(w, "listening", on);
+    for (size_t i = 0; i < n; i++)
+        jsonw_kint(w, k[i].key, (int64_t)k[i].n);
+}
+
+/* The grid ports' counters (modbus_server.h, dtu.h, mms.h); zeros when a port is off. */
+static void api_stats_grid(struct api_call *c, struct jsonw *w)
+{
+    struct modbus_server_counters mb = {0};
+    if (c->app->modbus)
+        modbus_server_counters(c->app->modbus, &mb);
+    const struct named_count mbc[] = {{"accepted", mb.accepted},   {"refused", mb.refused},
+                                      {"requests", mb.requests},   {"exceptions", mb.exceptions},
+                                      {"malformed", mb.malformed}, {"timeouts", mb.timeouts}};
+    counts_obj(w, "modbus", c->app->modbus != NULL, mbc, sizeof(mbc) / sizeof(mbc[0]));
+    jsonw_obj_end(w);
+
+    struct dtu_counters d = {0};
+    if (c->app->dtu)
+        dtu_counters(c->app->dtu, &d);
+    const struct named_count dc[] = {
+        {"connections", d.connections}, {"registered", d.registered}, {"refused", d.refused},
+        {"replaced", d.replaced},       {"polls", d.polls},           {"readings", d.readings},
+        {"missed", d.missed},           {"timeouts", d.timeouts},     {"bad_crc", d.bad_crc},
+        {"exceptions", d.exceptions},   {"mismatched", d.mismatched}};
+    counts_obj(w, "dtu", c->app->dtu != NULL, dc, sizeof(dc) / sizeof(dc[0]));
+    jsonw_obj_end(w);
+
+    struct mms_stats m;
+    mms_get_stats(c->app->mms, &m);
+    const struct named_count mc[] = {{"connections", m.connections},
+                                     {"accepted", m.accepted},
+                                     {"refused_allow", m.refused_allow},
+                                     {"refused_busy", m.refused_busy},
+                                     {"associations", m.associations},
+                                     {"requests", m.requests},
+                                     {"rejects", m.rejects},
+                                     {"timeouts", m.timeouts},
+                                     {"reports", m.reports}};
+    counts_obj(w, "mms", c->app->mms != NULL, mc, sizeof(mc) / sizeof(mc[0]));
+    jsonw_key(w, "ended");
+    jsonw_obj_begin(w);
+    for (unsigned r = 0; r < MMS_END__COUNT; r++)
+        jsonw_kint(w, mms_end_name((enum mms_end)r), (int64_t)m.ended[r]);
+    jsonw_obj_end(w);
     jsonw_obj_end(w);
 }
 
@@ -141,6 +203,7 @@ void api_stats(struct api_call *c)
         jsonw_kint(&w, counts[k].key, (int64_t)counts[k].n);
     jsonw_obj_end(&w);
     api_stats_terminals(c, &w);
+    api_stats_grid(c, &w);
     /* The state analysis (docs/alarms.md): readings judged, alarms raised and cleared. */
     struct alarms_counters ac = {0};
     struct alarm_notifier_counters nc = {0};

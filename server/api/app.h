@@ -25,6 +25,9 @@ struct pwpool;
 struct wxpay;
 struct payments;
 struct terminals;
+struct modbus_server;
+struct dtu_gateway;
+struct mms_server;
 struct alarm_hub;
 struct alarms_service;
 struct alarm_site_config;
@@ -58,6 +61,11 @@ struct app {
     struct wxpay *wxpay;   /* WeChat Pay; NULL when wechatpay_mchid is not set */
     struct payments *payments; /* the query thread of unfinished orders; NULL without WeChat Pay */
     struct terminals *_Atomic terminals; /* the terminal gateway; NULL when off or not yet up */
+    /* The grid ports, for their counters in /api/stats; NULL when off. Set before the API
+       starts and freed after it stops. */
+    struct modbus_server *modbus;
+    struct dtu_gateway *dtu;
+    struct mms_server *mms;
     /* Alarms (server/alarms/): the live stream, the service, the site's limits and where a
        device's ratings come from; NULL until they start. */
     struct alarm_hub *alarm_hub;

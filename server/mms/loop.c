@@ -56,6 +56,11 @@ static const char *end_names[MMS_END__COUNT] = {"disconnected",        "released
                                                 "malformed",           "refused",  "too big",
                                                 "association rejected"};
 
+const char *mms_end_name(enum mms_end why)
+{
+    return (unsigned)why < MMS_END__COUNT ? end_names[why] : "unknown";
+}
+
 /* --- addresses ------------------------------------------------------------------------------ */
 
 static int resolve(const char *spec, struct addrinfo **ret, char *err, size_t errlen)

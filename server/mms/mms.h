@@ -61,6 +61,8 @@ int mms_check(const char *listen, const char *allow, char *err, size_t errlen);
 int mms_start(const struct mms_options *o, struct mms_server **ret, char *err, size_t errlen);
 int mms_port(const struct mms_server *m);
 void mms_get_stats(struct mms_server *m, struct mms_stats *ret); /* zeros for NULL */
+/* A word for an end reason of mms_stats.ended ("released", "malformed" ...). */
+const char *mms_end_name(enum mms_end why);
 /* Stops the thread, closes every connection and frees everything. NULL is fine. */
 void mms_stop(struct mms_server *m);
 

@@ -96,6 +96,15 @@ class Dtu(IntegrationTest):
         self.assertGreaterEqual(k["timeouts"], 2)
         self.assertGreaterEqual(k["missed"], 3)
         self.assertGreaterEqual(k["readings"], 3)
+        # The same counts in /api/stats.
+        r = self.get("/api/stats", who="op")
+        self.assertEqual(r.status, 200, r)
+        dtu = r.json()["dtu"]
+        self.assertTrue(dtu["listening"])
+        self.assertEqual(dtu["bad_crc"], k["bad_CRC"])
+        self.assertGreaterEqual(dtu["timeouts"], k["timeouts"])
+        self.assertGreaterEqual(dtu["readings"], k["readings"])
+        self.assertGreaterEqual(dtu["registered"], 1)
 
     def test_the_same_registration_replaces_the_older_link(self):
         def registrations():

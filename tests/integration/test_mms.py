@@ -260,6 +260,15 @@ class MmsTest(IntegrationTest):
         self.assertTrue(good.release())
         good.close()
         self.assertIsNone(self.srv.proc.poll(), "meter-server still runs")
+        # Counted in /api/stats: the ends by reason, the Reject.
+        r = self.get("/api/stats", "op")
+        self.assertEqual(r.status, 200, r)
+        m = r.json()["mms"]
+        self.assertTrue(m["listening"])
+        self.assertGreaterEqual(m["ended"]["malformed"], 1)
+        self.assertGreaterEqual(m["ended"]["malformed"] + m["ended"]["refused"], 3)
+        self.assertGreaterEqual(m["rejects"], 1)
+        self.assertGreaterEqual(m["associations"], 3)
 
     def test_3_the_allow_list_refuses_other_clients(self):
         # 127.0.0.2 is loopback too, but not on the list (127.0.0.1, ::1).

@@ -217,6 +217,13 @@ class Modbus(IntegrationTest):
         self.assertIn("Target device failed to respond", r.stderr)
         _, r = self.mbpoll(3, 0x0300, 2, check=False)
         self.assertIn("Illegal data address", r.stderr)
+        # Counted in /api/stats: the nine answers above were exceptions.
+        r = self.get("/api/stats", who="op")
+        self.assertEqual(r.status, 200, r)
+        mb = r.json()["modbus"]
+        self.assertTrue(mb["listening"])
+        self.assertGreaterEqual(mb["exceptions"], 9)
+        self.assertGreaterEqual(mb["requests"], mb["exceptions"])
 
     def connect(self):
         s = socket.create_connection(("127.0.0.1", self.mb_port), timeout=5)
@@ -255,6 +262,11 @@ class Modbus(IntegrationTest):
         stall.sendall(b"\x00\x01\x00")
         self.assertTrue(closed_by_peer(stall, timeout=10))
         self.assertEqual(len(self.ask(good, 3)), 2)
+        r = self.get("/api/stats", who="op")
+        self.assertEqual(r.status, 200, r)
+        mb = r.json()["modbus"]
+        self.assertGreaterEqual(mb["malformed"], 3)
+        self.assertGreaterEqual(mb["timeouts"], 1)
 
     def test_connections_past_the_cap_are_closed_and_idle_ones_too(self):
         time.sleep(0.5)  # connections of earlier tests end
