@@ -92,7 +92,7 @@ run_side() { # side -> "reads_per_s cpu_us_per_read"
     esac
     c2=$(cpu_ticks "$server_pid")
     awk -v r="$rate" -v n="$reads" -v c="$((c2 - c1))" -v hz="$hz" \
-        'BEGIN { printf "%.0f %.1f\n", r, n > 0 ? c / hz * 1e6 / n : 0 }'
+        'BEGIN { printf "%.0f %.1f\n", r, (n > 0 ? c / hz * 1e6 / n : 0) }'
 }
 
 sides=(rest modbus mms)
