@@ -523,7 +523,7 @@ int dtu_start(const struct dtu_options *o, struct dtu_gateway **ret, char *err, 
         snprintf(err, errlen, "dtu: out of memory");
         goto fail;
     }
-    r = tcp_listen("dtu_listen", o->listen, &g->listen_fd, &g->port, err, errlen);
+    r = tcp_listen("dtu_listen", o->listen, 128, false, &g->listen_fd, &g->port, err, errlen);
     if (r)
         goto fail;
     r = -pthread_create(&g->thread, NULL, listener_main, g);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mms.h"
 #include "store_provider.h"
+#include "tcp_listen.h"
 #include "timeutil.h"
 
 #define IN_MAX       (TPKT_MAX + 1u) /* one TPKT at most waits for its end */
@@ -63,48 +64,11 @@ const char *mms_end_name(enum mms_end why)
 
 /* --- addresses ------------------------------------------------------------------------------ */
 
-static int resolve(const char *spec, struct addrinfo **ret, char *err, size_t errlen)
-{
-    char host[256];
-    const char *colon = spec ? strrchr(spec, ':') : NULL;
-    if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host) || !colon[1]) {
-        snprintf(err, errlen, "mms_listen: '%s' is not HOST:PORT", spec ? spec : "");
-        return -EINVAL;
-    }
-    size_t hl = (size_t)(colon - spec);
-    const char *h = spec;
-    if (spec[0] == '[' && colon[-1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535) {
-        snprintf(err, errlen, "mms_listen: bad port in '%s'", spec);
-        return -EINVAL;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, ret);
-    if (r) {
-        snprintf(err, errlen, "mms_listen: '%s': %s", host, gai_strerror(r));
-        return -EINVAL;
-    }
-    return 0;
-}
-
 int mms_check(const char *listen, const char *allow, char *err, size_t errlen)
 {
-    struct addrinfo *ai;
     struct mms_allow a;
-    int r = resolve(listen, &ai, err, errlen);
-    if (r)
-        return r;
-    freeaddrinfo(ai);
-    return mms_allow_parse(allow, &a, err, errlen);
+    int r = tcp_listen_check("mms_listen", listen, err, errlen);
+    return r ? r : mms_allow_parse(allow, &a, err, errlen);
 }
 
 /* --- clients -------------------------------------------------------------------------------- */
@@ -299,29 +263,7 @@ static void *run(void *arg)
 
 static int listen_on(struct mms_server *m, const char *spec, char *err, size_t errlen)
 {
-    struct addrinfo *ai;
-    int r = resolve(spec, &ai, err, errlen);
-    if (r)
-        return r;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
-        int e = errno;
-        snprintf(err, errlen, "mms_listen: cannot listen on %s: %s", spec, strerror(e));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return -e;
-    }
-    freeaddrinfo(ai);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    m->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    m->listen_fd = fd;
-    return 0;
+    return tcp_listen("mms_listen", spec, 64, true, &m->listen_fd, &m->port, err, errlen);
 }
 
 int mms_start(const struct mms_options *o, struct mms_server **ret, char *err, size_t errlen)

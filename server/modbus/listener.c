@@ -154,7 +154,7 @@ int modbus_server_start(const struct modbus_server_options *o, struct modbus_ser
     }
     for (unsigned i = 0; i < s->max_connections; i++)
         s->fds[i] = -1;
-    r = tcp_listen("modbus_listen", o->listen, &s->listen_fd, &s->port, err, errlen);
+    r = tcp_listen("modbus_listen", o->listen, 128, false, &s->listen_fd, &s->port, err, errlen);
     if (r)
         goto fail;
     r = -pthread_create(&s->thread, NULL, listener_main, s);

@@ -23,6 +23,7 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "tcp_listen.h"
 #include "terminals_internal.h"
 #include "timeutil.h"
 
@@ -411,69 +412,10 @@ static void *loop_main(void *arg)
 
 /* --- start and stop ------------------------------------------------------------------------- */
 
-/*
- * Splits HOST:PORT ([v6]:PORT too) and resolves it; *ret to freeaddrinfo(). 0 or -EINVAL
- * with err.
- */
-static int resolve(const char *spec, struct addrinfo **ret, char *err, size_t errlen)
-{
-    char host[256];
-    const char *colon = strrchr(spec, ':');
-    if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host) || !colon[1]) {
-        snprintf(err, errlen, "terminal_listen: '%s' is not HOST:PORT", spec);
-        return -EINVAL;
-    }
-    size_t hl = (size_t)(colon - spec);
-    const char *h = spec;
-    if (spec[0] == '[' && colon[-1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535) {
-        snprintf(err, errlen, "terminal_listen: bad port in '%s'", spec);
-        return -EINVAL;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, ret);
-    if (r) {
-        snprintf(err, errlen, "terminal_listen: '%s': %s", host, gai_strerror(r));
-        return -EINVAL;
-    }
-    return 0;
-}
-
 /* Binds a listening socket on spec. 0 or -errno with err. */
 static int listen_on(const char *spec, int *ret_fd, int *ret_port, char *err, size_t errlen)
 {
-    struct addrinfo *ai;
-    int r = resolve(spec, &ai, err, errlen);
-    if (r)
-        return r;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 4096)) {
-        int e = errno;
-        snprintf(err, errlen, "terminal_listen: cannot listen on %s: %s", spec, strerror(e));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return -e;
-    }
-    freeaddrinfo(ai);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    *ret_fd = fd;
-    return 0;
+    return tcp_listen("terminal_listen", spec, 4096, true, ret_fd, ret_port, err, errlen);
 }
 
 int terminals_check(const char *listen, unsigned heartbeat_s, unsigned idle_s, char *err,
@@ -486,14 +428,11 @@ int terminals_check(const char *listen, unsigned heartbeat_s, unsigned idle_s, c
                  idle, hb);
         return -EINVAL;
     }
-    struct addrinfo *ai;
-    if (!listen || resolve(listen, &ai, err, errlen)) {
-        if (!listen)
-            snprintf(err, errlen, "terminal_listen: no address");
+    if (!listen) {
+        snprintf(err, errlen, "terminal_listen: no address");
         return -EINVAL;
     }
-    freeaddrinfo(ai);
-    return 0;
+    return tcp_listen_check("terminal_listen", listen, err, errlen);
 }
 
 int terminals_start(const struct terminals_options *o, struct terminals **ret, char *err,

@@ -54,17 +54,18 @@ int tcp_listen_check(const char *option, const char *spec, char *err, size_t err
     return r;
 }
 
-int tcp_listen(const char *option, const char *spec, int *ret_fd, int *ret_port, char *err,
-               size_t errlen)
+int tcp_listen(const char *option, const char *spec, int backlog, bool nonblocking, int *ret_fd,
+               int *ret_port, char *err, size_t errlen)
 {
     struct addrinfo *ai;
     int r = resolve(option, spec, &ai, err, errlen);
     if (r)
         return r;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128)) {
+        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, backlog)) {
         int e = errno;
         snprintf(err, errlen, "%s: cannot listen on %s: %s", option, spec, strerror(e));
         if (fd >= 0)
