@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,41 +441,22 @@ static int sweep_dev(struct alarms_service *s, struct dev *d, int64_t now, uint6
     return r;
 }
 
-struct listed {
-    struct device_rec *d;
-    size_t n, cap;
-};
-
-/* Collects the devices first: first sight queries the same connection. */
-static int take_device(const struct device_rec *rec, void *ctx)
-{
-    struct listed *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        struct device_rec *p = realloc(l->d, cap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        l->d = p;
-        l->cap = cap;
-    }
-    l->d[l->n++] = *rec;
-    return 0;
-}
-
 static int sweep(struct alarms_service *s, uint64_t gen)
 {
     int64_t now = time_now_ms();
     for (size_t i = 0; i < s->n_devs; i++)
         s->devs[i]->swept = false;
-    struct listed l = {0};
-    int r = store_device_list(s->st, 0, take_device, &l);
-    for (size_t i = 0; !r && i < l.n; i++) {
+    /* The devices first: first sight queries the same connection. */
+    struct device_rec *l = NULL;
+    size_t n = 0;
+    int r = store_device_array(s->st, 0, SIZE_MAX, &l, &n);
+    for (size_t i = 0; !r && i < n; i++) {
         struct dev *d;
-        r = add_dev(s, &l.d[i], now, &d);
+        r = add_dev(s, &l[i], now, &d);
         if (!r)
             d->swept = true;
     }
-    free(l.d);
+    free(l);
     if (r)
         return r;
     size_t keep = 0;

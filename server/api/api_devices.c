@@ -48,25 +48,8 @@ static int write_latest(struct api_call *c, struct jsonw *w, const struct device
 
 struct device_array {
     struct device_rec *items;
-    size_t n, cap;
+    size_t n;
 };
-
-static int collect_device(const struct device_rec *d, void *ctx)
-{
-    struct device_array *a = ctx;
-    if (a->n == a->cap) {
-        if (a->cap >= DEVICE_LIST_MAX)
-            return -E2BIG;
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        struct device_rec *p = realloc(a->items, cap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        a->items = p;
-        a->cap = cap;
-    }
-    a->items[a->n++] = *d;
-    return 0;
-}
 
 /* The device's metadata (device_meta.h): every field, or only name and site for lists. */
 static int write_meta(struct api_call *c, struct jsonw *w, const struct device_rec *d,
@@ -86,8 +69,8 @@ void api_devices_list(struct api_call *c)
         return;
     /* Collect first: a connection runs one statement at a time. */
     struct device_array a = {0};
-    int r = api_store_result(
-        c, store_device_list(st, api_is_staff(c) ? 0 : c->user.id, collect_device, &a));
+    int r = api_store_result(c, store_device_array(st, api_is_staff(c) ? 0 : c->user.id,
+                                                   DEVICE_LIST_MAX, &a.items, &a.n));
     if (r == -E2BIG) {
         api_error(c, 413, "more than %d devices", DEVICE_LIST_MAX);
         goto out;

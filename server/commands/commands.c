@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,8 +305,8 @@ static int rules_low_balance(struct store *st, const struct cutoff_settings *cs,
 
 /* The relay as the readings report it against the intent: a contradiction that outlasts
    COMMANDS_MISMATCH_ALERT_MS while the device is online is an alert (resends go on meanwhile). */
-static int rules_relay_mismatch(struct store *st, const struct device_rec *d,
-                                struct rule_state *rs, int64_t now_ms)
+static int rules_relay_mismatch(struct store *st, const struct device_rec *d, struct rule_state *rs,
+                                int64_t now_ms)
 {
     struct command_rec c;
     bool on;
@@ -343,23 +344,8 @@ static int rules_relay_mismatch(struct store *st, const struct device_rec *d,
 
 struct dev_array {
     struct device_rec *d;
-    size_t n, cap;
+    size_t n;
 };
-
-static int collect(const struct device_rec *d, void *ctx)
-{
-    struct dev_array *a = ctx;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? 2 * a->cap : 64;
-        struct device_rec *p = realloc(a->d, cap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        a->d = p;
-        a->cap = cap;
-    }
-    a->d[a->n++] = *d;
-    return 0;
-}
 
 /* The rules for one device. */
 static int rules_device(struct store *st, const struct cutoff_settings_source *settings,
@@ -413,11 +399,11 @@ int commands_clock_at(struct store *st, int64_t now_ms, struct cutoff_clock *ret
     int r = store_calendar_day(st, day, &kind);
     if (r)
         return r;
-    *ret = cutoff_clock_make((int)(wallclock_time_of_day_ms(now_ms) / 60000),
-                             sitetime_weekday(now_ms),
-                             kind == CALENDAR_HOLIDAY   ? CUTOFF_DAY_HOLIDAY
-                             : kind == CALENDAR_WORKDAY ? CUTOFF_DAY_WORKDAY
-                                                        : CUTOFF_DAY_PLAIN);
+    *ret =
+        cutoff_clock_make((int)(wallclock_time_of_day_ms(now_ms) / 60000), sitetime_weekday(now_ms),
+                          kind == CALENDAR_HOLIDAY   ? CUTOFF_DAY_HOLIDAY
+                          : kind == CALENDAR_WORKDAY ? CUTOFF_DAY_WORKDAY
+                                                     : CUTOFF_DAY_PLAIN);
     return 0;
 }
 
@@ -429,7 +415,7 @@ int commands_cutoff_round(struct store *st, const struct cutoff_settings_source 
     if (r)
         return r;
     struct dev_array a = {0};
-    r = store_device_list(st, 0, collect, &a);
+    r = store_device_array(st, 0, SIZE_MAX, &a.d, &a.n);
     int first = r;
     for (size_t k = 0; !r && k < a.n; k++) {
         int e = rules_device(st, settings, rules, &a.d[k], now_ms, &clock);

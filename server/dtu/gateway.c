@@ -104,32 +104,15 @@ static int read_registration(struct dtu_gateway *g, int fd, char reg[REG_MAX + 1
 
 struct collect {
     struct device_rec *items;
-    size_t n, cap;
+    size_t n;
 };
-
-static int collect(const struct device_rec *d, void *ctx)
-{
-    struct collect *a = ctx;
-    if (a->n == a->cap) {
-        if (a->cap >= DEVICES_MAX)
-            return -E2BIG;
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        struct device_rec *p = realloc(a->items, cap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        a->items = p;
-        a->cap = cap;
-    }
-    a->items[a->n++] = *d;
-    return 0;
-}
 
 /* The devices bound to reg with a unit, into dev[] (their due times kept by pk). */
 static int load_devices(struct dtu_gateway *g, struct store *st, const char *reg,
                         struct bus_device *dev, size_t *n_dev)
 {
     struct collect a = {0};
-    int r = store_device_list(st, 0, collect, &a);
+    int r = store_device_array(st, 0, DEVICES_MAX, &a.items, &a.n);
     struct bus_device next[DEVICES_PER_DTU];
     size_t n = 0;
     int64_t now = time_mono_ms();

@@ -49,32 +49,15 @@ void modbus_units_free(struct modbus_units *u)
 
 struct device_ids {
     struct device_rec *items;
-    size_t n, cap;
+    size_t n;
 };
-
-static int collect(const struct device_rec *d, void *ctx)
-{
-    struct device_ids *a = ctx;
-    if (a->n == a->cap) {
-        if (a->cap >= DEVICES_MAX)
-            return -E2BIG;
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        struct device_rec *p = realloc(a->items, cap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        a->items = p;
-        a->cap = cap;
-    }
-    a->items[a->n++] = *d;
-    return 0;
-}
 
 /* Reads every device's modbus_unit into a fresh table, then swaps it in. Called locked. */
 static int reload(struct modbus_units *u, struct store *st)
 {
     struct device_ids a = {0};
     /* Collect first: a connection runs one statement at a time. */
-    int r = store_device_list(st, 0, collect, &a);
+    int r = store_device_array(st, 0, DEVICES_MAX, &a.items, &a.n);
     struct unit_slot *next = calloc(UNIT_MAX + 1, sizeof(*next));
     if (!next)
         r = r ? r : -ENOMEM;

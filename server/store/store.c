@@ -150,6 +150,44 @@ int store_device_list(struct store *s, int64_t user_id, store_device_cb cb, void
     return s->ops->device_list(s, user_id, cb, ctx);
 }
 
+struct device_buf {
+    struct device_rec *items;
+    size_t n, cap, max;
+};
+
+static int device_keep(const struct device_rec *d, void *ctx)
+{
+    struct device_buf *b = ctx;
+    if (b->n == b->cap) {
+        if (b->cap >= b->max)
+            return -E2BIG;
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        if (cap > b->max)
+            cap = b->max;
+        struct device_rec *p = realloc(b->items, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        b->items = p;
+        b->cap = cap;
+    }
+    b->items[b->n++] = *d;
+    return 0;
+}
+
+int store_device_array(struct store *s, int64_t user_id, size_t max, struct device_rec **ret,
+                       size_t *ret_n)
+{
+    struct device_buf b = {.max = max};
+    int r = store_device_list(s, user_id, device_keep, &b);
+    if (r) {
+        free(b.items);
+        return r;
+    }
+    *ret = b.items;
+    *ret_n = b.n;
+    return 0;
+}
+
 int store_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
                             int64_t at_ms)
 {
@@ -529,9 +567,8 @@ int store_billing_settings_set(struct store *s, int64_t device_pk,
     if ((ch->has_low_balance && !money_ok(ch->low_balance_fen)) ||
         (ch->has_cutoff_at && !money_ok(ch->cutoff_at_fen)))
         return store_fail(s, -ERANGE, "a billing setting is out of the money range");
-    if (ch->has_no_cutoff_hours &&
-        (ch->no_cutoff_from_min < 0 || ch->no_cutoff_from_min >= 1440 ||
-         ch->no_cutoff_to_min < 0 || ch->no_cutoff_to_min >= 1440))
+    if (ch->has_no_cutoff_hours && (ch->no_cutoff_from_min < 0 || ch->no_cutoff_from_min >= 1440 ||
+                                    ch->no_cutoff_to_min < 0 || ch->no_cutoff_to_min >= 1440))
         return store_fail(s, -EINVAL, "no-cut-off hours are minutes of the day, 0..1439");
     return s->ops->billing_settings_set(s, device_pk, ch, ret);
 }
@@ -814,7 +851,8 @@ int store_device_meta_update(struct store *s, int64_t device_pk, const struct de
 {
     char err[DEVICE_META_ERR_LEN];
     if ((clear_mask & ~DM_ALL) || device_meta_check(set, err))
-        return store_fail(s, -EINVAL, "%s", (clear_mask & ~DM_ALL) ? "unknown metadata fields" : err);
+        return store_fail(s, -EINVAL, "%s",
+                          (clear_mask & ~DM_ALL) ? "unknown metadata fields" : err);
     if (!actor || !command_text_ok(actor, USERNAME_MAX))
         return store_fail(s, -EINVAL, "a metadata change needs who made it");
     return s->ops->device_meta_update(s, device_pk, set, clear_mask, actor, now_ms, ret);

@@ -179,6 +179,14 @@ int store_device_add(struct store *s, const char *device_id, const char *secret_
 int store_device_by_name(struct store *s, const char *device_id, struct device_rec *ret);
 /* All devices (user_id 0) or those bound to user_id, ordered by device_id. */
 int store_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
+/*
+ * The same devices in a new array (*ret, the caller frees it; *ret_n of them),
+ * for a caller that queries the store about each: a connection runs one
+ * statement at a time. -E2BIG when there are more than max; nothing is
+ * written to *ret and *ret_n on failure.
+ */
+int store_device_array(struct store *s, int64_t user_id, size_t max, struct device_rec **ret,
+                       size_t *ret_n);
 int store_device_set_status(struct store *s, int64_t device_pk, enum device_status status,
                             int64_t at_ms);
 
@@ -827,7 +835,8 @@ struct calendar_day {
 typedef int (*store_calendar_cb)(const struct calendar_day *d, void *ctx);
 /* Every listed day, ascending. */
 int store_calendar_list(struct store *s, store_calendar_cb cb, void *ctx);
-/* Replaces the calendar by days[0..n) in one transaction (-EINVAL: a bad day or kind, a day twice). */
+/* Replaces the calendar by days[0..n) in one transaction (-EINVAL: a bad day or kind, a day twice).
+ */
 int store_calendar_set(struct store *s, const struct calendar_day *days, size_t n);
 /* What the calendar says of day: *ret_kind, or 0 when it does not list it. */
 int store_calendar_day(struct store *s, const char *day, int *ret_kind);
@@ -837,7 +846,7 @@ int store_calendar_day(struct store *s, const char *day, int *ret_kind);
 #define STORE_ALARM_KIND_MAX     32
 #define STORE_ALARM_SEVERITY_MAX 16
 #define STORE_ALARM_SITE_MAX     256
-#define STORE_ALARM_TEXT_MAX     255 /* message and acknowledgement note, bytes of UTF-8 */
+#define STORE_ALARM_TEXT_MAX     255  /* message and acknowledgement note, bytes of UTF-8 */
 #define STORE_ALARMS_MAX         1000 /* rows one store_alarms_list() call answers at most */
 
 enum alarm_state { ALARM_RAISED, ALARM_ACKNOWLEDGED, ALARM_CLEARED, ALARM__COUNT };
