@@ -161,8 +161,7 @@ void http_response_header(struct http_response *res, const char *name, const cha
     res->nheaders++;
 }
 
-static struct MHD_Response *stream_response(struct MHD_Connection *c,
-                                            struct http_response *res);
+static struct MHD_Response *stream_response(struct MHD_Connection *c, struct http_response *res);
 
 static enum MHD_Result send_response(struct MHD_Connection *c, struct http_response *res)
 {
@@ -595,7 +594,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         ctx_free(ctx);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's messages: fmt is its own format string (clang checks the forwarding). */
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
     (void)cls;
@@ -704,9 +704,8 @@ int http_start(const struct http_options *opts, struct http_server **ret, char *
         (unsigned)opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)opts->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)opts->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available)",
                  opts->listen);

@@ -242,7 +242,7 @@ static struct capture_samples server_decode(const struct fake_meter *m, int k)
 {
     char id[COMMAND_ID_MAX + 1], err[CAPTURE_ERR_LEN];
     json_t *root;
-    struct capture_samples s;
+    struct capture_samples s = {0};
     const char *p = m->payload[k];
     if (capture_parse_head(p, strlen(p), &root, id, err) || capture_decode(root, NOW_MS, &s, err))
         fail_msg("the server refuses the capture: %s", err);
