@@ -438,8 +438,8 @@ int cli_scl_export(int argc, char **argv)
         goto out;
     int r = mms_scl_export(st, stdout);
     if (r)
-        code = cli_fail(1, "scl export: %s",
-                        r == -EIO ? "cannot write the output" : store_errmsg(st));
+        code =
+            cli_fail(1, "scl export: %s", r == -EIO ? "cannot write the output" : store_errmsg(st));
 out:
     store_close(st);
     config_free(server_option_table, &opt);

@@ -288,7 +288,6 @@ static int broker_setup(const struct server_options *opt, struct app *app, struc
     return 0;
 }
 
-
 /* --- State analysis and alarms (server/alarms/) --- */
 
 /* Every service the writer tells of committed devices: billing, then the alarms. */
@@ -650,9 +649,8 @@ static int serve(struct server_options *opt)
     }
     /* The IEC 61850 MMS port (mms_listen): read-only, from the store. */
     if (opt->mms_listen && opt->mms_listen[0]) {
-        struct mms_options mmso = {.listen = opt->mms_listen,
-                                   .allow = opt->mms_allow,
-                                   .db = {.url = opt->db}};
+        struct mms_options mmso = {
+            .listen = opt->mms_listen, .allow = opt->mms_allow, .db = {.url = opt->db}};
         r = mms_start(&mmso, &mms, err, sizeof(err));
         if (r) {
             code = cli_fail(r == -EINVAL ? 2 : 1, "%s", err);
@@ -710,7 +708,7 @@ static int serve(struct server_options *opt)
     }
     code = 0;
 out:
-    terminals_stop(terminals); /* no more readings from terminals; their links closed */
+    terminals_stop(terminals);         /* no more readings from terminals; their links closed */
     alarm_hub_shutdown(app.alarm_hub); /* its streams end before the HTTP server stops */
     http_stop(http);
     http_tls_clear(&tls);
@@ -738,7 +736,7 @@ out:
     writer_free(writer);
     atomic_store(&app.terminals, NULL); /* nothing routes to it any more */
     terminals_free(terminals);
-    biller_stop(biller); /* after the writer, which notes devices for it */
+    biller_stop(biller);     /* after the writer, which notes devices for it */
     alarms_stop(app.alarms); /* likewise */
     alarm_notifier_stop(alarm_notifier);
     alarm_hub_free(app.alarm_hub); /* after http_stop(): every stream is closed */

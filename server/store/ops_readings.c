@@ -175,20 +175,27 @@ static char *bump_sql(unsigned rows)
     return sql_buf_end(&b);
 }
 
-int ops_bump_data_versions(struct sql_store *q, const int64_t *pk, size_t n)
+/* Runs the multi-row statement kind (from build) over pk[0..n), one id a row. */
+static int run_per_id(struct sql_store *q, enum sql_bulk kind, sql_build_fn build,
+                      const int64_t *pk, size_t n, const char *what)
 {
     int r = 0;
     for (size_t k = 0; !r && k < n;) {
         unsigned rows = sql_bulk_rows(n - k);
         struct db_stmt *st = NULL;
-        r = sql_bulk(q, SQL_BULK_VERSIONS, rows, bump_sql, &st);
+        r = sql_bulk(q, kind, rows, build, &st);
         for (unsigned j = 0; !r && j < rows; j++)
             db_bind_int(st, pk[k + j]);
         k += rows;
         if (!r)
-            r = sql_run(q, st, "bump data versions");
+            r = sql_run(q, st, what);
     }
     return r;
+}
+
+int ops_bump_data_versions(struct sql_store *q, const int64_t *pk, size_t n)
+{
+    return run_per_id(q, SQL_BULK_VERSIONS, bump_sql, pk, n, "bump data versions");
 }
 
 static int cmp_pk(const void *a, const void *b)
@@ -257,16 +264,8 @@ static int lock_devices(struct sql_store *q, const struct store_batch_item *item
     int64_t *pk = NULL;
     size_t u = 0;
     int r = batch_devices(q, items, n, false, gone, &pk, &u);
-    for (size_t k = 0; !r && k < u;) {
-        unsigned rows = sql_bulk_rows(u - k);
-        struct db_stmt *st = NULL;
-        r = sql_bulk(q, SQL_BULK_LOCK_DEVICES, rows, lock_sql, &st);
-        for (unsigned j = 0; !r && j < rows; j++)
-            db_bind_int(st, pk[k + j]);
-        k += rows;
-        if (!r)
-            r = sql_run(q, st, "lock devices");
-    }
+    if (!r)
+        r = run_per_id(q, SQL_BULK_LOCK_DEVICES, lock_sql, pk, u, "lock devices");
     free(pk);
     return r;
 }

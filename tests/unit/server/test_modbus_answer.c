@@ -1,4 +1,5 @@
-/* modbus answer: which device a unit names and what one read request gets, on a real SQLite store. */
+/* modbus answer: which device a unit names and what one read request gets, on a real SQLite store.
+ */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -79,8 +80,7 @@ static float f32(const uint16_t *regs)
     return v;
 }
 
-static int ask(struct fx *f, int unit, int function, uint16_t addr, uint16_t count,
-               uint16_t *regs)
+static int ask(struct fx *f, int unit, int function, uint16_t addr, uint16_t count, uint16_t *regs)
 {
     struct modbus_request q = {.unit = unit, .function = function, .addr = addr, .count = count};
     int store_result = -1;
