@@ -8,7 +8,8 @@
 #                                  benchmark mosquitto: sets MQTT_URL, MQTT_PORT and what
 #                                  services.sh's env gives (MYSQL_URL_BASE, MYSQL_SOCKET)
 #   sql [ARGS]                     the mariadb client as root on that MariaDB
-#   bench_newdb NAME               an empty database NAME, migrated, with user admin
+#   bench_newdb DB                 an empty database DB (a MariaDB name or sqlite:FILE),
+#                                  migrated, with user admin (and a new admin password)
 #   bench_add_devices DB PREFIX FIRST COUNT
 #                                  registers PREFIX<FIRST..FIRST+COUNT-1>, owned by admin,
 #                                  in one INSERT the way `device add` stores them
@@ -85,12 +86,24 @@ CONF
 
 sql() { mariadb --no-defaults -uroot -S "$MYSQL_SOCKET" "$@"; }
 
+# A database is a MariaDB database's name or a SQLite URL (sqlite:FILE).
+bench_db_url() {
+    case $1 in
+    sqlite:*) echo "$1" ;;
+    *) echo "$MYSQL_URL_BASE/$1" ;;
+    esac
+}
+
 bench_newdb() {
     local db=$1
-    "$root/tests/lib/services.sh" newdb "$tmp/svc" "$db"
-    "$server" migrate --db "$MYSQL_URL_BASE/$db" > /dev/null
+    case $db in
+    sqlite:*) rm -f "${db#sqlite:}" ;;
+    *) "$root/tests/lib/services.sh" newdb "$tmp/svc" "$db" ;;
+    esac
+    "$server" migrate --db "$(bench_db_url "$db")" > /dev/null
     printf 'bench-password-%s\n' "$RANDOM$RANDOM" > "$tmp/admin.pw"
-    "$server" user add admin --role admin --db "$MYSQL_URL_BASE/$db" < "$tmp/admin.pw" > /dev/null
+    "$server" user add admin --role admin --db "$(bench_db_url "$db")" < "$tmp/admin.pw" > /dev/null
+    token= # a new database: a new login
 }
 
 # `meter-server device add` opens the database and commits once per device (seconds for
@@ -114,7 +127,10 @@ print("INSERT INTO user_devices (user_id, device_pk, created_ms)")
 print(f"  SELECT u.id, d.id, {now} FROM users u JOIN devices d WHERE u.username = 'admin'")
 print(f"  AND d.device_id LIKE '{prefix}%' AND d.id NOT IN (SELECT device_pk FROM user_devices);")
 PY
-    sql "$db" < "$tmp/devices.sql"
+    case $db in
+    sqlite:*) sqlite3 "${db#sqlite:}" < "$tmp/devices.sql" ;;
+    *) sql "$db" < "$tmp/devices.sql" ;;
+    esac
 }
 
 bench_server_start() {
@@ -125,10 +141,11 @@ bench_server_start() {
     local port=${server_port:-}
     [ -n "$port" ] || port=$(python3 "$root/tests/lib/free_port.py")
     server_port=
-    "$server" --db "$MYSQL_URL_BASE/$db" --mqtt "$MQTT_URL" --listen "127.0.0.1:$port" \
+    local log=$tmp/server-${db//[^A-Za-z0-9_]/_}.log
+    "$server" --db "$(bench_db_url "$db")" --mqtt "$MQTT_URL" --listen "127.0.0.1:$port" \
         --jwt-secret-file "$tmp/jwt.key" --log-level warn --rate-limit-address 0 \
         --rate-limit-user 0 --rate-limit-device 0 --max-connections-per-ip 0 "$@" \
-        > "$tmp/server-$db.log" 2>&1 &
+        > "$log" 2>&1 &
     server_pid=$!
     bench_pids+=("$server_pid")
     api=http://127.0.0.1:$port
@@ -139,7 +156,7 @@ bench_server_start() {
         sleep 0.05
     done
     curl -sf "$api/api/health" > /dev/null \
-        || { echo "meter-server did not start:" >&2; cat "$tmp/server-$db.log" >&2; exit 1; }
+        || { echo "meter-server did not start:" >&2; cat "$log" >&2; exit 1; }
     [ -z "${token:-}" ] || return 0
     token=$(curl -sf "$api/api/login" \
         -d "{\"username\":\"admin\",\"password\":\"$(cat "$tmp/admin.pw")\"}" |
