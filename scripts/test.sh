@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds three times (optimised with
+# Runs every test: installs what is missing, builds three times (Release with
 # -Werror, with AddressSanitizer + UndefinedBehaviorSanitizer, and the libFuzzer
 # harnesses with clang), and runs ctest on all three. ctest starts a throwaway
 # mosquitto and MariaDB on free loopback ports for the tests that need them and
 # stops them afterwards. The fuzz pass runs each harness for a few seconds over its
 # seed corpus and regressions (scripts/fuzz.sh runs them for longer).
 # Before that, scripts/cross.sh cross-builds meterd for arm64 and runs its
-# unit tests under qemu-user (SMARTMETER_CROSS=0 skips this).
+# unit tests under qemu-user (SMARTMETER_CROSS=0 skips this), and scripts/package.sh
+# builds and checks the Debian packages (SMARTMETER_PACKAGES=0 skips this).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -45,6 +46,18 @@ if [ "${SMARTMETER_CROSS:-1}" != 0 ]; then
     echo "== cross build (arm64, tests under qemu-user) (at $((SECONDS / 60))m$((SECONDS % 60))s)"
     if ! timeout 900 scripts/cross.sh arm64; then
         echo "test.sh: the arm64 cross build or its tests failed" >&2
+        exit 1
+    fi
+fi
+
+# The Debian packages (scripts/package.sh, docs/install.md): built with Debian's flags and
+# -Werror for every architecture they exist for, then lintian, their contents, the systemd
+# units, and the server package installed into a throwaway Debian root where it must answer
+# /api/health. SMARTMETER_PACKAGES=0 skips this.
+if [ "${SMARTMETER_PACKAGES:-1}" != 0 ]; then
+    echo "== packages (build, lintian, contents, install) (at $((SECONDS / 60))m$((SECONDS % 60))s)"
+    if ! scripts/package.sh --werror --check all; then
+        echo "test.sh: building or checking the packages failed" >&2
         exit 1
     fi
 fi
