@@ -16,7 +16,7 @@ struct server_service {
     struct server_counters *stats;
     struct watchdog *wd;
     struct watchdog_beat main_loop;
-    char ready_status[SDNOTIFY_STATUS_MAX];
+    char ready_status[SDNOTIFY_STATUS_MAX / 2]; /* room left for the counters */
     bool ready;
     int64_t status_ms;
 };
