@@ -7,15 +7,22 @@ a STATUS= line) once it really serves: the server when its API answers /api/heal
 once it samples; then WATCHDOG=1 at about half the interval, from its own pid; and
 STOPPING=1 on SIGTERM, then exit 0. A $WATCHDOG_PID naming another process turns the pings
 off. Only the environment variables of sd_notify(3) and the datagrams are used.
+
+The watchdog watches work, not only the process: with the readings table locked by another
+MariaDB session, the server's writer hangs on its insert while a meter's readings queue up;
+the pings must stop within the stall time (STATUS= names the writer) and resume once the
+lock is gone.
 """
 import contextlib
 import os
 import signal
 import socket
 import struct
+import subprocess
 import time
+import urllib.parse
 
-from harness import IntegrationTest, Meter, http, main, new_database
+from harness import IntegrationTest, Meter, db_rows, http, main, new_database, wait_until
 
 SERVER_WATCHDOG_USEC = 2_000_000  # pings each second; the main loop turns each second
 METER_WATCHDOG_USEC = 1_000_000   # pings each half second
@@ -163,6 +170,71 @@ class ServiceNotifyTest(IntegrationTest):
         note.receive(2.0)
         self.assertEqual(note.pings(), [], "pinged for a watchdog meant for pid 1")
         self.check_stop(meter, note, "meterd")
+
+
+class WriterHangTest(IntegrationTest):
+
+    def lock_readings(self, db_url):
+        """A MariaDB session holding LOCK TABLES readings WRITE until its stdin closes."""
+        u = urllib.parse.urlparse(db_url)
+        env = dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
+        p = subprocess.Popen(["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port),
+                              "-u", urllib.parse.unquote(u.username), "-N", "-B", "--unbuffered",
+                              u.path.lstrip("/")],
+                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        p.stdin.write("LOCK TABLES readings WRITE; SELECT 'locked';\n")
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline().strip(), "locked")
+        return p
+
+    def test_pings_stop_while_the_writer_hangs_and_resume_after(self):
+        db = new_database("mysql", self.db_name(), self.workdir)
+        broker = self.private_broker()
+        srv = self.new_server(db, broker)
+        srv.provision({"admin": "admin"}, {"dev-hang-1": "admin"})
+        note = Notifier(self.path("server.notify"))
+        self.addCleanup(note.close)
+        with service_env(NOTIFY_SOCKET=note.path, WATCHDOG_USEC=SERVER_WATCHDOG_USEC):
+            srv.start_nowait()
+        note.wait_for("READY=1", 60)
+        srv.wait_mqtt()
+        meter = self.track(Meter(self.workdir, "dev-hang-1", broker, interval="0.5")).start()
+
+        def stored():
+            return int(db_rows(db, "SELECT COUNT(*) FROM readings")[0][0])
+        wait_until(lambda: stored() > 0, 60, what="the meter's readings stored")
+        t = time.monotonic()
+        note.receive(2.5)
+        self.assertGreaterEqual(len(note.pings(since=t)), 2, "no pings while healthy")
+
+        lock = self.lock_readings(db)
+        # Stale after 2 s standing still with readings queued (the next reading comes within
+        # 0.5 s); the last ping may be up to 2.5 s old by then.
+        note.receive(3.0)
+        t_stale = time.monotonic()
+        note.receive(4.0)
+        self.assertEqual(note.pings(since=t_stale), [], "pinged while the writer hung")
+        stalls = [e[2] for e in note.got if e[2].startswith("STATUS=watchdog: the database writer")]
+        self.assertTrue(stalls, note.got)
+        self.assertIn("the database writer has made no progress", srv.log_since_start())
+
+        lock.stdin.write("UNLOCK TABLES;\n")
+        lock.stdin.close()
+        lock.wait(timeout=30)
+        t_unlocked = time.monotonic()
+        n_before = stored()
+        note.receive(3.0)
+        self.assertGreaterEqual(len(note.pings(since=t_unlocked)), 1, "no pings after the unlock")
+        self.assertGreater(stored(), n_before, "the held readings were not stored after the unlock")
+        self.assertEqual(meter.stop(), 0)
+        srv.proc.send_signal(signal.SIGTERM)
+        note.wait_for("STOPPING=1", 20)
+        srv.proc.wait(timeout=30)
+        self.assertEqual(srv.stop(), 0, srv.log())
+        print(f"\nservice_notify: readings locked {t_unlocked - t_stale + 3.0:.1f} s; no pings "
+              f"for the last {t_unlocked - t_stale:.1f} s of it; {stalls[0]!r}; pings again after "
+              f"the unlock", flush=True)
 
 
 if __name__ == "__main__":
