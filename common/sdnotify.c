@@ -91,8 +91,8 @@ int sdnotify_send(const char *message)
         return -errno;
     /* The kernel adds our credentials (the manager sets SO_PASSCRED): NotifyAccess=main
        accepts the datagram by the sender's pid, which every thread of ours shares. */
-    ssize_t n = sendto(fd, message, strlen(message), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
-                       salen);
+    ssize_t n =
+        sendto(fd, message, strlen(message), MSG_NOSIGNAL, (const struct sockaddr *)&sa, salen);
     r = n < 0 ? -errno : 1;
     close(fd);
     return r;

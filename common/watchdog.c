@@ -63,8 +63,8 @@ static bool check_sample(struct watchdog *w, struct check *c, int64_t now)
         atomic_fetch_add(&w->stalls, 1);
         char status[160];
         snprintf(status, sizeof(status),
-                 "watchdog: %s has made no progress for %lld ms; no more keep-alive pings",
-                 c->name, (long long)(now - c->moved_ms));
+                 "watchdog: %s has made no progress for %lld ms; no more keep-alive pings", c->name,
+                 (long long)(now - c->moved_ms));
         log_error("%s (the service manager restarts a hung service)", status);
         sdnotify_status(status);
     }

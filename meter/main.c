@@ -886,8 +886,9 @@ static int run(const struct meterd_options *o)
              adc_driver_name(m.adc), rate, ss.realtime ? " (real-time priority)" : "",
              adc_wiring_name(m.wiring), m.three ? m.nch : 2, (double)m.interval_samples / rate);
     char service_status[256];
-    snprintf(service_status, sizeof(service_status), "device %s: %s at %g Hz, %s, one reading every %g s, over %s",
-             o->device_id, adc_driver_name(m.adc), rate, adc_wiring_name(m.wiring),
+    snprintf(service_status, sizeof(service_status),
+             "device %s: %s at %g Hz, %s, one reading every %g s, over %s", o->device_id,
+             adc_driver_name(m.adc), rate, adc_wiring_name(m.wiring),
              (double)m.interval_samples / rate, o->link ? "the terminal link" : "MQTT");
     meter_service_ready(m.svc, m.sampler, service_status);
 

@@ -25,8 +25,8 @@ struct server_service {
 static bool writer_probe(void *ctx, uint64_t *ret_progress)
 {
     struct server_counters *s = ctx;
-    *ret_progress = atomic_load(&s->batches) + atomic_load(&s->retries) +
-                    atomic_load(&s->rejected_acked);
+    *ret_progress =
+        atomic_load(&s->batches) + atomic_load(&s->retries) + atomic_load(&s->rejected_acked);
     return atomic_load(&s->queue_depth) > 0;
 }
 

@@ -95,7 +95,8 @@ static void test_address_takes_paths_and_abstract_names(void **state)
     assert_int_equal(sdnotify_address("/run/systemd/notify", &sa, &len), 0);
     assert_int_equal(sa.sun_family, AF_UNIX);
     assert_string_equal(sa.sun_path, "/run/systemd/notify");
-    assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + strlen("/run/systemd/notify") + 1);
+    assert_int_equal(len,
+                     offsetof(struct sockaddr_un, sun_path) + strlen("/run/systemd/notify") + 1);
 
     assert_int_equal(sdnotify_address("@org/notify", &sa, &len), 0);
     assert_int_equal(sa.sun_path[0], '\0');
