@@ -44,6 +44,7 @@
 #include "relay.h"
 #include "ring.h"
 #include "sampler.h"
+#include "service.h"
 #include "sign.h"
 #include "sitetime.h"
 #include "spool.h"
@@ -128,6 +129,7 @@ struct meter {
     const float *pq_ch[PQ3_CHANNELS];
     struct demand demand;
     struct capture_layout layout;
+    struct meter_service *svc; /* readiness and the watchdog under systemd (service.h) */
 };
 
 _Static_assert(PQ3_CHANNELS == ADC_CHANNELS && (int)PQ3_CH_VA == (int)ADC_CH_VA &&
@@ -493,6 +495,7 @@ static int open_spool(struct meter *m, char *err, size_t errlen)
 static int run_loop(struct meter *m)
 {
     while (!stop_requested) {
+        meter_service_beat(m->svc);
         bool gap = false;
         size_t n = m->three ? ring_pop_frames(m->ring, m->ch, m->block, POP_TIMEOUT_MS, &gap)
                             : ring_pop(m->ring, m->v, m->i, m->block, POP_TIMEOUT_MS, &gap);
@@ -829,6 +832,10 @@ static int run(const struct meterd_options *o)
         log_error("cannot install signal handlers: %s", strerror(errno));
         goto out;
     }
+    if (meter_service_start(&m.svc)) {
+        log_error("cannot start the watchdog's thread");
+        goto out;
+    }
     /* Acks and commands go into the queues from the transport's thread. */
     struct transport_sinks sinks = {.commands = m.commands, .acks = m.acks};
     struct link_transport_config lc = {
@@ -878,9 +885,16 @@ static int run(const struct meterd_options *o)
     log_info("sampling with %s at %g Hz%s, wiring %s (%u channels), one reading every %g s",
              adc_driver_name(m.adc), rate, ss.realtime ? " (real-time priority)" : "",
              adc_wiring_name(m.wiring), m.three ? m.nch : 2, (double)m.interval_samples / rate);
+    char service_status[256];
+    snprintf(service_status, sizeof(service_status),
+             "device %s: %s at %g Hz, %s, one reading every %g s, over %s", o->device_id,
+             adc_driver_name(m.adc), rate, adc_wiring_name(m.wiring),
+             (double)m.interval_samples / rate, o->link ? "the terminal link" : "MQTT");
+    meter_service_ready(m.svc, m.sampler, service_status);
 
     r = run_loop(&m);
     log_info("stopping");
+    meter_service_stopping(m.svc);
     sampler_stop(m.sampler);
     int undelivered = transport_stop(&m.tr, STOP_TIMEOUT_MS);
     if (undelivered > 0)
@@ -900,6 +914,7 @@ static int run(const struct meterd_options *o)
                  (unsigned long long)ss.dropped);
     }
 out:
+    meter_service_free(m.svc); /* before the sampler its probe reads */
     sampler_free(m.sampler);
     transport_free(&m.tr);
     forward_free(m.fwd);

@@ -44,6 +44,7 @@
 #include "mms.h"
 #include "alarms.h"
 #include "meta.h"
+#include "service.h"
 
 /* Devices whose upload keys are kept (devcache.h); ~150 bytes each, touched only when used. */
 #define UPLOAD_DEVICE_SLOTS 16384
@@ -392,6 +393,7 @@ static int serve(struct server_options *opt)
     /* meters behind 4G DTUs; NULL when off */
     struct dtu_gateway *dtu = NULL;
     struct forget_ctx forget = {0};
+    struct server_service *service = NULL; /* readiness and the watchdog under systemd */
     char *mqtt_password = NULL;
     struct http_tls tls = {0};
     struct proxy_list *proxies = NULL;
@@ -525,6 +527,10 @@ static int serve(struct server_options *opt)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (server_service_start(&stats, &service)) {
+        code = cli_fail(1, "cannot start the watchdog's thread");
+        goto out;
+    }
 
     struct biller_options bo_billing = {.db = {.url = opt->db},
                                         .gap_wait_ms = opt->billing_gap_wait_ms};
@@ -696,18 +702,25 @@ static int serve(struct server_options *opt)
     if (app.web)
         log_info("meter-server: serving the dashboard on %s://%s/ from %s", scheme, opt->listen,
                  opt->web_root);
+    char status[256];
+    snprintf(status, sizeof(status), "API on %s port %d, database %s", scheme, http_port(http),
+             strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql");
+    server_service_ready(service, status);
 
     for (;;) {
         struct timespec tick = {1, 0};
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("meter-server: stopping (signal %d)", sig);
+            server_service_stopping(service);
             break;
         }
         mqtt_client_tick(mq);
+        server_service_beat(service);
     }
     code = 0;
 out:
+    server_service_free(service);
     terminals_stop(terminals);         /* no more readings from terminals; their links closed */
     alarm_hub_shutdown(app.alarm_hub); /* its streams end before the HTTP server stops */
     http_stop(http);
