@@ -241,6 +241,19 @@ static bool store_metrics(struct expo *e, struct app *app, struct terminals_stat
         single(e, "smartmeter_meters", "gauge", "Meters (devices) the server knows.",
                mc.by_status[0] + mc.by_status[1] + mc.by_status[2]);
     }
+    uint64_t cmds[CMD__COUNT];
+    int rc = r ? r : store_commands_count(st, cmds);
+    if (!rc) {
+        const char *n = "smartmeter_commands";
+        expo_family(e, n, "gauge", "Commands to meters kept by the server, by state.");
+        for (int k = 0; k < CMD__COUNT; k++)
+            expo_u64(e, n,
+                     (struct expo_label[]){{"state", command_state_name((enum command_state)k)}},
+                     1, cmds[k]);
+    } else if (rc == -ENOTSUP) {
+        rc = 0;
+    }
+    r = r ? r : rc;
     struct severity_count sc = {0};
     struct alarm_filter f = {.state_mask = ALARM_OPEN_MASK, .limit = STORE_ALARMS_MAX};
     int r2 = r ? r : store_alarms_list(st, &f, count_alarm, &sc);
@@ -249,7 +262,7 @@ static bool store_metrics(struct expo *e, struct app *app, struct terminals_stat
         expo_family(e, n, "gauge",
                     "Open alarms (raised or acknowledged, not cleared) by severity; counts at "
                     "most the newest 1000.");
-        const char *known[] = {"critical", "warning"};
+        const char *known[] = {"critical", "major", "minor"}; /* server/alarms/rules.c */
         for (size_t k = 0; k < LEN(known); k++) {
             bool seen = false;
             for (size_t i = 0; i < sc.n; i++)

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void expo_init(struct expo *e, struct dynbuf *out)
@@ -98,8 +99,12 @@ static void value_double(struct expo *e, double v)
         n = snprintf(num, sizeof(num), " NaN\n");
     else if (isinf(v))
         n = snprintf(num, sizeof(num), " %sInf\n", v > 0 ? "+" : "-");
-    else
-        n = snprintf(num, sizeof(num), " %.17g\n", v);
+    else {
+        /* the shortest of 15 or 17 digits that reads back as v */
+        n = snprintf(num, sizeof(num), " %.15g\n", v);
+        if (strtod(num, NULL) != v)
+            n = snprintf(num, sizeof(num), " %.17g\n", v);
+    }
     put(e, num, (size_t)n);
 }
 
