@@ -3,6 +3,7 @@
 token, 403 for other roles); promtool finds no problem in either; the ingest counters and
 the writer's commit histogram move by the readings stored; HTTP requests are counted by route
 pattern, never by raw path."""
+import json
 import os
 import re
 import secrets
@@ -13,6 +14,8 @@ from harness import free_port, http, main, wait_until, write_secret_file
 from ingest_common import IngestTest, publish_readings, reading, stored_seqs
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "grafana",
+                         "smartmeter.json")
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -195,6 +198,26 @@ class Metrics(IngestTest):
                          - value(before, "smartmeter_commands", state="queued"), 1)
         for state in ("sent", "acknowledged", "done", "failed", "expired"):
             self.assertIn(("smartmeter_commands", frozenset({("state", state)})), after)
+
+    def test_6_the_grafana_dashboard_asks_for_metrics_the_server_has(self):
+        # docs/grafana/smartmeter.json: each query parses as PromQL (promtool, with Grafana's
+        # variables filled in) and names only families the server serves.
+        with open(DASHBOARD) as f:
+            dash = json.load(f)
+        exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+        self.assertGreaterEqual(len(exprs), 10)
+        rules = self.path("dashboard-rules.yml")
+        with open(rules, "w") as f:
+            f.write("groups:\n- name: dashboard\n  rules:\n")
+            for i, e in enumerate(exprs):
+                e = e.replace("$__rate_interval", "5m").replace("$instance", ".*")
+                f.write(f"  - record: dashboard:q{i}\n    expr: {json.dumps(e)}\n")
+        r = subprocess.run([PROMTOOL, "check", "rules", rules], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        served = {n for n, _ in parse(self.scrape())}
+        for name in set(re.findall(r"smartmeter_[a-z_]+", " ".join(exprs))):
+            self.assertIn(name, served, "the dashboard asks for a metric the server lacks")
 
 
 if __name__ == "__main__":
