@@ -370,14 +370,12 @@ static void test_commands_are_counted_by_state(void **state)
     assert_int_equal(store_commands_count(st, before), 0);
     add_device("count-1", true);
     char id[STORE_COMMAND_ID_MAX + 1];
-    assert_int_equal(commands_relay_request(st, "count-1", false, "op", "count", T0_MS,
-                                            COMMANDS_TTL_MS, id),
-                     0);
+    assert_int_equal(
+        commands_relay_request(st, "count-1", false, "op", "count", T0_MS, COMMANDS_TTL_MS, id), 0);
     assert_int_equal(store_commands_count(st, after), 0);
     assert_int_equal(after[CMD_QUEUED], before[CMD_QUEUED] + 1);
     assert_int_equal(after[CMD_SENT], before[CMD_SENT]);
-    assert_int_equal(store_command_move(st, id, CMD_BIT(CMD_QUEUED), CMD_SENT, T0_MS + 1, NULL),
-                     0);
+    assert_int_equal(store_command_move(st, id, CMD_BIT(CMD_QUEUED), CMD_SENT, T0_MS + 1, NULL), 0);
     assert_int_equal(store_commands_count(st, after), 0);
     assert_int_equal(after[CMD_QUEUED], before[CMD_QUEUED]);
     assert_int_equal(after[CMD_SENT], before[CMD_SENT] + 1);
