@@ -447,9 +447,8 @@ static int serve(struct server_options *opt)
     if ((code = cli_db_url(opt)) != 0)
         goto out;
     /* GET /metrics: its bearer token (besides an admin's), and the requests by route. */
-    if (opt->metrics_token_file &&
-        read_secret_file("metrics_token_file", opt->metrics_token_file, &app.metrics_token, err,
-                         sizeof(err))) {
+    if (opt->metrics_token_file && read_secret_file("metrics_token_file", opt->metrics_token_file,
+                                                    &app.metrics_token, err, sizeof(err))) {
         code = cli_fail(2, "%s", err);
         goto out;
     }
@@ -753,7 +752,7 @@ static int serve(struct server_options *opt)
 out:
     terminals_stop(terminals);         /* no more readings from terminals; their links closed */
     alarm_hub_shutdown(app.alarm_hub); /* its streams end before the HTTP server stops */
-    http_stop(metrics_http); /* reads what the API reads: stopped first */
+    http_stop(metrics_http);           /* reads what the API reads: stopped first */
     http_stop(http);
     http_tls_clear(&tls);
     /* The grid ports after the API, whose /api/stats reads their counters. */

@@ -24,7 +24,7 @@
 #define SMARTMETER_VERSION "dev"
 #endif
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define LEN(a)            (sizeof(a) / sizeof((a)[0]))
 #define METRICS_MAX_BYTES (16u << 20)
 #define SEVERITIES_MAX    8 /* distinct alarm severities counted; the rules know two */
 
@@ -34,8 +34,7 @@ static uint64_t load(const atomic_uint_fast64_t *v)
 }
 
 /* A family of one sample without labels. */
-static void single(struct expo *e, const char *name, const char *type, const char *help,
-                   uint64_t v)
+static void single(struct expo *e, const char *name, const char *type, const char *help, uint64_t v)
 {
     expo_family(e, name, type, help);
     expo_u64(e, name, NULL, 0, v);
@@ -58,9 +57,9 @@ static void ingest_metrics(struct expo *e, const struct app *app)
     const struct {
         const char *reason;
         const atomic_uint_fast64_t *n;
-    } why[] = {{"duplicate", &s->duplicates},       {"invalid", &s->invalid},
+    } why[] = {{"duplicate", &s->duplicates},          {"invalid", &s->invalid},
                {"unknown_device", &s->unknown_device}, {"bad_topic", &s->bad_topic},
-               {"too_large", &s->too_large},         {"http_duplicate", &s->http_duplicates}};
+               {"too_large", &s->too_large},           {"http_duplicate", &s->http_duplicates}};
     expo_family(e, refused, "counter",
                 "Readings or messages not stored, by reason (duplicates were stored before).");
     for (size_t i = 0; i < LEN(why); i++)
@@ -162,8 +161,8 @@ static void port_metrics(struct expo *e, const struct app *app)
     struct modbus_server_counters mb = {0};
     if (app->modbus)
         modbus_server_counters(app->modbus, &mb);
-    single(e, "smartmeter_modbus_connections_total", "counter",
-           "Modbus TCP connections accepted.", mb.accepted);
+    single(e, "smartmeter_modbus_connections_total", "counter", "Modbus TCP connections accepted.",
+           mb.accepted);
     single(e, "smartmeter_modbus_requests_total", "counter", "Modbus TCP requests answered.",
            mb.requests);
 
@@ -173,8 +172,8 @@ static void port_metrics(struct expo *e, const struct app *app)
     single(e, "smartmeter_dtu_connections_total", "counter", "DTU connections accepted.",
            d.connections);
     single(e, "smartmeter_dtu_polls_total", "counter", "Polls of meters behind DTUs.", d.polls);
-    single(e, "smartmeter_dtu_readings_total", "counter", "Readings polled from meters behind DTUs.",
-           d.readings);
+    single(e, "smartmeter_dtu_readings_total", "counter",
+           "Readings polled from meters behind DTUs.", d.readings);
 
     struct mms_stats m;
     mms_get_stats(app->mms, &m);
@@ -248,8 +247,8 @@ static bool store_metrics(struct expo *e, struct app *app, struct terminals_stat
         expo_family(e, n, "gauge", "Commands to meters kept by the server, by state.");
         for (int k = 0; k < CMD__COUNT; k++)
             expo_u64(e, n,
-                     (struct expo_label[]){{"state", command_state_name((enum command_state)k)}},
-                     1, cmds[k]);
+                     (struct expo_label[]){{"state", command_state_name((enum command_state)k)}}, 1,
+                     cmds[k]);
     } else if (rc == -ENOTSUP) {
         rc = 0;
     }

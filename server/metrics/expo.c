@@ -115,8 +115,8 @@ void expo_u64(struct expo *e, const char *name, const struct expo_label *labels,
     value_u64(e, value);
 }
 
-void expo_double(struct expo *e, const char *name, const struct expo_label *labels,
-                 size_t nlabels, double value)
+void expo_double(struct expo *e, const char *name, const struct expo_label *labels, size_t nlabels,
+                 double value)
 {
     series(e, name, "", labels, nlabels, NULL);
     value_double(e, value);

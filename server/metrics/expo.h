@@ -35,8 +35,8 @@ void expo_family(struct expo *e, const char *name, const char *type, const char 
 /* One sample line: name{labels} value. */
 void expo_u64(struct expo *e, const char *name, const struct expo_label *labels, size_t nlabels,
               uint64_t value);
-void expo_double(struct expo *e, const char *name, const struct expo_label *labels,
-                 size_t nlabels, double value);
+void expo_double(struct expo *e, const char *name, const struct expo_label *labels, size_t nlabels,
+                 double value);
 
 /*
  * A histogram's samples (its family announced first): name_bucket{labels,le}

@@ -2,7 +2,7 @@
 
 #include <time.h>
 
-#define MS(x) ((uint64_t)((x) * 1000000.0))
+#define MS(x) ((uint64_t)((x)*1000000.0))
 
 const uint64_t histogram_bounds_ns[HISTOGRAM_BOUNDS] = {
     MS(0.5), MS(1),   MS(2.5), MS(5),    MS(10),   MS(25),   MS(50),

@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define HISTOGRAM_BOUNDS  14                      /* finite upper bounds */
+#define HISTOGRAM_BOUNDS  14                     /* finite upper bounds */
 #define HISTOGRAM_BUCKETS (HISTOGRAM_BOUNDS + 1) /* and one above the last */
 
 /* The bucket upper bounds in nanoseconds, ascending (le="0.0005" ... le="10"). */

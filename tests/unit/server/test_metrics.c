@@ -84,10 +84,10 @@ static void test_histogram_buckets_are_cumulative_and_inf_is_the_count(void **st
     histogram_read(&h, &s);
     assert_int_equal(s.count, 5);
     assert_int_equal(s.sum_ns, 20007200000u);
-    assert_int_equal(s.cumulative[0], 1); /* le 0.0005 */
-    assert_int_equal(s.cumulative[1], 2); /* le 0.001 */
-    assert_int_equal(s.cumulative[2], 2); /* le 0.0025 */
-    assert_int_equal(s.cumulative[3], 4); /* le 0.005 */
+    assert_int_equal(s.cumulative[0], 1);                    /* le 0.0005 */
+    assert_int_equal(s.cumulative[1], 2);                    /* le 0.001 */
+    assert_int_equal(s.cumulative[2], 2);                    /* le 0.0025 */
+    assert_int_equal(s.cumulative[3], 4);                    /* le 0.005 */
     assert_int_equal(s.cumulative[HISTOGRAM_BOUNDS - 1], 4); /* le 10 */
     assert_int_equal(s.cumulative[HISTOGRAM_BOUNDS], 5);
 
@@ -173,7 +173,7 @@ static void test_codes_past_the_slots_count_as_other(void **state)
     route_stats_free(rs);
 }
 
-#define THREADS 4
+#define THREADS    4
 #define PER_THREAD 20000
 
 static void *observe_many(void *arg)
