@@ -14,6 +14,7 @@ packages=(
     libmodbus-dev mbpoll python3-pymodbus # the Modbus TCP server, and two clients its tests read it with
     tshark # dissects the MMS port's test sessions (tests/integration/test_mms.py)
     systemd # systemd-analyze verify and security on the units, and the units they need (tests/systemd)
+    prometheus # promtool checks GET /metrics and the Grafana dashboard's queries (tests/integration/test_metrics.py)
 )
 # The mini program's tests (tests/frontend) need node and npm: Debian's, unless a node is
 # already on the PATH.

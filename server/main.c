@@ -44,6 +44,7 @@
 #include "mms.h"
 #include "alarms.h"
 #include "meta.h"
+#include "route_stats.h"
 #include "service.h"
 
 /* Devices whose upload keys are kept (devcache.h); ~150 bytes each, touched only when used. */
@@ -388,6 +389,7 @@ static int serve(struct server_options *opt)
     struct terminals *terminals = NULL; /* the terminal gateway; NULL when off */
     struct mms_server *mms = NULL;      /* the IEC 61850 MMS port; NULL when off */
     struct http_server *http = NULL;
+    struct http_server *metrics_http = NULL; /* metrics_listen; NULL when off */
     /* the Modbus TCP server; NULL when off */
     struct modbus_server *modbus = NULL;
     /* meters behind 4G DTUs; NULL when off */
@@ -435,6 +437,9 @@ static int serve(struct server_options *opt)
     if (opt->mms_listen && opt->mms_listen[0] &&
         mms_check(opt->mms_listen, opt->mms_allow, err, sizeof(err)))
         return cli_fail(2, "%s", err);
+    if (opt->metrics_listen && opt->metrics_listen[0] &&
+        http_check_listen(opt->metrics_listen, err, sizeof(err)))
+        return cli_fail(2, "metrics_listen: %s", err);
     if (opt->ingest_queue < opt->max_batch)
         return cli_fail(2, "ingest_queue (%lld) must hold at least max_batch (%lld) readings",
                         (long long)opt->ingest_queue, (long long)opt->max_batch);
@@ -443,6 +448,20 @@ static int serve(struct server_options *opt)
         return cli_fail(2, "%s", err);
     if ((code = cli_db_url(opt)) != 0)
         goto out;
+    /* GET /metrics: its bearer token (besides an admin's), and the requests by route. */
+    if (opt->metrics_token_file && read_secret_file("metrics_token_file", opt->metrics_token_file,
+                                                    &app.metrics_token, err, sizeof(err))) {
+        code = cli_fail(2, "%s", err);
+        goto out;
+    }
+    if (app.metrics_token && strlen(app.metrics_token) < 16) {
+        code = cli_fail(2, "metrics_token_file: the token must be at least 16 characters");
+        goto out;
+    }
+    if (route_stats_new(api_route_labels(), &app.http_routes)) {
+        code = cli_fail(1, "out of memory");
+        goto out;
+    }
     if ((code = security_setup(opt, &tls, &proxies)) != 0 ||
         (code = wechat_setup(opt, &app.wechat)) != 0 || (code = wxpay_setup(opt, &app.wxpay)) != 0)
         goto out;
@@ -566,6 +585,7 @@ static int serve(struct server_options *opt)
                               .body_timeout_s = (unsigned)opt->http_body_timeout_s,
                               .handler = api_handle,
                               .app = &app};
+    ho.observe = api_metrics_observe;
     forget = (struct forget_ctx){.ingest = ing, .uploads = app.devices, .app = &app};
     if ((code = broker_setup(opt, &app, &forget, &app.broker)) != 0)
         goto out;
@@ -702,6 +722,28 @@ static int serve(struct server_options *opt)
     if (app.web)
         log_info("meter-server: serving the dashboard on %s://%s/ from %s", scheme, opt->listen,
                  opt->web_root);
+    /* Prometheus metrics without authentication on a listener of their own (docs/metrics.md). */
+    if (opt->metrics_listen && opt->metrics_listen[0]) {
+        struct http_options mho = {.listen = opt->metrics_listen,
+                                   .threads = 1,
+                                   .max_body_bytes = 1024,
+                                   .max_response_bytes = 16u << 20,
+                                   .max_connections = 16,
+                                   .max_connections_per_ip = 0,
+                                   .timeout_s = 30,
+                                   .header_timeout_s = (unsigned)opt->http_header_timeout_s,
+                                   .body_timeout_s = (unsigned)opt->http_body_timeout_s,
+                                   .handler = api_metrics_listener,
+                                   .observe = api_metrics_observe,
+                                   .app = &app};
+        r = http_start(&mho, &metrics_http, err, sizeof(err));
+        if (r) {
+            code = cli_fail(r == -EINVAL ? 2 : 1, "metrics_listen: %s", err);
+            goto out;
+        }
+        log_info("meter-server: serving /metrics on http://%s (port %d)", opt->metrics_listen,
+                 http_port(metrics_http));
+    }
     char status[256];
     snprintf(status, sizeof(status), "API on %s port %d, database %s", scheme, http_port(http),
              strncmp(opt->db, "sqlite:", 7) == 0 ? "sqlite" : "mysql");
@@ -723,6 +765,7 @@ out:
     server_service_free(service);
     terminals_stop(terminals);         /* no more readings from terminals; their links closed */
     alarm_hub_shutdown(app.alarm_hub); /* its streams end before the HTTP server stops */
+    http_stop(metrics_http);           /* reads what the API reads: stopped first */
     http_stop(http);
     http_tls_clear(&tls);
     /* The grid ports after the API, whose /api/stats reads their counters. */
@@ -766,6 +809,11 @@ out:
     ratelimit_free(app.device_uploads);
     wechat_free(app.wechat);
     wxpay_free(app.wxpay);
+    route_stats_free(app.http_routes); /* after both HTTP servers, which count into it */
+    if (app.metrics_token) {
+        auth_wipe(app.metrics_token, strlen(app.metrics_token));
+        free(app.metrics_token);
+    }
     auth_wipe(&app.key, sizeof(app.key));
     if (mqtt_password) {
         auth_wipe(mqtt_password, strlen(mqtt_password));

@@ -241,5 +241,12 @@ const struct config_option server_option_table[] = {
      "how often a device behind a DTU is polled when its poll_interval_s is not set"},
     {"dtu_max_connections", CONFIG_INT, OPT(dtu_max_connections), 1, 100000, "1000", "N",
      "DTU connections at most; more are closed at once"},
+    /* Prometheus metrics (docs/metrics.md) */
+    {"metrics_listen", CONFIG_STRING, OPT(metrics_listen), 0, 0, NULL, "HOST:PORT",
+     "serve GET /metrics, and nothing else, here without authentication (plain HTTP: bind it to "
+     "loopback or a private network; unset: only the API's /metrics)"},
+    {"metrics_token_file", CONFIG_STRING, OPT(metrics_token_file), 0, 0, NULL, "FILE",
+     "file (mode 0600 or 0400) holding a bearer token that may read the API's GET /metrics "
+     "besides an admin's token"},
     {0},
 };

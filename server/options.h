@@ -103,6 +103,9 @@ struct server_options {
     int64_t dtu_response_timeout_ms;
     int64_t dtu_poll_s;
     int64_t dtu_max_connections;
+    /* Prometheus metrics (GET /metrics, docs/metrics.md) */
+    char *metrics_listen;     /* a listener of its own serving only /metrics; NULL: none */
+    char *metrics_token_file; /* a bearer token for /metrics on the API; NULL: admins only */
 };
 
 extern const struct config_option server_option_table[];

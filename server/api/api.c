@@ -13,7 +13,8 @@
 #include "static.h"
 #include "timeutil.h"
 
-enum access { ACCESS_PUBLIC, ACCESS_USER, ACCESS_STAFF, ACCESS_ADMIN };
+/* ACCESS_METRICS: an admin, or the bearer token of metrics_token_file (api_metrics.c). */
+enum access { ACCESS_PUBLIC, ACCESS_USER, ACCESS_STAFF, ACCESS_ADMIN, ACCESS_METRICS };
 
 struct route {
     const char *method;
@@ -88,7 +89,51 @@ static const struct route routes[] = {
     {"POST", "/api/alarms/:id/ack", api_alarm_ack, ACCESS_STAFF},
     {"GET", "/api/devices/:id/alarm-rules", api_alarm_rules_get, ACCESS_USER},
     {"PUT", "/api/devices/:id/alarm-rules", api_alarm_rules_put, ACCESS_USER},
+    /* Prometheus metrics (api_metrics.c); also on metrics_listen without authentication. */
+    {"GET", "/metrics", api_metrics, ACCESS_METRICS},
 };
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+size_t api_route_labels(void)
+{
+    return NROUTES + 2; /* the table, then API_ROUTE_WEB and API_ROUTE_OTHER */
+}
+
+int api_route_label(size_t label, const char **ret_method, const char **ret_pattern)
+{
+    if (label < NROUTES) {
+        *ret_method = routes[label].method;
+        *ret_pattern = routes[label].pattern;
+    } else if (label == api_route_web()) {
+        *ret_method = "GET";
+        *ret_pattern = "web";
+    } else if (label == api_route_other()) {
+        *ret_method = "other";
+        *ret_pattern = "other";
+    } else {
+        return -ENOENT;
+    }
+    return 0;
+}
+
+size_t api_route_web(void)
+{
+    return NROUTES;
+}
+
+size_t api_route_other(void)
+{
+    return NROUTES + 1;
+}
+
+size_t api_route_metrics(void)
+{
+    for (size_t i = 0; i < NROUTES; i++)
+        if (routes[i].fn == api_metrics)
+            return i;
+    return api_route_other();
+}
 
 /*
  * Matches path against pattern, copying parameters into c->param_buf.
@@ -511,14 +556,16 @@ static bool is_api_path(const char *path)
 void api_handle(void *app, const struct http_request *req, struct http_response *res)
 {
     struct api_call c = {.app = app, .req = req, .res = res};
-    if (c.app->web && !is_api_path(req->path)) {
+    if (c.app->web && !is_api_path(req->path) && strcmp(req->path, "/metrics") != 0) {
+        http_request_label(req, (int)api_route_web());
         static_serve(c.app->web, req, res);
         return;
     }
     const struct route *found = NULL;
     char allow[64] = "";
 
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    http_request_label(req, (int)api_route_other());
+    for (size_t i = 0; i < NROUTES; i++) {
         if (!match(routes[i].pattern, req->path, &c))
             continue;
         if (strcmp(routes[i].method, req->method) == 0) {
@@ -528,6 +575,8 @@ void api_handle(void *app, const struct http_request *req, struct http_response 
         size_t n = strlen(allow);
         snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", routes[i].method);
     }
+    if (found)
+        http_request_label(req, (int)(found - routes));
     if (!found) {
         if (allow[0]) {
             http_response_header(res, "Allow", allow);
@@ -542,7 +591,9 @@ void api_handle(void *app, const struct http_request *req, struct http_response 
     snprintf(key, sizeof(key), "a:%s", api_client_address(&c));
     if (found->fn != api_health && metered(&c, c.app->address_requests, key))
         goto out;
-    if (found->access != ACCESS_PUBLIC) {
+    if (found->access == ACCESS_METRICS && api_metrics_token_ok(&c)) {
+        /* the metrics token: no account behind it */
+    } else if (found->access != ACCESS_PUBLIC) {
         if (authenticate(&c))
             goto out;
         snprintf(key, sizeof(key), "u:%lld", (long long)c.user.id);
@@ -552,7 +603,8 @@ void api_handle(void *app, const struct http_request *req, struct http_response 
             api_error(&c, 403, "operator or admin role required");
             goto out;
         }
-        if (found->access == ACCESS_ADMIN && c.user.role != ROLE_ADMIN) {
+        if ((found->access == ACCESS_ADMIN || found->access == ACCESS_METRICS) &&
+            c.user.role != ROLE_ADMIN) {
             api_error(&c, 403, "admin role required");
             goto out;
         }

@@ -40,6 +40,36 @@ struct api_call {
 void api_handle(void *app, const struct http_request *req, struct http_response *res);
 
 /*
+ * The labels api_handle() gives requests (http_request_label()), for the
+ * metrics by route: one per entry of the route table, then the dashboard's
+ * files (api_route_web()) and everything that matched no route
+ * (api_route_other()); api_route_labels() of them. api_route_label() names
+ * one by its method and route pattern (never a raw path: the count is
+ * bounded); -ENOENT past the end.
+ */
+size_t api_route_labels(void);
+int api_route_label(size_t label, const char **ret_method, const char **ret_pattern);
+size_t api_route_web(void);
+size_t api_route_other(void);
+size_t api_route_metrics(void); /* GET /metrics */
+
+/*
+ * GET /metrics (api_metrics.c, docs/metrics.md): the Prometheus text format.
+ * api_metrics_collect() appends every metric to out (0, or -E2BIG past its
+ * cap), borrowing a pooled connection for the few that come from the
+ * database (left out while it is unreachable). api_metrics_observe() is the
+ * HTTP servers' http_observe_fn. api_metrics_listener() is the handler of
+ * the metrics_listen listener: GET /metrics without authentication, 404 for
+ * every other path. api_metrics_token_ok(): whether the call carries the
+ * metrics_token_file token (compared in constant time).
+ */
+int api_metrics_collect(struct app *app, struct dynbuf *out);
+void api_metrics_observe(void *app, int label, int status, uint64_t duration_ns);
+void api_metrics_listener(void *app, const struct http_request *req, struct http_response *res);
+bool api_metrics_token_ok(const struct api_call *c);
+void api_metrics(struct api_call *c);
+
+/*
  * The caller's address, as the request limits, the login throttle and the
  * audit log know it: the TCP peer (a trusted reverse proxy's forwarded
  * address, where one is configured, belongs here and nowhere else).

@@ -73,6 +73,9 @@ struct app {
     const struct alarm_site_config *alarm_site;
     const struct alarm_meta_source *alarm_meta;
     struct alarm_notifier *alarm_notifier; /* WeChat subscribe messages; NULL when not configured */
+    /* GET /metrics (api_metrics.c): requests by route (api_route_label()); NULL: not counted */
+    struct route_stats *http_routes;
+    char *metrics_token; /* from metrics_token_file, also admits to the API's /metrics; or NULL */
 };
 
 #endif

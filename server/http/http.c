@@ -98,7 +98,28 @@ struct request_ctx {
     enum defer_state defer;
     struct http_response dres;        /* the deferred answer */
     char client_addr[PROXY_ADDR_MAX]; /* from X-Forwarded-For; "" for the peer */
+    int label;                        /* http_request_label(); -1 before */
+    struct timespec started_at;       /* the request's headers arrived (for opts.observe) */
 };
+
+void http_request_label(const struct http_request *req, int label)
+{
+    struct request_ctx *ctx = req->ctx;
+    if (ctx)
+        ctx->label = label;
+}
+
+/* Tells opts.observe (when set) how the request ended: its label, status and duration. */
+static void observe(struct http_server *srv, struct request_ctx *ctx, int status)
+{
+    if (!srv->opts.observe || !ctx)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ns = (int64_t)(now.tv_sec - ctx->started_at.tv_sec) * 1000000000 +
+                 (now.tv_nsec - ctx->started_at.tv_nsec);
+    srv->opts.observe(srv->opts.app, ctx->label, status, ns > 0 ? (uint64_t)ns : 0);
+}
 
 static void ctx_free(struct request_ctx *ctx)
 {
@@ -469,8 +490,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (resumed)
             ctx->defer = DEFER_NONE;
         pthread_mutex_unlock(&srv->defer_mu);
-        if (resumed)
+        if (resumed) {
+            observe(srv, ctx, ctx->dres.status);
             return send_response(c, &ctx->dres);
+        }
     }
     if (!ctx || !ctx->started) {
         if (!ctx) {
@@ -481,6 +504,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!ctx)
             return MHD_NO;
         ctx->started = true;
+        ctx->label = -1;
+        clock_gettime(CLOCK_MONOTONIC, &ctx->started_at);
         ctx->srv = srv;
         ctx->conn = c;
         dynbuf_init(&ctx->body, srv->opts.max_body_bytes);
@@ -488,8 +513,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* Answered now, before any body is read: libmicrohttpd then reads no more of it. */
         const char *why = NULL;
         int status = check_request(srv, c, ctx, &why);
-        if (status)
+        if (status) {
             set_linger(srv, c);
+            observe(srv, ctx, status);
+        }
         if (status == MHD_HTTP_CONTENT_TOO_LARGE)
             return send_too_large(srv, c);
         if (status)
@@ -504,8 +531,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     set_phase(srv, c, CONN_BUSY);
-    if (ctx->too_large)
+    if (ctx->too_large) {
+        observe(srv, ctx, MHD_HTTP_CONTENT_TOO_LARGE);
         return send_too_large(srv, c);
+    }
 
     struct http_request req = {
         .method = method,
@@ -532,10 +561,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         ctx->defer = DEFER_NONE; /* answered while the handler was still running */
     }
     pthread_mutex_unlock(&srv->defer_mu);
-    if (d == DEFER_NONE)
+    if (d == DEFER_NONE) {
+        observe(srv, ctx, res.status);
         return send_response(c, &res);
+    }
     dynbuf_free(&res.body);
-    return d == DEFER_RESUMED ? send_response(c, &ctx->dres) : MHD_YES;
+    if (d != DEFER_RESUMED)
+        return MHD_YES;
+    observe(srv, ctx, ctx->dres.status);
+    return send_response(c, &ctx->dres);
 }
 
 struct http_deferred *http_defer(const struct http_request *req)

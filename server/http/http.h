@@ -104,6 +104,20 @@ struct http_response *http_deferred_response(struct http_deferred *d);
 /* Sends the deferred answer; exactly once per http_defer(), from any thread. d is gone after. */
 void http_resume(struct http_deferred *d);
 
+/*
+ * Names which of the application's routes a request went to, for
+ * http_options.observe (an index the application gives meaning to; -1, the
+ * default, for none). Call it from the handler, before answering or deferring.
+ */
+void http_request_label(const struct http_request *req, int label);
+/*
+ * Told of every answer as it is queued (the deferred ones when resumed, the
+ * ones the checks refuse before any handler too): the request's label, the
+ * status and the time since its headers arrived. Runs on a server thread;
+ * must be quick and must not block.
+ */
+typedef void (*http_observe_fn)(void *app, int label, int status, uint64_t duration_ns);
+
 /* Fills res (status and body), or defers it. Runs on one of the server's threads. */
 typedef void (*http_handler_fn)(void *app, const struct http_request *req,
                                 struct http_response *res);
@@ -126,6 +140,7 @@ struct http_options {
     const struct proxy_list *trusted_proxies; /* NULL: no proxy trusted; kept until stop */
     http_handler_fn handler;
     void *app;
+    http_observe_fn observe; /* NULL: nobody is told */
 };
 
 struct http_server;

@@ -9,6 +9,8 @@
 
 #include <stdatomic.h>
 
+#include "histogram.h"
+
 struct server_counters {
     atomic_uint_fast64_t messages;
     atomic_uint_fast64_t readings_stored;
@@ -35,6 +37,8 @@ struct server_counters {
     atomic_uint_fast64_t http_uploads;
     atomic_uint_fast64_t http_readings_stored;
     atomic_uint_fast64_t http_duplicates;
+    /* how long each batch's transaction took to commit (GET /metrics) */
+    struct histogram commit_duration;
 };
 
 #endif

@@ -411,9 +411,12 @@ static int store_batch(struct writer *w, struct store_batch_item *items, size_t 
             snprintf(err, sizeof(err), "%s", store_errmsg(w->store));
         } else {
             w->store_dedicated = true;
+            uint64_t t0 = histogram_now_ns();
             r = store_readings_insert_batch(w->store, items, n, ret_inserted);
             if (r)
                 snprintf(err, sizeof(err), "%s", store_errmsg(w->store));
+            else
+                histogram_observe_ns(&w->opts.stats->commit_duration, histogram_now_ns() - t0);
         }
         if (!r) {
             if (failures)

@@ -160,6 +160,7 @@ int ops_command_move(struct store *s, const char *id, unsigned from_mask, enum c
 int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,
                      store_command_cb cb, void *ctx);
 int ops_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n);
+int ops_commands_count(struct store *s, uint64_t ret_by_state[CMD__COUNT]);
 int ops_command_finish(struct store *s, const char *id, unsigned from_mask, enum command_state to,
                        int64_t at_ms, const char *message, const char *result);
 int ops_command_latest(struct store *s, const char *device_id, const char *kind,

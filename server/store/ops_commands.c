@@ -227,6 +227,30 @@ int ops_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n)
     return r;
 }
 
+int ops_commands_count(struct store *s, uint64_t ret_by_state[CMD__COUNT])
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    uint64_t n[CMD__COUNT] = {0};
+    int r = sql_stmt(q, SQL_COMMANDS_COUNT, "SELECT state, COUNT(*) FROM commands GROUP BY state",
+                     NULL, &st);
+    if (r)
+        return r;
+    while ((r = sql_step(q, st, "count commands")) == 1) {
+        char state[16];
+        if ((r = sql_text(q, st, 0, state, sizeof(state))) != 0)
+            break;
+        for (int k = 0; k < CMD__COUNT; k++)
+            if (strcmp(state, command_state_name((enum command_state)k)) == 0)
+                n[k] = (uint64_t)db_col_int(st, 1);
+    }
+    db_reset(st);
+    if (r)
+        return r;
+    memcpy(ret_by_state, n, sizeof(n));
+    return 0;
+}
+
 int ops_command_latest(struct store *s, const char *device_id, const char *kind,
                        struct command_rec *ret)
 {

@@ -134,6 +134,7 @@ enum sql_id {
     SQL_DEVICE_EVENTS,
     SQL_COMMANDS_OF_DEVICE,
     SQL_COMMAND_FINISH,
+    SQL_COMMANDS_COUNT,
     /* ops_calendar.c */
     SQL_CALENDAR_LIST,
     SQL_CALENDAR_CLEAR,

@@ -99,6 +99,7 @@ static const struct store_ops sql_ops = {
     .command_move = ops_command_move,
     .commands_due = ops_commands_due,
     .commands_expire = ops_commands_expire,
+    .commands_count = ops_commands_count,
     .command_finish = ops_command_finish,
     .command_latest = ops_command_latest,
     .device_relay = ops_device_relay,

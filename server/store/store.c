@@ -764,6 +764,13 @@ int store_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n)
     return s->ops->commands_expire(s, now_ms, ret_n);
 }
 
+int store_commands_count(struct store *s, uint64_t ret_by_state[CMD__COUNT])
+{
+    if (!s->ops->commands_count)
+        return -ENOTSUP;
+    return s->ops->commands_count(s, ret_by_state);
+}
+
 int store_command_latest(struct store *s, const char *device_id, const char *kind,
                          struct command_rec *ret)
 {

@@ -820,6 +820,12 @@ int store_device_events(struct store *s, const char *device_id, const char *kind
  */
 int store_command_finish(struct store *s, const char *id, unsigned from_mask, enum command_state to,
                          int64_t at_ms, const char *message, const char *result);
+/*
+ * How many commands are in each state now (ret_by_state indexed by enum
+ * command_state; 0 for a state none is in), in one statement: GET /metrics.
+ * -ENOTSUP from a store without commands.
+ */
+int store_commands_count(struct store *s, uint64_t ret_by_state[CMD__COUNT]);
 /* device_id's commands newest first (every kind), at most limit. */
 int store_commands_of_device(struct store *s, const char *device_id, size_t limit,
                              store_command_cb cb, void *ctx);

@@ -126,6 +126,7 @@ struct store_ops {
     int (*commands_due)(struct store *s, int64_t now_ms, int64_t resend_before_ms,
                         store_command_cb cb, void *ctx);
     int (*commands_expire)(struct store *s, int64_t now_ms, size_t *ret_n);
+    int (*commands_count)(struct store *s, uint64_t ret_by_state[CMD__COUNT]);
     int (*command_finish)(struct store *s, const char *id, unsigned from_mask,
                           enum command_state to, int64_t at_ms, const char *message,
                           const char *result);

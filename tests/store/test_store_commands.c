@@ -362,6 +362,32 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* store_commands_count(): every state, moving as a command goes through them (GET /metrics). */
+static void test_commands_are_counted_by_state(void **state)
+{
+    (void)state;
+    uint64_t before[CMD__COUNT], after[CMD__COUNT];
+    assert_int_equal(store_commands_count(st, before), 0);
+    add_device("count-1", true);
+    char id[STORE_COMMAND_ID_MAX + 1];
+    assert_int_equal(
+        commands_relay_request(st, "count-1", false, "op", "count", T0_MS, COMMANDS_TTL_MS, id), 0);
+    assert_int_equal(store_commands_count(st, after), 0);
+    assert_int_equal(after[CMD_QUEUED], before[CMD_QUEUED] + 1);
+    assert_int_equal(after[CMD_SENT], before[CMD_SENT]);
+    assert_int_equal(store_command_move(st, id, CMD_BIT(CMD_QUEUED), CMD_SENT, T0_MS + 1, NULL), 0);
+    assert_int_equal(store_commands_count(st, after), 0);
+    assert_int_equal(after[CMD_QUEUED], before[CMD_QUEUED]);
+    assert_int_equal(after[CMD_SENT], before[CMD_SENT] + 1);
+    uint64_t total = 0;
+    for (int k = 0; k < CMD__COUNT; k++)
+        total += after[k];
+    uint64_t all = 0;
+    for (int k = 0; k < CMD__COUNT; k++)
+        all += before[k];
+    assert_int_equal(total, all + 1);
+}
+
 int main(int argc, char **argv)
 {
     url = store_fixture_url(argc, argv);
@@ -373,6 +399,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_the_rules_cut_and_restore_by_the_balance),
         cmocka_unit_test(test_no_cutoff_hours_and_protected_devices_keep_the_load),
         cmocka_unit_test(test_the_default_settings_leave_devices_without_money_alone),
+        cmocka_unit_test(test_commands_are_counted_by_state),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
