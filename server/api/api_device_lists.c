@@ -21,7 +21,7 @@
 /* A cursor is the last device_id of a page, in hex: opaque to the caller, safe in a URL. */
 #define CURSOR_MAX (2 * DEVICE_ID_MAX)
 
-static const char *const page_params[] = {"limit", "cursor", "status", "site",
+static const char *const page_params[] = {"limit",         "cursor", "status", "site",
                                           "balance_below", "alarms", "q"};
 
 bool api_devices_paged(const struct api_call *c)
@@ -282,8 +282,8 @@ void api_devices_import(struct api_call *c)
     size_t n = 0;
     unsigned line = 0;
     char err[PROVISION_ERR_LEN];
-    int r = provision_import(st, c->req->body, c->req->body_len, c->user.username, write_secret,
-                             &a, &n, &line, err);
+    int r = provision_import(st, c->req->body, c->req->body_len, c->user.username, write_secret, &a,
+                             &n, &line, err);
     api_store_result(c, r == -EINVAL || r == -E2BIG ? 0 : r);
     if (r) {
         if (r == -EINVAL || r == -E2BIG)

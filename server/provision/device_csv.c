@@ -87,8 +87,9 @@ static int read_field(struct cursor *c, char **ret, bool *ret_last)
         c->p += 2;
         last = true;
     } else {
-        return fail(c, "%s", *c->p == '\r' ? "a carriage return without a line feed"
-                                           : "text after a closing quote");
+        return fail(c, "%s",
+                    *c->p == '\r' ? "a carriage return without a line feed"
+                                  : "text after a closing quote");
     }
     *w = '\0'; /* w < c->p here, or w == c->end, where the copy has its NUL */
     *ret = start;
@@ -209,11 +210,20 @@ int device_csv_parse(const char *text, size_t len, size_t max_rows, struct devic
         for (unsigned i = 0; i < n; i++) {
             const char *v = fields[i][0] ? fields[i] : NULL;
             switch (map[i]) {
-            case COL_DEVICE_ID: row.device_id = v; break;
-            case COL_OWNER: row.owner = v; break;
-            case COL_NAME: row.name = v; break;
-            case COL_SITE: row.site = v; break;
-            default: break;
+            case COL_DEVICE_ID:
+                row.device_id = v;
+                break;
+            case COL_OWNER:
+                row.owner = v;
+                break;
+            case COL_NAME:
+                row.name = v;
+                break;
+            case COL_SITE:
+                row.site = v;
+                break;
+            default:
+                break;
             }
         }
         if (!row.device_id || !device_id_valid(row.device_id))

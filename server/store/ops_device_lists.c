@@ -22,7 +22,7 @@
 #define PAGE_FILTER                                                                                \
     "(? IS NULL OR d.status = ?) AND (? IS NULL OR m.site = ?) AND "                               \
     "(? = 0 OR d.balance < ?) AND "                                                                \
-    "(? = 0 OR EXISTS (SELECT 1 FROM alarms a WHERE a.device_id = d.device_id AND "               \
+    "(? = 0 OR EXISTS (SELECT 1 FROM alarms a WHERE a.device_id = d.device_id AND "                \
     "a.state IN ('raised', 'acknowledged'))) AND "                                                 \
     "(? IS NULL OR LOWER(d.device_id) LIKE ? ESCAPE '!' OR LOWER(m.name) LIKE ? ESCAPE '!') "
 
@@ -116,15 +116,15 @@ int ops_device_page(struct store *s, int64_t user_id, const struct device_filter
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
     char like[2 * DEVICE_QUERY_MAX + 3];
-    int r = user_id ? sql_stmt(q, SQL_DEVICE_PAGE_USER,
-                               PAGE_SELECT PAGE_USER_JOIN PAGE_META_JOIN
-                               "WHERE d.device_id > ? AND " PAGE_FILTER
-                               "ORDER BY d.device_id LIMIT ?",
-                               NULL, &st)
-                    : sql_stmt(q, SQL_DEVICE_PAGE_ALL,
-                               PAGE_SELECT PAGE_META_JOIN "WHERE d.device_id > ? AND " PAGE_FILTER
-                                                          "ORDER BY d.device_id LIMIT ?",
-                               NULL, &st);
+    int r = user_id
+                ? sql_stmt(q, SQL_DEVICE_PAGE_USER,
+                           PAGE_SELECT PAGE_USER_JOIN PAGE_META_JOIN
+                           "WHERE d.device_id > ? AND " PAGE_FILTER "ORDER BY d.device_id LIMIT ?",
+                           NULL, &st)
+                : sql_stmt(q, SQL_DEVICE_PAGE_ALL,
+                           PAGE_SELECT PAGE_META_JOIN "WHERE d.device_id > ? AND " PAGE_FILTER
+                                                      "ORDER BY d.device_id LIMIT ?",
+                           NULL, &st);
     if (r)
         return r;
     if (user_id)
@@ -169,14 +169,14 @@ int ops_device_count(struct store *s, int64_t user_id, const struct device_filte
                     : sql_stmt(q, SQL_DEVICE_COUNT_PLAIN_ALL, "SELECT COUNT(*) FROM devices", NULL,
                                &st);
     else
-        r = user_id ? sql_stmt(q, SQL_DEVICE_COUNT_USER,
-                               "SELECT COUNT(*) FROM devices d " PAGE_USER_JOIN PAGE_META_JOIN
-                               "WHERE " PAGE_FILTER,
-                               NULL, &st)
-                    : sql_stmt(q, SQL_DEVICE_COUNT_ALL,
-                               "SELECT COUNT(*) FROM devices d " PAGE_META_JOIN
-                               "WHERE " PAGE_FILTER,
-                               NULL, &st);
+        r = user_id
+                ? sql_stmt(q, SQL_DEVICE_COUNT_USER,
+                           "SELECT COUNT(*) FROM devices d " PAGE_USER_JOIN PAGE_META_JOIN
+                           "WHERE " PAGE_FILTER,
+                           NULL, &st)
+                : sql_stmt(q, SQL_DEVICE_COUNT_ALL,
+                           "SELECT COUNT(*) FROM devices d " PAGE_META_JOIN "WHERE " PAGE_FILTER,
+                           NULL, &st);
     if (r)
         return r;
     if (user_id)

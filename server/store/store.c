@@ -226,8 +226,7 @@ int store_devices_import(struct store *s, const struct device_import_row *rows, 
 {
     *ret_bad = n;
     for (size_t i = 0; i < n; i++) {
-        if (!device_id_valid(rows[i].device_id) ||
-            strlen(rows[i].secret_hash) != SECRET_HASH_LEN) {
+        if (!device_id_valid(rows[i].device_id) || strlen(rows[i].secret_hash) != SECRET_HASH_LEN) {
             *ret_bad = i;
             return store_fail(s, -EINVAL, "bad device id or secret hash");
         }

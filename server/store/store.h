@@ -200,7 +200,7 @@ int store_device_set_status(struct store *s, int64_t device_pk, enum device_stat
 struct device_filter {
     bool has_status;
     enum device_status status;
-    const char *site;          /* device_meta.site equal to this; NULL: any */
+    const char *site; /* device_meta.site equal to this; NULL: any */
     bool has_balance_below;
     int64_t balance_below_fen; /* balance < this */
     bool open_alarms;          /* has a raised or acknowledged alarm */

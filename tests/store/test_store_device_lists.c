@@ -64,13 +64,11 @@ static int fleet_setup(void **state)
         snprintf(name, sizeof(name), "%s %d", i % 3 == 0 ? "Pump" : "Meter", i);
         describe(fleet_pk[i], name, i % 3 == 0 ? "north" : "south");
         if (i % 7 == 0)
-            assert_int_equal(store_device_set_status(st, fleet_pk[i], DEVICE_STATUS_ONLINE,
-                                                     T0_MS),
+            assert_int_equal(store_device_set_status(st, fleet_pk[i], DEVICE_STATUS_ONLINE, T0_MS),
                              0);
         if (i % 5 == 0)
-            assert_int_equal(store_device_set_status(st, fleet_pk[i], DEVICE_STATUS_OFFLINE,
-                                                     T0_MS + 1),
-                             0);
+            assert_int_equal(
+                store_device_set_status(st, fleet_pk[i], DEVICE_STATUS_OFFLINE, T0_MS + 1), 0);
         if (i % 4 != 0) {
             struct recharge_result rr;
             assert_int_equal(store_recharge(st, fleet_pk[i], 5000 + i, 0, NULL, &rr), 0);
@@ -110,8 +108,7 @@ static int take(const struct device_page_item *it, void *ctx)
 }
 
 /* Walks every page of f for user_id, limit at a time; the number of pages. */
-static int walk_all(int64_t user_id, const struct device_filter *f, size_t limit,
-                    struct walk *w)
+static int walk_all(int64_t user_id, const struct device_filter *f, size_t limit, struct walk *w)
 {
     memset(w, 0, sizeof(*w));
     w->ordered = true;
@@ -238,8 +235,7 @@ static void test_filters_narrow_the_page_and_the_total(void **state)
     check_filter(0, &f, is_unknown);
     f = (struct device_filter){.has_balance_below = true, .balance_below_fen = 1};
     check_filter(0, &f, owes);
-    f = (struct device_filter){
-        .site = "north", .has_status = true, .status = DEVICE_STATUS_ONLINE};
+    f = (struct device_filter){.site = "north", .has_status = true, .status = DEVICE_STATUS_ONLINE};
     check_filter(0, &f, north_online);
 }
 
@@ -340,7 +336,10 @@ static void test_an_import_is_all_or_nothing(void **state)
 {
     (void)state;
     struct device_import_row rows[] = {
-        {.device_id = "imp-1", .secret_hash = HASH_A, .owner = "tenant-lists", .name = "Hall",
+        {.device_id = "imp-1",
+         .secret_hash = HASH_A,
+         .owner = "tenant-lists",
+         .name = "Hall",
          .site = "east"},
         {.device_id = "imp-2", .secret_hash = HASH_A},
         {.device_id = "fleet-005", .secret_hash = HASH_A}, /* exists */
