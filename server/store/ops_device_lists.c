@@ -3,28 +3,91 @@
  * device_id with filters, and the count of what passes them), its fleet
  * counts, and bulk provisioning (store.h "Lists that scale").
  *
- * Every filter is in one statement as "(? IS NULL OR ...)": a filter left
- * unset binds NULL (or 0) and costs a comparison per row, while the page
- * walks the device_id index from its key and stops after limit + 1 rows.
+ * Each scope (every device, a user's) and set of filters has a statement of
+ * its own, with only the conditions it uses, so the planner can take the
+ * index a filter offers (site) or walk device_id's from the cursor and stop
+ * after limit + 1 rows. Their text is built once; a connection prepares the
+ * ones it runs.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ops.h"
 #include "timeutil.h"
 
+enum filter_bit {
+    FB_STATUS = 1 << 0,  /* one parameter */
+    FB_SITE = 1 << 1,    /* one */
+    FB_BALANCE = 1 << 2, /* one */
+    FB_ALARMS = 1 << 3,  /* none */
+    FB_QUERY = 1 << 4,   /* two */
+    FB__COMBOS = 1 << 5
+};
+_Static_assert(SQL_DEVICE_PAGE_LAST - SQL_DEVICE_PAGE + 1 == 2 * FB__COMBOS, "page statements");
+_Static_assert(SQL_DEVICE_COUNT_LAST - SQL_DEVICE_COUNT + 1 == 2 * FB__COMBOS, "count statements");
+
 #define PAGE_SELECT                                                                                \
     "SELECT d.id, d.device_id, d.secret_hash, d.balance, d.status, d.status_ms, d.created_ms, "    \
     "d.data_version, m.name, m.site FROM devices d "
-#define PAGE_META_JOIN "LEFT JOIN device_meta m ON m.device_pk = d.id "
 #define PAGE_USER_JOIN "JOIN user_devices b ON b.device_pk = d.id AND b.user_id = ? "
-/* The filters, bound by bind_filter() in this order. '!' escapes LIKE's wildcards. */
-#define PAGE_FILTER                                                                                \
-    "(? IS NULL OR d.status = ?) AND (? IS NULL OR m.site = ?) AND "                               \
-    "(? = 0 OR d.balance < ?) AND "                                                                \
-    "(? = 0 OR EXISTS (SELECT 1 FROM alarms a WHERE a.device_id = d.device_id AND "                \
-    "a.state IN ('raised', 'acknowledged'))) AND "                                                 \
-    "(? IS NULL OR LOWER(d.device_id) LIKE ? ESCAPE '!' OR LOWER(m.name) LIKE ? ESCAPE '!') "
+#define PAGE_META_JOIN "LEFT JOIN device_meta m ON m.device_pk = d.id "
+#define SQL_TEXT_MAX   1024
+
+static pthread_once_t texts_once = PTHREAD_ONCE_INIT;
+static char page_sql[2][FB__COMBOS][SQL_TEXT_MAX];
+static char count_sql[2][FB__COMBOS][SQL_TEXT_MAX];
+
+/* The conditions of mask, each starting with " AND"; '!' escapes LIKE's wildcards. */
+static void add_conditions(char *out, size_t size, unsigned mask)
+{
+    size_t n = strlen(out);
+    static const struct {
+        unsigned bit;
+        const char *sql;
+    } cond[] = {
+        {FB_STATUS, " AND d.status = ?"},
+        {FB_SITE, " AND m.site = ?"},
+        {FB_BALANCE, " AND d.balance < ?"},
+        {FB_ALARMS, " AND EXISTS (SELECT 1 FROM alarms a WHERE a.device_id = d.device_id AND "
+                    "a.state IN ('raised', 'acknowledged'))"},
+        {FB_QUERY, " AND (LOWER(d.device_id) LIKE ? ESCAPE '!' OR LOWER(m.name) LIKE ? ESCAPE "
+                   "'!')"},
+    };
+    for (size_t i = 0; i < sizeof(cond) / sizeof(cond[0]); i++)
+        if (mask & cond[i].bit)
+            n += (size_t)snprintf(out + n, size - n, "%s", cond[i].sql);
+}
+
+static void build_texts(void)
+{
+    for (int user = 0; user < 2; user++) {
+        for (unsigned mask = 0; mask < FB__COMBOS; mask++) {
+            char *p = page_sql[user][mask], *c = count_sql[user][mask];
+            snprintf(p, SQL_TEXT_MAX, "%s%s%sWHERE d.device_id > ?", PAGE_SELECT,
+                     user ? PAGE_USER_JOIN : "", PAGE_META_JOIN);
+            add_conditions(p, SQL_TEXT_MAX, mask);
+            snprintf(p + strlen(p), SQL_TEXT_MAX - strlen(p), " ORDER BY d.device_id LIMIT ?");
+            if (mask == 0) {
+                snprintf(c, SQL_TEXT_MAX, "%s",
+                         user ? "SELECT COUNT(*) FROM user_devices WHERE user_id = ?"
+                              : "SELECT COUNT(*) FROM devices");
+                continue;
+            }
+            snprintf(c, SQL_TEXT_MAX, "SELECT COUNT(*) FROM devices d %s%sWHERE 1 = 1",
+                     user ? PAGE_USER_JOIN : "", PAGE_META_JOIN);
+            add_conditions(c, SQL_TEXT_MAX, mask);
+        }
+    }
+}
+
+static unsigned filter_mask(const struct device_filter *f)
+{
+    return (f->has_status ? FB_STATUS : 0) | (f->site ? FB_SITE : 0) |
+           (f->has_balance_below ? FB_BALANCE : 0) | (f->open_alarms ? FB_ALARMS : 0) |
+           (f->query && f->query[0] ? FB_QUERY : 0);
+}
 
 /* "%query%", ASCII lower case, with %, _ and ! escaped by '!'. */
 static void like_pattern(const char *query, char out[2 * DEVICE_QUERY_MAX + 3])
@@ -41,40 +104,38 @@ static void like_pattern(const char *query, char out[2 * DEVICE_QUERY_MAX + 3])
     out[n] = '\0';
 }
 
-static bool filter_empty(const struct device_filter *f)
+/* The statement of scope and f, its scope and filters bound (like must outlive its run). */
+static int filtered_stmt(struct sql_store *q, bool count, int64_t user_id,
+                         const struct device_filter *f, const char *after,
+                         char like[2 * DEVICE_QUERY_MAX + 3], struct db_stmt **ret)
 {
-    return !f->has_status && !f->site && !f->has_balance_below && !f->open_alarms &&
-           !(f->query && f->query[0]);
-}
-
-/* like must outlive the statement's run: the drivers bind text by reference. */
-static void bind_filter(struct db_stmt *st, const struct device_filter *f,
-                        char like[2 * DEVICE_QUERY_MAX + 3])
-{
-    for (int i = 0; i < 2; i++) {
-        if (f->has_status)
-            db_bind_text(st, device_status_name(f->status));
-        else
-            db_bind_null(st);
-    }
-    for (int i = 0; i < 2; i++) {
-        if (f->site)
-            db_bind_text(st, f->site);
-        else
-            db_bind_null(st);
-    }
-    db_bind_int(st, f->has_balance_below);
-    db_bind_money(st, f->has_balance_below ? f->balance_below_fen : 0);
-    db_bind_int(st, f->open_alarms);
-    bool q = f->query && f->query[0];
-    if (q)
+    pthread_once(&texts_once, build_texts);
+    unsigned mask = filter_mask(f);
+    int user = user_id != 0;
+    struct db_stmt *st = NULL;
+    int r = count ? sql_stmt(q, (enum sql_id)(SQL_DEVICE_COUNT + user * FB__COMBOS + mask),
+                             count_sql[user][mask], NULL, &st)
+                  : sql_stmt(q, (enum sql_id)(SQL_DEVICE_PAGE + user * FB__COMBOS + mask),
+                             page_sql[user][mask], NULL, &st);
+    if (r)
+        return r;
+    if (user)
+        db_bind_int(st, user_id);
+    if (!count)
+        db_bind_text(st, after);
+    if (mask & FB_STATUS)
+        db_bind_text(st, device_status_name(f->status));
+    if (mask & FB_SITE)
+        db_bind_text(st, f->site);
+    if (mask & FB_BALANCE)
+        db_bind_money(st, f->balance_below_fen);
+    if (mask & FB_QUERY) {
         like_pattern(f->query, like);
-    for (int i = 0; i < 3; i++) {
-        if (q)
-            db_bind_text(st, like);
-        else
-            db_bind_null(st);
+        db_bind_text(st, like);
+        db_bind_text(st, like);
     }
+    *ret = st;
+    return 0;
 }
 
 static int read_item(struct sql_store *q, struct db_stmt *st, struct device_page_item *it)
@@ -116,21 +177,9 @@ int ops_device_page(struct store *s, int64_t user_id, const struct device_filter
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
     char like[2 * DEVICE_QUERY_MAX + 3];
-    int r = user_id
-                ? sql_stmt(q, SQL_DEVICE_PAGE_USER,
-                           PAGE_SELECT PAGE_USER_JOIN PAGE_META_JOIN
-                           "WHERE d.device_id > ? AND " PAGE_FILTER "ORDER BY d.device_id LIMIT ?",
-                           NULL, &st)
-                : sql_stmt(q, SQL_DEVICE_PAGE_ALL,
-                           PAGE_SELECT PAGE_META_JOIN "WHERE d.device_id > ? AND " PAGE_FILTER
-                                                      "ORDER BY d.device_id LIMIT ?",
-                           NULL, &st);
+    int r = filtered_stmt(q, false, user_id, f, after, like, &st);
     if (r)
         return r;
-    if (user_id)
-        db_bind_int(st, user_id);
-    db_bind_text(st, after);
-    bind_filter(st, f, like);
     sql_bind_limit(st, limit + 1);
     size_t n = 0;
     bool more = false;
@@ -161,29 +210,9 @@ int ops_device_count(struct store *s, int64_t user_id, const struct device_filte
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
     char like[2 * DEVICE_QUERY_MAX + 3];
-    bool plain = filter_empty(f);
-    int r;
-    if (plain)
-        r = user_id ? sql_stmt(q, SQL_DEVICE_COUNT_PLAIN_USER,
-                               "SELECT COUNT(*) FROM user_devices WHERE user_id = ?", NULL, &st)
-                    : sql_stmt(q, SQL_DEVICE_COUNT_PLAIN_ALL, "SELECT COUNT(*) FROM devices", NULL,
-                               &st);
-    else
-        r = user_id
-                ? sql_stmt(q, SQL_DEVICE_COUNT_USER,
-                           "SELECT COUNT(*) FROM devices d " PAGE_USER_JOIN PAGE_META_JOIN
-                           "WHERE " PAGE_FILTER,
-                           NULL, &st)
-                : sql_stmt(q, SQL_DEVICE_COUNT_ALL,
-                           "SELECT COUNT(*) FROM devices d " PAGE_META_JOIN "WHERE " PAGE_FILTER,
-                           NULL, &st);
-    if (r)
-        return r;
-    if (user_id)
-        db_bind_int(st, user_id);
-    if (!plain)
-        bind_filter(st, f, like);
-    r = sql_row(q, st, "count devices", "no count");
+    int r = filtered_stmt(q, true, user_id, f, "", like, &st);
+    if (!r)
+        r = sql_row(q, st, "count devices", "no count");
     if (r)
         return r;
     *ret_total = db_col_int(st, 0);
