@@ -190,6 +190,9 @@ int device_csv_parse(const char *text, size_t len, size_t max_rows, struct devic
     memcpy(out.buf, text, len);
     out.buf[len] = '\0';
     struct cursor c = {.p = out.buf, .end = out.buf + len, .line = 1, .err = err};
+    /* A spreadsheet's "CSV UTF-8" starts with a byte order mark. */
+    if (len >= 3 && memcmp(c.p, "\xef\xbb\xbf", 3) == 0)
+        c.p += 3;
     enum column map[MAX_COLUMNS];
     unsigned ncols = 0;
     int r = read_header(&c, map, &ncols);

@@ -4,7 +4,8 @@
  * line. Columns: device_id (required), owner, name, site, in any order;
  * another name is refused. Fields are RFC 4180: separated by ',', optionally
  * in double quotes ("" is a quote inside), lines end in LF or CRLF. An empty
- * field is "not told" (NULL). Blank lines are skipped.
+ * field is "not told" (NULL). Blank lines are skipped, and a UTF-8 byte order
+ * mark before the header.
  *
  * Pure (no I/O). Outside input: every error names its line (1-based, the
  * header is line 1) and what is wrong; the row count is capped by the caller.

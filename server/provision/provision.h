@@ -4,8 +4,8 @@
  * (device_csv.h) becomes devices, each with a new secret, added in ONE
  * transaction: all of them or none.
  *
- * A secret is what `device add` makes (auth_device_secret_new(): 16 random
- * bytes, stored as a SHA-256 hash): cheap, so 50,000 devices cost their
+ * A secret is what `device add` makes (auth_device_secret_new(): 32 random
+ * bytes, stored as their hash): cheap, so 50,000 devices cost their
  * inserts, not their secrets. Each secret is handed to the caller once and
  * wiped from memory after.
  */

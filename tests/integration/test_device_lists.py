@@ -141,6 +141,11 @@ class DeviceLists(IntegrationTest):
         r = self.srv.cli("device", "import", "-", stdin=csv, check=False)
         self.assertEqual(r.returncode, 2, r)
         self.assertIn("line 2", r.stderr)
+        # A spreadsheet's byte order mark is not part of the first column's name.
+        r = self.srv.cli("device", "import", "-", stdin="\ufeffdevice_id\ncli-new-1\nbad id\n",
+                         check=False)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("line 3: device_id must be", r.stderr)
         r = self.srv.cli("device", "import", "-", stdin="device_id,colour\nx,red\n", check=False)
         self.assertEqual(r.returncode, 2, r)
         self.assertIn("colour", r.stderr)
