@@ -268,9 +268,15 @@ int ops_device_summary(struct store *s, int64_t user_id, struct device_summary *
     return 0;
 }
 
+/* The owner of the row before, looked up once for a run of rows with the same owner. */
+struct owner_memo {
+    const char *name;
+    int64_t id;
+};
+
 /* One row of an import, in the open transaction. */
 static int import_row(struct sql_store *q, const struct device_import_row *row, const char *by,
-                      int64_t now_ms)
+                      int64_t now_ms, struct owner_memo *memo)
 {
     struct store *s = &q->base;
     struct db_stmt *owner = NULL, *dev = NULL, *meta = NULL;
@@ -287,7 +293,9 @@ static int import_row(struct sql_store *q, const struct device_import_row *row, 
     if (r)
         return r;
     int64_t owner_id = 0;
-    if (row->owner) {
+    if (row->owner && memo->name && strcmp(memo->name, row->owner) == 0) {
+        owner_id = memo->id;
+    } else if (row->owner) {
         db_bind_text(owner, row->owner);
         r = sql_row(q, owner, "find owner", "no such user");
         if (r == -ENOENT)
@@ -296,6 +304,7 @@ static int import_row(struct sql_store *q, const struct device_import_row *row, 
             return r;
         owner_id = db_col_int(owner, 0);
         db_reset(owner);
+        *memo = (struct owner_memo){.name = row->owner, .id = owner_id};
     }
     db_bind_text(dev, row->device_id);
     db_bind_text(dev, row->secret_hash);
@@ -336,8 +345,9 @@ int ops_devices_import(struct store *s, const struct device_import_row *rows, si
         return r;
     int64_t now_ms = time_now_ms();
     size_t bad = n;
+    struct owner_memo memo = {0};
     for (size_t i = 0; i < n && !r; i++) {
-        r = import_row(q, &rows[i], by ? by : "", now_ms);
+        r = import_row(q, &rows[i], by ? by : "", now_ms, &memo);
         if (r)
             bad = i;
     }
