@@ -15,6 +15,8 @@
 #            same server with the billing thread left out (and with no tariff)
 #   grid     bench/grid.sh: reads per second of the Modbus TCP and MMS servers for 100
 #            devices against the REST API's device detail
+#   devices  bench/devices.sh: 50,000 devices imported in one transaction against device add;
+#            a page of 100 of the device list, the summary, RSS idle (SQLite and MariaDB)
 # Each section builds what it needs optimised in build/bench (BENCH_BUILD_DIR) and
 # starts its own throwaway services; each one's environment is in its script.
 set -euo pipefail
@@ -26,9 +28,10 @@ run=()
 for s in "${sections[@]}"; do
     case "$s" in
     pq | http | ingest | history | memory | terminals | billing | grid) run+=("$s") ;;
-    all) run+=(pq http ingest history memory terminals billing grid) ;;
+    devices) run+=("$s") ;;
+    all) run+=(pq http ingest history memory terminals billing grid devices) ;;
     -h | --help)
-        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -52,5 +55,6 @@ for s in "${run[@]}"; do
     terminals) "$here/terminals.sh" ;;
     billing) "$here/billing.sh" ;;
     grid) "$here/grid.sh" ;;
+    devices) "$here/devices.sh" ;;
     esac
 done

@@ -15,6 +15,11 @@ int cli_user_set(int argc, char **argv);
 int cli_device_add(int argc, char **argv);
 /* Deletes a device and everything stored for it; a running server removes its broker account. */
 int cli_device_delete(int argc, char **argv);
+/*
+ * Adds the devices of a CSV (FILE, or "-" for stdin; provision.h) in one
+ * transaction and prints "device_id,secret" a line on stdout.
+ */
+int cli_device_import(int argc, char **argv);
 /* Writes the SCL (IEC 61850-6) of the MMS port's devices on stdout (docs/iec61850.md). */
 int cli_scl_export(int argc, char **argv);
 

@@ -74,6 +74,10 @@ static void usage(FILE *out)
                  "                                                 prints the device secret once\n"
                  "  meter-server device delete DEVICE_ID [--db URL]\n"
                  "                                                 the device and all its data\n"
+                 "  meter-server device import FILE.csv|- [--db URL]\n"
+                 "                                                 devices from a CSV in one\n"
+                 "                                                 transaction; prints\n"
+                 "                                                 device_id,secret lines\n"
                  "  meter-server scl export [--db URL]              the MMS port's SCL on stdout\n"
                  "\noptions (each also a line \"name value\" in the --config file):\n");
     config_print_help(server_option_table, out);
@@ -843,6 +847,8 @@ int main(int argc, char **argv)
         return cli_device_add(argc, argv);
     if (argc > 2 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "delete") == 0)
         return cli_device_delete(argc, argv);
+    if (argc > 2 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "import") == 0)
+        return cli_device_import(argc, argv);
     if (argc > 2 && strcmp(argv[1], "scl") == 0 && strcmp(argv[2], "export") == 0)
         return cli_scl_export(argc, argv);
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0)

@@ -35,6 +35,8 @@ static const struct route routes[] = {
     {"GET", "/api/device/data/:id", api_data_query, ACCESS_USER},
     {"POST", "/api/device/recharge/:id", api_recharge, ACCESS_USER},
     {"GET", "/api/devices", api_devices_list, ACCESS_USER},
+    {"GET", "/api/devices/summary", api_devices_summary, ACCESS_USER},
+    {"POST", "/api/devices/import", api_devices_import, ACCESS_ADMIN},
     {"POST", "/api/devices", api_device_create, ACCESS_STAFF},
     {"GET", "/api/devices/:id", api_device_detail, ACCESS_USER},
     {"DELETE", "/api/devices/:id", api_device_delete, ACCESS_STAFF},

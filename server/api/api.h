@@ -230,6 +230,11 @@ void api_payments_list(struct api_call *c);
 void api_payment_notify(struct api_call *c);
 void api_ledger(struct api_call *c);
 void api_devices_list(struct api_call *c);
+/* GET /api/devices with any of limit, cursor or a filter: a page (api_device_lists.c). */
+bool api_devices_paged(const struct api_call *c);
+void api_devices_page(struct api_call *c);
+void api_devices_summary(struct api_call *c);
+void api_devices_import(struct api_call *c);
 void api_device_detail(struct api_call *c);
 void api_device_create(struct api_call *c);
 void api_binding_add(struct api_call *c);

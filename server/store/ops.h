@@ -37,6 +37,16 @@ int ops_binding_users(struct store *s, int64_t device_pk, store_name_cb cb, void
 int ops_device_delete(struct store *s, const char *device_id);
 int ops_device_set_secret(struct store *s, const char *device_id, const char *secret_hash);
 
+/* ops_device_lists.c */
+int ops_device_page(struct store *s, int64_t user_id, const struct device_filter *f,
+                    const char *after, size_t limit, store_device_page_cb cb, void *ctx,
+                    bool *ret_more);
+int ops_device_count(struct store *s, int64_t user_id, const struct device_filter *f,
+                     int64_t *ret_total);
+int ops_device_summary(struct store *s, int64_t user_id, struct device_summary *ret);
+int ops_devices_import(struct store *s, const struct device_import_row *rows, size_t n,
+                       const char *by, size_t *ret_bad);
+
 /* ops_device_changes.c */
 /* Logs a change to device_id's credentials, in the open transaction. */
 int ops_device_change_log(struct sql_store *q, const char *device_id);

@@ -45,6 +45,17 @@ enum sql_id {
     SQL_DEVICE_DELETE_READINGS,
     SQL_DEVICE_DELETE,
     SQL_DEVICE_SET_SECRET,
+    /* ops_device_lists.c */
+    /* a page and a count per scope (all, a user's) and set of filters (ops_device_lists.c) */
+    SQL_DEVICE_PAGE,
+    SQL_DEVICE_PAGE_LAST = SQL_DEVICE_PAGE + 2 * 32 - 1,
+    SQL_DEVICE_COUNT,
+    SQL_DEVICE_COUNT_LAST = SQL_DEVICE_COUNT + 2 * 32 - 1,
+    SQL_DEVICE_SUMMARY,
+    SQL_DEVICE_SUMMARY_ALARMS,
+    SQL_IMPORT_OWNER,
+    SQL_IMPORT_DEVICE,
+    SQL_IMPORT_META,
     /* ops_device_changes.c */
     SQL_CHANGE_LOG,
     SQL_CHANGES_SINCE,

@@ -194,6 +194,56 @@ int store_device_set_status(struct store *s, int64_t device_pk, enum device_stat
     return s->ops->device_set_status(s, device_pk, status, at_ms);
 }
 
+static bool device_filter_valid(const struct device_filter *f)
+{
+    return !f->query || strlen(f->query) <= DEVICE_QUERY_MAX;
+}
+
+int store_device_page(struct store *s, int64_t user_id, const struct device_filter *f,
+                      const char *after, size_t limit, store_device_page_cb cb, void *ctx,
+                      bool *ret_more)
+{
+    if (limit < 1 || limit > 10000 || strlen(after) > DEVICE_ID_MAX || !device_filter_valid(f))
+        return store_fail(s, -EINVAL, "bad device page");
+    return s->ops->device_page(s, user_id, f, after, limit, cb, ctx, ret_more);
+}
+
+int store_device_count(struct store *s, int64_t user_id, const struct device_filter *f,
+                       int64_t *ret_total)
+{
+    if (!device_filter_valid(f))
+        return store_fail(s, -EINVAL, "bad device filter");
+    return s->ops->device_count(s, user_id, f, ret_total);
+}
+
+int store_device_summary(struct store *s, int64_t user_id, struct device_summary *ret)
+{
+    return s->ops->device_summary(s, user_id, ret);
+}
+
+int store_devices_import(struct store *s, const struct device_import_row *rows, size_t n,
+                         const char *by, size_t *ret_bad)
+{
+    *ret_bad = n;
+    for (size_t i = 0; i < n; i++) {
+        if (!device_id_valid(rows[i].device_id) || strlen(rows[i].secret_hash) != SECRET_HASH_LEN) {
+            *ret_bad = i;
+            return store_fail(s, -EINVAL, "bad device id or secret hash");
+        }
+        /* The bounds an API change of the metadata has (device_meta.h). */
+        struct device_meta m = {0};
+        char err[DEVICE_META_ERR_LEN];
+        if ((rows[i].name && device_meta_set_text(&m, DM_NAME, rows[i].name, err)) ||
+            (rows[i].site && device_meta_set_text(&m, DM_SITE, rows[i].site, err))) {
+            *ret_bad = i;
+            return store_fail(s, -EINVAL, "%s", err);
+        }
+    }
+    if (n == 0)
+        return 0;
+    return s->ops->devices_import(s, rows, n, by, ret_bad);
+}
+
 int store_device_delete(struct store *s, const char *device_id)
 {
     if (!device_id_valid(device_id))

@@ -191,6 +191,73 @@ int store_device_set_status(struct store *s, int64_t device_pk, enum device_stat
                             int64_t at_ms);
 
 /*
+ * Lists that scale (docs/api.md "GET /api/devices"): a page of the devices
+ * user_id may see (0: every device) that pass a filter, in device_id order
+ * after a key, and how many pass it in all. Filters combine with AND; a
+ * filter left at its zero value does not filter.
+ */
+#define DEVICE_QUERY_MAX 64 /* characters of a search */
+struct device_filter {
+    bool has_status;
+    enum device_status status;
+    const char *site; /* device_meta.site equal to this; NULL: any */
+    bool has_balance_below;
+    int64_t balance_below_fen; /* balance < this */
+    bool open_alarms;          /* has a raised or acknowledged alarm */
+    /* A substring of device_id or of the name, ASCII case-insensitive
+       (a prefix of the id is a substring too); NULL or "": any. */
+    const char *query;
+};
+/* A device of a page: its row, with the name and site its list shows. */
+struct device_page_item {
+    struct device_rec d;
+    struct device_meta names; /* DM_NAME and DM_SITE only (present says which are set) */
+};
+typedef int (*store_device_page_cb)(const struct device_page_item *it, void *ctx);
+/*
+ * Calls cb for at most limit (1..10000) devices with device_id > after
+ * ("" from the start), ascending: a keyset, so devices added while a caller
+ * walks the pages never shift the rest. Sets *ret_more when a device past
+ * the last one given passes the filter too.
+ */
+int store_device_page(struct store *s, int64_t user_id, const struct device_filter *f,
+                      const char *after, size_t limit, store_device_page_cb cb, void *ctx,
+                      bool *ret_more);
+/* How many of the devices user_id may see pass f. */
+int store_device_count(struct store *s, int64_t user_id, const struct device_filter *f,
+                       int64_t *ret_total);
+
+/*
+ * Fleet counts of the devices user_id may see (0: every device). In arrears
+ * is what the cut-off rule cuts (docs/billing.md): a balance at or below the
+ * device's cutoff_at (BILLING_CUTOFF_AT_DEFAULT_FEN without settings).
+ */
+struct device_summary {
+    int64_t total, online, offline, unknown;
+    int64_t in_arrears;
+    int64_t with_open_alarms; /* devices with at least one open alarm */
+    int64_t open_alarms;      /* open (raised or acknowledged) alarms of those devices */
+};
+int store_device_summary(struct store *s, int64_t user_id, struct device_summary *ret);
+
+/*
+ * Bulk provisioning: adds every row's device (secret hash, owner's binding,
+ * name and site) in ONE transaction: all or none. owner, name and site may be
+ * NULL. On failure nothing is stored, *ret_bad is the index of the row that
+ * failed (n when the failure was not a row's) and the store's message says
+ * why: -EEXIST (the device exists), -ENOENT (the owner is not a user),
+ * -EINVAL (a field out of bounds). by names who imports, for device_meta.
+ */
+struct device_import_row {
+    const char *device_id;
+    const char *secret_hash;
+    const char *owner;
+    const char *name, *site;
+};
+int store_devices_import(struct store *s, const struct device_import_row *rows, size_t n,
+                         const char *by, size_t *ret_bad);
+
+/*
  * Device credentials and the log of their changes (migration 009). Every
  * operation that adds a device, deletes one or gives one a new secret logs
  * the device id in device_changes in the same transaction (store_device_add()

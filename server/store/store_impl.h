@@ -29,6 +29,14 @@ struct store_ops {
                       int64_t owner_user_id, int64_t *ret_id);
     int (*device_by_name)(struct store *s, const char *device_id, struct device_rec *ret);
     int (*device_list)(struct store *s, int64_t user_id, store_device_cb cb, void *ctx);
+    int (*device_page)(struct store *s, int64_t user_id, const struct device_filter *f,
+                       const char *after, size_t limit, store_device_page_cb cb, void *ctx,
+                       bool *ret_more);
+    int (*device_count)(struct store *s, int64_t user_id, const struct device_filter *f,
+                        int64_t *ret_total);
+    int (*device_summary)(struct store *s, int64_t user_id, struct device_summary *ret);
+    int (*devices_import)(struct store *s, const struct device_import_row *rows, size_t n,
+                          const char *by, size_t *ret_bad);
     int (*device_set_status)(struct store *s, int64_t device_pk, enum device_status status,
                              int64_t at_ms);
     int (*binding_add)(struct store *s, int64_t user_id, int64_t device_pk);

@@ -1,0 +1,182 @@
+"""Lists that scale: GET /api/devices pages (cursor, filters, search, total) and the seed's
+answer without them, GET /api/devices/summary, and bulk provisioning by the CLI
+(`meter-server device import`) and by POST /api/devices/import, all or nothing."""
+import re
+from urllib.parse import quote
+
+from harness import IntegrationTest, main
+
+FLEET = 45  # imported by the CLI in setUpClass; not a multiple of the page sizes below
+
+
+class DeviceLists(IntegrationTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        users = {"alice": "user", "op": "operator", "root": "admin"}
+        cls.srv = cls.server_fixture(users, {}, login=users, connect=False)
+        cls.tok = cls.srv.tokens
+        lines = ["device_id,owner,name,site"]
+        for i in range(FLEET):
+            owner = "alice" if i % 5 == 0 else ""
+            name = f"Pump {i}" if i % 3 == 0 else f"Meter {i}"
+            site = "north" if i % 2 == 0 else "south"
+            lines.append(f"lst-{i:03d},{owner},{name},{site}")
+        r = cls.srv.cli("device", "import", "-", stdin="\n".join(lines) + "\n")
+        cls.cli_out = r.stdout
+        cls.cli_err = r.stderr
+
+    def ids(self, answer):
+        return [d["device_id"] for d in answer["devices"]]
+
+    def walk(self, query, who="op", limit=7):
+        """Every page of query; the device ids in order, the totals and the page count."""
+        seen, totals, pages, cursor = [], set(), 0, None
+        while True:
+            path = f"/api/devices?limit={limit}" + (f"&{query}" if query else "")
+            if cursor:
+                path += f"&cursor={cursor}"
+            r = self.call("GET", path, who=who)
+            self.assertEqual(r.status, 200, r)
+            body = r.json()
+            self.assertLessEqual(len(body["devices"]), limit)
+            seen += self.ids(body)
+            totals.add(body["total"])
+            pages += 1
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return seen, totals, pages
+            self.assertEqual(len(body["devices"]), limit)
+            self.assertLess(pages, 100)
+
+    def test_the_cli_printed_each_secret_once(self):
+        rows = [line.split(",") for line in self.cli_out.splitlines()]
+        self.assertEqual([r[0] for r in rows], [f"lst-{i:03d}" for i in range(FLEET)])
+        for _, secret in rows:
+            self.assertRegex(secret, r"^[0-9a-f]{64}$")
+        self.assertEqual(len({r[1] for r in rows}), FLEET)
+        self.assertIn(f"imported {FLEET} devices", self.cli_err)
+        # A secret works: the device uploads with it.
+        r = self.srv.upload(rows[3][1], {"device_id": "lst-003", "voltage": 230.0, "current": 1.0})
+        self.assertEqual(r.status, 200, r)
+
+    def test_a_cursor_walk_gives_every_device_once_in_order(self):
+        seen, totals, pages = self.walk("q=lst-")
+        self.assertEqual(seen, sorted(f"lst-{i:03d}" for i in range(FLEET)))
+        self.assertEqual(totals, {FLEET})
+        self.assertEqual(pages, (FLEET + 6) // 7)
+        seen, totals, _ = self.walk("", limit=10)
+        self.assertEqual(seen, sorted(seen))
+        self.assertEqual(len(seen), len(set(seen)))
+        self.assertEqual(totals, {len(seen)})
+
+    def test_filters_and_search_narrow_pages_and_total(self):
+        seen, totals, _ = self.walk("site=north")
+        want = [f"lst-{i:03d}" for i in range(FLEET) if i % 2 == 0]
+        self.assertEqual(seen, want)
+        self.assertEqual(totals, {len(want)})
+        seen, totals, _ = self.walk("q=PUMP")
+        want = [f"lst-{i:03d}" for i in range(FLEET) if i % 3 == 0]
+        self.assertEqual(seen, want)
+        self.assertEqual(totals, {len(want)})
+        seen, _, _ = self.walk("q=lst-00")
+        self.assertEqual(seen, [f"lst-{i:03d}" for i in range(10)])
+        seen, _, _ = self.walk("status=unknown&balance_below=0.01&site=south", limit=1000)
+        self.assertEqual(seen, [f"lst-{i:03d}" for i in range(FLEET) if i % 2 == 1])
+        seen, totals, _ = self.walk("alarms=open")
+        self.assertEqual((seen, totals), ([], {0}))
+
+    def test_a_user_pages_through_their_own_devices(self):
+        seen, totals, _ = self.walk("", who="alice", limit=2)
+        want = [f"lst-{i:03d}" for i in range(FLEET) if i % 5 == 0]
+        self.assertEqual(seen, want)
+        self.assertEqual(totals, {len(want)})
+
+    def test_the_answer_per_device_is_the_one_of_the_full_list(self):
+        full = {d["device_id"]: d for d in self.call("GET", "/api/devices", who="op").json()["devices"]}
+        page = self.call("GET", "/api/devices?limit=5&q=lst-01", who="op").json()
+        self.assertEqual(len(page["devices"]), 5)
+        for d in page["devices"]:
+            self.assertEqual(d, full[d["device_id"]])
+        self.assertIn(page["devices"][0]["name"], ("Pump 10", "Meter 10"))
+        self.assertEqual(page["devices"][0]["site"], "north")
+
+    def test_without_paging_parameters_the_seed_answer_is_unchanged(self):
+        body = self.call("GET", "/api/devices", who="op").json()
+        self.assertEqual(set(body), {"status", "devices"})
+        ids = self.ids(body)
+        self.assertEqual([i for i in ids if i.startswith("lst-")],
+                         [f"lst-{i:03d}" for i in range(FLEET)])
+        self.assertEqual(len(ids), self.call("GET", "/api/devices/summary", who="op").json()["total"])
+
+    def test_bad_parameters_are_refused_with_a_reason(self):
+        for query, word in (("limit=0", "limit"), ("limit=1001", "limit"), ("limit=x", "limit"),
+                            ("cursor=zz", "cursor"), ("cursor=6c7", "cursor"),
+                            ("status=asleep", "status"), ("balance_below=1.234", "balance_below"),
+                            ("balance_below=abc", "balance_below"), ("alarms=closed", "alarms"),
+                            ("q=" + "x" * 65, "q"), ("q=", "q"), ("site=", "site")):
+            r = self.call("GET", f"/api/devices?{query}", who="op")
+            self.assertEqual(r.status, 400, (query, r))
+            self.assertIn(word, r.json()["message"], query)
+
+    def test_summary_counts_the_callers_devices(self):
+        s = self.call("GET", "/api/devices/summary", who="op").json()
+        total = self.call("GET", "/api/devices?limit=1", who="op").json()["total"]
+        self.assertGreaterEqual(s["total"], FLEET)
+        self.assertEqual(s["total"], total)
+        self.assertEqual(s["online"] + s["offline"] + s["unknown"], s["total"])
+        self.assertEqual(s["in_arrears"], s["total"])  # every balance 0.00: at the cut-off
+        self.assertEqual((s["with_open_alarms"], s["open_alarms"]), (0, 0))
+        s = self.call("GET", "/api/devices/summary", who="alice").json()
+        self.assertEqual(s["total"], len(range(0, FLEET, 5)))
+
+    def test_a_bad_row_in_the_cli_import_rolls_back_everything(self):
+        csv = "device_id,owner\ncli-new-1,alice\ncli-new-2,\nlst-004,\ncli-new-3,\n"
+        r = self.srv.cli("device", "import", "-", stdin=csv, check=False)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("line 4", r.stderr)
+        self.assertIn("lst-004", r.stderr)
+        self.assertEqual(r.stdout, "")
+        csv = "device_id,owner\ncli-new-1,nobody\n"
+        r = self.srv.cli("device", "import", "-", stdin=csv, check=False)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("line 2", r.stderr)
+        # A spreadsheet's byte order mark is not part of the first column's name.
+        r = self.srv.cli("device", "import", "-", stdin="\ufeffdevice_id\ncli-new-1\nbad id\n",
+                         check=False)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("line 3: device_id must be", r.stderr)
+        r = self.srv.cli("device", "import", "-", stdin="device_id,colour\nx,red\n", check=False)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("colour", r.stderr)
+        got = self.call("GET", "/api/devices?q=cli-new", who="op").json()
+        self.assertEqual(got["total"], 0)
+
+    def test_the_api_imports_for_admins_only_all_or_nothing(self):
+        csv = "device_id,name\napi-new-1,First\napi-new-2,\"Second, with a comma\"\n"
+        headers = {"Content-Type": "text/csv"}
+        r = self.call("POST", "/api/devices/import", who="op", raw=csv.encode(), headers=headers)
+        self.assertEqual(r.status, 403, r)
+        bad = csv + "api-new-1,again\n"
+        r = self.call("POST", "/api/devices/import", who="root", raw=bad.encode(), headers=headers)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("line 4", r.json()["message"])
+        self.assertEqual(self.call("GET", "/api/devices?q=api-new", who="op").json()["total"], 0)
+        r = self.call("POST", "/api/devices/import", who="root", raw=csv.encode(),
+                      headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 415, r)
+        r = self.call("POST", "/api/devices/import", who="root", raw=csv.encode(), headers=headers)
+        self.assertEqual(r.status, 201, r)
+        body = r.json()
+        self.assertEqual(body["imported"], 2)
+        self.assertEqual([d["device_id"] for d in body["devices"]], ["api-new-1", "api-new-2"])
+        for d in body["devices"]:
+            self.assertTrue(re.fullmatch(r"[0-9a-f]{64}", d["secret"]))
+        got = self.call("GET", "/api/devices?q=" + quote("with a comma"), who="op").json()
+        self.assertEqual(self.ids(got), ["api-new-2"])
+        # Imported devices take part in the lists like any other.
+        self.assertIn("api-new-1", self.ids(self.call("GET", "/api/devices", who="op").json()))
+
+
+if __name__ == "__main__":
+    main()
