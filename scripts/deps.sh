@@ -13,6 +13,9 @@ packages=(
     clang libclang-rt-14-dev # the libFuzzer harnesses (tests/fuzz): clang and its runtimes
     libmodbus-dev mbpoll python3-pymodbus # the Modbus TCP server, and two clients its tests read it with
     tshark # dissects the MMS port's test sessions (tests/integration/test_mms.py)
+    # The Debian packages (scripts/package.sh): debhelper and its tools, lintian, a throwaway
+    # root for the install check, the cross compilers of the arm64 and armhf packages.
+    debhelper dpkg-dev fakeroot lintian debootstrap crossbuild-essential-arm64 crossbuild-essential-armhf
 )
 # The mini program's tests (tests/frontend) need node and npm: Debian's, unless a node is
 # already on the PATH.
