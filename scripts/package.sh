@@ -99,8 +99,10 @@ install_missing() {
                 update=1
             fi
             installed "crossbuild-essential-$a" || missing+=("crossbuild-essential-$a")
-            # The target's pkg-config (<triplet>-pkg-config), which debhelper gives CMake.
-            libs+=(pkgconf)
+            # The target's pkg-config (<triplet>-pkg-config), which debhelper gives CMake, and
+            # its C library for development (libm.so: crossbuild-essential has only its own
+            # copy in /usr/<triplet>, which CMake does not search), as sbuild installs them.
+            libs+=(pkgconf libc6-dev)
             [ "$a" = arm64 ] && libs+=(libmariadb3)
         fi
         for p in "${libs[@]}"; do installed "$p$q" || missing+=("$p$q"); done
