@@ -262,7 +262,7 @@ run_lintian() {
     echo "== lintian"
     # One run per architecture (a package's name is unique within one): lintian's start-up
     # is much of its time.
-    for a in amd64 arm64 armhf; do
+    for a in "${arches[@]}"; do
         debs=("$out"/*_"$a".deb)
         [ -e "${debs[0]}" ] || continue
         report=$(lintian --display-info --tag-display-limit 0 "${debs[@]}" 2>&1 |
@@ -284,7 +284,7 @@ run_lintian() {
 list_packages() {
     echo "== packages"
     local deb
-    for deb in "$out"/*.deb; do
+    for deb in "${debs_built[@]}"; do
         printf '  %-44s %-8s %6s KiB installed, %6s KiB .deb\n' "${deb##*/}" \
             "$(dpkg-deb -f "$deb" Architecture)" "$(dpkg-deb -f "$deb" Installed-Size)" \
             "$(( ($(stat -c %s "$deb") + 1023) / 1024 ))"
@@ -447,11 +447,14 @@ for a in "${arches[@]}"; do
 done
 if [ $check = 1 ]; then
     t0=$SECONDS
+    # The packages of the architectures asked for, not others an earlier run left in $out.
+    debs_built=()
+    for a in "${arches[@]}"; do debs_built+=("$out"/*_"$a".deb); done
     list_packages
-    for deb in "$out"/*.deb; do
+    for deb in "${debs_built[@]}"; do
         case "$deb" in
             *-dbgsym_*) ;;
-            *_amd64.deb | *_arm64.deb | *_armhf.deb) check_deb "$deb" ;;
+            *) check_deb "$deb" ;;
         esac
     done
     phase_done "contents checks" "$t0"
@@ -468,4 +471,4 @@ if [ $failures -gt 0 ]; then
     echo "package.sh: $failures checks failed" >&2
     exit 1
 fi
-log "done: $(cd "$out" && ls ./*.deb | tr '\n' ' ')"
+log "done: $(cd "$out" && for a in "${arches[@]}"; do ls ./*_"$a".deb; done | tr '\n' ' ')"
