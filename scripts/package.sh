@@ -148,6 +148,9 @@ build_arch() { # arch
     copy_tree "$src"
     if [ "$a" != "$native" ]; then
         args+=("-a$a")
+        # The cross compiler (debhelper gives CMake the same); without it dpkg-architecture
+        # warns that the build machine's CC does not match.
+        env+=("CC=$(triplet_of "$a")-gcc")
         if [ "$a" = arm64 ]; then
             # Build-Depends names libmariadb-dev, which is installed for the build machine;
             # the target's copy comes from mariadb_for, so the check is skipped here.
