@@ -17,7 +17,8 @@
 #           libraries in Depends), and with amd64 an install of the server package into a
 #           throwaway Debian root (debootstrap, kept in build/package/chroot for reruns):
 #           apt-get installs its Depends, the postinst makes the user and jwt.secret, the
-#           installed server answers /api/health, and a purge removes what the postinst made.
+#           installed server answers /api/health, and a purge removes what the postinst made;
+#           with an ARM meterd package too, its maintainer scripts run there (dpkg --force-*).
 #
 # Environment: PACKAGE_MIRROR (debootstrap's mirror; default the first of apt's sources),
 # PACKAGE_REUSE=1 (check the .debs of an earlier run instead of building them again).
@@ -431,9 +432,47 @@ install_check() {
         fail "apt-get purge smartmeter-server failed"
     fi
     in_chroot rm -f "/tmp/${deb##*/}"
+    meterd_scripts_check
     chroot_cleanup
     trap - EXIT
     phase_done "install, serve and purge (chroot)" "$t0"
+}
+
+# meterd's package is for ARM: in the amd64 root dpkg installs it by force (architecture and
+# the ARM libraries), so that its maintainer scripts run; its binary does not.
+meterd_scripts_check() {
+    local deb st g
+    deb=$(ls "$out"/smartmeter-meterd_*_arm64.deb "$out"/smartmeter-meterd_*_armhf.deb 2>/dev/null | head -n 1)
+    [ -n "$deb" ] || return 0
+    echo "== ${deb##*/}'s maintainer scripts in the throwaway root (forced: the binary is not run)"
+    "${sudo[@]}" cp "$deb" "$chroot_dir/tmp/"
+    if ! in_chroot dpkg --force-architecture --force-depends -i "/tmp/${deb##*/}" \
+        > "$pkgdir/chroot-meterd.log" 2>&1; then
+        cat "$pkgdir/chroot-meterd.log"
+        fail "dpkg -i ${deb##*/} failed in the throwaway root"
+        return
+    fi
+    st=$(in_chroot getent passwd meterd || true)
+    [ -n "$st" ] && ok "user: $st" || fail "postinst made no user meterd"
+    for g in spi i2c gpio; do
+        in_chroot getent group "$g" >/dev/null && ok "group $g" || fail "postinst made no group $g"
+    done
+    st=$(in_chroot stat -c '%a %U:%G' /var/lib/smartmeter/meterd 2>/dev/null || true)
+    [ "$st" = "750 meterd:meterd" ] && ok "/var/lib/smartmeter/meterd: $st" ||
+        fail "/var/lib/smartmeter/meterd: '$st'"
+    st=$(in_chroot stat -c '%a %U:%G' /etc/smartmeter/meterd.conf 2>/dev/null || true)
+    [ "$st" = "640 root:meterd" ] && ok "meterd.conf: $st" || fail "meterd.conf: '$st'"
+    in_chroot dpkg --force-depends --purge smartmeter-meterd >> "$pkgdir/chroot-meterd.log" 2>&1 ||
+        fail "dpkg --purge smartmeter-meterd failed"
+    if in_chroot getent passwd meterd >/dev/null || [ -e "$chroot_dir/var/lib/smartmeter" ] ||
+        [ -e "$chroot_dir/etc/smartmeter/meterd.conf" ]; then
+        fail "purge left the user meterd, /var/lib/smartmeter or meterd.conf"
+    else
+        ok "purge removed the user meterd, its state and its config"
+    fi
+    # The device groups stay on a purge (others may use them); the root is left as it was.
+    for g in spi i2c gpio; do in_chroot delgroup --quiet "$g" >/dev/null 2>&1 || true; done
+    in_chroot rm -f "/tmp/${deb##*/}"
 }
 
 # ---- main -----------------------------------------------------------------------------
