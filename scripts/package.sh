@@ -442,7 +442,11 @@ install_check() {
 # the ARM libraries), so that its maintainer scripts run; its binary does not.
 meterd_scripts_check() {
     local deb st g
-    deb=$(ls "$out"/smartmeter-meterd_*_arm64.deb "$out"/smartmeter-meterd_*_armhf.deb 2>/dev/null | head -n 1)
+    local a
+    deb=
+    for a in "${arches[@]}"; do
+        case "$a" in arm64 | armhf) deb=${deb:-$(ls "$out"/smartmeter-meterd_*_"$a".deb 2>/dev/null | head -n 1)} ;; esac
+    done
     [ -n "$deb" ] || return 0
     echo "== ${deb##*/}'s maintainer scripts in the throwaway root (forced: the binary is not run)"
     "${sudo[@]}" cp "$deb" "$chroot_dir/tmp/"
