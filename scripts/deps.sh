@@ -15,6 +15,9 @@ packages=(
     tshark # dissects the MMS port's test sessions (tests/integration/test_mms.py)
     systemd # systemd-analyze verify and security on the units, and the units they need (tests/systemd)
     prometheus # promtool checks GET /metrics and the Grafana dashboard's queries (tests/integration/test_metrics.py)
+    # The Debian packages (scripts/package.sh): debhelper and its tools, lintian, a throwaway
+    # root for the install check, the cross compilers of the arm64 and armhf packages.
+    debhelper dpkg-dev fakeroot lintian debootstrap crossbuild-essential-arm64 crossbuild-essential-armhf
 )
 # The mini program's tests (tests/frontend) need node and npm: Debian's, unless a node is
 # already on the PATH.
