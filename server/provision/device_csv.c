@@ -131,12 +131,42 @@ static bool skip_blank(struct cursor *c)
     }
 }
 
+/* Whether the record at the cursor starts with a column's name (quoted or not). */
+static bool starts_with_header(const struct cursor *c)
+{
+    const char *p = c->p;
+    bool quoted = p < c->end && *p == '"';
+    p += quoted;
+    for (int k = 0; k < COL__COUNT; k++) {
+        size_t len = strlen(column_names[k]);
+        const char *q = p;
+        if ((size_t)(c->end - q) < len || memcmp(q, column_names[k], len) != 0)
+            continue;
+        q += len;
+        if (quoted && (q == c->end || *q++ != '"'))
+            continue;
+        if (q == c->end || *q == ',' || *q == '\n' || *q == '\r')
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The header line, or none: a file whose first line does not start with a column's name
+ * has the columns device_id[,owner] (the contract's `device import`), *ret_n 0.
+ */
 static int read_header(struct cursor *c, enum column map[MAX_COLUMNS], unsigned *ret_n)
 {
     char *fields[MAX_COLUMNS];
     unsigned n;
     if (!skip_blank(c))
-        return fail(c, "no header line (device_id,owner,name,site)");
+        return fail(c, "no devices (a header line device_id,owner,name,site, then a device a line)");
+    if (!starts_with_header(c)) {
+        map[0] = COL_DEVICE_ID;
+        map[1] = COL_OWNER;
+        *ret_n = 0;
+        return 0;
+    }
     int r = read_record(c, fields, &n);
     if (r)
         return r;
@@ -205,8 +235,9 @@ int device_csv_parse(const char *text, size_t len, size_t max_rows, struct devic
         /* Errors name the line the row starts on; a quoted line end moved c.line past it. */
         unsigned after = c.line;
         c.line = line;
-        if (n != ncols) {
-            r = fail(&c, "%u fields where the header has %u", n, ncols);
+        if (ncols ? n != ncols : n > 2) {
+            r = ncols ? fail(&c, "%u fields where the header has %u", n, ncols)
+                      : fail(&c, "%u fields: without a header line a row is device_id[,owner]", n);
             break;
         }
         struct device_csv_row row = {.line = line};

@@ -2,7 +2,8 @@
  * device_csv: the CSV file of a bulk import of devices (docs/api.md
  * "Importing devices"): a header line naming the columns, then one device a
  * line. Columns: device_id (required), owner, name, site, in any order;
- * another name is refused. Fields are RFC 4180: separated by ',', optionally
+ * another name is refused. A file whose first line does not start with a
+ * column's name has no header: its rows are device_id[,owner]. Fields are RFC 4180: separated by ',', optionally
  * in double quotes ("" is a quote inside), lines end in LF or CRLF. An empty
  * field is "not told" (NULL). Blank lines are skipped, and a UTF-8 byte order
  * mark before the header.

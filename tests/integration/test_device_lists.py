@@ -1,7 +1,9 @@
 """Lists that scale: GET /api/devices pages (cursor, filters, search, total) and the seed's
 answer without them, GET /api/devices/summary, and bulk provisioning by the CLI
 (`meter-server device import`) and by POST /api/devices/import, all or nothing."""
+import os
 import re
+import tempfile
 from urllib.parse import quote
 
 from harness import IntegrationTest, main
@@ -151,6 +153,24 @@ class DeviceLists(IntegrationTest):
         self.assertIn("colour", r.stderr)
         got = self.call("GET", "/api/devices?q=cli-new", who="op").json()
         self.assertEqual(got["total"], 0)
+
+    def test_the_cli_imports_a_file_without_a_header_as_device_id_and_owner(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+            f.write("plain-1,alice\nplain-2\n\nplain-3,\n")
+        try:
+            r = self.srv.cli("device", "import", f.name)
+        finally:
+            os.unlink(f.name)
+        rows = [line.split(",") for line in r.stdout.splitlines()]
+        self.assertEqual([row[0] for row in rows], ["plain-1", "plain-2", "plain-3"])
+        mine = self.call("GET", "/api/devices?q=plain-", who="alice").json()
+        self.assertEqual(self.ids(mine), ["plain-1"])
+        self.assertEqual(self.call("GET", "/api/devices?q=plain-", who="op").json()["total"], 3)
+        # Without a header a row has at most two fields; nothing of a bad file is added.
+        r = self.srv.cli("device", "import", "-", stdin="plain-4\nplain-5,alice,Pump\n", check=False)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("line 2", r.stderr)
+        self.assertEqual(self.call("GET", "/api/devices?q=plain-4", who="op").json()["total"], 0)
 
     def test_the_api_imports_for_admins_only_all_or_nothing(self):
         csv = "device_id,name\napi-new-1,First\napi-new-2,\"Second, with a comma\"\n"
