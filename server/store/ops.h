@@ -24,6 +24,8 @@ int ops_user_update(struct store *s, int64_t user_id, const struct user_change *
 int ops_user_delete(struct store *s, int64_t user_id);
 
 /* ops_devices.c */
+/* A device's row as DEVICE_SELECT's first eight columns give it (every device query's). */
+int ops_read_device(struct sql_store *q, struct db_stmt *st, struct device_rec *d);
 int ops_device_add(struct store *s, const char *device_id, const char *secret_hash,
                    int64_t owner_user_id, int64_t *ret_id);
 int ops_device_by_name(struct store *s, const char *device_id, struct device_rec *ret);

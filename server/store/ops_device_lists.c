@@ -140,25 +140,8 @@ static int filtered_stmt(struct sql_store *q, bool count, int64_t user_id,
 
 static int read_item(struct sql_store *q, struct db_stmt *st, struct device_page_item *it)
 {
-    char status[16];
     memset(it, 0, sizeof(*it));
-    struct device_rec *d = &it->d;
-    d->id = db_col_int(st, 0);
-    int r = sql_text(q, st, 1, d->device_id, sizeof(d->device_id));
-    if (!r)
-        r = sql_text(q, st, 2, d->secret_hash, sizeof(d->secret_hash));
-    if (!r && (r = db_col_money(st, 3, &d->balance_fen)))
-        r = sql_fail(q, r, "read balance");
-    if (!r)
-        r = sql_text(q, st, 4, status, sizeof(status));
-    d->status = DEVICE_STATUS_UNKNOWN;
-    if (!r && strcmp(status, "online") == 0)
-        d->status = DEVICE_STATUS_ONLINE;
-    else if (!r && strcmp(status, "offline") == 0)
-        d->status = DEVICE_STATUS_OFFLINE;
-    d->status_ms = db_col_int(st, 5);
-    d->created_ms = db_col_int(st, 6);
-    d->data_version = db_col_int(st, 7);
+    int r = ops_read_device(q, st, &it->d);
     if (!r && !db_is_null(st, 8)) {
         r = sql_text(q, st, 8, it->names.name, sizeof(it->names.name));
         it->names.present |= DM_BIT(DM_NAME);

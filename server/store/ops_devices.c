@@ -9,7 +9,7 @@
     "SELECT d.id, d.device_id, d.secret_hash, d.balance, d.status, d.status_ms, d.created_ms, "    \
     "d.data_version FROM devices d "
 
-static int read_device(struct sql_store *q, struct db_stmt *st, struct device_rec *d)
+int ops_read_device(struct sql_store *q, struct db_stmt *st, struct device_rec *d)
 {
     char status[16];
     memset(d, 0, sizeof(*d));
@@ -124,7 +124,7 @@ int ops_device_by_name(struct store *s, const char *device_id, struct device_rec
     if (r)
         return r;
     struct device_rec d;
-    r = read_device(q, st, &d);
+    r = ops_read_device(q, st, &d);
     db_reset(st);
     if (!r)
         *ret = d;
@@ -145,7 +145,7 @@ int ops_device_list(struct store *s, int64_t user_id, store_device_cb cb, void *
         db_bind_int(st, user_id);
     while (!r && (r = sql_step(q, st, "list devices")) == 1) {
         struct device_rec d;
-        r = read_device(q, st, &d);
+        r = ops_read_device(q, st, &d);
         if (!r)
             r = cb(&d, ctx);
     }
