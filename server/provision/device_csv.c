@@ -160,7 +160,8 @@ static int read_header(struct cursor *c, enum column map[MAX_COLUMNS], unsigned 
     char *fields[MAX_COLUMNS];
     unsigned n;
     if (!skip_blank(c))
-        return fail(c, "no devices (a header line device_id,owner,name,site, then a device a line)");
+        return fail(c,
+                    "no devices (a header line device_id,owner,name,site, then a device a line)");
     if (!starts_with_header(c)) {
         map[0] = COL_DEVICE_ID;
         map[1] = COL_OWNER;

@@ -3,10 +3,10 @@
  * "Importing devices"): a header line naming the columns, then one device a
  * line. Columns: device_id (required), owner, name, site, in any order;
  * another name is refused. A file whose first line does not start with a
- * column's name has no header: its rows are device_id[,owner]. Fields are RFC 4180: separated by ',', optionally
- * in double quotes ("" is a quote inside), lines end in LF or CRLF. An empty
- * field is "not told" (NULL). Blank lines are skipped, and a UTF-8 byte order
- * mark before the header.
+ * column's name has no header: its rows are device_id[,owner]. Fields are
+ * RFC 4180: separated by ',', optionally in double quotes ("" is a quote
+ * inside), lines end in LF or CRLF. An empty field is "not told" (NULL).
+ * Blank lines are skipped, and a UTF-8 byte order mark before the header.
  *
  * Pure (no I/O). Outside input: every error names its line (1-based, the
  * header is line 1) and what is wrong; the row count is capped by the caller.
