@@ -144,7 +144,7 @@ static void test_sampler_reads_the_sim_in_blocks_at_its_rate(void **state)
         sampler_free(s);
 
         /* the timer paces the sampler even when the sim would run flat out */
-        assert_true((double)st.samples > 6400 * (elapsed - 0.1));
+        assert_true((double)st.samples > 6400 * (elapsed - 0.3));
         assert_true((double)st.samples <= 6400 * elapsed + 1);
         assert_false(st.running);
         assert_int_equal(st.read_errors, 0);
@@ -274,7 +274,7 @@ static void test_sampler_drives_the_mcp3208_and_counts_bus_errors(void **state)
     struct sample_ring *ring = new_ring(2000);
     double t0 = now_s();
     struct sampler *s = start(adc, ring);
-    sleep_ms(300);
+    sleep_ms(600);
     double elapsed = now_s() - t0;
     sampler_stop(s);
     struct sampler_stats st;
@@ -284,7 +284,9 @@ static void test_sampler_drives_the_mcp3208_and_counts_bus_errors(void **state)
     assert_true(st.read_errors > 0);
     assert_int_equal(st.last_error, -EIO);
     assert_true(st.dropped >= st.read_errors);
-    assert_true((double)(st.samples + st.dropped) > 2000 * (elapsed - 0.1));
+    /* Every slot is a sample or a drop; the slack is the thread's start and its last wake-up,
+       late under qemu-user on a loaded machine (seen: more than 100 ms). */
+    assert_true((double)(st.samples + st.dropped) > 2000 * (elapsed - 0.3));
     assert_true((double)(st.samples + st.dropped) <= 2000 * elapsed + 1);
     bool gap;
     size_t n = ring_pop(ring, dv, di, 10, 0, &gap);
