@@ -77,14 +77,17 @@ function createPager(fetchPage, limit) {
     refresh() {
       if (!cursors.length) return this.reset()
       const g = generation
+      const snap = cursors.slice()
       const fresh = []
       let last = null
-      return cursors.reduce((p, c) => p.then(() => ask(c).then(r => { fresh.push(r.devices); last = r })), Promise.resolve())
+      return snap.reduce((p, c) => p.then(() => ask(c).then(r => { fresh.push(r.devices); last = r })), Promise.resolve())
         .then(() => {
           if (g !== generation) return null
-          pages = fresh
+          // A page reaching the bottom added meanwhile stays, with the cursor it left.
+          const added = pages.slice(snap.length)
+          pages = fresh.concat(added)
           total = last.total
-          next = last.nextCursor
+          if (!added.length) next = last.nextCursor
           return state()
         })
     }

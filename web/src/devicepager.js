@@ -71,16 +71,19 @@ export function createPager(fetchPage, { limit = PAGE_SIZE } = {}) {
     async refresh() {
       if (!cursors.length) return this.reset(filters);
       const g = generation;
+      const snap = cursors.slice();
       const fresh = [];
       let r = null;
-      for (const c of cursors) {
+      for (const c of snap) {
         r = await ask(c);
         if (g !== generation) return null;
         fresh.push(r.devices || []);
       }
-      pages = fresh;
+      // A page "more" added meanwhile stays, with the cursor it left for the next one.
+      const added = pages.slice(snap.length);
+      pages = fresh.concat(added);
       total = r.total ?? total;
-      next = r.next_cursor ?? null;
+      if (!added.length) next = r.next_cursor ?? null;
       return state();
     },
   };

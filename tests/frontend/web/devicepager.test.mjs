@@ -76,6 +76,29 @@ test('a refresh reads the loaded pages again from their own cursors', async () =
   assert.equal(st.devices[60].status, 'unknown');
 });
 
+test('a page added by "more" while a refresh runs stays, and the next one follows it', async () => {
+  const srv = fakeServer();
+  let hold = null;
+  const pager = createPager(async (q) => {
+    if (hold && !q.cursor) await hold;
+    return srv.fetchPage(q);
+  });
+  await pager.reset({});
+  let release;
+  hold = new Promise((r) => { release = r; });
+  const refreshing = pager.refresh();
+  const st = await pager.more();
+  assert.equal(st.devices.length, 100);
+  release();
+  const after = await refreshing;
+  assert.equal(after.devices.length, 100);
+  assert.deepEqual(after.devices.map((d) => d.device_id), FLEET.slice(0, 100).map((d) => d.device_id));
+  hold = null;
+  const last = await pager.more();
+  assert.equal(last.devices.length, 120);
+  assert.equal(last.hasMore, false);
+});
+
 test('a search narrows and starts again from the first page', async () => {
   const srv = fakeServer();
   const pager = createPager(srv.fetchPage);
