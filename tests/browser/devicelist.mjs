@@ -103,6 +103,16 @@ async function run(browser) {
   await page.selectOption('#device-status', '');
   await waitCards(page, 50);
 
+  // In English: the same page of 50, the counts' labels and the filters in English.
+  await page.click('#lang-switch');
+  await page.waitForFunction(() => document.querySelector('#device-count')?.textContent.includes('shown'), null, { timeout: WAIT_MS });
+  await waitCards(page, 50);
+  assert.equal(await page.textContent('#device-count'), `50 of ${FLEET.length} shown`);
+  assert.match(await page.textContent('#fleet-in-arrears'), /^In arrears/);
+  assert.equal(await page.getAttribute('#device-search', 'placeholder'), 'Search id or name');
+  await page.screenshot({ path: path.join(SHOTS, 'devicelist-3-english.png'), fullPage: false });
+  await page.click('#lang-switch');
+
   // The alarms page's device picker still offers every meter (read a page at a time).
   await page.click('#nav-alarms');
   await page.waitForURL(/\/alarms$/, { timeout: WAIT_MS });
