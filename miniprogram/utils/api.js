@@ -209,6 +209,21 @@ function listDevices() {
   return request({ path: '/api/devices' }).then(body => (body && body.devices) || [])
 }
 
+// GET /api/devices with paging (docs/api.md): params {limit, cursor, q, status, alarms,
+// balance_below}; resolves {devices, total, nextCursor} (nextCursor null on the last page).
+function listDevicesPage(params) {
+  return request({ path: '/api/devices' + query(params || {}) }).then(body => ({
+    devices: (body && body.devices) || [],
+    total: body && typeof body.total === 'number' ? body.total : ((body && body.devices) || []).length,
+    nextCursor: (body && body.next_cursor) || null
+  }))
+}
+
+// GET /api/devices/summary: {total, online, offline, unknown, in_arrears, with_open_alarms, open_alarms}.
+function deviceSummary() {
+  return request({ path: '/api/devices/summary' })
+}
+
 function getDevice(deviceId) {
   return request({ path: '/api/devices/' + enc(deviceId) })
 }
@@ -494,6 +509,8 @@ module.exports = {
   unbindWechat,
   me,
   listDevices,
+  listDevicesPage,
+  deviceSummary,
   getDevice,
   history,
   energy,

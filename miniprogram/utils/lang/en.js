@@ -34,6 +34,18 @@ const strings = {
     voltageCurrent: 'Voltage / current',
     latest: 'Latest reading: ',
     noData: 'No data yet',
+    searchPlaceholder: 'Search meter id or name',
+    shown: '{shown} of {total} shown',
+    loadingMore: 'Loading…',
+    noMore: 'All shown',
+    moreHint: 'Scroll up for more',
+    countTotal: 'Total',
+    countOnline: 'Online',
+    countOffline: 'Offline',
+    countUnknown: 'Never heard',
+    countArrears: 'In arrears',
+    countAlarms: 'With alarms',
+    filtered: 'Filter: {name} (tap again to clear)',
     updated: 'Updated {time} · pull down to refresh'
   },
   device: {

@@ -38,6 +38,18 @@ const strings = {
     voltageCurrent: '电压 / 电流',
     latest: '最新数据：',
     noData: '暂无数据',
+    searchPlaceholder: '搜索电表编号或名称',
+    shown: '已显示 {shown} / 共 {total} 台',
+    loadingMore: '加载中…',
+    noMore: '已全部显示',
+    moreHint: '上拉加载更多',
+    countTotal: '总数',
+    countOnline: '在线',
+    countOffline: '离线',
+    countUnknown: '从未上线',
+    countArrears: '欠费',
+    countAlarms: '有告警',
+    filtered: '筛选：{name}（再点一次取消）',
     updated: '更新于 {time} · 下拉刷新'
   },
   device: {

@@ -10,6 +10,7 @@ import { session } from '../session.js';
 import { openAlarmStream } from '../alarmstream.js';
 import { SEVERITIES, STATES, kindText, severityBadge, stateCell, valueText } from '../alarmview.js';
 import { matches, mergeAlarm } from '../alarmfilter.js';
+import { allDevices } from '../devicepager.js';
 
 const PAGE = 50;
 
@@ -151,7 +152,9 @@ export function alarmsPage(main) {
     }
   }
 
-  Api.devices().then(({ devices }) => {
+  // The device picker lists every device, read a page of 1000 at a time (the unpaged list
+  // stops at 10,000).
+  allDevices((query) => Api.devicesPage(query)).then((devices) => {
     if (stopped) return;
     for (const d of devices) if (d.device_id !== asked) fDevice.append(h('option', { value: d.device_id }, d.device_id));
   }).catch(() => {});
