@@ -72,6 +72,8 @@ int ops_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, in
                          int64_t bucket_ms, enum reading_fields fields, size_t limit,
                          store_bucket_cb cb, void *ctx);
 int ops_reading_latest(struct store *s, int64_t device_pk, struct reading *ret);
+int ops_readings_latest_of(struct store *s, const int64_t *device_pks, size_t n,
+                           store_latest_of_cb cb, void *ctx);
 int ops_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
                                size_t max_rows, size_t *ret_deleted);
 /* Moves data_version of every device in pk[0..n) (ascending: one lock order), in the open
@@ -97,6 +99,10 @@ int ops_rollups_query_of(struct store *s, int64_t device_pk, enum rollup_period 
                          enum reading_fields fields, size_t limit, store_rollup_cb cb, void *ctx);
 int ops_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
                                int64_t before_ms, struct rollup_counters *ret);
+int ops_day_counters_before_of(struct store *s, const int64_t *device_pks, size_t n,
+                               int64_t before_ms, struct rollup_counters *ret);
+int ops_rollups_of(struct store *s, const int64_t *device_pks, size_t n, enum rollup_period period,
+                   int64_t from_ms, int64_t to_ms, store_rollup_of_cb cb, void *ctx);
 
 /* ops_ledger.c */
 int ops_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,

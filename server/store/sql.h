@@ -192,7 +192,10 @@ enum sql_bulk {
     SQL_BULK_ROLLUPS,
     SQL_BULK_ROLLUPS_SINGLE, /* rollup deltas without per-phase metrics */
     SQL_BULK_VERSIONS,
-    SQL_BULK_LOCK_DEVICES, /* a batch's device rows, for update */
+    SQL_BULK_LOCK_DEVICES,    /* a batch's device rows, for update */
+    SQL_BULK_LATEST_OF,       /* the newest reading of each device of a list */
+    SQL_BULK_DAY_COUNTERS_OF, /* the day counters before an instant of each */
+    SQL_BULK_ROLLUPS_OF,      /* rollup rows in a range of each */
     SQL_BULK__COUNT
 };
 

@@ -438,6 +438,29 @@ int store_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup
     return s->ops->rollup_counters_before(s, device_pk, period, before_ms, ret);
 }
 
+int store_readings_latest_of(struct store *s, const int64_t *device_pks, size_t n,
+                             store_latest_of_cb cb, void *ctx)
+{
+    return n ? s->ops->readings_latest_of(s, device_pks, n, cb, ctx) : 0;
+}
+
+int store_day_counters_before_of(struct store *s, const int64_t *device_pks, size_t n,
+                                 int64_t before_ms, struct rollup_counters *ret)
+{
+    return n ? s->ops->day_counters_before_of(s, device_pks, n, before_ms, ret) : 0;
+}
+
+int store_rollups_of(struct store *s, const int64_t *device_pks, size_t n,
+                     enum rollup_period period, int64_t from_ms, int64_t to_ms,
+                     store_rollup_of_cb cb, void *ctx)
+{
+    if (!period_ok(period))
+        return store_fail(s, -EINVAL, "unknown rollup period");
+    if (from_ms >= to_ms || n == 0)
+        return 0;
+    return s->ops->rollups_of(s, device_pks, n, period, from_ms, to_ms, cb, ctx);
+}
+
 /* --- money -------------------------------------------------------------------------------- */
 
 int store_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,

@@ -96,6 +96,13 @@ struct store_ops {
                             void *ctx);
     int (*rollup_counters_before)(struct store *s, int64_t device_pk, enum rollup_period period,
                                   int64_t before_ms, struct rollup_counters *ret);
+    int (*readings_latest_of)(struct store *s, const int64_t *device_pks, size_t n,
+                              store_latest_of_cb cb, void *ctx);
+    int (*day_counters_before_of)(struct store *s, const int64_t *device_pks, size_t n,
+                                  int64_t before_ms, struct rollup_counters *ret);
+    int (*rollups_of)(struct store *s, const int64_t *device_pks, size_t n,
+                      enum rollup_period period, int64_t from_ms, int64_t to_ms,
+                      store_rollup_of_cb cb, void *ctx);
     int (*readings_delete_before)(struct store *s, int64_t device_pk, int64_t before_ms,
                                   size_t max_rows, size_t *ret_deleted);
     int (*audit_add)(struct store *s, const struct audit_rec *e);
