@@ -4,6 +4,7 @@ answer without them, GET /api/devices/summary, and bulk provisioning by the CLI
 import os
 import re
 import tempfile
+import time
 from urllib.parse import quote
 
 from harness import IntegrationTest, main
@@ -102,6 +103,34 @@ class DeviceLists(IntegrationTest):
             self.assertEqual(d, full[d["device_id"]])
         self.assertIn(page["devices"][0]["name"], ("Pump 10", "Meter 10"))
         self.assertEqual(page["devices"][0]["site"], "north")
+
+    def test_a_page_and_the_full_list_show_what_the_device_answer_shows(self):
+        """The newest reading and today's energy, read for a whole page at once, are what the
+        answer for one device (read device by device) shows; with a counter, without one, and
+        for a device without readings."""
+        secrets = dict(line.split(",") for line in self.cli_out.splitlines())
+        now = int(time.time() * 1000)
+        for i, dev in enumerate(("lst-040", "lst-042", "lst-044")):
+            rows = [{"seq": 1, "ts": now - 20 * 3600 * 1000, "voltage": 230, "current": 1},
+                    {"seq": 2, "ts": now - 10000, "voltage": 231.5, "current": 2.25,
+                     "power_w": 517.5}]
+            if i != 1:
+                rows[0]["energy_wh"] = 1000.5 + i
+                rows[1]["energy_wh"] = 1500.25 + 7 * i
+            for row in rows:
+                self.srv.upload(secrets[dev], dict(row, device_id=dev), check=True)
+        page = self.call("GET", "/api/devices?limit=10&q=lst-04", who="op").json()["devices"]
+        full = {d["device_id"]: d
+                for d in self.call("GET", "/api/devices", who="op").json()["devices"]}
+        self.assertEqual([d["device_id"] for d in page], [f"lst-{i:03d}" for i in range(40, 45)])
+        for d in page:
+            one = self.call("GET", f"/api/devices/{d['device_id']}", who="op").json()
+            for key in ("latest", "energy_today_wh"):
+                self.assertEqual(d[key], one[key], (d["device_id"], key))
+                self.assertEqual(full[d["device_id"]][key], one[key], (d["device_id"], key))
+        latest = {d["device_id"]: d["latest"] for d in page}
+        self.assertEqual([k for k, v in latest.items() if v], ["lst-040", "lst-042", "lst-044"])
+        self.assertEqual(latest["lst-044"]["seq"], 2)
 
     def test_without_paging_parameters_the_seed_answer_is_unchanged(self):
         body = self.call("GET", "/api/devices", who="op").json()
