@@ -19,6 +19,9 @@ int ops_user_add(struct store *s, const char *username, const char *password_has
                  int64_t *ret_id);
 int ops_user_get(struct store *s, const char *username, int64_t id, struct user_rec *ret);
 int ops_user_list(struct store *s, store_user_cb cb, void *ctx);
+int ops_user_page(struct store *s, const char *after, size_t limit, store_user_cb cb, void *ctx,
+                  bool *ret_more);
+int ops_user_count(struct store *s, int64_t *ret_total);
 int ops_user_update(struct store *s, int64_t user_id, const struct user_change *ch,
                     struct user_rec *ret);
 int ops_user_delete(struct store *s, int64_t user_id);

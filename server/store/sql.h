@@ -31,6 +31,8 @@ enum sql_id {
     SQL_USER_LOCK,
     SQL_USER_UPDATE,
     SQL_USER_DELETE,
+    SQL_USER_PAGE,
+    SQL_USER_COUNT,
     /* ops_devices.c */
     SQL_DEVICE_ADD,
     SQL_DEVICE_BY_NAME,

@@ -118,6 +118,19 @@ int store_user_list(struct store *s, store_user_cb cb, void *ctx)
     return s->ops->user_list(s, cb, ctx);
 }
 
+int store_user_page(struct store *s, const char *after, size_t limit, store_user_cb cb, void *ctx,
+                    bool *ret_more)
+{
+    if (limit == 0 || limit > 10000)
+        return store_fail(s, -EINVAL, "a page of 1 to 10000 users");
+    return s->ops->user_page(s, after ? after : "", limit, cb, ctx, ret_more);
+}
+
+int store_user_count(struct store *s, int64_t *ret_total)
+{
+    return s->ops->user_count(s, ret_total);
+}
+
 int store_user_update(struct store *s, int64_t user_id, const struct user_change *ch,
                       struct user_rec *ret)
 {

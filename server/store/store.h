@@ -147,6 +147,16 @@ int store_user_add(struct store *s, const char *username, const char *password_h
 int store_user_by_name(struct store *s, const char *username, struct user_rec *ret);
 int store_user_by_id(struct store *s, int64_t id, struct user_rec *ret);
 int store_user_list(struct store *s, store_user_cb cb, void *ctx);
+/*
+ * A page of the accounts: cb for at most limit (1..10000) users with
+ * username > after ("" or NULL from the start), ascending (a keyset, as
+ * store_device_page()); *ret_more is set when another comes after the last
+ * one given.
+ */
+int store_user_page(struct store *s, const char *after, size_t limit, store_user_cb cb, void *ctx,
+                    bool *ret_more);
+/* How many accounts there are. */
+int store_user_count(struct store *s, int64_t *ret_total);
 
 /* A change to an account for store_user_update(): each part applies when its flag is set. */
 struct user_change {

@@ -1,5 +1,5 @@
 """Lists that scale: GET /api/devices pages (cursor, filters, search, total) and the seed's
-answer without them, GET /api/devices/summary, and bulk provisioning by the CLI
+answer without them, GET /api/users pages, GET /api/devices/summary, and bulk provisioning by the CLI
 (`meter-server device import`) and by POST /api/devices/import, all or nothing."""
 import os
 import re
@@ -131,6 +131,30 @@ class DeviceLists(IntegrationTest):
         latest = {d["device_id"]: d["latest"] for d in page}
         self.assertEqual([k for k, v in latest.items() if v], ["lst-040", "lst-042", "lst-044"])
         self.assertEqual(latest["lst-044"]["seq"], 2)
+
+    def test_the_accounts_page_through_with_a_cursor_and_a_total(self):
+        full = self.call("GET", "/api/users", who="root").json()
+        self.assertEqual(set(full), {"status", "users"})  # without limit or cursor: as before
+        seen, cursor, pages = [], None, 0
+        while True:
+            path = "/api/users?limit=2" + (f"&cursor={cursor}" if cursor else "")
+            r = self.call("GET", path, who="op")
+            self.assertEqual(r.status, 200, r)
+            body = r.json()
+            self.assertEqual((body["total"], body["limit"]), (len(full["users"]), 2))
+            seen += body["users"]
+            pages += 1
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+            self.assertEqual(len(body["users"]), 2)
+            self.assertLess(pages, 50)
+        self.assertEqual(seen, full["users"])
+        self.assertGreaterEqual(pages, 2)
+        for query in ("limit=0", "limit=1001", "cursor=zz", "cursor=6", "cursor=0a"):
+            r = self.call("GET", f"/api/users?{query}", who="op")
+            self.assertEqual(r.status, 400, (query, r))
+        self.assertEqual(self.call("GET", "/api/users?limit=2", who="alice").status, 403)
 
     def test_without_paging_parameters_the_seed_answer_is_unchanged(self):
         body = self.call("GET", "/api/devices", who="op").json()

@@ -5,7 +5,8 @@
  * only their devices, the fleet counts, and a bulk import that is all or
  * nothing; and what a list shows of each device (its newest reading, its
  * day counters and rows), read for many devices at once, equal to the
- * answers one device at a time. Usage: test_store_device_lists URL
+ * answers one device at a time; the accounts a page at a time. Usage:
+ * test_store_device_lists URL
  * (sqlite:PATH or mysql://...; the database must be empty; a sqlite file
  * is removed first).
  */
@@ -616,6 +617,69 @@ static void test_the_answers_for_many_devices_equal_the_answers_one_by_one(void 
     free(a);
 }
 
+/* --- accounts, a page at a time ------------------------------------------------------------- */
+
+struct names {
+    char name[40][USERNAME_MAX + 1];
+    size_t n;
+};
+
+static int take_name(const struct user_rec *u, void *ctx)
+{
+    struct names *a = ctx;
+    if (a->n < 40)
+        snprintf(a->name[a->n], sizeof(a->name[0]), "%s", u->username);
+    a->n++;
+    return 0;
+}
+
+static void test_a_walk_of_the_user_pages_gives_the_whole_list_in_order(void **state)
+{
+    (void)state;
+    for (int i = 12; i >= 0; i--) {
+        char name[32];
+        snprintf(name, sizeof(name), "page-u-%02d", i);
+        int64_t id;
+        assert_int_equal(store_user_add(st, name, "x", ROLE_USER, &id), 0);
+    }
+    struct names *all = calloc(1, sizeof(*all)), *walk = calloc(1, sizeof(*walk));
+    assert_non_null(all);
+    assert_non_null(walk);
+    assert_int_equal(store_user_list(st, take_name, all), 0);
+    int64_t total = -1;
+    assert_int_equal(store_user_count(st, &total), 0);
+    assert_int_equal(total, (int64_t)all->n);
+    assert_true(all->n >= 14 && all->n < 40);
+    char after[USERNAME_MAX + 1] = "";
+    bool more = true;
+    int pages = 0;
+    while (more) {
+        size_t before = walk->n;
+        assert_int_equal(store_user_page(st, after, 4, take_name, walk, &more), 0);
+        assert_true(walk->n - before <= 4);
+        if (more)
+            assert_int_equal(walk->n - before, 4);
+        if (walk->n > before)
+            snprintf(after, sizeof(after), "%s", walk->name[walk->n - 1]);
+        assert_true(++pages < 20);
+    }
+    assert_int_equal(pages, (int)(all->n + 3) / 4);
+    assert_int_equal(walk->n, all->n);
+    for (size_t i = 0; i < all->n; i++)
+        assert_string_equal(walk->name[i], all->name[i]);
+    /* from a key that is no account: the accounts after it */
+    struct names *tail = calloc(1, sizeof(*tail));
+    assert_non_null(tail);
+    assert_int_equal(store_user_page(st, "page-u-10a", 100, take_name, tail, &more), 0);
+    assert_false(more);
+    assert_true(tail->n >= 2);
+    assert_string_equal(tail->name[0], "page-u-11");
+    assert_int_equal(store_user_page(st, "", 0, take_name, tail, &more), -EINVAL);
+    free(tail);
+    free(walk);
+    free(all);
+}
+
 int main(int argc, char **argv)
 {
     url = store_fixture_url(argc, argv);
@@ -630,6 +694,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_summary_counts_the_fleet_and_open_alarms),
         cmocka_unit_test(test_an_import_is_all_or_nothing),
         cmocka_unit_test(test_the_answers_for_many_devices_equal_the_answers_one_by_one),
+        cmocka_unit_test(test_a_walk_of_the_user_pages_gives_the_whole_list_in_order),
     };
     return cmocka_run_group_tests(tests, fleet_setup, fleet_teardown);
 }
