@@ -22,8 +22,8 @@ struct store_ops {
     /* By name when username is not NULL, else by id. */
     int (*user_get)(struct store *s, const char *username, int64_t id, struct user_rec *ret);
     int (*user_list)(struct store *s, store_user_cb cb, void *ctx);
-    int (*user_page)(struct store *s, const char *after, size_t limit, store_user_cb cb,
-                     void *ctx, bool *ret_more);
+    int (*user_page)(struct store *s, const char *after, size_t limit, store_user_cb cb, void *ctx,
+                     bool *ret_more);
     int (*user_count)(struct store *s, int64_t *ret_total);
     int (*user_update)(struct store *s, int64_t user_id, const struct user_change *ch,
                        struct user_rec *ret);
