@@ -620,20 +620,30 @@ int ops_reading_latest(struct store *s, int64_t device_pk, struct reading *ret)
 }
 
 /*
- * The newest reading of each of rows devices: one statement of rows members
- * UNION ALL'd, each the walk of one device's primary key backwards that
- * ops_reading_latest() runs, so both dialects answer each by index and stop
- * after a row.
+ * The newest reading of each of rows devices in one statement: each
+ * device's highest seq by the walk of its primary key backwards that
+ * ops_reading_latest() runs (a correlated subquery per device), then its row
+ * by the primary key. (One UNION ALL'd member per device answers the same,
+ * but MariaDB makes a temporary table of each: about twice the time.)
  */
 static char *latest_of_sql(unsigned rows)
 {
     struct sql_buf b;
     sql_buf_init(&b);
-    for (unsigned i = 0; i < rows; i++)
-        sql_add(&b,
-                "%sSELECT * FROM (SELECT device_pk, %s FROM readings WHERE device_pk = ? "
-                "ORDER BY seq DESC LIMIT 1) AS t%u",
-                i ? " UNION ALL " : "", columns(), i);
+    sql_add(&b, "SELECT r.device_pk");
+    /* columns(), each of r */
+    const char *c = columns();
+    while (*c) {
+        size_t n = strcspn(c, ",");
+        sql_add(&b, ", r.%.*s", (int)n, c);
+        c += n;
+        while (*c == ',' || *c == ' ')
+            c++;
+    }
+    sql_add(&b, " FROM (SELECT d.id, (SELECT x.seq FROM readings x WHERE x.device_pk = d.id "
+                "ORDER BY x.seq DESC LIMIT 1) AS top FROM devices d WHERE d.id IN ");
+    sql_add_rows(&b, 1, rows);
+    sql_add(&b, ") AS m JOIN readings r ON r.device_pk = m.id AND r.seq = m.top");
     return sql_buf_end(&b);
 }
 
