@@ -121,6 +121,9 @@ int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind, 
                       int64_t *ret_balance_fen);
 int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                     void *ctx);
+int ops_ledger_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                    store_ledger_cb cb, void *ctx, bool *ret_more);
+int ops_ledger_count(struct store *s, int64_t device_pk, int64_t *ret_total);
 /* ops_billing.c */
 int ops_tariff_add(struct store *s, int64_t device_pk, const struct tariff *t);
 int ops_tariff_versions(struct store *s, int64_t device_pk, int64_t from_ms, struct tariff *v,

@@ -89,6 +89,8 @@ enum sql_id {
     SQL_LEDGER_BY_KEY,
     SQL_LEDGER_INSERT,
     SQL_LEDGER_LIST,
+    SQL_LEDGER_PAGE,
+    SQL_LEDGER_COUNT,
     /* ops_captures.c */
     SQL_CAPTURE_ADD,
     SQL_CAPTURE_COMPLETE,

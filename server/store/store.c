@@ -492,6 +492,19 @@ int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_le
     return s->ops->ledger_list(s, device_pk, limit, cb, ctx);
 }
 
+int store_ledger_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                      store_ledger_cb cb, void *ctx, bool *ret_more)
+{
+    if (limit == 0 || limit > 10000)
+        return store_fail(s, -EINVAL, "a page of 1 to 10000 entries");
+    return s->ops->ledger_page(s, device_pk, before_id, limit, cb, ctx, ret_more);
+}
+
+int store_ledger_count(struct store *s, int64_t device_pk, int64_t *ret_total)
+{
+    return s->ops->ledger_count(s, device_pk, ret_total);
+}
+
 /* --- captures ----------------------------------------------------------------------------- */
 
 static bool request_id_ok(const char *id)

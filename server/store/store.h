@@ -390,6 +390,15 @@ int store_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64
 /* Newest first. */
 int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                       void *ctx);
+/*
+ * A page of a device's ledger, newest first: at most limit (1..10000)
+ * entries with id < before_id (0: from the newest), a keyset on the id;
+ * *ret_more is set when an older entry follows the last one given.
+ */
+int store_ledger_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                      store_ledger_cb cb, void *ctx, bool *ret_more);
+/* How many entries a device's ledger has. */
+int store_ledger_count(struct store *s, int64_t device_pk, int64_t *ret_total);
 
 /*
  * Waveform captures (docs/protocol.md, "Waveform capture"). A capture is

@@ -72,6 +72,9 @@ struct store_ops {
                     const char *idempotency_key, struct recharge_result *ret);
     int (*ledger_list)(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                        void *ctx);
+    int (*ledger_page)(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                       store_ledger_cb cb, void *ctx, bool *ret_more);
+    int (*ledger_count)(struct store *s, int64_t device_pk, int64_t *ret_total);
     int (*capture_create)(struct store *s, int64_t device_pk, const char *request_id,
                           int64_t requested_by, int32_t duration_ms, int64_t requested_ms,
                           int64_t *ret_id);

@@ -1,5 +1,5 @@
 """Lists that scale: GET /api/devices pages (cursor, filters, search, total) and the seed's
-answer without them, GET /api/users pages, GET /api/devices/summary, and bulk provisioning by the CLI
+answer without them, GET /api/users and a ledger's pages, GET /api/devices/summary, and bulk provisioning by the CLI
 (`meter-server device import`) and by POST /api/devices/import, all or nothing."""
 import os
 import re
@@ -155,6 +155,34 @@ class DeviceLists(IntegrationTest):
             r = self.call("GET", f"/api/users?{query}", who="op")
             self.assertEqual(r.status, 400, (query, r))
         self.assertEqual(self.call("GET", "/api/users?limit=2", who="alice").status, 403)
+
+    def test_a_ledger_pages_through_with_a_cursor_and_a_total(self):
+        # A device of its own, removed at the end: the others' balances stay 0.00 (summary).
+        self.assertEqual(self.call("POST", "/api/devices", {"device_id": "pg-ledger"},
+                                   who="op").status, 201)
+        self.addCleanup(self.call, "DELETE", "/api/devices/pg-ledger", who="op")
+        for cents in range(101, 108):
+            r = self.call("POST", "/api/device/recharge/pg-ledger", {"amount": f"{cents / 100:.2f}"},
+                          who="op")
+            self.assertEqual(r.status, 200, r)
+        full = self.call("GET", "/api/devices/pg-ledger/ledger", who="op").json()
+        self.assertNotIn("total", full)  # without a cursor: as before
+        self.assertEqual(len(full["entries"]), 7)
+        seen, cursor, pages = [], "", 0
+        while cursor is not None:
+            r = self.call("GET", f"/api/devices/pg-ledger/ledger?limit=3&cursor={cursor}", who="op")
+            self.assertEqual(r.status, 200, r)
+            body = r.json()
+            self.assertEqual((body["total"], body["limit"], body["balance"]), (7, 3, full["balance"]))
+            seen += body["entries"]
+            cursor = body["next_cursor"]
+            pages += 1
+            self.assertLess(pages, 10)
+        self.assertEqual(pages, 3)
+        self.assertEqual(seen, full["entries"])
+        for cursor in ("x", "0", "-4"):
+            r = self.call("GET", f"/api/devices/pg-ledger/ledger?cursor={cursor}", who="op")
+            self.assertEqual(r.status, 400, (cursor, r))
 
     def test_without_paging_parameters_the_seed_answer_is_unchanged(self):
         body = self.call("GET", "/api/devices", who="op").json()

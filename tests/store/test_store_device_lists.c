@@ -5,7 +5,8 @@
  * only their devices, the fleet counts, and a bulk import that is all or
  * nothing; and what a list shows of each device (its newest reading, its
  * day counters and rows), read for many devices at once, equal to the
- * answers one device at a time; the accounts a page at a time. Usage:
+ * answers one device at a time; the accounts and a ledger a page at a time.
+ * Usage:
  * test_store_device_lists URL
  * (sqlite:PATH or mysql://...; the database must be empty; a sqlite file
  * is removed first).
@@ -680,6 +681,63 @@ static void test_a_walk_of_the_user_pages_gives_the_whole_list_in_order(void **s
     free(all);
 }
 
+/* --- a device's ledger, a page at a time --------------------------------------------------- */
+
+struct entry_ids {
+    int64_t id[32];
+    size_t n;
+};
+
+static int take_entry(const struct ledger_entry *e, void *ctx)
+{
+    struct entry_ids *a = ctx;
+    if (a->n < 32)
+        a->id[a->n] = e->id;
+    a->n++;
+    return 0;
+}
+
+static void test_a_walk_of_the_ledger_pages_gives_every_entry_newest_first(void **state)
+{
+    (void)state;
+    int64_t pk = add_device("ledger-pages", 0), other = add_device("ledger-other", 0);
+    struct recharge_result rr;
+    for (int i = 1; i <= 11; i++) {
+        assert_int_equal(store_recharge(st, pk, 100 * i, 0, NULL, &rr), 0);
+        assert_int_equal(store_recharge(st, other, 7, 0, NULL, &rr), 0); /* interleaved ids */
+    }
+    struct entry_ids all = {0}, walk = {0};
+    assert_int_equal(store_ledger_list(st, pk, 100, take_entry, &all), 0);
+    assert_int_equal(all.n, 11);
+    int64_t total = -1;
+    assert_int_equal(store_ledger_count(st, pk, &total), 0);
+    assert_int_equal(total, 11);
+    int64_t before = 0;
+    bool more = true;
+    int pages = 0;
+    while (more) {
+        size_t was = walk.n;
+        assert_int_equal(store_ledger_page(st, pk, before, 3, take_entry, &walk, &more), 0);
+        if (more)
+            assert_int_equal(walk.n - was, 3);
+        before = walk.id[walk.n - 1];
+        assert_true(++pages < 10);
+    }
+    assert_int_equal(pages, 4);
+    assert_int_equal(walk.n, all.n);
+    for (size_t i = 0; i < all.n; i++)
+        assert_int_equal(walk.id[i], all.id[i]);
+    for (size_t i = 1; i < walk.n; i++)
+        assert_true(walk.id[i] < walk.id[i - 1]);
+    /* an exact last page says there is no more */
+    struct entry_ids last = {0};
+    assert_int_equal(store_ledger_page(st, pk, all.id[7], 3, take_entry, &last, &more), 0);
+    assert_int_equal(last.n, 3);
+    assert_false(more);
+    assert_int_equal(store_ledger_count(st, INT64_C(999999999), &total), 0);
+    assert_int_equal(total, 0);
+}
+
 int main(int argc, char **argv)
 {
     url = store_fixture_url(argc, argv);
@@ -695,6 +753,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_an_import_is_all_or_nothing),
         cmocka_unit_test(test_the_answers_for_many_devices_equal_the_answers_one_by_one),
         cmocka_unit_test(test_a_walk_of_the_user_pages_gives_the_whole_list_in_order),
+        cmocka_unit_test(test_a_walk_of_the_ledger_pages_gives_every_entry_newest_first),
     };
     return cmocka_run_group_tests(tests, fleet_setup, fleet_teardown);
 }
