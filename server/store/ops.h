@@ -149,6 +149,9 @@ int ops_capture_get(struct store *s, int64_t device_pk, int64_t capture_id, cons
                     bool with_samples, struct capture_rec *ret);
 int ops_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                      void *ctx);
+int ops_capture_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                     store_capture_cb cb, void *ctx, bool *ret_more);
+int ops_capture_count(struct store *s, int64_t device_pk, int64_t *ret_total);
 
 /* ops_wechat.c */
 int ops_wechat_bind(struct store *s, int64_t user_id, const char *appid, const char *openid,

@@ -99,6 +99,8 @@ enum sql_id {
     SQL_CAPTURE_GET_DATA,
     SQL_CAPTURE_BY_REQUEST,
     SQL_CAPTURE_LIST,
+    SQL_CAPTURE_PAGE,
+    SQL_CAPTURE_COUNT,
     /* ops_wechat.c */
     SQL_WECHAT_BIND,
     SQL_WECHAT_BY_OPENID,

@@ -566,6 +566,19 @@ int store_capture_list(struct store *s, int64_t device_pk, size_t limit, store_c
     return s->ops->capture_list(s, device_pk, limit, cb, ctx);
 }
 
+int store_capture_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                       store_capture_cb cb, void *ctx, bool *ret_more)
+{
+    if (limit == 0 || limit > 10000)
+        return store_fail(s, -EINVAL, "a page of 1 to 10000 captures");
+    return s->ops->capture_page(s, device_pk, before_id, limit, cb, ctx, ret_more);
+}
+
+int store_capture_count(struct store *s, int64_t device_pk, int64_t *ret_total)
+{
+    return s->ops->capture_count(s, device_pk, ret_total);
+}
+
 /* --- WeChat bindings ---------------------------------------------------------------------- */
 
 /* Lengths checked here so every implementation sees values that fit its columns. */

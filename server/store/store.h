@@ -479,6 +479,12 @@ int store_capture_by_request(struct store *s, int64_t device_pk, const char *req
 /* A device's captures, newest first, without analysis or samples. */
 int store_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                        void *ctx);
+/* A page of them, newest first: at most limit (1..10000) with id < before_id (0: from the
+   newest), a keyset on the id; *ret_more is set when an older one follows the last given. */
+int store_capture_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                       store_capture_cb cb, void *ctx, bool *ret_more);
+/* How many captures a device has. */
+int store_capture_count(struct store *s, int64_t device_pk, int64_t *ret_total);
 
 /*
  * Maximum demand per device and month (migration 010, docs/api.md "Maximum

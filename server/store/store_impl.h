@@ -87,6 +87,9 @@ struct store_ops {
                        const char *request_id, bool with_samples, struct capture_rec *ret);
     int (*capture_list)(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                         void *ctx);
+    int (*capture_page)(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                        store_capture_cb cb, void *ctx, bool *ret_more);
+    int (*capture_count)(struct store *s, int64_t device_pk, int64_t *ret_total);
     int (*wechat_bind)(struct store *s, int64_t user_id, const char *appid, const char *openid,
                        int64_t at_ms);
     /* By openid (with appid) when openid is not NULL, else by user_id. */

@@ -1,5 +1,5 @@
 """Lists that scale: GET /api/devices pages (cursor, filters, search, total) and the seed's
-answer without them, GET /api/users and a ledger's pages, GET /api/devices/summary, and bulk provisioning by the CLI
+answer without them, GET /api/users, a ledger's and captures' pages, GET /api/devices/summary, and bulk provisioning by the CLI
 (`meter-server device import`) and by POST /api/devices/import, all or nothing."""
 import os
 import re
@@ -182,6 +182,18 @@ class DeviceLists(IntegrationTest):
         self.assertEqual(seen, full["entries"])
         for cursor in ("x", "0", "-4"):
             r = self.call("GET", f"/api/devices/pg-ledger/ledger?cursor={cursor}", who="op")
+            self.assertEqual(r.status, 400, (cursor, r))
+
+    def test_captures_answer_a_page_with_a_total_for_a_cursor(self):
+        plain = self.call("GET", "/api/devices/lst-031/captures", who="op").json()
+        self.assertEqual(set(plain), {"status", "device_id", "captures"})  # as before
+        r = self.call("GET", "/api/devices/lst-031/captures?limit=5&cursor=", who="op")
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        self.assertEqual((body["captures"], body["total"], body["limit"], body["next_cursor"]),
+                         ([], 0, 5, None))
+        for cursor in ("x", "0", "-1"):
+            r = self.call("GET", f"/api/devices/lst-031/captures?cursor={cursor}", who="op")
             self.assertEqual(r.status, 400, (cursor, r))
 
     def test_without_paging_parameters_the_seed_answer_is_unchanged(self):

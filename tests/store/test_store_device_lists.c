@@ -5,11 +5,9 @@
  * only their devices, the fleet counts, and a bulk import that is all or
  * nothing; and what a list shows of each device (its newest reading, its
  * day counters and rows), read for many devices at once, equal to the
- * answers one device at a time; the accounts and a ledger a page at a time.
- * Usage:
- * test_store_device_lists URL
- * (sqlite:PATH or mysql://...; the database must be empty; a sqlite file
- * is removed first).
+ * answers one device at a time; the accounts, a ledger and captures a page
+ * at a time. Usage: test_store_device_lists URL (sqlite:PATH or
+ * mysql://...; the database must be empty; a sqlite file is removed first).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -738,6 +736,50 @@ static void test_a_walk_of_the_ledger_pages_gives_every_entry_newest_first(void 
     assert_int_equal(total, 0);
 }
 
+static int take_capture(const struct capture_rec *c, void *ctx)
+{
+    struct entry_ids *a = ctx;
+    if (a->n < 32)
+        a->id[a->n] = c->id;
+    a->n++;
+    return 0;
+}
+
+static void test_a_walk_of_the_capture_pages_gives_every_capture_newest_first(void **state)
+{
+    (void)state;
+    int64_t pk = add_device("capture-pages", 0), other = add_device("capture-other", 0);
+    for (int i = 0; i < 8; i++) {
+        char req[32];
+        int64_t id;
+        snprintf(req, sizeof(req), "req-%d", i);
+        assert_int_equal(store_capture_create(st, pk, req, 0, 1000, T0_MS + i, &id), 0);
+        assert_int_equal(store_capture_create(st, other, req, 0, 1000, T0_MS + i, &id), 0);
+    }
+    struct entry_ids all = {0}, walk = {0};
+    assert_int_equal(store_capture_list(st, pk, 100, take_capture, &all), 0);
+    assert_int_equal(all.n, 8);
+    int64_t total = -1;
+    assert_int_equal(store_capture_count(st, pk, &total), 0);
+    assert_int_equal(total, 8);
+    int64_t before = 0;
+    bool more = true;
+    int pages = 0;
+    while (more) {
+        size_t was = walk.n;
+        assert_int_equal(store_capture_page(st, pk, before, 3, take_capture, &walk, &more), 0);
+        if (more)
+            assert_int_equal(walk.n - was, 3);
+        before = walk.id[walk.n - 1];
+        assert_true(++pages < 10);
+    }
+    assert_int_equal(pages, 3);
+    assert_int_equal(walk.n, all.n);
+    for (size_t i = 0; i < all.n; i++)
+        assert_int_equal(walk.id[i], all.id[i]);
+    assert_int_equal(store_capture_page(st, pk, 0, 0, take_capture, &walk, &more), -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     url = store_fixture_url(argc, argv);
@@ -754,6 +796,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_the_answers_for_many_devices_equal_the_answers_one_by_one),
         cmocka_unit_test(test_a_walk_of_the_user_pages_gives_the_whole_list_in_order),
         cmocka_unit_test(test_a_walk_of_the_ledger_pages_gives_every_entry_newest_first),
+        cmocka_unit_test(test_a_walk_of_the_capture_pages_gives_every_capture_newest_first),
     };
     return cmocka_run_group_tests(tests, fleet_setup, fleet_teardown);
 }
