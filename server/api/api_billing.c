@@ -1,5 +1,8 @@
-/* POST /api/device/recharge/:id (the seed's recharge) and GET /api/devices/:id/ledger. */
+/* POST /api/device/recharge/:id (the seed's recharge) and GET /api/devices/:id/ledger (a page
+   of it with cursor). */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
@@ -99,6 +102,61 @@ static int write_entry(const struct ledger_entry *e, void *ctx)
     return 0;
 }
 
+/* Writes each entry of a page, keeping the last one's id for the next page's cursor. */
+struct ledger_page {
+    struct jsonw *w;
+    int64_t last_id;
+};
+
+static int write_page_entry(const struct ledger_entry *e, void *ctx)
+{
+    struct ledger_page *p = ctx;
+    p->last_id = e->id;
+    return write_entry(e, p->w);
+}
+
+/* GET .../ledger with cursor ("" from the newest, else next_cursor): a page, the total and the
+   next page's cursor (the last entry's id). */
+static void ledger_page(struct api_call *c, const struct device_rec *dev, int64_t limit,
+                        const char *cursor)
+{
+    int64_t before = 0, total = 0;
+    if (cursor[0] && api_parse_count(cursor, 1, INT64_MAX, &before))
+        return (void)api_error(c, 400, "cursor is not one this server handed out (next_cursor)");
+    int r = api_store_result(c, store_ledger_count(c->store, dev->id, &total));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", dev->device_id);
+    jsonw_kmoney(&w, "balance", dev->balance_fen);
+    jsonw_key(&w, "entries");
+    jsonw_arr_begin(&w);
+    struct ledger_page p = {.w = &w};
+    bool more = false;
+    r = api_store_result(c, store_ledger_page(c->store, dev->id, before, (size_t)limit,
+                                              write_page_entry, &p, &more));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_arr_end(&w);
+    jsonw_kint(&w, "total", total);
+    jsonw_kint(&w, "limit", limit);
+    jsonw_key(&w, "next_cursor");
+    if (more && p.last_id > 0) {
+        char next[24];
+        snprintf(next, sizeof(next), "%lld", (long long)p.last_id);
+        jsonw_str(&w, next);
+    } else {
+        jsonw_null(&w);
+    }
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
 void api_ledger(struct api_call *c)
 {
     struct device_rec dev;
@@ -107,6 +165,12 @@ void api_ledger(struct api_call *c)
     int64_t limit;
     if (api_query_limit(c, 100, &limit))
         return;
+    /* With a cursor: a page with its total; without one, the answer as before paging. */
+    const char *cursor = http_query(c->req, "cursor");
+    if (cursor) {
+        ledger_page(c, &dev, limit, cursor);
+        return;
+    }
     struct jsonw w;
     api_success(c, 200, &w);
     jsonw_kstr(&w, "device_id", dev.device_id);

@@ -199,17 +199,60 @@ out:
 struct list_ctx {
     struct jsonw *w;
     int64_t now_ms;
+    int64_t last_id; /* of the last capture written */
 };
 
 static int write_list_item(const struct capture_rec *cap, void *ctx)
 {
     struct list_ctx *l = ctx;
     struct capture_rec shown = *cap;
+    l->last_id = cap->id;
     apply_timeout(&shown, l->now_ms);
     jsonw_obj_begin(l->w);
     write_summary(l->w, &shown);
     jsonw_obj_end(l->w);
     return 0;
+}
+
+/* GET .../captures with cursor ("" from the newest, else next_cursor): a page, the total and the
+   next page's cursor (the last capture's id). */
+static void captures_page(struct api_call *c, const struct device_rec *dev, int64_t limit,
+                          const char *cursor)
+{
+    int64_t before = 0, total = 0;
+    if (cursor[0] && api_parse_count(cursor, 1, INT64_MAX, &before))
+        return (void)api_error(c, 400, "cursor is not one this server handed out (next_cursor)");
+    int r = api_store_result(c, store_capture_count(c->store, dev->id, &total));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    struct jsonw w;
+    struct list_ctx l = {.w = &w, .now_ms = time_now_ms()};
+    api_success(c, 200, &w);
+    jsonw_kstr(&w, "device_id", dev->device_id);
+    jsonw_key(&w, "captures");
+    jsonw_arr_begin(&w);
+    bool more = false;
+    r = api_store_result(c, store_capture_page(c->store, dev->id, before, (size_t)limit,
+                                               write_list_item, &l, &more));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_arr_end(&w);
+    jsonw_kint(&w, "total", total);
+    jsonw_kint(&w, "limit", limit);
+    jsonw_key(&w, "next_cursor");
+    if (more && l.last_id > 0) {
+        char next[24];
+        snprintf(next, sizeof(next), "%lld", (long long)l.last_id);
+        jsonw_str(&w, next);
+    } else {
+        jsonw_null(&w);
+    }
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
 }
 
 void api_captures_list(struct api_call *c)
@@ -221,6 +264,12 @@ void api_captures_list(struct api_call *c)
     const char *q = http_query(c->req, "limit");
     if (q && api_parse_count(q, 1, CAPTURE_LIST_MAX, &limit)) {
         api_error(c, 400, "limit must be an integer from 1 to %d", CAPTURE_LIST_MAX);
+        return;
+    }
+    /* With a cursor: a page with its total; without one, the answer as before paging. */
+    const char *cursor = http_query(c->req, "cursor");
+    if (cursor) {
+        captures_page(c, &dev, limit, cursor);
         return;
     }
     struct jsonw w;

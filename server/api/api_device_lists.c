@@ -146,7 +146,8 @@ static int page_keep(const struct device_page_item *it, void *ctx)
 }
 
 /* One device as GET /api/devices has always written it. */
-static int write_device(struct api_call *c, struct jsonw *w, const struct device_page_item *it)
+static void write_device(struct jsonw *w, const struct device_page_item *it,
+                         const struct device_extras *e)
 {
     const struct device_rec *d = &it->d;
     jsonw_obj_begin(w);
@@ -159,19 +160,27 @@ static int write_device(struct api_call *c, struct jsonw *w, const struct device
         jsonw_time(w, d->status_ms);
     else
         jsonw_null(w);
-    struct reading r;
-    int rc = api_store_result(c, store_reading_latest(c->store, d->id, &r));
-    jsonw_key(w, "latest");
-    if (rc == -ENOENT) {
-        jsonw_null(w);
-        rc = 0;
-    } else if (!rc) {
-        api_write_reading(w, &r);
-    }
-    if (!rc)
-        rc = api_write_energy_today(c, w, d);
+    api_write_device_extras(w, e);
     jsonw_obj_end(w);
-    return rc;
+}
+
+/* Writes the page's devices, their extras read DEVICE_EXTRAS_CHUNK at a time. */
+static int write_devices(struct api_call *c, struct jsonw *w, const struct page *p)
+{
+    int64_t *pks = malloc(DEVICE_EXTRAS_CHUNK * sizeof(*pks));
+    struct device_extras *ex = malloc(DEVICE_EXTRAS_CHUNK * sizeof(*ex));
+    int r = pks && ex ? 0 : -ENOMEM;
+    for (size_t k = 0; !r && k < p->n; k += DEVICE_EXTRAS_CHUNK) {
+        size_t n = p->n - k < DEVICE_EXTRAS_CHUNK ? p->n - k : DEVICE_EXTRAS_CHUNK;
+        for (size_t i = 0; i < n; i++)
+            pks[i] = p->items[k + i].d.id;
+        r = api_device_extras(c, pks, n, ex);
+        for (size_t i = 0; !r && i < n; i++)
+            write_device(w, &p->items[k + i], &ex[i]);
+    }
+    free(pks);
+    free(ex);
+    return r;
 }
 
 void api_devices_page(struct api_call *c)
@@ -201,8 +210,7 @@ void api_devices_page(struct api_call *c)
     api_success(c, 200, &w);
     jsonw_key(&w, "devices");
     jsonw_arr_begin(&w);
-    for (size_t i = 0; i < p.n && !r; i++)
-        r = write_device(c, &w, &p.items[i]);
+    r = write_devices(c, &w, &p);
     if (r) {
         api_store_error(c, r);
         goto out;

@@ -74,6 +74,7 @@ void api_devices_list(struct api_call *c)
         return;
     /* Collect first: a connection runs one statement at a time. */
     struct device_array a = {0};
+    struct device_extras *ex = NULL;
     int r = api_store_result(c, store_device_array(st, api_is_staff(c) ? 0 : c->user.id,
                                                    DEVICE_LIST_MAX, &a.items, &a.n));
     if (r == -E2BIG) {
@@ -88,18 +89,26 @@ void api_devices_list(struct api_call *c)
     api_success(c, 200, &w);
     jsonw_key(&w, "devices");
     jsonw_arr_begin(&w);
-    for (size_t i = 0; i < a.n && !r; i++) {
-        const struct device_rec *d = &a.items[i];
-        jsonw_obj_begin(&w);
-        jsonw_kstr(&w, "device_id", d->device_id);
-        r = write_meta(c, &w, d, true);
-        jsonw_kmoney(&w, "balance", d->balance_fen);
-        write_status(&w, d);
-        if (!r)
-            r = write_latest(c, &w, d);
-        if (!r)
-            r = api_write_energy_today(c, &w, d);
-        jsonw_obj_end(&w);
+    /* The newest reading and today's energy of DEVICE_EXTRAS_CHUNK devices at a time. */
+    int64_t pks[DEVICE_EXTRAS_CHUNK];
+    ex = malloc(DEVICE_EXTRAS_CHUNK * sizeof(*ex));
+    if (!ex)
+        r = -ENOMEM;
+    for (size_t k = 0; !r && k < a.n; k += DEVICE_EXTRAS_CHUNK) {
+        size_t n = a.n - k < DEVICE_EXTRAS_CHUNK ? a.n - k : DEVICE_EXTRAS_CHUNK;
+        for (size_t i = 0; i < n; i++)
+            pks[i] = a.items[k + i].id;
+        r = api_device_extras(c, pks, n, ex);
+        for (size_t i = 0; i < n && !r; i++) {
+            const struct device_rec *d = &a.items[k + i];
+            jsonw_obj_begin(&w);
+            jsonw_kstr(&w, "device_id", d->device_id);
+            r = write_meta(c, &w, d, true);
+            jsonw_kmoney(&w, "balance", d->balance_fen);
+            write_status(&w, d);
+            api_write_device_extras(&w, &ex[i]);
+            jsonw_obj_end(&w);
+        }
     }
     if (r) {
         api_store_error(c, r);
@@ -109,6 +118,7 @@ void api_devices_list(struct api_call *c)
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 out:
+    free(ex);
     free(a.items);
 }
 

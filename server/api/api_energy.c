@@ -35,6 +35,20 @@ struct energy_days {
     size_t n, cap;
 };
 
+static struct energy_day energy_day_of(const struct rollup_rec *r)
+{
+    return (struct energy_day){
+        .start_ms = r->bucket_ms,
+        .n = r->n,
+        .has_import = r->has_import,
+        .has_export = r->has_export,
+        .import_min_mwh = r->import_min_mwh,
+        .import_max_mwh = r->import_max_mwh,
+        .export_min_mwh = r->export_min_mwh,
+        .export_max_mwh = r->export_max_mwh,
+    };
+}
+
 static int collect_day(const struct rollup_rec *r, void *ctx)
 {
     struct energy_days *a = ctx;
@@ -46,16 +60,7 @@ static int collect_day(const struct rollup_rec *r, void *ctx)
         a->d = p;
         a->cap = cap;
     }
-    a->d[a->n++] = (struct energy_day){
-        .start_ms = r->bucket_ms,
-        .n = r->n,
-        .has_import = r->has_import,
-        .has_export = r->has_export,
-        .import_min_mwh = r->import_min_mwh,
-        .import_max_mwh = r->import_max_mwh,
-        .export_min_mwh = r->export_min_mwh,
-        .export_max_mwh = r->export_max_mwh,
-    };
+    a->d[a->n++] = energy_day_of(r);
     return 0;
 }
 
@@ -325,4 +330,72 @@ int api_write_energy_today(struct api_call *c, struct jsonw *w, const struct dev
     }
     free(days.d);
     return r;
+}
+
+/* Today's day rows of a list of devices, each device's first row taken as its day. */
+struct today_rows {
+    const int64_t *pks;
+    size_t n;
+    struct rollup_counters *prev;
+    bool *seen;
+    struct device_extras *out;
+};
+
+static int take_today(int64_t device_pk, const struct rollup_rec *r, void *ctx)
+{
+    struct today_rows *t = ctx;
+    struct energy_day day = energy_day_of(r);
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->pks[i] != device_pk || t->seen[i])
+            continue;
+        t->seen[i] = true;
+        int64_t export_mwh;
+        day_energy(&t->prev[i], &day, &t->out[i].today_import_mwh, &export_mwh);
+    }
+    return 0;
+}
+
+static int take_latest(int64_t device_pk, const struct reading *r, void *ctx)
+{
+    struct today_rows *t = ctx;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->pks[i] == device_pk) {
+            t->out[i].has_latest = true;
+            t->out[i].latest = *r;
+        }
+    }
+    return 0;
+}
+
+int api_device_extras(struct api_call *c, const int64_t *device_pks, size_t n,
+                      struct device_extras *ret)
+{
+    int64_t today = sitetime_day_start(time_now_ms());
+    struct today_rows t = {.pks = device_pks, .n = n, .out = ret};
+    memset(ret, 0, n * sizeof(*ret));
+    t.prev = calloc(n ? n : 1, sizeof(*t.prev));
+    t.seen = calloc(n ? n : 1, sizeof(*t.seen));
+    int r = t.prev && t.seen ? 0 : -ENOMEM;
+    if (!r)
+        r = api_store_result(c, store_readings_latest_of(c->store, device_pks, n, take_latest, &t));
+    if (!r)
+        r = api_store_result(c,
+                             store_day_counters_before_of(c->store, device_pks, n, today, t.prev));
+    if (!r)
+        r = api_store_result(c, store_rollups_of(c->store, device_pks, n, ROLLUP_1D, today,
+                                                 sitetime_next_day(today), take_today, &t));
+    free(t.prev);
+    free(t.seen);
+    return r;
+}
+
+void api_write_device_extras(struct jsonw *w, const struct device_extras *e)
+{
+    jsonw_key(w, "latest");
+    if (e->has_latest)
+        api_write_reading(w, &e->latest);
+    else
+        jsonw_null(w);
+    jsonw_key(w, "energy_today_wh");
+    jsonw_milli_fixed(w, e->today_import_mwh);
 }

@@ -1,6 +1,7 @@
 /*
- * Users: GET /api/users and POST /api/users (operators create users, admins
- * anyone), PATCH and DELETE /api/users/:username (admins). A change to an
+ * Users: GET /api/users (every account, or a page with limit and cursor)
+ * and POST /api/users (operators create users, admins anyone), PATCH and
+ * DELETE /api/users/:username (admins). A change to an
  * account ends its tokens at once; the last enabled admin stays one.
  * Passwords are hashed on the password threads (api_password_work()).
  */
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_query.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -25,8 +27,75 @@ static int write_user(const struct user_rec *u, void *ctx)
     return 0;
 }
 
+/* Writes each user of a page, keeping the last one for the next page's cursor. */
+struct page_writer {
+    struct jsonw *w;
+    struct user_rec *last;
+};
+
+static int write_user_page(const struct user_rec *u, void *ctx)
+{
+    struct page_writer *pw = ctx;
+    *pw->last = *u;
+    return write_user(u, pw->w);
+}
+
+#define USER_PAGE_LIMIT_DEFAULT 100
+#define USER_CURSOR_MAX         (2 * USERNAME_MAX)
+
+/* GET /api/users with limit or cursor: a page, the total and the next page's cursor. */
+static void users_page(struct api_call *c)
+{
+    int64_t limit;
+    char after[USERNAME_MAX + 1] = "";
+    const char *v = http_query(c->req, "cursor");
+    if (api_query_limit(c, USER_PAGE_LIMIT_DEFAULT, &limit))
+        return;
+    if (v && api_cursor_decode(v, after, sizeof(after)))
+        return (void)api_error(c, 400, "cursor is not one this server handed out (next_cursor)");
+    struct store *st = api_store(c);
+    if (!st)
+        return;
+    int64_t total = 0;
+    int r = api_store_result(c, store_user_count(st, &total));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    struct jsonw w;
+    api_success(c, 200, &w);
+    jsonw_key(&w, "users");
+    jsonw_arr_begin(&w);
+    struct user_rec last = {0};
+    struct page_writer pw = {.w = &w, .last = &last};
+    bool more = false;
+    r = api_store_result(c, store_user_page(st, after, (size_t)limit, write_user_page, &pw, &more));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
+    jsonw_arr_end(&w);
+    jsonw_kint(&w, "total", total);
+    jsonw_kint(&w, "limit", limit);
+    jsonw_key(&w, "next_cursor");
+    if (more && last.username[0]) {
+        char cursor[USER_CURSOR_MAX + 1];
+        api_cursor_encode(last.username, cursor, sizeof(cursor));
+        jsonw_str(&w, cursor);
+    } else {
+        jsonw_null(&w);
+    }
+    jsonw_obj_end(&w);
+    api_json_done(c, &w);
+}
+
 void api_users_list(struct api_call *c)
 {
+    /* Without limit or cursor: every account, as before paging (docs/api.md). */
+    if (http_query(c->req, "limit") || http_query(c->req, "cursor")) {
+        users_page(c);
+        return;
+    }
     struct store *st = api_store(c);
     if (!st)
         return;

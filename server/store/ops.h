@@ -19,6 +19,9 @@ int ops_user_add(struct store *s, const char *username, const char *password_has
                  int64_t *ret_id);
 int ops_user_get(struct store *s, const char *username, int64_t id, struct user_rec *ret);
 int ops_user_list(struct store *s, store_user_cb cb, void *ctx);
+int ops_user_page(struct store *s, const char *after, size_t limit, store_user_cb cb, void *ctx,
+                  bool *ret_more);
+int ops_user_count(struct store *s, int64_t *ret_total);
 int ops_user_update(struct store *s, int64_t user_id, const struct user_change *ch,
                     struct user_rec *ret);
 int ops_user_delete(struct store *s, int64_t user_id);
@@ -72,6 +75,8 @@ int ops_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, in
                          int64_t bucket_ms, enum reading_fields fields, size_t limit,
                          store_bucket_cb cb, void *ctx);
 int ops_reading_latest(struct store *s, int64_t device_pk, struct reading *ret);
+int ops_readings_latest_of(struct store *s, const int64_t *device_pks, size_t n,
+                           store_latest_of_cb cb, void *ctx);
 int ops_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,
                                size_t max_rows, size_t *ret_deleted);
 /* Moves data_version of every device in pk[0..n) (ascending: one lock order), in the open
@@ -97,6 +102,10 @@ int ops_rollups_query_of(struct store *s, int64_t device_pk, enum rollup_period 
                          enum reading_fields fields, size_t limit, store_rollup_cb cb, void *ctx);
 int ops_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
                                int64_t before_ms, struct rollup_counters *ret);
+int ops_day_counters_before_of(struct store *s, const int64_t *device_pks, size_t n,
+                               int64_t before_ms, struct rollup_counters *ret);
+int ops_rollups_of(struct store *s, const int64_t *device_pks, size_t n, enum rollup_period period,
+                   int64_t from_ms, int64_t to_ms, store_rollup_of_cb cb, void *ctx);
 
 /* ops_ledger.c */
 int ops_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
@@ -112,6 +121,9 @@ int ops_ledger_append(struct sql_store *q, int64_t device_pk, const char *kind, 
                       int64_t *ret_balance_fen);
 int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                     void *ctx);
+int ops_ledger_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                    store_ledger_cb cb, void *ctx, bool *ret_more);
+int ops_ledger_count(struct store *s, int64_t device_pk, int64_t *ret_total);
 /* ops_billing.c */
 int ops_tariff_add(struct store *s, int64_t device_pk, const struct tariff *t);
 int ops_tariff_versions(struct store *s, int64_t device_pk, int64_t from_ms, struct tariff *v,
@@ -137,6 +149,9 @@ int ops_capture_get(struct store *s, int64_t device_pk, int64_t capture_id, cons
                     bool with_samples, struct capture_rec *ret);
 int ops_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                      void *ctx);
+int ops_capture_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                     store_capture_cb cb, void *ctx, bool *ret_more);
+int ops_capture_count(struct store *s, int64_t device_pk, int64_t *ret_total);
 
 /* ops_wechat.c */
 int ops_wechat_bind(struct store *s, int64_t user_id, const char *appid, const char *openid,

@@ -325,6 +325,30 @@ int ops_capture_get(struct store *s, int64_t device_pk, int64_t capture_id, cons
     return r;
 }
 
+/* Hands each capture st (bound) selects to cb; with ret_more, at most limit of them, and
+   ret_more set when another row follows (the statement asks for limit + 1). */
+static int read_captures(struct sql_store *q, struct db_stmt *st, size_t limit, store_capture_cb cb,
+                         void *ctx, bool *ret_more)
+{
+    int r;
+    size_t n = 0;
+    while ((r = sql_step(q, st, "list captures")) == 1) {
+        if (ret_more && n == limit) {
+            *ret_more = true;
+            break;
+        }
+        struct capture_rec c;
+        r = read_capture(q, st, &c);
+        if (!r)
+            r = cb(&c, ctx);
+        if (r)
+            break;
+        n++;
+    }
+    db_reset(st);
+    return r < 0 ? r : 0;
+}
+
 int ops_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                      void *ctx)
 {
@@ -333,16 +357,47 @@ int ops_capture_list(struct store *s, int64_t device_pk, size_t limit, store_cap
     int r = sql_stmt(q, SQL_CAPTURE_LIST,
                      CAPTURE_SELECT CAPTURE_FROM "WHERE c.device_pk = ? ORDER BY c.id DESC LIMIT ?",
                      NULL, &st);
-    if (!r) {
-        db_bind_int(st, device_pk);
-        sql_bind_limit(st, limit);
-    }
-    while (!r && (r = sql_step(q, st, "list captures")) == 1) {
-        struct capture_rec c;
-        r = read_capture(q, st, &c);
-        if (!r)
-            r = cb(&c, ctx);
-    }
-    db_reset(st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    sql_bind_limit(st, limit);
+    return read_captures(q, st, limit, cb, ctx, NULL);
+}
+
+int ops_capture_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                     store_capture_cb cb, void *ctx, bool *ret_more)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    /* The (device_pk, id) index, walked backwards from before_id. */
+    int r = sql_stmt(q, SQL_CAPTURE_PAGE,
+                     CAPTURE_SELECT CAPTURE_FROM
+                     "WHERE c.device_pk = ? AND c.id < ? ORDER BY c.id DESC LIMIT ?",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    db_bind_int(st, before_id > 0 ? before_id : INT64_MAX);
+    sql_bind_limit(st, limit + 1);
+    bool more = false;
+    r = read_captures(q, st, limit, cb, ctx, &more);
+    if (!r)
+        *ret_more = more;
     return r;
+}
+
+int ops_capture_count(struct store *s, int64_t device_pk, int64_t *ret_total)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_CAPTURE_COUNT, "SELECT COUNT(*) FROM captures WHERE device_pk = ?",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    if ((r = sql_row(q, st, "count captures", "no count")))
+        return r;
+    *ret_total = db_col_int(st, 0);
+    db_reset(st);
+    return 0;
 }

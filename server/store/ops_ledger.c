@@ -180,20 +180,18 @@ int ops_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t
     }
 }
 
-int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb, void *ctx)
+/* Hands the entries st (bound) selects to cb; more: stop after limit, setting *ret_more when
+   another row follows (the statement asks for limit + 1). */
+static int read_entries(struct sql_store *q, struct db_stmt *st, size_t limit, store_ledger_cb cb,
+                        void *ctx, bool *ret_more)
 {
-    struct sql_store *q = SQL(s);
-    struct db_stmt *st = NULL;
-    int r = sql_stmt(q, SQL_LEDGER_LIST,
-                     "SELECT l.id, l.amount, l.balance_after, l.kind, COALESCE(u.username, ''), "
-                     "l.created_ms FROM ledger l LEFT JOIN users u ON u.id = l.actor_user_id "
-                     "WHERE l.device_pk = ? ORDER BY l.id DESC LIMIT ?",
-                     NULL, &st);
-    if (!r) {
-        db_bind_int(st, device_pk);
-        sql_bind_limit(st, limit);
-    }
-    while (!r && (r = sql_step(q, st, "list ledger")) == 1) {
+    int r;
+    size_t n = 0;
+    while ((r = sql_step(q, st, "list ledger")) == 1) {
+        if (ret_more && n == limit) {
+            *ret_more = true;
+            break;
+        }
         struct ledger_entry e;
         memset(&e, 0, sizeof(e));
         e.id = db_col_int(st, 0);
@@ -206,7 +204,64 @@ int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledg
         e.created_ms = db_col_int(st, 5);
         if (!r)
             r = cb(&e, ctx);
+        if (r)
+            break;
+        n++;
     }
     db_reset(st);
+    return r < 0 ? r : 0;
+}
+
+#define LEDGER_SELECT                                                                              \
+    "SELECT l.id, l.amount, l.balance_after, l.kind, COALESCE(u.username, ''), "                   \
+    "l.created_ms FROM ledger l LEFT JOIN users u ON u.id = l.actor_user_id "
+
+int ops_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_LEDGER_LIST,
+                     LEDGER_SELECT "WHERE l.device_pk = ? ORDER BY l.id DESC LIMIT ?", NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    sql_bind_limit(st, limit);
+    return read_entries(q, st, limit, cb, ctx, NULL);
+}
+
+int ops_ledger_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                    store_ledger_cb cb, void *ctx, bool *ret_more)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    /* The (device_pk, id) index, walked backwards from before_id. */
+    int r = sql_stmt(q, SQL_LEDGER_PAGE,
+                     LEDGER_SELECT "WHERE l.device_pk = ? AND l.id < ? ORDER BY l.id DESC LIMIT ?",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    db_bind_int(st, before_id > 0 ? before_id : INT64_MAX);
+    sql_bind_limit(st, limit + 1);
+    bool more = false;
+    r = read_entries(q, st, limit, cb, ctx, &more);
+    if (!r)
+        *ret_more = more;
     return r;
+}
+
+int ops_ledger_count(struct store *s, int64_t device_pk, int64_t *ret_total)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r =
+        sql_stmt(q, SQL_LEDGER_COUNT, "SELECT COUNT(*) FROM ledger WHERE device_pk = ?", NULL, &st);
+    if (r)
+        return r;
+    db_bind_int(st, device_pk);
+    if ((r = sql_row(q, st, "count ledger", "no count")))
+        return r;
+    *ret_total = db_col_int(st, 0);
+    db_reset(st);
+    return 0;
 }

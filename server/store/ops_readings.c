@@ -88,14 +88,14 @@ static bool reading_complete(const struct reading *r)
     return true;
 }
 
-/* Reads columns() from column 0. */
-static void read_reading(struct db_stmt *st, struct reading *rd)
+/* Reads columns() from column first. */
+static void read_reading_at(struct db_stmt *st, unsigned first, struct reading *rd)
 {
     memset(rd, 0, sizeof(*rd));
-    rd->seq = (uint64_t)db_col_int(st, 0);
+    rd->seq = (uint64_t)db_col_int(st, first);
     rd->has_seq = true;
-    rd->ts_ms = db_col_int(st, 1);
-    unsigned i = 2;
+    rd->ts_ms = db_col_int(st, first + 1);
+    unsigned i = first + 2;
     for (int f = 0; f < RR__COUNT; f++, i++)
         if (!db_is_null(st, i))
             reading_set_real(rd, (enum reading_real)f, db_col_double(st, i));
@@ -105,6 +105,12 @@ static void read_reading(struct db_stmt *st, struct reading *rd)
     for (int l = 0; l < RL__COUNT; l++, i++)
         if (!db_is_null(st, i)) /* a value this build does not know reads as absent */
             (void)reading_set_label(rd, (enum reading_label)l, db_col_text(st, i, NULL));
+}
+
+/* Reads columns() from column 0. */
+static void read_reading(struct db_stmt *st, struct reading *rd)
+{
+    read_reading_at(st, 0, rd);
 }
 
 /* Binds a row of the full insert, or (single) of the single-phase one. */
@@ -611,6 +617,58 @@ int ops_reading_latest(struct store *s, int64_t device_pk, struct reading *ret)
         read_reading(st, ret);
     db_reset(st);
     return r == 1 ? 0 : r == 0 ? -ENOENT : r;
+}
+
+/*
+ * The newest reading of each of rows devices in one statement: each
+ * device's highest seq by the walk of its primary key backwards that
+ * ops_reading_latest() runs (a correlated subquery per device), then its row
+ * by the primary key. (One UNION ALL'd member per device answers the same,
+ * but MariaDB makes a temporary table of each: about twice the time.)
+ */
+static char *latest_of_sql(unsigned rows)
+{
+    struct sql_buf b;
+    sql_buf_init(&b);
+    sql_add(&b, "SELECT r.device_pk");
+    /* columns(), each of r */
+    const char *c = columns();
+    while (*c) {
+        size_t n = strcspn(c, ",");
+        sql_add(&b, ", r.%.*s", (int)n, c);
+        c += n;
+        while (*c == ',' || *c == ' ')
+            c++;
+    }
+    sql_add(&b, " FROM (SELECT d.id, (SELECT x.seq FROM readings x WHERE x.device_pk = d.id "
+                "ORDER BY x.seq DESC LIMIT 1) AS top FROM devices d WHERE d.id IN ");
+    sql_add_rows(&b, 1, rows);
+    sql_add(&b, ") AS m JOIN readings r ON r.device_pk = m.id AND r.seq = m.top");
+    return sql_buf_end(&b);
+}
+
+int ops_readings_latest_of(struct store *s, const int64_t *device_pks, size_t n,
+                           store_latest_of_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    int r = 0;
+    for (size_t k = 0; !r && k < n;) {
+        unsigned rows = sql_bulk_rows(n - k);
+        struct db_stmt *st = NULL;
+        if ((r = sql_bulk(q, SQL_BULK_LATEST_OF, rows, latest_of_sql, &st)))
+            break;
+        for (unsigned j = 0; j < rows; j++)
+            db_bind_int(st, device_pks[k + j]);
+        k += rows;
+        while ((r = sql_step(q, st, "latest readings")) == 1) {
+            struct reading rd;
+            read_reading_at(st, 1, &rd);
+            if ((r = cb(db_col_int(st, 0), &rd, ctx)))
+                break;
+        }
+        db_reset(st);
+    }
+    return r;
 }
 
 int ops_readings_delete_before(struct store *s, int64_t device_pk, int64_t before_ms,

@@ -401,14 +401,15 @@ static void read_rollup(struct db_stmt *st, enum reading_fields g, struct rollup
     r->export_max_mwh = exp.max;
 }
 
-static void read_rollup_all(struct db_stmt *st, struct rollup_rec *r)
+/* Reads columns(true) from column first. */
+static void read_rollup_all_at(struct db_stmt *st, unsigned first, struct rollup_rec *r)
 {
     memset(r, 0, sizeof(*r));
-    r->bucket_ms = db_col_int(st, 0);
-    r->n = db_col_int(st, 1);
-    r->first_ts_ms = db_col_int(st, 2);
-    r->last_ts_ms = db_col_int(st, 3);
-    unsigned i = 4;
+    r->bucket_ms = db_col_int(st, first);
+    r->n = db_col_int(st, first + 1);
+    r->first_ts_ms = db_col_int(st, first + 2);
+    r->last_ts_ms = db_col_int(st, first + 3);
+    unsigned i = first + 4;
     for (int m = 0; m < RM__COUNT; m++, i += 4) {
         r->metric_n[m] = db_col_int(st, i);
         r->sum[m] = db_col_double(st, i + 1);
@@ -422,6 +423,11 @@ static void read_rollup_all(struct db_stmt *st, struct rollup_rec *r)
     r->has_export = exp.present;
     r->export_min_mwh = exp.min;
     r->export_max_mwh = exp.max;
+}
+
+static void read_rollup_all(struct db_stmt *st, struct rollup_rec *r)
+{
+    read_rollup_all_at(st, 0, r);
 }
 
 /* Binds a rollups query's parameters and hands each row, read for fields, to cb. */
@@ -546,4 +552,104 @@ int ops_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_p
         ret->export_max_mwh = far.export_max_mwh;
     }
     return 0;
+}
+
+/*
+ * The day counters before an instant of rows devices: per device, the two
+ * walks of counters_between() as correlated subqueries (each backwards
+ * along the primary key from before_ms, stopping at the first row with the
+ * counter), the devices named by their primary key.
+ */
+static char *day_counters_of_sql(unsigned rows)
+{
+    struct sql_buf b;
+    sql_buf_init(&b);
+    for (int k = 0; k < RE__COUNT; k++)
+        sql_add(&b,
+                "%s(SELECT r.%s_max_mwh FROM rollups r WHERE r.device_pk = d.id AND r.period = ? "
+                "AND r.bucket_ms < ? AND r.%s_max_mwh IS NOT NULL ORDER BY r.bucket_ms DESC "
+                "LIMIT 1)",
+                k ? ", " : "SELECT d.id, ", rollup_energy_columns[k], rollup_energy_columns[k]);
+    sql_add(&b, " FROM devices d WHERE d.id IN ");
+    sql_add_rows(&b, 1, rows);
+    return sql_buf_end(&b);
+}
+
+int ops_day_counters_before_of(struct store *s, const int64_t *device_pks, size_t n,
+                               int64_t before_ms, struct rollup_counters *ret)
+{
+    _Static_assert(RE__COUNT == 2, "import and export");
+    struct sql_store *q = SQL(s);
+    int r = 0;
+    memset(ret, 0, n * sizeof(*ret));
+    for (size_t k = 0; !r && k < n;) {
+        unsigned rows = sql_bulk_rows(n - k);
+        struct db_stmt *st = NULL;
+        if ((r = sql_bulk(q, SQL_BULK_DAY_COUNTERS_OF, rows, day_counters_of_sql, &st)))
+            break;
+        for (int e = 0; e < RE__COUNT; e++) {
+            db_bind_text(st, rollup_period_name(ROLLUP_1D));
+            db_bind_int(st, before_ms);
+        }
+        for (unsigned j = 0; j < rows; j++)
+            db_bind_int(st, device_pks[k + j]);
+        size_t first = k;
+        k += rows;
+        while ((r = sql_step(q, st, "day counters")) == 1) {
+            int64_t pk = db_col_int(st, 0);
+            /* A page is short: finding each device's place by a walk costs nothing next to
+               the round trip. The same device named twice gets its answer twice. */
+            for (size_t j = first; j < k; j++) {
+                if (device_pks[j] != pk)
+                    continue;
+                ret[j].has_import = !db_is_null(st, 1);
+                ret[j].import_max_mwh = db_col_int(st, 1);
+                ret[j].has_export = !db_is_null(st, 2);
+                ret[j].export_max_mwh = db_col_int(st, 2);
+            }
+        }
+        db_reset(st);
+    }
+    return r;
+}
+
+/* Every row of one period in a range of rows devices, by primary key ranges. */
+static char *rollups_of_sql(unsigned rows)
+{
+    struct sql_buf b;
+    sql_buf_init(&b);
+    sql_add(&b,
+            "SELECT device_pk, %s FROM rollups WHERE period = ? AND bucket_ms >= ? AND "
+            "bucket_ms < ? AND device_pk IN ",
+            columns(true, NULL));
+    sql_add_rows(&b, 1, rows);
+    sql_add(&b, " ORDER BY device_pk, bucket_ms");
+    return sql_buf_end(&b);
+}
+
+int ops_rollups_of(struct store *s, const int64_t *device_pks, size_t n, enum rollup_period period,
+                   int64_t from_ms, int64_t to_ms, store_rollup_of_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    int r = 0;
+    for (size_t k = 0; !r && k < n;) {
+        unsigned rows = sql_bulk_rows(n - k);
+        struct db_stmt *st = NULL;
+        if ((r = sql_bulk(q, SQL_BULK_ROLLUPS_OF, rows, rollups_of_sql, &st)))
+            break;
+        db_bind_text(st, rollup_period_name(period));
+        db_bind_int(st, from_ms);
+        db_bind_int(st, to_ms);
+        for (unsigned j = 0; j < rows; j++)
+            db_bind_int(st, device_pks[k + j]);
+        k += rows;
+        while ((r = sql_step(q, st, "rollups of devices")) == 1) {
+            struct rollup_rec row;
+            read_rollup_all_at(st, 1, &row);
+            if ((r = cb(db_col_int(st, 0), &row, ctx)))
+                break;
+        }
+        db_reset(st);
+    }
+    return r;
 }

@@ -104,6 +104,54 @@ int ops_user_list(struct store *s, store_user_cb cb, void *ctx)
     return r;
 }
 
+int ops_user_page(struct store *s, const char *after, size_t limit, store_user_cb cb, void *ctx,
+                  bool *ret_more)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_USER_PAGE, USER_SELECT "WHERE username > ? ORDER BY username LIMIT ?",
+                     NULL, &st);
+    if (r)
+        return r;
+    db_bind_text(st, after);
+    sql_bind_limit(st, limit + 1);
+    size_t n = 0;
+    bool more = false;
+    while ((r = sql_step(q, st, "list users")) == 1) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        struct user_rec u;
+        r = read_user(q, st, &u);
+        if (!r)
+            r = cb(&u, ctx);
+        if (r)
+            break;
+        n++;
+    }
+    db_reset(st);
+    if (r < 0)
+        return r;
+    if (ret_more)
+        *ret_more = more;
+    return 0;
+}
+
+int ops_user_count(struct store *s, int64_t *ret_total)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_USER_COUNT, "SELECT COUNT(*) FROM users", NULL, &st);
+    if (!r)
+        r = sql_row(q, st, "count users", "no count");
+    if (r)
+        return r;
+    *ret_total = db_col_int(st, 0);
+    db_reset(st);
+    return 0;
+}
+
 /* Locks every enabled admin's row; *ret_count counts them. */
 static int lock_admins(struct sql_store *q, int64_t *ret_count)
 {

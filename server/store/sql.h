@@ -31,6 +31,8 @@ enum sql_id {
     SQL_USER_LOCK,
     SQL_USER_UPDATE,
     SQL_USER_DELETE,
+    SQL_USER_PAGE,
+    SQL_USER_COUNT,
     /* ops_devices.c */
     SQL_DEVICE_ADD,
     SQL_DEVICE_BY_NAME,
@@ -87,6 +89,8 @@ enum sql_id {
     SQL_LEDGER_BY_KEY,
     SQL_LEDGER_INSERT,
     SQL_LEDGER_LIST,
+    SQL_LEDGER_PAGE,
+    SQL_LEDGER_COUNT,
     /* ops_captures.c */
     SQL_CAPTURE_ADD,
     SQL_CAPTURE_COMPLETE,
@@ -95,6 +99,8 @@ enum sql_id {
     SQL_CAPTURE_GET_DATA,
     SQL_CAPTURE_BY_REQUEST,
     SQL_CAPTURE_LIST,
+    SQL_CAPTURE_PAGE,
+    SQL_CAPTURE_COUNT,
     /* ops_wechat.c */
     SQL_WECHAT_BIND,
     SQL_WECHAT_BY_OPENID,
@@ -192,7 +198,10 @@ enum sql_bulk {
     SQL_BULK_ROLLUPS,
     SQL_BULK_ROLLUPS_SINGLE, /* rollup deltas without per-phase metrics */
     SQL_BULK_VERSIONS,
-    SQL_BULK_LOCK_DEVICES, /* a batch's device rows, for update */
+    SQL_BULK_LOCK_DEVICES,    /* a batch's device rows, for update */
+    SQL_BULK_LATEST_OF,       /* the newest reading of each device of a list */
+    SQL_BULK_DAY_COUNTERS_OF, /* the day counters before an instant of each */
+    SQL_BULK_ROLLUPS_OF,      /* rollup rows in a range of each */
     SQL_BULK__COUNT
 };
 

@@ -118,6 +118,19 @@ int store_user_list(struct store *s, store_user_cb cb, void *ctx)
     return s->ops->user_list(s, cb, ctx);
 }
 
+int store_user_page(struct store *s, const char *after, size_t limit, store_user_cb cb, void *ctx,
+                    bool *ret_more)
+{
+    if (limit == 0 || limit > 10000)
+        return store_fail(s, -EINVAL, "a page of 1 to 10000 users");
+    return s->ops->user_page(s, after ? after : "", limit, cb, ctx, ret_more);
+}
+
+int store_user_count(struct store *s, int64_t *ret_total)
+{
+    return s->ops->user_count(s, ret_total);
+}
+
 int store_user_update(struct store *s, int64_t user_id, const struct user_change *ch,
                       struct user_rec *ret)
 {
@@ -438,6 +451,29 @@ int store_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup
     return s->ops->rollup_counters_before(s, device_pk, period, before_ms, ret);
 }
 
+int store_readings_latest_of(struct store *s, const int64_t *device_pks, size_t n,
+                             store_latest_of_cb cb, void *ctx)
+{
+    return n ? s->ops->readings_latest_of(s, device_pks, n, cb, ctx) : 0;
+}
+
+int store_day_counters_before_of(struct store *s, const int64_t *device_pks, size_t n,
+                                 int64_t before_ms, struct rollup_counters *ret)
+{
+    return n ? s->ops->day_counters_before_of(s, device_pks, n, before_ms, ret) : 0;
+}
+
+int store_rollups_of(struct store *s, const int64_t *device_pks, size_t n,
+                     enum rollup_period period, int64_t from_ms, int64_t to_ms,
+                     store_rollup_of_cb cb, void *ctx)
+{
+    if (!period_ok(period))
+        return store_fail(s, -EINVAL, "unknown rollup period");
+    if (from_ms >= to_ms || n == 0)
+        return 0;
+    return s->ops->rollups_of(s, device_pks, n, period, from_ms, to_ms, cb, ctx);
+}
+
 /* --- money -------------------------------------------------------------------------------- */
 
 int store_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64_t actor_user_id,
@@ -454,6 +490,19 @@ int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_le
                       void *ctx)
 {
     return s->ops->ledger_list(s, device_pk, limit, cb, ctx);
+}
+
+int store_ledger_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                      store_ledger_cb cb, void *ctx, bool *ret_more)
+{
+    if (limit == 0 || limit > 10000)
+        return store_fail(s, -EINVAL, "a page of 1 to 10000 entries");
+    return s->ops->ledger_page(s, device_pk, before_id, limit, cb, ctx, ret_more);
+}
+
+int store_ledger_count(struct store *s, int64_t device_pk, int64_t *ret_total)
+{
+    return s->ops->ledger_count(s, device_pk, ret_total);
 }
 
 /* --- captures ----------------------------------------------------------------------------- */
@@ -515,6 +564,19 @@ int store_capture_list(struct store *s, int64_t device_pk, size_t limit, store_c
                        void *ctx)
 {
     return s->ops->capture_list(s, device_pk, limit, cb, ctx);
+}
+
+int store_capture_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                       store_capture_cb cb, void *ctx, bool *ret_more)
+{
+    if (limit == 0 || limit > 10000)
+        return store_fail(s, -EINVAL, "a page of 1 to 10000 captures");
+    return s->ops->capture_page(s, device_pk, before_id, limit, cb, ctx, ret_more);
+}
+
+int store_capture_count(struct store *s, int64_t device_pk, int64_t *ret_total)
+{
+    return s->ops->capture_count(s, device_pk, ret_total);
 }
 
 /* --- WeChat bindings ---------------------------------------------------------------------- */

@@ -147,6 +147,16 @@ int store_user_add(struct store *s, const char *username, const char *password_h
 int store_user_by_name(struct store *s, const char *username, struct user_rec *ret);
 int store_user_by_id(struct store *s, int64_t id, struct user_rec *ret);
 int store_user_list(struct store *s, store_user_cb cb, void *ctx);
+/*
+ * A page of the accounts: cb for at most limit (1..10000) users with
+ * username > after ("" or NULL from the start), ascending (a keyset, as
+ * store_device_page()); *ret_more is set when another comes after the last
+ * one given.
+ */
+int store_user_page(struct store *s, const char *after, size_t limit, store_user_cb cb, void *ctx,
+                    bool *ret_more);
+/* How many accounts there are. */
+int store_user_count(struct store *s, int64_t *ret_total);
 
 /* A change to an account for store_user_update(): each part applies when its flag is set. */
 struct user_change {
@@ -357,6 +367,17 @@ int store_readings_buckets(struct store *s, int64_t device_pk, int64_t from_ms, 
                            int64_t bucket_ms, size_t limit, store_bucket_cb cb, void *ctx);
 /* The reading with the highest seq; -ENOENT when there is none. */
 int store_reading_latest(struct store *s, int64_t device_pk, struct reading *ret);
+/* Returns 0 to go on, or a negative errno that stops the walk and is returned. */
+typedef int (*store_latest_of_cb)(int64_t device_pk, const struct reading *r, void *ctx);
+/*
+ * store_reading_latest() for each of device_pks[0..n) at once, in a few
+ * statements (SQL_BULK_MAX devices each) rather than one a device: what a
+ * list of devices shows. cb gets each device that has a reading, with it,
+ * in no particular order; a device without readings (or without a row) is
+ * left out.
+ */
+int store_readings_latest_of(struct store *s, const int64_t *device_pks, size_t n,
+                             store_latest_of_cb cb, void *ctx);
 
 /*
  * Credits amount_fen (> 0) to a device and records it in the ledger, in one
@@ -369,6 +390,15 @@ int store_recharge(struct store *s, int64_t device_pk, int64_t amount_fen, int64
 /* Newest first. */
 int store_ledger_list(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                       void *ctx);
+/*
+ * A page of a device's ledger, newest first: at most limit (1..10000)
+ * entries with id < before_id (0: from the newest), a keyset on the id;
+ * *ret_more is set when an older entry follows the last one given.
+ */
+int store_ledger_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                      store_ledger_cb cb, void *ctx, bool *ret_more);
+/* How many entries a device's ledger has. */
+int store_ledger_count(struct store *s, int64_t device_pk, int64_t *ret_total);
 
 /*
  * Waveform captures (docs/protocol.md, "Waveform capture"). A capture is
@@ -449,6 +479,12 @@ int store_capture_by_request(struct store *s, int64_t device_pk, const char *req
 /* A device's captures, newest first, without analysis or samples. */
 int store_capture_list(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                        void *ctx);
+/* A page of them, newest first: at most limit (1..10000) with id < before_id (0: from the
+   newest), a keyset on the id; *ret_more is set when an older one follows the last given. */
+int store_capture_page(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                       store_capture_cb cb, void *ctx, bool *ret_more);
+/* How many captures a device has. */
+int store_capture_count(struct store *s, int64_t device_pk, int64_t *ret_total);
 
 /*
  * Maximum demand per device and month (migration 010, docs/api.md "Maximum
@@ -592,6 +628,26 @@ int store_rollups_query_of(struct store *s, int64_t device_pk, enum rollup_perio
  */
 int store_rollup_counters_before(struct store *s, int64_t device_pk, enum rollup_period period,
                                  int64_t before_ms, struct rollup_counters *ret);
+/*
+ * For lists of devices, in a few statements (SQL_BULK_MAX devices each)
+ * rather than one or two a device. ret[i] is what
+ * store_rollup_counters_before(device_pks[i], ROLLUP_1D, before_ms) answers
+ * (no counter for a pk that names no device); ret has n entries.
+ */
+int store_day_counters_before_of(struct store *s, const int64_t *device_pks, size_t n,
+                                 int64_t before_ms, struct rollup_counters *ret);
+/* Returns 0 to go on, or a negative errno that stops the walk and is returned. */
+typedef int (*store_rollup_of_cb)(int64_t device_pk, const struct rollup_rec *r, void *ctx);
+/*
+ * Every rollup row of period with from_ms <= bucket_ms < to_ms of each of
+ * device_pks[0..n) (distinct), every metric read: a device's rows come
+ * together, oldest first, as store_rollups_query() gives them; devices in no
+ * particular order. The caller keeps the range short (a day's row, an
+ * hour's): there is no limit.
+ */
+int store_rollups_of(struct store *s, const int64_t *device_pks, size_t n,
+                     enum rollup_period period, int64_t from_ms, int64_t to_ms,
+                     store_rollup_of_cb cb, void *ctx);
 /*
  * Deletes at most max_rows (1..100000) of a device's raw readings with
  * ts_ms < before_ms, oldest first, in one statement; *ret_deleted counts

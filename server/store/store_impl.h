@@ -22,6 +22,9 @@ struct store_ops {
     /* By name when username is not NULL, else by id. */
     int (*user_get)(struct store *s, const char *username, int64_t id, struct user_rec *ret);
     int (*user_list)(struct store *s, store_user_cb cb, void *ctx);
+    int (*user_page)(struct store *s, const char *after, size_t limit, store_user_cb cb, void *ctx,
+                     bool *ret_more);
+    int (*user_count)(struct store *s, int64_t *ret_total);
     int (*user_update)(struct store *s, int64_t user_id, const struct user_change *ch,
                        struct user_rec *ret);
     int (*user_delete)(struct store *s, int64_t user_id);
@@ -69,6 +72,9 @@ struct store_ops {
                     const char *idempotency_key, struct recharge_result *ret);
     int (*ledger_list)(struct store *s, int64_t device_pk, size_t limit, store_ledger_cb cb,
                        void *ctx);
+    int (*ledger_page)(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                       store_ledger_cb cb, void *ctx, bool *ret_more);
+    int (*ledger_count)(struct store *s, int64_t device_pk, int64_t *ret_total);
     int (*capture_create)(struct store *s, int64_t device_pk, const char *request_id,
                           int64_t requested_by, int32_t duration_ms, int64_t requested_ms,
                           int64_t *ret_id);
@@ -81,6 +87,9 @@ struct store_ops {
                        const char *request_id, bool with_samples, struct capture_rec *ret);
     int (*capture_list)(struct store *s, int64_t device_pk, size_t limit, store_capture_cb cb,
                         void *ctx);
+    int (*capture_page)(struct store *s, int64_t device_pk, int64_t before_id, size_t limit,
+                        store_capture_cb cb, void *ctx, bool *ret_more);
+    int (*capture_count)(struct store *s, int64_t device_pk, int64_t *ret_total);
     int (*wechat_bind)(struct store *s, int64_t user_id, const char *appid, const char *openid,
                        int64_t at_ms);
     /* By openid (with appid) when openid is not NULL, else by user_id. */
@@ -96,6 +105,13 @@ struct store_ops {
                             void *ctx);
     int (*rollup_counters_before)(struct store *s, int64_t device_pk, enum rollup_period period,
                                   int64_t before_ms, struct rollup_counters *ret);
+    int (*readings_latest_of)(struct store *s, const int64_t *device_pks, size_t n,
+                              store_latest_of_cb cb, void *ctx);
+    int (*day_counters_before_of)(struct store *s, const int64_t *device_pks, size_t n,
+                                  int64_t before_ms, struct rollup_counters *ret);
+    int (*rollups_of)(struct store *s, const int64_t *device_pks, size_t n,
+                      enum rollup_period period, int64_t from_ms, int64_t to_ms,
+                      store_rollup_of_cb cb, void *ctx);
     int (*readings_delete_before)(struct store *s, int64_t device_pk, int64_t before_ms,
                                   size_t max_rows, size_t *ret_deleted);
     int (*audit_add)(struct store *s, const struct audit_rec *e);

@@ -1,7 +1,8 @@
 /*
  * The query parameters of the history, energy, ledger and capture endpoints
- * (server/api/api_query.c; sitetime_parse_day() in common/sitetime.c) and the
- * interval arithmetic the history endpoint then does
+ * and the cursor of the users' pages (server/api/api_query.c;
+ * sitetime_parse_day() in common/sitetime.c) and the interval arithmetic
+ * the history endpoint then does
  * (server/history/history.c). The input is a query string,
  * "from=..&to=..&limit=..&interval=..&points=..", as the HTTP layer hands
  * it over (already percent-decoded); each value goes to the parser its
@@ -81,6 +82,18 @@ static void parameter(struct query *q, const char *key, const char *v)
         count(v, 1, HISTORY_MAX_LIMIT, NULL, NULL);
     } else if (strcmp(key, "points") == 0) {
         count(v, 1, HISTORY_MAX_POINTS, &q->has_points, &q->points);
+    } else if (strcmp(key, "cursor") == 0) {
+        /* a page's cursor (users): what it decodes to encodes back to it */
+        char k[65], again[2 * 64 + 1];
+        int r = api_cursor_decode(v, k, sizeof(k));
+        FUZZ_CHECK(r == 0 || r == -EINVAL);
+        if (!r) {
+            FUZZ_CHECK(strlen(k) * 2 == strlen(v) && strlen(k) < sizeof(k));
+            for (const unsigned char *c = (const unsigned char *)k; *c; c++)
+                FUZZ_CHECK(*c >= 0x20 && *c != 0x7f);
+            api_cursor_encode(k, again, sizeof(again));
+            FUZZ_CHECK(strcmp(again, v) == 0);
+        }
     } else if (strcmp(key, "interval") == 0) {
         int64_t ms = 0;
         int r = api_parse_duration(v, &ms);

@@ -1,9 +1,10 @@
 """Lists that scale: GET /api/devices pages (cursor, filters, search, total) and the seed's
-answer without them, GET /api/devices/summary, and bulk provisioning by the CLI
+answer without them, GET /api/users, a ledger's and captures' pages, GET /api/devices/summary, and bulk provisioning by the CLI
 (`meter-server device import`) and by POST /api/devices/import, all or nothing."""
 import os
 import re
 import tempfile
+import time
 from urllib.parse import quote
 
 from harness import IntegrationTest, main
@@ -102,6 +103,98 @@ class DeviceLists(IntegrationTest):
             self.assertEqual(d, full[d["device_id"]])
         self.assertIn(page["devices"][0]["name"], ("Pump 10", "Meter 10"))
         self.assertEqual(page["devices"][0]["site"], "north")
+
+    def test_a_page_and_the_full_list_show_what_the_device_answer_shows(self):
+        """The newest reading and today's energy, read for a whole page at once, are what the
+        answer for one device (read device by device) shows; with a counter, without one, and
+        for a device without readings."""
+        secrets = dict(line.split(",") for line in self.cli_out.splitlines())
+        now = int(time.time() * 1000)
+        for i, dev in enumerate(("lst-040", "lst-042", "lst-044")):
+            rows = [{"seq": 1, "ts": now - 20 * 3600 * 1000, "voltage": 230, "current": 1},
+                    {"seq": 2, "ts": now - 10000, "voltage": 231.5, "current": 2.25,
+                     "power_w": 517.5}]
+            if i != 1:
+                rows[0]["energy_wh"] = 1000.5 + i
+                rows[1]["energy_wh"] = 1500.25 + 7 * i
+            for row in rows:
+                self.srv.upload(secrets[dev], dict(row, device_id=dev), check=True)
+        page = self.call("GET", "/api/devices?limit=10&q=lst-04", who="op").json()["devices"]
+        full = {d["device_id"]: d
+                for d in self.call("GET", "/api/devices", who="op").json()["devices"]}
+        self.assertEqual([d["device_id"] for d in page], [f"lst-{i:03d}" for i in range(40, 45)])
+        for d in page:
+            one = self.call("GET", f"/api/devices/{d['device_id']}", who="op").json()
+            for key in ("latest", "energy_today_wh"):
+                self.assertEqual(d[key], one[key], (d["device_id"], key))
+                self.assertEqual(full[d["device_id"]][key], one[key], (d["device_id"], key))
+        latest = {d["device_id"]: d["latest"] for d in page}
+        self.assertEqual([k for k, v in latest.items() if v], ["lst-040", "lst-042", "lst-044"])
+        self.assertEqual(latest["lst-044"]["seq"], 2)
+
+    def test_the_accounts_page_through_with_a_cursor_and_a_total(self):
+        full = self.call("GET", "/api/users", who="root").json()
+        self.assertEqual(set(full), {"status", "users"})  # without limit or cursor: as before
+        seen, cursor, pages = [], None, 0
+        while True:
+            path = "/api/users?limit=2" + (f"&cursor={cursor}" if cursor else "")
+            r = self.call("GET", path, who="op")
+            self.assertEqual(r.status, 200, r)
+            body = r.json()
+            self.assertEqual((body["total"], body["limit"]), (len(full["users"]), 2))
+            seen += body["users"]
+            pages += 1
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+            self.assertEqual(len(body["users"]), 2)
+            self.assertLess(pages, 50)
+        self.assertEqual(seen, full["users"])
+        self.assertGreaterEqual(pages, 2)
+        for query in ("limit=0", "limit=1001", "cursor=zz", "cursor=6", "cursor=0a"):
+            r = self.call("GET", f"/api/users?{query}", who="op")
+            self.assertEqual(r.status, 400, (query, r))
+        self.assertEqual(self.call("GET", "/api/users?limit=2", who="alice").status, 403)
+
+    def test_a_ledger_pages_through_with_a_cursor_and_a_total(self):
+        # A device of its own, removed at the end: the others' balances stay 0.00 (summary).
+        self.assertEqual(self.call("POST", "/api/devices", {"device_id": "pg-ledger"},
+                                   who="op").status, 201)
+        self.addCleanup(self.call, "DELETE", "/api/devices/pg-ledger", who="op")
+        for cents in range(101, 108):
+            r = self.call("POST", "/api/device/recharge/pg-ledger", {"amount": f"{cents / 100:.2f}"},
+                          who="op")
+            self.assertEqual(r.status, 200, r)
+        full = self.call("GET", "/api/devices/pg-ledger/ledger", who="op").json()
+        self.assertNotIn("total", full)  # without a cursor: as before
+        self.assertEqual(len(full["entries"]), 7)
+        seen, cursor, pages = [], "", 0
+        while cursor is not None:
+            r = self.call("GET", f"/api/devices/pg-ledger/ledger?limit=3&cursor={cursor}", who="op")
+            self.assertEqual(r.status, 200, r)
+            body = r.json()
+            self.assertEqual((body["total"], body["limit"], body["balance"]), (7, 3, full["balance"]))
+            seen += body["entries"]
+            cursor = body["next_cursor"]
+            pages += 1
+            self.assertLess(pages, 10)
+        self.assertEqual(pages, 3)
+        self.assertEqual(seen, full["entries"])
+        for cursor in ("x", "0", "-4"):
+            r = self.call("GET", f"/api/devices/pg-ledger/ledger?cursor={cursor}", who="op")
+            self.assertEqual(r.status, 400, (cursor, r))
+
+    def test_captures_answer_a_page_with_a_total_for_a_cursor(self):
+        plain = self.call("GET", "/api/devices/lst-031/captures", who="op").json()
+        self.assertEqual(set(plain), {"status", "device_id", "captures"})  # as before
+        r = self.call("GET", "/api/devices/lst-031/captures?limit=5&cursor=", who="op")
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        self.assertEqual((body["captures"], body["total"], body["limit"], body["next_cursor"]),
+                         ([], 0, 5, None))
+        for cursor in ("x", "0", "-1"):
+            r = self.call("GET", f"/api/devices/lst-031/captures?cursor={cursor}", who="op")
+            self.assertEqual(r.status, 400, (cursor, r))
 
     def test_without_paging_parameters_the_seed_answer_is_unchanged(self):
         body = self.call("GET", "/api/devices", who="op").json()

@@ -3,8 +3,11 @@
  * gives every device exactly once (also while devices are added), each
  * filter and the search narrow the page and its total alike, a user sees
  * only their devices, the fleet counts, and a bulk import that is all or
- * nothing. Usage: test_store_device_lists URL (sqlite:PATH or mysql://...;
- * the database must be empty; a sqlite file is removed first).
+ * nothing; and what a list shows of each device (its newest reading, its
+ * day counters and rows), read for many devices at once, equal to the
+ * answers one device at a time; the accounts, a ledger and captures a page
+ * at a time. Usage: test_store_device_lists URL (sqlite:PATH or
+ * mysql://...; the database must be empty; a sqlite file is removed first).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -378,6 +381,405 @@ static void test_an_import_is_all_or_nothing(void **state)
     assert_int_equal(count(0, &f), 4);
 }
 
+/* --- what a list shows of each device, read for many at once ------------------------------ */
+
+#define DAY_MS INT64_C(86400000)
+
+static struct reading reading_at(uint64_t seq, int64_t ts_ms, double volts, int64_t import_mwh,
+                                 int64_t export_mwh)
+{
+    struct reading r;
+    memset(&r, 0, sizeof(r));
+    r.seq = seq;
+    r.has_seq = true;
+    r.ts_ms = ts_ms;
+    reading_set_real(&r, RR_VOLTAGE, volts);
+    reading_set_real(&r, RR_CURRENT, volts / 100);
+    if (seq % 2)
+        reading_set_real(&r, RR_POWER_W, volts * 3);
+    if (import_mwh >= 0)
+        reading_set_counter(&r, RC_ENERGY_IMPORT, import_mwh);
+    if (export_mwh >= 0)
+        reading_set_counter(&r, RC_ENERGY_EXPORT, export_mwh);
+    if (seq % 3 == 0)
+        assert_int_equal(reading_set_label(&r, RL_RELAY, "on"), 0);
+    return r;
+}
+
+static void assert_readings_equal(const struct reading *a, const struct reading *b)
+{
+    assert_int_equal(a->seq, b->seq);
+    assert_int_equal(a->ts_ms, b->ts_ms);
+    assert_int_equal(a->real_present, b->real_present);
+    assert_int_equal(a->counter_present, b->counter_present);
+    for (int f = 0; f < RR__COUNT; f++)
+        if (reading_has_real(a, (enum reading_real)f))
+            assert_true(a->real[f] == b->real[f]);
+    for (int c = 0; c < RC__COUNT; c++)
+        if (reading_has_counter(a, (enum reading_counter)c))
+            assert_int_equal(a->counter[c], b->counter[c]);
+    assert_memory_equal(a->label, b->label, sizeof(a->label));
+}
+
+static void assert_rollups_equal(const struct rollup_rec *a, const struct rollup_rec *b)
+{
+    assert_int_equal(a->bucket_ms, b->bucket_ms);
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->first_ts_ms, b->first_ts_ms);
+    assert_int_equal(a->last_ts_ms, b->last_ts_ms);
+    for (int m = 0; m < RM__COUNT; m++) {
+        assert_int_equal(a->metric_n[m], b->metric_n[m]);
+        if (a->metric_n[m]) {
+            assert_true(a->sum[m] == b->sum[m]);
+            assert_true(a->min[m] == b->min[m]);
+            assert_true(a->max[m] == b->max[m]);
+        }
+    }
+    assert_int_equal(a->has_import, b->has_import);
+    assert_int_equal(a->has_export, b->has_export);
+    if (a->has_import) {
+        assert_int_equal(a->import_min_mwh, b->import_min_mwh);
+        assert_int_equal(a->import_max_mwh, b->import_max_mwh);
+    }
+    if (a->has_export) {
+        assert_int_equal(a->export_min_mwh, b->export_min_mwh);
+        assert_int_equal(a->export_max_mwh, b->export_max_mwh);
+    }
+}
+
+/* More devices than one multi-row statement takes (SQL_BULK_MAX), those with data last. */
+#define LIST_N (FLEET + 7)
+
+struct list_answers {
+    const int64_t *pks;
+    int latest_seen[LIST_N];
+    struct reading latest[LIST_N];
+    int rows_seen[LIST_N];
+    struct rollup_rec rows[LIST_N][4];
+    int64_t last_pk;
+    bool rows_together;
+};
+
+static int list_index(const struct list_answers *a, int64_t pk)
+{
+    for (int i = 0; i < LIST_N; i++)
+        if (a->pks[i] == pk)
+            return i;
+    fail_msg("a device that was not asked for: %lld", (long long)pk);
+    return -1;
+}
+
+static int take_latest_of(int64_t pk, const struct reading *r, void *ctx)
+{
+    struct list_answers *a = ctx;
+    int i = list_index(a, pk);
+    a->latest[i] = *r;
+    a->latest_seen[i]++;
+    return 0;
+}
+
+static int take_rollup_of(int64_t pk, const struct rollup_rec *r, void *ctx)
+{
+    struct list_answers *a = ctx;
+    int i = list_index(a, pk);
+    /* A device's rows come together: once another device's came, none of this one's follow. */
+    if (pk != a->last_pk && a->rows_seen[i])
+        a->rows_together = false;
+    a->last_pk = pk;
+    if (a->rows_seen[i] < 4)
+        a->rows[i][a->rows_seen[i]] = *r;
+    a->rows_seen[i]++;
+    return 0;
+}
+
+struct rows_of_one {
+    struct rollup_rec r[4];
+    int n;
+};
+
+static int take_one_rollup(const struct rollup_rec *r, void *ctx)
+{
+    struct rows_of_one *o = ctx;
+    if (o->n < 4)
+        o->r[o->n] = *r;
+    o->n++;
+    return 0;
+}
+
+static void test_the_answers_for_many_devices_equal_the_answers_one_by_one(void **state)
+{
+    (void)state;
+    int64_t today = T0_MS - T0_MS % DAY_MS; /* the site zone is UTC */
+    int64_t pks[LIST_N];
+    for (int i = 0; i < FLEET; i++)
+        pks[i] = fleet_pk[i]; /* no readings, no rollups */
+    /* import only, today and days before; import and export; no counters at all; readings only
+       days ago; only today's; a pk that names no device */
+    static const char *const names[] = {"extras-import", "extras-both",  "extras-plain",
+                                        "extras-old",    "extras-today", "extras-reset"};
+    for (int k = 0; k < 6; k++)
+        pks[FLEET + k] = add_device(names[k], 0);
+    pks[FLEET + 6] = INT64_C(999999999);
+    int64_t imp = pks[FLEET], both = pks[FLEET + 1], plain = pks[FLEET + 2], old = pks[FLEET + 3],
+            only_today = pks[FLEET + 4], reset = pks[FLEET + 5];
+    struct reading r[6];
+    size_t inserted;
+    r[0] = reading_at(1, today - 3 * DAY_MS + 5000, 230.5, 1000, -1);
+    r[1] = reading_at(2, today - DAY_MS + 7000, 231, 4000, -1);
+    r[2] = reading_at(3, today + 1000, 229.5, 4500, -1);
+    r[3] = reading_at(4, today + 60000, 232.25, 5750, -1);
+    assert_int_equal(store_readings_insert(st, imp, r, 4, &inserted), 0);
+    r[0] = reading_at(7, today - 2 * DAY_MS, 228, 100, 900);
+    r[1] = reading_at(8, today - DAY_MS + 1, 228.5, -1, 950); /* export only that day */
+    r[2] = reading_at(9, today + 5, 227, 300, 990);
+    assert_int_equal(store_readings_insert(st, both, r, 3, &inserted), 0);
+    r[0] = reading_at(1, today - DAY_MS, 240, -1, -1);
+    r[1] = reading_at(2, today + 2000, 241, -1, -1);
+    assert_int_equal(store_readings_insert(st, plain, r, 2, &inserted), 0);
+    r[0] = reading_at(5, today - 5 * DAY_MS, 235, 20000, 10);
+    r[1] = reading_at(6, today - 4 * DAY_MS, 236, 21000, 11);
+    assert_int_equal(store_readings_insert(st, old, r, 2, &inserted), 0);
+    r[0] = reading_at(1, today + 100, 230, 50, -1);
+    r[1] = reading_at(2, today + 200, 230, 70, -1);
+    assert_int_equal(store_readings_insert(st, only_today, r, 2, &inserted), 0);
+    /* a counter that went back (a meter replaced): the newest day counts, not the largest */
+    r[0] = reading_at(1, today - 2 * DAY_MS, 230, 90000, -1);
+    r[1] = reading_at(2, today - DAY_MS, 230, 500, -1);
+    r[2] = reading_at(3, today + 10, 230, 800, -1);
+    assert_int_equal(store_readings_insert(st, reset, r, 3, &inserted), 0);
+
+    struct list_answers *a = calloc(1, sizeof(*a));
+    assert_non_null(a);
+    a->pks = pks;
+    a->rows_together = true;
+    struct rollup_counters *counters = calloc(LIST_N, sizeof(*counters));
+    assert_non_null(counters);
+    assert_int_equal(store_readings_latest_of(st, pks, LIST_N, take_latest_of, a), 0);
+    assert_int_equal(store_day_counters_before_of(st, pks, LIST_N, today, counters), 0);
+    assert_int_equal(store_rollups_of(st, pks, LIST_N, ROLLUP_1D, today - 6 * DAY_MS,
+                                      today + DAY_MS, take_rollup_of, a),
+                     0);
+    assert_true(a->rows_together);
+
+    int with_latest = 0, with_rows = 0, with_counters = 0;
+    for (int i = 0; i < LIST_N; i++) {
+        struct reading one;
+        int rc = store_reading_latest(st, pks[i], &one);
+        if (rc == -ENOENT) {
+            assert_int_equal(a->latest_seen[i], 0);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(a->latest_seen[i], 1);
+            assert_readings_equal(&a->latest[i], &one);
+            with_latest++;
+        }
+        struct rollup_counters c;
+        assert_int_equal(store_rollup_counters_before(st, pks[i], ROLLUP_1D, today, &c), 0);
+        assert_int_equal(counters[i].has_import, c.has_import);
+        assert_int_equal(counters[i].has_export, c.has_export);
+        if (c.has_import)
+            assert_int_equal(counters[i].import_max_mwh, c.import_max_mwh);
+        if (c.has_export)
+            assert_int_equal(counters[i].export_max_mwh, c.export_max_mwh);
+        with_counters += c.has_import || c.has_export;
+        struct rows_of_one o = {0};
+        assert_int_equal(store_rollups_query(st, pks[i], ROLLUP_1D, today - 6 * DAY_MS,
+                                             today + DAY_MS, false, 100, take_one_rollup, &o),
+                         0);
+        assert_int_equal(a->rows_seen[i], o.n);
+        for (int k = 0; k < o.n && k < 4; k++)
+            assert_rollups_equal(&a->rows[i][k], &o.r[k]);
+        with_rows += o.n > 0;
+    }
+    /* what was compared is there: every device with readings, and its days */
+    assert_int_equal(with_latest, 6);
+    assert_int_equal(with_rows, 6);
+    assert_int_equal(with_counters, 4);
+    assert_int_equal(a->rows_seen[FLEET], 3);
+    assert_true(counters[FLEET].has_import && !counters[FLEET].has_export);
+    assert_int_equal(counters[FLEET].import_max_mwh, 4000);
+    assert_true(counters[FLEET + 1].has_import && counters[FLEET + 1].has_export);
+    assert_int_equal(counters[FLEET + 1].import_max_mwh, 100);
+    assert_int_equal(counters[FLEET + 1].export_max_mwh, 950);
+    assert_int_equal(counters[FLEET + 5].import_max_mwh, 500);
+    assert_false(counters[FLEET + 4].has_import);
+    assert_int_equal(a->latest[FLEET + 1].seq, 9);
+
+    /* nothing asked, nothing answered; an empty range reads no rows */
+    assert_int_equal(store_readings_latest_of(st, pks, 0, take_latest_of, a), 0);
+    memset(a->rows_seen, 0, sizeof(a->rows_seen));
+    assert_int_equal(store_rollups_of(st, pks, LIST_N, ROLLUP_1D, today, today, take_rollup_of, a),
+                     0);
+    for (int i = 0; i < LIST_N; i++)
+        assert_int_equal(a->rows_seen[i], 0);
+    free(counters);
+    free(a);
+}
+
+/* --- accounts, a page at a time ------------------------------------------------------------- */
+
+struct names {
+    char name[40][USERNAME_MAX + 1];
+    size_t n;
+};
+
+static int take_name(const struct user_rec *u, void *ctx)
+{
+    struct names *a = ctx;
+    if (a->n < 40)
+        snprintf(a->name[a->n], sizeof(a->name[0]), "%s", u->username);
+    a->n++;
+    return 0;
+}
+
+static void test_a_walk_of_the_user_pages_gives_the_whole_list_in_order(void **state)
+{
+    (void)state;
+    for (int i = 12; i >= 0; i--) {
+        char name[32];
+        snprintf(name, sizeof(name), "page-u-%02d", i);
+        int64_t id;
+        assert_int_equal(store_user_add(st, name, "x", ROLE_USER, &id), 0);
+    }
+    struct names *all = calloc(1, sizeof(*all)), *walk = calloc(1, sizeof(*walk));
+    assert_non_null(all);
+    assert_non_null(walk);
+    assert_int_equal(store_user_list(st, take_name, all), 0);
+    int64_t total = -1;
+    assert_int_equal(store_user_count(st, &total), 0);
+    assert_int_equal(total, (int64_t)all->n);
+    assert_true(all->n >= 14 && all->n < 40);
+    char after[USERNAME_MAX + 1] = "";
+    bool more = true;
+    int pages = 0;
+    while (more) {
+        size_t before = walk->n;
+        assert_int_equal(store_user_page(st, after, 4, take_name, walk, &more), 0);
+        assert_true(walk->n - before <= 4);
+        if (more)
+            assert_int_equal(walk->n - before, 4);
+        if (walk->n > before)
+            snprintf(after, sizeof(after), "%s", walk->name[walk->n - 1]);
+        assert_true(++pages < 20);
+    }
+    assert_int_equal(pages, (int)(all->n + 3) / 4);
+    assert_int_equal(walk->n, all->n);
+    for (size_t i = 0; i < all->n; i++)
+        assert_string_equal(walk->name[i], all->name[i]);
+    /* from a key that is no account: the accounts after it */
+    struct names *tail = calloc(1, sizeof(*tail));
+    assert_non_null(tail);
+    assert_int_equal(store_user_page(st, "page-u-10a", 100, take_name, tail, &more), 0);
+    assert_false(more);
+    assert_true(tail->n >= 2);
+    assert_string_equal(tail->name[0], "page-u-11");
+    assert_int_equal(store_user_page(st, "", 0, take_name, tail, &more), -EINVAL);
+    free(tail);
+    free(walk);
+    free(all);
+}
+
+/* --- a device's ledger, a page at a time --------------------------------------------------- */
+
+struct entry_ids {
+    int64_t id[32];
+    size_t n;
+};
+
+static int take_entry(const struct ledger_entry *e, void *ctx)
+{
+    struct entry_ids *a = ctx;
+    if (a->n < 32)
+        a->id[a->n] = e->id;
+    a->n++;
+    return 0;
+}
+
+static void test_a_walk_of_the_ledger_pages_gives_every_entry_newest_first(void **state)
+{
+    (void)state;
+    int64_t pk = add_device("ledger-pages", 0), other = add_device("ledger-other", 0);
+    struct recharge_result rr;
+    for (int i = 1; i <= 11; i++) {
+        assert_int_equal(store_recharge(st, pk, 100 * i, 0, NULL, &rr), 0);
+        assert_int_equal(store_recharge(st, other, 7, 0, NULL, &rr), 0); /* interleaved ids */
+    }
+    struct entry_ids all = {0}, walk = {0};
+    assert_int_equal(store_ledger_list(st, pk, 100, take_entry, &all), 0);
+    assert_int_equal(all.n, 11);
+    int64_t total = -1;
+    assert_int_equal(store_ledger_count(st, pk, &total), 0);
+    assert_int_equal(total, 11);
+    int64_t before = 0;
+    bool more = true;
+    int pages = 0;
+    while (more) {
+        size_t was = walk.n;
+        assert_int_equal(store_ledger_page(st, pk, before, 3, take_entry, &walk, &more), 0);
+        if (more)
+            assert_int_equal(walk.n - was, 3);
+        before = walk.id[walk.n - 1];
+        assert_true(++pages < 10);
+    }
+    assert_int_equal(pages, 4);
+    assert_int_equal(walk.n, all.n);
+    for (size_t i = 0; i < all.n; i++)
+        assert_int_equal(walk.id[i], all.id[i]);
+    for (size_t i = 1; i < walk.n; i++)
+        assert_true(walk.id[i] < walk.id[i - 1]);
+    /* an exact last page says there is no more */
+    struct entry_ids last = {0};
+    assert_int_equal(store_ledger_page(st, pk, all.id[7], 3, take_entry, &last, &more), 0);
+    assert_int_equal(last.n, 3);
+    assert_false(more);
+    assert_int_equal(store_ledger_count(st, INT64_C(999999999), &total), 0);
+    assert_int_equal(total, 0);
+}
+
+static int take_capture(const struct capture_rec *c, void *ctx)
+{
+    struct entry_ids *a = ctx;
+    if (a->n < 32)
+        a->id[a->n] = c->id;
+    a->n++;
+    return 0;
+}
+
+static void test_a_walk_of_the_capture_pages_gives_every_capture_newest_first(void **state)
+{
+    (void)state;
+    int64_t pk = add_device("capture-pages", 0), other = add_device("capture-other", 0);
+    for (int i = 0; i < 8; i++) {
+        char req[32];
+        int64_t id;
+        snprintf(req, sizeof(req), "req-%d", i);
+        assert_int_equal(store_capture_create(st, pk, req, 0, 1000, T0_MS + i, &id), 0);
+        assert_int_equal(store_capture_create(st, other, req, 0, 1000, T0_MS + i, &id), 0);
+    }
+    struct entry_ids all = {0}, walk = {0};
+    assert_int_equal(store_capture_list(st, pk, 100, take_capture, &all), 0);
+    assert_int_equal(all.n, 8);
+    int64_t total = -1;
+    assert_int_equal(store_capture_count(st, pk, &total), 0);
+    assert_int_equal(total, 8);
+    int64_t before = 0;
+    bool more = true;
+    int pages = 0;
+    while (more) {
+        size_t was = walk.n;
+        assert_int_equal(store_capture_page(st, pk, before, 3, take_capture, &walk, &more), 0);
+        if (more)
+            assert_int_equal(walk.n - was, 3);
+        before = walk.id[walk.n - 1];
+        assert_true(++pages < 10);
+    }
+    assert_int_equal(pages, 3);
+    assert_int_equal(walk.n, all.n);
+    for (size_t i = 0; i < all.n; i++)
+        assert_int_equal(walk.id[i], all.id[i]);
+    assert_int_equal(store_capture_page(st, pk, 0, 0, take_capture, &walk, &more), -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     url = store_fixture_url(argc, argv);
@@ -391,6 +793,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_a_user_pages_through_their_devices_only),
         cmocka_unit_test(test_summary_counts_the_fleet_and_open_alarms),
         cmocka_unit_test(test_an_import_is_all_or_nothing),
+        cmocka_unit_test(test_the_answers_for_many_devices_equal_the_answers_one_by_one),
+        cmocka_unit_test(test_a_walk_of_the_user_pages_gives_the_whole_list_in_order),
+        cmocka_unit_test(test_a_walk_of_the_ledger_pages_gives_every_entry_newest_first),
+        cmocka_unit_test(test_a_walk_of_the_capture_pages_gives_every_capture_newest_first),
     };
     return cmocka_run_group_tests(tests, fleet_setup, fleet_teardown);
 }
