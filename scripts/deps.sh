@@ -12,6 +12,7 @@ packages=(
     python3-cryptography # the WeChat Pay stand-in (tests/lib/wxpay_standin.py): RSA and AES-GCM
     clang libclang-rt-14-dev # the libFuzzer harnesses (tests/fuzz): clang and its runtimes
     libmodbus-dev mbpoll python3-pymodbus # the Modbus TCP server, and two clients its tests read it with
+    python3-serial python3-serial-asyncio # pymodbus's server imports them (only recommended): the DTU simulator
     tshark # dissects the MMS port's test sessions (tests/integration/test_mms.py)
     systemd # systemd-analyze verify and security on the units, and the units they need (tests/systemd)
     prometheus # promtool checks GET /metrics and the Grafana dashboard's queries (tests/integration/test_metrics.py)
