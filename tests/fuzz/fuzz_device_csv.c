@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(c.n <= MAX_ROWS);
-    unsigned prev = 1;
+    unsigned prev = 0; /* a file without a header line has its first row on line 1 */
     for (size_t i = 0; i < c.n; i++) {
         const struct device_csv_row *row = &c.rows[i];
         FUZZ_CHECK(row->device_id && device_id_valid(row->device_id));
