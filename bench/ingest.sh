@@ -69,7 +69,7 @@ alone_n=$((alone_devices * alone_per))
 alone_seq=1 # every round publishes the next alone_per seqs of each device
 hz=$(getconf CLK_TCK)
 broker_pid=$(cat "$tmp/broker/mosquitto.pid")
-mariadbd_pid=$(cat "$tmp/svc/mysql/mysqld.pid" 2>/dev/null || true)
+mariadbd_pid=$(cat "$(cat "$tmp/svc/rundir")/mysql/mysqld.pid" 2>/dev/null || true)
 
 cpu_ticks() { # pid: user + system clock ticks so far (0 when there is no such process)
     if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
