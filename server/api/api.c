@@ -249,6 +249,17 @@ void api_json_done(struct api_call *c, struct jsonw *w)
         api_error(c, 500, "internal error");
 }
 
+void api_write_page_end(struct jsonw *w, int64_t total, int64_t limit, const char *next_cursor)
+{
+    jsonw_kint(w, "total", total);
+    jsonw_kint(w, "limit", limit);
+    jsonw_key(w, "next_cursor");
+    if (next_cursor)
+        jsonw_str(w, next_cursor);
+    else
+        jsonw_null(w);
+}
+
 struct jsonw *api_success(struct api_call *c, int status, struct jsonw *w)
 {
     api_json(c, status, w);

@@ -103,6 +103,8 @@ struct jsonw *api_json(struct api_call *c, int status, struct jsonw *w);
 void api_json_done(struct api_call *c, struct jsonw *w);
 /* {"status":"success"} plus whatever the caller adds before api_json_done(). */
 struct jsonw *api_success(struct api_call *c, int status, struct jsonw *w);
+/* A page's end, the same in every paged list: "total", "limit" and "next_cursor" (null: none). */
+void api_write_page_end(struct jsonw *w, int64_t total, int64_t limit, const char *next_cursor);
 
 /* The call's database connection, or NULL after answering 503. */
 struct store *api_store(struct api_call *c);

@@ -241,16 +241,9 @@ static void captures_page(struct api_call *c, const struct device_rec *dev, int6
         return;
     }
     jsonw_arr_end(&w);
-    jsonw_kint(&w, "total", total);
-    jsonw_kint(&w, "limit", limit);
-    jsonw_key(&w, "next_cursor");
-    if (more && l.last_id > 0) {
-        char next[24];
-        snprintf(next, sizeof(next), "%lld", (long long)l.last_id);
-        jsonw_str(&w, next);
-    } else {
-        jsonw_null(&w);
-    }
+    char next[24];
+    snprintf(next, sizeof(next), "%lld", (long long)l.last_id);
+    api_write_page_end(&w, total, limit, more && l.last_id > 0 ? next : NULL);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 }

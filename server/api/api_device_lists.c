@@ -32,42 +32,6 @@ bool api_devices_paged(const struct api_call *c)
     return false;
 }
 
-static void cursor_encode(const char *device_id, char out[CURSOR_MAX + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)device_id; *p && n < CURSOR_MAX; p++) {
-        out[n++] = hex[*p >> 4];
-        out[n++] = hex[*p & 15];
-    }
-    out[n] = '\0';
-}
-
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return -1;
-}
-
-/* The device_id a cursor names: 0, or -EINVAL for anything this server did not hand out. */
-static int cursor_decode(const char *cursor, char out[DEVICE_ID_MAX + 1])
-{
-    size_t len = strlen(cursor);
-    if (len == 0 || len > CURSOR_MAX || len % 2)
-        return -EINVAL;
-    for (size_t i = 0; i < len; i += 2) {
-        int hi = hex_value(cursor[i]), lo = hex_value(cursor[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -EINVAL;
-        out[i / 2] = (char)(hi << 4 | lo);
-    }
-    out[len / 2] = '\0';
-    return device_id_valid(out) ? 0 : -EINVAL;
-}
-
 static bool query_text_ok(const char *s, size_t max_chars)
 {
     size_t n = 0;
@@ -88,7 +52,8 @@ static int read_params(struct api_call *c, int64_t *limit, char after[DEVICE_ID_
     if (api_query_limit(c, PAGE_LIMIT_DEFAULT, limit))
         return -1;
     after[0] = '\0';
-    if ((v = http_query(c->req, "cursor")) && cursor_decode(v, after))
+    if ((v = http_query(c->req, "cursor")) &&
+        (api_cursor_decode(v, after, DEVICE_ID_MAX + 1) || !device_id_valid(after)))
         return api_error(c, 400, "cursor is not one this server handed out (next_cursor)");
     memset(f, 0, sizeof(*f));
     if ((v = http_query(c->req, "status"))) {
@@ -216,16 +181,10 @@ void api_devices_page(struct api_call *c)
         goto out;
     }
     jsonw_arr_end(&w);
-    jsonw_kint(&w, "total", total);
-    jsonw_kint(&w, "limit", limit);
-    jsonw_key(&w, "next_cursor");
-    if (more && p.n > 0) {
-        char cursor[CURSOR_MAX + 1];
-        cursor_encode(p.items[p.n - 1].d.device_id, cursor);
-        jsonw_str(&w, cursor);
-    } else {
-        jsonw_null(&w);
-    }
+    char cursor[CURSOR_MAX + 1] = "";
+    if (p.n > 0)
+        api_cursor_encode(p.items[p.n - 1].d.device_id, cursor, sizeof(cursor));
+    api_write_page_end(&w, total, limit, more && p.n > 0 ? cursor : NULL);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 out:

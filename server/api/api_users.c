@@ -75,16 +75,9 @@ static void users_page(struct api_call *c)
         return;
     }
     jsonw_arr_end(&w);
-    jsonw_kint(&w, "total", total);
-    jsonw_kint(&w, "limit", limit);
-    jsonw_key(&w, "next_cursor");
-    if (more && last.username[0]) {
-        char cursor[USER_CURSOR_MAX + 1];
-        api_cursor_encode(last.username, cursor, sizeof(cursor));
-        jsonw_str(&w, cursor);
-    } else {
-        jsonw_null(&w);
-    }
+    char cursor[USER_CURSOR_MAX + 1];
+    api_cursor_encode(last.username, cursor, sizeof(cursor));
+    api_write_page_end(&w, total, limit, more && last.username[0] ? cursor : NULL);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 }
