@@ -184,8 +184,8 @@ int ops_command_get(struct store *s, const char *device_id, const char *id,
                     struct command_rec *ret);
 int ops_command_move(struct store *s, const char *id, unsigned from_mask, enum command_state to,
                      int64_t at_ms, const char *message);
-int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms,
-                     store_command_cb cb, void *ctx);
+int ops_commands_due(struct store *s, int64_t now_ms, int64_t resend_before_ms, store_command_cb cb,
+                     void *ctx);
 int ops_commands_expire(struct store *s, int64_t now_ms, size_t *ret_n);
 int ops_commands_count(struct store *s, uint64_t ret_by_state[CMD__COUNT]);
 int ops_command_finish(struct store *s, const char *id, unsigned from_mask, enum command_state to,
@@ -195,8 +195,8 @@ int ops_command_latest(struct store *s, const char *device_id, const char *kind,
 int ops_device_relay(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
 int ops_device_event_add(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
                          const char *detail);
-int ops_device_events(struct store *s, const char *device_id, const char *kind_prefix,
-                      size_t limit, store_event_cb cb, void *ctx);
+int ops_device_events(struct store *s, const char *device_id, const char *kind_prefix, size_t limit,
+                      store_event_cb cb, void *ctx);
 int ops_commands_of_device(struct store *s, const char *device_id, size_t limit,
                            store_command_cb cb, void *ctx);
 /* ops_calendar.c */
@@ -212,8 +212,8 @@ int ops_alarm_ack(struct store *s, int64_t id, const char *user, const char *not
 int ops_alarm_get(struct store *s, int64_t id, struct alarm_rec *ret);
 int ops_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx);
 int ops_alarm_rules_get(struct store *s, const char *device_id, store_alarm_rule_cb cb, void *ctx);
-int ops_alarm_rules_set(struct store *s, const char *device_id,
-                        const struct alarm_rule_override *o, size_t n, int64_t at_ms);
+int ops_alarm_rules_set(struct store *s, const char *device_id, const struct alarm_rule_override *o,
+                        size_t n, int64_t at_ms);
 /* ops_device_meta.c */
 int ops_device_meta_get(struct store *s, int64_t device_pk, struct device_meta *ret);
 int ops_device_meta_update(struct store *s, int64_t device_pk, const struct device_meta *set,

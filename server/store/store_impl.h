@@ -145,8 +145,8 @@ struct store_ops {
     int (*command_add)(struct store *s, const struct command_rec *c);
     int (*command_get)(struct store *s, const char *device_id, const char *id,
                        struct command_rec *ret);
-    int (*command_move)(struct store *s, const char *id, unsigned from_mask,
-                        enum command_state to, int64_t at_ms, const char *message);
+    int (*command_move)(struct store *s, const char *id, unsigned from_mask, enum command_state to,
+                        int64_t at_ms, const char *message);
     int (*commands_due)(struct store *s, int64_t now_ms, int64_t resend_before_ms,
                         store_command_cb cb, void *ctx);
     int (*commands_expire)(struct store *s, int64_t now_ms, size_t *ret_n);
@@ -157,8 +157,8 @@ struct store_ops {
     int (*command_latest)(struct store *s, const char *device_id, const char *kind,
                           struct command_rec *ret);
     int (*device_relay)(struct store *s, int64_t device_pk, bool *ret_on, int64_t *ret_ts_ms);
-    int (*device_event_add)(struct store *s, const char *device_id, int64_t at_ms,
-                            const char *kind, const char *detail);
+    int (*device_event_add)(struct store *s, const char *device_id, int64_t at_ms, const char *kind,
+                            const char *detail);
     int (*device_events)(struct store *s, const char *device_id, const char *kind_prefix,
                          size_t limit, store_event_cb cb, void *ctx);
     int (*commands_of_device)(struct store *s, const char *device_id, size_t limit,
@@ -173,8 +173,7 @@ struct store_ops {
     int (*alarm_ack)(struct store *s, int64_t id, const char *user, const char *note,
                      int64_t at_ms);
     int (*alarm_get)(struct store *s, int64_t id, struct alarm_rec *ret);
-    int (*alarms_list)(struct store *s, const struct alarm_filter *f, store_alarm_cb cb,
-                       void *ctx);
+    int (*alarms_list)(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx);
     int (*alarm_rules_get)(struct store *s, const char *device_id, store_alarm_rule_cb cb,
                            void *ctx);
     int (*alarm_rules_set)(struct store *s, const char *device_id,

@@ -32,7 +32,7 @@ static struct store *st;
 #define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 /* The site clock at local minute m of a plain weekday. */
 #define AT(m) (&(struct cutoff_clock){.minute = (m)})
-#define T0_MS  INT64_C(1796079600000)
+#define T0_MS INT64_C(1796079600000)
 
 static int64_t add_device(const char *name, bool online)
 {

@@ -341,8 +341,8 @@ static void test_sampler_pushes_every_channel_of_a_three_phase_sim(void **state)
 {
     (void)state;
     struct adc *adc = NULL;
-    assert_int_equal(adc_open("sim:rate=6400,wiring=3p4w,va=200,vb=210,vc=220,ia=1,ib=2,ic=3",
-                              &adc, err, sizeof(err)),
+    assert_int_equal(adc_open("sim:rate=6400,wiring=3p4w,va=200,vb=210,vc=220,ia=1,ib=2,ic=3", &adc,
+                              err, sizeof(err)),
                      0);
     /* Per-channel calibration reaches the samples. */
     assert_int_equal(adc_set_channel_calibration(adc, ADC_CH_IC, 2.0, 0.0), 0);
