@@ -231,6 +231,12 @@ static int enqueue(struct writer *w, int64_t device_pk, const char *device_id,
         }
     }
     e->ticket = ++w->submitted;
+    /*
+     * The writer waits for a first entry, then for a full batch, an upload or the end of
+     * batch_wait_ms (take_batch()): only those wake it, not every message in between
+     * (a wake-up a message cost a futex call on each side and the writer's thread switch).
+     */
+    bool wake = !w->head || waiter || w->queued + need >= w->opts.batch_max;
     if (w->tail)
         w->tail->next = e;
     else
@@ -239,7 +245,8 @@ static int enqueue(struct writer *w, int64_t device_pk, const char *device_id,
     w->queued += need;
     w->depth += need;
     set_depth(w);
-    pthread_cond_signal(&w->wake);
+    if (wake)
+        pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
     return 0;
 }
@@ -454,13 +461,15 @@ static void outbox_push(struct writer *w, const char *topic, const char *payload
     snprintf(m->topic, sizeof(m->topic), "%s", topic);
     m->len = len;
     memcpy(m->payload, payload, len);
+    bool wake = !w->out_head; /* the sender only waits on an empty outbox */
     if (w->out_tail)
         w->out_tail->next = m;
     else
         w->out_head = m;
     w->out_tail = m;
     w->outbox++;
-    pthread_cond_signal(&w->outbox_wake);
+    if (wake)
+        pthread_cond_signal(&w->outbox_wake);
     pthread_mutex_unlock(&w->mu);
 }
 
