@@ -270,6 +270,8 @@ int telemetry_decode(const char *payload, size_t len, const struct telemetry_opt
     json_t *root;
     char jerr[JSON_ERR_LEN];
 
+    if (telemetry_decode_fast(payload, len, o, out, max, res))
+        return 0;
     memset(res, 0, sizeof(*res));
     if (json_load_limited(payload, len, TELEMETRY_MAX_DEPTH, &root, jerr)) {
         snprintf(res->first_error, sizeof(res->first_error), "%.150s", jerr);

@@ -212,6 +212,17 @@ int telemetry_decode_json(const struct json_t *root, const struct telemetry_opts
                           struct reading *out, size_t max, struct telemetry_result *ret);
 
 /*
+ * The payloads meters send, without a JSON tree (telemetry_fast.c): returns 1 with out[]
+ * and *ret exactly as telemetry_decode() would give them when the payload is one object
+ * or an array of objects whose members are all fields of a reading with plain values and
+ * every reading is valid; 0, touching nothing the caller reads, for anything else
+ * (unknown members, escapes, errors of any kind), which telemetry_decode() must then
+ * decode and describe.
+ */
+int telemetry_decode_fast(const char *payload, size_t len, const struct telemetry_opts *opts,
+                          struct reading *out, size_t max, struct telemetry_result *ret);
+
+/*
  * The "seq" of one reading of a parsed payload (an element of the array, or
  * the object) when it is usable, a non-negative integer, even if the reading
  * is otherwise invalid: such readings can be acknowledged as rejected.

@@ -9,13 +9,19 @@
  * meter encodes them (telemetry_encode_payload), decode again to the same
  * readings: seq, ts and counters exactly (energy to the mWh below 2^50 mWh),
  * reals to the encoder's six decimals.
+ *
+ * And the tree-less decoder (telemetry_fast.c): whenever it answers, the general one
+ * (jansson's tree, telemetry_decode_json) finds the same readings, byte for byte, all valid.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "dynbuf.h"
 #include "fuzz.h"
+#include "jsonutil.h"
 #include "telemetry.h"
 #include "timeutil.h"
 
@@ -110,8 +116,25 @@ static void decode_and_check(const uint8_t *data, size_t size, const struct tele
     dynbuf_free(&b);
 }
 
+static void fast_agrees(const uint8_t *data, size_t size, const struct telemetry_opts *o)
+{
+    static struct reading fast[MAX_ITEMS], slow[MAX_ITEMS];
+    struct telemetry_result rf, rs;
+    if (!telemetry_decode_fast((const char *)data, size, o, fast, MAX_ITEMS, &rf))
+        return;
+    json_t *root;
+    char err[JSON_ERR_LEN];
+    FUZZ_CHECK(json_load_limited((const char *)data, size, TELEMETRY_MAX_DEPTH, &root, err) == 0);
+    FUZZ_CHECK(telemetry_decode_json(root, o, slow, MAX_ITEMS, &rs) == 0);
+    json_decref(root);
+    FUZZ_CHECK(rf.n_invalid == 0 && rs.n_invalid == 0 && rs.n_valid == rf.n_valid);
+    FUZZ_CHECK(memcmp(fast, slow, rf.n_valid * sizeof(fast[0])) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fast_agrees(data, size, &mqtt_opts);
+    fast_agrees(data, size, &http_opts);
     decode_and_check(data, size, &mqtt_opts);
     decode_and_check(data, size, &http_opts);
     return 0;
