@@ -7,9 +7,10 @@
 # Starts a throwaway MariaDB and mosquitto on free loopback ports.
 #
 # The headline measures each consumer alone, the way a user meets it: the same
-# publishers (bench_loadgen, BENCH_ALONE_DEVICES devices x BENCH_ALONE_READINGS readings a
-# round, QoS 1, one JSON object per message, BENCH_INGEST_CONNECTIONS connections) and the
-# same broker; in one round mosquitto_sub -q 1 alone drains the stream, in the other
+# publishers (BENCH_ALONE_DEVICES devices x BENCH_ALONE_READINGS readings a round, QoS 1, one
+# JSON object per message; BENCH_ALONE_PUBLISHERS: mosquitto_pub, one `mosquitto_pub -l -q 1`
+# per device fed the payloads bench_loadgen --lines wrote beforehand, or loadgen,
+# bench_loadgen itself over BENCH_INGEST_CONNECTIONS connections) and the same broker; in one round mosquitto_sub -q 1 alone drains the stream, in the other
 # meter-server alone (default options) stores it; BENCH_ALONE_ROUNDS rounds of each,
 # alternating which goes first, on each store of BENCH_INGEST_STORES (MariaDB, then
 # SQLite). Each consumer's session exists before the first publish, so it misses nothing
@@ -35,7 +36,7 @@
 # same number of readings is published again and waits queued in the broker; both start
 # together and each drains its backlog: each one's rate and the ratio.
 # Environment: BENCH_BUILD_DIR (build/bench), BENCH_ALONE_DEVICES (40), BENCH_ALONE_READINGS
-# (2500 per device and round), BENCH_ALONE_ROUNDS (4), BENCH_INGEST_STORES ("mysql sqlite";
+# (2500 per device and round), BENCH_ALONE_ROUNDS (4), BENCH_ALONE_PUBLISHERS (mosquitto_pub), BENCH_INGEST_STORES ("mysql sqlite";
 # "" skips the headline), BENCH_INGEST_SIMULTANEOUS (1; 0 skips the second figure),
 # BENCH_INGEST_DEVICES (100), BENCH_INGEST_READINGS (200000 in all),
 # BENCH_INGEST_CONNECTIONS (4), BENCH_MQTT_INFLIGHT (the broker's max_inflight_messages;
@@ -65,6 +66,9 @@ kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 alone_devices=${BENCH_ALONE_DEVICES:-40}
 alone_per=${BENCH_ALONE_READINGS:-2500}
 alone_rounds=${BENCH_ALONE_ROUNDS:-4}
+alone_publishers=${BENCH_ALONE_PUBLISHERS:-mosquitto_pub}
+case $alone_publishers in mosquitto_pub | loadgen) ;; *)
+    echo "ingest: BENCH_ALONE_PUBLISHERS: mosquitto_pub or loadgen" >&2; exit 2 ;; esac
 alone_n=$((alone_devices * alone_per))
 alone_seq=1 # every round publishes the next alone_per seqs of each device
 hz=$(getconf CLK_TCK)
@@ -87,9 +91,25 @@ session_drop() { # client id
     mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -i "$1" -t 'bench/none' -E
 }
 alone_publish() { # out
-    "$loadgen" --url "$MQTT_URL" --prefix alone- --devices "$alone_devices" \
-        --readings "$alone_per" --seq-start "$alone_seq" --connections "$connections" > "$1" \
-        || { echo "ingest: the load generator failed" >&2; exit 1; }
+    if [ "$alone_publishers" = loadgen ]; then
+        "$loadgen" --url "$MQTT_URL" --prefix alone- --devices "$alone_devices" \
+            --readings "$alone_per" --seq-start "$alone_seq" --connections "$connections" > "$1" \
+            || { echo "ingest: the load generator failed" >&2; exit 1; }
+    else
+        # One mosquitto_pub -l -q 1 per device, its payloads written beforehand.
+        rm -rf "$tmp/lines" && mkdir -p "$tmp/lines"
+        "$loadgen" --lines "$tmp/lines" --prefix alone- --devices "$alone_devices" \
+            --readings "$alone_per" --seq-start "$alone_seq" \
+            || { echo "ingest: the load generator failed" >&2; exit 1; }
+        local f pids=() t0
+        t0=$(date +%s%3N)
+        for f in "$tmp"/lines/*; do
+            mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -l -t "meters/${f##*/}/telemetry" < "$f" &
+            pids+=("$!")
+        done
+        for f in "${pids[@]}"; do wait "$f" || { echo "ingest: mosquitto_pub failed" >&2; exit 1; }; done
+        echo "first_publish_ms=$t0" > "$1"
+    fi
     alone_seq=$((alone_seq + alone_per))
 }
 # Prints "RATE SERVER_US DB_US BROKER_US" (per reading) for the round.

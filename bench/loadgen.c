@@ -13,6 +13,10 @@
  * publishing at once. Devices are split over `--connections` MQTT connections,
  * one thread each; each keeps at most `--window` messages awaiting PUBACK.
  *
+ * With `--lines DIR` it publishes nothing: it writes each device's messages to
+ * DIR/<device id>, one payload a line, for `mosquitto_pub -l -q 1 -t meters/<id>/telemetry`
+ * (the publishers a user reaches for first; bench/ingest.sh's headline), and exits.
+ *
  * When every PUBACK has arrived it prints one line of key=value pairs:
  *   messages=N readings=N first_publish_ms=T0 last_puback_ms=T1 seconds=S rate=R
  * T0 and T1 are wall-clock epoch milliseconds (CLOCK_REALTIME), comparable
@@ -46,6 +50,7 @@
 
 struct config {
     const char *url;
+    const char *lines_dir; /* --lines: write the payloads to files instead */
     const char *prefix;
     int64_t first_device, devices, readings, batch, connections, window;
     int64_t seq_start, ts_end_ms, step_ms;
@@ -301,6 +306,7 @@ static void usage(FILE *f)
     fprintf(
         f,
         "usage: bench_loadgen --url tcp://127.0.0.1:PORT [options]\n"
+        "       bench_loadgen --lines DIR [options]   (DIR/<device id>: a payload a line)\n"
         "  --prefix P          device ids are P<number> (default bench-)\n"
         "  --first-device K    number of the first device (default 1)\n"
         "  --devices N         devices to publish for (default 100)\n"
@@ -348,6 +354,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
         {"help", no_argument, NULL, 'h'},
         {"export", no_argument, NULL, 'x'},
         {"power-w", required_argument, NULL, 'P'},
+        {"lines", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     *cfg = (struct config){.prefix = "bench-",
@@ -407,6 +414,9 @@ static int parse_args(int argc, char **argv, struct config *cfg)
         case 'P':
             r = parse_int("--power-w", optarg, 1, 10000000, &cfg->power_w);
             break;
+        case 'L':
+            cfg->lines_dir = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -415,7 +425,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
             return -1;
         }
     }
-    if (!r && (optind != argc || !cfg->url)) {
+    if (!r && (optind != argc || (!cfg->url == !cfg->lines_dir))) {
         usage(stderr);
         r = -1;
     }
@@ -433,11 +443,50 @@ static int parse_args(int argc, char **argv, struct config *cfg)
     return r;
 }
 
+/* --lines: every device's messages, a payload a line, in DIR/<device id>. */
+static int write_lines(const struct config *cfg)
+{
+    struct reading *rs = calloc((size_t)cfg->batch, sizeof(*rs));
+    struct dynbuf out;
+    dynbuf_init(&out, (size_t)cfg->batch * READING_MAX);
+    int result = rs ? 0 : 1;
+    int64_t messages = (cfg->readings + cfg->batch - 1) / cfg->batch;
+    for (int64_t d = cfg->first_device; !result && d < cfg->first_device + cfg->devices; d++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s%" PRId64, cfg->lines_dir, cfg->prefix, d);
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            fprintf(stderr, "loadgen: %s: %s\n", path, strerror(errno));
+            result = 1;
+            break;
+        }
+        for (int64_t m = 0; m < messages && !result; m++) {
+            int64_t j0 = m * cfg->batch;
+            int64_t j1 = j0 + cfg->batch < cfg->readings ? j0 + cfg->batch : cfg->readings;
+            for (int64_t j = j0; j < j1; j++)
+                make_reading(&rs[j - j0], cfg, d, j);
+            dynbuf_reset(&out);
+            if (telemetry_encode_payload(rs, (size_t)(j1 - j0), cfg->batch > 1, &out) ||
+                fwrite(out.buf, 1, out.len, f) != out.len || putc('\n', f) == EOF)
+                result = 1;
+        }
+        if (fclose(f) || result) {
+            fprintf(stderr, "loadgen: %s: cannot write\n", path);
+            result = 1;
+        }
+    }
+    dynbuf_free(&out);
+    free(rs);
+    return result;
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
     if (parse_args(argc, argv, &cfg))
         return 2;
+    if (cfg.lines_dir)
+        return write_lines(&cfg);
 
     struct conn conns[MAX_CONNECTIONS];
     pthread_t threads[MAX_CONNECTIONS];
