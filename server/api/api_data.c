@@ -156,7 +156,7 @@ static int upload_device(struct api_call *c, const char *device_id, const char *
     if (!device_id_valid(device_id))
         return api_error(c, 403, "this secret does not authorize uploads for device %s",
                          "(invalid id)");
-    if (devcache_get(cache, device_id, now, dev) == 0) {
+    if (devcache_get(cache, device_id, now, dev, NULL, NULL) == 0) {
         if (auth_device_secret_verify(dev->secret_hash, secret))
             return 0;
         devcache_forget(cache, device_id);

@@ -17,6 +17,8 @@ struct slot {
     int64_t fetched_ms;
     char device_id[DEVICE_ID_MAX + 1];
     char secret_hash[SECRET_HASH_LEN + 1];
+    bool keyed; /* key holds what sign_key_from_hex() derives from secret_hash */
+    struct sign_key key;
 };
 
 struct devcache {
@@ -46,6 +48,8 @@ void devcache_free(struct devcache *c)
     if (!c)
         return;
     pthread_mutex_destroy(&c->mu);
+    for (size_t k = 0; k < c->n; k++)
+        sign_key_wipe(&c->slots[k].key);
     free(c);
 }
 
@@ -69,7 +73,8 @@ static struct slot *find(struct devcache *c, const char *device_id)
     return NULL;
 }
 
-int devcache_get(struct devcache *c, const char *device_id, int64_t now_ms, struct device_rec *ret)
+int devcache_get(struct devcache *c, const char *device_id, int64_t now_ms, struct device_rec *ret,
+                 struct sign_key *ret_key, bool *ret_keyed)
 {
     if (!c || strlen(device_id) > DEVICE_ID_MAX)
         return -ENOENT;
@@ -81,6 +86,8 @@ int devcache_get(struct devcache *c, const char *device_id, int64_t now_ms, stru
         ret->id = s->pk;
         memcpy(ret->device_id, s->device_id, sizeof(ret->device_id));
         memcpy(ret->secret_hash, s->secret_hash, sizeof(ret->secret_hash));
+        if (ret_key && (*ret_keyed = s->keyed))
+            *ret_key = s->key;
         r = 0;
     }
     pthread_mutex_unlock(&c->mu);
@@ -111,6 +118,7 @@ void devcache_put(struct devcache *c, const struct device_rec *d, int64_t now_ms
     s->fetched_ms = now_ms;
     snprintf(s->device_id, sizeof(s->device_id), "%s", d->device_id);
     snprintf(s->secret_hash, sizeof(s->secret_hash), "%s", d->secret_hash);
+    s->keyed = sign_key_from_hex(s->secret_hash, &s->key) == 0;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -120,7 +128,9 @@ void devcache_forget(struct devcache *c, const char *device_id)
         return;
     pthread_mutex_lock(&c->mu);
     struct slot *s = find(c, device_id);
-    if (s)
+    if (s) {
+        sign_key_wipe(&s->key);
         memset(s, 0, sizeof(*s));
+    }
     pthread_mutex_unlock(&c->mu);
 }

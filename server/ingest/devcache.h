@@ -12,9 +12,11 @@
 #ifndef SMARTMETER_DEVCACHE_H
 #define SMARTMETER_DEVCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sign.h"
 #include "store.h"
 
 struct devcache;
@@ -26,8 +28,12 @@ void devcache_free(struct devcache *c); /* NULL is fine */
 /*
  * Copies the device's id, device_id and secret_hash (only those) into ret
  * when an entry younger than the TTL at now_ms exists: 0, else -ENOENT.
+ * With ret_key, also the signing key of its acks (sign_key_from_hex() of the
+ * hash, derived once when the entry was put) and *ret_keyed whether the hash
+ * gave one.
  */
-int devcache_get(struct devcache *c, const char *device_id, int64_t now_ms, struct device_rec *ret);
+int devcache_get(struct devcache *c, const char *device_id, int64_t now_ms, struct device_rec *ret,
+                 struct sign_key *ret_key, bool *ret_keyed);
 /* Remembers d (read from the database at now_ms). */
 void devcache_put(struct devcache *c, const struct device_rec *d, int64_t now_ms);
 /* Forgets device_id, e.g. after a secret was refused against a cached hash. */

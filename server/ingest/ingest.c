@@ -147,12 +147,15 @@ static enum ingest_result store_trouble(struct ingest *ing, int r, const char *w
  * INGEST_RETRY's cause as a negative errno with the trouble already counted
  * and logged.
  */
+/* The device's key and hash; with ret_key, also the signing key of its acks (*ret_keyed: the
+   hash gave one), derived once per cache entry rather than once a message. */
 static int device_lookup(struct ingest *ing, const char *device_id, int64_t *ret,
-                         char ret_hash[SECRET_HASH_LEN + 1])
+                         char ret_hash[SECRET_HASH_LEN + 1], struct sign_key *ret_key,
+                         bool *ret_keyed)
 {
     struct device_rec dev;
     int64_t now = time_mono_ms();
-    int r = devcache_get(ing->devices, device_id, now, &dev);
+    int r = devcache_get(ing->devices, device_id, now, &dev, ret_key, ret_keyed);
     if (r) {
         struct store *st = get_store(ing);
         if (!st)
@@ -165,6 +168,8 @@ static int device_lookup(struct ingest *ing, const char *device_id, int64_t *ret
             return r;
         }
         devcache_put(ing->devices, &dev, now);
+        if (ret_key)
+            *ret_keyed = sign_key_from_hex(dev.secret_hash, ret_key) == 0;
     }
     *ret = dev.id;
     if (ret_hash)
@@ -176,7 +181,7 @@ int ingest_device_hash(struct ingest *ing, const char *device_id, char ret_hash[
 {
     _Static_assert(SECRET_HASH_LEN + 1 == 65, "a secret hash is 64 hex characters");
     int64_t pk;
-    return device_lookup(ing, device_id, &pk, ret_hash);
+    return device_lookup(ing, device_id, &pk, ret_hash, NULL, NULL);
 }
 
 /*
@@ -224,8 +229,9 @@ static enum ingest_result handle_telemetry(struct ingest *ing, const char *devic
                                            const void *payload, size_t len)
 {
     int64_t pk = 0;
-    char hash[SECRET_HASH_LEN + 1];
-    int r = device_lookup(ing, device_id, &pk, hash);
+    struct sign_key key;
+    bool keyed = false;
+    int r = device_lookup(ing, device_id, &pk, NULL, &key, &keyed);
     if (r == -ENOENT) {
         /* No ack either: the meter keeps the readings until the device is registered. */
         atomic_fetch_add(&ing->stats->unknown_device, 1);
@@ -260,14 +266,12 @@ static enum ingest_result handle_telemetry(struct ingest *ing, const char *devic
     }
     size_t n_rejected = !r && res.n_invalid ? rejected_seqs(ing, root, &opts, res.n_valid) : 0;
     json_decref(root);
-    if (res.n_valid == 0 && n_rejected == 0)
-        return INGEST_DONE;
-    if (!ing->writer)
-        return res.n_valid ? store_now(ing, pk, res.n_valid) : INGEST_DONE;
+    if ((res.n_valid == 0 && n_rejected == 0) || !ing->writer) {
+        sign_key_wipe(&key);
+        return res.n_valid && !ing->writer ? store_now(ing, pk, res.n_valid) : INGEST_DONE;
+    }
 
     /* The acks carry the device's signature (sign.h): only they make the meter let go. */
-    struct sign_key key;
-    bool keyed = sign_key_from_hex(hash, &key) == 0;
     if (!keyed)
         log_rejected(ing, "stored secret hash unusable", device_id, "its acks go unsigned");
     r = writer_submit(ing->writer, pk, device_id, keyed ? &key : NULL, ing->batch, res.n_valid,
