@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (bench/README.md) and prints their results; asserts nothing.
 #
-#   bench/run.sh [pq|http|ingest|history|memory|terminals|billing|grid|all]...     (default: all)
+#   bench/run.sh [pq|http|ingest|history|memory|terminals|billing|grid|devices|mixed|all]...
+#                (default: all)
 #
 #   pq       bench/pq.sh: power-quality analysis cost (CPU and callgrind), meterd's RSS
 #   http     bench/http_vs_seed.sh: REST GET and POST against the seed's Flask peer
@@ -17,6 +18,8 @@
 #            devices against the REST API's device detail
 #   devices  bench/devices.sh: 50,000 devices imported in one transaction against device add;
 #            a page of 100 of the device list, the summary, RSS idle (SQLite and MariaDB)
+#   mixed    bench/mixed.sh: full-speed ingest of 100 devices with 16 dashboard users (24 h
+#            charts and the device list) against the same ingest alone (MariaDB and SQLite)
 # Each section builds what it needs optimised in build/bench (BENCH_BUILD_DIR) and
 # starts its own throwaway services; each one's environment is in its script.
 set -euo pipefail
@@ -28,14 +31,14 @@ run=()
 for s in "${sections[@]}"; do
     case "$s" in
     pq | http | ingest | history | memory | terminals | billing | grid) run+=("$s") ;;
-    devices) run+=("$s") ;;
-    all) run+=(pq http ingest history memory terminals billing grid devices) ;;
+    devices | mixed) run+=("$s") ;;
+    all) run+=(pq http ingest history memory terminals billing grid devices mixed) ;;
     -h | --help)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "run.sh: unknown section '$s' (pq, http, ingest, history, memory, terminals, billing, grid or all)" >&2
+        echo "run.sh: unknown section '$s' (pq, http, ingest, history, memory, terminals, billing, grid, devices, mixed or all)" >&2
         exit 2
         ;;
     esac
@@ -56,5 +59,6 @@ for s in "${run[@]}"; do
     billing) "$here/billing.sh" ;;
     grid) "$here/grid.sh" ;;
     devices) "$here/devices.sh" ;;
+    mixed) "$here/mixed.sh" ;;
     esac
 done

@@ -539,6 +539,7 @@ static int serve(struct server_options *opt)
                                 .queue_max = (size_t)opt->ingest_queue,
                                 .batch_max = (size_t)opt->batch_max,
                                 .batch_wait_ms = (unsigned)opt->batch_wait_ms,
+                                .nice = (int)opt->ingest_nice,
                                 .stats = &stats,
                                 .publish = publish_ack,
                                 .publish_ctx = &app};
@@ -556,7 +557,8 @@ static int serve(struct server_options *opt)
     }
 
     struct biller_options bo_billing = {.db = {.url = opt->db},
-                                        .gap_wait_ms = opt->billing_gap_wait_ms};
+                                        .gap_wait_ms = opt->billing_gap_wait_ms,
+                                        .nice = (int)opt->ingest_nice};
     if (biller_start(&bo_billing, &biller, err, sizeof(err))) {
         code = cli_fail(1, "%s", err);
         goto out;
@@ -602,6 +604,7 @@ static int serve(struct server_options *opt)
                                      .certfile = opt->mqtt_certfile,
                                      .keyfile = opt->mqtt_keyfile,
                                      .share_group = opt->mqtt_share_group,
+                                     .nice = (int)opt->ingest_nice,
                                      .ingest = ing,
                                      .stats = &stats};
     if (app.broker) {

@@ -53,6 +53,7 @@ struct server_options {
     int64_t ingest_queue;
     int64_t batch_max;
     int64_t batch_wait_ms;
+    int64_t ingest_nice;
     char *mqtt_share_group;
     int64_t history_cache_mb;
     int64_t device_cache_s;

@@ -4,11 +4,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "auth.h"
+#include "threadprio.h"
 
 #define WORKER_NICE 10
 
@@ -42,8 +40,7 @@ static void run(struct pwpool_job *job)
 static void *worker(void *arg)
 {
     struct pwpool *p = arg;
-    /* Linux gives each thread its own nice value. */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
+    (void)thread_set_nice(WORKER_NICE);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->head && !p->stopping)

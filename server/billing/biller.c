@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "threadprio.h"
 #include "timeutil.h"
 
 #define NOTED_MAX       65536
@@ -175,6 +176,7 @@ static bool bill_device(struct biller *b, int64_t pk)
 static void *biller_main(void *arg)
 {
     struct biller *b = arg;
+    (void)thread_set_nice(b->opt.nice);
     struct work w = {0};
     pthread_mutex_lock(&b->mu);
     while (!b->quit) {

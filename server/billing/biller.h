@@ -33,6 +33,7 @@ struct biller_options {
     struct store_source db; /* where its connection comes from; copied */
     int64_t gap_wait_ms;    /* charge_config.gap_wait_ms, >= 0 */
     int64_t sweep_ms;       /* between sweeps of every device; 0: 10 minutes */
+    int nice;               /* the thread's nice value (threadprio.h) */
 };
 
 struct biller_counters {

@@ -11,6 +11,7 @@
 #include <MQTTAsync.h>
 
 #include "log.h"
+#include "threadprio.h"
 #include "timeutil.h"
 #include "tlsopt.h"
 #include "topic.h"
@@ -88,6 +89,12 @@ static void on_connection_lost(void *ctx, char *cause)
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
     struct mqtt_client *m = ctx;
+    /* The library's receiving thread is its own: it gives way the first time it calls us. */
+    static _Thread_local bool niced;
+    if (!niced) {
+        (void)thread_set_nice(m->opts.nice);
+        niced = true;
+    }
     char name[512];
     size_t n = topic_len > 0 ? (size_t)topic_len : strlen(topic);
     if (n >= sizeof(name))

@@ -36,6 +36,7 @@ struct mqtt_client_options {
     /* NULL or "": plain subscriptions. Otherwise $share/<group>/meters/+/<leaf>, so the
        instances of one group split the meters' messages (1..64 of A-Z a-z 0-9 _ - .). */
     const char *share_group;
+    int nice; /* the MQTT library's receiving thread's nice value, set at its first message */
     struct ingest *ingest;
     struct server_counters *stats;
     /*

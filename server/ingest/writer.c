@@ -12,6 +12,7 @@
 #include "dynbuf.h"
 #include "log.h"
 #include "store.h"
+#include "threadprio.h"
 #include "timeutil.h"
 #include "topic.h"
 
@@ -476,6 +477,7 @@ static void outbox_push(struct writer *w, const char *topic, const char *payload
 static void *sender_main(void *arg)
 {
     struct writer *w = arg;
+    (void)thread_set_nice(w->opts.nice);
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->out_head && !w->sender_quit)
@@ -672,6 +674,7 @@ static bool write_batch(struct writer *w, struct entry *batch, size_t total,
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
+    (void)thread_set_nice(w->opts.nice);
     struct store_batch_item *items = NULL;
     size_t cap = 0;
     for (;;) {

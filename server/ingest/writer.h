@@ -51,6 +51,7 @@ struct writer_options {
     size_t queue_max;       /* readings held at most (queued and being written) */
     size_t batch_max;       /* readings per transaction (a single bigger message goes whole) */
     unsigned batch_wait_ms; /* how long a batch may wait to fill */
+    int nice;               /* the writer's and the ack sender's nice value (threadprio.h) */
     struct server_counters *stats;
     writer_publish_fn publish; /* NULL: acks are not sent */
     void *publish_ctx;
