@@ -108,6 +108,7 @@ for store in ${BENCH_MIXED_STORES-mysql sqlite}; do
         --seq-start 1 > /dev/null || { echo "mixed: seeding failed" >&2; exit 1; }
     wait "$poller_pid" || true
     seq_next=1441
+    sleep "${BENCH_MIXED_SETTLE_S:-15}" # billing and the rollups catch up with the seeded day
     echo "  seeded: $(kv "$tmp/seeded.txt" stored) readings; $(bench_load)"
     # The users alone first: what they see without ingest, the reference for the rounds.
     rm -f "$tmp/stop"
