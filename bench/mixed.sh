@@ -6,7 +6,8 @@
 #
 # Starts a throwaway MariaDB and mosquitto on free loopback ports. On each store of
 # BENCH_MIXED_STORES (MariaDB, then SQLite): registers BENCH_MIXED_DEVICES devices (100),
-# starts meter-server (default options) and gives every device a day of 1-minute readings
+# starts meter-server (default options, but ingest_nice BENCH_MIXED_INGEST_NICE: 10, so the
+# users' requests run before ingest's threads) and gives every device a day of 1-minute readings
 # through its real ingest path (so the charts read the rollups it keeps). Then
 # BENCH_MIXED_ROUNDS rounds of each, alternating which goes first:
 #   - solo: every device publishes BENCH_MIXED_READINGS readings (1,000) as fast as QoS 1
@@ -25,7 +26,8 @@
 # Environment: BENCH_BUILD_DIR (build/bench), BENCH_MIXED_STORES ("mysql sqlite"),
 # BENCH_MIXED_DEVICES (100), BENCH_MIXED_READINGS (1000), BENCH_MIXED_ROUNDS (2),
 # BENCH_MIXED_USERS (16), BENCH_MIXED_THINK_MS (250), BENCH_MIXED_PUB_NICE (19),
-# BENCH_MIXED_IDLE_S (10: how long the users run alone first, their reference line "users").
+# BENCH_MIXED_IDLE_S (10: how long the users run alone first, their reference line "users"),
+# BENCH_MIXED_SETTLE_S (15), BENCH_MIXED_INGEST_NICE (10).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -100,7 +102,7 @@ for store in ${BENCH_MIXED_STORES-mysql sqlite}; do
     echo "== mixed load ($store): $devices devices x $per readings a round, $users dashboard users ${think} ms apart, $rounds rounds each, alternating"
     bench_newdb "$db"
     bench_add_devices "$db" mixed- 1 "$devices"
-    bench_server_start "$db"
+    bench_server_start "$db" --ingest-nice "${BENCH_MIXED_INGEST_NICE:-10}"
     # A day of 1-minute readings per device, ending an hour ago, in arrays as a backlog.
     bench_wait_stored $((devices * 1440)) "$tmp/seeded.txt"
     "$loadgen" --url "$MQTT_URL" --prefix mixed- --devices "$devices" --readings 1440 \

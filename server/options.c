@@ -114,9 +114,9 @@ const struct config_option server_option_table[] = {
      "most readings the writer stores in one transaction (a bigger message goes whole)"},
     {"batch_wait_ms", CONFIG_INT, OPT(batch_wait_ms), 0, 10000, "20", "MS",
      "how long the writer waits for a batch to fill before storing what it has"},
-    {"ingest_nice", CONFIG_INT, OPT(ingest_nice), 0, 19, "10", "N",
-     "nice value of the threads that receive, store and bill telemetry, so that on a busy "
-     "machine API requests run first and ingest takes the time left (0: as the rest)"},
+    {"ingest_nice", CONFIG_INT, OPT(ingest_nice), 0, 19, "0", "N",
+     "nice value of the threads that receive, store and bill telemetry: above 0, on a busy "
+     "machine API requests run first and ingest takes the time left"},
     {"mqtt_share_group", CONFIG_STRING, OPT(mqtt_share_group), 0, 0, NULL, "GROUP",
      "subscribe as $share/GROUP/meters/+/...: the server instances of one group split the "
      "meters' messages between them (empty: plain subscriptions)"},
