@@ -95,13 +95,20 @@ void api_alarms_list(struct api_call *c)
         f.user_id = c->user.id;
     if (!api_store(c))
         return;
+    /* Every page together, so a client can show how many there are. */
+    int64_t total = 0;
+    int r = api_store_result(c, store_alarms_count(c->store, &f, &total));
+    if (r) {
+        api_store_error(c, r);
+        return;
+    }
     struct jsonw w;
     int64_t last = 0;
     api_success(c, 200, &w);
     jsonw_key(&w, "alarms");
     jsonw_arr_begin(&w);
     void *ctx[2] = {&w, &last};
-    int r = api_store_result(c, store_alarms_list(c->store, &f, write_alarm, ctx));
+    r = api_store_result(c, store_alarms_list(c->store, &f, write_alarm, ctx));
     if (r) {
         api_store_error(c, r);
         return;
@@ -113,6 +120,7 @@ void api_alarms_list(struct api_call *c)
         jsonw_int(&w, last);
     else
         jsonw_null(&w);
+    jsonw_kint(&w, "total", total);
     jsonw_obj_end(&w);
     api_json_done(c, &w);
 }

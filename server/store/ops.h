@@ -211,6 +211,7 @@ int ops_alarm_clear(struct store *s, const char *device_id, const char *kind, in
 int ops_alarm_ack(struct store *s, int64_t id, const char *user, const char *note, int64_t at_ms);
 int ops_alarm_get(struct store *s, int64_t id, struct alarm_rec *ret);
 int ops_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx);
+int ops_alarms_count(struct store *s, const struct alarm_filter *f, int64_t *ret);
 int ops_alarm_rules_get(struct store *s, const char *device_id, store_alarm_rule_cb cb, void *ctx);
 int ops_alarm_rules_set(struct store *s, const char *device_id, const struct alarm_rule_override *o,
                         size_t n, int64_t at_ms);

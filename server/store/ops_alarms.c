@@ -198,21 +198,16 @@ static void bind_opt_text(struct db_stmt *st, const char *t)
     }
 }
 
-int ops_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx)
+/* One condition for every filter: an unused one binds NULL (or 0), which passes all. The list
+   and the count both use it (bind_filter()). */
+#define ALARMS_WHERE                                                                               \
+    "WHERE (? IS NULL OR device_id = ?) AND (? IS NULL OR site = ?) AND "                          \
+    "(? IS NULL OR severity = ?) AND state IN (?, ?, ?) AND raised_ms >= ? AND "                   \
+    "raised_ms < ? AND id < ? AND (? = 0 OR device_id IN (SELECT d.device_id "                     \
+    "FROM devices d JOIN user_devices b ON b.device_pk = d.id WHERE b.user_id = ?)) "
+
+static void bind_filter(struct db_stmt *st, const struct alarm_filter *f, int64_t before_id)
 {
-    struct sql_store *q = SQL(s);
-    struct db_stmt *st = NULL;
-    /* One statement for every filter: an unused one binds NULL (or 0), which passes all. */
-    int r = sql_stmt(q, SQL_ALARMS_LIST,
-                     ALARM_SELECT
-                     "WHERE (? IS NULL OR device_id = ?) AND (? IS NULL OR site = ?) AND "
-                     "(? IS NULL OR severity = ?) AND state IN (?, ?, ?) AND raised_ms >= ? AND "
-                     "raised_ms < ? AND id < ? AND (? = 0 OR device_id IN (SELECT d.device_id "
-                     "FROM devices d JOIN user_devices b ON b.device_pk = d.id WHERE "
-                     "b.user_id = ?)) ORDER BY id DESC LIMIT ?",
-                     NULL, &st);
-    if (r)
-        return r;
     bind_opt_text(st, f->device_id);
     bind_opt_text(st, f->site);
     bind_opt_text(st, f->severity);
@@ -224,9 +219,36 @@ int ops_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_c
     }
     db_bind_int(st, f->since_ms);
     db_bind_int(st, f->until_ms ? f->until_ms : INT64_MAX);
-    db_bind_int(st, f->before_id ? f->before_id : INT64_MAX);
+    db_bind_int(st, before_id ? before_id : INT64_MAX);
     db_bind_int(st, f->user_id);
     db_bind_int(st, f->user_id);
+}
+
+int ops_alarms_count(struct store *s, const struct alarm_filter *f, int64_t *ret)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_ALARMS_COUNT, "SELECT COUNT(*) FROM alarms " ALARMS_WHERE, NULL, &st);
+    if (r)
+        return r;
+    bind_filter(st, f, 0);
+    r = sql_row(q, st, "count alarms", "no count");
+    if (!r) {
+        *ret = db_col_int(st, 0);
+        db_reset(st);
+    }
+    return r;
+}
+
+int ops_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, SQL_ALARMS_LIST, ALARM_SELECT ALARMS_WHERE "ORDER BY id DESC LIMIT ?", NULL,
+                     &st);
+    if (r)
+        return r;
+    bind_filter(st, f, f->before_id);
     sql_bind_limit(st, f->limit);
     /* Read them all first: the callback may use this connection. */
     struct alarm_rec *rows = calloc(f->limit, sizeof(*rows));

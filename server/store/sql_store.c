@@ -127,6 +127,7 @@ static const struct store_ops sql_ops = {
     .alarm_ack = ops_alarm_ack,
     .alarm_get = ops_alarm_get,
     .alarms_list = ops_alarms_list,
+    .alarms_count = ops_alarms_count,
     .alarm_rules_get = ops_alarm_rules_get,
     .alarm_rules_set = ops_alarm_rules_set,
     .device_meta_get = ops_device_meta_get,

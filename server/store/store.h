@@ -1040,6 +1040,8 @@ struct alarm_filter {
 };
 /* The alarms that pass f, newest (highest id) first. */
 int store_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx);
+/* How many alarms pass f on every page together (f's before_id and limit aside). */
+int store_alarms_count(struct store *s, const struct alarm_filter *f, int64_t *ret);
 
 /* A device's setting of one rule over the site defaults; has_* false: the default. */
 struct alarm_rule_override {

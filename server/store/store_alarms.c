@@ -81,15 +81,26 @@ int store_alarm_get(struct store *s, int64_t id, struct alarm_rec *ret)
     return s->ops->alarm_get(s, id, ret);
 }
 
+static bool alarm_filter_ok(const struct alarm_filter *f)
+{
+    return !((f->device_id && !text_ok(f->device_id, DEVICE_ID_MAX)) ||
+             (f->site && strlen(f->site) > STORE_ALARM_SITE_MAX) ||
+             (f->severity && !text_ok(f->severity, STORE_ALARM_SEVERITY_MAX)) ||
+             f->state_mask >= ALARM_BIT(ALARM__COUNT));
+}
+
 int store_alarms_list(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx)
 {
-    if (f->limit == 0 || f->limit > STORE_ALARMS_MAX ||
-        (f->device_id && !text_ok(f->device_id, DEVICE_ID_MAX)) ||
-        (f->site && strlen(f->site) > STORE_ALARM_SITE_MAX) ||
-        (f->severity && !text_ok(f->severity, STORE_ALARM_SEVERITY_MAX)) ||
-        f->state_mask >= ALARM_BIT(ALARM__COUNT))
+    if (f->limit == 0 || f->limit > STORE_ALARMS_MAX || !alarm_filter_ok(f))
         return store_fail(s, -EINVAL, "bad alarm filter");
     return s->ops->alarms_list(s, f, cb, ctx);
+}
+
+int store_alarms_count(struct store *s, const struct alarm_filter *f, int64_t *ret)
+{
+    if (!alarm_filter_ok(f))
+        return store_fail(s, -EINVAL, "bad alarm filter");
+    return s->ops->alarms_count(s, f, ret);
 }
 
 int store_alarm_rules_get(struct store *s, const char *device_id, store_alarm_rule_cb cb, void *ctx)

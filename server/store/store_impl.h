@@ -174,6 +174,7 @@ struct store_ops {
                      int64_t at_ms);
     int (*alarm_get)(struct store *s, int64_t id, struct alarm_rec *ret);
     int (*alarms_list)(struct store *s, const struct alarm_filter *f, store_alarm_cb cb, void *ctx);
+    int (*alarms_count)(struct store *s, const struct alarm_filter *f, int64_t *ret);
     int (*alarm_rules_get)(struct store *s, const char *device_id, store_alarm_rule_cb cb,
                            void *ctx);
     int (*alarm_rules_set)(struct store *s, const char *device_id,

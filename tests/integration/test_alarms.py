@@ -238,6 +238,14 @@ class Alarms(IntegrationTest):
         r = self.get("/api/alarms?limit=1", "op").json()
         rest = self.alarms("op", f"?before={r['next_before']}&limit=1000")
         self.assertNotIn(page[0]["id"], [x["id"] for x in rest])
+        # The total counts every page; a filter counts only what passes it, and a user only
+        # the alarms of their own devices.
+        self.assertEqual(r["total"], 1 + len(rest))
+        crit = self.get("/api/alarms?severity=critical&limit=1", "op").json()
+        self.assertEqual(crit["total"], len(self.alarms("op", "?severity=critical&limit=1000")))
+        self.assertLess(crit["total"], r["total"] + 1)
+        mine = self.get("/api/alarms?limit=1", "bob").json()
+        self.assertEqual(mine["total"], len(self.alarms("bob", "?limit=1000")))
         self.assertTrue(self.alarms("op", "?severity=critical"))
         self.assertFalse([x for x in self.alarms("op", "?severity=major")
                           if x["severity"] != "major"])
