@@ -179,7 +179,6 @@ billed() {
     date +%s%3N
 }
 
-kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 # CPU time (user + system) of a process so far, ms; 0 when there is none.
 clk_tck=$(getconf CLK_TCK)
 cpu_ms() {

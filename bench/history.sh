@@ -67,7 +67,6 @@ bench_pids+=("$gen_others")
 wait "$poller_pid" || { echo "history: the server stored only: $(cat "$tmp/stored.txt")" >&2; exit 1; }
 wait "$gen_big" "$gen_others" || { echo "history: the load generator failed" >&2; exit 1; }
 echo "  after:  $(bench_load)"
-kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 t0=$(kv "$tmp/load-big.txt" first_publish_ms)
 t1=$(kv "$tmp/stored.txt" last_commit_ms)
 awk -v n="$total" -v ms=$((t1 - t0)) 'BEGIN { printf "  stored %d readings in %.1f s (first publish to last commit): %.0f readings/s\n", n, ms / 1000, n / (ms / 1000) }'

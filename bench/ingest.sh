@@ -60,7 +60,6 @@ trap 'bench_cleanup; rm -rf "$tmp"' EXIT
 bench_build meter-server bench_loadgen
 bench_services
 
-kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
 # ---- headline: each consumer alone on the same stream ----
 alone_devices=${BENCH_ALONE_DEVICES:-40}
@@ -101,13 +100,8 @@ alone_publish() { # out
         "$loadgen" --lines "$tmp/lines" --prefix alone- --devices "$alone_devices" \
             --readings "$alone_per" --seq-start "$alone_seq" \
             || { echo "ingest: the load generator failed" >&2; exit 1; }
-        local f pids=() t0
-        t0=$(date +%s%3N)
-        for f in "$tmp"/lines/*; do
-            mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -l -t "meters/${f##*/}/telemetry" < "$f" &
-            pids+=("$!")
-        done
-        for f in "${pids[@]}"; do wait "$f" || { echo "ingest: mosquitto_pub failed" >&2; exit 1; }; done
+        local t0
+        t0=$(bench_publish_lines "$tmp/lines") || exit 1
         echo "first_publish_ms=$t0" > "$1"
     fi
     alone_seq=$((alone_seq + alone_per))
@@ -147,7 +141,6 @@ alone_server_round() { # db
         printf "%.0f %.1f %.1f %.1f %d\n", n / ((lc - fp) / 1000), s / hz * 1e6 / n, d / hz * 1e6 / n,
             b / hz * 1e6 / n, n }'
 }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 for store in ${BENCH_INGEST_STORES-mysql sqlite}; do
     case $store in

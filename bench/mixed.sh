@@ -48,8 +48,6 @@ trap 'bench_cleanup; rm -rf "$tmp"' EXIT
 bench_build meter-server bench_loadgen
 bench_services
 
-kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 seq_next=1
 # One round's readings: every device's next $per seqs, ending now, one a second.
@@ -58,13 +56,7 @@ publish() {
     "$loadgen" --lines "$tmp/lines" --prefix mixed- --devices "$devices" --readings "$per" \
         --seq-start "$seq_next" || { echo "mixed: the load generator failed" >&2; exit 1; }
     seq_next=$((seq_next + per))
-    local f pids=()
-    date +%s%3N > "$tmp/first_publish_ms"
-    for f in "$tmp"/lines/*; do
-        nice -n "$pub_nice" mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -l -t "meters/${f##*/}/telemetry" < "$f" &
-        pids+=("$!")
-    done
-    for f in "${pids[@]}"; do wait "$f" || { echo "mixed: mosquitto_pub failed" >&2; exit 1; }; done
+    bench_publish_lines "$tmp/lines" "$pub_nice" > "$tmp/first_publish_ms"
 }
 # Prints the round's ingest rate.
 round() { # solo | mixed

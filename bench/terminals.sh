@@ -72,7 +72,6 @@ targs=(--terminal-listen "127.0.0.1:$tport" --terminal-max-connections $((conns 
 bench_server_start "$db" "${targs[@]}"
 echo "  meter-server on $api, terminals on $tport; $rate_devices MQTT devices, $count terminal devices"
 
-kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 

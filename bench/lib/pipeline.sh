@@ -197,3 +197,24 @@ bench_stat() {
 bench_load() {
     awk -v n="$(nproc)" '{ printf "load average %s %s %s on %d cores", $1, $2, $3, n }' /proc/loadavg
 }
+
+# The value of key K in a file of key=value pairs separated by spaces (what bench_loadgen and
+# wait_stored.py print).
+kv() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+# The median of the numbers on stdin, one a line.
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Publishes each file of DIR (named by a device id, a payload a line, as bench_loadgen
+# --lines writes them) with its own `mosquitto_pub -l -q 1` at nice NICE (default 0), all
+# at once, and waits for them; prints the wall-clock epoch ms of the start.
+bench_publish_lines() { # DIR [NICE]
+    local f pids=() t0
+    t0=$(date +%s%3N)
+    for f in "$1"/*; do
+        nice -n "${2:-0}" mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -l \
+            -t "meters/${f##*/}/telemetry" < "$f" &
+        pids+=("$!")
+    done
+    for f in "${pids[@]}"; do wait "$f" || { echo "mosquitto_pub failed" >&2; exit 1; }; done
+    echo "$t0"
+}

@@ -97,7 +97,7 @@ enum reading_counter {
     RC_ENERGY_IMPORT_A, /* three-phase: active energy imported per phase, mWh; "energy_a_wh" ... */
     RC_ENERGY_IMPORT_B,
     RC_ENERGY_IMPORT_C,
-    RC_DEMAND_MAX_TS,   /* when this month's maximum demand was reached, epoch ms */
+    RC_DEMAND_MAX_TS, /* when this month's maximum demand was reached, epoch ms */
     RC__COUNT
 };
 

@@ -54,7 +54,8 @@ static void test_hit_until_ttl(void **state)
     assert_int_equal(out.balance_fen, 0); /* only the key, id and hash are kept */
     assert_int_equal(devcache_get(c, "meter-07", 1099, &out, NULL, NULL), 0);
     assert_int_equal(devcache_get(c, "meter-07", 1100, &out, NULL, NULL), -ENOENT); /* TTL over */
-    assert_int_equal(devcache_get(c, "meter-07", 99, &out, NULL, NULL), -ENOENT);   /* clock went back */
+    assert_int_equal(devcache_get(c, "meter-07", 99, &out, NULL, NULL),
+                     -ENOENT); /* clock went back */
     assert_int_equal(devcache_get(c, "meter-08", 100, &out, NULL, NULL), -ENOENT);
     /* A fresh read replaces the entry (a new secret hash). */
     struct device_rec d2 = dev(7, "meter-07", 'c');
@@ -98,7 +99,8 @@ static void test_full_table_evicts_oldest(void **state)
     struct device_rec d = dev(99, "dev-new", 'z');
     devcache_put(c, &d, 30);
     assert_int_equal(devcache_get(c, "dev-new", 30, &out, NULL, NULL), 0);
-    assert_int_equal(devcache_get(c, "dev-0", 30, &out, NULL, NULL), -ENOENT); /* the oldest gave way */
+    assert_int_equal(devcache_get(c, "dev-0", 30, &out, NULL, NULL),
+                     -ENOENT); /* the oldest gave way */
     for (int k = 1; k < 4; k++) {
         snprintf(id, sizeof(id), "dev-%d", k);
         assert_int_equal(devcache_get(c, id, 30, &out, NULL, NULL), 0);
