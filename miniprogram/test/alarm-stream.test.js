@@ -20,10 +20,10 @@ function setUp(role, options) {
   env = installWx(options)
   loginAs(env, role === 'user' ? 'alice' : 'op', role)
   env.routes['GET /api/alarms'] = req => {
-    if (req.query.state === 'open') return ok({ status: 'success', alarms: OPEN, next_before: null })
+    if (req.query.state === 'open') return ok({ status: 'success', alarms: OPEN, next_before: null, total: OPEN.length })
     const older = req.query.before ? CLEARED.filter(a => a.id < Number(req.query.before)) : CLEARED
     const page = older.slice(0, Number(req.query.limit))
-    return ok({ status: 'success', alarms: page, next_before: page.length ? page[page.length - 1].id : null })
+    return ok({ status: 'success', alarms: page, next_before: page.length ? page[page.length - 1].id : null, total: CLEARED.length })
   }
 }
 
@@ -196,13 +196,14 @@ describe('api.openAlarmStream', () => {
 })
 
 describe('the alarm tab follows the stream while shown', () => {
-  test('a raised alarm shows at once, in its place, with the badge; no list is read again', async () => {
+  test('a raised alarm shows at once, in its place, with the badge and the count; no list is read again', async () => {
     setUp('user')
     const page = render('alarms')
     await page.instance.onShow()
     expect(streamRequests()).toHaveLength(1)
     const reads = listRequests().length
     expect(text(page, '#raised-count')).toBe('3')
+    expect(text(page, '#total')).toBe('共 27 条告警')
 
     // A critical alarm raised now comes first; its bytes arrive cut inside a Chinese character.
     const bytes = Buffer.from(event(alarm(50, { kind: 'voltage.sag', severity: 'critical', site: '北区配电房' })), 'utf8')
@@ -214,6 +215,7 @@ describe('the alarm tab follows the stream while shown', () => {
     expect(page.data.alarms.map(a => a.id).slice(0, 5)).toEqual([50, 30, 29, 31, 28])
     expect(text(page, '#raised-count')).toBe('4')
     expect(text(page, '#open-count')).toBe('5')
+    expect(text(page, '#total')).toBe('共 28 条告警')
     expect(env.wx.setTabBarBadge).toHaveBeenLastCalledWith(expect.objectContaining({ index: 1, text: '4' }))
     await tap(page, '#alarm-50 .head')
     expect(text(page, '#details')).toContain('北区配电房')
@@ -224,6 +226,7 @@ describe('the alarm tab follows the stream while shown', () => {
     expect(page.data.expanded).toBe(50)
     expect(text(page, '#details')).toContain('备注：已派人')
     expect(text(page, '#raised-count')).toBe('3')
+    expect(text(page, '#total')).toBe('共 28 条告警') // the same alarm, not another
 
     // Cleared: it leaves the open ones for the top of the recent ones, still expanded.
     stream.send(event(alarm(50, { kind: 'voltage.sag', severity: 'critical', state: 'cleared', cleared_at: '2026-12-07T06:40:00.000Z' })))
@@ -238,6 +241,11 @@ describe('the alarm tab follows the stream while shown', () => {
     stream.send(event(Object.assign({}, OPEN[1], { state: 'cleared', cleared_at: '2026-12-07T06:41:00.000Z' })))
     expect(page.data.alarms.map(a => a.id).slice(0, 5)).toEqual([29, 31, 28, 30, 50])
     expect(env.wx.setTabBarBadge).toHaveBeenLastCalledWith(expect.objectContaining({ text: '2' }))
+    // Moved from the open ones to the cleared ones, the count stays; a cleared one of a page
+    // not read yet too.
+    expect(text(page, '#total')).toBe('共 28 条告警')
+    stream.send(event(CLEARED[22]))
+    expect(text(page, '#total')).toBe('共 28 条告警')
 
     expect(listRequests()).toHaveLength(reads)
     expect(streamRequests()).toHaveLength(1)
@@ -295,6 +303,7 @@ describe('the alarm tab follows the stream while shown', () => {
     env.streams[0].send(event(alarm(70, { severity: 'critical' })))
     await pull
     expect(page.data.alarms[0].id).toBe(70)
+    expect(text(page, '#total')).toBe('共 28 条告警') // counted once: the answers predate it
     page.instance.onUnload()
   })
 

@@ -1,5 +1,6 @@
 // The alarm tab shows the server's alarms (GET /api/alarms): the open ones first, the most
-// severe first, then the cleared ones page by page; pull-down refresh; a tap opens the
+// severe first, then the cleared ones page by page, and how many there are in all (the
+// answers' total; none from a server without it); pull-down refresh; a tap opens the
 // details; an operator acknowledges with a note, a user sees no button. Chinese and English.
 // The phone derives no alarm itself: the device list is not even read.
 const { installWx, loginAs, ok, error } = require('./helpers/wx-mock.js')
@@ -9,15 +10,17 @@ const format = require('../utils/format.js')
 
 let env
 
-// GET /api/alarms answered as the server would for state=open and state=cleared (with before=).
-function serve(open, cleared) {
+// GET /api/alarms answered as the server would for state=open and state=cleared (with before=);
+// options.total false answers as a server from before total.
+function serve(open, cleared, options) {
+  const total = n => (options && options.total === false ? {} : { total: n })
   env.routes['GET /api/alarms'] = req => {
-    if (req.query.state === 'open') return ok({ status: 'success', alarms: open, next_before: open.length ? open[open.length - 1].id : null })
+    if (req.query.state === 'open') return ok(Object.assign({ status: 'success', alarms: open, next_before: open.length ? open[open.length - 1].id : null }, total(open.length)))
     expect(req.query.state).toBe('cleared')
     const limit = Number(req.query.limit)
     const older = req.query.before ? cleared.filter(a => a.id < Number(req.query.before)) : cleared
     const page = older.slice(0, limit)
-    return ok({ status: 'success', alarms: page, next_before: page.length ? page[page.length - 1].id : null })
+    return ok(Object.assign({ status: 'success', alarms: page, next_before: page.length ? page[page.length - 1].id : null }, total(cleared.length)))
   }
 }
 
@@ -54,6 +57,7 @@ test('open alarms first, most severe first, then the recent ones; paging; no dev
   expect(page.querySelector('#alarm-31').dom.className).toContain('sev-minor')
   expect(text(page, '#raised-count')).toBe('3')
   expect(text(page, '#open-count')).toBe('4')
+  expect(text(page, '#total')).toBe('共 27 条告警') // 4 open and 23 cleared, of which 20 are read
   expect(env.wx.setTabBarBadge).toHaveBeenCalledWith(expect.objectContaining({ index: 1, text: '3' }))
 
   // The next page of cleared ones, at the bottom.
@@ -62,6 +66,7 @@ test('open alarms first, most severe first, then the recent ones; paging; no dev
   expect(page.data.alarms.map(a => a.id).slice(-3)).toEqual([7, 6, 5])
   expect(page.data.nextBefore).toBeNull()
   expect(page.querySelector('#more')).toBeUndefined()
+  expect(text(page, '#total')).toBe('共 27 条告警')
   const last = env.requests.filter(r => r.path === '/api/alarms').pop()
   expect(last.query).toMatchObject({ state: 'cleared', before: '8', limit: '20' })
 })
@@ -125,10 +130,25 @@ test('pull-down refresh reads the server again; no alarms says so', async () => 
   await page.instance.onShow()
   expect(text(page, '#all-clear')).toBe('暂无告警')
   expect(env.wx.removeTabBarBadge).toHaveBeenCalled()
-  serve(OPEN, [])
+  expect(text(page, '#total')).toBe('共 0 条告警')
+  serve(OPEN, CLEARED.slice(0, 1))
   await page.instance.onPullDownRefresh()
-  expect(page.data.alarms.map(a => a.id)).toEqual([30, 29, 31, 28])
+  expect(page.data.alarms.map(a => a.id)).toEqual([30, 29, 31, 28, 27])
+  expect(text(page, '#total')).toBe('共 5 条告警')
   expect(env.wx.stopPullDownRefresh).toHaveBeenCalled()
+})
+
+test('a server without total: the alarms as before, no count', async () => {
+  setUp('user')
+  serve(OPEN, CLEARED, { total: false })
+  const page = render('alarms')
+  await page.instance.onShow()
+  expect(page.data.alarms).toHaveLength(24)
+  expect(text(page, '#open-count')).toBe('4')
+  expect(page.querySelector('#total')).toBeUndefined()
+  await page.instance.onReachBottom()
+  expect(page.data.alarms).toHaveLength(27)
+  expect(page.querySelector('#total')).toBeUndefined()
 })
 
 test('a message opens the page at its alarm, read on its own when not listed', async () => {
@@ -146,6 +166,7 @@ test('in English', async () => {
   setUp('operator', 'en')
   const page = render('alarms')
   await page.instance.onShow()
+  expect(text(page, '#total')).toBe('27 alarms')
   const cards = texts(page, '.alarm')
   expect(cards[0]).toContain('Meter offline')
   expect(cards[0]).toContain('Critical')
@@ -159,4 +180,7 @@ test('in English', async () => {
   expect(text(page, '#details')).toContain('Acknowledged by op at')
   expect(text(page, '#details')).toContain('Note: crew on the way')
   expect(text(page, '#footer')).toContain('open ones come first')
+  serve(OPEN.slice(0, 1), [])
+  await page.instance.onPullDownRefresh()
+  expect(text(page, '#total')).toBe('1 alarm')
 })

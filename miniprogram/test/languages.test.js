@@ -195,14 +195,14 @@ const CASES = [
     name: 'alarms',
     run: async env => {
       loginAs(env, 'alice', 'user')
-      env.routes['GET /api/alarms'] = req => ok({ status: 'success', alarms: req.query.state === 'open' ? OPEN : [], next_before: null })
+      env.routes['GET /api/alarms'] = req => ok({ status: 'success', alarms: req.query.state === 'open' ? OPEN : [], next_before: null, total: req.query.state === 'open' ? OPEN.length : 0 })
       const page = render('alarms')
       await page.instance.onShow()
       await tap(page, '#alarm-29 .head')
       return page
     },
-    'zh-CN': { title: '告警', tabs: ['设备', '告警', '我的'], shows: ['未确认', '未恢复', '设备离线', '严重', '过电压', '已确认', '测量值 250.4 V，限值 235.4 V', '备注：crew on the way', '查看设备', '未恢复的排在前面'] },
-    en: { title: 'Alarms', tabs: ['Meters', 'Alarms', 'Me'], shows: ['Unacknowledged', 'Open', 'Meter offline', 'Critical', 'Over-voltage', 'Acknowledged', 'Measured 250.4 V, limit 235.4 V', 'Note: crew on the way', 'Open the meter', 'open ones come first'] }
+    'zh-CN': { title: '告警', tabs: ['设备', '告警', '我的'], shows: ['未确认', '未恢复', '共 4 条告警', '设备离线', '严重', '过电压', '已确认', '测量值 250.4 V，限值 235.4 V', '备注：crew on the way', '查看设备', '未恢复的排在前面'] },
+    en: { title: 'Alarms', tabs: ['Meters', 'Alarms', 'Me'], shows: ['Unacknowledged', 'Open', '4 alarms', 'Meter offline', 'Critical', 'Over-voltage', 'Acknowledged', 'Measured 250.4 V, limit 235.4 V', 'Note: crew on the way', 'Open the meter', 'open ones come first'] }
   },
   {
     name: 'me',

@@ -342,6 +342,10 @@ describeLive('pages against a running meter-server', () => {
     await waitFor(() => stream.statusCode === 200 && stream.chunks > 0, 10000) // the server's hello
     expect(page.data.alarms.some(a => a.deviceId === 'meter-02')).toBe(false)
     const openBefore = page.data.openCount
+    // The count is the server's: every alarm alice may see, open and cleared.
+    const all = (await call('GET', '/api/alarms?limit=1')).data.total
+    expect(typeof all).toBe('number')
+    expect(text(page, '#total')).toBe('共 ' + all + ' 条告警')
     const load = jest.spyOn(page.instance, 'load')
     const logged = request.log.length
 
@@ -353,6 +357,7 @@ describeLive('pages against a running meter-server', () => {
     expect(text(page, '#alarm-' + id)).toContain('过电压')
     expect(text(page, '#alarm-' + id)).toContain('测量值 231.5 V，限值 225.0 V')
     expect(page.data.openCount).toBe(openBefore + 1)
+    expect(text(page, '#total')).toBe('共 ' + (all + 1) + ' 条告警')
     expect(page.data.alarms.findIndex(a => a.id === id)).toBeLessThan(page.data.openCount) // among the open ones
     await tap(page, '#alarm-' + id + ' .head')
     expect(page.data.expanded).toBe(id)
@@ -362,6 +367,7 @@ describeLive('pages against a running meter-server', () => {
     expect((await reading02(220)).statusCode).toBe(200)
     await waitFor(() => live().state === 'cleared', 15000)
     expect(page.data.openCount).toBe(openBefore)
+    expect(text(page, '#total')).toBe('共 ' + (all + 1) + ' 条告警')
     expect(page.data.alarms[page.data.openCount].id).toBe(id)
     expect(text(page, '#alarm-' + id)).toContain('已恢复')
     expect(page.data.expanded).toBe(id)

@@ -273,10 +273,14 @@ function getPayment(deviceId, outTradeNo) {
 }
 
 // GET /api/alarms — params {state, severity, device, site, since, until, limit, before};
-// resolves {alarms: [...] newest first, next_before}.
+// resolves {alarms: [...] newest first, nextBefore, total} (total: how many pass the filters
+// on every page together; null from a server that does not say).
 function listAlarms(params) {
-  return request({ path: '/api/alarms' + query(params || {}) })
-    .then(body => ({ alarms: (body && body.alarms) || [], nextBefore: body ? body.next_before : null }))
+  return request({ path: '/api/alarms' + query(params || {}) }).then(body => ({
+    alarms: (body && body.alarms) || [],
+    nextBefore: body ? body.next_before : null,
+    total: body && typeof body.total === 'number' ? body.total : null
+  }))
 }
 
 // GET /api/alarms/:id → the alarm.

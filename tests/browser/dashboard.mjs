@@ -600,9 +600,12 @@ async function threePhase(browser) {
 // alarm-rules editor (a bad limit is refused first, nothing sent). The state analysis raises
 // the alarm from the meter's next readings and it appears on the alarms page through the
 // live stream, without a reload and without the list being read again; the operator
-// acknowledges it with a note; the device page shows it among its open alarms. bob (meter-b's
-// tenant) sees it without an acknowledge button; alice does not see it. English too.
+// acknowledges it with a note; the device page shows it among its open alarms. The count of
+// alarms that pass the filters (the list's total) follows the stream and each filter, and a
+// server without total shows none. bob (meter-b's tenant) sees it without an acknowledge
+// button; alice does not see it. English too.
 async function alarms(browser) {
+  const rows = (p) => p.locator('#alarms tbody tr').count();
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
   const list = await context.newPage();
   watch(list, 'alarms');
@@ -620,6 +623,9 @@ async function alarms(browser) {
   assert.equal(await list.inputValue('#alarms-state'), 'open');
   await list.waitForSelector('#alarms table, #alarms-empty', { timeout: WAIT_MS });
   assert.equal(await list.locator('#alarms tr[data-device="meter-b"]').count(), 0, 'meter-b has an alarm before its limit was lowered');
+  await list.waitForSelector('#alarms-total:not([hidden])', { timeout: WAIT_MS });
+  const openBefore = await rows(list); // one page: fewer than 50
+  assert.equal(await list.textContent('#alarms-total'), `共 ${openBefore} 条告警`);
   let listReads = 0;
   list.on('request', (r) => { if (new URL(r.url()).pathname === '/api/alarms') listReads++; });
 
@@ -654,6 +660,7 @@ async function alarms(browser) {
   const row = '#alarms tr[data-device="meter-b"][data-kind="voltage.over"]';
   await list.waitForSelector(row, { timeout: WAIT_MS });
   assert.equal(listReads, 0, 'the alarms page read the list again instead of following the stream');
+  assert.equal(await list.textContent('#alarms-total'), `共 ${openBefore + 1} 条告警`, 'the count follows the stream');
   assert.equal(await list.getAttribute(row, 'data-state'), 'raised');
   assert.equal(await list.textContent(`${row} [data-key="kind"]`), '过电压');
   assert.equal(await list.textContent(`${row} [data-key="severity"]`), '重要');
@@ -676,6 +683,7 @@ async function alarms(browser) {
   assert.equal(await list.textContent(`${row} [data-key="note"]`), '巡检人员已出发');
   assert.match(await list.textContent(`${row} [data-key="ack"]`), /^op 于 .* 确认$/);
   assert.equal(await list.locator(`${row} .ack-submit`).count(), 0);
+  assert.equal(await list.textContent('#alarms-total'), `共 ${openBefore + 1} 条告警`, 'acknowledged is still open');
   await dev.waitForSelector('#device-alarms tr[data-kind="voltage.over"][data-state="acknowledged"]', { timeout: WAIT_MS });
   assert.equal(await dev.textContent('#device-alarms [data-key="note"]'), '巡检人员已出发');
   await shot(dev, 'desktop-13-device-open-alarms');
@@ -684,6 +692,7 @@ async function alarms(browser) {
   await list.selectOption('#alarms-severity', 'critical');
   await list.click('#alarms-apply');
   await list.waitForFunction(() => !document.querySelector('#alarms tr[data-device="meter-b"]'), null, { timeout: WAIT_MS });
+  assert.equal(await list.textContent('#alarms-total'), `共 ${await rows(list)} 条告警`);
   await list.selectOption('#alarms-severity', '');
   await list.selectOption('#alarms-state', 'acknowledged');
   await list.selectOption('#alarms-device', 'meter-b');
@@ -691,6 +700,20 @@ async function alarms(browser) {
   await list.waitForSelector(`${row}[data-state="acknowledged"]`, { timeout: WAIT_MS });
   assert.ok((await list.$$eval('#alarms tbody tr', (els) => els.map((e) => e.dataset.device + e.dataset.state)))
     .every((x) => x === 'meter-backnowledged'));
+  assert.equal(await rows(list), 1);
+  assert.equal(await list.textContent('#alarms-total'), '共 1 条告警');
+  // A server without total: the list as before, no count.
+  await list.route((url) => url.pathname === '/api/alarms', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    delete body.total;
+    await route.fulfill({ response: res, json: body });
+  }, { times: 1 });
+  const older = list.waitForResponse((r) => new URL(r.url()).pathname === '/api/alarms', { timeout: WAIT_MS });
+  await list.click('#alarms-apply');
+  assert.equal((await (await older).json()).total, undefined);
+  await list.waitForSelector('#alarms-total', { state: 'hidden', timeout: WAIT_MS });
+  assert.equal(await rows(list), 1);
 
   // English.
   await list.click('#lang-switch');
@@ -700,6 +723,9 @@ async function alarms(browser) {
   assert.equal(await list.textContent(`${row} [data-key="severity"]`), 'major');
   assert.match(await list.textContent(`${row} [data-key="ack"]`), /^Acknowledged by op at /);
   await list.waitForSelector('#alarms-live[data-state="live"]:text("Live")', { timeout: WAIT_MS });
+  await list.waitForSelector('#alarms-total:not([hidden])', { timeout: WAIT_MS });
+  const openNow = await rows(list);
+  assert.equal(await list.textContent('#alarms-total'), openNow === 1 ? '1 alarm' : `${openNow} alarms`);
   await shot(list, 'desktop-14-alarms-english');
   await context.close();
 

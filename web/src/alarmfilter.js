@@ -1,5 +1,5 @@
-// The alarms page's list kept in step with the live stream: pure, no DOM (unit-tested).
-// Newest first by id; an alarm changed on the stream replaces its older self.
+// The alarms page's list and its count kept in step with the live stream: pure, no DOM
+// (unit-tested). Newest first by id; an alarm changed on the stream replaces its older self.
 export function mergeAlarm(list, a) {
   const out = list.filter((x) => x.id !== a.id);
   out.push(a);
@@ -20,4 +20,15 @@ export function matches(a, f) {
   if (f.since && at < Date.parse(f.since)) return false;
   if (f.until && at >= Date.parse(f.until)) return false;
   return true;
+}
+
+// The count of alarms that pass the filters (the list's `total`) after a change from the
+// stream. The pages read hold every matching alarm from `floor` (the oldest id read; null
+// once the last page is read) up, so there the count follows what enters and leaves the
+// list. An older alarm may or may not be among those counted: the count stays as it is.
+// A server without `total` (null) stays without.
+export function totalAfter(total, list, a, f, floor) {
+  if (total === null || (floor !== null && a.id < floor)) return total;
+  const was = list.some((x) => x.id === a.id);
+  return total + (matches(a, f) ? 1 : 0) - (was ? 1 : 0);
 }

@@ -1,11 +1,12 @@
-// 告警页：服务器判断出的告警（未恢复的在前，然后是最近的），下拉刷新，分页，点开看详情，运维人员可确认并备注。
+// 告警页：服务器判断出的告警（未恢复的在前，然后是最近的）及其总数，下拉刷新，分页，点开看详情，运维人员可确认并备注。
 // Alarms page: the server's alarms (GET /api/alarms), the open ones first, then the recent
-// ones page by page; pull down to refresh; tap one for its details; operators and admins
-// acknowledge it with a note (POST /api/alarms/:id/ack). A WeChat subscribe message opens
-// this page with ?id=17: that alarm shows opened. While shown, the page follows the live
-// stream (GET /api/alarms/stream): each change moves its alarm in the lists at once; after a
-// reconnect the lists are read again. A base library without wx.request's enableChunked keeps
-// to reading on show and on pull-down.
+// ones page by page, with how many there are in all (the answers' total); pull down to
+// refresh; tap one for its details; operators and admins acknowledge it with a note
+// (POST /api/alarms/:id/ack). A WeChat subscribe message opens this page with ?id=17: that
+// alarm shows opened. While shown, the page follows the live stream (GET /api/alarms/stream):
+// each change moves its alarm in the lists at once; after a reconnect the lists are read
+// again. A base library without wx.request's enableChunked keeps to reading on show and on
+// pull-down.
 const api = require('../../utils/api.js')
 const alarms = require('../../utils/alarms.js')
 const i18n = require('../../utils/i18n.js')
@@ -31,6 +32,7 @@ Component({
     alarms: [],
     openCount: 0,
     raisedCount: 0,
+    totalText: '',
     nextBefore: null,
     loaded: false,
     loadingMore: false,
@@ -47,6 +49,8 @@ Component({
     attached() {
       this.setStrings()
       this.raw = { open: [], recent: [] }
+      this.total = null // open and cleared together, as the server counts them; null when it does not
+      this.newest = 0 // the highest alarm id read: one above it is new, not yet counted
       this.stream = null
       this.queued = null
     }
@@ -102,8 +106,13 @@ Component({
     },
 
     // A raised or acknowledged alarm is open (replaced where it was, added where not); any
-    // other leaves the open list for the top of the recent one.
+    // other leaves the open list for the top of the recent one. Open and cleared are every
+    // alarm, so only a new one changes the count.
     applyAlarm(a) {
+      if (a.id > this.newest) {
+        this.newest = a.id
+        if (this.total !== null) this.total++
+      }
       const others = list => list.filter(x => x.id !== a.id)
       if (alarms.isOpen(a)) {
         const known = this.raw.open.some(x => x.id === a.id)
@@ -139,6 +148,8 @@ Component({
       ]).then(([open, recent]) => {
         done()
         this.raw = { open: open.alarms, recent: recent.alarms }
+        this.total = open.total !== null && recent.total !== null ? open.total + recent.total : null
+        this.newest = open.alarms.concat(recent.alarms).reduce((m, a) => Math.max(m, a.id), 0)
         queued.forEach(a => this.applyAlarm(a))
         this.setData({ loaded: true, error: '', nextBefore: recent.alarms.length === PAGE ? recent.nextBefore : null })
         return this.focus()
@@ -182,8 +193,10 @@ Component({
 
     show() {
       const list = alarms.ordered(this.raw.open, this.raw.recent).map(alarms.present)
+      const total = this.total
       this.setData({
         alarms: list,
+        totalText: total === null ? '' : i18n.t(total === 1 ? 'alarms.totalOne' : 'alarms.total', { count: total }),
         openCount: this.raw.open.length,
         raisedCount: this.raw.open.filter(a => a.state === 'raised').length
       })

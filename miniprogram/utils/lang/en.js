@@ -153,6 +153,8 @@ const strings = {
     noteTooLong: 'A note is at most 255 bytes',
     more: 'Load more',
     loading: 'Loading…',
+    total: '{count} alarms',
+    totalOne: '1 alarm',
     footer: 'The server judges the alarms from the live readings; open ones come first'
   },
   billing: {

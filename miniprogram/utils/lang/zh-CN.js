@@ -157,6 +157,8 @@ const strings = {
     noteTooLong: '备注最多 255 字节',
     more: '加载更多',
     loading: '加载中…',
+    total: '共 {count} 条告警',
+    totalOne: '共 1 条告警',
     footer: '告警由服务器根据实时数据判断，未恢复的排在前面'
   },
   billing: {

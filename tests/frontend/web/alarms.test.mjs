@@ -1,10 +1,10 @@
 // The dashboard's alarm modules under node's own test runner: the server-sent events parser
-// and the reconnect backoff (web/src/sse.js), the list kept in step with the stream
-// (web/src/alarmfilter.js) and the alarm-rules editor's checks (web/src/alarmrules.js).
+// and the reconnect backoff (web/src/sse.js), the list and its count kept in step with the
+// stream (web/src/alarmfilter.js) and the alarm-rules editor's checks (web/src/alarmrules.js).
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { backoffMs, sseParser } from '../../../web/src/sse.js';
-import { matches, mergeAlarm } from '../../../web/src/alarmfilter.js';
+import { matches, mergeAlarm, totalAfter } from '../../../web/src/alarmfilter.js';
 import { formOf, parseRule, rulesBody } from '../../../web/src/alarmrules.js';
 
 test('events cut anywhere come out whole; comments and retry are not events', () => {
@@ -52,6 +52,21 @@ test('a changed alarm replaces its older self; the filters are the server\'s', (
   assert.equal(matches(a, { device: 'm-2' }), false);
   assert.equal(matches(a, { site: 'north', since: '2026-12-07T14:00:00+08:00' }), true);
   assert.equal(matches(a, { until: '2026-12-07T06:00:00Z' }), false, 'until is exclusive');
+});
+
+test('the count follows the stream where the pages read know the alarm, and only there', () => {
+  const a = (id, state) => ({ id, device_id: 'm-1', kind: 'voltage.over', severity: 'major', state, raised_at: '2026-12-07T06:00:00Z' });
+  const list = [a(60, 'raised'), a(55, 'acknowledged'), a(50, 'raised')]; // read down to 50; 57 match in all
+  const open = { state: 'open' };
+  assert.equal(totalAfter(57, list, a(61, 'raised'), open, 50), 58, 'a new alarm that matches');
+  assert.equal(totalAfter(57, list, a(61, 'raised'), { state: 'acknowledged' }, 50), 57, 'a new alarm that does not');
+  assert.equal(totalAfter(57, list, a(55, 'cleared'), open, 50), 56, 'a listed one that leaves');
+  assert.equal(totalAfter(57, list, a(55, 'raised'), open, 50), 57, 'a listed one that stays');
+  assert.equal(totalAfter(57, list, a(52, 'raised'), { state: 'raised' }, 50), 58, 'one read before, now matching');
+  assert.equal(totalAfter(57, list, a(40, 'cleared'), open, 50), 57, 'older than the pages read: not known to be counted');
+  assert.equal(totalAfter(3, list, a(50, 'cleared'), open, null), 2, 'every page read: the list is the whole');
+  assert.equal(totalAfter(3, list, a(40, 'raised'), open, null), 4);
+  assert.equal(totalAfter(null, list, a(61, 'raised'), open, 50), null, 'a server without total');
 });
 
 test('the rules editor checks each field and sends only what is set', () => {

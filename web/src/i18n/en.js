@@ -350,6 +350,8 @@ export default {
   'alarms.apply': 'Filter',
   'alarms.more': 'More',
   'alarms.empty': 'No alarms match',
+  'alarms.total': '{n} alarms',
+  'alarms.total_one': '1 alarm',
   'alarms.bad_time': 'Not a time: {value}',
   'alarms.live.connecting': 'Connecting to live updates…',
   'alarms.live.live': 'Live',

@@ -354,6 +354,8 @@ export default {
   'alarms.apply': '筛选',
   'alarms.more': '更多',
   'alarms.empty': '没有符合条件的告警',
+  'alarms.total': '共 {n} 条告警',
+  'alarms.total_one': '共 1 条告警',
   'alarms.bad_time': '时间格式不对：{value}',
   'alarms.live.connecting': '正在连接实时推送…',
   'alarms.live.live': '实时',

@@ -1,7 +1,8 @@
 // The alarms page (GET /api/alarms): filters (state, severity, device, site, raised between),
-// pages of 50 (next_before), live changes from the stream without a reload, and for
-// operators and admins acknowledging with a note (POST /api/alarms/:id/ack). Users see the
-// alarms of their own devices and no acknowledge button.
+// how many alarms pass them (total), pages of 50 (next_before), live changes from the stream
+// without a reload, and for operators and admins acknowledging with a note
+// (POST /api/alarms/:id/ack). Users see the alarms of their own devices and no acknowledge
+// button.
 import { Api } from '../api.js';
 import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
@@ -9,7 +10,7 @@ import { dateTime, localToRfc3339 } from '../format.js';
 import { session } from '../session.js';
 import { openAlarmStream } from '../alarmstream.js';
 import { SEVERITIES, STATES, kindText, severityBadge, stateCell, valueText } from '../alarmview.js';
-import { matches, mergeAlarm } from '../alarmfilter.js';
+import { matches, mergeAlarm, totalAfter } from '../alarmfilter.js';
 import { allDevices } from '../devicepager.js';
 
 const PAGE = 50;
@@ -60,6 +61,7 @@ export function alarmsPage(main) {
   const staff = session.isStaff();
   const status = h('div', { class: 'status', id: 'alarms-status' });
   const live = h('span', { class: 'badge live', id: 'alarms-live', dataset: { state: 'connecting' } }, t('alarms.live.connecting'));
+  const count = h('p', { class: 'muted', id: 'alarms-total', hidden: true });
   const list = h('div', { class: 'table-wrap', id: 'alarms' });
   const more = h('button', { type: 'button', id: 'alarms-more', class: 'seg', hidden: true, onclick: () => loadPage(false) }, t('alarms.more'));
 
@@ -84,12 +86,13 @@ export function alarmsPage(main) {
     field(t('alarms.site'), fSite), field(t('alarms.since'), fSince), field(t('alarms.until'), fUntil),
     h('button', { type: 'submit', id: 'alarms-apply' }, t('alarms.apply')));
 
-  fill(main, h('div', { class: 'page-head' }, h('h1', {}, t('alarms.title')), live), form, status, list, more);
+  fill(main, h('div', { class: 'page-head' }, h('h1', {}, t('alarms.title')), live), form, status, count, list, more);
 
   let stopped = false;
   let alarms = [];
   let filters = {};
   let nextBefore = null;
+  let total = null; // the server's count for the filters; null from a server without it
   let fresh = new Set(); // ids that arrived on the stream, marked until the next full load
 
   function filtersNow() {
@@ -119,9 +122,12 @@ export function alarmsPage(main) {
       for (const id of fresh) list.querySelector(`tr[data-id="${id}"]`)?.classList.add('fresh');
     }
     more.hidden = nextBefore === null;
+    count.hidden = total === null;
+    fill(count, total === null ? null : t(total === 1 ? 'alarms.total_one' : 'alarms.total', { n: total }));
   }
 
   function update(a) {
+    total = totalAfter(total, alarms, a, filters, nextBefore);
     if (matches(a, filters)) alarms = mergeAlarm(alarms, a);
     else alarms = alarms.filter((x) => x.id !== a.id);
     show();
@@ -146,6 +152,7 @@ export function alarmsPage(main) {
       }
       for (const a of r.alarms) alarms = mergeAlarm(alarms, a);
       nextBefore = r.alarms.length === PAGE ? r.next_before : null;
+      total = typeof r.total === 'number' ? r.total : null;
       show();
     } catch (err) {
       if (!stopped) fill(status, errorBox(apiMessage(err)));
