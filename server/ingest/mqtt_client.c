@@ -29,11 +29,14 @@ struct mqtt_client {
     bool tls;
     atomic_bool connecting;
     atomic_bool ever_connected;
+    atomic_bool stopping; /* mqtt_client_disconnect() called: on_message stops waiting */
     int64_t next_attempt_ms;
     int64_t backoff_ms;
     unsigned retry_sleep_ms;                /* while the database is unavailable */
     char topics[NTOPICS][TOPIC_FILTER_MAX]; /* what we subscribe to */
 };
+#define RETRY_SLICE_MS 50   /* on_message's wait for the database checks for a stop this often */
+#define RETRY_MAX_MS   2000 /* and doubles up to this */
 #define MQTT_PUBLISH_QUEUE_MAX                                                                     \
     16384 /* publishes queued in the client (above the writer's outbox) */
 
@@ -109,18 +112,28 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
         MQTTAsync_free(topic);
         return 1;
     }
-    enum ingest_result r = ingest_message(m->opts.ingest, name, msg->payload,
-                                          (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0));
-    if (r == INGEST_RETRY) {
-        /*
-         * The database is away: keep the message (returning 0 makes paho offer
-         * it again) and slow down so we neither spin nor acknowledge it.
-         */
-        struct timespec ts = {0, (long)m->retry_sleep_ms * 1000000L};
-        nanosleep(&ts, NULL);
-        if (m->retry_sleep_ms < 2000)
+    /*
+     * The database is away (or the writer stopping): keep the message here and try again,
+     * more slowly each time, so we neither spin nor lose it; meanwhile the client reads
+     * nothing more and the broker keeps the rest (back-pressure, as for a full queue).
+     * Returning 0 instead would make paho keep the message in a queue of its own, and
+     * every message after it, delivering from that queue only one message for each packet
+     * it receives later: a backlog that never shrinks under steady traffic, and whose tail
+     * waits for the next keepalive when traffic stops.
+     */
+    enum ingest_result r;
+    while ((r = ingest_message(m->opts.ingest, name, msg->payload,
+                               (size_t)(msg->payloadlen > 0 ? msg->payloadlen : 0))) ==
+           INGEST_RETRY) {
+        for (unsigned slept = 0; slept < m->retry_sleep_ms && !atomic_load(&m->stopping);
+             slept += RETRY_SLICE_MS) {
+            struct timespec ts = {0, (long)RETRY_SLICE_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (m->retry_sleep_ms < RETRY_MAX_MS)
             m->retry_sleep_ms *= 2;
-        return 0;
+        if (atomic_load(&m->stopping))
+            return 0; /* stopping: paho drops it at the disconnect (a meter resends telemetry) */
     }
     m->retry_sleep_ms = 50;
     MQTTAsync_freeMessage(&msg);
@@ -273,6 +286,7 @@ void mqtt_client_disconnect(struct mqtt_client *m)
 {
     if (!m)
         return;
+    atomic_store(&m->stopping, true);
     MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
     dopt.timeout = 2000;
     if (MQTTAsync_isConnected(m->client))

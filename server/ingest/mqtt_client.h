@@ -8,8 +8,9 @@
  * while it is full the callback waits, so the client reads nothing more and
  * the broker keeps the rest (back-pressure). Paho confirms a QoS 1 message
  * to the broker (PUBACK) when it reads it, before the callback; a message the
- * callback cannot take (the database is away for a status or capture) is
- * offered again by paho. Readings are acknowledged to the meters end to end
+ * callback cannot take yet (the database is away) stays in the callback, which
+ * tries again with pauses growing to 2 s, so here too the client reads nothing
+ * more meanwhile. Readings are acknowledged to the meters end to end
  * on meters/<id>/ack by the writer, after commit. It also publishes the
  * server's commands to meters (mqtt_client_publish).
  *

@@ -1,15 +1,20 @@
 """A database outage under load: no acks while readings cannot be committed, the queue
 and the server's memory stay bounded (the MQTT side stops reading), and once the database
-is back every reading is stored exactly once and acknowledged.
+is back every reading is stored exactly once and acknowledged. A device whose key is not
+cached yet needs the database for its first message: its messages are all stored as soon as
+the database is back, without any traffic after them.
 SQLite: another connection holds the write lock. MariaDB: the server is killed (-9) and
 started again."""
 import json
 import sqlite3
 
-from harness import PrivateMariaDB, http, main, mqtt_publish_lines, sqlite_path, wait_until
+from harness import (PrivateMariaDB, http, main, mqtt_publish, mqtt_publish_lines, sqlite_path,
+                     wait_until)
 from ingest_common import IngestTest, publish_readings, reading, rss_kib, stats, stored_seqs
 
 DEVICE = "outage-1"
+UNCACHED = "outage-2"  # sends nothing before an outage: its key is read from the database
+LATE = 10  # messages of UNCACHED during the outage
 MESSAGES = 60  # of 5 readings: 300 readings against a queue of 40
 QUEUE = 40
 
@@ -22,7 +27,7 @@ class DatabaseOutage(IngestTest):
         if cls.backend == "mysql":
             cls.mariadb = cls.track(PrivateMariaDB(cls.workdir)).install()
             db = cls.mariadb.new_database(cls.db_name())
-        cls.ingest_fixture([DEVICE], db=db, extra_args=[
+        cls.ingest_fixture([DEVICE, UNCACHED], db=db, extra_args=[
             "--ingest-queue", str(QUEUE), "--max-batch", "10", "--batch-max", "10",
             "--batch-wait-ms", "5"])
         cls.db = cls.srv.db
@@ -70,6 +75,32 @@ class DatabaseOutage(IngestTest):
         self.assertGreaterEqual(s["writer"]["queue_full"], 1)
         self.assertGreaterEqual(s["writer"]["retries"], 1)
         self.assertEqual(http("GET", self.srv.url("/api/health")).status, 200)
+
+    def test_uncached_device_is_stored_once_the_database_is_back(self):
+        # Its first message waits for the database inside the MQTT callback. (Handed back
+        # to paho instead, it and every later message would go to paho's own queue, which
+        # delivers one message for each packet received afterwards: with no traffic after
+        # the outage the last ones would wait a keepalive each, 20 s.)
+        unavailable = "ingest: database unavailable"
+        before = self.srv.log().count(unavailable)
+        lock = self.take_database_away()
+        try:
+            # A status message before each reading: it needs the database too, and once it
+            # is stored nothing goes out (no ack) that could make paho look at its queue.
+            for k in range(1, LATE + 1):
+                mqtt_publish(self.broker.url, f"meters/{UNCACHED}/status",
+                             json.dumps({"status": "online", "boot": 1}))
+                publish_readings(self.broker.url, UNCACHED, [reading(k)])
+            if self.backend == "mysql":
+                wait_until(lambda: self.srv.log().count(unavailable) > before, 60,
+                           what="the device lookup failing")
+            self.assertEqual(self.watcher.acked(UNCACHED)[0], set(), "acked without a database")
+        finally:
+            self.bring_database_back(lock)
+        want = set(range(1, LATE + 1))
+        wait_until(lambda: self.watcher.acked(UNCACHED)[0] >= want, 15, interval=0.2,
+                   what="every message of the device stored and acked, nothing sent after them")
+        self.assertEqual(sorted(stored_seqs(self.srv, self.token, UNCACHED)), sorted(want))
 
     # --- the two ways a database goes away ---
 
