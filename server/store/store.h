@@ -215,7 +215,8 @@ struct device_filter {
     int64_t balance_below_fen; /* balance < this */
     bool open_alarms;          /* has a raised or acknowledged alarm */
     /* A substring of device_id or of the name, ASCII case-insensitive
-       (a prefix of the id is a substring too); NULL or "": any. */
+       (a prefix of the id is a substring too); NULL or "": any. At most
+       DEVICE_QUERY_MAX bytes, no control character (-EINVAL). */
     const char *query;
 };
 /* A device of a page: its row, with the name and site its list shows. */
