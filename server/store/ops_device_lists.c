@@ -136,11 +136,11 @@ static unsigned filter_mask(const struct device_filter *f)
 }
 
 /* "%query%", ASCII lower case, with %, _ and ! escaped by '!'. */
-static void like_pattern(const char *query, char out[2 * DEVICE_QUERY_MAX + 3])
+static void like_pattern(const char *query, char out[2 * DEVICE_QUERY_BYTES_MAX + 3])
 {
     size_t n = 0;
     out[n++] = '%';
-    for (const char *p = query; *p && n < 2 * DEVICE_QUERY_MAX + 1; p++) {
+    for (const char *p = query; *p && n < 2 * DEVICE_QUERY_BYTES_MAX + 1; p++) {
         char ch = *p;
         if (ch == '%' || ch == '_' || ch == '!')
             out[n++] = '!';
@@ -153,7 +153,7 @@ static void like_pattern(const char *query, char out[2 * DEVICE_QUERY_MAX + 3])
 /* The statement of scope and f, its scope and filters bound (like must outlive its run). */
 static int filtered_stmt(struct sql_store *q, bool count, int64_t user_id,
                          const struct device_filter *f, const char *after,
-                         char like[2 * DEVICE_QUERY_MAX + 3], struct db_stmt **ret)
+                         char like[2 * DEVICE_QUERY_BYTES_MAX + 3], struct db_stmt **ret)
 {
     pthread_once(&texts_once, build_texts);
     unsigned mask = filter_mask(f);
@@ -204,7 +204,7 @@ int ops_device_page(struct store *s, int64_t user_id, const struct device_filter
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
-    char like[2 * DEVICE_QUERY_MAX + 3];
+    char like[2 * DEVICE_QUERY_BYTES_MAX + 3];
     int r = filtered_stmt(q, false, user_id, f, after, like, &st);
     if (r)
         return r;
@@ -237,7 +237,7 @@ int ops_device_count(struct store *s, int64_t user_id, const struct device_filte
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
-    char like[2 * DEVICE_QUERY_MAX + 3];
+    char like[2 * DEVICE_QUERY_BYTES_MAX + 3];
     int r = filtered_stmt(q, true, user_id, f, "", like, &st);
     if (!r)
         r = sql_row(q, st, "count devices", "no count");

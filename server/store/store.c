@@ -215,7 +215,7 @@ static bool device_filter_valid(const struct device_filter *f)
     for (const unsigned char *p = (const unsigned char *)f->query; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
             return false;
-    return strlen(f->query) <= DEVICE_QUERY_MAX;
+    return strlen(f->query) <= DEVICE_QUERY_BYTES_MAX;
 }
 
 int store_device_page(struct store *s, int64_t user_id, const struct device_filter *f,
