@@ -61,9 +61,10 @@ count=$((conns > rate_devices ? conns : rate_devices))
 python3 - "$count" > "$tmp/terminals.sql" << 'PY'
 import hashlib, sys, time
 count, now = int(sys.argv[1]), int(time.time() * 1000)
-rows = [f"('bench-t-{n}','{hashlib.blake2b(f'bench-secret-{n}'.encode(), digest_size=32).hexdigest()}',{now})"
+rows = [f"('bench-t-{n}','{hashlib.blake2b(f'bench-secret-{n}'.encode(), digest_size=32).hexdigest()}',{now},'bench-t-{n}')"
         for n in range(1, count + 1)]
-print("INSERT INTO devices (device_id, secret_hash, created_ms) VALUES")
+# search_key: the lowered id of a device without a name (server/store/ops.h)
+print("INSERT INTO devices (device_id, secret_hash, created_ms, search_key) VALUES")
 print(",\n".join(rows) + ";")
 PY
 sql "$db" < "$tmp/terminals.sql"

@@ -120,11 +120,12 @@ rows = []
 for n in range(first, first + count):
     secret = secrets.token_hex(32)
     h = hashlib.blake2b(secret.encode(), digest_size=32).hexdigest()
-    rows.append(f"('{prefix}{n}','{h}',{now})")
-print("INSERT INTO devices (device_id, secret_hash, created_ms) VALUES")
+    rows.append(f"('{prefix}{n}','{h}',{now},'{prefix.lower()}{n}')")
+# search_key and the binding's device_id: the keys of the device list (server/store/ops.h)
+print("INSERT INTO devices (device_id, secret_hash, created_ms, search_key) VALUES")
 print(",\n".join(rows) + ";")
-print("INSERT INTO user_devices (user_id, device_pk, created_ms)")
-print(f"  SELECT u.id, d.id, {now} FROM users u JOIN devices d WHERE u.username = 'admin'")
+print("INSERT INTO user_devices (user_id, device_pk, created_ms, device_id)")
+print(f"  SELECT u.id, d.id, {now}, d.device_id FROM users u JOIN devices d WHERE u.username = 'admin'")
 print(f"  AND d.device_id LIKE '{prefix}%' AND d.id NOT IN (SELECT device_pk FROM user_devices);")
 PY
     case $db in

@@ -756,6 +756,7 @@ static const struct db_token mysql_dialect[] = {
     {"GREATEST", "GREATEST"},
     {"DIV", "DIV"},
     {"FOR_UPDATE", " FOR UPDATE"},
+    {"INDEX", "FORCE INDEX (%)"},
     {"TABLE_OPTIONS", " ENGINE=InnoDB"},
     {"TABLE_EXISTS", "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
                      "DATABASE() AND table_name = '%'"},

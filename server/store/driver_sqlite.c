@@ -360,6 +360,7 @@ static const struct db_token sqlite_dialect[] = {
     {"GREATEST", "max"},
     {"DIV", "/"},
     {"FOR_UPDATE", ""},
+    {"INDEX", "INDEXED BY %"},
     {"TABLE_OPTIONS", ""},
     {"TABLE_EXISTS", "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '%'"},
     {NULL, NULL},

@@ -51,6 +51,16 @@ int ops_device_count(struct store *s, int64_t user_id, const struct device_filte
 int ops_device_summary(struct store *s, int64_t user_id, struct device_summary *ret);
 int ops_devices_import(struct store *s, const struct device_import_row *rows, size_t n,
                        const char *by, size_t *ret_bad);
+/*
+ * A device's search_key (migration 017) is LOWER() of this text: device_id,
+ * then a line feed and the name when there is one (name NULL or "": none).
+ * Every statement that writes a device_id or a name writes the key beside it.
+ */
+#define OPS_SEARCH_TEXT_MAX (DEVICE_ID_MAX + 1 + 4 * DEVICE_META_NAME_MAX)
+void ops_search_text(const char *device_id, const char *name, char out[OPS_SEARCH_TEXT_MAX + 1]);
+/* Sets device_pk's search_key from its device_id and name, in the open transaction. */
+int ops_search_key_set(struct sql_store *q, int64_t device_pk, const char *device_id,
+                       const char *name);
 
 /* ops_device_changes.c */
 /* Logs a change to device_id's credentials, in the open transaction. */

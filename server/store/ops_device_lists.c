@@ -8,6 +8,16 @@
  * index a filter offers (site) or walk device_id's from the cursor and stop
  * after limit + 1 rows. Their text is built once; a connection prepares the
  * ones it runs.
+ *
+ * Two keys the store keeps beside what they are made of (migration 017) make
+ * those walks short. A user's page walks user_devices by (user_id,
+ * device_id), the binding's copy of the device's id, rather than every
+ * device of the user joined and sorted. The search matches search_key,
+ * LOWER() of the id and the name in one narrow column (ops_search_text()):
+ * the whole fleet's page walks the index on (device_id, search_key), which
+ * the planner is told to take ({INDEX}) since the unique index on device_id
+ * alone looks cheaper to it and would read each device's row to test the
+ * key, and the count scans that index without touching the rows.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +32,7 @@ enum filter_bit {
     FB_SITE = 1 << 1,    /* one */
     FB_BALANCE = 1 << 2, /* one */
     FB_ALARMS = 1 << 3,  /* none */
-    FB_QUERY = 1 << 4,   /* two */
+    FB_QUERY = 1 << 4,   /* one */
     FB__COMBOS = 1 << 5
 };
 _Static_assert(SQL_DEVICE_PAGE_LAST - SQL_DEVICE_PAGE + 1 == 2 * FB__COMBOS, "page statements");
@@ -30,7 +40,18 @@ _Static_assert(SQL_DEVICE_COUNT_LAST - SQL_DEVICE_COUNT + 1 == 2 * FB__COMBOS, "
 
 #define PAGE_SELECT                                                                                \
     "SELECT d.id, d.device_id, d.secret_hash, d.balance, d.status, d.status_ms, d.created_ms, "    \
-    "d.data_version, m.name, m.site FROM devices d "
+    "d.data_version, m.name, m.site "
+/* A user's page walks their bindings in device_id order: b.device_id is d.device_id. */
+#define PAGE_USER_FROM                                                                             \
+    "FROM user_devices b JOIN devices d ON d.id = b.device_pk "                                    \
+    "LEFT JOIN device_meta m ON m.device_pk = d.id WHERE b.user_id = ? AND b.device_id > ?"
+#define PAGE_USER_ORDER " ORDER BY b.device_id LIMIT ?"
+#define PAGE_ALL_FROM                                                                              \
+    "FROM devices d LEFT JOIN device_meta m ON m.device_pk = d.id WHERE d.device_id > ?"
+#define PAGE_ALL_SEARCH_FROM                                                                       \
+    "FROM devices d {INDEX:devices_by_search_key} LEFT JOIN device_meta m ON m.device_pk = d.id "  \
+    "WHERE d.device_id > ?"
+#define PAGE_ALL_ORDER " ORDER BY d.device_id LIMIT ?"
 #define PAGE_USER_JOIN "JOIN user_devices b ON b.device_pk = d.id AND b.user_id = ? "
 #define PAGE_META_JOIN "LEFT JOIN device_meta m ON m.device_pk = d.id "
 #define SQL_TEXT_MAX   1024
@@ -52,8 +73,7 @@ static void add_conditions(char *out, size_t size, unsigned mask)
         {FB_BALANCE, " AND d.balance < ?"},
         {FB_ALARMS, " AND EXISTS (SELECT 1 FROM alarms a WHERE a.device_id = d.device_id AND "
                     "a.state IN ('raised', 'acknowledged'))"},
-        {FB_QUERY, " AND (LOWER(d.device_id) LIKE ? ESCAPE '!' OR LOWER(m.name) LIKE ? ESCAPE "
-                   "'!')"},
+        {FB_QUERY, " AND d.search_key LIKE ? ESCAPE '!'"},
     };
     for (size_t i = 0; i < sizeof(cond) / sizeof(cond[0]); i++)
         if (mask & cond[i].bit)
@@ -65,10 +85,13 @@ static void build_texts(void)
     for (int user = 0; user < 2; user++) {
         for (unsigned mask = 0; mask < FB__COMBOS; mask++) {
             char *p = page_sql[user][mask], *c = count_sql[user][mask];
-            snprintf(p, SQL_TEXT_MAX, "%s%s%sWHERE d.device_id > ?", PAGE_SELECT,
-                     user ? PAGE_USER_JOIN : "", PAGE_META_JOIN);
+            snprintf(p, SQL_TEXT_MAX, "%s%s", PAGE_SELECT,
+                     user              ? PAGE_USER_FROM
+                     : mask & FB_QUERY ? PAGE_ALL_SEARCH_FROM
+                                       : PAGE_ALL_FROM);
             add_conditions(p, SQL_TEXT_MAX, mask);
-            snprintf(p + strlen(p), SQL_TEXT_MAX - strlen(p), " ORDER BY d.device_id LIMIT ?");
+            snprintf(p + strlen(p), SQL_TEXT_MAX - strlen(p), "%s",
+                     user ? PAGE_USER_ORDER : PAGE_ALL_ORDER);
             if (mask == 0) {
                 snprintf(c, SQL_TEXT_MAX, "%s",
                          user ? "SELECT COUNT(*) FROM user_devices WHERE user_id = ?"
@@ -82,6 +105,29 @@ static void build_texts(void)
     }
 }
 
+void ops_search_text(const char *device_id, const char *name, char out[OPS_SEARCH_TEXT_MAX + 1])
+{
+    if (name && name[0])
+        snprintf(out, OPS_SEARCH_TEXT_MAX + 1, "%s\n%s", device_id, name);
+    else
+        snprintf(out, OPS_SEARCH_TEXT_MAX + 1, "%s", device_id);
+}
+
+int ops_search_key_set(struct sql_store *q, int64_t device_pk, const char *device_id,
+                       const char *name)
+{
+    struct db_stmt *st = NULL;
+    char text[OPS_SEARCH_TEXT_MAX + 1];
+    int r = sql_stmt(q, SQL_SEARCH_KEY_SET, "UPDATE devices SET search_key = LOWER(?) WHERE id = ?",
+                     NULL, &st);
+    if (r)
+        return r;
+    ops_search_text(device_id, name, text);
+    db_bind_text(st, text);
+    db_bind_int(st, device_pk);
+    return sql_run(q, st, "set search key");
+}
+
 static unsigned filter_mask(const struct device_filter *f)
 {
     return (f->has_status ? FB_STATUS : 0) | (f->site ? FB_SITE : 0) |
@@ -90,11 +136,11 @@ static unsigned filter_mask(const struct device_filter *f)
 }
 
 /* "%query%", ASCII lower case, with %, _ and ! escaped by '!'. */
-static void like_pattern(const char *query, char out[2 * DEVICE_QUERY_MAX + 3])
+static void like_pattern(const char *query, char out[2 * DEVICE_QUERY_BYTES_MAX + 3])
 {
     size_t n = 0;
     out[n++] = '%';
-    for (const char *p = query; *p && n < 2 * DEVICE_QUERY_MAX + 1; p++) {
+    for (const char *p = query; *p && n < 2 * DEVICE_QUERY_BYTES_MAX + 1; p++) {
         char ch = *p;
         if (ch == '%' || ch == '_' || ch == '!')
             out[n++] = '!';
@@ -107,7 +153,7 @@ static void like_pattern(const char *query, char out[2 * DEVICE_QUERY_MAX + 3])
 /* The statement of scope and f, its scope and filters bound (like must outlive its run). */
 static int filtered_stmt(struct sql_store *q, bool count, int64_t user_id,
                          const struct device_filter *f, const char *after,
-                         char like[2 * DEVICE_QUERY_MAX + 3], struct db_stmt **ret)
+                         char like[2 * DEVICE_QUERY_BYTES_MAX + 3], struct db_stmt **ret)
 {
     pthread_once(&texts_once, build_texts);
     unsigned mask = filter_mask(f);
@@ -131,7 +177,6 @@ static int filtered_stmt(struct sql_store *q, bool count, int64_t user_id,
         db_bind_money(st, f->balance_below_fen);
     if (mask & FB_QUERY) {
         like_pattern(f->query, like);
-        db_bind_text(st, like);
         db_bind_text(st, like);
     }
     *ret = st;
@@ -159,7 +204,7 @@ int ops_device_page(struct store *s, int64_t user_id, const struct device_filter
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
-    char like[2 * DEVICE_QUERY_MAX + 3];
+    char like[2 * DEVICE_QUERY_BYTES_MAX + 3];
     int r = filtered_stmt(q, false, user_id, f, after, like, &st);
     if (r)
         return r;
@@ -192,7 +237,7 @@ int ops_device_count(struct store *s, int64_t user_id, const struct device_filte
 {
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
-    char like[2 * DEVICE_QUERY_MAX + 3];
+    char like[2 * DEVICE_QUERY_BYTES_MAX + 3];
     int r = filtered_stmt(q, true, user_id, f, "", like, &st);
     if (!r)
         r = sql_row(q, st, "count devices", "no count");
@@ -266,7 +311,8 @@ static int import_row(struct sql_store *q, const struct device_import_row *row, 
     int r = sql_stmt(q, SQL_IMPORT_OWNER, "SELECT id FROM users WHERE username = ?", NULL, &owner);
     if (!r)
         r = sql_stmt(q, SQL_IMPORT_DEVICE,
-                     "INSERT INTO devices (device_id, secret_hash, created_ms) VALUES (?, ?, ?)",
+                     "INSERT INTO devices (device_id, secret_hash, created_ms, search_key) "
+                     "VALUES (?, ?, ?, LOWER(?))",
                      NULL, &dev);
     if (!r)
         r = sql_stmt(q, SQL_IMPORT_META,
@@ -289,9 +335,12 @@ static int import_row(struct sql_store *q, const struct device_import_row *row, 
         db_reset(owner);
         *memo = (struct owner_memo){.name = row->owner, .id = owner_id};
     }
+    char search[OPS_SEARCH_TEXT_MAX + 1];
+    ops_search_text(row->device_id, row->name, search);
     db_bind_text(dev, row->device_id);
     db_bind_text(dev, row->secret_hash);
     db_bind_int(dev, now_ms);
+    db_bind_text(dev, search);
     r = sql_run(q, dev, "add device");
     if (r == -EEXIST)
         return store_fail(s, r, "device '%s' already exists", row->device_id);

@@ -106,14 +106,17 @@ int ops_device_meta_update(struct store *s, int64_t device_pk, const struct devi
     struct db_stmt *lock = NULL, *put = NULL;
     struct device_meta m;
     char err[DEVICE_META_ERR_LEN];
-    int r = sql_stmt(q, SQL_DEVICE_META_LOCK, "SELECT id FROM devices WHERE id = ? {FOR_UPDATE}",
-                     NULL, &lock);
+    char device_id[DEVICE_ID_MAX + 1] = "";
+    int r = sql_stmt(q, SQL_DEVICE_META_LOCK,
+                     "SELECT device_id FROM devices WHERE id = ? {FOR_UPDATE}", NULL, &lock);
     if (!r)
         r = sql_begin(q);
     if (r)
         return r;
     db_bind_int(lock, device_pk);
     r = sql_row(q, lock, "lock device", "device not found");
+    if (!r)
+        r = sql_text(q, lock, 0, device_id, sizeof(device_id));
     db_reset(lock);
     int had = r ? r : meta_read(q, device_pk, &m);
     if (had < 0) {
@@ -160,6 +163,9 @@ int ops_device_meta_update(struct store *s, int64_t device_pk, const struct devi
     if (r == -EEXIST)
         store_fail(s, r, "another device has dtu_id '%s' and modbus_unit %d", m.dtu_id,
                    (int)m.modbus_unit);
+    if (!r)
+        r = ops_search_key_set(q, device_pk, device_id,
+                               (m.present & DM_BIT(DM_NAME)) ? m.name : NULL);
 out:
     if (!r)
         r = sql_commit(q);

@@ -39,7 +39,8 @@ int ops_device_add(struct store *s, const char *device_id, const char *secret_ha
     struct db_stmt *st = NULL;
     int64_t id = 0;
     int r = sql_stmt(q, SQL_DEVICE_ADD,
-                     "INSERT INTO devices (device_id, secret_hash, created_ms) VALUES (?, ?, ?)",
+                     "INSERT INTO devices (device_id, secret_hash, created_ms, search_key) "
+                     "VALUES (?, ?, ?, LOWER(?))",
                      NULL, &st);
     if (!r)
         r = sql_begin(q);
@@ -47,6 +48,7 @@ int ops_device_add(struct store *s, const char *device_id, const char *secret_ha
         db_bind_text(st, device_id);
         db_bind_text(st, secret_hash);
         db_bind_int(st, time_now_ms());
+        db_bind_text(st, device_id); /* its search_key (ops_search_text()): no name yet */
         r = sql_run(q, st, "add device");
         if (r == -EEXIST)
             store_fail(s, r, "device '%s' already exists", device_id);
@@ -187,12 +189,16 @@ int ops_binding_add(struct store *s, int64_t user_id, int64_t device_pk)
     struct sql_store *q = SQL(s);
     struct db_stmt *st = NULL;
     int r = binding_stmt(q, SQL_BINDING_ADD,
-                         "INSERT INTO user_devices (user_id, device_pk, created_ms) "
-                         "VALUES (?, ?, ?)",
+                         "INSERT INTO user_devices (user_id, device_pk, created_ms, device_id) "
+                         "VALUES (?, ?, ?, COALESCE((SELECT d.device_id FROM devices d "
+                         "WHERE d.id = ?), ''))",
                          user_id, device_pk, &st);
     if (r)
         return r;
     db_bind_int(st, time_now_ms());
+    /* The device's id, for a user's page (ops_device_lists.c); a device_pk that names no
+       device stays the foreign-key error it was. */
+    db_bind_int(st, device_pk);
     return sql_run(q, st, "bind device");
 }
 

@@ -58,6 +58,7 @@ enum sql_id {
     SQL_IMPORT_OWNER,
     SQL_IMPORT_DEVICE,
     SQL_IMPORT_META,
+    SQL_SEARCH_KEY_SET,
     /* ops_device_changes.c */
     SQL_CHANGE_LOG,
     SQL_CHANGES_SINCE,

@@ -209,7 +209,13 @@ int store_device_set_status(struct store *s, int64_t device_pk, enum device_stat
 
 static bool device_filter_valid(const struct device_filter *f)
 {
-    return !f->query || strlen(f->query) <= DEVICE_QUERY_MAX;
+    if (!f->query)
+        return true;
+    /* No control character: a device's search key joins its id and name with one. */
+    for (const unsigned char *p = (const unsigned char *)f->query; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return strlen(f->query) <= DEVICE_QUERY_BYTES_MAX;
 }
 
 int store_device_page(struct store *s, int64_t user_id, const struct device_filter *f,

@@ -206,7 +206,8 @@ int store_device_set_status(struct store *s, int64_t device_pk, enum device_stat
  * after a key, and how many pass it in all. Filters combine with AND; a
  * filter left at its zero value does not filter.
  */
-#define DEVICE_QUERY_MAX 64 /* characters of a search */
+#define DEVICE_QUERY_MAX       64                      /* characters of a search */
+#define DEVICE_QUERY_BYTES_MAX (4 * DEVICE_QUERY_MAX) /* its UTF-8 at most */
 struct device_filter {
     bool has_status;
     enum device_status status;
@@ -215,7 +216,8 @@ struct device_filter {
     int64_t balance_below_fen; /* balance < this */
     bool open_alarms;          /* has a raised or acknowledged alarm */
     /* A substring of device_id or of the name, ASCII case-insensitive
-       (a prefix of the id is a substring too); NULL or "": any. */
+       (a prefix of the id is a substring too); NULL or "": any. At most
+       DEVICE_QUERY_BYTES_MAX bytes, no control character (-EINVAL). */
     const char *query;
 };
 /* A device of a page: its row, with the name and site its list shows. */

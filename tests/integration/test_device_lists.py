@@ -214,6 +214,15 @@ class DeviceLists(IntegrationTest):
             self.assertEqual(r.status, 400, (query, r))
             self.assertIn(word, r.json()["message"], query)
 
+    def test_a_search_of_64_characters_of_any_script_is_taken(self):
+        # 64 characters, up to 4 bytes each in UTF-8: the limit counts characters.
+        for text in ("电" * 64, "\U0001F50C" * 64, "é" * 64):
+            r = self.call("GET", "/api/devices?q=" + quote(text), who="op")
+            self.assertEqual(r.status, 200, (text, r))
+            self.assertEqual(r.json()["total"], 0)
+        r = self.call("GET", "/api/devices?q=" + quote("电" * 65), who="op")
+        self.assertEqual(r.status, 400, r)
+
     def test_summary_counts_the_callers_devices(self):
         s = self.call("GET", "/api/devices/summary", who="op").json()
         total = self.call("GET", "/api/devices?limit=1", who="op").json()["total"]

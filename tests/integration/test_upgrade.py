@@ -257,6 +257,21 @@ class Upgrade(IntegrationTest):
             with self.subTest(request=key):
                 self.assertEqual(got[key], self.expected[key])
 
+    def test_the_migrated_bindings_page_and_the_migrated_ids_are_found(self):
+        # Migration 017 fills the keys of the paged list from the rows already there.
+        tenant = self.server.login("tenant")
+        r = self.server.request("GET", "/api/devices?limit=1", token=tenant)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([d["device_id"] for d in r.json()["devices"]], [A])
+        self.assertEqual((r.json()["total"], r.json()["next_cursor"]), (1, None))
+        admin = self.server.login("admin")
+        for q, ids in (("METER-B", [B]), ("eter-", [A, B]), ("ter-c", [])):
+            with self.subTest(q=q):
+                r = self.server.request("GET", f"/api/devices?q={q}", token=admin)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual([d["device_id"] for d in r.json()["devices"]], ids)
+                self.assertEqual(r.json()["total"], len(ids))
+
     def test_the_migrated_tables_take_new_money_and_readings(self):
         # Writes: named to run after the comparison above (unittest sorts by name).
         op = self.server.login("counter")

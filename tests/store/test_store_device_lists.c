@@ -379,6 +379,116 @@ static void test_an_import_is_all_or_nothing(void **state)
     /* Each new device is a change the broker's accounts follow. */
     struct device_filter f = {.query = "imp-"};
     assert_int_equal(count(0, &f), 4);
+    f.query = "HALL"; /* imp-1's name, from the import */
+    assert_int_equal(count(0, &f), 1);
+}
+
+/* --- the keys the store keeps for the list (migration 017) -------------------------------- */
+
+struct ids {
+    char id[8][DEVICE_ID_MAX + 1];
+    size_t n;
+};
+
+static int take_id(const struct device_page_item *it, void *ctx)
+{
+    struct ids *a = ctx;
+    if (a->n < 8)
+        snprintf(a->id[a->n], sizeof(a->id[0]), "%s", it->d.device_id);
+    a->n++;
+    return 0;
+}
+
+/* Every page of user_id's devices, limit at a time, into *a; the number of pages. */
+static int walk_ids(int64_t user_id, const struct device_filter *f, size_t limit, struct ids *a)
+{
+    memset(a, 0, sizeof(*a));
+    char after[DEVICE_ID_MAX + 1] = "";
+    bool more = true;
+    int pages = 0;
+    while (more) {
+        size_t was = a->n;
+        assert_int_equal(store_device_page(st, user_id, f, after, limit, take_id, a, &more), 0);
+        if (more)
+            assert_int_equal(a->n - was, limit);
+        if (a->n > was)
+            snprintf(after, sizeof(after), "%s", a->id[a->n - 1]);
+        assert_true(++pages < 10);
+    }
+    return pages;
+}
+
+static void test_a_users_pages_follow_device_id_not_the_order_of_binding(void **state)
+{
+    (void)state;
+    int64_t user, pk[5];
+    assert_int_equal(store_user_add(st, "tenant-order", "x", ROLE_USER, &user), 0);
+    /* Added (and so numbered) in the reverse of their ids' order; two bound when added, three
+       bound afterwards, last first. */
+    static const char *const ids[] = {"order-e", "order-d", "order-c", "order-b", "order-a"};
+    for (int i = 0; i < 5; i++)
+        pk[i] = add_device(ids[i], i < 2 ? user : 0);
+    for (int i = 4; i >= 2; i--)
+        assert_int_equal(store_binding_add(st, user, pk[i]), 0);
+    struct device_filter none = {0};
+    struct ids a;
+    assert_int_equal(walk_ids(user, &none, 2, &a), 3);
+    assert_int_equal(a.n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(a.id[i], ids[4 - i]);
+    assert_int_equal(count(user, &none), 5);
+    /* From a cursor that names no device of theirs; then without one binding. */
+    bool more = true;
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(store_device_page(st, user, &none, "order-b0", 2, take_id, &a, &more), 0);
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.id[0], "order-c");
+    assert_true(more);
+    assert_int_equal(store_binding_remove(st, user, pk[2]), 0);
+    walk_ids(user, &none, 10, &a);
+    assert_int_equal(a.n, 4);
+    assert_string_equal(a.id[2], "order-d");
+    struct device_filter f = {.query = "ORDER-A"};
+    walk_ids(user, &f, 10, &a);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.id[0], "order-a");
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(store_device_delete(st, ids[i]), 0);
+    assert_int_equal(count(user, &none), 0);
+}
+
+static void test_a_new_name_is_what_the_search_finds(void **state)
+{
+    (void)state;
+    int64_t pk = add_device("rename-1", 0);
+    struct device_filter f = {.query = "rename-1"};
+    assert_int_equal(count(0, &f), 1); /* by its id, before it has a name */
+    describe(pk, "Boiler Room", "west");
+    f.query = "boiler r";
+    assert_int_equal(count(0, &f), 1);
+    struct ids a;
+    walk_ids(0, &f, 10, &a);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.id[0], "rename-1");
+    describe(pk, "Chiller", "west");
+    assert_int_equal(count(0, &f), 0);
+    f.query = "CHILL";
+    assert_int_equal(count(0, &f), 1);
+    /* The id and the name are searched apart: nothing matches across them. */
+    f.query = "1chiller";
+    assert_int_equal(count(0, &f), 0);
+    struct device_meta none = {0}, now;
+    assert_int_equal(store_device_meta_update(st, pk, &none, DM_BIT(DM_NAME), "op", T0_MS, &now),
+                     0);
+    f.query = "chill";
+    assert_int_equal(count(0, &f), 0);
+    f.query = "RENAME";
+    assert_int_equal(count(0, &f), 1);
+    /* A search holds no control character (the API refuses them too). */
+    f.query = "rename-1\nchiller";
+    int64_t n;
+    assert_int_equal(store_device_count(st, 0, &f, &n), -EINVAL);
+    assert_int_equal(store_device_delete(st, "rename-1"), 0);
 }
 
 /* --- what a list shows of each device, read for many at once ------------------------------ */
@@ -797,6 +907,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_a_walk_of_the_user_pages_gives_the_whole_list_in_order),
         cmocka_unit_test(test_a_walk_of_the_ledger_pages_gives_every_entry_newest_first),
         cmocka_unit_test(test_a_walk_of_the_capture_pages_gives_every_capture_newest_first),
+        cmocka_unit_test(test_a_users_pages_follow_device_id_not_the_order_of_binding),
+        cmocka_unit_test(test_a_new_name_is_what_the_search_finds),
     };
     return cmocka_run_group_tests(tests, fleet_setup, fleet_teardown);
 }

@@ -78,6 +78,14 @@ static void test_dialect_tokens_expand_per_database(void **state)
                              "a = LEAST(a, VALUES(a)) -- x DIV 2 FOR UPDATE");
     assert_int_equal(expand(&db_driver_sqlite, "SELECT 1", out, sizeof(out)), 0);
     assert_string_equal(out, "SELECT 1");
+    assert_int_equal(
+        expand(&db_driver_sqlite, "SELECT a FROM t x {INDEX:t_by_a} WHERE a > ?", out, sizeof(out)),
+        0);
+    assert_string_equal(out, "SELECT a FROM t x INDEXED BY t_by_a WHERE a > ?");
+    assert_int_equal(
+        expand(&db_driver_mysql, "SELECT a FROM t x {INDEX:t_by_a} WHERE a > ?", out, sizeof(out)),
+        0);
+    assert_string_equal(out, "SELECT a FROM t x FORCE INDEX (t_by_a) WHERE a > ?");
 }
 
 static void test_every_dialect_has_every_token(void **state)
