@@ -14,7 +14,8 @@
 #     connection, median and p99 (bench/lib/latency.py): a page of 100 (first, and from a
 #     cursor half-way), a page filtered by site, a search, the summary; and the one
 #     before, today's full list (no limit) of the tenant's 5,000 devices, fewer times;
-#   - the server's RSS (VmRSS) idle with the fleet, after those requests and 5 s of rest.
+#   - the server's RSS (VmRSS) idle with the fleet, after those requests and 5 s of rest;
+#     then its CPU time (and MariaDB's) over BENCH_DEVICES_IDLE_S (10) more seconds of rest.
 # Asserts nothing. Environment: BENCH_BUILD_DIR (build/bench) and the variables above.
 set -euo pipefail
 
@@ -124,7 +125,21 @@ run_backend() {
         "before: tenant full list (no limit)" "/api/devices"
     sleep 5
     echo "  meter-server RSS idle with $fleet devices: $(awk '/^VmRSS/ { printf "%.1f MB", $2 / 1024 }' "/proc/$server_pid/status")"
+    # What the idle server (and its database) costs: CPU time over BENCH_DEVICES_IDLE_S of rest.
+    local idle_s=${BENCH_DEVICES_IDLE_S:-10} db_pid= s0 s1 d0 d1
+    [ "$backend" = mysql ] && db_pid=$(cat "$(cat "$tmp/svc/rundir")/mysql/mysqld.pid" 2> /dev/null || true)
+    s0=$(ticks "$server_pid") d0=$(ticks "$db_pid")
+    sleep "$idle_s"
+    s1=$(ticks "$server_pid") d1=$(ticks "$db_pid")
+    awk -v s=$((s1 - s0)) -v d=$((d1 - d0)) -v t="$idle_s" -v hz="$(getconf CLK_TCK)" -v n="$fleet" \
+        -v db="$db_pid" 'BEGIN { printf "  CPU idle with %d devices, %d s: meter-server %.0f %% of a core%s\n", n, t,
+        s / hz / t * 100, db == "" ? "" : sprintf(", mariadbd %.0f %%", d / hz / t * 100) }'
     bench_server_stop
+}
+
+# CPU time (user + system clock ticks) of pid so far; 0 without one.
+ticks() {
+    if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; else echo 0; fi
 }
 
 run_backend sqlite

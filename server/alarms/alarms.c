@@ -421,7 +421,20 @@ static int follow_cutoff(struct alarms_service *s, struct dev *d, int64_t now)
     return 0;
 }
 
-static int sweep_dev(struct alarms_service *s, struct dev *d, int64_t now, uint64_t gen)
+/* What the sweep looks up about every device, once for all of them (store_devices_having()). */
+struct having {
+    int64_t *pks[DEVICES_HAVING__COUNT];
+    size_t n[DEVICES_HAVING__COUNT];
+};
+
+static bool has(const struct having *h, enum device_having what, const struct dev *d)
+{
+    return device_pks_have(h->pks[what], h->n[what], d->pk);
+}
+
+/* A device without events or commands has nothing to follow: no query for it. */
+static int sweep_dev(struct alarms_service *s, struct dev *d, int64_t now, uint64_t gen,
+                     const struct having *h)
 {
     int r = load_config(s, d, now, gen);
     if (!r && d->heard_ms) {
@@ -432,11 +445,12 @@ static int sweep_dev(struct alarms_service *s, struct dev *d, int64_t now, uint6
         snprintf(msg, sizeof(msg), "no reading for %.1f minutes", silent_min);
         r = feed(s, d, AK_OFFLINE, silent_min, silent_min, now, msg);
     }
-    if (!r)
+    bool events = has(h, DEVICES_HAVING_EVENTS, d);
+    if (!r && events)
         r = follow_event(s, d, AK_BALANCE_LOW, "balance.", COMMANDS_EVENT_LOW);
-    if (!r)
+    if (!r && events)
         r = follow_event(s, d, AK_RELAY_MISMATCH, "relay.", COMMANDS_EVENT_MISMATCH);
-    if (!r)
+    if (!r && has(h, DEVICES_HAVING_COMMANDS, d))
         r = follow_cutoff(s, d, now);
     return r;
 }
@@ -467,8 +481,17 @@ static int sweep(struct alarms_service *s, uint64_t gen)
             free(s->devs[i]);
     }
     s->n_devs = keep;
+    struct having h;
+    memset(&h, 0, sizeof(h));
+    r = store_devices_having(s->st, DEVICES_HAVING_EVENTS, &h.pks[DEVICES_HAVING_EVENTS],
+                             &h.n[DEVICES_HAVING_EVENTS]);
+    if (!r)
+        r = store_devices_having(s->st, DEVICES_HAVING_COMMANDS, &h.pks[DEVICES_HAVING_COMMANDS],
+                                 &h.n[DEVICES_HAVING_COMMANDS]);
     for (size_t i = 0; i < s->n_devs && !r; i++)
-        r = sweep_dev(s, s->devs[i], now, gen);
+        r = sweep_dev(s, s->devs[i], now, gen, &h);
+    for (int k = 0; k < DEVICES_HAVING__COUNT; k++)
+        free(h.pks[k]);
     return r;
 }
 

@@ -416,8 +416,18 @@ int commands_cutoff_round(struct store *st, const struct cutoff_settings_source 
         return r;
     struct dev_array a = {0};
     r = store_device_array(st, 0, SIZE_MAX, &a.d, &a.n);
+    /* Only a device with a command (the relay's intent) or money on its ledger or settings of
+       its own has anything for the rules to do: the others cost no query each. */
+    int64_t *cmd = NULL, *money = NULL;
+    size_t n_cmd = 0, n_money = 0;
+    if (!r)
+        r = store_devices_having(st, DEVICES_HAVING_COMMANDS, &cmd, &n_cmd);
+    if (!r)
+        r = store_devices_having(st, DEVICES_HAVING_MONEY, &money, &n_money);
     int first = r;
     for (size_t k = 0; !r && k < a.n; k++) {
+        if (!device_pks_have(cmd, n_cmd, a.d[k].id) && !device_pks_have(money, n_money, a.d[k].id))
+            continue;
         int e = rules_device(st, settings, rules, &a.d[k], now_ms, &clock);
         if (!e)
             e = commands_reconcile(st, &a.d[k], now_ms);
@@ -427,6 +437,8 @@ int commands_cutoff_round(struct store *st, const struct cutoff_settings_source 
             break;
     }
     free(a.d);
+    free(cmd);
+    free(money);
     return first;
 }
 

@@ -207,6 +207,7 @@ int ops_device_event_add(struct store *s, const char *device_id, int64_t at_ms, 
                          const char *detail);
 int ops_device_events(struct store *s, const char *device_id, const char *kind_prefix, size_t limit,
                       store_event_cb cb, void *ctx);
+int ops_devices_having(struct store *s, enum device_having what, int64_t **ret, size_t *ret_n);
 int ops_commands_of_device(struct store *s, const char *device_id, size_t limit,
                            store_command_cb cb, void *ctx);
 /* ops_calendar.c */

@@ -375,6 +375,73 @@ int ops_device_events(struct store *s, const char *device_id, const char *kind_p
     return r > 0 ? 0 : r;
 }
 
+/*
+ * The devices that have a row in a table keyed by device column col: each found
+ * by one index step past the one before (a loose index scan, written as a recursive
+ * query: both databases run it alike), so the cost follows the devices, not the rows.
+ */
+#define DISTINCT_KEYS(table, col)                                                                  \
+    "WITH RECURSIVE k(v) AS (SELECT MIN(" col ") FROM " table " UNION ALL "                        \
+    "SELECT (SELECT MIN(x." col ") FROM " table " x WHERE x." col " > k.v) FROM k "                \
+    "WHERE k.v IS NOT NULL) "
+
+/* The devices with a row in table (keyed by device_id), as their pks. */
+#define HAVING_BY_ID(table)                                                                        \
+    DISTINCT_KEYS(table, "device_id") "SELECT d.id FROM k JOIN devices d ON d.device_id = k.v"
+/* The devices with money on their ledger or settings of their own. */
+#define HAVING_MONEY                                                                               \
+    DISTINCT_KEYS("ledger", "device_pk")                                                           \
+    "SELECT v FROM k WHERE v IS NOT NULL UNION SELECT device_pk FROM billing_settings"
+
+static const struct {
+    enum sql_id id;
+    const char *sql;
+} having_sql[DEVICES_HAVING__COUNT] = {
+    [DEVICES_HAVING_COMMANDS] = {SQL_DEVICES_HAVING_COMMANDS, HAVING_BY_ID("commands")},
+    [DEVICES_HAVING_EVENTS] = {SQL_DEVICES_HAVING_EVENTS, HAVING_BY_ID("device_events")},
+    [DEVICES_HAVING_MONEY] = {SQL_DEVICES_HAVING_MONEY, HAVING_MONEY},
+};
+
+static int cmp_pk(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int ops_devices_having(struct store *s, enum device_having what, int64_t **ret, size_t *ret_n)
+{
+    struct sql_store *q = SQL(s);
+    struct db_stmt *st = NULL;
+    int r = sql_stmt(q, having_sql[what].id, having_sql[what].sql, NULL, &st);
+    if (r)
+        return r;
+    int64_t *pks = NULL;
+    size_t n = 0, cap = 0;
+    while ((r = sql_step(q, st, "devices having")) == 1) {
+        if (n == cap) {
+            size_t c = cap ? 2 * cap : 64;
+            int64_t *p = realloc(pks, c * sizeof(*p));
+            if (!p) {
+                r = store_fail(s, -ENOMEM, "out of memory");
+                break;
+            }
+            pks = p;
+            cap = c;
+        }
+        pks[n++] = db_col_int(st, 0);
+    }
+    db_reset(st);
+    if (r) {
+        free(pks);
+        return r;
+    }
+    if (n)
+        qsort(pks, n, sizeof(*pks), cmp_pk);
+    *ret = pks;
+    *ret_n = n;
+    return 0;
+}
+
 int ops_command_finish(struct store *s, const char *id, unsigned from_mask, enum command_state to,
                        int64_t at_ms, const char *message, const char *result)
 {

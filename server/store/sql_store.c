@@ -118,6 +118,7 @@ static const struct store_ops sql_ops = {
     .device_relay = ops_device_relay,
     .device_event_add = ops_device_event_add,
     .device_events = ops_device_events,
+    .devices_having = ops_devices_having,
     .commands_of_device = ops_commands_of_device,
     .calendar_list = ops_calendar_list,
     .calendar_set = ops_calendar_set,

@@ -889,6 +889,26 @@ int store_commands_count(struct store *s, uint64_t ret_by_state[CMD__COUNT])
     return s->ops->commands_count(s, ret_by_state);
 }
 
+int store_devices_having(struct store *s, enum device_having what, int64_t **ret, size_t *ret_n)
+{
+    if ((unsigned)what >= DEVICES_HAVING__COUNT)
+        return -EINVAL;
+    return s->ops->devices_having(s, what, ret, ret_n);
+}
+
+bool device_pks_have(const int64_t *pks, size_t n, int64_t pk)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pks[mid] < pk)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && pks[lo] == pk;
+}
+
 int store_command_latest(struct store *s, const char *device_id, const char *kind,
                          struct command_rec *ret)
 {

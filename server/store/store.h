@@ -206,7 +206,7 @@ int store_device_set_status(struct store *s, int64_t device_pk, enum device_stat
  * after a key, and how many pass it in all. Filters combine with AND; a
  * filter left at its zero value does not filter.
  */
-#define DEVICE_QUERY_MAX       64                      /* characters of a search */
+#define DEVICE_QUERY_MAX       64                     /* characters of a search */
 #define DEVICE_QUERY_BYTES_MAX (4 * DEVICE_QUERY_MAX) /* its UTF-8 at most */
 struct device_filter {
     bool has_status;
@@ -938,6 +938,23 @@ typedef int (*store_event_cb)(const struct device_event *e, void *ctx);
  */
 int store_device_events(struct store *s, const char *device_id, const char *kind_prefix,
                         size_t limit, store_event_cb cb, void *ctx);
+/* What a device may have that the rounds over every device look at (store_devices_having()). */
+enum device_having {
+    DEVICES_HAVING_COMMANDS, /* a command, of any kind */
+    DEVICES_HAVING_EVENTS,   /* an event */
+    DEVICES_HAVING_MONEY,    /* an entry on its ledger, or billing settings of its own */
+    DEVICES_HAVING__COUNT
+};
+/*
+ * The pks of the devices that have what, ascending, in a new array (*ret, the
+ * caller frees it; *ret_n of them). One statement, whose cost grows with the
+ * devices found, not with their rows: the rounds over every device (alarms,
+ * the cut-off rules) skip the others without a query each. Nothing is written
+ * on failure.
+ */
+int store_devices_having(struct store *s, enum device_having what, int64_t **ret, size_t *ret_n);
+/* Whether pk is among pks[0..n), ascending (store_devices_having()). */
+bool device_pks_have(const int64_t *pks, size_t n, int64_t pk);
 /*
  * As store_command_move(), and records result (a JSON object's text, at
  * most STORE_COMMAND_RESULT_MAX bytes; NULL keeps the stored one) in the

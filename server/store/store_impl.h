@@ -161,6 +161,7 @@ struct store_ops {
                             const char *detail);
     int (*device_events)(struct store *s, const char *device_id, const char *kind_prefix,
                          size_t limit, store_event_cb cb, void *ctx);
+    int (*devices_having)(struct store *s, enum device_having what, int64_t **ret, size_t *ret_n);
     int (*commands_of_device)(struct store *s, const char *device_id, size_t limit,
                               store_command_cb cb, void *ctx);
     int (*calendar_list)(struct store *s, store_calendar_cb cb, void *ctx);

@@ -388,6 +388,50 @@ static void test_commands_are_counted_by_state(void **state)
     assert_int_equal(total, all + 1);
 }
 
+/* store_devices_having(): what the rounds over every device query, each device once, ascending. */
+static void check_having(enum device_having what, const int64_t *in, size_t n_in,
+                         const int64_t *out, size_t n_out)
+{
+    int64_t *pks = NULL;
+    size_t n = 0;
+    assert_int_equal(store_devices_having(st, what, &pks, &n), 0);
+    for (size_t k = 1; k < n; k++)
+        assert_true(pks[k - 1] < pks[k]);
+    for (size_t k = 0; k < n_in; k++)
+        assert_true(device_pks_have(pks, n, in[k]));
+    for (size_t k = 0; k < n_out; k++)
+        assert_false(device_pks_have(pks, n, out[k]));
+    free(pks);
+}
+
+static void test_the_devices_having_commands_events_or_money(void **state)
+{
+    (void)state;
+    int64_t none = add_device("having-none", true), cmd = add_device("having-cmd", true);
+    int64_t evt = add_device("having-evt", true), paid = add_device("having-paid", true);
+    int64_t own = add_device("having-own", true);
+    char id[STORE_COMMAND_ID_MAX + 1];
+    for (int k = 0; k < 3; k++) /* three commands: the device once */
+        assert_int_equal(commands_relay_request(st, "having-cmd", k % 2, "op", "having", T0_MS + k,
+                                                COMMANDS_TTL_MS, id),
+                         0);
+    assert_int_equal(store_device_event_add(st, "having-evt", T0_MS, "balance.low", "low"), 0);
+    assert_int_equal(store_device_event_add(st, "having-evt", T0_MS + 1, "balance.ok", "ok"), 0);
+    recharge(paid, 100, "having-1");
+    recharge(paid, 100, "having-2");
+    struct billing_settings_change ch = {.has_protected = true, .is_protected = true};
+    assert_int_equal(store_billing_settings_set(st, own, &ch, NULL), 0);
+
+    check_having(DEVICES_HAVING_COMMANDS, (int64_t[]){cmd}, 1, (int64_t[]){none, evt, paid, own},
+                 4);
+    check_having(DEVICES_HAVING_EVENTS, (int64_t[]){evt}, 1, (int64_t[]){none, cmd, paid, own}, 4);
+    check_having(DEVICES_HAVING_MONEY, (int64_t[]){paid, own}, 2, (int64_t[]){none, cmd, evt}, 3);
+    int64_t *pks = NULL;
+    size_t n = 0;
+    assert_int_equal(store_devices_having(st, DEVICES_HAVING__COUNT, &pks, &n), -EINVAL);
+    assert_false(device_pks_have(NULL, 0, none));
+}
+
 int main(int argc, char **argv)
 {
     url = store_fixture_url(argc, argv);
@@ -400,6 +444,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_no_cutoff_hours_and_protected_devices_keep_the_load),
         cmocka_unit_test(test_the_default_settings_leave_devices_without_money_alone),
         cmocka_unit_test(test_commands_are_counted_by_state),
+        cmocka_unit_test(test_the_devices_having_commands_events_or_money),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
