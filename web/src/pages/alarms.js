@@ -48,6 +48,29 @@ export function alarmRow(a, { staff, onAck, showDevice = true }) {
     staff && h('td', { class: 'ack-cell' }, action));
 }
 
+// Fills container with node (the alarms, drawn again after a live change), keeping what is
+// being typed: the notes not yet sent, by alarm, and the caret of the one in use.
+export function redrawKeepingNotes(container, node) {
+  const notes = new Map();
+  for (const input of container.querySelectorAll('tr[data-id] .ack-note')) {
+    if (input.value) notes.set(input.closest('tr').dataset.id, input.value);
+  }
+  const active = document.activeElement;
+  const focused = active && active.classList.contains('ack-note') && container.contains(active)
+    ? { id: active.closest('tr').dataset.id, start: active.selectionStart, end: active.selectionEnd } : null;
+  fill(container, node);
+  const noteOf = (id) => container.querySelector(`tr[data-id="${CSS.escape(id)}"] .ack-note`);
+  for (const [id, value] of notes) {
+    const input = noteOf(id);
+    if (input) input.value = value;
+  }
+  const input = focused && noteOf(focused.id);
+  if (input) {
+    input.focus();
+    input.setSelectionRange(focused.start, focused.end);
+  }
+}
+
 export function alarmTable(alarms, opts) {
   return h('table', { class: 'alarms' },
     h('thead', {}, h('tr', {},
@@ -118,7 +141,7 @@ export function alarmsPage(main) {
   function show() {
     if (!alarms.length) fill(list, h('p', { class: 'muted', id: 'alarms-empty' }, t('alarms.empty')));
     else {
-      fill(list, alarmTable(alarms, { staff, onAck }));
+      redrawKeepingNotes(list, alarmTable(alarms, { staff, onAck }));
       for (const id of fresh) list.querySelector(`tr[data-id="${id}"]`)?.classList.add('fresh');
     }
     more.hidden = nextBefore === null;

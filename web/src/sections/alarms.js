@@ -6,7 +6,7 @@ import { h, fill, errorBox } from '../dom.js';
 import { apiMessage, t } from '../i18n.js';
 import { openAlarmStream } from '../alarmstream.js';
 import { matches, mergeAlarm } from '../alarmfilter.js';
-import { alarmTable } from '../pages/alarms.js';
+import { alarmTable, redrawKeepingNotes } from '../pages/alarms.js';
 
 export function deviceAlarmsSection(el, { id, staff }) {
   const list = h('div', { class: 'table-wrap', id: 'device-alarms' });
@@ -23,7 +23,7 @@ export function deviceAlarmsSection(el, { id, staff }) {
   }
 
   function show() {
-    fill(list, alarms.length ? alarmTable(alarms, { staff, onAck, showDevice: false })
+    redrawKeepingNotes(list, alarms.length ? alarmTable(alarms, { staff, onAck, showDevice: false })
       : h('p', { class: 'muted', id: 'device-alarms-empty' }, t('device.no_open_alarms')));
   }
 
