@@ -36,7 +36,8 @@ struct mqtt_client {
     char topics[NTOPICS][TOPIC_FILTER_MAX]; /* what we subscribe to */
 };
 #define RETRY_SLICE_MS 50   /* on_message's wait for the database checks for a stop this often */
-#define RETRY_MAX_MS   2000 /* and doubles up to this */
+#define RETRY_FIRST_MS 50   /* its first pause */
+#define RETRY_MAX_MS   2000 /* doubling up to this */
 #define MQTT_PUBLISH_QUEUE_MAX                                                                     \
     16384 /* publishes queued in the client (above the writer's outbox) */
 
@@ -135,7 +136,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
         if (atomic_load(&m->stopping))
             return 0; /* stopping: paho drops it at the disconnect (a meter resends telemetry) */
     }
-    m->retry_sleep_ms = 50;
+    m->retry_sleep_ms = RETRY_FIRST_MS;
     MQTTAsync_freeMessage(&msg);
     MQTTAsync_free(topic);
     return 1;
@@ -204,7 +205,7 @@ int mqtt_client_start(const struct mqtt_client_options *opts, struct mqtt_client
     m->opts = *opts;
     for (int i = 0; i < NTOPICS; i++)
         topic_filter(m->topics[i], leaves[i], opts->share_group); /* the group was checked */
-    m->retry_sleep_ms = 50;
+    m->retry_sleep_ms = RETRY_FIRST_MS;
     m->backoff_ms = 1000;
     m->tls = url_mqtt_tls(&u);
     const char *scheme = m->tls ? "ssl" : "tcp";

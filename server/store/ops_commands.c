@@ -387,11 +387,12 @@ int ops_device_events(struct store *s, const char *device_id, const char *kind_p
 
 /* The devices with a row in table (keyed by device_id), as their pks. */
 #define HAVING_BY_ID(table)                                                                        \
-    DISTINCT_KEYS(table, "device_id") "SELECT d.id FROM k JOIN devices d ON d.device_id = k.v"
+    DISTINCT_KEYS(table, "device_id")                                                              \
+    "SELECT d.id FROM k JOIN devices d ON d.device_id = k.v ORDER BY d.id"
 /* The devices with money on their ledger or settings of their own. */
 #define HAVING_MONEY                                                                               \
     DISTINCT_KEYS("ledger", "device_pk")                                                           \
-    "SELECT v FROM k WHERE v IS NOT NULL UNION SELECT device_pk FROM billing_settings"
+    "SELECT v FROM k WHERE v IS NOT NULL UNION SELECT device_pk FROM billing_settings ORDER BY 1"
 
 static const struct {
     enum sql_id id;
@@ -401,12 +402,6 @@ static const struct {
     [DEVICES_HAVING_EVENTS] = {SQL_DEVICES_HAVING_EVENTS, HAVING_BY_ID("device_events")},
     [DEVICES_HAVING_MONEY] = {SQL_DEVICES_HAVING_MONEY, HAVING_MONEY},
 };
-
-static int cmp_pk(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
 
 int ops_devices_having(struct store *s, enum device_having what, int64_t **ret, size_t *ret_n)
 {
@@ -435,8 +430,6 @@ int ops_devices_having(struct store *s, enum device_having what, int64_t **ret, 
         free(pks);
         return r;
     }
-    if (n)
-        qsort(pks, n, sizeof(*pks), cmp_pk);
     *ret = pks;
     *ret_n = n;
     return 0;
