@@ -126,7 +126,8 @@ static int sqlite_schema_lock(struct db *db)
 static int first_row(void *errmsg, int n, char **values, char **names)
 {
     (void)names;
-    snprintf(errmsg, DB_ERR_LEN, "rows of %s break a foreign key", n && values[0] ? values[0] : "?");
+    snprintf(errmsg, DB_ERR_LEN, "rows of %s break a foreign key",
+             n && values[0] ? values[0] : "?");
     return 1; /* the first is enough: stops with SQLITE_ABORT */
 }
 
@@ -299,8 +300,10 @@ static int parse_options(const char *query, char sync[16], char err[DB_ERR_LEN])
     snprintf(sync, 16, "%s", *query ? query + 5 : "full");
     if (!*query || strcmp(query, "sync=full") == 0 || strcmp(query, "sync=normal") == 0)
         return 0;
-    snprintf(err, DB_ERR_LEN, "bad database URL: '%.100s': the only sqlite option is "
-             "sync=full or sync=normal", query);
+    snprintf(err, DB_ERR_LEN,
+             "bad database URL: '%.100s': the only sqlite option is "
+             "sync=full or sync=normal",
+             query);
     return -EINVAL;
 }
 
